@@ -1,0 +1,123 @@
+"""ISO 8601 dates as SDTM uses them, column-wise: parsing collected dates, --DTC checks, study days.
+
+SDTMIG 3.4 section 4.4: --DTC is ISO 8601 extended format, precision shown by right truncation
+(`2003-12-15T13:14`, `2003-12`, `2003`), a hyphen for a missing middle part (`2003---15`). Study day
+(--DY, section 4.4.4): the day of RFSTDTC is day 1, there is no day 0, and --DY is never derived from a
+partial date. Every function takes and returns pandas Series so the LB path stays vectorised.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+# Collected forms a data manager writes: ISO with optional time (T or space), UN/UNK for unknown month/day.
+_COLLECTED = (
+    r"^(?P<y>\d{4})(?:-(?P<m>\d{2}|UNK?|unk?)(?:-(?P<d>\d{2}|UNK?|unk?)"
+    r"(?:[T ](?P<H>\d{2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?)?)?$"
+)
+
+# SDTM --DTC (no intervals, no durations, no time zone): right-truncated or with missing middle parts.
+SDTM_DTC_PATTERN = (
+    r"^(\d{4}|-)(-(\d{2}|-)(-(\d{2}|-)(T(\d{2}|-)(:(\d{2}|-)(:\d{2}(\.\d+)?)?)?)?)?)?$"
+)
+# Simple right-truncated form (all we ever write from collected data).
+_TRUNCATED = r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2})?)?)?)?$"
+
+
+def _text(s: pd.Series) -> pd.Series:
+    return s.astype("object").where(s.notna(), "").map(str).str.strip()
+
+
+def normalize_collected(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Turn collected date text into SDTM --DTC strings.
+
+    Returns (dtc, bad): `dtc` is "" for empty input; `bad` is True where the text is not a valid date
+    (wrong form, month 13, 31 February, hour 25...). "2015-06-UN" becomes "2015-06"; "2015-UN-12" becomes
+    "2015---12"; "2009-03-02 09:30" becomes "2009-03-02T09:30".
+    """
+    text = _text(values)
+    parts = text.str.extract(_COLLECTED)
+    empty = text.eq("")
+    matched = parts["y"].notna()
+    unk_m = parts["m"].fillna("").str.upper().str.startswith("UN")
+    unk_d = parts["d"].fillna("").str.upper().str.startswith("UN")
+    has_m = parts["m"].notna() & ~unk_m
+    has_d = parts["d"].notna() & ~unk_d
+    has_t = parts["H"].notna()
+
+    y = parts["y"].fillna("")
+    out = y.copy()
+    out = out.where(~has_m, y + "-" + parts["m"].fillna(""))
+    # unknown month but known day: SDTM missing-middle form YYYY---DD
+    out = out.where(~(unk_m & has_d), y + "---" + parts["d"].fillna(""))
+    out = out.where(~(has_m & has_d), out + "-" + parts["d"].fillna(""))
+    time = "T" + parts["H"].fillna("") + ":" + parts["M"].fillna("")
+    time = time.where(parts["S"].isna(), time + ":" + parts["S"].fillna(""))
+    out = out.where(~(has_t & has_m & has_d), out + time)
+
+    # calendar checks on what is known
+    month = pd.to_numeric(parts["m"].where(has_m), errors="coerce")
+    bad_month = has_m & ~month.between(1, 12)
+    day_ok = pd.Series(True, index=text.index)
+    full = has_m & has_d
+    if full.any():
+        day_ok[full] = pd.to_datetime(
+            y[full] + "-" + parts["m"][full] + "-" + parts["d"][full], format="%Y-%m-%d", errors="coerce"
+        ).notna()
+    day_num = pd.to_numeric(parts["d"].where(has_d), errors="coerce")
+    bad_day = (has_d & ~day_num.between(1, 31)) | ~day_ok
+    hh = pd.to_numeric(parts["H"], errors="coerce")
+    mm = pd.to_numeric(parts["M"], errors="coerce")
+    ss = pd.to_numeric(parts["S"], errors="coerce")
+    bad_time = has_t & (~hh.between(0, 23) | ~mm.between(0, 59) | (ss.notna() & ~ss.between(0, 59)))
+    # a time without a known full date cannot be placed
+    bad_time = bad_time | (has_t & ~(has_m & has_d))
+    bad = ~empty & (~matched | bad_month | bad_day | bad_time)
+    out = out.where(~empty & ~bad, "")
+    return out, bad
+
+
+def is_sdtm_dtc(values: pd.Series) -> pd.Series:
+    """True where a non-empty value is a valid SDTM --DTC (extended format; basic `20031215` is refused)."""
+    text = _text(values)
+    return text.str.fullmatch(SDTM_DTC_PATTERN) & text.ne("")
+
+
+def is_complete_date(values: pd.Series) -> pd.Series:
+    """True where the value holds a complete calendar date (YYYY-MM-DD, with or without a time)."""
+    return _text(values).str.match(r"^\d{4}-\d{2}-\d{2}(T|$)")
+
+
+def date_part(values: pd.Series) -> pd.Series:
+    """datetime64 of the date part of complete dates; NaT for partial or empty values."""
+    text = _text(values)
+    complete = is_complete_date(text)
+    return pd.to_datetime(text.str.slice(0, 10).where(complete), format="%Y-%m-%d", errors="coerce")
+
+
+def study_day(dtc: pd.Series, reference: pd.Series) -> pd.Series:
+    """--DY from --DTC and RFSTDTC (SDTMIG 4.4.4): on/after: days + 1; before: days; NA if either is partial."""
+    delta = (date_part(dtc) - date_part(reference)).dt.days
+    day = delta + (delta >= 0).astype("int64")
+    return day.astype("Int64")
+
+
+def days_between(later: pd.Series, earlier: pd.Series) -> pd.Series:
+    """Whole days from `earlier` to `later` (complete dates only), as Int64."""
+    return (date_part(later) - date_part(earlier)).dt.days.astype("Int64")
+
+
+def on_or_before(dtc: pd.Series, reference: pd.Series) -> pd.Series:
+    """True where `dtc` is known to be on or before `reference`.
+
+    Both need a complete date; when both carry a time the times are compared, otherwise a date on the
+    reference day counts as on or before (a pre-dose sample drawn the morning of the first infusion).
+    """
+    a, b = _text(dtc), _text(reference)
+    da, db = date_part(a), date_part(b)
+    both_time = a.str.len().ge(16) & b.str.len().ge(16)
+    same_day = da.eq(db)
+    by_date = da.lt(db) | same_day
+    by_time = da.lt(db) | (same_day & a.str.slice(0, 19).le(b.str.slice(0, 19)))
+    known = da.notna() & db.notna()
+    return known & by_time.where(both_time, by_date)

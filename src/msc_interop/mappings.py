@@ -1,0 +1,335 @@
+"""The one door to the standards knowledge kept as data in `mappings/`.
+
+Each file is checked against its JSON Schema in `mappings/schema/` when first loaded, then offered through
+typed look-ups (`codelist("NRIND")`, `lab_test("WBC")`, `unit("10^9/L")`). Code never reads `mappings/`
+directly, so a new lab test or term is a data change, reviewed like data.
+
+Location: an installed wheel carries the files inside the package (`msc_interop/mappings`); a source checkout
+(editable install, tests) reads the repository's top-level `mappings/`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import unicodedata
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pandas as pd
+import yaml
+
+from msc_interop.errors import MappingDataError
+
+try:  # the C loader is ~10x faster on the CT extract; fall back where libyaml is missing
+    _YamlLoader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _YamlLoader = yaml.SafeLoader
+
+
+def mappings_dir() -> Path:
+    """Folder holding the mapping data: inside the installed package, else the repository's `mappings/`."""
+    packaged = resources.files("msc_interop") / "mappings"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    repo = Path(__file__).resolve().parents[2] / "mappings"
+    if repo.is_dir():
+        return repo
+    raise MappingDataError(
+        "mapping data not found: neither the installed package nor the source tree has a mappings/ folder; "
+        "reinstall msc-interop (pip install .) from a complete checkout"
+    )
+
+
+@functools.cache
+def schema(name: str) -> dict[str, Any]:
+    """A JSON Schema from mappings/schema/ (`name` without `.schema.json`)."""
+    path = mappings_dir() / "schema" / f"{name}.schema.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise MappingDataError(f"missing JSON Schema {path}") from exc
+
+
+@functools.cache
+def load(name: str) -> dict[str, Any]:
+    """Load mappings/<name>.yaml or .json and check it against schema/<name>.schema.json."""
+    base = mappings_dir()
+    for suffix in (".json", ".yaml"):
+        path = base / f"{name}{suffix}"
+        if path.exists():
+            break
+    else:
+        raise MappingDataError(f"missing mapping file {base / name}.yaml (or .json)")
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_YamlLoader)
+    validator = jsonschema.Draft202012Validator(schema(name))
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"  at {'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors[:10]]
+        raise MappingDataError(f"{path} does not match its schema {name}.schema.json:\n" + "\n".join(lines))
+    return data
+
+
+# --- CDISC Controlled Terminology -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Term:
+    value: str
+    nci_code: str
+    synonyms: tuple[str, ...]
+    preferred_term: str
+
+
+@dataclass(frozen=True)
+class Codelist:
+    """One CDISC CT codelist (short name such as "NRIND"), with its NCI C-code and terms."""
+
+    name: str
+    nci_code: str
+    long_name: str
+    extensible: bool
+    terms: tuple[Term, ...]
+
+    @functools.cached_property
+    def values(self) -> frozenset[str]:
+        return frozenset(t.value for t in self.terms)
+
+    @functools.cached_property
+    def _by_value(self) -> dict[str, Term]:
+        return {t.value: t for t in self.terms}
+
+    def term(self, value: str) -> Term | None:
+        return self._by_value.get(value)
+
+    @functools.cached_property
+    def synonym_map(self) -> dict[str, str]:
+        """Case-insensitive map from submission value, synonym or NCI preferred term to the submission value."""
+        out: dict[str, str] = {}
+        for t in self.terms:  # submission values win over synonyms of other terms
+            for alias in (*t.synonyms, t.preferred_term):
+                out.setdefault(alias.strip().upper(), t.value)
+        for t in self.terms:
+            out[t.value.upper()] = t.value
+        return out
+
+
+@functools.cache
+def codelist(name: str) -> Codelist:
+    """The CDISC CT codelist with this short name, e.g. codelist("NRIND").values."""
+    data = load("codelists")["codelists"]
+    try:
+        c = data[name]
+    except KeyError:
+        raise MappingDataError(
+            f"codelist {name!r} is not in mappings/codelists.json; known: {', '.join(sorted(data))}. "
+            "Add it to scripts/extract_ct.py and re-run it."
+        ) from None
+    terms = tuple(
+        Term(t["value"], t["nci_code"], tuple(t.get("synonyms", [])), t.get("preferred_term", ""))
+        for t in c["terms"]
+    )
+    return Codelist(name, c["nci_code"], c["name"], bool(c["extensible"]), terms)
+
+
+def ct_source() -> dict[str, str]:
+    """Where the CT extract came from (package date goes into Define-XML)."""
+    return dict(load("codelists")["source"])
+
+
+# --- Lab tests and units ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LabTest:
+    testcd: str
+    test: str
+    nci_code: str
+    category: str
+    specimen: str
+    loinc: str
+    loinc_display: str
+    standard_unit: str
+    decimals: int
+    aliases: tuple[str, ...]
+    units: tuple[tuple[str, float], ...]  # (original unit, factor to standard unit)
+    loinc_by_unit: tuple[tuple[str, str], ...] = ()  # original unit -> LOINC when it differs (mg/dL bilirubin)
+
+
+@functools.cache
+def lab_tests() -> dict[str, LabTest]:
+    """All lab tests the mapping knows, by LBTESTCD."""
+    out = {}
+    for t in load("lab_tests")["tests"]:
+        out[t["testcd"]] = LabTest(
+            testcd=t["testcd"], test=t["test"], nci_code=t["nci_code"], category=t["category"],
+            specimen=t.get("specimen", ""), loinc=t.get("loinc", ""), loinc_display=t.get("loinc_display", ""),
+            standard_unit=t["standard_unit"], decimals=int(t.get("decimals", 2)),
+            aliases=tuple(t.get("aliases", [])),
+            units=tuple((u, float(f)) for u, f in t["units"].items()),
+            loinc_by_unit=tuple((u, o["code"]) for o in t.get("other_loinc", []) for u in o["for_units"]),
+        )
+    return out
+
+
+def lab_test(testcd: str) -> LabTest:
+    try:
+        return lab_tests()[testcd]
+    except KeyError:
+        raise MappingDataError(f"lab test {testcd!r} is not in mappings/lab_tests.yaml") from None
+
+
+@functools.cache
+def lab_test_table() -> pd.DataFrame:
+    """One row per lab test (LBTESTCD, LBTEST, LBCAT, LBSPEC, LBLOINC, LBSTRESU, decimals), for merges."""
+    rows = [
+        {"LBTESTCD": t.testcd, "LBTEST": t.test, "LBCAT": t.category, "LBSPEC": t.specimen, "LBLOINC": t.loinc,
+         "LBSTRESU": t.standard_unit, "decimals": t.decimals}
+        for t in lab_tests().values()
+    ]
+    return pd.DataFrame(rows)
+
+
+@functools.cache
+def lab_alias_map() -> dict[str, str]:
+    """Upper-cased names a data manager may write (LBTESTCD, LBTEST, aliases) -> LBTESTCD."""
+    out: dict[str, str] = {}
+    for t in lab_tests().values():
+        for alias in (t.test, *t.aliases):
+            out.setdefault(alias.strip().upper(), t.testcd)
+    for t in lab_tests().values():
+        out[t.testcd.upper()] = t.testcd
+    return out
+
+
+@functools.cache
+def lab_unit_factors() -> pd.DataFrame:
+    """(LBTESTCD, unit, factor, LBLOINC): result in `unit` x factor = standard unit; LOINC of that original unit."""
+    rows = []
+    for t in lab_tests().values():
+        by_unit = dict(t.loinc_by_unit)
+        rows += [(t.testcd, u, f, by_unit.get(u, t.loinc)) for u, f in t.units]
+    return pd.DataFrame(rows, columns=["LBTESTCD", "unit", "factor", "LBLOINC"])
+
+
+@dataclass(frozen=True)
+class Unit:
+    cdisc: str
+    nci_code: str
+    ucum: str
+    spellings: tuple[str, ...]
+
+
+@functools.cache
+def units() -> dict[str, Unit]:
+    """Units by CDISC UNIT submission value, each with its NCI code and UCUM code."""
+    return {
+        u["cdisc"]: Unit(u["cdisc"], u.get("nci_code", ""), u["ucum"], tuple(u.get("spellings", [])))
+        for u in load("units")["units"]
+    }
+
+
+def unit(cdisc: str) -> Unit:
+    try:
+        return units()[cdisc]
+    except KeyError:
+        raise MappingDataError(f"unit {cdisc!r} is not in mappings/units.yaml") from None
+
+
+@functools.cache
+def unit_spelling_map() -> dict[str, str]:
+    """Spellings users type -> CDISC unit. Case-sensitive on purpose: G/L (10^9/L) is not g/L (gram per litre)."""
+    out: dict[str, str] = {}
+    for u in units().values():
+        out.setdefault(u.cdisc, u.cdisc)
+    for u in units().values():
+        for s in (u.ucum, *u.spellings):
+            out.setdefault(s, u.cdisc)
+    return out
+
+
+def _fold(text: str) -> str:
+    """NFKC folds the micro sign (U+00B5) to mu (U+03BC); '×' is often typed for 'x'."""
+    return unicodedata.normalize("NFKC", text).replace("×", "x")
+
+
+def normalize_unit(text: pd.Series) -> pd.Series:
+    """Map unit spellings to CDISC UNIT values column-wise (per distinct value); unknown spellings give NA."""
+    m = unit_spelling_map()
+    folded = {_fold(k): v for k, v in m.items()}
+    stripped = text.astype("object").where(text.notna(), "").map(str).str.strip()
+    distinct = pd.unique(stripped)
+    lookup = {s: m.get(s, folded.get(_fold(s))) for s in distinct}
+    return stripped.map(lookup)
+
+
+# --- Adverse event dictionary, exposure, SDTM metadata ------------------------------------------------------
+
+@functools.cache
+def ae_dictionary() -> dict[str, dict[str, Any]]:
+    """Study MedDRA dictionary: upper-cased verbatim alias or PT -> entry (pt, pt_code, soc, ...)."""
+    out: dict[str, dict[str, Any]] = {}
+    for e in load("ae_dictionary")["terms"]:
+        for alias in (e["pt"], *e.get("verbatim_aliases", [])):
+            out.setdefault(alias.strip().upper(), e)
+    return out
+
+
+@functools.cache
+def exposure() -> dict[str, Any]:
+    """Study products, routes and dose forms (mappings/exposure.yaml)."""
+    return load("exposure")
+
+
+@dataclass(frozen=True)
+class VariableDef:
+    name: str
+    label: str
+    type: str  # "Char" or "Num"
+    datatype: str  # Dataset-JSON dataType
+    core: str
+    role: str
+    origin: str
+    codelist: str
+
+
+@dataclass(frozen=True)
+class DomainDef:
+    name: str
+    label: str
+    cls: str
+    structure: str
+    keys: tuple[str, ...]
+    variables: tuple[VariableDef, ...]
+
+    @functools.cached_property
+    def by_name(self) -> dict[str, VariableDef]:
+        return {v.name: v for v in self.variables}
+
+
+@functools.cache
+def sdtm_domains() -> dict[str, DomainDef]:
+    data = load("sdtm_variables")["domains"]
+    out = {}
+    for name, d in data.items():
+        variables = tuple(
+            VariableDef(v["name"], v["label"], v["type"], v["datatype"], v["core"], v["role"], v["origin"],
+                        v.get("codelist", ""))
+            for v in d["variables"]
+        )
+        out[name] = DomainDef(name, d["label"], d["class"], d["structure"], tuple(d["keys"]), variables)
+    return out
+
+
+def sdtm_domain(name: str) -> DomainDef | None:
+    """Metadata of a domain; SUPPxx datasets share SUPPQUAL's. None for domains the mapping does not describe."""
+    domains = sdtm_domains()
+    if name.startswith("SUPP") and name not in domains:
+        return domains.get("SUPPQUAL")
+    return domains.get(name)
+
+
+def sdtmig_version() -> str:
+    return str(load("sdtm_variables")["sdtmig_version"])

@@ -1,0 +1,268 @@
+"""Read study records: a folder of CSV files (one per form) or an XLSX workbook (one sheet per form), plus the
+study definition (study.yaml). Every cell is read as text; each form is checked against its JSON Schema row
+schema before any mapping. Rows that fail go to the reject report (file, spreadsheet row, field, value,
+reason); problems that make a whole file unreadable raise InputError naming the file and line.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pandas as pd
+import yaml
+
+from msc_interop import mappings
+from msc_interop.errors import InputError, StudyDefinitionError
+from msc_interop.records.table_check import check_rows
+from msc_interop.rejects import RejectReport
+
+ROW = "_row"  # spreadsheet row number of each record (header = row 1), carried to the reject report
+
+
+def _forms() -> dict[str, dict[str, Any]]:
+    return mappings.schema("records")["x-forms"]
+
+
+FORMS: tuple[str, ...] = ("subjects", "exposures", "adverse_events", "labs", "findings")
+
+
+@dataclass
+class RawRecords:
+    """Checked study records: text DataFrames per form (with `_row`), the study definition, and rejects."""
+
+    definition: dict[str, Any]
+    forms: dict[str, pd.DataFrame]
+    files: dict[str, str]
+    read_counts: dict[str, int]
+    rejects: RejectReport = field(default_factory=RejectReport)
+    source: str = ""
+    subjects_read: frozenset[str] = frozenset()  # every subject_id in subjects.csv, rejected or not
+
+    def reject_rows(self, form: str, mask: pd.Series, field_name: str, reason: str | pd.Series) -> pd.DataFrame:
+        """Move the rows where `mask` is True from the form to the reject report; return what remains."""
+        df = self.forms[form]
+        mask = mask.reindex(df.index, fill_value=False).astype(bool)
+        if mask.any():
+            bad = df[mask]
+            values = bad[field_name] if field_name in bad.columns else pd.Series("", index=bad.index)
+            if isinstance(reason, pd.Series):
+                for r, v, why in zip(bad[ROW].tolist(), values.tolist(), reason[mask].tolist(), strict=True):
+                    self.rejects.add(form, self.files[form], r, field_name, v, why)
+            else:
+                self.rejects.add_frame(form, self.files[form], bad[ROW], field_name, values, reason)
+            df = df[~mask]
+            self.forms[form] = df
+        return df
+
+
+def read_records(path: str | Path) -> RawRecords:
+    """Read a study-records folder or XLSX workbook, check it against the records schema, return RawRecords."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    if path.is_dir():
+        definition = _read_definition(_find_definition(path))
+        tables, files = _read_csv_folder(path)
+    elif path.suffix.lower() in (".xlsx", ".xlsm"):
+        tables, files, sheet_def = _read_workbook(path)
+        side = _find_definition(path.parent, required=False)
+        if side is not None:
+            definition = _read_definition(side)
+        elif sheet_def is not None:
+            definition = _check_definition(sheet_def, f"{path.name} (sheets study/sites/arms/visits)")
+        else:
+            raise InputError(f"{path}: no study definition: put study.yaml beside the workbook or add sheets "
+                             "'study', 'sites', 'arms' and 'visits'")
+    else:
+        raise InputError(f"{path}: study records are a folder of CSV files or an .xlsx workbook")
+    records = RawRecords(definition, {}, files, {}, source=str(path))
+    root = mappings.schema("records")
+    for form, spec in _forms().items():
+        if form not in tables:
+            if spec["required"]:
+                raise InputError(f"{path}: the required form '{form}' is missing (expected {spec['file']})")
+            continue
+        df = tables[form]
+        row_schema = root["$defs"][form]
+        _check_columns(df, row_schema, form, files[form], records)
+        records.forms[form] = df
+        records.read_counts[form] = len(df)
+        if form == "subjects" and "subject_id" in df.columns:
+            records.subjects_read = frozenset(df["subject_id"])
+        for problem in check_rows(df, row_schema, root):
+            records.reject_rows(form, problem.mask, problem.column, problem.reason)
+        _reject_duplicates(records, form, spec["key"])
+    return records
+
+
+def _find_definition(folder: Path, required: bool = True) -> Path | None:
+    for name in ("study.yaml", "study.yml", "study.json"):
+        if (folder / name).exists():
+            return folder / name
+    if required:
+        raise InputError(f"{folder}: no study definition (study.yaml) in the records folder")
+    return None
+
+
+def _read_definition(path: Path) -> dict[str, Any]:
+    text = _decode(path.read_bytes(), path.name)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise StudyDefinitionError(f"{path.name}: not valid YAML: {exc}") from exc
+    return _check_definition(data, path.name)
+
+
+def _check_definition(data: Any, where: str) -> dict[str, Any]:
+    validator = jsonschema.Draft202012Validator(mappings.schema("study_definition"))
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"  {'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors[:10]]
+        raise StudyDefinitionError(f"{where}: the study definition does not match its schema "
+                                   f"(mappings/schema/study_definition.schema.json):\n" + "\n".join(lines))
+    visitnums = [v["visitnum"] for v in data["visits"]]
+    if len(set(visitnums)) != len(visitnums):
+        raise StudyDefinitionError(f"{where}: visits: VISITNUM values repeat ({visitnums})")
+    return data
+
+
+def _decode(raw: bytes, name: str) -> str:
+    """UTF-8 (with or without BOM) only; name the line of the first bad byte so the user can fix the export."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{name}: not UTF-8 text (line {line}, byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "save the file as UTF-8 (Excel: 'CSV UTF-8 (Comma delimited)')"
+        ) from None
+
+
+def _normalize_header(cols: list[Any]) -> list[str]:
+    """'Subject ID' and 'subject_id' both become subject_id: people write headers both ways."""
+    return [str(c).strip().lower().replace(" ", "_").replace("-", "_") for c in cols]
+
+
+def _as_form_frame(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    df.columns = _normalize_header(list(df.columns))
+    dup = df.columns[df.columns.duplicated()].tolist()
+    if dup:
+        raise InputError(f"{name}: column(s) {dup} appear more than once in the header row")
+    for c in df.columns:
+        s = df[c]
+        if not pd.api.types.is_string_dtype(s) or s.isna().any():
+            s = s.astype(object).where(s.notna(), "").map(str)
+        df[c] = s.str.strip().astype(object)
+    df.insert(0, ROW, pd.RangeIndex(2, len(df) + 2))  # header is spreadsheet row 1
+    return df
+
+
+def _read_csv_folder(folder: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    tables, files = {}, {}
+    for form, spec in _forms().items():
+        path = folder / spec["file"]
+        if not path.exists():
+            continue
+        raw = path.read_bytes()
+        text = _decode(raw, path.name)
+        if not text.strip():
+            raise InputError(f"{path.name}: the file is empty (not even a header row); "
+                             f"delete it or write the header of the '{form}' form")
+        try:
+            df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
+        except pd.errors.ParserError as exc:
+            raise InputError(f"{path.name}: cannot parse as CSV: {exc}") from None
+        tables[form] = _as_form_frame(df, path.name)
+        files[form] = path.name
+    return tables, files
+
+
+def _read_workbook(path: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str], dict[str, Any] | None]:
+    try:
+        sheets = pd.read_excel(path, sheet_name=None, dtype=object, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises several types for a corrupt workbook
+        raise InputError(f"{path.name}: cannot read as an XLSX workbook: {exc}") from None
+    sheets = {k.strip().lower(): v for k, v in sheets.items()}
+    tables, files = {}, {}
+    for form in _forms():
+        if form in sheets:
+            df = sheets[form].map(_excel_cell)
+            tables[form] = _as_form_frame(df, f"{path.name}[{form}]")
+            files[form] = f"{path.name}[{form}]"
+    definition = None
+    if {"study", "sites", "arms", "visits"} <= set(sheets):
+        definition = _definition_from_sheets(sheets)
+    return tables, files, definition
+
+
+def _excel_cell(x: Any) -> str:
+    """Excel stores dates as datetimes: a midnight datetime is a date, not 00:00 (a time nobody collected)."""
+    if x is None or (isinstance(x, float) and pd.isna(x)):
+        return ""
+    if isinstance(x, pd.Timestamp) or hasattr(x, "isoformat"):
+        ts = pd.Timestamp(x)
+        return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.strftime("%Y-%m-%dT%H:%M")
+    if isinstance(x, float) and x.is_integer():
+        return str(int(x))
+    return str(x)
+
+
+def _definition_from_sheets(sheets: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    def rows(name: str) -> list[dict[str, Any]]:
+        df = sheets[name]
+        df.columns = _normalize_header(list(df.columns))
+        return [{k: v for k, v in r.items() if not (isinstance(v, float) and pd.isna(v))}
+                for r in df.to_dict("records")]
+
+    study = {str(r["field"]).strip(): r.get("value") for r in rows("study")}
+    visits = []
+    for v in rows("visits"):
+        v = dict(v)
+        for k in ("protocol_day", "window_before", "window_after"):
+            if k in v:
+                v[k] = int(v[k])
+        if "aliases" in v:
+            v["aliases"] = [a.strip() for a in str(v["aliases"]).split(";") if a.strip()]
+        visits.append(v)
+    out = {k: str(v) for k, v in study.items() if v is not None}
+    out.update(sites=[{k: str(x) for k, x in s.items()} for s in rows("sites")],
+               arms=[{k: str(x) for k, x in a.items()} for a in rows("arms")], visits=visits)
+    return out
+
+
+def _check_columns(df: pd.DataFrame, row_schema: dict[str, Any], form: str, file: str,
+                   records: RawRecords) -> None:
+    cols = [c for c in df.columns if c != ROW]
+    missing = [c for c in row_schema.get("required", []) if c not in cols]
+    if missing:
+        raise InputError(f"{file}: required column(s) {', '.join(missing)} missing from the header row "
+                         f"(found: {', '.join(cols)}); see the '{form}' form in the README")
+    for c in cols:
+        if c not in row_schema.get("properties", {}):
+            records.rejects.add(form, file, 1, c, "", f"column '{c}' is not part of the '{form}' form, so its "
+                                f"values were not converted; known columns: "
+                                f"{', '.join(row_schema['properties'])}")
+
+
+def _reject_duplicates(records: RawRecords, form: str, key: list[str]) -> None:
+    """Exact repeats: keep the first, reject the rest. Same key, different values: reject all (which is right?)."""
+    df = records.forms[form]
+    key = [k for k in key if k in df.columns]
+    if not key or df.empty:
+        return
+    data_cols = [c for c in df.columns if c != ROW]
+    exact = df.duplicated(data_cols, keep="first")
+    if exact.any():
+        first_row = df.groupby(data_cols, sort=False)[ROW].transform("min")
+        reason = "exact duplicate of row " + first_row.astype(str)
+        df = records.reject_rows(form, exact, key[-1], reason)
+    clash = df.duplicated(key, keep=False)
+    if clash.any():
+        rows_of = df[clash].groupby(key, sort=False)[ROW].transform(lambda r: ", ".join(map(str, r)))
+        reason = (f"conflicting records with the same {'/'.join(key)} (rows " + rows_of + "); "
+                  "keep the right one and delete the others")
+        records.reject_rows(form, clash, key[-1], reason.reindex(df.index, fill_value=""))

@@ -1,0 +1,85 @@
+"""Check a form's rows against its JSON Schema row schema, column by column.
+
+The row schema (mappings/schema/records.schema.json) is ordinary JSON Schema: one row, read as
+{column: text} with empty cells left out, must validate against it. Validating a million rows one by one
+with jsonschema takes minutes, so this module applies the same keywords to whole columns: required,
+properties.*.{type: string, pattern, enum, minLength, maxLength, $ref}. Any other keyword in a row schema is
+refused at load time, so the fast path can never silently skip a rule (tests compare it with jsonschema).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from msc_interop.errors import MappingDataError
+
+_SUPPORTED_ROW_KEYS = {"type", "required", "properties", "additionalProperties", "description"}
+_SUPPORTED_PROP_KEYS = {"type", "pattern", "enum", "minLength", "maxLength", "description", "$ref"}
+
+
+@dataclass(frozen=True)
+class CellProblem:
+    """Rows (by DataFrame index) where `column` breaks a rule, with a message for the reject report."""
+
+    column: str
+    mask: pd.Series
+    reason: str
+
+
+def resolve(schema_root: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """Follow a local `$ref` (#/$defs/...) once; row schemas only use local references."""
+    ref = node.get("$ref")
+    if ref is None:
+        return node
+    if not ref.startswith("#/"):
+        raise MappingDataError(f"records schema: only local $ref supported, got {ref!r}")
+    target: Any = schema_root
+    for part in ref[2:].split("/"):
+        target = target[part]
+    merged = {k: v for k, v in node.items() if k != "$ref"}
+    return {**target, **merged}
+
+
+def check_rows(df: pd.DataFrame, row_schema: dict[str, Any], schema_root: dict[str, Any]) -> Iterator[CellProblem]:
+    """Yield the cell problems of `df` (all text, "" for an empty cell) under `row_schema`."""
+    unknown = set(row_schema) - _SUPPORTED_ROW_KEYS
+    if unknown:
+        raise MappingDataError(f"records schema: row keyword(s) {sorted(unknown)} not supported by the table checker")
+    present = {c: df[c].ne("") for c in df.columns}
+    for col in row_schema.get("required", []):
+        if col in df.columns:
+            yield CellProblem(col, ~present[col], f"required field '{col}' is empty")
+    for col, raw in row_schema.get("properties", {}).items():
+        if col not in df.columns:
+            continue
+        prop = resolve(schema_root, raw)
+        unknown = set(prop) - _SUPPORTED_PROP_KEYS
+        if unknown:
+            raise MappingDataError(f"records schema: keyword(s) {sorted(unknown)} on '{col}' not supported")
+        values = df[col]
+        has = present[col]
+        if "pattern" in prop:
+            # JSON Schema patterns are unanchored (search), like Python's re.search
+            with warnings.catch_warnings():  # pandas warns about groups in the pattern; we only test a match
+                warnings.simplefilter("ignore", UserWarning)
+                ok = values.str.contains(prop["pattern"], regex=True)
+            yield CellProblem(col, has & ~ok, _describe(col, prop, "does not have the expected form"))
+        if "enum" in prop:
+            yield CellProblem(col, has & ~values.isin(prop["enum"]),
+                              f"'{col}' must be one of {', '.join(map(str, prop['enum']))}")
+        if "minLength" in prop:
+            yield CellProblem(col, has & (values.str.len() < prop["minLength"]),
+                              f"'{col}' is shorter than {prop['minLength']} characters")
+        if "maxLength" in prop:
+            yield CellProblem(col, has & (values.str.len() > prop["maxLength"]),
+                              f"'{col}' is longer than {prop['maxLength']} characters")
+
+
+def _describe(col: str, prop: dict[str, Any], fallback: str) -> str:
+    desc = prop.get("description")
+    return f"'{col}' {fallback}" + (f" (expected: {desc})" if desc else f" (pattern {prop['pattern']})")

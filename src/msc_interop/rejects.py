@@ -1,0 +1,110 @@
+"""The reject report that every reader fills.
+
+Nothing is dropped silently: each input record is either converted or listed here with the file, the row as
+a person sees it (spreadsheet row: header is row 1), the field, the value and the reason. Counts per form
+reconcile: read = converted + rejected.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import orjson
+import pandas as pd
+
+from msc_interop.atomic import write_bytes_atomic
+
+REJECT_COLUMNS = ["form", "file", "row", "field", "value", "reason"]
+
+
+@dataclass(frozen=True, order=True)
+class Reject:
+    """One input record that was not converted, and why."""
+
+    form: str
+    file: str
+    row: int
+    field: str
+    value: str
+    reason: str
+
+
+@dataclass
+class FormCount:
+    """read = converted + rejected, per input form."""
+
+    form: str
+    read: int = 0
+    converted: int = 0
+
+    @property
+    def rejected(self) -> int:
+        return self.read - self.converted
+
+
+@dataclass
+class RejectReport:
+    """All rejects of one run plus the per-form reconciliation counts."""
+
+    rejects: list[Reject] = field(default_factory=list)
+    counts: dict[str, FormCount] = field(default_factory=dict)
+
+    def add(self, form: str, file: str, row: int, field: str, value: object, reason: str) -> None:
+        self.rejects.append(Reject(form, file, int(row), field, _text(value), reason))
+
+    def add_frame(self, form: str, file: str, rows: pd.Series, field: str, values: pd.Series, reason: str) -> None:
+        """Add many rejects at once (one per element of `rows`): the vectorised paths use this."""
+        for r, v in zip(rows.tolist(), values.tolist(), strict=True):
+            self.rejects.append(Reject(form, file, int(r), field, _text(v), reason))
+
+    def count(self, form: str, read: int, converted: int) -> None:
+        self.counts[form] = FormCount(form, read, converted)
+
+    def rejected_rows(self, form: str) -> set[int]:
+        return {r.row for r in self.rejects if r.form == form}
+
+    def __len__(self) -> int:
+        return len(self.rejects)
+
+    @property
+    def n_rejected_records(self) -> int:
+        return sum(c.rejected for c in self.counts.values())
+
+    def sorted(self) -> list[Reject]:
+        return sorted(set(self.rejects), key=lambda r: (r.form, r.file, r.row, r.field, r.reason, r.value))
+
+    def to_frame(self) -> pd.DataFrame:
+        rows = [asdict(r) for r in self.sorted()]
+        return pd.DataFrame(rows, columns=REJECT_COLUMNS)
+
+    def write_csv(self, path: str | Path) -> None:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(REJECT_COLUMNS)
+        for r in self.sorted():
+            w.writerow([r.form, r.file, r.row, r.field, r.value, r.reason])
+        write_bytes_atomic(path, buf.getvalue().encode("utf-8"))
+
+    def write_json(self, path: str | Path) -> None:
+        doc = {
+            "counts": [
+                {"form": c.form, "read": c.read, "converted": c.converted, "rejected": c.rejected}
+                for c in sorted(self.counts.values(), key=lambda c: c.form)
+            ],
+            "rejects": [asdict(r) for r in self.sorted()],
+        }
+        write_bytes_atomic(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    try:
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(value)

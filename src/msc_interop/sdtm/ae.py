@@ -1,0 +1,67 @@
+"""AE (Adverse Events, SDTMIG 3.4 section 6.2.1): one record per reported event.
+
+MedDRA is licensed, so msc-interop ships no dictionary: a row is coded from its `meddra_pt_code` when the
+coder supplied one and it is in the study dictionary, else from the verbatim term through
+mappings/ae_dictionary.yaml. An event that cannot be coded is rejected (AEDECOD is required) with a reason
+that says how to code it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from msc_interop import dates, mappings
+from msc_interop.records.reader import RawRecords
+from msc_interop.sdtm.common import assign_seq, codelist_lookup, epoch_by_date, map_terms, normalize_dates, subject_keys
+
+FORM = "adverse_events"
+_HIERARCHY = [("AELLT", "llt"), ("AELLTCD", "llt_code"), ("AEDECOD", "pt"), ("AEPTCD", "pt_code"),
+              ("AEHLT", "hlt"), ("AEHLTCD", "hlt_code"), ("AEHLGT", "hlgt"), ("AEHLGTCD", "hlgt_code"),
+              ("AEBODSYS", "soc"), ("AEBDSYCD", "soc_code"), ("AESOC", "soc"), ("AESOCCD", "soc_code")]
+# AEREL has no CDISC codelist (sponsor-defined); these are the values the study uses.
+_RELATIONSHIP = {"RELATED": "RELATED", "NOT RELATED": "NOT RELATED", "POSSIBLY RELATED": "POSSIBLY RELATED",
+                 "PROBABLY RELATED": "PROBABLY RELATED", "UNLIKELY RELATED": "UNLIKELY RELATED",
+                 "Y": "RELATED", "N": "NOT RELATED", "YES": "RELATED", "NO": "NOT RELATED"}
+
+
+def build_ae(records: RawRecords, dm: pd.DataFrame) -> pd.DataFrame:
+    if FORM not in records.forms:
+        return pd.DataFrame()
+    keys = subject_keys(records, FORM, dm)
+    dictionary = mappings.ae_dictionary()
+    by_code = {e["pt_code"]: e["pt"].upper() for e in dictionary.values() if e["pt_code"]}
+    df = records.forms[FORM]
+    coded_key = df["reported_term"].str.upper()
+    if "meddra_pt_code" in df.columns:
+        coded_key = df["meddra_pt_code"].map(by_code).fillna(coded_key)
+    records.forms[FORM] = df.assign(_coding=coded_key)
+    term_lookup = {k: k for k in dictionary}
+    map_terms(records, FORM, "_coding", term_lookup, "a term of the study MedDRA dictionary",
+              required=True, hint=" (give meddra_pt_code or add the term to mappings/ae_dictionary.yaml)")
+    sev = map_terms(records, FORM, "severity", codelist_lookup("AESEV"), "a CDISC AESEV term (MILD, MODERATE, SEVERE)")
+    ser = map_terms(records, FORM, "serious", codelist_lookup("NY"), "Y or N")
+    rel = map_terms(records, FORM, "relationship", _RELATIONSHIP, "a causality value (RELATED, NOT RELATED, ...)")
+    acn = map_terms(records, FORM, "action_taken", codelist_lookup("ACN"), "a CDISC ACN term")
+    out = map_terms(records, FORM, "outcome", codelist_lookup("OUT"), "a CDISC OUT term")
+    start = normalize_dates(records, FORM, "start_datetime")
+    end = normalize_dates(records, FORM, "end_datetime")
+
+    df = records.forms[FORM]
+    idx = df.index
+    ae = pd.DataFrame({
+        "STUDYID": keys.loc[idx, "STUDYID"], "DOMAIN": "AE", "USUBJID": keys.loc[idx, "USUBJID"],
+        "AESPID": df["ae_number"], "AETERM": df["reported_term"],
+    }, index=idx)
+    entries = df["_coding"].map(dictionary)
+    for var, key in _HIERARCHY:
+        values = entries.map(lambda e, k=key: e[k])
+        ae[var] = pd.to_numeric(values.replace("", np.nan)) if var.endswith("CD") else values
+    ae["AESEV"], ae["AESER"], ae["AEACN"] = sev[idx], ser[idx], acn[idx]
+    ae["AEREL"], ae["AEOUT"] = rel[idx], out[idx]
+    ae["AESTDTC"], ae["AEENDTC"] = start[idx], end[idx]
+    ref = keys.loc[idx]
+    ae["EPOCH"] = epoch_by_date(ae["AESTDTC"], ref["RFXSTDTC"], ref["RFXENDTC"])
+    ae["AESTDY"] = dates.study_day(ae["AESTDTC"], ref["RFSTDTC"])
+    ae["AEENDY"] = dates.study_day(ae["AEENDTC"], ref["RFSTDTC"])
+    return assign_seq(ae, "AESEQ", ["AESTDTC", "AETERM"])

@@ -1,0 +1,57 @@
+"""Study records -> Study: run the domain builders in dependency order and reconcile the counts.
+
+Order matters: DM keys first (every form needs USUBJID), then EX (its first infusion defines RFSTDTC),
+then DM reference dates and age, then everything that needs study days (EX --DY, AE, LB).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from msc_interop.records.reader import ROW, RawRecords
+from msc_interop.rejects import RejectReport
+from msc_interop.sdtm.ae import build_ae
+from msc_interop.sdtm.dm import build_dm_base, complete_dm
+from msc_interop.sdtm.ex import add_study_days, build_ex
+from msc_interop.sdtm.lb import build_lb
+from msc_interop.study import Study, StudyMeta
+
+# Forms carried in the Study but not yet mapped to an SDTM domain (ECG / chest X-ray -> EG / PR later).
+CARRIED_FORMS = ("findings",)
+
+
+def build_study(records: RawRecords) -> tuple[Study, RejectReport]:
+    """Map checked study records to SDTM DM, EX, AE, LB (+ SUPPEX); return the Study and the reject report."""
+    meta = StudyMeta.from_definition(records.definition)
+    dm_base = build_dm_base(records, meta)
+    _cascade_subjects(records, dm_base)
+    ex, suppex = build_ex(records, meta, dm_base)
+    dm = complete_dm(dm_base, ex)
+    ex = add_study_days(ex, dm)
+    ae = build_ae(records, dm)
+    lb = build_lb(records, meta, dm)
+
+    datasets = {"DM": dm, "EX": ex, "AE": ae, "LB": lb}
+    if len(suppex):
+        datasets["SUPPEX"] = suppex
+    datasets = {k: v for k, v in datasets.items() if len(v.columns)}
+    carried = {f: records.forms[f].drop(columns=ROW) for f in CARRIED_FORMS if f in records.forms}
+    study = Study(meta, datasets, carried)
+    report = records.rejects
+    for form, read in records.read_counts.items():
+        report.count(form, read, len(records.forms[form]))
+    return study, report
+
+
+def _cascade_subjects(records: RawRecords, dm: pd.DataFrame) -> None:
+    """Rows of other forms whose subject is missing or was rejected are rejected too, with that reason."""
+    for form in records.forms:
+        if form == "subjects":
+            continue
+        df = records.forms[form]
+        unknown = ~df["subject_id"].isin(dm["SUBJID"])
+        if unknown.any():
+            was_read = df["subject_id"].isin(records.subjects_read)
+            why = pd.Series("subject is not in subjects.csv", index=df.index).where(
+                ~was_read, "the subject's row in subjects.csv was rejected (see that reject)")
+            records.reject_rows(form, unknown, "subject_id", why)

@@ -1,0 +1,138 @@
+"""Small mapping steps every domain builder shares: controlled-term look-up, visits, epochs, --SEQ, SUPP--.
+
+Each step works on whole columns and sends rows it cannot map to the reject report through
+RawRecords.reject_rows, with the field and a reason a data manager can act on.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from msc_interop import dates, mappings
+from msc_interop.records.reader import RawRecords
+from msc_interop.study import StudyMeta
+
+
+def map_terms(records: RawRecords, form: str, column: str, lookup: Mapping[str, str], what: str,
+              required: bool = False, hint: str = "") -> pd.Series:
+    """Map a text column through an upper-cased look-up table; reject rows whose value is not in it.
+
+    Empty cells map to "" unless `required`. Returns the mapped column for the rows that remain.
+    """
+    df = records.forms[form]
+    if column not in df.columns:
+        if required:
+            raise KeyError(f"{form}: column {column!r} is required")  # the schema check catches this first
+        return pd.Series("", index=df.index, dtype=object)
+    text = df[column].str.upper()
+    mapped = text.map(lookup)
+    unknown = mapped.isna() & (text.ne("") | required)
+    if unknown.any():
+        bad_values = pd.unique(df.loc[unknown, column])
+        reasons = {v: _unknown_reason(v, column, what, lookup, hint) for v in bad_values}
+        df = records.reject_rows(form, unknown, column, df[column].map(reasons))
+        mapped = mapped[~unknown]
+    return mapped.fillna("").astype(object)
+
+
+def _unknown_reason(value: str, column: str, what: str, lookup: Mapping[str, str], hint: str) -> str:
+    if value == "":
+        return f"'{column}' is empty; it must be {what}"
+    close = difflib.get_close_matches(value.upper(), list(lookup), n=1, cutoff=0.75)
+    suggestion = f"; did you mean {lookup[close[0]]}?" if close else ""
+    return f"'{value}' is not {what}{suggestion}{hint}"
+
+
+def codelist_lookup(name: str) -> dict[str, str]:
+    return mappings.codelist(name).synonym_map
+
+
+def visit_lookup(meta: StudyMeta) -> dict[str, float]:
+    """Upper-cased visit name, alias or number -> VISITNUM."""
+    out: dict[str, float] = {}
+    for v in meta.visits.itertuples(index=False):
+        for key in (v.VISIT, *v.aliases, f"{v.VISITNUM:g}"):
+            out[str(key).strip().upper()] = float(v.VISITNUM)
+    return out
+
+
+def map_visits(records: RawRecords, form: str, meta: StudyMeta, column: str = "visit") -> pd.DataFrame:
+    """VISITNUM, VISIT and EPOCH of each row from the study's visit schedule; unknown visit names rejected."""
+    names = ", ".join(meta.visits["VISIT"])
+    lookup = {k: f"{v:g}" for k, v in visit_lookup(meta).items()}
+    num = map_terms(records, form, column, lookup, "a visit of the study schedule",
+                    hint=f" (visits: {names}; aliases in study.yaml)")
+    visitnum = pd.to_numeric(num.replace("", np.nan))
+    sched = meta.visits.set_index("VISITNUM")
+    return pd.DataFrame({
+        "VISITNUM": visitnum,
+        "VISIT": visitnum.map(sched["VISIT"]).fillna("").astype(object),
+        "EPOCH": visitnum.map(sched["EPOCH"]).fillna("").astype(object),
+    }, index=num.index)
+
+
+def epoch_by_date(dtc: pd.Series, first_dose: pd.Series, last_dose: pd.Series) -> pd.Series:
+    """EPOCH of an event from its date: before first dose SCREENING, to the last dose day TREATMENT, then
+    FOLLOW-UP. "" when the date is partial (the epoch cannot be known)."""
+    d, first, last = dates.date_part(dtc), dates.date_part(first_dose), dates.date_part(last_dose)
+    before = dates.on_or_before(dtc, first_dose) & ~dates.on_or_before(first_dose, dtc)
+    out = pd.Series("", index=dtc.index, dtype=object)
+    known = d.notna() & first.notna()
+    out[known & before] = "SCREENING"
+    out[known & ~before & (last.isna() | (d <= last))] = "TREATMENT"
+    out[known & ~before & last.notna() & (d > last)] = "FOLLOW-UP"
+    return out
+
+
+def normalize_dates(records: RawRecords, form: str, column: str) -> pd.Series:
+    """SDTM --DTC from a collected date column; invalid dates are rejected with the reason."""
+    df = records.forms[form]
+    dtc, bad = dates.normalize_collected(df[column])
+    if bad.any():
+        records.reject_rows(form, bad, column,
+                            f"'{column}' is not a valid date (ISO 8601 YYYY-MM-DD, optionally Thh:mm, "
+                            "or partial YYYY-MM / YYYY; UN for an unknown day or month)")
+        dtc = dtc[~bad]
+    return dtc
+
+
+def assign_seq(df: pd.DataFrame, seq_var: str, order: list[str]) -> pd.DataFrame:
+    """--SEQ: 1..n per USUBJID in the order of `order` (deterministic; stable sort)."""
+    df = df.sort_values(["USUBJID", *order], kind="stable").reset_index(drop=True)
+    df[seq_var] = df.groupby("USUBJID", sort=False).cumcount() + 1
+    return df
+
+
+def make_supp(rdomain: str, parent: pd.DataFrame, seq_var: str, qnam: str, qlabel: str, values: pd.Series,
+              qorig: str = "CRF") -> pd.DataFrame:
+    """SUPP-- rows (SDTMIG 8.4) for one non-standard variable; empty values produce no row."""
+    keep = values.ne("") & values.notna()
+    p = parent.loc[keep]
+    return pd.DataFrame({
+        "STUDYID": p["STUDYID"].values,
+        "RDOMAIN": rdomain,
+        "USUBJID": p["USUBJID"].values,
+        "IDVAR": seq_var,
+        "IDVARVAL": p[seq_var].astype(str).values,
+        "QNAM": qnam,
+        "QLABEL": qlabel,
+        "QVAL": values[keep].astype(str).values,
+        "QORIG": qorig,
+        "QEVAL": "",
+    })
+
+
+def subject_keys(records: RawRecords, form: str, dm: pd.DataFrame) -> pd.DataFrame:
+    """Attach STUDYID/USUBJID and the reference dates of DM to a form's rows; reject unknown subjects."""
+    df = records.forms[form]
+    known = df["subject_id"].isin(dm["SUBJID"])
+    if (~known).any():
+        df = records.reject_rows(form, ~known, "subject_id",
+                                 "subject is not in subjects.csv (or its subject row was rejected)")
+    cols = [c for c in ("STUDYID", "USUBJID", "RFSTDTC", "RFXSTDTC", "RFXENDTC") if c in dm.columns]
+    ref = dm.set_index("SUBJID")[cols]
+    return ref.reindex(df["subject_id"]).set_index(df.index)

@@ -1,0 +1,104 @@
+"""DM (Demographics, SDTMIG 3.4 section 5.2): one record per subject."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from msc_interop import dates
+from msc_interop.records.reader import RawRecords
+from msc_interop.sdtm.common import codelist_lookup, map_terms, normalize_dates
+from msc_interop.study import StudyMeta
+
+FORM = "subjects"
+
+
+def build_dm_base(records: RawRecords, meta: StudyMeta) -> pd.DataFrame:
+    """DM without the reference dates (those come from EX). Rejects subjects with unmappable values."""
+    sites = {s["siteid"]: s for s in meta.sites}
+    arms = {a["armcd"].upper(): a["armcd"] for a in meta.arms}
+    arm_names = {a["armcd"]: a["arm"] for a in meta.arms}
+    site_lookup = {k.upper(): k for k in sites}
+
+    siteid = map_terms(records, FORM, "site_id", site_lookup, "a site of study.yaml", required=True)
+    sex = map_terms(records, FORM, "sex", codelist_lookup("SEX"), "a CDISC SEX term (M, F, U, INTERSEX)",
+                    required=True)
+    race = map_terms(records, FORM, "race", codelist_lookup("RACE"), "a CDISC RACE term")
+    ethnic = map_terms(records, FORM, "ethnicity", codelist_lookup("ETHNIC"), "a CDISC ETHNIC term")
+    armcd = map_terms(records, FORM, "arm_code", arms, "an arm code of study.yaml", required=True)
+    df = records.forms[FORM]
+    actual = df["actual_arm_code"] if "actual_arm_code" in df.columns else pd.Series("", index=df.index)
+    records.forms[FORM] = df.assign(actual_arm_code=actual.where(actual.ne(""), df["arm_code"]))
+    actarmcd = map_terms(records, FORM, "actual_arm_code", arms, "an arm code of study.yaml")
+    brthdtc = _dates(records, "birth_date")
+    rficdtc = _dates(records, "consent_date")
+    rfpendtc = _dates(records, "end_of_participation_date")
+    dthdtc = _dates(records, "death_date")
+
+    df = records.forms[FORM]
+    idx = df.index
+    usubjid = meta.studyid + "-" + siteid[idx] + "-" + df["subject_id"]
+    age_given = pd.to_numeric(df["age"], errors="coerce") if "age" in df.columns else pd.Series(np.nan, index=idx)
+    return pd.DataFrame({
+        "STUDYID": meta.studyid,
+        "DOMAIN": "DM",
+        "USUBJID": usubjid,
+        "SUBJID": df["subject_id"],
+        "RFICDTC": rficdtc[idx],
+        "RFPENDTC": rfpendtc[idx],
+        "DTHDTC": dthdtc[idx],
+        "DTHFL": np.where(dthdtc[idx].ne(""), "Y", ""),
+        "SITEID": siteid[idx],
+        "BRTHDTC": brthdtc[idx],
+        "_age_given": age_given,
+        "SEX": sex[idx],
+        "RACE": race[idx],
+        "ETHNIC": ethnic[idx],
+        "ARMCD": armcd[idx],
+        "ARM": armcd[idx].map(arm_names).fillna(""),
+        "ACTARMCD": actarmcd[idx],
+        "ACTARM": actarmcd[idx].map(arm_names).fillna(""),
+        "COUNTRY": siteid[idx].map({k: s["country"] for k, s in sites.items()}),
+    }, index=idx).reset_index(drop=True)
+
+
+def _dates(records: RawRecords, column: str) -> pd.Series:
+    df = records.forms[FORM]
+    if column not in df.columns:
+        return pd.Series("", index=df.index, dtype=object)
+    return normalize_dates(records, FORM, column)
+
+
+def complete_dm(dm: pd.DataFrame, ex: pd.DataFrame) -> pd.DataFrame:
+    """Add reference dates from EX and derive AGE.
+
+    RFXSTDTC/RFXENDTC: first EXSTDTC and last EXENDTC (else EXSTDTC). RFSTDTC = RFXSTDTC (the reference start
+    is the first infusion, so protocol day 0 is study day 1). RFENDTC = RFXENDTC (end of treatment; the
+    follow-up end is RFPENDTC). Subjects never dosed keep empty reference dates and ARMNRS
+    "ASSIGNED, NOT TREATED" with empty ACTARMCD/ACTARM (SDTMIG 3.4 5.2).
+    """
+    dm = dm.copy()
+    if len(ex):
+        start = ex.assign(_d=ex["EXSTDTC"]).sort_values(["USUBJID", "_d"], kind="stable")
+        first = start.groupby("USUBJID")["EXSTDTC"].first()
+        end_dtc = ex["EXENDTC"].where(ex["EXENDTC"].ne(""), ex["EXSTDTC"])
+        last = ex.assign(_e=end_dtc).sort_values(["USUBJID", "_e"], kind="stable").groupby("USUBJID")["_e"].last()
+    else:
+        first = last = pd.Series(dtype=object)
+    dm["RFXSTDTC"] = dm["USUBJID"].map(first).fillna("")
+    dm["RFXENDTC"] = dm["USUBJID"].map(last).fillna("")
+    dm["RFSTDTC"] = dm["RFXSTDTC"]
+    dm["RFENDTC"] = dm["RFXENDTC"]
+    treated = dm["RFXSTDTC"].ne("")
+    dm["ARMNRS"] = np.where(treated, "", "ASSIGNED, NOT TREATED")
+    dm.loc[~treated, ["ACTARMCD", "ACTARM"]] = ""
+    dm["ACTARMUD"] = ""
+    # AGE in completed years at RFSTDTC from a complete birth date; else the collected age
+    birth, ref = dates.date_part(dm["BRTHDTC"]), dates.date_part(dm["RFSTDTC"])
+    years = ref.dt.year - birth.dt.year - (
+        (ref.dt.month < birth.dt.month) | ((ref.dt.month == birth.dt.month) & (ref.dt.day < birth.dt.day))
+    ).astype("Int64")
+    age = years.astype("Float64").where(years.notna(), dm.pop("_age_given"))
+    dm["AGE"] = age.astype("Float64").round().astype("Int64")
+    dm["AGEU"] = np.where(dm["AGE"].notna(), "YEARS", "")
+    return dm

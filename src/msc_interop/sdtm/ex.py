@@ -1,0 +1,100 @@
+"""EX (Exposure, SDTMIG 3.4 section 6.1.4): one record per infusion.
+
+The product, route and dose form come from mappings/exposure.yaml; the study weight-based dose stays as
+collected (EXDOSE 1, EXDOSU 10^6/kg) and the body weight measured for the dose goes to SUPPEX (QNAM WEIGHT),
+since EX has no variable for it and the total cells given (dose x weight) need it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from msc_interop import dates, mappings
+from msc_interop.records.reader import RawRecords
+from msc_interop.sdtm.common import (
+    assign_seq,
+    codelist_lookup,
+    make_supp,
+    map_terms,
+    map_visits,
+    normalize_dates,
+    subject_keys,
+)
+from msc_interop.study import StudyMeta
+
+FORM = "exposures"
+
+
+def _product_lookup() -> tuple[dict[str, str], dict[str, dict]]:
+    lookup, by_name = {}, {}
+    for p in mappings.exposure()["products"]:
+        by_name[p["name"]] = p
+        for alias in (p["name"], p["extrt"], *p.get("aliases", [])):
+            lookup[alias.strip().upper()] = p["name"]
+    return lookup, by_name
+
+
+def _route_lookup() -> dict[str, str]:
+    lookup = dict(codelist_lookup("ROUTE"))
+    for r in mappings.exposure()["routes"]:
+        for s in r.get("spellings", []):
+            lookup[s.strip().upper()] = r["cdisc"]
+    return lookup
+
+
+def build_ex(records: RawRecords, meta: StudyMeta, dm: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """EX and SUPPEX rows (without study days: those need RFSTDTC, which EX itself defines)."""
+    if FORM not in records.forms:
+        return pd.DataFrame(), pd.DataFrame()
+    keys = subject_keys(records, FORM, dm)
+    products, by_name = _product_lookup()
+    product = map_terms(records, FORM, "product", products, "a study product of mappings/exposure.yaml")
+    route = map_terms(records, FORM, "route", _route_lookup(), "a CDISC ROUTE term", required=True)
+    df = records.forms[FORM]
+    unit = mappings.normalize_unit(df["dose_unit"])
+    ok_unit = unit.isin(mappings.codelist("UNIT").values)
+    if (~ok_unit).any():
+        df = records.reject_rows(FORM, ~ok_unit, "dose_unit",
+                                 "dose unit is not a CDISC UNIT term or known spelling (e.g. 10^6/kg)")
+    dose = pd.to_numeric(df["dose"], errors="coerce")
+    start = normalize_dates(records, FORM, "start_datetime")
+    end = normalize_dates(records, FORM, "end_datetime") if "end_datetime" in df.columns else None
+    has_visit = "visit" in records.forms[FORM].columns
+    visits = map_visits(records, FORM, meta) if has_visit else None
+
+    df = records.forms[FORM]
+    idx = df.index
+    prod = product[idx].map(by_name)
+    ex = pd.DataFrame({
+        "STUDYID": keys.loc[idx, "STUDYID"],
+        "DOMAIN": "EX",
+        "USUBJID": keys.loc[idx, "USUBJID"],
+        "EXTRT": prod.map(lambda p: p["extrt"]),
+        "EXDOSE": dose[idx],
+        "EXDOSU": unit[idx],
+        "EXDOSFRM": prod.map(lambda p: p.get("dose_form", "")),
+        "EXDOSFRQ": "ONCE",
+        "EXROUTE": route[idx],
+        "EXLOT": df["lot_number"] if "lot_number" in df.columns else "",
+        "VISITNUM": visits.loc[idx, "VISITNUM"] if visits is not None else np.nan,
+        "VISIT": visits.loc[idx, "VISIT"] if visits is not None else "",
+        "EPOCH": visits.loc[idx, "EPOCH"] if visits is not None else "",
+        "EXSTDTC": start[idx],
+        "EXENDTC": end[idx] if end is not None else "",
+        "_weight": df["body_weight_kg"] if "body_weight_kg" in df.columns else "",
+    }, index=idx)
+    ex = assign_seq(ex, "EXSEQ", ["EXSTDTC", "EXTRT"])
+    weight = ex.pop("_weight")
+    supp = make_supp("EX", ex, "EXSEQ", "WEIGHT", "Body Weight at Dosing (kg)", weight)
+    return ex, supp
+
+
+def add_study_days(ex: pd.DataFrame, dm: pd.DataFrame) -> pd.DataFrame:
+    if ex.empty:
+        return ex
+    ref = ex["USUBJID"].map(dm.set_index("USUBJID")["RFSTDTC"])
+    ex = ex.copy()
+    ex["EXSTDY"] = dates.study_day(ex["EXSTDTC"], ref)
+    ex["EXENDY"] = dates.study_day(ex["EXENDTC"], ref)
+    return ex

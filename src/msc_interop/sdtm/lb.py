@@ -1,0 +1,147 @@
+"""LB (Laboratory Test Results, SDTMIG 3.4 section 6.3.5): one record per test per visit per subject.
+
+The hot path of the tool (studies have millions of lab rows), so everything here is column-wise: test
+names, units and conversion factors are joined as tables; no Python loop runs per row.
+Original result and range stay as collected (LBORRES, LBORNRLO/HI); standard results (LBSTRESC/N/U,
+LBSTNRLO/HI) are in the test's standard unit via the factor in mappings/lab_tests.yaml; LBNRIND compares
+the standard result with the standard range, limits inclusive.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from msc_interop import dates, mappings
+from msc_interop.records.reader import RawRecords
+from msc_interop.sdtm.common import assign_seq, map_terms, map_visits, normalize_dates, subject_keys
+
+FORM = "labs"
+_RESULT = r"^(?P<cmp><=|>=|<|>)?\s*(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))$"
+
+
+def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
+    if FORM not in records.forms:
+        return pd.DataFrame()
+    keys = subject_keys(records, FORM, dm)
+    testcd = map_terms(records, FORM, "test", mappings.lab_alias_map(), "a lab test of mappings/lab_tests.yaml",
+                       required=True, hint=" (use the CDISC LBTESTCD or add an alias)")
+    df = records.forms[FORM]
+    result = df["result"].str.extract(_RESULT)
+    not_number = result["num"].isna()
+    if not_number.any():
+        df = records.reject_rows(FORM, not_number, "result",
+                                 "result is not a number (write e.g. 5.2, or <2.0 / >1000 for a value beyond "
+                                 "the assay limit; use '.' as the decimal mark)")
+    df, factor = _conversion(records, testcd)
+    visits = map_visits(records, FORM, meta)
+    lbdtc = normalize_dates(records, FORM, "collection_datetime")
+
+    df = records.forms[FORM]
+    idx = df.index
+    tcd = testcd[idx]
+    tests = mappings.lab_test_table().set_index("LBTESTCD")
+    decimals = tcd.map(tests["decimals"]).astype("int64")
+    cmp = result.loc[idx, "cmp"].fillna("")
+    num = pd.to_numeric(result.loc[idx, "num"])
+    f = factor.loc[idx, "factor"]
+    std = _round(num * f, decimals, f)
+    lo = pd.to_numeric(df["ref_low"], errors="coerce") if "ref_low" in df.columns else pd.Series(np.nan, index=idx)
+    hi = pd.to_numeric(df["ref_high"], errors="coerce") if "ref_high" in df.columns else pd.Series(np.nan, index=idx)
+    st_lo, st_hi = _round(lo * f, decimals, f), _round(hi * f, decimals, f)
+
+    ref = keys.loc[idx]
+    lb = pd.DataFrame({
+        "STUDYID": ref["STUDYID"], "DOMAIN": "LB", "USUBJID": ref["USUBJID"],
+        "LBTESTCD": tcd, "LBTEST": tcd.map(tests["LBTEST"]), "LBCAT": tcd.map(tests["LBCAT"]),
+        "LBORRES": df["result"], "LBORRESU": factor.loc[idx, "unit"],
+        "LBORNRLO": df["ref_low"] if "ref_low" in df.columns else "",
+        "LBORNRHI": df["ref_high"] if "ref_high" in df.columns else "",
+        "LBSTRESC": cmp + _format(std),
+        "LBSTRESN": std.where(cmp.eq("")),
+        "LBSTRESU": tcd.map(tests["LBSTRESU"]),
+        "LBSTNRLO": st_lo, "LBSTNRHI": st_hi,
+        "LBNRIND": reference_indicator(std, cmp, st_lo, st_hi),
+        "LBNAM": df["lab_name"] if "lab_name" in df.columns else "",
+        "LBLOINC": factor.loc[idx, "LBLOINC"],
+        "LBSPEC": tcd.map(tests["LBSPEC"]),
+        "VISITNUM": visits.loc[idx, "VISITNUM"], "VISIT": visits.loc[idx, "VISIT"],
+        "EPOCH": visits.loc[idx, "EPOCH"],
+        "LBDTC": lbdtc[idx],
+        "LBDY": dates.study_day(lbdtc[idx], ref["RFSTDTC"]),
+        "_first_dose": ref["RFXSTDTC"],
+    }, index=idx)
+    lb["LBLOBXFL"] = last_before_exposure(lb)
+    lb = lb.drop(columns="_first_dose")
+    return assign_seq(lb, "LBSEQ", ["LBTESTCD", "VISITNUM", "LBDTC"])
+
+
+def _conversion(records: RawRecords, testcd: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Normalise unit spellings to CDISC units, then join the test's factor to its standard unit."""
+    df = records.forms[FORM]
+    unit = mappings.normalize_unit(df["unit"]) if "unit" in df.columns else pd.Series(np.nan, index=df.index)
+    key = pd.DataFrame({"LBTESTCD": testcd[df.index], "unit": unit.fillna("")}, index=df.index)
+    joined = key.reset_index().merge(mappings.lab_unit_factors(), how="left", on=["LBTESTCD", "unit"])
+    joined = joined.set_index(joined.columns[0])
+    missing = joined["factor"].isna()
+    if missing.any():
+        known = mappings.lab_unit_factors().groupby("LBTESTCD")["unit"].agg(", ".join)
+        shown = df["unit"] if "unit" in df.columns else pd.Series("", index=df.index)
+        why = ("unit '" + shown + "' cannot be converted for test " + key["LBTESTCD"] + " (known units: "
+               + key["LBTESTCD"].map(known).fillna("") + "; add a factor in mappings/lab_tests.yaml)")
+        df = records.reject_rows(FORM, missing, "unit", why.where(shown.ne(""), "unit is empty; a numeric "
+                                 "result needs its unit (known units: " + key["LBTESTCD"].map(known).fillna("") + ")"))
+        joined = joined.loc[df.index]
+    return df, joined
+
+
+def _round(values: pd.Series, decimals: pd.Series, factor: pd.Series) -> pd.Series:
+    """Round converted values to the test's decimals; values not converted (factor 1) keep their precision."""
+    out = values.copy()
+    conv = factor.ne(1.0) & values.notna()
+    for d in pd.unique(decimals[conv]):
+        m = conv & decimals.eq(d)
+        out[m] = values[m].round(int(d))
+    return out
+
+
+def _format(values: pd.Series) -> pd.Series:
+    """Shortest text that reads back as the same float: 6.14 -> "6.14", 223.0 -> "223"; NaN -> ""."""
+    text = pd.Series(values.to_numpy(dtype="float64").astype(str), index=values.index)
+    text = text.str.replace(r"\.0$", "", regex=True)
+    return text.where(values.notna(), "").astype(object)
+
+
+def reference_indicator(std: pd.Series, cmp: pd.Series, lo: pd.Series, hi: pd.Series) -> pd.Series:
+    """LBNRIND (CDISC NRIND): LOW below the range, HIGH above it, NORMAL within it (limits inclusive).
+
+    For "<x" and ">x" results only what is certain is stated: "<2" with a range 0-37 is NORMAL, "<2" with a
+    range 3-10 is LOW, ">1000" with an upper limit of 40 is HIGH; otherwise the indicator is left empty.
+    """
+    has_range = lo.notna() | hi.notna()
+    exact = cmp.eq("")
+    below = std.lt(lo)
+    above = std.gt(hi)
+    out = pd.Series("", index=std.index, dtype=object)
+    out[exact & has_range & std.notna()] = "NORMAL"
+    out[exact & below] = "LOW"
+    out[exact & above] = "HIGH"
+    less = cmp.isin(["<", "<="])
+    more = cmp.isin([">", ">="])
+    out[less & std.le(lo)] = "LOW"
+    out[less & (lo.isna() | lo.le(0)) & std.le(hi) & hi.notna()] = "NORMAL"
+    out[more & std.ge(hi)] = "HIGH"
+    out[more & hi.isna() & std.ge(lo)] = "NORMAL"
+    return out
+
+
+def last_before_exposure(lb: pd.DataFrame) -> pd.Series:
+    """LBLOBXFL = "Y" on the last non-missing result on or before the first dose, per subject and test."""
+    eligible = lb["LBSTRESC"].ne("") & dates.on_or_before(lb["LBDTC"], lb["_first_dose"])
+    flag = pd.Series("", index=lb.index, dtype=object)
+    if eligible.any():
+        cand = lb.loc[eligible, ["USUBJID", "LBTESTCD", "LBDTC", "VISITNUM"]]
+        last = cand.sort_values(["USUBJID", "LBTESTCD", "LBDTC", "VISITNUM"], kind="stable").groupby(
+            ["USUBJID", "LBTESTCD"], sort=False).tail(1).index
+        flag[last] = "Y"
+    return flag
