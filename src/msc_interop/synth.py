@@ -42,7 +42,9 @@ _LAB_PANEL = pd.DataFrame(
 )
 
 # Follow-up visits: (visit label as the CRF prints it, protocol day, jitter in days)
-_LAB_VISITS = [("Baseline", -3, 3), ("Year 1", 365, 20), ("Year 2", 730, 25), ("Year 4", 1460, 30), ("Year 6", 2190, 30)]
+_LAB_VISITS = [
+    ("Baseline", -3, 3), ("Year 1", 365, 20), ("Year 2", 730, 25), ("Year 4", 1460, 30), ("Year 6", 2190, 30),
+]
 
 
 def study_definition(studyid: str = STUDYID) -> dict:

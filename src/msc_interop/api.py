@@ -1,0 +1,119 @@
+"""The Python API: what the CLI calls and what scripts and notebooks use directly.
+
+    >>> from msc_interop import api
+    >>> result = api.to_sdtm("fixtures/example_study", "out/sdtm", formats=["xpt", "json"])
+    >>> result.study["LB"].shape[0], result.rejects.n_rejected_records
+    (494, 0)
+
+Every function is reader -> Study -> writer; nothing here knows a file format's details.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from msc_interop.errors import InputError
+from msc_interop.records import read_records
+from msc_interop.rejects import RejectReport
+from msc_interop.sdtm.build import build_study
+from msc_interop.study import Study
+
+DEFAULT_SDTM_FORMATS = ("xpt", "json", "csv")
+SDTM_SUFFIXES = (".xpt", ".json", ".ndjson", ".csv")
+
+
+@dataclass
+class ConversionResult:
+    """What a conversion produced: the Study, the reject report and the files written."""
+
+    study: Study
+    rejects: RejectReport
+    written: list[Path] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every input record was converted (no rejects)."""
+        return len(self.rejects) == 0
+
+
+def creation_time(created: str | None = None) -> str:
+    """Creation timestamp for output metadata: `created` if given, else SOURCE_DATE_EPOCH, else now (UTC).
+
+    Pin it (an option or SOURCE_DATE_EPOCH) and two runs on the same input give byte-identical files.
+    """
+    if created:
+        return created
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def input_kind(path: str | Path) -> str:
+    """'records' (study records folder or workbook) or 'sdtm' (SDTM datasets); InputError otherwise."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    if path.is_file():
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            return "records"
+        if path.suffix.lower() in SDTM_SUFFIXES:
+            return "sdtm"
+        raise InputError(f"{path}: not a study-records workbook (.xlsx) or an SDTM dataset "
+                         f"({', '.join(SDTM_SUFFIXES)})")
+    if any((path / n).exists() for n in ("study.yaml", "study.yml", "study.json")):
+        return "records"
+    if any(p.suffix.lower() in SDTM_SUFFIXES for p in path.iterdir()):
+        return "sdtm"
+    raise InputError(f"{path}: holds neither study records (study.yaml + CSV forms) nor SDTM datasets "
+                     f"({', '.join(SDTM_SUFFIXES)})")
+
+
+def load_study(path: str | Path) -> tuple[Study, RejectReport]:
+    """Read study records or SDTM datasets into a Study (SDTM input has no rejects at this stage)."""
+    if input_kind(path) == "records":
+        return build_study(read_records(path))
+    from msc_interop.sdtm.formats import read_sdtm
+
+    return read_sdtm(Path(path)), RejectReport()
+
+
+def to_sdtm(
+    input_path: str | Path,
+    outdir: str | Path,
+    formats: Sequence[str] = DEFAULT_SDTM_FORMATS,
+    define: bool = True,
+    created: str | None = None,
+) -> ConversionResult:
+    """Convert study records (or SDTM in another format) to SDTM files, one folder per format.
+
+    Writes OUTDIR/<format>/<dataset>.<suffix>, define.xml beside the XPT and Dataset-JSON files, and the
+    reject report (OUTDIR/rejects.csv, OUTDIR/rejects.json) with the per-form counts.
+    """
+    from msc_interop.sdtm.define import write_define
+    from msc_interop.sdtm.formats import write_study
+
+    outdir = Path(outdir)
+    stamp = creation_time(created)
+    study, rejects = load_study(input_path)
+    written: list[Path] = []
+    for fmt in formats:
+        folder = outdir / fmt
+        written += write_study(study, folder, [fmt], created=stamp)
+        if define and fmt in ("xpt", "json"):
+            write_define(study, folder / "define.xml", dataset_format=fmt, created=stamp)
+            written.append(folder / "define.xml")
+    rejects.write_csv(outdir / "rejects.csv")
+    rejects.write_json(outdir / "rejects.json")
+    written += [outdir / "rejects.csv", outdir / "rejects.json"]
+    return ConversionResult(study, rejects, written)
+
+
+def synth(outdir: str | Path, subjects: int = 9, seed: int = 2009, profile: str = "scale") -> list[Path]:
+    """Write synthetic study records (the shape of the bundled study) for `subjects` subjects."""
+    from msc_interop.synth import generate
+
+    return generate(subjects, seed, profile).write(outdir)

@@ -1,0 +1,52 @@
+"""Shared test fixtures: the bundled example study, editable copies of it, and the read-only ../shared data."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "fixtures" / "example_study"
+
+
+def shared_path() -> Path | None:
+    """../shared beside the repository (or MSC_SHARED); None on a machine without it (a fresh clone)."""
+    candidate = Path(os.environ.get("MSC_SHARED", REPO.parent / "shared"))
+    return candidate if (candidate / "external").is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    path = shared_path()
+    if path is None:
+        pytest.skip("../shared/external (official schemas and CDISC examples) is not present on this machine")
+    return path
+
+
+@pytest.fixture
+def example_dir() -> Path:
+    return EXAMPLE
+
+
+@pytest.fixture
+def records_copy(tmp_path: Path) -> Callable[..., Path]:
+    """Copy the example study records to a temp folder, optionally editing forms first.
+
+    edit(form_name) -> callable(DataFrame) -> DataFrame; all cells are text.
+    """
+
+    def make(**edits: Callable[[pd.DataFrame], pd.DataFrame]) -> Path:
+        target = tmp_path / "records"
+        shutil.copytree(EXAMPLE, target)
+        for form, fn in edits.items():
+            path = target / f"{form}.csv"
+            df = pd.read_csv(path, dtype=str, keep_default_na=False)
+            fn(df).to_csv(path, index=False, lineterminator="\n")
+        return target
+
+    return make

@@ -1,0 +1,182 @@
+"""Reading study records: counts, the schema check, and every kind of bad input named by file, row and field."""
+
+from __future__ import annotations
+
+import jsonschema
+import pandas as pd
+import pytest
+
+from msc_interop import mappings
+from msc_interop.errors import InputError, StudyDefinitionError
+from msc_interop.records import read_records
+from msc_interop.records.table_check import check_rows
+from msc_interop.sdtm.build import build_study
+
+
+def _rejects(path):
+    study, report = build_study(read_records(path))
+    return study, report, report.to_frame()
+
+
+def test_example_reads_every_form_and_reconciles(example_dir):
+    study, report, rejects = _rejects(example_dir)
+    assert rejects.empty
+    counts = {c.form: (c.read, c.converted, c.rejected) for c in report.counts.values()}
+    # 9 subjects, 2 infusions each, 1 AE, 11 tests x 5 visits x 9 subjects less the one missing CA 19-9,
+    # ECG + chest X-ray at each of the 45 lab visits
+    assert counts == {"subjects": (9, 9, 0), "exposures": (18, 18, 0), "adverse_events": (1, 1, 0),
+                      "labs": (494, 494, 0), "findings": (90, 90, 0)}
+    assert len(study["LB"]) == 494 and len(study.carried["findings"]) == 90
+
+
+def test_missing_required_column_names_file_and_column(records_copy):
+    path = records_copy(labs=lambda df: df.drop(columns="result"))
+    with pytest.raises(InputError, match=r"labs\.csv: required column\(s\) result missing"):
+        read_records(path)
+
+
+def test_unparseable_date_rejected_with_row_and_field(records_copy):
+    def edit(df):
+        df.loc[3, "collection_datetime"] = "2009-02-30"  # 30 February
+        df.loc[4, "collection_datetime"] = "30/09/2009"  # not ISO 8601
+        return df
+
+    study, report, rejects = _rejects(records_copy(labs=edit))
+    got = rejects[rejects.field == "collection_datetime"][["file", "row", "value"]].values.tolist()
+    # spreadsheet rows: header is row 1, so DataFrame index 3 is row 5
+    assert got == [["labs.csv", 5, "2009-02-30"], ["labs.csv", 6, "30/09/2009"]]
+    assert report.counts["labs"].read == 494 and report.counts["labs"].converted == 492
+    assert len(study["LB"]) == 492
+
+
+def test_unknown_test_suggests_the_cdisc_code(records_copy):
+    def edit(df):
+        df.loc[0, "test"] = "CA-19.9"
+        df.loc[1, "test"] = "Ferritin"
+        return df
+
+    _, _, rejects = _rejects(records_copy(labs=edit))
+    reasons = dict(zip(rejects.value, rejects.reason, strict=True))
+    assert "did you mean CA19_9AG?" in reasons["CA-19.9"]
+    assert reasons["Ferritin"].startswith("'Ferritin' is not a lab test of mappings/lab_tests.yaml")
+    assert set(rejects.row) == {2, 3}
+
+
+def test_unit_that_cannot_convert_is_rejected_with_known_units(records_copy):
+    def edit(df):
+        i = df.index[df.test.eq("ALT")][0]
+        df.loc[i, "unit"] = "mg/dL"
+        return df
+
+    _, _, rejects = _rejects(records_copy(labs=edit))
+    assert rejects.field.tolist() == ["unit"]
+    assert "cannot be converted for test ALT" in rejects.reason.iloc[0]
+    assert "U/L" in rejects.reason.iloc[0]
+
+
+def test_duplicates_exact_kept_once_conflicting_all_rejected(records_copy):
+    def edit(df):
+        exact = df.iloc[[0]]
+        clash = df.iloc[[1]].assign(result="9.99")
+        return pd.concat([df, exact, clash], ignore_index=True)
+
+    study, report, rejects = _rejects(records_copy(labs=edit))
+    assert report.counts["labs"].read == 496
+    exact = rejects[rejects.reason.str.startswith("exact duplicate")]
+    assert exact.row.tolist() == [496] and "row 2" in exact.reason.iloc[0]
+    clash = rejects[rejects.reason.str.startswith("conflicting")]
+    assert sorted(clash.row) == [3, 497]  # both versions of the clashing record: a person must choose
+    assert len(study["LB"]) == 493
+    assert report.counts["labs"].converted + report.counts["labs"].rejected == 496
+
+
+def test_non_utf8_file_names_line(records_copy):
+    path = records_copy()
+    text = (path / "labs.csv").read_text(encoding="utf-8")
+    (path / "labs.csv").write_bytes(text.encode("gb18030"))  # μ: first on line 7 (TBIL)
+    with pytest.raises(InputError, match=r"labs\.csv: not UTF-8 text \(line 7, byte 0x"):
+        read_records(path)
+
+
+def test_empty_file_is_an_error(records_copy):
+    path = records_copy()
+    (path / "adverse_events.csv").write_bytes(b"")
+    with pytest.raises(InputError, match=r"adverse_events\.csv: the file is empty"):
+        read_records(path)
+
+
+def test_header_only_form_converts_nothing_and_says_so(records_copy):
+    path = records_copy(adverse_events=lambda df: df.iloc[0:0])
+    study, report, rejects = _rejects(path)
+    assert report.counts["adverse_events"].read == 0
+    assert len(study["AE"]) == 0 and rejects.empty
+
+
+def test_unknown_subject_and_cascade_from_rejected_subject(records_copy):
+    def subjects(df):
+        df.loc[df.subject_id == "03", "sex"] = "woman?"  # not a SEX term: subject rejected
+        return df
+
+    def ae(df):
+        df.loc[0, "subject_id"] = "99"
+        return df
+
+    study, report, rejects = _rejects(records_copy(subjects=subjects, adverse_events=ae))
+    assert rejects[rejects.form == "subjects"].field.tolist() == ["sex"]
+    ae_reject = rejects[rejects.form == "adverse_events"]
+    assert ae_reject.reason.tolist() == ["subject is not in subjects.csv"]
+    lab_rejects = rejects[rejects.form == "labs"]
+    assert len(lab_rejects) == 54  # subject 03's 55 lab rows less the missing CA 19-9
+    assert set(lab_rejects.reason) == {"the subject's row in subjects.csv was rejected (see that reject)"}
+    assert "MSC-SLE-2009-01-03" not in set(study["LB"].USUBJID)
+
+
+def test_extra_column_is_reported_not_silently_dropped(records_copy):
+    path = records_copy(labs=lambda df: df.assign(fasting="Y"))
+    _, _, rejects = _rejects(path)
+    assert rejects.values.tolist() == [["labs", "labs.csv", 1, "fasting", "",
+                                        rejects.reason.iloc[0]]]
+    assert "not part of the 'labs' form" in rejects.reason.iloc[0]
+
+
+def test_study_definition_errors_name_the_field(records_copy):
+    path = records_copy()
+    text = (path / "study.yaml").read_text(encoding="utf-8").replace("country: CHN", "country: China")
+    (path / "study.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(StudyDefinitionError, match=r"sites/0/country"):
+        read_records(path)
+
+
+def test_xlsx_workbook_gives_the_same_study(tmp_path, example_dir):
+    book = tmp_path / "records.xlsx"
+    with pd.ExcelWriter(book, engine="openpyxl") as xl:
+        for form in ("subjects", "exposures", "adverse_events", "labs", "findings"):
+            pd.read_csv(example_dir / f"{form}.csv", dtype=str, keep_default_na=False).to_excel(
+                xl, sheet_name=form, index=False)
+    (tmp_path / "study.yaml").write_bytes((example_dir / "study.yaml").read_bytes())
+    from_csv, _ = build_study(read_records(example_dir))
+    from_xlsx, report = build_study(read_records(book))
+    assert len(report) == 0
+    for name in from_csv.names:
+        pd.testing.assert_frame_equal(from_csv[name], from_xlsx[name], check_dtype=True)
+
+
+@pytest.mark.parametrize("form", ["subjects", "exposures", "adverse_events", "labs", "findings"])
+def test_column_checker_agrees_with_jsonschema(form, example_dir):
+    """The vectorised checker must flag exactly the rows jsonschema flags (good rows and broken ones)."""
+    root = mappings.schema("records")
+    row_schema = root["$defs"][form]
+    df = pd.read_csv(example_dir / f"{form}.csv", dtype=str, keep_default_na=False).head(20)
+    # break some cells in ways the schema forbids
+    breakers = {"subject_id": "a b c", "start_datetime": "2009/01/01", "collection_datetime": "2009-1-5",
+                "dose": "1,5", "exam": "MRI", "result": "", "birth_date": "1970-13", "ae_number": ""}
+    for i, (col, bad) in enumerate(breakers.items()):
+        if col in df.columns:
+            df.loc[i * 2, col] = bad
+    validator = jsonschema.Draft202012Validator({**row_schema, "$defs": root["$defs"]})
+    expected = [not validator.is_valid({k: v for k, v in row.items() if v != ""}) for row in df.to_dict("records")]
+    flagged = pd.Series(False, index=df.index)
+    for problem in check_rows(df, row_schema, root):
+        flagged |= problem.mask
+    assert flagged.tolist() == expected
+    assert any(expected)  # the breakers did break something in every form
