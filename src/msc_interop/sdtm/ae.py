@@ -13,7 +13,14 @@ import pandas as pd
 
 from msc_interop import dates, mappings
 from msc_interop.records.reader import RawRecords
-from msc_interop.sdtm.common import assign_seq, codelist_lookup, epoch_by_date, map_terms, normalize_dates, subject_keys
+from msc_interop.sdtm.common import (
+    assign_seq,
+    codelist_lookup,
+    epoch_by_date,
+    map_terms,
+    normalize_dates,
+    subject_keys,
+)
 
 FORM = "adverse_events"
 _HIERARCHY = [("AELLT", "llt"), ("AELLTCD", "llt_code"), ("AEDECOD", "pt"), ("AEPTCD", "pt_code"),
