@@ -121,7 +121,7 @@ def test_unknown_subject_and_cascade_from_rejected_subject(records_copy):
         df.loc[0, "subject_id"] = "99"
         return df
 
-    study, report, rejects = _rejects(records_copy(subjects=subjects, adverse_events=ae))
+    study, _report, rejects = _rejects(records_copy(subjects=subjects, adverse_events=ae))
     assert rejects[rejects.form == "subjects"].field.tolist() == ["sex"]
     ae_reject = rejects[rejects.form == "adverse_events"]
     assert ae_reject.reason.tolist() == ["subject is not in subjects.csv"]

@@ -35,7 +35,7 @@ def test_dm_one_row_per_subject_with_reference_dates(study):
     assert set(dm.COUNTRY) == {"CHN"} and set(dm.AGEU) == {"YEARS"}
     ex = study["EX"]
     first = ex.sort_values("EXSTDTC").groupby("USUBJID").EXSTDTC.first()
-    assert (dm.set_index("USUBJID").RFSTDTC == first).all()
+    assert (first == dm.set_index("USUBJID").RFSTDTC).all()
     assert (dm.RFSTDTC == dm.RFXSTDTC).all()
     # subject 01: born 1961-11-24, first infusion 2009-10-04 -> 47 completed years (birthday not yet reached)
     row = dm[dm.SUBJID == "01"].iloc[0]
@@ -119,7 +119,7 @@ def test_study_days_and_partial_dates(study):
     assert row.LBDTC.startswith("2009-09-30") and row.LBDY == -4
     year1 = lb[(lb.USUBJID == "MSC-SLE-2009-01-01") & (lb.VISIT == "YEAR 1")].iloc[0]
     expected = (date.fromisoformat(year1.LBDTC[:10]) - date(2009, 10, 4)).days + 1
-    assert year1.LBDY == expected
+    assert expected == year1.LBDY
 
 
 def test_baseline_flag_one_per_subject_and_test(study):
@@ -141,6 +141,6 @@ def test_unit_conversion_and_loinc_follow_the_original_unit(records_copy):
     row = lb[(lb.LBTESTCD == "BILI") & (lb.LBORRESU == "mg/dL")].iloc[0]
     # 0.5 mg/dL x 17.1 = 8.55 umol/L, rounded to the test's 1 decimal -> 8.6 (numpy rounds half to even: 8.55
     # is stored as 8.5500000000000007, so it rounds up)
-    assert row.LBSTRESN == pytest.approx(8.6) and row.LBSTRESU == "umol/L"
-    assert (row.LBSTNRLO, row.LBSTNRHI) == (pytest.approx(3.4), pytest.approx(20.5))
+    assert pytest.approx(8.6) == row.LBSTRESN and row.LBSTRESU == "umol/L"
+    assert (pytest.approx(3.4), pytest.approx(20.5)) == (row.LBSTNRLO, row.LBSTNRHI)
     assert row.LBLOINC == "1975-2"  # the mass-concentration LOINC for a result reported in mg/dL
