@@ -8,6 +8,8 @@ partial date. Every function takes and returns pandas Series so the LB path stay
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 
 # Collected forms a data manager writes: ISO with optional time (T or space), UN/UNK for unknown month/day.
@@ -24,11 +26,31 @@ SDTM_DTC_PATTERN = (
 _TRUNCATED = r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2})?)?)?)?$"
 
 
+def per_distinct(fn: Callable[[pd.Series], pd.Series | pd.DataFrame], values: pd.Series) -> pd.Series | pd.DataFrame:
+    """Apply a column function to the distinct values only, then spread the answers back.
+
+    A million lab rows hold a few tens of thousands of distinct dates (one per subject visit); pandas string
+    methods on object columns loop in Python, so working on the distinct values is what keeps this fast.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    answer = fn(pd.Series(uniques, dtype=object))
+    if isinstance(answer, pd.DataFrame):
+        out = answer.iloc[codes]
+        out.index = values.index
+        return out
+    return pd.Series(answer.to_numpy()[codes], index=values.index, dtype=answer.dtype)
+
+
 def _text(s: pd.Series) -> pd.Series:
-    return s.astype("object").where(s.notna(), "").map(str).str.strip()
+    return per_distinct(lambda u: u.where(u.notna(), "").map(str).str.strip().astype(object), s)
 
 
 def normalize_collected(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    both = per_distinct(_normalize_distinct, values)
+    return both["dtc"], both["bad"]
+
+
+def _normalize_distinct(values: pd.Series) -> pd.DataFrame:
     """Turn collected date text into SDTM --DTC strings.
 
     Returns (dtc, bad): `dtc` is "" for empty input; `bad` is True where the text is not a valid date
@@ -74,25 +96,41 @@ def normalize_collected(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     bad_time = bad_time | (has_t & ~(has_m & has_d))
     bad = ~empty & (~matched | bad_month | bad_day | bad_time)
     out = out.where(~empty & ~bad, "")
-    return out, bad
+    return pd.DataFrame({"dtc": out.astype(object), "bad": bad.astype(bool)})
 
 
 def is_sdtm_dtc(values: pd.Series) -> pd.Series:
     """True where a non-empty value is a valid SDTM --DTC (extended format; basic `20031215` is refused)."""
-    text = _text(values)
-    return text.str.fullmatch(SDTM_DTC_PATTERN) & text.ne("")
+    def check(u: pd.Series) -> pd.Series:
+        text = u.where(u.notna(), "").map(str)
+        return (text.str.fullmatch(SDTM_DTC_PATTERN) & text.ne("")).astype(bool)
+
+    return per_distinct(check, values)
 
 
 def is_complete_date(values: pd.Series) -> pd.Series:
     """True where the value holds a complete calendar date (YYYY-MM-DD, with or without a time)."""
-    return _text(values).str.match(r"^\d{4}-\d{2}-\d{2}(T|$)")
+    return per_distinct(lambda u: _text(u).str.match(r"^\d{4}-\d{2}-\d{2}(T|$)").astype(bool), values)
 
 
 def date_part(values: pd.Series) -> pd.Series:
     """datetime64 of the date part of complete dates; NaT for partial or empty values."""
-    text = _text(values)
-    complete = is_complete_date(text)
-    return pd.to_datetime(text.str.slice(0, 10).where(complete), format="%Y-%m-%d", errors="coerce")
+    def parse(u: pd.Series) -> pd.Series:
+        text = _text(u)
+        complete = text.str.match(r"^\d{4}-\d{2}-\d{2}(T|$)").astype(bool)
+        return pd.to_datetime(text.str.slice(0, 10).where(complete), format="%Y-%m-%d", errors="coerce")
+
+    return per_distinct(parse, values)
+
+
+def _instant(values: pd.Series) -> pd.Series:
+    """datetime64 of complete date-times (to the minute or second); NaT otherwise."""
+    def parse(u: pd.Series) -> pd.Series:
+        text = _text(u)
+        timed = text.str.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}").astype(bool)
+        return pd.to_datetime(text.str.slice(0, 19).where(timed), format="ISO8601", errors="coerce")
+
+    return per_distinct(parse, values)
 
 
 def study_day(dtc: pd.Series, reference: pd.Series) -> pd.Series:
@@ -113,11 +151,10 @@ def on_or_before(dtc: pd.Series, reference: pd.Series) -> pd.Series:
     Both need a complete date; when both carry a time the times are compared, otherwise a date on the
     reference day counts as on or before (a pre-dose sample drawn the morning of the first infusion).
     """
-    a, b = _text(dtc), _text(reference)
-    da, db = date_part(a), date_part(b)
-    both_time = a.str.len().ge(16) & b.str.len().ge(16)
-    same_day = da.eq(db)
-    by_date = da.lt(db) | same_day
-    by_time = da.lt(db) | (same_day & a.str.slice(0, 19).le(b.str.slice(0, 19)))
+    da, db = date_part(dtc), date_part(reference)
+    ta, tb = _instant(dtc), _instant(reference)
+    both_time = ta.notna() & tb.notna()
+    by_date = da.le(db)
+    by_time = ta.le(tb)
     known = da.notna() & db.notna()
     return known & by_time.where(both_time, by_date)

@@ -259,10 +259,12 @@ def normalize_unit(text: pd.Series) -> pd.Series:
     """Map unit spellings to CDISC UNIT values column-wise (per distinct value); unknown spellings give NA."""
     m = unit_spelling_map()
     folded = {_fold(k): v for k, v in m.items()}
-    stripped = text.astype("object").where(text.notna(), "").map(str).str.strip()
-    distinct = pd.unique(stripped)
-    lookup = {s: m.get(s, folded.get(_fold(s))) for s in distinct}
-    return stripped.map(lookup)
+
+    def lookup(u: pd.Series) -> pd.Series:
+        return pd.Series([m.get(s, folded.get(_fold(s))) for s in u.fillna("").map(str).str.strip()], dtype=object)
+
+    codes, uniques = pd.factorize(text, use_na_sentinel=False)
+    return pd.Series(lookup(pd.Series(uniques, dtype=object)).to_numpy()[codes], index=text.index, dtype=object)
 
 
 # --- Adverse event dictionary, exposure, SDTM metadata ------------------------------------------------------

@@ -172,7 +172,7 @@ def test_column_checker_agrees_with_jsonschema(form, example_dir):
                 "dose": "1,5", "exam": "MRI", "result": "", "birth_date": "1970-13", "ae_number": ""}
     for i, (col, bad) in enumerate(breakers.items()):
         if col in df.columns:
-            df.loc[i * 2, col] = bad
+            df.loc[(i * 2) % len(df), col] = bad
     validator = jsonschema.Draft202012Validator({**row_schema, "$defs": root["$defs"]})
     expected = [not validator.is_valid({k: v for k, v in row.items() if v != ""}) for row in df.to_dict("records")]
     flagged = pd.Series(False, index=df.index)

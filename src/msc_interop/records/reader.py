@@ -16,6 +16,7 @@ import pandas as pd
 import yaml
 
 from msc_interop import mappings
+from msc_interop.dates import per_distinct
 from msc_interop.errors import InputError, StudyDefinitionError
 from msc_interop.records.table_check import check_rows
 from msc_interop.rejects import RejectReport
@@ -156,7 +157,7 @@ def _as_form_frame(df: pd.DataFrame, name: str) -> pd.DataFrame:
         s = df[c]
         if not pd.api.types.is_string_dtype(s) or s.isna().any():
             s = s.astype(object).where(s.notna(), "").map(str)
-        df[c] = s.str.strip().astype(object)
+        df[c] = per_distinct(lambda u: u.str.strip().astype(object), s)
     df.insert(0, ROW, pd.RangeIndex(2, len(df) + 2))  # header is spreadsheet row 1
     return df
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from msc_interop.dates import per_distinct
 from msc_interop.errors import MappingDataError
 
 _SUPPORTED_ROW_KEYS = {"type", "required", "properties", "additionalProperties", "description"}
@@ -67,16 +68,17 @@ def check_rows(df: pd.DataFrame, row_schema: dict[str, Any], schema_root: dict[s
             # JSON Schema patterns are unanchored (search), like Python's re.search
             with warnings.catch_warnings():  # pandas warns about groups in the pattern; we only test a match
                 warnings.simplefilter("ignore", UserWarning)
-                ok = values.str.contains(prop["pattern"], regex=True)
+                ok = per_distinct(lambda u: u.str.contains(prop["pattern"], regex=True).astype(bool), values)
             yield CellProblem(col, has & ~ok, _describe(col, prop, "does not have the expected form"))
         if "enum" in prop:
             yield CellProblem(col, has & ~values.isin(prop["enum"]),
                               f"'{col}' must be one of {', '.join(map(str, prop['enum']))}")
+        lengths = per_distinct(lambda u: u.str.len(), values) if {"minLength", "maxLength"} & set(prop) else None
         if "minLength" in prop:
-            yield CellProblem(col, has & (values.str.len() < prop["minLength"]),
+            yield CellProblem(col, has & (lengths < prop["minLength"]),
                               f"'{col}' is shorter than {prop['minLength']} characters")
         if "maxLength" in prop:
-            yield CellProblem(col, has & (values.str.len() > prop["maxLength"]),
+            yield CellProblem(col, has & (lengths > prop["maxLength"]),
                               f"'{col}' is longer than {prop['maxLength']} characters")
 
 

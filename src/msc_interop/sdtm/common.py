@@ -28,8 +28,8 @@ def map_terms(records: RawRecords, form: str, column: str, lookup: Mapping[str, 
         if required:
             raise KeyError(f"{form}: column {column!r} is required")  # the schema check catches this first
         return pd.Series("", index=df.index, dtype=object)
-    text = df[column].str.upper()
-    mapped = text.map(lookup)
+    text = dates.per_distinct(lambda u: u.str.upper(), df[column])
+    mapped = dates.per_distinct(lambda u: u.str.upper().map(lookup), df[column])
     unknown = mapped.isna() & (text.ne("") | required)
     if unknown.any():
         bad_values = pd.unique(df.loc[unknown, column])

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import dates, mappings
+from msc_interop.dates import per_distinct
 from msc_interop.records.reader import RawRecords
 from msc_interop.sdtm.common import assign_seq, map_terms, map_visits, normalize_dates, subject_keys
 
@@ -27,7 +28,7 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     testcd = map_terms(records, FORM, "test", mappings.lab_alias_map(), "a lab test of mappings/lab_tests.yaml",
                        required=True, hint=" (use the CDISC LBTESTCD or add an alias)")
     df = records.forms[FORM]
-    result = df["result"].str.extract(_RESULT)
+    result = per_distinct(lambda u: u.str.extract(_RESULT), df["result"])
     not_number = result["num"].isna()
     if not_number.any():
         df = records.reject_rows(FORM, not_number, "result",
@@ -43,11 +44,11 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     tests = mappings.lab_test_table().set_index("LBTESTCD")
     decimals = tcd.map(tests["decimals"]).astype("int64")
     cmp = result.loc[idx, "cmp"].fillna("")
-    num = pd.to_numeric(result.loc[idx, "num"])
+    num = per_distinct(lambda u: pd.to_numeric(u), result.loc[idx, "num"])
     f = factor.loc[idx, "factor"]
     std = _round(num * f, decimals, f)
-    lo = pd.to_numeric(df["ref_low"], errors="coerce") if "ref_low" in df.columns else pd.Series(np.nan, index=idx)
-    hi = pd.to_numeric(df["ref_high"], errors="coerce") if "ref_high" in df.columns else pd.Series(np.nan, index=idx)
+    lo, hi = (per_distinct(lambda u: pd.to_numeric(u, errors="coerce"), df[c]) if c in df.columns
+              else pd.Series(np.nan, index=idx) for c in ("ref_low", "ref_high"))
     st_lo, st_hi = _round(lo * f, decimals, f), _round(hi * f, decimals, f)
 
     ref = keys.loc[idx]
@@ -107,9 +108,11 @@ def _round(values: pd.Series, decimals: pd.Series, factor: pd.Series) -> pd.Seri
 
 def _format(values: pd.Series) -> pd.Series:
     """Shortest text that reads back as the same float: 6.14 -> "6.14", 223.0 -> "223"; NaN -> ""."""
-    text = pd.Series(values.to_numpy(dtype="float64").astype(str), index=values.index)
-    text = text.str.replace(r"\.0$", "", regex=True)
-    return text.where(values.notna(), "").astype(object)
+    def fmt(u: pd.Series) -> pd.Series:
+        text = pd.Series(u.to_numpy(dtype="float64").astype(str), dtype=object).str.replace(r"\.0$", "", regex=True)
+        return text.where(u.notna(), "").astype(object)
+
+    return per_distinct(fmt, values)
 
 
 def reference_indicator(std: pd.Series, cmp: pd.Series, lo: pd.Series, hi: pd.Series) -> pd.Series:
