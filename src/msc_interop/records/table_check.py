@@ -68,7 +68,8 @@ def check_rows(df: pd.DataFrame, row_schema: dict[str, Any], schema_root: dict[s
             # JSON Schema patterns are unanchored (search), like Python's re.search
             with warnings.catch_warnings():  # pandas warns about groups in the pattern; we only test a match
                 warnings.simplefilter("ignore", UserWarning)
-                ok = per_distinct(lambda u: u.str.contains(prop["pattern"], regex=True).astype(bool), values)
+                pattern = prop["pattern"]
+                ok = per_distinct(lambda u, p=pattern: u.str.contains(p, regex=True).astype(bool), values)
             yield CellProblem(col, has & ~ok, _describe(col, prop, "does not have the expected form"))
         if "enum" in prop:
             yield CellProblem(col, has & ~values.isin(prop["enum"]),
