@@ -74,7 +74,7 @@ def to_sdtm(input_path: Path, outdir: Path, formats: list[str], define: bool, cr
     for path in result.written:
         name = path.stem.upper()
         n = len(result.study.datasets[name]) if name in result.study.datasets else None
-        click.echo(f"wrote {path}" + (f" ({n} records)" if n is not None else ""))
+        click.echo(f"wrote {path}" + (f" ({n} record{'' if n == 1 else 's'})" if n is not None else ""))
     _print_counts(result)
     sys.exit(EXIT_OK if result.ok else EXIT_REJECTS)
 

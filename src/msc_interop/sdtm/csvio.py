@@ -1,0 +1,109 @@
+"""SDTM datasets as CSV: `write_csv` / `read_csv`.
+
+A plain, reviewable form (spreadsheets, diffs): UTF-8 without BOM, one header row of variable names,
+"\\n" line ends, "" for a missing value, integer variables (and unknown ones holding only whole numbers)
+without a trailing ".0", other numbers in Python's shortest round-trip form, so a float reads back as the
+same float. CSV carries no types: the reader reads every cell as text and turns the variables the SDTM
+metadata types as Num back into numbers; variables it does not know stay text. The dataset name is the
+file name (lb.csv -> LB).
+
+    >>> write_csv(study["LB"], "LB", Path("out/lb.csv"))
+    >>> name, df = read_csv(Path("out/lb.csv"))
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from msc_interop import mappings
+from msc_interop.atomic import atomic_open
+from msc_interop.errors import InputError
+from msc_interop.study import as_text, conform
+
+CHUNK_ROWS = 100_000
+
+
+def write_csv(df: pd.DataFrame, name: str, path: Path) -> None:
+    """Write one dataset as CSV (deterministic: same data, same bytes).
+
+        >>> write_csv(study["DM"], "DM", Path("out/dm.csv"))
+    """
+    data = conform(name, df)
+    cols = [str(c) for c in df.columns]
+    write_conformed(data if list(data.columns) == cols else data[cols], name, path)
+
+
+def write_conformed(data: pd.DataFrame, name: str, path: Path) -> None:
+    """`write_csv` for a frame already in the Study's canonical form (a `Study` dataset)."""
+    domain = mappings.sdtm_domain(name)
+    known = domain.by_name if domain else {}
+    # integer variables, and unknown ones holding only whole numbers (Dataset-JSON calls those "integer"
+    # too), are written without ".0"
+    cells = [_cells(data[c], whole=c not in known) for c in data.columns]
+    with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        out.writerow(list(data.columns))
+        for a in range(0, len(data), CHUNK_ROWS):
+            out.writerows(zip(*(c[a:a + CHUNK_ROWS].tolist() for c in cells), strict=True))
+
+
+def _cells(s: pd.Series, whole: bool = False) -> np.ndarray:
+    """Column as an object array csv.writer prints right: None (written "") for missing, ints without ".0",
+    floats by repr() (the shortest text that reads back as the same float). `whole`: a float column whose
+    values are all whole numbers is written as integers."""
+    if pd.api.types.is_integer_dtype(s):
+        return s.to_numpy(dtype=object, na_value=None)
+    if pd.api.types.is_float_dtype(s):
+        x = s.to_numpy(dtype="float64")
+        missing = np.isnan(x)
+        if whole and not missing.all() and np.all((x[~missing] % 1 == 0) & (np.abs(x[~missing]) < 2**53)):
+            cells = np.where(missing, 0, x).astype(np.int64).astype(object)
+        else:
+            cells = x.astype(object)
+        cells[missing] = None
+        return cells
+    return s.to_numpy(dtype=object)
+
+
+def read_csv(path: Path) -> tuple[str, pd.DataFrame]:
+    """Read an SDTM CSV: (dataset name from the file name, data); Num variables of the metadata as numbers."""
+    path = Path(path)
+    name = path.stem.upper()
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path.name}: empty file; expected a header row of SDTM variable names") from None
+    except (UnicodeDecodeError, pd.errors.ParserError, OSError) as exc:
+        raise InputError(f"{path.name}: not a readable UTF-8 CSV file: {exc}") from exc
+    domain = mappings.sdtm_domain(name)
+    known = domain.by_name if domain else {}
+    out = {}
+    for col in raw.columns:
+        text = as_text(raw[col])
+        v = known.get(col)
+        if v is None or v.type != "Num":
+            out[col] = text
+            continue
+        blank = text.str.strip() == ""
+        num = pd.to_numeric(text.where(~blank, np.nan), errors="coerce")
+        bad = num.isna() & ~blank
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputError(f"{path.name} row {row + 1} (line {row + 2}), {col}: {text.iloc[row]!r} is not a "
+                             f"number, but {col} is numeric in SDTM")
+        if v.datatype == "integer":
+            frac = num.notna() & (num % 1 != 0)
+            if frac.any():
+                row = int(np.flatnonzero(frac.to_numpy())[0])
+                raise InputError(f"{path.name} row {row + 1} (line {row + 2}), {col}: {text.iloc[row]!r} is not "
+                                 f"a whole number, but {col} is an integer variable")
+            out[col] = num.astype("Int64")
+        else:
+            out[col] = num.astype("float64")
+    return name, pd.DataFrame(out, index=pd.RangeIndex(len(raw)))

@@ -1,0 +1,685 @@
+"""Define-XML 2.1 for a Study: the metadata document that travels with the SDTM datasets.
+
+`build_define(study)` returns the document as an lxml tree; `write_define(study, path)` writes it atomically.
+The document describes the data actually present, not just the standard:
+
+- one ItemGroupDef per dataset, one ItemDef per variable (DataType, Length and SignificantDigits measured on
+  the data), def:Origin from mappings/sdtm_variables.yaml, a MethodDef for every derived variable;
+- one CodeList per CDISC codelist in use, holding only the values that occur, each term with its NCI code
+  (`Alias Context="nci:ExtCodeID"`); a value of an extensible codelist that CT lacks is marked
+  def:ExtendedValue="Yes";
+- value-level metadata for LB (LBORRES, LBSTRESN by LBTESTCD) and for SUPP-- QVAL by QNAM.
+
+ISO 8601 variables (--DTC, --DUR) get the narrowest ODM 1.3.2 date type that every value matches
+(see `iso8601_datatype`), as CDISC's own Define-XML 2.1 example does (DM.RFSTDTC `date`, CM.CMSTDTC
+`partialDate`, LB.LBDTC `partialDatetime`). Length (and SignificantDigits) are given to text, integer and float
+items only: ODM defines them for those types, and the example gives no date-typed item a Length.
+
+Output is deterministic: the same Study and the same `created` give a byte-identical file.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import pandas as pd
+from lxml import etree
+
+from msc_interop import mappings
+from msc_interop.atomic import write_bytes_atomic
+from msc_interop.dates import SDTM_DTC_PATTERN
+from msc_interop.errors import MscInteropError, UnknownFormatError
+from msc_interop.study import Study
+
+__all__ = ["DATASET_FORMATS", "build_define", "iso8601_datatype", "to_bytes", "write_define", "xsd_errors"]
+
+ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
+DEF_NS = "http://www.cdisc.org/ns/def/v2.1"
+XLINK_NS = "http://www.w3.org/1999/xlink"
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_NSMAP = {None: ODM_NS, "def": DEF_NS, "xlink": XLINK_NS}
+
+DEFINE_VERSION = "2.1.0"
+# dataset file suffix per format of the datasets the define.xml points to (def:leaf xlink:href)
+DATASET_FORMATS: dict[str, str] = {"xpt": ".xpt", "json": ".json"}
+
+STD_IG = "STD.SDTMIG"
+STD_CT = "STD.CT.SDTM"
+
+# def:Origin Source per Type (Define-XML 2.1 OriginSource): CRF data come from the investigator site;
+# derivations, assignments and protocol values are the sponsor's.
+_ORIGIN_SOURCE = {"Collected": "Investigator", "Derived": "Sponsor", "Assigned": "Sponsor", "Protocol": "Sponsor"}
+# SUPP-- QORIG values (SDTMIG 3.4 section 8.4) -> (def:Origin Type, Source)
+_QORIG = {"CRF": ("Collected", "Investigator"), "COLLECTED": ("Collected", "Investigator"),
+          "EDT": ("Collected", "Vendor"), "ASSIGNED": ("Assigned", "Sponsor"),
+          "DERIVED": ("Derived", "Sponsor"), "PROTOCOL": ("Protocol", "Sponsor")}
+
+# --SEQ order the domain builders use (sdtm/ex.py, ae.py, lb.py: assign_seq), stated in the MethodDef
+_SEQ_ORDER = {"EX": "EXSTDTC, EXTRT", "AE": "AESTDTC, AETERM", "LB": "LBTESTCD, VISITNUM, LBDTC"}
+# LB variables that get value-level metadata by LBTESTCD
+_LB_VLM = ("LBORRES", "LBSTRESN")
+
+
+# --- ISO 8601 data types ----------------------------------------------------------------------------------
+
+# ODM 1.3.2 "Data Formats": datetime is YYYY-MM-DDThh:mm:ss(.n+)?(TZ)? with seconds; partialDate/partialDatetime
+# are right-truncated forms; incompleteDatetime keeps the delimiters and writes "-" for a missing component.
+_TZ = r"(?:Z|[+-]\d{2}:\d{2})?"
+_ISO_KIND = [
+    ("date", re.compile(r"\d{4}-\d{2}-\d{2}")),
+    ("datetime", re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}(?:\.\d+)?{_TZ}")),
+    ("partialDate", re.compile(r"\d{4}(?:-\d{2})?")),
+    ("partialDatetime", re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}(?::\d{{2}})?{_TZ}")),
+    ("incompleteDatetime", re.compile(SDTM_DTC_PATTERN.strip("^$"))),
+]
+_DURATION = re.compile(
+    r"-?P(?=\d|T\d)(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?W)?(?:\d+(?:\.\d+)?D)?"
+    r"(?:T(?=\d)(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?"
+)
+# the narrowest type covering a set of value kinds, narrowest first
+_COVER = [
+    ("date", {"date"}),
+    ("datetime", {"datetime"}),
+    ("partialDate", {"date", "partialDate"}),
+    ("partialDatetime", {"date", "datetime", "partialDate", "partialDatetime"}),
+    ("incompleteDatetime", {"date", "datetime", "partialDate", "partialDatetime", "incompleteDatetime"}),
+    ("durationDatetime", {"durationDatetime"}),
+    ("intervalDatetime", {"intervalDatetime"}),
+]
+# an ISO 8601 variable with no values: the widest right-truncated form SDTMIG 3.4 section 4.4 allows any --DTC
+EMPTY_ISO_DATATYPE = "partialDatetime"
+
+
+def _iso_kind(value: str) -> str | None:
+    for kind, pattern in _ISO_KIND:
+        if pattern.fullmatch(value):
+            return kind
+    if _DURATION.fullmatch(value):
+        return "durationDatetime"
+    parts = value.split("/")
+    if len(parts) == 2 and all(_iso_kind(p) not in (None, "intervalDatetime") for p in parts):
+        return "intervalDatetime"
+    return None
+
+
+def iso8601_datatype(values: Iterable[str], empty: str = EMPTY_ISO_DATATYPE) -> str:
+    """The narrowest Define-XML DataType that every non-empty ISO 8601 value matches.
+
+    All complete dates -> "date"; complete datetimes with seconds -> "datetime"; right-truncated dates
+    (`2003`, `2003-12`) -> "partialDate"; any right truncation with a time part (`2003-12-15T13:14`) or a mix
+    of dates and datetimes -> "partialDatetime"; a missing middle part (`2003---15`) -> "incompleteDatetime";
+    ISO durations -> "durationDatetime"; intervals -> "intervalDatetime"; anything else -> "text".
+
+    >>> iso8601_datatype(["2009-03-28", "2009-03"])
+    'partialDate'
+    """
+    kinds = {_iso_kind(v) for v in set(values) if v != ""}
+    if not kinds:
+        return empty
+    for datatype, cover in _COVER:
+        if kinds <= cover:
+            return datatype
+    return "text"
+
+
+# --- measuring the data -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Shape:
+    """DataType and size of a column of values, as Define-XML states them."""
+
+    datatype: str
+    length: int | None = None
+    digits: int | None = None  # SignificantDigits (float only)
+    has_data: bool = True
+
+
+def _nonempty_text(s: pd.Series) -> list[str]:
+    return sorted(v for v in pd.unique(s.astype(object)) if isinstance(v, str) and v != "")
+
+
+def _text_length(values: list[str]) -> int:
+    # UTF-8 bytes: what XPT stores and never fewer than the characters (xportr's bytes-vs-characters lesson)
+    return max([1, *(len(v.encode("utf-8")) for v in values)])
+
+
+def _decimal_shape(numbers: Iterable[float]) -> tuple[int, int]:
+    """(digits before the point, digits after it) of the widest values, after the ODM float sense.
+
+    ODM 1.3.2: Length N with SignificantDigits S covers values below 10^(N-S) in multiples of 10^-S, so
+    Length = the two added. 15 significant digits drop binary noise (0.1 + 0.2); a minus sign counts as one
+    more place so that readers who take Length as a display width are served too.
+    """
+    whole_max, decimals = 1, 0
+    for x in numbers:
+        if not math.isfinite(x):
+            continue
+        sign, digits, exp = Decimal(format(float(x), ".15g")).normalize().as_tuple()
+        assert isinstance(exp, int)
+        decimals = max(decimals, -exp)
+        whole_max = max(whole_max, max(1, len(digits) + exp) + sign)
+    return whole_max, decimals
+
+
+def _numeric_shape(s: pd.Series, datatype: str) -> _Shape:
+    num = pd.to_numeric(s, errors="coerce").dropna()
+    if datatype == "integer":
+        values = [int(v) for v in pd.unique(num)]
+        length = max([1, *(len(str(v)) for v in values)])
+        return _Shape("integer", length, None, bool(len(num)))
+    whole, decimals = _decimal_shape(float(v) for v in pd.unique(num))
+    return _Shape("float", whole + decimals, decimals, bool(len(num)))
+
+
+def _text_shape(values: list[str]) -> _Shape:
+    """Shape of text that may hold numbers (LBORRES, QVAL): integer/float when every value is one, else text."""
+    if values and all(re.fullmatch(r"[+-]?\d+", v) for v in values):
+        return _Shape("integer", max(len(v) for v in values), None, True)
+    if values and all(re.fullmatch(r"[+-]?(?:\d+\.?\d*|\.\d+)", v) for v in values):
+        decimals = max(len(v.split(".")[1]) if "." in v else 0 for v in values)
+        whole = max(len(v.split(".")[0].lstrip("+")) or 1 for v in values)
+        return _Shape("float", whole + decimals, decimals, True)
+    return _Shape("text", _text_length(values), None, bool(values))
+
+
+def _column_shape(name: str, s: pd.Series, vdef: mappings.VariableDef | None) -> _Shape:
+    numeric = vdef.type == "Num" if vdef else (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s))
+    if numeric:
+        integer = (vdef.datatype == "integer") if vdef else pd.api.types.is_integer_dtype(s)
+        return _numeric_shape(s, "integer" if integer else "float")
+    values = _nonempty_text(s)
+    if name.endswith(("DTC", "DUR")):
+        datatype = iso8601_datatype(values, empty="durationDatetime" if name.endswith("DUR") else EMPTY_ISO_DATATYPE)
+        if datatype != "text":
+            return _Shape(datatype, None, None, bool(values))
+    return _Shape("text", _text_length(values), None, bool(values))
+
+
+# --- XML helpers --------------------------------------------------------------------------------------------
+
+def _odm(tag: str) -> str:
+    return f"{{{ODM_NS}}}{tag}"
+
+
+def _def(tag: str) -> str:
+    return f"{{{DEF_NS}}}{tag}"
+
+
+def _el(parent: etree._Element, tag: str, attrs: dict[str, str | None] | None = None,
+        text: str | None = None) -> etree._Element:
+    e = etree.SubElement(parent, tag, {k: v for k, v in (attrs or {}).items() if v is not None})
+    if text is not None:
+        e.text = text
+    return e
+
+
+def _description(parent: etree._Element, text: str, tag: str = "Description") -> None:
+    _el(_el(parent, _odm(tag)), _odm("TranslatedText"), {_XML_LANG: "en"}, text)
+
+
+def _origin(parent: etree._Element, origin_type: str, source: str | None) -> None:
+    _el(parent, _def("Origin"), {"Type": origin_type, "Source": source})
+
+
+def _shape_attrs(shape: _Shape) -> dict[str, str | None]:
+    return {
+        "DataType": shape.datatype,
+        "Length": str(shape.length) if shape.length is not None else None,
+        "SignificantDigits": str(shape.digits) if shape.digits is not None else None,
+    }
+
+
+def _check_created(created: str | None) -> str:
+    if created is None:
+        return datetime.now(UTC).replace(microsecond=0).isoformat()
+    if not re.fullmatch(rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}(?:\.\d+)?{_TZ}", created):
+        raise MscInteropError(f"created={created!r} is not an ISO 8601 date-time with seconds as ODM "
+                              "CreationDateTime needs (e.g. 2025-03-25T10:00:00 or 2025-03-25T10:00:00+00:00)")
+    return created
+
+
+def _package_version() -> str:
+    try:
+        return importlib_metadata.version("msc-interop")
+    except importlib_metadata.PackageNotFoundError:  # pragma: no cover - running from an uninstalled tree
+        return "unknown"
+
+
+# --- derivations (MethodDef) -------------------------------------------------------------------------------
+
+def _study_day_method(var: str) -> str:
+    dtc = (var[:-4] + "STDTC" if var.endswith("STDY") else var[:-4] + "ENDTC" if var.endswith("ENDY")
+           else var[:-2] + "DTC")
+    return (f"Study day of {dtc} relative to DM.RFSTDTC (SDTMIG 3.4 section 4.4.4): date of {dtc} - date of "
+            f"RFSTDTC + 1 when on or after RFSTDTC, date of {dtc} - date of RFSTDTC when before it (there is no "
+            "day 0); null when either date is partial.")
+
+
+_METHODS = {
+    "USUBJID": "STUDYID, SITEID and SUBJID joined by hyphens (STUDYID-SITEID-SUBJID).",
+    "RFXSTDTC": "Earliest EX.EXSTDTC of the subject (start of the first study treatment).",
+    "RFXENDTC": "Latest EX.EXENDTC of the subject (EX.EXSTDTC where EXENDTC is missing).",
+    "RFSTDTC": "Equal to RFXSTDTC: the first study treatment is the reference start, so protocol day 0 is "
+               "study day 1.",
+    "RFENDTC": "Equal to RFXENDTC (end of the last study treatment); the end of follow-up is RFPENDTC.",
+    "DTHFL": "Y when DTHDTC is populated, otherwise null.",
+    "AGE": "Age in completed years at RFSTDTC from a complete BRTHDTC; the age collected on the CRF when the "
+           "birth date is partial or missing.",
+    "VISITNUM": "Visit number from the visit schedule of the study definition, matched by the collected visit "
+                "name or one of its aliases.",
+    "VISIT": "Visit name of VISITNUM in the visit schedule of the study definition.",
+    "EPOCH": "Epoch of the visit (VISITNUM) in the visit schedule of the study definition.",
+    "LBSTRESC": "LBORRES in the standard unit LBSTRESU: its number x the conversion factor for LBORRESU "
+                "(msc-interop lab test table), converted values rounded to the test's decimals, written as the "
+                "shortest text; a '<', '>', '<=' or '>=' prefix of LBORRES is kept.",
+    "LBSTRESN": "Numeric value of LBSTRESC; null when the result has a '<' or '>' qualifier. The factor per test "
+                "and original unit is in the value-level methods.",
+    "LBSTRESU": "The standard unit of the test (msc-interop lab test table).",
+    "LBSTNRLO": "LBORNRLO x the conversion factor used for LBSTRESN, rounded like LBSTRESN.",
+    "LBSTNRHI": "LBORNRHI x the conversion factor used for LBSTRESN, rounded like LBSTRESN.",
+    "LBNRIND": "LBSTRESN against LBSTNRLO/LBSTNRHI, limits inclusive: LOW below, HIGH above, NORMAL within; for "
+               "'<x' or '>x' results only a certain indication (e.g. '<2' with range 0-37 is NORMAL), else null.",
+    "LBLOBXFL": "Y on the last record per USUBJID and LBTESTCD with a non-missing result whose LBDTC is on or "
+                "before the first dose (DM.RFXSTDTC); null otherwise.",
+    "IDVARVAL": "Value, as text, of the variable named in IDVAR (the --SEQ) on the related parent record.",
+}
+_DATASET_METHODS = {
+    ("AE", "EPOCH"): "From AESTDTC: SCREENING before the first dose (DM.RFXSTDTC), TREATMENT from it to the day "
+                     "of the last dose (DM.RFXENDTC), FOLLOW-UP after that; null when AESTDTC is partial.",
+}
+
+
+def _method_text(ds: str, var: str, label: str) -> str:
+    if (ds, var) in _DATASET_METHODS:
+        return _DATASET_METHODS[(ds, var)]
+    if var in _METHODS:
+        return _METHODS[var]
+    if var.endswith("SEQ") and len(var) == 5:
+        order = _SEQ_ORDER.get(ds, "the record keys")
+        return f"Sequence number of the record within USUBJID: 1, 2, ... in the order of {order}."
+    if re.fullmatch(r"[A-Z]{2}(ST|EN)?DY", var):
+        return _study_day_method(var)
+    return f"{label}: derived by msc-interop from the collected data."
+
+
+# --- the document -----------------------------------------------------------------------------------------
+
+@dataclass
+class _Variable:
+    ds: str
+    name: str
+    label: str
+    shape: _Shape
+    mandatory: bool
+    key_seq: int | None
+    role: str | None
+    origin: str | None
+    codelist: str
+    standard: bool
+
+
+class _Builder:
+    def __init__(self, study: Study, dataset_format: str, created: str):
+        self.study = study
+        self.suffix = DATASET_FORMATS[dataset_format]
+        self.created = created
+        self.item_defs: list[etree._Element] = []
+        self.vlm_item_defs: dict[str, etree._Element] = {}
+        self.value_lists: dict[str, etree._Element] = {}
+        self.where_clauses: dict[str, etree._Element] = {}
+        self.methods: dict[str, tuple[str, str]] = {}
+        self.value_list_of: dict[str, str] = {}  # parent ItemDef OID -> ValueListDef OID
+        self.codelist_values: dict[str, set[str]] = {}
+        self.decodes: dict[str, dict[str, str]] = {}
+
+    # the variables of one dataset with their measured shape and standard metadata
+    def variables(self, ds: str) -> list[_Variable]:
+        df = self.study[ds]
+        meta = mappings.sdtm_domain(ds)
+        known = meta.by_name if meta else {}
+        keys = [k for k in (meta.keys if meta else ()) if k in df.columns]
+        out = []
+        for col in df.columns:
+            vdef = known.get(col)
+            out.append(_Variable(
+                ds=ds, name=col, label=vdef.label if vdef else col,
+                shape=_column_shape(col, df[col], vdef),
+                mandatory=bool(vdef and vdef.core == "Req"),
+                key_seq=keys.index(col) + 1 if col in keys else None,
+                role=vdef.role if vdef else None, origin=vdef.origin if vdef else None,
+                codelist=vdef.codelist if vdef else "", standard=vdef is not None,
+            ))
+        return out
+
+    def collect_codelists(self, variables: dict[str, list[_Variable]]) -> None:
+        for ds, vs in variables.items():
+            df = self.study[ds]
+            for v in vs:
+                if v.codelist:
+                    self.codelist_values.setdefault(v.codelist, set()).update(_nonempty_text(df[v.name]))
+                # --TESTCD decodes: the paired --TEST of the same record (covers sponsor-extended codes too)
+                if v.codelist and v.name.endswith("TESTCD") and v.name[:-2] in df.columns:
+                    pairs = df[[v.name, v.name[:-2]]].drop_duplicates().sort_values([v.name, v.name[:-2]])
+                    dec = self.decodes.setdefault(v.codelist, {})
+                    for code, name in pairs.itertuples(index=False):
+                        if code and name:
+                            dec.setdefault(code, name)
+
+    def build(self) -> etree._ElementTree:
+        study, meta = self.study, self.study.meta
+        root = etree.Element(_odm("ODM"), nsmap=_NSMAP)
+        for k, val in {
+            "ODMVersion": "1.3.2", "FileType": "Snapshot",
+            "FileOID": f"{meta.studyid}.SDTM.Define-XML_{DEFINE_VERSION}",
+            "CreationDateTime": self.created, "Originator": "msc-interop", "SourceSystem": "msc-interop",
+            "SourceSystemVersion": _package_version(), _def("Context"): "Submission",
+        }.items():
+            root.set(k, val)
+        st = _el(root, _odm("Study"), {"OID": f"STDY.{meta.studyid}"})
+        gv = _el(st, _odm("GlobalVariables"))
+        _el(gv, _odm("StudyName"), text=meta.studyid)
+        _el(gv, _odm("StudyDescription"), text=meta.title or meta.studyid)
+        _el(gv, _odm("ProtocolName"), text=meta.protocol or meta.studyid)
+        ig_version = meta.sdtmig_version or mappings.sdtmig_version()
+        ct_version = meta.ct_package or mappings.ct_source().get("package_date", "")
+        if not ct_version:
+            raise MscInteropError("the study has no CDISC CT package date (StudyMeta.ct_package); Define-XML 2.1 "
+                                  "must name the CT version: re-run scripts/extract_ct.py or set ct_package")
+        mdv = _el(st, _odm("MetaDataVersion"), {
+            "OID": f"MDV.{meta.studyid}.SDTMIG.{ig_version}",
+            "Name": f"{meta.studyid} SDTM metadata",
+            "Description": f"Data definitions for the SDTM datasets of {meta.studyid} (SDTMIG {ig_version}, "
+                           f"CDISC CT {ct_version}), written by msc-interop",
+            _def("DefineVersion"): DEFINE_VERSION,
+        })
+        stds = _el(mdv, _def("Standards"))
+        _el(stds, _def("Standard"), {"OID": STD_IG, "Name": "SDTMIG", "Type": "IG", "Version": ig_version,
+                                     "Status": "Final"})
+        _el(stds, _def("Standard"), {"OID": STD_CT, "Name": "CDISC/NCI", "Type": "CT", "PublishingSet": "SDTM",
+                                     "Version": ct_version, "Status": "Final"})
+
+        names = _dataset_order(study.names)
+        variables = {ds: self.variables(ds) for ds in names}
+        self.collect_codelists(variables)
+        self.lab_value_level()
+        self.supp_value_level()
+        # value lists and where clauses come before the item groups (Define-XML 2.1 element order)
+        for oid in sorted(self.value_lists):
+            mdv.append(self.value_lists[oid])
+        for oid in sorted(self.where_clauses):
+            mdv.append(self.where_clauses[oid])
+        for ds in names:
+            self.item_group(mdv, ds, variables[ds])
+        for e in self.item_defs:
+            mdv.append(e)
+        for oid in sorted(self.vlm_item_defs):
+            mdv.append(self.vlm_item_defs[oid])
+        for name in sorted(self.codelist_values):
+            if self.codelist_values[name]:
+                self.codelist(mdv, name)
+        for oid in sorted(self.methods):
+            name, text = self.methods[oid]
+            m = _el(mdv, _odm("MethodDef"), {"OID": oid, "Name": name, "Type": "Computation"})
+            _description(m, text)
+        return etree.ElementTree(root)
+
+    def add_method(self, ds: str, var: str, label: str, *, test: str = "", text: str = "") -> str:
+        """MethodDef MT.<DS>.<VAR> (MT.<DS>.<VAR>.<TEST> for a value-level derivation); returns its OID."""
+        oid = f"MT.{ds}.{var}" + (f".{test}" if test else "")
+        name = f"Algorithm to derive {ds}.{var}" + (f" where LBTESTCD is {test}" if test else "")
+        self.methods[oid] = (name, text or _method_text(ds, var, label))
+        return oid
+
+    def item_group(self, mdv: etree._Element, ds: str, variables: list[_Variable]) -> None:
+        meta = mappings.sdtm_domain(ds)
+        supp = ds.startswith("SUPP")
+        has_rows = len(self.study[ds]) > 0
+        domain = ds[4:] if supp else ds
+        ig = _el(mdv, _odm("ItemGroupDef"), {
+            "OID": f"IG.{ds}", "Name": ds, "Repeating": "No" if ds == "DM" else "Yes", "IsReferenceData": "No",
+            "SASDatasetName": ds, "Domain": domain, "Purpose": "Tabulation",
+            _def("Structure"): meta.structure if meta else "Not described by the msc-interop SDTM metadata",
+            _def("StandardOID"): STD_IG if meta else None,
+            _def("IsNonStandard"): None if meta else "Yes",
+            _def("HasNoData"): None if has_rows else "Yes",
+            _def("ArchiveLocationID"): f"LF.{ds}" if has_rows else None,
+        })
+        parent = mappings.sdtm_domain(domain) if supp else None
+        label = f"Supplemental Qualifiers for {domain}" if supp else (meta.label if meta else ds)
+        _description(ig, label)
+        for order, v in enumerate(variables, start=1):
+            method = None
+            if v.origin == "Derived":
+                method = self.add_method(ds, v.name, v.label)
+            _el(ig, _odm("ItemRef"), {
+                "ItemOID": f"IT.{ds}.{v.name}", "OrderNumber": str(order), "Mandatory": "Yes" if v.mandatory else "No",
+                "KeySequence": str(v.key_seq) if v.key_seq else None, "MethodOID": method, "Role": v.role,
+                _def("IsNonStandard"): None if v.standard or not meta else "Yes",
+                _def("HasNoData"): None if v.shape.has_data or not has_rows else "Yes",
+            })
+            self.item_defs.append(self.item_def(v))
+        if supp and parent is not None:
+            _el(ig, _odm("Alias"), {"Context": "DomainDescription", "Name": parent.label})
+        cls = "RELATIONSHIP" if supp else (meta.cls if meta else None)
+        if cls:
+            _el(ig, _def("Class"), {"Name": cls})
+        if has_rows:
+            href = ds.lower() + self.suffix
+            leaf = _el(ig, _def("leaf"), {"ID": f"LF.{ds}", f"{{{XLINK_NS}}}href": href})
+            _el(leaf, _def("title"), text=href)
+
+    def item_def(self, v: _Variable) -> etree._Element:
+        e = etree.Element(_odm("ItemDef"), {"OID": f"IT.{v.ds}.{v.name}", "Name": v.name})
+        for k, val in _shape_attrs(v.shape).items():
+            if val is not None:
+                e.set(k, val)
+        e.set("SASFieldName", v.name)
+        _description(e, v.label)
+        if v.codelist and self.codelist_values.get(v.codelist):
+            _el(e, _odm("CodeListRef"), {"CodeListOID": f"CL.{v.codelist}"})
+        if v.origin:
+            _origin(e, v.origin, _ORIGIN_SOURCE.get(v.origin))
+        vl = self.value_list_of.get(f"IT.{v.ds}.{v.name}")
+        if vl:
+            _el(e, _def("ValueListRef"), {"ValueListOID": vl})
+        return e
+
+    def codelist(self, mdv: etree._Element, name: str) -> None:
+        cl = mappings.codelist(name)
+        decodes = self.decodes.get(name)
+        cle = _el(mdv, _odm("CodeList"), {"OID": f"CL.{name}", "Name": cl.long_name, "DataType": "text",
+                                          _def("StandardOID"): STD_CT})
+        for order, value in enumerate(sorted(self.codelist_values[name]), start=1):
+            term = cl.term(value)
+            if term is None and not cl.extensible:
+                raise MscInteropError(
+                    f"value {value!r} is not a term of the non-extensible CDISC codelist {name} ({cl.nci_code}, "
+                    f"CT {self.study.meta.ct_package}); allowed: {', '.join(sorted(cl.values))}. Fix the data: "
+                    "Define-XML cannot describe it as a CT value or as a sponsor extension")
+            attrs = {"CodedValue": value, "OrderNumber": str(order),
+                     _def("ExtendedValue"): "Yes" if term is None else None}
+            if decodes is not None:
+                item = _el(cle, _odm("CodeListItem"), attrs)
+                _description(item, decodes.get(value, value), tag="Decode")
+            else:
+                item = _el(cle, _odm("EnumeratedItem"), attrs)
+            if term is not None:
+                _el(item, _odm("Alias"), {"Context": "nci:ExtCodeID", "Name": term.nci_code})
+        _el(cle, _odm("Alias"), {"Context": "nci:ExtCodeID", "Name": cl.nci_code})
+
+    # --- value-level metadata ---
+
+    def where_clause(self, ds: str, var: str, value: str) -> str:
+        oid = f"WC.{ds}.{var}.{value}"
+        if oid not in self.where_clauses:
+            wc = etree.Element(_def("WhereClauseDef"), {"OID": oid})
+            rc = _el(wc, _odm("RangeCheck"), {"Comparator": "EQ", "SoftHard": "Soft",
+                                              _def("ItemOID"): f"IT.{ds}.{var}"})
+            _el(rc, _odm("CheckValue"), text=value)
+            self.where_clauses[oid] = wc
+        return oid
+
+    def vlm_item(self, oid: str, name: str, shape: _Shape, description: str, origin: tuple[str, str | None]) -> None:
+        e = etree.Element(_odm("ItemDef"), {"OID": oid, "Name": name})
+        for k, val in _shape_attrs(shape).items():
+            if val is not None:
+                e.set(k, val)
+        e.set("SASFieldName", name)
+        _description(e, description)
+        _origin(e, *origin)
+        self.vlm_item_defs[oid] = e
+
+    def value_list(self, ds: str, var: str) -> etree._Element:
+        oid = f"VL.{ds}.{var}"
+        self.value_list_of[f"IT.{ds}.{var}"] = oid
+        vl = self.value_lists[oid] = etree.Element(_def("ValueListDef"), {"OID": oid})
+        return vl
+
+    def lab_value_level(self) -> None:
+        if "LB" not in self.study or "LBTESTCD" not in self.study["LB"].columns:
+            return
+        lb = self.study["LB"]
+        lb_meta = mappings.sdtm_domain("LB")
+        known = lb_meta.by_name if lb_meta else {}
+        tests = _nonempty_text(lb["LBTESTCD"])
+        if not tests:
+            return
+        by_test = {str(t): rows for t, rows in lb.groupby("LBTESTCD", sort=True) if t != ""}
+        lab = mappings.lab_tests()
+        for var in (v for v in _LB_VLM if v in lb.columns):
+            vdef = known.get(var)
+            origin = vdef.origin if vdef else ("Derived" if var == "LBSTRESN" else "Collected")
+            vl = self.value_list("LB", var)
+            for order, test in enumerate(tests, start=1):
+                rows = by_test[test]
+                name = _first(rows, "LBTEST") or (lab[test].test if test in lab else test)
+                loinc = ", ".join(_nonempty_text(rows["LBLOINC"])) if "LBLOINC" in rows else ""
+                loinc = loinc or (lab[test].loinc if test in lab else "")
+                loinc_text = f"; LOINC {loinc}" if loinc else ""
+                if var == "LBSTRESN":
+                    shape = _numeric_shape(rows[var], "float")
+                    unit = _first(rows, "LBSTRESU") or (lab[test].standard_unit if test in lab else "")
+                    description = f"{name} ({test}): numeric result in the standard unit {unit}{loinc_text}"
+                    method = self.lab_method(test, rows)
+                else:
+                    shape = _text_shape(_nonempty_text(rows[var]))
+                    units = ", ".join(_nonempty_text(rows["LBORRESU"])) if "LBORRESU" in rows else ""
+                    description = f"{name} ({test}): result as collected, in {units or 'no unit'}{loinc_text}"
+                    method = None
+                item_oid = f"IT.LB.{var}.{test}"
+                self.vlm_item(item_oid, var, shape, description, (origin, _ORIGIN_SOURCE.get(origin)))
+                ref = _el(vl, _odm("ItemRef"), {
+                    "ItemOID": item_oid, "OrderNumber": str(order), "Mandatory": "No", "MethodOID": method,
+                    _def("HasNoData"): None if shape.has_data else "Yes",
+                })
+                _el(ref, _def("WhereClauseRef"), {"WhereClauseOID": self.where_clause("LB", "LBTESTCD", test)})
+
+    def lab_method(self, test: str, rows: pd.DataFrame) -> str:
+        """Per-test LBSTRESN derivation naming the conversion factor of each original unit present."""
+        lab = mappings.lab_tests().get(test)
+        if lab is None:
+            return self.add_method("LB", "LBSTRESN", "Numeric Result/Finding in Standard Units")
+        factors = dict(lab.units)
+        units = _nonempty_text(rows["LBORRESU"]) if "LBORRESU" in rows else []
+        parts = [f"x {factors[u]:g} when LBORRESU is {u}" if u in factors else f"no conversion factor is known "
+                 f"for LBORRESU {u}" for u in units]
+        rounding = (f"; converted values (factor other than 1) are rounded to {lab.decimals} decimal place(s)"
+                    if any(factors.get(u, 1.0) != 1.0 for u in units) else "; values in the standard unit are kept "
+                    "as collected")
+        text = (f"LBSTRESN for {test} in {lab.standard_unit}: the number in LBORRES "
+                f"{'; '.join(parts) or 'x the factor of its unit'}{rounding}; null when LBORRES has a '<' or '>' "
+                "qualifier.")
+        return self.add_method("LB", "LBSTRESN", "", test=test, text=text)
+
+    def supp_value_level(self) -> None:
+        for ds in self.study.names:
+            df = self.study[ds]
+            if not ds.startswith("SUPP") or not {"QNAM", "QVAL"} <= set(df.columns) or df.empty:
+                continue
+            vl = self.value_list(ds, "QVAL")
+            for order, qnam in enumerate(_nonempty_text(df["QNAM"]), start=1):
+                rows = df[df["QNAM"] == qnam]
+                qorig = (_first(rows, "QORIG") or "CRF").upper()
+                origin = _QORIG.get(qorig, ("Collected", "Investigator"))
+                item_oid = f"IT.{ds}.QVAL.{qnam}"
+                label = _first(rows, "QLABEL") or qnam
+                self.vlm_item(item_oid, qnam, _text_shape(_nonempty_text(rows["QVAL"])), label, origin)
+                method = self.add_method(ds, qnam, label) if origin[0] == "Derived" else None
+                ref = _el(vl, _odm("ItemRef"), {"ItemOID": item_oid, "OrderNumber": str(order), "Mandatory": "Yes",
+                                                "MethodOID": method})
+                _el(ref, _def("WhereClauseRef"), {"WhereClauseOID": self.where_clause(ds, "QNAM", qnam)})
+
+
+# datasets in the order reviewers expect: by SDTM class, then by name (CDISC's example define.xml does the same)
+_CLASS_ORDER = ["TRIAL DESIGN", "SPECIAL PURPOSE", "INTERVENTIONS", "EVENTS", "FINDINGS", "FINDINGS ABOUT",
+                "RELATIONSHIP", "STUDY REFERENCE"]
+
+
+def _dataset_order(names: Iterable[str]) -> list[str]:
+    def key(ds: str) -> tuple[int, str]:
+        meta = mappings.sdtm_domain(ds)
+        cls = "RELATIONSHIP" if ds.startswith("SUPP") else (meta.cls if meta else "")
+        return (_CLASS_ORDER.index(cls) if cls in _CLASS_ORDER else len(_CLASS_ORDER), ds)
+
+    return sorted(names, key=key)
+
+
+def _first(df: pd.DataFrame, col: str) -> str:
+    if col not in df.columns:
+        return ""
+    values = _nonempty_text(df[col])
+    return values[0] if values else ""
+
+
+# --- public API -------------------------------------------------------------------------------------------
+
+def build_define(study: Study, *, dataset_format: str = "xpt", created: str | None = None) -> etree._ElementTree:
+    """The Define-XML 2.1 document describing the study's SDTM datasets (pure: reads only the Study and mappings).
+
+    `dataset_format` is the format of the dataset files the document points to ("xpt" or "json");
+    `created` pins ODM CreationDateTime (ISO 8601 with seconds) for reproducible output, else now (UTC).
+
+    >>> tree = build_define(study, created="2025-03-25T00:00:00")          # doctest: +SKIP
+    >>> tree.getroot().get("{http://www.cdisc.org/ns/def/v2.1}Context")    # doctest: +SKIP
+    'Submission'
+    """
+    if dataset_format not in DATASET_FORMATS:
+        raise UnknownFormatError(f"dataset format {dataset_format!r} is not known for Define-XML def:leaf; "
+                                 f"use one of: {', '.join(DATASET_FORMATS)}")
+    return _Builder(study, dataset_format, _check_created(created)).build()
+
+
+def to_bytes(tree: etree._ElementTree) -> bytes:
+    """Pretty-printed UTF-8 with an XML declaration."""
+    body = etree.tostring(tree.getroot(), encoding="UTF-8", xml_declaration=False, pretty_print=True)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
+
+
+def write_define(study: Study, path: Path, *, dataset_format: str = "xpt", created: str | None = None) -> None:
+    """Write define.xml for the study to `path` (all-or-nothing).
+
+    >>> write_define(study, Path("out/define.xml"), created="2025-03-25T00:00:00")  # doctest: +SKIP
+    """
+    tree = build_define(study, dataset_format=dataset_format, created=created)
+    write_bytes_atomic(path, to_bytes(tree))
+
+
+def xsd_errors(document: etree._ElementTree | str | Path, schema: str | Path) -> list[str]:
+    """Messages of the Define-XML XSD check ("line N: message"); empty when the document is valid.
+
+    `schema` is the entry XSD (cdisc-definexml-2.1.0/define2-1-0.xsd), loaded from its path so that its
+    relative imports of the ODM 1.3.2 schemas resolve. Parsing refuses entities and network access.
+    """
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    xsd = etree.XMLSchema(etree.parse(str(schema), parser))
+    doc = document if isinstance(document, etree._ElementTree) else etree.parse(str(document), parser)
+    if xsd.validate(doc):
+        return []
+    return [f"line {e.line}: {e.message}" for e in xsd.error_log]

@@ -1,0 +1,212 @@
+"""The SDTM file formats behind one registry: Study -> files (`write_study`) and files -> Study (`read_sdtm`).
+
+Each format is a mirror pair in its own module (xpt, datasetjson, csvio); `FORMATS` maps the format name
+to (suffix, writer, reader), so adding a format is one entry and an unknown name lists the valid ones.
+
+    >>> paths = write_study(study, Path("out/sdtm"), ["xpt", "json"], created="2026-01-01T00:00:00")
+    >>> again = read_sdtm(Path("out/sdtm"))          # one format per dataset: json > ndjson > xpt > csv
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import pandas as pd
+
+from msc_interop.atomic import atomic_path
+from msc_interop.errors import InputError, MscInteropError, OutputLimitError, UnknownFormatError
+from msc_interop.sdtm import csvio, datasetjson, xpt
+from msc_interop.sdtm.csvio import read_csv
+from msc_interop.sdtm.datasetjson import creation_datetime, read_dataset_json
+from msc_interop.sdtm.xpt import read_xpt, xpt_problems
+from msc_interop.study import VISIT_COLUMNS, Study, StudyMeta
+
+Writer = Callable[[pd.DataFrame, str, Path, StudyMeta | None, str | None], None]
+Reader = Callable[[Path], tuple[str, pd.DataFrame]]
+
+
+class Format(NamedTuple):
+    """One SDTM file format: file suffix, writer(df, name, path, meta, created), reader(path) -> (name, df)."""
+
+    suffix: str
+    writer: Writer
+    reader: Reader
+
+
+# Study datasets are already in canonical form (Study conforms them), so the writers skip conform();
+# write_study checks the XPT limits of all datasets before any writer runs.
+def _write_xpt(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, created: str | None) -> None:
+    xpt.write_conformed(df, name, path, created=created)
+
+
+def _write_json(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, created: str | None) -> None:
+    datasetjson.write_conformed(df, name, path, study_meta=meta, created=created)
+
+
+def _write_ndjson(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, created: str | None) -> None:
+    datasetjson.write_conformed(df, name, path, ndjson=True, study_meta=meta, created=created)
+
+
+def _write_csv(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, created: str | None) -> None:
+    csvio.write_conformed(df, name, path)
+
+
+def _read_json(path: Path) -> tuple[str, pd.DataFrame]:
+    name, df, _meta = read_dataset_json(path)
+    return name, df
+
+
+FORMATS: dict[str, Format] = {
+    "xpt": Format(".xpt", _write_xpt, read_xpt),
+    "json": Format(".json", _write_json, _read_json),
+    "ndjson": Format(".ndjson", _write_ndjson, _read_json),
+    "csv": Format(".csv", _write_csv, read_csv),
+}
+READ_PREFERENCE = ("json", "ndjson", "xpt", "csv")
+_BY_SUFFIX = {f.suffix: name for name, f in FORMATS.items()}
+
+
+def get_format(name: str) -> Format:
+    """The registered format of this name; UnknownFormatError lists the valid ones."""
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise UnknownFormatError(f"unknown SDTM format {name!r}; choose from {', '.join(FORMATS)}") from None
+
+
+def dataset_file_name(name: str, fmt: str) -> str:
+    """File name of dataset `name` in format `fmt`: lower-case dataset name + suffix (lb.xpt, lb.json)."""
+    return f"{name.lower()}{get_format(fmt).suffix}"
+
+
+def write_study(study: Study, outdir: Path, formats: Sequence[str], *, created: str | None = None) -> list[Path]:
+    """Write every dataset of the study in every format into `outdir`; return the paths written.
+
+    All checks run first (format names, the creation time, the XPT v5 limits of every dataset together),
+    so a refused study leaves no file behind; each file is written to a temporary name and all are renamed
+    into place only after every one was written.
+
+        >>> write_study(study, Path("out/sdtm"), ["xpt", "json", "csv"], created="2026-01-01T00:00:00")
+        [PosixPath('out/sdtm/ae.xpt'), PosixPath('out/sdtm/dm.xpt'), ...]
+    """
+    outdir = Path(outdir)
+    chosen = [(fmt, get_format(fmt)) for fmt in dict.fromkeys(formats)]
+    stamp = creation_datetime(created)
+    if "xpt" in dict(chosen):
+        problems = [p for name in study.names for p in xpt_problems(study[name], name)]
+        if problems:
+            raise OutputLimitError([f"XPT v5: {p}" for p in problems])
+    targets = [(name, fmt, f, outdir / dataset_file_name(name, fmt)) for fmt, f in chosen for name in study.names]
+    with contextlib.ExitStack() as stack:
+        # atomic_path renames each temporary file onto its target when the stack closes without error
+        for name, _fmt, f, target in targets:
+            tmp = stack.enter_context(atomic_path(target))
+            f.writer(study[name], name, tmp, study.meta, stamp)
+    return [t[3] for t in targets]
+
+
+def read_sdtm(path: Path, *, meta: StudyMeta | None = None) -> Study:
+    """Read a folder of SDTM datasets (or one dataset file) into a Study.
+
+    In a folder, each dataset is read from one file, the first found of .json, .ndjson, .xpt, .csv. Without
+    `meta`, the study metadata is rebuilt from the data: STUDYID, the visits (VISITNUM, VISIT, EPOCH) and,
+    when a TS dataset has it, the title.
+
+        >>> study = read_sdtm(Path("out/sdtm/json"))
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    files = [path] if path.is_file() else _choose_files(path)
+    datasets: dict[str, pd.DataFrame] = {}
+    source: dict[str, Path] = {}
+    for file in files:
+        fmt = _BY_SUFFIX.get(file.suffix.lower())
+        if fmt is None:
+            raise InputError(f"{file}: not an SDTM dataset file; expected one of "
+                             f"{', '.join(f.suffix for f in FORMATS.values())}")
+        name, df = FORMATS[fmt].reader(file)
+        if name in datasets:
+            raise InputError(f"{file.name} and {source[name].name} both hold dataset {name}; keep one")
+        datasets[name] = df
+        source[name] = file
+    if meta is None:
+        meta = study_meta_from_data(datasets)
+    try:
+        return Study(meta, datasets)
+    except MscInteropError as exc:  # conform(): names or values that do not fit SDTM; name the file
+        files_named = [f.name for name, f in source.items() if re.search(rf"\bdataset (name )?'?{name}\b", str(exc))]
+        raise InputError(f"{', '.join(files_named) or path}: {exc}") from exc
+
+
+def study_meta_from_data(datasets: dict[str, pd.DataFrame]) -> StudyMeta:
+    """StudyMeta rebuilt from SDTM data: studyid from STUDYID, visits from VISITNUM/VISIT/EPOCH, TS title."""
+    ids: set[str] = set()
+    for df in datasets.values():
+        if "STUDYID" in df.columns:
+            ids.update(str(v) for v in pd.unique(df["STUDYID"].astype(object).dropna()) if str(v).strip())
+    if len(ids) > 1:
+        raise InputError(f"the datasets hold more than one STUDYID ({', '.join(sorted(ids))}); "
+                         "read one study at a time")
+    studyid = next(iter(ids), "")
+    return StudyMeta(studyid=studyid, title=_ts_value(datasets, "TITLE"), visits=_visits(datasets))
+
+
+def _choose_files(folder: Path) -> list[Path]:
+    by_name: dict[str, dict[str, list[Path]]] = {}
+    for p in sorted(folder.iterdir()):
+        fmt = _BY_SUFFIX.get(p.suffix.lower())
+        if fmt is None or not p.is_file() or p.name.startswith("."):
+            continue
+        by_name.setdefault(p.stem.upper(), {}).setdefault(fmt, []).append(p)
+    if not by_name:
+        raise InputError(f"{folder}: no SDTM dataset files here ({', '.join(f.suffix for f in FORMATS.values())})")
+    chosen = []
+    for name in sorted(by_name):
+        fmt = next(f for f in READ_PREFERENCE if f in by_name[name])
+        candidates = by_name[name][fmt]
+        if len(candidates) > 1:
+            raise InputError(f"{folder}: dataset {name} is in {len(candidates)} {fmt} files "
+                             f"({', '.join(c.name for c in candidates)}); keep one")
+        chosen.append(candidates[0])
+    return chosen
+
+
+def _visits(datasets: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Distinct visits in the data: VISITNUM with its most frequent VISIT name and EPOCH; the rest unknown."""
+    parts = [df[[c for c in ("VISITNUM", "VISIT", "EPOCH") if c in df.columns]]
+             for df in datasets.values() if "VISITNUM" in df.columns]
+    if not parts:
+        return pd.DataFrame(columns=VISIT_COLUMNS)
+    allv = pd.concat(parts, ignore_index=True)
+    allv["VISITNUM"] = pd.to_numeric(allv["VISITNUM"].replace("", float("nan")), errors="coerce")
+    allv = allv[allv["VISITNUM"].notna()]
+    nums = sorted(float(v) for v in pd.unique(allv["VISITNUM"]))
+    names, epochs = _most_frequent(allv, "VISIT"), _most_frequent(allv, "EPOCH")
+    rows = [{"VISITNUM": num, "VISIT": names.get(num, ""), "protocol_day": 0, "planned_dy": 0,
+             "window_before": 0, "window_after": 0, "EPOCH": epochs.get(num, ""), "aliases": ()}
+            for num in nums]
+    return pd.DataFrame(rows, columns=VISIT_COLUMNS)
+
+
+def _most_frequent(visits: pd.DataFrame, col: str) -> dict[float, str]:
+    """VISITNUM -> its most frequent non-empty `col` value (ties: alphabetically first)."""
+    if col not in visits.columns:
+        return {}
+    text = visits[col].astype(object).fillna("")  # the readers give text columns as str
+    sub = pd.DataFrame({"VISITNUM": visits["VISITNUM"], col: text})[text != ""]
+    counts = sub.groupby(["VISITNUM", col]).size().reset_index(name="n")
+    best = counts.sort_values(["VISITNUM", "n", col], ascending=[True, False, True]).drop_duplicates("VISITNUM")
+    return {float(k): str(v) for k, v in zip(best["VISITNUM"], best[col], strict=True)}
+
+
+def _ts_value(datasets: dict[str, pd.DataFrame], parmcd: str) -> str:
+    ts = datasets.get("TS")
+    if ts is None or not {"TSPARMCD", "TSVAL"} <= set(ts.columns):
+        return ""
+    vals = ts.loc[ts["TSPARMCD"] == parmcd, "TSVAL"]
+    return str(vals.iloc[0]) if len(vals) else ""

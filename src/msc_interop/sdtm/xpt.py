@@ -1,0 +1,226 @@
+"""SAS XPORT version 5 (the FDA transport format): `write_xpt` / `read_xpt`, through pyreadstat.
+
+XPT v5 limits (FDA Study Data Technical Conformance Guide; SAS TS-140): dataset and variable names at most
+8 characters, labels at most 40, character values at most 200 bytes, ASCII text only, the file named after
+the dataset. pyreadstat does not stop a 201-byte value or non-ASCII text and silently cuts long labels, so
+`xpt_problems` checks every limit before anything is written and `write_xpt` refuses (OutputLimitError)
+rather than truncate.
+
+    >>> write_xpt(study["LB"], "LB", Path("out/lb.xpt"))
+    >>> name, df = read_xpt(Path("out/lb.xpt"))      # ("LB", char as str with "" for missing, numbers float64)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+
+from msc_interop import mappings
+from msc_interop.atomic import atomic_path
+from msc_interop.errors import InputError, MscInteropError, OutputLimitError
+from msc_interop.study import as_text, conform
+
+MAX_NAME = 8
+MAX_LABEL = 40
+MAX_VALUE_BYTES = 200
+_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_SHOW_ROWS = 5  # rows named per variable and problem; the count says how many more
+
+
+def dataset_label(name: str) -> str:
+    """Dataset label from the SDTM metadata; SUPPxx gets "Supplemental Qualifiers for xx" (SDTMIG 8.4)."""
+    meta = mappings.sdtm_domain(name)
+    if meta is None:
+        return name
+    if name.startswith("SUPP") and meta.name == "SUPPQUAL" and len(name) > 4:
+        return f"{meta.label} for {name[4:]}"
+    return meta.label
+
+
+def variable_labels(name: str, columns: list[str]) -> dict[str, str]:
+    """Variable labels from the SDTM metadata; a variable the metadata does not know is labelled by its name."""
+    meta = mappings.sdtm_domain(name)
+    known = meta.by_name if meta else {}
+    return {c: (known[c].label if c in known else str(c)) for c in columns}
+
+
+def xpt_problems(df: pd.DataFrame, name: str, *, labels: Mapping[str, str] | None = None,
+                 label: str | None = None) -> list[str]:
+    """Every way `df` would break an XPT v5 limit, one line each (empty list: it fits).
+
+    Names the dataset, the variable, the row (1 = first record), the value or its length, and the limit.
+    """
+    problems: list[str] = []
+    where = f"dataset {name}"
+    if not isinstance(name, str) or len(name) > MAX_NAME or not _NAME.match(name):
+        problems.append(_name_problem("dataset name", name, where))
+    ds_label = dataset_label(name) if label is None else label
+    problems += _label_problems(ds_label, f"{where}: dataset label")
+    columns = [str(c) for c in df.columns]
+    var_labels = variable_labels(name, columns)
+    if labels:
+        var_labels.update({k: v for k, v in labels.items() if k in var_labels})
+    for col in columns:
+        if len(col) > MAX_NAME or not _NAME.match(col):
+            problems.append(_name_problem("variable name", col, f"{where}, variable {col}"))
+        problems += _label_problems(var_labels[col], f"{where}, variable {col}: label")
+    seen: set[str] = set()
+    for i, col in enumerate(columns):
+        if col in seen:
+            problems.append(f"{where}, variable {col}: the name occurs twice (XPT names must be unique)")
+        seen.add(col)
+        s = df.iloc[:, i]
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            continue
+        problems += _value_problems(as_text(s), f"{where}, variable {col}")
+    return problems
+
+
+def write_xpt(df: pd.DataFrame, name: str, path: Path, *, labels: Mapping[str, str] | None = None,
+              label: str | None = None, created: str | None = None) -> None:
+    """Write one dataset as SAS XPORT v5; refuse (OutputLimitError listing every problem) if it does not fit.
+
+    Labels come from the SDTM metadata (`labels` / `label` override the variable / dataset labels).
+    `created` (ISO 8601, e.g. 2026-01-01T00:00:00) pins the created/modified stamps of the XPT headers,
+    which otherwise hold the current time, so that runs can be byte-identical.
+    Nothing is written when a limit is broken; the file appears only complete (atomic rename).
+
+        >>> write_xpt(study["DM"], "DM", Path("out/dm.xpt"))
+    """
+    problems = xpt_problems(df, name, labels=labels, label=label)
+    if problems:
+        raise OutputLimitError([f"XPT v5: {p}" for p in problems])
+    write_conformed(_conformed(name, df), name, path, labels=labels, label=label, created=created)
+
+
+def write_conformed(data: pd.DataFrame, name: str, path: Path, *, labels: Mapping[str, str] | None = None,
+                    label: str | None = None, created: str | None = None) -> None:
+    """`write_xpt` for a frame in the Study's canonical form whose limits `xpt_problems` already passed."""
+    var_labels = variable_labels(name, list(data.columns))
+    if labels:
+        var_labels.update({k: v for k, v in labels.items() if k in var_labels})
+    out = {}
+    for col in data.columns:
+        s = data[col]
+        if pd.api.types.is_numeric_dtype(s):
+            # XPT numbers are doubles: Int64 with NA becomes float with NaN (a SAS missing value)
+            out[col] = s.astype("float64")
+        else:
+            # pyreadstat is ~3x slower on pandas 3 string columns than on object (LIBRARIES.md)
+            out[col] = s.astype(object)
+    frame = pd.DataFrame(out, index=pd.RangeIndex(len(data)))
+    with atomic_path(path) as tmp:
+        pyreadstat.write_xport(
+            frame, str(tmp), file_format_version=5, table_name=name,
+            file_label=dataset_label(name) if label is None else label,
+            column_labels=[var_labels[c] for c in frame.columns],
+        )
+        if created is not None:
+            _pin_timestamps(tmp, created)
+
+
+def read_xpt(path: Path) -> tuple[str, pd.DataFrame]:
+    """Read an XPT file: (dataset name, data). Character variables as str ("" for missing), numbers float64.
+
+    Integer variables come back as float64 (XPT has only doubles); `conform()` (the Study) restores them.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        df, meta = pyreadstat.read_xport(str(path))
+    except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{path.name}: not a readable SAS XPORT (XPT) file: {exc}") from exc
+    name = (meta.table_name or path.stem).upper()
+    out = {}
+    for col in df.columns:
+        s = df[col]
+        out[col] = s if pd.api.types.is_numeric_dtype(s) else as_text(s)
+    return name, pd.DataFrame(out, index=pd.RangeIndex(len(df)))
+
+
+def _conformed(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    """The Study's canonical dtypes (conform), keeping the caller's column order."""
+    out = conform(name, df)
+    cols = [str(c) for c in df.columns]
+    return out if list(out.columns) == cols else out[cols]
+
+
+# SAS XPORT v5 (SAS TS-140): the library header's 2nd and 3rd 80-byte records and the member header's
+# 2nd and 3rd (the 6th and 7th records of a one-dataset file) carry "created" and "modified" stamps,
+# ddMMMyy:hh:mm:ss, at these byte offsets.
+_STAMP_OFFSETS = (144, 160, 464, 480)
+_STAMP = re.compile(rb"\d\d[A-Z]{3}\d\d:\d\d:\d\d:\d\d")
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_ISO = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)")
+
+
+def sas_datetime(created: str) -> str:
+    """ISO 8601 date-time -> the XPT header form ddMMMyy:hh:mm:ss (locale-independent month names)."""
+    m = _ISO.match(created)
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise MscInteropError(f"creation date/time {created!r} is not of the form YYYY-MM-DDThh:mm:ss")
+    year, month, day, hh, mm, ss = m.groups()
+    return f"{day}{_MONTHS[int(month) - 1]}{year[2:]}:{hh}:{mm}:{ss}"
+
+
+def _pin_timestamps(path: Path, created: str) -> None:
+    stamp = sas_datetime(created).encode("ascii")
+    with open(path, "r+b") as fh:
+        head = bytearray(fh.read(_STAMP_OFFSETS[-1] + 16))
+        for at in _STAMP_OFFSETS:
+            if not _STAMP.fullmatch(head[at:at + 16]):  # pragma: no cover - a pyreadstat layout change
+                raise MscInteropError(f"{path.name}: unexpected XPT header layout; cannot set the creation time")
+            head[at:at + 16] = stamp
+        fh.seek(0)
+        fh.write(head)
+
+
+def _name_problem(what: str, value: object, where: str) -> str:
+    text = str(value)
+    if len(text) > MAX_NAME:
+        return f"{where}: {what} {text!r} is {len(text)} characters (limit {MAX_NAME})"
+    return (f"{where}: {what} {text!r} is not allowed (upper-case letters A-Z, digits and _, "
+            f"letter first, at most {MAX_NAME} characters)")
+
+
+def _label_problems(label: str, where: str) -> list[str]:
+    out = []
+    if len(label) > MAX_LABEL:
+        out.append(f"{where} {label!r} is {len(label)} characters (limit {MAX_LABEL})")
+    if not label.isascii():
+        out.append(f"{where} {label!r} is not ASCII (XPT v5 holds ASCII text only)")
+    return out
+
+
+def _value_problems(text: pd.Series, where: str) -> list[str]:
+    """Over-long and non-ASCII values of one character variable (fast path: one pass when all ASCII)."""
+    values = text.to_numpy(dtype=object)
+    if not len(values):
+        return []
+    out = []
+    if "".join(values).isascii():
+        nbytes = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+        bad_ascii = np.zeros(len(values), dtype=bool)
+    else:
+        nbytes = np.fromiter((len(v.encode("utf-8")) for v in values), dtype=np.int64, count=len(values))
+        bad_ascii = ~np.fromiter(map(str.isascii, values), dtype=bool, count=len(values))
+    too_long = np.flatnonzero(nbytes > MAX_VALUE_BYTES)
+    if len(too_long):
+        shown = ", ".join(f"row {i + 1} ({nbytes[i]} bytes)" for i in too_long[:_SHOW_ROWS])
+        more = f" and {len(too_long) - _SHOW_ROWS} more row(s)" if len(too_long) > _SHOW_ROWS else ""
+        first = values[too_long[0]]
+        out.append(f"{where}: {len(too_long)} value(s) longer than {MAX_VALUE_BYTES} bytes: {shown}{more}; "
+                   f"first starts {first[:40]!r}")
+    non_ascii = np.flatnonzero(bad_ascii)
+    if len(non_ascii):
+        shown = ", ".join(f"row {i + 1} {values[i]!r}" for i in non_ascii[:_SHOW_ROWS])
+        more = f" and {len(non_ascii) - _SHOW_ROWS} more row(s)" if len(non_ascii) > _SHOW_ROWS else ""
+        out.append(f"{where}: {len(non_ascii)} value(s) not ASCII (XPT v5 holds ASCII only; "
+                   f"e.g. write umol/L for μmol/L): {shown}{more}")
+    return out

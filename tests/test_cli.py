@@ -1,0 +1,94 @@
+"""The command line: what it prints, the exit status, and that its files equal the API's result."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from click.testing import CliRunner
+
+from conftest import EXAMPLE
+from msc_interop import api
+from msc_interop.cli import main
+
+PINNED = "2026-01-01T00:00:00"
+
+
+def _run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_to_sdtm_example_prints_counts_and_exits_0(tmp_path):
+    res = _run("to-sdtm", str(EXAMPLE), "-o", str(tmp_path), "--created", PINNED)
+    assert res.exit_code == 0, res.output
+    assert "labs: read 494 = converted 494 + rejected 0" in res.output
+    assert "subjects: read 9 = converted 9 + rejected 0" in res.output
+    assert f"wrote {tmp_path / 'xpt' / 'lb.xpt'} (494 records)" in res.output
+    for fmt, suffix in (("xpt", "xpt"), ("json", "json"), ("csv", "csv")):
+        assert {p.name for p in (tmp_path / fmt).glob(f"*.{suffix}")} == {
+            f"{d}.{suffix}" for d in ("dm", "ex", "ae", "lb", "suppex")}
+    assert (tmp_path / "xpt" / "define.xml").exists() and (tmp_path / "json" / "define.xml").exists()
+    counts = json.loads((tmp_path / "rejects.json").read_text())["counts"]
+    assert {c["form"]: c["rejected"] for c in counts} == dict.fromkeys(
+        ["adverse_events", "exposures", "findings", "labs", "subjects"], 0)
+
+
+def test_two_runs_are_byte_identical(tmp_path):
+    for run in ("a", "b"):
+        assert _run("to-sdtm", str(EXAMPLE), "-o", str(tmp_path / run), "--created", PINNED,
+                    "--format", "xpt,json,ndjson,csv").exit_code == 0
+    files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
+    assert files_a == files_b and len(files_a) > 20
+    for rel in files_a:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+
+
+def test_rejects_give_exit_1_and_a_report(tmp_path, records_copy):
+    def edit(df):
+        df.loc[0, "test"] = "CA199X"
+        return df
+
+    res = _run("to-sdtm", str(records_copy(labs=edit)), "-o", str(tmp_path / "out"), "--format", "csv")
+    assert res.exit_code == 1
+    assert "labs: read 494 = converted 493 + rejected 1" in res.output
+    rejects = pd.read_csv(tmp_path / "out" / "rejects.csv", dtype=str)
+    assert rejects[["form", "file", "row", "field", "value"]].values.tolist() == [
+        ["labs", "labs.csv", "2", "test", "CA199X"]]
+    assert len(pd.read_csv(tmp_path / "out" / "csv" / "lb.csv")) == 493
+
+
+def test_unusable_input_exits_2_with_the_reason(tmp_path, records_copy):
+    path = records_copy(labs=lambda df: df.drop(columns="visit"))
+    res = CliRunner().invoke(main, ["to-sdtm", str(path), "-o", str(tmp_path / "out")])
+    assert res.exit_code == 2
+    assert "labs.csv: required column(s) visit missing" in res.output
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_unknown_format_lists_valid_ones(tmp_path):
+    res = CliRunner().invoke(main, ["to-sdtm", str(EXAMPLE), "-o", str(tmp_path), "--format", "sas7bdat"])
+    assert res.exit_code == 2 and "xpt" in res.output and "json" in res.output
+
+
+def test_help_teaches_with_examples():
+    res = _run("to-sdtm", "--help")
+    assert res.exit_code == 0
+    assert "msc-interop to-sdtm fixtures/example_study -o out/sdtm" in res.output
+    assert "Exit status" in res.output
+
+
+def test_cli_files_equal_the_api_result(tmp_path):
+    assert _run("to-sdtm", str(EXAMPLE), "-o", str(tmp_path / "cli"), "--format", "csv").exit_code == 0
+    result = api.to_sdtm(EXAMPLE, tmp_path / "api", formats=["csv"], define=False)
+    for name in result.study.names:
+        from_cli = pd.read_csv(tmp_path / "cli" / "csv" / f"{name.lower()}.csv", dtype=str, keep_default_na=False)
+        from_api = pd.read_csv(tmp_path / "api" / "csv" / f"{name.lower()}.csv", dtype=str, keep_default_na=False)
+        pd.testing.assert_frame_equal(from_cli, from_api)
+    assert len(result.study["LB"]) == 494
+
+
+def test_synth_command_writes_forms(tmp_path):
+    res = _run("synth", "--subjects", "20", "--seed", "3", "-o", str(tmp_path))
+    assert res.exit_code == 0
+    assert len(pd.read_csv(tmp_path / "labs.csv")) == 20 * 55
