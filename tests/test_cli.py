@@ -92,3 +92,13 @@ def test_synth_command_writes_forms(tmp_path):
     res = _run("synth", "--subjects", "20", "--seed", "3", "-o", str(tmp_path))
     assert res.exit_code == 0
     assert len(pd.read_csv(tmp_path / "labs.csv")) == 20 * 55
+
+
+def test_sdtm_output_folder_converts_again_unchanged(tmp_path):
+    """to-sdtm on its own output (format subfolders) reads the Dataset-JSON and writes the same data."""
+    assert _run("to-sdtm", str(EXAMPLE), "-o", str(tmp_path / "first"), "--format", "json,csv").exit_code == 0
+    res = _run("to-sdtm", str(tmp_path / "first"), "-o", str(tmp_path / "second"), "--format", "csv")
+    assert res.exit_code == 0, res.output
+    for name in ("dm", "ex", "ae", "lb", "suppex"):
+        a = (tmp_path / "first" / "csv" / f"{name}.csv").read_bytes()
+        assert a == (tmp_path / "second" / "csv" / f"{name}.csv").read_bytes(), name

@@ -66,10 +66,26 @@ def input_kind(path: str | Path) -> str:
                          f"({', '.join(SDTM_SUFFIXES)})")
     if any((path / n).exists() for n in ("study.yaml", "study.yml", "study.json")):
         return "records"
-    if any(p.suffix.lower() in SDTM_SUFFIXES for p in path.iterdir()):
+    if sdtm_folder(path) is not None:
         return "sdtm"
     raise InputError(f"{path}: holds neither study records (study.yaml + CSV forms) nor SDTM datasets "
                      f"({', '.join(SDTM_SUFFIXES)})")
+
+
+def sdtm_folder(path: Path) -> Path | None:
+    """The folder of SDTM datasets at `path`: itself, or the best format folder of a `to-sdtm` output
+    (json, ndjson, xpt, csv subfolders); None if there is none."""
+    from msc_interop.sdtm.formats import READ_PREFERENCE
+
+    def has_datasets(folder: Path) -> bool:
+        return any(p.suffix.lower() in SDTM_SUFFIXES and p.stem.lower() != "rejects" for p in folder.iterdir())
+
+    if has_datasets(path):
+        return path
+    for fmt in READ_PREFERENCE:
+        if (path / fmt).is_dir() and has_datasets(path / fmt):
+            return path / fmt
+    return None
 
 
 def load_study(path: str | Path) -> tuple[Study, RejectReport]:
@@ -78,7 +94,8 @@ def load_study(path: str | Path) -> tuple[Study, RejectReport]:
         return build_study(read_records(path))
     from msc_interop.sdtm.formats import read_sdtm
 
-    return read_sdtm(Path(path)), RejectReport()
+    path = Path(path)
+    return read_sdtm(sdtm_folder(path) if path.is_dir() else path), RejectReport()
 
 
 def to_sdtm(
