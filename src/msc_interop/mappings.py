@@ -333,5 +333,15 @@ def sdtm_domain(name: str) -> DomainDef | None:
     return domains.get(name)
 
 
+def dataset_label(name: str) -> str:
+    """Dataset label from the SDTM metadata; SUPPxx gets "Supplemental Qualifiers for xx" (SDTMIG 8.4)."""
+    meta = sdtm_domain(name)
+    if meta is None:
+        return name
+    if name.startswith("SUPP") and meta.name == "SUPPQUAL" and len(name) > 4:
+        return f"{meta.label} for {name[4:]}"
+    return meta.label
+
+
 def sdtmig_version() -> str:
     return str(load("sdtm_variables")["sdtmig_version"])

@@ -194,7 +194,7 @@ def _header(name: str, data: pd.DataFrame, columns: list[dict[str, Any]], study_
     head["itemGroupOID"] = f"IG.{name}"
     head["records"] = len(data)
     head["name"] = name
-    head["label"] = _dataset_label(name)
+    head["label"] = mappings.dataset_label(name)
     head["columns"] = columns
     return head
 
@@ -266,16 +266,6 @@ def _first_value(data: pd.DataFrame, col: str) -> str:
         return ""
     vals = data[col][data[col] != ""]
     return str(vals.iloc[0]) if len(vals) else ""
-
-
-def _dataset_label(name: str) -> str:
-    """Label from the SDTM metadata; SUPPxx datasets: "Supplemental Qualifiers for xx" (SDTMIG 8.4)."""
-    meta = mappings.sdtm_domain(name)
-    if meta is None:
-        return name
-    if name.startswith("SUPP") and meta.name == "SUPPQUAL" and len(name) > 4:
-        return f"{meta.label} for {name[4:]}"
-    return meta.label
 
 
 def _package_version() -> str:

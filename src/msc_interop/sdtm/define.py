@@ -452,7 +452,7 @@ class _Builder:
             _def("ArchiveLocationID"): f"LF.{ds}" if has_rows else None,
         })
         parent = mappings.sdtm_domain(domain) if supp else None
-        label = f"Supplemental Qualifiers for {domain}" if supp else (meta.label if meta else ds)
+        label = mappings.dataset_label(ds)
         _description(ig, label)
         for order, v in enumerate(variables, start=1):
             method = None

@@ -32,16 +32,6 @@ _NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _SHOW_ROWS = 5  # rows named per variable and problem; the count says how many more
 
 
-def dataset_label(name: str) -> str:
-    """Dataset label from the SDTM metadata; SUPPxx gets "Supplemental Qualifiers for xx" (SDTMIG 8.4)."""
-    meta = mappings.sdtm_domain(name)
-    if meta is None:
-        return name
-    if name.startswith("SUPP") and meta.name == "SUPPQUAL" and len(name) > 4:
-        return f"{meta.label} for {name[4:]}"
-    return meta.label
-
-
 def variable_labels(name: str, columns: list[str]) -> dict[str, str]:
     """Variable labels from the SDTM metadata; a variable the metadata does not know is labelled by its name."""
     meta = mappings.sdtm_domain(name)
@@ -59,7 +49,7 @@ def xpt_problems(df: pd.DataFrame, name: str, *, labels: Mapping[str, str] | Non
     where = f"dataset {name}"
     if not isinstance(name, str) or len(name) > MAX_NAME or not _NAME.match(name):
         problems.append(_name_problem("dataset name", name, where))
-    ds_label = dataset_label(name) if label is None else label
+    ds_label = mappings.dataset_label(name) if label is None else label
     problems += _label_problems(ds_label, f"{where}: dataset label")
     columns = [str(c) for c in df.columns]
     var_labels = variable_labels(name, columns)
@@ -117,7 +107,7 @@ def write_conformed(data: pd.DataFrame, name: str, path: Path, *, labels: Mappin
     with atomic_path(path) as tmp:
         pyreadstat.write_xport(
             frame, str(tmp), file_format_version=5, table_name=name,
-            file_label=dataset_label(name) if label is None else label,
+            file_label=mappings.dataset_label(name) if label is None else label,
             column_labels=[var_labels[c] for c in frame.columns],
         )
         if created is not None:
