@@ -71,6 +71,8 @@ DEFAULT_CODELISTS: tuple[str, ...] = (
     "EGTESTCD",
     "EGTEST",
     "FREQ",
+    "TSPARMCD",
+    "TSPARM",
 )
 
 #: Codelists with at least this many terms are written without term definitions.

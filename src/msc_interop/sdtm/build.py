@@ -14,6 +14,7 @@ from msc_interop.sdtm.ae import build_ae
 from msc_interop.sdtm.dm import build_dm_base, complete_dm
 from msc_interop.sdtm.ex import add_study_days, build_ex
 from msc_interop.sdtm.lb import build_lb
+from msc_interop.sdtm.trial_design import build_ts, build_tv
 from msc_interop.study import Study, StudyMeta
 
 # Forms carried in the Study but not yet mapped to an SDTM domain (ECG / chest X-ray -> EG / PR later).
@@ -31,7 +32,7 @@ def build_study(records: RawRecords) -> tuple[Study, RejectReport]:
     ae = build_ae(records, dm)
     lb = build_lb(records, meta, dm)
 
-    datasets = {"DM": dm, "EX": ex, "AE": ae, "LB": lb}
+    datasets = {"DM": dm, "EX": ex, "AE": ae, "LB": lb, "TS": build_ts(meta, ex), "TV": build_tv(meta)}
     if len(suppex):
         datasets["SUPPEX"] = suppex
     datasets = {k: v for k, v in datasets.items() if len(v.columns)}

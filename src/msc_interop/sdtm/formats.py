@@ -22,6 +22,7 @@ from msc_interop.errors import InputError, MscInteropError, OutputLimitError, Un
 from msc_interop.sdtm import csvio, datasetjson, xpt
 from msc_interop.sdtm.csvio import read_csv
 from msc_interop.sdtm.datasetjson import creation_datetime, read_dataset_json
+from msc_interop.sdtm.trial_design import apply_trial_design
 from msc_interop.sdtm.xpt import read_xpt, xpt_problems
 from msc_interop.study import VISIT_COLUMNS, Study, StudyMeta
 
@@ -144,7 +145,8 @@ def read_sdtm(path: Path, *, meta: StudyMeta | None = None) -> Study:
 
 
 def study_meta_from_data(datasets: dict[str, pd.DataFrame]) -> StudyMeta:
-    """StudyMeta rebuilt from SDTM data: studyid from STUDYID, visits from VISITNUM/VISIT/EPOCH, TS title."""
+    """StudyMeta rebuilt from SDTM data: studyid from STUDYID, visits from VISITNUM/VISIT/EPOCH, and what the
+    trial design datasets say (TS: title, protocol, sponsor, indication; TV: the planned schedule)."""
     ids: set[str] = set()
     for df in datasets.values():
         if "STUDYID" in df.columns:
@@ -153,7 +155,8 @@ def study_meta_from_data(datasets: dict[str, pd.DataFrame]) -> StudyMeta:
         raise InputError(f"the datasets hold more than one STUDYID ({', '.join(sorted(ids))}); "
                          "read one study at a time")
     studyid = next(iter(ids), "")
-    return StudyMeta(studyid=studyid, title=_ts_value(datasets, "TITLE"), visits=_visits(datasets))
+    meta = StudyMeta(studyid=studyid, visits=_visits(datasets))
+    return apply_trial_design(meta, datasets)
 
 
 def _choose_files(folder: Path) -> list[Path]:
@@ -202,11 +205,3 @@ def _most_frequent(visits: pd.DataFrame, col: str) -> dict[float, str]:
     counts = sub.groupby(["VISITNUM", col]).size().reset_index(name="n")
     best = counts.sort_values(["VISITNUM", "n", col], ascending=[True, False, True]).drop_duplicates("VISITNUM")
     return {float(k): str(v) for k, v in zip(best["VISITNUM"], best[col], strict=True)}
-
-
-def _ts_value(datasets: dict[str, pd.DataFrame], parmcd: str) -> str:
-    ts = datasets.get("TS")
-    if ts is None or not {"TSPARMCD", "TSVAL"} <= set(ts.columns):
-        return ""
-    vals = ts.loc[ts["TSPARMCD"] == parmcd, "TSVAL"]
-    return str(vals.iloc[0]) if len(vals) else ""

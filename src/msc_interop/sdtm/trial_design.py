@@ -1,0 +1,105 @@
+"""TS (Trial Summary) and TV (Trial Visits): the study definition in SDTM form, in both directions.
+
+Writing TS/TV lets the study's own facts (title, protocol, sponsor, indication, the planned visit schedule)
+travel with the SDTM datasets, so a Study read back from SDTM files (or from FHIR) knows what the study
+definition said and the safety summary comes out the same whichever way the data arrived.
+
+TV has no window variables; the window goes into TVSTRL as text this module writes and reads back:
+"Study day 8 (protocol day 7), window -1/+1 days".
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from msc_interop import mappings
+from msc_interop.study import VISIT_COLUMNS, StudyMeta
+
+_RULE = re.compile(r"^Study day (?P<dy>-?\d+) \(protocol day (?P<pd>-?\d+)\), window -(?P<b>\d+)/\+(?P<a>\d+) days$")
+
+
+def _param(code: str) -> str:
+    """TSPARM for a TSPARMCD: the codelists pair by NCI code (CDISC CT TSPARMCD C66738 / TSPARM C67152)."""
+    term = mappings.codelist("TSPARMCD").term(code)
+    if term is None:
+        return ""
+    return next((t.value for t in mappings.codelist("TSPARM").terms if t.nci_code == term.nci_code), "")
+
+
+def build_ts(meta: StudyMeta, ex: pd.DataFrame | None = None) -> pd.DataFrame:
+    """TS rows for the parameters the study definition holds (TITLE, SPREFID, SPONSOR, INDIC, SDTIGVER, TRT)."""
+    rows: list[tuple[str, str, str, str]] = []  # (TSPARMCD, TSVAL, TSVALCD, TSVCDREF)
+    if meta.title:
+        rows.append(("TITLE", meta.title, "", ""))
+    if meta.protocol:
+        rows.append(("SPREFID", meta.protocol, "", ""))
+    if meta.sponsor:
+        rows.append(("SPONSOR", meta.sponsor, "", ""))
+    if meta.indication.get("name"):
+        code = meta.indication.get("snomed", "")
+        rows.append(("INDIC", meta.indication["name"], code, "SNOMED" if code else ""))
+    rows.append(("SDTIGVER", meta.sdtmig_version, "", ""))
+    if ex is not None and len(ex):
+        for trt in sorted(pd.unique(ex["EXTRT"])):
+            rows.append(("TRT", str(trt), "", ""))
+    df = pd.DataFrame(rows, columns=["TSPARMCD", "TSVAL", "TSVALCD", "TSVCDREF"])
+    df.insert(0, "STUDYID", meta.studyid)
+    df.insert(1, "DOMAIN", "TS")
+    df["TSSEQ"] = df.groupby("TSPARMCD").cumcount() + 1
+    df["TSPARM"] = df["TSPARMCD"].map(_param)
+    df["TSVCDVER"] = ""
+    return df
+
+
+def build_tv(meta: StudyMeta) -> pd.DataFrame:
+    """TV: one row per planned visit (all arms share the schedule, so ARMCD is empty)."""
+    v = meta.visits
+    rule = ("Study day " + v["planned_dy"].astype(str) + " (protocol day " + v["protocol_day"].astype(str)
+            + "), window -" + v["window_before"].astype(str) + "/+" + v["window_after"].astype(str) + " days")
+    return pd.DataFrame({
+        "STUDYID": meta.studyid, "DOMAIN": "TV", "VISITNUM": v["VISITNUM"], "VISIT": v["VISIT"],
+        "VISITDY": v["planned_dy"], "ARMCD": "", "TVSTRL": rule, "TVENRL": "",
+    })
+
+
+def apply_trial_design(meta: StudyMeta, datasets: dict[str, pd.DataFrame]) -> StudyMeta:
+    """Fill a StudyMeta rebuilt from data with what TS and TV say (title, protocol, indication, schedule)."""
+    ts = datasets.get("TS")
+    if ts is not None and len(ts):
+        first = ts.drop_duplicates("TSPARMCD").set_index("TSPARMCD")
+        value = first["TSVAL"].to_dict()
+        meta.title = value.get("TITLE", meta.title)
+        meta.protocol = value.get("SPREFID", meta.protocol)
+        meta.sponsor = value.get("SPONSOR", meta.sponsor)
+        if "INDIC" in first.index:
+            indication = {"name": value["INDIC"]}
+            if first.loc["INDIC", "TSVCDREF"] == "SNOMED" and first.loc["INDIC", "TSVALCD"]:
+                indication["snomed"] = first.loc["INDIC", "TSVALCD"]
+            meta.indication = indication
+        meta.sdtmig_version = value.get("SDTIGVER", meta.sdtmig_version)
+    tv = datasets.get("TV")
+    if tv is not None and len(tv):
+        meta.visits = _visits_from_tv(tv, meta.visits)
+    return meta
+
+
+def _visits_from_tv(tv: pd.DataFrame, known: pd.DataFrame) -> pd.DataFrame:
+    parts = tv["TVSTRL"].astype(str).str.extract(_RULE)
+    epochs = dict(zip(known["VISITNUM"], known["EPOCH"], strict=True)) if len(known) else {}
+    dy = pd.to_numeric(tv["VISITDY"], errors="coerce")
+    protocol_day = pd.to_numeric(parts["pd"], errors="coerce")
+    # without this tool's rule text: protocol day from VISITDY (no day 0: day 1 is protocol day 0)
+    protocol_day = protocol_day.fillna(dy - (dy > 0).astype(int))
+    out = pd.DataFrame({
+        "VISITNUM": pd.to_numeric(tv["VISITNUM"]).astype(float),
+        "VISIT": tv["VISIT"].astype(object),
+        "protocol_day": protocol_day.fillna(0).astype(int),
+        "planned_dy": dy.fillna(0).astype(int),
+        "window_before": pd.to_numeric(parts["b"], errors="coerce").fillna(0).astype(int),
+        "window_after": pd.to_numeric(parts["a"], errors="coerce").fillna(0).astype(int),
+    })
+    out["EPOCH"] = out["VISITNUM"].map(epochs).fillna("").astype(object)
+    out["aliases"] = [()] * len(out)
+    return out[VISIT_COLUMNS].reset_index(drop=True)

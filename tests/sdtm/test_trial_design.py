@@ -1,0 +1,40 @@
+"""TS/TV carry the study definition through SDTM files, so a Study read back knows its schedule and title."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from conftest import EXAMPLE
+from msc_interop.api import load_study, to_sdtm
+
+
+def test_ts_parameters_and_ct_names():
+    study, _ = load_study(EXAMPLE)
+    ts = study["TS"].set_index("TSPARMCD")
+    assert ts.loc["TITLE", "TSPARM"] == "Trial Title"  # CDISC CT TSPARM C49802
+    assert ts.loc["INDIC", "TSPARM"] == "Trial Disease/Condition Indication"  # C112038
+    assert (ts.loc["INDIC", "TSVAL"], ts.loc["INDIC", "TSVALCD"], ts.loc["INDIC", "TSVCDREF"]) == (
+        "Systemic lupus erythematosus", "55464009", "SNOMED")
+    assert ts.loc["SDTIGVER", "TSVAL"] == "3.4"
+    assert ts.loc["TRT", "TSVAL"] == "UMBILICAL CORD MESENCHYMAL STEM CELLS"
+    assert (ts.TSVAL.str.len() <= 200).all()
+
+
+def test_tv_has_the_planned_study_days():
+    study, _ = load_study(EXAMPLE)
+    tv = study["TV"].set_index("VISIT")
+    assert tv.loc["DAY 0 INFUSION", "VISITDY"] == 1 and tv.loc["DAY 7 INFUSION", "VISITDY"] == 8
+    assert tv.loc["BASELINE", "VISITDY"] == -3  # before day 1: no shift (no day 0)
+    assert tv.loc["DAY 7 INFUSION", "TVSTRL"] == "Study day 8 (protocol day 7), window -1/+1 days"
+
+
+def test_study_definition_round_trips_through_sdtm(tmp_path):
+    original, _ = load_study(EXAMPLE)
+    to_sdtm(EXAMPLE, tmp_path, formats=["xpt", "json", "csv"], define=False)
+    for fmt in ("xpt", "json", "csv"):
+        back, _ = load_study(tmp_path / fmt)
+        m, o = back.meta, original.meta
+        assert (m.studyid, m.title, m.protocol, m.sponsor) == (o.studyid, o.title, o.protocol, o.sponsor), fmt
+        assert m.indication == {"name": o.indication["name"], "snomed": o.indication["snomed"]}
+        cols = ["VISITNUM", "VISIT", "protocol_day", "planned_dy", "window_before", "window_after", "EPOCH"]
+        pd.testing.assert_frame_equal(m.visits[cols], o.visits[cols], check_dtype=False)
