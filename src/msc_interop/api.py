@@ -110,19 +110,10 @@ def to_sdtm(
     Writes OUTDIR/<format>/<dataset>.<suffix>, define.xml beside the XPT and Dataset-JSON files, and the
     reject report (OUTDIR/rejects.csv, OUTDIR/rejects.json) with the per-form counts.
     """
-    from msc_interop.sdtm.define import write_define
-    from msc_interop.sdtm.formats import write_study
-
     outdir = Path(outdir)
     stamp = creation_time(created)
     study, rejects = load_study(input_path)
-    written: list[Path] = []
-    for fmt in formats:
-        folder = outdir / fmt
-        written += write_study(study, folder, [fmt], created=stamp)
-        if define and fmt in ("xpt", "json"):
-            write_define(study, folder / "define.xml", dataset_format=fmt, created=stamp)
-            written.append(folder / "define.xml")
+    written = write_sdtm(study, outdir, formats, define, stamp)
     rejects.write_csv(outdir / "rejects.csv")
     rejects.write_json(outdir / "rejects.json")
     written += [outdir / "rejects.csv", outdir / "rejects.json"]
@@ -134,3 +125,107 @@ def synth(outdir: str | Path, subjects: int = 9, seed: int = 2009, profile: str 
     from msc_interop.synth import generate
 
     return generate(subjects, seed, profile).write(outdir)
+
+
+FHIR_SUFFIXES = (".json", ".ndjson")
+
+
+def is_fhir(path: str | Path) -> bool:
+    """True for a FHIR Bundle/resource JSON file, an NDJSON file of resources, or a folder of them."""
+    path = Path(path)
+    if path.is_dir():
+        return any(is_fhir(p) for p in sorted(path.iterdir()) if p.suffix.lower() in FHIR_SUFFIXES)
+    if path.suffix.lower() not in FHIR_SUFFIXES or not path.is_file():
+        return False
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    return b'"resourceType"' in head and b'"datasetJSONVersion"' not in head
+
+
+def read_any(paths: Sequence[str | Path], fhir_version: str | None = None) -> tuple[Study, RejectReport]:
+    """One Study from study records, SDTM datasets, or FHIR (Bundles / NDJSON, one or more paths)."""
+    paths = [Path(p) for p in paths]
+    if all(is_fhir(p) for p in paths):
+        from msc_interop.fhir import read_fhir
+
+        return read_fhir(paths, version=fhir_version)
+    if len(paths) != 1:
+        raise InputError("give one study-records folder or SDTM folder, or one or more FHIR files")
+    return load_study(paths[0])
+
+
+def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool, stamp: str) -> list[Path]:
+    """SDTM files, one folder per format, with define.xml beside XPT and Dataset-JSON."""
+    from msc_interop.sdtm.define import write_define
+    from msc_interop.sdtm.formats import write_study
+
+    written: list[Path] = []
+    for fmt in formats:
+        folder = outdir / fmt
+        written += write_study(study, folder, [fmt], created=stamp)
+        if define and fmt in ("xpt", "json"):
+            write_define(study, folder / "define.xml", dataset_format=fmt, created=stamp)
+            written.append(folder / "define.xml")
+    return written
+
+
+def from_fhir(
+    inputs: Sequence[str | Path],
+    outdir: str | Path,
+    formats: Sequence[str] = DEFAULT_SDTM_FORMATS,
+    define: bool = True,
+    created: str | None = None,
+    fhir_version: str | None = None,
+) -> ConversionResult:
+    """Read FHIR Bundles / NDJSON into a Study and write SDTM as `to_sdtm` does (plus the reject report)."""
+    from msc_interop.fhir import read_fhir
+
+    outdir = Path(outdir)
+    study, rejects = read_fhir([Path(p) for p in inputs], version=fhir_version)
+    written = write_sdtm(study, outdir, formats, define, creation_time(created))
+    rejects.write_csv(outdir / "rejects.csv")
+    rejects.write_json(outdir / "rejects.json")
+    return ConversionResult(study, rejects, [*written, outdir / "rejects.csv", outdir / "rejects.json"])
+
+
+def summarize(
+    inputs: Sequence[str | Path],
+    outdir: str | Path,
+    formats: Sequence[str] = ("html", "md", "csv"),
+    by_visit: bool = True,
+    baseline: str | None = None,
+    fhir_version: str | None = None,
+):
+    """The safety summary (tables, figures, reports) of study records, SDTM or FHIR: same numbers each way."""
+    from msc_interop.summary import summarize as _summarize
+
+    study, rejects = read_any(inputs, fhir_version=fhir_version)
+    return _summarize(study, Path(outdir), formats=formats, by_visit=by_visit, baseline=baseline), rejects
+
+
+def to_fhir(
+    input_path: str | Path,
+    outdir: str | Path,
+    fhir_version: str = "R4",
+    bundle: str = "collection",
+    ndjson: bool = False,
+    timezone: str | None = None,
+    validate: bool | str = True,
+):
+    """Study records or SDTM -> FHIR Bundle and/or NDJSON; returns (FhirWriteResult, RejectReport)."""
+    from msc_interop.fhir import write_fhir
+
+    outdir = Path(outdir)
+    study, rejects = load_study(input_path)
+    result = write_fhir(study, outdir, version=fhir_version, bundle=bundle, ndjson=ndjson, timezone=timezone,
+                        validate=validate)
+    rejects.write_csv(outdir / "rejects.csv")
+    rejects.write_json(outdir / "rejects.json")
+    return result, rejects
+
+
+def validate(paths: Sequence[str | Path], fhir_version: str | None = None):
+    """Run every rule that applies to what each path holds; one Report (see msc_interop.validate)."""
+    from msc_interop.validate import validate_paths
+
+    return validate_paths([Path(p) for p in paths], fhir_version=fhir_version)

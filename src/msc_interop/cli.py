@@ -13,6 +13,7 @@ import click
 
 from msc_interop import api
 from msc_interop.errors import MscInteropError
+from msc_interop.rejects import RejectReport
 
 EXIT_OK, EXIT_REJECTS, EXIT_ERROR = 0, 1, 2
 
@@ -75,18 +76,19 @@ def to_sdtm(input_path: Path, outdir: Path, formats: list[str], define: bool, cr
         name = path.stem.upper()
         n = len(result.study.datasets[name]) if name in result.study.datasets else None
         click.echo(f"wrote {path}" + (f" ({n} record{'' if n == 1 else 's'})" if n is not None else ""))
-    _print_counts(result)
+    _print_counts(result.rejects)
     sys.exit(EXIT_OK if result.ok else EXIT_REJECTS)
 
 
-def _print_counts(result: api.ConversionResult) -> None:
-    for c in sorted(result.rejects.counts.values(), key=lambda c: c.form):
+def _print_counts(rejects: RejectReport) -> None:
+    """read = converted + rejected per form, then the first problems (the full list is in the reject report)."""
+    for c in sorted(rejects.counts.values(), key=lambda c: c.form):
         verb = "carried (not mapped to SDTM yet)" if c.form in _carried() else "converted"
         click.echo(f"{c.form}: read {c.read} = {verb} {c.converted} + rejected {c.rejected}")
-    header = [r for r in result.rejects.rejects if r.row == 1]
-    if len(result.rejects):
-        shown = result.rejects.sorted()[:10]
-        click.echo(f"{len(result.rejects)} problem(s); first {len(shown)}:", err=True)
+    header = [r for r in rejects.rejects if r.row == 1]
+    if len(rejects):
+        shown = rejects.sorted()[:10]
+        click.echo(f"{len(rejects)} problem(s); first {len(shown)}:", err=True)
         for r in shown:
             click.echo(f"  {r.file} row {r.row}, {r.field}={r.value!r}: {r.reason}", err=True)
         if header:
@@ -98,6 +100,167 @@ def _carried() -> tuple[str, ...]:
     from msc_interop.sdtm.build import CARRIED_FORMS
 
     return CARRIED_FORMS
+
+
+@main.command("to-fhir", epilog="""\b
+Examples:
+  msc-interop to-fhir fixtures/example_study -o out/fhir
+  msc-interop to-fhir out/sdtm -o out/fhir-r5 --fhir-version R5 --bundle transaction --ndjson
+  msc-interop to-fhir fixtures/example_study -o out/bulk --bundle none --ndjson
+
+\b
+INPUT: study records or SDTM datasets. Writes OUT/bundle.json (one Bundle for the study; transaction
+entries are PUT Type/id so loading twice updates) and/or OUT/<ResourceType>.ndjson (Bulk Data): Patient,
+ResearchStudy, ResearchSubject, Encounter, Observation, AdverseEvent, MedicationAdministration.
+Mapping: docs/fhir-mapping.md. Exit status: 0 written and valid, 1 rejects or invalid resources, 2 unusable.""")
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--fhir-version", type=click.Choice(["R4", "R5"]), default="R4", show_default=True)
+@click.option("--bundle", type=click.Choice(["collection", "transaction", "none"]), default="collection",
+              show_default=True, help="Bundle type of OUT/bundle.json, or none.")
+@click.option("--ndjson/--no-ndjson", default=False, show_default=True, help="Also write Bulk-Data NDJSON files.")
+@click.option("--timezone", help="IANA time zone for SDTM local date-times (default: the study definition's).")
+@click.option("--validate/--no-validate", default=True, show_default=True,
+              help="Check every resource written (fast JSON Schema validator, equivalent to fhir.resources).")
+def to_fhir(input_path: Path, outdir: Path, fhir_version: str, bundle: str, ndjson: bool, timezone: str | None,
+            validate: bool) -> None:
+    """Convert study records or SDTM to HL7 FHIR R4/R5 resources."""
+    try:
+        result, rejects = api.to_fhir(input_path, outdir, fhir_version=fhir_version, bundle=bundle, ndjson=ndjson,
+                                      timezone=timezone, validate=validate)
+    except MscInteropError as exc:
+        _fail(exc)
+    for path in result.paths:
+        click.echo(f"wrote {path}")
+    for rtype, n in sorted(result.counts.items()):
+        click.echo(f"{rtype}: {n}")
+    _print_counts(rejects)
+    for w in result.warnings:
+        click.echo(f"warning: {w}", err=True)
+    if validate:
+        click.echo(f"validation ({result.validated}): {len(result.findings)} problem(s) in {result.total} resources")
+        for f in result.findings[:10]:
+            click.echo(f"  {f}", err=True)
+    sys.exit(EXIT_OK if result.valid and not len(rejects) else EXIT_REJECTS)
+
+
+@main.command("from-fhir", epilog="""\b
+Examples:
+  msc-interop from-fhir out/fhir/bundle.json -o out/sdtm-from-fhir
+  msc-interop from-fhir export/*.ndjson -o out/sdtm --format json --fhir-version R4
+
+\b
+INPUT: FHIR Bundles (collection, transaction, searchset), single resources, NDJSON files, or folders of
+them; R4 or R5 (detected, or forced). Lab Observations whose LOINC or CDISC code is in the mapping data
+become LB rows; resource types with no SDTM home are skipped and counted; anything that cannot be placed is
+listed in OUTDIR/rejects.csv with file, entry/line and reason. Prints read = converted + rejected + skipped.""")
+@click.argument("inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--format", "formats", default="xpt,json,csv", show_default=True, callback=_split_formats)
+@click.option("--define/--no-define", default=True, show_default=True)
+@click.option("--created", metavar="ISO-DATETIME", help="Pin the creation timestamp for byte-identical output.")
+@click.option("--fhir-version", type=click.Choice(["R4", "R5"]), help="Refuse resources of the other version.")
+def from_fhir(inputs: tuple[Path, ...], outdir: Path, formats: list[str], define: bool, created: str | None,
+              fhir_version: str | None) -> None:
+    """Read FHIR into SDTM DM, EX, AE, LB as to-sdtm writes them."""
+    try:
+        result = api.from_fhir(list(inputs), outdir, formats=formats, define=define, created=created,
+                               fhir_version=fhir_version)
+    except MscInteropError as exc:
+        _fail(exc)
+    for path in result.written:
+        click.echo(f"wrote {path}")
+    rejects = result.rejects
+    lines = rejects.reconciliation() if hasattr(rejects, "reconciliation") else []
+    for line in lines:
+        click.echo(line)
+    if len(rejects):
+        for r in rejects.sorted()[:10]:
+            click.echo(f"  {r.file} entry/line {r.row}, {r.field}={r.value!r}: {r.reason}", err=True)
+        click.echo("full list: rejects.csv / rejects.json in the output folder", err=True)
+    sys.exit(EXIT_OK if result.ok else EXIT_REJECTS)
+
+
+@main.command("validate", epilog="""\b
+Examples:
+  msc-interop validate out/sdtm
+  msc-interop validate out/sdtm/xpt out/fhir/bundle.json --report findings.html
+  msc-interop validate out/fhir --fhir-version R5 --fail-on warning
+  msc-interop validate --list-rules
+
+\b
+PATH: an SDTM folder (XPT / Dataset-JSON / CSV, with define.xml if present), a to-sdtm output folder,
+study records, or FHIR (Bundle JSON / NDJSON). The report (--report x.json|x.csv|x.html) lists rule id,
+severity, file, dataset/resource, row or entry, USUBJID, --SEQ, variable or FHIRPath, value and message.
+Exit status: 0 passed at --fail-on, 1 findings at or above it, 2 unusable input.""")
+@click.argument("paths", metavar="PATH...", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--fhir-version", type=click.Choice(["R4", "R5"]), help="FHIR version of FHIR input (default: detect).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the full report: .json, .csv or .html.")
+@click.option("--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True)
+@click.option("--list-rules", is_flag=True, help="Print every rule (id, severity, scope, message) and exit.")
+@click.option("--limit", type=int, default=20, show_default=True, help="Findings shown on the console.")
+def validate(paths: tuple[Path, ...], fhir_version: str | None, report_path: Path | None, fail_on: str,
+             list_rules: bool, limit: int) -> None:
+    """Check SDTM and FHIR against the standards; one report of what is wrong and exactly where."""
+    from rich.console import Console
+
+    from msc_interop import validate as v
+
+    if list_rules:
+        for r in v.list_rules():
+            click.echo(f"{r.id}\t{r.severity}\t{r.scope}\t{r.title}")
+        sys.exit(EXIT_OK)
+    if not paths:
+        raise click.UsageError("give at least one PATH (or --list-rules)")
+    try:
+        report = api.validate(list(paths), fhir_version=fhir_version)
+        if report_path is not None:
+            report.write(report_path)
+    except MscInteropError as exc:
+        _fail(exc)
+    report.console(Console(), limit=limit)
+    if report_path is not None:
+        click.echo(f"wrote {report_path}")
+    sys.exit(v.exit_code(report, fail_on))
+
+
+@main.command("summary", epilog="""\b
+Examples:
+  msc-interop summary fixtures/example_study -o out/summary
+  msc-interop summary out/sdtm -o out/summary-from-sdtm --format csv
+  msc-interop summary out/fhir/bundle.json -o out/summary-from-fhir
+
+\b
+INPUT: study records, an SDTM folder (or a to-sdtm output folder), or FHIR (Bundle JSON / NDJSON files or a
+folder of them). Writes OUTDIR/summary.html (self-contained, opens offline), OUTDIR/summary.md with
+OUTDIR/figures/*.svg, and OUTDIR/csv/<table>.csv: demographics, disposition, exposure, adverse events
+(by SOC/PT, severity, relationship, infusion-related with minutes from infusion), lab statistics by visit,
+change from baseline with Wilcoxon signed-rank tests, out-of-range counts, shift tables and listings.""")
+@click.argument("inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--format", "formats", default="html,md,csv", show_default=True,
+              help="Comma-separated: html, md, csv.")
+@click.option("--by-visit/--no-by-visit", default=True, show_default=True,
+              help="Lab statistics per visit (the default), or overall only.")
+@click.option("--baseline", metavar="VISIT", help="Visit name to use as baseline (default: the LBLOBXFL records).")
+@click.option("--fhir-version", type=click.Choice(["R4", "R5"]), help="Force the FHIR version of FHIR input.")
+def summary(inputs: tuple[Path, ...], outdir: Path, formats: str, by_visit: bool, baseline: str | None,
+            fhir_version: str | None) -> None:
+    """Write the study's safety summary: tables, figures, Markdown and HTML reports."""
+    try:
+        result, rejects = api.summarize(list(inputs), outdir, formats=formats.split(","), by_visit=by_visit,
+                                        baseline=baseline, fhir_version=fhir_version)
+    except MscInteropError as exc:
+        _fail(exc)
+    for path in result.paths:
+        click.echo(f"wrote {path}")
+    for line in result.highlights:
+        click.echo(line)
+    if len(rejects):
+        click.echo(f"{len(rejects)} input record(s) could not be read into the Study and are not in the summary",
+                   err=True)
+    sys.exit(EXIT_OK if not len(rejects) else EXIT_REJECTS)
 
 
 @main.command("synth", epilog="""\b

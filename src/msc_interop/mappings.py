@@ -345,3 +345,24 @@ def dataset_label(name: str) -> str:
 
 def sdtmig_version() -> str:
     return str(load("sdtm_variables")["sdtmig_version"])
+
+
+# --- FHIR (mappings/fhir_mapping.yaml and the official JSON Schema subsets) -----------------------------------
+
+@functools.cache
+def fhir_mapping() -> dict[str, Any]:
+    """SDTM <-> FHIR mapping knowledge: code and identifier systems, extension URLs, value maps, element map."""
+    return load("fhir_mapping")
+
+
+@functools.cache
+def fhir_json_schema(version: str) -> dict[str, Any]:
+    """The subset of the official FHIR JSON Schema that msc-interop validates against ("R4B" or "R5").
+
+    Made by scripts/extract_fhir_schema.py from the HL7 packages; see that script for what the subset keeps.
+    """
+    path = mappings_dir() / f"fhir_schema_{version}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MappingDataError(f"missing {path}; run scripts/extract_fhir_schema.py") from None

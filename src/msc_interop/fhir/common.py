@@ -1,0 +1,227 @@
+"""Small building blocks shared by the resource modules: codings, numbers as text, carried SDTM variables.
+
+Numbers: a FHIR decimal is a JSON number, so `5.40` reads back as 5.4. The writer puts the number (int when
+the SDTM text is an integer, else float) into the resource and, where the JSON number cannot give the SDTM
+text back (`canonical_number_text(number) != text`), also the text in the `sdtm-original-text` extension.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from msc_interop.dates import dtc_to_fhir, fhir_value_to_dtc, per_distinct
+from msc_interop.fhir import terms
+
+# FHIR decimal (R5 pattern, mended: the official schema has a stray "}" after {1,9}); R4B's is looser.
+DECIMAL = re.compile(r"^-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,17})?([eE][+-]?[0-9]{1,9})?$")
+INT32 = (-2147483648, 2147483647)
+
+
+def parse_number(text: str) -> int | float | None:
+    """The JSON number for an SDTM numeric text, or None when the text is not a FHIR decimal."""
+    if not DECIMAL.match(text):
+        return None
+    if "." in text or "e" in text or "E" in text:
+        value = float(text)
+        return value if math.isfinite(value) else None
+    return int(text)
+
+
+def float_text(value: float) -> str:
+    """Text of a standard numeric result the way SDTM builders usually write it (39.0 -> "39", 0.6 -> "0.6")."""
+    if value != value:
+        return ""
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(float(value))
+
+
+def coding(system_key: str, code: str, display: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"system": terms.system(system_key), "code": code}
+    if display:
+        out["display"] = display
+    return out
+
+
+def ext(key: str, value_type: str, value: Any) -> dict[str, Any]:
+    return {"url": terms.ext_url(key), value_type: value}
+
+
+def find_ext(element: dict[str, Any] | None, key: str) -> dict[str, Any] | None:
+    """The first extension with this mapping key's URL on an element (or resource)."""
+    if not element:
+        return None
+    url = terms.ext_url(key)
+    for e in element.get("extension") or ():
+        if isinstance(e, dict) and e.get("url") == url:
+            return e
+    return None
+
+
+def primitive_original(parent: dict[str, Any] | None, name: str, key: str) -> str | None:
+    """The kept SDTM text of primitive `name` of `parent` (its `_name` extension `key`), if any."""
+    if not parent:
+        return None
+    e = find_ext(parent.get("_" + name), key)
+    return e.get("valueString") if e else None
+
+
+def text(value: Any) -> str:
+    """SDTM character value of anything: "" for null."""
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+        return ""
+    return str(value)
+
+
+def is_blank(s: pd.Series) -> np.ndarray:
+    if s.dtype == object:
+        return per_distinct(lambda u: pd.Series([text(x) == "" for x in u], dtype=bool), s).to_numpy(bool)
+    return s.isna().to_numpy(bool)
+
+
+# --- numbers written as JSON with their text kept when needed ---------------------------------------------
+
+def number_columns(values: pd.Series) -> pd.DataFrame:
+    """Per value: `num` (int/float or None when not a decimal) and `keep` (True when the text must be kept)."""
+    def conv(u: pd.Series) -> pd.DataFrame:
+        nums, keep = [], []
+        for x in u:
+            t = text(x)
+            n = parse_number(t) if t else None
+            nums.append(n)
+            keep.append(n is not None and number_back(n) != t)
+        return pd.DataFrame({"num": pd.Series(nums, dtype=object), "keep": pd.Series(keep, dtype=bool)})
+
+    return per_distinct(conv, values)
+
+
+def number_back(value: Any) -> str:
+    """SDTM text of a JSON number as orjson reads it back (int -> "20", float -> repr)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+# --- carried SDTM variables (extension sdtm-variables) -----------------------------------------------------
+
+EMPTY = "empty"  # sub-extension listing variables that are empty where the FHIR-derived value is not
+
+
+class Carrier:
+    """Collects, per record, the SDTM variables written into the `sdtm-variables` extension.
+
+    `add(name, values, where)` carries `values` in the rows of `where`; empty values there are listed in the
+    `empty` sub-extension (the reader would otherwise derive a value). Date variables (…DTC) become
+    valueDateTime with the original kept as needed; numbers valueInteger (32-bit) or valueDecimal.
+    """
+
+    def __init__(self, n: int, tz: str):
+        self.n = n
+        self.tz = tz
+        self.columns: list[np.ndarray] = []
+        self.empties: list[tuple[str, np.ndarray]] = []
+
+    def add(self, name: str, values: pd.Series, where: np.ndarray | None = None) -> None:
+        where = np.ones(self.n, dtype=bool) if where is None else np.asarray(where, dtype=bool)
+        if not where.any():
+            return
+        values = values.reset_index(drop=True)
+        blank = is_blank(values)
+        self.empties.append((name, where & blank))
+        col = np.full(self.n, None, dtype=object)
+        rows = np.flatnonzero(where & ~blank)
+        if len(rows):
+            sub = values.iloc[rows]
+            col[rows] = sub_extensions(name, sub, self.tz).to_numpy(dtype=object)
+        self.columns.append(col)
+
+    def extensions(self) -> np.ndarray:
+        """Per row: the sdtm-variables extension dict, or None when nothing is carried."""
+        out = np.full(self.n, None, dtype=object)
+        if not self.columns and not self.empties:
+            return out
+        any_row = np.zeros(self.n, dtype=bool)
+        for col in self.columns:
+            any_row |= col != None  # noqa: E711 (element-wise on an object array)
+        empty_names: dict[int, list[str]] = {}
+        for name, mask in self.empties:
+            for i in np.flatnonzero(mask).tolist():
+                empty_names.setdefault(i, []).append(name)
+                any_row[i] = True
+        url = terms.ext_url("sdtm_variables")
+        rows = np.flatnonzero(any_row)
+        picked = [col[rows].tolist() for col in self.columns]
+        for k, i in enumerate(rows.tolist()):
+            subs = [c[k] for c in picked if c[k] is not None]
+            if i in empty_names:
+                subs.append({"url": EMPTY, "valueString": ",".join(empty_names[i])})
+            out[i] = {"url": url, "extension": subs}
+        return out
+
+
+def sub_extensions(name: str, values: pd.Series, tz: str) -> pd.Series:
+    """One sub-extension dict per (non-empty) value of SDTM variable `name`."""
+    if name.endswith("DTC"):
+        fhir, keep = dtc_to_fhir(values.astype(object), tz)
+        url = terms.ext_url("sdtm_dtc")
+        out = []
+        for v, k, orig in zip(fhir.tolist(), keep.tolist(), values.tolist(), strict=True):
+            d: dict[str, Any] = {"url": name}
+            if v is not None:
+                d["valueDateTime"] = v
+            if k:
+                d["_valueDateTime"] = {"extension": [{"url": url, "valueString": text(orig)}]}
+            if v is None and not k:
+                d = {"url": name, "valueString": text(orig)}
+            out.append(d)
+        return pd.Series(out, dtype=object, index=values.index)
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        def num(u: pd.Series) -> pd.Series:
+            res = []
+            for x in u:
+                if pd.api.types.is_integer(x) or (isinstance(x, float) and x.is_integer()
+                                                   and pd.api.types.is_integer_dtype(values.dtype)):
+                    xi = int(x)
+                    res.append({"url": name, "valueInteger": xi} if INT32[0] <= xi <= INT32[1]
+                               else {"url": name, "valueDecimal": xi})
+                else:
+                    res.append({"url": name, "valueDecimal": float(x)})
+            return pd.Series(res, dtype=object)
+        return per_distinct(num, values.astype(object))
+    return per_distinct(lambda u: pd.Series([{"url": name, "valueString": text(x)} for x in u], dtype=object),
+                        values.astype(object))
+
+
+def read_carried(resource: dict[str, Any] | None, tz: str | None) -> dict[str, Any]:
+    """The SDTM variables carried in a resource's sdtm-variables extension: name -> value ("" / NaN if empty)."""
+    e = find_ext(resource, "sdtm_variables")
+    out: dict[str, Any] = {}
+    if not e:
+        return out
+    for sub in e.get("extension") or ():
+        name = sub.get("url")
+        if name == EMPTY:
+            for n in str(sub.get("valueString", "")).split(","):
+                if n:
+                    out[n] = None
+            continue
+        if "valueString" in sub:
+            out[name] = sub["valueString"]
+        elif "valueInteger" in sub:
+            out[name] = sub["valueInteger"]
+        elif "valueDecimal" in sub:
+            out[name] = sub["valueDecimal"]
+        elif "valueDateTime" in sub or "_valueDateTime" in sub:
+            orig = primitive_original(sub, "valueDateTime", "sdtm_dtc")
+            value = sub.get("valueDateTime")
+            out[name] = orig if orig is not None else ("" if value is None else fhir_value_to_dtc(str(value), tz))
+    return out

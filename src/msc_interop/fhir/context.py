@@ -1,0 +1,181 @@
+"""What every resource builder needs to know about the study being written: ids, references, shared lookups."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from msc_interop.dates import study_day
+from msc_interop.fhir import ids
+from msc_interop.fhir.common import float_text, text
+from msc_interop.fhir.versions import FhirVersion
+from msc_interop.study import Study
+
+WRITTEN_DOMAINS = ("DM", "EX", "AE", "LB")
+SUPP_COLUMNS = ("STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "QLABEL", "QVAL", "QORIG", "QEVAL")
+
+
+@dataclass
+class WriteContext:
+    study: Study
+    version: FhirVersion
+    tz: str
+    refs: ids.Refs
+    studyid: str
+    study_rid: str
+    site_rids: dict[str, str] = field(default_factory=dict)
+    patient_rids: dict[str, str] = field(default_factory=dict)
+    subject_rids: dict[str, str] = field(default_factory=dict)
+    org_rids: dict[str, str] = field(default_factory=dict)
+    encounters: pd.DataFrame | None = None
+    rfstdtc: dict[str, str] = field(default_factory=dict)
+    # SUPP-- records to write on their parent's resource: (domain, row index) -> extensions
+    supp: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    supp_subject: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    supp_study: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def ref(self, resource_type: str, rid: str) -> dict[str, str]:
+        return {"reference": self.refs(resource_type, rid)}
+
+    def study_ref(self) -> dict[str, str]:
+        return self.ref("ResearchStudy", self.study_rid)
+
+    def patient_ref_strings(self, usubjid: pd.Series) -> np.ndarray:
+        """Reference text to each row's Patient (vectorised through the distinct subjects)."""
+        codes, uniques = pd.factorize(usubjid.astype(object), use_na_sentinel=False)
+        refs = np.array([self.refs("Patient", self.patient_rids[text(u)]) for u in uniques], dtype=object)
+        return refs[codes] if len(codes) else np.array([], dtype=object)
+
+    def study_days(self, dtc: pd.Series, usubjid: pd.Series) -> pd.Series:
+        """--DY as a reader derives it: from --DTC and the subject's RFSTDTC (NA when either is partial)."""
+        ref = usubjid.astype(object).map(self.rfstdtc).astype(object)
+        ref = ref.where(ref.notna(), "")
+        return study_day(dtc.astype(object), ref)
+
+
+def make_context(study: Study, version: FhirVersion, tz: str, in_bundle: bool) -> WriteContext:
+    studyid = study.meta.studyid or _studyid_from_data(study)
+    ctx = WriteContext(study=study, version=version, tz=tz, refs=ids.Refs(in_bundle), studyid=studyid,
+                       study_rid=ids.simple_id("rs", studyid))
+    dm = study.datasets.get("DM")
+    subjects: list[str] = []
+    for name in WRITTEN_DOMAINS:
+        df = study.datasets.get(name)
+        if df is not None and "USUBJID" in df.columns:
+            subjects += [text(u) for u in pd.unique(df["USUBJID"].astype(object))]
+    for u in dict.fromkeys(subjects):
+        ctx.patient_rids[u] = ids.simple_id("pt", studyid, u)
+    if dm is not None:
+        for u in dm["USUBJID"].astype(object):
+            ctx.subject_rids[text(u)] = ids.simple_id("rsub", studyid, text(u))
+        if "SITEID" in dm.columns:
+            for s in pd.unique(dm["SITEID"].astype(object)):
+                if text(s):
+                    ctx.site_rids[text(s)] = ids.simple_id("rs", studyid, "site", text(s))
+        if "RFSTDTC" in dm.columns:
+            ctx.rfstdtc = {text(u): text(r) for u, r in zip(dm["USUBJID"], dm["RFSTDTC"], strict=True)}
+    lb = study.datasets.get("LB")
+    if lb is not None and "LBNAM" in lb.columns:
+        for name in pd.unique(lb["LBNAM"].astype(object)):
+            if text(name):
+                ctx.org_rids[text(name)] = ids.simple_id("org", studyid, ids.digest(text(name), 12))
+    ctx.encounters = encounter_table(study, ctx)
+    _attach_supp(study, ctx)
+    return ctx
+
+
+def _studyid_from_data(study: Study) -> str:
+    for df in study.datasets.values():
+        if "STUDYID" in df.columns and len(df):
+            return text(df["STUDYID"].iloc[0])
+    return ""
+
+
+def encounter_table(study: Study, ctx: WriteContext) -> pd.DataFrame:
+    """One row per subject visit (USUBJID, VISITNUM) in LB and EX, with the most frequent VISIT and EPOCH."""
+    parts = []
+    for name in ("LB", "EX", "AE"):
+        df = study.datasets.get(name)
+        if df is None or "VISITNUM" not in df.columns:
+            continue
+        cols = {"USUBJID": df["USUBJID"].astype(object), "VISITNUM": df["VISITNUM"]}
+        for c in ("VISIT", "EPOCH"):
+            cols[c] = df[c].astype(object) if c in df.columns else pd.Series("", index=df.index, dtype=object)
+        parts.append(pd.DataFrame(cols))
+    columns = ["USUBJID", "VISITNUM", "VISIT", "EPOCH", "id"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    allv = pd.concat(parts, ignore_index=True)
+    allv = allv[allv["VISITNUM"].notna()]
+    if allv.empty:
+        return pd.DataFrame(columns=columns)
+    out = allv[["USUBJID", "VISITNUM"]].drop_duplicates().reset_index(drop=True)
+    for c in ("VISIT", "EPOCH"):
+        counts = allv.groupby(["USUBJID", "VISITNUM", c], sort=False).size().reset_index(name="n")
+        best = counts.sort_values(["USUBJID", "VISITNUM", "n", c], ascending=[True, True, False, True]) \
+            .drop_duplicates(["USUBJID", "VISITNUM"])
+        out = out.merge(best[["USUBJID", "VISITNUM", c]], on=["USUBJID", "VISITNUM"], how="left")
+    out["id"] = [ids.simple_id("enc", ctx.studyid, text(u), "v" + float_text(float(v)))
+                 for u, v in zip(out["USUBJID"], out["VISITNUM"], strict=True)]
+    return out[columns]
+
+
+def encounter_lookup(ctx: WriteContext, df: pd.DataFrame) -> pd.DataFrame:
+    """For each row of a domain: its Encounter id and the visit's VISIT/EPOCH ("" / None without VISITNUM)."""
+    enc = ctx.encounters
+    left = pd.DataFrame({"USUBJID": df["USUBJID"].astype(object).to_numpy(),
+                         "VISITNUM": df["VISITNUM"].to_numpy() if "VISITNUM" in df.columns else np.nan})
+    merged = left.merge(enc, on=["USUBJID", "VISITNUM"], how="left", sort=False)
+    merged["VISIT"] = merged["VISIT"].astype(object).where(merged["VISIT"].notna(), "")
+    merged["EPOCH"] = merged["EPOCH"].astype(object).where(merged["EPOCH"].notna(), "")
+    return merged
+
+
+def _attach_supp(study: Study, ctx: WriteContext) -> None:
+    """Place each SUPP-- record of a written domain on its parent record (by IDVAR/IDVARVAL), else the subject."""
+    from msc_interop.fhir.resources.supp import supplemental_extension
+
+    for name in study.names:
+        if not name.startswith("SUPP"):
+            continue
+        supp = study[name]
+        if "RDOMAIN" not in supp.columns or supp.empty:
+            continue
+        rdomains = {text(r) for r in pd.unique(supp["RDOMAIN"].astype(object))}
+        if not rdomains <= set(WRITTEN_DOMAINS):
+            ctx.warnings.append(f"{name}: records for {', '.join(sorted(rdomains - set(WRITTEN_DOMAINS)))} "
+                                "are not written to FHIR (their parent domain is not mapped)")
+        lookups: dict[tuple[str, str], dict[tuple[str, str], int]] = {}
+        for i, rec in enumerate(supp.to_dict("records")):
+            rdomain, idvar = text(rec.get("RDOMAIN")), text(rec.get("IDVAR"))
+            if rdomain not in WRITTEN_DOMAINS:
+                continue
+            ext = supplemental_extension(name, rec, i + 1, list(supp.columns))
+            parent = study.datasets.get(rdomain)
+            row = None
+            if idvar and parent is not None and idvar in parent.columns:
+                key = (rdomain, idvar)
+                if key not in lookups:
+                    lookups[key] = {}
+                    for j, (u, v) in enumerate(zip(parent["USUBJID"], parent[idvar], strict=True)):
+                        lookups[key].setdefault((text(u), _idvarval(v)), j)
+                row = lookups[key].get((text(rec.get("USUBJID")), text(rec.get("IDVARVAL"))))
+            if row is not None and rdomain != "DM":
+                ctx.supp[(rdomain, row)].append(ext)
+            elif text(rec.get("USUBJID")) in ctx.subject_rids:
+                ctx.supp_subject[text(rec.get("USUBJID"))].append(ext)
+            else:
+                ctx.supp_study.append(ext)
+
+
+def _idvarval(v: Any) -> str:
+    if isinstance(v, float | np.floating):
+        return float_text(float(v))
+    if v is pd.NA or v is None:
+        return ""
+    return str(v)

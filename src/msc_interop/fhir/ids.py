@@ -1,0 +1,104 @@
+"""Stable resource ids and references, derived from STUDYID, USUBJID, domain and --SEQ (never random).
+
+Readable where the parts allow: `lb-<study8>-<USUBJID>-<LBSEQ>` (study8: 8 hex of SHA-1 of STUDYID, so two
+studies never share an id); when USUBJID is not id-safe or the id would pass 64 characters, the subject part
+is `h<16 hex of SHA-1>`. FHIR ids match [A-Za-z0-9\\-\\.]{1,64}. A `urn:uuid` (UUID v5 of the resource's
+type/id) names each resource inside a Bundle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+
+import numpy as np
+import pandas as pd
+
+from msc_interop.dates import per_distinct
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_SAFE = re.compile(r"^[A-Za-z0-9\-.]{1,40}$")
+# UUID v5 namespace of msc-interop bundle entries: uuid5(NAMESPACE_URL, "https://msc-interop.github.io/fhir")
+NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://msc-interop.github.io/fhir")
+
+
+def digest(text: str, n: int = 16) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:n]
+
+
+def study_key(studyid: str) -> str:
+    return digest(studyid, 8)
+
+
+def safe_part(text: str) -> str:
+    """`text` itself when it is id-safe and short, else `h` + 16 hex of its SHA-1."""
+    return text if _SAFE.match(text) else "h" + digest(text)
+
+
+def subject_parts(usubjid: pd.Series) -> pd.Series:
+    return per_distinct(lambda u: u.map(lambda x: safe_part(str(x))).astype(object), usubjid)
+
+
+def record_ids(prefix: str, studyid: str, usubjid: pd.Series, seq: pd.Series, domain: str) -> np.ndarray:
+    """Ids `prefix-study8-subject-seq` for the rows of one domain (vectorised; hash fallback when too long).
+
+    Rows without --SEQ get `n<row number>` so that ids stay unique.
+    """
+    sk = study_key(studyid)
+    subj = subject_parts(usubjid).to_numpy(dtype=object)
+    seq_text = _seq_text(seq)
+    ids = (f"{prefix}-{sk}-" + subj.astype(str).astype(object) + "-" + seq_text).astype(object)
+    too_long = np.fromiter((len(x) > 64 for x in ids), dtype=bool, count=len(ids))
+    for i in np.flatnonzero(too_long):
+        ids[i] = f"{prefix}-{sk}-h" + digest(f"{studyid}|{usubjid.iloc[i]}|{domain}|{seq_text[i]}", 24)
+    return ids
+
+
+def seq_texts(seq: pd.Series) -> np.ndarray:
+    """--SEQ as text for identifiers ("" when missing)."""
+    num = pd.to_numeric(seq, errors="coerce")
+    values = num.to_numpy(dtype="float64", na_value=np.nan)
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    texts = np.array(["" if v != v else str(int(v)) if float(v).is_integer() else repr(float(v)) for v in uniques],
+                     dtype=object)
+    return texts[codes] if len(codes) else np.array([], dtype=object)
+
+
+def _seq_text(seq: pd.Series) -> np.ndarray:
+    num = pd.to_numeric(seq, errors="coerce")
+    out = np.empty(len(seq), dtype=object)
+    present = num.notna().to_numpy()
+    values = num.to_numpy(dtype="float64", na_value=np.nan)
+    codes, uniques = pd.factorize(values[present], use_na_sentinel=False)
+    texts = np.array([str(int(v)) if float(v).is_integer() else repr(float(v)).replace("-", "m") for v in uniques],
+                     dtype=object)
+    out[present] = texts[codes] if len(codes) else []
+    out[~present] = ["n" + str(i + 1) for i in np.flatnonzero(~present)]
+    return out
+
+
+def simple_id(prefix: str, studyid: str, *parts: str) -> str:
+    """Id of a study-level resource: `prefix-study8[-part...]`, hashed parts when not id-safe."""
+    text = "-".join([prefix, study_key(studyid), *(safe_part(p) for p in parts)])
+    return text if ID_PATTERN.match(text) else f"{prefix}-{study_key(studyid)}-h{digest('|'.join(parts), 24)}"
+
+
+def urn(resource_type: str, resource_id: str) -> str:
+    return f"urn:uuid:{uuid.uuid5(NAMESPACE, f'{resource_type}/{resource_id}')}"
+
+
+class Refs:
+    """How references are written: `Type/id` (NDJSON, Bulk Data) or the entry's `urn:uuid` (inside a Bundle)."""
+
+    def __init__(self, in_bundle: bool):
+        self.in_bundle = in_bundle
+        self._cache: dict[tuple[str, str], str] = {}
+
+    def __call__(self, resource_type: str, resource_id: str) -> str:
+        key = (resource_type, resource_id)
+        ref = self._cache.get(key)
+        if ref is None:
+            ref = urn(resource_type, resource_id) if self.in_bundle else f"{resource_type}/{resource_id}"
+            self._cache[key] = ref
+        return ref

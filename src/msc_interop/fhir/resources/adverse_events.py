@@ -1,0 +1,217 @@
+"""AE <-> AdverseEvent (R4 and R5 through fhir/versions.py).
+
+IG AE rows: AETERM, AEDECOD and the MedDRA levels -> resultingCondition -> Condition.code. msc-interop puts the
+MedDRA codings on AdverseEvent.event (R4) / code (R5) instead (one resource per AE record, no Condition), each
+coding tagged with its level (extension meddra-level: MedDRA codes do not say their level), AETERM as text.
+AESTDTC -> date (R4) / occurrence[x] (R5); AEENDTC -> R4 cross-version extension occurrence valuePeriod.end
+(the IG's own advice), R5 occurrencePeriod.end; AESEV -> severity (R4) / ae-severity extension (R5); AESER ->
+seriousness; AEOUT -> outcome; AEREL -> suspectEntity.causality (R4 productRelatedness, R5 entityRelatedness);
+AESPID -> identifier. AESEQ: R5 identifier (sdtm-seq); R4 has one identifier, which the IG gives to AESPID, so
+AESEQ is carried in sdtm-variables there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from msc_interop.dates import dtc_to_fhir
+from msc_interop.fhir import ids, terms
+from msc_interop.fhir.common import Carrier, coding, is_blank, text
+from msc_interop.fhir.context import WriteContext, encounter_lookup
+
+# MedDRA level tag -> (term variable, code variable)
+MEDDRA_LEVELS = (("LLT", "AELLT", "AELLTCD"), ("PT", "AEDECOD", "AEPTCD"), ("HLT", "AEHLT", "AEHLTCD"),
+                 ("HLGT", "AEHLGT", "AEHLGTCD"), ("SOC", "AESOC", "AESOCCD"), ("BODSYS", "AEBODSYS", "AEBDSYCD"))
+
+
+def _col(df: pd.DataFrame, col: str) -> pd.Series:
+    return df[col] if col in df.columns else pd.Series("", index=df.index, dtype=object)
+
+
+def _code_text(v: Any) -> str:
+    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _cc(system_key: str, map_name: str, value: str) -> dict[str, Any] | None:
+    c = terms.code_map(map_name).code(value)
+    return {"coding": [coding(system_key, c[0], c[1])]} if c else None
+
+
+def _treatment_text(ctx: WriteContext) -> dict[str, str]:
+    """USUBJID -> the study treatment(s) the subject received (EXTRT), for suspectEntity (not read back)."""
+    ex = ctx.study.datasets.get("EX")
+    out: dict[str, str] = {}
+    if ex is not None and "EXTRT" in ex.columns:
+        for u, grp in ex.groupby(ex["USUBJID"].astype(object), sort=False):
+            names = [t for t in dict.fromkeys(text(x) for x in grp["EXTRT"]) if t]
+            if names:
+                out[text(u)] = "; ".join(names)
+    return out
+
+
+def build_adverse_events(ctx: WriteContext) -> list[dict[str, Any]]:
+    ae = ctx.study.datasets.get("AE")
+    if ae is None or ae.empty:
+        return []
+    v = ctx.version
+    ae = ae.reset_index(drop=True)
+    n = len(ae)
+    usubjid = ae["USUBJID"].astype(object)
+    rid = ids.record_ids("ae", ctx.studyid, usubjid, _col(ae, "AESEQ"), "AE")
+    start, start_keep = dtc_to_fhir(_col(ae, "AESTDTC").astype(object), ctx.tz)
+    end, end_keep = dtc_to_fhir(_col(ae, "AEENDTC").astype(object), ctx.tz)
+    enc = encounter_lookup(ctx, ae) if "VISITNUM" in ae.columns else None
+    treatments = _treatment_text(ctx)
+    default_treatment = text(ctx.study.meta.planned_exposure.get("product")) or "study treatment"
+
+    carrier = Carrier(n, ctx.tz)
+    mapped = set(terms.mapped_variables("AE"))
+    if v.name == "R4":
+        mapped.discard("AESEQ")
+    maps = {"AESEV": "aesev_to_severity", "AESER": "aeser_to_seriousness", "AEOUT": "aeout_to_outcome"}
+    special: dict[str, np.ndarray] = {
+        "STUDYID": _col(ae, "STUDYID").astype(object).map(text).to_numpy() != ctx.studyid,
+        "DOMAIN": _col(ae, "DOMAIN").astype(object).map(text).to_numpy() != "AE",
+        "USUBJID": is_blank(usubjid),
+        "AESTDY": _differs(_col(ae, "AESTDY"), ctx.study_days(_col(ae, "AESTDTC"), usubjid)),
+        "AEENDY": _differs(_col(ae, "AEENDY"), ctx.study_days(_col(ae, "AEENDTC"), usubjid)),
+    }
+    for var, m in maps.items():
+        vals = _col(ae, var).astype(object).map(text)
+        special[var] = (vals.map(lambda x, m=m: terms.code_map(m).code(x) is None) & (vals != "")).to_numpy()
+    for _level, _term, code_var in MEDDRA_LEVELS:
+        codes = _col(ae, code_var)
+        special[code_var] = np.array([not (_code_text(c).isdigit() or _code_text(c) == "") or
+                                      (_code_text(c).startswith("0") and _code_text(c) != "0")
+                                      for c in codes], dtype=bool)
+    if enc is not None:
+        special["VISIT"] = _col(ae, "VISIT").astype(object).map(text).to_numpy() != enc["VISIT"].map(text).to_numpy()
+    for col in ae.columns:
+        if col not in mapped:
+            carrier.add(col, ae[col], ~is_blank(ae[col]))
+        elif col in special:
+            carrier.add(col, ae[col], special[col])
+    carried = carrier.extensions()
+
+    url_dtc = terms.ext_url("sdtm_dtc")
+    level_url = terms.ext_url("meddra_level")
+    out = []
+    for i, rec in enumerate(ae.to_dict("records")):
+        u = text(rec["USUBJID"])
+        res: dict[str, Any] = {"resourceType": "AdverseEvent", "id": rid[i]}
+        exts: list[dict[str, Any]] = []
+        # --- identifiers
+        seq = rec.get("AESEQ")
+        seq_ident = {"system": terms.id_system("seq"),
+                     "value": f"{ctx.studyid}/{u}/AE/{'' if pd.isna(seq) else int(seq)}"}
+        spid = text(rec.get("AESPID"))
+        spid_ident = {"system": terms.id_system("spid"), "value": spid} if spid else None
+        if v.has("AdverseEvent.identifier_list"):
+            res["identifier"] = [seq_ident] + ([spid_ident] if spid_ident else [])
+        elif spid_ident:
+            res["identifier"] = spid_ident
+        res["actuality"] = terms.fixed("ae_actuality")
+        if v.has("AdverseEvent.status"):
+            smap = terms.data()["codes"]["aeout_to_r5_status"]
+            res["status"] = smap["map"].get(text(rec.get("AEOUT")), smap["default"])
+        if text(rec.get("AECAT")):
+            res["category"] = [{"text": text(rec.get("AECAT"))}]
+        # --- the event and its MedDRA codings
+        codings = []
+        for level, term_var, code_var in MEDDRA_LEVELS:
+            term, code = text(rec.get(term_var)), _code_text(rec.get(code_var))
+            if not term and not code:
+                continue
+            c: dict[str, Any] = {"extension": [{"url": level_url, "valueCode": level}],
+                                 "system": terms.system("meddra")}
+            if code and not special[code_var][i]:
+                c["code"] = code
+            if term:
+                c["display"] = term
+            if "code" in c or "display" in c:
+                codings.append(c)
+        event: dict[str, Any] = {}
+        if codings:
+            event["coding"] = codings
+        if text(rec.get("AETERM")):
+            event["text"] = text(rec.get("AETERM"))
+        if event:
+            res[v.el("AdverseEvent.event")] = event
+        res["subject"] = ctx.ref("Patient", ctx.patient_rids[u])
+        if enc is not None and isinstance(enc["id"].iloc[i], str):
+            res["encounter"] = ctx.ref("Encounter", enc["id"].iloc[i])
+        # --- dates
+        s_val, s_keep, e_val, e_keep = start.iloc[i], start_keep.iloc[i], end.iloc[i], end_keep.iloc[i]
+        s_ext = {"extension": [{"url": url_dtc, "valueString": text(rec.get("AESTDTC"))}]} if s_keep else None
+        e_ext = {"extension": [{"url": url_dtc, "valueString": text(rec.get("AEENDTC"))}]} if e_keep else None
+        has_end = e_val is not None or e_ext is not None
+        if v.name == "R4":
+            if s_val is not None:
+                res["date"] = s_val
+            if s_ext:
+                res["_date"] = s_ext
+            if has_end:
+                period: dict[str, Any] = {}
+                if e_val is not None:
+                    period["end"] = e_val
+                if e_ext:
+                    period["_end"] = e_ext
+                exts.append({"url": terms.ext_url("ae_occurrence_r4"), "valuePeriod": period})
+        elif has_end:
+            period = {}
+            if s_val is not None:
+                period["start"] = s_val
+            if s_ext:
+                period["_start"] = s_ext
+            if e_val is not None:
+                period["end"] = e_val
+            if e_ext:
+                period["_end"] = e_ext
+            res["occurrencePeriod"] = period
+        else:
+            if s_val is not None:
+                res["occurrenceDateTime"] = s_val
+            if s_ext:
+                res["_occurrenceDateTime"] = s_ext
+        # --- seriousness, severity, outcome, causality
+        ser = _cc("ae_seriousness", "aeser_to_seriousness", text(rec.get("AESER")))
+        if ser:
+            res["seriousness"] = ser
+        sev = _cc("ae_severity", "aesev_to_severity", text(rec.get("AESEV")))
+        if sev and v.has("AdverseEvent.severity"):
+            res["severity"] = sev
+        elif sev:
+            exts.append({"url": terms.ext_url("ae_severity_r5"), "valueCodeableConcept": sev})
+        out_cc = _cc("ae_outcome", "aeout_to_outcome", text(rec.get("AEOUT")))
+        if out_cc:
+            res["outcome"] = [out_cc] if v.has("AdverseEvent.outcome_list") else out_cc
+        rel = text(rec.get("AEREL"))
+        if rel:
+            product = treatments.get(u, default_treatment)
+            instance = v.el("AdverseEventSuspectEntity.instance")
+            relatedness = v.el("AdverseEventSuspectEntityCausality.relatedness")
+            causality = {relatedness: rel if relatedness == "productRelatedness" else {"text": rel}}
+            res["suspectEntity"] = [{
+                instance: {"display": product} if instance == "instance" else {"text": product},
+                "causality": [causality] if v.has("AdverseEventSuspectEntity.causality_list") else causality}]
+        res["study"] = [ctx.study_ref()]
+        if carried[i] is not None:
+            exts.append(carried[i])
+        exts += ctx.supp.get(("AE", i), [])
+        if exts:
+            res = {"resourceType": res.pop("resourceType"), "id": res.pop("id"), "extension": exts, **res}
+        out.append(res)
+    return out
+
+
+def _differs(a: pd.Series, b: pd.Series) -> np.ndarray:
+    x = pd.to_numeric(a, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    y = pd.to_numeric(b, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    return ~((np.isnan(x) & np.isnan(y)) | (x == y))

@@ -1,0 +1,177 @@
+"""ResearchStudy (the study and one per site, partOf the study), Organization (labs): build and read.
+
+IG: STUDYID -> ResearchStudy.identifier of the study that the site-specific ResearchStudy is partOf; SITEID ->
+the site ResearchStudy's identifier. Arms (an IG gap): R4 ResearchStudy.arm (name = ARMCD, description = ARM),
+R5 comparisonGroup (linkId = ARMCD made id-safe, name = ARMCD, description = ARM). COUNTRY (a gap): the site's
+R4 location / R5 region (ISO 3166). The study also carries the time zone used for date-times and, per SDTM
+dataset, its variables in order (sdtm-dataset), so that reading gives back the same columns.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pandas as pd
+
+from msc_interop import mappings
+from msc_interop.fhir import ids, terms
+from msc_interop.fhir.common import coding, ext, text
+from msc_interop.fhir.context import WRITTEN_DOMAINS, WriteContext
+from msc_interop.study import Study
+
+
+def arm_table(study: Study) -> dict[str, str]:
+    """ARMCD -> ARM: the study definition's arms, then the pairs found in DM (first description wins)."""
+    arms: dict[str, str] = {}
+    for a in study.meta.arms:
+        if text(a.get("armcd")):
+            arms.setdefault(text(a.get("armcd")), text(a.get("arm")))
+    dm = study.datasets.get("DM")
+    if dm is not None:
+        for cd, name in (("ARMCD", "ARM"), ("ACTARMCD", "ACTARM")):
+            if cd in dm.columns:
+                arm = dm[name] if name in dm.columns else pd.Series("", index=dm.index)
+                for c, a in zip(dm[cd], arm, strict=True):
+                    if text(c):
+                        arms.setdefault(text(c), text(a))
+    return arms
+
+
+def link_id(armcd: str) -> str:
+    return ids.safe_part(armcd)
+
+
+def written_datasets(study: Study) -> list[str]:
+    out = [n for n in study.names if n in WRITTEN_DOMAINS]
+    for n in study.names:
+        if n.startswith("SUPP") and "RDOMAIN" in study[n].columns:
+            rd = {text(r) for r in pd.unique(study[n]["RDOMAIN"].astype(object))}
+            if rd and rd <= set(WRITTEN_DOMAINS):
+                out.append(n)
+    return out
+
+
+def build_studies(ctx: WriteContext) -> list[dict[str, Any]]:
+    study, v = ctx.study, ctx.version
+    meta = study.meta
+    res: dict[str, Any] = {"resourceType": "ResearchStudy", "id": ctx.study_rid}
+    extensions = [ext("study_timezone", "valueCode", ctx.tz)]
+    for name in written_datasets(study):
+        df = study[name]
+        known = mappings.sdtm_domain(name)
+        known_names = known.by_name if known else {}
+        numeric = [c for c in df.columns if c not in known_names and pd.api.types.is_float_dtype(df[c])]
+        subs = [{"url": "name", "valueCode": name}, {"url": "variables", "valueString": ",".join(df.columns)}]
+        if numeric:
+            subs.append({"url": "numeric", "valueString": ",".join(numeric)})
+        extensions.append({"url": terms.ext_url("sdtm_dataset"), "extension": subs})
+    extensions += ctx.supp_study
+    res["extension"] = extensions
+    res["identifier"] = [{"system": terms.id_system("studyid"), "value": ctx.studyid}] if ctx.studyid else []
+    if not res["identifier"]:
+        del res["identifier"]
+    if meta.title:
+        res["title"] = meta.title
+    res["status"] = terms.fixed("research_study_status")[v.name]
+    ind = meta.indication or {}
+    if ind.get("snomed") or ind.get("name"):
+        cc: dict[str, Any] = {}
+        if ind.get("snomed"):
+            cc["coding"] = [coding("snomed", text(ind["snomed"]), text(ind.get("name")) or None)]
+        if ind.get("name"):
+            cc["text"] = text(ind["name"])
+        res["condition"] = [cc]
+    arms = arm_table(study)
+    if arms:
+        if v.name == "R4":
+            res["arm"] = [{"name": cd, **({"description": a} if a else {})} for cd, a in arms.items()]
+        else:
+            res["comparisonGroup"] = [{"linkId": link_id(cd), "name": cd, **({"description": a} if a else {})}
+                                      for cd, a in arms.items()]
+    out = [res]
+    out += _sites(ctx)
+    out += [{"resourceType": "Organization", "id": rid, "name": name} for name, rid in ctx.org_rids.items()]
+    return out
+
+
+def site_countries(study: Study) -> dict[str, str]:
+    dm = study.datasets.get("DM")
+    if dm is None or "SITEID" not in dm.columns or "COUNTRY" not in dm.columns:
+        return {}
+    out: dict[str, str] = {}
+    for site, grp in dm.groupby(dm["SITEID"].astype(object), sort=False):
+        counts = Counter(text(c) for c in grp["COUNTRY"] if text(c))
+        if counts:
+            out[text(site)] = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+    return out
+
+
+def _sites(ctx: WriteContext) -> list[dict[str, Any]]:
+    names = {text(s.get("siteid")): text(s.get("name")) for s in ctx.study.meta.sites}
+    countries = site_countries(ctx.study)
+    out = []
+    for siteid, rid in ctx.site_rids.items():
+        r: dict[str, Any] = {"resourceType": "ResearchStudy", "id": rid,
+                             "identifier": [{"system": terms.id_system("siteid"), "value": siteid}],
+                             "title": f"{ctx.study.meta.title or ctx.studyid}: site {siteid}"
+                                      + (f" ({names[siteid]})" if names.get(siteid) else ""),
+                             "status": terms.fixed("research_study_status")[ctx.version.name],
+                             "partOf": [ctx.study_ref()]}
+        if countries.get(siteid):
+            r[ctx.version.el("ResearchStudy.country")] = [{"coding": [coding("iso3166", countries[siteid])]}]
+        out.append(r)
+    return out
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+
+def identifier_value(resource: dict[str, Any], system_key: str) -> str | None:
+    system = terms.id_system(system_key)
+    idents = resource.get("identifier")
+    if isinstance(idents, dict):
+        idents = [idents]
+    for i in idents or ():
+        if isinstance(i, dict) and i.get("system") == system and i.get("value") is not None:
+            return str(i["value"])
+    return None
+
+
+def read_study_info(res: dict[str, Any]) -> dict[str, Any]:
+    """What a study-level ResearchStudy written by msc-interop says: id, title, tz, datasets, arms."""
+    info: dict[str, Any] = {"studyid": identifier_value(res, "studyid"), "title": res.get("title", ""),
+                            "timezone": None, "datasets": {}, "arms": {}, "armcd_by_link": {}}
+    for e in res.get("extension") or ():
+        if e.get("url") == terms.ext_url("study_timezone"):
+            info["timezone"] = e.get("valueCode")
+        elif e.get("url") == terms.ext_url("sdtm_dataset"):
+            subs = {s.get("url"): next((s[k] for k in s if k.startswith("value")), None)
+                    for s in e.get("extension") or ()}
+            if subs.get("name"):
+                info["datasets"][subs["name"]] = {
+                    "variables": [c for c in str(subs.get("variables") or "").split(",") if c],
+                    "numeric": [c for c in str(subs.get("numeric") or "").split(",") if c]}
+    for a in res.get("arm") or ():
+        if a.get("name"):
+            info["arms"][a["name"]] = a.get("description", "")
+    for g in res.get("comparisonGroup") or ():
+        if g.get("name"):
+            info["arms"][g["name"]] = g.get("description", "")
+            if g.get("linkId"):
+                info["armcd_by_link"][g["linkId"]] = g["name"]
+    cond = (res.get("condition") or [None])[0]
+    if cond:
+        info["indication"] = {"name": cond.get("text", ""),
+                              "snomed": next((c.get("code", "") for c in cond.get("coding") or ()
+                                              if c.get("system") == terms.system("snomed")), "")}
+    return info
+
+
+def read_site_info(res: dict[str, Any]) -> dict[str, str]:
+    country = ""
+    for key in ("location", "region"):
+        for cc in res.get(key) or ():
+            for c in cc.get("coding") or ():
+                if c.get("system") == terms.system("iso3166") and c.get("code"):
+                    country = country or c["code"]
+    return {"siteid": identifier_value(res, "siteid") or "", "country": country}

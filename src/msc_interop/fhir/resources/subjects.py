@@ -1,0 +1,182 @@
+"""DM <-> Patient + ResearchSubject.
+
+Patient carries only the study subject identifier (USUBJID), gender (SEX), birthDate (BRTHDTC) and deceased[x]
+(DTHDTC / DTHFL): no names, no other identifiers. ResearchSubject carries SUBJID (IG: ResearchSubject.identifier),
+the site ResearchStudy (SITEID), the period of participation (RFICDTC..RFPENDTC), the arms, the status and, in
+the sdtm-variables extension, the DM variables FHIR has no element for (RFSTDTC, RFXSTDTC, AGE, RACE, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from msc_interop.dates import dtc_to_fhir
+from msc_interop.fhir import terms
+from msc_interop.fhir.common import Carrier, coding, ext, is_blank, text
+from msc_interop.fhir.context import WriteContext
+from msc_interop.fhir.resources.study import arm_table, link_id, site_countries
+
+
+def build_patients(ctx: WriteContext) -> list[dict[str, Any]]:
+    """One Patient per subject seen in any written domain (DM gives the details)."""
+    dm = ctx.study.datasets.get("DM")
+    rows: dict[str, dict[str, Any]] = {}
+    if dm is not None:
+        for rec in dm.to_dict("records"):
+            rows.setdefault(text(rec["USUBJID"]), rec)
+    gmap = terms.code_map("sex_to_gender")
+    out = []
+    birth = _dates(dm, "BRTHDTC", ctx.tz, date_only=True)
+    death = _dates(dm, "DTHDTC", ctx.tz)
+    birth_time = _dates(dm, "BRTHDTC", ctx.tz)
+    for usubjid, rid in ctx.patient_rids.items():
+        res: dict[str, Any] = {"resourceType": "Patient", "id": rid,
+                               "identifier": [{"system": terms.id_system("usubjid"), "value": usubjid}]}
+        rec = rows.get(usubjid)
+        if rec is not None:
+            g = gmap.code(text(rec.get("SEX")))
+            if g:
+                res["gender"] = g[0]
+            b = birth.get(usubjid)
+            if b:
+                value, keep, original = b
+                if value:
+                    res["birthDate"] = value
+                exts = []
+                bt = birth_time.get(usubjid)
+                if bt and bt[0] and "T" in bt[0]:
+                    exts.append(ext("birth_time", "valueDateTime", bt[0]))
+                if keep:
+                    exts.append(ext("sdtm_dtc", "valueString", original))
+                if exts:
+                    res["_birthDate"] = {"extension": exts}
+            d = death.get(usubjid)
+            if d:
+                value, keep, original = d
+                if value:
+                    res["deceasedDateTime"] = value
+                if keep:
+                    res["_deceasedDateTime"] = {"extension": [ext("sdtm_dtc", "valueString", original)]}
+            elif text(rec.get("DTHFL")) == "Y":
+                res["deceasedBoolean"] = True
+        out.append(res)
+    return out
+
+
+def _dates(dm: pd.DataFrame | None, col: str, tz: str, date_only: bool = False) -> dict[str, tuple]:
+    if dm is None or col not in dm.columns:
+        return {}
+    values, keep = dtc_to_fhir(dm[col].astype(object), tz, date_only=date_only)
+    out = {}
+    for u, v, k, o in zip(dm["USUBJID"], values, keep, dm[col], strict=True):
+        if text(o):
+            out[text(u)] = (v, bool(k), text(o))
+    return out
+
+
+def subject_state(rec: dict[str, Any]) -> str:
+    """R4 ResearchSubject.status / R5 progress.subjectState, derived (not read back)."""
+    if text(rec.get("ARMNRS")) == "SCREEN FAILURE":
+        return "ineligible"
+    if text(rec.get("RFPENDTC")):
+        return "off-study"
+    return "on-study"
+
+
+def build_research_subjects(ctx: WriteContext) -> list[dict[str, Any]]:
+    dm = ctx.study.datasets.get("DM")
+    if dm is None or dm.empty:
+        return []
+    v = ctx.version
+    dm = dm.reset_index(drop=True)
+    n = len(dm)
+    carrier = Carrier(n, ctx.tz)
+    mapped = terms.mapped_variables("DM")
+    decoded = decode_expectations(ctx, dm)
+    for col in dm.columns:
+        if col not in mapped:
+            carrier.add(col, dm[col], ~is_blank(dm[col]))
+        elif col in decoded:
+            exp = decoded[col]
+            differs = (dm[col].astype(object).map(text).to_numpy() != exp.map(text).to_numpy())
+            carrier.add(col, dm[col], differs)
+    carried = carrier.extensions()
+    period_start = dtc_to_fhir(_col(dm, "RFICDTC"), ctx.tz)
+    period_end = dtc_to_fhir(_col(dm, "RFPENDTC"), ctx.tz)
+    period_start = (period_start[0].tolist(), period_start[1].tolist())
+    period_end = (period_end[0].tolist(), period_end[1].tolist())
+    ric, rpen = _col(dm, "RFICDTC").tolist(), _col(dm, "RFPENDTC").tolist()
+    carried = carried.tolist()
+    out = []
+    for i, rec in enumerate(dm.to_dict("records")):
+        usubjid = text(rec["USUBJID"])
+        idents = [{"system": terms.id_system("usubjid"), "value": usubjid}]
+        if text(rec.get("SUBJID")):
+            idents.append({"system": terms.id_system("subjid"), "value": text(rec.get("SUBJID"))})
+        res: dict[str, Any] = {"resourceType": "ResearchSubject", "id": ctx.subject_rids[usubjid],
+                               "identifier": idents}
+        state = subject_state(rec)
+        if v.has("ResearchSubject.state_in_status"):
+            res["status"] = state
+        else:
+            res["status"] = terms.fixed("research_subject_status_r5")
+            res["progress"] = [{"subjectState": {"coding": [coding("subject_state", state)]}}]
+        period = _period(period_start, period_end, i, ric[i], rpen[i])
+        if period:
+            res["period"] = period
+        site = text(rec.get("SITEID"))
+        res["study"] = ctx.ref("ResearchStudy", ctx.site_rids[site]) if site in ctx.site_rids else ctx.study_ref()
+        res[v.el("ResearchSubject.individual")] = ctx.ref("Patient", ctx.patient_rids[usubjid])
+        for col, key in (("ARMCD", "ResearchSubject.assigned"), ("ACTARMCD", "ResearchSubject.actual")):
+            cd = text(rec.get(col))
+            if cd:
+                res[v.el(key)] = cd if v.name == "R4" else link_id(cd)
+        exts = []
+        if carried[i] is not None:
+            exts.append(carried[i])
+        exts += ctx.supp_subject.get(usubjid, [])
+        if exts:
+            res["extension"] = exts
+        out.append(res)
+    return out
+
+
+def _col(df: pd.DataFrame, col: str) -> pd.Series:
+    return df[col].astype(object) if col in df.columns else pd.Series("", index=df.index, dtype=object)
+
+
+def _period(start: tuple, end: tuple, i: int, s_orig: Any, e_orig: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    url = terms.ext_url("sdtm_dtc")
+    for name, (values, keep), orig in (("start", start, s_orig), ("end", end, e_orig)):
+        if values[i] is not None:
+            out[name] = values[i]
+        if keep[i]:
+            out["_" + name] = {"extension": [{"url": url, "valueString": text(orig)}]}
+    return out
+
+
+def decode_expectations(ctx: WriteContext, dm: pd.DataFrame) -> dict[str, pd.Series]:
+    """What a reader derives for the mapped DM variables from the FHIR written here (to carry differences).
+
+    Dates and identifiers are exact by construction; these are the variables whose FHIR home is shared
+    (arm descriptions, site country, study id, the code maps, the death flag).
+    """
+    arms = arm_table(ctx.study)
+    countries = site_countries(ctx.study)
+    gmap = terms.code_map("sex_to_gender")
+    exp: dict[str, pd.Series] = {}
+    exp["STUDYID"] = pd.Series(ctx.studyid, index=dm.index, dtype=object)
+    exp["DOMAIN"] = pd.Series("DM", index=dm.index, dtype=object)
+    for cd, name in (("ARMCD", "ARM"), ("ACTARMCD", "ACTARM")):
+        exp[name] = _col(dm, cd).map(lambda c: arms.get(text(c), "") if text(c) else "")
+    site = _col(dm, "SITEID").map(text)
+    exp["COUNTRY"] = site.map(lambda s: countries.get(s, "") if s in ctx.site_rids else "")
+    sex = _col(dm, "SEX").map(text)
+    exp["SEX"] = sex.map(lambda s: s if gmap.code(s) and gmap.cdisc(gmap.code(s)[0]) == s else "")
+    death = ~is_blank(_col(dm, "DTHDTC")) | (_col(dm, "DTHFL").map(text) == "Y").to_numpy()
+    exp["DTHFL"] = pd.Series(np.where(death, "Y", ""), index=dm.index, dtype=object)
+    return exp

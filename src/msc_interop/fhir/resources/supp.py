@@ -1,0 +1,49 @@
+"""SUPP-- records as the `sdtm-supplemental` extension on their parent record's resource (and back)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from msc_interop.fhir import terms
+from msc_interop.fhir.common import text
+
+# columns every SUPP-- has; any other column is carried under its own name
+STANDARD = ("STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "QLABEL", "QVAL", "QORIG", "QEVAL")
+
+
+def supplemental_extension(dataset: str, rec: dict[str, Any], row: int, columns: list[str]) -> dict[str, Any]:
+    """The extension for one SUPP-- record (row = its 1-based position in the dataset, to restore the order)."""
+    subs: list[dict[str, Any]] = [{"url": "row", "valueInteger": row}]
+    if dataset != "SUPP" + text(rec.get("RDOMAIN")):
+        subs.append({"url": "dataset", "valueString": dataset})
+    for c in columns:
+        v = rec.get(c)
+        t = text(v)
+        if t == "":
+            continue
+        if isinstance(v, float):
+            subs.append({"url": c, "valueDecimal": v})
+        else:
+            subs.append({"url": c, "valueString": t})
+    return {"url": terms.ext_url("sdtm_supplemental"), "extension": subs}
+
+
+def read_supplemental(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    """The SUPP-- records carried on a resource: dicts of column -> value plus '_row' and '_dataset'."""
+    url = terms.ext_url("sdtm_supplemental")
+    out = []
+    for e in resource.get("extension") or ():
+        if not isinstance(e, dict) or e.get("url") != url:
+            continue
+        rec: dict[str, Any] = {}
+        for sub in e.get("extension") or ():
+            name = sub.get("url")
+            value = next((sub[k] for k in sub if k.startswith("value")), None)
+            if name == "row":
+                rec["_row"] = value
+            elif name == "dataset":
+                rec["_dataset"] = value
+            else:
+                rec[name] = value
+        out.append(rec)
+    return out

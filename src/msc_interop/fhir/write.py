@@ -1,0 +1,141 @@
+"""Study -> FHIR resources -> Bundle JSON and/or Bulk-Data NDJSON files (streamed in chunks)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from msc_interop.atomic import atomic_open
+from msc_interop.dates import check_timezone
+from msc_interop.errors import InputError
+from msc_interop.fhir import ids
+from msc_interop.fhir.context import WRITTEN_DOMAINS, WriteContext, make_context
+from msc_interop.fhir.io import BundleWriter, NdjsonWriter
+from msc_interop.fhir.resources import adverse_events, encounters, exposure, lab, study, subjects
+from msc_interop.fhir.validate import FastValidator, Finding, ModelValidator
+from msc_interop.fhir.versions import get_version
+from msc_interop.study import Study
+
+BUNDLE_TYPES = ("collection", "transaction", "none")
+
+
+@dataclass
+class FhirWriteResult:
+    """What `write_fhir` wrote: the files, resources per type, validation findings and warnings."""
+
+    paths: list[Path] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    version: str = "R4"
+    validated: str = ""  # "", "fast" (jsonschema-rs, official schema subset) or "models" (fhir.resources)
+
+    @property
+    def valid(self) -> bool:
+        return not self.findings
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def generate(ctx: WriteContext, chunk_size: int = 25_000
+             ) -> Iterator[tuple[list[dict[str, Any]], dict[str, list[Any]] | None]]:
+    """All resources of the study in chunks, each with the builder's sharing hints where it has them:
+    studies and labs, subjects, visits, then the records."""
+    yield study.build_studies(ctx), None
+    yield subjects.build_patients(ctx), None
+    yield subjects.build_research_subjects(ctx), None
+    yield encounters.build_encounters(ctx), None
+    yield exposure.build_medication_administrations(ctx), None
+    yield adverse_events.build_adverse_events(ctx), None
+    yield from lab.build_observations(ctx, chunk_size)
+
+
+def write_fhir(study_: Study, out: Path, *, version: str = "R4", bundle: str = "collection", ndjson: bool = False,
+               timezone: str | None = None, validate: bool | str = True, chunk_size: int = 25_000
+               ) -> FhirWriteResult:
+    """Write the study's DM, EX, AE, LB (and SUPP--) as FHIR resources into folder `out`.
+
+    `bundle`: "collection" or "transaction" writes one Bundle for the whole study to out/bundle.json
+    (transaction entries are PUT Type/id, so loading twice updates instead of duplicating), "none" writes
+    none. `ndjson` writes out/<ResourceType>.ndjson (Bulk Data). `timezone` (IANA) gives SDTM local date-times
+    their UTC offset (default: the study definition's). `validate`: True or "fast" checks every resource with
+    the fast JSON Schema validator, "models" with fhir.resources, False not at all; problems are returned as
+    findings (the files are written all the same).
+
+        >>> result = write_fhir(study, Path("out/fhir"), version="R5", ndjson=True)
+        >>> result.counts["Observation"], result.valid
+        (494, True)
+    """
+    out = Path(out)
+    spec = get_version(version)
+    if bundle not in BUNDLE_TYPES:
+        raise InputError(f"unknown bundle type {bundle!r}; choose {', '.join(BUNDLE_TYPES)}")
+    if bundle == "none" and not ndjson:
+        raise InputError("nothing to write: bundle='none' and ndjson=False; ask for a Bundle or NDJSON")
+    tz = timezone or study_.meta.timezone or "UTC"
+    try:
+        check_timezone(tz)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if validate is True:
+        validate = "fast"
+    if validate not in (False, "fast", "models"):
+        raise InputError(f"validate must be True, False, 'fast' or 'models', not {validate!r}")
+    result = FhirWriteResult(version=spec.name, validated=validate or "")
+    skipped = [n for n in study_.names if n not in WRITTEN_DOMAINS and not n.startswith("SUPP")]
+    if skipped:
+        result.warnings.append(f"datasets not written to FHIR (no mapping yet): {', '.join(skipped)}")
+    outputs = ([("bundle", True)] if bundle != "none" else []) + ([("ndjson", False)] if ndjson else [])
+    validator: Any = None
+    if validate == "fast":
+        validator = FastValidator(spec)
+    elif validate == "models":
+        validator = ModelValidator(spec)
+    for kind, in_bundle in outputs:
+        ctx = make_context(study_, spec, tz, in_bundle)
+        counts: Counter[str] = Counter()
+        check = validator if not result.counts else None  # validate once (both outputs hold the same content)
+        with contextlib.ExitStack() as stack:
+            if kind == "bundle":
+                target = out / "bundle.json"
+                fh = stack.enter_context(atomic_open(target, "wb"))
+                writer: Any = BundleWriter(fh, bundle, ids.simple_id("bundle", ctx.studyid))
+                file_label = "bundle.json"
+            else:
+                writer = NdjsonWriter(out, stack)
+                file_label = ""
+            for chunk, hints in generate(ctx, chunk_size):
+                if check is not None:
+                    if isinstance(check, FastValidator):
+                        batch = check.errors_hinted(chunk, hints, lab.UNIQUE) if hints is not None else \
+                            check.errors_many(chunk)
+                    else:
+                        batch = [check.errors(r) for r in chunk]
+                    for r, msgs in zip(chunk, batch, strict=True):
+                        if msgs:
+                            label = file_label or f"{r.get('resourceType')}.ndjson"
+                            result.findings += [Finding(label, counts[r.get("resourceType")] + 1,
+                                                        str(r.get("resourceType")), str(r.get("id")), m)
+                                                for m in msgs]
+                        counts[r["resourceType"]] += 1
+                    if isinstance(check, FastValidator):
+                        check.clear()
+                else:
+                    counts.update(r["resourceType"] for r in chunk)
+                writer.add(chunk)
+            if kind == "bundle":
+                writer.close()
+                result.paths.append(out / "bundle.json")
+            else:
+                result.paths += writer.paths
+        result.counts = dict(counts)
+        for w in ctx.warnings:
+            if w not in result.warnings:
+                result.warnings.append(w)
+    return result

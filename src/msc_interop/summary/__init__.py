@@ -1,0 +1,162 @@
+"""The study's safety summary, computed from a Study alone (so SDTM, FHIR and study records give the same numbers).
+
+    >>> from pathlib import Path
+    >>> from msc_interop.api import load_study
+    >>> from msc_interop.summary import compute_tables, summarize
+    >>> study, _ = load_study("fixtures/example_study")
+    >>> tables = compute_tables(study)
+    >>> tables["ae_overview"].iloc[0, 1]
+    '1 (11.1%)'
+    >>> result = summarize(study, Path("out/summary"), formats=["html", "md", "csv"])  # doctest: +SKIP
+
+Tables (CSV file names): study, demographics, disposition, exposure_summary, exposure_schedule, exposure_listing,
+ae_overview, ae_soc_pt, ae_characteristics, ae_infusion, ae_listing, lab_stats, lab_change, lab_range, lab_shift,
+lab_abnormal_listing, data_issues. Figures: one SVG per lab category (LBCAT), embedded in the HTML report.
+
+Only ``study`` (title, protocol, indication, planned schedule) and ``exposure_schedule`` (timing against the planned
+days) read study-level metadata (study.yaml, or TS and TV in SDTM): an input without it gives "not recorded" and
+"schedule unknown" there. Every other table reads the subject-level datasets only.
+
+Output layout: OUTDIR/summary.html, OUTDIR/summary.md with OUTDIR/figures/*.svg, OUTDIR/csv/<table>.csv.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from msc_interop.atomic import write_bytes_atomic
+from msc_interop.errors import UnknownFormatError
+from msc_interop.study import Study
+from msc_interop.summary import render
+from msc_interop.summary._common import Section, population
+from msc_interop.summary.adverse import summarize_ae
+from msc_interop.summary.exposure import summarize_exposure
+from msc_interop.summary.figures import FigureOut, lab_figures
+from msc_interop.summary.labs import LabResult, summarize_labs
+from msc_interop.summary.subjects import demographics, disposition, study_table
+
+__all__ = ["FORMATS", "METADATA_TABLES", "SummaryResult", "compute_tables", "summarize"]
+
+FORMATS = ("html", "md", "csv")
+# tables that read study metadata (study.yaml) besides the SDTM datasets: they may differ between a Study read
+# from study records and one read from SDTM files (which carry no title, indication or planned visit days)
+METADATA_TABLES = frozenset({"study", "exposure_schedule"})
+
+
+@dataclass
+class SummaryResult:
+    """What `summarize` produced: the tables (name -> DataFrame), the files written, footnotes per table."""
+
+    tables: dict[str, pd.DataFrame]
+    paths: list[Path] = field(default_factory=list)
+    footnotes: dict[str, list[str]] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
+    highlights: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Summary:
+    studyid: str
+    title: str
+    tables: dict[str, pd.DataFrame]
+    titles: dict[str, str]
+    footnotes: dict[str, list[str]]
+    highlights: list[str]
+    labs: LabResult
+    figures: list[FigureOut] = field(default_factory=list)
+
+
+def _build(study: Study, baseline: str | None, by_visit: bool) -> _Summary:
+    pop = population(study)
+    sec = Section()
+    table, notes = study_table(study, pop)
+    sec.add("study", "Study", table, notes)
+    demographics(study, pop, sec)
+    disposition(study, pop, sec)
+    ex = summarize_exposure(study, pop, sec)
+    summarize_ae(study, pop, ex, sec)
+    labs = summarize_labs(study, pop, sec, baseline=baseline, by_visit=by_visit)
+    issues = pd.DataFrame(sec.issues, columns=["Issue", "Dataset", "Records", "Subjects", "Detail", "Handling"])
+    sec.add("data_issues", "Data handling: partial dates, missing and non-numeric values", issues,
+            ["Every record is accounted for: what could not be used as is, how many, and how it was handled. "
+             "Records: the records concerned, or for absent data the number of absent items (subject-visits, "
+             "subject-tests)."] if len(issues) else
+            ["No partial dates, missing values or non-numeric results found."])
+    highlights = _highlights(study, pop, ex, sec, labs)
+    title = sec.tables["study"].set_index("Item")["Value"].get("Title", "")
+    return _Summary(study.meta.studyid, "" if title.startswith("not recorded") else title, sec.tables, sec.titles,
+                    sec.footnotes, highlights, labs)
+
+
+def _highlights(study: Study, pop, ex: pd.DataFrame, sec: Section, labs: LabResult) -> list[str]:
+    out = []
+    dm = study.datasets.get("DM")
+    sex = ""
+    if dm is not None and "SEX" in dm and len(dm):
+        counts = dm["SEX"].replace("", "missing").value_counts().sort_index()
+        sex = " (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")"
+    out.append(f"{pop.n} subjects{sex}.")
+    if len(ex):
+        per = ex.groupby("USUBJID").size()
+        k = f"{per.min()}" if per.min() == per.max() else f"{per.min()} to {per.max()}"
+        out.append(f"{len(ex)} administrations in {len(per)} subjects ({k} per subject).")
+    ae = sec.tables["ae_listing"]
+    if len(ae):
+        infusion = ae[ae["Infusion-related"].eq("Y")]
+        k = ae["Subject"].nunique()
+        out.append(f"{len(ae)} adverse event(s) in {k} of {pop.n} subjects ({100.0 * k / pop.n:.1f}%); "
+                   f"serious: {int(ae['Serious'].eq('Y').sum())}; with onset on the day of (or within 24 h after) "
+                   f"an administration: {len(infusion)}.")
+        inf = sec.tables["ae_infusion"]
+        for r in (inf.to_dict("records") if len(inf) <= 5 else []):  # the seed's kind of event: name each one
+            mins = r["Minutes after start of administration"]
+            adm = f"administration {r['Administration (EXSEQ)']}" + (f" ({r['Visit']})" if r["Visit"] else "")
+            when = f"{mins} min after the start of {adm}" if mins != "-" else f"on the day of {adm}"
+            out.append(f"{r['Subject']}: {r['Preferred term']} ({r['Severity']}, {r['Relationship']}), {when}; "
+                       f"outcome {r['Outcome']}.")
+    else:
+        out.append("No adverse events recorded.")
+    out += labs.facts
+    return out
+
+
+def compute_tables(study: Study, baseline: str | None = None, *, by_visit: bool = True) -> dict[str, pd.DataFrame]:
+    """All summary tables of `study` (name -> DataFrame of display cells), computed from the Study alone.
+
+    `baseline`: a VISIT name (or VISITNUM) to take as the lab baseline instead of LBLOBXFL. `by_visit=False`
+    summarises labs as baseline vs each subject's last post-baseline value instead of visit by visit.
+    """
+    return _build(study, baseline, by_visit).tables
+
+
+def summarize(study: Study, outdir: Path, *, formats: Sequence[str] = FORMATS, by_visit: bool = True,
+              baseline: str | None = None) -> SummaryResult:
+    """Compute the safety summary of `study` and write it to `outdir` in `formats` (html, md, csv).
+
+    Writes OUTDIR/csv/<table>.csv, OUTDIR/summary.md (+ OUTDIR/figures/*.svg) and OUTDIR/summary.html (figures
+    embedded, opens offline). Every file is written atomically; the same Study gives byte-identical files.
+    """
+    formats = [f.strip().lower() for f in formats]
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise UnknownFormatError(f"summary format(s) {unknown or list(formats)} unknown; choose from "
+                                 f"{', '.join(FORMATS)}")
+    outdir = Path(outdir)
+    s = _build(study, baseline, by_visit)
+    paths: list[Path] = []
+    if "md" in formats or "html" in formats:
+        s.figures = lab_figures(s.labs)
+    if "csv" in formats:
+        paths += render.write_csvs(s.tables, outdir / "csv")
+    if "md" in formats:
+        paths += render.write_figures(s.figures, outdir / "figures")
+        write_bytes_atomic(outdir / "summary.md", render.markdown(s).encode("utf-8"))
+        paths.append(outdir / "summary.md")
+    if "html" in formats:
+        write_bytes_atomic(outdir / "summary.html", render.html_report(s).encode("utf-8"))
+        paths.append(outdir / "summary.html")
+    return SummaryResult(s.tables, paths, s.footnotes, s.titles, s.highlights)

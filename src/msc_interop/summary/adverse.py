@@ -1,0 +1,285 @@
+"""Adverse events: overview, MedDRA SOC/PT, characteristics, infusion-related events, listing.
+
+Infusion-related (administration-related) event: onset on the calendar day of an administration, or, when both
+carry a time, within 24 h after its start. The time from the start of the nearest preceding administration is
+given in minutes when both AESTDTC and EXSTDTC have times (the seed paper's "5 min after infusion").
+An AE with a partial start date cannot be placed against an administration and is counted as not assessable.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from msc_interop import dates
+from msc_interop.study import Study
+from msc_interop.summary._common import (
+    MISSING,
+    Population,
+    Section,
+    category_order,
+    instant,
+    is_partial,
+    n_pct,
+    num,
+    subjects_text,
+    text_col,
+)
+
+NOT_CODED = "Not coded"
+NOT_RELATED = frozenset({"NOT RELATED", "UNLIKELY RELATED", "UNRELATED", "N", "NO", "NONE", "NOT SUSPECTED"})
+WINDOW = pd.Timedelta(hours=24)
+SEVERITY = ("MILD", "MODERATE", "SEVERE")
+OUTCOMES = ("RECOVERED/RESOLVED", "RECOVERING/RESOLVING", "NOT RECOVERED/NOT RESOLVED",
+            "RECOVERED/RESOLVED WITH SEQUELAE", "FATAL", "UNKNOWN")
+
+
+def prepare(study: Study) -> pd.DataFrame:
+    ae = study.datasets.get("AE")
+    cols = ["USUBJID", "AESEQ", "AETERM", "AEDECOD", "AEBODSYS", "AESEV", "AESER", "AEREL", "AEACN", "AEOUT",
+            "AESTDTC", "AEENDTC"]
+    if ae is None or ae.empty:
+        return pd.DataFrame(columns=[*cols, "SOC", "PT", "AESTDY"])
+    out = pd.DataFrame({c: text_col(ae, c) for c in cols if c != "AESEQ"})
+    out.insert(1, "AESEQ", ae["AESEQ"].astype("Int64") if "AESEQ" in ae else pd.array(range(1, len(ae) + 1)))
+    soc = out["AEBODSYS"].where(out["AEBODSYS"].ne(""), text_col(ae, "AESOC"))
+    out["SOC"] = soc.where(soc.ne(""), NOT_CODED)
+    out["PT"] = out["AEDECOD"].where(out["AEDECOD"].ne(""), out["AETERM"] + " (uncoded)")
+    out["AESTDY"] = ae["AESTDY"].astype("Int64") if "AESTDY" in ae else pd.array([pd.NA] * len(ae), dtype="Int64")
+    return out.sort_values(["USUBJID", "AESEQ"], kind="stable").reset_index(drop=True)
+
+
+def infusion_links(ae: pd.DataFrame, ex: pd.DataFrame) -> pd.DataFrame:
+    """For each AE: the administration it follows (EXSEQ, EXSTDTC, minutes) under the rule above.
+
+    Returns one row per AE (USUBJID, AESEQ) with columns status ("yes", "no", "not assessable"), EXSEQ, VISIT,
+    EXSTDTC, minutes (Float64, NA without times), rule ("within 24 h" or "same day").
+    """
+    base = ae[["USUBJID", "AESEQ", "AESTDTC"]].copy()
+    ae_date = dates.date_part(base["AESTDTC"])
+    base["assessable"] = ae_date.notna()
+    base["ae_date"] = ae_date
+    base["ae_time"] = instant(base["AESTDTC"])
+    if ex.empty:
+        out = base[["USUBJID", "AESEQ"]].copy()
+        out["status"] = ["no" if a else "not assessable" for a in base["assessable"]]
+        return out.assign(EXSEQ=pd.NA, VISIT="", EXSTDTC="", minutes=pd.NA, rule="")
+    e = ex[["USUBJID", "EXSEQ", "VISIT", "EXSTDTC"]].copy()
+    e["ex_date"] = dates.date_part(e["EXSTDTC"])
+    e["ex_time"] = instant(e["EXSTDTC"])
+    e = e[e["ex_date"].notna()]
+    pairs = base[base["assessable"]].merge(e, on="USUBJID", how="inner")
+    delta = pairs["ae_time"] - pairs["ex_time"]
+    timed = delta.notna()
+    within = timed & (delta >= pd.Timedelta(0)) & (delta <= WINDOW)
+    same_day = ~timed & pairs["ae_date"].eq(pairs["ex_date"])
+    pairs = pairs[within | same_day].copy()
+    pairs["minutes"] = (delta[pairs.index].dt.total_seconds() / 60.0).astype("Float64")
+    pairs["rule"] = ["within 24 h" if t else "same day" for t in pairs["minutes"].notna()]
+    # nearest preceding administration: timed matches first (smallest delay), then the same-day match
+    pairs["has_t"] = pairs["minutes"].notna()
+    pairs = pairs.sort_values(["USUBJID", "AESEQ", "has_t", "minutes", "EXSEQ"],
+                              ascending=[True, True, False, True, True], kind="stable")
+    best = pairs.drop_duplicates(["USUBJID", "AESEQ"])[["USUBJID", "AESEQ", "EXSEQ", "VISIT", "EXSTDTC",
+                                                         "minutes", "rule"]]
+    out = base[["USUBJID", "AESEQ", "assessable"]].merge(best, on=["USUBJID", "AESEQ"], how="left")
+    out["status"] = "no"
+    out.loc[out["EXSEQ"].notna(), "status"] = "yes"
+    out.loc[~out["assessable"], "status"] = "not assessable"
+    out["VISIT"] = out["VISIT"].fillna("")
+    out["EXSTDTC"] = out["EXSTDTC"].fillna("")
+    out["rule"] = out["rule"].fillna("")
+    return out.drop(columns=["assessable"])
+
+
+def summarize_ae(study: Study, pop: Population, ex: pd.DataFrame, sec: Section) -> None:
+    ae = prepare(study)
+    links = infusion_links(ae, ex) if len(ae) else pd.DataFrame(
+        columns=["USUBJID", "AESEQ", "status", "EXSEQ", "VISIT", "EXSTDTC", "minutes", "rule"])
+    ae = ae.merge(links[["USUBJID", "AESEQ", "status", "EXSEQ", "VISIT", "EXSTDTC", "minutes", "rule"]],
+                  on=["USUBJID", "AESEQ"], how="left") if len(ae) else ae.assign(status="", minutes=pd.NA)
+    issues_notes = _issues(ae, sec)
+    _overview(study, ae, pop, sec, issues_notes)
+    _soc_pt(ae, pop, sec, issues_notes)
+    _characteristics(ae, pop, sec)
+    _infusion(ae, sec)
+    _listing(ae, sec)
+
+
+def _issues(ae: pd.DataFrame, sec: Section) -> list[str]:
+    notes = []
+    if ae.empty:
+        return notes
+    uncoded = ae["AEDECOD"].eq("")
+    if uncoded.any():
+        k = int(uncoded.sum())
+        notes.append(f"{k} event(s) have no MedDRA coding (AEDECOD empty): shown under SOC '{NOT_CODED}' by their "
+                     "reported term, marked '(uncoded)'.")
+        sec.issue("AE not coded", "AE", k, ae.loc[uncoded, "USUBJID"].nunique(), "AEDECOD empty",
+                  "summarised by reported term under SOC 'Not coded'")
+    partial = is_partial(ae["AESTDTC"]) | ae["AESTDTC"].eq("")
+    if partial.any():
+        k = int(partial.sum())
+        notes.append(f"{k} event(s) have a partial or missing start date: relation in time to an administration "
+                     "not assessable.")
+        sec.issue("Partial or missing AESTDTC", "AE", k, ae.loc[partial, "USUBJID"].nunique(),
+                  subjects_text(ae.loc[partial, "USUBJID"]), "counted as events; infusion timing not assessable")
+    return notes
+
+
+def _count_table(ae: pd.DataFrame, pop: Population, keys: list[str]) -> tuple[pd.Series, pd.Series]:
+    """(subjects, events) counted by keys + ARMCD (with Total)."""
+    e = pop.expand(ae)
+    events = e.groupby([*keys, "ARMCD"]).size()
+    subjects = e.drop_duplicates([*keys, "ARMCD", "USUBJID"]).groupby([*keys, "ARMCD"]).size()
+    return subjects, events
+
+
+def _cells(pop: Population, subjects: pd.Series, events: pd.Series, key, label_events: bool = True) -> dict:
+    n_by = pop.arm_n()
+    out = {}
+    for c in pop.columns():
+        k = (*key, c) if isinstance(key, tuple) else (key, c)
+        out[pop.header(c, "n (%)")] = n_pct(int(subjects.get(k, 0)), n_by[c])
+        if label_events:
+            out[f"{c} events"] = str(int(events.get(k, 0)))
+    return out
+
+
+def _overview(study: Study, ae: pd.DataFrame, pop: Population, sec: Section, extra: list[str]) -> None:
+    flags = {
+        "Any adverse event": pd.Series(True, index=ae.index),
+        "Serious (AESER = Y)": ae["AESER"].eq("Y"),
+        "Related to the product (see note)": ~ae["AEREL"].isin(NOT_RELATED) & ae["AEREL"].ne(""),
+        "Severe (AESEV = SEVERE)": ae["AESEV"].eq("SEVERE"),
+        "Leading to withdrawal (AEACN = DRUG WITHDRAWN)": ae["AEACN"].eq("DRUG WITHDRAWN"),
+        "Fatal outcome (AEOUT = FATAL)": ae["AEOUT"].eq("FATAL"),
+        "Onset on the day of / within 24 h after an administration": ae["status"].eq("yes"),
+    }
+    rows = []
+    for label, mask in flags.items():
+        sub = ae[mask.to_numpy(dtype=bool)].assign(ROW=label)
+        subjects, events = _count_table(sub, pop, ["ROW"]) if len(sub) else (pd.Series(dtype=int),) * 2
+        rows.append({"Category": label, **_cells(pop, subjects, events, label)})
+    dm = study.datasets.get("DM")
+    if dm is not None and "DTHFL" in dm:
+        died = pop.attach_arm(dm[dm["DTHFL"].eq("Y")][["USUBJID"]])
+        n_by = pop.arm_n()
+        row = {"Category": "Subjects who died (DM DTHFL = Y)"}
+        for c in pop.columns():
+            k = len(died) if c == "Total" else int(died["ARMCD"].eq(c).sum())
+            row[pop.header(c, "n (%)")] = n_pct(k, n_by[c])
+            row[f"{c} events"] = "-"
+        rows.append(row)
+    notes = ["n (%): subjects with at least one such event (percent of N); events: number of events.",
+             "Related: AEREL other than NOT RELATED, UNLIKELY RELATED, N (empty AEREL counts as not related).",
+             *extra]
+    sec.add("ae_overview", "Adverse events: overview", pd.DataFrame(rows), notes)
+
+
+def _soc_pt(ae: pd.DataFrame, pop: Population, sec: Section, extra: list[str]) -> None:
+    cols = ["System organ class", "Preferred term"]
+    if ae.empty:
+        sec.add("ae_soc_pt", "Adverse events by MedDRA system organ class and preferred term",
+                pd.DataFrame(columns=cols), ["No adverse events recorded."])
+        return
+    s_soc, e_soc = _count_table(ae, pop, ["SOC"])
+    s_pt, e_pt = _count_table(ae, pop, ["SOC", "PT"])
+    total_key = "Total" if pop.with_total else pop.arms[0]
+    soc_n = {soc: int(s_soc.get((soc, total_key), 0)) for soc in ae["SOC"].unique()}
+    rows = []
+    subjects_any, events_any = _count_table(ae.assign(ANY="any"), pop, ["ANY"])
+    rows.append({"System organ class": "Any adverse event", "Preferred term": "",
+                 **_cells(pop, subjects_any, events_any, "any")})
+    for soc in sorted(soc_n, key=lambda s: (s == NOT_CODED, -soc_n[s], s)):
+        rows.append({"System organ class": soc, "Preferred term": "", **_cells(pop, s_soc, e_soc, soc)})
+        pts = ae.loc[ae["SOC"].eq(soc), "PT"].unique()
+        pt_n = {pt: int(s_pt.get((soc, pt, total_key), 0)) for pt in pts}
+        for pt in sorted(pt_n, key=lambda p: (-pt_n[p], p)):
+            rows.append({"System organ class": soc, "Preferred term": pt, **_cells(pop, s_pt, e_pt, (soc, pt))})
+    notes = ["A subject is counted once per SOC and once per PT; events count every record. Sorted by "
+             "decreasing number of subjects, then alphabetically.", *extra]
+    sec.add("ae_soc_pt", "Adverse events by MedDRA system organ class and preferred term", pd.DataFrame(rows),
+            notes)
+
+
+def _characteristics(ae: pd.DataFrame, pop: Population, sec: Section) -> None:
+    rows = []
+    n_by = pop.arm_n()
+    e = pop.expand(ae) if len(ae) else ae.assign(ARMCD=pd.Series(dtype=object))
+    sev_rank = {s: i for i, s in enumerate(SEVERITY)}
+    specs = [("Severity (AESEV)", "AESEV", SEVERITY), ("Serious (AESER)", "AESER", ("Y", "N")),
+             ("Relationship (AEREL)", "AEREL", ()), ("Outcome (AEOUT)", "AEOUT", OUTCOMES),
+             ("Action taken (AEACN)", "AEACN", ())]
+    for label, var, preferred in specs:
+        val = e[var].replace("", MISSING) if len(e) else pd.Series(dtype=object)
+        ev = pd.crosstab(val, e["ARMCD"]) if len(e) else pd.DataFrame()
+        if var == "AESEV" and len(e):
+            # subjects by their most severe event (each subject once)
+            rank = val.map(lambda v: sev_rank.get(v, -1))
+            worst = e.assign(rank=rank, val=val).sort_values("rank").drop_duplicates(["ARMCD", "USUBJID"],
+                                                                                     keep="last")
+            subj = pd.crosstab(worst["val"], worst["ARMCD"])
+        elif len(e):
+            once = e.assign(v=val).drop_duplicates(["ARMCD", "USUBJID", "v"])
+            subj = pd.crosstab(once["v"], once["ARMCD"])
+        else:
+            subj = pd.DataFrame()
+        n_events = {c: int((e["ARMCD"] == c).sum()) if len(e) else 0 for c in pop.columns()}
+        for cat in category_order(ev.index if len(ev) else [], preferred):
+            row = {"Characteristic": label, "Category": cat}
+            for c in pop.columns():
+                row[pop.header(c, "events n (%)")] = n_pct(int(ev.at[cat, c]) if c in ev else 0, n_events[c])
+                row[pop.header(c, "subjects n (%)")] = n_pct(
+                    int(subj.at[cat, c]) if (c in subj and cat in subj.index) else 0, n_by[c])
+            rows.append(row)
+    notes = ["Events n (%): percent of all events; subjects n (%): percent of N. Severity counts each subject once, "
+             "at the most severe event; for the other characteristics a subject is counted in every category "
+             "in which they had an event."]
+    if ae.empty:
+        notes = ["No adverse events recorded."]
+    sec.add("ae_characteristics", "Adverse events by severity, seriousness, relationship, outcome and action",
+            pd.DataFrame(rows), notes)
+
+
+def _infusion(ae: pd.DataFrame, sec: Section) -> None:
+    cols = ["Subject", "AESEQ", "Reported term", "Preferred term", "Administration (EXSEQ)", "Visit",
+            "Administration start", "AE start", "Minutes after start of administration", "AE end",
+            "Duration (min)", "Severity", "Serious", "Relationship", "Outcome", "Rule"]
+    sel = ae[ae["status"].eq("yes")] if len(ae) else ae
+    if sel.empty:
+        table = pd.DataFrame(columns=cols)
+    else:
+        dur = (instant(sel["AEENDTC"]) - instant(sel["AESTDTC"])).dt.total_seconds() / 60.0
+        table = pd.DataFrame({
+            "Subject": sel["USUBJID"], "AESEQ": sel["AESEQ"].astype(str), "Reported term": sel["AETERM"],
+            "Preferred term": sel["PT"], "Administration (EXSEQ)": sel["EXSEQ"].astype("Int64").astype(str),
+            "Visit": sel["VISIT"], "Administration start": sel["EXSTDTC"], "AE start": sel["AESTDTC"],
+            "Minutes after start of administration": [num(m, 0) for m in sel["minutes"].astype("float64")],
+            "AE end": sel["AEENDTC"], "Duration (min)": [num(m, 0) for m in dur],
+            "Severity": sel["AESEV"], "Serious": sel["AESER"], "Relationship": sel["AEREL"], "Outcome": sel["AEOUT"],
+            "Rule": sel["rule"],
+        }, columns=cols)
+    notes = ["Infusion-related: onset on the calendar day of an administration or, when AESTDTC and EXSTDTC both "
+             "have a time, within 24 h after the start of the administration; minutes are counted from the start "
+             "of the nearest preceding administration (only when both have times)."]
+    na = int(ae["status"].eq("not assessable").sum()) if len(ae) else 0
+    if na:
+        notes.append(f"{na} event(s) with a partial or missing start date could not be placed against an "
+                     "administration.")
+    sec.add("ae_infusion", "Adverse events with onset on the day of (or within 24 h after) an administration",
+            table, notes)
+
+
+def _listing(ae: pd.DataFrame, sec: Section) -> None:
+    status = {"yes": "Y", "no": "N", "not assessable": "not assessable"}
+    table = pd.DataFrame({
+        "Subject": ae["USUBJID"], "AESEQ": ae["AESEQ"].astype(str), "Reported term": ae["AETERM"],
+        "Preferred term": ae["PT"], "System organ class": ae["SOC"], "Start": ae["AESTDTC"], "End": ae["AEENDTC"],
+        "Study day": ae["AESTDY"].astype(str).replace("<NA>", "-") if len(ae) else pd.Series(dtype=object),
+        "Severity": ae["AESEV"], "Serious": ae["AESER"], "Relationship": ae["AEREL"], "Action": ae["AEACN"],
+        "Outcome": ae["AEOUT"],
+        "Infusion-related": ae["status"].map(status) if len(ae) else pd.Series(dtype=object),
+    })
+    sec.add("ae_listing", "Listing of adverse events", table,
+            ["Infusion-related: Y when the onset is on the day of (or within 24 h after the start of) an "
+             "administration."] if len(ae) else ["No adverse events recorded."])

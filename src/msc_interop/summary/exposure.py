@@ -1,0 +1,223 @@
+"""Exposure: administrations per subject, dose, body weight and total given, dates, timing against the schedule.
+
+Total given per administration: EXDOSE x body weight when EXDOSU is per kilogram (``10^6/kg`` -> ``10^6`` cells),
+else EXDOSE itself. The weight is the one recorded at dosing, SUPPEX QNAM WEIGHT with IDVAR EXSEQ.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from msc_interop.study import Study
+from msc_interop.summary._common import (
+    Population,
+    Section,
+    continuous_rows,
+    decimals_of,
+    is_partial,
+    n_pct,
+    num,
+    num_col,
+    num_column,
+    text_col,
+    visitnum_text,
+)
+from msc_interop.summary.subjects import schedule_known
+
+SCHEDULE_UNKNOWN = "schedule unknown"
+COLUMNS = ["USUBJID", "EXSEQ", "EXTRT", "EXDOSE", "EXDOSU", "VISITNUM", "VISIT", "EXSTDTC", "EXENDTC", "EXSTDY",
+           "WEIGHT", "TOTAL", "TOTALU"]
+
+
+def prepare(study: Study) -> pd.DataFrame:
+    """EX with the body weight at dosing and the total given; empty frame if the study has no EX."""
+    ex = study.datasets.get("EX")
+    if ex is None or ex.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
+    out = pd.DataFrame({
+        "USUBJID": ex["USUBJID"], "EXSEQ": ex["EXSEQ"].astype("Int64"), "EXTRT": text_col(ex, "EXTRT"),
+        "EXDOSE": num_col(ex, "EXDOSE"), "EXDOSU": text_col(ex, "EXDOSU"),
+        "VISITNUM": num_col(ex, "VISITNUM"), "VISIT": text_col(ex, "VISIT"),
+        "EXSTDTC": text_col(ex, "EXSTDTC"), "EXENDTC": text_col(ex, "EXENDTC"),
+        "EXSTDY": ex["EXSTDY"].astype("Int64") if "EXSTDY" in ex else pd.array([pd.NA] * len(ex), dtype="Int64"),
+    })
+    out["WEIGHT"] = np.nan
+    supp = study.datasets.get("SUPPEX")
+    if supp is not None and not supp.empty:
+        w = supp[supp["QNAM"].eq("WEIGHT") & supp["IDVAR"].eq("EXSEQ")]
+        w = pd.DataFrame({"USUBJID": w["USUBJID"],
+                          "EXSEQ": pd.to_numeric(w["IDVARVAL"], errors="coerce").astype("Int64"),
+                          "W": pd.to_numeric(w["QVAL"], errors="coerce")}).drop_duplicates(["USUBJID", "EXSEQ"])
+        out = out.merge(w, on=["USUBJID", "EXSEQ"], how="left")
+        out["WEIGHT"] = out.pop("W")
+    per_kg = out["EXDOSU"].str.endswith("/kg")
+    out["TOTAL"] = out["EXDOSE"].where(~per_kg, out["EXDOSE"] * out["WEIGHT"])
+    out["TOTALU"] = out["EXDOSU"].where(~per_kg, out["EXDOSU"].str.slice(0, -3))
+    out["TOTALU"] = out["TOTALU"].map(lambda u: f"{u} cells" if re.fullmatch(r"10\^\d+", u or "") else u)
+    return out.sort_values(["USUBJID", "EXSEQ"], kind="stable").reset_index(drop=True)
+
+
+def summarize_exposure(study: Study, pop: Population, sec: Section) -> pd.DataFrame:
+    ex = prepare(study)
+    _summary_table(ex, pop, sec)
+    _listing(ex, sec)
+    _schedule(study, ex, sec)
+    return ex
+
+
+def _summary_table(ex: pd.DataFrame, pop: Population, sec: Section) -> None:
+    cols = pop.columns()
+    n_by = pop.arm_n()
+    rows: list[dict[str, str]] = []
+
+    def add(char: str, stat: str, cells: dict[str, str]) -> None:
+        rows.append({"Characteristic": char, "Statistic": stat, **{pop.header(c): cells.get(c, "-") for c in cols}})
+
+    exa = pop.expand(ex) if len(ex) else ex.assign(ARMCD=pd.Series(dtype=object))
+    per_subj = (exa.groupby(["ARMCD", "USUBJID"]).agg(k=("EXSEQ", "size"), total=("TOTAL", "sum"),
+                                                     total_n=("TOTAL", "count"))
+                if len(exa) else pd.DataFrame(columns=["k", "total", "total_n"]))
+    subj_n = per_subj.groupby(level="ARMCD").size() if len(per_subj) else pd.Series(dtype=int)
+    add("Subjects with at least one administration", "n (%)",
+        {c: n_pct(int(subj_n.get(c, 0)), n_by[c]) for c in cols})
+    add("Administrations (EX records)", "n", {c: str(int((exa["ARMCD"] == c).sum())) for c in cols})
+
+    def per_arm_stats(series_by_arm, decimals):
+        return {c: continuous_rows(series_by_arm(c), decimals) for c in cols}
+
+    def arm_slice(c):
+        return per_subj.xs(c, level="ARMCD") if c in subj_n.index else per_subj.iloc[0:0]
+
+    stats = per_arm_stats(lambda c: arm_slice(c)["k"], 0)
+    for s in ("Mean (SD)", "Median", "Min, Max"):
+        add("Administrations per subject", s, {c: stats[c][s] for c in cols})
+    dist = per_subj["k"].groupby(level="ARMCD").value_counts() if len(per_subj) else pd.Series(dtype=int)
+    ks = sorted({int(k) for k in per_subj["k"]}) if len(per_subj) else []
+    if 0 < len(ks) <= 5:
+        for k in ks:
+            add("Administrations per subject", f"{k}: n (%)",
+                {c: n_pct(int(dist.get((c, k), 0)), n_by[c]) for c in cols})
+    for unit in sorted(ex["EXDOSU"].unique()) if len(ex) else []:
+        sub = exa[exa["EXDOSU"].eq(unit)]
+        d = max(2, decimals_of(sub["EXDOSE"].dropna().map(repr)))
+        stats = per_arm_stats(lambda c, sub=sub: sub.loc[sub["ARMCD"].eq(c), "EXDOSE"], d)
+        for s in ("n", "Mean (SD)", "Min, Max"):
+            add(f"Dose per administration ({unit or 'no unit'})", s, {c: stats[c][s] for c in cols})
+    if len(ex) and ex["WEIGHT"].notna().any():
+        stats = per_arm_stats(lambda c: exa.loc[exa["ARMCD"].eq(c), "WEIGHT"], 1)
+        for s in ("n", "Mean (SD)", "Min, Max"):
+            add("Body weight at dosing (kg)", s, {c: stats[c][s] for c in cols})
+    for unit in sorted(ex["TOTALU"].dropna().unique()) if len(ex) else []:
+        sub = exa[exa["TOTALU"].eq(unit) & exa["TOTAL"].notna()]
+        stats = per_arm_stats(lambda c, sub=sub: sub.loc[sub["ARMCD"].eq(c), "TOTAL"], 1)
+        for s in ("n", "Mean (SD)", "Min, Max"):
+            add(f"Total given per administration ({unit})", s, {c: stats[c][s] for c in cols})
+        subj_tot = sub.groupby(["ARMCD", "USUBJID"])["TOTAL"].sum()
+        stats = {c: continuous_rows(subj_tot.xs(c, level="ARMCD") if c in subj_tot.index.get_level_values(0)
+                                    else pd.Series(dtype=float), 1) for c in cols}
+        for s in ("n", "Mean (SD)", "Min, Max"):
+            add(f"Total given per subject ({unit})", s, {c: stats[c][s] for c in cols})
+        add(f"Total given, all subjects ({unit})", "sum",
+            {c: num(sub.loc[sub["ARMCD"].eq(c), "TOTAL"].sum(), 1) for c in cols})
+    if len(ex):
+        arm = pop.attach_arm(ex)["ARMCD"]
+        dt = ex["EXSTDTC"].str.slice(0, 10)
+        complete = ~is_partial(ex["EXSTDTC"]) & ex["EXSTDTC"].ne("")
+        if complete.any():
+            total = {}
+            for c in cols:
+                sel = complete & (arm.eq(c) | (c == "Total"))
+                total[c] = f"{dt[sel].min()} to {dt[sel].max()}" if sel.any() else "-"
+            add("Administration dates", "first to last", total)
+    notes = ["Total given = EXDOSE x body weight at dosing (SUPPEX QNAM WEIGHT) when the dose unit is per kg "
+             "(10^6/kg: 10^6 cells), else EXDOSE."]
+    if len(ex):
+        per_kg = ex["EXDOSU"].str.endswith("/kg")
+        no_w = int((per_kg & ex["WEIGHT"].isna()).sum())
+        if no_w:
+            subjects = ex.loc[per_kg & ex["WEIGHT"].isna(), "USUBJID"].nunique()
+            notes.append(f"{no_w} administration(s) dosed per kg have no body weight: total given not computed.")
+            sec.issue("Body weight missing for a per-kg dose", "EX/SUPPEX", no_w, subjects, "",
+                      "total given not computed for these administrations")
+        partial = is_partial(ex["EXSTDTC"]) | ex["EXSTDTC"].eq("")
+        if partial.any():
+            k = int(partial.sum())
+            notes.append(f"{k} administration(s) have a partial or missing start date (EXSTDTC): no study day; "
+                         "left out of the date range.")
+            sec.issue("Partial or missing EXSTDTC", "EX", k, ex.loc[partial, "USUBJID"].nunique(),
+                      "", "no study day; excluded from date range and from the infusion-related AE window")
+    sec.add("exposure_summary", "Exposure summary", pd.DataFrame(rows), notes)
+
+
+def _listing(ex: pd.DataFrame, sec: Section) -> None:
+    d_dose = max(2, decimals_of(ex["EXDOSE"].dropna().map(repr))) if len(ex) else 2
+    table = pd.DataFrame({
+        "Subject": ex["USUBJID"], "EXSEQ": ex["EXSEQ"].astype("Int64").astype(str),
+        "Visit": ex["VISIT"], "Treatment": ex["EXTRT"],
+        "Dose": num_column(ex["EXDOSE"], d_dose), "Dose unit": ex["EXDOSU"],
+        "Body weight (kg)": num_column(ex["WEIGHT"], 1),
+        "Total given": num_column(ex["TOTAL"], 1), "Total unit": ex["TOTALU"],
+        "Start": ex["EXSTDTC"], "End": ex["EXENDTC"],
+        "Study day": ex["EXSTDY"].astype(str).replace("<NA>", "-") if len(ex) else pd.Series(dtype=object),
+    })
+    sec.add("exposure_listing", "Listing of administrations", table,
+            ["Study day: EXSTDY (day of first administration = day 1, no day 0)."])
+
+
+def _schedule(study: Study, ex: pd.DataFrame, sec: Section) -> None:
+    """Each administration's study day against the planned day of its visit and the visit window."""
+    cols = ["Visit number", "Visit", "Planned study day (window)", "Administrations", "On schedule",
+            "Outside window", "Not assessable"]
+    if ex.empty:
+        sec.add("exposure_schedule", "Administrations against the planned schedule", pd.DataFrame(columns=cols))
+        return
+    known = schedule_known(study)
+    e = ex.copy()
+    if known:
+        v = study.meta.visits[["VISITNUM", "planned_dy", "window_before", "window_after"]].copy()
+        v["VISITNUM"] = pd.to_numeric(v["VISITNUM"], errors="coerce")
+        e = e.merge(v, on="VISITNUM", how="left")
+        day = pd.to_numeric(e["EXSTDY"], errors="coerce")
+        planned = pd.to_numeric(e["planned_dy"], errors="coerce")
+        lo = planned - pd.to_numeric(e["window_before"], errors="coerce").fillna(0)
+        hi = planned + pd.to_numeric(e["window_after"], errors="coerce").fillna(0)
+        assessable = day.notna() & planned.notna()
+        e["status"] = np.where(~assessable, "not assessable",
+                               np.where((day >= lo) & (day <= hi), "on schedule", "outside window"))
+    else:
+        e["status"] = SCHEDULE_UNKNOWN
+    e["VISITKEY"] = e["VISITNUM"].fillna(-1.0)
+    rows = []
+    for vn, g in e.groupby("VISITKEY", sort=True):
+        n = len(g)
+        label = g["VISIT"].mode().iloc[0] if g["VISIT"].ne("").any() else "(no visit recorded)"
+        if known and g["planned_dy"].notna().any():
+            p, wb, wa = (int(g[c].iloc[0]) for c in ("planned_dy", "window_before", "window_after"))
+            plan = f"{p} (-{wb}/+{wa})"
+        else:
+            plan = SCHEDULE_UNKNOWN if not known else "not planned"
+        counts = g["status"].value_counts()
+        rows.append({"Visit number": visitnum_text(vn) if vn >= 0 else "", "Visit": label,
+                     "Planned study day (window)": plan, "Administrations": str(n),
+                     "On schedule": n_pct(int(counts.get("on schedule", 0)), n) if known else SCHEDULE_UNKNOWN,
+                     "Outside window": n_pct(int(counts.get("outside window", 0)), n) if known else SCHEDULE_UNKNOWN,
+                     "Not assessable": str(int(counts.get("not assessable", 0)) if known else n)})
+    notes = []
+    if known:
+        notes.append("Planned study day = protocol day + 1 for days on/after day 0 (SDTMIG 4.4.4: no day 0); "
+                     "on schedule when EXSTDY lies in [planned - window before, planned + window after].")
+        out = e[e["status"].eq("outside window")]
+        for r in out.head(20).itertuples():
+            notes.append(f"Outside window: {r.USUBJID} EXSEQ {r.EXSEQ} ({r.VISIT}) on day {r.EXSTDY}, "
+                         f"planned {int(r.planned_dy)}.")
+        na = int(e["status"].eq("not assessable").sum())
+        if na:
+            notes.append(f"{na} administration(s) not assessable (partial start date or visit not in the schedule).")
+    else:
+        notes.append("The input carries no planned visit days (SDTM datasets without the study definition): "
+                     "timing is 'schedule unknown' rather than guessed.")
+    sec.add("exposure_schedule", "Administrations against the planned schedule", pd.DataFrame(rows, columns=cols),
+            notes)

@@ -1,0 +1,173 @@
+"""Study facts, demographics and disposition across the follow-up (subjects with data at each visit)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from msc_interop.study import Study
+from msc_interop.summary._common import (
+    MISSING,
+    Population,
+    Section,
+    category_order,
+    continuous_rows,
+    n_pct,
+    subjects_text,
+    visitnum_text,
+)
+
+SEX_LABELS = {"F": "Female", "M": "Male", "U": "Unknown", "INTERSEX": "Intersex"}
+
+
+def schedule_known(study: Study) -> bool:
+    """True when the Study's visit schedule carries planned days (a study definition was read).
+
+    A Study read from SDTM datasets alone lists its visits but has no planned days (all 0): its timing is unknown.
+    """
+    v = study.meta.visits
+    if v is None or v.empty or "planned_dy" not in v:
+        return False
+    planned = pd.to_numeric(v["planned_dy"], errors="coerce")
+    return bool(planned.notna().any() and planned.fillna(0).ne(0).any())
+
+
+def _ts_value(study: Study, parmcd: str) -> str:
+    ts = study.datasets.get("TS")
+    if ts is None or "TSPARMCD" not in ts:
+        return ""
+    vals = ts.loc[ts["TSPARMCD"].eq(parmcd), "TSVAL"]
+    return str(vals.iloc[0]) if len(vals) else ""
+
+
+def study_table(study: Study, pop: Population) -> tuple[pd.DataFrame, list[str]]:
+    meta = study.meta
+    not_recorded = "not recorded in the input"
+    indication = (meta.indication or {}).get("name", "") or _ts_value(study, "INDIC")
+    title = meta.title or _ts_value(study, "TITLE")
+    arms = pop.subjects.drop_duplicates("ARMCD")[["ARMCD", "ARM"]].sort_values("ARMCD")
+    arm_text = "; ".join(f"{r.ARMCD}: {r.ARM}" if r.ARM else r.ARMCD for r in arms.itertuples())
+    known = schedule_known(study)
+    rows = [
+        ("Study identifier", meta.studyid),
+        ("Title", title or not_recorded),
+        ("Protocol", meta.protocol or not_recorded),
+        ("Indication (disease)", indication or not_recorded),
+        ("Arms", arm_text or not_recorded),
+        ("Subjects (DM)", str(pop.n)),
+        ("Planned visit schedule", "from the study definition" if known else
+         "not in the input (SDTM datasets carry no planned days): administration timing is 'schedule unknown'"),
+        ("Datasets read", ", ".join(f"{n} ({len(study.datasets[n])})" for n in study.names)),
+    ]
+    notes = []
+    if not known:
+        notes.append("The input has no planned visit days (a Study read from SDTM datasets without the study "
+                      "definition): whether each administration was on schedule is reported as 'schedule unknown', "
+                      "not guessed.")
+    return pd.DataFrame(rows, columns=["Item", "Value"]), notes
+
+
+def demographics(study: Study, pop: Population, sec: Section) -> None:
+    dm = study.datasets.get("DM", pd.DataFrame(columns=["USUBJID"]))
+    subj = pop.subjects.merge(dm.drop(columns=["ARMCD", "ARM"], errors="ignore").drop_duplicates("USUBJID"),
+                              on="USUBJID", how="left")
+    subj = pop.expand(subj.drop(columns=["ARMCD"]))
+    cols = pop.columns()
+    rows: list[dict[str, str]] = []
+    n_by = pop.arm_n()
+
+    def add(char: str, cat: str, cells: dict[str, str]) -> None:
+        rows.append({"Characteristic": char, "Category": cat, **{pop.header(c): cells.get(c, "0") for c in cols}})
+
+    add("Subjects", "n", {c: str(n_by[c]) for c in cols})
+
+    def categorical(char: str, var: str, labels: dict[str, str] | None = None, preferred: tuple[str, ...] = ()):
+        if var not in subj:
+            return
+        val = subj[var].fillna("").astype(str).replace("", MISSING)
+        if labels:
+            val = val.map(lambda v: labels.get(v, v))
+        counts = pd.crosstab(val, subj["ARMCD"])
+        for cat in category_order(counts.index, preferred):
+            add(char, cat, {c: n_pct(counts.at[cat, c] if c in counts else 0, n_by[c]) for c in cols})
+
+    categorical("Sex", "SEX", SEX_LABELS, ("Female", "Male", "Intersex", "Unknown"))
+    if "AGE" in subj:
+        ageu = subj["AGEU"].replace("", np.nan).dropna().unique() if "AGEU" in subj else []
+        unit = f" ({', '.join(sorted(str(u).lower() for u in ageu))})" if len(ageu) else ""
+        per = {c: continuous_rows(subj.loc[subj["ARMCD"].eq(c), "AGE"], 0) for c in cols}
+        for stat in ("n", "Mean (SD)", "Median", "Min, Max"):
+            add(f"Age{unit}", stat, {c: per[c][stat] for c in cols})
+        missing_age = int(pd.to_numeric(subj.loc[subj["ARMCD"].eq(cols[-1]), "AGE"], errors="coerce").isna().sum())
+        if missing_age:
+            sec.note("demographics", f"Age missing for {missing_age} subject(s); age statistics use the others.")
+            sec.issue("Age missing", "DM", missing_age, missing_age, "", "excluded from age statistics")
+    categorical("Race", "RACE")
+    categorical("Ethnicity", "ETHNIC")
+    categorical("Country", "COUNTRY")
+    if "ARM" in subj:
+        categorical("Arm", "ARM")
+    table = pd.DataFrame(rows)
+    notes = ["Percentages use the number of subjects in DM in each column (N) as denominator."]
+    sec.add("demographics", "Subjects and demographics", table, notes + sec.footnotes.get("demographics", []))
+
+
+def disposition(study: Study, pop: Population, sec: Section) -> None:
+    """Subjects with any record at each visit, by dataset (the follow-up as the data show it)."""
+    parts = []
+    domains = []
+    for name in study.names:
+        df = study.datasets[name]
+        if name.startswith("SUPP") or "VISITNUM" not in df or "USUBJID" not in df or df.empty:
+            continue
+        d = df[["USUBJID", "VISITNUM", "VISIT"]].drop_duplicates(["USUBJID", "VISITNUM"])
+        d = d[d["VISITNUM"].notna()]
+        d = d.assign(DOMAIN=name)
+        parts.append(d)
+        domains.append(name)
+    cols = ["Visit number", "Visit", "Type", "Subjects with data", *[f"{d} subjects" for d in domains],
+            "Subjects without data"]
+    if not parts:
+        sec.add("disposition", "Disposition: subjects with data at each visit", pd.DataFrame(columns=cols),
+                ["No dataset with VISITNUM: disposition by visit cannot be shown."])
+        return
+    allv = pd.concat(parts, ignore_index=True)
+    allv = allv[allv["USUBJID"].isin(pop.subjects["USUBJID"])]
+    labels = _visit_labels(allv)
+    any_subj = allv.drop_duplicates(["USUBJID", "VISITNUM"]).groupby("VISITNUM").size()
+    by_dom = allv.groupby(["VISITNUM", "DOMAIN"]).size().unstack(fill_value=0)
+    rows = []
+    n = pop.n
+    for v in sorted(any_subj.index):
+        row = {"Visit number": visitnum_text(v), "Visit": labels.get(v, ""),
+               "Type": "scheduled" if float(v).is_integer() else "unscheduled",
+               "Subjects with data": n_pct(int(any_subj[v]), n)}
+        for d in domains:
+            row[f"{d} subjects"] = n_pct(int(by_dom.at[v, d]) if d in by_dom else 0, n)
+        row["Subjects without data"] = str(n - int(any_subj[v]))
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=cols)
+    notes = [f"Percentages of the {n} subjects in DM. A subject 'has data' at a visit when any record of the "
+             "dataset carries that VISITNUM; visits with a decimal VISITNUM are unscheduled (SDTM convention)."]
+    sched = sorted(v for v in any_subj.index if float(v).is_integer())
+    missing = []
+    for v in sched:
+        have = set(allv.loc[allv["VISITNUM"].eq(v), "USUBJID"])
+        lacking = sorted(set(pop.subjects["USUBJID"]) - have)
+        if lacking and len(lacking) < n:
+            missing.append((v, lacking))
+    for v, lacking in missing:
+        notes.append(f"{labels.get(v, visitnum_text(v))}: no data for {len(lacking)} subject(s) "
+                     f"({subjects_text(lacking)}).")
+    if missing:
+        detail = "; ".join(f"{labels.get(v, visitnum_text(v))}: {len(lacking)}" for v, lacking in missing)
+        sec.issue("Scheduled visit without any data", "all", sum(len(x) for _, x in missing),
+                  len({s for _, x in missing for s in x}), detail, "counted as missing in the disposition table")
+    sec.add("disposition", "Disposition: subjects with data at each visit", table, notes)
+
+
+def _visit_labels(df: pd.DataFrame) -> dict[float, str]:
+    """VISITNUM -> VISIT text (the most frequent, ties alphabetical) for labelling."""
+    counts = df.groupby(["VISITNUM", "VISIT"]).size().reset_index(name="n")
+    counts = counts.sort_values(["VISITNUM", "n", "VISIT"], ascending=[True, False, True])
+    return dict(counts.drop_duplicates("VISITNUM")[["VISITNUM", "VISIT"]].itertuples(index=False, name=None))

@@ -1,0 +1,49 @@
+"""Distinct values of dataset columns, factorized once and shared by every rule of a run.
+
+A million LB rows hold a few thousand distinct test codes, units and dates. Rules look values up on the
+distinct values only and spread their answers back to the rows through the codes (the idea of
+`dates.per_distinct`, with the factorization of each column done once for all rules instead of once per rule).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+class ColumnCache:
+    """Codes and distinct values per (dataset, column) of a set of DataFrames that do not change."""
+
+    def __init__(self, datasets: Mapping[str, pd.DataFrame]):
+        self.datasets = datasets
+        self._distinct: dict[tuple[str, str], tuple[np.ndarray, pd.Series]] = {}
+        self._first: dict[tuple[str, str], np.ndarray] = {}
+
+    def distinct(self, ds: str, col: str) -> tuple[np.ndarray, pd.Series]:
+        """(codes, distinct values): values.iloc[codes] is the column; null is one of the values."""
+        key = (ds, col)
+        if key not in self._distinct:
+            s = self.datasets[ds][col]
+            codes, uniques = pd.factorize(s, use_na_sentinel=False)
+            self._distinct[key] = (codes, pd.Series(uniques, dtype=object if s.dtype == object else s.dtype))
+        return self._distinct[key]
+
+    def first_rows(self, ds: str, col: str) -> np.ndarray:
+        """0-based row of the first occurrence of each distinct value (aligned with `distinct(ds, col)[1]`)."""
+        key = (ds, col)
+        if key not in self._first:
+            codes, uniques = self.distinct(ds, col)
+            first = np.full(len(uniques), -1, dtype=np.int64)
+            found, at = np.unique(codes, return_index=True)
+            first[found] = at
+            self._first[key] = first
+        return self._first[key]
+
+    def spread(self, ds: str, col: str, fn: Callable[[pd.Series], Any]) -> pd.Series:
+        """`fn` applied to the distinct values of a column, spread back to every row."""
+        codes, uniques = self.distinct(ds, col)
+        answer = np.asarray(fn(uniques))
+        return pd.Series(answer[codes] if len(answer) else answer, index=self.datasets[ds].index)

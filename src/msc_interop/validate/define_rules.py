@@ -1,0 +1,356 @@
+"""define.xml rules (scope "define"): the Define-XML 2.1 XSD, and define.xml against the datasets beside it.
+
+The metadata must describe the data actually delivered: every dataset and variable described, DataType and
+Length that fit the values, codelists that hold every value, Dataset-JSON OIDs that point into the document.
+A folder may hold the same datasets in several formats (XPT and Dataset-JSON); the cross-checks run for each
+format, the document-level checks (XSD, datasets without files) once per define.xml.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from lxml import etree
+
+from msc_interop.sdtm.define import iso8601_datatype
+from msc_interop.validate.columns import ColumnCache
+from msc_interop.validate.model import Finding, RuleMeta, as_text
+from msc_interop.validate.registry import rule
+from msc_interop.validate.schemas import define_xsd
+
+ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
+DEF = "{http://www.cdisc.org/ns/def/v2.1}"
+XLINK = "{http://www.w3.org/1999/xlink}"
+_MAX_XSD_ERRORS = 200
+
+# ODM 1.3.2 ISO 8601 data types -> the kinds of value each accepts (a value's kind is its narrowest type)
+_ISO_COVER: dict[str, set[str]] = {
+    "date": {"date"},
+    "datetime": {"datetime"},
+    "partialDate": {"date", "partialDate"},
+    "partialDatetime": {"date", "datetime", "partialDate", "partialDatetime"},
+    "incompleteDatetime": {"date", "datetime", "partialDate", "partialDatetime", "incompleteDatetime"},
+    "durationDatetime": {"durationDatetime"},
+    "intervalDatetime": {"intervalDatetime"},
+}
+_NUMERIC_TYPES = {"integer", "float", "double"}
+
+
+@dataclass(frozen=True)
+class ItemInfo:
+    oid: str
+    name: str
+    datatype: str
+    length: int | None
+    codelist: str | None
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    oid: str
+    name: str
+    items: tuple[ItemInfo, ...]
+    href: str | None
+
+
+@dataclass(frozen=True)
+class DefineIndex:
+    """What the cross-checks need from define.xml, read once."""
+
+    study_oid: str
+    mdv_oid: str
+    groups: Mapping[str, GroupInfo]
+    group_oids: frozenset[str]
+    item_oids: frozenset[str]
+    codelists: Mapping[str, frozenset[str]]
+
+
+def index_define(tree: etree._ElementTree) -> DefineIndex:
+    root = tree.getroot()
+    study = root.find(f"{ODM}Study")
+    mdv = study.find(f"{ODM}MetaDataVersion") if study is not None else None
+    if mdv is None:
+        return DefineIndex(study.get("OID", "") if study is not None else "", "", {}, frozenset(), frozenset(), {})
+    items: dict[str, ItemInfo] = {}
+    for e in mdv.iter(f"{ODM}ItemDef"):
+        ref = e.find(f"{ODM}CodeListRef")
+        length = e.get("Length")
+        items[e.get("OID", "")] = ItemInfo(e.get("OID", ""), e.get("Name", ""), e.get("DataType", ""),
+                                           int(length) if length and length.isdigit() else None,
+                                           ref.get("CodeListOID") if ref is not None else None)
+    groups: dict[str, GroupInfo] = {}
+    for g in mdv.iter(f"{ODM}ItemGroupDef"):
+        refs = tuple(items[r.get("ItemOID", "")] for r in g.iter(f"{ODM}ItemRef") if r.get("ItemOID", "") in items)
+        leaf = g.find(f"{DEF}leaf")
+        groups[g.get("Name", "")] = GroupInfo(g.get("OID", ""), g.get("Name", ""), refs,
+                                              leaf.get(f"{XLINK}href") if leaf is not None else None)
+    # an ExternalCodeList (MedDRA, ISO 3166, ...) lists no values here: it cannot be checked against the data
+    codelists = {
+        c.get("OID", ""): frozenset(i.get("CodedValue", "") for i in c
+                                    if i.tag in (f"{ODM}CodeListItem", f"{ODM}EnumeratedItem"))
+        for c in mdv.iter(f"{ODM}CodeList") if c.find(f"{ODM}ExternalCodeList") is None
+    }
+    return DefineIndex(study.get("OID", ""), mdv.get("OID", ""), groups,
+                       frozenset(g.oid for g in groups.values()), frozenset(items), codelists)
+
+
+@dataclass
+class DefineContext:
+    """define.xml with the datasets of one format beside it (the Study's conformed frames)."""
+
+    path: Path
+    tree: etree._ElementTree
+    datasets: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    files: Mapping[str, Path] = field(default_factory=dict)
+    fmt: str = ""
+    json_headers: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    document_level: bool = True  # run the checks of the document itself (XSD, described datasets without files)
+    folder_datasets: frozenset[str] = frozenset()  # every dataset in the folder, in any format
+    with_datasets: bool = True  # False: a define.xml given alone (only the XSD check applies)
+
+    column_cache: ColumnCache | None = None
+    _texts: dict[tuple[str, str], pd.Series] = field(default_factory=dict, repr=False)
+
+    @functools.cached_property
+    def index(self) -> DefineIndex:
+        return index_define(self.tree)
+
+    @functools.cached_property
+    def columns(self) -> ColumnCache:
+        return self.column_cache if self.column_cache is not None else ColumnCache(self.datasets)
+
+    def distinct_text(self, ds: str, col: str) -> pd.Series:
+        """Distinct non-empty values as text, indexed by the 0-based row of their first occurrence, in row order
+        (computed once per column for all the define.xml rules)."""
+        key = (ds, col)
+        if key not in self._texts:
+            _codes, uniques = self.columns.distinct(ds, col)
+            first = self.columns.first_rows(ds, col)
+            pairs = sorted((row, v if isinstance(v, str) else as_text(v))
+                           for row, v in zip(first.tolist(), uniques.tolist(), strict=True))
+            pairs = [(row, v) for row, v in pairs if v != ""]
+            self._texts[key] = pd.Series([v for _, v in pairs], index=[r for r, _ in pairs], dtype=object)
+        return self._texts[key]
+
+    def file(self, ds: str) -> str:
+        return str(self.files.get(ds, self.path))
+
+    def subject(self, ds: str, row: int | None) -> str:
+        """USUBJID of a dataset row (1-based), "" when unknown."""
+        df = self.datasets.get(ds)
+        if row is None or df is None or "USUBJID" not in df.columns or not 0 < row <= len(df):
+            return ""
+        return str(df["USUBJID"].iloc[row - 1])
+
+    def described(self) -> Iterator[tuple[str, pd.DataFrame, GroupInfo]]:
+        for ds, df in self.datasets.items():
+            group = self.index.groups.get(ds)
+            if group is not None:
+                yield ds, df, group
+
+
+@rule("MSC-DEF-001")
+def define_xsd_valid(ctx: DefineContext, meta: RuleMeta) -> Iterable[Finding]:
+    if not ctx.document_level:
+        return
+    xsd = define_xsd()
+    if xsd.validate(ctx.tree):
+        return
+    errors = list(xsd.error_log)
+    for e in errors[:_MAX_XSD_ERRORS]:
+        yield meta.finding(file=str(ctx.path), dataset="define.xml", row=e.line, variable=e.path or "",
+                           error=e.message)
+    if len(errors) > _MAX_XSD_ERRORS:
+        yield meta.finding(file=str(ctx.path), dataset="define.xml",
+                           error=f"... and {len(errors) - _MAX_XSD_ERRORS} more schema errors")
+
+
+@rule("MSC-DEF-002")
+def dataset_described(ctx: DefineContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds in ctx.datasets:
+        if ds not in ctx.index.groups:
+            yield meta.finding(file=ctx.file(ds), dataset=ds, file_name=Path(ctx.file(ds)).name)
+
+
+@rule("MSC-DEF-003")
+def variable_described(ctx: DefineContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df, group in ctx.described():
+        names = {i.name for i in group.items}
+        for col in df.columns:
+            if col not in names:
+                yield meta.finding(file=ctx.file(ds), dataset=ds, variable=col)
+
+
+@rule("MSC-DEF-004")
+def described_variable_present(ctx: DefineContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df, group in ctx.described():
+        for item in group.items:
+            if item.name not in df.columns:
+                yield meta.finding(file=str(ctx.path), dataset=ds, variable=item.name)
+
+
+# ODM 1.3.2 ISO 8601 kinds, narrowest first (the forms sdtm/define.py chooses DataTypes by), for whole columns
+_TZ = r"(?:Z|[+-]\d{2}:\d{2})?"
+_KIND_PATTERNS = [
+    ("date", r"\d{4}-\d{2}-\d{2}"),
+    ("datetime", rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}(?:\.\d+)?{_TZ}"),
+    ("partialDate", r"\d{4}(?:-\d{2})?"),
+    ("partialDatetime", rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}(?::\d{{2}})?{_TZ}"),
+]
+
+
+def iso8601_kinds(values: pd.Series) -> pd.Series:
+    """The ODM ISO 8601 kind of each value (date, datetime, partialDate, partialDatetime, ... or text).
+
+    The common kinds are matched column-wise; the rest (missing middle parts, durations, intervals) one by one
+    with sdtm.define.iso8601_datatype, the function that chose the DataType when define.xml was written.
+    """
+    if len(values) < 256:  # a Python loop beats the fixed cost of four pandas string passes
+        return pd.Series([iso8601_datatype([str(v)]) for v in values], index=values.index, dtype=object)
+    text = values.astype(str)
+    kinds = pd.Series(None, index=values.index, dtype=object)
+    for kind, pattern in _KIND_PATTERNS:
+        hit = kinds.isna() & text.str.fullmatch(pattern).astype(bool)
+        kinds[hit] = kind
+    rest = kinds.isna()
+    if rest.any():
+        kinds[rest] = text[rest].map(lambda v: iso8601_datatype([v]))
+    return kinds
+
+
+def _is_number(v: str, integer: bool) -> bool:
+    try:
+        x = float(v)
+    except ValueError:
+        return False
+    return x == x and (not integer or x.is_integer())
+
+
+def _type_problem(ctx: DefineContext, ds: str, col: str, declared: str) -> tuple[str, Any, int | None]:
+    """(what is wrong, example value, its row) or ("", None, None) when the data fit the declared DataType."""
+    s = ctx.datasets[ds][col]
+    numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+    if numeric:
+        if declared in _NUMERIC_TYPES:
+            if declared == "integer":
+                x = s.astype("float64")
+                frac = np.flatnonzero(x.notna().to_numpy() & (x.fillna(0).to_numpy() % 1 != 0))
+                if len(frac):
+                    return "the data hold numbers that are not whole", x.iloc[frac[0]], int(frac[0]) + 1
+            return "", None, None
+        first = s.first_valid_index()
+        if first is None:
+            return "", None, None
+        return "the data are numbers", s.loc[first], int(first) + 1
+    values = ctx.distinct_text(ds, col)
+    if values.empty:
+        return "", None, None
+    if declared in _NUMERIC_TYPES:
+        bad = values[~values.map(lambda v: _is_number(v, declared == "integer"))]
+        if ctx.fmt == "csv" and bad.empty:
+            return "", None, None  # CSV carries no types: numbers as text fit a numeric DataType
+        example = bad if not bad.empty else values
+        return "the data are character", example.iloc[0], int(example.index[0]) + 1
+    if declared in _ISO_COVER:
+        cover = _ISO_COVER[declared]
+        kinds = iso8601_kinds(values)
+        bad = values[~kinds.isin(cover)]
+        if not bad.empty:
+            kind = kinds[bad.index[0]]
+            what = "is not an ISO 8601 value" if kind == "text" else f"is {kind}"
+            return (f"values do not all fit it: '{bad.iloc[0]}' {what}", bad.iloc[0], int(bad.index[0]) + 1)
+    return "", None, None
+
+
+@rule("MSC-DEF-005")
+def datatype_fits(ctx: DefineContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df, group in ctx.described():
+        for item in group.items:
+            if item.name not in df.columns or not item.datatype:
+                continue
+            problem, value, row = _type_problem(ctx, ds, item.name, item.datatype)
+            if problem:
+                yield meta.finding(file=ctx.file(ds), dataset=ds, row=row, usubjid=ctx.subject(ds, row),
+                                   variable=item.name, value=value, declared=item.datatype, observed=problem)
+
+
+@rule("MSC-DEF-006")
+def length_fits(ctx: DefineContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df, group in ctx.described():
+        for item in group.items:
+            if item.name not in df.columns or item.length is None or item.datatype not in ("text", "integer"):
+                continue
+            values = ctx.distinct_text(ds, item.name)
+            if values.empty:
+                continue
+            if item.datatype == "text":
+                sizes = values.map(lambda v: len(v.encode("utf-8")))
+                unit = "bytes"
+            else:
+                sizes = values.map(lambda v: len(str(int(float(v)))) if _is_number(v, True) else len(v))
+                unit = "digits"
+            longest = int(sizes.max())
+            if longest > item.length:
+                at = sizes.idxmax()
+                yield meta.finding(file=ctx.file(ds), dataset=ds, row=int(at) + 1, usubjid=ctx.subject(ds, int(at) + 1),
+                                   variable=item.name, value=values[at], declared=item.length,
+                                   observed=f"{longest} {unit}")
+
+
+@rule("MSC-DEF-007")
+def codelist_holds_values(ctx: DefineContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df, group in ctx.described():
+        for item in group.items:
+            if item.name not in df.columns or not item.codelist or item.codelist not in ctx.index.codelists:
+                continue
+            allowed = ctx.index.codelists[item.codelist]
+            values = ctx.distinct_text(ds, item.name)
+            bad = values[~values.isin(allowed)]
+            if bad.empty:
+                continue
+            codes, uniques = ctx.columns.distinct(ds, item.name)
+            counts = np.bincount(codes, minlength=len(uniques))
+            first = ctx.columns.first_rows(ds, item.name)
+            count_of = dict(zip(first.tolist(), counts.tolist(), strict=True))
+            for pos, value in bad.items():
+                yield meta.finding(file=ctx.file(ds), dataset=ds, row=int(pos) + 1,
+                                   usubjid=ctx.subject(ds, int(pos) + 1), variable=item.name, value=value,
+                                   codelist=item.codelist, count=count_of[pos])
+
+
+@rule("MSC-DEF-008")
+def described_dataset_has_file(ctx: DefineContext, meta: RuleMeta) -> Iterable[Finding]:
+    if not ctx.document_level or not ctx.with_datasets:
+        return
+    present = ctx.folder_datasets | frozenset(ctx.datasets)
+    for name, group in ctx.index.groups.items():
+        if group.href and name not in present:
+            yield meta.finding(file=str(ctx.path), dataset=name, href=group.href)
+
+
+@rule("MSC-DEF-009")
+def json_oids_in_define(ctx: DefineContext, meta: RuleMeta) -> Iterable[Finding]:
+    idx = ctx.index
+    for ds, header in ctx.json_headers.items():
+        where = {"file": ctx.file(ds), "dataset": ds}
+        checks = [("studyOID", header.get("studyOID"), idx.study_oid, f"Study OID is '{idx.study_oid}'"),
+                  ("metaDataVersionOID", header.get("metaDataVersionOID"), idx.mdv_oid,
+                   f"MetaDataVersion OID is '{idx.mdv_oid}'")]
+        for attribute, value, expected, says in checks:
+            if isinstance(value, str) and value and value != expected:
+                yield meta.finding(**where, variable=attribute, value=value, attribute=attribute, expected=says)
+        group_oid = header.get("itemGroupOID")
+        if isinstance(group_oid, str) and group_oid and group_oid not in idx.group_oids:
+            yield meta.finding(**where, variable="itemGroupOID", value=group_oid, attribute="itemGroupOID",
+                               expected="no ItemGroupDef has this OID")
+        for col in header.get("columns", []) if isinstance(header.get("columns"), list) else []:
+            oid = col.get("itemOID") if isinstance(col, dict) else None
+            if isinstance(oid, str) and oid and oid not in idx.item_oids:
+                yield meta.finding(**where, variable=str(col.get("name", "")), value=oid, attribute="itemOID",
+                                   expected="no ItemDef has this OID")

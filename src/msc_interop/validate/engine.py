@@ -1,0 +1,404 @@
+"""What `validate` runs for each path: detect what it holds, read it once, run the rules that apply.
+
+A path may hold:
+
+- SDTM datasets (a folder of .xpt / .json / .ndjson / .csv, or one such file), with an optional define.xml
+  beside them. Each format in a folder is validated on its own (the same dataset as XPT and as Dataset-JSON is
+  two deliverables): file rules (XPT limits, Dataset-JSON schema), the SDTM rules over the Study read from
+  those files, and define.xml against them.
+- A `to-sdtm` output folder (xpt/ json/ ndjson/ csv/ subfolders): each format folder as above.
+- Study records (a folder with study.yaml + CSV forms, or an .xlsx workbook): the records are read and built
+  with the converter's own reader and builders; every rejected record is a finding (MSC-REC-001), then the SDTM
+  rules run over the Study they build.
+- FHIR JSON (a Bundle or one resource) or NDJSON: `HANDLERS["fhir"]` (fhir_rules) with the chosen version.
+
+Nothing stops at the first problem: an unreadable file is a finding (MSC-IO-001) and the rest goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyreadstat
+from lxml import etree
+
+from msc_interop.errors import InputError, MscInteropError
+from msc_interop.study import Study, StudyMeta, conform
+from msc_interop.validate.columns import ColumnCache
+from msc_interop.validate.define_rules import DefineContext
+from msc_interop.validate.fhir_rules import fhir_rules
+from msc_interop.validate.file_rules import JsonFile, XptFile
+from msc_interop.validate.model import Finding, Scope
+from msc_interop.validate.registry import get_rule, run
+from msc_interop.validate.report import Report
+from msc_interop.validate.sdtm_rules import SdtmContext
+
+SDTM_SUFFIXES = {".xpt": "xpt", ".json": "json", ".ndjson": "ndjson", ".csv": "csv"}
+FORMAT_ORDER = ("xpt", "json", "ndjson", "csv")
+RECORDS_DEFINITIONS = ("study.yaml", "study.yml", "study.json")
+_SNIFF_BYTES = 1 << 16
+_MAX_DEPTH = 3
+
+Handler = Callable[..., Iterable[Finding]]
+
+
+def validate_study(study: Study, *, source: str = "") -> Report:
+    """Run the SDTM rules over an in-memory Study (what `to-sdtm` checks before it reports success).
+
+        >>> study, _ = load_study("fixtures/example_study")      # doctest: +SKIP
+        >>> validate_study(study, source="fixtures/example_study").valid   # doctest: +SKIP
+        True
+    """
+    findings = run(Scope.SDTM, SdtmContext(study, source), file=source)
+    return Report(findings, sources=[source] if source else [])
+
+
+def validate_paths(paths: Sequence[str | Path], *, fhir_version: str | None = None) -> Report:
+    """Validate each path by what it holds (SDTM folder or file, to-sdtm output, study records, FHIR).
+
+        >>> report = validate_paths([Path("out/sdtm")])                     # doctest: +SKIP
+        >>> report.counts_by_severity()                                      # doctest: +SKIP
+        {'error': 0, 'warning': 0, 'notice': 0}
+    """
+    report = Report(sources=[str(p) for p in paths])
+    for p in paths:
+        report.extend(_validate_path(Path(p), fhir_version, 0))
+    return report
+
+
+# --- detection ---------------------------------------------------------------------------------------------
+
+def sniff_json(path: Path) -> str:
+    """'fhir', 'datasetjson' or 'other': which top-level key comes first in the file's opening bytes."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(_SNIFF_BYTES)
+    except OSError:
+        return "other"
+    if path.suffix.lower() == ".ndjson":
+        head = head.split(b"\n", 1)[0]
+    found = {kind: head.find(key) for kind, key in (("fhir", b'"resourceType"'),
+                                                     ("datasetjson", b'"datasetJSONVersion"'))}
+    found = {k: v for k, v in found.items() if v >= 0}
+    return min(found, key=found.__getitem__) if found else "other"
+
+
+@dataclass
+class _Folder:
+    groups: dict[str, list[Path]] = field(default_factory=dict)
+    fhir: list[Path] = field(default_factory=list)
+    define: Path | None = None
+
+
+def _classify(folder: Path) -> _Folder:
+    out = _Folder()
+    for p in sorted(folder.iterdir()):
+        if not p.is_file() or p.name.startswith("."):
+            continue
+        suffix = p.suffix.lower()
+        if suffix == ".xml" and p.name.lower().startswith("define"):
+            out.define = out.define or p
+        elif suffix in (".json", ".ndjson"):
+            kind = sniff_json(p)
+            if kind == "fhir":
+                out.fhir.append(p)
+            elif kind == "datasetjson":
+                out.groups.setdefault(SDTM_SUFFIXES[suffix], []).append(p)
+        elif suffix in (".xpt", ".csv") and p.stem.lower() != "rejects":
+            out.groups.setdefault(SDTM_SUFFIXES[suffix], []).append(p)
+    return out
+
+
+def _nothing(path: Path, reason: str) -> list[Finding]:
+    return [get_rule("MSC-IO-002").finding(file=str(path), reason=reason)]
+
+
+def _unreadable(path: Path, kind: str, error: object, row: int | None = None) -> Finding:
+    return get_rule("MSC-IO-001").finding(file=str(path), row=row, kind=kind, error=str(error))
+
+
+def _validate_path(path: Path, fhir_version: str | None, depth: int) -> list[Finding]:
+    if not path.exists():
+        return _nothing(path, "no such file or folder")
+    if path.is_file():
+        return _validate_file(path, fhir_version)
+    if any((path / n).is_file() for n in RECORDS_DEFINITIONS):
+        return HANDLERS["records"](path)
+    folder = _classify(path)
+    findings: list[Finding] = []
+    if folder.groups:
+        findings += HANDLERS["sdtm"](folder.groups, folder.define)
+    elif folder.define is not None:
+        findings += HANDLERS["define"](folder.define)
+    if folder.fhir:
+        findings += HANDLERS["fhir"](folder.fhir, fhir_version)
+    if folder.groups or folder.fhir or folder.define is not None:
+        return findings
+    found_any = False
+    if depth < _MAX_DEPTH:
+        for sub in (p for p in sorted(path.iterdir()) if p.is_dir() and not p.name.startswith(".")):
+            found = _validate_path(sub, fhir_version, depth + 1)
+            if len(found) == 1 and found[0].rule_id == "MSC-IO-002":
+                continue  # a subfolder with nothing validate reads (logs, plots) is not a finding
+            found_any = True
+            findings += found
+    if found_any:
+        return findings
+    return _nothing(path, "holds no SDTM datasets (.xpt, .json, .ndjson, .csv), define.xml, study records "
+                          "(study.yaml) or FHIR JSON/NDJSON, in it or in its subfolders")
+
+
+def _validate_file(path: Path, fhir_version: str | None) -> list[Finding]:
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return HANDLERS["records"](path)
+    if suffix == ".xml":
+        return HANDLERS["define"](path)
+    if suffix in (".json", ".ndjson"):
+        kind = sniff_json(path)
+        if kind == "fhir":
+            return list(HANDLERS["fhir"]([path], fhir_version))
+        if kind == "datasetjson":
+            return HANDLERS["sdtm"]({SDTM_SUFFIXES[suffix]: [path]}, None, whole_study=False)
+        return _nothing(path, "is neither Dataset-JSON (no datasetJSONVersion) nor FHIR (no resourceType)")
+    if suffix in (".xpt", ".csv"):
+        return HANDLERS["sdtm"]({SDTM_SUFFIXES[suffix]: [path]}, None, whole_study=False)
+    return _nothing(path, f"a {suffix or 'suffix-less'} file is not something validate reads "
+                          "(.xpt, .json, .ndjson, .csv, define.xml, .xlsx study records)")
+
+
+# --- SDTM datasets ---------------------------------------------------------------------------------------------
+
+def _validate_sdtm(groups: dict[str, list[Path]], define: Path | None, *, whole_study: bool = True
+                   ) -> list[Finding]:
+    findings: list[Finding] = []
+    tree = _parse_define(define, findings) if define is not None else None
+    folder_datasets = frozenset(p.stem.upper() for files in groups.values() for p in files)
+    first = True
+    for fmt in FORMAT_ORDER:
+        if fmt not in groups:
+            continue
+        frames, files, headers = _read_group(fmt, groups[fmt], findings)
+        study = _study(frames, files, findings)
+        columns = ColumnCache(study.datasets)  # distinct values per column, shared by the SDTM and define rules
+        findings += run(Scope.SDTM, SdtmContext(study, files={k: str(v) for k, v in files.items()},
+                                                whole_study=whole_study, column_cache=columns))
+        if tree is not None and define is not None:
+            ctx = DefineContext(define, tree, study.datasets, files, fmt, headers, document_level=first,
+                                folder_datasets=folder_datasets, column_cache=columns)
+            findings += run(Scope.DEFINE, ctx, file=str(define))
+            first = False
+    return findings
+
+
+def _read_group(fmt: str, paths: list[Path], findings: list[Finding]
+                ) -> tuple[dict[str, pd.DataFrame], dict[str, Path], dict[str, dict[str, Any]]]:
+    from msc_interop.sdtm.formats import FORMATS
+
+    frames: dict[str, pd.DataFrame] = {}
+    files: dict[str, Path] = {}
+    headers: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        try:
+            if fmt == "xpt":
+                name, df = FORMATS["xpt"].reader(path)
+                df = _shared_text(df)
+                _, meta = pyreadstat.read_xport(str(path), metadataonly=True)
+                xpt = XptFile(path, meta.table_name or "", meta.file_label or "",
+                              dict(meta.column_names_to_labels or {}), df)
+                findings += run(Scope.XPT, xpt, file=str(path), dataset=name)
+            elif fmt in ("json", "ndjson"):
+                # a million parsed rows are tens of millions of objects that cannot form cycles: without the
+                # cyclic GC paused, its repeated full scans make parsing and the row checks several times slower
+                with _gc_paused():
+                    parsed = _parse_dataset_json(path, fmt == "ndjson", findings)
+                    if parsed is None:
+                        continue
+                    findings += run(Scope.DATASETJSON, parsed, file=str(path), dataset=parsed.dataset)
+                    name, df = _dataset_from_parsed(parsed, fmt)
+                    headers[name] = parsed.header
+                    del parsed
+            else:
+                name, df = FORMATS[fmt].reader(path)
+                df = _shared_text(df)
+        except (InputError, pyreadstat.ReadstatError, pyreadstat.PyreadstatError, OSError) as exc:
+            findings.append(_unreadable(path, f"an SDTM {fmt} dataset", exc))
+            continue
+        if name in frames:
+            findings.append(_unreadable(path, f"an SDTM {fmt} dataset",
+                                        f"{files[name].name} already holds dataset {name}; keep one"))
+            continue
+        frames[name] = df
+        files[name] = path
+    return frames, files, headers
+
+
+def _shared_text(df: pd.DataFrame) -> pd.DataFrame:
+    """Character columns with one str object per distinct value (XPT and CSV readers make one per cell).
+
+    Every later step (the Study's conform, the rules' look-ups) hashes and compares the values; on shared
+    objects the hash is computed once per distinct value and equal values compare by identity, which more
+    than pays for this one pass on a million-row dataset.
+    """
+    out = {}
+    for col in df.columns:
+        s = df[col]
+        if s.dtype == object and len(s):
+            codes, uniques = pd.factorize(s.to_numpy(dtype=object), use_na_sentinel=False)
+            # dtype=object: pandas 3 would otherwise infer its "str" dtype for an array of str
+            out[col] = pd.Series(np.asarray(uniques, dtype=object)[codes], index=df.index, dtype=object)
+        else:
+            out[col] = s
+    return pd.DataFrame(out, index=df.index)
+
+
+def _dataset_from_parsed(parsed: JsonFile, fmt: str) -> tuple[str, pd.DataFrame]:
+    """The dataset of a Dataset-JSON file whose rows are already parsed, converted exactly as the SDTM reader
+    converts them (its frame builder over the parsed rows), so a million-row file is parsed once, not twice.
+    Falls back to reading the file again if the reader no longer offers that builder."""
+    from msc_interop.sdtm import datasetjson
+    from msc_interop.sdtm.formats import FORMATS
+
+    build = getattr(datasetjson, "_frame", None)
+    if build is None:
+        return FORMATS[fmt].reader(parsed.path)
+    name, df, _meta = build(parsed.path, dict(parsed.header), [parsed.rows])
+    return name, df
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _parse_dataset_json(path: Path, ndjson: bool, findings: list[Finding]) -> JsonFile | None:
+    kind = "Dataset-JSON NDJSON" if ndjson else "Dataset-JSON"
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        findings.append(_unreadable(path, kind, exc))
+        return None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    if not ndjson:
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            findings.append(_unreadable(path, kind, exc))
+            return None
+        if not isinstance(doc, dict):
+            findings.append(_unreadable(path, kind, "the top level is not an object"))
+            return None
+        rows = doc.pop("rows", [])
+        return JsonFile(path, False, doc, rows if isinstance(rows, list) else [])
+    lines = raw.split(b"\n")
+    try:
+        header = orjson.loads(lines[0])
+    except orjson.JSONDecodeError as exc:
+        findings.append(_unreadable(path, kind, f"line 1 (metadata): {exc}", row=1))
+        return None
+    if not isinstance(header, dict):
+        findings.append(_unreadable(path, kind, "line 1 (metadata) is not an object", row=1))
+        return None
+    body = [ln for ln in lines[1:] if ln.strip()]
+    try:
+        rows = orjson.loads(b"[" + b",".join(body) + b"]")
+    except orjson.JSONDecodeError:
+        rows = []
+        for i, ln in enumerate(lines[1:], start=2):
+            if not ln.strip():
+                continue
+            try:
+                rows.append(orjson.loads(ln))
+            except orjson.JSONDecodeError as exc:
+                findings.append(_unreadable(path, kind, f"line {i}: {exc}", row=i - 1))
+    return JsonFile(path, True, header, rows, row_lines=True)
+
+
+def _study(frames: dict[str, pd.DataFrame], files: dict[str, Path], findings: list[Finding]) -> Study:
+    """The Study of the datasets read; a dataset that cannot be put in SDTM form is a finding and left out."""
+    from msc_interop.sdtm.formats import study_meta_from_data
+
+    try:
+        meta = study_meta_from_data(frames)
+    except MscInteropError as exc:
+        findings.append(get_rule("MSC-IO-001").finding(file=", ".join(str(p) for p in files.values()),
+                                                       kind="one study", error=exc))
+        meta = StudyMeta(studyid="")
+    try:
+        return Study(meta, frames)  # the usual case: every dataset conforms (one pass)
+    except MscInteropError:
+        pass
+    good = {}
+    for name, df in frames.items():
+        try:
+            good[name] = conform(name, df)
+        except MscInteropError as exc:
+            findings.append(_unreadable(files[name], "an SDTM dataset", exc))
+            files.pop(name)
+    return Study(meta, good)
+
+
+def _parse_define(path: Path, findings: list[Finding]) -> etree._ElementTree | None:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    try:
+        return etree.parse(str(path), parser)
+    except (etree.XMLSyntaxError, OSError) as exc:
+        findings.append(_unreadable(path, "Define-XML", exc))
+        return None
+
+
+def _validate_define_alone(path: Path) -> list[Finding]:
+    """A define.xml with no datasets beside it: the XSD check only."""
+    findings: list[Finding] = []
+    tree = _parse_define(path, findings)
+    if tree is not None:
+        findings += run(Scope.DEFINE, DefineContext(path, tree, with_datasets=False), file=str(path))
+    return findings
+
+
+# --- study records -------------------------------------------------------------------------------------------
+
+def _validate_records(path: Path) -> list[Finding]:
+    from msc_interop.records import read_records
+    from msc_interop.sdtm.build import build_study
+
+    try:
+        study, rejects = build_study(read_records(path))
+    except MscInteropError as exc:
+        return [_unreadable(path, "study records", exc)]
+    rec = get_rule("MSC-REC-001")
+    base = path if path.is_dir() else path.parent
+    findings = [rec.finding(file=str(base / r.file) if path.is_dir() else str(path), dataset=r.form, row=r.row,
+                            variable=r.field, value=r.value, form=r.form, reason=r.reason)
+                for r in rejects.sorted()]
+    findings += validate_study(study, source=str(path)).findings
+    return findings
+
+
+def _validate_fhir(paths: Sequence[Path], version: str | None) -> list[Finding]:
+    return list(fhir_rules(paths, version))
+
+
+# What validate runs per kind of input. "fhir" is the FHIR rule side (validate/fhir_rules.py); the FHIR package
+# adds its own checks through fhir_rules.register_fhir_hook rather than by replacing this entry.
+HANDLERS: dict[str, Handler] = {
+    "sdtm": _validate_sdtm,
+    "define": _validate_define_alone,
+    "records": _validate_records,
+    "fhir": _validate_fhir,
+}

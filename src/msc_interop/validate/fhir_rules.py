@@ -1,0 +1,549 @@
+"""FHIR rules (scope "fhir"): structure through fhir.resources, and what the models do not check.
+
+Input: FHIR JSON files (a Bundle or a single resource) and NDJSON files (one resource per line; all NDJSON files
+of one call are one set, as a Bulk Data export is). Each resource keeps its place: the file, the Bundle entry
+index (0-based, as Bundle.entry[i]) or NDJSON line (1-based), and every finding names the element by FHIRPath
+(Observation.referenceRange[0].low.code).
+
+Versions: "R4" is checked with the fhir.resources R4B models (for the resources used here R4B content equals
+R4), "R5" with the R5 models; the value sets of required bindings differ per version and are data (params of
+MSC-FHIR-002 in mappings/validation_rules.yaml).
+
+`FHIR_HOOKS` is where the FHIR package (src/msc_interop/fhir, being written) can add checks that need its
+writer's knowledge (profiles, the SDTM extensions); it is empty until then. `fhir_rules(paths, version)` runs
+the built-in rules and every hook.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pydantic
+
+from msc_interop.errors import MscInteropError
+from msc_interop.validate.model import Finding, RuleMeta, Scope
+from msc_interop.validate.registry import crashed, get_rule, params, rule, run
+from msc_interop.validate.terminology import fhir_date_problem, loinc_problem, ucum_problem
+
+FHIR_VERSIONS = ("R4", "R5")
+UCUM = "http://unitsofmeasure.org"
+LOINC = "http://loinc.org"
+INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+_RELATIVE = re.compile(r"^([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$")
+_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+FhirHook = Callable[[Sequence[Path], str], Iterable[Finding]]
+FHIR_HOOKS: dict[str, FhirHook] = {}
+
+
+def register_fhir_hook(name: str, hook: FhirHook) -> None:
+    """Add checks run by `fhir_rules` (for the FHIR package: rules that need its writer's knowledge).
+
+    A hook yields Findings of rules described in mappings/validation_rules.yaml (scope fhir); a hook that raises
+    becomes a finding "rule could not run" under its name.
+    """
+    FHIR_HOOKS[name] = hook
+
+
+def normalize_version(version: str | None) -> str:
+    """'R4' (also 'R4B', '4.0.1'), 'R5' (also '5.0.0'); None means R4, the version hospitals run."""
+    if version is None:
+        return "R4"
+    v = version.strip().upper()
+    if v in ("R4", "R4B", "4.0", "4.0.1", "4.3.0"):
+        return "R4"
+    if v in ("R5", "5.0", "5.0.0"):
+        return "R5"
+    raise MscInteropError(f"FHIR version {version!r} is not supported; use R4 or R5")
+
+
+# --- reading -----------------------------------------------------------------------------------------------
+
+@dataclass
+class Container:
+    """Where references resolve: one Bundle, the NDJSON set, or a lone resource."""
+
+    kind: str  # "Bundle" | "NDJSON" | "resource"
+    file: str
+    label: str
+
+
+@dataclass
+class FhirItem:
+    resource: dict[str, Any]
+    file: str
+    entry: int | None
+    container: int
+    full_url: str = ""
+    is_bundle: bool = False
+    _scan: _Scan | None = field(default=None, repr=False)
+
+    @property
+    def type(self) -> str:
+        return str(self.resource.get("resourceType", ""))
+
+    @property
+    def label(self) -> str:
+        rid = self.resource.get("id")
+        return f"{self.type}/{rid}" if isinstance(rid, str) and rid else self.type
+
+
+@dataclass
+class FhirContext:
+    version: str
+    items: list[FhirItem] = field(default_factory=list)
+    containers: list[Container] = field(default_factory=list)
+    shape_problems: list[tuple[FhirItem | None, str, str, int | None, str]] = field(default_factory=list)
+    quantities: list[tuple[FhirItem, str, dict[str, Any]]] | None = None
+
+    def where(self, item: FhirItem) -> dict[str, Any]:
+        return {"file": item.file, "dataset": item.label, "row": item.entry}
+
+
+def read_fhir(paths: Sequence[Path], version: str | None = None) -> tuple[FhirContext, list[Finding]]:
+    """Parse FHIR JSON and NDJSON files into a context; unreadable files and lines become MSC-IO-001 findings."""
+    ctx = FhirContext(normalize_version(version))
+    io_rule = get_rule("MSC-IO-001")
+    problems: list[Finding] = []
+    ndjson_container: int | None = None
+    for path in paths:
+        path = Path(path)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            problems.append(io_rule.finding(file=str(path), kind="FHIR JSON", error=str(exc)))
+            continue
+        if path.suffix.lower() == ".ndjson":
+            if ndjson_container is None:
+                ndjson_container = len(ctx.containers)
+                ctx.containers.append(Container("NDJSON", str(path), "the NDJSON files given together"))
+            _read_ndjson(ctx, path, raw, ndjson_container, problems, io_rule)
+            continue
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            problems.append(io_rule.finding(file=str(path), kind="FHIR JSON", error=str(exc)))
+            continue
+        if not isinstance(doc, dict) or not isinstance(doc.get("resourceType"), str):
+            problems.append(io_rule.finding(file=str(path), kind="FHIR JSON",
+                                            error="the top level is not a resource (no resourceType)"))
+            continue
+        if doc["resourceType"] == "Bundle":
+            _add_bundle(ctx, path, doc)
+        else:
+            c = len(ctx.containers)
+            ctx.containers.append(Container("resource", str(path), str(path.name)))
+            ctx.items.append(FhirItem(doc, str(path), None, c))
+    return ctx, problems
+
+
+def _add_bundle(ctx: FhirContext, path: Path, doc: dict[str, Any]) -> None:
+    c = len(ctx.containers)
+    ctx.containers.append(Container("Bundle", str(path), f"the Bundle ({path.name})"))
+    bundle = FhirItem(doc, str(path), None, c, is_bundle=True)
+    ctx.items.append(bundle)
+    entries = doc.get("entry", [])
+    if not isinstance(entries, list):
+        ctx.shape_problems.append((bundle, "Bundle.entry", "", None, "Bundle.entry is not an array"))
+        return
+    for i, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            ctx.shape_problems.append((bundle, f"Bundle.entry[{i}].resource", "", i,
+                                       "the entry has no resource with a resourceType"))
+            continue
+        full_url = entry.get("fullUrl", "") if isinstance(entry.get("fullUrl", ""), str) else ""
+        ctx.items.append(FhirItem(resource, str(path), i, c, full_url))
+
+
+def _read_ndjson(ctx: FhirContext, path: Path, raw: bytes, container: int, problems: list[Finding],
+                 io_rule: RuleMeta) -> None:
+    for line_no, line in enumerate(raw.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            resource = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            problems.append(io_rule.finding(file=str(path), row=line_no, kind="an NDJSON line", error=str(exc)))
+            continue
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            problems.append(io_rule.finding(file=str(path), row=line_no, kind="an NDJSON line",
+                                            error="the line is not a resource (no resourceType)"))
+            continue
+        ctx.items.append(FhirItem(resource, str(path), line_no, container))
+
+
+def fhir_rules(paths: Sequence[Path], version: str | None = None) -> list[Finding]:
+    """All FHIR findings for these files: unreadable input, every built-in rule, then every registered hook."""
+    ctx, findings = read_fhir(paths, version)
+    findings += run(Scope.FHIR, ctx)
+    for name, hook in FHIR_HOOKS.items():
+        try:
+            findings.extend(hook(paths, ctx.version))
+        except Exception as exc:  # reported, never swallowed
+            f = crashed(get_rule("MSC-FHIR-001"), f"{type(exc).__name__}: {exc}")
+            findings.append(Finding(name, f.severity, message=f.message))
+    return findings
+
+
+# --- walking resources ------------------------------------------------------------------------------------
+
+@dataclass
+class _Scan:
+    """What the rules look for in a resource, found in one pass: Codings, references, date elements."""
+
+    codings: list[tuple[str, dict[str, Any]]]
+    references: list[tuple[str, str]]
+    dates: list[tuple[str, str, str]]
+
+
+def scan(item: FhirItem) -> _Scan:
+    """One walk over the resource (narrative text.div left out), cached on the item; paths are FHIRPath."""
+    if item._scan is None:
+        kinds = _date_elements()
+        found = _Scan([], [], [])
+
+        def walk(node: dict[str, Any], path: str) -> None:
+            for key, value in node.items():
+                kind = type(value)
+                if kind is dict:
+                    if key == "text" and "div" in value:
+                        continue
+                    here = f"{path}.{key}"
+                    if key.endswith("Coding"):
+                        found.codings.append((here, value))
+                    walk(value, here)
+                elif kind is list:
+                    here = f"{path}.{key}"
+                    for i, v in enumerate(value):
+                        if type(v) is dict:
+                            at = f"{here}[{i}]"
+                            if key == "coding":
+                                found.codings.append((at, v))
+                            walk(v, at)
+                elif kind is str:
+                    if key == "reference":
+                        found.references.append((f"{path}.reference", value))
+                    elif key in kinds:
+                        found.dates.append((f"{path}.{key}", key, value))
+
+        walk(item.resource, item.type)
+        item._scan = found
+    return item._scan
+
+
+def _codings(item: FhirItem) -> list[tuple[str, dict[str, Any]]]:
+    return scan(item).codings
+
+
+def _select(node: Any, steps: list[str], path: str) -> Iterator[tuple[str, Any]]:
+    """Nodes at a dotted path below `node` (arrays expanded, with their indexes in the path)."""
+    if not steps:
+        yield path, node
+        return
+    if not isinstance(node, dict) or steps[0] not in node:
+        return
+    value = node[steps[0]]
+    here = f"{path}.{steps[0]}"
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _select(v, steps[1:], f"{here}[{i}]")
+    else:
+        yield from _select(value, steps[1:], here)
+
+
+def _at(item: FhirItem, dotted: str) -> Iterator[tuple[str, Any]]:
+    rtype, *steps = dotted.split(".")
+    if item.type == rtype:
+        yield from _select(item.resource, steps, rtype)
+
+
+# --- structure -------------------------------------------------------------------------------------------------
+
+@functools.cache
+def _model_class(version: str, resource_type: str) -> type | None:
+    if version == "R5":
+        from fhir.resources import get_fhir_model_class
+    else:
+        from fhir.resources.R4B import get_fhir_model_class
+    try:
+        return get_fhir_model_class(resource_type)
+    except (ValueError, KeyError, AttributeError):
+        return None
+
+
+@functools.cache
+def _date_elements() -> dict[str, str]:
+    """Element name -> FHIR date kind, from the params of MSC-FHIR-010 (instant wins over dateTime)."""
+    p = get_rule("MSC-FHIR-010").params
+    out = dict.fromkeys(p.get("dateTime", []), "dateTime")
+    out.update(dict.fromkeys(p.get("date", []), "date"))
+    out.update(dict.fromkeys(p.get("instant", []), "instant"))
+    return out
+
+
+def _fhirpath(root: str, loc: Sequence[Any]) -> str:
+    out = root
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and _FIELD.match(part) and part != "root":
+            out += f".{part}"
+    return out
+
+
+@rule("MSC-FHIR-001")
+def structure(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
+    models = "R5" if ctx.version == "R5" else "R4B (for R4)"
+    for item, path, value, entry, message in ctx.shape_problems:
+        where = ctx.where(item) if item is not None else {}
+        where["row"] = entry
+        yield meta.finding(**where, variable=path, value=value, path=path, error=message)
+    dates = _date_elements()
+    for item in ctx.items:
+        cls = _model_class(ctx.version, item.type)
+        if cls is None:
+            yield meta.finding(**ctx.where(item), variable=item.type, value=item.type, path=item.type,
+                               error=f"'{item.type}' is not a {ctx.version} resource type ({models} models)")
+            continue
+        data = item.resource
+        if item.is_bundle and isinstance(data.get("entry"), list):
+            # the entries' resources are validated one by one (their own locations); the shell here
+            data = {**data, "entry": [{k: v for k, v in e.items() if k != "resource"} if isinstance(e, dict) else e
+                                      for e in data["entry"]]}
+        try:
+            cls.model_validate(data)
+        except pydantic.ValidationError as exc:
+            for err in exc.errors():
+                loc = err.get("loc", ())
+                names = [p for p in loc if isinstance(p, str) and _FIELD.match(p) and p != "root"]
+                value = err.get("input")
+                kind = dates.get(names[-1]) if names else None
+                if kind and isinstance(value, str) and fhir_date_problem(value, kind):
+                    continue  # MSC-FHIR-010 reports it, with the reason
+                path = _fhirpath(item.type, loc)
+                shown = value if isinstance(value, str | int | float | bool) else ""
+                yield meta.finding(**ctx.where(item), variable=path, value=shown, path=path,
+                                   error=f"{err.get('msg', '')} ({models} models)")
+
+
+@rule("MSC-FHIR-002")
+def required_value_sets(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
+    bindings = [b for b in params(meta, "bindings") if ctx.version in b]
+    by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for b in bindings:
+        by_type[b["path"].split(".")[0]].append(b)
+    for item in ctx.items:
+        for b in by_type.get(item.type, ()):
+            allowed = b[ctx.version]
+            for path, value in _at(item, b["path"]):
+                if isinstance(value, str) and value not in allowed:
+                    yield meta.finding(**ctx.where(item), variable=path, value=value, path=path,
+                                       valueset=b["valueset"], allowed=" | ".join(allowed))
+
+
+@rule("MSC-FHIR-003")
+def coding_system_and_code(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
+    for item in ctx.items:
+        for path, coding in _codings(item):
+            has_system, has_code = bool(coding.get("system")), bool(coding.get("code"))
+            if not (has_system and has_code):
+                has = ("a code only" if has_code else "a system only" if has_system
+                       else "neither" if not coding.get("display") else "a display only")
+                yield meta.finding(**ctx.where(item), variable=path, value=coding.get("code", ""), path=path, has=has)
+
+
+def _quantities(ctx: FhirContext, meta: RuleMeta) -> list[tuple[FhirItem, str, dict[str, Any]]]:
+    """Quantities with a value at the paths of MSC-FHIR-004 (computed once for MSC-FHIR-004 and -005)."""
+    if ctx.quantities is None:
+        paths = params(get_rule("MSC-FHIR-004"), "quantities")
+        by_type: dict[str, list[str]] = defaultdict(list)
+        for dotted in paths:
+            by_type[dotted.split(".")[0]].append(dotted)
+        ctx.quantities = [(item, path, q) for item in ctx.items for dotted in by_type.get(item.type, ())
+                          for path, q in _at(item, dotted) if isinstance(q, dict) and "value" in q]
+    return ctx.quantities
+
+
+@rule("MSC-FHIR-004")
+def quantity_has_ucum(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
+    for item, path, q in _quantities(ctx, meta):
+        system, code = q.get("system"), q.get("code")
+        if system == UCUM and code:
+            continue
+        if not system:
+            problem = f"it has no system (unit '{q.get('unit', '')}')" if q.get("unit") else "it has no unit at all"
+        elif system != UCUM:
+            problem = f"its system is {system}"
+        else:
+            problem = "it has no code"
+        yield meta.finding(**ctx.where(item), variable=path, value=code or q.get("unit", ""), path=path,
+                           problem=problem)
+
+
+@rule("MSC-FHIR-005")
+def ucum_parses(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
+    for item, path, q in _quantities(ctx, meta):
+        code = q.get("code")
+        if q.get("system") == UCUM and isinstance(code, str) and code:
+            problem = ucum_problem(code)
+            if problem:
+                yield meta.finding(**ctx.where(item), variable=f"{path}.code", value=code, path=f"{path}.code",
+                                   error=problem)
+
+
+@rule("MSC-FHIR-006")
+def loinc_form(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
+    for item in ctx.items:
+        for path, coding in _codings(item):
+            code = coding.get("code")
+            if coding.get("system") == LOINC and isinstance(code, str) and code:
+                reason = loinc_problem(code)
+                if reason:
+                    yield meta.finding(**ctx.where(item), variable=f"{path}.code", value=code, path=f"{path}.code",
+                                       reason=reason)
+
+
+_LOW = {"L", "LL", "LU", "<"}
+_HIGH = {"H", "HH", "HU", ">"}
+_NORMAL = {"N"}
+
+
+@rule("MSC-FHIR-007")
+def interpretation_consistent(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
+    for item in ctx.items:
+        r = item.resource
+        if item.type != "Observation" or not isinstance(r.get("valueQuantity"), dict):
+            continue
+        vq = r["valueQuantity"]
+        x = vq.get("value")
+        ranges = r.get("referenceRange")
+        if not isinstance(x, int | float) or isinstance(x, bool) or not isinstance(ranges, list) or not ranges:
+            continue
+        rr = ranges[0] if isinstance(ranges[0], dict) else {}
+        low, high = _limit(rr.get("low"), vq), _limit(rr.get("high"), vq)
+        if low is None and high is None:
+            continue
+        expected = "L" if low is not None and x < low else "H" if high is not None and x > high else "N"
+        for i, concept in enumerate(r.get("interpretation", []) if isinstance(r.get("interpretation"), list) else []):
+            for j, coding in enumerate(concept.get("coding", []) if isinstance(concept, dict) else []):
+                if not isinstance(coding, dict) or coding.get("system") not in (INTERPRETATION, None):
+                    continue
+                code = coding.get("code")
+                wrong = ((code in _NORMAL and expected != "N") or (code in _LOW and expected != "L")
+                         or (code in _HIGH and expected != "H"))
+                if wrong:
+                    path = f"Observation.interpretation[{i}].coding[{j}].code"
+                    yield meta.finding(**ctx.where(item), variable=path, value=code, path=path, number=x,
+                                       low="" if low is None else low, high="" if high is None else high,
+                                       expected=expected)
+
+
+def _limit(q: Any, value: dict[str, Any]) -> float | None:
+    """A reference-range limit comparable with the value: a number in the same unit code (or no code on either)."""
+    if not isinstance(q, dict) or not isinstance(q.get("value"), int | float) or isinstance(q.get("value"), bool):
+        return None
+    if q.get("code") and value.get("code") and q.get("code") != value.get("code"):
+        return None
+    return float(q["value"])
+
+
+@dataclass
+class _Index:
+    full_urls: set[str]
+    type_ids: set[str]
+    types: set[str]
+
+
+def _indexes(ctx: FhirContext) -> list[_Index]:
+    """One look-up index per container, built in one pass over all items (linear)."""
+    out = [_Index(set(), set(), set()) for _ in ctx.containers]
+    for item in ctx.items:
+        if item.is_bundle:
+            continue
+        idx = out[item.container]
+        if item.full_url:
+            idx.full_urls.add(item.full_url)
+        rid = item.resource.get("id")
+        if isinstance(rid, str) and rid:
+            idx.type_ids.add(f"{item.type}/{rid}")
+        idx.types.add(item.type)
+    return out
+
+
+def _base(full_url: str) -> str:
+    """The service base of an absolute fullUrl (http://x/fhir/Patient/1 -> http://x/fhir/)."""
+    m = re.match(r"^(https?://.*/)[A-Z][A-Za-z]+/[^/]+$", full_url)
+    return m.group(1) if m else ""
+
+
+@rule("MSC-FHIR-008")
+def references_resolve(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
+    indexes = _indexes(ctx)
+    for item in ctx.items:
+        container = ctx.containers[item.container]
+        if item.is_bundle:
+            continue
+        idx = indexes[item.container]
+        contained = {c.get("id") for c in item.resource.get("contained", []) if isinstance(c, dict)} \
+            if isinstance(item.resource.get("contained"), list) else set()
+        base = _base(item.full_url)
+        for path, value in scan(item).references:
+            if _resolves(value, container.kind, idx, contained, base):
+                continue
+            yield meta.finding(**ctx.where(item), variable=path, value=value, path=path, container=container.label)
+
+
+def _resolves(ref: str, kind: str, idx: _Index, contained: set[Any], base: str) -> bool:
+    if ref.startswith("#"):
+        return ref == "#" or ref[1:] in contained
+    if kind == "resource":
+        return True  # a lone resource: only contained references can be checked
+    m = _RELATIVE.match(ref)
+    if kind == "NDJSON":
+        if not m:
+            return True  # absolute or urn references are not checked across NDJSON files
+        return m.group(1) not in idx.types or f"{m.group(1)}/{m.group(2)}" in idx.type_ids
+    if ref in idx.full_urls:
+        return True
+    if m:
+        plain = f"{m.group(1)}/{m.group(2)}"
+        return plain in idx.type_ids or (bool(base) and base + plain in idx.full_urls)
+    # an absolute reference to a server outside the Bundle is not checked; a urn: that no fullUrl has is broken
+    return ref.startswith(("http://", "https://"))
+
+
+@rule("MSC-FHIR-009")
+def ids_unique(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
+    seen: dict[tuple[int, str], list[FhirItem]] = defaultdict(list)
+    for item in ctx.items:
+        rid = item.resource.get("id")
+        if item.is_bundle or ctx.containers[item.container].kind == "resource" or not isinstance(rid, str) or not rid:
+            continue
+        seen[(item.container, item.label)].append(item)
+    counts = Counter({k: len(v) for k, v in seen.items() if len(v) > 1})
+    for (c, label), n in sorted(counts.items()):
+        items = seen[(c, label)]
+        kind = ctx.containers[c].kind
+        places = ", ".join(f"{'entry' if kind == 'Bundle' else 'line'} {i.entry}" for i in items)
+        for item in items:
+            yield meta.finding(**ctx.where(item), variable=f"{item.type}.id", value=label, count=n,
+                               where=f"{ctx.containers[c].label}: {places}")
+
+
+@rule("MSC-FHIR-010")
+def date_forms(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
+    kinds = _date_elements()
+    for item in ctx.items:
+        for path, key, value in scan(item).dates:  # a non-string date is a type error: MSC-FHIR-001 reports it
+            kind = kinds[key]
+            reason = fhir_date_problem(value, kind)
+            if reason:
+                yield meta.finding(**ctx.where(item), variable=path, value=value, path=path, kind=kind, reason=reason)

@@ -1,0 +1,67 @@
+"""SDTM --DTC <-> FHIR date/dateTime (dates.dtc_to_fhir / fhir_to_dtc): precision, time zones, originals."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from msc_interop.dates import dtc_to_fhir, fhir_to_dtc, fhir_value_to_dtc
+
+SHANGHAI = "Asia/Shanghai"
+
+
+@pytest.mark.parametrize(("dtc", "fhir", "keep"), [
+    ("2009-10-04T09:19", "2009-10-04T09:19:00+08:00", False),   # no seconds, no offset: study zone added
+    ("2009-10-04T09:19:05", "2009-10-04T09:19:05+08:00", False),
+    ("2009-10-04T09:19:05.25", "2009-10-04T09:19:05.25+08:00", False),
+    ("2009-10-04T09:19:00", "2009-10-04T09:19:00+08:00", True),  # explicit :00 cannot be told from added :00
+    ("2009-10-04", "2009-10-04", False),
+    ("2009-10", "2009-10", False),
+    ("2009", "2009", False),
+    ("2003---15", "2003", True),          # missing middle part: year kept, original in the extension
+    ("2003-12-15T13", "2003-12-15", True),  # hour without minutes
+    ("2009-10-04/2009-10-05", "2009-10-04", True),  # interval
+    ("2009-02-30", "2009-02", True),      # not a calendar date
+    ("0000", None, True),                 # FHIR has no year 0000
+    ("", None, False),
+])
+def test_dtc_to_fhir_cases(dtc: str, fhir: str | None, keep: bool) -> None:
+    value, ext = dtc_to_fhir(pd.Series([dtc], dtype=object), SHANGHAI)
+    assert value.iloc[0] == fhir
+    assert bool(ext.iloc[0]) is keep
+    back = fhir_to_dtc(value, SHANGHAI, pd.Series([dtc if keep else None], dtype=object))
+    assert back.iloc[0] == dtc
+
+
+def test_daylight_saving_time_offsets() -> None:
+    # Shanghai kept DST 1986-1991: 1990-07-01 is +09:00; New York is -04:00 in July and -05:00 in January
+    v, _ = dtc_to_fhir(pd.Series(["1990-07-01T12:00", "1990-12-01T12:00"]), SHANGHAI)
+    assert v.tolist() == ["1990-07-01T12:00:00+09:00", "1990-12-01T12:00:00+08:00"]
+    v, _ = dtc_to_fhir(pd.Series(["2015-07-01T09:00", "2015-01-01T09:00"]), "America/New_York")
+    assert v.tolist() == ["2015-07-01T09:00:00-04:00", "2015-01-01T09:00:00-05:00"]
+
+
+def test_skipped_clock_time_round_trips() -> None:
+    # 1988-04-10 02:30 did not exist in Shanghai (DST started at 02:00); writing and reading keep the clock
+    v, ext = dtc_to_fhir(pd.Series(["1988-04-10T02:30"]), SHANGHAI)
+    assert not ext.iloc[0]
+    assert fhir_to_dtc(v, SHANGHAI).iloc[0] == "1988-04-10T02:30"
+
+
+def test_foreign_offsets_convert_to_the_study_zone_or_keep_the_clock() -> None:
+    values = pd.Series(["2013-04-02T09:30:10+01:00", "2017-01-29T12:34:56Z", "2013-04-02T09:30:00+01:00"])
+    assert fhir_to_dtc(values, SHANGHAI).tolist() == ["2013-04-02T16:30:10", "2017-01-29T20:34:56",
+                                                      "2013-04-02T16:30"]
+    assert fhir_to_dtc(values, None).tolist() == ["2013-04-02T09:30:10", "2017-01-29T12:34:56", "2013-04-02T09:30"]
+    assert fhir_value_to_dtc("2013-04-02T09:30:10+01:00", None) == "2013-04-02T09:30:10"
+
+
+def test_date_only_target_keeps_time_in_the_original() -> None:
+    v, ext = dtc_to_fhir(pd.Series(["1961-11-24T06:30", "1961-11-24"]), SHANGHAI, date_only=True)
+    assert v.tolist() == ["1961-11-24", "1961-11-24"]
+    assert ext.tolist() == [True, False]
+
+
+def test_unknown_time_zone_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
+        dtc_to_fhir(pd.Series(["2009-10-04T09:19"]), "Mars/Olympus")

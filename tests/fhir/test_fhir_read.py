@@ -1,0 +1,144 @@
+"""read_fhir on FHIR it did not write (HL7 examples, an EHR-style bundle) and on bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+from fhir_fixtures import DATA, example, written  # noqa: F401
+
+from msc_interop.errors import InputError
+from msc_interop.fhir import read_fhir
+from msc_interop.study import Study, StudyMeta
+
+
+def _reconciles(report) -> None:
+    for line in report.reconciliation():
+        _form, rest = line.split(": read ")
+        read, parts = rest.split(" = ")
+        conv, rej, skip = (int(x.split()[-1]) for x in parts.split(" + "))
+        assert int(read) == conv + rej + skip, line
+
+
+@pytest.mark.parametrize("release", ["r4", "r4b", "r5"])
+def test_hl7_examples(shared_dir: Path, release: str) -> None:
+    study, report = read_fhir([shared_dir / "external" / "fhir-examples" / release])
+    _reconciles(report)
+    lb = study["LB"]
+    assert lb[["USUBJID", "LBTESTCD", "LBORRES", "LBORRESU", "LBSTRESN", "LBSTRESU", "LBLOINC", "LBNRIND"]] \
+        .to_dict("records") == [{"USUBJID": "f001", "LBTESTCD": "RBC", "LBORRES": "4.12", "LBORRESU": "10^12/L",
+                                 "LBSTRESN": 4.12, "LBSTRESU": "10^12/L", "LBLOINC": "789-8", "LBNRIND": "LOW"}]
+    assert lb["LBDTC"].iloc[0] == "2013-04-02T10:30:10"          # clock time as written (no study time zone)
+    assert lb["LBNAM"].iloc[0] == ""                              # a Practitioner is not a lab name
+    ex = study["EX"]
+    vanco = ex[ex["EXTRT"].str.startswith("Vancomycin")].iloc[0]
+    assert (vanco["EXDOSE"], vanco["EXDOSU"], vanco["EXROUTE"]) == (500.0, "mg", "INTRAVENOUS")
+    assert vanco["EXSTDTC"] == "2015-01-15T14:30"
+    reasons = {r.file: r.reason for r in report.rejects}
+    assert "status entered-in-error" in reasons["MedicationAdministration-medadmin0303.json"]
+    assert "unknown code: LOINC 15074-8" in reasons["Observation-f001.json"]
+    assert "not a laboratory Observation" in reasons["Observation-example.json"]
+    if release != "r5":  # the R5 example package has no AdverseEvent
+        ae = study["AE"].iloc[0]
+        assert (ae["AETERM"], ae["AESEV"], ae["AESER"], ae["AESTDTC"]) == \
+            ("This was a mild rash on the left forearm", "MILD", "N", "2017-01-29T12:34:56")
+    assert set(study["DM"]["USUBJID"]) >= {"f001", "pat1"}
+    assert any("Patient's id" in n for n in report.notes)
+    # no names reach SDTM: the HL7 Patient "example" is Peter James Chalmers
+    assert not any("Chalmers" in str(v) for df in study.datasets.values() for v in df.to_numpy().ravel())
+
+
+def test_ehr_style_bundle() -> None:
+    meta = StudyMeta(studyid="EHR-IMPORT", timezone="America/New_York")
+    study, report = read_fhir([DATA / "synthea_like_bundle.json"], study_meta=meta)
+    _reconciles(report)
+    assert report.skipped == {"Condition": 2, "Claim": 1, "ExplanationOfBenefit": 1, "Immunization": 1,
+                              "CarePlan": 1}
+    lb = study["LB"].set_index("LBTESTCD")
+    assert lb.loc["WBC", "LBORRESU"] == "10^9/L" and lb.loc["WBC", "LBSTRESN"] == 7.2   # 10*3/uL = 10^9/L
+    assert lb.loc["RBC", "LBORRESU"] == "10^12/L"
+    assert (lb.loc["BILI", "LBORRES"], lb.loc["BILI", "LBORRESU"]) == ("0.8", "mg/dL")
+    assert (lb.loc["BILI", "LBSTRESN"], lb.loc["BILI", "LBSTRESU"]) == (13.7, "umol/L")  # x 17.1, 1 decimal
+    assert lb.loc["BILI", "LBLOINC"] == "1975-2"
+    assert (lb.loc["AST", "LBSTAT"], lb.loc["AST", "LBREASND"]) == ("NOT DONE", "sample haemolysed")
+    assert lb.loc["WBC", "LBNRIND"] == "NORMAL" and lb.loc["WBC", "LBORNRHI"] == "10.5"
+    assert lb.loc["WBC", "LBDTC"] == "2015-03-10T09:15"   # -04:00 = New York daylight time: clock kept
+    assert set(study["LB"]["STUDYID"]) == {"EHR-IMPORT"}
+    reasons = sorted(r.reason for r in report.rejects)
+    assert any("unknown code: LOINC 2345-7" in x for x in reasons)
+    assert any("not a laboratory Observation" in x for x in reasons)
+    assert any("no value and no dataAbsentReason" in x for x in reasons)
+    assert any("dangling reference" in x and "entry 12" in x for x in reasons)
+    dm = study["DM"].set_index("USUBJID")
+    assert dm.loc["b2d4e6f8-p2", "DTHFL"] == "Y" and dm.loc["7f3c1a9e-p1", "SEX"] == "F"
+    flat = " ".join(str(v) for df in study.datasets.values() for v in df.to_numpy().ravel())
+    assert "999-12-3456" not in flat and "Rippin620" not in flat and "Boston" not in flat
+
+
+def _good_ndjson(folders: dict[str, Path], target: Path) -> None:
+    for p in folders["R4"].glob("*.ndjson"):
+        shutil.copy(p, target / p.name)
+
+
+def test_bad_input_is_reported_and_the_rest_converts(written: dict[str, Path],  # noqa: F811
+                                                      tmp_path: Path) -> None:
+    _good_ndjson(written, tmp_path)
+    (tmp_path / "broken.json").write_text('{"resourceType": "Observation", "status": ', encoding="utf-8")
+    lines = (tmp_path / "Observation.ndjson").read_bytes().splitlines()
+    lines.insert(3, b'["not", "an", "object"]')
+    lines.insert(5, b'{"resourceType": "Observatoin", "id": "typo"}')
+    (tmp_path / "Observation.ndjson").write_bytes(b"\n".join(lines) + b"\n")
+    r5 = {"resourceType": "AdverseEvent", "id": "r5-ae", "status": "completed", "actuality": "actual",
+          "code": {"text": "Headache"}, "subject": {"reference": "Patient/x"}}
+    (tmp_path / "extra.ndjson").write_bytes(orjson.dumps(r5) + b"\n")
+    study, report = read_fhir([tmp_path], version="R4")
+    by_file = {(r.file, r.row): r for r in report.rejects}
+    assert "not valid JSON" in by_file[("broken.json", 1)].reason
+    assert "must be one JSON object" in by_file[("Observation.ndjson", 4)].reason
+    assert "'Observatoin' is not a FHIR R4 or R5 resource type" in by_file[("Observation.ndjson", 6)].reason
+    msg = by_file[("extra.ndjson", 1)].reason
+    assert "looks like FHIR R5" in msg and "AdverseEvent.code" in msg and "--fhir-version R5" in msg
+    assert len(study["LB"]) == 494 and len(study["AE"]) == 1    # the rest still converts
+
+
+def test_dangling_reference_in_a_bundle(written: dict[str, Path], tmp_path: Path) -> None:  # noqa: F811
+    bundle = orjson.loads((written["R4"] / "bundle.json").read_bytes())
+    for i, e in enumerate(bundle["entry"]):
+        if e["resource"]["resourceType"] == "Observation":
+            e["resource"]["subject"]["reference"] = "urn:uuid:00000000-0000-4000-8000-00000000dead"
+            index = i
+            break
+    path = tmp_path / "bundle.json"
+    path.write_bytes(orjson.dumps(bundle))
+    study, report = read_fhir([path])
+    [reject] = report.rejects
+    assert reject.row == index and f"Bundle entry {index}" in reject.reason and "dangling" in reject.reason
+    assert len(study["LB"]) == 493
+    assert report.counts["Observation"].rejected == 1
+
+
+def test_searchset_bundle_and_single_resources(written: dict[str, Path], tmp_path: Path) -> None:  # noqa: F811
+    obs = [orjson.loads(x) for x in (written["R4"] / "Observation.ndjson").read_bytes().splitlines()[:3]]
+    pats = [orjson.loads(x) for x in (written["R4"] / "Patient.ndjson").read_bytes().splitlines()]
+    searchset = {"resourceType": "Bundle", "type": "searchset", "total": 3, "entry": [
+        {"fullUrl": f"https://fhir.example.org/Observation/{o['id']}", "resource": o, "search": {"mode": "match"}}
+        for o in obs] + [{"fullUrl": f"https://fhir.example.org/Patient/{p['id']}", "resource": p,
+                          "search": {"mode": "include"}} for p in pats]}
+    (tmp_path / "search.json").write_text(json.dumps(searchset), encoding="utf-8")
+    study, _report = read_fhir([tmp_path / "search.json"])
+    assert len(study["LB"]) == 3 and set(study["LB"]["USUBJID"]) == {"MSC-SLE-2009-01-01"}
+
+
+def test_nothing_to_read(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"no \.json or \.ndjson files"):
+        read_fhir([tmp_path])
+    with pytest.raises(InputError, match="no such file"):
+        read_fhir([tmp_path / "missing.json"])
+
+
+def test_study_definition_supplies_identity(written: dict[str, Path], example: Study) -> None:  # noqa: F811
+    back, _report = read_fhir([written["R4"] / "bundle.json"], study_meta=example.meta)
+    assert back.meta is example.meta or back.meta.studyid == example.meta.studyid

@@ -1,0 +1,187 @@
+"""FHIR side of validate: code forms (LOINC, UCUM, dates), the HL7 examples, NDJSON, versions, hooks, scale."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from msc_interop.errors import MscInteropError
+from msc_interop.validate import FHIR_HOOKS, fhir_rules, get_rule, register_fhir_hook, validate_paths
+from msc_interop.validate.fhir_rules import normalize_version, read_fhir
+from msc_interop.validate.terminology import fhir_date_problem, loinc_check_digit, loinc_problem, ucum_problem
+
+from .conftest import FHIR_DATA, rule_ids
+
+# --- code forms ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", ["6690-2", "789-8", "777-3", "1742-6", "1920-8", "1975-2", "1968-7", "1834-1",
+                                  "2039-6", "10334-1", "24108-3", "15074-8", "LA6576-8"])
+def test_loinc_codes_of_the_study_pass(code: str) -> None:
+    assert loinc_problem(code) == ""
+
+
+@pytest.mark.parametrize(("code", "why"), [("6690-3", "check digit of 6690 is 2"), ("6690", "hyphen"),
+                                           ("CA199", "hyphen"), ("6690-22", "hyphen")])
+def test_bad_loinc_codes(code: str, why: str) -> None:
+    assert why in loinc_problem(code)
+
+
+def test_loinc_check_digit_example_of_the_users_guide() -> None:
+    assert loinc_check_digit("12345") == 5
+
+
+@pytest.mark.parametrize("code", ["10*9/L", "10*12/L", "U/L", "umol/L", "ng/mL", "%", "[lb_av]", "mmol/L",
+                                  "{cells}/uL", "10*6/kg", "/min", "kg/m2", "mL/min/{1.73_m2}", "[IU]/L", "mm[Hg]",
+                                  "1", "g.m-2", "10^9/L", "(mg/dL)/h"])
+def test_ucum_expressions_that_parse(code: str) -> None:
+    assert ucum_problem(code) == ""
+
+
+@pytest.mark.parametrize(("code", "why"), [("10^9 /L", "' ' at position 5"), ("mg/", "missing"),
+                                           ("mmol//L", "cannot start"), ("µmol/L", "'µ'"), ("x10E9/L", "'E'"),
+                                           ("10*/L", "exponent"), ("(mg/dL", "')'"), ("", "empty"),
+                                           ("{cells/uL", "'}'")])
+def test_ucum_expressions_that_do_not_parse(code: str, why: str) -> None:
+    assert why in ucum_problem(code)
+
+
+@pytest.mark.parametrize(("value", "kind"), [("2009", "dateTime"), ("2009-03", "dateTime"), ("2009-03-28", "date"),
+                                             ("2009-03-28T09:52:00+08:00", "dateTime"), ("2009-03-28T01:52:00Z",
+                                                                                          "instant")])
+def test_fhir_date_forms_that_pass(value: str, kind: str) -> None:
+    assert fhir_date_problem(value, kind) == ""
+
+
+@pytest.mark.parametrize(("value", "kind", "why"), [
+    ("2009-03-28T09:52", "dateTime", "needs seconds and a time-zone offset"),
+    ("2009-03-28T09:52:00", "dateTime", "time-zone offset"),
+    ("2003---15", "dateTime", "missing month or day"),
+    ("2009-03-28/2009-03-29", "dateTime", "interval"),
+    ("2009-02-29", "date", "not a calendar date"),
+    ("20090328", "date", "basic format"),
+    ("2009-03-28", "instant", "an instant is"),
+])
+def test_fhir_date_forms_that_fail(value: str, kind: str, why: str) -> None:
+    assert why in fhir_date_problem(value, kind)
+
+
+# --- the HL7 examples ------------------------------------------------------------------------------------------
+
+# Judged: the HL7 examples Observation-f203/f204 give valueQuantity a SNOMED CT unit code (258813002 for mmol/L)
+# and reference ranges without units. FHIR allows that; our rule MSC-FHIR-004 requires UCUM (lab results must be
+# computable), so these six findings are expected. Nothing else is reported in the R4 or R5 examples.
+HL7_EXPECTED = {
+    (f"Observation-{ex}.json", path) for ex in ("f203", "f204")
+    for path in ("Observation.valueQuantity", "Observation.referenceRange[0].low", "Observation.referenceRange[0].high")
+}
+
+
+@pytest.mark.parametrize("version", ["r4", "r4b", "r5"])
+def test_hl7_examples(shared_dir: Path, version: str) -> None:
+    files = sorted((shared_dir / "external" / "fhir-examples" / version).glob("*.json"))
+    assert len(files) >= 10
+    report = validate_paths(files, fhir_version="R5" if version == "r5" else "R4")
+    assert rule_ids(report.findings) <= {"MSC-FHIR-004"}
+    assert {(Path(f.file).name, f.variable_or_path) for f in report.findings} == HL7_EXPECTED
+
+
+def test_hl7_examples_as_one_bundle_resolve_their_own_references(shared_dir: Path, tmp_path: Path) -> None:
+    files = sorted((shared_dir / "external" / "fhir-examples" / "r4").glob("*.json"))
+    entries = [{"fullUrl": f"http://hl7.org/fhir/{d['resourceType']}/{d['id']}", "resource": d}
+               for d in (json.loads(f.read_text(encoding="utf-8")) for f in files)]
+    path = tmp_path / "examples.json"
+    path.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}), encoding="utf-8")
+    unresolved = [f for f in fhir_rules([path], "R4") if f.rule_id == "MSC-FHIR-008"]
+    # the examples point at practitioners, encounters and orders that are not among them: relative references
+    # that do not resolve inside this Bundle are reported with their entry index and FHIRPath
+    assert unresolved and all(f.row_or_entry is not None and "." in f.variable_or_path for f in unresolved)
+    assert not any(f.value.startswith("#") for f in unresolved), "contained references resolve"
+
+
+# --- reading, NDJSON, versions, hooks ------------------------------------------------------------------------------
+
+def test_ndjson_lines_are_located_and_bad_lines_reported(tmp_path: Path) -> None:
+    bundle = json.loads((FHIR_DATA / "bundle_r4.json").read_text(encoding="utf-8"))
+    lines = [json.dumps(e["resource"]) for e in bundle["entry"]]
+    lines.insert(2, "{not json")
+    (tmp_path / "all.ndjson").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    findings = validate_paths([tmp_path / "all.ndjson"]).findings
+    assert [(f.rule_id, f.row_or_entry) for f in findings] == [("MSC-IO-001", 3)]
+
+
+def test_ndjson_files_given_together_resolve_across_files(tmp_path: Path) -> None:
+    bundle = json.loads((FHIR_DATA / "bundle_r4.json").read_text(encoding="utf-8"))
+    by_type: dict[str, list[str]] = {}
+    for e in bundle["entry"]:
+        by_type.setdefault(e["resource"]["resourceType"], []).append(json.dumps(e["resource"]))
+    for rtype, rows in by_type.items():
+        (tmp_path / f"{rtype}.ndjson").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert validate_paths([tmp_path]).findings == []
+    (tmp_path / "Patient.ndjson").unlink()  # references to a type that is not given are not checked
+    assert validate_paths([tmp_path]).findings == []
+
+
+def test_versions() -> None:
+    assert normalize_version(None) == "R4" and normalize_version("r4b") == "R4" and normalize_version("R5") == "R5"
+    with pytest.raises(MscInteropError, match="R4 or R5"):
+        normalize_version("STU3")
+
+
+def test_r5_adverse_event_status_is_a_required_binding_in_r5_only() -> None:
+    binding = next(b for b in get_rule("MSC-FHIR-002").params["bindings"] if b["path"] == "AdverseEvent.status")
+    assert "R4" not in binding and "completed" in binding["R5"]
+
+
+def test_a_file_that_is_not_a_resource(tmp_path: Path) -> None:
+    (tmp_path / "x.json").write_text('{"resourceType": 5}', encoding="utf-8")
+    ctx, problems = read_fhir([tmp_path / "x.json"])
+    assert ctx.items == [] and [p.rule_id for p in problems] == ["MSC-IO-001"]
+
+
+def test_hooks_run_and_a_crashing_hook_is_a_finding(tmp_path: Path, monkeypatch) -> None:
+    module = importlib.import_module("msc_interop.validate.fhir_rules")
+    assert FHIR_HOOKS is module.FHIR_HOOKS and FHIR_HOOKS == {}, "empty until the FHIR package registers its checks"
+    monkeypatch.setattr(module, "FHIR_HOOKS", {})
+    seen = []
+    register_fhir_hook("test.sees", lambda paths, version: seen.append((list(paths), version)) or [])
+    register_fhir_hook("test.crashes", lambda paths, version: 1 / 0)
+    findings = module.fhir_rules([FHIR_DATA / "bundle_r4.json"], "R4")
+    assert seen == [([FHIR_DATA / "bundle_r4.json"], "R4")]
+    assert [(f.rule_id, f.message) for f in findings] == [
+        ("test.crashes", "rule could not run: ZeroDivisionError: division by zero")]
+
+
+# --- scale: reference resolution is linear -----------------------------------------------------------------------
+
+def _big_bundle(path: Path, n: int) -> None:
+    patients = max(1, n // 50)
+    entries = [{"fullUrl": f"urn:uuid:p-{i}", "resource": {"resourceType": "Patient", "id": f"p{i}"}}
+               for i in range(patients)]
+    entries += [{"fullUrl": f"urn:uuid:o-{i}", "resource": {
+        "resourceType": "Observation", "id": f"o{i}", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "6690-2"}]},
+        "subject": {"reference": f"Patient/p{i % patients}" if i % 2 else f"urn:uuid:p-{i % patients}"},
+        "effectiveDateTime": "2009-03-20T08:30:00+08:00",
+        "valueQuantity": {"value": 5.6, "system": "http://unitsofmeasure.org", "code": "10*9/L"}}}
+        for i in range(n - patients)]
+    path.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}), encoding="utf-8")
+
+
+def test_reference_check_is_linear(tmp_path: Path) -> None:
+    from msc_interop.validate.fhir_rules import references_resolve
+
+    meta = get_rule("MSC-FHIR-008")
+    times = {}
+    for n in (2_500, 20_000):
+        _big_bundle(tmp_path / f"b{n}.json", n)
+        ctx, _ = read_fhir([tmp_path / f"b{n}.json"], "R4")
+        t = time.perf_counter()
+        assert list(references_resolve(ctx, meta)) == []
+        times[n] = time.perf_counter() - t
+    # 8x the entries: linear is ~8x the time; quadratic would be ~64x
+    assert times[20_000] < 2.0 and times[20_000] / max(times[2_500], 1e-3) < 24, times

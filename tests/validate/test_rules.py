@@ -1,0 +1,257 @@
+"""Every rule: data that breaks it and data that passes it; the registry (rules as data + functions); the docs.
+
+Most breaking cases are the seeded-defect corpus (tests/data/defects/corpus.yaml, test_corpus.py); the table
+here adds the rules the corpus cannot reach (engine findings, notices) and the boundary cases that must pass.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import EXAMPLE, REPO
+from msc_interop.study import Study
+from msc_interop.validate import (
+    Finding,
+    Scope,
+    fhir_rules,
+    get_rule,
+    list_rules,
+    validate_paths,
+    validate_study,
+)
+from msc_interop.validate import registry as registry_module
+from msc_interop.validate.docs import rules_markdown
+from msc_interop.validate.registry import registered_functions
+
+from .conftest import FHIR_DATA, mutate
+
+CORPUS = yaml.safe_load((REPO / "tests" / "data" / "defects" / "corpus.yaml").read_text(encoding="utf-8"))
+
+Check = Callable[[Study, Path, Path], list[Finding]]
+
+
+def _study(**kw) -> Check:
+    return lambda study, _out, _tmp: validate_study(mutate(study, **kw)).findings
+
+
+def _bundle(*patches: tuple[str, object]) -> Check:
+    def run(_study: Study, _out: Path, tmp: Path) -> list[Finding]:
+        bundle = json.loads((FHIR_DATA / "bundle_r4.json").read_text(encoding="utf-8"))
+        for pointer, value in patches:
+            *parents, last = pointer.strip("/").split("/")
+            node = bundle
+            for p in parents:
+                node = node[int(p)] if isinstance(node, list) else node[p]
+            if isinstance(node, list):
+                node[int(last)] = value
+            else:
+                node[last] = value
+        path = tmp / "bundle.json"
+        path.write_text(json.dumps(bundle), encoding="utf-8")
+        return fhir_rules([path], "R4")
+
+    return run
+
+
+def _records(edit: Callable[[Path], None]) -> Check:
+    def run(_study: Study, _out: Path, tmp: Path) -> list[Finding]:
+        folder = tmp / "records"
+        shutil.copytree(EXAMPLE, folder)
+        edit(folder)
+        return validate_paths([folder]).findings
+
+    return run
+
+
+def _edit_labs(folder: Path) -> None:
+    labs = pd.read_csv(folder / "labs.csv", dtype=str, keep_default_na=False)
+    labs.loc[0, "test"] = "CA199X"
+    labs.to_csv(folder / "labs.csv", index=False, lineterminator="\n")
+
+
+def _write(name: str, data: bytes) -> Check:
+    def run(_study: Study, _out: Path, tmp: Path) -> list[Finding]:
+        (tmp / name).write_bytes(data)
+        return validate_paths([tmp / name]).findings
+
+    return run
+
+
+def _cm() -> pd.DataFrame:
+    return pd.DataFrame({"STUDYID": ["MSC-SLE-2009"], "DOMAIN": ["CM"], "USUBJID": ["MSC-SLE-2009-01-01"],
+                         "CMSEQ": [1], "CMTRT": ["PREDNISONE"]})
+
+
+def _supp_subject_level(study: Study) -> pd.DataFrame:
+    return pd.DataFrame({"STUDYID": ["MSC-SLE-2009"], "RDOMAIN": ["DM"], "USUBJID": ["MSC-SLE-2009-01-01"],
+                         "IDVAR": [""], "IDVARVAL": [""], "QNAM": ["RACE1"], "QLABEL": ["Race 1"], "QVAL": ["ASIAN"],
+                         "QORIG": ["CRF"], "QEVAL": [""]})
+
+
+def _cells(*cells: tuple[str, int, str, object]) -> list[dict[str, object]]:
+    return [{"dataset": d, "row": r, "variable": v, "value": x} for d, r, v, x in cells]
+
+
+# (rule, case name, check, fires?)
+CASES: list[tuple[str, str, Check, bool]] = [
+    # --- rules the corpus cannot reach -------------------------------------------------------------------
+    ("MSC-SDTM-023", "a dataset msc-interop does not describe", _study(add={"CM": _cm()}), True),
+    ("MSC-SDTM-023", "only described datasets", _study(), False),
+    ("MSC-REC-001", "a lab record with an unknown test", _records(_edit_labs), True),
+    ("MSC-REC-001", "the bundled records", _records(lambda folder: None), False),
+    ("MSC-IO-001", "a .json file that is not JSON", _write("lb.json", b'{"datasetJSONVersion": "1.1.0", '), True),
+    ("MSC-IO-001", "a readable Dataset-JSON file",
+     lambda s, out, tmp: validate_paths([out / "json" / "dm.json"]).findings, False),
+    ("MSC-IO-002", "a path that does not exist",
+     lambda s, out, tmp: validate_paths([tmp / "missing"]).findings, True),
+    ("MSC-IO-002", "a .txt file", _write("notes.txt", b"hello"), True),
+    ("MSC-IO-002", "a to-sdtm output folder", lambda s, out, tmp: validate_paths([out / "csv"]).findings, False),
+    # --- boundary cases that must pass ------------------------------------------------------------------------
+    ("MSC-SDTM-001", "a Permissible variable dropped", _study(drop={"dataset": "DM", "variable": "BRTHDTC"}), False),
+    ("MSC-SDTM-003", "a Permissible variable dropped", _study(drop={"dataset": "DM", "variable": "BRTHDTC"}), False),
+    ("MSC-SDTM-002", "an Expected variable null", _study(cells=_cells(("LB", 1, "LBORRES", None))), False),
+    ("MSC-SDTM-004", "RACE MULTIPLE (SDTMIG DM assumption)", _study(cells=_cells(("DM", 1, "RACE", "MULTIPLE"))),
+     False),
+    ("MSC-SDTM-005", "an empty extensible value", _study(cells=_cells(("LB", 1, "LBNRIND", None))), False),
+    ("MSC-SDTM-006", "partial dates in SDTM forms",
+     _study(cells=_cells(("DM", 1, "BRTHDTC", "1961"), ("DM", 2, "BRTHDTC", "1986-11"),
+                         ("DM", 3, "BRTHDTC", "1958---30"), ("DM", 4, "RFICDTC", "2009-03-20T08"))), False),
+    ("MSC-SDTM-007", "the day before RFSTDTC is -1",
+     _study(cells=_cells(("LB", 6, "LBDTC", "2009-10-03T08:00"), ("LB", 6, "LBDY", -1))), False),
+    ("MSC-SDTM-008", "days -1 and 1",
+     _study(cells=_cells(("LB", 6, "LBDTC", "2009-10-03T08:00"), ("LB", 6, "LBDY", -1),
+                         ("LB", 7, "LBDTC", "2009-10-04T08:00"), ("LB", 7, "LBDY", 1))), False),
+    ("MSC-SDTM-009", "a partial date with a null study day",
+     _study(cells=_cells(("LB", 23, "LBDTC", "2011-10"), ("LB", 23, "LBDY", None))), False),
+    ("MSC-SDTM-010", "the same --SEQ in two subjects", _study(), False),
+    ("MSC-SDTM-011", "every subject in DM", _study(), False),
+    ("MSC-SDTM-012", "dates that cannot be ordered at their shared precision",
+     _study(cells=_cells(("AE", 1, "AESTDTC", "2009-03"), ("AE", 1, "AESTDY", None),
+                         ("AE", 1, "AEENDTC", "2009-03-28"))), False),
+    ("MSC-SDTM-013", "an unscheduled visit with its own number and name",
+     _study(cells=_cells(("LB", 2, "VISITNUM", 4.1), ("LB", 2, "VISIT", "UNSCHEDULED 4.1"))), False),
+    ("MSC-SDTM-014", "an unscheduled visit with its own number and name",
+     _study(cells=_cells(("LB", 2, "VISITNUM", 4.1), ("LB", 2, "VISIT", "UNSCHEDULED 4.1"))), False),
+    ("MSC-SDTM-015", "'<2' with a null LBSTRESN",
+     _study(cells=_cells(("LB", 31, "LBSTRESC", "<2"), ("LB", 31, "LBSTRESN", None))), False),
+    ("MSC-SDTM-016", "a value on the upper limit is NORMAL (limits inclusive)",
+     _study(cells=_cells(("LB", 36, "LBSTRESC", "5"), ("LB", 36, "LBSTRESN", 5.0))), False),
+    ("MSC-SDTM-016", "ABNORMAL is not contradicted by the range",
+     _study(cells=_cells(("LB", 36, "LBNRIND", "ABNORMAL"))), False),
+    ("MSC-SDTM-017", "an 8-character code", _study(cells=_cells(("LB", 31, "LBTESTCD", "CA19_9AG"))), False),
+    ("MSC-SDTM-018", "a code with an underscore", _study(cells=_cells(("SUPPEX", 1, "QNAM", "WT_KG"))), False),
+    ("MSC-SDTM-019", "one flag per test, several tests per subject", _study(), False),
+    ("MSC-SDTM-020", "DOMAIN equals the dataset name", _study(), False),
+    ("MSC-SDTM-021", "one DM record per subject", _study(), False),
+    ("MSC-SDTM-022", "a subject-level qualifier (IDVAR null)",
+     _study(add={"SUPPDM": _supp_subject_level(None)}), False),
+    ("MSC-SDTM-024", "a test code that is not CT is not paired",
+     _study(cells=_cells(("LB", 33, "LBTESTCD", "CA199"))), False),
+    ("MSC-FHIR-006", "a LOINC answer code", _bundle(("/entry/1/resource/code/coding/0/code", "LA6576-8")), False),
+    ("MSC-FHIR-007", "A (abnormal) for a high value", _bundle(
+        ("/entry/2/resource/interpretation/0/coding/0/code", "A")), False),
+    ("MSC-FHIR-008", "an absolute reference to a server outside the Bundle", _bundle(
+        ("/entry/1/resource/subject/reference", "https://fhir.example.org/Patient/1")), False),
+    ("MSC-FHIR-008", "a reference to a contained resource", _bundle(
+        ("/entry/3/resource/contained", [{"resourceType": "Medication", "id": "cells",
+                                          "code": {"text": "UC-MSC"}}]),
+        ("/entry/3/resource/medicationReference", {"reference": "#cells"}),
+        ("/entry/3/resource/medicationCodeableConcept", None)), False),
+    ("MSC-FHIR-010", "year-only and year-month dateTimes", _bundle(
+        ("/entry/1/resource/effectiveDateTime", "2009"), ("/entry/2/resource/effectiveDateTime", "2009-03")), False),
+    ("MSC-FHIR-002", "every required code valid", _bundle(), False),
+]
+
+
+@pytest.mark.parametrize(("rule_id", "name", "check", "fires"), CASES, ids=[f"{c[0]}: {c[1]}" for c in CASES])
+def test_rule_case(example_study: Study, sdtm_output: Path, tmp_path: Path, rule_id: str, name: str,
+                   check: Check, fires: bool) -> None:
+    found = [f for f in check(example_study, sdtm_output, tmp_path) if f.rule_id == rule_id]
+    if fires:
+        assert found, f"{rule_id} did not fire on: {name}"
+        assert all(f.message and "rule could not run" not in f.message for f in found)
+    else:
+        assert not found, found[:3]
+
+
+def test_every_rule_has_breaking_and_passing_data() -> None:
+    """Breaking: a corpus case or a CASES row that fires. Passing: a CASES row that does not fire, or the clean
+    outputs the corpus tests check (study, to-sdtm files, bundle), which every rule of those scopes must pass."""
+    broken = {c["expect"]["rule"] for part in ("study", "files", "fhir") for c in CORPUS[part]}
+    broken |= {c[0] for c in CASES if c[3]}
+    passed = {c[0] for c in CASES if not c[3]}
+    clean_scopes = {Scope.SDTM, Scope.XPT, Scope.DATASETJSON, Scope.DEFINE, Scope.FHIR}
+    passed |= {r.id for r in list_rules() if r.scope in clean_scopes}
+    all_ids = {r.id for r in list_rules()}
+    assert all_ids - broken == set(), "rules without breaking data"
+    assert all_ids - passed == set(), "rules without passing data"
+
+
+# --- registry ------------------------------------------------------------------------------------------------
+
+def test_every_rule_has_a_function_and_every_function_a_rule() -> None:
+    functions = registered_functions()
+    described = {r.id for r in list_rules() if r.raised_by == "function"}
+    assert set(functions) == described
+
+
+def test_rules_are_data_with_unique_ids_and_citations() -> None:
+    rules = list_rules()
+    assert len({r.id for r in rules}) == len(rules) >= 50
+    for r in rules:
+        assert r.citation and r.checks and r.title
+        assert r.id.split("-")[1] in {"SDTM", "XPT", "DJSON", "DEF", "FHIR", "REC", "IO"}
+        r.message.format_map(_AnyFields())  # every template formats
+
+
+class _AnyFields(dict):
+    def __missing__(self, key: str) -> str:
+        return "x"
+
+
+def test_a_crashing_rule_is_a_finding_not_an_exception(example_study: Study, monkeypatch) -> None:
+    def broken(ctx, meta):
+        yield meta.finding(dataset="DM", variable="USUBJID", value="?", count=2)
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(registry_module._FUNCTIONS, "MSC-SDTM-021", broken)
+    findings = validate_study(example_study, source="study").findings
+    mine = [f for f in findings if f.rule_id == "MSC-SDTM-021"]
+    assert [f.message for f in mine][-1] == "rule could not run: RuntimeError: boom"
+    assert mine[-1].severity == "error" and mine[-1].file == "study"
+    assert len(mine) == 2, "what the rule found before it failed is kept"
+    assert {f.rule_id for f in findings} == {"MSC-SDTM-021"}, "the other rules still ran (and found nothing)"
+
+
+def test_finding_messages_name_value_place_and_fix(example_study: Study) -> None:
+    study = mutate(example_study, cells=_cells(("LB", 33, "LBTESTCD", "CA199"), ("AE", 1, "AESER", "No"),
+                                                ("EX", 3, "EXSTDTC", "20090622T0947")))
+    by_rule = {f.rule_id: f for f in validate_study(study).findings}
+    assert by_rule["MSC-SDTM-005"].message.startswith(
+        "LBTESTCD 'CA199' is not a term of the extensible CDISC codelist LBTESTCD (C65047); did you mean")
+    assert by_rule["MSC-SDTM-004"].message == (
+        "AESER 'No' is not a term of the non-extensible CDISC codelist NY (C66742); did you mean N?")
+    assert "write 2009-06-22T09:47" in by_rule["MSC-SDTM-006"].message
+    f = by_rule["MSC-SDTM-006"]
+    assert (f.dataset_or_resource, f.row_or_entry, f.usubjid, f.seq, f.variable_or_path) == (
+        "EX", 3, "MSC-SLE-2009-01-02", 1, "EXSTDTC")
+
+
+def test_get_rule_names_unknown_ids() -> None:
+    assert get_rule("MSC-SDTM-008").title == "Study day is 0"
+    with pytest.raises(Exception, match="MSC-SDTM-999"):
+        get_rule("MSC-SDTM-999")
+
+
+def test_docs_are_generated_from_the_rule_data() -> None:
+    doc = (REPO / "docs" / "validation-rules.md").read_text(encoding="utf-8")
+    assert doc == rules_markdown(), "regenerate: msc_interop.validate.docs.write_rules_doc('docs/validation-rules.md')"
+    for r in list_rules():
+        assert f"### {r.id}" in doc
