@@ -9,6 +9,7 @@ from typing import Any
 
 import jsonschema_rs
 import orjson
+import pandas as pd
 import pytest
 from fhir_fixtures import cdisc, example, written  # noqa: F401
 
@@ -168,4 +169,18 @@ def test_model_validation_option_and_warnings(example: Study, tmp_path: Path) ->
     result = write_fhir(example, tmp_path, version="R5", bundle="collection", validate="models")
     assert result.valid and result.validated == "models"
     assert result.counts["Observation"] == 494
-    assert any("TS" in w for w in result.warnings)  # datasets with no FHIR mapping are named
+    assert not result.warnings  # TS/TV ride on the ResearchStudy (sdtm-trial-design), so nothing is left out
+
+
+def test_trial_design_survives_fhir(example: Study, tmp_path: Path) -> None:  # noqa: F811
+    """TS/TV (title, indication, planned schedule with windows) come back, so the summary matches exactly."""
+    from msc_interop.fhir import read_fhir
+
+    for version in ("R4", "R5"):
+        write_fhir(example, tmp_path / version, version=version, bundle="collection")
+        back, _ = read_fhir([tmp_path / version / "bundle.json"])
+        for name in ("TS", "TV"):
+            pd.testing.assert_frame_equal(back[name], example[name])
+        cols = ["VISITNUM", "VISIT", "planned_dy", "window_before", "window_after"]
+        pd.testing.assert_frame_equal(back.meta.visits[cols], example.meta.visits[cols], check_dtype=False)
+        assert back.meta.title == example.meta.title and back.meta.protocol == example.meta.protocol

@@ -38,6 +38,7 @@ from msc_interop.fhir.resources.supp import read_supplemental
 from msc_interop.fhir.versions import evident_version, get_version
 from msc_interop.rejects import RejectReport
 from msc_interop.study import VISIT_COLUMNS, Study, StudyMeta
+from msc_interop.trial_design import apply_trial_design
 
 RECORD_TYPES = ("Observation", "AdverseEvent", "MedicationAdministration")
 SUBJECT_TYPES = ("Patient", "ResearchSubject")
@@ -248,6 +249,8 @@ def _build(r: _Reader) -> Study:
     if ex is not None:
         datasets["EX"] = ex
     datasets.update(_supp(r))
+    for name, rows in info.get("trial_design", {}).items():
+        datasets[name] = pd.DataFrame(rows)
     # subjects met only through references (FHIR written by others): DM rows with what is known
     known = set(datasets["DM"]["USUBJID"]) if "DM" in datasets else set()
     placed = [u for name in ("LB", "AE", "EX") if name in datasets for u in datasets[name]["USUBJID"]]
@@ -269,6 +272,8 @@ def _build(r: _Reader) -> Study:
             col = datasets[name]["STUDYID"]
             datasets[name]["STUDYID"] = col.where(col.map(text) != "", studyid) if not own else col
     study_meta = _meta(r, info, studyid, datasets)
+    if r.study_meta is None:
+        study_meta = apply_trial_design(study_meta, datasets)
     return Study(study_meta, datasets)
 
 

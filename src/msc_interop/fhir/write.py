@@ -16,6 +16,7 @@ from msc_interop.fhir import ids
 from msc_interop.fhir.context import WRITTEN_DOMAINS, WriteContext, make_context
 from msc_interop.fhir.io import BundleWriter, NdjsonWriter
 from msc_interop.fhir.resources import adverse_events, encounters, exposure, lab, study, subjects
+from msc_interop.fhir.resources.study import TRIAL_DESIGN
 from msc_interop.fhir.validate import FastValidator, Finding, ModelValidator
 from msc_interop.fhir.versions import get_version
 from msc_interop.study import Study
@@ -88,7 +89,8 @@ def write_fhir(study_: Study, out: Path, *, version: str = "R4", bundle: str = "
     if validate not in (False, "fast", "models"):
         raise InputError(f"validate must be True, False, 'fast' or 'models', not {validate!r}")
     result = FhirWriteResult(version=spec.name, validated=validate or "")
-    skipped = [n for n in study_.names if n not in WRITTEN_DOMAINS and not n.startswith("SUPP")]
+    skipped = [n for n in study_.names
+               if n not in WRITTEN_DOMAINS and n not in TRIAL_DESIGN and not n.startswith("SUPP")]
     if skipped:
         result.warnings.append(f"datasets not written to FHIR (no mapping yet): {', '.join(skipped)}")
     outputs = ([("bundle", True)] if bundle != "none" else []) + ([("ndjson", False)] if ndjson else [])

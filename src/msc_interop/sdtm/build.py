@@ -14,8 +14,8 @@ from msc_interop.sdtm.ae import build_ae
 from msc_interop.sdtm.dm import build_dm_base, complete_dm
 from msc_interop.sdtm.ex import add_study_days, build_ex
 from msc_interop.sdtm.lb import build_lb
-from msc_interop.sdtm.trial_design import build_ts, build_tv
 from msc_interop.study import Study, StudyMeta
+from msc_interop.trial_design import build_ts, build_tv
 
 # Forms carried in the Study but not yet mapped to an SDTM domain (ECG / chest X-ray -> EG / PR later).
 CARRIED_FORMS = ("findings",)

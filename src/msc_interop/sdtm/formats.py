@@ -22,9 +22,9 @@ from msc_interop.errors import InputError, MscInteropError, OutputLimitError, Un
 from msc_interop.sdtm import csvio, datasetjson, xpt
 from msc_interop.sdtm.csvio import read_csv
 from msc_interop.sdtm.datasetjson import creation_datetime, read_dataset_json
-from msc_interop.sdtm.trial_design import apply_trial_design
 from msc_interop.sdtm.xpt import read_xpt, xpt_problems
 from msc_interop.study import VISIT_COLUMNS, Study, StudyMeta
+from msc_interop.trial_design import apply_trial_design
 
 Writer = Callable[[pd.DataFrame, str, Path, StudyMeta | None, str | None], None]
 Reader = Callable[[Path], tuple[str, pd.DataFrame]]

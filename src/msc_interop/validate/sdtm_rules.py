@@ -1,7 +1,8 @@
 """SDTM conformance rules over a Study (SDTMIG 3.4, CDISC CT): scope "sdtm".
 
-Every rule works on whole columns: masks over a dataset, look-ups on the distinct values only (`per_distinct`),
-group-bys for uniqueness, so a million LB rows take seconds. Findings carry the SDTM location: the file the
+Every rule works on whole columns: masks over a dataset, look-ups on the distinct values only (each column is
+factorized once per run and shared by all rules: validate/columns.py), uniqueness by integer keys built from those
+codes, so a million LB rows take seconds. Findings carry the SDTM location: the file the
 dataset came from, the dataset, the row (1 = first record), USUBJID, --SEQ and the variable.
 
 Rules that need the domain's variable metadata (Core, codelist) run for the datasets mappings/sdtm_variables.yaml
@@ -49,6 +50,7 @@ class SdtmContext:
     # subjects, the parent of a SUPP--) cannot conclude that those datasets are missing
     whole_study: bool = True
     column_cache: ColumnCache | None = None
+    _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def file(self, ds: str) -> str:
         return self.files.get(ds, self.source)
@@ -60,8 +62,6 @@ class SdtmContext:
     def prefix(self, ds: str) -> str:
         """The --variable prefix: the domain code (DOMAIN of a split dataset such as QSPH is QS)."""
         return domain_code(ds, self.study[ds])
-
-    _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def cached(self, key: Any, make: Callable[[], Any]) -> Any:
         """A value several rules share (study days, distinct values), computed once per context."""

@@ -42,8 +42,11 @@ def link_id(armcd: str) -> str:
     return ids.safe_part(armcd)
 
 
+TRIAL_DESIGN = ("TS", "TV")  # study-level datasets, carried as rows on the study's ResearchStudy
+
+
 def written_datasets(study: Study) -> list[str]:
-    out = [n for n in study.names if n in WRITTEN_DOMAINS]
+    out = [n for n in study.names if n in WRITTEN_DOMAINS or n in TRIAL_DESIGN]
     for n in study.names:
         if n.startswith("SUPP") and "RDOMAIN" in study[n].columns:
             rd = {text(r) for r in pd.unique(study[n]["RDOMAIN"].astype(object))}
@@ -67,6 +70,7 @@ def build_studies(ctx: WriteContext) -> list[dict[str, Any]]:
             subs.append({"url": "numeric", "valueString": ",".join(numeric)})
         extensions.append({"url": terms.ext_url("sdtm_dataset"), "extension": subs})
     extensions += ctx.supp_study
+    extensions += _trial_design_rows(study)
     res["extension"] = extensions
     res["identifier"] = [{"system": terms.id_system("studyid"), "value": ctx.studyid}] if ctx.studyid else []
     if not res["identifier"]:
@@ -93,6 +97,27 @@ def build_studies(ctx: WriteContext) -> list[dict[str, Any]]:
     out += _sites(ctx)
     out += [{"resourceType": "Organization", "id": rid, "name": name} for name, rid in ctx.org_rids.items()]
     return out
+
+
+def _trial_design_rows(study: Study) -> list[dict[str, Any]]:
+    """TS and TV rows as complex extensions: dataset, then each non-empty variable as text (a study has tens)."""
+    out = []
+    for name in TRIAL_DESIGN:
+        if name not in study:
+            continue
+        for row in study[name].to_dict("records"):
+            subs = [{"url": "dataset", "valueCode": name}]
+            subs += [{"url": var, "valueString": _as_text(val)} for var, val in row.items() if _as_text(val) != ""]
+            out.append({"url": terms.ext_url("sdtm_trial_design"), "extension": subs})
+    return out
+
+
+def _as_text(value: Any) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def site_countries(study: Study) -> dict[str, str]:
@@ -140,10 +165,17 @@ def identifier_value(resource: dict[str, Any], system_key: str) -> str | None:
 def read_study_info(res: dict[str, Any]) -> dict[str, Any]:
     """What a study-level ResearchStudy written by msc-interop says: id, title, tz, datasets, arms."""
     info: dict[str, Any] = {"studyid": identifier_value(res, "studyid"), "title": res.get("title", ""),
-                            "timezone": None, "datasets": {}, "arms": {}, "armcd_by_link": {}}
+                            "timezone": None, "datasets": {}, "arms": {}, "armcd_by_link": {},
+                            "trial_design": {}}
     for e in res.get("extension") or ():
         if e.get("url") == terms.ext_url("study_timezone"):
             info["timezone"] = e.get("valueCode")
+        elif e.get("url") == terms.ext_url("sdtm_trial_design"):
+            subs = {s.get("url"): next((s[k] for k in s if k.startswith("value")), None)
+                    for s in e.get("extension") or ()}
+            name = subs.pop("dataset", None)
+            if name:
+                info["trial_design"].setdefault(name, []).append(subs)
         elif e.get("url") == terms.ext_url("sdtm_dataset"):
             subs = {s.get("url"): next((s[k] for k in s if k.startswith("value")), None)
                     for s in e.get("extension") or ()}
