@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from msc_interop.errors import InputError
 from msc_interop.records import read_records
@@ -33,11 +34,12 @@ class ConversionResult:
     study: Study
     rejects: RejectReport
     written: list[Path] = field(default_factory=list)
+    validation: Any = None  # msc_interop.validate.Report of the files written, when asked for
 
     @property
     def ok(self) -> bool:
-        """True when every input record was converted (no rejects)."""
-        return len(self.rejects) == 0
+        """True when every input record was converted (no rejects) and what was written validates."""
+        return len(self.rejects) == 0 and (self.validation is None or self.validation.valid)
 
 
 def creation_time(created: str | None = None) -> str:
@@ -104,11 +106,13 @@ def to_sdtm(
     formats: Sequence[str] = DEFAULT_SDTM_FORMATS,
     define: bool = True,
     created: str | None = None,
+    validate: bool = True,
 ) -> ConversionResult:
     """Convert study records (or SDTM in another format) to SDTM files, one folder per format.
 
     Writes OUTDIR/<format>/<dataset>.<suffix>, define.xml beside the XPT and Dataset-JSON files, and the
-    reject report (OUTDIR/rejects.csv, OUTDIR/rejects.json) with the per-form counts.
+    reject report (OUTDIR/rejects.csv, OUTDIR/rejects.json) with the per-form counts. With `validate`, the
+    files written are checked by the same rules as `msc-interop validate` (result.validation).
     """
     outdir = Path(outdir)
     stamp = creation_time(created)
@@ -117,7 +121,14 @@ def to_sdtm(
     rejects.write_csv(outdir / "rejects.csv")
     rejects.write_json(outdir / "rejects.json")
     written += [outdir / "rejects.csv", outdir / "rejects.json"]
-    return ConversionResult(study, rejects, written)
+    return ConversionResult(study, rejects, written, validation=validate_written(outdir) if validate else None)
+
+
+def validate_written(outdir: Path):
+    """The validate rules over what a conversion just wrote (so the output is what `validate` accepts)."""
+    from msc_interop.validate import validate_paths
+
+    return validate_paths([outdir])
 
 
 def synth(outdir: str | Path, subjects: int = 9, seed: int = 2009, profile: str = "scale") -> list[Path]:
@@ -221,6 +232,7 @@ def to_fhir(
                         validate=validate)
     rejects.write_csv(outdir / "rejects.csv")
     rejects.write_json(outdir / "rejects.json")
+    result.validation = validate_written(outdir) if validate else None
     return result, rejects
 
 

@@ -66,10 +66,13 @@ Exit status: 0 all converted, 1 some records rejected, 2 input unusable.""")
 @click.option("--created", metavar="ISO-DATETIME",
               help="Creation timestamp to write into file metadata (default: SOURCE_DATE_EPOCH or now). "
                    "Pin it for byte-identical output.")
-def to_sdtm(input_path: Path, outdir: Path, formats: list[str], define: bool, created: str | None) -> None:
-    """Convert study records to SDTM DM, EX, AE, LB (+ SUPP--) with Define-XML 2.1."""
+@click.option("--validate/--no-validate", default=True, show_default=True,
+              help="Check the files written with the rules of `msc-interop validate`.")
+def to_sdtm(input_path: Path, outdir: Path, formats: list[str], define: bool, created: str | None,
+            validate: bool) -> None:
+    """Convert study records to SDTM DM, EX, AE, LB (+ SUPP--, TS, TV) with Define-XML 2.1."""
     try:
-        result = api.to_sdtm(input_path, outdir, formats=formats, define=define, created=created)
+        result = api.to_sdtm(input_path, outdir, formats=formats, define=define, created=created, validate=validate)
     except MscInteropError as exc:
         _fail(exc)
     for path in result.written:
@@ -77,7 +80,20 @@ def to_sdtm(input_path: Path, outdir: Path, formats: list[str], define: bool, cr
         n = len(result.study.datasets[name]) if name in result.study.datasets else None
         click.echo(f"wrote {path}" + (f" ({n} record{'' if n == 1 else 's'})" if n is not None else ""))
     _print_counts(result.rejects)
+    _print_validation(result.validation)
     sys.exit(EXIT_OK if result.ok else EXIT_REJECTS)
+
+
+def _print_validation(report) -> None:
+    if report is None:
+        return
+    counts = report.counts_by_severity()
+    click.echo(f"validation of the files written: {counts.get('error', 0)} error(s), {counts.get('warning', 0)} "
+               f"warning(s), {counts.get('notice', 0)} notice(s)")
+    if not report.valid:
+        from rich.console import Console
+
+        report.console(Console(stderr=True), limit=10)
 
 
 def _print_counts(rejects: RejectReport) -> None:
@@ -141,7 +157,9 @@ def to_fhir(input_path: Path, outdir: Path, fhir_version: str, bundle: str, ndjs
         click.echo(f"validation ({result.validated}): {len(result.findings)} problem(s) in {result.total} resources")
         for f in result.findings[:10]:
             click.echo(f"  {f}", err=True)
-    sys.exit(EXIT_OK if result.valid and not len(rejects) else EXIT_REJECTS)
+    _print_validation(result.validation)
+    passed = result.valid and (result.validation is None or result.validation.valid)
+    sys.exit(EXIT_OK if passed and not len(rejects) else EXIT_REJECTS)
 
 
 @main.command("from-fhir", epilog="""\b

@@ -12,6 +12,7 @@ from rich.console import Console
 from msc_interop.errors import MscInteropError
 from msc_interop.validate import Finding, Report, exit_code, get_rule
 from msc_interop.validate.model import FINDING_FIELDS
+from msc_interop.validate.report import location
 
 
 def _findings() -> list[Finding]:
@@ -108,3 +109,26 @@ def test_console_of_a_clean_report() -> None:
     console = Console(record=True, width=120, color_system=None)
     Report().console(console)
     assert "valid (fail on error): 0 error(s), 0 warning(s), 0 notice(s)" in console.export_text()
+
+
+def test_first_findings_take_turns_between_rules() -> None:
+    many = [get_rule("MSC-SDTM-002").finding(dataset="AE", row=i, variable="AEDECOD") for i in range(1, 50)]
+    report = Report([*many, *_findings()])
+    assert [f.rule_id for f in report.first_findings(5)] == [
+        "MSC-SDTM-002", "MSC-SDTM-008", "MSC-SDTM-016", "MSC-SDTM-023", "MSC-SDTM-002"]
+    assert len(report.first_findings(100)) == len(report.findings)
+
+
+def test_location_in_one_line() -> None:
+    f = _findings()
+    assert location(f[0]) == "lb.xpt LB row 20 USUBJID S-01 seq 20 LBDY"
+    assert location(f[2]) == "cm.xpt CM"
+    xsd = get_rule("MSC-DEF-001").finding(file="out/define.xml", dataset="define.xml", row=63, error="x")
+    assert location(xsd) == "define.xml line 63"
+    fhir = get_rule("MSC-FHIR-002").finding(file="out/bundle.json", dataset="Observation/o1", row=3,
+                                            variable="Observation.status", value="done", path="", valueset="",
+                                            allowed="")
+    assert location(fhir) == "bundle.json Observation/o1 entry 3 Observation.status"
+    line = get_rule("MSC-FHIR-002").finding(file="out/Observation.ndjson", dataset="Observation/o1", row=3,
+                                            variable="Observation.status", path="", valueset="", allowed="")
+    assert location(line) == "Observation.ndjson Observation/o1 line 3 Observation.status"

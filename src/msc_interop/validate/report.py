@@ -81,6 +81,21 @@ class Report:
     def by_rule(self, rule_id: str) -> list[Finding]:
         return [f for f in self.findings if f.rule_id == rule_id]
 
+    def first_findings(self, limit: int) -> list[Finding]:
+        """Up to `limit` findings, taken in turn from each rule (errors first), each rule's in report order, so
+        that one rule with a thousand findings does not hide the others."""
+        queues: dict[str, list[Finding]] = {}
+        for f in self.findings:
+            if len(queues.setdefault(f.rule_id, [])) < limit:
+                queues[f.rule_id].append(f)
+        order = [queues[rid] for rid in self.counts_by_rule()]
+        out: list[Finding] = []
+        depth = 0
+        while len(out) < limit and any(depth < len(q) for q in order):
+            out += [q[depth] for q in order if depth < len(q)][: limit - len(out)]
+            depth += 1
+        return out
+
     # --- renderers ---
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,18 +153,35 @@ class Report:
             sev = _severity_of(rid, self.findings)
             by_rule.add_row(rid, _styled(sev), str(n), rules[rid].title if rid in rules else "")
         console.print(by_rule)
-        shown = self.findings[:limit]
+        shown = self.first_findings(limit)
         first = Table(title=f"First {len(shown)} of {len(self.findings)} findings")
-        for col in ("rule", "sev", "file", "dataset/resource", "row/entry", "USUBJID", "seq", "variable/path",
-                    "value", "message"):
-            first.add_column(col, overflow="fold")
+        first.add_column("rule", no_wrap=True)
+        first.add_column("where", overflow="fold", ratio=2)
+        first.add_column("message", overflow="fold", ratio=3)
         for f in shown:
-            first.add_row(f.rule_id, _styled(f.severity), Path(f.file).name if f.file else "", f.dataset_or_resource,
-                          "" if f.row_or_entry is None else str(f.row_or_entry), f.usubjid,
-                          "" if f.seq is None else str(f.seq), f.variable_or_path, _short(f.value, 40), f.message)
+            first.add_row(f"{f.rule_id}\n{_styled(f.severity)}", location(f), f.message)
         console.print(first)
         if len(self.findings) > limit:
             console.print(f"... {len(self.findings) - limit} more finding(s) in the full report")
+
+
+def location(f: Finding) -> str:
+    """Where a finding is, in one line: file, dataset or resource, row or entry, USUBJID, --SEQ, variable or path.
+
+    >>> location(Finding("MSC-SDTM-008", "error", "out/lb.xpt", "LB", 20, "S-01", 20, "LBDY"))
+    'lb.xpt LB row 20 USUBJID S-01 seq 20 LBDY'
+    """
+    fhir = "/" in f.dataset_or_resource or f.variable_or_path.startswith(f.dataset_or_resource + ".")
+    if f.row_or_entry is None:
+        row = ""
+    elif f.dataset_or_resource == "define.xml" or (fhir and Path(f.file).suffix.lower() == ".ndjson"):
+        row = f"line {f.row_or_entry}"
+    else:
+        row = f"{'entry' if fhir else 'row'} {f.row_or_entry}"
+    name = Path(f.file).name if f.file else ""
+    parts = [name, f.dataset_or_resource if f.dataset_or_resource != name else "", row,
+             f"USUBJID {f.usubjid}" if f.usubjid else "", "" if f.seq is None else f"seq {f.seq}", f.variable_or_path]
+    return " ".join(p for p in parts if p)
 
 
 def _severity_of(rule_id: str, findings: Sequence[Finding]) -> str:
@@ -162,10 +194,6 @@ def _severity_of(rule_id: str, findings: Sequence[Finding]) -> str:
 def _styled(severity: str) -> str:
     colour = {"error": "red", "warning": "yellow", "notice": "cyan"}.get(severity, "white")
     return f"[{colour}]{severity}[/]"
-
-
-def _short(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 _CSS = """
