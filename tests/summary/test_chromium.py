@@ -108,3 +108,4 @@ def test_update_docs_screenshot(rendered, tmp_path):
     buf = io.BytesIO()
     Image.fromarray(np.vstack([top, gap, fig])).save(buf, format="PNG", optimize=True)
     write_bytes_atomic(DOCS_PNG, buf.getvalue())
+    assert len(_band_rows(_pixels(DOCS_PNG))) > 100  # the refreshed picture shows a figure's shaded range

@@ -80,7 +80,7 @@ def write_conformed(data: pd.DataFrame, name: str, path: Path, *, ndjson: bool =
     columns, encoders = _columns(name, data)
     header = _header(name, data, columns, study_meta, stamp)
     # the row tuples cannot form reference cycles; pausing the cyclic GC saves its rescans (~15%)
-    with atomic_open(path, "wb") as fh, _gc_paused():
+    with atomic_open(path, "wb") as fh, gc_paused():
         if ndjson:
             fh.write(orjson.dumps(header))
             fh.write(b"\n")
@@ -121,7 +121,7 @@ def read_dataset_json(path: Path) -> tuple[str, pd.DataFrame, dict[str, Any]]:
         raw = raw[3:]
     # Parsing a million rows makes tens of millions of objects; the cyclic GC would rescan them all
     # again and again (2-3x slower) although none of them can form a cycle.
-    with _gc_paused():
+    with gc_paused():
         try:
             if path.suffix.lower() == ".ndjson":
                 end = raw.find(b"\n")
@@ -278,7 +278,8 @@ def _package_version() -> str:
 # --- reading --------------------------------------------------------------------------------------------
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
+    """Pause the garbage collector while millions of small objects are made (JSON parsing): ~2x faster."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -17,9 +17,7 @@ Nothing stops at the first problem: an unreadable file is a finding (MSC-IO-001)
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ import pyreadstat
 from lxml import etree
 
 from msc_interop.errors import InputError, MscInteropError
+from msc_interop.sdtm.datasetjson import gc_paused
 from msc_interop.study import Study, StudyMeta, conform
 from msc_interop.validate.columns import ColumnCache
 from msc_interop.validate.define_rules import DefineContext
@@ -218,7 +217,7 @@ def _read_group(fmt: str, paths: list[Path], findings: list[Finding]
             elif fmt in ("json", "ndjson"):
                 # a million parsed rows are tens of millions of objects that cannot form cycles: without the
                 # cyclic GC paused, its repeated full scans make parsing and the row checks several times slower
-                with _gc_paused():
+                with gc_paused():
                     parsed = _parse_dataset_json(path, fmt == "ndjson", findings)
                     if parsed is None:
                         continue
@@ -272,17 +271,6 @@ def _dataset_from_parsed(parsed: JsonFile, fmt: str) -> tuple[str, pd.DataFrame]
         return FORMATS[fmt].reader(parsed.path)
     name, df, _meta = build(parsed.path, dict(parsed.header), [parsed.rows])
     return name, df
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _parse_dataset_json(path: Path, ndjson: bool, findings: list[Finding]) -> JsonFile | None:
