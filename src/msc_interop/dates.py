@@ -113,24 +113,24 @@ def is_complete_date(values: pd.Series) -> pd.Series:
     return per_distinct(lambda u: _text(u).str.match(r"^\d{4}-\d{2}-\d{2}(T|$)").astype(bool), values)
 
 
-def date_part(values: pd.Series) -> pd.Series:
-    """datetime64 of the date part of complete dates; NaT for partial or empty values."""
+def _parse_where(values: pd.Series, form: str, width: int, fmt: str) -> pd.Series:
+    """datetime64 of the first `width` characters where the value matches `form` (per distinct value); else NaT."""
     def parse(u: pd.Series) -> pd.Series:
         text = _text(u)
-        complete = text.str.match(r"^\d{4}-\d{2}-\d{2}(T|$)").astype(bool)
-        return pd.to_datetime(text.str.slice(0, 10).where(complete), format="%Y-%m-%d", errors="coerce")
+        ok = text.str.match(form).astype(bool)
+        return pd.to_datetime(text.str.slice(0, width).where(ok), format=fmt, errors="coerce")
 
     return per_distinct(parse, values)
+
+
+def date_part(values: pd.Series) -> pd.Series:
+    """datetime64 of the date part of complete dates; NaT for partial or empty values."""
+    return _parse_where(values, r"^\d{4}-\d{2}-\d{2}(T|$)", 10, "%Y-%m-%d")
 
 
 def _instant(values: pd.Series) -> pd.Series:
     """datetime64 of complete date-times (to the minute or second); NaT otherwise."""
-    def parse(u: pd.Series) -> pd.Series:
-        text = _text(u)
-        timed = text.str.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}").astype(bool)
-        return pd.to_datetime(text.str.slice(0, 19).where(timed), format="ISO8601", errors="coerce")
-
-    return per_distinct(parse, values)
+    return _parse_where(values, r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", 19, "ISO8601")
 
 
 def study_day(dtc: pd.Series, reference: pd.Series) -> pd.Series:
