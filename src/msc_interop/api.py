@@ -55,17 +55,24 @@ def creation_time(created: str | None = None) -> str:
 
 
 def input_kind(path: str | Path) -> str:
-    """'records' (study records folder or workbook) or 'sdtm' (SDTM datasets); InputError otherwise."""
+    """'records' (study records folder or workbook), 'odm' (CDISC ODM export) or 'sdtm' (SDTM datasets)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     if path.is_file():
         if path.suffix.lower() in (".xlsx", ".xlsm"):
             return "records"
+        if path.suffix.lower() == ".xml":
+            from msc_interop.odm import is_odm
+
+            if not is_odm(path):
+                raise InputError(f"{path}: an .xml input must be a CDISC ODM 1.3 export (ClinicalData); this file "
+                                 "is not (a define.xml describes SDTM datasets: give the dataset folder instead)")
+            return "odm"
         if path.suffix.lower() in SDTM_SUFFIXES:
             return "sdtm"
-        raise InputError(f"{path}: not a study-records workbook (.xlsx) or an SDTM dataset "
-                         f"({', '.join(SDTM_SUFFIXES)})")
+        raise InputError(f"{path}: not a study-records workbook (.xlsx), a CDISC ODM export (.xml) or an SDTM "
+                         f"dataset ({', '.join(SDTM_SUFFIXES)})")
     if any((path / n).exists() for n in ("study.yaml", "study.yml", "study.json")):
         return "records"
     if sdtm_folder(path) is not None:
@@ -90,10 +97,21 @@ def sdtm_folder(path: Path) -> Path | None:
     return None
 
 
-def load_study(path: str | Path) -> tuple[Study, RejectReport]:
-    """Read study records or SDTM datasets into a Study (SDTM input has no rejects at this stage)."""
-    if input_kind(path) == "records":
+def load_study(path: str | Path, odm_map: str | Path | None = None) -> tuple[Study, RejectReport]:
+    """Read study records (CSV / XLSX / ODM export, the latter with its mapping file) or SDTM datasets into a
+    Study (SDTM input has no rejects at this stage)."""
+    kind = input_kind(path)
+    if odm_map is not None and kind != "odm":
+        raise InputError(f"{path}: --odm-map applies to a CDISC ODM export (.xml) only")
+    if kind == "records":
         return build_study(read_records(path))
+    if kind == "odm":
+        from msc_interop.odm import read_odm
+
+        records = read_odm(path, odm_map)
+        study, rejects = build_study(records)
+        rejects.annotate(Path(path).name, records.where)
+        return study, rejects
     from msc_interop.sdtm.formats import read_sdtm
 
     path = Path(path)
@@ -107,6 +125,7 @@ def to_sdtm(
     define: bool = True,
     created: str | None = None,
     validate: bool = True,
+    odm_map: str | Path | None = None,
 ) -> ConversionResult:
     """Convert study records (or SDTM in another format) to SDTM files, one folder per format.
 
@@ -116,7 +135,7 @@ def to_sdtm(
     """
     outdir = Path(outdir)
     stamp = creation_time(created)
-    study, rejects = load_study(input_path)
+    study, rejects = load_study(input_path, odm_map)
     written = write_sdtm(study, outdir, formats, define, stamp)
     rejects.write_csv(outdir / "rejects.csv")
     rejects.write_json(outdir / "rejects.json")
@@ -153,8 +172,9 @@ def is_fhir(path: str | Path) -> bool:
     return b'"resourceType"' in head and b'"datasetJSONVersion"' not in head
 
 
-def read_any(paths: Sequence[str | Path], fhir_version: str | None = None) -> tuple[Study, RejectReport]:
-    """One Study from study records, SDTM datasets, or FHIR (Bundles / NDJSON, one or more paths)."""
+def read_any(paths: Sequence[str | Path], fhir_version: str | None = None,
+             odm_map: str | Path | None = None) -> tuple[Study, RejectReport]:
+    """One Study from study records (CSV, XLSX, ODM), SDTM datasets, or FHIR (Bundles / NDJSON, one or more)."""
     paths = [Path(p) for p in paths]
     if all(is_fhir(p) for p in paths):
         from msc_interop.fhir import read_fhir
@@ -162,7 +182,7 @@ def read_any(paths: Sequence[str | Path], fhir_version: str | None = None) -> tu
         return read_fhir(paths, version=fhir_version)
     if len(paths) != 1:
         raise InputError("give one study-records folder or SDTM folder, or one or more FHIR files")
-    return load_study(paths[0])
+    return load_study(paths[0], odm_map)
 
 
 def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool, stamp: str) -> list[Path]:
@@ -206,11 +226,12 @@ def summarize(
     by_visit: bool = True,
     baseline: str | None = None,
     fhir_version: str | None = None,
+    odm_map: str | Path | None = None,
 ):
     """The safety summary (tables, figures, reports) of study records, SDTM or FHIR: same numbers each way."""
     from msc_interop.summary import summarize as _summarize
 
-    study, rejects = read_any(inputs, fhir_version=fhir_version)
+    study, rejects = read_any(inputs, fhir_version=fhir_version, odm_map=odm_map)
     return _summarize(study, Path(outdir), formats=formats, by_visit=by_visit, baseline=baseline), rejects
 
 
@@ -222,12 +243,13 @@ def to_fhir(
     ndjson: bool = False,
     timezone: str | None = None,
     validate: bool | str = True,
+    odm_map: str | Path | None = None,
 ):
     """Study records or SDTM -> FHIR Bundle and/or NDJSON; returns (FhirWriteResult, RejectReport)."""
     from msc_interop.fhir import write_fhir
 
     outdir = Path(outdir)
-    study, rejects = load_study(input_path)
+    study, rejects = load_study(input_path, odm_map)
     result = write_fhir(study, outdir, version=fhir_version, bundle=bundle, ndjson=ndjson, timezone=timezone,
                         validate=validate)
     rejects.write_csv(outdir / "rejects.csv")
@@ -236,8 +258,8 @@ def to_fhir(
     return result, rejects
 
 
-def validate(paths: Sequence[str | Path], fhir_version: str | None = None):
+def validate(paths: Sequence[str | Path], fhir_version: str | None = None, odm_map: str | Path | None = None):
     """Run every rule that applies to what each path holds; one Report (see msc_interop.validate)."""
     from msc_interop.validate import validate_paths
 
-    return validate_paths([Path(p) for p in paths], fhir_version=fhir_version)
+    return validate_paths([Path(p) for p in paths], fhir_version=fhir_version, odm_map=odm_map)

@@ -101,6 +101,8 @@ def _print_counts(rejects: RejectReport) -> None:
     for c in sorted(rejects.counts.values(), key=lambda c: c.form):
         verb = "carried (not mapped to SDTM yet)" if c.form in _carried() else "converted"
         click.echo(f"{c.form}: read {c.read} = {verb} {c.converted} + rejected {c.rejected}")
+    for note in rejects.notes:
+        click.echo(note)
     header = [r for r in rejects.rejects if r.row == 1]
     if len(rejects):
         shown = rejects.sorted()[:10]

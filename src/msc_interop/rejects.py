@@ -51,6 +51,7 @@ class RejectReport:
 
     rejects: list[Reject] = field(default_factory=list)
     counts: dict[str, FormCount] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what a reader read but skipped on purpose (audit trails, ...)
 
     def add(self, form: str, file: str, row: int, field: str, value: object, reason: str) -> None:
         self.rejects.append(Reject(form, file, int(row), field, _text(value), reason))
@@ -59,6 +60,11 @@ class RejectReport:
         """Add many rejects at once (one per element of `rows`): the vectorised paths use this."""
         for r, v in zip(rows.tolist(), values.tolist(), strict=True):
             self.rejects.append(Reject(form, file, int(r), field, _text(v), reason))
+
+    def annotate(self, file: str, where: dict[tuple[str, int], str]) -> None:
+        """Append the location `where[(form, row)]` (e.g. an ODM OID path) to the reason of rejects from `file`."""
+        self.rejects = [Reject(r.form, r.file, r.row, r.field, r.value, f"{r.reason} [at {where[(r.form, r.row)]}]")
+                        if r.file == file and (r.form, r.row) in where else r for r in self.rejects]
 
     def count(self, form: str, read: int, converted: int) -> None:
         self.counts[form] = FormCount(form, read, converted)
@@ -96,6 +102,8 @@ class RejectReport:
             ],
             "rejects": [asdict(r) for r in self.sorted()],
         }
+        if self.notes:
+            doc["notes"] = list(self.notes)
         write_bytes_atomic(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
 
 

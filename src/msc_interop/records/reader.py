@@ -7,6 +7,7 @@ reason); problems that make a whole file unreadable raise InputError naming the 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ class RawRecords:
     rejects: RejectReport = field(default_factory=RejectReport)
     source: str = ""
     subjects_read: frozenset[str] = frozenset()  # every subject_id in subjects.csv, rejected or not
+    where: dict[tuple[str, int], str] = field(default_factory=dict)  # (form, row) -> location, e.g. ODM OID path
 
     def reject_rows(self, form: str, mask: pd.Series, field_name: str, reason: str | pd.Series) -> pd.DataFrame:
         """Move the rows where `mask` is True from the form to the reject report; return what remains."""
@@ -66,26 +68,36 @@ def read_records(path: str | Path) -> RawRecords:
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     if path.is_dir():
-        definition = _read_definition(_find_definition(path))
+        definition = read_definition(_find_definition(path))
         tables, files = _read_csv_folder(path)
     elif path.suffix.lower() in (".xlsx", ".xlsm"):
         tables, files, sheet_def = _read_workbook(path)
         side = _find_definition(path.parent, required=False)
         if side is not None:
-            definition = _read_definition(side)
+            definition = read_definition(side)
         elif sheet_def is not None:
-            definition = _check_definition(sheet_def, f"{path.name} (sheets study/sites/arms/visits)")
+            definition = check_definition(sheet_def, f"{path.name} (sheets study/sites/arms/visits)")
         else:
             raise InputError(f"{path}: no study definition: put study.yaml beside the workbook or add sheets "
                              "'study', 'sites', 'arms' and 'visits'")
     else:
         raise InputError(f"{path}: study records are a folder of CSV files or an .xlsx workbook")
-    records = RawRecords(definition, {}, files, {}, source=str(path))
+    return check_forms(tables, files, definition, source=str(path))
+
+
+def check_forms(tables: dict[str, pd.DataFrame], files: dict[str, str], definition: dict[str, Any],
+                source: str, first_checks: Callable[[str, pd.DataFrame], Iterable[Any]] | None = None,
+                rejects: RejectReport | None = None) -> RawRecords:
+    """The checks every kind of study records goes through (CSV, XLSX, ODM): required forms and columns,
+    row schemas, duplicates. `tables` are text DataFrames with the `_row` column already in place.
+    `first_checks(form, df)` yields source-specific problems (mask, column, reason) checked before the rest."""
+    records = RawRecords(definition, {}, files, {}, source=source,
+                         rejects=rejects if rejects is not None else RejectReport())
     root = mappings.schema("records")
     for form, spec in _forms().items():
         if form not in tables:
             if spec["required"]:
-                raise InputError(f"{path}: the required form '{form}' is missing (expected {spec['file']})")
+                raise InputError(f"{source}: the required form '{form}' is missing (expected {spec['file']})")
             continue
         df = tables[form]
         row_schema = root["$defs"][form]
@@ -94,7 +106,7 @@ def read_records(path: str | Path) -> RawRecords:
         records.read_counts[form] = len(df)
         if form == "subjects" and "subject_id" in df.columns:
             records.subjects_read = frozenset(df["subject_id"])
-        for problem in check_rows(df, row_schema, root):
+        for problem in [*(first_checks(form, df) if first_checks else ()), *check_rows(df, row_schema, root)]:
             records.reject_rows(form, problem.mask, problem.column, problem.reason)
         _reject_duplicates(records, form, spec["key"])
     return records
@@ -109,16 +121,16 @@ def _find_definition(folder: Path, required: bool = True) -> Path | None:
     return None
 
 
-def _read_definition(path: Path) -> dict[str, Any]:
+def read_definition(path: Path) -> dict[str, Any]:
     text = _decode(path.read_bytes(), path.name)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise StudyDefinitionError(f"{path.name}: not valid YAML: {exc}") from exc
-    return _check_definition(data, path.name)
+    return check_definition(data, path.name)
 
 
-def _check_definition(data: Any, where: str) -> dict[str, Any]:
+def check_definition(data: Any, where: str) -> dict[str, Any]:
     validator = jsonschema.Draft202012Validator(mappings.schema("study_definition"))
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
@@ -148,7 +160,9 @@ def _normalize_header(cols: list[Any]) -> list[str]:
     return [str(c).strip().lower().replace(" ", "_").replace("-", "_") for c in cols]
 
 
-def _as_form_frame(df: pd.DataFrame, name: str) -> pd.DataFrame:
+def as_form_frame(df: pd.DataFrame, name: str, rows: Any = None) -> pd.DataFrame:
+    """Normalise headers and cells (text, stripped) and add `_row`: the spreadsheet row (header = row 1) unless
+    `rows` gives the locations (e.g. the XML line of each record)."""
     df.columns = _normalize_header(list(df.columns))
     dup = df.columns[df.columns.duplicated()].tolist()
     if dup:
@@ -158,7 +172,7 @@ def _as_form_frame(df: pd.DataFrame, name: str) -> pd.DataFrame:
         if not pd.api.types.is_string_dtype(s) or s.isna().any():
             s = s.astype(object).where(s.notna(), "").map(str)
         df[c] = per_distinct(lambda u: u.str.strip().astype(object), s)
-    df.insert(0, ROW, pd.RangeIndex(2, len(df) + 2))  # header is spreadsheet row 1
+    df.insert(0, ROW, pd.RangeIndex(2, len(df) + 2) if rows is None else rows)  # header is spreadsheet row 1
     return df
 
 
@@ -177,7 +191,7 @@ def _read_csv_folder(folder: Path) -> tuple[dict[str, pd.DataFrame], dict[str, s
             df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
         except pd.errors.ParserError as exc:
             raise InputError(f"{path.name}: cannot parse as CSV: {exc}") from None
-        tables[form] = _as_form_frame(df, path.name)
+        tables[form] = as_form_frame(df, path.name)
         files[form] = path.name
     return tables, files
 
@@ -192,7 +206,7 @@ def _read_workbook(path: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str],
     for form in _forms():
         if form in sheets:
             df = sheets[form].map(_excel_cell)
-            tables[form] = _as_form_frame(df, f"{path.name}[{form}]")
+            tables[form] = as_form_frame(df, f"{path.name}[{form}]")
             files[form] = f"{path.name}[{form}]"
     definition = None
     if {"study", "sites", "arms", "visits"} <= set(sheets):

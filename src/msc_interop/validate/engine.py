@@ -60,7 +60,8 @@ def validate_study(study: Study, *, source: str = "") -> Report:
     return Report(findings, sources=[source] if source else [])
 
 
-def validate_paths(paths: Sequence[str | Path], *, fhir_version: str | None = None) -> Report:
+def validate_paths(paths: Sequence[str | Path], *, fhir_version: str | None = None,
+                   odm_map: str | Path | None = None) -> Report:
     """Validate each path by what it holds (SDTM folder or file, to-sdtm output, study records, FHIR).
 
         >>> report = validate_paths([Path("out/sdtm")])                     # doctest: +SKIP
@@ -69,7 +70,7 @@ def validate_paths(paths: Sequence[str | Path], *, fhir_version: str | None = No
     """
     report = Report(sources=[str(p) for p in paths])
     for p in paths:
-        report.extend(_validate_path(Path(p), fhir_version, 0))
+        report.extend(_validate_path(Path(p), fhir_version, 0, odm_map))
     return report
 
 
@@ -124,11 +125,12 @@ def _unreadable(path: Path, kind: str, error: object, row: int | None = None) ->
     return get_rule("MSC-IO-001").finding(file=str(path), row=row, kind=kind, error=str(error))
 
 
-def _validate_path(path: Path, fhir_version: str | None, depth: int) -> list[Finding]:
+def _validate_path(path: Path, fhir_version: str | None, depth: int, odm_map: str | Path | None = None
+                   ) -> list[Finding]:
     if not path.exists():
         return _nothing(path, "no such file or folder")
     if path.is_file():
-        return _validate_file(path, fhir_version)
+        return _validate_file(path, fhir_version, odm_map)
     if any((path / n).is_file() for n in RECORDS_DEFINITIONS):
         return HANDLERS["records"](path)
     folder = _classify(path)
@@ -155,12 +157,14 @@ def _validate_path(path: Path, fhir_version: str | None, depth: int) -> list[Fin
                           "(study.yaml) or FHIR JSON/NDJSON, in it or in its subfolders")
 
 
-def _validate_file(path: Path, fhir_version: str | None) -> list[Finding]:
+def _validate_file(path: Path, fhir_version: str | None, odm_map: str | Path | None = None) -> list[Finding]:
+    from msc_interop.odm import is_odm
+
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         return HANDLERS["records"](path)
     if suffix == ".xml":
-        return HANDLERS["define"](path)
+        return _validate_records(path, odm_map) if is_odm(path) else HANDLERS["define"](path)
     if suffix in (".json", ".ndjson"):
         kind = sniff_json(path)
         if kind == "fhir":
@@ -171,7 +175,7 @@ def _validate_file(path: Path, fhir_version: str | None) -> list[Finding]:
     if suffix in (".xpt", ".csv"):
         return HANDLERS["sdtm"]({SDTM_SUFFIXES[suffix]: [path]}, None, whole_study=False)
     return _nothing(path, f"a {suffix or 'suffix-less'} file is not something validate reads "
-                          "(.xpt, .json, .ndjson, .csv, define.xml, .xlsx study records)")
+                          "(.xpt, .json, .ndjson, .csv, define.xml, .xlsx study records, ODM .xml export)")
 
 
 # --- SDTM datasets ---------------------------------------------------------------------------------------------
@@ -361,12 +365,12 @@ def _validate_define_alone(path: Path) -> list[Finding]:
 
 # --- study records -------------------------------------------------------------------------------------------
 
-def _validate_records(path: Path) -> list[Finding]:
-    from msc_interop.records import read_records
-    from msc_interop.sdtm.build import build_study
+def _validate_records(path: Path, odm_map: str | Path | None = None) -> list[Finding]:
+    """Study records (CSV folder, XLSX, ODM export + mapping): every reject is a finding, then the study rules."""
+    from msc_interop.api import load_study
 
     try:
-        study, rejects = build_study(read_records(path))
+        study, rejects = load_study(path, odm_map)
     except MscInteropError as exc:
         return [_unreadable(path, "study records", exc)]
     rec = get_rule("MSC-REC-001")

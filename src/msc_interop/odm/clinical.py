@@ -1,0 +1,205 @@
+"""Stream ODM ClinicalData into item-group records, applying TransactionType as the file goes.
+
+Each ItemGroupData is keyed by its OID path (subject, study event + repeat key, form + repeat key, item group
++ repeat key). A later occurrence of the same key updates it item by item (the newest value wins: ODM files
+are in time order); `Remove` at any level deletes what it names. Only item groups the mapping uses are kept;
+everything else is counted, so the report can say what was not converted and why.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from msc_interop.odm.mapping import OdmMapping
+from msc_interop.odm.metadata import NS, Metadata, q
+
+_SE, _FD, _IG, _SITE = q("StudyEventData"), q("FormData"), q("ItemGroupData"), q("SiteRef")
+_ITEM, _ITEM_PREFIX, _UNITREF = q("ItemData"), q("ItemData"), q("MeasurementUnitRef")
+_SKIPPED = {q(t): t for t in ("AuditRecord", "Signature", "Annotation", "InvestigatorRef", "ArchiveLayoutRef")}
+
+GroupKey = tuple[str, str, str, str, str, str]  # StudyEventOID, SE repeat, FormOID, form repeat, IG OID, IG repeat
+
+
+@dataclass
+class ItemValue:
+    value: str
+    unit: str  # MeasurementUnitOID, "" if none
+    line: int
+
+
+@dataclass
+class GroupRecord:
+    """The items of one ItemGroupData (merged over its occurrences) and where it was last seen."""
+
+    items: dict[str, ItemValue]
+    line: int
+    path: str
+    problems: list[tuple[str, str, str]] = field(default_factory=list)  # (ItemOID, value, reason)
+
+
+@dataclass
+class Tally:
+    """What was read but not converted: counted by kind so the report can list it."""
+
+    skipped: Counter = field(default_factory=Counter)  # "AuditRecord", "vendor extension (OpenClinica)", ...
+    unmapped_groups: Counter = field(default_factory=Counter)  # ItemGroupOID -> ItemData count
+    unmapped_items: Counter = field(default_factory=Counter)  # (ItemGroupOID, ItemOID) -> count
+    unknown_oids: Counter = field(default_factory=Counter)  # (kind, OID) -> count
+    first_line: dict[object, int] = field(default_factory=dict)
+    removed: Counter = field(default_factory=Counter)  # level -> count of Remove transactions applied
+    other_studies: int = 0
+    item_data: int = 0
+
+    def note(self, counter: Counter, key: object, line: int, n: int = 1) -> None:
+        counter[key] += n
+        self.first_line.setdefault(key, line)
+
+
+class ClinicalCollector:
+    """Feed SubjectData elements in file order; read `subjects` / `sites` / `tally` at the end."""
+
+    def __init__(self, meta: Metadata, mapping: OdmMapping) -> None:
+        self.meta = meta
+        self.mapping = mapping
+        self.subjects: dict[str, dict[GroupKey, GroupRecord]] = {}
+        self.sites: dict[str, str] = {}
+        self.subject_lines: dict[str, int] = {}
+        self.tally = Tally()
+        self.vendor = {ns: name for ns, name in _vendor_namespaces().items()}
+        self._mapped_items = {g.item_group: set() for g in mapping.groups}
+        for g in mapping.groups:
+            self._mapped_items[g.item_group] |= g.items | {f.item for f in g.fields.values() if f.kind == "unit"}
+
+    def _skip(self, elem: etree._Element) -> None:
+        tag = elem.tag if isinstance(elem.tag, str) else "comment"
+        if tag in _SKIPPED:
+            self.tally.skipped[_SKIPPED[tag]] += 1
+        elif tag.startswith("{") and not tag.startswith(f"{{{NS}}}"):
+            ns = tag[1:].split("}")[0]
+            self.tally.skipped[f"vendor extension ({self.vendor.get(ns, ns)})"] += 1
+        else:
+            self.tally.skipped[f"element {tag.split('}')[-1]}"] += 1
+
+    def add_subject(self, subj: etree._Element) -> None:
+        """Merge one SubjectData (a snapshot or a transaction) into what is collected so far."""
+        key = subj.get("SubjectKey", "")
+        if subj.get("TransactionType") == "Remove":
+            self.subjects.pop(key, None)
+            self.tally.removed["SubjectData"] += 1
+            return
+        groups = self.subjects.setdefault(key, {})
+        self.subject_lines.setdefault(key, subj.sourceline or 0)
+        for child in subj:
+            tag = child.tag
+            if tag == _SE:
+                self._add_event(key, groups, child)
+            elif tag == _SITE:
+                self.sites[key] = child.get("LocationOID", "")
+            else:
+                self._skip(child)
+
+    def _add_event(self, subject: str, groups: dict[GroupKey, GroupRecord], se: etree._Element) -> None:
+        se_oid, se_rk = se.get("StudyEventOID", ""), se.get("StudyEventRepeatKey", "")
+        if se_oid not in self.meta.study_events:
+            self.tally.note(self.tally.unknown_oids, ("StudyEventOID", se_oid), se.sourceline or 0)
+        if se.get("TransactionType") == "Remove":
+            self._remove(groups, (se_oid, se_rk), "StudyEventData")
+            return
+        for fd in se:
+            if fd.tag != _FD:
+                self._skip(fd)
+                continue
+            fd_oid, fd_rk = fd.get("FormOID", ""), fd.get("FormRepeatKey", "")
+            if fd_oid not in self.meta.forms:
+                self.tally.note(self.tally.unknown_oids, ("FormOID", fd_oid), fd.sourceline or 0)
+            if fd.get("TransactionType") == "Remove":
+                self._remove(groups, (se_oid, se_rk, fd_oid, fd_rk), "FormData")
+                continue
+            for ig in fd:
+                if ig.tag != _IG:
+                    self._skip(ig)
+                    continue
+                self._add_group(subject, groups, (se_oid, se_rk, fd_oid, fd_rk), ig)
+
+    def _remove(self, groups: dict[GroupKey, GroupRecord], prefix: tuple[str, ...], level: str) -> None:
+        for k in [k for k in groups if k[: len(prefix)] == prefix]:
+            del groups[k]
+        self.tally.removed[level] += 1
+
+    def _add_group(self, subject: str, groups: dict[GroupKey, GroupRecord], outer: tuple[str, str, str, str],
+                   ig: etree._Element) -> None:
+        ig_oid, ig_rk = ig.get("ItemGroupOID", ""), ig.get("ItemGroupRepeatKey", "")
+        key: GroupKey = (*outer, ig_oid, ig_rk)
+        line = ig.sourceline or 0
+        items = [c for c in ig if c.tag.startswith(_ITEM_PREFIX)] if len(ig) else []
+        self.tally.item_data += len(items)
+        for c in ig:
+            if not c.tag.startswith(_ITEM_PREFIX):
+                self._skip(c)
+        if ig_oid not in self.meta.item_groups:
+            self.tally.note(self.tally.unknown_oids, ("ItemGroupOID", ig_oid), line)
+        if ig.get("TransactionType") == "Remove":
+            self._remove(groups, key, "ItemGroupData")
+            return
+        mapped = self._mapped_items.get(ig_oid)
+        if mapped is None:
+            if ig_oid in self.mapping.ignore:
+                self.tally.skipped[f"ignored item group {ig_oid}"] += len(items)
+            else:
+                self.tally.note(self.tally.unmapped_groups, ig_oid, line, len(items))
+            return
+        record = groups.get(key)
+        path = _path(subject, key)
+        if record is None:
+            record = groups[key] = GroupRecord({}, line, path)
+        else:
+            record.line = line
+        seen: dict[str, ItemValue] = {}
+        for it in items:
+            oid = it.get("ItemOID", "")
+            it_line = it.sourceline or line
+            if it.tag == _ITEM:
+                value = it.get("Value", "")
+                unit_ref = it.find(_UNITREF)
+                unit = unit_ref.get("MeasurementUnitOID", "") if unit_ref is not None else ""
+            else:  # ODM 1.3 typed form: <ItemDataString ItemOID=".." MeasurementUnitOID="..">text</ItemDataString>
+                value = it.text or ""
+                unit = it.get("MeasurementUnitOID", "")
+            if it.get("IsNull") == "Yes":
+                value = ""
+            if oid not in self.meta.items:
+                self.tally.note(self.tally.unknown_oids, ("ItemOID", oid), it_line)
+                continue
+            if oid not in mapped:
+                if oid in self.mapping.ignore:
+                    self.tally.skipped[f"ignored item {oid}"] += 1
+                else:
+                    self.tally.note(self.tally.unmapped_items, (ig_oid, oid), it_line)
+                continue
+            if oid in seen:
+                record.problems.append((oid, value, f"ItemData {oid} appears twice in this ItemGroupData (lines "
+                                        f"{seen[oid].line} and {it_line}, values {seen[oid].value!r} and "
+                                        f"{value!r}); ODM allows one value per item"))
+                continue
+            item = ItemValue(value, unit, it_line)
+            seen[oid] = item
+            if it.get("TransactionType") == "Remove":
+                record.items.pop(oid, None)
+                self.tally.removed["ItemData"] += 1
+            else:
+                record.items[oid] = item
+
+
+def _path(subject: str, key: GroupKey) -> str:
+    se, se_rk, fd, fd_rk, ig, ig_rk = key
+    return (f"SubjectData[{subject}]/StudyEventData[{se}{'@' + se_rk if se_rk else ''}]/"
+            f"FormData[{fd}{'@' + fd_rk if fd_rk else ''}]/ItemGroupData[{ig}{'@' + ig_rk if ig_rk else ''}]")
+
+
+def _vendor_namespaces() -> dict[str, str]:
+    from msc_interop import mappings
+
+    return mappings.load("odm")["vendor_namespaces"]

@@ -1,0 +1,78 @@
+"""Open XML from outside safely: no DTD, no entities, no network, bounded size.
+
+An ODM file never needs a DOCTYPE, so any file that declares one is refused before its body is read: that
+stops entity expansion (billion laughs) and external entities (XXE) without relying on parser defaults.
+libxml2's own limits stay on (`huge_tree=False`: text nodes up to 10 MB, nesting depth 256).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from msc_interop.errors import InputError
+
+MAX_BYTES = 4 * 1024**3  # 4 GiB: far above any real EDC export, low enough to refuse a runaway file early
+
+PARSER_OPTIONS: dict[str, Any] = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                                      dtd_validation=False, remove_comments=True, remove_pis=True)
+
+
+def check_size(path: Path, max_bytes: int = MAX_BYTES) -> None:
+    """Refuse files larger than `max_bytes` (and anything that is not a regular file)."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise InputError(f"{path.name}: {size:,} bytes is more than the limit of {max_bytes:,} bytes for an XML "
+                         "input; split the export or raise the limit (msc_interop.odm.safe_xml.MAX_BYTES)")
+    if size == 0:
+        raise InputError(f"{path.name}: the file is empty")
+
+
+def root_of(path: Path) -> etree._Element:
+    """The root element (start tag only; the body is not read). Refuses a DOCTYPE or a file that is not XML."""
+    events = etree.iterparse(str(path), events=("start",), **PARSER_OPTIONS)
+    try:
+        _, root = next(events)
+    except etree.XMLSyntaxError as exc:
+        raise xml_error(path, exc) from None
+    except StopIteration:
+        raise InputError(f"{path.name}: no XML element found") from None
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        raise InputError(f"{path.name}: the file declares a DOCTYPE; ODM needs none and "
+                         "a DOCTYPE can define entities (entity expansion, external files), so the file is "
+                         "refused. Export it again without a DOCTYPE.")
+    return root
+
+
+def iter_elements(path: Path, tags: list[str]) -> Iterator[etree._Element]:
+    """Elements with one of `tags` (Clark notation), each when its end tag is read: the caller clears them."""
+    events = etree.iterparse(str(path), events=("end",), tag=tags, **PARSER_OPTIONS)
+    try:
+        for _, elem in events:
+            yield elem
+    except etree.XMLSyntaxError as exc:
+        raise xml_error(path, exc) from None
+
+
+def xml_error(path: Path, exc: etree.XMLSyntaxError) -> InputError:
+    """Name the file, line and column of a well-formedness error."""
+    line, col = exc.position if getattr(exc, "position", None) else (exc.lineno, 0)
+    msg = str(exc.msg if hasattr(exc, "msg") else exc)
+    if "Detected an entity reference loop" in msg or ("entity" in msg.lower() and "amplification" in msg.lower()):
+        msg += " (entity expansion refused)"
+    return InputError(f"{path.name}: not well-formed XML at line {line}, column {col}: {msg}")
+
+
+def release(elem: etree._Element) -> None:
+    """Free a processed element and the siblings before it, so memory stays flat over a long file."""
+    elem.clear(keep_tail=False)
+    parent = elem.getparent()
+    if parent is not None:
+        while elem.getprevious() is not None:
+            del parent[0]
