@@ -44,15 +44,24 @@ def _split_formats(ctx: click.Context, param: click.Parameter, value: str) -> li
     return formats
 
 
+def _odm_map_option(f):
+    return click.option(
+        "--odm-map", "odm_map", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Mapping file for a CDISC ODM export given as INPUT (default: EXPORT.odm-map.yaml or odm-map.yaml "
+             "beside it). Propose one with `msc-interop odm-map EXPORT.xml`.")(f)
+
+
 @main.command("to-sdtm", epilog="""\b
 Examples:
   msc-interop to-sdtm fixtures/example_study -o out/sdtm
   msc-interop to-sdtm records.xlsx -o out/sdtm --format xpt --created 2026-01-01T00:00:00
   msc-interop to-sdtm old_sdtm_folder/ -o out/json --format json,ndjson   (convert SDTM between formats)
+  msc-interop to-sdtm fixtures/example_study_odm/example_study.odm.xml -o out/sdtm-odm   (EDC export)
 
 \b
 INPUT is a study-records folder (study.yaml + subjects.csv, exposures.csv, adverse_events.csv,
-labs.csv, findings.csv), the same forms as sheets of one .xlsx workbook, or a folder of SDTM datasets.
+labs.csv, findings.csv), the same forms as sheets of one .xlsx workbook, a CDISC ODM 1.3 export (.xml,
+with its mapping file: --odm-map), or a folder of SDTM datasets.
 Output: OUTDIR/<format>/dm.xpt ..., define.xml beside XPT and Dataset-JSON, and the reject report
 OUTDIR/rejects.csv / rejects.json listing every record not converted (file, row, field, value, reason).
 Exit status: 0 all converted, 1 some records rejected, 2 input unusable.""")
@@ -68,11 +77,13 @@ Exit status: 0 all converted, 1 some records rejected, 2 input unusable.""")
                    "Pin it for byte-identical output.")
 @click.option("--validate/--no-validate", default=True, show_default=True,
               help="Check the files written with the rules of `msc-interop validate`.")
+@_odm_map_option
 def to_sdtm(input_path: Path, outdir: Path, formats: list[str], define: bool, created: str | None,
-            validate: bool) -> None:
+            validate: bool, odm_map: Path | None) -> None:
     """Convert study records to SDTM DM, EX, AE, LB (+ SUPP--, TS, TV) with Define-XML 2.1."""
     try:
-        result = api.to_sdtm(input_path, outdir, formats=formats, define=define, created=created, validate=validate)
+        result = api.to_sdtm(input_path, outdir, formats=formats, define=define, created=created, validate=validate,
+                             odm_map=odm_map)
     except MscInteropError as exc:
         _fail(exc)
     for path in result.written:
@@ -127,10 +138,11 @@ Examples:
   msc-interop to-fhir fixtures/example_study -o out/bulk --bundle none --ndjson
 
 \b
-INPUT: study records or SDTM datasets. Writes OUT/bundle.json (one Bundle for the study; transaction
-entries are PUT Type/id so loading twice updates) and/or OUT/<ResourceType>.ndjson (Bulk Data): Patient,
-ResearchStudy, ResearchSubject, Encounter, Observation, AdverseEvent, MedicationAdministration.
-Mapping: docs/fhir-mapping.md. Exit status: 0 written and valid, 1 rejects or invalid resources, 2 unusable.""")
+INPUT: study records (CSV folder, .xlsx, ODM export) or SDTM datasets. Writes OUT/bundle.json (one Bundle
+for the study; transaction entries are PUT Type/id so loading twice updates) and/or
+OUT/<ResourceType>.ndjson (Bulk Data): Patient, ResearchStudy, ResearchSubject, Encounter, Observation,
+AdverseEvent, MedicationAdministration. Mapping: docs/fhir-mapping.md. Exit status: 0 written and valid, 1
+rejects or invalid resources, 2 unusable.""")
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--fhir-version", type=click.Choice(["R4", "R5"]), default="R4", show_default=True)
@@ -140,12 +152,13 @@ Mapping: docs/fhir-mapping.md. Exit status: 0 written and valid, 1 rejects or in
 @click.option("--timezone", help="IANA time zone for SDTM local date-times (default: the study definition's).")
 @click.option("--validate/--no-validate", default=True, show_default=True,
               help="Check every resource written (fast JSON Schema validator, equivalent to fhir.resources).")
+@_odm_map_option
 def to_fhir(input_path: Path, outdir: Path, fhir_version: str, bundle: str, ndjson: bool, timezone: str | None,
-            validate: bool) -> None:
+            validate: bool, odm_map: Path | None) -> None:
     """Convert study records or SDTM to HL7 FHIR R4/R5 resources."""
     try:
         result, rejects = api.to_fhir(input_path, outdir, fhir_version=fhir_version, bundle=bundle, ndjson=ndjson,
-                                      timezone=timezone, validate=validate)
+                                      timezone=timezone, validate=validate, odm_map=odm_map)
     except MscInteropError as exc:
         _fail(exc)
     for path in result.paths:
@@ -210,8 +223,9 @@ Examples:
 
 \b
 PATH: an SDTM folder (XPT / Dataset-JSON / CSV, with define.xml if present), a to-sdtm output folder,
-study records, or FHIR (Bundle JSON / NDJSON). The report (--report x.json|x.csv|x.html) lists rule id,
-severity, file, dataset/resource, row or entry, USUBJID, --SEQ, variable or FHIRPath, value and message.
+study records (CSV folder, .xlsx, ODM export), or FHIR (Bundle JSON / NDJSON). The report (--report
+x.json|x.csv|x.html) lists rule id, severity, file, dataset/resource, row or entry, USUBJID, --SEQ,
+variable or FHIRPath, value and message.
 Exit status: 0 passed at --fail-on, 1 findings at or above it, 2 unusable input.""")
 @click.argument("paths", metavar="PATH...", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--fhir-version", type=click.Choice(["R4", "R5"]), help="FHIR version of FHIR input (default: detect).")
@@ -220,8 +234,9 @@ Exit status: 0 passed at --fail-on, 1 findings at or above it, 2 unusable input.
 @click.option("--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True)
 @click.option("--list-rules", is_flag=True, help="Print every rule (id, severity, scope, message) and exit.")
 @click.option("--limit", type=int, default=20, show_default=True, help="Findings shown on the console.")
+@_odm_map_option
 def validate(paths: tuple[Path, ...], fhir_version: str | None, report_path: Path | None, fail_on: str,
-             list_rules: bool, limit: int) -> None:
+             list_rules: bool, limit: int, odm_map: Path | None) -> None:
     """Check SDTM and FHIR against the standards; one report of what is wrong and exactly where."""
     from rich.console import Console
 
@@ -234,7 +249,7 @@ def validate(paths: tuple[Path, ...], fhir_version: str | None, report_path: Pat
     if not paths:
         raise click.UsageError("give at least one PATH (or --list-rules)")
     try:
-        report = api.validate(list(paths), fhir_version=fhir_version)
+        report = api.validate(list(paths), fhir_version=fhir_version, odm_map=odm_map)
         if report_path is not None:
             report.write(report_path)
     except MscInteropError as exc:
@@ -252,11 +267,12 @@ Examples:
   msc-interop summary out/fhir/bundle.json -o out/summary-from-fhir
 
 \b
-INPUT: study records, an SDTM folder (or a to-sdtm output folder), or FHIR (Bundle JSON / NDJSON files or a
-folder of them). Writes OUTDIR/summary.html (self-contained, opens offline), OUTDIR/summary.md with
-OUTDIR/figures/*.svg, and OUTDIR/csv/<table>.csv: demographics, disposition, exposure, adverse events
-(by SOC/PT, severity, relationship, infusion-related with minutes from infusion), lab statistics by visit,
-change from baseline with Wilcoxon signed-rank tests, out-of-range counts, shift tables and listings.""")
+INPUT: study records (CSV folder, .xlsx, ODM export), an SDTM folder (or a to-sdtm output folder), or FHIR
+(Bundle JSON / NDJSON files or a folder of them). Writes OUTDIR/summary.html (self-contained, opens
+offline), OUTDIR/summary.md with OUTDIR/figures/*.svg, and OUTDIR/csv/<table>.csv: demographics,
+disposition, exposure, adverse events (by SOC/PT, severity, relationship, infusion-related with minutes from
+infusion), lab statistics by visit, change from baseline with Wilcoxon signed-rank tests, out-of-range
+counts, shift tables and listings.""")
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--format", "formats", default="html,md,csv", show_default=True,
@@ -265,12 +281,13 @@ change from baseline with Wilcoxon signed-rank tests, out-of-range counts, shift
               help="Lab statistics per visit (the default), or overall only.")
 @click.option("--baseline", metavar="VISIT", help="Visit name to use as baseline (default: the LBLOBXFL records).")
 @click.option("--fhir-version", type=click.Choice(["R4", "R5"]), help="Force the FHIR version of FHIR input.")
+@_odm_map_option
 def summary(inputs: tuple[Path, ...], outdir: Path, formats: str, by_visit: bool, baseline: str | None,
-            fhir_version: str | None) -> None:
+            fhir_version: str | None, odm_map: Path | None) -> None:
     """Write the study's safety summary: tables, figures, Markdown and HTML reports."""
     try:
         result, rejects = api.summarize(list(inputs), outdir, formats=formats.split(","), by_visit=by_visit,
-                                        baseline=baseline, fhir_version=fhir_version)
+                                        baseline=baseline, fhir_version=fhir_version, odm_map=odm_map)
     except MscInteropError as exc:
         _fail(exc)
     for path in result.paths:
@@ -293,14 +310,53 @@ Examples:
 @click.option("--profile", type=click.Choice(["scale", "seed"]), default="scale", show_default=True,
               help="seed: the bundled example's hand-placed features; scale: the same shape at any size.")
 @click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path))
-def synth(n_subjects: int, seed: int, profile: str, outdir: Path) -> None:
+@click.option("--odm/--no-odm", default=False, show_default=True,
+              help="Also write the records as a CDISC ODM 1.3.2 export (OUTDIR/study.odm.xml) with the mapping "
+                   "that reads it (OUTDIR/odm-map.yaml).")
+def synth(n_subjects: int, seed: int, profile: str, outdir: Path, odm: bool) -> None:
     """Write synthetic study records shaped like the bundled study (for tests and benchmarks)."""
     try:
         paths = api.synth(outdir, n_subjects, seed, profile)
+        if odm:
+            from msc_interop.odm.export import export_study
+
+            paths += list(export_study(outdir, outdir / "study.odm.xml", created=api.creation_time(None)))
     except (MscInteropError, ValueError) as exc:
         _fail(exc)
     for p in paths:
         click.echo(f"wrote {p}")
+
+
+@main.command("odm-map", epilog="""\b
+Examples:
+  msc-interop odm-map export.xml > odm-map.yaml
+  msc-interop odm-map fixtures/example_study_odm/example_study.odm.xml -o my-map.yaml
+
+\b
+Reads the export's MetaDataVersion (not its clinical data) and proposes the mapping file that
+to-sdtm / to-fhir / validate / summary need for an ODM INPUT: forms from ItemGroupDef/@Domain, fields from
+ItemDef/@SDSVarName or @Name, visits from StudyEventDef names, sites from Locations, lab units from
+MeasurementUnitRefs. Lines marked DECIDE need a person: the study definition (protocol days, windows,
+epochs, arms, time zone are not in ODM), the site ids, and anything the proposal could not place.""")
+@click.argument("export", metavar="EXPORT.xml", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the proposal to this file instead of standard output.")
+def odm_map(export: Path, output: Path | None) -> None:
+    """Propose an ODM mapping file from an EDC export's metadata."""
+    from msc_interop.odm.propose import propose
+
+    try:
+        text = propose(export)
+    except MscInteropError as exc:
+        _fail(exc)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        from msc_interop.atomic import write_bytes_atomic
+
+        write_bytes_atomic(output, text.encode("utf-8"))
+        click.echo(f"wrote {output}", err=True)
+    sys.exit(EXIT_OK)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -23,11 +24,9 @@ _SKIPPED = {q(t): t for t in ("AuditRecord", "Signature", "Annotation", "Investi
 GroupKey = tuple[str, str, str, str, str, str]  # StudyEventOID, SE repeat, FormOID, form repeat, IG OID, IG repeat
 
 
-@dataclass
-class ItemValue:
+class ItemValue(NamedTuple):
     value: str
     unit: str  # MeasurementUnitOID, "" if none
-    line: int
 
 
 @dataclass
@@ -131,66 +130,84 @@ class ClinicalCollector:
 
     def _add_group(self, subject: str, groups: dict[GroupKey, GroupRecord], outer: tuple[str, str, str, str],
                    ig: etree._Element) -> None:
+        """Merge one ItemGroupData. The hot loop (one pass per ItemData) touches only what it must: source
+        lines are looked up only for problems, units only when the ItemData has children."""
         ig_oid, ig_rk = ig.get("ItemGroupOID", ""), ig.get("ItemGroupRepeatKey", "")
         key: GroupKey = (*outer, ig_oid, ig_rk)
         line = ig.sourceline or 0
-        items = [c for c in ig if c.tag.startswith(_ITEM_PREFIX)] if len(ig) else []
-        self.tally.item_data += len(items)
-        for c in ig:
-            if not c.tag.startswith(_ITEM_PREFIX):
-                self._skip(c)
         if ig_oid not in self.meta.item_groups:
             self.tally.note(self.tally.unknown_oids, ("ItemGroupOID", ig_oid), line)
         if ig.get("TransactionType") == "Remove":
+            self.tally.item_data += sum(1 for c in ig if c.tag.startswith(_ITEM_PREFIX))
             self._remove(groups, key, "ItemGroupData")
             return
         mapped = self._mapped_items.get(ig_oid)
         if mapped is None:
+            n = 0
+            for c in ig:
+                if c.tag.startswith(_ITEM_PREFIX):
+                    n += 1
+                else:
+                    self._skip(c)
+            self.tally.item_data += n
             if ig_oid in self.mapping.ignore:
-                self.tally.skipped[f"ignored item group {ig_oid}"] += len(items)
+                self.tally.skipped[f"ignored item group {ig_oid}"] += n
             else:
-                self.tally.note(self.tally.unmapped_groups, ig_oid, line, len(items))
+                self.tally.note(self.tally.unmapped_groups, ig_oid, line, n)
             return
         record = groups.get(key)
-        path = _path(subject, key)
         if record is None:
-            record = groups[key] = GroupRecord({}, line, path)
+            record = groups[key] = GroupRecord({}, line, _path(subject, key))
         else:
             record.line = line
-        seen: dict[str, ItemValue] = {}
-        for it in items:
-            oid = it.get("ItemOID", "")
-            it_line = it.sourceline or line
-            if it.tag == _ITEM:
+        items = record.items
+        known = self.meta.items
+        seen: set[str] = set()
+        n = 0
+        for it in ig:
+            tag = it.tag
+            if tag == _ITEM:
+                oid = it.get("ItemOID", "")
                 value = it.get("Value", "")
-                unit_ref = it.find(_UNITREF)
-                unit = unit_ref.get("MeasurementUnitOID", "") if unit_ref is not None else ""
-            else:  # ODM 1.3 typed form: <ItemDataString ItemOID=".." MeasurementUnitOID="..">text</ItemDataString>
+                unit = ""
+                if len(it):
+                    unit_ref = it.find(_UNITREF)
+                    if unit_ref is not None:
+                        unit = unit_ref.get("MeasurementUnitOID", "")
+                    for c in it:
+                        if c.tag != _UNITREF:
+                            self._skip(c)
+            elif tag.startswith(_ITEM_PREFIX):  # ODM 1.3 typed form: <ItemDataString ItemOID="..">text</..>
+                oid = it.get("ItemOID", "")
                 value = it.text or ""
                 unit = it.get("MeasurementUnitOID", "")
+            else:
+                self._skip(it)
+                continue
+            n += 1
             if it.get("IsNull") == "Yes":
                 value = ""
-            if oid not in self.meta.items:
-                self.tally.note(self.tally.unknown_oids, ("ItemOID", oid), it_line)
-                continue
             if oid not in mapped:
-                if oid in self.mapping.ignore:
+                if oid not in known:
+                    self.tally.note(self.tally.unknown_oids, ("ItemOID", oid), it.sourceline or line)
+                elif oid in self.mapping.ignore:
                     self.tally.skipped[f"ignored item {oid}"] += 1
                 else:
-                    self.tally.note(self.tally.unmapped_items, (ig_oid, oid), it_line)
+                    self.tally.note(self.tally.unmapped_items, (ig_oid, oid), it.sourceline or line)
                 continue
             if oid in seen:
+                first = next(c for c in ig if c.get("ItemOID") == oid)
                 record.problems.append((oid, value, f"ItemData {oid} appears twice in this ItemGroupData (lines "
-                                        f"{seen[oid].line} and {it_line}, values {seen[oid].value!r} and "
-                                        f"{value!r}); ODM allows one value per item"))
+                                        f"{first.sourceline} and {it.sourceline}, values {first.get('Value', '')!r}"
+                                        f" and {value!r}); ODM allows one value per item"))
                 continue
-            item = ItemValue(value, unit, it_line)
-            seen[oid] = item
+            seen.add(oid)
             if it.get("TransactionType") == "Remove":
-                record.items.pop(oid, None)
+                items.pop(oid, None)
                 self.tally.removed["ItemData"] += 1
             else:
-                record.items[oid] = item
+                items[oid] = ItemValue(value, unit)
+        self.tally.item_data += n
 
 
 def _path(subject: str, key: GroupKey) -> str:

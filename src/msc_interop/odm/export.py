@@ -18,7 +18,7 @@ from lxml import etree
 
 from msc_interop import mappings
 from msc_interop.atomic import atomic_open
-from msc_interop.odm.mapping import FieldSource, GroupMapping, OdmMapping
+from msc_interop.odm.mapping import FieldSource, OdmMapping
 from msc_interop.odm.metadata import NS
 from msc_interop.sdtm.common import codelist_lookup
 
@@ -314,4 +314,27 @@ def records_tables(folder: str | Path) -> tuple[dict[str, pd.DataFrame], dict[st
     return {k: v.drop(columns="_row") for k, v in tables.items()}, read_definition(_find_definition(folder))
 
 
-__all__ = ["GroupMapping", "records_tables", "write_odm"]
+def export_study(records_folder: str | Path, out_xml: str | Path, mapping_out: str | Path | None = None,
+                 created: str = "2026-01-01T00:00:00") -> tuple[Path, Path]:
+    """Render a CSV records folder as an ODM export in the standard layout (layout.py), and write the mapping
+    that reads it back (default: odm-map.yaml beside the export). Returns (export path, mapping path)."""
+    import os
+
+    from msc_interop.atomic import write_bytes_atomic
+    from msc_interop.odm.layout import mapping_yaml, standard_mapping
+    from msc_interop.odm.mapping import parse_mapping
+
+    records_folder, out_xml = Path(records_folder), Path(out_xml)
+    mapping_out = Path(mapping_out) if mapping_out else out_xml.with_name("odm-map.yaml")
+    tables, definition = records_tables(records_folder)
+    present = {form: [*df.columns] for form, df in tables.items()}
+    definition_ref = Path(os.path.relpath(records_folder.resolve() / "study.yaml", mapping_out.resolve().parent))
+    data = standard_mapping(definition, definition_ref.as_posix(), present)
+    header = (f"# msc-interop ODM mapping for {out_xml.name} (standard layout, written by msc-interop).\n"
+              "# Format: mappings/schema/odm_map.schema.json.")
+    write_bytes_atomic(mapping_out, mapping_yaml(data, header=header).encode("utf-8"))
+    write_odm(tables, definition, parse_mapping(data, mapping_out), out_xml, created=created)
+    return out_xml, mapping_out
+
+
+__all__ = ["export_study", "records_tables", "write_odm"]

@@ -67,7 +67,14 @@ class OdmMapping:
     ignore: frozenset[str] = frozenset()
 
     def groups_for(self, item_group: str) -> list[GroupMapping]:
-        return [g for g in self.groups if g.item_group == item_group]
+        """The mapping entries that read ItemGroupData of `item_group` (looked up once per record: cached)."""
+        by_group = self.__dict__.get("_by_group")
+        if by_group is None:
+            by_group = {}
+            for g in self.groups:
+                by_group.setdefault(g.item_group, []).append(g)
+            self.__dict__["_by_group"] = by_group
+        return by_group.get(item_group, [])
 
 
 def _field_source(spec: Any, where: str) -> FieldSource:
@@ -95,6 +102,12 @@ def load_mapping(path: str | Path) -> OdmMapping:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise InputError(f"{path.name}: not a readable YAML mapping file: {exc}") from None
+    return parse_mapping(data, path)
+
+
+def parse_mapping(data: Any, path: Path) -> OdmMapping:
+    """Check mapping data (as read from YAML) against its schema and compile it; `path` names it in messages
+    and anchors a relative study_definition path."""
     validator = jsonschema.Draft202012Validator(mappings.schema("odm_map"))
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:

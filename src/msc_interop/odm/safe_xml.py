@@ -21,8 +21,11 @@ PARSER_OPTIONS: dict[str, Any] = dict(resolve_entities=False, no_network=True, l
                                       dtd_validation=False, remove_comments=True, remove_pis=True)
 
 
-def check_size(path: Path, max_bytes: int = MAX_BYTES) -> None:
-    """Refuse files larger than `max_bytes` (and anything that is not a regular file)."""
+def check_size(path: Path, max_bytes: int | None = None) -> None:
+    """Refuse files larger than `max_bytes` (default: MAX_BYTES, read at call time so it can be raised) and
+    anything that is not a regular file."""
+    if max_bytes is None:
+        max_bytes = MAX_BYTES
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     size = path.stat().st_size
@@ -35,6 +38,7 @@ def check_size(path: Path, max_bytes: int = MAX_BYTES) -> None:
 
 def root_of(path: Path) -> etree._Element:
     """The root element (start tag only; the body is not read). Refuses a DOCTYPE or a file that is not XML."""
+    etree.clear_error_log()  # xml_error reads this parse's first error from lxml's (per-thread) error log
     events = etree.iterparse(str(path), events=("start",), **PARSER_OPTIONS)
     try:
         _, root = next(events)
@@ -52,6 +56,7 @@ def root_of(path: Path) -> etree._Element:
 
 def iter_elements(path: Path, tags: list[str]) -> Iterator[etree._Element]:
     """Elements with one of `tags` (Clark notation), each when its end tag is read: the caller clears them."""
+    etree.clear_error_log()  # see root_of
     events = etree.iterparse(str(path), events=("end",), tag=tags, **PARSER_OPTIONS)
     try:
         for _, elem in events:
@@ -61,9 +66,15 @@ def iter_elements(path: Path, tags: list[str]) -> Iterator[etree._Element]:
 
 
 def xml_error(path: Path, exc: etree.XMLSyntaxError) -> InputError:
-    """Name the file, line and column of a well-formedness error."""
+    """Name the file, line and column of a well-formedness error.
+
+    The first error of the parse, from the error log: iterparse can raise a later, misleading one (an undefined
+    entity such as `&nbsp;` is raised as "Start tag expected" at line 1, column 1)."""
     line, col = exc.position if getattr(exc, "position", None) else (exc.lineno, 0)
     msg = str(exc.msg if hasattr(exc, "msg") else exc)
+    first = next(iter(exc.error_log.filter_from_errors()), None) if exc.error_log else None
+    if first is not None and first.line > 0:
+        line, col, msg = first.line, first.column, first.message
     if "Detected an entity reference loop" in msg or ("entity" in msg.lower() and "amplification" in msg.lower()):
         msg += " (entity expansion refused)"
     return InputError(f"{path.name}: not well-formed XML at line {line}, column {col}: {msg}")
