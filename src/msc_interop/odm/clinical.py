@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from sys import intern
 
 from lxml import etree
 
@@ -24,19 +24,22 @@ _SKIPPED = {q(t): t for t in ("AuditRecord", "Signature", "Annotation", "Investi
 GroupKey = tuple[str, str, str, str, str, str]  # StudyEventOID, SE repeat, FormOID, form repeat, IG OID, IG repeat
 
 
-class ItemValue(NamedTuple):
-    value: str
-    unit: str  # MeasurementUnitOID, "" if none
-
-
-@dataclass
+@dataclass(slots=True)
 class GroupRecord:
-    """The items of one ItemGroupData (merged over its occurrences) and where it was last seen."""
+    """The items of one ItemGroupData (merged over its occurrences) and the line where it was last seen.
 
-    items: dict[str, ItemValue]
+    Kept lean because one exists per record until the end of the file: values as plain strings, units
+    (MeasurementUnitOIDs) only for items that have one, OIDs interned so a million ItemData share them."""
+
+    items: dict[str, str]
     line: int
-    path: str
-    problems: list[tuple[str, str, str]] = field(default_factory=list)  # (ItemOID, value, reason)
+    units: dict[str, str] | None = None
+    problems: list[tuple[str, str, str]] | None = None  # (ItemOID, value, reason)
+
+    def problem(self, oid: str, value: str, reason: str) -> None:
+        if self.problems is None:
+            self.problems = []
+        self.problems.append((oid, value, reason))
 
 
 @dataclass
@@ -157,7 +160,7 @@ class ClinicalCollector:
             return
         record = groups.get(key)
         if record is None:
-            record = groups[key] = GroupRecord({}, line, _path(subject, key))
+            record = groups[tuple(map(intern, key))] = GroupRecord({}, line)
         else:
             record.line = line
         items = record.items
@@ -197,20 +200,30 @@ class ClinicalCollector:
                 continue
             if oid in seen:
                 first = next(c for c in ig if c.get("ItemOID") == oid)
-                record.problems.append((oid, value, f"ItemData {oid} appears twice in this ItemGroupData (lines "
+                record.problem(oid, value, (f"ItemData {oid} appears twice in this ItemGroupData (lines "
                                         f"{first.sourceline} and {it.sourceline}, values {first.get('Value', '')!r}"
                                         f" and {value!r}); ODM allows one value per item"))
                 continue
             seen.add(oid)
             if it.get("TransactionType") == "Remove":
                 items.pop(oid, None)
+                if record.units:
+                    record.units.pop(oid, None)
                 self.tally.removed["ItemData"] += 1
             else:
-                items[oid] = ItemValue(value, unit)
+                oid = intern(oid)
+                items[oid] = value
+                if unit:
+                    if record.units is None:
+                        record.units = {}
+                    record.units[oid] = intern(unit)
+                elif record.units:
+                    record.units.pop(oid, None)
         self.tally.item_data += n
 
 
-def _path(subject: str, key: GroupKey) -> str:
+def oid_path(subject: str, key: GroupKey) -> str:
+    """SubjectData[04]/StudyEventData[SE.YEAR1]/FormData[F.LB]/ItemGroupData[IG.LB@3]: where a record is."""
     se, se_rk, fd, fd_rk, ig, ig_rk = key
     return (f"SubjectData[{subject}]/StudyEventData[{se}{'@' + se_rk if se_rk else ''}]/"
             f"FormData[{fd}{'@' + fd_rk if fd_rk else ''}]/ItemGroupData[{ig}{'@' + ig_rk if ig_rk else ''}]")

@@ -16,7 +16,7 @@ import pandas as pd
 
 from msc_interop import mappings
 from msc_interop.errors import InputError
-from msc_interop.odm.clinical import ClinicalCollector, GroupRecord
+from msc_interop.odm.clinical import ClinicalCollector, GroupRecord, oid_path
 from msc_interop.odm.mapping import FieldSource, GroupMapping, OdmMapping, check_against_metadata, load_mapping
 from msc_interop.odm.metadata import (
     NS,
@@ -65,6 +65,9 @@ def check_root(path: Path) -> None:
     if ns != NS:
         raise InputError(f"{path.name}: line {root.sourceline}: <ODM> is in namespace {ns or '(none)'!r}; msc-interop "
                          f"reads ODM 1.3.x, whose namespace is {NS!r}")
+    if any("cdisc.org/ns/def/" in (uri or "") for uri in root.nsmap.values()):
+        raise InputError(f"{path.name}: this is a Define-XML file (metadata describing SDTM datasets, no "
+                         "ClinicalData), not an EDC export; give the SDTM dataset folder instead")
 
 
 def read_odm(path: str | Path, mapping_path: str | Path | None = None) -> RawRecords:
@@ -81,8 +84,8 @@ def read_odm(path: str | Path, mapping_path: str | Path | None = None) -> RawRec
     mapping = load_mapping(mapping_path)
     meta, collector = _stream(path, mapping)
     rejects = RejectReport()
-    tables, where, problems = _tables(path, meta, mapping, collector)
     rejects.notes.extend(_report_tally(path, meta, collector, rejects))
+    tables, where, problems = _tables(path, meta, mapping, collector)
     files = {form: path.name for form in tables}
 
     def first_checks(form: str, df: pd.DataFrame):
@@ -177,15 +180,14 @@ def _resolve(src: FieldSource, rec: GroupRecord, subject: str, site: str, key: t
                                 "study_events; add it (a visit name or alias of the study definition, or null)")
             return mapping.study_events[se_oid] or "", None
         return {"StudyEventRepeatKey": se_rk, "FormRepeatKey": fd_rk, "ItemGroupRepeatKey": ig_rk}[src.context], None
-    item = rec.items.get(src.item)
     if src.kind == "unit":
-        if item is None or not item.unit:
+        unit = rec.units.get(src.item, "") if rec.units else ""
+        if not unit:
             return "", None
-        if item.unit not in meta.units:
-            return item.unit, (f"MeasurementUnitOID {item.unit!r} of {src.item} is not defined in "
-                               "BasicDefinitions")
-        return meta.units[item.unit], None
-    value = item.value if item is not None else ""
+        if unit not in meta.units:
+            return unit, f"MeasurementUnitOID {unit!r} of {src.item} is not defined in BasicDefinitions"
+        return meta.units[unit], None
+    value = rec.items.get(src.item, "")
     cl_oid = meta.items[src.item].codelist
     if value and cl_oid and src.decode:
         codes = meta.codelists.get(cl_oid)
@@ -198,14 +200,34 @@ def _resolve(src: FieldSource, rec: GroupRecord, subject: str, site: str, key: t
     return value, None
 
 
+class OidPaths(dict):
+    """(form, line) -> OID path of the record there, formatted only when a reject asks for it; a line that
+    holds several records (a file without line breaks) has no path rather than a wrong one."""
+
+    def __contains__(self, key: object) -> bool:
+        return dict.get(self, key) is not None
+
+    def __getitem__(self, key: tuple[str, int]) -> str:
+        return oid_path(*dict.__getitem__(self, key))
+
+    def add(self, form: str, line: int, subject: str, key: tuple[str, ...]) -> None:
+        where = (form, line)
+        if dict.__contains__(self, where):
+            if dict.__getitem__(self, where) != (subject, key):
+                dict.__setitem__(self, where, None)
+        else:
+            dict.__setitem__(self, where, (subject, key))
+
+
 def _tables(path: Path, meta: Metadata, mapping: OdmMapping, collector: ClinicalCollector
-            ) -> tuple[dict[str, pd.DataFrame], dict[tuple[str, int], str], dict[str, list[CellProblem]]]:
+            ) -> tuple[dict[str, pd.DataFrame], OidPaths, dict[str, list[CellProblem]]]:
     """One text DataFrame per form (with `_row` = line of the ItemGroupData), the OID path of each
-    (form, line) where it is unambiguous, and the records' ODM-level problems as CellProblems."""
+    (form, line), and the records' ODM-level problems as CellProblems."""
     rows: dict[str, list[dict[str, str]]] = {g.form: [] for g in mapping.groups}
     lines: dict[str, list[int]] = {form: [] for form in rows}
-    paths: dict[tuple[str, int], set[str]] = {}
-    for subject, groups in collector.subjects.items():
+    paths = OidPaths()
+    for subject in list(collector.subjects):
+        groups = collector.subjects.pop(subject)  # freed as it becomes rows: the peak holds one copy
         site = collector.sites.get(subject, "")
         for key, rec in groups.items():
             for g in _groups_for(mapping, key):
@@ -221,7 +243,7 @@ def _tables(path: Path, meta: Metadata, mapping: OdmMapping, collector: Clinical
                 row[_PROBLEM] = problem
                 rows[g.form].append(row)
                 lines[g.form].append(rec.line)
-                paths.setdefault((g.form, rec.line), set()).add(rec.path)
+                paths.add(g.form, rec.line, subject, key)
     tables, problems = {}, {}
     for form, form_rows in rows.items():
         fields = list(mappings.schema("records")["$defs"][form]["properties"])
@@ -233,8 +255,7 @@ def _tables(path: Path, meta: Metadata, mapping: OdmMapping, collector: Clinical
         df = as_form_frame(df, f"{path.name}[{form}]", rows=pd.Series(lines[form], index=df.index, dtype="int64"))
         tables[form] = df
         problems[form] = _problem_cells(flagged)
-    where = {k: next(iter(v)) for k, v in paths.items() if len(v) == 1}
-    return tables, where, problems
+    return tables, paths, problems
 
 
 def _groups_for(mapping: OdmMapping, key: tuple[str, ...]) -> list[GroupMapping]:
