@@ -74,6 +74,12 @@ class ClinicalCollector:
         self._mapped_items = {g.item_group: set() for g in mapping.groups}
         for g in mapping.groups:
             self._mapped_items[g.item_group] |= g.items | {f.item for f in g.fields.values() if f.kind == "unit"}
+        # item groups the mapping takes only inside named forms (form_oid): found elsewhere, they are unmapped
+        self._form_oids: dict[str, set[str]] = {}
+        for ig in self._mapped_items:
+            form_oids = [g.form_oid for g in mapping.groups if g.item_group == ig]
+            if all(form_oids):
+                self._form_oids[ig] = set(form_oids)
 
     def _skip(self, elem: etree._Element) -> None:
         tag = elem.tag if isinstance(elem.tag, str) else "comment"
@@ -145,6 +151,9 @@ class ClinicalCollector:
             self._remove(groups, key, "ItemGroupData")
             return
         mapped = self._mapped_items.get(ig_oid)
+        unmapped_key = ig_oid
+        if mapped is not None and ig_oid in self._form_oids and outer[2] not in self._form_oids[ig_oid]:
+            mapped, unmapped_key = None, f"{ig_oid} in FormData {outer[2]}"
         if mapped is None:
             n = 0
             for c in ig:
@@ -156,7 +165,7 @@ class ClinicalCollector:
             if ig_oid in self.mapping.ignore:
                 self.tally.skipped[f"ignored item group {ig_oid}"] += n
             else:
-                self.tally.note(self.tally.unmapped_groups, ig_oid, line, n)
+                self.tally.note(self.tally.unmapped_groups, unmapped_key, line, n)
             return
         record = groups.get(key)
         if record is None:

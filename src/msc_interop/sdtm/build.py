@@ -53,6 +53,8 @@ def _cascade_subjects(records: RawRecords, dm: pd.DataFrame) -> None:
         unknown = ~df["subject_id"].isin(dm["SUBJID"])
         if unknown.any():
             was_read = df["subject_id"].isin(records.subjects_read)
-            why = pd.Series("subject is not in subjects.csv", index=df.index).where(
-                ~was_read, "the subject's row in subjects.csv was rejected (see that reject)")
+            source = records.files.get("subjects", "subjects.csv")
+            source = source if source.endswith(".csv") else f"the subjects form of {source}"
+            why = pd.Series(f"subject is not in {source}", index=df.index).where(
+                ~was_read, f"the subject's row in {source} was rejected (see that reject)")
             records.reject_rows(form, unknown, "subject_id", why)
