@@ -279,25 +279,40 @@ def _subjects(records: pd.DataFrame, mapping: OdmMapping, layout: _Layout, item_
     records = records.sort_values(["_s", "_e", "mapping", "order"], kind="stable")
     sites = records.loc[records["site"] != "", ["subject", "site"]].drop_duplicates("subject")
     site_of = dict(zip(sites["subject"], sites["site"], strict=True))
-    for _, subj_rows in records.groupby("_s", sort=True):
-        key = subj_rows["subject"].iloc[0]
-        sd = _el("SubjectData", {"SubjectKey": key})
-        site = site_of.get(key)
-        if site:
-            _sub(sd, "SiteRef", {"LocationOID": layout.site_oid.get(site, site)})
-        for _, ev_rows in subj_rows.groupby("_e", sort=True):
-            se = _sub(sd, "StudyEventData", {"StudyEventOID": ev_rows["event"].iloc[0]})
-            for (form_oid, group), rows in ev_rows.groupby(["form_oid", "group"], sort=False):
-                fd = _sub(se, "FormData", {"FormOID": form_oid})
-                repeat = len(rows) > 1 or group in _repeating_groups(mapping)
-                for rk, items in enumerate(rows["items"], start=1):
-                    ig = _sub(fd, "ItemGroupData", {"ItemGroupOID": group,
-                                                    "ItemGroupRepeatKey": str(rk) if repeat else ""})
-                    for oid, value, unit in items:
-                        value = item_codes.get(oid, {}).get(value, value)
-                        it = _sub(ig, "ItemData", {"ItemOID": oid, "Value": value})
-                        if unit:
-                            _sub(it, "MeasurementUnitRef", {"MeasurementUnitOID": units[unit]})
+    block = ["_s", "_e", "form_oid", "group"]
+    size = records.groupby(block, sort=False)["order"].transform("size")
+    repeating = _repeating_groups(mapping)
+    sd = se = fd = None
+    last: tuple = (None, None, None)
+    rk = 0
+    # one pass over the sorted records (no per-subject DataFrame work): open a new SubjectData / StudyEventData /
+    # FormData whenever its key changes
+    for subject, event, form_oid, group, n, items in zip(records["subject"], records["event"], records["form_oid"],
+                                                         records["group"], size, records["items"], strict=True):
+        if subject != last[0]:
+            if sd is not None:
+                yield sd
+            sd = _el("SubjectData", {"SubjectKey": subject})
+            site = site_of.get(subject)
+            if site:
+                _sub(sd, "SiteRef", {"LocationOID": layout.site_oid.get(site, site)})
+            last = (subject, None, None)
+        if event != last[1]:
+            se = _sub(sd, "StudyEventData", {"StudyEventOID": event})
+            last = (subject, event, None)
+        if (form_oid, group) != last[2]:
+            fd = _sub(se, "FormData", {"FormOID": form_oid})
+            last = (subject, event, (form_oid, group))
+            rk = 0
+        rk += 1
+        ig = _sub(fd, "ItemGroupData", {"ItemGroupOID": group,
+                                        "ItemGroupRepeatKey": str(rk) if n > 1 or group in repeating else ""})
+        for oid, value, unit in items:
+            value = item_codes.get(oid, {}).get(value, value)
+            it = _sub(ig, "ItemData", {"ItemOID": oid, "Value": value})
+            if unit:
+                _sub(it, "MeasurementUnitRef", {"MeasurementUnitOID": units[unit]})
+    if sd is not None:
         yield sd
 
 
