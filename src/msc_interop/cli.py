@@ -7,6 +7,7 @@ options could not be used at all (nothing, or nothing more, was written).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -44,7 +45,7 @@ def _split_formats(ctx: click.Context, param: click.Parameter, value: str) -> li
     return formats
 
 
-def _odm_map_option(f):
+def _odm_map_option(f: Callable[..., None]) -> Callable[..., None]:
     return click.option(
         "--odm-map", "odm_map", type=click.Path(exists=True, dir_okay=False, path_type=Path),
         help="Mapping file for a CDISC ODM export given as INPUT (default: EXPORT.odm-map.yaml or odm-map.yaml "
@@ -119,7 +120,8 @@ def _print_counts(rejects: RejectReport) -> None:
         shown = rejects.sorted()[:10]
         click.echo(f"{len(rejects)} problem(s); first {len(shown)}:", err=True)
         for r in shown:
-            click.echo(f"  {r.file} row {r.row}, {r.field}={r.value!r}: {r.reason}", err=True)
+            where = "line" if r.file.lower().endswith(".xml") else "row"  # ODM rejects point at XML lines
+            click.echo(f"  {r.file} {where} {r.row}, {r.field}={r.value!r}: {r.reason}", err=True)
         if header:
             click.echo(f"  ({len(header)} column(s) not part of their form were not converted)", err=True)
         click.echo("full list: rejects.csv / rejects.json in the output folder", err=True)

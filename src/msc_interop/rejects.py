@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -61,7 +62,7 @@ class RejectReport:
         for r, v in zip(rows.tolist(), values.tolist(), strict=True):
             self.rejects.append(Reject(form, file, int(r), field, _text(v), reason))
 
-    def annotate(self, file: str, where: dict[tuple[str, int], str]) -> None:
+    def annotate(self, file: str, where: Mapping[tuple[str, int], str]) -> None:
         """Append the location `where[(form, row)]` (e.g. an ODM OID path) to the reason of rejects from `file`."""
         self.rejects = [Reject(r.form, r.file, r.row, r.field, r.value, f"{r.reason} [at {where[(r.form, r.row)]}]")
                         if r.file == file and (r.form, r.row) in where else r for r in self.rejects]

@@ -94,7 +94,7 @@ def test_to_sdtm_with_rejects_exits_1_and_prints_them(export_alone, tmp_path) ->
     assert res.exit_code == 1, res.output
     assert "adverse_events: read 1 = converted 0 + rejected 1" in res.output
     line = next(i for i, s in enumerate(text.splitlines(), 1) if 'ItemGroupOID="IG.AE"' in s and "<ItemGroupData" in s)
-    assert f"export_2015-12-31.xml row {line}, outcome='RESOLVED': 'RESOLVED' is not a CodedValue of CodeList " \
+    assert f"export_2015-12-31.xml line {line}, outcome='RESOLVED': 'RESOLVED' is not a CodedValue of CodeList " \
            "CL.OUT" in res.output
     assert "[at SubjectData[04]/StudyEventData[SE.COMMON]/FormData[F.AE]/ItemGroupData[IG.AE@1]]" in res.output
     doc = json.loads((tmp_path / "out" / "rejects.json").read_text(encoding="utf-8"))

@@ -1,9 +1,11 @@
 """Stream ODM ClinicalData into item-group records, applying TransactionType as the file goes.
 
 Each ItemGroupData is keyed by its OID path (subject, study event + repeat key, form + repeat key, item group
-+ repeat key). A later occurrence of the same key updates it item by item (the newest value wins: ODM files
-are in time order); `Remove` at any level deletes what it names. Only item groups the mapping uses are kept;
-everything else is counted, so the report can say what was not converted and why.
++ repeat key). In a Transactional file a later occurrence of the same key updates it item by item (the newest
+value wins: ODM files are in time order) and `Remove` at any level deletes what it names; in a Snapshot file
+each key occurs once, so a second occurrence is a duplicate and its record is rejected naming both lines. Only
+item groups the mapping uses are kept; everything else is counted, so the report can say what was not
+converted and why.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from msc_interop.odm.mapping import OdmMapping
 from msc_interop.odm.metadata import NS, Metadata, q
 
 _SE, _FD, _IG, _SITE = q("StudyEventData"), q("FormData"), q("ItemGroupData"), q("SiteRef")
-_ITEM, _ITEM_PREFIX, _UNITREF = q("ItemData"), q("ItemData"), q("MeasurementUnitRef")
+_ITEM, _UNITREF = q("ItemData"), q("MeasurementUnitRef")  # typed ItemDataString etc. also start with _ITEM
 _SKIPPED = {q(t): t for t in ("AuditRecord", "Signature", "Annotation", "InvestigatorRef", "ArchiveLayoutRef")}
 
 GroupKey = tuple[str, str, str, str, str, str]  # StudyEventOID, SE repeat, FormOID, form repeat, IG OID, IG repeat
@@ -52,7 +54,7 @@ class Tally:
     unknown_oids: Counter = field(default_factory=Counter)  # (kind, OID) -> count
     first_line: dict[object, int] = field(default_factory=dict)
     removed: Counter = field(default_factory=Counter)  # level -> count of Remove transactions applied
-    other_studies: int = 0
+    other_data: Counter = field(default_factory=Counter)  # (StudyOID, MetaDataVersionOID) -> ItemData not read
     item_data: int = 0
 
     def note(self, counter: Counter, key: object, line: int, n: int = 1) -> None:
@@ -63,23 +65,24 @@ class Tally:
 class ClinicalCollector:
     """Feed SubjectData elements in file order; read `subjects` / `sites` / `tally` at the end."""
 
-    def __init__(self, meta: Metadata, mapping: OdmMapping) -> None:
+    def __init__(self, meta: Metadata, mapping: OdmMapping, snapshot: bool = False) -> None:
         self.meta = meta
         self.mapping = mapping
+        self.snapshot = snapshot
         self.subjects: dict[str, dict[GroupKey, GroupRecord]] = {}
         self.sites: dict[str, str] = {}
-        self.subject_lines: dict[str, int] = {}
         self.tally = Tally()
-        self.vendor = {ns: name for ns, name in _vendor_namespaces().items()}
-        self._mapped_items = {g.item_group: set() for g in mapping.groups}
-        for g in mapping.groups:
-            self._mapped_items[g.item_group] |= g.items | {f.item for f in g.fields.values() if f.kind == "unit"}
-        # item groups the mapping takes only inside named forms (form_oid): found elsewhere, they are unmapped
-        self._form_oids: dict[str, set[str]] = {}
-        for ig in self._mapped_items:
-            form_oids = [g.form_oid for g in mapping.groups if g.item_group == ig]
-            if all(form_oids):
-                self._form_oids[ig] = set(form_oids)
+        self.vendor = _vendor_namespaces()
+        self._mapped: dict[tuple[str, str], frozenset[str] | None] = {}
+
+    def mapped_items(self, item_group: str, form_oid: str) -> frozenset[str] | None:
+        """ItemOIDs the mapping reads from `item_group` inside FormData `form_oid` (None: the group is not
+        mapped there). Entries with a form_oid apply only inside that form, so each entry's items count alone."""
+        key = (item_group, form_oid)
+        if key not in self._mapped:
+            entries = [g for g in self.mapping.groups_for(item_group) if not g.form_oid or g.form_oid == form_oid]
+            self._mapped[key] = frozenset().union(*(g.items for g in entries)) if entries else None
+        return self._mapped[key]
 
     def _skip(self, elem: etree._Element) -> None:
         tag = elem.tag if isinstance(elem.tag, str) else "comment"
@@ -99,7 +102,6 @@ class ClinicalCollector:
             self.tally.removed["SubjectData"] += 1
             return
         groups = self.subjects.setdefault(key, {})
-        self.subject_lines.setdefault(key, subj.sourceline or 0)
         for child in subj:
             tag = child.tag
             if tag == _SE:
@@ -147,17 +149,15 @@ class ClinicalCollector:
         if ig_oid not in self.meta.item_groups:
             self.tally.note(self.tally.unknown_oids, ("ItemGroupOID", ig_oid), line)
         if ig.get("TransactionType") == "Remove":
-            self.tally.item_data += sum(1 for c in ig if c.tag.startswith(_ITEM_PREFIX))
+            self.tally.item_data += sum(1 for c in ig if c.tag.startswith(_ITEM))
             self._remove(groups, key, "ItemGroupData")
             return
-        mapped = self._mapped_items.get(ig_oid)
-        unmapped_key = ig_oid
-        if mapped is not None and ig_oid in self._form_oids and outer[2] not in self._form_oids[ig_oid]:
-            mapped, unmapped_key = None, f"{ig_oid} in FormData {outer[2]}"
+        mapped = self.mapped_items(ig_oid, outer[2])
+        unmapped_key = ig_oid if not self.mapping.groups_for(ig_oid) else f"{ig_oid} in FormData {outer[2]}"
         if mapped is None:
             n = 0
             for c in ig:
-                if c.tag.startswith(_ITEM_PREFIX):
+                if c.tag.startswith(_ITEM):
                     n += 1
                 else:
                     self._skip(c)
@@ -171,6 +171,10 @@ class ClinicalCollector:
         if record is None:
             record = groups[tuple(map(intern, key))] = GroupRecord({}, line)
         else:
+            if self.snapshot and ig.get("TransactionType") is None:
+                record.problem(ig_oid, "", (f"this ItemGroupData has the same OIDs and repeat keys as the one at line "
+                                        f"{record.line} (a Snapshot file holds each once: a missing or repeated "
+                                        "ItemGroupRepeatKey?); both are rejected, neither is guessed"))
             record.line = line
         items = record.items
         known = self.meta.items
@@ -189,7 +193,7 @@ class ClinicalCollector:
                     for c in it:
                         if c.tag != _UNITREF:
                             self._skip(c)
-            elif tag.startswith(_ITEM_PREFIX):  # ODM 1.3 typed form: <ItemDataString ItemOID="..">text</..>
+            elif tag.startswith(_ITEM):  # ODM 1.3 typed form: <ItemDataString ItemOID="..">text</..>
                 oid = it.get("ItemOID", "")
                 value = it.text or ""
                 unit = it.get("MeasurementUnitOID", "")

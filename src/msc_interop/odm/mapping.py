@@ -122,6 +122,12 @@ def parse_mapping(data: Any, path: Path) -> OdmMapping:
         definition = read_definition(def_path)
     else:
         definition = check_definition(definition, f"{path.name} (study_definition)")
+    required = [f for f, spec in mappings.schema("records")["x-forms"].items() if spec["required"]]
+    missing = [f for f in required if f not in {g["form"] for g in data["item_groups"]}]
+    if missing:
+        raise InputError(f"{path.name}: item_groups: no entry feeds the required form(s) {', '.join(missing)}; "
+                         "every study needs its subjects and their exposures (the infusions): map the item "
+                         "groups that hold them")
     groups = []
     for i, g in enumerate(data["item_groups"]):
         fields = {name: _field_source(spec, f"{path.name}: item_groups[{i}].fields.{name}")

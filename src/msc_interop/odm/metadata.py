@@ -59,6 +59,8 @@ class Metadata:
     item_groups: dict[str, GroupDef] = field(default_factory=dict)
     items: dict[str, ItemDef] = field(default_factory=dict)
     codelists: dict[str, dict[str, str]] = field(default_factory=dict)  # OID -> CodedValue -> decode
+    codelist_types: dict[str, str] = field(default_factory=dict)  # OID -> CodeList DataType (text, integer, ...)
+    external_codelists: dict[str, str] = field(default_factory=dict)  # OID -> dictionary (MedDRA, ...): no decode
     units: dict[str, str] = field(default_factory=dict)  # MeasurementUnitOID -> symbol
     locations: dict[str, str] = field(default_factory=dict)  # LocationOID -> name
 
@@ -107,11 +109,17 @@ def read_metadata_version(mdv: etree._Element, meta: Metadata) -> None:
             question=_text(el.find(q("Question"))), codelist=cl.get("CodeListOID", "") if cl is not None else "",
             units=tuple(u.get("MeasurementUnitOID", "") for u in el.iterchildren(q("MeasurementUnitRef"))))
     for el in mdv.iterchildren(q("CodeList")):
+        oid = el.get("OID")
+        external = el.find(q("ExternalCodeList"))
+        if external is not None:  # values come from a dictionary (MedDRA, WHODrug): read as they are
+            meta.external_codelists[oid] = external.get("Dictionary", "external dictionary")
+            continue
         decode: dict[str, str] = {}
         for item in el.iterchildren(q("CodeListItem"), q("EnumeratedItem")):
             coded = item.get("CodedValue", "")
             decode[coded] = _text(item.find(q("Decode"))) or coded
-        meta.codelists[el.get("OID")] = decode
+        meta.codelists[oid] = decode
+        meta.codelist_types[oid] = el.get("DataType", "text")
 
 
 def read_basic_definitions(elem: etree._Element, meta: Metadata) -> None:
@@ -127,3 +135,58 @@ def read_global_variables(elem: etree._Element, meta: Metadata) -> None:
 
 def read_location(elem: etree._Element, meta: Metadata) -> None:
     meta.locations[elem.get("OID", "")] = elem.get("Name", "")
+
+
+def merge(versions: list[Metadata]) -> Metadata:
+    """One Metadata for several MetaDataVersions of a study (CRF amendments): the union of their definitions,
+    a later version's definition of the same OID winning. Its version_oid lists them ("MDV.1+MDV.2")."""
+    out = Metadata(study_oid=versions[0].study_oid, study_name=versions[0].study_name,
+                   protocol_name=versions[0].protocol_name, description=versions[0].description)
+    protocol: list[str] = []
+    for m in versions:
+        for name in ("study_events", "forms", "item_groups", "items", "codelists", "codelist_types",
+                     "external_codelists", "units", "locations"):
+            getattr(out, name).update(getattr(m, name))
+        protocol += [oid for oid in m.protocol if oid not in protocol]
+    out.protocol = tuple(protocol)
+    out.version_oid = "+".join(m.version_oid for m in versions)
+    return out
+
+
+@dataclass
+class MetadataCollector:
+    """Gathers the metadata elements of an export as a stream passes them: per Study its GlobalVariables,
+    BasicDefinitions (units) and AdminData Locations, and each MetaDataVersion with those copied in."""
+
+    studies: dict[str, Metadata] = field(default_factory=dict)
+    versions: list[Metadata] = field(default_factory=list)
+
+    TAGS = ("GlobalVariables", "BasicDefinitions", "MetaDataVersion", "Location")
+
+    def take(self, elem: etree._Element) -> None:
+        local = elem.tag.split("}")[-1]
+        study_oid = _study_oid(elem)
+        base = self.studies.setdefault(study_oid, Metadata(study_oid=study_oid))
+        if local == "GlobalVariables":
+            read_global_variables(elem, base)
+        elif local == "BasicDefinitions":
+            read_basic_definitions(elem, base)
+        elif local == "Location":
+            for m in [base, *self.versions]:
+                read_location(elem, m)
+        elif local == "MetaDataVersion":
+            m = Metadata(study_oid=study_oid, study_name=base.study_name, protocol_name=base.protocol_name,
+                         description=base.description, units=dict(base.units), locations=dict(base.locations))
+            read_metadata_version(elem, m)
+            self.versions.append(m)
+
+
+def _study_oid(elem: etree._Element) -> str:
+    """The OID of the Study an element belongs to (a Location names it in its MetaDataVersionRef)."""
+    node = elem
+    while node is not None and node.tag != q("Study"):
+        node = node.getparent()
+    if node is not None:
+        return node.get("OID", "")
+    ref = elem.find(q("MetaDataVersionRef"))
+    return ref.get("StudyOID", "") if ref is not None else ""

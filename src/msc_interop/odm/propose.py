@@ -16,15 +16,7 @@ from typing import Any
 from msc_interop import mappings
 from msc_interop.errors import InputError
 from msc_interop.odm.layout import mapping_yaml
-from msc_interop.odm.metadata import (
-    GroupDef,
-    Metadata,
-    q,
-    read_basic_definitions,
-    read_global_variables,
-    read_location,
-    read_metadata_version,
-)
+from msc_interop.odm.metadata import GroupDef, Metadata, MetadataCollector, merge, q
 from msc_interop.odm.reader import check_root
 from msc_interop.odm.safe_xml import check_size, iter_elements, release
 
@@ -32,34 +24,23 @@ _DOMAIN_FORMS = {"DM": "subjects", "EX": "exposures", "AE": "adverse_events", "L
 _SUBJECT_LEVEL = ("subjects", "adverse_events")
 
 
-def read_export_metadata(path: Path) -> Metadata:
-    """The first Study's MetaDataVersion (with units, global variables, locations); stops at ClinicalData."""
+def read_export_metadata(path: Path) -> tuple[Metadata, list[str]]:
+    """The first Study's metadata (all its MetaDataVersions merged, with units, global variables, locations),
+    read until the first SubjectData; and the version OIDs seen."""
     check_size(path)
     check_root(path)
-    meta = Metadata()
-    found = False
-    tags = [q(t) for t in ("GlobalVariables", "BasicDefinitions", "MetaDataVersion", "Location", "SubjectData")]
+    found = MetadataCollector()
+    tags = [q(t) for t in (*MetadataCollector.TAGS, "SubjectData")]
     for elem in iter_elements(path, tags):
-        local = elem.tag.split("}")[-1]
-        if local == "SubjectData":
+        if elem.tag == q("SubjectData"):
             break
-        if local == "MetaDataVersion":
-            if found:
-                continue  # the first MetaDataVersion is proposed; the YAML names it
-            study = elem.getparent()
-            meta.study_oid = study.get("OID", "") if study is not None else ""
-            read_metadata_version(elem, meta)
-            found = True
-        elif local == "GlobalVariables":
-            read_global_variables(elem, meta)
-        elif local == "BasicDefinitions":
-            read_basic_definitions(elem, meta)
-        elif local == "Location":
-            read_location(elem, meta)
+        found.take(elem)
         release(elem)
-    if not found:
+    if not found.versions:
         raise InputError(f"{path.name}: no MetaDataVersion in the export: nothing to propose a mapping from")
-    return meta
+    study = found.versions[0].study_oid
+    versions = [m for m in found.versions if m.study_oid == study]
+    return (versions[0] if len(versions) == 1 else merge(versions)), [m.version_oid for m in versions]
 
 
 def _norm(text: str) -> str:
@@ -80,8 +61,12 @@ def _match_field(form: str, names: tuple[str, str]) -> str | None:
 
 
 def _form_of(group: GroupDef, meta: Metadata) -> str | None:
+    """The form an item group feeds: by its Domain, else by the items it holds; None if unsure. A Domain
+    msc-interop has no form for (VS, CM, ...) is never guessed into one."""
     if group.domain in _DOMAIN_FORMS:
         return _DOMAIN_FORMS[group.domain]
+    if group.domain:
+        return None
     scores = {}
     for form in mappings.load("odm")["forms"]:
         scores[form] = sum(1 for oid in group.refs if oid in meta.items
@@ -93,7 +78,7 @@ def _form_of(group: GroupDef, meta: Metadata) -> str | None:
 def propose(path: str | Path) -> str:
     """The proposed mapping file (YAML text) for the export at `path`."""
     path = Path(path)
-    meta = read_export_metadata(path)
+    meta, versions = read_export_metadata(path)
     decide: list[str] = []
     groups: list[dict[str, Any]] = []
     unplaced: list[str] = []
@@ -105,7 +90,7 @@ def propose(path: str | Path) -> str:
                             "recognised; map it by hand or add it to ignore")
             continue
         form_of_group[ig_oid] = form
-        groups.append(_propose_group(meta, ig_oid, group, form, unplaced))
+        groups += _propose_group(meta, ig_oid, group, form, unplaced)
     study_events = {}
     for oid in meta.protocol or tuple(meta.study_events):
         se = meta.study_events.get(oid)
@@ -115,15 +100,24 @@ def propose(path: str | Path) -> str:
         subject_level = forms and forms <= set(_SUBJECT_LEVEL)
         study_events[oid] = None if subject_level else (se.name or oid)
     sites = {oid: _site_id(oid) for oid in meta.locations}
-    data: dict[str, Any] = {"odm_mapping": 1, "study_oid": meta.study_oid, "metadata_version_oid": meta.version_oid,
-                            "study_definition": "study.yaml"}
+    clashes = sorted({v for v in sites.values() if list(sites.values()).count(v) > 1})
+    for site in clashes:
+        unplaced.append(f"sites: {', '.join(o for o, v in sites.items() if v == site)} all became {site!r}; "
+                        "give each its own SITEID")
+    data: dict[str, Any] = {"odm_mapping": 1, "study_oid": meta.study_oid}
+    if len(versions) == 1:
+        data["metadata_version_oid"] = versions[0]
+    data["study_definition"] = "study.yaml"
     if sites:
         data["sites"] = sites
     data["study_events"] = study_events
     data["item_groups"] = groups
     if unplaced:
-        decide += unplaced
+        decide += list(dict.fromkeys(unplaced))  # a wide form repeats the same remark per test
     comments = {
+        "study_oid": ("" if len(versions) == 1 else
+                      f"The study has MetaDataVersions {', '.join(versions)} (CRF amendments): all are read, a later\n"
+                      "version's definitions winning; add metadata_version_oid: OID to read one only."),
         "study_definition": (
             "DECIDE: the study definition (study.yaml, path relative to this file). ODM has no protocol days,\n"
             "visit windows, epochs, arms or time zone; write them there (README: 'The study definition').\n"
@@ -140,47 +134,84 @@ def propose(path: str | Path) -> str:
               f"{meta.version_oid}. Format: mappings/schema/odm_map.schema.json.\n"
               "# Review every line marked DECIDE, then use it with --odm-map (or save it as odm-map.yaml beside "
               "the export).")
-    return mapping_yaml(data, comments, header)
+    return mapping_yaml(data, {k: v for k, v in comments.items() if v}, header)
 
 
-def _propose_group(meta: Metadata, ig_oid: str, group: GroupDef, form: str, unplaced: list[str]) -> dict[str, Any]:
+def _propose_group(meta: Metadata, ig_oid: str, group: GroupDef, form: str, unplaced: list[str]
+                   ) -> list[dict[str, Any]]:
+    """The mapping entries for one item group: usually one; for a wide lab form (one result item per test,
+    e.g. LBORRES_WBC, LBORRES_PLT) one entry per test with the test name as a constant."""
     knowledge = mappings.load("odm")["forms"][form]["fields"]
     fields: dict[str, Any] = {}
     taken: set[str] = set()
+    results: list[str] = []
     for oid in group.refs:
         item = meta.items.get(oid)
         if item is None:
             continue
         field = _match_field(form, (item.sds_var, item.name))
-        if field and field not in fields and "context" not in knowledge[field]:
+        if form == "labs" and field == "result":
+            results.append(oid)
+            taken.add(oid)
+        elif field and field not in fields and "context" not in knowledge[field]:
             fields[field] = oid
             taken.add(oid)
+    for oid in group.refs:
+        if oid not in taken and oid in meta.items:
+            unplaced.append(f"{ig_oid}: item {meta.describe(oid)} (SDSVarName {meta.items[oid].sds_var or 'none'}) "
+                            "feeds no field; map it or add it to ignore")
+    in_forms = [f for f, fd in meta.forms.items() if ig_oid in fd.refs]
+    head: dict[str, Any] = {"item_group": ig_oid}
+    if len(in_forms) == 1:
+        head["form_oid"] = in_forms[0]
+    if len(results) <= 1:
+        if results:
+            fields["result"] = results[0]
+        return [{**head, "form": form, "fields": _ordered(meta, form, fields, ig_oid, unplaced)}]
+    entries = []
+    for oid in results:  # wide layout: the test is in the item, not in the data
+        test = _test_name(meta, oid)
+        unplaced.append(f"{ig_oid}: wide lab form, test {test!r} proposed for {meta.describe(oid)}: check it")
+        per_test = {**{k: v for k, v in fields.items() if k != "test"}, "test": {"constant": test}, "result": oid}
+        entries.append({**head, "form": form, "fields": _ordered(meta, form, per_test, ig_oid, unplaced)})
+    return entries
+
+
+def _ordered(meta: Metadata, form: str, fields: dict[str, Any], ig_oid: str, unplaced: list[str]) -> dict[str, Any]:
+    """Fields in the form's order, context fields filled in, the unit from the result's MeasurementUnitRefs."""
+    knowledge = mappings.load("odm")["forms"][form]["fields"]
     ordered: dict[str, Any] = {}
     for name, spec in knowledge.items():
         if "context" in spec:
             ordered[name] = spec["context"]
         elif name in fields:
             ordered[name] = fields[name]
-        elif "unit_of" in spec and spec["unit_of"] in fields and meta.items[fields[spec["unit_of"]]].units:
+        elif "unit_of" in spec and isinstance(fields.get(spec["unit_of"]), str) \
+                and meta.items[fields[spec["unit_of"]]].units:
             ordered[name] = f"@Unit({fields[spec['unit_of']]})"
-    required = mappings.schema("records")["$defs"][form].get("required", [])
-    for name in required:
+    if form == "adverse_events" and "ae_number" not in ordered:
+        ordered["ae_number"] = "@ItemGroupRepeatKey"
+        unplaced.append(f"{ig_oid}: no AESPID item: ae_number proposed from the ItemGroupRepeatKey; check it")
+    for name in mappings.schema("records")["$defs"][form].get("required", []):
         if name not in ordered:
             unplaced.append(f"{ig_oid}: no item recognised for the required field '{name}' of {form}")
-    for oid in group.refs:
-        if oid not in taken and oid in meta.items:
-            unplaced.append(f"{ig_oid}: item {meta.describe(oid)} (SDSVarName {meta.items[oid].sds_var or 'none'}) "
-                            "feeds no field; map it or add it to ignore")
-    proposal: dict[str, Any] = {"item_group": ig_oid}
-    in_forms = [f for f, fd in meta.forms.items() if ig_oid in fd.refs]
-    if len(in_forms) == 1:
-        proposal["form_oid"] = in_forms[0]
-    return {**proposal, "form": form, "fields": ordered}
+    return ordered
+
+
+def _test_name(meta: Metadata, oid: str) -> str:
+    """WBC from an item named LBORRES_WBC (or from its OID's last part)."""
+    item = meta.items[oid]
+    for text in (item.name, oid):
+        m = re.search(r"(?:LBORRES|ORRES|RESULT)[_.-]+([A-Za-z0-9_]+)$", text, flags=re.IGNORECASE)
+        if m:
+            return m.group(1).upper()
+    return item.name or oid
 
 
 def _site_id(location_oid: str) -> str:
-    last = location_oid.rsplit(".", 1)[-1]
-    return last if re.fullmatch(r"[A-Za-z0-9_-]{1,10}", last) else re.sub(r"[^A-Za-z0-9_-]", "", location_oid)[:10]
+    """SITE.01 -> 01, S_MSC2009_NJ01 -> NJ01: the OID's last part (a SITEID is at most 10 characters)."""
+    last = re.split(r"[._:-]", location_oid)[-1] or location_oid
+    return re.sub(r"[^A-Za-z0-9_-]", "", last)[-10:]
 
 
 def _definition_skeleton(meta: Metadata, study_events: dict[str, str | None]) -> str:

@@ -9,25 +9,20 @@ the ItemGroupData, the field, the value and the reason, with the OID path append
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from lxml import etree
 
 from msc_interop import mappings
 from msc_interop.errors import InputError
-from msc_interop.odm.clinical import ClinicalCollector, GroupRecord, oid_path
+from msc_interop.odm.clinical import _ITEM, ClinicalCollector, GroupRecord, Tally, oid_path
 from msc_interop.odm.mapping import FieldSource, GroupMapping, OdmMapping, check_against_metadata, load_mapping
-from msc_interop.odm.metadata import (
-    NS,
-    Metadata,
-    q,
-    read_basic_definitions,
-    read_global_variables,
-    read_location,
-    read_metadata_version,
-)
-from msc_interop.odm.safe_xml import check_size, iter_elements, release, root_of
+from msc_interop.odm.metadata import NS, Metadata, MetadataCollector, merge, q
+from msc_interop.odm.safe_xml import check_size, first_elements, iter_elements, release
 from msc_interop.records.reader import ROW, RawRecords, as_form_frame, check_forms
 from msc_interop.records.table_check import CellProblem
 from msc_interop.rejects import RejectReport
@@ -35,15 +30,38 @@ from msc_interop.rejects import RejectReport
 _PROBLEM = "_odm_problem"  # (field, value, reason) of a record that cannot be converted, or None
 
 
+_DEF_NS = "http://www.cdisc.org/ns/def/"
+_SNIFF_ELEMENTS = 5000  # start tags read to tell an export from a define.xml (metadata comes first in both)
+
+
+def _odm_kind(path: Path) -> tuple[etree._Element, str]:
+    """(root, 'define' | 'export'): Define-XML is ODM too; its MetaDataVersion carries def:DefineVersion."""
+    elements = first_elements(path, _SNIFF_ELEMENTS)
+    root = next(elements, None)
+    if root is None:
+        raise InputError(f"{path.name}: no XML element found")
+    for elem in elements:
+        local = elem.tag.split("}")[-1] if isinstance(elem.tag, str) else ""
+        if local == "MetaDataVersion" and any(k.startswith("{" + _DEF_NS) for k in elem.attrib):
+            return root, "define"
+        if local in ("ClinicalData", "AdminData", "ReferenceData"):
+            break
+    return root, "export"
+
+
 def is_odm(path: str | Path) -> bool:
-    """True for an .xml file whose root is <ODM> and that is not Define-XML (also an ODM document, but one
-    that declares the def: namespace and holds metadata only). A wrong ODM namespace is reported later."""
+    """True for an .xml file whose root is <ODM> (any namespace: a wrong one is reported later) and that is not
+    a Define-XML document. Decided from the parsed start tags, so encodings and leading comments do not matter."""
     path = Path(path)
     if not path.is_file() or path.suffix.lower() != ".xml":
         return False
-    with open(path, "rb") as fh:
-        head = fh.read(4096)
-    return (b"<ODM" in head or b":ODM" in head) and b"cdisc.org/ns/def/" not in head
+    try:
+        root, kind = _odm_kind(path)
+    except InputError:  # not XML, or a DOCTYPE: if it looks like ODM let the reader say what is wrong
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+        return b"<ODM" in head or b":ODM" in head
+    return isinstance(root.tag, str) and root.tag.split("}")[-1] == "ODM" and kind == "export"
 
 
 def default_mapping_path(export: Path) -> Path | None:
@@ -54,9 +72,10 @@ def default_mapping_path(export: Path) -> Path | None:
     return None
 
 
-def check_root(path: Path) -> None:
-    """Refuse what is not ODM 1.3 before reading further: DOCTYPE, wrong root, wrong namespace."""
-    root = root_of(path)
+def check_root(path: Path) -> Any:
+    """Refuse what is not ODM 1.3 before reading further: DOCTYPE, wrong root, wrong namespace. Returns the
+    root element (start tag only: its attributes, e.g. FileType)."""
+    root, kind = _odm_kind(path)
     tag = root.tag if isinstance(root.tag, str) else ""
     local = tag.split("}")[-1]
     ns = tag[1:].split("}")[0] if tag.startswith("{") else ""
@@ -65,16 +84,17 @@ def check_root(path: Path) -> None:
     if ns != NS:
         raise InputError(f"{path.name}: line {root.sourceline}: <ODM> is in namespace {ns or '(none)'!r}; msc-interop "
                          f"reads ODM 1.3.x, whose namespace is {NS!r}")
-    if any("cdisc.org/ns/def/" in (uri or "") for uri in root.nsmap.values()):
+    if kind == "define":
         raise InputError(f"{path.name}: this is a Define-XML file (metadata describing SDTM datasets, no "
                          "ClinicalData), not an EDC export; give the SDTM dataset folder instead")
+    return root
 
 
 def read_odm(path: str | Path, mapping_path: str | Path | None = None) -> RawRecords:
     """Stream an ODM export into checked study records (same checks and reject report as CSV/XLSX input)."""
     path = Path(path)
     check_size(path)
-    check_root(path)
+    root = check_root(path)
     if mapping_path is None:
         mapping_path = default_mapping_path(path)
         if mapping_path is None:
@@ -82,13 +102,14 @@ def read_odm(path: str | Path, mapping_path: str | Path | None = None) -> RawRec
                              f"{path.stem}.odm-map.yaml / odm-map.yaml beside it); propose one with "
                              f"`msc-interop odm-map {path.name} > odm-map.yaml` and fill in the marked decisions")
     mapping = load_mapping(mapping_path)
-    meta, collector = _stream(path, mapping)
+    meta, collector = _stream(path, mapping, snapshot=root.get("FileType") == "Snapshot")
     rejects = RejectReport()
-    rejects.notes.extend(_report_tally(path, meta, collector, rejects))
+    rejects.notes.extend(_notes(path, meta, collector))
+    _reject_uncovered(path, meta, collector.tally, rejects)
     tables, where, problems = _tables(path, meta, mapping, collector)
     files = {form: path.name for form in tables}
 
-    def first_checks(form: str, df: pd.DataFrame):
+    def first_checks(form: str, df: pd.DataFrame) -> Iterator[CellProblem]:
         yield from problems.get(form, ())
         yield from _datatype_problems(meta, mapping, form, df)
 
@@ -98,69 +119,67 @@ def read_odm(path: str | Path, mapping_path: str | Path | None = None) -> RawRec
     return records
 
 
-def _stream(path: Path, mapping: OdmMapping) -> tuple[Metadata, ClinicalCollector]:
+# Containers outside SubjectData that hold no subject data for the Study: read past, freed, counted.
+_OTHER_TAGS = ("AuditRecords", "Signatures", "Annotations", "ReferenceData", "Association", "User", "SignatureDef")
+
+
+def _stream(path: Path, mapping: OdmMapping, snapshot: bool) -> tuple[Metadata, ClinicalCollector]:
+    """One pass: metadata as it comes, then each SubjectData merged and freed. Memory holds the kept records,
+    never the tree."""
+    found = MetadataCollector()
+    skipped_early: Counter = Counter()  # AdminData users, ReferenceData: before the first SubjectData
     meta: Metadata | None = None
-    candidates: list[Metadata] = []
-    studies: dict[str, Metadata] = {}  # Study OID -> GlobalVariables / units read so far
     collector: ClinicalCollector | None = None
-    tags = [q(t) for t in ("GlobalVariables", "BasicDefinitions", "MetaDataVersion", "Location", "SubjectData")]
+    tags = [q(t) for t in (*MetadataCollector.TAGS, "SubjectData", *_OTHER_TAGS)]
     for elem in iter_elements(path, tags):
         local = elem.tag.split("}")[-1]
         if local == "SubjectData":
             if collector is None:
-                meta = _choose_metadata(path, mapping, candidates)
+                meta = _choose_metadata(path, mapping, found.versions)
                 check_against_metadata(mapping, meta)
-                collector = ClinicalCollector(meta, mapping)
+                collector = ClinicalCollector(meta, mapping, snapshot)
+                collector.tally.skipped.update(skipped_early)
             clinical = elem.getparent()
-            if clinical.get("StudyOID") != meta.study_oid or \
-                    clinical.get("MetaDataVersionOID", meta.version_oid) != meta.version_oid:
-                collector.tally.other_studies += 1
-            else:
+            study, version = clinical.get("StudyOID", ""), clinical.get("MetaDataVersionOID", "")
+            if study == meta.study_oid and (not version or version in meta.version_oid.split("+")):
                 collector.add_subject(elem)
-            release(elem)
-            continue
-        study_oid = _study_oid(elem)
-        base = studies.setdefault(study_oid, Metadata(study_oid=study_oid))
-        if local == "GlobalVariables":
-            read_global_variables(elem, base)
-        elif local == "BasicDefinitions":
-            read_basic_definitions(elem, base)
-        elif local == "Location":
-            for m in [base, *candidates]:
-                read_location(elem, m)
+            else:
+                collector.tally.note(collector.tally.other_data, (study, version), elem.sourceline or 0,
+                                     sum(1 for e in elem.iter() if isinstance(e.tag, str) and e.tag.startswith(_ITEM)))
+        elif local in _OTHER_TAGS:
+            n = sum(1 for e in elem.iter() if isinstance(e.tag, str) and e.tag.startswith(_ITEM))
+            (collector.tally.skipped if collector is not None else skipped_early)[
+                local + (" (holding ItemData that are not subject data)" if n else "")] += 1
         else:
-            m = Metadata(study_oid=study_oid, study_name=base.study_name, protocol_name=base.protocol_name,
-                         description=base.description, units=dict(base.units), locations=dict(base.locations))
-            read_metadata_version(elem, m)
-            candidates.append(m)
+            found.take(elem)
         release(elem)
     if collector is None:  # no SubjectData at all: still check the mapping, then report empty forms
-        meta = _choose_metadata(path, mapping, candidates)
+        meta = _choose_metadata(path, mapping, found.versions)
         check_against_metadata(mapping, meta)
-        collector = ClinicalCollector(meta, mapping)
+        collector = ClinicalCollector(meta, mapping, snapshot)
+        collector.tally.skipped.update(skipped_early)
     assert meta is not None
     return meta, collector
 
 
-def _study_oid(elem: Any) -> str:
-    node = elem
-    while node is not None and node.tag != q("Study"):
-        node = node.getparent()
-    return node.get("OID", "") if node is not None else ""
-
-
-def _choose_metadata(path: Path, mapping: OdmMapping, candidates: list[Metadata]) -> Metadata:
-    if not candidates:
+def _choose_metadata(path: Path, mapping: OdmMapping, versions: list[Metadata]) -> Metadata:
+    """The MetaDataVersion the mapping names; without a name, the study's only one, or all of the study's
+    versions merged (a CRF amended during the study: its subjects are read whichever version they were in)."""
+    if not versions:
         raise InputError(f"{path.name}: no Study/MetaDataVersion before the ClinicalData; msc-interop needs the "
                          "export with its metadata (ItemDefs, CodeLists) to read the values")
-    chosen = [m for m in candidates if (not mapping.study_oid or m.study_oid == mapping.study_oid)
+    studies = sorted({m.study_oid for m in versions})
+    study = mapping.study_oid or (studies[0] if len(studies) == 1 else "")
+    found = ", ".join(f"Study {m.study_oid} / MetaDataVersion {m.version_oid}" for m in versions)
+    if not study:
+        raise InputError(f"{path.name}: the export holds several studies ({', '.join(studies)}); set study_oid in "
+                         f"the mapping. The export has: {found}")
+    chosen = [m for m in versions if m.study_oid == study
               and (not mapping.version_oid or m.version_oid == mapping.version_oid)]
-    if len(chosen) != 1:
-        found = ", ".join(f"Study {m.study_oid} / MetaDataVersion {m.version_oid}" for m in candidates)
-        raise InputError(f"{path.name}: {'no' if not chosen else 'more than one'} MetaDataVersion matches the "
-                         f"mapping (study_oid {mapping.study_oid or 'any'}, metadata_version_oid "
-                         f"{mapping.version_oid or 'any'}); the export has: {found}")
-    return chosen[0]
+    if not chosen:
+        raise InputError(f"{path.name}: no MetaDataVersion matches the mapping (study_oid {study}, "
+                         f"metadata_version_oid {mapping.version_oid or 'any'}); the export has: {found}")
+    return chosen[0] if len(chosen) == 1 else merge(chosen)
 
 
 def _resolve(src: FieldSource, rec: GroupRecord, subject: str, site: str, key: tuple[str, ...],
@@ -186,37 +205,80 @@ def _resolve(src: FieldSource, rec: GroupRecord, subject: str, site: str, key: t
             return "", None
         if unit not in meta.units:
             return unit, f"MeasurementUnitOID {unit!r} of {src.item} is not defined in BasicDefinitions"
+        allowed = meta.items[src.item].units
+        if allowed and unit not in allowed:
+            return unit, (f"MeasurementUnitOID {unit!r} is not one of the MeasurementUnitRefs of ItemDef "
+                          f"{meta.describe(src.item)} ({', '.join(allowed)})")
         return meta.units[unit], None
     value = rec.items.get(src.item, "")
     cl_oid = meta.items[src.item].codelist
-    if value and cl_oid and src.decode:
+    if value and cl_oid and src.decode and cl_oid not in meta.external_codelists:
         codes = meta.codelists.get(cl_oid)
         if codes is None:
             return value, f"{src.item} refers to CodeList {cl_oid!r}, which the MetaDataVersion does not define"
-        if value not in codes:
+        code = value if value in codes else _numeric_code(value, codes, meta.codelist_types.get(cl_oid, "text"))
+        if code is None:
             return value, (f"{value!r} is not a CodedValue of CodeList {cl_oid} (ItemDef {src.item}); "
                            f"allowed: {', '.join(list(codes)[:12])}")
-        return codes[value], None
+        return codes[code], None
     return value, None
 
 
-class OidPaths(dict):
+def _numeric_code(value: str, codes: dict[str, str], datatype: str) -> str | None:
+    """For an integer/float CodeList, the CodedValue equal in number ("1.0" is "1"); None if there is none."""
+    if datatype not in ("integer", "float"):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    for code in codes:
+        try:
+            if float(code) == number:
+                return code
+        except ValueError:
+            continue
+    return None
+
+
+def _unread_units(g: GroupMapping, rec: GroupRecord, meta: Metadata) -> tuple[str, str, str] | None:
+    """A MeasurementUnitRef the entry does not read would be lost (18 months read as 18 years): a problem."""
+    if not rec.units:
+        return None
+    read = {src.item for src in g.fields.values() if src.kind == "unit"}
+    for oid, unit in rec.units.items():
+        if oid in g.items and oid not in read:
+            symbol = meta.units.get(unit, unit)
+            return (oid, rec.items.get(oid, ""), f"ItemData {oid} carries the unit {symbol!r} "
+                    f"(MeasurementUnitRef {unit}) but the mapping reads no unit for it; map a field to @Unit({oid})")
+    return None
+
+
+class OidPaths(Mapping[tuple[str, int], str]):
     """(form, line) -> OID path of the record there, formatted only when a reject asks for it; a line that
     holds several records (a file without line breaks) has no path rather than a wrong one."""
 
-    def __contains__(self, key: object) -> bool:
-        return dict.get(self, key) is not None
+    def __init__(self) -> None:
+        self._at: dict[tuple[str, int], tuple[str, tuple[str, ...]] | None] = {}
 
-    def __getitem__(self, key: tuple[str, int]) -> str:
-        return oid_path(*dict.__getitem__(self, key))
+    def __getitem__(self, where: tuple[str, int]) -> str:
+        found = self._at[where]
+        if found is None:
+            raise KeyError(where)
+        return oid_path(*found)
+
+    def __iter__(self) -> Iterator[tuple[str, int]]:
+        return (k for k, v in self._at.items() if v is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for v in self._at.values() if v is not None)
 
     def add(self, form: str, line: int, subject: str, key: tuple[str, ...]) -> None:
         where = (form, line)
-        if dict.__contains__(self, where):
-            if dict.__getitem__(self, where) != (subject, key):
-                dict.__setitem__(self, where, None)
+        if where in self._at and self._at[where] != (subject, key):
+            self._at[where] = None
         else:
-            dict.__setitem__(self, where, (subject, key))
+            self._at.setdefault(where, (subject, key))
 
 
 def _tables(path: Path, meta: Metadata, mapping: OdmMapping, collector: ClinicalCollector
@@ -240,6 +302,10 @@ def _tables(path: Path, meta: Metadata, mapping: OdmMapping, collector: Clinical
                     row[name], why = _resolve(src, rec, subject, site, key, meta, mapping)
                     if why and problem is None:
                         problem = (name, row[name], why)
+                if problem is None and rec.units:
+                    unread = _unread_units(g, rec, meta)
+                    if unread is not None:
+                        problem = (_field_of(g, unread[0]), unread[1], unread[2])
                 row[_PROBLEM] = problem
                 rows[g.form].append(row)
                 lines[g.form].append(rec.line)
@@ -248,8 +314,7 @@ def _tables(path: Path, meta: Metadata, mapping: OdmMapping, collector: Clinical
     for form, form_rows in rows.items():
         fields = list(mappings.schema("records")["$defs"][form]["properties"])
         used = [f for f in fields if any(f in g.fields for g in mapping.groups if g.form == form)]
-        df = pd.DataFrame(form_rows, columns=[*used, _PROBLEM]) if form_rows else pd.DataFrame(
-            columns=[*used, _PROBLEM])
+        df = pd.DataFrame(form_rows, columns=[*used, _PROBLEM], dtype=object)
         flagged = df.pop(_PROBLEM)
         df = df.fillna("")
         df = as_form_frame(df, f"{path.name}[{form}]", rows=pd.Series(lines[form], index=df.index, dtype="int64"))
@@ -285,7 +350,7 @@ def _problem_cells(flagged: pd.Series) -> list[CellProblem]:
     return out
 
 
-def _datatype_problems(meta: Metadata, mapping: OdmMapping, form: str, df: pd.DataFrame):
+def _datatype_problems(meta: Metadata, mapping: OdmMapping, form: str, df: pd.DataFrame) -> Iterator[CellProblem]:
     """Values that do not match their ItemDef DataType / Length (vectorised per column)."""
     datatypes = mappings.load("odm")["datatypes"]
     for g in mapping.groups:
@@ -312,10 +377,9 @@ def _datatype_problems(meta: Metadata, mapping: OdmMapping, form: str, df: pd.Da
                                                   f"{meta.describe(src.item)}")
 
 
-def _report_tally(path: Path, meta: Metadata, collector: ClinicalCollector, rejects: RejectReport) -> list[str]:
-    """Items the mapping does not cover and OIDs the metadata does not define go to the reject report (one line
-    per OID with its count and first line); deliberate skips (audit trail, signatures, vendor data) are notes."""
-    t = collector.tally
+def _reject_uncovered(path: Path, meta: Metadata, t: Tally, rejects: RejectReport) -> None:
+    """Items the mapping does not cover, OIDs the metadata does not define and ClinicalData of other studies or
+    versions go to the reject report: one line per OID with its count and first line (exit status 1)."""
     for ig, n in sorted(t.unmapped_groups.items()):
         rejects.add("odm", path.name, t.first_line[ig], ig, f"{n} ItemData",
                     f"item group {meta.describe(ig)} is not in the mapping: its {n} ItemData were not converted "
@@ -328,14 +392,21 @@ def _report_tally(path: Path, meta: Metadata, collector: ClinicalCollector, reje
         rejects.add("odm", path.name, t.first_line[(kind, oid)], kind, oid,
                     f"{kind} {oid!r} is not defined in MetaDataVersion {meta.version_oid} ({n} occurrence(s))"
                     + (": its values were not converted" if kind == "ItemOID" else ""))
+    for (study, version), n in sorted(t.other_data.items()):
+        rejects.add("odm", path.name, t.first_line[(study, version)], "ClinicalData", f"{study}/{version}",
+                    f"ClinicalData of Study {study} / MetaDataVersion {version or '(none)'} is not what the mapping "
+                    f"reads (Study {meta.study_oid} / {meta.version_oid}): {n} ItemData not converted")
+
+
+def _notes(path: Path, meta: Metadata, collector: ClinicalCollector) -> list[str]:
+    """What was read, and what was skipped on purpose (audit trail, signatures, vendor data, removals)."""
+    t = collector.tally
     notes = [f"{path.name}: ODM {meta.study_oid}/{meta.version_oid}: {len(collector.subjects)} subject(s), "
              f"{t.item_data} ItemData read"]
     if t.skipped:
         notes.append("  skipped on purpose: " + ", ".join(f"{n} {k}" for k, n in sorted(t.skipped.items())))
     if t.removed:
         notes.append("  TransactionType=Remove applied: " + ", ".join(f"{n} {k}" for k, n in sorted(t.removed.items())))
-    if t.other_studies:
-        notes.append(f"  {t.other_studies} SubjectData of other studies / metadata versions not read")
     return notes
 
 

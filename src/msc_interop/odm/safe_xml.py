@@ -38,20 +38,30 @@ def check_size(path: Path, max_bytes: int | None = None) -> None:
 
 def root_of(path: Path) -> etree._Element:
     """The root element (start tag only; the body is not read). Refuses a DOCTYPE or a file that is not XML."""
+    root = next(first_elements(path, 1), None)
+    if root is None:
+        raise InputError(f"{path.name}: no XML element found")
+    return root
+
+
+def first_elements(path: Path, limit: int) -> Iterator[etree._Element]:
+    """The first `limit` elements by start tag (attributes only, children not yet read): enough to tell what
+    a file is without reading it. The first is the root; a DOCTYPE is refused before anything is yielded."""
     etree.clear_error_log()  # xml_error reads this parse's first error from lxml's (per-thread) error log
     events = etree.iterparse(str(path), events=("start",), **PARSER_OPTIONS)
     try:
-        _, root = next(events)
+        for n, (_, elem) in enumerate(events):
+            if n == 0:
+                docinfo = elem.getroottree().docinfo
+                if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+                    raise InputError(f"{path.name}: the file declares a DOCTYPE; ODM needs none and a DOCTYPE can "
+                                     "define entities (entity expansion, external files), so the file is refused. "
+                                     "Export it again without a DOCTYPE.")
+            yield elem
+            if n + 1 >= limit:
+                return
     except etree.XMLSyntaxError as exc:
         raise xml_error(path, exc) from None
-    except StopIteration:
-        raise InputError(f"{path.name}: no XML element found") from None
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-        raise InputError(f"{path.name}: the file declares a DOCTYPE; ODM needs none and "
-                         "a DOCTYPE can define entities (entity expansion, external files), so the file is "
-                         "refused. Export it again without a DOCTYPE.")
-    return root
 
 
 def iter_elements(path: Path, tags: list[str]) -> Iterator[etree._Element]:

@@ -7,7 +7,7 @@ reason); problems that make a whole file unreadable raise InputError naming the 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ class RawRecords:
     rejects: RejectReport = field(default_factory=RejectReport)
     source: str = ""
     subjects_read: frozenset[str] = frozenset()  # every subject_id in subjects.csv, rejected or not
-    where: dict[tuple[str, int], str] = field(default_factory=dict)  # (form, row) -> location, e.g. ODM OID path
+    where: Mapping[tuple[str, int], str] = field(default_factory=dict)  # (form, row) -> location: ODM OID path
 
     def reject_rows(self, form: str, mask: pd.Series, field_name: str, reason: str | pd.Series) -> pd.DataFrame:
         """Move the rows where `mask` is True from the form to the reject report; return what remains."""

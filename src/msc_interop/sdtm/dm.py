@@ -85,8 +85,8 @@ def complete_dm(dm: pd.DataFrame, ex: pd.DataFrame) -> pd.DataFrame:
         last = ex.assign(_e=end_dtc).sort_values(["USUBJID", "_e"], kind="stable").groupby("USUBJID")["_e"].last()
     else:
         first = last = pd.Series(dtype=object)
-    dm["RFXSTDTC"] = dm["USUBJID"].map(first).fillna("")
-    dm["RFXENDTC"] = dm["USUBJID"].map(last).fillna("")
+    dm["RFXSTDTC"] = dm["USUBJID"].map(first).astype(object).fillna("")
+    dm["RFXENDTC"] = dm["USUBJID"].map(last).astype(object).fillna("")
     dm["RFSTDTC"] = dm["RFXSTDTC"]
     dm["RFENDTC"] = dm["RFXENDTC"]
     treated = dm["RFXSTDTC"].ne("")
