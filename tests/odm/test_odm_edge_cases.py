@@ -166,3 +166,16 @@ def test_export_is_recognised_by_content_not_by_its_first_bytes(tmp_path: Path) 
     assert not is_odm(define)
     with pytest.raises(InputError, match="Define-XML"):
         read_odm(define, tmp_path / "odm-map.yaml")
+
+
+def test_validate_checks_the_export_against_the_odm_xsd_with_its_line(tmp_path: Path) -> None:
+    from msc_interop.validate import validate_paths
+
+    bad = FIXTURE.replace('<ItemData ItemOID="IT.DM.SEX" Value="F"/>',
+                          '<ItemData ItemOID="IT.DM.SEX" Value="F" Bogus="1"/>', 1)
+    line = bad[: bad.index('Bogus="1"')].count("\n") + 1
+    (tmp_path / "odm-map.yaml").write_text(MAPPING, encoding="utf-8")
+    (tmp_path / "export.xml").write_text(bad, encoding="utf-8")
+    whole = [f for f in validate_paths([tmp_path / "export.xml"]).findings if f.rule_id == "MSC-REC-002"]
+    assert [(f.row_or_entry, f.severity) for f in whole] == [(line, "warning")]
+    assert "Bogus" in whole[0].message

@@ -100,7 +100,25 @@ def _cells(*cells: tuple[str, int, str, object]) -> list[dict[str, object]]:
 
 
 # (rule, case name, check, fires?)
+def _odm_export(old: str = "", new: str = "") -> Check:
+    """The bundled ODM export (with its mapping), text `old` replaced by `new`, through validate_paths."""
+    def run(_study: Study, _out: Path, tmp: Path) -> list[Finding]:
+        src = REPO / "fixtures" / "example_study_odm"
+        text = (src / "example_study.odm.xml").read_text(encoding="utf-8")
+        (tmp / "export.xml").write_text(text.replace(old, new, 1) if old else text, encoding="utf-8")
+        (tmp / "odm-map.yaml").write_text((src / "odm-map.yaml").read_text(encoding="utf-8").replace(
+            "../example_study/study.yaml", (EXAMPLE / "study.yaml").as_posix()), encoding="utf-8")
+        return validate_paths([tmp / "export.xml"]).findings
+    return run
+
+
 CASES: list[tuple[str, str, Check, bool]] = [
+    ("MSC-REC-002", "an attribute the ODM schema does not allow",
+     _odm_export('<ItemData ItemOID="IT.DM.SEX" Value="F"/>', '<ItemData ItemOID="IT.DM.SEX" Value="F" Bogus="1"/>'),
+     True),
+    ("MSC-REC-002", "an ODM root without its required FileOID",
+     _odm_export('FileOID="MSC-INTEROP.MSC-SLE-2009" ', ""), True),
+    ("MSC-REC-002", "the bundled ODM export", _odm_export(), False),
     # --- rules the corpus cannot reach -------------------------------------------------------------------
     ("MSC-SDTM-023", "a dataset msc-interop does not describe", _study(add={"CM": _cm()}), True),
     ("MSC-SDTM-023", "only described datasets", _study(), False),

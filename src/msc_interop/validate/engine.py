@@ -379,6 +379,10 @@ def _validate_records(path: Path, odm_map: str | Path | None = None) -> list[Fin
                             variable=r.field, value=r.value, form=r.form, reason=r.reason)
                 for r in rejects.sorted()]
     findings += validate_study(study, source=str(path)).findings
+    if path.suffix.lower() == ".xml":
+        from msc_interop.validate.odm_rules import odm_schema_findings
+
+        findings += odm_schema_findings(path)
     return findings
 
 

@@ -37,6 +37,16 @@ def define_xsd() -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(define_xsd_path()), parser))
 
 
+@functools.cache
+def odm_xsd() -> etree.XMLSchema:
+    """The ODM 1.3.2 XML Schema (shipped with the Define-XML 2.1 package, which imports it)."""
+    path = external_dir() / "define-xml-2.1" / "cdisc-odm-1.3.2" / "ODM1-3-2.xsd"
+    if not path.is_file():
+        raise MappingDataError(f"the ODM 1.3.2 schema is missing ({path}); reinstall msc-interop")
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    return etree.XMLSchema(etree.parse(str(path), parser))
+
+
 def _read_json(path: Path) -> Any:
     raw = path.read_bytes()
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
