@@ -143,11 +143,12 @@ def to_sdtm(
     return ConversionResult(study, rejects, written, validation=validate_written(outdir) if validate else None)
 
 
-def validate_written(outdir: Path):
-    """The validate rules over what a conversion just wrote (so the output is what `validate` accepts)."""
+def validate_written(outdir: Path, fhir_version: str | None = None):
+    """The validate rules over what a conversion just wrote (so the output is what `validate` accepts);
+    FHIR output is checked as the version it was written in."""
     from msc_interop.validate import validate_paths
 
-    return validate_paths([outdir])
+    return validate_paths([outdir], fhir_version=fhir_version)
 
 
 def synth(outdir: str | Path, subjects: int = 9, seed: int = 2009, profile: str = "scale") -> list[Path]:
@@ -254,7 +255,7 @@ def to_fhir(
                         validate=validate)
     rejects.write_csv(outdir / "rejects.csv")
     rejects.write_json(outdir / "rejects.json")
-    result.validation = validate_written(outdir) if validate else None
+    result.validation = validate_written(outdir, fhir_version) if validate else None
     return result, rejects
 
 

@@ -184,3 +184,22 @@ def test_trial_design_survives_fhir(example: Study, tmp_path: Path) -> None:  # 
         cols = ["VISITNUM", "VISIT", "planned_dy", "window_before", "window_after"]
         pd.testing.assert_frame_equal(back.meta.visits[cols], example.meta.visits[cols], check_dtype=False)
         assert back.meta.title == example.meta.title and back.meta.protocol == example.meta.protocol
+
+
+def test_cli_to_fhir_r5_validates_what_it_wrote_as_r5(tmp_path: Path) -> None:
+    """Regression: the files written were checked as R4 (R4B models) whatever --fhir-version said, so an R5
+    run exited 1 with hundreds of false findings."""
+    from click.testing import CliRunner
+
+    from msc_interop.cli import main
+
+    example_study = Path(__file__).resolve().parents[2] / "fixtures" / "example_study"
+    result = CliRunner().invoke(main, ["to-fhir", str(example_study), "-o", str(tmp_path / "r5"),
+                                       "--fhir-version", "R5", "--ndjson"])
+    assert result.exit_code == 0, result.output[-2000:]
+    assert "validation of the files written: 0 error(s)" in result.output
+    # and `validate` without --fhir-version tells R5 from the resources themselves
+    from msc_interop.validate import validate_paths
+
+    assert validate_paths([tmp_path / "r5"]).counts_by_severity().get("error", 0) == 0
+    assert validate_paths([tmp_path / "r5"], fhir_version="R4").counts_by_severity().get("error", 0) > 0

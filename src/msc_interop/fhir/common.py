@@ -78,6 +78,26 @@ def text(value: Any) -> str:
     return str(value)
 
 
+def texts(values: pd.Series) -> np.ndarray:
+    """`text()` of every value, worked out once per distinct value (an object array of str)."""
+    return per_distinct(lambda u: pd.Series([text(x) for x in u], dtype=object), values.astype(object)
+                        ).to_numpy(dtype=object)
+
+
+def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows as dicts, the same as `df.to_dict("records")` (missing masked values as None) without its
+    per-cell conversion cost: one `tolist()` per column."""
+    names = list(df.columns)
+    columns = []
+    for name in names:
+        s = df[name]
+        values = s.tolist()
+        if isinstance(s.dtype, pd.api.extensions.ExtensionDtype) and s.hasnans:
+            values = [None if v is pd.NA else v for v in values]
+        columns.append(values)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
 def is_blank(s: pd.Series) -> np.ndarray:
     if s.dtype == object:
         return per_distinct(lambda u: pd.Series([text(x) == "" for x in u], dtype=bool), s).to_numpy(bool)
@@ -122,12 +142,15 @@ class Carrier:
     `add(name, values, where)` carries `values` in the rows of `where`; empty values there are listed in the
     `empty` sub-extension (the reader would otherwise derive a value). Date variables (…DTC) become
     valueDateTime with the original kept as needed; numbers valueInteger (32-bit) or valueDecimal.
+    Column-wise: each variable's sub-extension is made once per distinct value, and `distinct()` gives the
+    extension once per distinct combination of carried values (most records carry the same few).
     """
 
     def __init__(self, n: int, tz: str):
         self.n = n
         self.tz = tz
-        self.columns: list[np.ndarray] = []
+        # per carried variable: per-row index into its distinct sub-extensions (-1: not carried), and those
+        self.columns: list[tuple[np.ndarray, list[dict[str, Any]]]] = []
         self.empties: list[tuple[str, np.ndarray]] = []
 
     def add(self, name: str, values: pd.Series, where: np.ndarray | None = None) -> None:
@@ -137,35 +160,58 @@ class Carrier:
         values = values.reset_index(drop=True)
         blank = is_blank(values)
         self.empties.append((name, where & blank))
-        col = np.full(self.n, None, dtype=object)
+        codes = np.full(self.n, -1, dtype=np.int64)
         rows = np.flatnonzero(where & ~blank)
+        subs: list[dict[str, Any]] = []
         if len(rows):
             sub = values.iloc[rows]
-            col[rows] = sub_extensions(name, sub, self.tz).to_numpy(dtype=object)
-        self.columns.append(col)
+            codes[rows], first = group_codes(sub)
+            subs = sub_extensions(name, sub.iloc[first], self.tz).tolist()
+        self.columns.append((codes, subs))
+
+    def distinct(self) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """Per row the index of its sdtm-variables extension (-1: nothing carried), and the distinct ones."""
+        if not self.columns:
+            return np.full(self.n, -1, dtype=np.int64), []
+        keys = [codes for codes, _ in self.columns] + [mask for _, mask in self.empties]
+        codes, first = group_codes(*keys)
+        url = terms.ext_url("sdtm_variables")
+        values: list[dict[str, Any] | None] = []
+        for i in first.tolist():
+            subs = [distinct_subs[c[i]] for c, distinct_subs in self.columns if c[i] >= 0]
+            empty = [name for name, mask in self.empties if mask[i]]
+            if empty:
+                subs.append({"url": EMPTY, "valueString": ",".join(empty)})
+            values.append({"url": url, "extension": subs} if subs else None)
+        present = np.array([v is not None for v in values] + [False], dtype=bool)
+        remap = np.cumsum(present) - 1
+        return np.where(present[codes], remap[codes], -1), [v for v in values if v is not None]
 
     def extensions(self) -> np.ndarray:
         """Per row: the sdtm-variables extension dict, or None when nothing is carried."""
+        codes, values = self.distinct()
         out = np.full(self.n, None, dtype=object)
-        if not self.columns and not self.empties:
-            return out
-        any_row = np.zeros(self.n, dtype=bool)
-        for col in self.columns:
-            any_row |= col != None  # noqa: E711 (element-wise on an object array)
-        empty_names: dict[int, list[str]] = {}
-        for name, mask in self.empties:
-            for i in np.flatnonzero(mask).tolist():
-                empty_names.setdefault(i, []).append(name)
-                any_row[i] = True
-        url = terms.ext_url("sdtm_variables")
-        rows = np.flatnonzero(any_row)
-        picked = [col[rows].tolist() for col in self.columns]
-        for k, i in enumerate(rows.tolist()):
-            subs = [c[k] for c in picked if c[k] is not None]
-            if i in empty_names:
-                subs.append({"url": EMPTY, "valueString": ",".join(empty_names[i])})
-            out[i] = {"url": url, "extension": subs}
+        rows = np.flatnonzero(codes >= 0)
+        if len(rows):
+            out[rows] = np.array([*values, None], dtype=object)[codes[rows]]
         return out
+
+
+def group_codes(*columns: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the index of its combination of values of `columns` (indexes in order of first appearance),
+    and the first row of each combination: what `groupby(sort=False).ngroup()` + `drop_duplicates()` give,
+    without their cost. Missing values (None, NaN) are one value, as in groupby(dropna=False)."""
+    codes: np.ndarray | None = None
+    for col in columns:
+        c, uniques = pd.factorize(col, use_na_sentinel=False)
+        c = np.asarray(c, dtype=np.int64)
+        codes = c if codes is None else np.asarray(pd.factorize(codes * len(uniques) + c)[0], dtype=np.int64)
+    if codes is None or len(codes) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    # codes come in order of first appearance: a row is a first one exactly where its code passes all before
+    seen = np.maximum.accumulate(codes)
+    first = np.flatnonzero(codes > np.concatenate(([-1], seen[:-1])))
+    return codes, first
 
 
 def sub_extensions(name: str, values: pd.Series, tz: str) -> pd.Series:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,9 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from msc_interop.dates import study_day
+from msc_interop.dates import per_distinct, study_day
 from msc_interop.fhir import ids
-from msc_interop.fhir.common import float_text, text
+from msc_interop.fhir.columns import Factorized
+from msc_interop.fhir.common import float_text, group_codes, text, texts
 from msc_interop.fhir.versions import FhirVersion
 from msc_interop.study import Study
 
@@ -38,6 +40,14 @@ class WriteContext:
     supp_subject: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     supp_study: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+    @functools.cached_property
+    def encounter_index(self) -> dict[tuple[str, float], int]:
+        """(USUBJID, VISITNUM) -> row of `encounters`: a look-up per distinct subject visit, no merge."""
+        enc = self.encounters
+        if enc is None:
+            return {}
+        return {(text(u), float(v)): i for i, (u, v) in enumerate(zip(enc["USUBJID"], enc["VISITNUM"], strict=True))}
 
     def ref(self, resource_type: str, rid: str) -> dict[str, str]:
         return {"reference": self.refs(resource_type, rid)}
@@ -111,17 +121,23 @@ def encounter_table(study: Study, ctx: WriteContext) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame(columns=columns)
     allv = pd.concat(parts, ignore_index=True)
-    allv = allv[allv["VISITNUM"].notna()]
+    allv = allv[allv["VISITNUM"].notna()].reset_index(drop=True)
     if allv.empty:
         return pd.DataFrame(columns=columns)
-    out = allv[["USUBJID", "VISITNUM"]].drop_duplicates().reset_index(drop=True)
+    cols = Factorized(allv)
+    pair, first = cols.group("USUBJID", "VISITNUM")
+    out = allv.loc[first, ["USUBJID", "VISITNUM"]].reset_index(drop=True)
     for c in ("VISIT", "EPOCH"):
-        counts = allv.groupby(["USUBJID", "VISITNUM", c], sort=False).size().reset_index(name="n")
+        # rows per (subject, visit, value), missing subjects and values not counted (as groupby().size())
+        counted = np.flatnonzero(~(cols.missing("USUBJID") | cols.missing(c)))
+        codes, first = group_codes(pair[counted], cols.codes(c)[0][counted])
+        counts = allv.iloc[counted[first]][["USUBJID", "VISITNUM", c]].reset_index(drop=True)
+        counts["n"] = np.bincount(codes, minlength=len(first))
         best = counts.sort_values(["USUBJID", "VISITNUM", "n", c], ascending=[True, True, False, True]) \
             .drop_duplicates(["USUBJID", "VISITNUM"])
         out = out.merge(best[["USUBJID", "VISITNUM", c]], on=["USUBJID", "VISITNUM"], how="left")
-    out["id"] = [ids.simple_id("enc", ctx.studyid, text(u), "v" + float_text(float(v)))
-                 for u, v in zip(out["USUBJID"], out["VISITNUM"], strict=True)]
+    visit_part = per_distinct(lambda u: u.map(lambda v: "v" + float_text(float(v))).astype(object), out["VISITNUM"])
+    out["id"] = ids.simple_ids("enc", ctx.studyid, pd.Series(texts(out["USUBJID"]), dtype=object), visit_part)
     return out[columns]
 
 

@@ -8,6 +8,7 @@ type/id) names each resource inside a Bundle.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import uuid
@@ -27,6 +28,7 @@ def digest(text: str, n: int = 16) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:n]
 
 
+@functools.cache
 def study_key(studyid: str) -> str:
     return digest(studyid, 8)
 
@@ -46,10 +48,11 @@ def record_ids(prefix: str, studyid: str, usubjid: pd.Series, seq: pd.Series, do
     Rows without --SEQ get `n<row number>` so that ids stay unique.
     """
     sk = study_key(studyid)
-    subj = subject_parts(usubjid).to_numpy(dtype=object)
+    codes, subjects = pd.factorize(usubjid, use_na_sentinel=False)
+    heads = np.array([f"{prefix}-{sk}-{safe_part(str(u))}-" for u in subjects], dtype=object)
     seq_text = _seq_text(seq)
-    ids = (f"{prefix}-{sk}-" + subj.astype(str).astype(object) + "-" + seq_text).astype(object)
-    too_long = np.fromiter((len(x) > 64 for x in ids), dtype=bool, count=len(ids))
+    ids = heads[codes] + seq_text
+    too_long = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)) > 64
     for i in np.flatnonzero(too_long):
         ids[i] = f"{prefix}-{sk}-h" + digest(f"{studyid}|{usubjid.iloc[i]}|{domain}|{seq_text[i]}", 24)
     return ids
@@ -82,6 +85,19 @@ def simple_id(prefix: str, studyid: str, *parts: str) -> str:
     """Id of a study-level resource: `prefix-study8[-part...]`, hashed parts when not id-safe."""
     text = "-".join([prefix, study_key(studyid), *(safe_part(p) for p in parts)])
     return text if ID_PATTERN.match(text) else f"{prefix}-{study_key(studyid)}-h{digest('|'.join(parts), 24)}"
+
+
+def simple_ids(prefix: str, studyid: str, *parts: pd.Series) -> list[str]:
+    """`simple_id(prefix, studyid, *row parts)` for every row of the part columns (text), vectorised: the
+    id-safe form of each part is worked out once per distinct value."""
+    n = len(parts[0]) if parts else 0
+    out = np.full(n, f"{prefix}-{study_key(studyid)}", dtype=object)
+    for part in parts:
+        out = out + "-" + subject_parts(part.astype(object)).to_numpy(dtype=object)
+    ok = np.fromiter(map(bool, map(ID_PATTERN.match, out)), dtype=bool, count=n)
+    for i in np.flatnonzero(~ok).tolist():
+        out[i] = simple_id(prefix, studyid, *(str(part.iloc[i]) for part in parts))
+    return out.tolist()
 
 
 def urn(resource_type: str, resource_id: str) -> str:

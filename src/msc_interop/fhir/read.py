@@ -37,6 +37,7 @@ from msc_interop.fhir.resources.study import identifier_value, read_site_info, r
 from msc_interop.fhir.resources.supp import read_supplemental
 from msc_interop.fhir.versions import evident_version, get_version
 from msc_interop.rejects import RejectReport
+from msc_interop.runtime import gc_paused
 from msc_interop.study import VISIT_COLUMNS, Study, StudyMeta
 from msc_interop.trial_design import apply_trial_design
 
@@ -198,10 +199,11 @@ def read_fhir(paths: Sequence[Path | str], *, version: str | None = None,
     if isinstance(paths, str | Path):
         paths = [paths]
     r = _Reader(version, study_meta)
-    r.collect(paths)
-    if sum(r.read.values()) == 0:
-        raise InputError(f"no FHIR resources found in {', '.join(map(str, paths))}")
-    study = _build(r)
+    with gc_paused():  # parsing makes a dict per resource and element: the collector would rescan them all
+        r.collect(paths)
+        if sum(r.read.values()) == 0:
+            raise InputError(f"no FHIR resources found in {', '.join(map(str, paths))}")
+        study = _build(r)
     _finish_counts(r)
     rep = r.report
     rep.version = r.forced or (r.evidence.most_common(1)[0][0] if r.evidence else "")

@@ -12,9 +12,14 @@ keys passes the key rules and (b) each element value passes its element subschem
 once per distinct key set and (b) once per distinct element value: the writer shares element objects between
 resources (one `code` object per lab test), and a value already found valid is not checked again. Every
 element of every resource is still checked against the official subschema; `full_errors()` checks a whole
-resource at once and tests compare the two on valid and mutated resources (tests/fhir/test_validate.py).
+resource at once and tests compare the two on valid and mutated resources (tests/fhir/test_fhir_validate.py).
 The cache keeps the checked objects alive and trusts that they are not changed afterwards (the writer never
 changes a shared element); call `clear()` between batches, or pass `cache=False`.
+
+`errors_columns()` is the same check for resources held column-wise (fhir/columns.py, the writer's path for
+Observations and Encounters): the distinct key sets, and the distinct values of every element in a single
+jsonschema-rs call per chunk (tests/fhir/test_fhir_columns.py compares it with the models and with
+`full_errors()` on mutated chunks).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any
 import jsonschema_rs
 
 from msc_interop import mappings
+from msc_interop.fhir.columns import ResourceColumns, slot_path
 from msc_interop.fhir.versions import FhirVersion
 
 DRAFT = "http://json-schema.org/draft-06/schema#"
@@ -138,6 +144,51 @@ def _property_validator(schema_name: str, resource_type: str, prop: str) -> Any:
     return _compiled_subschema(schema_name, json.dumps(subschema, sort_keys=True))
 
 
+def _column_values(chunk: ResourceColumns) -> tuple[dict[str, list[Any]], list[tuple[str, tuple[str | int, ...]]]]:
+    """The instance `_chunk_validator` checks: per element name the distinct values rows hold, and per text
+    element its strings (under "<name> <place>"); and the places of the text elements."""
+    values: dict[str, list[Any]] = {}
+    slots = []
+    for element in chunk.elements:
+        used = element.used().tolist()
+        if not used:
+            continue
+        if element.template is not None:
+            path = slot_path(element.template)
+            slots.append((element.name, path))
+            values.setdefault(element.name, []).append(element.value(used[0]))
+            values[_slot_key(element.name, path)] = [element.values[k] for k in used]
+        elif element.names is None and len(used) == len(element.values):
+            values.setdefault(element.name, []).extend(element.values)
+        else:
+            for k in used:
+                values.setdefault(element.name_of(k), []).append(element.values[k])
+    return values, slots
+
+
+def _slot_key(name: str, path: tuple[str | int, ...]) -> str:
+    return name + " " + ".".join(map(str, path))
+
+
+@functools.cache
+def _chunk_validator(schema_name: str, resource_type: str, slots: tuple[tuple[str, tuple[str | int, ...]], ...]
+                     ) -> Any:
+    """Validator of `_column_values` of a chunk of one resource type: property `name` is a list of values of
+    element `name` (items: its subschema), "<name> <place>" a list of strings of a text element (items: the
+    subschema of that place in the element); no other property."""
+    defs = _schema(schema_name)["definitions"]
+    props = defs[resource_type]["properties"]
+    lists = {name: {"type": "array", "items": sub} for name, sub in props.items()}
+    for name, path in slots:
+        node = props[name]
+        for step in path:
+            while "$ref" in node:
+                node = defs[node["$ref"].rsplit("/", 1)[1]]
+            node = node["items"] if isinstance(step, int) else node["properties"][step]
+        lists[_slot_key(name, path)] = {"type": "array", "items": node}
+    return _compile(schema_name, {"type": "object", "properties": lists, "additionalProperties": False})
+
+
 @functools.cache
 def _compiled_subschema(schema_name: str, subschema_json: str) -> Any:
     """One compiled validator per distinct element subschema (most elements share a few: Extension, Reference)."""
@@ -161,19 +212,6 @@ def _messages(validator: Any, instance: Any, prefix: str) -> list[str]:
         path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.instance_path)
         out.append(f"{prefix}{path}: {e.message}")
     return out or [f"{prefix}: invalid"]
-
-
-def hints_cover(resources: list[dict[str, Any]], hints: dict[str, list[Any]], per_row: Iterable[str]) -> bool:
-    """True when every element of every resource is either per-row or one of the objects its hint names."""
-    per_row = set(per_row)
-    ids = {k: {id(x) for x in objs} for k, objs in hints.items()}
-    for r in resources:
-        for k, value in r.items():
-            if k in per_row:
-                continue
-            if k not in ids or id(value) not in ids[k]:
-                return False
-    return True
 
 
 class FastValidator:
@@ -208,15 +246,7 @@ class FastValidator:
         rtype = resource.get("resourceType")
         if rtype not in self._roots:
             return [f"resourceType {rtype!r} is not one of those validated here ({', '.join(sorted(self._roots))})"]
-        keys = tuple(resource)
-        shape_key = (rtype, keys)
-        out = self._shapes.get(shape_key)
-        if out is None:
-            sv = _shape_validator(self.schema_name, rtype)
-            skeleton = dict.fromkeys(keys, 0)
-            out = [] if sv.is_valid(skeleton) else _messages(sv, skeleton, rtype)
-            self._shapes[shape_key] = out
-        errors = list(out)
+        errors = list(self._shape_errors(rtype, tuple(resource)))
         validators = self._validators.get(rtype)
         if validators is None:
             validators = self._validators[rtype] = {}
@@ -272,12 +302,7 @@ class FastValidator:
                 shapes.setdefault(tuple(r), []).append(j)
             keys: dict[str, None] = {}
             for shape, rows in shapes.items():
-                found = self._shapes.get((rtype, shape))
-                if found is None:
-                    sv = _shape_validator(self.schema_name, rtype)
-                    skeleton = dict.fromkeys(shape, 0)
-                    found = [] if sv.is_valid(skeleton) else _messages(sv, skeleton, rtype)
-                    self._shapes[(rtype, shape)] = found
+                found = self._shape_errors(rtype, shape)
                 if found:
                     for j in rows:
                         out[j] += found
@@ -299,55 +324,42 @@ class FastValidator:
                             out[j] += bad[id(x)]
         return out
 
-    def errors_hinted(self, resources: list[dict[str, Any]], hints: dict[str, list[Any]],
-                      per_row: Iterable[str]) -> list[list[str]]:
-        """`errors_many()` when the builder says which objects the batch shares (`hints`, element -> the
-        distinct objects used) and which elements it made per row (`per_row`).
+    def errors_columns(self, chunk: ResourceColumns) -> dict[int, list[str]]:
+        """Problems per row (rows without problems left out) of a chunk held column-wise (the writer's path).
 
-        Every element of every resource is still checked: shared ones as the distinct objects named in
-        `hints` (one check each), per-row ones resource by resource, key sets once per distinct set. The
-        builder must name every object it shares (tests/fhir/test_fhir_validate.py checks that it does:
-        `hints_cover`); if anything is invalid, the batch is checked again with `errors_many` so that the
-        findings name the resources.
+        Same parts as `errors()`: each distinct key set once, and each distinct value of each element against
+        that element's subschema. All the values are checked in one jsonschema-rs call: the instance is an
+        object with, per element name, the list of its distinct values, and the schema gives each such list
+        `items` = the element's subschema (valid exactly when every value is). Every value a row holds is one
+        of those distinct values and its key set one of the distinct key sets, so every element of every
+        resource is checked. A text element (one string per row in a fixed template, fhir/columns.py) is
+        checked as its template filled with one of the strings, and all its strings against the subschema of
+        the place they take in the template: in the FHIR schema an object's verdict is its key set and each
+        value against its own subschema (the premise of validating by parts), so with the rest fixed only that
+        place depends on the string. When anything is invalid, the resources (parsed back from the text that
+        is written) are checked again with `errors_many` so that the findings name them.
         """
-        if not resources:
-            return []
-        rtype = resources[0].get("resourceType")
-        if rtype not in self._roots:
-            return self.errors_many(resources)
-        validators = self._validators.setdefault(rtype, {})
-        props = _schema(self.schema_name)["definitions"][rtype]["properties"]
-        ok = True
-        seen_shapes: set[tuple[str, ...]] = set()
-        for r in resources:
-            shape = tuple(r)
-            if shape in seen_shapes:
-                continue
-            seen_shapes.add(shape)
-            found = self._shapes.get((rtype, shape))
-            if found is None:
-                sv = _shape_validator(self.schema_name, rtype)
-                skeleton = dict.fromkeys(shape, 0)
-                found = [] if sv.is_valid(skeleton) else _messages(sv, skeleton, rtype)
-                self._shapes[(rtype, shape)] = found
-            ok = ok and not found and r.get("resourceType") == rtype
-        checks: list[tuple[str, Any]] = list(hints.items())
-        for k in per_row:
-            column = [r[k] for r in resources if k in r]
-            if column and not isinstance(column[0], str):  # lists and objects may be shared: each once
-                column = list({id(x): x for x in column}.values())
-            checks.append((k, column))
-        for k, objs in checks:
-            if not ok:
-                break
-            if k not in props:
-                ok = not objs
-                continue
-            v = validators.get(k)
-            if v is None:
-                v = validators[k] = _property_validator(self.schema_name, rtype, k)
-            ok = all(v.is_valid(x) for x in objs)
-        return [[] for _ in resources] if ok else self.errors_many(resources)
+        rtype = chunk.resource_type
+        ok = rtype in self._roots
+        if ok:
+            _, shapes = chunk.shapes()
+            ok = not any(self._shape_errors(rtype, shape) for shape in shapes)
+        if ok:
+            values, slots = _column_values(chunk)
+            ok = _chunk_validator(self.schema_name, rtype, tuple(slots)).is_valid(values)
+        if ok:
+            return {}
+        return {i: msgs for i, msgs in enumerate(self.errors_many(chunk.resources())) if msgs}
+
+    def _shape_errors(self, rtype: str, keys: tuple[str, ...]) -> list[str]:
+        """Problems of a key set (unknown elements, missing required ones, choice groups), once per set."""
+        found = self._shapes.get((rtype, keys))
+        if found is None:
+            sv = _shape_validator(self.schema_name, rtype)
+            skeleton = dict.fromkeys(keys, 0)
+            found = [] if sv.is_valid(skeleton) else _messages(sv, skeleton, rtype)
+            self._shapes[(rtype, keys)] = found
+        return found
 
     def check_all(self, resources: Iterable[dict[str, Any]], file: str = "", start: int = 0) -> list[Finding]:
         findings = []

@@ -13,8 +13,9 @@ from msc_interop.atomic import atomic_open
 from msc_interop.dates import check_timezone
 from msc_interop.errors import InputError
 from msc_interop.fhir import ids
+from msc_interop.fhir.columns import ResourceColumns
 from msc_interop.fhir.context import WRITTEN_DOMAINS, WriteContext, make_context
-from msc_interop.fhir.io import BundleWriter, NdjsonWriter
+from msc_interop.fhir.io import BackgroundWrites, BundleWriter, NdjsonWriter
 from msc_interop.fhir.resources import adverse_events, encounters, exposure, lab, study, subjects
 from msc_interop.fhir.resources.study import TRIAL_DESIGN
 from msc_interop.fhir.validate import FastValidator, Finding, ModelValidator
@@ -44,17 +45,39 @@ class FhirWriteResult:
         return sum(self.counts.values())
 
 
-def generate(ctx: WriteContext, chunk_size: int = 25_000
-             ) -> Iterator[tuple[list[dict[str, Any]], dict[str, list[Any]] | None]]:
-    """All resources of the study in chunks, each with the builder's sharing hints where it has them:
-    studies and labs, subjects, visits, then the records."""
-    yield study.build_studies(ctx), None
-    yield subjects.build_patients(ctx), None
-    yield subjects.build_research_subjects(ctx), None
-    yield encounters.build_encounters(ctx), None
-    yield exposure.build_medication_administrations(ctx), None
-    yield adverse_events.build_adverse_events(ctx), None
+Chunk = list[dict[str, Any]] | ResourceColumns
+
+
+def generate(ctx: WriteContext, chunk_size: int = 25_000) -> Iterator[Chunk]:
+    """All resources of the study in chunks: studies and labs, subjects, visits, then the records. The
+    Encounters and Observations (most of a study) come column-wise (fhir/columns.py), the rest as dicts."""
+    yield study.build_studies(ctx)
+    yield subjects.build_patients(ctx)
+    yield subjects.build_research_subjects(ctx)
+    yield encounters.build_encounters(ctx)
+    yield exposure.build_medication_administrations(ctx)
+    yield adverse_events.build_adverse_events(ctx)
     yield from lab.build_observations(ctx, chunk_size)
+
+
+def check_chunk(validator: FastValidator | ModelValidator, chunk: Chunk) -> dict[int, list[str]]:
+    """Problems per resource of a chunk (only those with problems), by position in the chunk."""
+    if isinstance(validator, FastValidator):
+        if isinstance(chunk, ResourceColumns):
+            found = validator.errors_columns(chunk)
+        else:
+            found = {i: m for i, m in enumerate(validator.errors_many(chunk)) if m}
+        validator.clear()
+        return found
+    resources = chunk.resources() if isinstance(chunk, ResourceColumns) else chunk
+    return {i: m for i, m in enumerate(validator.errors(r) for r in resources) if m}
+
+
+def _types(chunk: Chunk) -> list[str]:
+    """Resource type of each resource of a chunk."""
+    if isinstance(chunk, ResourceColumns):
+        return [chunk.resource_type] * chunk.n
+    return [r["resourceType"] for r in chunk]
 
 
 def write_fhir(study_: Study, out: Path, *, version: str = "R4", bundle: str = "collection", ndjson: bool = False,
@@ -103,33 +126,21 @@ def write_fhir(study_: Study, out: Path, *, version: str = "R4", bundle: str = "
         ctx = make_context(study_, spec, tz, in_bundle)
         counts: Counter[str] = Counter()
         check = validator if not result.counts else None  # validate once (both outputs hold the same content)
-        with contextlib.ExitStack() as stack:
+        # the background writes end (and are waited for) before the files are closed and renamed
+        with contextlib.ExitStack() as stack, BackgroundWrites() as background:
             if kind == "bundle":
                 target = out / "bundle.json"
                 fh = stack.enter_context(atomic_open(target, "wb"))
-                writer: Any = BundleWriter(fh, bundle, ids.simple_id("bundle", ctx.studyid))
+                writer: Any = BundleWriter(fh, bundle, ids.simple_id("bundle", ctx.studyid), background.write)
                 file_label = "bundle.json"
             else:
-                writer = NdjsonWriter(out, stack)
+                writer = NdjsonWriter(out, stack, background.write)
                 file_label = ""
-            for chunk, hints in generate(ctx, chunk_size):
+            for chunk in generate(ctx, chunk_size):
+                types = _types(chunk)
                 if check is not None:
-                    if isinstance(check, FastValidator):
-                        batch = check.errors_hinted(chunk, hints, lab.UNIQUE) if hints is not None else \
-                            check.errors_many(chunk)
-                    else:
-                        batch = [check.errors(r) for r in chunk]
-                    for r, msgs in zip(chunk, batch, strict=True):
-                        if msgs:
-                            label = file_label or f"{r.get('resourceType')}.ndjson"
-                            result.findings += [Finding(label, counts[r.get("resourceType")] + 1,
-                                                        str(r.get("resourceType")), str(r.get("id")), m)
-                                                for m in msgs]
-                        counts[r["resourceType"]] += 1
-                    if isinstance(check, FastValidator):
-                        check.clear()
-                else:
-                    counts.update(r["resourceType"] for r in chunk)
+                    result.findings += _findings(chunk, types, check_chunk(check, chunk), counts, file_label)
+                counts.update(types)
                 writer.add(chunk)
             if kind == "bundle":
                 writer.close()
@@ -141,3 +152,19 @@ def write_fhir(study_: Study, out: Path, *, version: str = "R4", bundle: str = "
             if w not in result.warnings:
                 result.warnings.append(w)
     return result
+
+
+def _findings(chunk: Chunk, types: list[str], problems: dict[int, list[str]], counts: Counter[str],
+              file_label: str) -> list[Finding]:
+    """Findings for the problems of a chunk; positions count per resource type from `counts` (before it)."""
+    if not problems:
+        return []
+    resources = chunk.resources() if isinstance(chunk, ResourceColumns) else chunk
+    seen: Counter[str] = Counter()
+    out = []
+    for i, (r, rtype) in enumerate(zip(resources, types, strict=True)):
+        seen[rtype] += 1
+        for m in problems.get(i, ()):
+            out.append(Finding(file_label or f"{rtype}.ndjson", counts[rtype] + seen[rtype], str(rtype),
+                               str(r.get("id")), m))
+    return out

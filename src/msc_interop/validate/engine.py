@@ -29,7 +29,7 @@ import pyreadstat
 from lxml import etree
 
 from msc_interop.errors import InputError, MscInteropError
-from msc_interop.sdtm.datasetjson import gc_paused
+from msc_interop.runtime import gc_paused
 from msc_interop.study import Study, StudyMeta, conform
 from msc_interop.validate.columns import ColumnCache
 from msc_interop.validate.define_rules import DefineContext

@@ -141,7 +141,18 @@ def read_fhir(paths: Sequence[Path], version: str | None = None) -> tuple[FhirCo
             c = len(ctx.containers)
             ctx.containers.append(Container("resource", str(path), str(path.name)))
             ctx.items.append(FhirItem(doc, str(path), None, c))
+    if version is None:
+        ctx.version = _detected_version(ctx.items)
     return ctx, problems
+
+
+def _detected_version(items: Sequence[FhirItem]) -> str:
+    """R5 when some resources carry elements only R5 has and none carries an R4-only one; else R4 (the
+    version hospitals run). Without this, R5 output validated as R4 gave hundreds of false findings."""
+    from msc_interop.fhir.versions import evident_version
+
+    seen = {evident_version(item.resource)[0] for item in items if not item.is_bundle}
+    return "R5" if "R5" in seen and "R4" not in seen else "R4"
 
 
 def _add_bundle(ctx: FhirContext, path: Path, doc: dict[str, Any]) -> None:

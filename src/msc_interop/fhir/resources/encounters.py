@@ -4,33 +4,39 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from msc_interop.fhir import terms
-from msc_interop.fhir.common import coding, float_text, read_carried, text
+from msc_interop.fhir.columns import Element, Factorized, ResourceColumns
+from msc_interop.fhir.common import coding, float_text, read_carried
 from msc_interop.fhir.context import WriteContext
 
 
-def build_encounters(ctx: WriteContext) -> list[dict[str, Any]]:
+def build_encounters(ctx: WriteContext) -> ResourceColumns:
+    """One Encounter per subject visit, column-wise (fhir/columns.py): each element once per distinct value."""
     v = ctx.version
-    status = terms.fixed("encounter_status")[v.name]
     cls = terms.fixed("encounter_class")
     class_coding = coding(cls["system"], cls["code"], cls["display"])
-    out = []
-    for rec in ctx.encounters.to_dict("records"):
-        res: dict[str, Any] = {"resourceType": "Encounter", "id": rec["id"]}
-        if text(rec["EPOCH"]):
-            res["extension"] = [{"url": terms.ext_url("sdtm_variables"),
-                                 "extension": [{"url": "EPOCH", "valueString": text(rec["EPOCH"])}]}]
-        res["identifier"] = [{"system": terms.id_system("visitnum"), "value": float_text(float(rec["VISITNUM"]))}]
-        res["status"] = status
-        if v.has("Encounter.class_coding"):
-            res["class"] = class_coding
-        else:
-            res["class"] = [{"coding": [class_coding]}]
-        if text(rec["VISIT"]):
-            res["type"] = [{"text": text(rec["VISIT"])}]
-        res["subject"] = ctx.ref("Patient", ctx.patient_rids[text(rec["USUBJID"])])
-        out.append(res)
-    return out
+    cols = Factorized(ctx.encounters.reset_index(drop=True))
+    n = cols.n
+    epoch_codes, epochs = cols.codes("EPOCH")
+    visitnum_codes, visitnums = pd.factorize(cols.series("VISITNUM"), use_na_sentinel=False)
+    visit_codes, visits = cols.codes("VISIT")
+    subject_codes, subjects = cols.codes("USUBJID")
+    url = terms.ext_url("sdtm_variables")
+    return ResourceColumns("Encounter", n, [
+        Element.constant("resourceType", "Encounter", n),
+        Element.per_row_values("id", cols.series("id").tolist()),
+        Element.shared("extension", epoch_codes, [
+            [{"url": url, "extension": [{"url": "EPOCH", "valueString": e}]}] if e else None for e in epochs]),
+        Element.shared("identifier", visitnum_codes, [
+            [{"system": terms.id_system("visitnum"), "value": float_text(float(x))}] for x in visitnums]),
+        Element.constant("status", terms.fixed("encounter_status")[v.name], n),
+        Element.constant("class", class_coding if v.has("Encounter.class_coding") else [{"coding": [class_coding]}],
+                         n),
+        Element.shared("type", visit_codes, [[{"text": x}] if x else None for x in visits]),
+        Element.shared("subject", subject_codes, [ctx.ref("Patient", ctx.patient_rids[u]) for u in subjects]),
+    ])
 
 
 def read_encounter(res: dict[str, Any]) -> dict[str, Any]:

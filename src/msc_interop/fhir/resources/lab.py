@@ -1,9 +1,10 @@
 """LB <-> Observation (category laboratory), column-wise: the hot path for big studies.
 
 Building: every FHIR element is made once per distinct value of the SDTM columns it depends on (a million lab
-rows hold a few hundred tests, units and ranges and tens of thousands of dates), and each row's resource is
-one dict that shares those element objects; orjson serialises shared objects without copying. Only the id,
-the identifier and the carried variables are made per row.
+rows hold a few hundred tests, units and ranges and tens of thousands of dates), held column-wise
+(fhir/columns.py: per row, which distinct value each element takes). No dict is made per row: each distinct
+value is serialised once and each row's JSON is joined from those pieces. Only the id and the identifier's
+value are made per row.
 
 Mapping (IG LB rows; docs/fhir-mapping.md): LBTESTCD/LBTEST -> code (msc-interop's cdisc-lbtestcd coding,
 userSelected, as the IG's "selected" coding; the NCI Thesaurus C-code of the CT term; LBLOINC as the LOINC
@@ -25,30 +26,25 @@ import pandas as pd
 from msc_interop import mappings
 from msc_interop.dates import dtc_to_fhir
 from msc_interop.fhir import ids, terms
+from msc_interop.fhir.columns import SLOT, Element, Factorized, ResourceColumns
 from msc_interop.fhir.common import (
     Carrier,
     coding,
     float_text,
-    is_blank,
+    group_codes,
     number_back,
     parse_number,
     text,
 )
-from msc_interop.fhir.context import WriteContext, encounter_lookup
+from msc_interop.fhir.context import WriteContext
 
 COMPARATOR = ("<=", ">=", "<", ">")
 
 
 def distinct(df: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
     """Group codes per row and the distinct value combinations (in order of first appearance)."""
-    sub = df[cols]
-    codes = sub.groupby(cols, sort=False, dropna=False).ngroup().to_numpy()
-    uniques = sub.drop_duplicates().reset_index(drop=True)
-    return codes, uniques
-
-
-def _col(df: pd.DataFrame, col: str) -> pd.Series:
-    return df[col] if col in df.columns else pd.Series("", index=df.index, dtype=object)
+    codes, first = group_codes(*(df[c] for c in cols))
+    return codes, df[cols].iloc[first].reset_index(drop=True)
 
 
 # --- per-distinct element builders -------------------------------------------------------------------------
@@ -162,17 +158,6 @@ def _num_or_nan(t: str) -> float:
     return float(n) if n is not None else np.nan
 
 
-def _texts(s: pd.Series) -> np.ndarray:
-    """Character column as an object array of str, "" for null (vectorised: no per-value Python)."""
-    if s.dtype != object:
-        s = s.astype(object)
-    return s.where(s.notna(), "").to_numpy(dtype=object)
-
-
-def _differs_text(a: pd.Series, b: pd.Series) -> np.ndarray:
-    return _texts(a) != _texts(b)
-
-
 def _differs_num(a: pd.Series, b: pd.Series) -> np.ndarray:
     x = pd.to_numeric(a, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     y = pd.to_numeric(b, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
@@ -182,111 +167,151 @@ def _differs_num(a: pd.Series, b: pd.Series) -> np.ndarray:
 
 # --- building ----------------------------------------------------------------------------------------------
 
-def build_observations(ctx: WriteContext, chunk_size: int = 25_000
-                       ) -> Iterator[tuple[list[dict[str, Any]], dict[str, list[Any]]]]:
-    """Observations in chunks, each with its `hints`: per element, the distinct objects the chunk shares."""
+def build_observations(ctx: WriteContext, chunk_size: int = 25_000) -> Iterator[ResourceColumns]:
+    """Observations in chunks of `chunk_size` LB rows, each held column-wise (fhir/columns.py)."""
     lb = ctx.study.datasets.get("LB")
     if lb is None or lb.empty:
         return
     for start in range(0, len(lb), chunk_size):
-        part = lb.iloc[start:start + chunk_size]
-        hints: dict[str, list[Any]] = {}
-        yield build_chunk(ctx, part, start, hints), hints
+        yield build_chunk(ctx, lb.iloc[start:start + chunk_size], start)
 
 
-UNIQUE = ("id", "identifier", "extension")  # elements made per row (not shared through hints)
+def build_chunk(ctx: WriteContext, lb: pd.DataFrame, offset: int = 0) -> ResourceColumns:
+    """The Observations for rows of LB (offset = position of the first row in the whole dataset).
 
-
-def build_chunk(ctx: WriteContext, lb: pd.DataFrame, offset: int = 0,
-                hints: dict[str, list[Any]] | None = None) -> list[dict[str, Any]]:
-    """Observation dicts for rows of LB (offset = position of the first row in the whole dataset).
-
-    `hints`, when given, receives for every shared element the distinct objects used (the fast validator
-    checks those once instead of once per resource; `id`, `identifier` and `extension` are per row).
+    Each element is made once per distinct value of the LB columns it depends on (each column hashed once,
+    `Factorized`); only the id and the identifier's value are made per row. The element order is the order
+    of the keys in the JSON.
     """
-    lb = lb.reset_index(drop=True)
-    n = len(lb)
-    usubjid = lb["USUBJID"].astype(object)
-    seq = _col(lb, "LBSEQ")
-    rid = ids.record_ids("lb", ctx.studyid, usubjid, seq, "LB")
-    seq_text = ids.seq_texts(seq)
-    ident_values = (f"{ctx.studyid}/" + _texts(usubjid) + "/LB/" + seq_text).tolist()
-    rid = rid.tolist()
-    seq_system = terms.id_system("seq")
+    cols = Factorized(lb.reset_index(drop=True))
+    n = cols.n
+    usubjid = cols.series("USUBJID").astype(object)
+    seq = cols.series("LBSEQ")
+    rid = ids.record_ids("lb", ctx.studyid, usubjid, seq, "LB").tolist()
+    subject_codes, subjects = cols.codes("USUBJID")
+    heads = np.array([f"{ctx.studyid}/{u}/LB/" for u in subjects] + [""], dtype=object)
+    ident_values = (heads[subject_codes] + ids.seq_texts(seq)).tolist()
+    visit = _visit_columns(ctx, cols)
+    value, value_is_q, reference_range, carry_lo, carry_hi = _result_elements(cols)
+    contained, specimen = _specimen_elements(cols)
+    effective, effective_ext = _effective_elements(ctx, cols)
+    return ResourceColumns("Observation", n, [
+        Element.constant("resourceType", "Observation", n),
+        Element.per_row_values("id", rid),
+        contained,
+        _extension_element(ctx, cols, offset, visit, value_is_q, carry_lo, carry_hi),
+        Element.text("identifier", [{"system": terms.id_system("seq"), "value": SLOT}], ident_values),
+        Element.constant("status", "final", n),
+        _category_element(cols),
+        _code_element(cols),
+        _subject_element(ctx, cols),
+        Element.shared("encounter", visit["codes"], [ctx.ref("Encounter", e) if isinstance(e, str) else None
+                                                     for e in visit["encounter"]]),
+        effective,
+        effective_ext,
+        _performer_element(ctx, cols),
+        value,
+        _interpretation_element(cols),
+        specimen,
+        reference_range,
+    ])
 
-    subj_codes, subj_u = pd.factorize(usubjid.astype(object), use_na_sentinel=False)
-    subj_objs = [{"reference": ctx.refs("Patient", ctx.patient_rids[text(u)])} for u in subj_u]
-    subj_col = [subj_objs[c] for c in subj_codes.tolist()]
 
-    # category (+ LBCAT)
+def _visit_columns(ctx: WriteContext, cols: Factorized) -> dict[str, Any]:
+    """Per distinct subject visit (USUBJID, VISITNUM): its Encounter id and the visit's VISIT and EPOCH;
+    `codes` gives each row's subject visit."""
+    codes, first = cols.group("USUBJID", "VISITNUM")
+    subjects = cols.texts("USUBJID")[first].tolist()
+    visitnums = pd.to_numeric(cols.series("VISITNUM"), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    found = [ctx.encounter_index.get((u, v), -1) for u, v in zip(subjects, visitnums[first].tolist(), strict=True)]
+    enc = ctx.encounters
+    rows = np.array(found, dtype=np.int64)
+    hit = rows >= 0
+
+    def column(name: str, missing: Any) -> np.ndarray:
+        out = np.full(len(rows), missing, dtype=object)
+        if hit.any():
+            values = enc[name].astype(object)
+            out[hit] = values.where(values.notna(), missing).to_numpy(dtype=object)[rows[hit]]
+        return out
+
+    return {"codes": codes, "encounter": column("id", None).tolist(), "VISIT": column("VISIT", ""),
+            "EPOCH": column("EPOCH", "")}
+
+
+def _category_element(cols: Factorized) -> Element:
+    """category: laboratory, and LBCAT as a second category (text only)."""
     lab = terms.fixed("lab_category")
     lab_cc = {"coding": [coding(lab["system"], lab["code"], lab["display"])]}
-    cat_codes, cat_u = distinct(lb.assign(_c=_col(lb, "LBCAT").astype(object)), ["_c"])
-    cat_objs = [[lab_cc, {"text": text(c)}] if text(c) else [lab_cc] for c in cat_u["_c"]]
+    codes, values = cols.codes("LBCAT")
+    return Element.shared("category", codes, [[lab_cc, {"text": c}] if c else [lab_cc] for c in values])
 
-    # code
-    frame = pd.DataFrame({"cd": _col(lb, "LBTESTCD").astype(object), "t": _col(lb, "LBTEST").astype(object),
-                          "lo": _col(lb, "LBLOINC").astype(object)})
-    code_codes, code_u = distinct(frame, ["cd", "t", "lo"])
-    code_objs = [_code(text(a), text(b), text(c)) for a, b, c in code_u.itertuples(index=False)]
 
-    # encounter, visit, epoch
-    enc = encounter_lookup(ctx, lb)
-    e_codes, e_u = pd.factorize(enc["id"].astype(object), use_na_sentinel=False)
-    e_objs = [ctx.ref("Encounter", e) if isinstance(e, str) else None for e in e_u]
-    enc_col = [e_objs[c] for c in e_codes.tolist()]
+def _code_element(cols: Factorized) -> Element:
+    codes, combos = cols.distinct_texts("LBTESTCD", "LBTEST", "LBLOINC")
+    return Element.shared("code", codes, [_code(*combo) for combo in combos])
 
-    # effective
-    dtc = _col(lb, "LBDTC").astype(object)
-    d_codes, d_u = distinct(pd.DataFrame({"d": dtc}), ["d"])
-    d_val, d_keep = dtc_to_fhir(d_u["d"], ctx.tz)
+
+def _subject_element(ctx: WriteContext, cols: Factorized) -> Element:
+    codes, values = cols.codes("USUBJID")
+    return Element.shared("subject", codes, [{"reference": ctx.refs("Patient", ctx.patient_rids[u])}
+                                             for u in values])
+
+
+def _effective_elements(ctx: WriteContext, cols: Factorized) -> tuple[Element, Element]:
+    """effectiveDateTime, and `_effectiveDateTime` with the LBDTC text where FHIR cannot hold it exactly."""
+    codes, dtc = cols.codes("LBDTC")
+    values, keep = dtc_to_fhir(pd.Series(dtc, dtype=object), ctx.tz)
     url_dtc = terms.ext_url("sdtm_dtc")
-    d_ext = [{"extension": [{"url": url_dtc, "valueString": text(o)}]} if k else None
-             for o, k in zip(d_u["d"], d_keep, strict=True)]
-    d_val = d_val.tolist()
+    originals = [{"extension": [{"url": url_dtc, "valueString": o}]} if k else None
+                 for o, k in zip(dtc, keep, strict=True)]
+    return (Element.shared("effectiveDateTime", codes, values.tolist()),
+            Element.shared("_effectiveDateTime", codes, originals))
 
-    # performer
-    nam = _col(lb, "LBNAM").astype(object)
-    p_codes, p_u = distinct(pd.DataFrame({"p": nam}), ["p"])
-    p_objs = [[{**ctx.ref("Organization", ctx.org_rids[text(p)]), "display": text(p)}] if text(p) else None
-              for p in p_u["p"]]
 
-    # value + unit, reference range
-    orres = _col(lb, "LBORRES").astype(object)
-    orresu = _col(lb, "LBORRESU").astype(object)
-    lo, hi = _col(lb, "LBORNRLO").astype(object), _col(lb, "LBORNRHI").astype(object)
-    v_codes, v_u = distinct(pd.DataFrame({"o": orres, "u": orresu}), ["o", "u"])
-    v_objs = [result_value(text(o), text(u)) for o, u in v_u.itertuples(index=False)]
-    v_is_q = np.array([v is not None and v[0] == "valueQuantity" for v in v_objs], dtype=bool)
-    r_codes, r_u = distinct(pd.DataFrame({"lo": lo, "hi": hi, "u": orresu}), ["lo", "hi", "u"])
-    r_res = [_range(text(a), text(b), text(c)) for a, b, c in r_u.itertuples(index=False)]
-    r_objs = [r[0] for r in r_res]
-    carry_lo = np.array([r[1] for r in r_res], dtype=bool)[r_codes] if n else np.zeros(0, bool)
-    carry_hi = np.array([r[2] for r in r_res], dtype=bool)[r_codes] if n else np.zeros(0, bool)
+def _performer_element(ctx: WriteContext, cols: Factorized) -> Element:
+    codes, values = cols.codes("LBNAM")
+    return Element.shared("performer", codes, [
+        [{**ctx.ref("Organization", ctx.org_rids[p]), "display": p}] if p else None for p in values])
 
-    # interpretation
-    nr = _col(lb, "LBNRIND").astype(object)
-    i_codes, i_u = distinct(pd.DataFrame({"i": nr}), ["i"])
+
+def _result_elements(cols: Factorized) -> tuple[Element, np.ndarray, Element, np.ndarray, np.ndarray]:
+    """value[x] and referenceRange; per row: whether the value is a Quantity, whether LBORNRLO/HI must be
+    carried (not a number)."""
+    v_codes, v_combos = cols.distinct_texts("LBORRES", "LBORRESU")
+    values = [result_value(o, u) for o, u in v_combos]
+    is_q = np.array([v is not None and v[0] == "valueQuantity" for v in values] + [False], dtype=bool)
+    r_codes, r_combos = cols.distinct_texts("LBORNRLO", "LBORNRHI", "LBORRESU")
+    ranges = [_range(lo, hi, u) for lo, hi, u in r_combos]
+    carry_lo = np.array([r[1] for r in ranges] + [False], dtype=bool)[r_codes]
+    carry_hi = np.array([r[2] for r in ranges] + [False], dtype=bool)[r_codes]
+    return (Element.choice(v_codes, values, "value[x]"), is_q[v_codes],
+            Element.shared("referenceRange", r_codes, [r[0] for r in ranges]), carry_lo, carry_hi)
+
+
+def _interpretation_element(cols: Factorized) -> Element:
+    """LBNRIND -> interpretation: the v3 ObservationInterpretation coding (N/L/H/A) and the text."""
+    codes, nrind = cols.codes("LBNRIND")
     imap = terms.code_map("nrind_to_interpretation")
-    i_objs = []
-    for x in i_u["i"]:
-        t = text(x)
+    values: list[Any] = []
+    for t in nrind:
         if not t:
-            i_objs.append(None)
+            values.append(None)
             continue
         c = imap.code(t)
         cc: dict[str, Any] = {"coding": [coding("interpretation", c[0], c[1])]} if c else {}
         cc["text"] = t
-        i_objs.append([cc])
+        values.append([cc])
+    return Element.shared("interpretation", codes, values)
 
-    # specimen (contained Specimen with the SPECTYPE term)
-    spec = _col(lb, "LBSPEC").astype(object)
-    s_codes, s_u = distinct(pd.DataFrame({"s": spec}), ["s"])
-    s_objs = []
-    for x in s_u["s"]:
-        t = text(x)
+
+def _specimen_elements(cols: Factorized) -> tuple[Element, Element]:
+    """LBSPEC -> a contained Specimen (type: NCI coding of the SPECTYPE term + text) and the reference to it."""
+    codes, specs = cols.codes("LBSPEC")
+    contained: list[Any] = []
+    for t in specs:
         if not t:
-            s_objs.append(None)
+            contained.append(None)
             continue
         typ: dict[str, Any] = {}
         nci = terms.ct_nci("SPECTYPE", t)
@@ -294,103 +319,78 @@ def build_chunk(ctx: WriteContext, lb: pd.DataFrame, offset: int = 0,
             term = mappings.codelist("SPECTYPE").term(t)
             typ["coding"] = [coding("ncit", nci, (term.preferred_term if term else "") or None)]
         typ["text"] = t
-        s_objs.append([{"resourceType": "Specimen", "id": "spec", "type": typ}])
+        contained.append([{"resourceType": "Specimen", "id": "spec", "type": typ}])
     spec_ref = {"reference": "#spec"}
+    return (Element.shared("contained", codes, contained),
+            Element.shared("specimen", codes, [spec_ref if c is not None else None for c in contained]))
 
-    # carried variables: unmapped columns, and mapped ones whose FHIR home cannot give them back here
-    carrier = Carrier(n, ctx.tz)
-    mapped = terms.mapped_variables("LB")
-    std = derive_standard(orres, orresu, lo, hi)
-    dy = ctx.study_days(dtc, usubjid)
-    visit_differs = _differs_text(_col(lb, "VISIT"), enc["VISIT"])
-    epoch_differs = _differs_text(_col(lb, "EPOCH"), enc["EPOCH"])
+
+def _extension_element(ctx: WriteContext, cols: Factorized, offset: int, visit: dict[str, Any],
+                       value_is_q: np.ndarray, carry_lo: np.ndarray, carry_hi: np.ndarray) -> Element:
+    """extension: the study (workflow-researchStudy), the carried SDTM variables, the SUPPLB records.
+
+    Carried: unmapped columns, and mapped ones whose FHIR home cannot give them back here (the derived ones
+    where the record differs from what the reader would derive).
+    """
+    n, lb = cols.n, cols.df
     special = {
-        "STUDYID": _texts(_col(lb, "STUDYID")) != ctx.studyid,
-        "DOMAIN": _texts(_col(lb, "DOMAIN")) != "LB",
-        "LBTESTCD": is_blank(_col(lb, "LBTESTCD")),
-        "LBTEST": is_blank(_col(lb, "LBTESTCD")),
-        "LBORRESU": ~v_is_q[v_codes] & ~is_blank(orresu) if n else np.zeros(0, bool),
+        "STUDYID": cols.texts("STUDYID") != ctx.studyid,
+        "DOMAIN": cols.texts("DOMAIN") != "LB",
+        "LBTESTCD": cols.blank("LBTESTCD"),
+        "LBTEST": cols.blank("LBTESTCD"),
+        "LBORRESU": ~value_is_q & ~cols.blank("LBORRESU"),
         "LBORNRLO": carry_lo,
         "LBORNRHI": carry_hi,
-        "LBSTRESC": _differs_text(_col(lb, "LBSTRESC"), std["LBSTRESC"]),
-        "LBSTRESU": _differs_text(_col(lb, "LBSTRESU"), std["LBSTRESU"]),
-        "LBSTRESN": _differs_num(_col(lb, "LBSTRESN"), std["LBSTRESN"]),
-        "LBSTNRLO": _differs_num(_col(lb, "LBSTNRLO"), std["LBSTNRLO"]),
-        "LBSTNRHI": _differs_num(_col(lb, "LBSTNRHI"), std["LBSTNRHI"]),
-        "VISIT": visit_differs,
-        "EPOCH": epoch_differs,
-        "LBDY": _differs_num(_col(lb, "LBDY"), dy),
-        "USUBJID": is_blank(usubjid),
+        **_standard_differs(cols),
+        "VISIT": cols.texts("VISIT") != visit["VISIT"][visit["codes"]] if n else np.zeros(0, bool),
+        "EPOCH": cols.texts("EPOCH") != visit["EPOCH"][visit["codes"]] if n else np.zeros(0, bool),
+        "LBDY": _study_day_differs(ctx, cols),
+        "USUBJID": cols.blank("USUBJID"),
     }
+    carrier = Carrier(n, ctx.tz)
+    mapped = terms.mapped_variables("LB")
     for col in lb.columns:
         if col not in mapped:
-            carrier.add(col, lb[col], ~is_blank(lb[col]))
+            carrier.add(col, lb[col], ~cols.blank(col))
         elif col in special:
             carrier.add(col, lb[col], special[col])
-    carried = carrier.extensions()
-
+    carried_codes, carried = carrier.distinct()
     wf = {"url": terms.ext_url("workflow_research_study"), "valueReference": ctx.study_ref()}
-    wf_only = [wf]
-    supp = ctx.supp
-    # plain Python lists: indexing them with Python ints is several times faster than numpy scalars
-    s_codes, cat_codes, code_codes, d_codes = s_codes.tolist(), cat_codes.tolist(), code_codes.tolist(), \
-        d_codes.tolist()
-    p_codes, v_codes, i_codes, r_codes = p_codes.tolist(), v_codes.tolist(), i_codes.tolist(), r_codes.tolist()
-    carried = carried.tolist()
-    if hints is not None:
-        values: dict[str, list[Any]] = {"valueQuantity": [], "valueCodeableConcept": []}
-        for v in v_objs:
-            if v is not None:
-                values[v[0]].append(v[1])
-        hints.update({
-            "resourceType": ["Observation"], "status": ["final"], "contained": s_objs, "category": cat_objs,
-            "code": code_objs, "subject": subj_objs, "encounter": e_objs, "effectiveDateTime": d_val,
-            "_effectiveDateTime": d_ext, "performer": p_objs, "interpretation": i_objs, "specimen": [spec_ref],
-            "referenceRange": r_objs, **values})
-        for k in list(hints):
-            hints[k] = [x for x in hints[k] if x is not None]
-    out: list[dict[str, Any]] = []
-    for i in range(n):
-        r: dict[str, Any] = {"resourceType": "Observation", "id": rid[i]}
-        s_obj = s_objs[s_codes[i]]
-        if s_obj is not None:
-            r["contained"] = s_obj
-        c = carried[i]
-        extra = supp.get(("LB", offset + i)) if supp else None
-        if c is None and not extra:
-            r["extension"] = wf_only
-        else:
-            r["extension"] = [wf, *([c] if c is not None else []), *(extra or [])]
-        r["identifier"] = [{"system": seq_system, "value": ident_values[i]}]
-        r["status"] = "final"
-        r["category"] = cat_objs[cat_codes[i]]
-        r["code"] = code_objs[code_codes[i]]
-        r["subject"] = subj_col[i]
-        e = enc_col[i]
-        if e is not None:
-            r["encounter"] = e
-        dv = d_val[d_codes[i]]
-        if dv is not None:
-            r["effectiveDateTime"] = dv
-        de = d_ext[d_codes[i]]
-        if de is not None:
-            r["_effectiveDateTime"] = de
-        p = p_objs[p_codes[i]]
-        if p is not None:
-            r["performer"] = p
-        val = v_objs[v_codes[i]]
-        if val is not None:
-            r[val[0]] = val[1]
-        it = i_objs[i_codes[i]]
-        if it is not None:
-            r["interpretation"] = it
-        if s_obj is not None:
-            r["specimen"] = spec_ref
-        rr = r_objs[r_codes[i]]
-        if rr is not None:
-            r["referenceRange"] = rr
-        out.append(r)
+    values: list[Any] = [[wf], *([wf, c] for c in carried)]
+    codes = carried_codes + 1
+    for i, extra in _supp_rows(ctx, offset, n):
+        c = carried_codes[i]
+        values.append([wf, *([carried[c]] if c >= 0 else []), *extra])
+        codes[i] = len(values) - 1
+    return Element("extension", codes, values)
+
+
+def _standard_differs(cols: Factorized) -> dict[str, np.ndarray]:
+    """Per row, whether LBSTRESC/U/N and LBSTNRLO/HI differ from what the reader derives from the original
+    result (derived once per distinct LBORRES, LBORNRLO, LBORNRHI)."""
+    codes, combos = cols.distinct_texts("LBORRES", "LBORNRLO", "LBORNRHI")
+    o, lo, hi = (pd.Series([c[k] for c in combos], dtype=object) for k in range(3))
+    std = derive_standard(o, pd.Series("", index=o.index, dtype=object), lo, hi)
+    out = {"LBSTRESC": cols.texts("LBSTRESC") != std["LBSTRESC"].to_numpy(dtype=object)[codes],
+           "LBSTRESU": cols.texts("LBSTRESU") != cols.texts("LBORRESU")}
+    for name in ("LBSTRESN", "LBSTNRLO", "LBSTNRHI"):
+        out[name] = _differs_num(cols.series(name), pd.Series(std[name].to_numpy(dtype="float64")[codes]))
     return out
+
+
+def _study_day_differs(ctx: WriteContext, cols: Factorized) -> np.ndarray:
+    """Per row, whether LBDY differs from the study day the reader derives (LBDTC and RFSTDTC), derived
+    once per distinct subject and date."""
+    codes, combos = cols.distinct_texts("USUBJID", "LBDTC")
+    dy = ctx.study_days(pd.Series([c[1] for c in combos], dtype=object), pd.Series([c[0] for c in combos],
+                                                                                    dtype=object))
+    return _differs_num(cols.series("LBDY"), pd.Series(dy.to_numpy(dtype="float64", na_value=np.nan)[codes]))
+
+
+def _supp_rows(ctx: WriteContext, offset: int, n: int) -> list[tuple[int, list[dict[str, Any]]]]:
+    """(row in the chunk, SUPPLB extensions) for the chunk's rows that have SUPPLB records."""
+    return sorted((row - offset, extra) for (domain, row), extra in ctx.supp.items()
+                  if domain == "LB" and offset <= row < offset + n and extra)
 
 
 # --- reading: one flat record per Observation --------------------------------------------------------------

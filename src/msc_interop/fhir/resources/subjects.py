@@ -8,14 +8,15 @@ the sdtm-variables extension, the DM variables FHIR has no element for (RFSTDTC,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from msc_interop.dates import dtc_to_fhir
+from msc_interop.dates import dtc_to_fhir, per_distinct
 from msc_interop.fhir import terms
-from msc_interop.fhir.common import Carrier, coding, ext, is_blank, text
+from msc_interop.fhir.common import Carrier, coding, ext, is_blank, records, text, texts
 from msc_interop.fhir.context import WriteContext
 from msc_interop.fhir.resources.study import arm_table, link_id, site_countries
 
@@ -25,7 +26,7 @@ def build_patients(ctx: WriteContext) -> list[dict[str, Any]]:
     dm = ctx.study.datasets.get("DM")
     rows: dict[str, dict[str, Any]] = {}
     if dm is not None:
-        for rec in dm.to_dict("records"):
+        for rec in records(dm):
             rows.setdefault(text(rec["USUBJID"]), rec)
     gmap = terms.code_map("sex_to_gender")
     out = []
@@ -101,7 +102,7 @@ def build_research_subjects(ctx: WriteContext) -> list[dict[str, Any]]:
             carrier.add(col, dm[col], ~is_blank(dm[col]))
         elif col in decoded:
             exp = decoded[col]
-            differs = (dm[col].astype(object).map(text).to_numpy() != exp.map(text).to_numpy())
+            differs = texts(dm[col]) != texts(exp)
             carrier.add(col, dm[col], differs)
     carried = carrier.extensions()
     period_start = dtc_to_fhir(_col(dm, "RFICDTC"), ctx.tz)
@@ -111,7 +112,7 @@ def build_research_subjects(ctx: WriteContext) -> list[dict[str, Any]]:
     ric, rpen = _col(dm, "RFICDTC").tolist(), _col(dm, "RFPENDTC").tolist()
     carried = carried.tolist()
     out = []
-    for i, rec in enumerate(dm.to_dict("records")):
+    for i, rec in enumerate(records(dm)):
         usubjid = text(rec["USUBJID"])
         idents = [{"system": terms.id_system("usubjid"), "value": usubjid}]
         if text(rec.get("SUBJID")):
@@ -171,12 +172,14 @@ def decode_expectations(ctx: WriteContext, dm: pd.DataFrame) -> dict[str, pd.Ser
     exp: dict[str, pd.Series] = {}
     exp["STUDYID"] = pd.Series(ctx.studyid, index=dm.index, dtype=object)
     exp["DOMAIN"] = pd.Series("DM", index=dm.index, dtype=object)
+    def each(col: str, fn: Callable[[str], str]) -> pd.Series:
+        """fn of the text of each value of a DM column, once per distinct value."""
+        return per_distinct(lambda u: pd.Series([fn(text(x)) for x in u], dtype=object), _col(dm, col))
+
     for cd, name in (("ARMCD", "ARM"), ("ACTARMCD", "ACTARM")):
-        exp[name] = _col(dm, cd).map(lambda c: arms.get(text(c), "") if text(c) else "")
-    site = _col(dm, "SITEID").map(text)
-    exp["COUNTRY"] = site.map(lambda s: countries.get(s, "") if s in ctx.site_rids else "")
-    sex = _col(dm, "SEX").map(text)
-    exp["SEX"] = sex.map(lambda s: s if gmap.code(s) and gmap.cdisc(gmap.code(s)[0]) == s else "")
-    death = ~is_blank(_col(dm, "DTHDTC")) | (_col(dm, "DTHFL").map(text) == "Y").to_numpy()
+        exp[name] = each(cd, lambda c: arms.get(c, "") if c else "")
+    exp["COUNTRY"] = each("SITEID", lambda s: countries.get(s, "") if s in ctx.site_rids else "")
+    exp["SEX"] = each("SEX", lambda s: s if gmap.code(s) and gmap.cdisc(gmap.code(s)[0]) == s else "")
+    death = ~is_blank(_col(dm, "DTHDTC")) | (texts(_col(dm, "DTHFL")) == "Y")
     exp["DTHFL"] = pd.Series(np.where(death, "Y", ""), index=dm.index, dtype=object)
     return exp

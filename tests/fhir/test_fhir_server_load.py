@@ -1,0 +1,160 @@
+"""The transaction Bundle of `msc-interop to-fhir --bundle transaction` (R4) loads into a real FHIR server.
+
+The server is sekmet-fhir (FastAPI + SQLite, FHIR R4, validates every resource it stores with fhir.resources),
+started on a free loopback port. Loaded: every entry 200/201 in a transaction-response, the `urn:uuid`
+references resolved to `Type/id`, the labs searchable per subject, and a second load updates (PUT) instead of
+duplicating. Skipped when sekmet-fhir is not installed (`pip install "sekmet-fhir==0.1.1"`).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from fhir_fixtures import REPO, example  # noqa: F401
+
+from msc_interop.cli import main
+from msc_interop.study import Study
+
+pytest.importorskip("sekmet", reason="the loopback FHIR server sekmet-fhir is not installed "
+                                     "(pip install 'sekmet-fhir==0.1.1')")
+
+STARTUP_SECONDS = 60
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _request(url: str, body: bytes | None = None, timeout: float = 120) -> tuple[int, Any]:
+    """(HTTP status, parsed JSON body) of a GET, or of a POST of `body` as FHIR JSON."""
+    req = urllib.request.Request(url, data=body, method="POST" if body is not None else "GET",
+                                 headers={"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A sekmet-fhir server on a free loopback port with an empty store; yields its FHIR base URL."""
+    folder = tmp_path_factory.mktemp("fhir_server")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}/fhir"
+    settings = folder / "settings.yaml"
+    settings.write_text(json.dumps({  # JSON is YAML
+        "base_url": base, "host": "127.0.0.1", "port": port, "data_dir": str(folder / "data"),
+        "simulator": {"enabled": False}, "validation": {"inbound": "strict"}, "log_inbound": False,
+    }), encoding="utf-8")
+    log = open(folder / "server.log", "wb")  # noqa: SIM115 (closed below, after the process)
+    proc = subprocess.Popen([sys.executable, "-m", "sekmet.cli", "serve", "--config", str(settings),
+                             "--host", "127.0.0.1", "--port", str(port)],
+                            cwd=folder, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the FHIR server stopped at start-up:\n{(folder / 'server.log').read_text()[-3000:]}")
+            try:
+                if _request(f"{base}/metadata", timeout=5)[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the FHIR server did not answer within {STARTUP_SECONDS} s")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The R4 transaction Bundle written by `msc-interop to-fhir fixtures/example_study --bundle transaction`."""
+    out = tmp_path_factory.mktemp("to_fhir")
+    res = CliRunner().invoke(main, ["to-fhir", str(REPO / "fixtures" / "example_study"), "-o", str(out),
+                                    "--bundle", "transaction"])
+    assert res.exit_code == 0, res.output
+    return json.loads((out / "bundle.json").read_bytes())
+
+
+@pytest.fixture(scope="module")
+def loaded(server: str, bundle: dict[str, Any]) -> dict[str, Any]:
+    status, response = _request(server, json.dumps(bundle).encode())
+    assert status == 200, json.dumps(response)[:2000]
+    return response
+
+
+def _entries(bundle: dict[str, Any], rtype: str) -> list[dict[str, Any]]:
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == rtype]
+
+
+def _search(server: str, query: str) -> dict[str, Any]:
+    status, result = _request(f"{server}/{query}")
+    assert status == 200 and result["resourceType"] == "Bundle" and result["type"] == "searchset", result
+    return result
+
+
+def test_every_entry_is_created(loaded: dict[str, Any], bundle: dict[str, Any]) -> None:
+    assert loaded["resourceType"] == "Bundle" and loaded["type"] == "transaction-response"
+    statuses = [e["response"]["status"] for e in loaded["entry"]]
+    assert len(statuses) == len(bundle["entry"]) == 597
+    assert all(s.split()[0] in ("200", "201") for s in statuses), sorted(set(statuses))
+    # each location is the PUT url of its entry (the server kept our ids)
+    for entry, answer in zip(bundle["entry"], loaded["entry"], strict=True):
+        assert f"/{entry['request']['url']}/_history/" in answer["response"]["location"]
+
+
+def test_labs_are_found_per_subject(loaded: dict[str, Any], server: str, example: Study,  # noqa: F811
+                                    bundle: dict[str, Any]) -> None:
+    lb_rows = example["LB"]["USUBJID"].value_counts()
+    patients = {p["identifier"][0]["value"]: p["id"] for p in _entries(bundle, "Patient")}
+    assert set(patients) == set(example["DM"]["USUBJID"])
+    for usubjid, pid in patients.items():
+        found = _search(server, f"Observation?subject=Patient/{pid}&_count=1000")
+        assert found["total"] == lb_rows.get(usubjid, 0), usubjid
+        for e in found.get("entry", []):
+            obs = e["resource"]
+            assert obs["subject"]["reference"] == f"Patient/{pid}"  # urn:uuid resolved to Type/id
+            assert obs["encounter"]["reference"].startswith("Encounter/")
+
+
+def test_medication_administration_references_resolve(loaded: dict[str, Any], server: str,
+                                                      example: Study) -> None:  # noqa: F811
+    found = _search(server, "MedicationAdministration?_count=1000")
+    assert found["total"] == len(example["EX"]) == 18
+    for e in found["entry"]:
+        ma = e["resource"]
+        for ref in (ma["subject"]["reference"], ma["context"]["reference"]):
+            rtype = ref.split("/")[0]
+            status, target = _request(f"{server}/{ref}")
+            assert status == 200 and target["resourceType"] == rtype, ref
+        assert ma["medicationReference"]["reference"] == "#med"
+        assert [c["id"] for c in ma["contained"]] == ["med"]
+
+
+def test_loading_again_updates_instead_of_duplicating(loaded: dict[str, Any], server: str,
+                                                      bundle: dict[str, Any]) -> None:
+    status, again = _request(server, json.dumps(bundle).encode())
+    assert status == 200 and again["type"] == "transaction-response"
+    assert {e["response"]["status"].split()[0] for e in again["entry"]} == {"200"}
+    assert _search(server, "Observation?_summary=count")["total"] == len(_entries(bundle, "Observation")) == 494
