@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from msc_interop.dates import per_distinct, study_day
+from msc_interop.dates import dtc_to_fhir, per_distinct, study_day
 from msc_interop.fhir import ids
 from msc_interop.fhir.columns import Factorized
 from msc_interop.fhir.common import float_text, group_codes, text, texts
@@ -139,6 +139,45 @@ def encounter_table(study: Study, ctx: WriteContext) -> pd.DataFrame:
     visit_part = per_distinct(lambda u: u.map(lambda v: "v" + float_text(float(v))).astype(object), out["VISITNUM"])
     out["id"] = ids.simple_ids("enc", ctx.studyid, pd.Series(texts(out["USUBJID"]), dtype=object), visit_part)
     return out[columns]
+
+
+@dataclass
+class RecordFrame:
+    """One SDTM event or intervention dataset (AE, EX) as its FHIR builder starts from it: rows 0..n-1, the
+    subjects, the stable resource ids, start/end as FHIR dates (with the SDTM strings FHIR cannot hold) and
+    each row's Encounter (None when the dataset has no VISITNUM and `visits_optional`)."""
+
+    df: pd.DataFrame
+    usubjid: pd.Series
+    ids: Any
+    start: Any
+    start_keep: Any
+    end: Any
+    end_keep: Any
+    encounters: pd.DataFrame | None
+
+    @property
+    def n(self) -> int:
+        return len(self.df)
+
+
+def record_frame(ctx: WriteContext, domain: str, visits_optional: bool = False) -> RecordFrame | None:
+    """The RecordFrame of `domain` (None when the study has no such records)."""
+    df = ctx.study.datasets.get(domain)
+    if df is None or df.empty:
+        return None
+    df = df.reset_index(drop=True)
+    usubjid = df["USUBJID"].astype(object)
+    rid = ids.record_ids(domain.lower(), ctx.studyid, usubjid, column(df, f"{domain}SEQ"), domain)
+    start, start_keep = dtc_to_fhir(column(df, f"{domain}STDTC").astype(object), ctx.tz)
+    end, end_keep = dtc_to_fhir(column(df, f"{domain}ENDTC").astype(object), ctx.tz)
+    enc = None if visits_optional and "VISITNUM" not in df.columns else encounter_lookup(ctx, df)
+    return RecordFrame(df, usubjid, rid, start, start_keep, end, end_keep, enc)
+
+
+def column(df: pd.DataFrame, col: str) -> pd.Series:
+    """df[col], or a column of "" when the dataset does not have it (permissible variables are often absent)."""
+    return df[col] if col in df.columns else pd.Series("", index=df.index, dtype=object)
 
 
 def encounter_lookup(ctx: WriteContext, df: pd.DataFrame) -> pd.DataFrame:

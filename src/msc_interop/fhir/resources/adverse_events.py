@@ -17,18 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from msc_interop.dates import dtc_to_fhir
-from msc_interop.fhir import ids, terms
+from msc_interop.fhir import terms
 from msc_interop.fhir.common import Carrier, coding, is_blank, text
-from msc_interop.fhir.context import WriteContext, encounter_lookup
+from msc_interop.fhir.context import WriteContext, column, record_frame
 
 # MedDRA level tag -> (term variable, code variable)
 MEDDRA_LEVELS = (("LLT", "AELLT", "AELLTCD"), ("PT", "AEDECOD", "AEPTCD"), ("HLT", "AEHLT", "AEHLTCD"),
                  ("HLGT", "AEHLGT", "AEHLGTCD"), ("SOC", "AESOC", "AESOCCD"), ("BODSYS", "AEBODSYS", "AEBDSYCD"))
-
-
-def _col(df: pd.DataFrame, col: str) -> pd.Series:
-    return df[col] if col in df.columns else pd.Series("", index=df.index, dtype=object)
 
 
 def _code_text(v: Any) -> str:
@@ -57,17 +52,12 @@ def _treatment_text(ctx: WriteContext) -> dict[str, str]:
 
 
 def build_adverse_events(ctx: WriteContext) -> list[dict[str, Any]]:
-    ae = ctx.study.datasets.get("AE")
-    if ae is None or ae.empty:
+    frame = record_frame(ctx, "AE", visits_optional=True)
+    if frame is None:
         return []
     v = ctx.version
-    ae = ae.reset_index(drop=True)
-    n = len(ae)
-    usubjid = ae["USUBJID"].astype(object)
-    rid = ids.record_ids("ae", ctx.studyid, usubjid, _col(ae, "AESEQ"), "AE")
-    start, start_keep = dtc_to_fhir(_col(ae, "AESTDTC").astype(object), ctx.tz)
-    end, end_keep = dtc_to_fhir(_col(ae, "AEENDTC").astype(object), ctx.tz)
-    enc = encounter_lookup(ctx, ae) if "VISITNUM" in ae.columns else None
+    ae, n, usubjid, rid, enc = frame.df, frame.n, frame.usubjid, frame.ids, frame.encounters
+    start, start_keep, end, end_keep = frame.start, frame.start_keep, frame.end, frame.end_keep
     treatments = _treatment_text(ctx)
     default_treatment = text(ctx.study.meta.planned_exposure.get("product")) or "study treatment"
 
@@ -77,22 +67,22 @@ def build_adverse_events(ctx: WriteContext) -> list[dict[str, Any]]:
         mapped.discard("AESEQ")
     maps = {"AESEV": "aesev_to_severity", "AESER": "aeser_to_seriousness", "AEOUT": "aeout_to_outcome"}
     special: dict[str, np.ndarray] = {
-        "STUDYID": _col(ae, "STUDYID").astype(object).map(text).to_numpy() != ctx.studyid,
-        "DOMAIN": _col(ae, "DOMAIN").astype(object).map(text).to_numpy() != "AE",
+        "STUDYID": column(ae, "STUDYID").astype(object).map(text).to_numpy() != ctx.studyid,
+        "DOMAIN": column(ae, "DOMAIN").astype(object).map(text).to_numpy() != "AE",
         "USUBJID": is_blank(usubjid),
-        "AESTDY": _differs(_col(ae, "AESTDY"), ctx.study_days(_col(ae, "AESTDTC"), usubjid)),
-        "AEENDY": _differs(_col(ae, "AEENDY"), ctx.study_days(_col(ae, "AEENDTC"), usubjid)),
+        "AESTDY": _differs(column(ae, "AESTDY"), ctx.study_days(column(ae, "AESTDTC"), usubjid)),
+        "AEENDY": _differs(column(ae, "AEENDY"), ctx.study_days(column(ae, "AEENDTC"), usubjid)),
     }
     for var, m in maps.items():
-        vals = _col(ae, var).astype(object).map(text)
+        vals = column(ae, var).astype(object).map(text)
         special[var] = (vals.map(lambda x, m=m: terms.code_map(m).code(x) is None) & (vals != "")).to_numpy()
     for _level, _term, code_var in MEDDRA_LEVELS:
-        codes = _col(ae, code_var)
+        codes = column(ae, code_var)
         special[code_var] = np.array([not (_code_text(c).isdigit() or _code_text(c) == "") or
                                       (_code_text(c).startswith("0") and _code_text(c) != "0")
                                       for c in codes], dtype=bool)
     if enc is not None:
-        special["VISIT"] = _col(ae, "VISIT").astype(object).map(text).to_numpy() != enc["VISIT"].map(text).to_numpy()
+        special["VISIT"] = column(ae, "VISIT").astype(object).map(text).to_numpy() != enc["VISIT"].map(text).to_numpy()
     for col in ae.columns:
         if col not in mapped:
             carrier.add(col, ae[col], ~is_blank(ae[col]))

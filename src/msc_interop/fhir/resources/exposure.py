@@ -15,14 +15,9 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import mappings
-from msc_interop.dates import dtc_to_fhir
-from msc_interop.fhir import ids, terms
+from msc_interop.fhir import terms
 from msc_interop.fhir.common import Carrier, coding, is_blank, text
-from msc_interop.fhir.context import WriteContext, encounter_lookup
-
-
-def _col(df: pd.DataFrame, col: str) -> pd.Series:
-    return df[col] if col in df.columns else pd.Series("", index=df.index, dtype=object)
+from msc_interop.fhir.context import WriteContext, column, record_frame
 
 
 def route_concept(route: str) -> dict[str, Any]:
@@ -68,28 +63,23 @@ def dose_quantity(dose: Any, unit: str) -> dict[str, Any] | None:
 
 
 def build_medication_administrations(ctx: WriteContext) -> list[dict[str, Any]]:
-    ex = ctx.study.datasets.get("EX")
-    if ex is None or ex.empty:
+    frame = record_frame(ctx, "EX")
+    if frame is None:
         return []
     v = ctx.version
-    ex = ex.reset_index(drop=True)
-    n = len(ex)
-    usubjid = ex["USUBJID"].astype(object)
-    rid = ids.record_ids("ex", ctx.studyid, usubjid, _col(ex, "EXSEQ"), "EX")
-    start, start_keep = dtc_to_fhir(_col(ex, "EXSTDTC").astype(object), ctx.tz)
-    end, end_keep = dtc_to_fhir(_col(ex, "EXENDTC").astype(object), ctx.tz)
-    enc = encounter_lookup(ctx, ex)
+    ex, n, usubjid, rid, enc = frame.df, frame.n, frame.usubjid, frame.ids, frame.encounters
+    start, start_keep, end, end_keep = frame.start, frame.start_keep, frame.end, frame.end_keep
 
     carrier = Carrier(n, ctx.tz)
     mapped = terms.mapped_variables("EX")
     special: dict[str, np.ndarray] = {
-        "STUDYID": _col(ex, "STUDYID").astype(object).map(text).to_numpy() != ctx.studyid,
-        "DOMAIN": _col(ex, "DOMAIN").astype(object).map(text).to_numpy() != "EX",
+        "STUDYID": column(ex, "STUDYID").astype(object).map(text).to_numpy() != ctx.studyid,
+        "DOMAIN": column(ex, "DOMAIN").astype(object).map(text).to_numpy() != "EX",
         "USUBJID": is_blank(usubjid),
-        "VISIT": _col(ex, "VISIT").astype(object).map(text).to_numpy() != enc["VISIT"].map(text).to_numpy(),
-        "EPOCH": _col(ex, "EPOCH").astype(object).map(text).to_numpy() != enc["EPOCH"].map(text).to_numpy(),
-        "EXSTDY": _differs(_col(ex, "EXSTDY"), ctx.study_days(_col(ex, "EXSTDTC"), usubjid)),
-        "EXENDY": _differs(_col(ex, "EXENDY"), ctx.study_days(_col(ex, "EXENDTC"), usubjid)),
+        "VISIT": column(ex, "VISIT").astype(object).map(text).to_numpy() != enc["VISIT"].map(text).to_numpy(),
+        "EPOCH": column(ex, "EPOCH").astype(object).map(text).to_numpy() != enc["EPOCH"].map(text).to_numpy(),
+        "EXSTDY": _differs(column(ex, "EXSTDY"), ctx.study_days(column(ex, "EXSTDTC"), usubjid)),
+        "EXENDY": _differs(column(ex, "EXENDY"), ctx.study_days(column(ex, "EXENDTC"), usubjid)),
     }
     for col in ex.columns:
         if col not in mapped:
