@@ -169,6 +169,17 @@ class Carrier:
             subs = sub_extensions(name, sub.iloc[first], self.tz).tolist()
         self.columns.append((codes, subs))
 
+    def add_dataset(self, df: pd.DataFrame, mapped: Any, special: dict[str, np.ndarray],
+                    blank: Any = None) -> None:
+        """The rule every domain builder follows: a variable the mapping does not place in FHIR is carried
+        where it has a value; a mapped one only in the rows of `special` (where FHIR would not give it back).
+        `blank(col)` may supply a cached blank mask (default: is_blank of the column)."""
+        for col in df.columns:
+            if col not in mapped:
+                self.add(col, df[col], ~(blank(col) if blank is not None else is_blank(df[col])))
+            elif col in special:
+                self.add(col, df[col], special[col])
+
     def distinct(self) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """Per row the index of its sdtm-variables extension (-1: nothing carried), and the distinct ones."""
         if not self.columns:

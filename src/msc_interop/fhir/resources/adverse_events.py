@@ -83,11 +83,7 @@ def build_adverse_events(ctx: WriteContext) -> list[dict[str, Any]]:
                                       for c in codes], dtype=bool)
     if enc is not None:
         special["VISIT"] = column(ae, "VISIT").astype(object).map(text).to_numpy() != enc["VISIT"].map(text).to_numpy()
-    for col in ae.columns:
-        if col not in mapped:
-            carrier.add(col, ae[col], ~is_blank(ae[col]))
-        elif col in special:
-            carrier.add(col, ae[col], special[col])
+    carrier.add_dataset(ae, mapped, special)
     carried = carrier.extensions()
 
     url_dtc = terms.ext_url("sdtm_dtc")

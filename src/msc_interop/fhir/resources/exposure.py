@@ -81,11 +81,7 @@ def build_medication_administrations(ctx: WriteContext) -> list[dict[str, Any]]:
         "EXSTDY": _differs(column(ex, "EXSTDY"), ctx.study_days(column(ex, "EXSTDTC"), usubjid)),
         "EXENDY": _differs(column(ex, "EXENDY"), ctx.study_days(column(ex, "EXENDTC"), usubjid)),
     }
-    for col in ex.columns:
-        if col not in mapped:
-            carrier.add(col, ex[col], ~is_blank(ex[col]))
-        elif col in special:
-            carrier.add(col, ex[col], special[col])
+    carrier.add_dataset(ex, mapped, special)
     carried = carrier.extensions()
 
     url_dtc = terms.ext_url("sdtm_dtc")

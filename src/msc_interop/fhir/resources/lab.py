@@ -349,11 +349,7 @@ def _extension_element(ctx: WriteContext, cols: Factorized, offset: int, visit: 
     }
     carrier = Carrier(n, ctx.tz)
     mapped = terms.mapped_variables("LB")
-    for col in lb.columns:
-        if col not in mapped:
-            carrier.add(col, lb[col], ~cols.blank(col))
-        elif col in special:
-            carrier.add(col, lb[col], special[col])
+    carrier.add_dataset(lb, mapped, special, blank=cols.blank)
     carried_codes, carried = carrier.distinct()
     wf = {"url": terms.ext_url("workflow_research_study"), "valueReference": ctx.study_ref()}
     values: list[Any] = [[wf], *([wf, c] for c in carried)]
