@@ -20,3 +20,22 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+@contextlib.contextmanager
+def gc_frozen() -> Iterator[None]:
+    """Keep the collector off the objects that exist now (a loaded study: millions of cells) while writing.
+
+    Why: writing makes many short-lived containers, and each full collection would walk every object of the
+    study again (~12% of writing a million lab rows). `gc.freeze()` moves what exists to a permanent
+    generation; the collector still runs on what is made meanwhile, so no cycle is left uncollected.
+    Nothing is done when something else has frozen objects already (its freeze is not undone here).
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

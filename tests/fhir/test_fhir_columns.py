@@ -5,7 +5,9 @@ the verdict of validating every resource (models and fast validator) on valid an
 from __future__ import annotations
 
 import copy
+import gc
 import io
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,10 +24,11 @@ from msc_interop.fhir import write_fhir
 from msc_interop.fhir.columns import SLOT, Element, Factorized, ResourceColumns
 from msc_interop.fhir.common import Carrier, group_codes
 from msc_interop.fhir.context import make_context
-from msc_interop.fhir.io import BackgroundWrites, BundleWriter
+from msc_interop.fhir.io import BackgroundWrites, BundleWriter, write_parts
 from msc_interop.fhir.resources import encounters, lab
 from msc_interop.fhir.validate import FastValidator, ModelValidator
 from msc_interop.fhir.versions import get_version
+from msc_interop.runtime import gc_frozen
 from msc_interop.study import Study
 
 ODD = ['He said "hi"', "back\\slash", "tab\there", "new\nline", "ctl\x00\x01\x1f\x7f", "é ü 中文 😀 \U0001f9ec",
@@ -155,6 +158,41 @@ def test_background_writes_keep_order_and_hand_back_errors(tmp_path: Path) -> No
     fh.close()
     with pytest.raises(ValueError, match="closed file"), BackgroundWrites() as bg:
         bg.write(fh, b"x")
+
+
+def test_pieces_are_written_in_order_with_writev_or_joined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    pieces = [b"%d," % i for i in range(3000)]  # more than one writev call (IOV_MAX pieces each)
+    expected = b"".join(pieces)
+    with open(tmp_path / "a", "wb") as fh:
+        fh.write(b"head;")  # buffered bytes before the pieces stay before them
+        write_parts(fh, pieces)
+        fh.write(b";tail")
+    assert (tmp_path / "a").read_bytes() == b"head;" + expected + b";tail"
+    buffer = io.BytesIO()  # no file descriptor: the pieces are joined
+    write_parts(buffer, pieces)
+    assert buffer.getvalue() == expected
+
+    real_writev = os.writev
+    monkeypatch.setattr(os, "writev", lambda fd, bufs: real_writev(fd, bufs[:1]))  # a short write every time
+    with open(tmp_path / "b", "wb") as fh:
+        write_parts(fh, pieces)
+    assert (tmp_path / "b").read_bytes() == expected
+
+
+def test_gc_frozen_freezes_only_when_nothing_else_has() -> None:
+    assert gc.get_freeze_count() == 0
+    with gc_frozen():
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        with gc_frozen():
+            pass
+        assert gc.get_freeze_count() == before  # someone else's freeze is left as it was
+    finally:
+        gc.unfreeze()
 
 
 # --- validating column-wise = validating every resource --------------------------------------------------

@@ -227,6 +227,10 @@ class ResourceColumns:
             cols[0] = (codes, _object_array([b"{" + f[1:] for f in frags]))
         return cols
 
+    def ndjson_parts(self) -> list[bytes]:
+        """The chunk as NDJSON (one resource per line) in pieces: their concatenation is the text."""
+        return row_parts(self.n, [*self.fragments(), constant_column(self.n, b"}\n")])
+
     def ndjson_blocks(self) -> list[bytes]:
         """The chunk as NDJSON (one resource per line) in blocks of BLOCK_ROWS lines."""
         columns = [*self.fragments(), constant_column(self.n, b"}\n")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ class WriteContext:
     supp_subject: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     supp_study: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    _supp_by_domain: dict[str, tuple[list[int], list[list[dict[str, Any]]]]] = field(default_factory=dict,
+                                                                                     repr=False)
 
     @functools.cached_property
     def encounter_index(self) -> dict[tuple[str, float], int]:
@@ -48,6 +51,17 @@ class WriteContext:
         if enc is None:
             return {}
         return {(text(u), float(v)): i for i, (u, v) in enumerate(zip(enc["USUBJID"], enc["VISITNUM"], strict=True))}
+
+    def supp_rows(self, domain: str, start: int, stop: int) -> list[tuple[int, list[dict[str, Any]]]]:
+        """(row, SUPP-- extensions) for the rows start..stop-1 of `domain` that have SUPP-- records, in row
+        order (sorted once per domain, so chunk after chunk costs a bisection, not a scan of every record)."""
+        found = self._supp_by_domain.get(domain)
+        if found is None:
+            pairs = sorted((row, extra) for (d, row), extra in self.supp.items() if d == domain and extra)
+            found = self._supp_by_domain[domain] = ([r for r, _ in pairs], [e for _, e in pairs])
+        rows, extras = found
+        lo, hi = bisect.bisect_left(rows, start), bisect.bisect_left(rows, stop)
+        return list(zip(rows[lo:hi], extras[lo:hi], strict=True))
 
     def ref(self, resource_type: str, rid: str) -> dict[str, str]:
         return {"reference": self.refs(resource_type, rid)}
@@ -61,10 +75,22 @@ class WriteContext:
         refs = np.array([self.refs("Patient", self.patient_rids[text(u)]) for u in uniques], dtype=object)
         return refs[codes] if len(codes) else np.array([], dtype=object)
 
+    @functools.cached_property
+    def encounter_columns(self) -> dict[str, np.ndarray]:
+        """The Encounter table's id, VISIT and EPOCH as object arrays (None / "" where missing), made once:
+        each chunk of records picks its visits' rows from them."""
+        enc = self.encounters
+        out: dict[str, np.ndarray] = {}
+        for name, missing in (("id", None), ("VISIT", ""), ("EPOCH", "")):
+            values = enc[name].astype(object) if enc is not None else pd.Series([], dtype=object)
+            out[name] = values.where(values.notna(), missing).to_numpy(dtype=object)
+        return out
+
     def study_days(self, dtc: pd.Series, usubjid: pd.Series) -> pd.Series:
-        """--DY as a reader derives it: from --DTC and the subject's RFSTDTC (NA when either is partial)."""
-        ref = usubjid.astype(object).map(self.rfstdtc).astype(object)
-        ref = ref.where(ref.notna(), "")
+        """--DY as a reader derives it: from --DTC and the subject's RFSTDTC (NA when either is partial).
+        A look-up per value given (callers pass distinct pairs), not per subject of the study."""
+        ref = pd.Series([self.rfstdtc.get(text(u), "") for u in usubjid.tolist()], index=usubjid.index,
+                        dtype=object)
         return study_day(dtc.astype(object), ref)
 
 

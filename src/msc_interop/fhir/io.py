@@ -15,6 +15,8 @@ going on with the rest.
 from __future__ import annotations
 
 import contextlib
+import io
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -27,7 +29,7 @@ import orjson
 from msc_interop.atomic import atomic_open
 from msc_interop.errors import InputError
 from msc_interop.fhir import ids
-from msc_interop.fhir.columns import ResourceColumns, constant_column, join_blocks, per_row_column, row_parts
+from msc_interop.fhir.columns import ResourceColumns, constant_column, per_row_column, row_parts
 
 OPTS = orjson.OPT_APPEND_NEWLINE
 
@@ -73,13 +75,37 @@ class BackgroundWrites:
             raise self._error
 
 
+# Pieces handed to one writev call (the POSIX limit; Linux and macOS allow 1024).
+IOV_MAX = 1024
+
+
 def write_parts(fh: IO[bytes], data: bytes | list[bytes]) -> None:
-    """Write bytes, or a list of blocks of bytes one after the other."""
+    """Write bytes, or a list of pieces of bytes one after the other.
+
+    Why writev: a chunk of NDJSON arrives as many small pieces (each row's fragments, fhir/columns.py).
+    Joining them costs a copy under the GIL; `os.writev` hands them to the kernel as they are, and the copy
+    happens in the system call with the GIL released (on the background writer thread, beside the building
+    of the next chunk). Files without a descriptor, and systems without writev, get the pieces joined.
+    """
     if isinstance(data, bytes):
         fh.write(data)
         return
-    for block in data:
-        fh.write(block)
+    try:
+        fd = fh.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        fd = -1
+    if fd < 0 or not hasattr(os, "writev"):
+        for i in range(0, len(data), IOV_MAX):
+            fh.write(b"".join(data[i:i + IOV_MAX]))
+        return
+    fh.flush()  # what was written through the buffer goes first
+    for i in range(0, len(data), IOV_MAX):
+        pieces = data[i:i + IOV_MAX]
+        written = os.writev(fd, pieces)
+        if written < sum(map(len, pieces)):  # a short write (rare on files): the rest the plain way
+            rest = memoryview(b"".join(pieces))[written:]
+            while rest:
+                rest = rest[os.write(fd, rest):]
 
 
 Sink = Callable[[IO[bytes], bytes | list[bytes]], None]
@@ -136,7 +162,7 @@ class BundleWriter:
         parts[-1] = parts[-1][:-2]  # no separator after the chunk's last entry
         if self.count:  # a separator before the chunk when entries came before it
             self.sink(self.fh, b",\n")
-        self.sink(self.fh, join_blocks(parts, len(columns)))
+        self.sink(self.fh, parts)
         self.count += chunk.n
 
     def close(self) -> None:
@@ -158,7 +184,7 @@ class NdjsonWriter:
     def add(self, resources: Sequence[dict[str, Any]] | ResourceColumns) -> None:
         if isinstance(resources, ResourceColumns):
             if resources.n:
-                self.sink(self._file(resources.resource_type), resources.ndjson_blocks())
+                self.sink(self._file(resources.resource_type), resources.ndjson_parts())
             return
         by_type: dict[str, list[bytes]] = {}
         for r in resources:

@@ -20,6 +20,7 @@ from msc_interop.fhir.resources import adverse_events, encounters, exposure, lab
 from msc_interop.fhir.resources.study import TRIAL_DESIGN
 from msc_interop.fhir.validate import FastValidator, Finding, ModelValidator
 from msc_interop.fhir.versions import get_version
+from msc_interop.runtime import gc_frozen
 from msc_interop.study import Study
 
 BUNDLE_TYPES = ("collection", "transaction", "none")
@@ -122,35 +123,36 @@ def write_fhir(study_: Study, out: Path, *, version: str = "R4", bundle: str = "
         validator = FastValidator(spec)
     elif validate == "models":
         validator = ModelValidator(spec)
-    for kind, in_bundle in outputs:
-        ctx = make_context(study_, spec, tz, in_bundle)
-        counts: Counter[str] = Counter()
-        check = validator if not result.counts else None  # validate once (both outputs hold the same content)
-        # the background writes end (and are waited for) before the files are closed and renamed
-        with contextlib.ExitStack() as stack, BackgroundWrites() as background:
-            if kind == "bundle":
-                target = out / "bundle.json"
-                fh = stack.enter_context(atomic_open(target, "wb"))
-                writer: Any = BundleWriter(fh, bundle, ids.simple_id("bundle", ctx.studyid), background.write)
-                file_label = "bundle.json"
-            else:
-                writer = NdjsonWriter(out, stack, background.write)
-                file_label = ""
-            for chunk in generate(ctx, chunk_size):
-                types = _types(chunk)
-                if check is not None:
-                    result.findings += _findings(chunk, types, check_chunk(check, chunk), counts, file_label)
-                counts.update(types)
-                writer.add(chunk)
-            if kind == "bundle":
-                writer.close()
-                result.paths.append(out / "bundle.json")
-            else:
-                result.paths += writer.paths
-        result.counts = dict(counts)
-        for w in ctx.warnings:
-            if w not in result.warnings:
-                result.warnings.append(w)
+    with gc_frozen():  # the study's objects are not walked again by every collection
+        for kind, in_bundle in outputs:
+            ctx = make_context(study_, spec, tz, in_bundle)
+            counts: Counter[str] = Counter()
+            check = validator if not result.counts else None  # validate once (both outputs hold the same content)
+            # the background writes end (and are waited for) before the files are closed and renamed
+            with contextlib.ExitStack() as stack, BackgroundWrites() as background:
+                if kind == "bundle":
+                    target = out / "bundle.json"
+                    fh = stack.enter_context(atomic_open(target, "wb"))
+                    writer: Any = BundleWriter(fh, bundle, ids.simple_id("bundle", ctx.studyid), background.write)
+                    file_label = "bundle.json"
+                else:
+                    writer = NdjsonWriter(out, stack, background.write)
+                    file_label = ""
+                for chunk in generate(ctx, chunk_size):
+                    types = _types(chunk)
+                    if check is not None:
+                        result.findings += _findings(chunk, types, check_chunk(check, chunk), counts, file_label)
+                    counts.update(types)
+                    writer.add(chunk)
+                if kind == "bundle":
+                    writer.close()
+                    result.paths.append(out / "bundle.json")
+                else:
+                    result.paths += writer.paths
+            result.counts = dict(counts)
+            for w in ctx.warnings:
+                if w not in result.warnings:
+                    result.warnings.append(w)
     return result
 
 

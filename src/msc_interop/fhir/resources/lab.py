@@ -224,15 +224,13 @@ def _visit_columns(ctx: WriteContext, cols: Factorized) -> dict[str, Any]:
     subjects = cols.texts("USUBJID")[first].tolist()
     visitnums = pd.to_numeric(cols.series("VISITNUM"), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     found = [ctx.encounter_index.get((u, v), -1) for u, v in zip(subjects, visitnums[first].tolist(), strict=True)]
-    enc = ctx.encounters
     rows = np.array(found, dtype=np.int64)
     hit = rows >= 0
 
     def column(name: str, missing: Any) -> np.ndarray:
         out = np.full(len(rows), missing, dtype=object)
         if hit.any():
-            values = enc[name].astype(object)
-            out[hit] = values.where(values.notna(), missing).to_numpy(dtype=object)[rows[hit]]
+            out[hit] = ctx.encounter_columns[name][rows[hit]]
         return out
 
     return {"codes": codes, "encounter": column("id", None).tolist(), "VISIT": column("VISIT", ""),
@@ -385,8 +383,7 @@ def _study_day_differs(ctx: WriteContext, cols: Factorized) -> np.ndarray:
 
 def _supp_rows(ctx: WriteContext, offset: int, n: int) -> list[tuple[int, list[dict[str, Any]]]]:
     """(row in the chunk, SUPPLB extensions) for the chunk's rows that have SUPPLB records."""
-    return sorted((row - offset, extra) for (domain, row), extra in ctx.supp.items()
-                  if domain == "LB" and offset <= row < offset + n and extra)
+    return [(row - offset, extra) for row, extra in ctx.supp_rows("LB", offset, offset + n)]
 
 
 # --- reading: one flat record per Observation --------------------------------------------------------------
