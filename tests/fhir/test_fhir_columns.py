@@ -294,9 +294,9 @@ def test_findings_of_a_column_wise_chunk_name_the_resource(example: Study, tmp_p
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     build = lab.build_chunk
 
-    def broken(ctx: Any, lb: pd.DataFrame, offset: int = 0) -> ResourceColumns:
-        chunk = build(ctx, lb, offset)
-        if offset == 42:  # the second chunk: its first Observation gets an empty identifier value
+    def broken(ctx: Any, start: int, stop: int) -> ResourceColumns:
+        chunk = build(ctx, start, stop)
+        if start == 42:  # the second chunk: its first Observation gets an empty identifier value
             _per_row_text("identifier", "")(chunk)
         return chunk
 
@@ -307,3 +307,47 @@ def test_findings_of_a_column_wise_chunk_name_the_resource(example: Study, tmp_p
     assert "identifier[0].value" in result.findings[0].message
     line = (tmp_path / "Observation.ndjson").read_bytes().splitlines()[42]
     assert orjson.loads(line)["id"] == result.findings[0].resource_id
+
+
+# --- the context's per-visit table, worked on codes --------------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(6))
+def test_encounter_table_gives_each_visit_its_most_frequent_visit_name(example: Study, seed: int  # noqa: F811
+                                                                       ) -> None:
+    """VISIT/EPOCH per (USUBJID, VISITNUM): the value most rows hold, the first in text order on a tie,
+    subjects and values that are missing not counted; every LB row points at its own visit's row."""
+    from msc_interop.fhir.context import encounter_table
+
+    rng = np.random.default_rng(seed)
+    n = 400
+    pick = lambda options: [options[i] for i in rng.integers(0, len(options), n)]  # noqa: E731
+    lb = pd.DataFrame({"USUBJID": pd.Series(pick(["S1", "S2", "S3", None, ""]), dtype=object),
+                       "VISITNUM": pick([1.0, 2.0, 3.5, np.nan]),
+                       "VISIT": pd.Series(pick(["WEEK 1", "Week 1", "DAY 0", "", None, "B"]), dtype=object),
+                       "EPOCH": pd.Series(pick(["TREATMENT", "FOLLOW-UP", None]), dtype=object)})
+    study = Study(example.meta, {"LB": lb})
+    lb = study["LB"]  # as the Study holds it (missing text may read as "")
+    ctx = make_context(study, get_version("R4"), "UTC", in_bundle=False)
+    table, rows = encounter_table(study, ctx)
+    assert len(table) == len(lb[lb["VISITNUM"].notna()].drop_duplicates(["USUBJID", "VISITNUM"]))
+
+    keyed = lb[lb["VISITNUM"].notna()]
+    for (u, v), group in keyed.groupby(["USUBJID", "VISITNUM"], dropna=False, sort=False):
+        row = table[(table["USUBJID"].isna() if u is None or u != u else table["USUBJID"] == u)
+                    & (table["VISITNUM"] == v)]
+        assert len(row) == 1
+        for col in ("VISIT", "EPOCH"):
+            counted = group[col].dropna() if u is not None and u == u else group[col].iloc[0:0]
+            got = row[col].iloc[0]
+            if counted.empty:
+                assert got != got  # NaN: nothing to count
+                continue
+            counts = counted.value_counts()
+            assert got == min(counts[counts == counts.max()].index)
+    for i in range(n):  # each LB row's visit row holds its subject and VISITNUM (-1 where VISITNUM is missing)
+        if lb["VISITNUM"].iloc[i] != lb["VISITNUM"].iloc[i]:
+            assert rows[i] == -1
+        else:
+            assert table["VISITNUM"].iloc[rows[i]] == lb["VISITNUM"].iloc[i]
+            u, t = lb["USUBJID"].iloc[i], table["USUBJID"].iloc[rows[i]]
+            assert (u is None and t is None) or u == t

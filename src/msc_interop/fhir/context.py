@@ -35,6 +35,8 @@ class WriteContext:
     subject_rids: dict[str, str] = field(default_factory=dict)
     org_rids: dict[str, str] = field(default_factory=dict)
     encounters: pd.DataFrame | None = None
+    # per LB row: its row of `encounters` (-1: no VISITNUM), found while the table is made
+    lb_encounter_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     rfstdtc: dict[str, str] = field(default_factory=dict)
     # SUPP-- records to write on their parent's resource: (domain, row index) -> extensions
     supp: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
@@ -43,14 +45,6 @@ class WriteContext:
     warnings: list[str] = field(default_factory=list)
     _supp_by_domain: dict[str, tuple[list[int], list[list[dict[str, Any]]]]] = field(default_factory=dict,
                                                                                      repr=False)
-
-    @functools.cached_property
-    def encounter_index(self) -> dict[tuple[str, float], int]:
-        """(USUBJID, VISITNUM) -> row of `encounters`: a look-up per distinct subject visit, no merge."""
-        enc = self.encounters
-        if enc is None:
-            return {}
-        return {(text(u), float(v)): i for i, (u, v) in enumerate(zip(enc["USUBJID"], enc["VISITNUM"], strict=True))}
 
     def supp_rows(self, domain: str, start: int, stop: int) -> list[tuple[int, list[dict[str, Any]]]]:
         """(row, SUPP-- extensions) for the rows start..stop-1 of `domain` that have SUPP-- records, in row
@@ -74,6 +68,30 @@ class WriteContext:
         codes, uniques = pd.factorize(usubjid.astype(object), use_na_sentinel=False)
         refs = np.array([self.refs("Patient", self.patient_rids[text(u)]) for u in uniques], dtype=object)
         return refs[codes] if len(codes) else np.array([], dtype=object)
+
+    def encounter_references(self, rows: np.ndarray) -> list[dict[str, str]]:
+        """{"reference": ...} to the Encounters of `rows` (rows of `encounters`)."""
+        return [{"reference": r} for r in self._encounter_reference_texts[rows].tolist()]
+
+    @functools.cached_property
+    def _encounter_reference_texts(self) -> np.ndarray:
+        """The reference text of every Encounter, made once (`Encounter/<id>`, or its urn inside a Bundle)."""
+        rids = self.encounter_columns["id"]
+        if self.refs.in_bundle:
+            return np.array([self.refs("Encounter", r) for r in rids.tolist()], dtype=object)
+        return "Encounter/" + rids if len(rids) else np.zeros(0, dtype=object)
+
+    @functools.cached_property
+    def lb_study_days(self) -> np.ndarray:
+        """Per LB row, LBDY as a reader derives it from LBDTC and the subject's RFSTDTC (NaN where either is
+        partial or missing): worked out once for the whole dataset, each date parsed once (`study_day`)."""
+        lb = self.study.datasets.get("LB")
+        if lb is None or lb.empty or "LBDTC" not in lb.columns:
+            return np.full(0 if lb is None else len(lb), np.nan)
+        codes, subjects = pd.factorize(lb["USUBJID"].astype(object), use_na_sentinel=False)
+        refs = np.array([self.rfstdtc.get(text(u), "") for u in subjects] + [""], dtype=object)
+        days = study_day(lb["LBDTC"].astype(object), pd.Series(refs[codes], index=lb.index, dtype=object))
+        return days.to_numpy(dtype="float64", na_value=np.nan)
 
     @functools.cached_property
     def encounter_columns(self) -> dict[str, np.ndarray]:
@@ -120,7 +138,7 @@ def make_context(study: Study, version: FhirVersion, tz: str, in_bundle: bool) -
         for name in pd.unique(lb["LBNAM"].astype(object)):
             if text(name):
                 ctx.org_rids[text(name)] = ids.simple_id("org", studyid, ids.digest(text(name), 12))
-    ctx.encounters = encounter_table(study, ctx)
+    ctx.encounters, ctx.lb_encounter_rows = encounter_table(study, ctx)
     _attach_supp(study, ctx)
     return ctx
 
@@ -132,9 +150,12 @@ def _studyid_from_data(study: Study) -> str:
     return ""
 
 
-def encounter_table(study: Study, ctx: WriteContext) -> pd.DataFrame:
-    """One row per subject visit (USUBJID, VISITNUM) in LB and EX, with the most frequent VISIT and EPOCH."""
+def encounter_table(study: Study, ctx: WriteContext) -> tuple[pd.DataFrame, np.ndarray]:
+    """One row per subject visit (USUBJID, VISITNUM) in LB, EX and AE, with the most frequent VISIT and EPOCH;
+    and per LB row, its row of that table (-1 where VISITNUM is missing)."""
     parts = []
+    lb = study.datasets.get("LB")
+    lb_rows = np.full(0 if lb is None else len(lb), -1, dtype=np.int64)
     for name in ("LB", "EX", "AE"):
         df = study.datasets.get(name)
         if df is None or "VISITNUM" not in df.columns:
@@ -145,26 +166,43 @@ def encounter_table(study: Study, ctx: WriteContext) -> pd.DataFrame:
         parts.append(pd.DataFrame(cols))
     columns = ["USUBJID", "VISITNUM", "VISIT", "EPOCH", "id"]
     if not parts:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=columns), lb_rows
     allv = pd.concat(parts, ignore_index=True)
-    allv = allv[allv["VISITNUM"].notna()].reset_index(drop=True)
+    kept = np.flatnonzero(allv["VISITNUM"].notna().to_numpy())
+    allv = allv.iloc[kept].reset_index(drop=True)
     if allv.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=columns), lb_rows
     cols = Factorized(allv)
-    pair, first = cols.group("USUBJID", "VISITNUM")
+    pair, first = cols.group("USUBJID", "VISITNUM")  # codes in order of first appearance = rows of `out`
+    if lb is not None and "VISITNUM" in lb.columns:  # LB is the first part: its kept rows come first
+        lb_kept = kept[kept < len(lb)]
+        lb_rows[lb_kept] = pair[:len(lb_kept)]
     out = allv.loc[first, ["USUBJID", "VISITNUM"]].reset_index(drop=True)
     for c in ("VISIT", "EPOCH"):
-        # rows per (subject, visit, value), missing subjects and values not counted (as groupby().size())
-        counted = np.flatnonzero(~(cols.missing("USUBJID") | cols.missing(c)))
-        codes, first = group_codes(pair[counted], cols.codes(c)[0][counted])
-        counts = allv.iloc[counted[first]][["USUBJID", "VISITNUM", c]].reset_index(drop=True)
-        counts["n"] = np.bincount(codes, minlength=len(first))
-        best = counts.sort_values(["USUBJID", "VISITNUM", "n", c], ascending=[True, True, False, True]) \
-            .drop_duplicates(["USUBJID", "VISITNUM"])
-        out = out.merge(best[["USUBJID", "VISITNUM", c]], on=["USUBJID", "VISITNUM"], how="left")
+        out[c] = _most_frequent(allv[c], cols, c, pair, len(first))
     visit_part = per_distinct(lambda u: u.map(lambda v: "v" + float_text(float(v))).astype(object), out["VISITNUM"])
     out["id"] = ids.simple_ids("enc", ctx.studyid, pd.Series(texts(out["USUBJID"]), dtype=object), visit_part)
-    return out[columns]
+    return out[columns], lb_rows
+
+
+def _most_frequent(values: pd.Series, cols: Factorized, name: str, pair: np.ndarray, pairs: int) -> np.ndarray:
+    """Per subject visit (`pair` codes of the rows), the value of column `name` most of its rows hold, the
+    first in text order on a tie; NaN where no row holds one. Rows without a subject or a value are not
+    counted. Worked on codes: one pass over the rows, the rest per distinct (visit, value)."""
+    out = np.full(pairs, np.nan, dtype=object)
+    counted = np.flatnonzero(~(cols.missing("USUBJID") | cols.missing(name)))
+    if not len(counted):
+        return out
+    value_codes, texts = cols.codes(name)
+    combos, first = group_codes(pair[counted], value_codes[counted])
+    n = np.bincount(combos, minlength=len(first))
+    rows = counted[first]  # a row holding each (visit, value)
+    rank = np.empty(len(texts), dtype=np.int64)
+    rank[np.argsort(np.array(texts, dtype=object), kind="stable")] = np.arange(len(texts))
+    order = np.lexsort((rank[value_codes[rows]], -n, pair[rows]))  # by visit, most rows, then text order
+    best = order[np.r_[True, pair[rows][order][1:] != pair[rows][order][:-1]]]
+    out[pair[rows[best]]] = values.to_numpy(dtype=object)[rows[best]]
+    return out
 
 
 @dataclass

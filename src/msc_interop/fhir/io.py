@@ -37,7 +37,7 @@ OPTS = orjson.OPT_APPEND_NEWLINE
 class BackgroundWrites:
     """Write blocks of bytes to files on one background thread, in the order given.
 
-    Why: writing a chunk's ~50 MB to disk releases the GIL, so the next chunk can be built meanwhile (here
+    Why: writing a chunk's text (~200 MB) to disk releases the GIL, so the next chunk can be built meanwhile (here
     the disk write is about a quarter of the time of writing NDJSON). At most `depth` items wait, so memory
     stays bounded.
     Use as a context manager *inside* the one that closes the files: leaving it waits for every write (and

@@ -13,7 +13,7 @@ from msc_interop.atomic import atomic_open
 from msc_interop.dates import check_timezone
 from msc_interop.errors import InputError
 from msc_interop.fhir import ids
-from msc_interop.fhir.columns import ResourceColumns
+from msc_interop.fhir.columns import CHUNK_ROWS, ResourceColumns
 from msc_interop.fhir.context import WRITTEN_DOMAINS, WriteContext, make_context
 from msc_interop.fhir.io import BackgroundWrites, BundleWriter, NdjsonWriter
 from msc_interop.fhir.resources import adverse_events, encounters, exposure, lab, study, subjects
@@ -49,7 +49,7 @@ class FhirWriteResult:
 Chunk = list[dict[str, Any]] | ResourceColumns
 
 
-def generate(ctx: WriteContext, chunk_size: int = 25_000) -> Iterator[Chunk]:
+def generate(ctx: WriteContext, chunk_size: int = CHUNK_ROWS) -> Iterator[Chunk]:
     """All resources of the study in chunks: studies and labs, subjects, visits, then the records. The
     Encounters and Observations (most of a study) come column-wise (fhir/columns.py), the rest as dicts."""
     yield study.build_studies(ctx)
@@ -82,7 +82,7 @@ def _types(chunk: Chunk) -> list[str]:
 
 
 def write_fhir(study_: Study, out: Path, *, version: str = "R4", bundle: str = "collection", ndjson: bool = False,
-               timezone: str | None = None, validate: bool | str = True, chunk_size: int = 25_000
+               timezone: str | None = None, validate: bool | str = True, chunk_size: int = CHUNK_ROWS
                ) -> FhirWriteResult:
     """Write the study's DM, EX, AE, LB (and SUPP--) as FHIR resources into folder `out`.
 

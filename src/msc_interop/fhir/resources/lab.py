@@ -26,7 +26,7 @@ import pandas as pd
 from msc_interop import mappings
 from msc_interop.dates import dtc_to_fhir
 from msc_interop.fhir import ids, terms
-from msc_interop.fhir.columns import SLOT, Element, Factorized, ResourceColumns
+from msc_interop.fhir.columns import CHUNK_ROWS, SLOT, Element, Factorized, ResourceColumns
 from msc_interop.fhir.common import (
     Carrier,
     coding,
@@ -167,23 +167,23 @@ def _differs_num(a: pd.Series, b: pd.Series) -> np.ndarray:
 
 # --- building ----------------------------------------------------------------------------------------------
 
-def build_observations(ctx: WriteContext, chunk_size: int = 25_000) -> Iterator[ResourceColumns]:
+def build_observations(ctx: WriteContext, chunk_size: int = CHUNK_ROWS) -> Iterator[ResourceColumns]:
     """Observations in chunks of `chunk_size` LB rows, each held column-wise (fhir/columns.py)."""
     lb = ctx.study.datasets.get("LB")
     if lb is None or lb.empty:
         return
     for start in range(0, len(lb), chunk_size):
-        yield build_chunk(ctx, lb.iloc[start:start + chunk_size], start)
+        yield build_chunk(ctx, start, min(start + chunk_size, len(lb)))
 
 
-def build_chunk(ctx: WriteContext, lb: pd.DataFrame, offset: int = 0) -> ResourceColumns:
-    """The Observations for rows of LB (offset = position of the first row in the whole dataset).
+def build_chunk(ctx: WriteContext, start: int, stop: int) -> ResourceColumns:
+    """The Observations of rows start..stop-1 of the study's LB.
 
     Each element is made once per distinct value of the LB columns it depends on (each column hashed once,
     `Factorized`); only the id and the identifier's value are made per row. The element order is the order
     of the keys in the JSON.
     """
-    cols = Factorized(lb.reset_index(drop=True))
+    cols = Factorized(ctx.study["LB"].iloc[start:stop].reset_index(drop=True))
     n = cols.n
     usubjid = cols.series("USUBJID").astype(object)
     seq = cols.series("LBSEQ")
@@ -191,7 +191,7 @@ def build_chunk(ctx: WriteContext, lb: pd.DataFrame, offset: int = 0) -> Resourc
     subject_codes, subjects = cols.codes("USUBJID")
     heads = np.array([f"{ctx.studyid}/{u}/LB/" for u in subjects] + [""], dtype=object)
     ident_values = (heads[subject_codes] + ids.seq_texts(seq)).tolist()
-    visit = _visit_columns(ctx, cols)
+    visit = _visit_columns(ctx, start, stop)
     value, value_is_q, reference_range, carry_lo, carry_hi = _result_elements(cols)
     contained, specimen = _specimen_elements(cols)
     effective, effective_ext = _effective_elements(ctx, cols)
@@ -199,14 +199,13 @@ def build_chunk(ctx: WriteContext, lb: pd.DataFrame, offset: int = 0) -> Resourc
         Element.constant("resourceType", "Observation", n),
         Element.per_row_values("id", rid),
         contained,
-        _extension_element(ctx, cols, offset, visit, value_is_q, carry_lo, carry_hi),
+        _extension_element(ctx, cols, start, visit, value_is_q, carry_lo, carry_hi),
         Element.text("identifier", [{"system": terms.id_system("seq"), "value": SLOT}], ident_values),
         Element.constant("status", "final", n),
         _category_element(cols),
         _code_element(cols),
         _subject_element(ctx, cols),
-        Element.shared("encounter", visit["codes"], [ctx.ref("Encounter", e) if isinstance(e, str) else None
-                                                     for e in visit["encounter"]]),
+        Element.shared("encounter", visit["codes"], visit["encounter"]),
         effective,
         effective_ext,
         _performer_element(ctx, cols),
@@ -217,24 +216,20 @@ def build_chunk(ctx: WriteContext, lb: pd.DataFrame, offset: int = 0) -> Resourc
     ])
 
 
-def _visit_columns(ctx: WriteContext, cols: Factorized) -> dict[str, Any]:
-    """Per distinct subject visit (USUBJID, VISITNUM): its Encounter id and the visit's VISIT and EPOCH;
-    `codes` gives each row's subject visit."""
-    codes, first = cols.group("USUBJID", "VISITNUM")
-    subjects = cols.texts("USUBJID")[first].tolist()
-    visitnums = pd.to_numeric(cols.series("VISITNUM"), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    found = [ctx.encounter_index.get((u, v), -1) for u, v in zip(subjects, visitnums[first].tolist(), strict=True)]
-    rows = np.array(found, dtype=np.int64)
-    hit = rows >= 0
+def _visit_columns(ctx: WriteContext, start: int, stop: int) -> dict[str, Any]:
+    """Per distinct subject visit of LB rows start..stop-1 (rows of the Encounter table, made with the context):
+    its Encounter reference (None without VISITNUM) and the visit's VISIT and EPOCH; `codes` gives each row's."""
+    rows = ctx.lb_encounter_rows[start:stop]
+    visits, codes = np.unique(rows, return_inverse=True)  # -1 (no visit) first when present
+    hit = visits >= 0
+    refs: list[Any] = [None] * int((~hit).sum()) + ctx.encounter_references(visits[hit])
 
-    def column(name: str, missing: Any) -> np.ndarray:
-        out = np.full(len(rows), missing, dtype=object)
-        if hit.any():
-            out[hit] = ctx.encounter_columns[name][rows[hit]]
+    def column(name: str) -> np.ndarray:
+        out = np.full(len(visits), "", dtype=object)
+        out[hit] = ctx.encounter_columns[name][visits[hit]]
         return out
 
-    return {"codes": codes, "encounter": column("id", None).tolist(), "VISIT": column("VISIT", ""),
-            "EPOCH": column("EPOCH", "")}
+    return {"codes": codes.reshape(-1), "encounter": refs, "VISIT": column("VISIT"), "EPOCH": column("EPOCH")}
 
 
 def _category_element(cols: Factorized) -> Element:
@@ -332,17 +327,17 @@ def _extension_element(ctx: WriteContext, cols: Factorized, offset: int, visit: 
     """
     n, lb = cols.n, cols.df
     special = {
-        "STUDYID": cols.texts("STUDYID") != ctx.studyid,
-        "DOMAIN": cols.texts("DOMAIN") != "LB",
+        "STUDYID": cols.differs("STUDYID", ctx.studyid),
+        "DOMAIN": cols.differs("DOMAIN", "LB"),
         "LBTESTCD": cols.blank("LBTESTCD"),
         "LBTEST": cols.blank("LBTESTCD"),
         "LBORRESU": ~value_is_q & ~cols.blank("LBORRESU"),
         "LBORNRLO": carry_lo,
         "LBORNRHI": carry_hi,
         **_standard_differs(cols),
-        "VISIT": cols.texts("VISIT") != visit["VISIT"][visit["codes"]] if n else np.zeros(0, bool),
-        "EPOCH": cols.texts("EPOCH") != visit["EPOCH"][visit["codes"]] if n else np.zeros(0, bool),
-        "LBDY": _study_day_differs(ctx, cols),
+        "VISIT": cols.differs_by_code("VISIT", visit["codes"], visit["VISIT"]),
+        "EPOCH": cols.differs_by_code("EPOCH", visit["codes"], visit["EPOCH"]),
+        "LBDY": _study_day_differs(ctx, cols, offset),
         "USUBJID": cols.blank("USUBJID"),
     }
     carrier = Carrier(n, ctx.tz)
@@ -365,20 +360,18 @@ def _standard_differs(cols: Factorized) -> dict[str, np.ndarray]:
     codes, combos = cols.distinct_texts("LBORRES", "LBORNRLO", "LBORNRHI")
     o, lo, hi = (pd.Series([c[k] for c in combos], dtype=object) for k in range(3))
     std = derive_standard(o, pd.Series("", index=o.index, dtype=object), lo, hi)
-    out = {"LBSTRESC": cols.texts("LBSTRESC") != std["LBSTRESC"].to_numpy(dtype=object)[codes],
-           "LBSTRESU": cols.texts("LBSTRESU") != cols.texts("LBORRESU")}
+    units, first = cols.group("LBSTRESU", "LBORRESU")
+    out = {"LBSTRESC": cols.differs_by_code("LBSTRESC", codes, std["LBSTRESC"].to_numpy(dtype=object)),
+           "LBSTRESU": (cols.texts("LBSTRESU")[first] != cols.texts("LBORRESU")[first])[units]}
     for name in ("LBSTRESN", "LBSTNRLO", "LBSTNRHI"):
         out[name] = _differs_num(cols.series(name), pd.Series(std[name].to_numpy(dtype="float64")[codes]))
     return out
 
 
-def _study_day_differs(ctx: WriteContext, cols: Factorized) -> np.ndarray:
-    """Per row, whether LBDY differs from the study day the reader derives (LBDTC and RFSTDTC), derived
-    once per distinct subject and date."""
-    codes, combos = cols.distinct_texts("USUBJID", "LBDTC")
-    dy = ctx.study_days(pd.Series([c[1] for c in combos], dtype=object), pd.Series([c[0] for c in combos],
-                                                                                    dtype=object))
-    return _differs_num(cols.series("LBDY"), pd.Series(dy.to_numpy(dtype="float64", na_value=np.nan)[codes]))
+def _study_day_differs(ctx: WriteContext, cols: Factorized, start: int) -> np.ndarray:
+    """Per row, whether LBDY differs from the study day the reader derives (LBDTC and RFSTDTC; worked out
+    for the whole dataset with the context)."""
+    return _differs_num(cols.series("LBDY"), pd.Series(ctx.lb_study_days[start:start + cols.n]))
 
 
 def _supp_rows(ctx: WriteContext, offset: int, n: int) -> list[tuple[int, list[dict[str, Any]]]]:
