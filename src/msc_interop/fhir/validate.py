@@ -144,20 +144,29 @@ def _property_validator(schema_name: str, resource_type: str, prop: str) -> Any:
     return _compiled_subschema(schema_name, json.dumps(subschema, sort_keys=True))
 
 
+def _property_list_validator(schema_name: str, resource_type: str, prop: str) -> Any:
+    """Validator of a list of values of element `prop` (valid exactly when each value is): many values in one
+    call, where one call per value would cost more in crossing to jsonschema-rs than in checking."""
+    subschema = _schema(schema_name)["definitions"][resource_type]["properties"][prop]
+    return _compiled_subschema(schema_name, json.dumps({"type": "array", "items": subschema}, sort_keys=True))
+
+
 def _column_values(chunk: ResourceColumns) -> tuple[dict[str, list[Any]], list[tuple[str, tuple[str | int, ...]]]]:
     """The instance `_chunk_validator` checks: per element name the distinct values rows hold, and per text
     element its strings (under "<name> <place>"); and the places of the text elements."""
     values: dict[str, list[Any]] = {}
     slots = []
     for element in chunk.elements:
-        used = element.used().tolist()
+        # one value per row (codes 0..n-1): all of them are used
+        every = element.per_row and element.names is None and len(element.values) == len(element.codes)
+        used = list(range(len(element.values))) if every else element.used().tolist()
         if not used:
             continue
         if element.template is not None:
             path = slot_path(element.template)
             slots.append((element.name, path))
             values.setdefault(element.name, []).append(element.value(used[0]))
-            values[_slot_key(element.name, path)] = [element.values[k] for k in used]
+            values[_slot_key(element.name, path)] = element.values if every else [element.values[k] for k in used]
         elif element.names is None and len(used) == len(element.values):
             values.setdefault(element.name, []).extend(element.values)
         else:
@@ -317,6 +326,8 @@ class FastValidator:
                     v = validators[k] = _property_validator(self.schema_name, rtype, k)
                 column = [r.get(k, _MISSING) for r in batch]
                 distinct = {id(x): x for x in column if x is not _MISSING}
+                if _property_list_validator(self.schema_name, rtype, k).is_valid(list(distinct.values())):
+                    continue  # every value valid (checked in one call); else each value once, for its messages
                 bad = {key: _messages(v, x, f"{rtype}.{k}") for key, x in distinct.items() if not v.is_valid(x)}
                 if bad:
                     for j, x in zip(idx, column, strict=True):
