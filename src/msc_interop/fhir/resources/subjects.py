@@ -16,7 +16,8 @@ import pandas as pd
 
 from msc_interop.dates import dtc_to_fhir, per_distinct
 from msc_interop.fhir import terms
-from msc_interop.fhir.common import Carrier, coding, ext, is_blank, records, text, texts
+from msc_interop.fhir.columns import Element, Factorized, ResourceColumns
+from msc_interop.fhir.common import Carrier, coding, ext, group_codes, is_blank, records, text, texts
 from msc_interop.fhir.context import WriteContext
 from msc_interop.fhir.resources.study import arm_table, link_id, site_countries
 
@@ -87,13 +88,16 @@ def subject_state(rec: dict[str, Any]) -> str:
     return "on-study"
 
 
-def build_research_subjects(ctx: WriteContext) -> list[dict[str, Any]]:
+def build_research_subjects(ctx: WriteContext) -> ResourceColumns | list[dict[str, Any]]:
+    """One ResearchSubject per DM record, column-wise (fhir/columns.py): each element made once per distinct
+    value of the DM variables it depends on (the identifiers once per subject)."""
     dm = ctx.study.datasets.get("DM")
     if dm is None or dm.empty:
         return []
     v = ctx.version
     dm = dm.reset_index(drop=True)
-    n = len(dm)
+    cols = Factorized(dm)
+    n = cols.n
     carrier = Carrier(n, ctx.tz)
     mapped = terms.mapped_variables("DM")
     decoded = decode_expectations(ctx, dm)
@@ -101,48 +105,72 @@ def build_research_subjects(ctx: WriteContext) -> list[dict[str, Any]]:
         if col not in mapped:
             carrier.add(col, dm[col], ~is_blank(dm[col]))
         elif col in decoded:
-            exp = decoded[col]
-            differs = texts(dm[col]) != texts(exp)
-            carrier.add(col, dm[col], differs)
-    carried = carrier.extensions()
-    period_start = dtc_to_fhir(_col(dm, "RFICDTC"), ctx.tz)
-    period_end = dtc_to_fhir(_col(dm, "RFPENDTC"), ctx.tz)
-    period_start = (period_start[0].tolist(), period_start[1].tolist())
-    period_end = (period_end[0].tolist(), period_end[1].tolist())
-    ric, rpen = _col(dm, "RFICDTC").tolist(), _col(dm, "RFPENDTC").tolist()
-    carried = carried.tolist()
-    out = []
-    for i, rec in enumerate(records(dm)):
-        usubjid = text(rec["USUBJID"])
-        idents = [{"system": terms.id_system("usubjid"), "value": usubjid}]
-        if text(rec.get("SUBJID")):
-            idents.append({"system": terms.id_system("subjid"), "value": text(rec.get("SUBJID"))})
-        res: dict[str, Any] = {"resourceType": "ResearchSubject", "id": ctx.subject_rids[usubjid],
-                               "identifier": idents}
-        state = subject_state(rec)
-        if v.has("ResearchSubject.state_in_status"):
-            res["status"] = state
-        else:
-            res["status"] = terms.fixed("research_subject_status_r5")
-            res["progress"] = [{"subjectState": {"coding": [coding("subject_state", state)]}}]
-        period = _period(period_start, period_end, i, ric[i], rpen[i])
-        if period:
-            res["period"] = period
-        site = text(rec.get("SITEID"))
-        res["study"] = ctx.ref("ResearchStudy", ctx.site_rids[site]) if site in ctx.site_rids else ctx.study_ref()
-        res[v.el("ResearchSubject.individual")] = ctx.ref("Patient", ctx.patient_rids[usubjid])
-        for col, key in (("ARMCD", "ResearchSubject.assigned"), ("ACTARMCD", "ResearchSubject.actual")):
-            cd = text(rec.get(col))
-            if cd:
-                res[v.el(key)] = cd if v.name == "R4" else link_id(cd)
-        exts = []
-        if carried[i] is not None:
-            exts.append(carried[i])
-        exts += ctx.supp_subject.get(usubjid, [])
-        if exts:
-            res["extension"] = exts
-        out.append(res)
+            carrier.add(col, dm[col], texts(dm[col]) != texts(decoded[col]))
+    usubjid_codes, usubjids = cols.codes("USUBJID")
+    # identifiers: USUBJID, and SUBJID where there is one
+    id_codes, id_pairs = cols.distinct_texts("USUBJID", "SUBJID")
+    sys_u, sys_s = terms.id_system("usubjid"), terms.id_system("subjid")
+    identifiers = [[{"system": sys_u, "value": u}, *([{"system": sys_s, "value": sub}] if sub else [])]
+                   for u, sub in id_pairs]
+    state_codes, states = cols.distinct_texts("ARMNRS", "RFPENDTC")
+    state = [subject_state({"ARMNRS": a, "RFPENDTC": e}) for a, e in states]
+    if v.has("ResearchSubject.state_in_status"):
+        status = Element.shared("status", state_codes, state)
+        progress = Element.shared("progress", state_codes, [None] * len(state))
+    else:
+        status = Element.constant("status", terms.fixed("research_subject_status_r5"), n)
+        progress = Element.shared("progress", state_codes, [
+            [{"subjectState": {"coding": [coding("subject_state", x)]}}] for x in state])
+    period_codes, periods = cols.distinct_texts("RFICDTC", "RFPENDTC")
+    site_codes, sites = cols.codes("SITEID")
+    elements = [
+        Element.constant("resourceType", "ResearchSubject", n),
+        Element.shared("id", usubjid_codes, [ctx.subject_rids[u] for u in usubjids]),
+        Element.shared("identifier", id_codes, identifiers),
+        status,
+        progress,
+        Element.shared("period", period_codes, _periods(periods, ctx.tz)),
+        Element.shared("study", site_codes, [ctx.ref("ResearchStudy", ctx.site_rids[x]) if x in ctx.site_rids
+                                             else ctx.study_ref() for x in sites]),
+        Element.shared(v.el("ResearchSubject.individual"), usubjid_codes,
+                       [ctx.ref("Patient", ctx.patient_rids[u]) for u in usubjids]),
+    ]
+    for col, key in (("ARMCD", "ResearchSubject.assigned"), ("ACTARMCD", "ResearchSubject.actual")):
+        codes, arms = cols.codes(col)
+        elements.append(Element.shared(v.el(key), codes, [
+            (a if v.name == "R4" else link_id(a)) if a else None for a in arms]))
+    elements.append(_subject_extensions(ctx, carrier, usubjid_codes, usubjids))
+    return ResourceColumns("ResearchSubject", n, elements)
+
+
+def _periods(pairs: list[tuple[str, ...]], tz: str) -> list[dict[str, Any] | None]:
+    """period per distinct (RFICDTC, RFPENDTC): FHIR dates, and the SDTM text where FHIR cannot hold it."""
+    url = terms.ext_url("sdtm_dtc")
+    out: list[dict[str, Any] | None] = []
+    starts = dtc_to_fhir(pd.Series([p[0] for p in pairs], dtype=object), tz)
+    ends = dtc_to_fhir(pd.Series([p[1] for p in pairs], dtype=object), tz)
+    for i, (start, end) in enumerate(pairs):
+        period: dict[str, Any] = {}
+        for name, (values, keep), orig in (("start", starts, start), ("end", ends, end)):
+            if values.iloc[i] is not None:
+                period[name] = values.iloc[i]
+            if keep.iloc[i]:
+                period["_" + name] = {"extension": [{"url": url, "valueString": orig}]}
+        out.append(period or None)
     return out
+
+
+def _subject_extensions(ctx: WriteContext, carrier: Carrier, usubjid_codes: np.ndarray, usubjids: list[str]
+                        ) -> Element:
+    """extension: the carried DM variables, then the subject's SUPPDM (and other subject-level) records."""
+    carried_codes, carried = carrier.distinct()
+    supp = [ctx.supp_subject.get(u, []) for u in usubjids]
+    codes, first = group_codes(carried_codes, usubjid_codes)
+    values: list[Any] = []
+    for i in first.tolist():
+        exts = ([carried[carried_codes[i]]] if carried_codes[i] >= 0 else []) + supp[usubjid_codes[i]]
+        values.append(exts or None)
+    return Element.shared("extension", codes, values)
 
 
 def _col(df: pd.DataFrame, col: str) -> pd.Series:
