@@ -28,14 +28,21 @@ def gc_frozen() -> Iterator[None]:
 
     Why: writing makes many short-lived containers, and each full collection would walk every object of the
     study again (~12% of writing a million lab rows). `gc.freeze()` moves what exists to a permanent
-    generation; the collector still runs on what is made meanwhile, so no cycle is left uncollected.
-    Nothing is done when something else has frozen objects already (its freeze is not undone here).
+    generation; the collector still runs on what is made meanwhile (less often: every 50,000 new containers
+    instead of 700), so no cycle is left uncollected.
+    The freeze is skipped when something else has frozen objects already (its freeze is not undone here);
+    the thresholds are put back as they were.
     """
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], 50_000), *thresholds[1:])  # fewer young collections (~4% more here)
     try:
-        yield
+        if gc.get_freeze_count():
+            yield
+            return
+        gc.freeze()
+        try:
+            yield
+        finally:
+            gc.unfreeze()
     finally:
-        gc.unfreeze()
+        gc.set_threshold(*thresholds)

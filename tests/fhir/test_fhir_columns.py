@@ -182,9 +182,12 @@ def test_pieces_are_written_in_order_with_writev_or_joined(tmp_path: Path, monke
 
 def test_gc_frozen_freezes_only_when_nothing_else_has() -> None:
     assert gc.get_freeze_count() == 0
+    thresholds = gc.get_threshold()
     with gc_frozen():
         assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] >= 50_000
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == thresholds
     gc.freeze()
     try:
         before = gc.get_freeze_count()
