@@ -78,6 +78,33 @@ def test_text_is_orjson_of_the_dicts_with_odd_strings(example: Study, version: s
         assert len(text.splitlines()) == chunk.n
 
 
+def test_ids_written_from_their_parts_are_the_ids(example: Study) -> None:  # noqa: F811
+    """Lab ids and identifier values are written from distinct pieces (subject part, --SEQ part) when no
+    part needs an escape; else (a quote in USUBJID), or when an id had to be hashed (too long), as strings."""
+    lb = example["LB"].copy()
+    lb["LBSEQ"] = lb["LBSEQ"].astype("float64")
+    lb.loc[lb.index[:2], "LBSEQ"] = [np.nan, -2.0]  # missing and negative --SEQ
+    plain = Study(example.meta, {**example.datasets, "LB": lb})
+    long_lb = lb.copy()
+    long_lb.loc[long_lb.index[:5], "USUBJID"] = "S" * 40  # id-safe, but with a 13-digit --SEQ the ids pass
+    long_lb.loc[long_lb.index[:5], "LBSEQ"] = 10.0 ** 12 + np.arange(5)  # 64 characters: those are hashed
+    quoted_lb = lb.copy()
+    quoted_lb.loc[quoted_lb.index[:5], "USUBJID"] = 'MSC-"Q"'
+    # a quote in USUBJID: the id holds a hash of it (id-safe), the identifier value the quote itself
+    expected = {"plain": (True, True), "long": (False, True), "quoted": (True, False)}
+    for label, study in (("plain", plain), ("long", Study(example.meta, {**example.datasets, "LB": long_lb})),
+                         ("quoted", Study(example.meta, {**example.datasets, "LB": quoted_lb}))):
+        for k, chunk in enumerate(chunks(study)[1:]):
+            id_el, ident = chunk.element("id"), chunk.element("identifier")
+            if k == 0:  # the chunk with the changed rows
+                assert ((id_el.parts is not None and id_el._columns_of_parts() is not None),
+                        ident._columns_of_parts() is not None) == expected[label]
+            assert chunk.ndjson() == dumps_of_dicts(chunk), label
+            for i, d in enumerate(chunk.dicts()):
+                h, hc, t, tc = ident.parts
+                assert d["identifier"][0]["value"] == h[hc[i]] + t[tc[i]]
+
+
 def test_bundle_entries_of_a_column_wise_chunk_equal_those_of_its_dicts(example: Study) -> None:  # noqa: F811
     for bundle_type in ("collection", "transaction"):
         a, b = io.BytesIO(), io.BytesIO()

@@ -6,7 +6,9 @@ row is what made writing slow: Python work per row, and a fresh bytes object per
 resources is a list of `Element`s, each with its distinct values and, per row, which value it takes. Each
 distinct value is serialised once with orjson (so escaping is orjson's), each row's JSON is the concatenation
 of its elements' fragments (adjacent ones merged where they have few combinations), and the chunk's text is
-joined in a few calls (`join_blocks`). Per-row strings (ids) are encoded in bulk when they need no escape.
+joined in a few calls (`join_blocks`) or handed to the kernel as pieces (fhir/io.py). Per-row strings (ids,
+identifier values) are written from their distinct parts (subject, --SEQ) when they have them, else encoded in
+bulk when they need no escape.
 
 The bytes are exactly `orjson.dumps` of the dict the row stands for (keys in element order): orjson writes
 `{"a":1,"b":2}` with no whitespace, so the text of an object is `{` + `"key":value` pairs joined by `,` + `}`.
@@ -62,20 +64,24 @@ class Element:
     names: list[str] | None = None
     template: Any = None
     per_row: bool = False  # one value per row, in row order (an id, an identifier's value)
+    # Per-row strings made of two parts, (heads, head code per row, tails, tail code per row): string i is
+    # heads[head_codes[i]] + tails[tail_codes[i]]. Written from the distinct parts (see `columns`).
+    parts: tuple[list[str], np.ndarray, list[str], np.ndarray] | None = None
 
     @classmethod
     def constant(cls, name: str, value: Any, n: int) -> Element:
         return cls(name, np.zeros(n, dtype=np.int64), [value])
 
     @classmethod
-    def per_row_values(cls, name: str, values: list[Any]) -> Element:
-        return cls(name, np.arange(len(values), dtype=np.int64), values, per_row=True)
+    def per_row_values(cls, name: str, values: list[Any], parts: Any = None) -> Element:
+        return cls(name, np.arange(len(values), dtype=np.int64), values, per_row=True, parts=parts)
 
     @classmethod
-    def text(cls, name: str, template: Any, strings: list[str]) -> Element:
+    def text(cls, name: str, template: Any, strings: list[str], parts: Any = None) -> Element:
         """One string per row, each put in place of SLOT in `template` (which holds SLOT once)."""
         slot_path(template)
-        return cls(name, np.arange(len(strings), dtype=np.int64), strings, template=template, per_row=True)
+        return cls(name, np.arange(len(strings), dtype=np.int64), strings, template=template, per_row=True,
+                   parts=parts)
 
     @classmethod
     def shared(cls, name: str, codes: np.ndarray, values: Sequence[Any]) -> Element:
@@ -128,6 +134,10 @@ class Element:
         serialised one by one: they are encoded in bulk, between a constant head and tail column.
         """
         if self.per_row and self.names is None:
+            if self.parts is not None:
+                from_parts = self._columns_of_parts()
+                if from_parts is not None:
+                    return from_parts
             raw = _unescaped(self.values)
             if raw is not None:
                 head, tail = self._around_value()
@@ -136,6 +146,19 @@ class Element:
                         constant_column(n, b'"' + tail)]
         frags = self.fragments()
         return [(np.where(self.codes >= 0, self.codes, len(frags)), _object_array([*frags, b""]))]
+
+
+    def _columns_of_parts(self) -> list[tuple[np.ndarray, np.ndarray]] | None:
+        """Per-row strings written as two columns of distinct pieces (a head per subject, a tail per --SEQ):
+        no text made per row. orjson escapes character by character, so when no part needs an escape, the
+        text of each string is the concatenation of its parts' UTF-8 (None otherwise: written the usual way)."""
+        heads, head_codes, tails, tail_codes = self.parts  # type: ignore[misc]
+        head_bytes, tail_bytes = _unescaped(heads), _unescaped(tails)
+        if head_bytes is None or tail_bytes is None:
+            return None
+        head, tail = self._around_value()
+        return [(np.asarray(head_codes, dtype=np.int64), _object_array([head + b'"' + h for h in head_bytes])),
+                (np.asarray(tail_codes, dtype=np.int64), _object_array([t + b'"' + tail for t in tail_bytes]))]
 
 
 def _unescaped(strings: list[Any]) -> list[bytes] | None:

@@ -47,38 +47,62 @@ def record_ids(prefix: str, studyid: str, usubjid: pd.Series, seq: pd.Series, do
 
     Rows without --SEQ get `n<row number>` so that ids stay unique.
     """
+    return record_id_parts(prefix, studyid, usubjid, seq, domain)[0]
+
+
+IdParts = tuple[list[str], np.ndarray, list[str], np.ndarray]
+
+
+def record_id_parts(prefix: str, studyid: str, usubjid: pd.Series, seq: pd.Series, domain: str
+                    ) -> tuple[np.ndarray, IdParts | None]:
+    """`record_ids`, and how they are made: (heads, head code per row, tails, tail code per row) with each
+    row's id = heads[head code] + tails[tail code] (None when some id had to be hashed instead). The parts
+    let a writer serialise the distinct pieces instead of every id (fhir/columns.py)."""
     sk = study_key(studyid)
     codes, subjects = pd.factorize(usubjid, use_na_sentinel=False)
-    heads = np.array([f"{prefix}-{sk}-{safe_part(str(u))}-" for u in subjects], dtype=object)
-    seq_text = _seq_text(seq)
-    ids = heads[codes] + seq_text
-    too_long = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)) > 64
-    for i in np.flatnonzero(too_long):
-        ids[i] = f"{prefix}-{sk}-h" + digest(f"{studyid}|{usubjid.iloc[i]}|{domain}|{seq_text[i]}", 24)
-    return ids
+    codes = np.asarray(codes, dtype=np.int64)
+    heads = [f"{prefix}-{sk}-{safe_part(str(u))}-" for u in subjects]
+    tail_codes, tails = _seq_text_codes(seq)
+    ids = np.array(heads, dtype=object)[codes] + np.array(tails, dtype=object)[tail_codes] if len(codes) \
+        else np.zeros(0, dtype=object)
+    lengths = np.array([len(h) for h in heads] + [0], dtype=np.int64)[codes] \
+        + np.array([len(t) for t in tails] + [0], dtype=np.int64)[tail_codes]
+    too_long = np.flatnonzero(lengths > 64)
+    for i in too_long:
+        ids[i] = f"{prefix}-{sk}-h" + digest(f"{studyid}|{usubjid.iloc[i]}|{domain}|{ids[i][len(heads[codes[i]]):]}",
+                                             24)
+    return ids, (None if len(too_long) else (heads, codes, tails, tail_codes))
 
 
 def seq_texts(seq: pd.Series) -> np.ndarray:
     """--SEQ as text for identifiers ("" when missing)."""
+    codes, texts = seq_text_codes(seq)
+    return np.array(texts, dtype=object)[codes] if len(codes) else np.array([], dtype=object)
+
+
+def seq_text_codes(seq: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """`seq_texts` as per-row codes into the distinct texts."""
     num = pd.to_numeric(seq, errors="coerce")
     values = num.to_numpy(dtype="float64", na_value=np.nan)
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    texts = np.array(["" if v != v else str(int(v)) if float(v).is_integer() else repr(float(v)) for v in uniques],
-                     dtype=object)
-    return texts[codes] if len(codes) else np.array([], dtype=object)
+    texts = ["" if v != v else str(int(v)) if float(v).is_integer() else repr(float(v)) for v in uniques]
+    return np.asarray(codes, dtype=np.int64), texts
 
 
-def _seq_text(seq: pd.Series) -> np.ndarray:
+def _seq_text_codes(seq: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """--SEQ as the tail of a record id, per row as a code into distinct texts: the number ("-" as "m"), or
+    `n<row number>` where it is missing (one text per such row)."""
     num = pd.to_numeric(seq, errors="coerce")
-    out = np.empty(len(seq), dtype=object)
     present = num.notna().to_numpy()
     values = num.to_numpy(dtype="float64", na_value=np.nan)
+    out = np.empty(len(seq), dtype=np.int64)
     codes, uniques = pd.factorize(values[present], use_na_sentinel=False)
-    texts = np.array([str(int(v)) if float(v).is_integer() else repr(float(v)).replace("-", "m") for v in uniques],
-                     dtype=object)
-    out[present] = texts[codes] if len(codes) else []
-    out[~present] = ["n" + str(i + 1) for i in np.flatnonzero(~present)]
-    return out
+    texts = [str(int(v)) if float(v).is_integer() else repr(float(v)).replace("-", "m") for v in uniques]
+    out[present] = codes
+    missing = np.flatnonzero(~present)
+    out[missing] = len(texts) + np.arange(len(missing))
+    texts += ["n" + str(i + 1) for i in missing]
+    return out, texts
 
 
 def simple_id(prefix: str, studyid: str, *parts: str) -> str:

@@ -187,20 +187,23 @@ def build_chunk(ctx: WriteContext, start: int, stop: int) -> ResourceColumns:
     n = cols.n
     usubjid = cols.series("USUBJID").astype(object)
     seq = cols.series("LBSEQ")
-    rid = ids.record_ids("lb", ctx.studyid, usubjid, seq, "LB").tolist()
+    rid, id_parts = ids.record_id_parts("lb", ctx.studyid, usubjid, seq, "LB")
     subject_codes, subjects = cols.codes("USUBJID")
-    heads = np.array([f"{ctx.studyid}/{u}/LB/" for u in subjects] + [""], dtype=object)
-    ident_values = (heads[subject_codes] + ids.seq_texts(seq)).tolist()
+    heads = [f"{ctx.studyid}/{u}/LB/" for u in subjects]
+    seq_codes, seq_texts = ids.seq_text_codes(seq)
+    ident_values = (np.array([*heads, ""], dtype=object)[subject_codes]
+                    + np.array([*seq_texts, ""], dtype=object)[seq_codes]).tolist()
     visit = _visit_columns(ctx, start, stop)
     value, value_is_q, reference_range, carry_lo, carry_hi = _result_elements(cols)
     contained, specimen = _specimen_elements(cols)
     effective, effective_ext = _effective_elements(ctx, cols)
     return ResourceColumns("Observation", n, [
         Element.constant("resourceType", "Observation", n),
-        Element.per_row_values("id", rid),
+        Element.per_row_values("id", rid.tolist(), parts=id_parts),
         contained,
         _extension_element(ctx, cols, start, visit, value_is_q, carry_lo, carry_hi),
-        Element.text("identifier", [{"system": terms.id_system("seq"), "value": SLOT}], ident_values),
+        Element.text("identifier", [{"system": terms.id_system("seq"), "value": SLOT}], ident_values,
+                     parts=(heads, subject_codes, seq_texts, seq_codes)),
         Element.constant("status", "final", n),
         _category_element(cols),
         _code_element(cols),
