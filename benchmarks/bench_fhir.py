@@ -16,16 +16,18 @@ then, in a fresh process per size:
               cell), once.
   * base (a): the same Observations built and serialised through fhir.resources models
               (Observation.model_validate(d).model_dump_json()), timed on `--sample` rows, in the parent.
-Peak memory (ru_maxrss): after the study is made and after the first write. Figures are rows (= Observations)
+Memory (Linux /proc/self/status): the process with the study made (VmRSS), and its peak during the first write
+(VmHWM, reset after the study is made). Figures are rows (= Observations)
 per second. Results go to stdout as a table and JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
 import multiprocessing as mp
-import resource
 import shutil
 import statistics
 import sys
@@ -72,6 +74,23 @@ def _dump_rate(dicts: list[dict]) -> float:
     return len(dicts) / (time.perf_counter() - t)
 
 
+def _status_mb(field: str) -> float:
+    """A memory figure of this process from /proc/self/status (VmRSS: now, VmHWM: peak), in MB; NaN elsewhere."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _reset_peak() -> None:
+    """Start the peak (VmHWM) again from the current size (Linux: /proc/self/clear_refs)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
 def _child(rows: int, version: str, repeats: int, queue: mp.Queue) -> None:
     """One size, in a fresh process: the write timed `repeats` times with baseline (b) timed between the
     writes (this machine's speed drifts by tens of percent over minutes: interleaving keeps the ratio fair),
@@ -82,7 +101,9 @@ def _child(rows: int, version: str, repeats: int, queue: mp.Queue) -> None:
     from msc_interop.fhir.versions import get_version
 
     study = make_study(rows)
-    rss_study = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    gc.collect()
+    rss_study = _status_mb("VmRSS")
+    _reset_peak()  # the peak of making the study is not the writer's
     writes, dumps = [], []
     dicts: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -92,7 +113,7 @@ def _child(rows: int, version: str, repeats: int, queue: mp.Queue) -> None:
             result = write_fhir(study, out, version=version, bundle="none", ndjson=True, validate=True)
             writes.append(time.perf_counter() - t)
             if k == 0:
-                rss_write = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                rss_write = _status_mb("VmHWM")
                 size = sum(p.stat().st_size for p in out.glob("*.ndjson"))
                 ctx = make_context(study, get_version(version), study.meta.timezone, in_bundle=False)
                 # the same Observations as dicts sharing their element objects, as a dict-per-row builder makes
@@ -107,8 +128,7 @@ def _child(rows: int, version: str, repeats: int, queue: mp.Queue) -> None:
         pd.testing.assert_frame_equal(back["LB"], study["LB"])
     queue.put({"rows": rows, "write_s": writes, "b_dumps_per_s": dumps, "read_s": t_read,
                "findings": len(result.findings), "resources": result.total, "ndjson_bytes": size,
-               "roundtrip_exact": bool(same), "rss_after_study_mb": rss_study / 1024,
-               "rss_after_write_mb": rss_write / 1024})
+               "roundtrip_exact": bool(same), "rss_study_mb": rss_study, "rss_peak_write_mb": rss_write})
 
 
 def baseline_a(version: str, sample: int) -> float:
@@ -161,13 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"write: best and median of {args.repeats} runs; baseline (b), orjson.dumps of the built dicts, timed "
           "after each write; %(b) = best/best and median/median")
     print(f"{'rows':>10} {'write/s':>16} {'(b)/s':>18} {'x(a)':>6} {'%(b)':>11} {'read/s':>8} {'findings':>8} "
-          f"{'exact':>5} {'MB study':>8} {'MB write':>8} {'NDJSON MB':>9}")
+          f"{'exact':>5} {'MB study':>8} {'MB peak':>8} {'NDJSON MB':>9}")
     for r in results:
         print(f"{r['rows']:>10,} {r['write_per_s_best']:>8,.0f} {r['write_per_s_median']:>7,.0f} "
               f"{r['b_per_s_best']:>9,.0f} {r['b_per_s_median']:>8,.0f} {r['x_models']:>6.0f} "
               f"{r['pct_of_dumps_best']:>5.1f} {r['pct_of_dumps_median']:>5.1f} {r['read_per_s']:>8,.0f} "
-              f"{r['findings']:>8} {r['roundtrip_exact']!s:>5} {r['rss_after_study_mb']:>8.0f} "
-              f"{r['rss_after_write_mb']:>8.0f} {r['ndjson_bytes'] / 1e6:>9.0f}")
+              f"{r['findings']:>8} {r['roundtrip_exact']!s:>5} {r['rss_study_mb']:>8.0f} "
+              f"{r['rss_peak_write_mb']:>8.0f} {r['ndjson_bytes'] / 1e6:>9.0f}")
     print(json.dumps({"baseline_a_models_per_s": a_rate, "runs": results}, default=float))
     return 0
 
