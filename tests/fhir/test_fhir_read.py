@@ -120,6 +120,26 @@ def test_dangling_reference_in_a_bundle(written: dict[str, Path], tmp_path: Path
     assert report.counts["Observation"].rejected == 1
 
 
+def test_observations_without_a_subject_are_rejected_beside_those_with_one(written: dict[str, Path],  # noqa: F811
+                                                                           tmp_path: Path) -> None:
+    """Regression: a lab Observation with no subject among others crashed the read (KeyError)."""
+    bundle = orjson.loads((written["R4"] / "bundle.json").read_bytes())
+    emptied = []
+    for i, e in enumerate(bundle["entry"]):
+        if e["resource"]["resourceType"] == "Observation" and len(emptied) < 2:
+            if emptied:
+                e["resource"]["subject"] = {"display": "a name, no reference"}
+            else:
+                del e["resource"]["subject"]
+            emptied.append(i)
+    path = tmp_path / "bundle.json"
+    path.write_bytes(orjson.dumps(bundle))
+    study, report = read_fhir([path])
+    assert sorted(r.row for r in report.rejects) == emptied
+    assert all("no subject" in r.reason for r in report.rejects)
+    assert len(study["LB"]) == 492 and report.counts["Observation"].rejected == 2
+
+
 def test_searchset_bundle_and_single_resources(written: dict[str, Path], tmp_path: Path) -> None:  # noqa: F811
     obs = [orjson.loads(x) for x in (written["R4"] / "Observation.ndjson").read_bytes().splitlines()[:3]]
     pats = [orjson.loads(x) for x in (written["R4"] / "Patient.ndjson").read_bytes().splitlines()]

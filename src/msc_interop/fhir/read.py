@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import re
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +97,7 @@ class _Reader:
         self.index: dict[str, Located] = {}  # "Type/id" -> resource
         self.urls: dict[str, str] = {}  # fullUrl -> "Type/id"
         self.flat_obs: list[tuple] = []
+        self.flattener = lab.Flattener()
         self.evidence: Counter[str] = Counter()
         self.tz: str | None = None
         self.obs_supp: list[dict[str, Any]] = []
@@ -141,7 +142,8 @@ class _Reader:
                 # keep where it came from, not the resource itself (a million dicts would stay in memory)
                 light = Located(_NO_RESOURCE, item.file, item.position, item.where, item.bundle_type,
                                 item.full_url)
-                self.flat_obs.append((*lab.flatten(res, item.file, item.position, strict_bundle(item)), light))
+                flat = self.flattener.flatten(res, item.file, item.position, strict_bundle(item))
+                self.flat_obs.append((*flat, light))
                 item = light
             rid = res.get("id")
             if isinstance(rid, str):
@@ -490,25 +492,23 @@ def _lb(r: _Reader, subjects: dict[str, str], encounters: dict[str, dict[str, An
         rfstdtc: dict[str, str], studyid: str) -> pd.DataFrame | None:
     if not r.flat_obs:
         return None
-    cols = [*lab.FLAT_COLUMNS, "loc"]
-    flat = pd.DataFrame(r.flat_obs, columns=cols, dtype=object)
-    r.flat_obs = []
-    r.obs_supp = [rec for lst in flat["supp"] for rec in lst]
+    flat_obs, r.flat_obs = r.flat_obs, []
+    r.obs_supp = [rec for t in flat_obs for rec in t[_FLAT_SUPP]]
     tz = r.tz
     patients = {k: v for k, v in subjects.items()}
     # subjects, per distinct reference
     subj_of: dict[Any, tuple[str | None, str]] = {}
-    for ref, strict in set(zip(flat["subject"].map(lambda x: x if isinstance(x, str) else None), flat["strict"],
-                               strict=True)):
+    for ref, strict in {(t[_FLAT_SUBJECT] if isinstance(t[_FLAT_SUBJECT], str) else None, t[_FLAT_STRICT])
+                        for t in flat_obs}:
         subj_of[(ref, strict)] = _subject_ref(r, ref, strict, patients)
-    rows_out: list[dict[str, Any]] = []
+    rows_out: list[tuple | dict[str, Any]] = []  # tuples (_OWN_LB_COLUMNS) for msc-interop's own records
     over: list[dict[str, Any]] = []
     own_rows: list[int] = []
-    loinc_idx = _loinc_index()
-    by_nci = terms.ct_by_nci("LBTESTCD")
+    foreign = _ForeignLookups()
     imap = terms.code_map("nrind_to_interpretation")
     derived_subject = 0
-    for rec in flat.itertuples(index=False):
+    memo = _LbMemo(r, encounters, orgs, tz)
+    for rec in map(_FlatRecord._make, flat_obs):
         loc: Located = rec.loc
         usubjid, problem = subj_of[(rec.subject if isinstance(rec.subject, str) else None, rec.strict)]
         if usubjid is None:
@@ -519,43 +519,44 @@ def _lb(r: _Reader, subjects: dict[str, str], encounters: dict[str, dict[str, An
         if rec.status in ("entered-in-error", "cancelled"):
             r._reject(loc, "Observation", "Observation.status", f"status {rec.status}: not a result", rec.status)
             continue
-        enc = encounters.get(r.resolve(rec.encounter) or "", {})
+        enc = memo.encounter(rec.encounter)
         if rec.encounter and not enc and rec.strict:
             r.report.add("Observation", loc.file, loc.position, "Observation.encounter", rec.encounter,
                          f"converted without a visit: encounter reference {rec.encounter!r} does not resolve")
-        row: dict[str, Any] = {"STUDYID": studyid, "DOMAIN": "LB", "USUBJID": usubjid,
-                               "VISITNUM": enc.get("VISITNUM"), "VISIT": enc.get("VISIT", ""),
-                               "EPOCH": enc.get("EPOCH", ""), "LBNAM": _lab_name(r, rec.performer, orgs)}
-        row["LBDTC"] = rec.effective_orig if rec.effective_orig is not None else _dtc(rec.effective, tz)
+        lbdtc = rec.effective_orig if rec.effective_orig is not None else memo.dtc(rec.effective)
         nrind = text(rec.interpretation_text)
         if not nrind and rec.interpretation_codes:
             nrind = imap.cdisc(rec.interpretation_codes[0]) or ""
-        row["LBNRIND"] = nrind
         if rec.cdisc_code is not None or rec.seq is not None:  # written by msc-interop: exact decoding
             seq = text(rec.seq).rsplit("/", 1)[-1] if rec.seq is not None else ""
-            row.update({"LBSEQ": int(seq) if seq.lstrip("-").isdigit() else None,
-                        "LBTESTCD": text(rec.cdisc_code), "LBTEST": text(rec.cdisc_display),
-                        "LBCAT": rec.categories[0] if rec.categories else "",
-                        "LBORRES": lab.result_text(rec.vkind, rec.qvalue, rec.qorig, rec.qcomp, rec.vtext),
-                        "LBORRESU": text(rec.qunit) if rec.vkind == "q" else "",
-                        "LBORNRLO": lab.range_text(rec.rr_low, rec.rr_low_orig),
-                        "LBORNRHI": lab.range_text(rec.rr_high, rec.rr_high_orig),
-                        "LBLOINC": text(rec.loinc_code), "LBSPEC": text(rec.specimen_text)})
+            quantity = rec.vkind == "q"
             own_rows.append(len(rows_out))
+            rows_out.append((
+                studyid, "LB", usubjid, enc.get("VISITNUM"), enc.get("VISIT", ""), enc.get("EPOCH", ""),
+                memo.lab_name(rec.performer), lbdtc, nrind, int(seq) if seq.lstrip("-").isdigit() else None,
+                rec.cdisc_code_text, rec.cdisc_display_text, rec.categories[0] if rec.categories else "",
+                rec.qresult_text if quantity and rec.qresult_text is not None else
+                lab.result_text(rec.vkind, rec.qvalue, rec.qorig, rec.qcomp, rec.vtext),
+                rec.qunit_text if quantity else "", rec.rr_low_text, rec.rr_high_text, rec.loinc_code_text,
+                text(rec.specimen_text)))
         else:
-            problem = _foreign_lab(rec, row, loinc_idx, by_nci)
+            row: dict[str, Any] = {"STUDYID": studyid, "DOMAIN": "LB", "USUBJID": usubjid,
+                                   "VISITNUM": enc.get("VISITNUM"), "VISIT": enc.get("VISIT", ""),
+                                   "EPOCH": enc.get("EPOCH", ""), "LBNAM": memo.lab_name(rec.performer),
+                                   "LBDTC": lbdtc, "LBNRIND": nrind}
+            problem = _foreign_lab(rec, row, foreign.loinc_idx, foreign.by_nci)
             if problem:
                 r._reject(loc, "Observation", problem[0], problem[1], problem[2])
                 continue
-        rows_out.append(row)
+            rows_out.append(row)
         over.append(rec.carried or {})
-        r.converted["Observation"] += 1
+    r.converted["Observation"] += len(rows_out)
     if derived_subject:
         r.report.notes.append(f"{derived_subject} Observation(s) name their subject by a reference to a Patient "
                               "that is not in the input: USUBJID is that Patient's id")
     if not rows_out:
         return pd.DataFrame(columns=["STUDYID", "DOMAIN", "USUBJID", "LBSEQ", "LBTESTCD", "LBTEST"])
-    df = pd.DataFrame(rows_out)
+    df = _lb_frame(rows_out)
     df = _apply_overrides(df, over)
     own = np.zeros(len(df), dtype=bool)
     own[own_rows] = True
@@ -573,6 +574,76 @@ def _lb(r: _Reader, subjects: dict[str, str], encounters: dict[str, dict[str, An
     if "LBSEQ" not in df.columns or df["LBSEQ"].isna().any():
         df = _assign_seq(df, "LBSEQ", ["USUBJID", "LBDTC", "LBTESTCD"])
     return df
+
+
+_OWN_LB_COLUMNS = ["STUDYID", "DOMAIN", "USUBJID", "VISITNUM", "VISIT", "EPOCH", "LBNAM", "LBDTC", "LBNRIND",
+                   "LBSEQ", "LBTESTCD", "LBTEST", "LBCAT", "LBORRES", "LBORRESU", "LBORNRLO", "LBORNRHI",
+                   "LBLOINC", "LBSPEC"]
+
+
+def _lb_frame(rows: list[tuple | dict[str, Any]]) -> pd.DataFrame:
+    """The LB rows as a DataFrame, as pandas makes it from the rows as dicts.
+
+    Why tuples: when every row is msc-interop's own (the same keys in the same order), pandas builds the same
+    frame from tuples (both go through one object array per column) without a dict per row.
+    """
+    if all(type(row) is tuple for row in rows):
+        return pd.DataFrame(rows, columns=_OWN_LB_COLUMNS)
+    return pd.DataFrame([dict(zip(_OWN_LB_COLUMNS, row, strict=True)) if type(row) is tuple else row
+                         for row in rows])
+
+
+_FlatRecord = namedtuple("_FlatRecord", [*lab.FLAT_COLUMNS, "loc"])  # type: ignore[misc]
+_FLAT_SUBJECT, _FLAT_STRICT, _FLAT_SUPP = (lab.FLAT_COLUMNS.index(c) for c in ("subject", "strict", "supp"))
+
+
+class _ForeignLookups:
+    """The LOINC and NCI look-ups for Observations written by others, made when the first one needs them."""
+
+    @functools.cached_property
+    def loinc_idx(self) -> dict[str, str]:
+        return _loinc_index()
+
+    @functools.cached_property
+    def by_nci(self) -> dict[str, str]:
+        return terms.ct_by_nci("LBTESTCD")
+
+
+class _LbMemo:
+    """Per distinct value, what an LB row takes from references and dates: a big file repeats a few thousand
+    encounters, performers and dates over a million Observations."""
+
+    def __init__(self, r: _Reader, encounters: dict[str, dict[str, Any]], orgs: dict[str, str], tz: str | None):
+        self.r, self.encounters, self.orgs, self.tz = r, encounters, orgs, tz
+        self.encounter_of: dict[str, dict[str, Any]] = {}
+        self.name_of: dict[tuple, str] = {}
+        self.dtc_of: dict[str, str] = {}
+
+    def encounter(self, ref: Any) -> dict[str, Any]:
+        if not isinstance(ref, str):
+            return self.encounters.get(self.r.resolve(ref) or "", {})
+        found = self.encounter_of.get(ref)
+        if found is None:
+            found = self.encounter_of[ref] = self.encounters.get(self.r.resolve(ref) or "", {})
+        return found
+
+    def lab_name(self, performers: list[tuple[Any, Any]]) -> str:
+        try:
+            key = tuple(performers)
+            found = self.name_of.get(key)
+        except TypeError:  # a reference or display that is not a string (malformed input): not remembered
+            return _lab_name(self.r, performers, self.orgs)
+        if found is None:
+            found = self.name_of[key] = _lab_name(self.r, performers, self.orgs)
+        return found
+
+    def dtc(self, value: Any) -> str:
+        if type(value) is not str:
+            return _dtc(value, self.tz)
+        found = self.dtc_of.get(value)
+        if found is None:
+            found = self.dtc_of[value] = _dtc(value, self.tz)
+        return found
 
 
 def _lab_name(r: _Reader, performers: list[tuple[Any, Any]], orgs: dict[str, str]) -> str:
