@@ -38,9 +38,9 @@ SLOT = "\x00msc-interop slot\x00"
 # 250,000. A chunk is held as columns and written as pieces (no joined copy of its ~200 MB of text).
 CHUNK_ROWS = 100_000
 
-# Rows joined into one block of text (~2 MB for lab Observations). Why blocks: one ~50 MB allocation per
-# 25,000-row chunk gets fresh pages from the system each time (glibc maps allocations over 32 MB anew), which
-# made joining a chunk at once ~1.5x slower here than joining it in blocks that reuse freed memory.
+# Rows joined into one block of text by `ndjson()` (~2 MB for lab Observations; the writer hands the pieces to
+# the kernel instead). Why blocks: one big allocation per chunk gets fresh pages from the system each time
+# (glibc maps allocations over 32 MB anew), ~1.5x slower here than blocks that reuse freed memory.
 BLOCK_ROWS = 1024
 
 # Adjacent fragment columns are merged when they have at most this many distinct combinations per row of the

@@ -407,17 +407,12 @@ def _codings(cc: Any) -> list[dict[str, Any]]:
     return [c for c in cc.get("coding") or () if isinstance(c, dict)]
 
 
-def flatten(res: dict[str, Any], source: str, pos: int, in_bundle: bool) -> tuple:
-    """The fields of an Observation that reading needs, references left unresolved."""
-    return Flattener().flatten(res, source, pos, in_bundle)
-
-
 # Distinct element values remembered per read at most (a bound on memory when elements differ per row).
 MEMO_LIMIT = 100_000
 
 
 class Flattener:
-    """`flatten` for many Observations of one read.
+    """One flat record (FLAT_COLUMNS) per Observation of a read: the fields reading needs.
 
     Why: a big file repeats the same few hundred codes, ranges, categories and interpretations. Each element's
     fields are parsed once per distinct value (keyed by its orjson bytes, equal for equal JSON) and the parsed
