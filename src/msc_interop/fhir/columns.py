@@ -6,7 +6,7 @@ row is what made writing slow: Python work per row, and a fresh bytes object per
 resources is a list of `Element`s, each with its distinct values and, per row, which value it takes. Each
 distinct value is serialised once with orjson (so escaping is orjson's), each row's JSON is the concatenation
 of its elements' fragments (adjacent ones merged where they have few combinations), and the chunk's text is
-joined in a few calls (`join_blocks`) or handed to the kernel as pieces (fhir/io.py). Per-row strings (ids,
+handed to the kernel as pieces (fhir/io.py). Per-row strings (ids,
 identifier values) are written from their distinct parts (subject, --SEQ) when they have them, else encoded in
 bulk when they need no escape.
 
@@ -37,11 +37,6 @@ SLOT = "\x00msc-interop slot\x00"
 # ~20% faster than 25,000 (pandas' per-call costs paid 4x less often) and 5-10% faster than 50,000 or
 # 250,000. A chunk is held as columns and written as pieces (no joined copy of its ~200 MB of text).
 CHUNK_ROWS = 100_000
-
-# Rows joined into one block of text by `ndjson()` (~2 MB for lab Observations; the writer hands the pieces to
-# the kernel instead). Why blocks: one big allocation per chunk gets fresh pages from the system each time
-# (glibc maps allocations over 32 MB anew), ~1.5x slower here than blocks that reuse freed memory.
-BLOCK_ROWS = 1024
 
 # Adjacent fragment columns are merged when they have at most this many distinct combinations per row of the
 # chunk: joining fewer, longer pieces per row is what keeps the final join fast.
@@ -146,7 +141,6 @@ class Element:
                         constant_column(n, b'"' + tail)]
         frags = self.fragments()
         return [(np.where(self.codes >= 0, self.codes, len(frags)), _object_array([*frags, b""]))]
-
 
     def _columns_of_parts(self) -> list[tuple[np.ndarray, np.ndarray]] | None:
         """Per-row strings written as two columns of distinct pieces (a head per subject, a tail per --SEQ):
@@ -259,14 +253,9 @@ class ResourceColumns:
         """The chunk as NDJSON (one resource per line) in pieces: their concatenation is the text."""
         return row_parts(self.n, [*self.fragments(), constant_column(self.n, b"}\n")])
 
-    def ndjson_blocks(self) -> list[bytes]:
-        """The chunk as NDJSON (one resource per line) in blocks of BLOCK_ROWS lines."""
-        columns = [*self.fragments(), constant_column(self.n, b"}\n")]
-        return join_blocks(row_parts(self.n, columns), len(columns))
-
     def ndjson(self) -> bytes:
         """The chunk as NDJSON: one resource per line."""
-        return b"".join(self.ndjson_blocks())
+        return b"".join(self.ndjson_parts())
 
     def lines(self) -> list[bytes]:
         return self.ndjson().splitlines()
@@ -351,12 +340,6 @@ def row_parts(n: int, columns: list[tuple[np.ndarray, np.ndarray]]) -> list[byte
     for j, (codes, frags) in enumerate(columns):
         table[:, j] = frags[codes]
     return table.ravel().tolist()
-
-
-def join_blocks(parts: list[bytes], per_row: int) -> list[bytes]:
-    """`parts` (`per_row` of them per row) joined into blocks of BLOCK_ROWS rows."""
-    step = BLOCK_ROWS * per_row
-    return [b"".join(parts[i:i + step]) for i in range(0, len(parts), step)]
 
 
 def per_row_column(items: list[bytes]) -> tuple[np.ndarray, np.ndarray]:

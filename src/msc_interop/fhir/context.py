@@ -88,10 +88,7 @@ class WriteContext:
         lb = self.study.datasets.get("LB")
         if lb is None or lb.empty or "LBDTC" not in lb.columns:
             return np.full(0 if lb is None else len(lb), np.nan)
-        codes, subjects = pd.factorize(lb["USUBJID"].astype(object), use_na_sentinel=False)
-        refs = np.array([self.rfstdtc.get(text(u), "") for u in subjects] + [""], dtype=object)
-        days = study_day(lb["LBDTC"].astype(object), pd.Series(refs[codes], index=lb.index, dtype=object))
-        return days.to_numpy(dtype="float64", na_value=np.nan)
+        return self.study_days(lb["LBDTC"], lb["USUBJID"]).to_numpy(dtype="float64", na_value=np.nan)
 
     @functools.cached_property
     def encounter_columns(self) -> dict[str, np.ndarray]:
@@ -106,10 +103,10 @@ class WriteContext:
 
     def study_days(self, dtc: pd.Series, usubjid: pd.Series) -> pd.Series:
         """--DY as a reader derives it: from --DTC and the subject's RFSTDTC (NA when either is partial).
-        A look-up per value given (callers pass distinct pairs), not per subject of the study."""
-        ref = pd.Series([self.rfstdtc.get(text(u), "") for u in usubjid.tolist()], index=usubjid.index,
-                        dtype=object)
-        return study_day(dtc.astype(object), ref)
+        RFSTDTC looked up once per distinct subject given, not per row nor per subject of the study."""
+        codes, subjects = pd.factorize(usubjid.astype(object), use_na_sentinel=False)
+        refs = np.array([self.rfstdtc.get(text(u), "") for u in subjects] + [""], dtype=object)
+        return study_day(dtc.astype(object), pd.Series(refs[codes], index=usubjid.index, dtype=object))
 
 
 def make_context(study: Study, version: FhirVersion, tz: str, in_bundle: bool) -> WriteContext:
