@@ -305,6 +305,7 @@ class DomainDef:
     structure: str
     keys: tuple[str, ...]
     variables: tuple[VariableDef, ...]
+    seq_order: tuple[str, ...] = ()  # the order that numbers --SEQ within a subject; () for non-SEQ domains
 
     @functools.cached_property
     def by_name(self) -> dict[str, VariableDef]:
@@ -321,7 +322,8 @@ def sdtm_domains() -> dict[str, DomainDef]:
                         v.get("codelist", ""))
             for v in d["variables"]
         )
-        out[name] = DomainDef(name, d["label"], d["class"], d["structure"], tuple(d["keys"]), variables)
+        out[name] = DomainDef(name, d["label"], d["class"], d["structure"], tuple(d["keys"]), variables,
+                              tuple(d.get("seq_order", ())))
     return out
 
 
@@ -331,6 +333,14 @@ def sdtm_domain(name: str) -> DomainDef | None:
     if name.startswith("SUPP") and name not in domains:
         return domains.get("SUPPQUAL")
     return domains.get(name)
+
+
+def seq_order(domain: str) -> list[str]:
+    """The variables that order --SEQ within a subject (mappings/sdtm_variables.yaml `seq_order`)."""
+    meta = sdtm_domain(domain)
+    if meta is None or not meta.seq_order:
+        raise MappingDataError(f"mappings/sdtm_variables.yaml gives no seq_order for domain {domain}")
+    return list(meta.seq_order)
 
 
 def dataset_label(name: str) -> str:

@@ -71,4 +71,4 @@ def build_ae(records: RawRecords, dm: pd.DataFrame) -> pd.DataFrame:
     ae["EPOCH"] = epoch_by_date(ae["AESTDTC"], ref["RFXSTDTC"], ref["RFXENDTC"])
     ae["AESTDY"] = dates.study_day(ae["AESTDTC"], ref["RFSTDTC"])
     ae["AEENDY"] = dates.study_day(ae["AEENDTC"], ref["RFSTDTC"])
-    return assign_seq(ae, "AESEQ", ["AESTDTC", "AETERM"])
+    return assign_seq(ae, "AESEQ", mappings.seq_order("AE"))

@@ -61,8 +61,6 @@ _QORIG = {"CRF": ("Collected", "Investigator"), "COLLECTED": ("Collected", "Inve
           "EDT": ("Collected", "Vendor"), "ASSIGNED": ("Assigned", "Sponsor"),
           "DERIVED": ("Derived", "Sponsor"), "PROTOCOL": ("Protocol", "Sponsor")}
 
-# --SEQ order the domain builders use (sdtm/ex.py, ae.py, lb.py: assign_seq), stated in the MethodDef
-_SEQ_ORDER = {"EX": "EXSTDTC, EXTRT", "AE": "AESTDTC, AETERM", "LB": "LBTESTCD, VISITNUM, LBDTC"}
 # LB variables that get value-level metadata by LBTESTCD
 _LB_VLM = ("LBORRES", "LBSTRESN")
 
@@ -302,7 +300,8 @@ def _method_text(ds: str, var: str, label: str) -> str:
     if var in _METHODS:
         return _METHODS[var]
     if var.endswith("SEQ") and len(var) == 5:
-        order = _SEQ_ORDER.get(ds, "the record keys")
+        meta = mappings.sdtm_domain(ds)  # the order every --SEQ numbering uses (builders, from-fhir)
+        order = ", ".join(meta.seq_order) if meta is not None and meta.seq_order else "the record keys"
         return f"Sequence number of the record within USUBJID: 1, 2, ... in the order of {order}."
     if re.fullmatch(r"[A-Z]{2}(ST|EN)?DY", var):
         return _study_day_method(var)

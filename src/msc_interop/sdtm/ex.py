@@ -84,7 +84,7 @@ def build_ex(records: RawRecords, meta: StudyMeta, dm: pd.DataFrame) -> tuple[pd
         "EXENDTC": end[idx] if end is not None else "",
         "_weight": df["body_weight_kg"] if "body_weight_kg" in df.columns else "",
     }, index=idx)
-    ex = assign_seq(ex, "EXSEQ", ["EXSTDTC", "EXTRT"])
+    ex = assign_seq(ex, "EXSEQ", mappings.seq_order("EX"))
     weight = ex.pop("_weight")
     supp = make_supp("EX", ex, "EXSEQ", "WEIGHT", "Body Weight at Dosing (kg)", weight)
     return ex, supp

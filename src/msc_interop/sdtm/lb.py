@@ -16,6 +16,7 @@ from msc_interop import dates, mappings
 from msc_interop.dates import per_distinct
 from msc_interop.records.reader import RawRecords
 from msc_interop.sdtm.common import assign_seq, map_terms, map_visits, normalize_dates, subject_keys
+from msc_interop.sdtm.reference_range import reference_indicator
 
 FORM = "labs"
 _RESULT = r"^(?P<cmp><=|>=|<|>)?\s*(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))$"
@@ -74,7 +75,7 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     }, index=idx)
     lb["LBLOBXFL"] = last_before_exposure(lb)
     lb = lb.drop(columns="_first_dose")
-    return assign_seq(lb, "LBSEQ", ["LBTESTCD", "VISITNUM", "LBDTC"])
+    return assign_seq(lb, "LBSEQ", mappings.seq_order("LB"))
 
 
 def _conversion(records: RawRecords, testcd: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -113,29 +114,6 @@ def _format(values: pd.Series) -> pd.Series:
         return text.where(u.notna(), "").astype(object)
 
     return per_distinct(fmt, values)
-
-
-def reference_indicator(std: pd.Series, cmp: pd.Series, lo: pd.Series, hi: pd.Series) -> pd.Series:
-    """LBNRIND (CDISC NRIND): LOW below the range, HIGH above it, NORMAL within it (limits inclusive).
-
-    For "<x" and ">x" results only what is certain is stated: "<2" with a range 0-37 is NORMAL, "<2" with a
-    range 3-10 is LOW, ">1000" with an upper limit of 40 is HIGH; otherwise the indicator is left empty.
-    """
-    has_range = lo.notna() | hi.notna()
-    exact = cmp.eq("")
-    below = std.lt(lo)
-    above = std.gt(hi)
-    out = pd.Series("", index=std.index, dtype=object)
-    out[exact & has_range & std.notna()] = "NORMAL"
-    out[exact & below] = "LOW"
-    out[exact & above] = "HIGH"
-    less = cmp.isin(["<", "<="])
-    more = cmp.isin([">", ">="])
-    out[less & std.le(lo)] = "LOW"
-    out[less & (lo.isna() | lo.le(0)) & std.le(hi) & hi.notna()] = "NORMAL"
-    out[more & std.ge(hi)] = "HIGH"
-    out[more & hi.isna() & std.ge(lo)] = "NORMAL"
-    return out
 
 
 def last_before_exposure(lb: pd.DataFrame) -> pd.Series:
