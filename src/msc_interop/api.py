@@ -17,14 +17,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from msc_interop.errors import InputError
-from msc_interop.records import read_records
+from msc_interop.inputs.kinds import refuse_own_outputs
+from msc_interop.inputs.load import load_study, read_any
+from msc_interop.outcome import EXIT_OK, exit_status
 from msc_interop.rejects import RejectReport
-from msc_interop.sdtm.build import build_study
 from msc_interop.study import Study
 
+__all__ = ["ConversionResult", "creation_time", "from_fhir", "load_study", "read_any", "summarize", "synth",
+           "to_fhir", "to_sdtm", "validate", "write_sdtm"]
+
 DEFAULT_SDTM_FORMATS = ("xpt", "json", "csv")
-SDTM_SUFFIXES = (".xpt", ".json", ".ndjson", ".csv")
 
 
 @dataclass
@@ -39,7 +41,7 @@ class ConversionResult:
     @property
     def ok(self) -> bool:
         """True when every input record was converted (no rejects) and what was written validates."""
-        return len(self.rejects) == 0 and (self.validation is None or self.validation.valid)
+        return exit_status(self.rejects, self.validation) == EXIT_OK
 
 
 def creation_time(created: str | None = None) -> str:
@@ -52,70 +54,6 @@ def creation_time(created: str | None = None) -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def input_kind(path: str | Path) -> str:
-    """'records' (study records folder or workbook), 'odm' (CDISC ODM export) or 'sdtm' (SDTM datasets)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file or folder")
-    if path.is_file():
-        if path.suffix.lower() in (".xlsx", ".xlsm"):
-            return "records"
-        if path.suffix.lower() == ".xml":
-            from msc_interop.odm import is_odm
-
-            if not is_odm(path):
-                raise InputError(f"{path}: an .xml input must be a CDISC ODM 1.3 export (ClinicalData); this file "
-                                 "is not (a define.xml describes SDTM datasets: give the dataset folder instead)")
-            return "odm"
-        if path.suffix.lower() in SDTM_SUFFIXES:
-            return "sdtm"
-        raise InputError(f"{path}: not a study-records workbook (.xlsx), a CDISC ODM export (.xml) or an SDTM "
-                         f"dataset ({', '.join(SDTM_SUFFIXES)})")
-    if any((path / n).exists() for n in ("study.yaml", "study.yml", "study.json")):
-        return "records"
-    if sdtm_folder(path) is not None:
-        return "sdtm"
-    raise InputError(f"{path}: holds neither study records (study.yaml + CSV forms) nor SDTM datasets "
-                     f"({', '.join(SDTM_SUFFIXES)})")
-
-
-def sdtm_folder(path: Path) -> Path | None:
-    """The folder of SDTM datasets at `path`: itself, or the best format folder of a `to-sdtm` output
-    (json, ndjson, xpt, csv subfolders); None if there is none."""
-    from msc_interop.sdtm.formats import READ_PREFERENCE
-
-    def has_datasets(folder: Path) -> bool:
-        return any(p.suffix.lower() in SDTM_SUFFIXES and p.stem.lower() != "rejects" for p in folder.iterdir())
-
-    if has_datasets(path):
-        return path
-    for fmt in READ_PREFERENCE:
-        if (path / fmt).is_dir() and has_datasets(path / fmt):
-            return path / fmt
-    return None
-
-
-def load_study(path: str | Path, odm_map: str | Path | None = None) -> tuple[Study, RejectReport]:
-    """Read study records (CSV / XLSX / ODM export, the latter with its mapping file) or SDTM datasets into a
-    Study (SDTM input has no rejects at this stage)."""
-    kind = input_kind(path)
-    if odm_map is not None and kind != "odm":
-        raise InputError(f"{path}: --odm-map applies to a CDISC ODM export (.xml) only")
-    if kind == "records":
-        return build_study(read_records(path))
-    if kind == "odm":
-        from msc_interop.odm import read_odm
-
-        records = read_odm(path, odm_map)
-        study, rejects = build_study(records)
-        rejects.annotate(Path(path).name, records.where)
-        return study, rejects
-    from msc_interop.sdtm.formats import read_sdtm
-
-    path = Path(path)
-    return read_sdtm(sdtm_folder(path) if path.is_dir() else path), RejectReport()
 
 
 def to_sdtm(
@@ -137,9 +75,7 @@ def to_sdtm(
     stamp = creation_time(created)
     study, rejects = load_study(input_path, odm_map)
     written = write_sdtm(study, outdir, formats, define, stamp)
-    rejects.write_csv(outdir / "rejects.csv")
-    rejects.write_json(outdir / "rejects.json")
-    written += [outdir / "rejects.csv", outdir / "rejects.json"]
+    written += rejects.write(outdir)
     return ConversionResult(study, rejects, written, validation=validate_written(outdir) if validate else None)
 
 
@@ -156,34 +92,6 @@ def synth(outdir: str | Path, subjects: int = 9, seed: int = 2009, profile: str 
     from msc_interop.synth import generate
 
     return generate(subjects, seed, profile).write(outdir)
-
-
-FHIR_SUFFIXES = (".json", ".ndjson")
-
-
-def is_fhir(path: str | Path) -> bool:
-    """True for a FHIR Bundle/resource JSON file, an NDJSON file of resources, or a folder of them."""
-    path = Path(path)
-    if path.is_dir():
-        return any(is_fhir(p) for p in sorted(path.iterdir()) if p.suffix.lower() in FHIR_SUFFIXES)
-    if path.suffix.lower() not in FHIR_SUFFIXES or not path.is_file():
-        return False
-    with open(path, "rb") as fh:
-        head = fh.read(4096)
-    return b'"resourceType"' in head and b'"datasetJSONVersion"' not in head
-
-
-def read_any(paths: Sequence[str | Path], fhir_version: str | None = None,
-             odm_map: str | Path | None = None) -> tuple[Study, RejectReport]:
-    """One Study from study records (CSV, XLSX, ODM), SDTM datasets, or FHIR (Bundles / NDJSON, one or more)."""
-    paths = [Path(p) for p in paths]
-    if all(is_fhir(p) for p in paths):
-        from msc_interop.fhir import read_fhir
-
-        return read_fhir(paths, version=fhir_version)
-    if len(paths) != 1:
-        raise InputError("give one study-records folder or SDTM folder, or one or more FHIR files")
-    return load_study(paths[0], odm_map)
 
 
 def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool, stamp: str) -> list[Path]:
@@ -213,11 +121,11 @@ def from_fhir(
     from msc_interop.fhir import read_fhir
 
     outdir = Path(outdir)
-    study, rejects = read_fhir([Path(p) for p in inputs], version=fhir_version)
+    paths = [Path(p) for p in inputs]
+    refuse_own_outputs(paths)
+    study, rejects = read_fhir(paths, version=fhir_version)
     written = write_sdtm(study, outdir, formats, define, creation_time(created))
-    rejects.write_csv(outdir / "rejects.csv")
-    rejects.write_json(outdir / "rejects.json")
-    return ConversionResult(study, rejects, [*written, outdir / "rejects.csv", outdir / "rejects.json"])
+    return ConversionResult(study, rejects, [*written, *rejects.write(outdir)])
 
 
 def summarize(
@@ -253,8 +161,7 @@ def to_fhir(
     study, rejects = load_study(input_path, odm_map)
     result = write_fhir(study, outdir, version=fhir_version, bundle=bundle, ndjson=ndjson, timezone=timezone,
                         validate=validate)
-    rejects.write_csv(outdir / "rejects.csv")
-    rejects.write_json(outdir / "rejects.json")
+    rejects.write(outdir)
     result.validation = None
     if validate and result.total <= VALIDATE_WRITTEN_LIMIT:
         result.validation = validate_written(outdir, fhir_version)

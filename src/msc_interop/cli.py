@@ -14,9 +14,8 @@ import click
 
 from msc_interop import api
 from msc_interop.errors import MscInteropError
+from msc_interop.outcome import EXIT_ERROR, EXIT_OK, exit_status
 from msc_interop.rejects import RejectReport
-
-EXIT_OK, EXIT_REJECTS, EXIT_ERROR = 0, 1, 2
 
 
 def _fail(exc: Exception) -> None:
@@ -91,9 +90,9 @@ def to_sdtm(input_path: Path, outdir: Path, formats: list[str], define: bool, cr
         name = path.stem.upper()
         n = len(result.study.datasets[name]) if name in result.study.datasets else None
         click.echo(f"wrote {path}" + (f" ({n} record{'' if n == 1 else 's'})" if n is not None else ""))
-    _print_counts(result.rejects)
+    _print_rejects(result.rejects)
     _print_validation(result.validation)
-    sys.exit(EXIT_OK if result.ok else EXIT_REJECTS)
+    sys.exit(exit_status(result.rejects, result.validation))
 
 
 def _print_validation(report) -> None:
@@ -108,11 +107,11 @@ def _print_validation(report) -> None:
         report.console(Console(stderr=True), limit=10)
 
 
-def _print_counts(rejects: RejectReport) -> None:
-    """read = converted + rejected per form, then the first problems (the full list is in the reject report)."""
-    for c in sorted(rejects.counts.values(), key=lambda c: c.form):
-        verb = "carried (not mapped to SDTM yet)" if c.form in _carried() else "converted"
-        click.echo(f"{c.form}: read {c.read} = {verb} {c.converted} + rejected {c.rejected}")
+def _print_rejects(rejects: RejectReport) -> None:
+    """read = converted + rejected per form (or resource type), the notes, then the first problems (the full
+    list is in the reject report)."""
+    for line in rejects.reconciliation():
+        click.echo(line)
     for note in rejects.notes:
         click.echo(note)
     header = [r for r in rejects.rejects if r.row == 1]
@@ -120,17 +119,15 @@ def _print_counts(rejects: RejectReport) -> None:
         shown = rejects.sorted()[:10]
         click.echo(f"{len(rejects)} problem(s); first {len(shown)}:", err=True)
         for r in shown:
-            where = "line" if r.file.lower().endswith(".xml") else "row"  # ODM rejects point at XML lines
-            click.echo(f"  {r.file} {where} {r.row}, {r.field}={r.value!r}: {r.reason}", err=True)
-        if header:
+            click.echo(f"  {r.file} {_where(rejects, r.file)} {r.row}, {r.field}={r.value!r}: {r.reason}", err=True)
+        if header and rejects.row_unit == "row":
             click.echo(f"  ({len(header)} column(s) not part of their form were not converted)", err=True)
         click.echo("full list: rejects.csv / rejects.json in the output folder", err=True)
 
 
-def _carried() -> tuple[str, ...]:
-    from msc_interop.sdtm.build import CARRIED_FORMS
-
-    return CARRIED_FORMS
+def _where(rejects: RejectReport, file: str) -> str:
+    """What a reject's row number counts: spreadsheet rows, XML lines (ODM), FHIR entries or NDJSON lines."""
+    return "line" if rejects.row_unit == "row" and file.lower().endswith(".xml") else rejects.row_unit
 
 
 @main.command("to-fhir", epilog="""\b
@@ -167,7 +164,7 @@ def to_fhir(input_path: Path, outdir: Path, fhir_version: str, bundle: str, ndjs
         click.echo(f"wrote {path}")
     for rtype, n in sorted(result.counts.items()):
         click.echo(f"{rtype}: {n}")
-    _print_counts(rejects)
+    _print_rejects(rejects)
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
     if validate:
@@ -175,8 +172,7 @@ def to_fhir(input_path: Path, outdir: Path, fhir_version: str, bundle: str, ndjs
         for f in result.findings[:10]:
             click.echo(f"  {f}", err=True)
     _print_validation(result.validation)
-    passed = result.valid and (result.validation is None or result.validation.valid)
-    sys.exit(EXIT_OK if passed and not len(rejects) else EXIT_REJECTS)
+    sys.exit(exit_status(rejects, result.valid, result.validation))
 
 
 @main.command("from-fhir", epilog="""\b
@@ -205,15 +201,8 @@ def from_fhir(inputs: tuple[Path, ...], outdir: Path, formats: list[str], define
         _fail(exc)
     for path in result.written:
         click.echo(f"wrote {path}")
-    rejects = result.rejects
-    lines = rejects.reconciliation() if hasattr(rejects, "reconciliation") else []
-    for line in lines:
-        click.echo(line)
-    if len(rejects):
-        for r in rejects.sorted()[:10]:
-            click.echo(f"  {r.file} entry/line {r.row}, {r.field}={r.value!r}: {r.reason}", err=True)
-        click.echo("full list: rejects.csv / rejects.json in the output folder", err=True)
-    sys.exit(EXIT_OK if result.ok else EXIT_REJECTS)
+    _print_rejects(result.rejects)
+    sys.exit(exit_status(result.rejects))
 
 
 @main.command("validate", epilog="""\b
@@ -259,7 +248,7 @@ def validate(paths: tuple[Path, ...], fhir_version: str | None, report_path: Pat
     report.console(Console(), limit=limit)
     if report_path is not None:
         click.echo(f"wrote {report_path}")
-    sys.exit(v.exit_code(report, fail_on))
+    sys.exit(exit_status(None, report, fail_on=fail_on))
 
 
 @main.command("summary", epilog="""\b
@@ -299,7 +288,7 @@ def summary(inputs: tuple[Path, ...], outdir: Path, formats: str, by_visit: bool
     if len(rejects):
         click.echo(f"{len(rejects)} input record(s) could not be read into the Study and are not in the summary",
                    err=True)
-    sys.exit(EXIT_OK if not len(rejects) else EXIT_REJECTS)
+    sys.exit(exit_status(rejects))
 
 
 @main.command("synth", epilog="""\b

@@ -376,3 +376,11 @@ def fhir_json_schema(version: str) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise MappingDataError(f"missing {path}; run scripts/extract_fhir_schema.py") from None
+
+
+# --- reject codes (mappings/reject_codes.yaml) ----------------------------------------------------------------
+
+@functools.cache
+def reject_codes() -> dict[str, dict[str, Any]]:
+    """Every reject code with its area and title (the reject report's `code` column)."""
+    return dict(load("reject_codes")["codes"])

@@ -12,13 +12,18 @@ import io
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import orjson
 import pandas as pd
 
+from msc_interop import mappings
 from msc_interop.atomic import write_bytes_atomic
+from msc_interop.errors import MappingDataError
 
-REJECT_COLUMNS = ["form", "file", "row", "field", "value", "reason"]
+REJECT_COLUMNS = ["form", "file", "row", "field", "value", "reason", "code"]
+# The file names of the report beside every command's output (inputs.kinds skips them when reading a folder).
+REJECT_REPORT_NAMES = ("rejects.csv", "rejects.json")
 
 
 @dataclass(frozen=True, order=True)
@@ -31,6 +36,7 @@ class Reject:
     field: str
     value: str
     reason: str
+    code: str  # stable reason code from mappings/reject_codes.yaml (REJ-REC-006, ...)
 
 
 @dataclass
@@ -50,25 +56,40 @@ class FormCount:
 class RejectReport:
     """All rejects of one run plus the per-form reconciliation counts."""
 
+    row_unit: ClassVar[str] = "row"  # what Reject.row counts: a spreadsheet row (header = 1) or an XML line
+
     rejects: list[Reject] = field(default_factory=list)
     counts: dict[str, FormCount] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what a reader read but skipped on purpose (audit trails, ...)
+    carried: set[str] = field(default_factory=set)  # forms kept in the Study as read, not mapped to SDTM yet
 
-    def add(self, form: str, file: str, row: int, field: str, value: object, reason: str) -> None:
-        self.rejects.append(Reject(form, file, int(row), field, _text(value), reason))
+    def add(self, form: str, file: str, row: int, field: str, value: object, reason: str, *, code: str = "") -> None:
+        # TODO(issue 11): code becomes required once the FHIR reader's sites pass theirs
+        self.rejects.append(Reject(form, file, int(row), field, _text(value), reason, known_code(code) if code else ""))
 
-    def add_frame(self, form: str, file: str, rows: pd.Series, field: str, values: pd.Series, reason: str) -> None:
+    def add_frame(self, form: str, file: str, rows: pd.Series, field: str, values: pd.Series, reason: str, *,
+                  code: str) -> None:
         """Add many rejects at once (one per element of `rows`): the vectorised paths use this."""
+        code = known_code(code)
         for r, v in zip(rows.tolist(), values.tolist(), strict=True):
-            self.rejects.append(Reject(form, file, int(r), field, _text(v), reason))
+            self.rejects.append(Reject(form, file, int(r), field, _text(v), reason, code))
 
     def annotate(self, file: str, where: Mapping[tuple[str, int], str]) -> None:
         """Append the location `where[(form, row)]` (e.g. an ODM OID path) to the reason of rejects from `file`."""
-        self.rejects = [Reject(r.form, r.file, r.row, r.field, r.value, f"{r.reason} [at {where[(r.form, r.row)]}]")
+        self.rejects = [Reject(r.form, r.file, r.row, r.field, r.value, f"{r.reason} [at {where[(r.form, r.row)]}]",
+                               r.code)
                         if r.file == file and (r.form, r.row) in where else r for r in self.rejects]
 
     def count(self, form: str, read: int, converted: int) -> None:
         self.counts[form] = FormCount(form, read, converted)
+
+    def reconciliation(self) -> list[str]:
+        """One line per form: read = converted (or carried) + rejected."""
+        lines = []
+        for c in sorted(self.counts.values(), key=lambda c: c.form):
+            verb = "carried (not mapped to SDTM yet)" if c.form in self.carried else "converted"
+            lines.append(f"{c.form}: read {c.read} = {verb} {c.converted} + rejected {c.rejected}")
+        return lines
 
     def rejected_rows(self, form: str) -> set[int]:
         return {r.row for r in self.rejects if r.form == form}
@@ -87,12 +108,19 @@ class RejectReport:
         rows = [asdict(r) for r in self.sorted()]
         return pd.DataFrame(rows, columns=REJECT_COLUMNS)
 
+    def write(self, outdir: str | Path) -> list[Path]:
+        """OUTDIR/rejects.csv and OUTDIR/rejects.json (the names every command uses and every reader skips)."""
+        csv_path, json_path = (Path(outdir) / name for name in REJECT_REPORT_NAMES)
+        self.write_csv(csv_path)
+        self.write_json(json_path)
+        return [csv_path, json_path]
+
     def write_csv(self, path: str | Path) -> None:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(REJECT_COLUMNS)
         for r in self.sorted():
-            w.writerow([r.form, r.file, r.row, r.field, r.value, r.reason])
+            w.writerow([r.form, r.file, r.row, r.field, r.value, r.reason, r.code])
         write_bytes_atomic(path, buf.getvalue().encode("utf-8"))
 
     def write_json(self, path: str | Path) -> None:
@@ -106,6 +134,13 @@ class RejectReport:
         if self.notes:
             doc["notes"] = list(self.notes)
         write_bytes_atomic(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+
+
+def known_code(code: str) -> str:
+    """`code` if mappings/reject_codes.yaml lists it: a typo in a reader fails its tests, not a user's report."""
+    if code not in mappings.reject_codes():
+        raise MappingDataError(f"reject code {code!r} is not in mappings/reject_codes.yaml")
+    return code
 
 
 def _text(value: object) -> str:

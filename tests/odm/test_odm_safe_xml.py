@@ -77,9 +77,8 @@ def test_billion_laughs_is_refused(tmp_path) -> None:
     ("general entity", DOCTYPE_REFUSED),
     ("parameter entity", DOCTYPE_REFUSED),
     ("external DTD", DOCTYPE_REFUSED),
-    # libxml2 stops at the root's start tag, before the DOCTYPE check can run: refused all the same
-    ("entity in attribute of root", "not well-formed XML at line 3, column 81: Attribute references external "
-                                    "entity 'xxe'"),
+    # the prolog is read before libxml2 parses the root's start tag (where it would fail on the entity first)
+    ("entity in attribute of root", DOCTYPE_REFUSED),
 ])
 def test_xxe_is_refused_and_the_secret_never_leaks(tmp_path, secret_file, variant, refusal) -> None:
     path = write_export(tmp_path / "in", xxe_variants(secret_file)[variant])
@@ -128,6 +127,17 @@ def test_check_size_limit_and_empty_file(tmp_path) -> None:
     empty.write_bytes(b"")
     with pytest.raises(InputError, match=r"empty\.odm\.xml: the file is empty"):
         safe_xml.check_size(empty)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_doctype_is_found_in_the_prolog_in_any_encoding(tmp_path, encoding) -> None:
+    with_dt = tmp_path / "with.xml"
+    with_dt.write_bytes("<?xml version='1.0'?>\n<!-- an export -->\n<!DOCTYPE ODM []>\n<ODM/>".encode(encoding))
+    without = tmp_path / "without.xml"
+    without.write_bytes("<?xml version='1.0'?>\n<!-- <!DOCTYPE in a comment -->\n<ODM>&lt;!DOCTYPE</ODM>".encode(
+        encoding))
+    assert safe_xml.declares_doctype(with_dt) is True
+    assert safe_xml.declares_doctype(without) is False
 
 
 def test_parser_options_stay_safe() -> None:

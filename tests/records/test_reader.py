@@ -135,7 +135,7 @@ def test_extra_column_is_reported_not_silently_dropped(records_copy):
     path = records_copy(labs=lambda df: df.assign(fasting="Y"))
     _, _, rejects = _rejects(path)
     assert rejects.values.tolist() == [["labs", "labs.csv", 1, "fasting", "",
-                                        rejects.reason.iloc[0]]]
+                                        rejects.reason.iloc[0], "REJ-REC-003"]]
     assert "not part of the 'labs' form" in rejects.reason.iloc[0]
 
 

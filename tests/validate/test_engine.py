@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from conftest import EXAMPLE, REPO
+from msc_interop.inputs.kinds import sniff_json
 from msc_interop.study import Study
-from msc_interop.validate import sniff_json, validate_paths, validate_study
+from msc_interop.validate import validate_paths, validate_study
 from msc_interop.validate.schemas import dataset_json_validator, define_xsd, external_dir
 
 from .conftest import FHIR_DATA, rule_ids

@@ -30,6 +30,7 @@ from msc_interop.atomic import atomic_open
 from msc_interop.errors import InputError
 from msc_interop.fhir import ids
 from msc_interop.fhir.columns import ResourceColumns, constant_column, per_row_column, row_parts
+from msc_interop.inputs.kinds import fhir_files
 
 OPTS = orjson.OPT_APPEND_NEWLINE
 
@@ -229,20 +230,9 @@ class ReadProblem:
 
 
 def expand(paths: Sequence[Path | str]) -> list[Path]:
-    """Files to read: the files given, and the .json / .ndjson files of folders given (sorted by name)."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if not p.exists():
-            raise InputError(f"{p}: no such file or folder")
-        if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in (".json", ".ndjson")
-                           and not f.name.startswith("."))
-            if not found:
-                raise InputError(f"{p}: no .json or .ndjson files in this folder")
-            out += found
-        else:
-            out.append(p)
-    return out
+    """Files to read: the files given, and the .json / .ndjson files of folders given (sorted by name), less
+    msc-interop's own reports (inputs.kinds.fhir_files says which it skipped)."""
+    return fhir_files([Path(p) for p in paths])[0]
 
 
 def iter_resources(paths: Sequence[Path | str]) -> Iterator[Located | ReadProblem]:

@@ -19,7 +19,7 @@ from collections import Counter, defaultdict, namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,7 @@ from msc_interop.fhir.resources.encounters import read_encounter
 from msc_interop.fhir.resources.study import identifier_value, read_site_info, read_study_info
 from msc_interop.fhir.resources.supp import read_supplemental
 from msc_interop.fhir.versions import evident_version, get_version
+from msc_interop.inputs.kinds import fhir_files
 from msc_interop.rejects import RejectReport
 from msc_interop.runtime import gc_paused
 from msc_interop.study import VISIT_COLUMNS, Study, StudyMeta
@@ -51,6 +52,8 @@ _REF = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[
 @dataclass
 class FhirReadReport(RejectReport):
     """The reject report, plus resource types skipped (no SDTM home) and notes about the reading."""
+
+    row_unit: ClassVar[str] = "entry/line"  # a Bundle entry or an NDJSON line
 
     skipped: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -209,6 +212,7 @@ def read_fhir(paths: Sequence[Path | str], *, version: str | None = None,
     _finish_counts(r)
     rep = r.report
     rep.version = r.forced or (r.evidence.most_common(1)[0][0] if r.evidence else "")
+    rep.notes += fhir_files([Path(p) for p in paths])[1]  # the tool's own reports found in folders, skipped
     if r.duplicates:
         rep.notes.append(f"{r.duplicates} resource(s) appeared more than once (same type and id, e.g. in bundle.json "
                          "and in the NDJSON files): each was read once")

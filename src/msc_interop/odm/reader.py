@@ -346,7 +346,7 @@ def _problem_cells(flagged: pd.Series) -> list[CellProblem]:
         mask[idx] = True
         reason = pd.Series("", index=flagged.index, dtype=object)
         reason[idx] = [sub[i][2] for i in idx]
-        out.append(CellProblem(name, mask, reason))
+        out.append(CellProblem(name, mask, reason, "REJ-ODM-005"))
     return out
 
 
@@ -383,19 +383,20 @@ def _reject_uncovered(path: Path, meta: Metadata, t: Tally, rejects: RejectRepor
     for ig, n in sorted(t.unmapped_groups.items()):
         rejects.add("odm", path.name, t.first_line[ig], ig, f"{n} ItemData",
                     f"item group {meta.describe(ig)} is not in the mapping: its {n} ItemData were not converted "
-                    "(map it under item_groups, or list it under ignore)")
+                    "(map it under item_groups, or list it under ignore)", code="REJ-ODM-001")
     for (ig, item), n in sorted(t.unmapped_items.items()):
         rejects.add("odm", path.name, t.first_line[(ig, item)], item, f"{n} ItemData",
                     f"item {meta.describe(item)} of {ig} is not used by the mapping: {n} value(s) not converted "
-                    "(map it to a field, or list it under ignore)")
+                    "(map it to a field, or list it under ignore)", code="REJ-ODM-002")
     for (kind, oid), n in sorted(t.unknown_oids.items()):
         rejects.add("odm", path.name, t.first_line[(kind, oid)], kind, oid,
                     f"{kind} {oid!r} is not defined in MetaDataVersion {meta.version_oid} ({n} occurrence(s))"
-                    + (": its values were not converted" if kind == "ItemOID" else ""))
+                    + (": its values were not converted" if kind == "ItemOID" else ""), code="REJ-ODM-003")
     for (study, version), n in sorted(t.other_data.items()):
         rejects.add("odm", path.name, t.first_line[(study, version)], "ClinicalData", f"{study}/{version}",
                     f"ClinicalData of Study {study} / MetaDataVersion {version or '(none)'} is not what the mapping "
-                    f"reads (Study {meta.study_oid} / {meta.version_oid}): {n} ItemData not converted")
+                    f"reads (Study {meta.study_oid} / {meta.version_oid}): {n} ItemData not converted",
+                    code="REJ-ODM-004")
 
 
 def _notes(path: Path, meta: Metadata, collector: ClinicalCollector) -> list[str]:

@@ -7,6 +7,8 @@ libxml2's own limits stay on (`huge_tree=False`: text nodes up to 10 MB, nesting
 
 from __future__ import annotations
 
+import codecs
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,8 @@ def root_of(path: Path) -> etree._Element:
 def first_elements(path: Path, limit: int) -> Iterator[etree._Element]:
     """The first `limit` elements by start tag (attributes only, children not yet read): enough to tell what
     a file is without reading it. The first is the root; a DOCTYPE is refused before anything is yielded."""
+    if declares_doctype(path):  # before libxml2 sees it: newer libxml2 fails on some entities at the root tag
+        raise _doctype_refused(path)
     etree.clear_error_log()  # xml_error reads this parse's first error from lxml's (per-thread) error log
     events = etree.iterparse(str(path), events=("start",), **PARSER_OPTIONS)
     try:
@@ -54,14 +58,40 @@ def first_elements(path: Path, limit: int) -> Iterator[etree._Element]:
             if n == 0:
                 docinfo = elem.getroottree().docinfo
                 if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-                    raise InputError(f"{path.name}: the file declares a DOCTYPE; ODM needs none and a DOCTYPE can "
-                                     "define entities (entity expansion, external files), so the file is refused. "
-                                     "Export it again without a DOCTYPE.")
+                    raise _doctype_refused(path)
             yield elem
             if n + 1 >= limit:
                 return
     except etree.XMLSyntaxError as exc:
         raise xml_error(path, exc) from None
+
+
+def _doctype_refused(path: Path) -> InputError:
+    return InputError(f"{path.name}: the file declares a DOCTYPE; ODM needs none and a DOCTYPE can define entities "
+                      "(entity expansion, external files), so the file is refused. Export it again without a DOCTYPE.")
+
+
+_PROLOG_SKIP = re.compile(r"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
+
+
+def declares_doctype(path: Path, head_bytes: int = 1 << 16) -> bool:
+    """True when the prolog (before the root element) holds a <!DOCTYPE: read from the file's opening bytes,
+    decoded by its byte-order mark (UTF-8, UTF-16, UTF-32; markup is ASCII in any other encoding)."""
+    with open(path, "rb") as fh:
+        head = fh.read(head_bytes)
+    for bom, codec in ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+                       (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"),
+                       (codecs.BOM_UTF8, "utf-8"), (b"<\x00", "utf-16-le"), (b"\x00<", "utf-16-be")):
+        if head.startswith(bom):
+            text = head[len(bom) if bom.startswith((b"\xff", b"\xfe", b"\xef", b"\x00\x00")) else 0:]
+            text = text.decode(codec, errors="replace")
+            break
+    else:
+        text = head.decode("latin-1")
+    pos = 0
+    while (m := _PROLOG_SKIP.match(text, pos)) is not None and m.end() > pos:
+        pos = m.end()
+    return text.startswith("<!DOCTYPE", pos)
 
 
 def iter_elements(path: Path, tags: list[str]) -> Iterator[etree._Element]:

@@ -45,8 +45,10 @@ class RawRecords:
     subjects_read: frozenset[str] = frozenset()  # every subject_id in subjects.csv, rejected or not
     where: Mapping[tuple[str, int], str] = field(default_factory=dict)  # (form, row) -> location: ODM OID path
 
-    def reject_rows(self, form: str, mask: pd.Series, field_name: str, reason: str | pd.Series) -> pd.DataFrame:
-        """Move the rows where `mask` is True from the form to the reject report; return what remains."""
+    def reject_rows(self, form: str, mask: pd.Series, field_name: str, reason: str | pd.Series, *,
+                    code: str) -> pd.DataFrame:
+        """Move the rows where `mask` is True from the form to the reject report (with the reason code from
+        mappings/reject_codes.yaml); return what remains."""
         df = self.forms[form]
         mask = mask.reindex(df.index, fill_value=False).astype(bool)
         if mask.any():
@@ -54,9 +56,9 @@ class RawRecords:
             values = bad[field_name] if field_name in bad.columns else pd.Series("", index=bad.index)
             if isinstance(reason, pd.Series):
                 for r, v, why in zip(bad[ROW].tolist(), values.tolist(), reason[mask].tolist(), strict=True):
-                    self.rejects.add(form, self.files[form], r, field_name, v, why)
+                    self.rejects.add(form, self.files[form], r, field_name, v, why, code=code)
             else:
-                self.rejects.add_frame(form, self.files[form], bad[ROW], field_name, values, reason)
+                self.rejects.add_frame(form, self.files[form], bad[ROW], field_name, values, reason, code=code)
             df = df[~mask]
             self.forms[form] = df
         return df
@@ -107,7 +109,7 @@ def check_forms(tables: dict[str, pd.DataFrame], files: dict[str, str], definiti
         if form == "subjects" and "subject_id" in df.columns:
             records.subjects_read = frozenset(df["subject_id"])
         for problem in [*(first_checks(form, df) if first_checks else ()), *check_rows(df, row_schema, root)]:
-            records.reject_rows(form, problem.mask, problem.column, problem.reason)
+            records.reject_rows(form, problem.mask, problem.column, problem.reason, code=problem.code)
         _reject_duplicates(records, form, spec["key"])
     return records
 
@@ -260,7 +262,7 @@ def _check_columns(df: pd.DataFrame, row_schema: dict[str, Any], form: str, file
         if c not in row_schema.get("properties", {}):
             records.rejects.add(form, file, 1, c, "", f"column '{c}' is not part of the '{form}' form, so its "
                                 f"values were not converted; known columns: "
-                                f"{', '.join(row_schema['properties'])}")
+                                f"{', '.join(row_schema['properties'])}", code="REJ-REC-003")
 
 
 def _reject_duplicates(records: RawRecords, form: str, key: list[str]) -> None:
@@ -274,10 +276,10 @@ def _reject_duplicates(records: RawRecords, form: str, key: list[str]) -> None:
     if exact.any():
         first_row = df.groupby(data_cols, sort=False)[ROW].transform("min")
         reason = "exact duplicate of row " + first_row.astype(str)
-        df = records.reject_rows(form, exact, key[-1], reason)
+        df = records.reject_rows(form, exact, key[-1], reason, code="REJ-REC-004")
     clash = df.duplicated(key, keep=False)
     if clash.any():
         rows_of = df[clash].groupby(key, sort=False)[ROW].transform(lambda r: ", ".join(map(str, r)))
         reason = (f"conflicting records with the same {'/'.join(key)} (rows " + rows_of + "); "
                   "keep the right one and delete the others")
-        records.reject_rows(form, clash, key[-1], reason.reindex(df.index, fill_value=""))
+        records.reject_rows(form, clash, key[-1], reason.reindex(df.index, fill_value=""), code="REJ-REC-005")

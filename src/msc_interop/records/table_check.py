@@ -30,6 +30,7 @@ class CellProblem:
     column: str
     mask: pd.Series
     reason: str
+    code: str = "REJ-REC-002"  # a value of the wrong form; REJ-REC-001 for an empty required field
 
 
 def resolve(schema_root: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
@@ -54,7 +55,7 @@ def check_rows(df: pd.DataFrame, row_schema: dict[str, Any], schema_root: dict[s
     present = {c: df[c].ne("") for c in df.columns}
     for col in row_schema.get("required", []):
         if col in df.columns:
-            yield CellProblem(col, ~present[col], f"required field '{col}' is empty")
+            yield CellProblem(col, ~present[col], f"required field '{col}' is empty", "REJ-REC-001")
     for col, raw in row_schema.get("properties", {}).items():
         if col not in df.columns:
             continue

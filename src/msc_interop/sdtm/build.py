@@ -39,6 +39,7 @@ def build_study(records: RawRecords) -> tuple[Study, RejectReport]:
     carried = {f: records.forms[f].drop(columns=ROW) for f in CARRIED_FORMS if f in records.forms}
     study = Study(meta, datasets, carried)
     report = records.rejects
+    report.carried.update(f for f in CARRIED_FORMS if f in records.forms)
     for form, read in records.read_counts.items():
         report.count(form, read, len(records.forms[form]))
     return study, report
@@ -57,4 +58,4 @@ def _cascade_subjects(records: RawRecords, dm: pd.DataFrame) -> None:
             source = source if source.endswith(".csv") else f"the subjects form of {source}"
             why = pd.Series(f"subject is not in {source}", index=df.index).where(
                 ~was_read, f"the subject's row in {source} was rejected (see that reject)")
-            records.reject_rows(form, unknown, "subject_id", why)
+            records.reject_rows(form, unknown, "subject_id", why, code="REJ-REC-008")

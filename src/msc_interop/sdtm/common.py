@@ -34,7 +34,7 @@ def map_terms(records: RawRecords, form: str, column: str, lookup: Mapping[str, 
     if unknown.any():
         bad_values = pd.unique(df.loc[unknown, column])
         reasons = {v: _unknown_reason(v, column, what, lookup, hint) for v in bad_values}
-        df = records.reject_rows(form, unknown, column, df[column].map(reasons))
+        df = records.reject_rows(form, unknown, column, df[column].map(reasons), code="REJ-REC-006")
         mapped = mapped[~unknown]
     return mapped.fillna("").astype(object)
 
@@ -95,7 +95,7 @@ def normalize_dates(records: RawRecords, form: str, column: str) -> pd.Series:
     if bad.any():
         records.reject_rows(form, bad, column,
                             f"'{column}' is not a valid date (ISO 8601 YYYY-MM-DD, optionally Thh:mm, "
-                            "or partial YYYY-MM / YYYY; UN for an unknown day or month)")
+                            "or partial YYYY-MM / YYYY; UN for an unknown day or month)", code="REJ-REC-007")
         dtc = dtc[~bad]
     return dtc
 
@@ -132,7 +132,7 @@ def subject_keys(records: RawRecords, form: str, dm: pd.DataFrame) -> pd.DataFra
     known = df["subject_id"].isin(dm["SUBJID"])
     if (~known).any():
         df = records.reject_rows(form, ~known, "subject_id",
-                                 "subject is not in subjects.csv (or its subject row was rejected)")
+                                 "subject is not in subjects.csv (or its subject row was rejected)", code="REJ-REC-008")
     cols = [c for c in ("STUDYID", "USUBJID", "RFSTDTC", "RFXSTDTC", "RFXENDTC") if c in dm.columns]
     ref = dm.set_index("SUBJID")[cols]
     return ref.reindex(df["subject_id"]).set_index(df.index)

@@ -56,7 +56,8 @@ def build_ex(records: RawRecords, meta: StudyMeta, dm: pd.DataFrame) -> tuple[pd
     ok_unit = unit.isin(mappings.codelist("UNIT").values)
     if (~ok_unit).any():
         df = records.reject_rows(FORM, ~ok_unit, "dose_unit",
-                                 "dose unit is not a CDISC UNIT term or known spelling (e.g. 10^6/kg)")
+                                 "dose unit is not a CDISC UNIT term or known spelling (e.g. 10^6/kg)",
+                                 code="REJ-REC-010")
     dose = pd.to_numeric(df["dose"], errors="coerce")
     start = normalize_dates(records, FORM, "start_datetime")
     end = normalize_dates(records, FORM, "end_datetime") if "end_datetime" in df.columns else None

@@ -19,6 +19,7 @@ import pandas as pd
 
 from msc_interop.atomic import atomic_path
 from msc_interop.errors import InputError, MscInteropError, OutputLimitError, UnknownFormatError
+from msc_interop.inputs.kinds import SDTM_FORMAT_PREFERENCE, listed_files
 from msc_interop.sdtm import csvio, datasetjson, xpt
 from msc_interop.sdtm.csvio import read_csv
 from msc_interop.sdtm.datasetjson import creation_datetime, read_dataset_json
@@ -67,7 +68,7 @@ FORMATS: dict[str, Format] = {
     "ndjson": Format(".ndjson", _write_ndjson, _read_json),
     "csv": Format(".csv", _write_csv, read_csv),
 }
-READ_PREFERENCE = ("json", "ndjson", "xpt", "csv")
+READ_PREFERENCE = SDTM_FORMAT_PREFERENCE
 _BY_SUFFIX = {f.suffix: name for name, f in FORMATS.items()}
 
 
@@ -161,10 +162,8 @@ def study_meta_from_data(datasets: dict[str, pd.DataFrame]) -> StudyMeta:
 
 def _choose_files(folder: Path) -> list[Path]:
     by_name: dict[str, dict[str, list[Path]]] = {}
-    for p in sorted(folder.iterdir()):
-        fmt = _BY_SUFFIX.get(p.suffix.lower())
-        if fmt is None or not p.is_file() or p.name.startswith("."):
-            continue
+    for p in listed_files(folder, tuple(_BY_SUFFIX))[0]:  # the tool's own reports are not datasets
+        fmt = _BY_SUFFIX[p.suffix.lower()]
         by_name.setdefault(p.stem.upper(), {}).setdefault(fmt, []).append(p)
     if not by_name:
         raise InputError(f"{folder}: no SDTM dataset files here ({', '.join(f.suffix for f in FORMATS.values())})")

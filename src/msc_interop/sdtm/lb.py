@@ -34,7 +34,7 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     if not_number.any():
         df = records.reject_rows(FORM, not_number, "result",
                                  "result is not a number (write e.g. 5.2, or <2.0 / >1000 for a value beyond "
-                                 "the assay limit; use '.' as the decimal mark)")
+                                 "the assay limit; use '.' as the decimal mark)", code="REJ-REC-009")
     df, factor = _conversion(records, testcd)
     visits = map_visits(records, FORM, meta)
     lbdtc = normalize_dates(records, FORM, "collection_datetime")
@@ -92,7 +92,8 @@ def _conversion(records: RawRecords, testcd: pd.Series) -> tuple[pd.DataFrame, p
         why = ("unit '" + shown + "' cannot be converted for test " + key["LBTESTCD"] + " (known units: "
                + key["LBTESTCD"].map(known).fillna("") + "; add a factor in mappings/lab_tests.yaml)")
         df = records.reject_rows(FORM, missing, "unit", why.where(shown.ne(""), "unit is empty; a numeric "
-                                 "result needs its unit (known units: " + key["LBTESTCD"].map(known).fillna("") + ")"))
+                                 "result needs its unit (known units: " + key["LBTESTCD"].map(known).fillna("") + ")"),
+                                 code="REJ-REC-010")
         joined = joined.loc[df.index]
     return df, joined
 

@@ -11,7 +11,7 @@ to the console, JSON, CSV and HTML.
     0
 """
 
-from msc_interop.validate.engine import HANDLERS, sniff_json, validate_paths, validate_study
+from msc_interop.validate.engine import HANDLERS, validate_paths, validate_study
 from msc_interop.validate.fhir_rules import FHIR_HOOKS, fhir_rules, register_fhir_hook
 from msc_interop.validate.model import Finding, RuleMeta, Scope, Severity
 from msc_interop.validate.registry import get_rule, list_rules, rule
@@ -32,7 +32,6 @@ __all__ = [
     "list_rules",
     "register_fhir_hook",
     "rule",
-    "sniff_json",
     "validate_paths",
     "validate_study",
 ]

@@ -29,6 +29,8 @@ import pyreadstat
 from lxml import etree
 
 from msc_interop.errors import InputError, MscInteropError
+from msc_interop.inputs.kinds import RECORDS_DEFINITIONS, own_output, sniff_json
+from msc_interop.inputs.load import load_study
 from msc_interop.runtime import gc_paused
 from msc_interop.study import Study, StudyMeta, conform
 from msc_interop.validate.columns import ColumnCache
@@ -42,8 +44,6 @@ from msc_interop.validate.sdtm_rules import SdtmContext
 
 SDTM_SUFFIXES = {".xpt": "xpt", ".json": "json", ".ndjson": "ndjson", ".csv": "csv"}
 FORMAT_ORDER = ("xpt", "json", "ndjson", "csv")
-RECORDS_DEFINITIONS = ("study.yaml", "study.yml", "study.json")
-_SNIFF_BYTES = 1 << 16
 _MAX_DEPTH = 3
 
 Handler = Callable[..., Iterable[Finding]]
@@ -76,21 +76,6 @@ def validate_paths(paths: Sequence[str | Path], *, fhir_version: str | None = No
 
 # --- detection ---------------------------------------------------------------------------------------------
 
-def sniff_json(path: Path) -> str:
-    """'fhir', 'datasetjson' or 'other': which top-level key comes first in the file's opening bytes."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(_SNIFF_BYTES)
-    except OSError:
-        return "other"
-    if path.suffix.lower() == ".ndjson":
-        head = head.split(b"\n", 1)[0]
-    found = {kind: head.find(key) for kind, key in (("fhir", b'"resourceType"'),
-                                                     ("datasetjson", b'"datasetJSONVersion"'))}
-    found = {k: v for k, v in found.items() if v >= 0}
-    return min(found, key=found.__getitem__) if found else "other"
-
-
 @dataclass
 class _Folder:
     groups: dict[str, list[Path]] = field(default_factory=dict)
@@ -112,7 +97,7 @@ def _classify(folder: Path) -> _Folder:
                 out.fhir.append(p)
             elif kind == "datasetjson":
                 out.groups.setdefault(SDTM_SUFFIXES[suffix], []).append(p)
-        elif suffix in (".xpt", ".csv") and p.stem.lower() != "rejects":
+        elif suffix in (".xpt", ".csv") and own_output(p) is None:
             out.groups.setdefault(SDTM_SUFFIXES[suffix], []).append(p)
     return out
 
@@ -129,6 +114,9 @@ def _validate_path(path: Path, fhir_version: str | None, depth: int, odm_map: st
                    ) -> list[Finding]:
     if not path.exists():
         return _nothing(path, "no such file or folder")
+    what = own_output(path)
+    if what is not None:
+        return _nothing(path, f"is {what}, not data to validate")
     if path.is_file():
         return _validate_file(path, fhir_version, odm_map)
     if any((path / n).is_file() for n in RECORDS_DEFINITIONS):
@@ -367,8 +355,6 @@ def _validate_define_alone(path: Path) -> list[Finding]:
 
 def _validate_records(path: Path, odm_map: str | Path | None = None) -> list[Finding]:
     """Study records (CSV folder, XLSX, ODM export + mapping): every reject is a finding, then the study rules."""
-    from msc_interop.api import load_study
-
     try:
         study, rejects = load_study(path, odm_map)
     except MscInteropError as exc:

@@ -1,0 +1,62 @@
+"""The Study read from an input, whatever it is: study records (CSV / XLSX), an ODM export with its mapping,
+SDTM datasets, or FHIR. `api` (every command) and `validate` read through here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from msc_interop.errors import InputError
+from msc_interop.inputs.kinds import (
+    SDTM_SUFFIXES,
+    InputKind,
+    input_kind,
+    is_fhir,
+    listed_files,
+    refuse_own_outputs,
+    sdtm_folder,
+)
+from msc_interop.rejects import RejectReport
+from msc_interop.study import Study
+
+
+def load_study(path: str | Path, odm_map: str | Path | None = None) -> tuple[Study, RejectReport]:
+    """Read study records (CSV / XLSX / ODM export, the latter with its mapping file) or SDTM datasets into a
+    Study (SDTM input has no rejects at this stage)."""
+    kind = input_kind(path)
+    if odm_map is not None and kind != InputKind.ODM:
+        raise InputError(f"{path}: --odm-map applies to a CDISC ODM export (.xml) only")
+    if kind == InputKind.RECORDS:
+        from msc_interop.records import read_records
+        from msc_interop.sdtm.build import build_study
+
+        return build_study(read_records(path))
+    if kind == InputKind.ODM:
+        from msc_interop.odm import read_odm
+        from msc_interop.sdtm.build import build_study
+
+        records = read_odm(path, odm_map)
+        study, rejects = build_study(records)
+        rejects.annotate(Path(path).name, records.where)
+        return study, rejects
+    from msc_interop.sdtm.formats import read_sdtm
+
+    path = Path(path)
+    if path.is_file():
+        return read_sdtm(path), RejectReport()
+    folder = sdtm_folder(path)
+    return read_sdtm(folder), RejectReport(notes=listed_files(folder, SDTM_SUFFIXES)[1])
+
+
+def read_any(paths: Sequence[str | Path], fhir_version: str | None = None,
+             odm_map: str | Path | None = None) -> tuple[Study, RejectReport]:
+    """One Study from study records (CSV, XLSX, ODM), SDTM datasets, or FHIR (Bundles / NDJSON, one or more)."""
+    paths = [Path(p) for p in paths]
+    refuse_own_outputs(paths)
+    if all(is_fhir(p) for p in paths):
+        from msc_interop.fhir import read_fhir
+
+        return read_fhir(paths, version=fhir_version)
+    if len(paths) != 1:
+        raise InputError("give one study-records folder or SDTM folder, or one or more FHIR files")
+    return load_study(paths[0], odm_map)

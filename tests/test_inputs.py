@@ -1,0 +1,123 @@
+"""The input door: every command on every other command's output, and the tool's own reports never read as
+data (they are skipped with a note, or refused naming what they are)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import EXAMPLE
+from msc_interop.cli import main
+from msc_interop.inputs.kinds import InputKind, input_kind, is_fhir, own_output, sniff_json
+from msc_interop.rejects import RejectReport
+from msc_interop.validate import validate_paths
+
+PINNED = "2026-01-01T00:00:00"
+
+
+def _run(*args: object):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One output of each command on the example study (made once for the module)."""
+    base = tmp_path_factory.mktemp("outputs")
+    out = {name: base / name for name in ("to-sdtm", "to-fhir", "from-fhir", "summary")}
+    assert _run("to-sdtm", EXAMPLE, "-o", out["to-sdtm"], "--format", "json,csv", "--created", PINNED,
+                "--no-validate").exit_code == 0
+    assert _run("to-fhir", EXAMPLE, "-o", out["to-fhir"], "--ndjson", "--no-validate").exit_code == 0
+    assert _run("from-fhir", out["to-fhir"] / "bundle.json", "-o", out["from-fhir"], "--format", "json",
+                "--created", PINNED).exit_code == 0
+    assert _run("summary", EXAMPLE, "-o", out["summary"], "--format", "md,csv").exit_code == 0
+    out["validate.json"] = base / "validate.json"
+    out["validate.csv"] = base / "validate.csv"
+    report = validate_paths([out["to-sdtm"]])
+    report.write(out["validate.json"])
+    report.write(out["validate.csv"])
+    return out
+
+
+# What each command does with each output: the exit status and a phrase of what it prints.
+EXPECTED = {
+    ("to-sdtm", "to-sdtm"): (0, "lb.csv"),
+    ("to-sdtm", "from-fhir"): (0, "lb.csv"),
+    ("to-sdtm", "to-fhir"): (2, "holds FHIR resources"),
+    ("to-sdtm", "summary"): (2, "a safety summary written by msc-interop summary, not study data"),
+    ("to-sdtm", "validate.json"): (2, "a validation report of msc-interop validate, not study data"),
+    ("to-fhir", "to-sdtm"): (0, "Observation: 494"),
+    ("to-fhir", "from-fhir"): (0, "Observation: 494"),
+    ("to-fhir", "to-fhir"): (2, "msc-interop from-fhir"),
+    ("to-fhir", "summary"): (2, "a safety summary"),
+    ("to-fhir", "validate.csv"): (2, "a validation report"),
+    ("from-fhir", "to-fhir"): (0, "rejects.json: skipped, it is the reject report of an msc-interop run"),
+    ("from-fhir", "to-sdtm"): (2, "no .json or .ndjson files in this folder other than msc-interop's own reports"),
+    ("from-fhir", "summary"): (2, "a safety summary"),
+    ("from-fhir", "validate.json"): (2, "a validation report"),
+    ("validate", "to-sdtm"): (0, "0 error(s)"),
+    ("validate", "to-fhir"): (0, "0 error(s)"),
+    ("validate", "from-fhir"): (0, "0 error(s)"),
+    ("validate", "summary"): (1, "MSC-IO-002"),
+    ("validate", "validate.json"): (1, "MSC-IO-002"),
+    ("summary", "to-sdtm"): (0, "summary.md"),
+    ("summary", "to-fhir"): (0, "summary.md"),
+    ("summary", "from-fhir"): (0, "summary.md"),
+    ("summary", "summary"): (2, "a safety summary"),
+    ("summary", "validate.csv"): (2, "a validation report"),
+}
+
+
+@pytest.mark.parametrize(("command", "source"), sorted(EXPECTED), ids=lambda v: v)
+def test_every_command_on_every_output(outputs, tmp_path, command, source):
+    args = [command, outputs[source]]
+    if command == "validate":
+        args += ["--limit", "50"]
+    elif command in ("to-sdtm", "from-fhir"):
+        args += ["-o", tmp_path / "out", "--format", "csv"]
+    elif command == "to-fhir":
+        args += ["-o", tmp_path / "out", "--no-validate"]
+    else:
+        args += ["-o", tmp_path / "out", "--format", "md"]
+    res = _run(*args)
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.output  # no traceback
+    status, phrase = EXPECTED[(command, source)]
+    assert (res.exit_code, phrase in res.output) == (status, True), res.output
+    # the tool's own reports never turn up as data: no reject or finding about them
+    assert "no resourceType" not in res.output and "not a FHIR resource" not in res.output
+    rejects = tmp_path / "out" / "rejects.json"
+    if rejects.exists():
+        doc = json.loads(rejects.read_text())
+        assert not [r for r in doc["rejects"] if r["file"] in ("rejects.json", "rejects.csv")]
+
+
+def test_own_reports_are_recognised_from_what_the_writers_write(tmp_path, outputs):
+    report = RejectReport()
+    report.add("labs", "labs.csv", 2, "test", "X", "unknown test")
+    written = report.write(tmp_path)
+    assert [p.name for p in written] == ["rejects.csv", "rejects.json"]
+    for path in written:
+        assert own_output(path) == "the reject report of an msc-interop run"
+    # an empty report too (the usual case), and validation reports in both formats
+    empty = RejectReport().write(tmp_path / "empty")
+    assert [own_output(p) for p in empty] == ["the reject report of an msc-interop run"] * 2
+    assert own_output(outputs["validate.json"]) == own_output(outputs["validate.csv"]) == \
+        "a validation report of msc-interop validate"
+    assert own_output(outputs["summary"]) == "a safety summary written by msc-interop summary"
+    # data is not: an SDTM CSV, a Dataset-JSON file, a FHIR bundle, a plain folder
+    for data in (outputs["to-sdtm"] / "csv" / "lb.csv", outputs["to-sdtm"] / "json" / "lb.json",
+                 outputs["to-fhir"] / "bundle.json", outputs["to-sdtm"]):
+        assert own_output(data) is None, data
+
+
+def test_one_sniffer_for_json(tmp_path, outputs):
+    """FHIR or Dataset-JSON is told by which top-level key comes first, however far into the file."""
+    assert sniff_json(outputs["to-sdtm"] / "json" / "lb.json") == "datasetjson"
+    assert sniff_json(outputs["to-fhir"] / "Observation.ndjson") == "fhir"
+    late = tmp_path / "late.json"  # a key after 4 KiB of padding (the old is_fhir read only 4 KiB)
+    late.write_text('{"meta": "' + "x" * 8000 + '", "resourceType": "Patient", "id": "p"}')
+    assert sniff_json(late) == "fhir" and is_fhir(late) and is_fhir(tmp_path)
+    assert input_kind(outputs["to-sdtm"]) == InputKind.SDTM
+    assert input_kind(EXAMPLE) == InputKind.RECORDS
