@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from lxml import etree
 
-from msc_interop.sdtm.define import iso8601_datatype
+from msc_interop.sdtm.define_model import iso8601_datatype
 from msc_interop.validate.columns import ColumnCache
 from msc_interop.validate.model import Finding, RuleMeta, as_text
 from msc_interop.validate.registry import rule
