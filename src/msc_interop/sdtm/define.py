@@ -30,7 +30,7 @@ from msc_interop.atomic import write_bytes_atomic
 from msc_interop.errors import MscInteropError, UnknownFormatError
 from msc_interop.sdtm.define_methods import lab_result_method, method_text
 from msc_interop.sdtm.define_model import (
-    ISO8601_TZ,
+    ISO8601_KIND_PATTERNS,
     Shape,
     Variable,
     dataset_variables,
@@ -104,7 +104,7 @@ def _shape_attrs(shape: Shape) -> dict[str, str | None]:
 def _check_created(created: str | None) -> str:
     if created is None:
         return datetime.now(UTC).replace(microsecond=0).isoformat()
-    if not re.fullmatch(rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}(?:\.\d+)?{ISO8601_TZ}", created):
+    if not re.fullmatch(ISO8601_KIND_PATTERNS["datetime"], created):
         raise MscInteropError(f"created={created!r} is not an ISO 8601 date-time with seconds as ODM "
                               "CreationDateTime needs (e.g. 2025-03-25T10:00:00 or 2025-03-25T10:00:00+00:00)")
     return created

@@ -28,42 +28,45 @@ from msc_interop.study import Study
 
 # ODM 1.3.2 "Data Formats": datetime is YYYY-MM-DDThh:mm:ss(.n+)?(TZ)? with seconds; partialDate/partialDatetime
 # are right-truncated forms; incompleteDatetime keeps the delimiters and writes "-" for a missing component.
-ISO8601_TZ = r"(?:Z|[+-]\d{2}:\d{2})?"
-_ISO_KIND = [
-    ("date", re.compile(r"\d{4}-\d{2}-\d{2}")),
-    ("datetime", re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}(?:\.\d+)?{ISO8601_TZ}")),
-    ("partialDate", re.compile(r"\d{4}(?:-\d{2})?")),
-    ("partialDatetime", re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}(?::\d{{2}})?{ISO8601_TZ}")),
-    ("incompleteDatetime", re.compile(SDTM_DTC_PATTERN.strip("^$"))),
-]
+_TZ = r"(?:Z|[+-]\d{2}:\d{2})?"
+# a value's kind is the first of these it matches whole (narrowest first); durations and intervals come after
+ISO8601_KIND_PATTERNS: dict[str, str] = {
+    "date": r"\d{4}-\d{2}-\d{2}",
+    "datetime": rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}(?:\.\d+)?{_TZ}",
+    "partialDate": r"\d{4}(?:-\d{2})?",
+    "partialDatetime": rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}(?::\d{{2}})?{_TZ}",
+    "incompleteDatetime": SDTM_DTC_PATTERN.strip("^$"),
+}
+_KIND_RE = [(kind, re.compile(pattern)) for kind, pattern in ISO8601_KIND_PATTERNS.items()]
 _DURATION = re.compile(
     r"-?P(?=\d|T\d)(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?W)?(?:\d+(?:\.\d+)?D)?"
     r"(?:T(?=\d)(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?"
 )
-# the narrowest type covering a set of value kinds, narrowest first
-_COVER = [
-    ("date", {"date"}),
-    ("datetime", {"datetime"}),
-    ("partialDate", {"date", "partialDate"}),
-    ("partialDatetime", {"date", "datetime", "partialDate", "partialDatetime"}),
-    ("incompleteDatetime", {"date", "datetime", "partialDate", "partialDatetime", "incompleteDatetime"}),
-    ("durationDatetime", {"durationDatetime"}),
-    ("intervalDatetime", {"intervalDatetime"}),
-]
+# each ISO 8601 DataType with the kinds of value it accepts, narrowest type first
+ISO8601_COVER: dict[str, frozenset[str]] = {
+    "date": frozenset({"date"}),
+    "datetime": frozenset({"datetime"}),
+    "partialDate": frozenset({"date", "partialDate"}),
+    "partialDatetime": frozenset({"date", "datetime", "partialDate", "partialDatetime"}),
+    "incompleteDatetime": frozenset({"date", "datetime", "partialDate", "partialDatetime", "incompleteDatetime"}),
+    "durationDatetime": frozenset({"durationDatetime"}),
+    "intervalDatetime": frozenset({"intervalDatetime"}),
+}
 # an ISO 8601 variable with no values: the widest right-truncated form SDTMIG 3.4 section 4.4 allows any --DTC
 EMPTY_ISO_DATATYPE = "partialDatetime"
 
 
-def _iso_kind(value: str) -> str | None:
-    for kind, pattern in _ISO_KIND:
+def iso8601_kind(value: str) -> str:
+    """The kind of one value: its narrowest ODM ISO 8601 type ("date", ..., "intervalDatetime"), else "text"."""
+    for kind, pattern in _KIND_RE:
         if pattern.fullmatch(value):
             return kind
     if _DURATION.fullmatch(value):
         return "durationDatetime"
     parts = value.split("/")
-    if len(parts) == 2 and all(_iso_kind(p) not in (None, "intervalDatetime") for p in parts):
+    if len(parts) == 2 and all(iso8601_kind(p) not in ("text", "intervalDatetime") for p in parts):
         return "intervalDatetime"
-    return None
+    return "text"
 
 
 def iso8601_datatype(values: Iterable[str], empty: str = EMPTY_ISO_DATATYPE) -> str:
@@ -77,10 +80,10 @@ def iso8601_datatype(values: Iterable[str], empty: str = EMPTY_ISO_DATATYPE) -> 
     >>> iso8601_datatype(["2009-03-28", "2009-03"])
     'partialDate'
     """
-    kinds = {_iso_kind(v) for v in set(values) if v != ""}
+    kinds = {iso8601_kind(v) for v in set(values) if v != ""}
     if not kinds:
         return empty
-    for datatype, cover in _COVER:
+    for datatype, cover in ISO8601_COVER.items():
         if kinds <= cover:
             return datatype
     return "text"
