@@ -10,6 +10,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from msc_interop.sdtm.reference_range import reference_indicator
 from msc_interop.validate.model import Finding, RuleMeta
 from msc_interop.validate.registry import rule
 from msc_interop.validate.rules.sdtm_context import SdtmContext, text_of
@@ -59,11 +60,8 @@ def nrind_consistent(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
         is_normal = ctx.spread(ds, nr, lambda u: u.eq("NORMAL")).astype(bool)
         is_low = ctx.spread(ds, nr, lambda u: u.eq("LOW")).astype(bool)
         is_high = ctx.spread(ds, nr, lambda u: u.eq("HIGH")).astype(bool)
-        expected = pd.Series("", index=df.index, dtype=object)
-        known = x.notna() & (lo.notna() | hi.notna())
-        expected[known] = "NORMAL"
-        expected[known & x.lt(lo)] = "LOW"
-        expected[known & x.gt(hi)] = "HIGH"
+        # the builders' own derivation; --STRESN holds only results without a "<" or ">" qualifier
+        expected = reference_indicator(x, pd.Series("", index=df.index, dtype=object), lo, hi)
         exp_normal, exp_low, exp_high = expected.eq("NORMAL"), expected.eq("LOW"), expected.eq("HIGH")
         contradict = ((is_normal & (exp_low | exp_high)) | (is_low & (exp_normal | exp_high))
                       | (is_high & (exp_normal | exp_low)))
