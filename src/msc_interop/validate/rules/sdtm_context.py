@@ -51,6 +51,14 @@ class SdtmContext:
         """The --variable prefix: the domain code (DOMAIN of a split dataset such as QSPH is QS)."""
         return domain_code(ds, self.study[ds])
 
+    def having(self, *suffixes: str) -> Iterator[tuple[str, pd.DataFrame, tuple[str, ...]]]:
+        """(dataset, frame, its --variables) for each dataset that has all of them: having("STRESC", "STRESN")
+        yields ("LB", lb, ("LBSTRESC", "LBSTRESN"))."""
+        for ds, df in self.frames():
+            names = tuple(f"{self.prefix(ds)}{s}" for s in suffixes)
+            if all(n in df.columns for n in names):
+                yield ds, df, names
+
     def cached(self, key: Any, make: Callable[[], Any]) -> Any:
         """A value several rules share (study days, distinct values), computed once per context."""
         if key not in self._cache:

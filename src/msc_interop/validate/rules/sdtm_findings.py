@@ -30,11 +30,7 @@ def _number_of(u: pd.Series) -> pd.Series:
 
 @rule("MSC-SDTM-015")
 def stresn_equals_stresc(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
-    for ds, df in ctx.frames():
-        p = ctx.prefix(ds)
-        c_var, n_var = f"{p}STRESC", f"{p}STRESN"
-        if c_var not in df.columns or n_var not in df.columns:
-            continue
+    for ds, df, (c_var, n_var) in ctx.having("STRESC", "STRESN"):
         expected = ctx.spread(ds, c_var, _number_of).astype("float64")
         stresn = pd.to_numeric(df[n_var], errors="coerce").astype("float64")
         both = stresn.notna() & expected.notna()
@@ -49,11 +45,9 @@ def stresn_equals_stresc(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
 
 @rule("MSC-SDTM-016")
 def nrind_consistent(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
-    for ds, df in ctx.frames():
+    for ds, df, (nr, sn) in ctx.having("NRIND", "STRESN"):
         p = ctx.prefix(ds)
-        nr, sn, lo_v, hi_v, sc = f"{p}NRIND", f"{p}STRESN", f"{p}STNRLO", f"{p}STNRHI", f"{p}STRESC"
-        if nr not in df.columns or sn not in df.columns:
-            continue
+        lo_v, hi_v, sc = f"{p}STNRLO", f"{p}STNRHI", f"{p}STRESC"
         x = pd.to_numeric(df[sn], errors="coerce")
         lo = pd.to_numeric(df[lo_v], errors="coerce") if lo_v in df.columns else pd.Series(np.nan, index=df.index)
         hi = pd.to_numeric(df[hi_v], errors="coerce") if hi_v in df.columns else pd.Series(np.nan, index=df.index)
@@ -101,11 +95,10 @@ def code_form(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
 
 @rule("MSC-SDTM-019")
 def one_lobxfl(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
-    for ds, df in ctx.frames():
-        p = ctx.prefix(ds)
-        flag, testcd = f"{p}LOBXFL", f"{p}TESTCD"
-        if flag not in df.columns or testcd not in df.columns or "USUBJID" not in df.columns:
+    for ds, df, (flag, testcd) in ctx.having("LOBXFL", "TESTCD"):
+        if "USUBJID" not in df.columns:
             continue
+        p = ctx.prefix(ds)
         keys = ["USUBJID", testcd] + [c for c in (f"{p}CAT", f"{p}SPEC", f"{p}METHOD") if c in df.columns]
         ys = df.loc[ctx.spread(ds, flag, lambda u: u.eq("Y")).astype(bool), keys]
         if ys.empty:

@@ -30,31 +30,36 @@ def _blank(ctx: SdtmContext, ds: str, col: str) -> pd.Series:
 
 # --- variable presence and Core ---------------------------------------------------------------------------
 
-@rule("MSC-SDTM-001")
-def required_present(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+def _core_variables(ctx: SdtmContext, core: str) -> Iterator[tuple[str, pd.DataFrame, str]]:
+    """(dataset, frame, variable) for each variable of this Core ("Req", "Exp") in the dataset's metadata."""
     for ds, df in ctx.frames():
         d = mappings.sdtm_domain(ds)
         for v in d.variables if d else ():
-            if v.core == "Req" and v.name not in df.columns:
-                yield meta.finding(file=ctx.file(ds), dataset=ds, variable=v.name)
+            if v.core == core:
+                yield ds, df, v.name
+
+
+def _absent(ctx: SdtmContext, meta: RuleMeta, core: str) -> Iterator[Finding]:
+    for ds, df, name in _core_variables(ctx, core):
+        if name not in df.columns:
+            yield meta.finding(file=ctx.file(ds), dataset=ds, variable=name)
+
+
+@rule("MSC-SDTM-001")
+def required_present(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    return _absent(ctx, meta, "Req")
 
 
 @rule("MSC-SDTM-002")
 def required_not_null(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
-    for ds, df in ctx.frames():
-        d = mappings.sdtm_domain(ds)
-        for v in d.variables if d else ():
-            if v.core == "Req" and v.name in df.columns:
-                yield from ctx.at(meta, ds, _blank(ctx, ds, v.name), v.name)
+    for ds, df, name in _core_variables(ctx, "Req"):
+        if name in df.columns:
+            yield from ctx.at(meta, ds, _blank(ctx, ds, name), name)
 
 
 @rule("MSC-SDTM-003")
 def expected_present(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
-    for ds, df in ctx.frames():
-        d = mappings.sdtm_domain(ds)
-        for v in d.variables if d else ():
-            if v.core == "Exp" and v.name not in df.columns:
-                yield meta.finding(file=ctx.file(ds), dataset=ds, variable=v.name)
+    return _absent(ctx, meta, "Exp")
 
 
 # --- controlled terminology ----------------------------------------------------------------------------------
@@ -107,11 +112,7 @@ def codelist_extensible(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
 
 @rule("MSC-SDTM-024")
 def test_name_matches_code(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
-    for ds, df in ctx.frames():
-        p = ctx.prefix(ds)
-        cd_var, name_var = f"{p}TESTCD", f"{p}TEST"
-        if cd_var not in df.columns or name_var not in df.columns:
-            continue
+    for ds, df, (cd_var, name_var) in ctx.having("TESTCD", "TEST"):
         try:
             codes, names = mappings.codelist(cd_var), mappings.codelist(name_var)
         except MappingDataError:
@@ -137,9 +138,8 @@ def test_name_matches_code(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding
 
 @rule("MSC-SDTM-010")
 def seq_unique(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
-    for ds, df in ctx.frames():
-        seq = f"{ctx.prefix(ds)}SEQ"
-        if seq not in df.columns or "USUBJID" not in df.columns:
+    for ds, df, (seq,) in ctx.having("SEQ"):
+        if "USUBJID" not in df.columns:
             continue
         subj_codes, _ = ctx.distinct(ds, "USUBJID")
         seq_codes, _ = ctx.distinct(ds, seq)
