@@ -22,10 +22,10 @@ from msc_interop.sdtm.define import (
     ODM_NS,
     XLINK_NS,
     build_define,
-    iso8601_datatype,
     write_define,
     xsd_errors,
 )
+from msc_interop.sdtm.define_model import iso8601_datatype
 from msc_interop.study import Study
 
 REPO = Path(__file__).resolve().parents[2]

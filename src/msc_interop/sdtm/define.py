@@ -1,31 +1,24 @@
-"""Define-XML 2.1 for a Study: the metadata document that travels with the SDTM datasets.
+"""Define-XML 2.1 for a Study: the metadata document that travels with the SDTM datasets, and its XML writer.
 
 `build_define(study)` returns the document as an lxml tree; `write_define(study, path)` writes it atomically.
 The document describes the data actually present, not just the standard:
 
 - one ItemGroupDef per dataset, one ItemDef per variable (DataType, Length and SignificantDigits measured on
-  the data), def:Origin from mappings/sdtm_variables.yaml, a MethodDef for every derived variable;
+  the data: sdtm/define_model.py), def:Origin from mappings/sdtm_variables.yaml, a MethodDef for every derived
+  variable (its text: sdtm/define_methods.py);
 - one CodeList per CDISC codelist in use, holding only the values that occur, each term with its NCI code
   (`Alias Context="nci:ExtCodeID"`); a value of an extensible codelist that CT lacks is marked
   def:ExtendedValue="Yes";
 - value-level metadata for LB (LBORRES, LBSTRESN by LBTESTCD) and for SUPP-- QVAL by QNAM.
-
-ISO 8601 variables (--DTC, --DUR) get the narrowest ODM 1.3.2 date type that every value matches
-(see `iso8601_datatype`), as CDISC's own Define-XML 2.1 example does (DM.RFSTDTC `date`, CM.CMSTDTC
-`partialDate`, LB.LBDTC `partialDatetime`). Length (and SignificantDigits) are given to text, integer and float
-items only: ODM defines them for those types, and the example gives no date-typed item a Length.
 
 Output is deterministic: the same Study and the same `created` give a byte-identical file.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
@@ -34,11 +27,20 @@ from lxml import etree
 
 from msc_interop import mappings
 from msc_interop.atomic import write_bytes_atomic
-from msc_interop.dates import SDTM_DTC_PATTERN
 from msc_interop.errors import MscInteropError, UnknownFormatError
+from msc_interop.sdtm.define_methods import lab_result_method, method_text
+from msc_interop.sdtm.define_model import (
+    ISO8601_KIND_PATTERNS,
+    Shape,
+    Variable,
+    dataset_variables,
+    nonempty_text,
+    numeric_shape,
+    text_shape,
+)
 from msc_interop.study import Study
 
-__all__ = ["DATASET_FORMATS", "build_define", "iso8601_datatype", "to_bytes", "write_define", "xsd_errors"]
+__all__ = ["DATASET_FORMATS", "build_define", "to_bytes", "write_define", "xsd_errors"]
 
 ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
 DEF_NS = "http://www.cdisc.org/ns/def/v2.1"
@@ -63,141 +65,6 @@ _QORIG = {"CRF": ("Collected", "Investigator"), "COLLECTED": ("Collected", "Inve
 
 # LB variables that get value-level metadata by LBTESTCD
 _LB_VLM = ("LBORRES", "LBSTRESN")
-
-
-# --- ISO 8601 data types ----------------------------------------------------------------------------------
-
-# ODM 1.3.2 "Data Formats": datetime is YYYY-MM-DDThh:mm:ss(.n+)?(TZ)? with seconds; partialDate/partialDatetime
-# are right-truncated forms; incompleteDatetime keeps the delimiters and writes "-" for a missing component.
-_TZ = r"(?:Z|[+-]\d{2}:\d{2})?"
-_ISO_KIND = [
-    ("date", re.compile(r"\d{4}-\d{2}-\d{2}")),
-    ("datetime", re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}(?:\.\d+)?{_TZ}")),
-    ("partialDate", re.compile(r"\d{4}(?:-\d{2})?")),
-    ("partialDatetime", re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}(?::\d{{2}})?{_TZ}")),
-    ("incompleteDatetime", re.compile(SDTM_DTC_PATTERN.strip("^$"))),
-]
-_DURATION = re.compile(
-    r"-?P(?=\d|T\d)(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?W)?(?:\d+(?:\.\d+)?D)?"
-    r"(?:T(?=\d)(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?"
-)
-# the narrowest type covering a set of value kinds, narrowest first
-_COVER = [
-    ("date", {"date"}),
-    ("datetime", {"datetime"}),
-    ("partialDate", {"date", "partialDate"}),
-    ("partialDatetime", {"date", "datetime", "partialDate", "partialDatetime"}),
-    ("incompleteDatetime", {"date", "datetime", "partialDate", "partialDatetime", "incompleteDatetime"}),
-    ("durationDatetime", {"durationDatetime"}),
-    ("intervalDatetime", {"intervalDatetime"}),
-]
-# an ISO 8601 variable with no values: the widest right-truncated form SDTMIG 3.4 section 4.4 allows any --DTC
-EMPTY_ISO_DATATYPE = "partialDatetime"
-
-
-def _iso_kind(value: str) -> str | None:
-    for kind, pattern in _ISO_KIND:
-        if pattern.fullmatch(value):
-            return kind
-    if _DURATION.fullmatch(value):
-        return "durationDatetime"
-    parts = value.split("/")
-    if len(parts) == 2 and all(_iso_kind(p) not in (None, "intervalDatetime") for p in parts):
-        return "intervalDatetime"
-    return None
-
-
-def iso8601_datatype(values: Iterable[str], empty: str = EMPTY_ISO_DATATYPE) -> str:
-    """The narrowest Define-XML DataType that every non-empty ISO 8601 value matches.
-
-    All complete dates -> "date"; complete datetimes with seconds -> "datetime"; right-truncated dates
-    (`2003`, `2003-12`) -> "partialDate"; any right truncation with a time part (`2003-12-15T13:14`) or a mix
-    of dates and datetimes -> "partialDatetime"; a missing middle part (`2003---15`) -> "incompleteDatetime";
-    ISO durations -> "durationDatetime"; intervals -> "intervalDatetime"; anything else -> "text".
-
-    >>> iso8601_datatype(["2009-03-28", "2009-03"])
-    'partialDate'
-    """
-    kinds = {_iso_kind(v) for v in set(values) if v != ""}
-    if not kinds:
-        return empty
-    for datatype, cover in _COVER:
-        if kinds <= cover:
-            return datatype
-    return "text"
-
-
-# --- measuring the data -------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Shape:
-    """DataType and size of a column of values, as Define-XML states them."""
-
-    datatype: str
-    length: int | None = None
-    digits: int | None = None  # SignificantDigits (float only)
-    has_data: bool = True
-
-
-def _nonempty_text(s: pd.Series) -> list[str]:
-    return sorted(v for v in pd.unique(s.astype(object)) if isinstance(v, str) and v != "")
-
-
-def _text_length(values: list[str]) -> int:
-    # UTF-8 bytes: what XPT stores and never fewer than the characters (xportr's bytes-vs-characters lesson)
-    return max([1, *(len(v.encode("utf-8")) for v in values)])
-
-
-def _decimal_shape(numbers: Iterable[float]) -> tuple[int, int]:
-    """(digits before the point, digits after it) of the widest values, after the ODM float sense.
-
-    ODM 1.3.2: Length N with SignificantDigits S covers values below 10^(N-S) in multiples of 10^-S, so
-    Length = the two added. 15 significant digits drop binary noise (0.1 + 0.2); a minus sign counts as one
-    more place so that readers who take Length as a display width are served too.
-    """
-    whole_max, decimals = 1, 0
-    for x in numbers:
-        if not math.isfinite(x):
-            continue
-        sign, digits, exp = Decimal(format(float(x), ".15g")).normalize().as_tuple()
-        assert isinstance(exp, int)
-        decimals = max(decimals, -exp)
-        whole_max = max(whole_max, max(1, len(digits) + exp) + sign)
-    return whole_max, decimals
-
-
-def _numeric_shape(s: pd.Series, datatype: str) -> _Shape:
-    num = pd.to_numeric(s, errors="coerce").dropna()
-    if datatype == "integer":
-        values = [int(v) for v in pd.unique(num)]
-        length = max([1, *(len(str(v)) for v in values)])
-        return _Shape("integer", length, None, bool(len(num)))
-    whole, decimals = _decimal_shape(float(v) for v in pd.unique(num))
-    return _Shape("float", whole + decimals, decimals, bool(len(num)))
-
-
-def _text_shape(values: list[str]) -> _Shape:
-    """Shape of text that may hold numbers (LBORRES, QVAL): integer/float when every value is one, else text."""
-    if values and all(re.fullmatch(r"[+-]?\d+", v) for v in values):
-        return _Shape("integer", max(len(v) for v in values), None, True)
-    if values and all(re.fullmatch(r"[+-]?(?:\d+\.?\d*|\.\d+)", v) for v in values):
-        decimals = max(len(v.split(".")[1]) if "." in v else 0 for v in values)
-        whole = max(len(v.split(".")[0].lstrip("+")) or 1 for v in values)
-        return _Shape("float", whole + decimals, decimals, True)
-    return _Shape("text", _text_length(values), None, bool(values))
-
-
-def _column_shape(name: str, s: pd.Series, vdef: mappings.VariableDef | None) -> _Shape:
-    numeric = vdef.type == "Num" if vdef else (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s))
-    if numeric:
-        integer = (vdef.datatype == "integer") if vdef else pd.api.types.is_integer_dtype(s)
-        return _numeric_shape(s, "integer" if integer else "float")
-    values = _nonempty_text(s)
-    if name.endswith(("DTC", "DUR")):
-        datatype = iso8601_datatype(values, empty="durationDatetime" if name.endswith("DUR") else EMPTY_ISO_DATATYPE)
-        if datatype != "text":
-            return _Shape(datatype, None, None, bool(values))
-    return _Shape("text", _text_length(values), None, bool(values))
 
 
 # --- XML helpers --------------------------------------------------------------------------------------------
@@ -226,7 +93,7 @@ def _origin(parent: etree._Element, origin_type: str, source: str | None) -> Non
     _el(parent, _def("Origin"), {"Type": origin_type, "Source": source})
 
 
-def _shape_attrs(shape: _Shape) -> dict[str, str | None]:
+def _shape_attrs(shape: Shape) -> dict[str, str | None]:
     return {
         "DataType": shape.datatype,
         "Length": str(shape.length) if shape.length is not None else None,
@@ -237,7 +104,7 @@ def _shape_attrs(shape: _Shape) -> dict[str, str | None]:
 def _check_created(created: str | None) -> str:
     if created is None:
         return datetime.now(UTC).replace(microsecond=0).isoformat()
-    if not re.fullmatch(rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}(?:\.\d+)?{_TZ}", created):
+    if not re.fullmatch(ISO8601_KIND_PATTERNS["datetime"], created):
         raise MscInteropError(f"created={created!r} is not an ISO 8601 date-time with seconds as ODM "
                               "CreationDateTime needs (e.g. 2025-03-25T10:00:00 or 2025-03-25T10:00:00+00:00)")
     return created
@@ -250,79 +117,7 @@ def _package_version() -> str:
         return "unknown"
 
 
-# --- derivations (MethodDef) -------------------------------------------------------------------------------
-
-def _study_day_method(var: str) -> str:
-    dtc = (var[:-4] + "STDTC" if var.endswith("STDY") else var[:-4] + "ENDTC" if var.endswith("ENDY")
-           else var[:-2] + "DTC")
-    return (f"Study day of {dtc} relative to DM.RFSTDTC (SDTMIG 3.4 section 4.4.4): date of {dtc} - date of "
-            f"RFSTDTC + 1 when on or after RFSTDTC, date of {dtc} - date of RFSTDTC when before it (there is no "
-            "day 0); null when either date is partial.")
-
-
-_METHODS = {
-    "USUBJID": "STUDYID, SITEID and SUBJID joined by hyphens (STUDYID-SITEID-SUBJID).",
-    "RFXSTDTC": "Earliest EX.EXSTDTC of the subject (start of the first study treatment).",
-    "RFXENDTC": "Latest EX.EXENDTC of the subject (EX.EXSTDTC where EXENDTC is missing).",
-    "RFSTDTC": "Equal to RFXSTDTC: the first study treatment is the reference start, so protocol day 0 is "
-               "study day 1.",
-    "RFENDTC": "Equal to RFXENDTC (end of the last study treatment); the end of follow-up is RFPENDTC.",
-    "DTHFL": "Y when DTHDTC is populated, otherwise null.",
-    "AGE": "Age in completed years at RFSTDTC from a complete BRTHDTC; the age collected on the CRF when the "
-           "birth date is partial or missing.",
-    "VISITNUM": "Visit number from the visit schedule of the study definition, matched by the collected visit "
-                "name or one of its aliases.",
-    "VISIT": "Visit name of VISITNUM in the visit schedule of the study definition.",
-    "EPOCH": "Epoch of the visit (VISITNUM) in the visit schedule of the study definition.",
-    "LBSTRESC": "LBORRES in the standard unit LBSTRESU: its number x the conversion factor for LBORRESU "
-                "(msc-interop lab test table), converted values rounded to the test's decimals, written as the "
-                "shortest text; a '<', '>', '<=' or '>=' prefix of LBORRES is kept.",
-    "LBSTRESN": "Numeric value of LBSTRESC; null when the result has a '<' or '>' qualifier. The factor per test "
-                "and original unit is in the value-level methods.",
-    "LBSTRESU": "The standard unit of the test (msc-interop lab test table).",
-    "LBSTNRLO": "LBORNRLO x the conversion factor used for LBSTRESN, rounded like LBSTRESN.",
-    "LBSTNRHI": "LBORNRHI x the conversion factor used for LBSTRESN, rounded like LBSTRESN.",
-    "LBNRIND": "LBSTRESN against LBSTNRLO/LBSTNRHI, limits inclusive: LOW below, HIGH above, NORMAL within; for "
-               "'<x' or '>x' results only a certain indication (e.g. '<2' with range 0-37 is NORMAL), else null.",
-    "LBLOBXFL": "Y on the last record per USUBJID and LBTESTCD with a non-missing result whose LBDTC is on or "
-                "before the first dose (DM.RFXSTDTC); null otherwise.",
-    "IDVARVAL": "Value, as text, of the variable named in IDVAR (the --SEQ) on the related parent record.",
-}
-_DATASET_METHODS = {
-    ("AE", "EPOCH"): "From AESTDTC: SCREENING before the first dose (DM.RFXSTDTC), TREATMENT from it to the day "
-                     "of the last dose (DM.RFXENDTC), FOLLOW-UP after that; null when AESTDTC is partial.",
-}
-
-
-def _method_text(ds: str, var: str, label: str) -> str:
-    if (ds, var) in _DATASET_METHODS:
-        return _DATASET_METHODS[(ds, var)]
-    if var in _METHODS:
-        return _METHODS[var]
-    if var.endswith("SEQ") and len(var) == 5:
-        meta = mappings.sdtm_domain(ds)  # the order every --SEQ numbering uses (builders, from-fhir)
-        order = ", ".join(meta.seq_order) if meta is not None and meta.seq_order else "the record keys"
-        return f"Sequence number of the record within USUBJID: 1, 2, ... in the order of {order}."
-    if re.fullmatch(r"[A-Z]{2}(ST|EN)?DY", var):
-        return _study_day_method(var)
-    return f"{label}: derived by msc-interop from the collected data."
-
-
 # --- the document -----------------------------------------------------------------------------------------
-
-@dataclass
-class _Variable:
-    ds: str
-    name: str
-    label: str
-    shape: _Shape
-    mandatory: bool
-    key_seq: int | None
-    role: str | None
-    origin: str | None
-    codelist: str
-    standard: bool
-
 
 class _Builder:
     def __init__(self, study: Study, dataset_format: str, created: str):
@@ -338,31 +133,12 @@ class _Builder:
         self.codelist_values: dict[str, set[str]] = {}
         self.decodes: dict[str, dict[str, str]] = {}
 
-    # the variables of one dataset with their measured shape and standard metadata
-    def variables(self, ds: str) -> list[_Variable]:
-        df = self.study[ds]
-        meta = mappings.sdtm_domain(ds)
-        known = meta.by_name if meta else {}
-        keys = [k for k in (meta.keys if meta else ()) if k in df.columns]
-        out = []
-        for col in df.columns:
-            vdef = known.get(col)
-            out.append(_Variable(
-                ds=ds, name=col, label=vdef.label if vdef else col,
-                shape=_column_shape(col, df[col], vdef),
-                mandatory=bool(vdef and vdef.core == "Req"),
-                key_seq=keys.index(col) + 1 if col in keys else None,
-                role=vdef.role if vdef else None, origin=vdef.origin if vdef else None,
-                codelist=vdef.codelist if vdef else "", standard=vdef is not None,
-            ))
-        return out
-
-    def collect_codelists(self, variables: dict[str, list[_Variable]]) -> None:
+    def collect_codelists(self, variables: dict[str, list[Variable]]) -> None:
         for ds, vs in variables.items():
             df = self.study[ds]
             for v in vs:
                 if v.codelist:
-                    self.codelist_values.setdefault(v.codelist, set()).update(_nonempty_text(df[v.name]))
+                    self.codelist_values.setdefault(v.codelist, set()).update(nonempty_text(df[v.name]))
                 # --TESTCD decodes: the paired --TEST of the same record (covers sponsor-extended codes too)
                 if v.codelist and v.name.endswith("TESTCD") and v.name[:-2] in df.columns:
                     pairs = df[[v.name, v.name[:-2]]].drop_duplicates().sort_values([v.name, v.name[:-2]])
@@ -405,7 +181,7 @@ class _Builder:
                                      "Version": ct_version, "Status": "Final"})
 
         names = _dataset_order(study.names)
-        variables = {ds: self.variables(ds) for ds in names}
+        variables = {ds: dataset_variables(self.study, ds) for ds in names}
         self.collect_codelists(variables)
         self.lab_value_level()
         self.supp_value_level()
@@ -433,10 +209,10 @@ class _Builder:
         """MethodDef MT.<DS>.<VAR> (MT.<DS>.<VAR>.<TEST> for a value-level derivation); returns its OID."""
         oid = f"MT.{ds}.{var}" + (f".{test}" if test else "")
         name = f"Algorithm to derive {ds}.{var}" + (f" where LBTESTCD is {test}" if test else "")
-        self.methods[oid] = (name, text or _method_text(ds, var, label))
+        self.methods[oid] = (name, text or method_text(ds, var, label))
         return oid
 
-    def item_group(self, mdv: etree._Element, ds: str, variables: list[_Variable]) -> None:
+    def item_group(self, mdv: etree._Element, ds: str, variables: list[Variable]) -> None:
         meta = mappings.sdtm_domain(ds)
         supp = ds.startswith("SUPP")
         has_rows = len(self.study[ds]) > 0
@@ -474,7 +250,7 @@ class _Builder:
             leaf = _el(ig, _def("leaf"), {"ID": f"LF.{ds}", f"{{{XLINK_NS}}}href": href})
             _el(leaf, _def("title"), text=href)
 
-    def item_def(self, v: _Variable) -> etree._Element:
+    def item_def(self, v: Variable) -> etree._Element:
         e = etree.Element(_odm("ItemDef"), {"OID": f"IT.{v.ds}.{v.name}", "Name": v.name})
         for k, val in _shape_attrs(v.shape).items():
             if val is not None:
@@ -525,7 +301,7 @@ class _Builder:
             self.where_clauses[oid] = wc
         return oid
 
-    def vlm_item(self, oid: str, name: str, shape: _Shape, description: str, origin: tuple[str, str | None]) -> None:
+    def vlm_item(self, oid: str, name: str, shape: Shape, description: str, origin: tuple[str, str | None]) -> None:
         e = etree.Element(_odm("ItemDef"), {"OID": oid, "Name": name})
         for k, val in _shape_attrs(shape).items():
             if val is not None:
@@ -547,7 +323,7 @@ class _Builder:
         lb = self.study["LB"]
         lb_meta = mappings.sdtm_domain("LB")
         known = lb_meta.by_name if lb_meta else {}
-        tests = _nonempty_text(lb["LBTESTCD"])
+        tests = nonempty_text(lb["LBTESTCD"])
         if not tests:
             return
         by_test = {str(t): rows for t, rows in lb.groupby("LBTESTCD", sort=True) if t != ""}
@@ -559,17 +335,17 @@ class _Builder:
             for order, test in enumerate(tests, start=1):
                 rows = by_test[test]
                 name = _first(rows, "LBTEST") or (lab[test].test if test in lab else test)
-                loinc = ", ".join(_nonempty_text(rows["LBLOINC"])) if "LBLOINC" in rows else ""
+                loinc = ", ".join(nonempty_text(rows["LBLOINC"])) if "LBLOINC" in rows else ""
                 loinc = loinc or (lab[test].loinc if test in lab else "")
                 loinc_text = f"; LOINC {loinc}" if loinc else ""
                 if var == "LBSTRESN":
-                    shape = _numeric_shape(rows[var], "float")
+                    shape = numeric_shape(rows[var], "float")
                     unit = _first(rows, "LBSTRESU") or (lab[test].standard_unit if test in lab else "")
                     description = f"{name} ({test}): numeric result in the standard unit {unit}{loinc_text}"
                     method = self.lab_method(test, rows)
                 else:
-                    shape = _text_shape(_nonempty_text(rows[var]))
-                    units = ", ".join(_nonempty_text(rows["LBORRESU"])) if "LBORRESU" in rows else ""
+                    shape = text_shape(nonempty_text(rows[var]))
+                    units = ", ".join(nonempty_text(rows["LBORRESU"])) if "LBORRESU" in rows else ""
                     description = f"{name} ({test}): result as collected, in {units or 'no unit'}{loinc_text}"
                     method = None
                 item_oid = f"IT.LB.{var}.{test}"
@@ -582,19 +358,9 @@ class _Builder:
 
     def lab_method(self, test: str, rows: pd.DataFrame) -> str:
         """Per-test LBSTRESN derivation naming the conversion factor of each original unit present."""
-        lab = mappings.lab_tests().get(test)
-        if lab is None:
+        text = lab_result_method(test, nonempty_text(rows["LBORRESU"]) if "LBORRESU" in rows else [])
+        if text is None:
             return self.add_method("LB", "LBSTRESN", "Numeric Result/Finding in Standard Units")
-        factors = dict(lab.units)
-        units = _nonempty_text(rows["LBORRESU"]) if "LBORRESU" in rows else []
-        parts = [f"x {factors[u]:g} when LBORRESU is {u}" if u in factors else f"no conversion factor is known "
-                 f"for LBORRESU {u}" for u in units]
-        rounding = (f"; converted values (factor other than 1) are rounded to {lab.decimals} decimal place(s)"
-                    if any(factors.get(u, 1.0) != 1.0 for u in units) else "; values in the standard unit are kept "
-                    "as collected")
-        text = (f"LBSTRESN for {test} in {lab.standard_unit}: the number in LBORRES "
-                f"{'; '.join(parts) or 'x the factor of its unit'}{rounding}; null when LBORRES has a '<' or '>' "
-                "qualifier.")
         return self.add_method("LB", "LBSTRESN", "", test=test, text=text)
 
     def supp_value_level(self) -> None:
@@ -603,13 +369,13 @@ class _Builder:
             if not ds.startswith("SUPP") or not {"QNAM", "QVAL"} <= set(df.columns) or df.empty:
                 continue
             vl = self.value_list(ds, "QVAL")
-            for order, qnam in enumerate(_nonempty_text(df["QNAM"]), start=1):
+            for order, qnam in enumerate(nonempty_text(df["QNAM"]), start=1):
                 rows = df[df["QNAM"] == qnam]
                 qorig = (_first(rows, "QORIG") or "CRF").upper()
                 origin = _QORIG.get(qorig, ("Collected", "Investigator"))
                 item_oid = f"IT.{ds}.QVAL.{qnam}"
                 label = _first(rows, "QLABEL") or qnam
-                self.vlm_item(item_oid, qnam, _text_shape(_nonempty_text(rows["QVAL"])), label, origin)
+                self.vlm_item(item_oid, qnam, text_shape(nonempty_text(rows["QVAL"])), label, origin)
                 method = self.add_method(ds, qnam, label) if origin[0] == "Derived" else None
                 ref = _el(vl, _odm("ItemRef"), {"ItemOID": item_oid, "OrderNumber": str(order), "Mandatory": "Yes",
                                                 "MethodOID": method})
@@ -633,7 +399,7 @@ def _dataset_order(names: Iterable[str]) -> list[str]:
 def _first(df: pd.DataFrame, col: str) -> str:
     if col not in df.columns:
         return ""
-    values = _nonempty_text(df[col])
+    values = nonempty_text(df[col])
     return values[0] if values else ""
 
 

@@ -34,13 +34,11 @@ from msc_interop.inputs.load import load_study
 from msc_interop.runtime import gc_paused
 from msc_interop.study import Study, StudyMeta, conform
 from msc_interop.validate.columns import ColumnCache
-from msc_interop.validate.define_rules import DefineContext
 from msc_interop.validate.fhir_rules import fhir_rules
-from msc_interop.validate.file_rules import JsonFile, XptFile
 from msc_interop.validate.model import Finding, Scope
 from msc_interop.validate.registry import get_rule, run
 from msc_interop.validate.report import Report
-from msc_interop.validate.sdtm_rules import SdtmContext
+from msc_interop.validate.rules import DefineContext, JsonFile, SdtmContext, XptFile
 
 SDTM_SUFFIXES = {".xpt": "xpt", ".json": "json", ".ndjson": "ndjson", ".csv": "csv"}
 FORMAT_ORDER = ("xpt", "json", "ndjson", "csv")
@@ -366,7 +364,7 @@ def _validate_records(path: Path, odm_map: str | Path | None = None) -> list[Fin
                 for r in rejects.sorted()]
     findings += validate_study(study, source=str(path)).findings
     if path.suffix.lower() == ".xml":
-        from msc_interop.validate.odm_rules import odm_schema_findings
+        from msc_interop.validate.rules.odm import odm_schema_findings
 
         findings += odm_schema_findings(path)
     return findings

@@ -4,6 +4,9 @@
     def no_day_zero(ctx: SdtmContext, rule: RuleMeta) -> Iterable[Finding]:
         ...
 
+The rule modules register themselves when imported: `import msc_interop.validate.rules` registers them all
+(this module imports none of them, so that they can import it).
+
 `run(scope, ctx)` runs every rule of a scope in id order and collects all findings. It never fails fast and never
 swallows an error: a rule function that raises becomes a finding of its own ("rule could not run: ..."), so a
 check that did not happen can never look like a check that passed.
@@ -70,19 +73,12 @@ def get_rule(rule_id: str) -> RuleMeta:
 
 
 def registered_functions() -> dict[str, RuleFunction]:
-    """Rule id -> function, after every rule module has been imported."""
-    _import_rule_modules()
+    """Rule id -> function, of every rule module imported so far (msc_interop.validate.rules imports them all)."""
     return dict(_FUNCTIONS)
-
-
-def _import_rule_modules() -> None:
-    # importing the modules runs their @rule decorators
-    from msc_interop.validate import define_rules, fhir_rules, file_rules, sdtm_rules  # noqa: F401
 
 
 def run(scope: Scope, ctx: Any, *, file: str = "", dataset: str = "") -> list[Finding]:
     """Run every rule of `scope` over `ctx`; collect all findings (a crashing rule becomes a finding)."""
-    _import_rule_modules()
     out: list[Finding] = []
     for meta in list_rules():
         if meta.scope != scope or meta.raised_by != "function":

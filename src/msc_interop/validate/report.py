@@ -78,9 +78,6 @@ class Report:
     def extend(self, findings: Iterable[Finding]) -> None:
         self.findings.extend(findings)
 
-    def by_rule(self, rule_id: str) -> list[Finding]:
-        return [f for f in self.findings if f.rule_id == rule_id]
-
     def first_findings(self, limit: int) -> list[Finding]:
         """Up to `limit` findings, taken in turn from each rule (errors first), each rule's in report order, so
         that one rule with a thousand findings does not hide the others."""

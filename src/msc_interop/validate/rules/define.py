@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from lxml import etree
 
-from msc_interop.sdtm.define import iso8601_datatype
+from msc_interop.sdtm.define_model import ISO8601_COVER, ISO8601_KIND_PATTERNS, iso8601_kind
 from msc_interop.validate.columns import ColumnCache
 from msc_interop.validate.model import Finding, RuleMeta, as_text
 from msc_interop.validate.registry import rule
@@ -29,16 +29,6 @@ DEF = "{http://www.cdisc.org/ns/def/v2.1}"
 XLINK = "{http://www.w3.org/1999/xlink}"
 _MAX_XSD_ERRORS = 200
 
-# ODM 1.3.2 ISO 8601 data types -> the kinds of value each accepts (a value's kind is its narrowest type)
-_ISO_COVER: dict[str, set[str]] = {
-    "date": {"date"},
-    "datetime": {"datetime"},
-    "partialDate": {"date", "partialDate"},
-    "partialDatetime": {"date", "datetime", "partialDate", "partialDatetime"},
-    "incompleteDatetime": {"date", "datetime", "partialDate", "partialDatetime", "incompleteDatetime"},
-    "durationDatetime": {"durationDatetime"},
-    "intervalDatetime": {"intervalDatetime"},
-}
 _NUMERIC_TYPES = {"integer", "float", "double"}
 
 
@@ -195,33 +185,24 @@ def described_variable_present(ctx: DefineContext, meta: RuleMeta) -> Iterable[F
                 yield meta.finding(file=str(ctx.path), dataset=ds, variable=item.name)
 
 
-# ODM 1.3.2 ISO 8601 kinds, narrowest first (the forms sdtm/define.py chooses DataTypes by), for whole columns
-_TZ = r"(?:Z|[+-]\d{2}:\d{2})?"
-_KIND_PATTERNS = [
-    ("date", r"\d{4}-\d{2}-\d{2}"),
-    ("datetime", rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}(?:\.\d+)?{_TZ}"),
-    ("partialDate", r"\d{4}(?:-\d{2})?"),
-    ("partialDatetime", rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}(?::\d{{2}})?{_TZ}"),
-]
-
-
 def iso8601_kinds(values: pd.Series) -> pd.Series:
     """The ODM ISO 8601 kind of each value (date, datetime, partialDate, partialDatetime, ... or text).
 
-    The common kinds are matched column-wise; the rest (missing middle parts, durations, intervals) one by one
-    with sdtm.define.iso8601_datatype, the function that chose the DataType when define.xml was written.
+    sdtm.define_model.iso8601_kind, the classification define.xml's DataTypes were chosen by; on many values the
+    kinds that have a pattern are matched column-wise first, the rest (durations, intervals, text) one by one.
     """
-    if len(values) < 256:  # a Python loop beats the fixed cost of four pandas string passes
-        return pd.Series([iso8601_datatype([str(v)]) for v in values], index=values.index, dtype=object)
+    if len(values) < 256:  # a Python loop beats the fixed cost of pandas string passes
+        return pd.Series([iso8601_kind(str(v)) for v in values], index=values.index, dtype=object)
     text = values.astype(str)
-    kinds = pd.Series(None, index=values.index, dtype=object)
-    for kind, pattern in _KIND_PATTERNS:
-        hit = kinds.isna() & text.str.fullmatch(pattern).astype(bool)
-        kinds[hit] = kind
-    rest = kinds.isna()
-    if rest.any():
-        kinds[rest] = text[rest].map(lambda v: iso8601_datatype([v]))
-    return kinds
+    kinds = np.full(len(text), None, dtype=object)
+    todo = np.arange(len(text))  # positions not classified yet: each pattern tries only those
+    for kind, pattern in ISO8601_KIND_PATTERNS.items():
+        hit = text.iloc[todo].str.fullmatch(pattern).to_numpy(dtype=bool)
+        kinds[todo[hit]] = kind
+        todo = todo[~hit]
+    for i in todo.tolist():
+        kinds[i] = iso8601_kind(text.iloc[i])
+    return pd.Series(kinds, index=values.index, dtype=object)
 
 
 def _is_number(v: str, integer: bool) -> bool:
@@ -257,8 +238,8 @@ def _type_problem(ctx: DefineContext, ds: str, col: str, declared: str) -> tuple
             return "", None, None  # CSV carries no types: numbers as text fit a numeric DataType
         example = bad if not bad.empty else values
         return "the data are character", example.iloc[0], int(example.index[0]) + 1
-    if declared in _ISO_COVER:
-        cover = _ISO_COVER[declared]
+    if declared in ISO8601_COVER:
+        cover = ISO8601_COVER[declared]
         kinds = iso8601_kinds(values)
         bad = values[~kinds.isin(cover)]
         if not bad.empty:

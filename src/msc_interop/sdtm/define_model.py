@@ -1,0 +1,200 @@
+"""What define.xml states about each SDTM variable, measured on the data: the metadata model the writer
+(sdtm/define.py) turns into ItemDefs, and the validate define rules check against.
+
+- DataType, Length and SignificantDigits of a column (`Shape`); text, integer and float items get a Length
+  (and SignificantDigits), as ODM defines them for those types only.
+- ISO 8601 variables (--DTC, --DUR) get the narrowest ODM 1.3.2 date type that every value matches
+  (`iso8601_datatype`), as CDISC's own Define-XML 2.1 example does (DM.RFSTDTC `date`, CM.CMSTDTC
+  `partialDate`, LB.LBDTC `partialDatetime`).
+- `dataset_variables`: every variable of a dataset with its shape and its standard metadata
+  (mappings/sdtm_variables.yaml).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pandas as pd
+
+from msc_interop import mappings
+from msc_interop.dates import SDTM_DTC_PATTERN
+from msc_interop.study import Study
+
+# --- ISO 8601 data types ----------------------------------------------------------------------------------
+
+# ODM 1.3.2 "Data Formats": datetime is YYYY-MM-DDThh:mm:ss(.n+)?(TZ)? with seconds; partialDate/partialDatetime
+# are right-truncated forms; incompleteDatetime keeps the delimiters and writes "-" for a missing component.
+_TZ = r"(?:Z|[+-]\d{2}:\d{2})?"
+# a value's kind is the first of these it matches whole (narrowest first); durations and intervals come after
+ISO8601_KIND_PATTERNS: dict[str, str] = {
+    "date": r"\d{4}-\d{2}-\d{2}",
+    "datetime": rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}(?:\.\d+)?{_TZ}",
+    "partialDate": r"\d{4}(?:-\d{2})?",
+    "partialDatetime": rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}(?::\d{{2}})?{_TZ}",
+    "incompleteDatetime": SDTM_DTC_PATTERN.strip("^$"),
+}
+_KIND_RE = [(kind, re.compile(pattern)) for kind, pattern in ISO8601_KIND_PATTERNS.items()]
+_DURATION = re.compile(
+    r"-?P(?=\d|T\d)(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?W)?(?:\d+(?:\.\d+)?D)?"
+    r"(?:T(?=\d)(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?"
+)
+# each ISO 8601 DataType with the kinds of value it accepts, narrowest type first
+ISO8601_COVER: dict[str, frozenset[str]] = {
+    "date": frozenset({"date"}),
+    "datetime": frozenset({"datetime"}),
+    "partialDate": frozenset({"date", "partialDate"}),
+    "partialDatetime": frozenset({"date", "datetime", "partialDate", "partialDatetime"}),
+    "incompleteDatetime": frozenset({"date", "datetime", "partialDate", "partialDatetime", "incompleteDatetime"}),
+    "durationDatetime": frozenset({"durationDatetime"}),
+    "intervalDatetime": frozenset({"intervalDatetime"}),
+}
+# an ISO 8601 variable with no values: the widest right-truncated form SDTMIG 3.4 section 4.4 allows any --DTC
+EMPTY_ISO_DATATYPE = "partialDatetime"
+
+
+def iso8601_kind(value: str) -> str:
+    """The kind of one value: its narrowest ODM ISO 8601 type ("date", ..., "intervalDatetime"), else "text"."""
+    for kind, pattern in _KIND_RE:
+        if pattern.fullmatch(value):
+            return kind
+    if _DURATION.fullmatch(value):
+        return "durationDatetime"
+    parts = value.split("/")
+    if len(parts) == 2 and all(iso8601_kind(p) not in ("text", "intervalDatetime") for p in parts):
+        return "intervalDatetime"
+    return "text"
+
+
+def iso8601_datatype(values: Iterable[str], empty: str = EMPTY_ISO_DATATYPE) -> str:
+    """The narrowest Define-XML DataType that every non-empty ISO 8601 value matches.
+
+    All complete dates -> "date"; complete datetimes with seconds -> "datetime"; right-truncated dates
+    (`2003`, `2003-12`) -> "partialDate"; any right truncation with a time part (`2003-12-15T13:14`) or a mix
+    of dates and datetimes -> "partialDatetime"; a missing middle part (`2003---15`) -> "incompleteDatetime";
+    ISO durations -> "durationDatetime"; intervals -> "intervalDatetime"; anything else -> "text".
+
+    >>> iso8601_datatype(["2009-03-28", "2009-03"])
+    'partialDate'
+    """
+    kinds = {iso8601_kind(v) for v in set(values) if v != ""}
+    if not kinds:
+        return empty
+    for datatype, cover in ISO8601_COVER.items():
+        if kinds <= cover:
+            return datatype
+    return "text"
+
+
+# --- measuring the data -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Shape:
+    """DataType and size of a column of values, as Define-XML states them."""
+
+    datatype: str
+    length: int | None = None
+    digits: int | None = None  # SignificantDigits (float only)
+    has_data: bool = True
+
+
+def nonempty_text(s: pd.Series) -> list[str]:
+    return sorted(v for v in pd.unique(s.astype(object)) if isinstance(v, str) and v != "")
+
+
+def _text_length(values: list[str]) -> int:
+    # UTF-8 bytes: what XPT stores and never fewer than the characters (xportr's bytes-vs-characters lesson)
+    return max([1, *(len(v.encode("utf-8")) for v in values)])
+
+
+def _decimal_shape(numbers: Iterable[float]) -> tuple[int, int]:
+    """(digits before the point, digits after it) of the widest values, after the ODM float sense.
+
+    ODM 1.3.2: Length N with SignificantDigits S covers values below 10^(N-S) in multiples of 10^-S, so
+    Length = the two added. 15 significant digits drop binary noise (0.1 + 0.2); a minus sign counts as one
+    more place so that readers who take Length as a display width are served too.
+    """
+    whole_max, decimals = 1, 0
+    for x in numbers:
+        if not math.isfinite(x):
+            continue
+        sign, digits, exp = Decimal(format(float(x), ".15g")).normalize().as_tuple()
+        assert isinstance(exp, int)
+        decimals = max(decimals, -exp)
+        whole_max = max(whole_max, max(1, len(digits) + exp) + sign)
+    return whole_max, decimals
+
+
+def numeric_shape(s: pd.Series, datatype: str) -> Shape:
+    num = pd.to_numeric(s, errors="coerce").dropna()
+    if datatype == "integer":
+        values = [int(v) for v in pd.unique(num)]
+        length = max([1, *(len(str(v)) for v in values)])
+        return Shape("integer", length, None, bool(len(num)))
+    whole, decimals = _decimal_shape(float(v) for v in pd.unique(num))
+    return Shape("float", whole + decimals, decimals, bool(len(num)))
+
+
+def text_shape(values: list[str]) -> Shape:
+    """Shape of text that may hold numbers (LBORRES, QVAL): integer/float when every value is one, else text."""
+    if values and all(re.fullmatch(r"[+-]?\d+", v) for v in values):
+        return Shape("integer", max(len(v) for v in values), None, True)
+    if values and all(re.fullmatch(r"[+-]?(?:\d+\.?\d*|\.\d+)", v) for v in values):
+        decimals = max(len(v.split(".")[1]) if "." in v else 0 for v in values)
+        whole = max(len(v.split(".")[0].lstrip("+")) or 1 for v in values)
+        return Shape("float", whole + decimals, decimals, True)
+    return Shape("text", _text_length(values), None, bool(values))
+
+
+def _column_shape(name: str, s: pd.Series, vdef: mappings.VariableDef | None) -> Shape:
+    numeric = vdef.type == "Num" if vdef else (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s))
+    if numeric:
+        integer = (vdef.datatype == "integer") if vdef else pd.api.types.is_integer_dtype(s)
+        return numeric_shape(s, "integer" if integer else "float")
+    values = nonempty_text(s)
+    if name.endswith(("DTC", "DUR")):
+        datatype = iso8601_datatype(values, empty="durationDatetime" if name.endswith("DUR") else EMPTY_ISO_DATATYPE)
+        if datatype != "text":
+            return Shape(datatype, None, None, bool(values))
+    return Shape("text", _text_length(values), None, bool(values))
+
+
+# --- the variables of a dataset -----------------------------------------------------------------------------
+
+@dataclass
+class Variable:
+    """One variable as define.xml describes it: its measured shape and its standard metadata."""
+
+    ds: str
+    name: str
+    label: str
+    shape: Shape
+    mandatory: bool
+    key_seq: int | None
+    role: str | None
+    origin: str | None
+    codelist: str
+    standard: bool
+
+
+def dataset_variables(study: Study, ds: str) -> list[Variable]:
+    """The variables of one dataset with their measured shape and standard metadata."""
+    df = study[ds]
+    meta = mappings.sdtm_domain(ds)
+    known = meta.by_name if meta else {}
+    keys = [k for k in (meta.keys if meta else ()) if k in df.columns]
+    out = []
+    for col in df.columns:
+        vdef = known.get(col)
+        out.append(Variable(
+            ds=ds, name=col, label=vdef.label if vdef else col,
+            shape=_column_shape(col, df[col], vdef),
+            mandatory=bool(vdef and vdef.core == "Req"),
+            key_seq=keys.index(col) + 1 if col in keys else None,
+            role=vdef.role if vdef else None, origin=vdef.origin if vdef else None,
+            codelist=vdef.codelist if vdef else "", standard=vdef is not None,
+        ))
+    return out

@@ -1,0 +1,138 @@
+"""What the SDTM rules (scope "sdtm") read and the helpers they share: SdtmContext, the findings it builds in bulk.
+
+Every rule works on whole columns: masks over a dataset, look-ups on the distinct values only (each column is
+factorized once per run and shared by all rules: validate/columns.py), uniqueness by integer keys built from those
+codes, so a million LB rows take seconds. Findings carry the SDTM location: the file the
+dataset came from, the dataset, the row (1 = first record), USUBJID, --SEQ and the variable.
+
+Rules that need the domain's variable metadata (Core, codelist) run for the datasets mappings/sdtm_variables.yaml
+describes; the others (dates, study days, --SEQ, USUBJID in DM, visits, results, test codes, flags) work by the
+SDTM naming conventions on every dataset. The rules themselves: sdtm_variables, sdtm_dates, sdtm_findings.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from msc_interop.study import Study
+from msc_interop.validate.columns import ColumnCache
+from msc_interop.validate.model import Finding, RuleMeta, as_text
+from msc_interop.validate.registry import bulk
+
+
+@dataclass
+class SdtmContext:
+    """What the SDTM rules read: the Study and where each dataset came from."""
+
+    study: Study
+    source: str = ""
+    files: Mapping[str, str] = field(default_factory=dict)
+    # False when the user validates one dataset file: checks that need the other datasets (a DM to confirm
+    # subjects, the parent of a SUPP--) cannot conclude that those datasets are missing
+    whole_study: bool = True
+    column_cache: ColumnCache | None = None
+    _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+
+    def file(self, ds: str) -> str:
+        return self.files.get(ds, self.source)
+
+    def frames(self) -> Iterator[tuple[str, pd.DataFrame]]:
+        for name in self.study.names:
+            yield name, self.study[name]
+
+    def prefix(self, ds: str) -> str:
+        """The --variable prefix: the domain code (DOMAIN of a split dataset such as QSPH is QS)."""
+        return domain_code(ds, self.study[ds])
+
+    def having(self, *suffixes: str) -> Iterator[tuple[str, pd.DataFrame, tuple[str, ...]]]:
+        """(dataset, frame, its --variables) for each dataset that has all of them: having("STRESC", "STRESN")
+        yields ("LB", lb, ("LBSTRESC", "LBSTRESN"))."""
+        for ds, df in self.frames():
+            names = tuple(f"{self.prefix(ds)}{s}" for s in suffixes)
+            if all(n in df.columns for n in names):
+                yield ds, df, names
+
+    def cached(self, key: Any, make: Callable[[], Any]) -> Any:
+        """A value several rules share (study days, distinct values), computed once per context."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    @functools.cached_property
+    def columns(self) -> ColumnCache:
+        """Distinct values per column, shared by all rules (and by the define.xml rules of the same data)."""
+        return self.column_cache if self.column_cache is not None else ColumnCache(self.study.datasets)
+
+    def distinct(self, ds: str, col: str) -> tuple[np.ndarray, pd.Series]:
+        """(codes, distinct values) of a column: rules look values up on the distinct values only."""
+        return self.columns.distinct(ds, col)
+
+    def spread(self, ds: str, col: str, fn: Callable[[pd.Series], Any]) -> pd.Series:
+        """`fn` applied to the distinct values of a column, spread back to every row."""
+        return self.columns.spread(ds, col, fn)
+
+    @functools.cached_property
+    def dm_rfstdtc(self) -> pd.Series | None:
+        """RFSTDTC by USUBJID (None when there is no DM with USUBJID)."""
+        if "DM" not in self.study or "USUBJID" not in self.study["DM"].columns:
+            return None
+        dm = self.study["DM"]
+        rf = dm["RFSTDTC"] if "RFSTDTC" in dm.columns else pd.Series("", index=dm.index, dtype=object)
+        out = pd.Series(rf.to_numpy(dtype=object), index=dm["USUBJID"].to_numpy(dtype=object), dtype=object)
+        return out[~out.index.duplicated()]
+
+    def at(self, meta: RuleMeta, ds: str, mask: pd.Series | np.ndarray, variable: str = "",
+           values: pd.Series | None = None, variant: str | None = None, **extra: Any) -> list[Finding]:
+        """Findings of `meta` at the rows of dataset `ds` where `mask` is True (built in bulk).
+
+        `values` defaults to the `variable` column; each `extra` is a Series/array aligned with the dataset
+        (taken at the rows) or one value for all rows.
+        """
+        df = self.study[ds]
+        pos = np.flatnonzero(np.asarray(mask, dtype=bool))
+        if not len(pos):
+            return []
+        if values is None and variable in df.columns:
+            values = df[variable]
+        elif isinstance(values, pd.Series) and not values.index.equals(df.index):
+            values = values.reindex(df.index)
+        cols: dict[str, Any] = {
+            "file": self.file(ds), "dataset": ds, "variable": variable, "row": pos + 1,
+            "value": _take(values, pos) if values is not None else "",
+        }
+        if "USUBJID" in df.columns:
+            cols["usubjid"] = _take(df["USUBJID"], pos)
+        seq = f"{self.prefix(ds)}SEQ"
+        if seq in df.columns:
+            cols["seq"] = _take(df[seq], pos)
+        for k, v in extra.items():
+            if isinstance(v, pd.Series) and not v.index.equals(df.index):
+                v = v.reindex(df.index)  # a Series of some rows only: align it with the dataset
+            cols[k] = _take(v, pos) if isinstance(v, pd.Series | np.ndarray) else v
+        return bulk(meta, len(pos), variant=variant, **cols)
+
+
+def _take(values: pd.Series | np.ndarray, pos: np.ndarray) -> np.ndarray:
+    arr = values.to_numpy(dtype=object, na_value=None) if isinstance(values, pd.Series) else np.asarray(values)
+    return arr[pos]
+
+
+def domain_code(ds: str, df: pd.DataFrame) -> str:
+    if "DOMAIN" in df.columns and len(df):
+        first = str(df["DOMAIN"].iloc[0])
+        if re.fullmatch(r"[A-Z]{2}", first) and ds.startswith(first):
+            return first
+    return ds[:2] if len(ds) > 2 and not ds.startswith("SUPP") else ds
+
+
+def text_of(u: pd.Series) -> pd.Series:
+    """Distinct values as report text (numbers without a trailing .0)."""
+    return u if u.dtype == object else u.map(as_text).astype(object)
+

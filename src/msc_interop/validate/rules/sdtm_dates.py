@@ -1,0 +1,287 @@
+"""SDTM rules on dates, study days and visits (scope "sdtm"): --DTC in extended ISO 8601, --DY against the
+study day of its --DTC, start not after end, VISITNUM and VISIT one to one.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from msc_interop import dates
+from msc_interop.validate.model import Finding, RuleMeta, as_text
+from msc_interop.validate.registry import rule
+from msc_interop.validate.rules.sdtm_context import SdtmContext
+
+_BASIC_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})?)?$")
+_DTC_PARTS = re.compile(r"^(\d{4})(?:-(\d{2}|-)(?:-(\d{2}|-)(?:T(\d{2}|-)(?::(\d{2}|-)(?::(\d{2})(?:\.\d+)?)?)?)?)?)?$")
+_TRUNCATED = re.compile(r"^\d{4}(?:-\d{2}(?:-\d{2}(?:T\d{2}(?::\d{2}(?::\d{2}(?:\.\d+)?)?)?)?)?)?$")
+
+
+# --- dates and study days ------------------------------------------------------------------------------------
+
+def _dtc_columns(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if c.endswith("DTC") and df[c].dtype == object]
+
+
+def dtc_problem(value: str) -> str:
+    """"" when `value` is a valid SDTM --DTC (extended ISO 8601, calendar-valid), else a hint for the message."""
+    if value == "":
+        return ""
+    m = _BASIC_DATE.match(value)
+    if m:
+        y, mo, d, hh, mi, ss = m.groups()
+        fixed = f"{y}-{mo}-{d}" + (f"T{hh}:{mi}" + (f":{ss}" if ss else "") if hh else "")
+        return f" (the basic format is not allowed: write {fixed})"
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2})?", value):
+        return f" (date and time are joined by T: {value.replace(' ', 'T')})"
+    if value != value.strip():
+        return " (leading or trailing spaces)"
+    m = _DTC_PARTS.match(value)
+    if not m or not re.fullmatch(dates.SDTM_DTC_PATTERN, value):
+        return " (YYYY-MM-DDThh:mm:ss, right-truncated to the known precision; - for a missing middle part)"
+    y, mo, d, hh, mi, ss = m.groups()
+    if mo not in (None, "-") and not 1 <= int(mo) <= 12:
+        return f" (month {mo} does not exist)"
+    if d not in (None, "-"):
+        if not 1 <= int(d) <= 31:
+            return f" (day {d} does not exist)"
+        if mo not in (None, "-") and int(d) > calendar.monthrange(int(y), int(mo))[1]:
+            return f" ({y}-{mo}-{d} is not a calendar date)"
+    if hh not in (None, "-") and int(hh) > 23:
+        return f" (hour {hh} does not exist)"
+    if mi not in (None, "-") and int(mi) > 59:
+        return f" (minute {mi} does not exist)"
+    if ss is not None and int(ss) > 59:
+        return f" (second {ss} does not exist)"
+    return ""
+
+
+# the common valid forms, checked column-wise first; only the rest goes through dtc_problem one by one
+_PLAIN_DTC = (r"^\d{4}(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01])"
+              r"(?:T(?:[01]\d|2[0-3])(?::[0-5]\d(?::[0-5]\d(?:\.\d+)?)?)?)?)?)?$")
+
+
+_SMALL = 256  # below this many distinct values, a Python loop beats the fixed cost of pandas string methods
+
+
+def _dtc_hints(u: pd.Series) -> np.ndarray:
+    if len(u) < _SMALL:
+        return np.array([dtc_problem(str(v)) for v in u], dtype=object)
+    text = u.astype(str)
+    plain = text.str.fullmatch(_PLAIN_DTC).astype(bool) | text.eq("")
+    full = plain & text.str.len().ge(10)
+    if full.any():  # 31 February passes the pattern: check the calendar
+        ok = pd.to_datetime(text[full].str.slice(0, 10), format="%Y-%m-%d", errors="coerce").notna()
+        plain[full] = ok.to_numpy()
+    hints = np.full(len(u), "", dtype=object)
+    for i in np.flatnonzero(~plain.to_numpy()):
+        hints[i] = dtc_problem(text.iloc[i])
+    return hints
+
+
+@rule("MSC-SDTM-006")
+def iso8601_extended(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df in ctx.frames():
+        for col in _dtc_columns(df):
+            hint = ctx.spread(ds, col, _dtc_hints)
+            yield from ctx.at(meta, ds, hint.ne(""), col, hint=hint)
+
+
+def _dy_pairs(df: pd.DataFrame) -> list[tuple[str, str]]:
+    """(--DY variable, its --DTC variable): LBDY/LBDTC, EXSTDY/EXSTDTC, AEENDY/AEENDTC ..."""
+    return [(c, c[:-2] + "DTC") for c in df.columns if c.endswith("DY") and c[:-2] + "DTC" in df.columns]
+
+
+_COMPLETE_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:T|$)")
+
+
+def _day_numbers(u: pd.Series) -> np.ndarray:
+    """Days since 1970-01-01 of the complete dates (YYYY-MM-DD, with or without a time); NaN otherwise."""
+    if len(u) >= _SMALL:
+        parsed = dates.date_part(u).to_numpy(dtype="datetime64[ns]")
+        return (parsed - np.datetime64("1970-01-01", "ns")) / np.timedelta64(1, "D")
+    out = np.full(len(u), np.nan)
+    for i, v in enumerate(u):
+        m = _COMPLETE_DATE.match(v) if isinstance(v, str) else None
+        if m:
+            y, mo, d = (int(g) for g in m.groups())
+            if 1 <= mo <= 12 and 1 <= d <= calendar.monthrange(y, mo)[1]:
+                out[i] = (date(y, mo, d) - date(1970, 1, 1)).days
+    return out
+
+
+@dataclass
+class _StudyDays:
+    dy: pd.Series
+    dtc: pd.Series
+    rf: pd.Series
+    expected: pd.Series
+    in_dm: pd.Series
+    dtc_complete: pd.Series
+    rf_complete: pd.Series
+
+
+def _study_days(ctx: SdtmContext) -> list[tuple[str, str, str, _StudyDays]]:
+    return ctx.cached("study_days", lambda: list(_compute_study_days(ctx)))
+
+
+def _compute_study_days(ctx: SdtmContext) -> Iterator[tuple[str, str, str, _StudyDays]]:
+    """--DY against the study day of its --DTC (SDTMIG 4.4.4), all on distinct values: dates per distinct --DTC,
+    RFSTDTC per distinct subject."""
+    ref = ctx.dm_rfstdtc
+    if ref is None:
+        return
+    for ds, df in ctx.frames():
+        if "USUBJID" not in df.columns:
+            continue
+        pairs = _dy_pairs(df)
+        if not pairs:
+            continue
+        subj_codes, subjects = ctx.distinct(ds, "USUBJID")
+        rf_u = subjects.map(ref).fillna("").astype(object)
+        rf = pd.Series(rf_u.to_numpy()[subj_codes], index=df.index, dtype=object)
+        in_dm = pd.Series(subjects.isin(ref.index).to_numpy()[subj_codes], index=df.index)
+        rf_day_u = _day_numbers(rf_u)
+        rf_day = rf_day_u[subj_codes]
+        rf_complete = pd.Series(~np.isnan(rf_day_u)[subj_codes], index=df.index)
+        for dy_var, dtc_var in pairs:
+            dtc_day = ctx.spread(ds, dtc_var, _day_numbers).to_numpy(dtype="float64")
+            days = dtc_day - rf_day  # NaN where either date is partial or missing
+            expected = pd.Series(np.where(days >= 0, days + 1, days), index=df.index).astype("Int64")
+            dy = pd.to_numeric(df[dy_var], errors="coerce")
+            complete = pd.Series(~np.isnan(dtc_day), index=df.index)
+            yield ds, dy_var, dtc_var, _StudyDays(dy, df[dtc_var], rf, expected, in_dm, complete, rf_complete)
+
+
+@rule("MSC-SDTM-007")
+def study_day_matches(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, dy_var, dtc_var, s in _study_days(ctx):
+        bad = s.dy.notna() & s.expected.notna() & s.dy.ne(0) & s.dy.ne(s.expected.astype("float64"))
+        yield from ctx.at(meta, ds, bad.fillna(False), dy_var, dtc_var=dtc_var, dtc=s.dtc, rfstdtc=s.rf,
+                          expected=s.expected)
+
+
+@rule("MSC-SDTM-008")
+def no_day_zero(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df in ctx.frames():
+        for dy_var in (c for c in df.columns if c.endswith("DY") and pd.api.types.is_numeric_dtype(df[c])):
+            yield from ctx.at(meta, ds, df[dy_var].eq(0).fillna(False), dy_var)
+
+
+@rule("MSC-SDTM-009")
+def no_day_from_partial_date(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, dy_var, dtc_var, s in _study_days(ctx):
+        bad = (s.dy.notna() & s.expected.isna() & s.in_dm).to_numpy(dtype=bool)
+        if not bad.any():
+            continue
+        rows = s.dtc.index[bad]
+        dtc, rf, complete = s.dtc[rows], s.rf[rows], s.dtc_complete[rows]
+        reason = (dtc_var + " '" + dtc.astype(str) + "' is not a complete date").where(dtc.ne(""),
+                                                                                         f"{dtc_var} is missing")
+        rf_reason = ("the subject's RFSTDTC '" + rf.astype(str) + "' is partial").where(
+            rf.ne(""), "the subject's RFSTDTC is missing")
+        yield from ctx.at(meta, ds, bad, dy_var, reason=reason.where(~complete, rf_reason))
+
+
+# --- start and end, visits ------------------------------------------------------------------------------------
+
+def _start_end_pairs(df: pd.DataFrame, prefix: str) -> list[tuple[str, str]]:
+    pairs = [(f"{prefix}STDTC", f"{prefix}ENDTC"), ("RFSTDTC", "RFENDTC"), ("RFXSTDTC", "RFXENDTC")]
+    return [(a, b) for a, b in pairs if a in df.columns and b in df.columns]
+
+
+def _after(start: str, end: str) -> bool:
+    """True when start is certainly after end, compared at the precision both share (truncated forms only)."""
+    if not start or not end or not _TRUNCATED.match(start) or not _TRUNCATED.match(end):
+        return False
+    k = min(len(start), len(end))
+    return start[:k] > end[:k]
+
+
+@rule("MSC-SDTM-012")
+def start_not_after_end(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df in ctx.frames():
+        for st, en in _start_end_pairs(df, ctx.prefix(ds)):
+            c1, u1 = ctx.distinct(ds, st)
+            c2, u2 = ctx.distinct(ds, en)
+            pair = c1.astype(np.int64) * (len(u2) + 1) + c2
+            pair_codes, inverse = np.unique(pair, return_inverse=True)
+            flags = np.array([_after(str(u1.iloc[k // (len(u2) + 1)]), str(u2.iloc[k % (len(u2) + 1)]))
+                              for k in pair_codes.tolist()], dtype=bool)
+            bad = flags[inverse.ravel()] if len(flags) else np.zeros(len(df), dtype=bool)
+            yield from ctx.at(meta, ds, bad, st, end_var=en, end=df[en])
+
+
+def _visit_pairs(ctx: SdtmContext) -> list[tuple[str, list[tuple[float, str]], np.ndarray, np.ndarray]]:
+    """Per dataset with VISITNUM and VISIT: its distinct (VISITNUM, VISIT) pairs, their counts and each row's pair."""
+    def make() -> list[tuple[str, list[tuple[float, str]], np.ndarray, np.ndarray]]:
+        out = []
+        for ds, df in ctx.frames():
+            if "VISITNUM" not in df.columns or "VISIT" not in df.columns:
+                continue
+            cn, un = ctx.distinct(ds, "VISITNUM")
+            cv, uv = ctx.distinct(ds, "VISIT")
+            width = len(uv) + 1
+            codes, inverse, counts = np.unique(cn.astype(np.int64) * width + cv, return_inverse=True,
+                                               return_counts=True)
+            nums = pd.to_numeric(un, errors="coerce").to_numpy(dtype="float64")
+            pairs = [(float(nums[k // width]), str(uv.iloc[k % width])) for k in codes.tolist()]
+            out.append((ds, pairs, counts, inverse.ravel()))
+        return out
+
+    return ctx.cached("visit_pairs", make)
+
+
+def _one_to_one(ctx: SdtmContext, meta: RuleMeta, key: str) -> Iterator[Finding]:
+    """Rows whose VISIT (key VISITNUM) or VISITNUM (key VISIT) differs from the usual one of their key."""
+    parts = _visit_pairs(ctx)
+    totals: dict[tuple[float, str], int] = {}
+    for _ds, pairs, counts, _inv in parts:
+        for pair, n in zip(pairs, counts.tolist(), strict=True):
+            if pair[0] == pair[0] and pair[1] != "":  # VISITNUM not missing, VISIT not empty
+                totals[pair] = totals.get(pair, 0) + n
+    k = 0 if key == "VISITNUM" else 1
+    by_key: dict[Any, list[tuple[int, Any, tuple[float, str]]]] = {}
+    for pair, n in totals.items():
+        by_key.setdefault(pair[k], []).append((-n, str(pair[1 - k]), pair))
+    usual: dict[Any, tuple[Any, int]] = {}
+    bad: set[tuple[float, str]] = set()
+    for kv, options in by_key.items():
+        if len(options) > 1:
+            options.sort()
+            usual[kv] = (options[0][2][1 - k], -options[0][0])
+            bad.update(o[2] for o in options[1:])
+    if not bad:
+        return
+    for ds, pairs, _counts, inverse in parts:
+        flags = np.array([p in bad for p in pairs], dtype=bool)
+        if not flags.any():
+            continue
+        mask = flags[inverse]
+        rows = np.flatnonzero(mask)
+        chosen = [pairs[i] for i in inverse[rows].tolist()]
+        df = ctx.study[ds]
+        idx = df.index[rows]
+        other_name = "visit" if key == "VISITNUM" else "visitnum"
+        yield from ctx.at(
+            meta, ds, mask, key, values=pd.Series([as_text(p[k]) for p in chosen], index=idx),
+            **{other_name: pd.Series([as_text(p[1 - k]) for p in chosen], index=idx),
+               "usual": pd.Series([as_text(usual[p[k]][0]) for p in chosen], index=idx),
+               "count": pd.Series([usual[p[k]][1] for p in chosen], index=idx)})
+
+
+@rule("MSC-SDTM-013")
+def visitnum_one_visit(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    return _one_to_one(ctx, meta, "VISITNUM")
+
+
+@rule("MSC-SDTM-014")
+def visit_one_visitnum(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    return _one_to_one(ctx, meta, "VISIT")

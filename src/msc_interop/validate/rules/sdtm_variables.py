@@ -1,0 +1,222 @@
+"""SDTM rules on variables and identifiers (scope "sdtm"): Core presence and nulls, CDISC controlled
+terminology, --TEST/--TESTCD pairs, --SEQ, USUBJID in DM, DOMAIN, SUPP-- parents, datasets the metadata knows.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from msc_interop import dates, mappings
+from msc_interop.errors import MappingDataError
+from msc_interop.validate.model import Finding, RuleMeta, as_text
+from msc_interop.validate.registry import rule
+from msc_interop.validate.rules.sdtm_context import SdtmContext, text_of
+
+_SUGGEST_LIMIT = 50  # distinct bad values that get a "did you mean" (difflib is slow on big codelists)
+
+
+def _blank(ctx: SdtmContext, ds: str, col: str) -> pd.Series:
+    """True where a value is null: NaN/NA for numbers, empty or only spaces for text."""
+    s = ctx.study[ds][col]
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return s.isna()
+    return ctx.spread(ds, col, lambda u: np.fromiter((v is None or str(v).strip() == "" for v in u), dtype=bool,
+                                                     count=len(u)))
+
+
+# --- variable presence and Core ---------------------------------------------------------------------------
+
+def _core_variables(ctx: SdtmContext, core: str) -> Iterator[tuple[str, pd.DataFrame, str]]:
+    """(dataset, frame, variable) for each variable of this Core ("Req", "Exp") in the dataset's metadata."""
+    for ds, df in ctx.frames():
+        d = mappings.sdtm_domain(ds)
+        for v in d.variables if d else ():
+            if v.core == core:
+                yield ds, df, v.name
+
+
+def _absent(ctx: SdtmContext, meta: RuleMeta, core: str) -> Iterator[Finding]:
+    for ds, df, name in _core_variables(ctx, core):
+        if name not in df.columns:
+            yield meta.finding(file=ctx.file(ds), dataset=ds, variable=name)
+
+
+@rule("MSC-SDTM-001")
+def required_present(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    return _absent(ctx, meta, "Req")
+
+
+@rule("MSC-SDTM-002")
+def required_not_null(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df, name in _core_variables(ctx, "Req"):
+        if name in df.columns:
+            yield from ctx.at(meta, ds, _blank(ctx, ds, name), name)
+
+
+@rule("MSC-SDTM-003")
+def expected_present(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    return _absent(ctx, meta, "Exp")
+
+
+# --- controlled terminology ----------------------------------------------------------------------------------
+
+def _codelist_breaches(ctx: SdtmContext, meta: RuleMeta, extensible: bool) -> Iterator[Finding]:
+    ct = mappings.ct_source().get("package_date", "")
+    for ds, df in ctx.frames():
+        d = mappings.sdtm_domain(ds)
+        for v in d.variables if d else ():
+            if not v.codelist or v.name not in df.columns:
+                continue
+            cl = mappings.codelist(v.codelist)
+            if cl.extensible != extensible:
+                continue
+            allowed = cl.values | frozenset(meta.params.get("sdtmig_values", {}).get(v.name, ()))
+            _codes, uniques = ctx.distinct(ds, v.name)
+            text = text_of(uniques)
+            bad_values = [x for x in text if x != "" and x not in allowed]
+            if not bad_values:
+                continue
+            hints = {x: _codelist_hint(cl, x, i < _SUGGEST_LIMIT) for i, x in enumerate(bad_values)}
+            per_value = text.map(lambda x, h=hints: h.get(x))
+            hint = ctx.spread(ds, v.name, lambda u, pv=per_value: pv)
+            yield from ctx.at(meta, ds, hint.notna(), v.name, codelist=cl.name, nci_code=cl.nci_code, ct=ct,
+                              hint=hint)
+
+
+def _codelist_hint(cl: mappings.Codelist, value: str, suggest: bool) -> str:
+    mapped = cl.synonym_map.get(value.strip().upper())
+    if mapped is not None and mapped != value:
+        return f"; did you mean {mapped}?"
+    if suggest:
+        close = difflib.get_close_matches(value, sorted(cl.values), n=1, cutoff=0.75)
+        if close:
+            return f"; did you mean {close[0]}?"
+    if len(cl.values) <= 12:
+        return f"; allowed: {', '.join(sorted(cl.values))}"
+    return ""
+
+
+@rule("MSC-SDTM-004")
+def codelist_closed(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    return _codelist_breaches(ctx, meta, extensible=False)
+
+
+@rule("MSC-SDTM-005")
+def codelist_extensible(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    return _codelist_breaches(ctx, meta, extensible=True)
+
+
+@rule("MSC-SDTM-024")
+def test_name_matches_code(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df, (cd_var, name_var) in ctx.having("TESTCD", "TEST"):
+        try:
+            codes, names = mappings.codelist(cd_var), mappings.codelist(name_var)
+        except MappingDataError:
+            continue  # no CT pair for this domain in the shipped extract
+        name_by_code = {t.nci_code: t.value for t in names.terms}
+        c1, u1 = ctx.distinct(ds, cd_var)
+        c2, u2 = ctx.distinct(ds, name_var)
+        pair = c1.astype(np.int64) * (len(u2) + 1) + c2
+        pair_codes, first = np.unique(pair, return_index=True)
+        expected_of: dict[int, str] = {}
+        for code, row in zip(pair_codes.tolist(), first.tolist(), strict=True):
+            t1, t2 = codes.term(u1.iloc[c1[row]]), names.term(u2.iloc[c2[row]])
+            if t1 is not None and t2 is not None and t1.nci_code != t2.nci_code:
+                expected_of[code] = name_by_code.get(t1.nci_code, "?")
+        if not expected_of:
+            continue
+        bad = np.isin(pair, list(expected_of))
+        expected = pd.Series([expected_of[k] for k in pair[bad].tolist()], index=df.index[bad])
+        yield from ctx.at(meta, ds, bad, name_var, testcd_var=cd_var, testcd=df[cd_var], expected=expected)
+
+
+# --- identifiers -----------------------------------------------------------------------------------------------
+
+@rule("MSC-SDTM-010")
+def seq_unique(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df, (seq,) in ctx.having("SEQ"):
+        if "USUBJID" not in df.columns:
+            continue
+        subj_codes, _ = ctx.distinct(ds, "USUBJID")
+        seq_codes, _ = ctx.distinct(ds, seq)
+        key = pd.Series(subj_codes.astype(np.int64) * (int(seq_codes.max(initial=0)) + 1) + seq_codes,
+                        index=df.index)
+        dup = key.duplicated(keep=False) & df[seq].notna()
+        if not dup.any():
+            continue
+        yield from ctx.at(meta, ds, dup, seq, count=key[dup].map(key[dup].value_counts()))
+
+
+@rule("MSC-SDTM-011")
+def subject_in_dm(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    dm_ids = set(ctx.study["DM"]["USUBJID"]) if "DM" in ctx.study and "USUBJID" in ctx.study["DM"].columns else None
+    for ds, df in ctx.frames():
+        if ds == "DM" or "USUBJID" not in df.columns:
+            continue
+        present = ctx.spread(ds, "USUBJID", lambda u: u.ne("")).astype(bool)
+        if dm_ids is None:
+            if present.any() and ctx.whole_study:
+                yield meta.finding(file=ctx.file(ds), dataset=ds, variable="USUBJID", variant="no_dm")
+            continue
+        unknown = ctx.spread(ds, "USUBJID", lambda u: ~u.isin(dm_ids)).astype(bool) & present
+        yield from ctx.at(meta, ds, unknown, "USUBJID")
+
+
+@rule("MSC-SDTM-020")
+def domain_matches(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df in ctx.frames():
+        if "DOMAIN" not in df.columns or ds.startswith("SUPP"):
+            continue
+        expected = ds if len(ds) == 2 else ds[:2]
+        bad = ctx.spread(ds, "DOMAIN", lambda u, e=expected: u.ne(e) & u.ne("")).astype(bool)
+        yield from ctx.at(meta, ds, bad, "DOMAIN", expected=expected)
+
+
+@rule("MSC-SDTM-021")
+def one_dm_record_per_subject(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    if "DM" not in ctx.study or "USUBJID" not in ctx.study["DM"].columns:
+        return
+    subj = ctx.study["DM"]["USUBJID"]
+    dup = subj.duplicated(keep=False) & subj.ne("")
+    yield from ctx.at(meta, "DM", dup, "USUBJID", count=subj.map(subj.value_counts()))
+
+
+@rule("MSC-SDTM-022")
+def supp_has_parent(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df in ctx.frames():
+        if not ds.startswith("SUPP") or not {"RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL"} <= set(df.columns):
+            continue
+        for (rdomain, idvar), part in df.groupby(["RDOMAIN", "IDVAR"], sort=True):
+            mask = df.index.isin(part.index)
+            if rdomain not in ctx.study:
+                if ctx.whole_study:
+                    yield from ctx.at(meta, ds, mask, "RDOMAIN", variant="no_parent", rdomain=rdomain)
+                continue
+            parent = ctx.study[rdomain]
+            if idvar == "":
+                keys = set(parent["USUBJID"]) if "USUBJID" in parent.columns else set()
+                missing = ~part["USUBJID"].isin(keys)
+            else:
+                if idvar in parent.columns and "USUBJID" in parent.columns:
+                    vals = dates.per_distinct(lambda u: u.map(as_text).astype(object), parent[idvar])
+                    keys = set(zip(parent["USUBJID"], vals, strict=True))
+                else:
+                    keys = set()
+                missing = pd.Series([k not in keys for k in zip(part["USUBJID"], part["IDVARVAL"], strict=True)],
+                                    index=part.index)
+            bad = pd.Series(False, index=df.index)
+            bad[missing.index[missing.to_numpy()]] = True
+            yield from ctx.at(meta, ds, bad, "IDVARVAL", rdomain=rdomain, idvar=idvar or "(subject)",
+                              idvarval=df["IDVARVAL"])
+
+
+@rule("MSC-SDTM-023")
+def dataset_described(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    known = ", ".join(n for n in mappings.sdtm_domains() if n != "SUPPQUAL") + ", SUPP--"
+    for ds, _df in ctx.frames():
+        if mappings.sdtm_domain(ds) is None:
+            yield meta.finding(file=ctx.file(ds), dataset=ds, known=known)
