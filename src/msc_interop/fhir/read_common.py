@@ -21,6 +21,7 @@ from msc_interop.fhir import terms
 from msc_interop.fhir.common import primitive_original
 from msc_interop.fhir.io import Located
 from msc_interop.rejects import RejectReport
+from msc_interop.sdtm.common import assign_seq
 from msc_interop.study import StudyMeta
 
 _REF = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
@@ -204,17 +205,12 @@ def study_days(df: pd.DataFrame, dtc_var: str, dy: str, over: list[dict[str, Any
 
 
 def seq_where_missing(df: pd.DataFrame, domain: str) -> pd.DataFrame:
-    """--SEQ for records that have none: 1.. per subject, by subject, date and code (deterministic)."""
+    """--SEQ 1..n per subject when some record has none (FHIR written by others), in the order stated once in
+    mappings/sdtm_variables.yaml (`seq_order`, as to-sdtm and the define.xml say); variables absent are skipped."""
     seq_var = f"{domain}SEQ"
     if seq_var in df.columns and not df[seq_var].isna().any():
         return df
-    order = {"LB": ["USUBJID", "LBDTC", "LBTESTCD"], "AE": ["USUBJID", "AESTDTC", "AETERM"],
-             "EX": ["USUBJID", "EXSTDTC", "EXTRT"]}[domain]
-    df = df.copy()
-    keys = [c for c in order if c in df.columns]
-    df = df.sort_values(keys, kind="stable").reset_index(drop=True)
-    df[seq_var] = df.groupby("USUBJID", sort=False).cumcount() + 1
-    return df
+    return assign_seq(df, seq_var, [c for c in mappings.seq_order(domain) if c in df.columns])
 
 
 def columns(name: str, df: pd.DataFrame, spec: dict[str, list[str]]) -> pd.DataFrame:
