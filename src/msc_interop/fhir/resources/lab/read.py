@@ -105,7 +105,8 @@ class Flattener:
         self.read_supplemental = read_supplemental
         self.sys_cd, self.sys_loinc = terms.system("cdisc_lbtestcd"), terms.system("loinc")
         self.sys_ncit, self.sys_interp = terms.system("ncit"), terms.system("interpretation")
-        self.sys_category = terms.system("observation_category")
+        lab = terms.fixed("lab_category")
+        self.sys_category, self.code_lab = terms.system(lab["system"]), lab["code"]
         self.seq_system = terms.id_system("seq")
         self.url_dtc = terms.ext_url("sdtm_dtc")
         self.url_orig = terms.ext_url("sdtm_original_text")
@@ -190,11 +191,11 @@ class Flattener:
     def _category(self, category: Any) -> tuple[bool | None, list[Any]]:
         lab_category = None
         categories = []
-        lab_sys = self.sys_category
+        lab_sys, lab_code = self.sys_category, self.code_lab
         for cc in category or ():
             cods = _codings(cc)
             if any(c.get("system") == lab_sys for c in cods):
-                if any(c.get("system") == lab_sys and c.get("code") == "laboratory" for c in cods):
+                if any(c.get("system") == lab_sys and c.get("code") == lab_code for c in cods):
                     lab_category = True
                 elif lab_category is None:
                     lab_category = False

@@ -170,7 +170,7 @@ def build_chunk(ctx: WriteContext, start: int, stop: int) -> ResourceColumns:
         _extension_element(ctx, cols, start, visit, value_is_q, carry_lo, carry_hi),
         Element.text("identifier", [{"system": terms.id_system("seq"), "value": SLOT}], ident_values,
                      parts=(heads, subject_codes, seq_texts, seq_codes)),
-        Element.constant("status", "final", n),
+        Element.constant("status", terms.fixed("observation_status"), n),
         _category_element(cols),
         _code_element(cols),
         _subject_element(ctx, cols),
