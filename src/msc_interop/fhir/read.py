@@ -107,7 +107,7 @@ class _Reader(ReadContext):
                 # keep where it came from, not the resource itself (a million dicts would stay in memory)
                 light = Located(_NO_RESOURCE, item.file, item.position, item.where, item.bundle_type,
                                 item.full_url)
-                flat = self.flattener.flatten(res, item.file, item.position, strict_bundle(item))
+                flat = self.flattener.flatten(res, strict_bundle(item))
                 self.flat_obs.append((*flat, light))
                 item = light
             rid = res.get("id")

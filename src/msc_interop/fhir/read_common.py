@@ -72,7 +72,7 @@ class ReadContext:
         where = f"Bundle entry {item.position}: " if item.where == "entry" else ""
         self.report.add(form, item.file, item.position, fld, value, where + reason)
 
-    def resolve(self, ref: Any, source: Located | None = None) -> str | None:
+    def resolve(self, ref: Any) -> str | None:
         """"Type/id" of the resource a reference points to, if it is in the input."""
         if not isinstance(ref, str) or not ref:
             return None

@@ -178,17 +178,6 @@ def _col(df: pd.DataFrame, col: str) -> pd.Series:
     return df[col].astype(object) if col in df.columns else pd.Series("", index=df.index, dtype=object)
 
 
-def _period(start: tuple, end: tuple, i: int, s_orig: Any, e_orig: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    url = terms.ext_url("sdtm_dtc")
-    for name, (values, keep), orig in (("start", start, s_orig), ("end", end, e_orig)):
-        if values[i] is not None:
-            out[name] = values[i]
-        if keep[i]:
-            out["_" + name] = {"extension": [{"url": url, "valueString": text(orig)}]}
-    return out
-
-
 def decode_expectations(ctx: WriteContext, dm: pd.DataFrame) -> dict[str, pd.Series]:
     """What a reader derives for the mapped DM variables from the FHIR written here (to carry differences).
 

@@ -11,9 +11,6 @@ from msc_interop.fhir import terms
 from msc_interop.fhir.common import text
 from msc_interop.fhir.read_common import ReadContext
 
-# columns every SUPP-- has; any other column is carried under its own name
-STANDARD = ("STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "QLABEL", "QVAL", "QORIG", "QEVAL")
-
 
 def supplemental_extension(dataset: str, rec: dict[str, Any], row: int, columns: list[str]) -> dict[str, Any]:
     """The extension for one SUPP-- record (row = its 1-based position in the dataset, to restore the order)."""

@@ -69,17 +69,16 @@ def _num_or_nan(t: str) -> float:
 
 FLAT_COLUMNS = (
     # per row
-    "source", "pos", "strict", "rtype", "id", "status", "subject", "encounter", "seq",
+    "strict", "status", "subject", "encounter", "seq",
     # from category, code, performer, interpretation, the contained specimen and referenceRange (worked out once
     # per distinct combination); *_text: text() of the code's codes, range_text() of the limits
-    "lab_category", "categories", "cdisc_code", "cdisc_display", "ncit_code", "loinc_code", "loinc_codes",
-    "code_text", "other_codes", "cdisc_code_text", "cdisc_display_text", "loinc_code_text", "performer",
-    "performer_display", "interpretation_text", "interpretation_codes", "specimen_text", "rr_low", "rr_low_orig",
-    "rr_high", "rr_high_orig", "rr_text", "rr_low_text", "rr_high_text",
+    "lab_category", "categories", "cdisc_code", "ncit_code", "loinc_codes", "code_text", "other_codes",
+    "cdisc_code_text", "cdisc_display_text", "loinc_code_text", "performer", "interpretation_text",
+    "interpretation_codes", "specimen_text", "rr_low", "rr_high", "rr_low_text", "rr_high_text",
     # value[x] (valueQuantity once per distinct value); for a valueQuantity, result_text() and text() of the unit
     "vkind", "qvalue", "qorig", "qcomp", "qunit", "qsystem", "qcode", "vtext", "qresult_text", "qunit_text",
     # per row
-    "effective", "effective_orig", "specimen_ref", "absent", "carried", "supp", "version_hint",
+    "effective", "effective_orig", "absent", "carried", "supp",
 )
 
 
@@ -129,21 +128,19 @@ class Flattener:
                 memo[key] = found
         return found
 
-    def flatten(self, res: dict[str, Any], source: str, pos: int, in_bundle: bool) -> tuple:
+    def flatten(self, res: dict[str, Any], in_bundle: bool) -> tuple:
         """The fields of an Observation that reading needs (the columns FLAT_COLUMNS), references left
         unresolved."""
         seq = None
         for ident in res.get("identifier") or ():
             if isinstance(ident, dict) and ident.get("system") == self.seq_system:
                 seq = ident.get("value")
-        specimen_ref = contained = None
+        contained = None
         sp = res.get("specimen")
         if isinstance(sp, dict) and sp.get("reference"):
             ref = sp["reference"]
             if ref.startswith("#"):
                 contained = (ref, res.get("contained"))
-            else:
-                specimen_ref = ref
         static = self._memo(self.memo_static, (res.get("category"), res.get("code") or {}, res.get("performer"),
                                                res.get("interpretation"), contained, res.get("referenceRange")),
                             self._static)
@@ -165,17 +162,15 @@ class Flattener:
         subject = (res.get("subject") or {}).get("reference")
         encounter = (res.get("encounter") or {}).get("reference")
         carried, has_supp = self._memo(self.memo_carried, res.get("extension"), self._carried)
-        return (source, pos, in_bundle, "Observation", res.get("id"), res.get("status"), subject, encounter, seq,
-                *static, *value, effective, effective_orig, specimen_ref, absent, carried,
-                self.read_supplemental(res) if has_supp else [], None)
+        return (in_bundle, res.get("status"), subject, encounter, seq, *static, *value, effective, effective_orig,
+                absent, carried, self.read_supplemental(res) if has_supp else [])
 
     def _static(self, elements: tuple) -> tuple:
         """The FLAT_COLUMNS fields from lab_category to rr_high_text."""
         category, code, performer, interpretation, contained, reference_range = elements
         cdisc_code, cdisc_display, ncit_code, loinc_code, loinc_codes, code_text, other = self._code(code)
-        return (*self._category(category), cdisc_code, cdisc_display, ncit_code, loinc_code, loinc_codes,
-                code_text, other, text(cdisc_code), text(cdisc_display), text(loinc_code), _performers(performer),
-                None, *self._interpretation(interpretation),
+        return (*self._category(category), cdisc_code, ncit_code, loinc_codes, code_text, other, text(cdisc_code),
+                text(cdisc_display), text(loinc_code), _performers(performer), *self._interpretation(interpretation),
                 _contained_specimen(contained) if contained is not None else None, *self._range(reference_range))
 
     @staticmethod
@@ -251,8 +246,7 @@ class Flattener:
         low_value, high_value = low.get("value"), high.get("value")
         low_orig = self._kept(low.get("_value"), self.url_orig) if low else None
         high_orig = self._kept(high.get("_value"), self.url_orig) if high else None
-        return (low_value, low_orig, high_value, high_orig, rr.get("text"), range_text(low_value, low_orig),
-                range_text(high_value, high_orig))
+        return low_value, high_value, range_text(low_value, low_orig), range_text(high_value, high_orig)
 
     def _carried(self, extension: Any) -> tuple[dict[str, Any], bool]:
         """The carried SDTM variables (read_carried) and whether there are SUPP-- records (read_supplemental)."""
