@@ -104,6 +104,7 @@ class WriteContext:
 
 
 def make_context(study: Study, version: FhirVersion, tz: str, in_bundle: bool) -> WriteContext:
+    """What every builder shares for one write: ids, references, encounters, SUPP-- placement."""
     studyid = study.meta.studyid or _studyid_from_data(study)
     ctx = WriteContext(study=study, version=version, tz=tz, refs=ids.Refs(in_bundle), studyid=studyid,
                        study_rid=ids.simple_id("rs", studyid))

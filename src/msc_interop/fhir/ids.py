@@ -130,6 +130,7 @@ def namespace() -> uuid.UUID:
 
 
 def urn(resource_type: str, resource_id: str) -> str:
+    """fullUrl of a Bundle entry: stable for the same type and id (UUID v5)."""
     return f"urn:uuid:{uuid.uuid5(namespace(), f'{resource_type}/{resource_id}')}"
 
 

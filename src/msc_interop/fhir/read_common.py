@@ -69,6 +69,7 @@ class ReadContext:
         self.derived_subjects: dict[str, None] = {}
 
     def reject(self, item: Located, form: str, fld: str, reason: str, value: Any = "") -> None:
+        """A record that cannot be placed: into the report with where it was (file, line or Bundle entry)."""
         where = f"Bundle entry {item.position}: " if item.where == "entry" else ""
         self.report.add(form, item.file, item.position, fld, value, where + reason)
 

@@ -60,6 +60,7 @@ def _treatment_text(ctx: WriteContext) -> dict[str, str]:
 
 
 def build_adverse_events(ctx: WriteContext) -> list[dict[str, Any]]:
+    """One AdverseEvent per AE record (dicts: a study has few AEs)."""
     frame = record_frame(ctx, "AE", visits_optional=True)
     if frame is None:
         return []

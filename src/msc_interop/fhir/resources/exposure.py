@@ -31,6 +31,7 @@ from msc_interop.fhir.read_common import (
 
 
 def route_concept(route: str) -> dict[str, Any]:
+    """dosage.route for EXROUTE: SNOMED CT (verified in exposure.yaml) and NCI Thesaurus codings, text."""
     codings = []
     for r in mappings.exposure().get("routes", []):
         if r.get("cdisc") == route and r.get("snomed") and r.get("snomed_verified", True):
@@ -47,6 +48,7 @@ def route_concept(route: str) -> dict[str, Any]:
 
 
 def form_concept(form: str) -> dict[str, Any]:
+    """Medication form/doseForm for EXDOSFRM: the NCI Thesaurus coding of the FRM term, text."""
     out: dict[str, Any] = {}
     nci = terms.ct_nci("FRM", form)
     if nci:
@@ -57,6 +59,7 @@ def form_concept(form: str) -> dict[str, Any]:
 
 
 def dose_quantity(dose: Any, unit: str) -> dict[str, Any] | None:
+    """dosage.dose for EXDOSE/EXDOSU, with the UCUM code of the unit when known; None when both are empty."""
     q: dict[str, Any] = {}
     if dose is not None and not (isinstance(dose, float) and dose != dose):
         q["value"] = float(dose) if not float(dose).is_integer() else int(dose)
@@ -73,6 +76,7 @@ def dose_quantity(dose: Any, unit: str) -> dict[str, Any] | None:
 
 
 def build_medication_administrations(ctx: WriteContext) -> list[dict[str, Any]]:
+    """One MedicationAdministration per EX record, with its Medication contained."""
     frame = record_frame(ctx, "EX")
     if frame is None:
         return []

@@ -40,6 +40,7 @@ def arm_table(study: Study) -> dict[str, str]:
 
 
 def link_id(armcd: str) -> str:
+    """R5 comparisonGroup.linkId of an arm: ARMCD made id-safe."""
     return ids.safe_part(armcd)
 
 
@@ -47,6 +48,8 @@ TRIAL_DESIGN = ("TS", "TV")  # study-level datasets, carried as rows on the stud
 
 
 def written_datasets(study: Study) -> list[str]:
+    """The datasets whose columns the study's ResearchStudy records (sdtm-dataset): written domains, TS, TV and
+    the SUPP-- of written domains."""
     out = [n for n in study.names if n in WRITTEN_DOMAINS or n in TRIAL_DESIGN]
     for n in study.names:
         if n.startswith("SUPP") and "RDOMAIN" in study[n].columns:
@@ -57,6 +60,7 @@ def written_datasets(study: Study) -> list[str]:
 
 
 def build_studies(ctx: WriteContext) -> list[dict[str, Any]]:
+    """The study's ResearchStudy, one per site (partOf it) and an Organization per lab."""
     study, v = ctx.study, ctx.version
     meta = study.meta
     res: dict[str, Any] = {"resourceType": "ResearchStudy", "id": ctx.study_rid}
@@ -122,6 +126,7 @@ def _as_text(value: Any) -> str:
 
 
 def site_countries(study: Study) -> dict[str, str]:
+    """SITEID -> the COUNTRY most of its DM records give (ties: alphabetical)."""
     dm = study.datasets.get("DM")
     if dm is None or "SITEID" not in dm.columns or "COUNTRY" not in dm.columns:
         return {}

@@ -279,6 +279,7 @@ def _contained_specimen(ref_contained: tuple[str, Any]) -> Any:
 
 
 def result_text(vkind: Any, qvalue: Any, qorig: Any, qcomp: Any, vtext: Any) -> str:
+    """LBORRES of an Observation: the kept SDTM text, else comparator + number, else the coded/string text."""
     if qorig is not None:
         return str(qorig)
     if vkind == "q":
@@ -291,6 +292,7 @@ def result_text(vkind: Any, qvalue: Any, qorig: Any, qcomp: Any, vtext: Any) -> 
 
 
 def range_text(value: Any, orig: Any) -> str:
+    """LBORNRLO/HI of a referenceRange limit: the kept SDTM text, else the number as text."""
     if orig is not None:
         return str(orig)
     return "" if value is None else number_back(value)
