@@ -330,7 +330,7 @@ def test_findings_of_a_column_wise_chunk_name_the_resource(example: Study, tmp_p
             _per_row_text("identifier", "")(chunk)
         return chunk
 
-    monkeypatch.setattr(lab, "build_chunk", broken)
+    monkeypatch.setattr(lab.write, "build_chunk", broken)  # where build_observations looks it up
     result = write_fhir(example, tmp_path, bundle="none", ndjson=True, chunk_size=42)
     assert [(f.file, f.position, f.resource_type) for f in result.findings] == [
         ("Observation.ndjson", 43, "Observation")]

@@ -162,3 +162,28 @@ def test_nothing_to_read(tmp_path: Path) -> None:
 def test_study_definition_supplies_identity(written: dict[str, Path], example: Study) -> None:  # noqa: F811
     back, _report = read_fhir([written["R4"] / "bundle.json"], study_meta=example.meta)
     assert back.meta is example.meta or back.meta.studyid == example.meta.studyid
+
+
+def test_foreign_records_get_seq_in_the_mapped_order(written: dict[str, Path], tmp_path: Path) -> None:  # noqa: F811
+    """Observations without an sdtm-seq identifier (FHIR written by others) are numbered 1..n per subject in the
+    order mappings/sdtm_variables.yaml states (the one to-sdtm and the define.xml use), not by date first."""
+    from msc_interop import mappings
+    from msc_interop.fhir import terms
+
+    seq_system, cdisc_system = terms.id_system("seq"), terms.system("cdisc_lbtestcd")
+    bundle = orjson.loads((written["R4"] / "bundle.json").read_bytes())
+    for e in bundle["entry"]:
+        res = e["resource"]
+        if res["resourceType"] == "Observation":
+            res["identifier"] = [i for i in res["identifier"] if i["system"] != seq_system]
+            res["code"]["coding"] = [c for c in res["code"]["coding"] if c["system"] != cdisc_system]
+    path = tmp_path / "bundle.json"
+    path.write_bytes(orjson.dumps(bundle))
+    study, _report = read_fhir([path])
+    lb = study["LB"]
+    order = mappings.seq_order("LB")
+    assert order[0] != "LBDTC" and {"USUBJID", *order} <= set(lb.columns)
+    expected = lb.sort_values(["USUBJID", *order], kind="stable")
+    assert lb.index.equals(expected.index)
+    assert lb["LBSEQ"].tolist() == (expected.groupby("USUBJID", sort=False).cumcount() + 1).tolist()
+    assert lb.groupby("USUBJID")["LBTESTCD"].apply(lambda s: s.is_monotonic_increasing).all()

@@ -106,20 +106,6 @@ def is_blank(s: pd.Series) -> np.ndarray:
 
 # --- numbers written as JSON with their text kept when needed ---------------------------------------------
 
-def number_columns(values: pd.Series) -> pd.DataFrame:
-    """Per value: `num` (int/float or None when not a decimal) and `keep` (True when the text must be kept)."""
-    def conv(u: pd.Series) -> pd.DataFrame:
-        nums, keep = [], []
-        for x in u:
-            t = text(x)
-            n = parse_number(t) if t else None
-            nums.append(n)
-            keep.append(n is not None and number_back(n) != t)
-        return pd.DataFrame({"num": pd.Series(nums, dtype=object), "keep": pd.Series(keep, dtype=bool)})
-
-    return per_distinct(conv, values)
-
-
 def number_back(value: Any) -> str:
     """SDTM text of a JSON number as orjson reads it back (int -> "20", float -> repr)."""
     if isinstance(value, bool):

@@ -15,11 +15,11 @@ from msc_interop.dates import dtc_to_fhir, per_distinct, study_day
 from msc_interop.fhir import ids
 from msc_interop.fhir.columns import Factorized
 from msc_interop.fhir.common import float_text, group_codes, text, texts
+from msc_interop.fhir.resources.supp import supplemental_extension
 from msc_interop.fhir.versions import FhirVersion
 from msc_interop.study import Study
 
 WRITTEN_DOMAINS = ("DM", "EX", "AE", "LB")
-SUPP_COLUMNS = ("STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "QLABEL", "QVAL", "QORIG", "QEVAL")
 
 
 @dataclass
@@ -63,12 +63,6 @@ class WriteContext:
     def study_ref(self) -> dict[str, str]:
         return self.ref("ResearchStudy", self.study_rid)
 
-    def patient_ref_strings(self, usubjid: pd.Series) -> np.ndarray:
-        """Reference text to each row's Patient (vectorised through the distinct subjects)."""
-        codes, uniques = pd.factorize(usubjid.astype(object), use_na_sentinel=False)
-        refs = np.array([self.refs("Patient", self.patient_rids[text(u)]) for u in uniques], dtype=object)
-        return refs[codes] if len(codes) else np.array([], dtype=object)
-
     def encounter_references(self, rows: np.ndarray) -> list[dict[str, str]]:
         """{"reference": ...} to the Encounters of `rows` (rows of `encounters`)."""
         return [{"reference": r} for r in self._encounter_reference_texts[rows].tolist()]
@@ -110,6 +104,7 @@ class WriteContext:
 
 
 def make_context(study: Study, version: FhirVersion, tz: str, in_bundle: bool) -> WriteContext:
+    """What every builder shares for one write: ids, references, encounters, SUPP-- placement."""
     studyid = study.meta.studyid or _studyid_from_data(study)
     ctx = WriteContext(study=study, version=version, tz=tz, refs=ids.Refs(in_bundle), studyid=studyid,
                        study_rid=ids.simple_id("rs", studyid))
@@ -254,8 +249,6 @@ def encounter_lookup(ctx: WriteContext, df: pd.DataFrame) -> pd.DataFrame:
 
 def _attach_supp(study: Study, ctx: WriteContext) -> None:
     """Place each SUPP-- record of a written domain on its parent record (by IDVAR/IDVARVAL), else the subject."""
-    from msc_interop.fhir.resources.supp import supplemental_extension
-
     for name in study.names:
         if not name.startswith("SUPP"):
             continue

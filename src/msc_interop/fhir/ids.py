@@ -17,11 +17,10 @@ import numpy as np
 import pandas as pd
 
 from msc_interop.dates import per_distinct
+from msc_interop.fhir import terms
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _SAFE = re.compile(r"^[A-Za-z0-9\-.]{1,40}$")
-# UUID v5 namespace of msc-interop bundle entries: uuid5(NAMESPACE_URL, "https://msc-interop.github.io/fhir")
-NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://msc-interop.github.io/fhir")
 
 
 def digest(text: str, n: int = 16) -> str:
@@ -124,8 +123,15 @@ def simple_ids(prefix: str, studyid: str, *parts: pd.Series) -> list[str]:
     return out.tolist()
 
 
+@functools.cache
+def namespace() -> uuid.UUID:
+    """UUID v5 namespace of msc-interop's Bundle entries: uuid5(NAMESPACE_URL, base_url of fhir_mapping.yaml)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, terms.base_url())
+
+
 def urn(resource_type: str, resource_id: str) -> str:
-    return f"urn:uuid:{uuid.uuid5(NAMESPACE, f'{resource_type}/{resource_id}')}"
+    """fullUrl of a Bundle entry: stable for the same type and id (UUID v5)."""
+    return f"urn:uuid:{uuid.uuid5(namespace(), f'{resource_type}/{resource_id}')}"
 
 
 class Refs:

@@ -36,6 +36,11 @@ def data() -> dict[str, Any]:
     return mappings.fhir_mapping()
 
 
+def base_url() -> str:
+    """Where msc-interop's own CodeSystems, identifier systems and extensions live."""
+    return data()["base_url"]
+
+
 def system(key: str) -> str:
     return data()["systems"][key]["uri"]
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import functools
 import importlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -371,10 +370,3 @@ class FastValidator:
             found = [] if sv.is_valid(skeleton) else _messages(sv, skeleton, rtype)
             self._shapes[(rtype, keys)] = found
         return found
-
-    def check_all(self, resources: Iterable[dict[str, Any]], file: str = "", start: int = 0) -> list[Finding]:
-        findings = []
-        for i, r in enumerate(resources, start):
-            for msg in self.errors(r):
-                findings.append(Finding(file, i, str(r.get("resourceType")), str(r.get("id")), msg))
-        return findings

@@ -7,11 +7,12 @@ index (0-based, as Bundle.entry[i]) or NDJSON line (1-based), and every finding 
 
 Versions: "R4" is checked with the fhir.resources R4B models (for the resources used here R4B content equals
 R4), "R5" with the R5 models; the value sets of required bindings differ per version and are data (params of
-MSC-FHIR-002 in mappings/validation_rules.yaml).
+MSC-FHIR-002 in mappings/validation_rules.yaml). Code system URIs come from mappings/fhir_mapping.yaml
+(fhir/terms.py), where the writer takes them too.
 
-`FHIR_HOOKS` is where the FHIR package (src/msc_interop/fhir, being written) can add checks that need its
-writer's knowledge (profiles, the SDTM extensions); it is empty until then. `fhir_rules(paths, version)` runs
-the built-in rules and every hook.
+`FHIR_HOOKS` is where the FHIR package (src/msc_interop/fhir) can add checks that need its writer's knowledge
+(profiles, the SDTM extensions); it registers none yet. `fhir_rules(paths, version)` runs the built-in rules and
+every hook.
 """
 
 from __future__ import annotations
@@ -28,14 +29,11 @@ import orjson
 import pydantic
 
 from msc_interop.errors import MscInteropError
+from msc_interop.fhir import terms
 from msc_interop.validate.model import Finding, RuleMeta, Scope
 from msc_interop.validate.registry import crashed, get_rule, params, rule, run
 from msc_interop.validate.terminology import fhir_date_problem, loinc_problem, ucum_problem
 
-FHIR_VERSIONS = ("R4", "R5")
-UCUM = "http://unitsofmeasure.org"
-LOINC = "http://loinc.org"
-INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 _RELATIVE = re.compile(r"^([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$")
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -385,13 +383,14 @@ def _quantities(ctx: FhirContext, meta: RuleMeta) -> list[tuple[FhirItem, str, d
 
 @rule("MSC-FHIR-004")
 def quantity_has_ucum(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
+    ucum = terms.system("ucum")
     for item, path, q in _quantities(ctx, meta):
         system, code = q.get("system"), q.get("code")
-        if system == UCUM and code:
+        if system == ucum and code:
             continue
         if not system:
             problem = f"it has no system (unit '{q.get('unit', '')}')" if q.get("unit") else "it has no unit at all"
-        elif system != UCUM:
+        elif system != ucum:
             problem = f"its system is {system}"
         else:
             problem = "it has no code"
@@ -401,9 +400,10 @@ def quantity_has_ucum(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
 
 @rule("MSC-FHIR-005")
 def ucum_parses(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
+    ucum = terms.system("ucum")
     for item, path, q in _quantities(ctx, meta):
         code = q.get("code")
-        if q.get("system") == UCUM and isinstance(code, str) and code:
+        if q.get("system") == ucum and isinstance(code, str) and code:
             problem = ucum_problem(code)
             if problem:
                 yield meta.finding(**ctx.where(item), variable=f"{path}.code", value=code, path=f"{path}.code",
@@ -412,10 +412,11 @@ def ucum_parses(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
 
 @rule("MSC-FHIR-006")
 def loinc_form(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
+    loinc = terms.system("loinc")
     for item in ctx.items:
         for path, coding in _codings(item):
             code = coding.get("code")
-            if coding.get("system") == LOINC and isinstance(code, str) and code:
+            if coding.get("system") == loinc and isinstance(code, str) and code:
                 reason = loinc_problem(code)
                 if reason:
                     yield meta.finding(**ctx.where(item), variable=f"{path}.code", value=code, path=f"{path}.code",
@@ -429,6 +430,7 @@ _NORMAL = {"N"}
 
 @rule("MSC-FHIR-007")
 def interpretation_consistent(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
+    interpretation = terms.system("interpretation")
     for item in ctx.items:
         r = item.resource
         if item.type != "Observation" or not isinstance(r.get("valueQuantity"), dict):
@@ -445,7 +447,7 @@ def interpretation_consistent(ctx: FhirContext, meta: RuleMeta) -> Iterable[Find
         expected = "L" if low is not None and x < low else "H" if high is not None and x > high else "N"
         for i, concept in enumerate(r.get("interpretation", []) if isinstance(r.get("interpretation"), list) else []):
             for j, coding in enumerate(concept.get("coding", []) if isinstance(concept, dict) else []):
-                if not isinstance(coding, dict) or coding.get("system") not in (INTERPRETATION, None):
+                if not isinstance(coding, dict) or coding.get("system") not in (interpretation, None):
                     continue
                 code = coding.get("code")
                 wrong = ((code in _NORMAL and expected != "N") or (code in _LOW and expected != "L")

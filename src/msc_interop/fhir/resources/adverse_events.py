@@ -1,4 +1,4 @@
-"""AE <-> AdverseEvent (R4 and R5 through fhir/versions.py).
+"""AE <-> AdverseEvent (R4 and R5 through fhir/versions.py): build_adverse_events and read_adverse_events.
 
 IG AE rows: AETERM, AEDECOD and the MedDRA levels -> resultingCondition -> Condition.code. msc-interop puts the
 MedDRA codings on AdverseEvent.event (R4) / code (R5) instead (one resource per AE record, no Condition), each
@@ -18,8 +18,16 @@ import numpy as np
 import pandas as pd
 
 from msc_interop.fhir import terms
-from msc_interop.fhir.common import Carrier, coding, is_blank, text
+from msc_interop.fhir.common import Carrier, coding, is_blank, read_carried, text
 from msc_interop.fhir.context import WriteContext, column, record_frame
+from msc_interop.fhir.read_common import (
+    ReadContext,
+    apply_overrides,
+    prim_dtc,
+    seq_where_missing,
+    strict_bundle,
+    study_days,
+)
 
 # MedDRA level tag -> (term variable, code variable)
 MEDDRA_LEVELS = (("LLT", "AELLT", "AELLTCD"), ("PT", "AEDECOD", "AEPTCD"), ("HLT", "AEHLT", "AEHLTCD"),
@@ -52,6 +60,7 @@ def _treatment_text(ctx: WriteContext) -> dict[str, str]:
 
 
 def build_adverse_events(ctx: WriteContext) -> list[dict[str, Any]]:
+    """One AdverseEvent per AE record (dicts: a study has few AEs)."""
     frame = record_frame(ctx, "AE", visits_optional=True)
     if frame is None:
         return []
@@ -201,3 +210,142 @@ def _differs(a: pd.Series, b: pd.Series) -> np.ndarray:
     x = pd.to_numeric(a, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     y = pd.to_numeric(b, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     return ~((np.isnan(x) & np.isnan(y)) | (x == y))
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+
+def read_adverse_events(r: ReadContext, subjects: dict[str, str], encounters: dict[str, dict[str, Any]],
+                        rfstdtc: dict[str, str], studyid: str) -> pd.DataFrame | None:
+    """AE from the AdverseEvents (R4 or R5); None when there are none. Potential events (near misses) and
+    entered-in-error ones are rejected."""
+    items = r.by_type.get("AdverseEvent", [])
+    if not items:
+        return None
+    tz = r.tz
+    maps = {v: terms.code_map(m) for v, m in (("AESER", "aeser_to_seriousness"), ("AESEV", "aesev_to_severity"),
+                                               ("AEOUT", "aeout_to_outcome"))}
+    rows, over = [], []
+    for loc in items:
+        res = loc.resource
+        strict = strict_bundle(loc)
+        usubjid, problem = r.subject((res.get("subject") or {}).get("reference"), strict, subjects)
+        if usubjid is None:
+            r.reject(loc, "AdverseEvent", "AdverseEvent.subject", problem, (res.get("subject") or {}).get("reference"))
+            continue
+        if res.get("actuality") == "potential":
+            r.reject(loc, "AdverseEvent", "AdverseEvent.actuality", "a potential adverse event (near miss) is "
+                     "not an AE record", "potential")
+            continue
+        if res.get("status") == "entered-in-error":
+            r.reject(loc, "AdverseEvent", "AdverseEvent.status", "entered-in-error", "entered-in-error")
+            continue
+        row: dict[str, Any] = {"STUDYID": studyid, "DOMAIN": "AE", "USUBJID": usubjid}
+        seq = None
+        idents = res.get("identifier")
+        for ident in ([idents] if isinstance(idents, dict) else idents or []):
+            if ident.get("system") == terms.id_system("seq"):
+                seq = text(ident.get("value")).rsplit("/", 1)[-1]
+            elif ident.get("system") == terms.id_system("spid"):
+                row["AESPID"] = text(ident.get("value"))
+        row["AESEQ"] = int(seq) if seq and seq.lstrip("-").isdigit() else None
+        event = res.get("event") or res.get("code")
+        if event is None:
+            for ref in (res.get("resultingCondition") or []) + [x.get("reference") if isinstance(x, dict) else None
+                                                                 for x in res.get("resultingEffect") or []]:
+                cref = ref.get("reference") if isinstance(ref, dict) else ref
+                cond = r.index.get(r.resolve(cref) or "")
+                if cond is not None:
+                    event = cond.resource.get("code")
+                    break
+        row.update(_meddra(event or {}))
+        if not row.get("AETERM"):
+            r.reject(loc, "AdverseEvent", "AdverseEvent.event", "no event term (event/code has no text or coding)",
+                     "")
+            continue
+        row["AECAT"] = next((text(c.get("text")) for c in res.get("category") or []
+                             if isinstance(c, dict) and not c.get("coding") and c.get("text")), "")
+        # dates
+        if "date" in res or "_date" in res:
+            row["AESTDTC"] = prim_dtc(res, "date", tz)
+        elif "occurrenceDateTime" in res or "_occurrenceDateTime" in res:
+            row["AESTDTC"] = prim_dtc(res, "occurrenceDateTime", tz)
+        elif isinstance(res.get("occurrencePeriod"), dict):
+            row["AESTDTC"] = prim_dtc(res["occurrencePeriod"], "start", tz)
+        end_period = res.get("occurrencePeriod")
+        for e in res.get("extension") or []:
+            if e.get("url") == terms.ext_url("ae_occurrence_r4"):
+                end_period = e.get("valuePeriod")
+        row["AEENDTC"] = prim_dtc(end_period, "end", tz) if isinstance(end_period, dict) else ""
+        # codes
+        row["AESER"] = _cdisc_of(res.get("seriousness"), maps["AESER"])
+        sev = res.get("severity")
+        for e in res.get("extension") or []:
+            if e.get("url") == terms.ext_url("ae_severity_r5"):
+                sev = e.get("valueCodeableConcept")
+        row["AESEV"] = _cdisc_of(sev, maps["AESEV"])
+        outcome = res.get("outcome")
+        row["AEOUT"] = _cdisc_of(outcome[0] if isinstance(outcome, list) and outcome else outcome, maps["AEOUT"])
+        row["AEREL"] = _relatedness(res)
+        enc = encounters.get(r.resolve((res.get("encounter") or {}).get("reference")) or "", {})
+        if enc:
+            row["VISITNUM"], row["VISIT"] = enc.get("VISITNUM"), enc.get("VISIT", "")
+        rows.append(row)
+        over.append(read_carried(res, tz))
+        r.converted["AdverseEvent"] += 1
+    if not rows:
+        return pd.DataFrame(columns=["STUDYID", "DOMAIN", "USUBJID", "AESEQ", "AETERM"])
+    df = apply_overrides(pd.DataFrame(rows), over)
+    df = study_days(df, "AESTDTC", "AESTDY", over, rfstdtc)
+    df = study_days(df, "AEENDTC", "AEENDY", over, rfstdtc)
+    return seq_where_missing(df, "AE")
+
+
+def _meddra(event: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"AETERM": text(event.get("text"))}
+    level_url = terms.ext_url("meddra_level")
+    by_level = {lv: (t, c) for lv, t, c in MEDDRA_LEVELS}
+    untagged = []
+    for c in event.get("coding") or []:
+        if not isinstance(c, dict):
+            continue
+        level = next((e.get("valueCode") for e in c.get("extension") or [] if e.get("url") == level_url), None)
+        if level in by_level and c.get("system") == terms.system("meddra"):
+            term_var, code_var = by_level[level]
+            out[term_var] = text(c.get("display"))
+            code = text(c.get("code"))
+            out[code_var] = int(code) if code.isdigit() else None
+        else:
+            untagged.append(c)
+    for c in untagged:
+        if c.get("system") == terms.system("meddra") and "AEDECOD" not in out:
+            out["AEDECOD"] = text(c.get("display"))
+            code = text(c.get("code"))
+            out["AEPTCD"] = int(code) if code.isdigit() else None
+    if not out["AETERM"]:
+        out["AETERM"] = next((text(c.get("display")) for c in event.get("coding") or [] if isinstance(c, dict)
+                              and c.get("display")), "")
+    return out
+
+
+def _cdisc_of(cc: Any, cmap: terms.CodeMap) -> str:
+    if not isinstance(cc, dict):
+        return ""
+    for c in cc.get("coding") or []:
+        if isinstance(c, dict) and c.get("code"):
+            v = cmap.cdisc(c["code"])
+            if v:
+                return v
+    return ""
+
+
+def _relatedness(res: dict[str, Any]) -> str:
+    for s in res.get("suspectEntity") or []:
+        caus = s.get("causality")
+        for c in (caus if isinstance(caus, list) else [caus] if isinstance(caus, dict) else []):
+            if c.get("productRelatedness"):
+                return text(c["productRelatedness"])
+            er = c.get("entityRelatedness")
+            if isinstance(er, dict):
+                return text(er.get("text")) or next((text(x.get("display") or x.get("code"))
+                                                     for x in er.get("coding") or []), "")
+    return ""

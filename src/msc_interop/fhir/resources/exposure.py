@@ -1,4 +1,5 @@
-"""EX <-> MedicationAdministration (the IG has no EX: mapped like its CM -> MedicationAdministration rows).
+"""EX <-> MedicationAdministration (the IG has no EX: mapped like its CM -> MedicationAdministration rows):
+build_medication_administrations and read_medication_administrations (with the Medication).
 
 EXTRT -> medication (a contained Medication: code.text = EXTRT, form/doseForm = EXDOSFRM with its NCI code,
 batch.lotNumber = EXLOT; R4 medicationReference, R5 medication.reference); EXDOSE/EXDOSU -> dosage.dose
@@ -16,11 +17,21 @@ import pandas as pd
 
 from msc_interop import mappings
 from msc_interop.fhir import terms
-from msc_interop.fhir.common import Carrier, coding, is_blank, text
+from msc_interop.fhir.common import Carrier, coding, is_blank, read_carried, text
 from msc_interop.fhir.context import WriteContext, column, record_frame
+from msc_interop.fhir.read_common import (
+    ReadContext,
+    apply_overrides,
+    cdisc_unit,
+    prim_dtc,
+    seq_where_missing,
+    strict_bundle,
+    study_days,
+)
 
 
 def route_concept(route: str) -> dict[str, Any]:
+    """dosage.route for EXROUTE: SNOMED CT (verified in exposure.yaml) and NCI Thesaurus codings, text."""
     codings = []
     for r in mappings.exposure().get("routes", []):
         if r.get("cdisc") == route and r.get("snomed") and r.get("snomed_verified", True):
@@ -37,6 +48,7 @@ def route_concept(route: str) -> dict[str, Any]:
 
 
 def form_concept(form: str) -> dict[str, Any]:
+    """Medication form/doseForm for EXDOSFRM: the NCI Thesaurus coding of the FRM term, text."""
     out: dict[str, Any] = {}
     nci = terms.ct_nci("FRM", form)
     if nci:
@@ -47,6 +59,7 @@ def form_concept(form: str) -> dict[str, Any]:
 
 
 def dose_quantity(dose: Any, unit: str) -> dict[str, Any] | None:
+    """dosage.dose for EXDOSE/EXDOSU, with the UCUM code of the unit when known; None when both are empty."""
     q: dict[str, Any] = {}
     if dose is not None and not (isinstance(dose, float) and dose != dose):
         q["value"] = float(dose) if not float(dose).is_integer() else int(dose)
@@ -63,6 +76,7 @@ def dose_quantity(dose: Any, unit: str) -> dict[str, Any] | None:
 
 
 def build_medication_administrations(ctx: WriteContext) -> list[dict[str, Any]]:
+    """One MedicationAdministration per EX record, with its Medication contained."""
     frame = record_frame(ctx, "EX")
     if frame is None:
         return []
@@ -139,3 +153,120 @@ def _differs(a: pd.Series, b: pd.Series) -> np.ndarray:
     x = pd.to_numeric(a, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     y = pd.to_numeric(b, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     return ~((np.isnan(x) & np.isnan(y)) | (x == y))
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+
+def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
+                                    encounters: dict[str, dict[str, Any]], rfstdtc: dict[str, str],
+                                    studyid: str) -> pd.DataFrame | None:
+    """EX from the MedicationAdministrations; None when there are none. not-done and entered-in-error ones are
+    rejected (no exposure took place)."""
+    items = r.by_type.get("MedicationAdministration", [])
+    if not items:
+        return None
+    tz = r.tz
+    rows, over = [], []
+    route_by_snomed = {str(x["snomed"]): x["cdisc"] for x in mappings.exposure().get("routes", []) if x.get("snomed")}
+    route_by_nci = terms.ct_by_nci("ROUTE")
+    frm_by_nci = terms.ct_by_nci("FRM")
+    for loc in items:
+        res = loc.resource
+        strict = strict_bundle(loc)
+        ref = (res.get("subject") or {}).get("reference")
+        usubjid, problem = r.subject(ref, strict, subjects)
+        if usubjid is None:
+            r.reject(loc, "MedicationAdministration", "MedicationAdministration.subject", problem, ref)
+            continue
+        if res.get("status") in ("not-done", "entered-in-error"):
+            r.reject(loc, "MedicationAdministration", "MedicationAdministration.status",
+                     f"status {res['status']}: no exposure took place", res["status"])
+            continue
+        own = False
+        row: dict[str, Any] = {"STUDYID": studyid, "DOMAIN": "EX", "USUBJID": usubjid}
+        for ident in res.get("identifier") or []:
+            if ident.get("system") == terms.id_system("seq"):
+                seq = text(ident.get("value")).rsplit("/", 1)[-1]
+                row["EXSEQ"] = int(seq) if seq.lstrip("-").isdigit() else None
+                own = True
+        med = _medication(r, res)
+        if med is None:
+            r.reject(loc, "MedicationAdministration", "MedicationAdministration.medication",
+                     "no medication: neither a code nor a Medication that resolves", "")
+            continue
+        code = med.get("code") or {}
+        row["EXTRT"] = text(code.get("text")) or next((text(c.get("display") or c.get("code"))
+                                                       for c in code.get("coding") or []), "")
+        form = med.get("form") or med.get("doseForm") or {}
+        row["EXDOSFRM"] = text(form.get("text")) if own else (
+            next((frm_by_nci[c.get("code")] for c in form.get("coding") or []
+                  if c.get("system") == terms.system("ncit") and c.get("code") in frm_by_nci), "")
+            or text(form.get("text")))
+        row["EXLOT"] = text((med.get("batch") or {}).get("lotNumber"))
+        dosage = res.get("dosage") or {}
+        dose = dosage.get("dose") or {}
+        row["EXDOSE"] = float(dose["value"]) if isinstance(dose.get("value"), int | float) else np.nan
+        if own:
+            row["EXDOSU"] = text(dose.get("unit"))
+        else:
+            row["EXDOSU"] = (cdisc_unit(dose.get("system"), dose.get("code"), dose.get("unit"))
+                             or text(dose.get("unit") or dose.get("code"))) if dose else ""
+        route = dosage.get("route") or {}
+        if own:
+            row["EXROUTE"] = text(route.get("text"))
+        else:
+            found = ""
+            for c in route.get("coding") or []:
+                if c.get("system") == terms.system("ncit") and c.get("code") in route_by_nci:
+                    found = route_by_nci[c["code"]]
+                elif c.get("system") == terms.system("snomed") and str(c.get("code")) in route_by_snomed:
+                    found = found or route_by_snomed[str(c["code"])]
+            row["EXROUTE"] = found or text(route.get("text")) or next(
+                (text(c.get("display")) for c in route.get("coding") or []), "")
+        period = res.get("effectivePeriod") or res.get("occurencePeriod")
+        point_key = next((k for k in ("effectiveDateTime", "occurenceDateTime", "_effectiveDateTime",
+                                      "_occurenceDateTime") if k in res), None)
+        if isinstance(period, dict):
+            row["EXSTDTC"] = prim_dtc(period, "start", tz)
+            row["EXENDTC"] = prim_dtc(period, "end", tz)
+        elif point_key:
+            name = point_key.lstrip("_")
+            row["EXSTDTC"] = row["EXENDTC"] = prim_dtc(res, name, tz)
+        else:
+            row["EXSTDTC"] = row["EXENDTC"] = ""
+        enc_ref = (res.get("context") or res.get("encounter") or {}).get("reference")
+        enc = encounters.get(r.resolve(enc_ref) or "", {})
+        row["VISITNUM"], row["VISIT"], row["EPOCH"] = enc.get("VISITNUM"), enc.get("VISIT", ""), enc.get("EPOCH", "")
+        rows.append(row)
+        over.append(read_carried(res, tz))
+        r.converted["MedicationAdministration"] += 1
+    if not rows:
+        return pd.DataFrame(columns=["STUDYID", "DOMAIN", "USUBJID", "EXSEQ", "EXTRT"])
+    df = apply_overrides(pd.DataFrame(rows), over)
+    df = study_days(df, "EXSTDTC", "EXSTDY", over, rfstdtc)
+    df = study_days(df, "EXENDTC", "EXENDY", over, rfstdtc)
+    return seq_where_missing(df, "EX")
+
+
+def _medication(r: ReadContext, res: dict[str, Any]) -> dict[str, Any] | None:
+    """The medication of an administration: its code (R4 CodeableConcept, R5 concept), else the Medication
+    referenced (contained or in the input)."""
+    if isinstance(res.get("medicationCodeableConcept"), dict):
+        return {"code": res["medicationCodeableConcept"]}
+    ref = (res.get("medicationReference") or {}).get("reference")
+    med = res.get("medication")
+    if isinstance(med, dict):
+        if isinstance(med.get("concept"), dict):
+            return {"code": med["concept"]}
+        ref = (med.get("reference") or {}).get("reference")
+    if not ref:
+        return None
+    if ref.startswith("#"):
+        for c in res.get("contained") or []:
+            if isinstance(c, dict) and c.get("id") == ref[1:] and c.get("resourceType") == "Medication":
+                return c
+        return None
+    key = r.resolve(ref)
+    if key and key.startswith("Medication/"):
+        return r.index[key].resource
+    return None

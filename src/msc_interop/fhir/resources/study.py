@@ -18,7 +18,8 @@ from msc_interop import mappings
 from msc_interop.fhir import ids, terms
 from msc_interop.fhir.common import coding, ext, text
 from msc_interop.fhir.context import WRITTEN_DOMAINS, WriteContext
-from msc_interop.study import Study
+from msc_interop.fhir.read_common import ReadContext, identifier_value
+from msc_interop.study import VISIT_COLUMNS, Study, StudyMeta
 
 
 def arm_table(study: Study) -> dict[str, str]:
@@ -39,6 +40,7 @@ def arm_table(study: Study) -> dict[str, str]:
 
 
 def link_id(armcd: str) -> str:
+    """R5 comparisonGroup.linkId of an arm: ARMCD made id-safe."""
     return ids.safe_part(armcd)
 
 
@@ -46,6 +48,8 @@ TRIAL_DESIGN = ("TS", "TV")  # study-level datasets, carried as rows on the stud
 
 
 def written_datasets(study: Study) -> list[str]:
+    """The datasets whose columns the study's ResearchStudy records (sdtm-dataset): written domains, TS, TV and
+    the SUPP-- of written domains."""
     out = [n for n in study.names if n in WRITTEN_DOMAINS or n in TRIAL_DESIGN]
     for n in study.names:
         if n.startswith("SUPP") and "RDOMAIN" in study[n].columns:
@@ -56,6 +60,7 @@ def written_datasets(study: Study) -> list[str]:
 
 
 def build_studies(ctx: WriteContext) -> list[dict[str, Any]]:
+    """The study's ResearchStudy, one per site (partOf it) and an Organization per lab."""
     study, v = ctx.study, ctx.version
     meta = study.meta
     res: dict[str, Any] = {"resourceType": "ResearchStudy", "id": ctx.study_rid}
@@ -121,6 +126,7 @@ def _as_text(value: Any) -> str:
 
 
 def site_countries(study: Study) -> dict[str, str]:
+    """SITEID -> the COUNTRY most of its DM records give (ties: alphabetical)."""
     dm = study.datasets.get("DM")
     if dm is None or "SITEID" not in dm.columns or "COUNTRY" not in dm.columns:
         return {}
@@ -150,17 +156,6 @@ def _sites(ctx: WriteContext) -> list[dict[str, Any]]:
 
 
 # --- reading ---------------------------------------------------------------------------------------------
-
-def identifier_value(resource: dict[str, Any], system_key: str) -> str | None:
-    system = terms.id_system(system_key)
-    idents = resource.get("identifier")
-    if isinstance(idents, dict):
-        idents = [idents]
-    for i in idents or ():
-        if isinstance(i, dict) and i.get("system") == system and i.get("value") is not None:
-            return str(i["value"])
-    return None
-
 
 def read_study_info(res: dict[str, Any]) -> dict[str, Any]:
     """What a study-level ResearchStudy written by msc-interop says: id, title, tz, datasets, arms."""
@@ -200,6 +195,7 @@ def read_study_info(res: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_site_info(res: dict[str, Any]) -> dict[str, str]:
+    """SITEID and COUNTRY (ISO 3166 from R4 location / R5 region) of a ResearchStudy."""
     country = ""
     for key in ("location", "region"):
         for cc in res.get(key) or ():
@@ -207,3 +203,62 @@ def read_site_info(res: dict[str, Any]) -> dict[str, str]:
                 if c.get("system") == terms.system("iso3166") and c.get("code"):
                     country = country or c["code"]
     return {"siteid": identifier_value(res, "siteid") or "", "country": country}
+
+
+def read_study(r: ReadContext) -> dict[str, Any]:
+    """What the study-level ResearchStudy says (read_study_info), `own` when there is one (written by
+    msc-interop: its datasets come back with their own columns)."""
+    main = None
+    for loc in r.by_type.get("ResearchStudy", []):
+        res = loc.resource
+        if identifier_value(res, "studyid") is not None and not res.get("partOf"):
+            main = loc
+            break
+    info: dict[str, Any] = {"own": False, "datasets": {}, "arms": {}, "armcd_by_link": {}}
+    if main is not None:
+        info.update(read_study_info(main.resource))
+        info["own"] = True
+        info["main_key"] = f"ResearchStudy/{main.resource.get('id')}"
+    r.converted["ResearchStudy"] += len(r.by_type.get("ResearchStudy", []))
+    return info
+
+
+def read_sites(r: ReadContext) -> dict[str, dict[str, str]]:
+    """"ResearchStudy/id" -> SITEID and COUNTRY of each site-level ResearchStudy."""
+    return {k: read_site_info(loc.resource) for k, loc in r.typed("ResearchStudy").items()
+            if identifier_value(loc.resource, "siteid") is not None}
+
+
+def read_study_meta(r: ReadContext, info: dict[str, Any], studyid: str,
+                    datasets: dict[str, pd.DataFrame]) -> StudyMeta:
+    """The study definition given, else one made from what the FHIR says (visits from LB and EX, arms, sites)."""
+    if r.study_meta is not None:
+        meta = r.study_meta
+        if studyid and meta.studyid != studyid:
+            r.report.notes.append(f"the FHIR study is {studyid!r}, the study definition given is "
+                                  f"{meta.studyid!r}: STUDYID comes from the FHIR data")
+            meta = StudyMeta(**{**meta.__dict__, "studyid": studyid})
+        return meta
+    visits = []
+    for name in ("LB", "EX"):
+        df = datasets.get(name)
+        if df is not None and "VISITNUM" in df.columns:
+            sub = df[[c for c in ("VISITNUM", "VISIT", "EPOCH") if c in df.columns]]
+            visits.append(sub[sub["VISITNUM"].notna()])
+    rows = []
+    if visits:
+        allv = pd.concat(visits, ignore_index=True).drop_duplicates("VISITNUM").sort_values("VISITNUM")
+        for rec in allv.to_dict("records"):
+            rows.append({"VISITNUM": float(rec["VISITNUM"]), "VISIT": text(rec.get("VISIT")), "protocol_day": 0,
+                         "planned_dy": 0, "window_before": 0, "window_after": 0, "EPOCH": text(rec.get("EPOCH")),
+                         "aliases": ()})
+    arms = [{"armcd": k, "arm": v} for k, v in info.get("arms", {}).items()]
+    sites = []
+    for loc in r.by_type.get("ResearchStudy", []):
+        s = read_site_info(loc.resource)
+        if s["siteid"]:
+            sites.append({"siteid": s["siteid"], "name": text(loc.resource.get("title")), "country": s["country"]})
+    return StudyMeta(studyid=studyid, title=text(info.get("title")), timezone=r.tz or "UTC",
+                     indication=info.get("indication", {}), sites=sites, arms=arms,
+                     visits=pd.DataFrame(rows, columns=VISIT_COLUMNS),
+                     ct_package=mappings.ct_source().get("package_date", ""))

@@ -1,4 +1,4 @@
-"""DM <-> Patient + ResearchSubject.
+"""DM <-> Patient + ResearchSubject: build_patients / build_research_subjects, and read_patients / read_dm.
 
 Patient carries only the study subject identifier (USUBJID), gender (SEX), birthDate (BRTHDTC) and deceased[x]
 (DTHDTC / DTHFL): no names, no other identifiers. ResearchSubject carries SUBJID (IG: ResearchSubject.identifier),
@@ -17,8 +17,9 @@ import pandas as pd
 from msc_interop.dates import dtc_to_fhir, per_distinct
 from msc_interop.fhir import terms
 from msc_interop.fhir.columns import Element, Factorized, ResourceColumns
-from msc_interop.fhir.common import Carrier, coding, ext, group_codes, is_blank, records, text, texts
+from msc_interop.fhir.common import Carrier, coding, ext, group_codes, is_blank, read_carried, records, text, texts
 from msc_interop.fhir.context import WriteContext
+from msc_interop.fhir.read_common import ReadContext, apply_overrides, identifier_value, prim_dtc
 from msc_interop.fhir.resources.study import arm_table, link_id, site_countries
 
 
@@ -177,17 +178,6 @@ def _col(df: pd.DataFrame, col: str) -> pd.Series:
     return df[col].astype(object) if col in df.columns else pd.Series("", index=df.index, dtype=object)
 
 
-def _period(start: tuple, end: tuple, i: int, s_orig: Any, e_orig: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    url = terms.ext_url("sdtm_dtc")
-    for name, (values, keep), orig in (("start", start, s_orig), ("end", end, e_orig)):
-        if values[i] is not None:
-            out[name] = values[i]
-        if keep[i]:
-            out["_" + name] = {"extension": [{"url": url, "valueString": text(orig)}]}
-    return out
-
-
 def decode_expectations(ctx: WriteContext, dm: pd.DataFrame) -> dict[str, pd.Series]:
     """What a reader derives for the mapped DM variables from the FHIR written here (to carry differences).
 
@@ -211,3 +201,95 @@ def decode_expectations(ctx: WriteContext, dm: pd.DataFrame) -> dict[str, pd.Ser
     death = ~is_blank(_col(dm, "DTHDTC")) | (texts(_col(dm, "DTHFL")) == "Y")
     exp["DTHFL"] = pd.Series(np.where(death, "Y", ""), index=dm.index, dtype=object)
     return exp
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+
+def read_patients(r: ReadContext) -> dict[str, dict[str, Any]]:
+    """"Patient/id" -> USUBJID and the DM details of the Patient."""
+    out: dict[str, dict[str, Any]] = {}
+    derived = 0
+    for key, loc in r.typed("Patient").items():
+        res = loc.resource
+        usubjid = identifier_value(res, "usubjid")
+        if usubjid is None:
+            usubjid = text(res.get("id")) or key
+            derived += 1
+        out[key] = {"USUBJID": usubjid, "res": res, "loc": loc}
+    if derived:
+        r.report.notes.append(f"{derived} Patient(s) without a study subject identifier: USUBJID is the "
+                              "Patient's id (names and other identifiers are never read)")
+    return out
+
+
+def read_dm(r: ReadContext, info: dict[str, Any], sites: dict[str, dict[str, str]],
+            patients: dict[str, dict[str, Any]], studyid: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    """DM from the ResearchSubjects (else one record per Patient), and "Patient/id" -> USUBJID for the records'
+    subject references."""
+    gmap = terms.code_map("sex_to_gender")
+    tz = r.tz
+    rows: list[dict[str, Any]] = []
+    overrides: list[dict[str, Any]] = []
+    subjects: dict[str, str] = {k: p["USUBJID"] for k, p in patients.items()}
+    for loc in r.by_type.get("ResearchSubject", []):
+        res = loc.resource
+        pref = (res.get("individual") or res.get("subject") or {}).get("reference")
+        pkey = r.resolve(pref)
+        usubjid = identifier_value(res, "usubjid")
+        if usubjid is None and pkey in patients:
+            usubjid = patients[pkey]["USUBJID"]
+        if usubjid is None:
+            pid = r.ref_id(pref, "Patient")
+            if pid is None:
+                r.reject(loc, "ResearchSubject", "ResearchSubject.individual", "the research subject has no "
+                         "Patient and no study subject identifier", pref)
+                continue
+            usubjid = pid
+        if pkey:
+            subjects[pkey] = usubjid
+        row = {"STUDYID": studyid, "DOMAIN": "DM", "USUBJID": usubjid,
+               "SUBJID": identifier_value(res, "subjid") or ""}
+        if not info.get("own"):
+            idents = res.get("identifier") or []
+            row["SUBJID"] = row["SUBJID"] or next((text(i.get("value")) for i in idents if isinstance(i, dict)), "")
+        period = res.get("period") or {}
+        for var, name in (("RFICDTC", "start"), ("RFPENDTC", "end")):
+            row[var] = prim_dtc(period, name, tz)
+        skey = r.resolve((res.get("study") or {}).get("reference"))
+        site = sites.get(skey or "")
+        row["SITEID"] = site["siteid"] if site else ""
+        row["COUNTRY"] = site["country"] if site else ""
+        for var, r4, r5 in (("ARMCD", "assignedArm", "assignedComparisonGroup"),
+                            ("ACTARMCD", "actualArm", "actualComparisonGroup")):
+            cd = res.get(r4)
+            if cd is None and res.get(r5) is not None:
+                cd = info.get("armcd_by_link", {}).get(res[r5], res[r5])
+            row[var] = text(cd)
+            row[var[:-2] if var == "ARMCD" else "ACTARM"] = info.get("arms", {}).get(text(cd), "") if cd else ""
+        patient = patients.get(pkey or "", {}).get("res", {})
+        row.update(_patient_fields(patient, gmap, tz))
+        rows.append(row)
+        overrides.append(read_carried(res, tz))
+        r.converted["ResearchSubject"] += 1
+    if not rows:  # FHIR without research subjects: one DM record per Patient
+        for p in patients.values():
+            row = {"STUDYID": studyid, "DOMAIN": "DM", "USUBJID": p["USUBJID"], "SUBJID": p["USUBJID"]}
+            row.update(_patient_fields(p["res"], gmap, tz))
+            rows.append(row)
+            overrides.append({})
+    r.converted["Patient"] += len(patients)
+    dm = pd.DataFrame(rows)
+    dm = apply_overrides(dm, overrides)
+    return dm, subjects
+
+
+def _patient_fields(patient: dict[str, Any], gmap: terms.CodeMap, tz: str | None) -> dict[str, Any]:
+    """SEX, BRTHDTC, DTHDTC, DTHFL of a Patient (never its names or other identifiers)."""
+    out: dict[str, Any] = {}
+    g = patient.get("gender")
+    out["SEX"] = gmap.cdisc(g) or "" if g else ""
+    out["BRTHDTC"] = prim_dtc(patient, "birthDate", None)
+    out["DTHDTC"] = prim_dtc(patient, "deceasedDateTime", tz)
+    dead = "deceasedDateTime" in patient or "_deceasedDateTime" in patient or patient.get("deceasedBoolean") is True
+    out["DTHFL"] = "Y" if dead else ""
+    return out

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
+
+import pandas as pd
 
 from msc_interop.fhir import terms
 from msc_interop.fhir.common import text
-
-# columns every SUPP-- has; any other column is carried under its own name
-STANDARD = ("STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "QLABEL", "QVAL", "QORIG", "QEVAL")
+from msc_interop.fhir.read_common import ReadContext
 
 
 def supplemental_extension(dataset: str, rec: dict[str, Any], row: int, columns: list[str]) -> dict[str, Any]:
@@ -47,3 +48,17 @@ def read_supplemental(resource: dict[str, Any]) -> list[dict[str, Any]]:
                 rec[name] = value
         out.append(rec)
     return out
+
+
+def read_supp_datasets(r: ReadContext) -> dict[str, pd.DataFrame]:
+    """The SUPP-- datasets from the records carried on every resource read, in their original row order."""
+    recs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    found = [rec for items in r.by_type.values() for loc in items for rec in read_supplemental(loc.resource)]
+    for rec in found + r.obs_supp:
+        name = rec.pop("_dataset", None) or "SUPP" + text(rec.get("RDOMAIN"))
+        recs[name].append(rec)
+    for lst in recs.values():
+        lst.sort(key=lambda x: x.get("_row") or 0)
+        for x in lst:
+            x.pop("_row", None)
+    return {name: pd.DataFrame(lst) for name, lst in recs.items()}

@@ -1,0 +1,558 @@
+"""Observation (category laboratory) -> LB: one flat record per Observation while the files are read
+(Flattener), then the LB rows from them (read_observations).
+
+Observations written by msc-interop decode exactly (their CDISC coding or sdtm-seq identifier say so); those
+written by others are placed through the mapping data (_foreign_lab): the NCI Thesaurus code or LOINC
+(lab_tests.yaml), units through UCUM (units.yaml), converted to the standard unit.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import namedtuple
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from msc_interop import mappings
+from msc_interop.fhir import terms
+from msc_interop.fhir.common import float_text, group_codes, number_back, parse_number, read_carried, text
+from msc_interop.fhir.io import Located
+from msc_interop.fhir.read_common import (
+    ReadContext,
+    apply_overrides,
+    cdisc_unit,
+    dtc,
+    seq_where_missing,
+    study_days,
+)
+from msc_interop.fhir.resources.supp import read_supplemental
+
+# --- standard results, derived from the original ones -----------------------------------------------------
+
+def distinct(df: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Group codes per row and the distinct value combinations (in order of first appearance)."""
+    codes, first = group_codes(*(df[c] for c in cols))
+    return codes, df[cols].iloc[first].reset_index(drop=True)
+
+
+def derive_standard(orres: pd.Series, orresu: pd.Series, ornrlo: pd.Series, ornrhi: pd.Series) -> pd.DataFrame:
+    """LBSTRESC/N/U and LBSTNRLO/HI as the reader derives them from the original result (same units); the
+    writer carries them only where the record differs from this."""
+    def one(u: pd.DataFrame) -> pd.DataFrame:
+        rows = []
+        for o, lo, hi in zip(u["o"], u["lo"], u["hi"], strict=True):
+            o, lo, hi = text(o), text(lo), text(hi)
+            n = parse_number(o)
+            stresn = float(n) if n is not None else np.nan
+            rows.append((float_text(stresn) if n is not None else o, stresn,
+                         _num_or_nan(lo), _num_or_nan(hi)))
+        return pd.DataFrame(rows, columns=["LBSTRESC", "LBSTRESN", "LBSTNRLO", "LBSTNRHI"])
+
+    frame = pd.DataFrame({"o": orres.astype(object).to_numpy(), "lo": ornrlo.astype(object).to_numpy(),
+                          "hi": ornrhi.astype(object).to_numpy()})
+    codes, uniques = distinct(frame, ["o", "lo", "hi"])
+    answer = one(uniques).iloc[codes].reset_index(drop=True)
+    answer["LBSTRESU"] = orresu.astype(object).map(text).to_numpy()
+    answer.index = orres.index
+    return answer
+
+
+def _num_or_nan(t: str) -> float:
+    n = parse_number(t)
+    return float(n) if n is not None else np.nan
+
+
+# --- reading: one flat record per Observation --------------------------------------------------------------
+
+FLAT_COLUMNS = (
+    # per row
+    "strict", "status", "subject", "encounter", "seq",
+    # from category, code, performer, interpretation, the contained specimen and referenceRange (worked out once
+    # per distinct combination); *_text: text() of the code's codes, range_text() of the limits
+    "lab_category", "categories", "cdisc_code", "ncit_code", "loinc_codes", "code_text", "other_codes",
+    "cdisc_code_text", "cdisc_display_text", "loinc_code_text", "performer", "interpretation_text",
+    "interpretation_codes", "specimen_text", "rr_low", "rr_high", "rr_low_text", "rr_high_text",
+    # value[x] (valueQuantity once per distinct value); for a valueQuantity, result_text() and text() of the unit
+    "vkind", "qvalue", "qorig", "qcomp", "qunit", "qsystem", "qcode", "vtext", "qresult_text", "qunit_text",
+    # per row
+    "effective", "effective_orig", "absent", "carried", "supp",
+)
+
+
+def _codings(cc: Any) -> list[dict[str, Any]]:
+    if not isinstance(cc, dict):
+        return []
+    return [c for c in cc.get("coding") or () if isinstance(c, dict)]
+
+
+# Distinct element values remembered per read at most (a bound on memory when elements differ per row).
+MEMO_LIMIT = 100_000
+
+
+class Flattener:
+    """One flat record (FLAT_COLUMNS) per Observation of a read: the fields reading needs.
+
+    Why: a big file repeats the same few hundred codes, ranges, categories and interpretations. Each element's
+    fields are parsed once per distinct value (keyed by its orjson bytes, equal for equal JSON) and the parsed
+    fields are shared between rows (read only). Mapping URLs are looked up once.
+    """
+
+    def __init__(self) -> None:
+        self.read_supplemental = read_supplemental
+        self.sys_cd, self.sys_loinc = terms.system("cdisc_lbtestcd"), terms.system("loinc")
+        self.sys_ncit, self.sys_interp = terms.system("ncit"), terms.system("interpretation")
+        lab = terms.fixed("lab_category")
+        self.sys_category, self.code_lab = terms.system(lab["system"]), lab["code"]
+        self.seq_system = terms.id_system("seq")
+        self.url_dtc = terms.ext_url("sdtm_dtc")
+        self.url_orig = terms.ext_url("sdtm_original_text")
+        self.url_supp = terms.ext_url("sdtm_supplemental")
+        self.memo_static: dict[bytes, Any] = {}
+        self.memo_quantity: dict[bytes, Any] = {}
+        self.memo_carried: dict[bytes, Any] = {}
+
+    @staticmethod
+    def _memo(memo: dict[bytes, Any], value: Any, parse: Any) -> Any:
+        """parse(value), remembered in `memo` per distinct JSON value of the element."""
+        try:
+            key = orjson.dumps(value)
+        except orjson.JSONEncodeError:  # pragma: no cover - what orjson read it can write
+            return parse(value)
+        found = memo.get(key)
+        if found is None:
+            found = parse(value)
+            if len(memo) < MEMO_LIMIT:
+                memo[key] = found
+        return found
+
+    def flatten(self, res: dict[str, Any], in_bundle: bool) -> tuple:
+        """The fields of an Observation that reading needs (the columns FLAT_COLUMNS), references left
+        unresolved."""
+        seq = None
+        for ident in res.get("identifier") or ():
+            if isinstance(ident, dict) and ident.get("system") == self.seq_system:
+                seq = ident.get("value")
+        contained = None
+        sp = res.get("specimen")
+        if isinstance(sp, dict) and sp.get("reference"):
+            ref = sp["reference"]
+            if ref.startswith("#"):
+                contained = (ref, res.get("contained"))
+        static = self._memo(self.memo_static, (res.get("category"), res.get("code") or {}, res.get("performer"),
+                                               res.get("interpretation"), contained, res.get("referenceRange")),
+                            self._static)
+        if "valueQuantity" in res:
+            value = self._memo(self.memo_quantity, res["valueQuantity"], self._quantity)
+        else:
+            vkind, vtext = self._other_value(res)
+            value = (vkind, None, None, None, None, None, None, vtext, None, None)
+        effective = res.get("effectiveDateTime")
+        effective_orig = self._kept(res.get("_effectiveDateTime"), self.url_dtc)
+        if effective is None and isinstance(res.get("effectivePeriod"), dict):
+            effective = res["effectivePeriod"].get("start")
+        if effective is None and res.get("effectiveInstant"):
+            effective = res["effectiveInstant"]
+        absent = None
+        dar = res.get("dataAbsentReason")
+        if isinstance(dar, dict):
+            absent = dar.get("text") or next((c.get("display") or c.get("code") for c in _codings(dar)), "unknown")
+        subject = (res.get("subject") or {}).get("reference")
+        encounter = (res.get("encounter") or {}).get("reference")
+        carried, has_supp = self._memo(self.memo_carried, res.get("extension"), self._carried)
+        return (in_bundle, res.get("status"), subject, encounter, seq, *static, *value, effective, effective_orig,
+                absent, carried, self.read_supplemental(res) if has_supp else [])
+
+    def _static(self, elements: tuple) -> tuple:
+        """The FLAT_COLUMNS fields from lab_category to rr_high_text."""
+        category, code, performer, interpretation, contained, reference_range = elements
+        cdisc_code, cdisc_display, ncit_code, loinc_code, loinc_codes, code_text, other = self._code(code)
+        return (*self._category(category), cdisc_code, ncit_code, loinc_codes, code_text, other, text(cdisc_code),
+                text(cdisc_display), text(loinc_code), _performers(performer), *self._interpretation(interpretation),
+                _contained_specimen(contained) if contained is not None else None, *self._range(reference_range))
+
+    @staticmethod
+    def _kept(element: Any, url: str) -> str | None:
+        """`primitive_original` with the extension URL given: the kept SDTM text on a `_name` element."""
+        if not element:
+            return None
+        for e in element.get("extension") or ():
+            if isinstance(e, dict) and e.get("url") == url:
+                return e.get("valueString")
+        return None
+
+    def _category(self, category: Any) -> tuple[bool | None, list[Any]]:
+        lab_category = None
+        categories = []
+        lab_sys, lab_code = self.sys_category, self.code_lab
+        for cc in category or ():
+            cods = _codings(cc)
+            if any(c.get("system") == lab_sys for c in cods):
+                if any(c.get("system") == lab_sys and c.get("code") == lab_code for c in cods):
+                    lab_category = True
+                elif lab_category is None:
+                    lab_category = False
+            elif isinstance(cc, dict) and cc.get("text"):
+                categories.append(cc["text"])
+        return lab_category, categories
+
+    def _code(self, code: Any) -> tuple:
+        cdisc_code = cdisc_display = ncit_code = loinc_code = None
+        loinc_codes = []
+        other = []
+        for c in _codings(code):
+            s = c.get("system")
+            if s == self.sys_cd and cdisc_code is None:
+                cdisc_code, cdisc_display = c.get("code"), c.get("display")
+            elif s == self.sys_ncit and ncit_code is None:
+                ncit_code = c.get("code")
+            elif s == self.sys_loinc:
+                loinc_codes.append(c.get("code"))
+                loinc_code = loinc_code or c.get("code")
+            else:
+                other.append(f"{s}|{c.get('code')}")
+        code_text = code.get("text") if isinstance(code, dict) else None
+        return cdisc_code, cdisc_display, ncit_code, loinc_code, loinc_codes, code_text, other
+
+    def _quantity(self, q: Any) -> tuple:
+        q = q or {}
+        value, comparator, unit = q.get("value"), q.get("comparator"), q.get("unit")
+        original = self._kept(q.get("_value"), self.url_orig) if q else None
+        return ("q", value, original, comparator, unit, q.get("system"), q.get("code"), None,
+                _result_text_or_none(value, original, comparator), text(unit))
+
+    @staticmethod
+    def _other_value(res: dict[str, Any]) -> tuple[str | None, Any]:
+        """(vkind, vtext) for an Observation without valueQuantity."""
+        if "valueCodeableConcept" in res:
+            cc = res["valueCodeableConcept"] or {}
+            return "cc", cc.get("text") or next((c.get("display") or c.get("code") for c in _codings(cc)), None)
+        if "valueString" in res:
+            return "s", res["valueString"]
+        if any(k.startswith("value") for k in res):
+            return "other:" + next(k for k in res if k.startswith("value")), None
+        return None, None
+
+    def _interpretation(self, interpretation: Any) -> tuple[Any, list[Any]]:
+        it = (interpretation or [None])[0]
+        text_ = it.get("text") if isinstance(it, dict) else None
+        return text_, [c.get("code") for c in _codings(it) if c.get("system") == self.sys_interp]
+
+    def _range(self, reference_range: Any) -> tuple:
+        rr = (reference_range or [None])[0] or {}
+        low, high = rr.get("low") or {}, rr.get("high") or {}
+        low_value, high_value = low.get("value"), high.get("value")
+        low_orig = self._kept(low.get("_value"), self.url_orig) if low else None
+        high_orig = self._kept(high.get("_value"), self.url_orig) if high else None
+        return low_value, high_value, range_text(low_value, low_orig), range_text(high_value, high_orig)
+
+    def _carried(self, extension: Any) -> tuple[dict[str, Any], bool]:
+        """The carried SDTM variables (read_carried) and whether there are SUPP-- records (read_supplemental)."""
+        carried = read_carried({"extension": extension}, None)
+        return carried, any(isinstance(e, dict) and e.get("url") == self.url_supp for e in extension or ())
+
+
+def _result_text_or_none(value: Any, original: Any, comparator: Any) -> str | None:
+    """result_text() of a valueQuantity; None when it fails (malformed: the reader's own call then fails where
+    the record is decoded, as before)."""
+    try:
+        return result_text("q", value, original, comparator, None)
+    except Exception:
+        return None
+
+
+def _performers(performer: Any) -> list[tuple[Any, Any]]:
+    return [(p.get("reference"), p.get("display")) for p in performer or () if isinstance(p, dict)]
+
+
+def _contained_specimen(ref_contained: tuple[str, Any]) -> Any:
+    """The type text of the contained Specimen `ref` points to."""
+    ref, contained = ref_contained
+    specimen_text = None
+    for c in contained or ():
+        if isinstance(c, dict) and c.get("id") == ref[1:] and c.get("resourceType") == "Specimen":
+            typ = c.get("type") or {}
+            specimen_text = typ.get("text") or next((x.get("display") for x in _codings(typ)), None)
+    return specimen_text
+
+
+def result_text(vkind: Any, qvalue: Any, qorig: Any, qcomp: Any, vtext: Any) -> str:
+    """LBORRES of an Observation: the kept SDTM text, else comparator + number, else the coded/string text."""
+    if qorig is not None:
+        return str(qorig)
+    if vkind == "q":
+        if qvalue is None:
+            return ""
+        return (qcomp or "") + number_back(qvalue)
+    if vkind in ("cc", "s"):
+        return text(vtext)
+    return ""
+
+
+def range_text(value: Any, orig: Any) -> str:
+    """LBORNRLO/HI of a referenceRange limit: the kept SDTM text, else the number as text."""
+    if orig is not None:
+        return str(orig)
+    return "" if value is None else number_back(value)
+
+
+def standard_conversion(testcd: str, unit: str) -> tuple[float, str] | None:
+    """(factor, standard unit) for a result of test `testcd` in CDISC unit `unit`, from lab_tests.yaml."""
+    t = mappings.lab_tests().get(testcd)
+    if t is None:
+        return None
+    for u, f in t.units:
+        if u == unit:
+            return f, t.standard_unit
+    return None
+
+
+# --- the LB rows ---------------------------------------------------------------------------------------------
+
+def _loinc_index() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for t in mappings.lab_tests().values():
+        if t.loinc:
+            out.setdefault(t.loinc, t.testcd)
+        for _u, code in t.loinc_by_unit:
+            out.setdefault(code, t.testcd)
+    return out
+
+
+def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict[str, dict[str, Any]],
+                      orgs: dict[str, str], rfstdtc: dict[str, str], studyid: str) -> pd.DataFrame | None:
+    """LB from the flat records the Flattener made while the files were read; None when there were no
+    Observations. msc-interop's own records decode exactly, others through the mapping data (_foreign_lab)."""
+    if not r.flat_obs:
+        return None
+    flat_obs, r.flat_obs = r.flat_obs, []
+    r.obs_supp = [rec for t in flat_obs for rec in t[_FLAT_SUPP]]
+    tz = r.tz
+    patients = {k: v for k, v in subjects.items()}
+    # subjects, per distinct reference
+    subj_of: dict[Any, tuple[str | None, str]] = {}
+    for ref, strict in {(t[_FLAT_SUBJECT] if isinstance(t[_FLAT_SUBJECT], str) else None, t[_FLAT_STRICT])
+                        for t in flat_obs}:
+        subj_of[(ref, strict)] = r.subject(ref, strict, patients)
+    rows_out: list[tuple | dict[str, Any]] = []  # tuples (_OWN_LB_COLUMNS) for msc-interop's own records
+    over: list[dict[str, Any]] = []
+    own_rows: list[int] = []
+    foreign = _ForeignLookups()
+    imap = terms.code_map("nrind_to_interpretation")
+    derived_subject = 0
+    memo = _LbMemo(r, encounters, orgs, tz)
+    for rec in map(_FlatRecord._make, flat_obs):
+        loc: Located = rec.loc
+        usubjid, problem = subj_of[(rec.subject if isinstance(rec.subject, str) else None, rec.strict)]
+        if usubjid is None:
+            r.reject(loc, "Observation", "Observation.subject", problem, rec.subject)
+            continue
+        if problem == "derived":
+            derived_subject += 1
+        if rec.status in ("entered-in-error", "cancelled"):
+            r.reject(loc, "Observation", "Observation.status", f"status {rec.status}: not a result", rec.status)
+            continue
+        enc = memo.encounter(rec.encounter)
+        if rec.encounter and not enc and rec.strict:
+            r.report.add("Observation", loc.file, loc.position, "Observation.encounter", rec.encounter,
+                         f"converted without a visit: encounter reference {rec.encounter!r} does not resolve")
+        lbdtc = rec.effective_orig if rec.effective_orig is not None else memo.dtc(rec.effective)
+        nrind = text(rec.interpretation_text)
+        if not nrind and rec.interpretation_codes:
+            nrind = imap.cdisc(rec.interpretation_codes[0]) or ""
+        if rec.cdisc_code is not None or rec.seq is not None:  # written by msc-interop: exact decoding
+            seq = text(rec.seq).rsplit("/", 1)[-1] if rec.seq is not None else ""
+            quantity = rec.vkind == "q"
+            own_rows.append(len(rows_out))
+            rows_out.append((
+                studyid, "LB", usubjid, enc.get("VISITNUM"), enc.get("VISIT", ""), enc.get("EPOCH", ""),
+                memo.lab_name(rec.performer), lbdtc, nrind, int(seq) if seq.lstrip("-").isdigit() else None,
+                rec.cdisc_code_text, rec.cdisc_display_text, rec.categories[0] if rec.categories else "",
+                rec.qresult_text if quantity and rec.qresult_text is not None else
+                result_text(rec.vkind, rec.qvalue, rec.qorig, rec.qcomp, rec.vtext),
+                rec.qunit_text if quantity else "", rec.rr_low_text, rec.rr_high_text, rec.loinc_code_text,
+                text(rec.specimen_text)))
+        else:
+            row: dict[str, Any] = {"STUDYID": studyid, "DOMAIN": "LB", "USUBJID": usubjid,
+                                   "VISITNUM": enc.get("VISITNUM"), "VISIT": enc.get("VISIT", ""),
+                                   "EPOCH": enc.get("EPOCH", ""), "LBNAM": memo.lab_name(rec.performer),
+                                   "LBDTC": lbdtc, "LBNRIND": nrind}
+            problem = _foreign_lab(rec, row, foreign.loinc_idx, foreign.by_nci)
+            if problem:
+                r.reject(loc, "Observation", problem[0], problem[1], problem[2])
+                continue
+            rows_out.append(row)
+        over.append(rec.carried or {})
+    r.converted["Observation"] += len(rows_out)
+    if derived_subject:
+        r.report.notes.append(f"{derived_subject} Observation(s) name their subject by a reference to a Patient "
+                              "that is not in the input: USUBJID is that Patient's id")
+    if not rows_out:
+        return pd.DataFrame(columns=["STUDYID", "DOMAIN", "USUBJID", "LBSEQ", "LBTESTCD", "LBTEST"])
+    df = _lb_frame(rows_out)
+    df = apply_overrides(df, over)
+    own = np.zeros(len(df), dtype=bool)
+    own[own_rows] = True
+    # derived standard results (msc-interop's own records; others were converted above)
+    if own.any():
+        std = derive_standard(df["LBORRES"], df["LBORRESU"], df["LBORNRLO"], df["LBORNRHI"])
+        for c in ("LBSTRESC", "LBSTRESN", "LBSTRESU", "LBSTNRLO", "LBSTNRHI"):
+            if c not in df.columns:
+                df[c] = pd.Series([np.nan if c in ("LBSTRESN", "LBSTNRLO", "LBSTNRHI") else ""] * len(df),
+                                  dtype=object)
+            carried = np.array([c in o for o in over], dtype=bool)
+            take = own & ~carried
+            df.loc[take, c] = std.loc[take, c]
+    df = study_days(df, "LBDTC", "LBDY", over, rfstdtc)
+    return seq_where_missing(df, "LB")
+
+
+_OWN_LB_COLUMNS = ["STUDYID", "DOMAIN", "USUBJID", "VISITNUM", "VISIT", "EPOCH", "LBNAM", "LBDTC", "LBNRIND",
+                   "LBSEQ", "LBTESTCD", "LBTEST", "LBCAT", "LBORRES", "LBORRESU", "LBORNRLO", "LBORNRHI",
+                   "LBLOINC", "LBSPEC"]
+
+
+def _lb_frame(rows: list[tuple | dict[str, Any]]) -> pd.DataFrame:
+    """The LB rows as a DataFrame, as pandas makes it from the rows as dicts.
+
+    Why tuples: when every row is msc-interop's own (the same keys in the same order), pandas builds the same
+    frame from tuples (both go through one object array per column) without a dict per row.
+    """
+    if all(type(row) is tuple for row in rows):
+        return pd.DataFrame(rows, columns=_OWN_LB_COLUMNS)
+    return pd.DataFrame([dict(zip(_OWN_LB_COLUMNS, row, strict=True)) if type(row) is tuple else row
+                         for row in rows])
+
+
+_FlatRecord = namedtuple("_FlatRecord", [*FLAT_COLUMNS, "loc"])  # type: ignore[misc]
+_FLAT_SUBJECT, _FLAT_STRICT, _FLAT_SUPP = (FLAT_COLUMNS.index(c) for c in ("subject", "strict", "supp"))
+
+
+class _ForeignLookups:
+    """The LOINC and NCI look-ups for Observations written by others, made when the first one needs them."""
+
+    @functools.cached_property
+    def loinc_idx(self) -> dict[str, str]:
+        return _loinc_index()
+
+    @functools.cached_property
+    def by_nci(self) -> dict[str, str]:
+        return terms.ct_by_nci("LBTESTCD")
+
+
+class _LbMemo:
+    """Per distinct value, what an LB row takes from references and dates: a big file repeats a few thousand
+    encounters, performers and dates over a million Observations."""
+
+    def __init__(self, r: ReadContext, encounters: dict[str, dict[str, Any]], orgs: dict[str, str], tz: str | None):
+        self.r, self.encounters, self.orgs, self.tz = r, encounters, orgs, tz
+        self.encounter_of: dict[str, dict[str, Any]] = {}
+        self.name_of: dict[tuple, str] = {}
+        self.dtc_of: dict[str, str] = {}
+
+    def encounter(self, ref: Any) -> dict[str, Any]:
+        if not isinstance(ref, str):
+            return self.encounters.get(self.r.resolve(ref) or "", {})
+        found = self.encounter_of.get(ref)
+        if found is None:
+            found = self.encounter_of[ref] = self.encounters.get(self.r.resolve(ref) or "", {})
+        return found
+
+    def lab_name(self, performers: list[tuple[Any, Any]]) -> str:
+        try:
+            key = tuple(performers)
+            found = self.name_of.get(key)
+        except TypeError:  # a reference or display that is not a string (malformed input): not remembered
+            return _lab_name(self.r, performers, self.orgs)
+        if found is None:
+            found = self.name_of[key] = _lab_name(self.r, performers, self.orgs)
+        return found
+
+    def dtc(self, value: Any) -> str:
+        if type(value) is not str:
+            return dtc(value, self.tz)
+        found = self.dtc_of.get(value)
+        if found is None:
+            found = self.dtc_of[value] = dtc(value, self.tz)
+        return found
+
+
+def _lab_name(r: ReadContext, performers: list[tuple[Any, Any]], orgs: dict[str, str]) -> str:
+    """LBNAM: the first performer that is an Organization (a practitioner's name is never read)."""
+    for ref, display in performers:
+        key = r.resolve(ref) or (ref if isinstance(ref, str) else "")
+        if key.startswith("Organization/") or "/Organization/" in key:
+            return text(display) or orgs.get(key, "")
+    return ""
+
+
+def _foreign_lab(rec: Any, row: dict[str, Any], loinc_idx: dict[str, str],
+                 by_nci: dict[str, str]) -> tuple[str, str, Any] | None:
+    """Fill an LB row from an Observation written by others; (field, reason, value) when it cannot be placed."""
+    if rec.lab_category is False:
+        return ("Observation.category", "not a laboratory Observation (its category is not 'laboratory')",
+                "")
+    testcd = None
+    if rec.ncit_code and rec.ncit_code in by_nci:
+        testcd = by_nci[rec.ncit_code]
+    for code in rec.loinc_codes or ():
+        if testcd is None and code in loinc_idx:
+            testcd = loinc_idx[code]
+    if testcd is None:
+        codes = [f"LOINC {c}" for c in rec.loinc_codes or ()] + list(rec.other_codes or ())
+        shown = ", ".join(codes) or "no coding"
+        return ("Observation.code", f"unknown code: {shown} ({text(rec.code_text)}) is not in "
+                "mappings/lab_tests.yaml or the CDISC LBTESTCD terminology", shown)
+    test = mappings.lab_tests().get(testcd)
+    row["LBTESTCD"] = testcd
+    row["LBTEST"] = test.test if test else _ct_test(testcd)
+    row["LBCAT"] = test.category if test else ""
+    row["LBLOINC"] = next((c for c in rec.loinc_codes or () if c), "") or ""
+    row["LBSPEC"] = text(rec.specimen_text) or (test.specimen if test else "")
+    if rec.vkind == "q":
+        if rec.qvalue is None:
+            return ("Observation.valueQuantity", "no value: valueQuantity has no number", "")
+        unit = cdisc_unit(rec.qsystem, rec.qcode, rec.qunit) if (rec.qcode or rec.qunit) else ""
+        if unit is None:
+            return ("Observation.valueQuantity.unit", f"unknown unit {rec.qunit or rec.qcode!r}: not in "
+                    "mappings/units.yaml", rec.qunit or rec.qcode)
+        value = float(rec.qvalue)
+        row["LBORRES"] = text(rec.qcomp) + number_back(rec.qvalue)
+        row["LBORRESU"] = unit
+        conv = standard_conversion(testcd, unit) if test else (1.0, unit)
+        if conv is None:
+            return ("Observation.valueQuantity.unit", f"unit {unit!r} cannot be converted to the standard unit "
+                    f"{test.standard_unit!r} of {testcd} (mappings/lab_tests.yaml)", unit)
+        factor, std_unit = conv
+        decimals = test.decimals if test else 6
+        stresn = round(value * factor, decimals) if not rec.qcomp else np.nan
+        row["LBSTRESN"] = stresn
+        row["LBSTRESC"] = float_text(stresn) if not rec.qcomp else text(rec.qcomp) + float_text(
+            round(value * factor, decimals))
+        row["LBSTRESU"] = std_unit
+        for name, val in (("LO", rec.rr_low), ("HI", rec.rr_high)):
+            row[f"LBORNR{name}"] = number_back(val) if val is not None else ""
+            row[f"LBSTNR{name}"] = round(float(val) * factor, decimals) if val is not None else np.nan
+    elif rec.vkind in ("cc", "s"):
+        row["LBORRES"] = text(rec.vtext)
+        row["LBSTRESC"] = text(rec.vtext)
+        row["LBORRESU"] = row["LBSTRESU"] = ""
+    elif rec.absent:
+        row["LBORRES"] = ""
+        row["LBSTAT"] = "NOT DONE"
+        row["LBREASND"] = text(rec.absent)
+    elif rec.vkind:
+        return ("Observation.value[x]", f"a {rec.vkind[6:]} result has no LB form here", rec.vkind[6:])
+    else:
+        return ("Observation.value[x]", "no value and no dataAbsentReason", "")
+    return None
+
+
+def _ct_test(testcd: str) -> str:
+    term = mappings.codelist("LBTESTCD").term(testcd)
+    if term is None:
+        return testcd
+    by = {t.nci_code: t.value for t in mappings.codelist("LBTEST").terms}
+    return by.get(term.nci_code, testcd)
