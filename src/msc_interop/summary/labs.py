@@ -14,7 +14,8 @@ rows take seconds. Definitions (stated in the report's footnotes as well):
   administration (LBDY < 1). By-visit tables use scheduled visits (whole VISITNUM); unscheduled visits (decimal
   VISITNUM, the SDTM convention) count in the shift table and the abnormal listing. One record per subject,
   parameter and visit (the highest LBSEQ when a visit holds several).
-- Reference range classification: LBNRIND; where it is empty, derived from LBSTRESN against LBSTNRLO/LBSTNRHI.
+- Reference range classification: LBNRIND; where it is empty, derived from LBSTRESN against LBSTNRLO/LBSTNRHI by
+  the builders' derivation (sdtm.reference_range.reference_indicator).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from scipy import stats
 
 from msc_interop import mappings
 from msc_interop.errors import MscInteropError
+from msc_interop.sdtm.reference_range import reference_indicator
 from msc_interop.study import Study
 from msc_interop.summary._common import (
     MISSING,
@@ -173,14 +175,14 @@ def _prepare(lb: pd.DataFrame, baseline: str | None, sec: Section) -> _Data:
     params["hi"] = modal["hi"].reindex(range(len(params))).to_numpy()
     params["n_ranges"] = rc.groupby("param").size().reindex(range(len(params)), fill_value=0).to_numpy()
 
-    # reference range classification: LBNRIND, derived from the range where empty
+    # reference range classification: LBNRIND, derived from the range where empty (the builders' derivation). A
+    # result with a comparator ("<2") has no LBSTRESN in SDTM, so only exact results (comparator "") can be derived.
     nr = _nr_codes(lb["LBNRIND"] if "LBNRIND" in lb else pd.Series("", index=lb.index, dtype=object))
-    empty = nr == 0
-    derivable = empty & ~np.isnan(value) & (~np.isnan(lo) | ~np.isnan(hi))
-    with np.errstate(invalid="ignore"):
-        derived = np.where(value < lo, N_LOW, np.where(value > hi, N_HIGH, N_NORMAL))
-    nr = np.where(derivable, derived, nr).astype(np.int8)
-    d.counts["nr_derived"] = int(derivable.sum())
+    todo = np.flatnonzero((nr == 0) & ~np.isnan(value) & (~np.isnan(lo) | ~np.isnan(hi)))
+    derived = _nr_codes(reference_indicator(pd.Series(value[todo]), pd.Series("", index=range(len(todo))),
+                                            pd.Series(lo[todo]), pd.Series(hi[todo])))
+    nr[todo] = derived
+    d.counts["nr_derived"] = int(np.count_nonzero(derived))
 
     vn = lb["VISITNUM"].to_numpy(dtype="float64") if "VISITNUM" in lb else np.full(n, np.nan)
     seq = pd.to_numeric(lb["LBSEQ"], errors="coerce").to_numpy(dtype="float64") if "LBSEQ" in lb \
