@@ -169,6 +169,16 @@ def visitnum_text(v: float) -> str:
     return f"{float(v):g}"
 
 
+def visit_labels(df: pd.DataFrame) -> dict[float, str]:
+    """VISITNUM -> VISIT text (the most frequent, ties alphabetical) for labelling; {} without VISITNUM."""
+    if "VISITNUM" not in df:
+        return {}
+    vv = df[["VISITNUM", "VISIT"]].value_counts(dropna=True).reset_index(name="k")
+    vv = vv.sort_values(["VISITNUM", "k", "VISIT"], ascending=[True, False, True])
+    return {float(v): str(t) for v, t in vv.drop_duplicates("VISITNUM")[["VISITNUM", "VISIT"]].itertuples(
+        index=False, name=None)}
+
+
 def decimals_of(text: pd.Series) -> int:
     """Decimals printed in numeric result text ("4.15" -> 2), the largest seen, capped at 4."""
     values = pd.Series(pd.unique(text.to_numpy()), dtype=object)

@@ -43,6 +43,7 @@ from msc_interop.summary._common import (
     n_pct,
     num,
     p_value,
+    visit_labels,
     visitnum_text,
 )
 
@@ -193,7 +194,7 @@ def _prepare(lb: pd.DataFrame, baseline: str | None, sec: Section) -> _Data:
     key = subj.astype(np.int64) * len(params) + param
     a = pd.DataFrame({"key": key, "subj": subj.astype(np.int32), "param": param.astype(np.int32), "vn": vn,
                       "seq": seq, "value": value, "nr": nr, "pos": np.arange(n)})
-    d.visit_label = _visit_labels(lb)
+    d.visit_label = visit_labels(lb)
 
     # baseline
     if baseline is not None:
@@ -261,15 +262,6 @@ def _nr_codes(nrind: pd.Series) -> np.ndarray:
 
     lut = np.array([code(u) for u in uniq], dtype=np.int8)
     return lut[codes] if len(uniq) else np.zeros(len(nrind), dtype=np.int8)
-
-
-def _visit_labels(lb: pd.DataFrame) -> dict[float, str]:
-    if "VISITNUM" not in lb:
-        return {}
-    vv = lb[["VISITNUM", "VISIT"]].value_counts(dropna=True).reset_index(name="k")
-    vv = vv.sort_values(["VISITNUM", "k", "VISIT"], ascending=[True, False, True])
-    return {float(v): str(t) for v, t in vv.drop_duplicates("VISITNUM")[["VISITNUM", "VISIT"]].itertuples(
-        index=False, name=None)}
 
 
 def _resolve_visit(baseline: str, labels: dict[float, str]) -> list[float]:
