@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from msc_interop.sdtm.reference_range import reference_indicator
 from msc_interop.study import Study, StudyMeta
 from msc_interop.summary import _build, compute_tables
-from msc_interop.summary.labs import signed_rank_test
+from msc_interop.summary.lab_stats import signed_rank_test
 
 from .conftest import cell
 
