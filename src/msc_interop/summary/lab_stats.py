@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from msc_interop.summary._common import Population, Section, mean_sd, min_max, num, p_value
+from msc_interop.summary._common import Population, Section, exact_mean_sd, mean_sd, min_max, num, p_value
 from msc_interop.summary.lab_data import TITLES, LabData
 
 EXACT_MAX = 50  # up to this many non-zero pairs the signed-rank p-value is exact
@@ -19,8 +18,8 @@ MIN_WILCOXON = 6  # non-zero differences needed: with 5, the smallest two-sided 
 def group_stats(values: np.ndarray, param: np.ndarray, period: np.ndarray) -> pd.DataFrame:
     """n, mean, SD, median, min, max of `values` (NaN dropped) by (param, period), indexed by those two.
 
-    Sums are exact (math.fsum: the correctly rounded sum of the exact values), so the mean and SD do not depend on
-    the order the rows came in: the summary of a Study read from SDTM, FHIR or records is the same to the last bit.
+    Sums are exact (exact_mean_sd), so the mean and SD do not depend on the order the rows came in: the summary of
+    a Study read from SDTM, FHIR or records is the same to the last bit.
     """
     ok = ~np.isnan(values)
     v, p, q = values[ok], param[ok], period[ok]
@@ -32,8 +31,7 @@ def group_stats(values: np.ndarray, param: np.ndarray, period: np.ndarray) -> pd
     rows = []
     for code, s0, n in zip(groups.tolist(), start.tolist(), count.tolist(), strict=True):
         x = v[s0:s0 + n]
-        mean = math.fsum(x.tolist()) / n
-        sd = math.sqrt(math.fsum(((x - mean) ** 2).tolist()) / (n - 1)) if n > 1 else float("nan")
+        mean, sd = exact_mean_sd(x)
         rows.append((code // max(1, len(quniq)), float(quniq[code % max(1, len(quniq))]), n, mean, sd,
                      float(np.median(x)), float(x.min()), float(x.max())))
     out = pd.DataFrame(rows, columns=["param", "period", "count", "mean", "std", "median", "min", "max"])
