@@ -32,7 +32,7 @@ from msc_interop.atomic import write_bytes_atomic
 from msc_interop.errors import UnknownFormatError
 from msc_interop.study import Study
 from msc_interop.summary import render
-from msc_interop.summary._common import Section, population
+from msc_interop.summary._common import Population, Section, population
 from msc_interop.summary.adverse import summarize_ae
 from msc_interop.summary.exposure import summarize_exposure
 from msc_interop.summary.figures import FigureOut, lab_figures
@@ -92,7 +92,7 @@ def _build(study: Study, baseline: str | None, by_visit: bool) -> _Summary:
                     sec.footnotes, highlights, labs)
 
 
-def _highlights(study: Study, pop, ex: pd.DataFrame, sec: Section, labs: LabResult) -> list[str]:
+def _highlights(study: Study, pop: Population, ex: pd.DataFrame, sec: Section, labs: LabResult) -> list[str]:
     out = []
     dm = study.datasets.get("DM")
     sex = ""

@@ -131,7 +131,8 @@ def _count_table(ae: pd.DataFrame, pop: Population, keys: list[str]) -> tuple[pd
     return subjects, events
 
 
-def _cells(pop: Population, subjects: pd.Series, events: pd.Series, key, label_events: bool = True) -> dict:
+def _cells(pop: Population, subjects: pd.Series, events: pd.Series, key: str | tuple[str, ...],
+           label_events: bool = True) -> dict[str, str]:
     n_by = pop.arm_n()
     out = {}
     for c in pop.columns():
