@@ -11,8 +11,8 @@ import base64
 import html
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import pandas as pd
 
@@ -30,8 +30,9 @@ SECTIONS: list[tuple[str, list[str]]] = [
 LISTINGS = frozenset({"exposure_listing", "ae_listing", "lab_abnormal_listing"})
 
 
-class Report(Protocol):
-    """What the renderers read of a computed summary (summary._Summary has it)."""
+@dataclass
+class Report:
+    """What the renderers draw: the computed tables with their titles and footnotes, highlights, figures."""
 
     studyid: str
     title: str
@@ -39,7 +40,7 @@ class Report(Protocol):
     titles: dict[str, str]
     footnotes: dict[str, list[str]]
     highlights: list[str]
-    figures: list[FigureOut]
+    figures: list[FigureOut] = field(default_factory=list)
 
 CSS = """
 body{font-family:"DejaVu Sans",Arial,Helvetica,sans-serif;margin:24px auto;max-width:1200px;color:#222;
