@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import jsonschema
@@ -384,3 +385,51 @@ def fhir_json_schema(version: str) -> dict[str, Any]:
 def reject_codes() -> dict[str, dict[str, Any]]:
     """Every reject code with its area and title (the reject report's `code` column)."""
     return dict(load("reject_codes")["codes"])
+# --- Adverse-event terms (mappings/adverse_events.yaml) -------------------------------------------------------
+
+@dataclass(frozen=True)
+class AdverseEventTerms:
+    """AESEV and OUT in their display order, and the AEREL convention (the AE builder and the summary share it)."""
+
+    severity_order: tuple[str, ...]  # least to most severe
+    outcome_order: tuple[str, ...]
+    relationship: MappingProxyType[str, str]  # accepted input (upper case: value or spelling) -> AEREL value
+    not_related: frozenset[str]  # AEREL values the summary counts as not related (an empty AEREL is not related too)
+
+
+@functools.cache
+def adverse_event_terms() -> AdverseEventTerms:
+    """The terms of mappings/adverse_events.yaml, checked against the CT codelists they order."""
+    data = load("adverse_events")
+    rel = data["relationship"]
+    accepted: dict[str, str] = {}
+    not_related = set(rel["other_not_related"])
+    for t in rel["terms"]:
+        for text in (t["value"], *t.get("spellings", [])):
+            if text in accepted or text in rel["other_not_related"]:
+                raise MappingDataError(f"mappings/adverse_events.yaml: AEREL {text!r} is given twice")
+            accepted[text] = t["value"]
+            if not t["related"]:
+                not_related.add(text)
+    return AdverseEventTerms(_ct_order(data, "severity"), _ct_order(data, "outcome"), MappingProxyType(accepted),
+                             frozenset(not_related))
+
+
+def _ct_order(data: dict[str, Any], key: str) -> tuple[str, ...]:
+    """The `order` of a codelist in adverse_events.yaml: every CT term once, each with the C-code CT gives it."""
+    spec = data[key]
+    cl = codelist(spec["codelist"])
+    where = f"mappings/adverse_events.yaml {key}"
+    if cl.nci_code != spec["nci_code"]:
+        raise MappingDataError(f"{where}: codelist {cl.name} is {cl.nci_code} in codelists.json, "
+                               f"not {spec['nci_code']}")
+    for t in spec["order"]:
+        term = cl.term(t["value"])
+        if term is None or term.nci_code != t["nci_code"]:
+            raise MappingDataError(f"{where}: {t['value']} ({t['nci_code']}) is not a term of {cl.name} "
+                                   "in codelists.json")
+    values = tuple(t["value"] for t in spec["order"])
+    if set(values) != cl.values:
+        raise MappingDataError(f"{where}: the order must name every term of {cl.name} once; missing "
+                               f"{', '.join(sorted(cl.values - set(values)))}")
+    return values

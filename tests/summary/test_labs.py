@@ -11,9 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from msc_interop.sdtm.reference_range import reference_indicator
 from msc_interop.study import Study, StudyMeta
-from msc_interop.summary import compute_tables
-from msc_interop.summary.labs import signed_rank_test
+from msc_interop.summary import _build, compute_tables
+from msc_interop.summary.lab_stats import signed_rank_test
 
 from .conftest import cell
 
@@ -55,6 +56,25 @@ def test_first_visit_is_baseline_without_flag_and_range_is_derived_when_nrind_em
     assert cell(shift, {"Baseline": "LOW"}, "Worst post-baseline NORMAL") == 1
     change = t["lab_change"]
     assert cell(change, {"Visit": "V2"}, "Method").startswith("not tested: 2 non-zero")
+
+
+def test_empty_lbnrind_is_derived_as_the_builders_derive_it():
+    """Limits inclusive, one-sided ranges classified, a "<2" result (no LBSTRESN) left unclassified."""
+    rows = [(s, "WBC", v, f"V{v}", x, "", "Y" if v == 1 else "", v * 10 - 15) for s, v, x in [
+        ("S1", 1, 3.5), ("S1", 2, 9.5), ("S2", 1, 3.4), ("S2", 2, 9.6), ("S3", 1, 5.0), ("S3", 2, "<2"),
+        ("S4", 1, 1.0), ("S4", 2, 20.0)]]
+    study = _study(rows, dm_subjects=("S1", "S2", "S3", "S4"))
+    lb = study["LB"]
+    lb.loc[lb["USUBJID"].eq("S4"), "LBSTNRLO"] = np.nan  # only an upper limit: 1.0 NORMAL, 20.0 HIGH
+    expected = reference_indicator(lb["LBSTRESN"], pd.Series("", index=lb.index), lb["LBSTNRLO"], lb["LBSTNRHI"])
+    assert expected.tolist() == ["NORMAL", "NORMAL", "LOW", "HIGH", "NORMAL", "", "NORMAL", "HIGH"]
+    s = _build(study, None, True)
+    listing = s.tables["lab_abnormal_listing"]
+    assert listing[["Subject", "Visit", "Indicator", "Derived"]].values.tolist() == [
+        ["S2", "V1", "LOW", "Y"], ["S2", "V2", "HIGH", "Y"], ["S4", "V2", "HIGH", "Y"]]
+    rng = s.tables["lab_range"]
+    assert cell(rng, {"Visit": "Baseline"}, "n") == 4 and cell(rng, {"Visit": "V2"}, "n") == 3
+    assert any(n.startswith("7 result(s) had no LBNRIND") for n in s.footnotes["lab_range"])
 
 
 def test_unscheduled_repeat_and_missing_visitnum_are_counted():

@@ -26,13 +26,10 @@ FORM = "adverse_events"
 _HIERARCHY = [("AELLT", "llt"), ("AELLTCD", "llt_code"), ("AEDECOD", "pt"), ("AEPTCD", "pt_code"),
               ("AEHLT", "hlt"), ("AEHLTCD", "hlt_code"), ("AEHLGT", "hlgt"), ("AEHLGTCD", "hlgt_code"),
               ("AEBODSYS", "soc"), ("AEBDSYCD", "soc_code"), ("AESOC", "soc"), ("AESOCCD", "soc_code")]
-# AEREL has no CDISC codelist (sponsor-defined); these are the values the study uses.
-_RELATIONSHIP = {"RELATED": "RELATED", "NOT RELATED": "NOT RELATED", "POSSIBLY RELATED": "POSSIBLY RELATED",
-                 "PROBABLY RELATED": "PROBABLY RELATED", "UNLIKELY RELATED": "UNLIKELY RELATED",
-                 "Y": "RELATED", "N": "NOT RELATED", "YES": "RELATED", "NO": "NOT RELATED"}
 
 
 def build_ae(records: RawRecords, dm: pd.DataFrame) -> pd.DataFrame:
+    """The AE domain from the adverse-event form; rows that cannot be coded or mapped are rejected."""
     if FORM not in records.forms:
         return pd.DataFrame()
     keys = subject_keys(records, FORM, dm)
@@ -48,7 +45,9 @@ def build_ae(records: RawRecords, dm: pd.DataFrame) -> pd.DataFrame:
               required=True, hint=" (give meddra_pt_code or add the term to mappings/ae_dictionary.yaml)")
     sev = map_terms(records, FORM, "severity", codelist_lookup("AESEV"), "a CDISC AESEV term (MILD, MODERATE, SEVERE)")
     ser = map_terms(records, FORM, "serious", codelist_lookup("NY"), "Y or N")
-    rel = map_terms(records, FORM, "relationship", _RELATIONSHIP, "a causality value (RELATED, NOT RELATED, ...)")
+    # AEREL has no CDISC codelist (sponsor-defined): the accepted terms are mappings/adverse_events.yaml's
+    relationship = dict(mappings.adverse_event_terms().relationship)
+    rel = map_terms(records, FORM, "relationship", relationship, "a causality value (RELATED, NOT RELATED, ...)")
     acn = map_terms(records, FORM, "action_taken", codelist_lookup("ACN"), "a CDISC ACN term")
     out = map_terms(records, FORM, "outcome", codelist_lookup("OUT"), "a CDISC OUT term")
     start = normalize_dates(records, FORM, "start_datetime")

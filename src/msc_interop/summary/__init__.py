@@ -32,10 +32,10 @@ from msc_interop.atomic import write_bytes_atomic
 from msc_interop.errors import UnknownFormatError
 from msc_interop.study import Study
 from msc_interop.summary import render
-from msc_interop.summary._common import Section, population
+from msc_interop.summary._common import Population, Section, population
 from msc_interop.summary.adverse import summarize_ae
 from msc_interop.summary.exposure import summarize_exposure
-from msc_interop.summary.figures import FigureOut, lab_figures
+from msc_interop.summary.figures import lab_figures
 from msc_interop.summary.labs import LabResult, summarize_labs
 from msc_interop.summary.subjects import demographics, disposition, study_table
 
@@ -59,15 +59,8 @@ class SummaryResult:
 
 
 @dataclass
-class _Summary:
-    studyid: str
-    title: str
-    tables: dict[str, pd.DataFrame]
-    titles: dict[str, str]
-    footnotes: dict[str, list[str]]
-    highlights: list[str]
-    labs: LabResult
-    figures: list[FigureOut] = field(default_factory=list)
+class _Summary(render.Report):
+    labs: LabResult = field(default_factory=LabResult)  # what the lab figures are drawn from
 
 
 def _build(study: Study, baseline: str | None, by_visit: bool) -> _Summary:
@@ -89,10 +82,10 @@ def _build(study: Study, baseline: str | None, by_visit: bool) -> _Summary:
     highlights = _highlights(study, pop, ex, sec, labs)
     title = sec.tables["study"].set_index("Item")["Value"].get("Title", "")
     return _Summary(study.meta.studyid, "" if title.startswith("not recorded") else title, sec.tables, sec.titles,
-                    sec.footnotes, highlights, labs)
+                    sec.footnotes, highlights, labs=labs)
 
 
-def _highlights(study: Study, pop, ex: pd.DataFrame, sec: Section, labs: LabResult) -> list[str]:
+def _highlights(study: Study, pop: Population, ex: pd.DataFrame, sec: Section, labs: LabResult) -> list[str]:
     out = []
     dm = study.datasets.get("DM")
     sex = ""

@@ -169,6 +169,16 @@ def visitnum_text(v: float) -> str:
     return f"{float(v):g}"
 
 
+def visit_labels(df: pd.DataFrame) -> dict[float, str]:
+    """VISITNUM -> VISIT text (the most frequent, ties alphabetical) for labelling; {} without VISITNUM."""
+    if "VISITNUM" not in df:
+        return {}
+    vv = df[["VISITNUM", "VISIT"]].value_counts(dropna=True).reset_index(name="k")
+    vv = vv.sort_values(["VISITNUM", "k", "VISIT"], ascending=[True, False, True])
+    return {float(v): str(t) for v, t in vv.drop_duplicates("VISITNUM")[["VISITNUM", "VISIT"]].itertuples(
+        index=False, name=None)}
+
+
 def decimals_of(text: pd.Series) -> int:
     """Decimals printed in numeric result text ("4.15" -> 2), the largest seen, capped at 4."""
     values = pd.Series(pd.unique(text.to_numpy()), dtype=object)
@@ -176,13 +186,19 @@ def decimals_of(text: pd.Series) -> int:
     return int(min(4, frac.str.len().max())) if len(frac) else 0
 
 
+def exact_mean_sd(x: np.ndarray) -> tuple[float, float]:
+    """Mean and SD (n - 1) from exact sums (math.fsum), so they do not depend on the order the values came in."""
+    mean = math.fsum(x.tolist()) / len(x)
+    sd = math.sqrt(math.fsum(((x - mean) ** 2).tolist()) / (len(x) - 1)) if len(x) > 1 else float("nan")
+    return mean, sd
+
+
 def continuous_rows(values: pd.Series, decimals: int) -> dict[str, str]:
     """n, Mean (SD), Median, Min, Max of one numeric column (NaN ignored) as display cells."""
     v = pd.to_numeric(values, errors="coerce").dropna().astype(float).to_numpy()
     if len(v) == 0:
         return {"n": "0", "Mean (SD)": "-", "Median": "-", "Min, Max": "-"}
-    mean = math.fsum(v.tolist()) / len(v)  # exact sum: independent of row order
-    sd = math.sqrt(math.fsum(((v - mean) ** 2).tolist()) / (len(v) - 1)) if len(v) > 1 else float("nan")
+    mean, sd = exact_mean_sd(v)
     return {"n": str(len(v)), "Mean (SD)": mean_sd(mean, sd, decimals),
             "Median": num(float(np.median(v)), decimals + 1), "Min, Max": min_max(v.min(), v.max(), decimals)}
 

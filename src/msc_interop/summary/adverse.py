@@ -4,13 +4,14 @@ Infusion-related (administration-related) event: onset on the calendar day of an
 carry a time, within 24 h after its start. The time from the start of the nearest preceding administration is
 given in minutes when both AESTDTC and EXSTDTC have times (the seed paper's "5 min after infusion").
 An AE with a partial start date cannot be placed against an administration and is counted as not assessable.
+Severity and outcome order, and which AEREL values count as not related: mappings/adverse_events.yaml.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from msc_interop import dates
+from msc_interop import dates, mappings
 from msc_interop.study import Study
 from msc_interop.summary._common import (
     MISSING,
@@ -26,11 +27,7 @@ from msc_interop.summary._common import (
 )
 
 NOT_CODED = "Not coded"
-NOT_RELATED = frozenset({"NOT RELATED", "UNLIKELY RELATED", "UNRELATED", "N", "NO", "NONE", "NOT SUSPECTED"})
 WINDOW = pd.Timedelta(hours=24)
-SEVERITY = ("MILD", "MODERATE", "SEVERE")
-OUTCOMES = ("RECOVERED/RESOLVED", "RECOVERING/RESOLVING", "NOT RECOVERED/NOT RESOLVED",
-            "RECOVERED/RESOLVED WITH SEQUELAE", "FATAL", "UNKNOWN")
 
 
 def prepare(study: Study) -> pd.DataFrame:
@@ -134,7 +131,8 @@ def _count_table(ae: pd.DataFrame, pop: Population, keys: list[str]) -> tuple[pd
     return subjects, events
 
 
-def _cells(pop: Population, subjects: pd.Series, events: pd.Series, key, label_events: bool = True) -> dict:
+def _cells(pop: Population, subjects: pd.Series, events: pd.Series, key: str | tuple[str, ...],
+           label_events: bool = True) -> dict[str, str]:
     n_by = pop.arm_n()
     out = {}
     for c in pop.columns():
@@ -146,10 +144,11 @@ def _cells(pop: Population, subjects: pd.Series, events: pd.Series, key, label_e
 
 
 def _overview(study: Study, ae: pd.DataFrame, pop: Population, sec: Section, extra: list[str]) -> None:
+    not_related = mappings.adverse_event_terms().not_related
     flags = {
         "Any adverse event": pd.Series(True, index=ae.index),
         "Serious (AESER = Y)": ae["AESER"].eq("Y"),
-        "Related to the product (see note)": ~ae["AEREL"].isin(NOT_RELATED) & ae["AEREL"].ne(""),
+        "Related to the product (see note)": ~ae["AEREL"].isin(not_related) & ae["AEREL"].ne(""),
         "Severe (AESEV = SEVERE)": ae["AESEV"].eq("SEVERE"),
         "Leading to withdrawal (AEACN = DRUG WITHDRAWN)": ae["AEACN"].eq("DRUG WITHDRAWN"),
         "Fatal outcome (AEOUT = FATAL)": ae["AEOUT"].eq("FATAL"),
@@ -170,6 +169,7 @@ def _overview(study: Study, ae: pd.DataFrame, pop: Population, sec: Section, ext
             row[pop.header(c, "n (%)")] = n_pct(k, n_by[c])
             row[f"{c} events"] = "-"
         rows.append(row)
+    # the note names the common not-related values only; the full list is mappings/adverse_events.yaml's
     notes = ["n (%): subjects with at least one such event (percent of N); events: number of events.",
              "Related: AEREL other than NOT RELATED, UNLIKELY RELATED, N (empty AEREL counts as not related).",
              *extra]
@@ -206,9 +206,10 @@ def _characteristics(ae: pd.DataFrame, pop: Population, sec: Section) -> None:
     rows = []
     n_by = pop.arm_n()
     e = pop.expand(ae) if len(ae) else ae.assign(ARMCD=pd.Series(dtype=object))
-    sev_rank = {s: i for i, s in enumerate(SEVERITY)}
-    specs = [("Severity (AESEV)", "AESEV", SEVERITY), ("Serious (AESER)", "AESER", ("Y", "N")),
-             ("Relationship (AEREL)", "AEREL", ()), ("Outcome (AEOUT)", "AEOUT", OUTCOMES),
+    terms = mappings.adverse_event_terms()
+    sev_rank = {s: i for i, s in enumerate(terms.severity_order)}
+    specs = [("Severity (AESEV)", "AESEV", terms.severity_order), ("Serious (AESER)", "AESER", ("Y", "N")),
+             ("Relationship (AEREL)", "AEREL", ()), ("Outcome (AEOUT)", "AEOUT", terms.outcome_order),
              ("Action taken (AEACN)", "AEACN", ())]
     for label, var, preferred in specs:
         val = e[var].replace("", MISSING) if len(e) else pd.Series(dtype=object)

@@ -11,6 +11,7 @@ import base64
 import html
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +28,19 @@ SECTIONS: list[tuple[str, list[str]]] = [
     ("Data handling", ["data_issues"]),
 ]
 LISTINGS = frozenset({"exposure_listing", "ae_listing", "lab_abnormal_listing"})
+
+
+@dataclass
+class Report:
+    """What the renderers draw: the computed tables with their titles and footnotes, highlights, figures."""
+
+    studyid: str
+    title: str
+    tables: dict[str, pd.DataFrame]
+    titles: dict[str, str]
+    footnotes: dict[str, list[str]]
+    highlights: list[str]
+    figures: list[FigureOut] = field(default_factory=list)
 
 CSS = """
 body{font-family:"DejaVu Sans",Arial,Helvetica,sans-serif;margin:24px auto;max-width:1200px;color:#222;
@@ -90,7 +104,7 @@ def _md_table(df: pd.DataFrame) -> str:
     return "\n".join([head, sep, *body]) + "\n"
 
 
-def markdown(summary, figure_dir: str = "figures") -> str:
+def markdown(summary: Report, figure_dir: str = "figures") -> str:
     nums = table_number(list(summary.tables))
     out = [f"# Safety summary: {summary.studyid}", ""]
     if summary.title:
@@ -135,7 +149,7 @@ def _html_table(df: pd.DataFrame) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table>"
 
 
-def html_report(summary) -> str:
+def html_report(summary: Report) -> str:
     esc = html.escape
     nums = table_number(list(summary.tables))
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',

@@ -14,6 +14,7 @@ from msc_interop.summary._common import (
     continuous_rows,
     n_pct,
     subjects_text,
+    visit_labels,
     visitnum_text,
 )
 
@@ -133,7 +134,7 @@ def disposition(study: Study, pop: Population, sec: Section) -> None:
         return
     allv = pd.concat(parts, ignore_index=True)
     allv = allv[allv["USUBJID"].isin(pop.subjects["USUBJID"])]
-    labels = _visit_labels(allv)
+    labels = visit_labels(allv)
     any_subj = allv.drop_duplicates(["USUBJID", "VISITNUM"]).groupby("VISITNUM").size()
     by_dom = allv.groupby(["VISITNUM", "DOMAIN"]).size().unstack(fill_value=0)
     rows = []
@@ -164,10 +165,3 @@ def disposition(study: Study, pop: Population, sec: Section) -> None:
         sec.issue("Scheduled visit without any data", "all", sum(len(x) for _, x in missing),
                   len({s for _, x in missing for s in x}), detail, "counted as missing in the disposition table")
     sec.add("disposition", "Disposition: subjects with data at each visit", table, notes)
-
-
-def _visit_labels(df: pd.DataFrame) -> dict[float, str]:
-    """VISITNUM -> VISIT text (the most frequent, ties alphabetical) for labelling."""
-    counts = df.groupby(["VISITNUM", "VISIT"]).size().reset_index(name="n")
-    counts = counts.sort_values(["VISITNUM", "n", "VISIT"], ascending=[True, False, True])
-    return dict(counts.drop_duplicates("VISITNUM")[["VISITNUM", "VISIT"]].itertuples(index=False, name=None))

@@ -1,0 +1,102 @@
+"""Lab results against the reference range: outside the range by visit, shift from baseline to the worst
+post-baseline class, and the listing of results outside the range."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from msc_interop.summary._common import MISSING, Section, n_pct, num, visitnum_text
+from msc_interop.summary.lab_data import N_ABN, N_HIGH, N_LOW, N_NORMAL, NR, TITLES, LabData
+
+
+def range_table(d: LabData, an: pd.DataFrame, sec: Section, period_word: str) -> None:
+    """lab_range: results below, above or outside the reference range by parameter and period."""
+    x = an[an["nr"] > 0]
+    counts = pd.crosstab([x["param"], x["period"]], x["nr"])
+    for c in (N_NORMAL, N_LOW, N_HIGH, N_ABN):
+        if c not in counts:
+            counts[c] = 0
+    show_abn = bool((d.a["nr"] == N_ABN).any())
+    rows = []
+    for (p, per), r in counts.iterrows():
+        n = int(r.sum())
+        row = {**d.param_cells(p), period_word: d.period_label(per), "n": n,
+               "Below range (LOW) n (%)": n_pct(int(r[N_LOW]), n), "Above range (HIGH) n (%)": n_pct(int(r[N_HIGH]), n)}
+        if show_abn:
+            row["ABNORMAL n (%)"] = n_pct(int(r[N_ABN]), n)
+        row["Outside range n (%)"] = n_pct(int(r[N_LOW] + r[N_HIGH] + r[N_ABN]), n)
+        rows.append(row)
+    notes = ["n: results with a reference range classification (LBNRIND); percentages of n."]
+    if d.counts["nr_derived"]:
+        notes.append(f"{d.counts['nr_derived']} result(s) had no LBNRIND: classified from LBSTRESN against "
+                     "LBSTNRLO/LBSTNRHI (limits inclusive).")
+    sec.add("lab_range", TITLES["lab_range"], pd.DataFrame(rows), notes)
+
+
+def shift_table(d: LabData, sec: Section) -> None:
+    """lab_shift: subjects by baseline class and worst post-baseline class."""
+    a = d.a
+    keys = a[["key", "param"]].drop_duplicates("key").set_index("key")
+    post = a.loc[a["post"] & (a["nr"] > 0), ["key", "nr"]]
+    flags = pd.DataFrame({"key": post["key"], "L": post["nr"] == N_LOW, "H": post["nr"] == N_HIGH,
+                          "A": post["nr"] == N_ABN, "N": post["nr"] == N_NORMAL}).groupby("key").max()
+    flags = flags.reindex(keys.index, fill_value=False).astype(bool)
+    worst = np.select([flags["L"] & flags["H"], flags["L"], flags["H"], flags["A"], flags["N"]],
+                      ["LOW and HIGH", "LOW", "HIGH", "ABNORMAL", "NORMAL"], default="No post-baseline value")
+    bnr = d.base["nr"].reindex(keys.index).fillna(0).astype(int).to_numpy()
+    bcat = np.array([NR[i] if i > 0 else MISSING for i in bnr], dtype=object)
+    t = pd.DataFrame({"param": keys["param"].to_numpy(), "base": bcat, "worst": worst})
+    ct = pd.crosstab([t["param"], t["base"]], t["worst"])
+    post_cols = ["LOW", "NORMAL", "HIGH", "LOW and HIGH", "ABNORMAL", "No post-baseline value"]
+    post_cols = [c for c in post_cols if c in ("LOW", "NORMAL", "HIGH") or (c in ct and ct[c].sum() > 0)]
+    rows = []
+    for p in sorted(t["param"].unique()):
+        present = set(ct.loc[p].index) if p in ct.index.get_level_values(0) else set()
+        for b in ["LOW", "NORMAL", "HIGH", "ABNORMAL", MISSING]:
+            if b not in present and b not in ("LOW", "NORMAL", "HIGH"):
+                continue
+            r = ct.loc[(p, b)] if b in present else pd.Series(dtype=int)
+            row = {**d.param_cells(p), "Baseline": b, "n": int(r.sum()) if len(r) else 0}
+            for c in post_cols:
+                row[f"Worst post-baseline {c}"] = int(r.get(c, 0))
+            rows.append(row)
+    notes = ["Subjects by baseline reference range category (LBNRIND) and their worst post-baseline category over "
+             "all post-baseline records (scheduled and unscheduled visits): LOW and HIGH when both occurred. "
+             "Baseline 'Missing': no baseline record or no classification."]
+    sec.add("lab_shift", TITLES["lab_shift"], pd.DataFrame(rows), notes)
+
+
+def abnormal_listing(d: LabData, lb: pd.DataFrame, sec: Section) -> None:
+    """lab_abnormal_listing: every result outside the range, any visit, with its LB record's values."""
+    a = d.a
+    sel = a[a["nr"] >= N_LOW]
+    pos = sel["pos"].to_numpy()
+    rows = lb.iloc[pos]
+
+    def col(name: str) -> np.ndarray:
+        return rows[name].to_numpy() if name in rows else np.full(len(rows), "", dtype=object)
+
+    lo = col("LBSTNRLO") if "LBSTNRLO" in rows else np.full(len(rows), np.nan)
+    hi = col("LBSTNRHI") if "LBSTNRHI" in rows else np.full(len(rows), np.nan)
+    dec = d.params["decimals"].to_numpy()[sel["param"].to_numpy()]
+    nrind = col("LBNRIND")
+    table = pd.DataFrame({
+        "Subject": col("USUBJID"), "Test code": col("LBTESTCD"), "Test": col("LBTEST"),
+        "Visit": col("VISIT"), "Visit number": [visitnum_text(v) for v in sel["vn"]], "Date": col("LBDTC"),
+        "Study day": pd.array(col("LBDY"), dtype="Int64").astype(str) if "LBDY" in rows else "",
+        "Result": col("LBSTRESC"), "Unit": col("LBSTRESU"),
+        "Reference range": [f"{num(x, k)} - {num(y, k)}" for x, y, k in zip(lo, hi, dec, strict=True)],
+        "Indicator": [NR[c] if str(o) == "" else str(o) for c, o in zip(sel["nr"], nrind, strict=True)],
+        "Derived": ["Y" if str(o) == "" else "" for o in nrind],
+        "Baseline": np.where(sel["is_base"], "Y", ""),
+        "Post-baseline": np.where(sel["post"], "Y", ""),
+        "_s": sel["subj"].to_numpy(), "_p": sel["param"].to_numpy(), "_v": sel["vn"].to_numpy(),
+        "_q": sel["seq"].to_numpy(),
+    })
+    table["Study day"] = table["Study day"].replace("<NA>", "-")
+    table["_u"] = table["Subject"]
+    table = table.sort_values(["_u", "_p", "_v", "_q"], kind="stable").drop(columns=["_s", "_p", "_v", "_q", "_u"])
+    notes = [f"{len(table)} result(s) outside the reference range (LOW, HIGH or ABNORMAL), all visits; "
+             "Derived = Y: LBNRIND was empty and the category was derived from the range."]
+    sec.add("lab_abnormal_listing", TITLES["lab_abnormal_listing"], table, notes)

@@ -1,0 +1,144 @@
+"""Lab statistics by visit and change from baseline, with the Wilcoxon signed-rank test against baseline."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from msc_interop.summary._common import Population, Section, exact_mean_sd, mean_sd, min_max, num, p_value
+from msc_interop.summary.lab_data import TITLES, LabData
+
+EXACT_MAX = 50  # up to this many non-zero pairs the signed-rank p-value is exact
+MIN_WILCOXON = 6  # non-zero differences needed: with 5, the smallest two-sided exact p is 0.0625
+
+
+def group_stats(values: np.ndarray, param: np.ndarray, period: np.ndarray) -> pd.DataFrame:
+    """n, mean, SD, median, min, max of `values` (NaN dropped) by (param, period), indexed by those two.
+
+    Sums are exact (exact_mean_sd), so the mean and SD do not depend on the order the rows came in: the summary of
+    a Study read from SDTM, FHIR or records is the same to the last bit.
+    """
+    ok = ~np.isnan(values)
+    v, p, q = values[ok], param[ok], period[ok]
+    qcode, quniq = pd.factorize(q, sort=True)
+    g = p.astype(np.int64) * max(1, len(quniq)) + qcode
+    order = np.argsort(g, kind="stable")
+    v, g = v[order], g[order]
+    groups, start, count = np.unique(g, return_index=True, return_counts=True)
+    rows = []
+    for code, s0, n in zip(groups.tolist(), start.tolist(), count.tolist(), strict=True):
+        x = v[s0:s0 + n]
+        mean, sd = exact_mean_sd(x)
+        rows.append((code // max(1, len(quniq)), float(quniq[code % max(1, len(quniq))]), n, mean, sd,
+                     float(np.median(x)), float(x.min()), float(x.max())))
+    out = pd.DataFrame(rows, columns=["param", "period", "count", "mean", "std", "median", "min", "max"])
+    return out.set_index(["param", "period"])
+
+
+def general_notes(d: LabData, pop: Population, by_visit: bool) -> list[str]:
+    """Footnotes of the statistics table: the baseline rule and what a post-baseline value is."""
+    notes = [f"{d.rule[0].upper()}{d.rule[1:]}. Values are LBSTRESN in standard units (LBSTRESU); mean and median "
+             "carry one decimal more than the data, SD two more."]
+    if by_visit:
+        notes.append("Post-baseline visits: scheduled visits (whole VISITNUM) after the baseline visit; a subject "
+                     "contributes one value per visit.")
+    else:
+        notes.append("Last post-baseline: each subject's last post-baseline value (scheduled or unscheduled visit).")
+    if pop.with_total:
+        notes.append("Laboratory tables pool all arms.")
+    return notes
+
+
+def value_stats(d: LabData, an: pd.DataFrame) -> pd.DataFrame:
+    """group_stats of the numeric parameters' values by (param, period)."""
+    numeric = d.params["numeric"].to_numpy()[an["param"].to_numpy()]
+    return group_stats(an["value"].to_numpy()[numeric], an["param"].to_numpy()[numeric],
+                       an["period"].to_numpy()[numeric])
+
+
+def stats_table(d: LabData, s: pd.DataFrame, sec: Section, period_word: str, notes: list[str]) -> None:
+    """lab_stats: n, mean (SD), median, min and max by parameter and period."""
+    rows = []
+    for (p, per), r in s.iterrows():
+        dec = int(d.params.at[p, "decimals"])
+        rows.append({**d.param_cells(p), period_word: d.period_label(per), "n": int(r["count"]),
+                     "Mean (SD)": mean_sd(r["mean"], r["std"], dec), "Median": num(r["median"], dec + 1),
+                     "Min, Max": min_max(r["min"], r["max"], dec)})
+    extra = []
+    char_only = d.params.loc[~d.params["numeric"], "LBTESTCD"].tolist()
+    if char_only:
+        extra.append(f"Tests with character results only (no LBSTRESN), in the range tables but not here: "
+                     f"{', '.join(char_only)}.")
+    multi_unit = d.params["LBTESTCD"][d.params["LBTESTCD"].duplicated(keep=False)].unique().tolist()
+    if multi_unit:
+        extra.append(f"Tests reported in more than one standard unit, summarised per unit: {', '.join(multi_unit)}.")
+    sec.add("lab_stats", TITLES["lab_stats"], pd.DataFrame(rows), notes + extra)
+
+
+def change_table(d: LabData, an: pd.DataFrame, sec: Section, period_word: str) -> None:
+    """lab_change: change from baseline by parameter and period, with its signed-rank p-value."""
+    change = an["change"].to_numpy()
+    sel = ~np.isnan(change) & d.params["numeric"].to_numpy()[an["param"].to_numpy()]
+    x = pd.DataFrame({"param": an["param"].to_numpy()[sel], "period": an["period"].to_numpy()[sel],
+                      "change": change[sel]})
+    s = group_stats(x["change"].to_numpy(), x["param"].to_numpy(), x["period"].to_numpy())
+    tests = {}
+    for k, idx in x.groupby(["param", "period"]).indices.items():
+        diff = x["change"].to_numpy()[idx]
+        nz = int(np.count_nonzero(diff))
+        if nz == 0:
+            tests[k] = ("-", "no change (all differences 0)")
+        elif nz < MIN_WILCOXON:
+            tests[k] = ("-", f"not tested: {nz} non-zero difference(s), fewer than {MIN_WILCOXON}")
+        else:
+            pv, method = signed_rank_test(diff)
+            tests[k] = (p_value(pv), f"Wilcoxon signed-rank ({method}), {nz} non-zero pairs")
+    rows = []
+    for (p, per), r in s.iterrows():
+        dec = int(d.params.at[p, "decimals"])
+        pv, how = tests[(p, per)]
+        rows.append({**d.param_cells(p), period_word: d.period_label(per), "n (pairs)": int(r["count"]),
+                     "Mean (SD) change": mean_sd(r["mean"], r["std"], dec), "Median change": num(r["median"], dec + 1),
+                     "Min, Max change": min_max(r["min"], r["max"], dec), "p (vs baseline)": pv, "Method": how})
+    notes = ["Change = post-baseline value - baseline value, for subjects with both. Wilcoxon signed-rank test "
+             "(two-sided, zero differences dropped) of each visit against baseline: exact permutation distribution "
+             f"(ties handled exactly) up to {EXACT_MAX} non-zero pairs, normal approximation with tie correction "
+             f"above; run when at least "
+             f"{MIN_WILCOXON} pairs differ (fewer cannot give p < 0.05). p-values are descriptive, not adjusted "
+             "for multiplicity."]
+    sec.add("lab_change", TITLES["lab_change"], pd.DataFrame(rows), notes)
+
+
+def signed_rank_test(diff: np.ndarray) -> tuple[float, str]:
+    """Two-sided Wilcoxon signed-rank p-value of paired differences (zeros dropped, Wilcox's method).
+
+    Up to EXACT_MAX non-zero differences: the exact permutation distribution of the positive-rank sum given the
+    observed (mid)ranks, so ties are handled exactly (the null: each difference's sign is + or - with probability
+    1/2). Computed by dynamic programming over doubled ranks in O(n * sum of ranks), instead of scipy's 2^n
+    permutation test, which takes seconds per test. Beyond EXACT_MAX: scipy's normal approximation with the tie
+    correction.
+    """
+    d = np.sort(np.asarray(diff, dtype=float))
+    d = d[d != 0]
+    n = len(d)
+    if n == 0:
+        return float("nan"), "no non-zero differences"
+    if n > EXACT_MAX:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = stats.wilcoxon(d, zero_method="wilcox", alternative="two-sided", method="approx")
+        return float(res.pvalue), "normal approximation"
+    ranks2 = np.rint(2 * stats.rankdata(np.abs(d))).astype(np.int64)  # midranks are multiples of 1/2
+    t_plus = int(ranks2[d > 0].sum())
+    dist = np.zeros(int(ranks2.sum()) + 1)
+    dist[0] = 1.0
+    for r in ranks2:  # each rank enters the positive sum or not, with probability 1/2
+        dist[r:] = 0.5 * dist[r:] + 0.5 * dist[:-r].copy() if r else dist[r:]
+        if r:
+            dist[:r] *= 0.5
+    lower = dist[: t_plus + 1].sum()
+    upper = dist[t_plus:].sum()
+    return float(min(1.0, 2 * min(lower, upper))), "exact"
