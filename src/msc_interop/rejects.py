@@ -63,9 +63,8 @@ class RejectReport:
     notes: list[str] = field(default_factory=list)  # what a reader read but skipped on purpose (audit trails, ...)
     carried: set[str] = field(default_factory=set)  # forms kept in the Study as read, not mapped to SDTM yet
 
-    def add(self, form: str, file: str, row: int, field: str, value: object, reason: str, *, code: str = "") -> None:
-        # TODO(issue 11): code becomes required once the FHIR reader's sites pass theirs
-        self.rejects.append(Reject(form, file, int(row), field, _text(value), reason, known_code(code) if code else ""))
+    def add(self, form: str, file: str, row: int, field: str, value: object, reason: str, *, code: str) -> None:
+        self.rejects.append(Reject(form, file, int(row), field, _text(value), reason, known_code(code)))
 
     def add_frame(self, form: str, file: str, rows: pd.Series, field: str, values: pd.Series, reason: str, *,
                   code: str) -> None:

@@ -76,14 +76,14 @@ class _Reader(ReadContext):
             if isinstance(item, ReadProblem):
                 self.read["(unreadable)"] += 1
                 where = f"{item.where} {item.position}"
-                self.report.add("(unreadable)", item.file, item.position, where, "", item.message)
+                self.report.add("(unreadable)", item.file, item.position, where, "", item.message, code="REJ-FHIR-001")
                 continue
             res = item.resource
             rtype = res.get("resourceType")
             if not isinstance(rtype, str) or not rtype:
                 self.read["(unreadable)"] += 1
                 self.report.add("(unreadable)", item.file, item.position, f"{item.where} {item.position}", "",
-                                "not a FHIR resource: no resourceType")
+                                "not a FHIR resource: no resourceType", code="REJ-FHIR-001")
                 continue
             rid = res.get("id")
             if isinstance(rid, str) and f"{rtype}/{rid}" in self.index:
@@ -93,7 +93,7 @@ class _Reader(ReadContext):
             self.read[rtype] += 1
             if not is_fhir_type(rtype):
                 self.reject(item, rtype, "resourceType", f"{rtype!r} is not a FHIR R4 or R5 resource type",
-                            rtype)
+                            rtype, code="REJ-FHIR-002")
                 continue
             evident, tells = evident_version(res)
             if evident:
@@ -102,7 +102,7 @@ class _Reader(ReadContext):
                 self.reject(item, rtype, "resourceType",
                             f"looks like FHIR {evident} (has {', '.join(f'{rtype}.{t}' for t in tells)}) but is "
                             f"read as {self.forced}; read it with --fhir-version {evident} or let the version "
-                            "be detected")
+                            "be detected", code="REJ-FHIR-002")
                 continue
             if rtype == "Observation":
                 # keep where it came from, not the resource itself (a million dicts would stay in memory)

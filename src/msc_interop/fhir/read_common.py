@@ -70,10 +70,11 @@ class ReadContext:
         self.obs_supp: list[dict[str, Any]] = []
         self.derived_subjects: dict[str, None] = {}
 
-    def reject(self, item: Located, form: str, fld: str, reason: str, value: Any = "") -> None:
-        """A record that cannot be placed: into the report with where it was (file, line or Bundle entry)."""
+    def reject(self, item: Located, form: str, fld: str, reason: str, value: Any = "", *, code: str) -> None:
+        """A record that cannot be placed: into the report with where it was (file, line or Bundle entry) and
+        its reason code (mappings/reject_codes.yaml)."""
         where = f"Bundle entry {item.position}: " if item.where == "entry" else ""
-        self.report.add(form, item.file, item.position, fld, value, where + reason)
+        self.report.add(form, item.file, item.position, fld, value, where + reason, code=code)
 
     def resolve(self, ref: Any) -> str | None:
         """"Type/id" of the resource a reference points to, if it is in the input."""

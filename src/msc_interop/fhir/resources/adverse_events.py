@@ -230,14 +230,16 @@ def read_adverse_events(r: ReadContext, subjects: dict[str, str], encounters: di
         strict = strict_bundle(loc)
         usubjid, problem = r.subject((res.get("subject") or {}).get("reference"), strict, subjects)
         if usubjid is None:
-            r.reject(loc, "AdverseEvent", "AdverseEvent.subject", problem, (res.get("subject") or {}).get("reference"))
+            r.reject(loc, "AdverseEvent", "AdverseEvent.subject", problem, (res.get("subject") or {}).get("reference"),
+                     code="REJ-FHIR-003")
             continue
         if res.get("actuality") == "potential":
             r.reject(loc, "AdverseEvent", "AdverseEvent.actuality", "a potential adverse event (near miss) is "
-                     "not an AE record", "potential")
+                     "not an AE record", "potential", code="REJ-FHIR-004")
             continue
         if res.get("status") == "entered-in-error":
-            r.reject(loc, "AdverseEvent", "AdverseEvent.status", "entered-in-error", "entered-in-error")
+            r.reject(loc, "AdverseEvent", "AdverseEvent.status", "entered-in-error", "entered-in-error",
+                     code="REJ-FHIR-004")
             continue
         row: dict[str, Any] = {"STUDYID": studyid, "DOMAIN": "AE", "USUBJID": usubjid}
         seq = None
@@ -260,7 +262,7 @@ def read_adverse_events(r: ReadContext, subjects: dict[str, str], encounters: di
         row.update(_meddra(event or {}))
         if not row.get("AETERM"):
             r.reject(loc, "AdverseEvent", "AdverseEvent.event", "no event term (event/code has no text or coding)",
-                     "")
+                     "", code="REJ-FHIR-005")
             continue
         row["AECAT"] = next((text(c.get("text")) for c in res.get("category") or []
                              if isinstance(c, dict) and not c.get("coding") and c.get("text")), "")

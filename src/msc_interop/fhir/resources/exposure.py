@@ -176,11 +176,12 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
         ref = (res.get("subject") or {}).get("reference")
         usubjid, problem = r.subject(ref, strict, subjects)
         if usubjid is None:
-            r.reject(loc, "MedicationAdministration", "MedicationAdministration.subject", problem, ref)
+            r.reject(loc, "MedicationAdministration", "MedicationAdministration.subject", problem, ref,
+                     code="REJ-FHIR-003")
             continue
         if res.get("status") in ("not-done", "entered-in-error"):
             r.reject(loc, "MedicationAdministration", "MedicationAdministration.status",
-                     f"status {res['status']}: no exposure took place", res["status"])
+                     f"status {res['status']}: no exposure took place", res["status"], code="REJ-FHIR-004")
             continue
         own = False
         row: dict[str, Any] = {"STUDYID": studyid, "DOMAIN": "EX", "USUBJID": usubjid}
@@ -192,7 +193,7 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
         med = _medication(r, res)
         if med is None:
             r.reject(loc, "MedicationAdministration", "MedicationAdministration.medication",
-                     "no medication: neither a code nor a Medication that resolves", "")
+                     "no medication: neither a code nor a Medication that resolves", "", code="REJ-FHIR-005")
             continue
         code = med.get("code") or {}
         row["EXTRT"] = text(code.get("text")) or next((text(c.get("display") or c.get("code"))

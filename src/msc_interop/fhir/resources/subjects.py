@@ -242,7 +242,7 @@ def read_dm(r: ReadContext, info: dict[str, Any], sites: dict[str, dict[str, str
             pid = r.ref_id(pref, "Patient")
             if pid is None:
                 r.reject(loc, "ResearchSubject", "ResearchSubject.individual", "the research subject has no "
-                         "Patient and no study subject identifier", pref)
+                         "Patient and no study subject identifier", pref, code="REJ-FHIR-003")
                 continue
             usubjid = pid
         if pkey:

@@ -347,17 +347,19 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
         loc: Located = rec.loc
         usubjid, problem = subj_of[(rec.subject if isinstance(rec.subject, str) else None, rec.strict)]
         if usubjid is None:
-            r.reject(loc, "Observation", "Observation.subject", problem, rec.subject)
+            r.reject(loc, "Observation", "Observation.subject", problem, rec.subject, code="REJ-FHIR-003")
             continue
         if problem == "derived":
             derived_subject += 1
         if rec.status in ("entered-in-error", "cancelled"):
-            r.reject(loc, "Observation", "Observation.status", f"status {rec.status}: not a result", rec.status)
+            r.reject(loc, "Observation", "Observation.status", f"status {rec.status}: not a result", rec.status,
+                     code="REJ-FHIR-004")
             continue
         enc = memo.encounter(rec.encounter)
         if rec.encounter and not enc and rec.strict:
             r.report.add("Observation", loc.file, loc.position, "Observation.encounter", rec.encounter,
-                         f"converted without a visit: encounter reference {rec.encounter!r} does not resolve")
+                         f"converted without a visit: encounter reference {rec.encounter!r} does not resolve",
+                         code="REJ-FHIR-007")
         lbdtc = rec.effective_orig if rec.effective_orig is not None else memo.dtc(rec.effective)
         nrind = text(rec.interpretation_text)
         if not nrind and rec.interpretation_codes:
@@ -381,7 +383,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
                                    "LBDTC": lbdtc, "LBNRIND": nrind}
             problem = _foreign_lab(rec, row, foreign.loinc_idx, foreign.by_nci)
             if problem:
-                r.reject(loc, "Observation", problem[0], problem[1], problem[2])
+                r.reject(loc, "Observation", problem[0], problem[1], problem[2], code=problem[3])
                 continue
             rows_out.append(row)
         over.append(rec.carried or {})
@@ -489,11 +491,12 @@ def _lab_name(r: ReadContext, performers: list[tuple[Any, Any]], orgs: dict[str,
 
 
 def _foreign_lab(rec: Any, row: dict[str, Any], loinc_idx: dict[str, str],
-                 by_nci: dict[str, str]) -> tuple[str, str, Any] | None:
-    """Fill an LB row from an Observation written by others; (field, reason, value) when it cannot be placed."""
+                 by_nci: dict[str, str]) -> tuple[str, str, Any, str] | None:
+    """Fill an LB row from an Observation written by others; (field, reason, value, reject code) when it
+    cannot be placed."""
     if rec.lab_category is False:
         return ("Observation.category", "not a laboratory Observation (its category is not 'laboratory')",
-                "")
+                "", "REJ-FHIR-005")
     testcd = None
     if rec.ncit_code and rec.ncit_code in by_nci:
         testcd = by_nci[rec.ncit_code]
@@ -504,7 +507,7 @@ def _foreign_lab(rec: Any, row: dict[str, Any], loinc_idx: dict[str, str],
         codes = [f"LOINC {c}" for c in rec.loinc_codes or ()] + list(rec.other_codes or ())
         shown = ", ".join(codes) or "no coding"
         return ("Observation.code", f"unknown code: {shown} ({text(rec.code_text)}) is not in "
-                "mappings/lab_tests.yaml or the CDISC LBTESTCD terminology", shown)
+                "mappings/lab_tests.yaml or the CDISC LBTESTCD terminology", shown, "REJ-FHIR-005")
     test = mappings.lab_tests().get(testcd)
     row["LBTESTCD"] = testcd
     row["LBTEST"] = test.test if test else _ct_test(testcd)
@@ -513,18 +516,18 @@ def _foreign_lab(rec: Any, row: dict[str, Any], loinc_idx: dict[str, str],
     row["LBSPEC"] = text(rec.specimen_text) or (test.specimen if test else "")
     if rec.vkind == "q":
         if rec.qvalue is None:
-            return ("Observation.valueQuantity", "no value: valueQuantity has no number", "")
+            return ("Observation.valueQuantity", "no value: valueQuantity has no number", "", "REJ-FHIR-006")
         unit = cdisc_unit(rec.qsystem, rec.qcode, rec.qunit) if (rec.qcode or rec.qunit) else ""
         if unit is None:
             return ("Observation.valueQuantity.unit", f"unknown unit {rec.qunit or rec.qcode!r}: not in "
-                    "mappings/units.yaml", rec.qunit or rec.qcode)
+                    "mappings/units.yaml", rec.qunit or rec.qcode, "REJ-FHIR-006")
         value = float(rec.qvalue)
         row["LBORRES"] = text(rec.qcomp) + number_back(rec.qvalue)
         row["LBORRESU"] = unit
         conv = standard_conversion(testcd, unit) if test else (1.0, unit)
         if conv is None:
             return ("Observation.valueQuantity.unit", f"unit {unit!r} cannot be converted to the standard unit "
-                    f"{test.standard_unit!r} of {testcd} (mappings/lab_tests.yaml)", unit)
+                    f"{test.standard_unit!r} of {testcd} (mappings/lab_tests.yaml)", unit, "REJ-FHIR-006")
         factor, std_unit = conv
         decimals = test.decimals if test else 6
         stresn = round(value * factor, decimals) if not rec.qcomp else np.nan
@@ -544,9 +547,10 @@ def _foreign_lab(rec: Any, row: dict[str, Any], loinc_idx: dict[str, str],
         row["LBSTAT"] = "NOT DONE"
         row["LBREASND"] = text(rec.absent)
     elif rec.vkind:
-        return ("Observation.value[x]", f"a {rec.vkind[6:]} result has no LB form here", rec.vkind[6:])
+        return ("Observation.value[x]", f"a {rec.vkind[6:]} result has no LB form here", rec.vkind[6:],
+                "REJ-FHIR-006")
     else:
-        return ("Observation.value[x]", "no value and no dataAbsentReason", "")
+        return ("Observation.value[x]", "no value and no dataAbsentReason", "", "REJ-FHIR-006")
     return None
 
 
