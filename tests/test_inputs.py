@@ -95,7 +95,7 @@ def test_every_command_on_every_output(outputs, tmp_path, command, source):
 
 def test_own_reports_are_recognised_from_what_the_writers_write(tmp_path, outputs):
     report = RejectReport()
-    report.add("labs", "labs.csv", 2, "test", "X", "unknown test")
+    report.add("labs", "labs.csv", 2, "test", "X", "unknown test", code="REJ-REC-006")
     written = report.write(tmp_path)
     assert [p.name for p in written] == ["rejects.csv", "rejects.json"]
     for path in written:

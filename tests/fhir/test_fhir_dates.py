@@ -1,11 +1,11 @@
-"""SDTM --DTC <-> FHIR date/dateTime (dates.dtc_to_fhir / fhir_to_dtc): precision, time zones, originals."""
+"""SDTM --DTC <-> FHIR date/dateTime (fhir.datetimes.dtc_to_fhir / fhir_to_dtc): precision, time zones, originals."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from msc_interop.dates import dtc_to_fhir, fhir_to_dtc, fhir_value_to_dtc
+from msc_interop.fhir.datetimes import dtc_to_fhir, fhir_to_dtc, fhir_value_to_dtc
 
 SHANGHAI = "Asia/Shanghai"
 

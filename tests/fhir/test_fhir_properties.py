@@ -13,8 +13,8 @@ from fhir_fixtures import assert_same
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from msc_interop.dates import dtc_to_fhir, fhir_to_dtc
 from msc_interop.fhir import read_fhir, write_fhir
+from msc_interop.fhir.datetimes import dtc_to_fhir, fhir_to_dtc
 from msc_interop.study import Study, StudyMeta
 
 ZONES = ["Asia/Shanghai", "America/New_York", "UTC", "Europe/Berlin", "Australia/Lord_Howe"]

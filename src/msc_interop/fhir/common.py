@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from msc_interop.dates import dtc_to_fhir, fhir_value_to_dtc, per_distinct
+from msc_interop.distinct import per_distinct
 from msc_interop.fhir import terms
+from msc_interop.fhir.datetimes import dtc_to_fhir, fhir_value_to_dtc
 
 # FHIR decimal (R5 pattern, mended: the official schema has a stray "}" after {1,9}); R4B's is looser.
 DECIMAL = re.compile(r"^-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,17})?([eE][+-]?[0-9]{1,9})?$")

@@ -11,10 +11,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from msc_interop.dates import dtc_to_fhir, per_distinct, study_day
+from msc_interop.dates import study_day
+from msc_interop.distinct import per_distinct
 from msc_interop.fhir import ids
 from msc_interop.fhir.columns import Factorized
 from msc_interop.fhir.common import float_text, group_codes, text, texts
+from msc_interop.fhir.datetimes import dtc_to_fhir
 from msc_interop.fhir.resources.supp import supplemental_extension
 from msc_interop.fhir.versions import FhirVersion
 from msc_interop.study import Study

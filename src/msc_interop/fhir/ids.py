@@ -16,7 +16,7 @@ import uuid
 import numpy as np
 import pandas as pd
 
-from msc_interop.dates import per_distinct
+from msc_interop.distinct import per_distinct
 from msc_interop.fhir import terms
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")

@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import mappings
-from msc_interop.dates import fhir_value_to_dtc, study_day
+from msc_interop.dates import study_day
 from msc_interop.fhir import terms
 from msc_interop.fhir.common import primitive_original
+from msc_interop.fhir.datetimes import fhir_value_to_dtc
 from msc_interop.fhir.io import Located
 from msc_interop.rejects import RejectReport
 from msc_interop.sdtm.common import assign_seq

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from msc_interop.atomic import atomic_open
-from msc_interop.dates import check_timezone
 from msc_interop.errors import InputError
 from msc_interop.fhir import ids
 from msc_interop.fhir.columns import CHUNK_ROWS, ResourceColumns
 from msc_interop.fhir.context import WRITTEN_DOMAINS, WriteContext, make_context
+from msc_interop.fhir.datetimes import check_timezone
 from msc_interop.fhir.io import BackgroundWrites, BundleWriter, NdjsonWriter
 from msc_interop.fhir.resources import adverse_events, encounters, exposure, lab, study, subjects
 from msc_interop.fhir.resources.study import TRIAL_DESIGN

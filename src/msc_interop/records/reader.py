@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 
 from msc_interop import mappings
-from msc_interop.dates import per_distinct
+from msc_interop.distinct import per_distinct
 from msc_interop.errors import InputError, StudyDefinitionError
 from msc_interop.records.table_check import check_rows
 from msc_interop.rejects import RejectReport

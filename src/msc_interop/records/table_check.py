@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from msc_interop.dates import per_distinct
+from msc_interop.distinct import per_distinct
 from msc_interop.errors import MappingDataError
 
 _SUPPORTED_ROW_KEYS = {"type", "required", "properties", "additionalProperties", "description"}

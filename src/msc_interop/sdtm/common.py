@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import dates, mappings
+from msc_interop.distinct import per_distinct
 from msc_interop.records.reader import RawRecords
 from msc_interop.study import StudyMeta
 
@@ -28,8 +29,8 @@ def map_terms(records: RawRecords, form: str, column: str, lookup: Mapping[str, 
         if required:
             raise KeyError(f"{form}: column {column!r} is required")  # the schema check catches this first
         return pd.Series("", index=df.index, dtype=object)
-    text = dates.per_distinct(lambda u: u.str.upper(), df[column])
-    mapped = dates.per_distinct(lambda u: u.str.upper().map(lookup), df[column])
+    text = per_distinct(lambda u: u.str.upper(), df[column])
+    mapped = per_distinct(lambda u: u.str.upper().map(lookup), df[column])
     unknown = mapped.isna() & (text.ne("") | required)
     if unknown.any():
         bad_values = pd.unique(df.loc[unknown, column])

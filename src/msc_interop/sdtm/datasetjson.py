@@ -18,7 +18,6 @@ million rows take seconds. Same input and same `created` give byte-identical fil
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
@@ -29,7 +28,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from msc_interop import mappings
+from msc_interop import iso8601, mappings
 from msc_interop.atomic import atomic_open
 from msc_interop.errors import InputError, MscInteropError
 from msc_interop.runtime import gc_paused
@@ -40,11 +39,7 @@ ORIGINATOR = "msc-interop"
 CHUNK_ROWS = 100_000
 _READ_SLICE = 4096
 NUMERIC_TYPES = frozenset({"integer", "float", "double", "decimal"})
-# Dataset-JSON 1.1 schema, datasetJSONCreationDateTime: YYYY-MM-DDThh:mm:ss(.n+)?(((+|-)hh:mm)|Z)?
-_CREATED = re.compile(
-    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?"
-    r"(([+-]([01]\d|2[0-3]):[0-5]\d)|Z)?$"
-)
+_CREATED = iso8601.DATASET_JSON_CREATED
 _MAX_EXACT_INT = 2**53  # larger whole numbers held as float64 are not exact integers
 
 

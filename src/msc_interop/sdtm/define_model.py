@@ -20,28 +20,14 @@ from decimal import Decimal
 
 import pandas as pd
 
-from msc_interop import mappings
-from msc_interop.dates import SDTM_DTC_PATTERN
+from msc_interop import iso8601, mappings
 from msc_interop.study import Study
 
 # --- ISO 8601 data types ----------------------------------------------------------------------------------
 
-# ODM 1.3.2 "Data Formats": datetime is YYYY-MM-DDThh:mm:ss(.n+)?(TZ)? with seconds; partialDate/partialDatetime
-# are right-truncated forms; incompleteDatetime keeps the delimiters and writes "-" for a missing component.
-_TZ = r"(?:Z|[+-]\d{2}:\d{2})?"
-# a value's kind is the first of these it matches whole (narrowest first); durations and intervals come after
-ISO8601_KIND_PATTERNS: dict[str, str] = {
-    "date": r"\d{4}-\d{2}-\d{2}",
-    "datetime": rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}(?:\.\d+)?{_TZ}",
-    "partialDate": r"\d{4}(?:-\d{2})?",
-    "partialDatetime": rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}(?::\d{{2}})?{_TZ}",
-    "incompleteDatetime": SDTM_DTC_PATTERN.strip("^$"),
-}
+# a value's kind is the first of the ISO 8601 DataType patterns it matches whole (narrowest first)
+ISO8601_KIND_PATTERNS = iso8601.DATATYPE_PATTERNS
 _KIND_RE = [(kind, re.compile(pattern)) for kind, pattern in ISO8601_KIND_PATTERNS.items()]
-_DURATION = re.compile(
-    r"-?P(?=\d|T\d)(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?W)?(?:\d+(?:\.\d+)?D)?"
-    r"(?:T(?=\d)(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?"
-)
 # each ISO 8601 DataType with the kinds of value it accepts, narrowest type first
 ISO8601_COVER: dict[str, frozenset[str]] = {
     "date": frozenset({"date"}),
@@ -61,7 +47,7 @@ def iso8601_kind(value: str) -> str:
     for kind, pattern in _KIND_RE:
         if pattern.fullmatch(value):
             return kind
-    if _DURATION.fullmatch(value):
+    if iso8601.DURATION.fullmatch(value):
         return "durationDatetime"
     parts = value.split("/")
     if len(parts) == 2 and all(iso8601_kind(p) not in ("text", "intervalDatetime") for p in parts):

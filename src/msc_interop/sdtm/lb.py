@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import dates, mappings
-from msc_interop.dates import per_distinct
+from msc_interop.distinct import per_distinct
 from msc_interop.records.reader import RawRecords
 from msc_interop.sdtm.common import assign_seq, map_terms, map_visits, normalize_dates, subject_keys
 from msc_interop.sdtm.reference_range import reference_indicator

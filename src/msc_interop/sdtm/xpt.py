@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 
-from msc_interop import mappings
+from msc_interop import iso8601, mappings
 from msc_interop.atomic import atomic_path
 from msc_interop.errors import InputError, MscInteropError, OutputLimitError
 from msc_interop.study import as_text, conform
@@ -147,12 +147,11 @@ def _conformed(name: str, df: pd.DataFrame) -> pd.DataFrame:
 _STAMP_OFFSETS = (144, 160, 464, 480)
 _STAMP = re.compile(rb"\d\d[A-Z]{3}\d\d:\d\d:\d\d:\d\d")
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_ISO = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)")
 
 
 def sas_datetime(created: str) -> str:
     """ISO 8601 date-time -> the XPT header form ddMMMyy:hh:mm:ss (locale-independent month names)."""
-    m = _ISO.match(created)
+    m = iso8601.DATETIME_SECONDS.match(created)
     if not m or not 1 <= int(m.group(2)) <= 12:
         raise MscInteropError(f"creation date/time {created!r} is not of the form YYYY-MM-DDThh:mm:ss")
     year, month, day, hh, mm, ss = m.groups()

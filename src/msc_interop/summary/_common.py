@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from msc_interop import dates
+from msc_interop import iso8601
+from msc_interop.distinct import per_distinct
 from msc_interop.study import Study
 
 MISSING = "Missing"
@@ -224,19 +225,19 @@ def instant(dtc: pd.Series) -> pd.Series:
     """datetime64 of --DTC values that carry a date and a time (to the minute); NaT otherwise."""
     def parse(u: pd.Series) -> pd.Series:
         text = u.where(u.notna(), "").map(str)
-        timed = text.str.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}").astype(bool)
+        timed = text.str.match(iso8601.COMPLETE_DATETIME).astype(bool)
         return pd.to_datetime(text.str.slice(0, 16).where(timed), format="%Y-%m-%dT%H:%M", errors="coerce")
 
-    return dates.per_distinct(parse, dtc)
+    return per_distinct(parse, dtc)
 
 
 def is_partial(dtc: pd.Series) -> pd.Series:
     """True where a non-empty --DTC lacks a complete calendar date (SDTM right truncation, e.g. "2015-05")."""
     def check(u: pd.Series) -> pd.Series:
         text = u.where(u.notna(), "").map(str)
-        return (text.ne("") & ~text.str.match(r"^\d{4}-\d{2}-\d{2}").astype(bool)).astype(bool)
+        return (text.ne("") & ~text.str.match(iso8601.DATE_PREFIX).astype(bool)).astype(bool)
 
-    return dates.per_distinct(check, dtc).astype(bool)
+    return per_distinct(check, dtc).astype(bool)
 
 
 def text_col(df: pd.DataFrame, name: str) -> pd.Series:

@@ -2,7 +2,7 @@
 
 A million LB rows hold a few thousand distinct test codes, units and dates. Rules look values up on the
 distinct values only and spread their answers back to the rows through the codes (the idea of
-`dates.per_distinct`, with the factorization of each column done once for all rules instead of once per rule).
+`distinct.per_distinct`, with the factorization of each column done once for all rules instead of once per rule).
 """
 
 from __future__ import annotations

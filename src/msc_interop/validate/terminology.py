@@ -16,6 +16,8 @@ from __future__ import annotations
 import calendar
 import re
 
+from msc_interop import iso8601
+
 _LOINC = re.compile(r"^(\d{1,7})-(\d)$")
 _LOINC_PART = re.compile(r"^L[APGL]\d{1,8}-\d$")  # answer (LA), part (LP), group (LG), answer list (LL) codes
 
@@ -152,22 +154,20 @@ def ucum_problem(code: str) -> str:
 
 # --- FHIR date forms (R4/R5 datatypes) ---------------------------------------------------------------------
 
-_FHIR_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
-_FHIR_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
 
 
 def fhir_date_problem(value: str, kind: str) -> str:
     """"" when `value` is a valid FHIR `kind` (date, dateTime or instant), else the reason."""
     if not isinstance(value, str):
         return f"a {kind} is a JSON string"
-    m = _FHIR_DATE.match(value)
+    m = iso8601.FHIR_DATE.match(value)
     if m and kind != "instant":
         return _calendar(m.group(1), m.group(2), m.group(3))
     if kind == "date":
         if "T" in value:
             return "a date has no time part"
         return _shape_hint(value) or "a date is YYYY, YYYY-MM or YYYY-MM-DD"
-    m = _FHIR_TIME.match(value)
+    m = iso8601.FHIR_DATETIME.match(value)
     if m:
         y, mo, d, hh, mi, ss, _frac, tz = m.groups()
         if int(hh) > 23 or int(mi) > 59 or int(ss) > 60:
@@ -186,11 +186,11 @@ def _shape_hint(value: str) -> str:
         return "an interval is not a dateTime (use a Period with start and end)"
     if "--" in value:
         return "a missing month or day ('2003---15') is not allowed in FHIR; give the known precision only"
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?", value):
+    if re.fullmatch(iso8601.TIME_WITHOUT_SECONDS_OR_OFFSET, value):
         return "once a time is given it needs seconds and a time-zone offset (e.g. 2009-03-28T09:52:00+08:00)"
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})", value):
+    if re.fullmatch(iso8601.TIME_WITHOUT_SECONDS, value):
         return "once a time is given it needs seconds (hh:mm:ss)"
-    if re.fullmatch(r"\d{8}(T\d{4,6})?", value):
+    if re.fullmatch(iso8601.BASIC_FORMAT_ANY, value):
         return "the ISO 8601 basic format is not allowed (write YYYY-MM-DD)"
     if " " in value:
         return "no spaces; date and time are joined by T"

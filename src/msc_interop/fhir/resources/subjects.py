@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from msc_interop.dates import dtc_to_fhir, per_distinct
+from msc_interop.distinct import per_distinct
 from msc_interop.fhir import terms
 from msc_interop.fhir.columns import Element, Factorized, ResourceColumns
 from msc_interop.fhir.common import Carrier, coding, ext, group_codes, is_blank, read_carried, records, text, texts
 from msc_interop.fhir.context import WriteContext
+from msc_interop.fhir.datetimes import dtc_to_fhir
 from msc_interop.fhir.read_common import ReadContext, apply_overrides, identifier_value, prim_dtc
 from msc_interop.fhir.resources.study import arm_table, link_id, site_countries
 

@@ -14,15 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from msc_interop import dates
+from msc_interop import dates, iso8601
 from msc_interop.validate.model import Finding, RuleMeta, as_text
 from msc_interop.validate.registry import rule
 from msc_interop.validate.rules.sdtm_context import SdtmContext
-
-_BASIC_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})?)?$")
-_DTC_PARTS = re.compile(r"^(\d{4})(?:-(\d{2}|-)(?:-(\d{2}|-)(?:T(\d{2}|-)(?::(\d{2}|-)(?::(\d{2})(?:\.\d+)?)?)?)?)?)?$")
-_TRUNCATED = re.compile(r"^\d{4}(?:-\d{2}(?:-\d{2}(?:T\d{2}(?::\d{2}(?::\d{2}(?:\.\d+)?)?)?)?)?)?$")
-
 
 # --- dates and study days ------------------------------------------------------------------------------------
 
@@ -34,17 +29,17 @@ def dtc_problem(value: str) -> str:
     """"" when `value` is a valid SDTM --DTC (extended ISO 8601, calendar-valid), else a hint for the message."""
     if value == "":
         return ""
-    m = _BASIC_DATE.match(value)
+    m = iso8601.BASIC_FORMAT.match(value)
     if m:
         y, mo, d, hh, mi, ss = m.groups()
         fixed = f"{y}-{mo}-{d}" + (f"T{hh}:{mi}" + (f":{ss}" if ss else "") if hh else "")
         return f" (the basic format is not allowed: write {fixed})"
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2})?", value):
+    if re.fullmatch(iso8601.SPACE_FOR_T, value):
         return f" (date and time are joined by T: {value.replace(' ', 'T')})"
     if value != value.strip():
         return " (leading or trailing spaces)"
-    m = _DTC_PARTS.match(value)
-    if not m or not re.fullmatch(dates.SDTM_DTC_PATTERN, value):
+    m = iso8601.SDTM_DTC_PARTS.match(value)
+    if not m or not re.fullmatch(iso8601.SDTM_DTC, value):
         return " (YYYY-MM-DDThh:mm:ss, right-truncated to the known precision; - for a missing middle part)"
     y, mo, d, hh, mi, ss = m.groups()
     if mo not in (None, "-") and not 1 <= int(mo) <= 12:
@@ -64,8 +59,7 @@ def dtc_problem(value: str) -> str:
 
 
 # the common valid forms, checked column-wise first; only the rest goes through dtc_problem one by one
-_PLAIN_DTC = (r"^\d{4}(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01])"
-              r"(?:T(?:[01]\d|2[0-3])(?::[0-5]\d(?::[0-5]\d(?:\.\d+)?)?)?)?)?)?$")
+_PLAIN_DTC = iso8601.PLAIN_DTC
 
 
 _SMALL = 256  # below this many distinct values, a Python loop beats the fixed cost of pandas string methods
@@ -99,9 +93,6 @@ def _dy_pairs(df: pd.DataFrame) -> list[tuple[str, str]]:
     return [(c, c[:-2] + "DTC") for c in df.columns if c.endswith("DY") and c[:-2] + "DTC" in df.columns]
 
 
-_COMPLETE_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:T|$)")
-
-
 def _day_numbers(u: pd.Series) -> np.ndarray:
     """Days since 1970-01-01 of the complete dates (YYYY-MM-DD, with or without a time); NaN otherwise."""
     if len(u) >= _SMALL:
@@ -109,7 +100,7 @@ def _day_numbers(u: pd.Series) -> np.ndarray:
         return (parsed - np.datetime64("1970-01-01", "ns")) / np.timedelta64(1, "D")
     out = np.full(len(u), np.nan)
     for i, v in enumerate(u):
-        m = _COMPLETE_DATE.match(v) if isinstance(v, str) else None
+        m = iso8601.COMPLETE_DATE_PARTS.match(v) if isinstance(v, str) else None
         if m:
             y, mo, d = (int(g) for g in m.groups())
             if 1 <= mo <= 12 and 1 <= d <= calendar.monthrange(y, mo)[1]:
@@ -199,7 +190,7 @@ def _start_end_pairs(df: pd.DataFrame, prefix: str) -> list[tuple[str, str]]:
 
 def _after(start: str, end: str) -> bool:
     """True when start is certainly after end, compared at the precision both share (truncated forms only)."""
-    if not start or not end or not _TRUNCATED.match(start) or not _TRUNCATED.match(end):
+    if not start or not end or not iso8601.RIGHT_TRUNCATED.match(start) or not iso8601.RIGHT_TRUNCATED.match(end):
         return False
     k = min(len(start), len(end))
     return start[:k] > end[:k]

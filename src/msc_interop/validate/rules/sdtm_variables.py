@@ -10,7 +10,8 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from msc_interop import dates, mappings
+from msc_interop import mappings
+from msc_interop.distinct import per_distinct
 from msc_interop.errors import MappingDataError
 from msc_interop.validate.model import Finding, RuleMeta, as_text
 from msc_interop.validate.registry import rule
@@ -202,7 +203,7 @@ def supp_has_parent(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
                 missing = ~part["USUBJID"].isin(keys)
             else:
                 if idvar in parent.columns and "USUBJID" in parent.columns:
-                    vals = dates.per_distinct(lambda u: u.map(as_text).astype(object), parent[idvar])
+                    vals = per_distinct(lambda u: u.map(as_text).astype(object), parent[idvar])
                     keys = set(zip(parent["USUBJID"], vals, strict=True))
                 else:
                     keys = set()

@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import mappings
-from msc_interop.dates import dtc_to_fhir
 from msc_interop.fhir import ids, terms
 from msc_interop.fhir.columns import CHUNK_ROWS, SLOT, Element, Factorized, ResourceColumns
 from msc_interop.fhir.common import (
@@ -34,6 +33,7 @@ from msc_interop.fhir.common import (
     parse_number,
 )
 from msc_interop.fhir.context import WriteContext
+from msc_interop.fhir.datetimes import dtc_to_fhir
 from msc_interop.fhir.resources.lab.read import derive_standard
 
 COMPARATOR = ("<=", ">=", "<", ">")
