@@ -63,7 +63,8 @@ INPUT is a study-records folder (study.yaml + subjects.csv, exposures.csv, adver
 labs.csv, findings.csv), the same forms as sheets of one .xlsx workbook, a CDISC ODM 1.3 export (.xml,
 with its mapping file: --odm-map), or a folder of SDTM datasets.
 Output: OUTDIR/<format>/dm.xpt ..., define.xml beside XPT and Dataset-JSON, and the reject report
-OUTDIR/rejects.csv / rejects.json listing every record not converted (file, row, field, value, reason).
+OUTDIR/rejects.csv / rejects.json listing every record not converted (file, row, field, value, reason,
+code: mappings/reject_codes.yaml).
 Exit status: 0 all converted, 1 some records rejected, 2 input unusable.""")
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
@@ -184,7 +185,8 @@ Examples:
 INPUT: FHIR Bundles (collection, transaction, searchset), single resources, NDJSON files, or folders of
 them; R4 or R5 (detected, or forced). Lab Observations whose LOINC or CDISC code is in the mapping data
 become LB rows; resource types with no SDTM home are skipped and counted; anything that cannot be placed is
-listed in OUTDIR/rejects.csv with file, entry/line and reason. Prints read = converted + rejected + skipped.""")
+listed in OUTDIR/rejects.csv with file, entry/line, reason and code. Prints read = converted + rejected +
+skipped, and notes (e.g. msc-interop's own reports found in a folder and skipped).""")
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--format", "formats", default="xpt,json,csv", show_default=True, callback=_split_formats)

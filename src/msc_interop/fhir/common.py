@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from msc_interop import mappings
 from msc_interop.distinct import per_distinct
 from msc_interop.fhir import terms
 from msc_interop.fhir.datetimes import dtc_to_fhir, fhir_value_to_dtc
@@ -47,6 +48,20 @@ def coding(system_key: str, code: str, display: str | None = None) -> dict[str, 
     if display:
         out["display"] = display
     return out
+
+
+def concept(codings: list[dict[str, Any]], text: str) -> dict[str, Any]:
+    """A CodeableConcept: its codings (left out when there are none) and its text."""
+    return {"coding": codings, "text": text} if codings else {"text": text}
+
+
+def ct_coding(codelist: str, value: str) -> dict[str, Any] | None:
+    """The NCI Thesaurus coding of a CDISC CT term (its C-code and NCI preferred term); None when the codelist
+    does not have the value."""
+    term = mappings.codelist(codelist).term(value)
+    if term is None or not term.nci_code:
+        return None
+    return coding("ncit", term.nci_code, term.preferred_term or None)
 
 
 def ext(key: str, value_type: str, value: Any) -> dict[str, Any]:

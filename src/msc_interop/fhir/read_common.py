@@ -218,6 +218,18 @@ def seq_where_missing(df: pd.DataFrame, domain: str) -> pd.DataFrame:
     return assign_seq(df, seq_var, [c for c in mappings.seq_order(domain) if c in df.columns])
 
 
+def domain_frame(domain: str, topic: str, rows: list[dict[str, Any]], over: list[dict[str, Any]],
+                 rfstdtc: dict[str, str]) -> pd.DataFrame:
+    """The SDTM frame of an events or interventions domain read from FHIR (one dict per record): carried
+    variables applied, --STDY / --ENDY derived where not carried, --SEQ where missing."""
+    if not rows:
+        return pd.DataFrame(columns=["STUDYID", "DOMAIN", "USUBJID", f"{domain}SEQ", topic])
+    df = apply_overrides(pd.DataFrame(rows), over)
+    for start_or_end in ("ST", "EN"):
+        df = study_days(df, f"{domain}{start_or_end}DTC", f"{domain}{start_or_end}DY", over, rfstdtc)
+    return seq_where_missing(df, domain)
+
+
 def columns(name: str, df: pd.DataFrame, spec: dict[str, list[str]]) -> pd.DataFrame:
     """The dataset's own variables in their order (written by msc-interop in the sdtm-dataset extension)."""
     meta = mappings.sdtm_domain(name)

@@ -78,9 +78,3 @@ def mapped_variables(domain: str) -> frozenset[str]:
 def ct_by_nci(codelist: str) -> dict[str, str]:
     """NCI C-code -> CDISC submission value in a codelist."""
     return {t.nci_code: t.value for t in mappings.codelist(codelist).terms}
-
-
-def ct_nci(codelist: str, value: str) -> str:
-    """The NCI C-code of a CDISC submission value ("" when the codelist does not have it)."""
-    term = mappings.codelist(codelist).term(value)
-    return term.nci_code if term else ""

@@ -22,11 +22,9 @@ from msc_interop.fhir.common import Carrier, coding, is_blank, read_carried, tex
 from msc_interop.fhir.context import WriteContext, column, record_frame
 from msc_interop.fhir.read_common import (
     ReadContext,
-    apply_overrides,
+    domain_frame,
     prim_dtc,
-    seq_where_missing,
     strict_bundle,
-    study_days,
 )
 
 # MedDRA level tag -> (term variable, code variable)
@@ -294,12 +292,7 @@ def read_adverse_events(r: ReadContext, subjects: dict[str, str], encounters: di
         rows.append(row)
         over.append(read_carried(res, tz))
         r.converted["AdverseEvent"] += 1
-    if not rows:
-        return pd.DataFrame(columns=["STUDYID", "DOMAIN", "USUBJID", "AESEQ", "AETERM"])
-    df = apply_overrides(pd.DataFrame(rows), over)
-    df = study_days(df, "AESTDTC", "AESTDY", over, rfstdtc)
-    df = study_days(df, "AEENDTC", "AEENDY", over, rfstdtc)
-    return seq_where_missing(df, "AE")
+    return domain_frame("AE", "AETERM", rows, over, rfstdtc)
 
 
 def _meddra(event: dict[str, Any]) -> dict[str, Any]:

@@ -17,16 +17,14 @@ import pandas as pd
 
 from msc_interop import mappings
 from msc_interop.fhir import terms
-from msc_interop.fhir.common import Carrier, coding, is_blank, read_carried, text
+from msc_interop.fhir.common import Carrier, coding, concept, ct_coding, is_blank, read_carried, text
 from msc_interop.fhir.context import WriteContext, column, record_frame
 from msc_interop.fhir.read_common import (
     ReadContext,
-    apply_overrides,
     cdisc_unit,
+    domain_frame,
     prim_dtc,
-    seq_where_missing,
     strict_bundle,
-    study_days,
 )
 
 
@@ -36,26 +34,16 @@ def route_concept(route: str) -> dict[str, Any]:
     for r in mappings.exposure().get("routes", []):
         if r.get("cdisc") == route and r.get("snomed") and r.get("snomed_verified", True):
             codings.append(coding("snomed", str(r["snomed"]), r.get("snomed_display") or None))
-    nci = terms.ct_nci("ROUTE", route)
-    if nci:
-        term = mappings.codelist("ROUTE").term(route)
-        codings.append(coding("ncit", nci, (term.preferred_term if term else "") or None))
-    out: dict[str, Any] = {}
-    if codings:
-        out["coding"] = codings
-    out["text"] = route
-    return out
+    ncit = ct_coding("ROUTE", route)
+    if ncit:
+        codings.append(ncit)
+    return concept(codings, route)
 
 
 def form_concept(form: str) -> dict[str, Any]:
     """Medication form/doseForm for EXDOSFRM: the NCI Thesaurus coding of the FRM term, text."""
-    out: dict[str, Any] = {}
-    nci = terms.ct_nci("FRM", form)
-    if nci:
-        term = mappings.codelist("FRM").term(form)
-        out["coding"] = [coding("ncit", nci, (term.preferred_term if term else "") or None)]
-    out["text"] = form
-    return out
+    ncit = ct_coding("FRM", form)
+    return concept([ncit] if ncit else [], form)
 
 
 def dose_quantity(dose: Any, unit: str) -> dict[str, Any] | None:
@@ -241,12 +229,7 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
         rows.append(row)
         over.append(read_carried(res, tz))
         r.converted["MedicationAdministration"] += 1
-    if not rows:
-        return pd.DataFrame(columns=["STUDYID", "DOMAIN", "USUBJID", "EXSEQ", "EXTRT"])
-    df = apply_overrides(pd.DataFrame(rows), over)
-    df = study_days(df, "EXSTDTC", "EXSTDY", over, rfstdtc)
-    df = study_days(df, "EXENDTC", "EXENDY", over, rfstdtc)
-    return seq_where_missing(df, "EX")
+    return domain_frame("EX", "EXTRT", rows, over, rfstdtc)
 
 
 def _medication(r: ReadContext, res: dict[str, Any]) -> dict[str, Any] | None:

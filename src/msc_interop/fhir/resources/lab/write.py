@@ -29,6 +29,8 @@ from msc_interop.fhir.columns import CHUNK_ROWS, SLOT, Element, Factorized, Reso
 from msc_interop.fhir.common import (
     Carrier,
     coding,
+    concept,
+    ct_coding,
     number_back,
     parse_number,
 )
@@ -51,15 +53,10 @@ def _code(testcd: str, test: str, loinc: str) -> dict[str, Any]:
             c["display"] = test
         c["userSelected"] = True
         codings.append(c)
-        nci = terms.ct_nci("LBTESTCD", testcd)
-        if nci:
-            term = mappings.codelist("LBTESTCD").term(testcd)
-            codings.append(coding("ncit", nci, (term.preferred_term if term else "") or None))
-    out: dict[str, Any] = {}
-    if codings:
-        out["coding"] = codings
-    out["text"] = test or testcd or "unnamed laboratory test"
-    return out
+        ncit = ct_coding("LBTESTCD", testcd)
+        if ncit:
+            codings.append(ncit)
+    return concept(codings, test or testcd or "unnamed laboratory test")
 
 
 def _loinc_display(testcd: str, loinc: str) -> str:
@@ -276,10 +273,9 @@ def _specimen_elements(cols: Factorized) -> tuple[Element, Element]:
             contained.append(None)
             continue
         typ: dict[str, Any] = {}
-        nci = terms.ct_nci("SPECTYPE", t)
-        if nci:
-            term = mappings.codelist("SPECTYPE").term(t)
-            typ["coding"] = [coding("ncit", nci, (term.preferred_term if term else "") or None)]
+        ncit = ct_coding("SPECTYPE", t)
+        if ncit:
+            typ["coding"] = [ncit]
         typ["text"] = t
         contained.append([{"resourceType": "Specimen", "id": "spec", "type": typ}])
     spec_ref = {"reference": "#spec"}
