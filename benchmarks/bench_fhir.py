@@ -30,7 +30,6 @@ import json
 import multiprocessing as mp
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -159,7 +158,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample", type=int, default=3000, help="rows timed for baseline (a)")
     ap.add_argument("--repeats", type=int, default=3, help="writes (and baseline (b) runs) per size")
     args = ap.parse_args(argv)
-    sys.path.insert(0, str(REPO / "src"))
     a_rate = baseline_a(args.version, args.sample)
     results = []
     for rows in args.rows:
