@@ -1,0 +1,56 @@
+"""Good inputs to break: the example study as records, SDTM (Dataset-JSON, CSV, XPT) and FHIR (Bundle, NDJSON),
+made once per test session; each case copies one and changes one thing."""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import shutil
+import tempfile
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from msc_interop.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "fixtures" / "example_study"
+PINNED = "2026-01-01T00:00:00"
+
+
+def run_cli(*args: object):
+    """The command line in-process; exceptions are kept on the result (a traceback is a finding, not a crash)."""
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=True)
+
+
+@functools.cache
+def _made() -> dict[str, Path]:
+    root = Path(tempfile.mkdtemp(prefix="msc_bad_inputs_"))
+    atexit.register(shutil.rmtree, root, True)
+    sdtm, fhir = root / "sdtm", root / "fhir"
+    assert run_cli("to-sdtm", EXAMPLE, "-o", sdtm, "--format", "json,csv,xpt", "--created", PINNED,
+                   "--no-validate").exit_code == 0
+    assert run_cli("to-fhir", EXAMPLE, "-o", fhir, "--ndjson", "--no-validate").exit_code == 0
+    return {"sdtm": sdtm, "fhir": fhir}
+
+
+def copy_of(kind: str, to: Path) -> Path:
+    """A fresh copy of one good input: "records" (the example study folder), "sdtm-json", "sdtm-csv",
+    "sdtm-xpt" (one SDTM format folder), "fhir-bundle" (the folder holding bundle.json) or "fhir-ndjson"."""
+    if kind == "records":
+        src = EXAMPLE
+    elif kind.startswith("sdtm-"):
+        src = _made()["sdtm"] / kind.removeprefix("sdtm-")
+    elif kind in ("fhir-bundle", "fhir-ndjson"):
+        src = _made()["fhir"]
+    else:
+        raise ValueError(kind)
+    shutil.copytree(src, to)
+    for extra in to.glob("rejects.*"):
+        extra.unlink()
+    if kind == "fhir-bundle":
+        for p in to.glob("*.ndjson"):
+            p.unlink()
+    elif kind == "fhir-ndjson":
+        (to / "bundle.json").unlink()
+    return to
