@@ -102,3 +102,18 @@ def test_sdtm_output_folder_converts_again_unchanged(tmp_path):
     for name in ("dm", "ex", "ae", "lb", "suppex", "ts", "tv"):
         a = (tmp_path / "first" / "csv" / f"{name}.csv").read_bytes()
         assert a == (tmp_path / "second" / "csv" / f"{name}.csv").read_bytes(), name
+
+
+def test_an_unexpected_exception_is_exit_3_naming_the_command(tmp_path, monkeypatch):
+    """Exit 1 must always mean "records rejected": a bug is exit 3 with the command line, not a traceback."""
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(api, "to_sdtm", broken)
+    res = CliRunner().invoke(main, ["to-sdtm", str(EXAMPLE), "-o", str(tmp_path)])
+    assert res.exit_code == 3
+    assert "internal error: RuntimeError: boom" in res.output
+    assert f"while running: msc-interop to-sdtm {EXAMPLE} -o {tmp_path}" in res.output
+    monkeypatch.setenv("MSC_INTEROP_DEBUG", "1")
+    res = CliRunner().invoke(main, ["to-sdtm", str(EXAMPLE), "-o", str(tmp_path)])
+    assert isinstance(res.exception, RuntimeError)  # the traceback, for whoever fixes it

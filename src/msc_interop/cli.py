@@ -1,11 +1,13 @@
 """The `msc-interop` command: parse options, call msc_interop.api, print, set the exit status.
 
 Exit status: 0 all records converted; 1 some records rejected (see the reject report); 2 the input or the
-options could not be used at all (nothing, or nothing more, was written).
+options could not be used at all (nothing, or nothing more, was written); 3 an internal error (a bug: please
+report it). outcome.py decides 0 and 1.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +16,7 @@ import click
 
 from msc_interop import api
 from msc_interop.errors import MscInteropError
-from msc_interop.outcome import EXIT_ERROR, EXIT_OK, exit_status
+from msc_interop.outcome import EXIT_ERROR, EXIT_INTERNAL, EXIT_OK, exit_status
 from msc_interop.rejects import RejectReport
 
 
@@ -23,7 +25,30 @@ def _fail(exc: Exception) -> None:
     sys.exit(EXIT_ERROR)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Guarded(click.Group):
+    """Any exception a command did not turn into a message becomes exit 3, naming the command line, so that
+    exit 1 always means "records rejected" and a cron job can tell a bug from bad data."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["msc_interop.command_line"] = " ".join(args)
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> object:
+        command_line = ctx.meta.get("msc_interop.command_line", "")
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get("MSC_INTEROP_DEBUG"):
+                raise
+            click.echo(f"internal error: {type(exc).__name__}: {exc}\n  while running: msc-interop {command_line}\n"
+                       "  this is a bug in msc-interop, not in your data alone: please report it with this message "
+                       "(MSC_INTEROP_DEBUG=1 shows the traceback)", err=True)
+            sys.exit(EXIT_INTERNAL)
+
+
+@click.group(cls=_Guarded, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="msc-interop")
 def main() -> None:
     """Move clinical-study safety data between CDISC SDTM and HL7 FHIR.

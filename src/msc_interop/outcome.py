@@ -3,7 +3,8 @@
 0  every input record was converted (or carried) and what was written or checked passes;
 1  some records were rejected (the rest was written; see the reject report), or checks found problems at or
    above --fail-on;
-2  the input or the options could not be used at all (an MscInteropError; nothing, or nothing more, written).
+2  the input or the options could not be used at all (an MscInteropError; nothing, or nothing more, written);
+3  an internal error: an exception no reader turned into a reject or a message (a bug to report; cli.py).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sized
 from typing import Protocol
 
-EXIT_OK, EXIT_REJECTS, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_REJECTS, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 class Checked(Protocol):

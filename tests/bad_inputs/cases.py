@@ -95,6 +95,11 @@ def _(d: Path) -> None:
     replace_text(d / "study.yaml", "visitnum: 1\n", "visitnum: .nan\n")
 
 
+@case("records/study.yaml-visitnum-inf", "records", "to-sdtm", 2, ("study.yaml", "visits/0/visitnum", "finite"))
+def _(d: Path) -> None:
+    replace_text(d / "study.yaml", "visitnum: 1\n", "visitnum: .inf\n")
+
+
 # --- SDTM Dataset-JSON --------------------------------------------------------------------------------------------
 
 @case("sdtm-json/lb-cell-is-an-object", "sdtm-json", "to-sdtm", 2, ("lb.json", "row 3", "LBORRES"))

@@ -14,8 +14,6 @@ from .sources import copy_of, run_cli
 # Cases that still end in a traceback (issue 17): each fix removes its id, and strict xfail fails the suite if
 # a listed case starts passing without being removed.
 KNOWN_TRACEBACKS = {
-    "records/labs.csv-is-a-folder",
-    "records/study.yaml-visitnum-nan",
     "sdtm-json/lb-cell-is-an-object",
     "sdtm-json/lb-columns-not-a-list",
     "sdtm-json/lb-column-without-name",

@@ -7,6 +7,7 @@ reason); problems that make a whole file unreadable raise InputError naming the 
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,10 +140,24 @@ def check_definition(data: Any, where: str) -> dict[str, Any]:
         lines = [f"  {'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors[:10]]
         raise StudyDefinitionError(f"{where}: the study definition does not match its schema "
                                    f"(mappings/schema/study_definition.schema.json):\n" + "\n".join(lines))
+    not_finite = [f"{'/'.join(map(str, at))}: {value!r}" for at, value in _numbers(data)
+                  if isinstance(value, float) and not math.isfinite(value)]
+    if not_finite:
+        raise StudyDefinitionError(f"{where}: a number must be finite (YAML .nan / .inf are not values): "
+                                   + "; ".join(not_finite))
     visitnums = [v["visitnum"] for v in data["visits"]]
     if len(set(visitnums)) != len(visitnums):
         raise StudyDefinitionError(f"{where}: visits: VISITNUM values repeat ({visitnums})")
     return data
+
+
+def _numbers(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], Any]]:
+    """(path, value) of every number in a parsed YAML/JSON document."""
+    if isinstance(node, dict):
+        return [item for k, v in node.items() for item in _numbers(v, (*at, k))]
+    if isinstance(node, list):
+        return [item for i, v in enumerate(node) for item in _numbers(v, (*at, i))]
+    return [(at, node)] if isinstance(node, int | float) and not isinstance(node, bool) else []
 
 
 def _decode(raw: bytes, name: str) -> str:
@@ -184,7 +199,13 @@ def _read_csv_folder(folder: Path) -> tuple[dict[str, pd.DataFrame], dict[str, s
         path = folder / spec["file"]
         if not path.exists():
             continue
-        raw = path.read_bytes()
+        if not path.is_file():
+            raise InputError(f"{path}: the '{form}' form must be a CSV file; this is a folder or another "
+                             "kind of file")
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read the '{form}' form: {exc.strerror or exc}") from None
         text = _decode(raw, path.name)
         if not text.strip():
             raise InputError(f"{path.name}: the file is empty (not even a header row); "
