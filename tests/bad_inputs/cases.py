@@ -112,7 +112,9 @@ def _(d: Path) -> None:
 
 @case("sdtm-json/lb-column-without-name", "sdtm-json", "to-sdtm", 2, ("lb.json", "column 4", "name"))
 def _(d: Path) -> None:
-    edit_json(d / "lb.json", lambda doc: doc["columns"][3].pop("name"))
+    def change(doc: dict[str, Any]) -> None:  # returns None: edit_json writes a returned value instead of doc
+        doc["columns"][3].pop("name")
+    edit_json(d / "lb.json", change)
 
 
 @case("sdtm-json/lb-without-usubjid", "sdtm-json", "to-fhir", 2, ("LB", "USUBJID"))

@@ -16,9 +16,6 @@ from .sources import copy_of, run_cli
 KNOWN_TRACEBACKS = {
     "records/labs.csv-is-a-folder",
     "records/study.yaml-visitnum-nan",
-    "sdtm-json/lb-cell-is-an-object",
-    "sdtm-json/lb-columns-not-a-list",
-    "sdtm-json/lb-column-without-name",
     "sdtm-json/lb-without-usubjid",
     "sdtm-csv/dm-without-usubjid",
     "fhir/observation-subject-is-a-string",
