@@ -16,8 +16,6 @@ from .sources import copy_of, run_cli
 KNOWN_TRACEBACKS = {
     "records/labs.csv-is-a-folder",
     "records/study.yaml-visitnum-nan",
-    "sdtm-json/lb-without-usubjid",
-    "sdtm-csv/dm-without-usubjid",
     "fhir/observation-subject-is-a-string",
     "fhir/observation-valuequantity-is-a-list",
     "fhir/observation-effective-offset-plus-25h",
