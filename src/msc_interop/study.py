@@ -19,6 +19,10 @@ from msc_interop import mappings
 from msc_interop.errors import MscInteropError
 
 _NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,7}$")
+# Identifier variables a dataset must have to be converted at all (when its SDTM metadata defines them): every
+# subject-level record is keyed by its subject. Other Req variables missing are findings of validate
+# (MSC-SDTM-001), not a reason to refuse the data.
+REQUIRED_IDENTIFIERS = ("USUBJID",)
 VISIT_COLUMNS = ["VISITNUM", "VISIT", "protocol_day", "planned_dy", "window_before", "window_after", "EPOCH",
                  "aliases"]
 
@@ -71,13 +75,19 @@ class StudyMeta:
 
 
 class Study:
-    """SDTM datasets by name plus metadata; `carried` holds source forms not yet mapped to SDTM."""
+    """SDTM datasets by name plus metadata; `carried` holds source forms not yet mapped to SDTM.
+
+    Each dataset must have the REQUIRED_IDENTIFIERS its metadata defines (USUBJID), or construction fails
+    with one message; `require_identifiers=False` (validate, which reports them as findings) skips that.
+    """
 
     def __init__(self, meta: StudyMeta, datasets: dict[str, pd.DataFrame],
-                 carried: dict[str, pd.DataFrame] | None = None):
+                 carried: dict[str, pd.DataFrame] | None = None, *, require_identifiers: bool = True):
         self.meta = meta
         self.datasets: dict[str, pd.DataFrame] = {}
         for name in sorted(datasets):
+            if require_identifiers:
+                check_identifiers(name, datasets[name])
             self.datasets[name] = conform(name, datasets[name])
         self.carried = dict(carried or {})
 
@@ -130,6 +140,22 @@ def conform(name: str, df: pd.DataFrame) -> pd.DataFrame:
         else:
             out[col] = as_text(s)
     return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
+
+
+def missing_identifiers(name: str, columns: Any) -> list[str]:
+    """The REQUIRED_IDENTIFIERS that dataset `name`'s SDTM metadata defines but `columns` lacks."""
+    meta = mappings.sdtm_domain(name)
+    if meta is None:
+        return []
+    return [v for v in REQUIRED_IDENTIFIERS if v in meta.by_name and v not in columns]
+
+
+def check_identifiers(name: str, df: pd.DataFrame) -> None:
+    """MscInteropError when the dataset lacks a required identifier variable (readers add the file name)."""
+    missing = missing_identifiers(name, df.columns)
+    if missing:
+        raise MscInteropError(f"dataset {name} lacks the required variable {', '.join(missing)} (SDTM identifier, "
+                              f"Core Req: it says whose record each row is); add the {missing[0]} column")
 
 
 def as_text(s: pd.Series) -> pd.Series:

@@ -1,5 +1,5 @@
-"""Good inputs to break: the example study as records, SDTM (Dataset-JSON, CSV, XPT) and FHIR (Bundle, NDJSON),
-made once per test session; each case copies one and changes one thing."""
+"""Good inputs to break: the example study as records, SDTM (Dataset-JSON, its NDJSON form, CSV, XPT) and FHIR
+(Bundle, NDJSON), made once per test session; each case copies one and changes one thing."""
 
 from __future__ import annotations
 
@@ -28,15 +28,15 @@ def _made() -> dict[str, Path]:
     root = Path(tempfile.mkdtemp(prefix="msc_bad_inputs_"))
     atexit.register(shutil.rmtree, root, True)
     sdtm, fhir = root / "sdtm", root / "fhir"
-    assert run_cli("to-sdtm", EXAMPLE, "-o", sdtm, "--format", "json,csv,xpt", "--created", PINNED,
+    assert run_cli("to-sdtm", EXAMPLE, "-o", sdtm, "--format", "json,ndjson,csv,xpt", "--created", PINNED,
                    "--no-validate").exit_code == 0
     assert run_cli("to-fhir", EXAMPLE, "-o", fhir, "--ndjson", "--no-validate").exit_code == 0
     return {"sdtm": sdtm, "fhir": fhir}
 
 
 def copy_of(kind: str, to: Path) -> Path:
-    """A fresh copy of one good input: "records" (the example study folder), "sdtm-json", "sdtm-csv",
-    "sdtm-xpt" (one SDTM format folder), "fhir-bundle" (the folder holding bundle.json) or "fhir-ndjson"."""
+    """A fresh copy of one good input: "records" (the example study folder), "sdtm-json", "sdtm-ndjson",
+    "sdtm-csv", "sdtm-xpt" (one SDTM format folder), "fhir-bundle" (the folder holding bundle.json) or "fhir-ndjson"."""
     if kind == "records":
         src = EXAMPLE
     elif kind.startswith("sdtm-"):

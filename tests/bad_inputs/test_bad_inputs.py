@@ -14,11 +14,6 @@ from .sources import copy_of, run_cli
 # Cases that still end in a traceback (issue 17): each fix removes its id, and strict xfail fails the suite if
 # a listed case starts passing without being removed.
 KNOWN_TRACEBACKS = {
-    "sdtm-json/lb-cell-is-an-object",
-    "sdtm-json/lb-columns-not-a-list",
-    "sdtm-json/lb-column-without-name",
-    "sdtm-json/lb-without-usubjid",
-    "sdtm-csv/dm-without-usubjid",
     "fhir/observation-subject-is-a-string",
     "fhir/observation-valuequantity-is-a-list",
     "fhir/observation-effective-offset-plus-25h",

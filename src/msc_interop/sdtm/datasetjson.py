@@ -39,6 +39,8 @@ ORIGINATOR = "msc-interop"
 CHUNK_ROWS = 100_000
 _READ_SLICE = 4096
 NUMERIC_TYPES = frozenset({"integer", "float", "double", "decimal"})
+# Dataset-JSON 1.1 DataTypesEnum (dataset.schema.json)
+DATA_TYPES = ("string", "integer", "decimal", "float", "double", "boolean", "datetime", "date", "time", "URI")
 _CREATED = iso8601.DATASET_JSON_CREATED
 _MAX_EXACT_INT = 2**53  # larger whole numbers held as float64 are not exact integers
 
@@ -297,7 +299,8 @@ def _frame(path: Path, meta: Any, chunks: Iterable[Any]) -> tuple[str, pd.DataFr
         raise InputError(f"{path.name}: datasetJSONVersion {version!r} is not supported; "
                          "this reader reads Dataset-JSON 1.1")
     columns = meta["columns"]
-    names = [c.get("name", "") for c in columns]
+    _check_columns(path, columns)
+    names = [c["name"] for c in columns]
     if len(set(names)) != len(names):
         raise InputError(f"{path.name}: duplicate column names in 'columns'")
     n_cols = len(columns)
@@ -310,7 +313,7 @@ def _frame(path: Path, meta: Any, chunks: Iterable[Any]) -> tuple[str, pd.DataFr
         # makes the per-column passes several times faster than over the whole column.
         for a in range(0, len(rows), _READ_SLICE):
             some = rows[a:a + _READ_SLICE]
-            block = _transpose(path, some, n_cols, n_rows)
+            block = _transpose(path, some, n_cols, n_rows, names)
             for i, (c, values) in enumerate(zip(columns, block, strict=True)):
                 parts[i].append(_piece(path, c, values, n_rows))
             n_rows += len(some)
@@ -323,16 +326,78 @@ def _frame(path: Path, meta: Any, chunks: Iterable[Any]) -> tuple[str, pd.DataFr
     return str(meta["name"]), pd.DataFrame(out, index=pd.RangeIndex(n_rows)), meta
 
 
-def _transpose(path: Path, rows: list[Any], n_cols: int, offset: int) -> list[np.ndarray]:
+def _json_kind(value: Any) -> str:
+    """What a parsed JSON value is, as a person names it: 'an object', 'an array', 'the string "x"', ..."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return f"the string {orjson.dumps(value[:40]).decode()}"
+    if value is None:
+        return "null"
+    return f"the {'boolean' if isinstance(value, bool) else 'number'} {orjson.dumps(value).decode()}"
+
+
+def _where(path: Path) -> str:
+    """The place of the metadata: NDJSON keeps it on line 1."""
+    return f"{path.name} line 1 (metadata)" if path.suffix.lower() == ".ndjson" else path.name
+
+
+def _row_place(path: Path, row: int) -> str:
+    """Row `row` (1-based) as a person finds it: NDJSON rows start on line 2."""
+    return f"row {row} (line {row + 1})" if path.suffix.lower() == ".ndjson" else f"row {row}"
+
+
+def _check_columns(path: Path, columns: Any) -> None:
+    """The header's shape, before any row is read: `columns` is an array of objects, each with a non-empty
+    string `name` and a `dataType` of Dataset-JSON 1.1."""
+    if not isinstance(columns, list):
+        raise InputError(f"{_where(path)}: 'columns' is {_json_kind(columns)}, but Dataset-JSON needs an array "
+                         "of column objects (each with 'name' and 'dataType')")
+    for i, col in enumerate(columns, start=1):
+        if not isinstance(col, dict):
+            raise InputError(f"{_where(path)}: column {i} in 'columns' is {_json_kind(col)}, not an object with "
+                             "'name' and 'dataType'")
+        name = col.get("name")
+        if "name" not in col:
+            raise InputError(f"{_where(path)}: column {i} in 'columns' has no 'name' (the variable name)")
+        if not isinstance(name, str) or not name:
+            raise InputError(f"{_where(path)}: column {i} in 'columns' has 'name' {_json_kind(name)}; it must be "
+                             "the variable name, a non-empty string")
+        dtype = col.get("dataType")
+        if "dataType" not in col:
+            raise InputError(f"{_where(path)}: column {i} ({name}) in 'columns' has no 'dataType'; "
+                             f"Dataset-JSON 1.1 requires one of {', '.join(DATA_TYPES)}")
+        if dtype not in DATA_TYPES:
+            raise InputError(f"{_where(path)}: column {i} ({name}) in 'columns' has 'dataType' {_json_kind(dtype)}; "
+                             f"Dataset-JSON 1.1 allows {', '.join(DATA_TYPES)}")
+
+
+def _not_scalar(path: Path, name: str, values: Any, offset: int) -> None:
+    """Raise InputError at the first cell that is an object or array (only called once a column failed)."""
+    for i, v in enumerate(values):
+        if isinstance(v, (dict, list)):
+            raise InputError(f"{path.name}: {_row_place(path, offset + i + 1)}, column {name}: the value is "
+                             f"{_json_kind(v)}; a Dataset-JSON cell holds a string, a number, a boolean or null")
+
+
+def _transpose(path: Path, rows: list[Any], n_cols: int, offset: int, names: list[str]) -> list[np.ndarray]:
     """A block of row arrays -> one contiguous object array per column."""
+    if set(map(type, rows)) != {list}:
+        bad = next(i for i, r in enumerate(rows) if type(r) is not list)
+        raise InputError(f"{path.name}: {_row_place(path, offset + bad + 1)} is {_json_kind(rows[bad])}, not an "
+                         f"array of {n_cols} values")
     if set(map(len, rows)) != {n_cols}:
         bad = next(i for i, r in enumerate(rows) if len(r) != n_cols)
-        raise InputError(f"{path.name}: row {offset + bad + 1} has {len(rows[bad])} values but there are "
-                         f"{n_cols} columns")
+        raise InputError(f"{path.name}: {_row_place(path, offset + bad + 1)} has {len(rows[bad])} values but "
+                         f"there are {n_cols} columns")
     block = np.empty((len(rows), n_cols), dtype=object)
     try:
         block[:] = rows
-    except ValueError as exc:  # a value that is itself an array or object
+    except ValueError as exc:  # a value that is itself an array (NumPy tries to make it a dimension)
+        for j, name in enumerate(names):
+            _not_scalar(path, name, (r[j] for r in rows), offset)
         raise InputError(f"{path.name}: rows {offset + 1}-{offset + len(rows)} hold a value that is not a "
                          f"string, number, boolean or null ({exc})") from exc
     return [np.ascontiguousarray(block[:, i]) for i in range(n_cols)]
@@ -340,13 +405,19 @@ def _transpose(path: Path, rows: list[Any], n_cols: int, offset: int) -> list[np
 
 def _piece(path: Path, col: dict[str, Any], values: np.ndarray, offset: int) -> Any:
     """A block of one column's values (object array) converted by the column's dataType."""
-    dtype = col.get("dataType", "string")
+    dtype = col["dataType"]
     if dtype == "boolean":
+        if not set(map(type, values)) <= {bool, type(None)}:
+            _not_scalar(path, col["name"], values, offset)
         return values
     if dtype not in NUMERIC_TYPES:
         # Same text -> one shared str object: JSON parsing makes a new object per cell; sharing them cuts
         # memory several-fold and speeds every later pass. Null -> "" (SDTM does not tell them apart).
-        codes, uniques = pd.factorize(values)
+        try:
+            codes, uniques = pd.factorize(values)
+        except TypeError:  # unhashable: an object (or array) among the values
+            _not_scalar(path, col["name"], values, offset)
+            raise
         uniq = np.asarray(uniques, dtype=object)
         if len(uniq) and pd.api.types.infer_dtype(uniq, skipna=False) != "string":
             uniq = as_text(pd.Series(uniq, dtype=object)).to_numpy(dtype=object)
@@ -368,7 +439,7 @@ def _piece(path: Path, col: dict[str, Any], values: np.ndarray, offset: int) -> 
 
 
 def _join(col: dict[str, Any], part: list[Any]) -> pd.Series:
-    dtype = col.get("dataType", "string")
+    dtype = col["dataType"]
     if dtype == "integer":
         if all(isinstance(p, np.ndarray) for p in part):
             return pd.Series(np.concatenate(part) if part else np.empty(0)).astype("Int64")
@@ -380,6 +451,8 @@ def _join(col: dict[str, Any], part: list[Any]) -> pd.Series:
 
 def _numbers(path: Path, col: dict[str, Any], values: np.ndarray, offset: int) -> np.ndarray:
     """Numbers given as text (decimal dataType, or a sloppy writer): "" and null are missing."""
+    if not set(map(type, values)).isdisjoint((dict, list)):
+        _not_scalar(path, col["name"], values, offset)
     s = pd.Series(values, dtype=object)
     blank = s.isna() | (s == "")
     num = pd.to_numeric(s.where(~blank, np.nan), errors="coerce")

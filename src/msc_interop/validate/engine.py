@@ -318,7 +318,8 @@ def _study(frames: dict[str, pd.DataFrame], files: dict[str, Path], findings: li
                                                        kind="one study", error=exc))
         meta = StudyMeta(studyid="")
     try:
-        return Study(meta, frames)  # the usual case: every dataset conforms (one pass)
+        # a missing USUBJID is a finding here (MSC-SDTM-001), not a reason to drop the dataset
+        return Study(meta, frames, require_identifiers=False)  # the usual case: every dataset conforms (one pass)
     except MscInteropError:
         pass
     good = {}
@@ -328,7 +329,7 @@ def _study(frames: dict[str, pd.DataFrame], files: dict[str, Path], findings: li
         except MscInteropError as exc:
             findings.append(_unreadable(files[name], "an SDTM dataset", exc))
             files.pop(name)
-    return Study(meta, good)
+    return Study(meta, good, require_identifiers=False)
 
 
 def _parse_define(path: Path, findings: list[Finding]) -> etree._ElementTree | None:
