@@ -33,11 +33,16 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert _run("from-fhir", out["to-fhir"] / "bundle.json", "-o", out["from-fhir"], "--format", "json",
                 "--created", PINNED).exit_code == 0
     assert _run("summary", EXAMPLE, "-o", out["summary"], "--format", "md,csv").exit_code == 0
-    out["validate.json"] = base / "validate.json"
-    out["validate.csv"] = base / "validate.csv"
     report = validate_paths([out["to-sdtm"]])
-    report.write(out["validate.json"])
-    report.write(out["validate.csv"])
+    for suffix in ("json", "csv", "html"):
+        out[f"validate.{suffix}"] = base / f"validate.{suffix}"
+        report.write(out[f"validate.{suffix}"])
+    out["summary.md"] = out["summary"] / "summary.md"
+    out["summary.html"] = base / "summary.html"
+    assert _run("summary", EXAMPLE, "-o", base / "summary-html", "--format", "html").exit_code == 0
+    (base / "summary-html" / "summary.html").rename(out["summary.html"])
+    out["lb.json"] = out["to-sdtm"] / "json" / "lb.json"
+    out["figure.svg"] = next((out["summary"] / "figures").glob("*.svg"))
     return out
 
 
@@ -60,8 +65,14 @@ EXPECTED = {
     ("validate", "to-sdtm"): (0, "0 error(s)"),
     ("validate", "to-fhir"): (0, "0 error(s)"),
     ("validate", "from-fhir"): (0, "0 error(s)"),
-    ("validate", "summary"): (1, "MSC-IO-002"),
-    ("validate", "validate.json"): (1, "MSC-IO-002"),
+    ("validate", "summary"): (2, "a safety summary written by msc-interop summary, not study data"),
+    ("validate", "validate.json"): (2, "a validation report of msc-interop validate, not study data"),
+    ("validate", "validate.html"): (2, "a validation report of msc-interop validate, not study data"),
+    ("from-fhir", "validate.html"): (2, "a validation report"),
+    ("from-fhir", "summary.html"): (2, "a safety summary"),
+    ("from-fhir", "summary.md"): (2, "a safety summary"),
+    ("from-fhir", "lb.json"): (2, "an SDTM Dataset-JSON dataset, not FHIR: convert SDTM to FHIR with"),
+    ("from-fhir", "figure.svg"): (2, "not a FHIR file"),
     ("summary", "to-sdtm"): (0, "summary.md"),
     ("summary", "to-fhir"): (0, "summary.md"),
     ("summary", "from-fhir"): (0, "summary.md"),

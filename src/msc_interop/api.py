@@ -184,4 +184,6 @@ def validate(paths: Sequence[str | Path], fhir_version: str | None = None, odm_m
     """Run every rule that applies to what each path holds; one Report (see msc_interop.validate)."""
     from msc_interop.validate import validate_paths
 
-    return validate_paths([Path(p) for p in paths], fhir_version=fhir_version, odm_map=odm_map)
+    paths = [Path(p) for p in paths]
+    refuse_own_outputs(paths)  # as every command does; inside a folder they are skipped
+    return validate_paths(paths, fhir_version=fhir_version, odm_map=odm_map)

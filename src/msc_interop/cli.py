@@ -312,6 +312,8 @@ def summary(inputs: tuple[Path, ...], outdir: Path, formats: str, by_visit: bool
         click.echo(f"wrote {path}")
     for line in result.highlights:
         click.echo(line)
+    for note in rejects.notes:  # e.g. the tool's own reports found in an input folder and skipped
+        click.echo(note)
     if len(rejects):
         click.echo(f"{len(rejects)} input record(s) could not be read into the Study and are not in the summary",
                    err=True)

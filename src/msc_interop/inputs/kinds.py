@@ -28,6 +28,12 @@ _OWN_REPORT_OPENINGS = (
     (b'{\n  "valid": ', "a validation report of msc-interop validate"),
     (b"rule_id,severity,", "a validation report of msc-interop validate"),
 )
+# ... and of the human-readable ones (validate.report.to_html, summary.render)
+_OWN_PAGE_MARKS = (
+    (b"<title>msc-interop validation report</title>", "a validation report of msc-interop validate"),
+    (b"<title>Safety summary: ", "a safety summary written by msc-interop summary"),
+    (b"# Safety summary: ", "a safety summary written by msc-interop summary"),
+)
 _SUMMARY_FILES = ("summary.html", "summary.md")
 
 
@@ -70,6 +76,9 @@ def own_output(path: Path) -> str | None:
         if any((path / n).is_file() for n in _SUMMARY_FILES) and (path / "csv").is_dir():
             return "a safety summary written by msc-interop summary"
         return None
+    if path.suffix.lower() in (".html", ".md"):
+        page = _head(path, 1024)
+        return next((what for mark, what in _OWN_PAGE_MARKS if mark in page), None)
     if path.suffix.lower() not in (".json", ".csv"):
         return None
     head = _head(path, 64)
@@ -121,6 +130,12 @@ def fhir_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
         if not p.exists():
             raise InputError(f"{p}: no such file or folder")
         if not p.is_dir():
+            if p.suffix.lower() not in FHIR_SUFFIXES:
+                raise InputError(f"{p}: not a FHIR file: FHIR comes as .json (a Bundle or one resource) or .ndjson "
+                                 "(one resource per line)")
+            if sniff_json(p) == "datasetjson":
+                raise InputError(f"{p}: an SDTM Dataset-JSON dataset, not FHIR: convert SDTM to FHIR with "
+                                 f"`msc-interop to-fhir {p.parent} -o OUTDIR`")
             out.append(p)
             continue
         found, skipped = listed_files(p, FHIR_SUFFIXES)
