@@ -21,11 +21,6 @@ KNOWN_TRACEBACKS = {
     "sdtm-json/lb-column-without-name",
     "sdtm-json/lb-without-usubjid",
     "sdtm-csv/dm-without-usubjid",
-    "fhir/observation-subject-is-a-string",
-    "fhir/observation-valuequantity-is-a-list",
-    "fhir/observation-effective-offset-plus-25h",
-    "fhir/observation-effective-february-30",
-    "fhir/observation-effective-year-1-with-offset",
 }
 
 

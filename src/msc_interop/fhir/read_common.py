@@ -126,6 +126,38 @@ class ReadContext:
         return pid, "derived"
 
 
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in words (for a reason that says an element has the wrong shape)."""
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    return "an object" if isinstance(value, dict) else "null"
+
+
+def not_an_object(rtype: str, name: str, value: Any, reference: bool = False) -> str:
+    """The reason for an element `name` that holds `value` where FHIR has an object (a Reference if `reference`)."""
+    if reference:
+        return (f"{rtype}.{name} is {json_kind(value)}, not a Reference object such as "
+                '{"reference": "Patient/123"}: the record cannot be read')
+    return f"{rtype}.{name} is {json_kind(value)}, not an object: the record cannot be read"
+
+
+def object_problem(res: dict[str, Any], rtype: str, names: dict[str, str], references: frozenset[str] = frozenset()
+                   ) -> tuple[str, str, Any, str] | None:
+    """(element, reason, value, reject code) for the first element of `names` (name -> reject code) present in
+    `res` that is not a JSON object; None when all have their shape."""
+    for name, code in names.items():
+        value = res.get(name)
+        if value is not None and type(value) is not dict:
+            return f"{rtype}.{name}", not_an_object(rtype, name, value, name in references), value, code
+    return None
+
+
 def identifier_value(resource: dict[str, Any], system_key: str) -> str | None:
     """The value of the resource's identifier in msc-interop's identifier system `system_key`."""
     system = terms.id_system(system_key)

@@ -19,12 +19,15 @@ import pandas as pd
 from msc_interop import mappings
 from msc_interop.fhir import terms
 from msc_interop.fhir.common import float_text, group_codes, number_back, parse_number, read_carried, text
+from msc_interop.fhir.datetimes import FhirDateError
 from msc_interop.fhir.io import Located
 from msc_interop.fhir.read_common import (
     ReadContext,
     apply_overrides,
     cdisc_unit,
     dtc,
+    json_kind,
+    not_an_object,
     seq_where_missing,
     study_days,
 )
@@ -77,8 +80,9 @@ FLAT_COLUMNS = (
     "interpretation_codes", "specimen_text", "rr_low", "rr_high", "rr_low_text", "rr_high_text",
     # value[x] (valueQuantity once per distinct value); for a valueQuantity, result_text() and text() of the unit
     "vkind", "qvalue", "qorig", "qcomp", "qunit", "qsystem", "qcode", "vtext", "qresult_text", "qunit_text",
-    # per row
-    "effective", "effective_orig", "absent", "carried", "supp",
+    # per row; effective_el: the element `effective` came from; problem: None, or (element, reason, value, reject
+    # code, whether the record is rejected) for an element without its FHIR shape (the first one found)
+    "effective", "effective_orig", "absent", "carried", "supp", "effective_el", "problem",
 )
 
 
@@ -144,26 +148,44 @@ class Flattener:
         static = self._memo(self.memo_static, (res.get("category"), res.get("code") or {}, res.get("performer"),
                                                res.get("interpretation"), contained, res.get("referenceRange")),
                             self._static)
+        # subject and encounter: a Reference object (its shape checked before its reference is read)
+        problem = None
+        subject = res.get("subject")
+        if type(subject) is dict:
+            subject = subject.get("reference")
+        elif subject is not None:
+            problem = ("Observation.subject", not_an_object("Observation", "subject", subject, True), subject,
+                       "REJ-FHIR-003", True)
+            subject = None
+        encounter = res.get("encounter")
+        if type(encounter) is dict:
+            encounter = encounter.get("reference")
+        elif encounter is not None:
+            if problem is None:  # the record is converted, without a visit
+                problem = ("Observation.encounter", "converted without a visit: Observation.encounter is "
+                           f"{json_kind(encounter)}, not a Reference object", encounter, "REJ-FHIR-007", False)
+            encounter = None
         if "valueQuantity" in res:
-            value = self._memo(self.memo_quantity, res["valueQuantity"], self._quantity)
+            value, value_problem = self._memo(self.memo_quantity, res["valueQuantity"], self._quantity)
+            if value_problem is not None and (problem is None or not problem[4]):
+                problem = value_problem
         else:
             vkind, vtext = self._other_value(res)
             value = (vkind, None, None, None, None, None, None, vtext, None, None)
         effective = res.get("effectiveDateTime")
+        effective_el = "effectiveDateTime"
         effective_orig = self._kept(res.get("_effectiveDateTime"), self.url_dtc)
         if effective is None and isinstance(res.get("effectivePeriod"), dict):
-            effective = res["effectivePeriod"].get("start")
+            effective, effective_el = res["effectivePeriod"].get("start"), "effectivePeriod.start"
         if effective is None and res.get("effectiveInstant"):
-            effective = res["effectiveInstant"]
+            effective, effective_el = res["effectiveInstant"], "effectiveInstant"
         absent = None
         dar = res.get("dataAbsentReason")
         if isinstance(dar, dict):
             absent = dar.get("text") or next((c.get("display") or c.get("code") for c in _codings(dar)), "unknown")
-        subject = (res.get("subject") or {}).get("reference")
-        encounter = (res.get("encounter") or {}).get("reference")
         carried, has_supp = self._memo(self.memo_carried, res.get("extension"), self._carried)
         return (in_bundle, res.get("status"), subject, encounter, seq, *static, *value, effective, effective_orig,
-                absent, carried, self.read_supplemental(res) if has_supp else [])
+                absent, carried, self.read_supplemental(res) if has_supp else [], effective_el, problem)
 
     def _static(self, elements: tuple) -> tuple:
         """The FLAT_COLUMNS fields from lab_category to rr_high_text."""
@@ -216,12 +238,20 @@ class Flattener:
         code_text = code.get("text") if isinstance(code, dict) else None
         return cdisc_code, cdisc_display, ncit_code, loinc_code, loinc_codes, code_text, other
 
-    def _quantity(self, q: Any) -> tuple:
+    def _quantity(self, q: Any) -> tuple[tuple, tuple | None]:
+        """(the value[x] fields, problem) of a valueQuantity: problem (as FLAT_COLUMNS) when it is not a Quantity
+        object or its value is not a number."""
         q = q or {}
+        if type(q) is not dict:
+            return _NO_VALUE, ("Observation.valueQuantity", not_an_object("Observation", "valueQuantity", q), q,
+                               "REJ-FHIR-006", True)
         value, comparator, unit = q.get("value"), q.get("comparator"), q.get("unit")
+        if value is not None and (type(value) is bool or not isinstance(value, int | float)):
+            return _NO_VALUE, ("Observation.valueQuantity.value", f"valueQuantity.value is {json_kind(value)}, not "
+                               "a number: the result cannot be read", value, "REJ-FHIR-006", True)
         original = self._kept(q.get("_value"), self.url_orig) if q else None
         return ("q", value, original, comparator, unit, q.get("system"), q.get("code"), None,
-                _result_text_or_none(value, original, comparator), text(unit))
+                _result_text_or_none(value, original, comparator), text(unit)), None
 
     @staticmethod
     def _other_value(res: dict[str, Any]) -> tuple[str | None, Any]:
@@ -252,6 +282,9 @@ class Flattener:
         """The carried SDTM variables (read_carried) and whether there are SUPP-- records (read_supplemental)."""
         carried = read_carried({"extension": extension}, None)
         return carried, any(isinstance(e, dict) and e.get("url") == self.url_supp for e in extension or ())
+
+
+_NO_VALUE = (None,) * 10  # the value[x] fields of an Observation whose value cannot be read
 
 
 def _result_text_or_none(value: Any, original: Any, comparator: Any) -> str | None:
@@ -345,6 +378,12 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
     memo = _LbMemo(r, encounters, orgs, tz)
     for rec in map(_FlatRecord._make, flat_obs):
         loc: Located = rec.loc
+        if rec.problem is not None:  # an element without its FHIR shape
+            fld, reason, value, code, rejected = rec.problem
+            if rejected:
+                r.reject(loc, "Observation", fld, reason, value, code=code)
+                continue
+            r.report.add("Observation", loc.file, loc.position, fld, value, reason, code=code)
         usubjid, problem = subj_of[(rec.subject if isinstance(rec.subject, str) else None, rec.strict)]
         if usubjid is None:
             r.reject(loc, "Observation", "Observation.subject", problem, rec.subject, code="REJ-FHIR-003")
@@ -355,12 +394,19 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
             r.reject(loc, "Observation", "Observation.status", f"status {rec.status}: not a result", rec.status,
                      code="REJ-FHIR-004")
             continue
+        if rec.effective_orig is not None:
+            lbdtc = rec.effective_orig
+        else:
+            lbdtc = memo.dtc(rec.effective)
+            if lbdtc is None:  # an impossible date
+                r.reject(loc, "Observation", f"Observation.{rec.effective_el}", memo.dtc_reason(rec.effective),
+                         rec.effective, code="REJ-FHIR-006")
+                continue
         enc = memo.encounter(rec.encounter)
         if rec.encounter and not enc and rec.strict:
             r.report.add("Observation", loc.file, loc.position, "Observation.encounter", rec.encounter,
                          f"converted without a visit: encounter reference {rec.encounter!r} does not resolve",
                          code="REJ-FHIR-007")
-        lbdtc = rec.effective_orig if rec.effective_orig is not None else memo.dtc(rec.effective)
         nrind = text(rec.interpretation_text)
         if not nrind and rec.interpretation_codes:
             nrind = imap.cdisc(rec.interpretation_codes[0]) or ""
@@ -444,6 +490,9 @@ class _ForeignLookups:
         return terms.ct_by_nci("LBTESTCD")
 
 
+_UNSEEN = object()
+
+
 class _LbMemo:
     """Per distinct value, what an LB row takes from references and dates: a big file repeats a few thousand
     encounters, performers and dates over a million Observations."""
@@ -452,7 +501,8 @@ class _LbMemo:
         self.r, self.encounters, self.orgs, self.tz = r, encounters, orgs, tz
         self.encounter_of: dict[str, dict[str, Any]] = {}
         self.name_of: dict[tuple, str] = {}
-        self.dtc_of: dict[str, str] = {}
+        self.dtc_of: dict[str, str | None] = {}
+        self.dtc_problem: dict[Any, str] = {}  # why a date has no --DTC (dtc() gave None)
 
     def encounter(self, ref: Any) -> dict[str, Any]:
         if not isinstance(ref, str):
@@ -472,13 +522,25 @@ class _LbMemo:
             found = self.name_of[key] = _lab_name(self.r, performers, self.orgs)
         return found
 
-    def dtc(self, value: Any) -> str:
+    def dtc(self, value: Any) -> str | None:
+        """--DTC of a FHIR date; None when it is impossible (the reason in dtc_problem[value])."""
         if type(value) is not str:
-            return dtc(value, self.tz)
-        found = self.dtc_of.get(value)
-        if found is None:
-            found = self.dtc_of[value] = dtc(value, self.tz)
+            return self._dtc(value)
+        found = self.dtc_of.get(value, _UNSEEN)
+        if found is _UNSEEN:
+            found = self.dtc_of[value] = self._dtc(value)
         return found
+
+    def _dtc(self, value: Any) -> str | None:
+        try:
+            return dtc(value, self.tz)
+        except FhirDateError as exc:
+            self.dtc_problem[repr(value)] = str(exc)
+            return None
+
+    def dtc_reason(self, value: Any) -> str:
+        """Why dtc(value) gave None."""
+        return self.dtc_problem[repr(value)]
 
 
 def _lab_name(r: ReadContext, performers: list[tuple[Any, Any]], orgs: dict[str, str]) -> str:
