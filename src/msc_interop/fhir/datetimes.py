@@ -114,6 +114,10 @@ class FhirDateError(ValueError):
     time, an offset beyond +/-14:00, or a time that cannot be moved to the study time zone's clock. The message
     says why, for a data manager (the reader rejects the record naming the element and the value)."""
 
+    def __init__(self, reason: str, value: str):
+        super().__init__(reason)
+        self.value = value
+
 
 def _impossible(m: re.Match[str]) -> str | None:
     """Why a FHIR_DATETIME_READ match is not a real date and time (None when it is)."""
@@ -145,7 +149,7 @@ def _one_fhir_to_dtc(value: object, tz: str | None) -> str:
         return text  # not a FHIR date: hand it on unchanged (the reader reports it where it matters)
     why = _impossible(m)
     if why is not None:
-        raise FhirDateError(f"{text!r} is not a real {'date' if m['H'] is None else 'date and time'}: {why}")
+        raise FhirDateError(f"{text!r} is not a real {'date' if m['H'] is None else 'date and time'}: {why}", text)
     if m["H"] is None:
         return m["date"]
     date, hh, mm, ss, frac = m["date"], m["H"], m["M"], m["S"], m["f"] or ""
@@ -161,7 +165,7 @@ def _one_fhir_to_dtc(value: object, tz: str | None) -> str:
                     f"{local.second:02d}"
         except (OverflowError, ValueError) as exc:  # e.g. 0001-01-01T00:00:00+08:00 is before year 1 in UTC
             raise FhirDateError(f"{text!r} cannot be put on the clock of the study time zone {tz}: the "
-                                "converted time falls outside the years 0001-9999") from exc
+                                "converted time falls outside the years 0001-9999", text) from exc
     if ss == "00" and frac == "":
         return f"{date}T{hh}:{mm}"
     return f"{date}T{hh}:{mm}:{ss}{frac}"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from msc_interop import mappings
@@ -139,6 +140,15 @@ def json_kind(value: Any) -> str:
     return "an object" if isinstance(value, dict) else "null"
 
 
+def shown(value: Any, limit: int = 80) -> str:
+    """A JSON value as compact JSON for the reject report's value column, cut at `limit` characters."""
+    try:
+        out = orjson.dumps(value).decode()
+    except TypeError:  # pragma: no cover - what orjson read it can write
+        out = repr(value)
+    return out if len(out) <= limit else out[:limit - 3] + "..."
+
+
 def not_an_object(rtype: str, name: str, value: Any, reference: bool = False) -> str:
     """The reason for an element `name` that holds `value` where FHIR has an object (a Reference if `reference`)."""
     if reference:
@@ -154,7 +164,7 @@ def object_problem(res: dict[str, Any], rtype: str, names: dict[str, str], refer
     for name, code in names.items():
         value = res.get(name)
         if value is not None and type(value) is not dict:
-            return f"{rtype}.{name}", not_an_object(rtype, name, value, name in references), value, code
+            return f"{rtype}.{name}", not_an_object(rtype, name, value, name in references), shown(value), code
     return None
 
 

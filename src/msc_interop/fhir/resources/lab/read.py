@@ -29,6 +29,7 @@ from msc_interop.fhir.read_common import (
     json_kind,
     not_an_object,
     seq_where_missing,
+    shown,
     study_days,
 )
 from msc_interop.fhir.resources.supp import read_supplemental
@@ -154,7 +155,7 @@ class Flattener:
         if type(subject) is dict:
             subject = subject.get("reference")
         elif subject is not None:
-            problem = ("Observation.subject", not_an_object("Observation", "subject", subject, True), subject,
+            problem = ("Observation.subject", not_an_object("Observation", "subject", subject, True), shown(subject),
                        "REJ-FHIR-003", True)
             subject = None
         encounter = res.get("encounter")
@@ -163,7 +164,7 @@ class Flattener:
         elif encounter is not None:
             if problem is None:  # the record is converted, without a visit
                 problem = ("Observation.encounter", "converted without a visit: Observation.encounter is "
-                           f"{json_kind(encounter)}, not a Reference object", encounter, "REJ-FHIR-007", False)
+                           f"{json_kind(encounter)}, not a Reference object", shown(encounter), "REJ-FHIR-007", False)
             encounter = None
         if "valueQuantity" in res:
             value, value_problem = self._memo(self.memo_quantity, res["valueQuantity"], self._quantity)
@@ -243,12 +244,12 @@ class Flattener:
         object or its value is not a number."""
         q = q or {}
         if type(q) is not dict:
-            return _NO_VALUE, ("Observation.valueQuantity", not_an_object("Observation", "valueQuantity", q), q,
+            return _NO_VALUE, ("Observation.valueQuantity", not_an_object("Observation", "valueQuantity", q), shown(q),
                                "REJ-FHIR-006", True)
         value, comparator, unit = q.get("value"), q.get("comparator"), q.get("unit")
         if value is not None and (type(value) is bool or not isinstance(value, int | float)):
             return _NO_VALUE, ("Observation.valueQuantity.value", f"valueQuantity.value is {json_kind(value)}, not "
-                               "a number: the result cannot be read", value, "REJ-FHIR-006", True)
+                               "a number: the result cannot be read", shown(value), "REJ-FHIR-006", True)
         original = self._kept(q.get("_value"), self.url_orig) if q else None
         return ("q", value, original, comparator, unit, q.get("system"), q.get("code"), None,
                 _result_text_or_none(value, original, comparator), text(unit)), None
