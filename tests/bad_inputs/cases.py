@@ -209,3 +209,12 @@ def _(d: Path) -> None:
         period.pop("_start", None)
         period["start"] = "2014-01-02T08:00:00+25:00"
     edit_bundle_entry(d, "MedicationAdministration", change)
+
+
+@case("fhir/patient-birthdate-february-30", "fhir-bundle", "from-fhir", 1, ("bundle.json", "Patient.birthDate"),
+      {"Patient": (9, 9, 0), "ResearchSubject": (9, 9, 0)})
+def _(d: Path) -> None:
+    def change(e: dict[str, Any]) -> None:  # the subject is kept, without its birth date
+        e["resource"].pop("_birthDate", None)
+        e["resource"]["birthDate"] = "1950-02-30"
+    edit_bundle_entry(d, "Patient", change)

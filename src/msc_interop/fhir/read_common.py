@@ -20,7 +20,7 @@ from msc_interop import mappings
 from msc_interop.dates import study_day
 from msc_interop.fhir import terms
 from msc_interop.fhir.common import primitive_original
-from msc_interop.fhir.datetimes import fhir_value_to_dtc
+from msc_interop.fhir.datetimes import FhirDateError, fhir_value_to_dtc
 from msc_interop.fhir.io import Located
 from msc_interop.rejects import RejectReport
 from msc_interop.sdtm.common import assign_seq
@@ -193,6 +193,18 @@ def prim_dtc(parent: dict[str, Any], name: str, tz: str | None) -> str:
     """--DTC of primitive `name` of `parent`: the kept SDTM text when there is one, else converted."""
     orig = primitive_original(parent, name, "sdtm_dtc")
     return orig if orig is not None else dtc(parent.get(name), tz)
+
+
+def kept_dtc(r: ReadContext, loc: Located, form: str, parent: dict[str, Any], name: str, element: str,
+             tz: str | None) -> str:
+    """prim_dtc for a record that is kept whatever its date (a subject): an impossible date is left empty and
+    said in the report (element, value, reason; REJ-FHIR-006) instead of losing the record."""
+    try:
+        return prim_dtc(parent, name, tz)
+    except FhirDateError as exc:
+        r.report.add(form, loc.file, loc.position, element, exc.value, f"converted without this date: {exc}",
+                     code="REJ-FHIR-006")
+        return ""
 
 
 def _ucum_to_cdisc() -> dict[str, str]:
