@@ -13,13 +13,7 @@ from .sources import copy_of, run_cli
 
 # Cases that still end in a traceback (issue 17): each fix removes its id, and strict xfail fails the suite if
 # a listed case starts passing without being removed.
-KNOWN_TRACEBACKS = {
-    "fhir/observation-subject-is-a-string",
-    "fhir/observation-valuequantity-is-a-list",
-    "fhir/observation-effective-offset-plus-25h",
-    "fhir/observation-effective-february-30",
-    "fhir/observation-effective-year-1-with-offset",
-}
+KNOWN_TRACEBACKS: set[str] = set()
 
 
 def _param(c: Case):

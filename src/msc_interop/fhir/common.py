@@ -17,7 +17,7 @@ import pandas as pd
 from msc_interop import mappings
 from msc_interop.distinct import per_distinct
 from msc_interop.fhir import terms
-from msc_interop.fhir.datetimes import dtc_to_fhir, fhir_value_to_dtc
+from msc_interop.fhir.datetimes import FhirDateError, dtc_to_fhir, fhir_value_to_dtc
 
 # FHIR decimal (R5 pattern, mended: the official schema has a stray "}" after {1,9}); R4B's is looser.
 DECIMAL = re.compile(r"^-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,17})?([eE][+-]?[0-9]{1,9})?$")
@@ -282,5 +282,11 @@ def read_carried(resource: dict[str, Any] | None, tz: str | None) -> dict[str, A
         elif "valueDateTime" in sub or "_valueDateTime" in sub:
             orig = primitive_original(sub, "valueDateTime", "sdtm_dtc")
             value = sub.get("valueDateTime")
-            out[name] = orig if orig is not None else ("" if value is None else fhir_value_to_dtc(str(value), tz))
+            if orig is not None or value is None:
+                out[name] = "" if orig is None else orig
+            else:
+                try:
+                    out[name] = fhir_value_to_dtc(str(value), tz)
+                except FhirDateError:  # an impossible date carried: kept as written (validate says so)
+                    out[name] = str(value)
     return out

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import calendar
 import functools
+import re
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -108,6 +109,37 @@ def dtc_to_fhir(values: pd.Series, tz: str = "UTC", *, date_only: bool = False) 
     return both["value"].astype(object), both["ext"].astype(bool)
 
 
+class FhirDateError(ValueError):
+    """A FHIR date/dateTime that has the form of one but no SDTM --DTC: an impossible calendar date or clock
+    time, an offset beyond +/-14:00, or a time that cannot be moved to the study time zone's clock. The message
+    says why, for a data manager (the reader rejects the record naming the element and the value)."""
+
+    def __init__(self, reason: str, value: str):
+        super().__init__(reason)
+        self.value = value
+
+
+def _impossible(m: re.Match[str]) -> str | None:
+    """Why a FHIR_DATETIME_READ match is not a real date and time (None when it is)."""
+    date = m["date"]
+    y, mo, d = date[:4], date[5:7] or None, date[8:10] or None
+    if not _valid_date(y, mo, d):
+        if int(y) < 1:
+            return "year 0000 does not exist"
+        if mo is not None and not 1 <= int(mo) <= 12:
+            return f"month {mo} does not exist"
+        return f"day {d} does not exist in {y}-{mo}"
+    if m["H"] is not None:
+        if int(m["H"]) > 23 or int(m["M"]) > 59:
+            return f"time {m['H']}:{m['M']} does not exist"
+        if int(m["S"]) > 59:
+            return f"second {m['S']} (a leap second) has no SDTM form"
+    tz = m["tz"]
+    if tz is not None and tz != "Z" and (tz[1:] > "14:00" or int(tz[4:6]) > 59):
+        return f"UTC offset {tz} does not exist (offsets run from -14:00 to +14:00)"
+    return None
+
+
 def _one_fhir_to_dtc(value: object, tz: str | None) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return ""
@@ -115,6 +147,9 @@ def _one_fhir_to_dtc(value: object, tz: str | None) -> str:
     m = iso8601.FHIR_DATETIME_READ.match(text)
     if m is None:
         return text  # not a FHIR date: hand it on unchanged (the reader reports it where it matters)
+    why = _impossible(m)
+    if why is not None:
+        raise FhirDateError(f"{text!r} is not a real {'date' if m['H'] is None else 'date and time'}: {why}", text)
     if m["H"] is None:
         return m["date"]
     date, hh, mm, ss, frac = m["date"], m["H"], m["M"], m["S"], m["f"] or ""
@@ -122,11 +157,15 @@ def _one_fhir_to_dtc(value: object, tz: str | None) -> str:
         written = timedelta(0) if m["tz"] == "Z" else _parse_offset(m["tz"])
         clock = datetime.fromisoformat(f"{date}T{hh}:{mm}:{ss}")
         zone = _zone(tz)
-        # compare as the writer wrote it: whole minutes (local mean time offsets such as +08:05:43 have seconds)
-        if _offset_text(clock.replace(tzinfo=zone).utcoffset() or timedelta(0)) != _offset_text(written):
-            local = clock.replace(tzinfo=timezone(written)).astimezone(zone)
-            date, hh, mm, ss = local.strftime("%Y-%m-%d"), f"{local.hour:02d}", f"{local.minute:02d}", \
-                f"{local.second:02d}"
+        try:
+            # compare as the writer wrote it: whole minutes (local mean time offsets such as +08:05:43 have seconds)
+            if _offset_text(clock.replace(tzinfo=zone).utcoffset() or timedelta(0)) != _offset_text(written):
+                local = clock.replace(tzinfo=timezone(written)).astimezone(zone)
+                date, hh, mm, ss = local.strftime("%Y-%m-%d"), f"{local.hour:02d}", f"{local.minute:02d}", \
+                    f"{local.second:02d}"
+        except (OverflowError, ValueError) as exc:  # e.g. 0001-01-01T00:00:00+08:00 is before year 1 in UTC
+            raise FhirDateError(f"{text!r} cannot be put on the clock of the study time zone {tz}: the "
+                                "converted time falls outside the years 0001-9999", text) from exc
     if ss == "00" and frac == "":
         return f"{date}T{hh}:{mm}"
     return f"{date}T{hh}:{mm}:{ss}{frac}"

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from msc_interop import mappings
 from msc_interop.dates import study_day
 from msc_interop.fhir import terms
 from msc_interop.fhir.common import primitive_original
-from msc_interop.fhir.datetimes import fhir_value_to_dtc
+from msc_interop.fhir.datetimes import FhirDateError, fhir_value_to_dtc
 from msc_interop.fhir.io import Located
 from msc_interop.rejects import RejectReport
 from msc_interop.sdtm.common import assign_seq
@@ -126,6 +127,47 @@ class ReadContext:
         return pid, "derived"
 
 
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in words (for a reason that says an element has the wrong shape)."""
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    return "an object" if isinstance(value, dict) else "null"
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """A JSON value as compact JSON for the reject report's value column, cut at `limit` characters."""
+    try:
+        out = orjson.dumps(value).decode()
+    except TypeError:  # pragma: no cover - what orjson read it can write
+        out = repr(value)
+    return out if len(out) <= limit else out[:limit - 3] + "..."
+
+
+def not_an_object(rtype: str, name: str, value: Any, reference: bool = False) -> str:
+    """The reason for an element `name` that holds `value` where FHIR has an object (a Reference if `reference`)."""
+    if reference:
+        return (f"{rtype}.{name} is {json_kind(value)}, not a Reference object such as "
+                '{"reference": "Patient/123"}: the record cannot be read')
+    return f"{rtype}.{name} is {json_kind(value)}, not an object: the record cannot be read"
+
+
+def object_problem(res: dict[str, Any], rtype: str, names: dict[str, str], references: frozenset[str] = frozenset()
+                   ) -> tuple[str, str, Any, str] | None:
+    """(element, reason, value, reject code) for the first element of `names` (name -> reject code) present in
+    `res` that is not a JSON object; None when all have their shape."""
+    for name, code in names.items():
+        value = res.get(name)
+        if value is not None and type(value) is not dict:
+            return f"{rtype}.{name}", not_an_object(rtype, name, value, name in references), shown(value), code
+    return None
+
+
 def identifier_value(resource: dict[str, Any], system_key: str) -> str | None:
     """The value of the resource's identifier in msc-interop's identifier system `system_key`."""
     system = terms.id_system(system_key)
@@ -151,6 +193,18 @@ def prim_dtc(parent: dict[str, Any], name: str, tz: str | None) -> str:
     """--DTC of primitive `name` of `parent`: the kept SDTM text when there is one, else converted."""
     orig = primitive_original(parent, name, "sdtm_dtc")
     return orig if orig is not None else dtc(parent.get(name), tz)
+
+
+def kept_dtc(r: ReadContext, loc: Located, form: str, parent: dict[str, Any], name: str, element: str,
+             tz: str | None) -> str:
+    """prim_dtc for a record that is kept whatever its date (a subject): an impossible date is left empty and
+    said in the report (element, value, reason; REJ-FHIR-006) instead of losing the record."""
+    try:
+        return prim_dtc(parent, name, tz)
+    except FhirDateError as exc:
+        r.report.add(form, loc.file, loc.position, element, exc.value, f"converted without this date: {exc}",
+                     code="REJ-FHIR-006")
+        return ""
 
 
 def _ucum_to_cdisc() -> dict[str, str]:

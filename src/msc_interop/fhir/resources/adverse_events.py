@@ -20,12 +20,20 @@ import pandas as pd
 from msc_interop.fhir import terms
 from msc_interop.fhir.common import Carrier, coding, is_blank, read_carried, text
 from msc_interop.fhir.context import WriteContext, column, record_frame
+from msc_interop.fhir.datetimes import FhirDateError
 from msc_interop.fhir.read_common import (
     ReadContext,
     domain_frame,
+    json_kind,
+    object_problem,
     prim_dtc,
+    shown,
     strict_bundle,
 )
+
+# elements read as objects (-> the reject code when one is not): checked before any value is read
+_AE_OBJECTS = {"subject": "REJ-FHIR-003", "event": "REJ-FHIR-005", "code": "REJ-FHIR-005",
+               "occurrencePeriod": "REJ-FHIR-006"}
 
 # MedDRA level tag -> (term variable, code variable)
 MEDDRA_LEVELS = (("LLT", "AELLT", "AELLTCD"), ("PT", "AEDECOD", "AEPTCD"), ("HLT", "AEHLT", "AEHLTCD"),
@@ -226,6 +234,10 @@ def read_adverse_events(r: ReadContext, subjects: dict[str, str], encounters: di
     for loc in items:
         res = loc.resource
         strict = strict_bundle(loc)
+        bad = object_problem(res, "AdverseEvent", _AE_OBJECTS, frozenset({"subject"}))
+        if bad is not None:
+            r.reject(loc, "AdverseEvent", bad[0], bad[1], bad[2], code=bad[3])
+            continue
         usubjid, problem = r.subject((res.get("subject") or {}).get("reference"), strict, subjects)
         if usubjid is None:
             r.reject(loc, "AdverseEvent", "AdverseEvent.subject", problem, (res.get("subject") or {}).get("reference"),
@@ -242,7 +254,9 @@ def read_adverse_events(r: ReadContext, subjects: dict[str, str], encounters: di
         row: dict[str, Any] = {"STUDYID": studyid, "DOMAIN": "AE", "USUBJID": usubjid}
         seq = None
         idents = res.get("identifier")
-        for ident in ([idents] if isinstance(idents, dict) else idents or []):
+        for ident in ([idents] if isinstance(idents, dict) else idents if isinstance(idents, list) else []):
+            if not isinstance(ident, dict):
+                continue
             if ident.get("system") == terms.id_system("seq"):
                 seq = text(ident.get("value")).rsplit("/", 1)[-1]
             elif ident.get("system") == terms.id_system("spid"):
@@ -264,35 +278,57 @@ def read_adverse_events(r: ReadContext, subjects: dict[str, str], encounters: di
             continue
         row["AECAT"] = next((text(c.get("text")) for c in res.get("category") or []
                              if isinstance(c, dict) and not c.get("coding") and c.get("text")), "")
-        # dates
-        if "date" in res or "_date" in res:
-            row["AESTDTC"] = prim_dtc(res, "date", tz)
-        elif "occurrenceDateTime" in res or "_occurrenceDateTime" in res:
-            row["AESTDTC"] = prim_dtc(res, "occurrenceDateTime", tz)
-        elif isinstance(res.get("occurrencePeriod"), dict):
-            row["AESTDTC"] = prim_dtc(res["occurrencePeriod"], "start", tz)
-        end_period = res.get("occurrencePeriod")
-        for e in res.get("extension") or []:
-            if e.get("url") == terms.ext_url("ae_occurrence_r4"):
-                end_period = e.get("valuePeriod")
-        row["AEENDTC"] = prim_dtc(end_period, "end", tz) if isinstance(end_period, dict) else ""
+        # dates (an impossible one rejects the record, naming the element)
+        element = ""
+        try:
+            if "date" in res or "_date" in res:
+                element = "date"
+                row["AESTDTC"] = prim_dtc(res, "date", tz)
+            elif "occurrenceDateTime" in res or "_occurrenceDateTime" in res:
+                element = "occurrenceDateTime"
+                row["AESTDTC"] = prim_dtc(res, "occurrenceDateTime", tz)
+            elif isinstance(res.get("occurrencePeriod"), dict):
+                element = "occurrencePeriod.start"
+                row["AESTDTC"] = prim_dtc(res["occurrencePeriod"], "start", tz)
+            end_period = res.get("occurrencePeriod")
+            element = "occurrencePeriod.end"
+            for e in _extensions(res):
+                if e.get("url") == terms.ext_url("ae_occurrence_r4"):
+                    end_period = e.get("valuePeriod")
+                    element = "extension(occurrence).valuePeriod.end"
+            row["AEENDTC"] = prim_dtc(end_period, "end", tz) if isinstance(end_period, dict) else ""
+        except FhirDateError as exc:
+            r.reject(loc, "AdverseEvent", f"AdverseEvent.{element}", str(exc), exc.value, code="REJ-FHIR-006")
+            continue
         # codes
         row["AESER"] = _cdisc_of(res.get("seriousness"), maps["AESER"])
         sev = res.get("severity")
-        for e in res.get("extension") or []:
+        for e in _extensions(res):
             if e.get("url") == terms.ext_url("ae_severity_r5"):
                 sev = e.get("valueCodeableConcept")
         row["AESEV"] = _cdisc_of(sev, maps["AESEV"])
         outcome = res.get("outcome")
         row["AEOUT"] = _cdisc_of(outcome[0] if isinstance(outcome, list) and outcome else outcome, maps["AEOUT"])
         row["AEREL"] = _relatedness(res)
-        enc = encounters.get(r.resolve((res.get("encounter") or {}).get("reference")) or "", {})
+        enc_el = res.get("encounter")
+        if enc_el is not None and type(enc_el) is not dict:
+            r.report.add("AdverseEvent", loc.file, loc.position, "AdverseEvent.encounter", shown(enc_el),
+                         f"converted without a visit: AdverseEvent.encounter is {json_kind(enc_el)}, not a "
+                         "Reference object", code="REJ-FHIR-007")
+            enc_el = None
+        enc = encounters.get(r.resolve((enc_el or {}).get("reference")) or "", {})
         if enc:
             row["VISITNUM"], row["VISIT"] = enc.get("VISITNUM"), enc.get("VISIT", "")
         rows.append(row)
         over.append(read_carried(res, tz))
         r.converted["AdverseEvent"] += 1
     return domain_frame("AE", "AETERM", rows, over, rfstdtc)
+
+
+def _extensions(res: dict[str, Any]) -> list[dict[str, Any]]:
+    """The resource's extensions that are objects (others are not read)."""
+    ext = res.get("extension")
+    return [e for e in ext if isinstance(e, dict)] if isinstance(ext, list) else []
 
 
 def _meddra(event: dict[str, Any]) -> dict[str, Any]:

@@ -19,13 +19,22 @@ from msc_interop import mappings
 from msc_interop.fhir import terms
 from msc_interop.fhir.common import Carrier, coding, concept, ct_coding, is_blank, read_carried, text
 from msc_interop.fhir.context import WriteContext, column, record_frame
+from msc_interop.fhir.datetimes import FhirDateError
 from msc_interop.fhir.read_common import (
     ReadContext,
     cdisc_unit,
     domain_frame,
+    json_kind,
+    object_problem,
     prim_dtc,
+    shown,
     strict_bundle,
 )
+
+# elements read as objects (-> the reject code when one is not): checked before any value is read
+_MA_OBJECTS = {"subject": "REJ-FHIR-003", "medicationReference": "REJ-FHIR-005", "medication": "REJ-FHIR-005",
+               "dosage": "REJ-FHIR-006", "effectivePeriod": "REJ-FHIR-006", "occurencePeriod": "REJ-FHIR-006"}
+_DOSAGE_OBJECTS = {"dose": "REJ-FHIR-006", "route": "REJ-FHIR-006"}
 
 
 def route_concept(route: str) -> dict[str, Any]:
@@ -161,6 +170,12 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
     for loc in items:
         res = loc.resource
         strict = strict_bundle(loc)
+        bad = object_problem(res, "MedicationAdministration", _MA_OBJECTS,
+                             frozenset({"subject", "medicationReference"})) \
+            or object_problem(res.get("dosage") or {}, "MedicationAdministration.dosage", _DOSAGE_OBJECTS)
+        if bad is not None:
+            r.reject(loc, "MedicationAdministration", bad[0], bad[1], bad[2], code=bad[3])
+            continue
         ref = (res.get("subject") or {}).get("reference")
         usubjid, problem = r.subject(ref, strict, subjects)
         if usubjid is None:
@@ -173,8 +188,9 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
             continue
         own = False
         row: dict[str, Any] = {"STUDYID": studyid, "DOMAIN": "EX", "USUBJID": usubjid}
-        for ident in res.get("identifier") or []:
-            if ident.get("system") == terms.id_system("seq"):
+        idents = res.get("identifier")
+        for ident in idents if isinstance(idents, list) else []:
+            if isinstance(ident, dict) and ident.get("system") == terms.id_system("seq"):
                 seq = text(ident.get("value")).rsplit("/", 1)[-1]
                 row["EXSEQ"] = int(seq) if seq.lstrip("-").isdigit() else None
                 own = True
@@ -215,15 +231,30 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
         period = res.get("effectivePeriod") or res.get("occurencePeriod")
         point_key = next((k for k in ("effectiveDateTime", "occurenceDateTime", "_effectiveDateTime",
                                       "_occurenceDateTime") if k in res), None)
-        if isinstance(period, dict):
-            row["EXSTDTC"] = prim_dtc(period, "start", tz)
-            row["EXENDTC"] = prim_dtc(period, "end", tz)
-        elif point_key:
-            name = point_key.lstrip("_")
-            row["EXSTDTC"] = row["EXENDTC"] = prim_dtc(res, name, tz)
-        else:
-            row["EXSTDTC"] = row["EXENDTC"] = ""
-        enc_ref = (res.get("context") or res.get("encounter") or {}).get("reference")
+        element = ""
+        try:  # an impossible date rejects the record, naming the element
+            if isinstance(period, dict):
+                element = ("effectivePeriod" if "effectivePeriod" in res else "occurencePeriod") + ".start"
+                row["EXSTDTC"] = prim_dtc(period, "start", tz)
+                element = element.replace(".start", ".end")
+                row["EXENDTC"] = prim_dtc(period, "end", tz)
+            elif point_key:
+                element = point_key.lstrip("_")
+                row["EXSTDTC"] = row["EXENDTC"] = prim_dtc(res, element, tz)
+            else:
+                row["EXSTDTC"] = row["EXENDTC"] = ""
+        except FhirDateError as exc:
+            r.reject(loc, "MedicationAdministration", f"MedicationAdministration.{element}", str(exc), exc.value,
+                     code="REJ-FHIR-006")
+            continue
+        enc_el = res.get("context") or res.get("encounter")
+        if enc_el is not None and type(enc_el) is not dict:
+            name = "context" if res.get("context") else "encounter"
+            r.report.add("MedicationAdministration", loc.file, loc.position, f"MedicationAdministration.{name}",
+                         shown(enc_el), f"converted without a visit: MedicationAdministration.{name} is "
+                         f"{json_kind(enc_el)}, not a Reference object", code="REJ-FHIR-007")
+            enc_el = None
+        enc_ref = (enc_el or {}).get("reference")
         enc = encounters.get(r.resolve(enc_ref) or "", {})
         row["VISITNUM"], row["VISIT"], row["EPOCH"] = enc.get("VISITNUM"), enc.get("VISIT", ""), enc.get("EPOCH", "")
         rows.append(row)
@@ -242,8 +273,9 @@ def _medication(r: ReadContext, res: dict[str, Any]) -> dict[str, Any] | None:
     if isinstance(med, dict):
         if isinstance(med.get("concept"), dict):
             return {"code": med["concept"]}
-        ref = (med.get("reference") or {}).get("reference")
-    if not ref:
+        inner = med.get("reference")
+        ref = inner.get("reference") if isinstance(inner, dict) else None
+    if not ref or not isinstance(ref, str):
         return None
     if ref.startswith("#"):
         for c in res.get("contained") or []:

@@ -20,7 +20,8 @@ from msc_interop.fhir.columns import Element, Factorized, ResourceColumns
 from msc_interop.fhir.common import Carrier, coding, ext, group_codes, is_blank, read_carried, records, text, texts
 from msc_interop.fhir.context import WriteContext
 from msc_interop.fhir.datetimes import dtc_to_fhir
-from msc_interop.fhir.read_common import ReadContext, apply_overrides, identifier_value, prim_dtc
+from msc_interop.fhir.io import Located
+from msc_interop.fhir.read_common import ReadContext, apply_overrides, identifier_value, kept_dtc
 from msc_interop.fhir.resources.study import arm_table, link_id, site_countries
 
 
@@ -255,7 +256,7 @@ def read_dm(r: ReadContext, info: dict[str, Any], sites: dict[str, dict[str, str
             row["SUBJID"] = row["SUBJID"] or next((text(i.get("value")) for i in idents if isinstance(i, dict)), "")
         period = res.get("period") or {}
         for var, name in (("RFICDTC", "start"), ("RFPENDTC", "end")):
-            row[var] = prim_dtc(period, name, tz)
+            row[var] = kept_dtc(r, loc, "ResearchSubject", period, name, f"ResearchSubject.period.{name}", tz)
         skey = r.resolve((res.get("study") or {}).get("reference"))
         site = sites.get(skey or "")
         row["SITEID"] = site["siteid"] if site else ""
@@ -267,15 +268,15 @@ def read_dm(r: ReadContext, info: dict[str, Any], sites: dict[str, dict[str, str
                 cd = info.get("armcd_by_link", {}).get(res[r5], res[r5])
             row[var] = text(cd)
             row[var[:-2] if var == "ARMCD" else "ACTARM"] = info.get("arms", {}).get(text(cd), "") if cd else ""
-        patient = patients.get(pkey or "", {}).get("res", {})
-        row.update(_patient_fields(patient, gmap, tz))
+        found = patients.get(pkey or "", {})
+        row.update(_patient_fields(r, found.get("loc"), found.get("res", {}), gmap, tz))
         rows.append(row)
         overrides.append(read_carried(res, tz))
         r.converted["ResearchSubject"] += 1
     if not rows:  # FHIR without research subjects: one DM record per Patient
         for p in patients.values():
             row = {"STUDYID": studyid, "DOMAIN": "DM", "USUBJID": p["USUBJID"], "SUBJID": p["USUBJID"]}
-            row.update(_patient_fields(p["res"], gmap, tz))
+            row.update(_patient_fields(r, p["loc"], p["res"], gmap, tz))
             rows.append(row)
             overrides.append({})
     r.converted["Patient"] += len(patients)
@@ -284,13 +285,17 @@ def read_dm(r: ReadContext, info: dict[str, Any], sites: dict[str, dict[str, str
     return dm, subjects
 
 
-def _patient_fields(patient: dict[str, Any], gmap: terms.CodeMap, tz: str | None) -> dict[str, Any]:
+def _patient_fields(r: ReadContext, loc: Located | None, patient: dict[str, Any], gmap: terms.CodeMap,
+                    tz: str | None) -> dict[str, Any]:
     """SEX, BRTHDTC, DTHDTC, DTHFL of a Patient (never its names or other identifiers)."""
     out: dict[str, Any] = {}
     g = patient.get("gender")
     out["SEX"] = gmap.cdisc(g) or "" if g else ""
-    out["BRTHDTC"] = prim_dtc(patient, "birthDate", None)
-    out["DTHDTC"] = prim_dtc(patient, "deceasedDateTime", tz)
+    if loc is None:  # no Patient
+        out["BRTHDTC"] = out["DTHDTC"] = ""
+    else:
+        out["BRTHDTC"] = kept_dtc(r, loc, "Patient", patient, "birthDate", "Patient.birthDate", None)
+        out["DTHDTC"] = kept_dtc(r, loc, "Patient", patient, "deceasedDateTime", "Patient.deceasedDateTime", tz)
     dead = "deceasedDateTime" in patient or "_deceasedDateTime" in patient or patient.get("deceasedBoolean") is True
     out["DTHFL"] = "Y" if dead else ""
     return out

@@ -2,13 +2,12 @@
 (Flattener), then the LB rows from them (read_observations).
 
 Observations written by msc-interop decode exactly (their CDISC coding or sdtm-seq identifier say so); those
-written by others are placed through the mapping data (_foreign_lab): the NCI Thesaurus code or LOINC
+written by others are placed through the mapping data (foreign.foreign_lab): the NCI Thesaurus code or LOINC
 (lab_tests.yaml), units through UCUM (units.yaml), converted to the standard unit.
 """
 
 from __future__ import annotations
 
-import functools
 from collections import namedtuple
 from typing import Any
 
@@ -16,18 +15,21 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from msc_interop import mappings
 from msc_interop.fhir import terms
 from msc_interop.fhir.common import float_text, group_codes, number_back, parse_number, read_carried, text
+from msc_interop.fhir.datetimes import FhirDateError
 from msc_interop.fhir.io import Located
 from msc_interop.fhir.read_common import (
     ReadContext,
     apply_overrides,
-    cdisc_unit,
     dtc,
+    json_kind,
+    not_an_object,
     seq_where_missing,
+    shown,
     study_days,
 )
+from msc_interop.fhir.resources.lab.foreign import ForeignLookups, foreign_lab
 from msc_interop.fhir.resources.supp import read_supplemental
 
 # --- standard results, derived from the original ones -----------------------------------------------------
@@ -77,8 +79,9 @@ FLAT_COLUMNS = (
     "interpretation_codes", "specimen_text", "rr_low", "rr_high", "rr_low_text", "rr_high_text",
     # value[x] (valueQuantity once per distinct value); for a valueQuantity, result_text() and text() of the unit
     "vkind", "qvalue", "qorig", "qcomp", "qunit", "qsystem", "qcode", "vtext", "qresult_text", "qunit_text",
-    # per row
-    "effective", "effective_orig", "absent", "carried", "supp",
+    # per row; effective_el: the element `effective` came from; problem: None, or (element, reason, value, reject
+    # code, whether the record is rejected) for an element without its FHIR shape (the first one found)
+    "effective", "effective_orig", "absent", "carried", "supp", "effective_el", "problem",
 )
 
 
@@ -144,26 +147,44 @@ class Flattener:
         static = self._memo(self.memo_static, (res.get("category"), res.get("code") or {}, res.get("performer"),
                                                res.get("interpretation"), contained, res.get("referenceRange")),
                             self._static)
+        # subject and encounter: a Reference object (its shape checked before its reference is read)
+        problem = None
+        subject = res.get("subject")
+        if type(subject) is dict:
+            subject = subject.get("reference")
+        elif subject is not None:
+            problem = ("Observation.subject", not_an_object("Observation", "subject", subject, True), shown(subject),
+                       "REJ-FHIR-003", True)
+            subject = None
+        encounter = res.get("encounter")
+        if type(encounter) is dict:
+            encounter = encounter.get("reference")
+        elif encounter is not None:
+            if problem is None:  # the record is converted, without a visit
+                problem = ("Observation.encounter", "converted without a visit: Observation.encounter is "
+                           f"{json_kind(encounter)}, not a Reference object", shown(encounter), "REJ-FHIR-007", False)
+            encounter = None
         if "valueQuantity" in res:
-            value = self._memo(self.memo_quantity, res["valueQuantity"], self._quantity)
+            value, value_problem = self._memo(self.memo_quantity, res["valueQuantity"], self._quantity)
+            if value_problem is not None and (problem is None or not problem[4]):
+                problem = value_problem
         else:
             vkind, vtext = self._other_value(res)
             value = (vkind, None, None, None, None, None, None, vtext, None, None)
         effective = res.get("effectiveDateTime")
+        effective_el = "effectiveDateTime"
         effective_orig = self._kept(res.get("_effectiveDateTime"), self.url_dtc)
         if effective is None and isinstance(res.get("effectivePeriod"), dict):
-            effective = res["effectivePeriod"].get("start")
+            effective, effective_el = res["effectivePeriod"].get("start"), "effectivePeriod.start"
         if effective is None and res.get("effectiveInstant"):
-            effective = res["effectiveInstant"]
+            effective, effective_el = res["effectiveInstant"], "effectiveInstant"
         absent = None
         dar = res.get("dataAbsentReason")
         if isinstance(dar, dict):
             absent = dar.get("text") or next((c.get("display") or c.get("code") for c in _codings(dar)), "unknown")
-        subject = (res.get("subject") or {}).get("reference")
-        encounter = (res.get("encounter") or {}).get("reference")
         carried, has_supp = self._memo(self.memo_carried, res.get("extension"), self._carried)
         return (in_bundle, res.get("status"), subject, encounter, seq, *static, *value, effective, effective_orig,
-                absent, carried, self.read_supplemental(res) if has_supp else [])
+                absent, carried, self.read_supplemental(res) if has_supp else [], effective_el, problem)
 
     def _static(self, elements: tuple) -> tuple:
         """The FLAT_COLUMNS fields from lab_category to rr_high_text."""
@@ -216,12 +237,20 @@ class Flattener:
         code_text = code.get("text") if isinstance(code, dict) else None
         return cdisc_code, cdisc_display, ncit_code, loinc_code, loinc_codes, code_text, other
 
-    def _quantity(self, q: Any) -> tuple:
+    def _quantity(self, q: Any) -> tuple[tuple, tuple | None]:
+        """(the value[x] fields, problem) of a valueQuantity: problem (as FLAT_COLUMNS) when it is not a Quantity
+        object or its value is not a number."""
         q = q or {}
+        if type(q) is not dict:
+            return _NO_VALUE, ("Observation.valueQuantity", not_an_object("Observation", "valueQuantity", q), shown(q),
+                               "REJ-FHIR-006", True)
         value, comparator, unit = q.get("value"), q.get("comparator"), q.get("unit")
+        if value is not None and (type(value) is bool or not isinstance(value, int | float)):
+            return _NO_VALUE, ("Observation.valueQuantity.value", f"valueQuantity.value is {json_kind(value)}, not "
+                               "a number: the result cannot be read", shown(value), "REJ-FHIR-006", True)
         original = self._kept(q.get("_value"), self.url_orig) if q else None
         return ("q", value, original, comparator, unit, q.get("system"), q.get("code"), None,
-                _result_text_or_none(value, original, comparator), text(unit))
+                _result_text_or_none(value, original, comparator), text(unit)), None
 
     @staticmethod
     def _other_value(res: dict[str, Any]) -> tuple[str | None, Any]:
@@ -252,6 +281,9 @@ class Flattener:
         """The carried SDTM variables (read_carried) and whether there are SUPP-- records (read_supplemental)."""
         carried = read_carried({"extension": extension}, None)
         return carried, any(isinstance(e, dict) and e.get("url") == self.url_supp for e in extension or ())
+
+
+_NO_VALUE = (None,) * 10  # the value[x] fields of an Observation whose value cannot be read
 
 
 def _result_text_or_none(value: Any, original: Any, comparator: Any) -> str | None:
@@ -298,33 +330,12 @@ def range_text(value: Any, orig: Any) -> str:
     return "" if value is None else number_back(value)
 
 
-def standard_conversion(testcd: str, unit: str) -> tuple[float, str] | None:
-    """(factor, standard unit) for a result of test `testcd` in CDISC unit `unit`, from lab_tests.yaml."""
-    t = mappings.lab_tests().get(testcd)
-    if t is None:
-        return None
-    for u, f in t.units:
-        if u == unit:
-            return f, t.standard_unit
-    return None
-
-
 # --- the LB rows ---------------------------------------------------------------------------------------------
-
-def _loinc_index() -> dict[str, str]:
-    out: dict[str, str] = {}
-    for t in mappings.lab_tests().values():
-        if t.loinc:
-            out.setdefault(t.loinc, t.testcd)
-        for _u, code in t.loinc_by_unit:
-            out.setdefault(code, t.testcd)
-    return out
-
 
 def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict[str, dict[str, Any]],
                       orgs: dict[str, str], rfstdtc: dict[str, str], studyid: str) -> pd.DataFrame | None:
     """LB from the flat records the Flattener made while the files were read; None when there were no
-    Observations. msc-interop's own records decode exactly, others through the mapping data (_foreign_lab)."""
+    Observations. msc-interop's own records decode exactly, others through the mapping data (foreign.foreign_lab)."""
     if not r.flat_obs:
         return None
     flat_obs, r.flat_obs = r.flat_obs, []
@@ -339,12 +350,18 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
     rows_out: list[tuple | dict[str, Any]] = []  # tuples (_OWN_LB_COLUMNS) for msc-interop's own records
     over: list[dict[str, Any]] = []
     own_rows: list[int] = []
-    foreign = _ForeignLookups()
+    foreign = ForeignLookups()
     imap = terms.code_map("nrind_to_interpretation")
     derived_subject = 0
     memo = _LbMemo(r, encounters, orgs, tz)
     for rec in map(_FlatRecord._make, flat_obs):
         loc: Located = rec.loc
+        if rec.problem is not None:  # an element without its FHIR shape
+            fld, reason, value, code, rejected = rec.problem
+            if rejected:
+                r.reject(loc, "Observation", fld, reason, value, code=code)
+                continue
+            r.report.add("Observation", loc.file, loc.position, fld, value, reason, code=code)
         usubjid, problem = subj_of[(rec.subject if isinstance(rec.subject, str) else None, rec.strict)]
         if usubjid is None:
             r.reject(loc, "Observation", "Observation.subject", problem, rec.subject, code="REJ-FHIR-003")
@@ -355,12 +372,19 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
             r.reject(loc, "Observation", "Observation.status", f"status {rec.status}: not a result", rec.status,
                      code="REJ-FHIR-004")
             continue
+        if rec.effective_orig is not None:
+            lbdtc = rec.effective_orig
+        else:
+            lbdtc = memo.dtc(rec.effective)
+            if lbdtc is None:  # an impossible date
+                r.reject(loc, "Observation", f"Observation.{rec.effective_el}", memo.dtc_reason(rec.effective),
+                         rec.effective, code="REJ-FHIR-006")
+                continue
         enc = memo.encounter(rec.encounter)
         if rec.encounter and not enc and rec.strict:
             r.report.add("Observation", loc.file, loc.position, "Observation.encounter", rec.encounter,
                          f"converted without a visit: encounter reference {rec.encounter!r} does not resolve",
                          code="REJ-FHIR-007")
-        lbdtc = rec.effective_orig if rec.effective_orig is not None else memo.dtc(rec.effective)
         nrind = text(rec.interpretation_text)
         if not nrind and rec.interpretation_codes:
             nrind = imap.cdisc(rec.interpretation_codes[0]) or ""
@@ -381,7 +405,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
                                    "VISITNUM": enc.get("VISITNUM"), "VISIT": enc.get("VISIT", ""),
                                    "EPOCH": enc.get("EPOCH", ""), "LBNAM": memo.lab_name(rec.performer),
                                    "LBDTC": lbdtc, "LBNRIND": nrind}
-            problem = _foreign_lab(rec, row, foreign.loinc_idx, foreign.by_nci)
+            problem = foreign_lab(rec, row, foreign.loinc_idx, foreign.by_nci)
             if problem:
                 r.reject(loc, "Observation", problem[0], problem[1], problem[2], code=problem[3])
                 continue
@@ -432,16 +456,7 @@ _FlatRecord = namedtuple("_FlatRecord", [*FLAT_COLUMNS, "loc"])  # type: ignore[
 _FLAT_SUBJECT, _FLAT_STRICT, _FLAT_SUPP = (FLAT_COLUMNS.index(c) for c in ("subject", "strict", "supp"))
 
 
-class _ForeignLookups:
-    """The LOINC and NCI look-ups for Observations written by others, made when the first one needs them."""
-
-    @functools.cached_property
-    def loinc_idx(self) -> dict[str, str]:
-        return _loinc_index()
-
-    @functools.cached_property
-    def by_nci(self) -> dict[str, str]:
-        return terms.ct_by_nci("LBTESTCD")
+_UNSEEN = object()
 
 
 class _LbMemo:
@@ -452,7 +467,8 @@ class _LbMemo:
         self.r, self.encounters, self.orgs, self.tz = r, encounters, orgs, tz
         self.encounter_of: dict[str, dict[str, Any]] = {}
         self.name_of: dict[tuple, str] = {}
-        self.dtc_of: dict[str, str] = {}
+        self.dtc_of: dict[str, str | None] = {}
+        self.dtc_problem: dict[Any, str] = {}  # why a date has no --DTC (dtc() gave None)
 
     def encounter(self, ref: Any) -> dict[str, Any]:
         if not isinstance(ref, str):
@@ -472,13 +488,25 @@ class _LbMemo:
             found = self.name_of[key] = _lab_name(self.r, performers, self.orgs)
         return found
 
-    def dtc(self, value: Any) -> str:
+    def dtc(self, value: Any) -> str | None:
+        """--DTC of a FHIR date; None when it is impossible (the reason in dtc_problem[value])."""
         if type(value) is not str:
-            return dtc(value, self.tz)
-        found = self.dtc_of.get(value)
-        if found is None:
-            found = self.dtc_of[value] = dtc(value, self.tz)
+            return self._dtc(value)
+        found = self.dtc_of.get(value, _UNSEEN)
+        if found is _UNSEEN:
+            found = self.dtc_of[value] = self._dtc(value)
         return found
+
+    def _dtc(self, value: Any) -> str | None:
+        try:
+            return dtc(value, self.tz)
+        except FhirDateError as exc:
+            self.dtc_problem[repr(value)] = str(exc)
+            return None
+
+    def dtc_reason(self, value: Any) -> str:
+        """Why dtc(value) gave None."""
+        return self.dtc_problem[repr(value)]
 
 
 def _lab_name(r: ReadContext, performers: list[tuple[Any, Any]], orgs: dict[str, str]) -> str:
@@ -488,75 +516,3 @@ def _lab_name(r: ReadContext, performers: list[tuple[Any, Any]], orgs: dict[str,
         if key.startswith("Organization/") or "/Organization/" in key:
             return text(display) or orgs.get(key, "")
     return ""
-
-
-def _foreign_lab(rec: Any, row: dict[str, Any], loinc_idx: dict[str, str],
-                 by_nci: dict[str, str]) -> tuple[str, str, Any, str] | None:
-    """Fill an LB row from an Observation written by others; (field, reason, value, reject code) when it
-    cannot be placed."""
-    if rec.lab_category is False:
-        return ("Observation.category", "not a laboratory Observation (its category is not 'laboratory')",
-                "", "REJ-FHIR-005")
-    testcd = None
-    if rec.ncit_code and rec.ncit_code in by_nci:
-        testcd = by_nci[rec.ncit_code]
-    for code in rec.loinc_codes or ():
-        if testcd is None and code in loinc_idx:
-            testcd = loinc_idx[code]
-    if testcd is None:
-        codes = [f"LOINC {c}" for c in rec.loinc_codes or ()] + list(rec.other_codes or ())
-        shown = ", ".join(codes) or "no coding"
-        return ("Observation.code", f"unknown code: {shown} ({text(rec.code_text)}) is not in "
-                "mappings/lab_tests.yaml or the CDISC LBTESTCD terminology", shown, "REJ-FHIR-005")
-    test = mappings.lab_tests().get(testcd)
-    row["LBTESTCD"] = testcd
-    row["LBTEST"] = test.test if test else _ct_test(testcd)
-    row["LBCAT"] = test.category if test else ""
-    row["LBLOINC"] = next((c for c in rec.loinc_codes or () if c), "") or ""
-    row["LBSPEC"] = text(rec.specimen_text) or (test.specimen if test else "")
-    if rec.vkind == "q":
-        if rec.qvalue is None:
-            return ("Observation.valueQuantity", "no value: valueQuantity has no number", "", "REJ-FHIR-006")
-        unit = cdisc_unit(rec.qsystem, rec.qcode, rec.qunit) if (rec.qcode or rec.qunit) else ""
-        if unit is None:
-            return ("Observation.valueQuantity.unit", f"unknown unit {rec.qunit or rec.qcode!r}: not in "
-                    "mappings/units.yaml", rec.qunit or rec.qcode, "REJ-FHIR-006")
-        value = float(rec.qvalue)
-        row["LBORRES"] = text(rec.qcomp) + number_back(rec.qvalue)
-        row["LBORRESU"] = unit
-        conv = standard_conversion(testcd, unit) if test else (1.0, unit)
-        if conv is None:
-            return ("Observation.valueQuantity.unit", f"unit {unit!r} cannot be converted to the standard unit "
-                    f"{test.standard_unit!r} of {testcd} (mappings/lab_tests.yaml)", unit, "REJ-FHIR-006")
-        factor, std_unit = conv
-        decimals = test.decimals if test else 6
-        stresn = round(value * factor, decimals) if not rec.qcomp else np.nan
-        row["LBSTRESN"] = stresn
-        row["LBSTRESC"] = float_text(stresn) if not rec.qcomp else text(rec.qcomp) + float_text(
-            round(value * factor, decimals))
-        row["LBSTRESU"] = std_unit
-        for name, val in (("LO", rec.rr_low), ("HI", rec.rr_high)):
-            row[f"LBORNR{name}"] = number_back(val) if val is not None else ""
-            row[f"LBSTNR{name}"] = round(float(val) * factor, decimals) if val is not None else np.nan
-    elif rec.vkind in ("cc", "s"):
-        row["LBORRES"] = text(rec.vtext)
-        row["LBSTRESC"] = text(rec.vtext)
-        row["LBORRESU"] = row["LBSTRESU"] = ""
-    elif rec.absent:
-        row["LBORRES"] = ""
-        row["LBSTAT"] = "NOT DONE"
-        row["LBREASND"] = text(rec.absent)
-    elif rec.vkind:
-        return ("Observation.value[x]", f"a {rec.vkind[6:]} result has no LB form here", rec.vkind[6:],
-                "REJ-FHIR-006")
-    else:
-        return ("Observation.value[x]", "no value and no dataAbsentReason", "", "REJ-FHIR-006")
-    return None
-
-
-def _ct_test(testcd: str) -> str:
-    term = mappings.codelist("LBTESTCD").term(testcd)
-    if term is None:
-        return testcd
-    by = {t.nci_code: t.value for t in mappings.codelist("LBTEST").terms}
-    return by.get(term.nci_code, testcd)
