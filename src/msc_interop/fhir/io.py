@@ -243,10 +243,15 @@ def iter_resources(paths: Sequence[Path | str]) -> Iterator[Located | ReadProble
             yield from _read_json(path)
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def _read_ndjson(path: Path) -> Iterator[Located | ReadProblem]:
     name = path.name
     with open(path, "rb") as fh:
         for lineno, line in enumerate(fh, 1):
+            if lineno == 1 and line.startswith(_BOM):
+                line = line[len(_BOM):]
             if not line.strip():
                 continue
             try:
@@ -267,6 +272,8 @@ def _read_ndjson(path: Path) -> Iterator[Located | ReadProblem]:
 def _read_json(path: Path) -> Iterator[Located | ReadProblem]:
     name = path.name
     data = path.read_bytes()
+    if data.startswith(_BOM):  # a UTF-8 byte-order mark (Windows editors write one): not part of the JSON
+        data = data[len(_BOM):]
     try:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
