@@ -310,3 +310,13 @@ case("fhir/ndjson-with-utf8-bom", "fhir-ndjson", "from-fhir", 0, ("Observation: 
 case("sdtm-json/lb-with-utf8-bom", "sdtm-json", "to-sdtm", 0, ("lb.csv",))(_with_bom("lb.json"))
 case("records/labs.csv-with-utf8-bom", "records", "to-sdtm", 0, ("labs: read 494 = converted 494",))(
     _with_bom("labs.csv"))
+
+
+@case("records/labs.csv-result-column-twice", "records", "to-sdtm", 2,
+      ("labs.csv", "column 'result' appears more than once", "columns 5 and 10"))
+def _(d: Path) -> None:
+    path = d / "labs.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0].split(",")[4] == "result"
+    path.write_text("\n".join([lines[0] + ",Result"] + [line + ",1" for line in lines[1:]]) + "\n",
+                    encoding="utf-8")

@@ -6,6 +6,7 @@ reason); problems that make a whole file unreadable raise InputError naming the 
 
 from __future__ import annotations
 
+import csv
 import io
 import math
 from collections.abc import Callable, Iterable, Mapping
@@ -172,6 +173,18 @@ def _decode(raw: bytes, name: str) -> str:
         ) from None
 
 
+def _check_csv_header(text: str, name: str) -> None:
+    """A column named twice in a CSV header is exit 2 naming it (pandas would rename the second 'result.1' and
+    the second column's values would be reported as an unknown column, then dropped)."""
+    header = _normalize_header(next(csv.reader(io.StringIO(text)), []))
+    seen: dict[str, int] = {}
+    for number, column in enumerate(header, 1):
+        if column in seen:
+            raise InputError(f"{name}: column '{column}' appears more than once in the header row (columns "
+                             f"{seen[column]} and {number}); keep one")
+        seen[column] = number
+
+
 def _normalize_header(cols: list[Any]) -> list[str]:
     """'Subject ID' and 'subject_id' both become subject_id: people write headers both ways."""
     return [str(c).strip().lower().replace(" ", "_").replace("-", "_") for c in cols]
@@ -210,6 +223,7 @@ def _read_csv_folder(folder: Path) -> tuple[dict[str, pd.DataFrame], dict[str, s
         if not text.strip():
             raise InputError(f"{path.name}: the file is empty (not even a header row); "
                              f"delete it or write the header of the '{form}' form")
+        _check_csv_header(text, path.name)
         try:
             df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
         except pd.errors.ParserError as exc:
