@@ -320,3 +320,14 @@ def _(d: Path) -> None:
     assert lines[0].split(",")[4] == "result"
     path.write_text("\n".join([lines[0] + ",Result"] + [line + ",1" for line in lines[1:]]) + "\n",
                     encoding="utf-8")
+
+
+for _id, _zone in (("empty", "''"), ("not-iana", "UTC+8"), ("unknown", "Mars/Olympus")):
+    case(f"records/study.yaml-timezone-{_id}", "records", "to-sdtm", 2, ("study.yaml", "timezone", "IANA"))(
+        lambda d, z=_zone: replace_text(d / "study.yaml", "timezone: Asia/Shanghai\n", f"timezone: {z}\n"))
+
+
+@case("records/study.yaml-alias-names-two-visits", "records", "to-sdtm", 2,
+      ("study.yaml", "'Day 0' names visit 2 and visit 3"))
+def _(d: Path) -> None:
+    replace_text(d / "study.yaml", "  - Infusion 2\n", "  - Infusion 2\n  - Day 0\n")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema
 import pandas as pd
@@ -149,7 +150,30 @@ def check_definition(data: Any, where: str) -> dict[str, Any]:
     visitnums = [v["visitnum"] for v in data["visits"]]
     if len(set(visitnums)) != len(visitnums):
         raise StudyDefinitionError(f"{where}: visits: VISITNUM values repeat ({visitnums})")
+    _check_visit_names(data["visits"], where)
+    _check_timezone(data["timezone"], where)
     return data
+
+
+def _check_timezone(tz: str, where: str) -> None:
+    """The study's time zone must be an IANA name: '' would silently mean UTC, 'UTC+8' is no zone at all."""
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise StudyDefinitionError(f"{where}: timezone {tz!r} is not an IANA time zone name (e.g. Asia/Shanghai, "
+                                   "Europe/Paris, America/New_York, UTC)") from None
+
+
+def _check_visit_names(visits: list[dict[str, Any]], where: str) -> None:
+    """Each visit name or alias (case and spaces aside, as records are matched) names one visit only."""
+    owner: dict[str, Any] = {}
+    for v in visits:
+        for key in (v["visit"], *v.get("aliases", [])):
+            folded = str(key).strip().upper()
+            if folded in owner and owner[folded] != v["visitnum"]:
+                raise StudyDefinitionError(f"{where}: visits: {key!r} names visit {owner[folded]:g} and visit "
+                                           f"{v['visitnum']:g}; a visit name or alias must name one visit")
+            owner[folded] = v["visitnum"]
 
 
 def _numbers(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], Any]]:
