@@ -331,3 +331,17 @@ for _id, _zone in (("empty", "''"), ("not-iana", "UTC+8"), ("unknown", "Mars/Oly
       ("study.yaml", "'Day 0' names visit 2 and visit 3"))
 def _(d: Path) -> None:
     replace_text(d / "study.yaml", "  - Infusion 2\n", "  - Infusion 2\n  - Day 0\n")
+
+
+def _quantity_value(value: Any) -> Callable[[Path], None]:
+    def change(d: Path) -> None:
+        edit_bundle_entry(d, "Observation", lambda e: e["resource"]["valueQuantity"].update(value=value))
+    return change
+
+
+for _id, _value in (("text", "abc"), ("boolean", True)):
+    case(f"fhir/observation-value-is-{_id}", "fhir-bundle", "from-fhir", 1, ("bundle.json", "valueQuantity"),
+         OBS_ONE_REJECTED)(_quantity_value(_value))
+
+case("fhir/observation-effective-is-a-number", "fhir-bundle", "from-fhir", 1, ("bundle.json", "effective"),
+     OBS_ONE_REJECTED)(_effective(20090203))  # type: ignore[arg-type]

@@ -146,7 +146,8 @@ def _one_fhir_to_dtc(value: object, tz: str | None) -> str:
     text = str(value)
     m = iso8601.FHIR_DATETIME_READ.match(text)
     if m is None:
-        return text  # not a FHIR date: hand it on unchanged (the reader reports it where it matters)
+        raise FhirDateError(f"{text!r} is not a FHIR date or dateTime (YYYY, YYYY-MM, YYYY-MM-DD or "
+                            "YYYY-MM-DDThh:mm:ss with a UTC offset)", text)
     why = _impossible(m)
     if why is not None:
         raise FhirDateError(f"{text!r} is not a real {'date' if m['H'] is None else 'date and time'}: {why}", text)
