@@ -6,7 +6,7 @@ layout). Both take chunks as lists of dicts or column-wise (`ResourceColumns`, w
 pieces, byte for byte what orjson writes for the dicts), and may hand the writing to `BackgroundWrites`.
 Every file is written to a temporary name and renamed into place when all went well (atomic).
 
-Reading: `iter_resources(paths)` yields every resource with where it came from (file, line or entry index,
+Reading: `iter_resources(files)` yields every resource with where it came from (file, line or entry index,
 whether it sat in a Bundle whose references must resolve inside it) and reports what could not be read
 (malformed JSON, a line that is not an object, a Bundle entry without a resource) as `ReadProblem`s,
 going on with the rest.
@@ -30,7 +30,6 @@ from msc_interop.atomic import atomic_open
 from msc_interop.errors import InputError
 from msc_interop.fhir import ids
 from msc_interop.fhir.columns import ResourceColumns, constant_column, per_row_column, row_parts
-from msc_interop.inputs.kinds import fhir_files
 
 OPTS = orjson.OPT_APPEND_NEWLINE
 
@@ -229,14 +228,9 @@ class ReadProblem:
     message: str
 
 
-def expand(paths: Sequence[Path | str]) -> list[Path]:
-    """Files to read: the files given, and the .json / .ndjson files of folders given (sorted by name), less
-    msc-interop's own reports (inputs.kinds.fhir_files says which it skipped)."""
-    return fhir_files([Path(p) for p in paths])[0]
-
-
-def iter_resources(paths: Sequence[Path | str]) -> Iterator[Located | ReadProblem]:
-    for path in expand(paths):
+def iter_resources(files: Sequence[Path]) -> Iterator[Located | ReadProblem]:
+    """Every resource of the files (as inputs.kinds.fhir_files lists them from the paths a user gave)."""
+    for path in files:
         if path.suffix.lower() == ".ndjson":
             yield from _read_ndjson(path)
         else:

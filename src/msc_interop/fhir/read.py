@@ -70,9 +70,9 @@ class _Reader(ReadContext):
         self.duplicates = 0
 
     # --- collecting ------------------------------------------------------------------------------------
-    def collect(self, paths: Sequence[Path | str]) -> None:
+    def collect(self, files: Sequence[Path]) -> None:
         """Every resource of the files, indexed; Observations kept as flat records (lab.Flattener)."""
-        for item in iter_resources(paths):
+        for item in iter_resources(files):
             if isinstance(item, ReadProblem):
                 self.read["(unreadable)"] += 1
                 where = f"{item.where} {item.position}"
@@ -139,16 +139,17 @@ def read_fhir(paths: Sequence[Path | str], *, version: str | None = None,
     """
     if isinstance(paths, str | Path):
         paths = [paths]
+    files, skipped = fhir_files([Path(p) for p in paths])  # folders listed once, the tool's own reports left out
     r = _Reader(version, study_meta)
     with gc_paused():  # parsing makes a dict per resource and element: the collector would rescan them all
-        r.collect(paths)
+        r.collect(files)
         if sum(r.read.values()) == 0:
             raise InputError(f"no FHIR resources found in {', '.join(map(str, paths))}")
         study = _build(r)
     _finish_counts(r)
     rep = r.report
     rep.version = r.forced or (r.evidence.most_common(1)[0][0] if r.evidence else "")
-    rep.notes += fhir_files([Path(p) for p in paths])[1]  # the tool's own reports found in folders, skipped
+    rep.notes += skipped
     if r.duplicates:
         rep.notes.append(f"{r.duplicates} resource(s) appeared more than once (same type and id, e.g. in bundle.json "
                          "and in the NDJSON files): each was read once")
