@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .cases import CASES, Case
+from .corpus import CASES, Case
 from .sources import copy_of, run_cli
 
 # Cases that still end in a traceback (issue 17): each fix removes its id, and strict xfail fails the suite if
