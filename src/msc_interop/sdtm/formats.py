@@ -99,10 +99,7 @@ def write_study(study: Study, outdir: Path, formats: Sequence[str], *, created: 
     outdir = Path(outdir)
     chosen = [(fmt, get_format(fmt)) for fmt in dict.fromkeys(formats)]
     stamp = creation_datetime(created)
-    if "xpt" in dict(chosen):
-        problems = [p for name in study.names for p in xpt_problems(study[name], name)]
-        if problems:
-            raise OutputLimitError([f"XPT v5: {p}" for p in problems])
+    check_fits(study, formats)
     targets = [(name, fmt, f, outdir / dataset_file_name(name, fmt)) for fmt, f in chosen for name in study.names]
     with contextlib.ExitStack() as stack:
         # atomic_path renames each temporary file onto its target when the stack closes without error
@@ -110,6 +107,17 @@ def write_study(study: Study, outdir: Path, formats: Sequence[str], *, created: 
             tmp = stack.enter_context(atomic_path(target))
             f.writer(study[name], name, tmp, study.meta, stamp)
     return [t[3] for t in targets]
+
+
+def check_fits(study: Study, formats: Sequence[str]) -> None:
+    """Refuse (OutputLimitError listing every problem) a study that one of `formats` cannot hold (XPT v5
+    limits); run it before writing any format, so that a refused run writes no format at all."""
+    for fmt in formats:
+        get_format(fmt)
+    if "xpt" in formats:
+        problems = [p for name in study.names for p in xpt_problems(study[name], name)]
+        if problems:
+            raise OutputLimitError([f"XPT v5: {p}" for p in problems])
 
 
 def read_sdtm(path: Path, *, meta: StudyMeta | None = None) -> Study:
