@@ -10,13 +10,15 @@ Every function is reader -> Study -> writer; nothing here knows a file format's 
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from msc_interop.atomic import remove_stale_parts
 from msc_interop.inputs.kinds import refuse_own_outputs
 from msc_interop.inputs.load import load_study, read_any
 from msc_interop.outcome import EXIT_OK, exit_status
@@ -74,9 +76,32 @@ def to_sdtm(
     outdir = Path(outdir)
     stamp = creation_time(created)
     study, rejects = load_study(input_path, odm_map)
-    written = write_sdtm(study, outdir, formats, define, stamp)
+    with _report_even_if_writing_fails(rejects, outdir):
+        written = write_sdtm(study, outdir, formats, define, stamp)
     written += rejects.write(outdir)
     return ConversionResult(study, rejects, written, validation=validate_written(outdir) if validate else None)
+
+
+@contextlib.contextmanager
+def _report_even_if_writing_fails(rejects: RejectReport, outdir: Path) -> Iterator[None]:
+    """Clear what an interrupted run left in `outdir` (noted in the report), then run the block that writes the
+    output; if it fails, the reject report of the input read is still written (noting the failure), so the
+    records rejected on the way are not lost with the run."""
+    removed = remove_stale_parts(outdir)
+    if removed:
+        names = ", ".join(str(p.relative_to(outdir)) for p in removed[:5]) + (" ..." if len(removed) > 5 else "")
+        rejects.notes.append(f"removed {len(removed)} unfinished temporary file(s) an interrupted run left in "
+                             f"{outdir}: {names}")
+    try:
+        yield
+    except Exception as exc:
+        rejects.notes.append(f"the run stopped before its output was complete: {exc}")
+        with contextlib.suppress(Exception):  # the folder itself may be what cannot be written
+            rejects.write(outdir)
+            n = rejects.n_rejected_records
+            exc.add_note(f"the reject report of the input read ({n or 'no'} record{'' if n == 1 else 's'} rejected) "
+                         f"is in {outdir / 'rejects.csv'} and rejects.json")
+        raise
 
 
 def validate_written(outdir: Path, fhir_version: str | None = None):
@@ -97,8 +122,9 @@ def synth(outdir: str | Path, subjects: int = 9, seed: int = 2009, profile: str 
 def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool, stamp: str) -> list[Path]:
     """SDTM files, one folder per format, with define.xml beside XPT and Dataset-JSON."""
     from msc_interop.sdtm.define import write_define
-    from msc_interop.sdtm.formats import write_study
+    from msc_interop.sdtm.formats import check_fits, write_study
 
+    check_fits(study, formats)  # all formats checked before any is written
     written: list[Path] = []
     for fmt in formats:
         folder = outdir / fmt
@@ -124,7 +150,8 @@ def from_fhir(
     paths = [Path(p) for p in inputs]
     refuse_own_outputs(paths)
     study, rejects = read_fhir(paths, version=fhir_version)
-    written = write_sdtm(study, outdir, formats, define, creation_time(created))
+    with _report_even_if_writing_fails(rejects, outdir):
+        written = write_sdtm(study, outdir, formats, define, creation_time(created))
     return ConversionResult(study, rejects, [*written, *rejects.write(outdir)])
 
 
@@ -159,8 +186,9 @@ def to_fhir(
 
     outdir = Path(outdir)
     study, rejects = load_study(input_path, odm_map)
-    result = write_fhir(study, outdir, version=fhir_version, bundle=bundle, ndjson=ndjson, timezone=timezone,
-                        validate=validate)
+    with _report_even_if_writing_fails(rejects, outdir):
+        result = write_fhir(study, outdir, version=fhir_version, bundle=bundle, ndjson=ndjson, timezone=timezone,
+                            validate=validate)
     rejects.write(outdir)
     result.validation = None
     if validate and result.total <= VALIDATE_WRITTEN_LIMIT:

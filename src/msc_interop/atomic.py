@@ -1,16 +1,25 @@
 """Write files all-or-nothing: write to a temporary file beside the target, then rename.
 
-A reader of the output folder never sees a half-written dataset, even if the process is killed.
+A reader of the output folder never sees a half-written dataset, even if the process is killed. A killed
+process leaves its temporary files behind (`.<target name>.<pid>.<random>.part`); `remove_stale_parts`, run
+by each command on its output folder before writing, removes those whose process is gone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+from msc_interop.errors import MscInteropError
+
+# Our temporary names: mkstemp's 8 random characters after the target's name and our process id (names made
+# before the process id was added have none; they count as stale).
+_PART = re.compile(r"^\.(?P<target>.+?)\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.part$")
 
 
 @contextlib.contextmanager
@@ -26,16 +35,72 @@ def _temporary(target: str | os.PathLike[str]) -> Iterator[tuple[int, Path]]:
     """A new temporary file beside `target` (open descriptor and path), renamed onto it on success. The
     caller owns the descriptor: it closes it (or hands it to a file object that does) inside the block."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".part", dir=target.parent)
+    except OSError as exc:
+        raise _cannot_write(target, exc) from exc
     tmp_path = Path(tmp)
     try:
         yield fd, tmp_path
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are ordinary files
         os.replace(tmp_path, target)
+    except OSError as exc:
+        tmp_path.unlink(missing_ok=True)
+        raise _cannot_write(target, exc) from exc
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def _cannot_write(target: Path, exc: OSError) -> MscInteropError:
+    """An output that cannot be written (a file where a folder should be, no space, no permission): exit 2,
+    naming the output, not an internal error."""
+    return MscInteropError(f"cannot write {target}: {exc.strerror or exc}"
+                           + (f" ({exc.filename})" if exc.filename and str(exc.filename) != str(target) else ""))
+
+
+def remove_stale_parts(folder: str | os.PathLike[str], depth: int = 1) -> list[Path]:
+    """Remove the temporary files an interrupted run left in `folder` (and its subfolders `depth` levels
+    down): only names of our pattern (`_PART`) whose process is no longer running. Returns what it removed.
+
+    A temporary file of a run still writing into the same folder (its process alive) is kept."""
+    folder = Path(folder)
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    except OSError as exc:
+        raise _cannot_write(folder, exc) from exc
+    for entry in sorted(entries, key=lambda e: e.name):
+        if entry.is_dir(follow_symlinks=False):
+            if depth > 0 and not entry.name.startswith("."):
+                removed += remove_stale_parts(entry.path, depth - 1)
+            continue
+        m = _PART.match(entry.name)
+        if m and entry.is_file(follow_symlinks=False) and not _running(m.group("pid")):
+            with contextlib.suppress(FileNotFoundError):  # another run removed it meanwhile
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
+def _running(pid: str | None) -> bool:
+    """Whether process `pid` exists (on POSIX; elsewhere every process-named file is kept)."""
+    if pid is None:
+        return False
+    if os.name != "posix":  # os.kill(pid, 0) would end the process on Windows
+        return True
+    if int(pid) == os.getpid():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's process (or a number no process can have: keep it, to be safe)
+    return True
 
 
 def _umask() -> int:

@@ -22,6 +22,8 @@ from msc_interop.rejects import RejectReport
 
 def _fail(exc: Exception) -> None:
     click.echo(f"error: {exc}", err=True)
+    for note in getattr(exc, "__notes__", ()):  # e.g. where the reject report of a run that failed late is
+        click.echo(f"note: {note}", err=True)
     sys.exit(EXIT_ERROR)
 
 

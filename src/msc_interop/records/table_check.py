@@ -5,6 +5,9 @@ The row schema (mappings/schema/records.schema.json) is ordinary JSON Schema: on
 with jsonschema takes minutes, so this module applies the same keywords to whole columns: required,
 properties.*.{type: string, pattern, enum, minLength, maxLength, $ref}. Any other keyword in a row schema is
 refused at load time, so the fast path can never silently skip a rule (tests compare it with jsonschema).
+One keyword of our own, `maxBytes`: the length in UTF-8 bytes (SDTM's limit of 200 for a character value is in
+bytes, as XPT v5 stores it; maxLength counts characters, so 150 'é' would pass it and fail the XPT writer).
+jsonschema ignores it as an unknown keyword.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from msc_interop.distinct import per_distinct
 from msc_interop.errors import MappingDataError
 
 _SUPPORTED_ROW_KEYS = {"type", "required", "properties", "additionalProperties", "description"}
-_SUPPORTED_PROP_KEYS = {"type", "pattern", "enum", "minLength", "maxLength", "description", "$ref"}
+_SUPPORTED_PROP_KEYS = {"type", "pattern", "enum", "minLength", "maxLength", "maxBytes", "description", "$ref"}
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,12 @@ def check_rows(df: pd.DataFrame, row_schema: dict[str, Any], schema_root: dict[s
         if "maxLength" in prop:
             yield CellProblem(col, has & (lengths > prop["maxLength"]),
                               f"'{col}' is longer than {prop['maxLength']} characters")
+        if "maxBytes" in prop:  # rows already too long in characters are not listed twice
+            nbytes = per_distinct(lambda u: u.str.encode("utf-8").str.len(), values)
+            longer = lengths > prop["maxLength"] if "maxLength" in prop else False
+            yield CellProblem(col, has & (nbytes > prop["maxBytes"]) & ~longer,
+                              f"'{col}' is longer than {prop['maxBytes']} bytes in UTF-8 (a character that is not "
+                              "ASCII takes 2-4 bytes)")
 
 
 def _describe(col: str, prop: dict[str, Any], fallback: str) -> str:

@@ -38,6 +38,7 @@ DATASET_JSON_VERSION = "1.1.0"
 ORIGINATOR = "msc-interop"
 CHUNK_ROWS = 100_000
 _READ_SLICE = 4096
+NDJSON_BLOCK = 64 << 20  # bytes of NDJSON rows parsed by one orjson call
 NUMERIC_TYPES = frozenset({"integer", "float", "double", "decimal"})
 # Dataset-JSON 1.1 DataTypesEnum (dataset.schema.json)
 DATA_TYPES = ("string", "integer", "decimal", "float", "double", "boolean", "datetime", "date", "time", "URI")
@@ -118,18 +119,17 @@ def read_dataset_json(path: Path) -> tuple[str, pd.DataFrame, dict[str, Any]]:
     # Parsing a million rows makes tens of millions of objects; the cyclic GC would rescan them all
     # again and again (2-3x slower) although none of them can form a cycle.
     with gc_paused():
-        try:
-            if path.suffix.lower() == ".ndjson":
-                end = raw.find(b"\n")
-                end = len(raw) if end < 0 else end
-                meta = orjson.loads(raw[:end])
-                chunks: Iterable[Any] = _ndjson_row_chunks(raw, end + 1, len(raw))
-            else:
-                meta = orjson.loads(raw)
-                chunks = _json_rows(meta)
-            return _frame(path, meta, chunks)
-        except orjson.JSONDecodeError as exc:
-            raise InputError(f"{path.name}: not valid JSON ({exc})") from exc
+        if path.suffix.lower() == ".ndjson":
+            end = raw.find(b"\n")
+            end = len(raw) if end < 0 else end
+            meta = _loads(path, raw[:end], f"{path.name} line 1 (metadata)",
+                          "the line ends before the metadata object does" if end < len(raw) else
+                          "the file ends inside the metadata line: truncated?")
+            chunks: Iterable[Any] = _ndjson_row_chunks(path, raw, end + 1, len(raw))
+        else:
+            meta = _loads(path, raw, path.name)
+            chunks = _json_rows(meta)
+        return _frame(path, meta, chunks)
 
 
 # --- writing --------------------------------------------------------------------------------------------
@@ -279,16 +279,54 @@ def _json_rows(doc: Any) -> Iterator[Any]:
         yield doc.pop("rows", [])
 
 
-def _ndjson_row_chunks(raw: bytes, start: int, stop: int) -> Iterator[list[Any]]:
-    """Parse NDJSON row lines a block (~64 MB) at a time: one orjson call per block, bounded memory."""
-    block = 64 << 20
+def _loads(path: Path, text: bytes, where: str, ends: str = "the file ends before the JSON value does: truncated?"
+           ) -> Any:
+    """orjson.loads, or an InputError naming `where` and the place in `text`; `ends` is added when the text
+    ends before the JSON value does."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        cut = f"; {ends}" if exc.pos >= len(text.rstrip()) else ""
+        place = f"line {exc.lineno} column {exc.colno}" if text.count(b"\n", 0, exc.pos) else f"column {exc.colno}"
+        raise InputError(f"{where}: not valid JSON ({exc.msg} at {place}){cut}") from None
+
+
+def _ndjson_row_chunks(path: Path, raw: bytes, start: int, stop: int) -> Iterator[list[Any]]:
+    """Parse NDJSON row lines a block (~64 MB) at a time: one orjson call per block, bounded memory. A block
+    that does not parse as one row per line is parsed again line by line to name the bad line."""
+    block = NDJSON_BLOCK
+    rows_before = 0
     while start < stop:
         end = raw.find(b"\n", min(start + block, stop))
         end = stop if end < 0 else end
         lines = [ln for ln in raw[start:end].split(b"\n") if ln and not ln.isspace()]
         if lines:
-            yield orjson.loads(b"[" + b",".join(lines) + b"]")
+            try:
+                rows = orjson.loads(b"[" + b",".join(lines) + b"]")
+            except orjson.JSONDecodeError:
+                rows = None
+            if rows is None or len(rows) != len(lines):  # a line that holds no value, or two
+                raise _bad_line(path, raw, start, end, rows_before)
+            yield rows
+            rows_before += len(lines)
         start = end + 1
+
+
+def _bad_line(path: Path, raw: bytes, start: int, end: int, rows_before: int) -> InputError:
+    """The first line of raw[start:end] that is not one JSON value, named by its line and row number."""
+    first = raw.count(b"\n", 0, start) + 1
+    row = rows_before
+    lines = raw[start:end].split(b"\n")
+    for line_no, line in enumerate(lines, start=first):
+        if line and not line.isspace():
+            row += 1
+            at_end = end >= len(raw) and line is lines[-1] and not raw.endswith(b"\n")
+            ends = "the file ends inside this line: truncated?" if at_end else "the line ends before its row does"
+            try:
+                _loads(path, line, f"{path.name} line {line_no} (row {row})", ends)
+            except InputError as exc:
+                return exc
+    return InputError(f"{path.name}: the rows from line {first} on do not parse as one JSON array per line")
 
 
 def _frame(path: Path, meta: Any, chunks: Iterable[Any]) -> tuple[str, pd.DataFrame, dict[str, Any]]:
@@ -300,6 +338,7 @@ def _frame(path: Path, meta: Any, chunks: Iterable[Any]) -> tuple[str, pd.DataFr
                          "this reader reads Dataset-JSON 1.1")
     columns = meta["columns"]
     _check_columns(path, columns)
+    records = _records(path, meta)
     names = [c["name"] for c in columns]
     if len(set(names)) != len(names):
         raise InputError(f"{path.name}: duplicate column names in 'columns'")
@@ -318,10 +357,11 @@ def _frame(path: Path, meta: Any, chunks: Iterable[Any]) -> tuple[str, pd.DataFr
                 parts[i].append(_piece(path, c, values, n_rows))
             n_rows += len(some)
         rows = some = block = None  # let the parsed row lists go before the garbage collector resumes
-    records = meta.get("records")
-    if isinstance(records, int) and records != n_rows:
-        raise InputError(f"{path.name}: 'records' says {records} but the file holds {n_rows} rows "
-                         "(truncated or edited file?)")
+    if records is not None and records != n_rows:
+        held = f"rows (lines 2-{n_rows + 1})" if path.suffix.lower() == ".ndjson" and n_rows else "rows"
+        raise InputError(f"{_where(path)}: 'records' says {records} but the file holds {n_rows} {held}: "
+                         f"{'truncated' if n_rows < records else 'edited'} file? Dataset-JSON's 'records' is the "
+                         "number of rows")
     out = {c["name"]: _join(c, part) for c, part in zip(columns, parts, strict=True)}
     return str(meta["name"]), pd.DataFrame(out, index=pd.RangeIndex(n_rows)), meta
 
@@ -347,6 +387,18 @@ def _where(path: Path) -> str:
 def _row_place(path: Path, row: int) -> str:
     """Row `row` (1-based) as a person finds it: NDJSON rows start on line 2."""
     return f"row {row} (line {row + 1})" if path.suffix.lower() == ".ndjson" else f"row {row}"
+
+
+def _records(path: Path, meta: dict[str, Any]) -> int | None:
+    """The header's `records` (Dataset-JSON 1.1: required, an integer >= 0, the number of rows); None when
+    absent (the reader then cannot tell a cut NDJSON file; `validate` reports the missing attribute)."""
+    if "records" not in meta:
+        return None
+    records = meta["records"]
+    if isinstance(records, bool) or not isinstance(records, (int, float)) or records < 0 or records % 1:
+        raise InputError(f"{_where(path)}: 'records' is {_json_kind(records)}; Dataset-JSON 1.1 requires the "
+                         "number of rows, a whole number >= 0")
+    return int(records)
 
 
 def _check_columns(path: Path, columns: Any) -> None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from msc_interop.atomic import atomic_path
@@ -98,10 +99,7 @@ def write_study(study: Study, outdir: Path, formats: Sequence[str], *, created: 
     outdir = Path(outdir)
     chosen = [(fmt, get_format(fmt)) for fmt in dict.fromkeys(formats)]
     stamp = creation_datetime(created)
-    if "xpt" in dict(chosen):
-        problems = [p for name in study.names for p in xpt_problems(study[name], name)]
-        if problems:
-            raise OutputLimitError([f"XPT v5: {p}" for p in problems])
+    check_fits(study, formats)
     targets = [(name, fmt, f, outdir / dataset_file_name(name, fmt)) for fmt, f in chosen for name in study.names]
     with contextlib.ExitStack() as stack:
         # atomic_path renames each temporary file onto its target when the stack closes without error
@@ -109,6 +107,17 @@ def write_study(study: Study, outdir: Path, formats: Sequence[str], *, created: 
             tmp = stack.enter_context(atomic_path(target))
             f.writer(study[name], name, tmp, study.meta, stamp)
     return [t[3] for t in targets]
+
+
+def check_fits(study: Study, formats: Sequence[str]) -> None:
+    """Refuse (OutputLimitError listing every problem) a study that one of `formats` cannot hold (XPT v5
+    limits); run it before writing any format, so that a refused run writes no format at all."""
+    for fmt in formats:
+        get_format(fmt)
+    if "xpt" in formats:
+        problems = [p for name in study.names for p in xpt_problems(study[name], name)]
+        if problems:
+            raise OutputLimitError([f"XPT v5: {p}" for p in problems])
 
 
 def read_sdtm(path: Path, *, meta: StudyMeta | None = None) -> Study:
@@ -137,7 +146,7 @@ def read_sdtm(path: Path, *, meta: StudyMeta | None = None) -> Study:
         datasets[name] = df
         source[name] = file
     if meta is None:
-        meta = study_meta_from_data(datasets)
+        meta = study_meta_from_data(datasets, source)
     try:
         return Study(meta, datasets)
     except MscInteropError as exc:  # conform(): names or values that do not fit SDTM; name the file
@@ -145,19 +154,40 @@ def read_sdtm(path: Path, *, meta: StudyMeta | None = None) -> Study:
         raise InputError(f"{', '.join(files_named) or path}: {exc}") from exc
 
 
-def study_meta_from_data(datasets: dict[str, pd.DataFrame]) -> StudyMeta:
+def study_meta_from_data(datasets: dict[str, pd.DataFrame], sources: Mapping[str, Path] | None = None) -> StudyMeta:
     """StudyMeta rebuilt from SDTM data: studyid from STUDYID, visits from VISITNUM/VISIT/EPOCH, and what the
-    trial design datasets say (TS: title, protocol, sponsor, indication; TV: the planned schedule)."""
-    ids: set[str] = set()
-    for df in datasets.values():
-        if "STUDYID" in df.columns:
-            ids.update(str(v) for v in pd.unique(df["STUDYID"].astype(object).dropna()) if str(v).strip())
+    trial design datasets say (TS: title, protocol, sponsor, indication; TV: the planned schedule).
+
+    More than one STUDYID is refused, naming each value and the files (`sources`: dataset -> file) or
+    datasets that hold it."""
+    ids = _studyids(datasets)
     if len(ids) > 1:
-        raise InputError(f"the datasets hold more than one STUDYID ({', '.join(sorted(ids))}); "
-                         "read one study at a time")
+        def place(name: str, count: int, first: int) -> str:
+            where = sources[name].name if sources and name in sources else f"dataset {name}"
+            n = len(datasets[name])
+            return where if count == n else f"{where} ({count} of {n} rows, first row {first})"
+        held = "; ".join(f"{value!r} in {', '.join(place(*p) for p in places)}" for value, places in ids.items())
+        raise InputError(f"the datasets hold more than one STUDYID: {held}; read one study at a time")
     studyid = next(iter(ids), "")
     meta = StudyMeta(studyid=studyid, visits=_visits(datasets))
     return apply_trial_design(meta, datasets)
+
+
+def _studyids(datasets: dict[str, pd.DataFrame]) -> dict[str, list[tuple[str, int, int]]]:
+    """Each non-blank STUDYID -> [(dataset, rows holding it, its first row (1-based)), ...], values sorted."""
+    found: dict[str, list[tuple[str, int, int]]] = {}
+    for name in sorted(datasets):
+        df = datasets[name]
+        if "STUDYID" not in df.columns:
+            continue
+        text = df["STUDYID"].astype(object).where(df["STUDYID"].notna(), "").astype(str).str.strip()
+        codes, values = pd.factorize(text)
+        counts = np.bincount(codes, minlength=len(values))
+        firsts = pd.Series(np.arange(len(codes))).groupby(codes).min()
+        for i, value in enumerate(values):
+            if value:
+                found.setdefault(value, []).append((name, int(counts[i]), int(firsts[i]) + 1))
+    return dict(sorted(found.items()))
 
 
 def _choose_files(folder: Path) -> list[Path]:

@@ -23,6 +23,7 @@ import pyreadstat
 from msc_interop import iso8601, mappings
 from msc_interop.atomic import atomic_path
 from msc_interop.errors import InputError, MscInteropError, OutputLimitError
+from msc_interop.sdtm.xpt_layout import check_xpt_layout
 from msc_interop.study import as_text, conform
 
 MAX_NAME = 8
@@ -118,10 +119,17 @@ def read_xpt(path: Path) -> tuple[str, pd.DataFrame]:
     """Read an XPT file: (dataset name, data). Character variables as str ("" for missing), numbers float64.
 
     Integer variables come back as float64 (XPT has only doubles); `conform()` (the Study) restores them.
+    A cut file, or one holding more than one dataset, is refused (InputError) before its rows are read:
+    XPT has no row count, so what the bytes can tell is checked (xpt_layout; a cut on a row boundary that
+    is also an 80-byte boundary cannot be told and reads as a shorter dataset).
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
+    try:
+        check_xpt_layout(path)
+    except OSError as exc:
+        raise InputError(f"{path.name}: cannot be read: {exc}") from exc
     try:
         df, meta = pyreadstat.read_xport(str(path))
     except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, OSError, UnicodeDecodeError, ValueError) as exc:

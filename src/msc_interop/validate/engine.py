@@ -312,7 +312,7 @@ def _study(frames: dict[str, pd.DataFrame], files: dict[str, Path], findings: li
     from msc_interop.sdtm.formats import study_meta_from_data
 
     try:
-        meta = study_meta_from_data(frames)
+        meta = study_meta_from_data(frames, files)
     except MscInteropError as exc:
         findings.append(get_rule("MSC-IO-001").finding(file=", ".join(str(p) for p in files.values()),
                                                        kind="one study", error=exc))
