@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import shutil
+import signal
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -18,9 +21,33 @@ EXAMPLE = REPO / "fixtures" / "example_study"
 PINNED = "2026-01-01T00:00:00"
 
 
+HANG_SECONDS = 60  # a case on the small example study takes well under a second; a minute means a hang
+
+
+class Hang(BaseException):  # not Exception: the CLI turns those into exit 3; a hang must stop the test
+    """A command ran longer than HANG_SECONDS on a small input."""
+
+
+@contextlib.contextmanager
+def no_hang(seconds: int = HANG_SECONDS) -> Iterator[None]:
+    """Fail (raise Hang) instead of waiting forever when a command loops on bad input (SIGALRM, main thread)."""
+    def alarm(signum: int, frame: object) -> None:
+        raise Hang(f"no answer after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def run_cli(*args: object):
-    """The command line in-process; exceptions are kept on the result (a traceback is a finding, not a crash)."""
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=True)
+    """The command line in-process, under a hang watchdog; exceptions are kept on the result (a traceback is a
+    finding, not a crash)."""
+    with no_hang():
+        return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=True)
 
 
 @functools.cache

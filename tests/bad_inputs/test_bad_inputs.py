@@ -4,12 +4,13 @@ names the file and the place, and no good record lost (counts reconcile exactly 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 
 from .corpus import CASES, Case
-from .sources import copy_of, run_cli
+from .sources import Hang, copy_of, no_hang, run_cli
 
 # Cases that still end in a traceback (issue 17): each fix removes its id, and strict xfail fails the suite if
 # a listed case starts passing without being removed.
@@ -19,6 +20,11 @@ KNOWN_TRACEBACKS: set[str] = set()
 def _param(c: Case):
     marks = [pytest.mark.xfail(strict=True, reason="known traceback (issue 17)")] if c.id in KNOWN_TRACEBACKS else []
     return pytest.param(c, id=c.id, marks=marks)
+
+
+def test_the_hang_watchdog_stops_a_command_that_does_not_return():
+    with pytest.raises(Hang), no_hang(1):
+        time.sleep(5)
 
 
 def test_case_ids_are_unique():
