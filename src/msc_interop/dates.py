@@ -9,6 +9,9 @@ The patterns are in iso8601.py; the conversion to and from FHIR dates is fhir/da
 
 from __future__ import annotations
 
+import calendar
+import re
+
 import pandas as pd
 
 from msc_interop import iso8601
@@ -113,3 +116,43 @@ def on_or_before(dtc: pd.Series, reference: pd.Series) -> pd.Series:
     by_time = ta.le(tb)
     known = da.notna() & db.notna()
     return known & by_time.where(both_time, by_date)
+
+
+# --- why a date is not valid, and whether it is plausible ----------------------------------------------------
+
+_COLLECTED = re.compile(iso8601.COLLECTED)
+
+
+def collected_problem(value: str) -> str:
+    """Why collected date text is not a real date ("" when it is one, or is empty): for the reject reason."""
+    if value.strip() == "":
+        return ""
+    m = _COLLECTED.match(value.strip())
+    if m is None:
+        return "not an ISO 8601 date"
+    y, mo, d, hh, mi, ss = (m[k] for k in ("y", "m", "d", "H", "M", "S"))
+    known_m = mo is not None and not mo.upper().startswith("UN")
+    known_d = d is not None and not d.upper().startswith("UN")
+    if known_m and not 1 <= int(mo) <= 12:
+        return f"month {mo} does not exist"
+    if known_d and not 1 <= int(d) <= (calendar.monthrange(int(y), int(mo))[1] if known_m else 31):
+        return f"{y}-{mo} has no day {d}" if known_m else f"day {d} does not exist"
+    if hh is not None:
+        if not (known_m and known_d):
+            return "a time needs a complete date"
+        if int(hh) > 23 or int(mi) > 59 or (ss is not None and int(ss) > 59):
+            return f"{hh}:{mi}{':' + ss if ss else ''} is not a time of day"
+    return ""
+
+
+def outside(dtc: pd.Series, earliest: str, latest: str) -> pd.Series:
+    """True where a --DTC (complete or partial) lies wholly before `earliest` or after `latest` (YYYY-MM-DD),
+    compared at the precision the value has: 2009-03 is inside 2009-03-15..2010, 1899 is outside 1900-01-01.."""
+    def one(v: object) -> bool:
+        if not isinstance(v, str) or v == "":
+            return False
+        d = v[:4] if "---" in v else v[:10]  # YYYY---DD: only the year is known in order
+        return d < earliest[:len(d)] or d > latest[:len(d)]
+
+    return per_distinct(lambda u: pd.Series([one(v) for v in u], dtype=bool), dtc).astype(bool)
+
