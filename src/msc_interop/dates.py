@@ -12,6 +12,7 @@ from __future__ import annotations
 import calendar
 import re
 
+import numpy as np
 import pandas as pd
 
 from msc_interop import iso8601
@@ -156,3 +157,56 @@ def outside(dtc: pd.Series, earliest: str, latest: str) -> pd.Series:
 
     return per_distinct(lambda u: pd.Series([one(v) for v in u], dtype=bool), dtc).astype(bool)
 
+
+# --- is a --DTC valid SDTM (validate's MSC-SDTM-006, and what to-fhir refuses) -------------------------------
+
+def dtc_problem(value: str) -> str:
+    """"" when `value` is a valid SDTM --DTC (extended ISO 8601, calendar-valid), else a hint for the message."""
+    if value == "":
+        return ""
+    m = iso8601.BASIC_FORMAT.match(value)
+    if m:
+        y, mo, d, hh, mi, ss = m.groups()
+        fixed = f"{y}-{mo}-{d}" + (f"T{hh}:{mi}" + (f":{ss}" if ss else "") if hh else "")
+        return f" (the basic format is not allowed: write {fixed})"
+    if re.fullmatch(iso8601.SPACE_FOR_T, value):
+        return f" (date and time are joined by T: {value.replace(' ', 'T')})"
+    if value != value.strip():
+        return " (leading or trailing spaces)"
+    m = iso8601.SDTM_DTC_PARTS.match(value)
+    if not m or not re.fullmatch(iso8601.SDTM_DTC, value):
+        return " (YYYY-MM-DDThh:mm:ss, right-truncated to the known precision; - for a missing middle part)"
+    y, mo, d, hh, mi, ss = m.groups()
+    if mo not in (None, "-") and not 1 <= int(mo) <= 12:
+        return f" (month {mo} does not exist)"
+    if d not in (None, "-"):
+        if not 1 <= int(d) <= 31:
+            return f" (day {d} does not exist)"
+        if mo not in (None, "-") and int(d) > calendar.monthrange(int(y), int(mo))[1]:
+            return f" ({y}-{mo}-{d} is not a calendar date)"
+    if hh not in (None, "-") and int(hh) > 23:
+        return f" (hour {hh} does not exist)"
+    if mi not in (None, "-") and int(mi) > 59:
+        return f" (minute {mi} does not exist)"
+    if ss is not None and int(ss) > 59:
+        return f" (second {ss} does not exist)"
+    return ""
+
+
+_SMALL = 256  # below this many distinct values, a Python loop beats the fixed cost of pandas string methods
+
+
+def dtc_hints(u: pd.Series) -> np.ndarray:
+    """dtc_problem of each of `u` (distinct values): the common valid forms are checked column-wise first."""
+    if len(u) < _SMALL:
+        return np.array([dtc_problem(str(v)) for v in u], dtype=object)
+    text = u.astype(str)
+    plain = text.str.fullmatch(iso8601.PLAIN_DTC).astype(bool) | text.eq("")
+    full = plain & text.str.len().ge(10)
+    if full.any():  # 31 February passes the pattern: check the calendar
+        ok = pd.to_datetime(text[full].str.slice(0, 10), format="%Y-%m-%d", errors="coerce").notna()
+        plain[full] = ok.to_numpy()
+    hints = np.full(len(u), "", dtype=object)
+    for i in np.flatnonzero(~plain.to_numpy()):
+        hints[i] = dtc_problem(text.iloc[i])
+    return hints
