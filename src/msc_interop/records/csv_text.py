@@ -107,8 +107,8 @@ class _Lines:
 def read_csv_text(raw: bytes, text: str, name: str) -> CsvTable:
     """Parse a records CSV (`text` is `raw` decoded) into text cells, with the line each record starts on.
     Raises InputError naming the line for a quote never closed or a row with more values than the header."""
-    try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
+    try:  # from the bytes (already checked to be UTF-8): pandas' C parser reads them without a copy as str
+        df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
     except pd.errors.ParserError as exc:
         raise _unparsable(text, name, exc) from None
     if not isinstance(df.index, pd.RangeIndex):  # pandas made the first columns an index: the first row is long

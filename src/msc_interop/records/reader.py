@@ -233,7 +233,7 @@ def _decode(raw: bytes, name: str) -> str:
 def _check_csv_header(text: str, name: str) -> None:
     """A column named twice in a CSV header is exit 2 naming it (pandas would rename the second 'result.1' and
     the second column's values would be reported as an unknown column, then dropped)."""
-    header = _normalize_header(next(csv.reader(io.StringIO(text)), []))
+    header = _normalize_header(next(csv.reader(io.StringIO(text[:1 << 20])), []))  # the header, not the file
     seen: dict[str, int] = {}
     for number, column in enumerate(header, 1):
         if column in seen:

@@ -54,12 +54,11 @@ def date_problems(df: pd.DataFrame, row_schema: Mapping[str, Any], bounds: tuple
     for col, prop in row_schema.get("properties", {}).items():
         if col not in df.columns or prop.get("$ref") not in DATE_DEFS:
             continue
-        dtc, bad = dates.normalize_collected(df[col])
+        bad, out = dates.check_collected(df[col], earliest, latest)
         if bad.any():
             why = per_distinct(lambda u, c=col: u.map(lambda v: _date_reason(c, v)).astype(object),
                                df[col].where(bad, ""))
             yield CellProblem(col, bad, why, "REJ-REC-007")
-        out = dates.outside(dtc, earliest, latest) & ~bad
         if out.any():
             yield CellProblem(col, out, f"'{col}' is outside the plausible dates of the study, {earliest} to "
                               f"{latest} (plausible_dates in study.yaml): a typing error?", "REJ-REC-012")
