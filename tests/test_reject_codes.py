@@ -23,7 +23,7 @@ def test_every_code_in_the_code_is_listed_and_every_listed_code_is_used():
     listed = mappings.reject_codes()
     assert used - set(listed) == set()
     assert {c for c, d in listed.items() if not d.get("retired")} - used == set()
-    assert {d["area"] for d in listed.values()} == {"records", "odm", "fhir"}
+    assert {d["area"] for d in listed.values()} == {"records", "odm", "fhir", "sdtm"}
 
 
 def test_an_unknown_code_is_refused():

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from msc_interop.atomic import remove_stale_parts
-from msc_interop.inputs.kinds import refuse_own_outputs
+from msc_interop.inputs.kinds import InputKind, input_kind, refuse_own_outputs
 from msc_interop.inputs.load import load_study, read_any
 from msc_interop.outcome import EXIT_OK, exit_status
 from msc_interop.rejects import RejectReport
@@ -186,6 +186,10 @@ def to_fhir(
 
     outdir = Path(outdir)
     study, rejects = load_study(input_path, odm_map)
+    if input_kind(input_path) == InputKind.SDTM:  # records were checked by their reader; SDTM comes as it is
+        from msc_interop.fhir.admit import admit_sdtm
+
+        study = admit_sdtm(study, rejects)
     with _report_even_if_writing_fails(rejects, outdir):
         result = write_fhir(study, outdir, version=fhir_version, bundle=bundle, ndjson=ndjson, timezone=timezone,
                             validate=validate)

@@ -9,6 +9,10 @@ The patterns are in iso8601.py; the conversion to and from FHIR dates is fhir/da
 
 from __future__ import annotations
 
+import calendar
+import re
+
+import numpy as np
 import pandas as pd
 
 from msc_interop import iso8601
@@ -113,3 +117,125 @@ def on_or_before(dtc: pd.Series, reference: pd.Series) -> pd.Series:
     by_time = ta.le(tb)
     known = da.notna() & db.notna()
     return known & by_time.where(both_time, by_date)
+
+
+# --- why a date is not valid, and whether it is plausible ----------------------------------------------------
+
+_COLLECTED = re.compile(iso8601.COLLECTED)
+
+
+def collected_problem(value: str) -> str:
+    """Why collected date text is not a real date ("" when it is one, or is empty): for the reject reason."""
+    if value.strip() == "":
+        return ""
+    m = _COLLECTED.match(value.strip())
+    if m is None:
+        return "not an ISO 8601 date"
+    y, mo, d, hh, mi, ss = (m[k] for k in ("y", "m", "d", "H", "M", "S"))
+    known_m = mo is not None and not mo.upper().startswith("UN")
+    known_d = d is not None and not d.upper().startswith("UN")
+    if known_m and not 1 <= int(mo) <= 12:
+        return f"month {mo} does not exist"
+    if known_d and not 1 <= int(d) <= (calendar.monthrange(int(y), int(mo))[1] if known_m else 31):
+        return f"{y}-{mo} has no day {d}" if known_m else f"day {d} does not exist"
+    if hh is not None:
+        if not (known_m and known_d):
+            return "a time needs a complete date"
+        if int(hh) > 23 or int(mi) > 59 or (ss is not None and int(ss) > 59):
+            return f"{hh}:{mi}{':' + ss if ss else ''} is not a time of day"
+    return ""
+
+
+def check_collected(values: pd.Series, earliest: str, latest: str) -> tuple[pd.Series, pd.Series]:
+    """(bad, outside) of collected date text: not a real date (as normalize_collected says), and a real date
+    wholly before `earliest` or after `latest` (YYYY-MM-DD). Complete dates, most of any file, are checked
+    with numpy on their distinct values; the rest (partial, UN, invalid) through normalize_collected."""
+    def check(u: pd.Series) -> pd.DataFrame:
+        text = u.astype(str)
+        plain = text.str.match(iso8601.COLLECTED_COMPLETE).astype(bool).to_numpy()
+        bad = np.zeros(len(u), dtype=bool)
+        out = np.zeros(len(u), dtype=bool)
+        day = text[plain].str.slice(0, 10).to_numpy(dtype="U10")
+        if len(day):
+            digit = day.view(np.uint32).reshape(len(day), 10).astype(np.int64) - ord("0")  # YYYY-MM-DD
+            y = digit[:, 0] * 1000 + digit[:, 1] * 100 + digit[:, 2] * 10 + digit[:, 3]
+            m, d = digit[:, 5] * 10 + digit[:, 6], digit[:, 8] * 10 + digit[:, 9]
+            leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+            month_days = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[m - 1] + (leap & (m == 2))
+            bad[plain] = d > month_days
+            out[plain] = ~bad[plain] & ((day < earliest) | (day > latest))
+        rest = ~plain
+        if rest.any():
+            dtc, wrong = normalize_collected(u[rest].reset_index(drop=True))
+            bad[rest] = wrong.to_numpy()
+            out[rest] = (outside(dtc, earliest, latest) & ~wrong).to_numpy()
+        return pd.DataFrame({"bad": bad, "outside": out})
+
+    both = per_distinct(check, values)
+    return both["bad"].astype(bool), both["outside"].astype(bool)
+
+
+def outside(dtc: pd.Series, earliest: str, latest: str) -> pd.Series:
+    """True where a --DTC (complete or partial) lies wholly before `earliest` or after `latest` (YYYY-MM-DD),
+    compared at the precision the value has: 2009-03 is inside 2009-03-15..2010, 1899 is outside 1900-01-01.."""
+    def one(v: object) -> bool:
+        if not isinstance(v, str) or v == "":
+            return False
+        d = v[:4] if "---" in v else v[:10]  # YYYY---DD: only the year is known in order
+        return d < earliest[:len(d)] or d > latest[:len(d)]
+
+    return per_distinct(lambda u: pd.Series([one(v) for v in u], dtype=bool), dtc).astype(bool)
+
+
+# --- is a --DTC valid SDTM (validate's MSC-SDTM-006, and what to-fhir refuses) -------------------------------
+
+def dtc_problem(value: str) -> str:
+    """"" when `value` is a valid SDTM --DTC (extended ISO 8601, calendar-valid), else a hint for the message."""
+    if value == "":
+        return ""
+    m = iso8601.BASIC_FORMAT.match(value)
+    if m:
+        y, mo, d, hh, mi, ss = m.groups()
+        fixed = f"{y}-{mo}-{d}" + (f"T{hh}:{mi}" + (f":{ss}" if ss else "") if hh else "")
+        return f" (the basic format is not allowed: write {fixed})"
+    if re.fullmatch(iso8601.SPACE_FOR_T, value):
+        return f" (date and time are joined by T: {value.replace(' ', 'T')})"
+    if value != value.strip():
+        return " (leading or trailing spaces)"
+    m = iso8601.SDTM_DTC_PARTS.match(value)
+    if not m or not re.fullmatch(iso8601.SDTM_DTC, value):
+        return " (YYYY-MM-DDThh:mm:ss, right-truncated to the known precision; - for a missing middle part)"
+    y, mo, d, hh, mi, ss = m.groups()
+    if mo not in (None, "-") and not 1 <= int(mo) <= 12:
+        return f" (month {mo} does not exist)"
+    if d not in (None, "-"):
+        if not 1 <= int(d) <= 31:
+            return f" (day {d} does not exist)"
+        if mo not in (None, "-") and int(d) > calendar.monthrange(int(y), int(mo))[1]:
+            return f" ({y}-{mo}-{d} is not a calendar date)"
+    if hh not in (None, "-") and int(hh) > 23:
+        return f" (hour {hh} does not exist)"
+    if mi not in (None, "-") and int(mi) > 59:
+        return f" (minute {mi} does not exist)"
+    if ss is not None and int(ss) > 59:
+        return f" (second {ss} does not exist)"
+    return ""
+
+
+_SMALL = 256  # below this many distinct values, a Python loop beats the fixed cost of pandas string methods
+
+
+def dtc_hints(u: pd.Series) -> np.ndarray:
+    """dtc_problem of each of `u` (distinct values): the common valid forms are checked column-wise first."""
+    if len(u) < _SMALL:
+        return np.array([dtc_problem(str(v)) for v in u], dtype=object)
+    text = u.astype(str)
+    plain = text.str.fullmatch(iso8601.PLAIN_DTC).astype(bool) | text.eq("")
+    full = plain & text.str.len().ge(10)
+    if full.any():  # 31 February passes the pattern: check the calendar
+        ok = pd.to_datetime(text[full].str.slice(0, 10), format="%Y-%m-%d", errors="coerce").notna()
+        plain[full] = ok.to_numpy()
+    hints = np.full(len(u), "", dtype=object)
+    for i in np.flatnonzero(~plain.to_numpy()):
+        hints[i] = dtc_problem(text.iloc[i])
+    return hints

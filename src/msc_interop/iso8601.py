@@ -18,6 +18,10 @@ COLLECTED = (
     r"^(?P<y>\d{4})(?:-(?P<m>\d{2}|UNK?|unk?)(?:-(?P<d>\d{2}|UNK?|unk?)"
     r"(?:[T ](?P<H>\d{2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?)?)?$"
 )
+# The common collected form, complete date with an optional time, each field within its bounds (the fast path of
+# the records reader's date check; the day against its month is checked apart).
+COLLECTED_COMPLETE = (r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+                      r"(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d)?)?$")
 # SDTM --DTC (no intervals, no durations, no time zone): right-truncated or with missing middle parts.
 SDTM_DTC = r"^(\d{4}|-)(-(\d{2}|-)(-(\d{2}|-)(T(\d{2}|-)(:(\d{2}|-)(:\d{2}(\.\d+)?)?)?)?)?)?$"
 # The same, with a group per component (year first: what the calendar checks read).

@@ -1,8 +1,9 @@
 """The reject report that every reader fills.
 
 Nothing is dropped silently: each input record is either converted or listed here with the file, the row as
-a person sees it (spreadsheet row: header is row 1), the field, the value and the reason. Counts per form
-reconcile: read = converted + rejected.
+a person finds it (study records: the line of the CSV file the record starts on, or the sheet row, header = 1;
+SDTM datasets: the record number, 1 = first; ODM: the XML line), the field, the value and the reason. Counts per
+form reconcile: read = converted + rejected.
 """
 
 from __future__ import annotations

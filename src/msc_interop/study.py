@@ -8,7 +8,9 @@ float64), so a Study read from XPT, Dataset-JSON, CSV or FHIR compares equal cel
 
 from __future__ import annotations
 
+import copy
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +92,15 @@ class Study:
                 check_identifiers(name, datasets[name])
             self.datasets[name] = conform(name, datasets[name])
         self.carried = dict(carried or {})
+        self.sources: dict[str, str] = {}  # dataset -> the file it was read from (SDTM input), for messages
+
+    def keep_rows(self, keep: Mapping[str, np.ndarray]) -> Study:
+        """This study with only the rows of each dataset in `keep` where it is True (the rows already conform:
+        no dataset is checked again)."""
+        out = copy.copy(self)
+        out.datasets = {name: df[keep[name]].reset_index(drop=True) if name in keep and not keep[name].all() else df
+                        for name, df in self.datasets.items()}
+        return out
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         try:

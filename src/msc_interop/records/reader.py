@@ -1,14 +1,18 @@
 """Read study records: a folder of CSV files (one per form) or an XLSX workbook (one sheet per form), plus the
 study definition (study.yaml). Every cell is read as text; each form is checked against its JSON Schema row
-schema before any mapping. Rows that fail go to the reject report (file, spreadsheet row, field, value,
-reason); problems that make a whole file unreadable raise InputError naming the file and line.
+schema (and for control characters, real and plausible dates) before any mapping. Rows that fail go to the
+reject report (file, row, field, value, reason): the row is the line of a CSV file the record starts on
+(csv_text.py; header = 1, blank lines count), the sheet row of a workbook. Problems that make a whole file
+unreadable raise InputError naming the file and line.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,13 +23,15 @@ import jsonschema
 import pandas as pd
 import yaml
 
-from msc_interop import mappings
+from msc_interop import dates, mappings
 from msc_interop.distinct import per_distinct
 from msc_interop.errors import InputError, StudyDefinitionError
+from msc_interop.records.csv_text import read_csv_text
 from msc_interop.records.table_check import check_rows
+from msc_interop.records.value_checks import control_problems, date_problems, plausible_bounds
 from msc_interop.rejects import RejectReport
 
-ROW = "_row"  # spreadsheet row number of each record (header = row 1), carried to the reject report
+ROW = "_row"  # where each record is (CSV line it starts on, sheet row; header = 1), carried to the reject report
 
 
 def _forms() -> dict[str, dict[str, Any]]:
@@ -58,6 +64,7 @@ class RawRecords:
             bad = df[mask]
             values = bad[field_name] if field_name in bad.columns else pd.Series("", index=bad.index)
             if isinstance(reason, pd.Series):
+                reason = reason.reindex(df.index, fill_value="")
                 for r, v, why in zip(bad[ROW].tolist(), values.tolist(), reason[mask].tolist(), strict=True):
                     self.rejects.add(form, self.files[form], r, field_name, v, why, code=code)
             else:
@@ -72,9 +79,10 @@ def read_records(path: str | Path) -> RawRecords:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
+    spans, clean = RejectReport(), set()
     if path.is_dir():
         definition = read_definition(_find_definition(path))
-        tables, files = _read_csv_folder(path)
+        tables, files = _read_csv_folder(path, spans, clean)
     elif path.suffix.lower() in (".xlsx", ".xlsm"):
         tables, files, sheet_def = _read_workbook(path)
         side = _find_definition(path.parent, required=False)
@@ -87,18 +95,25 @@ def read_records(path: str | Path) -> RawRecords:
                              "'study', 'sites', 'arms' and 'visits'")
     else:
         raise InputError(f"{path}: study records are a folder of CSV files or an .xlsx workbook")
-    return check_forms(tables, files, definition, source=str(path))
+    read_before = Counter(r.form for r in spans.rejects)
+    return check_forms(tables, files, definition, source=str(path), rejects=spans, read_before=read_before,
+                       clean=frozenset(clean))
 
 
 def check_forms(tables: dict[str, pd.DataFrame], files: dict[str, str], definition: dict[str, Any],
                 source: str, first_checks: Callable[[str, pd.DataFrame], Iterable[Any]] | None = None,
-                rejects: RejectReport | None = None) -> RawRecords:
+                rejects: RejectReport | None = None, read_before: Mapping[str, int] | None = None,
+                clean: frozenset[str] = frozenset()) -> RawRecords:
     """The checks every kind of study records goes through (CSV, XLSX, ODM): required forms and columns,
-    row schemas, duplicates. `tables` are text DataFrames with the `_row` column already in place.
-    `first_checks(form, df)` yields source-specific problems (mask, column, reason) checked before the rest."""
+    control characters, row schemas, real and plausible dates, duplicates. `tables` are text DataFrames with
+    the `_row` column already in place. `first_checks(form, df)` yields source-specific problems (mask,
+    column, reason) checked before the rest. `read_before[form]`: records of the form already rejected (in
+    `rejects`) before it became a table. `clean`: forms whose source holds no control character (not looked
+    for again cell by cell)."""
     records = RawRecords(definition, {}, files, {}, source=source,
                          rejects=rejects if rejects is not None else RejectReport())
     root = mappings.schema("records")
+    bounds = plausible_bounds(definition)
     for form, spec in _forms().items():
         if form not in tables:
             if spec["required"]:
@@ -108,10 +123,13 @@ def check_forms(tables: dict[str, pd.DataFrame], files: dict[str, str], definiti
         row_schema = root["$defs"][form]
         _check_columns(df, row_schema, form, files[form], records)
         records.forms[form] = df
-        records.read_counts[form] = len(df)
+        records.read_counts[form] = len(df) + (read_before or {}).get(form, 0)
         if form == "subjects" and "subject_id" in df.columns:
             records.subjects_read = frozenset(df["subject_id"])
-        for problem in [*(first_checks(form, df) if first_checks else ()), *check_rows(df, row_schema, root)]:
+        problems = [*(first_checks(form, df) if first_checks else ()),
+                    *(control_problems(df) if form not in clean else ()),
+                    *check_rows(df, row_schema, root), *date_problems(df, row_schema, bounds)]
+        for problem in problems:
             records.reject_rows(form, problem.mask, problem.column, problem.reason, code=problem.code)
         _reject_duplicates(records, form, spec["key"])
     return records
@@ -136,6 +154,9 @@ def read_definition(path: Path) -> dict[str, Any]:
 
 
 def check_definition(data: Any, where: str) -> dict[str, Any]:
+    if isinstance(data, dict) and isinstance(data.get("plausible_dates"), dict):  # YAML reads 2030-12-31 as a date
+        data["plausible_dates"] = {k: v.isoformat() if isinstance(v, datetime.date) else v
+                                   for k, v in data["plausible_dates"].items()}
     validator = jsonschema.Draft202012Validator(mappings.schema("study_definition"))
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
@@ -152,7 +173,19 @@ def check_definition(data: Any, where: str) -> dict[str, Any]:
         raise StudyDefinitionError(f"{where}: visits: VISITNUM values repeat ({visitnums})")
     _check_visit_names(data["visits"], where)
     _check_timezone(data["timezone"], where)
+    _check_plausible_dates(data, where)
     return data
+
+
+def _check_plausible_dates(data: dict[str, Any], where: str) -> None:
+    """plausible_dates: real calendar dates, earliest not after latest (a YAML date is read as text)."""
+    earliest, latest = plausible_bounds(data)
+    for name, value in (("earliest", earliest), ("latest", latest)):
+        if dates.collected_problem(value):
+            raise StudyDefinitionError(f"{where}: plausible_dates/{name}: {value!r} is not a calendar date "
+                                       f"({dates.collected_problem(value)})")
+    if earliest > latest:
+        raise StudyDefinitionError(f"{where}: plausible_dates: earliest {earliest} is after latest {latest}")
 
 
 def _check_timezone(tz: str, where: str) -> None:
@@ -200,7 +233,7 @@ def _decode(raw: bytes, name: str) -> str:
 def _check_csv_header(text: str, name: str) -> None:
     """A column named twice in a CSV header is exit 2 naming it (pandas would rename the second 'result.1' and
     the second column's values would be reported as an unknown column, then dropped)."""
-    header = _normalize_header(next(csv.reader(io.StringIO(text)), []))
+    header = _normalize_header(next(csv.reader(io.StringIO(text[:1 << 20])), []))  # the header, not the file
     seen: dict[str, int] = {}
     for number, column in enumerate(header, 1):
         if column in seen:
@@ -226,11 +259,16 @@ def as_form_frame(df: pd.DataFrame, name: str, rows: Any = None) -> pd.DataFrame
         if not pd.api.types.is_string_dtype(s) or s.isna().any():
             s = s.astype(object).where(s.notna(), "").map(str)
         df[c] = per_distinct(lambda u: u.str.strip().astype(object), s)
-    df.insert(0, ROW, pd.RangeIndex(2, len(df) + 2) if rows is None else rows)  # header is spreadsheet row 1
+    # header is row 1; a CSV gives the line each record starts on (blank lines count, as a spreadsheet shows them)
+    df.insert(0, ROW, pd.RangeIndex(2, len(df) + 2) if rows is None else rows)
     return df
 
 
-def _read_csv_folder(folder: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+def _read_csv_folder(folder: Path, spans: RejectReport | None = None, clean: set[str] | None = None
+                     ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """The text table of each form's CSV file, `_row` the line each record starts on. Lines of a value that
+    spans lines (csv_text.Span) go to `spans`, one reject per line; without `spans` they stop the read.
+    `clean` receives the forms whose file holds no control character at all."""
     tables, files = {}, {}
     for form, spec in _forms().items():
         path = folder / spec["file"]
@@ -248,11 +286,15 @@ def _read_csv_folder(folder: Path) -> tuple[dict[str, pd.DataFrame], dict[str, s
             raise InputError(f"{path.name}: the file is empty (not even a header row); "
                              f"delete it or write the header of the '{form}' form")
         _check_csv_header(text, path.name)
-        try:
-            df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
-        except pd.errors.ParserError as exc:
-            raise InputError(f"{path.name}: cannot parse as CSV: {exc}") from None
-        tables[form] = as_form_frame(df, path.name)
+        table = read_csv_text(raw, text, path.name)
+        for span in table.spans:
+            if spans is None:
+                raise InputError(f"{path.name} line {span.first}: {span.reason(span.first)}")
+            for line, content in span.lines:
+                spans.add(form, path.name, line, span.column, content, span.reason(line), code="REJ-REC-011")
+        tables[form] = as_form_frame(table.frame, path.name, rows=table.rows)
+        if clean is not None and not table.control:
+            clean.add(form)
         files[form] = path.name
     return tables, files
 

@@ -32,7 +32,7 @@ class CellProblem:
 
     column: str
     mask: pd.Series
-    reason: str
+    reason: str | pd.Series  # one reason, or one per row (same index as the mask)
     code: str = "REJ-REC-002"  # a value of the wrong form; REJ-REC-001 for an empty required field
 
 

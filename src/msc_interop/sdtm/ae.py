@@ -1,9 +1,9 @@
 """AE (Adverse Events, SDTMIG 3.4 section 6.2.1): one record per reported event.
 
 MedDRA is licensed, so msc-interop ships no dictionary: a row is coded from its `meddra_pt_code` when the
-coder supplied one and it is in the study dictionary, else from the verbatim term through
-mappings/ae_dictionary.yaml. An event that cannot be coded is rejected (AEDECOD is required) with a reason
-that says how to code it.
+coder supplied one (a code that is not in the study dictionary rejects the row: the coder's choice is not
+replaced by a guess), else from the verbatim term through mappings/ae_dictionary.yaml. An event that
+cannot be coded is rejected (AEDECOD is required) with a reason that says how to code it.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from msc_interop.sdtm.common import (
     map_terms,
     normalize_dates,
     subject_keys,
+    unknown_reason,
 )
 
 FORM = "adverse_events"
@@ -36,13 +37,22 @@ def build_ae(records: RawRecords, dm: pd.DataFrame) -> pd.DataFrame:
     dictionary = mappings.ae_dictionary()
     by_code = {e["pt_code"]: e["pt"].upper() for e in dictionary.values() if e["pt_code"]}
     df = records.forms[FORM]
+    if "meddra_pt_code" in df.columns:  # a code the coder gave is used or refused, never silently replaced
+        unknown = df["meddra_pt_code"].ne("") & ~df["meddra_pt_code"].isin(by_code)
+        df = records.reject_rows(FORM, unknown, "meddra_pt_code", "meddra_pt_code is not the PT code of a term in "
+                                 "the study MedDRA dictionary (mappings/ae_dictionary.yaml): correct the code or "
+                                 "add the term with its hierarchy", code="REJ-REC-006")
     coded_key = df["reported_term"].str.upper()
     if "meddra_pt_code" in df.columns:
         coded_key = df["meddra_pt_code"].map(by_code).fillna(coded_key)
-    records.forms[FORM] = df.assign(_coding=coded_key)
-    term_lookup = {k: k for k in dictionary}
-    map_terms(records, FORM, "_coding", term_lookup, "a term of the study MedDRA dictionary",
-              required=True, hint=" (give meddra_pt_code or add the term to mappings/ae_dictionary.yaml)")
+    uncoded = ~coded_key.isin(dictionary)
+    if uncoded.any():  # named as the user wrote it: reported_term (the key looked up is internal)
+        term_lookup = {k: k for k in dictionary}
+        why = df["reported_term"].map(lambda v: unknown_reason(
+            v, "reported_term", "a term of the study MedDRA dictionary", term_lookup,
+            " (give meddra_pt_code or add the term to mappings/ae_dictionary.yaml)"))
+        df = records.reject_rows(FORM, uncoded, "reported_term", why, code="REJ-REC-006")
+    records.forms[FORM] = df.assign(_coding=coded_key[df.index])
     sev = map_terms(records, FORM, "severity", codelist_lookup("AESEV"), "a CDISC AESEV term (MILD, MODERATE, SEVERE)")
     ser = map_terms(records, FORM, "serious", codelist_lookup("NY"), "Y or N")
     # AEREL has no CDISC codelist (sponsor-defined): the accepted terms are mappings/adverse_events.yaml's

@@ -34,13 +34,14 @@ def map_terms(records: RawRecords, form: str, column: str, lookup: Mapping[str, 
     unknown = mapped.isna() & (text.ne("") | required)
     if unknown.any():
         bad_values = pd.unique(df.loc[unknown, column])
-        reasons = {v: _unknown_reason(v, column, what, lookup, hint) for v in bad_values}
+        reasons = {v: unknown_reason(v, column, what, lookup, hint) for v in bad_values}
         df = records.reject_rows(form, unknown, column, df[column].map(reasons), code="REJ-REC-006")
         mapped = mapped[~unknown]
     return mapped.fillna("").astype(object)
 
 
-def _unknown_reason(value: str, column: str, what: str, lookup: Mapping[str, str], hint: str) -> str:
+def unknown_reason(value: str, column: str, what: str, lookup: Mapping[str, str], hint: str) -> str:
+    """Why `value` of `column` is not in `lookup`, with the closest term as a suggestion."""
     if value == "":
         return f"'{column}' is empty; it must be {what}"
     close = difflib.get_close_matches(value.upper(), list(lookup), n=1, cutoff=0.75)

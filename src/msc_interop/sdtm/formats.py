@@ -148,10 +148,12 @@ def read_sdtm(path: Path, *, meta: StudyMeta | None = None) -> Study:
     if meta is None:
         meta = study_meta_from_data(datasets, source)
     try:
-        return Study(meta, datasets)
+        study = Study(meta, datasets)
     except MscInteropError as exc:  # conform(): names or values that do not fit SDTM; name the file
         files_named = [f.name for name, f in source.items() if re.search(rf"\bdataset (name )?'?{name}\b", str(exc))]
         raise InputError(f"{', '.join(files_named) or path}: {exc}") from exc
+    study.sources = {name: f.name for name, f in source.items()}
+    return study
 
 
 def study_meta_from_data(datasets: dict[str, pd.DataFrame], sources: Mapping[str, Path] | None = None) -> StudyMeta:

@@ -5,7 +5,6 @@ study day of its --DTC, start not after end, VISITNUM and VISIT one to one.
 from __future__ import annotations
 
 import calendar
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -21,70 +20,17 @@ from msc_interop.validate.rules.sdtm_context import SdtmContext
 
 # --- dates and study days ------------------------------------------------------------------------------------
 
-def _dtc_columns(df: pd.DataFrame) -> list[str]:
-    return [c for c in df.columns if c.endswith("DTC") and df[c].dtype == object]
-
-
-def dtc_problem(value: str) -> str:
-    """"" when `value` is a valid SDTM --DTC (extended ISO 8601, calendar-valid), else a hint for the message."""
-    if value == "":
-        return ""
-    m = iso8601.BASIC_FORMAT.match(value)
-    if m:
-        y, mo, d, hh, mi, ss = m.groups()
-        fixed = f"{y}-{mo}-{d}" + (f"T{hh}:{mi}" + (f":{ss}" if ss else "") if hh else "")
-        return f" (the basic format is not allowed: write {fixed})"
-    if re.fullmatch(iso8601.SPACE_FOR_T, value):
-        return f" (date and time are joined by T: {value.replace(' ', 'T')})"
-    if value != value.strip():
-        return " (leading or trailing spaces)"
-    m = iso8601.SDTM_DTC_PARTS.match(value)
-    if not m or not re.fullmatch(iso8601.SDTM_DTC, value):
-        return " (YYYY-MM-DDThh:mm:ss, right-truncated to the known precision; - for a missing middle part)"
-    y, mo, d, hh, mi, ss = m.groups()
-    if mo not in (None, "-") and not 1 <= int(mo) <= 12:
-        return f" (month {mo} does not exist)"
-    if d not in (None, "-"):
-        if not 1 <= int(d) <= 31:
-            return f" (day {d} does not exist)"
-        if mo not in (None, "-") and int(d) > calendar.monthrange(int(y), int(mo))[1]:
-            return f" ({y}-{mo}-{d} is not a calendar date)"
-    if hh not in (None, "-") and int(hh) > 23:
-        return f" (hour {hh} does not exist)"
-    if mi not in (None, "-") and int(mi) > 59:
-        return f" (minute {mi} does not exist)"
-    if ss is not None and int(ss) > 59:
-        return f" (second {ss} does not exist)"
-    return ""
-
-
-# the common valid forms, checked column-wise first; only the rest goes through dtc_problem one by one
-_PLAIN_DTC = iso8601.PLAIN_DTC
-
-
 _SMALL = 256  # below this many distinct values, a Python loop beats the fixed cost of pandas string methods
 
-
-def _dtc_hints(u: pd.Series) -> np.ndarray:
-    if len(u) < _SMALL:
-        return np.array([dtc_problem(str(v)) for v in u], dtype=object)
-    text = u.astype(str)
-    plain = text.str.fullmatch(_PLAIN_DTC).astype(bool) | text.eq("")
-    full = plain & text.str.len().ge(10)
-    if full.any():  # 31 February passes the pattern: check the calendar
-        ok = pd.to_datetime(text[full].str.slice(0, 10), format="%Y-%m-%d", errors="coerce").notna()
-        plain[full] = ok.to_numpy()
-    hints = np.full(len(u), "", dtype=object)
-    for i in np.flatnonzero(~plain.to_numpy()):
-        hints[i] = dtc_problem(text.iloc[i])
-    return hints
+def _dtc_columns(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if c.endswith("DTC") and df[c].dtype == object]
 
 
 @rule("MSC-SDTM-006")
 def iso8601_extended(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df in ctx.frames():
         for col in _dtc_columns(df):
-            hint = ctx.spread(ds, col, _dtc_hints)
+            hint = ctx.spread(ds, col, dates.dtc_hints)
             yield from ctx.at(meta, ds, hint.ne(""), col, hint=hint)
 
 
@@ -208,6 +154,22 @@ def start_not_after_end(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
                               for k in pair_codes.tolist()], dtype=bool)
             bad = flags[inverse.ravel()] if len(flags) else np.zeros(len(df), dtype=bool)
             yield from ctx.at(meta, ds, bad, st, end_var=en, end=df[en])
+
+
+_AFTER_BIRTH = ("RFICDTC", "RFSTDTC", "RFXSTDTC", "DTHDTC")
+
+
+@rule("MSC-SDTM-025")
+def born_before(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    if "DM" not in ctx.study or "BRTHDTC" not in ctx.study["DM"].columns:
+        return
+    dm = ctx.study["DM"]
+    found = np.zeros(len(dm), dtype=bool)
+    for other in (c for c in _AFTER_BIRTH if c in dm.columns):  # one finding per subject: the first date
+        bad = ~found & np.array([_after(str(b), str(o)) for b, o in zip(dm["BRTHDTC"], dm[other], strict=True)],
+                                dtype=bool)
+        found |= bad
+        yield from ctx.at(meta, "DM", bad, "BRTHDTC", other_var=other, other=dm[other])
 
 
 def _visit_pairs(ctx: SdtmContext) -> list[tuple[str, list[tuple[float, str]], np.ndarray, np.ndarray]]:
