@@ -145,14 +145,18 @@ def _print_rejects(rejects: RejectReport) -> None:
         shown = rejects.sorted()[:10]
         click.echo(f"{len(rejects)} problem(s); first {len(shown)}:", err=True)
         for r in shown:
-            click.echo(f"  {r.file} {_where(rejects, r.file)} {r.row}, {r.field}={r.value!r}: {r.reason}", err=True)
+            where = _where(rejects, r.file, r.row)
+            click.echo(f"  {r.file} {where} {r.row}, {r.field}={r.value!r}: {r.reason}", err=True)
         if header and rejects.row_unit == "row":
             click.echo(f"  ({len(header)} column(s) not part of their form were not converted)", err=True)
         click.echo("full list: rejects.csv / rejects.json in the output folder", err=True)
 
 
-def _where(rejects: RejectReport, file: str) -> str:
+def _where(rejects: RejectReport, file: str, row: int) -> str:
     """What a reject's row number counts: spreadsheet rows, XML lines (ODM), FHIR entries or NDJSON lines."""
+    place_unit = getattr(rejects, "place_unit", None)  # the FHIR report knows it per reject
+    if place_unit is not None:
+        return place_unit(file, row)
     return "line" if rejects.row_unit == "row" and file.lower().endswith(".xml") else rejects.row_unit
 
 
