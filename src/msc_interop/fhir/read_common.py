@@ -154,6 +154,7 @@ class ReadContext:
         self.derived_subjects: dict[str, None] = {}
         self._patient_ids: dict[tuple[Any, Any], str] | None = None
         self.unresolved_encounters = 0  # encounter references to nothing in the input, where that may be
+        self.rejected_ids: set[int] = set()  # id() of the Located of each record rejected (its SUPP-- go with it)
 
     def reject(self, item: Located, form: str, fld: str, reason: str, value: Any = "", *, code: str) -> None:
         """A record that cannot be placed: into the report with where it was (file, line or Bundle entry) and
@@ -161,6 +162,7 @@ class ReadContext:
         where = f"Bundle entry {item.position}: " if item.where == "entry" else ""
         self.report.add(form, item.file, item.position, fld, value, where + reason, code=code)
         self.report.units[(item.file, item.position)] = item.where
+        self.rejected_ids.add(id(item))
 
     def add_at(self, item: Located, form: str, fld: str, value: Any, reason: str, *, code: str) -> None:
         """A line in the report for the resource at `item`, its reason as given."""

@@ -314,13 +314,22 @@ def _withdraw_patients_of_rejected_subjects(r: ReadContext, patients: dict[str, 
                                             subjects: dict[str, str]) -> None:
     """A Patient whose ResearchSubject was rejected has no DM record: it is rejected too, and the records that
     refer to it are not placed (each says why)."""
+    by_usubjid = {p["USUBJID"]: k for k, p in patients.items()}
     for loc in r.withdrawn_items.get("ResearchSubject", []):
-        element = loc.resource.get("individual") or loc.resource.get("subject")
+        res = loc.resource
+        element = res.get("individual") or res.get("subject")
         pkey = r.resolve(element.get("reference") if isinstance(element, dict) else None)
+        if pkey is None:  # its reference unreadable: the Patient with its study subject identifier
+            try:
+                pkey = by_usubjid.get(identifier_value(res, "usubjid"))  # type: ignore[arg-type]
+            except (AttributeError, TypeError):  # its identifiers unreadable too
+                pkey = None
         if pkey is None or pkey not in patients:
             continue
-        rid = loc.resource.get("id")
-        why = f"its ResearchSubject {'ResearchSubject/' + rid if isinstance(rid, str) else loc.place} was rejected"
+        rid = res.get("id")
+        rkey = f"ResearchSubject/{rid}" if isinstance(rid, str) else None
+        why = (f"its ResearchSubject {rkey or loc.place} was rejected"
+               + (f": {r.withdrawn[rkey]}" if rkey in r.withdrawn else ""))
         found = patients.pop(pkey)
         subjects.pop(pkey, None)
         r.reject(found["loc"], "Patient", "Patient", f"{why}: the subject has no DM record", pkey,
