@@ -90,6 +90,8 @@ class _Reader(ReadContext):
         self.lost_files: list[str] = []  # what whole unreadable files cost (for the notes)
         self.located = 0  # resources found (read or not), apart from what could not be read at all
         self._urls_of: dict[str, list[str]] | None = None
+        self._positions: dict[int, dict[int, int]] = {}  # id(list) -> id(Located) -> its index (replacements)
+        self._dropped: set[int] = set()  # id() of the first copies withdrawn while settling
 
     # --- collecting ------------------------------------------------------------------------------------
     def collect(self, files: Sequence[Path]) -> None:
@@ -132,6 +134,16 @@ class _Reader(ReadContext):
             self.take(item, rtype, key)
         if self.copies:
             settle(self, self.copies)
+            self._drop_withdrawn()
+
+    def _drop_withdrawn(self) -> None:
+        """The first copies withdrawn while settling, out of the flat records and the lists by type (at once)."""
+        dropped = self._dropped
+        if not dropped:
+            return
+        self.flat_obs = [t for t in self.flat_obs if id(t[-1]) not in dropped]
+        for rtype, items in self.by_type.items():
+            self.by_type[rtype] = [x for x in items if id(x) not in dropped]
 
     def unreadable(self, item: ReadProblem) -> None:
         """A line, entry or file without a readable resource: counted under the resource type it seems to hold
@@ -158,7 +170,7 @@ class _Reader(ReadContext):
             if at is None:
                 self.flat_obs.append(flat)
             else:
-                self.flat_obs[next(i for i, t in enumerate(self.flat_obs) if t[-1] is at)] = flat
+                self.flat_obs[self._position(self.flat_obs, at, True)] = flat
         else:
             shape = SHAPES.get(rtype)
             if shape is not None and not shape.checker()(res):
@@ -174,11 +186,18 @@ class _Reader(ReadContext):
                 self.by_type[rtype].append(item)
             else:
                 found = self.by_type[rtype]
-                found[next(i for i, x in enumerate(found) if x is at)] = item
+                found[self._position(found, at, False)] = item
         if key is not None:
             self.index[key] = item
             if item.full_url:
                 self.urls[item.full_url] = key
+
+    def _position(self, seq: list[Any], at: Located, flat: bool) -> int:
+        """Where `at` is in `seq` (flat_obs, or a by_type list): a map made once, for a batch of replacements."""
+        where = self._positions.get(id(seq))
+        if where is None:
+            where = self._positions[id(seq)] = {id(x[-1] if flat else x): i for i, x in enumerate(seq)}
+        return where[id(at)]
 
     def _without(self, item: Located, shape: Shape, kept: list[ShapeProblem]) -> Located:
         """The resource without its malformed `kept` elements, each listed as a field it was converted without."""
@@ -204,10 +223,7 @@ class _Reader(ReadContext):
                 del self.urls[url]
                 self.withdrawn_urls[url] = key
         rtype = key.split("/", 1)[0]
-        if rtype == "Observation":
-            self.flat_obs = [t for t in self.flat_obs if t[-1] is not old]
-        elif old in self.by_type.get(rtype, ()):
-            self.by_type[rtype] = [x for x in self.by_type[rtype] if x is not old]
+        self._dropped.add(id(old))  # taken out of flat_obs / by_type once settling is done (drop_withdrawn)
         if key in self.withdrawn:  # rejected already when it was read (its shape): the report says it once more
             self.report.rejects = [x for x in self.report.rejects
                                    if not (x.form == rtype and x.file == old.file and x.row == old.position)]
