@@ -147,14 +147,18 @@ def _print_rejects(rejects: RejectReport) -> None:
         shown = rejects.sorted()[:10]
         click.echo(f"{len(rejects)} problem(s); first {len(shown)}:", err=True)
         for r in shown:
-            click.echo(f"  {r.file} {_where(rejects, r.file)} {r.row}, {r.field}={r.value!r}: {r.reason}", err=True)
+            where = _where(rejects, r.file, r.row)
+            click.echo(f"  {r.file} {where} {r.row}, {r.field}={r.value!r}: {r.reason}", err=True)
         if header and rejects.row_unit == "row":
             click.echo(f"  ({len(header)} column(s) not part of their form were not converted)", err=True)
         click.echo("full list: rejects.csv / rejects.json in the output folder", err=True)
 
 
-def _where(rejects: RejectReport, file: str) -> str:
+def _where(rejects: RejectReport, file: str, row: int) -> str:
     """What a reject's row number counts: spreadsheet rows, XML lines (ODM), FHIR entries or NDJSON lines."""
+    place_unit = getattr(rejects, "place_unit", None)  # the FHIR report knows it per reject
+    if place_unit is not None:
+        return place_unit(file, row)
     return "line" if rejects.row_unit == "row" and file.lower().endswith(".xml") else rejects.row_unit
 
 
@@ -213,7 +217,23 @@ INPUT: FHIR Bundles (collection, transaction, searchset), single resources, NDJS
 them; R4 or R5 (detected, or forced). Lab Observations whose LOINC or CDISC code is in the mapping data
 become LB rows; resource types with no SDTM home are skipped and counted; anything that cannot be placed is
 listed in OUTDIR/rejects.csv with file, entry/line, reason and code. Prints read = converted + rejected +
-skipped, and notes (e.g. msc-interop's own reports found in a folder and skipped).""")
+skipped, and notes (e.g. msc-interop's own reports found in a folder and skipped).
+
+\b
+Bad input:
+  a line of an NDJSON file that is not JSON: listed by its line number; the other lines are read.
+  a file that cannot be read at all (truncated, not JSON, NaN, nested too deep): listed in the reject
+    report as a whole file, saying that an unknown number of resources in it were lost (and how often
+    its text names a resourceType); the other files are still converted (exit 1). Exit 2 when no
+    resource could be read from any file.
+  an element of the wrong JSON type (an object for a list, a number for a string, null): the record is
+    rejected naming the element; a malformed visit or subject detail is dropped and listed as a note.
+  the same resource (type and id) more than once: identical copies are converted once and counted as
+    skipped; otherwise the newest by meta.versionId / meta.lastUpdated is converted and the older ones
+    are listed as skipped; with nothing to say which is newest, every copy is rejected.
+  A record converted without one of its fields is listed (reason "converted without ...") and counted
+  apart from the rejected records. Exit status: 0 all converted, 1 anything listed in the reject report,
+  2 input unusable.""")
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--format", "formats", default="xpt,json,csv", show_default=True, callback=_split_formats)

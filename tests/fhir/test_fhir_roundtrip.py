@@ -84,4 +84,9 @@ def test_a_to_fhir_folder_with_bundle_and_ndjson_is_read_once(example: Study,  #
                                                               written: dict[str, Path]) -> None:  # noqa: F811
     back, report = read_fhir([written["R4"]])
     assert_same(example, back)
-    assert any("more than once" in n for n in report.notes)
+    assert any("identical copies of a resource read before" in n for n in report.notes)
+    # every resource is there twice (bundle.json and <Type>.ndjson): read twice, converted once, the copy skipped
+    counts = {c["form"]: c for c in report.form_counts()}
+    assert (counts["Observation"]["read"], counts["Observation"]["converted"], counts["Observation"]["skipped"],
+            counts["Observation"]["rejected"]) == (2 * len(example["LB"]), len(example["LB"]), len(example["LB"]), 0)
+    assert len(report) == 0

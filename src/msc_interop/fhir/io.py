@@ -18,6 +18,7 @@ import contextlib
 import io
 import os
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from msc_interop.atomic import atomic_open
 from msc_interop.errors import InputError
 from msc_interop.fhir import ids
 from msc_interop.fhir.columns import ResourceColumns, constant_column, per_row_column, row_parts
+from msc_interop.fhir.shapes import json_kind
 
 OPTS = orjson.OPT_APPEND_NEWLINE
 
@@ -204,7 +206,7 @@ class NdjsonWriter:
 
 # --- reading ---------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Located:
     """A resource and where it was read: file, 1-based line (NDJSON, single resource) or 0-based entry index."""
 
@@ -214,18 +216,31 @@ class Located:
     where: str  # "line" or "entry"
     bundle_type: str | None = None  # the Bundle it sat in (collection / transaction / searchset...)
     full_url: str | None = None
+    source: Path | None = None  # the file on disk (to read a resource again: fhir/duplicates.py)
 
     @property
     def label(self) -> str:
         return f"{self.file} {self.where} {self.position}"
 
+    @property
+    def place(self) -> str:
+        """Where it was, as a person reads it: "bundle.json entry 12", "Observation.ndjson line 3"."""
+        return f"{self.file} {self.where} {self.position}"
+
 
 @dataclass(frozen=True)
 class ReadProblem:
+    """A line, entry or whole file that holds no readable resource. `rtype`: the resource type it seems to hold
+    (the line's own "resourceType", else a Bulk Data file name such as Observation.ndjson), None if unknown;
+    `whole_file`: nothing of the file could be read (`lost` says what that cost)."""
+
     file: str
     position: int
     where: str
     message: str
+    rtype: str | None = None
+    whole_file: bool = False
+    lost: str = ""
 
 
 def iter_resources(files: Sequence[Path]) -> Iterator[Located | ReadProblem]:
@@ -238,11 +253,39 @@ def iter_resources(files: Sequence[Path]) -> Iterator[Located | ReadProblem]:
 
 
 _BOM = b"\xef\xbb\xbf"
+_TYPE_MARK = re.compile(rb'"resourceType"\s*:\s*"([A-Z][A-Za-z]{1,63})"')
+
+
+def _json_error(exc: orjson.JSONDecodeError, whole: bool, data: bytes = b"") -> str:
+    """orjson's message with the place in words (its line and column; only the column inside an NDJSON line)."""
+    msg = getattr(exc, "msg", str(exc))
+    pos = getattr(exc, "pos", None)
+    if (data[pos:pos + 4] if isinstance(pos, int) else b"").startswith((b"NaN", b"Inf", b"-Inf")):
+        msg = "NaN and Infinity are not JSON numbers"
+    elif msg == "depth limit exceeded":
+        msg = "nested deeper than 1024 levels (orjson's limit; FHIR resources are never that deep)"
+    line, col = getattr(exc, "lineno", None), getattr(exc, "colno", None)
+    if whole and line is not None:
+        return f"not valid JSON at line {line}, column {col}: {msg}"
+    return f"not valid JSON at column {col}: {msg}" if col is not None else f"not valid JSON: {msg}"
+
+
+def _bulk_type(name: str) -> str | None:
+    """The resource type a Bulk Data file name says (Observation.ndjson, Observation-2.ndjson, ...)."""
+    m = re.match(r"([A-Z][A-Za-z]+)", name)
+    return m.group(1) if m else None
 
 
 def _read_ndjson(path: Path) -> Iterator[Located | ReadProblem]:
     name = path.name
-    with open(path, "rb") as fh:
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed by the with below (an open that fails is a ReadProblem)
+    except OSError as exc:
+        yield ReadProblem(name, 0, "file", f"the file cannot be opened ({exc.strerror or exc})", whole_file=True,
+                          lost="an unknown number of resources")
+        return
+    file_type = _bulk_type(name)
+    with fh:
         for lineno, line in enumerate(fh, 1):
             if lineno == 1 and line.startswith(_BOM):
                 line = line[len(_BOM):]
@@ -251,35 +294,60 @@ def _read_ndjson(path: Path) -> Iterator[Located | ReadProblem]:
             try:
                 obj = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                yield ReadProblem(name, lineno, "line", f"not valid JSON ({exc})")
+                yield ReadProblem(name, lineno, "line", f"line {lineno} is {_json_error(exc, False, line)}",
+                                  _line_type(line) or file_type)
                 continue
             if not isinstance(obj, dict):
-                yield ReadProblem(name, lineno, "line", f"a NDJSON line must be one JSON object, found "
-                                                       f"{type(obj).__name__}")
+                yield ReadProblem(name, lineno, "line", f"line {lineno}: a NDJSON line must be one JSON object, "
+                                  f"found {json_kind(obj)}", file_type)
                 continue
             if obj.get("resourceType") == "Bundle":
-                yield from _bundle_entries(obj, name)
+                yield from _bundle_entries(obj, name, path)
                 continue
-            yield Located(obj, name, lineno, "line")
+            yield Located(obj, name, lineno, "line", None, None, path)
+
+
+def _line_type(line: bytes) -> str | None:
+    m = _TYPE_MARK.search(line)
+    return m.group(1).decode() if m else None
 
 
 def _read_json(path: Path) -> Iterator[Located | ReadProblem]:
     name = path.name
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        yield ReadProblem(name, 0, "file", f"the file cannot be read ({exc.strerror or exc})", whole_file=True,
+                          lost="an unknown number of resources")
+        return
     if data.startswith(_BOM):  # a UTF-8 byte-order mark (Windows editors write one): not part of the JSON
         data = data[len(_BOM):]
     try:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        yield ReadProblem(name, _line_of(data, exc), "line", f"not valid JSON ({exc})")
+        yield ReadProblem(name, _line_of(data, exc), "line", f"the whole file is {_json_error(exc, True, data)}",
+                          whole_file=True, lost=_lost(data))
         return
     if not isinstance(obj, dict):
-        yield ReadProblem(name, 1, "line", f"expected a FHIR resource (a JSON object), found {type(obj).__name__}")
+        yield ReadProblem(name, 1, "line", f"expected a FHIR resource (a JSON object), found {json_kind(obj)}",
+                          whole_file=True, lost=_lost(data))
         return
     if obj.get("resourceType") == "Bundle":
-        yield from _bundle_entries(obj, name)
+        yield from _bundle_entries(obj, name, path)
     else:
-        yield Located(obj, name, 1, "line")
+        yield Located(obj, name, 1, "line", source=path)
+
+
+def _lost(data: bytes) -> str:
+    """What an unreadable file held, as far as its text says: its resources cannot be counted exactly."""
+    n = data.count(b'"resourceType"')
+    if n == 0:
+        return "no resource could be recognised in it"
+    first = _TYPE_MARK.search(data, 0, 4096)
+    if n > 1 and first is not None and first.group(1) == b"Bundle":
+        return (f"an unknown number of resources, about {n - 1} (the text \"resourceType\" occurs {n} times in it, "
+                "once for the Bundle)")
+    return f"an unknown number of resources (the text \"resourceType\" occurs {n} time{'' if n == 1 else 's'} in it)"
 
 
 def _line_of(data: bytes, exc: orjson.JSONDecodeError) -> int:
@@ -289,27 +357,34 @@ def _line_of(data: bytes, exc: orjson.JSONDecodeError) -> int:
     return 1
 
 
-def _bundle_entries(bundle: dict[str, Any], name: str) -> Iterator[Located | ReadProblem]:
+def _bundle_entries(bundle: dict[str, Any], name: str, path: Path) -> Iterator[Located | ReadProblem]:
     btype = bundle.get("type")
-    entries = bundle.get("entry") or []
+    entries = bundle.get("entry")
+    if entries is None:
+        return
     if not isinstance(entries, list):
-        yield ReadProblem(name, 0, "entry", "Bundle.entry is not a list")
+        yield ReadProblem(name, 0, "entry", f"Bundle.entry is {json_kind(entries)}, not a list: no entry of the "
+                          "Bundle can be read", whole_file=True, lost="an unknown number of resources")
         return
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
-            yield ReadProblem(name, i, "entry", "Bundle entry is not a JSON object")
+            yield ReadProblem(name, i, "entry", f"Bundle entry {i} is {json_kind(entry)}, not a JSON object")
             continue
         res = entry.get("resource")
+        full_url = entry.get("fullUrl")
         if res is None:
-            method = (entry.get("request") or {}).get("method")
+            request = entry.get("request")
+            method = request.get("method") if isinstance(request, dict) else None
             if method in ("DELETE", "GET", "HEAD"):
                 continue  # a request without a resource: nothing to convert
-            yield ReadProblem(name, i, "entry", "Bundle entry has no resource")
+            yield ReadProblem(name, i, "entry", f"Bundle entry {i} has no resource")
             continue
         if not isinstance(res, dict):
-            yield ReadProblem(name, i, "entry", "Bundle entry resource is not a JSON object")
+            yield ReadProblem(name, i, "entry", f"Bundle entry {i}: resource is {json_kind(res)}, not a JSON "
+                              "object")
             continue
         if res.get("resourceType") == "Bundle":
-            yield from _bundle_entries(res, f"{name} entry {i}")
+            yield from _bundle_entries(res, f"{name} entry {i}", path)
             continue
-        yield Located(res, name, i, "entry", btype, entry.get("fullUrl"))
+        yield Located(res, name, i, "entry", btype if isinstance(btype, str) else None,
+                      full_url if isinstance(full_url, str) else None, path)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,15 +24,25 @@ import pandas as pd
 
 from msc_interop.errors import InputError
 from msc_interop.fhir.common import text
+from msc_interop.fhir.duplicates import Copy, copy_of, settle
 from msc_interop.fhir.io import Located, ReadProblem, iter_resources
-from msc_interop.fhir.read_common import FhirReadReport, ReadContext, columns, foreign_columns, strict_bundle
-from msc_interop.fhir.resources.adverse_events import read_adverse_events
-from msc_interop.fhir.resources.encounters import read_encounter
-from msc_interop.fhir.resources.exposure import read_medication_administrations
+from msc_interop.fhir.read_common import (
+    FhirReadReport,
+    ReadContext,
+    columns,
+    foreign_columns,
+    shape_reject,
+    shown,
+    strict_bundle,
+)
+from msc_interop.fhir.resources.adverse_events import ADVERSE_EVENT, read_adverse_events
+from msc_interop.fhir.resources.encounters import ENCOUNTER, read_encounter
+from msc_interop.fhir.resources.exposure import MEDICATION, MEDICATION_ADMINISTRATION, read_medication_administrations
 from msc_interop.fhir.resources.lab import Flattener, read_observations
-from msc_interop.fhir.resources.study import read_sites, read_study, read_study_meta
-from msc_interop.fhir.resources.subjects import read_dm, read_patients
+from msc_interop.fhir.resources.study import ORGANIZATION, RESEARCH_STUDY, read_sites, read_study, read_study_meta
+from msc_interop.fhir.resources.subjects import PATIENT, RESEARCH_SUBJECT, read_dm, read_patients
 from msc_interop.fhir.resources.supp import read_supp_datasets
+from msc_interop.fhir.shapes import Shape, ShapeProblem
 from msc_interop.fhir.versions import evident_version, get_version
 from msc_interop.inputs.kinds import fhir_files
 from msc_interop.runtime import gc_paused
@@ -45,6 +55,14 @@ RECORD_TYPES = ("Observation", "AdverseEvent", "MedicationAdministration")
 SUBJECT_TYPES = ("Patient", "ResearchSubject")
 SUPPORT_TYPES = ("ResearchStudy", "Encounter", "Organization", "Specimen", "Medication")
 _NO_RESOURCE: dict[str, Any] = {}
+# the shapes of the elements each reader uses, checked when a resource is read (Observations: by the Flattener)
+SHAPES = {s.rtype: s for s in (PATIENT, RESEARCH_SUBJECT, ADVERSE_EVENT, MEDICATION_ADMINISTRATION, MEDICATION,
+                               ENCOUNTER, RESEARCH_STUDY, ORGANIZATION)}
+
+
+def _light(item: Located) -> Located:
+    """Where an Observation came from, without the resource (a million dicts would stay in memory)."""
+    return Located(_NO_RESOURCE, item.file, item.position, item.where, item.bundle_type, item.full_url, item.source)
 
 
 @functools.cache
@@ -67,28 +85,29 @@ class _Reader(ReadContext):
         self.read: Counter[str] = Counter()
         self.flattener = Flattener()
         self.evidence: Counter[str] = Counter()
-        self.duplicates = 0
+        self.copies: dict[str, list[Copy]] = {}  # "Type/id" -> the later copies of a resource met more than once
+        self.dup_skipped: Counter[str] = Counter()
+        self.lost_files: list[str] = []  # what whole unreadable files cost (for the notes)
+        self.located = 0  # resources found (read or not), apart from what could not be read at all
+        self._urls_of: dict[str, list[str]] | None = None
+        self._positions: dict[int, dict[int, int]] = {}  # id(list) -> id(Located) -> its index (replacements)
+        self._dropped: set[int] = set()  # id() of the first copies withdrawn while settling
 
     # --- collecting ------------------------------------------------------------------------------------
     def collect(self, files: Sequence[Path]) -> None:
-        """Every resource of the files, indexed; Observations kept as flat records (lab.Flattener)."""
+        """Every resource of the files, indexed; Observations kept as flat records (lab.Flattener); resources
+        met more than once settled (fhir/duplicates.py)."""
         for item in iter_resources(files):
             if isinstance(item, ReadProblem):
-                self.read["(unreadable)"] += 1
-                where = f"{item.where} {item.position}"
-                self.report.add("(unreadable)", item.file, item.position, where, "", item.message, code="REJ-FHIR-001")
+                self.unreadable(item)
                 continue
+            self.located += 1
             res = item.resource
             rtype = res.get("resourceType")
             if not isinstance(rtype, str) or not rtype:
                 self.read["(unreadable)"] += 1
                 self.report.add("(unreadable)", item.file, item.position, f"{item.where} {item.position}", "",
                                 "not a FHIR resource: no resourceType", code="REJ-FHIR-001")
-                continue
-            rid = res.get("id")
-            if isinstance(rid, str) and f"{rtype}/{rid}" in self.index:
-                # the same resource twice (a to-fhir folder holds bundle.json and the NDJSON files): once is read
-                self.duplicates += 1
                 continue
             self.read[rtype] += 1
             if not is_fhir_type(rtype):
@@ -104,27 +123,125 @@ class _Reader(ReadContext):
                             f"read as {self.forced}; read it with --fhir-version {evident} or let the version "
                             "be detected", code="REJ-FHIR-002")
                 continue
-            if rtype == "Observation":
-                # keep where it came from, not the resource itself (a million dicts would stay in memory)
-                light = Located(_NO_RESOURCE, item.file, item.position, item.where, item.bundle_type,
-                                item.full_url)
-                flat = self.flattener.flatten(res, strict_bundle(item))
-                self.flat_obs.append((*flat, light))
-                item = light
             rid = res.get("id")
-            if isinstance(rid, str):
-                key = f"{rtype}/{rid}"
-                self.index.setdefault(key, item)
-                if item.full_url:
-                    self.urls[item.full_url] = key
-            elif item.full_url:
-                key = f"{rtype}/{item.full_url}"
-                self.index.setdefault(key, item)
-                self.urls[item.full_url] = key
-            if rtype != "Observation":
+            key = f"{rtype}/{rid}" if isinstance(rid, str) else f"{rtype}/{item.full_url}" if item.full_url else None
+            if key is not None and (key in self.index or key in self.withdrawn):
+                if item.full_url:  # references by this fullUrl point to the same resource
+                    (self.withdrawn_urls if key in self.withdrawn else self.urls)[item.full_url] = key
+                self.copies.setdefault(key, []).append(
+                    copy_of(_light(item) if rtype == "Observation" else item, res, self.urls))
+                continue
+            self.take(item, rtype, key)
+        if self.copies:
+            settle(self, self.copies)
+            self._drop_withdrawn()
+
+    def _drop_withdrawn(self) -> None:
+        """The first copies withdrawn while settling, out of the flat records and the lists by type (at once)."""
+        dropped = self._dropped
+        if not dropped:
+            return
+        self.flat_obs = [t for t in self.flat_obs if id(t[-1]) not in dropped]
+        for rtype, items in self.by_type.items():
+            self.by_type[rtype] = [x for x in items if id(x) not in dropped]
+
+    def unreadable(self, item: ReadProblem) -> None:
+        """A line, entry or file without a readable resource: counted under the resource type it seems to hold
+        (else "(unreadable)"); a whole file also said in the notes with what it cost."""
+        form = item.rtype if item.rtype and is_fhir_type(item.rtype) else "(unreadable)"
+        self.read[form] += 1
+        reason = item.message
+        if item.whole_file:
+            reason += f"; nothing in it was converted: {item.lost}"
+            self.lost_files.append(f"{item.file}: the whole file could not be read ({item.message}); nothing in it "
+                                   f"was converted: {item.lost}")
+        self.report.add(form, item.file, item.position, f"{item.where} {item.position}" if item.position else "file",
+                        "", reason, code="REJ-FHIR-001")
+        self.report.units[(item.file, item.position)] = item.where
+
+    def take(self, item: Located, rtype: str, key: str | None, at: Located | None = None) -> None:
+        """Read one resource into the indexes (in the place of `at`, a copy it replaces, when given). A resource
+        with an element the reader needs in the wrong JSON shape is rejected here (fhir/shapes.py), except
+        Observations, whose shapes the Flattener checks."""
+        res = item.resource
+        if rtype == "Observation":
+            flat = (*self.flattener.flatten(res, strict_bundle(item)), _light(item))
+            item = flat[-1]
+            if at is None:
+                self.flat_obs.append(flat)
+            else:
+                self.flat_obs[self._position(self.flat_obs, at, True)] = flat
+        else:
+            shape = SHAPES.get(rtype)
+            if shape is not None and not shape.checker()(res):
+                bad, kept = shape.problems(res)
+                if bad is not None:
+                    shape_reject(self, item, bad)
+                    if key is not None:
+                        self.withdraw(key, item, bad.short)
+                    return
+                if kept:
+                    item = self._without(item, shape, kept)
+            if at is None:
                 self.by_type[rtype].append(item)
+            else:
+                found = self.by_type[rtype]
+                found[self._position(found, at, False)] = item
+        if key is not None:
+            self.index[key] = item
+            if item.full_url:
+                self.urls[item.full_url] = key
 
+    def _position(self, seq: list[Any], at: Located, flat: bool) -> int:
+        """Where `at` is in `seq` (flat_obs, or a by_type list): a map made once, for a batch of replacements."""
+        where = self._positions.get(id(seq))
+        if where is None:
+            where = self._positions[id(seq)] = {id(x[-1] if flat else x): i for i, x in enumerate(seq)}
+        return where[id(at)]
 
+    def _without(self, item: Located, shape: Shape, kept: list[ShapeProblem]) -> Located:
+        """The resource without its malformed `kept` elements, each listed as a field it was converted without."""
+        for p in kept:
+            self.note_field(item, p.rtype, p.field, p.reason(f"converted without {shape.kept[p.element]}"),
+                            shown(p.value), code="REJ-FHIR-009")
+        drop = {p.element for p in kept}
+        res = {k: v for k, v in item.resource.items() if k not in drop}
+        return Located(res, item.file, item.position, item.where, item.bundle_type, item.full_url, item.source)
+
+    # --- what fhir/duplicates.py asks ---------------------------------------------------------------------
+    def first_of(self, key: str) -> Located:
+        return self.index[key] if key in self.index else self.withdrawn_locs[key]
+
+    def withdraw_read(self, key: str, old: Located, why: str) -> None:
+        """Undo the reading of `old` (the first copy of `key`) and reject `key` (and the fullUrls of its copies)."""
+        if self._urls_of is None:  # fullUrl -> key the other way round, made once (conflicts are met in a batch)
+            self._urls_of = defaultdict(list)
+            for url, k in self.urls.items():
+                self._urls_of[k].append(url)
+        for url in self._urls_of.pop(key, ()):
+            if self.urls.get(url) == key:
+                del self.urls[url]
+                self.withdrawn_urls[url] = key
+        rtype = key.split("/", 1)[0]
+        self._dropped.add(id(old))  # taken out of flat_obs / by_type once settling is done (drop_withdrawn)
+        if key in self.withdrawn:  # rejected already when it was read (its shape): the report says it once more
+            self.report.rejects = [x for x in self.report.rejects
+                                   if not (x.form == rtype and x.file == old.file and x.row == old.position)]
+        self.withdrawn.pop(key, None)
+        self.withdraw(key, old, why)
+
+    def replace(self, key: str, old: Located, new: Located) -> None:
+        """Read `new` (a newer version of `key`) in the place of `old`."""
+        rtype = key.split("/", 1)[0]
+        if key in self.withdrawn:  # the old one was rejected when read: the newer one is read in its own right
+            self.report.rejects = [x for x in self.report.rejects
+                                   if not (x.form == rtype and x.file == old.file and x.row == old.position)]
+            del self.withdrawn[key]
+            self.take(new, rtype, key)
+            return
+        if old.full_url and self.urls.get(old.full_url) == key:
+            del self.urls[old.full_url]
+        self.take(new, rtype, key, at=old)
 def read_fhir(paths: Sequence[Path | str], *, version: str | None = None,
               study_meta: StudyMeta | None = None) -> tuple[Study, FhirReadReport]:
     """Read FHIR Bundles (collection, transaction, searchset), single resources and NDJSON into a Study.
@@ -143,25 +260,34 @@ def read_fhir(paths: Sequence[Path | str], *, version: str | None = None,
     r = _Reader(version, study_meta)
     with gc_paused():  # parsing makes a dict per resource and element: the collector would rescan them all
         r.collect(files)
-        if sum(r.read.values()) == 0:
-            raise InputError(f"no FHIR resources found in {', '.join(map(str, paths))}")
+        _refuse_when_nothing_read(r, paths)
         study = _build(r)
-    _finish_counts(r)
     rep = r.report
     rep.version = r.forced or (r.evidence.most_common(1)[0][0] if r.evidence else "")
+    rep.notes[:0] = r.lost_files
     rep.notes += skipped
-    if r.duplicates:
-        rep.notes.append(f"{r.duplicates} resource(s) appeared more than once (same type and id, e.g. in bundle.json "
-                         "and in the NDJSON files): each was read once")
     if not r.forced and len(r.evidence) > 1:
         rep.notes.append(f"the input mixes R4 and R5 content ({dict(r.evidence)}); each resource was read "
                          "with the elements it has")
-    for form, n in r.read.items():
-        if form in rep.skipped:
-            continue
-        converted = n if form in SUPPORT_TYPES and form != "ResearchStudy" else r.converted.get(form, 0)
-        rep.count(form, n, min(n, converted))
+    if r.unresolved_encounters:
+        rep.notes.append(f"{r.unresolved_encounters} record(s) refer to an Encounter that is not in the input (which "
+                         "has no Encounters): they were converted without a visit")
+    _finish_counts(r)
     return study, rep
+
+
+def _refuse_when_nothing_read(r: _Reader, paths: Sequence[Path | str]) -> None:
+    """Exit 2 (InputError) when not one resource could be read: the problems say why, file by file."""
+    if r.located:
+        return
+    if not r.report.rejects:
+        raise InputError(f"no FHIR resources found in {', '.join(map(str, paths))}")
+    problems = r.report.sorted()
+    shown = "\n  ".join(f"{x.file} {x.field}: {x.reason}" for x in problems[:10])
+    more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+    raise InputError(f"no FHIR resource could be read from {', '.join(map(str, paths))}:\n  {shown}{more}")
+
+
 
 
 # --- building the Study ----------------------------------------------------------------------------------
@@ -222,8 +348,19 @@ def _build(r: _Reader) -> Study:
 
 
 def _finish_counts(r: _Reader) -> None:
-    """Resource types with no SDTM home are skipped (counted apart from rejects)."""
-    for rtype, n in r.read.items():
-        if rtype in RECORD_TYPES or rtype in SUBJECT_TYPES or rtype in SUPPORT_TYPES or rtype == "(unreadable)":
+    """Per resource type: read = converted + rejected + skipped. Skipped: every resource of a type with no SDTM
+    home, and the copies of resources met more than once (identical copies, older versions)."""
+    rep = r.report
+    for form, n in r.read.items():
+        if form not in RECORD_TYPES and form not in SUBJECT_TYPES and form not in SUPPORT_TYPES and \
+                form != "(unreadable)" and form not in r.converted:
+            rep.skipped[form] = n
             continue
-        r.report.skipped[rtype] = n
+        skipped = r.dup_skipped.get(form, 0)
+        if skipped:
+            rep.skipped[form] = skipped
+        if form in SUPPORT_TYPES and form != "ResearchStudy":
+            converted = len(r.by_type.get(form, ()))
+        else:
+            converted = r.converted.get(form, 0)
+        rep.count(form, n - skipped, min(n - skipped, converted))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -17,11 +18,13 @@ import orjson
 import pandas as pd
 
 from msc_interop import mappings
+from msc_interop.atomic import write_bytes_atomic
 from msc_interop.dates import study_day
 from msc_interop.fhir import terms
 from msc_interop.fhir.common import primitive_original
 from msc_interop.fhir.datetimes import FhirDateError, fhir_value_to_dtc
 from msc_interop.fhir.io import Located
+from msc_interop.fhir.shapes import ShapeProblem, json_kind
 from msc_interop.rejects import RejectReport
 from msc_interop.sdtm.common import assign_seq
 from msc_interop.study import StudyMeta
@@ -31,30 +34,102 @@ _REF = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[
 
 @dataclass
 class FhirReadReport(RejectReport):
-    """The reject report, plus resource types skipped (no SDTM home) and notes about the reading."""
+    """The reject report, plus what was skipped on purpose and notes about the reading.
+
+    Two kinds of lines in the report: a record not converted (counted as rejected), and a note about one field of
+    a record that was converted without it (its reason starts "converted without"; counted per form apart from
+    the rejected records, so that the counts line and the report agree).
+    """
 
     row_unit: ClassVar[str] = "entry/line"  # a Bundle entry or an NDJSON line
 
+    # per resource type: resources not converted on purpose (types with no SDTM home; copies of a resource that
+    # was read once; older versions of a resource): read = converted + rejected + skipped
     skipped: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     version: str = ""
+    incomplete: dict[str, set[tuple[str, int]]] = field(default_factory=dict)  # form -> (file, row) converted
+    # without a field (see note_field)
+    units: dict[tuple[str, int], str] = field(default_factory=dict)  # (file, row) -> "line" or "entry"
 
-    def reconciliation(self) -> list[str]:
-        """One line per resource type: read = converted + rejected + skipped."""
-        lines = []
+    def place_unit(self, file: str, row: int) -> str:
+        """What a reject's row counts in `file`: an NDJSON or JSON line, or a Bundle entry (0-based)."""
+        return self.units.get((file, row)) or ("line" if file.lower().endswith(".ndjson") else "entry/line")
+
+    def note_field(self, form: str, file: str, row: int, fld: str, value: Any, reason: str, *, code: str) -> None:
+        """A record converted without one of its fields: listed with the field and why (the reason says
+        "converted without ..."), not counted as a rejected record."""
+        self.add(form, file, row, fld, value, reason, code=code)
+        self.incomplete.setdefault(form, set()).add((file, int(row)))
+
+    def form_counts(self) -> list[dict[str, Any]]:
+        """Per resource type: read, converted, rejected, skipped, and the converted records listed for a field."""
+        out = []
         for form in sorted(set(self.counts) | set(self.skipped)):
             c = self.counts.get(form)
-            read = (c.read if c else 0) + self.skipped.get(form, 0)
-            conv = c.converted if c else 0
-            rej = c.rejected if c else 0
             skipped = self.skipped.get(form, 0)
-            lines.append(f"{form}: read {read} = converted {conv} + rejected {rej} + skipped {skipped}")
+            out.append({"form": form, "read": (c.read if c else 0) + skipped, "converted": c.converted if c else 0,
+                        "rejected": c.rejected if c else 0, "skipped": skipped,
+                        "converted_without_a_field": len(self.incomplete.get(form, ()))})
+        return out
+
+    def reconciliation(self) -> list[str]:
+        """One line per resource type: read = converted + rejected + skipped (and how many of the converted
+        records are listed in the report for a field they were converted without)."""
+        lines = []
+        for c in self.form_counts():
+            line = (f"{c['form']}: read {c['read']} = converted {c['converted']} + rejected {c['rejected']} + "
+                    f"skipped {c['skipped']}")
+            if c["converted_without_a_field"]:
+                line += (f" ({c['converted_without_a_field']} of the converted without a field: listed in the reject "
+                         "report)")
+            lines.append(line)
         return lines
+
+    def write_json(self, path: str | Path) -> None:
+        """rejects.json with the FHIR counts (read includes the skipped resources, as the counts line says)."""
+        doc: dict[str, Any] = {"counts": self.form_counts(), "rejects": [asdict(r) for r in self.sorted()]}
+        if self.notes:
+            doc["notes"] = list(self.notes)
+        write_bytes_atomic(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
 
 
 def strict_bundle(loc: Located) -> bool:
     """References inside collection / transaction / document Bundles must resolve inside the Bundle."""
     return loc.where == "entry" and loc.bundle_type in ("collection", "transaction", "document", "batch")
+
+
+def canonical_reference(ref: str, urls: dict[str, str]) -> str:
+    """A reference written one way: "Type/id" for a fullUrl of the input (`urls`) or a URL ending in Type/id
+    (with or without _history); else as it is."""
+    if ref in urls:
+        return urls[ref]
+    m = _REF.search(ref)
+    return f"{m.group(1)}/{m.group(2)}" if m else ref
+
+
+def subject_of(element: Any) -> str | tuple[str, Any, Any] | None:
+    """What a record's subject Reference gives to place it: its reference, else ("identifier", system, value) for
+    a subject given by identifier only (Reference.identifier), else None. The element's shape is checked before."""
+    if type(element) is not dict:
+        return None
+    ref = element.get("reference")
+    if ref is not None:
+        return ref
+    ident = element.get("identifier")
+    if type(ident) is dict:
+        return ("identifier", ident.get("system"), ident.get("value"))
+    return None
+
+
+def shown_subject(subject: Any) -> str:
+    """A subject (subject_of) as the reject report's value."""
+    if isinstance(subject, tuple):
+        return f"identifier {subject[1]}|{subject[2]}" if subject[1] else f"identifier {subject[2]}"
+    return "" if subject is None else str(subject)
+
+
+_AMBIGUOUS = "\x00ambiguous"
 
 
 class ReadContext:
@@ -67,16 +142,50 @@ class ReadContext:
         self.by_type: dict[str, list[Located]] = defaultdict(list)
         self.index: dict[str, Located] = {}  # "Type/id" -> resource
         self.urls: dict[str, str] = {}  # fullUrl -> "Type/id"
+        # resources rejected before any reader read them (wrong shape, conflicting copies): "Type/id" -> why, so
+        # that what refers to them says so; their fullUrls; the rejected resources themselves
+        self.withdrawn: dict[str, str] = {}
+        self.withdrawn_urls: dict[str, str] = {}
+        self.withdrawn_items: dict[str, list[Located]] = defaultdict(list)
+        self.withdrawn_locs: dict[str, Located] = {}
         self.flat_obs: list[tuple] = []  # one flat record per Observation (lab.Flattener) and its Located
         self.tz: str | None = None
         self.obs_supp: list[dict[str, Any]] = []
         self.derived_subjects: dict[str, None] = {}
+        self._patient_ids: dict[tuple[Any, Any], str] | None = None
+        self.unresolved_encounters = 0  # encounter references to nothing in the input, where that may be
+        self.rejected_ids: set[int] = set()  # id() of the Located of each record rejected (its SUPP-- go with it)
 
     def reject(self, item: Located, form: str, fld: str, reason: str, value: Any = "", *, code: str) -> None:
         """A record that cannot be placed: into the report with where it was (file, line or Bundle entry) and
         its reason code (mappings/reject_codes.yaml)."""
         where = f"Bundle entry {item.position}: " if item.where == "entry" else ""
         self.report.add(form, item.file, item.position, fld, value, where + reason, code=code)
+        self.report.units[(item.file, item.position)] = item.where
+        self.rejected_ids.add(id(item))
+
+    def add_at(self, item: Located, form: str, fld: str, value: Any, reason: str, *, code: str) -> None:
+        """A line in the report for the resource at `item`, its reason as given."""
+        self.report.add(form, item.file, item.position, fld, value, reason, code=code)
+        self.report.units[(item.file, item.position)] = item.where
+
+    def note_field(self, item: Located, form: str, fld: str, reason: str, value: Any = "", *, code: str) -> None:
+        """A record converted without one field: listed (FhirReadReport.note_field), not rejected."""
+        where = f"Bundle entry {item.position}: " if item.where == "entry" else ""
+        self.report.note_field(form, item.file, item.position, fld, value, where + reason, code=code)
+        self.report.units[(item.file, item.position)] = item.where
+
+    def withdraw(self, key: str, item: Located, why: str) -> None:
+        """Take resource `key` out of the read (it was rejected): references to it then say why."""
+        self.withdrawn.setdefault(key, why)
+        self.withdrawn_locs[key] = item
+        self.withdrawn_items[key.split("/", 1)[0]].append(item)
+        if item.full_url:
+            self.withdrawn_urls[item.full_url] = key
+            if self.urls.get(item.full_url) == key:
+                del self.urls[item.full_url]
+        if self.index.get(key) is item:
+            del self.index[key]
 
     def resolve(self, ref: Any) -> str | None:
         """"Type/id" of the resource a reference points to, if it is in the input."""
@@ -90,6 +199,16 @@ class ReadContext:
             if key in self.index:
                 return key
         return None
+
+    def withdrawn_key(self, ref: Any) -> str | None:
+        """"Type/id" of a rejected resource that `ref` points to (None: it points to none)."""
+        if not isinstance(ref, str) or not ref or not self.withdrawn:
+            return None
+        if ref in self.withdrawn_urls:
+            return self.withdrawn_urls[ref]
+        m = _REF.search(ref)
+        key = f"{m.group(1)}/{m.group(2)}" if m else None
+        return key if key in self.withdrawn else None
 
     @staticmethod
     def ref_id(ref: Any, rtype: str) -> str | None:
@@ -108,16 +227,24 @@ class ReadContext:
             out.setdefault(key, loc)
         return out
 
-    def subject(self, ref: str | None, strict: bool, subjects: dict[str, str]) -> tuple[str | None, str]:
-        """(USUBJID, "") of a record's subject reference; (None, reason) when it cannot be placed; (the
-        Patient's id, "derived") for a Patient that is not in the input, where references may point outside."""
+    def subject(self, ref: Any, strict: bool, subjects: dict[str, str]) -> tuple[str | None, str]:
+        """(USUBJID, "") of a record's subject (subject_of: a reference, or an identifier); (None, reason) when it
+        cannot be placed; (the Patient's id, "derived") for a Patient that is not in the input, where references
+        may point outside."""
+        if isinstance(ref, tuple):
+            return self._subject_by_identifier(ref[1], ref[2], subjects)
         key = self.resolve(ref)
         if key is not None and key in subjects:
             return subjects[key], ""
         if not ref:
             return None, "no subject: the record cannot be placed with a study subject"
+        gone = self.withdrawn_key(ref)
+        if gone is not None:
+            return None, f"its subject {gone} was rejected ({self.withdrawn[gone]}): the record cannot be placed"
         if key is not None and key.startswith("Group/"):
             return None, "the subject is a Group, not one study subject"
+        if key is not None and not key.startswith("Patient/"):
+            return None, f"the subject {ref!r} is a {key.split('/')[0]}, not a Patient"
         if strict:
             return None, f"dangling reference: subject {ref!r} is not in the Bundle"
         pid = self.ref_id(ref, "Patient")
@@ -126,18 +253,65 @@ class ReadContext:
         self.derived_subjects[pid] = None
         return pid, "derived"
 
+    def _subject_by_identifier(self, system: Any, value: Any, subjects: dict[str, str]) -> tuple[str | None, str]:
+        """The subject of a record whose subject is given as an identifier (no reference): the Patient of the
+        input with that identifier (system and value; the value alone when no system is given)."""
+        shown = shown_subject(("identifier", system, value))
+        if not isinstance(value, str) or not value:
+            return None, "no subject: subject.identifier has no value (and there is no subject.reference)"
+        if self._patient_ids is None:
+            self._patient_ids = self._identifiers_of_patients()
+        key = self._patient_ids.get((system, value) if system else (None, value))
+        if key is None:
+            return None, (f"subject {shown} (given by identifier, without a reference) matches no identifier of a "
+                          "Patient in the input: the record cannot be placed")
+        if key == _AMBIGUOUS:
+            return None, f"subject {shown} matches the identifiers of more than one Patient in the input"
+        if key in subjects:
+            return subjects[key], ""
+        why = self.withdrawn.get(key, "not read")
+        return None, f"its subject {key} (found by {shown}) was rejected ({why}): the record cannot be placed"
 
-def json_kind(value: Any) -> str:
-    """What a JSON value is, in words (for a reason that says an element has the wrong shape)."""
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, list):
-        return "a list"
-    return "an object" if isinstance(value, dict) else "null"
+    def _identifiers_of_patients(self) -> dict[tuple[Any, Any], str]:
+        """(system, value) and (None, value) of every Patient identifier -> "Patient/id" (_AMBIGUOUS when two
+        Patients share it); rejected Patients too, so that a record can be told its Patient was rejected."""
+        out: dict[tuple[Any, Any], str] = {}
+        items = [*self.by_type.get("Patient", []), *self.withdrawn_items.get("Patient", [])]
+        for loc in items:
+            rid = loc.resource.get("id")
+            key = f"Patient/{rid}" if isinstance(rid, str) else f"Patient/{loc.full_url}"
+            idents = loc.resource.get("identifier")
+            for ident in [idents] if isinstance(idents, dict) else idents if isinstance(idents, list) else ():
+                if not isinstance(ident, dict) or not isinstance(ident.get("value"), str):
+                    continue
+                for k in {(ident.get("system"), ident["value"]), (None, ident["value"])}:
+                    out[k] = key if out.get(k, key) == key else _AMBIGUOUS
+        return out
+
+    def visit(self, item: Located, form: str, fld: str, ref: Any, encounters: dict[str, dict[str, Any]]
+              ) -> dict[str, Any]:
+        """VISITNUM, VISIT, EPOCH of a record's encounter reference ({} when it has none). A reference that does
+        not resolve (or to an Encounter that was rejected) leaves the record converted without a visit, listed as
+        a note about the field, when it must resolve: inside a Bundle that holds what it references, or when the
+        input has Encounters at all; otherwise counted in one note."""
+        if ref is None:
+            return {}
+        key = self.resolve(ref)
+        enc = encounters.get(key or "")
+        if enc is not None:
+            return enc
+        gone = self.withdrawn_key(ref)
+        if gone is not None:
+            why = f"converted without a visit: encounter {gone} was rejected ({self.withdrawn[gone]})"
+        elif not isinstance(ref, str):
+            why = f"converted without a visit: encounter.reference is {json_kind(ref)}, not a string"
+        elif strict_bundle(item) or encounters:
+            why = f"converted without a visit: encounter reference {ref!r} does not resolve"
+        else:
+            self.unresolved_encounters += 1
+            return {}
+        self.note_field(item, form, fld, why, ref if isinstance(ref, str) else shown(ref), code="REJ-FHIR-007")
+        return {}
 
 
 def shown(value: Any, limit: int = 80) -> str:
@@ -149,23 +323,9 @@ def shown(value: Any, limit: int = 80) -> str:
     return out if len(out) <= limit else out[:limit - 3] + "..."
 
 
-def not_an_object(rtype: str, name: str, value: Any, reference: bool = False) -> str:
-    """The reason for an element `name` that holds `value` where FHIR has an object (a Reference if `reference`)."""
-    if reference:
-        return (f"{rtype}.{name} is {json_kind(value)}, not a Reference object such as "
-                '{"reference": "Patient/123"}: the record cannot be read')
-    return f"{rtype}.{name} is {json_kind(value)}, not an object: the record cannot be read"
-
-
-def object_problem(res: dict[str, Any], rtype: str, names: dict[str, str], references: frozenset[str] = frozenset()
-                   ) -> tuple[str, str, Any, str] | None:
-    """(element, reason, value, reject code) for the first element of `names` (name -> reject code) present in
-    `res` that is not a JSON object; None when all have their shape."""
-    for name, code in names.items():
-        value = res.get(name)
-        if value is not None and type(value) is not dict:
-            return f"{rtype}.{name}", not_an_object(rtype, name, value, name in references), shown(value), code
-    return None
+def shape_reject(r: ReadContext, item: Located, problem: ShapeProblem) -> None:
+    """A record rejected because an element it needs is not of its FHIR JSON type (REJ-FHIR-009)."""
+    r.reject(item, problem.rtype, problem.field, problem.reason(), shown(problem.value), code="REJ-FHIR-009")
 
 
 def identifier_value(resource: dict[str, Any], system_key: str) -> str | None:
@@ -202,8 +362,7 @@ def kept_dtc(r: ReadContext, loc: Located, form: str, parent: dict[str, Any], na
     try:
         return prim_dtc(parent, name, tz)
     except FhirDateError as exc:
-        r.report.add(form, loc.file, loc.position, element, exc.value, f"converted without this date: {exc}",
-                     code="REJ-FHIR-006")
+        r.note_field(loc, form, element, f"converted without this date: {exc}", exc.value, code="REJ-FHIR-006")
         return ""
 
 

@@ -24,16 +24,12 @@ from msc_interop.fhir.datetimes import FhirDateError
 from msc_interop.fhir.read_common import (
     ReadContext,
     domain_frame,
-    json_kind,
-    object_problem,
     prim_dtc,
-    shown,
+    shown_subject,
     strict_bundle,
+    subject_of,
 )
-
-# elements read as objects (-> the reject code when one is not): checked before any value is read
-_AE_OBJECTS = {"subject": "REJ-FHIR-003", "event": "REJ-FHIR-005", "code": "REJ-FHIR-005",
-               "occurrencePeriod": "REJ-FHIR-006"}
+from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape, kept_text
 
 # MedDRA level tag -> (term variable, code variable)
 MEDDRA_LEVELS = (("LLT", "AELLT", "AELLTCD"), ("PT", "AEDECOD", "AEPTCD"), ("HLT", "AEHLT", "AEHLTCD"),
@@ -220,10 +216,32 @@ def _differs(a: pd.Series, b: pd.Series) -> np.ndarray:
 
 # --- reading ---------------------------------------------------------------------------------------------
 
+def _concept(name: str) -> tuple[str, ...]:
+    return (f"{name}.text", f"{name}.coding.system", f"{name}.coding.code", f"{name}.coding.display")
+
+
+# The elements read, with their FHIR JSON shape (fhir/shapes.py), R4 and R5 alike
+ADVERSE_EVENT = Shape("AdverseEvent", [
+    "id", "status", "actuality", "identifier.system", "identifier.value",
+    "subject.reference", "subject.identifier.system", "subject.identifier.value",
+    *_concept("event"), "event.coding.extension.url", "event.coding.extension.valueCode",
+    *_concept("code"), "code.coding.extension.url", "code.coding.extension.valueCode",
+    "resultingCondition.reference", "resultingEffect.reference", "category.text", "category.coding",
+    "date", *kept_text("_date"), "occurrenceDateTime", *kept_text("_occurrenceDateTime"),
+    "occurrencePeriod.start", *kept_text("occurrencePeriod._start"), "occurrencePeriod.end",
+    *kept_text("occurrencePeriod._end"),
+    "extension.valuePeriod.end", *kept_text("extension.valuePeriod._end"),
+    "extension.valueCodeableConcept.coding.code",
+    "seriousness.coding.code", "severity.coding.code", "outcome.coding.code",
+    "suspectEntity.causality.productRelatedness", *_concept("suspectEntity.causality.entityRelatedness"),
+    "encounter.reference", *EXTENSION_PATHS,
+], kept={"encounter": "a visit"})
+
+
 def read_adverse_events(r: ReadContext, subjects: dict[str, str], encounters: dict[str, dict[str, Any]],
                         rfstdtc: dict[str, str], studyid: str) -> pd.DataFrame | None:
     """AE from the AdverseEvents (R4 or R5); None when there are none. Potential events (near misses) and
-    entered-in-error ones are rejected."""
+    entered-in-error ones are rejected. The elements' shapes were checked when the files were read."""
     items = r.by_type.get("AdverseEvent", [])
     if not items:
         return None
@@ -234,13 +252,10 @@ def read_adverse_events(r: ReadContext, subjects: dict[str, str], encounters: di
     for loc in items:
         res = loc.resource
         strict = strict_bundle(loc)
-        bad = object_problem(res, "AdverseEvent", _AE_OBJECTS, frozenset({"subject"}))
-        if bad is not None:
-            r.reject(loc, "AdverseEvent", bad[0], bad[1], bad[2], code=bad[3])
-            continue
-        usubjid, problem = r.subject((res.get("subject") or {}).get("reference"), strict, subjects)
+        subject = subject_of(res.get("subject"))
+        usubjid, problem = r.subject(subject, strict, subjects)
         if usubjid is None:
-            r.reject(loc, "AdverseEvent", "AdverseEvent.subject", problem, (res.get("subject") or {}).get("reference"),
+            r.reject(loc, "AdverseEvent", "AdverseEvent.subject", problem, shown_subject(subject),
                      code="REJ-FHIR-003")
             continue
         if res.get("actuality") == "potential":
@@ -268,7 +283,7 @@ def read_adverse_events(r: ReadContext, subjects: dict[str, str], encounters: di
                                                                  for x in res.get("resultingEffect") or []]:
                 cref = ref.get("reference") if isinstance(ref, dict) else ref
                 cond = r.index.get(r.resolve(cref) or "")
-                if cond is not None:
+                if cond is not None and isinstance(cond.resource.get("code"), dict):
                     event = cond.resource.get("code")
                     break
         row.update(_meddra(event or {}))
@@ -310,13 +325,8 @@ def read_adverse_events(r: ReadContext, subjects: dict[str, str], encounters: di
         outcome = res.get("outcome")
         row["AEOUT"] = _cdisc_of(outcome[0] if isinstance(outcome, list) and outcome else outcome, maps["AEOUT"])
         row["AEREL"] = _relatedness(res)
-        enc_el = res.get("encounter")
-        if enc_el is not None and type(enc_el) is not dict:
-            r.report.add("AdverseEvent", loc.file, loc.position, "AdverseEvent.encounter", shown(enc_el),
-                         f"converted without a visit: AdverseEvent.encounter is {json_kind(enc_el)}, not a "
-                         "Reference object", code="REJ-FHIR-007")
-            enc_el = None
-        enc = encounters.get(r.resolve((enc_el or {}).get("reference")) or "", {})
+        enc = r.visit(loc, "AdverseEvent", "AdverseEvent.encounter", (res.get("encounter") or {}).get("reference"),
+                      encounters)
         if enc:
             row["VISITNUM"], row["VISIT"] = enc.get("VISITNUM"), enc.get("VISIT", "")
         rows.append(row)
@@ -339,7 +349,9 @@ def _meddra(event: dict[str, Any]) -> dict[str, Any]:
     for c in event.get("coding") or []:
         if not isinstance(c, dict):
             continue
-        level = next((e.get("valueCode") for e in c.get("extension") or [] if e.get("url") == level_url), None)
+        exts = c.get("extension")
+        level = next((e.get("valueCode") for e in exts if isinstance(e, dict) and e.get("url") == level_url),
+                     None) if isinstance(exts, list) else None
         if level in by_level and c.get("system") == terms.system("meddra"):
             term_var, code_var = by_level[level]
             out[term_var] = text(c.get("display"))

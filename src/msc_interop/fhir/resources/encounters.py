@@ -10,6 +10,7 @@ from msc_interop.fhir import terms
 from msc_interop.fhir.columns import Element, Factorized, ResourceColumns
 from msc_interop.fhir.common import coding, float_text, read_carried
 from msc_interop.fhir.context import WriteContext
+from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape
 
 
 def build_encounters(ctx: WriteContext) -> ResourceColumns:
@@ -37,6 +38,10 @@ def build_encounters(ctx: WriteContext) -> ResourceColumns:
         Element.shared("type", visit_codes, [[{"text": x}] if x else None for x in visits]),
         Element.shared("subject", subject_codes, [ctx.ref("Patient", ctx.patient_rids[u]) for u in subjects]),
     ])
+
+
+# The elements read, with their FHIR JSON shape (fhir/shapes.py)
+ENCOUNTER = Shape("Encounter", ["id", "identifier.system", "identifier.value", "type.text", *EXTENSION_PATHS])
 
 
 def read_encounter(res: dict[str, Any]) -> dict[str, Any]:

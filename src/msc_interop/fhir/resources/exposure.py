@@ -24,17 +24,12 @@ from msc_interop.fhir.read_common import (
     ReadContext,
     cdisc_unit,
     domain_frame,
-    json_kind,
-    object_problem,
     prim_dtc,
-    shown,
+    shown_subject,
     strict_bundle,
+    subject_of,
 )
-
-# elements read as objects (-> the reject code when one is not): checked before any value is read
-_MA_OBJECTS = {"subject": "REJ-FHIR-003", "medicationReference": "REJ-FHIR-005", "medication": "REJ-FHIR-005",
-               "dosage": "REJ-FHIR-006", "effectivePeriod": "REJ-FHIR-006", "occurencePeriod": "REJ-FHIR-006"}
-_DOSAGE_OBJECTS = {"dose": "REJ-FHIR-006", "route": "REJ-FHIR-006"}
+from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape, kept_text
 
 
 def route_concept(route: str) -> dict[str, Any]:
@@ -154,11 +149,38 @@ def _differs(a: pd.Series, b: pd.Series) -> np.ndarray:
 
 # --- reading ---------------------------------------------------------------------------------------------
 
+def _concept(name: str) -> tuple[str, ...]:
+    return (f"{name}.text", f"{name}.coding.system", f"{name}.coding.code", f"{name}.coding.display")
+
+
+def _period(name: str) -> tuple[str, ...]:
+    return (f"{name}.start", *kept_text(f"{name}._start"), f"{name}.end", *kept_text(f"{name}._end"))
+
+
+def _medication_paths(prefix: str) -> tuple[str, ...]:
+    return (*_concept(f"{prefix}code"), *_concept(f"{prefix}form"), *_concept(f"{prefix}doseForm"),
+            f"{prefix}batch.lotNumber")
+
+
+# The elements read, with their FHIR JSON shape (fhir/shapes.py), R4 and R5 alike
+MEDICATION_ADMINISTRATION = Shape("MedicationAdministration", [
+    "id", "status", "identifier.system", "identifier.value",
+    "subject.reference", "subject.identifier.system", "subject.identifier.value",
+    *_concept("medicationCodeableConcept"), "medicationReference.reference", *_concept("medication.concept"),
+    "medication.reference.reference", "contained(Medication).id", *_medication_paths("contained(Medication)."),
+    "dosage.dose.value", "dosage.dose.unit", "dosage.dose.system", "dosage.dose.code", *_concept("dosage.route"),
+    *_period("effectivePeriod"), *_period("occurencePeriod"), "effectiveDateTime", *kept_text("_effectiveDateTime"),
+    "occurenceDateTime", *kept_text("_occurenceDateTime"), "context.reference", "encounter.reference",
+    *EXTENSION_PATHS,
+], kept={"context": "a visit", "encounter": "a visit"})
+MEDICATION = Shape("Medication", ["id", *_medication_paths("")])
+
+
 def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
                                     encounters: dict[str, dict[str, Any]], rfstdtc: dict[str, str],
                                     studyid: str) -> pd.DataFrame | None:
     """EX from the MedicationAdministrations; None when there are none. not-done and entered-in-error ones are
-    rejected (no exposure took place)."""
+    rejected (no exposure took place). The elements' shapes were checked when the files were read."""
     items = r.by_type.get("MedicationAdministration", [])
     if not items:
         return None
@@ -170,17 +192,11 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
     for loc in items:
         res = loc.resource
         strict = strict_bundle(loc)
-        bad = object_problem(res, "MedicationAdministration", _MA_OBJECTS,
-                             frozenset({"subject", "medicationReference"})) \
-            or object_problem(res.get("dosage") or {}, "MedicationAdministration.dosage", _DOSAGE_OBJECTS)
-        if bad is not None:
-            r.reject(loc, "MedicationAdministration", bad[0], bad[1], bad[2], code=bad[3])
-            continue
-        ref = (res.get("subject") or {}).get("reference")
-        usubjid, problem = r.subject(ref, strict, subjects)
+        subject = subject_of(res.get("subject"))
+        usubjid, problem = r.subject(subject, strict, subjects)
         if usubjid is None:
-            r.reject(loc, "MedicationAdministration", "MedicationAdministration.subject", problem, ref,
-                     code="REJ-FHIR-003")
+            r.reject(loc, "MedicationAdministration", "MedicationAdministration.subject", problem,
+                     shown_subject(subject), code="REJ-FHIR-003")
             continue
         if res.get("status") in ("not-done", "entered-in-error"):
             r.reject(loc, "MedicationAdministration", "MedicationAdministration.status",
@@ -247,15 +263,9 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
             r.reject(loc, "MedicationAdministration", f"MedicationAdministration.{element}", str(exc), exc.value,
                      code="REJ-FHIR-006")
             continue
-        enc_el = res.get("context") or res.get("encounter")
-        if enc_el is not None and type(enc_el) is not dict:
-            name = "context" if res.get("context") else "encounter"
-            r.report.add("MedicationAdministration", loc.file, loc.position, f"MedicationAdministration.{name}",
-                         shown(enc_el), f"converted without a visit: MedicationAdministration.{name} is "
-                         f"{json_kind(enc_el)}, not a Reference object", code="REJ-FHIR-007")
-            enc_el = None
-        enc_ref = (enc_el or {}).get("reference")
-        enc = encounters.get(r.resolve(enc_ref) or "", {})
+        name = "context" if "context" in res else "encounter"
+        enc = r.visit(loc, "MedicationAdministration", f"MedicationAdministration.{name}",
+                      (res.get(name) or {}).get("reference"), encounters)
         row["VISITNUM"], row["VISIT"], row["EPOCH"] = enc.get("VISITNUM"), enc.get("VISIT", ""), enc.get("EPOCH", "")
         rows.append(row)
         over.append(read_carried(res, tz))

@@ -19,6 +19,7 @@ from msc_interop.fhir import ids, terms
 from msc_interop.fhir.common import coding, ext, text
 from msc_interop.fhir.context import WRITTEN_DOMAINS, WriteContext
 from msc_interop.fhir.read_common import ReadContext, identifier_value
+from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape
 from msc_interop.study import VISIT_COLUMNS, Study, StudyMeta
 
 
@@ -156,6 +157,19 @@ def _sites(ctx: WriteContext) -> list[dict[str, Any]]:
 
 
 # --- reading ---------------------------------------------------------------------------------------------
+
+def _concept(name: str) -> tuple[str, ...]:
+    return (f"{name}.text", f"{name}.coding.system", f"{name}.coding.code")
+
+
+# The elements read, with their FHIR JSON shape (fhir/shapes.py), R4 and R5 alike
+RESEARCH_STUDY = Shape("ResearchStudy", [
+    "id", "identifier.system", "identifier.value", "title", "partOf.reference", "extension.url", "extension.valueCode",
+    *EXTENSION_PATHS, "arm.name", "arm.description", "comparisonGroup.name", "comparisonGroup.description",
+    "comparisonGroup.linkId", *_concept("condition"), *_concept("location"), *_concept("region"),
+])
+ORGANIZATION = Shape("Organization", ["id", "name"])
+
 
 def read_study_info(res: dict[str, Any]) -> dict[str, Any]:
     """What a study-level ResearchStudy written by msc-interop says: id, title, tz, datasets, arms."""

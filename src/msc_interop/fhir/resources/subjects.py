@@ -23,6 +23,7 @@ from msc_interop.fhir.datetimes import dtc_to_fhir
 from msc_interop.fhir.io import Located
 from msc_interop.fhir.read_common import ReadContext, apply_overrides, identifier_value, kept_dtc
 from msc_interop.fhir.resources.study import arm_table, link_id, site_countries
+from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape, kept_text
 
 
 def build_patients(ctx: WriteContext) -> list[dict[str, Any]]:
@@ -207,6 +208,23 @@ def decode_expectations(ctx: WriteContext, dm: pd.DataFrame) -> dict[str, pd.Ser
 
 # --- reading ---------------------------------------------------------------------------------------------
 
+# The elements read, with their FHIR JSON shape (fhir/shapes.py). A subject is kept without a detail whose element
+# is malformed (said as a note, like an impossible birth date); one whose identity cannot be read is rejected, and
+# with it the records that refer to it.
+PATIENT = Shape("Patient", [
+    "id", "identifier.system", "identifier.value", "gender", "birthDate", *kept_text("_birthDate"),
+    "deceasedDateTime", *kept_text("_deceasedDateTime"), "deceasedBoolean",
+], kept={"gender": "SEX", "birthDate": "BRTHDTC", "_birthDate": "BRTHDTC", "deceasedDateTime": "DTHDTC",
+         "_deceasedDateTime": "DTHDTC", "deceasedBoolean": "DTHFL"})
+RESEARCH_SUBJECT = Shape("ResearchSubject", [
+    "id", "identifier.system", "identifier.value", "individual.reference", "subject.reference", "study.reference",
+    "period.start", *kept_text("period._start"), "period.end", *kept_text("period._end"), "assignedArm",
+    "actualArm", "assignedComparisonGroup", "actualComparisonGroup", *EXTENSION_PATHS,
+], kept={"study": "SITEID and COUNTRY", "period": "RFICDTC and RFPENDTC", "assignedArm": "ARMCD and ARM",
+         "assignedComparisonGroup": "ARMCD and ARM", "actualArm": "ACTARMCD and ACTARM",
+         "actualComparisonGroup": "ACTARMCD and ACTARM"})
+
+
 def read_patients(r: ReadContext) -> dict[str, dict[str, Any]]:
     """"Patient/id" -> USUBJID and the DM details of the Patient."""
     out: dict[str, dict[str, Any]] = {}
@@ -227,15 +245,22 @@ def read_patients(r: ReadContext) -> dict[str, dict[str, Any]]:
 def read_dm(r: ReadContext, info: dict[str, Any], sites: dict[str, dict[str, str]],
             patients: dict[str, dict[str, Any]], studyid: str) -> tuple[pd.DataFrame, dict[str, str]]:
     """DM from the ResearchSubjects (else one record per Patient), and "Patient/id" -> USUBJID for the records'
-    subject references."""
+    subject references. A ResearchSubject whose Patient was rejected is rejected too, and a Patient whose
+    ResearchSubject was rejected places no record (each says why)."""
     gmap = terms.code_map("sex_to_gender")
     tz = r.tz
     rows: list[dict[str, Any]] = []
     overrides: list[dict[str, Any]] = []
     subjects: dict[str, str] = {k: p["USUBJID"] for k, p in patients.items()}
+    _withdraw_patients_of_rejected_subjects(r, patients, subjects)
     for loc in r.by_type.get("ResearchSubject", []):
         res = loc.resource
         pref = (res.get("individual") or res.get("subject") or {}).get("reference")
+        gone = r.withdrawn_key(pref)
+        if gone is not None:
+            r.reject(loc, "ResearchSubject", "ResearchSubject.individual", f"its Patient {gone} was rejected "
+                     f"({r.withdrawn[gone]}): the research subject has no Patient", pref, code="REJ-FHIR-003")
+            continue
         pkey = r.resolve(pref)
         usubjid = identifier_value(res, "usubjid")
         if usubjid is None and pkey in patients:
@@ -253,7 +278,7 @@ def read_dm(r: ReadContext, info: dict[str, Any], sites: dict[str, dict[str, str
                "SUBJID": identifier_value(res, "subjid") or ""}
         if not info.get("own"):
             idents = res.get("identifier") or []
-            row["SUBJID"] = row["SUBJID"] or next((text(i.get("value")) for i in idents if isinstance(i, dict)), "")
+            row["SUBJID"] = row["SUBJID"] or next((text(i.get("value")) for i in idents), "")
         period = res.get("period") or {}
         for var, name in (("RFICDTC", "start"), ("RFPENDTC", "end")):
             row[var] = kept_dtc(r, loc, "ResearchSubject", period, name, f"ResearchSubject.period.{name}", tz)
@@ -283,6 +308,33 @@ def read_dm(r: ReadContext, info: dict[str, Any], sites: dict[str, dict[str, str
     dm = pd.DataFrame(rows)
     dm = apply_overrides(dm, overrides)
     return dm, subjects
+
+
+def _withdraw_patients_of_rejected_subjects(r: ReadContext, patients: dict[str, dict[str, Any]],
+                                            subjects: dict[str, str]) -> None:
+    """A Patient whose ResearchSubject was rejected has no DM record: it is rejected too, and the records that
+    refer to it are not placed (each says why)."""
+    by_usubjid = {p["USUBJID"]: k for k, p in patients.items()}
+    for loc in r.withdrawn_items.get("ResearchSubject", []):
+        res = loc.resource
+        element = res.get("individual") or res.get("subject")
+        pkey = r.resolve(element.get("reference") if isinstance(element, dict) else None)
+        if pkey is None:  # its reference unreadable: the Patient with its study subject identifier
+            try:
+                pkey = by_usubjid.get(identifier_value(res, "usubjid"))  # type: ignore[arg-type]
+            except (AttributeError, TypeError):  # its identifiers unreadable too
+                pkey = None
+        if pkey is None or pkey not in patients:
+            continue
+        rid = res.get("id")
+        rkey = f"ResearchSubject/{rid}" if isinstance(rid, str) else None
+        why = (f"its ResearchSubject {rkey or loc.place} was rejected"
+               + (f": {r.withdrawn[rkey]}" if rkey in r.withdrawn else ""))
+        found = patients.pop(pkey)
+        subjects.pop(pkey, None)
+        r.reject(found["loc"], "Patient", "Patient", f"{why}: the subject has no DM record", pkey,
+                 code="REJ-FHIR-003")
+        r.withdraw(pkey, found["loc"], why)
 
 
 def _patient_fields(r: ReadContext, loc: Located | None, patient: dict[str, Any], gmap: terms.CodeMap,

@@ -32,12 +32,17 @@ def supplemental_extension(dataset: str, rec: dict[str, Any], row: int, columns:
 def read_supplemental(resource: dict[str, Any]) -> list[dict[str, Any]]:
     """The SUPP-- records carried on a resource: dicts of column -> value plus '_row' and '_dataset'."""
     url = terms.ext_url("sdtm_supplemental")
-    out = []
-    for e in resource.get("extension") or ():
-        if not isinstance(e, dict) or e.get("url") != url:
+    out: list[dict[str, Any]] = []
+    extensions = resource.get("extension")
+    if not isinstance(extensions, list):  # resources of types no reader checks (skipped types) may have anything
+        return out
+    for e in extensions:
+        if not isinstance(e, dict) or e.get("url") != url or not isinstance(e.get("extension"), list):
             continue
         rec: dict[str, Any] = {}
-        for sub in e.get("extension") or ():
+        for sub in e["extension"]:
+            if not isinstance(sub, dict):
+                continue
             name = sub.get("url")
             value = next((sub[k] for k in sub if k.startswith("value")), None)
             if name == "row":
@@ -51,9 +56,11 @@ def read_supplemental(resource: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def read_supp_datasets(r: ReadContext) -> dict[str, pd.DataFrame]:
-    """The SUPP-- datasets from the records carried on every resource read, in their original row order."""
+    """The SUPP-- datasets from the records carried on every resource read and not rejected (a SUPP-- record
+    without its parent record would be an orphan), in their original row order."""
     recs: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    found = [rec for items in r.by_type.values() for loc in items for rec in read_supplemental(loc.resource)]
+    found = [rec for items in r.by_type.values() for loc in items if id(loc) not in r.rejected_ids
+             for rec in read_supplemental(loc.resource)]
     for rec in found + r.obs_supp:
         name = rec.pop("_dataset", None) or "SUPP" + text(rec.get("RDOMAIN"))
         recs[name].append(rec)

@@ -55,15 +55,9 @@ def foreign_lab(rec: Any, row: dict[str, Any], loinc_idx: dict[str, str],
     if rec.lab_category is False:
         return ("Observation.category", "not a laboratory Observation (its category is not 'laboratory')",
                 "", "REJ-FHIR-005")
-    testcd = None
-    if rec.ncit_code and rec.ncit_code in by_nci:
-        testcd = by_nci[rec.ncit_code]
-    for code in rec.loinc_codes or ():
-        if testcd is None and code in loinc_idx:
-            testcd = loinc_idx[code]
+    testcd = mapped_test(rec, loinc_idx, by_nci)
     if testcd is None:
-        codes = [f"LOINC {c}" for c in rec.loinc_codes or ()] + list(rec.other_codes or ())
-        shown = ", ".join(codes) or "no coding"
+        shown = _codes_shown(rec)
         return ("Observation.code", f"unknown code: {shown} ({text(rec.code_text)}) is not in "
                 "mappings/lab_tests.yaml or the CDISC LBTESTCD terminology", shown, "REJ-FHIR-005")
     test = mappings.lab_tests().get(testcd)
@@ -110,6 +104,68 @@ def foreign_lab(rec: Any, row: dict[str, Any], loinc_idx: dict[str, str],
     else:
         return ("Observation.value[x]", "no value and no dataAbsentReason", "", "REJ-FHIR-006")
     return None
+
+
+def mapped_test(rec: Any, loinc_idx: dict[str, str], by_nci: dict[str, str]) -> str | None:
+    """LBTESTCD of an Observation by its NCI Thesaurus code, else its LOINC codes (lab_tests.yaml); None if unknown."""
+    if rec.ncit_code and rec.ncit_code in by_nci:
+        return by_nci[rec.ncit_code]
+    for code in rec.loinc_codes or ():
+        if code in loinc_idx:
+            return loinc_idx[code]
+    return None
+
+
+def _codes_shown(rec: Any) -> str:
+    codes = [f"LOINC {c}" for c in rec.loinc_codes or ()] + list(rec.other_codes or ())
+    return ", ".join(codes) or "no coding"
+
+
+def own_test(rec: Any, lookups: ForeignLookups) -> tuple[str, str] | tuple[str, str, Any, str]:
+    """(LBTESTCD, LBTEST) of an Observation written by msc-interop; (field, reason, value, reject code) when it has
+    none. Its CDISC test-code coding gives them; without that coding (removed after writing: the writer carries
+    an empty LBTESTCD in sdtm-variables, not as a missing coding) the test comes from the NCI or LOINC code through
+    mappings/lab_tests.yaml, as for FHIR written by others, else the record is rejected (never an empty LBTESTCD)."""
+    if text(rec.cdisc_code) or "LBTESTCD" in (rec.carried or {}):
+        return text(rec.cdisc_code), rec.cdisc_display_text
+    testcd = mapped_test(rec, lookups.loinc_idx, lookups.by_nci)
+    if testcd is None:
+        shown = _codes_shown(rec)
+        return ("Observation.code", "no CDISC test code: the Observation has no code of the cdisc-lbtestcd system, "
+                f"and its other codes ({shown}) are not in mappings/lab_tests.yaml or the CDISC LBTESTCD terminology",
+                shown, "REJ-FHIR-005")
+    test = mappings.lab_tests().get(testcd)
+    return testcd, test.test if test else _ct_test(testcd)
+
+
+def own_unit_problem(rec: Any) -> tuple[str, str, Any, str] | None:
+    """(field, reason, value, reject code) when the unit of an Observation written by msc-interop is not one the
+    writer writes: the writer gives a UCUM code exactly to the CDISC units of mappings/units.yaml (the table the
+    records path checks units with), with the unit's text the CDISC unit. A UCUM code beside a unit text that is not
+    its CDISC unit (a unit edited after writing, 'furlongs') is rejected naming the unit. A unit text without a
+    code is the SDTM unit as given to to-fhir (a unit outside units.yaml is carried that way), kept as it is."""
+    unit, system, code = rec.qunit, rec.qsystem, rec.qcode
+    if system is None and code is None:
+        return None
+    ucum = system == terms.system("ucum")
+    known = mappings.units().get(unit) if isinstance(unit, str) else None
+    if known is not None and ucum and code == known.ucum:
+        return None
+    expected = _ucum_to_cdisc().get(code) if ucum else None
+    if expected is None:
+        return ("Observation.valueQuantity.code", f"unknown unit: UCUM code {code!r} (system {system!r}) is not a "
+                "unit of mappings/units.yaml", code, "REJ-FHIR-006")
+    return ("Observation.valueQuantity.unit", f"unknown unit {unit!r}: not the CDISC unit of its UCUM code "
+            f"{code!r} ({expected!r} in mappings/units.yaml)", unit, "REJ-FHIR-006")
+
+
+@functools.cache
+def _ucum_to_cdisc() -> dict[str, str]:
+    """UCUM code -> CDISC unit, as the writer writes them (fhir/resources/lab/write.py: units.yaml only)."""
+    out: dict[str, str] = {}
+    for u in mappings.units().values():
+        out.setdefault(u.ucum, u.cdisc)
+    return out
 
 
 def _ct_test(testcd: str) -> str:

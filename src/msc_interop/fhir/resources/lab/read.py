@@ -23,14 +23,16 @@ from msc_interop.fhir.read_common import (
     ReadContext,
     apply_overrides,
     dtc,
-    json_kind,
-    not_an_object,
     seq_where_missing,
     shown,
+    shown_subject,
     study_days,
+    subject_of,
 )
-from msc_interop.fhir.resources.lab.foreign import ForeignLookups, foreign_lab
+from msc_interop.fhir.resources.lab.foreign import ForeignLookups, foreign_lab, own_test, own_unit_problem
+from msc_interop.fhir.resources.lab.shape import OBSERVATION, PER_ROW, STATIC
 from msc_interop.fhir.resources.supp import read_supplemental
+from msc_interop.fhir.shapes import ShapeProblem
 
 # --- standard results, derived from the original ones -----------------------------------------------------
 
@@ -77,6 +79,8 @@ FLAT_COLUMNS = (
     "lab_category", "categories", "cdisc_code", "ncit_code", "loinc_codes", "code_text", "other_codes",
     "cdisc_code_text", "cdisc_display_text", "loinc_code_text", "performer", "interpretation_text",
     "interpretation_codes", "specimen_text", "rr_low", "rr_high", "rr_low_text", "rr_high_text",
+    # whether the Observation has a code element; the first of these elements without its FHIR shape, or None
+    "has_code", "static_problem",
     # value[x] (valueQuantity once per distinct value); for a valueQuantity, result_text() and text() of the unit
     "vkind", "qvalue", "qorig", "qcomp", "qunit", "qsystem", "qcode", "vtext", "qresult_text", "qunit_text",
     # per row; effective_el: the element `effective` came from; problem: None, or (element, reason, value, reject
@@ -116,6 +120,7 @@ class Flattener:
         self.memo_static: dict[bytes, Any] = {}
         self.memo_quantity: dict[bytes, Any] = {}
         self.memo_carried: dict[bytes, Any] = {}
+        self.row_ok = OBSERVATION.checker(PER_ROW)
 
     @staticmethod
     def _memo(memo: dict[bytes, Any], value: Any, parse: Any) -> Any:
@@ -133,66 +138,72 @@ class Flattener:
 
     def flatten(self, res: dict[str, Any], in_bundle: bool) -> tuple:
         """The fields of an Observation that reading needs (the columns FLAT_COLUMNS), references left
-        unresolved."""
+        unresolved. The shape of every element read is checked first (lab/shape.py): the elements that repeat
+        between rows once per distinct value (in the memos), the others here."""
+        bad, kept = (None, ()) if self.row_ok(res) else OBSERVATION.problems(res, PER_ROW)
+        if bad is None and None in res.values():  # a null among the elements checked in the memos
+            bad = OBSERVATION.problem(res, (*STATIC, "valueQuantity", "extension"))
+        if bad is not None:
+            return _rejected(in_bundle, bad)
         seq = None
         for ident in res.get("identifier") or ():
-            if isinstance(ident, dict) and ident.get("system") == self.seq_system:
+            if ident.get("system") == self.seq_system:
                 seq = ident.get("value")
         contained = None
         sp = res.get("specimen")
-        if isinstance(sp, dict) and sp.get("reference"):
-            ref = sp["reference"]
-            if ref.startswith("#"):
-                contained = (ref, res.get("contained"))
-        static = self._memo(self.memo_static, (res.get("category"), res.get("code") or {}, res.get("performer"),
-                                               res.get("interpretation"), contained, res.get("referenceRange")),
-                            self._static)
-        # subject and encounter: a Reference object (its shape checked before its reference is read)
+        if sp is not None and isinstance(sp.get("reference"), str) and sp["reference"].startswith("#"):
+            contained = sp["reference"]
+        static = self._memo(self.memo_static, (res.get("category"), res.get("code"), res.get("performer"),
+                                               res.get("interpretation"), contained, res.get("contained"),
+                                               res.get("referenceRange")), self._static)
+        if static[-1] is not None:
+            return _rejected(in_bundle, static[-1])
         problem = None
-        subject = res.get("subject")
-        if type(subject) is dict:
-            subject = subject.get("reference")
-        elif subject is not None:
-            problem = ("Observation.subject", not_an_object("Observation", "subject", subject, True), shown(subject),
-                       "REJ-FHIR-003", True)
-            subject = None
-        encounter = res.get("encounter")
-        if type(encounter) is dict:
+        if kept:  # the record is converted, without a visit
+            problem = (kept[0].field, kept[0].reason("converted without a visit"), shown(kept[0].value), "REJ-FHIR-009",
+                       False)
+        subject = subject_of(res.get("subject"))
+        encounter = res.get("encounter") if not kept else None
+        if encounter is not None:
             encounter = encounter.get("reference")
-        elif encounter is not None:
-            if problem is None:  # the record is converted, without a visit
-                problem = ("Observation.encounter", "converted without a visit: Observation.encounter is "
-                           f"{json_kind(encounter)}, not a Reference object", shown(encounter), "REJ-FHIR-007", False)
-            encounter = None
         if "valueQuantity" in res:
             value, value_problem = self._memo(self.memo_quantity, res["valueQuantity"], self._quantity)
-            if value_problem is not None and (problem is None or not problem[4]):
-                problem = value_problem
+            if value_problem is not None:
+                return _rejected(in_bundle, value_problem)
         else:
             vkind, vtext = self._other_value(res)
             value = (vkind, None, None, None, None, None, None, vtext, None, None)
         effective = res.get("effectiveDateTime")
         effective_el = "effectiveDateTime"
         effective_orig = self._kept(res.get("_effectiveDateTime"), self.url_dtc)
-        if effective is None and isinstance(res.get("effectivePeriod"), dict):
+        if effective is None and res.get("effectivePeriod") is not None:
             effective, effective_el = res["effectivePeriod"].get("start"), "effectivePeriod.start"
         if effective is None and res.get("effectiveInstant"):
             effective, effective_el = res["effectiveInstant"], "effectiveInstant"
         absent = None
         dar = res.get("dataAbsentReason")
-        if isinstance(dar, dict):
+        if dar is not None:
             absent = dar.get("text") or next((c.get("display") or c.get("code") for c in _codings(dar)), "unknown")
-        carried, has_supp = self._memo(self.memo_carried, res.get("extension"), self._carried)
+        carried, has_supp, ext_problem = self._memo(self.memo_carried, res.get("extension"), self._carried)
+        if ext_problem is not None:
+            return _rejected(in_bundle, ext_problem)
         return (in_bundle, res.get("status"), subject, encounter, seq, *static, *value, effective, effective_orig,
                 absent, carried, self.read_supplemental(res) if has_supp else [], effective_el, problem)
 
     def _static(self, elements: tuple) -> tuple:
-        """The FLAT_COLUMNS fields from lab_category to rr_high_text."""
-        category, code, performer, interpretation, contained, reference_range = elements
+        """The FLAT_COLUMNS fields from lab_category to static_problem (the first element of these without its
+        FHIR shape, else None)."""
+        category, code, performer, interpretation, ref, contained, reference_range = elements
+        for name, value in zip(STATIC, (category, code, performer, interpretation, contained, reference_range),
+                               strict=True):
+            found = OBSERVATION.element_problem(name, value)
+            if found is not None:
+                return (*_NO_STATIC, found)
         cdisc_code, cdisc_display, ncit_code, loinc_code, loinc_codes, code_text, other = self._code(code)
         return (*self._category(category), cdisc_code, ncit_code, loinc_codes, code_text, other, text(cdisc_code),
                 text(cdisc_display), text(loinc_code), _performers(performer), *self._interpretation(interpretation),
-                _contained_specimen(contained) if contained is not None else None, *self._range(reference_range))
+                _contained_specimen(ref, contained) if ref is not None else None, *self._range(reference_range),
+                code is not None, None)
 
     @staticmethod
     def _kept(element: Any, url: str) -> str | None:
@@ -237,18 +248,13 @@ class Flattener:
         code_text = code.get("text") if isinstance(code, dict) else None
         return cdisc_code, cdisc_display, ncit_code, loinc_code, loinc_codes, code_text, other
 
-    def _quantity(self, q: Any) -> tuple[tuple, tuple | None]:
-        """(the value[x] fields, problem) of a valueQuantity: problem (as FLAT_COLUMNS) when it is not a Quantity
-        object or its value is not a number."""
-        q = q or {}
-        if type(q) is not dict:
-            return _NO_VALUE, ("Observation.valueQuantity", not_an_object("Observation", "valueQuantity", q), shown(q),
-                               "REJ-FHIR-006", True)
+    def _quantity(self, q: Any) -> tuple[tuple, ShapeProblem | None]:
+        """(the value[x] fields, problem) of a valueQuantity: the problem when it does not have its FHIR shape."""
+        found = OBSERVATION.element_problem("valueQuantity", q)
+        if found is not None:
+            return _NO_VALUE, found
         value, comparator, unit = q.get("value"), q.get("comparator"), q.get("unit")
-        if value is not None and (type(value) is bool or not isinstance(value, int | float)):
-            return _NO_VALUE, ("Observation.valueQuantity.value", f"valueQuantity.value is {json_kind(value)}, not "
-                               "a number: the result cannot be read", shown(value), "REJ-FHIR-006", True)
-        original = self._kept(q.get("_value"), self.url_orig) if q else None
+        original = self._kept(q.get("_value"), self.url_orig)
         return ("q", value, original, comparator, unit, q.get("system"), q.get("code"), None,
                 _result_text_or_none(value, original, comparator), text(unit)), None
 
@@ -277,13 +283,25 @@ class Flattener:
         high_orig = self._kept(high.get("_value"), self.url_orig) if high else None
         return low_value, high_value, range_text(low_value, low_orig), range_text(high_value, high_orig)
 
-    def _carried(self, extension: Any) -> tuple[dict[str, Any], bool]:
-        """The carried SDTM variables (read_carried) and whether there are SUPP-- records (read_supplemental)."""
+    def _carried(self, extension: Any) -> tuple[dict[str, Any], bool, ShapeProblem | None]:
+        """The carried SDTM variables (read_carried), whether there are SUPP-- records (read_supplemental), and
+        the extension's shape problem (None: none)."""
+        found = OBSERVATION.element_problem("extension", extension)
+        if found is not None:
+            return {}, False, found
         carried = read_carried({"extension": extension}, None)
-        return carried, any(isinstance(e, dict) and e.get("url") == self.url_supp for e in extension or ())
+        return carried, any(e.get("url") == self.url_supp for e in extension or ()), None
 
 
 _NO_VALUE = (None,) * 10  # the value[x] fields of an Observation whose value cannot be read
+_NO_STATIC = (None,) * (FLAT_COLUMNS.index("static_problem") - FLAT_COLUMNS.index("lab_category"))
+
+
+def _rejected(in_bundle: bool, problem: ShapeProblem) -> tuple:
+    """The flat record of an Observation rejected for an element without its FHIR shape: only where it is rejected
+    and why (FLAT_COLUMNS' problem)."""
+    return (in_bundle, *(None,) * (len(FLAT_COLUMNS) - 2),
+            (problem.field, problem.reason(), shown(problem.value), "REJ-FHIR-009", True))
 
 
 def _result_text_or_none(value: Any, original: Any, comparator: Any) -> str | None:
@@ -299,9 +317,8 @@ def _performers(performer: Any) -> list[tuple[Any, Any]]:
     return [(p.get("reference"), p.get("display")) for p in performer or () if isinstance(p, dict)]
 
 
-def _contained_specimen(ref_contained: tuple[str, Any]) -> Any:
+def _contained_specimen(ref: str, contained: Any) -> Any:
     """The type text of the contained Specimen `ref` points to."""
-    ref, contained = ref_contained
     specimen_text = None
     for c in contained or ():
         if isinstance(c, dict) and c.get("id") == ref[1:] and c.get("resourceType") == "Specimen":
@@ -339,13 +356,11 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
     if not r.flat_obs:
         return None
     flat_obs, r.flat_obs = r.flat_obs, []
-    r.obs_supp = [rec for t in flat_obs for rec in t[_FLAT_SUPP]]
     tz = r.tz
     patients = {k: v for k, v in subjects.items()}
-    # subjects, per distinct reference
+    # subjects, per distinct reference (or identifier)
     subj_of: dict[Any, tuple[str | None, str]] = {}
-    for ref, strict in {(t[_FLAT_SUBJECT] if isinstance(t[_FLAT_SUBJECT], str) else None, t[_FLAT_STRICT])
-                        for t in flat_obs}:
+    for ref, strict in {(t[_FLAT_SUBJECT], t[_FLAT_STRICT]) for t in flat_obs}:
         subj_of[(ref, strict)] = r.subject(ref, strict, patients)
     rows_out: list[tuple | dict[str, Any]] = []  # tuples (_OWN_LB_COLUMNS) for msc-interop's own records
     over: list[dict[str, Any]] = []
@@ -356,21 +371,22 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
     memo = _LbMemo(r, encounters, orgs, tz)
     for rec in map(_FlatRecord._make, flat_obs):
         loc: Located = rec.loc
-        if rec.problem is not None:  # an element without its FHIR shape
-            fld, reason, value, code, rejected = rec.problem
-            if rejected:
-                r.reject(loc, "Observation", fld, reason, value, code=code)
-                continue
-            r.report.add("Observation", loc.file, loc.position, fld, value, reason, code=code)
-        usubjid, problem = subj_of[(rec.subject if isinstance(rec.subject, str) else None, rec.strict)]
-        if usubjid is None:
-            r.reject(loc, "Observation", "Observation.subject", problem, rec.subject, code="REJ-FHIR-003")
+        if rec.problem is not None and rec.problem[4]:  # an element without its FHIR shape
+            fld, reason, value, code, _ = rec.problem
+            r.reject(loc, "Observation", fld, reason, value, code=code)
             continue
-        if problem == "derived":
-            derived_subject += 1
+        usubjid, problem = subj_of[(rec.subject, rec.strict)]
+        if usubjid is None:
+            r.reject(loc, "Observation", "Observation.subject", problem, shown_subject(rec.subject),
+                     code="REJ-FHIR-003")
+            continue
         if rec.status in ("entered-in-error", "cancelled"):
             r.reject(loc, "Observation", "Observation.status", f"status {rec.status}: not a result", rec.status,
                      code="REJ-FHIR-004")
+            continue
+        if not rec.has_code:
+            r.reject(loc, "Observation", "Observation.code", "no code: the Observation does not say what was "
+                     "measured, so it has no LB test (LBTESTCD)", "", code="REJ-FHIR-005")
             continue
         if rec.effective_orig is not None:
             lbdtc = rec.effective_orig
@@ -380,36 +396,49 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
                 r.reject(loc, "Observation", f"Observation.{rec.effective_el}", memo.dtc_reason(rec.effective),
                          rec.effective, code="REJ-FHIR-006")
                 continue
-        enc = memo.encounter(rec.encounter)
-        if rec.encounter and not enc and rec.strict:
-            r.report.add("Observation", loc.file, loc.position, "Observation.encounter", rec.encounter,
-                         f"converted without a visit: encounter reference {rec.encounter!r} does not resolve",
-                         code="REJ-FHIR-007")
         nrind = text(rec.interpretation_text)
         if not nrind and rec.interpretation_codes:
             nrind = imap.cdisc(rec.interpretation_codes[0]) or ""
         if rec.cdisc_code is not None or rec.seq is not None:  # written by msc-interop: exact decoding
-            seq = text(rec.seq).rsplit("/", 1)[-1] if rec.seq is not None else ""
+            test = (rec.cdisc_code, rec.cdisc_display_text) if type(rec.cdisc_code) is str and rec.cdisc_code else \
+                own_test(rec, foreign)
+            if len(test) == 4:
+                r.reject(loc, "Observation", test[0], test[1], test[2], code=test[3])
+                continue
             quantity = rec.vkind == "q"
+            unit_problem = memo.unit_problem(rec) if quantity else None
+            if unit_problem is not None:
+                r.reject(loc, "Observation", unit_problem[0], unit_problem[1], unit_problem[2], code=unit_problem[3])
+                continue
+            enc = memo.encounter(loc, rec.encounter)
+            seq = text(rec.seq).rsplit("/", 1)[-1] if rec.seq is not None else ""
             own_rows.append(len(rows_out))
             rows_out.append((
                 studyid, "LB", usubjid, enc.get("VISITNUM"), enc.get("VISIT", ""), enc.get("EPOCH", ""),
                 memo.lab_name(rec.performer), lbdtc, nrind, int(seq) if seq.lstrip("-").isdigit() else None,
-                rec.cdisc_code_text, rec.cdisc_display_text, rec.categories[0] if rec.categories else "",
+                test[0], test[1], rec.categories[0] if rec.categories else "",
                 rec.qresult_text if quantity and rec.qresult_text is not None else
                 result_text(rec.vkind, rec.qvalue, rec.qorig, rec.qcomp, rec.vtext),
                 rec.qunit_text if quantity else "", rec.rr_low_text, rec.rr_high_text, rec.loinc_code_text,
                 text(rec.specimen_text)))
         else:
             row: dict[str, Any] = {"STUDYID": studyid, "DOMAIN": "LB", "USUBJID": usubjid,
-                                   "VISITNUM": enc.get("VISITNUM"), "VISIT": enc.get("VISIT", ""),
-                                   "EPOCH": enc.get("EPOCH", ""), "LBNAM": memo.lab_name(rec.performer),
-                                   "LBDTC": lbdtc, "LBNRIND": nrind}
+                                   "LBNAM": memo.lab_name(rec.performer), "LBDTC": lbdtc, "LBNRIND": nrind}
             problem = foreign_lab(rec, row, foreign.loinc_idx, foreign.by_nci)
             if problem:
                 r.reject(loc, "Observation", problem[0], problem[1], problem[2], code=problem[3])
                 continue
+            enc = memo.encounter(loc, rec.encounter)
+            row.update(VISITNUM=enc.get("VISITNUM"), VISIT=enc.get("VISIT", ""), EPOCH=enc.get("EPOCH", ""))
             rows_out.append(row)
+        # converted: what it was converted without, its SUPPLB records, whether its subject was derived
+        if rec.problem is not None:
+            fld, reason, value, code, _ = rec.problem
+            r.note_field(loc, "Observation", fld, reason, value, code=code)
+        if rec.supp:
+            r.obs_supp += rec.supp
+        if problem == "derived":
+            derived_subject += 1
         over.append(rec.carried or {})
     r.converted["Observation"] += len(rows_out)
     if derived_subject:
@@ -453,7 +482,7 @@ def _lb_frame(rows: list[tuple | dict[str, Any]]) -> pd.DataFrame:
 
 
 _FlatRecord = namedtuple("_FlatRecord", [*FLAT_COLUMNS, "loc"])  # type: ignore[misc]
-_FLAT_SUBJECT, _FLAT_STRICT, _FLAT_SUPP = (FLAT_COLUMNS.index(c) for c in ("subject", "strict", "supp"))
+_FLAT_SUBJECT, _FLAT_STRICT = (FLAT_COLUMNS.index(c) for c in ("subject", "strict"))  # subject: subject_of()
 
 
 _UNSEEN = object()
@@ -469,13 +498,28 @@ class _LbMemo:
         self.name_of: dict[tuple, str] = {}
         self.dtc_of: dict[str, str | None] = {}
         self.dtc_problem: dict[Any, str] = {}  # why a date has no --DTC (dtc() gave None)
+        self.units: dict[tuple[Any, Any, Any], Any] = {}
 
-    def encounter(self, ref: Any) -> dict[str, Any]:
-        if not isinstance(ref, str):
-            return self.encounters.get(self.r.resolve(ref) or "", {})
-        found = self.encounter_of.get(ref)
+    def unit_problem(self, rec: Any) -> tuple[str, str, Any, str] | None:
+        """own_unit_problem, once per distinct (unit, system, code)."""
+        key = (rec.qunit, rec.qsystem, rec.qcode)
+        found = self.units.get(key, _UNSEEN)
+        if found is _UNSEEN:
+            found = self.units[key] = own_unit_problem(rec)
+        return found  # type: ignore[return-value]
+
+    def encounter(self, loc: Located, ref: Any) -> dict[str, Any]:
+        """VISITNUM, VISIT, EPOCH of an encounter reference (ReadContext.visit: one that does not resolve is said
+        for the record at `loc`)."""
+        if ref is None:
+            return {}
+        found = self.encounter_of.get(ref) if isinstance(ref, str) else None
         if found is None:
-            found = self.encounter_of[ref] = self.encounters.get(self.r.resolve(ref) or "", {})
+            found = self.encounters.get(self.r.resolve(ref) or "")
+            if found is None:
+                return self.r.visit(loc, "Observation", "Observation.encounter", ref, self.encounters)
+            if isinstance(ref, str):
+                self.encounter_of[ref] = found
         return found
 
     def lab_name(self, performers: list[tuple[Any, Any]]) -> str:
