@@ -31,6 +31,7 @@ from msc_interop.validate.docs import rules_markdown
 from msc_interop.validate.registry import registered_functions
 
 from .conftest import FHIR_DATA, mutate
+from .test_encoding import _xpt
 
 CORPUS = yaml.safe_load((REPO / "tests" / "data" / "defects" / "corpus.yaml").read_text(encoding="utf-8"))
 
@@ -84,6 +85,15 @@ def _write(name: str, data: bytes) -> Check:
     return run
 
 
+def _xpt_bytes(*texts: bytes) -> Check:
+    """A TS-like XPT whose TSVAL values are these bytes, validated as a folder."""
+    def run(_study: Study, _out: Path, tmp: Path) -> list[Finding]:
+        _xpt(tmp / "ts.xpt", list(texts))
+        return validate_paths([tmp]).findings
+
+    return run
+
+
 def _cm() -> pd.DataFrame:
     return pd.DataFrame({"STUDYID": ["MSC-SLE-2009"], "DOMAIN": ["CM"], "USUBJID": ["MSC-SLE-2009-01-01"],
                          "CMSEQ": [1], "CMTRT": ["PREDNISONE"]})
@@ -127,6 +137,10 @@ CASES: list[tuple[str, str, Check, bool]] = [
     ("MSC-IO-001", "a .json file that is not JSON", _write("lb.json", b'{"datasetJSONVersion": "1.1.0", '), True),
     ("MSC-IO-001", "a readable Dataset-JSON file",
      lambda s, out, tmp: validate_paths([out / "json" / "dm.json"]).findings, False),
+    ("MSC-IO-003", "a byte Windows-1252 leaves undefined", _xpt_bytes(b"odd \x81 byte"), True),
+    ("MSC-IO-003", "a Windows-1252 apostrophe", _xpt_bytes(b"Alzheimer\x92s"), False),
+    ("MSC-IO-004", "an XPT file in Windows-1252", _xpt_bytes(b"Alzheimer\x92s"), True),
+    ("MSC-IO-004", "an XPT file in UTF-8", _xpt_bytes("caf\u00e9".encode()), False),
     ("MSC-IO-002", "a path that does not exist",
      lambda s, out, tmp: validate_paths([tmp / "missing"]).findings, True),
     ("MSC-IO-002", "a .txt file", _write("notes.txt", b"hello"), True),
