@@ -31,6 +31,7 @@ from msc_interop.validate.docs import rules_markdown
 from msc_interop.validate.registry import registered_functions
 
 from .conftest import FHIR_DATA, mutate
+from .test_define_versions import _package
 from .test_encoding import _xpt
 
 CORPUS = yaml.safe_load((REPO / "tests" / "data" / "defects" / "corpus.yaml").read_text(encoding="utf-8"))
@@ -137,6 +138,9 @@ CASES: list[tuple[str, str, Check, bool]] = [
     ("MSC-IO-001", "a .json file that is not JSON", _write("lb.json", b'{"datasetJSONVersion": "1.1.0", '), True),
     ("MSC-IO-001", "a readable Dataset-JSON file",
      lambda s, out, tmp: validate_paths([out / "json" / "dm.json"]).findings, False),
+    ("MSC-DEF-010", "a Define-XML 2.0 document (no XSD shipped)",
+     lambda s, out, tmp: validate_paths([_package(out, tmp, "2.0")]).findings, True),
+    ("MSC-DEF-010", "a Define-XML 2.1 document", lambda s, out, tmp: validate_paths([out / "xpt"]).findings, False),
     ("MSC-IO-003", "a byte Windows-1252 leaves undefined", _xpt_bytes(b"odd \x81 byte"), True),
     ("MSC-IO-003", "a Windows-1252 apostrophe", _xpt_bytes(b"Alzheimer\x92s"), False),
     ("MSC-IO-004", "an XPT file in Windows-1252", _xpt_bytes(b"Alzheimer\x92s"), True),
