@@ -33,6 +33,7 @@ from msc_interop.validate.registry import registered_functions
 from .conftest import FHIR_DATA, mutate
 from .test_define_versions import _package
 from .test_encoding import _xpt
+from .test_standard import _copy, _ts_version, _xpt_edit
 
 CORPUS = yaml.safe_load((REPO / "tests" / "data" / "defects" / "corpus.yaml").read_text(encoding="utf-8"))
 
@@ -95,6 +96,16 @@ def _xpt_bytes(*texts: bytes) -> Check:
     return run
 
 
+def _ts_case(define: bool) -> Check:
+    """The to-sdtm XPT output whose TS states SDTMIG 3.2 (with or without its define.xml, which states 3.4)."""
+    def run(_study: Study, out: Path, tmp: Path) -> list[Finding]:
+        folder = _copy(out, tmp, define=define)
+        _xpt_edit(folder / "ts.xpt", _ts_version("3.2"))
+        return validate_paths([folder]).findings
+
+    return run
+
+
 def _cm() -> pd.DataFrame:
     return pd.DataFrame({"STUDYID": ["MSC-SLE-2009"], "DOMAIN": ["CM"], "USUBJID": ["MSC-SLE-2009-01-01"],
                          "CMSEQ": [1], "CMTRT": ["PREDNISONE"]})
@@ -141,6 +152,8 @@ CASES: list[tuple[str, str, Check, bool]] = [
     ("MSC-DEF-010", "a Define-XML 2.0 document (no XSD shipped)",
      lambda s, out, tmp: validate_paths([_package(out, tmp, "2.0")]).findings, True),
     ("MSC-DEF-010", "a Define-XML 2.1 document", lambda s, out, tmp: validate_paths([out / "xpt"]).findings, False),
+    ("MSC-SDTM-025", "TS says SDTMIG 3.2 (no define.xml)", _ts_case(define=False), True),
+    ("MSC-SDTM-026", "define.xml says 3.4, TS says 3.2", _ts_case(define=True), True),
     ("MSC-IO-003", "a byte Windows-1252 leaves undefined", _xpt_bytes(b"odd \x81 byte"), True),
     ("MSC-IO-003", "a Windows-1252 apostrophe", _xpt_bytes(b"Alzheimer\x92s"), False),
     ("MSC-IO-004", "an XPT file in Windows-1252", _xpt_bytes(b"Alzheimer\x92s"), True),

@@ -97,3 +97,16 @@ def stated_standard(tree: etree._ElementTree, v: DefineVersion) -> tuple[str, st
     name = mdv.get(v.def_tag(name_attr), "")
     return version, (f"define.xml MetaDataVersion def:{name_attr}=\"{name}\" def:{version_attr}=\"{version}\" "
                      f"(line {mdv.sourceline})")
+
+
+def stated_classes(tree: etree._ElementTree, v: DefineVersion) -> dict[str, str]:
+    """ItemGroupDef Name -> def:Class as written (2.1 may write it as a def:Class element with a Name)."""
+    out: dict[str, str] = {}
+    for g in tree.getroot().iter(v.odm_tag("ItemGroupDef")):
+        cls = g.get(v.def_tag("Class"))
+        if cls is None:
+            element = g.find(v.def_tag("Class"))
+            cls = element.get("Name") if element is not None else None
+        if cls and g.get("Name"):
+            out[g.get("Name", "")] = cls
+    return out

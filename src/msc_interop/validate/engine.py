@@ -35,12 +35,14 @@ from msc_interop.runtime import gc_paused
 from msc_interop.sdtm.text_encoding import check_encoding, read_xport, reading
 from msc_interop.study import Study, StudyMeta, conform
 from msc_interop.validate.columns import ColumnCache
+from msc_interop.validate.define_versions import detect, stated_classes, stated_standard
 from msc_interop.validate.fhir_rules import fhir_rules
 from msc_interop.validate.model import Finding, Scope
 from msc_interop.validate.registry import get_rule, run
 from msc_interop.validate.report import Report
 from msc_interop.validate.rules import DefineContext, JsonFile, SdtmContext, XptFile
 from msc_interop.validate.rules.encoding import decode_findings
+from msc_interop.validate.standard import Standard, resolve, ts_version
 
 SDTM_SUFFIXES = {".xpt": "xpt", ".json": "json", ".ndjson": "ndjson", ".csv": "csv"}
 FORMAT_ORDER = ("xpt", "json", "ndjson", "csv")
@@ -192,14 +194,25 @@ def _validate_sdtm(groups: dict[str, list[Path]], define: Path | None, *, whole_
         frames, files, headers = _read_group(fmt, groups[fmt], findings, options.encoding)
         study = _study(frames, files, findings)
         columns = ColumnCache(study.datasets)  # distinct values per column, shared by the SDTM and define rules
-        findings += run(Scope.SDTM, SdtmContext(study, files={k: str(v) for k, v in files.items()},
-                                                whole_study=whole_study, column_cache=columns))
+        standard, conflicts = _standard(options.sdtmig, tree, study)
+        source = str(define if define is not None else (groups[fmt][0].parent if whole_study else groups[fmt][0]))
+        findings += run(Scope.SDTM, SdtmContext(study, source, files={k: str(v) for k, v in files.items()},
+                                                whole_study=whole_study, column_cache=columns,
+                                                standard=standard, standard_conflicts=tuple(conflicts)))
         if tree is not None and define is not None:
             ctx = DefineContext(define, tree, study.datasets, files, fmt, headers, document_level=first,
                                 folder_datasets=folder_datasets, column_cache=columns)
             findings += run(Scope.DEFINE, ctx, file=str(define))
             first = False
     return findings
+
+
+def _standard(option: str | None, tree: etree._ElementTree | None, study: Study) -> tuple[Standard, list[str]]:
+    """The SDTMIG version (--sdtmig, define.xml, TS) and the classes define.xml states, for the SDTM rules."""
+    version = detect(tree) if tree is not None else None
+    stated = stated_standard(tree, version) if tree is not None and version is not None else None
+    classes = stated_classes(tree, version) if tree is not None and version is not None else {}
+    return resolve(option, stated, ts_version(study.datasets), classes)
 
 
 def _read_group(fmt: str, paths: list[Path], findings: list[Finding], encoding: str | None = None
