@@ -106,6 +106,17 @@ def _ts_case(define: bool) -> Check:
     return run
 
 
+def _def_class_case() -> Check:
+    def run(_study: Study, out: Path, tmp: Path) -> list[Finding]:
+        folder = _copy(out, tmp)
+        path = folder / "define.xml"
+        path.write_text(path.read_text(encoding="utf-8").replace('<def:Class Name="EVENTS"/>',
+                                                                 '<def:Class Name="FINDINGS"/>'), encoding="utf-8")
+        return validate_paths([folder]).findings
+
+    return run
+
+
 def _cm() -> pd.DataFrame:
     return pd.DataFrame({"STUDYID": ["MSC-SLE-2009"], "DOMAIN": ["CM"], "USUBJID": ["MSC-SLE-2009-01-01"],
                          "CMSEQ": [1], "CMTRT": ["PREDNISONE"]})
@@ -152,6 +163,7 @@ CASES: list[tuple[str, str, Check, bool]] = [
     ("MSC-DEF-010", "a Define-XML 2.0 document (no XSD shipped)",
      lambda s, out, tmp: validate_paths([_package(out, tmp, "2.0")]).findings, True),
     ("MSC-DEF-010", "a Define-XML 2.1 document", lambda s, out, tmp: validate_paths([out / "xpt"]).findings, False),
+    ("MSC-DEF-011", "AE declared a Findings dataset in define.xml", _def_class_case(), True),
     ("MSC-SDTM-025", "TS says SDTMIG 3.2 (no define.xml)", _ts_case(define=False), True),
     ("MSC-SDTM-026", "define.xml says 3.4, TS says 3.2", _ts_case(define=True), True),
     ("MSC-IO-003", "a byte Windows-1252 leaves undefined", _xpt_bytes(b"odd \x81 byte"), True),

@@ -24,10 +24,17 @@ from lxml import etree
 
 from msc_interop.sdtm.define_model import ISO8601_COVER, ISO8601_KIND_PATTERNS, iso8601_kind
 from msc_interop.validate.columns import ColumnCache
-from msc_interop.validate.define_versions import DefineVersion, define_versions, detect, root_namespaces
+from msc_interop.validate.define_versions import (
+    DefineVersion,
+    define_versions,
+    detect,
+    root_namespaces,
+    stated_classes,
+)
 from msc_interop.validate.model import Finding, RuleMeta, as_text
 from msc_interop.validate.registry import rule
 from msc_interop.validate.schemas import define_xsd
+from msc_interop.validate.standard import class_name, domain_of, sdtm_class
 
 XLINK = "{http://www.w3.org/1999/xlink}"
 _MAX_XSD_ERRORS = 200
@@ -349,6 +356,22 @@ def define_version_without_xsd(ctx: DefineContext, meta: RuleMeta) -> Iterable[F
     if ctx.document_level and v is not None and v.xsd is None:
         yield meta.finding(file=str(ctx.path), dataset="define.xml", row=ctx.tree.getroot().sourceline,
                            version=v.version, odm=v.odm, def_ns=v.def_ns)
+
+
+@rule("MSC-DEF-011")
+def define_class_is_the_sdtm_class(ctx: DefineContext, meta: RuleMeta) -> Iterable[Finding]:
+    """def:Class of each dataset's ItemGroupDef against the SDTM class of its domain (mappings/sdtm_model.yaml)."""
+    if ctx.version is None or not ctx.with_datasets:
+        return
+    stated = stated_classes(ctx.tree, ctx.version)
+    for ds, df in ctx.datasets.items():
+        if ds not in stated:
+            continue
+        domain = domain_of(ds, df)
+        known, _ = sdtm_class(domain)
+        if known is not None and class_name(stated[ds]) != known:
+            yield meta.finding(file=str(ctx.path), dataset=ds, variable="def:Class", value=stated[ds],
+                               domain=domain, expected=known)
 
 
 @rule("MSC-DEF-009")
