@@ -114,9 +114,19 @@ def reading(encoding: str | None = None) -> Iterator[DecodeLog]:
 
 
 def read_xport(path: str | Path, **kwargs: Any) -> tuple[pd.DataFrame, Any]:
-    """pyreadstat.read_xport with the character values and labels decoded as described above."""
+    """pyreadstat.read_xport with the character values and labels decoded as described above.
+
+    Without --encoding a file is first read as UTF-8 (pyreadstat's own decoding, the fast path for the usual
+    ASCII / UTF-8 file); only a file that is not valid UTF-8 is read again byte for byte and decoded here.
+    """
     import pyreadstat
 
+    log = _LOG.get()
+    if log is None or log.encoding is None:
+        try:
+            return pyreadstat.read_xport(str(path), **kwargs)
+        except UnicodeDecodeError:
+            pass
     df, meta = pyreadstat.read_xport(str(path), encoding="latin1", **kwargs)
     labels = dict(meta.column_names_to_labels or {})
     texts = {f"label of {k}": v for k, v in labels.items() if isinstance(v, str)}
@@ -131,7 +141,14 @@ def read_xport(path: str | Path, **kwargs: Any) -> tuple[pd.DataFrame, Any]:
 
 
 def read_csv(path: str | Path, **kwargs: Any) -> pd.DataFrame:
-    """pandas.read_csv (text columns) with the text decoded as described above; a UTF-8 BOM is dropped."""
+    """pandas.read_csv (text columns) with the text decoded as described above; a UTF-8 BOM is dropped.
+    As for XPT, a valid UTF-8 file is read as such at once (without --encoding)."""
+    log = _LOG.get()
+    if log is None or log.encoding is None:
+        try:
+            return pd.read_csv(path, encoding="utf-8-sig", **kwargs)
+        except UnicodeDecodeError:
+            pass
     df = pd.read_csv(path, encoding="latin-1", **kwargs)
     bom = "\xef\xbb\xbf"
     names = [str(c) for c in df.columns]
