@@ -66,16 +66,18 @@ def to_sdtm(
     created: str | None = None,
     validate: bool = True,
     odm_map: str | Path | None = None,
+    encoding: str | None = None,
 ) -> ConversionResult:
     """Convert study records (or SDTM in another format) to SDTM files, one folder per format.
 
     Writes OUTDIR/<format>/<dataset>.<suffix>, define.xml beside the XPT and Dataset-JSON files, and the
     reject report (OUTDIR/rejects.csv, OUTDIR/rejects.json) with the per-form counts. With `validate`, the
-    files written are checked by the same rules as `msc-interop validate` (result.validation).
+    files written are checked by the same rules as `msc-interop validate` (result.validation). `encoding`:
+    of SDTM XPT/CSV input (default: UTF-8, else Windows-1252, per file; see sdtm/text_encoding.py).
     """
     outdir = Path(outdir)
     stamp = creation_time(created)
-    study, rejects = load_study(input_path, odm_map)
+    study, rejects = _load_decoded(input_path, odm_map, encoding)
     with _report_even_if_writing_fails(rejects, outdir):
         written = write_sdtm(study, outdir, formats, define, stamp)
     written += rejects.write(outdir)
@@ -102,6 +104,17 @@ def _report_even_if_writing_fails(rejects: RejectReport, outdir: Path) -> Iterat
             exc.add_note(f"the reject report of the input read ({n or 'no'} record{'' if n == 1 else 's'} rejected) "
                          f"is in {outdir / 'rejects.csv'} and rejects.json")
         raise
+
+
+def _load_decoded(input_path: str | Path, odm_map: str | Path | None, encoding: str | None
+                  ) -> tuple[Study, RejectReport]:
+    """load_study, with what the SDTM readers decoded (files not in UTF-8, values in no encoding) as notes."""
+    from msc_interop.sdtm.text_encoding import reading
+
+    with reading(encoding) as log:
+        study, rejects = load_study(input_path, odm_map)
+    rejects.notes.extend(log.notes())
+    return study, rejects
 
 
 def validate_written(outdir: Path, fhir_version: str | None = None):
@@ -180,12 +193,13 @@ def to_fhir(
     timezone: str | None = None,
     validate: bool | str = True,
     odm_map: str | Path | None = None,
+    encoding: str | None = None,
 ):
     """Study records or SDTM -> FHIR Bundle and/or NDJSON; returns (FhirWriteResult, RejectReport)."""
     from msc_interop.fhir import write_fhir
 
     outdir = Path(outdir)
-    study, rejects = load_study(input_path, odm_map)
+    study, rejects = _load_decoded(input_path, odm_map, encoding)
     if input_kind(input_path) == InputKind.SDTM:  # records were checked by their reader; SDTM comes as it is
         from msc_interop.fhir.admit import admit_sdtm
 
@@ -212,10 +226,13 @@ def to_fhir(
 VALIDATE_WRITTEN_LIMIT = 50_000
 
 
-def validate(paths: Sequence[str | Path], fhir_version: str | None = None, odm_map: str | Path | None = None):
-    """Run every rule that applies to what each path holds; one Report (see msc_interop.validate)."""
+def validate(paths: Sequence[str | Path], fhir_version: str | None = None, odm_map: str | Path | None = None,
+             encoding: str | None = None, sdtmig: str | None = None):
+    """Run every rule that applies to what each path holds; one Report (see msc_interop.validate).
+    `encoding` of XPT/CSV text (default: detect per file); `sdtmig` the SDTMIG version to check against
+    (default: what define.xml or TS SDTMIGVR states)."""
     from msc_interop.validate import validate_paths
 
     paths = [Path(p) for p in paths]
     refuse_own_outputs(paths)  # as every command does; inside a folder they are skipped
-    return validate_paths(paths, fhir_version=fhir_version, odm_map=odm_map)
+    return validate_paths(paths, fhir_version=fhir_version, odm_map=odm_map, encoding=encoding, sdtmig=sdtmig)

@@ -78,6 +78,16 @@ def _odm_map_option(f: Callable[..., None]) -> Callable[..., None]:
              "beside it). Propose one with `msc-interop odm-map EXPORT.xml`.")(f)
 
 
+def _encoding_option(f: Callable[..., None]) -> Callable[..., None]:
+    return click.option(
+        "--encoding", metavar="CODEC",
+        help="Text encoding of SDTM XPT/CSV input (default: per file, UTF-8 if valid, else Windows-1252).")(f)
+
+
+# the SDTMIG versions validate has metadata for (mappings/sdtmig_versions.yaml; a test keeps the two equal)
+SDTMIG_CHOICES = ["3.1.2", "3.1.3", "3.2", "3.3", "3.4"]
+
+
 @main.command("to-sdtm", epilog="""\b
 Examples:
   msc-interop to-sdtm fixtures/example_study -o out/sdtm
@@ -106,12 +116,13 @@ Exit status: 0 all converted, 1 some records rejected, 2 input unusable.""")
 @click.option("--validate/--no-validate", default=True, show_default=True,
               help="Check the files written with the rules of `msc-interop validate`.")
 @_odm_map_option
+@_encoding_option
 def to_sdtm(input_path: Path, outdir: Path, formats: list[str], define: bool, created: str | None,
-            validate: bool, odm_map: Path | None) -> None:
+            validate: bool, odm_map: Path | None, encoding: str | None) -> None:
     """Convert study records to SDTM DM, EX, AE, LB (+ SUPP--, TS, TV) with Define-XML 2.1."""
     try:
         result = api.to_sdtm(input_path, outdir, formats=formats, define=define, created=created, validate=validate,
-                             odm_map=odm_map)
+                             odm_map=odm_map, encoding=encoding)
     except MscInteropError as exc:
         _fail(exc)
     for path in result.written:
@@ -184,12 +195,13 @@ rejects or invalid resources, 2 unusable.""")
 @click.option("--validate/--no-validate", default=True, show_default=True,
               help="Check every resource written (fast JSON Schema validator, equivalent to fhir.resources).")
 @_odm_map_option
+@_encoding_option
 def to_fhir(input_path: Path, outdir: Path, fhir_version: str, bundle: str, ndjson: bool, timezone: str | None,
-            validate: bool, odm_map: Path | None) -> None:
+            validate: bool, odm_map: Path | None, encoding: str | None) -> None:
     """Convert study records or SDTM to HL7 FHIR R4/R5 resources."""
     try:
         result, rejects = api.to_fhir(input_path, outdir, fhir_version=fhir_version, bundle=bundle, ndjson=ndjson,
-                                      timezone=timezone, validate=validate, odm_map=odm_map)
+                                      timezone=timezone, validate=validate, odm_map=odm_map, encoding=encoding)
     except MscInteropError as exc:
         _fail(exc)
     for path in result.paths:
@@ -275,8 +287,11 @@ Exit status: 0 passed at --fail-on, 1 findings at or above it, 2 unusable input.
 @click.option("--list-rules", is_flag=True, help="Print every rule (id, severity, scope, message) and exit.")
 @click.option("--limit", type=int, default=20, show_default=True, help="Findings shown on the console.")
 @_odm_map_option
+@_encoding_option
+@click.option("--sdtmig", type=click.Choice(SDTMIG_CHOICES),
+              help="SDTMIG version to check against (default: as define.xml or TS SDTMIGVR states, else 3.4).")
 def validate(paths: tuple[Path, ...], fhir_version: str | None, report_path: Path | None, fail_on: str,
-             list_rules: bool, limit: int, odm_map: Path | None) -> None:
+             list_rules: bool, limit: int, odm_map: Path | None, encoding: str | None, sdtmig: str | None) -> None:
     """Check SDTM and FHIR against the standards; one report of what is wrong and exactly where."""
     from rich.console import Console
 
@@ -289,7 +304,8 @@ def validate(paths: tuple[Path, ...], fhir_version: str | None, report_path: Pat
     if not paths:
         raise click.UsageError("give at least one PATH (or --list-rules)")
     try:
-        report = api.validate(list(paths), fhir_version=fhir_version, odm_map=odm_map)
+        report = api.validate(list(paths), fhir_version=fhir_version, odm_map=odm_map, encoding=encoding,
+                              sdtmig=sdtmig)
         if report_path is not None:
             report.write(report_path)
     except MscInteropError as exc:

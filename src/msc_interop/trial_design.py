@@ -75,8 +75,11 @@ def apply_trial_design(meta: StudyMeta, datasets: dict[str, pd.DataFrame]) -> St
         meta.sponsor = value.get("SPONSOR", meta.sponsor)
         if "INDIC" in first.index:
             indication = {"name": value["INDIC"]}
-            if first.loc["INDIC", "TSVCDREF"] == "SNOMED" and first.loc["INDIC", "TSVALCD"]:
-                indication["snomed"] = first.loc["INDIC", "TSVALCD"]
+            # TSVALCD / TSVCDREF are Expected, not Required: a legacy TS (the CDISC pilot's) has neither
+            ref = first.loc["INDIC", "TSVCDREF"] if "TSVCDREF" in first.columns else ""
+            code = first.loc["INDIC", "TSVALCD"] if "TSVALCD" in first.columns else ""
+            if ref == "SNOMED" and code:
+                indication["snomed"] = code
             meta.indication = indication
         meta.sdtmig_version = value.get("SDTIGVER", meta.sdtmig_version)
     tv = datasets.get("TV")

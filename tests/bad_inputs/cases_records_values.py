@@ -188,7 +188,7 @@ def _(d: Path) -> None:
 
 
 @case("records/subjects.csv-born-after-consent", "records", "validate", 1,
-      ("MSC-SDTM-025", "BRTHDTC 2010-05-01 is after", "DM row 2"))
+      ("MSC-SDTM-027", "BRTHDTC 2010-05-01 is after", "DM row 2"))
 def _(d: Path) -> None:
     replace_text(d / "subjects.csv", "02,01,Female,1986-11-09,", "02,01,Female,2010-05-01,")
 

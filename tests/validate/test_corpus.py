@@ -108,7 +108,8 @@ def _edit_xpt(folder: Path, op: dict[str, Any]) -> None:
     df, meta = pyreadstat.read_xport(str(path))
     if "variable" in op:
         df.loc[op["row"] - 1, op["variable"]] = op["value"]
-    labels = [meta.column_names_to_labels.get(c, c) for c in df.columns]
+    new_labels = op.get("labels", {})
+    labels = [new_labels.get(c, meta.column_names_to_labels.get(c, c)) for c in df.columns]
     pyreadstat.write_xport(df, str(path), file_format_version=5, table_name=op.get("member", meta.table_name),
                            file_label=meta.file_label, column_labels=labels)
 

@@ -22,7 +22,8 @@ def _findings() -> list[Finding]:
         get_rule("MSC-SDTM-016").finding(file="out/lb.xpt", dataset="LB", row=5, usubjid="S-01", seq=5,
                                          variable="LBNRIND", value="HIGH", stresn_var="LBSTRESN", stresn=3.52, lo=0,
                                          hi=20, expected="NORMAL"),
-        get_rule("MSC-SDTM-023").finding(file="out/cm.xpt", dataset="CM", known="DM, LB"),
+        get_rule("MSC-SDTM-023").finding(file="out/cm.xpt", dataset="CM", split="", source="the SDTMIG CM table",
+                                         known="DM, LB"),
         get_rule("MSC-SDTM-008").finding(file="out/ex.xpt", dataset="EX", row=1, variable="EXSTDY", value=0.0),
     ]
 

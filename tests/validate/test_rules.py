@@ -31,6 +31,9 @@ from msc_interop.validate.docs import rules_markdown
 from msc_interop.validate.registry import registered_functions
 
 from .conftest import FHIR_DATA, mutate
+from .test_define_versions import _package
+from .test_encoding import _xpt
+from .test_standard import _copy, _ts_version, _xpt_edit
 
 CORPUS = yaml.safe_load((REPO / "tests" / "data" / "defects" / "corpus.yaml").read_text(encoding="utf-8"))
 
@@ -84,6 +87,36 @@ def _write(name: str, data: bytes) -> Check:
     return run
 
 
+def _xpt_bytes(*texts: bytes) -> Check:
+    """A TS-like XPT whose TSVAL values are these bytes, validated as a folder."""
+    def run(_study: Study, _out: Path, tmp: Path) -> list[Finding]:
+        _xpt(tmp / "ts.xpt", list(texts))
+        return validate_paths([tmp]).findings
+
+    return run
+
+
+def _ts_case(define: bool) -> Check:
+    """The to-sdtm XPT output whose TS states SDTMIG 3.2 (with or without its define.xml, which states 3.4)."""
+    def run(_study: Study, out: Path, tmp: Path) -> list[Finding]:
+        folder = _copy(out, tmp, define=define)
+        _xpt_edit(folder / "ts.xpt", _ts_version("3.2"))
+        return validate_paths([folder]).findings
+
+    return run
+
+
+def _def_class_case() -> Check:
+    def run(_study: Study, out: Path, tmp: Path) -> list[Finding]:
+        folder = _copy(out, tmp)
+        path = folder / "define.xml"
+        path.write_text(path.read_text(encoding="utf-8").replace('<def:Class Name="EVENTS"/>',
+                                                                 '<def:Class Name="FINDINGS"/>'), encoding="utf-8")
+        return validate_paths([folder]).findings
+
+    return run
+
+
 def _cm() -> pd.DataFrame:
     return pd.DataFrame({"STUDYID": ["MSC-SLE-2009"], "DOMAIN": ["CM"], "USUBJID": ["MSC-SLE-2009-01-01"],
                          "CMSEQ": [1], "CMTRT": ["PREDNISONE"]})
@@ -127,6 +160,16 @@ CASES: list[tuple[str, str, Check, bool]] = [
     ("MSC-IO-001", "a .json file that is not JSON", _write("lb.json", b'{"datasetJSONVersion": "1.1.0", '), True),
     ("MSC-IO-001", "a readable Dataset-JSON file",
      lambda s, out, tmp: validate_paths([out / "json" / "dm.json"]).findings, False),
+    ("MSC-DEF-010", "a Define-XML 2.0 document (no XSD shipped)",
+     lambda s, out, tmp: validate_paths([_package(out, tmp, "2.0")]).findings, True),
+    ("MSC-DEF-010", "a Define-XML 2.1 document", lambda s, out, tmp: validate_paths([out / "xpt"]).findings, False),
+    ("MSC-DEF-011", "AE declared a Findings dataset in define.xml", _def_class_case(), True),
+    ("MSC-SDTM-025", "TS says SDTMIG 3.2 (no define.xml)", _ts_case(define=False), True),
+    ("MSC-SDTM-026", "define.xml says 3.4, TS says 3.2", _ts_case(define=True), True),
+    ("MSC-IO-003", "a byte Windows-1252 leaves undefined", _xpt_bytes(b"odd \x81 byte"), True),
+    ("MSC-IO-003", "a Windows-1252 apostrophe", _xpt_bytes(b"Alzheimer\x92s"), False),
+    ("MSC-IO-004", "an XPT file in Windows-1252", _xpt_bytes(b"Alzheimer\x92s"), True),
+    ("MSC-IO-004", "an XPT file in UTF-8", _xpt_bytes("caf\u00e9".encode()), False),
     ("MSC-IO-002", "a path that does not exist",
      lambda s, out, tmp: validate_paths([tmp / "missing"]).findings, True),
     ("MSC-IO-002", "a .txt file", _write("notes.txt", b"hello"), True),
@@ -153,9 +196,9 @@ CASES: list[tuple[str, str, Check, bool]] = [
     ("MSC-SDTM-012", "dates that cannot be ordered at their shared precision",
      _study(cells=_cells(("AE", 1, "AESTDTC", "2009-03"), ("AE", 1, "AESTDY", None),
                          ("AE", 1, "AEENDTC", "2009-03-28"))), False),
-    ("MSC-SDTM-025", "a birth year that is the consent year cannot be ordered",
+    ("MSC-SDTM-027", "a birth year that is the consent year cannot be ordered",
      _study(cells=_cells(("DM", 2, "BRTHDTC", "2009"))), False),
-    ("MSC-SDTM-025", "born after consent", _study(cells=_cells(("DM", 2, "BRTHDTC", "2010-05-01"))), True),
+    ("MSC-SDTM-027", "born after consent", _study(cells=_cells(("DM", 2, "BRTHDTC", "2010-05-01"))), True),
     ("MSC-SDTM-013", "an unscheduled visit with its own number and name",
      _study(cells=_cells(("LB", 2, "VISITNUM", 4.1), ("LB", 2, "VISIT", "UNSCHEDULED 4.1"))), False),
     ("MSC-SDTM-014", "an unscheduled visit with its own number and name",

@@ -22,6 +22,7 @@ import pandas as pd
 from msc_interop import mappings
 from msc_interop.atomic import atomic_open
 from msc_interop.errors import InputError
+from msc_interop.sdtm import text_encoding
 from msc_interop.study import as_text, conform
 
 CHUNK_ROWS = 100_000
@@ -74,7 +75,7 @@ def read_csv(path: Path) -> tuple[str, pd.DataFrame]:
     path = Path(path)
     name = path.stem.upper()
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
+        raw = text_encoding.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)  # UTF-8, else cp1252
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except pd.errors.EmptyDataError:

@@ -23,6 +23,7 @@ import pyreadstat
 from msc_interop import iso8601, mappings
 from msc_interop.atomic import atomic_path
 from msc_interop.errors import InputError, MscInteropError, OutputLimitError
+from msc_interop.sdtm import text_encoding
 from msc_interop.sdtm.xpt_layout import check_xpt_layout
 from msc_interop.study import as_text, conform
 
@@ -131,7 +132,7 @@ def read_xpt(path: Path) -> tuple[str, pd.DataFrame]:
     except OSError as exc:
         raise InputError(f"{path.name}: cannot be read: {exc}") from exc
     try:
-        df, meta = pyreadstat.read_xport(str(path))
+        df, meta = text_encoding.read_xport(path)  # text decoded per file: UTF-8, else Windows-1252
     except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, OSError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{path.name}: not a readable SAS XPORT (XPT) file: {exc}") from exc
     name = (meta.table_name or path.stem).upper()

@@ -32,13 +32,17 @@ from msc_interop.errors import InputError, MscInteropError
 from msc_interop.inputs.kinds import RECORDS_DEFINITIONS, own_output, sniff_json
 from msc_interop.inputs.load import load_study
 from msc_interop.runtime import gc_paused
+from msc_interop.sdtm.text_encoding import check_encoding, read_xport, reading
 from msc_interop.study import Study, StudyMeta, conform
 from msc_interop.validate.columns import ColumnCache
+from msc_interop.validate.define_versions import detect, stated_classes, stated_standard
 from msc_interop.validate.fhir_rules import fhir_rules
 from msc_interop.validate.model import Finding, Scope
 from msc_interop.validate.registry import get_rule, run
 from msc_interop.validate.report import Report
 from msc_interop.validate.rules import DefineContext, JsonFile, SdtmContext, XptFile
+from msc_interop.validate.rules.encoding import decode_findings
+from msc_interop.validate.standard import Standard, resolve, ts_version
 
 SDTM_SUFFIXES = {".xpt": "xpt", ".json": "json", ".ndjson": "ndjson", ".csv": "csv"}
 FORMAT_ORDER = ("xpt", "json", "ndjson", "csv")
@@ -58,17 +62,28 @@ def validate_study(study: Study, *, source: str = "") -> Report:
     return Report(findings, sources=[source] if source else [])
 
 
+@dataclass(frozen=True)
+class Options:
+    """What the user told validate about SDTM input: the text encoding of XPT/CSV files and the SDTMIG version
+    (None: detect per file / read from define.xml or TS)."""
+
+    encoding: str | None = None
+    sdtmig: str | None = None
+
+
 def validate_paths(paths: Sequence[str | Path], *, fhir_version: str | None = None,
-                   odm_map: str | Path | None = None) -> Report:
+                   odm_map: str | Path | None = None, encoding: str | None = None,
+                   sdtmig: str | None = None) -> Report:
     """Validate each path by what it holds (SDTM folder or file, to-sdtm output, study records, FHIR).
 
         >>> report = validate_paths([Path("out/sdtm")])                     # doctest: +SKIP
         >>> report.counts_by_severity()                                      # doctest: +SKIP
         {'error': 0, 'warning': 0, 'notice': 0}
     """
+    options = Options(check_encoding(encoding), sdtmig)
     report = Report(sources=[str(p) for p in paths])
     for p in paths:
-        report.extend(_validate_path(Path(p), fhir_version, 0, odm_map))
+        report.extend(_validate_path(Path(p), fhir_version, 0, odm_map, options))
     return report
 
 
@@ -108,21 +123,21 @@ def _unreadable(path: Path, kind: str, error: object, row: int | None = None) ->
     return get_rule("MSC-IO-001").finding(file=str(path), row=row, kind=kind, error=str(error))
 
 
-def _validate_path(path: Path, fhir_version: str | None, depth: int, odm_map: str | Path | None = None
-                   ) -> list[Finding]:
+def _validate_path(path: Path, fhir_version: str | None, depth: int, odm_map: str | Path | None = None,
+                   options: Options = Options()) -> list[Finding]:
     if not path.exists():
         return _nothing(path, "no such file or folder")
     what = own_output(path)
     if what is not None:
         return _nothing(path, f"is {what}, not data to validate")
     if path.is_file():
-        return _validate_file(path, fhir_version, odm_map)
+        return _validate_file(path, fhir_version, odm_map, options)
     if any((path / n).is_file() for n in RECORDS_DEFINITIONS):
         return HANDLERS["records"](path)
     folder = _classify(path)
     findings: list[Finding] = []
     if folder.groups:
-        findings += HANDLERS["sdtm"](folder.groups, folder.define)
+        findings += HANDLERS["sdtm"](folder.groups, folder.define, options=options)
     elif folder.define is not None:
         findings += HANDLERS["define"](folder.define)
     if folder.fhir:
@@ -132,7 +147,7 @@ def _validate_path(path: Path, fhir_version: str | None, depth: int, odm_map: st
     found_any = False
     if depth < _MAX_DEPTH:
         for sub in (p for p in sorted(path.iterdir()) if p.is_dir() and not p.name.startswith(".")):
-            found = _validate_path(sub, fhir_version, depth + 1)
+            found = _validate_path(sub, fhir_version, depth + 1, None, options)
             if len(found) == 1 and found[0].rule_id == "MSC-IO-002":
                 continue  # a subfolder with nothing validate reads (logs, plots) is not a finding
             found_any = True
@@ -143,7 +158,8 @@ def _validate_path(path: Path, fhir_version: str | None, depth: int, odm_map: st
                           "(study.yaml) or FHIR JSON/NDJSON, in it or in its subfolders")
 
 
-def _validate_file(path: Path, fhir_version: str | None, odm_map: str | Path | None = None) -> list[Finding]:
+def _validate_file(path: Path, fhir_version: str | None, odm_map: str | Path | None = None,
+                   options: Options = Options()) -> list[Finding]:
     from msc_interop.odm import is_odm
 
     suffix = path.suffix.lower()
@@ -156,18 +172,18 @@ def _validate_file(path: Path, fhir_version: str | None, odm_map: str | Path | N
         if kind == "fhir":
             return list(HANDLERS["fhir"]([path], fhir_version))
         if kind == "datasetjson":
-            return HANDLERS["sdtm"]({SDTM_SUFFIXES[suffix]: [path]}, None, whole_study=False)
+            return HANDLERS["sdtm"]({SDTM_SUFFIXES[suffix]: [path]}, None, whole_study=False, options=options)
         return _nothing(path, "is neither Dataset-JSON (no datasetJSONVersion) nor FHIR (no resourceType)")
     if suffix in (".xpt", ".csv"):
-        return HANDLERS["sdtm"]({SDTM_SUFFIXES[suffix]: [path]}, None, whole_study=False)
+        return HANDLERS["sdtm"]({SDTM_SUFFIXES[suffix]: [path]}, None, whole_study=False, options=options)
     return _nothing(path, f"a {suffix or 'suffix-less'} file is not something validate reads "
                           "(.xpt, .json, .ndjson, .csv, define.xml, .xlsx study records, ODM .xml export)")
 
 
 # --- SDTM datasets ---------------------------------------------------------------------------------------------
 
-def _validate_sdtm(groups: dict[str, list[Path]], define: Path | None, *, whole_study: bool = True
-                   ) -> list[Finding]:
+def _validate_sdtm(groups: dict[str, list[Path]], define: Path | None, *, whole_study: bool = True,
+                   options: Options = Options()) -> list[Finding]:
     findings: list[Finding] = []
     tree = _parse_define(define, findings) if define is not None else None
     folder_datasets = frozenset(p.stem.upper() for files in groups.values() for p in files)
@@ -175,11 +191,14 @@ def _validate_sdtm(groups: dict[str, list[Path]], define: Path | None, *, whole_
     for fmt in FORMAT_ORDER:
         if fmt not in groups:
             continue
-        frames, files, headers = _read_group(fmt, groups[fmt], findings)
+        frames, files, headers = _read_group(fmt, groups[fmt], findings, options.encoding)
         study = _study(frames, files, findings)
         columns = ColumnCache(study.datasets)  # distinct values per column, shared by the SDTM and define rules
-        findings += run(Scope.SDTM, SdtmContext(study, files={k: str(v) for k, v in files.items()},
-                                                whole_study=whole_study, column_cache=columns))
+        standard, conflicts = _standard(options.sdtmig, tree, study)
+        source = str(define if define is not None else (groups[fmt][0].parent if whole_study else groups[fmt][0]))
+        findings += run(Scope.SDTM, SdtmContext(study, source, files={k: str(v) for k, v in files.items()},
+                                                whole_study=whole_study, column_cache=columns,
+                                                standard=standard, standard_conflicts=tuple(conflicts)))
         if tree is not None and define is not None:
             ctx = DefineContext(define, tree, study.datasets, files, fmt, headers, document_level=first,
                                 folder_datasets=folder_datasets, column_cache=columns)
@@ -188,7 +207,15 @@ def _validate_sdtm(groups: dict[str, list[Path]], define: Path | None, *, whole_
     return findings
 
 
-def _read_group(fmt: str, paths: list[Path], findings: list[Finding]
+def _standard(option: str | None, tree: etree._ElementTree | None, study: Study) -> tuple[Standard, list[str]]:
+    """The SDTMIG version (--sdtmig, define.xml, TS) and the classes define.xml states, for the SDTM rules."""
+    version = detect(tree) if tree is not None else None
+    stated = stated_standard(tree, version) if tree is not None and version is not None else None
+    classes = stated_classes(tree, version) if tree is not None and version is not None else {}
+    return resolve(option, stated, ts_version(study.datasets), classes)
+
+
+def _read_group(fmt: str, paths: list[Path], findings: list[Finding], encoding: str | None = None
                 ) -> tuple[dict[str, pd.DataFrame], dict[str, Path], dict[str, dict[str, Any]]]:
     from msc_interop.sdtm.formats import FORMATS
 
@@ -198,9 +225,12 @@ def _read_group(fmt: str, paths: list[Path], findings: list[Finding]
     for path in paths:
         try:
             if fmt == "xpt":
-                name, df = FORMATS["xpt"].reader(path)
+                with reading(encoding) as log:
+                    name, df = FORMATS["xpt"].reader(path)
+                findings += decode_findings(log)
                 df = _shared_text(df)
-                _, meta = pyreadstat.read_xport(str(path), metadataonly=True)
+                with reading(encoding):  # the labels again: already reported with the data above
+                    _, meta = read_xport(path, metadataonly=True)
                 xpt = XptFile(path, meta.table_name or "", meta.file_label or "",
                               dict(meta.column_names_to_labels or {}), df)
                 findings += run(Scope.XPT, xpt, file=str(path), dataset=name)
@@ -216,7 +246,9 @@ def _read_group(fmt: str, paths: list[Path], findings: list[Finding]
                     headers[name] = parsed.header
                     del parsed
             else:
-                name, df = FORMATS[fmt].reader(path)
+                with reading(encoding) as log:
+                    name, df = FORMATS[fmt].reader(path)
+                findings += decode_findings(log)
                 df = _shared_text(df)
         except (InputError, pyreadstat.ReadstatError, pyreadstat.PyreadstatError, OSError) as exc:
             findings.append(_unreadable(path, f"an SDTM {fmt} dataset", exc))

@@ -111,7 +111,8 @@ def as_text(value: Any) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return ""
-        return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+        # float(): numpy 2 prints a np.float64 (a float subclass) as "np.float64(0.625)"
+        return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(float(value))
     try:
         if pd.isna(value):
             return ""

@@ -1,4 +1,8 @@
-"""define.xml rules (scope "define"): the Define-XML 2.1 XSD, and define.xml against the datasets beside it.
+"""define.xml rules (scope "define"): Define-XML 1.0, 2.0 and 2.1, and define.xml against the datasets beside it.
+
+The version is told by the namespaces (validate/define_versions.py); every cross-check reads the document in its
+own version's namespaces. Only 2.1 is checked against an XSD (the one msc-interop ships): for 1.0 and 2.0 a
+notice says that the schema check did not run, rather than checking them against the 2.1 schema.
 
 The metadata must describe the data actually delivered: every dataset and variable described, DataType and
 Length that fit the values, codelists that hold every value, Dataset-JSON OIDs that point into the document.
@@ -20,12 +24,18 @@ from lxml import etree
 
 from msc_interop.sdtm.define_model import ISO8601_COVER, ISO8601_KIND_PATTERNS, iso8601_kind
 from msc_interop.validate.columns import ColumnCache
+from msc_interop.validate.define_versions import (
+    DefineVersion,
+    define_versions,
+    detect,
+    root_namespaces,
+    stated_classes,
+)
 from msc_interop.validate.model import Finding, RuleMeta, as_text
 from msc_interop.validate.registry import rule
 from msc_interop.validate.schemas import define_xsd
+from msc_interop.validate.standard import class_name, domain_of, sdtm_class
 
-ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
-DEF = "{http://www.cdisc.org/ns/def/v2.1}"
 XLINK = "{http://www.w3.org/1999/xlink}"
 _MAX_XSD_ERRORS = 200
 
@@ -61,7 +71,15 @@ class DefineIndex:
     codelists: Mapping[str, frozenset[str]]
 
 
-def index_define(tree: etree._ElementTree) -> DefineIndex:
+_EMPTY = DefineIndex("", "", {}, frozenset(), frozenset(), {})
+
+
+def index_define(tree: etree._ElementTree, version: DefineVersion | None = None) -> DefineIndex:
+    """What the cross-checks read, in the namespaces of the document's version (detected when not given)."""
+    v = version or detect(tree)
+    if v is None:
+        return _EMPTY
+    ODM, DEF = f"{{{v.odm}}}", f"{{{v.def_ns}}}"  # the namespace prefixes of this version, as in the XML
     root = tree.getroot()
     study = root.find(f"{ODM}Study")
     mdv = study.find(f"{ODM}MetaDataVersion") if study is not None else None
@@ -108,8 +126,13 @@ class DefineContext:
     _texts: dict[tuple[str, str], pd.Series] = field(default_factory=dict, repr=False)
 
     @functools.cached_property
+    def version(self) -> DefineVersion | None:
+        """The Define-XML version (None: not a Define-XML 1.0/2.0/2.1 document)."""
+        return detect(self.tree)
+
+    @functools.cached_property
     def index(self) -> DefineIndex:
-        return index_define(self.tree)
+        return index_define(self.tree, self.version)
 
     @functools.cached_property
     def columns(self) -> ColumnCache:
@@ -149,6 +172,13 @@ class DefineContext:
 def define_xsd_valid(ctx: DefineContext, meta: RuleMeta) -> Iterable[Finding]:
     if not ctx.document_level:
         return
+    if ctx.version is None:
+        yield meta.finding(file=str(ctx.path), dataset="define.xml", row=ctx.tree.getroot().sourceline,
+                           variant="unknown", found=root_namespaces(ctx.tree),
+                           known=", ".join(f"{v.version} ({v.odm} + {v.def_ns})" for v in define_versions()))
+        return
+    if ctx.version.xsd is None:
+        return  # MSC-DEF-010 says that no schema check ran
     xsd = define_xsd()
     if xsd.validate(ctx.tree):
         return
@@ -238,8 +268,9 @@ def _type_problem(ctx: DefineContext, ds: str, col: str, declared: str) -> tuple
             return "", None, None  # CSV carries no types: numbers as text fit a numeric DataType
         example = bad if not bad.empty else values
         return "the data are character", example.iloc[0], int(example.index[0]) + 1
-    if declared in ISO8601_COVER:
-        cover = ISO8601_COVER[declared]
+    covers = ISO8601_COVER if ctx.version is None or ctx.version.iso8601_cover is None else ctx.version.iso8601_cover
+    if declared in covers:
+        cover = covers[declared]
         kinds = iso8601_kinds(values)
         bad = values[~kinds.isin(cover)]
         if not bad.empty:
@@ -267,14 +298,18 @@ def length_fits(ctx: DefineContext, meta: RuleMeta) -> Iterable[Finding]:
         for item in group.items:
             if item.name not in df.columns or item.length is None or item.datatype not in ("text", "integer"):
                 continue
+            if item.datatype == "integer" and ctx.version is not None and not ctx.version.numeric_length_checked:
+                continue  # Define-XML 1.0: Length of a number is SAS's storage length (8 bytes), not digits
             values = ctx.distinct_text(ds, item.name)
+            if item.datatype == "integer":  # a value that is not a whole number is MSC-DEF-005's finding
+                values = values[values.map(lambda v: _is_number(v, True))]
             if values.empty:
                 continue
             if item.datatype == "text":
                 sizes = values.map(lambda v: len(v.encode("utf-8")))
                 unit = "bytes"
             else:
-                sizes = values.map(lambda v: len(str(int(float(v)))) if _is_number(v, True) else len(v))
+                sizes = values.map(lambda v: len(str(int(float(v)))))
                 unit = "digits"
             longest = int(sizes.max())
             if longest > item.length:
@@ -313,6 +348,30 @@ def described_dataset_has_file(ctx: DefineContext, meta: RuleMeta) -> Iterable[F
     for name, group in ctx.index.groups.items():
         if group.href and name not in present:
             yield meta.finding(file=str(ctx.path), dataset=name, href=group.href)
+
+
+@rule("MSC-DEF-010")
+def define_version_without_xsd(ctx: DefineContext, meta: RuleMeta) -> Iterable[Finding]:
+    v = ctx.version
+    if ctx.document_level and v is not None and v.xsd is None:
+        yield meta.finding(file=str(ctx.path), dataset="define.xml", row=ctx.tree.getroot().sourceline,
+                           version=v.version, odm=v.odm, def_ns=v.def_ns)
+
+
+@rule("MSC-DEF-011")
+def define_class_is_the_sdtm_class(ctx: DefineContext, meta: RuleMeta) -> Iterable[Finding]:
+    """def:Class of each dataset's ItemGroupDef against the SDTM class of its domain (mappings/sdtm_model.yaml)."""
+    if ctx.version is None or not ctx.with_datasets:
+        return
+    stated = stated_classes(ctx.tree, ctx.version)
+    for ds, df in ctx.datasets.items():
+        if ds not in stated:
+            continue
+        domain = domain_of(ds, df)
+        known, _ = sdtm_class(domain)
+        if known is not None and class_name(stated[ds]) != known:
+            yield meta.finding(file=str(ctx.path), dataset=ds, variable="def:Class", value=stated[ds],
+                               domain=domain, expected=known)
 
 
 @rule("MSC-DEF-009")

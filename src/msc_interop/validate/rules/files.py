@@ -108,6 +108,11 @@ def xpt_ascii(ctx: XptFile, meta: RuleMeta) -> Iterable[Finding]:
     for col, label in ctx.labels.items():
         if label and not label.isascii():
             yield meta.finding(**where, variable=col, value=label, what=f"the label of {col}")
+
+
+@rule("MSC-XPT-005")
+def xpt_ascii_values(ctx: XptFile, meta: RuleMeta) -> Iterable[Finding]:
+    where = {"file": str(ctx.path), "dataset": ctx.dataset}
     for col, values in _suspect_columns(ctx):
         _, ascii_ = _bytes_per_value(values)
         pos = np.flatnonzero(~ascii_)

@@ -25,6 +25,7 @@ from msc_interop.study import Study
 from msc_interop.validate.columns import ColumnCache
 from msc_interop.validate.model import Finding, RuleMeta, as_text
 from msc_interop.validate.registry import bulk
+from msc_interop.validate.standard import DomainSpec, Standard, default_standard, domain_of, domain_spec
 
 
 @dataclass
@@ -38,6 +39,10 @@ class SdtmContext:
     # subjects, the parent of a SUPP--) cannot conclude that those datasets are missing
     whole_study: bool = True
     column_cache: ColumnCache | None = None
+    # the SDTMIG version and define.xml classes the study is checked against (validate/standard.py), and where
+    # define.xml and TS disagree on the version
+    standard: Standard = field(default_factory=default_standard)
+    standard_conflicts: tuple[str, ...] = ()
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def file(self, ds: str) -> str:
@@ -46,6 +51,21 @@ class SdtmContext:
     def frames(self) -> Iterator[tuple[str, pd.DataFrame]]:
         for name in self.study.names:
             yield name, self.study[name]
+
+    def domain_of(self, ds: str) -> str:
+        """The domain of a dataset: LBCH (DOMAIN = LB) is part of LB (SDTMIG 3.2 section 4.1.7)."""
+        return self.cached(("domain", ds), lambda: domain_of(ds, self.study[ds]))
+
+    def spec(self, ds: str) -> DomainSpec:
+        """The Required / Expected variables of the dataset's domain for the study's SDTMIG version."""
+        return self.cached(("spec", ds), lambda: domain_spec(self.domain_of(ds), self.standard))
+
+    def split_groups(self) -> dict[str, list[str]]:
+        """Domain -> its datasets, for the domains of more than one dataset (split domains)."""
+        groups: dict[str, list[str]] = {}
+        for name in self.study.names:
+            groups.setdefault(self.domain_of(name), []).append(name)
+        return {d: names for d, names in groups.items() if len(names) > 1}
 
     def prefix(self, ds: str) -> str:
         """The --variable prefix: the domain code (DOMAIN of a split dataset such as QSPH is QS)."""

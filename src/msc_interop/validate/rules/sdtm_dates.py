@@ -159,7 +159,7 @@ def start_not_after_end(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
 _AFTER_BIRTH = ("RFICDTC", "RFSTDTC", "RFXSTDTC", "DTHDTC")
 
 
-@rule("MSC-SDTM-025")
+@rule("MSC-SDTM-027")
 def born_before(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     if "DM" not in ctx.study or "BRTHDTC" not in ctx.study["DM"].columns:
         return

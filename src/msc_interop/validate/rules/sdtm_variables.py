@@ -32,18 +32,18 @@ def _blank(ctx: SdtmContext, ds: str, col: str) -> pd.Series:
 # --- variable presence and Core ---------------------------------------------------------------------------
 
 def _core_variables(ctx: SdtmContext, core: str) -> Iterator[tuple[str, pd.DataFrame, str]]:
-    """(dataset, frame, variable) for each variable of this Core ("Req", "Exp") in the dataset's metadata."""
+    """(dataset, frame, variable) for each variable of this Core ("Req", "Exp") of the dataset's domain, for the
+    study's SDTMIG version: msc-interop's metadata, the SDTMIG table or the SDTM class (validate/standard.py)."""
     for ds, df in ctx.frames():
-        d = mappings.sdtm_domain(ds)
-        for v in d.variables if d else ():
-            if v.core == core:
-                yield ds, df, v.name
+        spec = ctx.spec(ds)
+        for name in spec.required if core == "Req" else spec.expected:
+            yield ds, df, name
 
 
 def _absent(ctx: SdtmContext, meta: RuleMeta, core: str) -> Iterator[Finding]:
     for ds, df, name in _core_variables(ctx, core):
         if name not in df.columns:
-            yield meta.finding(file=ctx.file(ds), dataset=ds, variable=name)
+            yield meta.finding(file=ctx.file(ds), dataset=ds, variable=name, source=ctx.spec(ds).source)
 
 
 @rule("MSC-SDTM-001")
@@ -68,7 +68,7 @@ def expected_present(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
 def _codelist_breaches(ctx: SdtmContext, meta: RuleMeta, extensible: bool) -> Iterator[Finding]:
     ct = mappings.ct_source().get("package_date", "")
     for ds, df in ctx.frames():
-        d = mappings.sdtm_domain(ds)
+        d = mappings.sdtm_domain(ctx.domain_of(ds))
         for v in d.variables if d else ():
             if not v.codelist or v.name not in df.columns:
                 continue
@@ -139,9 +139,12 @@ def test_name_matches_code(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding
 
 @rule("MSC-SDTM-010")
 def seq_unique(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    splits = ctx.split_groups()
     for ds, df, (seq,) in ctx.having("SEQ"):
         if "USUBJID" not in df.columns:
             continue
+        if ctx.domain_of(ds) in splits:
+            continue  # a split domain: --SEQ is unique across all its datasets (below)
         subj_codes, _ = ctx.distinct(ds, "USUBJID")
         seq_codes, _ = ctx.distinct(ds, seq)
         key = pd.Series(subj_codes.astype(np.int64) * (int(seq_codes.max(initial=0)) + 1) + seq_codes,
@@ -150,6 +153,35 @@ def seq_unique(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
         if not dup.any():
             continue
         yield from ctx.at(meta, ds, dup, seq, count=key[dup].map(key[dup].value_counts()))
+    yield from _seq_unique_across_splits(ctx, meta, splits)
+
+
+def _seq_unique_across_splits(ctx: SdtmContext, meta: RuleMeta, splits: dict[str, list[str]]) -> Iterator[Finding]:
+    """SDTMIG 3.2 section 4.1.7: --SEQ is unique within USUBJID across all the datasets a domain is split into."""
+    for domain, names in splits.items():
+        seq = f"{domain}SEQ"
+        parts = [(ds, ctx.study[ds]) for ds in names if {"USUBJID", seq} <= set(ctx.study[ds].columns)]
+        if not parts:
+            continue
+        keys = pd.concat([pd.DataFrame({"USUBJID": df["USUBJID"].to_numpy(dtype=object),
+                                        "SEQ": df[seq].to_numpy(dtype="float64", na_value=np.nan),
+                                        "ds": ds, "row": np.arange(len(df))}) for ds, df in parts],
+                         ignore_index=True)
+        dup = keys.duplicated(["USUBJID", "SEQ"], keep=False) & keys["SEQ"].notna()
+        if not dup.any():
+            continue
+        counts = keys[dup].groupby(["USUBJID", "SEQ"])["ds"].transform("size")
+        where = keys[dup].groupby(["USUBJID", "SEQ"])["ds"].transform(lambda x: ", ".join(sorted(set(x))))
+        for ds, df in parts:
+            mine = dup & keys["ds"].eq(ds)
+            rows = keys.loc[mine, "row"].to_numpy()
+            mask = np.zeros(len(df), dtype=bool)
+            mask[rows] = True
+            n = pd.Series(0, index=df.index)
+            n.iloc[rows] = counts[mine].to_numpy()
+            w = pd.Series("", index=df.index, dtype=object)
+            w.iloc[rows] = where[mine].to_numpy()
+            yield from ctx.at(meta, ds, mask, seq, count=n, variant="split", datasets=w, domain=domain)
 
 
 @rule("MSC-SDTM-011")
@@ -193,11 +225,13 @@ def supp_has_parent(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
             continue
         for (rdomain, idvar), part in df.groupby(["RDOMAIN", "IDVAR"], sort=True):
             mask = df.index.isin(part.index)
-            if rdomain not in ctx.study:
+            parents = _parent_datasets(ctx, ds, rdomain)
+            if not parents:
                 if ctx.whole_study:
                     yield from ctx.at(meta, ds, mask, "RDOMAIN", variant="no_parent", rdomain=rdomain)
                 continue
-            parent = ctx.study[rdomain]
+            parent = pd.concat([ctx.study[p] for p in parents], ignore_index=True) if len(parents) > 1 \
+                else ctx.study[parents[0]]
             if idvar == "":
                 keys = set(parent["USUBJID"]) if "USUBJID" in parent.columns else set()
                 missing = ~part["USUBJID"].isin(keys)
@@ -215,9 +249,23 @@ def supp_has_parent(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
                               idvarval=df["IDVARVAL"])
 
 
+def _parent_datasets(ctx: SdtmContext, supp: str, rdomain: str) -> list[str]:
+    """The datasets holding the parent records of a SUPP-- dataset: SUPPLBCH's are in LBCH (SDTMIG 3.2 section
+    4.1.7), else every dataset of the domain RDOMAIN (a split domain's --SEQ is unique across its datasets)."""
+    own = supp[4:]
+    if own != rdomain and own in ctx.study and ctx.domain_of(own) == rdomain:
+        return [own]
+    return [name for name in ctx.study.names if not name.startswith("SUPP") and ctx.domain_of(name) == rdomain]
+
+
 @rule("MSC-SDTM-023")
 def dataset_described(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
-    known = ", ".join(n for n in mappings.sdtm_domains() if n != "SUPPQUAL") + ", SUPP--"
+    with_codelists = ", ".join(n for n in mappings.sdtm_domains() if n != "SUPPQUAL") + ", SUPP--"
     for ds, _df in ctx.frames():
-        if mappings.sdtm_domain(ds) is None:
-            yield meta.finding(file=ctx.file(ds), dataset=ds, known=known)
+        spec = ctx.spec(ds)
+        as_split = f" (a split dataset of {spec.domain})" if spec.domain != ds else ""
+        if not spec.source:
+            yield meta.finding(file=ctx.file(ds), dataset=ds, variant="unknown", split=as_split)
+        elif not spec.codelists:
+            yield meta.finding(file=ctx.file(ds), dataset=ds, split=as_split, source=spec.source,
+                               known=with_codelists)
