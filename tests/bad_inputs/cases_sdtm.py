@@ -113,3 +113,10 @@ def _(d: Path) -> None:
     col = _lb_col(orjson.loads((d / "lb.ndjson").read_bytes().split(b"\n", 1)[0]), "USUBJID")
     edit_ndjson(d / "lb.ndjson", meta=lambda head: head["columns"].pop(col),
                 rows=lambda body: [row.pop(col) for row in body])
+
+
+# the dataset name must be text (the fuzzer found: a list made the error message's file lookup crash, an object
+# named the folder instead of the file)
+for _id, _name in (("a-list", []), ("an-object", {}), ("a-number", 5), ("empty", ""), ("not-sdtm", "L[B")):
+    case(f"sdtm-json/lb-name-is-{_id}", "sdtm-json", "to-sdtm", 2, ("lb.json", "name"))(
+        lambda d, n=_name: edit_json(d / "lb.json", lambda doc: doc.update(name=n)))

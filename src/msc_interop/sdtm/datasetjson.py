@@ -18,6 +18,7 @@ million rows take seconds. Same input and same `created` give byte-identical fil
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
@@ -332,6 +333,9 @@ def _bad_line(path: Path, raw: bytes, start: int, end: int, rows_before: int) ->
 def _frame(path: Path, meta: Any, chunks: Iterable[Any]) -> tuple[str, pd.DataFrame, dict[str, Any]]:
     if not isinstance(meta, dict) or "columns" not in meta or "name" not in meta:
         raise InputError(f"{path.name}: not Dataset-JSON (no top-level object with 'name' and 'columns')")
+    if not isinstance(meta["name"], str) or not meta["name"]:
+        raise InputError(f"{path.name}: the dataset 'name' is {json.dumps(meta['name'])[:40]}, not a dataset name "
+                         "(text such as \"LB\")")
     version = str(meta.get("datasetJSONVersion", ""))
     if not version.startswith("1.1"):
         raise InputError(f"{path.name}: datasetJSONVersion {version!r} is not supported; "

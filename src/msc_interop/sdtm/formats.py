@@ -150,7 +150,8 @@ def read_sdtm(path: Path, *, meta: StudyMeta | None = None) -> Study:
     try:
         study = Study(meta, datasets)
     except MscInteropError as exc:  # conform(): names or values that do not fit SDTM; name the file
-        files_named = [f.name for name, f in source.items() if re.search(rf"\bdataset (name )?'?{name}\b", str(exc))]
+        files_named = [f.name for name, f in source.items()
+                       if re.search(rf"\bdataset (name )?'?{re.escape(name)}\b", str(exc))]
         raise InputError(f"{', '.join(files_named) or path}: {exc}") from exc
     study.sources = {name: f.name for name, f in source.items()}
     return study
