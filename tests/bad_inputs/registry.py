@@ -23,21 +23,24 @@ import yaml
 @dataclass(frozen=True)
 class Case:
     id: str
-    source: str  # sources.copy_of kind: records, sdtm-json, sdtm-ndjson, sdtm-csv, sdtm-xpt, fhir-bundle, fhir-ndjson
+    # sources.copy_of kind: records, xlsx, odm, sdtm-json, sdtm-ndjson, sdtm-csv, sdtm-xpt, fhir-bundle, fhir-ndjson
+    source: str
     command: str  # to-sdtm, to-fhir, from-fhir, validate, summary
     change: Callable[[Path], None]  # breaks the copy in place
     exit_code: int
     mentions: tuple[str, ...]  # each must appear in what the command prints (stdout + stderr)
     counts: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # form -> (read, converted, rejected)
+    input: str = ""  # the file of the copy the command reads ("": the folder itself)
 
 
 CASES: list[Case] = []
 
 
 def case(id: str, source: str, command: str, exit_code: int, mentions: tuple[str, ...],
-         counts: dict[str, tuple[int, int, int]] | None = None) -> Callable[[Callable[[Path], None]], None]:
+         counts: dict[str, tuple[int, int, int]] | None = None, *,
+         input: str = "") -> Callable[[Callable[[Path], None]], None]:
     def register(change: Callable[[Path], None]) -> None:
-        CASES.append(Case(id, source, command, change, exit_code, mentions, counts or {}))
+        CASES.append(Case(id, source, command, change, exit_code, mentions, counts or {}, input))
 
     return register
 

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 from click.testing import CliRunner
 
 from msc_interop.cli import main
@@ -58,14 +59,27 @@ def _made() -> dict[str, Path]:
     assert run_cli("to-sdtm", EXAMPLE, "-o", sdtm, "--format", "json,ndjson,csv,xpt", "--created", PINNED,
                    "--no-validate").exit_code == 0
     assert run_cli("to-fhir", EXAMPLE, "-o", fhir, "--ndjson", "--no-validate").exit_code == 0
-    return {"sdtm": sdtm, "fhir": fhir}
+    book = root / "records.xlsx"
+    with pd.ExcelWriter(book, engine="openpyxl") as xl:
+        for form in ("subjects", "exposures", "adverse_events", "labs", "findings"):
+            pd.read_csv(EXAMPLE / f"{form}.csv", dtype=str, keep_default_na=False).to_excel(
+                xl, sheet_name=form, index=False)
+    return {"sdtm": sdtm, "fhir": fhir, "xlsx": book}
 
 
 def copy_of(kind: str, to: Path) -> Path:
-    """A fresh copy of one good input: "records" (the example study folder), "sdtm-json", "sdtm-ndjson",
+    """A fresh copy of one good input: "records" (the example study folder), "xlsx" (its forms as sheets of
+    records.xlsx, study.yaml beside it), "odm" (its EDC export and odm-map.yaml), "sdtm-json", "sdtm-ndjson",
     "sdtm-csv", "sdtm-xpt" (one SDTM format folder), "fhir-bundle" (the folder holding bundle.json) or "fhir-ndjson"."""
     if kind == "records":
         src = EXAMPLE
+    elif kind == "odm":  # the EDC export of the example study with its mapping file
+        src = EXAMPLE.parent / "example_study_odm"
+    elif kind == "xlsx":  # the records as sheets of one workbook, study.yaml beside it
+        to.mkdir(parents=True)
+        shutil.copy(_made()["xlsx"], to / "records.xlsx")
+        shutil.copy(EXAMPLE / "study.yaml", to / "study.yaml")
+        return to
     elif kind.startswith("sdtm-"):
         src = _made()["sdtm"] / kind.removeprefix("sdtm-")
     elif kind in ("fhir-bundle", "fhir-ndjson"):
@@ -73,6 +87,11 @@ def copy_of(kind: str, to: Path) -> Path:
     else:
         raise ValueError(kind)
     shutil.copytree(src, to)
+    if kind == "odm":  # the mapping names the study definition relative to the fixtures: point it at the original
+        mapping = to / "odm-map.yaml"
+        text = mapping.read_text(encoding="utf-8")
+        assert "study_definition: ../example_study/study.yaml" in text
+        mapping.write_text(text.replace("../example_study/study.yaml", str(EXAMPLE / "study.yaml")), encoding="utf-8")
     for extra in to.glob("rejects.*"):
         extra.unlink()
     if kind == "fhir-bundle":

@@ -37,7 +37,7 @@ def test_bad_input(bad: Case, tmp_path: Path) -> None:
     src = copy_of(bad.source, tmp_path / "in")
     bad.change(src)
     out = tmp_path / "out"
-    args: list[object] = [bad.command, src]
+    args: list[object] = [bad.command, src / bad.input if bad.input else src]
     if bad.command != "validate":
         args += ["-o", out]
     if bad.command in ("to-sdtm", "from-fhir"):

@@ -117,7 +117,9 @@ def check_forms(tables: dict[str, pd.DataFrame], files: dict[str, str], definiti
     for form, spec in _forms().items():
         if form not in tables:
             if spec["required"]:
-                raise InputError(f"{source}: the required form '{form}' is missing (expected {spec['file']})")
+                where = (f"a sheet named '{form}'" if str(source).lower().endswith((".xlsx", ".xlsm"))
+                         else spec["file"])
+                raise InputError(f"{source}: the required form '{form}' is missing (expected {where})")
             continue
         df = tables[form]
         row_schema = root["$defs"][form]
@@ -233,7 +235,12 @@ def _decode(raw: bytes, name: str) -> str:
 def _check_csv_header(text: str, name: str) -> None:
     """A column named twice in a CSV header is exit 2 naming it (pandas would rename the second 'result.1' and
     the second column's values would be reported as an unknown column, then dropped)."""
-    header = _normalize_header(next(csv.reader(io.StringIO(text[:1 << 20])), []))  # the header, not the file
+    _check_header(next(csv.reader(io.StringIO(text[:1 << 20])), []), name)  # the header, not the file
+
+
+def _check_header(names: list[Any], name: str) -> None:
+    """Exit 2 naming a column that the header row (CSV or sheet) names twice, with both positions."""
+    header = _normalize_header(names)
     seen: dict[str, int] = {}
     for number, column in enumerate(header, 1):
         if column in seen:
@@ -301,10 +308,10 @@ def _read_csv_folder(folder: Path, spans: RejectReport | None = None, clean: set
 
 def _read_workbook(path: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str], dict[str, Any] | None]:
     try:
-        sheets = pd.read_excel(path, sheet_name=None, dtype=object, engine="openpyxl")
+        raw_sheets = pd.read_excel(path, sheet_name=None, dtype=object, engine="openpyxl", header=None)
     except Exception as exc:  # openpyxl raises several types for a corrupt workbook
         raise InputError(f"{path.name}: cannot read as an XLSX workbook: {exc}") from None
-    sheets = {k.strip().lower(): v for k, v in sheets.items()}
+    sheets = {k.strip().lower(): _with_header(v, f"{path.name}[{k.strip()}]") for k, v in raw_sheets.items()}
     tables, files = {}, {}
     for form in _forms():
         if form in sheets:
@@ -315,6 +322,18 @@ def _read_workbook(path: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str],
     if {"study", "sites", "arms", "visits"} <= set(sheets):
         definition = _definition_from_sheets(sheets)
     return tables, files, definition
+
+
+def _with_header(raw: pd.DataFrame, name: str) -> pd.DataFrame:
+    """A sheet read without a header: its first row names the columns (checked for a name given twice, which
+    pandas would rename 'result.1' and the values would then be dropped as an unknown column)."""
+    if raw.empty:
+        return pd.DataFrame()
+    names = [f"Unnamed: {i}" if pd.isna(x) else str(x) for i, x in enumerate(raw.iloc[0].tolist())]  # as pandas
+    _check_header(names, name)
+    body = raw.iloc[1:].reset_index(drop=True)
+    body.columns = names
+    return body
 
 
 def _excel_cell(x: Any) -> str:
