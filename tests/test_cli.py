@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+import click
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from conftest import EXAMPLE
@@ -117,3 +119,21 @@ def test_an_unexpected_exception_is_exit_3_naming_the_command(tmp_path, monkeypa
     monkeypatch.setenv("MSC_INTEROP_DEBUG", "1")
     res = CliRunner().invoke(main, ["to-sdtm", str(EXAMPLE), "-o", str(tmp_path)])
     assert isinstance(res.exception, RuntimeError)  # the traceback, for whoever fixes it
+
+
+@pytest.mark.parametrize("name", sorted(main.commands))
+def test_every_command_says_its_exit_status_and_explains_every_option(name):
+    """A data manager reads --help, not the source: each option says what it does and each command how it ends."""
+    command = main.commands[name]
+    undocumented = [p.opts[-1] for p in command.params if isinstance(p, click.Option) and not p.help]
+    assert not undocumented, f"{name}: options without help: {undocumented}"
+    text = CliRunner().invoke(main, [name, "--help"]).output
+    assert "Exit status" in text, f"{name} --help does not say its exit status"
+
+
+def test_an_output_folder_that_cannot_be_made_is_exit_2_naming_it(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x", encoding="utf-8")
+    res = CliRunner().invoke(main, ["synth", "--subjects", "2", "-o", str(blocker / "out")])
+    assert res.exit_code == 2, res.output
+    assert "a_file" in res.output and "internal error" not in res.output

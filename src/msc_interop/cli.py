@@ -41,6 +41,12 @@ class _Guarded(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
             raise
+        except OSError as exc:  # the file system said no (not a folder, no permission, disk full): not a bug
+            if os.environ.get("MSC_INTEROP_DEBUG"):
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(EXIT_ERROR)
         except Exception as exc:
             if os.environ.get("MSC_INTEROP_DEBUG"):
                 raise
@@ -182,12 +188,17 @@ Examples:
 \b
 INPUT: study records (CSV folder, .xlsx, ODM export) or SDTM datasets. Writes OUT/bundle.json (one Bundle
 for the study; transaction entries are PUT Type/id so loading twice updates) and/or
-OUT/<ResourceType>.ndjson (Bulk Data): Patient, ResearchStudy, ResearchSubject, Encounter, Observation,
-AdverseEvent, MedicationAdministration. Mapping: docs/fhir-mapping.md. Exit status: 0 written and valid, 1
-rejects or invalid resources, 2 unusable.""")
+OUT/<ResourceType>.ndjson (Bulk Data): Patient, ResearchStudy, ResearchSubject, Organization (the
+laboratories, LBNAM: the Observations' performer), Encounter, Observation, AdverseEvent,
+MedicationAdministration; and the reject report
+OUT/rejects.csv / rejects.json (SDTM input: records FHIR cannot hold as they are, e.g. an invalid --DTC, a
+USUBJID not in DM, an unknown unit, with dataset, row, variable and code). Mapping: docs/fhir-mapping.md.
+Exit status: 0 all written and valid, 1 records rejected or resources invalid, 2 input unusable.""")
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
-@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--fhir-version", type=click.Choice(["R4", "R5"]), default="R4", show_default=True)
+@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write into (created if missing).")
+@click.option("--fhir-version", type=click.Choice(["R4", "R5"]), default="R4", show_default=True,
+              help="FHIR release of the resources written.")
 @click.option("--bundle", type=click.Choice(["collection", "transaction", "none"]), default="collection",
               show_default=True, help="Bundle type of OUT/bundle.json, or none.")
 @click.option("--ndjson/--no-ndjson", default=False, show_default=True, help="Also write Bulk-Data NDJSON files.")
@@ -247,9 +258,12 @@ Bad input:
   apart from the rejected records. Exit status: 0 all converted, 1 anything listed in the reject report,
   2 input unusable.""")
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--format", "formats", default="xpt,json,csv", show_default=True, callback=_split_formats)
-@click.option("--define/--no-define", default=True, show_default=True)
+@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write into (created if missing).")
+@click.option("--format", "formats", default="xpt,json,csv", show_default=True, callback=_split_formats,
+              help="Comma-separated: xpt (SAS XPORT v5), json (Dataset-JSON 1.1), ndjson, csv.")
+@click.option("--define/--no-define", default=True, show_default=True,
+              help="Write Define-XML 2.1 beside the XPT / Dataset-JSON files.")
 @click.option("--created", metavar="ISO-DATETIME", help="Pin the creation timestamp for byte-identical output.")
 @click.option("--fhir-version", type=click.Choice(["R4", "R5"]), help="Refuse resources of the other version.")
 def from_fhir(inputs: tuple[Path, ...], outdir: Path, formats: list[str], define: bool, created: str | None,
@@ -283,7 +297,8 @@ Exit status: 0 passed at --fail-on, 1 findings at or above it, 2 unusable input.
 @click.option("--fhir-version", type=click.Choice(["R4", "R5"]), help="FHIR version of FHIR input (default: detect).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the full report: .json, .csv or .html.")
-@click.option("--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True)
+@click.option("--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True,
+              help="Lowest severity that makes the exit status 1 (notices never do).")
 @click.option("--list-rules", is_flag=True, help="Print every rule (id, severity, scope, message) and exit.")
 @click.option("--limit", type=int, default=20, show_default=True, help="Findings shown on the console.")
 @_odm_map_option
@@ -328,9 +343,12 @@ INPUT: study records (CSV folder, .xlsx, ODM export), an SDTM folder (or a to-sd
 offline), OUTDIR/summary.md with OUTDIR/figures/*.svg, and OUTDIR/csv/<table>.csv: demographics,
 disposition, exposure, adverse events (by SOC/PT, severity, relationship, infusion-related with minutes from
 infusion), lab statistics by visit, change from baseline with Wilcoxon signed-rank tests, out-of-range
-counts, shift tables and listings.""")
+counts, shift tables and listings.
+Exit status: 0 summary of every record, 1 some input records could not be read into the study (the summary
+leaves them out; the console says how many), 2 input unusable.""")
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write into (created if missing).")
 @click.option("--format", "formats", default="html,md,csv", show_default=True,
               help="Comma-separated: html, md, csv.")
 @click.option("--by-visit/--no-by-visit", default=True, show_default=True,
@@ -361,13 +379,17 @@ def summary(inputs: tuple[Path, ...], outdir: Path, formats: str, by_visit: bool
 @main.command("synth", epilog="""\b
 Examples:
   msc-interop synth --subjects 9 --seed 2009 --profile seed -o my_example   (the bundled study)
-  msc-interop synth --subjects 18200 --seed 1 -o big_study                  (about 1M lab rows)""")
+  msc-interop synth --subjects 18200 --seed 1 -o big_study                  (about 1M lab rows)
+
+\b
+Exit status: 0 written, 2 the output folder cannot be written.""")
 @click.option("--subjects", "n_subjects", type=click.IntRange(min=1), default=9, show_default=True,
               help="Number of subjects (each has 55 lab rows: 11 tests x 5 visits).")
 @click.option("--seed", type=int, default=2009, show_default=True, help="Random seed: same seed, same files.")
 @click.option("--profile", type=click.Choice(["scale", "seed"]), default="scale", show_default=True,
               help="seed: the bundled example's hand-placed features; scale: the same shape at any size.")
-@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the study records into (created if missing).")
 @click.option("--odm/--no-odm", default=False, show_default=True,
               help="Also write the records as a CDISC ODM 1.3.2 export (OUTDIR/study.odm.xml) with the mapping "
                    "that reads it (OUTDIR/odm-map.yaml).")
@@ -395,7 +417,8 @@ Reads the export's MetaDataVersion (not its clinical data) and proposes the mapp
 to-sdtm / to-fhir / validate / summary need for an ODM INPUT: forms from ItemGroupDef/@Domain, fields from
 ItemDef/@SDSVarName or @Name, visits from StudyEventDef names, sites from Locations, lab units from
 MeasurementUnitRefs. Lines marked DECIDE need a person: the study definition (protocol days, windows,
-epochs, arms, time zone are not in ODM), the site ids, and anything the proposal could not place.""")
+epochs, arms, time zone are not in ODM), the site ids, and anything the proposal could not place.
+Exit status: 0 proposal written, 2 the export cannot be read (the message names the file and line).""")
 @click.argument("export", metavar="EXPORT.xml", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the proposal to this file instead of standard output.")
