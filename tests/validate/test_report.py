@@ -65,7 +65,8 @@ def test_json_holds_everything(tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     assert doc == json.loads(json.dumps(report.to_dict()))
     assert doc["valid"] is False and doc["counts"] == {"error": 2, "warning": 1, "notice": 1}
-    assert doc["rules"][0] == {"rule_id": "MSC-SDTM-008", "severity": "error", "count": 2, "title": "Study day is 0"}
+    assert doc["rules"][0] == {"rule_id": "MSC-SDTM-008", "severity": "error", "count": 2, "title": "Study day is 0",
+                               "references": {"p21": ["SD0038"], "sdtmig_cg": ["CG0006"]}}
     assert doc["findings"][0] == {"rule_id": "MSC-SDTM-008", "severity": "error", "file": "out/lb.xpt",
                                   "dataset_or_resource": "LB", "row_or_entry": 20, "usubjid": "S-01", "seq": 20,
                                   "variable_or_path": "LBDY", "value": "0",
@@ -76,9 +77,10 @@ def test_csv_has_one_row_per_finding(tmp_path: Path) -> None:
     Report(_findings()).write(tmp_path / "r.csv")
     with open(tmp_path / "r.csv", encoding="utf-8", newline="") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == list(FINDING_FIELDS)
+    assert rows[0] == [*FINDING_FIELDS, "references"]
     assert len(rows) == 5
     assert rows[3][:5] == ["MSC-SDTM-023", "notice", "out/cm.xpt", "CM", ""]
+    assert rows[1][-1] == "P21 SD0038; SDTMIG CG0006" and rows[3][-1] == ""  # 023 has no counterpart
 
 
 def test_html_is_self_contained(tmp_path: Path) -> None:
@@ -90,6 +92,7 @@ def test_html_is_self_contained(tmp_path: Path) -> None:
     assert "<script" not in page.lower() and "&lt;script&gt;" in page
     assert "src=" not in page and 'href="http' not in page and "<link" not in page
     assert "MSC-SDTM-016" in page and "not valid" in page
+    assert "P21 SD0003; SDTMIG CG0238" in page  # MSC-SDTM-006's references in the rules table
 
 
 def test_unknown_report_suffix_is_refused(tmp_path: Path) -> None:
