@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -96,7 +97,7 @@ def test_html_is_self_contained(tmp_path: Path) -> None:
 
 
 def test_unknown_report_suffix_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(MscInteropError, match=r"\.json, \.csv or \.html"):
+    with pytest.raises(MscInteropError, match=r"\.json, \.csv, \.html or \.xlsx"):
         Report().write(tmp_path / "r.txt")
 
 
@@ -136,3 +137,31 @@ def test_location_in_one_line() -> None:
     line = get_rule("MSC-FHIR-002").finding(file="out/Observation.ndjson", dataset="Observation/o1", row=3,
                                             variable="Observation.status", path="", valueset="", allowed="")
     assert location(line) == "Observation.ndjson Observation/o1 line 3 Observation.status"
+
+
+def test_excel_report_has_p21_sheets_and_same_bytes_each_time(sdtm_output: Path, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    from msc_interop.validate import validate_paths
+
+    folder = tmp_path / "xpt"
+    shutil.copytree(sdtm_output / "xpt", folder)
+    report = validate_paths([folder])
+    report.extend(_findings())
+    report.write(tmp_path / "a.xlsx")
+    report.write(tmp_path / "b.xlsx")
+    assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
+    wb = load_workbook(tmp_path / "a.xlsx", read_only=True)
+    assert wb.sheetnames == ["Dataset Summary", "Issue Summary", "Details", "Rules"]
+    summary = {r[1]: r for r in wb["Dataset Summary"].iter_rows(min_row=2, values_only=True)}
+    dm = summary[str(folder / "dm.xpt")]
+    assert dm[0] == "DM" and dm[2] == 9 and dm[3:] == (0, 0, 0)  # 9 subjects, no findings
+    lb = summary["out/lb.xpt"]
+    assert lb[3:] == (1, 1, 0)  # the day-0 error and the NRIND warning of _findings()
+    issues = list(wb["Issue Summary"].iter_rows(min_row=2, values_only=True))
+    assert ("LB", "MSC-SDTM-008", "SD0038", "error", "Study day is 0", 1) in issues
+    details = list(wb["Details"].iter_rows(min_row=2, values_only=True))
+    assert len(details) == len(report.findings)
+    assert details[0][:8] == ("LB", 20, "S-01", 20, "LBDY", "0", "MSC-SDTM-008", "SD0038")
+    rules = {r[0]: r for r in wb["Rules"].iter_rows(min_row=2, values_only=True)}
+    assert rules["MSC-SDTM-028"][6] == "SD0021" and rules["MSC-SDTM-030"][7] == "CG0041"

@@ -2,7 +2,8 @@
 
 Renderers take only the report and a destination (a path, a rich Console); they never see command-line
 arguments, so the CLI, `to-sdtm` and scripts print the same thing. JSON and CSV hold every finding; the HTML
-page is self-contained (inline CSS, no scripts or external links) and lists up to `HTML_MAX_ROWS` findings.
+page is self-contained (inline CSS, no scripts or external links) and lists up to `HTML_MAX_ROWS` findings; the
+Excel workbook (validate/excel.py) has P21's sheets: Dataset Summary, Issue Summary, Details, Rules.
 """
 
 from __future__ import annotations
@@ -127,12 +128,19 @@ class Report:
     def to_html(self, path: str | Path) -> None:
         write_bytes_atomic(path, render_html(self).encode("utf-8"))
 
+    def to_xlsx(self, path: str | Path) -> None:
+        from msc_interop.validate.excel import write_xlsx  # openpyxl is loaded only for an Excel report
+
+        write_xlsx(self, path)
+
     def write(self, path: str | Path) -> None:
-        """Write the report in the format of the file suffix: .json, .csv or .html."""
+        """Write the report in the format of the file suffix: .json, .csv, .html or .xlsx."""
         suffix = Path(path).suffix.lower()
-        writers = {".json": self.to_json, ".csv": self.to_csv, ".html": self.to_html, ".htm": self.to_html}
+        writers = {".json": self.to_json, ".csv": self.to_csv, ".html": self.to_html, ".htm": self.to_html,
+                   ".xlsx": self.to_xlsx}
         if suffix not in writers:
-            raise MscInteropError(f"report file {path}: unknown suffix {suffix or '(none)'}; use .json, .csv or .html")
+            raise MscInteropError(f"report file {path}: unknown suffix {suffix or '(none)'}; "
+                                  "use .json, .csv, .html or .xlsx")
         writers[suffix](path)
 
     def console(self, console: Any, limit: int = 20) -> None:
