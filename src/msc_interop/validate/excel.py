@@ -83,7 +83,7 @@ def _dataset_summary(wb: Workbook, report: Report) -> None:
     _bold_header(ws, ["Dataset", "File", "Records", "Errors", "Warnings", "Notices"])
     counts: dict[tuple[str, str], Counter[str]] = {}
     for f in report.findings:
-        counts.setdefault((f.dataset_or_resource, f.file), Counter())[f.severity] += 1
+        counts.setdefault((_dataset(f), f.file), Counter())[f.severity] += 1
     files = _dataset_files(report.sources)
     for path in files:
         if not any(k[1] == path for k in counts):
@@ -93,11 +93,19 @@ def _dataset_summary(wb: Workbook, report: Report) -> None:
         ws.append([dataset, file, records, c["error"], c["warning"], c["notice"]])
 
 
+def _dataset(f: Finding) -> str:
+    """The dataset of a finding; for a finding about a whole file (its encoding), the file's dataset or name."""
+    if f.dataset_or_resource or not f.file:
+        return f.dataset_or_resource
+    p = Path(f.file)
+    return p.stem.upper() if p.suffix.lower() in _SDTM_FILES else p.name
+
+
 def _issue_summary(wb: Workbook, report: Report) -> None:
     ws = wb.create_sheet("Issue Summary")
     _bold_header(ws, ["Dataset", "Rule", "Pinnacle 21 ID", "Severity", "Message", "Found"])
     rules = catalogue()
-    found = Counter((f.dataset_or_resource, f.rule_id, f.severity) for f in report.findings)
+    found = Counter((_dataset(f), f.rule_id, f.severity) for f in report.findings)
     for (dataset, rid, severity), n in sorted(found.items()):
         title = rules[rid].title if rid in rules else ""
         ws.append([dataset, rid, _p21(rid), severity, title, n])
