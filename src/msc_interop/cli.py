@@ -296,7 +296,7 @@ Exit status: 0 passed at --fail-on, 1 findings at or above it, 2 unusable input.
 @click.argument("paths", metavar="PATH...", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--fhir-version", type=click.Choice(["R4", "R5"]), help="FHIR version of FHIR input (default: detect).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the full report: .json, .csv or .html.")
+              help="Write the full report: .json, .csv, .html or .xlsx (P21-style sheets).")
 @click.option("--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True,
               help="Lowest severity that makes the exit status 1 (notices never do).")
 @click.option("--list-rules", is_flag=True, help="Print every rule (id, severity, scope, message) and exit.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,8 @@ def test_json_holds_everything(tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     assert doc == json.loads(json.dumps(report.to_dict()))
     assert doc["valid"] is False and doc["counts"] == {"error": 2, "warning": 1, "notice": 1}
-    assert doc["rules"][0] == {"rule_id": "MSC-SDTM-008", "severity": "error", "count": 2, "title": "Study day is 0"}
+    assert doc["rules"][0] == {"rule_id": "MSC-SDTM-008", "severity": "error", "count": 2, "title": "Study day is 0",
+                               "references": {"p21": ["SD0038"], "sdtmig_cg": ["CG0006"]}}
     assert doc["findings"][0] == {"rule_id": "MSC-SDTM-008", "severity": "error", "file": "out/lb.xpt",
                                   "dataset_or_resource": "LB", "row_or_entry": 20, "usubjid": "S-01", "seq": 20,
                                   "variable_or_path": "LBDY", "value": "0",
@@ -76,9 +78,10 @@ def test_csv_has_one_row_per_finding(tmp_path: Path) -> None:
     Report(_findings()).write(tmp_path / "r.csv")
     with open(tmp_path / "r.csv", encoding="utf-8", newline="") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == list(FINDING_FIELDS)
+    assert rows[0] == [*FINDING_FIELDS, "references"]
     assert len(rows) == 5
     assert rows[3][:5] == ["MSC-SDTM-023", "notice", "out/cm.xpt", "CM", ""]
+    assert rows[1][-1] == "P21 SD0038; SDTMIG CG0006" and rows[3][-1] == ""  # 023 has no counterpart
 
 
 def test_html_is_self_contained(tmp_path: Path) -> None:
@@ -90,10 +93,11 @@ def test_html_is_self_contained(tmp_path: Path) -> None:
     assert "<script" not in page.lower() and "&lt;script&gt;" in page
     assert "src=" not in page and 'href="http' not in page and "<link" not in page
     assert "MSC-SDTM-016" in page and "not valid" in page
+    assert "P21 SD0003; SDTMIG CG0238" in page  # MSC-SDTM-006's references in the rules table
 
 
 def test_unknown_report_suffix_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(MscInteropError, match=r"\.json, \.csv or \.html"):
+    with pytest.raises(MscInteropError, match=r"\.json, \.csv, \.html or \.xlsx"):
         Report().write(tmp_path / "r.txt")
 
 
@@ -133,3 +137,31 @@ def test_location_in_one_line() -> None:
     line = get_rule("MSC-FHIR-002").finding(file="out/Observation.ndjson", dataset="Observation/o1", row=3,
                                             variable="Observation.status", path="", valueset="", allowed="")
     assert location(line) == "Observation.ndjson Observation/o1 line 3 Observation.status"
+
+
+def test_excel_report_has_p21_sheets_and_same_bytes_each_time(sdtm_output: Path, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    from msc_interop.validate import validate_paths
+
+    folder = tmp_path / "xpt"
+    shutil.copytree(sdtm_output / "xpt", folder)
+    report = validate_paths([folder])
+    report.extend(_findings())
+    report.write(tmp_path / "a.xlsx")
+    report.write(tmp_path / "b.xlsx")
+    assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
+    wb = load_workbook(tmp_path / "a.xlsx", read_only=True)
+    assert wb.sheetnames == ["Dataset Summary", "Issue Summary", "Details", "Rules"]
+    summary = {r[1]: r for r in wb["Dataset Summary"].iter_rows(min_row=2, values_only=True)}
+    dm = summary[str(folder / "dm.xpt")]
+    assert dm[0] == "DM" and dm[2] == 9 and dm[3:] == (0, 0, 0)  # 9 subjects, no findings
+    lb = summary["out/lb.xpt"]
+    assert lb[3:] == (1, 1, 0)  # the day-0 error and the NRIND warning of _findings()
+    issues = list(wb["Issue Summary"].iter_rows(min_row=2, values_only=True))
+    assert ("LB", "MSC-SDTM-008", "SD0038", "error", "Study day is 0", 1) in issues
+    details = list(wb["Details"].iter_rows(min_row=2, values_only=True))
+    assert len(details) == len(report.findings)
+    assert details[0][:8] == ("LB", 20, "S-01", 20, "LBDY", "0", "MSC-SDTM-008", "SD0038")
+    rules = {r[0]: r for r in wb["Rules"].iter_rows(min_row=2, values_only=True)}
+    assert rules["MSC-SDTM-028"][6] == "SD0021" and rules["MSC-SDTM-030"][7] == "CG0041"

@@ -128,6 +128,17 @@ def _supp_subject_level(study: Study) -> pd.DataFrame:
                          "QORIG": ["CRF"], "QEVAL": [""]})
 
 
+def _relrec(idvarval: str) -> pd.DataFrame:
+    return pd.DataFrame({"STUDYID": ["MSC-SLE-2009"], "RDOMAIN": ["AE"], "USUBJID": ["MSC-SLE-2009-01-04"],
+                         "IDVAR": ["AESEQ"], "IDVARVAL": [idvarval], "RELTYPE": [""], "RELID": ["1"]})
+
+
+def _ds(subjects: range, decod: str = "COMPLETED") -> pd.DataFrame:
+    ids = [f"MSC-SLE-2009-01-0{i}" for i in subjects]
+    return pd.DataFrame({"STUDYID": "MSC-SLE-2009", "DOMAIN": "DS", "USUBJID": ids, "DSSEQ": 1,
+                         "DSTERM": decod, "DSDECOD": decod, "DSCAT": "DISPOSITION EVENT", "DSSTDTC": "2009-12-01"})
+
+
 def _cells(*cells: tuple[str, int, str, object]) -> list[dict[str, object]]:
     return [{"dataset": d, "row": r, "variable": v, "value": x} for d, r, v, x in cells]
 
@@ -231,6 +242,45 @@ CASES: list[tuple[str, str, Check, bool]] = [
     ("MSC-FHIR-010", "year-only and year-month dateTimes", _bundle(
         ("/entry/1/resource/effectiveDateTime", "2009"), ("/entry/2/resource/effectiveDateTime", "2009-03")), False),
     ("MSC-FHIR-002", "every required code valid", _bundle(), False),
+    # --- P21 / cross-domain checks: one breaking and one passing case each ---------------------------------
+    ("MSC-SDTM-028", "an AE without AEENDTC or another end", _study(cells=_cells(("AE", 1, "AEENDTC", None),
+                                                                                ("AE", 1, "AEENDY", None))), True),
+    ("MSC-SDTM-028", "an ongoing AE (AEENRF = ONGOING)",
+     _study(cells=_cells(("AE", 1, "AEENDTC", None), ("AE", 1, "AEENDY", None),
+                         ("AE", 1, "AEOUT", "RECOVERING/RESOLVING"), ("AE", 1, "AEENRF", "ONGOING"))), False),
+    ("MSC-SDTM-029", "a numeric LBORRES without its unit", _study(cells=_cells(("LB", 1, "LBORRESU", None))), True),
+    ("MSC-SDTM-029", "a text result without a unit",
+     _study(cells=_cells(("LB", 1, "LBORRESU", None), ("LB", 1, "LBORRES", "NEGATIVE"))), False),
+    ("MSC-SDTM-030", "AESHOSP Y with AESER N", _study(cells=_cells(("AE", 1, "AESHOSP", "Y"))), True),
+    ("MSC-SDTM-030", "AESHOSP Y with AESER Y",
+     _study(cells=_cells(("AE", 1, "AESHOSP", "Y"), ("AE", 1, "AESER", "Y"))), False),
+    ("MSC-SDTM-031", "not recovered with an end date",
+     _study(cells=_cells(("AE", 1, "AEOUT", "NOT RECOVERED/NOT RESOLVED"))), True),
+    ("MSC-SDTM-031", "recovered without an end date",
+     _study(cells=_cells(("AE", 1, "AEENDTC", None), ("AE", 1, "AEENDY", None))), True),
+    ("MSC-SDTM-031", "recovering with an end date (not checked)",
+     _study(cells=_cells(("AE", 1, "AEOUT", "RECOVERING/RESOLVING"))), False),
+    ("MSC-SDTM-032", "one AFP result in another unit", _study(cells=_cells(("LB", 2, "LBSTRESU", "ng/mL"))), True),
+    ("MSC-SDTM-032", "a unit null (no second unit)", _study(cells=_cells(("LB", 2, "LBSTRESU", None))), False),
+    ("MSC-SDTM-033", "treated in another arm", _study(cells=_cells(("DM", 1, "ACTARMCD", "PBO"))), True),
+    ("MSC-SDTM-033", "ACTARMCD null (not treated: another rule's matter)",
+     _study(cells=_cells(("DM", 1, "ACTARMCD", None))), False),
+    ("MSC-SDTM-034", "a dose before RFXSTDTC", _study(cells=_cells(("EX", 1, "EXSTDTC", "2009-10-03T09:19"))), True),
+    ("MSC-SDTM-034", "a dose at a shared precision (date only, same day)",
+     _study(cells=_cells(("EX", 1, "EXSTDTC", "2009-10-04"))), False),
+    ("MSC-SDTM-035", "no LB baseline flags at all", _study(drop={"dataset": "LB", "variable": "LBLOBXFL"}), True),
+    ("MSC-SDTM-035", "screen failures without LB baseline",
+     _study(drop={"dataset": "LB", "variable": "LBLOBXFL"},
+            cells=_cells(*(("DM", i, "ARMCD", "SCRNFAIL") for i in range(1, 10)))), False),
+    ("MSC-SDTM-036", "RELREC names AESEQ 7, which the subject has not", _study(add={"RELREC": _relrec("7")}), True),
+    ("MSC-SDTM-036", "RELREC names AESEQ 1", _study(add={"RELREC": _relrec("1")}), False),
+    ("MSC-SDTM-037", "DS holds 3 of 9 subjects", _study(add={"DS": _ds(range(1, 4))}), True),
+    ("MSC-SDTM-037", "DS holds every subject", _study(add={"DS": _ds(range(1, 10))}), False),
+    ("MSC-SDTM-037", "no DS dataset: not checked", _study(), False),
+    ("MSC-SDTM-038", "DS DEATH, DTHFL null", _study(add={"DS": _ds(range(1, 10), "DEATH")}), True),
+    ("MSC-SDTM-038", "DS DEATH, DTHFL Y", _study(add={"DS": _ds(range(1, 10), "DEATH")},
+                                                 cells=_cells(*(("DM", i, "DTHFL", "Y") for i in range(1, 10)))),
+     False),
 ]
 
 

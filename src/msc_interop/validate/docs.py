@@ -48,11 +48,15 @@ def rules_markdown() -> str:
         "",
         f"{len(rules)} rules.",
         "",
-        "| id | severity | scope | applies to | what is wrong |",
-        "|---|---|---|---|---|",
+        "`references` name the same check in Pinnacle 21 Community (SDxxxx, CTxxxx) and in the SDTM and SDTMIG",
+        "Conformance Rules (CGxxxx), so that reports can be reconciled; an id is given only where its source confirms",
+        "it (the source is named under each rule).",
+        "",
+        "| id | severity | scope | applies to | what is wrong | references |",
+        "|---|---|---|---|---|---|",
     ]
     lines += [f"| [{r.id}](#{r.id.lower()}) | {r.severity} | {r.scope} | {_cell(', '.join(r.applies_to))} | "
-              f"{_cell(r.title)} |" for r in rules]
+              f"{_cell(r.title)} | {_cell(r.reference_text())} |" for r in rules]
     for scope in Scope:
         chosen = [r for r in rules if r.scope == scope]
         if not chosen:
@@ -78,6 +82,8 @@ def _section(r: RuleMeta) -> list[str]:
     if r.raised_by == "engine":
         out.append("- Raised by the validation engine itself (not by a rule function).")
     out.append(f"- Source: {r.citation}")
+    if r.references:
+        out.append(f"- References: {r.reference_text()} (from {r.references_source})")
     return out
 
 

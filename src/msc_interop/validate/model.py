@@ -80,6 +80,15 @@ class RuleMeta:
     raised_by: str = "function"
     variants: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
+    # the ids of the same check elsewhere, so that users can reconcile reports: p21 (Pinnacle 21 SDxxxx/CTxxxx),
+    # sdtmig_cg (SDTMIG Conformance Rules CGxxxx), core (CDISC CORE-nnnnnn), each a tuple of ids
+    references: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    references_source: str = ""
+
+    def reference_text(self) -> str:
+        """The references as one line: "P21 SD0021; SDTMIG CG0425" ("" when there are none)."""
+        names = {"p21": "P21", "sdtmig_cg": "SDTMIG", "core": "CORE"}
+        return "; ".join(f"{names.get(k, k)} {', '.join(v)}" for k, v in self.references.items() if v)
 
     def template(self, variant: str | None = None) -> str:
         if variant is None:

@@ -56,6 +56,8 @@ def catalogue() -> dict[str, RuleMeta]:
             applies_to=tuple(r["applies_to"]), checks=" ".join(r["checks"].split()), message=r["message"],
             citation=r["citation"], raised_by=r.get("raised_by", "function"),
             variants=dict(r.get("variants", {})), params=dict(r.get("params", {})),
+            references={k: tuple(v) for k, v in r.get("references", {}).items() if k != "source"},
+            references_source=r.get("references", {}).get("source", ""),
         )
     return out
 

@@ -2,7 +2,8 @@
 
 Renderers take only the report and a destination (a path, a rich Console); they never see command-line
 arguments, so the CLI, `to-sdtm` and scripts print the same thing. JSON and CSV hold every finding; the HTML
-page is self-contained (inline CSS, no scripts or external links) and lists up to `HTML_MAX_ROWS` findings.
+page is self-contained (inline CSS, no scripts or external links) and lists up to `HTML_MAX_ROWS` findings; the
+Excel workbook (validate/excel.py) has P21's sheets: Dataset Summary, Issue Summary, Details, Rules.
 """
 
 from __future__ import annotations
@@ -104,7 +105,8 @@ class Report:
             "counts": self.counts_by_severity(),
             "rules": [
                 {"rule_id": rid, "severity": _severity_of(rid, self.findings), "count": n,
-                 "title": rules[rid].title if rid in rules else ""}
+                 "title": rules[rid].title if rid in rules else "",
+                 "references": {k: list(v) for k, v in rules[rid].references.items()} if rid in rules else {}}
                 for rid, n in self.counts_by_rule().items()
             ],
             "findings": [f.as_dict() for f in self.findings],
@@ -116,20 +118,29 @@ class Report:
     def to_csv(self, path: str | Path) -> None:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(FINDING_FIELDS)
+        w.writerow([*FINDING_FIELDS, "references"])
+        refs = {rid: meta.reference_text() for rid, meta in catalogue().items()}
         for f in self.findings:
-            w.writerow(["" if v is None else v for v in (getattr(f, k) for k in FINDING_FIELDS)])
+            w.writerow(["" if v is None else v for v in (getattr(f, k) for k in FINDING_FIELDS)]
+                       + [refs.get(f.rule_id, "")])
         write_bytes_atomic(path, buf.getvalue().encode("utf-8"))
 
     def to_html(self, path: str | Path) -> None:
         write_bytes_atomic(path, render_html(self).encode("utf-8"))
 
+    def to_xlsx(self, path: str | Path) -> None:
+        from msc_interop.validate.excel import write_xlsx  # openpyxl is loaded only for an Excel report
+
+        write_xlsx(self, path)
+
     def write(self, path: str | Path) -> None:
-        """Write the report in the format of the file suffix: .json, .csv or .html."""
+        """Write the report in the format of the file suffix: .json, .csv, .html or .xlsx."""
         suffix = Path(path).suffix.lower()
-        writers = {".json": self.to_json, ".csv": self.to_csv, ".html": self.to_html, ".htm": self.to_html}
+        writers = {".json": self.to_json, ".csv": self.to_csv, ".html": self.to_html, ".htm": self.to_html,
+                   ".xlsx": self.to_xlsx}
         if suffix not in writers:
-            raise MscInteropError(f"report file {path}: unknown suffix {suffix or '(none)'}; use .json, .csv or .html")
+            raise MscInteropError(f"report file {path}: unknown suffix {suffix or '(none)'}; "
+                                  "use .json, .csv, .html or .xlsx")
         writers[suffix](path)
 
     def console(self, console: Any, limit: int = 20) -> None:
@@ -223,12 +234,13 @@ def render_html(report: Report) -> str:
         parts.append("<p>Validated: " + ", ".join(f"<code>{e(s)}</code>" for s in report.sources) + "</p>")
     if report.findings:
         parts.append("<h2>Findings by rule</h2><table><tr><th>rule</th><th>severity</th><th>count</th>"
-                     "<th>what</th><th>citation</th></tr>")
+                     "<th>what</th><th>citation</th><th>references</th></tr>")
         for rid, n in report.counts_by_rule().items():
             sev = _severity_of(rid, report.findings)
             meta = rules.get(rid)
             parts.append(f'<tr><td>{e(rid)}</td><td class="{sev}">{sev}</td><td class="num">{n}</td>'
-                         f"<td>{e(meta.title) if meta else ''}</td><td>{e(meta.citation) if meta else ''}</td></tr>")
+                         f"<td>{e(meta.title) if meta else ''}</td><td>{e(meta.citation) if meta else ''}</td>"
+                         f"<td>{e(meta.reference_text()) if meta else ''}</td></tr>")
         parts.append("</table>")
         shown = report.findings[:HTML_MAX_ROWS]
         parts.append(f"<h2>Findings ({len(report.findings)})</h2>")

@@ -2,7 +2,8 @@
 registry when the module is imported; the registry itself imports no rule module).
 
 - sdtm_context: SdtmContext, what the SDTM rules (scope "sdtm") read, and the helpers they share
-- sdtm_variables, sdtm_dates, sdtm_findings: the SDTM rules by topic (variables, CT and identifiers; dates,
+- sdtm_variables, sdtm_dates, sdtm_findings, sdtm_events, sdtm_subjects: the SDTM rules by topic (variables, CT
+  and identifiers; dates,
   study days and visits; findings results and test codes); sdtm_standard: the SDTMIG version used
 - encoding: the findings of how XPT/CSV text was decoded (raised by the engine as it reads)
 - define: define.xml against its XSD and the datasets beside it (scope "define")
@@ -13,10 +14,19 @@ registry when the module is imported; the registry itself imports no rule module
 """
 
 from msc_interop.validate import fhir_rules
-from msc_interop.validate.rules import define, files, sdtm_dates, sdtm_findings, sdtm_standard, sdtm_variables
+from msc_interop.validate.rules import (
+    define,
+    files,
+    sdtm_dates,
+    sdtm_events,
+    sdtm_findings,
+    sdtm_standard,
+    sdtm_subjects,
+    sdtm_variables,
+)
 from msc_interop.validate.rules.define import DefineContext
 from msc_interop.validate.rules.files import JsonFile, XptFile
 from msc_interop.validate.rules.sdtm_context import SdtmContext
 
 __all__ = ["DefineContext", "JsonFile", "SdtmContext", "XptFile", "define", "fhir_rules", "files", "sdtm_dates",
-           "sdtm_findings", "sdtm_standard", "sdtm_variables"]
+           "sdtm_events", "sdtm_findings", "sdtm_standard", "sdtm_subjects", "sdtm_variables"]

@@ -1,0 +1,121 @@
+"""SDTM rules within a record of an Events, Interventions or Findings dataset (scope "sdtm"), the common P21
+checks: an end time point for what started (P21 SD0021), a unit beside a numeric result (SD0026, SD0029), AE
+seriousness against its criteria (SD1132), AE outcome against the end date (SD1332, SD1333), one standard unit
+per test (SD0007). The cross-domain rules (DM, EX, DS, RELREC, baseline) are in sdtm_subjects.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import pandas as pd
+
+from msc_interop.validate.model import Finding, RuleMeta
+from msc_interop.validate.registry import params, rule
+from msc_interop.validate.rules.sdtm_context import SdtmContext, text_of
+
+
+def _text(df: pd.DataFrame, col: str) -> pd.Series:
+    """A column as stripped text ("" for null); an all-"" Series when the column is absent."""
+    if col not in df.columns:
+        return pd.Series("", index=df.index, dtype=object)
+    return text_of(df[col]).fillna("").astype(str).str.strip()
+
+
+def _filled(df: pd.DataFrame, col: str) -> pd.Series:
+    return _text(df, col).ne("")
+
+
+@rule("MSC-SDTM-028")
+def end_time_point(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    classes = set(params(meta, "classes"))
+    for ds, df in ctx.frames():
+        p = ctx.prefix(ds)
+        if ctx.spec(ds).sdtm_class not in classes or f"{p}ENDTC" not in df.columns or f"{p}STDTC" not in df.columns:
+            continue
+        ok = (_filled(df, f"{p}ENDTC") | _filled(df, f"{p}ENRTPT") | _filled(df, f"{p}ENRF")
+              | _filled(df, f"{p}DUR") | _filled(df, f"{p}STAT") | _text(df, f"{p}OCCUR").eq("N"))
+        yield from ctx.at(meta, ds, ~ok, f"{p}ENDTC", prefix=p)
+
+
+def _numeric(s: pd.Series) -> pd.Series:
+    return s.str.fullmatch(r"[-+]?[0-9]*\.?[0-9]+").astype(bool)
+
+
+@rule("MSC-SDTM-029")
+def unit_with_result(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    unitless_codes = set(params(meta, "unitless_testcd"))
+    unitless_names = re.compile("|".join(params(meta, "unitless_test_patterns")))
+    for ds, df in ctx.frames():
+        p = ctx.prefix(ds)
+        if f"{p}TESTCD" not in df.columns:
+            continue
+        test = _text(df, f"{p}TEST")
+        exempt = (_text(df, f"{p}TESTCD").isin(unitless_codes) | test.str.fullmatch(unitless_names).astype(bool)
+                  | _text(df, f"{p}STAT").eq("NOT DONE"))
+        for res, unit, variant in ((f"{p}ORRES", f"{p}ORRESU", None), (f"{p}STRESC", f"{p}STRESU", "std")):
+            if res not in df.columns or unit not in df.columns:
+                continue
+            value = _text(df, res)
+            zero = value.eq("0") if variant is None else pd.to_numeric(df.get(f"{p}STRESN"), errors="coerce").eq(0)
+            has_unit = _filled(df, unit)
+            # a test without a unit on any record has none by nature here (grades 1+, fractions): not a gap
+            with_units = set(_text(df, f"{p}TESTCD")[has_unit])
+            bad = _numeric(value) & ~zero & ~exempt & ~has_unit & _text(df, f"{p}TESTCD").isin(with_units)
+            yield from ctx.at(meta, ds, bad, unit, values=df[res], variant=variant, result_var=res)
+
+
+_CRITERIA = ("AESCAN", "AESCONG", "AESDISAB", "AESDTH", "AESHOSP", "AESLIFE", "AESMIE")
+
+
+@rule("MSC-SDTM-030")
+def serious_when_a_criterion_is(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df in ctx.frames():
+        if ctx.domain_of(ds) != "AE" or "AESER" not in df.columns:
+            continue
+        present = [c for c in _CRITERIA if c in df.columns]
+        if not present:
+            continue
+        yes = pd.concat([_text(df, c).str.upper().eq("Y") for c in present], axis=1)
+        named = pd.Series([", ".join(c for c, v in zip(present, row, strict=True) if v)
+                           for row in yes.itertuples(index=False)], index=df.index, dtype=object)
+        bad = yes.any(axis=1) & _text(df, "AESER").ne("Y")
+        yield from ctx.at(meta, ds, bad, "AESER", criteria=named)
+
+
+@rule("MSC-SDTM-031")
+def outcome_and_end_date(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df in ctx.frames():
+        if ctx.domain_of(ds) != "AE" or "AEOUT" not in df.columns or "AEENDTC" not in df.columns:
+            continue
+        out, end = _text(df, "AEOUT"), _filled(df, "AEENDTC")
+        yield from ctx.at(meta, ds, out.eq("NOT RECOVERED/NOT RESOLVED") & end, "AEOUT", end=df["AEENDTC"])
+        no_end = out.eq("RECOVERED/RESOLVED") & ~end & ~_filled(df, "AEDUR")
+        yield from ctx.at(meta, ds, no_end, "AEOUT", variant="recovered_no_end")
+
+
+@rule("MSC-SDTM-032")
+def one_unit_per_test(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df, (testcd, stresu) in ctx.having("TESTCD", "STRESU"):
+        p = ctx.prefix(ds)
+        keys = [testcd] + [f"{p}{s}" for s in ("OBJ", "TSTDTL", "CAT", "SPEC", "METHOD", "MRKSTR")
+                           if f"{p}{s}" in df.columns]
+        unit = _text(df, stresu)
+        frame = pd.DataFrame({k: _text(df, k) for k in keys}).assign(_u=unit)[unit.ne("")]
+        if frame.empty:
+            continue
+        counts = frame.groupby([*keys, "_u"], sort=True).size().reset_index(name="n")
+        counts = counts.sort_values([*keys, "n", "_u"], ascending=[True] * len(keys) + [False, True])
+        usual = counts.drop_duplicates(keys).set_index(keys)["_u"]
+        n_units = counts.groupby(keys).size()
+        mixed = n_units[n_units.gt(1)].index
+        if not len(mixed):
+            continue
+        idx = pd.MultiIndex.from_frame(frame[keys]) if len(keys) > 1 else pd.Index(frame[keys[0]])
+        in_mixed = idx.isin(mixed)
+        expected = pd.Series(usual.reindex(idx).to_numpy(), index=frame.index)
+        odd = pd.Series(False, index=df.index)
+        odd.loc[frame.index] = in_mixed & (frame["_u"].to_numpy() != expected.to_numpy())
+        yield from ctx.at(meta, ds, odd.to_numpy(), stresu, testcd_var=testcd, testcd=df[testcd],
+                          usual=expected.reindex(df.index, fill_value=""))

@@ -1,0 +1,163 @@
+"""SDTM rules across datasets, per subject (scope "sdtm"): planned and actual arm (P21 SD2236), exposure within
+the subject's first and last treatment dates (SD1205-SD1207), a baseline record per subject in the findings
+domains (SD0006), RELREC records that point at a record (SD0077), Disposition against Demographics (SD1374,
+SD1256). A rule whose datasets the study lacks does not run (DS rules only when DS exists).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from msc_interop import iso8601
+from msc_interop.validate.model import Finding, RuleMeta, as_text
+from msc_interop.validate.registry import bulk, params, rule
+from msc_interop.validate.rules.sdtm_context import SdtmContext
+from msc_interop.validate.rules.sdtm_events import _filled, _text
+
+
+def _dm(ctx: SdtmContext) -> pd.DataFrame | None:
+    if "DM" not in ctx.study or "USUBJID" not in ctx.study["DM"].columns:
+        return None
+    return ctx.study["DM"]
+
+
+@rule("MSC-SDTM-033")
+def actual_arm_is_planned(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    dm = _dm(ctx)
+    if dm is None or "ARMCD" not in dm.columns or "ACTARMCD" not in dm.columns:
+        return
+    act = _text(dm, "ACTARMCD")
+    yield from ctx.at(meta, "DM", act.ne("") & act.ne(_text(dm, "ARMCD")), "ACTARMCD", armcd=dm["ARMCD"])
+
+
+def _before(a: str, b: str) -> bool:
+    """True when date/time a is certainly before b, compared at the precision both share."""
+    if not a or not b or not iso8601.RIGHT_TRUNCATED.match(a) or not iso8601.RIGHT_TRUNCATED.match(b):
+        return False
+    k = min(len(a), len(b))
+    return a[:k] < b[:k]
+
+
+@rule("MSC-SDTM-034")
+def exposure_within_reference(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    dm = _dm(ctx)
+    if dm is None:
+        return
+    first = dict(zip(dm["USUBJID"], _text(dm, "RFXSTDTC"), strict=True))
+    last = dict(zip(dm["USUBJID"], _text(dm, "RFXENDTC"), strict=True))
+    for ds, df in ctx.frames():
+        if ctx.domain_of(ds) != "EX" or "USUBJID" not in df.columns:
+            continue
+        subj = df["USUBJID"].astype(str)
+        rfx_st, rfx_en = subj.map(first).fillna(""), subj.map(last).fillna("")
+        checks = (("EXSTDTC", rfx_st, "RFXSTDTC", "before", lambda v, r: _before(v, r)),
+                  ("EXSTDTC", rfx_en, "RFXENDTC", "after", lambda v, r: _before(r, v)),
+                  ("EXENDTC", rfx_en, "RFXENDTC", "after", lambda v, r: _before(r, v)))
+        for var, ref, ref_var, side, out in checks:
+            if var not in df.columns:
+                continue
+            values = _text(df, var)
+            bad = np.array([out(v, r) for v, r in zip(values, ref, strict=True)], dtype=bool)
+            yield from ctx.at(meta, ds, bad, var, ref_var=ref_var, ref=ref, side=side)
+
+
+def _in_arm(dm: pd.DataFrame) -> pd.Series:
+    """Subjects P21 expects data of: assigned (ARMCD not SCRNFAIL/NOTASSGN/null) and treated (ACTARMCD not NOTTRT)."""
+    arm = _text(dm, "ARMCD").str.upper()
+    ok = arm.ne("") & ~arm.isin(["SCRNFAIL", "NOTASSGN"])
+    if "ACTARMCD" in dm.columns:
+        act = _text(dm, "ACTARMCD").str.upper()
+        ok &= act.ne("") & act.ne("NOTTRT")
+    return ok
+
+
+@rule("MSC-SDTM-035")
+def baseline_per_subject(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    dm = _dm(ctx)
+    if dm is None or "ARMCD" not in dm.columns:
+        return
+    expected = dm.loc[_in_arm(dm), "USUBJID"].astype(str)
+    by_domain: dict[str, list[str]] = {}
+    for ds, _df in ctx.frames():
+        if ctx.domain_of(ds) in params(meta, "domains"):
+            by_domain.setdefault(ctx.domain_of(ds), []).append(ds)
+    for domain, names in sorted(by_domain.items()):
+        flagged: set[str] = set()
+        for ds in names:
+            df = ctx.study[ds]
+            if "USUBJID" not in df.columns:
+                continue
+            y = pd.Series(False, index=df.index)
+            for flag in (f"{domain}BLFL", f"{domain}LOBXFL"):
+                y |= _text(df, flag).eq("Y")
+            flagged |= set(df.loc[y, "USUBJID"].astype(str))
+        missing = [s for s in expected if s not in flagged]
+        yield from bulk(meta, len(missing), file=ctx.file(names[0]), dataset=", ".join(names), usubjid=missing,
+                        variable=f"{domain}BLFL", domain=domain)
+
+
+def _datasets_of(ctx: SdtmContext, domain: str) -> list[str]:
+    return [ds for ds in ctx.study.names if ctx.domain_of(ds) == domain and not ds.startswith("SUPP")]
+
+
+def _record_keys(ctx: SdtmContext, domain: str, idvar: str) -> set[tuple[str, str]]:
+    keys: set[tuple[str, str]] = set()
+    for ds in _datasets_of(ctx, domain):
+        df = ctx.study[ds]
+        if idvar in df.columns and "USUBJID" in df.columns:
+            keys |= set(zip(df["USUBJID"].astype(str), (as_text(v) for v in df[idvar]), strict=True))
+    return keys
+
+
+@rule("MSC-SDTM-036")
+def relrec_points_at_a_record(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    if "RELREC" not in ctx.study:
+        return
+    rr = ctx.study["RELREC"]
+    if not {"RDOMAIN", "IDVAR", "IDVARVAL", "USUBJID"} <= set(rr.columns):
+        return
+    rdom, idvar, val, subj = (_text(rr, c) for c in ("RDOMAIN", "IDVAR", "IDVARVAL", "USUBJID"))
+    cache: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    bad = np.zeros(len(rr), dtype=bool)
+    for i, (d, v, x, s) in enumerate(zip(rdom, idvar, val, subj, strict=True)):
+        if not d or not v or not s or not x:
+            continue  # a dataset-level relationship (RELTYPE) names no record
+        keys = cache.setdefault((d, v), _record_keys(ctx, d, v))
+        bad[i] = (s, x) not in keys
+    yield from ctx.at(meta, "RELREC", bad, "IDVARVAL", rdomain=rdom, idvar=idvar)
+
+
+def _ds(ctx: SdtmContext) -> Iterator[tuple[str, pd.DataFrame]]:
+    for ds in _datasets_of(ctx, "DS"):
+        if "USUBJID" in ctx.study[ds].columns:
+            yield ds, ctx.study[ds]
+
+
+@rule("MSC-SDTM-037")
+def disposition_of_each_subject(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    dm = _dm(ctx)
+    frames = list(_ds(ctx))
+    if dm is None or not frames:
+        return
+    in_ds = set().union(*(set(df["USUBJID"].astype(str)) for _, df in frames))
+    expected = _filled(dm, "ACTARMCD") if "ACTARMCD" in dm.columns else pd.Series(True, index=dm.index)
+    bad = expected & ~dm["USUBJID"].astype(str).isin(in_ds)
+    yield from ctx.at(meta, "DM", bad, "USUBJID")
+
+
+@rule("MSC-SDTM-038")
+def death_in_disposition_and_dm(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    dm = _dm(ctx)
+    if dm is None:
+        return
+    dthfl = dict(zip(dm["USUBJID"].astype(str), _text(dm, "DTHFL"), strict=True))
+    for ds, df in _ds(ctx):
+        if "DSDECOD" not in df.columns:
+            continue
+        subj = df["USUBJID"].astype(str)
+        death = _text(df, "DSDECOD").str.upper().eq("DEATH")
+        bad = death & subj.isin(dthfl.keys()) & subj.map(dthfl).fillna("").ne("Y")
+        yield from ctx.at(meta, ds, bad, "DSDECOD", dthfl=subj.map(dthfl).fillna(""))
