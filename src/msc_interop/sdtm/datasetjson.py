@@ -80,6 +80,9 @@ def write_conformed(data: pd.DataFrame, name: str, path: Path, *, ndjson: bool =
     header = _header(name, data, columns, study_meta, stamp)
     if lay is not None and lay.label is not None:
         header["label"] = lay.label  # the package's own dataset label (blank in CDISC's pilot XPT files)
+    if lay is not None and lay.db_modified:  # the source data's own date, after the file's (spec order)
+        header = {k: v for k, v in [*list(header.items())[:3], ("dbLastModifiedDateTime", lay.db_modified),
+                                    *list(header.items())[3:]]}
     # the row tuples cannot form reference cycles; pausing the cyclic GC saves its rescans (~15%)
     with atomic_open(path, "wb") as fh, gc_paused():
         if ndjson:
@@ -155,7 +158,7 @@ def _columns(name: str, data: pd.DataFrame, lay: Any = None) -> tuple[list[dict[
     columns: list[dict[str, Any]] = []
     encoders: list[_Encoder] = []
     for col in data.columns:
-        s = _as_package_type(data[col], lay, col)
+        s = data[col]
         v = known.get(col)
         numeric = pd.api.types.is_numeric_dtype(s)
         if v is not None:
@@ -181,21 +184,6 @@ def _columns(name: str, data: pd.DataFrame, lay: Any = None) -> tuple[list[dict[
         columns.append(item)
         encoders.append(enc)
     return columns, encoders
-
-
-def _as_package_type(s: pd.Series, lay: Any, col: str) -> pd.Series:
-    """A column whose type in the Study (msc-interop's metadata) is not the one the package's Dataset-JSON gives
-    goes back to the package's: text given as numbers when every value is one, numbers given as text."""
-    source = lay.json_columns.get(col) if lay is not None else None
-    if source and source.get("dataType") == "string" and pd.api.types.is_numeric_dtype(s):
-        return as_text(s.astype("float64"))  # and back (CDISC's AE.AELLTCD: all blank, given as string)
-    if not source or source.get("dataType") not in ("integer", "float", "double") or \
-            pd.api.types.is_numeric_dtype(s):
-        return s
-    num = pd.to_numeric(s.replace("", np.nan), errors="coerce")
-    if (num.isna() & (s != "")).any():
-        return s
-    return num.astype("Int64") if source["dataType"] == "integer" else num.astype("float64")
 
 
 def _as_package_states(item: dict[str, Any], lay: Any, col: str, numeric: bool, enc: _Encoder) -> dict[str, Any]:

@@ -250,8 +250,8 @@ class _Builder:
             shape = v.shape
             if shape.datatype == "text" and v.name in lay.lengths:
                 shape = dataclasses.replace(shape, length=lay.lengths[v.name])
-            out.append(dataclasses.replace(v, label=lay.labels.get(v.name, v.label), shape=shape,
-                                           origin=None if v.origin == "Derived" else v.origin))
+            # no def:Origin: msc-interop's metadata says how msc-interop fills a variable, not how the sponsor did
+            out.append(dataclasses.replace(v, label=lay.labels.get(v.name, v.label), shape=shape, origin=None))
         return out
 
     def add_method(self, ds: str, var: str, label: str, *, test: str = "", text: str = "") -> str | None:
@@ -366,14 +366,15 @@ class _Builder:
                 and v.codelist == codelist and (self.study[ds][col] == value).any()]
         return ", ".join(used) or f"a variable of codelist {codelist}"
 
-    def vlm_item(self, oid: str, name: str, shape: Shape, description: str, origin: tuple[str, str | None]) -> None:
+    def vlm_item(self, oid: str, name: str, shape: Shape, description: str, origin: tuple[str, str | None],
+                 ours: bool = True) -> None:
         e = etree.Element(_odm("ItemDef"), {"OID": oid, "Name": name})
         for k, val in _shape_attrs(shape).items():
             if val is not None:
                 e.set(k, val)
         e.set("SASFieldName", name)
         _description(e, description)
-        if self.package is None or origin[0] != "Derived":  # no derivation claimed for a package's data
+        if self.package is None or not ours:  # a package's SUPP-- QORIG is its own; the LB origins are msc-interop's
             _origin(e, *origin)
         self.vlm_item_defs[oid] = e
 
@@ -441,7 +442,7 @@ class _Builder:
                 origin = _QORIG.get(qorig, ("Collected", "Investigator"))
                 item_oid = f"IT.{ds}.QVAL.{qnam}"
                 label = _first(rows, "QLABEL") or qnam
-                self.vlm_item(item_oid, qnam, text_shape(nonempty_text(rows["QVAL"])), label, origin)
+                self.vlm_item(item_oid, qnam, text_shape(nonempty_text(rows["QVAL"])), label, origin, ours=False)
                 method = self.add_method(ds, qnam, label) if origin[0] == "Derived" else None
                 ref = _el(vl, _odm("ItemRef"), {"ItemOID": item_oid, "OrderNumber": str(order), "Mandatory": "Yes",
                                                 "MethodOID": method})

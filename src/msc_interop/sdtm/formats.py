@@ -24,7 +24,7 @@ from msc_interop.inputs.kinds import SDTM_FORMAT_PREFERENCE, listed_files
 from msc_interop.sdtm import csvio, datasetjson, xpt
 from msc_interop.sdtm.csvio import read_csv
 from msc_interop.sdtm.datasetjson import creation_datetime, read_dataset_json
-from msc_interop.sdtm.package import JSON_ATTRS, DatasetLayout, Package, package_of
+from msc_interop.sdtm.package import JSON_ATTRS, DatasetLayout, Package, as_package_states, package_of
 from msc_interop.sdtm.xpt import read_xpt, xpt_problems
 from msc_interop.study import VISIT_COLUMNS, Study, StudyMeta
 from msc_interop.trial_design import apply_trial_design
@@ -50,35 +50,29 @@ def layout(meta: StudyMeta | None, name: str) -> DatasetLayout | None:
     return pkg.layouts.get(name) if isinstance(pkg, Package) else None
 
 
-def in_package_order(df: pd.DataFrame, lay: DatasetLayout | None) -> pd.DataFrame:
-    if lay is not None and set(lay.columns) == set(df.columns) and list(lay.columns) != list(df.columns):
-        return df[list(lay.columns)]
-    return df
-
-
 def _write_xpt(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, created: str | None,
                encoding: str = "utf-8") -> None:
     lay = layout(meta, name)
-    xpt.write_conformed(in_package_order(df, lay), name, path, created=created, encoding=encoding,
+    xpt.write_conformed(as_package_states(df, lay), name, path, created=created, encoding=encoding,
                         labels=lay.labels if lay else None, label=lay.label if lay else None,
                         lengths=lay.lengths if lay else None)
 
 
 def _write_json(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, created: str | None,
                 encoding: str = "utf-8") -> None:
-    datasetjson.write_conformed(in_package_order(df, layout(meta, name)), name, path, study_meta=meta,
+    datasetjson.write_conformed(as_package_states(df, layout(meta, name)), name, path, study_meta=meta,
                                 created=created)
 
 
 def _write_ndjson(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, created: str | None,
                   encoding: str = "utf-8") -> None:
-    datasetjson.write_conformed(in_package_order(df, layout(meta, name)), name, path, ndjson=True,
+    datasetjson.write_conformed(as_package_states(df, layout(meta, name)), name, path, ndjson=True,
                                 study_meta=meta, created=created)
 
 
 def _write_csv(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, created: str | None,
                encoding: str = "utf-8") -> None:
-    csvio.write_conformed(in_package_order(df, layout(meta, name)), name, path)
+    csvio.write_conformed(as_package_states(df, layout(meta, name)), name, path)
 
 
 def _read_json(path: Path) -> tuple[str, pd.DataFrame]:
@@ -156,9 +150,10 @@ def check_fits(study: Study, formats: Sequence[str], xpt_encoding: str | None = 
     for name in study.names:
         lay = layout(study.meta, name)
         enc = text_encoding_of(study, name, xpt_encoding)
-        problems += xpt_problems(study[name], name, labels=lay.labels if lay else None,
+        df = as_package_states(study[name], lay)
+        problems += xpt_problems(df, name, labels=lay.labels if lay else None,
                                  label=lay.label if lay else None, encoding=enc)
-        notes += xpt.text_notes(study[name], name, enc, study.text_origins)
+        notes += xpt.text_notes(df, name, enc, study.text_origins)
     if problems:
         raise OutputLimitError([f"XPT v5: {p}" for p in problems])
     return notes

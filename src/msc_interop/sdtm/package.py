@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+
+from msc_interop.study import as_text
 
 XPT_ATTRS = "msc_xpt"  # DataFrame.attrs key read_xpt fills: labels, label, lengths, encoding
 JSON_ATTRS = "msc_datasetjson"  # key _read_json fills: the Dataset-JSON metadata (header and columns)
@@ -33,6 +36,8 @@ class DatasetLayout:
     lengths: Mapping[str, int]  # character variables: bytes stored (XPT) or `length` (Dataset-JSON)
     encoding: str | None = None  # text encoding of the file when it held non-ASCII text ("utf-8", "cp1252")
     json_columns: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # Dataset-JSON column metadata
+    types: Mapping[str, str] = field(default_factory=dict)  # variable -> "text", "integer" or "float" as read
+    db_modified: str | None = None  # Dataset-JSON dbLastModifiedDateTime: when the source data last changed
 
 
 @dataclass
@@ -55,17 +60,21 @@ def layout_from_frame(name: str, df: pd.DataFrame, source: Path) -> DatasetLayou
     columns = tuple(str(c) for c in df.columns)
     xpt = df.attrs.get(XPT_ATTRS)
     if xpt:
+        types = {c: "float" if pd.api.types.is_numeric_dtype(df[c]) else "text" for c in columns}
         return DatasetLayout(source.name, columns, dict(xpt.get("labels") or {}), xpt.get("label") or "",
-                             {k: int(v) for k, v in (xpt.get("lengths") or {}).items()
-                              if not pd.api.types.is_numeric_dtype(df[k])}, xpt.get("encoding"))
+                             {k: int(v) for k, v in (xpt.get("lengths") or {}).items() if types.get(k) == "text"},
+                             xpt.get("encoding"), types=types)
     js = df.attrs.get(JSON_ATTRS)
     if js:
         cols = {str(c.get("name")): dict(c) for c in js.get("columns") or [] if isinstance(c, dict)}
+        types = {k: "integer" if c.get("dataType") == "integer" else "float"
+                 if c.get("dataType") in ("float", "double", "decimal") else "text" for k, c in cols.items()}
         return DatasetLayout(source.name, columns,
                              {k: str(c["label"]) for k, c in cols.items() if isinstance(c.get("label"), str)},
                              js.get("label") if isinstance(js.get("label"), str) else None,
                              {k: int(c["length"]) for k, c in cols.items() if isinstance(c.get("length"), int)},
-                             None, cols)
+                             None, cols, types, js.get("dbLastModifiedDateTime") if isinstance(
+                                 js.get("dbLastModifiedDateTime"), str) else None)
     return DatasetLayout(source.name, columns, {}, None, {})
 
 
@@ -110,3 +119,31 @@ def _versions_from_define(pkg: Package, path: Path) -> None:
                 pkg.ct = std.get("Version")
                 pkg.ct_source = f"define.xml def:Standard Type=\"CT\" Version=\"{pkg.ct}\" (line {std.sourceline})"
                 break
+
+
+def as_package_states(df: pd.DataFrame, lay: DatasetLayout | None) -> pd.DataFrame:
+    """A Study dataset back in its package's variable order and types: the Study types variables by
+    msc-interop's metadata (AE.AELLTCD Num), the package may not (CDISC's example: Char, all blank); a
+    variable the package gives as numbers goes back to numbers only when every value is one."""
+    if lay is None:
+        return df
+    out = df
+    for col, kind in lay.types.items():
+        if col not in df.columns:
+            continue
+        s = df[col]
+        numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+        if kind == "text" and numeric:
+            new = as_text(s.astype("float64"))
+        elif kind != "text" and not numeric:
+            num = pd.to_numeric(s.replace("", np.nan), errors="coerce")
+            if (num.isna() & (s != "")).any() or (kind == "integer" and (num.dropna() % 1 != 0).any()):
+                continue
+            new = num.astype("Int64") if kind == "integer" else num.astype("float64")
+        else:
+            continue
+        out = out.copy() if out is df else out
+        out[col] = new
+    if set(lay.columns) == set(out.columns) and list(lay.columns) != list(out.columns):
+        out = out[list(lay.columns)]
+    return out
