@@ -29,7 +29,7 @@ from msc_interop.sdtm.xpt import read_xpt, xpt_problems
 from msc_interop.study import VISIT_COLUMNS, Study, StudyMeta
 from msc_interop.trial_design import apply_trial_design
 
-Writer = Callable[..., None]  # (df, name, path, meta, created, encoding=...)
+Writer = Callable[..., None]  # (df, name, path, meta, created); the XPT writer also takes encoding=
 Reader = Callable[[Path], tuple[str, pd.DataFrame]]
 
 
@@ -58,20 +58,17 @@ def _write_xpt(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, 
                         lengths=lay.lengths if lay else None)
 
 
-def _write_json(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, created: str | None,
-                encoding: str = "utf-8") -> None:
+def _write_json(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, created: str | None) -> None:
     datasetjson.write_conformed(as_package_states(df, layout(meta, name)), name, path, study_meta=meta,
                                 created=created)
 
 
-def _write_ndjson(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, created: str | None,
-                  encoding: str = "utf-8") -> None:
+def _write_ndjson(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, created: str | None) -> None:
     datasetjson.write_conformed(as_package_states(df, layout(meta, name)), name, path, ndjson=True,
                                 study_meta=meta, created=created)
 
 
-def _write_csv(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, created: str | None,
-               encoding: str = "utf-8") -> None:
+def _write_csv(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, created: str | None) -> None:
     csvio.write_conformed(as_package_states(df, layout(meta, name)), name, path)
 
 
@@ -122,9 +119,10 @@ def write_study(study: Study, outdir: Path, formats: Sequence[str], *, created: 
     targets = [(name, fmt, f, outdir / dataset_file_name(name, fmt)) for fmt, f in chosen for name in study.names]
     with contextlib.ExitStack() as stack:
         # atomic_path renames each temporary file onto its target when the stack closes without error
-        for name, _fmt, f, target in targets:
+        for name, fmt, f, target in targets:
             tmp = stack.enter_context(atomic_path(target))
-            f.writer(study[name], name, tmp, study.meta, stamp, encoding=text_encoding_of(study, name, xpt_encoding))
+            extra = {"encoding": text_encoding_of(study, name, xpt_encoding)} if fmt == "xpt" else {}
+            f.writer(study[name], name, tmp, study.meta, stamp, **extra)
     return [t[3] for t in targets]
 
 
