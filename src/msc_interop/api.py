@@ -79,7 +79,7 @@ def to_sdtm(
     file was read in, else UTF-8); each variable holding such text is named in a note.
 
     An existing SDTM package is converted as it is: its variable order, labels and lengths are kept, and a
-    content problem (a value outside a codelist, say) is a note and a finding of the validation, never a
+    content problem (a value outside a codelist, say) is a note (and a finding where a rule checks it), never a
     reason to refuse a dataset; its define.xml states the package's SDTMIG/CT versions (sdtm/package.py).
     """
     outdir = Path(outdir)

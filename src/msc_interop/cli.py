@@ -103,7 +103,7 @@ Output: OUTDIR/<format>/dm.xpt ..., define.xml beside XPT and Dataset-JSON, and 
 OUTDIR/rejects.csv / rejects.json listing every record not converted (file, row, field, value, reason,
 code: mappings/reject_codes.yaml).
 An SDTM package is converted as it is: variable order, labels and lengths kept; a content problem (a value
-outside a codelist) is a note and a validation finding, never a refused dataset; its define.xml states the
+outside a codelist) is a note, never a refused dataset; its define.xml states the
 package's own SDTMIG/CT versions and no msc-interop derivations.
 Exit status: 0 all converted, 1 some records rejected, 2 input unusable.""")
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))

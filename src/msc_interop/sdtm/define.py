@@ -329,8 +329,9 @@ class _Builder:
             if term is None and not cl.extensible and self.package is not None:
                 self.notes.append(
                     f"define.xml: {self.where_used(name, value)} holds {value!r}, not a term of the non-extensible "
-                    f"CDISC codelist {name} ({cl.nci_code}) in CT {mappings.ct_source().get('package_date', '')}: "
-                    "kept as it is and listed in CodeList CL." + name + " without an NCI code (validate reports it)")
+                    f"CDISC codelist {name} ({cl.nci_code}) in the CT msc-interop holds "
+                    f"({mappings.ct_source().get('package_date', '')}): kept as it is and listed in CodeList "
+                    f"CL.{name} without an NCI code")
             elif term is None and not cl.extensible:
                 raise MscInteropError(
                     f"value {value!r} is not a term of the non-extensible CDISC codelist {name} ({cl.nci_code}, "
