@@ -80,7 +80,8 @@ def test_an_encoding_that_cannot_hold_a_value_refuses_naming_it_and_writes_nothi
                     xpt_encoding="cp1252")
     (problem,) = info.value.problems
     assert "dataset LB, variable LBNAM: 1 value(s) that Windows-1252 cannot hold" in problem
-    assert NANJING in problem and "--xpt-encoding utf-8" in problem
+    assert f"row 51 '{NANJING}' (from labs.csv row 2, field lab_name)" in problem  # LB sorted by subject, test
+    assert "--xpt-encoding utf-8" in problem
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["rejects.csv", "rejects.json"]
 
 
@@ -94,3 +95,30 @@ def test_lengths_and_encoding_of_a_package_are_kept_by_the_writer(tmp_path: Path
     assert back["TSVAL"].tolist() == ["Alzheimer’s", "plain"] and back["STUDYID"].tolist() == ["S1", "S1"]
     assert meta.variable_storage_width == {"STUDYID": 12, "DOMAIN": 2, "TSSEQ": 8, "TSVAL": 200}
     assert b"Alzheimer\x92s" in path.read_bytes()
+
+
+def test_an_sdtm_package_is_converted_without_msc_interops_derivations(tmp_path: Path) -> None:
+    """Without ../shared: msc-interop's own XPT read back as a package gets a define.xml with no MethodDef,
+    and its labels, order and lengths as the XPT states them (here: a label and the order changed by hand)."""
+    from lxml import etree
+
+    api.to_sdtm(EXAMPLE, tmp_path / "made", formats=["xpt"], created=CREATED, validate=False)
+    dm_path = tmp_path / "made" / "xpt" / "dm.xpt"
+    dm, meta = pyreadstat.read_xport(str(dm_path))
+    order = [*reversed(dm.columns)]
+    labels = {**meta.column_names_to_labels, "AGE": "Age at consent"}
+    pyreadstat.write_xport(dm[order], str(dm_path), file_format_version=5, table_name="DM", file_label="DM",
+                           column_labels=[labels[c] for c in order])
+    (tmp_path / "made" / "xpt" / "define.xml").unlink()
+    api.to_sdtm(tmp_path / "made" / "xpt", tmp_path / "again", formats=["json"], created=CREATED, validate=False)
+    define = etree.parse(str(tmp_path / "again" / "json" / "define.xml"))
+    text = etree.tostring(define, encoding="unicode")
+    assert "MethodDef" not in text and "MethodOID" not in text and "STUDYID-SITEID-SUBJID" not in text
+    ig = next(g for g in define.iter("{http://www.cdisc.org/ns/odm/v1.3}ItemGroupDef") if g.get("Name") == "DM")
+    refs = [r.get("ItemOID") for r in ig.iter("{http://www.cdisc.org/ns/odm/v1.3}ItemRef")]
+    assert refs == [f"IT.DM.{c}" for c in order]
+    import orjson
+
+    doc = orjson.loads((tmp_path / "again" / "json" / "dm.json").read_bytes())
+    assert [c["name"] for c in doc["columns"]] == order and doc["label"] == "DM"
+    assert {c["name"]: c["label"] for c in doc["columns"]}["AGE"] == "Age at consent"

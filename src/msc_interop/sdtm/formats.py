@@ -150,7 +150,7 @@ def check_fits(study: Study, formats: Sequence[str], xpt_encoding: str | None = 
         enc = text_encoding_of(study, name, xpt_encoding)
         df = as_package_states(study[name], lay)
         problems += xpt_problems(df, name, labels=lay.labels if lay else None,
-                                 label=lay.label if lay else None, encoding=enc)
+                                 label=lay.label if lay else None, encoding=enc, origins=study.text_origins)
         notes += xpt.text_notes(df, name, enc, study.text_origins)
     if problems:
         raise OutputLimitError([f"XPT v5: {p}" for p in problems])

@@ -48,11 +48,13 @@ def variable_labels(name: str, columns: list[str]) -> dict[str, str]:
 
 
 def xpt_problems(df: pd.DataFrame, name: str, *, labels: Mapping[str, str] | None = None,
-                 label: str | None = None, encoding: str | None = None) -> list[str]:
+                 label: str | None = None, encoding: str | None = None,
+                 origins: Mapping[str, tuple[str, int, str]] | None = None) -> list[str]:
     """Every way `df` would break an XPT v5 limit, one line each (empty list: it fits).
 
     Names the dataset, the variable, the row (1 = first record), the value or its length, and the limit.
     `encoding` None: text must be ASCII; else values must be text that encoding holds (lengths in its bytes).
+    `origins` (Study.text_origins) names the study record a value it cannot hold came from.
     """
     problems: list[str] = []
     where = f"dataset {name}"
@@ -76,7 +78,7 @@ def xpt_problems(df: pd.DataFrame, name: str, *, labels: Mapping[str, str] | Non
         s = df.iloc[:, i]
         if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
             continue
-        problems += _value_problems(as_text(s), f"{where}, variable {col}", encoding)
+        problems += _value_problems(as_text(s), f"{where}, variable {col}", encoding, origins)
     return problems
 
 
@@ -214,7 +216,8 @@ def _label_problems(label: str, where: str, encoding: str | None = None) -> list
     return out
 
 
-def _value_problems(text: pd.Series, where: str, encoding: str | None = None) -> list[str]:
+def _value_problems(text: pd.Series, where: str, encoding: str | None = None,
+                    origins: Mapping[str, tuple[str, int, str]] | None = None) -> list[str]:
     """Over-long and non-ASCII values of one character variable (fast path: one pass when all ASCII).
     With an `encoding`, non-ASCII values are written in it: only those it cannot hold are problems."""
     values = text.to_numpy(dtype=object)
@@ -227,7 +230,7 @@ def _value_problems(text: pd.Series, where: str, encoding: str | None = None) ->
     elif encoding is not None:
         bad = xpt_text.unencodable(text, encoding)
         if bad:
-            shown = ", ".join(f"row {i + 1} {v!r}" for i, v in bad[:_SHOW_ROWS])
+            shown = ", ".join(f"row {i + 1} {v!r}" + _origin(v, origins) for i, v in bad[:_SHOW_ROWS])
             more = f" and {len(bad) - _SHOW_ROWS} more row(s)" if len(bad) > _SHOW_ROWS else ""
             out.append(f"{where}: {len(bad)} value(s) that {xpt_text.display_name(encoding)} cannot hold "
                        f"(--xpt-encoding utf-8 holds every character): {shown}{more}")
@@ -277,3 +280,10 @@ def text_notes(df: pd.DataFrame, name: str, encoding: str, origins: Mapping[str,
                      "accepts ASCII only, so tell the reader (SAS ENCODING=, pyreadstat encoding=); "
                      "--xpt-encoding chooses another")
     return notes
+
+
+def _origin(value: str, origins: Mapping[str, tuple[str, int, str]] | None) -> str:
+    if not origins or value not in origins:
+        return ""
+    file, row, field_name = origins[value]
+    return f" (from {file} row {row}, field {field_name})"
