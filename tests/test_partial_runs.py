@@ -124,11 +124,11 @@ def _records_with(tmp_path: Path, changes: dict[int, dict[str, str]]) -> Path:
 def test_a_run_refused_by_one_format_writes_no_format_but_its_reject_report(tmp_path: Path) -> None:
     records = _records_with(tmp_path, {
         101: {"lab_name": "é" * 150},  # 300 bytes: a row reject
-        22: {"lab_name": "Zentrallabor Köln"},  # fits every limit but XPT's ASCII: the XPT writer refuses the run
+        22: {"lab_name": "Zentrallabor Köln"},  # fits every limit but ASCII, asked for: the XPT writer refuses the run
     })
     out = tmp_path / "out"
-    with pytest.raises(OutputLimitError, match="not ASCII") as info:
-        api.to_sdtm(records, out, formats=["json", "xpt"], validate=False)
+    with pytest.raises(OutputLimitError, match="ascii cannot hold") as info:
+        api.to_sdtm(records, out, formats=["json", "xpt"], validate=False, xpt_encoding="ascii")
     assert sorted(p.name for p in out.iterdir()) == ["rejects.csv", "rejects.json"]  # no json/ before xpt/ failed
     report = json.loads((out / "rejects.json").read_text())
     assert [(r["file"], r["row"], r["field"]) for r in report["rejects"]] == [("labs.csv", 101, "lab_name")]

@@ -67,6 +67,7 @@ def to_sdtm(
     validate: bool = True,
     odm_map: str | Path | None = None,
     encoding: str | None = None,
+    xpt_encoding: str | None = None,
 ) -> ConversionResult:
     """Convert study records (or SDTM in another format) to SDTM files, one folder per format.
 
@@ -74,12 +75,22 @@ def to_sdtm(
     reject report (OUTDIR/rejects.csv, OUTDIR/rejects.json) with the per-form counts. With `validate`, the
     files written are checked by the same rules as `msc-interop validate` (result.validation). `encoding`:
     of SDTM XPT/CSV input (default: UTF-8, else Windows-1252, per file; see sdtm/text_encoding.py).
+    `xpt_encoding`: of non-ASCII text in the XPT files written (default: the encoding the input package's
+    file was read in, else UTF-8); each variable holding such text is named in a note.
+
+    An existing SDTM package is converted as it is: its variable order, labels and lengths are kept, and a
+    content problem (a value outside a codelist, say) is a note (and a finding where a rule checks it), never a
+    reason to refuse a dataset; its define.xml states the package's SDTMIG/CT versions (sdtm/package.py).
     """
     outdir = Path(outdir)
     stamp = creation_time(created)
     study, rejects = _load_decoded(input_path, odm_map, encoding)
+    if xpt_encoding:
+        from msc_interop.sdtm.text_encoding import check_encoding
+
+        xpt_encoding = check_encoding(xpt_encoding)
     with _report_even_if_writing_fails(rejects, outdir):
-        written = write_sdtm(study, outdir, formats, define, stamp)
+        written = write_sdtm(study, outdir, formats, define, stamp, xpt_encoding=xpt_encoding, notes=rejects.notes)
     written += rejects.write(outdir)
     return ConversionResult(study, rejects, written, validation=validate_written(outdir) if validate else None)
 
@@ -132,19 +143,24 @@ def synth(outdir: str | Path, subjects: int = 9, seed: int = 2009, profile: str 
     return generate(subjects, seed, profile).write(outdir)
 
 
-def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool, stamp: str) -> list[Path]:
-    """SDTM files, one folder per format, with define.xml beside XPT and Dataset-JSON."""
+def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool, stamp: str, *,
+               xpt_encoding: str | None = None, notes: list[str] | None = None) -> list[Path]:
+    """SDTM files, one folder per format, with define.xml beside XPT and Dataset-JSON; what a reader of them
+    must know (non-ASCII text in XPT, what define.xml could not state as the data are) is added to `notes`."""
     from msc_interop.sdtm.define import write_define
     from msc_interop.sdtm.formats import check_fits, write_study
 
-    check_fits(study, formats)  # all formats checked before any is written
+    said = check_fits(study, formats, xpt_encoding)  # all formats checked before any is written
     written: list[Path] = []
     for fmt in formats:
         folder = outdir / fmt
-        written += write_study(study, folder, [fmt], created=stamp)
+        written += write_study(study, folder, [fmt], created=stamp, xpt_encoding=xpt_encoding)
         if define and fmt in ("xpt", "json"):
-            write_define(study, folder / "define.xml", dataset_format=fmt, created=stamp)
+            define_notes = write_define(study, folder / "define.xml", dataset_format=fmt, created=stamp)
+            said += [n for n in define_notes if n not in said]
             written.append(folder / "define.xml")
+    if notes is not None:
+        notes.extend(said)
     return written
 
 

@@ -108,6 +108,9 @@ with its mapping file: --odm-map), or a folder of SDTM datasets.
 Output: OUTDIR/<format>/dm.xpt ..., define.xml beside XPT and Dataset-JSON, and the reject report
 OUTDIR/rejects.csv / rejects.json listing every record not converted (file, row, field, value, reason,
 code: mappings/reject_codes.yaml).
+An SDTM package is converted as it is: variable order, labels and lengths kept; a content problem (a value
+outside a codelist) is a note, never a refused dataset; its define.xml states the
+package's own SDTMIG/CT versions and no msc-interop derivations.
 Exit status: 0 all converted, 1 some records rejected, 2 input unusable.""")
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
@@ -123,12 +126,17 @@ Exit status: 0 all converted, 1 some records rejected, 2 input unusable.""")
               help="Check the files written with the rules of `msc-interop validate`.")
 @_odm_map_option
 @_encoding_option
+@click.option("--xpt-encoding", metavar="CODEC",
+              help="Text encoding of non-ASCII values in the XPT files written (XPT v5 cannot state one; the FDA "
+                   "accepts ASCII only). Default: the encoding each input XPT file was read in (an SDTM package "
+                   "in Windows-1252 is written back so), else UTF-8. Each variable holding such text is named "
+                   "in a note.")
 def to_sdtm(input_path: Path, outdir: Path, formats: list[str], define: bool, created: str | None,
-            validate: bool, odm_map: Path | None, encoding: str | None) -> None:
+            validate: bool, odm_map: Path | None, encoding: str | None, xpt_encoding: str | None) -> None:
     """Convert study records to SDTM DM, EX, AE, LB (+ SUPP--, TS, TV) with Define-XML 2.1."""
     try:
         result = api.to_sdtm(input_path, outdir, formats=formats, define=define, created=created, validate=validate,
-                             odm_map=odm_map, encoding=encoding)
+                             odm_map=odm_map, encoding=encoding, xpt_encoding=xpt_encoding)
     except MscInteropError as exc:
         _fail(exc)
     for path in result.written:

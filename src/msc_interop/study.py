@@ -45,6 +45,9 @@ class StudyMeta:
     planned_exposure: dict[str, Any] = field(default_factory=dict)
     sdtmig_version: str = "3.4"
     ct_package: str = ""
+    # an SDTM package read from files: its own layouts and standard versions (sdtm/package.py); None when
+    # msc-interop built the datasets
+    package: Any = None
 
     @classmethod
     def from_definition(cls, d: dict[str, Any]) -> StudyMeta:
@@ -93,6 +96,9 @@ class Study:
             self.datasets[name] = conform(name, datasets[name])
         self.carried = dict(carried or {})
         self.sources: dict[str, str] = {}  # dataset -> the file it was read from (SDTM input), for messages
+        # non-ASCII text value -> (file, row, field) of the study record it came from (records input), so that
+        # a writer's note about the value names the record, not only the dataset row
+        self.text_origins: dict[str, tuple[str, int, str]] = {}
 
     def keep_rows(self, keep: Mapping[str, np.ndarray]) -> Study:
         """This study with only the rows of each dataset in `keep` where it is True (the rows already conform:

@@ -91,7 +91,7 @@ def apply_trial_design(meta: StudyMeta, datasets: dict[str, pd.DataFrame]) -> St
 def _visits_from_tv(tv: pd.DataFrame, known: pd.DataFrame) -> pd.DataFrame:
     parts = tv["TVSTRL"].astype(str).str.extract(_RULE)
     epochs = dict(zip(known["VISITNUM"], known["EPOCH"], strict=True)) if len(known) else {}
-    dy = pd.to_numeric(tv["VISITDY"], errors="coerce")
+    dy = pd.to_numeric(tv["VISITDY"], errors="coerce").astype("float64")  # Int64 with NA from Dataset-JSON
     protocol_day = pd.to_numeric(parts["pd"], errors="coerce")
     # without this tool's rule text: protocol day from VISITDY (no day 0: day 1 is protocol day 0)
     protocol_day = protocol_day.fillna(dy - (dy > 0).astype(int))

@@ -95,8 +95,8 @@ def test_xpt_problems_of_all_datasets_come_together_and_nothing_is_written(study
     ae.loc[0, "AETERM"] = "dizziness " * 21  # 210 bytes
     bad = Study(study.meta, {**study.datasets, "LB": lb, "AE": ae})
     out = tmp_path / "out"
-    with pytest.raises(OutputLimitError) as info:
-        write_study(bad, out, ["json", "csv", "xpt"], created=CREATED)
+    with pytest.raises(OutputLimitError) as info:  # ASCII asked for: the FDA's rule (default: UTF-8 with a note)
+        write_study(bad, out, ["json", "csv", "xpt"], created=CREATED, xpt_encoding="ascii")
     problems = info.value.problems
     assert len(problems) == 2
     assert any("dataset AE, variable AETERM" in p and "row 1 (210 bytes)" in p for p in problems)

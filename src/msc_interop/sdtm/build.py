@@ -38,6 +38,7 @@ def build_study(records: RawRecords) -> tuple[Study, RejectReport]:
     datasets = {k: v for k, v in datasets.items() if len(v.columns)}
     carried = {f: records.forms[f].drop(columns=ROW) for f in CARRIED_FORMS if f in records.forms}
     study = Study(meta, datasets, carried)
+    study.text_origins = _text_origins(records)
     report = records.rejects
     report.carried.update(f for f in CARRIED_FORMS if f in records.forms)
     for form, read in records.read_counts.items():
@@ -59,3 +60,19 @@ def _cascade_subjects(records: RawRecords, dm: pd.DataFrame) -> None:
             why = pd.Series(f"subject is not in {source}", index=df.index).where(
                 ~was_read, f"the subject's row in {source} was rejected (see that reject)")
             records.reject_rows(form, unknown, "subject_id", why, code="REJ-REC-008")
+
+
+def _text_origins(records: RawRecords) -> dict[str, tuple[str, int, str]]:
+    """Each non-ASCII text value of the records -> (file, row, field) of its first occurrence."""
+    out: dict[str, tuple[str, int, str]] = {}
+    for form, df in records.forms.items():
+        for col in df.columns:
+            if col == ROW or pd.api.types.is_numeric_dtype(df[col]):
+                continue
+            values = df[col].to_numpy(dtype=object)
+            if "".join(v for v in values if isinstance(v, str)).isascii():
+                continue
+            for row, v in zip(df[ROW].tolist(), values.tolist(), strict=True):
+                if isinstance(v, str) and not v.isascii():
+                    out.setdefault(v, (records.files.get(form, form), int(row), str(col)))
+    return out

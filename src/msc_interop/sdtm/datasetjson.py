@@ -75,8 +75,15 @@ def write_conformed(data: pd.DataFrame, name: str, path: Path, *, ndjson: bool =
                     study_meta: StudyMeta | None = None, created: str | None = None) -> None:
     """`write_dataset_json` for a frame already in the Study's canonical form (a `Study` dataset)."""
     stamp = creation_datetime(created)
-    columns, encoders = _columns(name, data)
+    pkg = getattr(study_meta, "package", None)
+    lay = pkg.layouts.get(name) if pkg is not None else None
+    columns, encoders = _columns(name, data, lay)
     header = _header(name, data, columns, study_meta, stamp)
+    if lay is not None and lay.label is not None:
+        header["label"] = lay.label  # the package's own dataset label (blank in CDISC's pilot XPT files)
+    if lay is not None and lay.db_modified:  # the source data's own date, after the file's (spec order)
+        header = {k: v for k, v in [*list(header.items())[:3], ("dbLastModifiedDateTime", lay.db_modified),
+                                    *list(header.items())[3:]]}
     # the row tuples cannot form reference cycles; pausing the cyclic GC saves its rescans (~15%)
     with atomic_open(path, "wb") as fh, gc_paused():
         if ndjson:
@@ -142,8 +149,10 @@ def _conformed(name: str, df: pd.DataFrame) -> pd.DataFrame:
     return out if list(out.columns) == cols else out[cols]
 
 
-def _columns(name: str, data: pd.DataFrame) -> tuple[list[dict[str, Any]], list[_Encoder]]:
-    """Column metadata (spec attribute order) and one value encoder per column."""
+def _columns(name: str, data: pd.DataFrame, lay: Any = None) -> tuple[list[dict[str, Any]], list[_Encoder]]:
+    """Column metadata (spec attribute order) and one value encoder per column. `lay` (sdtm/package.py
+    DatasetLayout): an existing package's own labels and lengths, and its Dataset-JSON column metadata
+    (itemOID, dataType, length, displayFormat, keySequence) kept as it was where it fits the data."""
     domain = mappings.sdtm_domain(name)
     known = domain.by_name if domain else {}
     keys = [k for k in (domain.keys if domain else ()) if k in data.columns]
@@ -170,9 +179,30 @@ def _columns(name: str, data: pd.DataFrame) -> tuple[list[dict[str, Any]], list[
             item["length"] = enc.max_bytes()
         if col in keys:
             item["keySequence"] = keys.index(col) + 1
+        if lay is not None:
+            item = _as_package_states(item, lay, col, numeric, enc)
+            enc = _Encoder(s, item["dataType"]) if item["dataType"] != dtype else enc
         columns.append(item)
         encoders.append(enc)
     return columns, encoders
+
+
+def _as_package_states(item: dict[str, Any], lay: Any, col: str, numeric: bool, enc: _Encoder) -> dict[str, Any]:
+    """A column's metadata as the package states it: its Dataset-JSON column (when read from Dataset-JSON and
+    its dataType fits the data), else its label and length (from XPT: the storage length)."""
+    source = lay.json_columns.get(col)
+    if source and source.get("dataType") in DATA_TYPES and (source["dataType"] in NUMERIC_TYPES) == numeric \
+            and source["dataType"] != "decimal":
+        out = dict(source)
+        if not numeric and isinstance(out.get("length"), int):
+            out["length"] = max(out["length"], enc.max_bytes())
+        return out
+    out = dict(item)
+    if col in lay.labels:
+        out["label"] = lay.labels[col]
+    if not numeric and col in lay.lengths:
+        out["length"] = max(int(lay.lengths[col]), enc.max_bytes())
+    return out
 
 
 def _header(name: str, data: pd.DataFrame, columns: list[dict[str, Any]], study_meta: StudyMeta | None,

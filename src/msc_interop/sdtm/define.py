@@ -11,11 +11,19 @@ The document describes the data actually present, not just the standard:
   def:ExtendedValue="Yes";
 - value-level metadata for LB (LBORRES, LBSTRESN by LBTESTCD) and for SUPP-- QVAL by QNAM.
 
+For an existing SDTM package converted between formats (StudyMeta.package, sdtm/package.py) the document
+states what the package states and nothing msc-interop would claim of data it built: the package's SDTMIG and
+CT versions (no CT def:Standard when the package names none), its variable order, labels and lengths; no
+MethodDef or def:Origin from msc-interop's own derivations (a USUBJID of 01-701-1015 is not
+STUDYID-SITEID-SUBJID); a value outside a non-extensible codelist is listed without an NCI code and reported in
+`notes` instead of refusing the document.
+
 Output is deterministic: the same Study and the same `created` give a byte-identical file.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -132,6 +140,9 @@ class _Builder:
         self.value_list_of: dict[str, str] = {}  # parent ItemDef OID -> ValueListDef OID
         self.codelist_values: dict[str, set[str]] = {}
         self.decodes: dict[str, dict[str, str]] = {}
+        self.package = getattr(study.meta, "package", None)  # an existing package: state only what it states
+        self.notes: list[str] = []
+        self.ct_standard = True
 
     def collect_codelists(self, variables: dict[str, list[Variable]]) -> None:
         for ds, vs in variables.items():
@@ -164,24 +175,31 @@ class _Builder:
         _el(gv, _odm("ProtocolName"), text=meta.protocol or meta.studyid)
         ig_version = meta.sdtmig_version or mappings.sdtmig_version()
         ct_version = meta.ct_package or mappings.ct_source().get("package_date", "")
-        if not ct_version:
+        if self.package is not None:
+            ig_version, ct_version = self.package_versions(ig_version)
+        elif not ct_version:
             raise MscInteropError("the study has no CDISC CT package date (StudyMeta.ct_package); Define-XML 2.1 "
                                   "must name the CT version: re-run scripts/extract_ct.py or set ct_package")
         mdv = _el(st, _odm("MetaDataVersion"), {
             "OID": f"MDV.{meta.studyid}.SDTMIG.{ig_version}",
             "Name": f"{meta.studyid} SDTM metadata",
             "Description": f"Data definitions for the SDTM datasets of {meta.studyid} (SDTMIG {ig_version}, "
-                           f"CDISC CT {ct_version}), written by msc-interop",
+                           f"CDISC CT {ct_version}), written by msc-interop" if self.package is None else
+                           f"Data definitions of the SDTM package of {meta.studyid} as its datasets state them "
+                           f"(SDTMIG {ig_version}, CDISC CT {ct_version or 'not stated by the package'}), written "
+                           "by msc-interop converting its files; derivations are the sponsor's and not described",
             _def("DefineVersion"): DEFINE_VERSION,
         })
         stds = _el(mdv, _def("Standards"))
         _el(stds, _def("Standard"), {"OID": STD_IG, "Name": "SDTMIG", "Type": "IG", "Version": ig_version,
                                      "Status": "Final"})
-        _el(stds, _def("Standard"), {"OID": STD_CT, "Name": "CDISC/NCI", "Type": "CT", "PublishingSet": "SDTM",
-                                     "Version": ct_version, "Status": "Final"})
+        if ct_version:
+            _el(stds, _def("Standard"), {"OID": STD_CT, "Name": "CDISC/NCI", "Type": "CT", "PublishingSet": "SDTM",
+                                         "Version": ct_version, "Status": "Final"})
+        self.ct_standard = bool(ct_version)
 
         names = _dataset_order(study.names)
-        variables = {ds: dataset_variables(self.study, ds) for ds in names}
+        variables = {ds: self.as_package_states(ds, dataset_variables(self.study, ds)) for ds in names}
         self.collect_codelists(variables)
         self.lab_value_level()
         self.supp_value_level()
@@ -205,8 +223,42 @@ class _Builder:
             _description(m, text)
         return etree.ElementTree(root)
 
-    def add_method(self, ds: str, var: str, label: str, *, test: str = "", text: str = "") -> str:
-        """MethodDef MT.<DS>.<VAR> (MT.<DS>.<VAR>.<TEST> for a value-level derivation); returns its OID."""
+    def package_versions(self, ig_default: str) -> tuple[str, str]:
+        """(SDTMIG, CT) versions of an existing package; a note for each it does not state."""
+        pkg = self.package
+        if pkg.sdtmig:
+            ig = pkg.sdtmig
+        else:
+            ig = ig_default
+            self.notes.append(f"define.xml: the package states no SDTMIG version (no define.xml beside it saying one, "
+                              f"no TS SDTIGVER); define.xml says {ig}, msc-interop's default")
+        if not pkg.ct:
+            self.notes.append("define.xml: the package states no SDTM CT version (its define.xml names none); "
+                              "define.xml names none either, and its codelists list the values present")
+        return ig, pkg.ct or ""
+
+    def as_package_states(self, ds: str, variables: list[Variable]) -> list[Variable]:
+        """The variables in the package's order, with its labels and character lengths (as they are, if no package)."""
+        pkg = self.package
+        lay = pkg.layouts.get(ds) if pkg is not None else None
+        if lay is None:
+            return variables
+        by_name = {v.name: v for v in variables}
+        order = [by_name[c] for c in lay.columns if c in by_name] + [v for v in variables if v.name not in lay.columns]
+        out = []
+        for v in order:
+            shape = v.shape
+            if shape.datatype == "text" and v.name in lay.lengths:
+                shape = dataclasses.replace(shape, length=lay.lengths[v.name])
+            # no def:Origin: msc-interop's metadata says how msc-interop fills a variable, not how the sponsor did
+            out.append(dataclasses.replace(v, label=lay.labels.get(v.name, v.label), shape=shape, origin=None))
+        return out
+
+    def add_method(self, ds: str, var: str, label: str, *, test: str = "", text: str = "") -> str | None:
+        """MethodDef MT.<DS>.<VAR> (MT.<DS>.<VAR>.<TEST> for a value-level derivation); returns its OID.
+        None for an existing package: msc-interop did not derive its data and does not know how they were."""
+        if self.package is not None:
+            return None
         oid = f"MT.{ds}.{var}" + (f".{test}" if test else "")
         name = f"Algorithm to derive {ds}.{var}" + (f" where LBTESTCD is {test}" if test else "")
         self.methods[oid] = (name, text or method_text(ds, var, label))
@@ -227,7 +279,8 @@ class _Builder:
             _def("ArchiveLocationID"): f"LF.{ds}" if has_rows else None,
         })
         parent = mappings.sdtm_domain(domain) if supp else None
-        label = mappings.dataset_label(ds)
+        lay = self.package.layouts.get(ds) if self.package is not None else None
+        label = lay.label if lay is not None and lay.label else mappings.dataset_label(ds)
         _description(ig, label)
         for order, v in enumerate(variables, start=1):
             method = None
@@ -270,16 +323,22 @@ class _Builder:
         cl = mappings.codelist(name)
         decodes = self.decodes.get(name)
         cle = _el(mdv, _odm("CodeList"), {"OID": f"CL.{name}", "Name": cl.long_name, "DataType": "text",
-                                          _def("StandardOID"): STD_CT})
+                                          _def("StandardOID"): STD_CT if self.ct_standard else None})
         for order, value in enumerate(sorted(self.codelist_values[name]), start=1):
             term = cl.term(value)
-            if term is None and not cl.extensible:
+            if term is None and not cl.extensible and self.package is not None:
+                self.notes.append(
+                    f"define.xml: {self.where_used(name, value)} holds {value!r}, not a term of the non-extensible "
+                    f"CDISC codelist {name} ({cl.nci_code}) in the CT msc-interop holds "
+                    f"({mappings.ct_source().get('package_date', '')}): kept as it is and listed in CodeList "
+                    f"CL.{name} without an NCI code")
+            elif term is None and not cl.extensible:
                 raise MscInteropError(
                     f"value {value!r} is not a term of the non-extensible CDISC codelist {name} ({cl.nci_code}, "
                     f"CT {self.study.meta.ct_package}); allowed: {', '.join(sorted(cl.values))}. Fix the data: "
                     "Define-XML cannot describe it as a CT value or as a sponsor extension")
             attrs = {"CodedValue": value, "OrderNumber": str(order),
-                     _def("ExtendedValue"): "Yes" if term is None else None}
+                     _def("ExtendedValue"): "Yes" if term is None and cl.extensible else None}
             if decodes is not None:
                 item = _el(cle, _odm("CodeListItem"), attrs)
                 _description(item, decodes.get(value, value), tag="Decode")
@@ -301,14 +360,23 @@ class _Builder:
             self.where_clauses[oid] = wc
         return oid
 
-    def vlm_item(self, oid: str, name: str, shape: Shape, description: str, origin: tuple[str, str | None]) -> None:
+    def where_used(self, codelist: str, value: str) -> str:
+        """'DM.RACE (dm.xpt)': the variables of this codelist that hold the value."""
+        used = [f"{ds}.{col}" for ds in self.study.names for col in self.study[ds].columns
+                if (v := (mappings.sdtm_domain(ds).by_name.get(col) if mappings.sdtm_domain(ds) else None))
+                and v.codelist == codelist and (self.study[ds][col] == value).any()]
+        return ", ".join(used) or f"a variable of codelist {codelist}"
+
+    def vlm_item(self, oid: str, name: str, shape: Shape, description: str, origin: tuple[str, str | None],
+                 ours: bool = True) -> None:
         e = etree.Element(_odm("ItemDef"), {"OID": oid, "Name": name})
         for k, val in _shape_attrs(shape).items():
             if val is not None:
                 e.set(k, val)
         e.set("SASFieldName", name)
         _description(e, description)
-        _origin(e, *origin)
+        if self.package is None or not ours:  # a package's SUPP-- QORIG is its own; the LB origins are msc-interop's
+            _origin(e, *origin)
         self.vlm_item_defs[oid] = e
 
     def value_list(self, ds: str, var: str) -> etree._Element:
@@ -375,7 +443,7 @@ class _Builder:
                 origin = _QORIG.get(qorig, ("Collected", "Investigator"))
                 item_oid = f"IT.{ds}.QVAL.{qnam}"
                 label = _first(rows, "QLABEL") or qnam
-                self.vlm_item(item_oid, qnam, text_shape(nonempty_text(rows["QVAL"])), label, origin)
+                self.vlm_item(item_oid, qnam, text_shape(nonempty_text(rows["QVAL"])), label, origin, ours=False)
                 method = self.add_method(ds, qnam, label) if origin[0] == "Derived" else None
                 ref = _el(vl, _odm("ItemRef"), {"ItemOID": item_oid, "OrderNumber": str(order), "Mandatory": "Yes",
                                                 "MethodOID": method})
@@ -405,7 +473,8 @@ def _first(df: pd.DataFrame, col: str) -> str:
 
 # --- public API -------------------------------------------------------------------------------------------
 
-def build_define(study: Study, *, dataset_format: str = "xpt", created: str | None = None) -> etree._ElementTree:
+def build_define(study: Study, *, dataset_format: str = "xpt", created: str | None = None,
+                 notes: list[str] | None = None) -> etree._ElementTree:
     """The Define-XML 2.1 document describing the study's SDTM datasets (pure: reads only the Study and mappings).
 
     `dataset_format` is the format of the dataset files the document points to ("xpt" or "json");
@@ -418,7 +487,11 @@ def build_define(study: Study, *, dataset_format: str = "xpt", created: str | No
     if dataset_format not in DATASET_FORMATS:
         raise UnknownFormatError(f"dataset format {dataset_format!r} is not known for Define-XML def:leaf; "
                                  f"use one of: {', '.join(DATASET_FORMATS)}")
-    return _Builder(study, dataset_format, _check_created(created)).build()
+    builder = _Builder(study, dataset_format, _check_created(created))
+    tree = builder.build()
+    if notes is not None:
+        notes.extend(builder.notes)
+    return tree
 
 
 def to_bytes(tree: etree._ElementTree) -> bytes:
@@ -427,13 +500,17 @@ def to_bytes(tree: etree._ElementTree) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
 
 
-def write_define(study: Study, path: Path, *, dataset_format: str = "xpt", created: str | None = None) -> None:
-    """Write define.xml for the study to `path` (all-or-nothing).
+def write_define(study: Study, path: Path, *, dataset_format: str = "xpt", created: str | None = None
+                 ) -> list[str]:
+    """Write define.xml for the study to `path` (all-or-nothing); return the notes on what it could not state
+    as the data are (an existing package's values outside CT, versions the package does not state).
 
     >>> write_define(study, Path("out/define.xml"), created="2025-03-25T00:00:00")  # doctest: +SKIP
     """
-    tree = build_define(study, dataset_format=dataset_format, created=created)
+    notes: list[str] = []
+    tree = build_define(study, dataset_format=dataset_format, created=created, notes=notes)
     write_bytes_atomic(path, to_bytes(tree))
+    return notes
 
 
 def xsd_errors(document: etree._ElementTree | str | Path, schema: str | Path) -> list[str]:

@@ -24,11 +24,12 @@ from msc_interop.inputs.kinds import SDTM_FORMAT_PREFERENCE, listed_files
 from msc_interop.sdtm import csvio, datasetjson, xpt
 from msc_interop.sdtm.csvio import read_csv
 from msc_interop.sdtm.datasetjson import creation_datetime, read_dataset_json
+from msc_interop.sdtm.package import JSON_ATTRS, DatasetLayout, Package, as_package_states, package_of
 from msc_interop.sdtm.xpt import read_xpt, xpt_problems
 from msc_interop.study import VISIT_COLUMNS, Study, StudyMeta
 from msc_interop.trial_design import apply_trial_design
 
-Writer = Callable[[pd.DataFrame, str, Path, StudyMeta | None, str | None], None]
+Writer = Callable[..., None]  # (df, name, path, meta, created); the XPT writer also takes encoding=
 Reader = Callable[[Path], tuple[str, pd.DataFrame]]
 
 
@@ -41,25 +42,39 @@ class Format(NamedTuple):
 
 
 # Study datasets are already in canonical form (Study conforms them), so the writers skip conform();
-# write_study checks the XPT limits of all datasets before any writer runs.
-def _write_xpt(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, created: str | None) -> None:
-    xpt.write_conformed(df, name, path, created=created)
+# write_study checks the XPT limits of all datasets before any writer runs. A dataset of an existing package
+# is written in the package's own variable order, with its labels and lengths (sdtm/package.py).
+def layout(meta: StudyMeta | None, name: str) -> DatasetLayout | None:
+    """The layout the package this dataset was read from states (None: msc-interop built the dataset)."""
+    pkg = getattr(meta, "package", None)
+    return pkg.layouts.get(name) if isinstance(pkg, Package) else None
+
+
+def _write_xpt(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, created: str | None,
+               encoding: str = "utf-8") -> None:
+    lay = layout(meta, name)
+    xpt.write_conformed(as_package_states(df, lay), name, path, created=created, encoding=encoding,
+                        labels=lay.labels if lay else None, label=lay.label if lay else None,
+                        lengths=lay.lengths if lay else None)
 
 
 def _write_json(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, created: str | None) -> None:
-    datasetjson.write_conformed(df, name, path, study_meta=meta, created=created)
+    datasetjson.write_conformed(as_package_states(df, layout(meta, name)), name, path, study_meta=meta,
+                                created=created)
 
 
 def _write_ndjson(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, created: str | None) -> None:
-    datasetjson.write_conformed(df, name, path, ndjson=True, study_meta=meta, created=created)
+    datasetjson.write_conformed(as_package_states(df, layout(meta, name)), name, path, ndjson=True,
+                                study_meta=meta, created=created)
 
 
 def _write_csv(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, created: str | None) -> None:
-    csvio.write_conformed(df, name, path)
+    csvio.write_conformed(as_package_states(df, layout(meta, name)), name, path)
 
 
 def _read_json(path: Path) -> tuple[str, pd.DataFrame]:
-    name, df, _meta = read_dataset_json(path)
+    name, df, meta = read_dataset_json(path)
+    df.attrs[JSON_ATTRS] = meta  # what the file states, for a conversion that must keep it (sdtm/package.py)
     return name, df
 
 
@@ -86,7 +101,8 @@ def dataset_file_name(name: str, fmt: str) -> str:
     return f"{name.lower()}{get_format(fmt).suffix}"
 
 
-def write_study(study: Study, outdir: Path, formats: Sequence[str], *, created: str | None = None) -> list[Path]:
+def write_study(study: Study, outdir: Path, formats: Sequence[str], *, created: str | None = None,
+                xpt_encoding: str | None = None) -> list[Path]:
     """Write every dataset of the study in every format into `outdir`; return the paths written.
 
     All checks run first (format names, the creation time, the XPT v5 limits of every dataset together),
@@ -99,25 +115,46 @@ def write_study(study: Study, outdir: Path, formats: Sequence[str], *, created: 
     outdir = Path(outdir)
     chosen = [(fmt, get_format(fmt)) for fmt in dict.fromkeys(formats)]
     stamp = creation_datetime(created)
-    check_fits(study, formats)
+    check_fits(study, formats, xpt_encoding)
     targets = [(name, fmt, f, outdir / dataset_file_name(name, fmt)) for fmt, f in chosen for name in study.names]
     with contextlib.ExitStack() as stack:
         # atomic_path renames each temporary file onto its target when the stack closes without error
-        for name, _fmt, f, target in targets:
+        for name, fmt, f, target in targets:
             tmp = stack.enter_context(atomic_path(target))
-            f.writer(study[name], name, tmp, study.meta, stamp)
+            extra = {"encoding": text_encoding_of(study, name, xpt_encoding)} if fmt == "xpt" else {}
+            f.writer(study[name], name, tmp, study.meta, stamp, **extra)
     return [t[3] for t in targets]
 
 
-def check_fits(study: Study, formats: Sequence[str]) -> None:
+def text_encoding_of(study: Study, name: str, given: str | None = None) -> str:
+    """The encoding of XPT text for a dataset: `given` (--xpt-encoding), else the one its package file was
+    read in (Windows-1252 for CDISC's pilot ts.xpt: written back as it came), else UTF-8 (holds every
+    character; what msc-interop's and pyreadstat's readers try first)."""
+    if given:
+        return given
+    lay = layout(study.meta, name)
+    return lay.encoding if lay is not None and lay.encoding else "utf-8"
+
+
+def check_fits(study: Study, formats: Sequence[str], xpt_encoding: str | None = None) -> list[str]:
     """Refuse (OutputLimitError listing every problem) a study that one of `formats` cannot hold (XPT v5
-    limits); run it before writing any format, so that a refused run writes no format at all."""
+    limits); run it before writing any format, so that a refused run writes no format at all. Returns the
+    notes about what XPT holds that a reader must know (non-ASCII text and its encoding)."""
     for fmt in formats:
         get_format(fmt)
-    if "xpt" in formats:
-        problems = [p for name in study.names for p in xpt_problems(study[name], name)]
-        if problems:
-            raise OutputLimitError([f"XPT v5: {p}" for p in problems])
+    if "xpt" not in formats:
+        return []
+    problems, notes = [], []
+    for name in study.names:
+        lay = layout(study.meta, name)
+        enc = text_encoding_of(study, name, xpt_encoding)
+        df = as_package_states(study[name], lay)
+        problems += xpt_problems(df, name, labels=lay.labels if lay else None,
+                                 label=lay.label if lay else None, encoding=enc, origins=study.text_origins)
+        notes += xpt.text_notes(df, name, enc, study.text_origins)
+    if problems:
+        raise OutputLimitError([f"XPT v5: {p}" for p in problems])
+    return notes
 
 
 def read_sdtm(path: Path, *, meta: StudyMeta | None = None) -> Study:
@@ -145,8 +182,12 @@ def read_sdtm(path: Path, *, meta: StudyMeta | None = None) -> Study:
             raise InputError(f"{file.name} and {source[name].name} both hold dataset {name}; keep one")
         datasets[name] = df
         source[name] = file
+    pkg = package_of(datasets, source, path if path.is_dir() else path.parent)
     if meta is None:
         meta = study_meta_from_data(datasets, source)
+    meta.package = pkg
+    meta.sdtmig_version = pkg.sdtmig or meta.sdtmig_version
+    meta.ct_package = pkg.ct or ""
     try:
         study = Study(meta, datasets)
     except MscInteropError as exc:  # conform(): names or values that do not fit SDTM; name the file

@@ -238,3 +238,15 @@ def _decode_all(raw: set[str], given: str | None) -> tuple[str, dict[str, str], 
             table[v] = b.decode(encoding, errors="backslashreplace")
             bad.add(v)
     return encoding, table, bad
+
+
+def encoding_of(path: str | Path, df: pd.DataFrame) -> str | None:
+    """The encoding a file's non-ASCII text was read in (None: it had none), from the current reading() log."""
+    texts = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+    if all(_all_ascii(df[c].to_numpy(dtype=object)) for c in texts):
+        return None
+    log = _LOG.get()
+    for f in log.files if log is not None else ():
+        if f.file == str(path):
+            return f.encoding
+    return "utf-8"

@@ -6,6 +6,11 @@ the dataset. pyreadstat does not stop a 201-byte value or non-ASCII text and sil
 `xpt_problems` checks every limit before anything is written and `write_xpt` refuses (OutputLimitError)
 rather than truncate.
 
+Non-ASCII text: `write_xpt` refuses it (the FDA's rule). `to-sdtm` passes an `encoding` instead and writes
+it in that encoding (sdtm/xpt_text.py: a package read as Windows-1252 is written back so; study records in
+UTF-8), with a note per variable (`text_notes`), since XPT cannot say which encoding its bytes are in; only a
+value the encoding cannot hold is then a problem.
+
     >>> write_xpt(study["LB"], "LB", Path("out/lb.xpt"))
     >>> name, df = read_xpt(Path("out/lb.xpt"))      # ("LB", char as str with "" for missing, numbers float64)
 """
@@ -23,7 +28,8 @@ import pyreadstat
 from msc_interop import iso8601, mappings
 from msc_interop.atomic import atomic_path
 from msc_interop.errors import InputError, MscInteropError, OutputLimitError
-from msc_interop.sdtm import text_encoding
+from msc_interop.sdtm import text_encoding, xpt_text
+from msc_interop.sdtm.package import XPT_ATTRS
 from msc_interop.sdtm.xpt_layout import check_xpt_layout
 from msc_interop.study import as_text, conform
 
@@ -42,17 +48,20 @@ def variable_labels(name: str, columns: list[str]) -> dict[str, str]:
 
 
 def xpt_problems(df: pd.DataFrame, name: str, *, labels: Mapping[str, str] | None = None,
-                 label: str | None = None) -> list[str]:
+                 label: str | None = None, encoding: str | None = None,
+                 origins: Mapping[str, tuple[str, int, str]] | None = None) -> list[str]:
     """Every way `df` would break an XPT v5 limit, one line each (empty list: it fits).
 
     Names the dataset, the variable, the row (1 = first record), the value or its length, and the limit.
+    `encoding` None: text must be ASCII; else values must be text that encoding holds (lengths in its bytes).
+    `origins` (Study.text_origins) names the study record a value it cannot hold came from.
     """
     problems: list[str] = []
     where = f"dataset {name}"
     if not isinstance(name, str) or len(name) > MAX_NAME or not _NAME.match(name):
         problems.append(_name_problem("dataset name", name, where))
     ds_label = mappings.dataset_label(name) if label is None else label
-    problems += _label_problems(ds_label, f"{where}: dataset label")
+    problems += _label_problems(ds_label, f"{where}: dataset label", encoding)
     columns = [str(c) for c in df.columns]
     var_labels = variable_labels(name, columns)
     if labels:
@@ -60,7 +69,7 @@ def xpt_problems(df: pd.DataFrame, name: str, *, labels: Mapping[str, str] | Non
     for col in columns:
         if len(col) > MAX_NAME or not _NAME.match(col):
             problems.append(_name_problem("variable name", col, f"{where}, variable {col}"))
-        problems += _label_problems(var_labels[col], f"{where}, variable {col}: label")
+        problems += _label_problems(var_labels[col], f"{where}, variable {col}: label", encoding)
     seen: set[str] = set()
     for i, col in enumerate(columns):
         if col in seen:
@@ -69,7 +78,7 @@ def xpt_problems(df: pd.DataFrame, name: str, *, labels: Mapping[str, str] | Non
         s = df.iloc[:, i]
         if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
             continue
-        problems += _value_problems(as_text(s), f"{where}, variable {col}")
+        problems += _value_problems(as_text(s), f"{where}, variable {col}", encoding, origins)
     return problems
 
 
@@ -91,8 +100,10 @@ def write_xpt(df: pd.DataFrame, name: str, path: Path, *, labels: Mapping[str, s
 
 
 def write_conformed(data: pd.DataFrame, name: str, path: Path, *, labels: Mapping[str, str] | None = None,
-                    label: str | None = None, created: str | None = None) -> None:
-    """`write_xpt` for a frame in the Study's canonical form whose limits `xpt_problems` already passed."""
+                    label: str | None = None, created: str | None = None, encoding: str = "utf-8",
+                    lengths: Mapping[str, int] | None = None) -> None:
+    """`write_xpt` for a frame in the Study's canonical form whose limits `xpt_problems` already passed.
+    Non-ASCII text is written in `encoding`; `lengths` (a package's own) are the least storage lengths."""
     var_labels = variable_labels(name, list(data.columns))
     if labels:
         var_labels.update({k: v for k, v in labels.items() if k in var_labels})
@@ -106,12 +117,16 @@ def write_conformed(data: pd.DataFrame, name: str, path: Path, *, labels: Mappin
             # pyreadstat is ~3x slower on pandas 3 string columns than on object (LIBRARIES.md)
             out[col] = s.astype(object)
     frame = pd.DataFrame(out, index=pd.RangeIndex(len(data)))
+    frame, patches = xpt_text.placeholders(frame, encoding)
+    if lengths:
+        frame = xpt_text.pad_to_lengths(frame, lengths, encoding)
     with atomic_path(path) as tmp:
         pyreadstat.write_xport(
             frame, str(tmp), file_format_version=5, table_name=name,
             file_label=mappings.dataset_label(name) if label is None else label,
             column_labels=[var_labels[c] for c in frame.columns],
         )
+        xpt_text.patch_cells(tmp, patches)
         if created is not None:
             _pin_timestamps(tmp, created)
 
@@ -140,7 +155,12 @@ def read_xpt(path: Path) -> tuple[str, pd.DataFrame]:
     for col in df.columns:
         s = df[col]
         out[col] = s if pd.api.types.is_numeric_dtype(s) else as_text(s)
-    return name, pd.DataFrame(out, index=pd.RangeIndex(len(df)))
+    frame = pd.DataFrame(out, index=pd.RangeIndex(len(df)))
+    # what the file states, for a conversion that must keep it (sdtm/package.py)
+    frame.attrs[XPT_ATTRS] = {"labels": dict(meta.column_names_to_labels or {}), "label": meta.file_label,
+                              "lengths": dict(meta.variable_storage_width or {}),
+                              "encoding": text_encoding.encoding_of(path, frame)}
+    return name, frame
 
 
 def _conformed(name: str, df: pd.DataFrame) -> pd.DataFrame:
@@ -187,23 +207,35 @@ def _name_problem(what: str, value: object, where: str) -> str:
             f"letter first, at most {MAX_NAME} characters)")
 
 
-def _label_problems(label: str, where: str) -> list[str]:
+def _label_problems(label: str, where: str, encoding: str | None = None) -> list[str]:
     out = []
     if len(label) > MAX_LABEL:
         out.append(f"{where} {label!r} is {len(label)} characters (limit {MAX_LABEL})")
-    if not label.isascii():
+    if not label.isascii() and (encoding is None or not xpt_text.is_utf8(encoding)):
         out.append(f"{where} {label!r} is not ASCII (XPT v5 holds ASCII text only)")
     return out
 
 
-def _value_problems(text: pd.Series, where: str) -> list[str]:
-    """Over-long and non-ASCII values of one character variable (fast path: one pass when all ASCII)."""
+def _value_problems(text: pd.Series, where: str, encoding: str | None = None,
+                    origins: Mapping[str, tuple[str, int, str]] | None = None) -> list[str]:
+    """Over-long and non-ASCII values of one character variable (fast path: one pass when all ASCII).
+    With an `encoding`, non-ASCII values are written in it: only those it cannot hold are problems."""
     values = text.to_numpy(dtype=object)
     if not len(values):
         return []
     out = []
     if "".join(values).isascii():
         nbytes = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+        bad_ascii = np.zeros(len(values), dtype=bool)
+    elif encoding is not None:
+        bad = xpt_text.unencodable(text, encoding)
+        if bad:
+            shown = ", ".join(f"row {i + 1} {v!r}" + _origin(v, origins) for i, v in bad[:_SHOW_ROWS])
+            more = f" and {len(bad) - _SHOW_ROWS} more row(s)" if len(bad) > _SHOW_ROWS else ""
+            out.append(f"{where}: {len(bad)} value(s) that {xpt_text.display_name(encoding)} cannot hold "
+                       f"(--xpt-encoding utf-8 holds every character): {shown}{more}")
+        nbytes = np.fromiter((len(v.encode(encoding, errors="replace")) for v in values), dtype=np.int64,
+                             count=len(values))
         bad_ascii = np.zeros(len(values), dtype=bool)
     else:
         nbytes = np.fromiter((len(v.encode("utf-8")) for v in values), dtype=np.int64, count=len(values))
@@ -222,3 +254,36 @@ def _value_problems(text: pd.Series, where: str) -> list[str]:
         out.append(f"{where}: {len(non_ascii)} value(s) not ASCII (XPT v5 holds ASCII only; "
                    f"e.g. write umol/L for μmol/L): {shown}{more}")
     return out
+
+
+def text_notes(df: pd.DataFrame, name: str, encoding: str, origins: Mapping[str, tuple[str, int, str]] | None = None,
+               file: str | None = None) -> list[str]:
+    """One note per character variable holding non-ASCII text: how many values, the first (its study record
+    when `origins` knows it), and the encoding the XPT file carries them in."""
+    notes = []
+    target = file or f"{name.lower()}.xpt"
+    for col in df.columns:
+        s = df[col]
+        if pd.api.types.is_numeric_dtype(s):
+            continue
+        values = s.to_numpy(dtype=object)
+        if "".join(v for v in values if isinstance(v, str)).isascii():
+            continue
+        rows = [i for i, v in enumerate(values) if isinstance(v, str) and not v.isascii()]
+        first = values[rows[0]]
+        where = f"dataset {name} row {rows[0] + 1}"
+        if origins and first in origins:
+            src, row, field_name = origins[first]
+            where = f"{src} row {row}, field {field_name} ({where})"
+        notes.append(f"{target}: {name}.{col} has {len(rows)} non-ASCII value(s), e.g. {first!r} from {where}; "
+                     f"written in {xpt_text.display_name(encoding)}: XPT v5 cannot state its encoding and the FDA "
+                     "accepts ASCII only, so tell the reader (SAS ENCODING=, pyreadstat encoding=); "
+                     "--xpt-encoding chooses another")
+    return notes
+
+
+def _origin(value: str, origins: Mapping[str, tuple[str, int, str]] | None) -> str:
+    if not origins or value not in origins:
+        return ""
+    file, row, field_name = origins[value]
+    return f" (from {file} row {row}, field {field_name})"

@@ -1,0 +1,149 @@
+"""What an existing SDTM package says about itself, kept so that converting it between formats changes nothing.
+
+A Study read from SDTM files is put in canonical form (column order from msc-interop's metadata, labels from
+it), which is right for data msc-interop builds and wrong for a sponsor's package: converting CDISC's pilot
+from XPT to Dataset-JSON must keep the sponsor's variable order, labels and lengths, and the define.xml written
+beside it must state the package's own SDTMIG and CT versions, not msc-interop's. The readers leave what the
+file states in `DataFrame.attrs` (XPT: labels, storage lengths, text encoding; Dataset-JSON: the column
+metadata and header); `package_of` gathers it per dataset, with the versions from the folder's define.xml or
+TS, into a `Package` the writers and the define.xml writer read from `StudyMeta.package`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from msc_interop.study import as_text
+
+XPT_ATTRS = "msc_xpt"  # DataFrame.attrs key read_xpt fills: labels, label, lengths, encoding
+JSON_ATTRS = "msc_datasetjson"  # key _read_json fills: the Dataset-JSON metadata (header and columns)
+
+
+@dataclass(frozen=True)
+class DatasetLayout:
+    """One dataset as its file states it: variable order, labels, character lengths, text encoding."""
+
+    source: str  # the file read
+    columns: tuple[str, ...]
+    labels: Mapping[str, str]
+    label: str | None  # dataset label, when the file has one
+    lengths: Mapping[str, int]  # character variables: bytes stored (XPT) or `length` (Dataset-JSON)
+    encoding: str | None = None  # text encoding of the file when it held non-ASCII text ("utf-8", "cp1252")
+    json_columns: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # Dataset-JSON column metadata
+    types: Mapping[str, str] = field(default_factory=dict)  # variable -> "text", "integer" or "float" as read
+    db_modified: str | None = None  # Dataset-JSON dbLastModifiedDateTime: when the source data last changed
+
+
+@dataclass
+class Package:
+    """The datasets' layouts and the standard versions the package states (None: it does not say)."""
+
+    layouts: dict[str, DatasetLayout]
+    sdtmig: str | None = None
+    sdtmig_source: str = ""
+    ct: str | None = None
+    ct_source: str = ""
+
+    def encodings(self) -> set[str]:
+        """Text encodings of the files read that held non-ASCII text."""
+        return {lay.encoding for lay in self.layouts.values() if lay.encoding}
+
+
+def layout_from_frame(name: str, df: pd.DataFrame, source: Path) -> DatasetLayout:
+    """The layout a reader left in `df.attrs` (CSV states no labels or lengths: only the order is kept)."""
+    columns = tuple(str(c) for c in df.columns)
+    xpt = df.attrs.get(XPT_ATTRS)
+    if xpt:
+        types = {c: "float" if pd.api.types.is_numeric_dtype(df[c]) else "text" for c in columns}
+        return DatasetLayout(source.name, columns, dict(xpt.get("labels") or {}), xpt.get("label") or "",
+                             {k: int(v) for k, v in (xpt.get("lengths") or {}).items() if types.get(k) == "text"},
+                             xpt.get("encoding"), types=types)
+    js = df.attrs.get(JSON_ATTRS)
+    if js:
+        cols = {str(c.get("name")): dict(c) for c in js.get("columns") or [] if isinstance(c, dict)}
+        types = {k: "integer" if c.get("dataType") == "integer" else "float"
+                 if c.get("dataType") in ("float", "double", "decimal") else "text" for k, c in cols.items()}
+        return DatasetLayout(source.name, columns,
+                             {k: str(c["label"]) for k, c in cols.items() if isinstance(c.get("label"), str)},
+                             js.get("label") if isinstance(js.get("label"), str) else None,
+                             {k: int(c["length"]) for k, c in cols.items() if isinstance(c.get("length"), int)},
+                             None, cols, types, js.get("dbLastModifiedDateTime") if isinstance(
+                                 js.get("dbLastModifiedDateTime"), str) else None)
+    return DatasetLayout(source.name, columns, {}, None, {})
+
+
+def package_of(datasets: Mapping[str, pd.DataFrame], sources: Mapping[str, Path], folder: Path | None
+               ) -> Package:
+    """The Package of datasets read from files (before the Study reorders them); versions from define.xml in
+    `folder`, else TS (SDTIGVER for the SDTMIG version)."""
+    pkg = Package({name: layout_from_frame(name, df, sources[name]) for name, df in datasets.items()})
+    define = folder / "define.xml" if folder is not None else None
+    if define is not None and define.is_file():
+        _versions_from_define(pkg, define)
+    if pkg.sdtmig is None:
+        from msc_interop.validate.standard import normalise_version, ts_version
+
+        ts = ts_version(datasets)
+        if ts and normalise_version(ts)[0]:
+            pkg.sdtmig, pkg.sdtmig_source = normalise_version(ts)[0], "TS TSPARMCD SDTIGVER"
+    return pkg
+
+
+def _versions_from_define(pkg: Package, path: Path) -> None:
+    """SDTMIG and SDTM CT versions as the package's define.xml (1.0, 2.0 or 2.1) states them."""
+    from lxml import etree
+
+    from msc_interop.validate.define_versions import detect, stated_standard
+    from msc_interop.validate.standard import normalise_version
+
+    try:
+        tree = etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True))
+    except (etree.XMLSyntaxError, OSError):
+        return  # validate reports an unreadable define.xml; the data are still converted
+    version = detect(tree)
+    if version is None:
+        return
+    stated = stated_standard(tree, version)
+    if stated:
+        pkg.sdtmig = normalise_version(stated[0])[0] or stated[0]
+        pkg.sdtmig_source = stated[1]
+    if version.standard_elements:
+        for std in tree.getroot().iter(version.def_tag("Standard")):
+            if std.get("Type") == "CT" and std.get("PublishingSet", "SDTM") == "SDTM" and std.get("Version"):
+                pkg.ct = std.get("Version")
+                pkg.ct_source = f"define.xml def:Standard Type=\"CT\" Version=\"{pkg.ct}\" (line {std.sourceline})"
+                break
+
+
+def as_package_states(df: pd.DataFrame, lay: DatasetLayout | None) -> pd.DataFrame:
+    """A Study dataset back in its package's variable order and types: the Study types variables by
+    msc-interop's metadata (AE.AELLTCD Num), the package may not (CDISC's example: Char, all blank); a
+    variable the package gives as numbers goes back to numbers only when every value is one."""
+    if lay is None:
+        return df
+    out = df
+    for col, kind in lay.types.items():
+        if col not in df.columns:
+            continue
+        s = df[col]
+        numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+        if kind == "text" and numeric:
+            new = as_text(s.astype("float64"))
+        elif kind != "text" and not numeric:
+            num = pd.to_numeric(s.replace("", np.nan), errors="coerce")
+            if (num.isna() & (s != "")).any() or (kind == "integer" and (num.dropna() % 1 != 0).any()):
+                continue
+            new = num.astype("Int64") if kind == "integer" else num.astype("float64")
+        else:
+            continue
+        out = out.copy() if out is df else out
+        out[col] = new
+    if set(lay.columns) == set(out.columns) and list(lay.columns) != list(out.columns):
+        out = out[list(lay.columns)]
+    return out
