@@ -30,8 +30,8 @@ import pydantic
 
 from msc_interop.errors import MscInteropError
 from msc_interop.fhir import terms
-from msc_interop.validate.model import Finding, RuleMeta, Scope
-from msc_interop.validate.registry import crashed, get_rule, params, rule, run
+from msc_interop.validate.model import Finding, RuleMeta
+from msc_interop.validate.registry import crashed, get_rule, params, rule
 from msc_interop.validate.terminology import fhir_date_problem, loinc_problem, ucum_problem
 
 _RELATIVE = re.compile(r"^([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$")
@@ -100,6 +100,10 @@ class FhirContext:
     containers: list[Container] = field(default_factory=list)
     shape_problems: list[tuple[FhirItem | None, str, str, int | None, str]] = field(default_factory=list)
     quantities: list[tuple[FhirItem, str, dict[str, Any]]] | None = None
+    # streaming (validate/fhir_stream.py): the items are one chunk of the NDJSON set, and the whole-set rules
+    # (MSC-FHIR-008, -009) add to this compact index instead of reporting; it reports when the set is read
+    index: Any = None
+    deep: bool = False  # structure through the models for every resource, not only those the schema rejects
 
     def where(self, item: FhirItem) -> dict[str, Any]:
         return {"file": item.file, "dataset": item.label, "row": item.entry}
@@ -189,10 +193,15 @@ def _read_ndjson(ctx: FhirContext, path: Path, raw: bytes, container: int, probl
         ctx.items.append(FhirItem(resource, str(path), line_no, container))
 
 
-def fhir_rules(paths: Sequence[Path], version: str | None = None) -> list[Finding]:
-    """All FHIR findings for these files: unreadable input, every built-in rule, then every registered hook."""
-    ctx, findings = read_fhir(paths, version)
-    findings += run(Scope.FHIR, ctx)
+def fhir_rules(paths: Sequence[Path], version: str | None = None, deep: bool = False) -> list[Finding]:
+    """All FHIR findings for these files: unreadable input, every built-in rule, then every registered hook.
+
+    NDJSON files are streamed (validate/fhir_stream.py: chunks of resources, compact indexes for the whole-set
+    rules), so memory does not grow with their size; Bundles and lone resources are read whole.
+    """
+    from msc_interop.validate.fhir_stream import stream_rules
+
+    ctx, findings = stream_rules(paths, version, deep)
     for name, hook in FHIR_HOOKS.items():
         try:
             findings.extend(hook(paths, ctx.version))
@@ -308,6 +317,20 @@ def _fhirpath(root: str, loc: Sequence[Any]) -> str:
     return out
 
 
+def _schema_passed(ctx: FhirContext) -> set[int]:
+    """Items the fast validator (jsonschema-rs, the official JSON Schema subset) finds valid: the models run
+    only on the others, to give their messages (fhir/validate.py: the two agree on what is invalid, and the
+    schema is stricter on JSON forms). With `deep`, none: the models check every resource."""
+    if ctx.deep:
+        return set()
+    from msc_interop.fhir.validate import fast_validator
+
+    fast = fast_validator(ctx.version)
+    picked = [n for n, item in enumerate(ctx.items) if not item.is_bundle and fast.validates(item.type)]
+    verdicts = fast.errors_many([ctx.items[n].resource for n in picked])
+    return {n for n, errors in zip(picked, verdicts, strict=True) if not errors}
+
+
 @rule("MSC-FHIR-001")
 def structure(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
     models = "R5" if ctx.version == "R5" else "R4B (for R4)"
@@ -316,11 +339,14 @@ def structure(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
         where["row"] = entry
         yield meta.finding(**where, variable=path, value=value, path=path, error=message)
     dates = _date_elements()
-    for item in ctx.items:
+    passed = _schema_passed(ctx)
+    for n, item in enumerate(ctx.items):
         cls = _model_class(ctx.version, item.type)
         if cls is None:
             yield meta.finding(**ctx.where(item), variable=item.type, value=item.type, path=item.type,
                                error=f"'{item.type}' is not a {ctx.version} resource type ({models} models)")
+            continue
+        if n in passed:
             continue
         data = item.resource
         if item.is_bundle and isinstance(data.get("entry"), list):
@@ -499,6 +525,9 @@ def _base(full_url: str) -> str:
 
 @rule("MSC-FHIR-008")
 def references_resolve(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
+    if ctx.index is not None:
+        yield from ctx.index.add_references(ctx, meta)
+        return
     indexes = _indexes(ctx)
     for item in ctx.items:
         container = ctx.containers[item.container]
@@ -535,6 +564,9 @@ def _resolves(ref: str, kind: str, idx: _Index, contained: set[Any], base: str) 
 
 @rule("MSC-FHIR-009")
 def ids_unique(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
+    if ctx.index is not None:
+        ctx.index.add_ids(ctx)
+        return
     seen: dict[tuple[int, str], list[FhirItem]] = defaultdict(list)
     for item in ctx.items:
         rid = item.resource.get("id")
