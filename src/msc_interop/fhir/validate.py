@@ -239,6 +239,11 @@ class FastValidator:
         """True when the schema subset holds this resource type (others: the models, ModelValidator)."""
         return resource_type in self._roots
 
+    def is_valid(self, resource: dict[str, Any]) -> bool:
+        """The whole resource valid, in one jsonschema-rs call (False for a type the schema does not hold)."""
+        rtype = resource.get("resourceType")
+        return rtype in self._roots and _full_validator(self.schema_name, rtype).is_valid(resource)
+
     def clear(self) -> None:
         self._values.clear()
         self._objects.clear()

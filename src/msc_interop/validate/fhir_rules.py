@@ -30,9 +30,13 @@ import pydantic
 
 from msc_interop.errors import MscInteropError
 from msc_interop.fhir import terms
+from msc_interop.validate.fhir_scan import _date_elements, _Scan, scan
 from msc_interop.validate.model import Finding, RuleMeta
 from msc_interop.validate.registry import crashed, get_rule, params, rule
 from msc_interop.validate.terminology import fhir_date_problem, loinc_problem, ucum_problem
+
+# the same few codes in every resource: each checked once
+loinc_problem, ucum_problem = functools.lru_cache(4096)(loinc_problem), functools.lru_cache(4096)(ucum_problem)
 
 _RELATIVE = re.compile(r"^([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$")
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -83,7 +87,7 @@ class FhirItem:
     is_bundle: bool = False
     _scan: _Scan | None = field(default=None, repr=False)
 
-    @property
+    @functools.cached_property
     def type(self) -> str:
         return str(self.resource.get("resourceType", ""))
 
@@ -213,50 +217,6 @@ def fhir_rules(paths: Sequence[Path], version: str | None = None, deep: bool = F
 
 # --- walking resources ------------------------------------------------------------------------------------
 
-@dataclass
-class _Scan:
-    """What the rules look for in a resource, found in one pass: Codings, references, date elements."""
-
-    codings: list[tuple[str, dict[str, Any]]]
-    references: list[tuple[str, str]]
-    dates: list[tuple[str, str, str]]
-
-
-def scan(item: FhirItem) -> _Scan:
-    """One walk over the resource (narrative text.div left out), cached on the item; paths are FHIRPath."""
-    if item._scan is None:
-        kinds = _date_elements()
-        found = _Scan([], [], [])
-
-        def walk(node: dict[str, Any], path: str) -> None:
-            for key, value in node.items():
-                kind = type(value)
-                if kind is dict:
-                    if key == "text" and "div" in value:
-                        continue
-                    here = f"{path}.{key}"
-                    if key.endswith("Coding"):
-                        found.codings.append((here, value))
-                    walk(value, here)
-                elif kind is list:
-                    here = f"{path}.{key}"
-                    for i, v in enumerate(value):
-                        if type(v) is dict:
-                            at = f"{here}[{i}]"
-                            if key == "coding":
-                                found.codings.append((at, v))
-                            walk(v, at)
-                elif kind is str:
-                    if key == "reference":
-                        found.references.append((f"{path}.reference", value))
-                    elif key in kinds:
-                        found.dates.append((f"{path}.{key}", key, value))
-
-        walk(item.resource, item.type)
-        item._scan = found
-    return item._scan
-
-
 def _codings(item: FhirItem) -> list[tuple[str, dict[str, Any]]]:
     return scan(item).codings
 
@@ -297,16 +257,6 @@ def _model_class(version: str, resource_type: str) -> type | None:
         return None
 
 
-@functools.cache
-def _date_elements() -> dict[str, str]:
-    """Element name -> FHIR date kind, from the params of MSC-FHIR-010 (instant wins over dateTime)."""
-    p = get_rule("MSC-FHIR-010").params
-    out = dict.fromkeys(p.get("dateTime", []), "dateTime")
-    out.update(dict.fromkeys(p.get("date", []), "date"))
-    out.update(dict.fromkeys(p.get("instant", []), "instant"))
-    return out
-
-
 def _fhirpath(root: str, loc: Sequence[Any]) -> str:
     out = root
     for part in loc:
@@ -326,9 +276,7 @@ def _schema_passed(ctx: FhirContext) -> set[int]:
     from msc_interop.fhir.validate import fast_validator
 
     fast = fast_validator(ctx.version)
-    picked = [n for n, item in enumerate(ctx.items) if not item.is_bundle and fast.validates(item.type)]
-    verdicts = fast.errors_many([ctx.items[n].resource for n in picked])
-    return {n for n, errors in zip(picked, verdicts, strict=True) if not errors}
+    return {n for n, item in enumerate(ctx.items) if not item.is_bundle and fast.is_valid(item.resource)}
 
 
 @rule("MSC-FHIR-001")
@@ -589,6 +537,11 @@ def date_forms(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
     for item in ctx.items:
         for path, key, value in scan(item).dates:  # a non-string date is a type error: MSC-FHIR-001 reports it
             kind = kinds[key]
-            reason = fhir_date_problem(value, kind)
+            reason = _date_problem(value, kind)
             if reason:
                 yield meta.finding(**ctx.where(item), variable=path, value=value, path=path, kind=kind, reason=reason)
+
+
+@functools.lru_cache(65536)
+def _date_problem(value: str, kind: str) -> str:
+    return fhir_date_problem(value, kind)

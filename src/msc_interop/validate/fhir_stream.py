@@ -72,20 +72,25 @@ class WholeSet:
                 self.repeated.setdefault(label, [first]).append(at)
 
     def add_references(self, ctx: FhirContext, meta: RuleMeta) -> Iterator[Finding]:
+        pending, relative = self.pending, _RELATIVE.match
         for item in ctx.items:
-            contained = item.resource.get("contained")
-            ids = {c.get("id") for c in contained if isinstance(c, dict)} if isinstance(contained, list) else set()
-            for k, (path, value) in enumerate(scan(item).references):
+            refs = scan(item).references
+            if not refs:
+                continue
+            at = self.place(item)
+            for k, (path, value) in enumerate(refs):
                 if value.startswith("#"):
+                    contained = item.resource.get("contained")
+                    ids = {c.get("id") for c in contained if isinstance(c, dict)} \
+                        if isinstance(contained, list) else set()
                     if value != "#" and value[1:] not in ids:
-                        self.local.append((self.place(item, k), meta.finding(
+                        self.local.append((at + min(k, _LINE - 1), meta.finding(
                             **ctx.where(item), variable=path, value=value, path=path, container=self.container.label)))
-                elif _RELATIVE.match(value):
-                    key = (path, value)
-                    places = self.pending.get(key)
+                elif relative(value):
+                    places = pending.get((path, value))
                     if places is None:
-                        places = self.pending[key] = array("q")
-                    places.append(self.place(item, k))
+                        places = pending[(path, value)] = array("q")
+                    places.append(at + min(k, _LINE - 1))
         return iter(())
 
     def reference_findings(self, meta: RuleMeta) -> list[Finding]:
