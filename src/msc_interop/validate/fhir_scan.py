@@ -4,8 +4,9 @@ A walk in Python over every nested object is most of the cost of the rules on a 
 elements repeat between resources (the same `code`, `category`, `subject` in many Observations). So each
 top-level element is walked once per distinct (resource type, element name, JSON text): the finds of an
 element depend only on those, and its paths start at the resource type. The memo is bounded (cleared when
-full), so memory stays flat on a stream. The finds of a repeated element hold the first one's Coding objects,
-which are equal in content (the rules only read them).
+full), so memory stays flat on a stream; an element that misses on at least half of 2,000+ resources of its
+type (an identifier, a result value) is walked directly from then on. The finds of a repeated element hold the
+first one's Coding objects, which are equal in content (the rules only read them).
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from msc_interop.validate.registry import get_rule
 
 _MEMO: dict[tuple[str, str, bytes], _Scan] = {}
 _MEMO_MAX = 20_000
+# elements that hardly ever repeat (identifier, valueQuantity): walked directly, without the memo's dumps
+_UNIQUE: set[tuple[str, str]] = set()
+_MISSES: dict[tuple[str, str], int] = {}
+_SEEN: dict[str, int] = {}
 
 
 @dataclass
@@ -47,9 +52,14 @@ def scan(item: Any) -> _Scan:
         kinds = _date_elements()
         rtype = item.type
         found = item._scan = _Scan([], [], [])
+        _SEEN[rtype] = _SEEN.get(rtype, 0) + 1
         for key, value in item.resource.items():
             kind = type(value)
             if kind is dict or kind is list:
+                element = (rtype, key)
+                if element in _UNIQUE:
+                    _walk({key: value}, rtype, found, kinds)
+                    continue
                 try:
                     memo_key = (rtype, key, orjson.dumps(value))
                 except TypeError:  # not JSON (a caller's own dict): walked without the memo
@@ -62,6 +72,7 @@ def scan(item: Any) -> _Scan:
                     if len(_MEMO) >= _MEMO_MAX:
                         _MEMO.clear()
                     _MEMO[memo_key] = part
+                    _missed(element)
                 if part.codings:
                     found.codings += part.codings
                 if part.references:
@@ -74,6 +85,13 @@ def scan(item: Any) -> _Scan:
                 elif key in kinds:
                     found.dates.append((f"{rtype}.{key}", key, value))
     return item._scan
+
+
+def _missed(element: tuple[str, str]) -> None:
+    """Count a memo miss; an element that misses on most of 2,000 resources of its type is walked directly."""
+    n = _MISSES[element] = _MISSES.get(element, 0) + 1
+    if n >= 1000 and n * 2 >= _SEEN.get(element[0], 0) >= 2000:
+        _UNIQUE.add(element)
 
 
 def _walk(node: dict[str, Any], path: str, found: _Scan, kinds: dict[str, str]) -> None:
