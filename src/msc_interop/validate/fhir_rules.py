@@ -238,9 +238,22 @@ def _select(node: Any, steps: list[str], path: str) -> Iterator[tuple[str, Any]]
 
 
 def _at(item: FhirItem, dotted: str) -> Iterator[tuple[str, Any]]:
-    rtype, *steps = dotted.split(".")
+    rtype, steps = _steps(dotted)
     if item.type == rtype:
+        if len(steps) == 1:  # the usual case, without the recursion
+            value = item.resource.get(steps[0], _at)
+            if value is _at:  # absent
+                return
+            if type(value) is not list:
+                yield f"{rtype}.{steps[0]}", value
+                return
         yield from _select(item.resource, steps, rtype)
+
+
+@functools.cache
+def _steps(dotted: str) -> tuple[str, list[str]]:
+    rtype, *steps = dotted.split(".")
+    return rtype, steps
 
 
 # --- structure -------------------------------------------------------------------------------------------------
@@ -276,7 +289,8 @@ def _schema_passed(ctx: FhirContext) -> set[int]:
     from msc_interop.fhir.validate import fast_validator
 
     fast = fast_validator(ctx.version)
-    return {n for n, item in enumerate(ctx.items) if not item.is_bundle and fast.is_valid(item.resource)}
+    valid = fast.is_valid
+    return {n for n, item in enumerate(ctx.items) if not item.is_bundle and valid(item.resource)}
 
 
 @rule("MSC-FHIR-001")
@@ -289,12 +303,12 @@ def structure(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
     dates = _date_elements()
     passed = _schema_passed(ctx)
     for n, item in enumerate(ctx.items):
+        if n in passed:
+            continue  # a type the schema holds, valid by it
         cls = _model_class(ctx.version, item.type)
         if cls is None:
             yield meta.finding(**ctx.where(item), variable=item.type, value=item.type, path=item.type,
                                error=f"'{item.type}' is not a {ctx.version} resource type ({models} models)")
-            continue
-        if n in passed:
             continue
         data = item.resource
         if item.is_bundle and isinstance(data.get("entry"), list):

@@ -53,19 +53,20 @@ def scan(item: Any) -> _Scan:
         rtype = item.type
         found = item._scan = _Scan([], [], [])
         _SEEN[rtype] = _SEEN.get(rtype, 0) + 1
+        dumps, memo, unique = orjson.dumps, _MEMO, _UNIQUE
         for key, value in item.resource.items():
             kind = type(value)
             if kind is dict or kind is list:
                 element = (rtype, key)
-                if element in _UNIQUE:
+                if element in unique:
                     _walk({key: value}, rtype, found, kinds)
                     continue
                 try:
-                    memo_key = (rtype, key, orjson.dumps(value))
+                    memo_key = (rtype, key, dumps(value))
                 except TypeError:  # not JSON (a caller's own dict): walked without the memo
                     _walk({key: value}, rtype, found, kinds)
                     continue
-                part = _MEMO.get(memo_key)
+                part = memo.get(memo_key)
                 if part is None:
                     part = _Scan([], [], [])
                     _walk({key: value}, rtype, part, kinds)
