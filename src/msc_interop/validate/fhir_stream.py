@@ -12,7 +12,7 @@ a chunk is dropped once checked. The two rules that need the whole set keep comp
   not are read again (only those lines) for the finding's label.
 
 Findings are those of reading the whole set at once, in the same order within each rule (tests/fhir/
-test_fhir_stream.py). The version, when not given, is detected as before from every resource (a first pass
+test_fhir_validate_stream.py). The version, when not given, is detected as before from every resource (a first pass
 that parses only the lines that name an element one version alone has).
 """
 
@@ -27,15 +27,15 @@ from pathlib import Path
 import orjson
 
 from msc_interop.runtime import gc_paused
-from msc_interop.validate.fhir_rules import (
+from msc_interop.validate.fhir_read import (
     _RELATIVE,
     Container,
     FhirContext,
     FhirItem,
     normalize_version,
     read_fhir,
-    scan,
 )
+from msc_interop.validate.fhir_scan import scan
 from msc_interop.validate.model import Finding, RuleMeta, Scope
 from msc_interop.validate.registry import get_rule, list_rules, run
 
