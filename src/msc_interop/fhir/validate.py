@@ -235,6 +235,15 @@ class FastValidator:
         self._objects: dict[int, tuple[Any, list[str]]] = {}
         self._validators: dict[str, dict[str, Any]] = {}
 
+    def validates(self, resource_type: str) -> bool:
+        """True when the schema subset holds this resource type (others: the models, ModelValidator)."""
+        return resource_type in self._roots
+
+    def is_valid(self, resource: dict[str, Any]) -> bool:
+        """The whole resource valid, in one jsonschema-rs call (False for a type the schema does not hold)."""
+        rtype = resource.get("resourceType")
+        return rtype in self._roots and _full_validator(self.schema_name, rtype).is_valid(resource)
+
     def clear(self) -> None:
         self._values.clear()
         self._objects.clear()
@@ -370,3 +379,12 @@ class FastValidator:
             found = [] if sv.is_valid(skeleton) else _messages(sv, skeleton, rtype)
             self._shapes[(rtype, keys)] = found
         return found
+
+
+@functools.cache
+def fast_validator(version: str) -> FastValidator:
+    """One shared FastValidator per FHIR version ("R4" | "R5"), for `validate` (validate/fhir_rules.py).
+    Without its cache of checked objects: `errors_many` keeps none, and a long stream must not hold any."""
+    from msc_interop.fhir.versions import get_version
+
+    return FastValidator(get_version(version), cache=False)

@@ -21,20 +21,29 @@ import functools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pydantic
 
-from msc_interop.errors import MscInteropError
 from msc_interop.fhir import terms
-from msc_interop.validate.model import Finding, RuleMeta, Scope
-from msc_interop.validate.registry import crashed, get_rule, params, rule, run
+from msc_interop.validate.fhir_read import (  # noqa: F401 -- read_fhir, normalize_version: used from here too
+    _RELATIVE,
+    Container,
+    FhirContext,
+    FhirItem,
+    normalize_version,
+    read_fhir,
+)
+from msc_interop.validate.fhir_scan import _date_elements, scan
+from msc_interop.validate.model import Finding, RuleMeta
+from msc_interop.validate.registry import crashed, get_rule, params, rule
 from msc_interop.validate.terminology import fhir_date_problem, loinc_problem, ucum_problem
 
-_RELATIVE = re.compile(r"^([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$")
+# the same few codes in every resource: each checked once
+loinc_problem, ucum_problem = functools.lru_cache(4096)(loinc_problem), functools.lru_cache(4096)(ucum_problem)
+
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 FhirHook = Callable[[Sequence[Path], str], Iterable[Finding]]
@@ -50,149 +59,15 @@ def register_fhir_hook(name: str, hook: FhirHook) -> None:
     FHIR_HOOKS[name] = hook
 
 
-def normalize_version(version: str | None) -> str:
-    """'R4' (also 'R4B', '4.0.1'), 'R5' (also '5.0.0'); None means R4, the version hospitals run."""
-    if version is None:
-        return "R4"
-    v = version.strip().upper()
-    if v in ("R4", "R4B", "4.0", "4.0.1", "4.3.0"):
-        return "R4"
-    if v in ("R5", "5.0", "5.0.0"):
-        return "R5"
-    raise MscInteropError(f"FHIR version {version!r} is not supported; use R4 or R5")
+def fhir_rules(paths: Sequence[Path], version: str | None = None, deep: bool = False) -> list[Finding]:
+    """All FHIR findings for these files: unreadable input, every built-in rule, then every registered hook.
 
+    NDJSON files are streamed (validate/fhir_stream.py: chunks of resources, compact indexes for the whole-set
+    rules), so memory does not grow with their size; Bundles and lone resources are read whole.
+    """
+    from msc_interop.validate.fhir_stream import stream_rules
 
-# --- reading -----------------------------------------------------------------------------------------------
-
-@dataclass
-class Container:
-    """Where references resolve: one Bundle, the NDJSON set, or a lone resource."""
-
-    kind: str  # "Bundle" | "NDJSON" | "resource"
-    file: str
-    label: str
-
-
-@dataclass
-class FhirItem:
-    resource: dict[str, Any]
-    file: str
-    entry: int | None
-    container: int
-    full_url: str = ""
-    is_bundle: bool = False
-    _scan: _Scan | None = field(default=None, repr=False)
-
-    @property
-    def type(self) -> str:
-        return str(self.resource.get("resourceType", ""))
-
-    @property
-    def label(self) -> str:
-        rid = self.resource.get("id")
-        return f"{self.type}/{rid}" if isinstance(rid, str) and rid else self.type
-
-
-@dataclass
-class FhirContext:
-    version: str
-    items: list[FhirItem] = field(default_factory=list)
-    containers: list[Container] = field(default_factory=list)
-    shape_problems: list[tuple[FhirItem | None, str, str, int | None, str]] = field(default_factory=list)
-    quantities: list[tuple[FhirItem, str, dict[str, Any]]] | None = None
-
-    def where(self, item: FhirItem) -> dict[str, Any]:
-        return {"file": item.file, "dataset": item.label, "row": item.entry}
-
-
-def read_fhir(paths: Sequence[Path], version: str | None = None) -> tuple[FhirContext, list[Finding]]:
-    """Parse FHIR JSON and NDJSON files into a context; unreadable files and lines become MSC-IO-001 findings."""
-    ctx = FhirContext(normalize_version(version))
-    io_rule = get_rule("MSC-IO-001")
-    problems: list[Finding] = []
-    ndjson_container: int | None = None
-    for path in paths:
-        path = Path(path)
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            problems.append(io_rule.finding(file=str(path), kind="FHIR JSON", error=str(exc)))
-            continue
-        if path.suffix.lower() == ".ndjson":
-            if ndjson_container is None:
-                ndjson_container = len(ctx.containers)
-                ctx.containers.append(Container("NDJSON", str(path), "the NDJSON files given together"))
-            _read_ndjson(ctx, path, raw, ndjson_container, problems, io_rule)
-            continue
-        try:
-            doc = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            problems.append(io_rule.finding(file=str(path), kind="FHIR JSON", error=str(exc)))
-            continue
-        if not isinstance(doc, dict) or not isinstance(doc.get("resourceType"), str):
-            problems.append(io_rule.finding(file=str(path), kind="FHIR JSON",
-                                            error="the top level is not a resource (no resourceType)"))
-            continue
-        if doc["resourceType"] == "Bundle":
-            _add_bundle(ctx, path, doc)
-        else:
-            c = len(ctx.containers)
-            ctx.containers.append(Container("resource", str(path), str(path.name)))
-            ctx.items.append(FhirItem(doc, str(path), None, c))
-    if version is None:
-        ctx.version = _detected_version(ctx.items)
-    return ctx, problems
-
-
-def _detected_version(items: Sequence[FhirItem]) -> str:
-    """R5 when some resources carry elements only R5 has and none carries an R4-only one; else R4 (the
-    version hospitals run). Without this, R5 output validated as R4 gave hundreds of false findings."""
-    from msc_interop.fhir.versions import evident_version
-
-    seen = {evident_version(item.resource)[0] for item in items if not item.is_bundle}
-    return "R5" if "R5" in seen and "R4" not in seen else "R4"
-
-
-def _add_bundle(ctx: FhirContext, path: Path, doc: dict[str, Any]) -> None:
-    c = len(ctx.containers)
-    ctx.containers.append(Container("Bundle", str(path), f"the Bundle ({path.name})"))
-    bundle = FhirItem(doc, str(path), None, c, is_bundle=True)
-    ctx.items.append(bundle)
-    entries = doc.get("entry", [])
-    if not isinstance(entries, list):
-        ctx.shape_problems.append((bundle, "Bundle.entry", "", None, "Bundle.entry is not an array"))
-        return
-    for i, entry in enumerate(entries):
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-            ctx.shape_problems.append((bundle, f"Bundle.entry[{i}].resource", "", i,
-                                       "the entry has no resource with a resourceType"))
-            continue
-        full_url = entry.get("fullUrl", "") if isinstance(entry.get("fullUrl", ""), str) else ""
-        ctx.items.append(FhirItem(resource, str(path), i, c, full_url))
-
-
-def _read_ndjson(ctx: FhirContext, path: Path, raw: bytes, container: int, problems: list[Finding],
-                 io_rule: RuleMeta) -> None:
-    for line_no, line in enumerate(raw.split(b"\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            resource = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            problems.append(io_rule.finding(file=str(path), row=line_no, kind="an NDJSON line", error=str(exc)))
-            continue
-        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-            problems.append(io_rule.finding(file=str(path), row=line_no, kind="an NDJSON line",
-                                            error="the line is not a resource (no resourceType)"))
-            continue
-        ctx.items.append(FhirItem(resource, str(path), line_no, container))
-
-
-def fhir_rules(paths: Sequence[Path], version: str | None = None) -> list[Finding]:
-    """All FHIR findings for these files: unreadable input, every built-in rule, then every registered hook."""
-    ctx, findings = read_fhir(paths, version)
-    findings += run(Scope.FHIR, ctx)
+    ctx, findings = stream_rules(paths, version, deep)
     for name, hook in FHIR_HOOKS.items():
         try:
             findings.extend(hook(paths, ctx.version))
@@ -203,50 +78,6 @@ def fhir_rules(paths: Sequence[Path], version: str | None = None) -> list[Findin
 
 
 # --- walking resources ------------------------------------------------------------------------------------
-
-@dataclass
-class _Scan:
-    """What the rules look for in a resource, found in one pass: Codings, references, date elements."""
-
-    codings: list[tuple[str, dict[str, Any]]]
-    references: list[tuple[str, str]]
-    dates: list[tuple[str, str, str]]
-
-
-def scan(item: FhirItem) -> _Scan:
-    """One walk over the resource (narrative text.div left out), cached on the item; paths are FHIRPath."""
-    if item._scan is None:
-        kinds = _date_elements()
-        found = _Scan([], [], [])
-
-        def walk(node: dict[str, Any], path: str) -> None:
-            for key, value in node.items():
-                kind = type(value)
-                if kind is dict:
-                    if key == "text" and "div" in value:
-                        continue
-                    here = f"{path}.{key}"
-                    if key.endswith("Coding"):
-                        found.codings.append((here, value))
-                    walk(value, here)
-                elif kind is list:
-                    here = f"{path}.{key}"
-                    for i, v in enumerate(value):
-                        if type(v) is dict:
-                            at = f"{here}[{i}]"
-                            if key == "coding":
-                                found.codings.append((at, v))
-                            walk(v, at)
-                elif kind is str:
-                    if key == "reference":
-                        found.references.append((f"{path}.reference", value))
-                    elif key in kinds:
-                        found.dates.append((f"{path}.{key}", key, value))
-
-        walk(item.resource, item.type)
-        item._scan = found
-    return item._scan
-
 
 def _codings(item: FhirItem) -> list[tuple[str, dict[str, Any]]]:
     return scan(item).codings
@@ -269,9 +100,22 @@ def _select(node: Any, steps: list[str], path: str) -> Iterator[tuple[str, Any]]
 
 
 def _at(item: FhirItem, dotted: str) -> Iterator[tuple[str, Any]]:
-    rtype, *steps = dotted.split(".")
+    rtype, steps = _steps(dotted)
     if item.type == rtype:
+        if len(steps) == 1:  # the usual case, without the recursion
+            value = item.resource.get(steps[0], _at)
+            if value is _at:  # absent
+                return
+            if type(value) is not list:
+                yield f"{rtype}.{steps[0]}", value
+                return
         yield from _select(item.resource, steps, rtype)
+
+
+@functools.cache
+def _steps(dotted: str) -> tuple[str, list[str]]:
+    rtype, *steps = dotted.split(".")
+    return rtype, steps
 
 
 # --- structure -------------------------------------------------------------------------------------------------
@@ -288,16 +132,6 @@ def _model_class(version: str, resource_type: str) -> type | None:
         return None
 
 
-@functools.cache
-def _date_elements() -> dict[str, str]:
-    """Element name -> FHIR date kind, from the params of MSC-FHIR-010 (instant wins over dateTime)."""
-    p = get_rule("MSC-FHIR-010").params
-    out = dict.fromkeys(p.get("dateTime", []), "dateTime")
-    out.update(dict.fromkeys(p.get("date", []), "date"))
-    out.update(dict.fromkeys(p.get("instant", []), "instant"))
-    return out
-
-
 def _fhirpath(root: str, loc: Sequence[Any]) -> str:
     out = root
     for part in loc:
@@ -308,6 +142,19 @@ def _fhirpath(root: str, loc: Sequence[Any]) -> str:
     return out
 
 
+def _schema_passed(ctx: FhirContext) -> set[int]:
+    """Items the fast validator (jsonschema-rs, the official JSON Schema subset) finds valid: the models run
+    only on the others, to give their messages (fhir/validate.py: the two agree on what is invalid, and the
+    schema is stricter on JSON forms). With `deep`, none: the models check every resource."""
+    if ctx.deep:
+        return set()
+    from msc_interop.fhir.validate import fast_validator
+
+    fast = fast_validator(ctx.version)
+    valid = fast.is_valid
+    return {n for n, item in enumerate(ctx.items) if not item.is_bundle and valid(item.resource)}
+
+
 @rule("MSC-FHIR-001")
 def structure(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
     models = "R5" if ctx.version == "R5" else "R4B (for R4)"
@@ -316,7 +163,10 @@ def structure(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
         where["row"] = entry
         yield meta.finding(**where, variable=path, value=value, path=path, error=message)
     dates = _date_elements()
-    for item in ctx.items:
+    passed = _schema_passed(ctx)
+    for n, item in enumerate(ctx.items):
+        if n in passed:
+            continue  # a type the schema holds, valid by it
         cls = _model_class(ctx.version, item.type)
         if cls is None:
             yield meta.finding(**ctx.where(item), variable=item.type, value=item.type, path=item.type,
@@ -499,6 +349,9 @@ def _base(full_url: str) -> str:
 
 @rule("MSC-FHIR-008")
 def references_resolve(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
+    if ctx.index is not None:
+        yield from ctx.index.add_references(ctx, meta)
+        return
     indexes = _indexes(ctx)
     for item in ctx.items:
         container = ctx.containers[item.container]
@@ -535,6 +388,9 @@ def _resolves(ref: str, kind: str, idx: _Index, contained: set[Any], base: str) 
 
 @rule("MSC-FHIR-009")
 def ids_unique(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
+    if ctx.index is not None:
+        ctx.index.add_ids(ctx)
+        return
     seen: dict[tuple[int, str], list[FhirItem]] = defaultdict(list)
     for item in ctx.items:
         rid = item.resource.get("id")
@@ -557,6 +413,11 @@ def date_forms(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
     for item in ctx.items:
         for path, key, value in scan(item).dates:  # a non-string date is a type error: MSC-FHIR-001 reports it
             kind = kinds[key]
-            reason = fhir_date_problem(value, kind)
+            reason = _date_problem(value, kind)
             if reason:
                 yield meta.finding(**ctx.where(item), variable=path, value=value, path=path, kind=kind, reason=reason)
+
+
+@functools.lru_cache(65536)
+def _date_problem(value: str, kind: str) -> str:
+    return fhir_date_problem(value, kind)

@@ -1,0 +1,241 @@
+"""Validating FHIR NDJSON as a stream: flat memory whatever the number of resources.
+
+The NDJSON files of one call are one set (a Bulk Data export). They are read line by line and the resources
+run through the FHIR rules in chunks of `CHUNK` (validate/fhir_rules.py, the same rule code as for a Bundle);
+a chunk is dropped once checked. The two rules that need the whole set keep compact indexes instead:
+
+- MSC-FHIR-009 (ids unique): each `Type/id` with the place it was first seen (file number and line, one int);
+  the places of a repeated one.
+- MSC-FHIR-008 (references resolve): the resource types seen, and each distinct relative reference (with the
+  element that holds it) with the places that hold it, as one array of ints. When the set is read, a reference
+  resolves when its `Type/id` was seen (or its type never was, as before); the resources holding one that does
+  not are read again (only those lines) for the finding's label.
+
+Findings are those of reading the whole set at once, in the same order within each rule (tests/fhir/
+test_fhir_validate_stream.py). The version, when not given, is detected as before from every resource (a first pass
+that parses only the lines that name an element one version alone has).
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import orjson
+
+from msc_interop.runtime import gc_paused
+from msc_interop.validate.fhir_read import (
+    _RELATIVE,
+    Container,
+    FhirContext,
+    FhirItem,
+    normalize_version,
+    read_fhir,
+)
+from msc_interop.validate.fhir_scan import scan
+from msc_interop.validate.model import Finding, RuleMeta, Scope
+from msc_interop.validate.registry import get_rule, list_rules, run
+
+CHUNK = 2000  # resources per chunk: large enough for the column-wise schema check, small enough to drop quickly
+_LINE = 1 << 12  # a place is (file << 44) | (line << 12) | (index of the reference in the resource, < 4096)
+_FILE = 1 << 44
+
+
+class WholeSet:
+    """The compact indexes of the whole-set rules over the NDJSON set (see the module docstring)."""
+
+    def __init__(self, container: Container):
+        self.container = container
+        self.files: list[str] = []
+        self.numbers: dict[str, int] = {}
+        self.types: set[str] = set()
+        self.first: dict[str, int] = {}  # Type/id -> its first place
+        self.repeated: dict[str, list[int]] = {}  # Type/id -> every place, when more than one
+        self.pending: dict[tuple[str, str], array] = {}  # (element path, reference) -> places
+        self.local: list[tuple[int, Finding]] = []  # contained (#x) references that do not resolve
+
+    def place(self, item: FhirItem, k: int = 0) -> int:
+        return self.numbers[item.file] * _FILE + int(item.entry or 0) * _LINE + min(k, _LINE - 1)
+
+    def add_ids(self, ctx: FhirContext) -> None:
+        for item in ctx.items:
+            self.types.add(item.type)
+            rid = item.resource.get("id")
+            if not isinstance(rid, str) or not rid:
+                continue
+            label, at = item.label, self.place(item)
+            first = self.first.setdefault(label, at)
+            if first != at:
+                self.repeated.setdefault(label, [first]).append(at)
+
+    def add_references(self, ctx: FhirContext, meta: RuleMeta) -> Iterator[Finding]:
+        pending, relative = self.pending, _RELATIVE.match
+        for item in ctx.items:
+            refs = scan(item).references
+            if not refs:
+                continue
+            at = self.place(item)
+            for k, (path, value) in enumerate(refs):
+                if value.startswith("#"):
+                    contained = item.resource.get("contained")
+                    ids = {c.get("id") for c in contained if isinstance(c, dict)} \
+                        if isinstance(contained, list) else set()
+                    if value != "#" and value[1:] not in ids:
+                        self.local.append((at + min(k, _LINE - 1), meta.finding(
+                            **ctx.where(item), variable=path, value=value, path=path, container=self.container.label)))
+                elif relative(value):
+                    places = pending.get((path, value))
+                    if places is None:
+                        places = pending[(path, value)] = array("q")
+                    places.append(at + min(k, _LINE - 1))
+        return iter(())
+
+    def reference_findings(self, meta: RuleMeta) -> list[Finding]:
+        """MSC-FHIR-008 over the set: in the order of the places (file, line, reference)."""
+        broken: list[tuple[int, str, str]] = []
+        for (path, value), places in self.pending.items():
+            m = _RELATIVE.match(value)
+            assert m is not None
+            rtype = m.group(1)
+            if rtype not in self.types or f"{rtype}/{m.group(2)}" in self.first:
+                continue
+            broken += [(at, path, value) for at in places]
+        self.pending.clear()
+        labels = self._labels({at // _LINE for at, _, _ in broken})
+        out = list(self.local)
+        for at, path, value in broken:
+            file, line = self.files[at // _FILE], at % _FILE // _LINE
+            out.append((at, meta.finding(file=file, dataset=labels.get(at // _LINE, ""), row=line, variable=path,
+                                         value=value, path=path, container=self.container.label)))
+        out.sort(key=lambda x: x[0])
+        return [f for _, f in out]
+
+    def id_findings(self, meta: RuleMeta) -> list[Finding]:
+        """MSC-FHIR-009 over the set: per repeated Type/id (sorted), each place holding it."""
+        out = []
+        for label, places in sorted(self.repeated.items()):
+            where = f"{self.container.label}: " + ", ".join(f"line {at % _FILE // _LINE}" for at in places)
+            for at in places:
+                out.append(meta.finding(file=self.files[at // _FILE], dataset=label, row=at % _FILE // _LINE,
+                                        variable=f"{label.split('/')[0]}.id", value=label, count=len(places),
+                                        where=where))
+        return out
+
+    def _labels(self, lines: set[int]) -> dict[int, str]:
+        """Type/id of the resources at these (file, line) places, read again from their files."""
+        out: dict[int, str] = {}
+        for f, name in enumerate(self.files):
+            wanted = {x % (_FILE // _LINE) for x in lines if x // (_FILE // _LINE) == f}
+            if not wanted:
+                continue
+            with open(name, "rb") as fh:
+                for line_no, line in enumerate(fh, start=1):
+                    if line_no in wanted:
+                        item = FhirItem(orjson.loads(line), name, line_no, 0)
+                        out[f * (_FILE // _LINE) + line_no] = item.label
+        return out
+
+
+def stream_rules(paths: Sequence[Path], version: str | None, deep: bool = False
+                 ) -> tuple[FhirContext, list[Finding]]:
+    """Every FHIR rule over these files (NDJSON streamed, the rest read whole): the context of the files read
+    whole (with the version used) and all findings, unreadable input first, then rule by rule."""
+    ndjson = [Path(p) for p in paths if Path(p).suffix.lower() == ".ndjson"]
+    whole = [Path(p) for p in paths if Path(p).suffix.lower() != ".ndjson"]
+    ctx, problems = read_fhir(whole, version if version is not None else "R4")
+    ctx.deep = deep
+    if version is None:
+        ctx.version = _set_version(ctx, ndjson)
+    else:
+        ctx.version = normalize_version(version)
+    by_rule: dict[str, list[Finding]] = defaultdict(list)
+    for f in run(Scope.FHIR, ctx):
+        by_rule[f.rule_id].append(f)
+    if ndjson:
+        with gc_paused():
+            _stream(ndjson, ctx, problems, by_rule)
+    order = [m.id for m in list_rules() if m.scope == Scope.FHIR]
+    findings = problems + [f for rid in order for f in by_rule.pop(rid, [])]
+    return ctx, findings + [f for fs in by_rule.values() for f in fs]
+
+
+def _stream(paths: list[Path], whole: FhirContext, problems: list[Finding], by_rule: dict[str, list[Finding]]
+            ) -> None:
+    container = Container("NDJSON", str(paths[0]), "the NDJSON files given together")
+    index = WholeSet(container)
+    items: list[FhirItem] = []
+    for item in _items(paths, problems, index):
+        items.append(item)
+        if len(items) >= CHUNK:
+            _check(items, whole, container, index, by_rule)
+            items = []
+    if items:
+        _check(items, whole, container, index, by_rule)
+    by_rule["MSC-FHIR-008"] += index.reference_findings(get_rule("MSC-FHIR-008"))
+    by_rule["MSC-FHIR-009"] += index.id_findings(get_rule("MSC-FHIR-009"))
+
+
+def _check(items: list[FhirItem], whole: FhirContext, container: Container, index: WholeSet,
+           by_rule: dict[str, list[Finding]]) -> None:
+    ctx = FhirContext(whole.version, items, [container], index=index, deep=whole.deep)
+    for f in run(Scope.FHIR, ctx):
+        by_rule[f.rule_id].append(f)
+
+
+def _items(paths: list[Path], problems: list[Finding], index: WholeSet) -> Iterator[FhirItem]:
+    """The resources of the NDJSON files, line by line; unreadable files and lines become MSC-IO-001."""
+    io_rule = get_rule("MSC-IO-001")
+    for path in paths:
+        name = str(path)
+        index.numbers[name] = len(index.files)
+        index.files.append(name)
+        try:
+            fh = open(path, "rb")  # noqa: SIM115 -- closed below; read errors midway are reported too
+        except OSError as exc:
+            problems.append(io_rule.finding(file=name, kind="FHIR JSON", error=str(exc)))
+            continue
+        with fh:
+            for line_no, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    resource = orjson.loads(line)
+                except orjson.JSONDecodeError as exc:
+                    problems.append(io_rule.finding(file=name, row=line_no, kind="an NDJSON line", error=str(exc)))
+                    continue
+                if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+                    problems.append(io_rule.finding(file=name, row=line_no, kind="an NDJSON line",
+                                                    error="the line is not a resource (no resourceType)"))
+                    continue
+                yield FhirItem(resource, name, line_no, 0)
+
+
+def _set_version(whole: FhirContext, paths: Iterable[Path]) -> str:
+    """The version all resources together tell (as fhir_rules._detected_version), without holding them: R5 when
+    some say R5 and none says R4. Only the lines that name an element one version alone has are parsed."""
+    from msc_interop.fhir.versions import _R4_ONLY, _R5_ONLY, evident_version
+
+    names = sorted({n for table in (_R4_ONLY, _R5_ONLY) for ns in table.values() for n in ns} | {"class"})
+    telling = re.compile(b'"(?:' + b"|".join(re.escape(n.encode()) for n in names) + b')"')
+    seen = {evident_version(i.resource)[0] for i in whole.items if not i.is_bundle}
+    for path in paths:
+        if "R4" in seen:
+            break  # one resource that says R4 settles it
+        try:
+            with open(path, "rb") as fh:
+                for line in fh:
+                    if telling.search(line):
+                        try:
+                            resource = orjson.loads(line)
+                        except orjson.JSONDecodeError:
+                            continue
+                        if isinstance(resource, dict):
+                            seen.add(evident_version(resource)[0])
+                            if "R4" in seen:
+                                break
+        except OSError:
+            continue
+    return "R5" if "R5" in seen and "R4" not in seen else "R4"
