@@ -137,3 +137,24 @@ def test_an_output_folder_that_cannot_be_made_is_exit_2_naming_it(tmp_path):
     res = CliRunner().invoke(main, ["synth", "--subjects", "2", "-o", str(blocker / "out")])
     assert res.exit_code == 2, res.output
     assert "a_file" in res.output and "internal error" not in res.output
+
+
+def test_validate_deep_gives_the_findings_of_the_fast_path_on_fhir(tmp_path):
+    """--deep runs the models on every resource; on a resource with an unknown element and one with a wrong type
+    it must find what the default path finds (the schema first, the models on what it refuses)."""
+    out = tmp_path / "fhir"
+    assert CliRunner().invoke(main, ["to-fhir", str(EXAMPLE), "-o", str(out), "--no-validate"]).exit_code == 0
+    bundle = json.loads((out / "bundle.json").read_text(encoding="utf-8"))
+    observations = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"]
+    observations[0]["foo"] = 1
+    observations[1]["valueQuantity"]["value"] = "high"
+    (out / "bundle.json").write_text(json.dumps(bundle), encoding="utf-8")
+    runs = {}
+    for flag in ([], ["--deep"]):
+        report = tmp_path / f"report{len(flag)}.json"
+        res = CliRunner().invoke(main, ["validate", str(out / "bundle.json"), "--report", str(report), *flag])
+        assert res.exit_code == 1, res.output
+        runs[len(flag)] = sorted((f["rule_id"], f["variable_or_path"])
+                                 for f in json.loads(report.read_text(encoding="utf-8"))["findings"])
+    assert runs[0] == runs[1]
+    assert {path for _, path in runs[0]} >= {"Observation.foo", "Observation.valueQuantity.value"}, runs[0]

@@ -312,9 +312,13 @@ Exit status: 0 passed at --fail-on, 1 findings at or above it, 2 unusable input.
 @_odm_map_option
 @_encoding_option
 @click.option("--sdtmig", type=click.Choice(SDTMIG_CHOICES),
-              help="SDTMIG version to check against (default: as define.xml or TS SDTMIGVR states, else 3.4).")
+              help="SDTMIG version to check against (default: as define.xml or TS SDTIGVER states, else 3.4).")
+@click.option("--deep", is_flag=True,
+              help="FHIR: run the fhir.resources models on every resource, not only on those the fast JSON Schema "
+                   "check refuses (several times slower; a second opinion on the structure).")
 def validate(paths: tuple[Path, ...], fhir_version: str | None, report_path: Path | None, fail_on: str,
-             list_rules: bool, limit: int, odm_map: Path | None, encoding: str | None, sdtmig: str | None) -> None:
+             list_rules: bool, limit: int, odm_map: Path | None, encoding: str | None, sdtmig: str | None,
+             deep: bool) -> None:
     """Check SDTM and FHIR against the standards; one report of what is wrong and exactly where."""
     from rich.console import Console
 
@@ -328,7 +332,7 @@ def validate(paths: tuple[Path, ...], fhir_version: str | None, report_path: Pat
         raise click.UsageError("give at least one PATH (or --list-rules)")
     try:
         report = api.validate(list(paths), fhir_version=fhir_version, odm_map=odm_map, encoding=encoding,
-                              sdtmig=sdtmig)
+                              sdtmig=sdtmig, deep=deep)
         if report_path is not None:
             report.write(report_path)
     except MscInteropError as exc:

@@ -64,23 +64,25 @@ def validate_study(study: Study, *, source: str = "") -> Report:
 
 @dataclass(frozen=True)
 class Options:
-    """What the user told validate about SDTM input: the text encoding of XPT/CSV files and the SDTMIG version
-    (None: detect per file / read from define.xml or TS)."""
+    """What the user told validate: the text encoding of XPT/CSV files and the SDTMIG version (None: detect per
+    file / read from define.xml or TS); `deep`: run the fhir.resources models on every FHIR resource, not only on
+    those the fast schema check refuses (slower; for a second opinion)."""
 
     encoding: str | None = None
     sdtmig: str | None = None
+    deep: bool = False
 
 
 def validate_paths(paths: Sequence[str | Path], *, fhir_version: str | None = None,
                    odm_map: str | Path | None = None, encoding: str | None = None,
-                   sdtmig: str | None = None) -> Report:
+                   sdtmig: str | None = None, deep: bool = False) -> Report:
     """Validate each path by what it holds (SDTM folder or file, to-sdtm output, study records, FHIR).
 
         >>> report = validate_paths([Path("out/sdtm")])                     # doctest: +SKIP
         >>> report.counts_by_severity()                                      # doctest: +SKIP
         {'error': 0, 'warning': 0, 'notice': 0}
     """
-    options = Options(check_encoding(encoding), sdtmig)
+    options = Options(check_encoding(encoding), sdtmig, deep)
     report = Report(sources=[str(p) for p in paths])
     for p in paths:
         report.extend(_validate_path(Path(p), fhir_version, 0, odm_map, options))
@@ -141,7 +143,7 @@ def _validate_path(path: Path, fhir_version: str | None, depth: int, odm_map: st
     elif folder.define is not None:
         findings += HANDLERS["define"](folder.define)
     if folder.fhir:
-        findings += HANDLERS["fhir"](folder.fhir, fhir_version)
+        findings += HANDLERS["fhir"](folder.fhir, fhir_version, deep=options.deep)
     if folder.groups or folder.fhir or folder.define is not None:
         return findings
     found_any = False
@@ -170,7 +172,7 @@ def _validate_file(path: Path, fhir_version: str | None, odm_map: str | Path | N
     if suffix in (".json", ".ndjson"):
         kind = sniff_json(path)
         if kind == "fhir":
-            return list(HANDLERS["fhir"]([path], fhir_version))
+            return list(HANDLERS["fhir"]([path], fhir_version, deep=options.deep))
         if kind == "datasetjson":
             return HANDLERS["sdtm"]({SDTM_SUFFIXES[suffix]: [path]}, None, whole_study=False, options=options)
         return _nothing(path, "is neither Dataset-JSON (no datasetJSONVersion) nor FHIR (no resourceType)")
@@ -403,8 +405,8 @@ def _validate_records(path: Path, odm_map: str | Path | None = None) -> list[Fin
     return findings
 
 
-def _validate_fhir(paths: Sequence[Path], version: str | None) -> list[Finding]:
-    return list(fhir_rules(paths, version))
+def _validate_fhir(paths: Sequence[Path], version: str | None, deep: bool = False) -> list[Finding]:
+    return list(fhir_rules(paths, version, deep))
 
 
 # What validate runs per kind of input. "fhir" is the FHIR rule side (validate/fhir_rules.py); the FHIR package
