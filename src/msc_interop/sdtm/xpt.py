@@ -262,13 +262,7 @@ def text_notes(df: pd.DataFrame, name: str, encoding: str, origins: Mapping[str,
     when `origins` knows it), and the encoding the XPT file carries them in."""
     notes = []
     target = file or f"{name.lower()}.xpt"
-    for col in df.columns:
-        s = df[col]
-        if pd.api.types.is_numeric_dtype(s):
-            continue
-        values = s.to_numpy(dtype=object)
-        if "".join(v for v in values if isinstance(v, str)).isascii():
-            continue
+    for col, values in xpt_text.non_ascii_columns(df):
         rows = [i for i, v in enumerate(values) if isinstance(v, str) and not v.isascii()]
         first = values[rows[0]]
         where = f"dataset {name} row {rows[0] + 1}"

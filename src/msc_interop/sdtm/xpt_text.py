@@ -13,7 +13,7 @@ pyreadstat writes a value's UTF-8 bytes and sizes each variable to its longest v
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -48,13 +48,7 @@ def placeholders(frame: pd.DataFrame, encoding: str) -> tuple[pd.DataFrame, Patc
     if is_utf8(encoding):
         return frame, patches
     out = frame
-    for col in frame.columns:
-        s = frame[col]
-        if pd.api.types.is_numeric_dtype(s):
-            continue
-        values = s.to_numpy(dtype=object)
-        if "".join(v for v in values if isinstance(v, str)).isascii():
-            continue
+    for col, values in non_ascii_columns(frame):
         new = values.copy()
         for i in np.flatnonzero([isinstance(v, str) and not v.isascii() for v in values]):
             raw = values[i].encode(encoding)
@@ -121,3 +115,15 @@ _DISPLAY = {"utf-8": "UTF-8", "cp1252": "Windows-1252", "latin-1": "Latin-1"}
 
 def display_name(encoding: str) -> str:
     return _DISPLAY.get(encoding, encoding)
+
+
+def non_ascii_columns(frame: pd.DataFrame) -> Iterator[tuple[str, np.ndarray]]:
+    """The text columns holding at least one non-ASCII value, with their values (one join per column, so an
+    ASCII column costs one pass)."""
+    for col in frame.columns:
+        s = frame[col]
+        if pd.api.types.is_numeric_dtype(s):
+            continue
+        values = s.to_numpy(dtype=object)
+        if not "".join(v for v in values if isinstance(v, str)).isascii():
+            yield col, values
