@@ -77,6 +77,16 @@ def _split_formats(ctx: click.Context, param: click.Parameter, value: str) -> li
     return formats
 
 
+def _sdtm_output_options(f: Callable[..., None]) -> Callable[..., None]:
+    """-o, --format, --define: where and how the commands that write SDTM (to-sdtm, from-fhir) write it."""
+    f = click.option("--define/--no-define", default=True, show_default=True,
+                     help="Write Define-XML 2.1 beside the XPT / Dataset-JSON files.")(f)
+    f = click.option("--format", "formats", default="xpt,json,csv", show_default=True, callback=_split_formats,
+                     help="Comma-separated: xpt (SAS XPORT v5), json (Dataset-JSON 1.1), ndjson, csv.")(f)
+    return click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
+                        help="Folder to write into (created if missing).")(f)
+
+
 def _odm_map_option(f: Callable[..., None]) -> Callable[..., None]:
     return click.option(
         "--odm-map", "odm_map", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -113,12 +123,7 @@ outside a codelist) is a note, never a refused dataset; its define.xml states th
 package's own SDTMIG/CT versions and no msc-interop derivations.
 Exit status: 0 all converted, 1 some records rejected, 2 input unusable.""")
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
-@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder to write into (created if missing).")
-@click.option("--format", "formats", default="xpt,json,csv", show_default=True, callback=_split_formats,
-              help="Comma-separated: xpt (SAS XPORT v5), json (Dataset-JSON 1.1), ndjson, csv.")
-@click.option("--define/--no-define", default=True, show_default=True,
-              help="Write Define-XML 2.1 beside the XPT / Dataset-JSON files.")
+@_sdtm_output_options
 @click.option("--created", metavar="ISO-DATETIME",
               help="Creation timestamp to write into file metadata (default: SOURCE_DATE_EPOCH or now). "
                    "Pin it for byte-identical output.")
@@ -266,12 +271,7 @@ Bad input:
   apart from the rejected records. Exit status: 0 all converted, 1 anything listed in the reject report,
   2 input unusable.""")
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder to write into (created if missing).")
-@click.option("--format", "formats", default="xpt,json,csv", show_default=True, callback=_split_formats,
-              help="Comma-separated: xpt (SAS XPORT v5), json (Dataset-JSON 1.1), ndjson, csv.")
-@click.option("--define/--no-define", default=True, show_default=True,
-              help="Write Define-XML 2.1 beside the XPT / Dataset-JSON files.")
+@_sdtm_output_options
 @click.option("--created", metavar="ISO-DATETIME", help="Pin the creation timestamp for byte-identical output.")
 @click.option("--fhir-version", type=click.Choice(["R4", "R5"]), help="Refuse resources of the other version.")
 def from_fhir(inputs: tuple[Path, ...], outdir: Path, formats: list[str], define: bool, created: str | None,

@@ -149,7 +149,7 @@ def settle(r: Reader, copies: dict[str, list[Copy]]) -> None:
             el, mine, newest = ("versionId", c.version[0], won.version[0]) if by == "versionId" else (
                 "lastUpdated", c.version[1], won.version[1])
             r.add_at(c.loc, rtype, f"{rtype}.meta.{el}", mine, f"skipped: an older version of {key} (meta.{el} "
-                     f"{mine}); the newest (meta.{el} {newest}, {won.loc.place}) was converted", code="REJ-FHIR-008")
+                     f"{mine}); the newest (meta.{el} {newest}, {won.loc.label}) was converted", code="REJ-FHIR-008")
     if identical:
         n = sum(identical.values())
         kinds = ", ".join(f"{k} {t}" for t, k in sorted(identical.items()))

@@ -220,10 +220,6 @@ class Located:
 
     @property
     def label(self) -> str:
-        return f"{self.file} {self.where} {self.position}"
-
-    @property
-    def place(self) -> str:
         """Where it was, as a person reads it: "bundle.json entry 12", "Observation.ndjson line 3"."""
         return f"{self.file} {self.where} {self.position}"
 

@@ -328,7 +328,7 @@ def _withdraw_patients_of_rejected_subjects(r: ReadContext, patients: dict[str, 
             continue
         rid = res.get("id")
         rkey = f"ResearchSubject/{rid}" if isinstance(rid, str) else None
-        why = (f"its ResearchSubject {rkey or loc.place} was rejected"
+        why = (f"its ResearchSubject {rkey or loc.label} was rejected"
                + (f": {r.withdrawn[rkey]}" if rkey in r.withdrawn else ""))
         found = patients.pop(pkey)
         subjects.pop(pkey, None)
