@@ -194,3 +194,17 @@ def _(d: Path) -> None:
 @case("xlsx/study.yaml-missing", "xlsx", "to-sdtm", 2, ("study.yaml",), input=BOOK)
 def _(d: Path) -> None:
     (d / "study.yaml").unlink()
+
+
+# a wholly empty row between records holds no record (as a CSV's blank line): skipped, the rows after it keep
+# their sheet numbers (the bad cell on sheet row 103 is named as row 103, not 102)
+def _blank_row_then_bad_cell(book: openpyxl.Workbook) -> None:
+    sheet = book["labs"]
+    sheet.insert_rows(50)
+    sheet.cell(row=103, column=LABS_COLUMNS.index("result") + 1).value = "six"
+
+
+case("xlsx/labs-blank-row-skipped", "xlsx", "to-sdtm", 0, ("labs: read 494 = converted 494",),
+     LABS_ALL_CONVERTED, input=BOOK)(_edit_book(lambda book: book["labs"].insert_rows(50)))
+case("xlsx/labs-blank-row-then-bad-cell", "xlsx", "to-sdtm", 1, (BOOK, "labs", "row 103", "result"),
+     LABS_ONE_REJECTED, input=BOOK)(_edit_book(_blank_row_then_bad_cell))

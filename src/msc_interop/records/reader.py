@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -316,7 +317,11 @@ def _read_workbook(path: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str],
     for form in _forms():
         if form in sheets:
             df = sheets[form].map(_excel_cell)
-            tables[form] = as_form_frame(df, f"{path.name}[{form}]")
+            # a wholly empty row holds no record (a CSV's blank line, which pandas skips): drop it, keep the
+            # sheet row numbers of the others (header = row 1)
+            filled = df.ne("").any(axis=1).to_numpy() if len(df.columns) else np.zeros(len(df), dtype=bool)
+            rows = np.arange(2, len(df) + 2)[filled]
+            tables[form] = as_form_frame(df[filled].reset_index(drop=True), f"{path.name}[{form}]", rows=rows)
             files[form] = f"{path.name}[{form}]"
     definition = None
     if {"study", "sites", "arms", "visits"} <= set(sheets):
