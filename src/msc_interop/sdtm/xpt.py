@@ -28,7 +28,7 @@ import pyreadstat
 from msc_interop import iso8601, mappings
 from msc_interop.atomic import atomic_path
 from msc_interop.errors import InputError, MscInteropError, OutputLimitError
-from msc_interop.sdtm import text_encoding, xpt_text
+from msc_interop.sdtm import text_encoding, xpt_rows, xpt_text
 from msc_interop.sdtm.package import XPT_ATTRS
 from msc_interop.sdtm.xpt_layout import check_xpt_layout
 from msc_interop.study import as_text, conform
@@ -117,18 +117,33 @@ def write_conformed(data: pd.DataFrame, name: str, path: Path, *, labels: Mappin
             # pyreadstat is ~3x slower on pandas 3 string columns than on object (LIBRARIES.md)
             out[col] = s.astype(object)
     frame = pd.DataFrame(out, index=pd.RangeIndex(len(data)))
-    frame, patches = xpt_text.placeholders(frame, encoding)
-    if lengths:
-        frame = xpt_text.pad_to_lengths(frame, lengths, encoding)
+    header = {"file_format_version": 5, "table_name": name,
+              "file_label": mappings.dataset_label(name) if label is None else label,
+              "column_labels": [var_labels[c] for c in frame.columns]}
     with atomic_path(path) as tmp:
-        pyreadstat.write_xport(
-            frame, str(tmp), file_format_version=5, table_name=name,
-            file_label=mappings.dataset_label(name) if label is None else label,
-            column_labels=[var_labels[c] for c in frame.columns],
-        )
-        xpt_text.patch_cells(tmp, patches)
+        if len(frame):
+            # header from pyreadstat (a one-row template of the right lengths), records column-wise
+            widths = xpt_rows.storage_widths(frame, encoding, lengths)
+            pyreadstat.write_xport(xpt_rows.template_row(frame, widths), str(tmp), **header)
+            with open(tmp, "r+b") as fh:
+                fh.seek(_records_start(fh.read(), path))
+                fh.truncate()
+                xpt_rows.append_records(fh, frame, widths, encoding)
+        else:
+            pyreadstat.write_xport(frame, str(tmp), **header)
         if created is not None:
             _pin_timestamps(tmp, created)
+
+
+_OBS_HEADER = b"HEADER RECORD*******OBS     HEADER RECORD!!!!!!!"
+
+
+def _records_start(head: bytes, path: Path) -> int:
+    """Offset of the first observation record: the 80-byte record after the OBS header (TS-140)."""
+    at = head.find(_OBS_HEADER)
+    if at < 0 or at % xpt_rows.RECORD:  # pragma: no cover - a pyreadstat layout change
+        raise MscInteropError(f"{path.name}: unexpected XPT header layout from pyreadstat")
+    return at + xpt_rows.RECORD
 
 
 def read_xpt(path: Path) -> tuple[str, pd.DataFrame]:

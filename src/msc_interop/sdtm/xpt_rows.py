@@ -1,0 +1,119 @@
+"""The observation records of an XPT v5 file, written column-wise (numpy), in chunks.
+
+pyreadstat writes a frame row by row from Python objects and needs the whole frame at once; a 1M-row LB spent
+most of its write time there. The header (library, member, NAMESTR records: SAS TS-140) still comes from
+pyreadstat, written for a one-row template whose text values have each variable's storage length, so names,
+labels, types and lengths are stated exactly as pyreadstat states them; the rows after it are built here:
+
+- character values: the encoded bytes of each distinct value, blank-padded to the variable's length;
+- numbers: IBM System/370 double precision (TS-140), exact for every IEEE double in the IBM range (an IEEE
+  significand has 53 bits, the IBM fraction 56, so the conversion only moves the binary point); NaN is the SAS
+  missing value "." (0x2E then seven zero bytes); -0.0, underflow and overflow as ReadStat writes them;
+- the file ends blank-padded to a whole 80-byte record.
+
+tests/sdtm/test_xpt_rows.py holds it to pyreadstat byte for byte (pyreadstat stays the reference).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+
+from msc_interop.sdtm.xpt_layout import RECORD
+
+CHUNK_ROWS = 65_536  # rows encoded at once: bounds the memory of a write to a few tens of MB
+_MISSING = np.uint64(0x2E << 56)
+
+
+def storage_widths(frame: pd.DataFrame, encoding: str, least: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Bytes each variable takes in a record: 8 for a number; for text its longest encoded value (at least 1,
+    and at least `least[var]`, a package's own storage length)."""
+    out = {}
+    for col in frame.columns:
+        s = frame[col]
+        if pd.api.types.is_numeric_dtype(s):
+            out[str(col)] = 8
+            continue
+        uniques = pd.unique(s.to_numpy(dtype=object))
+        longest = max((len(v.encode(encoding)) for v in uniques if isinstance(v, str)), default=0)
+        out[str(col)] = max(1, longest, int((least or {}).get(str(col), 0)))
+    return out
+
+
+def template_row(frame: pd.DataFrame, widths: Mapping[str, int]) -> pd.DataFrame:
+    """One ASCII row with each text variable exactly as long as its width: pyreadstat sizes the header from it."""
+    data = {}
+    for col in frame.columns:
+        s = frame[col]
+        data[col] = [0.0] if pd.api.types.is_numeric_dtype(s) else ["x" * widths[str(col)]]
+    out = pd.DataFrame(data)
+    for col in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[col]):
+            out[col] = out[col].astype(object)
+    return out
+
+
+def ibm_doubles(values: np.ndarray) -> np.ndarray:
+    """IEEE doubles -> IBM double bit patterns (uint64, to be written big-endian), as ReadStat writes them
+    outside the IBM range (16**-65 .. 16**63): a smaller magnitude is 0, a larger one or an infinity is the
+    largest pattern with its sign (0x7FFF... / 0xFFFF..., which reads back as an infinity)."""
+    x = np.asarray(values, dtype="float64")
+    missing = np.isnan(x)
+    infinite = np.isinf(x)
+    mag = np.where(missing | infinite, 0.0, np.abs(x))
+    m, e = np.frexp(mag)  # mag = m * 2**e, 0.5 <= m < 1
+    e = e.astype(np.int64)
+    exp16 = -((-e) // 4)  # ceil(e / 4): mag = f * 16**exp16 with 1/16 <= f < 1
+    shift = e - 4 * exp16  # 0, -1, -2 or -3
+    biased = exp16 + 64
+    fraction = np.ldexp(m, 56 + shift).astype(np.uint64)  # an integer < 2**56, exactly representable
+    bits = (np.clip(biased, 0, 127).astype(np.uint64) << np.uint64(56)) | fraction
+    sign = np.where(x < 0, np.uint64(1) << np.uint64(63), np.uint64(0)).astype(np.uint64)
+    bits = np.where((mag == 0) | (biased < 0), np.uint64(0), bits | sign)
+    bits = np.where(infinite | (biased > 127), sign | np.uint64(0x7FFF_FFFF_FFFF_FFFF), bits)
+    return np.where(missing, _MISSING, bits).astype(np.uint64)
+
+
+def _text_bytes(s: pd.Series, width: int, encoding: str) -> np.ndarray:
+    """(n, width) uint8: each value's encoded bytes, blank-padded (distinct values encoded once)."""
+    codes, uniques = pd.factorize(s.to_numpy(dtype=object), use_na_sentinel=True)
+    encoded = [v.encode(encoding) if isinstance(v, str) else b"" for v in uniques.tolist()]
+    table = np.full((len(encoded) + 1, width), 0x20, dtype=np.uint8)  # the last row: a missing value (blank)
+    for i, raw in enumerate(encoded):
+        table[i, :len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+    return table[np.where(codes < 0, len(encoded), codes)]
+
+
+def _number_bytes(s: pd.Series) -> np.ndarray:
+    bits = ibm_doubles(pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan))
+    return bits.astype(">u8").view(np.uint8).reshape(-1, 8)
+
+
+def record_chunks(frame: pd.DataFrame, widths: Mapping[str, int], encoding: str,
+                  chunk_rows: int = CHUNK_ROWS) -> Iterator[bytes]:
+    """The observation records, `chunk_rows` rows at a time, in column order."""
+    cols = [str(c) for c in frame.columns]
+    row_len = sum(widths[c] for c in cols)
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+    for start in range(0, len(frame), chunk_rows):
+        part = frame.iloc[start:start + chunk_rows]
+        out = np.empty((len(part), row_len), dtype=np.uint8)
+        at = 0
+        for col, is_number in zip(cols, numeric, strict=True):
+            s = part[col]
+            w = widths[col]
+            out[:, at:at + w] = _number_bytes(s) if is_number else _text_bytes(s, w, encoding)
+            at += w
+        yield out.tobytes()
+
+
+def append_records(fh: BinaryIO, frame: pd.DataFrame, widths: Mapping[str, int], encoding: str) -> None:
+    """Write the records after the header (`fh` positioned at its end) and blank-pad to a whole record."""
+    written = 0
+    for chunk in record_chunks(frame, widths, encoding):
+        fh.write(chunk)
+        written += len(chunk)
+    fh.write(b" " * (-written % RECORD))
