@@ -116,18 +116,17 @@ def reading(encoding: str | None = None) -> Iterator[DecodeLog]:
 def read_xport(path: str | Path, **kwargs: Any) -> tuple[pd.DataFrame, Any]:
     """pyreadstat.read_xport with the character values and labels decoded as described above.
 
-    Without --encoding a file is first read as UTF-8 (pyreadstat's own decoding, the fast path for the usual
-    ASCII / UTF-8 file); only a file that is not valid UTF-8 is read again byte for byte and decoded here.
+    Without --encoding a file is first read as UTF-8 (the fast path for the usual ASCII / UTF-8 file); only a
+    file that is not valid UTF-8 is read again byte for byte and decoded here. The rows are read column-wise
+    (sdtm/xpt_read.py); pyreadstat reads what that reader leaves to it.
     """
-    import pyreadstat
-
     log = _LOG.get()
     if log is None or log.encoding is None:
         try:
-            return pyreadstat.read_xport(str(path), **kwargs)
+            return _read_xport(path, "utf-8", **kwargs)
         except UnicodeDecodeError:
             pass
-    df, meta = pyreadstat.read_xport(str(path), encoding="latin1", **kwargs)
+    df, meta = _read_xport(path, "latin-1", **kwargs)
     labels = dict(meta.column_names_to_labels or {})
     texts = {f"label of {k}": v for k, v in labels.items() if isinstance(v, str)}
     if isinstance(meta.file_label, str):
@@ -138,6 +137,21 @@ def read_xport(path: str | Path, **kwargs: Any) -> tuple[pd.DataFrame, Any]:
     if isinstance(meta.file_label, str):
         meta.file_label = decoded["dataset label"]
     return df, meta
+
+
+def _read_xport(path: str | Path, encoding: str, **kwargs: Any) -> tuple[pd.DataFrame, Any]:
+    import pyreadstat
+
+    from msc_interop.sdtm.xpt_read import NotHandled, read_xport_columns
+
+    if set(kwargs) <= {"metadataonly"}:
+        try:
+            return read_xport_columns(Path(path), encoding, metadataonly=bool(kwargs.get("metadataonly")))
+        except NotHandled:
+            pass
+    if encoding == "utf-8":
+        return pyreadstat.read_xport(str(path), **kwargs)
+    return pyreadstat.read_xport(str(path), encoding="latin1", **kwargs)
 
 
 def read_csv(path: str | Path, **kwargs: Any) -> pd.DataFrame:
