@@ -157,6 +157,19 @@ class LabTest:
     aliases: tuple[str, ...]
     units: tuple[tuple[str, float], ...]  # (original unit, factor to standard unit)
     loinc_by_unit: tuple[tuple[str, str], ...] = ()  # original unit -> LOINC when it differs (mg/dL bilirubin)
+    loincs: tuple[LoincCode, ...] = ()  # every LOINC that means this test (the main one first)
+    method: str = ""  # LBMETHOD when the site's lab map gives one
+
+
+@dataclass(frozen=True)
+class LoincCode:
+    """One LOINC of a lab test: the specimen (LBSPEC) its system implies, and the units it is used for."""
+
+    code: str
+    testcd: str
+    specimen: str
+    display: str = ""
+    for_units: tuple[str, ...] = ()
 
 
 @functools.cache
@@ -171,7 +184,27 @@ def lab_tests() -> dict[str, LabTest]:
             aliases=tuple(t.get("aliases", [])),
             units=tuple((u, float(f)) for u, f in t["units"].items()),
             loinc_by_unit=tuple((u, o["code"]) for o in t.get("other_loinc", []) for u in o["for_units"]),
+            loincs=_loinc_codes(t),
         )
+    return out
+
+
+def _loinc_codes(t: dict[str, Any]) -> tuple[LoincCode, ...]:
+    main = (LoincCode(t["loinc"], t["testcd"], t["specimen"], t.get("loinc_display", "")),) if t.get("loinc") else ()
+    return main + tuple(LoincCode(o["code"], t["testcd"], o.get("specimen", t["specimen"]), o["display"],
+                                  tuple(o["for_units"])) for o in t.get("other_loinc", []))
+
+
+@functools.cache
+def lab_loinc_index() -> dict[str, LoincCode]:
+    """Every LOINC of lab_tests.yaml -> its test and specimen; a LOINC means exactly one test (checked here)."""
+    out: dict[str, LoincCode] = {}
+    for t in lab_tests().values():
+        for c in t.loincs:
+            if c.code in out:
+                raise MappingDataError(f"mappings/lab_tests.yaml: LOINC {c.code} is given for both "
+                                       f"{out[c.code].testcd} and {c.testcd}")
+            out[c.code] = c
     return out
 
 

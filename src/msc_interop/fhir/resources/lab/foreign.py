@@ -27,13 +27,7 @@ def standard_conversion(testcd: str, unit: str) -> tuple[float, str] | None:
 
 
 def _loinc_index() -> dict[str, str]:
-    out: dict[str, str] = {}
-    for t in mappings.lab_tests().values():
-        if t.loinc:
-            out.setdefault(t.loinc, t.testcd)
-        for _u, code in t.loinc_by_unit:
-            out.setdefault(code, t.testcd)
-    return out
+    return {code: c.testcd for code, c in mappings.lab_loinc_index().items()}
 
 
 class ForeignLookups:
@@ -65,7 +59,8 @@ def foreign_lab(rec: Any, row: dict[str, Any], loinc_idx: dict[str, str],
     row["LBTEST"] = test.test if test else _ct_test(testcd)
     row["LBCAT"] = test.category if test else ""
     row["LBLOINC"] = next((c for c in rec.loinc_codes or () if c), "") or ""
-    row["LBSPEC"] = text(rec.specimen_text) or (test.specimen if test else "")
+    loinc = next((c for c in map(mappings.lab_loinc_index().get, rec.loinc_codes or ()) if c), None)
+    row["LBSPEC"] = text(rec.specimen_text) or (loinc.specimen if loinc else test.specimen if test else "")
     if rec.vkind == "q":
         if rec.qvalue is None:
             return ("Observation.valueQuantity", "no value: valueQuantity has no number", "", "REJ-FHIR-006")
