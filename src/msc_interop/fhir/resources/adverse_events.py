@@ -2,7 +2,9 @@
 
 IG AE rows: AETERM, AEDECOD and the MedDRA levels -> resultingCondition -> Condition.code. msc-interop puts the
 MedDRA codings on AdverseEvent.event (R4) / code (R5) instead (one resource per AE record, no Condition), each
-coding tagged with its level (extension meddra-level: MedDRA codes do not say their level), AETERM as text.
+coding tagged with its level (extension meddra-level: MedDRA codes do not say their level), AETERM as text;
+a level with a term but no code (AEDECOD without AEPTCD) is a coding without system (display only): never a
+MedDRA coding without its code.
 AESTDTC -> date (R4) / occurrence[x] (R5); AEENDTC -> R4 cross-version extension occurrence valuePeriod.end
 (the IG's own advice), R5 occurrencePeriod.end; AESEV -> severity (R4) / ae-severity extension (R5); AESER ->
 seriousness; AEOUT -> outcome; AEREL -> suspectEntity.causality (R4 productRelatedness, R5 entityRelatedness);
@@ -126,10 +128,9 @@ def build_adverse_events(ctx: WriteContext) -> list[dict[str, Any]]:
             term, code = text(rec.get(term_var)), _code_text(rec.get(code_var))
             if not term and not code:
                 continue
-            c: dict[str, Any] = {"extension": [{"url": level_url, "valueCode": level}],
-                                 "system": terms.system("meddra")}
-            if code and not special[code_var][i]:
-                c["code"] = code
+            c: dict[str, Any] = {"extension": [{"url": level_url, "valueCode": level}]}
+            if code and not special[code_var][i]:  # a MedDRA coding only with its code; else the term as display
+                c["system"], c["code"] = terms.system("meddra"), code
             if term:
                 c["display"] = term
             if "code" in c or "display" in c:
@@ -352,7 +353,7 @@ def _meddra(event: dict[str, Any]) -> dict[str, Any]:
         exts = c.get("extension")
         level = next((e.get("valueCode") for e in exts if isinstance(e, dict) and e.get("url") == level_url),
                      None) if isinstance(exts, list) else None
-        if level in by_level and c.get("system") == terms.system("meddra"):
+        if level in by_level and c.get("system") in (terms.system("meddra"), None):  # no system: term, no code
             term_var, code_var = by_level[level]
             out[term_var] = text(c.get("display"))
             code = text(c.get("code"))

@@ -142,6 +142,8 @@ def own_unit_problem(rec: Any) -> tuple[str, str, Any, str] | None:
     unit, system, code = rec.qunit, rec.qsystem, rec.qcode
     if system is None and code is None:
         return None
+    if not unit and system == terms.system("ucum") and code == "1":  # the writer's unity: a result without unit
+        return None
     ucum = system == terms.system("ucum")
     known = mappings.units().get(unit) if isinstance(unit, str) else None
     if known is not None and ucum and code == known.ucum:
