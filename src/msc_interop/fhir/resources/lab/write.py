@@ -218,6 +218,9 @@ def catalogue_loinc(testcd: str, unit: str, specimen: str) -> str:
     """The LOINC of mappings/lab_tests.yaml for a result of `testcd` in CDISC unit `unit` from `specimen`:
     of the test's LOINCs for that specimen (the test's own when LBSPEC is empty), the one made for the unit,
     else the first; "" when the test has none (then the Observation has no LOINC coding)."""
+    site = mappings.site_loinc(testcd, specimen)  # a site's lab map (--lab-map) names the LOINC its lab uses
+    if site:
+        return site
     t = mappings.lab_tests().get(testcd)
     if t is None or not t.loincs:
         return ""
