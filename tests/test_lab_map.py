@@ -137,3 +137,18 @@ def test_cli_from_fhir_with_the_example_map_converts_everything(tmp_path: Path) 
     result = api.from_fhir([_bundle(tmp_path)], tmp_path / "out2", formats=["csv"],
                            lab_map=DOCS / "lab-map.example.csv")
     assert len(result.study["LB"]) == 4 and result.rejects.n_rejected_records == 0
+
+
+def test_hl7_example_f204_local_creatinine_code_is_placed_with_a_lab_map(shared_dir: Path, tmp_path: Path) -> None:
+    """HL7's Observation-f204 codes creatinine only with the hospital's own code (AUMC 20005)."""
+    path = tmp_path / "aumc.csv"
+    path.write_text("code,system,testcd,specimen\n20005,https://intranet.aumc.nl/labtestcodes,CREAT,SERUM\n",
+                    encoding="utf-8")
+    f204 = shared_dir / "external" / "fhir-examples" / "r4" / "Observation-f204.json"
+    with mappings.lab_map_installed(load_lab_map(path)):
+        study, report = read_fhir([f204])
+    row = study["LB"].iloc[0]
+    # 122 umol/L, reference 64-104 -> HIGH; umol/L is the standard unit of CREAT
+    assert (row["LBTESTCD"], row["LBORRES"], row["LBORRESU"], row["LBSTRESN"], row["LBSPEC"], row["LBNRIND"]) == (
+        "CREAT", "122", "umol/L", 122.0, "SERUM", "HIGH")
+    assert report.n_rejected_records == 0
