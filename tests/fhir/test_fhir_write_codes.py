@@ -86,7 +86,7 @@ def test_cdisc_example_adverse_events_without_codes_have_no_meddra_coding(cdisc_
     """CDISC's example AE has terms only (no AEDECOD, no codes): the event is its text, no empty coding."""
     events = [r["event"] for r in _resources(cdisc_fhir) if r["resourceType"] == "AdverseEvent"]
     assert len(events) == 74 and all(e.get("text") for e in events)
-    assert not any("system" in c and not c.get("code") for e in events for c in e.get("coding", []))
+    assert not any(e.get("coding") for e in events)
 
 
 def test_no_meddra_coding_without_its_code_and_the_term_comes_back(example: Study,  # noqa: F811
@@ -97,10 +97,10 @@ def test_no_meddra_coding_without_its_code_and_the_term_comes_back(example: Stud
     study = Study(example.meta, {**example.datasets, "AE": ae})
     write_fhir(study, tmp_path, version="R4", bundle="collection")
     events = [r for r in _resources(tmp_path) if r["resourceType"] == "AdverseEvent"]
-    codings = [c for r in events for c in r["event"]["coding"]]
-    assert all(c.get("code") for c in codings if "system" in c)
-    pt = next(c for c in events[0]["event"]["coding"] if c["extension"][0]["valueCode"] == "PT")
-    assert "system" not in pt and "code" not in pt and pt["display"] == ae.loc[0, "AEDECOD"]
+    codings = [c for r in events for c in r["event"].get("coding", [])]
+    assert codings and all(c.get("system") == MEDDRA and c.get("code") for c in codings)
+    levels = [c["extension"][0]["valueCode"] for c in events[0]["event"]["coding"]]
+    assert "PT" not in levels and "LLT" in levels      # no PT coding: its term rides in sdtm-variables
     back, report = read_fhir([tmp_path / "bundle.json"])
     assert len(report) == 0
     assert_same(study, back, ("AE",))
