@@ -47,7 +47,7 @@ def test_records_rejects_carry_their_code(tmp_path, records_copy):
 def test_fhir_rejects_carry_their_code(tmp_path):
     _, report = read_fhir([SYNTHEA])
     codes = {(r.field, r.code) for r in report.rejects}
-    assert ("Observation.code", "REJ-FHIR-005") in codes  # LOINC codes not in lab_tests.yaml
+    assert ("Observation.value[x]", "REJ-FHIR-006") in codes  # no value (its LOINCs are all known now)
     assert all(r.code.startswith("REJ-FHIR-") for r in report.rejects)
     broken = tmp_path / "broken.ndjson"
     broken.write_text('{"resourceType": "Patient", "id": "p1"}\nnot json\n{"id": "x"}\n', encoding="utf-8")

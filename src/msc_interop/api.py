@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from msc_interop import mappings
 from msc_interop.atomic import remove_stale_parts
 from msc_interop.inputs.kinds import InputKind, input_kind, refuse_own_outputs
 from msc_interop.inputs.load import load_study, read_any
@@ -68,6 +69,7 @@ def to_sdtm(
     odm_map: str | Path | None = None,
     encoding: str | None = None,
     xpt_encoding: str | None = None,
+    lab_map: str | Path | None = None,
 ) -> ConversionResult:
     """Convert study records (or SDTM in another format) to SDTM files, one folder per format.
 
@@ -84,7 +86,8 @@ def to_sdtm(
     """
     outdir = Path(outdir)
     stamp = creation_time(created)
-    study, rejects = _load_decoded(input_path, odm_map, encoding)
+    with _lab_map(lab_map):  # a site's lab map: its codes are test names the records may use
+        study, rejects = _load_decoded(input_path, odm_map, encoding)
     if xpt_encoding:
         from msc_interop.sdtm.text_encoding import check_encoding
 
@@ -93,6 +96,15 @@ def to_sdtm(
         written = write_sdtm(study, outdir, formats, define, stamp, xpt_encoding=xpt_encoding, notes=rejects.notes)
     written += rejects.write(outdir)
     return ConversionResult(study, rejects, written, validation=validate_written(outdir) if validate else None)
+
+
+def _lab_map(path: str | Path | None) -> contextlib.AbstractContextManager[None]:
+    """The site's lab map installed for the block (nothing installed without one)."""
+    if path is None:
+        return contextlib.nullcontext()
+    from msc_interop.lab_map import load_lab_map
+
+    return mappings.lab_map_installed(load_lab_map(path))
 
 
 @contextlib.contextmanager
@@ -171,14 +183,17 @@ def from_fhir(
     define: bool = True,
     created: str | None = None,
     fhir_version: str | None = None,
+    lab_map: str | Path | None = None,
 ) -> ConversionResult:
-    """Read FHIR Bundles / NDJSON into a Study and write SDTM as `to_sdtm` does (plus the reject report)."""
+    """Read FHIR Bundles / NDJSON into a Study and write SDTM as `to_sdtm` does (plus the reject report).
+    `lab_map`: a site's lab map (msc_interop.lab_map), whose codes win over the built-in lab table."""
     from msc_interop.fhir import read_fhir
 
     outdir = Path(outdir)
     paths = [Path(p) for p in inputs]
     refuse_own_outputs(paths)
-    study, rejects = read_fhir(paths, version=fhir_version)
+    with _lab_map(lab_map):
+        study, rejects = read_fhir(paths, version=fhir_version)
     with _report_even_if_writing_fails(rejects, outdir):
         written = write_sdtm(study, outdir, formats, define, creation_time(created))
     return ConversionResult(study, rejects, [*written, *rejects.write(outdir)])
@@ -210,17 +225,20 @@ def to_fhir(
     validate: bool | str = True,
     odm_map: str | Path | None = None,
     encoding: str | None = None,
+    lab_map: str | Path | None = None,
 ):
-    """Study records or SDTM -> FHIR Bundle and/or NDJSON; returns (FhirWriteResult, RejectReport)."""
+    """Study records or SDTM -> FHIR Bundle and/or NDJSON; returns (FhirWriteResult, RejectReport).
+    `lab_map`: a site's lab map; its codes name tests in records and the LOINC written for a test."""
     from msc_interop.fhir import write_fhir
 
     outdir = Path(outdir)
-    study, rejects = _load_decoded(input_path, odm_map, encoding)
+    with _lab_map(lab_map):
+        study, rejects = _load_decoded(input_path, odm_map, encoding)
     if input_kind(input_path) == InputKind.SDTM:  # records were checked by their reader; SDTM comes as it is
         from msc_interop.fhir.admit import admit_sdtm
 
         study = admit_sdtm(study, rejects)
-    with _report_even_if_writing_fails(rejects, outdir):
+    with _report_even_if_writing_fails(rejects, outdir), _lab_map(lab_map):
         result = write_fhir(study, outdir, version=fhir_version, bundle=bundle, ndjson=ndjson, timezone=timezone,
                             validate=validate)
     rejects.write(outdir)

@@ -94,6 +94,13 @@ def _odm_map_option(f: Callable[..., None]) -> Callable[..., None]:
              "beside it). Propose one with `msc-interop odm-map EXPORT.xml`.")(f)
 
 
+def _lab_map_option(f: Callable[..., None]) -> Callable[..., None]:
+    return click.option(
+        "--lab-map", "lab_map", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="A site's lab map (YAML or CSV: code, system, testcd, specimen, method, unit, loinc): its local codes "
+             "or LOINCs win over the built-in lab table. See docs/lab-map.md.")(f)
+
+
 def _encoding_option(f: Callable[..., None]) -> Callable[..., None]:
     return click.option(
         "--encoding", metavar="CODEC",
@@ -136,12 +143,14 @@ Exit status: 0 all converted, 1 some records rejected, 2 input unusable.""")
                    "accepts ASCII only). Default: the encoding each input XPT file was read in (an SDTM package "
                    "in Windows-1252 is written back so), else UTF-8. Each variable holding such text is named "
                    "in a note.")
+@_lab_map_option
 def to_sdtm(input_path: Path, outdir: Path, formats: list[str], define: bool, created: str | None,
-            validate: bool, odm_map: Path | None, encoding: str | None, xpt_encoding: str | None) -> None:
+            validate: bool, odm_map: Path | None, encoding: str | None, xpt_encoding: str | None,
+            lab_map: Path | None) -> None:
     """Convert study records to SDTM DM, EX, AE, LB (+ SUPP--, TS, TV) with Define-XML 2.1."""
     try:
         result = api.to_sdtm(input_path, outdir, formats=formats, define=define, created=created, validate=validate,
-                             odm_map=odm_map, encoding=encoding, xpt_encoding=xpt_encoding)
+                             odm_map=odm_map, encoding=encoding, xpt_encoding=xpt_encoding, lab_map=lab_map)
     except MscInteropError as exc:
         _fail(exc)
     for path in result.written:
@@ -220,12 +229,14 @@ Exit status: 0 all written and valid, 1 records rejected or resources invalid, 2
               help="Check every resource written (fast JSON Schema validator, equivalent to fhir.resources).")
 @_odm_map_option
 @_encoding_option
+@_lab_map_option
 def to_fhir(input_path: Path, outdir: Path, fhir_version: str, bundle: str, ndjson: bool, timezone: str | None,
-            validate: bool, odm_map: Path | None, encoding: str | None) -> None:
+            validate: bool, odm_map: Path | None, encoding: str | None, lab_map: Path | None) -> None:
     """Convert study records or SDTM to HL7 FHIR R4/R5 resources."""
     try:
         result, rejects = api.to_fhir(input_path, outdir, fhir_version=fhir_version, bundle=bundle, ndjson=ndjson,
-                                      timezone=timezone, validate=validate, odm_map=odm_map, encoding=encoding)
+                                      timezone=timezone, validate=validate, odm_map=odm_map, encoding=encoding,
+                                      lab_map=lab_map)
     except MscInteropError as exc:
         _fail(exc)
     for path in result.paths:
@@ -274,12 +285,13 @@ Bad input:
 @_sdtm_output_options
 @click.option("--created", metavar="ISO-DATETIME", help="Pin the creation timestamp for byte-identical output.")
 @click.option("--fhir-version", type=click.Choice(["R4", "R5"]), help="Refuse resources of the other version.")
+@_lab_map_option
 def from_fhir(inputs: tuple[Path, ...], outdir: Path, formats: list[str], define: bool, created: str | None,
-              fhir_version: str | None) -> None:
+              fhir_version: str | None, lab_map: Path | None) -> None:
     """Read FHIR into SDTM DM, EX, AE, LB as to-sdtm writes them."""
     try:
         result = api.from_fhir(list(inputs), outdir, formats=formats, define=define, created=created,
-                               fhir_version=fhir_version)
+                               fhir_version=fhir_version, lab_map=lab_map)
     except MscInteropError as exc:
         _fail(exc)
     for path in result.written:

@@ -10,9 +10,11 @@ Location: an installed wheel carries the files inside the package (`msc_interop/
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -157,6 +159,23 @@ class LabTest:
     aliases: tuple[str, ...]
     units: tuple[tuple[str, float], ...]  # (original unit, factor to standard unit)
     loinc_by_unit: tuple[tuple[str, str], ...] = ()  # original unit -> LOINC when it differs (mg/dL bilirubin)
+    loincs: tuple[LoincCode, ...] = ()  # every LOINC that means this test (the main one first)
+    method: str = ""  # LBMETHOD when the site's lab map gives one
+
+
+@dataclass(frozen=True)
+class LoincCode:
+    """One LOINC of a lab test: the specimen (LBSPEC) its system implies, and the units it is used for."""
+
+    code: str
+    testcd: str
+    specimen: str
+    display: str = ""
+    for_units: tuple[str, ...] = ()
+    system: str = ""  # a site's lab map: the code system ("" = LOINC in the catalogue, any system in a map)
+    method: str = ""  # LBMETHOD (a site's lab map)
+    unit: str = ""  # CDISC unit of results sent without one (a site's lab map)
+    loinc: str = ""  # a local code's LOINC (a site's lab map), written by to-fhir
 
 
 @functools.cache
@@ -171,7 +190,80 @@ def lab_tests() -> dict[str, LabTest]:
             aliases=tuple(t.get("aliases", [])),
             units=tuple((u, float(f)) for u, f in t["units"].items()),
             loinc_by_unit=tuple((u, o["code"]) for o in t.get("other_loinc", []) for u in o["for_units"]),
+            loincs=_loinc_codes(t),
         )
+    return out
+
+
+def _loinc_codes(t: dict[str, Any]) -> tuple[LoincCode, ...]:
+    main = (LoincCode(t["loinc"], t["testcd"], t["specimen"], t.get("loinc_display", "")),) if t.get("loinc") else ()
+    return main + tuple(LoincCode(o["code"], t["testcd"], o.get("specimen", t["specimen"]), o["display"],
+                                  tuple(o["for_units"])) for o in t.get("other_loinc", []))
+
+
+_SITE_MAP: list[tuple[LoincCode, ...]] = []  # the lab map installed for the run (--lab-map), innermost last
+
+
+@contextlib.contextmanager
+def lab_map_installed(rows: tuple[LoincCode, ...] | None) -> Iterator[None]:
+    """Install a site's lab map (msc_interop.lab_map.load_lab_map) for the block: its rows win over the built-in
+    table in lab_code_hit, lab_loinc_index, site_loinc and lab_alias_map."""
+    _SITE_MAP.append(tuple(rows or ()))
+    try:
+        yield
+    finally:
+        _SITE_MAP.pop()
+
+
+def site_map() -> tuple[LoincCode, ...]:
+    return _SITE_MAP[-1] if _SITE_MAP else ()
+
+
+def lab_code_hit(loincs: Iterable[str | None], others: Iterable[str] = ()) -> LoincCode | None:
+    """The entry that places an Observation code: the site's lab map first (LOINCs, then its other "system|code"
+    codings), then the built-in LOINCs. None when nothing matches."""
+    loincs = [c for c in loincs if c]
+    pairs = [("http://loinc.org", c) for c in loincs] + [tuple(o.rsplit("|", 1)) for o in others if "|" in o]
+    for row in site_map():
+        if any(code == row.code and (not row.system or system == row.system) for system, code in pairs):
+            return row
+    base = _catalogue_loinc_index()
+    return next((base[c] for c in loincs if c in base), None)
+
+
+def site_loinc(testcd: str, specimen: str) -> str:
+    """The LOINC the site's lab map gives for a test (and specimen): a LOINC row's code or a local row's loinc."""
+    for row in site_map():
+        if row.testcd == testcd and (not specimen or row.specimen == specimen):
+            if row.system in ("", "http://loinc.org") and _is_loinc(row.code):
+                return row.code
+            if row.loinc:
+                return row.loinc
+    return ""
+
+
+def _is_loinc(code: str) -> bool:
+    body, _, digit = code.partition("-")
+    return body.isdigit() and digit.isdigit() and len(digit) == 1
+
+
+def lab_loinc_index() -> dict[str, LoincCode]:
+    """Every LOINC -> its test and specimen: the built-in table, overridden by the site's lab map."""
+    base = _catalogue_loinc_index()
+    rows = [r for r in site_map() if r.system in ("", "http://loinc.org") and _is_loinc(r.code)]
+    return {**base, **{r.code: r for r in rows}} if rows else base
+
+
+@functools.cache
+def _catalogue_loinc_index() -> dict[str, LoincCode]:
+    """Every LOINC of lab_tests.yaml -> its test and specimen; a LOINC means exactly one test (checked here)."""
+    out: dict[str, LoincCode] = {}
+    for t in lab_tests().values():
+        for c in t.loincs:
+            if c.code in out:
+                raise MappingDataError(f"mappings/lab_tests.yaml: LOINC {c.code} is given for both "
+                                       f"{out[c.code].testcd} and {c.testcd}")
+            out[c.code] = c
     return out
 
 
@@ -193,9 +285,15 @@ def lab_test_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@functools.cache
 def lab_alias_map() -> dict[str, str]:
-    """Upper-cased names a data manager may write (LBTESTCD, LBTEST, aliases) -> LBTESTCD."""
+    """Upper-cased names a data manager may write (LBTESTCD, LBTEST, aliases; a site lab map's codes) -> LBTESTCD."""
+    base = _lab_alias_map()
+    rows = site_map()
+    return {**base, **{r.code.strip().upper(): r.testcd for r in rows}} if rows else base
+
+
+@functools.cache
+def _lab_alias_map() -> dict[str, str]:
     out: dict[str, str] = {}
     for t in lab_tests().values():
         for alias in (t.test, *t.aliases):

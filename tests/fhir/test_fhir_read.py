@@ -29,17 +29,39 @@ def test_hl7_examples(shared_dir: Path, release: str) -> None:
     _reconciles(report)
     lb = study["LB"]
     assert lb[["USUBJID", "LBTESTCD", "LBORRES", "LBORRESU", "LBSTRESN", "LBSTRESU", "LBLOINC", "LBNRIND"]] \
-        .to_dict("records") == [{"USUBJID": "f001", "LBTESTCD": "RBC", "LBORRES": "4.12", "LBORRESU": "10^12/L",
-                                 "LBSTRESN": 4.12, "LBSTRESU": "10^12/L", "LBLOINC": "789-8", "LBNRIND": "LOW"}]
-    assert lb["LBDTC"].iloc[0] == "2013-04-02T10:30:10"          # clock time as written (no study time zone)
-    assert lb["LBNAM"].iloc[0] == ""                              # a Practitioner is not a lab name
+        .fillna({"LBSTRESN": -1.0}).to_dict("records") == [
+            # f002: base excess 12.6 mmol/l (11555-0), reference 7.1-11.2 -> HIGH
+            {"USUBJID": "f001", "LBTESTCD": "BASEEXCS", "LBORRES": "12.6", "LBORRESU": "mmol/L", "LBSTRESN": 12.6,
+             "LBSTRESU": "mmol/L", "LBLOINC": "11555-0", "LBNRIND": "HIGH"},
+            # f001: glucose 6.3 mmol/l in Blood (15074-8), reference 3.1-6.2 -> HIGH; LBSPEC from the LOINC's system
+            {"USUBJID": "f001", "LBTESTCD": "GLUC", "LBORRES": "6.3", "LBORRESU": "mmol/L", "LBSTRESN": 6.3,
+             "LBSTRESU": "mmol/L", "LBLOINC": "15074-8", "LBNRIND": "HIGH"},
+            # f005: hemoglobin 7.2 g/dl (718-7), reference 7.5-10 -> LOW; standard g/L = x 10
+            {"USUBJID": "f001", "LBTESTCD": "HGB", "LBORRES": "7.2", "LBORRESU": "g/dL", "LBSTRESN": 72.0,
+             "LBSTRESU": "g/L", "LBLOINC": "718-7", "LBNRIND": "LOW"},
+            # f003: pCO2 6.2 kPa (11557-6), reference 4.8-6.0 -> HIGH
+            {"USUBJID": "f001", "LBTESTCD": "PCO2", "LBORRES": "6.2", "LBORRESU": "kPa", "LBSTRESN": 6.2,
+             "LBSTRESU": "kPa", "LBLOINC": "11557-6", "LBNRIND": "HIGH"},
+            # f004: erythrocytes 4.12 10*12/L (789-8), reference 4.4-5.6 -> LOW
+            {"USUBJID": "f001", "LBTESTCD": "RBC", "LBORRES": "4.12", "LBORRESU": "10^12/L",
+             "LBSTRESN": 4.12, "LBSTRESU": "10^12/L", "LBLOINC": "789-8", "LBNRIND": "LOW"},
+            # f203: bicarbonate 28 mmol/L in serum (1963-8; its unit coded in SNOMED CT, text mmol/L)
+            {"USUBJID": "f201", "LBTESTCD": "BICARB", "LBORRES": "28", "LBORRESU": "mmol/L", "LBSTRESN": 28.0,
+             "LBSTRESU": "mmol/L", "LBLOINC": "1963-8", "LBNRIND": "NORMAL"},
+            # bloodgroup: ABO group (883-9) A, a coded result
+            {"USUBJID": "infant", "LBTESTCD": "ABO", "LBORRES": "A", "LBORRESU": "", "LBSTRESN": -1.0,   # (no number)
+             "LBSTRESU": "", "LBLOINC": "883-9", "LBNRIND": ""}]
+    assert list(lb["LBSPEC"]) == ["BLOOD"] * 5 + ["SERUM OR PLASMA", "BLOOD"]
+    assert lb["LBDTC"].iloc[4] == "2013-04-02T10:30:10"          # clock time as written (no study time zone)
+    assert lb["LBNAM"].iloc[4] == ""                              # a Practitioner is not a lab name
     ex = study["EX"]
     vanco = ex[ex["EXTRT"].str.startswith("Vancomycin")].iloc[0]
     assert (vanco["EXDOSE"], vanco["EXDOSU"], vanco["EXROUTE"]) == (500.0, "mg", "INTRAVENOUS")
     assert vanco["EXSTDTC"] == "2015-01-15T14:30"
     reasons = {r.file: r.reason for r in report.rejects}
     assert "status entered-in-error" in reasons["MedicationAdministration-medadmin0303.json"]
-    assert "unknown code: LOINC 15074-8" in reasons["Observation-f001.json"]
+    # f204 is creatinine under the hospital's own code only: placed with a lab map (tests/test_lab_map.py)
+    assert "unknown code: https://intranet.aumc.nl/labtestcodes|20005" in reasons["Observation-f204.json"]
     assert "not a laboratory Observation" in reasons["Observation-example.json"]
     if release != "r5":  # the R5 example package has no AdverseEvent
         ae = study["AE"].iloc[0]
@@ -68,7 +90,9 @@ def test_ehr_style_bundle() -> None:
     assert lb.loc["WBC", "LBDTC"] == "2015-03-10T09:15"   # -04:00 = New York daylight time: clock kept
     assert set(study["LB"]["STUDYID"]) == {"EHR-IMPORT"}
     reasons = sorted(r.reason for r in report.rejects)
-    assert any("unknown code: LOINC 2345-7" in x for x in reasons)
+    # glucose 2345-7, 95 mg/dL: now in the catalogue; 95 / 18.016 = 5.27 mmol/L, 1 decimal
+    assert (lb.loc["GLUC", "LBSTRESN"], lb.loc["GLUC", "LBSTRESU"], lb.loc["GLUC", "LBLOINC"]) == (5.3, "mmol/L",
+                                                                                                  "2345-7")
     assert any("not a laboratory Observation" in x for x in reasons)
     assert any("no value and no dataAbsentReason" in x for x in reasons)
     assert any("dangling reference" in x and "entry 12" in x for x in reasons)

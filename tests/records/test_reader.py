@@ -52,13 +52,13 @@ def test_unparseable_date_rejected_with_row_and_field(records_copy):
 def test_unknown_test_suggests_the_cdisc_code(records_copy):
     def edit(df):
         df.loc[0, "test"] = "CA-19.9"
-        df.loc[1, "test"] = "Ferritin"
+        df.loc[1, "test"] = "Vitamin K"
         return df
 
     _, _, rejects = _rejects(records_copy(labs=edit))
     reasons = dict(zip(rejects.value, rejects.reason, strict=True))
     assert "did you mean CA19_9AG?" in reasons["CA-19.9"]
-    assert reasons["Ferritin"].startswith("'Ferritin' is not a lab test of mappings/lab_tests.yaml")
+    assert reasons["Vitamin K"].startswith("'Vitamin K' is not a lab test of mappings/lab_tests.yaml")
     assert set(rejects.row) == {2, 3}
 
 

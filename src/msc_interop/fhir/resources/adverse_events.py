@@ -2,7 +2,9 @@
 
 IG AE rows: AETERM, AEDECOD and the MedDRA levels -> resultingCondition -> Condition.code. msc-interop puts the
 MedDRA codings on AdverseEvent.event (R4) / code (R5) instead (one resource per AE record, no Condition), each
-coding tagged with its level (extension meddra-level: MedDRA codes do not say their level), AETERM as text.
+coding tagged with its level (extension meddra-level: MedDRA codes do not say their level), AETERM as text;
+a level with a term but no code (AEDECOD without AEPTCD) has no coding (FHIR wants system and code): the term
+is carried in sdtm-variables, so it comes back.
 AESTDTC -> date (R4) / occurrence[x] (R5); AEENDTC -> R4 cross-version extension occurrence valuePeriod.end
 (the IG's own advice), R5 occurrencePeriod.end; AESEV -> severity (R4) / ae-severity extension (R5); AESER ->
 seriousness; AEOUT -> outcome; AEREL -> suspectEntity.causality (R4 productRelatedness, R5 entityRelatedness);
@@ -92,6 +94,9 @@ def build_adverse_events(ctx: WriteContext) -> list[dict[str, Any]]:
         special[code_var] = np.array([not (_code_text(c).isdigit() or _code_text(c) == "") or
                                       (_code_text(c).startswith("0") and _code_text(c) != "0")
                                       for c in codes], dtype=bool)
+    for _level, term_var, code_var in MEDDRA_LEVELS:  # a term without its code: no coding, the term carried
+        special[term_var] = (column(ae, term_var).astype(object).map(text).to_numpy() != "") & (
+            special[code_var] | np.array([_code_text(c) == "" for c in column(ae, code_var)], dtype=bool))
     if enc is not None:
         special["VISIT"] = column(ae, "VISIT").astype(object).map(text).to_numpy() != enc["VISIT"].map(text).to_numpy()
     carrier.add_dataset(ae, mapped, special)
@@ -124,16 +129,13 @@ def build_adverse_events(ctx: WriteContext) -> list[dict[str, Any]]:
         codings = []
         for level, term_var, code_var in MEDDRA_LEVELS:
             term, code = text(rec.get(term_var)), _code_text(rec.get(code_var))
-            if not term and not code:
+            if not code or special[code_var][i]:  # a MedDRA coding only with its code (the term is carried)
                 continue
             c: dict[str, Any] = {"extension": [{"url": level_url, "valueCode": level}],
-                                 "system": terms.system("meddra")}
-            if code and not special[code_var][i]:
-                c["code"] = code
+                                 "system": terms.system("meddra"), "code": code}
             if term:
                 c["display"] = term
-            if "code" in c or "display" in c:
-                codings.append(c)
+            codings.append(c)
         event: dict[str, Any] = {}
         if codings:
             event["coding"] = codings
@@ -352,7 +354,7 @@ def _meddra(event: dict[str, Any]) -> dict[str, Any]:
         exts = c.get("extension")
         level = next((e.get("valueCode") for e in exts if isinstance(e, dict) and e.get("url") == level_url),
                      None) if isinstance(exts, list) else None
-        if level in by_level and c.get("system") == terms.system("meddra"):
+        if level in by_level and c.get("system") in (terms.system("meddra"), None):  # no system: term, no code
             term_var, code_var = by_level[level]
             out[term_var] = text(c.get("display"))
             code = text(c.get("code"))

@@ -27,13 +27,7 @@ def standard_conversion(testcd: str, unit: str) -> tuple[float, str] | None:
 
 
 def _loinc_index() -> dict[str, str]:
-    out: dict[str, str] = {}
-    for t in mappings.lab_tests().values():
-        if t.loinc:
-            out.setdefault(t.loinc, t.testcd)
-        for _u, code in t.loinc_by_unit:
-            out.setdefault(code, t.testcd)
-    return out
+    return {code: c.testcd for code, c in mappings.lab_loinc_index().items()}
 
 
 class ForeignLookups:
@@ -65,11 +59,14 @@ def foreign_lab(rec: Any, row: dict[str, Any], loinc_idx: dict[str, str],
     row["LBTEST"] = test.test if test else _ct_test(testcd)
     row["LBCAT"] = test.category if test else ""
     row["LBLOINC"] = next((c for c in rec.loinc_codes or () if c), "") or ""
-    row["LBSPEC"] = text(rec.specimen_text) or (test.specimen if test else "")
+    hit = mappings.lab_code_hit(rec.loinc_codes or (), rec.other_codes or ())  # site lab map, else catalogue
+    row["LBSPEC"] = text(rec.specimen_text) or (hit.specimen if hit else test.specimen if test else "")
+    if hit is not None and hit.method:
+        row["LBMETHOD"] = hit.method
     if rec.vkind == "q":
         if rec.qvalue is None:
             return ("Observation.valueQuantity", "no value: valueQuantity has no number", "", "REJ-FHIR-006")
-        unit = cdisc_unit(rec.qsystem, rec.qcode, rec.qunit) if (rec.qcode or rec.qunit) else ""
+        unit = cdisc_unit(rec.qsystem, rec.qcode, rec.qunit) if (rec.qcode or rec.qunit) else (hit.unit if hit else "")
         if unit is None:
             return ("Observation.valueQuantity.unit", f"unknown unit {rec.qunit or rec.qcode!r}: not in "
                     "mappings/units.yaml", rec.qunit or rec.qcode, "REJ-FHIR-006")
@@ -110,10 +107,8 @@ def mapped_test(rec: Any, loinc_idx: dict[str, str], by_nci: dict[str, str]) -> 
     """LBTESTCD of an Observation by its NCI Thesaurus code, else its LOINC codes (lab_tests.yaml); None if unknown."""
     if rec.ncit_code and rec.ncit_code in by_nci:
         return by_nci[rec.ncit_code]
-    for code in rec.loinc_codes or ():
-        if code in loinc_idx:
-            return loinc_idx[code]
-    return None
+    hit = mappings.lab_code_hit(rec.loinc_codes or (), rec.other_codes or ())  # a site's lab map wins
+    return hit.testcd if hit is not None else None
 
 
 def _codes_shown(rec: Any) -> str:
@@ -146,6 +141,8 @@ def own_unit_problem(rec: Any) -> tuple[str, str, Any, str] | None:
     code is the SDTM unit as given to to-fhir (a unit outside units.yaml is carried that way), kept as it is."""
     unit, system, code = rec.qunit, rec.qsystem, rec.qcode
     if system is None and code is None:
+        return None
+    if not unit and system == terms.system("ucum") and code == "1":  # the writer's unity: a result without unit
         return None
     ucum = system == terms.system("ucum")
     known = mappings.units().get(unit) if isinstance(unit, str) else None

@@ -60,12 +60,8 @@ def _code(testcd: str, test: str, loinc: str) -> dict[str, Any]:
 
 
 def _loinc_display(testcd: str, loinc: str) -> str:
-    t = mappings.lab_tests().get(testcd)
-    if t is None:
-        return ""
-    if t.loinc == loinc:
-        return t.loinc_display
-    return ""
+    c = mappings.lab_loinc_index().get(loinc)
+    return c.display if c is not None and c.testcd == testcd else ""
 
 
 def _unit_coding(unit: str) -> dict[str, str]:
@@ -82,6 +78,8 @@ def _quantity(value: int | float, unit: str, original: str | None, comparator: s
     if unit:
         q["unit"] = unit
         q.update(_unit_coding(unit))
+    else:  # a result without a unit (pH, specific gravity): UCUM's unity, so the Quantity is still coded
+        q.update({"system": terms.system("ucum"), "code": "1"})
     return q
 
 
@@ -160,16 +158,17 @@ def build_chunk(ctx: WriteContext, start: int, stop: int) -> ResourceColumns:
     value, value_is_q, reference_range, carry_lo, carry_hi = _result_elements(cols)
     contained, specimen = _specimen_elements(cols)
     effective, effective_ext = _effective_elements(ctx, cols)
+    code, loinc_derived = _code_element(cols)
     return ResourceColumns("Observation", n, [
         Element.constant("resourceType", "Observation", n),
         Element.per_row_values("id", rid.tolist(), parts=id_parts),
         contained,
-        _extension_element(ctx, cols, start, visit, value_is_q, carry_lo, carry_hi),
+        _extension_element(ctx, cols, start, visit, value_is_q, carry_lo, carry_hi, loinc_derived),
         Element.text("identifier", [{"system": terms.id_system("seq"), "value": SLOT}], ident_values,
                      parts=(heads, subject_codes, seq_texts, seq_codes)),
         Element.constant("status", terms.fixed("observation_status"), n),
         _category_element(cols),
-        _code_element(cols),
+        code,
         _subject_element(ctx, cols),
         Element.shared("encounter", visit["codes"], visit["encounter"]),
         effective,
@@ -206,9 +205,30 @@ def _category_element(cols: Factorized) -> Element:
     return Element.shared("category", codes, [[lab_cc, {"text": c}] if c else [lab_cc] for c in values])
 
 
-def _code_element(cols: Factorized) -> Element:
-    codes, combos = cols.distinct_texts("LBTESTCD", "LBTEST", "LBLOINC")
-    return Element.shared("code", codes, [_code(*combo) for combo in combos])
+def _code_element(cols: Factorized) -> tuple[Element, np.ndarray]:
+    """code, and per row whether its LOINC coding comes from the catalogue (LBLOINC empty: carried as empty)."""
+    codes, combos = cols.distinct_texts("LBTESTCD", "LBTEST", "LBLOINC", "LBORRESU", "LBSPEC")
+    loincs = [loinc or catalogue_loinc(testcd, unit, spec) for testcd, _t, loinc, unit, spec in combos]
+    derived = np.array([bool(lo) and not c[2] for lo, c in zip(loincs, combos, strict=True)] + [False], dtype=bool)
+    return (Element.shared("code", codes, [_code(c[0], c[1], lo) for c, lo in zip(combos, loincs, strict=True)]),
+            derived[codes])
+
+
+def catalogue_loinc(testcd: str, unit: str, specimen: str) -> str:
+    """The LOINC of mappings/lab_tests.yaml for a result of `testcd` in CDISC unit `unit` from `specimen`:
+    of the test's LOINCs for that specimen (the test's own when LBSPEC is empty), the one made for the unit,
+    else the first; "" when the test has none (then the Observation has no LOINC coding)."""
+    site = mappings.site_loinc(testcd, specimen)  # a site's lab map (--lab-map) names the LOINC its lab uses
+    if site:
+        return site
+    t = mappings.lab_tests().get(testcd)
+    if t is None or not t.loincs:
+        return ""
+    spec = specimen or t.specimen
+    same = [c for c in t.loincs if c.specimen == spec]
+    if not same:
+        return ""
+    return next((c.code for c in same if unit and unit in c.for_units), same[0].code)
 
 
 def _subject_element(ctx: WriteContext, cols: Factorized) -> Element:
@@ -284,7 +304,8 @@ def _specimen_elements(cols: Factorized) -> tuple[Element, Element]:
 
 
 def _extension_element(ctx: WriteContext, cols: Factorized, offset: int, visit: dict[str, Any],
-                       value_is_q: np.ndarray, carry_lo: np.ndarray, carry_hi: np.ndarray) -> Element:
+                       value_is_q: np.ndarray, carry_lo: np.ndarray, carry_hi: np.ndarray,
+                       loinc_derived: np.ndarray) -> Element:
     """extension: the study (workflow-researchStudy), the carried SDTM variables, the SUPPLB records.
 
     Carried: unmapped columns, and mapped ones whose FHIR home cannot give them back here (the derived ones
@@ -304,6 +325,7 @@ def _extension_element(ctx: WriteContext, cols: Factorized, offset: int, visit: 
         "EPOCH": cols.differs_by_code("EPOCH", visit["codes"], visit["EPOCH"]),
         "LBDY": _study_day_differs(ctx, cols, offset),
         "USUBJID": cols.blank("USUBJID"),
+        "LBLOINC": loinc_derived,   # empty LBLOINC: the LOINC coding comes from the catalogue, not the record
     }
     carrier = Carrier(n, ctx.tz)
     mapped = terms.mapped_variables("LB")
