@@ -285,6 +285,10 @@ def from_fhir(inputs: tuple[Path, ...], outdir: Path, formats: list[str], define
     for path in result.written:
         click.echo(f"wrote {path}")
     _print_rejects(result.rejects)
+    for line in result.rejects.skipped_lines():
+        click.echo(line)
+    for w in result.rejects.warnings:
+        click.echo(f"warning: {w}", err=True)
     sys.exit(exit_status(result.rejects))
 
 

@@ -28,19 +28,28 @@ def test_hl7_examples(shared_dir: Path, release: str) -> None:
     study, report = read_fhir([shared_dir / "external" / "fhir-examples" / release])
     _reconciles(report)
     lb = study["LB"]
-    assert lb[["USUBJID", "LBTESTCD", "LBORRES", "LBORRESU", "LBSTRESN", "LBSTRESU", "LBLOINC", "LBNRIND"]] \
+    rbc = lb[lb["LBTESTCD"] == "RBC"]
+    assert rbc[["USUBJID", "LBTESTCD", "LBORRES", "LBORRESU", "LBSTRESN", "LBSTRESU", "LBLOINC", "LBNRIND"]] \
         .to_dict("records") == [{"USUBJID": "f001", "LBTESTCD": "RBC", "LBORRES": "4.12", "LBORRESU": "10^12/L",
                                  "LBSTRESN": 4.12, "LBSTRESU": "10^12/L", "LBLOINC": "789-8", "LBNRIND": "LOW"}]
-    assert lb["LBDTC"].iloc[0] == "2013-04-02T10:30:10"          # clock time as written (no study time zone)
-    assert lb["LBNAM"].iloc[0] == ""                              # a Practitioner is not a lab name
+    assert rbc["LBDTC"].iloc[0] == "2013-04-02T10:30:10"          # clock time as written (no study time zone)
+    assert rbc["LBNAM"].iloc[0] == ""                              # a Practitioner is not a lab name
+    # lab results of tests not in the mapping are carried (sponsor-defined LBTESTCD, LBLOINC kept), never dropped
+    carried = dict(zip(lb["LBLOINC"], lb["LBTESTCD"], strict=True))
+    assert {carried[c] for c in ("15074-8", "718-7", "883-9")} == {"GLUCOSE", "HEMOGLOB", "BLOODG"}
+    hgb = lb[lb["LBLOINC"] == "718-7"].iloc[0]
+    assert (hgb["LBTEST"], hgb["LBORRES"]) == ("Hemoglobin", "7.2")
+    assert any("SPONSOR-DEFINED" in n and "LOINC 718-7 -> HEMOGLOB" in n for n in report.notes)
+    # the body-weight Observation (category vital-signs) is skipped and counted, not rejected
+    assert report.skipped_why[("Observation", "category vital-signs: not a laboratory result (no SDTM domain is "
+                                              "read from it yet)")] == 1
+    assert not [r for r in report.rejects if r.form == "Observation"]
     ex = study["EX"]
     vanco = ex[ex["EXTRT"].str.startswith("Vancomycin")].iloc[0]
     assert (vanco["EXDOSE"], vanco["EXDOSU"], vanco["EXROUTE"]) == (500.0, "mg", "INTRAVENOUS")
     assert vanco["EXSTDTC"] == "2015-01-15T14:30"
     reasons = {r.file: r.reason for r in report.rejects}
     assert "status entered-in-error" in reasons["MedicationAdministration-medadmin0303.json"]
-    assert "unknown code: LOINC 15074-8" in reasons["Observation-f001.json"]
-    assert "not a laboratory Observation" in reasons["Observation-example.json"]
     if release != "r5":  # the R5 example package has no AdverseEvent
         ae = study["AE"].iloc[0]
         assert (ae["AETERM"], ae["AESEV"], ae["AESER"], ae["AESTDTC"]) == \
@@ -56,7 +65,7 @@ def test_ehr_style_bundle() -> None:
     study, report = read_fhir([DATA / "synthea_like_bundle.json"], study_meta=meta)
     _reconciles(report)
     assert report.skipped == {"Condition": 2, "Claim": 1, "ExplanationOfBenefit": 1, "Immunization": 1,
-                              "CarePlan": 1}
+                              "CarePlan": 1, "Observation": 1}  # the vital-signs Observation: skipped, not rejected
     lb = study["LB"].set_index("LBTESTCD")
     assert lb.loc["WBC", "LBORRESU"] == "10^9/L" and lb.loc["WBC", "LBSTRESN"] == 7.2   # 10*3/uL = 10^9/L
     assert lb.loc["RBC", "LBORRESU"] == "10^12/L"
@@ -68,8 +77,8 @@ def test_ehr_style_bundle() -> None:
     assert lb.loc["WBC", "LBDTC"] == "2015-03-10T09:15"   # -04:00 = New York daylight time: clock kept
     assert set(study["LB"]["STUDYID"]) == {"EHR-IMPORT"}
     reasons = sorted(r.reason for r in report.rejects)
-    assert any("unknown code: LOINC 2345-7" in x for x in reasons)
-    assert any("not a laboratory Observation" in x for x in reasons)
+    assert lb.loc["GLUCOSE", "LBLOINC"] == "2345-7"   # not in the mapping: carried, sponsor-defined test code
+    assert not any("unknown code" in x or "not a laboratory" in x for x in reasons)
     assert any("no value and no dataAbsentReason" in x for x in reasons)
     assert any("dangling reference" in x and "entry 12" in x for x in reasons)
     dm = study["DM"].set_index("USUBJID")

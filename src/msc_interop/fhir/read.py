@@ -355,8 +355,9 @@ def _finish_counts(r: _Reader) -> None:
         if form not in RECORD_TYPES and form not in SUBJECT_TYPES and form not in SUPPORT_TYPES and \
                 form != "(unreadable)" and form not in r.converted:
             rep.skipped[form] = n
+            rep.skipped_why[(form, "no SDTM domain is read from this resource type yet")] = n
             continue
-        skipped = r.dup_skipped.get(form, 0)
+        skipped = r.dup_skipped.get(form, 0) + r.skipped.get(form, 0)
         if skipped:
             rep.skipped[form] = skipped
         if form in SUPPORT_TYPES and form != "ResearchStudy":

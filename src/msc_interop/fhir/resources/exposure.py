@@ -198,9 +198,9 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
             r.reject(loc, "MedicationAdministration", "MedicationAdministration.subject", problem,
                      shown_subject(subject), code="REJ-FHIR-003")
             continue
-        if res.get("status") in ("not-done", "entered-in-error"):
-            r.reject(loc, "MedicationAdministration", "MedicationAdministration.status",
-                     f"status {res['status']}: no exposure took place", res["status"], code="REJ-FHIR-004")
+        not_given = dose_not_given(res)
+        if not_given is not None:
+            r.reject(loc, "MedicationAdministration", not_given[0], not_given[1], not_given[2], code="REJ-FHIR-004")
             continue
         own = False
         row: dict[str, Any] = {"STUDYID": studyid, "DOMAIN": "EX", "USUBJID": usubjid}
@@ -215,9 +215,7 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
             r.reject(loc, "MedicationAdministration", "MedicationAdministration.medication",
                      "no medication: neither a code nor a Medication that resolves", "", code="REJ-FHIR-005")
             continue
-        code = med.get("code") or {}
-        row["EXTRT"] = text(code.get("text")) or next((text(c.get("display") or c.get("code"))
-                                                       for c in code.get("coding") or []), "")
+        row["EXTRT"] = treatment_name(r, med)
         form = med.get("form") or med.get("doseForm") or {}
         row["EXDOSFRM"] = text(form.get("text")) if own else (
             next((frm_by_nci[c.get("code")] for c in form.get("coding") or []
@@ -271,6 +269,79 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
         over.append(read_carried(res, tz))
         r.converted["MedicationAdministration"] += 1
     return domain_frame("EX", "EXTRT", rows, over, rfstdtc)
+
+
+# Not given: status values of MedicationAdministration (R4/R5 medication-admin-status) that say no dose was given.
+# SDTMIG 3.2 section 6.1 (EX/EC, examples 1 and 7): a dose not taken is not an EX record (EX shows a gap); it is
+# EC with ECOCCUR = N and the reason in SUPPEC. msc-interop writes no EC, so such administrations are rejected
+# (REJ-FHIR-004) with the reason, never written as a dose given.
+_NOT_GIVEN = {
+    "not-done": "status not-done: the dose was not given",
+    "entered-in-error": "status entered-in-error: no exposure took place",
+    "on-hold": "status on-hold: the administration was paused, no dose is recorded as given",
+    "unknown": "status unknown: whether the dose was given is not known",
+}
+
+
+def dose_not_given(res: dict[str, Any]) -> tuple[str, str, Any] | None:
+    """(element, reason, value) when a MedicationAdministration says that no dose was given (never an EX record:
+    see _NOT_GIVEN); None for a dose given."""
+    status = res.get("status")
+    reasons = res.get("statusReason")
+    said = ""
+    for cc in reasons if isinstance(reasons, list) else []:
+        if isinstance(cc, dict):
+            said = text(cc.get("text")) or next((text(c.get("display") or c.get("code"))
+                                                 for c in cc.get("coding") or [] if isinstance(c, dict)), "")
+            if said:
+                break
+    why = f" ({said})" if said else ""
+    if status in _NOT_GIVEN:
+        return "MedicationAdministration.status", _NOT_GIVEN[status] + why + _EC, status
+    if res.get("notGiven") is True:  # STU3 form
+        return "MedicationAdministration.notGiven", "notGiven true: the dose was not given" + why + _EC, "true"
+    dose = (res.get("dosage") or {}).get("dose") if isinstance(res.get("dosage"), dict) else None
+    value = dose.get("value") if isinstance(dose, dict) else None
+    if status == "stopped" and not (isinstance(value, int | float) and value > 0):
+        return ("MedicationAdministration.status", "status stopped with no dose given (no dosage.dose above 0)" + why
+                + _EC, status)
+    if said and status != "completed":
+        return "MedicationAdministration.statusReason", f"statusReason {said!r}: the dose was not given" + _EC, said
+    return None
+
+
+_EC = "; a dose not given is no EX record (SDTMIG 3.2 section 6.1: EC with ECOCCUR N, which is not written here)"
+
+
+def treatment_name(r: ReadContext, med: dict[str, Any]) -> str:
+    """EXTRT: the medication's code text or first display/code; for a Medication with no code, its ingredients'
+    names joined with " / " (R4 ingredient.itemCodeableConcept / itemReference, R5 ingredient.item)."""
+    code = med.get("code") or {}
+    name = text(code.get("text")) or next((text(c.get("display") or c.get("code"))
+                                          for c in code.get("coding") or []), "")
+    if name:
+        return name
+    names = []
+    ingredients = med.get("ingredient")
+    for ing in ingredients if isinstance(ingredients, list) else []:
+        if not isinstance(ing, dict):
+            continue
+        item = ing.get("itemCodeableConcept") or ing.get("item") or {}
+        ref = ing.get("itemReference") or (item.get("reference") if isinstance(item, dict) else None)
+        concept_ = item.get("concept") if isinstance(item, dict) and "concept" in item else item
+        found = ""
+        if isinstance(concept_, dict):
+            found = text(concept_.get("text")) or next((text(c.get("display") or c.get("code"))
+                                                        for c in concept_.get("coding") or [] if isinstance(c, dict)), "")
+        if not found and isinstance(ref, dict):
+            found = text(ref.get("display"))
+            key = r.resolve(ref.get("reference"))
+            if not found and key and key in r.index:
+                found = treatment_name(r, r.index[key].resource) if key.startswith("Medication/") else \
+                    text(r.index[key].resource.get("name"))
+        if found:
+            names.append(found)
+    return " / ".join(dict.fromkeys(names))
 
 
 def _medication(r: ReadContext, res: dict[str, Any]) -> dict[str, Any] | None:
