@@ -331,8 +331,8 @@ def treatment_name(r: ReadContext, med: dict[str, Any]) -> str:
         concept_ = item.get("concept") if isinstance(item, dict) and "concept" in item else item
         found = ""
         if isinstance(concept_, dict):
-            found = text(concept_.get("text")) or next((text(c.get("display") or c.get("code"))
-                                                        for c in concept_.get("coding") or [] if isinstance(c, dict)), "")
+            codings = [c for c in concept_.get("coding") or [] if isinstance(c, dict)]
+            found = text(concept_.get("text")) or next((text(c.get("display") or c.get("code")) for c in codings), "")
         if not found and isinstance(ref, dict):
             found = text(ref.get("display"))
             key = r.resolve(ref.get("reference"))

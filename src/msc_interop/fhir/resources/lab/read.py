@@ -36,8 +36,8 @@ from msc_interop.fhir.resources.lab.foreign import (
     own_test,
     own_unit_problem,
 )
-from msc_interop.fhir.resources.lab.sponsor import SponsorTests, lab_kind
 from msc_interop.fhir.resources.lab.shape import OBSERVATION, PER_ROW, STATIC
+from msc_interop.fhir.resources.lab.sponsor import SponsorTests, lab_kind
 from msc_interop.fhir.resources.supp import read_supplemental
 from msc_interop.fhir.shapes import ShapeProblem
 
@@ -83,7 +83,8 @@ FLAT_COLUMNS = (
     "strict", "status", "subject", "encounter", "seq",
     # from category, code, performer, interpretation, the contained specimen and referenceRange (worked out once
     # per distinct combination); *_text: text() of the code's codes, range_text() of the limits
-    "lab_category", "categories", "category_codes", "cdisc_code", "ncit_code", "loinc_codes", "code_text", "other_codes",
+    "lab_category", "categories", "category_codes", "cdisc_code", "ncit_code", "loinc_codes", "code_text",
+    "other_codes",
     "cdisc_code_text", "cdisc_display_text", "loinc_code_text", "code_display", "performer", "interpretation_text",
     "interpretation_codes", "specimen_text", "rr_low", "rr_high", "rr_low_text", "rr_high_text",
     # whether the Observation has a code element; the first of these elements without its FHIR shape, or None
@@ -210,7 +211,8 @@ class Flattener:
                 return (*_NO_STATIC, found)
         cdisc_code, cdisc_display, ncit_code, loinc_code, loinc_codes, code_text, other = self._code(code)
         return (*self._category(category), cdisc_code, ncit_code, loinc_codes, code_text, other, text(cdisc_code),
-                text(cdisc_display), text(loinc_code), _code_display(code), _performers(performer), *self._interpretation(interpretation),
+                text(cdisc_display), text(loinc_code), _code_display(code), _performers(performer),
+                *self._interpretation(interpretation),
                 _contained_specimen(ref, contained) if ref is not None else None, *self._range(reference_range),
                 code is not None, None)
 
