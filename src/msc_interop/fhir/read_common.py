@@ -24,6 +24,7 @@ from msc_interop.fhir import terms
 from msc_interop.fhir.common import primitive_original
 from msc_interop.fhir.datetimes import FhirDateError, fhir_value_to_dtc
 from msc_interop.fhir.io import Located
+from msc_interop.fhir.resources.enrolment import Enrolment
 from msc_interop.fhir.shapes import ShapeProblem, json_kind
 from msc_interop.rejects import RejectReport
 from msc_interop.sdtm.common import assign_seq
@@ -167,6 +168,7 @@ class ReadContext:
         self._patient_ids: dict[tuple[Any, Any], str] | None = None
         self.unresolved_encounters = 0  # encounter references to nothing in the input, where that may be
         self.rejected_ids: set[int] = set()  # id() of the Located of each record rejected (its SUPP-- go with it)
+        self.enrolment = Enrolment()  # hospital Patient id -> study subject (fhir/resources/enrolment.py)
         self.strict = False  # --strict: lab results of tests not in the mapping are rejected, not carried
         self.skipped: Counter[str] = Counter()  # resources skipped on purpose by a reader (skip)
 
@@ -270,8 +272,11 @@ class ReadContext:
         pid = self.ref_id(ref, "Patient")
         if pid is None:
             return None, f"subject reference {ref!r} is not a Patient reference"
-        self.derived_subjects[pid] = None
-        return pid, "derived"
+        found = self.enrolment.subject(pid)
+        if found is None:
+            return None, self.enrolment.missing(pid)
+        self.derived_subjects[found["usubjid"]] = None
+        return found["usubjid"], "derived"
 
     def _subject_by_identifier(self, system: Any, value: Any, subjects: dict[str, str]) -> tuple[str | None, str]:
         """The subject of a record whose subject is given as an identifier (no reference): the Patient of the

@@ -200,7 +200,11 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
             continue
         not_given = dose_not_given(res)
         if not_given is not None:
-            r.reject(loc, "MedicationAdministration", not_given[0], not_given[1], not_given[2], code="REJ-FHIR-004")
+            element, why, value, rejected = not_given
+            if rejected:
+                r.reject(loc, "MedicationAdministration", element, why, value, code="REJ-FHIR-004")
+            else:
+                r.skip("MedicationAdministration", why)
             continue
         own = False
         row: dict[str, Any] = {"STUDYID": studyid, "DOMAIN": "EX", "USUBJID": usubjid}
@@ -271,46 +275,42 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
     return domain_frame("EX", "EXTRT", rows, over, rfstdtc)
 
 
-# Not given: status values of MedicationAdministration (R4/R5 medication-admin-status) that say no dose was given.
-# SDTMIG 3.2 section 6.1 (EX/EC, examples 1 and 7): a dose not taken is not an EX record (EX shows a gap); it is
-# EC with ECOCCUR = N and the reason in SUPPEC. msc-interop writes no EC, so such administrations are rejected
-# (REJ-FHIR-004) with the reason, never written as a dose given.
-_NOT_GIVEN = {
-    "not-done": "status not-done: the dose was not given",
+# Not given: a MedicationAdministration that says no dose was given never becomes an EX record. SDTMIG 3.2 section
+# 6.1 (EX/EC, examples 1 and 7): a dose not taken is not an EX record (EX shows a gap); it is EC with ECOCCUR = N
+# and the reason in SUPPEC. msc-interop writes no EC, so such an administration is SKIPPED and counted per status
+# and reason (the "skipped" section; it is a correct record of no exposure, not a defect). A record that is not a
+# usable record at all (entered-in-error) or that cannot say whether the dose was given (unknown) is REJECTED
+# (REJ-FHIR-004): the user must look at it.
+_EC = "no EX record (SDTMIG 3.2 section 6.1: a dose not given belongs in EC with ECOCCUR N, which is not written)"
+_REJECTED = {
     "entered-in-error": "status entered-in-error: no exposure took place",
-    "on-hold": "status on-hold: the administration was paused, no dose is recorded as given",
-    "unknown": "status unknown: whether the dose was given is not known",
+    "unknown": "status unknown: whether the dose was given is not known, so it is not written as a dose given",
 }
+_NOT_GIVEN = {"not-done": "the dose was not given", "on-hold": "the administration is on hold (no dose given)"}
 
 
-def dose_not_given(res: dict[str, Any]) -> tuple[str, str, Any] | None:
-    """(element, reason, value) when a MedicationAdministration says that no dose was given (never an EX record:
-    see _NOT_GIVEN); None for a dose given."""
+def dose_not_given(res: dict[str, Any]) -> tuple[str, str, Any, bool] | None:
+    """(element, reason, value, rejected) when a MedicationAdministration says that no dose was given (see above:
+    skipped, or rejected when `rejected`); None for a dose given."""
     status = res.get("status")
+    if status in _REJECTED:
+        return "MedicationAdministration.status", _REJECTED[status], status, True
     reasons = res.get("statusReason")
-    said = ""
-    for cc in reasons if isinstance(reasons, list) else []:
-        if isinstance(cc, dict):
-            said = text(cc.get("text")) or next((text(c.get("display") or c.get("code"))
-                                                 for c in cc.get("coding") or [] if isinstance(c, dict)), "")
-            if said:
-                break
-    why = f" ({said})" if said else ""
-    if status in _NOT_GIVEN:
-        return "MedicationAdministration.status", _NOT_GIVEN[status] + why + _EC, status
-    if res.get("notGiven") is True:  # STU3 form
-        return "MedicationAdministration.notGiven", "notGiven true: the dose was not given" + why + _EC, "true"
+    said = any(isinstance(cc, dict) and (cc.get("text") or cc.get("coding")) for cc in
+               (reasons if isinstance(reasons, list) else []))
     dose = (res.get("dosage") or {}).get("dose") if isinstance(res.get("dosage"), dict) else None
     value = dose.get("value") if isinstance(dose, dict) else None
+    if status in _NOT_GIVEN:
+        return "MedicationAdministration.status", f"status {status}: {_NOT_GIVEN[status]}; {_EC}", status, False
+    if res.get("notGiven") is True:  # the STU3 form
+        return "MedicationAdministration.notGiven", f"notGiven true: the dose was not given; {_EC}", "true", False
     if status == "stopped" and not (isinstance(value, int | float) and value > 0):
-        return ("MedicationAdministration.status", "status stopped with no dose given (no dosage.dose above 0)" + why
-                + _EC, status)
+        return ("MedicationAdministration.status", f"status stopped with no dose given (no dosage.dose above 0); "
+                f"{_EC}", status, False)
     if said and status != "completed":
-        return "MedicationAdministration.statusReason", f"statusReason {said!r}: the dose was not given" + _EC, said
+        return ("MedicationAdministration.statusReason", f"a statusReason with status {status}: the dose was not "
+                f"given; {_EC}", status, False)
     return None
-
-
-_EC = "; a dose not given is no EX record (SDTMIG 3.2 section 6.1: EC with ECOCCUR N, which is not written here)"
 
 
 def treatment_name(r: ReadContext, med: dict[str, Any]) -> str:

@@ -13,7 +13,7 @@ from msc_interop import mappings
 from msc_interop.fhir import terms
 from msc_interop.fhir.common import float_text, number_back, text
 from msc_interop.fhir.read_common import cdisc_unit
-from msc_interop.fhir.resources.lab.sponsor import SponsorTests
+from msc_interop.fhir.resources.lab.sponsor import SponsorTests, specimen
 
 
 def standard_conversion(testcd: str, unit: str) -> tuple[float, str] | None:
@@ -63,13 +63,15 @@ def foreign_lab(rec: Any, row: dict[str, Any], testcd: str | None, sponsor: Spon
                     "sponsor-defined test code)", shown, "REJ-FHIR-005")
         testcd, name, _ = sponsor.test(rec)
         row["LBTESTCD"], row["LBTEST"] = testcd, name
+        row["LBSPEC"] = text(rec.specimen_text) or specimen(text(rec.code_display))
     test = None if carried else mappings.lab_tests().get(testcd)
     if not carried:
         row["LBTESTCD"] = testcd
         row["LBTEST"] = test.test if test else _ct_test(testcd)
     row["LBCAT"] = test.category if test else ""
     row["LBLOINC"] = next((c for c in rec.loinc_codes or () if c), "") or ""
-    row["LBSPEC"] = text(rec.specimen_text) or (test.specimen if test else "")
+    if not carried:
+        row["LBSPEC"] = text(rec.specimen_text) or (test.specimen if test else "")
     if rec.vkind == "q":
         if rec.qvalue is None:
             return ("Observation.valueQuantity", "no value: valueQuantity has no number", "", "REJ-FHIR-006")

@@ -464,8 +464,8 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
                     r.reject(loc, "Observation", "Observation.effectivePeriod.end", memo.dtc_reason(rec.effective_end),
                              rec.effective_end, code="REJ-FHIR-006")
                     continue
-            if sponsor is not None:
-                sponsor.converted(row["LBTESTCD"])
+            if sponsor is not None and mapped is None:
+                sponsor.counted(rec)
             enc = memo.encounter(loc, rec.encounter)
             row.update(VISITNUM=enc.get("VISITNUM"), VISIT=enc.get("VISIT", ""), EPOCH=enc.get("EPOCH", ""))
             rows_out.append(row)
@@ -484,8 +484,9 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
         r.report.notes.append(said)
         r.report.warnings.append(sponsor.warning())
     if derived_subject:
+        whose = "that Patient's id" if r.enrolment.kind == "hospital id" else f"from the {r.enrolment.kind}"
         r.report.notes.append(f"{derived_subject} Observation(s) name their subject by a reference to a Patient "
-                              "that is not in the input: USUBJID is that Patient's id")
+                              f"that is not in the input: USUBJID is {whose}")
     if not rows_out:
         return pd.DataFrame(columns=["STUDYID", "DOMAIN", "USUBJID", "LBSEQ", "LBTESTCD", "LBTEST"])
     df = _lb_frame(rows_out)

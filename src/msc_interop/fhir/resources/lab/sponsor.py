@@ -9,13 +9,16 @@ category (exit 0), as are Observations with neither a category nor a code that s
 The sponsor-defined test code of a carried result (SponsorTests.test): SDTMIG 3.4 section 4.5.3.1 and the LBTESTCD
 rules (<= 8 characters, upper-case letters, digits and underscores, not starting with a digit).
   LBTEST   the LOINC component: the test's name (code.text, else the LOINC coding's display, else any display) up
-           to the first " [", ":" or " in " ("Hemoglobin [Mass/volume] in Blood" -> "Hemoglobin"), at most 40
-           characters; the code itself when there is no name.
+           to the first " [" or ":" (else " in ", " of ", " by "): "Hemoglobin [Mass/volume] in Blood" ->
+           "Hemoglobin", at most 40 characters; the code itself when there is no name. Tests with one name share
+           one LBTESTCD (protein in serum and in urine: PROTEIN), told apart by LBSPEC and LBLOINC as SDTM does.
+  LBSPEC   the specimen the Observation names, else the LOINC system part of the name through
+           mappings/loinc_systems.yaml ("... in Urine by Test strip" -> URINE).
   LBTESTCD one word: its first 8 letters/digits ("HEMOGLOB"); several words: the first word's first letters and
            the initials of the others, 8 characters at most ("Erythrocyte distribution width" -> "ERYTHRDW");
            a leading digit gets an "X" before it. Unique per read: a code already taken by another test (a test of
            mappings/lab_tests.yaml, a CDISC LBTESTCD term whose LBTEST is another name, or another carried test)
-           ends in a two-digit number instead ("HEMOGL01").
+           ends in a two-digit number instead ("MCV01": CDISC's MCV is named "Ery. Mean Corpuscular Volume").
 Each carried test is listed once in the notes and warnings (code -> LBTESTCD, LBTEST, how many results).
 """
 
@@ -28,8 +31,23 @@ from typing import Any
 from msc_interop import mappings
 from msc_interop.fhir.common import text
 
-_NAME_END = re.compile(r"\s*(?:\[|:| in | by )")
+_NAME_END = re.compile(r"\s*(?:\[|:)")
+_NAME_END_NO_PROPERTY = re.compile(r"\s*(?: in | of | by )")
+_SYSTEM = re.compile(r"\]\s+(?:in|of)\s+(.+?)(?:\s+by\s+.*)?$")
 _WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+@functools.cache
+def _spectypes() -> dict[str, str]:
+    """LOINC system words (lower case) -> SPECTYPE (mappings/loinc_systems.yaml)."""
+    return {s["loinc_system"].lower(): s["spectype"] for s in mappings.load("loinc_systems")["systems"]}
+
+
+def specimen(name: str) -> str:
+    """LBSPEC from the system part of a LOINC long name ("... [Mass/volume] in Urine by Test strip" -> URINE);
+    "" when the name has none the mapping knows."""
+    m = _SYSTEM.search(name)
+    return _spectypes().get(m.group(1).strip().lower(), "") if m else ""
 
 
 def lab_kind(rec: Any, mapped: str | None) -> tuple[str, str]:
@@ -46,8 +64,12 @@ def lab_kind(rec: Any, mapped: str | None) -> tuple[str, str]:
 
 
 def component(name: str) -> str:
-    """The LOINC component of a test name (its part before " [", ":", " in ", " by ")."""
-    return _NAME_END.split(name, maxsplit=1)[0].strip()
+    """The LOINC component of a test name: its part before " [" or ":" (the property), else before " in ", " of ",
+    " by " ("Cholesterol in HDL [Mass/volume] in Serum or Plasma" -> "Cholesterol in HDL")."""
+    head = _NAME_END.split(name, maxsplit=1)
+    if len(head) > 1:
+        return head[0].strip()
+    return _NAME_END_NO_PROPERTY.split(name, maxsplit=1)[0].strip()
 
 
 def base_code(name: str) -> str:
@@ -75,9 +97,9 @@ class SponsorTests:
 
     def __init__(self) -> None:
         self.by_key: dict[str, tuple[str, str]] = {}
+        self.by_name: dict[str, str] = {}  # LBTEST (upper case) -> LBTESTCD: one code per test name
         self.count: dict[str, int] = {}
         self.taken = {t.testcd for t in mappings.lab_tests().values()}
-        self._key_of: dict[str, str] = {}
 
     def test(self, rec: Any) -> tuple[str, str, str]:
         """(LBTESTCD, LBTEST, the code shown) of a carried result."""
@@ -85,21 +107,17 @@ class SponsorTests:
         key = f"LOINC {loinc}" if loinc else next(iter(rec.other_codes or ()), "") or text(rec.code_display)
         found = self.by_key.get(key)
         if found is None:
-            self._key_of = {}
-            name = component(text(rec.code_display)) or (loinc or key)
-            found = self.by_key[key] = (self._unique(base_code(name), name), name[:40])
+            name = (component(text(rec.code_display)) or (loinc or key))[:40]
+            code = self.by_name.get(name.upper()) or self._unique(base_code(name), name)
+            self.by_name[name.upper()] = code
+            found = self.by_key[key] = (code, name)
         return (*found, key)
 
-    def converted(self, testcd: str) -> bool:
-        """Count one converted result of LB test `testcd`; True when the test is a sponsor-defined one."""
-        key = self._key_of.get(testcd) if self._key_of else None
-        if key is None:
-            self._key_of = {cd: k for k, (cd, _) in self.by_key.items()}
-            key = self._key_of.get(testcd)
-        if key is None:
-            return False
+    def counted(self, rec: Any) -> None:
+        """Count one converted result of a carried test (by its code)."""
+        loinc = next((c for c in rec.loinc_codes or () if c), None)
+        key = f"LOINC {loinc}" if loinc else next(iter(rec.other_codes or ()), "") or text(rec.code_display)
         self.count[key] = self.count.get(key, 0) + 1
-        return True
 
     def _unique(self, code: str, name: str) -> str:
         ct_name = _ct_tests().get(code)
