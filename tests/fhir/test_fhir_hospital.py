@@ -284,3 +284,36 @@ def test_hl7_example_observations(shared_dir: Path, release: str, tmp_path: Path
     assert list(placed["LBLOINC"]) == ["789-8"] and len(lb) == 7  # 1 placed, 6 carried (labs branch: more placed)
     why = {s["reason"].split(":")[0]: s["count"] for s in report["skipped"]}
     assert why == {"category vital-signs": 1, "no laboratory category and no LOINC or mapped code": 1}
+
+
+def test_routes_map_to_cdisc_ct_through_snomed_and_edqm_codes_else_are_flagged(tmp_path: Path) -> None:
+    def with_route(rid: str, route: dict[str, Any]) -> dict[str, Any]:
+        res = _admin("completed", id=rid)
+        res["dosage"]["route"] = route
+        return res
+
+    study, report = _read(tmp_path, [
+        with_route("a", {"coding": [{"system": "http://snomed.info/sct", "code": "26643006"}], "text": "by mouth"}),
+        with_route("b", {"coding": [{"system": "http://standardterms.edqm.eu", "code": "20066000"}]}),
+        with_route("c", {"text": "i.v."}),
+        with_route("d", {"coding": [{"system": "http://example.org/routes", "code": "XYZ"}], "text": "via PEG tube"})])
+    assert list(study["EX"]["EXROUTE"]) == ["ORAL", "SUBCUTANEOUS", "INTRAVENOUS", "via PEG tube"]
+    note = next(n for n in report.notes if "not CDISC CT" in n)
+    assert "EXROUTE 'via PEG tube' (http://example.org/routes|XYZ): 1" in note and note in report.warnings
+
+
+@pytest.mark.parametrize(("name", "key", "codelist"), [("routes_forms", "routes", "ROUTE"),
+                                                       ("loinc_systems", "systems", "SPECTYPE")])
+def test_mapped_terms_are_cdisc_ct(name: str, key: str, codelist: str) -> None:
+    terms = {t.value: t.nci_code for t in mappings.codelist(codelist).terms}
+    for entry in mappings.load(name)[key]:
+        value = entry.get("cdisc") or entry["spectype"]
+        assert terms.get(value) == entry["nci_code"], entry
+
+
+def test_race_and_ethnicity_terms_are_cdisc_ct() -> None:
+    data = mappings.load("race_ethnicity")
+    for var, entries in data["codes"].items():
+        terms = {t.value: t.nci_code for t in mappings.codelist(var).terms}
+        for entry in entries:
+            assert terms.get(entry["cdisc"]) == entry["nci_code"], entry

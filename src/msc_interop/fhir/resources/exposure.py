@@ -29,6 +29,7 @@ from msc_interop.fhir.read_common import (
     strict_bundle,
     subject_of,
 )
+from msc_interop.fhir.resources.routes import RoutesForms
 from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape, kept_text
 
 
@@ -186,9 +187,7 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
         return None
     tz = r.tz
     rows, over = [], []
-    route_by_snomed = {str(x["snomed"]): x["cdisc"] for x in mappings.exposure().get("routes", []) if x.get("snomed")}
-    route_by_nci = terms.ct_by_nci("ROUTE")
-    frm_by_nci = terms.ct_by_nci("FRM")
+    codes = RoutesForms()
     for loc in items:
         res = loc.resource
         strict = strict_bundle(loc)
@@ -221,10 +220,7 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
             continue
         row["EXTRT"] = treatment_name(r, med)
         form = med.get("form") or med.get("doseForm") or {}
-        row["EXDOSFRM"] = text(form.get("text")) if own else (
-            next((frm_by_nci[c.get("code")] for c in form.get("coding") or []
-                  if c.get("system") == terms.system("ncit") and c.get("code") in frm_by_nci), "")
-            or text(form.get("text")))
+        row["EXDOSFRM"] = text(form.get("text")) if own else codes.form(form)
         row["EXLOT"] = text((med.get("batch") or {}).get("lotNumber"))
         dosage = res.get("dosage") or {}
         dose = dosage.get("dose") or {}
@@ -235,17 +231,7 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
             row["EXDOSU"] = (cdisc_unit(dose.get("system"), dose.get("code"), dose.get("unit"))
                              or text(dose.get("unit") or dose.get("code"))) if dose else ""
         route = dosage.get("route") or {}
-        if own:
-            row["EXROUTE"] = text(route.get("text"))
-        else:
-            found = ""
-            for c in route.get("coding") or []:
-                if c.get("system") == terms.system("ncit") and c.get("code") in route_by_nci:
-                    found = route_by_nci[c["code"]]
-                elif c.get("system") == terms.system("snomed") and str(c.get("code")) in route_by_snomed:
-                    found = found or route_by_snomed[str(c["code"])]
-            row["EXROUTE"] = found or text(route.get("text")) or next(
-                (text(c.get("display")) for c in route.get("coding") or []), "")
+        row["EXROUTE"] = text(route.get("text")) if own else codes.route(route)
         period = res.get("effectivePeriod") or res.get("occurencePeriod")
         point_key = next((k for k in ("effectiveDateTime", "occurenceDateTime", "_effectiveDateTime",
                                       "_occurenceDateTime") if k in res), None)
@@ -272,6 +258,10 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
         rows.append(row)
         over.append(read_carried(res, tz))
         r.converted["MedicationAdministration"] += 1
+    said = codes.note()
+    if said:
+        r.report.notes.append(said)
+        r.report.warnings.append(said)
     return domain_frame("EX", "EXTRT", rows, over, rfstdtc)
 
 
