@@ -294,7 +294,8 @@ def _say_subjects_and_time(r: _Reader, study: Study) -> None:
     """The notes and warnings on where USUBJID came from and which clock the date-times are in."""
     rep = r.report
     rep.notes += r.enrolment.notes()
-    warning = r.enrolment.warning()
+    dm = study.datasets.get("DM")
+    warning = r.enrolment.warning(set(dm["USUBJID"]) if dm is not None and "USUBJID" in dm.columns else set())
     if warning:
         rep.warnings.append(warning)
     if r.tz:

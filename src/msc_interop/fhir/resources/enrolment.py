@@ -45,7 +45,7 @@ class Enrolment:
     source: str = ""  # the table's file name, or how the pseudonym key was given
     key: bytes | None = field(default=None, repr=False)  # never shown
     by_usubjid: dict[str, dict[str, str]] = field(default_factory=dict)
-    used_hospital_ids: int = 0
+    hospital_ids: set[str] = field(default_factory=set, repr=False)  # Patient ids used as USUBJID (no table, no key)
 
     @property
     def kind(self) -> str:
@@ -63,7 +63,7 @@ class Enrolment:
             subjid = hmac.new(self.key, pid.encode("utf-8"), hashlib.sha256).hexdigest()[:16].upper()
             row = {"usubjid": f"{self.studyid}-{subjid}" if self.studyid else subjid, "subjid": subjid}
         else:
-            self.used_hospital_ids += 1
+            self.hospital_ids.add(pid)
             row = {"usubjid": pid, "subjid": pid}
         self.by_usubjid.setdefault(row["usubjid"], row)
         return row
@@ -81,9 +81,11 @@ class Enrolment:
             return [f"USUBJID/SUBJID are keyed pseudonyms (HMAC-SHA256 of the Patient id, key from {self.source})"]
         return []
 
-    def warning(self) -> str | None:
-        if self.kind == "hospital id" and self.used_hospital_ids:
-            return (f"USUBJID/SUBJID of {self.used_hospital_ids} subject(s) are the hospital's Patient ids: give an "
+    def warning(self, usubjids: set[str]) -> str | None:
+        """The warning when hospital Patient ids became USUBJIDs (of `usubjids`, the DM records written)."""
+        used = self.hospital_ids & usubjids
+        if self.kind == "hospital id" and used:
+            return (f"USUBJID/SUBJID of {len(used)} subject(s) are the hospital's Patient ids: give an "
                     f"enrolment table (--subjects FILE) or a pseudonym key (--pseudonym-key-file FILE or "
                     f"{KEY_ENV}) so that no hospital identifier reaches the SDTM datasets")
         return None

@@ -76,8 +76,9 @@ def foreign_lab(rec: Any, row: dict[str, Any], testcd: str | None, sponsor: Spon
         if rec.qvalue is None:
             return ("Observation.valueQuantity", "no value: valueQuantity has no number", "", "REJ-FHIR-006")
         unit = cdisc_unit(rec.qsystem, rec.qcode, rec.qunit) if (rec.qcode or rec.qunit) else ""
-        if unit is None and carried:  # carried: the unit as sent, said in the note
-            unit = text(rec.qunit) or text(rec.qcode)
+        if unit is None and carried:  # carried: the unit as sent (its UCUM code when it has one), said in the note
+            unit = (text(rec.qcode) if rec.qsystem == terms.system("ucum") else "") or text(rec.qunit) or \
+                text(rec.qcode)
         if unit is None:
             return ("Observation.valueQuantity.unit", f"unknown unit {rec.qunit or rec.qcode!r}: not in "
                     "mappings/units.yaml", rec.qunit or rec.qcode, "REJ-FHIR-006")
