@@ -269,6 +269,12 @@ def test_a_bad_enrolment_table_is_refused_naming_the_line(tmp_path: Path, ehr: d
     table.write_text("patient_id,subjid\na,1\nb,\n", encoding="utf-8")
     res = _run("from-fhir", ehr["in"] / "patient-0.json", "-o", tmp_path / "o", "--subjects", table)
     assert res.exit_code == 2 and "t.csv line 3: subjid is empty" in res.output
+    res = _run("from-fhir", ehr["in"] / "patient-0.json", "-o", tmp_path / "o", "--timezone", "Mars/Olympus")
+    assert res.exit_code == 2 and "--timezone 'Mars/Olympus': not an IANA time zone name" in res.output
+    short = tmp_path / "short.key"
+    short.write_text("tiny", encoding="utf-8")
+    res = _run("from-fhir", ehr["in"] / "patient-0.json", "-o", tmp_path / "o", "--pseudonym-key-file", short)
+    assert res.exit_code == 2 and "shorter than 16 bytes" in res.output and "tiny" not in res.output
 
 
 @pytest.mark.parametrize("release", ["r4", "r4b", "r5"])

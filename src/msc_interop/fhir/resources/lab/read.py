@@ -37,7 +37,7 @@ from msc_interop.fhir.resources.lab.foreign import (
     own_unit_problem,
 )
 from msc_interop.fhir.resources.lab.shape import OBSERVATION, PER_ROW, STATIC
-from msc_interop.fhir.resources.lab.sponsor import SponsorTests, lab_kind
+from msc_interop.fhir.resources.lab.sponsor import SponsorTests, code_display, lab_kind
 from msc_interop.fhir.resources.supp import read_supplemental
 from msc_interop.fhir.shapes import ShapeProblem
 
@@ -211,7 +211,7 @@ class Flattener:
                 return (*_NO_STATIC, found)
         cdisc_code, cdisc_display, ncit_code, loinc_code, loinc_codes, code_text, other = self._code(code)
         return (*self._category(category), cdisc_code, ncit_code, loinc_codes, code_text, other, text(cdisc_code),
-                text(cdisc_display), text(loinc_code), _code_display(code), _performers(performer),
+                text(cdisc_display), text(loinc_code), code_display(code), _performers(performer),
                 *self._interpretation(interpretation),
                 _contained_specimen(ref, contained) if ref is not None else None, *self._range(reference_range),
                 code is not None, None)
@@ -326,13 +326,6 @@ def _result_text_or_none(value: Any, original: Any, comparator: Any) -> str | No
         return result_text("q", value, original, comparator, None)
     except Exception:
         return None
-
-
-def _code_display(code: Any) -> str:
-    """The name of the test as the sender gave it: code.text, else the first coding's display."""
-    if not isinstance(code, dict):
-        return ""
-    return text(code.get("text")) or next((text(c.get("display")) for c in _codings(code) if c.get("display")), "")
 
 
 def _performers(performer: Any) -> list[tuple[Any, Any]]:

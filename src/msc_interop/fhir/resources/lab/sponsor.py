@@ -63,6 +63,14 @@ def lab_kind(rec: Any, mapped: str | None) -> tuple[str, str]:
                     "--lab-map entry for its code would place it)")
 
 
+def code_display(code: Any) -> str:
+    """The name of the test as the sender gave it: code.text, else the first coding's display."""
+    if not isinstance(code, dict):
+        return ""
+    codings = [c for c in code.get("coding") or () if isinstance(c, dict)]
+    return text(code.get("text")) or next((text(c.get("display")) for c in codings if c.get("display")), "")
+
+
 def component(name: str) -> str:
     """The LOINC component of a test name: its part before " [" or ":" (the property), else before " in ", " of ",
     " by " ("Cholesterol in HDL [Mass/volume] in Serum or Plasma" -> "Cholesterol in HDL")."""
