@@ -20,6 +20,7 @@ from typing import Any
 
 from msc_interop import mappings
 from msc_interop.atomic import remove_stale_parts
+from msc_interop.errors import InputError
 from msc_interop.inputs.kinds import InputKind, input_kind, refuse_own_outputs
 from msc_interop.inputs.load import load_study, read_any
 from msc_interop.outcome import EXIT_OK, exit_status
@@ -183,20 +184,58 @@ def from_fhir(
     define: bool = True,
     created: str | None = None,
     fhir_version: str | None = None,
+    *,
     lab_map: str | Path | None = None,
+    study: str | Path | None = None,
+    subjects: str | Path | None = None,
+    pseudonym_key_file: str | Path | None = None,
+    timezone: str | None = None,
+    strict: bool = False,
 ) -> ConversionResult:
     """Read FHIR Bundles / NDJSON into a Study and write SDTM as `to_sdtm` does (plus the reject report).
+
+    `study`: the study definition (study.yaml, as to-sdtm reads it) for STUDYID, sites, arms, visits and the time
+    zone; `subjects`: the enrolment table (hospital Patient id -> SUBJID/USUBJID); `pseudonym_key_file`: the
+    secret of keyed pseudonyms (else the environment variable MSC_PSEUDONYM_KEY); `timezone`: IANA name that
+    date-times with an offset are converted to; `strict`: reject lab results of tests not in the mapping;
     `lab_map`: a site's lab map (msc_interop.lab_map), whose codes win over the built-in lab table."""
     from msc_interop.fhir import read_fhir
+    from msc_interop.fhir.resources.enrolment import load_enrolment
 
     outdir = Path(outdir)
     paths = [Path(p) for p in inputs]
     refuse_own_outputs(paths)
+    meta = _study_meta(study) if study is not None else None
+    if timezone is not None:
+        _check_timezone(timezone)
+    enrolment = load_enrolment(meta.studyid if meta else "", subjects, pseudonym_key_file)
     with _lab_map(lab_map):
-        study, rejects = read_fhir(paths, version=fhir_version)
+        study_, rejects = read_fhir(paths, version=fhir_version, study_meta=meta, timezone=timezone,
+                                    strict=strict, enrolment=enrolment)
     with _report_even_if_writing_fails(rejects, outdir):
-        written = write_sdtm(study, outdir, formats, define, creation_time(created))
-    return ConversionResult(study, rejects, [*written, *rejects.write(outdir)])
+        written = write_sdtm(study_, outdir, formats, define, creation_time(created))
+    return ConversionResult(study_, rejects, [*written, *rejects.write(outdir)])
+
+
+def _study_meta(path: str | Path):
+    """StudyMeta of a study definition file (study.yaml), checked against its schema as to-sdtm checks it."""
+    from msc_interop.records.reader import read_definition
+    from msc_interop.study import StudyMeta
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: the study definition (--study) is not a file")
+    return StudyMeta.from_definition(read_definition(p))
+
+
+def _check_timezone(tz: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InputError(f"--timezone {tz!r}: not an IANA time zone name (e.g. Europe/Berlin, America/New_York, "
+                         "UTC)") from exc
 
 
 def summarize(

@@ -11,10 +11,12 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from msc_interop import api
+from msc_interop.cli_fhir import HOSPITAL_HELP, hospital_options
 from msc_interop.errors import MscInteropError
 from msc_interop.outcome import EXIT_ERROR, EXIT_INTERNAL, EXIT_OK, exit_status
 from msc_interop.rejects import RejectReport
@@ -280,23 +282,30 @@ Bad input:
     are listed as skipped; with nothing to say which is newest, every copy is rejected.
   A record converted without one of its fields is listed (reason "converted without ...") and counted
   apart from the rejected records. Exit status: 0 all converted, 1 anything listed in the reject report,
-  2 input unusable.""")
+  2 input unusable.
+
+""" + HOSPITAL_HELP)
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @_sdtm_output_options
 @click.option("--created", metavar="ISO-DATETIME", help="Pin the creation timestamp for byte-identical output.")
 @click.option("--fhir-version", type=click.Choice(["R4", "R5"]), help="Refuse resources of the other version.")
 @_lab_map_option
+@hospital_options
 def from_fhir(inputs: tuple[Path, ...], outdir: Path, formats: list[str], define: bool, created: str | None,
-              fhir_version: str | None, lab_map: Path | None) -> None:
+              fhir_version: str | None, lab_map: Path | None, **hospital: Any) -> None:
     """Read FHIR into SDTM DM, EX, AE, LB as to-sdtm writes them."""
     try:
         result = api.from_fhir(list(inputs), outdir, formats=formats, define=define, created=created,
-                               fhir_version=fhir_version, lab_map=lab_map)
+                               fhir_version=fhir_version, lab_map=lab_map, **hospital)
     except MscInteropError as exc:
         _fail(exc)
     for path in result.written:
         click.echo(f"wrote {path}")
     _print_rejects(result.rejects)
+    for line in result.rejects.skipped_lines():
+        click.echo(line)
+    for w in result.rejects.warnings:
+        click.echo(f"warning: {w}", err=True)
     sys.exit(exit_status(result.rejects))
 
 

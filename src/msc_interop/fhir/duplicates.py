@@ -142,6 +142,9 @@ def settle(r: Reader, copies: dict[str, list[Copy]]) -> None:
             if i == winner:
                 continue
             r.dup_skipped[rtype] += 1
+            why = ("an identical copy of a resource read before" if c.digest == won.digest else
+                   "an older version of a resource read (superseded by the newest; each listed in the reject report)")
+            r.report.skipped_why[(rtype, why)] = r.report.skipped_why.get((rtype, why), 0) + 1
             if c.digest == won.digest:
                 identical[rtype] += 1
                 example = example or f"{key} in {places([first, *[x.loc for x in later]])}"

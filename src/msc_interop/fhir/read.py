@@ -37,6 +37,7 @@ from msc_interop.fhir.read_common import (
 )
 from msc_interop.fhir.resources.adverse_events import ADVERSE_EVENT, read_adverse_events
 from msc_interop.fhir.resources.encounters import ENCOUNTER, read_encounter
+from msc_interop.fhir.resources.enrolment import Enrolment
 from msc_interop.fhir.resources.exposure import MEDICATION, MEDICATION_ADMINISTRATION, read_medication_administrations
 from msc_interop.fhir.resources.lab import Flattener, read_observations
 from msc_interop.fhir.resources.study import ORGANIZATION, RESEARCH_STUDY, read_sites, read_study, read_study_meta
@@ -82,6 +83,7 @@ class _Reader(ReadContext):
     def __init__(self, version: str | None, study_meta: StudyMeta | None):
         super().__init__(study_meta)
         self.forced = get_version(version).name if version else None
+        self.forced_tz: str | None = None
         self.read: Counter[str] = Counter()
         self.flattener = Flattener()
         self.evidence: Counter[str] = Counter()
@@ -243,12 +245,17 @@ class _Reader(ReadContext):
             del self.urls[old.full_url]
         self.take(new, rtype, key, at=old)
 def read_fhir(paths: Sequence[Path | str], *, version: str | None = None,
-              study_meta: StudyMeta | None = None) -> tuple[Study, FhirReadReport]:
+              study_meta: StudyMeta | None = None, timezone: str | None = None, strict: bool = False,
+              enrolment: Enrolment | None = None) -> tuple[Study, FhirReadReport]:
     """Read FHIR Bundles (collection, transaction, searchset), single resources and NDJSON into a Study.
 
     `paths`: files or folders (.json: one resource or a Bundle; .ndjson: one resource per line). `version`
     ("R4" or "R5") refuses resources that show the other version; None detects it. `study_meta` gives the
-    study identity, time zone and visits for FHIR that does not carry them (FHIR written by msc-interop does).
+    study identity, time zone, sites, arms and visits for FHIR that does not carry them (FHIR written by
+    msc-interop does). `timezone` (IANA) overrides the study's: date-times with a UTC offset become its local
+    clock time; with neither, they keep the clock time written (said in the notes). `strict`: lab results of tests
+    not in the mapping are rejected instead of carried with a sponsor-defined test code. `enrolment`: how a
+    hospital's Patient ids become USUBJID/SUBJID (fhir/resources/enrolment.py; default: the Patient id, warned).
 
         >>> study, report = read_fhir([Path("out/fhir/bundle.json")])
         >>> report.reconciliation()
@@ -258,6 +265,12 @@ def read_fhir(paths: Sequence[Path | str], *, version: str | None = None,
         paths = [paths]
     files, skipped = fhir_files([Path(p) for p in paths])  # folders listed once, the tool's own reports left out
     r = _Reader(version, study_meta)
+    r.strict = strict
+    r.forced_tz = timezone
+    if enrolment is not None:
+        r.enrolment = enrolment
+    elif study_meta is not None:
+        r.enrolment.studyid = study_meta.studyid
     with gc_paused():  # parsing makes a dict per resource and element: the collector would rescan them all
         r.collect(files)
         _refuse_when_nothing_read(r, paths)
@@ -272,8 +285,26 @@ def read_fhir(paths: Sequence[Path | str], *, version: str | None = None,
     if r.unresolved_encounters:
         rep.notes.append(f"{r.unresolved_encounters} record(s) refer to an Encounter that is not in the input (which "
                          "has no Encounters): they were converted without a visit")
+    _say_subjects_and_time(r, study)
     _finish_counts(r)
     return study, rep
+
+
+def _say_subjects_and_time(r: _Reader, study: Study) -> None:
+    """The notes and warnings on where USUBJID came from and which clock the date-times are in."""
+    rep = r.report
+    rep.notes += r.enrolment.notes()
+    dm = study.datasets.get("DM")
+    warning = r.enrolment.warning(set(dm["USUBJID"]) if dm is not None and "USUBJID" in dm.columns else set())
+    if warning:
+        rep.warnings.append(warning)
+    if r.tz:
+        rep.notes.append(f"date-times with a UTC offset were converted to the local time of {r.tz} (--timezone, "
+                         "else the study definition's time zone)")
+    elif any(name in study.datasets and col in study[name].columns and study[name][col].astype(str).str.contains(
+            "T", regex=False).any() for name, col in (("LB", "LBDTC"), ("AE", "AESTDTC"), ("EX", "EXSTDTC"))):
+        rep.notes.append("no time zone given (--timezone or --study): date-times keep the clock time written in "
+                         "the FHIR data, whatever their UTC offset")
 
 
 def _refuse_when_nothing_read(r: _Reader, paths: Sequence[Path | str]) -> None:
@@ -295,7 +326,7 @@ def _refuse_when_nothing_read(r: _Reader, paths: Sequence[Path | str]) -> None:
 def _build(r: _Reader) -> Study:
     info = read_study(r)
     meta = r.study_meta
-    r.tz = info.get("timezone") or (meta.timezone if meta else None)
+    r.tz = r.forced_tz or info.get("timezone") or (meta.timezone if meta else None)
     studyid = info.get("studyid") or (meta.studyid if meta else "") or ""
     sites = read_sites(r)
     own = bool(info.get("own"))
@@ -326,9 +357,12 @@ def _build(r: _Reader) -> Study:
     placed = [u for name in ("LB", "AE", "EX") if name in datasets for u in datasets[name]["USUBJID"]]
     extra = [u for u in dict.fromkeys(placed) if u in r.derived_subjects and u not in known]
     if extra and not own:
-        add = pd.DataFrame({"STUDYID": studyid, "DOMAIN": "DM", "USUBJID": list(dict.fromkeys(extra)),
-                            "SUBJID": list(dict.fromkeys(extra))})
+        extra = list(dict.fromkeys(extra))
+        add = pd.DataFrame({"STUDYID": studyid, "DOMAIN": "DM", "USUBJID": extra,
+                            "SUBJID": [r.enrolment.by_usubjid.get(u, {}).get("subjid", u) for u in extra]})
         datasets["DM"] = pd.concat([datasets.get("DM", pd.DataFrame()), add], ignore_index=True)
+    if "DM" in datasets and not own:
+        datasets["DM"] = r.enrolment.fill_dm(datasets["DM"], r.study_meta)
     for name in ("DM", "LB", "AE", "EX"):
         if name in datasets and not own:
             datasets[name] = foreign_columns(name, datasets[name])
@@ -355,8 +389,9 @@ def _finish_counts(r: _Reader) -> None:
         if form not in RECORD_TYPES and form not in SUBJECT_TYPES and form not in SUPPORT_TYPES and \
                 form != "(unreadable)" and form not in r.converted:
             rep.skipped[form] = n
+            rep.skipped_why[(form, "no SDTM domain is read from this resource type yet")] = n
             continue
-        skipped = r.dup_skipped.get(form, 0)
+        skipped = r.dup_skipped.get(form, 0) + r.skipped.get(form, 0)
         if skipped:
             rep.skipped[form] = skipped
         if form in SUPPORT_TYPES and form != "ResearchStudy":

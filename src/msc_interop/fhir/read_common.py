@@ -24,6 +24,7 @@ from msc_interop.fhir import terms
 from msc_interop.fhir.common import primitive_original
 from msc_interop.fhir.datetimes import FhirDateError, fhir_value_to_dtc
 from msc_interop.fhir.io import Located
+from msc_interop.fhir.resources.enrolment import Enrolment
 from msc_interop.fhir.shapes import ShapeProblem, json_kind
 from msc_interop.rejects import RejectReport
 from msc_interop.sdtm.common import assign_seq
@@ -51,6 +52,13 @@ class FhirReadReport(RejectReport):
     incomplete: dict[str, set[tuple[str, int]]] = field(default_factory=dict)  # form -> (file, row) converted
     # without a field (see note_field)
     units: dict[tuple[str, int], str] = field(default_factory=dict)  # (file, row) -> "line" or "entry"
+    # (resource type, why) -> how many were skipped on purpose for that reason (the "skipped" section)
+    skipped_why: dict[tuple[str, str], int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # what the user must look at although nothing was rejected
+
+    def skipped_lines(self) -> list[str]:
+        """One line per resource type and reason of what was skipped on purpose, with the count."""
+        return [f"skipped {n} {form}: {why}" for (form, why), n in sorted(self.skipped_why.items())]
 
     def place_unit(self, file: str, row: int) -> str:
         """What a reject's row counts in `file`: an NDJSON or JSON line, or a Bundle entry (0-based)."""
@@ -89,6 +97,11 @@ class FhirReadReport(RejectReport):
     def write_json(self, path: str | Path) -> None:
         """rejects.json with the FHIR counts (read includes the skipped resources, as the counts line says)."""
         doc: dict[str, Any] = {"counts": self.form_counts(), "rejects": [asdict(r) for r in self.sorted()]}
+        if self.skipped_why:
+            doc["skipped"] = [{"form": form, "reason": why, "count": n}
+                              for (form, why), n in sorted(self.skipped_why.items())]
+        if self.warnings:
+            doc["warnings"] = list(self.warnings)
         if self.notes:
             doc["notes"] = list(self.notes)
         write_bytes_atomic(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
@@ -155,6 +168,15 @@ class ReadContext:
         self._patient_ids: dict[tuple[Any, Any], str] | None = None
         self.unresolved_encounters = 0  # encounter references to nothing in the input, where that may be
         self.rejected_ids: set[int] = set()  # id() of the Located of each record rejected (its SUPP-- go with it)
+        self.enrolment = Enrolment()  # hospital Patient id -> study subject (fhir/resources/enrolment.py)
+        self.strict = False  # --strict: lab results of tests not in the mapping are rejected, not carried
+        self.skipped: Counter[str] = Counter()  # resources skipped on purpose by a reader (skip)
+
+    def skip(self, form: str, why: str) -> None:
+        """A resource a reader leaves out on purpose (not a record of its domain): counted per type and reason."""
+        self.skipped[form] += 1
+        key = (form, why)
+        self.report.skipped_why[key] = self.report.skipped_why.get(key, 0) + 1
 
     def reject(self, item: Located, form: str, fld: str, reason: str, value: Any = "", *, code: str) -> None:
         """A record that cannot be placed: into the report with where it was (file, line or Bundle entry) and
@@ -250,8 +272,11 @@ class ReadContext:
         pid = self.ref_id(ref, "Patient")
         if pid is None:
             return None, f"subject reference {ref!r} is not a Patient reference"
-        self.derived_subjects[pid] = None
-        return pid, "derived"
+        found = self.enrolment.subject(pid)
+        if found is None:
+            return None, self.enrolment.missing(pid)
+        self.derived_subjects[found["usubjid"]] = None
+        return found["usubjid"], "derived"
 
     def _subject_by_identifier(self, system: Any, value: Any, subjects: dict[str, str]) -> tuple[str | None, str]:
         """The subject of a record whose subject is given as an identifier (no reference): the Patient of the
@@ -373,6 +398,14 @@ def _ucum_to_cdisc() -> dict[str, str]:
     for d in mappings.exposure().get("dose_units", []):
         out.setdefault(d["ucum"], d["cdisc"])
     return out
+
+
+def unitless_ucum(system: Any, code: Any) -> bool:
+    """A UCUM code that states no unit: the unity "1", an annotation alone ("{INR}", "{SG}": UCUM section 2.4
+    gives an annotation alone the value 1), or "[pH]" (the pH scale, a number without dimension)."""
+    if system != terms.system("ucum") or not isinstance(code, str):
+        return False
+    return code in ("1", "[pH]") or (code.startswith("{") and code.endswith("}") and "}" not in code[1:-1])
 
 
 def cdisc_unit(system: Any, code: Any, unit: Any) -> str | None:

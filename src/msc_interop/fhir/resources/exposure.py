@@ -29,6 +29,7 @@ from msc_interop.fhir.read_common import (
     strict_bundle,
     subject_of,
 )
+from msc_interop.fhir.resources.routes import RoutesForms
 from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape, kept_text
 
 
@@ -186,9 +187,7 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
         return None
     tz = r.tz
     rows, over = [], []
-    route_by_snomed = {str(x["snomed"]): x["cdisc"] for x in mappings.exposure().get("routes", []) if x.get("snomed")}
-    route_by_nci = terms.ct_by_nci("ROUTE")
-    frm_by_nci = terms.ct_by_nci("FRM")
+    codes = RoutesForms()
     for loc in items:
         res = loc.resource
         strict = strict_bundle(loc)
@@ -198,9 +197,13 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
             r.reject(loc, "MedicationAdministration", "MedicationAdministration.subject", problem,
                      shown_subject(subject), code="REJ-FHIR-003")
             continue
-        if res.get("status") in ("not-done", "entered-in-error"):
-            r.reject(loc, "MedicationAdministration", "MedicationAdministration.status",
-                     f"status {res['status']}: no exposure took place", res["status"], code="REJ-FHIR-004")
+        not_given = dose_not_given(res)
+        if not_given is not None:
+            element, why, value, rejected = not_given
+            if rejected:
+                r.reject(loc, "MedicationAdministration", element, why, value, code="REJ-FHIR-004")
+            else:
+                r.skip("MedicationAdministration", why)
             continue
         own = False
         row: dict[str, Any] = {"STUDYID": studyid, "DOMAIN": "EX", "USUBJID": usubjid}
@@ -215,14 +218,9 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
             r.reject(loc, "MedicationAdministration", "MedicationAdministration.medication",
                      "no medication: neither a code nor a Medication that resolves", "", code="REJ-FHIR-005")
             continue
-        code = med.get("code") or {}
-        row["EXTRT"] = text(code.get("text")) or next((text(c.get("display") or c.get("code"))
-                                                       for c in code.get("coding") or []), "")
+        row["EXTRT"] = treatment_name(r, med)
         form = med.get("form") or med.get("doseForm") or {}
-        row["EXDOSFRM"] = text(form.get("text")) if own else (
-            next((frm_by_nci[c.get("code")] for c in form.get("coding") or []
-                  if c.get("system") == terms.system("ncit") and c.get("code") in frm_by_nci), "")
-            or text(form.get("text")))
+        row["EXDOSFRM"] = text(form.get("text")) if own else codes.form(form)
         row["EXLOT"] = text((med.get("batch") or {}).get("lotNumber"))
         dosage = res.get("dosage") or {}
         dose = dosage.get("dose") or {}
@@ -233,17 +231,7 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
             row["EXDOSU"] = (cdisc_unit(dose.get("system"), dose.get("code"), dose.get("unit"))
                              or text(dose.get("unit") or dose.get("code"))) if dose else ""
         route = dosage.get("route") or {}
-        if own:
-            row["EXROUTE"] = text(route.get("text"))
-        else:
-            found = ""
-            for c in route.get("coding") or []:
-                if c.get("system") == terms.system("ncit") and c.get("code") in route_by_nci:
-                    found = route_by_nci[c["code"]]
-                elif c.get("system") == terms.system("snomed") and str(c.get("code")) in route_by_snomed:
-                    found = found or route_by_snomed[str(c["code"])]
-            row["EXROUTE"] = found or text(route.get("text")) or next(
-                (text(c.get("display")) for c in route.get("coding") or []), "")
+        row["EXROUTE"] = text(route.get("text")) if own else codes.route(route)
         period = res.get("effectivePeriod") or res.get("occurencePeriod")
         point_key = next((k for k in ("effectiveDateTime", "occurenceDateTime", "_effectiveDateTime",
                                       "_occurenceDateTime") if k in res), None)
@@ -270,7 +258,80 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
         rows.append(row)
         over.append(read_carried(res, tz))
         r.converted["MedicationAdministration"] += 1
+    said = codes.note()
+    if said:
+        r.report.notes.append(said)
+        r.report.warnings.append(said)
     return domain_frame("EX", "EXTRT", rows, over, rfstdtc)
+
+
+# Not given: a MedicationAdministration that says no dose was given never becomes an EX record. SDTMIG 3.2 section
+# 6.1 (EX/EC, examples 1 and 7): a dose not taken is not an EX record (EX shows a gap); it is EC with ECOCCUR = N
+# and the reason in SUPPEC. msc-interop writes no EC, so such an administration is SKIPPED and counted per status
+# and reason (the "skipped" section; it is a correct record of no exposure, not a defect). A record that is not a
+# usable record at all (entered-in-error) or that cannot say whether the dose was given (unknown) is REJECTED
+# (REJ-FHIR-004): the user must look at it.
+_EC = "no EX record (SDTMIG 3.2 section 6.1: a dose not given belongs in EC with ECOCCUR N, which is not written)"
+_REJECTED = {
+    "entered-in-error": "status entered-in-error: no exposure took place",
+    "unknown": "status unknown: whether the dose was given is not known, so it is not written as a dose given",
+}
+_NOT_GIVEN = {"not-done": "the dose was not given", "on-hold": "the administration is on hold (no dose given)"}
+
+
+def dose_not_given(res: dict[str, Any]) -> tuple[str, str, Any, bool] | None:
+    """(element, reason, value, rejected) when a MedicationAdministration says that no dose was given (see above:
+    skipped, or rejected when `rejected`); None for a dose given."""
+    status = res.get("status")
+    if status in _REJECTED:
+        return "MedicationAdministration.status", _REJECTED[status], status, True
+    reasons = res.get("statusReason")
+    said = any(isinstance(cc, dict) and (cc.get("text") or cc.get("coding")) for cc in
+               (reasons if isinstance(reasons, list) else []))
+    dose = (res.get("dosage") or {}).get("dose") if isinstance(res.get("dosage"), dict) else None
+    value = dose.get("value") if isinstance(dose, dict) else None
+    if status in _NOT_GIVEN:
+        return "MedicationAdministration.status", f"status {status}: {_NOT_GIVEN[status]}; {_EC}", status, False
+    if res.get("notGiven") is True:  # the STU3 form
+        return "MedicationAdministration.notGiven", f"notGiven true: the dose was not given; {_EC}", "true", False
+    if status == "stopped" and not (isinstance(value, int | float) and value > 0):
+        return ("MedicationAdministration.status", f"status stopped with no dose given (no dosage.dose above 0); "
+                f"{_EC}", status, False)
+    if said and status != "completed":
+        return ("MedicationAdministration.statusReason", f"a statusReason with status {status}: the dose was not "
+                f"given; {_EC}", status, False)
+    return None
+
+
+def treatment_name(r: ReadContext, med: dict[str, Any]) -> str:
+    """EXTRT: the medication's code text or first display/code; for a Medication with no code, its ingredients'
+    names joined with " / " (R4 ingredient.itemCodeableConcept / itemReference, R5 ingredient.item)."""
+    code = med.get("code") or {}
+    name = text(code.get("text")) or next((text(c.get("display") or c.get("code"))
+                                          for c in code.get("coding") or []), "")
+    if name:
+        return name
+    names = []
+    ingredients = med.get("ingredient")
+    for ing in ingredients if isinstance(ingredients, list) else []:
+        if not isinstance(ing, dict):
+            continue
+        item = ing.get("itemCodeableConcept") or ing.get("item") or {}
+        ref = ing.get("itemReference") or (item.get("reference") if isinstance(item, dict) else None)
+        concept_ = item.get("concept") if isinstance(item, dict) and "concept" in item else item
+        found = ""
+        if isinstance(concept_, dict):
+            codings = [c for c in concept_.get("coding") or [] if isinstance(c, dict)]
+            found = text(concept_.get("text")) or next((text(c.get("display") or c.get("code")) for c in codings), "")
+        if not found and isinstance(ref, dict):
+            found = text(ref.get("display"))
+            key = r.resolve(ref.get("reference"))
+            if not found and key and key in r.index:
+                found = treatment_name(r, r.index[key].resource) if key.startswith("Medication/") else \
+                    text(r.index[key].resource.get("name"))
+        if found:
+            names.append(found)
+    return " / ".join(dict.fromkeys(names))
 
 
 def _medication(r: ReadContext, res: dict[str, Any]) -> dict[str, Any] | None:

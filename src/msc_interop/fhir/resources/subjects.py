@@ -22,6 +22,8 @@ from msc_interop.fhir.context import WriteContext
 from msc_interop.fhir.datetimes import dtc_to_fhir
 from msc_interop.fhir.io import Located
 from msc_interop.fhir.read_common import ReadContext, apply_overrides, identifier_value, kept_dtc
+from msc_interop.fhir.resources.enrolment import patient_identifiers
+from msc_interop.fhir.resources.race import race_ethnicity
 from msc_interop.fhir.resources.study import arm_table, link_id, site_countries
 from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape, kept_text
 
@@ -229,14 +231,22 @@ def read_patients(r: ReadContext) -> dict[str, dict[str, Any]]:
     """"Patient/id" -> USUBJID and the DM details of the Patient."""
     out: dict[str, dict[str, Any]] = {}
     derived = 0
+    enrolment = r.enrolment
     for key, loc in r.typed("Patient").items():
         res = loc.resource
         usubjid = identifier_value(res, "usubjid")
-        if usubjid is None:
-            usubjid = text(res.get("id")) or key
+        if usubjid is None:  # a hospital's Patient: its study subject from the enrolment (enrolment.py)
+            pid = text(res.get("id")) or key
+            found = enrolment.subject(pid, patient_identifiers(res))
+            if found is None:
+                why = enrolment.missing(pid)
+                r.reject(loc, "Patient", "Patient.id", why, pid, code="REJ-FHIR-003")
+                r.withdraw(key, loc, "not in the enrolment table")
+                continue
+            usubjid = found["usubjid"]
             derived += 1
         out[key] = {"USUBJID": usubjid, "res": res, "loc": loc}
-    if derived:
+    if derived and enrolment.kind == "hospital id":
         r.report.notes.append(f"{derived} Patient(s) without a study subject identifier: USUBJID is the "
                               "Patient's id (names and other identifiers are never read)")
     return out
@@ -300,7 +310,9 @@ def read_dm(r: ReadContext, info: dict[str, Any], sites: dict[str, dict[str, str
         r.converted["ResearchSubject"] += 1
     if not rows:  # FHIR without research subjects: one DM record per Patient
         for p in patients.values():
-            row = {"STUDYID": studyid, "DOMAIN": "DM", "USUBJID": p["USUBJID"], "SUBJID": p["USUBJID"]}
+            enrolled = r.enrolment.by_usubjid.get(p["USUBJID"], {})
+            row = {"STUDYID": studyid, "DOMAIN": "DM", "USUBJID": p["USUBJID"],
+                   "SUBJID": enrolled.get("subjid", p["USUBJID"])}
             row.update(_patient_fields(r, p["loc"], p["res"], gmap, tz))
             rows.append(row)
             overrides.append({})
@@ -350,4 +362,5 @@ def _patient_fields(r: ReadContext, loc: Located | None, patient: dict[str, Any]
         out["DTHDTC"] = kept_dtc(r, loc, "Patient", patient, "deceasedDateTime", "Patient.deceasedDateTime", tz)
     dead = "deceasedDateTime" in patient or "_deceasedDateTime" in patient or patient.get("deceasedBoolean") is True
     out["DTHFL"] = "Y" if dead else ""
+    out.update(race_ethnicity(patient))  # US Core race / ethnicity extensions (mappings/race_ethnicity.yaml)
     return out

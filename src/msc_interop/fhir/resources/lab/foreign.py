@@ -12,7 +12,8 @@ import numpy as np
 from msc_interop import mappings
 from msc_interop.fhir import terms
 from msc_interop.fhir.common import float_text, number_back, text
-from msc_interop.fhir.read_common import cdisc_unit
+from msc_interop.fhir.read_common import cdisc_unit, unitless_ucum
+from msc_interop.fhir.resources.lab.sponsor import SponsorTests, specimen
 
 
 def standard_conversion(testcd: str, unit: str) -> tuple[float, str] | None:
@@ -42,31 +43,41 @@ class ForeignLookups:
         return terms.ct_by_nci("LBTESTCD")
 
 
-def foreign_lab(rec: Any, row: dict[str, Any], loinc_idx: dict[str, str],
-                 by_nci: dict[str, str]) -> tuple[str, str, Any, str] | None:
-    """Fill an LB row from an Observation written by others; (field, reason, value, reject code) when it
-    cannot be placed."""
-    if rec.lab_category is False:
-        return ("Observation.category", "not a laboratory Observation (its category is not 'laboratory')",
-                "", "REJ-FHIR-005")
-    testcd = mapped_test(rec, loinc_idx, by_nci)
-    if testcd is None:
+def foreign_lab(rec: Any, row: dict[str, Any], testcd: str | None, sponsor: SponsorTests | None
+                ) -> tuple[str, str, Any, str] | None:
+    """Fill an LB row from a lab Observation written by others (`testcd`: its mapped test, mapped_test); a test
+    that is not mapped is carried with a sponsor-defined test code (lab/sponsor.py), or rejected when `sponsor` is
+    None (--strict). (field, reason, value, reject code) when it cannot be placed."""
+    carried = testcd is None
+    if carried:
         shown = _codes_shown(rec)
-        return ("Observation.code", f"unknown code: {shown} ({text(rec.code_text)}) is not in "
-                "mappings/lab_tests.yaml or the CDISC LBTESTCD terminology", shown, "REJ-FHIR-005")
-    test = mappings.lab_tests().get(testcd)
-    row["LBTESTCD"] = testcd
-    row["LBTEST"] = test.test if test else _ct_test(testcd)
+        if sponsor is None:
+            return ("Observation.code", f"unknown code: {shown} ({text(rec.code_display)}) is not in "
+                    "mappings/lab_tests.yaml or the CDISC LBTESTCD terminology (--strict: not carried with a "
+                    "sponsor-defined test code)", shown, "REJ-FHIR-005")
+        testcd, name, _ = sponsor.test(rec)
+        row["LBTESTCD"], row["LBTEST"] = testcd, name
+        row["LBSPEC"] = text(rec.specimen_text) or specimen(text(rec.code_display))
+    test = None if carried else mappings.lab_tests().get(testcd)
+    if not carried:
+        row["LBTESTCD"] = testcd
+        row["LBTEST"] = test.test if test else _ct_test(testcd)
     row["LBCAT"] = test.category if test else ""
     row["LBLOINC"] = next((c for c in rec.loinc_codes or () if c), "") or ""
     hit = mappings.lab_code_hit(rec.loinc_codes or (), rec.other_codes or ())  # site lab map, else catalogue
-    row["LBSPEC"] = text(rec.specimen_text) or (hit.specimen if hit else test.specimen if test else "")
+    if not carried:
+        row["LBSPEC"] = text(rec.specimen_text) or (hit.specimen if hit else test.specimen if test else "")
     if hit is not None and hit.method:
         row["LBMETHOD"] = hit.method
     if rec.vkind == "q":
         if rec.qvalue is None:
             return ("Observation.valueQuantity", "no value: valueQuantity has no number", "", "REJ-FHIR-006")
         unit = cdisc_unit(rec.qsystem, rec.qcode, rec.qunit) if (rec.qcode or rec.qunit) else (hit.unit if hit else "")
+        if unit is None and test is not None and not test.standard_unit and unitless_ucum(rec.qsystem, rec.qcode):
+            unit = ""  # a test without unit (INR, pH, specific gravity) sent as {INR}, [pH], {SG} or 1
+        if unit is None and carried:  # carried: the unit as sent (its UCUM code when it has one), said in the note
+            unit = (text(rec.qcode) if rec.qsystem == terms.system("ucum") else "") or text(rec.qunit) or \
+                text(rec.qcode)
         if unit is None:
             return ("Observation.valueQuantity.unit", f"unknown unit {rec.qunit or rec.qcode!r}: not in "
                     "mappings/units.yaml", rec.qunit or rec.qcode, "REJ-FHIR-006")
@@ -124,7 +135,8 @@ def own_test(rec: Any, lookups: ForeignLookups) -> tuple[str, str] | tuple[str, 
     if text(rec.cdisc_code) or "LBTESTCD" in (rec.carried or {}):
         return text(rec.cdisc_code), rec.cdisc_display_text
     testcd = mapped_test(rec, lookups.loinc_idx, lookups.by_nci)
-    if testcd is None:
+    carried = testcd is None
+    if carried:
         shown = _codes_shown(rec)
         return ("Observation.code", "no CDISC test code: the Observation has no code of the cdisc-lbtestcd system, "
                 f"and its other codes ({shown}) are not in mappings/lab_tests.yaml or the CDISC LBTESTCD terminology",

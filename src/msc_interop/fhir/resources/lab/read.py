@@ -29,8 +29,15 @@ from msc_interop.fhir.read_common import (
     study_days,
     subject_of,
 )
-from msc_interop.fhir.resources.lab.foreign import ForeignLookups, foreign_lab, own_test, own_unit_problem
+from msc_interop.fhir.resources.lab.foreign import (
+    ForeignLookups,
+    foreign_lab,
+    mapped_test,
+    own_test,
+    own_unit_problem,
+)
 from msc_interop.fhir.resources.lab.shape import OBSERVATION, PER_ROW, STATIC
+from msc_interop.fhir.resources.lab.sponsor import SponsorTests, code_display, lab_kind
 from msc_interop.fhir.resources.supp import read_supplemental
 from msc_interop.fhir.shapes import ShapeProblem
 
@@ -76,8 +83,9 @@ FLAT_COLUMNS = (
     "strict", "status", "subject", "encounter", "seq",
     # from category, code, performer, interpretation, the contained specimen and referenceRange (worked out once
     # per distinct combination); *_text: text() of the code's codes, range_text() of the limits
-    "lab_category", "categories", "cdisc_code", "ncit_code", "loinc_codes", "code_text", "other_codes",
-    "cdisc_code_text", "cdisc_display_text", "loinc_code_text", "performer", "interpretation_text",
+    "lab_category", "categories", "category_codes", "cdisc_code", "ncit_code", "loinc_codes", "code_text",
+    "other_codes",
+    "cdisc_code_text", "cdisc_display_text", "loinc_code_text", "code_display", "performer", "interpretation_text",
     "interpretation_codes", "specimen_text", "rr_low", "rr_high", "rr_low_text", "rr_high_text",
     # whether the Observation has a code element; the first of these elements without its FHIR shape, or None
     "has_code", "static_problem",
@@ -85,7 +93,7 @@ FLAT_COLUMNS = (
     "vkind", "qvalue", "qorig", "qcomp", "qunit", "qsystem", "qcode", "vtext", "qresult_text", "qunit_text",
     # per row; effective_el: the element `effective` came from; problem: None, or (element, reason, value, reject
     # code, whether the record is rejected) for an element without its FHIR shape (the first one found)
-    "effective", "effective_orig", "absent", "carried", "supp", "effective_el", "problem",
+    "effective", "effective_orig", "effective_end", "absent", "carried", "supp", "effective_el", "problem",
 )
 
 
@@ -176,8 +184,10 @@ class Flattener:
         effective = res.get("effectiveDateTime")
         effective_el = "effectiveDateTime"
         effective_orig = self._kept(res.get("_effectiveDateTime"), self.url_dtc)
+        effective_end = None
         if effective is None and res.get("effectivePeriod") is not None:
             effective, effective_el = res["effectivePeriod"].get("start"), "effectivePeriod.start"
+            effective_end = res["effectivePeriod"].get("end")
         if effective is None and res.get("effectiveInstant"):
             effective, effective_el = res["effectiveInstant"], "effectiveInstant"
         absent = None
@@ -188,7 +198,7 @@ class Flattener:
         if ext_problem is not None:
             return _rejected(in_bundle, ext_problem)
         return (in_bundle, res.get("status"), subject, encounter, seq, *static, *value, effective, effective_orig,
-                absent, carried, self.read_supplemental(res) if has_supp else [], effective_el, problem)
+                effective_end, absent, carried, self.read_supplemental(res) if has_supp else [], effective_el, problem)
 
     def _static(self, elements: tuple) -> tuple:
         """The FLAT_COLUMNS fields from lab_category to static_problem (the first element of these without its
@@ -201,7 +211,8 @@ class Flattener:
                 return (*_NO_STATIC, found)
         cdisc_code, cdisc_display, ncit_code, loinc_code, loinc_codes, code_text, other = self._code(code)
         return (*self._category(category), cdisc_code, ncit_code, loinc_codes, code_text, other, text(cdisc_code),
-                text(cdisc_display), text(loinc_code), _performers(performer), *self._interpretation(interpretation),
+                text(cdisc_display), text(loinc_code), code_display(code), _performers(performer),
+                *self._interpretation(interpretation),
                 _contained_specimen(ref, contained) if ref is not None else None, *self._range(reference_range),
                 code is not None, None)
 
@@ -215,12 +226,16 @@ class Flattener:
                 return e.get("valueString")
         return None
 
-    def _category(self, category: Any) -> tuple[bool | None, list[Any]]:
+    def _category(self, category: Any) -> tuple[bool | None, list[Any], tuple[str, ...]]:
+        """(True: category laboratory, False: other categories of the observation-category system only, None:
+        none of that system), the texts of other categories, and the observation-category codes."""
         lab_category = None
         categories = []
+        codes = []
         lab_sys, lab_code = self.sys_category, self.code_lab
         for cc in category or ():
             cods = _codings(cc)
+            codes += [text(c.get("code")) for c in cods if c.get("system") == lab_sys]
             if any(c.get("system") == lab_sys for c in cods):
                 if any(c.get("system") == lab_sys and c.get("code") == lab_code for c in cods):
                     lab_category = True
@@ -228,7 +243,7 @@ class Flattener:
                     lab_category = False
             elif isinstance(cc, dict) and cc.get("text"):
                 categories.append(cc["text"])
-        return lab_category, categories
+        return lab_category, categories, tuple(codes)
 
     def _code(self, code: Any) -> tuple:
         cdisc_code = cdisc_display = ncit_code = loinc_code = None
@@ -369,12 +384,20 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
     imap = terms.code_map("nrind_to_interpretation")
     derived_subject = 0
     memo = _LbMemo(r, encounters, orgs, tz)
+    sponsor = None if r.strict else SponsorTests()
     for rec in map(_FlatRecord._make, flat_obs):
         loc: Located = rec.loc
         if rec.problem is not None and rec.problem[4]:  # an element without its FHIR shape
             fld, reason, value, code, _ = rec.problem
             r.reject(loc, "Observation", fld, reason, value, code=code)
             continue
+        own = rec.cdisc_code is not None or rec.seq is not None
+        mapped = None if own else mapped_test(rec, foreign.loinc_idx, foreign.by_nci)
+        if not own:
+            kind, why = lab_kind(rec, mapped)
+            if kind == "skip":  # not a lab result: counted, not rejected (lab/sponsor.py)
+                r.skip("Observation", why)
+                continue
         usubjid, problem = subj_of[(rec.subject, rec.strict)]
         if usubjid is None:
             r.reject(loc, "Observation", "Observation.subject", problem, shown_subject(rec.subject),
@@ -399,7 +422,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
         nrind = text(rec.interpretation_text)
         if not nrind and rec.interpretation_codes:
             nrind = imap.cdisc(rec.interpretation_codes[0]) or ""
-        if rec.cdisc_code is not None or rec.seq is not None:  # written by msc-interop: exact decoding
+        if own:  # written by msc-interop: exact decoding
             test = (rec.cdisc_code, rec.cdisc_display_text) if type(rec.cdisc_code) is str and rec.cdisc_code else \
                 own_test(rec, foreign)
             if len(test) == 4:
@@ -424,10 +447,18 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
         else:
             row: dict[str, Any] = {"STUDYID": studyid, "DOMAIN": "LB", "USUBJID": usubjid,
                                    "LBNAM": memo.lab_name(rec.performer), "LBDTC": lbdtc, "LBNRIND": nrind}
-            problem = foreign_lab(rec, row, foreign.loinc_idx, foreign.by_nci)
+            problem = foreign_lab(rec, row, mapped, sponsor)
             if problem:
                 r.reject(loc, "Observation", problem[0], problem[1], problem[2], code=problem[3])
                 continue
+            if rec.effective_end is not None:
+                row["LBENDTC"] = memo.dtc(rec.effective_end)
+                if row["LBENDTC"] is None:
+                    r.reject(loc, "Observation", "Observation.effectivePeriod.end", memo.dtc_reason(rec.effective_end),
+                             rec.effective_end, code="REJ-FHIR-006")
+                    continue
+            if sponsor is not None and mapped is None:
+                sponsor.counted(rec)
             enc = memo.encounter(loc, rec.encounter)
             row.update(VISITNUM=enc.get("VISITNUM"), VISIT=enc.get("VISIT", ""), EPOCH=enc.get("EPOCH", ""))
             rows_out.append(row)
@@ -441,9 +472,14 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
             derived_subject += 1
         over.append(rec.carried or {})
     r.converted["Observation"] += len(rows_out)
+    said = sponsor.note() if sponsor is not None else None
+    if said:
+        r.report.notes.append(said)
+        r.report.warnings.append(sponsor.warning())
     if derived_subject:
+        whose = "that Patient's id" if r.enrolment.kind == "hospital id" else f"from the {r.enrolment.kind}"
         r.report.notes.append(f"{derived_subject} Observation(s) name their subject by a reference to a Patient "
-                              "that is not in the input: USUBJID is that Patient's id")
+                              f"that is not in the input: USUBJID is {whose}")
     if not rows_out:
         return pd.DataFrame(columns=["STUDYID", "DOMAIN", "USUBJID", "LBSEQ", "LBTESTCD", "LBTEST"])
     df = _lb_frame(rows_out)
