@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         results.append(r)
         print(f"{rows:>10,} obs {r['lines']:>10,} lines {r['bytes'] / 1e6:>7,.0f} MB  base {r['base_s'][0]:6.1f} "
               f"{r['base_s'][1]:6.1f} s  validate {r['validate_s']:6.1f} s  ratio {r['ratio']:4.2f}x  "
-              f"(CPU {r['cpu_ratio']:4.2f}x)  peak {r['peak_mb']:6,.0f} MB (before {r['rss_before_mb']:,.0f})  findings {r['findings']}",
+              f"(CPU {r['cpu_ratio']:4.2f}x)  peak {r['peak_mb']:6,.0f} MB (before {r['rss_before_mb']:,.0f})  "
+              f"findings {r['findings']}",
               flush=True)
         if args.data is None:
             shutil.rmtree(root, ignore_errors=True)

@@ -349,9 +349,11 @@ def test_finding_messages_name_value_place_and_fix(example_study: Study) -> None
                                                 ("EX", 3, "EXSTDTC", "20090622T0947")))
     by_rule = {f.rule_id: f for f in validate_study(study).findings}
     assert by_rule["MSC-SDTM-005"].message.startswith(
-        "LBTESTCD 'CA199' is not a term of the extensible CDISC codelist LBTESTCD (C65047); did you mean")
+        "LBTESTCD 'CA199' is not a term of the extensible CDISC codelist LBTESTCD (C65047, CDISC SDTM CT "
+        "2025-03-25); did you mean")
     assert by_rule["MSC-SDTM-004"].message == (
-        "AESER 'No' is not a term of the non-extensible CDISC codelist NY (C66742); did you mean N?")
+        "AESER 'No' is not a term of the non-extensible CDISC codelist NY (C66742, CDISC SDTM CT 2025-03-25); "
+        "did you mean N?")
     assert "write 2009-06-22T09:47" in by_rule["MSC-SDTM-006"].message
     f = by_rule["MSC-SDTM-006"]
     assert (f.dataset_or_resource, f.row_or_entry, f.usubjid, f.seq, f.variable_or_path) == (
