@@ -186,15 +186,6 @@ def scan(item: Any) -> _Scan:
         for key, value in item.resource.items():
             kind = type(value)
             if kind is dict or kind is list:
-                if kind is dict and len(value) < 4 and key not in quantity_keys and key != "text" \
-                        and not key.endswith("Coding") and all(type(v) is str for v in value.values()):
-                    # a small element of strings ({"reference": ...}, a period): as _walk finds, without the memo
-                    for k, v in value.items():
-                        if k == "reference":
-                            found.references.append((f"{rtype}.{key}.reference", v))
-                        elif k in kinds and date_problem(v, kinds[k]):
-                            found.dates.append((f"{rtype}.{key}.{k}", k, v))
-                    continue
                 per = memo.get(key, _NEW)
                 if per is _NEW:
                     per = memo[key] = {}
@@ -206,10 +197,12 @@ def scan(item: Any) -> _Scan:
                 else:
                     if per is not None:
                         part = per.get(text)
-                    elif not _trigger(text):  # a unique element with nothing the walk looks for (an identifier)
-                        if key not in quantity_keys:
-                            continue
-                        part = _element(rtype, key, value, kinds, walk=False)  # a result's valueQuantity
+                    elif not _trigger(text):  # a unique element with nothing the walk looks for
+                        if key not in quantity_keys or (kind is dict and len(quantity_keys[key]) == 1
+                                                        and quantity_keys[key][0][1] == [key]
+                                                        and not _quantity_needs_look(value)):
+                            continue  # nor a quantity a rule would report (a result's valueQuantity)
+                        part = _element(rtype, key, value, kinds, walk=False)
                 if part is None:
                     part = _element(rtype, key, value, kinds)
                     if text is not None and per is not None:

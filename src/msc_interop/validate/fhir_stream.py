@@ -77,12 +77,12 @@ class WholeSet:
                 self.repeated.setdefault(label, [first[label]]).append(at)
 
     def add_references(self, ctx: FhirContext, meta: RuleMeta) -> Iterator[Finding]:
-        known = self.known
+        known, numbers = self.known, self.numbers
         for item in ctx.items:
             refs = scan(item).references
             if not refs:
                 continue
-            at = self.place(item)
+            at = numbers[item.file] * _FILE + int(item.entry or 0) * _LINE
             for k, ref in enumerate(refs):
                 places = known.get(ref, _NEW)
                 if places is _NEW:
@@ -223,7 +223,7 @@ def _items(paths: list[Path], problems: list[Finding], index: WholeSet) -> Itera
             continue
         with fh:
             for line_no, line in enumerate(fh, start=1):
-                if not line.strip():
+                if not line or line.isspace():  # (strip would copy every line)
                     continue
                 try:
                     resource = orjson.loads(line)
