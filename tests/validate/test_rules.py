@@ -185,6 +185,10 @@ CASES: list[tuple[str, str, Check, bool]] = [
      lambda s, out, tmp: validate_paths([tmp / "missing"]).findings, True),
     ("MSC-IO-002", "a .txt file", _write("notes.txt", b"hello"), True),
     ("MSC-IO-002", "a to-sdtm output folder", lambda s, out, tmp: validate_paths([out / "csv"]).findings, False),
+    ("MSC-SDTM-039", "--ct states a CT package other than the one held",
+     lambda s, out, tmp: validate_paths([out / "xpt"], ct="2020-12-18").findings, True),
+    ("MSC-SDTM-039", "--ct states the CT package held",
+     lambda s, out, tmp: validate_paths([out / "xpt"], ct="2025-03-25").findings, False),
     # --- boundary cases that must pass ------------------------------------------------------------------------
     ("MSC-SDTM-001", "a Permissible variable dropped", _study(drop={"dataset": "DM", "variable": "BRTHDTC"}), False),
     ("MSC-SDTM-003", "a Permissible variable dropped", _study(drop={"dataset": "DM", "variable": "BRTHDTC"}), False),
