@@ -5,7 +5,8 @@ elements repeat between resources (the same `code`, `category`, `subject` in man
 top-level element is walked once per distinct (resource type, element name, JSON text): the finds of an
 element depend only on those, and its paths start at the resource type. The memo is bounded (cleared when
 full), so memory stays flat on a stream; an element that misses on at least half of 2,000+ resources of its
-type (an identifier, a result value) is walked directly from then on. The finds of a repeated element hold the
+type (an identifier, a result value) is not kept from then on: its JSON text is searched for a key the walk
+acts on (`_trigger`), and it is walked only when one is there. The finds of a repeated element hold the
 first one's Coding objects, which are equal in content (the rules only read them).
 
 Only what a rule could report is kept: the Codings with no system or no code (MSC-FHIR-003) or a LOINC code
