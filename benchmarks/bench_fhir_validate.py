@@ -10,7 +10,8 @@ Patients, Encounters, ResearchSubjects), then in one fresh process:
   * validate : validate/fhir_rules.fhir_rules on the same files, as `msc-interop validate DIR` runs it: every
                FHIR rule (structure, value sets, codings, units, LOINC, interpretation, references, ids, dates).
 Order base, validate, base: the ratio is validate / mean(base), both timed in the same process minutes apart,
-since this shared machine's speed drifts by tens of percent. Memory (Linux /proc/self/status): VmRSS before,
+since this shared machine's speed drifts by tens of percent; wall and CPU (process_time) ratios both, the CPU
+one being the steadier when other work shares the cores. Memory (Linux /proc/self/status): VmRSS before,
 and the peak (VmHWM) during validate, reset just before it. Figures go to stdout as a table and JSON.
 """
 
@@ -46,8 +47,8 @@ def _status_mb(field: str) -> float:
     return float("nan")
 
 
-def _baseline(paths: list[Path], version: str) -> tuple[float, int, int]:
-    """jsonschema-rs alone: each line parsed and checked whole; (seconds, lines, invalid)."""
+def _baseline(paths: list[Path], version: str) -> tuple[float, int, int, float]:
+    """jsonschema-rs alone: each line parsed and checked whole; (seconds, lines, invalid, CPU seconds)."""
     import orjson
 
     from msc_interop.fhir.validate import _full_validator
@@ -55,7 +56,7 @@ def _baseline(paths: list[Path], version: str) -> tuple[float, int, int]:
 
     schema = get_version(version).schema_name
     validators: dict[str, object] = {}
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     n = bad = 0
     for p in paths:
         with open(p, "rb") as fh:
@@ -66,7 +67,7 @@ def _baseline(paths: list[Path], version: str) -> tuple[float, int, int]:
                     v = validators[r["resourceType"]] = _full_validator(schema, r["resourceType"])
                 n += 1
                 bad += not v.is_valid(r)  # type: ignore[attr-defined]
-    return time.perf_counter() - t, n, bad
+    return time.perf_counter() - t, n, bad, time.process_time() - c
 
 
 def _child(folder: str, version: str, queue: mp.Queue) -> None:
@@ -74,17 +75,18 @@ def _child(folder: str, version: str, queue: mp.Queue) -> None:
 
     paths = sorted(Path(folder).glob("*.ndjson"))
     _baseline(paths[:1], version)  # compile the validators, load the schema
-    b1, lines, invalid = _baseline(paths, version)
+    b1, lines, invalid, c1 = _baseline(paths, version)
     rss = _status_mb("VmRSS")
     with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")  # the peak starts again from here
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     findings = fhir_rules(paths, version)
-    took = time.perf_counter() - t
+    took, cpu = time.perf_counter() - t, time.process_time() - c
     peak = _status_mb("VmHWM")
-    b2, _, _ = _baseline(paths, version)
+    b2, _, _, c2 = _baseline(paths, version)
     queue.put({"lines": lines, "invalid_by_schema": invalid, "findings": len(findings), "base_s": [b1, b2],
-               "validate_s": took, "ratio": took / ((b1 + b2) / 2), "rss_before_mb": rss, "peak_mb": peak,
+               "validate_s": took, "ratio": took / ((b1 + b2) / 2), "base_cpu_s": [c1, c2], "validate_cpu_s": cpu,
+               "cpu_ratio": cpu / ((c1 + c2) / 2), "rss_before_mb": rss, "peak_mb": peak,
                "bytes": sum(p.stat().st_size for p in paths)})
 
 
@@ -114,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         results.append(r)
         print(f"{rows:>10,} obs {r['lines']:>10,} lines {r['bytes'] / 1e6:>7,.0f} MB  base {r['base_s'][0]:6.1f} "
               f"{r['base_s'][1]:6.1f} s  validate {r['validate_s']:6.1f} s  ratio {r['ratio']:4.2f}x  "
-              f"peak {r['peak_mb']:6,.0f} MB (before {r['rss_before_mb']:,.0f})  findings {r['findings']}",
+              f"(CPU {r['cpu_ratio']:4.2f}x)  peak {r['peak_mb']:6,.0f} MB (before {r['rss_before_mb']:,.0f})  "
+              f"findings {r['findings']}",
               flush=True)
         if args.data is None:
             shutil.rmtree(root, ignore_errors=True)

@@ -3,7 +3,9 @@
 SDTM: synth + build a study of about N LB rows (not timed as validation), then time
   - validate_study (the SDTM rules over the in-memory Study: what to-sdtm runs at the end),
   - validate_paths on the written Dataset-JSON folder and on the XPT folder (file rules, reading, SDTM rules,
-    define.xml XSD and cross-checks).
+    define.xml XSD and cross-checks), each in a fresh process in the order base, validate, base, where base is
+    reading every dataset of the same folder into pandas (pyreadstat for XPT, orjson + DataFrame for
+    Dataset-JSON): the ratio is validate / mean(base); peak RSS (VmHWM, reset before validate) is validate's own.
 FHIR: a collection Bundle of N entries (1 Patient per 50 Observations, half the references Type/id, half
 urn:uuid), then time reading it, the reference rule alone (MSC-FHIR-008: must grow linearly) and all FHIR rules
 except the fhir.resources structure check (`--structure` adds it; it runs ~3k resources/s).
@@ -33,7 +35,7 @@ def run_sdtm(rows: int, formats: list[str], workdir: Path) -> dict:
     from msc_interop.sdtm.define import write_define
     from msc_interop.sdtm.formats import write_study
     from msc_interop.synth import generate
-    from msc_interop.validate import validate_paths, validate_study
+    from msc_interop.validate import validate_study
 
     subjects = max(1, round(rows / LAB_ROWS_PER_SUBJECT))
     generate(subjects, 1, "scale").write(workdir / "records")
@@ -43,17 +45,65 @@ def run_sdtm(rows: int, formats: list[str], workdir: Path) -> dict:
     report = validate_study(study)
     stages["validate_study"] = time.perf_counter() - t
     findings = {"validate_study": len(report.findings)}
+    measured: dict[str, dict] = {}
     for fmt in formats:
         folder = workdir / "sdtm" / fmt
         write_study(study, folder, [fmt], created=CREATED)
         if fmt in ("xpt", "json"):
             write_define(study, folder / "define.xml", dataset_format=fmt, created=CREATED)
-        t = time.perf_counter()
-        report = validate_paths([folder])
-        stages[f"validate_paths {fmt}"] = time.perf_counter() - t
-        findings[f"validate_paths {fmt}"] = len(report.findings)
+        # in a fresh process: the study built here does not count in validate's peak memory
+        cmd = [sys.executable, __file__, "--measure", f"{fmt}:{folder}"]
+        r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        measured[fmt] = r
+        stages[f"validate_paths {fmt}"] = r["validate_s"]
+        findings[f"validate_paths {fmt}"] = r["findings"]
     return {"lb_rows": len(study["LB"]), "subjects": subjects, "stages": stages, "findings": findings,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "measured": measured}
+
+
+def _status_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def read_baseline(folder: Path, fmt: str) -> tuple[float, int]:
+    """The baseline: every dataset of the folder read into pandas (XPT with pyreadstat, Dataset-JSON with
+    orjson + DataFrame), nothing checked; (seconds, rows)."""
+    import orjson
+    import pandas as pd
+    import pyreadstat
+
+    t = time.perf_counter()
+    rows = 0
+    for path in sorted(folder.glob(f"*.{fmt}")):
+        if fmt == "xpt":
+            df, _ = pyreadstat.read_xport(str(path))
+        else:
+            doc = orjson.loads(path.read_bytes())
+            df = pd.DataFrame(doc["rows"], columns=[c["name"] for c in doc["columns"]])
+        rows += len(df)
+        del df
+    return time.perf_counter() - t, rows
+
+
+def measure(fmt: str, folder: Path) -> dict:
+    """base, validate_paths, base in this one process (the shared machine drifts); validate's peak RSS."""
+    from msc_interop.validate import validate_paths
+
+    read_baseline(folder, fmt)  # imports, page cache
+    b1, rows = read_baseline(folder, fmt)
+    before = _status_mb("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # the peak starts again from here
+    t = time.perf_counter()
+    report = validate_paths([folder])
+    took = time.perf_counter() - t
+    peak = _status_mb("VmHWM")
+    b2, _ = read_baseline(folder, fmt)
+    return {"rows_read": rows, "base_s": [b1, b2], "validate_s": took, "ratio": took / ((b1 + b2) / 2),
+            "rss_before_mb": before, "peak_mb": peak, "findings": len(report.findings),
+            "bytes": sum(p.stat().st_size for p in folder.iterdir())}
 
 
 def write_bundle(path: Path, n: int) -> None:
@@ -111,7 +161,12 @@ def main() -> None:
     ap.add_argument("--formats", default="json,xpt", help="formats written and validated with validate_paths")
     ap.add_argument("--structure", action="store_true", help="include the fhir.resources structure check")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one size in this process
+    ap.add_argument("--measure", help=argparse.SUPPRESS)  # internal: fmt:folder, base/validate/base
     args = ap.parse_args()
+    if args.measure:
+        fmt, folder = args.measure.split(":", 1)
+        print(json.dumps(measure(fmt, Path(folder))))
+        return
     if args.one:
         kind, size = args.one.split(":")
         with tempfile.TemporaryDirectory() as tmp:
@@ -133,6 +188,11 @@ def main() -> None:
             for stage, seconds in r["stages"].items():
                 print(f"    {stage:<24} {seconds:7.2f} s   {r['lb_rows'] / seconds:>10,.0f} LB rows/s   "
                       f"findings: {r['findings'][stage]}")
+            for fmt, m in r["measured"].items():
+                print(f"    {fmt}: base (pandas read) {m['base_s'][0]:.2f} / {m['base_s'][1]:.2f} s, validate "
+                      f"{m['validate_s']:.2f} s, ratio {m['ratio']:.2f}x, peak RSS {m['peak_mb']:,.0f} MB "
+                      f"(before {m['rss_before_mb']:,.0f}), {m['bytes'] / 1e6:,.0f} MB on disk")
+            print(json.dumps(r))
         else:
             print(f"FHIR: {r['entries']:>9,} Bundle entries, peak RSS {r['peak_rss_mb']:.0f} MB, "
                   f"unresolved references: {r['unresolved']}, findings: {r['findings']}")

@@ -288,14 +288,14 @@ def to_fhir(
 
 
 def validate(paths: Sequence[str | Path], fhir_version: str | None = None, odm_map: str | Path | None = None,
-             encoding: str | None = None, sdtmig: str | None = None, deep: bool = False):
+             encoding: str | None = None, sdtmig: str | None = None, deep: bool = False, ct: str | None = None):
     """Run every rule that applies to what each path holds; one Report (see msc_interop.validate).
     `encoding` of XPT/CSV text (default: detect per file); `sdtmig` the SDTMIG version to check against
     (default: what define.xml or TS SDTIGVER states); `deep` runs the fhir.resources models on every FHIR
-    resource."""
+    resource; `ct` the CDISC CT version the study uses (default: what define.xml 2.1 states)."""
     from msc_interop.validate import validate_paths
 
     paths = [Path(p) for p in paths]
     refuse_own_outputs(paths)  # as every command does; inside a folder they are skipped
     return validate_paths(paths, fhir_version=fhir_version, odm_map=odm_map, encoding=encoding, sdtmig=sdtmig,
-                          deep=deep)
+                          deep=deep, ct=ct)

@@ -337,9 +337,12 @@ Exit status: 0 passed at --fail-on, 1 findings at or above it, 2 unusable input.
 @click.option("--deep", is_flag=True,
               help="FHIR: run the fhir.resources models on every resource, not only on those the fast JSON Schema "
                    "check refuses (several times slower; a second opinion on the structure).")
+@click.option("--ct", metavar="YYYY-MM-DD",
+              help="CDISC CT version the study uses (default: as define.xml 2.1 states). CT rules use the one "
+                   "package msc-interop holds (2025-03-25); a notice says so when the study's differs.")
 def validate(paths: tuple[Path, ...], fhir_version: str | None, report_path: Path | None, fail_on: str,
              list_rules: bool, limit: int, odm_map: Path | None, encoding: str | None, sdtmig: str | None,
-             deep: bool) -> None:
+             deep: bool, ct: str | None) -> None:
     """Check SDTM and FHIR against the standards; one report of what is wrong and exactly where."""
     from rich.console import Console
 
@@ -353,7 +356,7 @@ def validate(paths: tuple[Path, ...], fhir_version: str | None, report_path: Pat
         raise click.UsageError("give at least one PATH (or --list-rules)")
     try:
         report = api.validate(list(paths), fhir_version=fhir_version, odm_map=odm_map, encoding=encoding,
-                              sdtmig=sdtmig, deep=deep)
+                              sdtmig=sdtmig, deep=deep, ct=ct)
         if report_path is not None:
             report.write(report_path)
     except MscInteropError as exc:

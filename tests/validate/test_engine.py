@@ -125,6 +125,8 @@ def test_shipped_schemas_equal_the_official_files(shared_dir: Path) -> None:
 #            bindings for them - expected (notice; every other rule ran).
 #   SDTM-025 checked against SDTMIG 3.3, as define.xml states it (def:Standard Name="STDTMIG" Version="3.3"),
 #            once per format read - expected (notice: not msc-interop's default 3.4, so it says so).
+#   SDTM-039 define.xml states CDISC CT 2020-12-18 (def:Standard Type="CT" PublishingSet="SDTM"); the CT rules
+#            used the one package msc-interop holds, 2025-03-25, once per format read - expected (notice).
 CDISC_JUDGED = {
     ("MSC-DEF-001", "define.xml", "define.xml"): 1,
     ("MSC-DEF-005", "dm.json", "BRTHDTC"): 1, ("MSC-DEF-005", "dm.ndjson", "BRTHDTC"): 1,
@@ -136,7 +138,7 @@ CDISC_JUDGED = {
     ("MSC-SDTM-016", "lb.json", "LBNRIND"): 5, ("MSC-SDTM-016", "lb.xpt", "LBNRIND"): 5,
     ("MSC-SDTM-023", "cm.json", ""): 1, ("MSC-SDTM-023", "cm.xpt", ""): 1,
     ("MSC-SDTM-023", "vs.json", ""): 1, ("MSC-SDTM-023", "vs.xpt", ""): 1,
-    ("MSC-SDTM-025", "define.xml", ""): 3,
+    ("MSC-SDTM-025", "define.xml", ""): 3, ("MSC-SDTM-039", "define.xml", ""): 3,
 }
 
 

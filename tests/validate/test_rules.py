@@ -185,6 +185,10 @@ CASES: list[tuple[str, str, Check, bool]] = [
      lambda s, out, tmp: validate_paths([tmp / "missing"]).findings, True),
     ("MSC-IO-002", "a .txt file", _write("notes.txt", b"hello"), True),
     ("MSC-IO-002", "a to-sdtm output folder", lambda s, out, tmp: validate_paths([out / "csv"]).findings, False),
+    ("MSC-SDTM-039", "--ct states a CT package other than the one held",
+     lambda s, out, tmp: validate_paths([out / "xpt"], ct="2020-12-18").findings, True),
+    ("MSC-SDTM-039", "--ct states the CT package held",
+     lambda s, out, tmp: validate_paths([out / "xpt"], ct="2025-03-25").findings, False),
     # --- boundary cases that must pass ------------------------------------------------------------------------
     ("MSC-SDTM-001", "a Permissible variable dropped", _study(drop={"dataset": "DM", "variable": "BRTHDTC"}), False),
     ("MSC-SDTM-003", "a Permissible variable dropped", _study(drop={"dataset": "DM", "variable": "BRTHDTC"}), False),
@@ -349,9 +353,11 @@ def test_finding_messages_name_value_place_and_fix(example_study: Study) -> None
                                                 ("EX", 3, "EXSTDTC", "20090622T0947")))
     by_rule = {f.rule_id: f for f in validate_study(study).findings}
     assert by_rule["MSC-SDTM-005"].message.startswith(
-        "LBTESTCD 'CA199' is not a term of the extensible CDISC codelist LBTESTCD (C65047); did you mean")
+        "LBTESTCD 'CA199' is not a term of the extensible CDISC codelist LBTESTCD (C65047, CDISC SDTM CT "
+        "2025-03-25); did you mean")
     assert by_rule["MSC-SDTM-004"].message == (
-        "AESER 'No' is not a term of the non-extensible CDISC codelist NY (C66742); did you mean N?")
+        "AESER 'No' is not a term of the non-extensible CDISC codelist NY (C66742, CDISC SDTM CT 2025-03-25); "
+        "did you mean N?")
     assert "write 2009-06-22T09:47" in by_rule["MSC-SDTM-006"].message
     f = by_rule["MSC-SDTM-006"]
     assert (f.dataset_or_resource, f.row_or_entry, f.usubjid, f.seq, f.variable_or_path) == (

@@ -99,6 +99,23 @@ def stated_standard(tree: etree._ElementTree, v: DefineVersion) -> tuple[str, st
                      f"(line {mdv.sourceline})")
 
 
+def stated_ct(tree: etree._ElementTree, v: DefineVersion) -> tuple[str, str] | None:
+    """(CDISC CT version, where it is written) the document states: Define-XML 2.1 def:Standard Type="CT"
+    (Name "CDISC/NCI", the SDTM publishing set before any other); None for 1.0 and 2.0, which have no place
+    for it."""
+    if not v.standard_elements:
+        return None
+    root = tree.getroot()
+    found = [std for std in root.iter(v.def_tag("Standard")) if std.get("Type") == "CT" and std.get("Version")]
+    found.sort(key=lambda std: (std.get("PublishingSet") or "SDTM") != "SDTM")
+    for std in found:
+        return std.get("Version", ""), (f"define.xml def:Standard Name=\"{std.get('Name')}\" Type=\"CT\""
+                                        + (f" PublishingSet=\"{std.get('PublishingSet')}\""
+                                           if std.get("PublishingSet") else "")
+                                        + f" Version=\"{std.get('Version')}\" (line {std.sourceline})")
+    return None
+
+
 def stated_classes(tree: etree._ElementTree, v: DefineVersion) -> dict[str, str]:
     """ItemGroupDef Name -> def:Class as written (2.1 may write it as a def:Class element with a Name)."""
     out: dict[str, str] = {}

@@ -18,7 +18,8 @@ Nothing stops at the first problem: an unreadable file is a finding (MSC-IO-001)
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from msc_interop.runtime import gc_paused
 from msc_interop.sdtm.text_encoding import check_encoding, read_xport, reading
 from msc_interop.study import Study, StudyMeta, conform
 from msc_interop.validate.columns import ColumnCache
-from msc_interop.validate.define_versions import detect, stated_classes, stated_standard
+from msc_interop.validate.define_versions import detect, stated_classes, stated_ct, stated_standard
 from msc_interop.validate.fhir_rules import fhir_rules
 from msc_interop.validate.model import Finding, Scope
 from msc_interop.validate.registry import get_rule, run
@@ -71,18 +72,19 @@ class Options:
     encoding: str | None = None
     sdtmig: str | None = None
     deep: bool = False
+    ct: str | None = None  # the CDISC CT version the study uses (--ct); None: as define.xml states
 
 
 def validate_paths(paths: Sequence[str | Path], *, fhir_version: str | None = None,
                    odm_map: str | Path | None = None, encoding: str | None = None,
-                   sdtmig: str | None = None, deep: bool = False) -> Report:
+                   sdtmig: str | None = None, deep: bool = False, ct: str | None = None) -> Report:
     """Validate each path by what it holds (SDTM folder or file, to-sdtm output, study records, FHIR).
 
         >>> report = validate_paths([Path("out/sdtm")])                     # doctest: +SKIP
         >>> report.counts_by_severity()                                      # doctest: +SKIP
         {'error': 0, 'warning': 0, 'notice': 0}
     """
-    options = Options(check_encoding(encoding), sdtmig, deep)
+    options = Options(check_encoding(encoding), sdtmig, deep, check_ct(ct))
     report = Report(sources=[str(p) for p in paths])
     for p in paths:
         report.extend(_validate_path(Path(p), fhir_version, 0, odm_map, options))
@@ -196,7 +198,7 @@ def _validate_sdtm(groups: dict[str, list[Path]], define: Path | None, *, whole_
         frames, files, headers = _read_group(fmt, groups[fmt], findings, options.encoding)
         study = _study(frames, files, findings)
         columns = ColumnCache(study.datasets)  # distinct values per column, shared by the SDTM and define rules
-        standard, conflicts = _standard(options.sdtmig, tree, study)
+        standard, conflicts = _standard(options.sdtmig, tree, study, options.ct)
         source = str(define if define is not None else (groups[fmt][0].parent if whole_study else groups[fmt][0]))
         findings += run(Scope.SDTM, SdtmContext(study, source, files={k: str(v) for k, v in files.items()},
                                                 whole_study=whole_study, column_cache=columns,
@@ -209,12 +211,31 @@ def _validate_sdtm(groups: dict[str, list[Path]], define: Path | None, *, whole_
     return findings
 
 
-def _standard(option: str | None, tree: etree._ElementTree | None, study: Study) -> tuple[Standard, list[str]]:
-    """The SDTMIG version (--sdtmig, define.xml, TS) and the classes define.xml states, for the SDTM rules."""
+def _standard(option: str | None, tree: etree._ElementTree | None, study: Study, ct: str | None = None
+              ) -> tuple[Standard, list[str]]:
+    """The SDTMIG version (--sdtmig, define.xml, TS), the classes and the CT version define.xml states (or
+    --ct), for the SDTM rules."""
     version = detect(tree) if tree is not None else None
     stated = stated_standard(tree, version) if tree is not None and version is not None else None
     classes = stated_classes(tree, version) if tree is not None and version is not None else {}
-    return resolve(option, stated, ts_version(study.datasets), classes)
+    standard, conflicts = resolve(option, stated, ts_version(study.datasets), classes)
+    ct_stated = (ct, "--ct") if ct else stated_ct(tree, version) if tree is not None and version is not None else None
+    if ct_stated:
+        standard = replace(standard, ct=ct_stated[0], ct_source=ct_stated[1])
+    return standard, conflicts
+
+
+def check_ct(ct: str | None) -> str | None:
+    """--ct as given (a CDISC CT package date, YYYY-MM-DD), or a clear error."""
+    if ct is None:
+        return None
+    try:
+        date.fromisoformat(ct.strip())
+        if len(ct.strip()) != 10:
+            raise ValueError
+    except ValueError:
+        raise MscInteropError(f"--ct {ct!r} is not a CDISC CT package date (YYYY-MM-DD, e.g. 2025-03-25)") from None
+    return ct.strip()
 
 
 def _read_group(fmt: str, paths: list[Path], findings: list[Finding], encoding: str | None = None

@@ -4,7 +4,6 @@ references resolve in, the version. fhir_rules.py holds the rules; fhir_stream.p
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,7 +43,7 @@ class Container:
     label: str
 
 
-@dataclass
+@dataclass(slots=True)
 class FhirItem:
     resource: dict[str, Any]
     file: str
@@ -53,10 +52,10 @@ class FhirItem:
     full_url: str = ""
     is_bundle: bool = False
     _scan: _Scan | None = field(default=None, repr=False)
+    type: str = field(init=False, repr=False)  # the resourceType ("" when none)
 
-    @functools.cached_property
-    def type(self) -> str:
-        return str(self.resource.get("resourceType", ""))
+    def __post_init__(self) -> None:
+        self.type = str(self.resource.get("resourceType", ""))
 
     @property
     def label(self) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from msc_interop.validate.fhir_read import (  # noqa: F401 -- read_fhir, normali
     normalize_version,
     read_fhir,
 )
-from msc_interop.validate.fhir_scan import _date_elements, scan
+from msc_interop.validate.fhir_scan import _date_elements, date_problem, scan, select
 from msc_interop.validate.model import Finding, RuleMeta
 from msc_interop.validate.registry import crashed, get_rule, params, rule
 from msc_interop.validate.terminology import fhir_date_problem, loinc_problem, ucum_problem
@@ -83,33 +83,10 @@ def _codings(item: FhirItem) -> list[tuple[str, dict[str, Any]]]:
     return scan(item).codings
 
 
-def _select(node: Any, steps: list[str], path: str) -> Iterator[tuple[str, Any]]:
-    """Nodes at a dotted path below `node` (arrays expanded, with their indexes in the path)."""
-    if not steps:
-        yield path, node
-        return
-    if not isinstance(node, dict) or steps[0] not in node:
-        return
-    value = node[steps[0]]
-    here = f"{path}.{steps[0]}"
-    if isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _select(v, steps[1:], f"{here}[{i}]")
-    else:
-        yield from _select(value, steps[1:], here)
-
-
-def _at(item: FhirItem, dotted: str) -> Iterator[tuple[str, Any]]:
+def _at(item: FhirItem, dotted: str) -> list[tuple[str, Any]]:
+    """Nodes at a dotted path of the item's resource (arrays expanded, with their indexes in the path)."""
     rtype, steps = _steps(dotted)
-    if item.type == rtype:
-        if len(steps) == 1:  # the usual case, without the recursion
-            value = item.resource.get(steps[0], _at)
-            if value is _at:  # absent
-                return
-            if type(value) is not list:
-                yield f"{rtype}.{steps[0]}", value
-                return
-        yield from _select(item.resource, steps, rtype)
+    return select(item.resource, steps, rtype) if item.type == rtype else []
 
 
 @functools.cache
@@ -202,6 +179,11 @@ def required_value_sets(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
     for item in ctx.items:
         for b in by_type.get(item.type, ()):
             allowed = b[ctx.version]
+            _, steps = _steps(b["path"])
+            if len(steps) == 1:  # the usual case (Observation.status), without _at
+                value = item.resource.get(steps[0])
+                if value is None or (type(value) is str and value in allowed):
+                    continue
             for path, value in _at(item, b["path"]):
                 if isinstance(value, str) and value not in allowed:
                     yield meta.finding(**ctx.where(item), variable=path, value=value, path=path,
@@ -220,14 +202,10 @@ def coding_system_and_code(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding
 
 
 def _quantities(ctx: FhirContext, meta: RuleMeta) -> list[tuple[FhirItem, str, dict[str, Any]]]:
-    """Quantities with a value at the paths of MSC-FHIR-004 (computed once for MSC-FHIR-004 and -005)."""
+    """The quantities with a value at the paths of MSC-FHIR-004 that MSC-FHIR-004 or -005 may report (the scan
+    keeps only those), computed once for both."""
     if ctx.quantities is None:
-        paths = params(get_rule("MSC-FHIR-004"), "quantities")
-        by_type: dict[str, list[str]] = defaultdict(list)
-        for dotted in paths:
-            by_type[dotted.split(".")[0]].append(dotted)
-        ctx.quantities = [(item, path, q) for item in ctx.items for dotted in by_type.get(item.type, ())
-                          for path, q in _at(item, dotted) if isinstance(q, dict) and "value" in q]
+        ctx.quantities = [(item, path, q) for item in ctx.items for _, path, q in scan(item).quantities]
     return ctx.quantities
 
 
@@ -282,40 +260,62 @@ _NORMAL = {"N"}
 def interpretation_consistent(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
     interpretation = terms.system("interpretation")
     for item in ctx.items:
+        if item.type != "Observation":
+            continue
         r = item.resource
-        if item.type != "Observation" or not isinstance(r.get("valueQuantity"), dict):
-            continue
-        vq = r["valueQuantity"]
+        concepts, vq, ranges = r.get("interpretation"), r.get("valueQuantity"), r.get("referenceRange")
+        if not concepts or not isinstance(concepts, list) or not isinstance(vq, dict) or not ranges \
+                or not isinstance(ranges, list):
+            continue  # nothing claimed, or nothing to compare
         x = vq.get("value")
-        ranges = r.get("referenceRange")
-        if not isinstance(x, int | float) or isinstance(x, bool) or not isinstance(ranges, list) or not ranges:
+        if not isinstance(x, int | float) or isinstance(x, bool):
             continue
-        rr = ranges[0] if isinstance(ranges[0], dict) else {}
-        low, high = _limit(rr.get("low"), vq), _limit(rr.get("high"), vq)
+        parts = scan(item).elements or {}
+        claims = _derived(parts.get("interpretation"), concepts, _claims, interpretation)
+        if not claims:
+            continue
+        limits = _derived(parts.get("referenceRange"), ranges, _limits)
+        vcode = vq.get("code")
+        low = limits[0] if not (limits[1] and vcode and limits[1] != vcode) else None
+        high = limits[2] if not (limits[3] and vcode and limits[3] != vcode) else None
         if low is None and high is None:
             continue
         expected = "L" if low is not None and x < low else "H" if high is not None and x > high else "N"
-        for i, concept in enumerate(r.get("interpretation", []) if isinstance(r.get("interpretation"), list) else []):
-            for j, coding in enumerate(concept.get("coding", []) if isinstance(concept, dict) else []):
-                if not isinstance(coding, dict) or coding.get("system") not in (interpretation, None):
-                    continue
-                code = coding.get("code")
-                wrong = ((code in _NORMAL and expected != "N") or (code in _LOW and expected != "L")
-                         or (code in _HIGH and expected != "H"))
-                if wrong:
-                    path = f"Observation.interpretation[{i}].coding[{j}].code"
-                    yield meta.finding(**ctx.where(item), variable=path, value=code, path=path, number=x,
-                                       low="" if low is None else low, high="" if high is None else high,
-                                       expected=expected)
+        for i, j, code in claims:
+            wrong = ((code in _NORMAL and expected != "N") or (code in _LOW and expected != "L")
+                     or (code in _HIGH and expected != "H"))
+            if wrong:
+                path = f"Observation.interpretation[{i}].coding[{j}].code"
+                yield meta.finding(**ctx.where(item), variable=path, value=code, path=path, number=x,
+                                   low="" if low is None else low, high="" if high is None else high,
+                                   expected=expected)
 
 
-def _limit(q: Any, value: dict[str, Any]) -> float | None:
-    """A reference-range limit comparable with the value: a number in the same unit code (or no code on either)."""
-    if not isinstance(q, dict) or not isinstance(q.get("value"), int | float) or isinstance(q.get("value"), bool):
-        return None
-    if q.get("code") and value.get("code") and q.get("code") != value.get("code"):
-        return None
-    return float(q["value"])
+def _derived(part: Any, value: Any, derive: Callable[..., Any], *args: Any) -> Any:
+    """derive(value, *args), kept on the element's memo finds (one derivation per distinct element)."""
+    if part is None:
+        return derive(value, *args)
+    if part.derived is None:
+        part.derived = derive(value, *args)
+    return part.derived
+
+
+def _claims(concepts: list[Any], interpretation: str) -> list[tuple[int, int, str]]:
+    """(i, j, code) of the interpretation Codings that claim N, L or H (system v3 or none)."""
+    claimed = _NORMAL | _LOW | _HIGH
+    return [(i, j, coding.get("code")) for i, concept in enumerate(concepts) if isinstance(concept, dict)
+            for j, coding in enumerate(concept.get("coding", [])) if isinstance(coding, dict)
+            and coding.get("system") in (interpretation, None) and coding.get("code") in claimed]
+
+
+def _limits(ranges: list[Any]) -> tuple[float | None, Any, float | None, Any]:
+    """The first reference range's low and high (numbers) with their unit codes."""
+    rr = ranges[0] if isinstance(ranges[0], dict) else {}
+    out: list[Any] = []
+    for q in (rr.get("low"), rr.get("high")):
+        ok = isinstance(q, dict) and isinstance(q.get("value"), int | float) and not isinstance(q.get("value"), bool)
+        out += [float(q["value"]), q.get("code")] if ok else [None, None]
+    return out[0], out[1], out[2], out[3]
 
 
 @dataclass
@@ -413,11 +413,7 @@ def date_forms(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
     for item in ctx.items:
         for path, key, value in scan(item).dates:  # a non-string date is a type error: MSC-FHIR-001 reports it
             kind = kinds[key]
-            reason = _date_problem(value, kind)
+            reason = date_problem(value, kind)
             if reason:
                 yield meta.finding(**ctx.where(item), variable=path, value=value, path=path, kind=kind, reason=reason)
 
-
-@functools.lru_cache(65536)
-def _date_problem(value: str, kind: str) -> str:
-    return fhir_date_problem(value, kind)

@@ -79,10 +79,12 @@ def registered_functions() -> dict[str, RuleFunction]:
     return dict(_FUNCTIONS)
 
 
-def run(scope: Scope, ctx: Any, *, file: str = "", dataset: str = "") -> list[Finding]:
-    """Run every rule of `scope` over `ctx`; collect all findings (a crashing rule becomes a finding)."""
+def run(scope: Scope, ctx: Any, *, file: str = "", dataset: str = "", rules: list[RuleMeta] | None = None
+        ) -> list[Finding]:
+    """Run every rule of `scope` (or of `rules`, the caller's list_rules() kept) over `ctx`; collect all
+    findings (a crashing rule becomes a finding)."""
     out: list[Finding] = []
-    for meta in list_rules():
+    for meta in list_rules() if rules is None else rules:
         if meta.scope != scope or meta.raised_by != "function":
             continue
         fn = _FUNCTIONS.get(meta.id)

@@ -68,6 +68,10 @@ class Standard:
     source: str = "msc-interop default (no version stated)"
     remarks: tuple[str, ...] = ()
     define_classes: Mapping[str, str] = field(default_factory=dict)
+    # the CDISC CT version the study states (--ct, define.xml 2.1 def:Standard Type="CT") and where; CT rules
+    # always use the one package msc-interop holds (mappings/codelists.json), MSC-SDTM-039 says so when they differ
+    ct: str | None = None
+    ct_source: str = ""
 
     @property
     def worth_saying(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from msc_interop import mappings
 from msc_interop.validate.model import Finding, RuleMeta
 from msc_interop.validate.registry import rule
 from msc_interop.validate.rules.sdtm_context import SdtmContext
@@ -27,3 +28,11 @@ def sdtmig_version_conflict(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Findin
     for conflict in ctx.standard_conflicts:
         yield meta.finding(file=ctx.source, conflict=conflict, version=ctx.standard.sdtmig,
                            source=ctx.standard.source)
+
+
+@rule("MSC-SDTM-039")
+def ct_version_used(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    std = ctx.standard
+    used = mappings.ct_source().get("package_date", "")
+    if std.ct and std.ct != used:
+        yield meta.finding(file=ctx.source, used=used, stated=std.ct, source=std.ct_source)
