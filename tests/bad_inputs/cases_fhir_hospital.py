@@ -48,14 +48,12 @@ def _administration(status: str, **extra: Any) -> Callable[[str], dict[str, Any]
 
 
 case("fhir-hospital/unknown-loinc-carried", "fhir-bundle", "from-fhir", 0,
-     ("SPONSOR-DEFINED", "LOINC 2857-1 -> PROSTASA (Prostate specific Ag): 1"),
+     ("SPONSOR-DEFINED", "LOINC 5671-3 -> LEAD (Lead): 1"),
      {"Observation": (OBS + 1, OBS + 1, 0)})(
-    _append(_observation("laboratory", "2857-1", "Prostate specific Ag [Mass/volume] in Serum or Plasma",
-                         "ng/mL", 1.2)))
+    _append(_observation("laboratory", "5671-3", "Lead [Mass/volume] in Blood", "ng/mL", 1.2)))
 case("fhir-hospital/unknown-unit-of-a-carried-test-kept", "fhir-bundle", "from-fhir", 0,
-     ("SPONSOR-DEFINED", "LOINC 33914-3"), {"Observation": (OBS + 1, OBS + 1, 0)})(
-    _append(_observation("laboratory", "33914-3", "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] "
-                         "in Serum or Plasma by Creatinine-based formula (MDRD)", "mL/min/{1.73_m2}", 88)))
+     ("SPONSOR-DEFINED", "LOINC 5671-3"), {"Observation": (OBS + 1, OBS + 1, 0)})(
+    _append(_observation("laboratory", "5671-3", "Lead [Mass/volume] in Blood", "[ppb]", 12)))
 case("fhir-hospital/vital-signs-skipped-not-rejected", "fhir-bundle", "from-fhir", 0,
      ("skipped 1 Observation: category vital-signs",), {"Observation": (OBS + 1, OBS, 0)})(
     _append(_observation("vital-signs", "29463-7", "Body weight", "kg", 74)))
