@@ -33,10 +33,17 @@ def test_every_table_is_produced(pilot_tables):
 def test_demographics_by_arm(pilot_tables, raw):
     t = pilot_tables["demographics"]
     # dm.json: 18 subjects, 12 F; arms PLACEBO 5, ZAN_HIGH 7, ZAN_LOW 5 and one screen failure without an arm
-    assert sum(r["SEX"] == "F" for r in raw["dm"]) == 12
-    assert cell(t, {"Characteristic": "Sex", "Category": "Female"}, "Total (N=18)") == "12 (66.7%)"  # 12/18
-    assert [c for c in t.columns if "(N=" in c] == ["PLACEBO (N=5)", "ZAN_HIGH (N=7)", "ZAN_LOW (N=5)",
-                                                     "Not assigned (N=1)", "Total (N=18)"]
+    # the screen failure (empty ARMCD) is in no treatment column: the safety population is 17, labelled by ARM
+    treated = [r for r in raw["dm"] if r["ARMCD"]]
+    assert len(treated) == 17 and sum(r["SEX"] == "F" for r in treated) == 11
+    assert cell(t, {"Characteristic": "Sex", "Category": "Female"}, "Total (N=17)") == "11 (64.7%)"  # 11/17
+    assert [c for c in t.columns if "(N=" in c] == ["Placebo (N=5)", "Zanomaline High Dose (81 mg) (N=7)",
+                                                     "Zanomaline Low Dose (54 mg) (N=5)", "Total (N=17)"]
+    pops = pilot_tables["populations"].set_index("Population")
+    assert pops.at["Enrolled (DM)", "Total"] == "18"
+    assert pops.at["Not randomised (screen failure / not assigned)", "Not randomised (planned)"] == "1"
+    assert pilot_tables["population_listing"]["Subject"].tolist() == [
+        r["USUBJID"] for r in raw["dm"] if not r["ARMCD"]]
     study = pilot_tables["study"].set_index("Item")["Value"]
     assert study["Indication (disease)"] == "Alzheimer's Disease (Disorder)"  # TS INDIC
     assert study["Planned visit schedule"].startswith("not in the input")
@@ -45,16 +52,19 @@ def test_demographics_by_arm(pilot_tables, raw):
 def test_adverse_events_uncoded_terms(pilot_tables, raw):
     ae = raw["ae"]
     ov = pilot_tables["ae_overview"]
-    # ae.json: 74 records, 13 distinct USUBJID -> 13/18 = 72.2 %; AESER = Y on 4 records of 4 subjects
+    # ae.json: 74 records, 13 distinct USUBJID, all treated and all on/after RFXSTDTC (none pre-treatment)
+    # -> 13/17 = 76.5 %; AESER = Y on 4 records of 4 subjects
     assert len(ae) == 74 and len({r["USUBJID"] for r in ae}) == 13
-    assert cell(ov, {"Category": "Any adverse event"}, "Total (N=18) n (%)") == "13 (72.2%)"
-    assert cell(ov, {"Category": "Any adverse event"}, "Total events") == "74"
-    assert cell(ov, {"Category": "Serious (AESER = Y)"}, "Total (N=18) n (%)") == "4 (22.2%)"
+    rfx = {r["USUBJID"]: r["RFXSTDTC"] for r in raw["dm"]}
+    assert all(r["AESTDTC"][:10] >= rfx[r["USUBJID"]] for r in ae)
+    assert cell(ov, {"Category": "Any TEAE"}, "Total (N=17) n (%)") == "13 (76.5%)"
+    assert cell(ov, {"Category": "Any TEAE"}, "Total events") == "74"
+    assert cell(ov, {"Category": "Serious TEAE (AESER = Y)"}, "Total (N=17) n (%)") == "4 (23.5%)"
     soc = pilot_tables["ae_soc_pt"]
     # AEDECOD is empty in this example: terms are shown by AETERM under SOC "Not coded"
     isr = [r for r in ae if r["AETERM"] == "INJECTION SITE REACTION"]
     assert cell(soc, {"Preferred term": "INJECTION SITE REACTION (uncoded)"}, "Total events") == str(len(isr))
-    assert set(soc["System organ class"]) == {"Any adverse event", "Not coded"}
+    assert set(soc["System organ class"]) == {"Any TEAE", "Not coded"}
     issues = pilot_tables["data_issues"].set_index("Issue")
     assert issues.loc["AE not coded", "Records"] == 74
 
