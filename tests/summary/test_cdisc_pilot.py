@@ -69,19 +69,28 @@ def test_adverse_events_uncoded_terms(pilot_tables, raw):
     assert issues.loc["AE not coded", "Records"] == 74
 
 
+TOTAL = {"Treatment": "Total (N=17)"}  # lab tables have one row per arm and Total within each test and visit
+
+
+def _treated_lb(raw):
+    """LB records of the 17 subjects with an arm (the screen failure is in no treatment column)."""
+    treated = {r["USUBJID"] for r in raw["dm"] if r["ARMCD"]}
+    return [r for r in raw["lb"] if r["USUBJID"] in treated]
+
+
 def test_lab_albumin_by_hand(pilot_tables, raw):
-    lb = raw["lb"]
+    lb = _treated_lb(raw)
     stats = pilot_tables["lab_stats"]
     # baseline = LBLOBXFL 'Y' (SCREENING 1): 17 albumin values, sum 690 g/L -> mean 690/17 = 40.59 -> "40.6"
     base = [r["LBSTRESN"] for r in lb if r["LBTESTCD"] == "ALB" and r["LBLOBXFL"] == "Y"]
     assert len(base) == 17 and sum(base) == 690
-    where = {"Test code": "ALB", "Visit": "Baseline"}
+    where = {"Test code": "ALB", "Visit": "Baseline", **TOTAL}
     assert cell(stats, where, "n") == 17
     assert cell(stats, where, "Mean (SD)") == f"40.6 ({statistics.stdev(base):.2f})"
     # week 2 (VISITNUM 4): 15 values, sum 581 -> mean 38.73 -> "38.7"; min 33, max 44
     wk2 = [r["LBSTRESN"] for r in lb if r["LBTESTCD"] == "ALB" and r["VISITNUM"] == 4]
     assert len(wk2) == 15 and sum(wk2) == 581
-    where = {"Test code": "ALB", "Visit": "WEEK 2"}
+    where = {"Test code": "ALB", "Visit": "WEEK 2", **TOTAL}
     assert cell(stats, where, "Mean (SD)") == f"38.7 ({statistics.stdev(wk2):.2f})"
     assert cell(stats, where, "Min, Max") == "33, 44"
     # unscheduled visits (decimal VISITNUM) are not by-visit rows
@@ -89,16 +98,25 @@ def test_lab_albumin_by_hand(pilot_tables, raw):
 
 
 def test_lab_range_shift_and_listing(pilot_tables, raw):
-    lb = raw["lb"]
+    lb = _treated_lb(raw)
     rng = pilot_tables["lab_range"]
     # week 2 albumin: LBNRIND LOW for 2 of the 15 results -> 13.3 %
     low = [r for r in lb if r["LBTESTCD"] == "ALB" and r["VISITNUM"] == 4 and r["LBNRIND"] == "LOW"]
     assert len(low) == 2
-    assert cell(rng, {"Test code": "ALB", "Visit": "WEEK 2"}, "Below range (LOW) n (%)") == "2 (13.3%)"
+    assert cell(rng, {"Test code": "ALB", "Visit": "WEEK 2", **TOTAL}, "Below range (LOW) n (%)") == "2 (13.3%)"
+    # per arm: placebo subjects' week-2 albumin LOW results, out of their week-2 results
+    pbo = {r["USUBJID"] for r in raw["dm"] if r["ARMCD"] == "PLACEBO"}
+    wk2 = [r for r in lb if r["LBTESTCD"] == "ALB" and r["VISITNUM"] == 4 and r["USUBJID"] in pbo]
+    k = sum(r["LBNRIND"] == "LOW" for r in wk2)
+    want = "0" if k == 0 else f"{k} ({100 * k / len(wk2):.1f}%)"
+    assert cell(rng, {"Test code": "ALB", "Visit": "WEEK 2", "Treatment": "Placebo (N=5)"},
+                "Below range (LOW) n (%)") == want
     assert "ABNORMAL n (%)" in rng.columns  # urinalysis uses the non-directional ABNORMAL
     listing = pilot_tables["lab_abnormal_listing"]
     outside = [r for r in lb if r["LBNRIND"] in ("LOW", "HIGH", "ABNORMAL")]
     assert len(listing) == len(outside) == 100
     shift = pilot_tables["lab_shift"]
-    alb = shift[shift["Test code"] == "ALB"]
+    alb = shift[(shift["Test code"] == "ALB") & (shift["Treatment"] == "Total (N=17)")]
     assert alb["n"].sum() == 17  # every subject with albumin results counted once
+    per_arm = shift[(shift["Test code"] == "ALB") & (shift["Treatment"] != "Total (N=17)")]
+    assert per_arm["n"].sum() == 17  # and once in their own arm

@@ -6,8 +6,9 @@ rows take seconds. Definitions:
 - Parameter: LBTESTCD in its standard unit LBSTRESU; statistics use LBSTRESN (standard units). Order: the order of
   mappings/lab_tests.yaml for the tests it knows (blood counts, liver function, tumor markers, as the seed paper),
   grouped by LBCAT; other tests after them, by LBCAT and test code.
-- Baseline: the record at the visit given by ``baseline=`` if set; else the record flagged LBLOBXFL = "Y" (SDTMIG
-  3.4 last observation before exposure); else, when the study has no flag at all, the subject's first visit.
+- Baseline: the record at the visit given by ``baseline=`` if set; else the record flagged LBBLFL = "Y" (the
+  study's baseline flag, SDTMIG 3.2/3.3); else LBLOBXFL = "Y" (SDTMIG 3.4 last observation before exposure);
+  else, when the study has no flag at all, the subject's first visit.
   One baseline per subject and parameter (the highest LBSEQ if several qualify).
 - Post-baseline: a record with a VISITNUM after the subject's baseline visit and not known to be before the first
   administration (LBDY < 1). By-visit tables use scheduled visits (whole VISITNUM); unscheduled visits (decimal
@@ -145,6 +146,9 @@ def prepare(lb: pd.DataFrame, baseline: str | None) -> LabData:
         cand = np.isin(vn, vns)
         d.rule = (f"baseline = the record at visit {baseline!r} (VISITNUM {', '.join(visitnum_text(v) for v in vns)})"
                   ", as requested")
+    elif "LBBLFL" in lb and lb["LBBLFL"].eq("Y").any():
+        cand = lb["LBBLFL"].eq("Y").to_numpy()
+        d.rule = "baseline = the record flagged LBBLFL = 'Y' (the study's baseline flag)"
     elif "LBLOBXFL" in lb and lb["LBLOBXFL"].eq("Y").any():
         cand = lb["LBLOBXFL"].eq("Y").to_numpy()
         d.rule = "baseline = the record flagged LBLOBXFL = 'Y' (last observation before exposure)"

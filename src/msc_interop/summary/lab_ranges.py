@@ -21,7 +21,7 @@ def range_table(d: LabData, an: pd.DataFrame, sec: Section, period_word: str) ->
     rows = []
     for (p, per), r in counts.iterrows():
         n = int(r.sum())
-        row = {**d.param_cells(p), period_word: d.period_label(per), "n": n,
+        row = {"_p": p, "_q": per, **d.param_cells(p), period_word: d.period_label(per), "n": n,
                "Below range (LOW) n (%)": n_pct(int(r[N_LOW]), n), "Above range (HIGH) n (%)": n_pct(int(r[N_HIGH]), n)}
         if show_abn:
             row["ABNORMAL n (%)"] = n_pct(int(r[N_ABN]), n)
@@ -57,7 +57,8 @@ def shift_table(d: LabData, sec: Section) -> None:
             if b not in present and b not in ("LOW", "NORMAL", "HIGH"):
                 continue
             r = ct.loc[(p, b)] if b in present else pd.Series(dtype=int)
-            row = {**d.param_cells(p), "Baseline": b, "n": int(r.sum()) if len(r) else 0}
+            row = {"_p": p, "_q": ["LOW", "NORMAL", "HIGH", "ABNORMAL", MISSING].index(b), **d.param_cells(p),
+                   "Baseline": b, "n": int(r.sum()) if len(r) else 0}
             for c in post_cols:
                 row[f"Worst post-baseline {c}"] = int(r.get(c, 0))
             rows.append(row)

@@ -48,7 +48,7 @@ def general_notes(d: LabData, pop: Population, by_visit: bool) -> list[str]:
     else:
         notes.append("Last post-baseline: each subject's last post-baseline value (scheduled or unscheduled visit).")
     if pop.with_total:
-        notes.append("Laboratory tables pool all arms.")
+        notes.append("Safety population; one row per treatment arm (and Total) within each test and visit.")
     return notes
 
 
@@ -64,7 +64,7 @@ def stats_table(d: LabData, s: pd.DataFrame, sec: Section, period_word: str, not
     rows = []
     for (p, per), r in s.iterrows():
         dec = int(d.params.at[p, "decimals"])
-        rows.append({**d.param_cells(p), period_word: d.period_label(per), "n": int(r["count"]),
+        rows.append({"_p": p, "_q": per, **d.param_cells(p), period_word: d.period_label(per), "n": int(r["count"]),
                      "Mean (SD)": mean_sd(r["mean"], r["std"], dec), "Median": num(r["median"], dec + 1),
                      "Min, Max": min_max(r["min"], r["max"], dec)})
     extra = []
@@ -100,7 +100,8 @@ def change_table(d: LabData, an: pd.DataFrame, sec: Section, period_word: str) -
     for (p, per), r in s.iterrows():
         dec = int(d.params.at[p, "decimals"])
         pv, how = tests[(p, per)]
-        rows.append({**d.param_cells(p), period_word: d.period_label(per), "n (pairs)": int(r["count"]),
+        rows.append({"_p": p, "_q": per, **d.param_cells(p), period_word: d.period_label(per),
+                     "n (pairs)": int(r["count"]),
                      "Mean (SD) change": mean_sd(r["mean"], r["std"], dec), "Median change": num(r["median"], dec + 1),
                      "Min, Max change": min_max(r["min"], r["max"], dec), "p (vs baseline)": pv, "Method": how})
     notes = ["Change = post-baseline value - baseline value, for subjects with both. Wilcoxon signed-rank test "
