@@ -363,7 +363,8 @@ leaves them out; the console says how many), 2 input unusable.""")
 @click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write into (created if missing).")
 @click.option("--format", "formats", default="html,md,csv", show_default=True,
-              help="Comma-separated: html, md, csv.")
+              help="Comma-separated: html, md, csv, ard (OUTDIR/ard/ard.csv and ard.json: every number of the "
+                   "tables as analysis results data in the pharmaverse {cards} layout).")
 @click.option("--by-visit/--no-by-visit", default=True, show_default=True,
               help="Lab statistics per visit (the default), or overall only.")
 @click.option("--baseline", metavar="VISIT", help="Visit name to use as baseline (default: the LBLOBXFL records).")

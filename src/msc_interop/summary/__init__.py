@@ -17,7 +17,8 @@ Only ``study`` (title, protocol, indication, planned schedule) and ``exposure_sc
 days) read study-level metadata (study.yaml, or TS and TV in SDTM): an input without it gives "not recorded" and
 "schedule unknown" there. Every other table reads the subject-level datasets only.
 
-Output layout: OUTDIR/summary.html, OUTDIR/summary.md with OUTDIR/figures/*.svg, OUTDIR/csv/<table>.csv.
+Output layout: OUTDIR/summary.html, OUTDIR/summary.md with OUTDIR/figures/*.svg, OUTDIR/csv/<table>.csv, and with
+format "ard" OUTDIR/ard/ard.csv and ard.json: every number of the tables as analysis results data (summary/ard.py).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import pandas as pd
 from msc_interop.atomic import write_bytes_atomic
 from msc_interop.errors import UnknownFormatError
 from msc_interop.study import Study
-from msc_interop.summary import render
+from msc_interop.summary import ard, render
 from msc_interop.summary._common import Population, Section, text_col
 from msc_interop.summary.adverse import summarize_ae
 from msc_interop.summary.ae_groups import load_groups
@@ -43,7 +44,7 @@ from msc_interop.summary.subjects import demographics, disposition, populations,
 
 __all__ = ["FORMATS", "METADATA_TABLES", "Options", "SummaryResult", "compute_tables", "summarize"]
 
-FORMATS = ("html", "md", "csv")
+FORMATS = ("html", "md", "csv", "ard")
 # tables that read study metadata (study.yaml) besides the SDTM datasets: they may differ between a Study read
 # from study records and one read from SDTM files (which carry no title, indication or planned visit days)
 METADATA_TABLES = frozenset({"study", "exposure_schedule"})
@@ -58,6 +59,7 @@ class SummaryResult:
     footnotes: dict[str, list[str]] = field(default_factory=dict)
     titles: dict[str, str] = field(default_factory=dict)
     highlights: list[str] = field(default_factory=list)
+    ard: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis results data (summary/ard.py)
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ def is_infusion(study: Study) -> bool:
 @dataclass
 class _Summary(render.Report):
     labs: LabResult = field(default_factory=LabResult)  # what the lab figures are drawn from
+    ard: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _build(study: Study, opts: Options) -> _Summary:
@@ -114,7 +117,7 @@ def _build(study: Study, opts: Options) -> _Summary:
     highlights = _highlights(study, pop, ex, sec, labs, ae, infusion)
     title = sec.tables["study"].set_index("Item")["Value"].get("Title", "")
     return _Summary(study.meta.studyid, "" if title.startswith("not recorded") else title, sec.tables, sec.titles,
-                    sec.footnotes, highlights, labs=labs)
+                    sec.footnotes, highlights, labs=labs, ard=sec.ard.frame())
 
 
 def _highlights(study: Study, pop: Population, ex: pd.DataFrame, sec: Section, labs: LabResult, ae_all: pd.DataFrame,
@@ -174,7 +177,7 @@ def compute_tables(study: Study, baseline: str | None = None, *, by_visit: bool 
 
 def summarize(study: Study, outdir: Path, *, formats: Sequence[str] = FORMATS, by_visit: bool = True,
               baseline: str | None = None, **opts: object) -> SummaryResult:
-    """Compute the safety summary of `study` and write it to `outdir` in `formats` (html, md, csv).
+    """Compute the safety summary of `study` and write it to `outdir` in `formats` (html, md, csv, ard).
 
     Writes OUTDIR/csv/<table>.csv, OUTDIR/summary.md (+ OUTDIR/figures/*.svg) and OUTDIR/summary.html (figures
     embedded, opens offline). Every file is written atomically; the same Study gives byte-identical files.
@@ -191,6 +194,8 @@ def summarize(study: Study, outdir: Path, *, formats: Sequence[str] = FORMATS, b
         s.figures = lab_figures(s.labs)
     if "csv" in formats:
         paths += render.write_csvs(s.tables, outdir / "csv")
+    if "ard" in formats:
+        paths += ard.write(s.ard, outdir / "ard")
     if "md" in formats:
         paths += render.write_figures(s.figures, outdir / "figures")
         write_bytes_atomic(outdir / "summary.md", render.markdown(s).encode("utf-8"))
@@ -198,4 +203,4 @@ def summarize(study: Study, outdir: Path, *, formats: Sequence[str] = FORMATS, b
     if "html" in formats:
         write_bytes_atomic(outdir / "summary.html", render.html_report(s).encode("utf-8"))
         paths.append(outdir / "summary.html")
-    return SummaryResult(s.tables, paths, s.footnotes, s.titles, s.highlights)
+    return SummaryResult(s.tables, paths, s.footnotes, s.titles, s.highlights, s.ard)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from msc_interop import iso8601
 from msc_interop.distinct import per_distinct
+from msc_interop.summary.ard import Ard
 
 MISSING = "Missing"
 NOT_ASSIGNED = "Not assigned"
@@ -33,6 +34,7 @@ class Section:
     titles: dict[str, str] = field(default_factory=dict)
     footnotes: dict[str, list[str]] = field(default_factory=dict)
     issues: list[dict[str, object]] = field(default_factory=list)
+    ard: Ard = field(default_factory=Ard)  # every number of the tables, as the tables compute it
 
     def add(self, name: str, title: str, table: pd.DataFrame, notes: Iterable[str] = ()) -> None:
         self.tables[name] = table.reset_index(drop=True)

@@ -161,6 +161,17 @@ def _cells(pop: Population, subjects: pd.Series, events: pd.Series, key: str | t
     return out
 
 
+def _ard(sec: Section, table: str, pop: Population, subjects: pd.Series, events: pd.Series,
+         key: str | tuple[str, ...], variable: str, level: str, groups: tuple = ()) -> None:
+    """The ARD rows of one table row: n, N, p and events per treatment column (the numbers _cells formats)."""
+    n_by = pop.arm_n()
+    for c in pop.columns():
+        k = (*key, c) if isinstance(key, tuple) else (key, c)
+        sec.ard.counts(table, pop.label(c), variable, level, int(subjects.get(k, 0)), n_by[c],
+                       int(events.get(k, 0)), groups=groups,
+                       context="hierarchical" if table == "ae_soc_pt" else "categorical")
+
+
 def _overview(study: Study, ae: pd.DataFrame, pop: Population, sec: Section, extra: list[str], groups: AeGroups,
               infusion: bool) -> None:
     flags = {
@@ -178,6 +189,7 @@ def _overview(study: Study, ae: pd.DataFrame, pop: Population, sec: Section, ext
         sub = ae[mask.to_numpy(dtype=bool)].assign(ROW=label)
         subjects, events = _count_table(sub, pop, ["ROW"]) if len(sub) else (pd.Series(dtype=int),) * 2
         rows.append({"Category": label, **_cells(pop, subjects, events, label)})
+        _ard(sec, "ae_overview", pop, subjects, events, label, "TEAE_CATEGORY", label)
     dm = study.datasets.get("DM")
     if dm is not None and "DTHFL" in dm:
         died = pop.attach_arm(pop.within(dm[dm["DTHFL"].eq("Y")][["USUBJID"]]))
@@ -211,12 +223,15 @@ def _soc_pt(ae: pd.DataFrame, pop: Population, sec: Section, extra: list[str]) -
     subjects_any, events_any = _count_table(ae.assign(ANY="any"), pop, ["ANY"])
     rows.append({"System organ class": "Any TEAE", "Preferred term": "",
                  **_cells(pop, subjects_any, events_any, "any")})
+    _ard(sec, "ae_soc_pt", pop, subjects_any, events_any, "any", "ANY_TEAE", "Y")
     for soc in sorted(soc_n, key=lambda s: (s == NOT_CODED, -soc_n[s], s)):
         rows.append({"System organ class": soc, "Preferred term": "", **_cells(pop, s_soc, e_soc, soc)})
+        _ard(sec, "ae_soc_pt", pop, s_soc, e_soc, soc, "AEBODSYS", soc)
         pts = ae.loc[ae["SOC"].eq(soc), "PT"].unique()
         pt_n = {pt: int(s_pt.get((soc, pt, total_key), 0)) for pt in pts}
         for pt in sorted(pt_n, key=lambda p: (-pt_n[p], p)):
             rows.append({"System organ class": soc, "Preferred term": pt, **_cells(pop, s_pt, e_pt, (soc, pt))})
+            _ard(sec, "ae_soc_pt", pop, s_pt, e_pt, (soc, pt), "AEDECOD", pt, (("AEBODSYS", soc),))
     notes = ["A subject is counted once per SOC and once per PT; events count every record. Sorted by "
              "decreasing number of subjects, then alphabetically.", *extra]
     sec.add("ae_soc_pt", SOC_PT_TITLE, pd.DataFrame(rows), notes)

@@ -63,6 +63,15 @@ class LabData:
             return "Last post-baseline"
         return self.visit_label.get(period, visitnum_text(period))
 
+    def paramcd(self, p: int) -> str:
+        """The ARD's PARAMCD level: LBTESTCD, with the unit when the test has more than one standard unit."""
+        t = self.params.at[int(p), "LBTESTCD"]
+        multi = int((self.params["LBTESTCD"] == t).sum()) > 1
+        return f"{t} ({self.params.at[int(p), 'LBSTRESU']})" if multi else str(t)
+
+    def ard_groups(self, p: int, period: float) -> tuple[tuple[str, object], ...]:
+        return (("PARAMCD", self.paramcd(p)), ("AVISIT", self.period_label(period)))
+
     def param_cells(self, p: int) -> dict[str, str]:
         """The leading cells of a table row for parameter code p (category, test code, test, unit)."""
         if not self._cells:

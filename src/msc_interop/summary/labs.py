@@ -112,6 +112,8 @@ def _by_arm(pop: Population, d: LabData, an: pd.DataFrame, arm_of: np.ndarray,
             a_an = an[arm_of[an["subj"].to_numpy()] == c]
         s = Section()
         make(dd, a_an, s)
+        trta = pop.label(c)
+        sec.ard.rows.extend((r[0], r[1], trta, *r[3:]) for r in s.ard.rows)
         first = first or s
         for name, t in s.tables.items():
             if len(t.columns) == 0:

@@ -13,6 +13,7 @@ from msc_interop.summary._common import (
     Section,
     category_order,
     continuous_rows,
+    exact_mean_sd,
     n_pct,
     subjects_text,
     visit_labels,
@@ -119,6 +120,8 @@ def demographics(study: Study, pop: Population, sec: Section) -> None:
         rows.append({"Characteristic": char, "Category": cat, **{pop.header(c): cells.get(c, "0") for c in cols}})
 
     add("Subjects", "n", {c: str(n_by[c]) for c in cols})
+    for c in cols:
+        sec.ard.add("demographics", pop.label(c), "SAFFL", "Y", {"N": n_by[c]})
 
     def categorical(char: str, var: str, labels: dict[str, str] | None = None, preferred: tuple[str, ...] = ()):
         if var not in subj:
@@ -128,13 +131,23 @@ def demographics(study: Study, pop: Population, sec: Section) -> None:
             val = val.map(lambda v: labels.get(v, v))
         counts = pd.crosstab(val, subj["ARMCD"])
         for cat in category_order(counts.index, preferred):
-            add(char, cat, {c: n_pct(counts.at[cat, c] if c in counts else 0, n_by[c]) for c in cols})
+            k = {c: int(counts.at[cat, c]) if c in counts else 0 for c in cols}
+            add(char, cat, {c: n_pct(k[c], n_by[c]) for c in cols})
+            for c in cols:
+                sec.ard.counts("demographics", pop.label(c), var, cat, k[c], n_by[c])
 
     categorical("Sex", "SEX", SEX_LABELS, ("Female", "Male", "Intersex", "Unknown"))
     if "AGE" in subj:
         ageu = subj["AGEU"].replace("", np.nan).dropna().unique() if "AGEU" in subj else []
         unit = f" ({', '.join(sorted(str(u).lower() for u in ageu))})" if len(ageu) else ""
         per = {c: continuous_rows(subj.loc[subj["ARMCD"].eq(c), "AGE"], 0) for c in cols}
+        for c in cols:
+            v = pd.to_numeric(subj.loc[subj["ARMCD"].eq(c), "AGE"], errors="coerce").dropna().astype(float).to_numpy()
+            mean, sd = exact_mean_sd(v) if len(v) else (None, None)
+            sec.ard.add("demographics", pop.label(c), "AGE", None, {
+                "N": len(v), "mean": mean, "sd": sd, "median": float(np.median(v)) if len(v) else None,
+                "min": float(v.min()) if len(v) else None, "max": float(v.max()) if len(v) else None},
+                context="continuous")
         for stat in ("n", "Mean (SD)", "Median", "Min, Max"):
             add(f"Age{unit}", stat, {c: per[c][stat] for c in cols})
         missing_age = int(pd.to_numeric(subj.loc[subj["ARMCD"].eq(cols[-1]), "AGE"], errors="coerce").isna().sum())
