@@ -246,12 +246,16 @@ def summarize(
     baseline: str | None = None,
     fhir_version: str | None = None,
     odm_map: str | Path | None = None,
+    **options: object,
 ):
-    """The safety summary (tables, figures, reports) of study records, SDTM or FHIR: same numbers each way."""
+    """The safety summary (tables, figures, reports) of study records, SDTM or FHIR: same numbers each way.
+
+    `options`: arms ("actual"/"planned"), te_window (days or None), ae_groups (file): summary.Options.
+    """
     from msc_interop.summary import summarize as _summarize
 
     study, rejects = read_any(inputs, fhir_version=fhir_version, odm_map=odm_map)
-    return _summarize(study, Path(outdir), formats=formats, by_visit=by_visit, baseline=baseline), rejects
+    return _summarize(study, Path(outdir), formats=formats, by_visit=by_visit, baseline=baseline, **options), rejects
 
 
 def to_fhir(

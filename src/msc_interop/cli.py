@@ -376,28 +376,43 @@ Examples:
 \b
 INPUT: study records (CSV folder, .xlsx, ODM export), an SDTM folder (or a to-sdtm output folder), or FHIR
 (Bundle JSON / NDJSON files or a folder of them). Writes OUTDIR/summary.html (self-contained, opens
-offline), OUTDIR/summary.md with OUTDIR/figures/*.svg, and OUTDIR/csv/<table>.csv: demographics,
-disposition, exposure, adverse events (by SOC/PT, severity, relationship, infusion-related with minutes from
-infusion), lab statistics by visit, change from baseline with Wilcoxon signed-rank tests, out-of-range
-counts, shift tables and listings.
+offline), OUTDIR/summary.md with OUTDIR/figures/*.svg, and OUTDIR/csv/<table>.csv: populations (safety,
+full analysis set), demographics, disposition, exposure, treatment-emergent adverse events (by SOC/PT,
+severity, relationship; infusion-related with minutes from infusion when EX says infusion), lab statistics by
+visit, change from baseline with Wilcoxon signed-rank tests, out-of-range counts, shift tables and listings,
+by treatment arm (safety population) plus Total.
 Exit status: 0 summary of every record, 1 some input records could not be read into the study (the summary
 leaves them out; the console says how many), 2 input unusable.""")
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write into (created if missing).")
 @click.option("--format", "formats", default="html,md,csv", show_default=True,
-              help="Comma-separated: html, md, csv.")
+              help="Comma-separated: html, md, csv, ard (OUTDIR/ard/ard.csv and ard.json: every number of the "
+                   "tables as analysis results data in the pharmaverse {cards} layout).")
 @click.option("--by-visit/--no-by-visit", default=True, show_default=True,
               help="Lab statistics per visit (the default), or overall only.")
 @click.option("--baseline", metavar="VISIT", help="Visit name to use as baseline (default: the LBLOBXFL records).")
+@click.option("--arms", type=click.Choice(["actual", "planned"]), default="actual", show_default=True,
+              help="Treatment columns by actual treatment (ACTARMCD/ACTARM) or planned arm (ARMCD/ARM).")
+@click.option("--te-window", metavar="DAYS|none", default="none", show_default=True,
+              help="An AE starting up to DAYS after the last dose is still treatment-emergent; none: no limit "
+                   "(until the end of the study). SAPs often use 30.")
+@click.option("--ae-groups", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML file grouping AEREL (related / not related), severity and outcome, instead of "
+                   "mappings/ae_groups.yaml (same schema).")
 @click.option("--fhir-version", type=click.Choice(["R4", "R5"]), help="Force the FHIR version of FHIR input.")
 @_odm_map_option
 def summary(inputs: tuple[Path, ...], outdir: Path, formats: str, by_visit: bool, baseline: str | None,
-            fhir_version: str | None, odm_map: Path | None) -> None:
+            arms: str, te_window: str, ae_groups: Path | None, fhir_version: str | None,
+            odm_map: Path | None) -> None:
     """Write the study's safety summary: tables, figures, Markdown and HTML reports."""
+    window = None if te_window.strip().lower() in ("none", "") else te_window.strip()
+    if window is not None and not window.isdigit():
+        _fail(MscInteropError(f"--te-window {te_window!r}: give a whole number of days (0 or more) or 'none'"))
     try:
         result, rejects = api.summarize(list(inputs), outdir, formats=formats.split(","), by_visit=by_visit,
-                                        baseline=baseline, fhir_version=fhir_version, odm_map=odm_map)
+                                        baseline=baseline, fhir_version=fhir_version, odm_map=odm_map, arms=arms,
+                                        te_window=None if window is None else int(window), ae_groups=ae_groups)
     except MscInteropError as exc:
         _fail(exc)
     for path in result.paths:

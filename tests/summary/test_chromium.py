@@ -2,8 +2,9 @@
 is a real page, and an embedded SVG figure is drawn. Skipped where Chromium is not installed.
 
 CI (Debian): ``apt-get update && apt-get install -y --no-install-recommends chromium``.
-``MSC_UPDATE_SCREENSHOT=1 pytest tests/summary/test_chromium.py`` also refreshes docs/summary-screenshot.png (the
-top of the report and its blood-count figure, from a full-page screenshot).
+``MSC_UPDATE_SCREENSHOT=1 pytest tests/summary/test_chromium.py`` also refreshes docs/summary-screenshot.png: the
+report of the bundled study split into two arms (test_arms.two_arm_study), its "At a glance", TEAE overview with the
+arms side by side, and blood-count figure coloured by arm.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import pytest
 
 from msc_interop.atomic import write_bytes_atomic
 from msc_interop.summary import summarize
+
+from .test_arms import HIGH, LOW, two_arm_study
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package 'chromium': "
@@ -55,10 +58,25 @@ def rendered(example_study, tmp_path_factory):
     return out / "summary.html", result
 
 
+@pytest.fixture(scope="module")
+def rendered_arms(example_study, tmp_path_factory):
+    out = tmp_path_factory.mktemp("html-arms")
+    summarize(two_arm_study(example_study), out, formats=["html"])
+    return out / "summary.html"
+
+
+def test_arms_side_by_side_in_the_browser(rendered_arms, tmp_path):
+    dom = _chromium(tmp_path / "profile", "--dump-dom", rendered_arms.as_uri()).stdout
+    overview = re.search(r'<h3 id="t-ae_overview">.*?</table>', dom, flags=re.S).group(0)
+    heads = re.findall(r"<th>(.*?)</th>", overview)
+    assert heads[:3] == ["Category", f"{HIGH} (N=5) n (%)", f"{HIGH} events"]
+    assert f"{LOW} (N=4) n (%)" in heads and "Total (N=9) n (%)" in heads
+
+
 def test_dom_has_every_table_and_the_figures(rendered, tmp_path):
     page, result = rendered
     dom = _chromium(tmp_path / "profile", "--dump-dom", page.as_uri()).stdout
-    assert dom.count("<table>") == len(result.tables) == 17
+    assert dom.count("<table>") == len(result.tables) == 20
     for title in result.titles.values():
         assert html.escape(title, quote=False) in dom, title
     imgs = re.findall(r'<img alt="([^"]+)" src="data:image/svg\+xml;base64,', dom)
@@ -94,18 +112,21 @@ def test_embedded_figure_is_drawn(rendered, tmp_path):
 
 @pytest.mark.skipif(not os.environ.get("MSC_UPDATE_SCREENSHOT"), reason="set MSC_UPDATE_SCREENSHOT=1 to refresh "
                                                                         "docs/summary-screenshot.png")
-def test_update_docs_screenshot(rendered, tmp_path):
+def test_update_docs_screenshot(rendered_arms, tmp_path):
     from PIL import Image
 
-    page, _ = rendered
+    text = rendered_arms.read_text(encoding="utf-8")
+    head = text[:text.index('<nav>')]  # title, "At a glance"
+    parts = [re.search(rf'<h3 id="t-{name}">.*?</table>', text, flags=re.S).group(0)
+             for name in ("populations", "ae_overview")]
+    figure = re.search(r'<figure id="fig-lab_hematology">.*?</figure>', text, flags=re.S).group(0)
+    page = tmp_path / "shot.html"
+    page.write_text(head + "".join(parts) + figure + "</body></html>", encoding="utf-8")
     png = tmp_path / "full.png"
-    _chromium(tmp_path / "profile", f"--screenshot={png}", "--window-size=1280,16000", page.as_uri())
+    _chromium(tmp_path / "profile", f"--screenshot={png}", "--window-size=1280,3000", page.as_uri())
     px = _pixels(png)
-    first_band = int(_band_rows(px)[0])
-    top = px[:1180]
-    fig = px[first_band - 115:first_band + 430]
-    gap = np.full((14, px.shape[1], 3), 200, dtype=px.dtype)
+    rows = np.flatnonzero((px < 250).any(axis=2).any(axis=1))
     buf = io.BytesIO()
-    Image.fromarray(np.vstack([top, gap, fig])).save(buf, format="PNG", optimize=True)
+    Image.fromarray(px[: int(rows.max()) + 20]).save(buf, format="PNG", optimize=True)
     write_bytes_atomic(DOCS_PNG, buf.getvalue())
     assert len(_band_rows(_pixels(DOCS_PNG))) > 100  # the refreshed picture shows a figure's shaded range

@@ -18,19 +18,21 @@ from msc_interop.summary import compute_tables
 
 from .conftest import cell
 
+ARM = "UC-MSC 1x10^6 cells/kg IV on Days 0 and 7"  # DM ARM: columns are labelled by the arm's name
 TUMOR_MARKERS = ("AFP", "CEA", "CA125AG", "CA19_9AG")
 
 
 def test_all_tables_present(example_tables):
     assert list(example_tables) == [
-        "study", "demographics", "disposition", "exposure_summary", "exposure_listing", "exposure_schedule",
-        "ae_overview", "ae_soc_pt", "ae_characteristics", "ae_infusion", "ae_listing", "lab_stats", "lab_change",
-        "lab_range", "lab_shift", "lab_abnormal_listing", "data_issues"]
+        "study", "populations", "population_listing", "demographics", "disposition", "exposure_summary",
+        "exposure_listing", "exposure_schedule", "ae_overview", "ae_soc_pt", "ae_characteristics", "ae_infusion",
+        "ae_listing", "ae_pretreatment", "lab_stats", "lab_change", "lab_range", "lab_shift", "lab_abnormal_listing",
+        "data_issues"]
 
 
 def test_demographics_nine_subjects_eight_women(example_tables):
     t = example_tables["demographics"]
-    col = "UCMSC (N=9)"
+    col = f"{ARM} (N=9)"
     assert cell(t, {"Characteristic": "Subjects"}, col) == "9"
     # subjects.csv: 8 Female, 1 Male -> 8/9 = 88.9 %, 1/9 = 11.1 %
     assert cell(t, {"Characteristic": "Sex", "Category": "Female"}, col) == "8 (88.9%)"
@@ -55,7 +57,7 @@ def test_disposition_everyone_at_every_visit(example_tables):
 
 def test_exposure_eighteen_infusions_and_cells_given(example_tables):
     t = example_tables["exposure_summary"]
-    col = "UCMSC (N=9)"
+    col = f"{ARM} (N=9)"
     assert cell(t, {"Characteristic": "Administrations (EX records)"}, col) == "18"
     assert cell(t, {"Characteristic": "Administrations per subject", "Statistic": "2: n (%)"}, col) == "9 (100.0%)"
     # exposures.csv weights (each subject twice): 58.9 51.2 50.8 59.8 50.2 40.0 40.0 54.9 54.2, sum 460.0;
@@ -76,16 +78,16 @@ def test_exposure_eighteen_infusions_and_cells_given(example_tables):
 
 def test_one_mild_related_infusion_reaction_five_minutes_after(example_tables):
     ov = example_tables["ae_overview"]
-    n, ev = "UCMSC (N=9) n (%)", "UCMSC events"
-    assert cell(ov, {"Category": "Any adverse event"}, n) == "1 (11.1%)"
-    assert cell(ov, {"Category": "Any adverse event"}, ev) == "1"
-    assert cell(ov, {"Category": "Serious (AESER = Y)"}, n) == "0"
-    assert cell(ov, {"Category": "Severe (AESEV = SEVERE)"}, n) == "0"
+    n, ev = f"{ARM} (N=9) n (%)", f"{ARM} events"
+    assert cell(ov, {"Category": "Any TEAE"}, n) == "1 (11.1%)"
+    assert cell(ov, {"Category": "Any TEAE"}, ev) == "1"
+    assert cell(ov, {"Category": "Serious TEAE (AESER = Y)"}, n) == "0"
+    assert cell(ov, {"Category": "Severe TEAE (AESEV = SEVERE)"}, n) == "0"
     soc = example_tables["ae_soc_pt"]
     assert cell(soc, {"System organ class": "Nervous system disorders", "Preferred term": "Dizziness"}, n) == \
         "1 (11.1%)"
     ch = example_tables["ae_characteristics"]
-    assert cell(ch, {"Characteristic": "Severity (AESEV)", "Category": "MILD"}, "UCMSC (N=9) subjects n (%)") == \
+    assert cell(ch, {"Characteristic": "Severity (AESEV)", "Category": "MILD"}, f"{ARM} (N=9) subjects n (%)") == \
         "1 (11.1%)"
     inf = example_tables["ae_infusion"]
     assert len(inf) == 1

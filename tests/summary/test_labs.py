@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from msc_interop.sdtm.reference_range import reference_indicator
 from msc_interop.study import Study, StudyMeta
-from msc_interop.summary import _build, compute_tables
+from msc_interop.summary import Options, _build, compute_tables
 from msc_interop.summary.lab_stats import signed_rank_test
 
 from .conftest import cell
@@ -68,7 +68,7 @@ def test_empty_lbnrind_is_derived_as_the_builders_derive_it():
     lb.loc[lb["USUBJID"].eq("S4"), "LBSTNRLO"] = np.nan  # only an upper limit: 1.0 NORMAL, 20.0 HIGH
     expected = reference_indicator(lb["LBSTRESN"], pd.Series("", index=lb.index), lb["LBSTNRLO"], lb["LBSTNRHI"])
     assert expected.tolist() == ["NORMAL", "NORMAL", "LOW", "HIGH", "NORMAL", "", "NORMAL", "HIGH"]
-    s = _build(study, None, True)
+    s = _build(study, Options())
     listing = s.tables["lab_abnormal_listing"]
     assert listing[["Subject", "Visit", "Indicator", "Derived"]].values.tolist() == [
         ["S2", "V1", "LOW", "Y"], ["S2", "V2", "HIGH", "Y"], ["S4", "V2", "HIGH", "Y"]]
@@ -104,8 +104,9 @@ def test_studies_without_ae_ex_or_lb_still_summarise():
     rows = [("S1", "WBC", 1, "V1", 5.0, "NORMAL", "Y", -1)]
     study = _study(rows, dm_subjects=("S1",))
     t = compute_tables(study)
-    assert t["ae_listing"].empty and t["ae_infusion"].empty and t["exposure_listing"].empty
-    assert cell(t["ae_overview"], {"Category": "Any adverse event"}, "A (N=1) n (%)") == "0"
+    # no EX: no infusion section (is_infusion needs EX route INTRAVENOUS with times)
+    assert t["ae_listing"].empty and "ae_infusion" not in t and t["exposure_listing"].empty
+    assert cell(t["ae_overview"], {"Category": "Any TEAE"}, "Arm A (N=1) n (%)") == "0"
     no_lb = Study(StudyMeta(studyid="T"), {"DM": study["DM"]})
     t = compute_tables(no_lb)
     assert t["lab_stats"].empty and t["lab_shift"].empty

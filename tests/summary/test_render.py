@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from msc_interop.errors import UnknownFormatError
-from msc_interop.summary import _build, render, summarize
+from msc_interop.summary import Options, _build, render, summarize
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def test_files_written(report):
     names = set(_files(out))
     assert {"summary.html", "summary.md", "csv/lab_stats.csv", "csv/ae_infusion.csv", "csv/data_issues.csv",
             "figures/lab_hematology.svg", "figures/lab_chemistry.svg", "figures/lab_tumor_markers.svg"} <= names
-    assert len([n for n in names if n.startswith("csv/")]) == len(result.tables) == 17
+    assert len([n for n in names if n.startswith("csv/")]) == len(result.tables) == 20
     assert sorted(str(p.relative_to(out)) for p in result.paths) == sorted(names)
     assert not [n for n in names if n.endswith(".part")]
     assert result.footnotes["lab_stats"] and result.titles["lab_shift"].startswith("Shift from baseline")
@@ -59,7 +59,7 @@ def test_html_is_self_contained(report):
 def test_markdown_tables_and_figure_links(report):
     out, _ = report
     md = (out / "summary.md").read_text(encoding="utf-8")
-    assert "| Characteristic | Category | UCMSC (N=9) |" in md
+    assert "| Characteristic | Category | UC-MSC 1x10^6 cells/kg IV on Days 0 and 7 (N=9) |" in md
     assert "| Sex | Female | 8 (88.9%) |" in md
     for link in re.findall(r"!\[[^]]*\]\(([^)]+)\)", md):
         assert (out / link).is_file()
@@ -67,7 +67,7 @@ def test_markdown_tables_and_figure_links(report):
 
 
 def test_long_listings_are_cut_in_reports_but_complete_in_csv(pilot_study, tmp_path):
-    s = _build(pilot_study, None, True)  # no figures needed to check the Markdown cut
+    s = _build(pilot_study, Options())  # no figures needed to check the Markdown cut
     md = render.markdown(s)
     assert "First 200 of 1583 rows shown; the CSV file exposure_listing.csv holds them all." in md
     render.write_csvs(s.tables, tmp_path)

@@ -22,13 +22,17 @@ from msc_interop.summary.subjects import schedule_known
 
 
 def _csvs(folder: Path) -> dict[str, bytes]:
-    return {p.stem: p.read_bytes() for p in sorted((folder / "csv").glob("*.csv"))}
+    """The table CSVs, and the analysis results data (ard.csv, ard.json) when written: identical each way too."""
+    out = {p.stem: p.read_bytes() for p in sorted((folder / "csv").glob("*.csv"))}
+    for p in sorted((folder / "ard").glob("ard.*")):
+        out[f"ARD {p.name}"] = p.read_bytes()
+    return out
 
 
 @pytest.fixture(scope="module")
 def from_records(example_study, tmp_path_factory) -> dict[str, bytes]:
     out = tmp_path_factory.mktemp("sum-records")
-    summarize(example_study, out, formats=["csv"])
+    summarize(example_study, out, formats=["csv", "ard"])
     return _csvs(out)
 
 
@@ -43,7 +47,7 @@ def _assert_same(reference: dict[str, bytes], other: dict[str, bytes], source: s
 @pytest.mark.parametrize("fmt", ["xpt", "json"])
 def test_summary_from_sdtm_equals_summary_from_records(fmt, sdtm_dir, from_records, tmp_path):
     study, _ = load_study(sdtm_dir / fmt)
-    summarize(study, tmp_path, formats=["csv"])
+    summarize(study, tmp_path, formats=["csv", "ard"])
     _assert_same(from_records, _csvs(tmp_path), f"SDTM {fmt}", metadata_known=True)
 
 
@@ -52,7 +56,7 @@ def test_sdtm_without_trial_visits_says_schedule_unknown(sdtm_dir, from_records,
     shutil.copytree(sdtm_dir / "xpt", folder)
     (folder / "tv.xpt").unlink()  # no TV: no planned visit days
     study, _ = load_study(folder)
-    summarize(study, tmp_path / "sum", formats=["csv"])
+    summarize(study, tmp_path / "sum", formats=["csv", "ard"])
     got = _csvs(tmp_path / "sum")
     _assert_same(from_records, got, "SDTM without TV", metadata_known=False)
     sched = pd.read_csv(io.BytesIO(got["exposure_schedule"]), dtype=str)
@@ -63,7 +67,7 @@ def test_sdtm_without_trial_visits_says_schedule_unknown(sdtm_dir, from_records,
 
 def test_to_sdtm_output_folder_is_read_too(sdtm_dir, from_records, tmp_path):
     study, _ = load_study(sdtm_dir)  # the to-sdtm output folder itself (json preferred)
-    summarize(study, tmp_path, formats=["csv"])
+    summarize(study, tmp_path, formats=["csv", "ard"])
     _assert_same(from_records, _csvs(tmp_path), "the to-sdtm folder", metadata_known=True)
 
 
@@ -76,7 +80,7 @@ def test_summary_from_fhir_equals_summary_from_records(version, example_study, f
     paths = sorted(p for p in out.rglob("*") if p.suffix in (".json", ".ndjson"))
     study, rejects = fhir.read_fhir(paths)
     assert len(rejects) == 0
-    summarize(study, tmp_path / "sum", formats=["csv"])
+    summarize(study, tmp_path / "sum", formats=["csv", "ard"])
     # FHIR written by msc-interop carries TS/TV on the ResearchStudy, so the study definition (title, planned
     # visit days and windows) comes back and every table, the metadata ones included, must match
     assert schedule_known(study)
@@ -90,5 +94,5 @@ def test_summary_does_not_depend_on_row_order(example_study, from_records, tmp_p
     shuffled = {n: df.sample(frac=1.0, random_state=7).reset_index(drop=True)
                 for n, df in example_study.datasets.items()}
     study = Study(example_study.meta, shuffled)
-    summarize(study, tmp_path, formats=["csv"])
+    summarize(study, tmp_path, formats=["csv", "ard"])
     _assert_same(from_records, _csvs(tmp_path), "shuffled rows", metadata_known=True)

@@ -17,7 +17,8 @@ Only ``study`` (title, protocol, indication, planned schedule) and ``exposure_sc
 days) read study-level metadata (study.yaml, or TS and TV in SDTM): an input without it gives "not recorded" and
 "schedule unknown" there. Every other table reads the subject-level datasets only.
 
-Output layout: OUTDIR/summary.html, OUTDIR/summary.md with OUTDIR/figures/*.svg, OUTDIR/csv/<table>.csv.
+Output layout: OUTDIR/summary.html, OUTDIR/summary.md with OUTDIR/figures/*.svg, OUTDIR/csv/<table>.csv, and with
+format "ard" OUTDIR/ard/ard.csv and ard.json: every number of the tables as analysis results data (summary/ard.py).
 """
 
 from __future__ import annotations
@@ -31,17 +32,19 @@ import pandas as pd
 from msc_interop.atomic import write_bytes_atomic
 from msc_interop.errors import UnknownFormatError
 from msc_interop.study import Study
-from msc_interop.summary import render
-from msc_interop.summary._common import Population, Section, population
+from msc_interop.summary import ard, render
+from msc_interop.summary._common import Population, Section, text_col
 from msc_interop.summary.adverse import summarize_ae
+from msc_interop.summary.ae_groups import load_groups
 from msc_interop.summary.exposure import summarize_exposure
 from msc_interop.summary.figures import lab_figures
 from msc_interop.summary.labs import LabResult, summarize_labs
-from msc_interop.summary.subjects import demographics, disposition, study_table
+from msc_interop.summary.populations import dose_dates, population
+from msc_interop.summary.subjects import demographics, disposition, populations, study_table
 
-__all__ = ["FORMATS", "METADATA_TABLES", "SummaryResult", "compute_tables", "summarize"]
+__all__ = ["FORMATS", "METADATA_TABLES", "Options", "SummaryResult", "compute_tables", "summarize"]
 
-FORMATS = ("html", "md", "csv")
+FORMATS = ("html", "md", "csv", "ard")
 # tables that read study metadata (study.yaml) besides the SDTM datasets: they may differ between a Study read
 # from study records and one read from SDTM files (which carry no title, indication or planned visit days)
 METADATA_TABLES = frozenset({"study", "exposure_schedule"})
@@ -56,55 +59,99 @@ class SummaryResult:
     footnotes: dict[str, list[str]] = field(default_factory=dict)
     titles: dict[str, str] = field(default_factory=dict)
     highlights: list[str] = field(default_factory=list)
+    ard: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis results data (summary/ard.py)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Analysis choices of the summary (the CLI's summary options)."""
+
+    baseline: str | None = None  # lab baseline visit instead of LBBLFL/LBLOBXFL
+    by_visit: bool = True
+    arms: str = "actual"  # treatment columns by "actual" (ACTARM) or "planned" (ARM) treatment
+    te_window: int | None = None  # days after the last dose an AE can still be treatment-emergent; None: no limit
+    ae_groups: str | Path | None = None  # AE groupings file instead of mappings/ae_groups.yaml
+
+
+def is_infusion(study: Study) -> bool:
+    """True when EX says the treatment is infused: route INTRAVENOUS (or a dose form naming INFUSION) with start
+    times, so AEs can be placed minutes after the start of an administration."""
+    ex = study.datasets.get("EX")
+    if ex is None or ex.empty:
+        return False
+    route = text_col(ex, "EXROUTE").fillna("").str.upper()
+    form = text_col(ex, "EXDOSFRM").fillna("").str.upper()
+    iv = route.str.contains("INTRAVENOUS") | form.str.contains("INFUSION")
+    timed = text_col(ex, "EXSTDTC").fillna("").str.contains("T", regex=False)
+    return bool((iv & timed).any())
 
 
 @dataclass
 class _Summary(render.Report):
     labs: LabResult = field(default_factory=LabResult)  # what the lab figures are drawn from
+    ard: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def _build(study: Study, baseline: str | None, by_visit: bool) -> _Summary:
-    pop = population(study)
+def _build(study: Study, opts: Options) -> _Summary:
+    pop = population(study, opts.arms)
+    groups = load_groups(opts.ae_groups)
     sec = Section()
     table, notes = study_table(study, pop)
     sec.add("study", "Study", table, notes)
+    populations(pop, sec)
     demographics(study, pop, sec)
     disposition(study, pop, sec)
     ex = summarize_exposure(study, pop, sec)
-    summarize_ae(study, pop, ex, sec)
-    labs = summarize_labs(study, pop, sec, baseline=baseline, by_visit=by_visit)
+    safety = pop.all[pop.all["SAFFL"].eq("Y")] if len(pop.all) else pd.DataFrame()
+    doses = (safety.rename(columns={"TRTSDT": "first", "TRTEDT": "last"})[["USUBJID", "first", "last"]]
+             if len(safety) else dose_dates(study))
+    infusion = is_infusion(study)
+    ae = summarize_ae(study, pop, ex, sec, groups=groups, doses=doses, te_window=opts.te_window, infusion=infusion)
+    labs = summarize_labs(study, pop, sec, baseline=opts.baseline, by_visit=opts.by_visit)
     issues = pd.DataFrame(sec.issues, columns=["Issue", "Dataset", "Records", "Subjects", "Detail", "Handling"])
     sec.add("data_issues", "Data handling: partial dates, missing and non-numeric values", issues,
             ["Every record is accounted for: what could not be used as is, how many, and how it was handled. "
              "Records: the records concerned, or for absent data the number of absent items (subject-visits, "
              "subject-tests)."] if len(issues) else
             ["No partial dates, missing values or non-numeric results found."])
-    highlights = _highlights(study, pop, ex, sec, labs)
+    highlights = _highlights(study, pop, ex, sec, labs, ae, infusion)
     title = sec.tables["study"].set_index("Item")["Value"].get("Title", "")
     return _Summary(study.meta.studyid, "" if title.startswith("not recorded") else title, sec.tables, sec.titles,
-                    sec.footnotes, highlights, labs=labs)
+                    sec.footnotes, highlights, labs=labs, ard=sec.ard.frame())
 
 
-def _highlights(study: Study, pop: Population, ex: pd.DataFrame, sec: Section, labs: LabResult) -> list[str]:
+def _highlights(study: Study, pop: Population, ex: pd.DataFrame, sec: Section, labs: LabResult, ae_all: pd.DataFrame,
+                infusion: bool) -> list[str]:
     out = []
     dm = study.datasets.get("DM")
     sex = ""
     if dm is not None and "SEX" in dm and len(dm):
-        counts = dm["SEX"].replace("", "missing").value_counts().sort_index()
+        counts = pop.within(dm)["SEX"].replace("", "missing").value_counts().sort_index()
         sex = " (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")"
-    out.append(f"{pop.n} subjects{sex}.")
+    out.append(f"{pop.n} subjects in the safety population{sex}" + (
+        f", of {len(pop.all)} in DM." if len(pop.all) and len(pop.all) != pop.n else "."))
+    if pop.with_total:
+        out.append("Treatment columns: " + "; ".join(f"{pop.label(a)} {pop.arm_n()[a]}" for a in pop.arms) + ".")
     if len(ex):
         per = ex.groupby("USUBJID").size()
         k = f"{per.min()}" if per.min() == per.max() else f"{per.min()} to {per.max()}"
         out.append(f"{len(ex)} administrations in {len(per)} subjects ({k} per subject).")
-    ae = sec.tables["ae_listing"]
+    ae = pop.within(ae_all[ae_all["TEAE"].eq("Y").to_numpy()]) if len(ae_all) else ae_all
     if len(ae):
-        infusion = ae[ae["Infusion-related"].eq("Y")]
-        k = ae["Subject"].nunique()
-        out.append(f"{len(ae)} adverse event(s) in {k} of {pop.n} subjects ({100.0 * k / pop.n:.1f}%); "
-                   f"serious: {int(ae['Serious'].eq('Y').sum())}; with onset on the day of (or within 24 h after) "
-                   f"an administration: {len(infusion)}.")
-        inf = sec.tables["ae_infusion"]
+        k = ae["USUBJID"].nunique()
+        text = (f"{len(ae)} treatment-emergent adverse event(s) in {k} of {pop.n} subjects "
+                f"({100.0 * k / pop.n:.1f}%); serious: {int(ae['AESER'].eq('Y').sum())}")
+        if infusion:
+            k_inf = int(ae["status"].eq("yes").sum())
+            text += f"; with onset on the day of (or within 24 h after) an administration: {k_inf}"
+        pre = int(ae_all["TEAE"].eq("N").sum())
+        out.append(text + (f"; {pre} AE record(s) not treatment-emergent (listed separately)." if pre else "."))
+        if pop.with_total:
+            per = pop.expand(ae).drop_duplicates(["ARMCD", "USUBJID"]).groupby("ARMCD").size()
+            n_by = pop.arm_n()
+            out.append("Subjects with any TEAE: " + "; ".join(
+                f"{pop.label(a)} {int(per.get(a, 0))}/{n_by[a]}" for a in pop.arms) + ".")
+        inf = sec.tables.get("ae_infusion", pd.DataFrame())
         for r in (inf.to_dict("records") if len(inf) <= 5 else []):  # the seed's kind of event: name each one
             mins = r["Minutes after start of administration"]
             adm = f"administration {r['Administration (EXSEQ)']}" + (f" ({r['Visit']})" if r["Visit"] else "")
@@ -112,23 +159,25 @@ def _highlights(study: Study, pop: Population, ex: pd.DataFrame, sec: Section, l
             out.append(f"{r['Subject']}: {r['Preferred term']} ({r['Severity']}, {r['Relationship']}), {when}; "
                        f"outcome {r['Outcome']}.")
     else:
-        out.append("No adverse events recorded.")
+        out.append("No treatment-emergent adverse events recorded.")
     out += labs.facts
     return out
 
 
-def compute_tables(study: Study, baseline: str | None = None, *, by_visit: bool = True) -> dict[str, pd.DataFrame]:
+def compute_tables(study: Study, baseline: str | None = None, *, by_visit: bool = True,
+                   **opts: object) -> dict[str, pd.DataFrame]:
     """All summary tables of `study` (name -> DataFrame of display cells), computed from the Study alone.
 
     `baseline`: a VISIT name (or VISITNUM) to take as the lab baseline instead of LBLOBXFL. `by_visit=False`
     summarises labs as baseline vs each subject's last post-baseline value instead of visit by visit.
+    `opts`: the other fields of Options (arms, te_window, ae_groups).
     """
-    return _build(study, baseline, by_visit).tables
+    return _build(study, Options(baseline=baseline, by_visit=by_visit, **opts)).tables
 
 
 def summarize(study: Study, outdir: Path, *, formats: Sequence[str] = FORMATS, by_visit: bool = True,
-              baseline: str | None = None) -> SummaryResult:
-    """Compute the safety summary of `study` and write it to `outdir` in `formats` (html, md, csv).
+              baseline: str | None = None, **opts: object) -> SummaryResult:
+    """Compute the safety summary of `study` and write it to `outdir` in `formats` (html, md, csv, ard).
 
     Writes OUTDIR/csv/<table>.csv, OUTDIR/summary.md (+ OUTDIR/figures/*.svg) and OUTDIR/summary.html (figures
     embedded, opens offline). Every file is written atomically; the same Study gives byte-identical files.
@@ -139,12 +188,14 @@ def summarize(study: Study, outdir: Path, *, formats: Sequence[str] = FORMATS, b
         raise UnknownFormatError(f"summary format(s) {unknown or list(formats)} unknown; choose from "
                                  f"{', '.join(FORMATS)}")
     outdir = Path(outdir)
-    s = _build(study, baseline, by_visit)
+    s = _build(study, Options(baseline=baseline, by_visit=by_visit, **opts))
     paths: list[Path] = []
     if "md" in formats or "html" in formats:
         s.figures = lab_figures(s.labs)
     if "csv" in formats:
         paths += render.write_csvs(s.tables, outdir / "csv")
+    if "ard" in formats:
+        paths += ard.write(s.ard, outdir / "ard")
     if "md" in formats:
         paths += render.write_figures(s.figures, outdir / "figures")
         write_bytes_atomic(outdir / "summary.md", render.markdown(s).encode("utf-8"))
@@ -152,4 +203,4 @@ def summarize(study: Study, outdir: Path, *, formats: Sequence[str] = FORMATS, b
     if "html" in formats:
         write_bytes_atomic(outdir / "summary.html", render.html_report(s).encode("utf-8"))
         paths.append(outdir / "summary.html")
-    return SummaryResult(s.tables, paths, s.footnotes, s.titles, s.highlights)
+    return SummaryResult(s.tables, paths, s.footnotes, s.titles, s.highlights, s.ard)

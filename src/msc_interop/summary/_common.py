@@ -19,7 +19,7 @@ import pandas as pd
 
 from msc_interop import iso8601
 from msc_interop.distinct import per_distinct
-from msc_interop.study import Study
+from msc_interop.summary.ard import Ard
 
 MISSING = "Missing"
 NOT_ASSIGNED = "Not assigned"
@@ -34,6 +34,7 @@ class Section:
     titles: dict[str, str] = field(default_factory=dict)
     footnotes: dict[str, list[str]] = field(default_factory=dict)
     issues: list[dict[str, object]] = field(default_factory=list)
+    ard: Ard = field(default_factory=Ard)  # every number of the tables, as the tables compute it
 
     def add(self, name: str, title: str, table: pd.DataFrame, notes: Iterable[str] = ()) -> None:
         self.tables[name] = table.reset_index(drop=True)
@@ -50,11 +51,15 @@ class Section:
 
 @dataclass(frozen=True)
 class Population:
-    """Subjects of DM with their arm; the denominators of every percentage."""
+    """The subjects in the treatment columns (the safety population) with their arm; the denominators of every
+    percentage. `all` keeps every DM subject with the population flags (populations.py says how they are made)."""
 
-    subjects: pd.DataFrame  # USUBJID, ARMCD (NOT_ASSIGNED when empty), ARM
+    subjects: pd.DataFrame  # USUBJID, ARMCD (column key: the arm code, NOT_ASSIGNED when empty), ARM
     arms: tuple[str, ...]  # arm codes in display order
     with_total: bool  # a Total column when there is more than one arm
+    labels: dict[str, str] = field(default_factory=dict)  # arm code -> arm name shown in headers
+    all: pd.DataFrame = field(default_factory=pd.DataFrame)  # every DM subject: ITTFL, SAFFL, REASON, TRTSDT...
+    rules: tuple[str, ...] = ()  # how the populations and columns were made (footnotes)
 
     @property
     def n(self) -> int:
@@ -74,47 +79,33 @@ class Population:
         """Column keys in display order (arm codes, then "Total" if there is more than one arm)."""
         return [*self.arms, "Total"] if self.with_total else list(self.arms)
 
+    def label(self, key: str) -> str:
+        """The arm's name (ARM/ACTARM text) for a column key; "Total" for the total."""
+        return self.labels.get(key, key)
+
     def header(self, key: str, what: str = "") -> str:
         n = self.arm_n()[key]
-        return f"{key} (N={n})" + (f" {what}" if what else "")
+        return f"{self.label(key)} (N={n})" + (f" {what}" if what else "")
 
     def attach_arm(self, df: pd.DataFrame) -> pd.DataFrame:
-        """df with an ARMCD column (subjects missing from DM get NOT_ASSIGNED)."""
+        """df with an ARMCD column (subjects outside the treatment columns get NOT_ASSIGNED)."""
         arm = self.subjects.set_index("USUBJID")["ARMCD"]
         out = df.copy()
         out["ARMCD"] = out["USUBJID"].map(arm).fillna(NOT_ASSIGNED)
         return out
 
+    def within(self, df: pd.DataFrame) -> pd.DataFrame:
+        """The rows of subjects in the treatment columns (the safety population)."""
+        return df[df["USUBJID"].isin(self.subjects["USUBJID"]).to_numpy()]
+
     def expand(self, df: pd.DataFrame) -> pd.DataFrame:
-        """Rows once per arm, plus once more under "Total" when there is a Total column."""
-        df = self.attach_arm(df)
+        """Rows of the population's subjects once per arm, plus once more under "Total" when there is a Total."""
+        df = self.attach_arm(self.within(df))
         if not self.with_total:
             return df
         total = df.copy()
         total["ARMCD"] = "Total"
         return pd.concat([df, total], ignore_index=True)
-
-
-def population(study: Study) -> Population:
-    dm = study.datasets.get("DM")
-    if dm is None or dm.empty:
-        subjects = pd.DataFrame({"USUBJID": sorted(_all_subjects(study))}, dtype=object)
-        subjects["ARMCD"] = NOT_ASSIGNED
-        subjects["ARM"] = ""
-    else:
-        subjects = dm[["USUBJID", "ARMCD", "ARM"]].drop_duplicates("USUBJID").copy()
-        subjects["ARMCD"] = subjects["ARMCD"].where(subjects["ARMCD"].ne(""), NOT_ASSIGNED)
-        subjects = subjects.sort_values("USUBJID", kind="stable").reset_index(drop=True)
-    arms = sorted(subjects["ARMCD"].unique(), key=lambda a: (a == NOT_ASSIGNED, a))
-    return Population(subjects, tuple(arms), len(arms) > 1)
-
-
-def _all_subjects(study: Study) -> set[str]:
-    out: set[str] = set()
-    for name, df in study.datasets.items():
-        if not name.startswith("SUPP") and "USUBJID" in df:
-            out.update(df["USUBJID"].unique())
-    return out
 
 
 # --- cell formats -----------------------------------------------------------------------------------------

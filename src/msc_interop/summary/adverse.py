@@ -1,18 +1,23 @@
-"""Adverse events: overview, MedDRA SOC/PT, characteristics, infusion-related events, listing.
+"""Adverse events: treatment-emergent overview, MedDRA SOC/PT, characteristics, infusion-related events, listings.
 
-Infusion-related (administration-related) event: onset on the calendar day of an administration, or, when both
-carry a time, within 24 h after its start. The time from the start of the nearest preceding administration is
-given in minutes when both AESTDTC and EXSTDTC have times (the seed paper's "5 min after infusion").
+The summary tables count treatment-emergent AEs (teae.py) of the safety population; the listing holds every AE with
+its TEAE flag and imputed start, and the pre-treatment listing the AEs that are not treatment-emergent.
+
+Infusion-related (administration-related) event, only for a study whose EX says infusion (summary.is_infusion):
+onset on the calendar day of an administration, or, when both carry a time, within 24 h after its start. The
+time from the start of the nearest preceding administration is given in minutes when both AESTDTC and EXSTDTC
+have times (the seed paper's "5 min after infusion").
 An AE with a partial start date cannot be placed against an administration and is counted as not assessable.
-Severity and outcome order, and which AEREL values count as not related: mappings/adverse_events.yaml.
+Severity and outcome order, and which AEREL values count as related: mappings/ae_groups.yaml (ae_groups.py).
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from msc_interop import dates, mappings
+from msc_interop import dates
 from msc_interop.study import Study
+from msc_interop.summary import teae
 from msc_interop.summary._common import (
     MISSING,
     Population,
@@ -25,6 +30,7 @@ from msc_interop.summary._common import (
     subjects_text,
     text_col,
 )
+from msc_interop.summary.ae_groups import AeGroups
 
 NOT_CODED = "Not coded"
 WINDOW = pd.Timedelta(hours=24)
@@ -88,18 +94,27 @@ def infusion_links(ae: pd.DataFrame, ex: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns=["assessable"])
 
 
-def summarize_ae(study: Study, pop: Population, ex: pd.DataFrame, sec: Section) -> None:
+def summarize_ae(study: Study, pop: Population, ex: pd.DataFrame, sec: Section, *, groups: AeGroups,
+                 doses: pd.DataFrame, te_window: int | None = None, infusion: bool = True) -> pd.DataFrame:
+    """Add the AE tables to `sec`; returns every AE with its TEAE flag (for the highlights and the ARD)."""
     ae = prepare(study)
     links = infusion_links(ae, ex) if len(ae) else pd.DataFrame(
         columns=["USUBJID", "AESEQ", "status", "EXSEQ", "VISIT", "EXSTDTC", "minutes", "rule"])
     ae = ae.merge(links[["USUBJID", "AESEQ", "status", "EXSEQ", "VISIT", "EXSTDTC", "minutes", "rule"]],
                   on=["USUBJID", "AESEQ"], how="left") if len(ae) else ae.assign(status="", minutes=pd.NA)
+    ae = teae.flag(ae, doses, te_window)
+    ae["RELGR"] = groups.relation(ae["AEREL"]) if len(ae) else pd.Series(dtype=object)
+    te = pop.within(ae[ae["TEAE"].eq("Y").to_numpy()]) if len(ae) else ae
     issues_notes = _issues(ae, sec)
-    _overview(study, ae, pop, sec, issues_notes)
-    _soc_pt(ae, pop, sec, issues_notes)
-    _characteristics(ae, pop, sec)
-    _infusion(ae, sec)
-    _listing(ae, sec)
+    rule = teae.rule_text(te_window)
+    _overview(study, te, pop, sec, [rule, groups.note(), *issues_notes], groups, infusion)
+    _soc_pt(te, pop, sec, [rule])
+    _characteristics(te, pop, sec, groups)
+    if infusion:
+        _infusion(te, sec)
+    _listing(ae, pop, sec, infusion)
+    _pretreatment(ae, pop, sec)
+    return ae
 
 
 def _issues(ae: pd.DataFrame, sec: Section) -> list[str]:
@@ -116,10 +131,13 @@ def _issues(ae: pd.DataFrame, sec: Section) -> list[str]:
     partial = is_partial(ae["AESTDTC"]) | ae["AESTDTC"].eq("")
     if partial.any():
         k = int(partial.sum())
-        notes.append(f"{k} event(s) have a partial or missing start date: relation in time to an administration "
-                     "not assessable.")
+        flags = ae.loc[partial, "ASTDTF"].replace("", "not imputed").value_counts().sort_index()
+        how = ", ".join(f"{teae.FLAG_TEXT.get(f, f)}: {n}" for f, n in flags.items())
+        notes.append(f"{k} event(s) have a partial or missing start date, imputed for the TEAE rule ({how}); "
+                     "the listing flags them.")
         sec.issue("Partial or missing AESTDTC", "AE", k, ae.loc[partial, "USUBJID"].nunique(),
-                  subjects_text(ae.loc[partial, "USUBJID"]), "counted as events; infusion timing not assessable")
+                  subjects_text(ae.loc[partial, "USUBJID"]),
+                  f"start imputed for the TEAE rule ({how}); infusion timing not assessable")
     return notes
 
 
@@ -139,48 +157,63 @@ def _cells(pop: Population, subjects: pd.Series, events: pd.Series, key: str | t
         k = (*key, c) if isinstance(key, tuple) else (key, c)
         out[pop.header(c, "n (%)")] = n_pct(int(subjects.get(k, 0)), n_by[c])
         if label_events:
-            out[f"{c} events"] = str(int(events.get(k, 0)))
+            out[f"{pop.label(c)} events"] = str(int(events.get(k, 0)))
     return out
 
 
-def _overview(study: Study, ae: pd.DataFrame, pop: Population, sec: Section, extra: list[str]) -> None:
-    not_related = mappings.adverse_event_terms().not_related
+def _ard(sec: Section, table: str, pop: Population, subjects: pd.Series, events: pd.Series,
+         key: str | tuple[str, ...], variable: str, level: str, groups: tuple = ()) -> None:
+    """The ARD rows of one table row: n, N, p and events per treatment column (the numbers _cells formats)."""
+    n_by = pop.arm_n()
+    for c in pop.columns():
+        k = (*key, c) if isinstance(key, tuple) else (key, c)
+        sec.ard.counts(table, pop.label(c), variable, level, int(subjects.get(k, 0)), n_by[c],
+                       int(events.get(k, 0)), groups=groups,
+                       context="hierarchical" if table == "ae_soc_pt" else "categorical")
+
+
+def _overview(study: Study, ae: pd.DataFrame, pop: Population, sec: Section, extra: list[str], groups: AeGroups,
+              infusion: bool) -> None:
     flags = {
-        "Any adverse event": pd.Series(True, index=ae.index),
-        "Serious (AESER = Y)": ae["AESER"].eq("Y"),
-        "Related to the product (see note)": ~ae["AEREL"].isin(not_related) & ae["AEREL"].ne(""),
-        "Severe (AESEV = SEVERE)": ae["AESEV"].eq("SEVERE"),
-        "Leading to withdrawal (AEACN = DRUG WITHDRAWN)": ae["AEACN"].eq("DRUG WITHDRAWN"),
-        "Fatal outcome (AEOUT = FATAL)": ae["AEOUT"].eq("FATAL"),
-        "Onset on the day of / within 24 h after an administration": ae["status"].eq("yes"),
+        "Any TEAE": pd.Series(True, index=ae.index),
+        "Serious TEAE (AESER = Y)": ae["AESER"].eq("Y"),
+        "Related TEAE (see note)": ae["RELGR"].eq("related"),
+        "Severe TEAE (AESEV = SEVERE)": ae["AESEV"].str.upper().eq("SEVERE"),
+        "TEAE leading to withdrawal (AEACN = DRUG WITHDRAWN)": ae["AEACN"].eq("DRUG WITHDRAWN"),
+        "TEAE with fatal outcome (AEOUT = FATAL)": ae["AEOUT"].eq("FATAL"),
     }
+    if infusion:
+        flags["TEAE with onset on the day of / within 24 h after an administration"] = ae["status"].eq("yes")
     rows = []
     for label, mask in flags.items():
         sub = ae[mask.to_numpy(dtype=bool)].assign(ROW=label)
         subjects, events = _count_table(sub, pop, ["ROW"]) if len(sub) else (pd.Series(dtype=int),) * 2
         rows.append({"Category": label, **_cells(pop, subjects, events, label)})
+        _ard(sec, "ae_overview", pop, subjects, events, label, "TEAE_CATEGORY", label)
     dm = study.datasets.get("DM")
     if dm is not None and "DTHFL" in dm:
-        died = pop.attach_arm(dm[dm["DTHFL"].eq("Y")][["USUBJID"]])
+        died = pop.attach_arm(pop.within(dm[dm["DTHFL"].eq("Y")][["USUBJID"]]))
         n_by = pop.arm_n()
         row = {"Category": "Subjects who died (DM DTHFL = Y)"}
         for c in pop.columns():
             k = len(died) if c == "Total" else int(died["ARMCD"].eq(c).sum())
             row[pop.header(c, "n (%)")] = n_pct(k, n_by[c])
-            row[f"{c} events"] = "-"
+            row[f"{pop.label(c)} events"] = "-"
         rows.append(row)
     # the note names the common not-related values only; the full list is mappings/adverse_events.yaml's
-    notes = ["n (%): subjects with at least one such event (percent of N); events: number of events.",
-             "Related: AEREL other than NOT RELATED, UNLIKELY RELATED, N (empty AEREL counts as not related).",
-             *extra]
-    sec.add("ae_overview", "Adverse events: overview", pd.DataFrame(rows), notes)
+    notes = ["n (%): subjects of the safety population with at least one such TEAE (percent of N); events: number "
+             "of TEAE records.", *extra]
+    sec.add("ae_overview", "Treatment-emergent adverse events (TEAE): overview", pd.DataFrame(rows), notes)
+
+
+SOC_PT_TITLE = "Treatment-emergent adverse events (TEAE) by MedDRA system organ class and preferred term"
 
 
 def _soc_pt(ae: pd.DataFrame, pop: Population, sec: Section, extra: list[str]) -> None:
     cols = ["System organ class", "Preferred term"]
     if ae.empty:
-        sec.add("ae_soc_pt", "Adverse events by MedDRA system organ class and preferred term",
-                pd.DataFrame(columns=cols), ["No adverse events recorded."])
+        sec.add("ae_soc_pt", SOC_PT_TITLE, pd.DataFrame(columns=cols), ["No treatment-emergent adverse events.",
+                                                                        *extra])
         return
     s_soc, e_soc = _count_table(ae, pop, ["SOC"])
     s_pt, e_pt = _count_table(ae, pop, ["SOC", "PT"])
@@ -188,28 +221,30 @@ def _soc_pt(ae: pd.DataFrame, pop: Population, sec: Section, extra: list[str]) -
     soc_n = {soc: int(s_soc.get((soc, total_key), 0)) for soc in ae["SOC"].unique()}
     rows = []
     subjects_any, events_any = _count_table(ae.assign(ANY="any"), pop, ["ANY"])
-    rows.append({"System organ class": "Any adverse event", "Preferred term": "",
+    rows.append({"System organ class": "Any TEAE", "Preferred term": "",
                  **_cells(pop, subjects_any, events_any, "any")})
+    _ard(sec, "ae_soc_pt", pop, subjects_any, events_any, "any", "ANY_TEAE", "Y")
     for soc in sorted(soc_n, key=lambda s: (s == NOT_CODED, -soc_n[s], s)):
         rows.append({"System organ class": soc, "Preferred term": "", **_cells(pop, s_soc, e_soc, soc)})
+        _ard(sec, "ae_soc_pt", pop, s_soc, e_soc, soc, "AEBODSYS", soc)
         pts = ae.loc[ae["SOC"].eq(soc), "PT"].unique()
         pt_n = {pt: int(s_pt.get((soc, pt, total_key), 0)) for pt in pts}
         for pt in sorted(pt_n, key=lambda p: (-pt_n[p], p)):
             rows.append({"System organ class": soc, "Preferred term": pt, **_cells(pop, s_pt, e_pt, (soc, pt))})
+            _ard(sec, "ae_soc_pt", pop, s_pt, e_pt, (soc, pt), "AEDECOD", pt, (("AEBODSYS", soc),))
     notes = ["A subject is counted once per SOC and once per PT; events count every record. Sorted by "
              "decreasing number of subjects, then alphabetically.", *extra]
-    sec.add("ae_soc_pt", "Adverse events by MedDRA system organ class and preferred term", pd.DataFrame(rows),
-            notes)
+    sec.add("ae_soc_pt", SOC_PT_TITLE, pd.DataFrame(rows), notes)
 
 
-def _characteristics(ae: pd.DataFrame, pop: Population, sec: Section) -> None:
+def _characteristics(ae: pd.DataFrame, pop: Population, sec: Section, groups: AeGroups) -> None:
     rows = []
     n_by = pop.arm_n()
     e = pop.expand(ae) if len(ae) else ae.assign(ARMCD=pd.Series(dtype=object))
-    terms = mappings.adverse_event_terms()
-    sev_rank = {s: i for i, s in enumerate(terms.severity_order)}
-    specs = [("Severity (AESEV)", "AESEV", terms.severity_order), ("Serious (AESER)", "AESER", ("Y", "N")),
-             ("Relationship (AEREL)", "AEREL", ()), ("Outcome (AEOUT)", "AEOUT", terms.outcome_order),
+    sev_rank = {s: i for i, s in enumerate(groups.severity_order)}
+    specs = [("Severity (AESEV)", "AESEV", groups.severity_order), ("Serious (AESER)", "AESER", ("Y", "N")),
+             ("Relationship (grouped)", "RELGR", ("related", "not related", "unclassified")),
+             ("Relationship (AEREL)", "AEREL", ()), ("Outcome (AEOUT)", "AEOUT", groups.outcome_order),
              ("Action taken (AEACN)", "AEACN", ())]
     for label, var, preferred in specs:
         val = e[var].replace("", MISSING) if len(e) else pd.Series(dtype=object)
@@ -233,13 +268,13 @@ def _characteristics(ae: pd.DataFrame, pop: Population, sec: Section) -> None:
                 row[pop.header(c, "subjects n (%)")] = n_pct(
                     int(subj.at[cat, c]) if (c in subj and cat in subj.index) else 0, n_by[c])
             rows.append(row)
-    notes = ["Events n (%): percent of all events; subjects n (%): percent of N. Severity counts each subject once, "
-             "at the most severe event; for the other characteristics a subject is counted in every category "
-             "in which they had an event."]
+    notes = ["TEAE only. Events n (%): percent of all TEAE; subjects n (%): percent of N. Severity counts each "
+             "subject once, at the most severe event; for the other characteristics a subject is counted in every "
+             "category in which they had an event. Relationship (grouped): " + groups.note()]
     if ae.empty:
-        notes = ["No adverse events recorded."]
-    sec.add("ae_characteristics", "Adverse events by severity, seriousness, relationship, outcome and action",
-            pd.DataFrame(rows), notes)
+        notes = ["No treatment-emergent adverse events."]
+    sec.add("ae_characteristics", "Treatment-emergent adverse events (TEAE) by severity, seriousness, relationship, "
+            "outcome and action", pd.DataFrame(rows), notes)
 
 
 def _infusion(ae: pd.DataFrame, sec: Section) -> None:
@@ -267,20 +302,41 @@ def _infusion(ae: pd.DataFrame, sec: Section) -> None:
     if na:
         notes.append(f"{na} event(s) with a partial or missing start date could not be placed against an "
                      "administration.")
-    sec.add("ae_infusion", "Adverse events with onset on the day of (or within 24 h after) an administration",
-            table, notes)
+    sec.add("ae_infusion", "TEAE with onset on the day of (or within 24 h after) an administration", table, notes)
 
 
-def _listing(ae: pd.DataFrame, sec: Section) -> None:
+def _listing(ae: pd.DataFrame, pop: Population, sec: Section, infusion: bool) -> None:
     status = {"yes": "Y", "no": "N", "not assessable": "not assessable"}
+    arm = pop.attach_arm(ae)["ARMCD"].map(lambda c: pop.label(c) if c in pop.labels else "not in safety population")
     table = pd.DataFrame({
-        "Subject": ae["USUBJID"], "AESEQ": ae["AESEQ"].astype(str), "Reported term": ae["AETERM"],
-        "Preferred term": ae["PT"], "System organ class": ae["SOC"], "Start": ae["AESTDTC"], "End": ae["AEENDTC"],
+        "Subject": ae["USUBJID"], "Treatment": arm, "AESEQ": ae["AESEQ"].astype(str), "Reported term": ae["AETERM"],
+        "Preferred term": ae["PT"], "System organ class": ae["SOC"], "Start": ae["AESTDTC"],
+        "Analysis start": ae["ASTDT"].dt.strftime("%Y-%m-%d").fillna("") if len(ae) else pd.Series(dtype=object),
+        "Imputation": ae["ASTDTF"].map(teae.FLAG_TEXT) if len(ae) else pd.Series(dtype=object),
+        "End": ae["AEENDTC"],
         "Study day": ae["AESTDY"].astype(str).replace("<NA>", "-") if len(ae) else pd.Series(dtype=object),
-        "Severity": ae["AESEV"], "Serious": ae["AESER"], "Relationship": ae["AEREL"], "Action": ae["AEACN"],
-        "Outcome": ae["AEOUT"],
-        "Infusion-related": ae["status"].map(status) if len(ae) else pd.Series(dtype=object),
+        "TEAE": ae["TEAE"], "Severity": ae["AESEV"], "Serious": ae["AESER"], "Relationship": ae["AEREL"],
+        "Action": ae["AEACN"], "Outcome": ae["AEOUT"],
     })
-    sec.add("ae_listing", "Listing of adverse events", table,
-            ["Infusion-related: Y when the onset is on the day of (or within 24 h after the start of) an "
-             "administration."] if len(ae) else ["No adverse events recorded."])
+    if infusion:
+        table["Infusion-related"] = ae["status"].map(status) if len(ae) else pd.Series(dtype=object)
+    notes = ["Every AE record, treatment-emergent or not (TEAE = Y/N). Analysis start: AESTDTC with a partial date "
+             "imputed for the TEAE rule (Imputation says what was imputed)."]
+    if infusion:
+        notes.append("Infusion-related: Y when the onset is on the day of (or within 24 h after the start of) an "
+                     "administration.")
+    sec.add("ae_listing", "Listing of adverse events", table, notes if len(ae) else ["No adverse events recorded."])
+
+
+def _pretreatment(ae: pd.DataFrame, pop: Population, sec: Section) -> None:
+    """AEs that are not treatment-emergent: before the first dose, after the window, or of untreated subjects."""
+    sel = ae[ae["TEAE"].eq("N").to_numpy()] if len(ae) else ae
+    arm = pop.attach_arm(sel)["ARMCD"].map(lambda c: pop.label(c) if c in pop.labels else "not in safety population")
+    table = pd.DataFrame({
+        "Subject": sel["USUBJID"], "Treatment": arm, "AESEQ": sel["AESEQ"].astype(str),
+        "Reported term": sel["AETERM"], "Preferred term": sel["PT"], "Start": sel["AESTDTC"],
+        "Analysis start": sel["ASTDT"].dt.strftime("%Y-%m-%d").fillna("") if len(sel) else pd.Series(dtype=object),
+        "Why not treatment-emergent": sel["TEREASON"], "Severity": sel["AESEV"], "Serious": sel["AESER"],
+    })
+    sec.add("ae_pretreatment", "Listing of adverse events that are not treatment-emergent (pre-treatment and "
+            "other)", table, [f"{len(table)} AE record(s) not counted in the TEAE tables."])

@@ -25,7 +25,7 @@ from msc_interop.summary._common import (
     text_col,
     visitnum_text,
 )
-from msc_interop.summary.subjects import schedule_known
+from msc_interop.summary.subjects import planned_days
 
 SCHEDULE_UNKNOWN = "schedule unknown"
 COLUMNS = ["USUBJID", "EXSEQ", "EXTRT", "EXDOSE", "EXDOSU", "VISITNUM", "VISIT", "EXSTDTC", "EXENDTC", "EXSTDY",
@@ -124,12 +124,13 @@ def _summary_table(ex: pd.DataFrame, pop: Population, sec: Section) -> None:
             {c: num(sub.loc[sub["ARMCD"].eq(c), "TOTAL"].sum(), 1) for c in cols})
     if len(ex):
         arm = pop.attach_arm(ex)["ARMCD"]
+        inpop = ex["USUBJID"].isin(pop.subjects["USUBJID"])
         dt = ex["EXSTDTC"].str.slice(0, 10)
         complete = ~is_partial(ex["EXSTDTC"]) & ex["EXSTDTC"].ne("")
         if complete.any():
             total = {}
             for c in cols:
-                sel = complete & (arm.eq(c) | (c == "Total"))
+                sel = complete & inpop & (arm.eq(c) | (c == "Total"))
                 total[c] = f"{dt[sel].min()} to {dt[sel].max()}" if sel.any() else "-"
             add("Administration dates", "first to last", total)
     notes = ["Total given = EXDOSE x body weight at dosing (SUPPEX QNAM WEIGHT) when the dose unit is per kg "
@@ -174,11 +175,11 @@ def _schedule(study: Study, ex: pd.DataFrame, sec: Section) -> None:
     if ex.empty:
         sec.add("exposure_schedule", "Administrations against the planned schedule", pd.DataFrame(columns=cols))
         return
-    known = schedule_known(study)
+    v, plan_src = planned_days(study)
+    known = bool(plan_src)
+    windowed = known and v["window_before"].notna().any()
     e = ex.copy()
     if known:
-        v = study.meta.visits[["VISITNUM", "planned_dy", "window_before", "window_after"]].copy()
-        v["VISITNUM"] = pd.to_numeric(v["VISITNUM"], errors="coerce")
         e = e.merge(v, on="VISITNUM", how="left")
         day = pd.to_numeric(e["EXSTDY"], errors="coerce")
         planned = pd.to_numeric(e["planned_dy"], errors="coerce")
@@ -187,6 +188,7 @@ def _schedule(study: Study, ex: pd.DataFrame, sec: Section) -> None:
         assessable = day.notna() & planned.notna()
         e["status"] = np.where(~assessable, "not assessable",
                                np.where((day >= lo) & (day <= hi), "on schedule", "outside window"))
+        e["dev"] = day - planned
     else:
         e["status"] = SCHEDULE_UNKNOWN
     e["VISITKEY"] = e["VISITNUM"].fillna(-1.0)
@@ -194,7 +196,11 @@ def _schedule(study: Study, ex: pd.DataFrame, sec: Section) -> None:
     for vn, g in e.groupby("VISITKEY", sort=True):
         n = len(g)
         label = g["VISIT"].mode().iloc[0] if g["VISIT"].ne("").any() else "(no visit recorded)"
-        if known and g["planned_dy"].notna().any():
+        if known and g["planned_dy"].notna().any() and not windowed:
+            dev = g["dev"].dropna()
+            plan = f"{int(g['planned_dy'].dropna().iloc[0])} (no window in the data" + (
+                f"; median {dev.median():+g} days from plan)" if len(dev) else ")")
+        elif known and g["planned_dy"].notna().any():
             p, wb, wa = (int(g[c].iloc[0]) for c in ("planned_dy", "window_before", "window_after"))
             plan = f"{p} (-{wb}/+{wa})"
         else:
@@ -206,7 +212,10 @@ def _schedule(study: Study, ex: pd.DataFrame, sec: Section) -> None:
                      "Outside window": n_pct(int(counts.get("outside window", 0)), n) if known else SCHEDULE_UNKNOWN,
                      "Not assessable": str(int(counts.get("not assessable", 0)) if known else n)})
     notes = []
-    if known:
+    if known and not windowed:
+        notes.append(f"Planned study day from {plan_src}; the data give no visit window, so 'on schedule' means "
+                     "on the planned day exactly: the median deviation (EXSTDY - planned day) is shown per visit.")
+    if windowed:
         notes.append("Planned study day = protocol day + 1 for days on/after day 0 (SDTMIG 4.4.4: no day 0); "
                      "on schedule when EXSTDY lies in [planned - window before, planned + window after].")
         out = e[e["status"].eq("outside window")]

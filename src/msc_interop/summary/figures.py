@@ -66,16 +66,23 @@ def _figure(category: str, panels: list[Panel], res: LabResult) -> FigureOut:
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None})
     svg = buf.getvalue()
-    lines = (f"grey lines: a deterministic sample of {SPAGHETTI_CAP} of {res.n_subjects} subjects (evenly spaced "
+    by_arm = any(p.arms for p in panels)
+    colour = "thin lines in the arm's colour" if by_arm else "grey lines"
+    lines = (f"{colour}: a deterministic sample of {SPAGHETTI_CAP} of {res.n_subjects} subjects (evenly spaced "
              "in USUBJID order), drawn to keep the figure legible" if res.sampled
-             else "grey lines: individual subjects (all)")
+             else f"{colour}: individual subjects (all)")
     ranges = [p.testcd for p in panels if p.other_ranges]
-    caption = (f"{category.title()}: {lines}; black: mean \u00b1 SD at each visit (n under the axis label); "
+    means = ("coloured by treatment arm: each arm's mean \u00b1 SD at each visit (n of all arms under the axis label)"
+             if by_arm else "black: mean \u00b1 SD at each visit (n under the axis label)")
+    caption = (f"{category.title()}: {lines}; {means}; "
                "green band: reference range (LBSTNRLO-LBSTNRHI)")
     if ranges:
         caption += (f"; for {', '.join(ranges)} the ranges differ between subjects (e.g. by sex): the band shows "
                     "the most frequent range")
     return FigureOut(f"lab_{slug(category)}", f"{category.title()} over time", caption + ".", svg)
+
+
+ARM_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 
 
 def _panel(ax, p: Panel, crowded: bool = False) -> None:
@@ -84,10 +91,23 @@ def _panel(ax, p: Panel, crowded: bool = False) -> None:
         lo = 0.0 if math.isnan(p.lo) else p.lo
         hi = p.hi if not math.isnan(p.hi) else np.nanmax([np.nanmax(p.mean + np.nan_to_num(p.sd)), lo])
         ax.axhspan(lo, hi, color="#2ca02c", alpha=0.12, linewidth=0, zorder=0)
-    if p.lines.size:
+    if p.lines.size and p.arms:  # subject lines in their arm's colour, then each arm's mean +/- SD
+        for i in range(len(p.arms)):
+            rows = p.lines[p.line_arm == i]
+            if rows.size:
+                ax.plot(x, rows.T, color=ARM_COLORS[i % len(ARM_COLORS)], linewidth=0.6, alpha=0.25, zorder=1)
+    elif p.lines.size:
         ax.plot(x, p.lines.T, color="#888888", linewidth=0.7, alpha=0.6, zorder=1)
-    ax.errorbar(x, p.mean, yerr=np.nan_to_num(p.sd), color="black", marker="o", markersize=3.5, linewidth=1.4,
-                capsize=3, zorder=3)
+    if p.arms:
+        width = 0.12
+        for i, (label, mean, sd) in enumerate(p.arms):
+            off = (i - (len(p.arms) - 1) / 2) * width
+            ax.errorbar(x + off, mean, yerr=np.nan_to_num(sd), color=ARM_COLORS[i % len(ARM_COLORS)], marker="o",
+                        markersize=3, linewidth=1.3, capsize=2, zorder=3, label=label)
+        ax.legend(fontsize=5.5, loc="upper left", frameon=False)
+    else:
+        ax.errorbar(x, p.mean, yerr=np.nan_to_num(p.sd), color="black", marker="o", markersize=3.5, linewidth=1.4,
+                    capsize=3, zorder=3)
     ticks = [f"{lab}\nn={int(k)}" if not crowded else f"{lab} (n={int(k)})" for lab, k in zip(p.labels, p.n,
                                                                                                strict=True)]
     ax.set_xticks(x, ticks, fontsize=6.5, rotation=40 if crowded else 0, ha="right" if crowded else "center",

@@ -6,8 +6,9 @@ rows take seconds. Definitions:
 - Parameter: LBTESTCD in its standard unit LBSTRESU; statistics use LBSTRESN (standard units). Order: the order of
   mappings/lab_tests.yaml for the tests it knows (blood counts, liver function, tumor markers, as the seed paper),
   grouped by LBCAT; other tests after them, by LBCAT and test code.
-- Baseline: the record at the visit given by ``baseline=`` if set; else the record flagged LBLOBXFL = "Y" (SDTMIG
-  3.4 last observation before exposure); else, when the study has no flag at all, the subject's first visit.
+- Baseline: the record at the visit given by ``baseline=`` if set; else the record flagged LBBLFL = "Y" (the
+  study's baseline flag, SDTMIG 3.2/3.3); else LBLOBXFL = "Y" (SDTMIG 3.4 last observation before exposure);
+  else, when the study has no flag at all, the subject's first visit.
   One baseline per subject and parameter (the highest LBSEQ if several qualify).
 - Post-baseline: a record with a VISITNUM after the subject's baseline visit and not known to be before the first
   administration (LBDY < 1). By-visit tables use scheduled visits (whole VISITNUM); unscheduled visits (decimal
@@ -61,6 +62,15 @@ class LabData:
         if period == LAST_PERIOD:
             return "Last post-baseline"
         return self.visit_label.get(period, visitnum_text(period))
+
+    def paramcd(self, p: int) -> str:
+        """The ARD's PARAMCD level: LBTESTCD, with the unit when the test has more than one standard unit."""
+        t = self.params.at[int(p), "LBTESTCD"]
+        multi = int((self.params["LBTESTCD"] == t).sum()) > 1
+        return f"{t} ({self.params.at[int(p), 'LBSTRESU']})" if multi else str(t)
+
+    def ard_groups(self, p: int, period: float) -> tuple[tuple[str, object], ...]:
+        return (("PARAMCD", self.paramcd(p)), ("AVISIT", self.period_label(period)))
 
     def param_cells(self, p: int) -> dict[str, str]:
         """The leading cells of a table row for parameter code p (category, test code, test, unit)."""
@@ -145,6 +155,9 @@ def prepare(lb: pd.DataFrame, baseline: str | None) -> LabData:
         cand = np.isin(vn, vns)
         d.rule = (f"baseline = the record at visit {baseline!r} (VISITNUM {', '.join(visitnum_text(v) for v in vns)})"
                   ", as requested")
+    elif "LBBLFL" in lb and lb["LBBLFL"].eq("Y").any():
+        cand = lb["LBBLFL"].eq("Y").to_numpy()
+        d.rule = "baseline = the record flagged LBBLFL = 'Y' (the study's baseline flag)"
     elif "LBLOBXFL" in lb and lb["LBLOBXFL"].eq("Y").any():
         cand = lb["LBLOBXFL"].eq("Y").to_numpy()
         d.rule = "baseline = the record flagged LBLOBXFL = 'Y' (last observation before exposure)"

@@ -21,7 +21,10 @@ def range_table(d: LabData, an: pd.DataFrame, sec: Section, period_word: str) ->
     rows = []
     for (p, per), r in counts.iterrows():
         n = int(r.sum())
-        row = {**d.param_cells(p), period_word: d.period_label(per), "n": n,
+        for var, k in (("LOW", r[N_LOW]), ("HIGH", r[N_HIGH]), ("ABNORMAL", r[N_ABN]),
+                       ("OUTSIDE", r[N_LOW] + r[N_HIGH] + r[N_ABN])):
+            sec.ard.counts("lab_range", "", "ANRIND", var, int(k), n, groups=d.ard_groups(p, per))
+        row = {"_p": p, "_q": per, **d.param_cells(p), period_word: d.period_label(per), "n": n,
                "Below range (LOW) n (%)": n_pct(int(r[N_LOW]), n), "Above range (HIGH) n (%)": n_pct(int(r[N_HIGH]), n)}
         if show_abn:
             row["ABNORMAL n (%)"] = n_pct(int(r[N_ABN]), n)
@@ -57,9 +60,12 @@ def shift_table(d: LabData, sec: Section) -> None:
             if b not in present and b not in ("LOW", "NORMAL", "HIGH"):
                 continue
             r = ct.loc[(p, b)] if b in present else pd.Series(dtype=int)
-            row = {**d.param_cells(p), "Baseline": b, "n": int(r.sum()) if len(r) else 0}
+            row = {"_p": p, "_q": ["LOW", "NORMAL", "HIGH", "ABNORMAL", MISSING].index(b), **d.param_cells(p),
+                   "Baseline": b, "n": int(r.sum()) if len(r) else 0}
             for c in post_cols:
                 row[f"Worst post-baseline {c}"] = int(r.get(c, 0))
+                sec.ard.add("lab_shift", "", "WORST_POST_BASELINE", c, {"n": int(r.get(c, 0))},
+                            groups=(("PARAMCD", d.paramcd(p)), ("BNRIND", b)), context="shift")
             rows.append(row)
     notes = ["Subjects by baseline reference range category (LBNRIND) and their worst post-baseline category over "
              "all post-baseline records (scheduled and unscheduled visits): LOW and HIGH when both occurred. "

@@ -48,7 +48,7 @@ def general_notes(d: LabData, pop: Population, by_visit: bool) -> list[str]:
     else:
         notes.append("Last post-baseline: each subject's last post-baseline value (scheduled or unscheduled visit).")
     if pop.with_total:
-        notes.append("Laboratory tables pool all arms.")
+        notes.append("Safety population; one row per treatment arm (and Total) within each test and visit.")
     return notes
 
 
@@ -64,7 +64,8 @@ def stats_table(d: LabData, s: pd.DataFrame, sec: Section, period_word: str, not
     rows = []
     for (p, per), r in s.iterrows():
         dec = int(d.params.at[p, "decimals"])
-        rows.append({**d.param_cells(p), period_word: d.period_label(per), "n": int(r["count"]),
+        sec.ard.add("lab_stats", "", "AVAL", None, _cont(r), groups=d.ard_groups(p, per), context="continuous")
+        rows.append({"_p": p, "_q": per, **d.param_cells(p), period_word: d.period_label(per), "n": int(r["count"]),
                      "Mean (SD)": mean_sd(r["mean"], r["std"], dec), "Median": num(r["median"], dec + 1),
                      "Min, Max": min_max(r["min"], r["max"], dec)})
     extra = []
@@ -78,6 +79,12 @@ def stats_table(d: LabData, s: pd.DataFrame, sec: Section, period_word: str, not
     sec.add("lab_stats", TITLES["lab_stats"], pd.DataFrame(rows), notes + extra)
 
 
+def _cont(r: pd.Series) -> dict[str, float]:
+    """The ARD statistics of one group_stats row (the values the cells format)."""
+    return {"N": int(r["count"]), "mean": float(r["mean"]), "sd": float(r["std"]), "median": float(r["median"]),
+            "min": float(r["min"]), "max": float(r["max"])}
+
+
 def change_table(d: LabData, an: pd.DataFrame, sec: Section, period_word: str) -> None:
     """lab_change: change from baseline by parameter and period, with its signed-rank p-value."""
     change = an["change"].to_numpy()
@@ -86,6 +93,7 @@ def change_table(d: LabData, an: pd.DataFrame, sec: Section, period_word: str) -
                       "change": change[sel]})
     s = group_stats(x["change"].to_numpy(), x["param"].to_numpy(), x["period"].to_numpy())
     tests = {}
+    pnum: dict[tuple, float] = {}
     for k, idx in x.groupby(["param", "period"]).indices.items():
         diff = x["change"].to_numpy()[idx]
         nz = int(np.count_nonzero(diff))
@@ -95,12 +103,16 @@ def change_table(d: LabData, an: pd.DataFrame, sec: Section, period_word: str) -
             tests[k] = ("-", f"not tested: {nz} non-zero difference(s), fewer than {MIN_WILCOXON}")
         else:
             pv, method = signed_rank_test(diff)
+            pnum[k] = pv
             tests[k] = (p_value(pv), f"Wilcoxon signed-rank ({method}), {nz} non-zero pairs")
     rows = []
     for (p, per), r in s.iterrows():
         dec = int(d.params.at[p, "decimals"])
         pv, how = tests[(p, per)]
-        rows.append({**d.param_cells(p), period_word: d.period_label(per), "n (pairs)": int(r["count"]),
+        sec.ard.add("lab_change", "", "CHG", None, {**_cont(r), "p.value": pnum.get((p, per))},
+                    groups=d.ard_groups(p, per), context="continuous")
+        rows.append({"_p": p, "_q": per, **d.param_cells(p), period_word: d.period_label(per),
+                     "n (pairs)": int(r["count"]),
                      "Mean (SD) change": mean_sd(r["mean"], r["std"], dec), "Median change": num(r["median"], dec + 1),
                      "Min, Max change": min_max(r["min"], r["max"], dec), "p (vs baseline)": pv, "Method": how})
     notes = ["Change = post-baseline value - baseline value, for subjects with both. Wilcoxon signed-rank test "

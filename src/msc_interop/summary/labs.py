@@ -5,17 +5,21 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from msc_interop.study import Study
-from msc_interop.summary._common import Population, Section, n_pct
+from msc_interop.summary._common import Population, Section, n_pct, subjects_text
 from msc_interop.summary.lab_data import N_LOW, NR, TITLES, LabData, analysis_rows, prepare
 from msc_interop.summary.lab_issues import record_issues
 from msc_interop.summary.lab_ranges import abnormal_listing, range_table, shift_table
 from msc_interop.summary.lab_stats import change_table, general_notes, stats_table, value_stats
+
+__all__ = ["ARM_COL", "SPAGHETTI_CAP", "LabResult", "Panel", "summarize_labs"]
 
 SPAGHETTI_CAP = 50  # at most this many subject lines per figure panel
 
@@ -36,6 +40,8 @@ class Panel:
     lo: float
     hi: float
     other_ranges: int
+    arms: list[tuple[str, np.ndarray, np.ndarray]] = field(default_factory=list)  # per arm: label, mean, SD
+    line_arm: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # arm index of each line
 
 
 @dataclass
@@ -56,24 +62,85 @@ def summarize_labs(study: Study, pop: Population, sec: Section, *, baseline: str
         for name, title in TITLES.items():
             sec.add(name, title, pd.DataFrame(), ["The study has no LB dataset."])
         return LabResult()
+    inside = lb["USUBJID"].isin(pop.subjects["USUBJID"]).to_numpy()
+    if not inside.all():
+        out = lb[~inside]
+        sec.issue("LB records of subjects outside the safety population", "LB", len(out), out["USUBJID"].nunique(),
+                  subjects_text(out["USUBJID"]), "not in the lab tables (no treatment column)")
+        lb = lb[inside].reset_index(drop=True)
+    if lb.empty:
+        for name, title in TITLES.items():
+            sec.add(name, title, pd.DataFrame(), ["No LB record of a subject in the safety population."])
+        return LabResult()
     d = prepare(lb, baseline)
     an_visit = analysis_rows(d, by_visit=True)
     an = an_visit if by_visit else analysis_rows(d, by_visit=False)
     period_word = "Visit" if by_visit else "Period"
     notes = general_notes(d, pop, by_visit)
-    visit_stats = value_stats(d, an_visit)  # shared by the by-visit table and the figures
-    stats_table(d, visit_stats if by_visit else value_stats(d, an), sec, period_word, notes)
-    change_table(d, an, sec, period_word)
-    range_table(d, an, sec, period_word)
-    shift_table(d, sec)
+    arm_of = pd.Series(d.subjects).map(pop.subjects.set_index("USUBJID")["ARMCD"]).fillna("").to_numpy(dtype=object)
+
+    def make(dd: LabData, a_an: pd.DataFrame, s: Section) -> None:
+        stats_table(dd, value_stats(dd, a_an), s, period_word, notes)
+        change_table(dd, a_an, s, period_word)
+        range_table(dd, a_an, s, period_word)
+        shift_table(dd, s)
+
+    _by_arm(pop, d, an, arm_of, make, sec, period_word)
     abnormal_listing(d, lb, sec)
+    listing = sec.tables["lab_abnormal_listing"]
+    arm_by_subject = pop.subjects.set_index("USUBJID")["ARMCD"].map(pop.label)
+    listing.insert(1, ARM_COL, listing["Subject"].map(arm_by_subject).fillna(""))
     record_issues(d, lb, sec)
-    res = _panels(d, an_visit, visit_stats)
+    res = _panels(d, an_visit, value_stats(d, an_visit), pop, arm_of)
     res.facts = _facts(d)
     return res
 
 
-def _panels(d: LabData, an: pd.DataFrame, s: pd.DataFrame) -> LabResult:
+ARM_COL = "Treatment"
+
+
+def _by_arm(pop: Population, d: LabData, an: pd.DataFrame, arm_of: np.ndarray,
+            make: Callable[[LabData, pd.DataFrame, Section], None], sec: Section, period_word: str) -> None:
+    """The lab tables once per treatment column (arms, then Total), rows of the arms side by side per test/visit."""
+    parts: dict[str, list[pd.DataFrame]] = {}
+    first: Section | None = None
+    for i, c in enumerate(pop.columns()):
+        dd, a_an = d, an
+        if c != "Total" and pop.with_total:
+            dd = copy.copy(d)
+            dd.a = d.a[arm_of[d.a["subj"].to_numpy()] == c]
+            a_an = an[arm_of[an["subj"].to_numpy()] == c]
+        s = Section()
+        make(dd, a_an, s)
+        trta = pop.label(c)
+        sec.ard.rows.extend((r[0], r[1], trta, *r[3:]) for r in s.ard.rows)
+        first = first or s
+        for name, t in s.tables.items():
+            if len(t.columns) == 0:
+                continue
+            t = t.copy()
+            after = "Unit" if name == "lab_shift" else period_word
+            t.insert(t.columns.get_loc(after) + 1 if after in t else 0, ARM_COL, pop.header(c))
+            t["_a"] = i
+            parts.setdefault(name, []).append(t)
+    assert first is not None
+    for name in first.tables:
+        frames = parts.get(name, [])
+        if not frames:
+            sec.add(name, first.titles[name], first.tables[name], first.footnotes[name])
+            continue
+        t = pd.concat(frames, ignore_index=True)
+        keys = ["_p", "_a", "_q"] if name == "lab_shift" else ["_p", "_q", "_a"]
+        t = t.sort_values(keys, kind="stable").drop(columns=["_p", "_q", "_a"]).reset_index(drop=True)
+        for col in t.columns:  # a column one arm lacks (e.g. ABNORMAL): zero there
+            if t[col].isna().any() and col.startswith("Worst post-baseline"):
+                t[col] = t[col].fillna(0).astype(int)
+            elif t[col].isna().any() and col.endswith("n (%)"):
+                t[col] = t[col].fillna("0")
+        sec.add(name, first.titles[name], t, first.footnotes[name])
+
+
+def _panels(d: LabData, an: pd.DataFrame, s: pd.DataFrame, pop: Population, arm_of: np.ndarray) -> LabResult:
     res = LabResult()
     subjects = np.argsort(d.subjects.astype(str), kind="stable")  # subject codes in USUBJID order
     res.n_subjects = len(subjects)
@@ -84,6 +151,8 @@ def _panels(d: LabData, an: pd.DataFrame, s: pd.DataFrame) -> LabResult:
     else:
         shown = subjects
     numeric = np.flatnonzero(d.params["numeric"].to_numpy())
+    rows_arm = arm_of[an["subj"].to_numpy()]
+    per_arm = {a: value_stats(d, an[rows_arm == a]) for a in pop.arms} if pop.with_total else {}
     keep = np.isin(an["subj"].to_numpy(), shown) & ~np.isnan(an["value"].to_numpy())
     lines_src = pd.DataFrame({c: an[c].to_numpy()[keep] for c in ("subj", "param", "period", "value")})
     for p in numeric:
@@ -95,11 +164,20 @@ def _panels(d: LabData, an: pd.DataFrame, s: pd.DataFrame) -> LabResult:
                                                              aggfunc="first")
         ln = ln.reindex(index=[q for q in shown if q in ln.index], columns=periods)  # USUBJID order
         r = d.params.iloc[p]
+        arms = []
+        if pop.with_total:  # one mean +/- SD line per arm, on the periods of the whole table
+            for a in pop.arms:
+                sa = per_arm[a]
+                sa = sa.loc[p].reindex(periods) if p in sa.index.get_level_values(0) else None
+                if sa is not None:
+                    arms.append((pop.label(a), sa["mean"].to_numpy(), sa["std"].to_numpy()))
+        line_arm = np.array([pop.arms.index(arm_of[q]) if arm_of[q] in pop.arms else 0 for q in ln.index], dtype=int)
         res.panels.append(Panel(
             testcd=r["LBTESTCD"], test=r["LBTEST"], unit=r["LBSTRESU"], category=r["LBCAT"] or "LABORATORY",
             labels=[d.period_label(q) for q in periods], mean=sp["mean"].to_numpy(), sd=sp["std"].to_numpy(),
             n=sp["count"].to_numpy(), lines=ln.to_numpy(dtype=float),
-            lo=float(r["lo"]), hi=float(r["hi"]), other_ranges=int(max(0, r["n_ranges"] - 1))))
+            lo=float(r["lo"]), hi=float(r["hi"]), other_ranges=int(max(0, r["n_ranges"] - 1)), arms=arms,
+            line_arm=line_arm))
     return res
 
 

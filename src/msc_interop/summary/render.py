@@ -21,13 +21,15 @@ from msc_interop.summary._common import LISTING_ROWS_SHOWN
 from msc_interop.summary.figures import FigureOut
 
 SECTIONS: list[tuple[str, list[str]]] = [
-    ("Study and subjects", ["study", "demographics", "disposition"]),
+    ("Study and subjects", ["study", "populations", "population_listing", "demographics", "disposition"]),
     ("Exposure", ["exposure_summary", "exposure_schedule", "exposure_listing"]),
-    ("Adverse events", ["ae_overview", "ae_soc_pt", "ae_characteristics", "ae_infusion", "ae_listing"]),
+    ("Adverse events", ["ae_overview", "ae_soc_pt", "ae_characteristics", "ae_infusion", "ae_listing",
+                        "ae_pretreatment"]),
     ("Laboratory safety", ["lab_stats", "lab_change", "lab_range", "lab_shift", "@figures", "lab_abnormal_listing"]),
     ("Data handling", ["data_issues"]),
 ]
-LISTINGS = frozenset({"exposure_listing", "ae_listing", "lab_abnormal_listing"})
+LISTINGS = frozenset({"exposure_listing", "ae_listing", "lab_abnormal_listing", "population_listing",
+                      "ae_pretreatment"})
 
 
 @dataclass

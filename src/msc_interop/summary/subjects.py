@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from msc_interop import trial_design
 from msc_interop.study import Study
 from msc_interop.summary._common import (
     MISSING,
@@ -12,6 +13,7 @@ from msc_interop.summary._common import (
     Section,
     category_order,
     continuous_rows,
+    exact_mean_sd,
     n_pct,
     subjects_text,
     visit_labels,
@@ -33,6 +35,41 @@ def schedule_known(study: Study) -> bool:
     return bool(planned.notna().any() and planned.fillna(0).ne(0).any())
 
 
+def planned_days(study: Study) -> tuple[pd.DataFrame, str]:
+    """(VISITNUM, planned_dy, window_before, window_after; where they come from) of the planned schedule.
+
+    The study definition's when read; else the trial design's TV VISITDY (planned study day), else SV VISITDY
+    (the same planned day on each visit record). TV/SV carry no machine-readable window (TVSTRL is text): window
+    columns are NaN then. Empty frame and "" when the input says nothing.
+    """
+    cols = ["VISITNUM", "planned_dy", "window_before", "window_after"]
+    if schedule_known(study):
+        v = study.meta.visits[cols].copy()
+        v["VISITNUM"] = pd.to_numeric(v["VISITNUM"], errors="coerce")
+        tv = study.datasets.get("TV")
+        ours = tv is None or "TVSTRL" not in tv or tv["TVSTRL"].astype(str).map(
+            lambda t: bool(trial_design._RULE.match(t))).any()
+        if ours:
+            return v, "the study definition"
+        # a TV made elsewhere: VISITDY is the planned day, TVSTRL free text (no window this tool can read)
+        v["window_before"] = np.nan
+        v["window_after"] = np.nan
+        return v, "TV VISITDY"
+    for name in ("TV", "SV"):
+        df = study.datasets.get(name)
+        if df is None or "VISITDY" not in df or "VISITNUM" not in df:
+            continue
+        v = pd.DataFrame({"VISITNUM": pd.to_numeric(df["VISITNUM"], errors="coerce"),
+                          "planned_dy": pd.to_numeric(df["VISITDY"], errors="coerce")}).dropna()
+        if v.empty:
+            continue
+        v = v.groupby("VISITNUM", as_index=False)["planned_dy"].agg(lambda x: x.mode().min())
+        v["window_before"] = np.nan
+        v["window_after"] = np.nan
+        return v, f"{name} VISITDY"
+    return pd.DataFrame(columns=cols), ""
+
+
 def _ts_value(study: Study, parmcd: str) -> str:
     ts = study.datasets.get("TS")
     if ts is None or "TSPARMCD" not in ts:
@@ -46,25 +83,27 @@ def study_table(study: Study, pop: Population) -> tuple[pd.DataFrame, list[str]]
     not_recorded = "not recorded in the input"
     indication = (meta.indication or {}).get("name", "") or _ts_value(study, "INDIC")
     title = meta.title or _ts_value(study, "TITLE")
-    arms = pop.subjects.drop_duplicates("ARMCD")[["ARMCD", "ARM"]].sort_values("ARMCD")
-    arm_text = "; ".join(f"{r.ARMCD}: {r.ARM}" if r.ARM else r.ARMCD for r in arms.itertuples())
-    known = schedule_known(study)
+    src = pop.all if len(pop.all) and "ARMCD" in pop.all else pop.subjects
+    arms = src.drop_duplicates("ARMCD")[["ARMCD", "ARM"]].sort_values("ARMCD")
+    arm_text = "; ".join(f"{r.ARMCD}: {r.ARM}" if r.ARM else (r.ARMCD or "(empty)") for r in arms.itertuples())
+    _, plan_src = planned_days(study)
+    known = bool(plan_src)
     rows = [
         ("Study identifier", meta.studyid),
         ("Title", title or not_recorded),
         ("Protocol", meta.protocol or not_recorded),
         ("Indication (disease)", indication or not_recorded),
         ("Arms", arm_text or not_recorded),
-        ("Subjects (DM)", str(pop.n)),
-        ("Planned visit schedule", "from the study definition" if known else
-         "not in the input (SDTM datasets carry no planned days): administration timing is 'schedule unknown'"),
+        ("Subjects (DM)", str(len(pop.all)) if len(pop.all) else str(pop.n)),
+        ("Safety population (treatment columns)", str(pop.n)),
+        ("Planned visit schedule", f"from {plan_src}" if known else
+         "not in the input (no study definition, no TV/SV VISITDY): administration timing is 'schedule unknown'"),
         ("Datasets read", ", ".join(f"{n} ({len(study.datasets[n])})" for n in study.names)),
     ]
     notes = []
     if not known:
-        notes.append("The input has no planned visit days (a Study read from SDTM datasets without the study "
-                      "definition): whether each administration was on schedule is reported as 'schedule unknown', "
-                      "not guessed.")
+        notes.append("The input has no planned visit days (no study definition, no VISITDY in TV or SV): whether "
+                      "each administration was on schedule is reported as 'schedule unknown', not guessed.")
     return pd.DataFrame(rows, columns=["Item", "Value"]), notes
 
 
@@ -81,6 +120,8 @@ def demographics(study: Study, pop: Population, sec: Section) -> None:
         rows.append({"Characteristic": char, "Category": cat, **{pop.header(c): cells.get(c, "0") for c in cols}})
 
     add("Subjects", "n", {c: str(n_by[c]) for c in cols})
+    for c in cols:
+        sec.ard.add("demographics", pop.label(c), "SAFFL", "Y", {"N": n_by[c]})
 
     def categorical(char: str, var: str, labels: dict[str, str] | None = None, preferred: tuple[str, ...] = ()):
         if var not in subj:
@@ -90,13 +131,23 @@ def demographics(study: Study, pop: Population, sec: Section) -> None:
             val = val.map(lambda v: labels.get(v, v))
         counts = pd.crosstab(val, subj["ARMCD"])
         for cat in category_order(counts.index, preferred):
-            add(char, cat, {c: n_pct(counts.at[cat, c] if c in counts else 0, n_by[c]) for c in cols})
+            k = {c: int(counts.at[cat, c]) if c in counts else 0 for c in cols}
+            add(char, cat, {c: n_pct(k[c], n_by[c]) for c in cols})
+            for c in cols:
+                sec.ard.counts("demographics", pop.label(c), var, cat, k[c], n_by[c])
 
     categorical("Sex", "SEX", SEX_LABELS, ("Female", "Male", "Intersex", "Unknown"))
     if "AGE" in subj:
         ageu = subj["AGEU"].replace("", np.nan).dropna().unique() if "AGEU" in subj else []
         unit = f" ({', '.join(sorted(str(u).lower() for u in ageu))})" if len(ageu) else ""
         per = {c: continuous_rows(subj.loc[subj["ARMCD"].eq(c), "AGE"], 0) for c in cols}
+        for c in cols:
+            v = pd.to_numeric(subj.loc[subj["ARMCD"].eq(c), "AGE"], errors="coerce").dropna().astype(float).to_numpy()
+            mean, sd = exact_mean_sd(v) if len(v) else (None, None)
+            sec.ard.add("demographics", pop.label(c), "AGE", None, {
+                "N": len(v), "mean": mean, "sd": sd, "median": float(np.median(v)) if len(v) else None,
+                "min": float(v.min()) if len(v) else None, "max": float(v.max()) if len(v) else None},
+                context="continuous")
         for stat in ("n", "Mean (SD)", "Median", "Min, Max"):
             add(f"Age{unit}", stat, {c: per[c][stat] for c in cols})
         missing_age = int(pd.to_numeric(subj.loc[subj["ARMCD"].eq(cols[-1]), "AGE"], errors="coerce").isna().sum())
@@ -109,7 +160,8 @@ def demographics(study: Study, pop: Population, sec: Section) -> None:
     if "ARM" in subj:
         categorical("Arm", "ARM")
     table = pd.DataFrame(rows)
-    notes = ["Percentages use the number of subjects in DM in each column (N) as denominator."]
+    notes = ["Safety population. Percentages use the number of subjects in each column (N) as denominator.",
+             *pop.rules]
     sec.add("demographics", "Subjects and demographics", table, notes + sec.footnotes.get("demographics", []))
 
 
@@ -148,7 +200,8 @@ def disposition(study: Study, pop: Population, sec: Section) -> None:
         row["Subjects without data"] = str(n - int(any_subj[v]))
         rows.append(row)
     table = pd.DataFrame(rows, columns=cols)
-    notes = [f"Percentages of the {n} subjects in DM. A subject 'has data' at a visit when any record of the "
+    notes = [f"Percentages of the {n} subjects of the safety population. A subject 'has data' at a visit when "
+             "any record of the "
              "dataset carries that VISITNUM; visits with a decimal VISITNUM are unscheduled (SDTM convention)."]
     sched = sorted(v for v in any_subj.index if float(v).is_integer())
     missing = []
@@ -165,3 +218,32 @@ def disposition(study: Study, pop: Population, sec: Section) -> None:
         sec.issue("Scheduled visit without any data", "all", sum(len(x) for _, x in missing),
                   len({s for _, x in missing for s in x}), detail, "counted as missing in the disposition table")
     sec.add("disposition", "Disposition: subjects with data at each visit", table, notes)
+
+
+def populations(pop: Population, sec: Section) -> None:
+    """Subjects per analysis population by planned arm, and the listing of those outside the treatment columns."""
+    a = pop.all
+    if a.empty:
+        return
+    planned = a["ARM"].where(a["ARM"].ne(""), a["ARMCD"]).where(a["ITTFL"].eq("Y"), "Not randomised")
+    order = [*dict.fromkeys(planned[a["ITTFL"].eq("Y")].sort_values()), "Not randomised"]
+    order = [c for c in order if c in set(planned)]
+    rows = []
+    for label, mask in (("Enrolled (DM)", pd.Series(True, index=a.index)),
+                        ("Full analysis set (randomised, ITT)", a["ITTFL"].eq("Y")),
+                        ("Safety population (received study treatment)", a["SAFFL"].eq("Y")),
+                        ("Randomised, not treated", a["ITTFL"].eq("Y") & a["SAFFL"].eq("N")),
+                        ("Not randomised (screen failure / not assigned)", a["ITTFL"].eq("N"))):
+        row = {"Population": label}
+        for c in order:
+            row[f"{c} (planned)"] = str(int((mask & planned.eq(c)).sum()))
+        row["Total"] = str(int(mask.sum()))
+        rows.append(row)
+    sec.add("populations", "Analysis populations (by planned arm)", pd.DataFrame(rows), list(pop.rules))
+    out = a[a["SAFFL"].eq("N") | a["ITTFL"].eq("N")]
+    listing = pd.DataFrame({"Subject": out["USUBJID"], "ARMCD": out["ARMCD"], "ARM": out["ARM"],
+                            "ACTARMCD": out["ACTARMCD"], "Full analysis set": out["ITTFL"],
+                            "Safety": out["SAFFL"], "Reason": out["REASON"]})
+    sec.add("population_listing", "Subjects outside the treatment columns", listing,
+            [f"{len(listing)} subject(s) are not in the safety population or not randomised; they are in no "
+             "treatment column."])
