@@ -115,7 +115,8 @@ class SponsorTests:
         key = f"LOINC {loinc}" if loinc else next(iter(rec.other_codes or ()), "") or text(rec.code_display)
         found = self.by_key.get(key)
         if found is None:
-            name = (component(text(rec.code_display)) or (loinc or key))[:40]
+            # no name sent: the code itself (a local "system|code" key named by its code, not its system's URL)
+            name = (component(text(rec.code_display)) or loinc or key.rsplit("|", 1)[-1])[:40]
             code = self.by_name.get(name.upper()) or self._unique(base_code(name), name)
             self.by_name[name.upper()] = code
             found = self.by_key[key] = (code, name)
