@@ -519,5 +519,63 @@ def push_command(input_path: Path, server: str, fhir_version: str, batch_size: i
     sys.exit(EXIT_OK if report.complete else EXIT_REJECTS)
 
 
+@main.command("pull", epilog="""\b
+Examples:
+  msc-interop pull --server http://127.0.0.1:8080/fhir --study MSC-SLE-2009 -o out/pulled
+  msc-interop pull --server URL --study MSC-SLE-2009 -o out/pulled --since-last-run
+  msc-interop pull --server URL --patients patient-ids.txt -o out/pulled --since 2026-01-01T00:00:00Z
+
+\b
+REST search, every `next` link followed: with --study, the study's resources as push tagged them; with
+--patients (a file of Patient ids, one a line), those patients and their Observation, AdverseEvent,
+MedicationAdministration, Encounter and ResearchSubject resources, with the studies and laboratories they
+reference. Writes OUT/fhir/<Type>.ndjson and converts them as from-fhir does into OUT/sdtm (with its reject
+report). --since / --since-last-run fetch only what changed and merge it into OUT/fhir of the earlier pull.
+Exit status: 0 all converted, 1 records rejected, 2 server or input unusable. docs/fhir-servers.md.""")
+@click.option("--server", required=True, metavar="URL", help="FHIR base URL (e.g. http://host/fhir).")
+@_sdtm_output_options
+@click.option("--study", help="STUDYID of the study to pull (its resources' study tag).")
+@click.option("--patients", "patients_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="File of Patient ids, one a line: pull those patients' resources.")
+@click.option("--since", metavar="DATETIME", help="Only resources changed since (FHIR instant, with time zone).")
+@click.option("--since-last-run", is_flag=True, help="Only what changed since the last pull of the same study.")
+@click.option("--fhir-version", type=click.Choice(["R4", "R5"]), help="Refuse resources of the other version.")
+@click.option("--token-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="File holding a bearer token (default: $MSC_INTEROP_TOKEN).")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the time of the last pull is kept (default: $XDG_STATE_HOME/msc-interop).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True,
+              help="Seconds to wait for each answer.")
+@click.option("--page-size", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Resources per search page (_count).")
+def pull_command(server: str, outdir: Path, formats: list[str], define: bool, study: str | None,
+                 patients_file: Path | None, since: str | None, since_last_run: bool, fhir_version: str | None,
+                 token_file: Path | None, state_dir: Path | None, timeout: float, page_size: int) -> None:
+    """Search a FHIR server for a study's resources and convert them to SDTM."""
+    from msc_interop.server import commands
+    from msc_interop.server.client import FhirClient
+    from msc_interop.server.pull import pull
+    from msc_interop.server.state import default_state_dir
+
+    try:
+        if since and since_last_run:
+            raise click.UsageError("give --since or --since-last-run, not both")
+        patients = commands.patient_ids(patients_file) if patients_file else None
+        with FhirClient(server, token=commands.bearer_token(token_file), timeout=timeout) as client:
+            result = pull(client, outdir, state_dir or default_state_dir(), study=study, patients=patients,
+                          since=commands.since_instant(since), since_last_run=since_last_run,
+                          fhir_version=fhir_version, page_size=page_size, formats=formats, define=define)
+    except MscInteropError as exc:
+        _fail(exc)
+    click.echo(f"fetched{' since ' + result.since if result.since else ''}: "
+               + (", ".join(f"{t} {n}" for t, n in sorted(result.counts.items())) or "nothing new"))
+    for path in [*result.files, *result.conversion.written]:
+        click.echo(f"wrote {path}")
+    _print_rejects(result.conversion.rejects)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    sys.exit(exit_status(result.conversion.rejects))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

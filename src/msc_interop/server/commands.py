@@ -53,3 +53,30 @@ def progress_bar(label: str) -> Iterator[Any]:
             bar.update(task, completed=done, total=total)
 
         yield update
+
+
+def patient_ids(path: Path) -> list[str]:
+    """Patient ids from a file, one a line (blank lines and `#` comments skipped; `Patient/` prefix allowed)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the patient list ({type(exc).__name__})") from None
+    ids = [ln.strip().removeprefix("Patient/") for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    if not ids:
+        raise InputError(f"{path}: no Patient ids in the file")
+    return ids
+
+
+def since_instant(text: str | None) -> str | None:
+    """--since as the server needs it: a date-time with its time zone (a date alone is its midnight UTC)."""
+    if text is None:
+        return None
+    from msc_interop import iso8601
+
+    value = text.strip()
+    if iso8601.FHIR_DATE.match(value) and len(value) == 10:
+        return f"{value}T00:00:00Z"
+    if iso8601.FHIR_DATETIME.match(value):
+        return value
+    raise InputError(f"--since {text!r}: give a date (2026-01-31) or a date-time with its time zone "
+                     "(2026-01-31T08:00:00Z, 2026-01-31T08:00:00+01:00)")
