@@ -150,8 +150,12 @@ def _retry_after(value: str) -> float:
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
         when = email.utils.parsedate_to_datetime(value)
-        return max(0.0, when.timestamp() - time.time()) if when else 1.0
+    except (TypeError, ValueError, IndexError):
+        return 1.0  # a header neither form: wait a little rather than not at all
+    return max(0.0, when.timestamp() - time.time())
 
 
 def _path(url: str) -> str:

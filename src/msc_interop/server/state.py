@@ -34,7 +34,7 @@ class Checkpoint:
 
     def __init__(self, folder: Path, server: str, studyid: str, input_digest: str):
         self.path = folder / _name("push-checkpoint", server, studyid)
-        self.header = {"server": server, "study": studyid, "input": input_digest}
+        self.header = {"server": server.rstrip("/"), "study": studyid, "input": input_digest}
         self.done: dict[str, str] = {}
         self.stale = False
         self._fh: IO[bytes] | None = None
