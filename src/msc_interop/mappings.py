@@ -379,6 +379,11 @@ def ae_dictionary() -> dict[str, dict[str, Any]]:
 
 
 @functools.cache
+def fhir_identity() -> dict[str, Any]:
+    """Identity keys of records written to FHIR, and push's meta.tag systems (mappings/fhir_identity.yaml)."""
+    return load("fhir_identity")
+
+
 def exposure() -> dict[str, Any]:
     """Study products, routes and dose forms (mappings/exposure.yaml)."""
     return load("exposure")

@@ -79,8 +79,9 @@ def test_text_is_orjson_of_the_dicts_with_odd_strings(example: Study, version: s
 
 
 def test_ids_written_from_their_parts_are_the_ids(example: Study) -> None:  # noqa: F811
-    """Lab ids and identifier values are written from distinct pieces (subject part, --SEQ part) when no
-    part needs an escape; else (a quote in USUBJID), or when an id had to be hashed (too long), as strings."""
+    """Lab identifier values are written from distinct pieces (subject part, --SEQ part) when no part needs an
+    escape; else (a quote in USUBJID) as strings. Ids are per-row strings: since they are made from the
+    record's natural key (a hash, fhir/ids.py natural_ids) they have no shared parts."""
     lb = example["LB"].copy()
     lb["LBSEQ"] = lb["LBSEQ"].astype("float64")
     lb.loc[lb.index[:2], "LBSEQ"] = [np.nan, -2.0]  # missing and negative --SEQ
@@ -91,7 +92,7 @@ def test_ids_written_from_their_parts_are_the_ids(example: Study) -> None:  # no
     quoted_lb = lb.copy()
     quoted_lb.loc[quoted_lb.index[:5], "USUBJID"] = 'MSC-"Q"'
     # a quote in USUBJID: the id holds a hash of it (id-safe), the identifier value the quote itself
-    expected = {"plain": (True, True), "long": (False, True), "quoted": (True, False)}
+    expected = {"plain": (False, True), "long": (False, True), "quoted": (False, False)}
     for label, study in (("plain", plain), ("long", Study(example.meta, {**example.datasets, "LB": long_lb})),
                          ("quoted", Study(example.meta, {**example.datasets, "LB": quoted_lb}))):
         for k, chunk in enumerate(chunks(study)[1:]):

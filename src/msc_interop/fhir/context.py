@@ -47,6 +47,7 @@ class WriteContext:
     warnings: list[str] = field(default_factory=list)
     _supp_by_domain: dict[str, tuple[list[int], list[list[dict[str, Any]]]]] = field(default_factory=dict,
                                                                                      repr=False)
+    _record_ids: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def supp_rows(self, domain: str, start: int, stop: int) -> list[tuple[int, list[dict[str, Any]]]]:
         """(row, SUPP-- extensions) for the rows start..stop-1 of `domain` that have SUPP-- records, in row
@@ -58,6 +59,18 @@ class WriteContext:
         rows, extras = found
         lo, hi = bisect.bisect_left(rows, start), bisect.bisect_left(rows, stop)
         return list(zip(rows[lo:hi], extras[lo:hi], strict=True))
+
+    def record_ids(self, domain: str) -> np.ndarray:
+        """The resource ids of every row of `domain`, from the records' natural keys (fhir/ids.py), made once
+        for the whole dataset (chunks slice it: repeated keys are numbered across chunks); what went wrong
+        with the keys becomes a warning of the write."""
+        found = self._record_ids.get(domain)
+        if found is None:
+            df = self.study[domain].reset_index(drop=True)
+            found, notes = ids.natural_ids(domain.lower(), self.studyid, df, domain)
+            self._record_ids[domain] = found
+            self.warnings.extend(notes)
+        return found
 
     def ref(self, resource_type: str, rid: str) -> dict[str, str]:
         return {"reference": self.refs(resource_type, rid)}
@@ -226,7 +239,7 @@ def record_frame(ctx: WriteContext, domain: str, visits_optional: bool = False) 
         return None
     df = df.reset_index(drop=True)
     usubjid = df["USUBJID"].astype(object)
-    rid = ids.record_ids(domain.lower(), ctx.studyid, usubjid, column(df, f"{domain}SEQ"), domain)
+    rid = ctx.record_ids(domain)
     start, start_keep = dtc_to_fhir(column(df, f"{domain}STDTC").astype(object), ctx.tz)
     end, end_keep = dtc_to_fhir(column(df, f"{domain}ENDTC").astype(object), ctx.tz)
     enc = None if visits_optional and "VISITNUM" not in df.columns else encounter_lookup(ctx, df)

@@ -1,9 +1,13 @@
-"""Stable resource ids and references, derived from STUDYID, USUBJID, domain and --SEQ (never random).
+"""Stable resource ids and references (never random).
 
-Readable where the parts allow: `lb-<study8>-<USUBJID>-<LBSEQ>` (study8: 8 hex of SHA-1 of STUDYID, so two
-studies never share an id); when USUBJID is not id-safe or the id would pass 64 characters, the subject part
-is `h<16 hex of SHA-1>`. FHIR ids match [A-Za-z0-9\\-\\.]{1,64}. A `urn:uuid` (UUID v5 of the resource's
-type/id) names each resource inside a Bundle.
+Records (LB, AE, EX) are named by their natural key, not by --SEQ (`natural_ids`): `lb-<study8>-<USUBJID>-<h>`
+where h is 16 hex of SHA-256 over STUDYID, domain and the values of the key variables of
+mappings/fhir_identity.yaml (subject, test, visit, time point, date, specimen, repetition for findings;
+subject, term, start for events and interventions). --SEQ is a row number: removing one result renumbers the
+rest, and a reload would then put results under other records' ids (issue 16). study8 is 8 hex of SHA-1 of
+STUDYID, so two studies never share an id; when USUBJID is not id-safe or the id would pass 64 characters,
+the subject part is `h<16 hex of SHA-1>` or left out. FHIR ids match [A-Za-z0-9\\-\\.]{1,64}. A `urn:uuid`
+(UUID v5 of the resource's type/id) names each resource inside a Bundle.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import uuid
 import numpy as np
 import pandas as pd
 
+from msc_interop import mappings
 from msc_interop.distinct import per_distinct
 from msc_interop.fhir import terms
 
@@ -41,36 +46,68 @@ def subject_parts(usubjid: pd.Series) -> pd.Series:
     return per_distinct(lambda u: u.map(lambda x: safe_part(str(x))).astype(object), usubjid)
 
 
-def record_ids(prefix: str, studyid: str, usubjid: pd.Series, seq: pd.Series, domain: str) -> np.ndarray:
-    """Ids `prefix-study8-subject-seq` for the rows of one domain (vectorised; hash fallback when too long).
+def identity_keys(domain: str) -> list[str]:
+    """The variables that name a record of `domain` (mappings/fhir_identity.yaml)."""
+    return list(mappings.fhir_identity()["identity_keys"][domain])
 
-    Rows without --SEQ get `n<row number>` so that ids stay unique.
+
+def natural_ids(prefix: str, studyid: str, df: pd.DataFrame, domain: str,
+                hex_digits: int | None = None) -> tuple[np.ndarray, list[str]]:
+    """Ids of the rows of one domain from their natural key, and what went wrong with it (messages).
+
+    Rows sharing every key value are told apart by their order (a `#n` suffix on the key for the n-th) and
+    reported; two different keys hashing to one id (a hash collision, never seen at 64 bits but checked)
+    are reported and those rows get the key's full SHA-256 instead. `hex_digits` is for tests.
     """
-    return record_id_parts(prefix, studyid, usubjid, seq, domain)[0]
+    n = len(df)
+    if n == 0:
+        return np.zeros(0, dtype=object), []
+    hex_digits = hex_digits or int(mappings.fhir_identity()["id_hash_hex"])
+    cols = [c for c in identity_keys(domain) if c in df.columns]
+    head = f"{studyid}|{domain}|"
+    keys = [head + "|".join(t) for t in zip(*(_key_texts(df[c]) for c in cols), strict=True)]
+    notes: list[str] = []
+    repeated_mask = pd.Series(keys).duplicated().to_numpy()
+    if repeated_mask.any():
+        occurrence = pd.Series(keys).groupby(keys, sort=False).cumcount().to_numpy()
+        repeated = np.flatnonzero(repeated_mask)
+        for i in repeated.tolist():
+            keys[i] = f"{keys[i]}#{occurrence[i] + 1}"
+        first = int(repeated[0])
+        notes.append(f"{domain}: {len(repeated)} record(s) share every identity variable "
+                     f"({', '.join(cols)}) with an earlier record (first: row {first + 1}, "
+                     f"USUBJID {df['USUBJID'].iloc[first]}); they are told apart by their order, so their "
+                     "FHIR ids change if that order changes")
+    heads = f"{prefix}-{study_key(studyid)}-" + subject_parts(df["USUBJID"].astype(object)).to_numpy(dtype=object) + "-"
+    sha = hashlib.sha256
+    ids = heads + np.array([sha(k.encode("utf-8")).hexdigest()[:hex_digits] for k in keys], dtype=object)
+    _shorten(ids, keys, hex_digits, prefix, studyid)
+    clash = pd.Series(ids).duplicated(keep=False).to_numpy()
+    if clash.any():
+        rows = np.flatnonzero(clash)
+        notes.append(f"{domain}: {len(rows)} record(s) with different identity keys hashed to the same id "
+                     f"(first: row {int(rows[0]) + 1}); they get ids from the full SHA-256 of their key")
+        for i in rows.tolist():
+            ids[i] = heads[i] + sha(keys[i].encode("utf-8")).hexdigest()
+        _shorten(ids, keys, 64, prefix, studyid)
+    return ids, notes
 
 
-IdParts = tuple[list[str], np.ndarray, list[str], np.ndarray]
+def _key_texts(col: pd.Series) -> list[str]:
+    """A key variable as text per row: numbers without a trailing `.0`, "" where missing, `|` escaped."""
+    def conv(u: pd.Series) -> pd.Series:
+        return u.map(lambda v: "" if v is None or v is pd.NA or (isinstance(v, float) and v != v)
+                     else str(int(v)) if isinstance(v, float | np.floating) and float(v).is_integer()
+                     else str(v).replace("\\", "\\\\").replace("|", "\\|")).astype(object)
+    return per_distinct(conv, col.astype(object)).tolist()
 
 
-def record_id_parts(prefix: str, studyid: str, usubjid: pd.Series, seq: pd.Series, domain: str
-                    ) -> tuple[np.ndarray, IdParts | None]:
-    """`record_ids`, and how they are made: (heads, head code per row, tails, tail code per row) with each
-    row's id = heads[head code] + tails[tail code] (None when some id had to be hashed instead). The parts
-    let a writer serialise the distinct pieces instead of every id (fhir/columns.py)."""
-    sk = study_key(studyid)
-    codes, subjects = pd.factorize(usubjid, use_na_sentinel=False)
-    codes = np.asarray(codes, dtype=np.int64)
-    heads = [f"{prefix}-{sk}-{safe_part(str(u))}-" for u in subjects]
-    tail_codes, tails = _seq_text_codes(seq)
-    ids = np.array(heads, dtype=object)[codes] + np.array(tails, dtype=object)[tail_codes] if len(codes) \
-        else np.zeros(0, dtype=object)
-    lengths = np.array([len(h) for h in heads] + [0], dtype=np.int64)[codes] \
-        + np.array([len(t) for t in tails] + [0], dtype=np.int64)[tail_codes]
-    too_long = np.flatnonzero(lengths > 64)
-    for i in too_long:
-        ids[i] = f"{prefix}-{sk}-h" + digest(f"{studyid}|{usubjid.iloc[i]}|{domain}|{ids[i][len(heads[codes[i]]):]}",
-                                             24)
-    return ids, (None if len(too_long) else (heads, codes, tails, tail_codes))
+def _shorten(ids: np.ndarray, keys: list[str], hex_digits: int, prefix: str, studyid: str) -> None:
+    """Ids over 64 characters (a long subject part) become `prefix-study8-h<hash>` (the subject left out)."""
+    lengths = np.fromiter(map(len, ids.tolist()), dtype=np.int64, count=len(ids))
+    width = min(hex_digits + 8, 64 - 12 - len(prefix))
+    for i in np.flatnonzero(lengths > 64).tolist():
+        ids[i] = f"{prefix}-{study_key(studyid)}-h{hashlib.sha256(keys[i].encode('utf-8')).hexdigest()[:width]}"
 
 
 def seq_texts(seq: pd.Series) -> np.ndarray:
@@ -86,22 +123,6 @@ def seq_text_codes(seq: pd.Series) -> tuple[np.ndarray, list[str]]:
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
     texts = ["" if v != v else str(int(v)) if float(v).is_integer() else repr(float(v)) for v in uniques]
     return np.asarray(codes, dtype=np.int64), texts
-
-
-def _seq_text_codes(seq: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """--SEQ as the tail of a record id, per row as a code into distinct texts: the number ("-" as "m"), or
-    `n<row number>` where it is missing (one text per such row)."""
-    num = pd.to_numeric(seq, errors="coerce")
-    present = num.notna().to_numpy()
-    values = num.to_numpy(dtype="float64", na_value=np.nan)
-    out = np.empty(len(seq), dtype=np.int64)
-    codes, uniques = pd.factorize(values[present], use_na_sentinel=False)
-    texts = [str(int(v)) if float(v).is_integer() else repr(float(v)).replace("-", "m") for v in uniques]
-    out[present] = codes
-    missing = np.flatnonzero(~present)
-    out[missing] = len(texts) + np.arange(len(missing))
-    texts += ["n" + str(i + 1) for i in missing]
-    return out, texts
 
 
 def simple_id(prefix: str, studyid: str, *parts: str) -> str:

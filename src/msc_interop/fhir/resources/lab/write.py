@@ -146,9 +146,8 @@ def build_chunk(ctx: WriteContext, start: int, stop: int) -> ResourceColumns:
     """
     cols = Factorized(ctx.study["LB"].iloc[start:stop].reset_index(drop=True))
     n = cols.n
-    usubjid = cols.series("USUBJID").astype(object)
     seq = cols.series("LBSEQ")
-    rid, id_parts = ids.record_id_parts("lb", ctx.studyid, usubjid, seq, "LB")
+    rid, id_parts = ctx.record_ids("LB")[start:stop], None
     subject_codes, subjects = cols.codes("USUBJID")
     heads = [f"{ctx.studyid}/{u}/LB/" for u in subjects]
     seq_codes, seq_texts = ids.seq_text_codes(seq)

@@ -1,0 +1,189 @@
+"""One FHIR server over HTTP: every request with a timeout, retried when the server says "later", logged
+without secrets.
+
+Why retries are safe here: push sends only PUT-by-id and DELETE-by-id (alone or inside a batch/transaction
+Bundle), and pull only GETs, so repeating a request that may or may not have reached the server changes
+nothing. A request that is not idempotent must not use `send` with retries (none in this package does).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+import orjson
+
+from msc_interop.errors import MscInteropError
+
+log = logging.getLogger("msc_interop.server")
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+FHIR_JSON = "application/fhir+json"
+
+
+class ServerError(MscInteropError):
+    """The server cannot be used: unreachable, refused our credentials, or kept saying "later" (exit 2)."""
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any
+    headers: httpx.Headers
+
+
+@dataclass
+class FhirClient:
+    """A FHIR base URL with its credentials. `token` is sent as a bearer token and never printed or logged."""
+
+    base: str
+    token: str | None = None
+    timeout: float = 60.0
+    retries: int = 5
+    backoff: float = 1.0
+    max_wait: float = 60.0
+    notes: list[str] = field(default_factory=list)
+    sleep: Any = time.sleep
+
+    def __post_init__(self) -> None:
+        self.base = self.base.rstrip("/")
+        headers = {"Accept": FHIR_JSON, "User-Agent": _user_agent()}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        self._http = httpx.Client(timeout=self.timeout, headers=headers, follow_redirects=False)
+        self.retried = 0
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> FhirClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def url(self, path: str) -> str:
+        if not path:
+            return self.base
+        return path if path.startswith(("http://", "https://")) else f"{self.base}/{path.lstrip('/')}"
+
+    def send(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> Response:
+        """The server's answer to an idempotent request, after retrying 429/502/503/504 and lost connections
+        (`retries` times, waiting Retry-After or an exponential backoff). 401/403 and a server that cannot be
+        reached are a ServerError; other statuses are returned for the caller to judge."""
+        url = self.url(path)
+        content = orjson.dumps(body) if body is not None else None
+        headers = {"Content-Type": FHIR_JSON} if content is not None else None
+        for attempt in range(self.retries + 1):
+            try:
+                resp = self._http.request(method, url, content=content, params=params, headers=headers)
+            except httpx.TransportError as exc:
+                log.debug("%s %s: %s", method, url, type(exc).__name__)
+                if attempt == self.retries:
+                    raise ServerError(f"{self.base}: {method} {_path(url)} failed after {attempt + 1} attempt(s): "
+                                      f"{_transport_text(exc)}") from None
+                self._wait(attempt, None)
+                continue
+            log.debug("%s %s -> %s", method, url, resp.status_code)
+            if resp.status_code in RETRY_STATUSES and attempt < self.retries:
+                self._wait(attempt, resp.headers.get("Retry-After"))
+                continue
+            if resp.status_code in RETRY_STATUSES:
+                raise ServerError(f"{self.base}: {method} {_path(url)} answered {resp.status_code} "
+                                  f"{resp.reason_phrase} {attempt + 1} time(s); giving up")
+            if resp.status_code in (401, 403):
+                raise ServerError(f"{self.base}: the server refused the credentials ({resp.status_code} "
+                                  f"{resp.reason_phrase}{': ' + _outcome_text(_json(resp)) if resp.content else ''})"
+                                  "; check --token-file or MSC_INTEROP_TOKEN")
+            return Response(resp.status_code, _json(resp), resp.headers)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait(self, attempt: int, retry_after: str | None) -> None:
+        self.retried += 1
+        self.sleep(min(self.max_wait, _retry_after(retry_after) if retry_after else self.backoff * 2 ** attempt))
+
+    def search(self, path: str, params: dict[str, str]) -> Iterator[dict[str, Any]]:
+        """Every resource of a search, page after page: the `next` link of each searchset; a server that gives
+        `total` but no `next` link is paged with `_offset` (and a note says so)."""
+        resp = self.send("GET", path, params=params)
+        got = 0
+        while True:
+            page = resp.body
+            if resp.status != 200 or not isinstance(page, dict) or page.get("resourceType") != "Bundle":
+                raise ServerError(f"{self.base}: search {path} answered {resp.status}: {_outcome_text(page)}")
+            entries = [e["resource"] for e in page.get("entry") or [] if isinstance(e, dict)
+                       and isinstance(e.get("resource"), dict)
+                       and (e.get("search") or {}).get("mode", "match") == "match"]
+            yield from entries
+            got += len(entries)
+            nxt = next((ln.get("url") for ln in page.get("link") or [] if ln.get("relation") == "next"), None)
+            if nxt:
+                resp = self.send("GET", urljoin(self.base + "/", nxt))
+                continue
+            total = page.get("total")
+            if isinstance(total, int) and got < total and entries:
+                note = f"{self.base} gave no `next` link on a search of {total} results: paged with _offset"
+                if note not in self.notes:
+                    self.notes.append(note)
+                resp = self.send("GET", path, params={**params, "_offset": str(got)})
+                continue
+            return
+
+
+def _json(resp: httpx.Response) -> Any:
+    if not resp.content:
+        return None
+    try:
+        return orjson.loads(resp.content)
+    except orjson.JSONDecodeError:
+        return resp.text[:500]
+
+
+def _retry_after(value: str) -> float:
+    """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date."""
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return 1.0  # a header neither form: wait a little rather than not at all
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _path(url: str) -> str:
+    return httpx.URL(url).raw_path.decode("ascii", "replace")
+
+
+def _transport_text(exc: httpx.TransportError) -> str:
+    kind = {"ConnectError": "cannot connect", "ConnectTimeout": "connection timed out",
+            "ReadTimeout": "no answer within the timeout", "RemoteProtocolError": "the connection was closed"}
+    return f"{kind.get(type(exc).__name__, type(exc).__name__)} ({exc})"
+
+
+def _outcome_text(body: Any) -> str:
+    """The diagnostics of an OperationOutcome in one line (else the body's start)."""
+    if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome":
+        parts = [i.get("diagnostics") or (i.get("details") or {}).get("text") or i.get("code", "")
+                 for i in body.get("issue") or [] if isinstance(i, dict)]
+        return "; ".join(p for p in parts if p) or "OperationOutcome without text"
+    return str(body)[:300]
+
+
+outcome_text = _outcome_text
+
+
+def _user_agent() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"msc-interop/{version('msc-interop')}"
+    except PackageNotFoundError:  # pragma: no cover
+        return "msc-interop"

@@ -1,0 +1,288 @@
+"""`msc-interop push`: load a study into a FHIR server so that loading it again is safe.
+
+Every resource is PUT by its stable id (fhir/ids.py: natural keys), tagged with the study and a hash of its
+content (tags.py). Before sending, one search per resource type (`_tag` = the study) tells what the server
+holds: a resource whose hash is there already is not sent (no new version), a new one is created, a changed
+one updated, and with --prune the study's resources the input no longer has are deleted. Chunks of
+--batch-size entries go as transaction (or batch) Bundles; a transaction the server refuses is sent again as
+a batch so that one bad resource fails alone, with its OperationOutcome. A checkpoint after each chunk lets
+an interrupted push resume. One Provenance per push that changed anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from msc_interop.errors import InputError
+from msc_interop.server import tags
+from msc_interop.server.client import FhirClient, ServerError, outcome_text
+from msc_interop.server.report import PushReport
+from msc_interop.server.source import Source, load_source, type_rank
+from msc_interop.server.state import Checkpoint
+
+# Resource types to-fhir writes: with --prune, the study's resources of these types are looked for on the
+# server even when the input has none left.
+WRITTEN_TYPES = ("Organization", "ResearchStudy", "Patient", "ResearchSubject", "Encounter", "Observation",
+                 "AdverseEvent", "MedicationAdministration")
+SEARCH_COUNT = "1000"
+FHIR_RELEASES = {"R4": ("4.0", "4.3"), "R5": ("5.0",)}
+
+
+@dataclass
+class PushOptions:
+    server: str
+    state_dir: Path
+    fhir_version: str = "R4"
+    batch_size: int = 50
+    mode: str = "transaction"
+    prune: bool = False
+    dry_run: bool = False
+    token: str | None = None
+    study: str | None = None
+    retries: int = 5
+    timeout: float = 60.0
+    odm_map: Path | None = None
+    encoding: str | None = None
+
+
+@dataclass
+class _Item:
+    rtype: str
+    rid: str
+    resource: dict[str, Any] | None  # None: a DELETE
+    planned: str  # created / updated / deleted
+
+
+@dataclass
+class _Plan:
+    send: list[_Item] = field(default_factory=list)
+    delete: list[_Item] = field(default_factory=list)
+
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+def push(path: Path, opts: PushOptions, progress: Progress | None = None) -> PushReport:
+    """Push INPUT to the server; the report says what happened to each resource. Raises InputError for an
+    input without a study, ServerError (with a partial report on `.report`) when the server cannot be used."""
+    report = PushReport(server=opts.server, mode=opts.mode, batch_size=opts.batch_size, dry_run=opts.dry_run)
+    with FhirClient(opts.server, token=opts.token, retries=opts.retries, timeout=opts.timeout) as client, \
+            tempfile.TemporaryDirectory(prefix="msc-interop-push-") as work:
+        try:
+            _check_server(client, opts, report)
+            src = load_source(path, Path(work), opts.fhir_version, opts.odm_map, opts.encoding)
+            _push_source(client, src, opts, report, progress)
+        except ServerError as exc:
+            report.interrupted = str(exc)
+            exc.report = report  # type: ignore[attr-defined]
+            raise
+        finally:
+            report.notes += [n for n in client.notes if n not in report.notes]
+            report.retried = client.retried
+    return report
+
+
+def _check_server(client: FhirClient, opts: PushOptions, report: PushReport) -> None:
+    """The server answers; its CapabilityStatement (when it has one) speaks --fhir-version and says whether
+    it takes transactions."""
+    cap = client.send("GET", "metadata").body
+    report.requests += 1
+    if not isinstance(cap, dict) or cap.get("resourceType") != "CapabilityStatement":
+        report.notes.append(f"{opts.server}/metadata is not a CapabilityStatement: sending {opts.mode} Bundles "
+                            f"of {opts.batch_size} as asked")
+        return
+    version = str(cap.get("fhirVersion", ""))
+    if version and not version.startswith(FHIR_RELEASES[opts.fhir_version]):
+        raise ServerError(f"{opts.server} speaks FHIR {version}, not {opts.fhir_version}: use --fhir-version "
+                          f"{'R5' if version.startswith('5') else 'R4'} or another server")
+    interactions = {i.get("code") for r in cap.get("rest") or [] for i in r.get("interaction") or []
+                    if isinstance(i, dict)}
+    if interactions and opts.mode not in interactions:
+        other = "batch" if opts.mode == "transaction" else "transaction"
+        if other in interactions:
+            report.notes.append(f"the server's CapabilityStatement does not list {opts.mode}: sending {other} "
+                                "Bundles")
+            opts.mode = report.mode = other
+
+
+def _push_source(client: FhirClient, src: Source, opts: PushOptions, report: PushReport,
+                 progress: Progress | None) -> None:
+    studyid = opts.study or src.studyid
+    if not studyid:
+        raise InputError("the input holds no ResearchStudy with a STUDYID identifier: name the study with "
+                         "--study ID (the tag that tells this study's resources on the server)")
+    report.study = studyid
+    report.input_problems = list(src.problems)
+    report.rejected_records = len(src.rejects) if src.rejects is not None else 0
+    report.input_resources = src.total
+    tagged, digests = _tag_all(src, studyid, report)
+    held = _server_state(client, studyid, set(tagged) | (set(WRITTEN_TYPES) if opts.prune else set()), report)
+    digest = hashlib.sha256("".join(f"{t}/{i}={d}" for t, i, d in sorted(digests)).encode()).hexdigest()
+    checkpoint = Checkpoint(opts.state_dir, opts.server, studyid, digest)
+    if not opts.dry_run:
+        checkpoint.load()
+        if checkpoint.stale:
+            report.notes.append(f"a checkpoint of another input was found and set aside: {checkpoint.path}")
+    plan = _plan(tagged, held, checkpoint.done, opts.prune, report)
+    if opts.dry_run:
+        for item in plan.send + plan.delete:
+            report.add(item.rtype, item.planned)
+        return
+    try:
+        _send(client, plan.send + plan.delete, opts, report, checkpoint, progress)
+        if report.total("created") + report.total("updated") + report.total("deleted") > 0:
+            _provenance(client, src, studyid, digest, opts, report)
+    finally:
+        checkpoint.close()
+    checkpoint.finish()
+
+
+def _tag_all(src: Source, studyid: str, report: PushReport
+             ) -> tuple[dict[str, dict[str, tuple[dict[str, Any], str]]], list[tuple[str, str, str]]]:
+    """Per type, id -> (tagged resource, content hash); a second resource with a type and id already seen
+    is not sent (which copy is right cannot be told) and listed."""
+    out: dict[str, dict[str, tuple[dict[str, Any], str]]] = {}
+    digests = []
+    for rtype in src.ordered_types():
+        seen = out.setdefault(rtype, {})
+        for res in src.resources[rtype]:
+            if res["id"] in seen:
+                report.input_problems.append(f"{rtype}/{res['id']} is in the input more than once: only the first "
+                                             "copy is sent")
+                continue
+            seen[res["id"]] = tags.tagged(res, studyid)
+            digests.append((rtype, res["id"], seen[res["id"]][1]))
+    return out, digests
+
+
+def _server_state(client: FhirClient, studyid: str, types: set[str], report: PushReport
+                  ) -> dict[str, dict[str, str | None]]:
+    """Per type, id -> content hash tag (None: untagged) of the study's resources on the server."""
+    sys = tags.systems()
+    held: dict[str, dict[str, str | None]] = {}
+    for rtype in sorted(types, key=type_rank):
+        found = held.setdefault(rtype, {})
+        params = {"_tag": f"{sys['study']}|{studyid}", "_count": SEARCH_COUNT, "_elements": "id,meta"}
+        for res in client.search(rtype, params):
+            if res.get("resourceType") == rtype and tags.tag_code(res, sys["study"]) == studyid:
+                found[str(res.get("id"))] = tags.tag_code(res, sys["content_hash"])
+    report.requests += len(types)
+    return held
+
+
+def _plan(tagged: dict[str, dict[str, tuple[dict[str, Any], str]]], held: dict[str, dict[str, str | None]],
+          done: dict[str, str], prune: bool, report: PushReport) -> _Plan:
+    plan = _Plan()
+    for rtype, resources in tagged.items():
+        on_server = held.get(rtype, {})
+        for rid, (res, digest) in resources.items():
+            key = f"{rtype}/{rid}"
+            if key in done:
+                report.add(rtype, done[key])
+                report.resumed += 1
+            elif rid in on_server and on_server[rid] == digest:
+                report.add(rtype, "unchanged")
+            else:
+                plan.send.append(_Item(rtype, rid, res, "updated" if rid in on_server else "created"))
+    if prune:
+        for rtype in sorted(held, key=type_rank, reverse=True):
+            if rtype == "Provenance":
+                continue
+            for rid in sorted(set(held[rtype]) - set(tagged.get(rtype, {}))):
+                key = f"{rtype}/{rid}"
+                if key in done:
+                    report.add(rtype, done[key])
+                    report.resumed += 1
+                else:
+                    plan.delete.append(_Item(rtype, rid, None, "deleted"))
+    return plan
+
+
+def _send(client: FhirClient, items: list[_Item], opts: PushOptions, report: PushReport, checkpoint: Checkpoint,
+          progress: Progress | None) -> None:
+    size = max(1, opts.batch_size)
+    for start in range(0, len(items), size):
+        chunk = items[start:start + size]
+        settled = _send_chunk(client, chunk, opts.mode, report)
+        checkpoint.record({f"{i.rtype}/{i.rid}": i.planned for i, ok in zip(chunk, settled, strict=True) if ok})
+        if progress is not None:
+            progress(min(start + size, len(items)), len(items))
+
+
+def _bundle(chunk: list[_Item], mode: str) -> dict[str, Any]:
+    entries = []
+    for i in chunk:
+        request = {"method": "PUT" if i.resource is not None else "DELETE", "url": f"{i.rtype}/{i.rid}"}
+        entries.append({"resource": i.resource, "request": request} if i.resource is not None
+                       else {"request": request})
+    return {"resourceType": "Bundle", "type": mode, "entry": entries}
+
+
+def _send_chunk(client: FhirClient, chunk: list[_Item], mode: str, report: PushReport) -> list[bool]:
+    """Send one chunk; per item, whether the server settled it (False: failed, listed in the report)."""
+    resp = client.send("POST", "", _bundle(chunk, mode))
+    report.requests += 1
+    body = resp.body
+    if resp.status == 200 and isinstance(body, dict) and body.get("resourceType") == "Bundle":
+        answers = body.get("entry") or []
+        if len(answers) != len(chunk):
+            raise ServerError(f"{client.base} answered a Bundle of {len(chunk)} entries with {len(answers)}")
+        return [_settle(item, answer, report) for item, answer in zip(chunk, answers, strict=True)]
+    if mode == "transaction" and len(chunk) > 1:
+        note = (f"a transaction was refused ({resp.status}: {outcome_text(body)}); its entries were sent again "
+                "as a batch, each on its own")
+        if note not in report.notes:
+            report.notes.append(note)
+        return _send_chunk(client, chunk, "batch", report)
+    for item in chunk:
+        report.fail(item.rtype, item.rid, str(resp.status), body)
+    return [False] * len(chunk)
+
+
+def _settle(item: _Item, answer: Any, report: PushReport) -> bool:
+    response = answer.get("response") if isinstance(answer, dict) else None
+    status = str((response or {}).get("status", "")).strip()
+    code = status.split(" ")[0]
+    if code.startswith("2") or (item.resource is None and code in ("404", "410")):
+        report.add(item.rtype, item.planned)
+        return True
+    report.fail(item.rtype, item.rid, status or "no status", (response or {}).get("outcome"))
+    return False
+
+
+def _provenance(client: FhirClient, src: Source, studyid: str, digest: str, opts: PushOptions,
+                report: PushReport) -> None:
+    """One Provenance for this push: the tool and its version as agent, the input files by SHA-256."""
+    from msc_interop.server.client import _user_agent
+
+    sys = tags.systems()
+    recorded = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    rid = f"prov-{hashlib.sha256(f'{studyid}|{digest}|{recorded}'.encode()).hexdigest()[:32]}"
+    targets = [f"ResearchStudy/{r['id']}" for r in src.resources.get("ResearchStudy", [])][:1] or \
+        [f"{t}/{r['id']}" for t in src.ordered_types() for r in src.resources[t]][:1]
+    prov = {
+        "resourceType": "Provenance", "id": rid,
+        "meta": {"tag": [{"system": sys["study"], "code": studyid}]},
+        "target": [{"reference": t} for t in targets],
+        "recorded": recorded,
+        "activity": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation",
+                                 "code": "UPDATE", "display": "revise"}]},
+        "agent": [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                                        "code": "assembler", "display": "Assembler"}]},
+                   "who": {"identifier": {"system": sys["provenance_agent"], "value": _user_agent()},
+                           "display": _user_agent()}}],
+        "entity": [{"role": "source", "what": {"identifier": {"system": sys["provenance_file"], "value": h},
+                                               "display": name}} for name, h in src.files],
+    }
+    resp = client.send("PUT", f"Provenance/{rid}", prov)
+    report.requests += 1
+    if resp.status in (200, 201):
+        report.provenance = f"Provenance/{rid}"
+    else:
+        report.fail("Provenance", rid, str(resp.status), resp.body)
