@@ -16,17 +16,13 @@ from typing import Any
 import click
 
 from msc_interop import api
+from msc_interop.cli_common import fail as _fail
+from msc_interop.cli_common import print_rejects as _print_rejects
+from msc_interop.cli_common import sdtm_output_options as _sdtm_output_options
 from msc_interop.cli_fhir import HOSPITAL_HELP, hospital_options
+from msc_interop.cli_server import pull_command, push_command
 from msc_interop.errors import MscInteropError
-from msc_interop.outcome import EXIT_ERROR, EXIT_INTERNAL, EXIT_OK, EXIT_REJECTS, exit_status
-from msc_interop.rejects import RejectReport
-
-
-def _fail(exc: Exception) -> None:
-    click.echo(f"error: {exc}", err=True)
-    for note in getattr(exc, "__notes__", ()):  # e.g. where the reject report of a run that failed late is
-        click.echo(f"note: {note}", err=True)
-    sys.exit(EXIT_ERROR)
+from msc_interop.outcome import EXIT_ERROR, EXIT_INTERNAL, EXIT_OK, exit_status
 
 
 class _Guarded(click.Group):
@@ -67,26 +63,6 @@ def main() -> None:
     Start with the bundled example study:
       msc-interop to-sdtm fixtures/example_study -o out/sdtm
     """
-
-
-def _split_formats(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
-    formats = [f.strip().lower() for f in value.split(",") if f.strip()]
-    from msc_interop.sdtm.formats import FORMATS
-
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown or not formats:
-        raise click.BadParameter(f"unknown format(s) {unknown or value!r}; choose from {', '.join(FORMATS)}")
-    return formats
-
-
-def _sdtm_output_options(f: Callable[..., None]) -> Callable[..., None]:
-    """-o, --format, --define: where and how the commands that write SDTM (to-sdtm, from-fhir) write it."""
-    f = click.option("--define/--no-define", default=True, show_default=True,
-                     help="Write Define-XML 2.1 beside the XPT / Dataset-JSON files.")(f)
-    f = click.option("--format", "formats", default="xpt,json,csv", show_default=True, callback=_split_formats,
-                     help="Comma-separated: xpt (SAS XPORT v5), json (Dataset-JSON 1.1), ndjson, csv.")(f)
-    return click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
-                        help="Folder to write into (created if missing).")(f)
 
 
 def _odm_map_option(f: Callable[..., None]) -> Callable[..., None]:
@@ -174,33 +150,6 @@ def _print_validation(report) -> None:
         from rich.console import Console
 
         report.console(Console(stderr=True), limit=10)
-
-
-def _print_rejects(rejects: RejectReport) -> None:
-    """read = converted + rejected per form (or resource type), the notes, then the first problems (the full
-    list is in the reject report)."""
-    for line in rejects.reconciliation():
-        click.echo(line)
-    for note in rejects.notes:
-        click.echo(note)
-    header = [r for r in rejects.rejects if r.row == 1]
-    if len(rejects):
-        shown = rejects.sorted()[:10]
-        click.echo(f"{len(rejects)} problem(s); first {len(shown)}:", err=True)
-        for r in shown:
-            where = _where(rejects, r.file, r.row)
-            click.echo(f"  {r.file} {where} {r.row}, {r.field}={r.value!r}: {r.reason}", err=True)
-        if header and rejects.row_unit == "row":
-            click.echo(f"  ({len(header)} column(s) not part of their form were not converted)", err=True)
-        click.echo("full list: rejects.csv / rejects.json in the output folder", err=True)
-
-
-def _where(rejects: RejectReport, file: str, row: int) -> str:
-    """What a reject's row number counts: spreadsheet rows, XML lines (ODM), FHIR entries or NDJSON lines."""
-    place_unit = getattr(rejects, "place_unit", None)  # the FHIR report knows it per reject
-    if place_unit is not None:
-        return place_unit(file, row)
-    return "line" if rejects.row_unit == "row" and file.lower().endswith(".xml") else rejects.row_unit
 
 
 @main.command("to-fhir", epilog="""\b
@@ -491,129 +440,8 @@ def odm_map(export: Path, output: Path | None) -> None:
     sys.exit(EXIT_OK)
 
 
-@main.command("push", epilog="""\b
-Examples:
-  msc-interop push fixtures/example_study --server http://127.0.0.1:8080/fhir
-  msc-interop push out/fhir/bundle.json --server https://fhir.example.org/R4 --prune --token-file token.txt
-  msc-interop push out/sdtm --server URL --dry-run
-
-\b
-INPUT as for to-fhir (study records, ODM, SDTM) or FHIR (Bundle / NDJSON files or a folder). Every resource is
-PUT by its stable id with meta.tags naming the study and its content hash: what the server holds unchanged
-is not sent again; with --prune the study's resources no longer in INPUT are deleted. An interrupted push
-resumes from its checkpoint (--state-dir) when run again. The report (created / updated / unchanged /
-deleted / failed per type, each failure with the server's OperationOutcome) is printed and written as JSON.
-Token: --token-file, or the MSC_INTEROP_TOKEN environment variable (never printed). docs/fhir-servers.md.
-Exit status: 0 everything on the server, 1 some resources failed or records were rejected, 2 input or
-server unusable (the checkpoint keeps what was sent).""")
-@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
-@click.option("--server", required=True, metavar="URL", help="FHIR base URL (e.g. http://host/fhir).")
-@click.option("--fhir-version", type=click.Choice(["R4", "R5"]), default="R4", show_default=True,
-              help="FHIR release to send (records / SDTM input) and to expect of the server.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=50, show_default=True,
-              help="Entries per Bundle (Medplum refuses transactions of more than 50 updates).")
-@click.option("--mode", type=click.Choice(["transaction", "batch"]), default="transaction", show_default=True,
-              help="Bundle type sent; a refused transaction is sent again as a batch.")
-@click.option("--prune", is_flag=True, help="Delete the study's resources on the server that INPUT no longer has.")
-@click.option("--dry-run", is_flag=True, help="Compare with the server and report; send nothing.")
-@click.option("--token-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="File holding a bearer token (default: $MSC_INTEROP_TOKEN).")
-@click.option("--study", help="STUDYID for the study tag when INPUT has no ResearchStudy saying it.")
-@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where the checkpoint is kept (default: $XDG_STATE_HOME/msc-interop).")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="JSON report file (default: push-report.json in --state-dir).")
-@click.option("--retries", type=click.IntRange(min=0), default=5, show_default=True,
-              help="Retries of a request answered 429/502/503/504 or cut off (Retry-After honoured).")
-@click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True,
-              help="Seconds to wait for each answer.")
-def push_command(input_path: Path, server: str, fhir_version: str, batch_size: int, mode: str, prune: bool,
-                 dry_run: bool, token_file: Path | None, study: str | None, state_dir: Path | None,
-                 report_path: Path | None, retries: int, timeout: float) -> None:
-    """Load study records, SDTM or FHIR into a FHIR server, safely again and again."""
-    from msc_interop.server import commands
-    from msc_interop.server.push import PushOptions, push
-    from msc_interop.server.state import default_state_dir
-
-    state_dir = state_dir or default_state_dir()
-    report_path = report_path or state_dir / "push-report.json"
-    try:
-        opts = PushOptions(server=server, state_dir=state_dir, fhir_version=fhir_version, batch_size=batch_size,
-                           mode=mode, prune=prune, dry_run=dry_run, token=commands.bearer_token(token_file),
-                           study=study, retries=retries, timeout=timeout)
-        with commands.progress_bar("push") as progress:
-            report = push(input_path, opts, progress)
-    except MscInteropError as exc:
-        partial = getattr(exc, "report", None)
-        if partial is not None:
-            commands.write_report(report_path, partial.to_json())
-            exc.add_note(f"what was sent is in {report_path}; run the same command again to resume")
-        _fail(exc)
-    commands.write_report(report_path, report.to_json())
-    for line in report.lines():
-        click.echo(line)
-    for note in report.notes:
-        click.echo(f"note: {note}", err=True)
-    click.echo(f"wrote {report_path}")
-    sys.exit(EXIT_OK if report.complete else EXIT_REJECTS)
-
-
-@main.command("pull", epilog="""\b
-Examples:
-  msc-interop pull --server http://127.0.0.1:8080/fhir --study MSC-SLE-2009 -o out/pulled
-  msc-interop pull --server URL --study MSC-SLE-2009 -o out/pulled --since-last-run
-  msc-interop pull --server URL --patients patient-ids.txt -o out/pulled --since 2026-01-01T00:00:00Z
-
-\b
-REST search, every `next` link followed: with --study, the study's resources as push tagged them; with
---patients (a file of Patient ids, one a line), those patients and their Observation, AdverseEvent,
-MedicationAdministration, Encounter and ResearchSubject resources, with the studies and laboratories they
-reference. Writes OUT/fhir/<Type>.ndjson and converts them as from-fhir does into OUT/sdtm (with its reject
-report). --since / --since-last-run fetch only what changed and merge it into OUT/fhir of the earlier pull.
-Exit status: 0 all converted, 1 records rejected, 2 server or input unusable. docs/fhir-servers.md.""")
-@click.option("--server", required=True, metavar="URL", help="FHIR base URL (e.g. http://host/fhir).")
-@_sdtm_output_options
-@click.option("--study", help="STUDYID of the study to pull (its resources' study tag).")
-@click.option("--patients", "patients_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="File of Patient ids, one a line: pull those patients' resources.")
-@click.option("--since", metavar="DATETIME", help="Only resources changed since (FHIR instant, with time zone).")
-@click.option("--since-last-run", is_flag=True, help="Only what changed since the last pull of the same study.")
-@click.option("--fhir-version", type=click.Choice(["R4", "R5"]), help="Refuse resources of the other version.")
-@click.option("--token-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="File holding a bearer token (default: $MSC_INTEROP_TOKEN).")
-@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where the time of the last pull is kept (default: $XDG_STATE_HOME/msc-interop).")
-@click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True,
-              help="Seconds to wait for each answer.")
-@click.option("--page-size", type=click.IntRange(min=1), default=500, show_default=True,
-              help="Resources per search page (_count).")
-def pull_command(server: str, outdir: Path, formats: list[str], define: bool, study: str | None,
-                 patients_file: Path | None, since: str | None, since_last_run: bool, fhir_version: str | None,
-                 token_file: Path | None, state_dir: Path | None, timeout: float, page_size: int) -> None:
-    """Search a FHIR server for a study's resources and convert them to SDTM."""
-    from msc_interop.server import commands
-    from msc_interop.server.client import FhirClient
-    from msc_interop.server.pull import pull
-    from msc_interop.server.state import default_state_dir
-
-    try:
-        if since and since_last_run:
-            raise click.UsageError("give --since or --since-last-run, not both")
-        patients = commands.patient_ids(patients_file) if patients_file else None
-        with FhirClient(server, token=commands.bearer_token(token_file), timeout=timeout) as client:
-            result = pull(client, outdir, state_dir or default_state_dir(), study=study, patients=patients,
-                          since=commands.since_instant(since), since_last_run=since_last_run,
-                          fhir_version=fhir_version, page_size=page_size, formats=formats, define=define)
-    except MscInteropError as exc:
-        _fail(exc)
-    click.echo(f"fetched{' since ' + result.since if result.since else ''}: "
-               + (", ".join(f"{t} {n}" for t, n in sorted(result.counts.items())) or "nothing new"))
-    for path in [*result.files, *result.conversion.written]:
-        click.echo(f"wrote {path}")
-    _print_rejects(result.conversion.rejects)
-    for note in result.notes:
-        click.echo(f"note: {note}", err=True)
-    sys.exit(exit_status(result.conversion.rejects))
+main.add_command(push_command)
+main.add_command(pull_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,68 @@
+"""What the commands of cli.py and cli_server.py share: the failure exit, the SDTM output options, the
+reconciliation and first problems of a reject report. Kept apart so that both command modules import it and
+neither imports the other."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from msc_interop.outcome import EXIT_ERROR
+from msc_interop.rejects import RejectReport
+
+
+def fail(exc: Exception) -> None:
+    click.echo(f"error: {exc}", err=True)
+    for note in getattr(exc, "__notes__", ()):  # e.g. where the reject report of a run that failed late is
+        click.echo(f"note: {note}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def split_formats(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
+    formats = [f.strip().lower() for f in value.split(",") if f.strip()]
+    from msc_interop.sdtm.formats import FORMATS
+
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise click.BadParameter(f"unknown format(s) {unknown or value!r}; choose from {', '.join(FORMATS)}")
+    return formats
+
+
+def sdtm_output_options(f: Callable[..., None]) -> Callable[..., None]:
+    """-o, --format, --define: where and how the commands that write SDTM (to-sdtm, from-fhir) write it."""
+    f = click.option("--define/--no-define", default=True, show_default=True,
+                     help="Write Define-XML 2.1 beside the XPT / Dataset-JSON files.")(f)
+    f = click.option("--format", "formats", default="xpt,json,csv", show_default=True, callback=split_formats,
+                     help="Comma-separated: xpt (SAS XPORT v5), json (Dataset-JSON 1.1), ndjson, csv.")(f)
+    return click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
+                        help="Folder to write into (created if missing).")(f)
+
+
+def print_rejects(rejects: RejectReport) -> None:
+    """read = converted + rejected per form (or resource type), the notes, then the first problems (the full
+    list is in the reject report)."""
+    for line in rejects.reconciliation():
+        click.echo(line)
+    for note in rejects.notes:
+        click.echo(note)
+    header = [r for r in rejects.rejects if r.row == 1]
+    if len(rejects):
+        shown = rejects.sorted()[:10]
+        click.echo(f"{len(rejects)} problem(s); first {len(shown)}:", err=True)
+        for r in shown:
+            where = place_word(rejects, r.file, r.row)
+            click.echo(f"  {r.file} {where} {r.row}, {r.field}={r.value!r}: {r.reason}", err=True)
+        if header and rejects.row_unit == "row":
+            click.echo(f"  ({len(header)} column(s) not part of their form were not converted)", err=True)
+        click.echo("full list: rejects.csv / rejects.json in the output folder", err=True)
+
+
+def place_word(rejects: RejectReport, file: str, row: int) -> str:
+    """What a reject's row number counts: spreadsheet rows, XML lines (ODM), FHIR entries or NDJSON lines."""
+    place_unit = getattr(rejects, "place_unit", None)  # the FHIR report knows it per reject
+    if place_unit is not None:
+        return place_unit(file, row)
+    return "line" if rejects.row_unit == "row" and file.lower().endswith(".xml") else rejects.row_unit
