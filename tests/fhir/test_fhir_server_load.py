@@ -9,10 +9,6 @@ duplicating. Skipped when sekmet-fhir is not installed (`pip install "sekmet-fhi
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,18 +20,10 @@ from fhir_fixtures import REPO, example  # noqa: F401
 
 from msc_interop.cli import main
 from msc_interop.study import Study
+from servers.fhir_servers import sekmet_server
 
 pytest.importorskip("sekmet", reason="the loopback FHIR server sekmet-fhir is not installed "
                                      "(pip install 'sekmet-fhir==0.1.1')")
-
-STARTUP_SECONDS = 60
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _request(url: str, body: bytes | None = None, timeout: float = 120) -> tuple[int, Any]:
     """(HTTP status, parsed JSON body) of a GET, or of a POST of `body` as FHIR JSON."""
@@ -51,40 +39,8 @@ def _request(url: str, body: bytes | None = None, timeout: float = 120) -> tuple
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A sekmet-fhir server on a free loopback port with an empty store; yields its FHIR base URL."""
-    folder = tmp_path_factory.mktemp("fhir_server")
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}/fhir"
-    settings = folder / "settings.yaml"
-    settings.write_text(json.dumps({  # JSON is YAML
-        "base_url": base, "host": "127.0.0.1", "port": port, "data_dir": str(folder / "data"),
-        "simulator": {"enabled": False}, "validation": {"inbound": "strict"}, "log_inbound": False,
-    }), encoding="utf-8")
-    log = open(folder / "server.log", "wb")  # noqa: SIM115 (closed below, after the process)
-    proc = subprocess.Popen([sys.executable, "-m", "sekmet.cli", "serve", "--config", str(settings),
-                             "--host", "127.0.0.1", "--port", str(port)],
-                            cwd=folder, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the FHIR server stopped at start-up:\n{(folder / 'server.log').read_text()[-3000:]}")
-            try:
-                if _request(f"{base}/metadata", timeout=5)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the FHIR server did not answer within {STARTUP_SECONDS} s")
-            time.sleep(0.2)
+    with sekmet_server(tmp_path_factory.mktemp("fhir_server")) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-        log.close()
 
 
 @pytest.fixture(scope="module")
