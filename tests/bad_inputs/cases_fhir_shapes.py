@@ -240,11 +240,11 @@ case("fhir-dup/observation-different-no-version", "fhir-bundle", "from-fhir", 1,
 case("fhir-dup/observation-different-three-times", "fhir-bundle", "from-fhir", 1,
      ("appears 3 times with different content (bundle.json entries 103, 597 and 598)",),
      {"Observation": (496, 493, 3)})(_append_copy("Observation", _value(999), times=2))
-case("fhir-dup/observation-newer-version-later", "fhir-bundle", "from-fhir", 1,
+case("fhir-dup/observation-newer-version-later", "fhir-bundle", "from-fhir", 0,
      ("skipped: an older version", "meta.versionId 1", "bundle.json entry 597) was converted"),
      none_rejected("Observation", 1))(_append_copy("Observation", _value(999),
                                                     meta=({"versionId": "1"}, {"versionId": "2"})))
-case("fhir-dup/observation-newer-version-first", "fhir-bundle", "from-fhir", 1,
+case("fhir-dup/observation-newer-version-first", "fhir-bundle", "from-fhir", 0,
      ("skipped: an older version", "meta.lastUpdated 2020-01-01T00:00:00Z"),
      none_rejected("Observation", 1))(_append_copy("Observation", _value(999), meta=(
          {"lastUpdated": "2021-05-01T10:00:00+02:00"}, {"lastUpdated": "2020-01-01T00:00:00Z"})))
@@ -297,7 +297,7 @@ def _update_beside(old_meta: dict[str, Any] | None) -> Callable[[Path], None]:
     return change
 
 
-case("fhir-dup/observation-newer-in-a-bundle-beside-ndjson", "fhir-ndjson", "from-fhir", 1,
+case("fhir-dup/observation-newer-in-a-bundle-beside-ndjson", "fhir-ndjson", "from-fhir", 0,
      ("skipped: an older version", "Observation.ndjson line 1", "update.json entry 0) was converted"),
      none_rejected("Observation", 1))(_update_beside({"lastUpdated": "2025-06-01T12:00:00+08:00"}))
 case("fhir-dup/observation-one-copy-without-version", "fhir-ndjson", "from-fhir", 1,

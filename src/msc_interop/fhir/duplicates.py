@@ -3,7 +3,8 @@
 Identical copies (the same content; meta aside) are converted once and the others counted as skipped, with a note:
 a to-fhir folder holds every resource twice (bundle.json and the NDJSON files). Copies that differ are versions
 when meta.versionId (all integers) or else meta.lastUpdated (all instants) says which one is the newest: that one
-is converted, the older ones are listed in the reject report as skipped (REJ-FHIR-008). Copies that differ with
+is converted, the older ones are skipped and listed under 'superseded' in rejects.json (not rejects: an export
+with history is not bad data, so the exit status stays 0). Copies that differ with
 nothing to say which is newer are all rejected (REJ-FHIR-008), naming where each was.
 
 Content is compared with its references written one way ("Patient/x"): bundle.json refers by fullUrl
@@ -143,7 +144,8 @@ def settle(r: Reader, copies: dict[str, list[Copy]]) -> None:
                 continue
             r.dup_skipped[rtype] += 1
             why = ("an identical copy of a resource read before" if c.digest == won.digest else
-                   "an older version of a resource read (superseded by the newest; each listed in the reject report)")
+                   "an older version of a resource read (superseded by the newest; each listed under 'superseded' in "
+                   "rejects.json)")
             r.report.skipped_why[(rtype, why)] = r.report.skipped_why.get((rtype, why), 0) + 1
             if c.digest == won.digest:
                 identical[rtype] += 1
@@ -151,8 +153,12 @@ def settle(r: Reader, copies: dict[str, list[Copy]]) -> None:
                 continue
             el, mine, newest = ("versionId", c.version[0], won.version[0]) if by == "versionId" else (
                 "lastUpdated", c.version[1], won.version[1])
-            r.add_at(c.loc, rtype, f"{rtype}.meta.{el}", mine, f"skipped: an older version of {key} (meta.{el} "
-                     f"{mine}); the newest (meta.{el} {newest}, {won.loc.label}) was converted", code="REJ-FHIR-008")
+            r.report.superseded.append(f"{c.loc.label}: skipped: an older version of {key} (meta.{el} {mine}); the "
+                                       f"newest (meta.{el} {newest}, {won.loc.label}) was converted")
+    if r.report.superseded:
+        n = len(r.report.superseded)
+        r.report.notes.append(f"{n} older version(s) of resources were skipped, the newest of each converted (each "
+                              f"listed under 'superseded' in rejects.json), e.g. {r.report.superseded[0]}")
     if identical:
         n = sum(identical.values())
         kinds = ", ".join(f"{k} {t}" for t, k in sorted(identical.items()))

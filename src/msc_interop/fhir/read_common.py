@@ -55,6 +55,9 @@ class FhirReadReport(RejectReport):
     # (resource type, why) -> how many were skipped on purpose for that reason (the "skipped" section)
     skipped_why: dict[tuple[str, str], int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # what the user must look at although nothing was rejected
+    # older versions of a resource whose newest version was converted: skipped, each said with where it was (not
+    # a reject: an export with history is not bad data)
+    superseded: list[str] = field(default_factory=list)
 
     def skipped_lines(self) -> list[str]:
         """One line per resource type and reason of what was skipped on purpose, with the count."""
@@ -102,6 +105,8 @@ class FhirReadReport(RejectReport):
                               for (form, why), n in sorted(self.skipped_why.items())]
         if self.warnings:
             doc["warnings"] = list(self.warnings)
+        if self.superseded:
+            doc["superseded"] = list(self.superseded)
         if self.notes:
             doc["notes"] = list(self.notes)
         write_bytes_atomic(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
