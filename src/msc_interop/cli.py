@@ -340,7 +340,8 @@ leaves them out; the console says how many), 2 input unusable.""")
                    "tables as analysis results data in the pharmaverse {cards} layout).")
 @click.option("--by-visit/--no-by-visit", default=True, show_default=True,
               help="Lab statistics per visit (the default), or overall only.")
-@click.option("--baseline", metavar="VISIT", help="Visit name to use as baseline (default: the LBLOBXFL records).")
+@click.option("--baseline", metavar="VISIT",
+              help="Visit name to use as baseline (default: the LBBLFL records, else LBLOBXFL).")
 @click.option("--arms", type=click.Choice(["actual", "planned"]), default="actual", show_default=True,
               help="Treatment columns by actual treatment (ACTARMCD/ACTARM) or planned arm (ARMCD/ARM).")
 @click.option("--te-window", metavar="DAYS|none", default="none", show_default=True,
