@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop.errors import InputError
+from msc_interop.sdtm.xpt_read import NotHandled, read_xport_columns
 
 AUTO_CANDIDATES = ("utf-8", "cp1252", "latin-1")
 _NAMES = {"utf-8": "UTF-8", "cp1252": "Windows-1252", "latin-1": "Latin-1"}
@@ -141,8 +142,6 @@ def read_xport(path: str | Path, **kwargs: Any) -> tuple[pd.DataFrame, Any]:
 
 def _read_xport(path: str | Path, encoding: str, **kwargs: Any) -> tuple[pd.DataFrame, Any]:
     import pyreadstat
-
-    from msc_interop.sdtm.xpt_read import NotHandled, read_xport_columns
 
     if set(kwargs) <= {"metadataonly"}:
         try:

@@ -58,10 +58,11 @@ KEPT = frozenset({"referenceRange", "interpretation"})  # read by MSC-FHIR-007
 
 
 @functools.cache
-def _loinc() -> str:
+def _system(name: str) -> str:
+    """A code system's URI (mappings, read once per name)."""
     from msc_interop.fhir import terms
 
-    return terms.system("loinc")
+    return terms.system(name)
 
 
 @functools.lru_cache(4096)
@@ -74,14 +75,7 @@ def _needs_look(coding: dict[str, Any]) -> bool:
     system, code = coding.get("system"), coding.get("code")
     if not (system and code):
         return True
-    return system == _loinc() and isinstance(code, str) and _loinc_bad(code)
-
-
-@functools.cache
-def _ucum() -> str:
-    from msc_interop.fhir import terms
-
-    return terms.system("ucum")
+    return system == _system("loinc") and isinstance(code, str) and _loinc_bad(code)
 
 
 @functools.lru_cache(4096)
@@ -94,7 +88,7 @@ def _quantity_needs_look(q: Any) -> bool:
     if not isinstance(q, dict) or "value" not in q:
         return False
     code = q.get("code")
-    if q.get("system") != _ucum() or not code:
+    if q.get("system") != _system("ucum") or not code:
         return True
     return isinstance(code, str) and _ucum_bad(code)
 
