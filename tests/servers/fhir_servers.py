@@ -110,8 +110,11 @@ def _running(cmd: list[str], cwd: Path, probe: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def sekmet_server(folder: Path, tokens: list[str] | None = None) -> Iterator[str]:
-    """sekmet-fhir with an empty store (bearer `tokens` required when given); yields the base URL."""
+def sekmet_server(folder: Path, tokens: list[str] | None = None,
+                  smart_clients: dict[str, tuple[Path, str]] | None = None) -> Iterator[str]:
+    """sekmet-fhir with an empty store; yields the base URL. Bearer `tokens` required when given; with
+    `smart_clients` (client id -> (public key PEM, scopes it may have)) it requires SMART Backend Services
+    access tokens from its token endpoint (scopes enforced)."""
     pytest.importorskip("sekmet", reason="the loopback FHIR server sekmet-fhir is not installed "
                                          "(pip install 'sekmet-fhir==0.1.1')")
     port = free_port()
@@ -121,6 +124,10 @@ def sekmet_server(folder: Path, tokens: list[str] | None = None) -> Iterator[str
         "simulator": {"enabled": False}, "validation": {"inbound": "strict"}, "log_inbound": False}
     if tokens:
         settings["server_auth"] = {"types": ["bearer"], "tokens": tokens}
+    if smart_clients:
+        settings["server_auth"] = {"types": ["smart"], "enforce_scopes": True, "smart_clients": [
+            {"client_id": cid, "public_key_path": str(key), "scopes": scopes}
+            for cid, (key, scopes) in smart_clients.items()]}
     (folder / "settings.yaml").write_text(json.dumps(settings), encoding="utf-8")  # JSON is YAML
     with _running([sys.executable, "-m", "sekmet.cli", "serve", "--config", str(folder / "settings.yaml"),
                    "--host", "127.0.0.1", "--port", str(port)], folder, f"{base}/metadata"):
