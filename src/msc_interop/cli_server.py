@@ -34,6 +34,9 @@ def _auth_options(default_scope: str) -> Callable[[Callable[..., None]], Callabl
                          help="Token endpoint (default: from [server]/.well-known/smart-configuration)."),
             click.option("--smart-kid", metavar="KID", help="Key id to put in the assertion's header (when the "
                                                              "client was registered by a JWKS with key ids)."),
+            click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                         help="PEM file of the CA certificates to trust for https (e.g. a hospital's own CA); "
+                              "default: the system's. Verification is never turned off."),
         ]):
             f = opt(f)
         return f
@@ -79,7 +82,8 @@ server unusable (the checkpoint keeps what was sent).""")
               help="Seconds to wait for each answer.")
 def push_command(input_path: Path, server: str, fhir_version: str, batch_size: int, mode: str, prune: bool,
                  dry_run: bool, token_file: Path | None, smart_client_id: str | None, smart_key: Path | None,
-                 smart_scope: str, smart_token_url: str | None, smart_kid: str | None, study: str | None,
+                 smart_scope: str, smart_token_url: str | None, smart_kid: str | None, ca_bundle: Path | None,
+                 study: str | None,
                  state_dir: Path | None, report_path: Path | None, retries: int, timeout: float) -> None:
     """Load study records, SDTM or FHIR into a FHIR server, safely again and again."""
     from msc_interop.server import commands
@@ -93,7 +97,7 @@ def push_command(input_path: Path, server: str, fhir_version: str, batch_size: i
                            mode=mode, prune=prune, dry_run=dry_run, token=commands.bearer_token(token_file),
                            smart=commands.smart_backend(smart_client_id, smart_key, smart_scope, smart_token_url,
                                                         smart_kid),
-                           study=study, retries=retries, timeout=timeout)
+                           ca_bundle=ca_bundle, study=study, retries=retries, timeout=timeout)
         with commands.progress_bar("push") as progress:
             report = push(input_path, opts, progress)
     except MscInteropError as exc:
@@ -149,7 +153,7 @@ def pull_command(server: str, outdir: Path, formats: list[str], define: bool, st
                  patients_file: Path | None, since: str | None, since_last_run: bool, fhir_version: str | None,
                  bulk: bool, bulk_timeout: float, token_file: Path | None, smart_client_id: str | None,
                  smart_key: Path | None, smart_scope: str, smart_token_url: str | None, smart_kid: str | None,
-                 state_dir: Path | None, timeout: float, page_size: int) -> None:
+                 ca_bundle: Path | None, state_dir: Path | None, timeout: float, page_size: int) -> None:
     """Search a FHIR server for a study's resources and convert them to SDTM."""
     from msc_interop.server import commands
     from msc_interop.server.client import FhirClient
@@ -161,7 +165,8 @@ def pull_command(server: str, outdir: Path, formats: list[str], define: bool, st
             raise click.UsageError("give --since or --since-last-run, not both")
         patients = commands.patient_ids(patients_file) if patients_file else None
         smart = commands.smart_backend(smart_client_id, smart_key, smart_scope, smart_token_url, smart_kid)
-        with FhirClient(server, token=commands.bearer_token(token_file), timeout=timeout, smart=smart) as client:
+        with FhirClient(server, token=commands.bearer_token(token_file), timeout=timeout, smart=smart,
+                        ca_bundle=ca_bundle) as client:
             result = pull(client, outdir, state_dir or default_state_dir(), study=study, patients=patients,
                           since=commands.since_instant(since), since_last_run=since_last_run,
                           fhir_version=fhir_version, page_size=page_size, formats=formats, define=define,

@@ -16,7 +16,7 @@ from test_pull import sdtm, to_sdtm
 from test_push import fhir_of, records
 
 from msc_interop.cli import main
-from servers.fhir_servers import sekmet_server
+from servers.fhir_servers import FlakyProxy, sekmet_server, tls_certificates
 
 serialization = pytest.importorskip("cryptography.hazmat.primitives.serialization")
 asym = pytest.importorskip("cryptography.hazmat.primitives.asymmetric")
@@ -100,3 +100,24 @@ def test_wrong_key_read_only_client_and_no_credentials(smart: tuple[str, Path], 
                      "--smart-client-id", "reader", "--smart-key", str(tmp_path / "bad.pem"))
     assert code == 2 and "bad.pem: not a readable unencrypted PEM private key" in out, out
     assert "eyJ" not in out
+
+
+def test_https_with_a_private_ca_needs_ca_bundle(smart: tuple[str, Path], tmp_path: Path) -> None:
+    """TLS verification is on: a server whose certificate a private CA signed is refused (exit 2, at once,
+    saying --ca-bundle) until that CA is given; then the same pull works over https."""
+    import time
+
+    base, folder = smart
+    ca, cert, key = tls_certificates(tmp_path)
+    with FlakyProxy(base, count=0, tls=(cert, key)) as proxy:
+        args = ["pull", "--server", proxy.base, "--study", "X", "-o", str(tmp_path / "o"), "--state-dir",
+                str(tmp_path), *_as("reader", "reader", folder / "keys")]
+        started = time.monotonic()
+        code, out = _run(*args)
+        assert code == 2 and "TLS certificate is not trusted" in out and "--ca-bundle" in out, out
+        assert time.monotonic() - started < 10  # not retried with backoff: asking again changes nothing
+        code, out = _run(*args, "--ca-bundle", str(ca))
+    assert code == 2 and "no resources of study X on the server" in out, out  # reached it over https
+    (tmp_path / "junk.pem").write_text("junk\n")
+    code, out = _run(*args, "--ca-bundle", str(tmp_path / "junk.pem"))
+    assert code == 2 and "junk.pem: not a readable PEM file of CA certificates" in out, out

@@ -53,11 +53,13 @@ class FhirClient:
     notes: list[str] = field(default_factory=list)
     sleep: Any = time.sleep
     smart: Any = None  # a server.smart.SmartBackend: access tokens by SMART Backend Services instead of `token`
+    ca_bundle: Path | None = None  # PEM of the CAs to trust for TLS instead of the system's (verification stays on)
 
     def __post_init__(self) -> None:
         self.base = self.base.rstrip("/")
         headers = {"Accept": FHIR_JSON, "User-Agent": _user_agent()}
-        self._http = httpx.Client(timeout=self.timeout, headers=headers, follow_redirects=False)
+        self._http = httpx.Client(timeout=self.timeout, headers=headers, follow_redirects=False,
+                                  verify=tls_context(self.ca_bundle))
         self.retried = 0
 
     def close(self) -> None:
@@ -90,7 +92,7 @@ class FhirClient:
                                           **self._auth())
             except httpx.TransportError as exc:
                 log.debug("%s %s: %s", method, url, type(exc).__name__)
-                if attempt == self.retries or not resend_when_lost:
+                if attempt == self.retries or not resend_when_lost or _untrusted(exc):
                     raise ServerError(f"{self.base}: {method} {_path(url)} failed after {attempt + 1} attempt(s): "
                                       f"{_transport_text(exc)}") from None
                 self._wait(attempt, None)
@@ -134,7 +136,7 @@ class FhirClient:
                             written += len(chunk)
                     return written
             except httpx.TransportError as exc:
-                if attempt == self.retries:
+                if attempt == self.retries or _untrusted(exc):
                     raise ServerError(f"{self.base}: downloading {_path(url)} failed after {attempt + 1} "
                                       f"attempt(s): {_transport_text(exc)}") from None
                 self._wait(attempt, None)
@@ -220,7 +222,28 @@ def _path(url: str) -> str:
     return httpx.URL(url).raw_path.decode("ascii", "replace")
 
 
+def tls_context(ca_bundle: Path | None) -> Any:
+    """TLS verification always on: the system's trust store (httpx's default), or the CAs of --ca-bundle (a
+    hospital's own CA); a bundle that cannot be read is an input error naming the file."""
+    if ca_bundle is None:
+        return True
+    import ssl
+
+    try:
+        return ssl.create_default_context(cafile=str(ca_bundle))
+    except (OSError, ssl.SSLError) as exc:
+        raise ServerError(f"{ca_bundle}: not a readable PEM file of CA certificates ({exc})") from None
+
+
+def _untrusted(exc: httpx.TransportError) -> bool:
+    """A certificate the client does not trust: asking again will not change it."""
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
+
+
 def _transport_text(exc: httpx.TransportError) -> str:
+    if _untrusted(exc):
+        return ("the server's TLS certificate is not trusted (" + str(exc).split("] ", 1)[-1] + "): give the CA "
+                "that signed it with --ca-bundle FILE (PEM)")
     kind = {"ConnectError": "cannot connect", "ConnectTimeout": "connection timed out",
             "ReadTimeout": "no answer within the timeout", "RemoteProtocolError": "the connection was closed"}
     return f"{kind.get(type(exc).__name__, type(exc).__name__)} ({exc})"
@@ -236,6 +259,7 @@ def _outcome_text(body: Any) -> str:
 
 
 outcome_text = _outcome_text
+transport_text = _transport_text
 retry_after_seconds = _retry_after
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from msc_interop.errors import InputError
-from msc_interop.server.client import ServerError
+from msc_interop.server.client import ServerError, transport_text
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_LIFETIME = 300  # seconds; the specification allows at most five minutes
@@ -67,7 +67,7 @@ class SmartBackend:
         try:
             resp = http.post(url, data=form, headers={"Accept": "application/json"})
         except httpx.TransportError as exc:
-            raise SmartError(f"SMART token endpoint {url}: {type(exc).__name__}") from None
+            raise SmartError(f"SMART token endpoint {url}: {transport_text(exc)}") from None
         body = _json(resp)
         if resp.status_code != 200 or not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
             why = (f"{body.get('error', '')}: {body.get('error_description', '')}".strip(": ")
@@ -96,7 +96,7 @@ def discover_token_url(http: httpx.Client, base: str) -> str:
     try:
         resp = http.get(url, headers={"Accept": "application/json"})
     except httpx.TransportError as exc:
-        raise SmartError(f"{url}: {type(exc).__name__}") from None
+        raise SmartError(f"{url}: {transport_text(exc)}") from None
     body = _json(resp)
     if resp.status_code != 200 or not isinstance(body, dict) or not isinstance(body.get("token_endpoint"), str):
         raise SmartError(f"{url} answered {resp.status_code} without a token_endpoint: the server does not "
