@@ -142,6 +142,9 @@ Exit status: 0 all converted, 1 records rejected, 2 server or input unusable. do
 @click.option("--bulk", is_flag=True, help="Fetch by a Bulk Data $export (asynchronous, NDJSON) instead of searches.")
 @click.option("--bulk-timeout", type=click.FloatRange(min=1), default=3600.0, show_default=True,
               help="Seconds to wait for a $export job in all.")
+@click.option("--bulk-type-filter", is_flag=True,
+              help="Ask the server to export only the study's resources (_typeFilter by study tag); without it "
+                   "the study's types are exported and the study's resources kept here.")
 @_auth_options("system/*.rs")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where the time of the last pull is kept (default: $XDG_STATE_HOME/msc-interop).")
@@ -151,13 +154,14 @@ Exit status: 0 all converted, 1 records rejected, 2 server or input unusable. do
               help="Resources per search page (_count).")
 def pull_command(server: str, outdir: Path, formats: list[str], define: bool, study: str | None,
                  patients_file: Path | None, since: str | None, since_last_run: bool, fhir_version: str | None,
-                 bulk: bool, bulk_timeout: float, token_file: Path | None, smart_client_id: str | None,
-                 smart_key: Path | None, smart_scope: str, smart_token_url: str | None, smart_kid: str | None,
-                 ca_bundle: Path | None, state_dir: Path | None, timeout: float, page_size: int) -> None:
+                 bulk: bool, bulk_timeout: float, bulk_type_filter: bool, token_file: Path | None,
+                 smart_client_id: str | None, smart_key: Path | None, smart_scope: str,
+                 smart_token_url: str | None, smart_kid: str | None, ca_bundle: Path | None,
+                 state_dir: Path | None, timeout: float, page_size: int) -> None:
     """Search a FHIR server for a study's resources and convert them to SDTM."""
     from msc_interop.server import commands
     from msc_interop.server.client import FhirClient
-    from msc_interop.server.pull import pull
+    from msc_interop.server.pull import BulkOptions, pull
     from msc_interop.server.state import default_state_dir
 
     try:
@@ -170,8 +174,8 @@ def pull_command(server: str, outdir: Path, formats: list[str], define: bool, st
             result = pull(client, outdir, state_dir or default_state_dir(), study=study, patients=patients,
                           since=commands.since_instant(since), since_last_run=since_last_run,
                           fhir_version=fhir_version, page_size=page_size, formats=formats, define=define,
-                          bulk=bulk, bulk_timeout=bulk_timeout,
-                          progress=lambda text: click.echo(f"$export: {text}", err=True))
+                          bulk=BulkOptions(bulk_timeout, bulk_type_filter,
+                                           lambda text: click.echo(f"$export: {text}", err=True)) if bulk else None)
     except MscInteropError as exc:
         _fail(exc)
     click.echo(f"fetched{' since ' + result.since if result.since else ''}: "

@@ -39,6 +39,11 @@ def test_bulk_pull_by_study_equals_to_sdtm_and_rest(sekmet_dir: tuple[str, Path]
     assert push(base, fhir_of(tmp_path, other), tmp_path)[0] == 0
     code, out = pull(base, tmp_path / "bulk", tmp_path / "s1", "--study", "BULK-STUDY", "--bulk")
     assert code == 0, out
+    n = sum(len(v) for v in written(tmp_path, path).values()) + sum(len(v) for v in written(tmp_path, other).values())
+    assert f"of the {n} resources exported" in out  # both studies exported, one kept
+    code, filtered = pull(base, tmp_path / "bulk-f", tmp_path / "s3", "--study", "BULK-STUDY", "--bulk",
+                          "--bulk-type-filter")  # the server exports only the study's: nothing to drop
+    assert code == 0 and "resources exported" not in filtered, filtered
     assert "Bulk $export: " in out and "status poll(s)" in out and "$export: " in out  # progress shown
     expect = written(tmp_path, path)
     got = {p.stem: [json.loads(x) for x in p.read_text().splitlines()]
