@@ -13,6 +13,7 @@ import http.client
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -110,8 +111,11 @@ def _running(cmd: list[str], cwd: Path, probe: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def sekmet_server(folder: Path, tokens: list[str] | None = None) -> Iterator[str]:
-    """sekmet-fhir with an empty store (bearer `tokens` required when given); yields the base URL."""
+def sekmet_server(folder: Path, tokens: list[str] | None = None,
+                  smart_clients: dict[str, tuple[Path, str]] | None = None) -> Iterator[str]:
+    """sekmet-fhir with an empty store; yields the base URL. Bearer `tokens` required when given; with
+    `smart_clients` (client id -> (public key PEM, scopes it may have)) it requires SMART Backend Services
+    access tokens from its token endpoint (scopes enforced)."""
     pytest.importorskip("sekmet", reason="the loopback FHIR server sekmet-fhir is not installed "
                                          "(pip install 'sekmet-fhir==0.1.1')")
     port = free_port()
@@ -121,6 +125,10 @@ def sekmet_server(folder: Path, tokens: list[str] | None = None) -> Iterator[str
         "simulator": {"enabled": False}, "validation": {"inbound": "strict"}, "log_inbound": False}
     if tokens:
         settings["server_auth"] = {"types": ["bearer"], "tokens": tokens}
+    if smart_clients:
+        settings["server_auth"] = {"types": ["smart"], "enforce_scopes": True, "smart_clients": [
+            {"client_id": cid, "public_key_path": str(key), "scopes": scopes}
+            for cid, (key, scopes) in smart_clients.items()]}
     (folder / "settings.yaml").write_text(json.dumps(settings), encoding="utf-8")  # JSON is YAML
     with _running([sys.executable, "-m", "sekmet.cli", "serve", "--config", str(folder / "settings.yaml"),
                    "--host", "127.0.0.1", "--port", str(port)], folder, f"{base}/metadata"):
@@ -161,7 +169,7 @@ class FlakyProxy:
     and forwards every other request as it is. `seen` counts the requests."""
 
     def __init__(self, upstream: str, status: int = 503, first: int = 1, count: int | None = 3,
-                 retry_after: str | None = "1"):
+                 retry_after: str | None = "1", tls: tuple[Path, Path] | None = None):
         self.upstream = upstream.rstrip("/")
         self.status, self.first, self.count, self.retry_after = status, first, count, retry_after
         self.seen = 0
@@ -209,8 +217,13 @@ class FlakyProxy:
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:  # https with this certificate chain and key (tls_certificates)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
         self._prefix = urllib.parse.urlsplit(self.upstream).path
-        self.base = f"http://127.0.0.1:{self._httpd.server_address[1]}{self._prefix}"
+        scheme = "https" if tls is not None else "http"
+        self.base = f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}{self._prefix}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     def _forward(self, method: str, path: str, headers: dict[str, str], body: bytes
@@ -232,3 +245,43 @@ class FlakyProxy:
     def __exit__(self, *exc: object) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+def tls_certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A private CA and a certificate it signed for 127.0.0.1 (as a hospital's own CA would): (CA PEM,
+    server certificate PEM, server key PEM)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "msc-interop test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+          .not_valid_after(now + dt.timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                       crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])).issuer_name(ca_name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths

@@ -30,6 +30,19 @@ def bearer_token(token_file: Path | None) -> str | None:
     return os.environ.get(TOKEN_ENV) or None
 
 
+def smart_backend(client_id: str | None, key: Path | None, scope: str, token_url: str | None,
+                  kid: str | None) -> Any:
+    """The SMART Backend Services client of --smart-client-id / --smart-key (both or neither), else None."""
+    if client_id is None and key is None:
+        return None
+    if client_id is None or key is None:
+        raise InputError("SMART Backend Services needs both --smart-client-id and --smart-key")
+    from msc_interop.server.smart import SmartBackend, load_private_key
+
+    load_private_key(key)  # a bad key file is said before anything is sent
+    return SmartBackend(client_id, key, scope, token_url, kid)
+
+
 def write_report(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(path, orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")

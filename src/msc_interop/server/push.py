@@ -44,6 +44,8 @@ class PushOptions:
     prune: bool = False
     dry_run: bool = False
     token: str | None = None
+    smart: Any = None  # server.smart.SmartBackend (SMART Backend Services) instead of `token`
+    ca_bundle: Path | None = None  # CAs to trust for https (else the system's)
     study: str | None = None
     retries: int = 5
     timeout: float = 60.0
@@ -72,7 +74,8 @@ def push(path: Path, opts: PushOptions, progress: Progress | None = None) -> Pus
     """Push INPUT to the server; the report says what happened to each resource. Raises InputError for an
     input without a study, ServerError (with a partial report on `.report`) when the server cannot be used."""
     report = PushReport(server=opts.server, mode=opts.mode, batch_size=opts.batch_size, dry_run=opts.dry_run)
-    with FhirClient(opts.server, token=opts.token, retries=opts.retries, timeout=opts.timeout) as client, \
+    with FhirClient(opts.server, token=opts.token, retries=opts.retries, timeout=opts.timeout,
+                    smart=opts.smart, ca_bundle=opts.ca_bundle) as client, \
             tempfile.TemporaryDirectory(prefix="msc-interop-push-") as work:
         try:
             _check_server(client, opts, report)

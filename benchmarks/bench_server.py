@@ -1,0 +1,130 @@
+"""push and pull against sekmet-fhir on 127.0.0.1, beside bare httpx doing the same HTTP work.
+
+    .venv/bin/python benchmarks/bench_server.py --observations 100000 [--rounds 2]
+
+A study is generated (`synth --profile scale`, subjects chosen so that it has about `--observations` lab
+rows) and written once as FHIR NDJSON (`to-fhir --ndjson`). Then, per round, each on a fresh empty server:
+  * push base : bare httpx PUTs the same NDJSON resources in transaction Bundles of 50 (no tags, hashes,
+                checkpoint, server comparison or report);
+  * push      : `msc-interop push NDJSON --batch-size 50` (tags, content hashes, the server's state read
+                first, checkpoint, report), in a fresh process;
+then on that server:
+  * pull base : bare httpx pages `Observation?_count=500` (every `next` link) into memory, nothing written;
+  * pull      : `msc-interop pull --study` (REST search of every type, NDJSON written, from-fhir conversion to
+                SDTM Dataset-JSON) and `pull --bulk` ($export, downloads, the same conversion), fresh processes.
+The server's own work (sekmet validates and stores every resource in SQLite) is in every figure: the ratios
+say what msc-interop adds on top of the same HTTP traffic. Peak RSS of each msc-interop process is its
+`ru_maxrss`. Each base runs in this process right beside its command, so the drift of a shared machine
+falls on both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from servers.fhir_servers import sekmet_server  # noqa: E402
+
+LAB_ROWS_PER_SUBJECT = 55  # scale profile, about (the figure printed is the real count)
+
+
+def _msc(*args: str) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS MB, output) of one msc-interop command in a fresh process."""
+    code = ("import resource, sys\nfrom msc_interop.cli import main\ntry:\n    main(sys.argv[1:])\n"
+            "except SystemExit as e:\n    rc = e.code or 0\nelse:\n    rc = 0\n"
+            "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+            "sys.exit(rc)")
+    started = time.perf_counter()
+    res = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if res.returncode != 0:
+        raise SystemExit(f"msc-interop {' '.join(args)} failed ({res.returncode}):\n{res.stdout[-2000:]}"
+                         f"\n{res.stderr[-2000:]}")
+    rss = next(int(ln.split()[1]) for ln in res.stderr.splitlines() if ln.startswith("MAXRSS")) / 1024
+    return wall, rss, res.stdout
+
+
+def _push_base(base: str, ndjson: Path) -> tuple[float, int]:
+    started, sent = time.perf_counter(), 0
+    with httpx.Client(timeout=300, headers={"Content-Type": "application/fhir+json"}) as http:
+        for path in sorted(ndjson.glob("*.ndjson")):
+            lines = path.read_bytes().splitlines()
+            for start in range(0, len(lines), 50):
+                entries = []
+                for line in lines[start:start + 50]:
+                    res = orjson.loads(line)
+                    entries.append({"resource": res, "request": {"method": "PUT",
+                                                                 "url": f"{res['resourceType']}/{res['id']}"}})
+                resp = http.post(base, content=orjson.dumps({"resourceType": "Bundle", "type": "transaction",
+                                                            "entry": entries}))
+                resp.raise_for_status()
+                sent += len(entries)
+    return time.perf_counter() - started, sent
+
+
+def _pull_base(base: str) -> tuple[float, int]:
+    started, got = time.perf_counter(), []
+    with httpx.Client(timeout=300) as http:
+        url: str | None = f"{base}/Observation?_count=500"
+        while url:
+            page = http.get(url).json()
+            got += [e["resource"] for e in page.get("entry") or []]
+            url = next((ln["url"] for ln in page.get("link") or [] if ln["relation"] == "next"), None)
+    return time.perf_counter() - started, len(got)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--observations", type=int, default=100_000)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--out", type=Path, help="JSON results file")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-server-"))
+    subjects = max(1, args.observations // LAB_ROWS_PER_SUBJECT)
+    _msc("synth", "--subjects", str(subjects), "--profile", "scale", "-o", str(work / "records"))
+    _msc("to-fhir", str(work / "records"), "-o", str(work / "fhir"), "--bundle", "none", "--ndjson", "--no-validate")
+    counts = {p.stem: sum(1 for _ in p.open("rb")) for p in (work / "fhir").glob("*.ndjson")}
+    total = sum(counts.values())
+    studyid = json.loads((work / "fhir" / "ResearchStudy.ndjson").read_text().splitlines()[0])["identifier"][0]["value"]
+    print(f"{subjects} subjects: {counts.get('Observation', 0)} Observations, {total} resources in all")
+    rows = []
+    for rnd in range(args.rounds):
+        folder = work / f"server-{rnd}"
+        (folder / "base").mkdir(parents=True)
+        (folder / "ours").mkdir()
+        with sekmet_server(folder / "base") as base:
+            pb, _ = _push_base(base, work / "fhir")
+        with sekmet_server(folder / "ours") as base:
+            pw, prss, _ = _msc("push", str(work / "fhir"), "--server", base, "--state-dir", str(folder / "st"))
+            lb, got = _pull_base(base)
+            lw, lrss, _ = _msc("pull", "--server", base, "--study", studyid, "-o", str(folder / "rest"),
+                               "--state-dir", str(folder / "st"), "--format", "json", "--no-define")
+            bw, brss, _ = _msc("pull", "--server", base, "--study", studyid, "-o", str(folder / "bulk"),
+                               "--state-dir", str(folder / "st2"), "--format", "json", "--no-define", "--bulk")
+        row = {"round": rnd, "resources": total, "push_base_s": pb, "push_s": pw, "push_ratio": pw / pb,
+               "push_per_s": total / pw, "push_rss_mb": prss, "pull_base_s": lb, "pull_base_observations": got,
+               "pull_s": lw, "pull_ratio": lw / lb, "pull_per_s": total / lw, "pull_rss_mb": lrss,
+               "bulk_s": bw, "bulk_per_s": total / bw, "bulk_rss_mb": brss}
+        rows.append(row)
+        print(f"round {rnd}: push {pw:.1f} s ({total / pw:.0f}/s, {prss:.0f} MB) vs base {pb:.1f} s -> "
+              f"{pw / pb:.2f}x; pull {lw:.1f} s ({total / lw:.0f}/s, {lrss:.0f} MB; base pages Observations "
+              f"only: {lb:.1f} s) -> {lw / lb:.2f}x; pull --bulk {bw:.1f} s ({total / bw:.0f}/s, {brss:.0f} MB)")
+    print(f"this process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
