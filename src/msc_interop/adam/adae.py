@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import iso8601
-from msc_interop.adam import metadata
+from msc_interop.adam import metadata, supp
 from msc_interop.adam.adsl import treatment_of
 from msc_interop.study import Study
 from msc_interop.summary import teae
@@ -56,7 +56,8 @@ def build_adae(study: Study, adsl: pd.DataFrame, te_window: int | None = None) -
     """ADAE from AE (all records; TRTEMFL says which are treatment-emergent, as the summary's TEAE tables count)."""
     ae = study["AE"].sort_values(["USUBJID", "AESEQ"] if "AESEQ" in study["AE"] else ["USUBJID"],
                                  kind="stable").reset_index(drop=True)
-    out = ae.drop(columns=[c for c in ("DOMAIN",) if c in ae.columns]).copy()
+    out = supp.merge(study, "AE", ae.drop(columns=[c for c in ("DOMAIN",) if c in ae.columns]))
+    qualifiers = out.attrs["supp"]
     if "AESEQ" not in out:
         out["AESEQ"] = pd.array(range(1, len(out) + 1), dtype="Int64")
     for c in ("AESTDTC", "AEENDTC"):
@@ -86,4 +87,6 @@ def build_adae(study: Study, adsl: pd.DataFrame, te_window: int | None = None) -
     out["AOCCFL"] = _first_flag(keys, te, ["USUBJID"])
     out["AOCCSFL"] = _first_flag(keys, te, ["USUBJID", "_soc"])
     out["AOCCPFL"] = _first_flag(keys, te, ["USUBJID", "_soc", "_pt"])
-    return metadata.order("ADAE", out).reset_index(drop=True)
+    result = metadata.order("ADAE", out).reset_index(drop=True)
+    result.attrs["supp"] = qualifiers
+    return result

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import dates
-from msc_interop.adam import metadata
+from msc_interop.adam import metadata, supp
 from msc_interop.adam.adsl import treatment_of
 from msc_interop.study import Study
 from msc_interop.summary.lab_data import NR, LabData, prepare
@@ -19,7 +19,8 @@ def build_adlb(study: Study, adsl: pd.DataFrame) -> pd.DataFrame:
     lb = study["LB"].reset_index(drop=True)
     d = prepare(lb, None)
     a = d.a  # one row per LB record, in LB order
-    out = lb.drop(columns=[c for c in ("DOMAIN",) if c in lb.columns]).copy()
+    out = supp.merge(study, "LB", lb.drop(columns=[c for c in ("DOMAIN",) if c in lb.columns]))
+    qualifiers = out.attrs["supp"]
     trt = treatment_of(adsl)
     out["TRTA"] = out["USUBJID"].map(trt["TRTA"]).fillna("")
     out["TRTAN"] = out["USUBJID"].map(trt["TRTAN"]).astype("float64")
@@ -58,7 +59,9 @@ def build_adlb(study: Study, adsl: pd.DataFrame) -> pd.DataFrame:
     used = np.zeros(len(lb), dtype=bool)
     used[_chosen(d)] = True
     out["ANL01FL"] = np.where(used, "Y", "")
-    return metadata.order("ADLB", out).reset_index(drop=True)
+    result = metadata.order("ADLB", out).reset_index(drop=True)
+    result.attrs["supp"] = qualifiers
+    return result
 
 
 def _chosen(d: LabData) -> np.ndarray:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from msc_interop.adam import metadata
+from msc_interop.adam import metadata, supp
 from msc_interop.study import Study
 from msc_interop.summary._common import Population
 from msc_interop.summary.populations import _arm_order, population
@@ -32,7 +32,8 @@ def build_adsl(study: Study, pop: Population | None = None) -> pd.DataFrame:
     dm = study["DM"].drop_duplicates("USUBJID").sort_values("USUBJID", kind="stable").reset_index(drop=True)
     pop = pop or population(study, "actual")
     allsub = pop.all.set_index("USUBJID").reindex(dm["USUBJID"])
-    out = dm.drop(columns=[c for c in ("DOMAIN",) if c in dm.columns]).copy()
+    out = supp.merge(study, "DM", dm.drop(columns=[c for c in ("DOMAIN",) if c in dm.columns]))
+    qualifiers = out.attrs["supp"]
     if "AGE" in out:
         out["AGEGR1"], out["AGEGR1N"] = _age_groups(out["AGE"])
     itt = allsub["ITTFL"].eq("Y").to_numpy()
@@ -55,7 +56,9 @@ def build_adsl(study: Study, pop: Population | None = None) -> pd.DataFrame:
     out["SAFFL"] = np.where(saf, "Y", "N")
     out["ITTFL"] = np.where(itt, "Y", "N")
     out["FASFL"] = out["ITTFL"]
-    return metadata.order("ADSL", out).reset_index(drop=True)
+    result = metadata.order("ADSL", out).reset_index(drop=True)
+    result.attrs["supp"] = qualifiers
+    return result
 
 
 def treatment_of(adsl: pd.DataFrame) -> pd.DataFrame:

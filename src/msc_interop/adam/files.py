@@ -26,7 +26,9 @@ def canonical(name: str, frame: pd.DataFrame) -> pd.DataFrame:
         s = frame[c]
         out[c] = s.astype("float64") if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) \
             else as_text(s)
-    return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
+    result = pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
+    result.attrs = dict(frame.attrs)
+    return result
 
 
 def mdv_oid(studyid: str) -> str:

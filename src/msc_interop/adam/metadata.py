@@ -66,22 +66,34 @@ def age_groups() -> list[dict]:
     return list(mappings.load("adam_variables")["age_groups"])
 
 
-def column(ds: str, col: str, numeric: bool) -> AdamVar:
+def supp_source(domain: str, qnam: str, idvar: str, qorig: str) -> str:
+    from msc_interop.adam.supp import source_text
+
+    return source_text(domain, qnam, idvar, qorig)
+
+
+def column(ds: str, col: str, numeric: bool, qualifiers: dict | None = None) -> AdamVar:
     """The metadata of column `col` of ADaM dataset `ds`: the ADaM entry, else the predecessor's SDTM variable
-    (copied as it is, origin Predecessor), else a variable labelled by its name."""
+    (copied as it is, origin Predecessor), a SUPP-- qualifier (`qualifiers`, frame.attrs["supp"]: its QLABEL), else
+    a variable labelled by its name."""
     meta = datasets()[ds]
     if col in meta.by_name:
         return meta.by_name[col]
+    kind = "Num" if numeric else "Char"
+    q = (qualifiers or {}).get(col)
+    if q is not None:
+        return AdamVar(col, q["label"], kind, "Perm", "Predecessor",
+                       source=supp_source(meta.predecessor, col, q["idvar"], q["qorig"]))
     sdtm = mappings.sdtm_domain(meta.predecessor)
     v = sdtm.by_name.get(col) if sdtm else None
-    kind = "Num" if numeric else "Char"
     if v is not None:
         return AdamVar(col, v.label, kind, "Perm", "Predecessor", source=f"{meta.predecessor}.{col}")
     return AdamVar(col, col, kind, "Perm", "Predecessor", source=f"{meta.predecessor}.{col}")
 
 
 def columns(ds: str, frame: pd.DataFrame) -> list[AdamVar]:
-    return [column(ds, c, pd.api.types.is_numeric_dtype(frame[c])) for c in frame.columns]
+    q = frame.attrs.get("supp", {})
+    return [column(ds, c, pd.api.types.is_numeric_dtype(frame[c]), q) for c in frame.columns]
 
 
 def order(ds: str, frame: pd.DataFrame) -> pd.DataFrame:

@@ -5,7 +5,8 @@ Each SDTM dataset is its ADaM dataset's copied predecessor variables (ADSL -> DM
 mappings/adam_variables.yaml `predecessor`); where an ADaM dataset written by another tool lacks a predecessor
 variable the summary needs, the analysis variable stands in for it (PARAMCD -> LBTESTCD, AVAL -> LBSTRESN, TRTSDT
 -> RFXSTDTC, ASTDT -> AESTDTC, ...). Derived analysis variables are not carried into SDTM: the summary derives them
-again by the same code (populations, TEAE, baseline), which is what makes the numbers agree.
+again by the same code (populations, TEAE, baseline), which is what makes the numbers agree. Columns that
+define.xml says came from SUPP-- (adam/supp.py) become SUPP-- records again.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from msc_interop import mappings
-from msc_interop.adam import metadata
+from msc_interop.adam import metadata, supp
 from msc_interop.adam.files import read_folder
 from msc_interop.sdtm.formats import study_meta_from_data
 from msc_interop.study import Study
@@ -38,10 +39,37 @@ def is_adam_folder(folder: Path) -> bool:
     return bool(names & {"adsl.xpt", "adsl.json"}) and not names & {"dm.xpt", "dm.json", "dm.ndjson", "dm.csv"}
 
 
-def _predecessor(ds: str, frame: pd.DataFrame) -> pd.DataFrame:
+def qualifiers_of(define: Path) -> dict[str, dict[str, tuple[str, str, str]]]:
+    """ADaM dataset -> {QNAM: (QLABEL, IDVAR, QORIG)} of the columns define.xml says came from SUPP-- (adam/supp.py);
+    empty without a readable define.xml (the columns then stay columns of the SDTM dataset)."""
+    from lxml import etree
+
+    from msc_interop.sdtm.define import DEF_NS, ODM_NS
+
+    out: dict[str, dict[str, tuple[str, str, str]]] = {}
+    if not define.is_file():
+        return out
+    try:
+        tree = etree.parse(str(define), etree.XMLParser(resolve_entities=False, no_network=True))
+    except (etree.XMLSyntaxError, OSError):
+        return out
+    ns = {"odm": ODM_NS, "def": DEF_NS}
+    for item in tree.iterfind(".//odm:ItemDef", ns):
+        text = item.findtext("def:Origin/odm:Description/odm:TranslatedText", default="", namespaces=ns)
+        parsed = supp.parse_source(text)
+        oid = item.get("OID", "").split(".")
+        if parsed is None or len(oid) != 3:
+            continue
+        label = item.findtext("odm:Description/odm:TranslatedText", default=parsed[1], namespaces=ns)
+        out.setdefault(oid[1], {})[parsed[1]] = (label, parsed[2], parsed[3])
+    return out
+
+
+def _predecessor(ds: str, frame: pd.DataFrame, qualifiers: dict[str, tuple[str, str, str]] | None = None
+                 ) -> pd.DataFrame:
     meta = metadata.datasets()[ds]
     domain = meta.predecessor
-    derived = {v.name for v in meta.variables if v.origin != "Predecessor"}
+    derived = {v.name for v in meta.variables if v.origin != "Predecessor"} | set(qualifiers or {})
     keep = [c for c in frame.columns if c not in derived]
     out = frame[keep].copy()
     for sdtm_var, adam_var in _STAND_IN.get(domain, {}).items():
@@ -67,9 +95,17 @@ def _predecessor(ds: str, frame: pd.DataFrame) -> pd.DataFrame:
 def study_from_adam(folder: Path) -> Study:
     """The Study of an ADaM folder (one format: its .json files, else its .xpt files)."""
     adam = read_folder(folder)
-    datasets = {metadata.datasets()[ds].predecessor: _predecessor(ds, frame) for ds, frame in adam.items()}
+    quals = qualifiers_of(folder / "define.xml")
+    datasets = {}
+    for ds, frame in adam.items():
+        domain = metadata.datasets()[ds].predecessor
+        datasets[domain] = _predecessor(ds, frame, quals.get(ds))
+        supp_records = supp.rebuild(domain, frame, quals.get(ds, {}))
+        if len(supp_records):
+            datasets[f"SUPP{domain}"] = supp_records
     meta = study_meta_from_data(datasets)
     meta.ct_package = mappings.ct_source().get("package_date", "")
     study = Study(meta, datasets)
     study.sources = {metadata.datasets()[ds].predecessor: f"{ds.lower()} ({folder.name})" for ds in adam}
+    study.sources.update({f"SUPP{d}": f"define.xml ({folder.name})" for d in study.sources if f"SUPP{d}" in study})
     return study

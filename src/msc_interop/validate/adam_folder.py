@@ -1,6 +1,6 @@
 """validate's handler for an ADaM folder (ADSL beside its analysis datasets, as to-adam writes them): each file
-read (an unreadable one is MSC-IO-001), the Dataset-JSON files through the Dataset-JSON file rules, the ADaM rules
-(validate/rules/adam.py) over the datasets, and define.xml against the Define-XML 2.1 XSD."""
+read (an unreadable one is MSC-IO-001), the ADaM rules
+(validate/rules/adam.py) over the datasets (the engine adds define.xml against the Define-XML 2.1 XSD)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from msc_interop.validate.registry import get_rule, run
 from msc_interop.validate.rules.adam import AdamContext
 
 
-def validate_adam(folder: Path, define: Path | None) -> list[Finding]:
+def validate_adam(folder: Path) -> list[Finding]:
     from msc_interop.adam import files as adam_files
     from msc_interop.adam.metadata import datasets as adam_datasets
 
@@ -35,8 +35,4 @@ def validate_adam(folder: Path, define: Path | None) -> list[Finding]:
         frames[name] = df
         paths[name] = str(p)
     findings += run(Scope.ADAM, AdamContext(frames, paths), file=str(folder))
-    if define is not None:
-        from msc_interop.validate.engine import HANDLERS
-
-        findings += HANDLERS["define"](define)
     return findings

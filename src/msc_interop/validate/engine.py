@@ -438,7 +438,7 @@ def _validate_records(path: Path, odm_map: str | Path | None = None) -> list[Fin
 def _validate_adam(folder: Path, define: Path | None) -> list[Finding]:
     from msc_interop.validate.adam_folder import validate_adam
 
-    return validate_adam(folder, define)
+    return validate_adam(folder) + (_validate_define_alone(define) if define is not None else [])
 
 
 def _validate_fhir(paths: Sequence[Path], version: str | None, deep: bool = False) -> list[Finding]:
