@@ -276,7 +276,10 @@ def to_adam(inputs: Sequence[str | Path], outdir: str | Path, formats: Sequence[
         raise UnknownFormatError(f"ADaM format(s) {unknown or formats} unknown; choose from {', '.join(SUFFIX)}")
     outdir = Path(outdir)
     study, rejects = read_any(inputs, fhir_version=fhir_version, odm_map=odm_map)
-    adam = build_adam(study, te_window=te_window)  # all derived before anything is written
+    try:
+        adam = build_adam(study, te_window=te_window)  # all derived before anything is written
+    except InputError as exc:
+        raise InputError(f"{', '.join(str(p) for p in inputs)}: {exc}") from exc
     stamp = creation_time(created)
     written: list[Path] = []
     with _report_even_if_writing_fails(rejects, outdir):
