@@ -265,7 +265,7 @@ def to_adam(inputs: Sequence[str | Path], outdir: str | Path, formats: Sequence[
     """ADaM ADSL, ADAE, ADLB, ADEX (msc_interop.adam) from study records, ODM, SDTM or FHIR, as `summary` reads
     them: OUTDIR/<format>/adsl.xpt ... with define.xml beside each format, and the reject report of the input.
     `te_window`: days after the last dose an AE is still treatment-emergent (summary --te-window)."""
-    from msc_interop.adam import build_adam
+    from msc_interop.adam.build import build_adam
     from msc_interop.adam.define import write_define
     from msc_interop.adam.files import SUFFIX, write_datasets
     from msc_interop.errors import UnknownFormatError

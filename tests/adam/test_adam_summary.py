@@ -139,3 +139,19 @@ def test_pilot_summary_of_adam(adam_pilot, pilot_dir, tmp_path):
     got = _summary_of([out], tmp_path / "adam")
     differ = sorted(n for n in ref if n not in METADATA_TABLES and got.get(n) != ref[n])
     assert differ == ["data_issues", "disposition"]
+
+
+def test_te_window_is_the_summarys(pilot_dir):
+    """With a window after the last dose (--te-window 1), TRTEMFL and the summary's TEAE table drop the same AEs."""
+    from msc_interop.adam.build import build_adam
+
+    study, _ = load_study(pilot_dir)
+    adae = build_adam(study, te_window=1)["ADAE"]
+    open_ended = build_adam(study)["ADAE"]
+    te = adae[adae["TRTEMFL"].eq("Y")]
+    assert len(te) < int(open_ended["TRTEMFL"].eq("Y").sum())  # the window changes something
+    overview = compute_tables(study, te_window=1)["ae_overview"].set_index("Category")
+    for arm, n in te.groupby("TRTA")["USUBJID"].nunique().items():
+        col = next(c for c in overview.columns if c.startswith(f"{arm} (N=") and c.endswith("n (%)"))
+        assert overview.at["Any TEAE", col].startswith(f"{n} (")
+        assert overview.at["Any TEAE", f"{arm} events"] == str(int(te["TRTA"].eq(arm).sum()))

@@ -1,37 +1,10 @@
-"""ADaM from a Study: ADSL, ADAE, ADLB (and ADEX) derived as the safety summary derives its tables, written as XPT v5
-and Dataset-JSON 1.1 with a Define-XML 2.1; and back (reverse.py) so that `summary` reads an ADaM folder.
+"""ADaM from a Study: ADSL, ADAE, ADLB (and ADEX) derived as the safety summary derives its tables (build.py), written
+as XPT v5 and Dataset-JSON 1.1 (files.py) with a Define-XML 2.1 (define.py); and back (reverse.py) so that `summary`
+and every command that reads a Study take an ADaM folder.
 
-    >>> from msc_interop.adam import build_adam
+    >>> from msc_interop.adam.build import build_adam
     >>> adam = build_adam(study)                 # {"ADSL": DataFrame, "ADAE": ..., "ADLB": ..., "ADEX": ...}
 
-Metadata (labels, types, origins, derivations): mappings/adam_variables.yaml (ADaMIG 1.3, OCCDS 1.1).
+Metadata (labels, types, origins, derivations): mappings/adam_variables.yaml (ADaMIG 1.3, OCCDS 1.1). This package
+imports nothing itself, so that readers can ask reverse.py whether a folder is ADaM without loading the summary.
 """
-
-from __future__ import annotations
-
-import pandas as pd
-
-from msc_interop.adam.adae import build_adae
-from msc_interop.adam.adex import build_adex
-from msc_interop.adam.adlb import build_adlb
-from msc_interop.adam.adsl import build_adsl
-from msc_interop.errors import InputError
-from msc_interop.study import Study
-
-__all__ = ["build_adam"]
-
-
-def build_adam(study: Study, te_window: int | None = None) -> dict[str, pd.DataFrame]:
-    """The ADaM datasets of `study` (ADSL always; ADAE, ADLB, ADEX when AE, LB, EX have records)."""
-    if "DM" not in study or study["DM"].empty:
-        raise InputError("ADaM needs the subjects: the input has no DM (demographics) records, so ADSL, the "
-                         "one-record-per-subject dataset every other ADaM dataset refers to, cannot be made")
-    adsl = build_adsl(study)
-    out = {"ADSL": adsl}
-    if "AE" in study and len(study["AE"]):
-        out["ADAE"] = build_adae(study, adsl, te_window)
-    if "LB" in study and len(study["LB"]):
-        out["ADLB"] = build_adlb(study, adsl)
-    if "EX" in study and len(study["EX"]):
-        out["ADEX"] = build_adex(study, adsl)
-    return out
