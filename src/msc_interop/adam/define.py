@@ -26,7 +26,7 @@ from msc_interop.sdtm.define import (
     _package_version,
     to_bytes,
 )
-from msc_interop.sdtm.define_model import Shape, nonempty_text, numeric_shape, text_shape
+from msc_interop.sdtm.define_model import Shape, iso8601_datatype, nonempty_text, numeric_shape
 
 STD_IG = "STD.ADaMIG"
 
@@ -37,8 +37,11 @@ def _shape(s: pd.Series, v: metadata.AdamVar) -> Shape:
         whole = bool(len(x)) and bool(((x % 1) == 0).all())
         return numeric_shape(s, "integer" if whole or v.is_date or not len(x) else "float")
     values = nonempty_text(s)
-    shape = text_shape(values)
-    return Shape("text", max([1, *(len(t.encode("utf-8")) for t in values)]), None, shape.has_data)
+    if v.name.endswith("DTC"):  # a copied SDTM date/time: its ISO 8601 DataType, as the SDTM define.xml states
+        datatype = iso8601_datatype(values)
+        if datatype != "text":
+            return Shape(datatype, None, None, bool(values))
+    return Shape("text", max([1, *(len(t.encode("utf-8")) for t in values)]), None, bool(values))
 
 
 def build_define(datasets: Mapping[str, pd.DataFrame], studyid: str, *, dataset_format: str = "xpt",
