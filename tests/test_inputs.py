@@ -26,13 +26,14 @@ def _run(*args: object):
 def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """One output of each command on the example study (made once for the module)."""
     base = tmp_path_factory.mktemp("outputs")
-    out = {name: base / name for name in ("to-sdtm", "to-fhir", "from-fhir", "summary")}
+    out = {name: base / name for name in ("to-sdtm", "to-fhir", "from-fhir", "summary", "to-adam")}
     assert _run("to-sdtm", EXAMPLE, "-o", out["to-sdtm"], "--format", "json,csv", "--created", PINNED,
                 "--no-validate").exit_code == 0
     assert _run("to-fhir", EXAMPLE, "-o", out["to-fhir"], "--ndjson", "--no-validate").exit_code == 0
     assert _run("from-fhir", out["to-fhir"] / "bundle.json", "-o", out["from-fhir"], "--format", "json",
                 "--created", PINNED).exit_code == 0
     assert _run("summary", EXAMPLE, "-o", out["summary"], "--format", "md,csv").exit_code == 0
+    assert _run("to-adam", EXAMPLE, "-o", out["to-adam"], "--created", PINNED, "--no-validate").exit_code == 0
     report = validate_paths([out["to-sdtm"]])
     for suffix in ("json", "csv", "html"):
         out[f"validate.{suffix}"] = base / f"validate.{suffix}"
@@ -78,6 +79,17 @@ EXPECTED = {
     ("summary", "from-fhir"): (0, "summary.md"),
     ("summary", "summary"): (2, "a safety summary"),
     ("summary", "validate.csv"): (2, "a validation report"),
+    # ADaM (to-adam): read back into DM/AE/LB/EX (+ SUPPEX) by every command that reads a Study
+    ("summary", "to-adam"): (0, "summary.md"),
+    ("validate", "to-adam"): (0, "0 error(s)"),
+    ("to-sdtm", "to-adam"): (0, "lb.csv"),
+    ("to-fhir", "to-adam"): (0, "Observation: 494"),
+    ("from-fhir", "to-adam"): (2, "no .json or .ndjson files in this folder other than msc-interop's own reports"),
+    ("to-adam", "to-adam"): (0, "adlb.json (494 records)"),
+    ("to-adam", "to-sdtm"): (0, "adlb.json (494 records)"),
+    ("to-adam", "to-fhir"): (0, "adlb.json (494 records)"),
+    ("to-adam", "summary"): (2, "a safety summary written by msc-interop summary, not study data"),
+    ("to-adam", "validate.json"): (2, "a validation report of msc-interop validate, not study data"),
 }
 
 
@@ -90,6 +102,8 @@ def test_every_command_on_every_output(outputs, tmp_path, command, source):
         args += ["-o", tmp_path / "out", "--format", "csv"]
     elif command == "to-fhir":
         args += ["-o", tmp_path / "out", "--no-validate"]
+    elif command == "to-adam":
+        args += ["-o", tmp_path / "out", "--format", "json", "--no-validate"]
     else:
         args += ["-o", tmp_path / "out", "--format", "md"]
     res = _run(*args)

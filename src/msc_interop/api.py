@@ -28,7 +28,7 @@ from msc_interop.rejects import RejectReport
 from msc_interop.study import Study
 
 __all__ = ["ConversionResult", "creation_time", "from_fhir", "load_study", "read_any", "summarize", "synth",
-           "to_fhir", "to_sdtm", "validate", "write_sdtm"]
+           "to_adam", "to_fhir", "to_sdtm", "validate", "write_sdtm"]
 
 DEFAULT_SDTM_FORMATS = ("xpt", "json", "csv")
 
@@ -41,6 +41,7 @@ class ConversionResult:
     rejects: RejectReport
     written: list[Path] = field(default_factory=list)
     validation: Any = None  # msc_interop.validate.Report of the files written, when asked for
+    adam: dict[str, Any] = field(default_factory=dict)  # to_adam: the ADaM datasets written, by name
 
     @property
     def ok(self) -> bool:
@@ -256,6 +257,41 @@ def summarize(
 
     study, rejects = read_any(inputs, fhir_version=fhir_version, odm_map=odm_map)
     return _summarize(study, Path(outdir), formats=formats, by_visit=by_visit, baseline=baseline, **options), rejects
+
+
+def to_adam(inputs: Sequence[str | Path], outdir: str | Path, formats: Sequence[str] = ("xpt", "json"), *,
+            te_window: int | None = None, created: str | None = None, define: bool = True, validate: bool = True,
+            fhir_version: str | None = None, odm_map: str | Path | None = None) -> ConversionResult:
+    """ADaM ADSL, ADAE, ADLB, ADEX (msc_interop.adam) from study records, ODM, SDTM or FHIR, as `summary` reads
+    them: OUTDIR/<format>/adsl.xpt ... with define.xml beside each format, and the reject report of the input.
+    `te_window`: days after the last dose an AE is still treatment-emergent (summary --te-window)."""
+    from msc_interop.adam.build import build_adam
+    from msc_interop.adam.define import write_define
+    from msc_interop.adam.files import SUFFIX, write_datasets
+    from msc_interop.errors import UnknownFormatError
+
+    formats = [f.strip().lower() for f in formats if f.strip()]
+    unknown = [f for f in formats if f not in SUFFIX]
+    if unknown or not formats:
+        raise UnknownFormatError(f"ADaM format(s) {unknown or formats} unknown; choose from {', '.join(SUFFIX)}")
+    outdir = Path(outdir)
+    study, rejects = read_any(inputs, fhir_version=fhir_version, odm_map=odm_map)
+    try:
+        adam = build_adam(study, te_window=te_window)  # all derived before anything is written
+    except InputError as exc:
+        raise InputError(f"{', '.join(str(p) for p in inputs)}: {exc}") from exc
+    stamp = creation_time(created)
+    written: list[Path] = []
+    with _report_even_if_writing_fails(rejects, outdir):
+        for fmt in formats:
+            written += write_datasets(adam, outdir / fmt, fmt, studyid=study.meta.studyid, created=stamp)
+            if define:
+                written.append(write_define(adam, outdir / fmt / "define.xml", study.meta.studyid,
+                                            dataset_format=fmt, created=stamp, title=study.meta.title))
+    written += rejects.write(outdir)
+    result = ConversionResult(study, rejects, written, validation=validate_written(outdir) if validate else None)
+    result.adam = adam
+    return result
 
 
 def to_fhir(

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from msc_interop import api
+from msc_interop.cli_adam import to_adam_command
 from msc_interop.cli_common import fail as _fail
 from msc_interop.cli_common import print_rejects as _print_rejects
 from msc_interop.cli_common import sdtm_output_options as _sdtm_output_options
@@ -441,6 +442,7 @@ def odm_map(export: Path, output: Path | None) -> None:
     sys.exit(EXIT_OK)
 
 
+main.add_command(to_adam_command)
 main.add_command(push_command)
 main.add_command(pull_command)
 

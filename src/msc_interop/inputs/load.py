@@ -21,8 +21,8 @@ from msc_interop.study import Study
 
 
 def load_study(path: str | Path, odm_map: str | Path | None = None) -> tuple[Study, RejectReport]:
-    """Read study records (CSV / XLSX / ODM export, the latter with its mapping file) or SDTM datasets into a
-    Study (SDTM input has no rejects at this stage)."""
+    """Read study records (CSV / XLSX / ODM export, the latter with its mapping file), SDTM datasets or an ADaM
+    folder (adam/reverse.py) into a Study (SDTM and ADaM input have no rejects at this stage)."""
     kind = input_kind(path)
     if odm_map is not None and kind != InputKind.ODM:
         raise InputError(f"{path}: --odm-map applies to a CDISC ODM export (.xml) only")
@@ -45,6 +45,10 @@ def load_study(path: str | Path, odm_map: str | Path | None = None) -> tuple[Stu
     if path.is_file():
         return read_sdtm(path), RejectReport()
     folder = sdtm_folder(path)
+    from msc_interop.adam.reverse import is_adam_folder, study_from_adam
+
+    if folder is not None and is_adam_folder(folder):  # ADaM (to-adam output): its SDTM predecessors
+        return study_from_adam(folder), RejectReport(notes=listed_files(folder, SDTM_SUFFIXES)[1])
     return read_sdtm(folder), RejectReport(notes=listed_files(folder, SDTM_SUFFIXES)[1])
 
 

@@ -19,7 +19,7 @@ million rows take seconds. Same input and same `created` give byte-identical fil
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -72,13 +72,19 @@ def write_dataset_json(df: pd.DataFrame, name: str, path: Path, *, ndjson: bool 
 
 
 def write_conformed(data: pd.DataFrame, name: str, path: Path, *, ndjson: bool = False,
-                    study_meta: StudyMeta | None = None, created: str | None = None) -> None:
-    """`write_dataset_json` for a frame already in the Study's canonical form (a `Study` dataset)."""
+                    study_meta: StudyMeta | None = None, created: str | None = None,
+                    column_attrs: Mapping[str, Mapping[str, Any]] | None = None,
+                    header_attrs: Mapping[str, Any] | None = None) -> None:
+    """`write_dataset_json` for a frame already in the Study's canonical form (a `Study` dataset).
+    `column_attrs` (by column) and `header_attrs` replace what the SDTM metadata would state (ADaM's writer)."""
     stamp = creation_datetime(created)
     pkg = getattr(study_meta, "package", None)
     lay = pkg.layouts.get(name) if pkg is not None else None
     columns, encoders = _columns(name, data, lay)
+    for item in columns:
+        item.update((column_attrs or {}).get(item["name"], {}))
     header = _header(name, data, columns, study_meta, stamp)
+    header.update(header_attrs or {})
     if lay is not None and lay.label is not None:
         header["label"] = lay.label  # the package's own dataset label (blank in CDISC's pilot XPT files)
     if lay is not None and lay.db_modified:  # the source data's own date, after the file's (spec order)

@@ -101,9 +101,10 @@ def write_xpt(df: pd.DataFrame, name: str, path: Path, *, labels: Mapping[str, s
 
 def write_conformed(data: pd.DataFrame, name: str, path: Path, *, labels: Mapping[str, str] | None = None,
                     label: str | None = None, created: str | None = None, encoding: str = "utf-8",
-                    lengths: Mapping[str, int] | None = None) -> None:
+                    lengths: Mapping[str, int] | None = None, formats: Mapping[str, str] | None = None) -> None:
     """`write_xpt` for a frame in the Study's canonical form whose limits `xpt_problems` already passed.
-    Non-ASCII text is written in `encoding`; `lengths` (a package's own) are the least storage lengths."""
+    Non-ASCII text is written in `encoding`; `lengths` (a package's own) are the least storage lengths;
+    `formats` SAS display formats by variable (ADaM numeric dates: DATE9.)."""
     var_labels = variable_labels(name, list(data.columns))
     if labels:
         var_labels.update({k: v for k, v in labels.items() if k in var_labels})
@@ -120,6 +121,8 @@ def write_conformed(data: pd.DataFrame, name: str, path: Path, *, labels: Mappin
     header = {"file_format_version": 5, "table_name": name,
               "file_label": mappings.dataset_label(name) if label is None else label,
               "column_labels": [var_labels[c] for c in frame.columns]}
+    if formats:
+        header["variable_format"] = dict(formats)
     with atomic_path(path) as tmp:
         if len(frame):
             # header from pyreadstat (a one-row template of the right lengths), records column-wise

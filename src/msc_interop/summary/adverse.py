@@ -31,6 +31,7 @@ from msc_interop.summary._common import (
     text_col,
 )
 from msc_interop.summary.ae_groups import AeGroups
+from msc_interop.summary.ard_tables import count_rows
 
 NOT_CODED = "Not coded"
 WINDOW = pd.Timedelta(hours=24)
@@ -149,21 +150,9 @@ def _count_table(ae: pd.DataFrame, pop: Population, keys: list[str]) -> tuple[pd
     return subjects, events
 
 
-def _cells(pop: Population, subjects: pd.Series, events: pd.Series, key: str | tuple[str, ...],
-           label_events: bool = True) -> dict[str, str]:
-    n_by = pop.arm_n()
-    out = {}
-    for c in pop.columns():
-        k = (*key, c) if isinstance(key, tuple) else (key, c)
-        out[pop.header(c, "n (%)")] = n_pct(int(subjects.get(k, 0)), n_by[c])
-        if label_events:
-            out[f"{pop.label(c)} events"] = str(int(events.get(k, 0)))
-    return out
-
-
 def _ard(sec: Section, table: str, pop: Population, subjects: pd.Series, events: pd.Series,
          key: str | tuple[str, ...], variable: str, level: str, groups: tuple = ()) -> None:
-    """The ARD rows of one table row: n, N, p and events per treatment column (the numbers _cells formats)."""
+    """The ARD rows of one table row: n, N, p and events per treatment column (what the table is rendered from)."""
     n_by = pop.arm_n()
     for c in pop.columns():
         k = (*key, c) if isinstance(key, tuple) else (key, c)
@@ -184,26 +173,36 @@ def _overview(study: Study, ae: pd.DataFrame, pop: Population, sec: Section, ext
     }
     if infusion:
         flags["TEAE with onset on the day of / within 24 h after an administration"] = ae["status"].eq("yes")
-    rows = []
     for label, mask in flags.items():
         sub = ae[mask.to_numpy(dtype=bool)].assign(ROW=label)
         subjects, events = _count_table(sub, pop, ["ROW"]) if len(sub) else (pd.Series(dtype=int),) * 2
-        rows.append({"Category": label, **_cells(pop, subjects, events, label)})
         _ard(sec, "ae_overview", pop, subjects, events, label, "TEAE_CATEGORY", label)
     dm = study.datasets.get("DM")
     if dm is not None and "DTHFL" in dm:
         died = pop.attach_arm(pop.within(dm[dm["DTHFL"].eq("Y")][["USUBJID"]]))
         n_by = pop.arm_n()
-        row = {"Category": "Subjects who died (DM DTHFL = Y)"}
         for c in pop.columns():
             k = len(died) if c == "Total" else int(died["ARMCD"].eq(c).sum())
-            row[pop.header(c, "n (%)")] = n_pct(k, n_by[c])
-            row[f"{pop.label(c)} events"] = "-"
-        rows.append(row)
+            sec.ard.counts("ae_overview", pop.label(c), "DTHFL", "Y", k, n_by[c])
+    # the table is rendered from the ARD rows just recorded (summary/ard_tables.py): one source of truth
+    rows = count_rows(sec.ard.frame(), "ae_overview", [pop.label(c) for c in pop.columns()],
+                      lambda key: {"Category": _DEATHS if key[0] == "DTHFL" else key[1]})
     # the note names the common not-related values only; the full list is mappings/adverse_events.yaml's
     notes = ["n (%): subjects of the safety population with at least one such TEAE (percent of N); events: number "
              "of TEAE records.", *extra]
     sec.add("ae_overview", "Treatment-emergent adverse events (TEAE): overview", pd.DataFrame(rows), notes)
+
+
+_DEATHS = "Subjects who died (DM DTHFL = Y)"
+
+
+def _soc_pt_lead(key: tuple[str, str, str]) -> dict[str, str]:
+    variable, level, soc = key
+    if variable == "ANY_TEAE":
+        return {"System organ class": "Any TEAE", "Preferred term": ""}
+    if variable == "AEBODSYS":
+        return {"System organ class": level, "Preferred term": ""}
+    return {"System organ class": soc, "Preferred term": level}
 
 
 SOC_PT_TITLE = "Treatment-emergent adverse events (TEAE) by MedDRA system organ class and preferred term"
@@ -219,19 +218,15 @@ def _soc_pt(ae: pd.DataFrame, pop: Population, sec: Section, extra: list[str]) -
     s_pt, e_pt = _count_table(ae, pop, ["SOC", "PT"])
     total_key = "Total" if pop.with_total else pop.arms[0]
     soc_n = {soc: int(s_soc.get((soc, total_key), 0)) for soc in ae["SOC"].unique()}
-    rows = []
     subjects_any, events_any = _count_table(ae.assign(ANY="any"), pop, ["ANY"])
-    rows.append({"System organ class": "Any TEAE", "Preferred term": "",
-                 **_cells(pop, subjects_any, events_any, "any")})
     _ard(sec, "ae_soc_pt", pop, subjects_any, events_any, "any", "ANY_TEAE", "Y")
     for soc in sorted(soc_n, key=lambda s: (s == NOT_CODED, -soc_n[s], s)):
-        rows.append({"System organ class": soc, "Preferred term": "", **_cells(pop, s_soc, e_soc, soc)})
         _ard(sec, "ae_soc_pt", pop, s_soc, e_soc, soc, "AEBODSYS", soc)
         pts = ae.loc[ae["SOC"].eq(soc), "PT"].unique()
         pt_n = {pt: int(s_pt.get((soc, pt, total_key), 0)) for pt in pts}
         for pt in sorted(pt_n, key=lambda p: (-pt_n[p], p)):
-            rows.append({"System organ class": soc, "Preferred term": pt, **_cells(pop, s_pt, e_pt, (soc, pt))})
             _ard(sec, "ae_soc_pt", pop, s_pt, e_pt, (soc, pt), "AEDECOD", pt, (("AEBODSYS", soc),))
+    rows = count_rows(sec.ard.frame(), "ae_soc_pt", [pop.label(c) for c in pop.columns()], _soc_pt_lead)
     notes = ["A subject is counted once per SOC and once per PT; events count every record. Sorted by "
              "decreasing number of subjects, then alphabetically.", *extra]
     sec.add("ae_soc_pt", SOC_PT_TITLE, pd.DataFrame(rows), notes)

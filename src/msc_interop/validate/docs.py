@@ -20,6 +20,7 @@ _SCOPE_TITLES = {
     Scope.DEFINE: "Define-XML 2.1",
     Scope.FHIR: "FHIR resources (R4, R5)",
     Scope.RECORDS: "Study records",
+    Scope.ADAM: "ADaM datasets (ADSL, ADAE, ADLB, ADEX)",
     Scope.IO: "Input files",
 }
 

@@ -11,6 +11,7 @@ A path may hold:
   with the converter's own reader and builders; every rejected record is a finding (MSC-REC-001), then the SDTM
   rules run over the Study they build.
 - FHIR JSON (a Bundle or one resource) or NDJSON: `HANDLERS["fhir"]` (fhir_rules) with the chosen version.
+- An ADaM folder (ADSL and its analysis datasets, a to-adam output): `HANDLERS["adam"]` (validate/adam_folder.py).
 
 Nothing stops at the first problem: an unreadable file is a finding (MSC-IO-001) and the rest goes on.
 """
@@ -119,6 +120,12 @@ def _classify(folder: Path) -> _Folder:
     return out
 
 
+def _is_adam(folder: Path) -> bool:
+    from msc_interop.adam.reverse import is_adam_folder
+
+    return is_adam_folder(folder)
+
+
 def _nothing(path: Path, reason: str) -> list[Finding]:
     return [get_rule("MSC-IO-002").finding(file=str(path), reason=reason)]
 
@@ -140,6 +147,8 @@ def _validate_path(path: Path, fhir_version: str | None, depth: int, odm_map: st
         return HANDLERS["records"](path)
     folder = _classify(path)
     findings: list[Finding] = []
+    if folder.groups and _is_adam(path):
+        return list(HANDLERS["adam"](path, folder.define))
     if folder.groups:
         findings += HANDLERS["sdtm"](folder.groups, folder.define, options=options)
     elif folder.define is not None:
@@ -426,6 +435,12 @@ def _validate_records(path: Path, odm_map: str | Path | None = None) -> list[Fin
     return findings
 
 
+def _validate_adam(folder: Path, define: Path | None) -> list[Finding]:
+    from msc_interop.validate.adam_folder import validate_adam
+
+    return validate_adam(folder) + (_validate_define_alone(define) if define is not None else [])
+
+
 def _validate_fhir(paths: Sequence[Path], version: str | None, deep: bool = False) -> list[Finding]:
     return list(fhir_rules(paths, version, deep))
 
@@ -437,4 +452,5 @@ HANDLERS: dict[str, Handler] = {
     "define": _validate_define_alone,
     "records": _validate_records,
     "fhir": _validate_fhir,
+    "adam": _validate_adam,
 }

@@ -40,6 +40,7 @@ class Scope(StrEnum):
     DEFINE = "define"
     FHIR = "fhir"
     RECORDS = "records"
+    ADAM = "adam"
     IO = "io"
 
 

@@ -8,6 +8,7 @@ registry when the module is imported; the registry itself imports no rule module
 - encoding: the findings of how XPT/CSV text was decoded (raised by the engine as it reads)
 - define: define.xml against its XSD and the datasets beside it (scope "define")
 - files: one SDTM file as stored, XPT v5 and Dataset-JSON 1.1 (scopes "xpt", "datasetjson")
+- adam: the ADaM datasets of a to-adam output folder (scope "adam")
 - odm: an ODM export against the ODM 1.3.2 XSD (MSC-REC-002); it registers nothing, so it is imported only
   where it runs (engine, for an ODM input)
 - msc_interop.validate.fhir_rules, kept beside the engine: the FHIR rules (scope "fhir")
@@ -15,6 +16,7 @@ registry when the module is imported; the registry itself imports no rule module
 
 from msc_interop.validate import fhir_rules
 from msc_interop.validate.rules import (
+    adam,
     define,
     files,
     sdtm_dates,
@@ -28,5 +30,5 @@ from msc_interop.validate.rules.define import DefineContext
 from msc_interop.validate.rules.files import JsonFile, XptFile
 from msc_interop.validate.rules.sdtm_context import SdtmContext
 
-__all__ = ["DefineContext", "JsonFile", "SdtmContext", "XptFile", "define", "fhir_rules", "files", "sdtm_dates",
+__all__ = ["DefineContext", "JsonFile", "SdtmContext", "XptFile", "adam", "define", "fhir_rules", "files", "sdtm_dates",
            "sdtm_events", "sdtm_findings", "sdtm_standard", "sdtm_subjects", "sdtm_variables"]

@@ -1,0 +1,75 @@
+"""ADLB (BDS): every LB record as an analysis record, with baseline, change and reference-range indicators as the
+safety summary's lab tables derive them (summary/lab_data.py), so the ADaM and the tables agree."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from msc_interop import dates
+from msc_interop.adam import metadata, supp
+from msc_interop.adam.adsl import treatment_of
+from msc_interop.study import Study
+from msc_interop.summary.lab_data import NR, LabData, prepare
+
+
+def build_adlb(study: Study, adsl: pd.DataFrame) -> pd.DataFrame:
+    """ADLB from LB: PARAMCD/PARAM per test and standard unit, AVAL from LBSTRESN, ABLFL/BASE/CHG/PCHG, ANL01FL on
+    the records the by-visit tables use."""
+    lb = study["LB"].reset_index(drop=True)
+    d = prepare(lb, None)
+    a = d.a  # one row per LB record, in LB order
+    out = supp.merge(study, "LB", lb.drop(columns=[c for c in ("DOMAIN",) if c in lb.columns]))
+    qualifiers = out.attrs["supp"]
+    trt = treatment_of(adsl)
+    out["TRTA"] = out["USUBJID"].map(trt["TRTA"]).fillna("")
+    out["TRTAN"] = out["USUBJID"].map(trt["TRTAN"]).astype("float64")
+    param = a["param"].to_numpy()
+    out["PARAMCD"] = d.params["LBTESTCD"].to_numpy(dtype=object)[param]
+    unit = d.params["LBSTRESU"].to_numpy(dtype=object)[param]
+    test = d.params["LBTEST"].to_numpy(dtype=object)[param]
+    out["PARAM"] = [f"{t} ({u})" if u else str(t) for t, u in zip(test, unit, strict=True)]
+    out["PARAMN"] = (param + 1).astype("float64")
+    aval = a["value"].to_numpy()
+    out["AVAL"] = aval
+    out["AVALC"] = lb["LBSTRESC"].to_numpy(dtype=object) if "LBSTRESC" in lb else ""
+    is_base = a["is_base"].to_numpy()
+    base = a["base_value"].to_numpy()
+    out["BASE"] = base
+    post = a["post"].to_numpy()
+    chg = np.where(post, aval - base, np.nan)
+    out["CHG"] = chg
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["PCHG"] = np.where(post & (base != 0), 100.0 * chg / base, np.nan)
+    out["ABLFL"] = np.where(is_base, "Y", "")
+    out["ANRLO"] = lb["LBSTNRLO"].to_numpy(dtype="float64") if "LBSTNRLO" in lb else np.nan
+    out["ANRHI"] = lb["LBSTNRHI"].to_numpy(dtype="float64") if "LBSTNRHI" in lb else np.nan
+    nr = np.asarray(NR, dtype=object)
+    out["ANRIND"] = nr[a["nr"].to_numpy()]
+    base_nr = d.base["nr"].reindex(a["key"].to_numpy())
+    out["BNRIND"] = [NR[int(x)] if x == x else "" for x in base_nr.to_numpy(dtype="float64")]
+    visit = lb["VISIT"].to_numpy(dtype=object) if "VISIT" in lb else np.full(len(lb), "", dtype=object)
+    out["AVISIT"] = np.where(is_base, "Baseline", visit)
+    out["AVISITN"] = a["vn"].to_numpy()
+    adt = dates.date_part(lb["LBDTC"]) if "LBDTC" in lb else pd.Series(pd.NaT, index=lb.index)
+    out["ADT"] = metadata.to_sas_date(adt)
+    trtsdt = metadata.from_sas_date(out["USUBJID"].map(trt["TRTSDT"]).astype("float64"))
+    diff = (pd.to_datetime(adt) - trtsdt).dt.days.astype("float64")
+    out["ADY"] = diff.where(diff < 0, diff + 1)
+    used = np.zeros(len(lb), dtype=bool)
+    used[_chosen(d)] = True
+    out["ANL01FL"] = np.where(used, "Y", "")
+    result = metadata.order("ADLB", out).reset_index(drop=True)
+    result.attrs["supp"] = qualifiers
+    return result
+
+
+def _chosen(d: LabData) -> np.ndarray:
+    """LB row positions the by-visit tables use (summary/lab_data.analysis_rows): the baseline records and, per
+    subject, parameter and scheduled post-baseline visit, the record of the highest LBSEQ (then the later row)."""
+    a = d.a
+    base = np.flatnonzero(a["is_base"].to_numpy())
+    post = np.flatnonzero((a["post"] & a["sched"]).to_numpy())
+    cand = a.iloc[post].assign(_i=post).sort_values(["key", "vn", "seq", "_i"])
+    last = cand.drop_duplicates(["key", "vn"], keep="last")["_i"].to_numpy()
+    return np.concatenate([base, last])

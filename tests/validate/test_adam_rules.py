@@ -1,0 +1,85 @@
+"""ADaM rules (MSC-ADAM-001..007): each made by a small edited dataset and not made by the clean one; and
+validate on an ADaM folder (to-adam output) with a broken ADSL."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from msc_interop.adam import files
+from msc_interop.validate import validate_paths
+from msc_interop.validate.model import Scope
+from msc_interop.validate.registry import run
+from msc_interop.validate.rules.adam import AdamContext
+
+
+def _clean() -> dict[str, pd.DataFrame]:
+    adsl = pd.DataFrame({"STUDYID": "S", "USUBJID": ["S-1", "S-2"], "SUBJID": ["1", "2"], "SITEID": "01",
+                         "AGE": [40.0, 50.0], "AGEU": "YEARS", "SEX": ["F", "M"], "RACE": "ASIAN",
+                         "TRT01P": "A", "SAFFL": ["Y", "N"], "ITTFL": "Y", "FASFL": "Y"})
+    adae = pd.DataFrame({"STUDYID": "S", "USUBJID": ["S-1", "S-1"], "AESEQ": [1.0, 2.0], "TRTEMFL": ["Y", ""]})
+    adlb = pd.DataFrame({"STUDYID": "S", "USUBJID": "S-1", "PARAMCD": ["ALT", "ALT", "ALT"],
+                         "PARAM": "Alanine Aminotransferase (U/L)", "AVAL": [10.0, 12.0, 15.0],
+                         "BASE": [10.0, 10.0, 10.0], "ABLFL": ["Y", "", ""]})
+    return {"ADSL": adsl, "ADAE": adae, "ADLB": adlb}
+
+
+def _ids(data: dict[str, pd.DataFrame]) -> list[tuple[str, str, int | None, str]]:
+    return [(f.rule_id, f.dataset_or_resource, f.row_or_entry, f.message) for f in run(Scope.ADAM, AdamContext(data))]
+
+
+def test_clean_datasets_make_no_finding():
+    assert _ids(_clean()) == []
+
+
+def _edit(ds: str, fn) -> dict[str, pd.DataFrame]:
+    data = _clean()
+    data[ds] = fn(data[ds].copy())
+    return data
+
+
+MADE = [
+    ("ADSL", lambda d: d.drop(columns=["TRT01P"]),
+     ("MSC-ADAM-001", "ADSL", None, "ADSL has no TRT01P column; TRT01P is Required (Core Req) in ADSL")),
+    ("ADSL", lambda d: pd.concat([d, d.iloc[[0]]], ignore_index=True),
+     ("MSC-ADAM-002", "ADSL", 3, "ADSL row 3: USUBJID S-1 occurs 2 times; ADSL holds one record per subject")),
+    ("ADLB", lambda d: d.assign(BASE=[10.0, 10.0, 11.0]),
+     ("MSC-ADAM-003", "ADLB", 3, "ADLB row 3 (S-1, PARAMCD ALT): BASE is 11 but the baseline record (ABLFL = Y) "
+                                 "has AVAL 10")),
+    ("ADLB", lambda d: d.assign(ABLFL=["", "", ""]),
+     ("MSC-ADAM-003", "ADLB", 1, "ADLB row 1 (S-1, PARAMCD ALT): BASE is 10 but the baseline record (ABLFL = Y) "
+                                 "has AVAL missing (no baseline record)")),
+    ("ADAE", lambda d: d.assign(TRTEMFL=["Y", "N"]),
+     ("MSC-ADAM-005", "ADAE", 2, "ADAE row 2 (S-1): TRTEMFL is 'N'; it must be Y or null")),
+    ("ADAE", lambda d: d.assign(USUBJID=["S-1", "S-9"]),
+     ("MSC-ADAM-006", "ADAE", 2, "ADAE row 2: USUBJID S-9 is not in ADSL")),
+    ("ADSL", lambda d: d.assign(SAFFL=["Y", ""]),
+     ("MSC-ADAM-007", "ADSL", 2, "ADSL row 2 (S-2): SAFFL is ''; a population flag is Y or N")),
+]
+# the rules these tests make (test_rules.test_every_rule_has_breaking_and_passing_data counts them)
+MADE_IDS = {m[2][0] for m in MADE} | {"MSC-ADAM-004"}
+
+
+@pytest.mark.parametrize(("ds", "edit", "expected"), MADE)
+def test_rule_is_made(ds, edit, expected):
+    found = _ids(_edit(ds, edit))
+    assert expected in found, found
+    assert {f[0] for f in found} == {expected[0]}  # and nothing else
+
+
+def test_second_baseline_is_made():
+    found = _ids(_edit("ADLB", lambda d: d.assign(ABLFL=["Y", "Y", ""], BASE=[10.0, 10.0, 10.0])))
+    assert ("MSC-ADAM-004", "ADLB", 2, "ADLB row 2 (S-1, PARAMCD ALT): a second record with ABLFL = Y; baseline "
+                                       "is one record per subject and parameter") in found
+
+
+def test_validate_an_adam_folder(tmp_path):
+    data = _clean()
+    data["ADSL"] = pd.concat([data["ADSL"], data["ADSL"].iloc[[1]]], ignore_index=True)
+    data["ADLB"]["BASE"] = np.array([10.0, 10.0, 9.0])
+    files.write_datasets(data, tmp_path / "xpt", "xpt", studyid="S", created="2026-01-01T00:00:00")
+    report = validate_paths([tmp_path])
+    got = sorted((f.rule_id, f.file.rsplit("/", 1)[-1], f.row_or_entry) for f in report.findings)
+    assert got == [("MSC-ADAM-002", "adsl.xpt", 3), ("MSC-ADAM-003", "adlb.xpt", 3)]
+    assert not report.valid
