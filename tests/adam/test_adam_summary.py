@@ -12,15 +12,9 @@ import pytest
 
 from msc_interop.api import load_study, read_any, to_adam, to_sdtm
 from msc_interop.summary import METADATA_TABLES, compute_tables, summarize
+from summary.test_roundtrip import _csvs  # the summary's files, read the way the three-ways test reads them
 
 from .conftest import CREATED, EXAMPLE
-
-
-def _csvs(folder: Path) -> dict[str, bytes]:
-    out = {p.stem: p.read_bytes() for p in sorted((folder / "csv").glob("*.csv"))}
-    for p in sorted((folder / "ard").glob("ard.*")):
-        out[f"ARD {p.name}"] = p.read_bytes()
-    return out
 
 
 @pytest.fixture(scope="module")
