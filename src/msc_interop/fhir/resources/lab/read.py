@@ -39,6 +39,7 @@ from msc_interop.fhir.resources.lab.foreign import (
 from msc_interop.fhir.resources.lab.shape import OBSERVATION, PER_ROW, STATIC
 from msc_interop.fhir.resources.lab.sponsor import SponsorTests, code_display, lab_kind
 from msc_interop.fhir.resources.supp import read_supplemental
+from msc_interop.fhir.resources.vital_kind import is_vital_sign
 from msc_interop.fhir.shapes import ShapeProblem
 
 # --- standard results, derived from the original ones -----------------------------------------------------
@@ -93,7 +94,7 @@ FLAT_COLUMNS = (
     "vkind", "qvalue", "qorig", "qcomp", "qunit", "qsystem", "qcode", "vtext", "qresult_text", "qunit_text",
     # per row; effective_el: the element `effective` came from; problem: None, or (element, reason, value, reject
     # code, whether the record is rejected) for an element without its FHIR shape (the first one found)
-    "effective", "effective_orig", "effective_end", "absent", "carried", "supp", "effective_el", "problem",
+    "effective", "effective_orig", "effective_end", "absent", "carried", "supp", "components", "effective_el", "problem",
 )
 
 
@@ -198,7 +199,8 @@ class Flattener:
         if ext_problem is not None:
             return _rejected(in_bundle, ext_problem)
         return (in_bundle, res.get("status"), subject, encounter, seq, *static, *value, effective, effective_orig,
-                effective_end, absent, carried, self.read_supplemental(res) if has_supp else [], effective_el, problem)
+                effective_end, absent, carried, self.read_supplemental(res) if has_supp else [], res.get("component"),
+                effective_el, problem)
 
     def _static(self, elements: tuple) -> tuple:
         """The FLAT_COLUMNS fields from lab_category to static_problem (the first element of these without its
@@ -385,11 +387,15 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
     derived_subject = 0
     memo = _LbMemo(r, encounters, orgs, tz)
     sponsor = None if r.strict else SponsorTests()
+    vital: list[tuple[Any, Located]] = []  # vital signs: VS, not LB (fhir/resources/vital_signs.py)
     for rec in map(_FlatRecord._make, flat_obs):
         loc: Located = rec.loc
         if rec.problem is not None and rec.problem[4]:  # an element without its FHIR shape
             fld, reason, value, code, _ = rec.problem
             r.reject(loc, "Observation", fld, reason, value, code=code)
+            continue
+        if is_vital_sign(rec):
+            vital.append((rec, loc))
             continue
         own = rec.cdisc_code is not None or rec.seq is not None
         mapped = None if own else mapped_test(rec, foreign.loinc_idx, foreign.by_nci)
@@ -472,6 +478,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
             derived_subject += 1
         over.append(rec.carried or {})
     r.converted["Observation"] += len(rows_out)
+    r.vs_found = (vital, lambda rec: subj_of[(rec.subject, rec.strict)], memo)  # read by vital_signs.py
     said = sponsor.note() if sponsor is not None else None
     if said:
         r.report.notes.append(said)
