@@ -263,7 +263,8 @@ def _result(testcd: str, value: tuple, own: bool) -> tuple[str, str, tuple | Non
         if unit:
             return orres, unit, None
     if qvalue is not None and (qcode or qunit):
+        known = vital_signs.known_units(testcd)
         return "", "", ("Observation.valueQuantity.code", f"unit {text(qcode or qunit)!r} is not a unit of vital "
-                        f"sign {testcd} (known: {vital_signs.known_units(testcd)}; add it in mappings/vital_signs.yaml)",
+                        f"sign {testcd} (known: {known}; add it in mappings/vital_signs.yaml)",
                         text(qcode or qunit), "REJ-FHIR-006")
     return orres, "", None
