@@ -97,8 +97,8 @@ def _combine_time(records: RawRecords) -> None:
     full_date = date.str.len().eq(10) & ~date.str.contains("UN", case=False, regex=False)
     bad = has_time & ~full_date
     if bad.any():
-        records.reject_rows(FORM, bad, "time", "a time needs a complete date (YYYY-MM-DD without a time of its "
-                            "own) in 'date'", code="REJ-REC-007")
+        records.reject_rows(FORM, bad, "date", "'date' is not a valid date for a measurement with a 'time': the "
+                            "time needs a complete date (YYYY-MM-DD, without a time of its own)", code="REJ-REC-007")
         df = records.forms[FORM]
         time, date, has_time = time[df.index], date[df.index], has_time[df.index]
     df = df.copy()
