@@ -73,3 +73,23 @@ def test_rejects_name_the_field(records_copy, row, field, words):
     rejected = [r for r in report.rejects if r.form == "vital_signs"]
     assert len(rejected) == 1 and rejected[0].field == field and words in rejected[0].reason
     assert len(study["VS"]) == 1
+
+
+@pytest.mark.parametrize("source", ["vs.xpt", "vs.json"])
+def test_cdisc_example_vs_converts_between_formats_cell_identical(shared_dir, tmp_path, source):
+    """CDISC's example vs (1414 records; temperatures in F, weights in LB, VSSTAT, VSLOC, VSREPNUM) read from XPT or
+    Dataset-JSON, written as XPT, Dataset-JSON and CSV, read back: every cell, type and column order the same."""
+    import shutil
+
+    from msc_interop.sdtm.formats import read_sdtm, write_study
+
+    src = shared_dir / "external" / "dataset-json" / "examples-v1.1" / "sdtm"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(src / source, folder / source)
+    original = read_sdtm(folder)
+    assert len(original["VS"]) == 1414
+    for fmt in ("xpt", "json", "csv"):
+        write_study(original, tmp_path / fmt, [fmt], created="2026-01-01T00:00:00")
+        back = read_sdtm(tmp_path / fmt)
+        pd.testing.assert_frame_equal(original["VS"], back["VS"], check_exact=True, obj=f"{source} -> {fmt}")
