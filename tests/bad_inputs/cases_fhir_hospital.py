@@ -12,7 +12,7 @@ from typing import Any
 
 from .registry import case, edit_json
 
-OBS, MA = 494, 18  # Observations and MedicationAdministrations of the source Bundle
+OBS, MA = 944, 18  # Observations (494 LB, 450 VS) and MedicationAdministrations of the source Bundle
 CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 
 
@@ -54,8 +54,9 @@ case("fhir-hospital/unknown-loinc-carried", "fhir-bundle", "from-fhir", 0,
 case("fhir-hospital/unknown-unit-of-a-carried-test-kept", "fhir-bundle", "from-fhir", 0,
      ("SPONSOR-DEFINED", "LOINC 5671-3"), {"Observation": (OBS + 1, OBS + 1, 0)})(
     _append(_observation("laboratory", "5671-3", "Lead [Mass/volume] in Blood", "[ppb]", 12)))
-case("fhir-hospital/vital-signs-skipped-not-rejected", "fhir-bundle", "from-fhir", 0,
-     ("skipped 1 Observation: category vital-signs",), {"Observation": (OBS + 1, OBS, 0)})(
+case("fhir-hospital/vital-signs-land-in-vs", "fhir-bundle", "from-fhir", 0,
+     (f"Observation: read {OBS + 1} = converted {OBS + 1} + rejected 0 + skipped 0",),
+     {"Observation": (OBS + 1, OBS + 1, 0)})(
     _append(_observation("vital-signs", "29463-7", "Body weight", "kg", 74)))
 case("fhir-hospital/survey-skipped-not-rejected", "fhir-bundle", "from-fhir", 0,
      ("skipped 1 Observation: category survey",), {"Observation": (OBS + 1, OBS, 0)})(

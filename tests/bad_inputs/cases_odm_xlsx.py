@@ -57,8 +57,10 @@ UNIT_REF = re.compile(r'<MeasurementUnitRef MeasurementUnitOID="(MU\.\d+)"/>')
 
 
 def _clinical_unit_refs(text: str) -> list[re.Match[str]]:
-    """The MeasurementUnitRefs of results (in ClinicalData; those before it are the ItemDefs' allowed units)."""
-    return list(UNIT_REF.finditer(text, text.index("<ClinicalData")))
+    """The MeasurementUnitRefs of lab results (in ClinicalData; those before it are the ItemDefs' allowed units;
+    the vital signs' are left out: these cases count lab records)."""
+    return [m for m in UNIT_REF.finditer(text, text.index("<ClinicalData"))
+            if text.rfind("<ItemData ", 0, m.start()) == text.rfind('<ItemData ItemOID="IT.LB.LBORRES"', 0, m.start())]
 
 
 def _odm_unit_case(n: int) -> None:

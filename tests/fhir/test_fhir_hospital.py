@@ -14,7 +14,7 @@ import orjson
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from ehr_synth import LAB_LOINCS, LAB_PANEL, SKIPPED_TYPES, medication_given, patient_ids, write_ehr
+from ehr_synth import LAB_LOINCS, LAB_PANEL, SKIPPED_TYPES, VITALS, medication_given, patient_ids, write_ehr
 
 from msc_interop import mappings
 from msc_interop.cli import main
@@ -75,15 +75,28 @@ def test_every_lab_result_is_an_lb_row_and_the_rest_is_skipped_and_counted(conve
     counts = {c["form"]: c for c in report["counts"]}
     for c in counts.values():
         assert c["read"] == c["converted"] + c["rejected"] + c["skipped"], c
-    assert counts["Observation"]["converted"] == labs
-    assert counts["Observation"]["skipped"] == PATIENTS * ENCOUNTERS * 8  # 6 vital signs, a survey, social history
+    vitals = PATIENTS * ENCOUNTERS * len(VITALS)
+    assert counts["Observation"]["converted"] == labs + vitals  # the vital signs land in VS
+    assert counts["Observation"]["skipped"] == PATIENTS * ENCOUNTERS * 2  # a survey, social history
     for rtype in SKIPPED_TYPES:
         assert counts[rtype]["skipped"] == counts[rtype]["read"] > 0
     why = {(s["form"], s["reason"].split(":")[0]): s["count"] for s in report["skipped"]}
-    assert why[("Observation", "category vital-signs")] == PATIENTS * ENCOUNTERS * 6
+    assert ("Observation", "category vital-signs") not in why
     assert why[("Observation", "category survey")] == PATIENTS * ENCOUNTERS
     assert why[("MedicationAdministration", "status not-done")] == 2
-    assert "skipped 108 Observation: category vital-signs" in res.output
+    assert "category vital-signs" not in res.output
+
+
+def test_every_vital_sign_is_a_vs_row_in_its_unit(converted: dict[str, Any]) -> None:
+    vs = converted["data"]["VS"]
+    assert len(vs) == PATIENTS * ENCOUNTERS * len(VITALS)
+    # UCUM /min: beats/min for the heart rate (8867-4 -> HR), breaths/min for the respiratory rate; Cel -> C
+    units = dict(zip(vs["VSTESTCD"], vs["VSORRESU"], strict=False))
+    assert units == {"HEIGHT": "cm", "WEIGHT": "kg", "BMI": "kg/m2", "HR": "beats/min", "RESP": "breaths/min",
+                     "TEMP": "C"}
+    # already in the standard units: VSSTRESN is the value sent (ehr_synth: height 172.0 cm, temperature 36.8 Cel)
+    assert (vs["VSSTRESN"].astype(float) == vs["VSORRES"].astype(float)).all() and set(vs["STUDYID"]) == {"HOSP-01"}
+    assert set(vs.loc[vs["VSTESTCD"].eq("TEMP"), "VSSTRESC"]) == {"36.8"}
 
 
 def test_subjects_come_from_the_enrolment_table_never_the_hospital(ehr: dict[str, Any],
@@ -285,7 +298,7 @@ def test_hl7_example_observations(shared_dir: Path, release: str, tmp_path: Path
     assert res.exit_code == 0, res.output
     report = orjson.loads((tmp_path / "rejects.json").read_bytes())
     (obs,) = [c for c in report["counts"] if c["form"] == "Observation"]
-    assert (obs["read"], obs["converted"], obs["rejected"], obs["skipped"]) == (9, 7, 0, 2)
+    assert (obs["read"], obs["converted"], obs["rejected"], obs["skipped"]) == (9, 8, 0, 1)  # body weight: VS
     lb = pd.read_csv(tmp_path / "csv" / "lb.csv", dtype=str, keep_default_na=False)
     # every one placed under its catalogue test (values checked by hand in tests/fhir/test_fhir_read.py)
     assert sorted(zip(lb["LBLOINC"], lb["LBTESTCD"], strict=True)) == [
@@ -293,7 +306,10 @@ def test_hl7_example_observations(shared_dir: Path, release: str, tmp_path: Path
         ("789-8", "RBC"), ("883-9", "ABO")]
     assert not [n for n in report["notes"] if "SPONSOR-DEFINED" in n]
     why = {s["reason"].split(":")[0]: s["count"] for s in report["skipped"]}
-    assert why == {"category vital-signs": 1, "no laboratory category and no LOINC or mapped code": 1}
+    assert why == {"no laboratory category and no LOINC or mapped code": 1}
+    vs = pd.read_csv(tmp_path / "csv" / "vs.csv", dtype=str, keep_default_na=False)
+    assert vs[["VSTESTCD", "VSORRES", "VSORRESU", "VSSTRESC", "VSSTRESU"]].values.tolist() == [
+        ["WEIGHT", "185", "LB", "83.9", "kg"]]
 
 
 def test_routes_map_to_cdisc_ct_through_snomed_and_edqm_codes_else_are_flagged(tmp_path: Path) -> None:

@@ -54,9 +54,11 @@ def test_hl7_examples(shared_dir: Path, release: str) -> None:
     assert list(lb["LBSPEC"]) == ["BLOOD"] * 5 + ["SERUM OR PLASMA", "BLOOD"]
     assert lb["LBDTC"].iloc[4] == "2013-04-02T10:30:10"          # clock time as written (no study time zone)
     assert lb["LBNAM"].iloc[4] == ""                              # a Practitioner is not a lab name
-    # the body-weight Observation (category vital-signs) is skipped and counted, not rejected
-    assert report.skipped_why[("Observation", "category vital-signs: not a laboratory result (no SDTM domain is "
-                                              "read from it yet)")] == 1
+    # the body-weight Observation (category vital-signs, 185 [lb_av]) lands in VS: by hand 185 x 0.45359237 = 83.9 kg
+    vs = study["VS"]
+    assert vs[["USUBJID", "VSTESTCD", "VSORRES", "VSORRESU", "VSSTRESN", "VSSTRESU", "VSDTC"]].values.tolist() == [
+        ["example", "WEIGHT", "185", "LB", 83.9, "kg", "2016-03-28"]]
+    assert not [k for k in report.skipped_why if "vital-signs" in k[1]]
     ex = study["EX"]
     vanco = ex[ex["EXTRT"].str.startswith("Vancomycin")].iloc[0]
     assert (vanco["EXDOSE"], vanco["EXDOSU"], vanco["EXROUTE"]) == (500.0, "mg", "INTRAVENOUS")
@@ -80,7 +82,8 @@ def test_ehr_style_bundle() -> None:
     study, report = read_fhir([DATA / "synthea_like_bundle.json"], study_meta=meta)
     _reconciles(report)
     assert report.skipped == {"Condition": 2, "Claim": 1, "ExplanationOfBenefit": 1, "Immunization": 1,
-                              "CarePlan": 1, "Observation": 1}  # the vital-signs Observation: skipped, not rejected
+                              "CarePlan": 1}  # the vital-signs Observation (body height) lands in VS
+    assert study["VS"][["VSTESTCD", "VSSTRESU"]].values.tolist() == [["HEIGHT", "cm"]]
     lb = study["LB"].set_index("LBTESTCD")
     assert lb.loc["WBC", "LBORRESU"] == "10^9/L" and lb.loc["WBC", "LBSTRESN"] == 7.2   # 10*3/uL = 10^9/L
     assert lb.loc["RBC", "LBORRESU"] == "10^12/L"

@@ -1,4 +1,4 @@
-"""SDTM -> FHIR -> SDTM gives DM, EX, AE, LB and SUPPEX back cell for cell (R4 and R5, Bundle and NDJSON)."""
+"""SDTM -> FHIR -> SDTM gives DM, EX, AE, LB, VS and SUPPEX back cell for cell (R4 and R5, Bundle and NDJSON)."""
 
 from __future__ import annotations
 
@@ -55,16 +55,17 @@ def test_round_trip_keeps_decimal_text_and_odd_results(example: Study, tmp_path:
 
 
 def test_cdisc_example_sdtm_round_trips(cdisc: Study, tmp_path: Path) -> None:  # noqa: F811
-    """CDISC's own pilot study: many lab tests without LOINC, partial dates, extra variables (SPDEVID...)."""
-    assert (cdisc["LB"]["LBTESTCD"] == "ALB").any()
+    """CDISC's own pilot study: many lab tests without LOINC, partial dates, extra variables (SPDEVID...); its VS
+    (temperatures in F, weights in LB, heights in in, VSSTAT, VSLOC, VSREPNUM) too."""
+    assert (cdisc["LB"]["LBTESTCD"] == "ALB").any() and len(cdisc["VS"]) == 1414
     write_fhir(cdisc, tmp_path / "r4", version="R4", bundle="none", ndjson=True)
     back, report = read_fhir([tmp_path / "r4"])
     assert len(report) == 0
-    assert_same(cdisc, back, ("DM", "EX", "AE", "LB"))
+    assert_same(cdisc, back, ("DM", "EX", "AE", "LB", "VS"))
     write_fhir(cdisc, tmp_path / "r5", version="R5", bundle="transaction")
     back, report = read_fhir([tmp_path / "r5" / "bundle.json"], version="R5")
     assert len(report) == 0
-    assert_same(cdisc, back, ("DM", "EX", "AE", "LB"))
+    assert_same(cdisc, back, ("DM", "EX", "AE", "LB", "VS"))
 
 
 def test_from_fhir_writes_sdtm_like_to_sdtm(example: Study, written: dict[str, Path],  # noqa: F811
@@ -73,8 +74,8 @@ def test_from_fhir_writes_sdtm_like_to_sdtm(example: Study, written: dict[str, P
     paths = write_study(back, tmp_path, ["json", "csv"], created="2026-01-01T00:00:00")
     expected = write_study(example, tmp_path / "direct", ["json", "csv"], created="2026-01-01T00:00:00")
     direct = {p.name: p for p in expected}
-    compared = [p.name for p in paths if p.stem in ("dm", "ex", "ae", "lb", "suppex")]
-    assert len(compared) == 10
+    compared = [p.name for p in paths if p.stem in ("dm", "ex", "ae", "lb", "suppex", "vs")]
+    assert len(compared) == 12
     for p in paths:
         if p.name in compared:
             assert p.read_bytes() == direct[p.name].read_bytes(), p.name
@@ -86,7 +87,8 @@ def test_a_to_fhir_folder_with_bundle_and_ndjson_is_read_once(example: Study,  #
     assert_same(example, back)
     assert any("identical copies of a resource read before" in n for n in report.notes)
     # every resource is there twice (bundle.json and <Type>.ndjson): read twice, converted once, the copy skipped
+    n_obs = len(example["LB"]) + len(example["VS"])
     counts = {c["form"]: c for c in report.form_counts()}
     assert (counts["Observation"]["read"], counts["Observation"]["converted"], counts["Observation"]["skipped"],
-            counts["Observation"]["rejected"]) == (2 * len(example["LB"]), len(example["LB"]), len(example["LB"]), 0)
+            counts["Observation"]["rejected"]) == (2 * n_obs, n_obs, n_obs, 0)
     assert len(report) == 0

@@ -46,8 +46,14 @@ def test_catalogue_loinc_follows_unit_and_specimen() -> None:
 
 
 def test_cdisc_example_observations_carry_loinc_and_ucum(cdisc_fhir: Path) -> None:
-    obs = [r for r in _resources(cdisc_fhir) if r["resourceType"] == "Observation"]
+    every = [r for r in _resources(cdisc_fhir) if r["resourceType"] == "Observation"]
+    assert len(every) == 3488 + 1414  # LB and VS
+    obs = [o for o in every if any(c["system"].endswith("cdisc-lbtestcd") for c in o["code"]["coding"])]
     assert len(obs) == 3488
+    # every vital sign carries the LOINC of the FHIR vital-signs profile and a UCUM unit
+    vital = [o for o in every if o not in obs]
+    assert all(any(c["system"] == LOINC for c in o["code"]["coding"]) for o in vital)
+    assert all(o["valueQuantity"]["system"] == UCUM for o in vital if "valueQuantity" in o)
     with_loinc = {t for t, x in mappings.lab_tests().items() if x.loincs}
     missing = [o["id"] for o in obs if _testcd(o) in with_loinc
                and not any(c["system"] == LOINC and c.get("code") for c in o["code"]["coding"])]

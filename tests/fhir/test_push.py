@@ -33,6 +33,7 @@ def records(tmp_path: Path, name: str, studyid: str, **edits: Callable[[pd.DataF
     server do not see each other's resources), forms edited (all cells text)."""
     target = tmp_path / name
     shutil.copytree(EXAMPLE, target)
+    (target / "vital_signs.csv").unlink(missing_ok=True)  # push/pull counts are the lab study's (VS: not checked)
     yaml_path = target / "study.yaml"
     yaml_path.write_text(yaml_path.read_text().replace("studyid: MSC-SLE-2009", f"studyid: {studyid}", 1))
     for form in FORMS:

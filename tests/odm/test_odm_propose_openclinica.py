@@ -1,6 +1,6 @@
 """`odm-map` on an export it did not write: an OpenClinica-style file (tests/data/odm/openclinica_style.xml,
 hand-written: OID style I_<FORM>_<ITEM>, CDASH item names without SDSVarName, a wide haematology form with one
-LBORRES_<test> item per test, coded values 1/2, a VS form msc-interop has no form for)."""
+LBORRES_<test> item per test, coded values 1/2, a wide VS form whose tests are left to a person)."""
 
 from __future__ import annotations
 
@@ -43,8 +43,13 @@ def test_a_wide_lab_form_becomes_one_entry_per_test(proposal: str) -> None:
 def test_what_is_not_recognised_is_left_to_a_person(proposal: str) -> None:
     data = yaml.safe_load(proposal)
     decide = [line for line in proposal.splitlines() if line.startswith("# DECIDE")]
-    assert not any(g["item_group"] == "IG_VS_UNGROUPED" for g in data["item_groups"])  # VS is never guessed
-    assert any("IG_VS_UNGROUPED (Domain VS)" in line for line in decide)
+    # the VS form (Domain VS) now has a records form, vital_signs; its one-item-per-test layout is not split per
+    # test as a wide lab form is: the test is left to a person, and so are the other result items
+    vs = next(g for g in data["item_groups"] if g["item_group"] == "IG_VS_UNGROUPED")
+    assert vs["form"] == "vital_signs" and "test" not in vs["fields"]
+    assert any("IG_VS_UNGROUPED: no item recognised for the required field 'test' of vital_signs" in line
+               for line in decide)
+    assert any("IG_VS_UNGROUPED: item I_VS_DIABP" in line for line in decide)
     assert any("required field 'arm_code'" in line for line in decide)
     assert sum("wide lab form" in line for line in decide) == 3
     assert data["sites"] == {"S_MSC2009_NJ01": "NJ01"}

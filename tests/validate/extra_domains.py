@@ -43,7 +43,7 @@ def build(study: Study) -> dict[str, pd.DataFrame]:
                                                               (365, 4.0, "YEAR 1", "")], start=1):
             vs.append({**base, "DOMAIN": "VS", "VSSEQ": seq, "VSTESTCD": "SYSBP", "VSTEST": "Systolic Blood Pressure",
                        "VSORRES": "120", "VSORRESU": "mmHg", "VSSTRESC": "120", "VSSTRESN": 120.0,
-                       "VSSTRESU": "mmHg", "VSBLFL": flag, "VISITNUM": visitnum, "VISIT": visit,
+                       "VSSTRESU": "mmHg", "VSLOBXFL": flag, "VISITNUM": visitnum, "VISIT": visit,
                        "VSDTC": _day(rf, offset), "VSDY": _dy(offset)})
             sv.append({**base, "DOMAIN": "SV", "VISITNUM": visitnum, "VISIT": visit,
                        "SVSTDTC": _day(rf, offset), "SVENDTC": _day(rf, offset)})

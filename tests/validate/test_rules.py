@@ -286,6 +286,22 @@ CASES: list[tuple[str, str, Check, bool]] = [
     ("MSC-SDTM-038", "DS DEATH, DTHFL Y", _study(add={"DS": _ds(range(1, 10), "DEATH")},
                                                  cells=_cells(*(("DM", i, "DTHFL", "Y") for i in range(1, 10)))),
      False),
+    # VS of the example study: subject 01's TEMP is rows 37-43, WEIGHT rows 44-50 (36.x C, 5x.x kg)
+    ("MSC-SDTM-100", "one weight's VSSTRESU in LB", _study(cells=_cells(("VS", 44, "VSSTRESU", "LB"))), True),
+    ("MSC-SDTM-101", "a temperature of 36.4 without a unit", _study(cells=_cells(("VS", 37, "VSORRESU", ""))), True),
+    ("MSC-SDTM-101", "NOT DONE without a unit",
+     _study(cells=_cells(("VS", 37, "VSORRES", "NOT DONE"), ("VS", 37, "VSORRESU", ""))), False),
+    ("MSC-SDTM-102", "a temperature in mmHg", _study(cells=_cells(("VS", 37, "VSORRESU", "mmHg"))), True),
+    ("MSC-SDTM-102", "a temperature in F", _study(cells=_cells(("VS", 37, "VSORRES", "98.6"),
+                                                                ("VS", 37, "VSORRESU", "F"))), False),
+    ("MSC-SDTM-103", "a temperature of 98.6 C", _study(cells=_cells(("VS", 37, "VSSTRESN", 98.6))), True),
+    ("MSC-SDTM-103", "a temperature of 41.9 C", _study(cells=_cells(("VS", 37, "VSSTRESN", 41.9))), False),
+    ("MSC-SDTM-104", "98.6 F copied unconverted into VSSTRESN",
+     _study(cells=_cells(("VS", 37, "VSORRES", "98.6"), ("VS", 37, "VSORRESU", "F"), ("VS", 37, "VSSTRESN", 98.6))),
+     True),
+    ("MSC-SDTM-104", "98.6 F as 37 C (by hand: (98.6 - 32) x 5/9 = 37.0)",
+     _study(cells=_cells(("VS", 37, "VSORRES", "98.6"), ("VS", 37, "VSORRESU", "F"), ("VS", 37, "VSSTRESN", 37.0))),
+     False),
 ]
 
 

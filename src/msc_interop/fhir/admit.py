@@ -22,7 +22,7 @@ from msc_interop.rejects import RejectReport
 from msc_interop.study import Study
 
 # The unit variables of the written domains: what the records path checks for labs and doses.
-UNIT_VARIABLES = {"LB": ("LBORRESU", "LBSTRESU"), "EX": ("EXDOSU",)}
+UNIT_VARIABLES = {"LB": ("LBORRESU", "LBSTRESU"), "EX": ("EXDOSU",), "VS": ("VSORRESU", "VSSTRESU")}
 
 
 def admit_sdtm(study: Study, rejects: RejectReport) -> Study:

@@ -43,6 +43,7 @@ from msc_interop.fhir.resources.lab import Flattener, read_observations
 from msc_interop.fhir.resources.study import ORGANIZATION, RESEARCH_STUDY, read_sites, read_study, read_study_meta
 from msc_interop.fhir.resources.subjects import PATIENT, RESEARCH_SUBJECT, read_dm, read_patients
 from msc_interop.fhir.resources.supp import read_supp_datasets
+from msc_interop.fhir.resources.vital_signs import read_vital_signs
 from msc_interop.fhir.shapes import Shape, ShapeProblem
 from msc_interop.fhir.versions import evident_version, get_version
 from msc_interop.inputs.kinds import fhir_files
@@ -341,8 +342,11 @@ def _build(r: _Reader) -> Study:
     if len(dm) or "DM" in info.get("datasets", {}):
         datasets["DM"] = dm
     lb = read_observations(r, subjects, encounters, orgs, rfstdtc, studyid)
-    if lb is not None:
+    vs = read_vital_signs(r, rfstdtc, studyid)
+    if lb is not None and (len(lb) or vs is None):
         datasets["LB"] = lb
+    if vs is not None:
+        datasets["VS"] = vs
     ae = read_adverse_events(r, subjects, encounters, rfstdtc, studyid)
     if ae is not None:
         datasets["AE"] = ae
@@ -354,7 +358,7 @@ def _build(r: _Reader) -> Study:
         datasets[name] = pd.DataFrame(rows)
     # subjects met only through references (FHIR written by others): DM rows with what is known
     known = set(datasets["DM"]["USUBJID"]) if "DM" in datasets else set()
-    placed = [u for name in ("LB", "AE", "EX") if name in datasets for u in datasets[name]["USUBJID"]]
+    placed = [u for name in ("LB", "AE", "EX", "VS") if name in datasets for u in datasets[name]["USUBJID"]]
     extra = [u for u in dict.fromkeys(placed) if u in r.derived_subjects and u not in known]
     if extra and not own:
         extra = list(dict.fromkeys(extra))
@@ -363,7 +367,7 @@ def _build(r: _Reader) -> Study:
         datasets["DM"] = pd.concat([datasets.get("DM", pd.DataFrame()), add], ignore_index=True)
     if "DM" in datasets and not own:
         datasets["DM"] = r.enrolment.fill_dm(datasets["DM"], r.study_meta)
-    for name in ("DM", "LB", "AE", "EX"):
+    for name in ("DM", "LB", "AE", "EX", "VS"):
         if name in datasets and not own:
             datasets[name] = foreign_columns(name, datasets[name])
     for name, spec in info.get("datasets", {}).items():

@@ -169,6 +169,7 @@ class ReadContext:
         self.flat_obs: list[tuple] = []  # one flat record per Observation (lab.Flattener) and its Located
         self.tz: str | None = None
         self.obs_supp: list[dict[str, Any]] = []
+        self.vs_found: Any = None  # the vital-sign Observations the lab reader set aside (resources/vital_signs.py)
         self.derived_subjects: dict[str, None] = {}
         self._patient_ids: dict[tuple[Any, Any], str] | None = None
         self.unresolved_encounters = 0  # encounter references to nothing in the input, where that may be

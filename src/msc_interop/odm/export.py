@@ -22,7 +22,7 @@ from msc_interop.odm.mapping import FieldSource, OdmMapping
 from msc_interop.odm.metadata import NS
 from msc_interop.sdtm.common import codelist_lookup
 
-_REPEATING_FORMS = ("adverse_events", "labs", "findings")
+_REPEATING_FORMS = ("adverse_events", "labs", "findings", "vital_signs")
 
 
 def _el(tag: str, attrib: dict[str, str] | None = None, text: str | None = None) -> etree._Element:
@@ -262,12 +262,14 @@ def _distinct(s: pd.Series) -> list[str]:
 
 
 def _units(tables: dict[str, pd.DataFrame], mapping: OdmMapping) -> dict[str, str]:
-    symbols: set[str] = set()
+    """MeasurementUnit OIDs: the units of each item group in the mapping's order, sorted within it, so that a form
+    added later (vital signs after labs) does not renumber the units already there."""
+    order: list[str] = []
     for g in mapping.groups:
         for name, src in g.fields.items():
             if src.kind == "unit" and g.form in tables and name in tables[g.form].columns:
-                symbols |= set(_distinct(tables[g.form][name]))
-    return {s: f"MU.{i}" for i, s in enumerate(sorted(symbols), start=1)}
+                order += [s for s in sorted(set(_distinct(tables[g.form][name]))) if s not in order]
+    return {s: f"MU.{i}" for i, s in enumerate(order, start=1)}
 
 
 def _subjects(records: pd.DataFrame, mapping: OdmMapping, layout: _Layout, item_codes: dict[str, dict[str, str]],

@@ -14,6 +14,7 @@ from msc_interop.sdtm.ae import build_ae
 from msc_interop.sdtm.dm import build_dm_base, complete_dm
 from msc_interop.sdtm.ex import add_study_days, build_ex
 from msc_interop.sdtm.lb import build_lb
+from msc_interop.sdtm.vs import build_vs
 from msc_interop.study import Study, StudyMeta
 from msc_interop.trial_design import build_ts, build_tv
 
@@ -33,6 +34,7 @@ def build_study(records: RawRecords) -> tuple[Study, RejectReport]:
     lb = build_lb(records, meta, dm)
 
     datasets = {"DM": dm, "EX": ex, "AE": ae, "LB": lb, "TS": build_ts(meta, ex), "TV": build_tv(meta)}
+    datasets["VS"] = build_vs(records, meta, dm)
     if len(suppex):
         datasets["SUPPEX"] = suppex
     datasets = {k: v for k, v in datasets.items() if len(v.columns)}

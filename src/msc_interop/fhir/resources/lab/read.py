@@ -16,7 +16,7 @@ import orjson
 import pandas as pd
 
 from msc_interop.fhir import terms
-from msc_interop.fhir.common import float_text, group_codes, number_back, parse_number, read_carried, text
+from msc_interop.fhir.common import number_back, read_carried, text
 from msc_interop.fhir.datetimes import FhirDateError
 from msc_interop.fhir.io import Located
 from msc_interop.fhir.read_common import (
@@ -38,43 +38,10 @@ from msc_interop.fhir.resources.lab.foreign import (
 )
 from msc_interop.fhir.resources.lab.shape import OBSERVATION, PER_ROW, STATIC
 from msc_interop.fhir.resources.lab.sponsor import SponsorTests, code_display, lab_kind
+from msc_interop.fhir.resources.lab.standard import derive_standard
 from msc_interop.fhir.resources.supp import read_supplemental
+from msc_interop.fhir.resources.vital_kind import is_vital_sign
 from msc_interop.fhir.shapes import ShapeProblem
-
-# --- standard results, derived from the original ones -----------------------------------------------------
-
-def distinct(df: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
-    """Group codes per row and the distinct value combinations (in order of first appearance)."""
-    codes, first = group_codes(*(df[c] for c in cols))
-    return codes, df[cols].iloc[first].reset_index(drop=True)
-
-
-def derive_standard(orres: pd.Series, orresu: pd.Series, ornrlo: pd.Series, ornrhi: pd.Series) -> pd.DataFrame:
-    """LBSTRESC/N/U and LBSTNRLO/HI as the reader derives them from the original result (same units); the
-    writer carries them only where the record differs from this."""
-    def one(u: pd.DataFrame) -> pd.DataFrame:
-        rows = []
-        for o, lo, hi in zip(u["o"], u["lo"], u["hi"], strict=True):
-            o, lo, hi = text(o), text(lo), text(hi)
-            n = parse_number(o)
-            stresn = float(n) if n is not None else np.nan
-            rows.append((float_text(stresn) if n is not None else o, stresn,
-                         _num_or_nan(lo), _num_or_nan(hi)))
-        return pd.DataFrame(rows, columns=["LBSTRESC", "LBSTRESN", "LBSTNRLO", "LBSTNRHI"])
-
-    frame = pd.DataFrame({"o": orres.astype(object).to_numpy(), "lo": ornrlo.astype(object).to_numpy(),
-                          "hi": ornrhi.astype(object).to_numpy()})
-    codes, uniques = distinct(frame, ["o", "lo", "hi"])
-    answer = one(uniques).iloc[codes].reset_index(drop=True)
-    answer["LBSTRESU"] = orresu.astype(object).map(text).to_numpy()
-    answer.index = orres.index
-    return answer
-
-
-def _num_or_nan(t: str) -> float:
-    n = parse_number(t)
-    return float(n) if n is not None else np.nan
-
 
 # --- reading: one flat record per Observation --------------------------------------------------------------
 
@@ -93,7 +60,8 @@ FLAT_COLUMNS = (
     "vkind", "qvalue", "qorig", "qcomp", "qunit", "qsystem", "qcode", "vtext", "qresult_text", "qunit_text",
     # per row; effective_el: the element `effective` came from; problem: None, or (element, reason, value, reject
     # code, whether the record is rejected) for an element without its FHIR shape (the first one found)
-    "effective", "effective_orig", "effective_end", "absent", "carried", "supp", "effective_el", "problem",
+    "effective", "effective_orig", "effective_end", "absent", "carried", "supp", "components", "effective_el",
+    "problem",
 )
 
 
@@ -198,7 +166,8 @@ class Flattener:
         if ext_problem is not None:
             return _rejected(in_bundle, ext_problem)
         return (in_bundle, res.get("status"), subject, encounter, seq, *static, *value, effective, effective_orig,
-                effective_end, absent, carried, self.read_supplemental(res) if has_supp else [], effective_el, problem)
+                effective_end, absent, carried, self.read_supplemental(res) if has_supp else [], res.get("component"),
+                effective_el, problem)
 
     def _static(self, elements: tuple) -> tuple:
         """The FLAT_COLUMNS fields from lab_category to static_problem (the first element of these without its
@@ -385,11 +354,15 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
     derived_subject = 0
     memo = _LbMemo(r, encounters, orgs, tz)
     sponsor = None if r.strict else SponsorTests()
+    vital: list[tuple[Any, Located]] = []  # vital signs: VS, not LB (fhir/resources/vital_signs.py)
     for rec in map(_FlatRecord._make, flat_obs):
         loc: Located = rec.loc
         if rec.problem is not None and rec.problem[4]:  # an element without its FHIR shape
             fld, reason, value, code, _ = rec.problem
             r.reject(loc, "Observation", fld, reason, value, code=code)
+            continue
+        if is_vital_sign(rec):
+            vital.append((rec, loc))
             continue
         own = rec.cdisc_code is not None or rec.seq is not None
         mapped = None if own else mapped_test(rec, foreign.loinc_idx, foreign.by_nci)
@@ -472,6 +445,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
             derived_subject += 1
         over.append(rec.carried or {})
     r.converted["Observation"] += len(rows_out)
+    r.vs_found = (vital, lambda rec: subj_of[(rec.subject, rec.strict)], memo)  # read by vital_signs.py
     said = sponsor.note() if sponsor is not None else None
     if said:
         r.report.notes.append(said)

@@ -36,7 +36,7 @@ from msc_interop.fhir.common import (
 )
 from msc_interop.fhir.context import WriteContext
 from msc_interop.fhir.datetimes import dtc_to_fhir
-from msc_interop.fhir.resources.lab.read import derive_standard
+from msc_interop.fhir.resources.lab.standard import derive_standard
 
 COMPARATOR = ("<=", ">=", "<", ">")
 

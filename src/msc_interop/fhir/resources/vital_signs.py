@@ -1,0 +1,270 @@
+"""VS <-> Observation (category vital-signs), R4 and R5 alike: build_vital_signs (writer, column-wise like LB) and
+read_vital_signs (reader, from the flat records the lab Flattener made while the files were read).
+
+Mapping (IG VS rows; docs/fhir-mapping.md "VS"): VSTESTCD/VSTEST -> code (the LOINC of the FHIR vital-signs profile
+from mappings/vital_signs.yaml, msc-interop's cdisc-vstestcd coding (userSelected) and the NCI Thesaurus coding);
+VSORRES/VSORRESU -> valueQuantity (UCUM code from units.yaml); VSDTC -> effectiveDateTime; VISITNUM -> encounter;
+STUDYID -> extension workflow-researchStudy. VSSTRESC/N/U are derived from the original result through the test's
+conversion (carried where the record differs), VSDY from VSDTC and RFSTDTC; VSPOS, the baseline flag and every
+other variable are carried in sdtm-variables.
+
+Hospital Observations: category vital-signs, or a LOINC of mappings/vital_signs.yaml, is a vital sign (is_vital_sign,
+called from the lab reader); the test comes from the LOINC, the unit from the Quantity's UCUM code per test
+("/min": beats/min for a heart rate, breaths/min for a respiratory rate); a blood-pressure panel (85354-9) becomes
+one VS record per component. A vital sign the mapping has no test for is skipped and counted (exit 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from msc_interop import vital_signs
+from msc_interop.fhir import ids, terms
+from msc_interop.fhir.columns import CHUNK_ROWS, SLOT, Element, Factorized, ResourceColumns
+from msc_interop.fhir.common import Carrier, coding, concept, ct_coding, text
+from msc_interop.fhir.context import WriteContext, encounter_lookup
+from msc_interop.fhir.datetimes import dtc_to_fhir
+from msc_interop.fhir.read_common import ReadContext, apply_overrides, seq_where_missing, shown_subject, study_days
+from msc_interop.fhir.resources.lab.read import result_text
+from msc_interop.fhir.resources.lab.write import result_value
+from msc_interop.fhir.resources.vital_kind import own_test
+
+DOMAIN = "VS"
+_CATEGORY = "vital-signs"
+
+
+# --- writing -------------------------------------------------------------------------------------------------
+
+def build_vital_signs(ctx: WriteContext, chunk_size: int = CHUNK_ROWS) -> Iterator[ResourceColumns]:
+    """Observations of the study's VS in chunks of `chunk_size` rows, each held column-wise."""
+    vs = ctx.study.datasets.get(DOMAIN)
+    if vs is None or vs.empty:
+        return
+    vs = vs.reset_index(drop=True)
+    days = ctx.study_days(vs["VSDTC"] if "VSDTC" in vs.columns else pd.Series("", index=vs.index, dtype=object),
+                          vs["USUBJID"]).to_numpy(dtype="float64", na_value=np.nan)
+    rids = ctx.record_ids(DOMAIN)
+    for start in range(0, len(vs), chunk_size):
+        stop = min(start + chunk_size, len(vs))
+        yield _chunk(ctx, vs.iloc[start:stop].reset_index(drop=True), rids[start:stop], days[start:stop], start)
+
+
+def _chunk(ctx: WriteContext, df: pd.DataFrame, rid: np.ndarray, days: np.ndarray, offset: int) -> ResourceColumns:
+    cols = Factorized(df)
+    n = cols.n
+    subject_codes, subjects = cols.codes("USUBJID")
+    seq_codes, seq_texts = ids.seq_text_codes(cols.series("VSSEQ"))
+    heads = [f"{ctx.studyid}/{u}/VS/" for u in subjects]
+    ident = (np.array([*heads, ""], dtype=object)[subject_codes]
+             + np.array([*seq_texts, ""], dtype=object)[seq_codes]).tolist()
+    enc = encounter_lookup(ctx, df) if "VISITNUM" in df.columns else None
+    enc_codes, enc_values = _encounter_element(ctx, enc, n)
+    v_codes, v_combos = cols.distinct_texts("VSORRES", "VSORRESU")
+    values = [result_value(o, u) for o, u in v_combos]
+    is_q = np.array([v is not None and v[0] == "valueQuantity" for v in values] + [False], dtype=bool)[v_codes]
+    c_codes, c_combos = cols.distinct_texts("VSTESTCD", "VSTEST")
+    d_codes, dtc = cols.codes("VSDTC")
+    fhir_dt, keep = dtc_to_fhir(pd.Series(dtc, dtype=object), ctx.tz)
+    url_dtc = terms.ext_url("sdtm_dtc")
+    cat = terms.fixed("vital_signs_category")
+    category = [{"coding": [coding(cat["system"], cat["code"], cat["display"])]}]
+    s_codes, s_values = cols.codes("USUBJID")
+    return ResourceColumns("Observation", n, [
+        Element.constant("resourceType", "Observation", n),
+        Element.per_row_values("id", rid.tolist()),
+        _extension(ctx, cols, enc, is_q, days, offset),
+        Element.text("identifier", [{"system": terms.id_system("seq"), "value": SLOT}], ident),
+        Element.constant("status", terms.fixed("observation_status"), n),
+        Element.constant("category", category, n),
+        Element.shared("code", c_codes, [_code(t, name) for t, name in c_combos]),
+        Element.shared("subject", s_codes, [{"reference": ctx.refs("Patient", ctx.patient_rids[u])} for u in s_values]),
+        Element.shared("encounter", enc_codes, enc_values),
+        Element.shared("effectiveDateTime", d_codes, fhir_dt.tolist()),
+        Element.shared("_effectiveDateTime", d_codes, [{"extension": [{"url": url_dtc, "valueString": o}]} if k
+                                                      else None for o, k in zip(dtc, keep, strict=True)]),
+        Element.choice(v_codes, values, "value[x]"),
+    ])
+
+
+def _code(testcd: str, name: str) -> dict[str, Any]:
+    """code: the profile's LOINC, the cdisc-vstestcd coding (userSelected) and the NCI Thesaurus coding."""
+    t = vital_signs.tests().get(testcd)
+    codings = [coding("loinc", t.loinc, t.loinc_display)] if t is not None else []
+    if testcd:
+        c: dict[str, Any] = {"system": terms.system("cdisc_vstestcd"), "code": testcd}
+        if name:
+            c["display"] = name
+        c["userSelected"] = True
+        codings.append(c)
+        ncit = ct_coding("VSTESTCD", testcd)
+        if ncit:
+            codings.append(ncit)
+    return concept(codings, name or testcd or "unnamed vital sign")
+
+
+def _encounter_element(ctx: WriteContext, enc: pd.DataFrame | None, n: int) -> tuple[np.ndarray, list[Any]]:
+    if enc is None:
+        return np.full(n, 0, dtype=np.int64), [None]
+    codes, uniques = pd.factorize(enc["id"].astype(object))
+    codes = np.asarray(codes, dtype=np.int64)
+    values: list[Any] = [ctx.ref("Encounter", r) for r in uniques]
+    codes[codes < 0] = len(values)
+    return codes, [*values, None]
+
+
+def _extension(ctx: WriteContext, cols: Factorized, enc: pd.DataFrame | None, is_q: np.ndarray, days: np.ndarray,
+               offset: int) -> Element:
+    """workflow-researchStudy, the carried SDTM variables (unmapped ones; mapped ones FHIR would not give back
+    as they are), the SUPPVS records."""
+    df, n = cols.df, cols.n
+    std = vital_signs.standardize(cols.series("VSTESTCD"), cols.series("VSORRES"), cols.series("VSORRESU"))
+    special = {
+        "STUDYID": cols.differs("STUDYID", ctx.studyid), "DOMAIN": cols.differs("DOMAIN", DOMAIN),
+        "USUBJID": cols.blank("USUBJID"), "VSTESTCD": cols.blank("VSTESTCD"), "VSTEST": cols.blank("VSTESTCD"),
+        "VSORRESU": ~is_q & ~cols.blank("VSORRESU"),
+        "VSSTRESC": cols.texts("VSSTRESC") != std["VSSTRESC"].to_numpy(dtype=object),
+        "VSSTRESU": cols.texts("VSSTRESU") != std["VSSTRESU"].to_numpy(dtype=object),
+        "VSSTRESN": _differs_num(cols.series("VSSTRESN"), std["VSSTRESN"]),
+        "VSDY": _differs_num(cols.series("VSDY"), pd.Series(days)),
+    }
+    if enc is not None:
+        special["VISIT"] = cols.texts("VISIT") != enc["VISIT"].map(text).to_numpy(dtype=object)
+        special["EPOCH"] = cols.texts("EPOCH") != enc["EPOCH"].map(text).to_numpy(dtype=object)
+    carrier = Carrier(n, ctx.tz)
+    carrier.add_dataset(df, terms.mapped_variables(DOMAIN), special, blank=cols.blank)
+    carried_codes, carried = carrier.distinct()
+    wf = {"url": terms.ext_url("workflow_research_study"), "valueReference": ctx.study_ref()}
+    values: list[Any] = [[wf], *([wf, c] for c in carried)]
+    codes = carried_codes + 1
+    for row, extra in ctx.supp_rows(DOMAIN, offset, offset + n):
+        c = carried_codes[row - offset]
+        values.append([wf, *([carried[c]] if c >= 0 else []), *extra])
+        codes[row - offset] = len(values) - 1
+    return Element("extension", codes, values)
+
+
+def _differs_num(a: pd.Series, b: pd.Series) -> np.ndarray:
+    x = pd.to_numeric(a, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    y = pd.to_numeric(b, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    return ~((np.isnan(x) & np.isnan(y)) | (x == y))
+
+
+# --- reading -------------------------------------------------------------------------------------------------
+
+def read_vital_signs(r: ReadContext, rfstdtc: dict[str, str], studyid: str) -> pd.DataFrame | None:
+    """VS from the vital-sign flat records the lab reader set aside (r.vs_found: the records with where they are,
+    subject(rec) -> (USUBJID or None, problem), and its per-distinct dates and encounters); None when none."""
+    if r.vs_found is None or not r.vs_found[0]:
+        return None
+    found, subj_of, memo = r.vs_found
+    r.vs_found = None
+    rows: list[dict[str, Any]] = []
+    over: list[dict[str, Any]] = []
+    for rec, loc in found:
+        usubjid, problem = subj_of(rec)
+        if usubjid is None:
+            r.reject(loc, "Observation", "Observation.subject", problem, shown_subject(rec.subject),
+                     code="REJ-FHIR-003")
+            continue
+        if rec.status in ("entered-in-error", "cancelled"):
+            r.reject(loc, "Observation", "Observation.status", f"status {rec.status}: not a result", rec.status,
+                     code="REJ-FHIR-004")
+            continue
+        own = own_test(rec)
+        parts = _parts(rec, own)
+        if not parts:
+            r.skip("Observation", "category vital-signs: a vital sign mappings/vital_signs.yaml has no test for "
+                   "(its LOINC is not there)")
+            continue
+        if rec.effective_orig is not None:
+            vsdtc = rec.effective_orig
+        else:
+            vsdtc = memo.dtc(rec.effective)
+            if vsdtc is None:
+                r.reject(loc, "Observation", f"Observation.{rec.effective_el}", memo.dtc_reason(rec.effective),
+                         rec.effective, code="REJ-FHIR-006")
+                continue
+        made, bad = [], None
+        for testcd, name, value in parts:
+            orres, unit, why = _result(testcd, value, own is not None)
+            if why:
+                bad = why
+                break
+            made.append({"STUDYID": studyid, "DOMAIN": DOMAIN, "USUBJID": usubjid, "VSTESTCD": testcd,
+                         "VSTEST": name, "VSORRES": orres, "VSORRESU": unit, "VSDTC": vsdtc})
+        if bad is not None:
+            r.reject(loc, "Observation", bad[0], bad[1], bad[2], code=bad[3])
+            continue
+        enc = memo.encounter(loc, rec.encounter)
+        seq = text(rec.seq).rsplit("/", 1)[-1] if rec.seq is not None else ""
+        for row in made:
+            row.update(VSSEQ=int(seq) if seq.lstrip("-").isdigit() and len(made) == 1 else None,
+                       VISITNUM=enc.get("VISITNUM"), VISIT=enc.get("VISIT", ""), EPOCH=enc.get("EPOCH", ""))
+            rows.append(row)
+            over.append(rec.carried or {})
+        if rec.supp:
+            r.obs_supp += rec.supp
+        r.converted["Observation"] += 1
+    if not rows:
+        return pd.DataFrame(columns=["STUDYID", "DOMAIN", "USUBJID", "VSSEQ", "VSTESTCD", "VSTEST"])
+    df = apply_overrides(pd.DataFrame(rows), over)
+    std = vital_signs.standardize(df["VSTESTCD"], df["VSORRES"], df["VSORRESU"])
+    for c in ("VSSTRESC", "VSSTRESN", "VSSTRESU"):  # derived where the record does not carry its own
+        carried = np.array([c in o for o in over], dtype=bool)
+        df[c] = std[c].where(~carried, df[c]) if c in df.columns else std[c]
+    df = study_days(df, "VSDTC", "VSDY", over, rfstdtc)
+    return seq_where_missing(df, DOMAIN)
+
+
+def _parts(rec: Any, own: str | None) -> list[tuple[str, str, tuple]]:
+    """(VSTESTCD, VSTEST, value fields) per VS record the Observation holds: one, or one per component of a panel."""
+    value = (rec.vkind, rec.qvalue, rec.qorig, rec.qcomp, rec.vtext, rec.qunit, rec.qcode, rec.qunit_text)
+    if own:
+        return [(own, text(rec.cdisc_display_text) or _own_display(rec, own), value)]
+    index = vital_signs.loinc_index()
+    for code in rec.loinc_codes or ():
+        if code in index:
+            t = vital_signs.test(index[code])
+            return [(t.testcd, t.test, value)]
+    out = []
+    for comp in rec.components or ():
+        if not isinstance(comp, dict):
+            continue
+        codes = [c.get("code") for c in (comp.get("code") or {}).get("coding") or () if isinstance(c, dict)]
+        testcd = next((index[c] for c in codes if c in index), None)
+        q = comp.get("valueQuantity")
+        if testcd is None or not isinstance(q, dict):
+            continue
+        t = vital_signs.test(testcd)
+        out.append((t.testcd, t.test, ("q", q.get("value"), None, q.get("comparator"), None, q.get("unit"),
+                                       q.get("code"), text(q.get("unit")))))
+    return out
+
+
+def _own_display(rec: Any, testcd: str) -> str:
+    t = vital_signs.tests().get(testcd)
+    return t.test if t is not None else text(rec.code_display)
+
+
+def _result(testcd: str, value: tuple, own: bool) -> tuple[str, str, tuple | None]:
+    """(VSORRES, VSORRESU, None) of one value, or ("", "", (field, reason, value, code)) when it cannot be read."""
+    vkind, qvalue, qorig, qcomp, vtext, qunit, qcode, qunit_text = value
+    orres = result_text(vkind, qvalue, qorig, qcomp, vtext)
+    if vkind != "q":
+        return orres, "", None
+    if own:  # msc-interop wrote the CDISC unit as valueQuantity.unit
+        return orres, qunit_text or "", None
+    for candidate in (qcode, qunit):
+        unit = vital_signs.unit_of(testcd, text(candidate)) if candidate else None
+        if unit:
+            return orres, unit, None
+    if qvalue is not None and (qcode or qunit):
+        known = vital_signs.known_units(testcd)
+        return "", "", ("Observation.valueQuantity.code", f"unit {text(qcode or qunit)!r} is not a unit of vital "
+                        f"sign {testcd} (known: {known}; add it in mappings/vital_signs.yaml)",
+                        text(qcode or qunit), "REJ-FHIR-006")
+    return orres, "", None

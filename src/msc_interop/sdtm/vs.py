@@ -1,0 +1,121 @@
+"""VS (Vital Signs, SDTMIG 3.4): one record per measurement per visit (and position) per subject, from vital_signs.csv.
+
+Column-wise like LB (a study can hold millions of vital signs): names, units and conversions are joined as tables
+(msc_interop.vital_signs, from mappings/vital_signs.yaml and units.yaml), standard results worked out once per
+distinct (test, result, unit). VSORRES/VSORRESU stay as collected (the unit as its CDISC term); VSSTRESC/N/U are in
+the test's standard unit (F -> C, LB -> kg, in -> cm). The baseline flag is VSLOBXFL from SDTMIG 3.4 on, VSBLFL
+before (the version of mappings/sdtm_variables.yaml): the last non-missing result on or before the first dose.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from msc_interop import dates, mappings, vital_signs
+from msc_interop.distinct import per_distinct
+from msc_interop.records.reader import RawRecords
+from msc_interop.sdtm.common import assign_seq, codelist_lookup, map_terms, map_visits, normalize_dates, subject_keys
+
+FORM = "vital_signs"
+_NUMBER = r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)\s*$"
+
+
+def baseline_flag_name() -> str:
+    """VSLOBXFL from SDTMIG 3.4 on (it replaced --BLFL in the Findings domains), VSBLFL before."""
+    major, minor = (int(x) for x in mappings.sdtmig_version().split(".")[:2])
+    return "VSLOBXFL" if (major, minor) >= (3, 4) else "VSBLFL"
+
+
+def build_vs(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
+    """VS from the vital_signs form; rows that cannot be mapped go to the reject report with the field and why."""
+    if FORM not in records.forms:
+        return pd.DataFrame()
+    subject_keys(records, FORM, dm)
+    testcd = map_terms(records, FORM, "test", vital_signs.alias_map(), "a vital-sign test of mappings/vital_signs.yaml",
+                       required=True, hint=" (use the CDISC VSTESTCD or VSTEST, or add an alias)")
+    position = map_terms(records, FORM, "position", codelist_lookup("POSITION"), "a CDISC POSITION (C71148) term")
+    df = records.forms[FORM]
+    number = per_distinct(lambda u: u.str.match(_NUMBER), df["result"]).astype(bool)
+    if (~number).any():
+        records.reject_rows(FORM, ~number, "result", "result is not a number (write e.g. 120 or 36.8; use '.' as "
+                            "the decimal mark)", code="REJ-REC-009")
+    unit = _units(records, testcd)
+    _combine_time(records)
+    vsdtc = normalize_dates(records, FORM, "date")
+    visits = map_visits(records, FORM, meta)
+
+    df = records.forms[FORM]
+    idx = df.index
+    ref = subject_keys(records, FORM, dm).loc[idx]
+    tcd = testcd[idx]
+    names = pd.Series({t.testcd: t.test for t in vital_signs.tests().values()})
+    orres = per_distinct(lambda u: u.str.strip().astype(object), df["result"])
+    std = vital_signs.standardize(tcd, orres, unit[idx])
+    vs = pd.DataFrame({
+        "STUDYID": ref["STUDYID"], "DOMAIN": "VS", "USUBJID": ref["USUBJID"],
+        "VSTESTCD": tcd, "VSTEST": tcd.map(names),
+        **({"VSPOS": position[idx]} if "position" in df.columns else {}),
+        "VSORRES": orres, "VSORRESU": unit[idx],
+        "VSSTRESC": std["VSSTRESC"], "VSSTRESN": std["VSSTRESN"], "VSSTRESU": std["VSSTRESU"],
+        "VISITNUM": visits.loc[idx, "VISITNUM"], "VISIT": visits.loc[idx, "VISIT"], "EPOCH": visits.loc[idx, "EPOCH"],
+        "VSDTC": vsdtc[idx], "VSDY": dates.study_day(vsdtc[idx], ref["RFSTDTC"]),
+    }, index=idx)
+    flag = baseline_flag(vs, ref["RFXSTDTC"])
+    vs.insert(vs.columns.get_loc("VISITNUM"), baseline_flag_name(), flag)
+    return assign_seq(vs, "VSSEQ", mappings.seq_order("VS"))
+
+
+def _units(records: RawRecords, testcd: pd.Series) -> pd.Series:
+    """The CDISC unit of each row, per test (UCUM "/min" is beats/min for a pulse, breaths/min for a respiratory
+    rate); rows whose unit the test does not have, or with no unit, are rejected (REJ-REC-010)."""
+    df = records.forms[FORM]
+    text = (per_distinct(lambda u: u.fillna("").str.strip().astype(object), df["unit"]) if "unit" in df.columns
+            else pd.Series("", index=df.index, dtype=object))
+    key = pd.DataFrame({"VSTESTCD": testcd[df.index].to_numpy(), "spelling": text.to_numpy()})
+    table = vital_signs.unit_table()[["VSTESTCD", "spelling", "unit"]]
+    unit = pd.Series(key.merge(table, how="left", on=["VSTESTCD", "spelling"])["unit"].to_numpy(), index=df.index)
+    missing = unit.isna()
+    if missing.any():
+        known = key["VSTESTCD"].map(vital_signs.known_units).to_numpy()
+        known = pd.Series(known, index=df.index)
+        why = ("unit '" + text + "' is not a unit of test " + key["VSTESTCD"].to_numpy() + " (known units: " + known
+               + "; add it to the test's units in mappings/vital_signs.yaml)")
+        why = why.where(text.ne(""), "unit is empty; a vital-sign result needs its unit (known units: " + known + ")")
+        records.reject_rows(FORM, missing, "unit", why, code="REJ-REC-010")
+    return unit[~missing].astype(object)
+
+
+def _combine_time(records: RawRecords) -> None:
+    """`date` + `time` -> one collected date-time in `date` (CDASH VSDAT + VSTIM -> VSDTC); a time with a partial
+    date or a date that has its own time is rejected."""
+    df = records.forms[FORM]
+    if "time" not in df.columns:
+        return
+    time = df["time"].fillna("").astype(object)
+    date = df["date"].fillna("").astype(object)
+    has_time = time.ne("")
+    full_date = date.str.len().eq(10) & ~date.str.contains("UN", case=False, regex=False)
+    bad = has_time & ~full_date
+    if bad.any():
+        records.reject_rows(FORM, bad, "date", "'date' is not a valid date for a measurement with a 'time': the "
+                            "time needs a complete date (YYYY-MM-DD, without a time of its own)", code="REJ-REC-007")
+        df = records.forms[FORM]
+        time, date, has_time = time[df.index], date[df.index], has_time[df.index]
+    df = df.copy()
+    df["date"] = date.where(~has_time, date + "T" + time)
+    records.forms[FORM] = df
+
+
+def baseline_flag(vs: pd.DataFrame, first_dose: pd.Series) -> pd.Series:
+    """"Y" on the last non-missing result on or before the first dose, per subject and test (and position)."""
+    eligible = vs["VSORRES"].ne("") & dates.on_or_before(vs["VSDTC"], first_dose.reindex(vs.index))
+    flag = pd.Series("", index=vs.index, dtype=object)
+    if eligible.any():
+        by = ["USUBJID", "VSTESTCD", *(["VSPOS"] if "VSPOS" in vs.columns else [])]
+        cand = vs.loc[eligible, [*by, "VSDTC", "VISITNUM"]]
+        last = cand.sort_values([*by, "VSDTC", "VISITNUM"], kind="stable").groupby(by, sort=False).tail(1).index
+        flag[last] = "Y"
+    return flag
+
+
+__all__ = ["FORM", "baseline_flag_name", "build_vs"]

@@ -1,0 +1,52 @@
+"""Hospital vital signs -> VS: a blood-pressure panel (two records), a temperature in [degF] (converted by hand:
+(98.6 - 32) x 5/9 = 37.0 C), a heart rate in UCUM /min (beats/min for HR), a lab Observation beside them (LB)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from msc_interop.fhir import read_fhir
+
+LOINC, UCUM = "http://loinc.org", "http://unitsofmeasure.org"
+CAT = [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}]
+
+
+def _obs(rid: str, code: str, **extra) -> dict:
+    return {"resourceType": "Observation", "id": rid, "status": "final", "category": CAT,
+            "code": {"coding": [{"system": LOINC, "code": code}]}, "subject": {"reference": "Patient/p1"},
+            "effectiveDateTime": "2021-03-04T08:15:00", **extra}
+
+
+def _q(value: float, code: str) -> dict:
+    return {"value": value, "unit": code, "system": UCUM, "code": code}
+
+
+@pytest.mark.parametrize("version", ["R4", "R5"])
+def test_hospital_vital_signs_land_in_vs(tmp_path: Path, version: str) -> None:
+    resources = [
+        {"resourceType": "Patient", "id": "p1", "gender": "female"},
+        _obs("bp", "85354-9", component=[
+            {"code": {"coding": [{"system": LOINC, "code": "8480-6"}]}, "valueQuantity": _q(128, "mm[Hg]")},
+            {"code": {"coding": [{"system": LOINC, "code": "8462-4"}]}, "valueQuantity": _q(81, "mm[Hg]")}]),
+        _obs("t", "8310-5", valueQuantity=_q(98.6, "[degF]")),
+        _obs("hr", "8867-4", valueQuantity=_q(72, "/min")),
+        {**_obs("hb", "718-7", valueQuantity=_q(13.2, "g/dL")),
+         "category": [{"coding": [{"system": CAT[0]["coding"][0]["system"], "code": "laboratory"}]}]},
+    ]
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps({"resourceType": "Bundle", "type": "collection",
+                                "entry": [{"resource": r} for r in resources]}), encoding="utf-8")
+    study, report = read_fhir([path], version=version)
+    assert report.n_rejected_records == 0
+    vs = study["VS"].set_index("VSTESTCD")
+    assert sorted(vs.index) == ["DIABP", "HR", "SYSBP", "TEMP"]
+    assert vs.loc["SYSBP", ["VSORRES", "VSORRESU", "VSSTRESN"]].tolist() == ["128", "mmHg", 128.0]
+    assert vs.loc["DIABP", ["VSORRES", "VSSTRESU"]].tolist() == ["81", "mmHg"]
+    assert vs.loc["TEMP", ["VSORRES", "VSORRESU", "VSSTRESN", "VSSTRESU"]].tolist() == ["98.6", "F", 37.0, "C"]
+    assert vs.loc["HR", ["VSORRESU", "VSTEST"]].tolist() == ["beats/min", "Heart Rate"]
+    assert set(vs["VSDTC"]) == {"2021-03-04T08:15"} and list(study["LB"]["LBTESTCD"]) == ["HGB"]
+    counts = {c["form"]: c for c in report.form_counts()}
+    assert (counts["Observation"]["read"], counts["Observation"]["converted"]) == (4, 4)  # the panel is one
