@@ -273,7 +273,7 @@ def _(d: Path) -> None:
 # --- generated: each form x each column x bad values ------------------------------------------------------------
 # The row broken in each form (data row index; its line is index + 2). Subject 02 has no adverse event, and its
 # other records are removed in the subjects cases, so that the subject's own reject is the one reported.
-BROKEN = {"subjects": 1, "exposures": 4, "adverse_events": 0, "labs": 50, "findings": 10}
+BROKEN = {"subjects": 1, "exposures": 4, "adverse_events": 0, "labs": 50, "findings": 10, "ecg": 7}
 ISOLATED_SUBJECT = "02"
 
 # What the builders map beyond the schema (sdtm/dm.py, ex.py, ae.py, lb.py, build.py): a value that is not a
@@ -289,10 +289,11 @@ CODED = {
     ("adverse_events", "relationship"): "REJ-REC-006", ("adverse_events", "action_taken"): "REJ-REC-006",
     ("adverse_events", "outcome"): "REJ-REC-006",
     ("labs", "visit"): "REJ-REC-006", ("labs", "test"): "REJ-REC-006", ("labs", "unit"): "REJ-REC-010",
+    ("ecg", "visit"): "REJ-REC-006", ("ecg", "test"): "REJ-REC-006", ("ecg", "unit"): "REJ-REC-010",  # sdtm/eg.py
     **{(form, "subject_id"): "REJ-REC-008" for form in FORMS if form != "subjects"},  # a subject of subjects.csv
 }
 NUMERIC = {("labs", "result"): "REJ-REC-009"}  # a number the schema keeps as text (it may be "<2.0")
-NEEDED = {("labs", "unit"): "REJ-REC-010"}  # optional in the schema, but a numeric result needs its unit
+NEEDED = {("labs", "unit"): "REJ-REC-010", ("ecg", "unit"): "REJ-REC-010"}  # optional in the schema, but a numeric result needs its unit
 PHRASE = {"REJ-REC-001": "is empty", "REJ-REC-006": "is not", "REJ-REC-007": "is not a valid date",
           "REJ-REC-008": "subject is not in", "REJ-REC-009": "not a number", "REJ-REC-010": "unit",
           "REJ-REC-012": "outside the plausible dates", "pattern": "does not have the expected form",

@@ -103,14 +103,26 @@ def format_number(values: pd.Series) -> pd.Series:
 def _interpretations(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     if FINDINGS not in records.forms:
         return pd.DataFrame()
-    df = records.forms[FINDINGS]
-    ecg = df["exam"].str.strip().str.upper().isin(ecg_terms.exams())
+    full = records.forms[FINDINGS]
+    ecg = full["exam"].str.strip().str.upper().isin(ecg_terms.exams())
     if not ecg.any():
         return pd.DataFrame()
+    # only the ECG rows are checked and mapped here (other exams belong to their own builder): they are the
+    # form while this runs; the rows that remain go back beside the others, in their order
+    records.forms[FINDINGS] = full[ecg]
+    try:
+        return _ecg_findings(records, meta, dm)
+    finally:
+        kept = records.forms[FINDINGS]
+        records.forms[FINDINGS] = pd.concat([full[~ecg], kept]).sort_index(kind="stable")
+
+
+def _ecg_findings(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
+    df = records.forms[FINDINGS]
     text = df["finding"].fillna("") if "finding" in df.columns else pd.Series("", index=df.index, dtype=object)
     head = text.str.split(",", n=1).str[0].str.strip().str.upper()
     found = head.map(ecg_terms.finding_map())
-    unknown = ecg & head.ne("") & found.isna()
+    unknown = head.ne("") & found.isna()
     if unknown.any():
         known = ", ".join(sorted({r for _, r in ecg_terms.finding_map().values()}))
         records.reject_rows(FINDINGS, unknown, "finding", "ECG finding '" + text + "' is not a term of "
@@ -118,8 +130,6 @@ def _interpretations(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFram
                             "add the CDISC ECG Result term there)", code="REJ-REC-006")
     timing, idx = _timing(records, FINDINGS, meta, dm)
     df = records.forms[FINDINGS]
-    mine = df["exam"].str.strip().str.upper().isin(ecg_terms.exams())
-    timing, idx = timing[mine], idx[mine]
     intp = ecg_terms.interpretation()
     rows = timing.assign(EGTESTCD=intp["testcd"], EGTEST=intp["test"], EGORRES=df.loc[idx, "result"],
                          EGORRESU="", EGSTRESC=df.loc[idx, "result"].str.strip().str.upper(), EGSTRESN=np.nan,
