@@ -25,8 +25,8 @@ def _(d: Path) -> None:
     _ecg_row(d, 2, test="QTcX")
 
 
-@case("records/ecg.csv-qt-in-seconds", "records", "to-sdtm", 1, ("ecg.csv", "row 5", "unit", "'s' is not the unit of QTAG"),
-      {"ecg": (ECG, ECG - 1, 1)})
+@case("records/ecg.csv-qt-in-seconds", "records", "to-sdtm", 1,
+      ("ecg.csv", "row 5", "unit", "'s' is not the unit of QTAG"), {"ecg": (ECG, ECG - 1, 1)})
 def _(d: Path) -> None:
     _ecg_row(d, 3, result="0.412", unit="s")
 

@@ -293,7 +293,8 @@ CODED = {
     **{(form, "subject_id"): "REJ-REC-008" for form in FORMS if form != "subjects"},  # a subject of subjects.csv
 }
 NUMERIC = {("labs", "result"): "REJ-REC-009"}  # a number the schema keeps as text (it may be "<2.0")
-NEEDED = {("labs", "unit"): "REJ-REC-010", ("ecg", "unit"): "REJ-REC-010"}  # optional in the schema, but a numeric result needs its unit
+# optional in the schema, but a numeric result needs its unit
+NEEDED = {("labs", "unit"): "REJ-REC-010", ("ecg", "unit"): "REJ-REC-010"}
 PHRASE = {"REJ-REC-001": "is empty", "REJ-REC-006": "is not", "REJ-REC-007": "is not a valid date",
           "REJ-REC-008": "subject is not in", "REJ-REC-009": "not a number", "REJ-REC-010": "unit",
           "REJ-REC-012": "outside the plausible dates", "pattern": "does not have the expected form",
