@@ -11,7 +11,8 @@
 
 Tables (CSV file names): study, demographics, disposition, exposure_summary, exposure_schedule, exposure_listing,
 ae_overview, ae_soc_pt, ae_characteristics, ae_infusion, ae_listing, lab_stats, lab_change, lab_range, lab_shift,
-lab_abnormal_listing, data_issues. Figures: one SVG per lab category (LBCAT), embedded in the HTML report.
+lab_abnormal_listing, ecg_qtc, ecg_abnormal (summary/ecg.py), data_issues. Figures: one SVG per lab category (LBCAT),
+embedded in the HTML report.
 
 Only ``study`` (title, protocol, indication, planned schedule) and ``exposure_schedule`` (timing against the planned
 days) read study-level metadata (study.yaml, or TS and TV in SDTM): an input without it gives "not recorded" and

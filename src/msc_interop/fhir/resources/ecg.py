@@ -92,7 +92,7 @@ def build_ecg_observations(ctx: WriteContext) -> list[dict[str, Any]]:
     coded = s["EGSTRESC"].where(s["EGSTRESC"].isin(list(ecg_terms.result_codes())) & s["EGORRESU"].eq(""), "")
     std = derive_standard(s["EGTESTCD"], s["EGORRES"], s["EGORRESU"], coded)
     special = {
-        "STUDYID": s.get("STUDYID", column(eg, "STUDYID").astype(object).map(text)).to_numpy() != ctx.studyid,
+        "STUDYID": column(eg, "STUDYID").astype(object).map(text).to_numpy() != ctx.studyid,
         "DOMAIN": column(eg, "DOMAIN").astype(object).map(text).to_numpy() != "EG",
         "USUBJID": s["USUBJID"].eq("").to_numpy(),
         "EGTESTCD": s["EGTESTCD"].eq("").to_numpy(),
@@ -208,15 +208,29 @@ def _codings(cc: Any) -> list[dict[str, Any]]:
     return [c for c in (cc.get("coding") or ()) if isinstance(c, dict)] if isinstance(cc, dict) else []
 
 
+@functools.cache
+def _systems() -> tuple[str, str]:
+    return _system(), terms.system("loinc")
+
+
 def ecg_test(code: Any) -> str | None:
     """The EGTESTCD a code names (cdisc-egtestcd coding, else an ECG LOINC of ecg.yaml); None if not ECG."""
+    if not isinstance(code, dict):
+        return None
+    codings = code.get("coding")
+    if not isinstance(codings, list):
+        return None
+    own, loinc = _systems()
     loincs = ecg_terms.loinc_index()
     found = None
-    for c in _codings(code):
-        if c.get("system") == _system() and isinstance(c.get("code"), str) and c["code"]:
-            return c["code"]
-        if c.get("system") == terms.system("loinc") and c.get("code") in loincs and found is None:
-            found = loincs[c["code"]]
+    for c in codings:
+        if not isinstance(c, dict):
+            continue
+        system, value = c.get("system"), c.get("code")
+        if system == own and isinstance(value, str) and value:
+            return value
+        if found is None and system == loinc and value in loincs:
+            found = loincs[value]
     return found
 
 
