@@ -65,7 +65,7 @@ def test_ndjson_layout_and_counts(written: dict[str, Path], version: str) -> Non
                      "Observation.ndjson", "Organization.ndjson", "Patient.ndjson", "ResearchStudy.ndjson",
                      "ResearchSubject.ndjson"]
     lines = (folder / "Observation.ndjson").read_bytes().splitlines()
-    assert len(lines) == 494 and all(orjson.loads(x)["resourceType"] == "Observation" for x in lines)
+    assert len(lines) == 494 + 275 and all(orjson.loads(x)["resourceType"] == "Observation" for x in lines)  # LB + EG
     # NDJSON (Bulk Data) references are Type/id
     first = orjson.loads(lines[0])
     assert first["subject"]["reference"].startswith("Patient/")

@@ -344,10 +344,10 @@ def _record(part: dict[str, Any]) -> dict[str, Any] | tuple[str, str, Any]:
             known = ", ".join(sorted(_unit_of_ucum()))
             return "valueQuantity.code", f"unit '{unit}' is not an ECG unit (known: {known})", unit
         rec["EGORRESU"] = cdisc
-        rec["EGORRES"] = orig if orig is not None and factor == 1.0 else number_back(
-            value * factor if factor != 1.0 else value)
-        if factor != 1.0:
-            rec["EGORRES"] = format_number(pd.Series([value * factor]))[0]
+        if factor != 1.0:  # converted (s -> ms): the product to 6 decimals, so 0.16 s is "160", not 160.00000000000003
+            rec["EGORRES"] = format_number(pd.Series([round(value * factor, 6)]))[0]
+        else:
+            rec["EGORRES"] = orig if orig is not None else number_back(value)
         return rec
     cc = part.get("valueCodeableConcept")
     if isinstance(cc, dict):
