@@ -113,4 +113,5 @@ def test_loading_again_updates_instead_of_duplicating(loaded: dict[str, Any], se
     status, again = _request(server, json.dumps(bundle).encode())
     assert status == 200 and again["type"] == "transaction-response"
     assert {e["response"]["status"].split()[0] for e in again["entry"]} == {"200"}
-    assert _search(server, "Observation?_summary=count")["total"] == len(_entries(bundle, "Observation")) == 494 + 275  # LB + EG
+    # one Observation per LB (494) and EG (275) record
+    assert _search(server, "Observation?_summary=count")["total"] == len(_entries(bundle, "Observation")) == 494 + 275
