@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from fhir_fixtures import REPO, example  # noqa: F401
@@ -73,7 +74,7 @@ def _search(server: str, query: str) -> dict[str, Any]:
 def test_every_entry_is_created(loaded: dict[str, Any], bundle: dict[str, Any]) -> None:
     assert loaded["resourceType"] == "Bundle" and loaded["type"] == "transaction-response"
     statuses = [e["response"]["status"] for e in loaded["entry"]]
-    assert len(statuses) == len(bundle["entry"]) == 597
+    assert len(statuses) == len(bundle["entry"]) == 597 + 275  # + EG Observations
     assert all(s.split()[0] in ("200", "201") for s in statuses), sorted(set(statuses))
     # each location is the PUT url of its entry (the server kept our ids)
     for entry, answer in zip(bundle["entry"], loaded["entry"], strict=True):
@@ -82,7 +83,7 @@ def test_every_entry_is_created(loaded: dict[str, Any], bundle: dict[str, Any]) 
 
 def test_labs_are_found_per_subject(loaded: dict[str, Any], server: str, example: Study,  # noqa: F811
                                     bundle: dict[str, Any]) -> None:
-    lb_rows = example["LB"]["USUBJID"].value_counts()
+    lb_rows = pd.concat([example["LB"]["USUBJID"], example["EG"]["USUBJID"]]).value_counts()  # LB and EG
     patients = {p["identifier"][0]["value"]: p["id"] for p in _entries(bundle, "Patient")}
     assert set(patients) == set(example["DM"]["USUBJID"])
     for usubjid, pid in patients.items():

@@ -69,7 +69,7 @@ def test_rejects_json_differs_only_by_the_odm_notes(both) -> None:
     odm = json.loads((odm_dir / "rejects.json").read_text(encoding="utf-8"))
     csv = json.loads((csv_dir / "rejects.json").read_text(encoding="utf-8"))
     notes = odm.pop("notes")
-    assert notes == ["example_study.odm.xml: ODM S.MSC-SLE-2009/MDV.1: 9 subject(s), 3464 ItemData read"]
+    assert notes == ["example_study.odm.xml: ODM S.MSC-SLE-2009/MDV.1: 9 subject(s), 4359 ItemData read"]
     csv.pop("notes", None)
     assert odm == csv
     assert odm["rejects"] == []
