@@ -114,7 +114,8 @@ def test_to_fhir_with_odm_map(export_alone, tmp_path) -> None:
     assert res.exit_code == 0, res.output
     bundle = json.loads((tmp_path / "fhir" / "bundle.json").read_text(encoding="utf-8"))
     types = [e["resource"]["resourceType"] for e in bundle["entry"]]
-    assert (types.count("Patient"), types.count("Observation"), types.count("AdverseEvent")) == (9, 494, 1)
+    # Observations: 494 LB + 275 EG
+    assert (types.count("Patient"), types.count("Observation"), types.count("AdverseEvent")) == (9, 494 + 275, 1)
 
 
 def test_validate_with_odm_map_reports_the_rejects(export_alone) -> None:

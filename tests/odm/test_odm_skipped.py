@@ -79,7 +79,7 @@ def test_skipped_elements_change_no_record_and_are_counted(tmp_path) -> None:
         pd.testing.assert_frame_equal(records.forms[form].drop(columns="_row").reset_index(drop=True),
                                       df.drop(columns="_row").reset_index(drop=True), obj=form)
     assert records.read_counts == plain.read_counts == {
-        "subjects": 9, "exposures": 18, "adverse_events": 1, "labs": 494, "findings": 90}
+        "subjects": 9, "exposures": 18, "adverse_events": 1, "labs": 494, "findings": 90, "ecg": 225}
     assert records.rejects.notes == [
         "export.odm.xml: ODM S.MSC-SLE-2009/MDV.1: 9 subject(s), 4359 ItemData read", EXPECTED_SKIPPED]
 
