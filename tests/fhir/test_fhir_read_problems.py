@@ -159,7 +159,7 @@ def test_report_counts_and_json_say_the_same(tmp_path: Path, written: dict[str, 
     fields = sorted(r.field for r in report.rejects)
     assert fields == ["Observation.encounter", "Observation.interpretation", "Observation.referenceRange[0].low.value"]
     line = next(x for x in report.reconciliation() if x.startswith("Observation"))
-    assert line == ("Observation: read 495 = converted 492 + rejected 2 + skipped 1 (1 of the converted without a "
+    assert line == ("Observation: read 770 = converted 767 + rejected 2 + skipped 1 (1 of the converted without a "
                     "field: listed in the reject report)")
 
 
