@@ -10,7 +10,7 @@ from .registry import case, edit_bundle_entry, edit_json
 
 # --- FHIR --------------------------------------------------------------------------------------------------------
 
-OBS_ONE_REJECTED = {"Observation": (494, 493, 1)}
+OBS_ONE_REJECTED = {"Observation": (769, 768, 1)}  # 494 LB + 275 EG
 
 
 @case("fhir/entry-request-without-resource", "fhir-bundle", "from-fhir", 1, ("bundle.json", "entry"))
