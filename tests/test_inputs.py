@@ -53,8 +53,8 @@ EXPECTED = {
     ("to-sdtm", "to-fhir"): (2, "holds FHIR resources"),
     ("to-sdtm", "summary"): (2, "a safety summary written by msc-interop summary, not study data"),
     ("to-sdtm", "validate.json"): (2, "a validation report of msc-interop validate, not study data"),
-    ("to-fhir", "to-sdtm"): (0, "Observation: 494"),
-    ("to-fhir", "from-fhir"): (0, "Observation: 494"),
+    ("to-fhir", "to-sdtm"): (0, "Observation: 769"),  # 494 LB + 275 EG
+    ("to-fhir", "from-fhir"): (0, "Observation: 769"),  # 494 LB + 275 EG
     ("to-fhir", "to-fhir"): (2, "msc-interop from-fhir"),
     ("to-fhir", "summary"): (2, "a safety summary"),
     ("to-fhir", "validate.csv"): (2, "a validation report"),
