@@ -77,6 +77,10 @@ DEFAULT_CODELISTS: tuple[str, ...] = (
     "FREQ",
     "TSPARMCD",
     "TSPARM",
+    # EG (issue 14, eg): the ECG result terms of findings rows (EGSTRESC, C71150) and the overall
+    # interpretation NORMAL / ABNORMAL (NORMABNM, C101834)
+    "EGSTRESC",
+    "NORMABNM",
 )
 
 #: Codelists with at least this many terms are written without term definitions.

@@ -273,7 +273,7 @@ def _(d: Path) -> None:
 # --- generated: each form x each column x bad values ------------------------------------------------------------
 # The row broken in each form (data row index; its line is index + 2). Subject 02 has no adverse event, and its
 # other records are removed in the subjects cases, so that the subject's own reject is the one reported.
-BROKEN = {"subjects": 1, "exposures": 4, "adverse_events": 0, "labs": 50, "findings": 10, "vital_signs": 23}
+BROKEN = {"subjects": 1, "exposures": 4, "adverse_events": 0, "labs": 50, "findings": 10, "vital_signs": 23, "ecg": 7}
 ISOLATED_SUBJECT = "02"
 
 # What the builders map beyond the schema (sdtm/dm.py, ex.py, ae.py, lb.py, build.py): a value that is not a
@@ -291,10 +291,12 @@ CODED = {
     ("labs", "visit"): "REJ-REC-006", ("labs", "test"): "REJ-REC-006", ("labs", "unit"): "REJ-REC-010",
     ("vital_signs", "visit"): "REJ-REC-006", ("vital_signs", "test"): "REJ-REC-006",
     ("vital_signs", "unit"): "REJ-REC-010", ("vital_signs", "position"): "REJ-REC-006",
+    ("ecg", "visit"): "REJ-REC-006", ("ecg", "test"): "REJ-REC-006", ("ecg", "unit"): "REJ-REC-010",  # sdtm/eg.py
     **{(form, "subject_id"): "REJ-REC-008" for form in FORMS if form != "subjects"},  # a subject of subjects.csv
 }
 NUMERIC = {("labs", "result"): "REJ-REC-009", ("vital_signs", "result"): "REJ-REC-009"}  # numbers kept as text
-NEEDED = {("labs", "unit"): "REJ-REC-010", ("vital_signs", "unit"): "REJ-REC-010"}  # a numeric result needs its unit
+NEEDED = {("labs", "unit"): "REJ-REC-010", ("vital_signs", "unit"): "REJ-REC-010",
+          ("ecg", "unit"): "REJ-REC-010"}  # a numeric result needs its unit
 WITH_TIME = {("vital_signs", "date")}  # the row has a `time`: a partial date cannot take it (sdtm/vs.py)
 PHRASE = {"REJ-REC-001": "is empty", "REJ-REC-006": "is not", "REJ-REC-007": "is not a valid date",
           "REJ-REC-008": "subject is not in", "REJ-REC-009": "not a number", "REJ-REC-010": "unit",

@@ -86,9 +86,10 @@ def test_a_to_fhir_folder_with_bundle_and_ndjson_is_read_once(example: Study,  #
     back, report = read_fhir([written["R4"]])
     assert_same(example, back)
     assert any("identical copies of a resource read before" in n for n in report.notes)
-    # every resource is there twice (bundle.json and <Type>.ndjson): read twice, converted once, the copy skipped
-    n_obs = len(example["LB"]) + len(example["VS"])
+    # every resource is there twice (bundle.json and <Type>.ndjson): read twice, converted once, the copy skipped;
+    # Observations: one per LB, VS and EG record
     counts = {c["form"]: c for c in report.form_counts()}
+    n_obs = len(example["LB"]) + len(example["VS"]) + len(example["EG"])
     assert (counts["Observation"]["read"], counts["Observation"]["converted"], counts["Observation"]["skipped"],
             counts["Observation"]["rejected"]) == (2 * n_obs, n_obs, n_obs, 0)
     assert len(report) == 0

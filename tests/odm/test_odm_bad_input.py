@@ -292,8 +292,9 @@ def test_bad_values_reject_only_their_records(bad_values) -> None:
              for form in ("exposures", "labs", "findings")}
     assert of_06 == {"exposures": 2, "labs": 55, "findings": 10}
     assert counts == {"subjects": (9, 8), "exposures": (18, 16), "adverse_events": (1, 1),
-                      "labs": (494, 494 - 55 - 3), "findings": (90, 80), "vital_signs": (450, 400)}
+                      "labs": (494, 494 - 55 - 3), "findings": (90, 80), "vital_signs": (450, 400),
+                      "ecg": (225, 200)}  # 06: 25 ECG values
     assert len(study["LB"]) == 494 - 55 - 3
     cascaded = [r for r in rejects.sorted() if r.value == "06"]
-    assert len(cascaded) == 2 + 55 + 10 + 50  # and its 50 vital signs
+    assert len(cascaded) == 2 + 55 + 10 + 50 + 25  # and its 50 vital signs and 25 ECG values
     assert all(r.field == "subject_id" and "SubjectData[06]/" in r.reason for r in cascaded)

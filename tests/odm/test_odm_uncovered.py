@@ -66,7 +66,7 @@ def test_unmapped_item_group_and_item_are_rejects_with_count_and_first_line(tmp_
     # the rest converts; the unmapped form is simply absent
     counts = {c.form: (c.read, c.converted) for c in rejects.counts.values()}
     assert counts == {"subjects": (9, 9), "exposures": (18, 18), "adverse_events": (1, 1), "labs": (494, 494),
-                      "vital_signs": (450, 450)}
+                      "vital_signs": (450, 450), "ecg": (225, 225)}
     assert set(study["LB"]["LBNAM"]) == {""}
     assert len(rejects) == 2
 
@@ -121,11 +121,12 @@ def test_study_event_without_visit_in_mapping_is_rejected(tmp_path) -> None:
     del mapping["study_events"]["SE.YEAR6"]
     _, rejects = api.load_study(write_export(tmp_path, mapping=mapping))
     frame = rejects.to_frame()
-    assert set(frame["form"]) == {"labs", "findings", "vital_signs"}
+    assert set(frame["form"]) == {"labs", "findings", "vital_signs", "ecg"}
     assert set(frame["field"]) == {"visit"} and set(frame["value"]) == {"SE.YEAR6"}
     assert frame["reason"].str.contains("StudyEventOID SE.YEAR6 (YEAR 6) has no visit in the mapping's "
                                         "study_events", regex=False).all()
     assert frame["reason"].str.contains(r"\[at SubjectData\[\d+\]/StudyEventData\[SE.YEAR6\]/", regex=True).all()
     assert {c.form: c.rejected for c in rejects.counts.values()} == {
         "subjects": 0, "exposures": 0, "adverse_events": 0, "labs": 98, "findings": 18,  # 11 x 9 less 1 CA 19-9
-        "vital_signs": 9 * 7}  # 7 vital signs at the year-6 visit of 9 subjects
+        "vital_signs": 9 * 7,  # 7 vital signs at the year-6 visit of 9 subjects
+        "ecg": 45}  # 5 x 9

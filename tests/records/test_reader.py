@@ -23,9 +23,10 @@ def test_example_reads_every_form_and_reconciles(example_dir):
     assert rejects.empty
     counts = {c.form: (c.read, c.converted, c.rejected) for c in report.counts.values()}
     # 9 subjects, 2 infusions each, 1 AE, 11 tests x 5 visits x 9 subjects less the one missing CA 19-9,
-    # ECG + chest X-ray at each of the 45 lab visits
+    # ECG + chest X-ray at each of the 45 lab visits, 5 ECG intervals (HR, PR, QRS, QT, QTcF) at each of them
     assert counts == {"subjects": (9, 9, 0), "exposures": (18, 18, 0), "adverse_events": (1, 1, 0),
-                      "labs": (494, 494, 0), "findings": (90, 90, 0), "vital_signs": (450, 450, 0)}
+                      "labs": (494, 494, 0), "findings": (90, 90, 0), "vital_signs": (450, 450, 0),
+                      "ecg": (225, 225, 0)}
     assert len(study["LB"]) == 494 and len(study.carried["findings"]) == 90
 
 
@@ -150,7 +151,7 @@ def test_study_definition_errors_name_the_field(records_copy):
 def test_xlsx_workbook_gives_the_same_study(tmp_path, example_dir):
     book = tmp_path / "records.xlsx"
     with pd.ExcelWriter(book, engine="openpyxl") as xl:
-        for form in ("subjects", "exposures", "adverse_events", "labs", "findings", "vital_signs"):
+        for form in ("subjects", "exposures", "adverse_events", "labs", "findings", "vital_signs", "ecg"):
             pd.read_csv(example_dir / f"{form}.csv", dtype=str, keep_default_na=False).to_excel(
                 xl, sheet_name=form, index=False)
     (tmp_path / "study.yaml").write_bytes((example_dir / "study.yaml").read_bytes())
@@ -161,7 +162,7 @@ def test_xlsx_workbook_gives_the_same_study(tmp_path, example_dir):
         pd.testing.assert_frame_equal(from_csv[name], from_xlsx[name], check_dtype=True)
 
 
-@pytest.mark.parametrize("form", ["subjects", "exposures", "adverse_events", "labs", "findings"])
+@pytest.mark.parametrize("form", ["subjects", "exposures", "adverse_events", "labs", "findings", "ecg"])
 def test_column_checker_agrees_with_jsonschema(form, example_dir):
     """The vectorised checker must flag exactly the rows jsonschema flags (good rows and broken ones)."""
     root = mappings.schema("records")

@@ -21,7 +21,7 @@ from msc_interop.fhir.resources.supp import supplemental_extension
 from msc_interop.fhir.versions import FhirVersion
 from msc_interop.study import Study
 
-WRITTEN_DOMAINS = ("DM", "EX", "AE", "LB", "VS")
+WRITTEN_DOMAINS = ("DM", "EX", "AE", "LB", "VS", "EG")
 
 
 @dataclass
@@ -163,7 +163,7 @@ def encounter_table(study: Study, ctx: WriteContext) -> tuple[pd.DataFrame, np.n
     parts = []
     lb = study.datasets.get("LB")
     lb_rows = np.full(0 if lb is None else len(lb), -1, dtype=np.int64)
-    for name in ("LB", "EX", "AE", "VS"):
+    for name in ("LB", "EX", "AE", "VS", "EG"):
         df = study.datasets.get(name)
         if df is None or "VISITNUM" not in df.columns:
             continue

@@ -36,6 +36,7 @@ from msc_interop.fhir.read_common import (
     strict_bundle,
 )
 from msc_interop.fhir.resources.adverse_events import ADVERSE_EVENT, read_adverse_events
+from msc_interop.fhir.resources.ecg import is_ecg, read_ecg_observations
 from msc_interop.fhir.resources.encounters import ENCOUNTER, read_encounter
 from msc_interop.fhir.resources.enrolment import Enrolment
 from msc_interop.fhir.resources.exposure import MEDICATION, MEDICATION_ADMINISTRATION, read_medication_administrations
@@ -167,7 +168,7 @@ class _Reader(ReadContext):
         with an element the reader needs in the wrong JSON shape is rejected here (fhir/shapes.py), except
         Observations, whose shapes the Flattener checks."""
         res = item.resource
-        if rtype == "Observation":
+        if rtype == "Observation" and not is_ecg(res):  # ECG Observations go to EG (read_ecg_observations)
             flat = (*self.flattener.flatten(res, strict_bundle(item)), _light(item))
             item = flat[-1]
             if at is None:
@@ -347,6 +348,9 @@ def _build(r: _Reader) -> Study:
         datasets["LB"] = lb
     if vs is not None:
         datasets["VS"] = vs
+    eg = read_ecg_observations(r, subjects, encounters, rfstdtc, studyid)
+    if eg is not None:
+        datasets["EG"] = eg
     ae = read_adverse_events(r, subjects, encounters, rfstdtc, studyid)
     if ae is not None:
         datasets["AE"] = ae
@@ -358,7 +362,7 @@ def _build(r: _Reader) -> Study:
         datasets[name] = pd.DataFrame(rows)
     # subjects met only through references (FHIR written by others): DM rows with what is known
     known = set(datasets["DM"]["USUBJID"]) if "DM" in datasets else set()
-    placed = [u for name in ("LB", "AE", "EX", "VS") if name in datasets for u in datasets[name]["USUBJID"]]
+    placed = [u for name in ("LB", "AE", "EX", "VS", "EG") if name in datasets for u in datasets[name]["USUBJID"]]
     extra = [u for u in dict.fromkeys(placed) if u in r.derived_subjects and u not in known]
     if extra and not own:
         extra = list(dict.fromkeys(extra))
@@ -367,7 +371,7 @@ def _build(r: _Reader) -> Study:
         datasets["DM"] = pd.concat([datasets.get("DM", pd.DataFrame()), add], ignore_index=True)
     if "DM" in datasets and not own:
         datasets["DM"] = r.enrolment.fill_dm(datasets["DM"], r.study_meta)
-    for name in ("DM", "LB", "AE", "EX", "VS"):
+    for name in ("DM", "LB", "AE", "EX", "VS", "EG"):
         if name in datasets and not own:
             datasets[name] = foreign_columns(name, datasets[name])
     for name, spec in info.get("datasets", {}).items():

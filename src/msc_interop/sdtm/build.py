@@ -12,6 +12,7 @@ from msc_interop.records.reader import ROW, RawRecords
 from msc_interop.rejects import RejectReport
 from msc_interop.sdtm.ae import build_ae
 from msc_interop.sdtm.dm import build_dm_base, complete_dm
+from msc_interop.sdtm.eg import build_eg
 from msc_interop.sdtm.ex import add_study_days, build_ex
 from msc_interop.sdtm.lb import build_lb
 from msc_interop.sdtm.vs import build_vs
@@ -35,6 +36,7 @@ def build_study(records: RawRecords) -> tuple[Study, RejectReport]:
 
     datasets = {"DM": dm, "EX": ex, "AE": ae, "LB": lb, "TS": build_ts(meta, ex), "TV": build_tv(meta)}
     datasets["VS"] = build_vs(records, meta, dm)
+    datasets["EG"] = build_eg(records, meta, dm)
     if len(suppex):
         datasets["SUPPEX"] = suppex
     datasets = {k: v for k, v in datasets.items() if len(v.columns)}

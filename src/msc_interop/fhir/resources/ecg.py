@@ -1,0 +1,365 @@
+"""EG <-> Observation (R4 and R5 alike): build_ecg_observations and read_ecg_observations.
+
+One Observation per EG record (dicts: a study has a few hundred ECG values). code: the LOINC of
+mappings/ecg.yaml, msc-interop's cdisc-egtestcd coding (userSelected, display EGTEST) and the NCI Thesaurus
+coding; category procedure (as US Core's ECG examples). Intervals: valueQuantity (EGORRES, EGORRESU with its
+UCUM code). INTP and finding records: valueCodeableConcept (text EGORRES, the NCI coding of EGSTRESC).
+EGSTRESC/N/U and EGDY are derived on reading and carried only where the record differs; EGLOBXFL is carried.
+
+Reading FHIR written by others (is_ecg): an Observation whose code is an EGTESTCD of the cdisc-egtestcd system
+or an ECG LOINC of ecg.yaml lands in EG; one with `component`s of ECG codes (a 12-lead ECG report grouping its
+intervals) gives one EG record per such component. A value in seconds becomes ms (ecg.yaml unit_factors).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from msc_interop import mappings
+from msc_interop.fhir import terms
+from msc_interop.fhir.common import Carrier, coding, concept, number_back, parse_number, read_carried, text
+from msc_interop.fhir.context import WriteContext, column, encounter_lookup
+from msc_interop.fhir.datetimes import FhirDateError, dtc_to_fhir
+from msc_interop.fhir.read_common import (
+    ReadContext,
+    apply_overrides,
+    prim_dtc,
+    seq_where_missing,
+    shown_subject,
+    strict_bundle,
+    study_days,
+    subject_of,
+)
+from msc_interop.sdtm import ecg_terms
+from msc_interop.sdtm.eg import format_number
+
+
+@functools.cache
+def _conf() -> dict[str, Any]:
+    return terms.data()["ecg"]
+
+
+def _system() -> str:
+    return _conf()["system"]["uri"]
+
+
+def mapped_variables() -> frozenset[str]:
+    return frozenset(v for v, e in _conf()["element_map"].items() if e["how"] != "carried")
+
+
+# --- deriving the standard result (the writer and the reader use the same rule) -------------------------------
+
+def derive_standard(testcd: pd.Series, orres: pd.Series, orresu: pd.Series, coded: pd.Series) -> pd.DataFrame:
+    """EGSTRESC, EGSTRESN, EGSTRESU from EGTESTCD, EGORRES, EGORRESU and the CT term a coded result names
+    (`coded`, "" if none): numbers rounded per ecg.yaml in the test's unit; coded results their term."""
+    tests = ecg_terms.test_table()
+    num = pd.to_numeric(orres.where(orres.map(lambda x: parse_number(text(x)) is not None), None), errors="coerce")
+    dec = testcd.map(tests["decimals"])
+    std = num.copy()
+    for d in pd.unique(dec.dropna()):
+        m = dec.eq(d)
+        std[m] = num[m].round(int(d))
+    is_num = num.notna() & orresu.ne("")
+    unit = testcd.map(tests["unit"]).fillna(orresu).astype(object)
+    return pd.DataFrame({
+        "EGSTRESC": format_number(std.where(is_num)).where(is_num, coded.astype(object)),
+        "EGSTRESN": std.where(is_num).astype("float64"),
+        "EGSTRESU": unit.where(is_num, "").astype(object)}, index=testcd.index)
+
+
+@functools.cache
+def _term_by_nci() -> dict[str, str]:
+    return {c: v for v, c in ecg_terms.result_codes().items()}
+
+
+# --- writing -------------------------------------------------------------------------------------------------
+
+def build_ecg_observations(ctx: WriteContext) -> list[dict[str, Any]]:
+    """One Observation per EG record."""
+    eg = ctx.study.datasets.get("EG")
+    if eg is None or eg.empty:
+        return []
+    eg = eg.reset_index(drop=True)
+    n = len(eg)
+    rid = ctx.record_ids("EG")
+    enc = encounter_lookup(ctx, eg)
+    s = {c: column(eg, c).astype(object).map(text) for c in ("EGTESTCD", "EGTEST", "EGORRES", "EGORRESU",
+                                                            "EGSTRESC", "EGDTC", "USUBJID", "VISIT", "EPOCH")}
+    coded = s["EGSTRESC"].where(s["EGSTRESC"].isin(list(ecg_terms.result_codes())) & s["EGORRESU"].eq(""), "")
+    std = derive_standard(s["EGTESTCD"], s["EGORRES"], s["EGORRESU"], coded)
+    special = {
+        "STUDYID": column(eg, "STUDYID").astype(object).map(text).to_numpy() != ctx.studyid,
+        "DOMAIN": column(eg, "DOMAIN").astype(object).map(text).to_numpy() != "EG",
+        "USUBJID": s["USUBJID"].eq("").to_numpy(),
+        "EGTESTCD": s["EGTESTCD"].eq("").to_numpy(),
+        "EGTEST": (s["EGTEST"] != s["EGTESTCD"].map(ecg_terms.test_names()).fillna("")).to_numpy(),
+        "EGSTRESC": (s["EGSTRESC"] != std["EGSTRESC"]).to_numpy(),
+        "EGSTRESU": (s["EGSTRESU"] if "EGSTRESU" in s else column(eg, "EGSTRESU").astype(object).map(text)
+                     ).to_numpy() != std["EGSTRESU"].to_numpy(),
+        "EGSTRESN": _differs(column(eg, "EGSTRESN"), std["EGSTRESN"]),
+        "EGORRESU": (s["EGORRESU"].ne("") & s["EGORRES"].map(lambda x: parse_number(x) is None)).to_numpy(),
+        "VISIT": (s["VISIT"] != enc["VISIT"].map(text)).to_numpy(),
+        "EPOCH": (s["EPOCH"] != enc["EPOCH"].map(text)).to_numpy(),
+        "EGDY": _differs(column(eg, "EGDY"), ctx.study_days(column(eg, "EGDTC"), s["USUBJID"])),
+    }
+    carrier = Carrier(n, ctx.tz)
+    carrier.add_dataset(eg, mapped_variables(), special)
+    carried = carrier.extensions()
+    eff, keep = dtc_to_fhir(s["EGDTC"], ctx.tz)
+    cat = _conf()["category"]
+    category = [{"coding": [coding(cat["system"], cat["code"], cat["display"])]}]
+    wf = {"url": terms.ext_url("workflow_research_study"), "valueReference": ctx.study_ref()}
+    url_dtc = terms.ext_url("sdtm_dtc")
+    seqs = column(eg, "EGSEQ")
+    out = []
+    for i in range(n):
+        u, tcd = s["USUBJID"].iloc[i], s["EGTESTCD"].iloc[i]
+        exts = [wf] + ([carried[i]] if carried[i] is not None else []) + ctx.supp.get(("EG", i), [])
+        seq = seqs.iloc[i]
+        res: dict[str, Any] = {
+            "resourceType": "Observation", "id": rid[i], "extension": exts,
+            "identifier": [{"system": terms.id_system("seq"),
+                            "value": f"{ctx.studyid}/{u}/EG/{'' if pd.isna(seq) else int(seq)}"}],
+            "status": terms.fixed("observation_status"), "category": category,
+            "code": _code(tcd, s["EGTEST"].iloc[i]),
+            "subject": {"reference": ctx.refs("Patient", ctx.patient_rids[u])},
+        }
+        if isinstance(enc["id"].iloc[i], str):
+            res["encounter"] = ctx.ref("Encounter", enc["id"].iloc[i])
+        if eff.iloc[i] is not None:
+            res["effectiveDateTime"] = eff.iloc[i]
+        if keep.iloc[i]:
+            res["_effectiveDateTime"] = {"extension": [{"url": url_dtc, "valueString": s["EGDTC"].iloc[i]}]}
+        value = _value(s["EGORRES"].iloc[i], s["EGORRESU"].iloc[i], coded.iloc[i])
+        if value is not None:
+            res[value[0]] = value[1]
+        out.append(res)
+    return out
+
+
+def _code(testcd: str, test: str) -> dict[str, Any]:
+    codings = []
+    loinc = _loinc_of().get(testcd)
+    if loinc:
+        codings.append(coding("loinc", loinc[0], loinc[1]))
+    if testcd:
+        c = {"system": _system(), "code": testcd}
+        if test:
+            c["display"] = test
+        c["userSelected"] = True
+        codings.append(c)
+        term = mappings.codelist("EGTESTCD").term(testcd)
+        if term is not None and term.nci_code:
+            codings.append(coding("ncit", term.nci_code, term.preferred_term or None))
+    return concept(codings, test or testcd or "unnamed ECG test")
+
+
+@functools.cache
+def _loinc_of() -> dict[str, tuple[str, str]]:
+    """EGTESTCD -> (LOINC, display) of ecg.yaml."""
+    t = ecg_terms.test_table()
+    out = {cd: (row.loinc, row.loinc_display) for cd, row in t.iterrows()}
+    i = ecg_terms.interpretation()
+    out[i["testcd"]] = (i["loinc"], i["loinc_display"])
+    return out
+
+
+def _value(orres: str, unit: str, coded: str) -> tuple[str, dict[str, Any]] | None:
+    if orres == "":
+        return None
+    num = parse_number(orres)
+    if num is not None and unit:
+        q: dict[str, Any] = {"value": num}
+        if number_back(num) != orres:
+            q["_value"] = {"extension": [{"url": terms.ext_url("sdtm_original_text"), "valueString": orres}]}
+        q["unit"] = unit
+        ucum = _ucum_of().get(unit)
+        if ucum:
+            q.update({"system": terms.system("ucum"), "code": ucum})
+        return "valueQuantity", q
+    cc: dict[str, Any] = {}
+    nci = ecg_terms.result_codes().get(coded)
+    if nci:
+        cc["coding"] = [coding("ncit", nci, coded)]
+    cc["text"] = orres
+    return "valueCodeableConcept", cc
+
+
+@functools.cache
+def _ucum_of() -> dict[str, str]:
+    """CDISC unit -> UCUM (ecg.yaml)."""
+    t = ecg_terms.test_table()
+    return dict(zip(t["unit"], t["ucum"], strict=True))
+
+
+def _differs(a: pd.Series, b: pd.Series) -> np.ndarray:
+    x = pd.to_numeric(a, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    y = pd.to_numeric(b, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    return ~((np.isnan(x) & np.isnan(y)) | (x == y))
+
+
+# --- reading -------------------------------------------------------------------------------------------------
+
+def _codings(cc: Any) -> list[dict[str, Any]]:
+    return [c for c in (cc.get("coding") or ()) if isinstance(c, dict)] if isinstance(cc, dict) else []
+
+
+@functools.cache
+def _systems() -> tuple[str, str]:
+    return _system(), terms.system("loinc")
+
+
+def ecg_test(code: Any) -> str | None:
+    """The EGTESTCD a code names (cdisc-egtestcd coding, else an ECG LOINC of ecg.yaml); None if not ECG."""
+    if not isinstance(code, dict):
+        return None
+    codings = code.get("coding")
+    if not isinstance(codings, list):
+        return None
+    own, loinc = _systems()
+    loincs = ecg_terms.loinc_index()
+    found = None
+    for c in codings:
+        if not isinstance(c, dict):
+            continue
+        system, value = c.get("system"), c.get("code")
+        if system == own and isinstance(value, str) and value:
+            return value
+        if found is None and system == loinc and value in loincs:
+            found = loincs[value]
+    return found
+
+
+def is_ecg(res: dict[str, Any]) -> bool:
+    """Whether an Observation belongs to EG: its code, or one of its components' codes, is an ECG test."""
+    if ecg_test(res.get("code")) is not None:
+        return True
+    comps = res.get("component")
+    return isinstance(comps, list) and any(isinstance(c, dict) and ecg_test(c.get("code")) for c in comps)
+
+
+@functools.cache
+def _unit_of_ucum() -> dict[str, tuple[str, float]]:
+    """UCUM code or unit text -> (CDISC unit, factor to it): the tests' own units and ecg.yaml unit_factors."""
+    out = {u: (c, 1.0) for c, u in _ucum_of().items()}
+    out.update({c: (c, 1.0) for c in _ucum_of()})
+    for f in mappings.load("ecg").get("unit_factors", ()):
+        out[f["ucum"]] = (f["unit"], float(f["factor"]))
+    return out
+
+
+def read_ecg_observations(r: ReadContext, subjects: dict[str, str], encounters: dict[str, dict[str, Any]],
+                          rfstdtc: dict[str, str], studyid: str) -> pd.DataFrame | None:
+    """EG from the Observations read.py set aside for it (is_ecg); None when there are none."""
+    items = r.by_type.get("Observation", [])
+    if not items:
+        return None
+    rows, over, coded = [], [], []
+    for loc in items:
+        res = loc.resource
+        subject = subject_of(res.get("subject"))
+        usubjid, problem = r.subject(subject, strict_bundle(loc), subjects)
+        if usubjid is None:
+            r.reject(loc, "Observation", "Observation.subject", problem, shown_subject(subject), code="REJ-FHIR-003")
+            continue
+        if res.get("status") in ("entered-in-error", "cancelled"):
+            r.reject(loc, "Observation", "Observation.status", f"status {res['status']}: not a result",
+                     res["status"], code="REJ-FHIR-004")
+            continue
+        try:
+            dtc = prim_dtc(res, "effectiveDateTime", r.tz) if ("effectiveDateTime" in res or
+                                                                "_effectiveDateTime" in res) else ""
+        except FhirDateError as exc:
+            r.reject(loc, "Observation", "Observation.effectiveDateTime", str(exc), exc.value, code="REJ-FHIR-006")
+            continue
+        parts = [res] if ecg_test(res.get("code")) and _has_value(res) else []
+        parts += [c for c in res.get("component") or () if isinstance(c, dict) and ecg_test(c.get("code"))]
+        found, bad = [], None
+        for part in parts:
+            got = _record(part)
+            if isinstance(got, tuple):
+                bad = got
+                break
+            found.append(got)
+        if bad is not None or not found:
+            fld, why, value = bad or ("Observation.value[x]", "no ECG value (neither the Observation nor a "
+                                      "component with an ECG code has a value)", "")
+            r.reject(loc, "Observation", fld, why, value, code="REJ-FHIR-006")
+            continue
+        seq = None
+        for ident in res.get("identifier") or ():
+            if isinstance(ident, dict) and ident.get("system") == terms.id_system("seq"):
+                seq = text(ident.get("value")).rsplit("/", 1)[-1]
+        enc = r.visit(loc, "Observation", "Observation.encounter", (res.get("encounter") or {}).get("reference"),
+                      encounters)
+        carried = read_carried(res, r.tz)
+        for rec in found:
+            rows.append({"STUDYID": studyid, "DOMAIN": "EG", "USUBJID": usubjid,
+                         "EGSEQ": int(seq) if seq and seq.lstrip("-").isdigit() and len(found) == 1 else None,
+                         "EGTESTCD": rec["EGTESTCD"], "EGTEST": rec["EGTEST"], "EGORRES": rec["EGORRES"],
+                         "EGORRESU": rec["EGORRESU"], "VISITNUM": enc.get("VISITNUM"), "VISIT": enc.get("VISIT", ""),
+                         "EPOCH": enc.get("EPOCH", ""), "EGDTC": dtc})
+            coded.append(rec["coded"])
+            over.append(carried)
+        r.converted["Observation"] += 1
+    if not rows:
+        return pd.DataFrame(columns=["STUDYID", "DOMAIN", "USUBJID", "EGSEQ", "EGTESTCD", "EGTEST"])
+    df = pd.DataFrame(rows)
+    std = derive_standard(df["EGTESTCD"], df["EGORRES"], df["EGORRESU"], pd.Series(coded, dtype=object))
+    for c in std.columns:
+        df[c] = std[c]
+    df = apply_overrides(df, over)
+    df = study_days(df, "EGDTC", "EGDY", over, rfstdtc)
+    df = seq_where_missing(df, "EG")
+    order = [v.name for v in mappings.sdtm_domain("EG").variables]
+    return df[[c for c in order if c in df.columns] + [c for c in df.columns if c not in order]]
+
+
+def _has_value(part: dict[str, Any]) -> bool:
+    return any(k.startswith("value") for k in part)
+
+
+def _record(part: dict[str, Any]) -> dict[str, Any] | tuple[str, str, Any]:
+    """The EG fields of an Observation or component with an ECG code; (field, reason, value) if unusable."""
+    code = part.get("code")
+    testcd = ecg_test(code)
+    name = next((text(c.get("display")) for c in _codings(code) if c.get("system") == _system()), "")
+    rec: dict[str, Any] = {"EGTESTCD": testcd, "EGTEST": name or ecg_terms.test_names().get(testcd, testcd),
+                           "EGORRESU": "", "coded": ""}
+    q = part.get("valueQuantity")
+    if isinstance(q, dict):
+        value = q.get("value")
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return "valueQuantity.value", "the ECG value is not a number", text(value)
+        orig = next((e.get("valueString") for e in (q.get("_value") or {}).get("extension") or ()
+                     if isinstance(e, dict) and e.get("url") == terms.ext_url("sdtm_original_text")), None)
+        unit = text(q.get("code")) or text(q.get("unit"))
+        own = text(q.get("unit")) in _ucum_of()
+        cdisc, factor = (text(q.get("unit")), 1.0) if own else _unit_of_ucum().get(unit, (None, 1.0))
+        if cdisc is None:
+            known = ", ".join(sorted(_unit_of_ucum()))
+            return "valueQuantity.code", f"unit '{unit}' is not an ECG unit (known: {known})", unit
+        rec["EGORRESU"] = cdisc
+        if factor != 1.0:  # converted (s -> ms): the product to 6 decimals, so 0.16 s is "160", not 160.00000000000003
+            rec["EGORRES"] = format_number(pd.Series([round(value * factor, 6)]))[0]
+        else:
+            rec["EGORRES"] = orig if orig is not None else number_back(value)
+        return rec
+    cc = part.get("valueCodeableConcept")
+    if isinstance(cc, dict):
+        term = next((_term_by_nci().get(c.get("code")) for c in _codings(cc)
+                     if c.get("system") == terms.system("ncit") and _term_by_nci().get(c.get("code"))), "")
+        rec["EGORRES"] = text(cc.get("text")) or next((text(c.get("display")) for c in _codings(cc)), "")
+        rec["coded"] = term or (rec["EGORRES"].upper() if rec["EGORRES"].upper() in ecg_terms.result_codes()
+                                else "")
+        return rec
+    if isinstance(part.get("valueString"), str):
+        rec["EGORRES"] = part["valueString"]
+        up = rec["EGORRES"].upper()
+        rec["coded"] = up if up in ecg_terms.result_codes() else ""
+        return rec
+    return "value[x]", "the ECG value is neither a Quantity, a CodeableConcept nor a string", ""

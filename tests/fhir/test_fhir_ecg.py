@@ -1,0 +1,52 @@
+"""ECG Observations written by others land in EG (fhir/resources/ecg.py): a 12-lead ECG report whose components
+are the intervals (one EG record per component, seconds -> ms), an EKG impression; a vital-sign heart rate does not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from msc_interop.fhir.read import read_fhir
+
+LOINC = "http://loinc.org"
+
+
+def _q(code: str, value: float, unit: str) -> dict:
+    return {"code": {"coding": [{"system": LOINC, "code": code}]},
+            "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}}
+
+
+def test_hospital_ecg_report_with_components_lands_in_eg(tmp_path: Path) -> None:
+    panel = {"resourceType": "Observation", "id": "ecg1", "status": "final",
+             "code": {"coding": [{"system": LOINC, "code": "11524-6", "display": "EKG study"}]},
+             "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2021-11-10T16:48:57+08:00",
+             "component": [_q("76282-3", 72, "/min"), _q("44976-9", 0.16, "s"), _q("44973-6", 0.092, "s"),
+                           _q("44975-1", 0.4, "s"), _q("76634-5", 431, "ms")]}
+    impression = {"resourceType": "Observation", "id": "ecg2", "status": "final",
+                  "code": {"coding": [{"system": LOINC, "code": "8601-7", "display": "EKG impression"}]},
+                  "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2021-11-10T16:48:57+08:00",
+                  "valueCodeableConcept": {"text": "Normal Sinus Rhythm (NSR)"}}
+    vital = {"resourceType": "Observation", "id": "hr1", "status": "final",
+             "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                       "code": "vital-signs"}]}],
+             "code": {"coding": [{"system": LOINC, "code": "8867-4"}]}, "subject": {"reference": "Patient/p1"},
+             "effectiveDateTime": "2021-11-10", "valueQuantity": {"value": 80, "unit": "/min"}}
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "p1"}}, {"resource": panel}, {"resource": impression},
+        {"resource": vital}]}
+    path = tmp_path / "ecg.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    study, report = read_fhir([path], timezone="Asia/Shanghai")
+    eg = study["EG"].set_index("EGTESTCD")
+    # hand-checked: 0.16 s = 160 ms, 0.092 s = 92 ms, 0.4 s = 400 ms; QTcF already in ms; HR /min -> beats/min
+    assert eg.loc["PRAG", ["EGORRES", "EGORRESU", "EGSTRESN", "EGSTRESU"]].tolist() == ["160", "ms", 160.0, "ms"]
+    assert eg.loc["QRSAG", "EGSTRESN"] == 92.0 and eg.loc["QTAG", "EGSTRESN"] == 400.0
+    assert eg.loc["QTCFAG", "EGORRES"] == "431" and eg.loc["QTCFAG", "EGTEST"] == "QTcF Interval, Aggregate"
+    assert eg.loc["EGHRMN", ["EGORRES", "EGORRESU"]].tolist() == ["72", "beats/min"]
+    assert eg.loc["INTP", "EGORRES"] == "Normal Sinus Rhythm (NSR)"
+    assert set(eg["EGDTC"]) == {"2021-11-10T16:48:57"}
+    assert len(eg) == 6
+    assert "LB" not in study.datasets or study["LB"].empty  # neither the ECG values nor the vital sign
+    counts = {c["form"]: c for c in report.form_counts()}
+    assert counts["Observation"]["read"] == 3
+    assert counts["Observation"]["skipped"] == 1  # the vital sign: not EG, not a lab result
