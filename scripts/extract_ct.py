@@ -73,6 +73,10 @@ DEFAULT_CODELISTS: tuple[str, ...] = (
     "FREQ",
     "TSPARMCD",
     "TSPARM",
+    "PROCEDUR",
+    "RETESTCD",
+    "RETEST",
+    "NORMABNM",
 )
 
 #: Codelists with at least this many terms are written without term definitions.

@@ -16,6 +16,7 @@ import pandas as pd
 import yaml
 
 from msc_interop.atomic import atomic_open
+from msc_interop.synth_mh import medical_history
 
 STUDYID = "MSC-SLE-2009"
 
@@ -91,6 +92,7 @@ class StudyRecords:
     adverse_events: pd.DataFrame
     labs: pd.DataFrame
     findings: pd.DataFrame
+    medical_history: pd.DataFrame | None = None  # synth_mh.py (its own random stream)
 
     def write(self, folder: str | Path) -> list[Path]:
         """Write study.yaml and one CSV per form (UTF-8, header row, no index)."""
@@ -100,7 +102,9 @@ class StudyRecords:
         with atomic_open(folder / "study.yaml", "w", encoding="utf-8", newline="\n") as fh:
             yaml.safe_dump(self.definition, fh, sort_keys=False, allow_unicode=True, width=110)
         written.append(folder / "study.yaml")
-        for form in ("subjects", "exposures", "adverse_events", "labs", "findings"):
+        forms = ["subjects", "exposures", "adverse_events", "labs", "findings"]
+        forms += [f for f in ("medical_history",) if getattr(self, f) is not None]
+        for form in forms:
             path = folder / f"{form}.csv"
             with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
                 getattr(self, form).to_csv(fh, index=False, lineterminator="\n")
@@ -164,7 +168,8 @@ def generate(n_subjects: int = 9, seed: int = 2009, profile: str = "seed") -> St
     adverse_events = _adverse_events(profile, rng, subj, start0)
     labs = _labs(profile, rng, subj, female, day0)
     findings = _findings(profile, rng, subj, labs)
-    return StudyRecords(study_definition(), subjects, exposures, adverse_events, labs, findings)
+    mh = medical_history(profile, seed, subj, day0)
+    return StudyRecords(study_definition(), subjects, exposures, adverse_events, labs, findings, mh)
 
 
 def _adverse_events(profile: str, rng: np.random.Generator, subj: np.ndarray, start0: pd.DatetimeIndex) -> pd.DataFrame:

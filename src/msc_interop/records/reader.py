@@ -39,7 +39,7 @@ def _forms() -> dict[str, dict[str, Any]]:
     return mappings.schema("records")["x-forms"]
 
 
-FORMS: tuple[str, ...] = ("subjects", "exposures", "adverse_events", "labs", "findings")
+FORMS: tuple[str, ...] = ("subjects", "exposures", "adverse_events", "labs", "findings", "medical_history")
 
 
 @dataclass
