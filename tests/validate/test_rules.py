@@ -31,6 +31,7 @@ from msc_interop.validate.docs import rules_markdown
 from msc_interop.validate.registry import registered_functions
 
 from .conftest import FHIR_DATA, mutate
+from .rule_cases_prmh import PRMH_CASES
 from .test_define_versions import _package
 from .test_encoding import _xpt
 from .test_standard import _copy, _ts_version, _xpt_edit
@@ -286,6 +287,7 @@ CASES: list[tuple[str, str, Check, bool]] = [
                                                  cells=_cells(*(("DM", i, "DTHFL", "Y") for i in range(1, 10)))),
      False),
 ]
+CASES += PRMH_CASES
 
 
 @pytest.mark.parametrize(("rule_id", "name", "check", "fires"), CASES, ids=[f"{c[0]}: {c[1]}" for c in CASES])
