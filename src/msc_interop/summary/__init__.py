@@ -11,7 +11,8 @@
 
 Tables (CSV file names): study, demographics, disposition, exposure_summary, exposure_schedule, exposure_listing,
 ae_overview, ae_soc_pt, ae_characteristics, ae_infusion, ae_listing, lab_stats, lab_change, lab_range, lab_shift,
-lab_abnormal_listing, data_issues. Figures: one SVG per lab category (LBCAT), embedded in the HTML report.
+lab_abnormal_listing, mh_soc_pt, cxr_visits, data_issues. Figures: one SVG per lab category (LBCAT), embedded in
+the HTML report.
 
 Only ``study`` (title, protocol, indication, planned schedule) and ``exposure_schedule`` (timing against the planned
 days) read study-level metadata (study.yaml, or TS and TV in SDTM): an input without it gives "not recorded" and
@@ -38,6 +39,7 @@ from msc_interop.summary.adverse import summarize_ae
 from msc_interop.summary.ae_groups import load_groups
 from msc_interop.summary.exposure import summarize_exposure
 from msc_interop.summary.figures import lab_figures
+from msc_interop.summary.history_imaging import summarize_history_imaging
 from msc_interop.summary.labs import LabResult, summarize_labs
 from msc_interop.summary.populations import dose_dates, population
 from msc_interop.summary.subjects import demographics, disposition, populations, study_table
@@ -108,6 +110,7 @@ def _build(study: Study, opts: Options) -> _Summary:
     infusion = is_infusion(study)
     ae = summarize_ae(study, pop, ex, sec, groups=groups, doses=doses, te_window=opts.te_window, infusion=infusion)
     labs = summarize_labs(study, pop, sec, baseline=opts.baseline, by_visit=opts.by_visit)
+    summarize_history_imaging(study, pop, sec)
     issues = pd.DataFrame(sec.issues, columns=["Issue", "Dataset", "Records", "Subjects", "Detail", "Handling"])
     sec.add("data_issues", "Data handling: partial dates, missing and non-numeric values", issues,
             ["Every record is accounted for: what could not be used as is, how many, and how it was handled. "

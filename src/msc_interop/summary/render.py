@@ -26,6 +26,7 @@ SECTIONS: list[tuple[str, list[str]]] = [
     ("Adverse events", ["ae_overview", "ae_soc_pt", "ae_characteristics", "ae_infusion", "ae_listing",
                         "ae_pretreatment"]),
     ("Laboratory safety", ["lab_stats", "lab_change", "lab_range", "lab_shift", "@figures", "lab_abnormal_listing"]),
+    ("Medical history and chest X-ray", ["mh_soc_pt", "cxr_visits"]),
     ("Data handling", ["data_issues"]),
 ]
 LISTINGS = frozenset({"exposure_listing", "ae_listing", "lab_abnormal_listing", "population_listing",
