@@ -10,7 +10,7 @@ from .registry import case, edit_bundle_entry, edit_json
 
 # --- FHIR --------------------------------------------------------------------------------------------------------
 
-OBS_ONE_REJECTED = {"Observation": (494, 493, 1)}
+OBS_ONE_REJECTED = {"Observation": (539, 538, 1)}
 
 
 @case("fhir/entry-request-without-resource", "fhir-bundle", "from-fhir", 1, ("bundle.json", "entry"))

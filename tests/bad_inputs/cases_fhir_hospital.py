@@ -12,7 +12,7 @@ from typing import Any
 
 from .registry import case, edit_json
 
-OBS, MA = 494, 18  # Observations and MedicationAdministrations of the source Bundle
+OBS, MA = 539, 18  # Observations and MedicationAdministrations of the source Bundle
 CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 
 

@@ -34,10 +34,10 @@ def _with_bom(name: str) -> Callable[[Path], None]:
 
 
 # a UTF-8 byte-order mark is accepted everywhere (it rejected a whole bundle.json while CSV BOMs were accepted)
-case("fhir/bundle-with-utf8-bom", "fhir-bundle", "from-fhir", 0, ("Observation: read 494 = converted 494",),
-     {"Observation": (494, 494, 0)})(_with_bom("bundle.json"))
-case("fhir/ndjson-with-utf8-bom", "fhir-ndjson", "from-fhir", 0, ("Observation: read 494 = converted 494",),
-     {"Observation": (494, 494, 0)})(_with_bom("Observation.ndjson"))
+case("fhir/bundle-with-utf8-bom", "fhir-bundle", "from-fhir", 0, ("Observation: read 539 = converted 539",),
+     {"Observation": (539, 539, 0)})(_with_bom("bundle.json"))
+case("fhir/ndjson-with-utf8-bom", "fhir-ndjson", "from-fhir", 0, ("Observation: read 539 = converted 539",),
+     {"Observation": (539, 539, 0)})(_with_bom("Observation.ndjson"))
 case("sdtm-json/lb-with-utf8-bom", "sdtm-json", "to-sdtm", 0, ("lb.csv",))(_with_bom("lb.json"))
 case("records/labs.csv-with-utf8-bom", "records", "to-sdtm", 0, ("labs: read 494 = converted 494",))(
     _with_bom("labs.csv"))
