@@ -80,6 +80,9 @@ DEFAULT_CODELISTS: tuple[str, ...] = (
     # EG (issue 14, eg): the ECG result terms of findings rows (EGSTRESC, C71150) and the overall
     # interpretation NORMAL / ABNORMAL (NORMABNM, C101834)
     "EGSTRESC",
+    "PROCEDUR",
+    "RETESTCD",
+    "RETEST",
     "NORMABNM",
 )
 

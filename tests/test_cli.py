@@ -28,11 +28,12 @@ def test_to_sdtm_example_prints_counts_and_exits_0(tmp_path):
     assert f"wrote {tmp_path / 'xpt' / 'lb.xpt'} (494 records)" in res.output
     for fmt, suffix in (("xpt", "xpt"), ("json", "json"), ("csv", "csv")):
         assert {p.name for p in (tmp_path / fmt).glob(f"*.{suffix}")} == {
-            f"{d}.{suffix}" for d in ("dm", "ex", "ae", "lb", "eg", "suppex", "ts", "tv", "vs")}
+            f"{d}.{suffix}" for d in ("dm", "ex", "ae", "lb", "eg", "suppex", "ts", "tv", "vs", "mh", "pr", "re",
+                                           "relrec")}
     assert (tmp_path / "xpt" / "define.xml").exists() and (tmp_path / "json" / "define.xml").exists()
     counts = json.loads((tmp_path / "rejects.json").read_text())["counts"]
     assert {c["form"]: c["rejected"] for c in counts} == dict.fromkeys(
-        ["adverse_events", "ecg", "exposures", "findings", "labs", "subjects", "vital_signs"], 0)
+        ["adverse_events", "ecg", "exposures", "findings", "labs", "medical_history", "subjects", "vital_signs"], 0)
 
 
 def test_two_runs_are_byte_identical(tmp_path):

@@ -18,6 +18,7 @@ import yaml
 from msc_interop import synth_vs
 from msc_interop.atomic import atomic_open
 from msc_interop.synth_ecg import ecg_form
+from msc_interop.synth_mh import medical_history
 
 STUDYID = "MSC-SLE-2009"
 
@@ -95,6 +96,7 @@ class StudyRecords:
     findings: pd.DataFrame
     vital_signs: pd.DataFrame | None = None
     ecg: pd.DataFrame | None = None  # ecg.csv (synth_ecg.py, its own generator)
+    medical_history: pd.DataFrame | None = None  # synth_mh.py (its own random stream)
 
     def write(self, folder: str | Path) -> list[Path]:
         """Write study.yaml and one CSV per form (UTF-8, header row, no index)."""
@@ -104,7 +106,8 @@ class StudyRecords:
         with atomic_open(folder / "study.yaml", "w", encoding="utf-8", newline="\n") as fh:
             yaml.safe_dump(self.definition, fh, sort_keys=False, allow_unicode=True, width=110)
         written.append(folder / "study.yaml")
-        for form in ("subjects", "exposures", "adverse_events", "labs", "findings", "vital_signs", "ecg"):
+        for form in ("subjects", "exposures", "adverse_events", "labs", "findings", "vital_signs", "ecg",
+                     "medical_history"):
             if getattr(self, form) is None:
                 continue
             path = folder / f"{form}.csv"
@@ -171,8 +174,9 @@ def generate(n_subjects: int = 9, seed: int = 2009, profile: str = "seed") -> St
     labs = _labs(profile, rng, subj, female, day0)
     findings = _findings(profile, rng, subj, labs)
     vs = synth_vs.vital_signs(profile, seed, subjects, exposures, labs)
+    mh = medical_history(profile, seed, subj, day0)
     return StudyRecords(study_definition(), subjects, exposures, adverse_events, labs, findings, vs,
-                        ecg=ecg_form(profile, seed, findings, labs))
+                        ecg=ecg_form(profile, seed, findings, labs), medical_history=mh)
 
 
 def _adverse_events(profile: str, rng: np.random.Generator, subj: np.ndarray, start0: pd.DatetimeIndex) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from .registry import case, edit_bundle_entry, edit_json
 
 # --- FHIR --------------------------------------------------------------------------------------------------------
 
-OBS_ONE_REJECTED = {"Observation": (1219, 1218, 1)}  # 494 LB + 450 VS + 275 EG
+OBS_ONE_REJECTED = {"Observation": (1264, 1263, 1)}  # 494 LB + 450 VS + 275 EG + 45 RE
 
 
 @case("fhir/entry-request-without-resource", "fhir-bundle", "from-fhir", 1, ("bundle.json", "entry"))

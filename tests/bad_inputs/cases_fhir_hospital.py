@@ -12,7 +12,7 @@ from typing import Any
 
 from .registry import case, edit_json
 
-OBS, MA = 494 + 450 + 275, 18  # Observations (LB, VS, EG) and MedicationAdministrations of the source Bundle
+OBS, MA = 494 + 450 + 275 + 45, 18  # Observations (LB, VS, EG, RE) and MedicationAdministrations of the source Bundle
 CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 
 

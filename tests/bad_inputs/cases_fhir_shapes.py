@@ -18,7 +18,7 @@ import orjson
 
 from .registry import case, edit_bundle_entry, edit_json
 
-N = {"Observation": 494 + 450 + 275, "Patient": 9, "ResearchSubject": 9, "AdverseEvent": 1,
+N = {"Observation": 494 + 450 + 275 + 45, "Patient": 9, "ResearchSubject": 9, "AdverseEvent": 1,
      "MedicationAdministration": 18,
      "Encounter": 63, "ResearchStudy": 2}
 
@@ -232,17 +232,17 @@ case("fhir-dup/observation-identical", "fhir-bundle", "from-fhir", 0, ("identica
 case("fhir-dup/observation-identical-three-times", "fhir-bundle", "from-fhir", 0, ("identical copies", "skipped 2"),
      none_rejected("Observation", 2))(_append_copy("Observation", times=2))
 case("fhir-dup/patient-identical", "fhir-bundle", "from-fhir", 0, ("identical copies",),
-     {"Patient": (10, 9, 0), "ResearchSubject": (9, 9, 0), "Observation": (1219, 1219, 0)})(_append_copy("Patient"))
+     {"Patient": (10, 9, 0), "ResearchSubject": (9, 9, 0), "Observation": (1264, 1264, 0)})(_append_copy("Patient"))
 case("fhir-dup/observation-identical-but-meta", "fhir-bundle", "from-fhir", 0, ("identical copies",),
      none_rejected("Observation", 1))(_append_copy("Observation", meta=({"versionId": "1"}, {"versionId": "2"})))
 case("fhir-dup/observation-different-no-version", "fhir-bundle", "from-fhir", 1,
-     ("appears twice with different content (bundle.json entries 103 and 1322)", "none of them is converted"),
-     {"Observation": (1220, 1218, 2)})(_append_copy("Observation", _value(999)))
+     ("appears twice with different content (bundle.json entries 103 and 1427)", "none of them is converted"),
+     {"Observation": (1265, 1263, 2)})(_append_copy("Observation", _value(999)))
 case("fhir-dup/observation-different-three-times", "fhir-bundle", "from-fhir", 1,
-     ("appears 3 times with different content (bundle.json entries 103, 1322 and 1323)",),
-     {"Observation": (1221, 1218, 3)})(_append_copy("Observation", _value(999), times=2))
+     ("appears 3 times with different content (bundle.json entries 103, 1427 and 1428)",),
+     {"Observation": (1266, 1263, 3)})(_append_copy("Observation", _value(999), times=2))
 case("fhir-dup/observation-newer-version-later", "fhir-bundle", "from-fhir", 0,
-     ("skipped: an older version", "meta.versionId 1", "bundle.json entry 1322) was converted"),
+     ("skipped: an older version", "meta.versionId 1", "bundle.json entry 1427) was converted"),
      none_rejected("Observation", 1))(_append_copy("Observation", _value(999),
                                                     meta=({"versionId": "1"}, {"versionId": "2"})))
 case("fhir-dup/observation-newer-version-first", "fhir-bundle", "from-fhir", 0,
@@ -251,11 +251,11 @@ case("fhir-dup/observation-newer-version-first", "fhir-bundle", "from-fhir", 0,
          {"lastUpdated": "2021-05-01T10:00:00+02:00"}, {"lastUpdated": "2020-01-01T00:00:00Z"})))
 case("fhir-dup/observation-same-version-different-content", "fhir-bundle", "from-fhir", 1,
      ("appears twice with different content",),
-     {"Observation": (1220, 1218, 2)})(_append_copy("Observation", _value(999),
+     {"Observation": (1265, 1263, 2)})(_append_copy("Observation", _value(999),
                                                   meta=({"versionId": "3"}, {"versionId": "3"})))
 case("fhir-dup/observation-version-not-a-number", "fhir-bundle", "from-fhir", 1,
      ("appears twice with different content",),
-     {"Observation": (1220, 1218, 2)})(_append_copy("Observation", _value(999),
+     {"Observation": (1265, 1263, 2)})(_append_copy("Observation", _value(999),
                                                   meta=({"versionId": "a"}, {"versionId": "b"})))
 case("fhir-dup/patient-different-no-version", "fhir-bundle", "from-fhir", 1,
      ("appears twice with different content", "was rejected"),
@@ -277,7 +277,7 @@ def _(d: Path) -> None:
 
 @case("fhir-dup/observation-different-across-files", "fhir-ndjson", "from-fhir", 1,
       ("appears twice with different content (Observation.ndjson line 1 and one.json line 1)",),
-      {"Observation": (1220, 1218, 2)})
+      {"Observation": (1265, 1263, 2)})
 def _(d: Path) -> None:
     res = _ndjson_line(d, "Observation")
     _value(999)(res)
@@ -303,7 +303,7 @@ case("fhir-dup/observation-newer-in-a-bundle-beside-ndjson", "fhir-ndjson", "fro
      none_rejected("Observation", 1))(_update_beside({"lastUpdated": "2025-06-01T12:00:00+08:00"}))
 case("fhir-dup/observation-one-copy-without-version", "fhir-ndjson", "from-fhir", 1,
      ("appears twice with different content (Observation.ndjson line 1 and update.json entry 0)",),
-     {"Observation": (1220, 1218, 2)})(_update_beside(None))
+     {"Observation": (1265, 1263, 2)})(_update_beside(None))
 
 
 # --- subjects given by identifier, references to nothing --------------------------------------------------------
@@ -382,7 +382,7 @@ case("fhir-ndjson/observation-line-not-json", "fhir-ndjson", "from-fhir", 1,
      ("Observation.ndjson line 10", "line 10 is not valid JSON at column"), one_rejected("Observation"))(
     lambda d: _edit_line(d, "Observation", 10, b'{"resourceType": "Observation", "id": \n'))
 case("fhir-ndjson/observation-line-truncated-mid-value", "fhir-ndjson", "from-fhir", 1,
-     ("Observation.ndjson line 1219",), one_rejected("Observation"))(
+     ("Observation.ndjson line 1264",), one_rejected("Observation"))(
     lambda d: (d / "Observation.ndjson").write_bytes((d / "Observation.ndjson").read_bytes()[:-40]))
 case("fhir-ndjson/observation-line-an-array", "fhir-ndjson", "from-fhir", 1,
      ("Observation.ndjson line 7", "must be one JSON object"), one_rejected("Observation"))(
@@ -416,13 +416,13 @@ case("fhir-file/bundle-a-list-alone", "fhir-bundle", "from-fhir", 2, ("expected 
 case("fhir-file/bundle-entry-an-object", "fhir-bundle", "from-fhir", 2, ("Bundle.entry is an object",))(
     lambda d: edit_json(d / "bundle.json", lambda b: b.update(entry=b["entry"][0])))
 case("fhir-file/every-ndjson-line-bad", "fhir-ndjson", "from-fhir", 2, ("no FHIR resource could be read",
-                                                                        "Observation.ndjson line 1", "and 14 more"))(
+                                                                        "Encounter.ndjson line 1", "and 20 more"))(
     lambda d: [p.write_bytes(b"{\n" * 3) for p in d.glob("*.ndjson")])
 
 
 @case("fhir-file/truncated-bundle-beside-ndjson", "fhir-ndjson", "from-fhir", 1,
       ("extra.json: the whole file could not be read", "an unknown number of resources, about"),
-      {"(unreadable)": (1, 0, 1), "Observation": (1219, 1219, 0)})
+      {"(unreadable)": (1, 0, 1), "Observation": (1264, 1264, 0)})
 def _(d: Path) -> None:
     whole = orjson.dumps({"resourceType": "Bundle", "type": "collection", "entry": [
         {"resource": {"resourceType": "Condition", "id": f"c{i}"}} for i in range(20)]})
@@ -430,13 +430,13 @@ def _(d: Path) -> None:
 
 
 @case("fhir-file/nan-file-beside-ndjson", "fhir-ndjson", "from-fhir", 1, ("nan.json", "NaN"),
-      {"(unreadable)": (1, 0, 1), "Observation": (1219, 1219, 0)})
+      {"(unreadable)": (1, 0, 1), "Observation": (1264, 1264, 0)})
 def _(d: Path) -> None:
     (d / "nan.json").write_bytes(b'{"resourceType": "Observation", "id": "n", "valueQuantity": {"value": NaN}}')
 
 
 @case("fhir-file/deep-file-beside-ndjson", "fhir-ndjson", "from-fhir", 1, ("deep.json", "nested deeper"),
-      {"(unreadable)": (1, 0, 1), "Observation": (1219, 1219, 0)})
+      {"(unreadable)": (1, 0, 1), "Observation": (1264, 1264, 0)})
 def _(d: Path) -> None:
     (d / "deep.json").write_bytes(b'{"a":' * 2000 + b"1" + b"}" * 2000)
 

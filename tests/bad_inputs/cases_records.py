@@ -34,10 +34,10 @@ def _with_bom(name: str) -> Callable[[Path], None]:
 
 
 # a UTF-8 byte-order mark is accepted everywhere (it rejected a whole bundle.json while CSV BOMs were accepted)
-case("fhir/bundle-with-utf8-bom", "fhir-bundle", "from-fhir", 0, ("Observation: read 1219 = converted 1219",),
-     {"Observation": (1219, 1219, 0)})(_with_bom("bundle.json"))
-case("fhir/ndjson-with-utf8-bom", "fhir-ndjson", "from-fhir", 0, ("Observation: read 1219 = converted 1219",),
-     {"Observation": (1219, 1219, 0)})(_with_bom("Observation.ndjson"))
+case("fhir/bundle-with-utf8-bom", "fhir-bundle", "from-fhir", 0, ("Observation: read 1264 = converted 1264",),
+     {"Observation": (1264, 1264, 0)})(_with_bom("bundle.json"))
+case("fhir/ndjson-with-utf8-bom", "fhir-ndjson", "from-fhir", 0, ("Observation: read 1264 = converted 1264",),
+     {"Observation": (1264, 1264, 0)})(_with_bom("Observation.ndjson"))
 case("sdtm-json/lb-with-utf8-bom", "sdtm-json", "to-sdtm", 0, ("lb.csv",))(_with_bom("lb.json"))
 case("records/labs.csv-with-utf8-bom", "records", "to-sdtm", 0, ("labs: read 494 = converted 494",))(
     _with_bom("labs.csv"))

@@ -273,11 +273,13 @@ def _(d: Path) -> None:
 # --- generated: each form x each column x bad values ------------------------------------------------------------
 # The row broken in each form (data row index; its line is index + 2). Subject 02 has no adverse event, and its
 # other records are removed in the subjects cases, so that the subject's own reject is the one reported.
-BROKEN = {"subjects": 1, "exposures": 4, "adverse_events": 0, "labs": 50, "findings": 10, "vital_signs": 23, "ecg": 7}
+BROKEN = {"subjects": 1, "exposures": 4, "adverse_events": 0, "labs": 50, "findings": 10, "vital_signs": 23, "ecg": 7,
+          "medical_history": 1}
 ISOLATED_SUBJECT = "02"
 
 # What the builders map beyond the schema (sdtm/dm.py, ex.py, ae.py, lb.py, build.py): a value that is not a
-# term rejects the row with this code. findings is carried unmapped, so its visit is not looked up.
+# term rejects the row with this code. findings row 10 is a chest X-ray (subject 02, baseline): sdtm/pr.py looks
+# its visit up (issue 14; an ECG row would still be carried unmapped).
 CODED = {
     ("subjects", "site_id"): "REJ-REC-006", ("subjects", "sex"): "REJ-REC-006",
     ("subjects", "race"): "REJ-REC-006", ("subjects", "ethnicity"): "REJ-REC-006",
@@ -292,6 +294,7 @@ CODED = {
     ("vital_signs", "visit"): "REJ-REC-006", ("vital_signs", "test"): "REJ-REC-006",
     ("vital_signs", "unit"): "REJ-REC-010", ("vital_signs", "position"): "REJ-REC-006",
     ("ecg", "visit"): "REJ-REC-006", ("ecg", "test"): "REJ-REC-006", ("ecg", "unit"): "REJ-REC-010",  # sdtm/eg.py
+    ("findings", "visit"): "REJ-REC-006",
     **{(form, "subject_id"): "REJ-REC-008" for form in FORMS if form != "subjects"},  # a subject of subjects.csv
 }
 NUMERIC = {("labs", "result"): "REJ-REC-009", ("vital_signs", "result"): "REJ-REC-009"}  # numbers kept as text

@@ -259,7 +259,7 @@ case("records/late-failure-output-folder-is-a-file", "records", "to-sdtm", 2,
 case("records/late-failure-bundle-is-a-folder", "records", "to-fhir", 2, ("cannot write", "bundle.json", "rejects.csv"),
      LABS_ONE_REJECTED)(_both(_BAD_LAB, _block("bundle.json", folder=True)))
 case("fhir/late-failure-output-folder-is-a-file", "fhir-bundle", "from-fhir", 2,
-     ("cannot write", "csv", "rejects.csv", "1 record rejected"), {"Observation": (1219, 1218, 1)})(
+     ("cannot write", "csv", "rejects.csv", "1 record rejected"), {"Observation": (1264, 1263, 1)})(
     _both(lambda d: edit_bundle_entry(d, "Observation", lambda e: e["resource"].update(valueQuantity=[1])),
           _block("csv")))
 

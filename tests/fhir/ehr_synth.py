@@ -4,8 +4,10 @@ Each Bundle: a Patient (names, MRN and SSN identifiers, address: none of them ma
 ethnicity), Encounters, at each encounter the lab results of a hospital CBC / CMP / lipid / coagulation /
 urinalysis panel (LAB_PANEL: the LOINC codes, module level so that the assertions can be tightened once the lab
 catalogue grows), vital signs, survey and social-history Observations, a DiagnosticReport, Claims and
-ExplanationOfBenefits, an Immunization, a Condition, a CarePlan; for some patients MedicationAdministrations
-(one completed with an ingredient-only Medication, one not done with a statusReason). Times carry a UTC offset
+ExplanationOfBenefits, an Immunization, a problem-list Condition (essential hypertension, active since 2015), a
+CarePlan; for some patients MedicationAdministrations (one completed with an ingredient-only Medication, one not
+done with a statusReason); at the end an encounter-diagnosis Condition (acute bronchitis) and a chest X-ray
+Procedure (SNOMED CT 399208008) at the first encounter. Times carry a UTC offset
 (-05:00 / -04:00, New York) as Synthea writes them. Deterministic (seeded).
 """
 
@@ -82,7 +84,9 @@ VITALS = [("8302-2", "Body height", "cm", 172.0), ("29463-7", "Body weight", "kg
           ("39156-5", "Body mass index (BMI) [Ratio]", "kg/m2", 25.0), ("8867-4", "Heart rate", "/min", 72.0),
           ("9279-1", "Respiratory rate", "/min", 14.0), ("8310-5", "Body temperature", "Cel", 36.8)]
 RACES = [("2106-3", "White"), ("2054-5", "Black or African American"), ("2028-9", "Asian")]
-SKIPPED_TYPES = ("Claim", "ExplanationOfBenefit", "Immunization", "Condition", "CarePlan", "DiagnosticReport")
+SKIPPED_TYPES = ("Claim", "ExplanationOfBenefit", "Immunization", "CarePlan", "DiagnosticReport")
+CONDITION_CAT = "http://terminology.hl7.org/CodeSystem/condition-category"
+SNOMED = "http://snomed.info/sct"
 
 
 def _uid(rng: random.Random) -> str:
@@ -180,12 +184,22 @@ def patient_bundle(i: int, rng: random.Random, encounters: int = 3, with_meds: b
     add({"resourceType": "Immunization", "id": _uid(rng), "status": "completed", "vaccineCode": {"text": "Influenza"},
          "patient": {"reference": patient}, "occurrenceDateTime": "2021-10-01T09:00:00-04:00"})
     add({"resourceType": "Condition", "id": _uid(rng), "code": {"text": "Essential hypertension"},
-         "subject": {"reference": patient}})
+         "subject": {"reference": patient},
+         "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                        "code": "active"}]},
+         "category": [{"coding": [{"system": CONDITION_CAT, "code": "problem-list-item"}]}],
+         "onsetDateTime": "2015-03"})
     add({"resourceType": "CarePlan", "id": _uid(rng), "status": "active", "intent": "plan",
          "subject": {"reference": patient}})
     if with_meds:
         add(medication_given(_uid(rng), patient))
         add(medication_not_given(_uid(rng), patient))
+    add({"resourceType": "Condition", "id": _uid(rng), "code": {"text": "Acute bronchitis"},
+         "category": [{"coding": [{"system": CONDITION_CAT, "code": "encounter-diagnosis"}]}],
+         "subject": {"reference": patient}, "onsetDateTime": "2021-01-11"})
+    add({"resourceType": "Procedure", "id": _uid(rng), "status": "completed",
+         "code": {"coding": [{"system": SNOMED, "code": "399208008", "display": "Plain chest X-ray"}]},
+         "subject": {"reference": patient}, "performedDateTime": "2021-01-11T10:30:00-05:00"})
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
 
 

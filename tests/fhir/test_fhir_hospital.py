@@ -343,3 +343,23 @@ def test_race_and_ethnicity_terms_are_cdisc_ct() -> None:
         terms = {t.value: t.nci_code for t in mappings.codelist(var).terms}
         for entry in entries:
             assert terms.get(entry["cdisc"]) == entry["nci_code"], entry
+
+
+def test_conditions_land_in_mh_and_procedures_in_pr(converted: dict[str, Any]) -> None:
+    """The problem-list Condition of each patient is an MH record, the encounter diagnosis is skipped with its
+    reason, the chest X-ray Procedure is a PR record coded through mappings/procedures.yaml (SNOMED 399208008)."""
+    report, data = converted["report"], converted["data"]
+    counts = {c["form"]: c for c in report["counts"]}
+    assert (counts["Condition"]["read"], counts["Condition"]["converted"], counts["Condition"]["skipped"]) == (
+        2 * PATIENTS, PATIENTS, PATIENTS)
+    why = {(s["form"], s["reason"].split(":")[0]): s["count"] for s in report["skipped"]}
+    assert why[("Condition", "category encounter-diagnosis")] == PATIENTS
+    mh = data["MH"]
+    assert len(mh) == PATIENTS and set(mh["MHTERM"]) == {"Essential hypertension"}
+    assert set(mh["MHSTDTC"]) == {"2015-03"} and set(mh["MHENRTPT"]) == {"ONGOING"}
+    pr = data["PR"]
+    assert (counts["Procedure"]["read"], counts["Procedure"]["converted"]) == (PATIENTS, PATIENTS)
+    assert set(pr["PRTRT"]) == {"Plain chest X-ray"} and set(pr["PRDECOD"]) == {"X-RAY"}
+    assert set(pr["PRLOC"]) == {"CHEST"}
+    # 10:30 at -05:00 is 10:30 New York time (the study's time zone)
+    assert set(pr["PRSTDTC"]) == {"2021-01-11T10:30"}

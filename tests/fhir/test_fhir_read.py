@@ -81,9 +81,13 @@ def test_ehr_style_bundle() -> None:
     meta = StudyMeta(studyid="EHR-IMPORT", timezone="America/New_York")
     study, report = read_fhir([DATA / "synthea_like_bundle.json"], study_meta=meta)
     _reconciles(report)
-    assert report.skipped == {"Condition": 2, "Claim": 1, "ExplanationOfBenefit": 1, "Immunization": 1,
+    assert report.skipped == {"Claim": 1, "ExplanationOfBenefit": 1, "Immunization": 1,
                               "CarePlan": 1}  # the vital-signs Observation (body height) lands in VS
     assert study["VS"][["VSTESTCD", "VSSTRESU"]].values.tolist() == [["HEIGHT", "cm"]]
+    # the two Conditions (no category: problem-list entries) are medical history: SNOMED display / code.text
+    mh = study["MH"].set_index("MHTERM")
+    assert sorted(mh.index) == ["Diabetes", "Hypertension"]
+    assert mh.loc["Diabetes", "MHENRTPT"] == "ONGOING" and mh.loc["Hypertension", "MHENRTPT"] == ""
     lb = study["LB"].set_index("LBTESTCD")
     assert lb.loc["WBC", "LBORRESU"] == "10^9/L" and lb.loc["WBC", "LBSTRESN"] == 7.2   # 10*3/uL = 10^9/L
     assert lb.loc["RBC", "LBORRESU"] == "10^12/L"

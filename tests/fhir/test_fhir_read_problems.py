@@ -152,14 +152,14 @@ def test_report_counts_and_json_say_the_same(tmp_path: Path, written: dict[str, 
     _record_lines_agree_with_counts(report)
     counts = {c["form"]: c for c in report.form_counts()}["Observation"]
     assert (counts["read"], counts["converted"], counts["rejected"], counts["skipped"],
-            counts["converted_without_a_field"]) == (945 + 275, 942 + 275, 2, 1, 1)  # 494 LB + 450 VS + 275 EG
+            counts["converted_without_a_field"]) == (945 + 275 + 45, 942 + 275 + 45, 2, 1, 1)  # + 275 EG, 45 RE
     report.write(tmp_path)
     doc = json.loads((tmp_path / "rejects.json").read_text(encoding="utf-8"))
     assert {c["form"]: c for c in doc["counts"]}["Observation"] == counts
     fields = sorted(r.field for r in report.rejects)
     assert fields == ["Observation.encounter", "Observation.interpretation", "Observation.referenceRange[0].low.value"]
     line = next(x for x in report.reconciliation() if x.startswith("Observation"))
-    assert line == ("Observation: read 1220 = converted 1217 + rejected 2 + skipped 1 (1 of the converted without a "
+    assert line == ("Observation: read 1265 = converted 1262 + rejected 2 + skipped 1 (1 of the converted without a "
                     "field: listed in the reject report)")
 
 

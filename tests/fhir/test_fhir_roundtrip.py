@@ -1,4 +1,5 @@
-"""SDTM -> FHIR -> SDTM gives DM, EX, AE, LB, VS and SUPPEX back cell for cell (R4 and R5, Bundle and NDJSON)."""
+"""SDTM -> FHIR -> SDTM gives DM, EX, AE, LB, VS, EG, SUPPEX, MH, PR, RE and RELREC back cell for cell (R4 and R5,
+Bundle and NDJSON)."""
 
 from __future__ import annotations
 
@@ -87,9 +88,12 @@ def test_a_to_fhir_folder_with_bundle_and_ndjson_is_read_once(example: Study,  #
     assert_same(example, back)
     assert any("identical copies of a resource read before" in n for n in report.notes)
     # every resource is there twice (bundle.json and <Type>.ndjson): read twice, converted once, the copy skipped;
-    # Observations: one per LB, VS and EG record
+    # Observations: one per LB, VS, EG record and the chest X-ray readings (RE)
     counts = {c["form"]: c for c in report.form_counts()}
-    n_obs = len(example["LB"]) + len(example["VS"]) + len(example["EG"])
+    n_obs = len(example["LB"]) + len(example["VS"]) + len(example["EG"]) + len(example["RE"])
     assert (counts["Observation"]["read"], counts["Observation"]["converted"], counts["Observation"]["skipped"],
             counts["Observation"]["rejected"]) == (2 * n_obs, n_obs, n_obs, 0)
+    for rtype, domain in (("Condition", "MH"), ("Procedure", "PR")):
+        n = len(example[domain])
+        assert (counts[rtype]["read"], counts[rtype]["converted"], counts[rtype]["skipped"]) == (2 * n, n, n)
     assert len(report) == 0

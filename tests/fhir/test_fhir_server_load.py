@@ -74,7 +74,7 @@ def _search(server: str, query: str) -> dict[str, Any]:
 def test_every_entry_is_created(loaded: dict[str, Any], bundle: dict[str, Any]) -> None:
     assert loaded["resourceType"] == "Bundle" and loaded["type"] == "transaction-response"
     statuses = [e["response"]["status"] for e in loaded["entry"]]
-    assert len(statuses) == len(bundle["entry"]) == 597 + 450 + 275  # and the VS and EG Observations
+    assert len(statuses) == len(bundle["entry"]) == 597 + 450 + 275 + 105  # + VS, EG Observations; MH, PR, RE
     assert all(s.split()[0] in ("200", "201") for s in statuses), sorted(set(statuses))
     # each location is the PUT url of its entry (the server kept our ids)
     for entry, answer in zip(bundle["entry"], loaded["entry"], strict=True):
@@ -84,7 +84,7 @@ def test_every_entry_is_created(loaded: dict[str, Any], bundle: dict[str, Any]) 
 def test_labs_are_found_per_subject(loaded: dict[str, Any], server: str, example: Study,  # noqa: F811
                                     bundle: dict[str, Any]) -> None:
     lb_rows = pd.concat([example["LB"]["USUBJID"], example["VS"]["USUBJID"],
-                        example["EG"]["USUBJID"]]).value_counts()  # LB, VS and EG
+                        example["EG"]["USUBJID"], example["RE"]["USUBJID"]]).value_counts()  # LB, VS, EG, RE
     patients = {p["identifier"][0]["value"]: p["id"] for p in _entries(bundle, "Patient")}
     assert set(patients) == set(example["DM"]["USUBJID"])
     for usubjid, pid in patients.items():
@@ -116,4 +116,4 @@ def test_loading_again_updates_instead_of_duplicating(loaded: dict[str, Any], se
     assert status == 200 and again["type"] == "transaction-response"
     assert {e["response"]["status"].split()[0] for e in again["entry"]} == {"200"}
     total = _search(server, "Observation?_summary=count")["total"]
-    assert total == len(_entries(bundle, "Observation")) == 494 + 450 + 275
+    assert total == len(_entries(bundle, "Observation")) == 494 + 450 + 275 + 45

@@ -43,7 +43,7 @@ def test_every_resource_passes_fhir_resources_models(written: dict[str, Path], v
     resources = bundle_resources(written[version])
     problems = [(r["resourceType"], r["id"], models.errors(r)) for r in resources]
     assert [p for p in problems if p[2]] == []
-    assert len(resources) == 597 + 450 + 275  # + the VS and EG Observations
+    assert len(resources) == 597 + 450 + 275 + 105  # + VS, EG Observations; MH 15 Conditions, PR 45 Procedures, RE 45
 
 
 @pytest.mark.parametrize("version", ["R4", "R5"])
@@ -61,11 +61,11 @@ def test_every_resource_passes_the_official_json_schema(written: dict[str, Path]
 def test_ndjson_layout_and_counts(written: dict[str, Path], version: str) -> None:  # noqa: F811
     folder = written[version]
     files = sorted(p.name for p in folder.glob("*.ndjson"))
-    assert files == ["AdverseEvent.ndjson", "Encounter.ndjson", "MedicationAdministration.ndjson",
-                     "Observation.ndjson", "Organization.ndjson", "Patient.ndjson", "ResearchStudy.ndjson",
-                     "ResearchSubject.ndjson"]
+    assert files == ["AdverseEvent.ndjson", "Condition.ndjson", "Encounter.ndjson", "MedicationAdministration.ndjson",
+                     "Observation.ndjson", "Organization.ndjson", "Patient.ndjson", "Procedure.ndjson",
+                     "ResearchStudy.ndjson", "ResearchSubject.ndjson"]
     lines = (folder / "Observation.ndjson").read_bytes().splitlines()
-    assert len(lines) == 494 + 450 + 275 + 275 and all(orjson.loads(x)["resourceType"] == "Observation" for x in lines)
+    assert len(lines) == 494 + 450 + 275 + 45 and all(orjson.loads(x)["resourceType"] == "Observation" for x in lines)
     # NDJSON (Bulk Data) references are Type/id
     first = orjson.loads(lines[0])
     assert first["subject"]["reference"].startswith("Patient/")
@@ -168,7 +168,7 @@ def test_timezone_option_changes_offsets(example: Study, tmp_path: Path) -> None
 def test_model_validation_option_and_warnings(example: Study, tmp_path: Path) -> None:  # noqa: F811
     result = write_fhir(example, tmp_path, version="R5", bundle="collection", validate="models")
     assert result.valid and result.validated == "models"
-    assert result.counts["Observation"] == 494 + 450 + 275
+    assert result.counts["Observation"] == 494 + 450 + 275 + 45  # LB, VS, EG, the chest X-ray readings (RE)
     assert not result.warnings  # TS/TV ride on the ResearchStudy (sdtm-trial-design), so nothing is left out
 
 
@@ -213,7 +213,7 @@ def test_to_fhir_runs_the_validate_rules_on_everything_it_writes(tmp_path: Path)
     assert not hasattr(api, "VALIDATE_WRITTEN_LIMIT")
     example_study = Path(__file__).resolve().parents[2] / "fixtures" / "example_study"
     done, _ = api.to_fhir(example_study, tmp_path / "ndjson", ndjson=True, bundle="none")
-    assert done.validation is not None and done.validation.valid and done.total == 597 + 450 + 275
+    assert done.validation is not None and done.validation.valid and done.total == 597 + 450 + 275 + 105
     assert not any("msc-interop validate" in w for w in done.warnings)
     off, _ = api.to_fhir(example_study, tmp_path / "off", ndjson=True, validate=False)
     assert off.validation is None

@@ -25,7 +25,7 @@ EXAMPLE = REPO / "fixtures" / "example_study"
 KINDS = ["sekmet", "medplum"]
 # Two subjects of the example study (04 has the adverse event): ~140 resources, 3 chunks of 50.
 SUBJECTS = ("01", "04")
-FORMS = ("subjects", "labs", "adverse_events", "exposures", "findings")
+FORMS = ("subjects", "labs", "adverse_events", "exposures", "findings", "medical_history")
 
 
 def records(tmp_path: Path, name: str, studyid: str, **edits: Callable[[pd.DataFrame], pd.DataFrame]) -> Path:
@@ -190,13 +190,13 @@ def test_subject_added(sekmet: str, tmp_path: Path) -> None:
 
 
 def test_interrupted_push_resumes_without_duplicates(sekmet: str, tmp_path: Path) -> None:
-    """The server stops answering (503 to every request from the 12th on: after the metadata, 8 searches and
-    2 chunks): exit 2 naming the checkpoint; run again once it answers: the push finishes, the report counts
-    what the first run sent, no duplicates."""
+    """The server stops answering (503 to every request from the 14th on: after the metadata, 10 searches (one
+    per type to-fhir writes) and 2 chunks): exit 2 naming the checkpoint; run again once it answers: the push
+    finishes, the report counts what the first run sent, no duplicates."""
     study = "PUSH-RESUME"
     path = records(tmp_path, "study", study)
     n = count(written(tmp_path, path))
-    with FlakyProxy(sekmet, status=503, first=12, count=None, retry_after="0") as proxy:
+    with FlakyProxy(sekmet, status=503, first=14, count=None, retry_after="0") as proxy:
         code, out, partial = push(proxy.base, fhir_of(tmp_path, path), tmp_path, "--retries", "1")
         assert code == 2, out
         assert "resume" in out and partial["interrupted"]

@@ -52,7 +52,7 @@ def test_to_sdtm_finds_the_mapping_beside_the_export(tmp_path) -> None:
     assert res.exit_code == 0, res.output
     for line in COUNTS:
         assert line in res.output
-    assert "example_study.odm.xml: ODM S.MSC-SLE-2009/MDV.1: 9 subject(s), 6348 ItemData read" in res.output
+    assert "example_study.odm.xml: ODM S.MSC-SLE-2009/MDV.1: 9 subject(s), 6409 ItemData read" in res.output
     assert f"wrote {tmp_path / 'xpt' / 'lb.xpt'} (494 records)" in res.output
     assert "validation of the files written: 0 error(s)" in res.output
     assert (tmp_path / "xpt" / "define.xml").is_file() and (tmp_path / "json" / "dm.json").is_file()
@@ -114,7 +114,8 @@ def test_to_fhir_with_odm_map(export_alone, tmp_path) -> None:
     assert res.exit_code == 0, res.output
     bundle = json.loads((tmp_path / "fhir" / "bundle.json").read_text(encoding="utf-8"))
     types = [e["resource"]["resourceType"] for e in bundle["entry"]]
-    assert (types.count("Patient"), types.count("Observation"), types.count("AdverseEvent")) == (9, 494 + 450 + 275, 1)
+    counts = (types.count("Patient"), types.count("Observation"), types.count("AdverseEvent"))
+    assert counts == (9, 494 + 450 + 275 + 45, 1)  # Observations: LB, VS, EG, RE
 
 
 def test_validate_with_odm_map_reports_the_rejects(export_alone) -> None:

@@ -31,6 +31,7 @@ from msc_interop.validate.docs import rules_markdown
 from msc_interop.validate.registry import registered_functions
 
 from .conftest import FHIR_DATA, mutate
+from .rule_cases_prmh import PRMH_CASES
 from .test_adam_rules import MADE_IDS as ADAM_MADE_IDS
 from .test_define_versions import _package
 from .test_encoding import _xpt
@@ -303,6 +304,7 @@ CASES: list[tuple[str, str, Check, bool]] = [
      _study(cells=_cells(("VS", 37, "VSORRES", "98.6"), ("VS", 37, "VSORRESU", "F"), ("VS", 37, "VSSTRESN", 37.0))),
      False),
 ]
+CASES += PRMH_CASES
 
 
 @pytest.mark.parametrize(("rule_id", "name", "check", "fires"), CASES, ids=[f"{c[0]}: {c[1]}" for c in CASES])

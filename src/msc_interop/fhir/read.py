@@ -36,11 +36,20 @@ from msc_interop.fhir.read_common import (
     strict_bundle,
 )
 from msc_interop.fhir.resources.adverse_events import ADVERSE_EVENT, read_adverse_events
+from msc_interop.fhir.resources.conditions import CONDITION, read_conditions
 from msc_interop.fhir.resources.ecg import is_ecg, read_ecg_observations
 from msc_interop.fhir.resources.encounters import ENCOUNTER, read_encounter
 from msc_interop.fhir.resources.enrolment import Enrolment
 from msc_interop.fhir.resources.exposure import MEDICATION, MEDICATION_ADMINISTRATION, read_medication_administrations
 from msc_interop.fhir.resources.lab import Flattener, read_observations
+from msc_interop.fhir.resources.procedures import (
+    IMAGING,
+    IMAGING_OBSERVATION,
+    PROCEDURE,
+    is_imaging,
+    read_imaging,
+    read_procedures,
+)
 from msc_interop.fhir.resources.study import ORGANIZATION, RESEARCH_STUDY, read_sites, read_study, read_study_meta
 from msc_interop.fhir.resources.subjects import PATIENT, RESEARCH_SUBJECT, read_dm, read_patients
 from msc_interop.fhir.resources.supp import read_supp_datasets
@@ -54,13 +63,14 @@ from msc_interop.trial_design import apply_trial_design
 
 __all__ = ["FhirReadReport", "read_fhir"]
 
-RECORD_TYPES = ("Observation", "AdverseEvent", "MedicationAdministration")
+RECORD_TYPES = ("Observation", "AdverseEvent", "MedicationAdministration", "Condition", "Procedure")
 SUBJECT_TYPES = ("Patient", "ResearchSubject")
 SUPPORT_TYPES = ("ResearchStudy", "Encounter", "Organization", "Specimen", "Medication")
 _NO_RESOURCE: dict[str, Any] = {}
 # the shapes of the elements each reader uses, checked when a resource is read (Observations: by the Flattener)
 SHAPES = {s.rtype: s for s in (PATIENT, RESEARCH_SUBJECT, ADVERSE_EVENT, MEDICATION_ADMINISTRATION, MEDICATION,
-                               ENCOUNTER, RESEARCH_STUDY, ORGANIZATION)}
+                               ENCOUNTER, RESEARCH_STUDY, ORGANIZATION, CONDITION, PROCEDURE)}
+SHAPES[IMAGING] = IMAGING_OBSERVATION
 
 
 def _light(item: Located) -> Located:
@@ -168,6 +178,8 @@ class _Reader(ReadContext):
         with an element the reader needs in the wrong JSON shape is rejected here (fhir/shapes.py), except
         Observations, whose shapes the Flattener checks."""
         res = item.resource
+        if rtype == "Observation" and is_imaging(res):  # a chest X-ray reading (RE), not a lab result
+            rtype = IMAGING
         if rtype == "Observation" and not is_ecg(res):  # ECG Observations go to EG (read_ecg_observations)
             flat = (*self.flattener.flatten(res, strict_bundle(item)), _light(item))
             item = flat[-1]
@@ -357,12 +369,18 @@ def _build(r: _Reader) -> Study:
     ex = read_medication_administrations(r, subjects, encounters, rfstdtc, studyid)
     if ex is not None:
         datasets["EX"] = ex
+    for name, frame in (("MH", read_conditions(r, subjects, rfstdtc, studyid)),
+                        ("PR", read_procedures(r, subjects, rfstdtc, studyid)),
+                        ("RE", read_imaging(r, subjects, rfstdtc, studyid))):
+        if frame is not None:
+            datasets[name] = frame
     datasets.update(read_supp_datasets(r))
     for name, rows in info.get("trial_design", {}).items():
         datasets[name] = pd.DataFrame(rows)
     # subjects met only through references (FHIR written by others): DM rows with what is known
     known = set(datasets["DM"]["USUBJID"]) if "DM" in datasets else set()
-    placed = [u for name in ("LB", "AE", "EX", "VS", "EG") if name in datasets for u in datasets[name]["USUBJID"]]
+    placed = [u for name in ("LB", "AE", "EX", "VS", "EG", "MH", "PR", "RE") if name in datasets
+              for u in datasets[name]["USUBJID"]]
     extra = [u for u in dict.fromkeys(placed) if u in r.derived_subjects and u not in known]
     if extra and not own:
         extra = list(dict.fromkeys(extra))
@@ -371,7 +389,7 @@ def _build(r: _Reader) -> Study:
         datasets["DM"] = pd.concat([datasets.get("DM", pd.DataFrame()), add], ignore_index=True)
     if "DM" in datasets and not own:
         datasets["DM"] = r.enrolment.fill_dm(datasets["DM"], r.study_meta)
-    for name in ("DM", "LB", "AE", "EX", "VS", "EG"):
+    for name in ("DM", "LB", "AE", "EX", "VS", "EG", "MH", "PR", "RE"):
         if name in datasets and not own:
             datasets[name] = foreign_columns(name, datasets[name])
     for name, spec in info.get("datasets", {}).items():

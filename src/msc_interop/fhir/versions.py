@@ -47,6 +47,7 @@ DIFFERENCES: tuple[tuple[str, str, str, str, str], ...] = (
     ("Encounter", "class_list", "", "class", "R4 class is one Coding (1..1), R5 a list of CodeableConcept"),
     ("Encounter", "class_coding", "class", "", "R4 class"),
     ("Encounter", "period", "period", "actualPeriod", "not written (SDTM has no visit period)"),
+    ("Procedure", "performed", "performed", "occurrence", "PRSTDTC: R4 performed[x], R5 occurrence[x]"),
 )
 
 
@@ -104,6 +105,8 @@ _R4_ONLY = {
     "Encounter": ("period", "hospitalization", "classHistory", "reasonCode"),
     "Medication": ("form", "amount", "manufacturer"),
     "Observation": (),
+    "Procedure": ("performedDateTime", "performedPeriod", "performedString", "performedAge", "performedRange",
+                  "asserter", "reasonCode", "reasonReference", "usedReference", "usedCode"),
 }
 _R5_ONLY = {
     "AdverseEvent": ("code", "occurrenceDateTime", "occurrencePeriod", "occurrenceTiming", "resultingEffect",
@@ -115,6 +118,8 @@ _R5_ONLY = {
     "Encounter": ("actualPeriod", "admission", "plannedStartDate", "virtualService"),
     "Medication": ("doseForm", "totalVolume", "marketingAuthorizationHolder"),
     "Observation": ("triggeredBy", "instantiatesCanonical", "bodyStructure"),
+    "Procedure": ("occurrenceDateTime", "occurrencePeriod", "occurrenceString", "occurrenceAge", "occurrenceRange",
+                  "occurrenceTiming", "recorded", "reported", "reason", "used", "supportingInfo", "focus"),
 }
 
 

@@ -16,7 +16,18 @@ from msc_interop.fhir.columns import CHUNK_ROWS, ResourceColumns
 from msc_interop.fhir.context import WRITTEN_DOMAINS, WriteContext, make_context
 from msc_interop.fhir.datetimes import check_timezone
 from msc_interop.fhir.io import BackgroundWrites, BundleWriter, NdjsonWriter
-from msc_interop.fhir.resources import adverse_events, ecg, encounters, exposure, lab, study, subjects, vital_signs
+from msc_interop.fhir.resources import (
+    adverse_events,
+    conditions,
+    ecg,
+    encounters,
+    exposure,
+    lab,
+    procedures,
+    study,
+    subjects,
+    vital_signs,
+)
 from msc_interop.fhir.resources.study import TRIAL_DESIGN
 from msc_interop.fhir.validate import FastValidator, Finding, ModelValidator
 from msc_interop.fhir.versions import get_version
@@ -61,6 +72,9 @@ def generate(ctx: WriteContext, chunk_size: int = CHUNK_ROWS) -> Iterator[Chunk]
     yield from lab.build_observations(ctx, chunk_size)
     yield from vital_signs.build_vital_signs(ctx, chunk_size)
     yield ecg.build_ecg_observations(ctx)
+    yield conditions.build_conditions(ctx)
+    yield procedures.build_procedures(ctx)
+    yield procedures.build_imaging_observations(ctx)
 
 
 def check_chunk(validator: FastValidator | ModelValidator, chunk: Chunk) -> dict[int, list[str]]:

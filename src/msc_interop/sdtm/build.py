@@ -15,6 +15,8 @@ from msc_interop.sdtm.dm import build_dm_base, complete_dm
 from msc_interop.sdtm.eg import build_eg
 from msc_interop.sdtm.ex import add_study_days, build_ex
 from msc_interop.sdtm.lb import build_lb
+from msc_interop.sdtm.mh import build_mh
+from msc_interop.sdtm.pr import build_pr_re
 from msc_interop.sdtm.vs import build_vs
 from msc_interop.study import Study, StudyMeta
 from msc_interop.trial_design import build_ts, build_tv
@@ -33,10 +35,13 @@ def build_study(records: RawRecords) -> tuple[Study, RejectReport]:
     ex = add_study_days(ex, dm)
     ae = build_ae(records, dm)
     lb = build_lb(records, meta, dm)
+    mh = build_mh(records, meta, dm)
+    pr, re_, relrec = build_pr_re(records, meta, dm)
 
     datasets = {"DM": dm, "EX": ex, "AE": ae, "LB": lb, "TS": build_ts(meta, ex), "TV": build_tv(meta)}
     datasets["VS"] = build_vs(records, meta, dm)
     datasets["EG"] = build_eg(records, meta, dm)
+    datasets |= {"MH": mh, "PR": pr, "RE": re_, "RELREC": relrec}
     if len(suppex):
         datasets["SUPPEX"] = suppex
     datasets = {k: v for k, v in datasets.items() if len(v.columns)}

@@ -11,8 +11,9 @@
 
 Tables (CSV file names): study, demographics, disposition, exposure_summary, exposure_schedule, exposure_listing,
 ae_overview, ae_soc_pt, ae_characteristics, ae_infusion, ae_listing, lab_stats, lab_change, lab_range, lab_shift,
-lab_abnormal_listing, vs_stats, vs_change (summary/vital_signs.py), ecg_qtc, ecg_abnormal (summary/ecg.py), data_issues.
-Figures: one SVG per lab category (LBCAT), embedded in the HTML report.
+lab_abnormal_listing, vs_stats, vs_change (summary/vital_signs.py), ecg_qtc, ecg_abnormal (summary/ecg.py), mh_soc_pt,
+cxr_visits (summary/history_imaging.py), data_issues. Figures: one SVG per lab category (LBCAT), embedded in the HTML
+report.
 
 Only ``study`` (title, protocol, indication, planned schedule) and ``exposure_schedule`` (timing against the planned
 days) read study-level metadata (study.yaml, or TS and TV in SDTM): an input without it gives "not recorded" and
@@ -40,6 +41,7 @@ from msc_interop.summary.ae_groups import load_groups
 from msc_interop.summary.ecg import summarize_ecg
 from msc_interop.summary.exposure import summarize_exposure
 from msc_interop.summary.figures import lab_figures
+from msc_interop.summary.history_imaging import summarize_history_imaging
 from msc_interop.summary.labs import LabResult, summarize_labs
 from msc_interop.summary.populations import dose_dates, population
 from msc_interop.summary.subjects import demographics, disposition, populations, study_table
@@ -113,6 +115,7 @@ def _build(study: Study, opts: Options) -> _Summary:
     labs = summarize_labs(study, pop, sec, baseline=opts.baseline, by_visit=opts.by_visit)
     summarize_vital_signs(study, pop, sec)
     summarize_ecg(study, pop, sec)
+    summarize_history_imaging(study, pop, sec)
     issues = pd.DataFrame(sec.issues, columns=["Issue", "Dataset", "Records", "Subjects", "Detail", "Handling"])
     sec.add("data_issues", "Data handling: partial dates, missing and non-numeric values", issues,
             ["Every record is accounted for: what could not be used as is, how many, and how it was handled. "

@@ -27,6 +27,7 @@ SECTIONS: list[tuple[str, list[str]]] = [
                         "ae_pretreatment"]),
     ("Laboratory safety", ["lab_stats", "lab_change", "lab_range", "lab_shift", "@figures", "lab_abnormal_listing"]),
     ("ECG", ["ecg_qtc", "ecg_abnormal"]),
+    ("Medical history and chest X-ray", ["mh_soc_pt", "cxr_visits"]),
     ("Data handling", ["data_issues"]),
 ]
 LISTINGS = frozenset({"exposure_listing", "ae_listing", "lab_abnormal_listing", "population_listing",

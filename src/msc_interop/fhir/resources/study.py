@@ -45,7 +45,8 @@ def link_id(armcd: str) -> str:
     return ids.safe_part(armcd)
 
 
-TRIAL_DESIGN = ("TS", "TV")  # study-level datasets, carried as rows on the study's ResearchStudy
+TRIAL_DESIGN = ("TS", "TV", "RELREC")  # study-level datasets, carried as rows on the study's ResearchStudy
+# (RELREC: the dataset-level relationships, e.g. PR.PRLNKID = RE.RELNKID; its FHIR form is Observation.partOf)
 
 
 def written_datasets(study: Study) -> list[str]:

@@ -5,7 +5,8 @@ registry when the module is imported; the registry itself imports no rule module
 - sdtm_variables, sdtm_dates, sdtm_findings, sdtm_events, sdtm_subjects: the SDTM rules by topic (variables, CT
   and identifiers; dates,
   study days and visits; findings results and test codes); sdtm_standard: the SDTMIG version used; sdtm_vs: the
-  VS domain (units, plausible values, conversions); sdtm_ecg: EG
+  VS domain (units, plausible values, conversions); sdtm_ecg: EG; sdtm_prmh: MH, PR and the chest X-ray readings
+  (RE)
 - encoding: the findings of how XPT/CSV text was decoded (raised by the engine as it reads)
 - define: define.xml against its XSD and the datasets beside it (scope "define")
 - files: one SDTM file as stored, XPT v5 and Dataset-JSON 1.1 (scopes "xpt", "datasetjson")
@@ -24,6 +25,7 @@ from msc_interop.validate.rules import (
     sdtm_ecg,
     sdtm_events,
     sdtm_findings,
+    sdtm_prmh,
     sdtm_standard,
     sdtm_subjects,
     sdtm_variables,
@@ -34,4 +36,5 @@ from msc_interop.validate.rules.files import JsonFile, XptFile
 from msc_interop.validate.rules.sdtm_context import SdtmContext
 
 __all__ = ["DefineContext", "JsonFile", "SdtmContext", "XptFile", "adam", "define", "fhir_rules", "files", "sdtm_dates",
-           "sdtm_ecg", "sdtm_events", "sdtm_findings", "sdtm_standard", "sdtm_subjects", "sdtm_variables", "sdtm_vs"]
+           "sdtm_ecg", "sdtm_events", "sdtm_findings", "sdtm_prmh", "sdtm_standard", "sdtm_subjects", "sdtm_variables",
+           "sdtm_vs"]
