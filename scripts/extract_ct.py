@@ -73,6 +73,8 @@ DEFAULT_CODELISTS: tuple[str, ...] = (
     "FREQ",
     "TSPARMCD",
     "TSPARM",
+    "NCOMPLT",
+    "DSCAT",
 )
 
 #: Codelists with at least this many terms are written without term definitions.

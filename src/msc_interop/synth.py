@@ -8,13 +8,14 @@ column-wise with NumPy so a million lab rows take seconds; the output is a pure 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
+from msc_interop import synth_cmds
 from msc_interop.atomic import atomic_open
 
 STUDYID = "MSC-SLE-2009"
@@ -91,6 +92,8 @@ class StudyRecords:
     adverse_events: pd.DataFrame
     labs: pd.DataFrame
     findings: pd.DataFrame
+    medications: pd.DataFrame = field(default_factory=pd.DataFrame)  # synth_cmds.py
+    disposition: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def write(self, folder: str | Path) -> list[Path]:
         """Write study.yaml and one CSV per form (UTF-8, header row, no index)."""
@@ -100,7 +103,9 @@ class StudyRecords:
         with atomic_open(folder / "study.yaml", "w", encoding="utf-8", newline="\n") as fh:
             yaml.safe_dump(self.definition, fh, sort_keys=False, allow_unicode=True, width=110)
         written.append(folder / "study.yaml")
-        for form in ("subjects", "exposures", "adverse_events", "labs", "findings"):
+        forms = ["subjects", "exposures", "adverse_events", "labs", "findings"]
+        forms += [f for f in ("medications", "disposition") if len(getattr(self, f).columns)]
+        for form in forms:
             path = folder / f"{form}.csv"
             with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
                 getattr(self, form).to_csv(fh, index=False, lineterminator="\n")
@@ -164,7 +169,10 @@ def generate(n_subjects: int = 9, seed: int = 2009, profile: str = "seed") -> St
     adverse_events = _adverse_events(profile, rng, subj, start0)
     labs = _labs(profile, rng, subj, female, day0)
     findings = _findings(profile, rng, subj, labs)
-    return StudyRecords(study_definition(), subjects, exposures, adverse_events, labs, findings)
+    end = subjects["end_of_participation_date"]
+    return StudyRecords(study_definition(), subjects, exposures, adverse_events, labs, findings,
+                        medications=synth_cmds.medications(seed, subj, day0),
+                        disposition=synth_cmds.disposition(seed, profile, subj, end))
 
 
 def _adverse_events(profile: str, rng: np.random.Generator, subj: np.ndarray, start0: pd.DatetimeIndex) -> pd.DataFrame:

@@ -39,7 +39,8 @@ def _forms() -> dict[str, dict[str, Any]]:
     return mappings.schema("records")["x-forms"]
 
 
-FORMS: tuple[str, ...] = ("subjects", "exposures", "adverse_events", "labs", "findings")
+FORMS: tuple[str, ...] = ("subjects", "exposures", "adverse_events", "labs", "findings", "medications",
+                          "disposition")
 
 
 @dataclass
