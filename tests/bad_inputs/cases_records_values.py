@@ -273,7 +273,8 @@ def _(d: Path) -> None:
 # --- generated: each form x each column x bad values ------------------------------------------------------------
 # The row broken in each form (data row index; its line is index + 2). Subject 02 has no adverse event, and its
 # other records are removed in the subjects cases, so that the subject's own reject is the one reported.
-BROKEN = {"subjects": 1, "exposures": 4, "adverse_events": 0, "labs": 50, "findings": 10}
+BROKEN = {"subjects": 1, "exposures": 4, "adverse_events": 0, "labs": 50, "findings": 10, "medications": 0,
+          "disposition": 2}
 ISOLATED_SUBJECT = "02"
 
 # What the builders map beyond the schema (sdtm/dm.py, ex.py, ae.py, lb.py, build.py): a value that is not a
@@ -289,6 +290,8 @@ CODED = {
     ("adverse_events", "relationship"): "REJ-REC-006", ("adverse_events", "action_taken"): "REJ-REC-006",
     ("adverse_events", "outcome"): "REJ-REC-006",
     ("labs", "visit"): "REJ-REC-006", ("labs", "test"): "REJ-REC-006", ("labs", "unit"): "REJ-REC-010",
+    ("medications", "unit"): "REJ-REC-006", ("medications", "frequency"): "REJ-REC-006",
+    ("medications", "route"): "REJ-REC-006", ("disposition", "event"): "REJ-REC-006",
     **{(form, "subject_id"): "REJ-REC-008" for form in FORMS if form != "subjects"},  # a subject of subjects.csv
 }
 NUMERIC = {("labs", "result"): "REJ-REC-009"}  # a number the schema keeps as text (it may be "<2.0")

@@ -11,7 +11,7 @@ from typing import Any
 
 from msc_interop.atomic import atomic_open
 from msc_interop.errors import InputError
-from msc_interop.fhir import ids
+from msc_interop.fhir import ids, unwritten
 from msc_interop.fhir.columns import CHUNK_ROWS, ResourceColumns
 from msc_interop.fhir.context import WRITTEN_DOMAINS, WriteContext, make_context
 from msc_interop.fhir.datetimes import check_timezone
@@ -36,6 +36,7 @@ class FhirWriteResult:
     warnings: list[str] = field(default_factory=list)
     version: str = "R4"
     validated: str = ""  # "", "fast" (jsonschema-rs, official schema subset) or "models" (fhir.resources)
+    not_written: dict[str, int] = field(default_factory=dict)  # dataset -> records FHIR cannot carry (unwritten.py)
 
     @property
     def valid(self) -> bool:
@@ -113,10 +114,10 @@ def write_fhir(study_: Study, out: Path, *, version: str = "R4", bundle: str = "
     if validate not in (False, "fast", "models"):
         raise InputError(f"validate must be True, False, 'fast' or 'models', not {validate!r}")
     result = FhirWriteResult(version=spec.name, validated=validate or "")
-    skipped = [n for n in study_.names
-               if n not in WRITTEN_DOMAINS and n not in TRIAL_DESIGN and not n.startswith("SUPP")]
-    if skipped:
-        result.warnings.append(f"datasets not written to FHIR (no mapping yet): {', '.join(skipped)}")
+    result.not_written = unwritten.not_written(study_, WRITTEN_DOMAINS, TRIAL_DESIGN)
+    if result.not_written:
+        result.warnings.append("not written to FHIR (counted in rejects.json notes): " + ", ".join(
+            f"{name} {n} record(s)" for name, n in sorted(result.not_written.items())))
     outputs = ([("bundle", True)] if bundle != "none" else []) + ([("ndjson", False)] if ndjson else [])
     validator: Any = None
     if validate == "fast":
