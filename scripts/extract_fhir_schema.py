@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 ROOTS = ("Bundle", "ResearchStudy", "ResearchSubject", "Patient", "Encounter", "Observation", "AdverseEvent",
-         "MedicationAdministration", "Organization", "Specimen", "Medication")
+         "MedicationAdministration", "Organization", "Specimen", "Medication", "MedicationStatement")
 PACKAGES = {"R4B": "fhir.resources.R4B", "R5": "fhir.resources"}
 # "Dates SHALL be valid dates" (the schema's own description of date, dateTime, instant), which the models
 # check and the published patterns do not: no 30/31 February, no 31st of a 30-day month, 29 February only in

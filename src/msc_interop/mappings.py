@@ -545,8 +545,3 @@ def medication_dictionary() -> dict[str, dict[str, Any]]:
         for alias in (e["name"], e["atc"], *e["verbatim_aliases"]):
             out.setdefault(alias.strip().upper(), e)
     return out
-
-
-def atc_system() -> str:
-    """The ATC code system URI written in FHIR codings (mappings/medications.yaml)."""
-    return str(load("medications")["atc_system"])

@@ -21,7 +21,7 @@ from msc_interop.fhir.resources.supp import supplemental_extension
 from msc_interop.fhir.versions import FhirVersion
 from msc_interop.study import Study
 
-WRITTEN_DOMAINS = ("DM", "EX", "AE", "LB")
+WRITTEN_DOMAINS = ("DM", "EX", "AE", "LB", "CM")
 
 
 @dataclass

@@ -16,7 +16,7 @@ from msc_interop.fhir.columns import CHUNK_ROWS, ResourceColumns
 from msc_interop.fhir.context import WRITTEN_DOMAINS, WriteContext, make_context
 from msc_interop.fhir.datetimes import check_timezone
 from msc_interop.fhir.io import BackgroundWrites, BundleWriter, NdjsonWriter
-from msc_interop.fhir.resources import adverse_events, encounters, exposure, lab, study, subjects
+from msc_interop.fhir.resources import adverse_events, encounters, exposure, lab, medication_statements, study, subjects
 from msc_interop.fhir.resources.study import TRIAL_DESIGN
 from msc_interop.fhir.validate import FastValidator, Finding, ModelValidator
 from msc_interop.fhir.versions import get_version
@@ -59,6 +59,7 @@ def generate(ctx: WriteContext, chunk_size: int = CHUNK_ROWS) -> Iterator[Chunk]
     yield encounters.build_encounters(ctx)
     yield exposure.build_medication_administrations(ctx)
     yield adverse_events.build_adverse_events(ctx)
+    yield medication_statements.build_medication_statements(ctx)
     yield from lab.build_observations(ctx, chunk_size)
 
 
