@@ -5,6 +5,7 @@ registry when the module is imported; the registry itself imports no rule module
 - sdtm_variables, sdtm_dates, sdtm_findings, sdtm_events, sdtm_subjects: the SDTM rules by topic (variables, CT
   and identifiers; dates,
   study days and visits; findings results and test codes); sdtm_standard: the SDTMIG version used
+- sdtm_cmds: the CM, DS and SV domain rules
 - encoding: the findings of how XPT/CSV text was decoded (raised by the engine as it reads)
 - define: define.xml against its XSD and the datasets beside it (scope "define")
 - files: one SDTM file as stored, XPT v5 and Dataset-JSON 1.1 (scopes "xpt", "datasetjson")
@@ -17,6 +18,7 @@ from msc_interop.validate import fhir_rules
 from msc_interop.validate.rules import (
     define,
     files,
+    sdtm_cmds,
     sdtm_dates,
     sdtm_events,
     sdtm_findings,
@@ -28,5 +30,5 @@ from msc_interop.validate.rules.define import DefineContext
 from msc_interop.validate.rules.files import JsonFile, XptFile
 from msc_interop.validate.rules.sdtm_context import SdtmContext
 
-__all__ = ["DefineContext", "JsonFile", "SdtmContext", "XptFile", "define", "fhir_rules", "files", "sdtm_dates",
-           "sdtm_events", "sdtm_findings", "sdtm_standard", "sdtm_subjects", "sdtm_variables"]
+__all__ = ["DefineContext", "JsonFile", "SdtmContext", "XptFile", "define", "fhir_rules", "files", "sdtm_cmds",
+           "sdtm_dates", "sdtm_events", "sdtm_findings", "sdtm_standard", "sdtm_subjects", "sdtm_variables"]
