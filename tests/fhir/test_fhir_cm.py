@@ -67,3 +67,5 @@ def test_cdisc_cm_round_trips_cell_identical(shared_dir: Path, package: str, tmp
         back, report = read_fhir(paths)
         assert len(report) == 0
         pd.testing.assert_frame_equal(study["CM"], back["CM"], check_exact=True, obj=f"CM {package} {version}")
+        if "SV" in study.datasets:  # the pilot's SV, carried on the ResearchSubjects
+            pd.testing.assert_frame_equal(study["SV"], back["SV"], check_exact=True, obj=f"SV {package} {version}")

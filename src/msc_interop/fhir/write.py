@@ -13,7 +13,7 @@ from msc_interop.atomic import atomic_open
 from msc_interop.errors import InputError
 from msc_interop.fhir import ids, unwritten
 from msc_interop.fhir.columns import CHUNK_ROWS, ResourceColumns
-from msc_interop.fhir.context import WRITTEN_DOMAINS, WriteContext, make_context
+from msc_interop.fhir.context import CARRIED_ON_SUBJECT, WRITTEN_DOMAINS, WriteContext, make_context
 from msc_interop.fhir.datetimes import check_timezone
 from msc_interop.fhir.io import BackgroundWrites, BundleWriter, NdjsonWriter
 from msc_interop.fhir.resources import adverse_events, encounters, exposure, lab, medication_statements, study, subjects
@@ -115,7 +115,7 @@ def write_fhir(study_: Study, out: Path, *, version: str = "R4", bundle: str = "
     if validate not in (False, "fast", "models"):
         raise InputError(f"validate must be True, False, 'fast' or 'models', not {validate!r}")
     result = FhirWriteResult(version=spec.name, validated=validate or "")
-    result.not_written = unwritten.not_written(study_, WRITTEN_DOMAINS, TRIAL_DESIGN)
+    result.not_written = unwritten.not_written(study_, WRITTEN_DOMAINS, TRIAL_DESIGN + CARRIED_ON_SUBJECT)
     if result.not_written:
         result.warnings.append("not written to FHIR (counted in rejects.json notes): " + ", ".join(
             f"{name} {n} record(s)" for name, n in sorted(result.not_written.items())))

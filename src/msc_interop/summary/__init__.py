@@ -39,6 +39,7 @@ from msc_interop.summary.ae_groups import load_groups
 from msc_interop.summary.exposure import summarize_exposure
 from msc_interop.summary.figures import lab_figures
 from msc_interop.summary.labs import LabResult, summarize_labs
+from msc_interop.summary.medications import summarize_medications
 from msc_interop.summary.populations import dose_dates, population
 from msc_interop.summary.subjects import demographics, disposition, populations, study_table
 
@@ -108,6 +109,7 @@ def _build(study: Study, opts: Options) -> _Summary:
     infusion = is_infusion(study)
     ae = summarize_ae(study, pop, ex, sec, groups=groups, doses=doses, te_window=opts.te_window, infusion=infusion)
     labs = summarize_labs(study, pop, sec, baseline=opts.baseline, by_visit=opts.by_visit)
+    summarize_medications(study, pop, sec)
     issues = pd.DataFrame(sec.issues, columns=["Issue", "Dataset", "Records", "Subjects", "Detail", "Handling"])
     sec.add("data_issues", "Data handling: partial dates, missing and non-numeric values", issues,
             ["Every record is accounted for: what could not be used as is, how many, and how it was handled. "
