@@ -25,7 +25,8 @@ def test_example_reads_every_form_and_reconciles(example_dir):
     # 9 subjects, 2 infusions each, 1 AE, 11 tests x 5 visits x 9 subjects less the one missing CA 19-9,
     # ECG + chest X-ray at each of the 45 lab visits
     assert counts == {"subjects": (9, 9, 0), "exposures": (18, 18, 0), "adverse_events": (1, 1, 0),
-                      "labs": (494, 494, 0), "findings": (90, 90, 0)}
+                      "labs": (494, 494, 0), "findings": (90, 90, 0), "medications": (36, 36, 0),
+                      "disposition": (9, 9, 0)}  # the two forms of issue 14 (synth seed profile)
     assert len(study["LB"]) == 494 and len(study.carried["findings"]) == 90
 
 
@@ -150,7 +151,7 @@ def test_study_definition_errors_name_the_field(records_copy):
 def test_xlsx_workbook_gives_the_same_study(tmp_path, example_dir):
     book = tmp_path / "records.xlsx"
     with pd.ExcelWriter(book, engine="openpyxl") as xl:
-        for form in ("subjects", "exposures", "adverse_events", "labs", "findings"):
+        for form in ("subjects", "exposures", "adverse_events", "labs", "findings", "medications", "disposition"):
             pd.read_csv(example_dir / f"{form}.csv", dtype=str, keep_default_na=False).to_excel(
                 xl, sheet_name=form, index=False)
     (tmp_path / "study.yaml").write_bytes((example_dir / "study.yaml").read_bytes())
@@ -161,7 +162,8 @@ def test_xlsx_workbook_gives_the_same_study(tmp_path, example_dir):
         pd.testing.assert_frame_equal(from_csv[name], from_xlsx[name], check_dtype=True)
 
 
-@pytest.mark.parametrize("form", ["subjects", "exposures", "adverse_events", "labs", "findings"])
+@pytest.mark.parametrize("form", ["subjects", "exposures", "adverse_events", "labs", "findings", "medications",
+                                  "disposition"])
 def test_column_checker_agrees_with_jsonschema(form, example_dir):
     """The vectorised checker must flag exactly the rows jsonschema flags (good rows and broken ones)."""
     root = mappings.schema("records")
@@ -169,7 +171,8 @@ def test_column_checker_agrees_with_jsonschema(form, example_dir):
     df = pd.read_csv(example_dir / f"{form}.csv", dtype=str, keep_default_na=False).head(20)
     # break some cells in ways the schema forbids
     breakers = {"subject_id": "a b c", "start_datetime": "2009/01/01", "collection_datetime": "2009-1-5",
-                "dose": "1,5", "exam": "MRI", "result": "", "birth_date": "1970-13", "ae_number": ""}
+                "dose": "1,5", "exam": "MRI", "result": "", "birth_date": "1970-13", "ae_number": "",
+                "start": "2009/01/01", "date": "2015-1-5"}
     for i, (col, bad) in enumerate(breakers.items()):
         if col in df.columns:
             df.loc[(i * 2) % len(df), col] = bad
