@@ -1,4 +1,5 @@
-"""SDTM -> FHIR -> SDTM gives DM, EX, AE, LB, SUPPEX, CM, DS and SV back cell for cell (R4 and R5, Bundle and NDJSON)."""
+"""SDTM -> FHIR -> SDTM gives DM, EX, AE, LB, SUPPEX, CM, DS and SV back cell for cell (R4 and R5, Bundle and
+NDJSON)."""
 
 from __future__ import annotations
 
