@@ -291,9 +291,11 @@ def test_bad_values_reject_only_their_records(bad_values) -> None:
     of_06 = {form: int((pd.read_csv(EXAMPLE / f"{form}.csv", dtype=str)["subject_id"] == "06").sum())
              for form in ("exposures", "labs", "findings")}
     assert of_06 == {"exposures": 2, "labs": 55, "findings": 10}
+    # subject 06's 4 medications and its disposition cascade too (issue 14's forms)
     assert counts == {"subjects": (9, 8), "exposures": (18, 16), "adverse_events": (1, 1),
-                      "labs": (494, 494 - 55 - 3), "findings": (90, 80)}
+                      "labs": (494, 494 - 55 - 3), "findings": (90, 80), "medications": (36, 32),
+                      "disposition": (9, 8)}
     assert len(study["LB"]) == 494 - 55 - 3
     cascaded = [r for r in rejects.sorted() if r.value == "06"]
-    assert len(cascaded) == 2 + 55 + 10
+    assert len(cascaded) == 2 + 55 + 10 + 4 + 1
     assert all(r.field == "subject_id" and "SubjectData[06]/" in r.reason for r in cascaded)

@@ -53,12 +53,13 @@ def test_read_equals_converted_plus_rejected_per_form(converted) -> None:
     _, result = converted
     rejects, study = result.rejects, result.study
     counts = {c.form: c for c in rejects.counts.values()}
-    assert set(counts) == {"subjects", "exposures", "adverse_events", "labs"}
+    assert set(counts) == {"subjects", "exposures", "adverse_events", "labs", "medications", "disposition"}
     for form, c in counts.items():
         assert c.read == c.converted + c.rejected, form
         assert c.rejected == len(rejects.rejected_rows(form)), form
     converted_rows = {"subjects": len(study["DM"]), "exposures": len(study["EX"]),
-                      "adverse_events": len(study["AE"]), "labs": len(study["LB"])}
+                      "adverse_events": len(study["AE"]), "labs": len(study["LB"]),
+                      "medications": len(study["CM"]), "disposition": len(study["DS"])}
     assert converted_rows == {form: c.converted for form, c in counts.items()}
     # what was broken: subject 02 (1 + its 2 infusions + its labs), subject 09's lab, the one AE
     assert counts["subjects"].rejected == 1 and counts["exposures"].rejected == 2
@@ -77,7 +78,7 @@ def test_every_reject_names_the_export_a_line_and_a_reason(converted) -> None:
         assert 0 < r.row <= lines, r
         assert r.reason.strip(), r
     forms = {r.form for r in rejects}
-    assert forms == {"subjects", "exposures", "adverse_events", "labs", "odm"}
+    assert forms == {"subjects", "exposures", "adverse_events", "labs", "medications", "disposition", "odm"}
     # record rejects carry the OID path; the "odm" ones name an OID (the count is in the value)
     assert all("[at SubjectData[" in r.reason for r in rejects if r.form != "odm")
     n_findings_items = TEXT.count('<ItemData ItemOID="IT.FINDINGS.')

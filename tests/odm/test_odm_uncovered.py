@@ -65,7 +65,8 @@ def test_unmapped_item_group_and_item_are_rejects_with_count_and_first_line(tmp_
            in findings.reason
     # the rest converts; the unmapped form is simply absent
     counts = {c.form: (c.read, c.converted) for c in rejects.counts.values()}
-    assert counts == {"subjects": (9, 9), "exposures": (18, 18), "adverse_events": (1, 1), "labs": (494, 494)}
+    assert counts == {"subjects": (9, 9), "exposures": (18, 18), "adverse_events": (1, 1), "labs": (494, 494),
+                      "medications": (36, 36), "disposition": (9, 9)}
     assert set(study["LB"]["LBNAM"]) == {""}
     assert len(rejects) == 2
 
@@ -126,4 +127,5 @@ def test_study_event_without_visit_in_mapping_is_rejected(tmp_path) -> None:
                                         "study_events", regex=False).all()
     assert frame["reason"].str.contains(r"\[at SubjectData\[\d+\]/StudyEventData\[SE.YEAR6\]/", regex=True).all()
     assert {c.form: c.rejected for c in rejects.counts.values()} == {
-        "subjects": 0, "exposures": 0, "adverse_events": 0, "labs": 98, "findings": 18}  # 11 x 9 less 1 CA 19-9
+        "subjects": 0, "exposures": 0, "adverse_events": 0, "labs": 98, "findings": 18, "medications": 0,
+        "disposition": 0}  # 11 x 9 less 1 CA 19-9

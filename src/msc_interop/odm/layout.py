@@ -15,7 +15,8 @@ import yaml
 
 from msc_interop import mappings
 
-_FORM_KEYS = {"subjects": "DM", "exposures": "EX", "adverse_events": "AE", "labs": "LB", "findings": "FINDINGS"}
+_FORM_KEYS = {"subjects": "DM", "exposures": "EX", "adverse_events": "AE", "labs": "LB", "findings": "FINDINGS",
+              "medications": "CM", "disposition": "DS"}
 
 
 def event_oid(visit: str) -> str:

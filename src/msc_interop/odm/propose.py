@@ -20,8 +20,9 @@ from msc_interop.odm.metadata import GroupDef, Metadata, MetadataCollector, merg
 from msc_interop.odm.reader import check_root
 from msc_interop.odm.safe_xml import check_size, iter_elements, release
 
-_DOMAIN_FORMS = {"DM": "subjects", "EX": "exposures", "AE": "adverse_events", "LB": "labs"}
-_SUBJECT_LEVEL = ("subjects", "adverse_events")
+_DOMAIN_FORMS = {"DM": "subjects", "EX": "exposures", "AE": "adverse_events", "LB": "labs", "CM": "medications",
+                 "DS": "disposition"}
+_SUBJECT_LEVEL = ("subjects", "adverse_events", "medications", "disposition")
 
 
 def read_export_metadata(path: Path) -> tuple[Metadata, list[str]]:
