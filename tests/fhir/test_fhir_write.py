@@ -43,7 +43,7 @@ def test_every_resource_passes_fhir_resources_models(written: dict[str, Path], v
     resources = bundle_resources(written[version])
     problems = [(r["resourceType"], r["id"], models.errors(r)) for r in resources]
     assert [p for p in problems if p[2]] == []
-    assert len(resources) == 597
+    assert len(resources) == 633  # 597 + 36 MedicationStatements (CM, issue 14)
 
 
 @pytest.mark.parametrize("version", ["R4", "R5"])
@@ -62,8 +62,8 @@ def test_ndjson_layout_and_counts(written: dict[str, Path], version: str) -> Non
     folder = written[version]
     files = sorted(p.name for p in folder.glob("*.ndjson"))
     assert files == ["AdverseEvent.ndjson", "Encounter.ndjson", "MedicationAdministration.ndjson",
-                     "Observation.ndjson", "Organization.ndjson", "Patient.ndjson", "ResearchStudy.ndjson",
-                     "ResearchSubject.ndjson"]
+                     "MedicationStatement.ndjson", "Observation.ndjson", "Organization.ndjson", "Patient.ndjson",
+                     "ResearchStudy.ndjson", "ResearchSubject.ndjson"]
     lines = (folder / "Observation.ndjson").read_bytes().splitlines()
     assert len(lines) == 494 and all(orjson.loads(x)["resourceType"] == "Observation" for x in lines)
     # NDJSON (Bulk Data) references are Type/id
@@ -213,7 +213,7 @@ def test_to_fhir_runs_the_validate_rules_on_everything_it_writes(tmp_path: Path)
     assert not hasattr(api, "VALIDATE_WRITTEN_LIMIT")
     example_study = Path(__file__).resolve().parents[2] / "fixtures" / "example_study"
     done, _ = api.to_fhir(example_study, tmp_path / "ndjson", ndjson=True, bundle="none")
-    assert done.validation is not None and done.validation.valid and done.total == 597
+    assert done.validation is not None and done.validation.valid and done.total == 633
     assert not any("msc-interop validate" in w for w in done.warnings)
     off, _ = api.to_fhir(example_study, tmp_path / "off", ndjson=True, validate=False)
     assert off.validation is None

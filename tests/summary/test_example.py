@@ -27,7 +27,7 @@ def test_all_tables_present(example_tables):
         "study", "populations", "population_listing", "demographics", "disposition", "exposure_summary",
         "exposure_listing", "exposure_schedule", "ae_overview", "ae_soc_pt", "ae_characteristics", "ae_infusion",
         "ae_listing", "ae_pretreatment", "lab_stats", "lab_change", "lab_range", "lab_shift", "lab_abnormal_listing",
-        "data_issues"]
+        "cm_by_class", "ds_disposition", "data_issues"]
 
 
 def test_demographics_nine_subjects_eight_women(example_tables):
