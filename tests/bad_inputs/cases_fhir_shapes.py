@@ -235,13 +235,13 @@ case("fhir-dup/patient-identical", "fhir-bundle", "from-fhir", 0, ("identical co
 case("fhir-dup/observation-identical-but-meta", "fhir-bundle", "from-fhir", 0, ("identical copies",),
      none_rejected("Observation", 1))(_append_copy("Observation", meta=({"versionId": "1"}, {"versionId": "2"})))
 case("fhir-dup/observation-different-no-version", "fhir-bundle", "from-fhir", 1,
-     ("appears twice with different content (bundle.json entries 103 and 597)", "none of them is converted"),
+     ("appears twice with different content (bundle.json entries 139 and 633)", "none of them is converted"),
      {"Observation": (495, 493, 2)})(_append_copy("Observation", _value(999)))
 case("fhir-dup/observation-different-three-times", "fhir-bundle", "from-fhir", 1,
-     ("appears 3 times with different content (bundle.json entries 103, 597 and 598)",),
+     ("appears 3 times with different content (bundle.json entries 139, 633 and 634)",),
      {"Observation": (496, 493, 3)})(_append_copy("Observation", _value(999), times=2))
 case("fhir-dup/observation-newer-version-later", "fhir-bundle", "from-fhir", 0,
-     ("skipped: an older version", "meta.versionId 1", "bundle.json entry 597) was converted"),
+     ("skipped: an older version", "meta.versionId 1", "bundle.json entry 633) was converted"),
      none_rejected("Observation", 1))(_append_copy("Observation", _value(999),
                                                     meta=({"versionId": "1"}, {"versionId": "2"})))
 case("fhir-dup/observation-newer-version-first", "fhir-bundle", "from-fhir", 0,
