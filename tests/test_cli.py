@@ -28,7 +28,7 @@ def test_to_sdtm_example_prints_counts_and_exits_0(tmp_path):
     assert f"wrote {tmp_path / 'xpt' / 'lb.xpt'} (494 records)" in res.output
     for fmt, suffix in (("xpt", "xpt"), ("json", "json"), ("csv", "csv")):
         assert {p.name for p in (tmp_path / fmt).glob(f"*.{suffix}")} == {
-            f"{d}.{suffix}" for d in ("dm", "ex", "ae", "lb", "suppex", "ts", "tv")}
+            f"{d}.{suffix}" for d in ("dm", "ex", "ae", "lb", "suppex", "ts", "tv", "cm", "ds", "sv")}
     assert (tmp_path / "xpt" / "define.xml").exists() and (tmp_path / "json" / "define.xml").exists()
     counts = json.loads((tmp_path / "rejects.json").read_text())["counts"]
     assert {c["form"]: c["rejected"] for c in counts} == dict.fromkeys(
