@@ -26,10 +26,10 @@ from msc_interop.server.client import FhirClient
 from msc_interop.server.state import read_pull_state, write_pull_state
 
 PULL_TYPES = ("Organization", "ResearchStudy", "Patient", "ResearchSubject", "Encounter", "Observation",
-              "AdverseEvent", "MedicationAdministration")
+              "AdverseEvent", "MedicationAdministration", "MedicationStatement")
 # Compartment searches per type: the search parameter naming the patient (R4 and R5 both define these).
 BY_PATIENT = {"ResearchSubject": "patient", "Encounter": "patient", "Observation": "patient",
-              "AdverseEvent": "subject", "MedicationAdministration": "patient"}
+              "AdverseEvent": "subject", "MedicationAdministration": "patient", "MedicationStatement": "patient"}
 PATIENTS_PER_SEARCH = 20
 
 
