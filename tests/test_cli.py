@@ -32,7 +32,7 @@ def test_to_sdtm_example_prints_counts_and_exits_0(tmp_path):
     assert (tmp_path / "xpt" / "define.xml").exists() and (tmp_path / "json" / "define.xml").exists()
     counts = json.loads((tmp_path / "rejects.json").read_text())["counts"]
     assert {c["form"]: c["rejected"] for c in counts} == dict.fromkeys(
-        ["adverse_events", "exposures", "findings", "labs", "subjects"], 0)
+        ["adverse_events", "disposition", "exposures", "findings", "labs", "medications", "subjects"], 0)
 
 
 def test_two_runs_are_byte_identical(tmp_path):
