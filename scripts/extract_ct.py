@@ -84,6 +84,8 @@ DEFAULT_CODELISTS: tuple[str, ...] = (
     "RETESTCD",
     "RETEST",
     "NORMABNM",
+    "NCOMPLT",
+    "DSCAT",
 )
 
 #: Codelists with at least this many terms are written without term definitions.

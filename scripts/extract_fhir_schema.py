@@ -42,7 +42,7 @@ from typing import Any
 
 ROOTS = ("Bundle", "ResearchStudy", "ResearchSubject", "Patient", "Encounter", "Observation", "AdverseEvent",
          "MedicationAdministration", "Organization", "Specimen", "Medication", "Condition",
-         "Procedure")
+         "Procedure", "MedicationStatement")
 PACKAGES = {"R4B": "fhir.resources.R4B", "R5": "fhir.resources"}
 # "Dates SHALL be valid dates" (the schema's own description of date, dateTime, instant), which the models
 # check and the published patterns do not: no 30/31 February, no 31st of a 30-day month, 29 February only in

@@ -29,11 +29,12 @@ def test_to_sdtm_example_prints_counts_and_exits_0(tmp_path):
     for fmt, suffix in (("xpt", "xpt"), ("json", "json"), ("csv", "csv")):
         assert {p.name for p in (tmp_path / fmt).glob(f"*.{suffix}")} == {
             f"{d}.{suffix}" for d in ("dm", "ex", "ae", "lb", "eg", "suppex", "ts", "tv", "vs", "mh", "pr", "re",
-                                           "relrec")}
+                                           "relrec", "cm", "ds", "sv")}
     assert (tmp_path / "xpt" / "define.xml").exists() and (tmp_path / "json" / "define.xml").exists()
     counts = json.loads((tmp_path / "rejects.json").read_text())["counts"]
     assert {c["form"]: c["rejected"] for c in counts} == dict.fromkeys(
-        ["adverse_events", "ecg", "exposures", "findings", "labs", "medical_history", "subjects", "vital_signs"], 0)
+        ["adverse_events", "disposition", "ecg", "exposures", "findings", "labs", "medical_history", "medications",
+         "subjects", "vital_signs"], 0)
 
 
 def test_two_runs_are_byte_identical(tmp_path):

@@ -309,6 +309,7 @@ def to_fhir(
     """Study records or SDTM -> FHIR Bundle and/or NDJSON; returns (FhirWriteResult, RejectReport).
     `lab_map`: a site's lab map; its codes name tests in records and the LOINC written for a test."""
     from msc_interop.fhir import write_fhir
+    from msc_interop.fhir.unwritten import describe as describe_unwritten
 
     outdir = Path(outdir)
     with _lab_map(lab_map):
@@ -320,6 +321,7 @@ def to_fhir(
     with _report_even_if_writing_fails(rejects, outdir), _lab_map(lab_map):
         result = write_fhir(study, outdir, version=fhir_version, bundle=bundle, ndjson=ndjson, timezone=timezone,
                             validate=validate)
+    rejects.notes.extend(describe_unwritten(result.not_written))
     rejects.write(outdir)
     # every rule of `msc-interop validate` on everything written, whatever its size: NDJSON is validated as a
     # stream (validate/fhir_stream.py), so the exit code never depends on the study's size

@@ -536,3 +536,12 @@ def _ct_order(data: dict[str, Any], key: str) -> tuple[str, ...]:
         raise MappingDataError(f"{where}: the order must name every term of {cl.name} once; missing "
                                f"{', '.join(sorted(cl.values - set(values)))}")
     return values
+
+
+def medication_dictionary() -> dict[str, dict[str, Any]]:
+    """Study medication dictionary (mappings/medications.yaml): upper-cased alias, name or ATC code -> entry."""
+    out: dict[str, dict[str, Any]] = {}
+    for e in load("medications")["terms"]:
+        for alias in (e["name"], e["atc"], *e["verbatim_aliases"]):
+            out.setdefault(alias.strip().upper(), e)
+    return out

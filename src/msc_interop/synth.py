@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from msc_interop import synth_vs
+from msc_interop import synth_cmds, synth_vs
 from msc_interop.atomic import atomic_open
 from msc_interop.synth_ecg import ecg_form
 from msc_interop.synth_mh import medical_history
@@ -97,6 +97,8 @@ class StudyRecords:
     vital_signs: pd.DataFrame | None = None
     ecg: pd.DataFrame | None = None  # ecg.csv (synth_ecg.py, its own generator)
     medical_history: pd.DataFrame | None = None  # synth_mh.py (its own random stream)
+    medications: pd.DataFrame | None = None  # synth_cmds.py
+    disposition: pd.DataFrame | None = None
 
     def write(self, folder: str | Path) -> list[Path]:
         """Write study.yaml and one CSV per form (UTF-8, header row, no index)."""
@@ -107,7 +109,7 @@ class StudyRecords:
             yaml.safe_dump(self.definition, fh, sort_keys=False, allow_unicode=True, width=110)
         written.append(folder / "study.yaml")
         for form in ("subjects", "exposures", "adverse_events", "labs", "findings", "vital_signs", "ecg",
-                     "medical_history"):
+                     "medical_history", "medications", "disposition"):
             if getattr(self, form) is None:
                 continue
             path = folder / f"{form}.csv"
@@ -175,8 +177,11 @@ def generate(n_subjects: int = 9, seed: int = 2009, profile: str = "seed") -> St
     findings = _findings(profile, rng, subj, labs)
     vs = synth_vs.vital_signs(profile, seed, subjects, exposures, labs)
     mh = medical_history(profile, seed, subj, day0)
+    end = subjects["end_of_participation_date"]
     return StudyRecords(study_definition(), subjects, exposures, adverse_events, labs, findings, vs,
-                        ecg=ecg_form(profile, seed, findings, labs), medical_history=mh)
+                        ecg=ecg_form(profile, seed, findings, labs), medical_history=mh,
+                        medications=synth_cmds.medications(seed, subj, day0),
+                        disposition=synth_cmds.disposition(seed, profile, subj, end))
 
 
 def _adverse_events(profile: str, rng: np.random.Generator, subj: np.ndarray, start0: pd.DatetimeIndex) -> pd.DataFrame:

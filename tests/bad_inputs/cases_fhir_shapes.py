@@ -236,13 +236,13 @@ case("fhir-dup/patient-identical", "fhir-bundle", "from-fhir", 0, ("identical co
 case("fhir-dup/observation-identical-but-meta", "fhir-bundle", "from-fhir", 0, ("identical copies",),
      none_rejected("Observation", 1))(_append_copy("Observation", meta=({"versionId": "1"}, {"versionId": "2"})))
 case("fhir-dup/observation-different-no-version", "fhir-bundle", "from-fhir", 1,
-     ("appears twice with different content (bundle.json entries 103 and 1427)", "none of them is converted"),
+     ("appears twice with different content (bundle.json entries 139 and 1463)", "none of them is converted"),
      {"Observation": (1265, 1263, 2)})(_append_copy("Observation", _value(999)))
 case("fhir-dup/observation-different-three-times", "fhir-bundle", "from-fhir", 1,
-     ("appears 3 times with different content (bundle.json entries 103, 1427 and 1428)",),
+     ("appears 3 times with different content (bundle.json entries 139, 1463 and 1464)",),
      {"Observation": (1266, 1263, 3)})(_append_copy("Observation", _value(999), times=2))
 case("fhir-dup/observation-newer-version-later", "fhir-bundle", "from-fhir", 0,
-     ("skipped: an older version", "meta.versionId 1", "bundle.json entry 1427) was converted"),
+     ("skipped: an older version", "meta.versionId 1", "bundle.json entry 1463) was converted"),
      none_rejected("Observation", 1))(_append_copy("Observation", _value(999),
                                                     meta=({"versionId": "1"}, {"versionId": "2"})))
 case("fhir-dup/observation-newer-version-first", "fhir-bundle", "from-fhir", 0,

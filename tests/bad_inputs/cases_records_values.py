@@ -274,7 +274,7 @@ def _(d: Path) -> None:
 # The row broken in each form (data row index; its line is index + 2). Subject 02 has no adverse event, and its
 # other records are removed in the subjects cases, so that the subject's own reject is the one reported.
 BROKEN = {"subjects": 1, "exposures": 4, "adverse_events": 0, "labs": 50, "findings": 10, "vital_signs": 23, "ecg": 7,
-          "medical_history": 1}
+          "medical_history": 1, "medications": 0, "disposition": 2}
 ISOLATED_SUBJECT = "02"
 
 # What the builders map beyond the schema (sdtm/dm.py, ex.py, ae.py, lb.py, build.py): a value that is not a
@@ -295,6 +295,8 @@ CODED = {
     ("vital_signs", "unit"): "REJ-REC-010", ("vital_signs", "position"): "REJ-REC-006",
     ("ecg", "visit"): "REJ-REC-006", ("ecg", "test"): "REJ-REC-006", ("ecg", "unit"): "REJ-REC-010",  # sdtm/eg.py
     ("findings", "visit"): "REJ-REC-006",
+    ("medications", "unit"): "REJ-REC-006", ("medications", "frequency"): "REJ-REC-006",
+    ("medications", "route"): "REJ-REC-006", ("disposition", "event"): "REJ-REC-006",
     **{(form, "subject_id"): "REJ-REC-008" for form in FORMS if form != "subjects"},  # a subject of subjects.csv
 }
 NUMERIC = {("labs", "result"): "REJ-REC-009", ("vital_signs", "result"): "REJ-REC-009"}  # numbers kept as text

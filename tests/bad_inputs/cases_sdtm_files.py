@@ -178,7 +178,8 @@ def _studyid_csv(name: str, rows: list[int] | None, value: str) -> Callable[[Pat
 
 
 case("sdtm-csv/ae-other-studyid", "sdtm-csv", "to-sdtm", 2, ("more than one STUDYID", "'XX' in ae.csv",
-                                                             f"'{STUDY}' in dm.csv"))(_studyid_csv("ae", None, "XX"))
+                                                             f"'{STUDY}' in cm.csv, dm.csv"))(
+    _studyid_csv("ae", None, "XX"))
 case("sdtm-csv/lb-two-rows-other-studyid", "sdtm-csv", "to-fhir", 2,
      ("'YY' in lb.csv (2 of 494 rows, first row 3)",))(_studyid_csv("lb", [2, 4], "YY"))
 case("sdtm-csv/ae-other-studyid-validate", "sdtm-csv", "validate", 1, ("'XX' in ae.csv",))(

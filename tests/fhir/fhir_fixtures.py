@@ -63,8 +63,9 @@ def written() -> dict[str, Path]:
     return _written()
 
 
-def assert_same(a: Study, b: Study, names: tuple[str, ...] = ("DM", "EX", "AE", "LB", "SUPPEX", "VS", "EG", "MH", "PR",
-                                                                  "RE", "RELREC")) -> None:
+def assert_same(a: Study, b: Study,
+                names: tuple[str, ...] = ("DM", "EX", "AE", "LB", "SUPPEX", "VS", "EG", "MH", "PR", "RE", "RELREC",
+                                          "CM", "DS", "SV")) -> None:
     """Cell for cell, dtypes and column order included."""
     for name in names:
         if name not in a.datasets:

@@ -1,5 +1,5 @@
-"""SDTM -> FHIR -> SDTM gives DM, EX, AE, LB, VS, EG, SUPPEX, MH, PR, RE and RELREC back cell for cell (R4 and R5,
-Bundle and NDJSON)."""
+"""SDTM -> FHIR -> SDTM gives DM, EX, AE, LB, VS, EG, SUPPEX, MH, PR, RE, RELREC, CM, DS and SV back cell for cell
+(R4 and R5, Bundle and NDJSON)."""
 
 from __future__ import annotations
 

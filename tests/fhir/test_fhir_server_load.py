@@ -74,7 +74,7 @@ def _search(server: str, query: str) -> dict[str, Any]:
 def test_every_entry_is_created(loaded: dict[str, Any], bundle: dict[str, Any]) -> None:
     assert loaded["resourceType"] == "Bundle" and loaded["type"] == "transaction-response"
     statuses = [e["response"]["status"] for e in loaded["entry"]]
-    assert len(statuses) == len(bundle["entry"]) == 597 + 450 + 275 + 105  # + VS, EG Observations; MH, PR, RE
+    assert len(statuses) == len(bundle["entry"]) == 597 + 450 + 275 + 105 + 36  # + VS, EG Obs.; MH, PR, RE; CM
     assert all(s.split()[0] in ("200", "201") for s in statuses), sorted(set(statuses))
     # each location is the PUT url of its entry (the server kept our ids)
     for entry, answer in zip(bundle["entry"], loaded["entry"], strict=True):

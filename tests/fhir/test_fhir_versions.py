@@ -11,7 +11,7 @@ from msc_interop.fhir import terms
 from msc_interop.fhir.versions import DIFFERENCES, R4, R5, evident_version, get_version
 
 RESOURCES = ("MedicationAdministration", "AdverseEvent", "ResearchSubject", "ResearchStudy", "Encounter",
-             "Medication", "Observation", "Procedure")
+             "MedicationStatement", "Medication", "Observation", "Procedure")
 
 
 def _json_names(package: str, resource: str) -> set[str]:

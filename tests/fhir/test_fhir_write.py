@@ -43,7 +43,7 @@ def test_every_resource_passes_fhir_resources_models(written: dict[str, Path], v
     resources = bundle_resources(written[version])
     problems = [(r["resourceType"], r["id"], models.errors(r)) for r in resources]
     assert [p for p in problems if p[2]] == []
-    assert len(resources) == 597 + 450 + 275 + 105  # + VS, EG Observations; MH 15 Conditions, PR 45 Procedures, RE 45
+    assert len(resources) == 597 + 450 + 275 + 105 + 36  # + VS, EG Observations; MH, PR, RE; 36 MedicationStatements
 
 
 @pytest.mark.parametrize("version", ["R4", "R5"])
@@ -62,7 +62,8 @@ def test_ndjson_layout_and_counts(written: dict[str, Path], version: str) -> Non
     folder = written[version]
     files = sorted(p.name for p in folder.glob("*.ndjson"))
     assert files == ["AdverseEvent.ndjson", "Condition.ndjson", "Encounter.ndjson", "MedicationAdministration.ndjson",
-                     "Observation.ndjson", "Organization.ndjson", "Patient.ndjson", "Procedure.ndjson",
+                     "MedicationStatement.ndjson", "Observation.ndjson", "Organization.ndjson", "Patient.ndjson",
+                     "Procedure.ndjson",
                      "ResearchStudy.ndjson", "ResearchSubject.ndjson"]
     lines = (folder / "Observation.ndjson").read_bytes().splitlines()
     assert len(lines) == 494 + 450 + 275 + 45 and all(orjson.loads(x)["resourceType"] == "Observation" for x in lines)
@@ -213,7 +214,7 @@ def test_to_fhir_runs_the_validate_rules_on_everything_it_writes(tmp_path: Path)
     assert not hasattr(api, "VALIDATE_WRITTEN_LIMIT")
     example_study = Path(__file__).resolve().parents[2] / "fixtures" / "example_study"
     done, _ = api.to_fhir(example_study, tmp_path / "ndjson", ndjson=True, bundle="none")
-    assert done.validation is not None and done.validation.valid and done.total == 597 + 450 + 275 + 105
+    assert done.validation is not None and done.validation.valid and done.total == 597 + 450 + 275 + 105 + 36
     assert not any("msc-interop validate" in w for w in done.warnings)
     off, _ = api.to_fhir(example_study, tmp_path / "off", ndjson=True, validate=False)
     assert off.validation is None

@@ -25,7 +25,7 @@ EXAMPLE = REPO / "fixtures" / "example_study"
 KINDS = ["sekmet", "medplum"]
 # Two subjects of the example study (04 has the adverse event): ~140 resources, 3 chunks of 50.
 SUBJECTS = ("01", "04")
-FORMS = ("subjects", "labs", "adverse_events", "exposures", "findings", "medical_history")
+FORMS = ("subjects", "labs", "adverse_events", "exposures", "findings", "medical_history", "medications", "disposition")
 
 
 def records(tmp_path: Path, name: str, studyid: str, **edits: Callable[[pd.DataFrame], pd.DataFrame]) -> Path:

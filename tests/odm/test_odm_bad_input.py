@@ -291,10 +291,13 @@ def test_bad_values_reject_only_their_records(bad_values) -> None:
     of_06 = {form: int((pd.read_csv(EXAMPLE / f"{form}.csv", dtype=str)["subject_id"] == "06").sum())
              for form in ("exposures", "labs", "findings", "medical_history")}
     assert of_06 == {"exposures": 2, "labs": 55, "findings": 10, "medical_history": 2}
+    # subject 06's 4 medications and its disposition cascade too
     assert counts == {"subjects": (9, 8), "exposures": (18, 16), "adverse_events": (1, 1),
                       "labs": (494, 494 - 55 - 3), "findings": (90, 80), "vital_signs": (450, 400),
-                      "ecg": (225, 200), "medical_history": (15, 13)}  # 06: 25 ECG values
+                      "ecg": (225, 200), "medical_history": (15, 13), "medications": (36, 32),
+                      "disposition": (9, 8)}  # 06: 25 ECG values
     assert len(study["LB"]) == 494 - 55 - 3
     cascaded = [r for r in rejects.sorted() if r.value == "06"]
-    assert len(cascaded) == 2 + 55 + 10 + 50 + 25 + 2  # and its 50 vital signs, 25 ECG values, 2 histories
+    # and its 50 vital signs, 25 ECG values, 2 histories, 4 medications, 1 disposition
+    assert len(cascaded) == 2 + 55 + 10 + 50 + 25 + 2 + 4 + 1
     assert all(r.field == "subject_id" and "SubjectData[06]/" in r.reason for r in cascaded)

@@ -52,7 +52,7 @@ def test_to_sdtm_finds_the_mapping_beside_the_export(tmp_path) -> None:
     assert res.exit_code == 0, res.output
     for line in COUNTS:
         assert line in res.output
-    assert "example_study.odm.xml: ODM S.MSC-SLE-2009/MDV.1: 9 subject(s), 6409 ItemData read" in res.output
+    assert "example_study.odm.xml: ODM S.MSC-SLE-2009/MDV.1: 9 subject(s), 6742 ItemData read" in res.output
     assert f"wrote {tmp_path / 'xpt' / 'lb.xpt'} (494 records)" in res.output
     assert "validation of the files written: 0 error(s)" in res.output
     assert (tmp_path / "xpt" / "define.xml").is_file() and (tmp_path / "json" / "dm.json").is_file()

@@ -24,7 +24,7 @@ def test_to_fhir_from_odm_equals_to_fhir_from_csv(tmp_path: Path) -> None:
     b = run("to-fhir", RECORDS, "-o", tmp_path / "csv", "--no-validate")
     assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
     assert (tmp_path / "odm" / "bundle.json").read_bytes() == (tmp_path / "csv" / "bundle.json").read_bytes()
-    assert "6409 ItemData read" in a.output
+    assert "6742 ItemData read" in a.output
 
 
 def test_summary_from_odm_equals_summary_from_csv(tmp_path: Path) -> None:

@@ -69,7 +69,7 @@ def test_rejects_json_differs_only_by_the_odm_notes(both) -> None:
     odm = json.loads((odm_dir / "rejects.json").read_text(encoding="utf-8"))
     csv = json.loads((csv_dir / "rejects.json").read_text(encoding="utf-8"))
     notes = odm.pop("notes")
-    assert notes == ["example_study.odm.xml: ODM S.MSC-SLE-2009/MDV.1: 9 subject(s), 6409 ItemData read"]
+    assert notes == ["example_study.odm.xml: ODM S.MSC-SLE-2009/MDV.1: 9 subject(s), 6742 ItemData read"]
     csv.pop("notes", None)
     assert odm == csv
     assert odm["rejects"] == []
@@ -82,7 +82,8 @@ def test_odm_conversion_counts(both) -> None:
     assert counts == {"subjects": (9, 9, 0), "exposures": (18, 18, 0), "adverse_events": (1, 1, 0),
                       "labs": (494, 494, 0), "findings": (90, 90, 0), "vital_signs": (450, 450, 0),
                       "ecg": (225, 225, 0),
-                      "medical_history": (15, 15, 0)}
+                      "medical_history": (15, 15, 0),
+                      "medications": (36, 36, 0), "disposition": (9, 9, 0)}
     study = result.study
     assert (len(study["DM"]), len(study["EX"]), len(study["AE"]), len(study["LB"])) == (9, 18, 1, 494)
     assert len(study.carried["findings"]) == 90

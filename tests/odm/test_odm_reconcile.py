@@ -54,14 +54,15 @@ def test_read_equals_converted_plus_rejected_per_form(converted) -> None:
     rejects, study = result.rejects, result.study
     counts = {c.form: c for c in rejects.counts.values()}
     assert set(counts) == {"subjects", "exposures", "adverse_events", "labs", "vital_signs", "ecg",
-                           "medical_history"}
+                           "medical_history", "medications", "disposition"}
     for form, c in counts.items():
         assert c.read == c.converted + c.rejected, form
         assert c.rejected == len(rejects.rejected_rows(form)), form
     converted_rows = {"subjects": len(study["DM"]), "exposures": len(study["EX"]),
                       "adverse_events": len(study["AE"]), "labs": len(study["LB"]), "vital_signs": len(study["VS"]),
                       "ecg": int(study["EG"]["EGORRESU"].ne("").sum()),  # EG's intervals (not the INTP rows)
-                      "medical_history": len(study["MH"])}
+                      "medical_history": len(study["MH"]),
+                      "medications": len(study["CM"]), "disposition": len(study["DS"])}
     assert converted_rows == {form: c.converted for form, c in counts.items()}
     # what was broken: subject 02 (1 + its 2 infusions + its labs), subject 09's lab, the one AE
     assert counts["subjects"].rejected == 1 and counts["exposures"].rejected == 2
@@ -81,7 +82,7 @@ def test_every_reject_names_the_export_a_line_and_a_reason(converted) -> None:
         assert r.reason.strip(), r
     forms = {r.form for r in rejects}
     assert forms == {"subjects", "exposures", "adverse_events", "labs", "vital_signs", "ecg", "medical_history",
-                     "odm"}
+                     "medications", "disposition", "odm"}
     # record rejects carry the OID path; the "odm" ones name an OID (the count is in the value)
     assert all("[at SubjectData[" in r.reason for r in rejects if r.form != "odm")
     n_findings_items = TEXT.count('<ItemData ItemOID="IT.FINDINGS.')

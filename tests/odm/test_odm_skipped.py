@@ -80,9 +80,10 @@ def test_skipped_elements_change_no_record_and_are_counted(tmp_path) -> None:
                                       df.drop(columns="_row").reset_index(drop=True), obj=form)
     assert records.read_counts == plain.read_counts == {
         "subjects": 9, "exposures": 18, "adverse_events": 1, "labs": 494, "findings": 90, "vital_signs": 450,
-        "ecg": 225, "medical_history": 15}
+        "ecg": 225, "medical_history": 15,
+        "medications": 36, "disposition": 9}
     assert records.rejects.notes == [
-        "export.odm.xml: ODM S.MSC-SLE-2009/MDV.1: 9 subject(s), 6409 ItemData read", EXPECTED_SKIPPED]
+        "export.odm.xml: ODM S.MSC-SLE-2009/MDV.1: 9 subject(s), 6742 ItemData read", EXPECTED_SKIPPED]
 
 
 @pytest.mark.parametrize(("level", "expected"), [
@@ -107,4 +108,4 @@ def test_vendor_attributes_alone_change_nothing(tmp_path) -> None:
     records = read_odm(write_export(tmp_path, text))
     labs = records.forms["labs"]
     assert labs.iloc[0]["result"] == "6.14"
-    assert records.rejects.notes == ["export.odm.xml: ODM S.MSC-SLE-2009/MDV.1: 9 subject(s), 6409 ItemData read"]
+    assert records.rejects.notes == ["export.odm.xml: ODM S.MSC-SLE-2009/MDV.1: 9 subject(s), 6742 ItemData read"]

@@ -171,9 +171,10 @@ def test_remove_subject_removes_all_its_records_without_rejects(tmp_path) -> Non
     assert len(rejects) == 0
     assert counts(rejects) == {"subjects": (8, 8), "exposures": (16, 16), "adverse_events": (1, 1),
                                "labs": (439, 439), "findings": (80, 80), "vital_signs": (400, 400), "ecg": (200, 200),
-                               "medical_history": (14, 14)}
+                               "medical_history": (14, 14),
+                               "medications": (32, 32), "disposition": (8, 8)}
     assert removal_note(rejects) == "  TransactionType=Remove applied: 1 SubjectData"
-    assert rejects.notes[0].endswith("8 subject(s), 6409 ItemData read")
+    assert rejects.notes[0].endswith("8 subject(s), 6742 ItemData read")
 
 
 def test_remove_subject_form_cascades_to_that_subjects_records(tmp_path) -> None:
@@ -182,9 +183,11 @@ def test_remove_subject_form_cascades_to_that_subjects_records(tmp_path) -> None
     assert "MSC-SLE-2009-01-03" not in set(study["DM"]["USUBJID"])
     assert counts(rejects) == {"subjects": (8, 8), "exposures": (18, 16), "adverse_events": (1, 1),
                                "labs": (494, 440), "findings": (90, 80), "vital_signs": (450, 400), "ecg": (225, 200),
-                               "medical_history": (15, 12)}
+                               "medical_history": (15, 12),
+                               "medications": (36, 32), "disposition": (9, 8)}
     frame = rejects.to_frame()
-    assert set(frame["form"]) == {"exposures", "labs", "findings", "vital_signs", "ecg", "medical_history"}
+    assert set(frame["form"]) == {"exposures", "labs", "findings", "vital_signs", "ecg", "medical_history",
+                                  "medications", "disposition"}
     assert set(frame["field"]) == {"subject_id"} and set(frame["value"]) == {"03"}
     assert frame["reason"].str.contains(r"\[at SubjectData\[03\]/", regex=True).all()
     assert removal_note(rejects) == "  TransactionType=Remove applied: 1 FormData"

@@ -67,7 +67,7 @@ def test_unmapped_item_group_and_item_are_rejects_with_count_and_first_line(tmp_
     counts = {c.form: (c.read, c.converted) for c in rejects.counts.values()}
     assert counts == {"subjects": (9, 9), "exposures": (18, 18), "adverse_events": (1, 1), "labs": (494, 494),
                       "vital_signs": (450, 450), "ecg": (225, 225),
-                      "medical_history": (15, 15)}
+                      "medical_history": (15, 15), "medications": (36, 36), "disposition": (9, 9)}
     assert set(study["LB"]["LBNAM"]) == {""}
     assert len(rejects) == 2
 
@@ -131,4 +131,4 @@ def test_study_event_without_visit_in_mapping_is_rejected(tmp_path) -> None:
         "subjects": 0, "exposures": 0, "adverse_events": 0, "labs": 98, "findings": 18,  # 11 x 9 less 1 CA 19-9
         "vital_signs": 9 * 7,  # 7 vital signs at the year-6 visit of 9 subjects
         "ecg": 45,  # 5 x 9
-        "medical_history": 0}
+        "medical_history": 0, "medications": 0, "disposition": 0}

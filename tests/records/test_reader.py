@@ -27,7 +27,8 @@ def test_example_reads_every_form_and_reconciles(example_dir):
     assert counts == {"subjects": (9, 9, 0), "exposures": (18, 18, 0), "adverse_events": (1, 1, 0),
                       "labs": (494, 494, 0), "findings": (90, 90, 0), "vital_signs": (450, 450, 0),
                       "ecg": (225, 225, 0),
-                      "medical_history": (15, 15, 0)}
+                      "medical_history": (15, 15, 0),
+                      "medications": (36, 36, 0), "disposition": (9, 9, 0)}
     assert len(study["LB"]) == 494 and len(study.carried["findings"]) == 90
 
 
@@ -153,7 +154,7 @@ def test_xlsx_workbook_gives_the_same_study(tmp_path, example_dir):
     book = tmp_path / "records.xlsx"
     with pd.ExcelWriter(book, engine="openpyxl") as xl:
         for form in ("subjects", "exposures", "adverse_events", "labs", "findings", "vital_signs", "ecg",
-                     "medical_history"):
+                     "medical_history", "medications", "disposition"):
             pd.read_csv(example_dir / f"{form}.csv", dtype=str, keep_default_na=False).to_excel(
                 xl, sheet_name=form, index=False)
     (tmp_path / "study.yaml").write_bytes((example_dir / "study.yaml").read_bytes())
@@ -165,7 +166,7 @@ def test_xlsx_workbook_gives_the_same_study(tmp_path, example_dir):
 
 
 @pytest.mark.parametrize("form", ["subjects", "exposures", "adverse_events", "labs", "findings", "ecg",
-                                  "medical_history"])
+                                  "medical_history", "medications", "disposition"])
 def test_column_checker_agrees_with_jsonschema(form, example_dir):
     """The vectorised checker must flag exactly the rows jsonschema flags (good rows and broken ones)."""
     root = mappings.schema("records")
@@ -174,7 +175,8 @@ def test_column_checker_agrees_with_jsonschema(form, example_dir):
     # break some cells in ways the schema forbids
     breakers = {"subject_id": "a b c", "start_datetime": "2009/01/01", "collection_datetime": "2009-1-5",
                 "dose": "1,5", "exam": "MRI", "result": "", "birth_date": "1970-13", "ae_number": "",
-                "start_date": "2001/07", "ongoing": "maybe"}
+                "start_date": "2001/07", "ongoing": "maybe", "start": "2009/01/01",
+                "date": "2015-1-5"}
     for i, (col, bad) in enumerate(breakers.items()):
         if col in df.columns:
             df.loc[(i * 2) % len(df), col] = bad

@@ -27,7 +27,8 @@ def test_all_tables_present(example_tables):
         "study", "populations", "population_listing", "demographics", "disposition", "exposure_summary",
         "exposure_listing", "exposure_schedule", "ae_overview", "ae_soc_pt", "ae_characteristics", "ae_infusion",
         "ae_listing", "ae_pretreatment", "lab_stats", "lab_change", "lab_range", "lab_shift", "lab_abnormal_listing",
-        "vs_stats", "vs_change", "ecg_qtc", "ecg_abnormal", "mh_soc_pt", "cxr_visits", "data_issues"]
+        "vs_stats", "vs_change", "ecg_qtc", "ecg_abnormal", "mh_soc_pt", "cxr_visits",
+        "cm_by_class", "ds_disposition", "data_issues"]
 
 
 def test_demographics_nine_subjects_eight_women(example_tables):

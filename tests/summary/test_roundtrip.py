@@ -56,6 +56,7 @@ def test_sdtm_without_trial_visits_says_schedule_unknown(sdtm_dir, from_records,
     folder = tmp_path / "sdtm"
     shutil.copytree(sdtm_dir / "xpt", folder)
     (folder / "tv.xpt").unlink()  # no TV: no planned visit days
+    (folder / "sv.xpt").unlink()  # nor SV, whose VISITDY states them too (issue 14)
     study, _ = load_study(folder)
     summarize(study, tmp_path / "sum", formats=["csv", "ard"])
     got = _csvs(tmp_path / "sum")

@@ -303,6 +303,23 @@ CASES: list[tuple[str, str, Check, bool]] = [
     ("MSC-SDTM-104", "98.6 F as 37 C (by hand: (98.6 - 32) x 5/9 = 37.0)",
      _study(cells=_cells(("VS", 37, "VSORRES", "98.6"), ("VS", 37, "VSORRESU", "F"), ("VS", 37, "VSSTRESN", 37.0))),
      False),
+    # CM, DS, SV (issue 14). CM row 1: subject 01's cyclophosphamide, ended 2009-08-22 before RFSTDTC
+    # 2009-10-04 (CMENRF BEFORE); row 2: its hydroxychloroquine, ongoing. SV row 1: subject 01's BASELINE,
+    # the day of its labs, 2009-09-30.
+    ("MSC-SDTM-160", "CMENRF DURING for an end before RFSTDTC", _study(cells=_cells(("CM", 1, "CMENRF", "DURING"))),
+     True),
+    ("MSC-SDTM-160", "the example study's CMENRF", _study(), False),
+    ("MSC-SDTM-161", "ongoing with an end date", _study(cells=_cells(("CM", 2, "CMENDTC", "2012-01-01"))), True),
+    ("MSC-SDTM-161", "the example study's ongoing medications", _study(), False),
+    ("MSC-SDTM-162", "CMDECOD empty", _study(cells=_cells(("CM", 1, "CMDECOD", ""))), True),
+    ("MSC-SDTM-162", "every medication coded", _study(), False),
+    ("MSC-SDTM-163", "two disposition events in FOLLOW-UP", _study(copy_row={"dataset": "DS", "row": 1}), True),
+    ("MSC-SDTM-163", "one disposition event per subject", _study(), False),
+    ("MSC-SDTM-164", "SV lacks subject 01's BASELINE", _study(cells=_cells(("SV", 1, "VISITNUM", 99.0))), True),
+    ("MSC-SDTM-164", "SV holds every visit of the data", _study(), False),
+    ("MSC-SDTM-165", "BASELINE labs before the SV visit",
+     _study(cells=_cells(("SV", 1, "SVSTDTC", "2009-10-01"), ("SV", 1, "SVENDTC", "2009-10-01"))), True),
+    ("MSC-SDTM-165", "records within their SV visits", _study(), False),
 ]
 CASES += PRMH_CASES
 

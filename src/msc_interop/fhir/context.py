@@ -21,7 +21,11 @@ from msc_interop.fhir.resources.supp import supplemental_extension
 from msc_interop.fhir.versions import FhirVersion
 from msc_interop.study import Study
 
-WRITTEN_DOMAINS = ("DM", "EX", "AE", "LB", "VS", "EG", "MH", "PR", "RE")
+WRITTEN_DOMAINS = ("DM", "EX", "AE", "LB", "VS", "EG", "MH", "PR", "RE", "CM")
+# Subject-level datasets not mapped to FHIR elements yet (DS -> ResearchSubject status/progress, SV -> Encounter
+# period): their records ride on the subject's ResearchSubject in the sdtm-supplemental extension, so nothing is
+# lost and they come back as they were (docs/fhir-mapping.md, "DS and SV")
+CARRIED_ON_SUBJECT = ("DS", "SV")
 
 
 @dataclass
@@ -147,6 +151,7 @@ def make_context(study: Study, version: FhirVersion, tz: str, in_bundle: bool) -
                 ctx.org_rids[text(name)] = ids.simple_id("org", studyid, ids.digest(text(name), 12))
     ctx.encounters, ctx.lb_encounter_rows = encounter_table(study, ctx)
     _attach_supp(study, ctx)
+    _carry_on_subject(study, ctx)
     return ctx
 
 
@@ -295,6 +300,19 @@ def _attach_supp(study: Study, ctx: WriteContext) -> None:
                 ctx.supp_subject[text(rec.get("USUBJID"))].append(ext)
             else:
                 ctx.supp_study.append(ext)
+
+
+def _carry_on_subject(study: Study, ctx: WriteContext) -> None:
+    """Each record of CARRIED_ON_SUBJECT on its subject's ResearchSubject (a subject not in DM: on the study)."""
+    for name in CARRIED_ON_SUBJECT:
+        df = study.datasets.get(name)
+        if df is None or df.empty or "USUBJID" not in df.columns:
+            continue
+        cols = list(df.columns)
+        for i, rec in enumerate(df.to_dict("records")):
+            ext = supplemental_extension(name, rec, i + 1, cols)
+            u = text(rec.get("USUBJID"))
+            (ctx.supp_subject[u] if u in ctx.subject_rids else ctx.supp_study).append(ext)
 
 
 def _idvarval(v: Any) -> str:

@@ -42,6 +42,7 @@ from msc_interop.fhir.resources.encounters import ENCOUNTER, read_encounter
 from msc_interop.fhir.resources.enrolment import Enrolment
 from msc_interop.fhir.resources.exposure import MEDICATION, MEDICATION_ADMINISTRATION, read_medication_administrations
 from msc_interop.fhir.resources.lab import Flattener, read_observations
+from msc_interop.fhir.resources.medication_statements import MEDICATION_STATEMENT, read_medication_statements
 from msc_interop.fhir.resources.procedures import (
     IMAGING,
     IMAGING_OBSERVATION,
@@ -63,13 +64,14 @@ from msc_interop.trial_design import apply_trial_design
 
 __all__ = ["FhirReadReport", "read_fhir"]
 
-RECORD_TYPES = ("Observation", "AdverseEvent", "MedicationAdministration", "Condition", "Procedure")
+RECORD_TYPES = ("Observation", "AdverseEvent", "MedicationAdministration", "Condition", "Procedure",
+                "MedicationStatement")
 SUBJECT_TYPES = ("Patient", "ResearchSubject")
 SUPPORT_TYPES = ("ResearchStudy", "Encounter", "Organization", "Specimen", "Medication")
 _NO_RESOURCE: dict[str, Any] = {}
 # the shapes of the elements each reader uses, checked when a resource is read (Observations: by the Flattener)
 SHAPES = {s.rtype: s for s in (PATIENT, RESEARCH_SUBJECT, ADVERSE_EVENT, MEDICATION_ADMINISTRATION, MEDICATION,
-                               ENCOUNTER, RESEARCH_STUDY, ORGANIZATION, CONDITION, PROCEDURE)}
+                               ENCOUNTER, RESEARCH_STUDY, ORGANIZATION, CONDITION, PROCEDURE, MEDICATION_STATEMENT)}
 SHAPES[IMAGING] = IMAGING_OBSERVATION
 
 
@@ -374,12 +376,15 @@ def _build(r: _Reader) -> Study:
                         ("RE", read_imaging(r, subjects, rfstdtc, studyid))):
         if frame is not None:
             datasets[name] = frame
+    cm = read_medication_statements(r, subjects, rfstdtc, studyid)
+    if cm is not None:
+        datasets["CM"] = cm
     datasets.update(read_supp_datasets(r))
     for name, rows in info.get("trial_design", {}).items():
         datasets[name] = pd.DataFrame(rows)
     # subjects met only through references (FHIR written by others): DM rows with what is known
     known = set(datasets["DM"]["USUBJID"]) if "DM" in datasets else set()
-    placed = [u for name in ("LB", "AE", "EX", "VS", "EG", "MH", "PR", "RE") if name in datasets
+    placed = [u for name in ("LB", "AE", "EX", "VS", "EG", "MH", "PR", "RE", "CM") if name in datasets
               for u in datasets[name]["USUBJID"]]
     extra = [u for u in dict.fromkeys(placed) if u in r.derived_subjects and u not in known]
     if extra and not own:
@@ -389,7 +394,7 @@ def _build(r: _Reader) -> Study:
         datasets["DM"] = pd.concat([datasets.get("DM", pd.DataFrame()), add], ignore_index=True)
     if "DM" in datasets and not own:
         datasets["DM"] = r.enrolment.fill_dm(datasets["DM"], r.study_meta)
-    for name in ("DM", "LB", "AE", "EX", "VS", "EG", "MH", "PR", "RE"):
+    for name in ("DM", "LB", "AE", "EX", "VS", "EG", "MH", "PR", "RE", "CM"):
         if name in datasets and not own:
             datasets[name] = foreign_columns(name, datasets[name])
     for name, spec in info.get("datasets", {}).items():

@@ -37,6 +37,10 @@ DIFFERENCES: tuple[tuple[str, str, str, str, str], ...] = (
     ("MedicationAdministration", "effective", "effective", "occurence", "R5 spells occurence[x] (sic)"),
     ("MedicationAdministration", "encounter", "context", "encounter", "R4 context (Encounter|EpisodeOfCare)"),
     ("Medication", "form", "form", "doseForm", "EXDOSFRM"),
+    ("MedicationStatement", "medication_concept", "medicationCodeableConcept", "",
+     "CMTRT/CMDECOD/CMCLAS: R4 medication[x]; R5 medication is a CodeableReference (medication.concept)"),
+    ("MedicationStatement", "reason_code", "reasonCode", "", "CMINDC: R4 reasonCode"),
+    ("MedicationStatement", "reason_reference", "", "reason", "CMINDC: R5 reason (CodeableReference .concept)"),
     ("ResearchSubject", "individual", "individual", "subject", "the Patient"),
     ("ResearchSubject", "assigned", "assignedArm", "assignedComparisonGroup", "R4 arm name (string), R5 id"),
     ("ResearchSubject", "actual", "actualArm", "actualComparisonGroup", "R4 arm name (string), R5 id"),
@@ -107,6 +111,8 @@ _R4_ONLY = {
     "Observation": (),
     "Procedure": ("performedDateTime", "performedPeriod", "performedString", "performedAge", "performedRange",
                   "asserter", "reasonCode", "reasonReference", "usedReference", "usedCode"),
+    "MedicationStatement": ("medicationCodeableConcept", "medicationReference", "reasonCode", "reasonReference",
+                            "context", "statusReason"),
 }
 _R5_ONLY = {
     "AdverseEvent": ("code", "occurrenceDateTime", "occurrencePeriod", "occurrenceTiming", "resultingEffect",
@@ -120,6 +126,7 @@ _R5_ONLY = {
     "Observation": ("triggeredBy", "instantiatesCanonical", "bodyStructure"),
     "Procedure": ("occurrenceDateTime", "occurrencePeriod", "occurrenceString", "occurrenceAge", "occurrenceRange",
                   "occurrenceTiming", "recorded", "reported", "reason", "used", "supportingInfo", "focus"),
+    "MedicationStatement": ("medication", "reason", "encounter", "adherence", "relatedClinicalInformation"),
 }
 
 

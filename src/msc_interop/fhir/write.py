@@ -11,9 +11,9 @@ from typing import Any
 
 from msc_interop.atomic import atomic_open
 from msc_interop.errors import InputError
-from msc_interop.fhir import ids
+from msc_interop.fhir import ids, unwritten
 from msc_interop.fhir.columns import CHUNK_ROWS, ResourceColumns
-from msc_interop.fhir.context import WRITTEN_DOMAINS, WriteContext, make_context
+from msc_interop.fhir.context import CARRIED_ON_SUBJECT, WRITTEN_DOMAINS, WriteContext, make_context
 from msc_interop.fhir.datetimes import check_timezone
 from msc_interop.fhir.io import BackgroundWrites, BundleWriter, NdjsonWriter
 from msc_interop.fhir.resources import (
@@ -23,6 +23,7 @@ from msc_interop.fhir.resources import (
     encounters,
     exposure,
     lab,
+    medication_statements,
     procedures,
     study,
     subjects,
@@ -47,6 +48,7 @@ class FhirWriteResult:
     warnings: list[str] = field(default_factory=list)
     version: str = "R4"
     validated: str = ""  # "", "fast" (jsonschema-rs, official schema subset) or "models" (fhir.resources)
+    not_written: dict[str, int] = field(default_factory=dict)  # dataset -> records FHIR cannot carry (unwritten.py)
 
     @property
     def valid(self) -> bool:
@@ -69,6 +71,7 @@ def generate(ctx: WriteContext, chunk_size: int = CHUNK_ROWS) -> Iterator[Chunk]
     yield encounters.build_encounters(ctx)
     yield exposure.build_medication_administrations(ctx)
     yield adverse_events.build_adverse_events(ctx)
+    yield medication_statements.build_medication_statements(ctx)
     yield from lab.build_observations(ctx, chunk_size)
     yield from vital_signs.build_vital_signs(ctx, chunk_size)
     yield ecg.build_ecg_observations(ctx)
@@ -129,10 +132,10 @@ def write_fhir(study_: Study, out: Path, *, version: str = "R4", bundle: str = "
     if validate not in (False, "fast", "models"):
         raise InputError(f"validate must be True, False, 'fast' or 'models', not {validate!r}")
     result = FhirWriteResult(version=spec.name, validated=validate or "")
-    skipped = [n for n in study_.names
-               if n not in WRITTEN_DOMAINS and n not in TRIAL_DESIGN and not n.startswith("SUPP")]
-    if skipped:
-        result.warnings.append(f"datasets not written to FHIR (no mapping yet): {', '.join(skipped)}")
+    result.not_written = unwritten.not_written(study_, WRITTEN_DOMAINS, TRIAL_DESIGN + CARRIED_ON_SUBJECT)
+    if result.not_written:
+        result.warnings.append("not written to FHIR (counted in rejects.json notes): " + ", ".join(
+            f"{name} {n} record(s)" for name, n in sorted(result.not_written.items())))
     outputs = ([("bundle", True)] if bundle != "none" else []) + ([("ndjson", False)] if ndjson else [])
     validator: Any = None
     if validate == "fast":

@@ -22,7 +22,7 @@ from msc_interop.odm.mapping import FieldSource, OdmMapping
 from msc_interop.odm.metadata import NS
 from msc_interop.sdtm.common import codelist_lookup
 
-_REPEATING_FORMS = ("adverse_events", "labs", "findings", "vital_signs", "ecg", "medical_history")
+_REPEATING_FORMS = ("adverse_events", "labs", "findings", "vital_signs", "ecg", "medical_history", "medications")
 
 
 def _el(tag: str, attrib: dict[str, str] | None = None, text: str | None = None) -> etree._Element:

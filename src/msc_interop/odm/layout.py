@@ -16,7 +16,7 @@ import yaml
 from msc_interop import mappings
 
 _FORM_KEYS = {"subjects": "DM", "exposures": "EX", "adverse_events": "AE", "labs": "LB", "findings": "FINDINGS",
-              "vital_signs": "VS", "ecg": "EG", "medical_history": "MH"}
+              "vital_signs": "VS", "ecg": "EG", "medical_history": "MH", "medications": "CM", "disposition": "DS"}
 
 
 def event_oid(visit: str) -> str:

@@ -21,8 +21,8 @@ from msc_interop.odm.reader import check_root
 from msc_interop.odm.safe_xml import check_size, iter_elements, release
 
 _DOMAIN_FORMS = {"DM": "subjects", "EX": "exposures", "AE": "adverse_events", "LB": "labs", "VS": "vital_signs",
-                 "EG": "ecg", "MH": "medical_history"}
-_SUBJECT_LEVEL = ("subjects", "adverse_events", "medical_history")
+                 "EG": "ecg", "MH": "medical_history", "CM": "medications", "DS": "disposition"}
+_SUBJECT_LEVEL = ("subjects", "adverse_events", "medical_history", "medications", "disposition")
 
 
 def read_export_metadata(path: Path) -> tuple[Metadata, list[str]]:

@@ -40,7 +40,7 @@ def _forms() -> dict[str, dict[str, Any]]:
 
 
 FORMS: tuple[str, ...] = ("subjects", "exposures", "adverse_events", "labs", "findings", "vital_signs", "ecg",
-                          "medical_history")
+                          "medical_history", "medications", "disposition")
 
 
 @dataclass

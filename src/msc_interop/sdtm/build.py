@@ -11,12 +11,15 @@ import pandas as pd
 from msc_interop.records.reader import ROW, RawRecords
 from msc_interop.rejects import RejectReport
 from msc_interop.sdtm.ae import build_ae
+from msc_interop.sdtm.cm import build_cm
 from msc_interop.sdtm.dm import build_dm_base, complete_dm
+from msc_interop.sdtm.ds import build_ds
 from msc_interop.sdtm.eg import build_eg
 from msc_interop.sdtm.ex import add_study_days, build_ex
 from msc_interop.sdtm.lb import build_lb
 from msc_interop.sdtm.mh import build_mh
 from msc_interop.sdtm.pr import build_pr_re
+from msc_interop.sdtm.sv import build_sv
 from msc_interop.sdtm.vs import build_vs
 from msc_interop.study import Study, StudyMeta
 from msc_interop.trial_design import build_ts, build_tv
@@ -42,8 +45,10 @@ def build_study(records: RawRecords) -> tuple[Study, RejectReport]:
     datasets["VS"] = build_vs(records, meta, dm)
     datasets["EG"] = build_eg(records, meta, dm)
     datasets |= {"MH": mh, "PR": pr, "RE": re_, "RELREC": relrec}
+    datasets.update(DS=build_ds(records, dm), CM=build_cm(records, dm))
     if len(suppex):
         datasets["SUPPEX"] = suppex
+    datasets["SV"] = build_sv(datasets, meta, dm)  # last: the visits held, from every dated record
     datasets = {k: v for k, v in datasets.items() if len(v.columns)}
     carried = {f: records.forms[f].drop(columns=ROW) for f in CARRIED_FORMS if f in records.forms}
     study = Study(meta, datasets, carried)

@@ -187,6 +187,10 @@ def _columns(name: str, data: pd.DataFrame, lay: Any = None) -> tuple[list[dict[
             item["keySequence"] = keys.index(col) + 1
         if lay is not None:
             item = _as_package_states(item, lay, col, numeric, enc)
+            stated = lay.define_types.get(col)
+            if numeric and v is None and stated in ("integer", "float", "double") and (
+                    stated != "integer" or _whole(s)):
+                item["dataType"] = stated  # XPT has one numeric type: the package's define.xml says which
             enc = _Encoder(s, item["dataType"]) if item["dataType"] != dtype else enc
         columns.append(item)
         encoders.append(enc)

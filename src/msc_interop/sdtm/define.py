@@ -250,6 +250,11 @@ class _Builder:
             shape = v.shape
             if shape.datatype == "text" and v.name in lay.lengths:
                 shape = dataclasses.replace(shape, length=lay.lengths[v.name])
+            stated = lay.types.get(v.name) if lay.json_columns else lay.define_types.get(v.name)
+            if shape.datatype in ("integer", "float") and stated in ("integer", "float") and stated != shape.datatype:
+                # the package's own numeric type (XPT has one; Dataset-JSON or define.xml said which)
+                shape = dataclasses.replace(shape, datatype=stated,
+                                            digits=shape.digits if stated == "float" else None)
             # no def:Origin: msc-interop's metadata says how msc-interop fills a variable, not how the sponsor did
             out.append(dataclasses.replace(v, label=lay.labels.get(v.name, v.label), shape=shape, origin=None))
         return out

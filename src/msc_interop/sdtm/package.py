@@ -38,6 +38,7 @@ class DatasetLayout:
     json_columns: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # Dataset-JSON column metadata
     types: Mapping[str, str] = field(default_factory=dict)  # variable -> "text", "integer" or "float" as read
     db_modified: str | None = None  # Dataset-JSON dbLastModifiedDateTime: when the source data last changed
+    define_types: dict[str, str] = field(default_factory=dict)  # variable -> define.xml DataType (XPT has none)
 
 
 @dataclass
@@ -86,6 +87,9 @@ def package_of(datasets: Mapping[str, pd.DataFrame], sources: Mapping[str, Path]
     define = folder / "define.xml" if folder is not None else None
     if define is not None and define.is_file():
         _versions_from_define(pkg, define)
+        for name, types in _datatypes_from_define(define).items():
+            if name in pkg.layouts and not pkg.layouts[name].json_columns:
+                pkg.layouts[name].define_types.update(types)
     if pkg.sdtmig is None:
         from msc_interop.validate.standard import normalise_version, ts_version
 
@@ -93,6 +97,26 @@ def package_of(datasets: Mapping[str, pd.DataFrame], sources: Mapping[str, Path]
         if ts and normalise_version(ts)[0]:
             pkg.sdtmig, pkg.sdtmig_source = normalise_version(ts)[0], "TS TSPARMCD SDTIGVER"
     return pkg
+
+
+def _datatypes_from_define(path: Path) -> dict[str, dict[str, str]]:
+    """Dataset -> variable -> DataType as the folder's define.xml states them (ODM ItemGroupDef / ItemRef /
+    ItemDef, the same in Define-XML 1.0 to 2.1): XPT keeps only "number", so integer vs float comes from here."""
+    from lxml import etree
+
+    try:
+        root = etree.parse(str(path)).getroot()
+    except (etree.XMLSyntaxError, OSError):
+        return {}  # validate reports an unreadable define.xml
+    items = {e.get("OID"): (e.get("Name"), e.get("DataType")) for e in root.iter("{*}ItemDef")}
+    out: dict[str, dict[str, str]] = {}
+    for group in root.iter("{*}ItemGroupDef"):
+        name = group.get("Name") or ""
+        for ref in group.iter("{*}ItemRef"):
+            var, dtype = items.get(ref.get("ItemOID"), (None, None))
+            if var and dtype:
+                out.setdefault(name.upper(), {})[var] = dtype
+    return out
 
 
 def _versions_from_define(pkg: Package, path: Path) -> None:

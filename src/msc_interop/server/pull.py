@@ -28,11 +28,11 @@ from msc_interop.server.client import FhirClient
 from msc_interop.server.state import read_pull_state, write_pull_state
 
 PULL_TYPES = ("Organization", "ResearchStudy", "Patient", "ResearchSubject", "Encounter", "Observation",
-              "AdverseEvent", "MedicationAdministration", "Condition", "Procedure")
+              "AdverseEvent", "MedicationAdministration", "Condition", "Procedure", "MedicationStatement")
 # Compartment searches per type: the search parameter naming the patient (R4 and R5 both define these).
 BY_PATIENT = {"ResearchSubject": "patient", "Encounter": "patient", "Observation": "patient",
               "AdverseEvent": "subject", "MedicationAdministration": "patient", "Condition": "patient",
-              "Procedure": "patient"}
+              "Procedure": "patient", "MedicationStatement": "patient"}
 PATIENTS_PER_SEARCH = 20
 
 

@@ -29,7 +29,7 @@ from msc_interop.server.state import Checkpoint
 # Resource types to-fhir writes: with --prune, the study's resources of these types are looked for on the
 # server even when the input has none left.
 WRITTEN_TYPES = ("Organization", "ResearchStudy", "Patient", "ResearchSubject", "Encounter", "Observation",
-                 "AdverseEvent", "MedicationAdministration", "Condition", "Procedure")
+                 "AdverseEvent", "MedicationAdministration", "Condition", "Procedure", "MedicationStatement")
 SEARCH_COUNT = "1000"
 FHIR_RELEASES = {"R4": ("4.0", "4.3"), "R5": ("5.0",)}
 

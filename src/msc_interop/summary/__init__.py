@@ -43,6 +43,7 @@ from msc_interop.summary.exposure import summarize_exposure
 from msc_interop.summary.figures import lab_figures
 from msc_interop.summary.history_imaging import summarize_history_imaging
 from msc_interop.summary.labs import LabResult, summarize_labs
+from msc_interop.summary.medications import summarize_medications
 from msc_interop.summary.populations import dose_dates, population
 from msc_interop.summary.subjects import demographics, disposition, populations, study_table
 from msc_interop.summary.vital_signs import summarize_vital_signs
@@ -116,6 +117,7 @@ def _build(study: Study, opts: Options) -> _Summary:
     summarize_vital_signs(study, pop, sec)
     summarize_ecg(study, pop, sec)
     summarize_history_imaging(study, pop, sec)
+    summarize_medications(study, pop, sec)
     issues = pd.DataFrame(sec.issues, columns=["Issue", "Dataset", "Records", "Subjects", "Detail", "Handling"])
     sec.add("data_issues", "Data handling: partial dates, missing and non-numeric values", issues,
             ["Every record is accounted for: what could not be used as is, how many, and how it was handled. "

@@ -171,7 +171,7 @@ def disposition(study: Study, pop: Population, sec: Section) -> None:
     domains = []
     for name in study.names:
         df = study.datasets[name]
-        if name.startswith("SUPP") or "VISITNUM" not in df or "USUBJID" not in df or df.empty:
+        if name.startswith("SUPP") or name == "SV" or "VISITNUM" not in df or "USUBJID" not in df or df.empty:
             continue
         d = df[["USUBJID", "VISITNUM", "VISIT"]].drop_duplicates(["USUBJID", "VISITNUM"])
         d = d[d["VISITNUM"].notna()]

@@ -17,7 +17,7 @@ import pandas as pd
 from msc_interop import mappings
 from msc_interop.fhir import ids, terms
 from msc_interop.fhir.common import coding, ext, text
-from msc_interop.fhir.context import WRITTEN_DOMAINS, WriteContext
+from msc_interop.fhir.context import CARRIED_ON_SUBJECT, WRITTEN_DOMAINS, WriteContext
 from msc_interop.fhir.read_common import ReadContext, identifier_value
 from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape
 from msc_interop.study import VISIT_COLUMNS, Study, StudyMeta
@@ -52,7 +52,7 @@ TRIAL_DESIGN = ("TS", "TV", "RELREC")  # study-level datasets, carried as rows o
 def written_datasets(study: Study) -> list[str]:
     """The datasets whose columns the study's ResearchStudy records (sdtm-dataset): written domains, TS, TV and
     the SUPP-- of written domains."""
-    out = [n for n in study.names if n in WRITTEN_DOMAINS or n in TRIAL_DESIGN]
+    out = [n for n in study.names if n in WRITTEN_DOMAINS or n in TRIAL_DESIGN or n in CARRIED_ON_SUBJECT]
     for n in study.names:
         if n.startswith("SUPP") and "RDOMAIN" in study[n].columns:
             rd = {text(r) for r in pd.unique(study[n]["RDOMAIN"].astype(object))}

@@ -7,6 +7,7 @@ registry when the module is imported; the registry itself imports no rule module
   study days and visits; findings results and test codes); sdtm_standard: the SDTMIG version used; sdtm_vs: the
   VS domain (units, plausible values, conversions); sdtm_ecg: EG; sdtm_prmh: MH, PR and the chest X-ray readings
   (RE)
+- sdtm_cmds: the CM, DS and SV domain rules
 - encoding: the findings of how XPT/CSV text was decoded (raised by the engine as it reads)
 - define: define.xml against its XSD and the datasets beside it (scope "define")
 - files: one SDTM file as stored, XPT v5 and Dataset-JSON 1.1 (scopes "xpt", "datasetjson")
@@ -21,6 +22,7 @@ from msc_interop.validate.rules import (
     adam,
     define,
     files,
+    sdtm_cmds,
     sdtm_dates,
     sdtm_ecg,
     sdtm_events,
@@ -35,6 +37,6 @@ from msc_interop.validate.rules.define import DefineContext
 from msc_interop.validate.rules.files import JsonFile, XptFile
 from msc_interop.validate.rules.sdtm_context import SdtmContext
 
-__all__ = ["DefineContext", "JsonFile", "SdtmContext", "XptFile", "adam", "define", "fhir_rules", "files", "sdtm_dates",
-           "sdtm_ecg", "sdtm_events", "sdtm_findings", "sdtm_prmh", "sdtm_standard", "sdtm_subjects", "sdtm_variables",
-           "sdtm_vs"]
+__all__ = ["DefineContext", "JsonFile", "SdtmContext", "XptFile", "adam", "define", "fhir_rules", "files", "sdtm_cmds",
+           "sdtm_dates", "sdtm_ecg", "sdtm_events", "sdtm_findings", "sdtm_prmh", "sdtm_standard", "sdtm_subjects",
+           "sdtm_variables", "sdtm_vs"]

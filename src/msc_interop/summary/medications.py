@@ -1,0 +1,82 @@
+"""Concomitant medications by class and name, and disposition, per arm (the tables a safety reviewer expects for
+CM and DS), each number also an ARD row. A subject counts once per class and once per medication however many
+records; a medication without CMDECOD is shown under its reported name in the class UNCODED."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from msc_interop.study import Study
+from msc_interop.summary._common import Population, Section, n_pct
+
+UNCODED = "UNCODED"
+
+
+def _subjects_by_arm(pop: Population, usubjids: pd.Series) -> dict[str, int]:
+    """Subjects of the population among `usubjids`, per column key (arm codes, Total)."""
+    arm = pop.subjects.set_index("USUBJID")["ARMCD"]
+    found = pd.Series(pd.unique(usubjids[usubjids.isin(arm.index)]), dtype=object)
+    counts = found.map(arm).value_counts()
+    out = {c: int(counts.get(c, 0)) for c in pop.arms}
+    if pop.with_total:
+        out["Total"] = len(found)
+    return out
+
+
+def summarize_medications(study: Study, pop: Population, sec: Section) -> None:
+    """Tables cm_by_class (CM) and ds_disposition (DS) when the study has those datasets."""
+    if "CM" in study.datasets and len(study["CM"]):
+        _cm(study["CM"], pop, sec)
+    if "DS" in study.datasets and len(study["DS"]):
+        _ds(study["DS"], pop, sec)
+
+
+def _text(df: pd.DataFrame, col: str) -> pd.Series:
+    return df[col].fillna("").astype(str).str.strip() if col in df.columns else pd.Series("", index=df.index)
+
+
+def _cm(cm: pd.DataFrame, pop: Population, sec: Section) -> None:
+    cols, n_by = pop.columns(), pop.arm_n()
+    cls = _text(cm, "CMCLAS").replace("", UNCODED)
+    name = _text(cm, "CMDECOD").where(_text(cm, "CMDECOD").ne(""), _text(cm, "CMTRT"))
+    df = pd.DataFrame({"USUBJID": cm["USUBJID"].astype(object), "class": cls, "name": name})
+    rows = []
+
+    def add(label: str, level: str, subjects: pd.Series, variable: str, groups: tuple = ()) -> None:
+        k = _subjects_by_arm(pop, subjects)
+        rows.append({"Medication class": label, "Medication": level,
+                     **{pop.header(c): n_pct(k.get(c, 0), n_by[c]) for c in cols}})
+        for c in cols:
+            sec.ard.counts("cm", pop.label(c), variable, level or label, k.get(c, 0), n_by[c], groups=groups)
+
+    add("Any medication", "", df["USUBJID"], "CMTRT")
+    for c_name in sorted(df["class"].unique(), key=lambda v: (v == UNCODED, v)):
+        part = df[df["class"].eq(c_name)]
+        add(c_name, "", part["USUBJID"], "CMCLAS")
+        for m in sorted(part["name"].unique()):
+            add(c_name, m, part.loc[part["name"].eq(m), "USUBJID"], "CMDECOD", (("CMCLAS", c_name),))
+    sec.add("cm_by_class", "Concomitant and prior medications by class and name", pd.DataFrame(rows), [
+        "Subjects with at least one record of the class or medication, n (%) of the safety population; a subject "
+        "counts once per class and once per medication. Class: CMCLAS (ATC 4th level in the example study); name: "
+        f"CMDECOD, else the reported CMTRT under {UNCODED}. Prior and concomitant medications are counted alike."])
+
+
+def _ds(ds: pd.DataFrame, pop: Population, sec: Section) -> None:
+    cols, n_by = pop.columns(), pop.arm_n()
+    events = ds[_text(ds, "DSCAT").isin(["DISPOSITION EVENT", ""])] if "DSCAT" in ds.columns else ds
+    order = events.sort_values([c for c in ("USUBJID", "DSSTDTC", "DSSEQ") if c in events.columns], kind="stable")
+    last = order.drop_duplicates("USUBJID", keep="last")  # the subject's final status
+    decod = _text(last, "DSDECOD")
+    rows = []
+    levels = sorted(decod.unique(), key=lambda v: (v != "COMPLETED", v))
+    for level in levels:
+        k = _subjects_by_arm(pop, last.loc[decod.eq(level), "USUBJID"].astype(object))
+        rows.append({"Disposition": level, **{pop.header(c): n_pct(k.get(c, 0), n_by[c]) for c in cols}})
+        for c in cols:
+            sec.ard.counts("ds", pop.label(c), "DSDECOD", level, k.get(c, 0), n_by[c])
+    k_any = _subjects_by_arm(pop, last["USUBJID"].astype(object))
+    rows.append({"Disposition": "No disposition record",
+                 **{pop.header(c): n_pct(n_by[c] - k_any.get(c, 0), n_by[c]) for c in cols}})
+    sec.add("ds_disposition", "Disposition at the end of the study", pd.DataFrame(rows), [
+        "Each subject's last disposition event (DSCAT DISPOSITION EVENT, latest DSSTDTC), n (%) of the safety "
+        "population: COMPLETED, or the CDISC NCOMPLT reason for not completing (DSDECOD)."])

@@ -1,0 +1,124 @@
+"""SDTM rules of the CM, DS and SV domains (scope "sdtm"): CMENRF against the dates it summarises, an ongoing
+medication with an end date, an uncoded medication, one disposition event per subject and epoch, and visits in
+the data that SV does not hold or whose dates lie outside the SV visit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from msc_interop import dates
+from msc_interop.validate.model import Finding, RuleMeta
+from msc_interop.validate.registry import rule
+from msc_interop.validate.rules.sdtm_context import SdtmContext, text_of
+
+_SKIP_VISITS = ("SV", "DM", "TV", "TA", "TE", "TI", "TS")
+
+
+def _text(df: pd.DataFrame, col: str) -> pd.Series:
+    if col not in df.columns:
+        return pd.Series("", index=df.index, dtype=object)
+    return text_of(df[col]).fillna("").astype(str).str.strip()
+
+
+def _by_domain(ctx: SdtmContext, domain: str) -> Iterable[tuple[str, pd.DataFrame]]:
+    return ((ds, df) for ds, df in ctx.frames() if ctx.domain_of(ds) == domain)
+
+
+def _dm_dates(ctx: SdtmContext, df: pd.DataFrame, col: str) -> pd.Series:
+    dm = ctx.study.datasets.get("DM")
+    if dm is None or col not in dm.columns or "USUBJID" not in df.columns:
+        return pd.Series("", index=df.index, dtype=object)
+    by_subject = dict(zip(_text(dm, "USUBJID"), _text(dm, col), strict=True))
+    return _text(df, "USUBJID").map(lambda u: by_subject.get(u, "")).astype(object)
+
+
+@rule("MSC-SDTM-160")
+def end_relative_to_reference(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df in _by_domain(ctx, "CM"):
+        if "CMENRF" not in df.columns or "CMENDTC" not in df.columns:
+            continue
+        end = dates.date_part(_text(df, "CMENDTC"))
+        lo = dates.date_part(_dm_dates(ctx, df, "RFSTDTC"))
+        hi = dates.date_part(_dm_dates(ctx, df, "RFENDTC"))
+        enrf = _text(df, "CMENRF")
+        known = end.notna() & lo.notna() & hi.notna()
+        expected = pd.Series("", index=df.index, dtype=object)
+        expected[known & (end < lo)] = "BEFORE"
+        expected[known & (end >= lo) & (end <= hi)] = "DURING"
+        expected[known & (end > hi)] = "AFTER"
+        bad = known & enrf.isin(["BEFORE", "DURING", "AFTER"]) & enrf.ne(expected)
+        yield from ctx.at(meta, ds, bad, "CMENRF", expected=expected, endtc=df["CMENDTC"])
+
+
+@rule("MSC-SDTM-161")
+def ongoing_with_end_date(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df in _by_domain(ctx, "CM"):
+        bad = (_text(df, "CMENRTPT").eq("ONGOING") | _text(df, "CMENRF").eq("ONGOING")) & _text(df, "CMENDTC").ne("")
+        yield from ctx.at(meta, ds, bad, "CMENDTC")
+
+
+@rule("MSC-SDTM-162")
+def medication_not_coded(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df in _by_domain(ctx, "CM"):
+        if "CMDECOD" not in df.columns:
+            continue
+        yield from ctx.at(meta, ds, _text(df, "CMDECOD").eq("") & _text(df, "CMTRT").ne(""), "CMDECOD",
+                          values=df["CMTRT"])
+
+
+@rule("MSC-SDTM-163")
+def one_disposition_per_epoch(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df in _by_domain(ctx, "DS"):
+        if "EPOCH" not in df.columns or "USUBJID" not in df.columns:
+            continue
+        event = _text(df, "DSCAT").eq("DISPOSITION EVENT") if "DSCAT" in df.columns else pd.Series(True, df.index)
+        key = pd.DataFrame({"u": _text(df, "USUBJID"), "e": _text(df, "EPOCH")})[event]
+        dup = key.duplicated(keep="first") & key["e"].ne("")
+        yield from ctx.at(meta, ds, dup.reindex(df.index, fill_value=False), "EPOCH")
+
+
+def _sv_spans(ctx: SdtmContext) -> pd.DataFrame | None:
+    sv = next((df for ds, df in ctx.frames() if ctx.domain_of(ds) == "SV"), None)
+    if sv is None or "VISITNUM" not in sv.columns:
+        return None
+    return pd.DataFrame({
+        "USUBJID": _text(sv, "USUBJID"), "VISITNUM": pd.to_numeric(sv["VISITNUM"], errors="coerce"),
+        "start": dates.date_part(_text(sv, "SVSTDTC")), "end": dates.date_part(_text(sv, "SVENDTC")),
+    }).drop_duplicates(["USUBJID", "VISITNUM"])
+
+
+@rule("MSC-SDTM-164")
+def visit_not_in_sv(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    spans = _sv_spans(ctx)
+    if spans is None:
+        return
+    held = set(zip(spans["USUBJID"], spans["VISITNUM"], strict=True))
+    for ds, df in ctx.frames():
+        if ctx.domain_of(ds) in _SKIP_VISITS or ds.startswith("SUPP") or "VISITNUM" not in df.columns:
+            continue
+        num = pd.to_numeric(df["VISITNUM"], errors="coerce")
+        pairs = pd.Series(list(zip(_text(df, "USUBJID"), num, strict=True)), index=df.index)
+        bad = num.notna() & ~pairs.isin(held)
+        yield from ctx.at(meta, ds, bad, "VISITNUM")
+
+
+@rule("MSC-SDTM-165")
+def date_outside_sv_visit(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    spans = _sv_spans(ctx)
+    if spans is None:
+        return
+    for ds, df in ctx.frames():
+        p = ctx.prefix(ds)
+        col = f"{p}DTC"
+        if ctx.domain_of(ds) in _SKIP_VISITS or "VISITNUM" not in df.columns or col not in df.columns:
+            continue
+        left = pd.DataFrame({"USUBJID": _text(df, "USUBJID"), "VISITNUM": pd.to_numeric(df["VISITNUM"],
+                                                                                         errors="coerce")})
+        span = left.merge(spans, on=["USUBJID", "VISITNUM"], how="left").set_index(df.index)
+        d = dates.date_part(_text(df, col))
+        bad = d.notna() & span["start"].notna() & span["end"].notna() & ((d < span["start"]) | (d > span["end"]))
+        yield from ctx.at(meta, ds, bad, col, svstdtc=span["start"].dt.strftime("%Y-%m-%d"),
+                          svendtc=span["end"].dt.strftime("%Y-%m-%d"))
