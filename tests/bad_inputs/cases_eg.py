@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .example_counts import OBSERVATIONS
 from .registry import case, edit_csv_rows, edit_json
 
 ECG = 225  # rows of fixtures/example_study/ecg.csv (9 subjects x 5 visits x 5 intervals)
-OBS = 494 + 275  # Observations of the example study's Bundle: 494 LB + 275 EG
+OBS = OBSERVATIONS  # Observations of the example study's Bundle
 
 
 def _ecg_row(d: Path, row: int, **values: str) -> None:

@@ -416,7 +416,7 @@ case("fhir-file/bundle-a-list-alone", "fhir-bundle", "from-fhir", 2, ("expected 
 case("fhir-file/bundle-entry-an-object", "fhir-bundle", "from-fhir", 2, ("Bundle.entry is an object",))(
     lambda d: edit_json(d / "bundle.json", lambda b: b.update(entry=b["entry"][0])))
 case("fhir-file/every-ndjson-line-bad", "fhir-ndjson", "from-fhir", 2, ("no FHIR resource could be read",
-                                                                        "Encounter.ndjson line 1", "and 20 more"))(
+                                                                        "Encounter.ndjson line 1", "and 23 more"))(
     lambda d: [p.write_bytes(b"{\n" * 3) for p in d.glob("*.ndjson")])
 
 

@@ -1,6 +1,6 @@
 """Vital signs (issue 14): a unit that is not the test's, a temperature in F (converted, not rejected), a hospital's
 blood-pressure panel (two VS records), a vital sign the mapping has no test for (skipped), a VS unit FHIR cannot
-code. The example study has 450 vital signs (vital_signs.csv; VS), 944 Observations (494 LB + 450 VS).
+code. The example study has 450 vital signs (vital_signs.csv; VS), 1264 Observations (LB, VS, EG and the chest X-ray readings).
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .example_counts import OBSERVATIONS, VS
 from .registry import case, edit_json
 
-VS, OBS = 450, 944
+OBS = OBSERVATIONS
 CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 LOINC, UCUM = "http://loinc.org", "http://unitsofmeasure.org"
 

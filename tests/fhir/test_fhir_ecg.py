@@ -49,4 +49,5 @@ def test_hospital_ecg_report_with_components_lands_in_eg(tmp_path: Path) -> None
     assert "LB" not in study.datasets or study["LB"].empty  # neither the ECG values nor the vital sign
     counts = {c["form"]: c for c in report.form_counts()}
     assert counts["Observation"]["read"] == 3
-    assert counts["Observation"]["skipped"] == 1  # the vital sign: not EG, not a lab result
+    assert counts["Observation"]["skipped"] == 0  # the vital sign (8867-4): not EG, not a lab result, but VS
+    assert study["VS"][["VSTESTCD", "VSORRES", "VSORRESU"]].values.tolist() == [["HR", "80", "beats/min"]]

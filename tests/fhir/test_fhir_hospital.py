@@ -357,6 +357,8 @@ def test_conditions_land_in_mh_and_procedures_in_pr(converted: dict[str, Any]) -
     mh = data["MH"]
     assert len(mh) == PATIENTS and set(mh["MHTERM"]) == {"Essential hypertension"}
     assert set(mh["MHSTDTC"]) == {"2015-03"} and set(mh["MHENRTPT"]) == {"ONGOING"}
+    # ongoing as of when: the Conditions have no recordedDate, so as of the extract (SDTMIG 4.4.7 needs MHENTPT)
+    assert set(mh["MHENTPT"]) == {"FHIR DATA EXTRACTION"}
     pr = data["PR"]
     assert (counts["Procedure"]["read"], counts["Procedure"]["converted"]) == (PATIENTS, PATIENTS)
     assert set(pr["PRTRT"]) == {"Plain chest X-ray"} and set(pr["PRDECOD"]) == {"X-RAY"}

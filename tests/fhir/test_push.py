@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from msc_interop.cli import main
+from msc_interop.server.push import WRITTEN_TYPES
 from msc_interop.server.tags import systems
 from servers.fhir_servers import FlakyProxy, request, search_all, sekmet_server, server
 
@@ -190,13 +191,14 @@ def test_subject_added(sekmet: str, tmp_path: Path) -> None:
 
 
 def test_interrupted_push_resumes_without_duplicates(sekmet: str, tmp_path: Path) -> None:
-    """The server stops answering (503 to every request from the 14th on: after the metadata, 10 searches (one
-    per type to-fhir writes) and 2 chunks): exit 2 naming the checkpoint; run again once it answers: the push
-    finishes, the report counts what the first run sent, no duplicates."""
+    """The server stops answering (503 to every request after the metadata, one search per type to-fhir writes
+    and 2 chunks): exit 2 naming the checkpoint; run again once it answers: the push finishes, the report counts
+    what the first run sent, no duplicates."""
     study = "PUSH-RESUME"
     path = records(tmp_path, "study", study)
     n = count(written(tmp_path, path))
-    with FlakyProxy(sekmet, status=503, first=14, count=None, retry_after="0") as proxy:
+    first_refused = 1 + len(WRITTEN_TYPES) + 2 + 1
+    with FlakyProxy(sekmet, status=503, first=first_refused, count=None, retry_after="0") as proxy:
         code, out, partial = push(proxy.base, fhir_of(tmp_path, path), tmp_path, "--retries", "1")
         assert code == 2, out
         assert "resume" in out and partial["interrupted"]

@@ -39,7 +39,7 @@ def test_example_chest_xray_becomes_pr_and_re(example_dir):
     assert rel[["RDOMAIN", "IDVAR", "RELTYPE"]].values.tolist() == [["PR", "PRLNKID", "ONE"], ["RE", "RELNKID", "ONE"]]
 
 
-def test_bad_chest_xray_row_rejected_and_ecg_row_left_alone(records_copy):
+def test_bad_chest_xray_row_and_bad_ecg_row_each_rejected_once(records_copy):
     def edit(df: pd.DataFrame) -> pd.DataFrame:
         df.loc[(df.subject_id == "02") & (df.exam == "CHEST X-RAY") & (df.visit == "Year 2"), "visit"] = "Year 3"
         df.loc[(df.subject_id == "02") & (df.exam == "ECG") & (df.visit == "Year 4"), "visit"] = "Year 5"
@@ -47,10 +47,12 @@ def test_bad_chest_xray_row_rejected_and_ecg_row_left_alone(records_copy):
 
     study, report = _build(records_copy(findings=edit))
     rej = [r for r in report.rejects if r.form == "findings"]
-    assert [(r.field, r.value) for r in rej] == [("visit", "Year 3")]
-    assert "not a visit of the study schedule" in rej[0].reason
+    # the chest X-ray row by the PR/RE builder, the ECG row by the EG builder: one reject each
+    assert sorted((r.field, r.value) for r in rej) == [("visit", "Year 3"), ("visit", "Year 5")]
+    assert all("not a visit of the study schedule" in r.reason for r in rej)
     assert len(study["PR"]) == len(study["RE"]) == 44
-    assert len(study.carried["findings"]) == 89  # the ECG row stays for the ECG builder
+    assert int(study["EG"]["EGTESTCD"].eq("INTP").sum()) == 44  # 45 ECG readings less the rejected one
+    assert study.carried == {} and not report.carried  # findings.csv is mapped: nothing "carried"
 
 
 def test_abnormal_reading_keeps_its_text(records_copy):

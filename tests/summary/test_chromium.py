@@ -76,7 +76,7 @@ def test_arms_side_by_side_in_the_browser(rendered_arms, tmp_path):
 def test_dom_has_every_table_and_the_figures(rendered, tmp_path):
     page, result = rendered
     dom = _chromium(tmp_path / "profile", "--dump-dom", page.as_uri()).stdout
-    assert dom.count("<table>") == len(result.tables) == 22
+    assert dom.count("<table>") == len(result.tables) == 28  # every table, VS, ECG, MH, CXR, CM and DS included
     for title in result.titles.values():
         assert html.escape(title, quote=False) in dom, title
     imgs = re.findall(r'<img alt="([^"]+)" src="data:image/svg\+xml;base64,', dom)

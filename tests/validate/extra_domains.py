@@ -28,6 +28,10 @@ def build(study: Study) -> dict[str, pd.DataFrame]:
     dm = study["DM"]
     subjects = list(zip(dm["USUBJID"], dm["RFSTDTC"], strict=True))
     cm, mh, ds, vs, fa, sv, se = [], [], [], [], [], [], []
+    # the study's own visit dates where it has an SV (the generated VS must lie within its visits)
+    held = {} if "SV" not in study.names else {
+        (u, float(v)): d[:10] for u, v, d in zip(study["SV"]["USUBJID"], study["SV"]["VISITNUM"],
+                                                 study["SV"]["SVSTDTC"], strict=True)}
     for usubjid, rf in subjects:
         base = {"STUDYID": STUDYID, "USUBJID": usubjid}
         cm.append({**base, "DOMAIN": "CM", "CMSEQ": 1, "CMTRT": "PREDNISONE", "CMDECOD": "PREDNISONE",
@@ -41,6 +45,9 @@ def build(study: Study) -> dict[str, pd.DataFrame]:
                    "DSCAT": "DISPOSITION EVENT", "DSSTDTC": _day(rf, 7), "DSSTDY": _dy(7)})
         for seq, (offset, visitnum, visit, flag) in enumerate([(-3, 1.0, "BASELINE", "Y"),
                                                               (365, 4.0, "YEAR 1", "")], start=1):
+            day = held.get((usubjid, visitnum))
+            if day:
+                offset = (date.fromisoformat(day) - date.fromisoformat(rf[:10])).days
             vs.append({**base, "DOMAIN": "VS", "VSSEQ": seq, "VSTESTCD": "SYSBP", "VSTEST": "Systolic Blood Pressure",
                        "VSORRES": "120", "VSORRESU": "mmHg", "VSSTRESC": "120", "VSSTRESN": 120.0,
                        "VSSTRESU": "mmHg", "VSLOBXFL": flag, "VISITNUM": visitnum, "VISIT": visit,
@@ -73,6 +80,12 @@ def build(study: Study) -> dict[str, pd.DataFrame]:
 
 
 def with_extra_domains(study: Study) -> Study:
+    """The study with the generated domains in place of its own (the corpus cases edit their rows), except SV:
+    since issue 14 the bundled study has its own SV, derived from every visit it holds, which a generated SV of
+    two visits would contradict (MSC-SDTM-164/165)."""
     datasets = {name: study[name] for name in study.names}
-    datasets.update(build(study))
+    extra = build(study)
+    if "SV" in datasets:
+        del extra["SV"]
+    datasets.update(extra)
     return Study(study.meta, datasets)

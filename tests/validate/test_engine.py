@@ -121,8 +121,6 @@ def test_shipped_schemas_equal_the_official_files(shared_dir: Path) -> None:
 #   SDTM-002 AE.AEDECOD is empty on all 74 records (MedDRA coding was removed from the public example) - real.
 #   SDTM-016 five LB records flagged NORMAL whose LBSTRESN lies just below LBSTNRLO (148.7 vs 149; 2.0958 vs
 #            2.1; 7.7575 vs 7.76) - real: the flag was derived before rounding or in the original units.
-#   SDTM-023 CM and VS are checked against their SDTMIG tables (Req/Exp) but msc-interop has no codelist
-#            bindings for them - expected (notice; every other rule ran).
 #   SDTM-025 checked against SDTMIG 3.3, as define.xml states it (def:Standard Name="STDTMIG" Version="3.3"),
 #            once per format read - expected (notice: not msc-interop's default 3.4, so it says so).
 #   SDTM-039 define.xml states CDISC CT 2020-12-18 (def:Standard Type="CT" PublishingSet="SDTM"); the CT rules
@@ -136,8 +134,8 @@ CDISC_JUDGED = {
     ("MSC-SDTM-002", "ae.json", "AEDECOD"): 74, ("MSC-SDTM-002", "ae.ndjson", "AEDECOD"): 74,
     ("MSC-SDTM-002", "ae.xpt", "AEDECOD"): 74,
     ("MSC-SDTM-016", "lb.json", "LBNRIND"): 5, ("MSC-SDTM-016", "lb.xpt", "LBNRIND"): 5,
-    ("MSC-SDTM-023", "cm.json", ""): 1, ("MSC-SDTM-023", "cm.xpt", ""): 1,
-    # VS: no longer "checked only in part" (msc-interop now holds its codelist bindings); its CT is clean
+    # CM and VS: no longer "checked only in part" (msc-interop holds their codelist bindings since issue 14);
+    # their CT is clean
     ("MSC-SDTM-025", "define.xml", ""): 3, ("MSC-SDTM-039", "define.xml", ""): 3,
 }
 

@@ -124,6 +124,13 @@ def _cm() -> pd.DataFrame:
                          "CMSEQ": [1], "CMTRT": ["PREDNISONE"]})
 
 
+def _qs() -> pd.DataFrame:
+    """A questionnaire record: QS has no codelist bindings in msc-interop (MSC-SDTM-023's notice)."""
+    return pd.DataFrame({"STUDYID": ["MSC-SLE-2009"], "DOMAIN": ["QS"], "USUBJID": ["MSC-SLE-2009-01-01"],
+                         "QSSEQ": [1], "QSTESTCD": ["SLEDAI"], "QSTEST": ["SLEDAI-2K Total Score"],
+                         "QSCAT": ["SLEDAI-2K"], "QSORRES": ["4"]})
+
+
 def _supp_subject_level(study: Study) -> pd.DataFrame:
     return pd.DataFrame({"STUDYID": ["MSC-SLE-2009"], "RDOMAIN": ["DM"], "USUBJID": ["MSC-SLE-2009-01-01"],
                          "IDVAR": [""], "IDVARVAL": [""], "QNAM": ["RACE1"], "QLABEL": ["Race 1"], "QVAL": ["ASIAN"],
@@ -166,7 +173,7 @@ CASES: list[tuple[str, str, Check, bool]] = [
      _odm_export('FileOID="MSC-INTEROP.MSC-SLE-2009" ', ""), True),
     ("MSC-REC-002", "the bundled ODM export", _odm_export(), False),
     # --- rules the corpus cannot reach -------------------------------------------------------------------
-    ("MSC-SDTM-023", "a dataset msc-interop does not describe", _study(add={"CM": _cm()}), True),
+    ("MSC-SDTM-023", "a dataset msc-interop does not describe", _study(add={"QS": _qs()}), True),
     ("MSC-SDTM-023", "only described datasets", _study(), False),
     ("MSC-REC-001", "a lab record with an unknown test", _records(_edit_labs), True),
     ("MSC-REC-001", "the bundled records", _records(lambda folder: None), False),

@@ -24,8 +24,9 @@ from msc_interop.sdtm.vs import build_vs
 from msc_interop.study import Study, StudyMeta
 from msc_interop.trial_design import build_ts, build_tv
 
-# Forms carried in the Study but not yet mapped to an SDTM domain (ECG / chest X-ray -> EG / PR later).
-CARRIED_FORMS = ("findings",)
+# Forms carried in the Study but not yet mapped to an SDTM domain: none since issue 14 (findings.csv's ECG rows
+# are EG's interpretation, its chest X-ray rows PR + RE); kept so that a new form can be read before it is mapped.
+CARRIED_FORMS: tuple[str, ...] = ()
 
 
 def build_study(records: RawRecords) -> tuple[Study, RejectReport]:

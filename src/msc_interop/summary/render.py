@@ -21,13 +21,16 @@ from msc_interop.summary._common import LISTING_ROWS_SHOWN
 from msc_interop.summary.figures import FigureOut
 
 SECTIONS: list[tuple[str, list[str]]] = [
-    ("Study and subjects", ["study", "populations", "population_listing", "demographics", "disposition"]),
+    ("Study and subjects", ["study", "populations", "population_listing", "demographics", "disposition",
+                            "ds_disposition"]),
     ("Exposure", ["exposure_summary", "exposure_schedule", "exposure_listing"]),
     ("Adverse events", ["ae_overview", "ae_soc_pt", "ae_characteristics", "ae_infusion", "ae_listing",
                         "ae_pretreatment"]),
     ("Laboratory safety", ["lab_stats", "lab_change", "lab_range", "lab_shift", "@figures", "lab_abnormal_listing"]),
+    ("Vital signs", ["vs_stats", "vs_change"]),
     ("ECG", ["ecg_qtc", "ecg_abnormal"]),
     ("Medical history and chest X-ray", ["mh_soc_pt", "cxr_visits"]),
+    ("Concomitant medications", ["cm_by_class"]),
     ("Data handling", ["data_issues"]),
 ]
 LISTINGS = frozenset({"exposure_listing", "ae_listing", "lab_abnormal_listing", "population_listing",
@@ -60,6 +63,17 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 figure{margin:12px 0 20px}figure img{max-width:100%;border:1px solid #ddd}
 figcaption{font-size:11.5px;color:#444;margin-top:4px}nav ol{columns:2}
 """
+
+
+def sections_for(names: Sequence[str], figures: bool = False) -> list[tuple[str, list[str]]]:
+    """The report's sections holding any of these tables (or the figures); a table no section names goes to a
+    last "Other tables" section, so that a table a summary module adds is never computed but left unrendered."""
+    present = set(names)
+    out = [(title, group) for title, group in SECTIONS
+           if present.intersection(group) or (figures and "@figures" in group)]
+    placed = {n for _, group in SECTIONS for n in group}
+    other = [n for n in names if n not in placed]
+    return out + ([("Other tables", other)] if other else [])
 
 
 def table_number(names: Sequence[str]) -> dict[str, int]:
@@ -114,7 +128,7 @@ def markdown(summary: Report, figure_dir: str = "figures") -> str:
     if summary.title:
         out += [f"_{summary.title}_", ""]
     out += ["## At a glance", ""] + [f"- {h}" for h in summary.highlights] + [""]
-    for section, names in SECTIONS:
+    for section, names in sections_for(list(summary.tables), bool(summary.figures)):
         out += [f"## {section}", ""]
         for name in names:
             if name == "@figures":
@@ -166,7 +180,7 @@ def html_report(summary: Report) -> str:
                  + "".join(f"<li>{esc(h)}</li>" for h in summary.highlights) + "</ul>")
     toc = []
     body = []
-    for section, names in SECTIONS:
+    for section, names in sections_for(list(summary.tables), bool(summary.figures)):
         sid = "s-" + section.lower().replace(" ", "-")
         body.append(f'<h2 id="{sid}">{esc(section)}</h2>')
         toc.append(f'<li><a href="#{sid}">{esc(section)}</a></li>')

@@ -378,8 +378,9 @@ def _study(frames: dict[str, pd.DataFrame], files: dict[str, Path], findings: li
     try:
         meta = study_meta_from_data(frames, files)
     except MscInteropError as exc:
-        findings.append(get_rule("MSC-IO-001").finding(file=", ".join(str(p) for p in files.values()),
-                                                       kind="one study", error=exc))
+        folders = {p.parent for p in files.values()}
+        where = str(folders.pop()) if len(folders) == 1 else ", ".join(str(p) for p in files.values())
+        findings.append(get_rule("MSC-IO-001").finding(file=where, kind="one study", error=exc))
         meta = StudyMeta(studyid="")
     try:
         # a missing USUBJID is a finding here (MSC-SDTM-001), not a reason to drop the dataset

@@ -29,6 +29,11 @@ from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape, kept_text
 
 LEVELS = (("PT", "MHDECOD", "MHPTCD"), ("BODSYS", "MHBODSYS", "MHBDSYCD"))
 
+# MHENTPT of a Condition read from others' FHIR whose clinicalStatus gives MHENRTPT: its recordedDate, else this
+# text (the status is as of the moment the data was taken from the source; FHIR states no other time for it).
+# Our own Conditions carry MHENTPT in sdtm-variables, which overrides it.
+ONGOING_AS_OF_EXTRACT = "FHIR DATA EXTRACTION"
+
 
 def _code_text(v: Any) -> str:
     if v is None or v is pd.NA or (isinstance(v, float) and v != v):
@@ -171,6 +176,8 @@ def read_conditions(r: ReadContext, subjects: dict[str, str], rfstdtc: dict[str,
             continue
         clinical = _codes(res.get("clinicalStatus"))
         row["MHENRTPT"] = enrtpt_of(clinical[0]) if clinical else ""
+        if row["MHENRTPT"]:  # --ENRTPT needs its reference point (SDTMIG 4.4.7): when the source said so
+            row["MHENTPT"] = text(res.get("recordedDate"))[:10] or ONGOING_AS_OF_EXTRACT
         rows.append(row)
         over.append(read_carried(res, r.tz))
         r.converted["Condition"] += 1
