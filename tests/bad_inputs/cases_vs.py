@@ -1,6 +1,7 @@
 """Vital signs (issue 14): a unit that is not the test's, a temperature in F (converted, not rejected), a hospital's
 blood-pressure panel (two VS records), a vital sign the mapping has no test for (skipped), a VS unit FHIR cannot
-code. The example study has 450 vital signs (vital_signs.csv; VS), 1264 Observations (LB, VS, EG and the chest X-ray readings).
+code. The example study has 450 vital signs (vital_signs.csv; VS), 1264 Observations (LB, VS, EG and the
+chest X-ray readings).
 """
 
 from __future__ import annotations
