@@ -19,7 +19,7 @@ MAPPING = ODM_DIR / "odm-map.yaml"
 PINNED = "2026-01-01T00:00:00"
 COUNTS = ["subjects: read 9 = converted 9 + rejected 0", "exposures: read 18 = converted 18 + rejected 0",
           "adverse_events: read 1 = converted 1 + rejected 0", "labs: read 494 = converted 494 + rejected 0",
-          "findings: read 90 = carried (not mapped to SDTM yet) 90 + rejected 0"]
+          "findings: read 90 = converted 90 + rejected 0"]  # the ECG rows to EG, the chest X-rays to PR/RE
 
 
 def break_ae_outcome(text: str) -> str:

@@ -86,5 +86,6 @@ def test_odm_conversion_counts(both) -> None:
                       "medications": (36, 36, 0), "disposition": (9, 9, 0)}
     study = result.study
     assert (len(study["DM"]), len(study["EX"]), len(study["AE"]), len(study["LB"])) == (9, 18, 1, 494)
-    assert len(study.carried["findings"]) == 90
+    # findings: 45 ECG readings (EG INTP) and 45 chest X-rays (PR + RE)
+    assert int(study["EG"]["EGTESTCD"].eq("INTP").sum()) == len(study["PR"]) == len(study["RE"]) == 45
     assert len(result.rejects) == 0

@@ -164,9 +164,8 @@ def test_remove_subject_removes_all_its_records_without_rejects(tmp_path) -> Non
     path = write_export(tmp_path, SNAPSHOT, clinical_data(remove))
     study, rejects = api.load_study(path)
     assert "MSC-SLE-2009-01-02" not in set(study["DM"]["USUBJID"])
-    for domain in ("EX", "LB"):
+    for domain in ("EX", "LB", "EG", "PR", "RE", "VS", "MH", "CM", "DS", "SV"):
         assert "MSC-SLE-2009-01-02" not in set(study[domain]["USUBJID"]), domain
-    assert "02" not in set(study.carried["findings"]["subject_id"])
     # the subject is gone, not orphaned: nothing is rejected, the counts are those of 8 subjects
     assert len(rejects) == 0
     assert counts(rejects) == {"subjects": (8, 8), "exposures": (16, 16), "adverse_events": (1, 1),

@@ -29,7 +29,7 @@ def test_example_reads_every_form_and_reconciles(example_dir):
                       "ecg": (225, 225, 0),
                       "medical_history": (15, 15, 0),
                       "medications": (36, 36, 0), "disposition": (9, 9, 0)}
-    assert len(study["LB"]) == 494 and len(study.carried["findings"]) == 90
+    assert len(study["LB"]) == 494 and len(study["PR"]) == len(study["RE"]) == 45 and not study.carried
 
 
 def test_missing_required_column_names_file_and_column(records_copy):
