@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
 
@@ -24,3 +25,31 @@ def per_distinct(fn: Callable[[pd.Series], pd.Series | pd.DataFrame], values: pd
         out.index = values.index
         return out
     return pd.Series(answer.to_numpy()[codes], index=values.index, dtype=answer.dtype)
+
+
+def row_codes(frame: pd.DataFrame, sort: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """One integer per row naming its combination of the frame's values (NA a value like any other), and the
+    position of the first row of each combination. With sort=True the codes follow the lexicographic order of
+    the columns' values (each column factorized sorted), so sorting by the codes sorts by the values."""
+    combined = np.zeros(len(frame), dtype=np.int64)
+    span = 1
+    for col in frame.columns:
+        codes, uniques = pd.factorize(frame[col], sort=sort, use_na_sentinel=False)
+        width = max(len(uniques), 1)
+        if span > np.iinfo(np.int64).max // width:  # too many combinations for one int64: renumber so far
+            combined = pd.factorize(combined, sort=sort)[0].astype(np.int64)
+            span = int(combined.max()) + 1 if len(combined) else 1
+        combined = combined * width + codes
+        span *= width
+    codes, uniques = pd.factorize(combined, sort=sort)
+    order = np.argsort(codes, kind="stable")
+    starts = np.r_[0, np.flatnonzero(np.diff(codes[order])) + 1] if len(codes) else np.array([], dtype=np.int64)
+    first = order[starts]
+    return codes.astype(np.int64), first
+
+
+def per_distinct_rows(fn: Callable[[pd.DataFrame], pd.Series], frame: pd.DataFrame) -> pd.Series:
+    """per_distinct for a combination of columns (a date and a time, say): `fn` sees each distinct row once."""
+    codes, first = row_codes(frame)
+    answer = fn(frame.iloc[first].reset_index(drop=True))
+    return pd.Series(answer.to_numpy()[codes], index=frame.index, dtype=answer.dtype)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import mappings
-from msc_interop.distinct import per_distinct
+from msc_interop.distinct import per_distinct, row_codes
 from msc_interop.errors import MappingDataError
 
 
@@ -127,9 +127,7 @@ def standardize(testcd: pd.Series, orres: pd.Series, unit: pd.Series) -> pd.Data
 
 
 def _factorize(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
-    keys = frame["t"].astype(str) + "\x1f" + frame["o"].astype(str) + "\x1f" + frame["u"].astype(str)
-    codes, _ = pd.factorize(keys)
-    first = pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()
+    codes, first = row_codes(frame)  # integer codes per column combined: no per-row string keys
     return codes, frame.iloc[first].reset_index(drop=True)
 
 

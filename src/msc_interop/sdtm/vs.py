@@ -9,10 +9,11 @@ before (the version of mappings/sdtm_variables.yaml): the last non-missing resul
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from msc_interop import dates, mappings, vital_signs
-from msc_interop.distinct import per_distinct
+from msc_interop.distinct import per_distinct, per_distinct_rows, row_codes
 from msc_interop.records.reader import RawRecords
 from msc_interop.sdtm.common import assign_seq, codelist_lookup, map_terms, map_visits, normalize_dates, subject_keys
 
@@ -91,30 +92,43 @@ def _combine_time(records: RawRecords) -> None:
     df = records.forms[FORM]
     if "time" not in df.columns:
         return
-    time = df["time"].fillna("").astype(object)
-    date = df["date"].fillna("").astype(object)
-    has_time = time.ne("")
-    full_date = date.str.len().eq(10) & ~date.str.contains("UN", case=False, regex=False)
-    bad = has_time & ~full_date
+    # one answer per distinct (date, time): a study has a few per subject visit, a million rows share them
+    combined = per_distinct_rows(_date_with_time, df[["date", "time"]])
+    bad = combined.isna()
     if bad.any():
         records.reject_rows(FORM, bad, "date", "'date' is not a valid date for a measurement with a 'time': the "
                             "time needs a complete date (YYYY-MM-DD, without a time of its own)", code="REJ-REC-007")
         df = records.forms[FORM]
-        time, date, has_time = time[df.index], date[df.index], has_time[df.index]
     df = df.copy()
-    df["date"] = date.where(~has_time, date + "T" + time)
+    df["date"] = combined[df.index]
     records.forms[FORM] = df
+
+
+def _date_with_time(pairs: pd.DataFrame) -> pd.Series:
+    """date + "T" + time where there is a time (None where the time cannot join the date), else the date."""
+    time = pairs["time"].fillna("").astype(object)
+    date = pairs["date"].fillna("").astype(object)
+    has_time = time.ne("")
+    full_date = date.str.len().eq(10) & ~date.str.contains("UN", case=False, regex=False)
+    out = date.where(~has_time, date + "T" + time).astype(object)
+    return out.where(~(has_time & ~full_date), None)
 
 
 def baseline_flag(vs: pd.DataFrame, first_dose: pd.Series) -> pd.Series:
     """"Y" on the last non-missing result on or before the first dose, per subject and test (and position)."""
-    eligible = vs["VSORRES"].ne("") & dates.on_or_before(vs["VSDTC"], first_dose.reindex(vs.index))
+    pairs = pd.DataFrame({"dtc": vs["VSDTC"], "dose": first_dose.reindex(vs.index)})
+    before = per_distinct_rows(lambda p: dates.on_or_before(p["dtc"], p["dose"]), pairs).astype(bool)
+    eligible = vs["VSORRES"].ne("") & before
     flag = pd.Series("", index=vs.index, dtype=object)
     if eligible.any():
         by = ["USUBJID", "VSTESTCD", *(["VSPOS"] if "VSPOS" in vs.columns else [])]
         cand = vs.loc[eligible, [*by, "VSDTC", "VISITNUM"]]
-        last = cand.sort_values([*by, "VSDTC", "VISITNUM"], kind="stable").groupby(by, sort=False).tail(1).index
-        flag[last] = "Y"
+        # sort on integer codes (each column's values in sorted order), not on a million strings
+        group, _ = row_codes(cand[by])
+        when, _ = row_codes(cand[["VSDTC", "VISITNUM"]], sort=True)
+        order = np.lexsort((np.arange(len(cand)), when, group))
+        ends = np.r_[np.flatnonzero(np.diff(group[order])), len(order) - 1]
+        flag[cand.index[order[ends]]] = "Y"
     return flag
 
 

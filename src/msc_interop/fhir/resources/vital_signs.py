@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import vital_signs
+from msc_interop.distinct import per_distinct
 from msc_interop.fhir import ids, terms
 from msc_interop.fhir.columns import CHUNK_ROWS, SLOT, Element, Factorized, ResourceColumns
 from msc_interop.fhir.common import Carrier, coding, concept, ct_coding, text
@@ -132,8 +133,8 @@ def _extension(ctx: WriteContext, cols: Factorized, enc: pd.DataFrame | None, is
         "VSDY": _differs_num(cols.series("VSDY"), pd.Series(days)),
     }
     if enc is not None:
-        special["VISIT"] = cols.texts("VISIT") != enc["VISIT"].map(text).to_numpy(dtype=object)
-        special["EPOCH"] = cols.texts("EPOCH") != enc["EPOCH"].map(text).to_numpy(dtype=object)
+        for var in ("VISIT", "EPOCH"):  # text() once per distinct visit, not once per record
+            special[var] = cols.texts(var) != per_distinct(lambda u: u.map(text), enc[var]).to_numpy(dtype=object)
     carrier = Carrier(n, ctx.tz)
     carrier.add_dataset(df, terms.mapped_variables(DOMAIN), special, blank=cols.blank)
     carried_codes, carried = carrier.distinct()
