@@ -23,6 +23,8 @@ from msc_interop.fhir.versions import FhirVersion
 from msc_interop.study import Study
 
 WRITTEN_DOMAINS = ("DM", "EX", "AE", "LB", "VS", "EG", "MH", "PR", "RE", "CM")
+# DS and SV are not in WRITTEN_DOMAINS: their records are placed on other resources (below), so a SUPPDS / SUPPSV
+# record would have no resource of its parent to ride on; those stay "not written" (fhir/unwritten.py), as before.
 # Subject-level datasets placed on elements record by record: SV on its visit's Encounter (period), a subject's
 # disposition event on its ResearchSubject (status / progress). Their records no element holds (a second record of
 # a visit, a DS record that is not the subject's one disposition event, a subject not in DM) ride on the subject's
