@@ -125,8 +125,11 @@ def test_discontinued_subjects_round_trip(tmp_path_factory: pytest.TempPathFacto
 def test_records_without_an_element_still_come_back(example: Study, tmp_path: Path,  # noqa: F811
                                                     version: str) -> None:
     """A second DS record of a subject (then neither is placed), a DS protocol milestone, an SV record of a visit
-    no other record has (it gets its own Encounter), and an SV record repeating a visit (rides on the subject)."""
-    ds, sv = example["DS"], example["SV"]
+    no other record has (it gets its own Encounter), an SV record repeating a visit (rides on the subject), and
+    dates FHIR cannot hold as they are (kept in sdtm-dtc)."""
+    ds, sv = example["DS"].copy(), example["SV"].copy()
+    ds.loc[2, "DSSTDTC"] = "2015---08"  # subject 03: a day without its month
+    sv.loc[2, "SVSTDTC"], sv.loc[3, "SVENDTC"] = "2009-10", "2010---17"
     extra_ds = ds.iloc[[0, 1]].assign(DSSEQ=pd.array([2, 2], dtype="Int64"),
                                       DSCAT=["DISPOSITION EVENT", "PROTOCOL MILESTONE"],
                                       DSDECOD=["DEATH", "INFORMED CONSENT OBTAINED"], DSTERM=["Died", "Consented"])
@@ -140,6 +143,9 @@ def test_records_without_an_element_still_come_back(example: Study, tmp_path: Pa
     assert "_status" not in two and all("reason" not in p for p in two.get("progress", []))
     one = _subject(tmp_path, "MSC-SLE-2009-01-02")  # its milestone rides along; its one disposition is placed
     assert "_status" in one or "reason" in one["progress"][0]
+    if version == "R5":
+        gap = _subject(tmp_path, "MSC-SLE-2009-01-03")["progress"][0]
+        assert gap["startDate"] == "2015" and gap["_startDate"]["extension"][0]["valueString"] == "2015---08"
 
 
 def test_cdisc_pilot_sv_round_trip(shared_dir: Path, tmp_path: Path) -> None:

@@ -35,9 +35,12 @@ from msc_interop.fhir.resources.encounters import differs, record_row
 
 @dataclass
 class Placed:
-    """A subject's placed DS record as written: its date, its extensions and (R5) its progress reason."""
+    """A subject's placed DS record as written: its date (SDTM, FHIR, whether the SDTM text must be kept), its
+    extensions and (R5) its progress reason."""
 
     dsstdtc: str
+    start: str | None
+    keep: bool
     extensions: list[dict[str, Any]]
     reason: dict[str, Any] | None
 
@@ -68,6 +71,7 @@ def placed_dispositions(ctx: WriteContext, rfpendtc: dict[str, str]) -> dict[str
     carrier.add_dataset(sub, mapped, special)
     carried = carrier.extensions()
     url = terms.ext_url("sdtm_record")
+    fhir, keep = (s.tolist() for s in dtc_to_fhir(start, ctx.tz))  # column-wise: each distinct date once
     out: dict[str, Placed] = {}
     for k, (u, row, dtc, term) in enumerate(zip(texts(sub["USUBJID"]), rows, texts(start), _col(sub, "DSTERM"),
                                                 strict=True)):
@@ -76,7 +80,7 @@ def placed_dispositions(ctx: WriteContext, rfpendtc: dict[str, str]) -> dict[str
         if carried[k] is not None:
             exts.append(carried[k])
         reason = concept([reasons[k]] if reasons[k] else [], term) if r5 and (reasons[k] or term) else None
-        out[u] = Placed(dtc, exts, reason)
+        out[u] = Placed(dtc, fhir[k], bool(keep[k]), exts, reason)
     return out
 
 
@@ -84,17 +88,16 @@ def _col(df: pd.DataFrame, col: str) -> list[str]:
     return texts(df[col]).tolist() if col in df.columns else [""] * len(df)
 
 
-def progress_entry(placed: Placed, state_coding: dict[str, Any], tz: str) -> dict[str, Any]:
+def progress_entry(placed: Placed, state_coding: dict[str, Any]) -> dict[str, Any]:
     """The R5 progress entry of a subject with a placed DS record."""
     entry: dict[str, Any] = {"extension": placed.extensions,
                              "type": {"text": terms.fixed("disposition")["progress_type_text"]},
                              "subjectState": {"coding": [state_coding]}}
     if placed.reason is not None:
         entry["reason"] = placed.reason
-    value, keep = dtc_to_fhir(pd.Series([placed.dsstdtc], dtype=object), tz)
-    if value.iloc[0] is not None:
-        entry["startDate"] = value.iloc[0]
-    if keep.iloc[0]:
+    if placed.start is not None:
+        entry["startDate"] = placed.start
+    if placed.keep:
         entry["_startDate"] = {"extension": [{"url": terms.ext_url("sdtm_dtc"), "valueString": placed.dsstdtc}]}
     return entry
 

@@ -153,7 +153,7 @@ def build_research_subjects(ctx: WriteContext) -> ResourceColumns | list[dict[st
     else:
         status = [Element.constant("status", terms.fixed("research_subject_status_r5"), n)]
         progress = Element.shared("progress", rows, [
-            [progress_entry(placed[u], coding("subject_state", x), ctx.tz)] if u in placed
+            [progress_entry(placed[u], coding("subject_state", x))] if u in placed
             else [{"subjectState": {"coding": [coding("subject_state", x)]}}]
             for u, x in zip(subjects_text, row_state, strict=True)])
     period_codes, first = group_codes(texts(_col(dm, "RFICDTC")), ends.to_numpy(dtype=object))
