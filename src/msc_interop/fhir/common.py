@@ -120,6 +120,23 @@ def is_blank(s: pd.Series) -> np.ndarray:
     return s.isna().to_numpy(bool)
 
 
+def periods(pairs: list[tuple[str, ...]], tz: str) -> list[dict[str, Any] | None]:
+    """A Period per (start, end) --DTC pair: FHIR dates, and the SDTM text (sdtm-dtc) where FHIR cannot hold it."""
+    url = terms.ext_url("sdtm_dtc")
+    out: list[dict[str, Any] | None] = []
+    starts = dtc_to_fhir(pd.Series([p[0] for p in pairs], dtype=object), tz)
+    ends = dtc_to_fhir(pd.Series([p[1] for p in pairs], dtype=object), tz)
+    for i, (start, end) in enumerate(pairs):
+        period: dict[str, Any] = {}
+        for name, (values, keep), orig in (("start", starts, start), ("end", ends, end)):
+            if values.iloc[i] is not None:
+                period[name] = values.iloc[i]
+            if keep.iloc[i]:
+                period["_" + name] = {"extension": [{"url": url, "valueString": orig}]}
+        out.append(period or None)
+    return out
+
+
 # --- numbers written as JSON with their text kept when needed ---------------------------------------------
 
 def number_back(value: Any) -> str:

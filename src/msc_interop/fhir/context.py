@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from msc_interop import mappings
 from msc_interop.dates import study_day
 from msc_interop.distinct import per_distinct
-from msc_interop.fhir import ids
+from msc_interop.fhir import ids, terms
 from msc_interop.fhir.columns import Factorized
 from msc_interop.fhir.common import float_text, group_codes, text, texts
 from msc_interop.fhir.datetimes import dtc_to_fhir
@@ -22,9 +23,12 @@ from msc_interop.fhir.versions import FhirVersion
 from msc_interop.study import Study
 
 WRITTEN_DOMAINS = ("DM", "EX", "AE", "LB", "VS", "EG", "MH", "PR", "RE", "CM")
-# Subject-level datasets not mapped to FHIR elements yet (DS -> ResearchSubject status/progress, SV -> Encounter
-# period): their records ride on the subject's ResearchSubject in the sdtm-supplemental extension, so nothing is
-# lost and they come back as they were (docs/fhir-mapping.md, "DS and SV")
+# DS and SV are not in WRITTEN_DOMAINS: their records are placed on other resources (below), so a SUPPDS / SUPPSV
+# record would have no resource of its parent to ride on; those stay "not written" (fhir/unwritten.py), as before.
+# Subject-level datasets placed on elements record by record: SV on its visit's Encounter (period), a subject's
+# disposition event on its ResearchSubject (status / progress). Their records no element holds (a second record of
+# a visit, a DS record that is not the subject's one disposition event, a subject not in DM) ride on the subject's
+# ResearchSubject in the sdtm-supplemental extension, so nothing is lost (docs/fhir-mapping.md, "DS" and "SV")
 CARRIED_ON_SUBJECT = ("DS", "SV")
 
 
@@ -41,6 +45,9 @@ class WriteContext:
     subject_rids: dict[str, str] = field(default_factory=dict)
     org_rids: dict[str, str] = field(default_factory=dict)
     encounters: pd.DataFrame | None = None
+    # per Encounter row: the SV row it holds (-1: none); the DS row placed on each subject's ResearchSubject
+    encounter_sv_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    ds_rows: dict[str, int] = field(default_factory=dict)
     # per LB row: its row of `encounters` (-1: no VISITNUM), found while the table is made
     lb_encounter_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     rfstdtc: dict[str, str] = field(default_factory=dict)
@@ -150,6 +157,7 @@ def make_context(study: Study, version: FhirVersion, tz: str, in_bundle: bool) -
             if text(name):
                 ctx.org_rids[text(name)] = ids.simple_id("org", studyid, ids.digest(text(name), 12))
     ctx.encounters, ctx.lb_encounter_rows = encounter_table(study, ctx)
+    ctx.ds_rows = disposition_rows(study, ctx.subject_rids)
     _attach_supp(study, ctx)
     _carry_on_subject(study, ctx)
     return ctx
@@ -163,24 +171,30 @@ def _studyid_from_data(study: Study) -> str:
 
 
 def encounter_table(study: Study, ctx: WriteContext) -> tuple[pd.DataFrame, np.ndarray]:
-    """One row per subject visit (USUBJID, VISITNUM) in LB, EX and AE, with the most frequent VISIT and EPOCH;
-    and per LB row, its row of that table (-1 where VISITNUM is missing)."""
+    """One row per subject visit (USUBJID, VISITNUM) in LB, EX, AE, VS, EG and SV, with the most frequent VISIT
+    and EPOCH of the records (the SV record's where there is one: SV is the visit's own record); and per LB row,
+    its row of that table (-1 where VISITNUM is missing). Sets ctx.encounter_sv_rows (the SV row of each)."""
     parts = []
     lb = study.datasets.get("LB")
     lb_rows = np.full(0 if lb is None else len(lb), -1, dtype=np.int64)
-    for name in ("LB", "EX", "AE", "VS", "EG"):
+    sv_rows = placeable_sv_rows(study, ctx)
+    for name in ("LB", "EX", "AE", "VS", "EG", "SV"):
         df = study.datasets.get(name)
         if df is None or "VISITNUM" not in df.columns:
             continue
+        df = df.iloc[sv_rows] if name == "SV" else df
         cols = {"USUBJID": df["USUBJID"].astype(object), "VISITNUM": df["VISITNUM"]}
-        for c in ("VISIT", "EPOCH"):
-            cols[c] = df[c].astype(object) if c in df.columns else pd.Series("", index=df.index, dtype=object)
+        for c in ("VISIT", "EPOCH"):  # SV records do not vote: their values are set afterwards
+            has = c in df.columns and name != "SV"
+            cols[c] = df[c].astype(object) if has else pd.Series(np.nan, index=df.index, dtype=object)
         parts.append(pd.DataFrame(cols))
     columns = ["USUBJID", "VISITNUM", "VISIT", "EPOCH", "id"]
+    ctx.encounter_sv_rows = np.zeros(0, dtype=np.int64)
     if not parts:
         return pd.DataFrame(columns=columns), lb_rows
     allv = pd.concat(parts, ignore_index=True)
     kept = np.flatnonzero(allv["VISITNUM"].notna().to_numpy())
+    n_sv = len(sv_rows) if "SV" in study.datasets and "VISITNUM" in study["SV"].columns else 0
     allv = allv.iloc[kept].reset_index(drop=True)
     if allv.empty:
         return pd.DataFrame(columns=columns), lb_rows
@@ -192,9 +206,56 @@ def encounter_table(study: Study, ctx: WriteContext) -> tuple[pd.DataFrame, np.n
     out = allv.loc[first, ["USUBJID", "VISITNUM"]].reset_index(drop=True)
     for c in ("VISIT", "EPOCH"):
         out[c] = _most_frequent(allv[c], cols, c, pair, len(first))
+    _set_sv_visits(study, ctx, out, pair[len(pair) - n_sv:], sv_rows)
     visit_part = per_distinct(lambda u: u.map(lambda v: "v" + float_text(float(v))).astype(object), out["VISITNUM"])
     out["id"] = ids.simple_ids("enc", ctx.studyid, pd.Series(texts(out["USUBJID"]), dtype=object), visit_part)
     return out[columns], lb_rows
+
+
+def placeable_sv_rows(study: Study, ctx: WriteContext) -> np.ndarray:
+    """The SV rows an Encounter can hold: a VISITNUM, a subject with a Patient, the first record of its visit (a
+    second record of the same visit, which SDTM does not allow, rides on the ResearchSubject instead)."""
+    sv = study.datasets.get("SV")
+    if sv is None or sv.empty or "VISITNUM" not in sv.columns or "USUBJID" not in sv.columns:
+        return np.zeros(0, dtype=np.int64)
+    subjects = sv["USUBJID"].astype(object).map(text)
+    ok = sv["VISITNUM"].notna().to_numpy() & subjects.isin(list(ctx.subject_rids)).to_numpy()
+    first = ~pd.DataFrame({"u": subjects, "v": sv["VISITNUM"]}).duplicated().to_numpy()
+    return np.flatnonzero(ok & first)
+
+
+def _set_sv_visits(study: Study, ctx: WriteContext, out: pd.DataFrame, pairs: np.ndarray, sv_rows: np.ndarray
+                   ) -> None:
+    """The Encounters that hold an SV record take its VISIT and EPOCH (the records of other domains carry theirs
+    where they differ); ctx.encounter_sv_rows says which SV row each Encounter holds."""
+    held = np.full(len(out), -1, dtype=np.int64)
+    if len(sv_rows):
+        sv = study["SV"]
+        held[pairs] = sv_rows
+        for c in ("VISIT", "EPOCH"):
+            values = sv[c].astype(object).to_numpy()[sv_rows] if c in sv.columns else np.full(len(sv_rows), "")
+            col = out[c].to_numpy(dtype=object).copy()
+            col[pairs] = [v if text(v) else np.nan for v in values]
+            out[c] = col
+    ctx.encounter_sv_rows = held
+
+
+def disposition_rows(study: Study, subject_rids: dict[str, str]) -> dict[str, int]:
+    """USUBJID -> the DS row placed on the subject's ResearchSubject: its one disposition event (DSCAT and the
+    DSDECOD codelist from fhir_mapping.yaml `fixed.disposition`). A subject with more than one keeps them all in
+    sdtm-supplemental: which one ends the study is not for the writer to guess."""
+    ds = study.datasets.get("DS")
+    if ds is None or ds.empty or not {"USUBJID", "DSCAT", "DSDECOD"} <= set(ds.columns):
+        return {}
+    rule = terms.fixed("disposition")
+    values = set(mappings.codelist(rule["codelist"]).values)
+    cat, decod = texts(ds["DSCAT"]), texts(ds["DSDECOD"])
+    subjects = texts(ds["USUBJID"])
+    found: dict[str, list[int]] = defaultdict(list)
+    for i in np.flatnonzero((cat == rule["dscat"]) & np.isin(decod, list(values))).tolist():
+        if subjects[i] in subject_rids:
+            found[subjects[i]].append(i)
+    return {u: rows[0] for u, rows in found.items() if len(rows) == 1}
 
 
 def _most_frequent(values: pd.Series, cols: Factorized, name: str, pair: np.ndarray, pairs: int) -> np.ndarray:
@@ -303,13 +364,17 @@ def _attach_supp(study: Study, ctx: WriteContext) -> None:
 
 
 def _carry_on_subject(study: Study, ctx: WriteContext) -> None:
-    """Each record of CARRIED_ON_SUBJECT on its subject's ResearchSubject (a subject not in DM: on the study)."""
+    """Each record of CARRIED_ON_SUBJECT that no element holds on its subject's ResearchSubject (a subject not in
+    DM: on the study); its `row` is its place in the dataset, as the placed records' sdtm-record says theirs."""
+    placed = {"SV": set(ctx.encounter_sv_rows[ctx.encounter_sv_rows >= 0].tolist()), "DS": set(ctx.ds_rows.values())}
     for name in CARRIED_ON_SUBJECT:
         df = study.datasets.get(name)
         if df is None or df.empty or "USUBJID" not in df.columns:
             continue
         cols = list(df.columns)
         for i, rec in enumerate(df.to_dict("records")):
+            if i in placed[name]:
+                continue
             ext = supplemental_extension(name, rec, i + 1, cols)
             u = text(rec.get("USUBJID"))
             (ctx.supp_subject[u] if u in ctx.subject_rids else ctx.supp_study).append(ext)

@@ -37,8 +37,9 @@ from msc_interop.fhir.read_common import (
 )
 from msc_interop.fhir.resources.adverse_events import ADVERSE_EVENT, read_adverse_events
 from msc_interop.fhir.resources.conditions import CONDITION, read_conditions
+from msc_interop.fhir.resources.disposition import read_ds
 from msc_interop.fhir.resources.ecg import is_ecg, read_ecg_observations
-from msc_interop.fhir.resources.encounters import ENCOUNTER, read_encounter
+from msc_interop.fhir.resources.encounters import ENCOUNTER, read_encounter, read_sv
 from msc_interop.fhir.resources.enrolment import Enrolment
 from msc_interop.fhir.resources.exposure import MEDICATION, MEDICATION_ADMINISTRATION, read_medication_administrations
 from msc_interop.fhir.resources.lab import Flattener, read_observations
@@ -53,7 +54,7 @@ from msc_interop.fhir.resources.procedures import (
 )
 from msc_interop.fhir.resources.study import ORGANIZATION, RESEARCH_STUDY, read_sites, read_study, read_study_meta
 from msc_interop.fhir.resources.subjects import PATIENT, RESEARCH_SUBJECT, read_dm, read_patients
-from msc_interop.fhir.resources.supp import read_supp_datasets
+from msc_interop.fhir.resources.supp import merge_rows, read_supp_datasets
 from msc_interop.fhir.resources.vital_signs import read_vital_signs
 from msc_interop.fhir.shapes import Shape, ShapeProblem
 from msc_interop.fhir.versions import evident_version, get_version
@@ -379,7 +380,12 @@ def _build(r: _Reader) -> Study:
     cm = read_medication_statements(r, subjects, rfstdtc, studyid)
     if cm is not None:
         datasets["CM"] = cm
-    datasets.update(read_supp_datasets(r))
+    supp = read_supp_datasets(r, keep_row=("SV", "DS"))
+    for name, frame in (("SV", read_sv(r, subjects, rfstdtc, studyid)), ("DS", read_ds(r, subjects, rfstdtc, studyid))):
+        merged = merge_rows(frame, supp.pop(name, None))
+        if merged is not None:
+            datasets[name] = merged
+    datasets.update(supp)
     for name, rows in info.get("trial_design", {}).items():
         datasets[name] = pd.DataFrame(rows)
     # subjects met only through references (FHIR written by others): DM rows with what is known
@@ -394,7 +400,7 @@ def _build(r: _Reader) -> Study:
         datasets["DM"] = pd.concat([datasets.get("DM", pd.DataFrame()), add], ignore_index=True)
     if "DM" in datasets and not own:
         datasets["DM"] = r.enrolment.fill_dm(datasets["DM"], r.study_meta)
-    for name in ("DM", "LB", "AE", "EX", "VS", "EG", "MH", "PR", "RE", "CM"):
+    for name in ("DM", "LB", "AE", "EX", "VS", "EG", "MH", "PR", "RE", "CM", "DS"):
         if name in datasets and not own:
             datasets[name] = foreign_columns(name, datasets[name])
     for name, spec in info.get("datasets", {}).items():

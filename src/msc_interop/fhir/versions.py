@@ -45,12 +45,13 @@ DIFFERENCES: tuple[tuple[str, str, str, str, str], ...] = (
     ("ResearchSubject", "assigned", "assignedArm", "assignedComparisonGroup", "R4 arm name (string), R5 id"),
     ("ResearchSubject", "actual", "actualArm", "actualComparisonGroup", "R4 arm name (string), R5 id"),
     ("ResearchSubject", "state_in_status", "status", "", "R4 status is the subject state"),
-    ("ResearchSubject", "progress", "", "progress", "R5 subject state in progress.subjectState"),
+    ("ResearchSubject", "progress", "", "progress",
+     "R5 subject state in progress.subjectState; the placed DS record's reason and startDate"),
     ("ResearchStudy", "arm", "arm", "comparisonGroup", "R4 arm.name, R5 comparisonGroup.linkId + name"),
     ("ResearchStudy", "country", "location", "region", "COUNTRY of a site"),
     ("Encounter", "class_list", "", "class", "R4 class is one Coding (1..1), R5 a list of CodeableConcept"),
     ("Encounter", "class_coding", "class", "", "R4 class"),
-    ("Encounter", "period", "period", "actualPeriod", "not written (SDTM has no visit period)"),
+    ("Encounter", "period", "period", "actualPeriod", "SVSTDTC..SVENDTC of the visit's SV record"),
     ("Procedure", "performed", "performed", "occurrence", "PRSTDTC: R4 performed[x], R5 occurrence[x]"),
 )
 

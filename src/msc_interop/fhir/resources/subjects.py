@@ -17,11 +17,23 @@ import pandas as pd
 from msc_interop.distinct import per_distinct
 from msc_interop.fhir import terms
 from msc_interop.fhir.columns import Element, Factorized, ResourceColumns
-from msc_interop.fhir.common import Carrier, coding, ext, group_codes, is_blank, read_carried, records, text, texts
+from msc_interop.fhir.common import (
+    Carrier,
+    coding,
+    ext,
+    group_codes,
+    is_blank,
+    periods,
+    read_carried,
+    records,
+    text,
+    texts,
+)
 from msc_interop.fhir.context import WriteContext
 from msc_interop.fhir.datetimes import dtc_to_fhir
 from msc_interop.fhir.io import Located
 from msc_interop.fhir.read_common import ReadContext, apply_overrides, identifier_value, kept_dtc
+from msc_interop.fhir.resources.disposition import DS_PATHS, placed_dispositions, progress_entry
 from msc_interop.fhir.resources.enrolment import patient_identifiers
 from msc_interop.fhir.resources.race import race_ethnicity
 from msc_interop.fhir.resources.study import arm_table, link_id, site_countries
@@ -85,10 +97,13 @@ def _dates(dm: pd.DataFrame | None, col: str, tz: str, date_only: bool = False) 
     return out
 
 
-def subject_state(rec: dict[str, Any]) -> str:
-    """R4 ResearchSubject.status / R5 progress.subjectState, derived (not read back)."""
+def subject_state(rec: dict[str, Any], disposed: bool = False) -> str:
+    """R4 ResearchSubject.status / R5 progress.subjectState, derived (not read back): a subject with a placed
+    disposition event (`disposed`) has left the study, as one with an end of participation (RFPENDTC)."""
     if text(rec.get("ARMNRS")) == "SCREEN FAILURE":
         return "ineligible"
+    if disposed:
+        return terms.fixed("disposition")["subject_state"]
     if text(rec.get("RFPENDTC")):
         return "off-study"
     return "on-study"
@@ -106,7 +121,13 @@ def build_research_subjects(ctx: WriteContext) -> ResourceColumns | list[dict[st
     n = cols.n
     carrier = Carrier(n, ctx.tz)
     mapped = terms.mapped_variables("DM")
+    subjects_text = texts(dm["USUBJID"]).tolist()
+    placed = placed_dispositions(ctx, dict(zip(subjects_text, texts(_col(dm, "RFPENDTC")).tolist(), strict=True)))
+    # period.end: RFPENDTC, else the date of the placed disposition event (RFPENDTC then carried as empty)
+    ends = pd.Series([e or (placed[u].dsstdtc if u in placed else "") for u, e in
+                      zip(subjects_text, texts(_col(dm, "RFPENDTC")).tolist(), strict=True)], dtype=object)
     decoded = decode_expectations(ctx, dm)
+    decoded["RFPENDTC"] = ends
     for col in dm.columns:
         if col not in mapped:
             carrier.add(col, dm[col], ~is_blank(dm[col]))
@@ -118,24 +139,34 @@ def build_research_subjects(ctx: WriteContext) -> ResourceColumns | list[dict[st
     sys_u, sys_s = terms.id_system("usubjid"), terms.id_system("subjid")
     identifiers = [[{"system": sys_u, "value": u}, *([{"system": sys_s, "value": sub}] if sub else [])]
                    for u, sub in id_pairs]
-    state_codes, states = cols.distinct_texts("ARMNRS", "RFPENDTC")
-    state = [subject_state({"ARMNRS": a, "RFPENDTC": e}) for a, e in states]
+    pair_codes, pairs = cols.distinct_texts("ARMNRS", "RFPENDTC")
+    disposed = np.array([u in placed for u in subjects_text], dtype=bool)
+    state_codes, first = group_codes(pair_codes, disposed)
+    state = [subject_state(dict(zip(("ARMNRS", "RFPENDTC"), pairs[pair_codes[i]], strict=True)), bool(disposed[i]))
+             for i in first.tolist()]
+    row_state = [state[c] for c in state_codes.tolist()]
+    rows = np.arange(n, dtype=np.int64)
     if v.has("ResearchSubject.state_in_status"):
-        status = Element.shared("status", state_codes, state)
+        status = [Element.shared("status", state_codes, state), Element.shared("_status", rows, [
+            {"extension": placed[u].extensions} if u in placed else None for u in subjects_text])]
         progress = Element.shared("progress", state_codes, [None] * len(state))
     else:
-        status = Element.constant("status", terms.fixed("research_subject_status_r5"), n)
-        progress = Element.shared("progress", state_codes, [
-            [{"subjectState": {"coding": [coding("subject_state", x)]}}] for x in state])
-    period_codes, periods = cols.distinct_texts("RFICDTC", "RFPENDTC")
+        status = [Element.constant("status", terms.fixed("research_subject_status_r5"), n)]
+        progress = Element.shared("progress", rows, [
+            [progress_entry(placed[u], coding("subject_state", x))] if u in placed
+            else [{"subjectState": {"coding": [coding("subject_state", x)]}}]
+            for u, x in zip(subjects_text, row_state, strict=True)])
+    period_codes, first = group_codes(texts(_col(dm, "RFICDTC")), ends.to_numpy(dtype=object))
+    period_pairs = [(text(dm["RFICDTC"].iloc[i]) if "RFICDTC" in dm.columns else "", ends.iloc[i])
+                    for i in first.tolist()]
     site_codes, sites = cols.codes("SITEID")
     elements = [
         Element.constant("resourceType", "ResearchSubject", n),
         Element.shared("id", usubjid_codes, [ctx.subject_rids[u] for u in usubjids]),
         Element.shared("identifier", id_codes, identifiers),
-        status,
+        *status,
         progress,
-        Element.shared("period", period_codes, _periods(periods, ctx.tz)),
+        Element.shared("period", period_codes, periods(period_pairs, ctx.tz)),
         Element.shared("study", site_codes, [ctx.ref("ResearchStudy", ctx.site_rids[x]) if x in ctx.site_rids
                                              else ctx.study_ref() for x in sites]),
         Element.shared(v.el("ResearchSubject.individual"), usubjid_codes,
@@ -147,23 +178,6 @@ def build_research_subjects(ctx: WriteContext) -> ResourceColumns | list[dict[st
             (a if v.name == "R4" else link_id(a)) if a else None for a in arms]))
     elements.append(_subject_extensions(ctx, carrier, usubjid_codes, usubjids))
     return ResourceColumns("ResearchSubject", n, elements)
-
-
-def _periods(pairs: list[tuple[str, ...]], tz: str) -> list[dict[str, Any] | None]:
-    """period per distinct (RFICDTC, RFPENDTC): FHIR dates, and the SDTM text where FHIR cannot hold it."""
-    url = terms.ext_url("sdtm_dtc")
-    out: list[dict[str, Any] | None] = []
-    starts = dtc_to_fhir(pd.Series([p[0] for p in pairs], dtype=object), tz)
-    ends = dtc_to_fhir(pd.Series([p[1] for p in pairs], dtype=object), tz)
-    for i, (start, end) in enumerate(pairs):
-        period: dict[str, Any] = {}
-        for name, (values, keep), orig in (("start", starts, start), ("end", ends, end)):
-            if values.iloc[i] is not None:
-                period[name] = values.iloc[i]
-            if keep.iloc[i]:
-                period["_" + name] = {"extension": [{"url": url, "valueString": orig}]}
-        out.append(period or None)
-    return out
 
 
 def _subject_extensions(ctx: WriteContext, carrier: Carrier, usubjid_codes: np.ndarray, usubjids: list[str]
@@ -221,8 +235,9 @@ PATIENT = Shape("Patient", [
 RESEARCH_SUBJECT = Shape("ResearchSubject", [
     "id", "identifier.system", "identifier.value", "individual.reference", "subject.reference", "study.reference",
     "period.start", *kept_text("period._start"), "period.end", *kept_text("period._end"), "assignedArm",
-    "actualArm", "assignedComparisonGroup", "actualComparisonGroup", *EXTENSION_PATHS,
-], kept={"study": "SITEID and COUNTRY", "period": "RFICDTC and RFPENDTC", "assignedArm": "ARMCD and ARM",
+    "actualArm", "assignedComparisonGroup", "actualComparisonGroup", *EXTENSION_PATHS, *DS_PATHS,
+], kept={"_status": "its DS record", "progress": "its DS record",
+         "study": "SITEID and COUNTRY", "period": "RFICDTC and RFPENDTC", "assignedArm": "ARMCD and ARM",
          "assignedComparisonGroup": "ARMCD and ARM", "actualArm": "ACTARMCD and ACTARM",
          "actualComparisonGroup": "ACTARMCD and ACTARM"})
 

@@ -55,17 +55,30 @@ def read_supplemental(resource: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def read_supp_datasets(r: ReadContext) -> dict[str, pd.DataFrame]:
+def read_supp_datasets(r: ReadContext, keep_row: tuple[str, ...] = ()) -> dict[str, pd.DataFrame]:
     """The SUPP-- datasets from the records carried on every resource read and not rejected (a SUPP-- record
-    without its parent record would be an orphan), in their original row order."""
+    without its parent record would be an orphan), in their original row order. The datasets of `keep_row` keep
+    their rows' places in a `_row` column (their other records come from elements: merge_rows puts them together)."""
     recs: dict[str, list[dict[str, Any]]] = defaultdict(list)
     found = [rec for items in r.by_type.values() for loc in items if id(loc) not in r.rejected_ids
              for rec in read_supplemental(loc.resource)]
     for rec in found + r.obs_supp:
         name = rec.pop("_dataset", None) or "SUPP" + text(rec.get("RDOMAIN"))
         recs[name].append(rec)
-    for lst in recs.values():
+    for name, lst in recs.items():
         lst.sort(key=lambda x: x.get("_row") or 0)
-        for x in lst:
-            x.pop("_row", None)
+        if name not in keep_row:
+            for x in lst:
+                x.pop("_row", None)
     return {name: pd.DataFrame(lst) for name, lst in recs.items()}
+
+
+def merge_rows(*frames: pd.DataFrame | None) -> pd.DataFrame | None:
+    """One dataset from the parts read from elements and from sdtm-supplemental, each row at its `_row` place."""
+    found = [f for f in frames if f is not None and len(f)]
+    if not found:
+        return None
+    df = pd.concat(found, ignore_index=True)
+    if "_row" in df.columns:
+        df = df.sort_values("_row", kind="stable").drop(columns="_row")
+    return df.reset_index(drop=True)
