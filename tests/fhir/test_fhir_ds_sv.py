@@ -63,7 +63,9 @@ def test_r5_research_subject_has_a_progress_reason(written: dict[str, Path]) -> 
     assert rs["status"] == "active"  # R5 status is the resource's publication state
     (entry,) = rs["progress"]
     assert entry["subjectState"]["coding"][0]["code"] == "off-study"
-    assert entry["type"] == {"text": "state"}
+    # research-subject-state-type (THO; HL7 xver-r5.r4 0.1.0 publishes it): Enrollment = one state at a time
+    assert entry["type"] == {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/research-subject-state-type",
+                                         "code": "Enrollment", "display": "Enrollment status"}], "text": "state"}
     # NCOMPLT COMPLETED = NCI C25250 (codelists.json), DSTERM as the text
     assert entry["reason"] == {"coding": [{"system": NCIT, "code": "C25250", "display": "Complete"}],
                                "text": "Completed the 6-year follow-up"}

@@ -90,8 +90,12 @@ def _col(df: pd.DataFrame, col: str) -> list[str]:
 
 def progress_entry(placed: Placed, state_coding: dict[str, Any]) -> dict[str, Any]:
     """The R5 progress entry of a subject with a placed DS record."""
+    fixed = terms.fixed("disposition")
+    kind = fixed["progress_type"]
     entry: dict[str, Any] = {"extension": placed.extensions,
-                             "type": {"text": terms.fixed("disposition")["progress_type_text"]},
+                             "type": {"coding": [{"system": terms.system(kind["system"]), "code": kind["code"],
+                                                  "display": kind["display"]}],
+                                      "text": fixed["progress_type_text"]},
                              "subjectState": {"coding": [state_coding]}}
     if placed.reason is not None:
         entry["reason"] = placed.reason
