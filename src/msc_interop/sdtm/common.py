@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import dates, mappings
-from msc_interop.distinct import per_distinct
+from msc_interop.distinct import per_distinct, per_distinct_rows, row_codes
 from msc_interop.records.reader import RawRecords
 from msc_interop.study import StudyMeta
 
@@ -138,3 +138,22 @@ def subject_keys(records: RawRecords, form: str, dm: pd.DataFrame) -> pd.DataFra
     cols = [c for c in ("STUDYID", "USUBJID", "RFSTDTC", "RFXSTDTC", "RFXENDTC") if c in dm.columns]
     ref = dm.set_index("SUBJID")[cols]
     return ref.reindex(df["subject_id"]).set_index(df.index)
+
+
+def last_before_first_dose(df: pd.DataFrame, first_dose: pd.Series, *, dtc: str, result: str,
+                           by: list[str]) -> pd.Series:
+    """--LOBXFL (and VS's --BLFL): "Y" on the last record with a result on or before the first dose, per `by`
+    (subject and test), the last by --DTC then VISITNUM (then record order). Column-wise: the date comparison runs
+    once per distinct (--DTC, first dose) pair and the ordering on integer codes, not on a million strings."""
+    pairs = pd.DataFrame({"dtc": df[dtc], "dose": first_dose.reindex(df.index)})
+    before = per_distinct_rows(lambda p: dates.on_or_before(p["dtc"], p["dose"]), pairs).astype(bool)
+    eligible = df[result].ne("") & before
+    flag = pd.Series("", index=df.index, dtype=object)
+    if eligible.any():
+        cand = df.loc[eligible, [*by, dtc, "VISITNUM"]]
+        group, _ = row_codes(cand[by])
+        when, _ = row_codes(cand[[dtc, "VISITNUM"]], sort=True)
+        order = np.lexsort((np.arange(len(cand)), when, group))
+        ends = np.r_[np.flatnonzero(np.diff(group[order])), len(order) - 1]
+        flag[cand.index[order[ends]]] = "Y"
+    return flag

@@ -18,7 +18,7 @@ import pandas as pd
 from msc_interop import dates, mappings
 from msc_interop.records.reader import RawRecords
 from msc_interop.sdtm import ecg_terms
-from msc_interop.sdtm.common import map_terms, map_visits, normalize_dates, subject_keys
+from msc_interop.sdtm.common import last_before_first_dose, map_terms, map_visits, normalize_dates, subject_keys
 
 FORM, FINDINGS = "ecg", "findings"
 
@@ -143,12 +143,6 @@ def _ecg_findings(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
 
 
 def last_before_exposure(eg: pd.DataFrame) -> pd.Series:
-    """EGLOBXFL = "Y" on the last non-missing result on or before the first dose, per subject and test."""
-    eligible = eg["EGSTRESC"].ne("") & dates.on_or_before(eg["EGDTC"], eg["_first_dose"])
-    flag = pd.Series("", index=eg.index, dtype=object)
-    if eligible.any():
-        cand = eg.loc[eligible, ["USUBJID", "EGTESTCD", "EGDTC", "VISITNUM"]]
-        last = cand.sort_values(["USUBJID", "EGTESTCD", "EGDTC", "VISITNUM"], kind="stable").groupby(
-            ["USUBJID", "EGTESTCD"], sort=False).tail(1).index
-        flag[last] = "Y"
-    return flag
+    """EGLOBXFL: the last result on or before the first dose, per subject and test (common.last_before_first_dose)."""
+    return last_before_first_dose(eg, eg["_first_dose"], dtc="EGDTC", result="EGSTRESC",
+                                  by=["USUBJID", "EGTESTCD"])

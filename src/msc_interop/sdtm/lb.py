@@ -15,7 +15,14 @@ import pandas as pd
 from msc_interop import dates, mappings
 from msc_interop.distinct import per_distinct
 from msc_interop.records.reader import RawRecords
-from msc_interop.sdtm.common import assign_seq, map_terms, map_visits, normalize_dates, subject_keys
+from msc_interop.sdtm.common import (
+    assign_seq,
+    last_before_first_dose,
+    map_terms,
+    map_visits,
+    normalize_dates,
+    subject_keys,
+)
 from msc_interop.sdtm.reference_range import reference_indicator
 
 FORM = "labs"
@@ -118,12 +125,6 @@ def _format(values: pd.Series) -> pd.Series:
 
 
 def last_before_exposure(lb: pd.DataFrame) -> pd.Series:
-    """LBLOBXFL = "Y" on the last non-missing result on or before the first dose, per subject and test."""
-    eligible = lb["LBSTRESC"].ne("") & dates.on_or_before(lb["LBDTC"], lb["_first_dose"])
-    flag = pd.Series("", index=lb.index, dtype=object)
-    if eligible.any():
-        cand = lb.loc[eligible, ["USUBJID", "LBTESTCD", "LBDTC", "VISITNUM"]]
-        last = cand.sort_values(["USUBJID", "LBTESTCD", "LBDTC", "VISITNUM"], kind="stable").groupby(
-            ["USUBJID", "LBTESTCD"], sort=False).tail(1).index
-        flag[last] = "Y"
-    return flag
+    """LBLOBXFL: the last result on or before the first dose, per subject and test (common.last_before_first_dose)."""
+    return last_before_first_dose(lb, lb["_first_dose"], dtc="LBDTC", result="LBSTRESC",
+                                  by=["USUBJID", "LBTESTCD"])

@@ -17,7 +17,7 @@ import pandas as pd
 
 from msc_interop import dates, mappings
 from msc_interop.records.reader import RawRecords
-from msc_interop.sdtm.common import assign_seq, map_visits, normalize_dates, subject_keys
+from msc_interop.sdtm.common import assign_seq, last_before_first_dose, map_visits, normalize_dates, subject_keys
 from msc_interop.study import StudyMeta
 
 FORM = "findings"
@@ -106,12 +106,6 @@ def relrec(studyid: str) -> pd.DataFrame:
 
 
 def last_before_exposure(re_: pd.DataFrame) -> pd.Series:
-    """RELOBXFL = "Y" on the last non-missing result on or before the first dose, per subject and test."""
-    flag = pd.Series("", index=re_.index, dtype=object)
-    ok = re_["RESTRESC"].ne("") & dates.on_or_before(re_["REDTC"], re_["_first_dose"])
-    if ok.any():
-        cand = re_.loc[ok, ["USUBJID", "RETESTCD", "REDTC", "VISITNUM"]]
-        last = cand.sort_values(["USUBJID", "RETESTCD", "REDTC", "VISITNUM"], kind="stable").groupby(
-            ["USUBJID", "RETESTCD"], sort=False).tail(1).index
-        flag[last] = "Y"
-    return flag
+    """RELOBXFL: the last result on or before the first dose, per subject and test (common.last_before_first_dose)."""
+    return last_before_first_dose(re_, re_["_first_dose"], dtc="REDTC", result="RESTRESC",
+                                  by=["USUBJID", "RETESTCD"])

@@ -9,13 +9,20 @@ before (the version of mappings/sdtm_variables.yaml): the last non-missing resul
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from msc_interop import dates, mappings, vital_signs
-from msc_interop.distinct import per_distinct, per_distinct_rows, row_codes
+from msc_interop.distinct import per_distinct, per_distinct_rows
 from msc_interop.records.reader import RawRecords
-from msc_interop.sdtm.common import assign_seq, codelist_lookup, map_terms, map_visits, normalize_dates, subject_keys
+from msc_interop.sdtm.common import (
+    assign_seq,
+    codelist_lookup,
+    last_before_first_dose,
+    map_terms,
+    map_visits,
+    normalize_dates,
+    subject_keys,
+)
 
 FORM = "vital_signs"
 _NUMBER = r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)\s*$"
@@ -116,20 +123,8 @@ def _date_with_time(pairs: pd.DataFrame) -> pd.Series:
 
 def baseline_flag(vs: pd.DataFrame, first_dose: pd.Series) -> pd.Series:
     """"Y" on the last non-missing result on or before the first dose, per subject and test (and position)."""
-    pairs = pd.DataFrame({"dtc": vs["VSDTC"], "dose": first_dose.reindex(vs.index)})
-    before = per_distinct_rows(lambda p: dates.on_or_before(p["dtc"], p["dose"]), pairs).astype(bool)
-    eligible = vs["VSORRES"].ne("") & before
-    flag = pd.Series("", index=vs.index, dtype=object)
-    if eligible.any():
-        by = ["USUBJID", "VSTESTCD", *(["VSPOS"] if "VSPOS" in vs.columns else [])]
-        cand = vs.loc[eligible, [*by, "VSDTC", "VISITNUM"]]
-        # sort on integer codes (each column's values in sorted order), not on a million strings
-        group, _ = row_codes(cand[by])
-        when, _ = row_codes(cand[["VSDTC", "VISITNUM"]], sort=True)
-        order = np.lexsort((np.arange(len(cand)), when, group))
-        ends = np.r_[np.flatnonzero(np.diff(group[order])), len(order) - 1]
-        flag[cand.index[order[ends]]] = "Y"
-    return flag
+    by = ["USUBJID", "VSTESTCD", *(["VSPOS"] if "VSPOS" in vs.columns else [])]
+    return last_before_first_dose(vs, first_dose, dtc="VSDTC", result="VSORRES", by=by)
 
 
 __all__ = ["FORM", "baseline_flag_name", "build_vs"]
