@@ -4,6 +4,7 @@ references resolve in, the version. fhir_rules.py holds the rules; fhir_stream.p
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from typing import Any
 import orjson
 
 from msc_interop.errors import MscInteropError
-from msc_interop.validate.fhir_scan import _Scan
+from msc_interop.validate.fhir_scan import _Scan, select
 from msc_interop.validate.model import Finding, RuleMeta
 from msc_interop.validate.registry import get_rule
 
@@ -77,6 +78,18 @@ class FhirContext:
 
     def where(self, item: FhirItem) -> dict[str, Any]:
         return {"file": item.file, "dataset": item.label, "row": item.entry}
+
+
+def _at(item: FhirItem, dotted: str) -> list[tuple[str, Any]]:
+    """Nodes at a dotted path of the item's resource (arrays expanded, with their indexes in the path)."""
+    rtype, steps = _steps(dotted)
+    return select(item.resource, steps, rtype) if item.type == rtype else []
+
+
+@functools.cache
+def _steps(dotted: str) -> tuple[str, list[str]]:
+    rtype, *steps = dotted.split(".")
+    return rtype, steps
 
 
 def read_fhir(paths: Sequence[Path], version: str | None = None) -> tuple[FhirContext, list[Finding]]:

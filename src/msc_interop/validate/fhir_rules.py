@@ -28,15 +28,18 @@ from typing import Any
 import pydantic
 
 from msc_interop.fhir import terms
+from msc_interop.validate.fhir_interpretation import interpretation_wrong
 from msc_interop.validate.fhir_read import (  # noqa: F401 -- read_fhir, normalize_version: used from here too
     _RELATIVE,
     Container,
     FhirContext,
     FhirItem,
+    _at,
+    _steps,
     normalize_version,
     read_fhir,
 )
-from msc_interop.validate.fhir_scan import _date_elements, date_problem, scan, select
+from msc_interop.validate.fhir_scan import _date_elements, date_problem, scan
 from msc_interop.validate.model import Finding, RuleMeta
 from msc_interop.validate.registry import crashed, get_rule, params, rule
 from msc_interop.validate.terminology import fhir_date_problem, loinc_problem, ucum_problem
@@ -81,18 +84,6 @@ def fhir_rules(paths: Sequence[Path], version: str | None = None, deep: bool = F
 
 def _codings(item: FhirItem) -> list[tuple[str, dict[str, Any]]]:
     return scan(item).codings
-
-
-def _at(item: FhirItem, dotted: str) -> list[tuple[str, Any]]:
-    """Nodes at a dotted path of the item's resource (arrays expanded, with their indexes in the path)."""
-    rtype, steps = _steps(dotted)
-    return select(item.resource, steps, rtype) if item.type == rtype else []
-
-
-@functools.cache
-def _steps(dotted: str) -> tuple[str, list[str]]:
-    rtype, *steps = dotted.split(".")
-    return rtype, steps
 
 
 # --- structure -------------------------------------------------------------------------------------------------
@@ -251,71 +242,21 @@ def loinc_form(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
                                        reason=reason)
 
 
-_LOW = {"L", "LL", "LU", "<"}
-_HIGH = {"H", "HH", "HU", ">"}
-_NORMAL = {"N"}
-
-
 @rule("MSC-FHIR-007")
 def interpretation_consistent(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
     interpretation = terms.system("interpretation")
     for item in ctx.items:
         if item.type != "Observation":
             continue
-        r = item.resource
-        concepts, vq, ranges = r.get("interpretation"), r.get("valueQuantity"), r.get("referenceRange")
-        if not concepts or not isinstance(concepts, list) or not isinstance(vq, dict) or not ranges \
-                or not isinstance(ranges, list):
-            continue  # nothing claimed, or nothing to compare
-        x = vq.get("value")
-        if not isinstance(x, int | float) or isinstance(x, bool):
+        found = interpretation_wrong(item.resource, interpretation, lambda item=item: scan(item).elements)
+        if found is None:
             continue
-        parts = scan(item).elements or {}
-        claims = _derived(parts.get("interpretation"), concepts, _claims, interpretation)
-        if not claims:
-            continue
-        limits = _derived(parts.get("referenceRange"), ranges, _limits)
-        vcode = vq.get("code")
-        low = limits[0] if not (limits[1] and vcode and limits[1] != vcode) else None
-        high = limits[2] if not (limits[3] and vcode and limits[3] != vcode) else None
-        if low is None and high is None:
-            continue
-        expected = "L" if low is not None and x < low else "H" if high is not None and x > high else "N"
-        for i, j, code in claims:
-            wrong = ((code in _NORMAL and expected != "N") or (code in _LOW and expected != "L")
-                     or (code in _HIGH and expected != "H"))
-            if wrong:
-                path = f"Observation.interpretation[{i}].coding[{j}].code"
-                yield meta.finding(**ctx.where(item), variable=path, value=code, path=path, number=x,
-                                   low="" if low is None else low, high="" if high is None else high,
-                                   expected=expected)
-
-
-def _derived(part: Any, value: Any, derive: Callable[..., Any], *args: Any) -> Any:
-    """derive(value, *args), kept on the element's memo finds (one derivation per distinct element)."""
-    if part is None:
-        return derive(value, *args)
-    if part.derived is None:
-        part.derived = derive(value, *args)
-    return part.derived
-
-
-def _claims(concepts: list[Any], interpretation: str) -> list[tuple[int, int, str]]:
-    """(i, j, code) of the interpretation Codings that claim N, L or H (system v3 or none)."""
-    claimed = _NORMAL | _LOW | _HIGH
-    return [(i, j, coding.get("code")) for i, concept in enumerate(concepts) if isinstance(concept, dict)
-            for j, coding in enumerate(concept.get("coding", [])) if isinstance(coding, dict)
-            and coding.get("system") in (interpretation, None) and coding.get("code") in claimed]
-
-
-def _limits(ranges: list[Any]) -> tuple[float | None, Any, float | None, Any]:
-    """The first reference range's low and high (numbers) with their unit codes."""
-    rr = ranges[0] if isinstance(ranges[0], dict) else {}
-    out: list[Any] = []
-    for q in (rr.get("low"), rr.get("high")):
-        ok = isinstance(q, dict) and isinstance(q.get("value"), int | float) and not isinstance(q.get("value"), bool)
-        out += [float(q["value"]), q.get("code")] if ok else [None, None]
-    return out[0], out[1], out[2], out[3]
+        x, low, high, expected, wrong = found
+        for i, j, code in wrong:
+            path = f"Observation.interpretation[{i}].coding[{j}].code"
+            yield meta.finding(**ctx.where(item), variable=path, value=code, path=path, number=x,
+                               low="" if low is None else low, high="" if high is None else high,
+                               expected=expected)
 
 
 @dataclass

@@ -1,19 +1,22 @@
 """Validating FHIR NDJSON as a stream: flat memory whatever the number of resources.
 
-The NDJSON files of one call are one set (a Bulk Data export). They are read line by line and the resources
-run through the FHIR rules in chunks of `CHUNK` (validate/fhir_rules.py, the same rule code as for a Bundle);
-a chunk is dropped once checked. The two rules that need the whole set keep compact indexes instead:
+The NDJSON files of one call are one set (a Bulk Data export). They are read line by line, each line parsed once,
+and each resource checked in one pass (validate/fhir_clean.py): a resource that no per-resource rule reports only
+gives its id and references to the indexes below; any other goes, in chunks of `CHUNK`, through the FHIR rule
+functions (validate/fhir_rules.py, the same rule code as for a Bundle), which give its findings. Nothing is held
+once checked. The two rules that need the whole set keep compact indexes instead:
 
 - MSC-FHIR-009 (ids unique): each `Type/id` with the place it was first seen (file number and line, one int);
-  the places of a repeated one.
-- MSC-FHIR-008 (references resolve): the resource types seen, and each distinct relative reference (with the
-  element that holds it) with the places that hold it, as one array of ints. When the set is read, a reference
-  resolves when its `Type/id` was seen (or its type never was, as before); the resources holding one that does
-  not are read again (only those lines) for the finding's label.
+  the places of a repeated one. Every resource's id is added as it is read, so places keep the order of lines.
+- MSC-FHIR-008 (references resolve): the resource types seen, and each distinct relative reference text
+  ("Type/id") with the places that hold it (file, line and the reference's number in the resource), as one array
+  of ints. When the set is read, a reference resolves when its `Type/id` was seen (or its type never was, as
+  before); the lines holding one that does not are read again (only those) for the resource's label and the
+  element that holds the reference.
 
 Findings are those of reading the whole set at once, in the same order within each rule (tests/fhir/
-test_fhir_validate_stream.py). The version, when not given, is detected as before from every resource (a first pass
-that parses only the lines that name an element one version alone has).
+test_fhir_validate_clean.py, test_fhir_validate_stream.py). The version, when not given, is detected as before
+from every resource (a first pass that parses only the lines that name an element one version alone has).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 import orjson
 
 from msc_interop.runtime import gc_paused
+from msc_interop.validate.fhir_clean import Clean
 from msc_interop.validate.fhir_read import (
     _RELATIVE,
     Container,
@@ -57,40 +61,43 @@ class WholeSet:
         self.types: set[str] = set()
         self.first: dict[str, int] = {}  # Type/id -> its first place
         self.repeated: dict[str, list[int]] = {}  # Type/id -> every place, when more than one
-        self.pending: dict[tuple[str, str], array] = {}  # (element path, reference) -> places
+        self.pending: dict[str, array] = {}  # relative reference text -> places
         self.local: list[tuple[int, Finding]] = []  # contained (#x) references that do not resolve
-        self.known: dict[tuple[str, str], Any] = {}  # (element path, reference) -> what _kind says
+        self.known: dict[str, Any] = {}  # reference text -> what _kind says
 
-    def place(self, item: FhirItem, k: int = 0) -> int:
-        return self.numbers[item.file] * _FILE + int(item.entry or 0) * _LINE + min(k, _LINE - 1)
+    def add_id(self, rtype: str, rid: Any, at: int) -> None:
+        """A resource read at place `at` (every one, in the order of the lines)."""
+        self.types.add(rtype)
+        if not isinstance(rid, str) or not rid:
+            return
+        label = f"{rtype}/{rid}"
+        if self.first.setdefault(label, at) != at:
+            self.repeated.setdefault(label, [self.first[label]]).append(at)
 
     def add_ids(self, ctx: FhirContext) -> None:
-        types, first, numbers = self.types, self.first, self.numbers
-        for item in ctx.items:
-            rtype = item.type
-            types.add(rtype)
-            rid = item.resource.get("id")
-            if not isinstance(rid, str) or not rid:
-                continue
-            label, at = f"{rtype}/{rid}", numbers[item.file] * _FILE + int(item.entry or 0) * _LINE
-            if first.setdefault(label, at) != at:
-                self.repeated.setdefault(label, [first[label]]).append(at)
+        """Nothing: the stream adds each resource's id as it reads it (add_id)."""
+
+    def add(self, at: int, refs: list[str]) -> None:
+        """The references (texts, in the order of the rules' walk) of the resource at `at`, none contained."""
+        known = self.known
+        for k, value in enumerate(refs):
+            places = known.get(value, _NEW)
+            if places is _NEW:
+                places = known[value] = self._kind(value)
+            if places is None or places is _LOCAL:
+                continue  # absolute or urn: not checked across NDJSON files; contained: resolved by the caller
+            places.append(at + k if k < _LINE else at + _LINE - 1)
 
     def add_references(self, ctx: FhirContext, meta: RuleMeta) -> Iterator[Finding]:
-        known, numbers = self.known, self.numbers
+        """MSC-FHIR-008 on a chunk of resources the rule functions check: contained references now, the others
+        to the index."""
         for item in ctx.items:
             refs = scan(item).references
             if not refs:
                 continue
-            at = numbers[item.file] * _FILE + int(item.entry or 0) * _LINE
-            for k, ref in enumerate(refs):
-                places = known.get(ref, _NEW)
-                if places is _NEW:
-                    places = known[ref] = self._kind(ref)
-                if places is None:
-                    continue  # absolute or urn: not checked across NDJSON files
-                if places is _LOCAL:
-                    path, value = ref
+            at = self.numbers[item.file] * _FILE + int(item.entry or 0) * _LINE
+            for k, (path, value) in enumerate(refs):
+                if value.startswith("#"):
                     contained = item.resource.get("contained")
                     target = value[1:]
                     found = value == "#" or (isinstance(contained, list) and any(
@@ -98,38 +105,47 @@ class WholeSet:
                     if not found:
                         self.local.append((at + min(k, _LINE - 1), meta.finding(
                             **ctx.where(item), variable=path, value=value, path=path, container=self.container.label)))
-                    continue
-                places.append(at + k if k < _LINE else at + _LINE - 1)
+            self.add(at, [value for _, value in refs])
         return iter(())
 
-    def _kind(self, ref: tuple[str, str]) -> array | object | None:
-        """What a (path, reference) is: a contained one (_LOCAL), a relative one (its places), or neither."""
-        if ref[1].startswith("#"):
+    def _kind(self, value: str) -> array | object | None:
+        """What a reference is: a contained one (_LOCAL), a relative one (its places), or neither."""
+        if value.startswith("#"):
             return _LOCAL
-        if _RELATIVE.match(ref[1]):
-            return self.pending.setdefault(ref, array("q"))
+        if _RELATIVE.match(value):
+            return self.pending.setdefault(value, array("q"))
         return None
 
     def reference_findings(self, meta: RuleMeta) -> list[Finding]:
         """MSC-FHIR-008 over the set: in the order of the places (file, line, reference)."""
-        broken: list[tuple[int, str, str]] = []
-        for (path, value), places in self.pending.items():
+        broken: list[tuple[int, str]] = []
+        for value, places in self.pending.items():
             m = _RELATIVE.match(value)
             assert m is not None
             rtype = m.group(1)
             if rtype not in self.types or f"{rtype}/{m.group(2)}" in self.first:
                 continue
-            broken += [(at, path, value) for at in places]
+            broken += [(at, value) for at in places]
         self.pending.clear()
         self.known.clear()
-        labels = self._labels({at // _LINE for at, _, _ in broken})
+        items = self._reread({at // _LINE for at, _ in broken})
         out = list(self.local)
-        for at, path, value in broken:
-            file, line = self.files[at // _FILE], at % _FILE // _LINE
-            out.append((at, meta.finding(file=file, dataset=labels.get(at // _LINE, ""), row=line, variable=path,
+        for at, value in broken:
+            item = items[at // _LINE]
+            path = self._path(item, at % _LINE, value)
+            out.append((at, meta.finding(file=item.file, dataset=item.label, row=item.entry, variable=path,
                                          value=value, path=path, container=self.container.label)))
         out.sort(key=lambda x: x[0])
         return [f for _, f in out]
+
+    @staticmethod
+    def _path(item: FhirItem, k: int, value: str) -> str:
+        """The element holding the resource's k-th reference (from the last kept number on, the first with
+        this text)."""
+        refs = scan(item).references
+        if k < _LINE - 1 and k < len(refs) and refs[k][1] == value:
+            return refs[k][0]
+        return next(path for path, v in refs[k:] if v == value)
 
     def id_findings(self, meta: RuleMeta) -> list[Finding]:
         """MSC-FHIR-009 over the set: per repeated Type/id (sorted), each place holding it."""
@@ -142,9 +158,9 @@ class WholeSet:
                                         where=where))
         return out
 
-    def _labels(self, lines: set[int]) -> dict[int, str]:
-        """Type/id of the resources at these (file, line) places, read again from their files."""
-        out: dict[int, str] = {}
+    def _reread(self, lines: set[int]) -> dict[int, FhirItem]:
+        """The resources at these (file, line) places, read again from their files."""
+        out: dict[int, FhirItem] = {}
         for f, name in enumerate(self.files):
             wanted = {x % (_FILE // _LINE) for x in lines if x // (_FILE // _LINE) == f}
             if not wanted:
@@ -152,8 +168,7 @@ class WholeSet:
             with open(name, "rb") as fh:
                 for line_no, line in enumerate(fh, start=1):
                     if line_no in wanted:
-                        item = FhirItem(orjson.loads(line), name, line_no, 0)
-                        out[f * (_FILE // _LINE) + line_no] = item.label
+                        out[f * (_FILE // _LINE) + line_no] = FhirItem(orjson.loads(line), name, line_no, 0)
         return out
 
 
@@ -184,12 +199,19 @@ def _stream(paths: list[Path], whole: FhirContext, problems: list[Finding], by_r
             ) -> None:
     container = Container("NDJSON", str(paths[0]), "the NDJSON files given together")
     index = WholeSet(container)
+    check, add_id, add = Clean(whole.version, whole.deep).check, index.add_id, index.add
     items: list[FhirItem] = []
-    for item in _items(paths, problems, index):
-        items.append(item)
-        if len(items) >= CHUNK:
-            _check(items, whole, container, index, by_rule)
-            items = []
+    for number, name, line_no, resource in _lines(paths, problems, index):
+        at = number * _FILE + line_no * _LINE
+        add_id(resource["resourceType"], resource.get("id"), at)
+        refs = check(resource)
+        if refs is None:  # a rule may report it: the rule functions decide
+            items.append(FhirItem(resource, name, line_no, 0))
+            if len(items) >= CHUNK:
+                _check(items, whole, container, index, by_rule)
+                items = []
+        elif refs:
+            add(at, refs)
     if items:
         _check(items, whole, container, index, by_rule)
     by_rule["MSC-FHIR-008"] += index.reference_findings(get_rule("MSC-FHIR-008"))
@@ -209,12 +231,15 @@ def _fhir_rules() -> list[RuleMeta]:
     return [m for m in list_rules() if m.scope == Scope.FHIR]
 
 
-def _items(paths: list[Path], problems: list[Finding], index: WholeSet) -> Iterator[FhirItem]:
-    """The resources of the NDJSON files, line by line; unreadable files and lines become MSC-IO-001."""
+def _lines(paths: list[Path], problems: list[Finding], index: WholeSet
+           ) -> Iterator[tuple[int, str, int, dict[str, Any]]]:
+    """(file number, file, line number, resource) of the NDJSON files, line by line; unreadable files and lines
+    become MSC-IO-001."""
     io_rule = get_rule("MSC-IO-001")
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
     for path in paths:
         name = str(path)
-        index.numbers[name] = len(index.files)
+        number = index.numbers[name] = len(index.files)
         index.files.append(name)
         try:
             fh = open(path, "rb")  # noqa: SIM115 -- closed below; read errors midway are reported too
@@ -226,15 +251,15 @@ def _items(paths: list[Path], problems: list[Finding], index: WholeSet) -> Itera
                 if not line or line.isspace():  # (strip would copy every line)
                     continue
                 try:
-                    resource = orjson.loads(line)
-                except orjson.JSONDecodeError as exc:
+                    resource = loads(line)
+                except decode_error as exc:
                     problems.append(io_rule.finding(file=name, row=line_no, kind="an NDJSON line", error=str(exc)))
                     continue
-                if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+                if type(resource) is not dict or type(resource.get("resourceType")) is not str:
                     problems.append(io_rule.finding(file=name, row=line_no, kind="an NDJSON line",
                                                     error="the line is not a resource (no resourceType)"))
                     continue
-                yield FhirItem(resource, name, line_no, 0)
+                yield number, name, line_no, resource
 
 
 def _set_version(whole: FhirContext, paths: Iterable[Path]) -> str:
