@@ -1,5 +1,6 @@
 """Benchmark: VS at the LB path's rates. The same process times VS and LB of the same size through the same three
-paths, alternating LB, VS, LB, VS, ... so the drift of a shared machine falls on both:
+paths, alternating the order per repeat (LB then VS, then VS then LB, ...) so that neither domain always runs
+second (after the other's garbage and dirty pages) and the drift of a shared machine falls on both:
 
     python benchmarks/bench_vs.py --rows 1000000 [--repeats 2] [--version R4]
 
@@ -8,6 +9,9 @@ paths, alternating LB, VS, LB, VS, ... so the drift of a shared machine falls on
                the labs cut to the same number of rows). Reading the CSVs is shared code and not timed here.
   * to-fhir  : write_fhir of DM + the domain (NDJSON, every resource checked by the fast validator, as to-fhir).
   * from-fhir: read_fhir of that NDJSON folder back to a Study (the domain must come back with every row).
+Each path starts alike: gc.collect() before its clock starts, and after it os.sync() (the pages to-fhir wrote
+reach the disk before from-fhir is timed; from-fhir's input is removed and synced before the next path), so no
+path pays for the writes or garbage of the one before. Use an even `--repeats` (each order as often).
 Figures: rows per second of each path for each domain, best and median over `--repeats`, and the ratio VS / LB
 (1.0 = the same rate; below 1, VS is slower). Results as a table and JSON on stdout.
 """
@@ -18,6 +22,7 @@ import argparse
 import copy
 import gc
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -62,39 +67,52 @@ def _build(domain: str, records, meta, dm):
     return (build_lb if domain == "LB" else build_vs)(fresh, meta, dm)
 
 
-def run(rows: int, repeats: int, version: str) -> dict:
+def _timed(times: dict[tuple[str, str], list[float]], key: tuple[str, str], fn, *args, **kwargs):
+    """fn(*args, **kwargs), timed into times[key]: garbage collected before the clock starts, the page cache's
+    dirty pages written out (os.sync) after it stops."""
+    gc.collect()
+    t = time.perf_counter()
+    result = fn(*args, **kwargs)
+    times.setdefault(key, []).append(time.perf_counter() - t)
+    os.sync()
+    return result
+
+
+def _one_round(domain: str, records, meta, dm, out: Path, version: str,
+               times: dict[tuple[str, str], list[float]]) -> int:
+    """The three paths of one domain, each timed; the FHIR folder removed (and synced) at the end."""
     from msc_interop.fhir import read_fhir, write_fhir
     from msc_interop.study import Study
 
+    df = _timed(times, (domain, "to-sdtm"), _build, domain, records, meta, dm)
+    rows = len(df)
+    study = Study(meta, {"DM": dm, domain: df})
+    del df
+    shutil.rmtree(out, ignore_errors=True)
+    result = _timed(times, (domain, "to-fhir"), write_fhir, study, out, version=version, bundle="none",
+                    ndjson=True, validate=True)
+    assert result.valid and result.counts["Observation"] == rows, (domain, result.findings[:3])
+    del result, study
+    back, report = _timed(times, (domain, "from-fhir"), read_fhir, [out])
+    assert len(back[domain]) == rows and report.n_rejected_records == 0, domain
+    del back, report
+    shutil.rmtree(out, ignore_errors=True)
+    os.sync()
+    return rows
+
+
+def run(rows: int, repeats: int, version: str) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="msc-bench-vs-"))
     try:
         records = _records(rows, workdir)
         meta, dm = _base_study(records)
         times: dict[tuple[str, str], list[float]] = {}
         n: dict[str, int] = {}
-        for _ in range(repeats):
-            for domain in ("LB", "VS"):
-                gc.collect()  # each path starts without the garbage of the one before (the other domain's)
-                t = time.perf_counter()
-                df = _build(domain, records, meta, dm)
-                times.setdefault((domain, "to-sdtm"), []).append(time.perf_counter() - t)
-                n[domain] = len(df)
-                study = Study(meta, {"DM": dm, domain: df})
-                out = workdir / f"fhir-{domain}"
-                shutil.rmtree(out, ignore_errors=True)
-                gc.collect()
-                t = time.perf_counter()
-                result = write_fhir(study, out, version=version, bundle="none", ndjson=True, validate=True)
-                times.setdefault((domain, "to-fhir"), []).append(time.perf_counter() - t)
-                assert result.valid and result.counts["Observation"] == len(df), (domain, result.findings[:3])
-                del result
-                gc.collect()
-                t = time.perf_counter()
-                back, report = read_fhir([out])
-                times.setdefault((domain, "from-fhir"), []).append(time.perf_counter() - t)
-                assert len(back[domain]) == len(df) and report.n_rejected_records == 0, domain
-                del back, report, study, df
-        out: dict = {"rows": n, "version": version, "repeats": repeats, "paths": {}}
+        for repeat in range(repeats):
+            for domain in ("LB", "VS") if repeat % 2 == 0 else ("VS", "LB"):
+                n[domain] = _one_round(domain, records, meta, dm, workdir / f"fhir-{domain}", version, times)
+        out: dict = {"rows": n, "version": version, "repeats": repeats,
+                     "order per repeat": ["LB,VS" if k % 2 == 0 else "VS,LB" for k in range(repeats)], "paths": {}}
         for path in ("to-sdtm", "to-fhir", "from-fhir"):
             rate = {d: (n[d] / min(times[(d, path)]), n[d] / statistics.median(times[(d, path)]))
                     for d in ("LB", "VS")}

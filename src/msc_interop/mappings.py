@@ -439,6 +439,19 @@ def sdtm_domain(name: str) -> DomainDef | None:
     return domains.get(name)
 
 
+@functools.cache
+def _model_numeric() -> tuple[frozenset[str], frozenset[str]]:
+    data = load("sdtm_model").get("numeric_variables") or {}
+    return frozenset(data.get("names", ())), frozenset(s[2:] for s in data.get("suffixes", ()))
+
+
+def model_numeric(variable: str, dataset: str) -> bool:
+    """Whether the SDTM model types `variable` of `dataset` Num (mappings/sdtm_model.yaml numeric_variables):
+    one of its names, or the dataset's two-letter domain prefix and one of its suffixes (DM + DY)."""
+    names, suffixes = _model_numeric()
+    return variable in names or (variable[:2] == dataset[:2] and variable[2:] in suffixes)
+
+
 def seq_order(domain: str) -> list[str]:
     """The variables that order --SEQ within a subject (mappings/sdtm_variables.yaml `seq_order`)."""
     meta = sdtm_domain(domain)

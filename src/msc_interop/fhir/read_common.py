@@ -147,6 +147,19 @@ def shown_subject(subject: Any) -> str:
     return "" if subject is None else str(subject)
 
 
+def observation_admitted(r: ReadContext, loc: Located, rec: Any, usubjid: str | None, problem: str) -> bool:
+    """Whether an Observation's flat record (LB and VS readers) is a result of a known subject; if not, it is
+    rejected: no subject (REJ-FHIR-003), or status entered-in-error / cancelled, not a result (REJ-FHIR-004)."""
+    if usubjid is None:
+        r.reject(loc, "Observation", "Observation.subject", problem, shown_subject(rec.subject), code="REJ-FHIR-003")
+        return False
+    if rec.status in ("entered-in-error", "cancelled"):
+        r.reject(loc, "Observation", "Observation.status", f"status {rec.status}: not a result", rec.status,
+                 code="REJ-FHIR-004")
+        return False
+    return True
+
+
 _AMBIGUOUS = "\x00ambiguous"
 
 

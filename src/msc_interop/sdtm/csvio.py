@@ -4,7 +4,10 @@ A plain, reviewable form (spreadsheets, diffs): UTF-8 without BOM, one header ro
 "\\n" line ends, "" for a missing value, integer variables (and unknown ones holding only whole numbers)
 without a trailing ".0", other numbers in Python's shortest round-trip form, so a float reads back as the
 same float. CSV carries no types: the reader reads every cell as text and turns the variables the SDTM
-metadata types as Num back into numbers; variables it does not know stay text. The dataset name is the
+metadata types as Num back into numbers. A variable msc-interop's metadata does not know (a sponsor's DMDY)
+becomes numbers when the folder's define.xml gives it DataType integer or float, or, without a define.xml
+DataType, when the SDTM model types it Num (mappings/sdtm_model.yaml numeric_variables: --DY, VISITNUM, ...),
+and in both cases only when every value in the column is a number; else it stays text. The dataset name is the
 file name (lb.csv -> LB).
 
     >>> write_csv(study["LB"], "LB", Path("out/lb.csv"))
@@ -23,6 +26,7 @@ from msc_interop import mappings
 from msc_interop.atomic import atomic_open
 from msc_interop.errors import InputError
 from msc_interop.sdtm import text_encoding
+from msc_interop.sdtm.package import datatypes_from_define
 from msc_interop.study import as_text, conform
 
 CHUNK_ROWS = 100_000
@@ -84,11 +88,15 @@ def read_csv(path: Path) -> tuple[str, pd.DataFrame]:
         raise InputError(f"{path.name}: not a readable UTF-8 CSV file: {exc}") from exc
     domain = mappings.sdtm_domain(name)
     known = domain.by_name if domain else {}
+    define = datatypes_from_define(path.parent / "define.xml").get(name, {})
     out = {}
     for col in raw.columns:
         text = as_text(raw[col])
         v = known.get(col)
-        if v is None or v.type != "Num":
+        if v is None:
+            out[col] = _numbers_if_all(text) if _numeric_unknown(col, name, define) else text
+            continue
+        if v.type != "Num":
             out[col] = text
             continue
         blank = text.str.strip() == ""
@@ -108,3 +116,24 @@ def read_csv(path: Path) -> tuple[str, pd.DataFrame]:
         else:
             out[col] = num.astype("float64")
     return name, pd.DataFrame(out, index=pd.RangeIndex(len(raw)))
+
+
+_DEFINE_NUMBERS = frozenset({"integer", "float", "double", "decimal"})
+
+
+def _numeric_unknown(col: str, name: str, define: dict[str, str]) -> bool:
+    """Whether a variable msc-interop's metadata does not know is numeric: define.xml's DataType when it gives
+    one, else the SDTM model (mappings/sdtm_model.yaml numeric_variables)."""
+    if col in define:
+        return define[col] in _DEFINE_NUMBERS
+    return mappings.model_numeric(col, name)
+
+
+def _numbers_if_all(text: pd.Series) -> pd.Series:
+    """The column as float64 (blank -> NaN) when every non-blank value is a number, else as it is: a sponsor's
+    column the model calls numeric but that holds text is kept, never half converted."""
+    blank = text.str.strip() == ""
+    num = pd.to_numeric(text.where(~blank, np.nan), errors="coerce")
+    if (num.isna() & ~blank).any():
+        return text
+    return num.astype("float64")

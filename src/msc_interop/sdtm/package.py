@@ -11,6 +11,7 @@ TS, into a `Package` the writers and the define.xml writer read from `StudyMeta.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,7 +88,7 @@ def package_of(datasets: Mapping[str, pd.DataFrame], sources: Mapping[str, Path]
     define = folder / "define.xml" if folder is not None else None
     if define is not None and define.is_file():
         _versions_from_define(pkg, define)
-        for name, types in _datatypes_from_define(define).items():
+        for name, types in datatypes_from_define(define).items():
             if name in pkg.layouts and not pkg.layouts[name].json_columns:
                 pkg.layouts[name].define_types.update(types)
     if pkg.sdtmig is None:
@@ -99,13 +100,24 @@ def package_of(datasets: Mapping[str, pd.DataFrame], sources: Mapping[str, Path]
     return pkg
 
 
-def _datatypes_from_define(path: Path) -> dict[str, dict[str, str]]:
+def datatypes_from_define(path: Path) -> dict[str, dict[str, str]]:
     """Dataset -> variable -> DataType as the folder's define.xml states them (ODM ItemGroupDef / ItemRef /
-    ItemDef, the same in Define-XML 1.0 to 2.1): XPT keeps only "number", so integer vs float comes from here."""
+    ItemDef, the same in Define-XML 1.0 to 2.1): XPT keeps only "number", so integer vs float comes from here;
+    CSV keeps no type at all (sdtm/csvio.py). {} when there is no readable define.xml. Parsed once per file
+    version (each CSV of a folder asks)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return {}
+    return _datatypes_from_define(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _datatypes_from_define(path: str, _mtime_ns: int, _size: int) -> dict[str, dict[str, str]]:
     from lxml import etree
 
     try:
-        root = etree.parse(str(path)).getroot()
+        root = etree.parse(path, etree.XMLParser(resolve_entities=False, no_network=True)).getroot()
     except (etree.XMLSyntaxError, OSError):
         return {}  # validate reports an unreadable define.xml
     items = {e.get("OID"): (e.get("Name"), e.get("DataType")) for e in root.iter("{*}ItemDef")}

@@ -29,7 +29,13 @@ from msc_interop.fhir.columns import CHUNK_ROWS, SLOT, Element, Factorized, Reso
 from msc_interop.fhir.common import Carrier, coding, concept, ct_coding, text
 from msc_interop.fhir.context import WriteContext, encounter_lookup
 from msc_interop.fhir.datetimes import dtc_to_fhir
-from msc_interop.fhir.read_common import ReadContext, apply_overrides, seq_where_missing, shown_subject, study_days
+from msc_interop.fhir.read_common import (
+    ReadContext,
+    apply_overrides,
+    observation_admitted,
+    seq_where_missing,
+    study_days,
+)
 from msc_interop.fhir.resources.lab.read import result_text
 from msc_interop.fhir.resources.lab.write import result_value
 from msc_interop.fhir.resources.vital_kind import own_test
@@ -167,13 +173,7 @@ def read_vital_signs(r: ReadContext, rfstdtc: dict[str, str], studyid: str) -> p
     over: list[dict[str, Any]] = []
     for rec, loc in found:
         usubjid, problem = subj_of(rec)
-        if usubjid is None:
-            r.reject(loc, "Observation", "Observation.subject", problem, shown_subject(rec.subject),
-                     code="REJ-FHIR-003")
-            continue
-        if rec.status in ("entered-in-error", "cancelled"):
-            r.reject(loc, "Observation", "Observation.status", f"status {rec.status}: not a result", rec.status,
-                     code="REJ-FHIR-004")
+        if not observation_admitted(r, loc, rec, usubjid, problem):
             continue
         own = own_test(rec)
         parts = _parts(rec, own)

@@ -23,9 +23,9 @@ from msc_interop.fhir.read_common import (
     ReadContext,
     apply_overrides,
     dtc,
+    observation_admitted,
     seq_where_missing,
     shown,
-    shown_subject,
     study_days,
     subject_of,
 )
@@ -372,13 +372,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
                 r.skip("Observation", why)
                 continue
         usubjid, problem = subj_of[(rec.subject, rec.strict)]
-        if usubjid is None:
-            r.reject(loc, "Observation", "Observation.subject", problem, shown_subject(rec.subject),
-                     code="REJ-FHIR-003")
-            continue
-        if rec.status in ("entered-in-error", "cancelled"):
-            r.reject(loc, "Observation", "Observation.status", f"status {rec.status}: not a result", rec.status,
-                     code="REJ-FHIR-004")
+        if not observation_admitted(r, loc, rec, usubjid, problem):
             continue
         if not rec.has_code:
             r.reject(loc, "Observation", "Observation.code", "no code: the Observation does not say what was "
