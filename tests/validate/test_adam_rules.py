@@ -1,4 +1,4 @@
-"""ADaM rules (MSC-ADAM-001..007): each made by a small edited dataset and not made by the clean one; and
+"""ADaM rules (MSC-ADAM-001..009): each made by a small edited dataset and not made by the clean one; and
 validate on an ADaM folder (to-adam output) with a broken ADSL."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def _clean() -> dict[str, pd.DataFrame]:
                          "TRT01P": "A", "SAFFL": ["Y", "N"], "ITTFL": "Y", "FASFL": "Y"})
     adae = pd.DataFrame({"STUDYID": "S", "USUBJID": ["S-1", "S-1"], "AESEQ": [1.0, 2.0], "TRTEMFL": ["Y", ""]})
     adlb = pd.DataFrame({"STUDYID": "S", "USUBJID": "S-1", "PARAMCD": ["ALT", "ALT", "ALT"],
-                         "PARAM": "Alanine Aminotransferase (U/L)", "AVAL": [10.0, 12.0, 15.0],
+                         "PARAM": "Alanine Aminotransferase (U/L)", "AVAL": [10.0, 12.0, 15.0], "LBSTRESU": "U/L",
                          "BASE": [10.0, 10.0, 10.0], "ABLFL": ["Y", "", ""]})
     return {"ADSL": adsl, "ADAE": adae, "ADLB": adlb}
 
@@ -56,6 +56,15 @@ MADE = [
      ("MSC-ADAM-006", "ADAE", 2, "ADAE row 2: USUBJID S-9 is not in ADSL")),
     ("ADSL", lambda d: d.assign(SAFFL=["Y", ""]),
      ("MSC-ADAM-007", "ADSL", 2, "ADSL row 2 (S-2): SAFFL is ''; a population flag is Y or N")),
+    # ALT reported in U/L and, on the third record, in ukat/L (1 U/L = 1/60 ukat/L): one PARAMCD, two units
+    ("ADLB", lambda d: d.assign(LBSTRESU=["U/L", "U/L", "ukat/L"]),
+     ("MSC-ADAM-009", "ADLB", 3, "ADLB row 3 (S-1): PARAMCD ALT has LBSTRESU 'ukat/L' here but 'U/L' on its first "
+                                 "record; PARAM and PARAMCD are one-to-one and a parameter has one unit")),
+    ("ADLB", lambda d: d.assign(PARAM=["Alanine Aminotransferase (U/L)", "Alanine Aminotransferase (U/L)",
+                                       "Alanine Aminotransferase (ukat/L)"]),
+     ("MSC-ADAM-009", "ADLB", 3, "ADLB row 3 (S-1): PARAMCD ALT has PARAM 'Alanine Aminotransferase (ukat/L)' here "
+                                 "but 'Alanine Aminotransferase (U/L)' on its first record; PARAM and PARAMCD are "
+                                 "one-to-one and a parameter has one unit")),
 ]
 # the rules these tests make (test_rules.test_every_rule_has_breaking_and_passing_data counts them)
 MADE_IDS = {m[2][0] for m in MADE} | {"MSC-ADAM-004"}
@@ -72,6 +81,16 @@ def test_second_baseline_is_made():
     found = _ids(_edit("ADLB", lambda d: d.assign(ABLFL=["Y", "Y", ""], BASE=[10.0, 10.0, 10.0])))
     assert ("MSC-ADAM-004", "ADLB", 2, "ADLB row 2 (S-1, PARAMCD ALT): a second record with ABLFL = Y; baseline "
                                        "is one record per subject and parameter") in found
+
+
+def test_one_param_with_two_paramcds_is_made():
+    data = _clean()
+    extra = data["ADLB"].assign(PARAMCD="ALT2", ABLFL=["Y", "", ""])  # the same PARAM under a second code
+    data["ADLB"] = pd.concat([data["ADLB"], extra], ignore_index=True)
+    found = _ids(data)
+    assert found == [("MSC-ADAM-009", "ADLB", 4, "ADLB row 4 (S-1): PARAM Alanine Aminotransferase (U/L) has PARAMCD "
+                                                 "'ALT2' here but 'ALT' on its first record; PARAM and PARAMCD are "
+                                                 "one-to-one and a parameter has one unit")]
 
 
 def test_validate_an_adam_folder(tmp_path):

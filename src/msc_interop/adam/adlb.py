@@ -25,7 +25,7 @@ def build_adlb(study: Study, adsl: pd.DataFrame) -> pd.DataFrame:
     out["TRTA"] = out["USUBJID"].map(trt["TRTA"]).fillna("")
     out["TRTAN"] = out["USUBJID"].map(trt["TRTAN"]).astype("float64")
     param = a["param"].to_numpy()
-    out["PARAMCD"] = d.params["LBTESTCD"].to_numpy(dtype=object)[param]
+    out["PARAMCD"] = paramcds(d.params["LBTESTCD"])[param]
     unit = d.params["LBSTRESU"].to_numpy(dtype=object)[param]
     test = d.params["LBTEST"].to_numpy(dtype=object)[param]
     out["PARAM"] = [f"{t} ({u})" if u else str(t) for t, u in zip(test, unit, strict=True)]
@@ -62,6 +62,30 @@ def build_adlb(study: Study, adsl: pd.DataFrame) -> pd.DataFrame:
     result = metadata.order("ADLB", out).reset_index(drop=True)
     result.attrs["supp"] = qualifiers
     return result
+
+
+def paramcds(testcd: pd.Series) -> np.ndarray:
+    """PARAMCD of each parameter (LBTESTCD in one standard unit, in the parameters' order): the LBTESTCD, except
+    that a test with results in more than one standard unit gets one code per unit, the LBTESTCD with the suffix
+    1, 2, ... in the parameters' (unit) order, shortened to keep 8 characters and never equal to another code:
+    ADaMIG 1.3 section 3.3.4 makes PARAM and PARAMCD one-to-one, and PARAM names the unit."""
+    codes = [str(t) for t in testcd]
+    taken = set(codes)
+    counts = pd.Series(codes).value_counts()
+    out, n_of = [], dict.fromkeys(codes, 0)
+    for t in codes:
+        if counts[t] == 1:
+            out.append(t)
+            continue
+        while True:
+            n_of[t] += 1
+            suffix = str(n_of[t])
+            code = t[: 8 - len(suffix)] + suffix
+            if code not in taken:
+                break
+        taken.add(code)
+        out.append(code)
+    return np.asarray(out, dtype=object)
 
 
 def _chosen(d: LabData) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Define-XML 2.1 for the ADaM datasets: standard ADaMIG 1.3, one ItemGroupDef per dataset (Purpose Analysis, its
 ADaM class and structure), one ItemDef per column (DataType and Length measured on the data, DATE9. numeric dates
 as integer with def:DisplayFormat), def:Origin Derived (with a MethodDef from mappings/adam_variables.yaml) or
-Predecessor (naming the SDTM variable). XML helpers and the XSD check are sdtm/define.py's."""
+Predecessor (naming the SDTM variable); a CodeList for each coded variable (adam/codelists.py). XML helpers and
+the XSD check are sdtm/define.py's."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 from lxml import etree
 
-from msc_interop.adam import metadata
+from msc_interop.adam import codelists, metadata
 from msc_interop.adam.files import SUFFIX, canonical, mdv_oid
 from msc_interop.atomic import write_bytes_atomic
 from msc_interop.sdtm.define import (
@@ -67,10 +68,13 @@ def build_define(datasets: Mapping[str, pd.DataFrame], studyid: str, *, dataset_
     stds = _el(mdv, _def("Standards"))
     _el(stds, _def("Standard"), {"OID": STD_IG, "Name": std["name"], "Type": "IG", "Version": std["version"],
                                  "Status": "Final"})
+    canon = {name: canonical(name, frame) for name, frame in datasets.items()}
+    uses, refs = codelists.collect(canon)
+    for attrs in codelists.standards(uses):
+        _el(stds, _def("Standard"), attrs)
     item_defs: list[etree._Element] = []
     methods: dict[str, tuple[str, str]] = {}
-    for name, frame in datasets.items():
-        data = canonical(name, frame)
+    for name, data in canon.items():
         meta = metadata.datasets()[name]
         has_rows = len(data) > 0
         ig = _el(mdv, _odm("ItemGroupDef"), {
@@ -90,7 +94,7 @@ def build_define(datasets: Mapping[str, pd.DataFrame], studyid: str, *, dataset_
                 "ItemOID": f"IT.{name}.{v.name}", "OrderNumber": str(order),
                 "Mandatory": "Yes" if v.core == "Req" else "No",
                 "KeySequence": str(keys.index(v.name) + 1) if v.name in keys else None, "MethodOID": method})
-            item_defs.append(_item_def(name, v, data[v.name]))
+            item_defs.append(_item_def(name, v, data[v.name], refs.get((name, v.name))))
         _el(ig, _def("Class"), {"Name": meta.cls})
         if has_rows:
             href = name.lower() + SUFFIX[dataset_format]
@@ -98,6 +102,7 @@ def build_define(datasets: Mapping[str, pd.DataFrame], studyid: str, *, dataset_
             _el(leaf, _def("title"), text=href)
     for e in item_defs:
         mdv.append(e)
+    codelists.write(mdv, uses)
     for oid in sorted(methods):
         label, text = methods[oid]
         m = _el(mdv, _odm("MethodDef"), {"OID": oid, "Name": label, "Type": "Computation"})
@@ -105,7 +110,7 @@ def build_define(datasets: Mapping[str, pd.DataFrame], studyid: str, *, dataset_
     return etree.ElementTree(root)
 
 
-def _item_def(ds: str, v: metadata.AdamVar, s: pd.Series) -> etree._Element:
+def _item_def(ds: str, v: metadata.AdamVar, s: pd.Series, codelist: str | None) -> etree._Element:
     shape = _shape(s, v)
     e = etree.Element(_odm("ItemDef"), {"OID": f"IT.{ds}.{v.name}", "Name": v.name, "DataType": shape.datatype})
     if shape.length is not None:
@@ -116,6 +121,8 @@ def _item_def(ds: str, v: metadata.AdamVar, s: pd.Series) -> etree._Element:
     if v.format:
         e.set(_def("DisplayFormat"), v.format)
     _description(e, v.label)
+    if codelist:
+        _el(e, _odm("CodeListRef"), {"CodeListOID": codelist})
     origin = _el(e, _def("Origin"), {"Type": v.origin, "Source": "Sponsor" if v.origin != "Predecessor" else None})
     if v.origin == "Predecessor" and v.source:
         _description(origin, v.source)

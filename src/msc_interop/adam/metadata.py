@@ -26,6 +26,7 @@ class AdamVar:
     format: str = ""  # SAS display format, DATE9. for numeric dates
     source: str = ""  # DOMAIN.VAR of a Predecessor
     method: str = ""  # the derivation of a Derived variable
+    codelist: str = ""  # a key of the mapping's `codelists`, or a CT short name (a copied SDTM variable's)
 
     @property
     def is_date(self) -> bool:
@@ -66,6 +67,22 @@ def age_groups() -> list[dict]:
     return list(mappings.load("adam_variables")["age_groups"])
 
 
+def codelist_entries() -> dict[str, dict]:
+    """The mapping's define.xml codelists by name (`ct`, `subset`, `name`, `decode`)."""
+    return dict(mappings.load("adam_variables")["codelists"])
+
+
+@functools.cache
+def adam_ct() -> tuple[str, dict[str, mappings.Codelist]]:
+    """(version, codelists) of the ADaM CT codelists the mapping holds, as mappings.Codelist objects."""
+    data = mappings.load("adam_variables")["adam_ct"]
+    out = {name: mappings.Codelist(name, c["nci_code"], c["name"], bool(c["extensible"]),
+                                   tuple(mappings.Term(t["value"], t["nci_code"], (), t["preferred_term"])
+                                         for t in c["terms"]))
+           for name, c in data["codelists"].items()}
+    return str(data["version"]), out
+
+
 def supp_source(domain: str, qnam: str, idvar: str, qorig: str) -> str:
     from msc_interop.adam.supp import source_text
 
@@ -87,7 +104,8 @@ def column(ds: str, col: str, numeric: bool, qualifiers: dict | None = None) -> 
     sdtm = mappings.sdtm_domain(meta.predecessor)
     v = sdtm.by_name.get(col) if sdtm else None
     if v is not None:
-        return AdamVar(col, v.label, kind, "Perm", "Predecessor", source=f"{meta.predecessor}.{col}")
+        return AdamVar(col, v.label, kind, "Perm", "Predecessor", source=f"{meta.predecessor}.{col}",
+                       codelist=v.codelist)
     return AdamVar(col, col, kind, "Perm", "Predecessor", source=f"{meta.predecessor}.{col}")
 
 

@@ -1,5 +1,6 @@
 """ADaM rules (scope "adam") over the datasets of an ADaM folder (to-adam output): required variables, one ADSL
-record per subject, BASE consistent with ABLFL, TRTEMFL Y or null, every subject in ADSL, population flags Y/N."""
+record per subject, BASE consistent with ABLFL, TRTEMFL Y or null, every subject in ADSL, population flags Y/N,
+PARAMCD, PARAM and unit one-to-one."""
 
 from __future__ import annotations
 
@@ -115,3 +116,28 @@ def population_flags(ctx: AdamContext, meta: RuleMeta) -> Iterable[Finding]:
     for var in ("SAFFL", "ITTFL", "FASFL"):
         if var in adsl:
             yield from ctx.at(meta, "ADSL", ~_flag_text(adsl[var]).isin(["Y", "N"]).to_numpy(), var)
+
+
+def _unit_column(df: pd.DataFrame) -> str | None:
+    """The BDS dataset's unit of AVAL: AVALU, else the copied SDTM standard unit (--STRESU)."""
+    if "AVALU" in df:
+        return "AVALU"
+    return next((c for c in sorted(df.columns) if len(c) == 8 and c.endswith("STRESU")), None)
+
+
+@rule("MSC-ADAM-009")
+def param_one_to_one(ctx: AdamContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df in ctx.datasets.items():
+        if not {"PARAMCD", "PARAM"} <= set(df.columns):
+            continue
+        unit = _unit_column(df)
+        for key, other in (("PARAMCD", "PARAM"), ("PARAM", "PARAMCD"), ("PARAMCD", unit)):
+            if other is None:
+                continue
+            pairs = pd.DataFrame({"k": _flag_text(df[key]), "v": _flag_text(df[other])}).drop_duplicates()
+            later = pairs[pairs["k"].duplicated()]  # the first record of each further value of `other`
+            mask = np.zeros(len(df), dtype=bool)
+            mask[later.index.to_numpy()] = True
+            first = pairs.drop_duplicates("k").set_index("k")["v"]
+            yield from ctx.at(meta, ds, mask, other, key=key, key_value=_flag_text(df[key]),
+                              first=_flag_text(df[key]).map(first))
