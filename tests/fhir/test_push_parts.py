@@ -11,8 +11,10 @@ import orjson
 import pytest
 
 from msc_interop.errors import InputError
+from msc_interop.fhir import terms
 from msc_interop.server import commands, tags
 from msc_interop.server.client import _retry_after
+from msc_interop.server.fetched import write_ordered
 from msc_interop.server.keyset import KEY, KeySet, key
 from msc_interop.server.source import load_source
 from msc_interop.server.state import Checkpoint
@@ -100,3 +102,22 @@ def test_source_streams_to_scratch_resolving_bundle_references(tmp_path: Path) -
     assert src.problems == ["Patient/p1 is in the input more than once: only the first copy is sent"]
     assert src.hashes[2] == bytes.fromhex(tags.content_hash(got[2][2])[:32])
     assert src.keys[2] == key("Observation", "o1") and src.target == "Patient/p1"
+
+
+def test_fetched_files_written_in_record_order_later_copy_wins(tmp_path: Path) -> None:
+    """OUT/fhir order: by STUDYID/USUBJID/DOMAIN, then --SEQ as a number (10 after 9), then the resources
+    without a record number by id; an id in both files is written once, as the later file has it."""
+    seq = terms.id_system("seq")
+
+    def obs(rid: str, record: str | None, value: int) -> dict:
+        return {"resourceType": "Observation", "id": rid, "valueInteger": value,
+                **({"identifier": [{"system": seq, "value": record}]} if record else {})}
+
+    old, new = tmp_path / "old.ndjson", tmp_path / "new.ndjson"
+    old.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in [
+        obs("z", "S/S-02/LB/1", 1), obs("b", None, 1), obs("x", "S/S-01/LB/10", 1), obs("y", "S/S-01/LB/9", 1)]))
+    new.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in [obs("x", "S/S-01/LB/10", 2), obs("a", None, 2)]))
+    written, fetched = write_ordered([old, new], tmp_path / "out.ndjson")
+    got = [orjson.loads(line) for line in (tmp_path / "out.ndjson").read_bytes().splitlines()]
+    assert [(r["id"], r["valueInteger"]) for r in got] == [("y", 1), ("x", 2), ("z", 1), ("a", 2), ("b", 1)]
+    assert (written, fetched) == (5, 2)
