@@ -1,28 +1,34 @@
 """push and pull against sekmet-fhir on 127.0.0.1, beside bare httpx doing the same HTTP work.
 
-    .venv/bin/python benchmarks/bench_server.py --observations 100000 [--rounds 2]
+    .venv/bin/python benchmarks/bench_server.py --observations 10000 100000 [--rounds 2] [--out FILE]
 
-A study is generated (`synth --profile scale`, subjects chosen so that it has about `--observations` lab
-rows) and written once as FHIR NDJSON (`to-fhir --ndjson`). Then, per round, each on a fresh empty server:
-  * push base : bare httpx PUTs the same NDJSON resources in transaction Bundles of 50 (no tags, hashes,
-                checkpoint, server comparison or report);
-  * push      : `msc-interop push NDJSON --batch-size 50` (tags, content hashes, the server's state read
-                first, checkpoint, report), in a fresh process;
+Per size, a study is generated (`synth --profile scale`, subjects chosen so that it has about
+`--observations` Observations: labs, vital signs, ECG) and written once as FHIR NDJSON (`to-fhir --ndjson`).
+Then, per round, each on a fresh empty server:
+  * push base : bare httpx PUTs the same NDJSON resources in transaction Bundles of `--batch-size` (no tags,
+                hashes, checkpoint, server comparison or report);
+  * push      : `msc-interop push NDJSON --batch-size N` (streamed to scratch files, tags, content hashes,
+                the server's state read first, checkpoint, report), in a fresh process;
+  * reload    : the same push again (the nightly case: everything unchanged, nothing sent);
 then on that server:
   * pull base : bare httpx pages `Observation?_count=500` (every `next` link) into memory, nothing written;
   * pull      : `msc-interop pull --study` (REST search of every type, NDJSON written, from-fhir conversion to
                 SDTM Dataset-JSON) and `pull --bulk` ($export, downloads, the same conversion), fresh processes.
 The server's own work (sekmet validates and stores every resource in SQLite) is in every figure: the ratios
 say what msc-interop adds on top of the same HTTP traffic. Peak RSS of each msc-interop process is its
-`ru_maxrss`. Each base runs in this process right beside its command, so the drift of a shared machine
-falls on both.
+`ru_maxrss`: push's should not grow with the input (it streams); pull's does, because the from-fhir
+conversion at its end holds the study. Each base runs in this process right beside its command, so the
+drift of a shared machine falls on both.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,7 +43,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from servers.fhir_servers import sekmet_server  # noqa: E402
 
-LAB_ROWS_PER_SUBJECT = 55  # scale profile, about (the figure printed is the real count)
+OBSERVATIONS_PER_SUBJECT = 140  # scale profile: 55 lab, VS and ECG rows (the figure printed is the real count)
 
 
 def _msc(*args: str) -> tuple[float, float, str]:
@@ -56,14 +62,14 @@ def _msc(*args: str) -> tuple[float, float, str]:
     return wall, rss, res.stdout
 
 
-def _push_base(base: str, ndjson: Path) -> tuple[float, int]:
+def _push_base(base: str, ndjson: Path, batch: int) -> tuple[float, int]:
     started, sent = time.perf_counter(), 0
     with httpx.Client(timeout=300, headers={"Content-Type": "application/fhir+json"}) as http:
         for path in sorted(ndjson.glob("*.ndjson")):
             lines = path.read_bytes().splitlines()
-            for start in range(0, len(lines), 50):
+            for start in range(0, len(lines), batch):
                 entries = []
-                for line in lines[start:start + 50]:
+                for line in lines[start:start + batch]:
                     res = orjson.loads(line)
                     entries.append({"resource": res, "request": {"method": "PUT",
                                                                  "url": f"{res['resourceType']}/{res['id']}"}})
@@ -85,45 +91,73 @@ def _pull_base(base: str) -> tuple[float, int]:
     return time.perf_counter() - started, len(got)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--observations", type=int, default=100_000)
-    ap.add_argument("--rounds", type=int, default=1)
-    ap.add_argument("--out", type=Path, help="JSON results file")
-    args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-server-"))
-    subjects = max(1, args.observations // LAB_ROWS_PER_SUBJECT)
+def _size(work: Path, observations: int, rounds: int, batch: int) -> list[dict]:
+    subjects = max(1, observations // OBSERVATIONS_PER_SUBJECT)
     _msc("synth", "--subjects", str(subjects), "--profile", "scale", "-o", str(work / "records"))
     _msc("to-fhir", str(work / "records"), "-o", str(work / "fhir"), "--bundle", "none", "--ndjson", "--no-validate")
     counts = {p.stem: sum(1 for _ in p.open("rb")) for p in (work / "fhir").glob("*.ndjson")}
     total = sum(counts.values())
-    studyid = json.loads((work / "fhir" / "ResearchStudy.ndjson").read_text().splitlines()[0])["identifier"][0]["value"]
-    print(f"{subjects} subjects: {counts.get('Observation', 0)} Observations, {total} resources in all")
+    study = json.loads((work / "fhir" / "ResearchStudy.ndjson").read_text().splitlines()[0])["identifier"][0]["value"]
+    print(f"{subjects} subjects: {counts.get('Observation', 0)} Observations, {total} resources in all", flush=True)
     rows = []
-    for rnd in range(args.rounds):
+    for rnd in range(rounds):
         folder = work / f"server-{rnd}"
         (folder / "base").mkdir(parents=True)
         (folder / "ours").mkdir()
         with sekmet_server(folder / "base") as base:
-            pb, _ = _push_base(base, work / "fhir")
+            pb, _ = _push_base(base, work / "fhir", batch)
+        shutil.rmtree(folder / "base")
         with sekmet_server(folder / "ours") as base:
-            pw, prss, _ = _msc("push", str(work / "fhir"), "--server", base, "--state-dir", str(folder / "st"))
+            push = ("push", str(work / "fhir"), "--server", base, "--state-dir", str(folder / "st"),
+                    "--batch-size", str(batch))
+            pw, prss, _ = _msc(*push)
+            rw, rrss, _ = _msc(*push, "--report", str(folder / "reload.json"))
+            reload = json.loads((folder / "reload.json").read_text())
+            unchanged = sum(r["unchanged"] for r in reload["counts"].values())
+            assert unchanged == total and reload["requests"] < 20, reload["counts"]  # the reload sent nothing
             lb, got = _pull_base(base)
-            lw, lrss, _ = _msc("pull", "--server", base, "--study", studyid, "-o", str(folder / "rest"),
+            lw, lrss, _ = _msc("pull", "--server", base, "--study", study, "-o", str(folder / "rest"),
                                "--state-dir", str(folder / "st"), "--format", "json", "--no-define")
-            bw, brss, _ = _msc("pull", "--server", base, "--study", studyid, "-o", str(folder / "bulk"),
+            bw, brss, _ = _msc("pull", "--server", base, "--study", study, "-o", str(folder / "bulk"),
                                "--state-dir", str(folder / "st2"), "--format", "json", "--no-define", "--bulk")
-        row = {"round": rnd, "resources": total, "push_base_s": pb, "push_s": pw, "push_ratio": pw / pb,
-               "push_per_s": total / pw, "push_rss_mb": prss, "pull_base_s": lb, "pull_base_observations": got,
-               "pull_s": lw, "pull_ratio": lw / lb, "pull_per_s": total / lw, "pull_rss_mb": lrss,
-               "bulk_s": bw, "bulk_per_s": total / bw, "bulk_rss_mb": brss}
+        row = {"round": rnd, "subjects": subjects, "observations": counts.get("Observation", 0), "resources": total,
+               "batch_size": batch, "push_base_s": pb, "push_s": pw, "push_ratio": pw / pb,
+               "push_per_s": total / pw, "push_rss_mb": prss, "reload_s": rw, "reload_per_s": total / rw,
+               "reload_rss_mb": rrss, "pull_base_s": lb, "pull_base_observations": got, "pull_s": lw,
+               "pull_per_s": total / lw, "pull_rss_mb": lrss, "bulk_s": bw, "bulk_per_s": total / bw,
+               "bulk_rss_mb": brss}
         rows.append(row)
         print(f"round {rnd}: push {pw:.1f} s ({total / pw:.0f}/s, {prss:.0f} MB) vs base {pb:.1f} s -> "
-              f"{pw / pb:.2f}x; pull {lw:.1f} s ({total / lw:.0f}/s, {lrss:.0f} MB; base pages Observations "
-              f"only: {lb:.1f} s) -> {lw / lb:.2f}x; pull --bulk {bw:.1f} s ({total / bw:.0f}/s, {brss:.0f} MB)")
+              f"{pw / pb:.2f}x; reload (unchanged) {rw:.1f} s ({rrss:.0f} MB); pull {lw:.1f} s ({total / lw:.0f}/s, "
+              f"{lrss:.0f} MB; base pages Observations only: {lb:.1f} s); pull --bulk {bw:.1f} s "
+              f"({total / bw:.0f}/s, {brss:.0f} MB)", flush=True)
+        shutil.rmtree(folder)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--observations", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--batch-size", type=int, default=500, help="entries per Bundle, base and push alike")
+    ap.add_argument("--work", type=Path, help="scratch folder (default: a new one under the temp dir; removed)")
+    ap.add_argument("--out", type=Path, help="JSON results file")
+    args = ap.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-server-"))
+    rows = []
+    try:
+        for n in args.observations:
+            rows += _size(work / f"obs-{n}", n, args.rounds, args.batch_size)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     print(f"this process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     if args.out:
-        args.out.write_text(json.dumps(rows, indent=2) + "\n")
+        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True).stdout.strip()
+        meta = {"date": dt.date.today().isoformat(), "commit": commit, "cpus": os.cpu_count(),
+                "load_average_at_end": os.getloadavg(), "server": "sekmet-fhir (SQLite, strict validation)",
+                "command": "benchmarks/bench_server.py " + " ".join(sys.argv[1:])}
+        args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -20,11 +20,10 @@ from typing import Any
 
 import orjson
 
-from msc_interop.atomic import atomic_open
 from msc_interop.errors import InputError
-from msc_interop.fhir import terms
 from msc_interop.server import bulk, tags
 from msc_interop.server.client import FhirClient
+from msc_interop.server.fetched import FetchedStore, references, write_ordered
 from msc_interop.server.state import read_pull_state, write_pull_state
 
 PULL_TYPES = ("Organization", "ResearchStudy", "Patient", "ResearchSubject", "Encounter", "Observation",
@@ -79,26 +78,25 @@ def pull(client: FhirClient, outdir: Path, state_dir: Path, study: str | None = 
             since = state["server_time"]
     result.since = since
     page = {"_count": str(page_size), **({"_lastUpdated": f"ge{since}"} if since else {})}
-    if bulk is not None:
-        started, fetched = _by_bulk(client, outdir, study, patients or [], since, page_size, bulk, result)
-    else:
-        started = _server_time(client)
-        fetched = _by_study(client, study, page) if study else _by_patients(client, patients or [], page)
-    for rtype, found in fetched.items():
-        result.counts[rtype] = len(found)
-    folder = outdir / "fhir"
-    merged = _merge(folder, fetched, keep_old=since is not None)
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("*.ndjson"):  # a type the server no longer has for the study
-        if stale.stem not in merged:
-            stale.unlink()
-    for rtype in sorted(merged):
-        path = folder / f"{rtype}.ndjson"
-        with atomic_open(path, "wb") as fh:
-            for res in sorted(merged[rtype].values(), key=_record_order):
-                fh.write(orjson.dumps(res) + b"\n")
-        result.files.append(path)
-        result.held[rtype] = len(merged[rtype])
+    scratch = outdir.parent / f".{outdir.name}.pull-download"
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        store = FetchedStore(scratch / "fetched", track_references=study is None)
+        try:
+            if bulk is not None:
+                started = _by_bulk(client, store, scratch / "export", study, patients or [], since, page_size,
+                                   bulk, result)
+            else:
+                started = _server_time(client)
+                if study:
+                    _by_study(client, store, study, page)
+                else:
+                    _by_patients(client, store, patients or [], page)
+        finally:
+            store.close()
+        _keep(outdir / "fhir", store, incremental=since is not None, result=result)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     if not result.files:
         raise InputError(f"{client.base}: no resources of {'study ' + study if study else 'those patients'} "
                          "on the server")
@@ -109,18 +107,23 @@ def pull(client: FhirClient, outdir: Path, state_dir: Path, study: str | None = 
     return result
 
 
-def _record_order(res: dict[str, Any]) -> tuple[Any, ...]:
-    """Where a resource goes in OUT/fhir: by its record number (the sdtm-seq identifier msc-interop writes:
-    STUDYID/USUBJID/DOMAIN/--SEQ) when it has one, else by id. Why: the server's order is its own (and ids
-    are hashes of natural keys), while from-fhir keeps the order it reads records in, so a pull would give
-    another row order than to-sdtm without it."""
-    seq_system = terms.id_system("seq")
-    for ident in res.get("identifier") or []:
-        if isinstance(ident, dict) and ident.get("system") == seq_system and isinstance(ident.get("value"), str):
-            head, _, seq = ident["value"].rpartition("/")
-            if seq.lstrip("-").isdigit():
-                return (0, head, int(seq), res.get("id", ""))
-    return (1, "", 0, res.get("id", ""))
+def _keep(folder: Path, store: FetchedStore, incremental: bool, result: PullResult) -> None:
+    """OUT/fhir/<Type>.ndjson: what came now (merged, when incremental, over the earlier pulls' files, by type
+    and id), in record order (fetched.order_key); a type the server no longer has for the study goes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    types = set(store.lines) | ({p.stem for p in folder.glob("*.ndjson")} if incremental else set())
+    for stale in folder.glob("*.ndjson"):
+        if stale.stem not in types:
+            stale.unlink()
+    for rtype in sorted(types):
+        path = folder / f"{rtype}.ndjson"
+        sources = ([path] if incremental and path.exists() else []) + \
+            ([store.path(rtype)] if rtype in store.lines else [])
+        held, fetched = write_ordered(sources, path)
+        if rtype in store.lines:
+            result.counts[rtype] = fetched
+        result.files.append(path)
+        result.held[rtype] = held
 
 
 def _server_time(client: FhirClient) -> str:
@@ -143,100 +146,69 @@ def _server_time(client: FhirClient) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _by_study(client: FhirClient, study: str, page: dict[str, str]) -> dict[str, dict[str, dict[str, Any]]]:
+def _by_study(client: FhirClient, store: FetchedStore, study: str, page: dict[str, str]) -> None:
     sys = tags.systems()
-    out: dict[str, dict[str, dict[str, Any]]] = {}
     for rtype in PULL_TYPES:
-        for res in client.search(rtype, {"_tag": f"{sys['study']}|{study}", **page}):
-            if tags.tag_code(res, sys["study"]) == study and res.get("resourceType") == rtype:
-                out.setdefault(rtype, {})[res["id"]] = res
-    return out
+        store.add_all(res for res in client.search(rtype, {"_tag": f"{sys['study']}|{study}", **page})
+                      if tags.tag_code(res, sys["study"]) == study and res.get("resourceType") == rtype
+                      and isinstance(res.get("id"), str))
 
 
-def _by_patients(client: FhirClient, patients: list[str], page: dict[str, str]
-                 ) -> dict[str, dict[str, dict[str, Any]]]:
-    out: dict[str, dict[str, dict[str, Any]]] = {}
-
-    def add(found: Any) -> None:
-        for res in found:
-            out.setdefault(res["resourceType"], {})[res["id"]] = res
-
+def _by_patients(client: FhirClient, store: FetchedStore, patients: list[str], page: dict[str, str]) -> None:
     for start in range(0, len(patients), PATIENTS_PER_SEARCH):
         group = patients[start:start + PATIENTS_PER_SEARCH]
-        add(r for r in client.search("Patient", {"_id": ",".join(group), **page}) if r.get("id") in group)
+        store.add_all(r for r in client.search("Patient", {"_id": ",".join(group), **page}) if r.get("id") in group)
         refs = {f"Patient/{p}" for p in group}
         for rtype, param in BY_PATIENT.items():  # a server that ignores the parameter: keep only the group's
-            add(r for r in client.search(rtype, {param: ",".join(sorted(refs)), **page})
-                if refs & set(_references(r)))
-    _add_referenced(client, out, page["_count"])
-    return out
+            store.add_all(r for r in client.search(rtype, {param: ",".join(sorted(refs)), **page})
+                          if refs & set(references(r)) and isinstance(r.get("id"), str))
+    _add_referenced(client, store, page["_count"])
 
 
-def _add_referenced(client: FhirClient, out: dict[str, dict[str, dict[str, Any]]], count: str) -> None:
+def _add_referenced(client: FhirClient, store: FetchedStore, count: str) -> None:
     """What the patients' resources reference, by REST: site studies, then the study they are part of;
     laboratories (ResearchStudy, Organization are in no patient's compartment)."""
-
-    def add(found: Any) -> None:
-        for res in found:
-            out.setdefault(res["resourceType"], {})[res["id"]] = res
-
     for _ in range(2):  # what those reference: site studies, then the study they are part of; laboratories
-        wanted: dict[str, set[str]] = {}
-        for found in list(out.values()):
-            for res in found.values():
-                for ref in _references(res):
-                    rtype, _, rid = ref.partition("/")
-                    if rtype in ("ResearchStudy", "Organization") and rid not in out.get(rtype, {}):
-                        wanted.setdefault(rtype, set()).add(rid)
-        for rtype, ids in wanted.items():
-            ordered = sorted(ids)
-            for start in range(0, len(ordered), PATIENTS_PER_SEARCH):
-                add(client.search(rtype, {"_id": ",".join(ordered[start:start + PATIENTS_PER_SEARCH]),
-                                          "_count": count}))
+        for rtype, ids in store.missing().items():
+            for start in range(0, len(ids), PATIENTS_PER_SEARCH):
+                store.add_all(r for r in client.search(rtype, {"_id": ",".join(ids[start:start + PATIENTS_PER_SEARCH]),
+                                                               "_count": count})
+                              if r.get("resourceType") == rtype and isinstance(r.get("id"), str))
 
 
-def _by_bulk(client: FhirClient, outdir: Path, study: str | None, patients: list[str], since: str | None,
-             page_size: int, opts: BulkOptions, result: PullResult
-             ) -> tuple[str, dict[str, dict[str, dict[str, Any]]]]:
+def _by_bulk(client: FhirClient, store: FetchedStore, folder: Path, study: str | None, patients: list[str],
+             since: str | None, page_size: int, opts: BulkOptions, result: PullResult) -> str:
     """A system-level Bulk $export of the types pull reads (narrowed to the study's tag by _typeFilter for
-    --study with --bulk-type-filter), downloaded to a scratch folder beside OUT, then kept only what belongs to
-    the study or to the patients (a server may ignore _typeFilter). Why not Patient/$export for --patients:
-    servers differ in what their Patient compartment holds (sekmet-fhir's has no ResearchSubject or
-    AdverseEvent), and the export would silently lack them. Returns the manifest's transactionTime and the
-    resources by type and id."""
+    --study with --bulk-type-filter), downloaded to `folder`, then kept only what belongs to the study or to
+    the patients (a server may ignore _typeFilter), line by line into `store`. Why not Patient/$export for
+    --patients: servers differ in what their Patient compartment holds (sekmet-fhir's has no ResearchSubject
+    or AdverseEvent), and the export would silently lack them. Returns the manifest's transactionTime."""
     sys = tags.systems()
     types = list(PULL_TYPES) if study else ["Patient", *BY_PATIENT]
     filters = [f"{t}?_tag={sys['study']}|{study}" for t in types] if study and opts.type_filter else []
-    scratch = outdir.parent / f".{outdir.name}.bulk-download"
-    shutil.rmtree(scratch, ignore_errors=True)
-    try:
-        job = bulk.export(client, scratch, level="system", types=types, since=since,
-                          type_filters=filters, timeout=opts.timeout, progress=opts.progress)
-        wanted = set(patients)
-        refs = {f"Patient/{p}" for p in patients}
-        out: dict[str, dict[str, dict[str, Any]]] = {}
-        for rtype in types:
-            for path in job.files.get(rtype, []):
-                for res in _ndjson(path):
-                    if res.get("resourceType") != rtype or not isinstance(res.get("id"), str):
-                        continue
-                    keep = (tags.tag_code(res, sys["study"]) == study if study
-                            else res["id"] in wanted if rtype == "Patient" else bool(refs & set(_references(res))))
-                    if keep:
-                        out.setdefault(rtype, {})[res["id"]] = res
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    job = bulk.export(client, folder, level="system", types=types, since=since,
+                      type_filters=filters, timeout=opts.timeout, progress=opts.progress)
+    wanted = set(patients)
+    refs = {f"Patient/{p}" for p in patients}
+    kept = 0
+    for rtype in types:
+        for path in job.files.get(rtype, []):
+            for res in _ndjson(path):
+                if res.get("resourceType") != rtype or not isinstance(res.get("id"), str):
+                    continue
+                if (tags.tag_code(res, sys["study"]) == study if study
+                        else res["id"] in wanted if rtype == "Patient" else bool(refs & set(references(res)))):
+                    store.add(res)
+                    kept += 1
+            path.unlink()  # read: the disk space goes back before the next file
     exported = sum(job.counts.values())
-    kept = sum(len(v) for v in out.values())
     if not study:
-        _add_referenced(client, out, str(page_size))
+        _add_referenced(client, store, str(page_size))
     result.notes += job.notes
     result.notes.append(f"Bulk $export: {sum(len(v) for v in job.files.values())} file(s), {job.polls} status "
                         f"poll(s), transactionTime {job.transaction_time or 'not given'}"
                         + (f"; kept {kept} of the {exported} resources exported" if exported != kept else ""))
-    if not job.transaction_time:
-        return _server_time(client), out
-    return job.transaction_time, out
+    return job.transaction_time or _server_time(client)
 
 
 def _ndjson(path: Path) -> Iterator[dict[str, Any]]:
@@ -246,27 +218,3 @@ def _ndjson(path: Path) -> Iterator[dict[str, Any]]:
                 res = orjson.loads(line)
                 if isinstance(res, dict):
                     yield res
-
-
-def _references(node: Any) -> list[str]:
-    if isinstance(node, dict):
-        found = [node["reference"]] if isinstance(node.get("reference"), str) else []
-        return found + [r for v in node.values() for r in _references(v)]
-    if isinstance(node, list):
-        return [r for v in node for r in _references(v)]
-    return []
-
-
-def _merge(folder: Path, fetched: dict[str, dict[str, dict[str, Any]]], keep_old: bool
-           ) -> dict[str, dict[str, dict[str, Any]]]:
-    """The resources of earlier pulls (OUT/fhir, when incremental) with what came now in their place."""
-    merged: dict[str, dict[str, dict[str, Any]]] = {}
-    if keep_old and folder.is_dir():
-        for path in sorted(folder.glob("*.ndjson")):
-            for line in path.read_bytes().splitlines():
-                if line.strip():
-                    res = orjson.loads(line)
-                    merged.setdefault(res["resourceType"], {})[res["id"]] = res
-    for rtype, found in fetched.items():
-        merged.setdefault(rtype, {}).update(found)
-    return merged

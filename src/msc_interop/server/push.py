@@ -13,18 +13,21 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from msc_interop.errors import InputError
-from msc_interop.server import tags
+from msc_interop.server import keyset, tags
 from msc_interop.server.client import FhirClient, ServerError, outcome_text
 from msc_interop.server.report import PushReport
 from msc_interop.server.source import Source, load_source, type_rank
-from msc_interop.server.state import Checkpoint
+from msc_interop.server.state import OUTCOME_NAMES, Checkpoint
 
 # Resource types to-fhir writes: with --prune, the study's resources of these types are looked for on the
 # server even when the input has none left.
@@ -59,12 +62,6 @@ class _Item:
     rid: str
     resource: dict[str, Any] | None  # None: a DELETE
     planned: str  # created / updated / deleted
-
-
-@dataclass
-class _Plan:
-    send: list[_Item] = field(default_factory=list)
-    delete: list[_Item] = field(default_factory=list)
 
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -124,98 +121,108 @@ def _push_source(client: FhirClient, src: Source, opts: PushOptions, report: Pus
     report.input_problems = list(src.problems)
     report.rejected_records = len(src.rejects) if src.rejects is not None else 0
     report.input_resources = src.total
-    tagged, digests = _tag_all(src, studyid, report)
-    held = _server_state(client, studyid, set(tagged) | (set(WRITTEN_TYPES) if opts.prune else set()), report)
-    digest = hashlib.sha256("".join(f"{t}/{i}={d}" for t, i, d in sorted(digests)).encode()).hexdigest()
-    checkpoint = Checkpoint(opts.state_dir, opts.server, studyid, digest)
+    types = set(src.counts) | (set(WRITTEN_TYPES) if opts.prune else set())
+    held, gone = _server_state(client, studyid, types, keyset.KeySet(src.keys, src.hashes), report)
+    checkpoint = Checkpoint(opts.state_dir, opts.server, studyid, src.input_sha256, src.content_sha256)
     if not opts.dry_run:
         checkpoint.load()
         if checkpoint.stale:
-            report.notes.append(f"a checkpoint of another input was found and set aside: {checkpoint.path}")
-    plan = _plan(tagged, held, checkpoint.done, opts.prune, report)
+            report.notes.append(f"the checkpoint {checkpoint.path} of an interrupted push was not resumed: "
+                                f"{checkpoint.refused}; this push starts over (each resource compared with the "
+                                "server again) and replaces it")
+    actions = _plan(src, held, checkpoint.done, report)
+    deletes = _plan_deletes(gone, checkpoint.done, report) if opts.prune else []
     if opts.dry_run:
-        for item in plan.send + plan.delete:
-            report.add(item.rtype, item.planned)
+        for rtype, _rid in deletes:
+            report.add(rtype, "deleted")
         return
     try:
-        _send(client, plan.send + plan.delete, opts, report, checkpoint, progress)
+        _send(client, _items(src, actions, deletes, studyid), int(np.isin(actions, SENT).sum()) + len(deletes),
+              opts, report, checkpoint, progress)
         if report.total("created") + report.total("updated") + report.total("deleted") > 0:
-            _provenance(client, src, studyid, digest, opts, report)
+            _provenance(client, src, studyid, opts, report)
     finally:
         checkpoint.close()
     checkpoint.finish()
 
 
-def _tag_all(src: Source, studyid: str, report: PushReport
-             ) -> tuple[dict[str, dict[str, tuple[dict[str, Any], str]]], list[tuple[str, str, str]]]:
-    """Per type, id -> (tagged resource, content hash); a second resource with a type and id already seen
-    is not sent (which copy is right cannot be told) and listed."""
-    out: dict[str, dict[str, tuple[dict[str, Any], str]]] = {}
-    digests = []
-    for rtype in src.ordered_types():
-        seen = out.setdefault(rtype, {})
-        for res in src.resources[rtype]:
-            if res["id"] in seen:
-                report.input_problems.append(f"{rtype}/{res['id']} is in the input more than once: only the first "
-                                             "copy is sent")
-                continue
-            seen[res["id"]] = tags.tagged(res, studyid)
-            digests.append((rtype, res["id"], seen[res["id"]][1]))
-    return out, digests
+# What a push does with each input resource (_plan): an array of these codes, one byte a resource.
+REPEAT, UNCHANGED, RESUMED, CREATE, UPDATE = range(5)
+SENT = (CREATE, UPDATE)
 
 
-def _server_state(client: FhirClient, studyid: str, types: set[str], report: PushReport
-                  ) -> dict[str, dict[str, str | None]]:
-    """Per type, id -> content hash tag (None: untagged) of the study's resources on the server."""
+def _server_state(client: FhirClient, studyid: str, types: set[str], wanted: keyset.KeySet, report: PushReport
+                  ) -> tuple[keyset.KeySet, list[tuple[str, str]]]:
+    """The study's resources on the server: Type/id key -> content hash (keyset.NO_HASH: untagged), and
+    (type, id) of those the input does not have (what --prune deletes), in deletion order."""
     sys = tags.systems()
-    held: dict[str, dict[str, str | None]] = {}
-    for rtype in sorted(types, key=type_rank):
-        found = held.setdefault(rtype, {})
+    held = keyset.KeyBuilder()
+    gone: list[tuple[str, str]] = []
+    for rtype in sorted(types, key=type_rank, reverse=True):
         params = {"_tag": f"{sys['study']}|{studyid}", "_count": SEARCH_COUNT, "_elements": "id,meta"}
         for res in client.search(rtype, params):
             if res.get("resourceType") == rtype and tags.tag_code(res, sys["study"]) == studyid:
-                found[str(res.get("id"))] = tags.tag_code(res, sys["content_hash"])
+                rid = str(res.get("id"))
+                k = keyset.key(rtype, rid)
+                held.add(k, keyset.hash16(tags.tag_code(res, sys["content_hash"])))
+                if k not in wanted and rtype != "Provenance":
+                    gone.append((rtype, rid))
     report.requests += len(types)
-    return held
+    return held.freeze(), gone
 
 
-def _plan(tagged: dict[str, dict[str, tuple[dict[str, Any], str]]], held: dict[str, dict[str, str | None]],
-          done: dict[str, str], prune: bool, report: PushReport) -> _Plan:
-    plan = _Plan()
-    for rtype, resources in tagged.items():
-        on_server = held.get(rtype, {})
-        for rid, (res, digest) in resources.items():
-            key = f"{rtype}/{rid}"
-            if key in done:
-                report.add(rtype, done[key])
-                report.resumed += 1
-            elif rid in on_server and on_server[rid] == digest:
-                report.add(rtype, "unchanged")
-            else:
-                plan.send.append(_Item(rtype, rid, res, "updated" if rid in on_server else "created"))
-    if prune:
-        for rtype in sorted(held, key=type_rank, reverse=True):
-            if rtype == "Provenance":
-                continue
-            for rid in sorted(set(held[rtype]) - set(tagged.get(rtype, {}))):
-                key = f"{rtype}/{rid}"
-                if key in done:
-                    report.add(rtype, done[key])
-                    report.resumed += 1
-                else:
-                    plan.delete.append(_Item(rtype, rid, None, "deleted"))
-    return plan
+def _plan(src: Source, held: keyset.KeySet, done: keyset.KeySet, report: PushReport) -> np.ndarray:
+    """Per input resource (send order) what to do with it, counted in the report as it is known."""
+    on_server, server_hash = held.lookup(src.keys)
+    settled, outcome = done.lookup(src.keys)
+    actions = np.where(on_server, UPDATE, CREATE).astype(np.uint8)
+    actions[on_server & (server_hash == src.hashes)] = UNCHANGED
+    actions[settled] = RESUMED
+    actions[~src.first] = REPEAT
+    start = 0
+    for rtype, n in src.counts.items():
+        part, codes = actions[start:start + n], outcome[start:start + n]
+        report.add(rtype, "unchanged", int((part == UNCHANGED).sum()))
+        for code, name in OUTCOME_NAMES.items():
+            report.add(rtype, name, int(((part == RESUMED) & (codes == code)).sum()))
+        report.resumed += int((part == RESUMED).sum())
+        if report.dry_run:
+            report.add(rtype, "created", int((part == CREATE).sum()))
+            report.add(rtype, "updated", int((part == UPDATE).sum()))
+        start += n
+    return actions
 
 
-def _send(client: FhirClient, items: list[_Item], opts: PushOptions, report: PushReport, checkpoint: Checkpoint,
-          progress: Progress | None) -> None:
-    size = max(1, opts.batch_size)
-    for start in range(0, len(items), size):
-        chunk = items[start:start + size]
+def _plan_deletes(gone: list[tuple[str, str]], done: keyset.KeySet, report: PushReport) -> list[tuple[str, str]]:
+    deletes = []
+    for rtype, rid in gone:
+        if keyset.key(rtype, rid) in done:
+            report.add(rtype, "deleted")
+            report.resumed += 1
+        else:
+            deletes.append((rtype, rid))
+    return deletes
+
+
+def _items(src: Source, actions: np.ndarray, deletes: list[tuple[str, str]], studyid: str) -> Iterator[_Item]:
+    """What is sent, one resource at a time from the scratch files (tagged as it goes), then the deletions."""
+    for i, rtype, res in src.stream():
+        if actions[i] in SENT:
+            yield _Item(rtype, res["id"], tags.tagged(res, studyid)[0],
+                        "updated" if actions[i] == UPDATE else "created")
+    for rtype, rid in deletes:
+        yield _Item(rtype, rid, None, "deleted")
+
+
+def _send(client: FhirClient, items: Iterator[_Item], total: int, opts: PushOptions, report: PushReport,
+          checkpoint: Checkpoint, progress: Progress | None) -> None:
+    size, done = max(1, opts.batch_size), 0
+    while chunk := list(itertools.islice(items, size)):
         settled = _send_chunk(client, chunk, opts.mode, report)
         checkpoint.record({f"{i.rtype}/{i.rid}": i.planned for i, ok in zip(chunk, settled, strict=True) if ok})
+        done += len(chunk)
         if progress is not None:
-            progress(min(start + size, len(items)), len(items))
+            progress(done, total)
 
 
 def _bundle(chunk: list[_Item], mode: str) -> dict[str, Any]:
@@ -259,16 +266,14 @@ def _settle(item: _Item, answer: Any, report: PushReport) -> bool:
     return False
 
 
-def _provenance(client: FhirClient, src: Source, studyid: str, digest: str, opts: PushOptions,
-                report: PushReport) -> None:
+def _provenance(client: FhirClient, src: Source, studyid: str, opts: PushOptions, report: PushReport) -> None:
     """One Provenance for this push: the tool and its version as agent, the input files by SHA-256."""
     from msc_interop.server.client import _user_agent
 
     sys = tags.systems()
     recorded = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    rid = f"prov-{hashlib.sha256(f'{studyid}|{digest}|{recorded}'.encode()).hexdigest()[:32]}"
-    targets = [f"ResearchStudy/{r['id']}" for r in src.resources.get("ResearchStudy", [])][:1] or \
-        [f"{t}/{r['id']}" for t in src.ordered_types() for r in src.resources[t]][:1]
+    rid = f"prov-{hashlib.sha256(f'{studyid}|{src.content_sha256}|{recorded}'.encode()).hexdigest()[:32]}"
+    targets = [src.target] if src.target else []
     prov = {
         "resourceType": "Provenance", "id": rid,
         "meta": {"tag": [{"system": sys["study"], "code": studyid}]},
