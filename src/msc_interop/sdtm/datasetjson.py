@@ -284,6 +284,15 @@ class _Encoder:
         return part
 
 
+def rows_as_read(data: pd.DataFrame, columns: list[dict[str, Any]], stop: int) -> list[list[Any]]:
+    """The first `stop` rows of `data` as `write_conformed` writes them under `columns` (their dataTypes) and
+    a JSON parser gives them back (NaN as null, decimals as text): what validate's schema check of a file just
+    written would read, without reading it (validate/written.py)."""
+    encoders = [_Encoder(data[c["name"]].iloc[:stop], c["dataType"]) for c in columns]
+    rows = list(zip(*(e.slice(0, min(stop, len(data))) for e in encoders), strict=True))
+    return orjson.loads(orjson.dumps(rows))
+
+
 def _row_chunks(encoders: list[_Encoder], n: int) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
     """(first row, rows) for CHUNK_ROWS rows at a time."""
     for a in range(0, n, CHUNK_ROWS):
