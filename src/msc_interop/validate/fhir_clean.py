@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from orjson import dumps
+
 from msc_interop.validate.fhir_interpretation import interpretation_wrong
 from msc_interop.validate.fhir_read import _steps
 from msc_interop.validate.fhir_scan import (
@@ -29,6 +31,39 @@ from msc_interop.validate.fhir_scan import (
 from msc_interop.validate.registry import get_rule, params
 
 _NONE = object()
+_MEMO_MAX = 50_000  # verdicts kept at most (all cleared when full): memory stays flat on a stream
+# the elements MSC-FHIR-007 reads: its derivations kept on their verdicts, its own verdict per three verdicts
+KEPT = frozenset({"interpretation", "referenceRange", "valueQuantity"})
+
+
+class _Part:
+    """The verdict on one top-level element: clean or not, its references; `derived` for MSC-FHIR-007."""
+
+    __slots__ = ("clean", "derived", "kept", "refs")
+
+    def __init__(self, clean: bool, refs: list[str]):
+        self.clean, self.refs, self.derived, self.kept = clean, refs, None, False
+
+
+class _Memo:
+    """Verdicts per JSON text of one element of one resource type. Most elements repeat between resources (the
+    same `code`, `category`, `subject` in many Observations): one `orjson.dumps` and a look-up replace the walk.
+    An element that misses on at least half of 2,000+ resources (an identifier, a result value) is walked
+    directly from then on."""
+
+    __slots__ = ("misses", "off", "parts", "seen")
+
+    def __init__(self) -> None:
+        self.parts: dict[bytes, _Part] = {}
+        self.seen = self.misses = 0
+        self.off = False
+
+    def miss(self) -> None:
+        self.seen += 1
+        self.misses += 1
+        if self.seen >= 2000 and self.misses * 2 >= self.seen:
+            self.off = True
+            self.parts.clear()
 
 
 class Clean:
@@ -47,8 +82,11 @@ class Clean:
             if version in b:
                 rtype, steps = _steps(b["path"])
                 self.bindings.setdefault(rtype, []).append((steps[0], steps, frozenset(b[version])))
-        self.quantities = {rtype: [steps for paths in by_key.values() for _, steps in paths]
+        self.quantities = {rtype: {key: [steps for _, steps in paths] for key, paths in by_key.items()}
                            for rtype, by_key in _quantity_steps().items()}
+        self.memos: dict[str, dict[str, _Memo]] = {}  # resource type -> element name -> its memo
+        self.size = 0  # verdicts kept in all memos
+        self.verdicts: dict[tuple[_Part, ...], bool] = {}  # MSC-FHIR-007's, per kept (interpretation, range, value)
 
     def check(self, resource: dict[str, Any]) -> list[str] | None:
         """The reference texts of a resource no per-resource rule reports (in the order the rules' walk finds
@@ -62,14 +100,36 @@ class Clean:
                 continue
             if len(steps) > 1 or type(value) is not str or value not in allowed:
                 return None  # maybe a finding: the rule decides
-        for steps in self.quantities.get(rtype, ()):
-            if any(_quantity_needs_look(q) for q in _values(resource, steps)):
-                return None
         refs: list[str] = []
+        kinds, parts = self.kinds, {}
+        memos = self.memos.get(rtype)
+        if memos is None:
+            memos = self.memos[rtype] = {}
         try:
-            if not self._walk(resource, refs):
-                return None
-            if rtype == "Observation" and interpretation_wrong(resource, self.interpretation, _no_parts):
+            for key, value in resource.items():
+                kind = type(value)
+                if kind is str:
+                    if key == "reference":
+                        refs.append(value)
+                    elif key in kinds and date_problem(value, kinds[key]):
+                        return None
+                elif kind is dict or kind is list:
+                    memo = memos.get(key)  # (self._part, inline: called for most elements of every resource)
+                    if memo is None or memo.off:
+                        part = self._part(rtype, key, value, memos)
+                    else:
+                        part = memo.parts.get(dumps(value))
+                        if part is None:
+                            part = self._part(rtype, key, value, memos)
+                        else:
+                            memo.seen += 1
+                    if not part.clean:
+                        return None
+                    if part.refs:
+                        refs += part.refs
+                    if key in KEPT and part.kept:
+                        parts[key] = part
+            if rtype == "Observation" and self._interpretation_wrong(resource, parts):
                 return None
         except Exception:
             return None
@@ -80,6 +140,55 @@ class Clean:
                         isinstance(c, dict) and c.get("id") == target for c in contained)):
                     return None
         return refs
+
+    def _interpretation_wrong(self, resource: dict[str, Any], parts: dict[str, _Part]) -> bool:
+        """MSC-FHIR-007 may report this Observation: once per distinct interpretation, range and value."""
+        if len(parts) < 3:
+            return interpretation_wrong(resource, self.interpretation, lambda: parts) is not None
+        key = (parts["interpretation"], parts["referenceRange"], parts["valueQuantity"])
+        verdict = self.verdicts.get(key)
+        if verdict is None:
+            found = interpretation_wrong(resource, self.interpretation, lambda: parts)
+            verdict = self.verdicts[key] = found is not None
+            self.size += 1
+        return verdict
+
+    def _part(self, rtype: str, key: str, value: Any, memos: dict[str, Any]) -> _Part:
+        """The verdict on one top-level element, from the memo when the same JSON text was seen (see `_Memo`)."""
+        memo = memos.get(key, _NONE)
+        if memo is _NONE:
+            memo = memos[key] = _Memo()
+        if memo.off:
+            return self._element(rtype, key, value)
+        text = dumps(value)
+        part = memo.parts.get(text)
+        if part is None:
+            part = memo.parts[text] = self._element(rtype, key, value)
+            part.kept = True
+            memo.miss()
+            self.size += 1
+            if self.size > _MEMO_MAX:
+                for by_key in self.memos.values():
+                    for m in by_key.values():
+                        m.parts.clear()
+                self.verdicts.clear()
+                self.size = 0
+        else:
+            memo.seen += 1
+        return part
+
+    def _element(self, rtype: str, key: str, value: Any) -> _Part:
+        """One top-level element walked: clean for the Codings and dates in it and the quantities of
+        MSC-FHIR-004 that start there; its references."""
+        refs: list[str] = []
+        node = {key: value}
+        clean = self._walk(node, refs)
+        if clean:
+            for steps in self.quantities.get(rtype, {}).get(key, ()):
+                if any(_quantity_needs_look(q) for q in _values(node, steps)):
+                    clean = False
+                    break
+        return _Part(clean, refs)
 
     def _walk(self, node: dict[str, Any], refs: list[str]) -> bool:
         """False at the first Coding or date a rule may report; the references appended to `refs`."""
