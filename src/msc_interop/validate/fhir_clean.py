@@ -1,15 +1,20 @@
 """One pass per NDJSON resource: is it clean for every per-resource FHIR rule, and which references does it hold?
 
 `validate` on a big NDJSON set spends its time on resources no rule reports. `Clean.check` tells those apart in
-one walk of the parsed dict (the jsonschema-rs call for structure, then the nodes once): a resource is clean when
-the schema finds it valid (MSC-FHIR-001), its bound codes are in their value sets (-002), every Coding has a system
-and a code and a LOINC one is well formed (-003, -006), its quantities are UCUM codes that parse (-004, -005), its
-interpretation agrees with its value and range (-007), its contained references resolve (-008) and its dates are
-valid FHIR dates (-010). The walk sees the nodes the rules' walk sees (validate/fhir_scan.py: narrative `text`
-left out, array members that are objects), and each test is the rule's own or the helper it calls, so a clean
-resource is one the rules would not report. Any other resource is not judged here: it goes through the rule
-functions (fhir_rules.py), which give its findings. A clean resource's relative references go to the compact
-reference index (fhir_stream.WholeSet) as their text, in the order the rules' walk finds them.
+one pass over the parsed dict: a resource is clean when the schema finds it valid (MSC-FHIR-001), its bound codes
+are in their value sets (-002), every Coding has a system and a code and a LOINC one is well formed (-003, -006),
+its quantities are UCUM codes that parse (-004, -005), its interpretation agrees with its value and range (-007),
+its contained references resolve (-008) and its dates are valid FHIR dates (-010). The walk sees the nodes the
+rules' walk sees (validate/fhir_scan.py: narrative `text` left out, array members that are objects), and each
+test is the rule's own or the helper it calls, so a clean resource is one the rules would not report. Any other
+resource is not judged here: it goes through the rule functions (fhir_rules.py), which give its findings. A clean
+resource's relative references go to the compact reference index (fhir_stream.WholeSet) as their text, in the
+order the rules' walk finds them.
+
+Structure is the fast validator's check by parts (fhir/validate.py: valid exactly when the key set passes the key
+rules and each element passes its element schema). Most top-level elements repeat between resources (the same
+`code`, `category`, `subject` in many Observations), so the verdict on an element (schema, Codings, dates,
+quantities, its references) is kept per JSON text (`_Memo`): one `orjson.dumps` and a look-up replace the checks.
 """
 
 from __future__ import annotations
@@ -46,15 +51,14 @@ class _Part:
 
 
 class _Memo:
-    """Verdicts per JSON text of one element of one resource type. Most elements repeat between resources (the
-    same `code`, `category`, `subject` in many Observations): one `orjson.dumps` and a look-up replace the walk.
-    An element that misses on at least half of 2,000+ resources (an identifier, a result value) is walked
+    """Verdicts per JSON text (per value for a string or number) of one element of one resource type. An element
+    that misses on at least half of 2,000+ resources (an identifier, a result value) is walked
     directly from then on."""
 
     __slots__ = ("misses", "off", "parts", "seen")
 
     def __init__(self) -> None:
-        self.parts: dict[bytes, _Part] = {}
+        self.parts: dict[Any, Any] = {}  # JSON text -> _Part; a scalar (or its type and value) -> valid
         self.seen = self.misses = 0
         self.off = False
 
@@ -73,7 +77,8 @@ class Clean:
         from msc_interop.fhir.validate import fast_validator
 
         self.deep = deep  # structure through the models for every resource: none is judged here
-        self.valid = fast_validator(version).is_valid
+        self.fast = fast_validator(version)
+        self.validators: dict[tuple[str, str], Any] = {}
         self.kinds = _date_elements()
         self.loinc = _system("loinc")
         self.interpretation = _system("interpretation")
@@ -91,9 +96,9 @@ class Clean:
     def check(self, resource: dict[str, Any]) -> list[str] | None:
         """The reference texts of a resource no per-resource rule reports (in the order the rules' walk finds
         them), or None when one may: the caller then runs the rule functions on it."""
-        if self.deep or not self.valid(resource):
-            return None
         rtype = resource["resourceType"]
+        if self.deep or not self.fast.shape_valid(rtype, tuple(resource)):
+            return None
         for key, steps, allowed in self.bindings.get(rtype, ()):
             value = resource.get(key, _NONE)
             if value is _NONE or value is None:
@@ -108,6 +113,16 @@ class Clean:
         try:
             for key, value in resource.items():
                 kind = type(value)
+                if kind is not dict and kind is not list:
+                    memo = memos.get(key)
+                    valid = None if memo is None or memo.off else memo.parts.get(
+                        value if kind is str else (kind, value))
+                    if valid is None:
+                        valid = self._scalar(rtype, key, value, memos)
+                    else:
+                        memo.seen += 1  # type: ignore[union-attr]
+                    if not valid:
+                        return None
                 if kind is str:
                     if key == "reference":
                         refs.append(value)
@@ -163,26 +178,49 @@ class Clean:
         text = dumps(value)
         part = memo.parts.get(text)
         if part is None:
-            part = memo.parts[text] = self._element(rtype, key, value)
+            part = self._element(rtype, key, value)
             part.kept = True
-            memo.miss()
-            self.size += 1
-            if self.size > _MEMO_MAX:
-                for by_key in self.memos.values():
-                    for m in by_key.values():
-                        m.parts.clear()
-                self.verdicts.clear()
-                self.size = 0
+            self._keep(memo, text, part)
         else:
             memo.seen += 1
         return part
+
+    def _scalar(self, rtype: str, key: str, value: Any, memos: dict[str, Any]) -> bool:
+        """A top-level string, number, boolean or null valid by its element's schema (memo as `_part`)."""
+        memo = memos.get(key, _NONE)
+        if memo is _NONE:
+            memo = memos[key] = _Memo()
+        validator = self._validator(rtype, key)
+        valid = validator is not None and validator.is_valid(value)
+        if not memo.off:
+            self._keep(memo, value if type(value) is str else (type(value), value), valid)
+        return valid
+
+    def _keep(self, memo: _Memo, key: Any, verdict: Any) -> None:
+        memo.parts[key] = verdict
+        memo.miss()
+        self.size += 1
+        if self.size > _MEMO_MAX:
+            for by_key in self.memos.values():
+                for m in by_key.values():
+                    m.parts.clear()
+            self.verdicts.clear()
+            self.size = 0
+
+    def _validator(self, rtype: str, key: str) -> Any:
+        """The schema of one element of a resource type, compiled (None: no such element)."""
+        found = self.validators.get((rtype, key), _NONE)
+        if found is _NONE:
+            found = self.validators[(rtype, key)] = self.fast.element_validator(rtype, key)
+        return found
 
     def _element(self, rtype: str, key: str, value: Any) -> _Part:
         """One top-level element walked: clean for the Codings and dates in it and the quantities of
         MSC-FHIR-004 that start there; its references."""
         refs: list[str] = []
         node = {key: value}
-        clean = self._walk(node, refs)
+        validator = self._validator(rtype, key)
+        clean = validator is not None and validator.is_valid(value) and self._walk(node, refs)
         if clean:
             for steps in self.quantities.get(rtype, {}).get(key, ()):
                 if any(_quantity_needs_look(q) for q in _values(node, steps)):
