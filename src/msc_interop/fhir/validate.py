@@ -244,6 +244,17 @@ class FastValidator:
         rtype = resource.get("resourceType")
         return rtype in self._roots and _full_validator(self.schema_name, rtype).is_valid(resource)
 
+    def shape_valid(self, resource_type: str, keys: tuple[str, ...]) -> bool:
+        """A key set passes the key rules (once per distinct set): with each element valid by its
+        `element_validator`, the resource is valid (see the module docstring)."""
+        return resource_type in self._roots and not self._shape_errors(resource_type, keys)
+
+    def element_validator(self, resource_type: str, key: str) -> Any | None:
+        """The compiled validator of one element of a resource type this schema holds (None when it has no such
+        element)."""
+        props = _schema(self.schema_name)["definitions"][resource_type]["properties"]
+        return _property_validator(self.schema_name, resource_type, key) if key in props else None
+
     def clear(self) -> None:
         self._values.clear()
         self._objects.clear()
