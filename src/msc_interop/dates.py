@@ -33,9 +33,47 @@ def _normalize_distinct(values: pd.Series) -> pd.DataFrame:
 
     Returns (dtc, bad): `dtc` is "" for empty input; `bad` is True where the text is not a valid date
     (wrong form, month 13, 31 February, hour 25...). "2015-06-UN" becomes "2015-06"; "2015-UN-12" becomes
-    "2015---12"; "2009-03-02 09:30" becomes "2009-03-02T09:30".
+    "2015---12"; "2009-03-02 09:30" becomes "2009-03-02T09:30". The common form (a complete date, perhaps
+    with a time: vital signs carry one per measurement, so hundreds of thousands of distinct values) is done
+    with numpy; the rest by its parts (`_normalize_parts`).
     """
     text = _text(values)
+    plain = text.str.match(iso8601.COLLECTED_COMPLETE).astype(bool).to_numpy()
+    # years pandas' calendar check (_normalize_parts) holds; others (0000, 1500) keep its answer
+    years = text.str.slice(0, 4).to_numpy(dtype="U4")
+    plain = plain & (years >= "1700") & (years <= "2200")
+    if not plain.any():
+        return _normalize_parts(text)
+    dtc = np.full(len(text), "", dtype=object)
+    bad = np.zeros(len(text), dtype=bool)
+    t = text[plain]
+    day = t.str.slice(0, 10)
+    real = real_days(day.to_numpy(dtype="U10"))
+    timed = t.str.len().to_numpy() > 10
+    whole = np.where(timed, (day + "T" + t.str.slice(11)).to_numpy(dtype=object), day.to_numpy(dtype=object))
+    dtc[plain] = np.where(real, whole, "")
+    bad[plain] = ~real
+    if not plain.all():
+        rest = _normalize_parts(text[~plain])
+        dtc[~plain] = rest["dtc"].to_numpy(dtype=object)
+        bad[~plain] = rest["bad"].to_numpy(dtype=bool)
+    return pd.DataFrame({"dtc": pd.Series(dtc, dtype=object), "bad": bad})
+
+
+def real_days(day: np.ndarray) -> np.ndarray:
+    """Per `YYYY-MM-DD` text (numpy U10, month 01-12 and day 01-31 already checked): the day exists in its
+    month (no 31 April, 29 February only in leap years)."""
+    if not len(day):
+        return np.zeros(0, dtype=bool)
+    digit = day.view(np.uint32).reshape(len(day), 10).astype(np.int64) - ord("0")  # YYYY-MM-DD
+    y = digit[:, 0] * 1000 + digit[:, 1] * 100 + digit[:, 2] * 10 + digit[:, 3]
+    m, d = digit[:, 5] * 10 + digit[:, 6], digit[:, 8] * 10 + digit[:, 9]
+    leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+    return d <= np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[m - 1] + (leap & (m == 2))
+
+
+def _normalize_parts(text: pd.Series) -> pd.DataFrame:
+    """_normalize_distinct for any collected form, by the regex's parts (partial, UN, invalid)."""
     parts = text.str.extract(iso8601.COLLECTED)
     empty = text.eq("")
     matched = parts["y"].notna()
@@ -157,12 +195,7 @@ def check_collected(values: pd.Series, earliest: str, latest: str) -> tuple[pd.S
         out = np.zeros(len(u), dtype=bool)
         day = text[plain].str.slice(0, 10).to_numpy(dtype="U10")
         if len(day):
-            digit = day.view(np.uint32).reshape(len(day), 10).astype(np.int64) - ord("0")  # YYYY-MM-DD
-            y = digit[:, 0] * 1000 + digit[:, 1] * 100 + digit[:, 2] * 10 + digit[:, 3]
-            m, d = digit[:, 5] * 10 + digit[:, 6], digit[:, 8] * 10 + digit[:, 9]
-            leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
-            month_days = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[m - 1] + (leap & (m == 2))
-            bad[plain] = d > month_days
+            bad[plain] = ~real_days(day)
             out[plain] = ~bad[plain] & ((day < earliest) | (day > latest))
         rest = ~plain
         if rest.any():

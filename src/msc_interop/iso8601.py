@@ -58,6 +58,11 @@ FHIR_DATETIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.
 TIME_WITHOUT_SECONDS_OR_OFFSET = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?"
 TIME_WITHOUT_SECONDS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})"
 # What the reader accepts of others' FHIR: a date, or a date-time whose offset may be missing.
+# The SDTM date-time to the minute as a clinic writes it (the writer's column-wise path, fhir/datetimes.py).
+DTC_MINUTES = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}"
+# A FHIR dateTime as msc-interop writes a clock time: possible values only, seconds and an offset (the
+# reader's shortcut when the offset is the study zone's): groups date, seconds, offset.
+FHIR_DATETIME_WRITTEN = re.compile(r"(\d{4}-\d{2}-\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:([0-5]\d)([+-]\d{2}:\d{2})")
 FHIR_DATETIME_READ = re.compile(
     r"^(?P<date>\d{4}(?:-\d{2}(?:-\d{2})?)?)"
     r"(?:T(?P<H>\d{2}):(?P<M>\d{2}):(?P<S>\d{2})(?P<f>\.\d+)?(?P<tz>Z|[+-]\d{2}:\d{2})?)?$"

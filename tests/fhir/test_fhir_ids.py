@@ -70,3 +70,12 @@ def test_references_in_and_out_of_bundles() -> None:
     assert ids.Refs(in_bundle=False)("Patient", "pt-1") == "Patient/pt-1"
     urn = ids.Refs(in_bundle=True)("Patient", "pt-1")
     assert urn == ids.urn("Patient", "pt-1") and urn.startswith("urn:uuid:")
+
+
+def test_key_texts_of_every_kind_of_value() -> None:
+    import numpy as np
+
+    values = pd.Series(["a|b", "c\\d", "2015-01-01T09:30", "", None, float("nan"), pd.NA, 3.0, 2.5, np.float64(5.0),
+                        np.float32(4.0), 7], dtype=object)
+    assert ids._key_texts(values) == ["a\\|b", "c\\\\d", "2015-01-01T09:30", "", "", "", "", "3", "2.5", "5", "4",
+                                      "7"]

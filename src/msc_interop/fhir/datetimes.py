@@ -22,6 +22,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 import pandas as pd
 
 from msc_interop import iso8601
@@ -101,12 +102,54 @@ def dtc_to_fhir(values: pd.Series, tz: str = "UTC", *, date_only: bool = False) 
     _zone(tz)
 
     def convert(u: pd.Series) -> pd.DataFrame:
-        pairs = [_one_dtc_to_fhir(_as_str(x), tz, date_only) for x in u]
-        return pd.DataFrame({"value": pd.Series([p[0] for p in pairs], dtype=object),
-                             "ext": pd.Series([p[1] for p in pairs], dtype=bool)})
+        value = np.full(len(u), None, dtype=object)
+        ext = np.zeros(len(u), dtype=bool)
+        slow = _minutes_fast(u, tz, value) if not date_only else np.ones(len(u), dtype=bool)
+        rows = np.flatnonzero(slow)
+        for i, x in zip(rows.tolist(), u.to_numpy()[rows].tolist(), strict=True):
+            value[i], ext[i] = _one_dtc_to_fhir(_as_str(x), tz, date_only)
+        return pd.DataFrame({"value": pd.Series(value, dtype=object), "ext": pd.Series(ext, dtype=bool)})
 
     both = per_distinct(convert, values)
     return both["value"].astype(object), both["ext"].astype(bool)
+
+
+_PROBES = ((0, 0, 0), (6, 0, 0), (12, 0, 0), (18, 0, 0), (23, 59, 59))
+
+
+def _minutes_fast(u: pd.Series, tz: str, value: np.ndarray) -> np.ndarray:
+    """The common SDTM date-time `YYYY-MM-DDThh:mm` (a clinic's clock time) column-wise: the value is the text
+    with `:00` and the zone's offset of that day (worked out once per distinct date, the same for every clock
+    time of a day without a DST change: the offset at 00:00, 06:00, 12:00, 18:00 and 23:59:59 agrees), never
+    an original to keep. Fills `value` there; returns where the one-value path (`_one_dtc_to_fhir`) must
+    answer: other forms, impossible dates or times, days with a DST change."""
+    text = u.where(u.map(type).eq(str), "")
+    fast = text.str.fullmatch(iso8601.DTC_MINUTES).to_numpy(dtype=bool, copy=True)
+    if not fast.any():
+        return ~fast
+    t = text[fast]
+    hh = pd.to_numeric(t.str.slice(11, 13)).to_numpy()
+    mm = pd.to_numeric(t.str.slice(14, 16)).to_numpy()
+    day_offset = per_distinct(lambda d: d.map(lambda x: _day_offset(x, tz)).astype(object), t.str.slice(0, 10))
+    ok = (hh <= 23) & (mm <= 59) & day_offset.notna().to_numpy()
+    rows = np.flatnonzero(fast)[ok]
+    value[rows] = (t[ok] + ":00" + day_offset[ok]).to_numpy(dtype=object)
+    fast[np.flatnonzero(fast)[~ok]] = False
+    return ~fast
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _day_offset(date: str, tz: str) -> str | None:
+    """The UTC offset text of `tz` all day on `date` (YYYY-MM-DD), or None: not a date, or the offset changes
+    that day (the one-value path then places each clock time)."""
+    y, mo, d = date[:4], date[5:7], date[8:10]
+    if not _valid_date(y, mo, d):
+        return None
+    zone = _zone(tz)
+    offsets = {datetime(int(y), int(mo), int(d), h, mi, se, tzinfo=zone).utcoffset() for h, mi, se in _PROBES}
+    if len(offsets) != 1:
+        return None
+    return _offset_text(offsets.pop() or timedelta(0))
 
 
 class FhirDateError(ValueError):
@@ -140,10 +183,17 @@ def _impossible(m: re.Match[str]) -> str | None:
     return None
 
 
+_WRITTEN = iso8601.FHIR_DATETIME_WRITTEN
+
+
 def _one_fhir_to_dtc(value: object, tz: str | None) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return ""
     text = str(value)
+    if tz is not None and len(text) == 25:  # the common case first: the study zone's offset of that whole day
+        w = _WRITTEN.fullmatch(text)
+        if w is not None and _day_offset(w[1], tz) == w[3]:
+            return text[:16] if w[2] == "00" else text[:19]
     m = iso8601.FHIR_DATETIME_READ.match(text)
     if m is None:
         raise FhirDateError(f"{text!r} is not a FHIR date or dateTime (YYYY, YYYY-MM, YYYY-MM-DD or "

@@ -94,12 +94,20 @@ def natural_ids(prefix: str, studyid: str, df: pd.DataFrame, domain: str,
 
 
 def _key_texts(col: pd.Series) -> list[str]:
-    """A key variable as text per row: numbers without a trailing `.0`, "" where missing, `|` escaped."""
-    def conv(u: pd.Series) -> pd.Series:
-        return u.map(lambda v: "" if v is None or v is pd.NA or (isinstance(v, float) and v != v)
-                     else str(int(v)) if isinstance(v, float | np.floating) and float(v).is_integer()
-                     else str(v).replace("\\", "\\\\").replace("|", "\\|")).astype(object)
-    return per_distinct(conv, col.astype(object)).tolist()
+    """A key variable as text per row: numbers without a trailing `.0`, "" where missing, `|` escaped (per
+    distinct value: a --DTC with times has hundreds of thousands)."""
+    return per_distinct(lambda u: pd.Series([_key_text(v) for v in u.tolist()], dtype=object),
+                        col.astype(object)).tolist()
+
+
+def _key_text(v: object) -> str:
+    if type(v) is str:  # most values: text needing no escape
+        return v.replace("\\", "\\\\").replace("|", "\\|") if "|" in v or "\\" in v else v
+    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+        return ""
+    if isinstance(v, float | np.floating) and float(v).is_integer():
+        return str(int(v))
+    return str(v).replace("\\", "\\\\").replace("|", "\\|")
 
 
 def _shorten(ids: np.ndarray, keys: list[str], hex_digits: int, prefix: str, studyid: str) -> None:

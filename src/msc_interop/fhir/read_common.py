@@ -464,7 +464,7 @@ def study_days(df: pd.DataFrame, dtc_var: str, dy: str, over: list[dict[str, Any
                ) -> pd.DataFrame:
     """--DY from --DTC and the subject's RFSTDTC, except where the record carries its own."""
     derived = study_day(df[dtc_var].astype(object),
-                        df["USUBJID"].map(lambda u: rfstdtc.get(u, "")).astype(object))
+                        _looked_up(df["USUBJID"], rfstdtc))
     carried = np.array([dy in o for o in over], dtype=bool) if over else np.zeros(len(df), bool)
     if dy in df.columns:
         current = pd.to_numeric(df[dy], errors="coerce").astype("Int64")
@@ -472,6 +472,12 @@ def study_days(df: pd.DataFrame, dtc_var: str, dy: str, over: list[dict[str, Any
     else:
         df[dy] = derived
     return df
+
+
+def _looked_up(keys: pd.Series, table: dict[str, str]) -> pd.Series:
+    """table[key] per row ("" where the key is not there): one hash look-up per row, not a Python call."""
+    found = keys.map(table).astype(object)
+    return found.where(found.notna(), "")
 
 
 def seq_where_missing(df: pd.DataFrame, domain: str) -> pd.DataFrame:

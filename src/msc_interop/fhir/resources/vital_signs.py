@@ -162,6 +162,10 @@ def _differs_num(a: pd.Series, b: pd.Series) -> np.ndarray:
 
 # --- reading -------------------------------------------------------------------------------------------------
 
+_ROW = ["STUDYID", "DOMAIN", "USUBJID", "VSTESTCD", "VSTEST", "VSORRES", "VSORRESU", "VSDTC", "VSSEQ", "VISITNUM",
+        "VISIT", "EPOCH"]
+
+
 def read_vital_signs(r: ReadContext, rfstdtc: dict[str, str], studyid: str) -> pd.DataFrame | None:
     """VS from the vital-sign flat records the lab reader set aside (r.vs_found: the records with where they are,
     subject(rec) -> (USUBJID or None, problem), and its per-distinct dates and encounters); None when none."""
@@ -169,7 +173,7 @@ def read_vital_signs(r: ReadContext, rfstdtc: dict[str, str], studyid: str) -> p
         return None
     found, subj_of, memo = r.vs_found
     r.vs_found = None
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
     over: list[dict[str, Any]] = []
     for rec, loc in found:
         usubjid, problem = subj_of(rec)
@@ -195,24 +199,23 @@ def read_vital_signs(r: ReadContext, rfstdtc: dict[str, str], studyid: str) -> p
             if why:
                 bad = why
                 break
-            made.append({"STUDYID": studyid, "DOMAIN": DOMAIN, "USUBJID": usubjid, "VSTESTCD": testcd,
-                         "VSTEST": name, "VSORRES": orres, "VSORRESU": unit, "VSDTC": vsdtc})
+            made.append((testcd, name, orres, unit))
         if bad is not None:
             r.reject(loc, "Observation", bad[0], bad[1], bad[2], code=bad[3])
             continue
         enc = memo.encounter(loc, rec.encounter)
         seq = text(rec.seq).rsplit("/", 1)[-1] if rec.seq is not None else ""
-        for row in made:
-            row.update(VSSEQ=int(seq) if seq.lstrip("-").isdigit() and len(made) == 1 else None,
-                       VISITNUM=enc.get("VISITNUM"), VISIT=enc.get("VISIT", ""), EPOCH=enc.get("EPOCH", ""))
-            rows.append(row)
+        vsseq = int(seq) if seq.lstrip("-").isdigit() and len(made) == 1 else None
+        visit = (vsseq, enc.get("VISITNUM"), enc.get("VISIT", ""), enc.get("EPOCH", ""))
+        for testcd, name, orres, unit in made:  # a tuple per row (_ROW): a million dicts cost more than their data
+            rows.append((studyid, DOMAIN, usubjid, testcd, name, orres, unit, vsdtc, *visit))
             over.append(rec.carried or {})
         if rec.supp:
             r.obs_supp += rec.supp
         r.converted["Observation"] += 1
     if not rows:
         return pd.DataFrame(columns=["STUDYID", "DOMAIN", "USUBJID", "VSSEQ", "VSTESTCD", "VSTEST"])
-    df = apply_overrides(pd.DataFrame(rows), over)
+    df = apply_overrides(pd.DataFrame(rows, columns=_ROW), over)
     std = vital_signs.standardize(df["VSTESTCD"], df["VSORRES"], df["VSORRESU"])
     for c in ("VSSTRESC", "VSSTRESN", "VSSTRESU"):  # derived where the record does not carry its own
         carried = np.array([c in o for o in over], dtype=bool)
