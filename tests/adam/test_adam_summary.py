@@ -181,3 +181,19 @@ def test_te_window_is_the_summarys(pilot_dir):
         col = next(c for c in overview.columns if c.startswith(f"{arm} (N=") and c.endswith("n (%)"))
         assert overview.at["Any TEAE", col].startswith(f"{n} (")
         assert overview.at["Any TEAE", f"{arm} events"] == str(int(te["TRTA"].eq(arm).sum()))
+
+
+def test_notes_say_which_files_were_read(adam_example, tmp_path):
+    """Reading an ADaM folder (summary, to-fhir, ...) notes the files read and each other file with why it is not."""
+    import shutil
+
+    out, _ = adam_example
+    folder = tmp_path / "adam"
+    shutil.copytree(out / "xpt", folder)
+    (folder / "adtte.xpt").write_bytes(b"not read")
+    _, rejects = read_any([folder])
+    assert rejects.notes == [
+        f"{folder}: ADaM read from adae.xpt (as AE), adex.xpt (as EX), adlb.xpt (as LB), adsl.xpt (as DM) and "
+        "define.xml",
+        f"{folder / 'adtte.xpt'}: not read, not an ADaM dataset msc-interop reads (adsl.xpt/.json, adae.xpt/.json, "
+        "adlb.xpt/.json, adex.xpt/.json)"]

@@ -67,7 +67,7 @@ MADE = [
                                  "one-to-one and a parameter has one unit")),
 ]
 # the rules these tests make (test_rules.test_every_rule_has_breaking_and_passing_data counts them)
-MADE_IDS = {m[2][0] for m in MADE} | {"MSC-ADAM-004"}
+MADE_IDS = {m[2][0] for m in MADE} | {"MSC-ADAM-004", "MSC-ADAM-008"}
 
 
 @pytest.mark.parametrize(("ds", "edit", "expected"), MADE)
@@ -91,6 +91,34 @@ def test_one_param_with_two_paramcds_is_made():
     assert found == [("MSC-ADAM-009", "ADLB", 4, "ADLB row 4 (S-1): PARAM Alanine Aminotransferase (U/L) has PARAMCD "
                                                  "'ALT2' here but 'ALT' on its first record; PARAM and PARAMCD are "
                                                  "one-to-one and a parameter has one unit")]
+
+
+def test_file_not_read_is_made():
+    ctx = AdamContext(_clean(), unread=[("out/adtte.xpt", "not an ADaM dataset msc-interop reads")])
+    found = [(f.rule_id, f.severity, f.file, f.message) for f in run(Scope.ADAM, ctx)]
+    assert found == [("MSC-ADAM-008", "warning", "out/adtte.xpt", "out/adtte.xpt: not read, so neither validated "
+                      "nor summarised: not an ADaM dataset msc-interop reads")]
+
+
+def test_unknown_files_of_an_adam_folder_are_named(tmp_path):
+    """adtte.xpt (an ADaM dataset msc-interop does not read), a CSV, and adsl.xpt beside adsl.json are each one
+    MSC-ADAM-008; define.xml, a hidden file and the tool's own reject report are not."""
+    data = _clean()
+    folder = tmp_path / "adam"
+    files.write_datasets(data, folder, "json", studyid="S", created="2026-01-01T00:00:00")
+    files.write_datasets({"ADSL": data["ADSL"]}, folder, "xpt", studyid="S", created="2026-01-01T00:00:00")
+    (folder / "adtte.xpt").write_bytes(b"not read")
+    (folder / "listing.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    (folder / ".DS_Store").write_bytes(b"")
+    (folder / "rejects.csv").write_text("form,file,row,field,value,reason,code\n", encoding="utf-8")
+    report = validate_paths([folder])
+    got = sorted((f.rule_id, f.file.rsplit("/", 1)[-1], f.severity) for f in report.findings)
+    assert got == [("MSC-ADAM-008", "adsl.xpt", "warning"), ("MSC-ADAM-008", "adtte.xpt", "warning"),
+                   ("MSC-ADAM-008", "listing.csv", "warning")]
+    adsl_xpt = next(f for f in report.findings if f.file.endswith("adsl.xpt"))
+    assert adsl_xpt.message.endswith("not read, so neither validated nor summarised: ADSL is read from adsl.json "
+                                     "beside it")
+    assert report.valid  # warnings only
 
 
 def test_validate_an_adam_folder(tmp_path):

@@ -67,7 +67,11 @@ def collect(datasets: Mapping[str, pd.DataFrame]) -> tuple[dict[str, _Use], dict
         for v in metadata.columns(ds, frame):
             if not v.codelist:
                 continue
-            values = _text(frame[v.name])
+            entry = entries.get(v.codelist, {})
+            decode = entry.get("decode") or (v.name[:-2] if v.name.endswith("TESTCD") else None)  # --TESTCD: --TEST
+            partners = [c for c in (decode, entry.get("order")) if c and c in frame.columns and c != v.name]
+            distinct = frame[[v.name, *partners]].drop_duplicates()  # a few rows, however long the dataset
+            values = _text(distinct[v.name])
             present = nonempty_text(values)
             if not present:
                 continue
@@ -76,15 +80,11 @@ def collect(datasets: Mapping[str, pd.DataFrame]) -> tuple[dict[str, _Use], dict
             u.numeric = u.numeric or v.type == "Num" or pd.api.types.is_numeric_dtype(frame[v.name])
             u.values.update(present)
             refs[(ds, v.name)] = u.oid
-            order_by = entries.get(v.codelist, {}).get("order")
-            if order_by and order_by in frame.columns:
-                ranks = pd.to_numeric(frame[order_by], errors="coerce").groupby(values).min()
+            if entry.get("order") in partners:
+                ranks = pd.to_numeric(distinct[entry["order"]], errors="coerce").groupby(values).min()
                 u.rank.update({k: float(r) for k, r in ranks.items() if k and r == r})
-            decode = entries.get(v.codelist, {}).get("decode")
-            if decode is None and v.name.endswith("TESTCD"):  # a copied --TESTCD: its --TEST
-                decode = v.name[:-2]
-            if decode and decode in frame.columns:
-                pairs = pd.DataFrame({"c": values, "d": _text(frame[decode])}).drop_duplicates()
+            if decode in partners:
+                pairs = pd.DataFrame({"c": values, "d": _text(distinct[decode])}).drop_duplicates()
                 for code, text in pairs.sort_values(["c", "d"]).itertuples(index=False):
                     if code and text:
                         u.decodes.setdefault(code, text)

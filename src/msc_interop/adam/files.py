@@ -6,6 +6,7 @@ frames (tests compare them cell for cell)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pandas as pd
 
 from msc_interop.adam import metadata
 from msc_interop.errors import InputError, OutputLimitError
+from msc_interop.inputs.kinds import own_output
 from msc_interop.sdtm import datasetjson, xpt
 from msc_interop.study import as_text
 
@@ -91,16 +93,47 @@ def read_dataset(path: Path) -> tuple[str, pd.DataFrame]:
     return name, canonical(name, df)
 
 
+@dataclass(frozen=True)
+class Unread:
+    """A file of an ADaM folder that is not read as a dataset, and why (`kind`: duplicate, unknown, report)."""
+
+    path: Path
+    kind: str
+    reason: str
+
+
+def folder_files(folder: Path) -> tuple[dict[str, Path], list[Unread]]:
+    """The ADaM dataset files of `folder` to read, by dataset name (of adsl.json and adsl.xpt side by side the
+    first by name, the JSON, is read), and every other file with why it is not read (define.xml, the metadata
+    read beside the datasets, and hidden files are not listed)."""
+    known = metadata.datasets()
+    read: dict[str, Path] = {}
+    unread: list[Unread] = []
+    for p in sorted(folder.iterdir()):
+        if not p.is_file() or p.name.startswith(".") or p.name.lower() == "define.xml":
+            continue
+        name = p.stem.upper()
+        if p.suffix.lower() in SUFFIX.values() and name in known:
+            if name in read:
+                unread.append(Unread(p, "duplicate", f"{name} is read from {read[name].name} beside it"))
+            else:
+                read[name] = p
+            continue
+        what = own_output(p)
+        if what is not None:
+            unread.append(Unread(p, "report", f"it is {what}, not data"))
+        else:
+            names = ", ".join(f"{n.lower()}.xpt/.json" for n in known)
+            unread.append(Unread(p, "unknown", f"not an ADaM dataset msc-interop reads ({names})"))
+    return read, unread
+
+
 def read_folder(folder: Path, names: Sequence[str] | None = None) -> dict[str, pd.DataFrame]:
     """The ADaM datasets of a folder (adsl.xpt / adsl.json, ...), by dataset name."""
     out = {}
-    for p in sorted(folder.iterdir()):
-        if p.suffix.lower() in (".xpt", ".json") and p.stem.upper() in metadata.datasets() and p.is_file():
-            if p.stem.upper() in out:  # adsl.json and adsl.xpt side by side: the first (JSON) is read
-                continue
-            name, df = read_dataset(p)
-            if names is None or name in names:
-                out[name.upper()] = df
+    for name, p in folder_files(folder)[0].items():
+        if names is None or name in names:
+            out[name] = read_dataset(p)[1]
     if "ADSL" not in out:
         raise InputError(f"{folder}: no ADSL (adsl.xpt or adsl.json): not an ADaM folder")
     return out

@@ -17,7 +17,7 @@ import pandas as pd
 
 from msc_interop import mappings
 from msc_interop.adam import metadata, supp
-from msc_interop.adam.files import read_folder
+from msc_interop.adam.files import folder_files, read_folder
 from msc_interop.sdtm.formats import study_meta_from_data
 from msc_interop.study import Study
 
@@ -92,8 +92,19 @@ def _predecessor(ds: str, frame: pd.DataFrame, qualifiers: dict[str, tuple[str, 
     return out
 
 
+def read_notes(folder: Path) -> list[str]:
+    """What reading the ADaM folder takes and leaves: the files read (each as its SDTM predecessor), then every
+    other file with why it is not read (printed by summary and every command that reads ADaM)."""
+    read, unread = folder_files(folder)
+    taken = ", ".join(f"{p.name} (as {metadata.datasets()[ds].predecessor})" for ds, p in read.items())
+    define = " and define.xml" if (folder / "define.xml").is_file() else ""
+    notes = [f"{folder}: ADaM read from {taken}{define}"]
+    notes += [f"{u.path}: not read, {u.reason}" for u in unread]
+    return notes
+
+
 def study_from_adam(folder: Path) -> Study:
-    """The Study of an ADaM folder (one format: its .json files, else its .xpt files)."""
+    """The Study of an ADaM folder (each dataset from its .json file, else its .xpt file; adam/files.folder_files)."""
     adam = read_folder(folder)
     quals = qualifiers_of(folder / "define.xml")
     datasets = {}

@@ -45,10 +45,10 @@ def load_study(path: str | Path, odm_map: str | Path | None = None) -> tuple[Stu
     if path.is_file():
         return read_sdtm(path), RejectReport()
     folder = sdtm_folder(path)
-    from msc_interop.adam.reverse import is_adam_folder, study_from_adam
+    from msc_interop.adam.reverse import is_adam_folder, read_notes, study_from_adam
 
     if folder is not None and is_adam_folder(folder):  # ADaM (to-adam output): its SDTM predecessors
-        return study_from_adam(folder), RejectReport(notes=listed_files(folder, SDTM_SUFFIXES)[1])
+        return study_from_adam(folder), RejectReport(notes=read_notes(folder))
     return read_sdtm(folder), RejectReport(notes=listed_files(folder, SDTM_SUFFIXES)[1])
 
 

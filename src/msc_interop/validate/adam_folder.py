@@ -1,5 +1,5 @@
-"""validate's handler for an ADaM folder (ADSL beside its analysis datasets, as to-adam writes them): each file
-read (an unreadable one is MSC-IO-001), the ADaM rules
+"""validate's handler for an ADaM folder (ADSL beside its analysis datasets, as to-adam writes them): each dataset
+file read (an unreadable one is MSC-IO-001; any other file is named by MSC-ADAM-008, never passed over), the ADaM rules
 (validate/rules/adam.py) over the datasets (the engine adds define.xml against the Define-XML 2.1 XSD)."""
 
 from __future__ import annotations
@@ -16,17 +16,12 @@ from msc_interop.validate.rules.adam import AdamContext
 
 def validate_adam(folder: Path) -> list[Finding]:
     from msc_interop.adam import files as adam_files
-    from msc_interop.adam.metadata import datasets as adam_datasets
 
     findings: list[Finding] = []
     frames: dict[str, pd.DataFrame] = {}
     paths: dict[str, str] = {}
-    for p in sorted(folder.iterdir()):
-        known = p.suffix.lower() in adam_files.SUFFIX.values() and p.stem.upper() in adam_datasets()
-        if not p.is_file() or not known:
-            continue
-        if p.stem.upper() in frames:
-            continue
+    read, unread = adam_files.folder_files(folder)
+    for p in read.values():
         try:
             name, df = adam_files.read_dataset(p)
         except (MscInteropError, OSError, ValueError) as exc:
@@ -34,5 +29,6 @@ def validate_adam(folder: Path) -> list[Finding]:
             continue
         frames[name] = df
         paths[name] = str(p)
-    findings += run(Scope.ADAM, AdamContext(frames, paths), file=str(folder))
+    skipped = [(str(u.path), u.reason) for u in unread if u.kind != "report"]  # reports: the tool's own, left out
+    findings += run(Scope.ADAM, AdamContext(frames, paths, skipped), file=str(folder))
     return findings

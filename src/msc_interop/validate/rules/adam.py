@@ -1,6 +1,6 @@
 """ADaM rules (scope "adam") over the datasets of an ADaM folder (to-adam output): required variables, one ADSL
 record per subject, BASE consistent with ABLFL, TRTEMFL Y or null, every subject in ADSL, population flags Y/N,
-PARAMCD, PARAM and unit one-to-one."""
+the folder's files that are not read, PARAMCD, PARAM and unit one-to-one."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ class AdamContext:
 
     datasets: dict[str, pd.DataFrame]
     files: dict[str, str] = field(default_factory=dict)
+    unread: list[tuple[str, str]] = field(default_factory=list)  # (file, why) of the folder's files not read
 
     def at(self, meta: RuleMeta, ds: str, mask: np.ndarray | pd.Series, variable: str = "", **columns: object
            ) -> list[Finding]:
@@ -116,6 +117,12 @@ def population_flags(ctx: AdamContext, meta: RuleMeta) -> Iterable[Finding]:
     for var in ("SAFFL", "ITTFL", "FASFL"):
         if var in adsl:
             yield from ctx.at(meta, "ADSL", ~_flag_text(adsl[var]).isin(["Y", "N"]).to_numpy(), var)
+
+
+@rule("MSC-ADAM-008")
+def files_not_read(ctx: AdamContext, meta: RuleMeta) -> Iterable[Finding]:
+    for path, reason in ctx.unread:
+        yield meta.finding(file=path, reason=reason)
 
 
 def _unit_column(df: pd.DataFrame) -> str | None:
