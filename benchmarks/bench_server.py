@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import resource
 import shutil
@@ -167,7 +168,8 @@ def main() -> None:
         meta = {"date": dt.date.today().isoformat(), "commit": commit, "cpus": os.cpu_count(),
                 "load_average_at_end": os.getloadavg(), "server": "sekmet-fhir (SQLite, strict validation)",
                 "command": "benchmarks/bench_server.py " + " ".join(sys.argv[1:])}
-        args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+        rows = [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()} for r in rows]
+        args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2, allow_nan=False) + "\n")
 
 
 if __name__ == "__main__":
