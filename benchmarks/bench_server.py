@@ -16,7 +16,7 @@ then on that server:
                 SDTM Dataset-JSON) and `pull --bulk` ($export, downloads, the same conversion), fresh processes.
 The server's own work (sekmet validates and stores every resource in SQLite) is in every figure: the ratios
 say what msc-interop adds on top of the same HTTP traffic. Peak RSS of each msc-interop process is its
-`ru_maxrss`: push's should not grow with the input (it streams); pull's does, because the from-fhir
+VmHWM: push's should not grow with the input (it streams); pull's does, because the from-fhir
 conversion at its end holds the study. Each base runs in this process right beside its command, so the
 drift of a shared machine falls on both.
 """
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import resource
 import shutil
@@ -47,10 +48,13 @@ OBSERVATIONS_PER_SUBJECT = 140  # scale profile: 55 lab, VS and ECG rows (the fi
 
 
 def _msc(*args: str) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS MB, output) of one msc-interop command in a fresh process."""
+    """(wall seconds, peak RSS MB, output) of one msc-interop command in a fresh process. The peak is the
+    process's own VmHWM: its ru_maxrss would start at this process's RSS at the fork (Linux keeps the
+    high-water mark across exec), and this process holds the base pull's pages."""
     code = ("import resource, sys\nfrom msc_interop.cli import main\ntry:\n    main(sys.argv[1:])\n"
             "except SystemExit as e:\n    rc = e.code or 0\nelse:\n    rc = 0\n"
-            "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+            "hwm = next(ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('VmHWM'))\n"
+            "print('MAXRSS', hwm, file=sys.stderr)\n"
             "sys.exit(rc)")
     started = time.perf_counter()
     res = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
@@ -91,7 +95,7 @@ def _pull_base(base: str) -> tuple[float, int]:
     return time.perf_counter() - started, len(got)
 
 
-def _size(work: Path, observations: int, rounds: int, batch: int) -> list[dict]:
+def _size(work: Path, observations: int, rounds: int, batch: int, skip: set[str]) -> list[dict]:
     subjects = max(1, observations // OBSERVATIONS_PER_SUBJECT)
     _msc("synth", "--subjects", str(subjects), "--profile", "scale", "-o", str(work / "records"))
     _msc("to-fhir", str(work / "records"), "-o", str(work / "fhir"), "--bundle", "none", "--ndjson", "--no-validate")
@@ -104,20 +108,25 @@ def _size(work: Path, observations: int, rounds: int, batch: int) -> list[dict]:
         folder = work / f"server-{rnd}"
         (folder / "base").mkdir(parents=True)
         (folder / "ours").mkdir()
-        with sekmet_server(folder / "base") as base:
-            pb, _ = _push_base(base, work / "fhir", batch)
-        shutil.rmtree(folder / "base")
+        pb = lb = got = rw = rrss = lw = lrss = float("nan")
+        if "base" not in skip:
+            with sekmet_server(folder / "base") as base:
+                pb, _ = _push_base(base, work / "fhir", batch)
+            shutil.rmtree(folder / "base")
         with sekmet_server(folder / "ours") as base:
             push = ("push", str(work / "fhir"), "--server", base, "--state-dir", str(folder / "st"),
                     "--batch-size", str(batch))
             pw, prss, _ = _msc(*push)
-            rw, rrss, _ = _msc(*push, "--report", str(folder / "reload.json"))
-            reload = json.loads((folder / "reload.json").read_text())
-            unchanged = sum(r["unchanged"] for r in reload["counts"].values())
-            assert unchanged == total and reload["requests"] < 20, reload["counts"]  # the reload sent nothing
-            lb, got = _pull_base(base)
-            lw, lrss, _ = _msc("pull", "--server", base, "--study", study, "-o", str(folder / "rest"),
-                               "--state-dir", str(folder / "st"), "--format", "json", "--no-define")
+            if "reload" not in skip:
+                rw, rrss, _ = _msc(*push, "--report", str(folder / "reload.json"))
+                reload = json.loads((folder / "reload.json").read_text())
+                unchanged = sum(r["unchanged"] for r in reload["counts"].values())
+                assert unchanged == total and reload["requests"] < 20, reload["counts"]  # the reload sent nothing
+            if "rest" not in skip:
+                lw, lrss, _ = _msc("pull", "--server", base, "--study", study, "-o", str(folder / "rest"),
+                                   "--state-dir", str(folder / "st"), "--format", "json", "--no-define")
+            if "base" not in skip:
+                lb, got = _pull_base(base)
             bw, brss, _ = _msc("pull", "--server", base, "--study", study, "-o", str(folder / "bulk"),
                                "--state-dir", str(folder / "st2"), "--format", "json", "--no-define", "--bulk")
         row = {"round": rnd, "subjects": subjects, "observations": counts.get("Observation", 0), "resources": total,
@@ -140,6 +149,8 @@ def main() -> None:
     ap.add_argument("--observations", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=500, help="entries per Bundle, base and push alike")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["base", "reload", "rest"],
+                    help="leave out the baselines, the reload push or the REST pull (a memory-only run)")
     ap.add_argument("--work", type=Path, help="scratch folder (default: a new one under the temp dir; removed)")
     ap.add_argument("--out", type=Path, help="JSON results file")
     args = ap.parse_args()
@@ -147,7 +158,7 @@ def main() -> None:
     rows = []
     try:
         for n in args.observations:
-            rows += _size(work / f"obs-{n}", n, args.rounds, args.batch_size)
+            rows += _size(work / f"obs-{n}", n, args.rounds, args.batch_size, set(args.skip))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"this process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
@@ -157,7 +168,8 @@ def main() -> None:
         meta = {"date": dt.date.today().isoformat(), "commit": commit, "cpus": os.cpu_count(),
                 "load_average_at_end": os.getloadavg(), "server": "sekmet-fhir (SQLite, strict validation)",
                 "command": "benchmarks/bench_server.py " + " ".join(sys.argv[1:])}
-        args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+        rows = [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()} for r in rows]
+        args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2, allow_nan=False) + "\n")
 
 
 if __name__ == "__main__":
