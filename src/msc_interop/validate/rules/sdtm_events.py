@@ -47,7 +47,10 @@ def end_time_point(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
 
 
 def _numeric(s: pd.Series) -> pd.Series:
-    return s.str.fullmatch(r"[-+]?[0-9]*\.?[0-9]+").astype(bool)
+    """Whether each text value is a plain decimal number (matched on the distinct values)."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=False)
+    match = pd.Series(uniques, dtype=object).str.fullmatch(r"[-+]?[0-9]*\.?[0-9]+").astype(bool).to_numpy()
+    return pd.Series(match[codes], index=s.index, dtype=bool)
 
 
 @rule("MSC-SDTM-029")
