@@ -276,6 +276,12 @@ class _HeadRows(list):
     def __len__(self) -> int:
         return self.n
 
+    def __iter__(self):
+        # a rule that reads every row (MSC-DJSON-003) is not run on a file just written; a new one must be
+        # added here (or its file read back), not silently given the first rows only
+        raise TypeError("the rows of a Dataset-JSON file just written are not held: only the first "
+                        f"{super().__len__()} and the count (validate/written.py)")
+
 
 def _json_file(study: Study, name: str, path: Path, ndjson: bool, findings: list[Finding],
                headers: dict[str, dict[str, Any]]) -> pd.DataFrame | None:
