@@ -138,6 +138,14 @@ def main() -> None:
             times[name] = _timed(fn)
             print(f"round {r + 1} {name:<34} {times[name][0]:8.2f} s  peak {times[name][1]:7.0f} MB", flush=True)
         rounds.append(times)
+        summary = _summary(rounds, paths, seen)  # written after every round: a stopped run keeps its rounds
+        if args.out:
+            args.out.write_text(json.dumps(summary, indent=1) + "\n")
+    print(json.dumps(summary, indent=1))
+
+
+def _summary(rounds: list[dict[str, tuple[float, float]]], paths: dict, seen: dict[str, int]) -> dict:
+    """Seconds, peak RSS and ratios of the rounds so far."""
 
     def ratio(a: str, b: str) -> list[float]:
         return [round(t[a][0] / t[b][0], 2) for t in rounds]
@@ -163,9 +171,7 @@ def main() -> None:
         },
     }
     summary["ratios (median)"] = {k: round(statistics.median(v), 2) for k, v in summary["ratios (per round)"].items()}
-    print(json.dumps(summary, indent=1))
-    if args.out:
-        args.out.write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
 
 
 if __name__ == "__main__":

@@ -170,11 +170,11 @@ class _Runs:
             if _same(known, frames):
                 return columns, view_study, error
         error = None
-        try:
-            meta = study_meta_from_data(frames)
+        try:  # the SDTM rules read no StudyMeta: only whether the datasets hold one study matters here
+            study_meta_from_data(_studyid_columns(frames))
         except MscInteropError as exc:
-            error, meta = exc, StudyMeta(studyid="")
-        view_study = Study(meta, {}, require_identifiers=False)
+            error = exc
+        view_study = Study(StudyMeta(studyid=""), {}, require_identifiers=False)
         view_study.datasets = dict(sorted(frames.items()))  # conformed already: no second pass
         columns = ColumnCache(view_study.datasets)
         self.caches.append((frames, columns, view_study, error))
@@ -204,10 +204,17 @@ def _moved(f: Finding, where: dict[str, str]) -> Finding:
     return replace(f, file=new, message=f.message.replace(f.file, new))
 
 
+def _studyid_columns(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """What study_meta_from_data refuses a study for (more than one STUDYID) without its visit table: STUDYID
+    of each dataset, TS and TV whole (it reads them)."""
+    return {name: df if name in ("TS", "TV") or "STUDYID" not in df.columns else df[["STUDYID"]]
+            for name, df in frames.items()}
+
+
 def _studyid_finding(frames: dict[str, pd.DataFrame], files: dict[str, Path]) -> Finding:
     """MSC-IO-001 as engine._study gives it when the datasets hold more than one STUDYID."""
     try:
-        study_meta_from_data(frames, files)
+        study_meta_from_data(_studyid_columns(frames), files)
     except MscInteropError as exc:
         folders = {p.parent for p in files.values()}
         where = str(folders.pop()) if len(folders) == 1 else ", ".join(str(p) for p in files.values())
@@ -268,6 +275,12 @@ class _HeadRows(list):
 
     def __len__(self) -> int:
         return self.n
+
+    def __iter__(self):
+        # a rule that reads every row (MSC-DJSON-003) is not run on a file just written; a new one must be
+        # added here (or its file read back), not silently given the first rows only
+        raise TypeError("the rows of a Dataset-JSON file just written are not held: only the first "
+                        f"{super().__len__()} and the count (validate/written.py)")
 
 
 def _json_file(study: Study, name: str, path: Path, ndjson: bool, findings: list[Finding],
