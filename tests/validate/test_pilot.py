@@ -22,6 +22,11 @@ Judgement of what remains:
     SDTM-031  250 AEs with AEOUT = NOT RECOVERED/NOT RESOLVED and an AEENDTC: real, P21 SD1332.
     SDTM-033  12 subjects planned Xan_Hi and treated Xan_Lo: real (the pilot's dose-reduced subjects); a
               warning to review, as P21 SD2236.
+    SDTM-040  6 Model Permissible variables (one finding per dataset and variable): AE.AEDTC, CM.CMDTC,
+              CM.VISITNUM, CM.VISIT, EX.VISITNUM, EX.VISIT. None is in the SDTMIG 3.4 AE / CM / EX table; each is
+              "Model Permissible" there in P21's SDTM-IG 3.4 configuration (checked by hand against
+              mappings/sdtmig_domains.yaml): real, P21 SD1076. The pilot is SDTMIG 3.1.2; the 3.4 tables are the
+              only ones held, and the message says so. No variable outside the SDTM model (MSC-SDTM-041).
   notices: define.xml describes 10 datasets not in this extract (SE DS MH LB QS SC VS RELREC SUPPDS SUPPLB:
   real, the README says so); Define-XML 1.0 not schema-checked; ts.xpt read as Windows-1252; checked against
   SDTMIG 3.1.2 (from define.xml); CM, SV, TA, TE, TI checked without codelist bindings.
@@ -57,6 +62,9 @@ PILOT_JUDGED = {
     ("MSC-SDTM-028", "ex.xpt", "EXENDTC"): 6, ("MSC-SDTM-031", "ae.xpt", "AEOUT"): 250,
     ("MSC-SDTM-030", "ae.xpt", "AESER"): 36, ("MSC-SDTM-033", "dm.xpt", "ACTARMCD"): 12,
     ("MSC-SDTM-034", "ex.xpt", "EXSTDTC"): 4,
+    ("MSC-SDTM-040", "ae.xpt", "AEDTC"): 1, ("MSC-SDTM-040", "cm.xpt", "CMDTC"): 1,
+    ("MSC-SDTM-040", "cm.xpt", "VISITNUM"): 1, ("MSC-SDTM-040", "cm.xpt", "VISIT"): 1,
+    ("MSC-SDTM-040", "ex.xpt", "VISITNUM"): 1, ("MSC-SDTM-040", "ex.xpt", "VISIT"): 1,
 }
 
 
@@ -78,4 +86,4 @@ def test_pilot_errors_are_the_real_defects(pilot_report) -> None:
                               ("MSC-SDTM-007", "AE", 971, "01-716-1063", "AESTDY", "366")]
     ex = sorted((f.usubjid, f.value) for f in pilot_report.findings if f.rule_id == "MSC-SDTM-034")
     assert ex[0] == ("01-704-1233", "2013-04-05")
-    assert pilot_report.counts_by_severity() == {"error": 42, "warning": 7812, "notice": 16}
+    assert pilot_report.counts_by_severity() == {"error": 42, "warning": 7818, "notice": 16}

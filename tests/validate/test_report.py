@@ -15,6 +15,8 @@ from msc_interop.validate import Finding, Report, exit_code, get_rule
 from msc_interop.validate.model import FINDING_FIELDS
 from msc_interop.validate.report import location
 
+from .conftest import unexpected
+
 
 def _findings() -> list[Finding]:
     return [
@@ -147,6 +149,7 @@ def test_excel_report_has_p21_sheets_and_same_bytes_each_time(sdtm_output: Path,
     folder = tmp_path / "xpt"
     shutil.copytree(sdtm_output / "xpt", folder)
     report = validate_paths([folder])
+    report.findings = unexpected(report.findings)  # the judged own-output findings (conftest) are not this test's
     report.extend(_findings())
     report.write(tmp_path / "a.xlsx")
     report.write(tmp_path / "b.xlsx")

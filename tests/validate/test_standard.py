@@ -60,7 +60,8 @@ def test_order_option_define_ts() -> None:
 
 
 def test_later_variables_are_not_asked_of_an_older_study() -> None:
-    assert added_after("3.2") == {"DM": {"ARMNRS", "ACTARMUD"}, "LB": {"LBLOBXFL"}}
+    assert added_after("3.2") == {"DM": {"ARMNRS", "ACTARMUD"}, "EG": {"EGLOBXFL"}, "LB": {"LBLOBXFL"},
+                                  "RE": {"RELOBXFL"}, "VS": {"VSLOBXFL"}}
     assert added_after("3.4") == {}
     assert {"RFXSTDTC", "ACTARM"} <= added_after("3.1.2")["DM"]
 

@@ -198,3 +198,23 @@ def domain_spec(domain: str, standard: Standard) -> DomainSpec:
         req = tuple(n.replace("--", prefix) for n in _model()["classes"][cls]["required"])
         return DomainSpec(domain, cls, req, (), f"the Required variables of the SDTM {cls} class ({cls_source})", False)
     return DomainSpec(domain, None, (), (), "", False)
+
+
+# --- the SDTMIG 3.4 domain tables (all variables of a standard domain, with their Core) ----------------------
+
+@functools.cache
+def _ig_tables() -> dict:
+    return mappings.load("sdtmig_domains")
+
+
+def ig_table_version() -> str:
+    """The SDTMIG version of mappings/sdtmig_domains.yaml (3.4: the only one held, used for every study)."""
+    return str(_ig_tables()["sdtmig"])
+
+
+def ig_table(domain: str) -> dict[str, str] | None:
+    """Variable -> Core ("Req", "Exp", "Perm", "Model Permissible", "Prohibited", ...) of a standard domain's
+    SDTMIG table and the SDTM model variables P21 lists with it (mappings/sdtmig_domains.yaml); None for a domain
+    not held there (a sponsor domain, SUPP--, RELREC, one not transcribed)."""
+    table = _ig_tables()["domains"].get(domain)
+    return None if table is None else {v["name"]: v["core"] for v in table["variables"]}
