@@ -38,6 +38,7 @@ from msc_interop.summary import ard, render
 from msc_interop.summary._common import Population, Section, text_col
 from msc_interop.summary.adverse import summarize_ae
 from msc_interop.summary.ae_groups import load_groups
+from msc_interop.summary.ard_tables import render_tables
 from msc_interop.summary.ecg import summarize_ecg
 from msc_interop.summary.exposure import summarize_exposure
 from msc_interop.summary.figures import lab_figures
@@ -66,6 +67,7 @@ class SummaryResult:
     titles: dict[str, str] = field(default_factory=dict)
     highlights: list[str] = field(default_factory=list)
     ard: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis results data (summary/ard.py)
+    layouts: dict[str, pd.DataFrame] = field(default_factory=dict)  # the tables before rendering (ard_tables.py)
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ def is_infusion(study: Study) -> bool:
 class _Summary(render.Report):
     labs: LabResult = field(default_factory=LabResult)  # what the lab figures are drawn from
     ard: pd.DataFrame = field(default_factory=pd.DataFrame)
+    layouts: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def _build(study: Study, opts: Options) -> _Summary:
@@ -126,8 +129,11 @@ def _build(study: Study, opts: Options) -> _Summary:
             ["No partial dates, missing values or non-numeric results found."])
     highlights = _highlights(study, pop, ex, sec, labs, ae, infusion)
     title = sec.tables["study"].set_index("Item")["Value"].get("Title", "")
-    return _Summary(study.meta.studyid, "" if title.startswith("not recorded") else title, sec.tables, sec.titles,
-                    sec.footnotes, highlights, labs=labs, ard=sec.ard.frame())
+    frame = sec.ard.frame()
+    # every table's numbers are the ARD's, formatted (summary/ard_tables.py): one source of truth
+    tables = render_tables(sec.tables, frame)
+    return _Summary(study.meta.studyid, "" if title.startswith("not recorded") else title, tables, sec.titles,
+                    sec.footnotes, highlights, labs=labs, ard=frame, layouts=sec.tables)
 
 
 def _highlights(study: Study, pop: Population, ex: pd.DataFrame, sec: Section, labs: LabResult, ae_all: pd.DataFrame,
@@ -213,4 +219,4 @@ def summarize(study: Study, outdir: Path, *, formats: Sequence[str] = FORMATS, b
     if "html" in formats:
         write_bytes_atomic(outdir / "summary.html", render.html_report(s).encode("utf-8"))
         paths.append(outdir / "summary.html")
-    return SummaryResult(s.tables, paths, s.footnotes, s.titles, s.highlights, s.ard)
+    return SummaryResult(s.tables, paths, s.footnotes, s.titles, s.highlights, s.ard, s.layouts)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from msc_interop import iso8601
 from msc_interop.distinct import per_distinct
-from msc_interop.summary.ard import Ard
+from msc_interop.summary.ard import Ard, exact_mean_sd
 
 MISSING = "Missing"
 NOT_ASSIGNED = "Not assigned"
@@ -176,13 +176,6 @@ def decimals_of(text: pd.Series) -> int:
     values = pd.Series(pd.unique(text.to_numpy()), dtype=object)
     frac = values.astype(str).str.extract(r"^[+-]?\d*\.(\d+)$")[0].dropna()
     return int(min(4, frac.str.len().max())) if len(frac) else 0
-
-
-def exact_mean_sd(x: np.ndarray) -> tuple[float, float]:
-    """Mean and SD (n - 1) from exact sums (math.fsum), so they do not depend on the order the values came in."""
-    mean = math.fsum(x.tolist()) / len(x)
-    sd = math.sqrt(math.fsum(((x - mean) ** 2).tolist()) / (len(x) - 1)) if len(x) > 1 else float("nan")
-    return mean, sd
 
 
 def continuous_rows(values: pd.Series, decimals: int) -> dict[str, str]:
