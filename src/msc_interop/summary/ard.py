@@ -4,8 +4,9 @@ variable_level, context, stat_name, stat_label, stat), plus ``table``: the summa
 
 group1 is always TRTA (the treatment column: the arm's name, or "Total"); stat_name n / N / p (p a proportion,
 0-1, as {cards}), events, mean / sd / median / min / max, sum, p.value. The rows are recorded where the tables
-compute their numbers; the tables are then rendered from them (summary/ard_tables.py). Written as OUTDIR/ard/ard.csv and ard.json
-(an array of row objects, null where a column does not apply); schema: mappings/schema/ard.schema.json.
+compute their numbers; the tables are then rendered from them (summary/ard_tables.py). Written as
+OUTDIR/ard/ard.csv and ard.json (an array of row objects, null where a column does not apply); schema:
+mappings/schema/ard.schema.json.
 """
 
 from __future__ import annotations
