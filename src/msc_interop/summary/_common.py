@@ -19,7 +19,7 @@ import pandas as pd
 
 from msc_interop import iso8601
 from msc_interop.distinct import per_distinct
-from msc_interop.summary.ard import Ard, exact_mean_sd
+from msc_interop.summary.ard import Ard
 
 MISSING = "Missing"
 NOT_ASSIGNED = "Not assigned"
@@ -176,16 +176,6 @@ def decimals_of(text: pd.Series) -> int:
     values = pd.Series(pd.unique(text.to_numpy()), dtype=object)
     frac = values.astype(str).str.extract(r"^[+-]?\d*\.(\d+)$")[0].dropna()
     return int(min(4, frac.str.len().max())) if len(frac) else 0
-
-
-def continuous_rows(values: pd.Series, decimals: int) -> dict[str, str]:
-    """n, Mean (SD), Median, Min, Max of one numeric column (NaN ignored) as display cells."""
-    v = pd.to_numeric(values, errors="coerce").dropna().astype(float).to_numpy()
-    if len(v) == 0:
-        return {"n": "0", "Mean (SD)": "-", "Median": "-", "Min, Max": "-"}
-    mean, sd = exact_mean_sd(v)
-    return {"n": str(len(v)), "Mean (SD)": mean_sd(mean, sd, decimals),
-            "Median": num(float(np.median(v)), decimals + 1), "Min, Max": min_max(v.min(), v.max(), decimals)}
 
 
 def category_order(values: Iterable[str], preferred: Sequence[str] = ()) -> list[str]:

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from msc_interop.summary._common import Population, Section, exact_mean_sd, p_value
+from msc_interop.summary._common import Population, Section, p_value
+from msc_interop.summary.ard import exact_mean_sd
 from msc_interop.summary.ard_tables import cell
 from msc_interop.summary.lab_data import TITLES, LabData
 

@@ -18,11 +18,11 @@ from msc_interop.summary._common import (
     Population,
     Section,
     decimals_of,
-    exact_mean_sd,
     num_col,
     text_col,
     visit_labels,
 )
+from msc_interop.summary.ard import exact_mean_sd
 from msc_interop.summary.ard_tables import cell
 
 TITLES = {"vs_stats": "Vital signs by visit", "vs_change": "Vital signs: change from baseline by visit"}
