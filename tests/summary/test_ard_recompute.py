@@ -437,3 +437,17 @@ def test_ard_validates_against_the_shipped_schema(studies, name):
     errors = list(jsonschema.Draft202012Validator(schema("ard")).iter_errors(raw))
     assert not errors, errors[:3]
     assert {r["table"] for r in raw} >= {"populations", "demographics", "ae_soc_pt", "exposure_summary"}
+
+
+def test_schedule_deviation_from_tv(studies):
+    """The pilot's TV gives planned days (VISITDY) but no window: the ARD holds each visit's median EXSTDY - VISITDY
+    (the planned day: TV's most frequent VISITDY of the visit, the smaller on ties)."""
+    s, ard, _ = studies["pilot original"]
+    tv, ex = s.d["TV"], s.d["EX"]
+    planned = tv.groupby("VISITNUM")["VISITDY"].agg(lambda x: x.mode().min())
+    dev = (ex["EXSTDY"] - ex["VISITNUM"].map(planned)).dropna()
+    medians = dev.groupby(ex.loc[dev.index, "VISITNUM"]).median()
+    assert len(medians) >= 3
+    for v, m in medians.items():
+        assert stat(ard, "exposure_schedule", group2_level=f"{v:g}", variable="EXSTDY_DEVIATION",
+                    stat_name="median") == m

@@ -35,9 +35,10 @@ class Cell:
     fmt: str
     at: tuple[tuple[str, int], ...]  # (stat_name, position of the ARD row)
     decimals: int = 0
+    around: str = ""  # text around the formatted number ("{}" marks it), e.g. a label of the same cell
 
     def shifted(self, offset: int) -> Cell:
-        return Cell(self.fmt, tuple((s, i + offset) for s, i in self.at), self.decimals)
+        return Cell(self.fmt, tuple((s, i + offset) for s, i in self.at), self.decimals, self.around)
 
 
 def cell(ref: Mapping[str, int], fmt: str, decimals: int = 0, stat: str | None = None) -> Cell:
@@ -70,6 +71,7 @@ FORMATS: dict[str, tuple[tuple[str, ...], Callable[[dict, int], object]]] = {
     "median": (("median",), lambda v, d: num(v["median"], d + 1)),
     "min_max": (("min", "max"), lambda v, d: "-" if v["min"] is None else min_max(v["min"], v["max"], d)),
     "p_value": (("p.value",), lambda v, d: p_value(v["p.value"])),
+    "signed": (("median",), lambda v, d: "-" if v["median"] is None else f"{v['median']:+g}"),
     "date_range": (("min", "max"), lambda v, d: "-" if v["min"] is None else f"{_date(v['min'])} to "
                    f"{_date(v['max'])}"),
     "rest": (("n", "N"), lambda v, d: str(int(v["N"] or 0) - int(v["n"] or 0))),
@@ -88,7 +90,8 @@ def render(layout: pd.DataFrame, stats: Sequence[object]) -> pd.DataFrame:
 
 def _format(c: Cell, stats: Sequence[object]) -> object:
     v = {name: _plain(stats[i]) for name, i in c.at}
-    return FORMATS[c.fmt][1](v, c.decimals)
+    out = FORMATS[c.fmt][1](v, c.decimals)
+    return c.around.format(out) if c.around else out
 
 
 def _plain(x: object) -> object:

@@ -212,17 +212,23 @@ def _schedule(study: Study, ex: pd.DataFrame, pop: Population, sec: Section) -> 
     for vn, g in e.groupby("VISITKEY", sort=True):
         n = len(g)
         label = g["VISIT"].mode().iloc[0] if g["VISIT"].ne("").any() else "(no visit recorded)"
+        vis = (("VISITNUM", visitnum_text(vn) if vn >= 0 else None),)
+        plan: object
         if known and g["planned_dy"].notna().any() and not windowed:
             dev = g["dev"].dropna()
-            plan = f"{int(g['planned_dy'].dropna().iloc[0])} (no window in the data" + (
-                f"; median {dev.median():+g} days from plan)" if len(dev) else ")")
+            day = int(g["planned_dy"].dropna().iloc[0])
+            plan = f"{day} (no window in the data)"
+            if len(dev):  # the median deviation is a result: from the ARD, the planned day a label
+                ref = sec.ard.add("exposure_schedule", trta, "EXSTDY_DEVIATION", None,
+                                  {"median": float(dev.median())}, groups=vis, context="continuous")
+                plan = Cell("signed", (("median", ref["median"]),),
+                            around=f"{day} (no window in the data; median {{}} days from plan)")
         elif known and g["planned_dy"].notna().any():
             p, wb, wa = (int(g[c].iloc[0]) for c in ("planned_dy", "window_before", "window_after"))
             plan = f"{p} (-{wb}/+{wa})"
         else:
             plan = SCHEDULE_UNKNOWN if not known else "not planned"
         counts = g["status"].value_counts()
-        vis = (("VISITNUM", visitnum_text(vn) if vn >= 0 else None),)
         ref = {status: sec.ard.counts("exposure_schedule", trta, "SCHEDULE", status, int(counts.get(status, 0)), n,
                                       groups=vis)
                for status in (("on schedule", "outside window", "not assessable") if known else (SCHEDULE_UNKNOWN,))}
