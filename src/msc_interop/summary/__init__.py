@@ -20,7 +20,8 @@ days) read study-level metadata (study.yaml, or TS and TV in SDTM): an input wit
 "schedule unknown" there. Every other table reads the subject-level datasets only.
 
 Output layout: OUTDIR/summary.html, OUTDIR/summary.md with OUTDIR/figures/*.svg, OUTDIR/csv/<table>.csv, and with
-format "ard" OUTDIR/ard/ard.csv and ard.json: every number of the tables as analysis results data (summary/ard.py).
+format "ard" OUTDIR/ard/ard.csv and ard.json: every number of the tables as analysis results data (summary/ard.py),
+which the tables are rendered from (summary/ard_tables.py).
 """
 
 from __future__ import annotations
