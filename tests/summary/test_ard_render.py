@@ -1,38 +1,95 @@
-"""The AE count tables and the lab statistics are rendered from the ARD (summary/ard_tables.py): the cells are the
-ARD's numbers formatted, so a number changed in the ARD changes the cell, and nothing in those tables is computed
-apart from the ARD."""
+"""Every table of the report is rendered from the ARD (summary/ard_tables.py): the cells are the ARD's numbers
+formatted, so an ARD changed after the fact, re-rendered, changes every row of every table; nothing in a table is
+computed beside the ARD. The only tables without ARD numbers are the listings, the study facts and the data-handling
+table (NOT_FROM_ARD): records and metadata, not analysis results."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
+from msc_interop.api import load_study
 from msc_interop.summary import compute_tables, lab_stats, summarize
-from msc_interop.summary.ard_tables import count_rows
+from msc_interop.summary.ard_tables import NOT_FROM_ARD, has_cells, render_tables
+
+from .test_arms import two_arm_study
+
+STUDIES = ["example", "two arms", "pilot", "pilot original"]
 
 
-def _lead_overview(key):
-    return {"Category": "Subjects who died (DM DTHFL = Y)" if key[0] == "DTHFL" else key[1]}
+@pytest.fixture(scope="module")
+def results(example_study, pilot_study, shared_dir, tmp_path_factory):
+    """The summary of the bundled study (one arm), of it split in two arms with a screen failure, of CDISC's
+    Dataset-JSON pilot package (three arms) and of the original pilot (DM, EX, AE, CM, SV, TV: 306 subjects)."""
+    original, _ = load_study(shared_dir / "external" / "cdisc-pilot-original")
+    out = {}
+    for name, study in (("example", example_study), ("two arms", two_arm_study(example_study)),
+                        ("pilot", pilot_study), ("pilot original", original)):
+        out[name] = summarize(study, tmp_path_factory.mktemp("ard-render"), formats=["csv", "ard"])
+    return out
 
 
-def test_ae_tables_are_the_ard_formatted(pilot_study, tmp_path: Path):
-    result = summarize(pilot_study, tmp_path, formats=["ard"])
-    ard, tables = result.ard, result.tables
-    arms = [c.split(" (N=")[0] for c in tables["ae_overview"].columns if c.endswith("n (%)")]
-    assert arms[-1] == "Total" and len(arms) == 4
-    assert pd.DataFrame(count_rows(ard, "ae_overview", arms, _lead_overview)).equals(tables["ae_overview"])
-    # one number changed in the ARD changes exactly its cell
+def _plus_1000(ard: pd.DataFrame) -> pd.DataFrame:
     edited = ard.copy()
-    hit = (edited["table"].eq("ae_overview") & edited["variable_level"].eq("Any TEAE")
-           & edited["group1_level"].eq(arms[0]) & edited["stat_name"].eq("n"))
+    edited["stat"] = [None if v is None else v + 1000 for v in edited["stat"]]
+    return edited
+
+
+@pytest.mark.parametrize("name", STUDIES)
+def test_tables_are_their_layouts_rendered_with_the_ard(results, name):
+    res = results[name]
+    again = render_tables(res.layouts, res.ard)
+    assert list(again) == list(res.tables)
+    for table, t in again.items():
+        assert t.equals(res.tables[table]), table
+
+
+@pytest.mark.parametrize("name", STUDIES)
+def test_every_row_of_every_table_changes_with_the_ard(results, name):
+    res = results[name]
+    moved = render_tables(res.layouts, _plus_1000(res.ard))
+    checked = set()
+    for table, layout in res.layouts.items():
+        if table in NOT_FROM_ARD:
+            assert not has_cells(layout).any(), f"{table} is said not to come from the ARD but has ARD cells"
+            assert moved[table].equals(res.tables[table])
+            continue
+        if layout.empty:
+            continue
+        assert has_cells(layout).all(), f"{table}: a row without any ARD number"
+        before = res.tables[table].astype(str).to_numpy()
+        after = moved[table].astype(str).to_numpy()
+        unchanged = [i for i in range(len(before)) if (before[i] == after[i]).all()]
+        assert unchanged == [], f"{table}: rows {unchanged[:5]} did not change with the ARD"
+        checked.add(table)
+    # the tables a study of this kind has, each rendered from the ARD (more are checked when present)
+    expect = {"populations", "demographics", "disposition", "exposure_summary", "ae_overview", "ae_soc_pt",
+              "ae_characteristics", "lab_stats", "lab_change", "lab_range", "lab_shift", "vs_stats", "vs_change"}
+    if name == "pilot original":  # DM, EX, AE, CM: no lab or vital signs; TV without windows
+        expect = {t for t in expect if not t.startswith(("lab_", "vs_"))} | {"exposure_schedule", "cm_by_class"}
+        assert any("median" in str(c) for c in res.tables["exposure_schedule"]["Planned study day (window)"])
+    elif name != "pilot":
+        expect |= {"exposure_schedule", "ecg_qtc", "ecg_abnormal", "mh_soc_pt", "cxr_visits", "cm_by_class",
+                   "ds_disposition"}
+    else:
+        expect |= {"cm_by_class"}
+    assert expect <= checked, expect - checked
+
+
+def test_one_ard_number_changes_exactly_its_cell(results):
+    res = results["pilot"]
+    ard, t = res.ard, res.tables["ae_overview"]
+    hit = (ard["table"].eq("ae_overview") & ard["variable_level"].eq("Any TEAE") & ard["group1_level"].eq("Placebo")
+           & ard["stat_name"].eq("n"))
     assert hit.sum() == 1
+    edited = ard.copy()
     before = int(edited.loc[hit, "stat"].iloc[0])
     edited.loc[hit, "stat"] = before - 1
-    again = pd.DataFrame(count_rows(edited, "ae_overview", arms, _lead_overview))
-    diff = again.ne(tables["ae_overview"])
-    assert int(diff.to_numpy().sum()) == 1
-    col = next(c for c in again.columns if c.startswith(f"{arms[0]} (N=") and c.endswith("n (%)"))
+    again = render_tables(res.layouts, edited)["ae_overview"]
+    assert int(again.ne(t).to_numpy().sum()) == 1
+    col = next(c for c in again.columns if c.startswith("Placebo (N=") and c.endswith("n (%)"))
     assert again.at[0, col].startswith(f"{before - 1} (")
 
 

@@ -41,5 +41,6 @@ def test_uncoded_medication_and_discontinuation(example_study: Study, tmp_path) 
     assert d["COMPLETED"] == "8 (88.9%)" and d["LOST TO FOLLOW-UP"] == "1 (11.1%)"
     summarize(study, tmp_path, formats=["ard"])
     ard = pd.read_csv(tmp_path / "ard" / "ard.csv", dtype=str, keep_default_na=False)
-    row = ard[(ard["table"] == "ds") & (ard["variable_level"] == "LOST TO FOLLOW-UP") & (ard["stat_name"] == "n")]
+    row = ard[(ard["table"] == "ds_disposition") & (ard["variable_level"] == "LOST TO FOLLOW-UP")
+              & (ard["stat_name"] == "n")]
     assert row["stat"].tolist() == ["1"]

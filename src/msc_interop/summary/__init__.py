@@ -20,7 +20,8 @@ days) read study-level metadata (study.yaml, or TS and TV in SDTM): an input wit
 "schedule unknown" there. Every other table reads the subject-level datasets only.
 
 Output layout: OUTDIR/summary.html, OUTDIR/summary.md with OUTDIR/figures/*.svg, OUTDIR/csv/<table>.csv, and with
-format "ard" OUTDIR/ard/ard.csv and ard.json: every number of the tables as analysis results data (summary/ard.py).
+format "ard" OUTDIR/ard/ard.csv and ard.json: every number of the tables as analysis results data (summary/ard.py),
+which the tables are rendered from (summary/ard_tables.py).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from msc_interop.summary import ard, render
 from msc_interop.summary._common import Population, Section, text_col
 from msc_interop.summary.adverse import summarize_ae
 from msc_interop.summary.ae_groups import load_groups
+from msc_interop.summary.ard_tables import render_tables
 from msc_interop.summary.ecg import summarize_ecg
 from msc_interop.summary.exposure import summarize_exposure
 from msc_interop.summary.figures import lab_figures
@@ -66,6 +68,7 @@ class SummaryResult:
     titles: dict[str, str] = field(default_factory=dict)
     highlights: list[str] = field(default_factory=list)
     ard: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis results data (summary/ard.py)
+    layouts: dict[str, pd.DataFrame] = field(default_factory=dict)  # the tables before rendering (ard_tables.py)
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ def is_infusion(study: Study) -> bool:
 class _Summary(render.Report):
     labs: LabResult = field(default_factory=LabResult)  # what the lab figures are drawn from
     ard: pd.DataFrame = field(default_factory=pd.DataFrame)
+    layouts: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def _build(study: Study, opts: Options) -> _Summary:
@@ -126,8 +130,11 @@ def _build(study: Study, opts: Options) -> _Summary:
             ["No partial dates, missing values or non-numeric results found."])
     highlights = _highlights(study, pop, ex, sec, labs, ae, infusion)
     title = sec.tables["study"].set_index("Item")["Value"].get("Title", "")
-    return _Summary(study.meta.studyid, "" if title.startswith("not recorded") else title, sec.tables, sec.titles,
-                    sec.footnotes, highlights, labs=labs, ard=sec.ard.frame())
+    frame = sec.ard.frame()
+    # every table's numbers are the ARD's, formatted (summary/ard_tables.py): one source of truth
+    tables = render_tables(sec.tables, frame)
+    return _Summary(study.meta.studyid, "" if title.startswith("not recorded") else title, tables, sec.titles,
+                    sec.footnotes, highlights, labs=labs, ard=frame, layouts=sec.tables)
 
 
 def _highlights(study: Study, pop: Population, ex: pd.DataFrame, sec: Section, labs: LabResult, ae_all: pd.DataFrame,
@@ -213,4 +220,4 @@ def summarize(study: Study, outdir: Path, *, formats: Sequence[str] = FORMATS, b
     if "html" in formats:
         write_bytes_atomic(outdir / "summary.html", render.html_report(s).encode("utf-8"))
         paths.append(outdir / "summary.html")
-    return SummaryResult(s.tables, paths, s.footnotes, s.titles, s.highlights, s.ard)
+    return SummaryResult(s.tables, paths, s.footnotes, s.titles, s.highlights, s.ard, s.layouts)

@@ -178,23 +178,6 @@ def decimals_of(text: pd.Series) -> int:
     return int(min(4, frac.str.len().max())) if len(frac) else 0
 
 
-def exact_mean_sd(x: np.ndarray) -> tuple[float, float]:
-    """Mean and SD (n - 1) from exact sums (math.fsum), so they do not depend on the order the values came in."""
-    mean = math.fsum(x.tolist()) / len(x)
-    sd = math.sqrt(math.fsum(((x - mean) ** 2).tolist()) / (len(x) - 1)) if len(x) > 1 else float("nan")
-    return mean, sd
-
-
-def continuous_rows(values: pd.Series, decimals: int) -> dict[str, str]:
-    """n, Mean (SD), Median, Min, Max of one numeric column (NaN ignored) as display cells."""
-    v = pd.to_numeric(values, errors="coerce").dropna().astype(float).to_numpy()
-    if len(v) == 0:
-        return {"n": "0", "Mean (SD)": "-", "Median": "-", "Min, Max": "-"}
-    mean, sd = exact_mean_sd(v)
-    return {"n": str(len(v)), "Mean (SD)": mean_sd(mean, sd, decimals),
-            "Median": num(float(np.median(v)), decimals + 1), "Min, Max": min_max(v.min(), v.max(), decimals)}
-
-
 def category_order(values: Iterable[str], preferred: Sequence[str] = ()) -> list[str]:
     """Preferred (CT) order first, then the others alphabetically, Missing last."""
     seen = set(values)

@@ -25,13 +25,12 @@ from msc_interop.summary._common import (
     category_order,
     instant,
     is_partial,
-    n_pct,
     num,
     subjects_text,
     text_col,
 )
 from msc_interop.summary.ae_groups import AeGroups
-from msc_interop.summary.ard_tables import count_rows
+from msc_interop.summary.ard_tables import Cell, cell, count_rows
 
 NOT_CODED = "Not coded"
 WINDOW = pd.Timedelta(hours=24)
@@ -237,6 +236,10 @@ def _characteristics(ae: pd.DataFrame, pop: Population, sec: Section, groups: Ae
     n_by = pop.arm_n()
     e = pop.expand(ae) if len(ae) else ae.assign(ARMCD=pd.Series(dtype=object))
     sev_rank = {s: i for i, s in enumerate(groups.severity_order)}
+    total = {}  # all TEAE records per column: the denominator of the events percentages
+    for c in pop.columns():
+        k = int((e["ARMCD"] == c).sum()) if len(e) else 0
+        total[c] = sec.ard.add("ae_characteristics", pop.label(c), "ANY_TEAE", "Y", {"events": k})["events"]
     specs = [("Severity (AESEV)", "AESEV", groups.severity_order), ("Serious (AESER)", "AESER", ("Y", "N")),
              ("Relationship (grouped)", "RELGR", ("related", "not related", "unclassified")),
              ("Relationship (AEREL)", "AEREL", ()), ("Outcome (AEOUT)", "AEOUT", groups.outcome_order),
@@ -255,13 +258,14 @@ def _characteristics(ae: pd.DataFrame, pop: Population, sec: Section, groups: Ae
             subj = pd.crosstab(once["v"], once["ARMCD"])
         else:
             subj = pd.DataFrame()
-        n_events = {c: int((e["ARMCD"] == c).sum()) if len(e) else 0 for c in pop.columns()}
         for cat in category_order(ev.index if len(ev) else [], preferred):
-            row = {"Characteristic": label, "Category": cat}
+            row: dict[str, object] = {"Characteristic": label, "Category": cat}
             for c in pop.columns():
-                row[pop.header(c, "events n (%)")] = n_pct(int(ev.at[cat, c]) if c in ev else 0, n_events[c])
-                row[pop.header(c, "subjects n (%)")] = n_pct(
-                    int(subj.at[cat, c]) if (c in subj and cat in subj.index) else 0, n_by[c])
+                ref = sec.ard.counts("ae_characteristics", pop.label(c), var, cat,
+                                     int(subj.at[cat, c]) if (c in subj and cat in subj.index) else 0, n_by[c],
+                                     int(ev.at[cat, c]) if c in ev else 0)
+                row[pop.header(c, "events n (%)")] = Cell("n_pct", (("n", ref["events"]), ("N", total[c])))
+                row[pop.header(c, "subjects n (%)")] = cell(ref, "n_pct")
             rows.append(row)
     notes = ["TEAE only. Events n (%): percent of all TEAE; subjects n (%): percent of N. Severity counts each "
              "subject once, at the most severe event; for the other characteristics a subject is counted in every "

@@ -16,7 +16,8 @@ import pandas as pd
 
 from msc_interop import mappings
 from msc_interop.study import Study
-from msc_interop.summary._common import Population, Section, n_pct, num_col, text_col
+from msc_interop.summary._common import Population, Section, num_col, text_col
+from msc_interop.summary.ard_tables import cell
 
 QTC_TABLE, ABN_TABLE = "ecg_qtc", "ecg_abnormal"
 
@@ -68,16 +69,16 @@ def _qtc_table(eg: pd.DataFrame, pop: Population, sec: Section) -> None:
         (f"Maximum increase from baseline > {t:g} ms", "change", t) for t in conf["change_ms"]]
     big_n = {c: int((per["ARMCD"].eq(c)).sum()) for c in cols}
     big_n_change = {c: int((per["ARMCD"].eq(c) & per["change"].notna()).sum()) for c in cols}
-    rows.append({"Category": "Subjects with a post-baseline QTcF", **{pop.header(c): str(big_n[c]) for c in cols}})
+    rows.append({"Category": "Subjects with a post-baseline QTcF", **{pop.header(c): cell(sec.ard.add(
+        QTC_TABLE, pop.label(c), "QTCF", "post-baseline", {"N": big_n[c]}), "text", stat="N") for c in cols}})
     for label, what, t in specs:
-        row = {"Category": label}
+        row: dict[str, object] = {"Category": label}
         for c in cols:
             sub = per[per["ARMCD"].eq(c)]
             n = int((sub[what] > t).sum())
             total = big_n_change[c] if what == "change" else big_n[c]
-            row[pop.header(c)] = n_pct(n, total)
-            sec.ard.counts(QTC_TABLE, pop.label(c), "QTCFAG" if what == "max" else "QTCFAG_CHG", f"> {t:g} ms",
-                           n, total)
+            row[pop.header(c)] = cell(sec.ard.counts(QTC_TABLE, pop.label(c), "QTCFAG" if what == "max" else
+                                                     "QTCFAG_CHG", f"> {t:g} ms", n, total), "n_pct")
         rows.append(row)
     sec.add(QTC_TABLE, "ECG: QTcF categories (ICH E14)", pd.DataFrame(rows), [
         f"{conf['source']}. Maximum of the post-baseline values per subject; increase = post-baseline value minus "
@@ -93,8 +94,9 @@ def _abnormal_table(eg: pd.DataFrame, pop: Population, sec: Section) -> None:
     cols = pop.columns()
     assessed = pop.expand(intp.drop_duplicates("USUBJID")[["USUBJID"]])
     big_n = {c: int(assessed["ARMCD"].eq(c).sum()) for c in cols}
-    rows = [{"Finding": "Subjects with an ECG interpretation", "Timing": "",
-             **{pop.header(c): str(big_n[c]) for c in cols}}]
+    rows: list[dict[str, object]] = [{"Finding": "Subjects with an ECG interpretation", "Timing": "", **{
+        pop.header(c): cell(sec.ard.add(ABN_TABLE, pop.label(c), "INTP", "assessed", {"N": big_n[c]}), "text",
+                            stat="N") for c in cols}}]
     groups = [("ABNORMAL interpretation", intp, "ABNORMAL")] + [
         (term, found, term) for term in sorted(found["EGSTRESC"].unique())]
     for label, df, value in groups:
@@ -104,11 +106,10 @@ def _abnormal_table(eg: pd.DataFrame, pop: Population, sec: Section) -> None:
         for timing, subjects in (("at baseline", at_base), ("after baseline, new", after - at_base),
                                  ("after baseline, present at baseline", after & at_base)):
             ex = pop.expand(pd.DataFrame({"USUBJID": sorted(subjects)}))
-            row = {"Finding": label, "Timing": timing}
+            row: dict[str, object] = {"Finding": label, "Timing": timing}
             for c in cols:
                 n = int(ex["ARMCD"].eq(c).sum())
-                row[pop.header(c)] = n_pct(n, big_n[c])
-                sec.ard.counts(ABN_TABLE, pop.label(c), label, timing, n, big_n[c])
+                row[pop.header(c)] = cell(sec.ard.counts(ABN_TABLE, pop.label(c), label, timing, n, big_n[c]), "n_pct")
             rows.append(row)
     sec.add(ABN_TABLE, "ECG: abnormal interpretations and findings, at baseline and after", pd.DataFrame(rows), [
         "Interpretation: EGTESTCD INTP = ABNORMAL; findings: the ECG Result terms of the finding records. New: "

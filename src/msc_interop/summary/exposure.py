@@ -6,6 +6,7 @@ else EXDOSE itself. The weight is the one recorded at dosing, SUPPEX QNAM WEIGHT
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -15,16 +16,14 @@ from msc_interop.study import Study
 from msc_interop.summary._common import (
     Population,
     Section,
-    continuous_rows,
     decimals_of,
     is_partial,
-    n_pct,
-    num,
     num_col,
     num_column,
     text_col,
     visitnum_text,
 )
+from msc_interop.summary.ard_tables import SAS_EPOCH, Cell, cell, continuous_cells
 from msc_interop.summary.subjects import planned_days
 
 SCHEDULE_UNKNOWN = "schedule unknown"
@@ -64,17 +63,23 @@ def summarize_exposure(study: Study, pop: Population, sec: Section) -> pd.DataFr
     ex = prepare(study)
     _summary_table(ex, pop, sec)
     _listing(ex, sec)
-    _schedule(study, ex, sec)
+    _schedule(study, ex, pop, sec)
     return ex
 
 
 def _summary_table(ex: pd.DataFrame, pop: Population, sec: Section) -> None:
     cols = pop.columns()
     n_by = pop.arm_n()
-    rows: list[dict[str, str]] = []
+    rows: list[dict[str, object]] = []
+    t = "exposure_summary"
 
-    def add(char: str, stat: str, cells: dict[str, str]) -> None:
+    def add(char: str, stat: str, cells: dict[str, object]) -> None:
         rows.append({"Characteristic": char, "Statistic": stat, **{pop.header(c): cells.get(c, "-") for c in cols}})
+
+    def values(variable: str, of_arm, groups: tuple = ()) -> dict[str, dict[str, Cell]]:
+        """Per column: the continuous statistics of of_arm(c) recorded in the ARD, as cells."""
+        return {c: continuous_cells(sec.ard.values(t, pop.label(c), variable, of_arm(c), groups=groups), decimals)
+                for c in cols}
 
     exa = pop.expand(ex) if len(ex) else ex.assign(ARMCD=pd.Series(dtype=object))
     per_subj = (exa.groupby(["ARMCD", "USUBJID"]).agg(k=("EXSEQ", "size"), total=("TOTAL", "sum"),
@@ -82,16 +87,17 @@ def _summary_table(ex: pd.DataFrame, pop: Population, sec: Section) -> None:
                 if len(exa) else pd.DataFrame(columns=["k", "total", "total_n"]))
     subj_n = per_subj.groupby(level="ARMCD").size() if len(per_subj) else pd.Series(dtype=int)
     add("Subjects with at least one administration", "n (%)",
-        {c: n_pct(int(subj_n.get(c, 0)), n_by[c]) for c in cols})
-    add("Administrations (EX records)", "n", {c: str(int((exa["ARMCD"] == c).sum())) for c in cols})
-
-    def per_arm_stats(series_by_arm, decimals):
-        return {c: continuous_rows(series_by_arm(c), decimals) for c in cols}
+        {c: cell(sec.ard.counts(t, pop.label(c), "EXPOSED", "Y", int(subj_n.get(c, 0)), n_by[c]), "n_pct")
+         for c in cols})
+    add("Administrations (EX records)", "n",
+        {c: cell(sec.ard.add(t, pop.label(c), "EXSEQ", None, {"n": int((exa["ARMCD"] == c).sum())}), "text")
+         for c in cols})
 
     def arm_slice(c):
         return per_subj.xs(c, level="ARMCD") if c in subj_n.index else per_subj.iloc[0:0]
 
-    stats = per_arm_stats(lambda c: arm_slice(c)["k"], 0)
+    decimals = 0
+    stats = values("ADMIN_PER_SUBJECT", lambda c: arm_slice(c)["k"])
     for s in ("Mean (SD)", "Median", "Min, Max"):
         add("Administrations per subject", s, {c: stats[c][s] for c in cols})
     dist = per_subj["k"].groupby(level="ARMCD").value_counts() if len(per_subj) else pd.Series(dtype=int)
@@ -99,39 +105,48 @@ def _summary_table(ex: pd.DataFrame, pop: Population, sec: Section) -> None:
     if 0 < len(ks) <= 5:
         for k in ks:
             add("Administrations per subject", f"{k}: n (%)",
-                {c: n_pct(int(dist.get((c, k), 0)), n_by[c]) for c in cols})
+                {c: cell(sec.ard.counts(t, pop.label(c), "ADMIN_PER_SUBJECT", k, int(dist.get((c, k), 0)), n_by[c]),
+                         "n_pct") for c in cols})
     for unit in sorted(ex["EXDOSU"].unique()) if len(ex) else []:
         sub = exa[exa["EXDOSU"].eq(unit)]
-        d = max(2, decimals_of(sub["EXDOSE"].dropna().map(repr)))
-        stats = per_arm_stats(lambda c, sub=sub: sub.loc[sub["ARMCD"].eq(c), "EXDOSE"], d)
+        decimals = max(2, decimals_of(sub["EXDOSE"].dropna().map(repr)))
+        stats = values("EXDOSE", lambda c, sub=sub: sub.loc[sub["ARMCD"].eq(c), "EXDOSE"], (("EXDOSU", unit),))
         for s in ("n", "Mean (SD)", "Min, Max"):
             add(f"Dose per administration ({unit or 'no unit'})", s, {c: stats[c][s] for c in cols})
+    decimals = 1
     if len(ex) and ex["WEIGHT"].notna().any():
-        stats = per_arm_stats(lambda c: exa.loc[exa["ARMCD"].eq(c), "WEIGHT"], 1)
+        stats = values("WEIGHT", lambda c: exa.loc[exa["ARMCD"].eq(c), "WEIGHT"])
         for s in ("n", "Mean (SD)", "Min, Max"):
             add("Body weight at dosing (kg)", s, {c: stats[c][s] for c in cols})
     for unit in sorted(ex["TOTALU"].dropna().unique()) if len(ex) else []:
         sub = exa[exa["TOTALU"].eq(unit) & exa["TOTAL"].notna()]
-        stats = per_arm_stats(lambda c, sub=sub: sub.loc[sub["ARMCD"].eq(c), "TOTAL"], 1)
+        per_unit = (("TOTALU", unit),)
+        stats = values("TOTAL", lambda c, sub=sub: sub.loc[sub["ARMCD"].eq(c), "TOTAL"], per_unit)
         for s in ("n", "Mean (SD)", "Min, Max"):
             add(f"Total given per administration ({unit})", s, {c: stats[c][s] for c in cols})
-        subj_tot = sub.groupby(["ARMCD", "USUBJID"])["TOTAL"].sum()
-        stats = {c: continuous_rows(subj_tot.xs(c, level="ARMCD") if c in subj_tot.index.get_level_values(0)
-                                    else pd.Series(dtype=float), 1) for c in cols}
+        subj_tot = sub.groupby(["ARMCD", "USUBJID"])["TOTAL"].agg(lambda x: math.fsum(x.tolist()))
+        stats = values("TOTAL_PER_SUBJECT", lambda c, st=subj_tot: st.xs(c, level="ARMCD")
+                       if c in st.index.get_level_values(0) else pd.Series(dtype=float), per_unit)
         for s in ("n", "Mean (SD)", "Min, Max"):
             add(f"Total given per subject ({unit})", s, {c: stats[c][s] for c in cols})
         add(f"Total given, all subjects ({unit})", "sum",
-            {c: num(sub.loc[sub["ARMCD"].eq(c), "TOTAL"].sum(), 1) for c in cols})
+            {c: cell(sec.ard.add(t, pop.label(c), "TOTAL_ALL_SUBJECTS", None, {
+                "sum": math.fsum(sub.loc[sub["ARMCD"].eq(c), "TOTAL"].tolist())}, groups=per_unit), "num", 1)
+             for c in cols})
     if len(ex):
         arm = pop.attach_arm(ex)["ARMCD"]
         inpop = ex["USUBJID"].isin(pop.subjects["USUBJID"])
-        dt = ex["EXSTDTC"].str.slice(0, 10)
-        complete = ~is_partial(ex["EXSTDTC"]) & ex["EXSTDTC"].ne("")
+        dt = pd.to_datetime(ex["EXSTDTC"].str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+        complete = ~is_partial(ex["EXSTDTC"]) & ex["EXSTDTC"].ne("") & dt.notna()
         if complete.any():
+            days = (dt - pd.Timestamp(SAS_EPOCH)).dt.days
             total = {}
             for c in cols:
                 sel = complete & inpop & (arm.eq(c) | (c == "Total"))
-                total[c] = f"{dt[sel].min()} to {dt[sel].max()}" if sel.any() else "-"
+                ref = sec.ard.add(t, pop.label(c), "EXSTDT", None, {"min": days[sel].min() if sel.any() else None,
+                                                                  "max": days[sel].max() if sel.any() else None},
+                                  context="continuous")
+                total[c] = cell(ref, "date_range")
             add("Administration dates", "first to last", total)
     notes = ["Total given = EXDOSE x body weight at dosing (SUPPEX QNAM WEIGHT) when the dose unit is per kg "
              "(10^6/kg: 10^6 cells), else EXDOSE."]
@@ -168,7 +183,7 @@ def _listing(ex: pd.DataFrame, sec: Section) -> None:
             ["Study day: EXSTDY (day of first administration = day 1, no day 0)."])
 
 
-def _schedule(study: Study, ex: pd.DataFrame, sec: Section) -> None:
+def _schedule(study: Study, ex: pd.DataFrame, pop: Population, sec: Section) -> None:
     """Each administration's study day against the planned day of its visit and the visit window."""
     cols = ["Visit number", "Visit", "Planned study day (window)", "Administrations", "On schedule",
             "Outside window", "Not assessable"]
@@ -192,25 +207,37 @@ def _schedule(study: Study, ex: pd.DataFrame, sec: Section) -> None:
     else:
         e["status"] = SCHEDULE_UNKNOWN
     e["VISITKEY"] = e["VISITNUM"].fillna(-1.0)
+    trta = pop.label(pop.columns()[-1])  # every EX record (the schedule is not by arm)
     rows = []
     for vn, g in e.groupby("VISITKEY", sort=True):
         n = len(g)
         label = g["VISIT"].mode().iloc[0] if g["VISIT"].ne("").any() else "(no visit recorded)"
+        vis = (("VISITNUM", visitnum_text(vn) if vn >= 0 else None),)
+        plan: object
         if known and g["planned_dy"].notna().any() and not windowed:
             dev = g["dev"].dropna()
-            plan = f"{int(g['planned_dy'].dropna().iloc[0])} (no window in the data" + (
-                f"; median {dev.median():+g} days from plan)" if len(dev) else ")")
+            day = int(g["planned_dy"].dropna().iloc[0])
+            plan = f"{day} (no window in the data)"
+            if len(dev):  # the median deviation is a result: from the ARD, the planned day a label
+                ref = sec.ard.add("exposure_schedule", trta, "EXSTDY_DEVIATION", None,
+                                  {"median": float(dev.median())}, groups=vis, context="continuous")
+                plan = Cell("signed", (("median", ref["median"]),),
+                            around=f"{day} (no window in the data; median {{}} days from plan)")
         elif known and g["planned_dy"].notna().any():
             p, wb, wa = (int(g[c].iloc[0]) for c in ("planned_dy", "window_before", "window_after"))
             plan = f"{p} (-{wb}/+{wa})"
         else:
             plan = SCHEDULE_UNKNOWN if not known else "not planned"
         counts = g["status"].value_counts()
+        ref = {status: sec.ard.counts("exposure_schedule", trta, "SCHEDULE", status, int(counts.get(status, 0)), n,
+                                      groups=vis)
+               for status in (("on schedule", "outside window", "not assessable") if known else (SCHEDULE_UNKNOWN,))}
+        last = ref["not assessable" if known else SCHEDULE_UNKNOWN]
         rows.append({"Visit number": visitnum_text(vn) if vn >= 0 else "", "Visit": label,
-                     "Planned study day (window)": plan, "Administrations": str(n),
-                     "On schedule": n_pct(int(counts.get("on schedule", 0)), n) if known else SCHEDULE_UNKNOWN,
-                     "Outside window": n_pct(int(counts.get("outside window", 0)), n) if known else SCHEDULE_UNKNOWN,
-                     "Not assessable": str(int(counts.get("not assessable", 0)) if known else n)})
+                     "Planned study day (window)": plan, "Administrations": cell(last, "text", stat="N"),
+                     "On schedule": cell(ref["on schedule"], "n_pct") if known else SCHEDULE_UNKNOWN,
+                     "Outside window": cell(ref["outside window"], "n_pct") if known else SCHEDULE_UNKNOWN,
+                     "Not assessable": cell(last, "text")})
     notes = []
     if known and not windowed:
         notes.append(f"Planned study day from {plan_src}; the data give no visit window, so 'on schedule' means "

@@ -13,7 +13,8 @@ from __future__ import annotations
 import pandas as pd
 
 from msc_interop.study import Study
-from msc_interop.summary._common import Population, Section, n_pct, text_col
+from msc_interop.summary._common import Population, Section, text_col
+from msc_interop.summary.ard_tables import cell
 
 NOT_CODED = "Not coded"
 MH_TITLE = "Medical history by MedDRA system organ class and preferred term"
@@ -34,10 +35,6 @@ def _subjects(df: pd.DataFrame, pop: Population, keys: list[str]) -> pd.Series:
     return e.drop_duplicates([*keys, "ARMCD", "USUBJID"]).groupby([*keys, "ARMCD"]).size()
 
 
-def _row(pop: Population, counts: pd.Series, key: tuple, denominators: dict[str, int]) -> dict[str, str]:
-    return {pop.header(c, "n (%)"): n_pct(int(counts.get((*key, c), 0)), denominators[c]) for c in pop.columns()}
-
-
 def _mh(mh: pd.DataFrame, pop: Population, sec: Section) -> None:
     df = pd.DataFrame({"USUBJID": text_col(mh, "USUBJID")})
     soc = text_col(mh, "MHBODSYS")
@@ -54,25 +51,28 @@ def _mh(mh: pd.DataFrame, pop: Population, sec: Section) -> None:
     any_n = _subjects(df.assign(ANY="any"), pop, ["ANY"])
     by_soc, by_pt = _subjects(df, pop, ["SOC"]), _subjects(df, pop, ["SOC", "PT"])
     total = "Total" if pop.with_total else pop.arms[0]
-    rows = [{"System organ class": "Any medical history", "Preferred term": "", **_row(pop, any_n, ("any",), n_by)}]
-    _ard(sec, "mh_soc_pt", pop, any_n, ("any",), n_by, "ANY_MH", "Y")
+    rows = [{"System organ class": "Any medical history", "Preferred term": "",
+             **_ard(sec, "mh_soc_pt", pop, any_n, ("any",), n_by, "ANY_MH", "Y")}]
     socs = sorted(df["SOC"].unique(), key=lambda s: (s == NOT_CODED, -int(by_soc.get((s, total), 0)), s))
     for s in socs:
-        rows.append({"System organ class": s, "Preferred term": "", **_row(pop, by_soc, (s,), n_by)})
-        _ard(sec, "mh_soc_pt", pop, by_soc, (s,), n_by, "MHBODSYS", s)
+        rows.append({"System organ class": s, "Preferred term": "",
+                     **_ard(sec, "mh_soc_pt", pop, by_soc, (s,), n_by, "MHBODSYS", s)})
         pts = df.loc[df["SOC"].eq(s), "PT"].unique()
         for p in sorted(pts, key=lambda p: (-int(by_pt.get((s, p, total), 0)), p)):
-            rows.append({"System organ class": s, "Preferred term": p, **_row(pop, by_pt, (s, p), n_by)})
-            _ard(sec, "mh_soc_pt", pop, by_pt, (s, p), n_by, "MHDECOD", p, (("MHBODSYS", s),))
+            rows.append({"System organ class": s, "Preferred term": p,
+                         **_ard(sec, "mh_soc_pt", pop, by_pt, (s, p), n_by, "MHDECOD", p, (("MHBODSYS", s),))})
     sec.add("mh_soc_pt", MH_TITLE, pd.DataFrame(rows),
             ["n (%): subjects of the safety population with at least one such condition (percent of N). Sorted by "
              "decreasing number of subjects, then alphabetically."])
 
 
 def _ard(sec: Section, table: str, pop: Population, counts: pd.Series, key: tuple, n_by: dict[str, int],
-         variable: str, level: object, groups: tuple[tuple[str, object], ...] = ()) -> None:
-    for c in pop.columns():
-        sec.ard.counts(table, pop.label(c), variable, level, int(counts.get((*key, c), 0)), n_by[c], groups=groups)
+         variable: str, level: object, groups: tuple[tuple[str, object], ...] = (), header: str = "n (%)"
+         ) -> dict[str, object]:
+    """The ARD rows of one table row (n, N, p per treatment column) and the row's cells formatted from them."""
+    return {pop.header(c, header): cell(sec.ard.counts(table, pop.label(c), variable, level,
+                                                       int(counts.get((*key, c), 0)), n_by[c], groups=groups), "n_pct")
+            for c in pop.columns()}
 
 
 def _cxr(re_: pd.DataFrame, pop: Population, sec: Section) -> None:
@@ -98,15 +98,14 @@ def _cxr(re_: pd.DataFrame, pop: Population, sec: Section) -> None:
     for v in visits:
         at = df[df["VISIT"].eq(v)]
         denominators = {c: int(read.get((v, c), 0)) for c in pop.columns()}
-        rows.append({"Visit": v, "Reading": "Subjects read",
-                     **{pop.header(c, "n (%)"): str(denominators[c]) for c in pop.columns()}})
+        rows.append({"Visit": v, "Reading": "Subjects read", **{pop.header(c, "n (%)"): cell(sec.ard.add(
+            "cxr_visits", pop.label(c), "RESTRESC", "read", {"N": denominators[c]}, groups=(("VISIT", v),)), "text",
+            stat="N") for c in pop.columns()}})
         for label, mask in (("Normal", at["RESULT"].eq("NORMAL")), ("Abnormal", at["RESULT"].eq("ABNORMAL")),
                             ("New abnormality after baseline", at["NEW"])):
             counts = _subjects(at[mask.to_numpy()].assign(ROW=label), pop, ["ROW"]) if mask.any() else pd.Series()
-            rows.append({"Visit": v, "Reading": label, **_row(pop, counts, (label,), denominators)})
-            for c in pop.columns():
-                sec.ard.counts("cxr_visits", pop.label(c), "RESTRESC", label, int(counts.get((label, c), 0)),
-                               denominators[c], groups=(("VISIT", v),))
+            rows.append({"Visit": v, "Reading": label, **_ard(sec, "cxr_visits", pop, counts, (label,), denominators,
+                                                              "RESTRESC", label, (("VISIT", v),))})
     sec.add("cxr_visits", CXR_TITLE, pd.DataFrame(rows),
             ["Chest X-ray interpretation (RE RETESTCD INTP, RESTRESC). n (%): subjects read at the visit with that "
              "reading (percent of the subjects read at the visit). New abnormality: abnormal at a visit after "

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from msc_interop.summary._common import MISSING, Section, n_pct, num, visitnum_text
+from msc_interop.summary._common import MISSING, Section, num, visitnum_text
+from msc_interop.summary.ard_tables import cell
 from msc_interop.summary.lab_data import N_ABN, N_HIGH, N_LOW, N_NORMAL, NR, TITLES, LabData
 
 
@@ -21,14 +22,15 @@ def range_table(d: LabData, an: pd.DataFrame, sec: Section, period_word: str) ->
     rows = []
     for (p, per), r in counts.iterrows():
         n = int(r.sum())
-        for var, k in (("LOW", r[N_LOW]), ("HIGH", r[N_HIGH]), ("ABNORMAL", r[N_ABN]),
-                       ("OUTSIDE", r[N_LOW] + r[N_HIGH] + r[N_ABN])):
-            sec.ard.counts("lab_range", "", "ANRIND", var, int(k), n, groups=d.ard_groups(p, per))
-        row = {"_p": p, "_q": per, **d.param_cells(p), period_word: d.period_label(per), "n": n,
-               "Below range (LOW) n (%)": n_pct(int(r[N_LOW]), n), "Above range (HIGH) n (%)": n_pct(int(r[N_HIGH]), n)}
+        ref = {var: sec.ard.counts("lab_range", "", "ANRIND", var, int(k), n, groups=d.ard_groups(p, per))
+               for var, k in (("LOW", r[N_LOW]), ("HIGH", r[N_HIGH]), ("ABNORMAL", r[N_ABN]),
+                              ("OUTSIDE", r[N_LOW] + r[N_HIGH] + r[N_ABN]))}
+        row = {"_p": p, "_q": per, **d.param_cells(p), period_word: d.period_label(per),
+               "n": cell(ref["OUTSIDE"], "int", stat="N"), "Below range (LOW) n (%)": cell(ref["LOW"], "n_pct"),
+               "Above range (HIGH) n (%)": cell(ref["HIGH"], "n_pct")}
         if show_abn:
-            row["ABNORMAL n (%)"] = n_pct(int(r[N_ABN]), n)
-        row["Outside range n (%)"] = n_pct(int(r[N_LOW] + r[N_HIGH] + r[N_ABN]), n)
+            row["ABNORMAL n (%)"] = cell(ref["ABNORMAL"], "n_pct")
+        row["Outside range n (%)"] = cell(ref["OUTSIDE"], "n_pct")
         rows.append(row)
     notes = ["n: results with a reference range classification (LBNRIND); percentages of n."]
     if d.counts["nr_derived"]:
@@ -60,12 +62,15 @@ def shift_table(d: LabData, sec: Section) -> None:
             if b not in present and b not in ("LOW", "NORMAL", "HIGH"):
                 continue
             r = ct.loc[(p, b)] if b in present else pd.Series(dtype=int)
+            groups = (("PARAMCD", d.paramcd(p)), ("BNRIND", b))
+            base = sec.ard.add("lab_shift", "", "BNRIND", b, {"N": int(r.sum()) if len(r) else 0},
+                               groups=groups[:1], context="shift")
             row = {"_p": p, "_q": ["LOW", "NORMAL", "HIGH", "ABNORMAL", MISSING].index(b), **d.param_cells(p),
-                   "Baseline": b, "n": int(r.sum()) if len(r) else 0}
+                   "Baseline": b, "n": cell(base, "int", stat="N")}
             for c in post_cols:
-                row[f"Worst post-baseline {c}"] = int(r.get(c, 0))
-                sec.ard.add("lab_shift", "", "WORST_POST_BASELINE", c, {"n": int(r.get(c, 0))},
-                            groups=(("PARAMCD", d.paramcd(p)), ("BNRIND", b)), context="shift")
+                ref = sec.ard.add("lab_shift", "", "WORST_POST_BASELINE", c, {"n": int(r.get(c, 0))}, groups=groups,
+                                  context="shift")
+                row[f"Worst post-baseline {c}"] = cell(ref, "int")
             rows.append(row)
     notes = ["Subjects by baseline reference range category (LBNRIND) and their worst post-baseline category over "
              "all post-baseline records (scheduled and unscheduled visits): LOW and HIGH when both occurred. "

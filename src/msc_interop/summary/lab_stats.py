@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from msc_interop.summary._common import Population, Section, exact_mean_sd, mean_sd, min_max, num, p_value
-from msc_interop.summary.ard import Ard
-from msc_interop.summary.ard_tables import recorded_stats
+from msc_interop.summary._common import Population, Section, p_value
+from msc_interop.summary.ard import exact_mean_sd
+from msc_interop.summary.ard_tables import cell
 from msc_interop.summary.lab_data import TITLES, LabData
 
 EXACT_MAX = 50  # up to this many non-zero pairs the signed-rank p-value is exact
@@ -63,17 +63,13 @@ def value_stats(d: LabData, an: pd.DataFrame) -> pd.DataFrame:
 
 def stats_table(d: LabData, s: pd.DataFrame, sec: Section, period_word: str, notes: list[str]) -> None:
     """lab_stats: n, mean (SD), median, min and max by parameter and period."""
-    keys, ard = [], Ard()  # this table's ARD rows, rendered below, then added to the summary's
-    for (p, per), r in s.iterrows():
-        ard.add("lab_stats", "", "AVAL", None, _cont(r), groups=d.ard_groups(p, per), context="continuous")
-        keys.append((p, per))
     rows = []  # the cells are the ARD's numbers, formatted (summary/ard_tables.py: one source of truth)
-    sec.ard.rows.extend(ard.rows)
-    for (p, per), st in zip(keys, recorded_stats(ard.frame(), "lab_stats"), strict=True):
+    for (p, per), r in s.iterrows():
+        ref = sec.ard.add("lab_stats", "", "AVAL", None, _cont(r), groups=d.ard_groups(p, per), context="continuous")
         dec = int(d.params.at[p, "decimals"])
-        rows.append({"_p": p, "_q": per, **d.param_cells(p), period_word: d.period_label(per), "n": int(st["N"]),
-                     "Mean (SD)": mean_sd(st["mean"], st["sd"], dec), "Median": num(st["median"], dec + 1),
-                     "Min, Max": min_max(st["min"], st["max"], dec)})
+        rows.append({"_p": p, "_q": per, **d.param_cells(p), period_word: d.period_label(per),
+                     "n": cell(ref, "int", stat="N"), "Mean (SD)": cell(ref, "mean_sd", dec),
+                     "Median": cell(ref, "median", dec), "Min, Max": cell(ref, "min_max", dec)})
     extra = []
     char_only = d.params.loc[~d.params["numeric"], "LBTESTCD"].tolist()
     if char_only:
@@ -111,22 +107,16 @@ def change_table(d: LabData, an: pd.DataFrame, sec: Section, period_word: str) -
             pv, method = signed_rank_test(diff)
             pnum[k] = pv
             tests[k] = (p_value(pv), f"Wilcoxon signed-rank ({method}), {nz} non-zero pairs")
-    keys, ard = [], Ard()
-    for (p, per), r in s.iterrows():
-        ard.add("lab_change", "", "CHG", None, {**_cont(r), "p.value": pnum.get((p, per))},
-                    groups=d.ard_groups(p, per), context="continuous")
-        keys.append((p, per))
     rows = []  # the cells are the ARD's numbers, formatted
-    sec.ard.rows.extend(ard.rows)
-    for (p, per), st in zip(keys, recorded_stats(ard.frame(), "lab_change"), strict=True):
+    for (p, per), r in s.iterrows():
+        ref = sec.ard.add("lab_change", "", "CHG", None, {**_cont(r), "p.value": pnum.get((p, per))},
+                          groups=d.ard_groups(p, per), context="continuous")
         dec = int(d.params.at[p, "decimals"])
         pv, how = tests[(p, per)]
-        if (p, per) in pnum:
-            pv = p_value(st["p.value"])
         rows.append({"_p": p, "_q": per, **d.param_cells(p), period_word: d.period_label(per),
-                     "n (pairs)": int(st["N"]), "Mean (SD) change": mean_sd(st["mean"], st["sd"], dec),
-                     "Median change": num(st["median"], dec + 1),
-                     "Min, Max change": min_max(st["min"], st["max"], dec), "p (vs baseline)": pv, "Method": how})
+                     "n (pairs)": cell(ref, "int", stat="N"), "Mean (SD) change": cell(ref, "mean_sd", dec),
+                     "Median change": cell(ref, "median", dec), "Min, Max change": cell(ref, "min_max", dec),
+                     "p (vs baseline)": cell(ref, "p_value") if (p, per) in pnum else pv, "Method": how})
     notes = ["Change = post-baseline value - baseline value, for subjects with both. Wilcoxon signed-rank test "
              "(two-sided, zero differences dropped) of each visit against baseline: exact permutation distribution "
              f"(ties handled exactly) up to {EXACT_MAX} non-zero pairs, normal approximation with tie correction "

@@ -14,6 +14,7 @@ import pandas as pd
 
 from msc_interop.study import Study
 from msc_interop.summary._common import Population, Section, n_pct, subjects_text
+from msc_interop.summary.ard_tables import shift_cells
 from msc_interop.summary.lab_data import N_LOW, NR, TITLES, LabData, analysis_rows, prepare
 from msc_interop.summary.lab_issues import record_issues
 from msc_interop.summary.lab_ranges import abnormal_listing, range_table, shift_table
@@ -113,12 +114,13 @@ def _by_arm(pop: Population, d: LabData, an: pd.DataFrame, arm_of: np.ndarray,
         s = Section()
         make(dd, a_an, s)
         trta = pop.label(c)
+        offset = len(sec.ard.rows)  # the arm's ARD rows go after the summary's: its cells point there
         sec.ard.rows.extend((r[0], r[1], trta, *r[3:]) for r in s.ard.rows)
         first = first or s
         for name, t in s.tables.items():
             if len(t.columns) == 0:
                 continue
-            t = t.copy()
+            t = shift_cells(t, offset)
             after = "Unit" if name == "lab_shift" else period_word
             t.insert(t.columns.get_loc(after) + 1 if after in t else 0, ARM_COL, pop.header(c))
             t["_a"] = i
@@ -134,7 +136,7 @@ def _by_arm(pop: Population, d: LabData, an: pd.DataFrame, arm_of: np.ndarray,
         t = t.sort_values(keys, kind="stable").drop(columns=["_p", "_q", "_a"]).reset_index(drop=True)
         for col in t.columns:  # a column one arm lacks (e.g. ABNORMAL): zero there
             if t[col].isna().any() and col.startswith("Worst post-baseline"):
-                t[col] = t[col].fillna(0).astype(int)
+                t[col] = t[col].astype(object).where(t[col].notna(), 0)
             elif t[col].isna().any() and col.endswith("n (%)"):
                 t[col] = t[col].fillna("0")
         sec.add(name, first.titles[name], t, first.footnotes[name])

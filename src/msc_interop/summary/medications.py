@@ -7,7 +7,8 @@ from __future__ import annotations
 import pandas as pd
 
 from msc_interop.study import Study
-from msc_interop.summary._common import Population, Section, n_pct
+from msc_interop.summary._common import Population, Section
+from msc_interop.summary.ard_tables import cell
 
 UNCODED = "UNCODED"
 
@@ -44,10 +45,9 @@ def _cm(cm: pd.DataFrame, pop: Population, sec: Section) -> None:
 
     def add(label: str, level: str, subjects: pd.Series, variable: str, groups: tuple = ()) -> None:
         k = _subjects_by_arm(pop, subjects)
-        rows.append({"Medication class": label, "Medication": level,
-                     **{pop.header(c): n_pct(k.get(c, 0), n_by[c]) for c in cols}})
-        for c in cols:
-            sec.ard.counts("cm", pop.label(c), variable, level or label, k.get(c, 0), n_by[c], groups=groups)
+        rows.append({"Medication class": label, "Medication": level, **{pop.header(c): cell(sec.ard.counts(
+            "cm_by_class", pop.label(c), variable, level or label, k.get(c, 0), n_by[c], groups=groups), "n_pct")
+            for c in cols}})
 
     add("Any medication", "", df["USUBJID"], "CMTRT")
     for c_name in sorted(df["class"].unique(), key=lambda v: (v == UNCODED, v)):
@@ -71,12 +71,12 @@ def _ds(ds: pd.DataFrame, pop: Population, sec: Section) -> None:
     levels = sorted(decod.unique(), key=lambda v: (v != "COMPLETED", v))
     for level in levels:
         k = _subjects_by_arm(pop, last.loc[decod.eq(level), "USUBJID"].astype(object))
-        rows.append({"Disposition": level, **{pop.header(c): n_pct(k.get(c, 0), n_by[c]) for c in cols}})
-        for c in cols:
-            sec.ard.counts("ds", pop.label(c), "DSDECOD", level, k.get(c, 0), n_by[c])
+        rows.append({"Disposition": level, **{pop.header(c): cell(sec.ard.counts(
+            "ds_disposition", pop.label(c), "DSDECOD", level, k.get(c, 0), n_by[c]), "n_pct") for c in cols}})
     k_any = _subjects_by_arm(pop, last["USUBJID"].astype(object))
-    rows.append({"Disposition": "No disposition record",
-                 **{pop.header(c): n_pct(n_by[c] - k_any.get(c, 0), n_by[c]) for c in cols}})
+    rows.append({"Disposition": "No disposition record", **{pop.header(c): cell(sec.ard.counts(
+        "ds_disposition", pop.label(c), "DS_RECORD", "N", n_by[c] - k_any.get(c, 0), n_by[c]), "n_pct")
+        for c in cols}})
     sec.add("ds_disposition", "Disposition at the end of the study", pd.DataFrame(rows), [
         "Each subject's last disposition event (DSCAT DISPOSITION EVENT, latest DSSTDTC), n (%) of the safety "
         "population: COMPLETED, or the CDISC NCOMPLT reason for not completing (DSDECOD)."])

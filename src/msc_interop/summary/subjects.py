@@ -12,13 +12,11 @@ from msc_interop.summary._common import (
     Population,
     Section,
     category_order,
-    continuous_rows,
-    exact_mean_sd,
-    n_pct,
     subjects_text,
     visit_labels,
     visitnum_text,
 )
+from msc_interop.summary.ard_tables import cell, continuous_cells
 
 SEX_LABELS = {"F": "Female", "M": "Male", "U": "Unknown", "INTERSEX": "Intersex"}
 
@@ -113,15 +111,14 @@ def demographics(study: Study, pop: Population, sec: Section) -> None:
                               on="USUBJID", how="left")
     subj = pop.expand(subj.drop(columns=["ARMCD"]))
     cols = pop.columns()
-    rows: list[dict[str, str]] = []
+    rows: list[dict[str, object]] = []
     n_by = pop.arm_n()
 
-    def add(char: str, cat: str, cells: dict[str, str]) -> None:
+    def add(char: str, cat: str, cells: dict[str, object]) -> None:
         rows.append({"Characteristic": char, "Category": cat, **{pop.header(c): cells.get(c, "0") for c in cols}})
 
-    add("Subjects", "n", {c: str(n_by[c]) for c in cols})
-    for c in cols:
-        sec.ard.add("demographics", pop.label(c), "SAFFL", "Y", {"N": n_by[c]})
+    add("Subjects", "n", {c: cell(sec.ard.add("demographics", pop.label(c), "SAFFL", "Y", {"N": n_by[c]}), "text",
+                                  stat="N") for c in cols})
 
     def categorical(char: str, var: str, labels: dict[str, str] | None = None, preferred: tuple[str, ...] = ()):
         if var not in subj:
@@ -132,22 +129,15 @@ def demographics(study: Study, pop: Population, sec: Section) -> None:
         counts = pd.crosstab(val, subj["ARMCD"])
         for cat in category_order(counts.index, preferred):
             k = {c: int(counts.at[cat, c]) if c in counts else 0 for c in cols}
-            add(char, cat, {c: n_pct(k[c], n_by[c]) for c in cols})
-            for c in cols:
-                sec.ard.counts("demographics", pop.label(c), var, cat, k[c], n_by[c])
+            add(char, cat, {c: cell(sec.ard.counts("demographics", pop.label(c), var, cat, k[c], n_by[c]), "n_pct")
+                            for c in cols})
 
     categorical("Sex", "SEX", SEX_LABELS, ("Female", "Male", "Intersex", "Unknown"))
     if "AGE" in subj:
         ageu = subj["AGEU"].replace("", np.nan).dropna().unique() if "AGEU" in subj else []
         unit = f" ({', '.join(sorted(str(u).lower() for u in ageu))})" if len(ageu) else ""
-        per = {c: continuous_rows(subj.loc[subj["ARMCD"].eq(c), "AGE"], 0) for c in cols}
-        for c in cols:
-            v = pd.to_numeric(subj.loc[subj["ARMCD"].eq(c), "AGE"], errors="coerce").dropna().astype(float).to_numpy()
-            mean, sd = exact_mean_sd(v) if len(v) else (None, None)
-            sec.ard.add("demographics", pop.label(c), "AGE", None, {
-                "N": len(v), "mean": mean, "sd": sd, "median": float(np.median(v)) if len(v) else None,
-                "min": float(v.min()) if len(v) else None, "max": float(v.max()) if len(v) else None},
-                context="continuous")
+        per = {c: continuous_cells(sec.ard.values("demographics", pop.label(c), "AGE",
+                                                  subj.loc[subj["ARMCD"].eq(c), "AGE"]), 0) for c in cols}
         for stat in ("n", "Mean (SD)", "Median", "Min, Max"):
             add(f"Age{unit}", stat, {c: per[c][stat] for c in cols})
         missing_age = int(pd.to_numeric(subj.loc[subj["ARMCD"].eq(cols[-1]), "AGE"], errors="coerce").isna().sum())
@@ -191,13 +181,17 @@ def disposition(study: Study, pop: Population, sec: Section) -> None:
     by_dom = allv.groupby(["VISITNUM", "DOMAIN"]).size().unstack(fill_value=0)
     rows = []
     n = pop.n
+    trta = pop.label(pop.columns()[-1])  # all subjects of the safety population (Total, or the one arm)
     for v in sorted(any_subj.index):
-        row = {"Visit number": visitnum_text(v), "Visit": labels.get(v, ""),
-               "Type": "scheduled" if float(v).is_integer() else "unscheduled",
-               "Subjects with data": n_pct(int(any_subj[v]), n)}
+        vis = (("VISITNUM", visitnum_text(v)),)
+        ref = sec.ard.counts("disposition", trta, "ANY_DATASET", "Y", int(any_subj[v]), n, groups=vis)
+        row: dict[str, object] = {"Visit number": visitnum_text(v), "Visit": labels.get(v, ""),
+                                  "Type": "scheduled" if float(v).is_integer() else "unscheduled",
+                                  "Subjects with data": cell(ref, "n_pct")}
         for d in domains:
-            row[f"{d} subjects"] = n_pct(int(by_dom.at[v, d]) if d in by_dom else 0, n)
-        row["Subjects without data"] = str(n - int(any_subj[v]))
+            k = int(by_dom.at[v, d]) if d in by_dom else 0
+            row[f"{d} subjects"] = cell(sec.ard.counts("disposition", trta, "DOMAIN", d, k, n, groups=vis), "n_pct")
+        row["Subjects without data"] = cell(ref, "rest")
         rows.append(row)
     table = pd.DataFrame(rows, columns=cols)
     notes = [f"Percentages of the {n} subjects of the safety population. A subject 'has data' at a visit when "
@@ -229,15 +223,19 @@ def populations(pop: Population, sec: Section) -> None:
     order = [*dict.fromkeys(planned[a["ITTFL"].eq("Y")].sort_values()), "Not randomised"]
     order = [c for c in order if c in set(planned)]
     rows = []
-    for label, mask in (("Enrolled (DM)", pd.Series(True, index=a.index)),
-                        ("Full analysis set (randomised, ITT)", a["ITTFL"].eq("Y")),
-                        ("Safety population (received study treatment)", a["SAFFL"].eq("Y")),
-                        ("Randomised, not treated", a["ITTFL"].eq("Y") & a["SAFFL"].eq("N")),
-                        ("Not randomised (screen failure / not assigned)", a["ITTFL"].eq("N"))):
-        row = {"Population": label}
-        for c in order:
-            row[f"{c} (planned)"] = str(int((mask & planned.eq(c)).sum()))
-        row["Total"] = str(int(mask.sum()))
+    every = pd.Series(True, index=a.index)
+    # (row, ARD variable and level, within): the populations as ADaM flags (ENRLFL, ITTFL, SAFFL)
+    for label, var, level, groups, mask in (
+            ("Enrolled (DM)", "ENRLFL", "Y", (), every),
+            ("Full analysis set (randomised, ITT)", "ITTFL", "Y", (), a["ITTFL"].eq("Y")),
+            ("Safety population (received study treatment)", "SAFFL", "Y", (), a["SAFFL"].eq("Y")),
+            ("Randomised, not treated", "SAFFL", "N", (("ITTFL", "Y"),), a["ITTFL"].eq("Y") & a["SAFFL"].eq("N")),
+            ("Not randomised (screen failure / not assigned)", "ITTFL", "N", (), a["ITTFL"].eq("N"))):
+        row: dict[str, object] = {"Population": label}
+        for c, sel in [*((f"{c} (planned)", planned.eq(c)) for c in order), ("Total", every)]:
+            ref = sec.ard.add("populations", c.removesuffix(" (planned)"), var, level,
+                              {"n": int((mask & sel).sum())}, groups=groups)
+            row[c] = cell(ref, "text")
         rows.append(row)
     sec.add("populations", "Analysis populations (by planned arm)", pd.DataFrame(rows), list(pop.rules))
     out = a[a["SAFFL"].eq("N") | a["ITTFL"].eq("N")]

@@ -18,14 +18,12 @@ from msc_interop.summary._common import (
     Population,
     Section,
     decimals_of,
-    exact_mean_sd,
-    mean_sd,
-    min_max,
-    num,
     num_col,
     text_col,
     visit_labels,
 )
+from msc_interop.summary.ard import exact_mean_sd
+from msc_interop.summary.ard_tables import cell
 
 TITLES = {"vs_stats": "Vital signs by visit", "vs_change": "Vital signs: change from baseline by visit"}
 
@@ -53,12 +51,13 @@ def summarize_vital_signs(study: Study, pop: Population, sec: Section) -> None:
             testcd, pos, unit, dec = param
             stats = {"N": len(x), "mean": mean, "sd": sd, "median": float(np.median(x)), "min": float(x.min()),
                      "max": float(x.max())}
-            sec.ard.add(table, pop.label(arm), variable, None, stats, context="continuous",
-                        groups=(("PARAMCD", testcd + (f" {pos}" if pos else "")), ("AVISIT", labels[visit])))
+            ref = sec.ard.add(table, pop.label(arm), variable, None, stats, context="continuous",
+                              groups=(("PARAMCD", testcd + (f" {pos}" if pos else "")), ("AVISIT", labels[visit])))
             rows.append({"_order": (_test_order(testcd), pos, unit, visit, pop.columns().index(arm)),
                          "Test code": testcd, "Position": pos, "Unit": unit, "Visit": labels[visit],
-                         "Treatment": pop.header(arm), "n": len(x), "Mean (SD)": mean_sd(mean, sd, dec),
-                         "Median": num(stats["median"], dec + 1), "Min, Max": min_max(x.min(), x.max(), dec)})
+                         "Treatment": pop.header(arm), "n": cell(ref, "int", stat="N"),
+                         "Mean (SD)": cell(ref, "mean_sd", dec), "Median": cell(ref, "median", dec),
+                         "Min, Max": cell(ref, "min_max", dec)})
         rows.sort(key=lambda r: r["_order"])
         sec.add(table, TITLES[table], pd.DataFrame(rows).drop(columns="_order", errors="ignore"), notes)
 
