@@ -13,7 +13,9 @@ Each path starts alike: gc.collect() before its clock starts, and after it os.sy
 reach the disk before from-fhir is timed; from-fhir's input is removed and synced before the next path), so no
 path pays for the writes or garbage of the one before. Use an even `--repeats` (each order as often).
 Figures: rows per second of each path for each domain, best and median over `--repeats`, and the ratio VS / LB
-(1.0 = the same rate; below 1, VS is slower). Results as a table and JSON on stdout.
+(1.0 = the same rate; below 1, VS is slower). Beside the wall-clock figures, the process's CPU seconds of each path
+and the ratio by CPU time: on a shared machine whose load changes during a run, wall time counts the waits of
+other work too. Results as a table and JSON on stdout.
 """
 
 from __future__ import annotations
@@ -71,9 +73,10 @@ def _timed(times: dict[tuple[str, str], list[float]], key: tuple[str, str], fn, 
     """fn(*args, **kwargs), timed into times[key]: garbage collected before the clock starts, the page cache's
     dirty pages written out (os.sync) after it stops."""
     gc.collect()
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     result = fn(*args, **kwargs)
     times.setdefault(key, []).append(time.perf_counter() - t)
+    times.setdefault((*key, "cpu"), []).append(time.process_time() - cpu)
     os.sync()
     return result
 
@@ -122,6 +125,11 @@ def run(rows: int, repeats: int, version: str) -> dict:
                 "VS/LB (best, median)": [round(rate["VS"][k] / rate["LB"][k], 2) for k in (0, 1)],
                 "seconds LB": [round(x, 2) for x in times[("LB", path)]],
                 "seconds VS": [round(x, 2) for x in times[("VS", path)]],
+                "VS/LB by CPU time (best, median)": [
+                    round(agg(times[("LB", path, "cpu")]) / agg(times[("VS", path, "cpu")]), 2)
+                    for agg in (min, statistics.median)],
+                "CPU seconds LB": [round(x, 2) for x in times[("LB", path, "cpu")]],
+                "CPU seconds VS": [round(x, 2) for x in times[("VS", path, "cpu")]],
             }
         return out
     finally:

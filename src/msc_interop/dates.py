@@ -115,24 +115,39 @@ def _normalize_parts(text: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"dtc": out.astype(object), "bad": bad.astype(bool)})
 
 
-def _parse_where(values: pd.Series, form: str, width: int, fmt: str) -> pd.Series:
-    """datetime64 of the first `width` characters where the value matches `form` (per distinct value); else NaT."""
-    def parse(u: pd.Series) -> pd.Series:
-        text = _text(u)
-        ok = text.str.match(form).astype(bool)
-        return pd.to_datetime(text.str.slice(0, width).where(ok), format=fmt, errors="coerce")
+def _parse_text(text: pd.Series, form: str, width: int, fmt: str) -> pd.Series:
+    """datetime64 of the first `width` characters where the text matches `form`; else NaT."""
+    ok = text.str.match(form).astype(bool)
+    return pd.to_datetime(text.str.slice(0, width).where(ok), format=fmt, errors="coerce")
 
-    return per_distinct(parse, values)
+
+def _date_text(text: pd.Series) -> pd.Series:
+    return _parse_text(text, iso8601.COMPLETE_DATE, 10, "%Y-%m-%d")
+
+
+def _instant_text(text: pd.Series) -> pd.Series:
+    return _parse_text(text, iso8601.COMPLETE_DATETIME, 19, "ISO8601")
 
 
 def date_part(values: pd.Series) -> pd.Series:
     """datetime64 of the date part of complete dates; NaT for partial or empty values."""
-    return _parse_where(values, iso8601.COMPLETE_DATE, 10, "%Y-%m-%d")
+    return per_distinct(lambda u: _date_text(_text(u)), values)
 
 
 def _instant(values: pd.Series) -> pd.Series:
     """datetime64 of complete date-times (to the minute or second); NaT otherwise."""
-    return _parse_where(values, iso8601.COMPLETE_DATETIME, 19, "ISO8601")
+    return per_distinct(lambda u: _instant_text(_text(u)), values)
+
+
+def date_and_instant(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(date_part, _instant) of the same values with one pass over the distinct values: a --DTC with a clock
+    time per record (vital signs) has as many distinct values as the dates and times it holds."""
+    def both(u: pd.Series) -> pd.DataFrame:
+        text = _text(u)
+        return pd.DataFrame({"date": _date_text(text), "instant": _instant_text(text)})
+
+    parsed = per_distinct(both, values)
+    return parsed["date"], parsed["instant"]
 
 
 def study_day(dtc: pd.Series, reference: pd.Series) -> pd.Series:
@@ -148,8 +163,7 @@ def on_or_before(dtc: pd.Series, reference: pd.Series) -> pd.Series:
     Both need a complete date; when both carry a time the times are compared, otherwise a date on the
     reference day counts as on or before (a pre-dose sample drawn the morning of the first infusion).
     """
-    da, db = date_part(dtc), date_part(reference)
-    ta, tb = _instant(dtc), _instant(reference)
+    (da, ta), (db, tb) = date_and_instant(dtc), date_and_instant(reference)
     both_time = ta.notna() & tb.notna()
     by_date = da.le(db)
     by_time = ta.le(tb)

@@ -42,9 +42,13 @@ def row_codes(frame: pd.DataFrame, sort: bool = False) -> tuple[np.ndarray, np.n
         combined = combined * width + codes
         span *= width
     codes, uniques = pd.factorize(combined, sort=sort)
+    if not len(codes):
+        return codes.astype(np.int64), np.array([], dtype=np.int64)
+    if not sort:  # codes number the combinations in order of appearance: a first row is where a new code shows
+        seen = np.maximum.accumulate(codes)
+        return codes.astype(np.int64), np.flatnonzero(np.r_[True, codes[1:] > seen[:-1]])
     order = np.argsort(codes, kind="stable")
-    starts = np.r_[0, np.flatnonzero(np.diff(codes[order])) + 1] if len(codes) else np.array([], dtype=np.int64)
-    first = order[starts]
+    first = order[np.r_[0, np.flatnonzero(np.diff(codes[order])) + 1]]
     return codes.astype(np.int64), first
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import dates, mappings
-from msc_interop.distinct import per_distinct, per_distinct_rows, row_codes
+from msc_interop.distinct import per_distinct, row_codes
 from msc_interop.records.reader import RawRecords
 from msc_interop.study import StudyMeta
 
@@ -29,9 +29,14 @@ def map_terms(records: RawRecords, form: str, column: str, lookup: Mapping[str, 
         if required:
             raise KeyError(f"{form}: column {column!r} is required")  # the schema check catches this first
         return pd.Series("", index=df.index, dtype=object)
-    text = per_distinct(lambda u: u.str.upper(), df[column])
-    mapped = per_distinct(lambda u: u.str.upper().map(lookup), df[column])
-    unknown = mapped.isna() & (text.ne("") | required)
+
+    def look_up(u: pd.Series) -> pd.DataFrame:
+        text = u.str.upper()
+        mapped = text.map(lookup)
+        return pd.DataFrame({"mapped": mapped, "unknown": mapped.isna() & (text.ne("") | required)})
+
+    both = per_distinct(look_up, df[column])  # one pass over the distinct values for both answers
+    mapped, unknown = both["mapped"], both["unknown"]
     if unknown.any():
         bad_values = pd.unique(df.loc[unknown, column])
         reasons = {v: unknown_reason(v, column, what, lookup, hint) for v in bad_values}
@@ -92,8 +97,13 @@ def epoch_by_date(dtc: pd.Series, first_dose: pd.Series, last_dose: pd.Series) -
 
 def normalize_dates(records: RawRecords, form: str, column: str) -> pd.Series:
     """SDTM --DTC from a collected date column; invalid dates are rejected with the reason."""
-    df = records.forms[form]
-    dtc, bad = dates.normalize_collected(df[column])
+    dtc, bad = dates.normalize_collected(records.forms[form][column])
+    return reject_bad_dates(records, form, column, dtc, bad)
+
+
+def reject_bad_dates(records: RawRecords, form: str, column: str, dtc: pd.Series, bad: pd.Series) -> pd.Series:
+    """The second half of normalize_dates, for a builder that normalised the column's distinct values itself
+    (VS: once per distinct date and time): rejects the `bad` rows, returns `dtc` of the rows that remain."""
     if bad.any():
         records.reject_rows(form, bad, column,
                             f"'{column}' is not a valid date (ISO 8601 YYYY-MM-DD, optionally Thh:mm, "
@@ -143,10 +153,10 @@ def subject_keys(records: RawRecords, form: str, dm: pd.DataFrame) -> pd.DataFra
 def last_before_first_dose(df: pd.DataFrame, first_dose: pd.Series, *, dtc: str, result: str,
                            by: list[str]) -> pd.Series:
     """--LOBXFL (and VS's --BLFL): "Y" on the last record with a result on or before the first dose, per `by`
-    (subject and test), the last by --DTC then VISITNUM (then record order). Column-wise: the date comparison runs
-    once per distinct (--DTC, first dose) pair and the ordering on integer codes, not on a million strings."""
-    pairs = pd.DataFrame({"dtc": df[dtc], "dose": first_dose.reindex(df.index)})
-    before = per_distinct_rows(lambda p: dates.on_or_before(p["dtc"], p["dose"]), pairs).astype(bool)
+    (subject and test), the last by --DTC then VISITNUM (then record order). Column-wise: each distinct --DTC and
+    first dose is parsed once (dates.on_or_before), the rows compare datetime64 values, and the ordering runs on
+    integer codes, not on a million strings."""
+    before = dates.on_or_before(df[dtc], first_dose.reindex(df.index)).astype(bool)
     eligible = df[result].ne("") & before
     flag = pd.Series("", index=df.index, dtype=object)
     if eligible.any():

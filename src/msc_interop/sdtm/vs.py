@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from msc_interop import dates, mappings, vital_signs
-from msc_interop.distinct import per_distinct, per_distinct_rows
+from msc_interop.distinct import per_distinct, row_codes
 from msc_interop.records.reader import RawRecords
 from msc_interop.sdtm.common import (
     assign_seq,
@@ -21,6 +21,7 @@ from msc_interop.sdtm.common import (
     map_terms,
     map_visits,
     normalize_dates,
+    reject_bad_dates,
     subject_keys,
 )
 
@@ -38,26 +39,27 @@ def build_vs(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     """VS from the vital_signs form; rows that cannot be mapped go to the reject report with the field and why."""
     if FORM not in records.forms:
         return pd.DataFrame()
-    subject_keys(records, FORM, dm)
+    keys = subject_keys(records, FORM, dm)
     testcd = map_terms(records, FORM, "test", vital_signs.alias_map(), "a vital-sign test of mappings/vital_signs.yaml",
                        required=True, hint=" (use the CDISC VSTESTCD or VSTEST, or add an alias)")
     position = map_terms(records, FORM, "position", codelist_lookup("POSITION"), "a CDISC POSITION (C71148) term")
     df = records.forms[FORM]
-    number = per_distinct(lambda u: u.str.match(_NUMBER), df["result"]).astype(bool)
+    result = per_distinct(lambda u: pd.DataFrame({"number": u.str.match(_NUMBER), "orres": u.str.strip()}),
+                          df["result"])  # the check and VSORRES in one pass over the distinct results
+    number = result["number"].astype(bool)
     if (~number).any():
         records.reject_rows(FORM, ~number, "result", "result is not a number (write e.g. 120 or 36.8; use '.' as "
                             "the decimal mark)", code="REJ-REC-009")
     unit = _units(records, testcd)
-    _combine_time(records)
-    vsdtc = normalize_dates(records, FORM, "date")
+    vsdtc = _collected_dtc(records)
     visits = map_visits(records, FORM, meta)
 
     df = records.forms[FORM]
     idx = df.index
-    ref = subject_keys(records, FORM, dm).loc[idx]
+    ref = keys.loc[idx]
     tcd = testcd[idx]
     names = pd.Series({t.testcd: t.test for t in vital_signs.tests().values()})
-    orres = per_distinct(lambda u: u.str.strip().astype(object), df["result"])
+    orres = result["orres"][idx].astype(object)
     std = vital_signs.standardize(tcd, orres, unit[idx])
     vs = pd.DataFrame({
         "STUDYID": ref["STUDYID"], "DOMAIN": "VS", "USUBJID": ref["USUBJID"],
@@ -93,22 +95,32 @@ def _units(records: RawRecords, testcd: pd.Series) -> pd.Series:
     return unit[~missing].astype(object)
 
 
-def _combine_time(records: RawRecords) -> None:
-    """`date` + `time` -> one collected date-time in `date` (CDASH VSDAT + VSTIM -> VSDTC); a time with a partial
-    date or a date that has its own time is rejected."""
+def _collected_dtc(records: RawRecords) -> pd.Series:
+    """VSDTC of each row: `date` + `time` joined (CDASH VSDAT + VSTIM -> VSDTC), then checked as a date. Both steps
+    run once per distinct (date, time) pair (a few per subject visit; a million rows share them). A time with a
+    partial date, or a date that has its own time, is rejected; then a date that is not valid (REJ-REC-007)."""
     df = records.forms[FORM]
     if "time" not in df.columns:
-        return
-    # one answer per distinct (date, time): a study has a few per subject visit, a million rows share them
-    combined = per_distinct_rows(_date_with_time, df[["date", "time"]])
+        return normalize_dates(records, FORM, "date")
+    codes, first = row_codes(df[["date", "time"]])
+    joined = _date_with_time(df[["date", "time"]].iloc[first].reset_index(drop=True))
+    dtc, bad_date = dates.normalize_collected(joined)  # per distinct pair, spread to the rows below
+
+    def spread(values: pd.Series) -> pd.Series:
+        return pd.Series(values.to_numpy()[codes], index=df.index, dtype=values.dtype)
+
+    combined = spread(joined)
     bad = combined.isna()
     if bad.any():
         records.reject_rows(FORM, bad, "date", "'date' is not a valid date for a measurement with a 'time': the "
                             "time needs a complete date (YYYY-MM-DD, without a time of its own)", code="REJ-REC-007")
-        df = records.forms[FORM]
-    df = df.copy()
-    df["date"] = combined[df.index]
-    records.forms[FORM] = df
+    kept = records.forms[FORM].copy()
+    kept["date"] = combined  # aligned on the index: the rows that remain
+    records.forms[FORM] = kept
+    dtc, bad_date = spread(dtc), spread(bad_date)
+    if bad.any():
+        dtc, bad_date = dtc[kept.index], bad_date[kept.index]
+    return reject_bad_dates(records, FORM, "date", dtc, bad_date)
 
 
 def _date_with_time(pairs: pd.DataFrame) -> pd.Series:
