@@ -24,6 +24,7 @@ import pandas as pd
 
 from msc_interop.errors import InputError
 from msc_interop.fhir.common import text
+from msc_interop.fhir.compact import Compactor
 from msc_interop.fhir.duplicates import Copy, copy_of, settle
 from msc_interop.fhir.io import Located, ReadProblem, iter_resources
 from msc_interop.fhir.read_common import (
@@ -100,7 +101,8 @@ class _Reader(ReadContext):
         self.forced = get_version(version).name if version else None
         self.forced_tz: str | None = None
         self.read: Counter[str] = Counter()
-        self.flattener = Flattener()
+        self.compactor = Compactor()  # the resources held until the datasets are built, equal values shared
+        self.flattener = Flattener(self.compactor)
         self.evidence: Counter[str] = Counter()
         self.copies: dict[str, list[Copy]] = {}  # "Type/id" -> the later copies of a resource met more than once
         self.dup_skipped: Counter[str] = Counter()
@@ -201,6 +203,8 @@ class _Reader(ReadContext):
                     return
                 if kept:
                     item = self._without(item, shape, kept)
+            item = Located(self.compactor.resource(item.resource), item.file, item.position, item.where,
+                           item.bundle_type, item.full_url, item.source)
             if at is None:
                 self.by_type[rtype].append(item)
             else:

@@ -36,7 +36,7 @@ from msc_interop.fhir.read_common import (
     seq_where_missing,
     study_days,
 )
-from msc_interop.fhir.resources.lab.read import result_text
+from msc_interop.fhir.resources.lab.read import expand, result_text
 from msc_interop.fhir.resources.lab.write import result_value
 from msc_interop.fhir.resources.vital_kind import own_test
 
@@ -175,7 +175,9 @@ def read_vital_signs(r: ReadContext, rfstdtc: dict[str, str], studyid: str) -> p
     r.vs_found = None
     rows: list[tuple[Any, ...]] = []
     over: list[dict[str, Any]] = []
-    for rec, loc in found:
+    for held in found:
+        rec = expand(held)
+        loc = rec.loc
         usubjid, problem = subj_of(rec)
         if not observation_admitted(r, loc, rec, usubjid, problem):
             continue
