@@ -54,6 +54,11 @@ class Compactor:
             root = self.paths.setdefault(rtype if isinstance(rtype, str) else "", _Path())
         return self._dict(res, root)
 
+    def forget(self) -> None:
+        """Drop the values remembered (the objects shared so far stay shared): once the files are read."""
+        self.memo = {}
+        self.paths = {}
+
     def text(self, path: str, value: Any) -> Any:
         """One string of a record (a reference, a date) shared with its equals met before at `path`."""
         node = self.paths.get(path)

@@ -154,6 +154,7 @@ class _Reader(ReadContext):
         if self.copies:
             settle(self, self.copies)
             self._drop_withdrawn()
+        self.compactor.forget()  # what was shared stays shared; the look-up is not needed any more
 
     def _drop_withdrawn(self) -> None:
         """The first copies withdrawn while settling, out of the flat records and the lists by type (at once)."""

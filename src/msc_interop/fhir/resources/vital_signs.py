@@ -215,9 +215,12 @@ def read_vital_signs(r: ReadContext, rfstdtc: dict[str, str], studyid: str) -> p
         if rec.supp:
             r.obs_supp += rec.supp
         r.converted["Observation"] += 1
+    del found  # the records are rows now: not held while VS is made
     if not rows:
         return pd.DataFrame(columns=["STUDYID", "DOMAIN", "USUBJID", "VSSEQ", "VSTESTCD", "VSTEST"])
-    df = apply_overrides(pd.DataFrame(rows, columns=_ROW), over)
+    frame = pd.DataFrame(rows, columns=_ROW)
+    del rows
+    df = apply_overrides(frame, over)
     std = vital_signs.standardize(df["VSTESTCD"], df["VSORRES"], df["VSORRESU"])
     for c in ("VSSTRESC", "VSSTRESN", "VSSTRESU"):  # derived where the record does not carry its own
         carried = np.array([c in o for o in over], dtype=bool)

@@ -451,6 +451,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
         if problem == "derived":
             derived_subject += 1
         over.append(rec.carried or {})
+    del flat_obs  # the records are rows now (the vital signs' are in `vital`): not held while LB is made
     r.converted["Observation"] += len(rows_out)
     r.vs_found = (vital, lambda rec: subj_of[(rec.subject, rec.strict)], memo)  # read by vital_signs.py
     said = sponsor.note() if sponsor is not None else None
@@ -464,6 +465,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
     if not rows_out:
         return pd.DataFrame(columns=["STUDYID", "DOMAIN", "USUBJID", "LBSEQ", "LBTESTCD", "LBTEST"])
     df = _lb_frame(rows_out)
+    del rows_out
     df = apply_overrides(df, over)
     own = np.zeros(len(df), dtype=bool)
     own[own_rows] = True
