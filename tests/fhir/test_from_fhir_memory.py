@@ -4,9 +4,9 @@ Measured with tracemalloc: the peak of read_fhir on a ~4,600-Observation to-fhir
 ~560-Observation one (its first subjects' lines), after a warm-up read (imports, mapping caches). The growth per
 extra Observation (labs, vital signs, ECG, with the Encounters, Procedures ... of their subjects) is bounded.
 Measured before the read held its resources compactly (equal JSON values shared, fhir/compact.py; compact flat
-records, ECG Observations as compact records; orjson memo keys copied to their size): 4.75 KB per extra
-Observation; after: 1.7 KB. An absolute bound per Observation, not a ratio of timings: tracemalloc counts the
-same allocations on a loaded machine.
+records, ECG Observations as compact records; orjson memo keys copied to their size; each dataset's first frame
+not held beside its final one): 4,753 bytes per extra Observation; after: 1,461. An absolute bound per
+Observation, not a ratio of timings: tracemalloc counts the same allocations on a loaded machine.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from msc_interop.cli import main
 from msc_interop.fhir import read_fhir
 
-GROWTH_PER_OBSERVATION = 2400  # bytes of peak per extra Observation (measured 1,675; 4,753 before)
+GROWTH_PER_OBSERVATION = 2000  # bytes of peak per extra Observation (measured 1,461; 4,753 before)
 
 
 def _fhir(tmp_path: Path, subjects: int) -> Path:

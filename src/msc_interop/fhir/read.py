@@ -396,6 +396,7 @@ def _build(r: _Reader) -> Study:
         if merged is not None:
             datasets[name] = merged
     datasets.update(supp)
+    del dm, lb, vs, eg, ae, ex, cm, frame, merged  # only in `datasets` now: each is replaced below, not held twice
     for name, rows in info.get("trial_design", {}).items():
         datasets[name] = pd.DataFrame(rows)
     # subjects met only through references (FHIR written by others): DM rows with what is known
