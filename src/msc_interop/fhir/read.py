@@ -24,6 +24,7 @@ import pandas as pd
 
 from msc_interop.errors import InputError
 from msc_interop.fhir.common import text
+from msc_interop.fhir.compact import Compactor
 from msc_interop.fhir.duplicates import Copy, copy_of, settle
 from msc_interop.fhir.io import Located, ReadProblem, iter_resources
 from msc_interop.fhir.read_common import (
@@ -38,7 +39,7 @@ from msc_interop.fhir.read_common import (
 from msc_interop.fhir.resources.adverse_events import ADVERSE_EVENT, read_adverse_events
 from msc_interop.fhir.resources.conditions import CONDITION, read_conditions
 from msc_interop.fhir.resources.disposition import read_ds
-from msc_interop.fhir.resources.ecg import is_ecg, read_ecg_observations
+from msc_interop.fhir.resources.ecg import EcgFlattener, is_ecg, read_ecg_observations
 from msc_interop.fhir.resources.encounters import ENCOUNTER, read_encounter, read_sv
 from msc_interop.fhir.resources.enrolment import Enrolment
 from msc_interop.fhir.resources.exposure import MEDICATION, MEDICATION_ADMINISTRATION, read_medication_administrations
@@ -100,7 +101,9 @@ class _Reader(ReadContext):
         self.forced = get_version(version).name if version else None
         self.forced_tz: str | None = None
         self.read: Counter[str] = Counter()
-        self.flattener = Flattener()
+        self.compactor = Compactor()  # the resources held until the datasets are built, equal values shared
+        self.flattener = Flattener(self.compactor)
+        self.ecg = EcgFlattener(self.compactor.text)
         self.evidence: Counter[str] = Counter()
         self.copies: dict[str, list[Copy]] = {}  # "Type/id" -> the later copies of a resource met more than once
         self.dup_skipped: Counter[str] = Counter()
@@ -152,6 +155,8 @@ class _Reader(ReadContext):
         if self.copies:
             settle(self, self.copies)
             self._drop_withdrawn()
+        self.compactor.forget()  # what was shared stays shared; the look-ups are not needed any more
+        self.ecg.parts = {}
 
     def _drop_withdrawn(self) -> None:
         """The first copies withdrawn while settling, out of the flat records and the lists by type (at once)."""
@@ -159,6 +164,7 @@ class _Reader(ReadContext):
         if not dropped:
             return
         self.flat_obs = [t for t in self.flat_obs if id(t[-1]) not in dropped]
+        self.ecg_obs = [t for t in self.ecg_obs if id(t[-1]) not in dropped]
         for rtype, items in self.by_type.items():
             self.by_type[rtype] = [x for x in items if id(x) not in dropped]
 
@@ -183,13 +189,15 @@ class _Reader(ReadContext):
         res = item.resource
         if rtype == "Observation" and is_imaging(res):  # a chest X-ray reading (RE), not a lab result
             rtype = IMAGING
-        if rtype == "Observation" and not is_ecg(res):  # ECG Observations go to EG (read_ecg_observations)
-            flat = (*self.flattener.flatten(res, strict_bundle(item)), _light(item))
+        if rtype == "Observation":  # kept as a compact record (lab.Flattener; ECG: EG's, read_ecg_observations)
+            ecg = is_ecg(res)
+            flat = (*(self.ecg if ecg else self.flattener).flatten(res, strict_bundle(item)), _light(item))
             item = flat[-1]
+            held = self.ecg_obs if ecg else self.flat_obs
             if at is None:
-                self.flat_obs.append(flat)
+                held.append(flat)
             else:
-                self.flat_obs[self._position(self.flat_obs, at, True)] = flat
+                held[self._position(held, at, True)] = flat
         else:
             shape = SHAPES.get(rtype)
             if shape is not None and not shape.checker()(res):
@@ -201,6 +209,8 @@ class _Reader(ReadContext):
                     return
                 if kept:
                     item = self._without(item, shape, kept)
+            item = Located(self.compactor.resource(item.resource), item.file, item.position, item.where,
+                           item.bundle_type, item.full_url, item.source)
             if at is None:
                 self.by_type[rtype].append(item)
             else:
@@ -386,6 +396,7 @@ def _build(r: _Reader) -> Study:
         if merged is not None:
             datasets[name] = merged
     datasets.update(supp)
+    del dm, lb, vs, eg, ae, ex, cm, frame, merged  # only in `datasets` now: each is replaced below, not held twice
     for name, rows in info.get("trial_design", {}).items():
         datasets[name] = pd.DataFrame(rows)
     # subjects met only through references (FHIR written by others): DM rows with what is known

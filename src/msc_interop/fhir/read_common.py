@@ -180,6 +180,7 @@ class ReadContext:
         self.withdrawn_items: dict[str, list[Located]] = defaultdict(list)
         self.withdrawn_locs: dict[str, Located] = {}
         self.flat_obs: list[tuple] = []  # one flat record per Observation (lab.Flattener) and its Located
+        self.ecg_obs: list[tuple] = []  # one compact record per ECG Observation (ecg.EcgFlattener) and its Located
         self.tz: str | None = None
         self.obs_supp: list[dict[str, Any]] = []
         self.vs_found: Any = None  # the vital-sign Observations the lab reader set aside (resources/vital_signs.py)

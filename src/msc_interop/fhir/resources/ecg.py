@@ -17,6 +17,7 @@ import functools
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from msc_interop import mappings
@@ -30,7 +31,6 @@ from msc_interop.fhir.read_common import (
     prim_dtc,
     seq_where_missing,
     shown_subject,
-    strict_bundle,
     study_days,
     subject_of,
 )
@@ -252,63 +252,95 @@ def _unit_of_ucum() -> dict[str, tuple[str, float]]:
     return out
 
 
-def read_ecg_observations(r: ReadContext, subjects: dict[str, str], encounters: dict[str, dict[str, Any]],
-                          rfstdtc: dict[str, str], studyid: str) -> pd.DataFrame | None:
-    """EG from the Observations read.py set aside for it (is_ecg); None when there are none."""
-    items = r.by_type.get("Observation", [])
-    if not items:
-        return None
-    rows, over, coded = [], [], []
-    for loc in items:
-        res = loc.resource
-        subject = subject_of(res.get("subject"))
-        usubjid, problem = r.subject(subject, strict_bundle(loc), subjects)
-        if usubjid is None:
-            r.reject(loc, "Observation", "Observation.subject", problem, shown_subject(subject), code="REJ-FHIR-003")
-            continue
-        if res.get("status") in ("entered-in-error", "cancelled"):
-            r.reject(loc, "Observation", "Observation.status", f"status {res['status']}: not a result",
-                     res["status"], code="REJ-FHIR-004")
-            continue
-        try:
-            dtc = prim_dtc(res, "effectiveDateTime", r.tz) if ("effectiveDateTime" in res or
-                                                                "_effectiveDateTime" in res) else ""
-        except FhirDateError as exc:
-            r.reject(loc, "Observation", "Observation.effectiveDateTime", str(exc), exc.value, code="REJ-FHIR-006")
-            continue
-        parts = [res] if ecg_test(res.get("code")) and _has_value(res) else []
-        parts += [c for c in res.get("component") or () if isinstance(c, dict) and ecg_test(c.get("code"))]
-        found, bad = [], None
-        for part in parts:
-            got = _record(part)
-            if isinstance(got, tuple):
-                bad = got
-                break
-            found.append(got)
-        if bad is not None or not found:
-            fld, why, value = bad or ("Observation.value[x]", "no ECG value (neither the Observation nor a "
-                                      "component with an ECG code has a value)", "")
-            r.reject(loc, "Observation", fld, why, value, code="REJ-FHIR-006")
-            continue
+class EcgFlattener:
+    """One compact record per ECG Observation while the files are read (fhir/read.py), so that the resource is not
+    held until EG is made: (strict, subject, status, date elements, EG fields of its parts, seq, encounter
+    reference, extension). What repeats between Observations is shared: strings and elements through `share`
+    (fhir/compact.py), the EG fields of the parts once per distinct JSON of what _record reads."""
+
+    _PART = ("code", "valueQuantity", "valueCodeableConcept", "valueString")
+
+    def __init__(self, share: Any) -> None:
+        self.share = share
+        self.parts: dict[bytes, tuple] = {}
+
+    def flatten(self, res: dict[str, Any], strict: bool) -> tuple:
+        share = self.share
+        dates = {k: share(f"Observation.{k}", res[k]) for k in ("effectiveDateTime", "_effectiveDateTime") if k in res}
         seq = None
         for ident in res.get("identifier") or ():
             if isinstance(ident, dict) and ident.get("system") == terms.id_system("seq"):
                 seq = text(ident.get("value")).rsplit("/", 1)[-1]
-        enc = r.visit(loc, "Observation", "Observation.encounter", (res.get("encounter") or {}).get("reference"),
-                      encounters)
-        carried = read_carried(res, r.tz)
-        for rec in found:
+        return (strict, share("Observation.subject", subject_of(res.get("subject"))),
+                share("Observation.status", res.get("status")), dates or None, self._parts(res), seq,
+                share("Observation.encounter", (res.get("encounter") or {}).get("reference")),
+                share("Observation.extension", res.get("extension")))
+
+    def _parts(self, res: dict[str, Any]) -> tuple:
+        """_record of the Observation (when it has an ECG code and a value) and of each component with an ECG code."""
+        parts = [res] if ecg_test(res.get("code")) and _has_value(res) else []
+        parts += [c for c in res.get("component") or () if isinstance(c, dict) and ecg_test(c.get("code"))]
+        views = [{k: p[k] for k in self._PART if k in p} for p in parts]
+        try:
+            key = orjson.dumps(views)
+        except orjson.JSONEncodeError:  # an integer beyond 64 bits: not remembered
+            return tuple(_record(v) for v in views)
+        found = self.parts.get(key)
+        if found is None:
+            found = tuple(_record(v) for v in views)
+            if len(self.parts) < 100_000:
+                self.parts[bytes(memoryview(key))] = found  # a copy: orjson's bytes keep ~4 KB spare room
+        return found
+
+
+def read_ecg_observations(r: ReadContext, subjects: dict[str, str], encounters: dict[str, dict[str, Any]],
+                          rfstdtc: dict[str, str], studyid: str) -> pd.DataFrame | None:
+    """EG from the compact records read.py made of the Observations it set aside for it (is_ecg, EcgFlattener);
+    None when there are none."""
+    items, r.ecg_obs = r.ecg_obs, []
+    if not items:
+        return None
+    rows, over, coded = [], [], []
+    carried_of: dict[int, dict[str, Any]] = {}  # read_carried per distinct (shared) extension
+    for strict, subject, status, dates, parts, seq, encounter, extension, loc in items:
+        usubjid, problem = r.subject(subject, strict, subjects)
+        if usubjid is None:
+            r.reject(loc, "Observation", "Observation.subject", problem, shown_subject(subject), code="REJ-FHIR-003")
+            continue
+        if status in ("entered-in-error", "cancelled"):
+            r.reject(loc, "Observation", "Observation.status", f"status {status}: not a result",
+                     status, code="REJ-FHIR-004")
+            continue
+        try:
+            dtc = prim_dtc(dates, "effectiveDateTime", r.tz) if dates else ""
+        except FhirDateError as exc:
+            r.reject(loc, "Observation", "Observation.effectiveDateTime", str(exc), exc.value, code="REJ-FHIR-006")
+            continue
+        bad = next((got for got in parts if isinstance(got, tuple)), None)
+        if bad is not None or not parts:
+            fld, why, value = bad or ("Observation.value[x]", "no ECG value (neither the Observation nor a "
+                                      "component with an ECG code has a value)", "")
+            r.reject(loc, "Observation", fld, why, value, code="REJ-FHIR-006")
+            continue
+        enc = r.visit(loc, "Observation", "Observation.encounter", encounter, encounters)
+        carried = carried_of.get(id(extension))
+        if carried is None:
+            carried = carried_of[id(extension)] = read_carried({"extension": extension} if extension is not None
+                                                               else {}, r.tz)
+        for rec in parts:
             rows.append({"STUDYID": studyid, "DOMAIN": "EG", "USUBJID": usubjid,
-                         "EGSEQ": int(seq) if seq and seq.lstrip("-").isdigit() and len(found) == 1 else None,
+                         "EGSEQ": int(seq) if seq and seq.lstrip("-").isdigit() and len(parts) == 1 else None,
                          "EGTESTCD": rec["EGTESTCD"], "EGTEST": rec["EGTEST"], "EGORRES": rec["EGORRES"],
                          "EGORRESU": rec["EGORRESU"], "VISITNUM": enc.get("VISITNUM"), "VISIT": enc.get("VISIT", ""),
                          "EPOCH": enc.get("EPOCH", ""), "EGDTC": dtc})
             coded.append(rec["coded"])
             over.append(carried)
         r.converted["Observation"] += 1
+    del items
     if not rows:
         return pd.DataFrame(columns=["STUDYID", "DOMAIN", "USUBJID", "EGSEQ", "EGTESTCD", "EGTEST"])
     df = pd.DataFrame(rows)
+    del rows
     std = derive_standard(df["EGTESTCD"], df["EGORRES"], df["EGORRESU"], pd.Series(coded, dtype=object))
     for c in std.columns:
         df[c] = std[c]

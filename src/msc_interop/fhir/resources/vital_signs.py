@@ -36,7 +36,7 @@ from msc_interop.fhir.read_common import (
     seq_where_missing,
     study_days,
 )
-from msc_interop.fhir.resources.lab.read import result_text
+from msc_interop.fhir.resources.lab.read import expand, result_text
 from msc_interop.fhir.resources.lab.write import result_value
 from msc_interop.fhir.resources.vital_kind import own_test
 
@@ -175,7 +175,9 @@ def read_vital_signs(r: ReadContext, rfstdtc: dict[str, str], studyid: str) -> p
     r.vs_found = None
     rows: list[tuple[Any, ...]] = []
     over: list[dict[str, Any]] = []
-    for rec, loc in found:
+    for held in found:
+        rec = expand(held)
+        loc = rec.loc
         usubjid, problem = subj_of(rec)
         if not observation_admitted(r, loc, rec, usubjid, problem):
             continue
@@ -213,9 +215,12 @@ def read_vital_signs(r: ReadContext, rfstdtc: dict[str, str], studyid: str) -> p
         if rec.supp:
             r.obs_supp += rec.supp
         r.converted["Observation"] += 1
+    del found  # the records are rows now: not held while VS is made
     if not rows:
         return pd.DataFrame(columns=["STUDYID", "DOMAIN", "USUBJID", "VSSEQ", "VSTESTCD", "VSTEST"])
-    df = apply_overrides(pd.DataFrame(rows, columns=_ROW), over)
+    frame = pd.DataFrame(rows, columns=_ROW)
+    del rows
+    df = apply_overrides(frame, over)
     std = vital_signs.standardize(df["VSTESTCD"], df["VSORRES"], df["VSORRESU"])
     for c in ("VSSTRESC", "VSSTRESN", "VSSTRESU"):  # derived where the record does not carry its own
         carried = np.array([c in o for o in over], dtype=bool)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from msc_interop.fhir import terms
 from msc_interop.fhir.common import number_back, read_carried, text
+from msc_interop.fhir.compact import Compactor
 from msc_interop.fhir.datetimes import FhirDateError
 from msc_interop.fhir.io import Located
 from msc_interop.fhir.read_common import (
@@ -80,10 +81,13 @@ class Flattener:
 
     Why: a big file repeats the same few hundred codes, ranges, categories and interpretations. Each element's
     fields are parsed once per distinct value (keyed by its orjson bytes, equal for equal JSON) and the parsed
-    fields are shared between rows (read only). Mapping URLs are looked up once.
+    fields are shared between rows (read only). Mapping URLs are looked up once. A record is held in a compact
+    form until LB is built (`expand` gives the FLAT_COLUMNS back): the fields parsed once per distinct value as
+    one shared tuple each, the strings that repeat between rows (subject, encounter, date) shared (`texts`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, texts: Any = None) -> None:
+        self.texts = texts if texts is not None else Compactor()
         self.read_supplemental = read_supplemental
         self.sys_cd, self.sys_loinc = terms.system("cdisc_lbtestcd"), terms.system("loinc")
         self.sys_ncit, self.sys_interp = terms.system("ncit"), terms.system("interpretation")
@@ -109,7 +113,7 @@ class Flattener:
         if found is None:
             found = parse(value)
             if len(memo) < MEMO_LIMIT:
-                memo[key] = found
+                memo[bytes(memoryview(key))] = found  # a copy: orjson's bytes keep ~4 KB spare room
         return found
 
     def flatten(self, res: dict[str, Any], in_bundle: bool) -> tuple:
@@ -165,9 +169,11 @@ class Flattener:
         carried, has_supp, ext_problem = self._memo(self.memo_carried, res.get("extension"), self._carried)
         if ext_problem is not None:
             return _rejected(in_bundle, ext_problem)
-        return (in_bundle, res.get("status"), subject, encounter, seq, *static, *value, effective, effective_orig,
-                effective_end, absent, carried, self.read_supplemental(res) if has_supp else [], res.get("component"),
-                effective_el, problem)
+        share = self.texts.text
+        return (in_bundle, share("Observation.status", res.get("status")), share("Observation.subject", subject),
+                share("Observation.encounter", encounter), seq, static, value,
+                share("Observation.effective", effective), effective_orig, effective_end, absent, carried,
+                self.read_supplemental(res) if has_supp else (), res.get("component"), effective_el, problem)
 
     def _static(self, elements: tuple) -> tuple:
         """The FLAT_COLUMNS fields from lab_category to static_problem (the first element of these without its
@@ -284,8 +290,14 @@ _NO_STATIC = (None,) * (FLAT_COLUMNS.index("static_problem") - FLAT_COLUMNS.inde
 def _rejected(in_bundle: bool, problem: ShapeProblem) -> tuple:
     """The flat record of an Observation rejected for an element without its FHIR shape: only where it is rejected
     and why (FLAT_COLUMNS' problem)."""
-    return (in_bundle, *(None,) * (len(FLAT_COLUMNS) - 2),
+    return (in_bundle, None, None, None, None, (*_NO_STATIC, None), _NO_VALUE, *(None,) * 8,
             (problem.field, problem.reason(), shown(problem.value), "REJ-FHIR-009", True))
+
+
+def expand(held: tuple) -> Any:
+    """The record (FLAT_COLUMNS and loc, by name) of a compact one as Flattener.flatten made it with its Located
+    after it: the shared tuples of the static and value[x] fields spread out."""
+    return _FlatRecord._make((*held[:5], *held[5], *held[6], *held[7:]))
 
 
 def _result_text_or_none(value: Any, original: Any, comparator: Any) -> str | None:
@@ -344,7 +356,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
     patients = {k: v for k, v in subjects.items()}
     # subjects, per distinct reference (or identifier)
     subj_of: dict[Any, tuple[str | None, str]] = {}
-    for ref, strict in {(t[_FLAT_SUBJECT], t[_FLAT_STRICT]) for t in flat_obs}:
+    for ref, strict in {(t[2], t[0]) for t in flat_obs}:  # subject, strict of the compact records
         subj_of[(ref, strict)] = r.subject(ref, strict, patients)
     rows_out: list[tuple | dict[str, Any]] = []  # tuples (_OWN_LB_COLUMNS) for msc-interop's own records
     over: list[dict[str, Any]] = []
@@ -354,15 +366,16 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
     derived_subject = 0
     memo = _LbMemo(r, encounters, orgs, tz)
     sponsor = None if r.strict else SponsorTests()
-    vital: list[tuple[Any, Located]] = []  # vital signs: VS, not LB (fhir/resources/vital_signs.py)
-    for rec in map(_FlatRecord._make, flat_obs):
+    vital: list[tuple] = []  # vital signs (compact records): VS, not LB (fhir/resources/vital_signs.py)
+    for held in flat_obs:
+        rec = expand(held)
         loc: Located = rec.loc
         if rec.problem is not None and rec.problem[4]:  # an element without its FHIR shape
             fld, reason, value, code, _ = rec.problem
             r.reject(loc, "Observation", fld, reason, value, code=code)
             continue
         if is_vital_sign(rec):
-            vital.append((rec, loc))
+            vital.append(held)
             continue
         own = rec.cdisc_code is not None or rec.seq is not None
         mapped = None if own else mapped_test(rec, foreign.loinc_idx, foreign.by_nci)
@@ -438,6 +451,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
         if problem == "derived":
             derived_subject += 1
         over.append(rec.carried or {})
+    del flat_obs  # the records are rows now (the vital signs' are in `vital`): not held while LB is made
     r.converted["Observation"] += len(rows_out)
     r.vs_found = (vital, lambda rec: subj_of[(rec.subject, rec.strict)], memo)  # read by vital_signs.py
     said = sponsor.note() if sponsor is not None else None
@@ -451,6 +465,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
     if not rows_out:
         return pd.DataFrame(columns=["STUDYID", "DOMAIN", "USUBJID", "LBSEQ", "LBTESTCD", "LBTEST"])
     df = _lb_frame(rows_out)
+    del rows_out
     df = apply_overrides(df, over)
     own = np.zeros(len(df), dtype=bool)
     own[own_rows] = True
@@ -486,7 +501,6 @@ def _lb_frame(rows: list[tuple | dict[str, Any]]) -> pd.DataFrame:
 
 
 _FlatRecord = namedtuple("_FlatRecord", [*FLAT_COLUMNS, "loc"])  # type: ignore[misc]
-_FLAT_SUBJECT, _FLAT_STRICT = (FLAT_COLUMNS.index(c) for c in ("subject", "strict"))  # subject: subject_of()
 
 
 _UNSEEN = object()
