@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
+from fhir_clean_cases import mutate
 from fhir_fixtures import written  # noqa: F401
 
 from msc_interop.validate import fhir_stream
@@ -26,34 +27,6 @@ def _before(paths: list[Path], version: str | None) -> list[Any]:
     return findings + run(Scope.FHIR, ctx)
 
 
-def _mutate(folder: Path) -> None:
-    """Break the NDJSON in each way a FHIR rule (or the reader) looks at."""
-    obs = folder / "Observation.ndjson"
-    lines = obs.read_bytes().splitlines()
-    rows = [orjson.loads(x) for x in lines]
-    rows[0]["foo"] = 1                                                  # MSC-FHIR-001 unknown element
-    rows[1]["status"] = 5                                               # MSC-FHIR-001 wrong type
-    rows[2]["subject"] = {"reference": "Patient/nobody"}                # MSC-FHIR-008 broken reference
-    rows[3]["id"] = rows[4]["id"]                                       # MSC-FHIR-009 duplicate id
-    rows[5]["code"]["coding"][0]["code"] = "6690-3"                     # MSC-FHIR-006 LOINC check digit
-    rows[6]["effectiveDateTime"] = "2009-02-30"                         # MSC-FHIR-010 impossible date
-    rows[7]["status"] = "done"                                          # MSC-FHIR-002 value set
-    rows[8]["specimen"] = {"reference": "#nospec"}                      # MSC-FHIR-008 contained not there
-    rows[9]["code"]["coding"][0].pop("system")                          # MSC-FHIR-003 code without system
-    if "valueQuantity" in rows[10]:
-        rows[10]["valueQuantity"]["code"] = "mg//dL"                    # MSC-FHIR-005 UCUM
-        rows[11]["valueQuantity"].pop("system")                         # MSC-FHIR-004
-    rows[12]["meta"] = {"lastUpdated": "2009-10-04T09:19"}              # MSC-FHIR-001 (instant without offset)
-    rows[13]["extension"] = [{"url": "http://x", "valueDecimal": "1.0"}]  # schema stricter: models accept
-    out = [orjson.dumps(r) for r in rows]
-    out[20:20] = [b"", b"{not json", b"[1, 2]", orjson.dumps({"resourceType": "Nope", "id": "n1"})]
-    obs.write_bytes(b"\n".join(out) + b"\n")
-    pat = folder / "Patient.ndjson"
-    first = pat.read_bytes().splitlines()[0]
-    with pat.open("ab") as fh:
-        fh.write(first + b"\n")                                         # a duplicate across lines
-
-
 @pytest.mark.parametrize("version", ["R4", "R5"])
 @pytest.mark.parametrize("given", [True, False])
 def test_streaming_gives_the_findings_of_the_whole_set(written: dict[str, Path], tmp_path: Path,  # noqa: F811
@@ -63,7 +36,7 @@ def test_streaming_gives_the_findings_of_the_whole_set(written: dict[str, Path],
     folder.mkdir()
     for p in sorted(written[version].glob("*.ndjson")):
         shutil.copy(p, folder / p.name)
-    _mutate(folder)
+    mutate(folder)
     paths = sorted(folder.glob("*.ndjson"))
     monkeypatch.setattr(fhir_stream, "CHUNK", 7)
     before = _before(paths, version if given else None)

@@ -18,14 +18,6 @@ from msc_interop.sdtm.csvio import read_csv
 CREATED = "2026-01-01T00:00:00"
 
 
-@pytest.fixture(scope="module")
-def pilot(shared_dir: Path) -> Path:
-    path = shared_dir / "external" / "cdisc-pilot-original"
-    if not path.is_dir():
-        pytest.skip("the CDISC pilot package is not in ../shared/external")
-    return path
-
-
 def _assert_same_cells(original: Path, written: Path) -> None:
     d1, _ = pyreadstat.read_xport(str(original), encoding="cp1252")
     d2, _ = pyreadstat.read_xport(str(written))

@@ -24,14 +24,6 @@ ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
 
 
 @pytest.fixture(scope="module")
-def pilot(shared_dir: Path) -> Path:
-    path = shared_dir / "external" / "cdisc-pilot-original"
-    if not path.is_dir():
-        pytest.skip("the CDISC pilot package is not in ../shared/external")
-    return path
-
-
-@pytest.fixture(scope="module")
 def cdisc_json(shared_dir: Path) -> Path:
     path = shared_dir / "external" / "dataset-json" / "examples-v1.1" / "sdtm"
     if not path.is_dir():
