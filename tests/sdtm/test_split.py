@@ -174,3 +174,14 @@ def test_supp_is_split_with_its_parents(tmp_path):
     (ig,) = doc.xpath("//odm:ItemGroupDef[@Name='SUPPLBCH']", namespaces=NS)
     assert ig.get("Domain") == "LB"
     assert doc.xpath("//odm:ItemGroupDef[@Name='SUPPLB']", namespaces=NS) == []
+
+
+def test_a_split_package_read_back_keeps_its_pieces(split, tmp_path, shared_dir):
+    folder, _ = split
+    api.to_sdtm(folder, tmp_path, formats=["xpt"], created=CREATED, validate=False)
+    doc = etree.parse(str(tmp_path / "xpt" / "define.xml"))
+    assert xsd_errors(doc, shared_dir / XSD) == []
+    for name in PIECES:
+        assert (tmp_path / "xpt" / f"{name.lower()}.xpt").read_bytes() == (folder / f"{name.lower()}.xpt").read_bytes()
+        (ig,) = doc.xpath(f"//odm:ItemGroupDef[@Name='{name}']", namespaces=NS)
+        assert ig.get("Domain") == "LB" and ig.get(f"{{{NS['def']}}}IsNonStandard") is None

@@ -47,7 +47,7 @@ from msc_interop.sdtm.define_model import (
     text_shape,
 )
 from msc_interop.sdtm.define_split import describe_pieces
-from msc_interop.sdtm.split import Split
+from msc_interop.sdtm.split import Split, parent_of
 from msc_interop.study import Study
 
 __all__ = ["DATASET_FORMATS", "build_define", "to_bytes", "write_define", "xsd_errors"]
@@ -272,10 +272,11 @@ class _Builder:
         return oid
 
     def item_group(self, mdv: etree._Element, ds: str, variables: list[Variable]) -> None:
-        meta = mappings.sdtm_domain(ds)
+        own = parent_of(ds, self.study[ds])  # a split piece (LBCH) is described as its domain (LB)
+        meta = mappings.sdtm_domain(own)
         supp = ds.startswith("SUPP")
         has_rows = len(self.study[ds]) > 0
-        domain = ds[4:] if supp else ds
+        domain = own[4:] if supp else own
         ig = _el(mdv, _odm("ItemGroupDef"), {
             "OID": f"IG.{ds}", "Name": ds, "Repeating": "No" if ds == "DM" else "Yes", "IsReferenceData": "No",
             "SASDatasetName": ds, "Domain": domain, "Purpose": "Tabulation",

@@ -218,3 +218,17 @@ def _seq_text(value: object) -> str:
     except (TypeError, ValueError):
         return str(value).strip()
     return str(int(f)) if f.is_integer() else str(f)
+
+
+def parent_of(ds: str, df: pd.DataFrame) -> str:
+    """The dataset a split piece is part of, as SDTMIG 4.1.7 names it: LBCH with DOMAIN = LB -> LB,
+    SUPPLBCH with RDOMAIN = LB -> SUPPLB; any other dataset is itself (a package read back keeps its pieces)."""
+    supp = ds.startswith("SUPP")
+    col, code = ("RDOMAIN", ds[4:]) if supp else ("DOMAIN", ds)
+    if col not in df.columns or not len(df) or not 2 < len(code) <= 4:
+        return ds
+    values = pd.unique(df[col].astype(object))
+    dom = values[0] if len(values) == 1 else None
+    if not isinstance(dom, str) or not re.fullmatch(r"[A-Z]{2}", dom) or not code.startswith(dom):
+        return ds
+    return f"SUPP{dom}" if supp else dom
