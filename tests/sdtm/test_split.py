@@ -14,9 +14,11 @@ from pathlib import Path
 import pandas as pd
 import pyreadstat
 import pytest
+from click.testing import CliRunner
 from lxml import etree
 
 from msc_interop import api
+from msc_interop.cli import main
 from msc_interop.errors import MscInteropError
 from msc_interop.records.reader import read_records
 from msc_interop.sdtm.build import build_study
@@ -185,3 +187,13 @@ def test_a_split_package_read_back_keeps_its_pieces(split, tmp_path, shared_dir)
         assert (tmp_path / "xpt" / f"{name.lower()}.xpt").read_bytes() == (folder / f"{name.lower()}.xpt").read_bytes()
         (ig,) = doc.xpath(f"//odm:ItemGroupDef[@Name='{name}']", namespaces=NS)
         assert ig.get("Domain") == "LB" and ig.get(f"{{{NS['def']}}}IsNonStandard") is None
+
+
+def test_cli_option_splits_and_refuses_a_bad_size(tmp_path):
+    res = CliRunner().invoke(main, ["to-sdtm", str(EXAMPLE), "-o", str(tmp_path), "--format", "xpt", "--no-validate",
+                                    "--max-file-size", "60KB"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "xpt").glob("lb*.xpt")) == ["lbch.xpt", "lbhe.xpt", "lbtm.xpt"]
+    assert "VS: the XPT file is 80,240 bytes, over --max-file-size 60,000" in res.output
+    bad = CliRunner().invoke(main, ["to-sdtm", str(EXAMPLE), "-o", str(tmp_path / "b"), "--max-file-size", "5XB"])
+    assert bad.exit_code == 2 and "--max-file-size '5XB'" in bad.output
