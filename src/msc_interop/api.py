@@ -72,6 +72,7 @@ def to_sdtm(
     encoding: str | None = None,
     xpt_encoding: str | None = None,
     lab_map: str | Path | None = None,
+    max_file_size: int | None = None,
 ) -> ConversionResult:
     """Convert study records (or SDTM in another format) to SDTM files, one folder per format.
 
@@ -80,7 +81,8 @@ def to_sdtm(
     files written are checked by the same rules as `msc-interop validate` (result.validation). `encoding`:
     of SDTM XPT/CSV input (default: UTF-8, else Windows-1252, per file; see sdtm/text_encoding.py).
     `xpt_encoding`: of non-ASCII text in the XPT files written (default: the encoding the input package's
-    file was read in, else UTF-8); each variable holding such text is named in a note.
+    file was read in, else UTF-8); each variable holding such text is named in a note. `max_file_size`: bytes
+    (default 5 GB); an XPT dataset larger is written split by --CAT (LBCH, LBHE, ...; sdtm/split.py).
 
     An existing SDTM package is converted as it is: its variable order, labels and lengths are kept, and a
     content problem (a value outside a codelist, say) is a note (and a finding where a rule checks it), never a
@@ -95,7 +97,8 @@ def to_sdtm(
 
         xpt_encoding = check_encoding(xpt_encoding)
     with _report_even_if_writing_fails(rejects, outdir):
-        written = write_sdtm(study, outdir, formats, define, stamp, xpt_encoding=xpt_encoding, notes=rejects.notes)
+        written = write_sdtm(study, outdir, formats, define, stamp, xpt_encoding=xpt_encoding, notes=rejects.notes,
+                             max_file_size=max_file_size)
     written += rejects.write(outdir)
     return ConversionResult(study, rejects, written,
                             validation=validate_written_sdtm(study, outdir, written) if validate else None)
@@ -154,8 +157,11 @@ def validate_written(outdir: Path, fhir_version: str | None = None):
 def validate_written_sdtm(study: Study, outdir: Path, written: list[Path]):
     """What `validate_written(outdir)` finds in a to-sdtm output, from the Study that was written instead of
     the files read back (validate/written.py; file-level checks still read what they need of each file)."""
+    from msc_interop.validate import validate_paths
     from msc_interop.validate.written import validate_written_study
 
+    if any(p.suffix == ".xpt" and p.stem.upper() not in study.datasets for p in written):
+        return validate_paths([outdir])  # split datasets (LBCH, ...): checked as validate reads them
     return validate_written_study(study, outdir, written)
 
 
@@ -167,19 +173,30 @@ def synth(outdir: str | Path, subjects: int = 9, seed: int = 2009, profile: str 
 
 
 def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool, stamp: str, *,
-               xpt_encoding: str | None = None, notes: list[str] | None = None) -> list[Path]:
+               xpt_encoding: str | None = None, notes: list[str] | None = None,
+               max_file_size: int | None = None) -> list[Path]:
     """SDTM files, one folder per format, with define.xml beside XPT and Dataset-JSON; what a reader of them
-    must know (non-ASCII text in XPT, what define.xml could not state as the data are) is added to `notes`."""
+    must know (non-ASCII text in XPT, what define.xml could not state as the data are) is added to `notes`.
+    `max_file_size` (bytes; default 5 GB): an XPT dataset larger is written split by --CAT (sdtm/split.py);
+    Dataset-JSON, NDJSON and CSV are written whole (FDA's limit is on XPT transport files)."""
     from msc_interop.sdtm.define import write_define
-    from msc_interop.sdtm.formats import check_fits, write_study
+    from msc_interop.sdtm.formats import check_fits, text_encoding_of, write_study
+    from msc_interop.sdtm.split import DEFAULT_MAX_FILE_SIZE, split_study
 
     said = check_fits(study, formats, xpt_encoding)  # all formats checked before any is written
+    split = None
+    if "xpt" in formats:
+        split = split_study(study, max_file_size or DEFAULT_MAX_FILE_SIZE,
+                            lambda name: text_encoding_of(study, name, xpt_encoding))
+        said += split.notes
     written: list[Path] = []
     for fmt in formats:
         folder = outdir / fmt
-        written += write_study(study, folder, [fmt], created=stamp, xpt_encoding=xpt_encoding)
+        as_written = split.study if fmt == "xpt" and split is not None else study
+        written += write_study(as_written, folder, [fmt], created=stamp, xpt_encoding=xpt_encoding)
         if define and fmt in ("xpt", "json"):
-            define_notes = write_define(study, folder / "define.xml", dataset_format=fmt, created=stamp)
+            define_notes = write_define(study, folder / "define.xml", dataset_format=fmt, created=stamp,
+                                        split=split if fmt == "xpt" else None)
             said += [n for n in define_notes if n not in said]
             written.append(folder / "define.xml")
     if notes is not None:

@@ -96,6 +96,7 @@ Examples:
   msc-interop to-sdtm records.xlsx -o out/sdtm --format xpt --created 2026-01-01T00:00:00
   msc-interop to-sdtm old_sdtm_folder/ -o out/json --format json,ndjson   (convert SDTM between formats)
   msc-interop to-sdtm fixtures/example_study_odm/example_study.odm.xml -o out/sdtm-odm   (EDC export)
+  msc-interop to-sdtm big_study/ -o out/sdtm --format xpt --max-file-size 5GB   (LB over 5 GB -> LBCH, LBHE, ...)
 
 \b
 INPUT is a study-records folder (study.yaml + subjects.csv, exposures.csv, adverse_events.csv,
@@ -123,13 +124,21 @@ Exit status: 0 all converted, 1 some records rejected, 2 input unusable.""")
                    "in Windows-1252 is written back so), else UTF-8. Each variable holding such text is named "
                    "in a note.")
 @_lab_map_option
+@click.option("--max-file-size", metavar="SIZE", default="5GB", show_default=True,
+              help="Largest XPT file to write (5GB, 500MB, 1MB; KB/MB/GB decimal, KiB/MiB/GiB binary). A larger "
+                   "dataset is split the SDTMIG 4.1.7 way by its --CAT (LB -> LBCH, LBHE, ...; DOMAIN stays LB; "
+                   "SUPP-- alongside; mappings/split_datasets.yaml) and define.xml describes each piece. "
+                   "Dataset-JSON/NDJSON/CSV are written whole. E.g. --max-file-size 500MB")
 def to_sdtm(input_path: Path, outdir: Path, formats: list[str], define: bool, created: str | None,
             validate: bool, odm_map: Path | None, encoding: str | None, xpt_encoding: str | None,
-            lab_map: Path | None) -> None:
+            lab_map: Path | None, max_file_size: str) -> None:
     """Convert study records to SDTM DM, EX, AE, LB (+ SUPP--, TS, TV) with Define-XML 2.1."""
+    from msc_interop.sdtm.split import parse_size
+
     try:
         result = api.to_sdtm(input_path, outdir, formats=formats, define=define, created=created, validate=validate,
-                             odm_map=odm_map, encoding=encoding, xpt_encoding=xpt_encoding, lab_map=lab_map)
+                             odm_map=odm_map, encoding=encoding, xpt_encoding=xpt_encoding, lab_map=lab_map,
+                             max_file_size=parse_size(max_file_size))
     except MscInteropError as exc:
         _fail(exc)
     for path in result.written:

@@ -46,6 +46,8 @@ from msc_interop.sdtm.define_model import (
     numeric_shape,
     text_shape,
 )
+from msc_interop.sdtm.define_split import describe_pieces
+from msc_interop.sdtm.split import Split, parent_of
 from msc_interop.study import Study
 
 __all__ = ["DATASET_FORMATS", "build_define", "to_bytes", "write_define", "xsd_errors"]
@@ -270,10 +272,11 @@ class _Builder:
         return oid
 
     def item_group(self, mdv: etree._Element, ds: str, variables: list[Variable]) -> None:
-        meta = mappings.sdtm_domain(ds)
+        own = parent_of(ds, self.study[ds])  # a split piece (LBCH) is described as its domain (LB)
+        meta = mappings.sdtm_domain(own)
         supp = ds.startswith("SUPP")
         has_rows = len(self.study[ds]) > 0
-        domain = ds[4:] if supp else ds
+        domain = own[4:] if supp else own
         ig = _el(mdv, _odm("ItemGroupDef"), {
             "OID": f"IG.{ds}", "Name": ds, "Repeating": "No" if ds == "DM" else "Yes", "IsReferenceData": "No",
             "SASDatasetName": ds, "Domain": domain, "Purpose": "Tabulation",
@@ -505,15 +508,20 @@ def to_bytes(tree: etree._ElementTree) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
 
 
-def write_define(study: Study, path: Path, *, dataset_format: str = "xpt", created: str | None = None
-                 ) -> list[str]:
+def write_define(study: Study, path: Path, *, dataset_format: str = "xpt", created: str | None = None,
+                 split: Split | None = None) -> list[str]:
     """Write define.xml for the study to `path` (all-or-nothing); return the notes on what it could not state
     as the data are (an existing package's values outside CT, versions the package does not state).
+    `split`: the datasets written split (sdtm/split.py), each piece described as its own ItemGroupDef.
 
     >>> write_define(study, Path("out/define.xml"), created="2025-03-25T00:00:00")  # doctest: +SKIP
     """
     notes: list[str] = []
     tree = build_define(study, dataset_format=dataset_format, created=created, notes=notes)
+    if split is not None and split.pieces:
+        layouts = split.study.meta.package.layouts
+        describe_pieces(tree, split.pieces, DATASET_FORMATS[dataset_format],
+                        {n: layouts[n].label for n in split.study.names if n.startswith("SUPP") and n in layouts})
     write_bytes_atomic(path, to_bytes(tree))
     return notes
 

@@ -21,6 +21,7 @@ from decimal import Decimal
 import pandas as pd
 
 from msc_interop import iso8601, mappings
+from msc_interop.sdtm.split import parent_of
 from msc_interop.study import Study
 
 # --- ISO 8601 data types ----------------------------------------------------------------------------------
@@ -169,7 +170,7 @@ class Variable:
 def dataset_variables(study: Study, ds: str) -> list[Variable]:
     """The variables of one dataset with their measured shape and standard metadata."""
     df = study[ds]
-    meta = mappings.sdtm_domain(ds)
+    meta = mappings.sdtm_domain(parent_of(ds, df))
     known = meta.by_name if meta else {}
     keys = [k for k in (meta.keys if meta else ()) if k in df.columns]
     out = []

@@ -1,0 +1,234 @@
+"""Split a dataset too large for one XPT file into SDTMIG §4.1.7 pieces (LB -> LBCH, LBHE, ... by LBCAT).
+
+FDA's Study Data Technical Conformance Guide asks that a dataset over 5 GB be split into smaller files;
+`to-sdtm --max-file-size` sets the limit. The XPT size of each dataset is computed before anything is written
+(header records + rows x record length, the layout SAS TS-140 fixes), so a split is decided on the Study, not
+on a file already too large. Each piece keeps every variable, its label and its storage length (those of
+the whole dataset, so that the pieces put together are the dataset cell for cell) and DOMAIN = the parent
+code; rows keep their order. SUPP-- of a split domain follows its parent records (IDVAR = --SEQ). The
+suffixes come from mappings/split_datasets.yaml. A category still over the limit alone is written and named
+in a note (it cannot be split further the SDTMIG way), never silently.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from msc_interop import mappings
+from msc_interop.errors import MscInteropError
+from msc_interop.sdtm.package import DatasetLayout, Package, as_package_states
+from msc_interop.sdtm.xpt import variable_labels
+from msc_interop.sdtm.xpt_layout import RECORD
+from msc_interop.sdtm.xpt_rows import storage_widths
+from msc_interop.study import Study
+
+DEFAULT_MAX_FILE_SIZE = 5 * 10**9  # FDA's 5 GB (decimal gigabytes)
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+# XPT v5 header: library (3 records) + member, descriptor, 2 member data, NAMESTR header (5) + OBS header (1)
+_HEADER_RECORDS = 9
+_NAMESTR = 140
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One split dataset: its name (LBCH), parent (LB), category (CHEMISTRY), label and row positions."""
+
+    name: str
+    parent: str
+    category: str
+    label: str
+    rows: np.ndarray
+
+
+@dataclass
+class Split:
+    """A study with its over-limit datasets replaced by their pieces, the pieces by parent, and the notes."""
+
+    study: Study
+    pieces: dict[str, list[Piece]]
+    notes: list[str]
+
+
+def parse_size(text: str) -> int:
+    """Bytes of a size as given on the command line: 5GB, 500MB, 1.5GB, 64KiB, 1000 (decimal KB/MB/GB as
+    FDA states 5 GB; KiB/MiB/GiB binary)."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", str(text))
+    unit = m.group(2).upper() if m else ""
+    if m is None or unit not in _UNITS:
+        raise MscInteropError(f"--max-file-size {text!r}: give a number of bytes with an optional unit "
+                              f"(B, KB, MB, GB, TB, KiB, MiB, GiB), e.g. 5GB or 500MB")
+    size = int(float(m.group(1)) * _UNITS[unit])
+    if size <= 0:
+        raise MscInteropError(f"--max-file-size {text!r}: the limit must be more than 0 bytes")
+    return size
+
+
+def xpt_size(n_rows: int, widths: dict[str, int]) -> int:
+    """Bytes of an XPT v5 file with these record widths: header, NAMESTR records, rows (80-byte padded)."""
+    namestr = math.ceil(_NAMESTR * len(widths) / RECORD) * RECORD
+    return _HEADER_RECORDS * RECORD + namestr + math.ceil(n_rows * sum(widths.values()) / RECORD) * RECORD
+
+
+def _frame_widths(df: pd.DataFrame, lay: DatasetLayout | None, encoding: str) -> dict[str, int]:
+    """Storage widths as the XPT writer computes them (numbers 8, text its longest encoded value)."""
+    frame = as_package_states(df, lay)
+    typed = pd.DataFrame({c: (frame[c].astype("float64") if pd.api.types.is_numeric_dtype(frame[c])
+                              else frame[c].astype(object)) for c in frame.columns}, index=frame.index)
+    return storage_widths(typed, encoding, lay.lengths if lay else None)
+
+
+@functools.cache
+def _rules() -> dict:
+    return mappings.load("split_datasets")
+
+
+def suffixes(categories: list[str]) -> dict[str, str]:
+    """Category -> two-character suffix: mappings/split_datasets.yaml, else a stable fallback (sorted order:
+    first two letters/digits; if taken, first letter + 1-9; then 10-99)."""
+    rules = _rules()
+    out: dict[str, str] = {}
+    for cat in sorted(categories):
+        key = cat.strip().upper()
+        known = rules["blank"] if not key else rules["suffixes"].get(key)
+        if known and known not in out.values():
+            out[cat] = known
+            continue
+        chars = re.sub(r"[^A-Z0-9]", "", key) or "X"
+        options = [chars[:2].ljust(2, "X"), *(chars[0] + str(d) for d in range(1, 10)), *map(str, range(10, 100))]
+        reserved = {*out.values(), *rules["suffixes"].values(), rules["blank"]}
+        free = [o for o in options if o not in reserved]
+        if not free:
+            raise MscInteropError(f"cannot name a split dataset for category {cat!r}: all suffixes taken")
+        out[cat] = free[0]
+    return out
+
+
+def split_study(study: Study, limit: int, encoding_of: Callable[[str], str]) -> Split:
+    """The study with every dataset whose XPT file would exceed `limit` bytes split by its --CAT value."""
+    pkg = getattr(study.meta, "package", None)
+    layouts = dict(pkg.layouts) if isinstance(pkg, Package) else {}
+    datasets = dict(study.datasets)
+    pieces: dict[str, list[Piece]] = {}
+    notes: list[str] = []
+    for name in study.names:
+        if name.startswith("SUPP") or name in pieces:
+            continue
+        df = study[name]
+        lay = layouts.get(name)
+        widths = _frame_widths(df, lay, encoding_of(name))
+        size = xpt_size(len(df), widths)
+        if size <= limit:
+            continue
+        cat = f"{name}{_rules()['split_by']}"
+        if len(name) != 2 or cat not in df.columns or "DOMAIN" not in df.columns:
+            notes.append(f"{name}: the XPT file is {size:,} bytes, over --max-file-size {limit:,}, and cannot be "
+                         f"split the SDTMIG way (it needs a two-letter domain with {cat} and DOMAIN); written whole")
+            continue
+        values = df[cat].astype(object).where(df[cat].notna(), "").astype(str)
+        names = suffixes(sorted(set(values)))
+        parent_label = lay.label if lay is not None and lay.label else mappings.dataset_label(name)
+        own = [Piece(name + names[c], name, c, _piece_label(parent_label, c),
+                     np.flatnonzero((values == c).to_numpy())) for c in sorted(names, key=names.get)]
+        pieces[name] = own
+        labels = {**variable_labels(name, list(df.columns)), **(dict(lay.labels) if lay else {})}
+        del datasets[name]
+        for p in own:
+            datasets[p.name] = df.iloc[p.rows].reset_index(drop=True)
+            layouts[p.name] = _piece_layout(lay, df, labels, widths, p.label, encoding_of(name))
+            piece_size = xpt_size(len(p.rows), widths)
+            if piece_size > limit:
+                notes.append(f"{p.name} ({cat} {p.category!r}, {len(p.rows):,} rows): the XPT file is "
+                             f"{piece_size:,} bytes, over --max-file-size {limit:,}; one category cannot be split "
+                             f"further the SDTMIG way, written over the limit")
+        supp = f"SUPP{name}"
+        if supp in datasets:
+            _split_supp(study, supp, own, datasets, layouts, notes, encoding_of(supp))
+    if not pieces:
+        return Split(study, {}, notes)
+    out = copy.copy(study)
+    out.datasets = datasets
+    new_pkg = dataclasses.replace(pkg, layouts=layouts) if isinstance(pkg, Package) else Package(layouts)
+    out.meta = dataclasses.replace(study.meta, package=new_pkg)
+    return Split(out, pieces, notes)
+
+
+def _piece_label(parent_label: str, category: str) -> str:
+    """Laboratory Test Results - Chemistry (Define-XML Description; the XPT label keeps its 40 characters)."""
+    return f"{parent_label} - {category.strip().title()}" if category.strip() else f"{parent_label} - No Category"
+
+
+def _piece_layout(lay: DatasetLayout | None, df: pd.DataFrame, labels: dict[str, str], widths: dict[str, int],
+                  label: str, encoding: str) -> DatasetLayout:
+    """The whole dataset's layout under the piece's label: same order, labels and storage lengths."""
+    text_widths = {c: w for c, w in widths.items() if not pd.api.types.is_numeric_dtype(df[c])}
+    if lay is not None:
+        return dataclasses.replace(lay, labels=labels, label=label[:40], lengths=text_widths)
+    return DatasetLayout(source="", columns=tuple(df.columns), labels=labels, label=label[:40], lengths=text_widths,
+                         encoding=encoding)
+
+
+def _split_supp(study: Study, supp: str, own: list[Piece], datasets: dict[str, pd.DataFrame],
+                layouts: dict[str, DatasetLayout], notes: list[str], encoding: str) -> None:
+    """SUPPLB -> SUPPLBCH, ...: each record goes with the parent record it qualifies (USUBJID + --SEQ)."""
+    df = study[supp]
+    parent = own[0].parent
+    pdf = study[parent]
+    seq = f"{parent}SEQ"
+    where: dict[tuple[str, str], str] = {}
+    for p in own:
+        rows = pdf.iloc[p.rows]
+        for subj, s in zip(rows["USUBJID"].astype(str), rows[seq], strict=True):
+            where[(subj, _seq_text(s))] = p.name
+    idvar = df["IDVAR"].astype(str) if "IDVAR" in df.columns else pd.Series("", index=df.index)
+    idval = df["IDVARVAL"].astype(str).str.strip() if "IDVARVAL" in df.columns else pd.Series("", index=df.index)
+    target = [where.get((u, v)) if var == seq else None
+              for u, var, v in zip(df["USUBJID"].astype(str), idvar, idval, strict=True)]
+    lost = [i for i, t in enumerate(target) if t is None]
+    if lost:
+        notes.append(f"{supp}: {len(lost)} record(s) (rows {', '.join(str(i + 1) for i in lost[:5])}) do not "
+                     f"qualify a {parent} record by {seq}; they go with {own[0].name}")
+        target = [t or own[0].name for t in target]
+    lay = layouts.get(supp)
+    widths = _frame_widths(df, lay, encoding)
+    labels = {**variable_labels(supp, list(df.columns)), **(dict(lay.labels) if lay else {})}
+    del datasets[supp]
+    target_arr = np.array(target, dtype=object)
+    for p in own:
+        rows = np.flatnonzero(target_arr == p.name)
+        if len(rows):
+            name = f"SUPP{p.name}"
+            datasets[name] = df.iloc[rows].reset_index(drop=True)
+            layouts[name] = _piece_layout(lay, df, labels, widths, mappings.dataset_label("SUPP" + p.name), encoding)
+
+
+def _seq_text(value: object) -> str:
+    """--SEQ as IDVARVAL writes it (1, not 1.0)."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return str(value).strip()
+    return str(int(f)) if f.is_integer() else str(f)
+
+
+def parent_of(ds: str, df: pd.DataFrame) -> str:
+    """The dataset a split piece is part of, as SDTMIG 4.1.7 names it: LBCH with DOMAIN = LB -> LB,
+    SUPPLBCH with RDOMAIN = LB -> SUPPLB; any other dataset is itself (a package read back keeps its pieces)."""
+    supp = ds.startswith("SUPP")
+    col, code = ("RDOMAIN", ds[4:]) if supp else ("DOMAIN", ds)
+    if col not in df.columns or not len(df) or not 2 < len(code) <= 4:
+        return ds
+    values = pd.unique(df[col].astype(object))
+    dom = values[0] if len(values) == 1 else None
+    if not isinstance(dom, str) or not re.fullmatch(r"[A-Z]{2}", dom) or not code.startswith(dom):
+        return ds
+    return f"SUPP{dom}" if supp else dom
