@@ -197,3 +197,15 @@ def test_cli_option_splits_and_refuses_a_bad_size(tmp_path):
     assert "VS: the XPT file is 80,240 bytes, over --max-file-size 60,000" in res.output
     bad = CliRunner().invoke(main, ["to-sdtm", str(EXAMPLE), "-o", str(tmp_path / "b"), "--max-file-size", "5XB"])
     assert bad.exit_code == 2 and "--max-file-size '5XB'" in bad.output
+
+
+def test_a_supp_over_the_limit_is_named(pilot, tmp_path):
+    """The pilot's suppae.xpt is 1,051,440 bytes and suppdm.xpt 1,056,720 (ls -l of the package): at a limit
+    between the two only SUPPDM is named; neither can be split (DM and AE have no --CAT), and both are written."""
+    result = api.to_sdtm(pilot, tmp_path, formats=["xpt"], created=CREATED, max_file_size=1_052_000,
+                         validate=False)
+    notes = "\n".join(result.rejects.notes)
+    assert ("SUPPDM: the XPT file is 1,056,720 bytes, over --max-file-size 1,052,000; a SUPP-- dataset is split "
+            "only with its parent domain's pieces; written whole") in notes
+    assert "SUPPAE:" not in notes
+    assert (tmp_path / "xpt" / "suppdm.xpt").stat().st_size == 1_056_720

@@ -153,6 +153,7 @@ def split_study(study: Study, limit: int, encoding_of: Callable[[str], str]) -> 
         supp = f"SUPP{name}"
         if supp in datasets:
             _split_supp(study, supp, own, datasets, layouts, notes, encoding_of(supp))
+    notes += _oversize_supp(datasets, layouts, limit, encoding_of)
     if not pieces:
         return Split(study, {}, notes)
     out = copy.copy(study)
@@ -160,6 +161,18 @@ def split_study(study: Study, limit: int, encoding_of: Callable[[str], str]) -> 
     new_pkg = dataclasses.replace(pkg, layouts=layouts) if isinstance(pkg, Package) else Package(layouts)
     out.meta = dataclasses.replace(study.meta, package=new_pkg)
     return Split(out, pieces, notes)
+
+
+def _oversize_supp(datasets: dict[str, pd.DataFrame], layouts: dict[str, DatasetLayout], limit: int,
+                   encoding_of: Callable[[str], str]) -> list[str]:
+    """A SUPP-- dataset (whole or a piece) still over the limit: it is split only with its parent, so say so."""
+    notes = []
+    for name in sorted(n for n in datasets if n.startswith("SUPP")):
+        size = xpt_size(len(datasets[name]), _frame_widths(datasets[name], layouts.get(name), encoding_of(name)))
+        if size > limit:
+            notes.append(f"{name}: the XPT file is {size:,} bytes, over --max-file-size {limit:,}; a SUPP-- dataset "
+                         f"is split only with its parent domain's pieces; written whole")
+    return notes
 
 
 def _piece_label(parent_label: str, category: str) -> str:
