@@ -24,7 +24,6 @@ per second. Results go to stdout as a table and JSON.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import multiprocessing as mp
@@ -37,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pandas as pd
+from proc_memory import reset_peak, status_mb
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -73,23 +73,6 @@ def _dump_rate(dicts: list[dict]) -> float:
     return len(dicts) / (time.perf_counter() - t)
 
 
-def _status_mb(field: str) -> float:
-    """A memory figure of this process from /proc/self/status (VmRSS: now, VmHWM: peak), in MB; NaN elsewhere."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
-def _reset_peak() -> None:
-    """Start the peak (VmHWM) again from the current size (Linux: /proc/self/clear_refs)."""
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
-
-
 def _child(rows: int, version: str, repeats: int, queue: mp.Queue) -> None:
     """One size, in a fresh process: the write timed `repeats` times with baseline (b) timed between the
     writes (this machine's speed drifts by tens of percent over minutes: interleaving keeps the ratio fair),
@@ -101,8 +84,8 @@ def _child(rows: int, version: str, repeats: int, queue: mp.Queue) -> None:
 
     study = make_study(rows)
     gc.collect()
-    rss_study = _status_mb("VmRSS")
-    _reset_peak()  # the peak of making the study is not the writer's
+    rss_study = status_mb("VmRSS")
+    reset_peak()  # the peak of making the study is not the writer's
     writes, dumps = [], []
     dicts: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -112,7 +95,7 @@ def _child(rows: int, version: str, repeats: int, queue: mp.Queue) -> None:
             result = write_fhir(study, out, version=version, bundle="none", ndjson=True, validate=True)
             writes.append(time.perf_counter() - t)
             if k == 0:
-                rss_write = _status_mb("VmHWM")
+                rss_write = status_mb("VmHWM")
                 size = sum(p.stat().st_size for p in out.glob("*.ndjson"))
                 ctx = make_context(study, get_version(version), study.meta.timezone, in_bundle=False)
                 # the same Observations as dicts sharing their element objects, as a dict-per-row builder makes

@@ -18,7 +18,6 @@ and the peak (VmHWM) during validate, reset just before it. Figures go to stdout
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import multiprocessing as mp
 import shutil
@@ -26,6 +25,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from proc_memory import reset_peak, status_mb
 
 HERE = Path(__file__).resolve().parent
 
@@ -37,14 +38,6 @@ def _make(rows: int, folder: str, version: str) -> None:
     from msc_interop.fhir import write_fhir
 
     write_fhir(make_study(rows), folder, version=version, bundle="none", ndjson=True, validate=False)
-
-
-def _status_mb(field: str) -> float:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _baseline(paths: list[Path], version: str) -> tuple[float, int, int, float]:
@@ -76,13 +69,12 @@ def _child(folder: str, version: str, queue: mp.Queue) -> None:
     paths = sorted(Path(folder).glob("*.ndjson"))
     _baseline(paths[:1], version)  # compile the validators, load the schema
     b1, lines, invalid, c1 = _baseline(paths, version)
-    rss = _status_mb("VmRSS")
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")  # the peak starts again from here
+    rss = status_mb("VmRSS")
+    reset_peak()  # the peak starts again from here
     t, c = time.perf_counter(), time.process_time()
     findings = fhir_rules(paths, version)
     took, cpu = time.perf_counter() - t, time.process_time() - c
-    peak = _status_mb("VmHWM")
+    peak = status_mb("VmHWM")
     b2, _, _, c2 = _baseline(paths, version)
     queue.put({"lines": lines, "invalid_by_schema": invalid, "findings": len(findings), "base_s": [b1, b2],
                "validate_s": took, "ratio": took / ((b1 + b2) / 2), "base_cpu_s": [c1, c2], "validate_cpu_s": cpu,

@@ -21,7 +21,6 @@ Ratios are to-sdtm / base of the same round (the machine's speed drifts; the med
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import shutil
@@ -31,27 +30,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from proc_memory import reset_peak, status_mb
+
 LAB_ROWS_PER_SUBJECT = 55  # 11 tests x 5 visits
 CREATED = "2026-01-01T00:00:00"
-
-
-def _status_mb(field: str) -> float:
-    """VmRSS (now) or VmHWM (peak) of this process in MB, from /proc/self/status; NaN elsewhere."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _timed(fn: Callable[[], object]) -> tuple[float, float]:
     """(seconds, peak RSS MB) of one call, after a collection and with the peak reset (Linux clear_refs)."""
     gc.collect()
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
+    reset_peak()
     t = time.perf_counter()
     fn()
-    return time.perf_counter() - t, _status_mb("VmHWM")
+    return time.perf_counter() - t, status_mb("VmHWM")
 
 
 def _lab_table(labs: Path):

@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from proc_memory import reset_peak, status_mb
+
 LAB_ROWS_PER_SUBJECT = 55  # 11 tests x 5 visits
 CREATED = "2026-01-01T00:00:00"
 
@@ -61,13 +63,6 @@ def run_sdtm(rows: int, formats: list[str], workdir: Path) -> dict:
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "measured": measured}
 
 
-def _status_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def read_baseline(folder: Path, fmt: str) -> tuple[float, int]:
     """The baseline: every dataset of the folder read into pandas (XPT with pyreadstat, Dataset-JSON with
     orjson + DataFrame), nothing checked; (seconds, rows)."""
@@ -94,12 +89,12 @@ def measure(fmt: str, folder: Path) -> dict:
 
     read_baseline(folder, fmt)  # imports, page cache
     b1, rows = read_baseline(folder, fmt)
-    before = _status_mb("VmRSS")
-    Path("/proc/self/clear_refs").write_text("5")  # the peak starts again from here
+    before = status_mb("VmRSS")
+    reset_peak()  # the peak starts again from here
     t = time.perf_counter()
     report = validate_paths([folder])
     took = time.perf_counter() - t
-    peak = _status_mb("VmHWM")
+    peak = status_mb("VmHWM")
     b2, _ = read_baseline(folder, fmt)
     return {"rows_read": rows, "base_s": [b1, b2], "validate_s": took, "ratio": took / ((b1 + b2) / 2),
             "rss_before_mb": before, "peak_mb": peak, "findings": len(report.findings),
