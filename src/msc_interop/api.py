@@ -21,7 +21,7 @@ from typing import Any
 from msc_interop import mappings
 from msc_interop.atomic import remove_stale_parts
 from msc_interop.errors import InputError
-from msc_interop.inputs.kinds import InputKind, input_kind, refuse_own_outputs
+from msc_interop.inputs.kinds import RECORDS_DEFINITIONS, InputKind, input_kind, refuse_own_outputs
 from msc_interop.inputs.load import load_study, read_any
 from msc_interop.outcome import EXIT_OK, exit_status
 from msc_interop.rejects import RejectReport
@@ -42,6 +42,7 @@ class ConversionResult:
     written: list[Path] = field(default_factory=list)
     validation: Any = None  # msc_interop.validate.Report of the files written, when asked for
     adam: dict[str, Any] = field(default_factory=dict)  # to_adam: the ADaM datasets written, by name
+    partitions: int = 0  # to_sdtm: the subject partitions a big records folder was converted in (0: whole)
 
     @property
     def ok(self) -> bool:
@@ -73,6 +74,7 @@ def to_sdtm(
     xpt_encoding: str | None = None,
     lab_map: str | Path | None = None,
     max_file_size: int | None = None,
+    partition_subjects: int | None = None,
 ) -> ConversionResult:
     """Convert study records (or SDTM in another format) to SDTM files, one folder per format.
 
@@ -83,6 +85,9 @@ def to_sdtm(
     `xpt_encoding`: of non-ASCII text in the XPT files written (default: the encoding the input package's
     file was read in, else UTF-8); each variable holding such text is named in a note. `max_file_size`: bytes
     (default 5 GB); an XPT dataset larger is written split by --CAT (LBCH, LBHE, ...; sdtm/split.py).
+    `partition_subjects`: a records folder is read, built and written this many subjects at a time
+    (sdtm/partitioned.py: same files, memory of one partition); None: so when its CSV files exceed
+    PARTITION_BYTES, sized to ~250k records a partition; 0: never.
 
     An existing SDTM package is converted as it is: its variable order, labels and lengths are kept, and a
     content problem (a value outside a codelist, say) is a note (and a finding where a rule checks it), never a
@@ -90,18 +95,65 @@ def to_sdtm(
     """
     outdir = Path(outdir)
     stamp = creation_time(created)
-    with _lab_map(lab_map):  # a site's lab map: its codes are test names the records may use
-        study, rejects = _load_decoded(input_path, odm_map, encoding)
     if xpt_encoding:
         from msc_interop.sdtm.text_encoding import check_encoding
 
         xpt_encoding = check_encoding(xpt_encoding)
+    if _partitioning(input_path, odm_map, partition_subjects):
+        from msc_interop.sdtm.partitioned import scratch_folder
+
+        with scratch_folder(outdir) as scratch:
+            result = _to_sdtm_partitioned(Path(input_path), outdir, scratch, formats, define, stamp, validate,
+                                          xpt_encoding, lab_map, max_file_size, partition_subjects)
+        if result is not None:
+            return result
+    with _lab_map(lab_map):  # a site's lab map: its codes are test names the records may use
+        study, rejects = _load_decoded(input_path, odm_map, encoding)
     with _report_even_if_writing_fails(rejects, outdir):
         written = write_sdtm(study, outdir, formats, define, stamp, xpt_encoding=xpt_encoding, notes=rejects.notes,
                              max_file_size=max_file_size)
     written += rejects.write(outdir)
     return ConversionResult(study, rejects, written,
                             validation=validate_written_sdtm(study, outdir, written) if validate else None)
+
+
+PARTITION_BYTES = 512 << 20  # records CSV files larger than this in all are converted a partition at a time
+
+
+def _partitioning(input_path: str | Path, odm_map: str | Path | None, per_partition: int | None) -> bool:
+    """Whether to-sdtm reads this input a subject partition at a time: a records folder (study.yaml + CSV)
+    asked to (`per_partition` > 0) or big enough (None)."""
+    path = Path(input_path)
+    if per_partition == 0 or odm_map is not None or not path.is_dir() or \
+            not any((path / n).is_file() for n in RECORDS_DEFINITIONS):
+        return False
+    return per_partition is not None or sum(p.stat().st_size for p in path.glob("*.csv")) > PARTITION_BYTES
+
+
+def _to_sdtm_partitioned(folder: Path, outdir: Path, scratch: Path, formats: Sequence[str], define: bool,
+                         stamp: str, validate: bool, xpt_encoding: str | None, lab_map: str | Path | None,
+                         max_file_size: int | None, per_partition: int | None) -> ConversionResult | None:
+    """to-sdtm a subject partition at a time (None: the folder is one partition, or cannot be cut: whole)."""
+    from msc_interop.sdtm.partitioned import load_partitioned, write_partitioned
+
+    with _lab_map(lab_map):
+        ps = load_partitioned(folder, scratch, per_partition or None)
+    if ps is None:
+        return None
+    rejects = ps.rejects
+    with _report_even_if_writing_fails(rejects, outdir):
+        written = write_partitioned(ps, outdir, formats, define, stamp, xpt_encoding=xpt_encoding,
+                                    max_file_size=max_file_size)
+    rejects.notes += [n for n in ps.notes if n not in rejects.notes]
+    written += rejects.write(outdir)
+    validation = None
+    if validate:
+        from msc_interop.validate.written_partitions import validate_written_partitions
+
+        validation = validate_written_partitions(ps, outdir, written)
+    result = ConversionResult(ps.proxy_study(), rejects, written, validation=validation)
+    result.partitions = ps.partitions
+    return result
 
 
 def _lab_map(path: str | Path | None) -> contextlib.AbstractContextManager[None]:

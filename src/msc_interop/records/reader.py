@@ -76,15 +76,17 @@ class RawRecords:
         return df
 
 
-def read_records(path: str | Path) -> RawRecords:
-    """Read a study-records folder or XLSX workbook, check it against the records schema, return RawRecords."""
+def read_records(path: str | Path, line_maps: Mapping[str, np.ndarray] | None = None) -> RawRecords:
+    """Read a study-records folder or XLSX workbook, check it against the records schema, return RawRecords.
+    `line_maps` (file name -> line of each row in the file it was cut from; records/subject_split.py): the
+    rows are named by those lines."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     spans, clean = RejectReport(), set()
     if path.is_dir():
         definition = read_definition(_find_definition(path))
-        tables, files = _read_csv_folder(path, spans, clean)
+        tables, files = _read_csv_folder(path, spans, clean, line_maps)
     elif path.suffix.lower() in (".xlsx", ".xlsm"):
         tables, files, sheet_def = _read_workbook(path)
         side = _find_definition(path.parent, required=False)
@@ -273,7 +275,8 @@ def as_form_frame(df: pd.DataFrame, name: str, rows: Any = None) -> pd.DataFrame
     return df
 
 
-def _read_csv_folder(folder: Path, spans: RejectReport | None = None, clean: set[str] | None = None
+def _read_csv_folder(folder: Path, spans: RejectReport | None = None, clean: set[str] | None = None,
+                     line_maps: Mapping[str, np.ndarray] | None = None
                      ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """The text table of each form's CSV file, `_row` the line each record starts on. Lines of a value that
     spans lines (csv_text.Span) go to `spans`, one reject per line; without `spans` they stop the read.
@@ -301,7 +304,8 @@ def _read_csv_folder(folder: Path, spans: RejectReport | None = None, clean: set
                 raise InputError(f"{path.name} line {span.first}: {span.reason(span.first)}")
             for line, content in span.lines:
                 spans.add(form, path.name, line, span.column, content, span.reason(line), code="REJ-REC-011")
-        tables[form] = as_form_frame(table.frame, path.name, rows=table.rows)
+        rows = table.rows if line_maps is None or path.name not in line_maps else line_maps[path.name][table.rows - 2]
+        tables[form] = as_form_frame(table.frame, path.name, rows=rows)
         if clean is not None and not table.control:
             clean.add(form)
         files[form] = path.name

@@ -42,7 +42,7 @@ def build_study(records: RawRecords) -> tuple[Study, RejectReport]:
     mh = build_mh(records, meta, dm)
     pr, re_, relrec = build_pr_re(records, meta, dm)
 
-    datasets = {"DM": dm, "EX": ex, "AE": ae, "LB": lb, "TS": build_ts(meta, ex), "TV": build_tv(meta)}
+    datasets = {"DM": dm, "EX": ex, "AE": ae, "LB": lb, **study_level_datasets(meta, ex)}
     datasets["VS"] = build_vs(records, meta, dm)
     datasets["EG"] = build_eg(records, meta, dm)
     datasets |= {"MH": mh, "PR": pr, "RE": re_, "RELREC": relrec}
@@ -59,6 +59,12 @@ def build_study(records: RawRecords) -> tuple[Study, RejectReport]:
     for form, read in records.read_counts.items():
         report.count(form, read, len(records.forms[form]))
     return study, report
+
+
+def study_level_datasets(meta: StudyMeta, ex: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    """The datasets about the study, not its subjects (TS names every treatment of the whole EX, TV the
+    schedule): a partitioned run builds them once from the whole (sdtm/partitioned.py)."""
+    return {"TS": build_ts(meta, ex), "TV": build_tv(meta)}
 
 
 def _cascade_subjects(records: RawRecords, dm: pd.DataFrame) -> None:

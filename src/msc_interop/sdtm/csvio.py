@@ -17,6 +17,7 @@ file name (lb.csv -> LB).
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -44,31 +45,46 @@ def write_csv(df: pd.DataFrame, name: str, path: Path) -> None:
 
 def write_conformed(data: pd.DataFrame, name: str, path: Path) -> None:
     """`write_csv` for a frame already in the Study's canonical form (a `Study` dataset)."""
+    write_frames(data, lambda: iter([data]), name, path)
+
+
+def write_frames(shape: pd.DataFrame, frames: Callable[[], Iterable[pd.DataFrame]], name: str, path: Path) -> None:
+    """`write_conformed` for a dataset given as consecutive frames (a partitioned run: sdtm/spill.py): `shape`
+    holds every distinct value of each variable (whether a number column holds only whole numbers comes from
+    it), `frames()` the rows in order. The bytes are those of write_conformed on the whole."""
     domain = mappings.sdtm_domain(name)
     known = domain.by_name if domain else {}
     # integer variables, and unknown ones holding only whole numbers (Dataset-JSON calls those "integer"
     # too), are written without ".0"
-    cells = [_cells(data[c], whole=c not in known) for c in data.columns]
+    whole = {c: c not in known and _all_whole(shape[c]) for c in shape.columns}
     with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
         out = csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-        out.writerow(list(data.columns))
-        for a in range(0, len(data), CHUNK_ROWS):
-            out.writerows(zip(*(c[a:a + CHUNK_ROWS].tolist() for c in cells), strict=True))
+        out.writerow(list(shape.columns))
+        for data in frames():
+            cells = [_cells(data[c], whole=whole[c]) for c in shape.columns]
+            for a in range(0, len(data), CHUNK_ROWS):
+                out.writerows(zip(*(c[a:a + CHUNK_ROWS].tolist() for c in cells), strict=True))
+
+
+def _all_whole(s: pd.Series) -> bool:
+    """A float column with at least one value, every value a whole number held exactly."""
+    if not pd.api.types.is_float_dtype(s):
+        return False
+    x = s.to_numpy(dtype="float64")
+    x = x[~np.isnan(x)]
+    return bool(len(x)) and bool(np.all((x % 1 == 0) & (np.abs(x) < 2**53)))
 
 
 def _cells(s: pd.Series, whole: bool = False) -> np.ndarray:
     """Column as an object array csv.writer prints right: None (written "") for missing, ints without ".0",
-    floats by repr() (the shortest text that reads back as the same float). `whole`: a float column whose
-    values are all whole numbers is written as integers."""
+    floats by repr() (the shortest text that reads back as the same float). `whole`: the column (of which `s`
+    may be a part) holds only whole numbers: written as integers."""
     if pd.api.types.is_integer_dtype(s):
         return s.to_numpy(dtype=object, na_value=None)
     if pd.api.types.is_float_dtype(s):
         x = s.to_numpy(dtype="float64")
         missing = np.isnan(x)
-        if whole and not missing.all() and np.all((x[~missing] % 1 == 0) & (np.abs(x[~missing]) < 2**53)):
-            cells = np.where(missing, 0, x).astype(np.int64).astype(object)
-        else:
-            cells = x.astype(object)
+        cells = np.where(missing, 0, x).astype(np.int64).astype(object) if whole else x.astype(object)
         cells[missing] = None
         return cells
     return s.to_numpy(dtype=object)

@@ -19,7 +19,7 @@ million rows take seconds. Same input and same `created` give byte-identical fil
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -77,13 +77,26 @@ def write_conformed(data: pd.DataFrame, name: str, path: Path, *, ndjson: bool =
                     header_attrs: Mapping[str, Any] | None = None) -> None:
     """`write_dataset_json` for a frame already in the Study's canonical form (a `Study` dataset).
     `column_attrs` (by column) and `header_attrs` replace what the SDTM metadata would state (ADaM's writer)."""
+    write_frames(data, lambda: iter([data]), len(data), name, path, ndjson=ndjson, study_meta=study_meta,
+                 created=created, column_attrs=column_attrs, header_attrs=header_attrs)
+
+
+def write_frames(shape: pd.DataFrame, frames: Callable[[], Iterable[pd.DataFrame]], n_rows: int, name: str,
+                 path: Path, *, ndjson: bool = False, study_meta: StudyMeta | None = None,
+                 created: str | None = None, column_attrs: Mapping[str, Mapping[str, Any]] | None = None,
+                 header_attrs: Mapping[str, Any] | None = None) -> None:
+    """`write_conformed` for a dataset given as consecutive frames (a partitioned run: sdtm/spill.py) of
+    `n_rows` rows in all: `shape` holds every distinct value of each variable (column lengths and data types
+    come from it), `frames()` the rows in order. The bytes are those of write_conformed on the whole."""
     stamp = creation_datetime(created)
     pkg = getattr(study_meta, "package", None)
     lay = pkg.layouts.get(name) if pkg is not None else None
-    columns, encoders = _columns(name, data, lay)
+    columns, _ = _columns(name, shape, lay)
+    types = [c["dataType"] for c in columns]  # the values are encoded as these (before column_attrs)
     for item in columns:
         item.update((column_attrs or {}).get(item["name"], {}))
-    header = _header(name, data, columns, study_meta, stamp)
+    header = _header(name, shape, columns, study_meta, stamp)
+    header["records"] = n_rows
     header.update(header_attrs or {})
     if lay is not None and lay.label is not None:
         header["label"] = lay.label  # the package's own dataset label (blank in CDISC's pilot XPT files)
@@ -95,23 +108,27 @@ def write_conformed(data: pd.DataFrame, name: str, path: Path, *, ndjson: bool =
         if ndjson:
             fh.write(orjson.dumps(header))
             fh.write(b"\n")
-            texts = [e for e in encoders if e.kind == "text"]
-            for a, rows in _row_chunks(encoders, len(data)):
-                if any(e.has("],[", a, a + len(rows)) for e in texts):
-                    fh.write(b"\n".join(map(orjson.dumps, rows)))  # a value holds "],[": row by row
-                else:
-                    # one orjson call per chunk; in compact JSON the rows of an array of scalar rows meet
-                    # exactly at "],[", which no value of this chunk contains
-                    fh.write(orjson.dumps(rows)[1:-1].replace(b"],[", b"]\n["))
-                fh.write(b"\n")
+            for data in frames():
+                encoders = [_Encoder(data[c["name"]], t) for c, t in zip(columns, types, strict=True)]
+                texts = [e for e in encoders if e.kind == "text"]
+                for a, rows in _row_chunks(encoders, len(data)):
+                    if any(e.has("],[", a, a + len(rows)) for e in texts):
+                        fh.write(b"\n".join(map(orjson.dumps, rows)))  # a value holds "],[": row by row
+                    else:
+                        # one orjson call per chunk; in compact JSON the rows of an array of scalar rows meet
+                        # exactly at "],[", which no value of this chunk contains
+                        fh.write(orjson.dumps(rows)[1:-1].replace(b"],[", b"]\n["))
+                    fh.write(b"\n")
         else:
             head = orjson.dumps({**header, "rows": []})
             fh.write(head[:-2])  # everything up to the opening "[" of rows
             sep = b""
-            for _a, rows in _row_chunks(encoders, len(data)):
-                fh.write(sep)
-                fh.write(orjson.dumps(rows)[1:-1])
-                sep = b","
+            for data in frames():
+                encoders = [_Encoder(data[c["name"]], t) for c, t in zip(columns, types, strict=True)]
+                for _a, rows in _row_chunks(encoders, len(data)):
+                    fh.write(sep)
+                    fh.write(orjson.dumps(rows)[1:-1])
+                    sep = b","
             fh.write(b"]}")
 
 

@@ -18,7 +18,7 @@ value the encoding cannot hold is then a problem.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -105,19 +105,21 @@ def write_conformed(data: pd.DataFrame, name: str, path: Path, *, labels: Mappin
     """`write_xpt` for a frame in the Study's canonical form whose limits `xpt_problems` already passed.
     Non-ASCII text is written in `encoding`; `lengths` (a package's own) are the least storage lengths;
     `formats` SAS display formats by variable (ADaM numeric dates: DATE9.)."""
-    var_labels = variable_labels(name, list(data.columns))
+    write_frames(data, lambda: iter([data]), name, path, labels=labels, label=label, created=created,
+                 encoding=encoding, lengths=lengths, formats=formats)
+
+
+def write_frames(shape: pd.DataFrame, frames: Callable[[], Iterable[pd.DataFrame]], name: str, path: Path, *,
+                 labels: Mapping[str, str] | None = None, label: str | None = None, created: str | None = None,
+                 encoding: str = "utf-8", lengths: Mapping[str, int] | None = None,
+                 formats: Mapping[str, str] | None = None) -> None:
+    """`write_conformed` for a dataset given as consecutive frames (a partitioned run: sdtm/spill.py):
+    `shape` holds every distinct value of each variable (the storage widths come from it), `frames()` the
+    rows in order. The bytes are those of write_conformed on the frames end to end."""
+    var_labels = variable_labels(name, [str(c) for c in shape.columns])
     if labels:
         var_labels.update({k: v for k, v in labels.items() if k in var_labels})
-    out = {}
-    for col in data.columns:
-        s = data[col]
-        if pd.api.types.is_numeric_dtype(s):
-            # XPT numbers are doubles: Int64 with NA becomes float with NaN (a SAS missing value)
-            out[col] = s.astype("float64")
-        else:
-            # pyreadstat is ~3x slower on pandas 3 string columns than on object (LIBRARIES.md)
-            out[col] = s.astype(object)
-    frame = pd.DataFrame(out, index=pd.RangeIndex(len(data)))
+    frame = _as_stored(shape)
     header = {"file_format_version": 5, "table_name": name,
               "file_label": mappings.dataset_label(name) if label is None else label,
               "column_labels": [var_labels[c] for c in frame.columns]}
@@ -131,11 +133,24 @@ def write_conformed(data: pd.DataFrame, name: str, path: Path, *, labels: Mappin
             with open(tmp, "r+b") as fh:
                 fh.seek(_records_start(fh.read(), path))
                 fh.truncate()
-                xpt_rows.append_records(fh, frame, widths, encoding)
+                written = 0
+                for part in frames():
+                    written += xpt_rows.write_records(fh, _as_stored(part), widths, encoding)
+                xpt_rows.pad_records(fh, written)
         else:
             pyreadstat.write_xport(frame, str(tmp), **header)
         if created is not None:
             _pin_timestamps(tmp, created)
+
+
+def _as_stored(data: pd.DataFrame) -> pd.DataFrame:
+    """Numbers as doubles (Int64 with NA becomes float with NaN: a SAS missing value), text as object."""
+    out = {}
+    for col in data.columns:
+        s = data[col]
+        # pyreadstat is ~3x slower on pandas 3 string columns than on object (LIBRARIES.md)
+        out[col] = s.astype("float64") if pd.api.types.is_numeric_dtype(s) else s.astype(object)
+    return pd.DataFrame(out, index=pd.RangeIndex(len(data)))
 
 
 _OBS_HEADER = b"HEADER RECORD*******OBS     HEADER RECORD!!!!!!!"

@@ -112,8 +112,18 @@ def record_chunks(frame: pd.DataFrame, widths: Mapping[str, int], encoding: str,
 
 def append_records(fh: BinaryIO, frame: pd.DataFrame, widths: Mapping[str, int], encoding: str) -> None:
     """Write the records after the header (`fh` positioned at its end) and blank-pad to a whole record."""
+    pad_records(fh, write_records(fh, frame, widths, encoding))
+
+
+def write_records(fh: BinaryIO, frame: pd.DataFrame, widths: Mapping[str, int], encoding: str) -> int:
+    """Write the frame's records (no padding: more may follow); return the bytes written."""
     written = 0
     for chunk in record_chunks(frame, widths, encoding):
         fh.write(chunk)
         written += len(chunk)
+    return written
+
+
+def pad_records(fh: BinaryIO, written: int) -> None:
+    """Blank-pad the records (`written` bytes in all) to a whole 80-byte record, as XPT v5 ends."""
     fh.write(b" " * (-written % RECORD))

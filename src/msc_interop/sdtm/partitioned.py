@@ -1,0 +1,251 @@
+"""to-sdtm for records too big to hold: build and write the study one range of subjects at a time.
+
+The records folder is cut into subject partitions on disk (records/subject_split.py), each partition read and
+built by the same reader and builders as a whole run (sdtm/build.py), and each dataset's rows appended to a
+scratch file (sdtm/spill.py). The study-level datasets (TS, TV) are built once from the whole (small) EX.
+Datasets up to HOLD_ROWS rows are then held and written as usual; larger ones are streamed to every format a
+partition at a time (the writers' `write_frames`), with define.xml and the file headers taken from each
+dataset's proxy (the first row of each distinct value). The files are byte-identical to a whole run's
+(tests/sdtm/test_partitioned.py); memory is one partition plus the held datasets.
+
+What differs from a whole run, by design: XPT limit problems and non-ASCII notes are checked per partition
+(a problem stops the run at the first partition that has one; a note per partition names its first value).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from msc_interop.atomic import atomic_path
+from msc_interop.partition import SUBJECT, StudyPartition
+from msc_interop.records.reader import FORMS, _find_definition, _forms, read_records
+from msc_interop.records.subject_split import NotSplittable, line_maps, split_folder
+from msc_interop.rejects import FormCount, RejectReport
+from msc_interop.sdtm import csvio, datasetjson, xpt
+from msc_interop.sdtm.build import build_study, study_level_datasets
+from msc_interop.sdtm.dm import build_dm_base
+from msc_interop.sdtm.formats import check_fits, dataset_file_name, get_format, text_encoding_of
+from msc_interop.sdtm.spill import SpilledDataset
+from msc_interop.study import Study, StudyMeta
+
+HOLD_ROWS = 500_000  # a dataset up to this many rows is held whole and written as in a whole run
+TARGET_ROWS = 250_000  # records per partition the default partition size aims at
+_SAMPLE_BYTES = 1 << 20
+
+
+@dataclass
+class PartitionedStudy:
+    """A study built a partition at a time: held datasets, spilled ones, the merged reject report."""
+
+    meta: StudyMeta
+    held: dict[str, pd.DataFrame]
+    spilled: dict[str, SpilledDataset]
+    rejects: RejectReport
+    notes: list[str] = field(default_factory=list)
+    text_origins: dict[str, tuple[str, int, str]] = field(default_factory=dict)
+    partitions: int = 0
+    ranges: dict[str, dict[int, tuple[int, int]]] = field(default_factory=dict)  # dataset -> partition -> rows
+
+    def partitions_of(self) -> Iterator[StudyPartition]:
+        """The study again a partition at a time (held datasets sliced, spilled ones read back), each row
+        placed in its whole dataset: what validation runs over (validate/partitioned.py)."""
+        proxy = self.proxy_study()
+        for i in range(self.partitions):
+            datasets, rows = {}, {}
+            for name in proxy.names:
+                got = self.ranges.get(name, {}).get(i)
+                if name not in self.ranges:  # study-level: whole in each
+                    datasets[name], rows[name] = proxy[name], np.arange(len(proxy[name]))
+                    continue
+                if got is None:
+                    continue
+                a, b = got
+                df = self.spilled[name].partition(i) if name in self.spilled else self.held[name].iloc[a:b]
+                datasets[name], rows[name] = df.reset_index(drop=True), np.arange(a, b)
+            part = Study(self.meta, datasets)
+            part.text_origins = self.text_origins
+            yield StudyPartition(part, rows, i)
+
+    def proxy_study(self) -> Study:
+        """The study with each spilled dataset as its proxy: what define.xml and file headers need."""
+        study = Study(self.meta, {**self.held, **{n: s.proxy for n, s in self.spilled.items()}})
+        study.text_origins = self.text_origins
+        return study
+
+
+def subjects_per_partition(folder: Path, n_subjects: int, files: dict[str, str]) -> int:
+    """Subjects per partition so that a partition holds about TARGET_ROWS records: the records of the
+    folder estimated from each file's size and the mean length of its first lines."""
+    rows = 0
+    for name in files.values():
+        path = folder / name
+        head = path.open("rb").read(_SAMPLE_BYTES)
+        lines = max(1, head.count(b"\n"))
+        rows += int(path.stat().st_size / (len(head) / lines)) if head else 0
+    per_subject = max(1.0, rows / max(1, n_subjects))
+    return max(1, int(TARGET_ROWS / per_subject))
+
+
+def load_partitioned(folder: Path, scratch: Path, per_partition: int | None = None,
+                     hold_rows: int = HOLD_ROWS) -> PartitionedStudy | None:
+    """Read and build a records folder a subject partition at a time (None: one partition would hold the
+    whole study, or the folder cannot be cut exactly; read it whole). `scratch` must be an empty folder."""
+    definition = _find_definition(folder)
+    files = {form: spec["file"] for form, spec in _forms().items() if (folder / spec["file"]).is_file()}
+    if "subjects" not in files or "exposures" not in files:
+        return None  # the whole read reports the missing form
+    usubjid = _usubjid_of_subjects(folder, scratch / "subjects", definition, files)
+    per_partition = per_partition or subjects_per_partition(folder, len(usubjid), files)
+    ordered = sorted(set(usubjid.values()))
+    n_parts = math.ceil(len(ordered) / per_partition) if ordered else 1
+    if n_parts <= 1:
+        return None
+    rank = {u: i // per_partition for i, u in enumerate(ordered)}
+    partition_of = {s: rank[u] for s, u in usubjid.items()}
+    try:
+        parts = split_folder(folder, scratch / "parts", files, definition, partition_of, n_parts)
+    except NotSplittable:
+        return None
+    return _build(parts.folders, scratch / "spill", hold_rows)
+
+
+def _usubjid_of_subjects(folder: Path, where: Path, definition: Path, files: dict[str, str]) -> dict[str, str]:
+    """subject_id -> USUBJID for each subject the subjects form accepts (a small read of two forms)."""
+    where.mkdir(parents=True)
+    for name in (definition.name, files["subjects"], files["exposures"]):
+        shutil.copyfile(folder / name, where / name)
+    records = read_records(where)
+    meta = StudyMeta.from_definition(records.definition)
+    dm = build_dm_base(records, meta)
+    return dict(zip(dm["SUBJID"].tolist(), dm[SUBJECT].tolist(), strict=True))
+
+
+def _build(folders: list[Path], spill_dir: Path, hold_rows: int) -> PartitionedStudy:
+    spill_dir.mkdir(parents=True)
+    spilled: dict[str, SpilledDataset] = {}
+    rejects = RejectReport()
+    notes: list[str] = []
+    origins: dict[str, tuple[tuple[int, int, int], tuple[str, int, str]]] = {}
+    leads: dict[str, list[pd.DataFrame]] = {}
+    meta: StudyMeta | None = None
+    for index, folder in enumerate(folders):
+        records = read_records(folder, line_maps(folder))
+        order = {form: (FORMS.index(form) if form in FORMS else len(FORMS), list(df.columns))
+                 for form, df in records.forms.items()}
+        study, report = build_study(records)
+        meta = study.meta
+        notes += [n for n in check_fits(study, ["xpt"]) if n not in notes]
+        _merge_report(rejects, report)
+        _merge_origins(origins, study.text_origins, order, records.files)
+        for name, df in study.datasets.items():
+            if SUBJECT not in df.columns:
+                continue  # study-level: built once from the whole below
+            about_study = (df[SUBJECT] == "").to_numpy()
+            if about_study.any():  # e.g. RELREC's dataset-level relationships: built alike in every partition
+                leads.setdefault(name, []).append(df[about_study])
+                df = df[~about_study].reset_index(drop=True)
+            spilled.setdefault(name, SpilledDataset(name, spill_dir)).append(df, index)
+        shutil.rmtree(folder)
+    assert meta is not None
+    for name, frames in leads.items():  # once, first (USUBJID "" sorts first), as a whole run has them
+        spilled[name].lead(pd.concat(frames, ignore_index=True).drop_duplicates(ignore_index=True))
+    ranges = {n: s.ranges for n, s in spilled.items()}
+    held = {n: s.whole() for n, s in spilled.items() if len(s) <= hold_rows}
+    ex = held["EX"] if "EX" in held else spilled["EX"].whole() if "EX" in spilled else None
+    held |= study_level_datasets(meta, ex)
+    big = {n: s for n, s in spilled.items() if n not in held}
+    return PartitionedStudy(meta, held, big, rejects, notes, {v: o for v, (_, o) in origins.items()}, len(folders),
+                            ranges)
+
+
+def _merge_report(into: RejectReport, part: RejectReport) -> None:
+    into.rejects += part.rejects
+    for form, c in part.counts.items():
+        had = into.counts.get(form)
+        into.counts[form] = FormCount(form, c.read + (had.read if had else 0),
+                                      c.converted + (had.converted if had else 0))
+    into.notes += [n for n in part.notes if n not in into.notes]
+    into.carried |= part.carried
+
+
+def _merge_origins(into: dict, found: dict[str, tuple[str, int, str]], order: dict, files: dict[str, str]) -> None:
+    """Keep, for each non-ASCII value, the occurrence a whole read finds first: form order, column order, row."""
+    form_of_file = {f: form for form, f in files.items()}
+    for value, (file, row, col) in found.items():
+        form = form_of_file.get(file, file)
+        rank, cols = order.get(form, (len(FORMS), []))
+        key = (rank, cols.index(col) if col in cols else len(cols), row)
+        if value not in into or key < into[value][0]:
+            into[value] = (key, (file, row, col))
+
+
+def write_partitioned(ps: PartitionedStudy, outdir: Path, formats: Sequence[str], define: bool, stamp: str, *,
+                      xpt_encoding: str | None = None, max_file_size: int | None = None) -> list[Path]:
+    """write_sdtm for a partitioned study: held datasets as usual, spilled ones streamed; define.xml from the
+    proxies. Every file appears only when all are written (atomic renames at the end)."""
+    from msc_interop.sdtm.define import write_define
+    from msc_interop.sdtm.split import DEFAULT_MAX_FILE_SIZE
+
+    proxy = ps.proxy_study()
+    limit = max_file_size or DEFAULT_MAX_FILE_SIZE
+    written: list[Path] = []
+    with contextlib.ExitStack() as stack:
+        for fmt in dict.fromkeys(formats):
+            f = get_format(fmt)
+            folder = outdir / fmt
+            for name in proxy.names:
+                target = folder / dataset_file_name(name, fmt)
+                tmp = stack.enter_context(atomic_path(target))
+                enc = text_encoding_of(proxy, name, xpt_encoding)
+                if name in ps.spilled:
+                    _write_spilled(ps.spilled[name], fmt, tmp, proxy.meta, stamp, enc, limit, ps.notes)
+                else:
+                    f.writer(proxy[name], name, tmp, proxy.meta, stamp,
+                             **({"encoding": enc} if fmt == "xpt" else {}))
+                written.append(target)
+            if define and fmt in ("xpt", "json"):
+                tmp_define = stack.enter_context(atomic_path(folder / "define.xml"))
+                said = write_define(proxy, tmp_define, dataset_format=fmt, created=stamp)
+                ps.notes += [n for n in said if n not in ps.notes]
+                written.append(folder / "define.xml")
+    return written
+
+
+def _write_spilled(ds: SpilledDataset, fmt: str, path: Path, meta: StudyMeta, stamp: str, encoding: str,
+                   limit: int, notes: list[str]) -> None:
+    shape = ds.proxy
+    if fmt == "xpt":
+        from msc_interop.sdtm.xpt_rows import storage_widths
+
+        size = len(ds) * sum(storage_widths(shape, encoding).values())
+        if size > limit:
+            notes.append(f"{ds.name}: the XPT file is about {size:,} bytes, over --max-file-size {limit:,}; a "
+                         "partitioned run writes it whole (splitting it by --CAT needs a whole run)")
+        xpt.write_frames(shape, ds.chunks, ds.name, path, created=stamp, encoding=encoding)
+    elif fmt in ("json", "ndjson"):
+        datasetjson.write_frames(shape, ds.chunks, len(ds), ds.name, path, ndjson=fmt == "ndjson",
+                                 study_meta=meta, created=stamp)
+    else:
+        csvio.write_frames(shape, ds.chunks, ds.name, path)
+
+
+@contextlib.contextmanager
+def scratch_folder(outdir: Path) -> Iterator[Path]:
+    """An empty scratch folder beside the output (same disk: the spilled data is about the output's size),
+    removed at the end whatever happens."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=".msc-partitions.", dir=outdir))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+

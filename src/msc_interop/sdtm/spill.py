@@ -1,0 +1,136 @@
+"""A dataset held on disk, one subject partition at a time, with a small proxy that stands for it in memory.
+
+A partitioned conversion (sdtm/partitioned.py) appends each partition's rows of a dataset here (pickled frames
+in a scratch folder). What needs the whole dataset at once reads it back a partition at a time (`chunks`), the
+file writers in particular (sdtm/stream_write.py). What needs only the values a dataset holds, not how many
+times (define.xml's lengths, data types, codelists, value-level metadata; the XPT storage widths; the
+Dataset-JSON column lengths) reads the `proxy`: the first row, in dataset order, of each distinct value of each
+variable, and of each distinct (test, value) and (code, decode) pair, so every per-variable and per-test
+distinct set, every "first value", and "has rows" are the whole dataset's.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+# variables whose values group a dataset's rows for value-level metadata (define.py: LB per LBTESTCD, SUPP--
+# per QNAM); a variable's distinct values are kept within each of these groups
+_GROUP_SUFFIXES = ("TESTCD", "PARMCD")
+_GROUP_NAMES = ("QNAM",)
+
+
+class SpilledDataset:
+    """One dataset's rows, appended in order a partition at a time; `proxy` the rows that stand for them."""
+
+    def __init__(self, name: str, folder: Path):
+        self.name = name
+        self.folder = folder
+        self.parts: list[Path] = []
+        self.rows = 0
+        self.ranges: dict[int, tuple[int, int]] = {}  # partition -> (first row, end row) in the whole dataset
+        self._proxy: pd.DataFrame | None = None
+        self._lead: Path | None = None
+
+    def append(self, df: pd.DataFrame, partition: int) -> None:
+        """Add partition `partition`'s rows (partitions come in order) after those already held."""
+        self.ranges[partition] = (self.rows, self.rows + len(df))
+        path = self.folder / f"{self.name}.{len(self.parts):05d}.pkl"
+        with open(path, "wb") as fh:
+            pickle.dump(df, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self.parts.append(path)
+        self.rows += len(df)
+        picked = representative_rows(df)
+        self._proxy = picked if self._proxy is None else _concat([self._proxy, picked])
+        if len(self._proxy) > 4 * len(picked) + 1024:
+            self._proxy = representative_rows(self._proxy)  # keep it small: the proxy of a proxy is the same
+
+    def lead(self, df: pd.DataFrame) -> None:
+        """Rows that come before every partition's (rows about the study, not a subject: USUBJID ""); they
+        count as the first partition's."""
+        path = self.folder / f"{self.name}.lead.pkl"
+        with open(path, "wb") as fh:
+            pickle.dump(df, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        n = len(df)
+        self.ranges = {p: (a + n if i else 0, b + n) for i, (p, (a, b)) in enumerate(sorted(self.ranges.items()))}
+        self._lead = path
+        self.rows += n
+        picked = representative_rows(df)
+        self._proxy = picked if self._proxy is None else _concat([picked, self._proxy])
+
+    @property
+    def proxy(self) -> pd.DataFrame:
+        """The representative rows of the whole dataset (see the module docstring), in dataset order."""
+        if self._proxy is None:
+            raise ValueError(f"dataset {self.name}: nothing appended")
+        self._proxy = representative_rows(self._proxy)
+        return self._proxy
+
+    @property
+    def columns(self) -> list[str]:
+        return [str(c) for c in self.proxy.columns]
+
+    def chunks(self) -> Iterator[pd.DataFrame]:
+        """The dataset's rows, one appended frame at a time, in order."""
+        if self._lead is not None:
+            yield self._load(self._lead)
+        for path in self.parts:
+            yield self._load(path)
+
+    def partition(self, partition: int) -> pd.DataFrame | None:
+        """The rows partition `partition` appended (None: it appended none)."""
+        if partition not in self.ranges:
+            return None
+        own = self._load(self.parts[sorted(self.ranges).index(partition)])
+        if self._lead is not None and partition == min(self.ranges):
+            return _concat([self._load(self._lead), own])
+        return own
+
+    @staticmethod
+    def _load(path: Path) -> pd.DataFrame:
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+
+    def whole(self) -> pd.DataFrame:
+        """All rows in one frame (for a dataset small enough to hold)."""
+        return _concat(list(self.chunks()))
+
+    def __len__(self) -> int:
+        return self.rows
+
+
+def representative_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `df` that are the first of a distinct value of a variable, of a distinct (group, value)
+    pair for the grouping variables (--TESTCD, QNAM), or of a distinct (--XXCD, --XX) code/decode pair."""
+    if df.empty:
+        return df.iloc[:1]
+    cols = [str(c) for c in df.columns]
+    groups = [c for c in cols if c.endswith(_GROUP_SUFFIXES) or c in _GROUP_NAMES]
+    keep = np.zeros(len(df), dtype=bool)
+    codes = {c: pd.factorize(df[c], use_na_sentinel=False)[0].astype(np.int64) for c in cols}
+    for c in cols:
+        keep |= _firsts(codes[c])
+        for g in groups:
+            if g != c:
+                keep |= _firsts(codes[g] * (codes[c].max() + 1) + codes[c])
+        if c.endswith("CD") and c[:-2] in codes:
+            decode = codes[c[:-2]]
+            keep |= _firsts(codes[c] * (decode.max() + 1) + decode)
+    return df[keep].reset_index(drop=True)
+
+
+def _firsts(key: np.ndarray) -> np.ndarray:
+    """True at the first occurrence of each distinct key."""
+    return ~pd.Series(key).duplicated().to_numpy()
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Frames of one dataset end to end, keeping the dtypes each has (Int64 stays Int64)."""
+    frames = [f for f in frames if len(f.columns)]
+    if len(frames) == 1:
+        return frames[0]
+    return pd.concat(frames, ignore_index=True)
