@@ -43,6 +43,7 @@ class ConversionResult:
     validation: Any = None  # msc_interop.validate.Report of the files written, when asked for
     adam: dict[str, Any] = field(default_factory=dict)  # to_adam: the ADaM datasets written, by name
     partitions: int = 0  # to_sdtm: the subject partitions a big records folder was converted in (0: whole)
+    rows: dict[str, int] = field(default_factory=dict)  # records per dataset written, where `study` is not all
 
     @property
     def ok(self) -> bool:
@@ -74,7 +75,7 @@ def to_sdtm(
     xpt_encoding: str | None = None,
     lab_map: str | Path | None = None,
     max_file_size: int | None = None,
-    partition_subjects: int | None = None,
+    partition_subjects: int | str = "auto",
 ) -> ConversionResult:
     """Convert study records (or SDTM in another format) to SDTM files, one folder per format.
 
@@ -86,8 +87,8 @@ def to_sdtm(
     file was read in, else UTF-8); each variable holding such text is named in a note. `max_file_size`: bytes
     (default 5 GB); an XPT dataset larger is written split by --CAT (LBCH, LBHE, ...; sdtm/split.py).
     `partition_subjects`: a records folder is read, built and written this many subjects at a time
-    (sdtm/partitioned.py: same files, memory of one partition); None: so when its CSV files exceed
-    PARTITION_BYTES, sized to ~250k records a partition; 0: never.
+    (sdtm/partitioned.py: the same files, the memory of one partition); "on": so, with ~250k records a
+    partition; "auto": "on" when its CSV files exceed PARTITION_BYTES; 0: never.
 
     An existing SDTM package is converted as it is: its variable order, labels and lengths are kept, and a
     content problem (a value outside a codelist, say) is a note (and a finding where a rule checks it), never a
@@ -120,24 +121,28 @@ def to_sdtm(
 PARTITION_BYTES = 512 << 20  # records CSV files larger than this in all are converted a partition at a time
 
 
-def _partitioning(input_path: str | Path, odm_map: str | Path | None, per_partition: int | None) -> bool:
+def _partitioning(input_path: str | Path, odm_map: str | Path | None, per_partition: int | str) -> bool:
     """Whether to-sdtm reads this input a subject partition at a time: a records folder (study.yaml + CSV)
-    asked to (`per_partition` > 0) or big enough (None)."""
+    asked to (a number, "on") or big enough ("auto")."""
     path = Path(input_path)
-    if per_partition == 0 or odm_map is not None or not path.is_dir() or \
+    if per_partition in (0, "off") or odm_map is not None or not path.is_dir() or \
             not any((path / n).is_file() for n in RECORDS_DEFINITIONS):
         return False
-    return per_partition is not None or sum(p.stat().st_size for p in path.glob("*.csv")) > PARTITION_BYTES
+    if per_partition == "auto":
+        return sum(p.stat().st_size for p in path.glob("*.csv")) > PARTITION_BYTES
+    if isinstance(per_partition, int) and per_partition < 0:
+        raise InputError(f"partition_subjects: {per_partition} is not a number of subjects")
+    return True
 
 
 def _to_sdtm_partitioned(folder: Path, outdir: Path, scratch: Path, formats: Sequence[str], define: bool,
                          stamp: str, validate: bool, xpt_encoding: str | None, lab_map: str | Path | None,
-                         max_file_size: int | None, per_partition: int | None) -> ConversionResult | None:
+                         max_file_size: int | None, per_partition: int | str) -> ConversionResult | None:
     """to-sdtm a subject partition at a time (None: the folder is one partition, or cannot be cut: whole)."""
     from msc_interop.sdtm.partitioned import load_partitioned, write_partitioned
 
     with _lab_map(lab_map):
-        ps = load_partitioned(folder, scratch, per_partition or None)
+        ps = load_partitioned(folder, scratch, per_partition if isinstance(per_partition, int) else None)
     if ps is None:
         return None
     rejects = ps.rejects
@@ -151,9 +156,8 @@ def _to_sdtm_partitioned(folder: Path, outdir: Path, scratch: Path, formats: Seq
         from msc_interop.validate.written_partitions import validate_written_partitions
 
         validation = validate_written_partitions(ps, outdir, written)
-    result = ConversionResult(ps.proxy_study(), rejects, written, validation=validation)
-    result.partitions = ps.partitions
-    return result
+    return ConversionResult(ps.proxy_study(), rejects, written, validation=validation, partitions=ps.partitions,
+                            rows=ps.rows())
 
 
 def _lab_map(path: str | Path | None) -> contextlib.AbstractContextManager[None]:

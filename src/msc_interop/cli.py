@@ -129,25 +129,45 @@ Exit status: 0 all converted, 1 some records rejected, 2 input unusable.""")
                    "dataset is split the SDTMIG 4.1.7 way by its --CAT (LB -> LBCH, LBHE, ...; DOMAIN stays LB; "
                    "SUPP-- alongside; mappings/split_datasets.yaml) and define.xml describes each piece. "
                    "Dataset-JSON/NDJSON/CSV are written whole. E.g. --max-file-size 500MB")
+@click.option("--partition-subjects", metavar="auto|on|off|N", default="auto", show_default=True,
+              help="Convert a records folder N subjects at a time, so memory holds one partition (~250k records) "
+                   "instead of the whole study; the files are the same as a whole run's. auto: when its CSV "
+                   "files exceed 512 MB; on: always, N chosen from the files' size; off: never.")
 def to_sdtm(input_path: Path, outdir: Path, formats: list[str], define: bool, created: str | None,
             validate: bool, odm_map: Path | None, encoding: str | None, xpt_encoding: str | None,
-            lab_map: Path | None, max_file_size: str) -> None:
+            lab_map: Path | None, max_file_size: str, partition_subjects: str) -> None:
     """Convert study records to SDTM DM, EX, AE, LB (+ SUPP--, TS, TV) with Define-XML 2.1."""
     from msc_interop.sdtm.split import parse_size
 
     try:
         result = api.to_sdtm(input_path, outdir, formats=formats, define=define, created=created, validate=validate,
                              odm_map=odm_map, encoding=encoding, xpt_encoding=xpt_encoding, lab_map=lab_map,
-                             max_file_size=parse_size(max_file_size))
+                             max_file_size=parse_size(max_file_size),
+                             partition_subjects=_partition_choice(partition_subjects))
     except MscInteropError as exc:
         _fail(exc)
+    if result.partitions:
+        click.echo(f"converted in {result.partitions} subject partitions (--partition-subjects)")
     for path in result.written:
         name = path.stem.upper()
-        n = len(result.study.datasets[name]) if name in result.study.datasets else None
+        n = result.rows.get(name, len(result.study.datasets[name]) if name in result.study.datasets else None)
         click.echo(f"wrote {path}" + (f" ({n} record{'' if n == 1 else 's'})" if n is not None else ""))
     _print_rejects(result.rejects)
     _print_validation(result.validation)
     sys.exit(exit_status(result.rejects, result.validation))
+
+
+def _partition_choice(value: str) -> int | str:
+    """--partition-subjects: auto, on, off (0) or a positive number of subjects."""
+    value = value.strip().lower()
+    if value in ("auto", "on"):
+        return value
+    if value == "off":
+        return 0
+    if value.isdigit():
+        return int(value)
+    raise click.BadParameter(f"{value!r}: give auto, on, off or a number of subjects (e.g. 2000)",
+                             param_hint="--partition-subjects")
 
 
 def _print_validation(report) -> None:

@@ -55,6 +55,10 @@ class PartitionedStudy:
     partitions: int = 0
     ranges: dict[str, dict[int, tuple[int, int]]] = field(default_factory=dict)  # dataset -> partition -> rows
 
+    def rows(self) -> dict[str, int]:
+        """Records of each dataset (the proxy study holds only representative rows of the spilled ones)."""
+        return {**{n: len(df) for n, df in self.held.items()}, **{n: len(s) for n, s in self.spilled.items()}}
+
     def partitions_of(self) -> Iterator[StudyPartition]:
         """The study again a partition at a time (held datasets sliced, spilled ones read back), each row
         placed in its whole dataset: what validation runs over (validate/partitioned.py)."""
@@ -88,7 +92,8 @@ def subjects_per_partition(folder: Path, n_subjects: int, files: dict[str, str])
     rows = 0
     for name in files.values():
         path = folder / name
-        head = path.open("rb").read(_SAMPLE_BYTES)
+        with open(path, "rb") as fh:
+            head = fh.read(_SAMPLE_BYTES)
         lines = max(1, head.count(b"\n"))
         rows += int(path.stat().st_size / (len(head) / lines)) if head else 0
     per_subject = max(1.0, rows / max(1, n_subjects))
