@@ -142,7 +142,8 @@ def _to_sdtm_partitioned(folder: Path, outdir: Path, scratch: Path, formats: Seq
     from msc_interop.sdtm.partitioned import load_partitioned, write_partitioned
 
     with _lab_map(lab_map):
-        ps = load_partitioned(folder, scratch, per_partition if isinstance(per_partition, int) else None)
+        ps = load_partitioned(folder, scratch, per_partition if isinstance(per_partition, int) else None,
+                              check_xpt="xpt" in formats, xpt_encoding=xpt_encoding)
     if ps is None:
         return None
     rejects = ps.rejects

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop.atomic import atomic_path
+from msc_interop.errors import OutputLimitError
 from msc_interop.partition import SUBJECT, StudyPartition
 from msc_interop.records.reader import FORMS, _find_definition, _forms, read_records
 from msc_interop.records.subject_split import NotSplittable, line_maps, split_folder
@@ -33,8 +34,9 @@ from msc_interop.rejects import FormCount, RejectReport
 from msc_interop.sdtm import csvio, datasetjson, xpt
 from msc_interop.sdtm.build import build_study, study_level_datasets
 from msc_interop.sdtm.dm import build_dm_base
-from msc_interop.sdtm.formats import check_fits, dataset_file_name, get_format, text_encoding_of
+from msc_interop.sdtm.formats import dataset_file_name, get_format, text_encoding_of
 from msc_interop.sdtm.spill import SpilledDataset
+from msc_interop.sdtm.xpt import non_ascii_seen
 from msc_interop.study import Study, StudyMeta
 
 HOLD_ROWS = 500_000  # a dataset up to this many rows is held whole and written as in a whole run
@@ -100,10 +102,13 @@ def subjects_per_partition(folder: Path, n_subjects: int, files: dict[str, str])
     return max(1, int(TARGET_ROWS / per_subject))
 
 
-def load_partitioned(folder: Path, scratch: Path, per_partition: int | None = None,
-                     hold_rows: int = HOLD_ROWS) -> PartitionedStudy | None:
+def load_partitioned(folder: Path, scratch: Path, per_partition: int | None = None, *,
+                     hold_rows: int = HOLD_ROWS, check_xpt: bool = True,
+                     xpt_encoding: str | None = None) -> PartitionedStudy | None:
     """Read and build a records folder a subject partition at a time (None: one partition would hold the
-    whole study, or the folder cannot be cut exactly; read it whole). `scratch` must be an empty folder."""
+    whole study, or the folder cannot be cut exactly; read it whole). `scratch` must be an empty folder.
+    `check_xpt`: check each partition against the XPT v5 limits (OutputLimitError) and gather the notes about
+    non-ASCII text, as write_sdtm's check_fits does for a whole study written as XPT in `xpt_encoding`."""
     definition = _find_definition(folder)
     files = {form: spec["file"] for form, spec in _forms().items() if (folder / spec["file"]).is_file()}
     if "subjects" not in files or "exposures" not in files:
@@ -120,7 +125,7 @@ def load_partitioned(folder: Path, scratch: Path, per_partition: int | None = No
         parts = split_folder(folder, scratch / "parts", files, definition, partition_of, n_parts)
     except NotSplittable:
         return None
-    return _build(parts.folders, scratch / "spill", hold_rows)
+    return _build(parts.folders, scratch / "spill", hold_rows, check_xpt, xpt_encoding)
 
 
 def _usubjid_of_subjects(folder: Path, where: Path, definition: Path, files: dict[str, str]) -> dict[str, str]:
@@ -134,13 +139,16 @@ def _usubjid_of_subjects(folder: Path, where: Path, definition: Path, files: dic
     return dict(zip(dm["SUBJID"].tolist(), dm[SUBJECT].tolist(), strict=True))
 
 
-def _build(folders: list[Path], spill_dir: Path, hold_rows: int) -> PartitionedStudy:
+def _build(folders: list[Path], spill_dir: Path, hold_rows: int, check_xpt: bool,
+           xpt_encoding: str | None) -> PartitionedStudy:
     spill_dir.mkdir(parents=True)
     spilled: dict[str, SpilledDataset] = {}
     rejects = RejectReport()
     notes: list[str] = []
     origins: dict[str, tuple[tuple[int, int, int], tuple[str, int, str]]] = {}
     leads: dict[str, list[pd.DataFrame]] = {}
+    seen: dict[str, dict[str, tuple[int, str, int]]] = {}  # dataset -> variable -> non-ASCII (count, first, row)
+    problems: list[str] = []
     meta: StudyMeta | None = None
     for index, folder in enumerate(folders):
         records = read_records(folder, line_maps(folder))
@@ -148,7 +156,10 @@ def _build(folders: list[Path], spill_dir: Path, hold_rows: int) -> PartitionedS
                  for form, df in records.forms.items()}
         study, report = build_study(records)
         meta = study.meta
-        notes += [n for n in check_fits(study, ["xpt"]) if n not in notes]
+        if check_xpt:
+            problems += _xpt_problems(study, spilled, xpt_encoding)
+            if problems:  # stop at the first partition with one: the run writes nothing
+                raise OutputLimitError([f"XPT v5: {p}" for p in problems])
         _merge_report(rejects, report)
         _merge_origins(origins, study.text_origins, order, records.files)
         for name, df in study.datasets.items():
@@ -158,18 +169,40 @@ def _build(folders: list[Path], spill_dir: Path, hold_rows: int) -> PartitionedS
             if about_study.any():  # e.g. RELREC's dataset-level relationships: built alike in every partition
                 leads.setdefault(name, []).append(df[about_study])
                 df = df[~about_study].reset_index(drop=True)
-            spilled.setdefault(name, SpilledDataset(name, spill_dir)).append(df, index)
+            ds = spilled.setdefault(name, SpilledDataset(name, spill_dir))
+            for col, (count, first, row) in non_ascii_seen(df, ds.rows).items():
+                had = seen.setdefault(name, {}).get(col)
+                seen[name][col] = (count + had[0], had[1], had[2]) if had else (count, first, row)
+            ds.append(df, index)
         shutil.rmtree(folder)
     assert meta is not None
     for name, frames in leads.items():  # once, first (USUBJID "" sorts first), as a whole run has them
-        spilled[name].lead(pd.concat(frames, ignore_index=True).drop_duplicates(ignore_index=True))
+        lead = pd.concat(frames, ignore_index=True).drop_duplicates(ignore_index=True)
+        spilled[name].lead(lead)
+        seen[name] = {**{c: (n, v, r + len(lead)) for c, (n, v, r) in seen.get(name, {}).items()},
+                      **non_ascii_seen(lead)}
     ranges = {n: s.ranges for n, s in spilled.items()}
     held = {n: s.whole() for n, s in spilled.items() if len(s) <= hold_rows}
     ex = held["EX"] if "EX" in held else spilled["EX"].whole() if "EX" in spilled else None
     held |= study_level_datasets(meta, ex)
     big = {n: s for n, s in spilled.items() if n not in held}
+    if check_xpt:  # in dataset order, as check_fits gives them
+        origins_now = {v: o for v, (_, o) in origins.items()}
+        notes += [xpt.text_note(name, col, seen[name][col], xpt_encoding or "utf-8", origins_now)
+                  for name in sorted(seen, key=lambda n: (n.startswith("SUPP"), n))
+                  for col in seen.get(name, {})]
     return PartitionedStudy(meta, held, big, rejects, notes, {v: o for v, (_, o) in origins.items()}, len(folders),
                             ranges)
+
+
+def _xpt_problems(study: Study, spilled: dict[str, SpilledDataset], xpt_encoding: str | None) -> list[str]:
+    """check_fits's problems for one partition, rows placed in the whole dataset."""
+    out: list[str] = []
+    for name in study.names:
+        offset = len(spilled[name]) if name in spilled else 0
+        out += xpt.xpt_problems(study[name], name, encoding=text_encoding_of(study, name, xpt_encoding),
+                                origins=study.text_origins, row_offset=offset)
+    return out
 
 
 def _merge_report(into: RejectReport, part: RejectReport) -> None:

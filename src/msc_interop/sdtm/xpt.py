@@ -49,12 +49,13 @@ def variable_labels(name: str, columns: list[str]) -> dict[str, str]:
 
 def xpt_problems(df: pd.DataFrame, name: str, *, labels: Mapping[str, str] | None = None,
                  label: str | None = None, encoding: str | None = None,
-                 origins: Mapping[str, tuple[str, int, str]] | None = None) -> list[str]:
+                 origins: Mapping[str, tuple[str, int, str]] | None = None, row_offset: int = 0) -> list[str]:
     """Every way `df` would break an XPT v5 limit, one line each (empty list: it fits).
 
     Names the dataset, the variable, the row (1 = first record), the value or its length, and the limit.
     `encoding` None: text must be ASCII; else values must be text that encoding holds (lengths in its bytes).
-    `origins` (Study.text_origins) names the study record a value it cannot hold came from.
+    `origins` (Study.text_origins) names the study record a value it cannot hold came from. `row_offset`: the
+    rows of `df` before it in its dataset (a partition of it).
     """
     problems: list[str] = []
     where = f"dataset {name}"
@@ -78,7 +79,7 @@ def xpt_problems(df: pd.DataFrame, name: str, *, labels: Mapping[str, str] | Non
         s = df.iloc[:, i]
         if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
             continue
-        problems += _value_problems(as_text(s), f"{where}, variable {col}", encoding, origins)
+        problems += _value_problems(as_text(s), f"{where}, variable {col}", encoding, origins, row_offset)
     return problems
 
 
@@ -250,7 +251,7 @@ def _label_problems(label: str, where: str, encoding: str | None = None) -> list
 
 
 def _value_problems(text: pd.Series, where: str, encoding: str | None = None,
-                    origins: Mapping[str, tuple[str, int, str]] | None = None) -> list[str]:
+                    origins: Mapping[str, tuple[str, int, str]] | None = None, row_offset: int = 0) -> list[str]:
     """Over-long and non-ASCII values of one character variable (fast path: one pass when all ASCII).
     With an `encoding`, non-ASCII values are written in it: only those it cannot hold are problems."""
     values = text.to_numpy(dtype=object)
@@ -263,7 +264,7 @@ def _value_problems(text: pd.Series, where: str, encoding: str | None = None,
     elif encoding is not None:
         bad = xpt_text.unencodable(text, encoding)
         if bad:
-            shown = ", ".join(f"row {i + 1} {v!r}" + _origin(v, origins) for i, v in bad[:_SHOW_ROWS])
+            shown = ", ".join(f"row {i + 1 + row_offset} {v!r}" + _origin(v, origins) for i, v in bad[:_SHOW_ROWS])
             more = f" and {len(bad) - _SHOW_ROWS} more row(s)" if len(bad) > _SHOW_ROWS else ""
             out.append(f"{where}: {len(bad)} value(s) that {xpt_text.display_name(encoding)} cannot hold "
                        f"(--xpt-encoding utf-8 holds every character): {shown}{more}")
@@ -275,14 +276,14 @@ def _value_problems(text: pd.Series, where: str, encoding: str | None = None,
         bad_ascii = ~np.fromiter(map(str.isascii, values), dtype=bool, count=len(values))
     too_long = np.flatnonzero(nbytes > MAX_VALUE_BYTES)
     if len(too_long):
-        shown = ", ".join(f"row {i + 1} ({nbytes[i]} bytes)" for i in too_long[:_SHOW_ROWS])
+        shown = ", ".join(f"row {i + 1 + row_offset} ({nbytes[i]} bytes)" for i in too_long[:_SHOW_ROWS])
         more = f" and {len(too_long) - _SHOW_ROWS} more row(s)" if len(too_long) > _SHOW_ROWS else ""
         first = values[too_long[0]]
         out.append(f"{where}: {len(too_long)} value(s) longer than {MAX_VALUE_BYTES} bytes: {shown}{more}; "
                    f"first starts {first[:40]!r}")
     non_ascii = np.flatnonzero(bad_ascii)
     if len(non_ascii):
-        shown = ", ".join(f"row {i + 1} {values[i]!r}" for i in non_ascii[:_SHOW_ROWS])
+        shown = ", ".join(f"row {i + 1 + row_offset} {values[i]!r}" for i in non_ascii[:_SHOW_ROWS])
         more = f" and {len(non_ascii) - _SHOW_ROWS} more row(s)" if len(non_ascii) > _SHOW_ROWS else ""
         out.append(f"{where}: {len(non_ascii)} value(s) not ASCII (XPT v5 holds ASCII only; "
                    f"e.g. write umol/L for μmol/L): {shown}{more}")
@@ -293,20 +294,32 @@ def text_notes(df: pd.DataFrame, name: str, encoding: str, origins: Mapping[str,
                file: str | None = None) -> list[str]:
     """One note per character variable holding non-ASCII text: how many values, the first (its study record
     when `origins` knows it), and the encoding the XPT file carries them in."""
-    notes = []
-    target = file or f"{name.lower()}.xpt"
+    return [text_note(name, col, seen, encoding, origins, file) for col, seen in non_ascii_seen(df).items()]
+
+
+def non_ascii_seen(df: pd.DataFrame, row_offset: int = 0) -> dict[str, tuple[int, str, int]]:
+    """Per character variable holding non-ASCII text: (how many values, the first, its 0-based row +
+    `row_offset`). A partitioned run sums these over its partitions (sdtm/partitioned.py)."""
+    out = {}
     for col, values in xpt_text.non_ascii_columns(df):
         rows = [i for i, v in enumerate(values) if isinstance(v, str) and not v.isascii()]
-        first = values[rows[0]]
-        where = f"dataset {name} row {rows[0] + 1}"
-        if origins and first in origins:
-            src, row, field_name = origins[first]
-            where = f"{src} row {row}, field {field_name} ({where})"
-        notes.append(f"{target}: {name}.{col} has {len(rows)} non-ASCII value(s), e.g. {first!r} from {where}; "
-                     f"written in {xpt_text.display_name(encoding)}: XPT v5 cannot state its encoding and the FDA "
-                     "accepts ASCII only, so tell the reader (SAS ENCODING=, pyreadstat encoding=); "
-                     "--xpt-encoding chooses another")
-    return notes
+        out[str(col)] = (len(rows), values[rows[0]], rows[0] + row_offset)
+    return out
+
+
+def text_note(name: str, col: str, seen: tuple[int, str, int], encoding: str,
+              origins: Mapping[str, tuple[str, int, str]] | None = None, file: str | None = None) -> str:
+    """The note about one variable's non-ASCII text (`seen`: count, first value, its 0-based row)."""
+    count, first, row = seen
+    target = file or f"{name.lower()}.xpt"
+    where = f"dataset {name} row {row + 1}"
+    if origins and first in origins:
+        src, src_row, field_name = origins[first]
+        where = f"{src} row {src_row}, field {field_name} ({where})"
+    return (f"{target}: {name}.{col} has {count} non-ASCII value(s), e.g. {first!r} from {where}; "
+            f"written in {xpt_text.display_name(encoding)}: XPT v5 cannot state its encoding and the FDA "
+            "accepts ASCII only, so tell the reader (SAS ENCODING=, pyreadstat encoding=); "
+            "--xpt-encoding chooses another")
 
 
 def _origin(value: str, origins: Mapping[str, tuple[str, int, str]] | None) -> str:

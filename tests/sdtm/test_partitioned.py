@@ -1,0 +1,130 @@
+"""to-sdtm a subject partition at a time writes the files a whole run writes, byte for byte.
+
+The oracle is the whole run (`partition_subjects=0`) on the same records: every file of every format, define.xml
+and the reject report must be identical, on the bundled study and on synthetic records with seeded defects
+(a duplicate row, an unknown subject, a blank line, CRLF line ends, a non-ASCII value), with every dataset
+streamed from disk (hold_rows=0) and with the default of holding the small ones.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import shutil
+from pathlib import Path
+
+import pytest
+
+from msc_interop import api
+from msc_interop.records import subject_split
+from msc_interop.sdtm.partitioned import load_partitioned, scratch_folder, write_partitioned
+
+FORMATS = ("xpt", "json", "ndjson", "csv")
+STAMP = "2026-01-01T00:00:00"
+EXAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "example_study"
+
+
+def _whole(records: Path, out: Path) -> Path:
+    api.to_sdtm(records, out, formats=FORMATS, created=STAMP, validate=False, partition_subjects=0)
+    return out
+
+
+def _partitioned(records: Path, out: Path, per: int, hold_rows: int) -> int:
+    with scratch_folder(out) as scratch:
+        ps = load_partitioned(records, scratch, per, hold_rows=hold_rows)
+        assert ps is not None
+        write_partitioned(ps, out, FORMATS, True, STAMP)
+        ps.rejects.notes += [n for n in ps.notes if n not in ps.rejects.notes]
+        ps.rejects.write(out)
+        return ps.partitions
+
+
+def _differences(a: Path, b: Path) -> list[str]:
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert files_a == files_b
+    return [str(f) for f in files_a if not filecmp.cmp(a / f, b / f, shallow=False)]
+
+
+@pytest.fixture(scope="module")
+def defects(tmp_path_factory) -> Path:
+    """60 synthetic subjects, labs.csv with seeded defects at known lines (CRLF line ends throughout)."""
+    folder = tmp_path_factory.mktemp("records")
+    api.synth(folder, subjects=60, seed=11)
+    path = folder / "labs.csv"
+    lines = path.read_text(encoding="utf-8").split("\n")
+    header, rows = lines[0], [r for r in lines[1:] if r]
+    rows.insert(50, rows[10])  # line 52: an exact duplicate of line 12
+    unknown = rows[20].split(",")
+    unknown[0] = "NOPE-999"
+    rows.insert(60, ",".join(unknown))  # line 62: a subject not in subjects.csv
+    rows.insert(70, "")  # line 72: blank (not a record)
+    accented = rows[-5].split(",")
+    accented[-1] = "Hôpital Nord"  # a non-ASCII lab name in the last partition
+    rows[-5] = ",".join(accented)
+    path.write_bytes(("\r\n".join([header, *rows]) + "\r\n").encode("utf-8"))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def defects_whole(defects, tmp_path_factory) -> Path:
+    return _whole(defects, tmp_path_factory.mktemp("whole"))
+
+
+def test_example_every_dataset_streamed_is_byte_identical(tmp_path):
+    whole = _whole(EXAMPLE, tmp_path / "whole")
+    assert _partitioned(EXAMPLE, tmp_path / "parts", per=2, hold_rows=0) == 5  # 9 subjects, 2 a partition
+    assert _differences(whole, tmp_path / "parts") == []
+
+
+def test_seeded_defects_byte_identical_and_rejects_name_original_lines(defects, defects_whole, tmp_path):
+    assert _partitioned(defects, tmp_path / "parts", per=7, hold_rows=0) == 9  # 60 subjects, 7 a partition
+    assert _differences(defects_whole, tmp_path / "parts") == []
+    rejects = (tmp_path / "parts" / "rejects.csv").read_text(encoding="utf-8")
+    assert "labs,labs.csv,52,test," in rejects and "exact duplicate of row 12" in rejects
+    assert "labs,labs.csv,62,subject_id,NOPE-999,subject is not in subjects.csv" in rejects
+
+
+def test_small_blocks_cut_lines_anywhere(defects, defects_whole, tmp_path, monkeypatch):
+    """Blocks of 1 KB end mid-line everywhere: the carried tail must join the next block exactly."""
+    monkeypatch.setattr(subject_split, "BLOCK_BYTES", 1024)
+    _partitioned(defects, tmp_path / "parts", per=25, hold_rows=1000)
+    assert _differences(defects_whole, tmp_path / "parts") == []
+
+
+def test_api_partitioned_run_same_files_and_counts(tmp_path):
+    whole = api.to_sdtm(EXAMPLE, tmp_path / "whole", formats=FORMATS, created=STAMP, validate=False,
+                        partition_subjects=0)
+    parts = api.to_sdtm(EXAMPLE, tmp_path / "parts", formats=FORMATS, created=STAMP, validate=False,
+                        partition_subjects=4)
+    assert (whole.partitions, parts.partitions) == (0, 3)
+    assert _differences(tmp_path / "whole", tmp_path / "parts") == []
+    assert parts.rows == {n: len(df) for n, df in whole.study.datasets.items()}
+    assert not list((tmp_path / "parts").glob(".msc-partitions.*"))  # scratch removed
+
+
+def test_value_spanning_lines_is_read_whole(tmp_path):
+    """A quoted value over two lines cannot be cut by line: the run falls back to a whole read, which
+    rejects those lines as it always does."""
+    records = tmp_path / "records"
+    shutil.copytree(EXAMPLE, records)
+    labs = records / "labs.csv"
+    lines = labs.read_text(encoding="utf-8").split("\n")
+    first = lines[5].split(",")
+    first[-1] = '"Central\nLab"'
+    lines[5] = ",".join(first)
+    labs.write_text("\n".join(lines), encoding="utf-8")
+    result = api.to_sdtm(records, tmp_path / "out", formats=("csv",), created=STAMP, validate=False,
+                         partition_subjects=2)
+    assert result.partitions == 0
+    assert any(r.row == 6 and r.code == "REJ-REC-011" for r in result.rejects.rejects)
+
+
+def test_auto_partitions_only_big_records_folders(tmp_path, monkeypatch):
+    from msc_interop.api import _partitioning
+
+    assert not _partitioning(EXAMPLE, None, "auto")  # 0.2 MB of CSV
+    assert _partitioning(EXAMPLE, None, "on") and _partitioning(EXAMPLE, None, 3)
+    assert not _partitioning(EXAMPLE, None, 0) and not _partitioning(EXAMPLE, None, "off")
+    assert not _partitioning(EXAMPLE, "map.yaml", "on")  # an ODM export is read whole
+    monkeypatch.setattr(api, "PARTITION_BYTES", 1000)
+    assert _partitioning(EXAMPLE, None, "auto")
