@@ -76,7 +76,9 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000, help="LB rows of the base study (about)")
     ap.add_argument("--copies", type=int, nargs="+", default=[1, 10], help="sizes, as copies of the base")
     ap.add_argument("--work", type=Path, required=True)
-    ap.add_argument("--whole", action="store_true", help="also run the whole (unpartitioned) conversion")
+    ap.add_argument("--whole", type=int, nargs="*", default=[],
+                    help="sizes (copies) at which to also run the whole conversion (it holds the whole study: "
+                         "~1.5 GB per million LB rows)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     results = []
@@ -86,7 +88,7 @@ def main() -> None:
             lb_rows = sum(1 for _ in fh) - 1
         entry = {"copies": copies, "lab_rows": lb_rows,
                  "partitioned": run(records, args.work / f"out_p{copies}", "on")}
-        if args.whole:
+        if copies in args.whole:
             entry["whole"] = run(records, args.work / f"out_w{copies}", "off")
         results.append(entry)
         print(json.dumps(entry), flush=True)

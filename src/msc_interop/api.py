@@ -388,13 +388,36 @@ def to_fhir(
     odm_map: str | Path | None = None,
     encoding: str | None = None,
     lab_map: str | Path | None = None,
+    partition_subjects: int | str = "auto",
 ):
     """Study records or SDTM -> FHIR Bundle and/or NDJSON; returns (FhirWriteResult, RejectReport).
-    `lab_map`: a site's lab map; its codes name tests in records and the LOINC written for a test."""
+    `lab_map`: a site's lab map; its codes name tests in records and the LOINC written for a test.
+    `partition_subjects`: as for to_sdtm (a big records folder is converted a range of subjects at a time)."""
     from msc_interop.fhir import write_fhir
     from msc_interop.fhir.unwritten import describe as describe_unwritten
 
     outdir = Path(outdir)
+    if _partitioning(input_path, odm_map, partition_subjects):
+        from msc_interop.fhir.partitioned import write_fhir_partitioned
+        from msc_interop.sdtm.partitioned import load_partitioned, scratch_folder
+
+        with scratch_folder(outdir) as scratch:
+            with _lab_map(lab_map):
+                ps = load_partitioned(Path(input_path), scratch / "study",
+                                      partition_subjects if isinstance(partition_subjects, int) else None,
+                                      check_xpt=False)
+            if ps is not None:
+                rejects = ps.rejects
+                with _report_even_if_writing_fails(rejects, outdir), _lab_map(lab_map):
+                    result = write_fhir_partitioned(ps, outdir, scratch / "fhir", version=fhir_version,
+                                                    bundle=bundle, ndjson=ndjson, timezone=timezone,
+                                                    validate=validate)
+                result.partitions = ps.partitions
+        if ps is not None:
+            rejects.notes.extend(describe_unwritten(result.not_written))
+            rejects.write(outdir)
+            result.validation = validate_written(outdir, fhir_version) if validate else None
+            return result, rejects
     with _lab_map(lab_map):
         study, rejects = _load_decoded(input_path, odm_map, encoding)
     if input_kind(input_path) == InputKind.SDTM:  # records were checked by their reader; SDTM comes as it is

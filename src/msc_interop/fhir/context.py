@@ -54,7 +54,11 @@ class WriteContext:
     # SUPP-- records to write on their parent's resource: (domain, row index) -> extensions
     supp: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     supp_subject: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
-    supp_study: list[dict[str, Any]] = field(default_factory=list)
+    # SUPP-- (and DS/SV) records of no subject in DM, by dataset in the order they were placed: on the study
+    supp_study: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    # rows of each dataset before this study's (a subject partition of a bigger study: fhir/partitioned.py), so
+    # that the 1-based `row` a record carries is its row in the whole dataset
+    row_base: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     _supp_by_domain: dict[str, tuple[list[int], list[list[dict[str, Any]]]]] = field(default_factory=dict,
                                                                                      repr=False)
@@ -129,11 +133,13 @@ class WriteContext:
         return study_day(dtc.astype(object), pd.Series(refs[codes], index=usubjid.index, dtype=object))
 
 
-def make_context(study: Study, version: FhirVersion, tz: str, in_bundle: bool) -> WriteContext:
-    """What every builder shares for one write: ids, references, encounters, SUPP-- placement."""
+def make_context(study: Study, version: FhirVersion, tz: str, in_bundle: bool,
+                 row_base: dict[str, int] | None = None) -> WriteContext:
+    """What every builder shares for one write: ids, references, encounters, SUPP-- placement. `row_base`:
+    rows of each dataset before `study`'s when it is a subject partition (fhir/partitioned.py)."""
     studyid = study.meta.studyid or _studyid_from_data(study)
     ctx = WriteContext(study=study, version=version, tz=tz, refs=ids.Refs(in_bundle), studyid=studyid,
-                       study_rid=ids.simple_id("rs", studyid))
+                       study_rid=ids.simple_id("rs", studyid), row_base=dict(row_base or {}))
     dm = study.datasets.get("DM")
     subjects: list[str] = []
     for name in WRITTEN_DOMAINS:
@@ -200,6 +206,12 @@ def encounter_table(study: Study, ctx: WriteContext) -> tuple[pd.DataFrame, np.n
         return pd.DataFrame(columns=columns), lb_rows
     cols = Factorized(allv)
     pair, first = cols.group("USUBJID", "VISITNUM")  # codes in order of first appearance = rows of `out`
+    # subject by subject (USUBJID sorted; a subject's visits in order of first appearance): the order of a study
+    # written a subject partition at a time as well (fhir/partitioned.py)
+    by_subject = np.argsort(allv["USUBJID"].to_numpy(dtype=object)[first].astype(str), kind="stable")
+    rank = np.empty_like(by_subject)
+    rank[by_subject] = np.arange(len(by_subject))
+    pair, first = rank[pair], first[by_subject]
     if lb is not None and "VISITNUM" in lb.columns:  # LB is the first part: its kept rows come first
         lb_kept = kept[kept < len(lb)]
         lb_rows[lb_kept] = pair[:len(lb_kept)]
@@ -345,7 +357,7 @@ def _attach_supp(study: Study, ctx: WriteContext) -> None:
             rdomain, idvar = text(rec.get("RDOMAIN")), text(rec.get("IDVAR"))
             if rdomain not in WRITTEN_DOMAINS:
                 continue
-            ext = supplemental_extension(name, rec, i + 1, list(supp.columns))
+            ext = supplemental_extension(name, rec, ctx.row_base.get(name, 0) + i + 1, list(supp.columns))
             parent = study.datasets.get(rdomain)
             row = None
             if idvar and parent is not None and idvar in parent.columns:
@@ -360,7 +372,7 @@ def _attach_supp(study: Study, ctx: WriteContext) -> None:
             elif text(rec.get("USUBJID")) in ctx.subject_rids:
                 ctx.supp_subject[text(rec.get("USUBJID"))].append(ext)
             else:
-                ctx.supp_study.append(ext)
+                ctx.supp_study[name].append(ext)
 
 
 def _carry_on_subject(study: Study, ctx: WriteContext) -> None:
@@ -375,9 +387,9 @@ def _carry_on_subject(study: Study, ctx: WriteContext) -> None:
         for i, rec in enumerate(df.to_dict("records")):
             if i in placed[name]:
                 continue
-            ext = supplemental_extension(name, rec, i + 1, cols)
+            ext = supplemental_extension(name, rec, ctx.row_base.get(name, 0) + i + 1, cols)
             u = text(rec.get("USUBJID"))
-            (ctx.supp_subject[u] if u in ctx.subject_rids else ctx.supp_study).append(ext)
+            (ctx.supp_subject[u] if u in ctx.subject_rids else ctx.supp_study[name]).append(ext)
 
 
 def _idvarval(v: Any) -> str:

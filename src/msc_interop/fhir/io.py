@@ -113,20 +113,31 @@ def write_parts(fh: IO[bytes], data: bytes | list[bytes]) -> None:
 Sink = Callable[[IO[bytes], bytes | list[bytes]], None]
 
 
+def bundle_header(bundle_type: str, bundle_id: str) -> bytes:
+    """A streamed Bundle's bytes before its first entry."""
+    return (b'{"resourceType":"Bundle","id":' + orjson.dumps(bundle_id) + b',"type":' + orjson.dumps(bundle_type)
+            + b',"entry":[\n')
+
+
+BUNDLE_END = b"\n]}\n"
+
+
 class BundleWriter:
     """Stream a Bundle: header, then entries as they come, then the closing bracket.
 
     `sink(fh, data)` does the writing (default: at once; `BackgroundWrites.write` to overlap it)."""
 
-    def __init__(self, fh: IO[bytes], bundle_type: str, bundle_id: str, sink: Sink = write_parts):
+    def __init__(self, fh: IO[bytes], bundle_type: str, bundle_id: str, sink: Sink = write_parts, *,
+                 header: bool = True):
+        """`header=False`: entries only (a part of a Bundle assembled later: fhir/partitioned.py)."""
         if bundle_type not in ("collection", "transaction"):
             raise InputError(f"bundle type {bundle_type!r} cannot be written; choose collection or transaction")
         self.fh = fh
         self.type = bundle_type
         self.count = 0
         self.sink = sink
-        sink(fh, b'{"resourceType":"Bundle","id":' + orjson.dumps(bundle_id)
-             + b',"type":' + orjson.dumps(bundle_type) + b',"entry":[\n')
+        if header:
+            sink(fh, bundle_header(bundle_type, bundle_id))
 
     def add(self, resources: Sequence[dict[str, Any]] | ResourceColumns) -> None:
         if isinstance(resources, ResourceColumns):
@@ -168,7 +179,7 @@ class BundleWriter:
         self.count += chunk.n
 
     def close(self) -> None:
-        self.sink(self.fh, b"\n]}\n")
+        self.sink(self.fh, BUNDLE_END)
 
 
 class NdjsonWriter:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ class FhirWriteResult:
     version: str = "R4"
     validated: str = ""  # "", "fast" (jsonschema-rs, official schema subset) or "models" (fhir.resources)
     not_written: dict[str, int] = field(default_factory=dict)  # dataset -> records FHIR cannot carry (unwritten.py)
+    partitions: int = 0  # the subject partitions a big study was written in (0: whole; fhir/partitioned.py)
 
     @property
     def valid(self) -> bool:
@@ -62,22 +63,34 @@ class FhirWriteResult:
 Chunk = list[dict[str, Any]] | ResourceColumns
 
 
+def _one(build: Callable[[WriteContext], Chunk]) -> Callable[[WriteContext, int], Iterator[Chunk]]:
+    return lambda ctx, _chunk_size: iter([build(ctx)])
+
+
+# The resources of a study in the order they are written: studies and labs, subjects, visits, then the records.
+# The first stage is about the study (no subject's rows); a partitioned write builds it once (fhir/partitioned.py).
+STAGES: tuple[Callable[[WriteContext, int], Iterator[Chunk]], ...] = (
+    _one(study.build_studies),
+    _one(subjects.build_patients),
+    _one(subjects.build_research_subjects),
+    _one(encounters.build_encounters),
+    _one(exposure.build_medication_administrations),
+    _one(adverse_events.build_adverse_events),
+    _one(medication_statements.build_medication_statements),
+    lab.build_observations,
+    vital_signs.build_vital_signs,
+    _one(ecg.build_ecg_observations),
+    _one(conditions.build_conditions),
+    _one(procedures.build_procedures),
+    _one(procedures.build_imaging_observations),
+)
+
+
 def generate(ctx: WriteContext, chunk_size: int = CHUNK_ROWS) -> Iterator[Chunk]:
-    """All resources of the study in chunks: studies and labs, subjects, visits, then the records. The
-    Encounters and Observations (most of a study) come column-wise (fhir/columns.py), the rest as dicts."""
-    yield study.build_studies(ctx)
-    yield subjects.build_patients(ctx)
-    yield subjects.build_research_subjects(ctx)
-    yield encounters.build_encounters(ctx)
-    yield exposure.build_medication_administrations(ctx)
-    yield adverse_events.build_adverse_events(ctx)
-    yield medication_statements.build_medication_statements(ctx)
-    yield from lab.build_observations(ctx, chunk_size)
-    yield from vital_signs.build_vital_signs(ctx, chunk_size)
-    yield ecg.build_ecg_observations(ctx)
-    yield conditions.build_conditions(ctx)
-    yield procedures.build_procedures(ctx)
-    yield procedures.build_imaging_observations(ctx)
+    """All resources of the study in chunks, stage after stage (STAGES). The Encounters and Observations (most
+    of a study) come column-wise (fhir/columns.py), the rest as dicts."""
+    for stage in STAGES:
+        yield from stage(ctx, chunk_size)
 
 
 def check_chunk(validator: FastValidator | ModelValidator, chunk: Chunk) -> dict[int, list[str]]:
@@ -93,7 +106,7 @@ def check_chunk(validator: FastValidator | ModelValidator, chunk: Chunk) -> dict
     return {i: m for i, m in enumerate(validator.errors(r) for r in resources) if m}
 
 
-def _types(chunk: Chunk) -> list[str]:
+def chunk_types(chunk: Chunk) -> list[str]:
     """Resource type of each resource of a chunk."""
     if isinstance(chunk, ResourceColumns):
         return [chunk.resource_type] * chunk.n
@@ -117,31 +130,9 @@ def write_fhir(study_: Study, out: Path, *, version: str = "R4", bundle: str = "
         (494, True)
     """
     out = Path(out)
-    spec = get_version(version)
-    if bundle not in BUNDLE_TYPES:
-        raise InputError(f"unknown bundle type {bundle!r}; choose {', '.join(BUNDLE_TYPES)}")
-    if bundle == "none" and not ndjson:
-        raise InputError("nothing to write: bundle='none' and ndjson=False; ask for a Bundle or NDJSON")
-    tz = timezone or study_.meta.timezone or "UTC"
-    try:
-        check_timezone(tz)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-    if validate is True:
-        validate = "fast"
-    if validate not in (False, "fast", "models"):
-        raise InputError(f"validate must be True, False, 'fast' or 'models', not {validate!r}")
-    result = FhirWriteResult(version=spec.name, validated=validate or "")
+    spec, tz, result, validator, outputs = setup(study_.meta.timezone, version, bundle, ndjson, timezone, validate)
     result.not_written = unwritten.not_written(study_, WRITTEN_DOMAINS, TRIAL_DESIGN + CARRIED_ON_SUBJECT)
-    if result.not_written:
-        result.warnings.append("not written to FHIR (counted in rejects.json notes): " + ", ".join(
-            f"{name} {n} record(s)" for name, n in sorted(result.not_written.items())))
-    outputs = ([("bundle", True)] if bundle != "none" else []) + ([("ndjson", False)] if ndjson else [])
-    validator: Any = None
-    if validate == "fast":
-        validator = FastValidator(spec)
-    elif validate == "models":
-        validator = ModelValidator(spec)
+    describe_not_written(result)
     with gc_frozen():  # the study's objects are not walked again by every collection
         for kind, in_bundle in outputs:
             ctx = make_context(study_, spec, tz, in_bundle)
@@ -158,9 +149,9 @@ def write_fhir(study_: Study, out: Path, *, version: str = "R4", bundle: str = "
                     writer = NdjsonWriter(out, stack, background.write)
                     file_label = ""
                 for chunk in generate(ctx, chunk_size):
-                    types = _types(chunk)
+                    types = chunk_types(chunk)
                     if check is not None:
-                        result.findings += _findings(chunk, types, check_chunk(check, chunk), counts, file_label)
+                        result.findings += chunk_findings(chunk, types, check_chunk(check, chunk), counts, file_label)
                     counts.update(types)
                     writer.add(chunk)
                 if kind == "bundle":
@@ -175,7 +166,41 @@ def write_fhir(study_: Study, out: Path, *, version: str = "R4", bundle: str = "
     return result
 
 
-def _findings(chunk: Chunk, types: list[str], problems: dict[int, list[str]], counts: Counter[str],
+def setup(study_tz: str, version: str, bundle: str, ndjson: bool, timezone: str | None, validate: bool | str
+          ) -> tuple[Any, str, FhirWriteResult, Any, list[tuple[str, bool]]]:
+    """write_fhir's options checked: (version spec, time zone, an empty result, the validator or None, the
+    outputs as (kind, in a Bundle))."""
+    spec = get_version(version)
+    if bundle not in BUNDLE_TYPES:
+        raise InputError(f"unknown bundle type {bundle!r}; choose {', '.join(BUNDLE_TYPES)}")
+    if bundle == "none" and not ndjson:
+        raise InputError("nothing to write: bundle='none' and ndjson=False; ask for a Bundle or NDJSON")
+    tz = timezone or study_tz or "UTC"
+    try:
+        check_timezone(tz)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if validate is True:
+        validate = "fast"
+    if validate not in (False, "fast", "models"):
+        raise InputError(f"validate must be True, False, 'fast' or 'models', not {validate!r}")
+    result = FhirWriteResult(version=spec.name, validated=validate or "")
+    outputs = ([("bundle", True)] if bundle != "none" else []) + ([("ndjson", False)] if ndjson else [])
+    validator: Any = None
+    if validate == "fast":
+        validator = FastValidator(spec)
+    elif validate == "models":
+        validator = ModelValidator(spec)
+    return spec, tz, result, validator, outputs
+
+
+def describe_not_written(result: FhirWriteResult) -> None:
+    if result.not_written:
+        result.warnings.append("not written to FHIR (counted in rejects.json notes): " + ", ".join(
+            f"{name} {n} record(s)" for name, n in sorted(result.not_written.items())))
+
+
+def chunk_findings(chunk: Chunk, types: list[str], problems: dict[int, list[str]], counts: Counter[str],
               file_label: str) -> list[Finding]:
     """Findings for the problems of a chunk; positions count per resource type from `counts` (before it)."""
     if not problems:

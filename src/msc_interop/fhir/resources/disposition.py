@@ -75,8 +75,9 @@ def placed_dispositions(ctx: WriteContext, rfpendtc: dict[str, str]) -> dict[str
     out: dict[str, Placed] = {}
     for k, (u, row, dtc, term) in enumerate(zip(texts(sub["USUBJID"]), rows, texts(start), _col(sub, "DSTERM"),
                                                 strict=True)):
-        exts = [{"url": url, "extension": [{"url": "dataset", "valueCode": "DS"}, {"url": "row", "valueInteger":
-                                                                                     row + 1}]}]
+        place = ctx.row_base.get("DS", 0) + row + 1  # the record's row in the whole DS
+        exts = [{"url": url, "extension": [{"url": "dataset", "valueCode": "DS"},
+                                           {"url": "row", "valueInteger": place}]}]
         if carried[k] is not None:
             exts.append(carried[k])
         reason = concept([reasons[k]] if reasons[k] else [], term) if r5 and (reasons[k] or term) else None

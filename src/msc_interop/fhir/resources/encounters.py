@@ -76,7 +76,7 @@ def _sv_parts(ctx: WriteContext) -> tuple[list[list[dict[str, Any]]], list[dict[
     made = periods(list(zip(texts(start).tolist(), texts(end).tolist(), strict=True)), ctx.tz)
     for k, (e, r) in enumerate(zip(enc.tolist(), rows.tolist(), strict=True)):
         exts[e] = [*([carried[k]] if carried[k] is not None else []), {"url": record, "extension": [
-            {"url": "dataset", "valueCode": "SV"}, {"url": "row", "valueInteger": r + 1}]}]
+            {"url": "dataset", "valueCode": "SV"}, {"url": "row", "valueInteger": ctx.row_base.get("SV", 0) + r + 1}]}]
         spans[e] = made[k]
     return exts, spans
 

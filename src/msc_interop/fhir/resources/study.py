@@ -76,7 +76,8 @@ def build_studies(ctx: WriteContext) -> list[dict[str, Any]]:
         if numeric:
             subs.append({"url": "numeric", "valueString": ",".join(numeric)})
         extensions.append({"url": terms.ext_url("sdtm_dataset"), "extension": subs})
-    extensions += ctx.supp_study
+    for placed in ctx.supp_study.values():
+        extensions += placed
     extensions += _trial_design_rows(study)
     res["extension"] = extensions
     res["identifier"] = [{"system": terms.id_system("studyid"), "value": ctx.studyid}] if ctx.studyid else []
