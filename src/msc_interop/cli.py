@@ -90,6 +90,13 @@ def _encoding_option(f: Callable[..., None]) -> Callable[..., None]:
 SDTMIG_CHOICES = ["3.1.2", "3.1.3", "3.2", "3.3", "3.4"]
 
 
+_partition_option = click.option(
+    "--partition-subjects", metavar="auto|on|off|N", default="auto", show_default=True,
+    help="Convert a records folder N subjects at a time, so memory holds one partition (~250k records) instead of "
+         "the whole study; the files are the same as a whole run's (a scratch folder in OUTDIR holds the rest). "
+         "auto: when its CSV files exceed 512 MB; on: always, N chosen from the files' size; off: never.")
+
+
 @main.command("to-sdtm", epilog="""\b
 Examples:
   msc-interop to-sdtm fixtures/example_study -o out/sdtm
@@ -129,10 +136,7 @@ Exit status: 0 all converted, 1 some records rejected, 2 input unusable.""")
                    "dataset is split the SDTMIG 4.1.7 way by its --CAT (LB -> LBCH, LBHE, ...; DOMAIN stays LB; "
                    "SUPP-- alongside; mappings/split_datasets.yaml) and define.xml describes each piece. "
                    "Dataset-JSON/NDJSON/CSV are written whole. E.g. --max-file-size 500MB")
-@click.option("--partition-subjects", metavar="auto|on|off|N", default="auto", show_default=True,
-              help="Convert a records folder N subjects at a time, so memory holds one partition (~250k records) "
-                   "instead of the whole study; the files are the same as a whole run's. auto: when its CSV "
-                   "files exceed 512 MB; on: always, N chosen from the files' size; off: never.")
+@_partition_option
 def to_sdtm(input_path: Path, outdir: Path, formats: list[str], define: bool, created: str | None,
             validate: bool, odm_map: Path | None, encoding: str | None, xpt_encoding: str | None,
             lab_map: Path | None, max_file_size: str, partition_subjects: str) -> None:
@@ -211,15 +215,19 @@ Exit status: 0 all written and valid, 1 records rejected or resources invalid, 2
 @_odm_map_option
 @_encoding_option
 @_lab_map_option
+@_partition_option
 def to_fhir(input_path: Path, outdir: Path, fhir_version: str, bundle: str, ndjson: bool, timezone: str | None,
-            validate: bool, odm_map: Path | None, encoding: str | None, lab_map: Path | None) -> None:
+            validate: bool, odm_map: Path | None, encoding: str | None, lab_map: Path | None,
+            partition_subjects: str) -> None:
     """Convert study records or SDTM to HL7 FHIR R4/R5 resources."""
     try:
         result, rejects = api.to_fhir(input_path, outdir, fhir_version=fhir_version, bundle=bundle, ndjson=ndjson,
                                       timezone=timezone, validate=validate, odm_map=odm_map, encoding=encoding,
-                                      lab_map=lab_map)
+                                      lab_map=lab_map, partition_subjects=_partition_choice(partition_subjects))
     except MscInteropError as exc:
         _fail(exc)
+    if result.partitions:
+        click.echo(f"converted in {result.partitions} subject partitions (--partition-subjects)")
     for path in result.paths:
         click.echo(f"wrote {path}")
     for rtype, n in sorted(result.counts.items()):

@@ -12,11 +12,14 @@ distinct set, every "first value", and "has rows" are the whole dataset's.
 from __future__ import annotations
 
 import pickle
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from msc_interop import mappings
 
 # variables whose values group a dataset's rows for value-level metadata (define.py: LB per LBTESTCD, SUPP--
 # per QNAM); a variable's distinct values are kept within each of these groups
@@ -44,10 +47,10 @@ class SpilledDataset:
             pickle.dump(df, fh, protocol=pickle.HIGHEST_PROTOCOL)
         self.parts.append(path)
         self.rows += len(df)
-        picked = representative_rows(df)
+        picked = representative_rows(df, self.name)
         self._proxy = picked if self._proxy is None else _concat([self._proxy, picked])
         if len(self._proxy) > 4 * len(picked) + 1024:
-            self._proxy = representative_rows(self._proxy)  # keep it small: the proxy of a proxy is the same
+            self._proxy = representative_rows(self._proxy, self.name)  # the proxy of a proxy is the same
 
     def lead(self, df: pd.DataFrame) -> None:
         """Rows that come before every partition's (rows about the study, not a subject: USUBJID ""); they
@@ -59,7 +62,7 @@ class SpilledDataset:
         self.ranges = {p: (a + n if i else 0, b + n) for i, (p, (a, b)) in enumerate(sorted(self.ranges.items()))}
         self._lead = path
         self.rows += n
-        picked = representative_rows(df)
+        picked = representative_rows(df, self.name)
         self._proxy = picked if self._proxy is None else _concat([picked, self._proxy])
 
     @property
@@ -67,7 +70,7 @@ class SpilledDataset:
         """The representative rows of the whole dataset (see the module docstring), in dataset order."""
         if self._proxy is None:
             raise ValueError(f"dataset {self.name}: nothing appended")
-        self._proxy = representative_rows(self._proxy)
+        self._proxy = representative_rows(self._proxy, self.name)
         return self._proxy
 
     @property
@@ -103,15 +106,21 @@ class SpilledDataset:
         return self.rows
 
 
-def representative_rows(df: pd.DataFrame) -> pd.DataFrame:
+def representative_rows(df: pd.DataFrame, name: str = "") -> pd.DataFrame:
     """The rows of `df` that are the first of a distinct value of a variable, of a distinct (group, value)
-    pair for the grouping variables (--TESTCD, QNAM), or of a distinct (--XXCD, --XX) code/decode pair."""
+    pair for the grouping variables (--TESTCD, QNAM), or of a distinct (--XXCD, --XX) code/decode pair.
+
+    A variable whose values matter one by one (a grouping variable, a --CD/decode pair, one with a codelist in
+    the SDTM metadata of dataset `name`) is kept by value; any other (results, dates, identifiers, --SEQ) by
+    the shape of its values, digits read as 9 ("2009-02-28" and "2010-11-03" are one shape; "5" and "5.5"
+    two): all a reader of the proxy asks of those is their lengths, ISO 8601 kinds and numeric forms."""
     if df.empty:
         return df.iloc[:1]
     cols = [str(c) for c in df.columns]
     groups = [c for c in cols if c.endswith(_GROUP_SUFFIXES) or c in _GROUP_NAMES]
+    by_value = _by_value(name, cols, groups)
     keep = np.zeros(len(df), dtype=bool)
-    codes = {c: pd.factorize(df[c], use_na_sentinel=False)[0].astype(np.int64) for c in cols}
+    codes = {c: _codes(df[c], c in by_value) for c in cols}
     for c in cols:
         keep |= _firsts(codes[c])
         for g in groups:
@@ -121,6 +130,28 @@ def representative_rows(df: pd.DataFrame) -> pd.DataFrame:
             decode = codes[c[:-2]]
             keep |= _firsts(codes[c] * (decode.max() + 1) + decode)
     return df[keep].reset_index(drop=True)
+
+
+def _by_value(name: str, cols: list[str], groups: list[str]) -> set[str]:
+    domain = mappings.sdtm_domain(name) if name else None
+    known = domain.by_name if domain else {}
+    out = set(groups) | {c for c in cols if c in known and known[c].codelist}
+    out |= {c for c in cols if c.endswith("CD") and c[:-2] in cols} | {c[:-2] for c in cols if c.endswith("CD")}
+    return out
+
+
+_DIGIT = re.compile(r"\d")
+
+
+def _codes(s: pd.Series, by_value: bool) -> np.ndarray:
+    """Codes of the column's values (by_value) or of their shapes (digits as 9; numbers as text first)."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=False)
+    if by_value:
+        return codes.astype(np.int64)
+    as_text = (lambda x: format(float(x), ".15g")) if pd.api.types.is_float_dtype(s) else str
+    texts = [as_text(x) for x in uniques]
+    shapes, _ = pd.factorize(pd.Series([_DIGIT.sub("9", t) for t in texts], dtype=object))
+    return shapes[codes].astype(np.int64)
 
 
 def _firsts(key: np.ndarray) -> np.ndarray:
