@@ -163,5 +163,6 @@ def death_in_disposition_and_dm(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Fi
             continue
         subj = df["USUBJID"].astype(str)
         death = _text(df, "DSDECOD").str.upper().eq("DEATH")
-        bad = death & subj.isin(dthfl.keys()) & subj.map(dthfl).fillna("").ne("Y")
-        yield from ctx.at(meta, ds, bad, "DSDECOD", dthfl=subj.map(dthfl).fillna(""))
+        flag = subj.map(dthfl).astype(object).fillna("")  # object: no subject of DM here is still text
+        bad = death & subj.isin(dthfl.keys()) & flag.ne("Y")
+        yield from ctx.at(meta, ds, bad, "DSDECOD", dthfl=flag)

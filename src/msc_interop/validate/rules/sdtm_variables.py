@@ -177,6 +177,7 @@ def test_name_matches_code(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding
             if t1 is not None and t2 is not None and t1.nci_code != t2.nci_code:
                 expected_of[code] = name_by_code.get(t1.nci_code, "?")
         if not expected_of:
+            yield from ctx.at(meta, ds, np.zeros(len(df), dtype=bool), name_var)
             continue
         bad = np.isin(pair, list(expected_of))
         expected = pd.Series([expected_of[k] for k in pair[bad].tolist()], index=df.index[bad])
