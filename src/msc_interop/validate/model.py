@@ -44,6 +44,20 @@ class Scope(StrEnum):
     IO = "io"
 
 
+class Reach(StrEnum):
+    """What an SDTM rule reads, so that a study held one range of subjects at a time is checked like the whole
+    (validate/partitioned.py). Every SDTM rule says which it is where it is registered (`@rule(id, reach=...)`).
+
+    SUBJECTS: findings at rows, each decided by the rows of one subject (all of which are in one partition), the
+    study-level datasets (TS, TV, ... whole in every partition) and the whole-study facts the rule reads through
+    `SdtmContext.fact`: it runs on every partition. STUDY: findings about datasets, variables or the study
+    (a missing variable, the SDTMIG version), decided by the study's shape and its facts: it runs once.
+    """
+
+    SUBJECTS = "subjects"
+    STUDY = "study"
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One breach of one rule at one place."""

@@ -22,23 +22,27 @@ import numpy as np
 
 from msc_interop import mappings
 from msc_interop.errors import MappingDataError
-from msc_interop.validate.model import Finding, RuleMeta, Scope, Severity, as_text
+from msc_interop.validate.model import Finding, Reach, RuleMeta, Scope, Severity, as_text
 
 RuleFunction = Callable[[Any, RuleMeta], Iterable[Finding]]
 F = TypeVar("F", bound=RuleFunction)
 
 _FUNCTIONS: dict[str, RuleFunction] = {}
+_REACH: dict[str, Reach] = {}
 _SCOPE_ORDER = [s.value for s in Scope]
 
 
-def rule(rule_id: str) -> Callable[[F], F]:
-    """Register the function that checks rule `rule_id` (its metadata lives in validation_rules.yaml)."""
+def rule(rule_id: str, *, reach: Reach | None = None) -> Callable[[F], F]:
+    """Register the function that checks rule `rule_id` (its metadata lives in validation_rules.yaml); an SDTM
+    rule says what it reads (`reach`: model.Reach), so that it can run over subject partitions."""
 
     def register(fn: F) -> F:
         if rule_id in _FUNCTIONS and _FUNCTIONS[rule_id] is not fn:
             raise MappingDataError(f"two functions are registered for rule {rule_id}: "
                                    f"{_FUNCTIONS[rule_id].__qualname__} and {fn.__qualname__}")
         _FUNCTIONS[rule_id] = fn
+        if reach is not None:
+            _REACH[rule_id] = reach
         return fn
 
     return register
@@ -77,6 +81,11 @@ def get_rule(rule_id: str) -> RuleMeta:
 def registered_functions() -> dict[str, RuleFunction]:
     """Rule id -> function, of every rule module imported so far (msc_interop.validate.rules imports them all)."""
     return dict(_FUNCTIONS)
+
+
+def reach_of(rule_id: str) -> Reach | None:
+    """What a registered rule reads (None: it did not say; every SDTM rule must, tests/validate/test_partitioned.py)."""
+    return _REACH.get(rule_id)
 
 
 def run(scope: Scope, ctx: Any, *, file: str = "", dataset: str = "", rules: list[RuleMeta] | None = None

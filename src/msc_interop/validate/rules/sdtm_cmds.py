@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from msc_interop import dates
-from msc_interop.validate.model import Finding, RuleMeta
+from msc_interop.validate.model import Finding, Reach, RuleMeta
 from msc_interop.validate.registry import rule
 from msc_interop.validate.rules.sdtm_context import SdtmContext, text_of
 
@@ -35,7 +35,7 @@ def _dm_dates(ctx: SdtmContext, df: pd.DataFrame, col: str) -> pd.Series:
     return _text(df, "USUBJID").map(lambda u: by_subject.get(u, "")).astype(object)
 
 
-@rule("MSC-SDTM-160")
+@rule("MSC-SDTM-160", reach=Reach.SUBJECTS)
 def end_relative_to_reference(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df in _by_domain(ctx, "CM"):
         if "CMENRF" not in df.columns or "CMENDTC" not in df.columns:
@@ -53,14 +53,14 @@ def end_relative_to_reference(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Find
         yield from ctx.at(meta, ds, bad, "CMENRF", expected=expected, endtc=df["CMENDTC"])
 
 
-@rule("MSC-SDTM-161")
+@rule("MSC-SDTM-161", reach=Reach.SUBJECTS)
 def ongoing_with_end_date(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df in _by_domain(ctx, "CM"):
         bad = (_text(df, "CMENRTPT").eq("ONGOING") | _text(df, "CMENRF").eq("ONGOING")) & _text(df, "CMENDTC").ne("")
         yield from ctx.at(meta, ds, bad, "CMENDTC")
 
 
-@rule("MSC-SDTM-162")
+@rule("MSC-SDTM-162", reach=Reach.SUBJECTS)
 def medication_not_coded(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df in _by_domain(ctx, "CM"):
         if "CMDECOD" not in df.columns:
@@ -69,7 +69,7 @@ def medication_not_coded(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
                           values=df["CMTRT"])
 
 
-@rule("MSC-SDTM-163")
+@rule("MSC-SDTM-163", reach=Reach.SUBJECTS)
 def one_disposition_per_epoch(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df in _by_domain(ctx, "DS"):
         if "EPOCH" not in df.columns or "USUBJID" not in df.columns:
@@ -90,7 +90,7 @@ def _sv_spans(ctx: SdtmContext) -> pd.DataFrame | None:
     }).drop_duplicates(["USUBJID", "VISITNUM"])
 
 
-@rule("MSC-SDTM-164")
+@rule("MSC-SDTM-164", reach=Reach.SUBJECTS)
 def visit_not_in_sv(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     spans = _sv_spans(ctx)
     if spans is None:
@@ -105,7 +105,7 @@ def visit_not_in_sv(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
         yield from ctx.at(meta, ds, bad, "VISITNUM")
 
 
-@rule("MSC-SDTM-165")
+@rule("MSC-SDTM-165", reach=Reach.SUBJECTS)
 def date_outside_sv_visit(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     spans = _sv_spans(ctx)
     if spans is None:

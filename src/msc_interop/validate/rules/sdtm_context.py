@@ -5,6 +5,11 @@ factorized once per run and shared by all rules: validate/columns.py), uniquenes
 codes, so a million LB rows take seconds. Findings carry the SDTM location: the file the
 dataset came from, the dataset, the row (1 = first record), USUBJID, --SEQ and the variable.
 
+Over subject partitions (validate/partitioned.py) a context holds one range of subjects: `rows` places its rows
+in the whole datasets (findings name whole rows), `facts` are the whole-study facts (`Fact`: the domain of each
+dataset, visit and unit counts, ...) merged from every partition beforehand, and `once` marks the one partition
+that reports the study-level datasets (which every partition holds whole) and the study-level findings.
+
 Rules that need the domain's variable metadata (Core, codelist) run for the datasets mappings/sdtm_variables.yaml
 describes; the others (dates, study days, --SEQ, USUBJID in DM, visits, results, test codes, flags) work by the
 SDTM naming conventions on every dataset. The rules themselves: sdtm_variables, sdtm_dates, sdtm_findings.
@@ -27,6 +32,53 @@ from msc_interop.validate.model import Finding, RuleMeta, as_text
 from msc_interop.validate.registry import bulk
 from msc_interop.validate.standard import DomainSpec, Standard, default_standard, domain_of, domain_spec
 
+SUBJECT = "USUBJID"
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A whole-study fact several rows' findings depend on (the usual unit of a test, whether a dataset is split):
+    `collect` reads the rows a context holds (the whole study, or one partition: rows it does not own, see
+    SdtmContext.owns, are left out; no other fact may be read), `merge` joins two partitions' parts, `finish`
+    makes the fact. Over the whole study it is finish(collect(whole)); over partitions finish(merge(...))."""
+
+    name: str
+    collect: Callable[[SdtmContext], Any]
+    merge: Callable[[Any, Any], Any]
+    finish: Callable[[Any], Any] = lambda part: part
+
+
+_FACTS: dict[str, Fact] = {}
+
+
+def fact(name: str, collect: Callable[[SdtmContext], Any], merge: Callable[[Any, Any], Any],
+         finish: Callable[[Any], Any] = lambda part: part) -> Fact:
+    """Declare a whole-study fact (next to the rule that reads it); partitioned validation collects every one."""
+    if name in _FACTS:
+        raise ValueError(f"two whole-study facts are named {name}")
+    _FACTS[name] = Fact(name, collect, merge, finish)
+    return _FACTS[name]
+
+
+def registered_facts() -> list[Fact]:
+    return list(_FACTS.values())
+
+
+@dataclass
+class Placement:
+    """Where a partition's findings of one rule go in the whole rule's output: the rule's calls of
+    SdtmContext.at in order (`blocks`; the same sequence in every partition) and, per finding, (its block, its
+    position in the block: the whole row)."""
+
+    blocks: list[tuple[Any, ...]] = field(default_factory=list)
+    where: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    def place(self, block: tuple[Any, ...], findings: list[Finding], positions: np.ndarray | list[int]) -> None:
+        self.blocks.append(block)
+        n = len(self.blocks) - 1
+        for f, p in zip(findings, np.asarray(positions).tolist(), strict=True):
+            self.where[id(f)] = (n, int(p))
+
 
 @dataclass
 class SdtmContext:
@@ -43,7 +95,39 @@ class SdtmContext:
     # define.xml and TS disagree on the version
     standard: Standard = field(default_factory=default_standard)
     standard_conflicts: tuple[str, ...] = ()
+    # over subject partitions (validate/partitioned.py): each dataset's 0-based rows in the whole dataset, the
+    # whole-study facts by name (None while they are being collected), whether this partition reports the
+    # study-level datasets and findings, and where its findings go
+    rows: Mapping[str, np.ndarray] | None = None
+    facts: Mapping[str, Any] | None = None
+    once: bool = True
+    placement: Placement | None = None
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+
+    def fact(self, f: Fact) -> Any:
+        """A whole-study fact: the merged one over partitions, else computed on the whole study held here."""
+        if self.facts is not None:
+            return self.facts[f.name]
+        if self.rows is not None:
+            raise RuntimeError(f"the whole-study fact {f.name} was read while the facts were being collected")
+        return self.cached(("fact", f.name), lambda: f.finish(f.collect(self)))
+
+    def owns(self, ds: str) -> bool:
+        """Whether this context reports (and counts) the rows of `ds`: the whole study always; a partition its
+        subjects' datasets, and the study-level ones (no USUBJID, whole in every partition) only if `once`."""
+        return self.once or SUBJECT in self.study[ds].columns
+
+    def row_numbers(self, ds: str, pos: np.ndarray) -> np.ndarray:
+        """1-based rows of the whole dataset of the 0-based positions `pos` of the rows held here."""
+        pos = np.asarray(pos, dtype=np.int64)
+        return (pos if self.rows is None else np.asarray(self.rows[ds], dtype=np.int64)[pos]) + 1
+
+    def placed(self, block: tuple[Any, ...], findings: list[Finding], positions: np.ndarray | list[int]
+               ) -> list[Finding]:
+        """`findings` as one block of the rule's output, at `positions` (whole rows) within it."""
+        if self.placement is not None:
+            self.placement.place(block, findings, positions)
+        return findings
 
     def file(self, ds: str) -> str:
         return self.files.get(ds, self.source)
@@ -54,7 +138,7 @@ class SdtmContext:
 
     def domain_of(self, ds: str) -> str:
         """The domain of a dataset: LBCH (DOMAIN = LB) is part of LB (SDTMIG 3.2 section 4.1.7)."""
-        return self.cached(("domain", ds), lambda: domain_of(ds, self.study[ds]))
+        return self.fact(DOMAINS)[ds][0]
 
     def spec(self, ds: str) -> DomainSpec:
         """The Required / Expected variables of the dataset's domain for the study's SDTMIG version."""
@@ -69,7 +153,7 @@ class SdtmContext:
 
     def prefix(self, ds: str) -> str:
         """The --variable prefix: the domain code (DOMAIN of a split dataset such as QSPH is QS)."""
-        return domain_code(ds, self.study[ds])
+        return self.fact(DOMAINS)[ds][1]
 
     def having(self, *suffixes: str) -> Iterator[tuple[str, pd.DataFrame, tuple[str, ...]]]:
         """(dataset, frame, its --variables) for each dataset that has all of them: having("STRESC", "STRESN")
@@ -116,15 +200,17 @@ class SdtmContext:
         (taken at the rows) or one value for all rows.
         """
         df = self.study[ds]
-        pos = np.flatnonzero(np.asarray(mask, dtype=bool))
+        block = (ds, variable, variant)
+        pos = np.flatnonzero(np.asarray(mask, dtype=bool)) if self.owns(ds) else np.zeros(0, dtype=np.int64)
         if not len(pos):
-            return []
+            return self.placed(block, [], pos)
         if values is None and variable in df.columns:
             values = df[variable]
         elif isinstance(values, pd.Series) and not values.index.equals(df.index):
             values = values.reindex(df.index)
+        rows = self.row_numbers(ds, pos)
         cols: dict[str, Any] = {
-            "file": self.file(ds), "dataset": ds, "variable": variable, "row": pos + 1,
+            "file": self.file(ds), "dataset": ds, "variable": variable, "row": rows,
             "value": _take(values, pos) if values is not None else "",
         }
         if "USUBJID" in df.columns:
@@ -136,12 +222,50 @@ class SdtmContext:
             if isinstance(v, pd.Series) and not v.index.equals(df.index):
                 v = v.reindex(df.index)  # a Series of some rows only: align it with the dataset
             cols[k] = _take(v, pos) if isinstance(v, pd.Series | np.ndarray) else v
-        return bulk(meta, len(pos), variant=variant, **cols)
+        return self.placed(block, bulk(meta, len(pos), variant=variant, **cols), rows)
 
 
 def _take(values: pd.Series | np.ndarray, pos: np.ndarray) -> np.ndarray:
     arr = values.to_numpy(dtype=object, na_value=None) if isinstance(values, pd.Series) else np.asarray(values)
     return arr[pos]
+
+
+def _domains_part(ctx: SdtmContext) -> dict[str, tuple[np.ndarray, int, Any]]:
+    """Per dataset with DOMAIN: its distinct values and (whole row, value) of its first row held here."""
+    out = {}
+    for name, df in ctx.frames():
+        if "DOMAIN" in df.columns and len(df) and ctx.owns(name):
+            out[name] = (pd.unique(df["DOMAIN"].astype(object)), int(ctx.row_numbers(name, [0])[0]),
+                         df["DOMAIN"].iloc[0])
+    return out
+
+
+def _domains_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for name, (values, row, first) in b.items():
+        if name in out:
+            v0, r0, f0 = out[name]
+            values = pd.unique(np.concatenate([v0, values]).astype(object))
+            row, first = (r0, f0) if r0 <= row else (row, first)
+        out[name] = (values, row, first)
+    return out
+
+
+def _domains_finish(part: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Dataset -> (its domain, its --variable prefix) as the whole dataset's DOMAIN values say."""
+    return {name: (domain_of(name, pd.DataFrame({"DOMAIN": values})),
+                   domain_code(name, pd.DataFrame({"DOMAIN": [first]})))
+            for name, (values, _row, first) in part.items()}
+
+
+class _Domains(dict):
+    """The DOMAINS fact: datasets without DOMAIN (or without rows) are their own domain."""
+
+    def __missing__(self, name: str) -> tuple[str, str]:
+        return name, domain_code(name, pd.DataFrame())
+
+
+DOMAINS = fact("domains", _domains_part, _domains_merge, lambda part: _Domains(_domains_finish(part)))
 
 
 def domain_code(ds: str, df: pd.DataFrame) -> str:

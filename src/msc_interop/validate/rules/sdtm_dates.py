@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import dates, iso8601
-from msc_interop.validate.model import Finding, RuleMeta, as_text
+from msc_interop.validate.model import Finding, Reach, RuleMeta, as_text
 from msc_interop.validate.registry import rule
-from msc_interop.validate.rules.sdtm_context import SdtmContext
+from msc_interop.validate.rules.sdtm_context import SdtmContext, fact
 
 # --- dates and study days ------------------------------------------------------------------------------------
 
@@ -26,7 +26,7 @@ def _dtc_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if c.endswith("DTC") and df[c].dtype == object]
 
 
-@rule("MSC-SDTM-006")
+@rule("MSC-SDTM-006", reach=Reach.SUBJECTS)
 def iso8601_extended(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df in ctx.frames():
         for col in _dtc_columns(df):
@@ -97,7 +97,7 @@ def _compute_study_days(ctx: SdtmContext) -> Iterator[tuple[str, str, str, _Stud
             yield ds, dy_var, dtc_var, _StudyDays(dy, df[dtc_var], rf, expected, in_dm, complete, rf_complete)
 
 
-@rule("MSC-SDTM-007")
+@rule("MSC-SDTM-007", reach=Reach.SUBJECTS)
 def study_day_matches(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, dy_var, dtc_var, s in _study_days(ctx):
         bad = s.dy.notna() & s.expected.notna() & s.dy.ne(0) & s.dy.ne(s.expected.astype("float64"))
@@ -105,18 +105,19 @@ def study_day_matches(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
                           expected=s.expected)
 
 
-@rule("MSC-SDTM-008")
+@rule("MSC-SDTM-008", reach=Reach.SUBJECTS)
 def no_day_zero(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df in ctx.frames():
         for dy_var in (c for c in df.columns if c.endswith("DY") and pd.api.types.is_numeric_dtype(df[c])):
             yield from ctx.at(meta, ds, df[dy_var].eq(0).fillna(False), dy_var)
 
 
-@rule("MSC-SDTM-009")
+@rule("MSC-SDTM-009", reach=Reach.SUBJECTS)
 def no_day_from_partial_date(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, dy_var, dtc_var, s in _study_days(ctx):
         bad = (s.dy.notna() & s.expected.isna() & s.in_dm).to_numpy(dtype=bool)
         if not bad.any():
+            yield from ctx.at(meta, ds, bad, dy_var)
             continue
         rows = s.dtc.index[bad]
         dtc, rf, complete = s.dtc[rows], s.rf[rows], s.dtc_complete[rows]
@@ -142,7 +143,7 @@ def _after(start: str, end: str) -> bool:
     return start[:k] > end[:k]
 
 
-@rule("MSC-SDTM-012")
+@rule("MSC-SDTM-012", reach=Reach.SUBJECTS)
 def start_not_after_end(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df in ctx.frames():
         for st, en in _start_end_pairs(df, ctx.prefix(ds)):
@@ -160,7 +161,7 @@ def start_not_after_end(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
 _AFTER_BIRTH = ("RFICDTC", "RFSTDTC", "RFXSTDTC", "DTHDTC")
 
 
-@rule("MSC-SDTM-027")
+@rule("MSC-SDTM-027", reach=Reach.SUBJECTS)
 def born_before(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     if "DM" not in ctx.study or "BRTHDTC" not in ctx.study["DM"].columns:
         return
@@ -193,14 +194,30 @@ def _visit_pairs(ctx: SdtmContext) -> list[tuple[str, list[tuple[float, str]], n
     return ctx.cached("visit_pairs", make)
 
 
-def _one_to_one(ctx: SdtmContext, meta: RuleMeta, key: str) -> Iterator[Finding]:
-    """Rows whose VISIT (key VISITNUM) or VISITNUM (key VISIT) differs from the usual one of their key."""
-    parts = _visit_pairs(ctx)
+def _visit_totals(ctx: SdtmContext) -> dict[tuple[float, str], int]:
+    """How many records hold each (VISITNUM, VISIT) pair, over every dataset with both."""
     totals: dict[tuple[float, str], int] = {}
-    for _ds, pairs, counts, _inv in parts:
+    for ds, pairs, counts, _inv in _visit_pairs(ctx):
+        if not ctx.owns(ds):
+            continue
         for pair, n in zip(pairs, counts.tolist(), strict=True):
             if pair[0] == pair[0] and pair[1] != "":  # VISITNUM not missing, VISIT not empty
                 totals[pair] = totals.get(pair, 0) + n
+    return totals
+
+
+def _add_counts(a: dict[Any, int], b: dict[Any, int]) -> dict[Any, int]:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in {*a, *b}}
+
+
+# the usual VISIT of a VISITNUM (and the reverse) is the one most records of the whole study hold
+VISIT_TOTALS = fact("visit_totals", _visit_totals, _add_counts)
+
+
+def _one_to_one(ctx: SdtmContext, meta: RuleMeta, key: str) -> Iterator[Finding]:
+    """Rows whose VISIT (key VISITNUM) or VISITNUM (key VISIT) differs from the usual one of their key."""
+    parts = _visit_pairs(ctx)
+    totals = ctx.fact(VISIT_TOTALS)
     k = 0 if key == "VISITNUM" else 1
     by_key: dict[Any, list[tuple[int, Any, tuple[float, str]]]] = {}
     for pair, n in totals.items():
@@ -216,8 +233,6 @@ def _one_to_one(ctx: SdtmContext, meta: RuleMeta, key: str) -> Iterator[Finding]
         return
     for ds, pairs, _counts, inverse in parts:
         flags = np.array([p in bad for p in pairs], dtype=bool)
-        if not flags.any():
-            continue
         mask = flags[inverse]
         rows = np.flatnonzero(mask)
         chosen = [pairs[i] for i in inverse[rows].tolist()]
@@ -231,11 +246,11 @@ def _one_to_one(ctx: SdtmContext, meta: RuleMeta, key: str) -> Iterator[Finding]
                "count": pd.Series([usual[p[k]][1] for p in chosen], index=idx)})
 
 
-@rule("MSC-SDTM-013")
+@rule("MSC-SDTM-013", reach=Reach.SUBJECTS)
 def visitnum_one_visit(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     return _one_to_one(ctx, meta, "VISITNUM")
 
 
-@rule("MSC-SDTM-014")
+@rule("MSC-SDTM-014", reach=Reach.SUBJECTS)
 def visit_one_visitnum(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     return _one_to_one(ctx, meta, "VISIT")

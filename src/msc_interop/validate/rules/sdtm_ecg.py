@@ -9,7 +9,7 @@ import pandas as pd
 
 from msc_interop import mappings
 from msc_interop.sdtm import ecg_terms
-from msc_interop.validate.model import Finding, RuleMeta
+from msc_interop.validate.model import Finding, Reach, RuleMeta
 from msc_interop.validate.registry import rule
 from msc_interop.validate.rules.sdtm_context import SdtmContext
 
@@ -26,7 +26,7 @@ def _text(df: pd.DataFrame, col: str) -> pd.Series:
     return df[col].astype(object).where(df[col].notna(), "").astype(str)
 
 
-@rule("MSC-SDTM-120")
+@rule("MSC-SDTM-120", reach=Reach.SUBJECTS)
 def plausible_interval(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     tests = ecg_terms.test_table()
     for ds, df in _eg(ctx):
@@ -41,7 +41,7 @@ def plausible_interval(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
                           high=high.map(lambda v: f"{v:g}" if v == v else ""))
 
 
-@rule("MSC-SDTM-121")
+@rule("MSC-SDTM-121", reach=Reach.SUBJECTS)
 def interval_unit(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     tests = ecg_terms.test_table()
     for ds, df in _eg(ctx):
@@ -54,7 +54,7 @@ def interval_unit(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
         yield from ctx.at(meta, ds, bad, "EGSTRESU", testcd=testcd, expected=expected.fillna(""))
 
 
-@rule("MSC-SDTM-122")
+@rule("MSC-SDTM-122", reach=Reach.SUBJECTS)
 def result_terms(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     intp = ecg_terms.interpretation()
     normabnm = mappings.codelist(intp["codelist"]).values

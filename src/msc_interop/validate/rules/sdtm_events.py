@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from msc_interop.validate.model import Finding, RuleMeta
+from msc_interop.validate.model import Finding, Reach, RuleMeta
 from msc_interop.validate.registry import params, rule
-from msc_interop.validate.rules.sdtm_context import SdtmContext, text_of
+from msc_interop.validate.rules.sdtm_context import SdtmContext, fact, text_of
 
 
 def _text(df: pd.DataFrame, col: str) -> pd.Series:
@@ -34,7 +36,7 @@ def _filled(df: pd.DataFrame, col: str) -> pd.Series:
     return _text(df, col).ne("")
 
 
-@rule("MSC-SDTM-028")
+@rule("MSC-SDTM-028", reach=Reach.SUBJECTS)
 def end_time_point(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     classes = set(params(meta, "classes"))
     for ds, df in ctx.frames():
@@ -53,7 +55,7 @@ def _numeric(s: pd.Series) -> pd.Series:
     return pd.Series(match[codes], index=s.index, dtype=bool)
 
 
-@rule("MSC-SDTM-029")
+@rule("MSC-SDTM-029", reach=Reach.SUBJECTS)
 def unit_with_result(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     unitless_codes = set(params(meta, "unitless_testcd"))
     unitless_names = re.compile("|".join(params(meta, "unitless_test_patterns")))
@@ -71,15 +73,39 @@ def unit_with_result(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
             zero = value.eq("0") if variant is None else pd.to_numeric(df.get(f"{p}STRESN"), errors="coerce").eq(0)
             has_unit = _filled(df, unit)
             # a test without a unit on any record has none by nature here (grades 1+, fractions): not a gap
-            with_units = set(_text(df, f"{p}TESTCD")[has_unit])
+            with_units = ctx.fact(TESTS_WITH_UNITS).get((ds, f"{p}TESTCD", unit), set())
             bad = _numeric(value) & ~zero & ~exempt & ~has_unit & _text(df, f"{p}TESTCD").isin(with_units)
             yield from ctx.at(meta, ds, bad, unit, values=df[res], variant=variant, result_var=res)
+
+
+def _test_columns(df: pd.DataFrame, *suffixes: str) -> Iterable[tuple[str, str, list[str]]]:
+    """(prefix, its --TESTCD, [its --<suffix> ...]) for each --TESTCD column with all the suffixes: by the column
+    names, whatever the dataset's domain (a whole-study fact cannot ask the domain)."""
+    for col in df.columns:
+        if str(col).endswith("TESTCD"):
+            p = str(col)[:-6]
+            if all(f"{p}{s}" in df.columns for s in suffixes):
+                yield p, str(col), [f"{p}{s}" for s in suffixes]
+
+
+def _tests_with_units(ctx: SdtmContext) -> dict[tuple[str, str, str], set[str]]:
+    """Per (dataset, --TESTCD, unit variable): the tests with a unit on some record."""
+    out = {}
+    for ds, df in ctx.frames():
+        for _p, testcd, (unit,) in (t for s in ("ORRESU", "STRESU") for t in _test_columns(df, s)):
+            if ctx.owns(ds):
+                out[(ds, testcd, unit)] = set(_text(df, testcd)[_filled(df, unit)])
+    return out
+
+
+TESTS_WITH_UNITS = fact("tests_with_units", _tests_with_units,
+                        lambda a, b: {k: a.get(k, set()) | b.get(k, set()) for k in {*a, *b}})
 
 
 _CRITERIA = ("AESCAN", "AESCONG", "AESDISAB", "AESDTH", "AESHOSP", "AESLIFE", "AESMIE")
 
 
-@rule("MSC-SDTM-030")
+@rule("MSC-SDTM-030", reach=Reach.SUBJECTS)
 def serious_when_a_criterion_is(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df in ctx.frames():
         if ctx.domain_of(ds) != "AE" or "AESER" not in df.columns:
@@ -94,7 +120,7 @@ def serious_when_a_criterion_is(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Fi
         yield from ctx.at(meta, ds, bad, "AESER", criteria=named)
 
 
-@rule("MSC-SDTM-031")
+@rule("MSC-SDTM-031", reach=Reach.SUBJECTS)
 def outcome_and_end_date(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df in ctx.frames():
         if ctx.domain_of(ds) != "AE" or "AEOUT" not in df.columns or "AEENDTC" not in df.columns:
@@ -105,22 +131,55 @@ def outcome_and_end_date(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
         yield from ctx.at(meta, ds, no_end, "AEOUT", variant="recovered_no_end")
 
 
-@rule("MSC-SDTM-032")
+def _unit_keys(df: pd.DataFrame, p: str, testcd: str) -> list[str]:
+    """What one test is: --TESTCD and the qualifiers that make two records of it different tests."""
+    return [testcd] + [f"{p}{s}" for s in ("OBJ", "TSTDTL", "CAT", "SPEC", "METHOD", "MRKSTR")
+                       if f"{p}{s}" in df.columns]
+
+
+def _units_of(df: pd.DataFrame, keys: list[str], stresu: str) -> pd.DataFrame:
+    unit = _text(df, stresu)
+    return pd.DataFrame({k: _text(df, k) for k in keys}).assign(_u=unit)[unit.ne("")]
+
+
+def _unit_counts(ctx: SdtmContext) -> dict[tuple[str, str], pd.Series]:
+    """Per (dataset, --TESTCD): records per test and standard unit."""
+    out = {}
+    for ds, df in ctx.frames():
+        for p, testcd, (stresu,) in _test_columns(df, "STRESU"):
+            frame = _units_of(df, _unit_keys(df, p, testcd), stresu)
+            if ctx.owns(ds) and len(frame):
+                out[(ds, testcd)] = frame.groupby(list(frame.columns), sort=True).size()
+    return out
+
+
+def _add_series(a: dict[Any, pd.Series], b: dict[Any, pd.Series]) -> dict[Any, pd.Series]:
+    both = {k: [s for s in (a.get(k), b.get(k)) if s is not None] for k in {*a, *b}}
+    return {k: s[0] if len(s) == 1 else pd.concat(s).groupby(level=list(range(s[0].index.nlevels))).sum()
+            for k, s in both.items()}
+
+
+# the usual unit of a test is the one most records of the whole dataset hold
+UNIT_COUNTS = fact("unit_counts", _unit_counts, _add_series)
+
+
+@rule("MSC-SDTM-032", reach=Reach.SUBJECTS)
 def one_unit_per_test(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df, (testcd, stresu) in ctx.having("TESTCD", "STRESU"):
-        p = ctx.prefix(ds)
-        keys = [testcd] + [f"{p}{s}" for s in ("OBJ", "TSTDTL", "CAT", "SPEC", "METHOD", "MRKSTR")
-                           if f"{p}{s}" in df.columns]
-        unit = _text(df, stresu)
-        frame = pd.DataFrame({k: _text(df, k) for k in keys}).assign(_u=unit)[unit.ne("")]
-        if frame.empty:
-            continue
-        counts = frame.groupby([*keys, "_u"], sort=True).size().reset_index(name="n")
+        keys = _unit_keys(df, ctx.prefix(ds), testcd)
+        counts = ctx.fact(UNIT_COUNTS).get((ds, testcd))
+        if counts is None:
+            continue  # no standard unit anywhere in the dataset
+        frame = _units_of(df, keys, stresu)
+        counts = counts.rename("n").reset_index()
         counts = counts.sort_values([*keys, "n", "_u"], ascending=[True] * len(keys) + [False, True])
         usual = counts.drop_duplicates(keys).set_index(keys)["_u"]
         n_units = counts.groupby(keys).size()
         mixed = n_units[n_units.gt(1)].index
         if not len(mixed):
+            continue
+        if frame.empty:
+            yield from ctx.at(meta, ds, np.zeros(len(df), dtype=bool), stresu)
             continue
         idx = pd.MultiIndex.from_frame(frame[keys]) if len(keys) > 1 else pd.Index(frame[keys[0]])
         in_mixed = idx.isin(mixed)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop.sdtm.reference_range import reference_indicator
-from msc_interop.validate.model import Finding, RuleMeta
+from msc_interop.validate.model import Finding, Reach, RuleMeta
 from msc_interop.validate.registry import rule
 from msc_interop.validate.rules.sdtm_context import SdtmContext, text_of
 
@@ -28,7 +28,7 @@ def _number_of(u: pd.Series) -> pd.Series:
     return pd.to_numeric(s.where(plain), errors="coerce").astype("float64")
 
 
-@rule("MSC-SDTM-015")
+@rule("MSC-SDTM-015", reach=Reach.SUBJECTS)
 def stresn_equals_stresc(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df, (c_var, n_var) in ctx.having("STRESC", "STRESN"):
         expected = ctx.spread(ds, c_var, _number_of).astype("float64")
@@ -43,7 +43,7 @@ def stresn_equals_stresc(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
                           **common)
 
 
-@rule("MSC-SDTM-016")
+@rule("MSC-SDTM-016", reach=Reach.SUBJECTS)
 def nrind_consistent(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df, (nr, sn) in ctx.having("NRIND", "STRESN"):
         p = ctx.prefix(ds)
@@ -70,7 +70,7 @@ def _code_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if (c.endswith(("TESTCD", "PARMCD")) or c == "QNAM") and df[c].dtype == object]
 
 
-@rule("MSC-SDTM-017")
+@rule("MSC-SDTM-017", reach=Reach.SUBJECTS)
 def code_length(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df in ctx.frames():
         for col in _code_columns(df):
@@ -85,7 +85,7 @@ def _code_hint(value: str) -> str:
     return f"; did you mean {fixed}?" if fixed != value and _CODE.match(fixed) else ""
 
 
-@rule("MSC-SDTM-018")
+@rule("MSC-SDTM-018", reach=Reach.SUBJECTS)
 def code_form(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df in ctx.frames():
         for col in _code_columns(df):
@@ -93,7 +93,7 @@ def code_form(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
             yield from ctx.at(meta, ds, hint.notna(), col, hint=hint)
 
 
-@rule("MSC-SDTM-019")
+@rule("MSC-SDTM-019", reach=Reach.SUBJECTS)
 def one_lobxfl(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df, (flag, testcd) in ctx.having("LOBXFL", "TESTCD"):
         if "USUBJID" not in df.columns:
@@ -101,14 +101,14 @@ def one_lobxfl(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
         p = ctx.prefix(ds)
         keys = ["USUBJID", testcd] + [c for c in (f"{p}CAT", f"{p}SPEC", f"{p}METHOD") if c in df.columns]
         ys = df.loc[ctx.spread(ds, flag, lambda u: u.eq("Y")).astype(bool), keys]
-        if ys.empty:
-            continue
-        size = ys.groupby(keys, sort=False)[testcd].transform("size")
-        many = ys[size.gt(1)]
+        size = ys.groupby(keys, sort=False)[testcd].transform("size") if len(ys) else None
+        many = ys[size.gt(1)] if size is not None else ys
         if many.empty:
+            yield from ctx.at(meta, ds, np.zeros(len(df), dtype=bool), flag)
             continue
         group = many.groupby(keys, sort=False).ngroup()
-        listed = pd.Series((many.index + 1).astype(str), index=many.index).groupby(group).agg(", ".join)
+        rows = ctx.row_numbers(ds, df.index.get_indexer(many.index))  # the rows of the whole dataset
+        listed = pd.Series(rows.astype(str), index=many.index).groupby(group).agg(", ".join)
         row_text = group.map(listed)
         mask = df.index.isin(many.index)
         yield from ctx.at(meta, ds, mask, flag, count=size.reindex(df.index), testcd_var=testcd, testcd=df[testcd],

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from msc_interop.validate.model import Finding, RuleMeta
+from msc_interop.validate.model import Finding, Reach, RuleMeta
 from msc_interop.validate.registry import rule
 from msc_interop.validate.rules.sdtm_context import SdtmContext
 from msc_interop.validate.standard import ig_table, ig_table_version
@@ -30,7 +30,7 @@ def _context(ctx: SdtmContext, ds: str, domain: str) -> dict[str, str]:
     return {"domain": domain, "cls": ctx.spec(ds).sdtm_class or "", "version": used, "note": note}
 
 
-@rule("MSC-SDTM-040")
+@rule("MSC-SDTM-040", reach=Reach.STUDY)
 def model_permissible_added(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     exempt = set(meta.params.get("exempt", ()))
     suffixes = tuple(meta.params.get("exempt_suffixes", ()))
@@ -39,7 +39,7 @@ def model_permissible_added(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Findin
             yield meta.finding(file=ctx.file(ds), dataset=ds, variable=col, **_context(ctx, ds, domain))
 
 
-@rule("MSC-SDTM-041")
+@rule("MSC-SDTM-041", reach=Reach.STUDY)
 def not_in_model(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, domain, col, core in _columns_by_core(ctx):
         if core is None:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from msc_interop.validate.model import Finding, RuleMeta
+from msc_interop.validate.model import Finding, Reach, RuleMeta
 from msc_interop.validate.registry import rule
 from msc_interop.validate.rules.sdtm_context import SdtmContext
 from msc_interop.validate.rules.sdtm_events import _filled, _text
@@ -24,7 +24,7 @@ def _of(ctx: SdtmContext, domain: str) -> Iterable[tuple[str, pd.DataFrame]]:
     return ((ds, df) for ds, df in ctx.frames() if ctx.domain_of(ds) == domain and "USUBJID" in df.columns)
 
 
-@rule("MSC-SDTM-140")
+@rule("MSC-SDTM-140", reach=Reach.SUBJECTS)
 def ongoing_with_end(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df in _of(ctx, "MH"):
         end = _filled(df, "MHENDTC")
@@ -34,13 +34,13 @@ def ongoing_with_end(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
                 yield from ctx.at(meta, ds, _text(df, var).isin(values) & end, var, end=df["MHENDTC"])
 
 
-@rule("MSC-SDTM-141")
+@rule("MSC-SDTM-141", reach=Reach.SUBJECTS)
 def uncoded_history(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df in _of(ctx, "MH"):
         yield from ctx.at(meta, ds, _filled(df, "MHTERM") & ~_filled(df, "MHDECOD"), "MHTERM")
 
 
-@rule("MSC-SDTM-142")
+@rule("MSC-SDTM-142", reach=Reach.SUBJECTS)
 def relative_end_without_time_point(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for domain in ("MH", "PR"):
         for ds, df in _of(ctx, domain):
@@ -49,20 +49,20 @@ def relative_end_without_time_point(ctx: SdtmContext, meta: RuleMeta) -> Iterabl
                 yield from ctx.at(meta, ds, _filled(df, var) & ~_filled(df, tpt), var, tpt=tpt)
 
 
-@rule("MSC-SDTM-143")
+@rule("MSC-SDTM-143", reach=Reach.SUBJECTS)
 def procedure_date(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df in _of(ctx, "PR"):
         yield from ctx.at(meta, ds, ~_filled(df, "PRSTDTC"), "PRSTDTC", trt=df.get("PRTRT", ""))
 
 
-@rule("MSC-SDTM-144")
+@rule("MSC-SDTM-144", reach=Reach.SUBJECTS)
 def reading_without_result(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df in _of(ctx, "RE"):
         empty = ~_filled(df, "REORRES") & ~_filled(df, "RESTRESC") & _text(df, "RESTAT").ne("NOT DONE")
         yield from ctx.at(meta, ds, empty, "RETESTCD")
 
 
-@rule("MSC-SDTM-145")
+@rule("MSC-SDTM-145", reach=Reach.SUBJECTS)
 def dangling_link(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     study = ctx.study
     if "PR" not in study or "RE" not in study:
@@ -80,7 +80,7 @@ def dangling_link(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
         yield from ctx.at(meta, domain, has & ~found, var, other=other)
 
 
-@rule("MSC-SDTM-146")
+@rule("MSC-SDTM-146", reach=Reach.SUBJECTS)
 def history_after_first_dose(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     dm = _dm(ctx)
     if dm is None or "RFXSTDTC" not in dm.columns:

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from msc_interop import mappings
-from msc_interop.validate.model import Finding, RuleMeta
+from msc_interop.validate.model import Finding, Reach, RuleMeta
 from msc_interop.validate.registry import rule
 from msc_interop.validate.rules.sdtm_context import SdtmContext
 from msc_interop.validate.standard import added_after
 
 
-@rule("MSC-SDTM-025")
+@rule("MSC-SDTM-025", reach=Reach.STUDY)
 def sdtmig_version_used(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     std = ctx.standard
     if not std.worth_saying and std.source != "--sdtmig":
@@ -23,14 +23,14 @@ def sdtmig_version_used(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     yield meta.finding(file=ctx.source, version=std.sdtmig, source=std.source, remark=remark, spared=spared)
 
 
-@rule("MSC-SDTM-026")
+@rule("MSC-SDTM-026", reach=Reach.STUDY)
 def sdtmig_version_conflict(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for conflict in ctx.standard_conflicts:
         yield meta.finding(file=ctx.source, conflict=conflict, version=ctx.standard.sdtmig,
                            source=ctx.standard.source)
 
 
-@rule("MSC-SDTM-039")
+@rule("MSC-SDTM-039", reach=Reach.STUDY)
 def ct_version_used(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     std = ctx.standard
     used = mappings.ct_source().get("package_date", "")

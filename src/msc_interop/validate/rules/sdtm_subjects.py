@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import iso8601
-from msc_interop.validate.model import Finding, RuleMeta, as_text
+from msc_interop.validate.model import Finding, Reach, RuleMeta, as_text
 from msc_interop.validate.registry import bulk, params, rule
 from msc_interop.validate.rules.sdtm_context import SdtmContext
 from msc_interop.validate.rules.sdtm_events import _filled, _text
@@ -24,7 +24,7 @@ def _dm(ctx: SdtmContext) -> pd.DataFrame | None:
     return ctx.study["DM"]
 
 
-@rule("MSC-SDTM-033")
+@rule("MSC-SDTM-033", reach=Reach.SUBJECTS)
 def actual_arm_is_planned(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     dm = _dm(ctx)
     if dm is None or "ARMCD" not in dm.columns or "ACTARMCD" not in dm.columns:
@@ -41,7 +41,7 @@ def _before(a: str, b: str) -> bool:
     return a[:k] < b[:k]
 
 
-@rule("MSC-SDTM-034")
+@rule("MSC-SDTM-034", reach=Reach.SUBJECTS)
 def exposure_within_reference(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     dm = _dm(ctx)
     if dm is None:
@@ -74,12 +74,13 @@ def _in_arm(dm: pd.DataFrame) -> pd.Series:
     return ok
 
 
-@rule("MSC-SDTM-035")
+@rule("MSC-SDTM-035", reach=Reach.SUBJECTS)
 def baseline_per_subject(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     dm = _dm(ctx)
     if dm is None or "ARMCD" not in dm.columns:
         return
-    expected = dm.loc[_in_arm(dm), "USUBJID"].astype(str)
+    at = np.flatnonzero(_in_arm(dm).to_numpy(dtype=bool))  # DM rows of the subjects expected, in DM order
+    expected = dm["USUBJID"].astype(str).to_numpy()[at]
     by_domain: dict[str, list[str]] = {}
     for ds, _df in ctx.frames():
         if ctx.domain_of(ds) in params(meta, "domains"):
@@ -94,9 +95,12 @@ def baseline_per_subject(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
             for flag in (f"{domain}BLFL", f"{domain}LOBXFL"):
                 y |= _text(df, flag).eq("Y")
             flagged |= set(df.loc[y, "USUBJID"].astype(str))
-        missing = [s for s in expected if s not in flagged]
-        yield from bulk(meta, len(missing), file=ctx.file(names[0]), dataset=", ".join(names), usubjid=missing,
-                        variable=f"{domain}BLFL", domain=domain)
+        gone = [i for i, s in enumerate(expected) if s not in flagged]
+        missing = [expected[i] for i in gone]
+        found = bulk(meta, len(missing), file=ctx.file(names[0]), dataset=", ".join(names), usubjid=missing,
+                     variable=f"{domain}BLFL", domain=domain)
+        # over partitions, each subject's finding goes where its DM row is
+        yield from ctx.placed((", ".join(names), f"{domain}BLFL", None), found, ctx.row_numbers("DM", at[gone]))
 
 
 def _datasets_of(ctx: SdtmContext, domain: str) -> list[str]:
@@ -112,7 +116,7 @@ def _record_keys(ctx: SdtmContext, domain: str, idvar: str) -> set[tuple[str, st
     return keys
 
 
-@rule("MSC-SDTM-036")
+@rule("MSC-SDTM-036", reach=Reach.SUBJECTS)
 def relrec_points_at_a_record(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     if "RELREC" not in ctx.study:
         return
@@ -136,7 +140,7 @@ def _ds(ctx: SdtmContext) -> Iterator[tuple[str, pd.DataFrame]]:
             yield ds, ctx.study[ds]
 
 
-@rule("MSC-SDTM-037")
+@rule("MSC-SDTM-037", reach=Reach.SUBJECTS)
 def disposition_of_each_subject(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     dm = _dm(ctx)
     frames = list(_ds(ctx))
@@ -148,7 +152,7 @@ def disposition_of_each_subject(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Fi
     yield from ctx.at(meta, "DM", bad, "USUBJID")
 
 
-@rule("MSC-SDTM-038")
+@rule("MSC-SDTM-038", reach=Reach.SUBJECTS)
 def death_in_disposition_and_dm(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     dm = _dm(ctx)
     if dm is None:
@@ -159,5 +163,6 @@ def death_in_disposition_and_dm(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Fi
             continue
         subj = df["USUBJID"].astype(str)
         death = _text(df, "DSDECOD").str.upper().eq("DEATH")
-        bad = death & subj.isin(dthfl.keys()) & subj.map(dthfl).fillna("").ne("Y")
-        yield from ctx.at(meta, ds, bad, "DSDECOD", dthfl=subj.map(dthfl).fillna(""))
+        flag = subj.map(dthfl).astype(object).fillna("")  # object: no subject of DM here is still text
+        bad = death & subj.isin(dthfl.keys()) & flag.ne("Y")
+        yield from ctx.at(meta, ds, bad, "DSDECOD", dthfl=flag)

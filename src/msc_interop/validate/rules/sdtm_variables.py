@@ -5,7 +5,9 @@ terminology, --TEST/--TESTCD pairs, --SEQ, USUBJID in DM, DOMAIN, SUPP-- parents
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,9 +15,9 @@ import pandas as pd
 from msc_interop import mappings
 from msc_interop.distinct import per_distinct
 from msc_interop.errors import MappingDataError
-from msc_interop.validate.model import Finding, RuleMeta, as_text
-from msc_interop.validate.registry import rule
-from msc_interop.validate.rules.sdtm_context import SdtmContext, text_of
+from msc_interop.validate.model import Finding, Reach, RuleMeta, as_text
+from msc_interop.validate.registry import get_rule, rule
+from msc_interop.validate.rules.sdtm_context import SUBJECT, SdtmContext, fact, text_of
 
 _SUGGEST_LIMIT = 50  # distinct bad values that get a "did you mean" (difflib is slow on big codelists)
 
@@ -46,49 +48,95 @@ def _absent(ctx: SdtmContext, meta: RuleMeta, core: str) -> Iterator[Finding]:
             yield meta.finding(file=ctx.file(ds), dataset=ds, variable=name, source=ctx.spec(ds).source)
 
 
-@rule("MSC-SDTM-001")
+@rule("MSC-SDTM-001", reach=Reach.STUDY)
 def required_present(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     return _absent(ctx, meta, "Req")
 
 
-@rule("MSC-SDTM-002")
+@rule("MSC-SDTM-002", reach=Reach.SUBJECTS)
 def required_not_null(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df, name in _core_variables(ctx, "Req"):
         if name in df.columns:
             yield from ctx.at(meta, ds, _blank(ctx, ds, name), name)
 
 
-@rule("MSC-SDTM-003")
+@rule("MSC-SDTM-003", reach=Reach.STUDY)
 def expected_present(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     return _absent(ctx, meta, "Exp")
 
 
 # --- controlled terminology ----------------------------------------------------------------------------------
 
+def _bound_columns(ctx: SdtmContext, ds: str, domain: str) -> Iterator[tuple[str, mappings.Codelist, frozenset[str]]]:
+    """(variable, codelist, values allowed) of each column of `ds` bound to a CDISC codelist in `domain`."""
+    d = mappings.sdtm_domain(domain)
+    for v in d.variables if d else ():
+        if v.codelist and v.name in ctx.study[ds].columns:
+            cl = mappings.codelist(v.codelist)
+            params = get_rule("MSC-SDTM-005" if cl.extensible else "MSC-SDTM-004").params
+            yield v.name, cl, cl.values | frozenset(params.get("sdtmig_values", {}).get(v.name, ()))
+
+
+def _bad_values(ctx: SdtmContext, ds: str, var: str, allowed: frozenset[str]) -> tuple[pd.Series, list[int]]:
+    """The distinct values of a column as text, and the positions among them of those not `allowed`."""
+    text = text_of(ctx.distinct(ds, var)[1])
+    return text, [i for i, x in enumerate(text) if x != "" and x not in allowed]
+
+
+def _first_bad_rows(ctx: SdtmContext) -> dict[tuple[str, str, str], dict[str, int]]:
+    """Per (domain, dataset, variable): each value outside the codelist and the whole row it first occurs in.
+    The domain is either possible one (the dataset's name or its first two letters: ctx.domain_of)."""
+    out: dict[tuple[str, str, str], dict[str, int]] = {}
+    for ds, _df in ctx.frames():
+        if not ctx.owns(ds):
+            continue
+        for domain in dict.fromkeys((ds, ds[:2])):
+            for var, _cl, allowed in _bound_columns(ctx, ds, domain):
+                text, bad = _bad_values(ctx, ds, var, allowed)
+                if bad:
+                    rows = ctx.row_numbers(ds, ctx.columns.first_rows(ds, var)[bad])
+                    out[(domain, ds, var)] = dict(zip(text.iloc[bad], rows.tolist(), strict=True))
+    return out
+
+
+def _merge_first_rows(a: dict[Any, dict[str, int]], b: dict[Any, dict[str, int]]) -> dict[Any, dict[str, int]]:
+    out = {k: dict(v) for k, v in a.items()}
+    for key, rows in b.items():
+        mine = out.setdefault(key, {})
+        for value, row in rows.items():
+            mine[value] = min(row, mine.get(value, row))
+    return out
+
+
+def _suggested(part: dict[Any, dict[str, int]]) -> dict[Any, frozenset[str]]:
+    """The values that get a "did you mean": the first _SUGGEST_LIMIT bad values of a column (by first row)."""
+    return {key: frozenset(sorted(rows, key=rows.__getitem__)[:_SUGGEST_LIMIT]) for key, rows in part.items()}
+
+
+# which bad values of a column get a suggestion depends on the whole column (the first 50 distinct ones)
+SUGGESTED = fact("codelist_suggested", _first_bad_rows, _merge_first_rows, _suggested)
+
+
 def _codelist_breaches(ctx: SdtmContext, meta: RuleMeta, extensible: bool) -> Iterator[Finding]:
     ct = mappings.ct_source().get("package_date", "")
-    for ds, df in ctx.frames():
-        d = mappings.sdtm_domain(ctx.domain_of(ds))
-        for v in d.variables if d else ():
-            if not v.codelist or v.name not in df.columns:
-                continue
-            cl = mappings.codelist(v.codelist)
+    for ds, _df in ctx.frames():
+        domain = ctx.domain_of(ds)
+        for var, cl, allowed in _bound_columns(ctx, ds, domain):
             if cl.extensible != extensible:
                 continue
-            allowed = cl.values | frozenset(meta.params.get("sdtmig_values", {}).get(v.name, ()))
-            _codes, uniques = ctx.distinct(ds, v.name)
-            text = text_of(uniques)
-            bad_values = [x for x in text if x != "" and x not in allowed]
-            if not bad_values:
-                continue
-            hints = {x: _codelist_hint(cl, x, i < _SUGGEST_LIMIT) for i, x in enumerate(bad_values)}
+            text, bad = _bad_values(ctx, ds, var, allowed)
+            suggest = ctx.fact(SUGGESTED).get((domain, ds, var), frozenset())
+            hints = {x: _codelist_hint(cl.name, x, x in suggest) for x in text.iloc[bad]}
             per_value = text.map(lambda x, h=hints: h.get(x))
-            hint = ctx.spread(ds, v.name, lambda u, pv=per_value: pv)
-            yield from ctx.at(meta, ds, hint.notna(), v.name, codelist=cl.name, nci_code=cl.nci_code, ct=ct,
+            hint = ctx.spread(ds, var, lambda u, pv=per_value: pv)
+            yield from ctx.at(meta, ds, hint.notna(), var, codelist=cl.name, nci_code=cl.nci_code, ct=ct,
                               hint=hint)
 
 
-def _codelist_hint(cl: mappings.Codelist, value: str, suggest: bool) -> str:
+@functools.lru_cache(maxsize=4096)
+def _codelist_hint(codelist: str, value: str, suggest: bool) -> str:
+    """A hint for a value outside `codelist` (cached: each partition of a study meets the same bad values)."""
+    cl = mappings.codelist(codelist)
     mapped = cl.synonym_map.get(value.strip().upper())
     if mapped is not None and mapped != value:
         return f"; did you mean {mapped}?"
@@ -101,17 +149,17 @@ def _codelist_hint(cl: mappings.Codelist, value: str, suggest: bool) -> str:
     return ""
 
 
-@rule("MSC-SDTM-004")
+@rule("MSC-SDTM-004", reach=Reach.SUBJECTS)
 def codelist_closed(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     return _codelist_breaches(ctx, meta, extensible=False)
 
 
-@rule("MSC-SDTM-005")
+@rule("MSC-SDTM-005", reach=Reach.SUBJECTS)
 def codelist_extensible(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     return _codelist_breaches(ctx, meta, extensible=True)
 
 
-@rule("MSC-SDTM-024")
+@rule("MSC-SDTM-024", reach=Reach.SUBJECTS)
 def test_name_matches_code(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df, (cd_var, name_var) in ctx.having("TESTCD", "TEST"):
         try:
@@ -129,6 +177,7 @@ def test_name_matches_code(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding
             if t1 is not None and t2 is not None and t1.nci_code != t2.nci_code:
                 expected_of[code] = name_by_code.get(t1.nci_code, "?")
         if not expected_of:
+            yield from ctx.at(meta, ds, np.zeros(len(df), dtype=bool), name_var)
             continue
         bad = np.isin(pair, list(expected_of))
         expected = pd.Series([expected_of[k] for k in pair[bad].tolist()], index=df.index[bad])
@@ -137,7 +186,7 @@ def test_name_matches_code(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding
 
 # --- identifiers -----------------------------------------------------------------------------------------------
 
-@rule("MSC-SDTM-010")
+@rule("MSC-SDTM-010", reach=Reach.SUBJECTS)
 def seq_unique(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     splits = ctx.split_groups()
     for ds, df, (seq,) in ctx.having("SEQ"):
@@ -150,8 +199,6 @@ def seq_unique(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
         key = pd.Series(subj_codes.astype(np.int64) * (int(seq_codes.max(initial=0)) + 1) + seq_codes,
                         index=df.index)
         dup = key.duplicated(keep=False) & df[seq].notna()
-        if not dup.any():
-            continue
         yield from ctx.at(meta, ds, dup, seq, count=key[dup].map(key[dup].value_counts()))
     yield from _seq_unique_across_splits(ctx, meta, splits)
 
@@ -169,6 +216,8 @@ def _seq_unique_across_splits(ctx: SdtmContext, meta: RuleMeta, splits: dict[str
                          ignore_index=True)
         dup = keys.duplicated(["USUBJID", "SEQ"], keep=False) & keys["SEQ"].notna()
         if not dup.any():
+            for ds, df in parts:  # nothing here: the same (empty) checks as where there is
+                yield from ctx.at(meta, ds, np.zeros(len(df), dtype=bool), seq, variant="split")
             continue
         counts = keys[dup].groupby(["USUBJID", "SEQ"])["ds"].transform("size")
         where = keys[dup].groupby(["USUBJID", "SEQ"])["ds"].transform(lambda x: ", ".join(sorted(set(x))))
@@ -184,22 +233,32 @@ def _seq_unique_across_splits(ctx: SdtmContext, meta: RuleMeta, splits: dict[str
             yield from ctx.at(meta, ds, mask, seq, count=n, variant="split", datasets=w, domain=domain)
 
 
-@rule("MSC-SDTM-011")
+def _subjects_named(ctx: SdtmContext) -> dict[str, bool]:
+    """Per dataset with USUBJID: whether a row names a subject."""
+    return {ds: bool(ctx.spread(ds, SUBJECT, lambda u: u.ne("")).any()) for ds, df in ctx.frames()
+            if SUBJECT in df.columns and ctx.owns(ds)}
+
+
+SUBJECTS_NAMED = fact("subjects_named", _subjects_named,
+                      lambda a, b: {k: a.get(k, False) or b.get(k, False) for k in {*a, *b}})
+
+
+@rule("MSC-SDTM-011", reach=Reach.SUBJECTS)
 def subject_in_dm(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     dm_ids = set(ctx.study["DM"]["USUBJID"]) if "DM" in ctx.study and "USUBJID" in ctx.study["DM"].columns else None
     for ds, df in ctx.frames():
         if ds == "DM" or "USUBJID" not in df.columns:
             continue
-        present = ctx.spread(ds, "USUBJID", lambda u: u.ne("")).astype(bool)
-        if dm_ids is None:
-            if present.any() and ctx.whole_study:
+        if dm_ids is None:  # one finding per dataset (a study-level one: said once over partitions)
+            if ctx.once and ctx.whole_study and ctx.fact(SUBJECTS_NAMED).get(ds, False):
                 yield meta.finding(file=ctx.file(ds), dataset=ds, variable="USUBJID", variant="no_dm")
             continue
+        present = ctx.spread(ds, "USUBJID", lambda u: u.ne("")).astype(bool)
         unknown = ctx.spread(ds, "USUBJID", lambda u: ~u.isin(dm_ids)).astype(bool) & present
         yield from ctx.at(meta, ds, unknown, "USUBJID")
 
 
-@rule("MSC-SDTM-020")
+@rule("MSC-SDTM-020", reach=Reach.SUBJECTS)
 def domain_matches(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df in ctx.frames():
         if "DOMAIN" not in df.columns or ds.startswith("SUPP"):
@@ -209,7 +268,7 @@ def domain_matches(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
         yield from ctx.at(meta, ds, bad, "DOMAIN", expected=expected)
 
 
-@rule("MSC-SDTM-021")
+@rule("MSC-SDTM-021", reach=Reach.SUBJECTS)
 def one_dm_record_per_subject(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     if "DM" not in ctx.study or "USUBJID" not in ctx.study["DM"].columns:
         return
@@ -218,12 +277,24 @@ def one_dm_record_per_subject(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Find
     yield from ctx.at(meta, "DM", dup, "USUBJID", count=subj.map(subj.value_counts()))
 
 
-@rule("MSC-SDTM-022")
+def _supp_groups(ctx: SdtmContext) -> dict[str, set[tuple[Any, Any]]]:
+    """Per SUPP-- dataset: its (RDOMAIN, IDVAR) pairs."""
+    return {ds: set(df.groupby(["RDOMAIN", "IDVAR"]).size().index) for ds, df in ctx.frames()
+            if ds.startswith("SUPP") and {"RDOMAIN", "IDVAR"} <= set(df.columns) and ctx.owns(ds)}
+
+
+# the (RDOMAIN, IDVAR) groups of each SUPP-- dataset in the whole study, in order (each is a check of its own)
+SUPP_GROUPS = fact("supp_groups", _supp_groups, lambda a, b: {k: a.get(k, set()) | b.get(k, set()) for k in {*a, *b}},
+                   lambda part: {k: sorted(v) for k, v in part.items()})
+
+
+@rule("MSC-SDTM-022", reach=Reach.SUBJECTS)
 def supp_has_parent(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df in ctx.frames():
         if not ds.startswith("SUPP") or not {"RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL"} <= set(df.columns):
             continue
-        for (rdomain, idvar), part in df.groupby(["RDOMAIN", "IDVAR"], sort=True):
+        for rdomain, idvar in ctx.fact(SUPP_GROUPS).get(ds, ()):
+            part = df[df["RDOMAIN"].eq(rdomain) & df["IDVAR"].eq(idvar)]
             mask = df.index.isin(part.index)
             parents = _parent_datasets(ctx, ds, rdomain)
             if not parents:
@@ -241,8 +312,8 @@ def supp_has_parent(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
                     keys = set(zip(parent["USUBJID"], vals, strict=True))
                 else:
                     keys = set()
-                missing = pd.Series([k not in keys for k in zip(part["USUBJID"], part["IDVARVAL"], strict=True)],
-                                    index=part.index)
+                missing = pd.Series(np.array([k not in keys for k in zip(part["USUBJID"], part["IDVARVAL"],
+                                                                          strict=True)], dtype=bool), index=part.index)
             bad = pd.Series(False, index=df.index)
             bad[missing.index[missing.to_numpy()]] = True
             yield from ctx.at(meta, ds, bad, "IDVARVAL", rdomain=rdomain, idvar=idvar or "(subject)",
@@ -258,7 +329,7 @@ def _parent_datasets(ctx: SdtmContext, supp: str, rdomain: str) -> list[str]:
     return [name for name in ctx.study.names if not name.startswith("SUPP") and ctx.domain_of(name) == rdomain]
 
 
-@rule("MSC-SDTM-023")
+@rule("MSC-SDTM-023", reach=Reach.STUDY)
 def dataset_described(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     with_codelists = ", ".join(n for n in mappings.sdtm_domains() if n != "SUPPQUAL") + ", SUPP--"
     for ds, _df in ctx.frames():

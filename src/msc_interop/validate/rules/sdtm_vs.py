@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import vital_signs
-from msc_interop.validate.model import Finding, RuleMeta
+from msc_interop.validate.model import Finding, Reach, RuleMeta
 from msc_interop.validate.registry import rule
-from msc_interop.validate.rules.sdtm_context import SdtmContext, text_of
+from msc_interop.validate.rules.sdtm_context import SdtmContext, fact, text_of
+from msc_interop.validate.rules.sdtm_events import _add_series
 
 
 def _vs(ctx: SdtmContext) -> Iterator[tuple[str, pd.DataFrame]]:
@@ -27,16 +28,31 @@ def _text(df: pd.DataFrame, col: str) -> pd.Series:
     return text_of(df[col]).astype(str) if col in df.columns else pd.Series("", index=df.index, dtype=object)
 
 
-@rule("MSC-SDTM-100")
+def _vs_unit_counts(ctx: SdtmContext) -> dict[str, pd.Series]:
+    """Per dataset with VSTESTCD and VSSTRESU (whatever its domain): records per (test, standard unit)."""
+    out = {}
+    for ds, df in ctx.frames():
+        if {"VSTESTCD", "VSSTRESU"} <= set(df.columns) and ctx.owns(ds):
+            testcd, unit = _text(df, "VSTESTCD"), _text(df, "VSSTRESU")
+            given = unit.ne("")
+            counts = pd.DataFrame({"t": testcd[given], "u": unit[given]}).value_counts()
+            if len(counts):
+                out[ds] = counts
+    return out
+
+
+# a test's unit is the one most of its records in the whole dataset hold
+VS_UNIT_COUNTS = fact("vs_unit_counts", _vs_unit_counts, _add_series)
+
+
+@rule("MSC-SDTM-100", reach=Reach.SUBJECTS)
 def stresu_consistent_per_test(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df in _vs(ctx):
-        if "VSSTRESU" not in df.columns:
+        if "VSSTRESU" not in df.columns or ds not in ctx.fact(VS_UNIT_COUNTS):
             continue
         testcd, unit = _text(df, "VSTESTCD"), _text(df, "VSSTRESU")
         given = unit.ne("")
-        counts = pd.DataFrame({"t": testcd[given], "u": unit[given]}).value_counts()
-        if counts.empty:
-            continue
+        counts = ctx.fact(VS_UNIT_COUNTS)[ds].rename("count")
         units = counts.groupby(level="t").size()
         mixed = set(units[units > 1].index)
         if not mixed:
@@ -49,7 +65,7 @@ def stresu_consistent_per_test(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Fin
         yield from ctx.at(meta, ds, bad, "VSSTRESU", testcd=testcd, usual=testcd.map(major), units=listed)
 
 
-@rule("MSC-SDTM-101")
+@rule("MSC-SDTM-101", reach=Reach.SUBJECTS)
 def result_without_unit(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     known = vital_signs.tests()
     for ds, df in _vs(ctx):
@@ -60,7 +76,7 @@ def result_without_unit(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
         yield from ctx.at(meta, ds, bad, "VSORRESU", values=orres, testcd=testcd, units=units)
 
 
-@rule("MSC-SDTM-102")
+@rule("MSC-SDTM-102", reach=Reach.SUBJECTS)
 def unit_not_of_the_test(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     known = vital_signs.tests()
     for ds, df in _vs(ctx):
@@ -80,7 +96,7 @@ def _ok_pairs(pairs: pd.DataFrame, known: dict) -> np.ndarray:
     return ok[codes]
 
 
-@rule("MSC-SDTM-103")
+@rule("MSC-SDTM-103", reach=Reach.SUBJECTS)
 def implausible_value(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     tests = vital_signs.tests()
     for ds, df in _vs(ctx):
@@ -95,7 +111,7 @@ def implausible_value(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
         yield from ctx.at(meta, ds, bad, "VSSTRESN", values=x, testcd=testcd, low=lo, high=hi, unit=unit)
 
 
-@rule("MSC-SDTM-104")
+@rule("MSC-SDTM-104", reach=Reach.SUBJECTS)
 def stresn_not_the_conversion(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df in _vs(ctx):
         if not {"VSORRES", "VSORRESU", "VSSTRESN", "VSSTRESU"} <= set(df.columns):
