@@ -31,8 +31,8 @@ def _same_files(a: Path, b: Path) -> list[str]:
 def test_example_partitioned_bundle_and_ndjson_identical(version, tmp_path):
     whole, _ = api.to_fhir(EXAMPLE, tmp_path / "w", fhir_version=version, ndjson=True, validate=False,
                            partition_subjects=0)
-    parts, rejects = api.to_fhir(EXAMPLE, tmp_path / "p", fhir_version=version, ndjson=True, validate=False,
-                                 partition_subjects=2)
+    parts, _ = api.to_fhir(EXAMPLE, tmp_path / "p", fhir_version=version, ndjson=True, validate=False,
+                           partition_subjects=2)
     assert (whole.partitions, parts.partitions) == (0, 5)
     assert _same_files(tmp_path / "w", tmp_path / "p") == []
     assert parts.counts == whole.counts and parts.not_written == whole.not_written

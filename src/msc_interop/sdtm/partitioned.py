@@ -103,7 +103,7 @@ def subjects_per_partition(folder: Path, n_subjects: int, files: dict[str, str])
 
 
 def load_partitioned(folder: Path, scratch: Path, per_partition: int | None = None, *,
-                     hold_rows: int = HOLD_ROWS, check_xpt: bool = True,
+                     hold_rows: int | None = None, check_xpt: bool = True,
                      xpt_encoding: str | None = None) -> PartitionedStudy | None:
     """Read and build a records folder a subject partition at a time (None: one partition would hold the
     whole study, or the folder cannot be cut exactly; read it whole). `scratch` must be an empty folder.
@@ -125,7 +125,8 @@ def load_partitioned(folder: Path, scratch: Path, per_partition: int | None = No
         parts = split_folder(folder, scratch / "parts", files, definition, partition_of, n_parts)
     except NotSplittable:
         return None
-    return _build(parts.folders, scratch / "spill", hold_rows, check_xpt, xpt_encoding)
+    hold = HOLD_ROWS if hold_rows is None else hold_rows
+    return _build(parts.folders, scratch / "spill", hold, check_xpt, xpt_encoding)
 
 
 def _usubjid_of_subjects(folder: Path, where: Path, definition: Path, files: dict[str, str]) -> dict[str, str]:

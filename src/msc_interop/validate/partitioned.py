@@ -31,7 +31,7 @@ from msc_interop.validate.rules.sdtm_context import Placement, registered_facts
 Partitions = Iterable[StudyPartition] | Callable[[], Iterable[StudyPartition]]
 
 
-def validate_partitions(partitions: Partitions, *, source: str = "") -> Report:
+def validate_partitions(partitions: Partitions, *, source: str = "", **context: Any) -> Report:
     """The SDTM rules over a study given as subject partitions, equal to validate_study(whole study).
 
     `partitions` is read twice (facts, then rules): a list, or a function that yields them afresh (so that
@@ -39,14 +39,16 @@ def validate_partitions(partitions: Partitions, *, source: str = "") -> Report:
 
         >>> validate_partitions(lambda: partition_study(study, 500)).findings == validate_study(study).findings
         True
+
+    `context`: more of SdtmContext (files, standard, ...: what validate/written_partitions.py knows).
     """
-    facts, count = _facts(_each(partitions), source)
+    facts, count = _facts(_each(partitions), source, context)
     rules = [m for m in list_rules() if m.scope == Scope.SDTM and m.raised_by == "function"]
     merged: dict[str, _Merge] = {m.id: _Merge(m) for m in rules}
     seen = 0
     for part in _each(partitions):
         seen += 1
-        ctx = SdtmContext(part.study, source, rows=part.rows, facts=facts, once=part.first)
+        ctx = SdtmContext(part.study, source, rows=part.rows, facts=facts, once=part.first, **context)
         for meta in rules:
             if reach_of(meta.id) == Reach.STUDY and not part.first:
                 continue
@@ -65,13 +67,14 @@ def _each(partitions: Partitions) -> Iterator[StudyPartition]:
     return iter(partitions)
 
 
-def _facts(partitions: Iterator[StudyPartition], source: str) -> tuple[dict[str, Any], int]:
+def _facts(partitions: Iterator[StudyPartition], source: str, context: dict[str, Any]
+           ) -> tuple[dict[str, Any], int]:
     """Every declared whole-study fact, collected from each partition and merged; and how many there were."""
     facts = registered_facts()
     parts: dict[str, Any] = {}
     count = 0
     for part in partitions:
-        ctx = SdtmContext(part.study, source, rows=part.rows, once=part.first)
+        ctx = SdtmContext(part.study, source, rows=part.rows, once=part.first, **context)
         for f in facts:
             mine = f.collect(ctx)
             parts[f.name] = f.merge(parts[f.name], mine) if f.name in parts else mine
