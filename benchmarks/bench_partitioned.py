@@ -50,11 +50,13 @@ def make_records(work: Path, rows: int, copies: int) -> Path:
     return out
 
 
-def run(records: Path, out: Path, partition: str) -> dict:
-    """One to-sdtm in a fresh process; its time and peak RSS (VmHWM at exit, polled)."""
+def run(records: Path, out: Path, partition: str, validate: bool, command: str = "to-sdtm") -> dict:
+    """One to-sdtm (or to-fhir --ndjson --bundle none) in a fresh process; its time and peak RSS (VmHWM, polled)."""
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [sys.executable, "-m", "msc_interop.cli", "to-sdtm", str(records), "-o", str(out), "--format", "xpt,json",
-           "--partition-subjects", partition, "--no-validate", "--created", "2026-01-01T00:00:00"]
+    cmd = [sys.executable, "-m", "msc_interop.cli", command, str(records), "-o", str(out),
+           "--partition-subjects", partition, "--validate" if validate else "--no-validate"]
+    cmd += (["--format", "xpt,json", "--created", "2026-01-01T00:00:00"] if command == "to-sdtm"
+            else ["--ndjson", "--bundle", "none"])
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak = 0
@@ -79,6 +81,8 @@ def main() -> None:
     ap.add_argument("--whole", type=int, nargs="*", default=[],
                     help="sizes (copies) at which to also run the whole conversion (it holds the whole study: "
                          "~1.5 GB per million LB rows)")
+    ap.add_argument("--validate", action="store_true", help="with the command's validation of what it wrote")
+    ap.add_argument("--command", choices=["to-sdtm", "to-fhir"], default="to-sdtm")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     results = []
@@ -87,9 +91,10 @@ def main() -> None:
         with open(records / "labs.csv", "rb") as fh:
             lb_rows = sum(1 for _ in fh) - 1
         entry = {"copies": copies, "lab_rows": lb_rows,
-                 "partitioned": run(records, args.work / f"out_p{copies}", "on")}
+                 "command": args.command, "validate": args.validate,
+                 "partitioned": run(records, args.work / f"out_p{copies}", "on", args.validate, args.command)}
         if copies in args.whole:
-            entry["whole"] = run(records, args.work / f"out_w{copies}", "off")
+            entry["whole"] = run(records, args.work / f"out_w{copies}", "off", args.validate, args.command)
         results.append(entry)
         print(json.dumps(entry), flush=True)
     if len(results) > 1:
