@@ -110,12 +110,14 @@ def to_sdtm(
             return result
     with _lab_map(lab_map):  # a site's lab map: its codes are test names the records may use
         study, rejects = _load_decoded(input_path, odm_map, encoding)
+    rows: dict[str, int] = {}
     with _report_even_if_writing_fails(rejects, outdir):
         written = write_sdtm(study, outdir, formats, define, stamp, xpt_encoding=xpt_encoding, notes=rejects.notes,
-                             max_file_size=max_file_size)
+                             max_file_size=max_file_size, rows=rows)
     written += rejects.write(outdir)
     return ConversionResult(study, rejects, written,
-                            validation=validate_written_sdtm(study, outdir, written) if validate else None)
+                            validation=validate_written_sdtm(study, outdir, written) if validate else None,
+                            rows=rows)
 
 
 PARTITION_BYTES = 512 << 20  # records CSV files larger than this in all are converted a partition at a time
@@ -231,9 +233,10 @@ def synth(outdir: str | Path, subjects: int = 9, seed: int = 2009, profile: str 
 
 def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool, stamp: str, *,
                xpt_encoding: str | None = None, notes: list[str] | None = None,
-               max_file_size: int | None = None) -> list[Path]:
+               max_file_size: int | None = None, rows: dict[str, int] | None = None) -> list[Path]:
     """SDTM files, one folder per format, with define.xml beside XPT and Dataset-JSON; what a reader of them
-    must know (non-ASCII text in XPT, what define.xml could not state as the data are) is added to `notes`.
+    must know (non-ASCII text in XPT, what define.xml could not state as the data are) is added to `notes`;
+    the records of each dataset written (split pieces too: LBCH ...) to `rows`.
     `max_file_size` (bytes; default 5 GB): an XPT dataset larger is written split by --CAT (sdtm/split.py);
     Dataset-JSON, NDJSON and CSV are written whole (FDA's limit is on XPT transport files)."""
     from msc_interop.sdtm.define import write_define
@@ -251,6 +254,8 @@ def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool,
         folder = outdir / fmt
         as_written = split.study if fmt == "xpt" and split is not None else study
         written += write_study(as_written, folder, [fmt], created=stamp, xpt_encoding=xpt_encoding)
+        if rows is not None:
+            rows.update({name: len(df) for name, df in as_written.datasets.items()})
         if define and fmt in ("xpt", "json"):
             define_notes = write_define(study, folder / "define.xml", dataset_format=fmt, created=stamp,
                                         split=split if fmt == "xpt" else None)

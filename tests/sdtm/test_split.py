@@ -209,3 +209,13 @@ def test_a_supp_over_the_limit_is_named(pilot, tmp_path):
             "only with its parent domain's pieces; written whole") in notes
     assert "SUPPAE:" not in notes
     assert (tmp_path / "xpt" / "suppdm.xpt").stat().st_size == 1_056_720
+
+
+def test_wrote_lines_count_the_records_of_each_piece(tmp_path):
+    """The docstring's counts (180 CHEMISTRY, 135 HEMATOLOGY, 179 TUMOR MARKERS, counted by hand from labs.csv's
+    tests and their LBCAT) on the "wrote" line of each piece, as for every other dataset."""
+    out = CliRunner().invoke(main, ["to-sdtm", str(EXAMPLE), "-o", str(tmp_path), "--format", "xpt", "--created",
+                                    CREATED, "--max-file-size", str(LIMIT), "--no-validate"]).output
+    assert f"wrote {tmp_path / 'xpt' / 'lbch.xpt'} (180 records)" in out
+    assert f"wrote {tmp_path / 'xpt' / 'lbhe.xpt'} (135 records)" in out
+    assert f"wrote {tmp_path / 'xpt' / 'lbtm.xpt'} (179 records)" in out
