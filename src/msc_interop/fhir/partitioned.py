@@ -171,6 +171,9 @@ def _assemble_ndjson(out: Path, parts: Path, types_in_order: list[list[str]]) ->
 
 
 def _copy(path: Path, fh: Any) -> None:
+    """Append a scratch part to the output and delete it (the disk holds the output and the parts not yet
+    copied, not both whole)."""
     with open(path, "rb") as src:
         shutil.copyfileobj(src, fh, 16 << 20)
+    path.unlink()
 
