@@ -6,7 +6,8 @@ Each order runs in its own process (the study is built there: synth records + bu
 freed heap is returned to the system (malloc_trim) and the peak (VmHWM) is reset, so that a run's peak over
 the resident size just before it is the rule run's own memory on top of the held study. The partitions
 (`--lb-per-part` LB rows, i.e. that many rows / 55 subjects) are built lazily one at a time by partition_study,
-twice (the facts pass, then the rules). The findings of both must be identical (every field, in order).
+twice (the facts pass, then the rules); "cutting only" is those two passes over partition_study with no rule (the
+partitions' own cost, a reader's stand-in). The findings of both must be identical (every field, in order).
 
     python benchmarks/bench_validate_partitions.py                       # 1M LB rows, partitions of 50k
     python benchmarks/bench_validate_partitions.py --rows 100000 --lb-per-part 10000
@@ -60,8 +61,11 @@ def run(rows: int, lb_per_part: int, order: str, workdir: Path) -> dict:
     study, _ = build_study(read_records(workdir / "records"))
     per_part = max(1, round(lb_per_part / LAB_ROWS_PER_SUBJECT))
     runs = {"whole": lambda: validate_study(study).findings,
-            "partitions": lambda: validate_partitions(lambda: partition_study(study, per_part)).findings}
+            "partitions": lambda: validate_partitions(lambda: partition_study(study, per_part)).findings,
+            # what the partitions cost without any rule: partition_study iterated twice (the two passes)
+            "cutting only": lambda: [len(p.rows) for _ in range(2) for p in partition_study(study, per_part)]}
     names = ["whole", "partitions"] if order == "whole-first" else ["partitions", "whole"]
+    names.append("cutting only")
     found, measured = {}, {}
     for name in names:
         found[name], measured[name] = _measure(runs[name])
@@ -98,7 +102,7 @@ def main() -> None:
               f"{r['subjects_per_partition']} subjects ({r['lb_rows_per_partition'][0]:,}-"
               f"{r['lb_rows_per_partition'][1]:,} LB rows); {r['findings']:,} findings, identical: {r['identical']}")
         for name, m in r["measured"].items():
-            print(f"    {name:<10} {m['seconds']:7.1f} s   peak {m['peak_mb']:7,.0f} MB over "
+            print(f"    {name:<12} {m['seconds']:7.1f} s   peak {m['peak_mb']:7,.0f} MB over "
                   f"{m['rss_before_mb']:7,.0f} MB held: {m['own_mb']:6,.0f} MB of its own")
         print(f"    time partitions / whole: {r['time_ratio']:.2f}x")
     if args.json:
