@@ -97,6 +97,31 @@ def test_findings_across_partitions_in_one_place(example_study: Study) -> None:
         [("MSC-SDTM-013", row + 1, last)]
 
 
+def _split_lb(study: Study, lbch_domain: str | None = None) -> Study:
+    """LB split by LBCAT into LBCH and LBHE (SDTMIG 3.2 section 4.1.7), as test_split_domains.py writes it, with
+    a --SEQ of the first subject's first LBHE record repeated from its LBCH (MSC-SDTM-010 across the split) and,
+    if given, one LBCH record's DOMAIN changed: then LBCH is no longer part of LB over the whole study, though
+    it still looks so in every partition but one."""
+    datasets = {name: study[name].copy() for name in study.names if name != "LB"}
+    lb = study["LB"]
+    chem = lb["LBCAT"].eq("CHEMISTRY")
+    datasets["LBCH"], datasets["LBHE"] = lb[chem].reset_index(drop=True), lb[~chem].reset_index(drop=True)
+    first = datasets["LBHE"]["USUBJID"].iloc[0]
+    datasets["LBHE"].loc[0, "LBSEQ"] = datasets["LBCH"].loc[datasets["LBCH"]["USUBJID"].eq(first), "LBSEQ"].iloc[0]
+    if lbch_domain is not None:
+        datasets["LBCH"].loc[len(datasets["LBCH"]) - 1, "DOMAIN"] = lbch_domain
+    return Study(study.meta, datasets)
+
+
+@pytest.mark.parametrize("lbch_domain", [None, "XX"])
+def test_split_domain(example_study: Study, lbch_domain: str | None) -> None:
+    study = _split_lb(example_study, lbch_domain)
+    whole = assert_same(study, _sizes(study))
+    split = [f for f in whole if f.rule_id == "MSC-SDTM-010"]
+    # as one LB, the repeated --SEQ is a finding in both datasets; with LBCH not LB, LBHE alone is LB and has none
+    assert [f.dataset_or_resource for f in split] == (["LBCH", "LBHE"] if lbch_domain is None else [])
+
+
 def test_synthetic_study(tmp_path: Path) -> None:
     api.synth(tmp_path / "records", subjects=6, seed=7)  # 55 LB rows a subject (the benchmarks' shape)
     study, rejects = api.load_study(tmp_path / "records")

@@ -14,6 +14,7 @@ to the console, JSON, CSV and HTML.
 from msc_interop.validate.engine import HANDLERS, validate_paths, validate_study
 from msc_interop.validate.fhir_rules import FHIR_HOOKS, fhir_rules, register_fhir_hook
 from msc_interop.validate.model import Finding, RuleMeta, Scope, Severity
+from msc_interop.validate.partitioned import validate_partitions
 from msc_interop.validate.registry import get_rule, list_rules, rule
 from msc_interop.validate.report import FAIL_ON_LEVELS, Report, exit_code
 
@@ -32,6 +33,7 @@ __all__ = [
     "list_rules",
     "register_fhir_hook",
     "rule",
+    "validate_partitions",
     "validate_paths",
     "validate_study",
 ]

@@ -82,7 +82,7 @@ def _compute_study_days(ctx: SdtmContext) -> Iterator[tuple[str, str, str, _Stud
         if not pairs:
             continue
         subj_codes, subjects = ctx.distinct(ds, "USUBJID")
-        rf_u = subjects.map(ref).fillna("").astype(object)
+        rf_u = subjects.map(ref).astype(object).fillna("")
         rf = pd.Series(rf_u.to_numpy()[subj_codes], index=df.index, dtype=object)
         in_dm = pd.Series(subjects.isin(ref.index).to_numpy()[subj_codes], index=df.index)
         rf_day_u = _day_numbers(rf_u)

@@ -88,13 +88,23 @@ def _test_columns(df: pd.DataFrame, *suffixes: str) -> Iterable[tuple[str, str, 
                 yield p, str(col), [f"{p}{s}" for s in suffixes]
 
 
+def _texts(ctx: SdtmContext, ds: str, col: str) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, distinct values as _text makes them), without a text per row; factorized here, not kept in
+    ctx.distinct (a whole-study fact needs them once)."""
+    s = ctx.study[ds][col]
+    codes, uniques = pd.factorize(s, use_na_sentinel=False)
+    distinct = pd.Series(uniques, dtype=object if s.dtype == object else s.dtype)
+    return codes, text_of(distinct).fillna("").astype(str).str.strip().to_numpy(dtype=object)
+
+
 def _tests_with_units(ctx: SdtmContext) -> dict[tuple[str, str, str], set[str]]:
     """Per (dataset, --TESTCD, unit variable): the tests with a unit on some record."""
     out = {}
     for ds, df in ctx.frames():
         for _p, testcd, (unit,) in (t for s in ("ORRESU", "STRESU") for t in _test_columns(df, s)):
             if ctx.owns(ds):
-                out[(ds, testcd, unit)] = set(_text(df, testcd)[_filled(df, unit)])
+                (ct, tt), (cu, tu) = _texts(ctx, ds, testcd), _texts(ctx, ds, unit)
+                out[(ds, testcd, unit)] = set(tt[np.unique(ct[(tu != "")[cu]])].tolist())
     return out
 
 
@@ -143,13 +153,23 @@ def _units_of(df: pd.DataFrame, keys: list[str], stresu: str) -> pd.DataFrame:
 
 
 def _unit_counts(ctx: SdtmContext) -> dict[tuple[str, str], pd.Series]:
-    """Per (dataset, --TESTCD): records per test and standard unit."""
+    """Per (dataset, --TESTCD): records per test and standard unit (counted on the columns' codes)."""
     out = {}
     for ds, df in ctx.frames():
         for p, testcd, (stresu,) in _test_columns(df, "STRESU"):
-            frame = _units_of(df, _unit_keys(df, p, testcd), stresu)
-            if ctx.owns(ds) and len(frame):
-                out[(ds, testcd)] = frame.groupby(list(frame.columns), sort=True).size()
+            if not ctx.owns(ds) or not len(df):
+                continue
+            keys = _unit_keys(df, p, testcd)
+            cols = [_texts(ctx, ds, c) for c in (*keys, stresu)]
+            size = pd.DataFrame({i: c for i, (c, _t) in enumerate(cols)}).groupby(list(range(len(cols))),
+                                                                                   sort=False).size()
+            at = size.index.to_frame(index=False)
+            text = pd.DataFrame({k: t[at[i].to_numpy()] for i, (k, (_c, t)) in enumerate(zip([*keys, "_u"], cols,
+                                                                                             strict=True))})
+            text["n"] = size.to_numpy()
+            text = text[text["_u"].ne("")]
+            if len(text):
+                out[(ds, testcd)] = text.groupby([*keys, "_u"], sort=True)["n"].sum().rename(None)
     return out
 
 

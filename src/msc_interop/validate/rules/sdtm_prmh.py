@@ -87,7 +87,7 @@ def history_after_first_dose(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Findi
         return
     first = dict(zip(dm["USUBJID"], _text(dm, "RFXSTDTC"), strict=True))
     for ds, df in _of(ctx, "MH"):
-        ref = df["USUBJID"].astype(str).map(first).fillna("")
+        ref = df["USUBJID"].astype(str).map(first).astype(object).fillna("")
         start = _text(df, "MHSTDTC")
         after = pd.Series([_before(r, s) for s, r in zip(start, ref, strict=True)], index=df.index, dtype=bool)
         yield from ctx.at(meta, ds, after, "MHSTDTC", first=ref)

@@ -52,7 +52,7 @@ def exposure_within_reference(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Find
         if ctx.domain_of(ds) != "EX" or "USUBJID" not in df.columns:
             continue
         subj = df["USUBJID"].astype(str)
-        rfx_st, rfx_en = subj.map(first).fillna(""), subj.map(last).fillna("")
+        rfx_st, rfx_en = subj.map(first).astype(object).fillna(""), subj.map(last).astype(object).fillna("")
         checks = (("EXSTDTC", rfx_st, "RFXSTDTC", "before", lambda v, r: _before(v, r)),
                   ("EXSTDTC", rfx_en, "RFXENDTC", "after", lambda v, r: _before(r, v)),
                   ("EXENDTC", rfx_en, "RFXENDTC", "after", lambda v, r: _before(r, v)))
