@@ -196,7 +196,10 @@ class DaskNdjson:
         size = self.partition_size or default_size(sum(sizes.values()), self.cluster.threads())
         parts = [p for number in sizes for p in cut(number, plan.paths[number], size)]
         client = self.cluster.client()
-        futures = {client.submit(_count, p, versions, pure=False): k for k, p in enumerate(parts)}
+        # a file's last partition needs no count (nothing follows it), unless its resources must tell the version
+        last = {p.number: k for k, p in enumerate(parts)}
+        futures = {client.submit(_count, p, versions, pure=False): k for k, p in enumerate(parts)
+                   if versions or last[p.number] != k}
         counts = [0] * len(parts)
         for future, (newlines, seen) in _completed(client, futures):
             counts[futures[future]] = newlines
