@@ -151,15 +151,23 @@ def test_cli_with_its_own_local_cluster(tmp_path: Path) -> None:
     assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
 
 
-def test_input_dask_does_not_partition_runs_here_with_a_note() -> None:
-    """Study records (or SDTM, or a Bundle) are validated in this process: same output, a one-line note, and no
-    cluster started for them (this returns in well under a LocalCluster's start-up)."""
+@pytest.mark.parametrize("what", ["records", "bundle"])
+def test_input_dask_does_not_partition_runs_here_with_a_note(what: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Study records (or SDTM) and a FHIR Bundle are validated in this process: same output, a one-line note, and
+    no local cluster started for them (it starts only when there is NDJSON to cut)."""
+    monkeypatch.setattr(Cluster, "_start", lambda self: pytest.fail("a local cluster was started"))
+    if what == "records":
+        path = EXAMPLE
+    else:  # a Bundle with a finding, so that the output compared is not only "valid"
+        path = tmp_path / "bundle.json"
+        path.write_bytes((_written()["R4"] / "bundle.json").read_bytes().replace(b'"final"', b'"done"', 1))
     runner = CliRunner()
-    local = runner.invoke(main, ["validate", str(EXAMPLE)])
-    dask = runner.invoke(main, ["validate", str(EXAMPLE), "--engine", "dask", "--workers", "2"])
-    assert dask.exit_code == local.exit_code
+    local = runner.invoke(main, ["validate", str(path)])
+    dask = runner.invoke(main, ["validate", str(path), "--engine", "dask", "--workers", "2"])
+    assert dask.exit_code == local.exit_code == (0 if what == "records" else 1)
     assert dask.stdout == local.stdout
-    assert dask.stderr == (f"note: --engine dask: {EXAMPLE} holds no FHIR NDJSON for the Dask workers; validated "
+    assert dask.stderr == (f"note: --engine dask: {path} holds no FHIR NDJSON for the Dask workers; validated "
                            "in this process\n")
 
 
