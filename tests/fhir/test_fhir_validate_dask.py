@@ -23,7 +23,9 @@ from fhir_fixtures import _written
 from conftest import EXAMPLE, shared_path
 from msc_interop.cli import main
 from msc_interop.engine.cluster import Cluster
-from msc_interop.engine.partitions import count_newlines, cut, numbered_lines
+from msc_interop.engine.partitions import Partition, count_newlines, cut, numbered_lines
+from msc_interop.errors import MscInteropError
+from msc_interop.validate import fhir_dask
 from msc_interop.validate.fhir_dask import DaskNdjson
 from msc_interop.validate.fhir_rules import fhir_rules
 
@@ -190,3 +192,13 @@ def test_options_that_do_not_go_together(args: list[str]) -> None:
     result = CliRunner().invoke(main, ["validate", str(EXAMPLE), *args])
     assert result.exit_code == 2
     assert "--" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_file_a_worker_cannot_read_is_a_clear_error(cluster: Cluster) -> None:
+    """With --scheduler the workers may not see the driver's paths: the error names the file and says why."""
+    client = cluster.client()
+    part = Partition(0, "/nonexistent/Observation.ndjson", 0, 10)
+    futures = {client.submit(fhir_dask._check, part, [part.name], "R4", False, pure=False): 0}
+    with pytest.raises(MscInteropError, match=r"a Dask worker could not read /nonexistent/Observation.ndjson: "
+                                              r"No such file or directory \(with --scheduler, every worker must"):
+        list(fhir_dask._completed(client, futures))
