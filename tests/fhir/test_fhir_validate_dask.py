@@ -84,6 +84,11 @@ def test_dask_gives_the_findings_of_the_local_engine(name: str, cluster: Cluster
     assert sorted(engine.distributed) == sorted(str(p) for p in paths if p.suffix == ".ndjson")
 
 
+def test_the_sets_compared_hold_findings_of_every_fhir_rule() -> None:
+    found = {f.rule_id for name in NAMES for f in fhir_rules(*_cases()[name])}
+    assert found == {f"MSC-FHIR-{n:03}" for n in range(1, 11)} | {"MSC-IO-001"}
+
+
 def test_cross_partition_findings_come_from_the_merge(cluster: Cluster) -> None:
     """In the mutated set the repeated Patient (first line, copied to the last) and the repeated Observation
     ids are in different partitions, and the broken reference points at a resource type read in others."""
