@@ -22,7 +22,6 @@ process; `notes()` names the input paths of which no part went to the workers.
 from __future__ import annotations
 
 import functools
-import re
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -36,7 +35,15 @@ from msc_interop.errors import MscInteropError
 from msc_interop.runtime import gc_paused
 from msc_interop.validate.fhir_clean import Clean
 from msc_interop.validate.fhir_read import FhirContext
-from msc_interop.validate.fhir_stream import WholeSet, check_lines, ndjson_container, parsed_lines
+from msc_interop.validate.fhir_stream import (
+    WholeSet,
+    add_line_versions,
+    check_lines,
+    ndjson_container,
+    parsed_lines,
+    version_verdict,
+    whole_versions,
+)
 from msc_interop.validate.model import Finding
 from msc_interop.validate.registry import get_rule
 
@@ -74,34 +81,11 @@ def _count(part: Partition, versions: bool) -> tuple[int, set[Any]]:
 
 
 def _versions(part: Partition) -> set[Any]:
-    """As fhir_stream._set_version, over the partition's lines: the evident version of each line that names an
-    element one version alone has (stops at the first that says R4, which settles it)."""
-    import orjson
-
-    from msc_interop.fhir.versions import evident_version
-
+    """As fhir_stream._set_version, over the partition's lines."""
     seen: set[Any] = set()
-    telling = _telling()
     with open(part.name, "rb") as fh:
-        for _, line in numbered_lines(fh, part):
-            if telling.search(line):
-                try:
-                    resource = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    continue
-                if isinstance(resource, dict):
-                    seen.add(evident_version(resource)[0])
-                    if "R4" in seen:
-                        break
+        add_line_versions((line for _, line in numbered_lines(fh, part)), seen)
     return seen
-
-
-@functools.cache
-def _telling() -> re.Pattern[bytes]:
-    from msc_interop.fhir.versions import _R4_ONLY, _R5_ONLY
-
-    names = sorted({n for table in (_R4_ONLY, _R5_ONLY) for ns in table.values() for n in ns} | {"class"})
-    return re.compile(b'"(?:' + b"|".join(re.escape(n.encode()) for n in names) + b')"')
 
 
 @functools.cache
@@ -140,12 +124,9 @@ class DaskNdjson:
 
     def version(self, whole: FhirContext, paths: Sequence[Path]) -> str:
         """The version of the set (fhir_stream._set_version's verdict), told by the workers."""
-        from msc_interop.fhir.versions import evident_version
-
-        seen = {evident_version(i.resource)[0] for i in whole.items if not i.is_bundle}
+        seen = whole_versions(whole)
         self._plan = self._counted(paths, versions="R4" not in seen)
-        seen |= self._plan.versions
-        return "R5" if "R5" in seen and "R4" not in seen else "R4"
+        return version_verdict(seen | self._plan.versions)
 
     def stream(self, paths: Sequence[Path], whole: FhirContext, problems: list[Finding],
                by_rule: dict[str, list[Finding]]) -> None:

@@ -288,26 +288,51 @@ def parsed_lines(lines: Iterable[tuple[int, bytes]], number: int, name: str, pro
 def _set_version(whole: FhirContext, paths: Iterable[Path]) -> str:
     """The version all resources together tell (as fhir_rules._detected_version), without holding them: R5 when
     some say R5 and none says R4. Only the lines that name an element one version alone has are parsed."""
-    from msc_interop.fhir.versions import _R4_ONLY, _R5_ONLY, evident_version
-
-    names = sorted({n for table in (_R4_ONLY, _R5_ONLY) for ns in table.values() for n in ns} | {"class"})
-    telling = re.compile(b'"(?:' + b"|".join(re.escape(n.encode()) for n in names) + b')"')
-    seen = {evident_version(i.resource)[0] for i in whole.items if not i.is_bundle}
+    seen = whole_versions(whole)
     for path in paths:
         if "R4" in seen:
             break  # one resource that says R4 settles it
         try:
             with open(path, "rb") as fh:
-                for line in fh:
-                    if telling.search(line):
-                        try:
-                            resource = orjson.loads(line)
-                        except orjson.JSONDecodeError:
-                            continue
-                        if isinstance(resource, dict):
-                            seen.add(evident_version(resource)[0])
-                            if "R4" in seen:
-                                break
+                add_line_versions(fh, seen)
         except OSError:
             continue
+    return version_verdict(seen)
+
+
+def whole_versions(whole: FhirContext) -> set[Any]:
+    """The versions the resources read whole tell (Bundles themselves left out)."""
+    from msc_interop.fhir.versions import evident_version
+
+    return {evident_version(i.resource)[0] for i in whole.items if not i.is_bundle}
+
+
+def version_verdict(seen: set[Any]) -> str:
     return "R5" if "R5" in seen and "R4" not in seen else "R4"
+
+
+def add_line_versions(lines: Iterable[bytes], seen: set[Any]) -> None:
+    """Add to `seen` the version each NDJSON line tells that names an element one version alone has (the others
+    are not parsed); stop at the first that says R4, which settles it."""
+    from msc_interop.fhir.versions import evident_version
+
+    telling = _telling()
+    for line in lines:
+        if telling.search(line):
+            try:
+                resource = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(resource, dict):
+                seen.add(evident_version(resource)[0])
+                if "R4" in seen:
+                    return
+
+
+@functools.cache
+def _telling() -> re.Pattern[bytes]:
+    """A key that one FHIR version alone has (or `class`, whose form differs), as JSON text shows it."""
+    from msc_interop.fhir.versions import _R4_ONLY, _R5_ONLY
+
+    names = sorted({n for table in (_R4_ONLY, _R5_ONLY) for ns in table.values() for n in ns} | {"class"})
+    return re.compile(b'"(?:' + b"|".join(re.escape(n.encode()) for n in names) + b')"')
