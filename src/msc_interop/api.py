@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -441,14 +441,35 @@ def to_fhir(
 
 
 def validate(paths: Sequence[str | Path], fhir_version: str | None = None, odm_map: str | Path | None = None,
-             encoding: str | None = None, sdtmig: str | None = None, deep: bool = False, ct: str | None = None):
+             encoding: str | None = None, sdtmig: str | None = None, deep: bool = False, ct: str | None = None,
+             engine: str = "local", scheduler: str | None = None, workers: int | None = None,
+             partition_size: int | None = None, note: Callable[[str], None] | None = None,
+             progress: Callable[[int, int], None] | None = None):
     """Run every rule that applies to what each path holds; one Report (see msc_interop.validate).
     `encoding` of XPT/CSV text (default: detect per file); `sdtmig` the SDTMIG version to check against
     (default: what define.xml or TS SDTIGVER states); `deep` runs the fhir.resources models on every FHIR
-    resource; `ct` the CDISC CT version the study uses (default: what define.xml 2.1 states)."""
+    resource; `ct` the CDISC CT version the study uses (default: what define.xml 2.1 states).
+    `engine` "dask": FHIR NDJSON validated in partitions (`partition_size` bytes; default: several per worker)
+    on a Dask cluster, a local one of `workers` processes or the one at `scheduler` (validate/fhir_dask.py),
+    with the same report; `note` hears the paths validated in this process, `progress` (done, total)
+    partitions."""
     from msc_interop.validate import validate_paths
 
     paths = [Path(p) for p in paths]
     refuse_own_outputs(paths)  # as every command does; inside a folder they are skipped
-    return validate_paths(paths, fhir_version=fhir_version, odm_map=odm_map, encoding=encoding, sdtmig=sdtmig,
-                          deep=deep, ct=ct)
+    if engine == "local":
+        if scheduler is not None or workers is not None or partition_size is not None:
+            raise InputError("--scheduler, --workers and --partition-size go with --engine dask")
+        return validate_paths(paths, fhir_version=fhir_version, odm_map=odm_map, encoding=encoding, sdtmig=sdtmig,
+                              deep=deep, ct=ct)
+    if engine != "dask":
+        raise InputError(f"engine {engine!r} is not known; use local or dask")
+    from msc_interop.validate.fhir_dask import DaskEngine
+
+    with DaskEngine(scheduler, workers, partition_size, progress) as dask:
+        report = validate_paths(paths, fhir_version=fhir_version, odm_map=odm_map, encoding=encoding, sdtmig=sdtmig,
+                                deep=deep, ct=ct, fhir_engine=dask.ndjson)
+    for line in dask.notes(paths):
+        if note is not None:
+            note(line)
+    return report

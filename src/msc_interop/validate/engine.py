@@ -74,18 +74,21 @@ class Options:
     sdtmig: str | None = None
     deep: bool = False
     ct: str | None = None  # the CDISC CT version the study uses (--ct); None: as define.xml states
+    fhir_engine: Any = None  # who reads FHIR NDJSON (None: this process; validate/fhir_dask.py: Dask workers)
 
 
 def validate_paths(paths: Sequence[str | Path], *, fhir_version: str | None = None,
                    odm_map: str | Path | None = None, encoding: str | None = None,
-                   sdtmig: str | None = None, deep: bool = False, ct: str | None = None) -> Report:
+                   sdtmig: str | None = None, deep: bool = False, ct: str | None = None,
+                   fhir_engine: Any = None) -> Report:
     """Validate each path by what it holds (SDTM folder or file, to-sdtm output, study records, FHIR).
+    `fhir_engine`: who reads FHIR NDJSON (None: this process; validate/fhir_dask.py: Dask workers).
 
         >>> report = validate_paths([Path("out/sdtm")])                     # doctest: +SKIP
         >>> report.counts_by_severity()                                      # doctest: +SKIP
         {'error': 0, 'warning': 0, 'notice': 0}
     """
-    options = Options(check_encoding(encoding), sdtmig, deep, check_ct(ct))
+    options = Options(check_encoding(encoding), sdtmig, deep, check_ct(ct), fhir_engine)
     report = Report(sources=[str(p) for p in paths])
     for p in paths:
         report.extend(_validate_path(Path(p), fhir_version, 0, odm_map, options))
@@ -154,7 +157,7 @@ def _validate_path(path: Path, fhir_version: str | None, depth: int, odm_map: st
     elif folder.define is not None:
         findings += HANDLERS["define"](folder.define)
     if folder.fhir:
-        findings += HANDLERS["fhir"](folder.fhir, fhir_version, deep=options.deep)
+        findings += HANDLERS["fhir"](folder.fhir, fhir_version, deep=options.deep, engine=options.fhir_engine)
     if folder.groups or folder.fhir or folder.define is not None:
         return findings
     found_any = False
@@ -183,7 +186,7 @@ def _validate_file(path: Path, fhir_version: str | None, odm_map: str | Path | N
     if suffix in (".json", ".ndjson"):
         kind = sniff_json(path)
         if kind == "fhir":
-            return list(HANDLERS["fhir"]([path], fhir_version, deep=options.deep))
+            return list(HANDLERS["fhir"]([path], fhir_version, deep=options.deep, engine=options.fhir_engine))
         if kind == "datasetjson":
             return HANDLERS["sdtm"]({SDTM_SUFFIXES[suffix]: [path]}, None, whole_study=False, options=options)
         return _nothing(path, "is neither Dataset-JSON (no datasetJSONVersion) nor FHIR (no resourceType)")
@@ -442,8 +445,9 @@ def _validate_adam(folder: Path, define: Path | None) -> list[Finding]:
     return validate_adam(folder) + (_validate_define_alone(define) if define is not None else [])
 
 
-def _validate_fhir(paths: Sequence[Path], version: str | None, deep: bool = False) -> list[Finding]:
-    return list(fhir_rules(paths, version, deep))
+def _validate_fhir(paths: Sequence[Path], version: str | None, deep: bool = False, engine: Any = None
+                   ) -> list[Finding]:
+    return list(fhir_rules(paths, version, deep, engine))
 
 
 # What validate runs per kind of input. "fhir" is the FHIR rule side (validate/fhir_rules.py); the FHIR package

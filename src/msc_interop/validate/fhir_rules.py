@@ -62,15 +62,17 @@ def register_fhir_hook(name: str, hook: FhirHook) -> None:
     FHIR_HOOKS[name] = hook
 
 
-def fhir_rules(paths: Sequence[Path], version: str | None = None, deep: bool = False) -> list[Finding]:
+def fhir_rules(paths: Sequence[Path], version: str | None = None, deep: bool = False, engine: Any = None
+               ) -> list[Finding]:
     """All FHIR findings for these files: unreadable input, every built-in rule, then every registered hook.
 
     NDJSON files are streamed (validate/fhir_stream.py: chunks of resources, compact indexes for the whole-set
-    rules), so memory does not grow with their size; Bundles and lone resources are read whole.
+    rules), so memory does not grow with their size; Bundles and lone resources are read whole. `engine`: who
+    reads the NDJSON (None: this process; validate/fhir_dask.py: partitions on Dask workers, same findings).
     """
     from msc_interop.validate.fhir_stream import stream_rules
 
-    ctx, findings = stream_rules(paths, version, deep)
+    ctx, findings = stream_rules(paths, version, deep, engine)
     for name, hook in FHIR_HOOKS.items():
         try:
             findings.extend(hook(paths, ctx.version))

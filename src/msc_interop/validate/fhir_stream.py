@@ -172,16 +172,19 @@ class WholeSet:
         return out
 
 
-def stream_rules(paths: Sequence[Path], version: str | None, deep: bool = False
+def stream_rules(paths: Sequence[Path], version: str | None, deep: bool = False, engine: Any = None
                  ) -> tuple[FhirContext, list[Finding]]:
     """Every FHIR rule over these files (NDJSON streamed, the rest read whole): the context of the files read
-    whole (with the version used) and all findings, unreadable input first, then rule by rule."""
+    whole (with the version used) and all findings, unreadable input first, then rule by rule. `engine`: who
+    reads the NDJSON set (None: this process; validate/fhir_dask.py: Dask workers), an object with this
+    module's `_set_version` and `_stream` as its `version` and `stream`."""
     ndjson = [Path(p) for p in paths if Path(p).suffix.lower() == ".ndjson"]
     whole = [Path(p) for p in paths if Path(p).suffix.lower() != ".ndjson"]
+    detect, stream = (_set_version, _stream) if engine is None else (engine.version, engine.stream)
     ctx, problems = read_fhir(whole, version if version is not None else "R4")
     ctx.deep = deep
     if version is None:
-        ctx.version = _set_version(ctx, ndjson)
+        ctx.version = detect(ctx, ndjson)
     else:
         ctx.version = normalize_version(version)
     by_rule: dict[str, list[Finding]] = defaultdict(list)
@@ -189,7 +192,7 @@ def stream_rules(paths: Sequence[Path], version: str | None, deep: bool = False
         by_rule[f.rule_id].append(f)
     if ndjson:
         with gc_paused():
-            _stream(ndjson, ctx, problems, by_rule)
+            stream(ndjson, ctx, problems, by_rule)
     order = [m.id for m in list_rules() if m.scope == Scope.FHIR]
     findings = problems + [f for rid in order for f in by_rule.pop(rid, [])]
     return ctx, findings + [f for fs in by_rule.values() for f in fs]
@@ -197,11 +200,26 @@ def stream_rules(paths: Sequence[Path], version: str | None, deep: bool = False
 
 def _stream(paths: list[Path], whole: FhirContext, problems: list[Finding], by_rule: dict[str, list[Finding]]
             ) -> None:
-    container = Container("NDJSON", str(paths[0]), "the NDJSON files given together")
+    container = ndjson_container(paths)
     index = WholeSet(container)
-    check, add_id, add = Clean(whole.version, whole.deep).check, index.add_id, index.add
+    check_lines(_lines(paths, problems, index), Clean(whole.version, whole.deep), whole, index, by_rule)
+    by_rule["MSC-FHIR-008"] += index.reference_findings(get_rule("MSC-FHIR-008"))
+    by_rule["MSC-FHIR-009"] += index.id_findings(get_rule("MSC-FHIR-009"))
+
+
+def ndjson_container(paths: Sequence[Path | str]) -> Container:
+    """The one container of the NDJSON files of a call (references resolve across all of them)."""
+    return Container("NDJSON", str(paths[0]), "the NDJSON files given together")
+
+
+def check_lines(lines: Iterable[tuple[int, str, int, dict[str, Any]]], clean: Clean, whole: FhirContext,
+                index: WholeSet, by_rule: dict[str, list[Finding]]) -> None:
+    """Every per-resource rule over these (file number, file, line number, resource), in chunks; the ids and
+    references to `index` (also what the Dask engine runs on each partition, validate/fhir_dask.py)."""
+    container = index.container
+    check, add_id, add = clean.check, index.add_id, index.add
     items: list[FhirItem] = []
-    for number, name, line_no, resource in _lines(paths, problems, index):
+    for number, name, line_no, resource in lines:
         at = number * _FILE + line_no * _LINE
         add_id(resource["resourceType"], resource.get("id"), at)
         refs = check(resource)
@@ -214,8 +232,6 @@ def _stream(paths: list[Path], whole: FhirContext, problems: list[Finding], by_r
             add(at, refs)
     if items:
         _check(items, whole, container, index, by_rule)
-    by_rule["MSC-FHIR-008"] += index.reference_findings(get_rule("MSC-FHIR-008"))
-    by_rule["MSC-FHIR-009"] += index.id_findings(get_rule("MSC-FHIR-009"))
 
 
 def _check(items: list[FhirItem], whole: FhirContext, container: Container, index: WholeSet,
@@ -235,8 +251,6 @@ def _lines(paths: list[Path], problems: list[Finding], index: WholeSet
            ) -> Iterator[tuple[int, str, int, dict[str, Any]]]:
     """(file number, file, line number, resource) of the NDJSON files, line by line; unreadable files and lines
     become MSC-IO-001."""
-    io_rule = get_rule("MSC-IO-001")
-    loads, decode_error = orjson.loads, orjson.JSONDecodeError
     for path in paths:
         name = str(path)
         number = index.numbers[name] = len(index.files)
@@ -244,47 +258,81 @@ def _lines(paths: list[Path], problems: list[Finding], index: WholeSet
         try:
             fh = open(path, "rb")  # noqa: SIM115 -- closed below; read errors midway are reported too
         except OSError as exc:
-            problems.append(io_rule.finding(file=name, kind="FHIR JSON", error=str(exc)))
+            problems.append(get_rule("MSC-IO-001").finding(file=name, kind="FHIR JSON", error=str(exc)))
             continue
         with fh:
-            for line_no, line in enumerate(fh, start=1):
-                if not line or line.isspace():  # (strip would copy every line)
-                    continue
-                try:
-                    resource = loads(line)
-                except decode_error as exc:
-                    problems.append(io_rule.finding(file=name, row=line_no, kind="an NDJSON line", error=str(exc)))
-                    continue
-                if type(resource) is not dict or type(resource.get("resourceType")) is not str:
-                    problems.append(io_rule.finding(file=name, row=line_no, kind="an NDJSON line",
-                                                    error="the line is not a resource (no resourceType)"))
-                    continue
-                yield number, name, line_no, resource
+            yield from parsed_lines(enumerate(fh, start=1), number, name, problems)
+
+
+def parsed_lines(lines: Iterable[tuple[int, bytes]], number: int, name: str, problems: list[Finding]
+                 ) -> Iterator[tuple[int, str, int, dict[str, Any]]]:
+    """(file number, file, line number, resource) of numbered NDJSON lines of one file: blank lines skipped,
+    a line that is not a resource an MSC-IO-001 finding."""
+    io_rule = get_rule("MSC-IO-001")
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    for line_no, line in lines:
+        if not line or line.isspace():  # (strip would copy every line)
+            continue
+        try:
+            resource = loads(line)
+        except decode_error as exc:
+            problems.append(io_rule.finding(file=name, row=line_no, kind="an NDJSON line", error=str(exc)))
+            continue
+        if type(resource) is not dict or type(resource.get("resourceType")) is not str:
+            problems.append(io_rule.finding(file=name, row=line_no, kind="an NDJSON line",
+                                            error="the line is not a resource (no resourceType)"))
+            continue
+        yield number, name, line_no, resource
 
 
 def _set_version(whole: FhirContext, paths: Iterable[Path]) -> str:
     """The version all resources together tell (as fhir_rules._detected_version), without holding them: R5 when
     some say R5 and none says R4. Only the lines that name an element one version alone has are parsed."""
-    from msc_interop.fhir.versions import _R4_ONLY, _R5_ONLY, evident_version
-
-    names = sorted({n for table in (_R4_ONLY, _R5_ONLY) for ns in table.values() for n in ns} | {"class"})
-    telling = re.compile(b'"(?:' + b"|".join(re.escape(n.encode()) for n in names) + b')"')
-    seen = {evident_version(i.resource)[0] for i in whole.items if not i.is_bundle}
+    seen = whole_versions(whole)
     for path in paths:
         if "R4" in seen:
             break  # one resource that says R4 settles it
         try:
             with open(path, "rb") as fh:
-                for line in fh:
-                    if telling.search(line):
-                        try:
-                            resource = orjson.loads(line)
-                        except orjson.JSONDecodeError:
-                            continue
-                        if isinstance(resource, dict):
-                            seen.add(evident_version(resource)[0])
-                            if "R4" in seen:
-                                break
+                add_line_versions(fh, seen)
         except OSError:
             continue
+    return version_verdict(seen)
+
+
+def whole_versions(whole: FhirContext) -> set[Any]:
+    """The versions the resources read whole tell (Bundles themselves left out)."""
+    from msc_interop.fhir.versions import evident_version
+
+    return {evident_version(i.resource)[0] for i in whole.items if not i.is_bundle}
+
+
+def version_verdict(seen: set[Any]) -> str:
     return "R5" if "R5" in seen and "R4" not in seen else "R4"
+
+
+def add_line_versions(lines: Iterable[bytes], seen: set[Any]) -> None:
+    """Add to `seen` the version each NDJSON line tells that names an element one version alone has (the others
+    are not parsed); stop at the first that says R4, which settles it."""
+    from msc_interop.fhir.versions import evident_version
+
+    telling = _telling()
+    for line in lines:
+        if telling.search(line):
+            try:
+                resource = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(resource, dict):
+                seen.add(evident_version(resource)[0])
+                if "R4" in seen:
+                    return
+
+
+@functools.cache
+def _telling() -> re.Pattern[bytes]:
+    """A key that one FHIR version alone has (or `class`, whose form differs), as JSON text shows it."""
+    from msc_interop.fhir.versions import _R4_ONLY, _R5_ONLY
+
+    names = sorted({n for table in (_R4_ONLY, _R5_ONLY) for ns in table.values() for n in ns} | {"class"})
+    return re.compile(b'"(?:' + b"|".join(re.escape(n.encode()) for n in names) + b')"')
