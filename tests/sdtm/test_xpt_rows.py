@@ -114,3 +114,12 @@ def test_out_of_range_as_readstat_writes_them(tmp_path: Path) -> None:
     assert got[4:] == ["7FFFFFFFFFFFFFFF", "FFFFFFFFFFFFFFFF"] * 2
     frame = pd.DataFrame({"LBSTRESN": values})
     assert _ours(frame, "LB", tmp_path / "lb.xpt") == _reference(frame, "LB", tmp_path / "ref.xpt")
+
+
+def test_saturates_where_readstat_does() -> None:
+    """ReadStat (pyreadstat.write_xport, the reference) writes 16**62 * 1.5 as 0x7F18... (exact: 0.09375 * 16**63)
+    but 16**62 * 2 = 2**249 and above as the largest pattern 0x7FFF..., below the IBM format's own 16**63; seen by
+    writing those values with pyreadstat (a random frame of the test above found the difference)."""
+    got = xpt_rows.ibm_doubles(np.array([16.0**62 * 1.5, 16.0**62 * 2, -(16.0**62 * 2), 7.2e75]))
+    assert [f"{int(b):016X}" for b in got] == [
+        "7F18000000000000", "7FFFFFFFFFFFFFFF", "FFFFFFFFFFFFFFFF", "7FFFFFFFFFFFFFFF"]

@@ -26,6 +26,7 @@ from msc_interop.sdtm.xpt_layout import RECORD
 
 CHUNK_ROWS = 65_536  # rows encoded at once: bounds the memory of a write to a few tens of MB
 _MISSING = np.uint64(0x2E << 56)
+IBM_SATURATES = 2.0 ** 249  # from here on ReadStat (the reference writer) writes the largest IBM pattern
 
 
 def storage_widths(frame: pd.DataFrame, encoding: str, least: Mapping[str, int] | None = None) -> dict[str, int]:
@@ -58,8 +59,10 @@ def template_row(frame: pd.DataFrame, widths: Mapping[str, int]) -> pd.DataFrame
 
 def ibm_doubles(values: np.ndarray) -> np.ndarray:
     """IEEE doubles -> IBM double bit patterns (uint64, to be written big-endian), as ReadStat writes them
-    outside the IBM range (16**-65 .. 16**63): a smaller magnitude is 0, a larger one or an infinity is the
-    largest pattern with its sign (0x7FFF... / 0xFFFF..., which reads back as an infinity)."""
+    outside the IBM range: a magnitude below 16**-65 is 0; one of 2 * 16**62 (2**249) or more, or an infinity,
+    is the largest pattern with its sign (0x7FFF... / 0xFFFF..., which reads back as an infinity). ReadStat saturates
+    from 2**249 on, below the IBM format's own 16**63 (seen by writing 16**62 * 1.5 -> 7F18..., 16**62 * 2 ->
+    7FFF...; tests/sdtm/test_xpt_rows.py's random frames found it)."""
     x = np.asarray(values, dtype="float64")
     missing = np.isnan(x)
     infinite = np.isinf(x)
@@ -73,7 +76,7 @@ def ibm_doubles(values: np.ndarray) -> np.ndarray:
     bits = (np.clip(biased, 0, 127).astype(np.uint64) << np.uint64(56)) | fraction
     sign = np.where(x < 0, np.uint64(1) << np.uint64(63), np.uint64(0)).astype(np.uint64)
     bits = np.where((mag == 0) | (biased < 0), np.uint64(0), bits | sign)
-    bits = np.where(infinite | (biased > 127), sign | np.uint64(0x7FFF_FFFF_FFFF_FFFF), bits)
+    bits = np.where(infinite | (biased > 127) | (mag >= IBM_SATURATES), sign | np.uint64(0x7FFF_FFFF_FFFF_FFFF), bits)
     return np.where(missing, _MISSING, bits).astype(np.uint64)
 
 

@@ -9,8 +9,9 @@ read back (`None` from a view function: the caller reads it as `validate PATH` d
   (emulated); text that is not ASCII is bytes in an encoding the reader guesses (UTF-8, else Windows-1252), so
   such a dataset is read back, with the decoding findings only that read gives; numbers are IBM floats, whose
   56-bit fraction holds every double exactly between 16**-65 and 16**63 (a double has 53 significant bits; an
-  IBM fraction at least 53), so only a dataset holding a number outside that range (or an infinity) is read
-  back. Integers are doubles in the file and come back as the same integers once conformed.
+  IBM fraction at least 53), but the writer, as ReadStat, saturates from 2**249 (xpt_rows.IBM_SATURATES), so only
+  a dataset holding a number outside 16**-65 .. 2**249 (or an infinity) is read back. Integers are doubles in
+  the file and come back as the same integers once conformed.
 - Dataset-JSON: strings, integers and doubles (shortest repr) come back as they were; an infinity is written
   as null, so such a dataset is read back.
 - CSV: no types; a number in a variable SDTM does not know comes back as text, written as the CSV writer
@@ -29,10 +30,11 @@ from msc_interop import mappings
 from msc_interop.sdtm.datasetjson import NUMERIC_TYPES
 from msc_interop.sdtm.formats import layout
 from msc_interop.sdtm.package import as_package_states
+from msc_interop.sdtm.xpt_rows import IBM_SATURATES
 from msc_interop.study import Study, conform
 
 IBM_MIN = 16.0 ** -65  # the smallest normalised IBM double (SAS TS-140)
-IBM_MAX = 16.0 ** 63  # the IBM doubles end below this
+IBM_MAX = IBM_SATURATES  # the writer (as ReadStat) writes the largest IBM pattern from here on
 
 
 def as_written(study: Study, name: str) -> pd.DataFrame | None:
