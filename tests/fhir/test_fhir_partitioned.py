@@ -60,3 +60,27 @@ def test_findings_placed_after_earlier_stages_of_their_type():
     counts = [Counter({"Patient": 3}), Counter({"Observation": 5}), Counter({"Observation": 4})]
     found = [[], [], [Finding("Observation.ndjson", 2, "Observation", "o", "bad")]]
     assert [f.position for f in _placed(found, counts)] == [7]
+
+
+def test_labs_whose_names_differ_only_in_digits_each_an_organization(tmp_path):
+    """The study stage is built from representative rows: two labs named "Central Lab 1" and "Central Lab 2"
+    (one value shape) must still be two Organizations, as in a whole run."""
+    import shutil
+
+    records = tmp_path / "records"
+    shutil.copytree(EXAMPLE, records)
+    labs = records / "labs.csv"
+    lines = labs.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    at, subject = header.index("lab_name"), header.index("subject_id")
+    out = [lines[0]]
+    for line in lines[1:]:
+        cells = line.split(",")
+        if len(cells) == len(header):
+            cells[at] = "Central Lab 1" if cells[subject] < "05" else "Central Lab 2"
+        out.append(",".join(cells))
+    labs.write_text("\n".join(out) + "\n", encoding="utf-8")
+    whole, _ = api.to_fhir(records, tmp_path / "w", ndjson=True, validate=False, partition_subjects=0)
+    parts, _ = api.to_fhir(records, tmp_path / "p", ndjson=True, validate=False, partition_subjects=2)
+    assert whole.counts["Organization"] == parts.counts["Organization"] == 2
+    assert _same_files(tmp_path / "w", tmp_path / "p") == []

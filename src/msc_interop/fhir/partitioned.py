@@ -43,7 +43,7 @@ def write_fhir_partitioned(ps: PartitionedStudy, out: Path, scratch: Path, *, ve
                            bundle: str = "collection", ndjson: bool = False, timezone: str | None = None,
                            validate: bool | str = True, chunk_size: int = CHUNK_ROWS) -> FhirWriteResult:
     """write_fhir for a partitioned study (its options and result alike); `scratch`: an empty folder."""
-    proxy = ps.proxy_study()
+    proxy = ps.light_study()  # the study stage's view: every distinct site, lab, arm, dataset and column
     spec, tz, result, validator, outputs = setup(proxy.meta.timezone, version, bundle, ndjson, timezone, validate)
     result.not_written = _not_written(ps)
     describe_not_written(result)

@@ -35,7 +35,7 @@ from msc_interop.sdtm import csvio, datasetjson, xpt
 from msc_interop.sdtm.build import build_study, study_level_datasets
 from msc_interop.sdtm.dm import build_dm_base
 from msc_interop.sdtm.formats import dataset_file_name, get_format, text_encoding_of
-from msc_interop.sdtm.spill import SpilledDataset
+from msc_interop.sdtm.spill import SpilledDataset, representative_rows
 from msc_interop.sdtm.xpt import non_ascii_seen
 from msc_interop.study import Study, StudyMeta
 
@@ -56,6 +56,15 @@ class PartitionedStudy:
     text_origins: dict[str, tuple[str, int, str]] = field(default_factory=dict)
     partitions: int = 0
     ranges: dict[str, dict[int, tuple[int, int]]] = field(default_factory=dict)  # dataset -> partition -> rows
+
+    def light_study(self) -> Study:
+        """The proxy study with the held subject-level datasets but DM cut to their representative rows too:
+        what describes the study (to-fhir's ResearchStudy, sites, labs, arms) without every record held again."""
+        light = {n: representative_rows(df, n) if SUBJECT in df.columns and n != "DM" else df
+                 for n, df in self.held.items()}
+        study = Study(self.meta, {**light, **{n: s.proxy for n, s in self.spilled.items()}})
+        study.text_origins = self.text_origins
+        return study
 
     def rows(self) -> dict[str, int]:
         """Records of each dataset (the proxy study holds only representative rows of the spilled ones)."""

@@ -136,6 +136,8 @@ def _by_value(name: str, cols: list[str], groups: list[str]) -> set[str]:
     domain = mappings.sdtm_domain(name) if name else None
     known = domain.by_name if domain else {}
     out = set(groups) | {c for c in cols if c in known and known[c].codelist}
+    # a site or a lab becomes a FHIR resource of its own (ResearchStudy per site, Organization per lab): each counts
+    out |= {c for c in cols if c.endswith("NAM") or c == "SITEID"}
     out |= {c for c in cols if c.endswith("CD") and c[:-2] in cols} | {c[:-2] for c in cols if c.endswith("CD")}
     return out
 
