@@ -98,6 +98,13 @@ _partition_option = click.option(
          "auto: when its CSV files exceed 512 MB; on: always, N chosen from the files' size; off: never.")
 
 
+_fhir_partition_option = click.option(
+    "--partition-subjects", metavar="auto|on|off|N", default="auto", show_default=True,
+    help="Read FHIR NDJSON N subjects at a time (the files are cut by subject in a scratch folder in OUTDIR), so "
+         "memory holds one partition (~250k resources) instead of the whole export; the SDTM is the same as a "
+         "whole read's. auto: when the NDJSON files exceed 512 MB; on: always; off: never. Bundles are read whole.")
+
+
 @main.command("to-sdtm", epilog="""\b
 Examples:
   msc-interop to-sdtm fixtures/example_study -o out/sdtm
@@ -279,16 +286,20 @@ Bad input:
 @click.option("--fhir-version", type=click.Choice(["R4", "R5"]), help="Refuse resources of the other version.")
 @_lab_map_option
 @hospital_options
+@_fhir_partition_option
 def from_fhir(inputs: tuple[Path, ...], outdir: Path, formats: list[str], define: bool, created: str | None,
-              fhir_version: str | None, lab_map: Path | None, **hospital: Any) -> None:
+              fhir_version: str | None, lab_map: Path | None, partition_subjects: str, **hospital: Any) -> None:
     """Read FHIR into SDTM DM, EX, AE, LB as to-sdtm writes them."""
     try:
         result = api.from_fhir(list(inputs), outdir, formats=formats, define=define, created=created,
-                               fhir_version=fhir_version, lab_map=lab_map, **hospital)
+                               fhir_version=fhir_version, lab_map=lab_map,
+                               partition_subjects=_partition_choice(partition_subjects), **hospital)
     except MscInteropError as exc:
         _fail(exc)
     for path in result.written:
         click.echo(f"wrote {path}")
+    if result.partitions:
+        click.echo(f"converted in {result.partitions} subject partitions (--partition-subjects)")
     _print_rejects(result.rejects)
     for line in result.rejects.skipped_lines():
         click.echo(line)

@@ -109,6 +109,7 @@ class _Reader(ReadContext):
         self.evidence_forms: Counter[tuple[str, str]] = Counter()  # (version, resource type): what showed it
         self.support_kept: Counter[str] = Counter()  # resources of SUPPORT_TYPES read (build_study)
         self.built_from: tuple[dict[str, Any], str] = ({}, "")  # the study facts and STUDYID build_study used
+        self.subjects: dict[str, str] = {}  # "Patient/id" -> USUBJID, as build_study placed the records
         self.copies: dict[str, list[Copy]] = {}  # "Type/id" -> the later copies of a resource met more than once
         self.dup_skipped: Counter[str] = Counter()
         self.lost_files: list[str] = []  # what whole unreadable files cost (for the notes)
@@ -474,6 +475,7 @@ def build_study(r: _Reader) -> Study:
         if not own and "USUBJID" in df.columns and len(df) > 1 and not df["USUBJID"].is_monotonic_increasing:
             datasets[name] = df.sort_values("USUBJID", kind="stable", ignore_index=True)
     r.support_kept = Counter({form: len(r.by_type.get(form, ())) for form in SUPPORT_TYPES})
+    r.subjects = subjects
     r.built_from = (info, studyid)
     return Study(study_meta_of(r, datasets), datasets)
 

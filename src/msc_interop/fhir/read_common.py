@@ -565,5 +565,7 @@ def foreign_columns(name: str, df: pd.DataFrame) -> pd.DataFrame:
         for v in meta.variables:
             if v.core == "Req" and v.name not in cols:
                 cols.append(v.name)
+        rank = {v.name: i for i, v in enumerate(meta.variables)}  # whatever order the records met them in
+        cols.sort(key=lambda c: (rank.get(c, len(rank)), c if c not in rank else ""))
     spec = {"variables": cols, "numeric": []}
     return columns(name, df.reindex(columns=[c for c in cols if c in df.columns]), spec)

@@ -427,9 +427,9 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
         else:
             row: dict[str, Any] = {"STUDYID": studyid, "DOMAIN": "LB", "USUBJID": usubjid,
                                    "LBNAM": memo.lab_name(rec.performer), "LBDTC": lbdtc, "LBNRIND": nrind}
-            problem = foreign_lab(rec, row, mapped, sponsor)
-            if problem:
-                r.reject(loc, "Observation", problem[0], problem[1], problem[2], code=problem[3])
+            bad = foreign_lab(rec, row, mapped, sponsor)
+            if bad:
+                r.reject(loc, "Observation", bad[0], bad[1], bad[2], code=bad[3])
                 continue
             if rec.effective_end is not None:
                 row["LBENDTC"] = memo.dtc(rec.effective_end)
