@@ -19,6 +19,8 @@ import click
 from msc_interop import api
 from msc_interop.cli_adam import to_adam_command
 from msc_interop.cli_common import fail as _fail
+from msc_interop.cli_common import fhir_partition_option as _fhir_partition_option
+from msc_interop.cli_common import partition_choice as _partition_choice
 from msc_interop.cli_common import print_rejects as _print_rejects
 from msc_interop.cli_common import sdtm_output_options as _sdtm_output_options
 from msc_interop.cli_fhir import HOSPITAL_HELP, hospital_options
@@ -98,13 +100,6 @@ _partition_option = click.option(
          "auto: when its CSV files exceed 512 MB; on: always, N chosen from the files' size; off: never.")
 
 
-_fhir_partition_option = click.option(
-    "--partition-subjects", metavar="auto|on|off|N", default="auto", show_default=True,
-    help="Read FHIR NDJSON N subjects at a time (the files are cut by subject in a scratch folder in OUTDIR), so "
-         "memory holds one partition (~250k resources) instead of the whole export; the SDTM is the same as a "
-         "whole read's. auto: when the NDJSON files exceed 512 MB; on: always; off: never. Bundles are read whole.")
-
-
 @main.command("to-sdtm", epilog="""\b
 Examples:
   msc-interop to-sdtm fixtures/example_study -o out/sdtm
@@ -167,19 +162,6 @@ def to_sdtm(input_path: Path, outdir: Path, formats: list[str], define: bool, cr
     _print_rejects(result.rejects)
     _print_validation(result.validation)
     sys.exit(exit_status(result.rejects, result.validation))
-
-
-def _partition_choice(value: str) -> int | str:
-    """--partition-subjects: auto, on, off (0) or a positive number of subjects."""
-    value = value.strip().lower()
-    if value in ("auto", "on"):
-        return value
-    if value == "off":
-        return 0
-    if value.isdigit():
-        return int(value)
-    raise click.BadParameter(f"{value!r}: give auto, on, off or a number of subjects (e.g. 2000)",
-                             param_hint="--partition-subjects")
 
 
 def _print_validation(report) -> None:
