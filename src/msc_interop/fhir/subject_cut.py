@@ -56,8 +56,8 @@ class Scan:
     key_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # lines with an id
     key_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # their global line index
     encounter_of_line: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # record lines ...
-    encounter_token: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # ... and their Encounter
-    encounters: dict[str, int] = field(default_factory=dict)  # "Encounter/id" -> its subject code
+    encounter_token: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # ... their Encounter's
+    # subject code (-1: the Encounter is not in the input)
     shared_lines: dict[str, int] = field(default_factory=dict)  # resource type -> study-level lines
     lines: int = 0  # non-blank lines in all
 
@@ -135,7 +135,7 @@ class _Aside:
         self.fh.close()
         if self.lines:
             listed.append(self.path)
-            into.origins[self.path] = (self.name, np.frombuffer(self.lines, dtype=np.int64).copy())
+            into.origins[self.path] = (self.name, _array(self.lines, np.int64))
         else:
             self.path.unlink()
 
@@ -157,8 +157,8 @@ class _Scanner:
         self.scratch = scratch
         self.index: dict[str, int] = {"": NO_SUBJECT}
         self.hashes, self.key_lines = array("q"), array("q")
-        self.enc_lines, self.enc_codes = array("q"), array("i")
-        self.enc_index: dict[str, int] = {}
+        self.enc_lines, self.enc_refs = array("q"), array("q")  # record lines naming an Encounter, its hash
+        self.enc_keys, self.enc_codes = array("q"), array("i")  # each Encounter's hash and subject code
         (scratch / "subjects").mkdir(parents=True)
         (scratch / "shared").mkdir(parents=True)
 
@@ -173,16 +173,13 @@ class _Scanner:
                 codes.append(self.line(lineno, line, subjects, shared, base + len(codes)))
             subjects.close(out, out.subject_files)
             shared.close(out, out.shared_files)
-            out.codes.append(np.frombuffer(codes, dtype=np.int32).copy())
+            out.codes.append(_array(codes, np.int32))
             base += len(codes)
         out.lines = base
-        out.key_hashes = np.frombuffer(self.hashes, dtype=np.int64).copy()
-        out.key_lines = np.frombuffer(self.key_lines, dtype=np.int64).copy()
-        out.encounter_of_line = np.frombuffer(self.enc_lines, dtype=np.int64).copy()
-        # each record's Encounter as that Encounter's subject code (-1: the Encounter is not in the input)
-        subject_of_encounter = np.array([out.encounters.get(name, -1) for name in self.enc_index], dtype=np.int32)
-        codes = np.frombuffer(self.enc_codes, dtype=np.int32)
-        out.encounter_token = subject_of_encounter[codes] if len(codes) else np.zeros(0, np.int32)
+        out.key_hashes, out.key_lines = _array(self.hashes, np.int64), _array(self.key_lines, np.int64)
+        out.encounter_of_line = _array(self.enc_lines, np.int64)
+        out.encounter_token = _subject_of(_array(self.enc_refs, np.int64), _array(self.enc_keys, np.int64),
+                                          _array(self.enc_codes, np.int32))
         return out
 
     def line(self, lineno: int, line: bytes, subjects: _Aside, shared: _Aside, global_line: int) -> int:
@@ -209,7 +206,8 @@ class _Scanner:
             self.hashes.append(hash((rtype, rid)))
             self.key_lines.append(global_line)
             if rtype == "Encounter":
-                out.encounters[f"Encounter/{rid}"] = code
+                self.enc_keys.append(hash(f"Encounter/{rid}"))
+                self.enc_codes.append(code)
             elif rtype == "ResearchSubject":
                 out.research_subjects[f"ResearchSubject/{rid}"] = token
         if rtype in SUBJECT_TYPES:
@@ -220,8 +218,25 @@ class _Scanner:
             enc = _encounter_ref(res)
             if enc.startswith("Encounter/"):
                 self.enc_lines.append(global_line)
-                self.enc_codes.append(self.enc_index.setdefault(enc, len(self.enc_index)))
+                self.enc_refs.append(hash(enc))
         return code
+
+
+def _array(values: array, dtype: Any) -> np.ndarray:
+    """The numbers gathered in an array.array as numpy (no copy: the array stays alive as its buffer)."""
+    return np.frombuffer(values, dtype=dtype) if len(values) else np.zeros(0, dtype)
+
+
+def _subject_of(refs: np.ndarray, keys: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The subject code of the Encounter each reference names (by hash; -1 where no Encounter has it)."""
+    if not len(refs):
+        return np.zeros(0, np.int32)
+    if not len(keys):
+        return np.full(len(refs), -1, np.int32)
+    order = np.argsort(keys, kind="stable")
+    keys, codes = keys[order], codes[order]
+    at = np.minimum(np.searchsorted(keys, refs), len(keys) - 1)
+    return np.where(keys[at] == refs, codes[at], -1).astype(np.int32)
 
 
 def _identifiers(out: Scan, res: dict[str, Any], token: str) -> None:
@@ -260,7 +275,7 @@ def cut(found: Scan, partition_of_code: np.ndarray, n_partitions: int, scratch: 
         for p, (_, lines) in sorted(outs.items()):
             written = folders[p] / f"{i:04d}.ndjson"
             parts[p].append(written)
-            found.origins[written] = (path.name, np.frombuffer(lines, dtype=np.int64).copy())
+            found.origins[written] = (path.name, _array(lines, np.int64))
     return parts
 
 
