@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import orjson
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -20,6 +21,9 @@ from msc_interop import api
 from msc_interop.cli import main
 from msc_interop.errors import InputError
 from msc_interop.fhir.read_partitioned import ReadOptions, read_fhir_partitioned
+from msc_interop.inputs.load import load_study
+from msc_interop.sdtm.formats import write_study
+from msc_interop.study import Study
 
 sys.path.insert(0, str(Path(__file__).parent))
 from ehr_synth import write_ehr
@@ -174,3 +178,23 @@ def test_partition_option_is_checked_and_auto_leaves_small_exports_whole(hospita
     assert res.exit_code == 2 and "--partition-subjects" in res.output
     for out in ("auto", "cli"):
         assert not list((tmp_path / out).glob(".msc-partitions.*"))  # the scratch folder is gone
+
+
+def test_own_rows_in_another_order_come_in_usubjid_order_when_cut(example_dir: Path, tmp_path: Path) -> None:
+    """msc-interop's own FHIR of datasets not in USUBJID order: a whole read keeps their order, a cut read gives
+    USUBJID order with each subject's rows in theirs (the whole read's rows, stably sorted)."""
+    study, _ = load_study(example_dir)
+    lb = study["LB"]
+    backwards = pd.concat([g for _, g in sorted(lb.groupby("USUBJID", sort=False), reverse=True)], ignore_index=True)
+    shuffled = Study(study.meta, {**study.datasets, "LB": backwards})
+    sdtm = tmp_path / "sdtm"
+    write_study(shuffled, sdtm / "csv", ["csv"])
+    fhir = tmp_path / "fhir"
+    api.to_fhir(sdtm / "csv", fhir, bundle="none", ndjson=True, validate=False)
+    whole, cut = _convert(fhir, tmp_path / "whole", "off"), _convert(fhir, tmp_path / "cut", 2)
+    assert whole.partitions == 0 and cut.partitions == 5
+    got_whole = pd.read_csv(tmp_path / "whole" / "csv" / "lb.csv", dtype=str, keep_default_na=False)
+    got_cut = pd.read_csv(tmp_path / "cut" / "csv" / "lb.csv", dtype=str, keep_default_na=False)
+    assert not got_whole["USUBJID"].is_monotonic_increasing  # the whole read kept the backwards order
+    assert got_whole["USUBJID"].tolist() == backwards["USUBJID"].tolist()
+    pd.testing.assert_frame_equal(got_cut, got_whole.sort_values("USUBJID", kind="stable", ignore_index=True))

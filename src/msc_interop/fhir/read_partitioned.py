@@ -11,7 +11,7 @@ in USUBJID order in both (fhir/read.py), its variables in SDTM metadata order; w
 sponsor-defined test's code, who the subjects are) is one object for every partition (ReadContext.share_read_wide);
 the notes are said once, from the sums (fhir/read.py `finish_read`). Study-level resources are read in every
 partition and counted once. What differs by design: the rows of msc-interop's own FHIR come in USUBJID order
-(a whole read keeps the order the dataset had, which msc-interop's to-sdtm output has anyway).
+(stable: a subject's rows keep their order), where a whole read keeps the order the dataset had.
 """
 
 from __future__ import annotations
@@ -187,6 +187,8 @@ class _Merged:
             if SUBJECT not in df.columns:
                 self.study_level.setdefault(name, df)
                 continue
+            if not df[SUBJECT].is_monotonic_increasing:  # msc-interop's own FHIR keeps its order in a whole read
+                df = df.sort_values(SUBJECT, kind="stable", ignore_index=True)
             if name in _VISIT_SOURCES and "VISITNUM" in df.columns:
                 cols = [c for c in ("VISITNUM", "VISIT", "EPOCH") if c in df.columns]
                 self.visits[name].append(df[cols].drop_duplicates("VISITNUM"))
