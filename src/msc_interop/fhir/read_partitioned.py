@@ -84,6 +84,7 @@ def read_fhir_partitioned(paths: Sequence[Path | str], scratch: Path, options: R
     except NotSplittable:
         return None
     parts = cut(found, partition_of_code, n_parts, scratch / "parts")
+    found.release()
     merged = _Merged(options, n_parts)
     spill_dir = scratch / "spill"
     spill_dir.mkdir()
@@ -94,6 +95,7 @@ def read_fhir_partitioned(paths: Sequence[Path | str], scratch: Path, options: R
                 r.collect([*found.shared_files, *part_files])
                 study = build_study(r)
             merged.add(index, r, study, spill_dir)
+            del r, study  # not held while the next partition is read
             for path in part_files:
                 path.unlink()
     shutil.rmtree(scratch / "scan", ignore_errors=True)
@@ -167,7 +169,7 @@ class _Merged:
 
     def add(self, index: int, r: _Reader, study: Any, spill_dir: Path) -> None:
         if self.first is None:
-            self.first = r
+            self.first = _lightened(r)
             self.total.share_read_wide(r)
             self.total.tz, self.total.forced = r.tz, r.forced
         keep = (lambda form: True) if index == 0 else (lambda form: form not in SHARED_TYPES)
@@ -224,6 +226,16 @@ class _Merged:
         meta = study_meta_of(first, {**sources, **self.study_level})
         return PartitionedStudy(meta, held, big, t.report, [], {}, self.n_parts,
                                 {n: s.ranges for n, s in spilled.items()})
+
+
+def _lightened(r: _Reader) -> _Reader:
+    """The first partition's reader as the rest of the read needs it (its read-wide objects; the study facts and
+    ResearchStudy resources the study metadata is made from), without the partition's resources."""
+    light = new_reader(None, r.study_meta, r.forced_tz, r.strict, r.enrolment)
+    light.share_read_wide(r)
+    light.forced, light.tz, light.built_from = r.forced, r.tz, r.built_from
+    light.by_type["ResearchStudy"] = list(r.by_type.get("ResearchStudy", []))
+    return light
 
 
 def _add_report(into: FhirReadReport, part: FhirReadReport, keep: Any) -> None:

@@ -61,6 +61,13 @@ class Scan:
     shared_lines: dict[str, int] = field(default_factory=dict)  # resource type -> study-level lines
     lines: int = 0  # non-blank lines in all
 
+    def release(self) -> None:
+        """Let go of the per-line arrays once the files are cut (what the partitions' reads need stays)."""
+        empty = np.zeros(0, np.int64)
+        self.codes, self.tokens, self.identifiers, self.research_subjects = [], [""], {}, {}
+        self.key_hashes = self.key_lines = self.encounter_of_line = empty
+        self.encounter_token = np.zeros(0, np.int32)
+
     def token_code(self, token: str, index: dict[str, int]) -> int:
         code = index.get(token)
         if code is None:
