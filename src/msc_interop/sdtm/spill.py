@@ -75,19 +75,25 @@ class SpilledDataset:
         if all(cols == columns for cols in self._columns_of.values()):
             return
         self._target = list(columns)
-        if self._proxy is not None:
-            self._proxy = self._conformed(self._proxy)
+        if self._proxy is not None:  # its rows of the partitions without a variable got NaN when concatenated
+            proxy = self._conformed(self._proxy)
+            some = {c for c in columns if not all(c in cols for cols in self._columns_of.values())}
+            text = [c for c in some if not self._numeric(c)]
+            self._proxy = proxy.assign(**{c: proxy[c].astype(object).where(proxy[c].notna(), "") for c in text})
+
+    def _numeric(self, col: str) -> bool:
+        meta = mappings.sdtm_domain(self.name)
+        found = meta.by_name.get(col) if meta else None
+        return found is not None and found.type == "Num"
 
     def _conformed(self, df: pd.DataFrame) -> pd.DataFrame:
         if self._target is None or [str(c) for c in df.columns] == self._target:
             return df
-        meta = mappings.sdtm_domain(self.name)
-        known = meta.by_name if meta else {}
         out = {}
         for col in self._target:
             if col in df.columns:
                 out[col] = df[col]
-            elif known.get(col) is not None and known[col].type == "Num":
+            elif self._numeric(col):
                 out[col] = pd.Series(np.nan, index=df.index, dtype="float64")
             else:
                 out[col] = pd.Series("", index=df.index, dtype=object)
