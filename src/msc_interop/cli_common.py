@@ -71,7 +71,7 @@ def place_word(rejects: RejectReport, file: str, row: int) -> str:
 fhir_partition_option = click.option(
     "--partition-subjects", metavar="auto|on|off|N", default="auto", show_default=True,
     help="Read FHIR NDJSON N subjects at a time (the files are cut by subject in a scratch folder in OUTDIR), so "
-         "memory holds one partition (~250k resources) instead of the whole export; the SDTM is the same as a "
+         "memory holds one partition (~100k resources) instead of the whole export; the SDTM is the same as a "
          "whole read's. auto: when the NDJSON files exceed 512 MB; on: always; off: never. Bundles are read whole.")
 
 

@@ -17,6 +17,7 @@ partition and counted once. What differs by design: the rows of msc-interop's ow
 from __future__ import annotations
 
 import copy
+import gc
 import math
 import re
 import shutil
@@ -46,7 +47,7 @@ from msc_interop.fhir.subject_cut import AMBIGUOUS, IDENTIFIER, SHARED_TYPES, No
 from msc_interop.inputs.kinds import fhir_files
 from msc_interop.partition import SUBJECT
 from msc_interop.runtime import gc_paused
-from msc_interop.sdtm.partitioned import TARGET_ROWS, PartitionedStudy
+from msc_interop.sdtm.partitioned import PartitionedStudy
 from msc_interop.sdtm.spill import SpilledDataset
 from msc_interop.study import StudyMeta
 
@@ -54,6 +55,10 @@ from msc_interop.study import StudyMeta
 # lower than to-sdtm's HOLD_ROWS, whose validation runs on the held datasets, so that a pull's memory stays that of
 # a partition whatever the study's size (benchmarks/README.md: pull of 115k resources)
 HOLD_ROWS = 50_000
+# resources a partition holds by default: a read holds ~2 KB per resource until its datasets are built (to-sdtm's
+# records are lighter: it aims at 250k); 1M Observations read in 19 partitions of 55k peaked at 233 MB, in 5 of
+# 200k at 716 MB, in about the same time
+TARGET_RESOURCES = 100_000
 _OLDER_OF = re.compile(r"an older version of ([A-Za-z]+)/")
 _VISIT_SOURCES = ("LB", "EX")  # where a study made from FHIR takes its visits (resources/study.py)
 
@@ -74,7 +79,7 @@ def read_fhir_partitioned(paths: Sequence[Path | str], scratch: Path, options: R
                           ) -> tuple[PartitionedStudy, FhirReadReport] | None:
     """Read FHIR NDJSON a subject partition at a time into a PartitionedStudy (datasets held or spilled under
     `scratch`, an empty folder). None: the input is one partition, or cannot be cut exactly (not NDJSON, ...): read
-    it whole. `per_partition`: subjects per partition (default: about TARGET_ROWS resources each)."""
+    it whole. `per_partition`: subjects per partition (default: about TARGET_RESOURCES each)."""
     files, skipped = fhir_files([Path(p) for p in paths])
     enrolment = options.enrolment or Enrolment(studyid=options.study_meta.studyid if options.study_meta else "")
     options = copy.copy(options)
@@ -99,7 +104,8 @@ def read_fhir_partitioned(paths: Sequence[Path | str], scratch: Path, options: R
                 r.collect([*found.shared_files, *part_files])
                 study = build_study(r)
             merged.add(index, r, study, spill_dir)
-            del r, study  # not held while the next partition is read
+            del r, study  # not held while the next partition is read: a reader holds reference cycles (its
+            gc.collect()  # look-ups refer back to it), so they go now, not whenever a full collection comes
             for path in part_files:
                 path.unlink()
     shutil.rmtree(scratch / "scan", ignore_errors=True)
@@ -122,7 +128,7 @@ def _partitions(found: Scan, options: ReadOptions, per_partition: int | None) ->
         return np.zeros(len(found.tokens), dtype=np.int64), 1
     if per_partition is None:
         per_subject = max(1.0, found.lines / len(ordered))
-        per_partition = max(1, int(TARGET_ROWS / per_subject))
+        per_partition = max(1, int(TARGET_RESOURCES / per_subject))
     rank = {u: i // per_partition for i, u in enumerate(ordered)}
     codes = np.array([rank.get(u, 0) if u else 0 for u in usubjid], dtype=np.int64)
     return codes, math.ceil(len(ordered) / per_partition)
