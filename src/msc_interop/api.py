@@ -290,7 +290,7 @@ def from_fhir(
     date-times with an offset are converted to; `strict`: reject lab results of tests not in the mapping;
     `lab_map`: a site's lab map (msc_interop.lab_map), whose codes win over the built-in lab table.
     `partition_subjects`: FHIR NDJSON is read and written this many subjects at a time
-    (fhir/read_partitioned.py: the same files, the memory of one partition); "on": ~250k resources a partition;
+    (fhir/read_partitioned.py: the same files, the memory of one partition); "on": ~100k resources a partition;
     "auto": "on" when the NDJSON files exceed PARTITION_BYTES; 0: never."""
     from msc_interop.fhir import read_fhir
     from msc_interop.fhir.resources.enrolment import load_enrolment
