@@ -108,9 +108,9 @@ def _same_files(a: Path, b: Path) -> None:
 @pytest.mark.parametrize(("per", "stream"), [(1, False), (2, True)])
 def test_hospital_export_with_defects_reads_as_a_whole_read(hospital: Path, tmp_path: Path, per: int, stream: bool,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """(stream: every dataset written from the spill, none held, as a big study's are)"""
-    if stream:
-        monkeypatch.setattr(read_partitioned, "HOLD_ROWS", 0)
+    """(stream: every dataset written from the spill, as from-fhir does; else each held whole and written so)"""
+    if not stream:
+        monkeypatch.setattr(read_partitioned, "HOLD_ROWS", 10**9)
     whole = _convert(hospital, tmp_path / "whole", "off")
     part = _convert(hospital, tmp_path / "part", per)
     assert whole.partitions == 0 and part.partitions == (9 if per == 1 else 5)  # 8 Patients + the derived one
