@@ -51,8 +51,9 @@ def test_output_folder(sdtm_output: Path, fmt: str, per: int) -> None:
 
 @pytest.mark.parametrize("fmt", FORMATS_OUT)
 def test_seeded_defects_in_a_shuffled_lb(sdtm_output: Path, tmp_path: Path, fmt: str) -> None:
-    """LB with a repeated LBSEQ (rows 5 and 6 of a subject), LBTESTCD blank (row 11), LBDTC 2024-13-45 (row 21)
-    and a row of a subject not in DM, then its rows shuffled: each finding at the row where the defect went."""
+    """LB with a repeated LBSEQ (rows 5 and 6 of a subject), LBTESTCD blank (row 11), LBDTC 2024-13-45 (row 21),
+    LBORRESU FURLONGS in 3 rows (not in define.xml's CL.UNIT: counted over the whole LB, not its proxy) and a
+    row of a subject not in DM, then its rows shuffled: each finding at the row where the defect went."""
     folder = tmp_path / fmt
     shutil.copytree(sdtm_output / fmt, folder)
     study = read_sdtm(folder)
@@ -61,6 +62,7 @@ def test_seeded_defects_in_a_shuffled_lb(sdtm_output: Path, tmp_path: Path, fmt:
     lb.loc[5, "LBSEQ"] = lb.loc[4, "LBSEQ"]
     lb.loc[10, "LBTESTCD"] = ""
     lb.loc[20, "LBDTC"] = "2024-13-45"
+    lb.loc[[30, 31, 40], "LBORRESU"] = "FURLONGS"
     stranger = lb.iloc[[0]].assign(USUBJID="ZZ-UNKNOWN")
     lb = pd.concat([lb, stranger], ignore_index=True)
     order = np.random.default_rng(7).permutation(len(lb))
@@ -74,6 +76,10 @@ def test_seeded_defects_in_a_shuffled_lb(sdtm_output: Path, tmp_path: Path, fmt:
     found = {(f.rule_id, f.row_or_entry) for f in whole if f.dataset_or_resource == "LB"}
     assert {("MSC-SDTM-010", at(4)), ("MSC-SDTM-010", at(5)), ("MSC-SDTM-002", at(10)),
             ("MSC-SDTM-006", at(20)), ("MSC-SDTM-011", at(len(lb) - 1))} <= found
+    if (folder / "define.xml").is_file():
+        first = min(at(30), at(31), at(40))
+        assert [f.message for f in whole if f.rule_id == "MSC-DEF-007"] == [
+            f"LB.LBORRESU 'FURLONGS' is not in define.xml CodeList CL.UNIT (3 record(s), first at row {first})"]
 
 
 def test_cdisc_pilot(shared_dir: Path) -> None:

@@ -34,7 +34,8 @@ from msc_interop.validate.registry import list_rules, run
 from msc_interop.validate.rules import JsonFile, XptFile
 from msc_interop.validate.written import _SCHEMA_ROWS, _HeadRows
 
-CHUNK_ROWS = 200_000
+# rows read at a time: XPT columns are numpy arrays; a parsed JSON or CSV row is a Python object per cell
+CHUNK_ROWS = {"xpt": 200_000, "json": 50_000, "ndjson": 50_000, "csv": 50_000}
 
 
 class Declined(Exception):
@@ -44,8 +45,8 @@ class Declined(Exception):
 class ChunkedFile:
     """A dataset file given as consecutive row ranges (`chunks`); `findings` are complete once they are read."""
 
-    def __init__(self, fmt: str, path: Path, chunk_rows: int = CHUNK_ROWS):
-        self.fmt, self.path, self.chunk_rows = fmt, Path(path), chunk_rows
+    def __init__(self, fmt: str, path: Path, chunk_rows: int | None = None):
+        self.fmt, self.path, self.chunk_rows = fmt, Path(path), chunk_rows or CHUNK_ROWS[fmt]
         self.findings: list[Finding] = []
         self.header: dict[str, Any] | None = None
         self.name = ""

@@ -39,7 +39,7 @@ from msc_interop.sdtm.spill import representative_mask
 from msc_interop.study import Study, StudyMeta, conform
 from msc_interop.validate.columns import ColumnCache
 from msc_interop.validate.engine import SdtmGroup, _first_of, _shared_text, _standard, _study, read_dataset_file
-from msc_interop.validate.folder_chunks import CHUNK_ROWS, ChunkedFile, Declined
+from msc_interop.validate.folder_chunks import ChunkedFile, Declined
 from msc_interop.validate.model import Finding, Scope
 from msc_interop.validate.partitioned import validate_partitions
 from msc_interop.validate.registry import run
@@ -57,7 +57,7 @@ class FolderPartitions:
     per_partition: int | str = "auto"
     min_bytes: int = PARTITION_BYTES
     hold_bytes: int = HOLD_BYTES
-    chunk_rows: int = CHUNK_ROWS
+    chunk_rows: int | None = None  # rows read at a time (None: folder_chunks.CHUNK_ROWS of the format)
     used: list[tuple[str, int]] = field(default_factory=list)  # (folder or file, ranges) validated so
     declined: list[tuple[str, str]] = field(default_factory=list)  # (folder or file, why it was read whole)
 
@@ -239,10 +239,10 @@ class _Run:
                                         standard_conflicts=tuple(conflicts)).findings
         tree, define = self.group.tree, self.group.define
         if tree is not None and define is not None:
-            ctx = DefineContext(define, tree, proxies, files, self.fmt, headers,
-                                document_level=self.group.document_level,
-                                folder_datasets=self.group.folder_datasets, column_cache=_ProxyColumns(proxies, big))
-            findings += [_at_whole_row(f, big) for f in run(Scope.DEFINE, ctx, file=str(define))]
+            ctx = _ProxyDefine(define, tree, proxies, files, self.fmt, headers,
+                               document_level=self.group.document_level, folder_datasets=self.group.folder_datasets,
+                               column_cache=_ProxyColumns(proxies, big), big=big)
+            findings += [_numeric_row(f, big) for f in run(Scope.DEFINE, ctx, file=str(define))]
         return findings, len(groups)
 
     def _read(self, findings: list[Finding]) -> tuple[dict[str, pd.DataFrame], dict[str, _Big], dict[str, Path],
@@ -332,12 +332,18 @@ class _Run:
 
 class _ProxyColumns(ColumnCache):
     """The distinct values the define.xml rules read: of the held datasets, and of the big ones' proxies, where
-    a variable whose rows are counted (MSC-DEF-007) has its codes repeated so that each value counts its rows
-    in the whole dataset; first rows stay the proxy's (placed at whole rows afterwards: _at_whole_row)."""
+    a value's first row is its row in the whole dataset and a variable whose rows are counted (MSC-DEF-007) has
+    its codes repeated so that each value counts its rows in the whole dataset."""
 
     def __init__(self, datasets: dict[str, pd.DataFrame], big: dict[str, _Big]):
         super().__init__(datasets)
         self.big = big
+
+    def first_rows(self, ds: str, col: str) -> np.ndarray:
+        first = super().first_rows(ds, col)
+        if ds not in self.big:
+            return first
+        return np.where(first >= 0, self.big[ds].proxy_rows[np.maximum(first, 0)], -1)
 
     def distinct(self, ds: str, col: str) -> tuple[np.ndarray, pd.Series]:
         codes, uniques = super().distinct(ds, col)
@@ -347,20 +353,29 @@ class _ProxyColumns(ColumnCache):
         n = counted.reindex(uniques.to_numpy()).fillna(0).to_numpy(dtype=np.int64)
         return np.repeat(np.arange(len(uniques)), n), uniques
 
-    def first_rows(self, ds: str, col: str) -> np.ndarray:
-        key = (ds, col)
-        if key not in self._first:
-            codes, uniques = super().distinct(ds, col)
-            first = np.full(len(uniques), -1, dtype=np.int64)
-            found, at = np.unique(codes, return_index=True)
-            first[found] = at
-            self._first[key] = first
-        return self._first[key]
+
+@dataclass
+class _ProxyDefine(DefineContext):
+    """define.xml with the big datasets as proxies whose rows are named by their rows in the whole dataset."""
+
+    big: dict[str, _Big] = field(default_factory=dict)
+
+    def subject(self, ds: str, row: int | None) -> str:
+        if ds not in self.big or row is None:
+            return super().subject(ds, row)
+        at = np.flatnonzero(self.big[ds].proxy_rows == row - 1)
+        return str(self.datasets[ds]["USUBJID"].iloc[int(at[0])]) if len(at) and "USUBJID" in self.datasets[ds] \
+            else ""
 
 
-def _at_whole_row(f: Finding, big: dict[str, _Big]) -> Finding:
-    """A define.xml finding at a row of a big dataset's proxy, placed at that row in the whole dataset."""
+def _numeric_row(f: Finding, big: dict[str, _Big]) -> Finding:
+    """MSC-DEF-005 names a numeric column's row by its place in the frame it reads (not through the distinct
+    values, whose rows _ProxyColumns gives in the whole dataset): a big dataset's proxy row, placed here."""
     ds = big.get(f.dataset_or_resource)
-    if ds is None or f.row_or_entry is None:
+    col = f.variable_or_path
+    if f.rule_id != "MSC-DEF-005" or ds is None or f.row_or_entry is None or ds.proxy is None or \
+            col not in ds.proxy.columns or not pd.api.types.is_numeric_dtype(ds.proxy[col]):
         return f
-    return replace(f, row_or_entry=int(ds.proxy_rows[f.row_or_entry - 1]) + 1)
+    at = f.row_or_entry - 1
+    subject = str(ds.proxy[SUBJECT].iloc[at]) if SUBJECT in ds.proxy.columns else ""
+    return replace(f, row_or_entry=int(ds.proxy_rows[at]) + 1, usubjid=subject)
