@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import orjson
 
+from msc_interop.sdtm.xpt_layout import release
+
 _BLOCK = 8 << 20
 _BOM = b"\xef\xbb\xbf"
 _WHITE = b" \t\r\n"
@@ -94,23 +96,29 @@ def _ndjson(path: Path, raw: mmap.mmap, begin: int) -> RowIndex:
     first = size if first < 0 else first
     header = _loads_header(path, raw[begin:first])
     starts: list[np.ndarray] = []
+    firsts: list[np.ndarray] = []  # the first byte of each line (a newline: the line is empty)
     for at in range(first + 1, size, _BLOCK):
         block = np.frombuffer(raw, dtype=np.uint8, count=min(_BLOCK, size - at), offset=at)
-        nl = np.flatnonzero(block == 10) + at
-        line_starts = np.concatenate(([at], nl + 1)) if at == first + 1 else nl + 1
-        starts.append(line_starts[line_starts < size])
+        nl = np.flatnonzero(block == 10)
+        local = np.concatenate(([0], nl + 1)) if at == first + 1 else nl + 1
+        local = local[local + at < size]
+        inside = local < len(block)
+        first_bytes = np.full(len(local), 10, dtype=np.uint8)
+        first_bytes[inside] = block[local[inside]]
+        if not inside.all():  # a line starting right after this block
+            first_bytes[~inside] = raw[at + len(block)]
+        starts.append(local.astype(np.int64) + at)
+        firsts.append(first_bytes)
         del block
+        release(raw, at + _BLOCK)
     all_starts = np.concatenate(starts) if starts else np.empty(0, dtype=np.int64)
-    all_starts = np.unique(all_starts.astype(np.int64))
-    # a line is a row unless blank: empty (the next byte a newline) or, rarely, only white space
-    if len(all_starts):
-        first_bytes = np.frombuffer(raw, dtype=np.uint8)[all_starts]
-        keep = first_bytes != 10
-        for i in np.flatnonzero(keep & np.isin(first_bytes, np.frombuffer(b" \t\r", dtype=np.uint8))).tolist():
-            end = raw.find(b"\n", int(all_starts[i]))
-            keep[i] = bool(raw[int(all_starts[i]):size if end < 0 else end].strip())
-        all_starts = all_starts[keep]
-        del first_bytes
+    first_bytes = np.concatenate(firsts) if firsts else np.empty(0, dtype=np.uint8)
+    # a line is a row unless blank: empty (its first byte a newline) or, rarely, only white space
+    keep = first_bytes != 10
+    for i in np.flatnonzero(keep & np.isin(first_bytes, np.frombuffer(b" \t\r", dtype=np.uint8))).tolist():
+        end = raw.find(b"\n", int(all_starts[i]))
+        keep[i] = bool(raw[int(all_starts[i]):size if end < 0 else end].strip())
+    all_starts = all_starts[keep]
     return RowIndex(path, True, header, all_starts, size)
 
 
@@ -153,6 +161,7 @@ def _json(path: Path, raw: mmap.mmap, begin: int) -> RowIndex:
         depth = int(after[-1]) if len(after) else depth
         in_string = bool((len(quotes) + in_string) % 2)
         del block
+        release(raw, at)  # (the block's last bytes may be looked back at: escapes, the "rows" key)
         if rows_close >= 0:
             break
     if rows_open < 0 or rows_close < 0:
