@@ -56,7 +56,7 @@ class FolderPartitions:
 
     per_partition: int | str = "auto"
     min_bytes: int = PARTITION_BYTES
-    hold_bytes: int = HOLD_BYTES
+    hold_bytes: int | None = None  # None: HOLD_BYTES
     chunk_rows: int | None = None  # rows read at a time (None: folder_chunks.CHUNK_ROWS of the format)
     used: list[tuple[str, int]] = field(default_factory=list)  # (folder or file, ranges) validated so
     declined: list[tuple[str, str]] = field(default_factory=list)  # (folder or file, why it was read whole)
@@ -255,7 +255,8 @@ class _Run:
         headers: dict[str, dict[str, Any]] = {}
         for path in self.paths:
             ds = None
-            if path.stat().st_size <= self.options.hold_bytes:
+            hold = HOLD_BYTES if self.options.hold_bytes is None else self.options.hold_bytes
+            if path.stat().st_size <= hold:
                 got = read_dataset_file(self.fmt, path, findings, encoding)
                 if got is None:
                     continue
