@@ -38,7 +38,7 @@ def assert_same(folder: Path, per: int, hold_bytes: int = 0, chunk_rows: int = 9
     ranges = FolderPartitions(per, 0, hold_bytes=hold_bytes, chunk_rows=chunk_rows)
     parts = validate_paths([folder], sdtm_partitions=ranges).findings
     assert ranges.declined == []
-    assert len(ranges.used) == 1 and ranges.used[0][1] > 1
+    assert ranges.used and all(n > 1 for _, n in ranges.used)
     assert _rows(parts) == _rows(whole)
     return whole
 
@@ -89,6 +89,13 @@ def test_cdisc_pilot(shared_dir: Path) -> None:
     assert len(whole) > 1000
     assert any(f.rule_id == "MSC-DEF-005" and f.dataset_or_resource == "CM" and f.row_or_entry == 41
                for f in whole)  # CMDOSE 0.625, the 41st CM row: a proxy row placed back in the whole
+
+
+def test_cdisc_dataset_json_examples(shared_dir: Path) -> None:
+    """CDISC's Dataset-JSON 1.1 examples: the same datasets as XPT, Dataset-JSON and NDJSON in one folder with
+    define.xml 2.1, each format by ranges of 6 subjects."""
+    whole = assert_same(shared_dir / "external" / "dataset-json" / "examples-v1.1" / "sdtm", 6, chunk_rows=50)
+    assert {f.file.rsplit(".", 1)[-1] for f in whole} >= {"xpt", "json", "ndjson"}
 
 
 def test_a_big_file_not_in_utf8_makes_the_folder_read_whole(shared_dir: Path) -> None:
