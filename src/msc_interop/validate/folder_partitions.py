@@ -45,7 +45,9 @@ from msc_interop.validate.partitioned import validate_partitions
 from msc_interop.validate.registry import run
 from msc_interop.validate.rules import DefineContext
 
-HOLD_BYTES = 64 << 20  # a dataset file up to this size is read whole and held
+# a dataset file up to this size is read whole and held (validate of 10M LB rows in XPT peaked at 896 MB with
+# 16 MB, 1,065 MB with 64 MB: benchmarks/README.md)
+HOLD_BYTES = 16 << 20
 TARGET_ROWS = 250_000  # subject-level rows per range the automatic range size aims at
 
 
