@@ -1,6 +1,7 @@
 """Benchmark: from-fhir's peak memory and time at two sizes, as ratios (issue 16's pull, issue 18).
 
     python benchmarks/bench_from_fhir_memory.py --subjects 714 2856 [--out FILE] [--work DIR]
+    python benchmarks/bench_from_fhir_memory.py --fhir DIR_1M DIR_10M --partition on   (existing NDJSON folders)
 
 Per size, a study is generated (`synth --profile scale`: 140 Observations a subject, labs, vital signs, ECG; 714
 subjects make 99,960 Observations, 115,443 resources) and written once as FHIR NDJSON (`to-fhir --ndjson --bundle
@@ -87,16 +88,19 @@ def main() -> None:
     ap.add_argument("--work", type=Path, help="scratch folder (kept: the inputs are reused); default: a new one, "
                     "removed")
     ap.add_argument("--out", type=Path, help="JSON results file")
+    ap.add_argument("--fhir", type=Path, nargs=2, help="two NDJSON folders to read instead of generated ones")
+    ap.add_argument("--partition", default="auto", help="from-fhir --partition-subjects (auto|on|off|N)")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_from_fhir_"))
     work.mkdir(parents=True, exist_ok=True)
     try:
         sizes = []
-        for subjects in args.subjects:
-            fhir = _prepare(work, subjects)
-            out = work / f"sdtm-{subjects}"
+        for i, subjects in enumerate(args.subjects):
+            fhir = args.fhir[i] if args.fhir else _prepare(work, subjects)
+            out = work / f"sdtm-{i}"
             shutil.rmtree(out, ignore_errors=True)
-            seconds, peak = _child("from-fhir", str(fhir), "-o", str(out), "--created", "2026-01-01T00:00:00")
+            seconds, peak = _child("from-fhir", str(fhir), "-o", str(out), "--created", "2026-01-01T00:00:00",
+                                   "--partition-subjects", args.partition)
             base_s, base_mb = _child("base", str(fhir))
             sizes.append({"subjects": subjects, "observations": _observations(fhir), "from_fhir_s": round(seconds, 2),
                           "from_fhir_peak_mb": round(peak, 1), "base_s": round(base_s, 2),
@@ -109,6 +113,7 @@ def main() -> None:
     extra = (large["observations"] - small["observations"]) / 100_000
     result = {
         "date": time.strftime("%Y-%m-%d"),
+        "partition_subjects": args.partition,
         "commit": subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
                                  text=True).stdout.strip(),
         "sizes": sizes,

@@ -95,7 +95,8 @@ def _pull_base(base: str) -> tuple[float, int]:
     return time.perf_counter() - started, len(got)
 
 
-def _size(work: Path, observations: int, rounds: int, batch: int, skip: set[str]) -> list[dict]:
+def _size(work: Path, observations: int, rounds: int, batch: int, skip: set[str], partition: str = "auto"
+          ) -> list[dict]:
     subjects = max(1, observations // OBSERVATIONS_PER_SUBJECT)
     _msc("synth", "--subjects", str(subjects), "--profile", "scale", "-o", str(work / "records"))
     _msc("to-fhir", str(work / "records"), "-o", str(work / "fhir"), "--bundle", "none", "--ndjson", "--no-validate")
@@ -124,11 +125,13 @@ def _size(work: Path, observations: int, rounds: int, batch: int, skip: set[str]
                 assert unchanged == total and reload["requests"] < 20, reload["counts"]  # the reload sent nothing
             if "rest" not in skip:
                 lw, lrss, _ = _msc("pull", "--server", base, "--study", study, "-o", str(folder / "rest"),
-                                   "--state-dir", str(folder / "st"), "--format", "json", "--no-define")
+                                   "--state-dir", str(folder / "st"), "--format", "json", "--no-define",
+                                   "--partition-subjects", partition)
             if "base" not in skip:
                 lb, got = _pull_base(base)
             bw, brss, _ = _msc("pull", "--server", base, "--study", study, "-o", str(folder / "bulk"),
-                               "--state-dir", str(folder / "st2"), "--format", "json", "--no-define", "--bulk")
+                               "--state-dir", str(folder / "st2"), "--format", "json", "--no-define", "--bulk",
+                               "--partition-subjects", partition)
         row = {"round": rnd, "subjects": subjects, "observations": counts.get("Observation", 0), "resources": total,
                "batch_size": batch, "push_base_s": pb, "push_s": pw, "push_ratio": pw / pb,
                "push_per_s": total / pw, "push_rss_mb": prss, "reload_s": rw, "reload_per_s": total / rw,
@@ -153,12 +156,14 @@ def main() -> None:
                     help="leave out the baselines, the reload push or the REST pull (a memory-only run)")
     ap.add_argument("--work", type=Path, help="scratch folder (default: a new one under the temp dir; removed)")
     ap.add_argument("--out", type=Path, help="JSON results file")
+    ap.add_argument("--partition-subjects", default="auto",
+                    help="the pulls' --partition-subjects (e.g. 50: their conversion 50 subjects at a time)")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-server-"))
     rows = []
     try:
         for n in args.observations:
-            rows += _size(work / f"obs-{n}", n, args.rounds, args.batch_size, set(args.skip))
+            rows += _size(work / f"obs-{n}", n, args.rounds, args.batch_size, set(args.skip), args.partition_subjects)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"this process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

@@ -280,6 +280,7 @@ def from_fhir(
     pseudonym_key_file: str | Path | None = None,
     timezone: str | None = None,
     strict: bool = False,
+    partition_subjects: int | str = "auto",
 ) -> ConversionResult:
     """Read FHIR Bundles / NDJSON into a Study and write SDTM as `to_sdtm` does (plus the reject report).
 
@@ -287,7 +288,10 @@ def from_fhir(
     zone; `subjects`: the enrolment table (hospital Patient id -> SUBJID/USUBJID); `pseudonym_key_file`: the
     secret of keyed pseudonyms (else the environment variable MSC_PSEUDONYM_KEY); `timezone`: IANA name that
     date-times with an offset are converted to; `strict`: reject lab results of tests not in the mapping;
-    `lab_map`: a site's lab map (msc_interop.lab_map), whose codes win over the built-in lab table."""
+    `lab_map`: a site's lab map (msc_interop.lab_map), whose codes win over the built-in lab table.
+    `partition_subjects`: FHIR NDJSON is read and written this many subjects at a time
+    (fhir/read_partitioned.py: the same files, the memory of one partition); "on": ~100k resources a partition;
+    "auto": "on" when the NDJSON files exceed PARTITION_BYTES; 0: never."""
     from msc_interop.fhir import read_fhir
     from msc_interop.fhir.resources.enrolment import load_enrolment
 
@@ -298,12 +302,53 @@ def from_fhir(
     if timezone is not None:
         _check_timezone(timezone)
     enrolment = load_enrolment(meta.studyid if meta else "", subjects, pseudonym_key_file)
+    if _fhir_partitioning(paths, partition_subjects):
+        from msc_interop.fhir.read_partitioned import ReadOptions
+        from msc_interop.sdtm.partitioned import scratch_folder
+
+        options = ReadOptions(fhir_version, meta, timezone, strict, enrolment)
+        with _lab_map(lab_map), scratch_folder(outdir) as scratch:
+            result = _from_fhir_partitioned(paths, outdir, scratch, options, formats, define, creation_time(created),
+                                            partition_subjects)
+        if result is not None:
+            return result
     with _lab_map(lab_map):
         study_, rejects = read_fhir(paths, version=fhir_version, study_meta=meta, timezone=timezone,
                                     strict=strict, enrolment=enrolment)
     with _report_even_if_writing_fails(rejects, outdir):
         written = write_sdtm(study_, outdir, formats, define, creation_time(created))
     return ConversionResult(study_, rejects, [*written, *rejects.write(outdir)])
+
+
+def _fhir_partitioning(paths: Sequence[Path], per_partition: int | str) -> bool:
+    """Whether from-fhir reads this input a subject partition at a time: NDJSON asked to (a number, "on") or
+    big enough ("auto"). Other FHIR files are read whole (subject_cut.py says why)."""
+    from msc_interop.inputs.kinds import fhir_files
+
+    if isinstance(per_partition, int) and per_partition < 0:
+        raise InputError(f"partition_subjects: {per_partition} is not a number of subjects")
+    if per_partition in (0, "off"):
+        return False
+    files, _ = fhir_files(paths)
+    if not files or any(f.suffix.lower() != ".ndjson" for f in files):
+        return False
+    return per_partition != "auto" or sum(f.stat().st_size for f in files) > PARTITION_BYTES
+
+
+def _from_fhir_partitioned(paths: list[Path], outdir: Path, scratch: Path, options: Any, formats: Sequence[str],
+                           define: bool, stamp: str, per_partition: int | str) -> ConversionResult | None:
+    """from-fhir a subject partition at a time (None: one partition, or the input cannot be cut: whole)."""
+    from msc_interop.fhir.read_partitioned import read_fhir_partitioned
+    from msc_interop.sdtm.partitioned import write_partitioned
+
+    got = read_fhir_partitioned(paths, scratch, options, per_partition if isinstance(per_partition, int) else None)
+    if got is None:
+        return None
+    ps, rejects = got
+    with _report_even_if_writing_fails(rejects, outdir):
+        written = write_partitioned(ps, outdir, formats, define, stamp)
+    return ConversionResult(ps.proxy_study(), rejects, [*written, *rejects.write(outdir)], partitions=ps.partitions,
+                            rows=ps.rows())
 
 
 def _study_meta(path: str | Path):

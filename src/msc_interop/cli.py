@@ -19,6 +19,8 @@ import click
 from msc_interop import api
 from msc_interop.cli_adam import to_adam_command
 from msc_interop.cli_common import fail as _fail
+from msc_interop.cli_common import fhir_partition_option as _fhir_partition_option
+from msc_interop.cli_common import partition_choice as _partition_choice
 from msc_interop.cli_common import print_rejects as _print_rejects
 from msc_interop.cli_common import sdtm_output_options as _sdtm_output_options
 from msc_interop.cli_fhir import HOSPITAL_HELP, hospital_options
@@ -162,19 +164,6 @@ def to_sdtm(input_path: Path, outdir: Path, formats: list[str], define: bool, cr
     sys.exit(exit_status(result.rejects, result.validation))
 
 
-def _partition_choice(value: str) -> int | str:
-    """--partition-subjects: auto, on, off (0) or a positive number of subjects."""
-    value = value.strip().lower()
-    if value in ("auto", "on"):
-        return value
-    if value == "off":
-        return 0
-    if value.isdigit():
-        return int(value)
-    raise click.BadParameter(f"{value!r}: give auto, on, off or a number of subjects (e.g. 2000)",
-                             param_hint="--partition-subjects")
-
-
 def _print_validation(report) -> None:
     if report is None:
         return
@@ -279,16 +268,20 @@ Bad input:
 @click.option("--fhir-version", type=click.Choice(["R4", "R5"]), help="Refuse resources of the other version.")
 @_lab_map_option
 @hospital_options
+@_fhir_partition_option
 def from_fhir(inputs: tuple[Path, ...], outdir: Path, formats: list[str], define: bool, created: str | None,
-              fhir_version: str | None, lab_map: Path | None, **hospital: Any) -> None:
+              fhir_version: str | None, lab_map: Path | None, partition_subjects: str, **hospital: Any) -> None:
     """Read FHIR into SDTM DM, EX, AE, LB as to-sdtm writes them."""
     try:
         result = api.from_fhir(list(inputs), outdir, formats=formats, define=define, created=created,
-                               fhir_version=fhir_version, lab_map=lab_map, **hospital)
+                               fhir_version=fhir_version, lab_map=lab_map,
+                               partition_subjects=_partition_choice(partition_subjects), **hospital)
     except MscInteropError as exc:
         _fail(exc)
     for path in result.written:
         click.echo(f"wrote {path}")
+    if result.partitions:
+        click.echo(f"converted in {result.partitions} subject partitions (--partition-subjects)")
     _print_rejects(result.rejects)
     for line in result.rejects.skipped_lines():
         click.echo(line)

@@ -66,3 +66,23 @@ def place_word(rejects: RejectReport, file: str, row: int) -> str:
     if place_unit is not None:
         return place_unit(file, row)
     return "line" if rejects.row_unit == "row" and file.lower().endswith(".xml") else rejects.row_unit
+
+
+fhir_partition_option = click.option(
+    "--partition-subjects", metavar="auto|on|off|N", default="auto", show_default=True,
+    help="Read FHIR NDJSON N subjects at a time (the files are cut by subject in a scratch folder in OUTDIR), so "
+         "memory holds one partition (~100k resources) instead of the whole export; the SDTM is the same as a "
+         "whole read's. auto: when the NDJSON files exceed 512 MB; on: always; off: never. Bundles are read whole.")
+
+
+def partition_choice(value: str) -> int | str:
+    """--partition-subjects: auto, on, off (0) or a positive number of subjects."""
+    value = value.strip().lower()
+    if value in ("auto", "on"):
+        return value
+    if value == "off":
+        return 0
+    if value.isdigit():
+        return int(value)
+    raise click.BadParameter(f"{value!r}: give auto, on, off or a number of subjects (e.g. 2000)",
+                             param_hint="--partition-subjects")

@@ -9,6 +9,8 @@ from pathlib import Path
 import click
 
 from msc_interop.cli_common import fail as _fail
+from msc_interop.cli_common import fhir_partition_option as _fhir_partition_option
+from msc_interop.cli_common import partition_choice as _partition_choice
 from msc_interop.cli_common import print_rejects as _print_rejects
 from msc_interop.cli_common import sdtm_output_options as _sdtm_output_options
 from msc_interop.errors import MscInteropError
@@ -152,12 +154,13 @@ Exit status: 0 all converted, 1 records rejected, 2 server or input unusable. do
               help="Seconds to wait for each answer.")
 @click.option("--page-size", type=click.IntRange(min=1), default=500, show_default=True,
               help="Resources per search page (_count).")
+@_fhir_partition_option
 def pull_command(server: str, outdir: Path, formats: list[str], define: bool, study: str | None,
                  patients_file: Path | None, since: str | None, since_last_run: bool, fhir_version: str | None,
                  bulk: bool, bulk_timeout: float, bulk_type_filter: bool, token_file: Path | None,
                  smart_client_id: str | None, smart_key: Path | None, smart_scope: str,
                  smart_token_url: str | None, smart_kid: str | None, ca_bundle: Path | None,
-                 state_dir: Path | None, timeout: float, page_size: int) -> None:
+                 state_dir: Path | None, timeout: float, page_size: int, partition_subjects: str) -> None:
     """Search a FHIR server for a study's resources and convert them to SDTM."""
     from msc_interop.server import commands
     from msc_interop.server.client import FhirClient
@@ -174,6 +177,7 @@ def pull_command(server: str, outdir: Path, formats: list[str], define: bool, st
             result = pull(client, outdir, state_dir or default_state_dir(), study=study, patients=patients,
                           since=commands.since_instant(since), since_last_run=since_last_run,
                           fhir_version=fhir_version, page_size=page_size, formats=formats, define=define,
+                          partition_subjects=_partition_choice(partition_subjects),
                           bulk=BulkOptions(bulk_timeout, bulk_type_filter,
                                            lambda text: click.echo(f"$export: {text}", err=True)) if bulk else None)
     except MscInteropError as exc:
@@ -182,6 +186,8 @@ def pull_command(server: str, outdir: Path, formats: list[str], define: bool, st
                + (", ".join(f"{t} {n}" for t, n in sorted(result.counts.items())) or "nothing new"))
     for path in [*result.files, *result.conversion.written]:
         click.echo(f"wrote {path}")
+    if result.conversion.partitions:
+        click.echo(f"converted in {result.conversion.partitions} subject partitions (--partition-subjects)")
     _print_rejects(result.conversion.rejects)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)

@@ -103,6 +103,6 @@ def _visits_from_tv(tv: pd.DataFrame, known: pd.DataFrame) -> pd.DataFrame:
         "window_before": pd.to_numeric(parts["b"], errors="coerce").fillna(0).astype(int),
         "window_after": pd.to_numeric(parts["a"], errors="coerce").fillna(0).astype(int),
     })
-    out["EPOCH"] = out["VISITNUM"].map(epochs).fillna("").astype(object)
+    out["EPOCH"] = out["VISITNUM"].map(epochs).astype(object).fillna("")
     out["aliases"] = [()] * len(out)
     return out[VISIT_COLUMNS].reset_index(drop=True)

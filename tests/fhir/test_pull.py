@@ -73,6 +73,12 @@ def test_pull_by_study_gives_to_sdtm_s_sdtm(any_server: str, tmp_path: Path) -> 
     got = [json.loads(x) for x in (tmp_path / "pulled" / "fhir" / "Observation.ndjson").read_text().splitlines()]
     assert sorted(r["id"] for r in got) == sorted(r["id"] for r in expect["Observation"])
     same_sdtm(any_server, to_sdtm(tmp_path, path), sdtm(tmp_path / "pulled" / "sdtm"))
+    # the same pull converted a range of subjects at a time (what keeps a big study's pull flat): the same SDTM
+    code, out = pull(any_server, tmp_path / "cut", tmp_path / "cut-state", "--study", study, "--page-size", "50",
+                     "--partition-subjects", "1")
+    assert code == 0, out
+    assert "converted in 2 subject partitions" in out  # 2 subjects, 1 a partition
+    same_sdtm(any_server, to_sdtm(tmp_path, path), sdtm(tmp_path / "cut" / "sdtm"))
 
 
 def test_pull_by_patients(tmp_path: Path) -> None:

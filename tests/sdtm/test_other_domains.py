@@ -76,8 +76,8 @@ def test_qs_and_custom_domain_go_json_to_xpt_to_json_with_every_attribute(packag
         assert [(c["name"], c["label"], c["dataType"], c.get("length")) for c in back["columns"]] == [
             (c["name"], c["label"], c["dataType"], c.get("length")) for c in ds["columns"]]
         assert back["label"] == ds["label"]
-        theirs = pd.DataFrame(ds["rows"]).fillna("")
-        ours = pd.DataFrame(back["rows"]).fillna("")
+        theirs = pd.DataFrame(ds["rows"]).astype(object).fillna("")
+        ours = pd.DataFrame(back["rows"]).astype(object).fillna("")
         assert ours.astype(str).values.tolist() == theirs.astype(str).values.tolist()
 
 

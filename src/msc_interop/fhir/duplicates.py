@@ -106,6 +106,8 @@ class Reader(Protocol):
     withdrawn: dict[str, str]
     dup_skipped: Counter[str]
     urls: dict[str, str]
+    identical: Counter[str]
+    identical_examples: list[str]
 
     def first_of(self, key: str) -> Located: ...
     def add_at(self, item: Located, form: str, fld: str, value: Any, reason: str, *, code: str) -> None: ...
@@ -127,7 +129,7 @@ def settle(r: Reader, copies: dict[str, list[Copy]]) -> None:
         groups[key] = [Copy(first, d, v), *later]
     _hash_again(groups, urls)
     identical: Counter[str] = Counter()
-    example = ""
+    example: tuple[str, str] | None = None
     for key, group in groups.items():
         rtype = key.split("/", 1)[0]
         first, later = group[0].loc, group[1:]
@@ -149,22 +151,32 @@ def settle(r: Reader, copies: dict[str, list[Copy]]) -> None:
             r.report.skipped_why[(rtype, why)] = r.report.skipped_why.get((rtype, why), 0) + 1
             if c.digest == won.digest:
                 identical[rtype] += 1
-                example = example or f"{key} in {places([first, *[x.loc for x in later]])}"
+                if not example or key < example[0]:  # the least key: the same example however the read is cut
+                    example = (key, f"{key} in {places([first, *[x.loc for x in later]])}")
                 continue
             el, mine, newest = ("versionId", c.version[0], won.version[0]) if by == "versionId" else (
                 "lastUpdated", c.version[1], won.version[1])
             r.report.superseded.append(f"{c.loc.label}: skipped: an older version of {key} (meta.{el} {mine}); the "
                                        f"newest (meta.{el} {newest}, {won.loc.label}) was converted")
-    if r.report.superseded:
-        n = len(r.report.superseded)
-        r.report.notes.append(f"{n} older version(s) of resources were skipped, the newest of each converted (each "
-                              f"listed under 'superseded' in rejects.json), e.g. {r.report.superseded[0]}")
+    r.identical.update(identical)
+    if example:
+        r.identical_examples.append(example[1])
+
+
+def duplicate_notes(report: FhirReadReport, identical: Counter[str], examples: list[str]) -> list[str]:
+    """The notes on what settling skipped, said once for the read (of every partition of it): older versions
+    (each listed under 'superseded'), identical copies by type; the examples are the first in sorted order."""
+    notes = []
+    if report.superseded:
+        n = len(report.superseded)
+        notes.append(f"{n} older version(s) of resources were skipped, the newest of each converted (each listed "
+                     f"under 'superseded' in rejects.json), e.g. {min(report.superseded)}")
     if identical:
         n = sum(identical.values())
         kinds = ", ".join(f"{k} {t}" for t, k in sorted(identical.items()))
-        r.report.notes.append(f"{n} resource(s) were identical copies of a resource read before ({kinds}; same type, "
-                              f"id and content, e.g. {example}): each was converted once, the copies are counted as "
-                              "skipped")
+        notes.append(f"{n} resource(s) were identical copies of a resource read before ({kinds}; same type, id and "
+                     f"content, e.g. {min(examples)}): each was converted once, the copies are counted as skipped")
+    return notes
 
 
 def _hash_again(groups: dict[str, list[Copy]], urls: dict[str, str]) -> None:

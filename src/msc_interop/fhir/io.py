@@ -283,8 +283,28 @@ def _bulk_type(name: str) -> str | None:
     return m.group(1) if m else None
 
 
+# NDJSON files cut from others (fhir/subject_cut.py): file -> (the original file's name, each line's original
+# number). Set around a read by `cut_origins`, so that every reader, and a second read of a file
+# (fhir/duplicates.py), names the original file and line.
+_ORIGINS: dict[Path, tuple[str, Any]] = {}
+
+
+@contextlib.contextmanager
+def cut_origins(origins: dict[Path, tuple[str, Any]]) -> Iterator[None]:
+    """Read the files of `origins` as the lines they were cut from (see _ORIGINS)."""
+    _ORIGINS.update(origins)
+    try:
+        yield
+    finally:
+        for path in origins:
+            _ORIGINS.pop(path, None)
+
+
 def _read_ndjson(path: Path) -> Iterator[Located | ReadProblem]:
-    name = path.name
+    name, original = _ORIGINS.get(path, (path.name, None))
+    if original is not None:
+        yield from _read_cut(path, name, original)
+        return
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed by the with below (an open that fails is a ReadProblem)
     except OSError as exc:
@@ -296,22 +316,35 @@ def _read_ndjson(path: Path) -> Iterator[Located | ReadProblem]:
         for lineno, line in enumerate(fh, 1):
             if lineno == 1 and line.startswith(_BOM):
                 line = line[len(_BOM):]
-            if not line.strip():
-                continue
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                yield ReadProblem(name, lineno, "line", f"line {lineno} is {_json_error(exc, False, line)}",
-                                  _line_type(line) or file_type)
-                continue
-            if not isinstance(obj, dict):
-                yield ReadProblem(name, lineno, "line", f"line {lineno}: a NDJSON line must be one JSON object, "
-                                  f"found {json_kind(obj)}", file_type)
-                continue
-            if obj.get("resourceType") == "Bundle":
-                yield from _bundle_entries(obj, name, path)
-                continue
-            yield Located(obj, name, lineno, "line", None, None, path)
+            if line.strip():
+                yield from _ndjson_line(line, lineno, name, path, file_type)
+
+
+def _read_cut(path: Path, name: str, original: Any) -> Iterator[Located | ReadProblem]:
+    """A cut file (no blank lines, no byte-order mark): each line read as line `original[i]` of file `name`."""
+    file_type = _bulk_type(name)
+    with open(path, "rb") as fh:
+        for line, lineno in zip(fh, original.tolist(), strict=True):
+            yield from _ndjson_line(line, lineno, name, path, file_type)
+
+
+def _ndjson_line(line: bytes, lineno: int, name: str, path: Path, file_type: str | None
+                 ) -> Iterator[Located | ReadProblem]:
+    """The resource(s) of one non-blank NDJSON line, or the problem with it."""
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        yield ReadProblem(name, lineno, "line", f"line {lineno} is {_json_error(exc, False, line)}",
+                          _line_type(line) or file_type)
+        return
+    if not isinstance(obj, dict):
+        yield ReadProblem(name, lineno, "line", f"line {lineno}: a NDJSON line must be one JSON object, "
+                          f"found {json_kind(obj)}", file_type)
+        return
+    if obj.get("resourceType") == "Bundle":
+        yield from _bundle_entries(obj, name, path)
+        return
+    yield Located(obj, name, lineno, "line", None, None, path)
 
 
 def _line_type(line: bytes) -> str | None:

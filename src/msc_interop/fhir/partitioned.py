@@ -45,14 +45,15 @@ def write_fhir_partitioned(ps: PartitionedStudy, out: Path, scratch: Path, *, ve
     """write_fhir for a partitioned study (its options and result alike); `scratch`: an empty folder."""
     proxy = ps.light_study()  # the study stage's view: every distinct site, lab, arm, dataset and column
     spec, tz, result, validator, outputs = setup(proxy.meta.timezone, version, bundle, ndjson, timezone, validate)
-    result.not_written = _not_written(ps)
-    describe_not_written(result)
-    for kind, in_bundle in outputs:
+    not_written: Counter[str] = Counter()
+    for n_output, (kind, in_bundle) in enumerate(outputs):
         staged = _Staged(kind, validator if not result.counts else None, chunk_size)  # validate once
         with contextlib.ExitStack() as stack, BackgroundWrites() as background:
             writers = [_stage_writer(kind, bundle, scratch / kind / f"s{s:02d}", stack, background)
                        for s in range(len(STAGES))]
             for part in ps.partitions_of():
+                if n_output == 0:  # counted while the partitions are at hand (not one more pass over them)
+                    not_written.update(_not_written(ps, part))
                 ctx = make_context(part.study, spec, tz, in_bundle, _row_base(part))
                 for s in range(1, len(STAGES)):
                     staged.emit(s, ctx, writers[s])
@@ -60,6 +61,9 @@ def write_fhir_partitioned(ps: PartitionedStudy, out: Path, scratch: Path, *, ve
             first = make_context(proxy, spec, tz, in_bundle)
             first.supp_study = _in_whole_order(staged.supp_study, proxy.names)
             staged.emit(0, first, writers[0])
+        if n_output == 0:
+            result.not_written = dict(not_written)
+            describe_not_written(result)
         if kind == "bundle":
             result.paths.append(_assemble_bundle(out / "bundle.json", scratch / kind, bundle, first.studyid,
                                                  [c.total() for c in staged.counts]))
@@ -122,13 +126,10 @@ def _in_whole_order(by_dataset: dict[str, list[dict[str, Any]]], names: list[str
     return {n: by_dataset[n] for n in sorted(by_dataset, key=lambda n: order.index(n) if n in order else len(order))}
 
 
-def _not_written(ps: PartitionedStudy) -> dict[str, int]:
-    """unwritten.not_written over the whole study: subject-level datasets summed over the partitions."""
-    total: Counter[str] = Counter()
-    for part in ps.partitions_of():
-        found = unwritten.not_written(part.study, WRITTEN_DOMAINS, TRIAL_DESIGN + CARRIED_ON_SUBJECT)
-        total.update({n: c for n, c in found.items() if n in ps.ranges or part.first})
-    return dict(total)
+def _not_written(ps: PartitionedStudy, part: StudyPartition) -> dict[str, int]:
+    """unwritten.not_written of one partition: its subject-level datasets' records (study-level: the first's)."""
+    found = unwritten.not_written(part.study, WRITTEN_DOMAINS, TRIAL_DESIGN + CARRIED_ON_SUBJECT)
+    return {n: c for n, c in found.items() if n in ps.ranges or part.first}
 
 
 def _placed(stage_findings: list[list[Finding]], stage_counts: list[Counter[str]]) -> list[Finding]:

@@ -17,6 +17,7 @@ import importlib.util
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import pandas as pd
 from msc_interop.errors import InputError
 from msc_interop.fhir.common import text
 from msc_interop.fhir.compact import Compactor
-from msc_interop.fhir.duplicates import Copy, copy_of, settle
+from msc_interop.fhir.duplicates import Copy, copy_of, duplicate_notes, settle
 from msc_interop.fhir.io import Located, ReadProblem, iter_resources
 from msc_interop.fhir.read_common import (
     FhirReadReport,
@@ -105,6 +106,10 @@ class _Reader(ReadContext):
         self.flattener = Flattener(self.compactor)
         self.ecg = EcgFlattener(self.compactor.text)
         self.evidence: Counter[str] = Counter()
+        self.evidence_forms: Counter[tuple[str, str]] = Counter()  # (version, resource type): what showed it
+        self.support_kept: Counter[str] = Counter()  # resources of SUPPORT_TYPES read (build_study)
+        self.built_from: tuple[dict[str, Any], str] = ({}, "")  # the study facts and STUDYID build_study used
+        self.subjects: dict[str, str] = {}  # "Patient/id" -> USUBJID, as build_study placed the records
         self.copies: dict[str, list[Copy]] = {}  # "Type/id" -> the later copies of a resource met more than once
         self.dup_skipped: Counter[str] = Counter()
         self.lost_files: list[str] = []  # what whole unreadable files cost (for the notes)
@@ -137,6 +142,7 @@ class _Reader(ReadContext):
             evident, tells = evident_version(res)
             if evident:
                 self.evidence[evident] += 1
+                self.evidence_forms[(evident, rtype)] += 1
             if self.forced and evident and evident != self.forced:
                 self.reject(item, rtype, "resourceType",
                             f"looks like FHIR {evident} (has {', '.join(f'{rtype}.{t}' for t in tells)}) but is "
@@ -283,6 +289,8 @@ def read_fhir(paths: Sequence[Path | str], *, version: str | None = None,
     clock time; with neither, they keep the clock time written (said in the notes). `strict`: lab results of tests
     not in the mapping are rejected instead of carried with a sponsor-defined test code. `enrolment`: how a
     hospital's Patient ids become USUBJID/SUBJID (fhir/resources/enrolment.py; default: the Patient id, warned).
+    FHIR written by others gives datasets in USUBJID order (stable: a subject's records keep the input's order);
+    FHIR written by msc-interop gives each dataset's rows in the order they had.
 
         >>> study, report = read_fhir([Path("out/fhir/bundle.json")])
         >>> report.reconciliation()
@@ -291,6 +299,18 @@ def read_fhir(paths: Sequence[Path | str], *, version: str | None = None,
     if isinstance(paths, str | Path):
         paths = [paths]
     files, skipped = fhir_files([Path(p) for p in paths])  # folders listed once, the tool's own reports left out
+    r = new_reader(version, study_meta, timezone, strict, enrolment)
+    with gc_paused():  # parsing makes a dict per resource and element: the collector would rescan them all
+        r.collect(files)
+        refuse_when_nothing_read(r.located, r.report, paths)
+        study = build_study(r)
+    finish_read(r, skipped, ReadFacts.of(study))
+    return study, r.report
+
+
+def new_reader(version: str | None, study_meta: StudyMeta | None, timezone: str | None, strict: bool,
+               enrolment: Enrolment | None) -> _Reader:
+    """A reader for one read (or one subject partition of it: fhir/read_partitioned.py)."""
     r = _Reader(version, study_meta)
     r.strict = strict
     r.forced_tz = timezone
@@ -298,49 +318,76 @@ def read_fhir(paths: Sequence[Path | str], *, version: str | None = None,
         r.enrolment = enrolment
     elif study_meta is not None:
         r.enrolment.studyid = study_meta.studyid
-    with gc_paused():  # parsing makes a dict per resource and element: the collector would rescan them all
-        r.collect(files)
-        _refuse_when_nothing_read(r, paths)
-        study = _build(r)
+    return r
+
+
+@dataclass
+class ReadFacts:
+    """What the notes at the end of a read need to know of the datasets built (of every partition)."""
+
+    dm_subjects: set[str] = field(default_factory=set)
+    clock_times: bool = False  # some LBDTC / AESTDTC / EXSTDTC has a time
+
+    @classmethod
+    def of(cls, study: Study) -> ReadFacts:
+        dm = study.datasets.get("DM")
+        times = any(name in study.datasets and col in study[name].columns and study[name][col].astype(str).str.contains(
+            "T", regex=False).any() for name, col in (("LB", "LBDTC"), ("AE", "AESTDTC"), ("EX", "EXSTDTC")))
+        return cls(set(dm["USUBJID"]) if dm is not None and "USUBJID" in dm.columns else set(), times)
+
+    def add(self, other: ReadFacts) -> None:
+        self.dm_subjects |= other.dm_subjects
+        self.clock_times = self.clock_times or other.clock_times
+
+
+def finish_read(r: _Reader, skipped: list[str], facts: ReadFacts) -> None:
+    """The report's version, notes, warnings and counts: said once, from what the whole read found."""
     rep = r.report
     rep.version = r.forced or (r.evidence.most_common(1)[0][0] if r.evidence else "")
     rep.notes[:0] = r.lost_files
     rep.notes += skipped
     if not r.forced and len(r.evidence) > 1:
-        rep.notes.append(f"the input mixes R4 and R5 content ({dict(r.evidence)}); each resource was read "
-                         "with the elements it has")
+        rep.notes.append(f"the input mixes R4 and R5 content ({dict(sorted(r.evidence.items()))}); each resource was "
+                         "read with the elements it has")
     if r.unresolved_encounters:
         rep.notes.append(f"{r.unresolved_encounters} record(s) refer to an Encounter that is not in the input (which "
                          "has no Encounters): they were converted without a visit")
-    _say_subjects_and_time(r, study)
-    _finish_counts(r)
-    return study, rep
-
-
-def _say_subjects_and_time(r: _Reader, study: Study) -> None:
-    """The notes and warnings on where USUBJID came from and which clock the date-times are in."""
-    rep = r.report
+    rep.notes += duplicate_notes(rep, r.identical, r.identical_examples)
+    if r.tallies["Patient by hospital id"]:
+        rep.notes.append(f"{r.tallies['Patient by hospital id']} Patient(s) without a study subject identifier: "
+                         "USUBJID is the Patient's id (names and other identifiers are never read)")
+    if r.tallies["derived subject Observation"]:
+        whose = "that Patient's id" if r.enrolment.kind == "hospital id" else f"from the {r.enrolment.kind}"
+        rep.notes.append(f"{r.tallies['derived subject Observation']} Observation(s) name their subject by a reference "
+                         f"to a Patient that is not in the input: USUBJID is {whose}")
+    sponsor = r.sponsor_tests().note() if not r.strict else None
+    if sponsor:
+        rep.notes.append(sponsor)
+        rep.warnings.append(r.sponsor_tests().warning())
+    routes = r.routes_forms().note()
+    if routes:
+        rep.notes.append(routes)
+        rep.warnings.append(routes)
     rep.notes += r.enrolment.notes()
-    dm = study.datasets.get("DM")
-    warning = r.enrolment.warning(set(dm["USUBJID"]) if dm is not None and "USUBJID" in dm.columns else set())
+    warning = r.enrolment.warning(facts.dm_subjects)
     if warning:
         rep.warnings.append(warning)
     if r.tz:
         rep.notes.append(f"date-times with a UTC offset were converted to the local time of {r.tz} (--timezone, "
                          "else the study definition's time zone)")
-    elif any(name in study.datasets and col in study[name].columns and study[name][col].astype(str).str.contains(
-            "T", regex=False).any() for name, col in (("LB", "LBDTC"), ("AE", "AESTDTC"), ("EX", "EXSTDTC"))):
+    elif facts.clock_times:
         rep.notes.append("no time zone given (--timezone or --study): date-times keep the clock time written in "
                          "the FHIR data, whatever their UTC offset")
+    _finish_counts(r)
 
 
-def _refuse_when_nothing_read(r: _Reader, paths: Sequence[Path | str]) -> None:
+def refuse_when_nothing_read(located: int, report: FhirReadReport, paths: Sequence[Path | str]) -> None:
     """Exit 2 (InputError) when not one resource could be read: the problems say why, file by file."""
-    if r.located:
+    if located:
         return
-    if not r.report.rejects:
+    if not report.rejects:
         raise InputError(f"no FHIR resources found in {', '.join(map(str, paths))}")
-    problems = r.report.sorted()
+    problems = report.sorted()
     shown = "\n  ".join(f"{x.file} {x.field}: {x.reason}" for x in problems[:10])
     more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
     raise InputError(f"no FHIR resource could be read from {', '.join(map(str, paths))}:\n  {shown}{more}")
@@ -350,7 +397,8 @@ def _refuse_when_nothing_read(r: _Reader, paths: Sequence[Path | str]) -> None:
 
 # --- building the Study ----------------------------------------------------------------------------------
 
-def _build(r: _Reader) -> Study:
+def build_study(r: _Reader) -> Study:
+    """The datasets of what `r` collected, each with USUBJID in USUBJID order, and the study metadata."""
     info = read_study(r)
     meta = r.study_meta
     r.tz = r.forced_tz or info.get("timezone") or (meta.timezone if meta else None)
@@ -423,10 +471,22 @@ def _build(r: _Reader) -> Study:
         if "STUDYID" in datasets[name].columns:
             col = datasets[name]["STUDYID"]
             datasets[name]["STUDYID"] = col.where(col.map(text) != "", studyid) if not own else col
+    for name, df in datasets.items():  # FHIR of others: SDTM order (msc-interop's own keeps the rows' own order)
+        if not own and "USUBJID" in df.columns and len(df) > 1 and not df["USUBJID"].is_monotonic_increasing:
+            datasets[name] = df.sort_values("USUBJID", kind="stable", ignore_index=True)
+    r.support_kept = Counter({form: len(r.by_type.get(form, ())) for form in SUPPORT_TYPES})
+    r.subjects = subjects
+    r.built_from = (info, studyid)
+    return Study(study_meta_of(r, datasets), datasets)
+
+
+def study_meta_of(r: _Reader, datasets: dict[str, pd.DataFrame]) -> StudyMeta:
+    """The study definition given, else made from the FHIR (visits from LB and EX rows, trial design)."""
+    info, studyid = r.built_from
     study_meta = read_study_meta(r, info, studyid, datasets)
     if r.study_meta is None:
         study_meta = apply_trial_design(study_meta, datasets)
-    return Study(study_meta, datasets)
+    return study_meta
 
 
 def _finish_counts(r: _Reader) -> None:
@@ -443,7 +503,7 @@ def _finish_counts(r: _Reader) -> None:
         if skipped:
             rep.skipped[form] = skipped
         if form in SUPPORT_TYPES and form != "ResearchStudy":
-            converted = len(r.by_type.get(form, ()))
+            converted = r.support_kept.get(form, 0)
         else:
             converted = r.converted.get(form, 0)
         rep.count(form, n - skipped, min(n - skipped, converted))

@@ -106,7 +106,7 @@ class FhirReadReport(RejectReport):
         if self.warnings:
             doc["warnings"] = list(self.warnings)
         if self.superseded:
-            doc["superseded"] = list(self.superseded)
+            doc["superseded"] = sorted(self.superseded)
         if self.notes:
             doc["notes"] = list(self.notes)
         write_bytes_atomic(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
@@ -191,6 +191,37 @@ class ReadContext:
         self.enrolment = Enrolment()  # hospital Patient id -> study subject (fhir/resources/enrolment.py)
         self.strict = False  # --strict: lab results of tests not in the mapping are rejected, not carried
         self.skipped: Counter[str] = Counter()  # resources skipped on purpose by a reader (skip)
+        # what the notes count, said once at the end of the read (fhir/read.py finish_read): Patients whose
+        # USUBJID came from the enrolment, Observations whose subject is only a reference, identical copies
+        self.tallies: Counter[str] = Counter()
+        self.identical: Counter[str] = Counter()  # resource type -> identical copies skipped
+        self.identical_examples: list[str] = []
+        # read-wide: one object for every subject partition of a read (fhir/read_partitioned.py), so that a
+        # sponsor-defined test gets one code and the notes name every test and route once
+        self._sponsor: Any = None
+        self._routes: Any = None
+
+    def sponsor_tests(self) -> Any:
+        """The lab tests carried with sponsor-defined codes in this read (lab/sponsor.py), made once."""
+        if self._sponsor is None:
+            from msc_interop.fhir.resources.lab.sponsor import SponsorTests
+
+            self._sponsor = SponsorTests()
+        return self._sponsor
+
+    def routes_forms(self) -> Any:
+        """The routes and dose forms met in this read (resources/routes.py), made once."""
+        if self._routes is None:
+            from msc_interop.fhir.resources.routes import RoutesForms
+
+            self._routes = RoutesForms()
+        return self._routes
+
+    def share_read_wide(self, first: ReadContext) -> None:
+        """Use `first`'s read-wide objects (the first subject partition's reader): one read, many partitions."""
+        self.enrolment = first.enrolment
+        self._sponsor = first.sponsor_tests()
+        self._routes = first.routes_forms()
 
     def skip(self, form: str, why: str) -> None:
         """A resource a reader leaves out on purpose (not a record of its domain): counted per type and reason."""
@@ -534,5 +565,7 @@ def foreign_columns(name: str, df: pd.DataFrame) -> pd.DataFrame:
         for v in meta.variables:
             if v.core == "Req" and v.name not in cols:
                 cols.append(v.name)
+        rank = {v.name: i for i, v in enumerate(meta.variables)}  # whatever order the records met them in
+        cols.sort(key=lambda c: (rank.get(c, len(rank)), c if c not in rank else ""))
     spec = {"variables": cols, "numeric": []}
     return columns(name, df.reindex(columns=[c for c in cols if c in df.columns]), spec)

@@ -56,6 +56,7 @@ class PartitionedStudy:
     text_origins: dict[str, tuple[str, int, str]] = field(default_factory=dict)
     partitions: int = 0
     ranges: dict[str, dict[int, tuple[int, int]]] = field(default_factory=dict)  # dataset -> partition -> rows
+    _proxy_study: Study | None = field(default=None, repr=False, compare=False)
 
     def light_study(self) -> Study:
         """The proxy study with the held subject-level datasets but DM cut to their representative rows too:
@@ -91,10 +92,12 @@ class PartitionedStudy:
             yield StudyPartition(part, rows, i)
 
     def proxy_study(self) -> Study:
-        """The study with each spilled dataset as its proxy: what define.xml and file headers need."""
-        study = Study(self.meta, {**self.held, **{n: s.proxy for n, s in self.spilled.items()}})
-        study.text_origins = self.text_origins
-        return study
+        """The study with each spilled dataset as its proxy: what define.xml and file headers need (made once:
+        Study conforms every held dataset, and writing, validation and partitions_of each ask for it)."""
+        if self._proxy_study is None:
+            self._proxy_study = Study(self.meta, {**self.held, **{n: s.proxy for n, s in self.spilled.items()}})
+            self._proxy_study.text_origins = self.text_origins
+        return self._proxy_study
 
 
 def subjects_per_partition(folder: Path, n_subjects: int, files: dict[str, str]) -> int:

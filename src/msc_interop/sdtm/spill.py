@@ -38,6 +38,8 @@ class SpilledDataset:
         self.ranges: dict[int, tuple[int, int]] = {}  # partition -> (first row, end row) in the whole dataset
         self._proxy: pd.DataFrame | None = None
         self._lead: Path | None = None
+        self._columns_of: dict[Path, list[str]] = {}
+        self._target: list[str] | None = None  # conform(): the columns every frame is read back with
 
     def append(self, df: pd.DataFrame, partition: int) -> None:
         """Add partition `partition`'s rows (partitions come in order) after those already held."""
@@ -46,6 +48,7 @@ class SpilledDataset:
         with open(path, "wb") as fh:
             pickle.dump(df, fh, protocol=pickle.HIGHEST_PROTOCOL)
         self.parts.append(path)
+        self._columns_of[path] = [str(c) for c in df.columns]
         self.rows += len(df)
         picked = representative_rows(df, self.name)
         self._proxy = picked if self._proxy is None else _concat([self._proxy, picked])
@@ -65,12 +68,43 @@ class SpilledDataset:
         picked = representative_rows(df, self.name)
         self._proxy = picked if self._proxy is None else _concat([picked, self._proxy])
 
+    def conform(self, columns: list[str]) -> None:
+        """Read every frame back with `columns`, in that order: partitions of FHIR written by others may lack a
+        variable no record of theirs has. A missing variable is empty as in a whole read: "" for text, NaN for
+        a number (the SDTM metadata's type)."""
+        if all(cols == columns for cols in self._columns_of.values()):
+            return
+        self._target = list(columns)
+        if self._proxy is not None:  # its rows of the partitions without a variable got NaN when concatenated
+            proxy = self._conformed(self._proxy)
+            some = {c for c in columns if not all(c in cols for cols in self._columns_of.values())}
+            text = [c for c in some if not self._numeric(c)]
+            self._proxy = proxy.assign(**{c: proxy[c].astype(object).where(proxy[c].notna(), "") for c in text})
+
+    def _numeric(self, col: str) -> bool:
+        meta = mappings.sdtm_domain(self.name)
+        found = meta.by_name.get(col) if meta else None
+        return found is not None and found.type == "Num"
+
+    def _conformed(self, df: pd.DataFrame) -> pd.DataFrame:
+        if self._target is None or [str(c) for c in df.columns] == self._target:
+            return df
+        out = {}
+        for col in self._target:
+            if col in df.columns:
+                out[col] = df[col]
+            elif self._numeric(col):
+                out[col] = pd.Series(np.nan, index=df.index, dtype="float64")
+            else:
+                out[col] = pd.Series("", index=df.index, dtype=object)
+        return pd.DataFrame(out, index=df.index)
+
     @property
     def proxy(self) -> pd.DataFrame:
         """The representative rows of the whole dataset (see the module docstring), in dataset order."""
         if self._proxy is None:
             raise ValueError(f"dataset {self.name}: nothing appended")
-        self._proxy = representative_rows(self._proxy, self.name)
+        self._proxy = representative_rows(self._conformed(self._proxy), self.name)
         return self._proxy
 
     @property
@@ -93,10 +127,9 @@ class SpilledDataset:
             return _concat([self._load(self._lead), own])
         return own
 
-    @staticmethod
-    def _load(path: Path) -> pd.DataFrame:
+    def _load(self, path: Path) -> pd.DataFrame:
         with open(path, "rb") as fh:
-            return pickle.load(fh)
+            return self._conformed(pickle.load(fh))
 
     def whole(self) -> pd.DataFrame:
         """All rows in one frame (for a dataset small enough to hold)."""

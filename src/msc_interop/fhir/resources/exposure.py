@@ -29,7 +29,6 @@ from msc_interop.fhir.read_common import (
     strict_bundle,
     subject_of,
 )
-from msc_interop.fhir.resources.routes import RoutesForms
 from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape, kept_text
 
 
@@ -187,7 +186,7 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
         return None
     tz = r.tz
     rows, over = [], []
-    codes = RoutesForms()
+    codes = r.routes_forms()
     for loc in items:
         res = loc.resource
         strict = strict_bundle(loc)
@@ -258,10 +257,6 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
         rows.append(row)
         over.append(read_carried(res, tz))
         r.converted["MedicationAdministration"] += 1
-    said = codes.note()
-    if said:
-        r.report.notes.append(said)
-        r.report.warnings.append(said)
     return domain_frame("EX", "EXTRT", rows, over, rfstdtc)
 
 

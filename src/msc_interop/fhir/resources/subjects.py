@@ -261,9 +261,7 @@ def read_patients(r: ReadContext) -> dict[str, dict[str, Any]]:
             usubjid = found["usubjid"]
             derived += 1
         out[key] = {"USUBJID": usubjid, "res": res, "loc": loc}
-    if derived and enrolment.kind == "hospital id":
-        r.report.notes.append(f"{derived} Patient(s) without a study subject identifier: USUBJID is the "
-                              "Patient's id (names and other identifiers are never read)")
+    r.tallies["Patient by hospital id"] += derived if enrolment.kind == "hospital id" else 0
     return out
 
 

@@ -38,7 +38,7 @@ from msc_interop.fhir.resources.lab.foreign import (
     own_unit_problem,
 )
 from msc_interop.fhir.resources.lab.shape import OBSERVATION, PER_ROW, STATIC
-from msc_interop.fhir.resources.lab.sponsor import SponsorTests, code_display, lab_kind
+from msc_interop.fhir.resources.lab.sponsor import code_display, lab_kind
 from msc_interop.fhir.resources.lab.standard import derive_standard
 from msc_interop.fhir.resources.supp import read_supplemental
 from msc_interop.fhir.resources.vital_kind import is_vital_sign
@@ -365,7 +365,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
     imap = terms.code_map("nrind_to_interpretation")
     derived_subject = 0
     memo = _LbMemo(r, encounters, orgs, tz)
-    sponsor = None if r.strict else SponsorTests()
+    sponsor = None if r.strict else r.sponsor_tests()
     vital: list[tuple] = []  # vital signs (compact records): VS, not LB (fhir/resources/vital_signs.py)
     for held in flat_obs:
         rec = expand(held)
@@ -427,9 +427,9 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
         else:
             row: dict[str, Any] = {"STUDYID": studyid, "DOMAIN": "LB", "USUBJID": usubjid,
                                    "LBNAM": memo.lab_name(rec.performer), "LBDTC": lbdtc, "LBNRIND": nrind}
-            problem = foreign_lab(rec, row, mapped, sponsor)
-            if problem:
-                r.reject(loc, "Observation", problem[0], problem[1], problem[2], code=problem[3])
+            bad = foreign_lab(rec, row, mapped, sponsor)
+            if bad:
+                r.reject(loc, "Observation", bad[0], bad[1], bad[2], code=bad[3])
                 continue
             if rec.effective_end is not None:
                 row["LBENDTC"] = memo.dtc(rec.effective_end)
@@ -454,14 +454,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
     del flat_obs  # the records are rows now (the vital signs' are in `vital`): not held while LB is made
     r.converted["Observation"] += len(rows_out)
     r.vs_found = (vital, lambda rec: subj_of[(rec.subject, rec.strict)], memo)  # read by vital_signs.py
-    said = sponsor.note() if sponsor is not None else None
-    if said:
-        r.report.notes.append(said)
-        r.report.warnings.append(sponsor.warning())
-    if derived_subject:
-        whose = "that Patient's id" if r.enrolment.kind == "hospital id" else f"from the {r.enrolment.kind}"
-        r.report.notes.append(f"{derived_subject} Observation(s) name their subject by a reference to a Patient "
-                              f"that is not in the input: USUBJID is {whose}")
+    r.tallies["derived subject Observation"] += derived_subject
     if not rows_out:
         return pd.DataFrame(columns=["STUDYID", "DOMAIN", "USUBJID", "LBSEQ", "LBTESTCD", "LBTEST"])
     df = _lb_frame(rows_out)

@@ -1,0 +1,305 @@
+"""Cut FHIR NDJSON files by subject, so an export too big to hold is read one range of subjects at a time.
+
+Why by subject: what the reader decides for one record depends only on its subject (Patient, ResearchSubject),
+the subject's Encounters, and study-level resources (ResearchStudy, Organization, Medication). So each line goes
+to the partition of its subject (`subject`, `patient` or a ResearchSubject's `individual`; a Patient is its own),
+the study-level lines go to every partition (SHARED_TYPES), and every other line (no subject, not JSON, a
+Group...) to the first, where the reader says what it says in a whole read.
+
+Two passes over the files: `scan` parses each line once (orjson) and keeps, per line, a small code for its
+subject (and its id's hash, its Encounter's), writing the subject and study-level lines aside (a small read
+decides USUBJID from them: fhir/read_partitioned.py); `cut` then copies each line to its partition's file,
+with its original line number beside it (`origins`), so every reject names the original file and line.
+
+Not cut (`NotSplittable`: the caller reads the files whole): a file that is not NDJSON, a Bundle on a line,
+copies of one resource (type and id) under two subjects, a record whose Encounter is another partition's, a
+subject named by an identifier two Patients share. Each would read differently when cut.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+BOM = b"\xef\xbb\xbf"
+SHARED_TYPES = frozenset({"ResearchStudy", "Organization", "Medication"})  # study-level: read in every partition
+SUBJECT_TYPES = frozenset({"Patient", "ResearchSubject"})
+SHARED = -1  # the code of a study-level line
+NO_SUBJECT = 0  # the code (token "") of a line with no subject: the first partition
+_REF = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
+
+
+class NotSplittable(Exception):
+    """The files cannot be cut exactly; the message says why (read them whole instead)."""
+
+
+@dataclass
+class Scan:
+    """What the first pass found: per file, each non-blank line's subject code; the subject tokens; where the
+    subject and study-level lines were written; what links tokens (ResearchSubject -> Patient, identifiers)."""
+
+    files: list[Path]
+    codes: list[np.ndarray]  # per file: int32 per non-blank line (SHARED, or an index into `tokens`)
+    tokens: list[str] = field(default_factory=lambda: [""])
+    subject_files: list[Path] = field(default_factory=list)  # Patient, ResearchSubject and study-level lines
+    shared_files: list[Path] = field(default_factory=list)  # study-level lines only
+    origins: dict[Path, tuple[str, np.ndarray]] = field(default_factory=dict)  # written file -> (name, lines)
+    research_subjects: dict[str, str] = field(default_factory=dict)  # "ResearchSubject/id" -> its subject token
+    identifiers: dict[tuple[Any, Any], str] = field(default_factory=dict)  # Patient identifier -> token
+    key_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # lines with an id
+    key_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # their global line index
+    encounter_of_line: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # record lines ...
+    encounter_token: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # ... their Encounter's
+    # subject code (-1: the Encounter is not in the input)
+    shared_lines: dict[str, int] = field(default_factory=dict)  # resource type -> study-level lines
+    lines: int = 0  # non-blank lines in all
+
+    def release(self) -> None:
+        """Let go of the per-line arrays once the files are cut (what the partitions' reads need stays)."""
+        empty = np.zeros(0, np.int64)
+        self.codes, self.tokens, self.identifiers, self.research_subjects = [], [""], {}, {}
+        self.key_hashes = self.key_lines = self.encounter_of_line = empty
+        self.encounter_token = np.zeros(0, np.int32)
+
+    def token_code(self, token: str, index: dict[str, int]) -> int:
+        code = index.get(token)
+        if code is None:
+            code = index[token] = len(self.tokens)
+            self.tokens.append(token)
+        return code
+
+
+AMBIGUOUS = "\x00ambiguous"
+IDENTIFIER = "\x00identifier"  # a subject token naming its subject by identifier: this, then JSON [system, value]
+
+
+def canonical(ref: Any) -> str:
+    """A reference as "Type/id" when it ends so (relative or absolute, with or without _history); else as is."""
+    if not isinstance(ref, str):
+        return ""
+    m = _REF.search(ref)
+    return f"{m.group(1)}/{m.group(2)}" if m else ref
+
+
+def subject_token(rtype: str, res: dict[str, Any]) -> str:
+    """The subject a resource belongs to: "Patient/id" for a Patient, its subject reference for the rest
+    (IDENTIFIER + JSON [system, value] when only an identifier names it), "" for none."""
+    if rtype == "Patient":
+        rid = res.get("id")
+        return f"Patient/{rid}" if isinstance(rid, str) else ""
+    for name in ("subject", "patient", "individual"):
+        element = res.get(name)
+        if type(element) is dict:
+            ref = element.get("reference")
+            if isinstance(ref, str) and ref:
+                return canonical(ref)
+            ident = element.get("identifier")
+            if type(ident) is dict and isinstance(ident.get("value"), str) and ident["value"]:
+                return IDENTIFIER + orjson.dumps([ident.get("system"), ident["value"]]).decode()
+            return ""
+    return ""
+
+
+def _encounter_ref(res: dict[str, Any]) -> str:
+    for name in ("encounter", "context"):
+        element = res.get(name)
+        if type(element) is dict and isinstance(element.get("reference"), str):
+            return canonical(element["reference"])
+    return ""
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) of each non-blank line, a first line's byte-order mark left out (as io.py reads)."""
+    with open(path, "rb") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if lineno == 1 and line.startswith(BOM):
+                line = line[len(BOM):]
+            if line.strip():
+                yield lineno, line if line.endswith(b"\n") else line + b"\n"
+
+
+class _Aside:
+    """Lines written aside to one file per input file, each with its original line number."""
+
+    def __init__(self, folder: Path, index: int, name: str):
+        self.path = folder / f"{index:04d}.ndjson"
+        self.name = name
+        self.fh = open(self.path, "wb")  # noqa: SIM115 - closed by close()
+        self.lines = array("q")
+
+    def add(self, lineno: int, line: bytes) -> None:
+        self.fh.write(line)
+        self.lines.append(lineno)
+
+    def close(self, into: Scan, listed: list[Path]) -> None:
+        self.fh.close()
+        if self.lines:
+            listed.append(self.path)
+            into.origins[self.path] = (self.name, _array(self.lines, np.int64))
+        else:
+            self.path.unlink()
+
+
+def scan(files: list[Path], scratch: Path) -> Scan:
+    """The first pass (see the module docstring). Files not named .ndjson, and Bundles on a line, are
+    NotSplittable."""
+    for path in files:
+        if path.suffix.lower() != ".ndjson":
+            raise NotSplittable(f"{path.name} is not NDJSON (only NDJSON files are cut by subject)")
+    return _Scanner(files, scratch).run()
+
+
+class _Scanner:
+    """The state of the first pass: token and Encounter indexes, and the per-line arrays being filled."""
+
+    def __init__(self, files: list[Path], scratch: Path):
+        self.out = Scan(files, [])
+        self.scratch = scratch
+        self.index: dict[str, int] = {"": NO_SUBJECT}
+        self.hashes, self.key_lines = array("q"), array("q")
+        self.enc_lines, self.enc_refs = array("q"), array("q")  # record lines naming an Encounter, its hash
+        self.enc_keys, self.enc_codes = array("q"), array("i")  # each Encounter's hash and subject code
+        (scratch / "subjects").mkdir(parents=True)
+        (scratch / "shared").mkdir(parents=True)
+
+    def run(self) -> Scan:
+        out = self.out
+        base = 0
+        for i, path in enumerate(out.files):
+            subjects = _Aside(self.scratch / "subjects", i, path.name)
+            shared = _Aside(self.scratch / "shared", i, path.name)
+            codes = array("i")
+            for lineno, line in _lines(path):
+                codes.append(self.line(lineno, line, subjects, shared, base + len(codes)))
+            subjects.close(out, out.subject_files)
+            shared.close(out, out.shared_files)
+            out.codes.append(_array(codes, np.int32))
+            base += len(codes)
+        out.lines = base
+        out.key_hashes, out.key_lines = _array(self.hashes, np.int64), _array(self.key_lines, np.int64)
+        out.encounter_of_line = _array(self.enc_lines, np.int64)
+        out.encounter_token = _subject_of(_array(self.enc_refs, np.int64), _array(self.enc_keys, np.int64),
+                                          _array(self.enc_codes, np.int32))
+        return out
+
+    def line(self, lineno: int, line: bytes, subjects: _Aside, shared: _Aside, global_line: int) -> int:
+        """The subject code of one line (writing it aside when it is a subject or study-level resource)."""
+        out = self.out
+        try:
+            res = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return NO_SUBJECT  # the reader reports the line where it goes: the first partition
+        rtype = res.get("resourceType") if type(res) is dict else None
+        if rtype == "Bundle":
+            raise NotSplittable(f"{shared.name} line {lineno} holds a Bundle (NDJSON Bundles are read whole)")
+        if not isinstance(rtype, str):
+            return NO_SUBJECT
+        if rtype in SHARED_TYPES:
+            shared.add(lineno, line)
+            subjects.add(lineno, line)
+            out.shared_lines[rtype] = out.shared_lines.get(rtype, 0) + 1
+            return SHARED
+        token = subject_token(rtype, res)
+        code = out.token_code(token, self.index)
+        rid = res.get("id")
+        if isinstance(rid, str):
+            self.hashes.append(hash((rtype, rid)))
+            self.key_lines.append(global_line)
+            if rtype == "Encounter":
+                self.enc_keys.append(hash(f"Encounter/{rid}"))
+                self.enc_codes.append(code)
+            elif rtype == "ResearchSubject":
+                out.research_subjects[f"ResearchSubject/{rid}"] = token
+        if rtype in SUBJECT_TYPES:
+            subjects.add(lineno, line)
+            if rtype == "Patient":
+                _identifiers(out, res, token)
+        elif rtype != "Encounter":
+            enc = _encounter_ref(res)
+            if enc.startswith("Encounter/"):
+                self.enc_lines.append(global_line)
+                self.enc_refs.append(hash(enc))
+        return code
+
+
+def _array(values: array, dtype: Any) -> np.ndarray:
+    """The numbers gathered in an array.array as numpy (no copy: the array stays alive as its buffer)."""
+    return np.frombuffer(values, dtype=dtype) if len(values) else np.zeros(0, dtype)
+
+
+def _subject_of(refs: np.ndarray, keys: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The subject code of the Encounter each reference names (by hash; -1 where no Encounter has it)."""
+    if not len(refs):
+        return np.zeros(0, np.int32)
+    if not len(keys):
+        return np.full(len(refs), -1, np.int32)
+    order = np.argsort(keys, kind="stable")
+    keys, codes = keys[order], codes[order]
+    at = np.minimum(np.searchsorted(keys, refs), len(keys) - 1)
+    return np.where(keys[at] == refs, codes[at], -1).astype(np.int32)
+
+
+def _identifiers(out: Scan, res: dict[str, Any], token: str) -> None:
+    """A Patient's identifiers -> its token, as ReadContext._identifiers_of_patients finds a subject by them."""
+    idents = res.get("identifier")
+    for ident in [idents] if isinstance(idents, dict) else idents if isinstance(idents, list) else ():
+        if not isinstance(ident, dict) or not isinstance(ident.get("value"), str):
+            continue
+        for k in {(ident.get("system"), ident["value"]), (None, ident["value"])}:
+            out.identifiers[k] = token if out.identifiers.get(k, token) == token else AMBIGUOUS
+
+
+def cut(found: Scan, partition_of_code: np.ndarray, n_partitions: int, scratch: Path) -> list[list[Path]]:
+    """The second pass: each routed line to its partition's file (one per input file), with its original line
+    number (found.origins). Returns each partition's files, the input files' order kept."""
+    folders = [scratch / f"p{i:05d}" for i in range(n_partitions)]
+    for f in folders:
+        f.mkdir(parents=True)
+    parts: list[list[Path]] = [[] for _ in range(n_partitions)]
+    for i, path in enumerate(found.files):
+        codes = found.codes[i]
+        target = np.where(codes == SHARED, -1, partition_of_code[np.maximum(codes, 0)])
+        outs: dict[int, tuple[Any, array]] = {}
+        try:
+            for (lineno, line), p in zip(_lines(path), target.tolist(), strict=True):
+                if p < 0:
+                    continue
+                got = outs.get(p)
+                if got is None:
+                    got = outs[p] = (open(folders[p] / f"{i:04d}.ndjson", "wb"), array("q"))  # noqa: SIM115
+                got[0].write(line)
+                got[1].append(lineno)
+        finally:
+            for fh, _ in outs.values():
+                fh.close()
+        for p, (_, lines) in sorted(outs.items()):
+            written = folders[p] / f"{i:04d}.ndjson"
+            parts[p].append(written)
+            found.origins[written] = (path.name, _array(lines, np.int64))
+    return parts
+
+
+def check_cut(found: Scan, partition_of_code: np.ndarray) -> None:
+    """NotSplittable when a cut would read differently from a whole read: copies of one resource in two
+    partitions, or a record whose Encounter is in another partition than the record."""
+    line_codes = np.concatenate(found.codes) if found.codes else np.zeros(0, np.int32)
+    line_part = np.where(line_codes == SHARED, -1, partition_of_code[np.maximum(line_codes, 0)])
+    if len(found.key_hashes):
+        order = np.argsort(found.key_hashes, kind="stable")
+        h, p = found.key_hashes[order], line_part[found.key_lines[order]]
+        clash = (h[1:] == h[:-1]) & (p[1:] != p[:-1])
+        if clash.any():
+            raise NotSplittable("the same resource (type and id) appears under two subjects")
+    if len(found.encounter_of_line):
+        known = found.encounter_token >= 0
+        record_part = line_part[found.encounter_of_line[known]]
+        encounter_part = partition_of_code[found.encounter_token[known]]
+        if (record_part != encounter_part).any():
+            raise NotSplittable("a record names an Encounter of another subject")
