@@ -24,6 +24,7 @@ from msc_interop.errors import InputError
 from msc_interop.inputs.kinds import RECORDS_DEFINITIONS, InputKind, input_kind, refuse_own_outputs
 from msc_interop.inputs.load import load_study, read_any
 from msc_interop.outcome import EXIT_OK, exit_status
+from msc_interop.partition import PARTITION_BYTES
 from msc_interop.rejects import RejectReport
 from msc_interop.study import Study
 
@@ -120,7 +121,6 @@ def to_sdtm(
                             rows=rows)
 
 
-PARTITION_BYTES = 512 << 20  # records CSV files larger than this in all are converted a partition at a time
 
 
 def _partitioning(input_path: str | Path, odm_map: str | Path | None, per_partition: int | str) -> bool:
@@ -489,7 +489,7 @@ def validate(paths: Sequence[str | Path], fhir_version: str | None = None, odm_m
              encoding: str | None = None, sdtmig: str | None = None, deep: bool = False, ct: str | None = None,
              engine: str = "local", scheduler: str | None = None, workers: int | None = None,
              partition_size: int | None = None, note: Callable[[str], None] | None = None,
-             progress: Callable[[int, int], None] | None = None):
+             progress: Callable[[int, int], None] | None = None, partition_subjects: int | str = "auto"):
     """Run every rule that applies to what each path holds; one Report (see msc_interop.validate).
     `encoding` of XPT/CSV text (default: detect per file); `sdtmig` the SDTMIG version to check against
     (default: what define.xml or TS SDTIGVER states); `deep` runs the fhir.resources models on every FHIR
@@ -497,24 +497,32 @@ def validate(paths: Sequence[str | Path], fhir_version: str | None = None, odm_m
     `engine` "dask": FHIR NDJSON validated in partitions (`partition_size` bytes; default: several per worker)
     on a Dask cluster, a local one of `workers` processes or the one at `scheduler` (validate/fhir_dask.py),
     with the same report; `note` hears the paths validated in this process, `progress` (done, total)
-    partitions."""
+    partitions. `partition_subjects`: an SDTM format folder whose files exceed PARTITION_BYTES ("auto"), or
+    any ("on", a number of subjects), is validated a range of subjects at a time with the same findings
+    (validate/folder_partitions.py); `note` hears which; 0 / "off": read whole."""
     from msc_interop.validate import validate_paths
+    from msc_interop.validate.folder_partitions import FolderPartitions, check_per_partition
 
     paths = [Path(p) for p in paths]
     refuse_own_outputs(paths)  # as every command does; inside a folder they are skipped
+    sdtm = FolderPartitions(check_per_partition(partition_subjects), PARTITION_BYTES)
     if engine == "local":
         if scheduler is not None or workers is not None or partition_size is not None:
             raise InputError("--scheduler, --workers and --partition-size go with --engine dask")
-        return validate_paths(paths, fhir_version=fhir_version, odm_map=odm_map, encoding=encoding, sdtmig=sdtmig,
-                              deep=deep, ct=ct)
-    if engine != "dask":
+        report = validate_paths(paths, fhir_version=fhir_version, odm_map=odm_map, encoding=encoding,
+                                sdtmig=sdtmig, deep=deep, ct=ct, sdtm_partitions=sdtm)
+    elif engine != "dask":
         raise InputError(f"engine {engine!r} is not known; use local or dask")
-    from msc_interop.validate.fhir_dask import DaskEngine
+    else:
+        from msc_interop.validate.fhir_dask import DaskEngine
 
-    with DaskEngine(scheduler, workers, partition_size, progress) as dask:
-        report = validate_paths(paths, fhir_version=fhir_version, odm_map=odm_map, encoding=encoding, sdtmig=sdtmig,
-                                deep=deep, ct=ct, fhir_engine=dask.ndjson)
-    for line in dask.notes(paths):
-        if note is not None:
+        with DaskEngine(scheduler, workers, partition_size, progress) as dask:
+            report = validate_paths(paths, fhir_version=fhir_version, odm_map=odm_map, encoding=encoding,
+                                    sdtmig=sdtmig, deep=deep, ct=ct, fhir_engine=dask.ndjson, sdtm_partitions=sdtm)
+        for line in dask.notes(paths):
+            if note is not None:
+                note(line)
+    if note is not None:
+        for line in sdtm.notes():
             note(line)
     return report

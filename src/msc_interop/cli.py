@@ -309,6 +309,9 @@ findings, report and exit status as --engine local. Without --scheduler a local 
 processes is started and stopped; with --scheduler (from `dask scheduler`, workers from `dask worker
 ADDRESS`) every worker must read the PATHs where this machine does (a shared file system). Other input
 (SDTM, FHIR Bundle JSON) is validated in this process; a note on stderr names such PATHs.
+--partition-subjects: an SDTM folder whose dataset files exceed 512 MB (auto) is validated a range of subjects
+at a time (big datasets held in a scratch folder under TMPDIR, sorted by USUBJID or not), with the same
+findings as a whole read; a note on stderr says so.
 Exit status: 0 passed at --fail-on, 1 findings at or above it, 2 unusable input.""")
 @click.argument("paths", metavar="PATH...", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--fhir-version", type=click.Choice(["R4", "R5"]), help="FHIR version of FHIR input (default: detect).")
@@ -338,10 +341,16 @@ Exit status: 0 passed at --fail-on, 1 findings at or above it, 2 unusable input.
 @click.option("--partition-size", type=int, metavar="BYTES",
               help="--engine dask: bytes of NDJSON per partition (default: the set split so that each worker gets "
                    "about 4).")
+@click.option("--partition-subjects", metavar="auto|on|off|N", default="auto", show_default=True,
+              help="Validate an SDTM folder N subjects at a time, so memory holds one range (~250k rows) and the "
+                   "small datasets instead of every dataset; the findings are the same as a whole read's. auto: "
+                   "when its dataset files exceed 512 MB; on: always, N chosen from the row counts; off: never. "
+                   "A file a range cannot show exactly (text not UTF-8, --encoding, a malformed row) makes its "
+                   "folder read whole.")
 def validate(paths: tuple[Path, ...], fhir_version: str | None, report_path: Path | None, fail_on: str,
              list_rules: bool, limit: int, odm_map: Path | None, encoding: str | None, sdtmig: str | None,
              deep: bool, ct: str | None, engine: str, scheduler: str | None, workers: int | None,
-             partition_size: int | None) -> None:
+             partition_size: int | None, partition_subjects: str) -> None:
     """Check SDTM and FHIR against the standards; one report of what is wrong and exactly where."""
     from rich.console import Console
 
@@ -361,7 +370,7 @@ def validate(paths: tuple[Path, ...], fhir_version: str | None, report_path: Pat
             report = api.validate(list(paths), fhir_version=fhir_version, odm_map=odm_map, encoding=encoding,
                                   sdtmig=sdtmig, deep=deep, ct=ct, engine=engine, scheduler=scheduler,
                                   workers=workers, partition_size=partition_size, note=notes.append,
-                                  progress=progress)
+                                  progress=progress, partition_subjects=_partition_choice(partition_subjects))
         for line in notes:
             click.echo(f"note: {line}", err=True)
         if report_path is not None:

@@ -22,6 +22,9 @@ import pandas as pd
 from msc_interop.study import Study
 
 SUBJECT = "USUBJID"
+# input files larger than this in all are read a partition at a time by default (--partition-subjects auto):
+# records CSV by to-sdtm and to-fhir, SDTM dataset files by validate
+PARTITION_BYTES = 512 << 20
 
 
 def is_study_level(df: pd.DataFrame) -> bool:

@@ -13,6 +13,7 @@ import pytest
 
 from msc_interop.errors import InputError
 from msc_interop.records import read_records
+from msc_interop.sdtm import xpt_layout
 from msc_interop.sdtm.build import build_study
 from msc_interop.sdtm.xpt import read_xpt, write_xpt
 from msc_interop.sdtm.xpt_layout import check_xpt_layout
@@ -85,7 +86,12 @@ def test_cuts_inside_the_header_say_so(lb_xpt: Path, tmp_path: Path) -> None:
         assert message is not None and "ends inside its header" in message, (cut, message)
 
 
-def test_a_second_member_is_refused_and_named(lb_xpt: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("window", [None, 4096, 97])
+def test_a_second_member_is_refused_and_named(lb_xpt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              window: int | None) -> None:
+    """Also when the file is searched in windows (of a page, of 97 bytes: the header across two windows)."""
+    if window is not None:
+        monkeypatch.setattr(xpt_layout, "_WINDOW", window)
     other = tmp_path / "dm.xpt"
     write_xpt(pd.DataFrame({"STUDYID": ["S"], "USUBJID": ["S-1"]}), "DM", other)
     joined = lb_xpt.read_bytes() + other.read_bytes()[240:]

@@ -93,7 +93,6 @@ def _cells(s: pd.Series, whole: bool = False) -> np.ndarray:
 def read_csv(path: Path) -> tuple[str, pd.DataFrame]:
     """Read an SDTM CSV: (dataset name from the file name, data); Num variables of the metadata as numbers."""
     path = Path(path)
-    name = path.stem.upper()
     try:
         raw = text_encoding.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)  # UTF-8, else cp1252
     except FileNotFoundError:
@@ -102,6 +101,24 @@ def read_csv(path: Path) -> tuple[str, pd.DataFrame]:
         raise InputError(f"{path.name}: empty file; expected a header row of SDTM variable names") from None
     except (UnicodeDecodeError, pd.errors.ParserError, OSError) as exc:
         raise InputError(f"{path.name}: not a readable UTF-8 CSV file: {exc}") from exc
+    return path.stem.upper(), csv_frame(path, raw)
+
+
+def numbers_if_all_columns(path: Path, columns: Iterable[str]) -> list[str]:
+    """The columns of `path` read as numbers only when every value in them is one (decided over the whole
+    column: a reader of the file in pieces decides them first, with `all_numbers`)."""
+    name = Path(path).stem.upper()
+    domain = mappings.sdtm_domain(name)
+    known = domain.by_name if domain else {}
+    define = datatypes_from_define(Path(path).parent / "define.xml").get(name, {})
+    return [c for c in columns if c not in known and _numeric_unknown(c, name, define)]
+
+
+def csv_frame(path: Path, raw: pd.DataFrame, numeric: dict[str, bool] | None = None) -> pd.DataFrame:
+    """The dataset of CSV text cells `raw` (rows numbered from 1 in errors). `numeric`: for the columns of
+    numbers_if_all_columns, whether every value of the whole column is a number (None: decided on `raw`)."""
+    path = Path(path)
+    name = path.stem.upper()
     domain = mappings.sdtm_domain(name)
     known = domain.by_name if domain else {}
     define = datatypes_from_define(path.parent / "define.xml").get(name, {})
@@ -110,7 +127,12 @@ def read_csv(path: Path) -> tuple[str, pd.DataFrame]:
         text = as_text(raw[col])
         v = known.get(col)
         if v is None:
-            out[col] = _numbers_if_all(text) if _numeric_unknown(col, name, define) else text
+            if not _numeric_unknown(col, name, define):
+                out[col] = text
+            elif numeric is None:
+                out[col] = _numbers_if_all(text)
+            else:
+                out[col] = _as_numbers(text) if numeric[col] else text
             continue
         if v.type != "Num":
             out[col] = text
@@ -131,7 +153,7 @@ def read_csv(path: Path) -> tuple[str, pd.DataFrame]:
             out[col] = num.astype("Int64")
         else:
             out[col] = num.astype("float64")
-    return name, pd.DataFrame(out, index=pd.RangeIndex(len(raw)))
+    return pd.DataFrame(out, index=pd.RangeIndex(len(raw)))
 
 
 _DEFINE_NUMBERS = frozenset({"integer", "float", "double", "decimal"})
@@ -148,8 +170,16 @@ def _numeric_unknown(col: str, name: str, define: dict[str, str]) -> bool:
 def _numbers_if_all(text: pd.Series) -> pd.Series:
     """The column as float64 (blank -> NaN) when every non-blank value is a number, else as it is: a sponsor's
     column the model calls numeric but that holds text is kept, never half converted."""
+    return _as_numbers(text) if all_numbers(text) else text
+
+
+def all_numbers(text: pd.Series) -> bool:
+    """Whether every non-blank value of the text column is a number."""
     blank = text.str.strip() == ""
     num = pd.to_numeric(text.where(~blank, np.nan), errors="coerce")
-    if (num.isna() & ~blank).any():
-        return text
-    return num.astype("float64")
+    return not (num.isna() & ~blank).any()
+
+
+def _as_numbers(text: pd.Series) -> pd.Series:
+    blank = text.str.strip() == ""
+    return pd.to_numeric(text.where(~blank, np.nan), errors="coerce").astype("float64")

@@ -198,12 +198,14 @@ def read_sdtm(path: Path, *, meta: StudyMeta | None = None) -> Study:
     return study
 
 
-def study_meta_from_data(datasets: dict[str, pd.DataFrame], sources: Mapping[str, Path] | None = None) -> StudyMeta:
+def study_meta_from_data(datasets: dict[str, pd.DataFrame], sources: Mapping[str, Path] | None = None,
+                         visit_counts: Sequence[pd.DataFrame] | None = None) -> StudyMeta:
     """StudyMeta rebuilt from SDTM data: studyid from STUDYID, visits from VISITNUM/VISIT/EPOCH, and what the
     trial design datasets say (TS: title, protocol, sponsor, indication; TV: the planned schedule).
 
     More than one STUDYID is refused, naming each value and the files (`sources`: dataset -> file) or
-    datasets that hold it."""
+    datasets that hold it. `visit_counts`: the visits as counted (visit_counts) where the datasets are not
+    all held (a big folder read a range at a time): counted from `datasets` when None."""
     ids = _studyids(datasets)
     if len(ids) > 1:
         def place(name: str, count: int, first: int) -> str:
@@ -213,7 +215,9 @@ def study_meta_from_data(datasets: dict[str, pd.DataFrame], sources: Mapping[str
         held = "; ".join(f"{value!r} in {', '.join(place(*p) for p in places)}" for value, places in ids.items())
         raise InputError(f"the datasets hold more than one STUDYID: {held}; read one study at a time")
     studyid = next(iter(ids), "")
-    meta = StudyMeta(studyid=studyid, visits=_visits(datasets))
+    if visit_counts is None:
+        visit_counts = [c for c in map(count_visits, datasets.values()) if c is not None]
+    meta = StudyMeta(studyid=studyid, visits=_visits(visit_counts))
     return apply_trial_design(meta, datasets)
 
 
@@ -252,15 +256,26 @@ def _choose_files(folder: Path) -> list[Path]:
     return chosen
 
 
-def _visits(datasets: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def count_visits(df: pd.DataFrame) -> pd.DataFrame | None:
+    """Rows per (VISITNUM, VISIT, EPOCH) of one dataset ("" for a missing or absent name; None: no VISITNUM):
+    counts of parts of a dataset add up to the whole's."""
+    if "VISITNUM" not in df.columns:
+        return None
+    num = pd.to_numeric(df["VISITNUM"].astype(object).replace("", float("nan")), errors="coerce")
+    keep = num.notna().to_numpy()
+    parts = {"VISITNUM": num[keep].astype("float64")}
+    for col in ("VISIT", "EPOCH"):
+        text = df[col].astype(object).fillna("")[keep] if col in df.columns else pd.Series("", index=num.index)[keep]
+        parts[col] = text.map(lambda v: v if isinstance(v, str) else str(v))
+    counts = pd.DataFrame(parts).groupby(["VISITNUM", "VISIT", "EPOCH"], sort=False).size()
+    return counts.rename("n").reset_index()
+
+
+def _visits(counts: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """Distinct visits in the data: VISITNUM with its most frequent VISIT name and EPOCH; the rest unknown."""
-    parts = [df[[c for c in ("VISITNUM", "VISIT", "EPOCH") if c in df.columns]]
-             for df in datasets.values() if "VISITNUM" in df.columns]
-    if not parts:
+    if not counts:
         return pd.DataFrame(columns=VISIT_COLUMNS)
-    allv = pd.concat(parts, ignore_index=True)
-    allv["VISITNUM"] = pd.to_numeric(allv["VISITNUM"].replace("", float("nan")), errors="coerce")
-    allv = allv[allv["VISITNUM"].notna()]
+    allv = pd.concat(counts, ignore_index=True)
     nums = sorted(float(v) for v in pd.unique(allv["VISITNUM"]))
     names, epochs = _most_frequent(allv, "VISIT"), _most_frequent(allv, "EPOCH")
     rows = [{"VISITNUM": num, "VISIT": names.get(num, ""), "protocol_day": 0, "planned_dy": 0,
@@ -271,10 +286,7 @@ def _visits(datasets: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def _most_frequent(visits: pd.DataFrame, col: str) -> dict[float, str]:
     """VISITNUM -> its most frequent non-empty `col` value (ties: alphabetically first)."""
-    if col not in visits.columns:
-        return {}
-    text = visits[col].astype(object).fillna("")  # the readers give text columns as str
-    sub = pd.DataFrame({"VISITNUM": visits["VISITNUM"], col: text})[text != ""]
-    counts = sub.groupby(["VISITNUM", col]).size().reset_index(name="n")
+    sub = visits[visits[col] != ""]
+    counts = sub.groupby(["VISITNUM", col])["n"].sum().reset_index(name="n")
     best = counts.sort_values(["VISITNUM", "n", col], ascending=[True, False, True]).drop_duplicates("VISITNUM")
     return {float(k): str(v) for k, v in zip(best["VISITNUM"], best[col], strict=True)}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pickle
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -149,9 +149,15 @@ def representative_rows(df: pd.DataFrame, name: str = "") -> pd.DataFrame:
     two): all a reader of the proxy asks of those is their lengths, ISO 8601 kinds and numeric forms."""
     if df.empty:
         return df.iloc[:1]
+    return df[representative_mask(df, name)].reset_index(drop=True)
+
+
+def representative_mask(df: pd.DataFrame, name: str = "", by_value: Collection[str] = ()) -> np.ndarray:
+    """True at the rows representative_rows keeps; `by_value`: more variables kept by value (say, those
+    a define.xml gives a codelist)."""
     cols = [str(c) for c in df.columns]
     groups = [c for c in cols if c.endswith(_GROUP_SUFFIXES) or c in _GROUP_NAMES]
-    by_value = _by_value(name, cols, groups)
+    by_value = _by_value(name, cols, groups) | (set(by_value) & set(cols))
     keep = np.zeros(len(df), dtype=bool)
     codes = {c: _codes(df[c], c in by_value) for c in cols}
     for c in cols:
@@ -162,7 +168,7 @@ def representative_rows(df: pd.DataFrame, name: str = "") -> pd.DataFrame:
         if c.endswith("CD") and c[:-2] in codes:
             decode = codes[c[:-2]]
             keep |= _firsts(codes[c] * (decode.max() + 1) + decode)
-    return df[keep].reset_index(drop=True)
+    return keep
 
 
 def _by_value(name: str, cols: list[str], groups: list[str]) -> set[str]:

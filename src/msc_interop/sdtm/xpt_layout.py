@@ -110,14 +110,41 @@ def _data_start(path: Path, raw: mmap.mmap, size: int) -> tuple[int, int]:
 
 def _second_member(path: Path, raw: mmap.mmap, data_at: int) -> int:
     """The end of the first member's data: the file's end; a second member on a record boundary is refused."""
-    at = raw.find(_ANY_MEMBER, data_at)
+    at = _find(raw, _ANY_MEMBER, data_at)
     while at >= 0 and (at - data_at) % RECORD:  # the text inside a value, not a header record
-        at = raw.find(_ANY_MEMBER, at + 1)
+        at = _find(raw, _ANY_MEMBER, at + 1)
     if at < 0:
         return len(raw)
     second = raw[at + 2 * RECORD + 8:at + 2 * RECORD + 16].decode("ascii", "replace").strip() or "?"
     raise InputError(f"{path.name}: holds more than one dataset (a second member, {second}, starts at byte "
                      f"{at:,}); msc-interop reads one dataset per XPT file, as the FDA asks: split the file")
+
+
+_WINDOW = 64 << 20
+
+
+def _find(raw: mmap.mmap, what: bytes, start: int) -> int:
+    """raw.find(what, start), a window at a time, each window's pages given back once searched: a scan of a
+    multi-GB file would otherwise keep every page of it in this process's resident memory until the map
+    closes (the pages stay in the page cache, shared)."""
+    size = len(raw)
+    while start < size:
+        end = min(size, start + _WINDOW)
+        at = raw.find(what, start, min(size, end + len(what) - 1))
+        if at >= 0:
+            return at
+        release(raw, end)
+        start = end
+    return -1
+
+
+def release(raw: mmap.mmap, upto: int) -> None:
+    """Give back the mapped pages before `upto` (read-only file map: they are read again from the page cache
+    if touched); nothing where the platform cannot."""
+    page = mmap.PAGESIZE
+    length = upto // page * page
+    if length > 0 and hasattr(raw, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+        raw.madvise(mmap.MADV_DONTNEED, 0, length)
 
 
 def _check_data(path: Path, raw: mmap.mmap, size: int, data_at: int, data_end: int, row_bytes: int) -> None:

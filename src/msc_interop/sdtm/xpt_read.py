@@ -59,10 +59,12 @@ class _Variable:
     format_name: str
 
 
-def read_xport_columns(path: Path, encoding: str = "utf-8", metadataonly: bool = False
-                       ) -> tuple[pd.DataFrame, XptMeta]:
+def read_xport_columns(path: Path, encoding: str = "utf-8", metadataonly: bool = False,
+                       rows: tuple[int, int] | None = None) -> tuple[pd.DataFrame, XptMeta]:
     """(data, metadata) of a one-dataset XPT v5 file; text decoded with `encoding` (UnicodeDecodeError as
-    pyreadstat raises it when the bytes are not text in it). Raises NotHandled for what pyreadstat must read."""
+    pyreadstat raises it when the bytes are not text in it). Raises NotHandled for what pyreadstat must read.
+    `rows` (start, stop): only those records (fixed width: no other is read), as the whole read gives them,
+    indexed from 0; meta.number_rows stays the file's."""
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as raw:
         if not raw[:RECORD].startswith(_V5_LIBRARY):
             raise NotHandled("not the V5 layout")
@@ -86,10 +88,12 @@ def read_xport_columns(path: Path, encoding: str = "utf-8", metadataonly: bool =
             number_rows=n_rows)
         if metadataonly:
             return pd.DataFrame(columns=meta.column_names), meta
-        columns, failed = _columns(raw, obs_at, n_rows, row_len, variables, encoding)
+        a, b = (0, n_rows) if rows is None else (max(0, min(rows[0], n_rows)), max(0, min(rows[1], n_rows)))
+        b = max(a, b)
+        columns, failed = _columns(raw, obs_at + a * row_len, b - a, row_len, variables, encoding)
     if failed is not None:  # raised here, once the map is closed (its traceback held views of the map)
         raise failed
-    frame = pd.DataFrame(columns, index=pd.RangeIndex(n_rows))
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(b - a))
     return frame, meta
 
 

@@ -35,7 +35,7 @@ class ColumnCache:
         """0-based row of the first occurrence of each distinct value (aligned with `distinct(ds, col)[1]`)."""
         key = (ds, col)
         if key not in self._first:
-            codes, uniques = self.distinct(ds, col)
+            codes, uniques = ColumnCache.distinct(self, ds, col)  # the rows' own codes, whatever a subclass counts
             first = np.full(len(uniques), -1, dtype=np.int64)
             found, at = np.unique(codes, return_index=True)
             first[found] = at

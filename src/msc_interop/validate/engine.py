@@ -75,20 +75,24 @@ class Options:
     deep: bool = False
     ct: str | None = None  # the CDISC CT version the study uses (--ct); None: as define.xml states
     fhir_engine: Any = None  # who reads FHIR NDJSON (None: this process; validate/fhir_dask.py: Dask workers)
+    # who validates a big SDTM format folder a range of subjects at a time (None: read whole;
+    # validate/folder_partitions.py): called as _validate_sdtm's per-format step, None when it declines
+    sdtm_partitions: Any = None
 
 
 def validate_paths(paths: Sequence[str | Path], *, fhir_version: str | None = None,
                    odm_map: str | Path | None = None, encoding: str | None = None,
                    sdtmig: str | None = None, deep: bool = False, ct: str | None = None,
-                   fhir_engine: Any = None) -> Report:
+                   fhir_engine: Any = None, sdtm_partitions: Any = None) -> Report:
     """Validate each path by what it holds (SDTM folder or file, to-sdtm output, study records, FHIR).
-    `fhir_engine`: who reads FHIR NDJSON (None: this process; validate/fhir_dask.py: Dask workers).
+    `fhir_engine`: who reads FHIR NDJSON (None: this process; validate/fhir_dask.py: Dask workers);
+    `sdtm_partitions`: who validates a big SDTM folder by subject partitions (validate/folder_partitions.py).
 
         >>> report = validate_paths([Path("out/sdtm")])                     # doctest: +SKIP
         >>> report.counts_by_severity()                                      # doctest: +SKIP
         {'error': 0, 'warning': 0, 'notice': 0}
     """
-    options = Options(check_encoding(encoding), sdtmig, deep, check_ct(ct), fhir_engine)
+    options = Options(check_encoding(encoding), sdtmig, deep, check_ct(ct), fhir_engine, sdtm_partitions)
     report = Report(sources=[str(p) for p in paths])
     for p in paths:
         report.extend(_validate_path(Path(p), fhir_version, 0, odm_map, options))
@@ -202,24 +206,49 @@ def _validate_sdtm(groups: dict[str, list[Path]], define: Path | None, *, whole_
                    options: Options = Options()) -> list[Finding]:
     findings: list[Finding] = []
     tree = _parse_define(define, findings) if define is not None else None
-    folder_datasets = frozenset(p.stem.upper() for files in groups.values() for p in files)
-    first = True
+    group = SdtmGroup(tree=tree, define=define, whole_study=whole_study, options=options,
+                      folder_datasets=frozenset(p.stem.upper() for files in groups.values() for p in files))
     for fmt in FORMAT_ORDER:
         if fmt not in groups:
             continue
-        frames, files, headers = _read_group(fmt, groups[fmt], findings, options.encoding)
-        study = _study(frames, files, findings)
-        columns = ColumnCache(study.datasets)  # distinct values per column, shared by the SDTM and define rules
-        standard, conflicts = _standard(options.sdtmig, tree, study, options.ct)
-        source = str(define if define is not None else (groups[fmt][0].parent if whole_study else groups[fmt][0]))
-        findings += run(Scope.SDTM, SdtmContext(study, source, files={k: str(v) for k, v in files.items()},
-                                                whole_study=whole_study, column_cache=columns,
-                                                standard=standard, standard_conflicts=tuple(conflicts)))
+        found = None
+        if options.sdtm_partitions is not None:
+            found = options.sdtm_partitions(fmt, groups[fmt], group)
+        findings += _validate_group(fmt, groups[fmt], group) if found is None else found
         if tree is not None and define is not None:
-            ctx = DefineContext(define, tree, study.datasets, files, fmt, headers, document_level=first,
-                                folder_datasets=folder_datasets, column_cache=columns)
-            findings += run(Scope.DEFINE, ctx, file=str(define))
-            first = False
+            group = replace(group, document_level=False)
+    return findings
+
+
+@dataclass(frozen=True)
+class SdtmGroup:
+    """What the validation of one format's files of an SDTM folder knows besides them."""
+
+    tree: etree._ElementTree | None
+    define: Path | None
+    whole_study: bool
+    options: Options
+    folder_datasets: frozenset[str]
+    document_level: bool = True  # the first format checked against define.xml runs its document checks
+
+    def source(self, paths: list[Path]) -> str:
+        return str(self.define if self.define is not None else (paths[0].parent if self.whole_study else paths[0]))
+
+
+def _validate_group(fmt: str, paths: list[Path], group: SdtmGroup) -> list[Finding]:
+    findings: list[Finding] = []
+    options, tree, define = group.options, group.tree, group.define
+    frames, files, headers = _read_group(fmt, paths, findings, options.encoding)
+    study = _study(frames, files, findings)
+    columns = ColumnCache(study.datasets)  # distinct values per column, shared by the SDTM and define rules
+    standard, conflicts = _standard(options.sdtmig, tree, study, options.ct)
+    findings += run(Scope.SDTM, SdtmContext(study, group.source(paths), files={k: str(v) for k, v in files.items()},
+                                            whole_study=group.whole_study, column_cache=columns,
+                                            standard=standard, standard_conflicts=tuple(conflicts)))
+    if tree is not None and define is not None:
+        ctx = DefineContext(define, tree, study.datasets, files, fmt, headers, document_level=group.document_level,
+                            folder_datasets=group.folder_datasets, column_cache=columns)
+        findings += run(Scope.DEFINE, ctx, file=str(define))
     return findings
 
 
@@ -252,49 +281,70 @@ def check_ct(ct: str | None) -> str | None:
 
 def _read_group(fmt: str, paths: list[Path], findings: list[Finding], encoding: str | None = None
                 ) -> tuple[dict[str, pd.DataFrame], dict[str, Path], dict[str, dict[str, Any]]]:
-    from msc_interop.sdtm.formats import FORMATS
-
     frames: dict[str, pd.DataFrame] = {}
     files: dict[str, Path] = {}
     headers: dict[str, dict[str, Any]] = {}
     for path in paths:
-        try:
-            if fmt == "xpt":
-                with reading(encoding) as log:
-                    name, df = FORMATS["xpt"].reader(path)
-                findings += decode_findings(log)
-                df = _shared_text(df)
-                with reading(encoding):  # the labels again: already reported with the data above
-                    _, meta = read_xport(path, metadataonly=True)
-                xpt = XptFile(path, meta.table_name or "", meta.file_label or "",
-                              dict(meta.column_names_to_labels or {}), df)
-                findings += run(Scope.XPT, xpt, file=str(path), dataset=name)
-            elif fmt in ("json", "ndjson"):
-                # a million parsed rows are tens of millions of objects that cannot form cycles: without the
-                # cyclic GC paused, its repeated full scans make parsing and the row checks several times slower
-                with gc_paused():
-                    parsed = _parse_dataset_json(path, fmt == "ndjson", findings)
-                    if parsed is None:
-                        continue
-                    findings += run(Scope.DATASETJSON, parsed, file=str(path), dataset=parsed.dataset)
-                    name, df = _dataset_from_parsed(parsed, fmt)
-                    headers[name] = parsed.header
-                    del parsed
-            else:
-                with reading(encoding) as log:
-                    name, df = FORMATS[fmt].reader(path)
-                findings += decode_findings(log)
-                df = _shared_text(df)
-        except (InputError, pyreadstat.ReadstatError, pyreadstat.PyreadstatError, OSError) as exc:
-            findings.append(_unreadable(path, f"an SDTM {fmt} dataset", exc))
+        got = read_dataset_file(fmt, path, findings, encoding)
+        if got is None:
             continue
-        if name in frames:
-            findings.append(_unreadable(path, f"an SDTM {fmt} dataset",
-                                        f"{files[name].name} already holds dataset {name}; keep one"))
+        name, df, header = got
+        if header is not None:
+            headers[name] = header  # (before the check: a second file of the dataset states it, as it did)
+        if not _first_of(name, path, fmt, files, findings):
             continue
         frames[name] = df
         files[name] = path
     return frames, files, headers
+
+
+def _first_of(name: str, path: Path, fmt: str, files: dict[str, Path], findings: list[Finding]) -> bool:
+    """Whether `path` is the first file of dataset `name` in its format folder (else a finding)."""
+    if name in files:
+        findings.append(_unreadable(path, f"an SDTM {fmt} dataset",
+                                    f"{files[name].name} already holds dataset {name}; keep one"))
+        return False
+    return True
+
+
+def read_dataset_file(fmt: str, path: Path, findings: list[Finding], encoding: str | None = None
+                      ) -> tuple[str, pd.DataFrame, dict[str, Any] | None] | None:
+    """One dataset file read whole with its file-level findings: (name, data, Dataset-JSON metadata or None);
+    None when it cannot be read (a finding says why)."""
+    from msc_interop.sdtm.formats import FORMATS
+
+    header = None
+    try:
+        if fmt == "xpt":
+            with reading(encoding) as log:
+                name, df = FORMATS["xpt"].reader(path)
+            findings += decode_findings(log)
+            df = _shared_text(df)
+            with reading(encoding):  # the labels again: already reported with the data above
+                _, meta = read_xport(path, metadataonly=True)
+            xpt = XptFile(path, meta.table_name or "", meta.file_label or "",
+                          dict(meta.column_names_to_labels or {}), df)
+            findings += run(Scope.XPT, xpt, file=str(path), dataset=name)
+        elif fmt in ("json", "ndjson"):
+            # a million parsed rows are tens of millions of objects that cannot form cycles: without the
+            # cyclic GC paused, its repeated full scans make parsing and the row checks several times slower
+            with gc_paused():
+                parsed = _parse_dataset_json(path, fmt == "ndjson", findings)
+                if parsed is None:
+                    return None
+                findings += run(Scope.DATASETJSON, parsed, file=str(path), dataset=parsed.dataset)
+                name, df = _dataset_from_parsed(parsed, fmt)
+                header = parsed.header
+                del parsed
+        else:
+            with reading(encoding) as log:
+                name, df = FORMATS[fmt].reader(path)
+            findings += decode_findings(log)
+            df = _shared_text(df)
+    except (InputError, pyreadstat.ReadstatError, pyreadstat.PyreadstatError, OSError) as exc:
+        findings.append(_unreadable(path, f"an SDTM {fmt} dataset", exc))
+        return None
+    return name, df, header
 
 
 def _shared_text(df: pd.DataFrame) -> pd.DataFrame:
