@@ -136,14 +136,21 @@ def _partitions(found: Scan, options: ReadOptions, per_partition: int | None) ->
 
 
 def _usubjids(found: Scan, options: ReadOptions) -> list[str]:
-    """USUBJID of each subject token ("" for none), as a whole read gives it: a read of the subject and
-    study-level lines alone (with a copy of the enrolment, which a read changes)."""
-    r = new_reader(options.version, options.study_meta, options.timezone, options.strict,
-                   copy.deepcopy(options.enrolment))
-    with cut_origins(found.origins), gc_paused():
-        r.collect(found.subject_files)
-        build_study(r)
-    subjects, enrolment = r.subjects, r.enrolment
+    """USUBJID of each subject token ("" for none), as a whole read gives it: reads of the subject lines, a
+    bucket at a time, with the study-level lines (and a copy of the enrolment, which a read changes)."""
+    enrolment = copy.deepcopy(options.enrolment)
+    subjects: dict[str, str] = {}
+    with cut_origins(found.origins):
+        for files in found.subject_buckets:
+            if not files:
+                continue
+            r = new_reader(options.version, options.study_meta, options.timezone, options.strict, enrolment)
+            with gc_paused():
+                r.collect([*found.shared_files, *files])
+                build_study(r)
+            subjects.update(r.subjects)
+            del r
+            gc.collect()
     out = []
     for token in found.tokens:
         if token.startswith(IDENTIFIER):

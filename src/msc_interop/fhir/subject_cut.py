@@ -32,6 +32,7 @@ BOM = b"\xef\xbb\xbf"
 SHARED_TYPES = frozenset({"ResearchStudy", "Organization", "Medication"})  # study-level: read in every partition
 SUBJECT_TYPES = frozenset({"Patient", "ResearchSubject"})
 SHARED = -1  # the code of a study-level line
+SUBJECT_BUCKETS = 16  # 182,190 subjects read at once: 911 MB; a sixteenth at a time: about that over 16
 NO_SUBJECT = 0  # the code (token "") of a line with no subject: the first partition
 _REF = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 
@@ -48,7 +49,9 @@ class Scan:
     files: list[Path]
     codes: list[np.ndarray]  # per file: int32 per non-blank line (SHARED, or an index into `tokens`)
     tokens: list[str] = field(default_factory=lambda: [""])
-    subject_files: list[Path] = field(default_factory=list)  # Patient, ResearchSubject and study-level lines
+    # Patient and ResearchSubject lines, in SUBJECT_BUCKETS buckets by subject: each subject's USUBJID is decided
+    # by its own resources and the study-level ones, so the buckets are read one at a time (fhir/read_partitioned.py)
+    subject_buckets: list[list[Path]] = field(default_factory=list)
     shared_files: list[Path] = field(default_factory=list)  # study-level lines only
     origins: dict[Path, tuple[str, np.ndarray]] = field(default_factory=dict)  # written file -> (name, lines)
     research_subjects: dict[str, str] = field(default_factory=dict)  # "ResearchSubject/id" -> its subject token
@@ -163,8 +166,8 @@ class _Scanner:
         self.out = Scan(files, [])
         self.scratch = scratch
         self.index: dict[str, int] = {"": NO_SUBJECT}
-        self.hashes, self.key_lines = array("q"), array("q")
-        self.enc_lines, self.enc_refs = array("q"), array("q")  # record lines naming an Encounter, its hash
+        self.hashes, self.key_lines = array("q"), array("i")  # line indexes: 4 bytes (2**31 lines)
+        self.enc_lines, self.enc_refs = array("i"), array("q")  # record lines naming an Encounter, its hash
         self.enc_keys, self.enc_codes = array("q"), array("i")  # each Encounter's hash and subject code
         (scratch / "subjects").mkdir(parents=True)
         (scratch / "shared").mkdir(parents=True)
@@ -172,24 +175,27 @@ class _Scanner:
     def run(self) -> Scan:
         out = self.out
         base = 0
+        out.subject_buckets = [[] for _ in range(SUBJECT_BUCKETS)]
         for i, path in enumerate(out.files):
-            subjects = _Aside(self.scratch / "subjects", i, path.name)
+            subjects = _Buckets(self.scratch / "subjects", i, path.name)
             shared = _Aside(self.scratch / "shared", i, path.name)
             codes = array("i")
             for lineno, line in _lines(path):
                 codes.append(self.line(lineno, line, subjects, shared, base + len(codes)))
-            subjects.close(out, out.subject_files)
+                if base + len(codes) >= 2**31:
+                    raise NotSplittable("more than 2**31 lines")
+            subjects.close(out)
             shared.close(out, out.shared_files)
             out.codes.append(_array(codes, np.int32))
             base += len(codes)
         out.lines = base
-        out.key_hashes, out.key_lines = _array(self.hashes, np.int64), _array(self.key_lines, np.int64)
-        out.encounter_of_line = _array(self.enc_lines, np.int64)
+        out.key_hashes, out.key_lines = _array(self.hashes, np.int64), _array(self.key_lines, np.int32)
+        out.encounter_of_line = _array(self.enc_lines, np.int32)
         out.encounter_token = _subject_of(_array(self.enc_refs, np.int64), _array(self.enc_keys, np.int64),
                                           _array(self.enc_codes, np.int32))
         return out
 
-    def line(self, lineno: int, line: bytes, subjects: _Aside, shared: _Aside, global_line: int) -> int:
+    def line(self, lineno: int, line: bytes, subjects: _Buckets, shared: _Aside, global_line: int) -> int:
         """The subject code of one line (writing it aside when it is a subject or study-level resource)."""
         out = self.out
         try:
@@ -203,7 +209,6 @@ class _Scanner:
             return NO_SUBJECT
         if rtype in SHARED_TYPES:
             shared.add(lineno, line)
-            subjects.add(lineno, line)
             out.shared_lines[rtype] = out.shared_lines.get(rtype, 0) + 1
             return SHARED
         token = subject_token(rtype, res)
@@ -218,7 +223,7 @@ class _Scanner:
             elif rtype == "ResearchSubject":
                 out.research_subjects[f"ResearchSubject/{rid}"] = token
         if rtype in SUBJECT_TYPES:
-            subjects.add(lineno, line)
+            subjects.add(token, lineno, line)
             if rtype == "Patient":
                 _identifiers(out, res, token)
         elif rtype != "Encounter":
@@ -227,6 +232,27 @@ class _Scanner:
                 self.enc_lines.append(global_line)
                 self.enc_refs.append(hash(enc))
         return code
+
+
+class _Buckets:
+    """A file's Patient and ResearchSubject lines written aside by bucket of their subject (a ResearchSubject's
+    token is its Patient's, so both land in one bucket), each file opened when its first line comes."""
+
+    def __init__(self, folder: Path, index: int, name: str):
+        self.folder, self.index, self.name = folder, index, name
+        self.asides: dict[int, _Aside] = {}
+
+    def add(self, token: str, lineno: int, line: bytes) -> None:
+        bucket = hash(token) % SUBJECT_BUCKETS
+        aside = self.asides.get(bucket)
+        if aside is None:
+            (self.folder / f"b{bucket:02d}").mkdir(parents=True, exist_ok=True)
+            aside = self.asides[bucket] = _Aside(self.folder / f"b{bucket:02d}", self.index, self.name)
+        aside.add(lineno, line)
+
+    def close(self, into: Scan) -> None:
+        for bucket, aside in sorted(self.asides.items()):
+            aside.close(into, into.subject_buckets[bucket])
 
 
 def _array(values: array, dtype: Any) -> np.ndarray:
