@@ -302,27 +302,30 @@ def from_fhir(
     if timezone is not None:
         _check_timezone(timezone)
     enrolment = load_enrolment(meta.studyid if meta else "", subjects, pseudonym_key_file)
-    if _fhir_partitioning(paths, partition_subjects):
+    why: list[str] = []  # why an input asked to be cut (on, N) was read whole
+    if _fhir_partitioning(paths, partition_subjects, why):
         from msc_interop.fhir.read_partitioned import ReadOptions
         from msc_interop.sdtm.partitioned import scratch_folder
 
         options = ReadOptions(fhir_version, meta, timezone, strict, enrolment)
         with _lab_map(lab_map), scratch_folder(outdir) as scratch:
             result = _from_fhir_partitioned(paths, outdir, scratch, options, formats, define, creation_time(created),
-                                            partition_subjects)
+                                            partition_subjects, why)
         if result is not None:
             return result
     with _lab_map(lab_map):
         study_, rejects = read_fhir(paths, version=fhir_version, study_meta=meta, timezone=timezone,
                                     strict=strict, enrolment=enrolment)
+    if why and partition_subjects not in ("auto", 0, "off"):
+        rejects.notes.append(f"--partition-subjects {partition_subjects}: read whole ({why[0]})")
     with _report_even_if_writing_fails(rejects, outdir):
         written = write_sdtm(study_, outdir, formats, define, creation_time(created))
     return ConversionResult(study_, rejects, [*written, *rejects.write(outdir)])
 
 
-def _fhir_partitioning(paths: Sequence[Path], per_partition: int | str) -> bool:
+def _fhir_partitioning(paths: Sequence[Path], per_partition: int | str, why: list[str]) -> bool:
     """Whether from-fhir reads this input a subject partition at a time: NDJSON asked to (a number, "on") or
-    big enough ("auto"). Other FHIR files are read whole (subject_cut.py says why)."""
+    big enough ("auto"). Other FHIR files are read whole (subject_cut.py says why; so does `why`)."""
     from msc_interop.inputs.kinds import fhir_files
 
     if isinstance(per_partition, int) and per_partition < 0:
@@ -330,18 +333,23 @@ def _fhir_partitioning(paths: Sequence[Path], per_partition: int | str) -> bool:
     if per_partition in (0, "off"):
         return False
     files, _ = fhir_files(paths)
-    if not files or any(f.suffix.lower() != ".ndjson" for f in files):
+    other = next((f for f in files if f.suffix.lower() != ".ndjson"), None)
+    if not files or other is not None:
+        why.append(f"{other.name} is not NDJSON: only NDJSON is cut by subject" if other else "no FHIR files")
         return False
     return per_partition != "auto" or sum(f.stat().st_size for f in files) > PARTITION_BYTES
 
 
 def _from_fhir_partitioned(paths: list[Path], outdir: Path, scratch: Path, options: Any, formats: Sequence[str],
-                           define: bool, stamp: str, per_partition: int | str) -> ConversionResult | None:
-    """from-fhir a subject partition at a time (None: one partition, or the input cannot be cut: whole)."""
+                           define: bool, stamp: str, per_partition: int | str, why: list[str]
+                           ) -> ConversionResult | None:
+    """from-fhir a subject partition at a time (None: one partition, or the input cannot be cut: whole; `why`
+    says which)."""
     from msc_interop.fhir.read_partitioned import read_fhir_partitioned
     from msc_interop.sdtm.partitioned import write_partitioned
 
-    got = read_fhir_partitioned(paths, scratch, options, per_partition if isinstance(per_partition, int) else None)
+    got = read_fhir_partitioned(paths, scratch, options, per_partition if isinstance(per_partition, int) else None,
+                                why=why)
     if got is None:
         return None
     ps, rejects = got

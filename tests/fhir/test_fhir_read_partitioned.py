@@ -166,6 +166,13 @@ def test_what_a_cut_would_read_differently_is_read_whole(hospital: Path, tmp_pat
         whole = _convert(folder, tmp_path / name / "whole", "off")
         asked = _convert(folder, tmp_path / name / "asked", 1)
         assert asked.partitions == 0
+        said = [n for n in asked.rejects.notes if n.startswith("--partition-subjects 1: read whole (")]
+        assert len(said) == 1, asked.rejects.notes  # the user asked for a cut: told why there was none
+        assert {"bundle": "extra.json is not NDJSON", "two subjects": "under two subjects",
+                "other encounter": "Encounter of another subject"}[name] in said[0]
+        asked.rejects.notes.remove(said[0])
+        whole.rejects.write(tmp_path / name / "whole")  # the same report but for that note
+        asked.rejects.write(tmp_path / name / "asked")
         _same_files(tmp_path / name / "whole", tmp_path / name / "asked")
         assert whole.rejects.reconciliation() == asked.rejects.reconciliation()
 

@@ -76,11 +76,12 @@ class ReadOptions:
 
 
 def read_fhir_partitioned(paths: Sequence[Path | str], scratch: Path, options: ReadOptions,
-                          per_partition: int | None = None, *, hold_rows: int | None = None
-                          ) -> tuple[PartitionedStudy, FhirReadReport] | None:
+                          per_partition: int | None = None, *, hold_rows: int | None = None,
+                          why: list[str] | None = None) -> tuple[PartitionedStudy, FhirReadReport] | None:
     """Read FHIR NDJSON a subject partition at a time into a PartitionedStudy (datasets held or spilled under
     `scratch`, an empty folder). None: the input is one partition, or cannot be cut exactly (not NDJSON, ...): read
-    it whole. `per_partition`: subjects per partition (default: about TARGET_RESOURCES each)."""
+    it whole; `why` is given the reason). `per_partition`: subjects per partition (default: about TARGET_RESOURCES
+    each)."""
     files, skipped = fhir_files([Path(p) for p in paths])
     enrolment = options.enrolment or Enrolment(studyid=options.study_meta.studyid if options.study_meta else "")
     options = copy.copy(options)
@@ -89,9 +90,11 @@ def read_fhir_partitioned(paths: Sequence[Path | str], scratch: Path, options: R
         found = scan(files, scratch / "scan")
         partition_of_code, n_parts = _partitions(found, options, per_partition)
         if n_parts <= 1:
-            return None
+            raise NotSplittable("the subjects make one partition")
         check_cut(found, partition_of_code)
-    except NotSplittable:
+    except NotSplittable as exc:
+        if why is not None:
+            why.append(str(exc))
         return None
     parts = cut(found, partition_of_code, n_parts, scratch / "parts")
     found.release()
