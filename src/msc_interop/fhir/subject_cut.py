@@ -18,7 +18,6 @@ subject named by an identifier two Patients share. Each would read differently w
 
 from __future__ import annotations
 
-import re
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,13 +27,14 @@ from typing import Any
 import numpy as np
 import orjson
 
+from msc_interop.fhir.read_common import canonical_reference
+
 BOM = b"\xef\xbb\xbf"
 SHARED_TYPES = frozenset({"ResearchStudy", "Organization", "Medication"})  # study-level: read in every partition
 SUBJECT_TYPES = frozenset({"Patient", "ResearchSubject"})
 SHARED = -1  # the code of a study-level line
 SUBJECT_BUCKETS = 16  # 182,190 subjects read at once: 911 MB; a sixteenth at a time: about that over 16
 NO_SUBJECT = 0  # the code (token "") of a line with no subject: the first partition
-_REF = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 
 
 class NotSplittable(Exception):
@@ -84,11 +84,9 @@ IDENTIFIER = "\x00identifier"  # a subject token naming its subject by identifie
 
 
 def canonical(ref: Any) -> str:
-    """A reference as "Type/id" when it ends so (relative or absolute, with or without _history); else as is."""
-    if not isinstance(ref, str):
-        return ""
-    m = _REF.search(ref)
-    return f"{m.group(1)}/{m.group(2)}" if m else ref
+    """A reference as "Type/id" when it ends so (relative or absolute, with or without _history); else as is:
+    as the reader resolves it (read_common.canonical_reference; NDJSON has no fullUrls)."""
+    return canonical_reference(ref, {}) if isinstance(ref, str) else ""
 
 
 def subject_token(rtype: str, res: dict[str, Any]) -> str:
