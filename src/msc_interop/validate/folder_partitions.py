@@ -76,7 +76,8 @@ class FolderPartitions:
             return None
         if self.per_partition == "auto" and sum(p.stat().st_size for p in paths) <= self.min_bytes:
             return None
-        where = group.source(paths) if group.define is None else str(paths[0].parent)
+        # a folder may hold several formats beside one define.xml: the note names which files it means
+        where = group.source(paths) if group.define is None else f"{paths[0].parent} ({fmt} files)"
         scratch = Path(tempfile.mkdtemp(prefix="msc-validate-"))
         try:
             found, n = _Run(self, fmt, paths, group, scratch).findings()
