@@ -76,6 +76,8 @@ def _line_partition(path: Path, size: int) -> dict[int, int]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_dask_gives_the_findings_of_the_local_engine(name: str, cluster: Cluster) -> None:
+    if name not in _cases():  # hl7-r4: HL7's examples are in ../shared/external, not on every machine
+        pytest.skip(f"{name}: its files (../shared/external) are not present on this machine")
     paths, version = _cases()[name]
     local = [f.as_dict() for f in fhir_rules(paths, version)]
     engine = DaskNdjson(cluster, partition_size=SMALL)
@@ -85,6 +87,8 @@ def test_dask_gives_the_findings_of_the_local_engine(name: str, cluster: Cluster
 
 
 def test_the_sets_compared_hold_findings_of_every_fhir_rule() -> None:
+    if set(NAMES) - set(_cases()):
+        pytest.skip("HL7's examples (../shared/external) are not present on this machine")
     found = {f.rule_id for name in NAMES for f in fhir_rules(*_cases()[name])}
     assert found == {f"MSC-FHIR-{n:03}" for n in range(1, 11)} | {"MSC-IO-001"}
 
