@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import orjson
 
 from msc_interop.atomic import atomic_open
@@ -321,10 +322,12 @@ def _read_ndjson(path: Path) -> Iterator[Located | ReadProblem]:
 
 
 def _read_cut(path: Path, name: str, original: Any) -> Iterator[Located | ReadProblem]:
-    """A cut file (no blank lines, no byte-order mark): each line read as line `original[i]` of file `name`."""
+    """A cut file (no blank lines, no byte-order mark): each line read as line `original[i]` of file `name`
+    (`original`: the numbers, or a file of them as int64, read only while this file is read)."""
     file_type = _bulk_type(name)
+    numbers = np.fromfile(original, dtype=np.int64) if isinstance(original, Path) else original
     with open(path, "rb") as fh:
-        for line, lineno in zip(fh, original.tolist(), strict=True):
+        for line, lineno in zip(fh, numbers.tolist(), strict=True):
             yield from _ndjson_line(line, lineno, name, path, file_type)
 
 

@@ -89,6 +89,7 @@ def read_fhir_partitioned(paths: Sequence[Path | str], scratch: Path, options: R
     try:
         found = scan(files, scratch / "scan")
         partition_of_code, n_parts = _partitions(found, options, per_partition)
+        found.release_subjects()
         if n_parts <= 1:
             raise NotSplittable("the subjects make one partition")
         check_cut(found, partition_of_code)
@@ -97,7 +98,8 @@ def read_fhir_partitioned(paths: Sequence[Path | str], scratch: Path, options: R
             why.append(str(exc))
         return None
     parts = cut(found, partition_of_code, n_parts, scratch / "parts")
-    found.release()
+    for done in ("codes", "hashes"):  # the scan's per-line numbers: the cut was their last use
+        shutil.rmtree(scratch / "scan" / done, ignore_errors=True)
     merged = _Merged(options, n_parts)
     spill_dir = scratch / "spill"
     spill_dir.mkdir()
@@ -110,8 +112,9 @@ def read_fhir_partitioned(paths: Sequence[Path | str], scratch: Path, options: R
             merged.add(index, r, study, spill_dir)
             del r, study  # not held while the next partition is read: a reader holds reference cycles (its
             gc.collect()  # look-ups refer back to it), so they go now, not whenever a full collection comes
-            for path in part_files:
+            for path in part_files:  # the partition's files and their original line numbers
                 path.unlink()
+                path.with_suffix(".lines").unlink(missing_ok=True)
     shutil.rmtree(scratch / "scan", ignore_errors=True)
     refuse_when_nothing_read(merged.total.located, merged.total.report, paths)
     return merged.finish(skipped, hold_rows if hold_rows is not None else HOLD_ROWS), merged.total.report

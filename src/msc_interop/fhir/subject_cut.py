@@ -11,6 +11,11 @@ subject (and its id's hash, its Encounter's), writing the subject and study-leve
 decides USUBJID from them: fhir/read_partitioned.py); `cut` then copies each line to its partition's file,
 with its original line number beside it (`origins`), so every reject names the original file and line.
 
+Memory does not grow with the lines: what the scan keeps per line (its subject code; each id's hash; each
+Encounter reference's hash) goes to scratch files as it is found, the hashes in HASH_BUCKETS buckets that
+`check_cut` reads one at a time, and each cut file's original line numbers are a file beside it, read when that
+file is read (fhir/io.py). What stays in memory grows with the subjects (their tokens and identifiers).
+
 Not cut (`NotSplittable`: the caller reads the files whole): a file that is not NDJSON, a Bundle on a line,
 copies of one resource (type and id) under two subjects, a record whose Encounter is another partition's, a
 subject named by an identifier two Patients share. Each would read differently when cut.
@@ -35,6 +40,9 @@ SUBJECT_TYPES = frozenset({"Patient", "ResearchSubject"})
 SHARED = -1  # the code of a study-level line
 SUBJECT_BUCKETS = 16  # 182,190 subjects read at once: 911 MB; a sixteenth at a time: about that over 16
 NO_SUBJECT = 0  # the code (token "") of a line with no subject: the first partition
+HASH_BUCKETS = 64  # the id and Encounter hashes, checked a sixty-fourth at a time (26M lines: ~5 MB a bucket)
+FLUSH = 1 << 16  # numbers gathered before they are appended to their scratch file
+CUT_CHUNK = 1 << 20  # lines whose subject codes are read at once by `cut`
 
 
 class NotSplittable(Exception):
@@ -47,29 +55,27 @@ class Scan:
     subject and study-level lines were written; what links tokens (ResearchSubject -> Patient, identifiers)."""
 
     files: list[Path]
-    codes: list[np.ndarray]  # per file: int32 per non-blank line (SHARED, or an index into `tokens`)
+    codes: list[Path]  # per file: int32 per non-blank line (SHARED, or an index into `tokens`), on disk
     tokens: list[str] = field(default_factory=lambda: [""])
     # Patient and ResearchSubject lines, in SUBJECT_BUCKETS buckets by subject: each subject's USUBJID is decided
     # by its own resources and the study-level ones, so the buckets are read one at a time (fhir/read_partitioned.py)
     subject_buckets: list[list[Path]] = field(default_factory=list)
     shared_files: list[Path] = field(default_factory=list)  # study-level lines only
-    origins: dict[Path, tuple[str, np.ndarray]] = field(default_factory=dict)  # written file -> (name, lines)
+    # written file -> (the original file's name, each line's original number: an array, or an int64 file)
+    origins: dict[Path, tuple[str, np.ndarray | Path]] = field(default_factory=dict)
     research_subjects: dict[str, str] = field(default_factory=dict)  # "ResearchSubject/id" -> its subject token
     identifiers: dict[tuple[Any, Any], str] = field(default_factory=dict)  # Patient identifier -> token
-    key_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # lines with an id
-    key_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # their global line index
-    encounter_of_line: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # record lines ...
-    encounter_token: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # ... their Encounter's
-    # subject code (-1: the Encounter is not in the input)
+    # per hash bucket, (hash, subject code) pairs on disk: each line with an id (hash of type and id); each
+    # Encounter ("Encounter/id"); each record naming an Encounter (the hash of its reference)
+    keys: list[_PairFile] = field(default_factory=list)
+    encounters: list[_PairFile] = field(default_factory=list)
+    encounter_refs: list[_PairFile] = field(default_factory=list)
     shared_lines: dict[str, int] = field(default_factory=dict)  # resource type -> study-level lines
     lines: int = 0  # non-blank lines in all
 
-    def release(self) -> None:
-        """Let go of the per-line arrays once the files are cut (what the partitions' reads need stays)."""
-        empty = np.zeros(0, np.int64)
-        self.codes, self.tokens, self.identifiers, self.research_subjects = [], [""], {}, {}
-        self.key_hashes = self.key_lines = self.encounter_of_line = empty
-        self.encounter_token = np.zeros(0, np.int32)
+    def release_subjects(self) -> None:
+        """Let go of what grows with the subjects once each has its partition (the cut needs only the codes)."""
+        self.tokens, self.identifiers, self.research_subjects = [""], {}, {}
 
     def token_code(self, token: str, index: dict[str, int]) -> int:
         code = index.get(token)
@@ -158,42 +164,38 @@ def scan(files: list[Path], scratch: Path) -> Scan:
 
 
 class _Scanner:
-    """The state of the first pass: token and Encounter indexes, and the per-line arrays being filled."""
+    """The state of the first pass: the token index, and the scratch files the per-line numbers go to."""
 
     def __init__(self, files: list[Path], scratch: Path):
         self.out = Scan(files, [])
         self.scratch = scratch
         self.index: dict[str, int] = {"": NO_SUBJECT}
-        self.hashes, self.key_lines = array("q"), array("i")  # line indexes: 4 bytes (2**31 lines)
-        self.enc_lines, self.enc_refs = array("i"), array("q")  # record lines naming an Encounter, its hash
-        self.enc_keys, self.enc_codes = array("q"), array("i")  # each Encounter's hash and subject code
-        (scratch / "subjects").mkdir(parents=True)
-        (scratch / "shared").mkdir(parents=True)
+        for name in ("subjects", "shared", "codes", "hashes"):
+            (scratch / name).mkdir(parents=True)
+        hashes = scratch / "hashes"
+        self.out.keys = [_PairFile(hashes, f"key{b:02d}") for b in range(HASH_BUCKETS)]
+        self.out.encounters = [_PairFile(hashes, f"enc{b:02d}") for b in range(HASH_BUCKETS)]
+        self.out.encounter_refs = [_PairFile(hashes, f"ref{b:02d}") for b in range(HASH_BUCKETS)]
 
     def run(self) -> Scan:
         out = self.out
-        base = 0
         out.subject_buckets = [[] for _ in range(SUBJECT_BUCKETS)]
         for i, path in enumerate(out.files):
             subjects = _Buckets(self.scratch / "subjects", i, path.name)
             shared = _Aside(self.scratch / "shared", i, path.name)
-            codes = array("i")
+            codes = _Numbers(self.scratch / "codes" / f"{i:04d}.i4", "i")
             for lineno, line in _lines(path):
-                codes.append(self.line(lineno, line, subjects, shared, base + len(codes)))
-                if base + len(codes) >= 2**31:
-                    raise NotSplittable("more than 2**31 lines")
+                codes.add(self.line(lineno, line, subjects, shared))
+            codes.flush()
             subjects.close(out)
             shared.close(out, out.shared_files)
-            out.codes.append(_array(codes, np.int32))
-            base += len(codes)
-        out.lines = base
-        out.key_hashes, out.key_lines = _array(self.hashes, np.int64), _array(self.key_lines, np.int32)
-        out.encounter_of_line = _array(self.enc_lines, np.int32)
-        out.encounter_token = _subject_of(_array(self.enc_refs, np.int64), _array(self.enc_keys, np.int64),
-                                          _array(self.enc_codes, np.int32))
+            out.codes.append(codes.path)
+            out.lines += codes.count
+        for pairs in (*out.keys, *out.encounters, *out.encounter_refs):
+            pairs.flush()
         return out
 
-    def line(self, lineno: int, line: bytes, subjects: _Buckets, shared: _Aside, global_line: int) -> int:
+    def line(self, lineno: int, line: bytes, subjects: _Buckets, shared: _Aside) -> int:
         """The subject code of one line (writing it aside when it is a subject or study-level resource)."""
         out = self.out
         try:
@@ -213,11 +215,9 @@ class _Scanner:
         code = out.token_code(token, self.index)
         rid = res.get("id")
         if isinstance(rid, str):
-            self.hashes.append(hash((rtype, rid)))
-            self.key_lines.append(global_line)
+            _add_pair(out.keys, hash((rtype, rid)), code)
             if rtype == "Encounter":
-                self.enc_keys.append(hash(f"Encounter/{rid}"))
-                self.enc_codes.append(code)
+                _add_pair(out.encounters, hash(f"Encounter/{rid}"), code)
             elif rtype == "ResearchSubject":
                 out.research_subjects[f"ResearchSubject/{rid}"] = token
         if rtype in SUBJECT_TYPES:
@@ -227,9 +227,57 @@ class _Scanner:
         elif rtype != "Encounter":
             enc = _encounter_ref(res)
             if enc.startswith("Encounter/"):
-                self.enc_lines.append(global_line)
-                self.enc_refs.append(hash(enc))
+                _add_pair(out.encounter_refs, hash(enc), code)
         return code
+
+
+class _Numbers:
+    """Integers appended to a scratch file FLUSH at a time (machine byte order, as numpy reads it back)."""
+
+    FLUSH = 4096
+
+    def __init__(self, path: Path, typecode: str):
+        self.path, self.buffer, self.count = path, array(typecode), 0
+        path.write_bytes(b"")
+
+    def add(self, value: int) -> None:
+        self.buffer.append(value)
+        if len(self.buffer) >= self.FLUSH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            with open(self.path, "ab") as fh:
+                self.buffer.tofile(fh)
+            self.count += len(self.buffer)
+            self.buffer = array(self.buffer.typecode)
+
+    def load(self) -> np.ndarray:
+        self.flush()
+        return np.fromfile(self.path, dtype=np.int64 if self.buffer.typecode == "q" else np.int32)
+
+
+class _PairFile:
+    """(hash, subject code) pairs of one hash bucket, on disk."""
+
+    def __init__(self, folder: Path, name: str):
+        self.hashes = _Numbers(folder / f"{name}.h8", "q")
+        self.codes = _Numbers(folder / f"{name}.c4", "i")
+
+    def add(self, h: int, code: int) -> None:
+        self.hashes.add(h)
+        self.codes.add(code)
+
+    def flush(self) -> None:
+        self.hashes.flush()
+        self.codes.flush()
+
+    def load(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.hashes.load(), self.codes.load()
+
+
+def _add_pair(buckets: list[_PairFile], h: int, code: int) -> None:
+    buckets[h % HASH_BUCKETS].add(h, code)
 
 
 class _Buckets:
@@ -258,18 +306,6 @@ def _array(values: array, dtype: Any) -> np.ndarray:
     return np.frombuffer(values, dtype=dtype) if len(values) else np.zeros(0, dtype)
 
 
-def _subject_of(refs: np.ndarray, keys: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """The subject code of the Encounter each reference names (by hash; -1 where no Encounter has it)."""
-    if not len(refs):
-        return np.zeros(0, np.int32)
-    if not len(keys):
-        return np.full(len(refs), -1, np.int32)
-    order = np.argsort(keys, kind="stable")
-    keys, codes = keys[order], codes[order]
-    at = np.minimum(np.searchsorted(keys, refs), len(keys) - 1)
-    return np.where(keys[at] == refs, codes[at], -1).astype(np.int32)
-
-
 def _identifiers(out: Scan, res: dict[str, Any], token: str) -> None:
     """A Patient's identifiers -> its token, as ReadContext._identifiers_of_patients finds a subject by them."""
     idents = res.get("identifier")
@@ -282,48 +318,60 @@ def _identifiers(out: Scan, res: dict[str, Any], token: str) -> None:
 
 def cut(found: Scan, partition_of_code: np.ndarray, n_partitions: int, scratch: Path) -> list[list[Path]]:
     """The second pass: each routed line to its partition's file (one per input file), with its original line
-    number (found.origins). Returns each partition's files, the input files' order kept."""
+    number beside it (`<file>.lines`, int64; found.origins). Returns each partition's files, the input files'
+    order kept."""
     folders = [scratch / f"p{i:05d}" for i in range(n_partitions)]
     for f in folders:
         f.mkdir(parents=True)
     parts: list[list[Path]] = [[] for _ in range(n_partitions)]
     for i, path in enumerate(found.files):
-        codes = found.codes[i]
-        target = np.where(codes == SHARED, -1, partition_of_code[np.maximum(codes, 0)])
-        outs: dict[int, tuple[Any, array]] = {}
+        outs: dict[int, tuple[Any, _Numbers]] = {}
         try:
-            for (lineno, line), p in zip(_lines(path), target.tolist(), strict=True):
+            for (lineno, line), p in zip(_lines(path), _targets(found.codes[i], partition_of_code), strict=True):
                 if p < 0:
                     continue
                 got = outs.get(p)
                 if got is None:
-                    got = outs[p] = (open(folders[p] / f"{i:04d}.ndjson", "wb"), array("q"))  # noqa: SIM115
+                    got = outs[p] = (open(folders[p] / f"{i:04d}.ndjson", "wb"),  # noqa: SIM115
+                                     _Numbers(folders[p] / f"{i:04d}.lines", "q"))
                 got[0].write(line)
-                got[1].append(lineno)
+                got[1].add(lineno)
         finally:
-            for fh, _ in outs.values():
+            for fh, lines in outs.values():
                 fh.close()
+                lines.flush()
         for p, (_, lines) in sorted(outs.items()):
             written = folders[p] / f"{i:04d}.ndjson"
             parts[p].append(written)
-            found.origins[written] = (path.name, _array(lines, np.int64))
+            found.origins[written] = (path.name, lines.path)
     return parts
+
+
+def _targets(codes_file: Path, partition_of_code: np.ndarray) -> Iterator[int]:
+    """Each line's partition (-1: a study-level line, in every partition already), CUT_CHUNK lines at a time."""
+    n = codes_file.stat().st_size // 4
+    for start in range(0, n, CUT_CHUNK):
+        codes = np.fromfile(codes_file, dtype=np.int32, count=min(CUT_CHUNK, n - start), offset=start * 4)
+        yield from np.where(codes == SHARED, -1, partition_of_code[np.maximum(codes, 0)]).tolist()
 
 
 def check_cut(found: Scan, partition_of_code: np.ndarray) -> None:
     """NotSplittable when a cut would read differently from a whole read: copies of one resource in two
-    partitions, or a record whose Encounter is in another partition than the record."""
-    line_codes = np.concatenate(found.codes) if found.codes else np.zeros(0, np.int32)
-    line_part = np.where(line_codes == SHARED, -1, partition_of_code[np.maximum(line_codes, 0)])
-    if len(found.key_hashes):
-        order = np.argsort(found.key_hashes, kind="stable")
-        h, p = found.key_hashes[order], line_part[found.key_lines[order]]
-        clash = (h[1:] == h[:-1]) & (p[1:] != p[:-1])
-        if clash.any():
+    partitions, or a record whose Encounter is in another partition than the record. A hash bucket at a time."""
+    for pairs in found.keys:
+        h, code = pairs.load()
+        order = np.argsort(h, kind="stable")
+        h, part = h[order], partition_of_code[code[order]]
+        if ((h[1:] == h[:-1]) & (part[1:] != part[:-1])).any():
             raise NotSplittable("the same resource (type and id) appears under two subjects")
-    if len(found.encounter_of_line):
-        known = found.encounter_token >= 0
-        record_part = line_part[found.encounter_of_line[known]]
-        encounter_part = partition_of_code[found.encounter_token[known]]
-        if (record_part != encounter_part).any():
+    for encounters, refs in zip(found.encounters, found.encounter_refs, strict=True):
+        ref_h, ref_code = refs.load()
+        enc_h, enc_code = encounters.load()
+        if not len(ref_h) or not len(enc_h):
+            continue
+        order = np.argsort(enc_h, kind="stable")  # the first Encounter of a hash, as a look-up by it finds
+        enc_h, enc_code = enc_h[order], enc_code[order]
+        at = np.minimum(np.searchsorted(enc_h, ref_h), len(enc_h) - 1)
+        known = enc_h[at] == ref_h
+        if (partition_of_code[ref_code[known]] != partition_of_code[enc_code[at[known]]]).any():
             raise NotSplittable("a record names an Encounter of another subject")
