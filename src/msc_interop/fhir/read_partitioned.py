@@ -114,7 +114,9 @@ def read_fhir_partitioned(paths: Sequence[Path | str], scratch: Path, options: R
             gc.collect()  # look-ups refer back to it), so they go now, not whenever a full collection comes
             for path in part_files:  # the partition's files and their original line numbers
                 path.unlink()
-                path.with_suffix(".lines").unlink(missing_ok=True)
+                lines = found.origins[path][1]
+                if isinstance(lines, Path):
+                    lines.unlink()
     shutil.rmtree(scratch / "scan", ignore_errors=True)
     refuse_when_nothing_read(merged.total.located, merged.total.report, paths)
     return merged.finish(skipped, hold_rows if hold_rows is not None else HOLD_ROWS), merged.total.report
