@@ -21,6 +21,7 @@ from msc_interop.sdtm.mh import build_mh
 from msc_interop.sdtm.pr import build_pr_re
 from msc_interop.sdtm.sv import build_sv
 from msc_interop.sdtm.vs import build_vs
+from msc_interop.sdtm.xpt_text import all_ascii
 from msc_interop.study import Study, StudyMeta
 from msc_interop.trial_design import build_ts, build_tv
 
@@ -91,7 +92,7 @@ def _text_origins(records: RawRecords) -> dict[str, tuple[str, int, str]]:
             if col == ROW or pd.api.types.is_numeric_dtype(df[col]):
                 continue
             values = df[col].to_numpy(dtype=object)
-            if "".join(v for v in values if isinstance(v, str)).isascii():
+            if all_ascii(values):
                 continue
             for row, v in zip(df[ROW].tolist(), values.tolist(), strict=True):
                 if isinstance(v, str) and not v.isascii():

@@ -39,10 +39,19 @@ def build_sv(datasets: dict[str, pd.DataFrame], meta: StudyMeta, dm: pd.DataFram
         return pd.DataFrame()
     complete = allv["DTC"].str.match(iso8601.COMPLETE_DATE)
     keys = ["USUBJID", "VISITNUM"]
+    # the earliest / latest date as the rank of its text (ISO 8601 sorts as text): pandas reduces integers in C,
+    # where min / max of str columns run a Python loop per group (17 of 27 s of a 1M-row LB's build)
+    rank, texts = pd.factorize(allv["DTC"], sort=True)
+    allv = allv.assign(DTC=rank)
     sv = allv.groupby(keys, sort=True).agg(VISIT=("VISIT", "first"), EPOCH=("EPOCH", "first"),
                                            PARTIAL=("DTC", "max")).reset_index()
     span = allv[complete].groupby(keys, sort=True).agg(SVSTDTC=("DTC", "min"), SVENDTC=("DTC", "max")).reset_index()
     sv = sv.merge(span, on=keys, how="left")
+    texts = np.asarray(texts, dtype=object)
+    sv["PARTIAL"] = texts[sv["PARTIAL"].to_numpy()]
+    for col in ("SVSTDTC", "SVENDTC"):
+        at = sv[col].to_numpy(dtype="float64")
+        sv[col] = pd.Series(np.where(np.isnan(at), None, texts[np.nan_to_num(at).astype(np.int64)]), dtype=object)
     # a visit known only to the month or year: that partial date is its start (and no end is claimed)
     sv["SVSTDTC"] = sv["SVSTDTC"].where(sv["SVSTDTC"].notna(), sv["PARTIAL"]).astype(object)
     sv["SVENDTC"] = sv["SVENDTC"].fillna("").astype(object)

@@ -258,8 +258,10 @@ def _value_problems(text: pd.Series, where: str, encoding: str | None = None,
     if not len(values):
         return []
     out = []
-    if "".join(values).isascii():
-        nbytes = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    if "".join(values).isascii():  # a byte a character: lengths counted only when one is over the limit
+        longest = max(map(len, values))
+        nbytes = np.fromiter(map(len, values), dtype=np.int64, count=len(values)) if longest > MAX_VALUE_BYTES \
+            else np.zeros(0, dtype=np.int64)
         bad_ascii = np.zeros(len(values), dtype=bool)
     elif encoding is not None:
         bad = xpt_text.unencodable(text, encoding)

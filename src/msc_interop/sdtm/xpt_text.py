@@ -50,5 +50,15 @@ def non_ascii_columns(frame: pd.DataFrame) -> Iterator[tuple[str, np.ndarray]]:
         if pd.api.types.is_numeric_dtype(s):
             continue
         values = s.to_numpy(dtype=object)
-        if not "".join(v for v in values if isinstance(v, str)).isascii():
+        if not all_ascii(values):
             yield col, values
+
+
+def all_ascii(values: np.ndarray) -> bool:
+    """Whether every str among `values` (an object array; other values ignored) is ASCII: one join in C when
+    the values are all str, as SDTM text columns are ("" for null; a generator over 1M values: ~0.7 s)."""
+    items = values.tolist()
+    try:
+        return "".join(items).isascii()
+    except TypeError:  # nulls, numbers or other objects among the values
+        return "".join(v for v in items if isinstance(v, str)).isascii()
