@@ -90,9 +90,11 @@ def main() -> None:
     found = json.loads(report.read_text())
     findings = found.get("findings", found) if isinstance(found, dict) else found
     by_rule = Counter(f"{f.get('rule_id')} {f.get('severity')}" for f in findings)
+    said = [line for line in (args.work / "validate.log").read_text().splitlines() if "--partition-subjects" in line]
     entry = {"copies": args.copies, "lab_rows": lab_rows, "max_file_size": args.max_file_size,
              "to_sdtm": convert, "xpt_files": files, "notes": rejects.get("notes", []),
-             "validate": check, "findings": len(findings), "findings_by_rule": dict(sorted(by_rule.items())),
+             "validate": check, "validate_notes": said,
+             "findings": len(findings), "findings_by_rule": dict(sorted(by_rule.items())),
              "findings_naming_pieces": sorted({Path(str(f.get("file") or "")).name for f in findings
                                                if Path(str(f.get("file") or "")).name.startswith("lb")})}
     print(json.dumps(entry, indent=1), flush=True)
