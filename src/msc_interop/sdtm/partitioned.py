@@ -8,6 +8,7 @@ partition at a time (the writers' `write_frames`), with define.xml and the file 
 dataset's proxy (the first row of each distinct value). The files are byte-identical to a whole run's
 (tests/sdtm/test_partitioned.py); memory is one partition plus the held datasets.
 
+An XPT dataset over --max-file-size is split by --CAT as a whole run splits it, streamed (sdtm/split_stream.py).
 What differs from a whole run, by design: XPT limit problems and non-ASCII notes are checked per partition
 (a problem stops the run at the first partition that has one; a note per partition names its first value).
 """
