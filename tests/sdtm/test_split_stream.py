@@ -138,3 +138,17 @@ def test_validation_of_a_split_partitioned_run_equals_the_whole_runs(tmp_path, m
     b = [str(f).replace(str(tmp_path / "p"), "OUT") for f in p.validation.findings]
     assert a == b and len(a) >= 12  # the example's 12 judged MSC-SDTM-040 warnings at least
     assert tmp_path / "p" / "xpt" / "lbch.xpt" in p.written
+
+
+def test_cli_wrote_lines_count_the_records_of_each_piece(tmp_path):
+    """The "wrote" line of each piece carries its records (180/135/179: test_split.py), as a whole run's does."""
+    from click.testing import CliRunner
+
+    from msc_interop.cli import main
+
+    res = CliRunner().invoke(main, ["to-sdtm", str(EXAMPLE), "-o", str(tmp_path), "--format", "xpt", "--created",
+                                    STAMP, "--max-file-size", "20KB", "--partition-subjects", "2", "--no-validate"])
+    assert res.exit_code == 0, res.output
+    assert "converted in 5 subject partitions" in res.output
+    for name, n in (("lbch", 180), ("lbhe", 135), ("lbtm", 179)):
+        assert f"wrote {tmp_path / 'xpt' / f'{name}.xpt'} ({n} records)" in res.output

@@ -241,10 +241,12 @@ def _merge_origins(into: dict, found: dict[str, tuple[str, int, str]], order: di
 
 
 def write_partitioned(ps: PartitionedStudy, outdir: Path, formats: Sequence[str], define: bool, stamp: str, *,
-                      xpt_encoding: str | None = None, max_file_size: int | None = None) -> list[Path]:
+                      xpt_encoding: str | None = None, max_file_size: int | None = None,
+                      rows: dict[str, int] | None = None) -> list[Path]:
     """write_sdtm for a partitioned study: held datasets as usual, spilled ones streamed; define.xml from the
     proxies. An XPT dataset over `max_file_size` (default 5 GB) is split by --CAT as a whole run splits it
-    (sdtm/split_stream.py). Every file appears only when all are written (atomic renames at the end)."""
+    (sdtm/split_stream.py; the records of each piece added to `rows`). Every file appears only when all are
+    written (atomic renames at the end)."""
     from msc_interop.sdtm.define import write_define
     from msc_interop.sdtm.split import DEFAULT_MAX_FILE_SIZE
     from msc_interop.sdtm.split_stream import plan, write_split_xpt
@@ -255,6 +257,8 @@ def write_partitioned(ps: PartitionedStudy, outdir: Path, formats: Sequence[str]
         stream = plan(ps, max_file_size or DEFAULT_MAX_FILE_SIZE,
                       lambda name: text_encoding_of(proxy, name, xpt_encoding))
         ps.notes += [n for n in stream.split.notes if n not in ps.notes]
+        if rows is not None:
+            rows.update(stream.rows)
     written: list[Path] = []
     with contextlib.ExitStack() as stack:
         def atomic(target: Path) -> Path:

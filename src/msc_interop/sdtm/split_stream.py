@@ -48,6 +48,7 @@ class StreamSplit:
 
     split: Split
     supp_targets: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)  # records of each piece written (LBCH, SUPPLBCH, ...)
 
     def files(self, name: str) -> list[str]:
         """The XPT datasets written for dataset `name`: itself, or its pieces (SUPP--: those with records)."""
@@ -68,6 +69,7 @@ def plan(ps: PartitionedStudy, limit: int, encoding_of: Callable[[str], str]) ->
     targets: dict[str, dict[int, np.ndarray]] = {}
     supp_sizes: dict[str, int] = {}
     supp_labels: dict[str, str] = {}
+    rows: dict[str, int] = {}
     for name in proxy.names:
         if name.startswith("SUPP"):
             continue
@@ -80,6 +82,7 @@ def plan(ps: PartitionedStudy, limit: int, encoding_of: Callable[[str], str]) ->
         if not own:
             continue
         pieces[name] = own
+        rows.update({p.name: p.rows for p in own})
         supp = f"SUPP{name}"
         if supp in proxy:
             targets[supp], lost, first = _supp_targets(ps, name, supp, own)
@@ -89,6 +92,7 @@ def plan(ps: PartitionedStudy, limit: int, encoding_of: Callable[[str], str]) ->
             for i, p in enumerate(own):
                 n = sum(int((t == i).sum()) for t in targets[supp].values())
                 if n:
+                    rows[f"SUPP{p.name}"] = n
                     supp_sizes[f"SUPP{p.name}"] = xpt_size(n, supp_widths)
                     supp_labels[f"SUPP{p.name}"] = supp_piece_label(p)
     for name in proxy.names:
@@ -96,7 +100,7 @@ def plan(ps: PartitionedStudy, limit: int, encoding_of: Callable[[str], str]) ->
             supp_sizes[name] = xpt_size(_rows(ps, name), frame_widths(proxy[name], layout(proxy.meta, name),
                                                                       encoding_of(name)))
     notes += oversize_supp_notes(supp_sizes, limit)
-    return StreamSplit(Split(proxy, pieces, notes, supp_labels), targets)
+    return StreamSplit(Split(proxy, pieces, notes, supp_labels), targets, rows)
 
 
 def _rows(ps: PartitionedStudy, name: str) -> int:
