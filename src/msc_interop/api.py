@@ -149,9 +149,10 @@ def _to_sdtm_partitioned(folder: Path, outdir: Path, scratch: Path, formats: Seq
     if ps is None:
         return None
     rejects = ps.rejects
+    rows = ps.rows()
     with _report_even_if_writing_fails(rejects, outdir):
         written = write_partitioned(ps, outdir, formats, define, stamp, xpt_encoding=xpt_encoding,
-                                    max_file_size=max_file_size)
+                                    max_file_size=max_file_size, rows=rows)
     rejects.notes += [n for n in ps.notes if n not in rejects.notes]
     written += rejects.write(outdir)
     validation = None
@@ -160,7 +161,7 @@ def _to_sdtm_partitioned(folder: Path, outdir: Path, scratch: Path, formats: Seq
 
         validation = validate_written_partitions(ps, outdir, written)
     return ConversionResult(ps.proxy_study(), rejects, written, validation=validation, partitions=ps.partitions,
-                            rows=ps.rows())
+                            rows=rows)
 
 
 def _lab_map(path: str | Path | None) -> contextlib.AbstractContextManager[None]:

@@ -138,7 +138,8 @@ Exit status: 0 all converted, 1 some records rejected, 2 input unusable.""")
               help="Largest XPT file to write (5GB, 500MB, 1MB; KB/MB/GB decimal, KiB/MiB/GiB binary). A larger "
                    "dataset is split the SDTMIG 4.1.7 way by its --CAT (LB -> LBCH, LBHE, ...; DOMAIN stays LB; "
                    "SUPP-- alongside; mappings/split_datasets.yaml) and define.xml describes each piece. "
-                   "Dataset-JSON/NDJSON/CSV are written whole. E.g. --max-file-size 500MB")
+                   "Dataset-JSON/NDJSON/CSV are written whole. A run by --partition-subjects splits the same way, "
+                   "streamed (the same files). E.g. --max-file-size 500MB")
 @_partition_option
 def to_sdtm(input_path: Path, outdir: Path, formats: list[str], define: bool, created: str | None,
             validate: bool, odm_map: Path | None, encoding: str | None, xpt_encoding: str | None,

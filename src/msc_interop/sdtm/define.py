@@ -519,9 +519,7 @@ def write_define(study: Study, path: Path, *, dataset_format: str = "xpt", creat
     notes: list[str] = []
     tree = build_define(study, dataset_format=dataset_format, created=created, notes=notes)
     if split is not None and split.pieces:
-        layouts = split.study.meta.package.layouts
-        describe_pieces(tree, split.pieces, DATASET_FORMATS[dataset_format],
-                        {n: layouts[n].label for n in split.study.names if n.startswith("SUPP") and n in layouts})
+        describe_pieces(tree, split.pieces, DATASET_FORMATS[dataset_format], split.supp_labels)
     write_bytes_atomic(path, to_bytes(tree))
     return notes
 

@@ -8,6 +8,7 @@ partition at a time (the writers' `write_frames`), with define.xml and the file 
 dataset's proxy (the first row of each distinct value). The files are byte-identical to a whole run's
 (tests/sdtm/test_partitioned.py); memory is one partition plus the held datasets.
 
+An XPT dataset over --max-file-size is split by --CAT as a whole run splits it, streamed (sdtm/split_stream.py).
 What differs from a whole run, by design: XPT limit problems and non-ASCII notes are checked per partition
 (a problem stops the run at the first partition that has one; a note per partition names its first value).
 """
@@ -240,47 +241,57 @@ def _merge_origins(into: dict, found: dict[str, tuple[str, int, str]], order: di
 
 
 def write_partitioned(ps: PartitionedStudy, outdir: Path, formats: Sequence[str], define: bool, stamp: str, *,
-                      xpt_encoding: str | None = None, max_file_size: int | None = None) -> list[Path]:
+                      xpt_encoding: str | None = None, max_file_size: int | None = None,
+                      rows: dict[str, int] | None = None) -> list[Path]:
     """write_sdtm for a partitioned study: held datasets as usual, spilled ones streamed; define.xml from the
-    proxies. Every file appears only when all are written (atomic renames at the end)."""
+    proxies. An XPT dataset over `max_file_size` (default 5 GB) is split by --CAT as a whole run splits it
+    (sdtm/split_stream.py; the records of each piece added to `rows`). Every file appears only when all are
+    written (atomic renames at the end)."""
     from msc_interop.sdtm.define import write_define
     from msc_interop.sdtm.split import DEFAULT_MAX_FILE_SIZE
+    from msc_interop.sdtm.split_stream import plan, write_split_xpt
 
     proxy = ps.proxy_study()
-    limit = max_file_size or DEFAULT_MAX_FILE_SIZE
+    stream = None
+    if "xpt" in formats:  # decided before anything is written, its notes before define.xml's (as write_sdtm)
+        stream = plan(ps, max_file_size or DEFAULT_MAX_FILE_SIZE,
+                      lambda name: text_encoding_of(proxy, name, xpt_encoding))
+        ps.notes += [n for n in stream.split.notes if n not in ps.notes]
+        if rows is not None:
+            rows.update(stream.rows)
     written: list[Path] = []
     with contextlib.ExitStack() as stack:
+        def atomic(target: Path) -> Path:
+            return stack.enter_context(atomic_path(target))
+
         for fmt in dict.fromkeys(formats):
             f = get_format(fmt)
             folder = outdir / fmt
             for name in proxy.names:
-                target = folder / dataset_file_name(name, fmt)
-                tmp = stack.enter_context(atomic_path(target))
                 enc = text_encoding_of(proxy, name, xpt_encoding)
+                if fmt == "xpt" and stream is not None and stream.files(name) != [name]:
+                    written += write_split_xpt(ps, stream, name, folder, atomic, stamp, enc)
+                    continue
+                target = folder / dataset_file_name(name, fmt)
+                tmp = atomic(target)
                 if name in ps.spilled:
-                    _write_spilled(ps.spilled[name], fmt, tmp, proxy.meta, stamp, enc, limit, ps.notes)
+                    _write_spilled(ps.spilled[name], fmt, tmp, proxy.meta, stamp, enc)
                 else:
                     f.writer(proxy[name], name, tmp, proxy.meta, stamp,
                              **({"encoding": enc} if fmt == "xpt" else {}))
                 written.append(target)
             if define and fmt in ("xpt", "json"):
-                tmp_define = stack.enter_context(atomic_path(folder / "define.xml"))
-                said = write_define(proxy, tmp_define, dataset_format=fmt, created=stamp)
+                tmp_define = atomic(folder / "define.xml")
+                said = write_define(proxy, tmp_define, dataset_format=fmt, created=stamp,
+                                    split=stream.split if fmt == "xpt" and stream is not None else None)
                 ps.notes += [n for n in said if n not in ps.notes]
                 written.append(folder / "define.xml")
     return written
 
 
-def _write_spilled(ds: SpilledDataset, fmt: str, path: Path, meta: StudyMeta, stamp: str, encoding: str,
-                   limit: int, notes: list[str]) -> None:
+def _write_spilled(ds: SpilledDataset, fmt: str, path: Path, meta: StudyMeta, stamp: str, encoding: str) -> None:
     shape = ds.proxy
     if fmt == "xpt":
-        from msc_interop.sdtm.xpt_rows import storage_widths
-
-        size = len(ds) * sum(storage_widths(shape, encoding).values())
-        if size > limit:
-            notes.append(f"{ds.name}: the XPT file is about {size:,} bytes, over --max-file-size {limit:,}; a "
-                         "partitioned run writes it whole (splitting it by --CAT needs a whole run)")
         xpt.write_frames(shape, ds.chunks, ds.name, path, created=stamp, encoding=encoding)
     elif fmt in ("json", "ndjson"):
         datasetjson.write_frames(shape, ds.chunks, len(ds), ds.name, path, ndjson=fmt == "ndjson",

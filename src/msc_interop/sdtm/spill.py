@@ -40,6 +40,9 @@ class SpilledDataset:
         self._lead: Path | None = None
         self._columns_of: dict[Path, list[str]] = {}
         self._target: list[str] | None = None  # conform(): the columns every frame is read back with
+        # rows of each --CAT value (LBCAT of LB; "" for none): what a split by --max-file-size asks before
+        # writing (sdtm/split_stream.py), counted as the rows come so that it costs no pass over them
+        self.categories: dict[str, int] = {}
 
     def append(self, df: pd.DataFrame, partition: int) -> None:
         """Add partition `partition`'s rows (partitions come in order) after those already held."""
@@ -50,6 +53,7 @@ class SpilledDataset:
         self.parts.append(path)
         self._columns_of[path] = [str(c) for c in df.columns]
         self.rows += len(df)
+        self._count(df)
         picked = representative_rows(df, self.name)
         self._proxy = picked if self._proxy is None else _concat([self._proxy, picked])
         if len(self._proxy) > 4 * len(picked) + 1024:
@@ -65,8 +69,20 @@ class SpilledDataset:
         self.ranges = {p: (a + n if i else 0, b + n) for i, (p, (a, b)) in enumerate(sorted(self.ranges.items()))}
         self._lead = path
         self.rows += n
+        self._count(df)
         picked = representative_rows(df, self.name)
         self._proxy = picked if self._proxy is None else _concat([picked, self._proxy])
+
+    def _count(self, df: pd.DataFrame) -> None:
+        from msc_interop.sdtm.split import category_column, category_values
+
+        cat = category_column(self.name)
+        if cat in df.columns:
+            counts = category_values(df, cat).value_counts().items()
+        else:  # read back with the variable, these rows have it empty (conform)
+            counts = [("", len(df))] if len(df) else []
+        for value, n in counts:
+            self.categories[value] = self.categories.get(value, 0) + int(n)
 
     def conform(self, columns: list[str]) -> None:
         """Read every frame back with `columns`, in that order: partitions of FHIR written by others may lack a

@@ -41,22 +41,25 @@ _NAMESTR = 140
 
 @dataclass(frozen=True)
 class Piece:
-    """One split dataset: its name (LBCH), parent (LB), category (CHEMISTRY), label and row positions."""
+    """One split dataset: its name (LBCH), parent (LB), category (CHEMISTRY), label and number of rows."""
 
     name: str
     parent: str
     category: str
     label: str
-    rows: np.ndarray
+    rows: int
 
 
 @dataclass
 class Split:
-    """A study with its over-limit datasets replaced by their pieces, the pieces by parent, and the notes."""
+    """A study with its over-limit datasets replaced by their pieces, the pieces by parent, the notes, and the
+    label of each SUPP-- piece written (SUPPLBCH: define.xml describes it). A partitioned run (sdtm/split_stream.py)
+    writes the pieces streamed: its `study` is the proxy study, not split."""
 
     study: Study
     pieces: dict[str, list[Piece]]
     notes: list[str]
+    supp_labels: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def parse_size(text: str) -> int:
@@ -79,7 +82,7 @@ def xpt_size(n_rows: int, widths: dict[str, int]) -> int:
     return _HEADER_RECORDS * RECORD + namestr + math.ceil(n_rows * sum(widths.values()) / RECORD) * RECORD
 
 
-def _frame_widths(df: pd.DataFrame, lay: DatasetLayout | None, encoding: str) -> dict[str, int]:
+def frame_widths(df: pd.DataFrame, lay: DatasetLayout | None, encoding: str) -> dict[str, int]:
     """Storage widths as the XPT writer computes them (numbers 8, text its longest encoded value)."""
     frame = as_package_states(df, lay)
     typed = pd.DataFrame({c: (frame[c].astype("float64") if pd.api.types.is_numeric_dtype(frame[c])
@@ -113,6 +116,43 @@ def suffixes(categories: list[str]) -> dict[str, str]:
     return out
 
 
+def category_column(name: str) -> str:
+    """The variable a dataset is split by (LB: LBCAT)."""
+    return f"{name}{_rules()['split_by']}"
+
+
+def category_values(df: pd.DataFrame, cat: str) -> pd.Series:
+    """The --CAT value of each row as a split reads it (missing: "")."""
+    return df[cat].astype(object).where(df[cat].notna(), "").astype(str)
+
+
+def plan_split(name: str, columns: list[str], n_rows: int, widths: dict[str, int], limit: int, parent_label: str,
+               counts: Callable[[], dict[str, int]]) -> tuple[list[Piece], list[str]]:
+    """The pieces of dataset `name` (none: it fits, or cannot be split) and the notes on what stays over the
+    limit. `counts()`: rows of each --CAT value (asked only when the dataset is over the limit). A whole run
+    and a partitioned one both decide here, so they name, label and note the pieces alike."""
+    size = xpt_size(n_rows, widths)
+    if size <= limit:
+        return [], []
+    cat = category_column(name)
+    if len(name) != 2 or cat not in columns or "DOMAIN" not in columns:
+        return [], [f"{name}: the XPT file is {size:,} bytes, over --max-file-size {limit:,}, and cannot be split "
+                    f"the SDTMIG way (it needs a two-letter domain with {cat} and DOMAIN); written whole"]
+    rows = counts()
+    names = suffixes(sorted(rows))
+    pieces = [Piece(name + names[c], name, c, _piece_label(parent_label, c), rows[c])
+              for c in sorted(names, key=names.get)]
+    notes = [f"{p.name} ({cat} {p.category!r}, {p.rows:,} rows): the XPT file is {xpt_size(p.rows, widths):,} "
+             f"bytes, over --max-file-size {limit:,}; one category cannot be split further the SDTMIG way, written "
+             f"over the limit" for p in pieces if xpt_size(p.rows, widths) > limit]
+    return pieces, notes
+
+
+def parent_label_of(name: str, lay: DatasetLayout | None) -> str:
+    """The dataset label a piece's label starts from (a package's own, else the SDTM metadata's)."""
+    return lay.label if lay is not None and lay.label else mappings.dataset_label(name)
+
+
 def split_study(study: Study, limit: int, encoding_of: Callable[[str], str]) -> Split:
     """The study with every dataset whose XPT file would exceed `limit` bytes split by its --CAT value."""
     pkg = getattr(study.meta, "package", None)
@@ -125,34 +165,23 @@ def split_study(study: Study, limit: int, encoding_of: Callable[[str], str]) -> 
             continue
         df = study[name]
         lay = layouts.get(name)
-        widths = _frame_widths(df, lay, encoding_of(name))
-        size = xpt_size(len(df), widths)
-        if size <= limit:
+        widths = frame_widths(df, lay, encoding_of(name))
+        cat = category_column(name)
+        values = functools.cache(lambda df=df, cat=cat: category_values(df, cat))
+        own, said = plan_split(name, list(df.columns), len(df), widths, limit, parent_label_of(name, lay),
+                               lambda values=values: values().value_counts().to_dict())
+        notes += said
+        if not own:
             continue
-        cat = f"{name}{_rules()['split_by']}"
-        if len(name) != 2 or cat not in df.columns or "DOMAIN" not in df.columns:
-            notes.append(f"{name}: the XPT file is {size:,} bytes, over --max-file-size {limit:,}, and cannot be "
-                         f"split the SDTMIG way (it needs a two-letter domain with {cat} and DOMAIN); written whole")
-            continue
-        values = df[cat].astype(object).where(df[cat].notna(), "").astype(str)
-        names = suffixes(sorted(set(values)))
-        parent_label = lay.label if lay is not None and lay.label else mappings.dataset_label(name)
-        own = [Piece(name + names[c], name, c, _piece_label(parent_label, c),
-                     np.flatnonzero((values == c).to_numpy())) for c in sorted(names, key=names.get)]
         pieces[name] = own
-        labels = {**variable_labels(name, list(df.columns)), **(dict(lay.labels) if lay else {})}
+        labels = piece_labels(name, list(df.columns), lay)
         del datasets[name]
         for p in own:
-            datasets[p.name] = df.iloc[p.rows].reset_index(drop=True)
-            layouts[p.name] = _piece_layout(lay, df, labels, widths, p.label, encoding_of(name))
-            piece_size = xpt_size(len(p.rows), widths)
-            if piece_size > limit:
-                notes.append(f"{p.name} ({cat} {p.category!r}, {len(p.rows):,} rows): the XPT file is "
-                             f"{piece_size:,} bytes, over --max-file-size {limit:,}; one category cannot be split "
-                             f"further the SDTMIG way, written over the limit")
+            datasets[p.name] = df.iloc[np.flatnonzero((values() == p.category).to_numpy())].reset_index(drop=True)
+            layouts[p.name] = piece_layout(lay, df, labels, widths, p.label, encoding_of(name))
         supp = f"SUPP{name}"
         if supp in datasets:
-            _split_supp(study, supp, own, datasets, layouts, notes, encoding_of(supp))
+            _split_supp(study, supp, own, values(), datasets, layouts, notes, encoding_of(supp))
     notes += _oversize_supp(datasets, layouts, limit, encoding_of)
     if not pieces:
         return Split(study, {}, notes)
@@ -160,19 +189,27 @@ def split_study(study: Study, limit: int, encoding_of: Callable[[str], str]) -> 
     out.datasets = datasets
     new_pkg = dataclasses.replace(pkg, layouts=layouts) if isinstance(pkg, Package) else Package(layouts)
     out.meta = dataclasses.replace(study.meta, package=new_pkg)
-    return Split(out, pieces, notes)
+    supp_labels = {n: layouts[n].label for n in out.names if n.startswith("SUPP") and n in layouts}
+    return Split(out, pieces, notes, supp_labels)
+
+
+def piece_labels(name: str, columns: list[str], lay: DatasetLayout | None) -> dict[str, str]:
+    """Variable labels of a piece: its parent's (a package's own over the SDTM metadata's)."""
+    return {**variable_labels(name, columns), **(dict(lay.labels) if lay else {})}
 
 
 def _oversize_supp(datasets: dict[str, pd.DataFrame], layouts: dict[str, DatasetLayout], limit: int,
                    encoding_of: Callable[[str], str]) -> list[str]:
     """A SUPP-- dataset (whole or a piece) still over the limit: it is split only with its parent, so say so."""
-    notes = []
-    for name in sorted(n for n in datasets if n.startswith("SUPP")):
-        size = xpt_size(len(datasets[name]), _frame_widths(datasets[name], layouts.get(name), encoding_of(name)))
-        if size > limit:
-            notes.append(f"{name}: the XPT file is {size:,} bytes, over --max-file-size {limit:,}; a SUPP-- dataset "
-                         f"is split only with its parent domain's pieces; written whole")
-    return notes
+    return oversize_supp_notes({n: xpt_size(len(df), frame_widths(df, layouts.get(n), encoding_of(n)))
+                                for n, df in datasets.items() if n.startswith("SUPP")}, limit)
+
+
+def oversize_supp_notes(sizes: dict[str, int], limit: int) -> list[str]:
+    """The note on each SUPP-- dataset (whole or a piece; name -> XPT bytes) over the limit, by name."""
+    return [f"{name}: the XPT file is {sizes[name]:,} bytes, over --max-file-size {limit:,}; a SUPP-- dataset "
+            f"is split only with its parent domain's pieces; written whole" for name in sorted(sizes)
+            if sizes[name] > limit]
 
 
 def _piece_label(parent_label: str, category: str) -> str:
@@ -180,7 +217,7 @@ def _piece_label(parent_label: str, category: str) -> str:
     return f"{parent_label} - {category.strip().title()}" if category.strip() else f"{parent_label} - No Category"
 
 
-def _piece_layout(lay: DatasetLayout | None, df: pd.DataFrame, labels: dict[str, str], widths: dict[str, int],
+def piece_layout(lay: DatasetLayout | None, df: pd.DataFrame, labels: dict[str, str], widths: dict[str, int],
                   label: str, encoding: str) -> DatasetLayout:
     """The whole dataset's layout under the piece's label: same order, labels and storage lengths."""
     text_widths = {c: w for c, w in widths.items() if not pd.api.types.is_numeric_dtype(df[c])}
@@ -190,38 +227,54 @@ def _piece_layout(lay: DatasetLayout | None, df: pd.DataFrame, labels: dict[str,
                          encoding=encoding)
 
 
-def _split_supp(study: Study, supp: str, own: list[Piece], datasets: dict[str, pd.DataFrame],
+def _split_supp(study: Study, supp: str, own: list[Piece], values: pd.Series, datasets: dict[str, pd.DataFrame],
                 layouts: dict[str, DatasetLayout], notes: list[str], encoding: str) -> None:
     """SUPPLB -> SUPPLBCH, ...: each record goes with the parent record it qualifies (USUBJID + --SEQ)."""
     df = study[supp]
-    parent = own[0].parent
-    pdf = study[parent]
-    seq = f"{parent}SEQ"
-    where: dict[tuple[str, str], str] = {}
-    for p in own:
-        rows = pdf.iloc[p.rows]
-        for subj, s in zip(rows["USUBJID"].astype(str), rows[seq], strict=True):
-            where[(subj, _seq_text(s))] = p.name
-    idvar = df["IDVAR"].astype(str) if "IDVAR" in df.columns else pd.Series("", index=df.index)
-    idval = df["IDVARVAL"].astype(str).str.strip() if "IDVARVAL" in df.columns else pd.Series("", index=df.index)
-    target = [where.get((u, v)) if var == seq else None
-              for u, var, v in zip(df["USUBJID"].astype(str), idvar, idval, strict=True)]
-    lost = [i for i, t in enumerate(target) if t is None]
-    if lost:
-        notes.append(f"{supp}: {len(lost)} record(s) (rows {', '.join(str(i + 1) for i in lost[:5])}) do not "
-                     f"qualify a {parent} record by {seq}; they go with {own[0].name}")
-        target = [t or own[0].name for t in target]
+    target = supp_targets(study[own[0].parent], values, own, df)
+    lost = np.flatnonzero(target < 0)
+    if len(lost):
+        notes.append(lost_note(supp, own, len(lost), lost[:5].tolist()))
+        target[lost] = 0
     lay = layouts.get(supp)
-    widths = _frame_widths(df, lay, encoding)
-    labels = {**variable_labels(supp, list(df.columns)), **(dict(lay.labels) if lay else {})}
+    widths = frame_widths(df, lay, encoding)
+    labels = piece_labels(supp, list(df.columns), lay)
     del datasets[supp]
-    target_arr = np.array(target, dtype=object)
-    for p in own:
-        rows = np.flatnonzero(target_arr == p.name)
+    for i, p in enumerate(own):
+        rows = np.flatnonzero(target == i)
         if len(rows):
             name = f"SUPP{p.name}"
             datasets[name] = df.iloc[rows].reset_index(drop=True)
-            layouts[name] = _piece_layout(lay, df, labels, widths, mappings.dataset_label("SUPP" + p.name), encoding)
+            layouts[name] = piece_layout(lay, df, labels, widths, supp_piece_label(p), encoding)
+
+
+def supp_targets(parent: pd.DataFrame, values: pd.Series, own: list[Piece], supp: pd.DataFrame) -> np.ndarray:
+    """The piece (index in `own`; -1: none) of each SUPP-- record: that of the parent record it qualifies
+    (USUBJID + --SEQ). `values`: the parent rows' --CAT values. Works on all rows or on one subject partition
+    of both (a subject's records are all in one partition)."""
+    seq = f"{own[0].parent}SEQ"
+    where: dict[tuple[str, str], int] = {}
+    for i, p in enumerate(own):
+        rows = parent[(values == p.category).to_numpy()]
+        for subj, s in zip(rows["USUBJID"].astype(str), rows[seq], strict=True):
+            where[(subj, _seq_text(s))] = i
+    idvar = supp["IDVAR"].astype(str) if "IDVAR" in supp.columns else pd.Series("", index=supp.index)
+    idval = supp["IDVARVAL"].astype(str).str.strip() if "IDVARVAL" in supp.columns else \
+        pd.Series("", index=supp.index)
+    return np.array([where.get((u, v), -1) if var == seq else -1
+                     for u, var, v in zip(supp["USUBJID"].astype(str), idvar, idval, strict=True)], dtype=np.int64)
+
+
+def lost_note(supp: str, own: list[Piece], count: int, first: list[int]) -> str:
+    """The note on SUPP-- records that qualify no parent record (`first`: 0-based rows of the first five)."""
+    parent = own[0].parent
+    return (f"{supp}: {count} record(s) (rows {', '.join(str(i + 1) for i in first)}) do not qualify a {parent} "
+            f"record by {parent}SEQ; they go with {own[0].name}")
+
+
+def supp_piece_label(piece: Piece) -> str:
+    """SUPPLBCH's dataset label (the XPT label: at most 40 characters)."""
+    return mappings.dataset_label("SUPP" + piece.name)[:40]
 
 
 def _seq_text(value: object) -> str:

@@ -17,8 +17,9 @@ value the encoding cannot hold is then a problem.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,20 @@ def write_frames(shape: pd.DataFrame, frames: Callable[[], Iterable[pd.DataFrame
     """`write_conformed` for a dataset given as consecutive frames (a partitioned run: sdtm/spill.py):
     `shape` holds every distinct value of each variable (the storage widths come from it), `frames()` the
     rows in order. The bytes are those of write_conformed on the frames end to end."""
+    with frames_writer(shape, name, path, labels=labels, label=label, created=created, encoding=encoding,
+                       lengths=lengths, formats=formats) as write:
+        for part in frames():
+            write(part)
+
+
+@contextlib.contextmanager
+def frames_writer(shape: pd.DataFrame, name: str, path: Path, *, labels: Mapping[str, str] | None = None,
+                  label: str | None = None, created: str | None = None, encoding: str = "utf-8",
+                  lengths: Mapping[str, int] | None = None,
+                  formats: Mapping[str, str] | None = None) -> Iterator[Callable[[pd.DataFrame], None]]:
+    """`write_frames` as a function to call with each frame in turn: several files can be written in one pass
+    over the rows (the pieces of a dataset split by --CAT: sdtm/split_stream.py). The file appears when the
+    block ends without an error."""
     var_labels = variable_labels(name, [str(c) for c in shape.columns])
     if labels:
         var_labels.update({k: v for k, v in labels.items() if k in var_labels})
@@ -135,13 +150,25 @@ def write_frames(shape: pd.DataFrame, frames: Callable[[], Iterable[pd.DataFrame
                 fh.seek(_records_start(fh.read(), path))
                 fh.truncate()
                 written = 0
-                for part in frames():
+
+                def write(part: pd.DataFrame) -> None:
+                    nonlocal written
                     written += xpt_rows.write_records(fh, _as_stored(part), widths, encoding)
+
+                yield write
                 xpt_rows.pad_records(fh, written)
         else:
             pyreadstat.write_xport(frame, str(tmp), **header)
+            yield _no_rows(name)
         if created is not None:
             _pin_timestamps(tmp, created)
+
+
+def _no_rows(name: str) -> Callable[[pd.DataFrame], None]:
+    def write(part: pd.DataFrame) -> None:
+        if len(part):
+            raise ValueError(f"dataset {name}: rows given to write, but its shape has none")
+    return write
 
 
 def _as_stored(data: pd.DataFrame) -> pd.DataFrame:
@@ -151,7 +178,7 @@ def _as_stored(data: pd.DataFrame) -> pd.DataFrame:
         s = data[col]
         # pyreadstat is ~3x slower on pandas 3 string columns than on object (LIBRARIES.md)
         out[col] = s.astype("float64") if pd.api.types.is_numeric_dtype(s) else s.astype(object)
-    return pd.DataFrame(out, index=pd.RangeIndex(len(data)))
+    return pd.DataFrame(out, index=data.index).reset_index(drop=True)  # rows as given, whatever their index
 
 
 _OBS_HEADER = b"HEADER RECORD*******OBS     HEADER RECORD!!!!!!!"
