@@ -11,6 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from fhir_clean_cases import NAMES, cases
 from fhir_fixtures import _written
@@ -106,3 +107,24 @@ def test_a_batch_is_held_until_full() -> None:
     assert index.pending == {"Patient/a": array("q", [3])}
     buckets = list(index.buckets_read())
     assert len(buckets) == 1 and buckets[0].judged({"Patient"}) == ({}, [])
+
+
+@pytest.mark.parametrize("batch", [None, 3])
+def test_references_past_the_4095th_of_a_resource(tmp_path: Path, batch: int | None,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """They share one place number: the broken ones are still reported each at its own element, in the
+    resource's order (performer[4097] before performer[4098], whose text was seen first), as the rules do."""
+    if batch:
+        monkeypatch.setattr(fhir_index, "BATCH", batch)
+    performers = ["Patient/p1"] * 4097 + ["Patient/zz", "Patient/aa", "Patient/zz", "Patient/p1"]
+    obs = {"resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "x"},
+           "subject": {"reference": "Patient/zz"}, "performer": [{"reference": r} for r in performers]}
+    (tmp_path / "Patient.ndjson").write_bytes(b'{"resourceType":"Patient","id":"p1"}\n')
+    (tmp_path / "Observation.ndjson").write_bytes(orjson.dumps(obs) + b"\n")
+    paths = sorted(tmp_path.glob("*.ndjson"))
+    found = [f.as_dict() for f in fhir_rules(paths, "R4")]
+    assert found == _whole_set(paths, "R4")
+    assert [(f["variable_or_path"], f["value"]) for f in found if f["rule_id"] == "MSC-FHIR-008"] == [
+        ("Observation.subject.reference", "Patient/zz"), ("Observation.performer[4097].reference", "Patient/zz"),
+        ("Observation.performer[4098].reference", "Patient/aa"),
+        ("Observation.performer[4099].reference", "Patient/zz")]

@@ -24,6 +24,7 @@ from every resource (a first pass that parses only the lines that name an elemen
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from array import array
 from collections import defaultdict
@@ -168,25 +169,32 @@ class WholeSet:
 
     def reference_findings(self, meta: RuleMeta) -> list[Finding]:
         """MSC-FHIR-008 over the set: in the order of the places (file, line, reference)."""
-        broken = sorted(self._judge()[1], key=lambda x: x[0])
+        broken = sorted(set(self._judge()[1]))
         items = self._reread({at // _LINE for at, _ in broken})
         out = list(self.local)
-        for at, value in broken:
+        for at, path, value in self._located(broken, items):
             item = items[at // _LINE]
-            path = self._path(item, at % _LINE, value)
             out.append((at, meta.finding(file=item.file, dataset=item.label, row=item.entry, variable=path,
                                          value=value, path=path, container=self.container.label)))
         out.sort(key=lambda x: x[0])
         return [f for _, f in out]
 
     @staticmethod
-    def _path(item: FhirItem, k: int, value: str) -> str:
-        """The element holding the resource's k-th reference (from the last kept number on, the first with
-        this text)."""
-        refs = scan(item).references
-        if k < _LINE - 1 and k < len(refs) and refs[k][1] == value:
-            return refs[k][0]
-        return next(path for path, v in refs[k:] if v == value)
+    def _located(broken: list[tuple[int, str]], items: dict[int, FhirItem]) -> Iterator[tuple[int, str, str]]:
+        """(place, element, text) of each broken reference, in the resource's order. A place holds one reference,
+        but from a resource's 4095th reference on they share the last number: those are found again in the
+        resource, every reference there with a broken text, in its order (as the rule functions give them)."""
+        last = -1
+        for n, (at, value) in enumerate(broken):
+            k = at % _LINE
+            refs = scan(items[at // _LINE]).references
+            if k < _LINE - 1:
+                yield at, refs[k][0] if k < len(refs) and refs[k][1] == value else next(
+                    path for path, v in refs[k:] if v == value), value
+            elif at != last:  # the first text at this shared place: every broken reference from here on
+                last = at
+                texts = {v for x, v in itertools.takewhile(lambda x, at=at: x[0] == at, broken[n:])}
+                yield from ((at, path, v) for path, v in refs[k:] if v in texts)
 
     def id_findings(self, meta: RuleMeta) -> list[Finding]:
         """MSC-FHIR-009 over the set: per repeated Type/id (sorted), each place holding it."""
