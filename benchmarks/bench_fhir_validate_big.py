@@ -3,7 +3,7 @@
     python benchmarks/bench_fhir_validate_big.py run DIR [DIR ...] --src SRC --label L [--json OUT]
     python benchmarks/bench_fhir_validate_big.py copy SRC_DIR DEST_DIR --copies 10
 
-`run`: for each DIR, `python -m msc_interop.cli validate DIR/*.ndjson --report R.json` in a fresh process with
+`run`: for each DIR (NDJSON files only), `python -m msc_interop.cli validate DIR --report R.json` in a fresh process with
 PYTHONPATH=SRC (the code measured: a checkout's src, so that the code before and after a change are run the
 same way), its peak RSS (VmHWM) polled from /proc by this process; wall and CPU time (getrusage of the child),
 the exit status, the number of findings and the SHA-256 of the report file (equal reports: equal findings, byte
@@ -34,7 +34,8 @@ def run(folder: Path, src: Path) -> dict:
     paths = sorted(str(p) for p in folder.glob("*.ndjson"))
     with tempfile.TemporaryDirectory(prefix="bench_fval_") as tmp:
         report = Path(tmp) / "report.json"
-        cmd = [sys.executable, "-m", "msc_interop.cli", "validate", *paths, "--report", str(report)]
+        # the folder, not its files: the NDJSON files of one path are one set (references resolve across them)
+        cmd = [sys.executable, "-m", "msc_interop.cli", "validate", str(folder), "--report", str(report)]
         env = {**os.environ, "PYTHONPATH": str(src)}
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()

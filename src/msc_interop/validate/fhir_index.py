@@ -16,11 +16,13 @@ made and read in this process only (Dask workers send their batches here, valida
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 
@@ -37,15 +39,19 @@ def target(value: str) -> str:
     return f"{m.group(1)}/{m.group(2)}"
 
 
-class Bucket:
-    """The ids and references of one bucket: `Type/id` texts with their places, reference text -> places."""
+Places = array | tuple[BinaryIO, int, int]  # the places themselves, or where they are: (file, first, count)
 
-    def __init__(self, labels: list[str], places: array, pending: dict[str, array]):
-        self.labels, self.places, self.pending = labels, places, pending
+
+class Bucket:
+    """The ids and references of one bucket: `Type/id` texts with their places, (reference text, places)."""
+
+    def __init__(self, labels: list[str], places: array, refs: Iterable[tuple[str, Places]]):
+        self.labels, self.places, self.refs = labels, places, refs
 
     def judged(self, types: set[str]) -> tuple[dict[str, list[int]], list[tuple[int, str]]]:
         """Each `Type/id` held more than once with its places (in order), and each (place, reference text) of a
-        reference whose type is in `types` (the set's resource types) but whose `Type/id` is not here."""
+        reference whose type is in `types` (the set's resource types) but whose `Type/id` is not here. The
+        places of a reference that resolves are not read (one text, such as the study's, may have millions)."""
         first: dict[str, int] = {}
         repeated: dict[str, list[int]] = {}
         for label, at in zip(self.labels, self.places, strict=True):
@@ -53,12 +59,17 @@ class Bucket:
             if seen != at:
                 repeated.setdefault(label, [seen]).append(at)
         broken: list[tuple[int, str]] = []
-        for value, places in self.pending.items():
+        for value, places in self.refs:
             m = _RELATIVE.match(value)
             assert m is not None
             rtype = m.group(1)
             if rtype not in types or f"{rtype}/{m.group(2)}" in first:
                 continue
+            if not isinstance(places, array):
+                fh, start, count = places
+                fh.seek(start * 8)
+                places = array("q")
+                places.frombytes(fh.read(count * 8))
             broken += [(at, value) for at in places]
         return {label: sorted(places) for label, places in repeated.items()}, broken
 
@@ -133,25 +144,25 @@ class SpillIndex:
     def buckets_read(self) -> Iterator[Bucket]:
         """Every bucket, one at a time (the batch itself when nothing was spilled)."""
         if self.folder is None:
-            yield Bucket(self.labels, self.places, self.pending)
+            yield Bucket(self.labels, self.places, self.pending.items())
             return
         self.spill()
         for b in range(self.buckets):
             labels: list[str] = []
             for line in self._lines(f"i{b}.json"):
                 labels += orjson.loads(line)
-            places = self._places(f"i{b}.at")
-            pending: dict[str, array] = {}
-            ref_places = self._places(f"r{b}.at")
-            k = 0
-            for line in self._lines(f"r{b}.json"):
-                for value, count in orjson.loads(line):
-                    mine = pending.get(value)
-                    if mine is None:
-                        mine = pending[value] = array("q")
-                    mine.extend(ref_places[k:k + count])
-                    k += count
-            yield Bucket(labels, places, pending)
+            path = self.folder / f"r{b}.at"
+            with open(path, "rb") if path.exists() else contextlib.nullcontext() as fh:
+                yield Bucket(labels, self._places(f"i{b}.at"), self._refs(f"r{b}.json", fh))
+
+    def _refs(self, name: str, fh: BinaryIO | None) -> Iterator[tuple[str, Places]]:
+        """(reference text, where its places are in `fh`) of one bucket, batch after batch."""
+        k = 0
+        for line in self._lines(name):
+            for value, count in orjson.loads(line):
+                assert fh is not None
+                yield value, (fh, k, count)
+                k += count
 
     def _lines(self, name: str) -> list[bytes]:
         assert self.folder is not None
