@@ -3,8 +3,8 @@
     python benchmarks/bench_fhir_validate_big.py run DIR [DIR ...] --src SRC --label L [--json OUT]
     python benchmarks/bench_fhir_validate_big.py copy SRC_DIR DEST_DIR --copies 10
 
-`run`: for each DIR (NDJSON files only), `python -m msc_interop.cli validate DIR --report R.json` in a fresh process with
-PYTHONPATH=SRC (the code measured: a checkout's src, so that the code before and after a change are run the
+`run`: for each DIR (NDJSON files only), `python -m msc_interop.cli validate DIR --report R.json` in a fresh
+process with PYTHONPATH=SRC (the code measured: a checkout's src, so that the code before and after a change are run the
 same way), its peak RSS (VmHWM) polled from /proc by this process; wall and CPU time (getrusage of the child),
 the exit status, the number of findings and the SHA-256 of the report file (equal reports: equal findings, byte
 for byte). `copy`: DEST_DIR made of SRC_DIR's NDJSON `copies` times, each copy after the first with the subject
