@@ -25,7 +25,7 @@ from msc_interop.cli import main
 from msc_interop.engine.cluster import Cluster
 from msc_interop.engine.partitions import Partition, count_newlines, cut, numbered_lines
 from msc_interop.errors import MscInteropError
-from msc_interop.validate import fhir_dask
+from msc_interop.validate import fhir_dask, fhir_index
 from msc_interop.validate.fhir_dask import DaskNdjson
 from msc_interop.validate.fhir_rules import fhir_rules
 
@@ -84,6 +84,19 @@ def test_dask_gives_the_findings_of_the_local_engine(name: str, cluster: Cluster
     assert [f.as_dict() for f in fhir_rules(paths, version, engine=engine)] == local
     assert local  # each set has findings
     assert sorted(engine.distributed) == sorted(str(p) for p in paths if p.suffix == ".ndjson")
+
+
+@pytest.mark.parametrize("name", ["mutated-given-R4", "seeded-references"])
+def test_the_merged_indexes_spilled_by_bucket_give_the_same_findings(name: str, cluster: Cluster,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Here the partitions' ids and references go into batches of 4, spilled to 3 buckets (fhir_index.py) as
+    they are merged: the findings of the local engine (default batch, nothing spilled)."""
+    paths, version = _cases()[name]
+    local = [f.as_dict() for f in fhir_rules(paths, version)]
+    monkeypatch.setattr(fhir_index, "BATCH", 4)
+    monkeypatch.setattr(fhir_index, "BUCKETS", 3)
+    assert [f.as_dict() for f in fhir_rules(paths, version, engine=DaskNdjson(cluster, partition_size=SMALL))] == local
+    assert {f["rule_id"] for f in local} >= {"MSC-FHIR-008", "MSC-FHIR-009"}
 
 
 def test_the_sets_compared_hold_findings_of_every_fhir_rule() -> None:

@@ -7,12 +7,12 @@ in the same order, as in this process (validate/fhir_stream.py).
    the version is not given, the versions its resources tell (`_set_version`'s test, per partition).
 3. Check (workers): each partition through fhir_stream.check_lines, the in-process code (the one-pass Clean
    test, the rule functions on chunks of the others), with a WholeSet of its own. What comes back is the
-   partition's findings per rule, its unreadable lines, and its compact indexes: types seen, `Type/id` -> first
-   place (and every place of an id repeated in it), reference text -> places, unresolved contained references.
-   No resource comes back.
-4. Merge (here), partitions in file and line order: findings per rule appended, indexes merged as if one
-   WholeSet had read every line; then MSC-FHIR-008 and -009 are reported by the in-process WholeSet code
-   (which reads again the few lines that hold a broken reference, for the element's path).
+   partition's findings per rule, its unreadable lines, and its compact indexes: types seen, each `Type/id`
+   with its place, reference text -> places, unresolved contained references. No resource comes back.
+4. Merge (here), partitions in file and line order: findings per rule appended, indexes added to this
+   process's WholeSet as if it had read every line (spilled to disk by bucket as it fills: fhir_index.py);
+   then MSC-FHIR-008 and -009 are reported by the in-process WholeSet code (which reads again the few lines
+   that hold a broken reference, for the element's path).
 
 The rules that need the whole set are those two (ids unique, references resolve, both on WholeSet); every other
 FHIR rule reads one resource at a time. Anything else `validate` reads (SDTM, FHIR Bundle JSON) runs in this
@@ -48,6 +48,7 @@ from msc_interop.validate.model import Finding
 from msc_interop.validate.registry import get_rule
 
 Progress = Callable[[int, int], None]  # (partitions done, partitions)
+_NEVER = 1 << 62  # a batch size no partition reaches: a worker spills nothing, it sends its ids and references
 
 
 @dataclass
@@ -57,8 +58,8 @@ class PartResult:
     problems: list[Finding]
     by_rule: dict[str, list[Finding]]
     types: set[str]
-    first: dict[str, int]
-    repeated: dict[str, list[int]]
+    labels: list[str]  # every `Type/id` read, with its place in `places`
+    places: array
     pending: dict[str, array]
     local: list[tuple[int, Finding]]
 
@@ -99,7 +100,7 @@ def _check(part: Partition, files: list[str], version: str, deep: bool) -> PartR
     import msc_interop.validate.fhir_rules  # noqa: F401 -- registers the rule functions in this worker
 
     whole = FhirContext(version, deep=deep)
-    index = WholeSet(ndjson_container(files))
+    index = WholeSet(ndjson_container(files), batch=_NEVER)  # the partition's batch goes back whole
     index.files = list(files)
     index.numbers = {name: n for n, name in enumerate(files)}
     problems: list[Finding] = []
@@ -107,7 +108,8 @@ def _check(part: Partition, files: list[str], version: str, deep: bool) -> PartR
     with gc_paused(), open(part.name, "rb") as fh:
         lines = parsed_lines(numbered_lines(fh, part), part.number, part.name, problems)
         check_lines(lines, _clean(version, deep), whole, index, by_rule)
-    return PartResult(problems, dict(by_rule), index.types, index.first, index.repeated, index.pending, index.local)
+    held = index.spilled
+    return PartResult(problems, dict(by_rule), index.types, held.labels, held.places, held.pending, index.local)
 
 
 # --- here ----------------------------------------------------------------------------------------------------
@@ -146,21 +148,24 @@ class DaskNdjson:
         done: dict[int, PartResult] = {}
         merged = 0
         line_problems: list[list[Finding]] = [[] for _ in plan.parts]
-        for n, (future, result) in enumerate(_completed(client, futures), start=1):
-            done[futures[future]] = result
-            while merged in done:  # in order, each as soon as those before it are in
-                line_problems[merged] = _merge(done.pop(merged), index, by_rule)
-                merged += 1
-            if self.progress is not None:
-                self.progress(n, len(plan.parts))
-        self.distributed += [n for n in files if n not in self.distributed]
-        by_file: dict[int, list[Finding]] = defaultdict(list)
-        for part, found in zip(plan.parts, line_problems, strict=True):
-            by_file[part.number] += found
-        for number in range(len(files)):
-            problems += [plan.unreadable[number]] if number in plan.unreadable else by_file.get(number, [])
-        by_rule["MSC-FHIR-008"] += index.reference_findings(get_rule("MSC-FHIR-008"))
-        by_rule["MSC-FHIR-009"] += index.id_findings(get_rule("MSC-FHIR-009"))
+        try:
+            for n, (future, result) in enumerate(_completed(client, futures), start=1):
+                done[futures[future]] = result
+                while merged in done:  # in order, each as soon as those before it are in
+                    line_problems[merged] = _merge(done.pop(merged), index, by_rule)
+                    merged += 1
+                if self.progress is not None:
+                    self.progress(n, len(plan.parts))
+            self.distributed += [n for n in files if n not in self.distributed]
+            by_file: dict[int, list[Finding]] = defaultdict(list)
+            for part, found in zip(plan.parts, line_problems, strict=True):
+                by_file[part.number] += found
+            for number in range(len(files)):
+                problems += [plan.unreadable[number]] if number in plan.unreadable else by_file.get(number, [])
+            by_rule["MSC-FHIR-008"] += index.reference_findings(get_rule("MSC-FHIR-008"))
+            by_rule["MSC-FHIR-009"] += index.id_findings(get_rule("MSC-FHIR-009"))
+        finally:
+            index.close()
 
     def _counted(self, paths: Sequence[Path], versions: bool) -> _Plan:
         """Steps 1 and 2: the partitions with their first lines (and the versions they tell)."""
@@ -214,21 +219,7 @@ def _merge(r: PartResult, index: WholeSet, by_rule: dict[str, list[Finding]]) ->
     read their lines in order); its unreadable lines returned."""
     for rule_id, found in r.by_rule.items():
         by_rule[rule_id] += found
-    index.types |= r.types
-    first, repeated = index.first, index.repeated
-    for label in first.keys() & r.first.keys():  # seen before this partition: every place here repeats it
-        repeated.setdefault(label, [first[label]]).extend(r.repeated.pop(label, None) or [r.first.pop(label)])
-        r.first.pop(label, None)
-    repeated.update(r.repeated)
-    first.update(r.first)
-    pending = index.pending
-    for value, places in r.pending.items():
-        mine = pending.get(value)
-        if mine is None:
-            pending[value] = places
-        else:
-            mine.extend(places)
-    index.local += r.local
+    index.merge(r.labels, r.places, r.pending, r.types, r.local)
     return r.problems
 
 

@@ -4,15 +4,17 @@ The NDJSON files of one call are one set (a Bulk Data export). They are read lin
 and each resource checked in one pass (validate/fhir_clean.py): a resource that no per-resource rule reports only
 gives its id and references to the indexes below; any other goes, in chunks of `CHUNK`, through the FHIR rule
 functions (validate/fhir_rules.py, the same rule code as for a Bundle), which give its findings. Nothing is held
-once checked. The two rules that need the whole set keep compact indexes instead:
+once checked. The two rules that need the whole set keep indexes instead, in bounded memory (validate/
+fhir_index.py: batches of `Type/id` texts and reference texts with their places, spilled to disk by bucket, each
+bucket judged alone with exact strings when the set is read):
 
-- MSC-FHIR-009 (ids unique): each `Type/id` with the place it was first seen (file number and line, one int);
-  the places of a repeated one. Every resource's id is added as it is read, so places keep the order of lines.
-- MSC-FHIR-008 (references resolve): the resource types seen, and each distinct relative reference text
-  ("Type/id") with the places that hold it (file, line and the reference's number in the resource), as one array
-  of ints. When the set is read, a reference resolves when its `Type/id` was seen (or its type never was, as
-  before); the lines holding one that does not are read again (only those) for the resource's label and the
-  element that holds the reference.
+- MSC-FHIR-009 (ids unique): each resource's `Type/id` with its place (file number and line, one int). Every
+  resource's id is added as it is read; a `Type/id` held more than once is reported with its places in order.
+- MSC-FHIR-008 (references resolve): the resource types seen, and each relative reference text ("Type/id") with
+  the places that hold it (file, line and the reference's number in the resource), as arrays of ints. When the
+  set is read, a reference resolves when its `Type/id` was seen (or its type never was, as before); the lines
+  holding one that does not are read again (only those) for the resource's label and the element that holds the
+  reference.
 
 Findings are those of reading the whole set at once, in the same order within each rule (tests/fhir/
 test_fhir_validate_clean.py, test_fhir_validate_stream.py). The version, when not given, is detected as before
@@ -22,6 +24,7 @@ from every resource (a first pass that parses only the lines that name an elemen
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from array import array
 from collections import defaultdict
@@ -32,7 +35,9 @@ from typing import Any
 import orjson
 
 from msc_interop.runtime import gc_paused
+from msc_interop.validate import fhir_index
 from msc_interop.validate.fhir_clean import Clean
+from msc_interop.validate.fhir_index import SpillIndex
 from msc_interop.validate.fhir_read import (
     _RELATIVE,
     Container,
@@ -52,27 +57,30 @@ _NEW, _LOCAL = object(), object()
 
 
 class WholeSet:
-    """The compact indexes of the whole-set rules over the NDJSON set (see the module docstring)."""
+    """The whole-set indexes of MSC-FHIR-008 and -009 over the NDJSON set (see the module docstring); the ids and
+    references themselves in a SpillIndex (validate/fhir_index.py: batches spilled to disk by bucket)."""
 
-    def __init__(self, container: Container):
+    def __init__(self, container: Container, batch: int | None = None, buckets: int | None = None):
         self.container = container
         self.files: list[str] = []
         self.numbers: dict[str, int] = {}
         self.types: set[str] = set()
-        self.first: dict[str, int] = {}  # Type/id -> its first place
-        self.repeated: dict[str, list[int]] = {}  # Type/id -> every place, when more than one
-        self.pending: dict[str, array] = {}  # relative reference text -> places
+        self.spilled = SpillIndex(batch or fhir_index.BATCH, buckets or fhir_index.BUCKETS)
         self.local: list[tuple[int, Finding]] = []  # contained (#x) references that do not resolve
-        self.known: dict[str, Any] = {}  # reference text -> what _kind says
+        self.known: dict[str, Any] = {}  # reference text -> what _kind says (this batch)
+        self._judged: tuple[dict[str, list[int]], list[tuple[int, str]]] | None = None
 
     def add_id(self, rtype: str, rid: Any, at: int) -> None:
         """A resource read at place `at` (every one, in the order of the lines)."""
         self.types.add(rtype)
         if not isinstance(rid, str) or not rid:
             return
-        label = f"{rtype}/{rid}"
-        if self.first.setdefault(label, at) != at:
-            self.repeated.setdefault(label, [self.first[label]]).append(at)
+        spilled = self.spilled
+        spilled.labels.append(f"{rtype}/{rid}")
+        spilled.places.append(at)
+        if len(spilled.labels) >= spilled.batch:
+            spilled.spill()
+            self.known.clear()  # it held the batch's reference arrays
 
     def add_ids(self, ctx: FhirContext) -> None:
         """Nothing: the stream adds each resource's id as it reads it (add_id)."""
@@ -80,6 +88,7 @@ class WholeSet:
     def add(self, at: int, refs: list[str]) -> None:
         """The references (texts, in the order of the rules' walk) of the resource at `at`, none contained."""
         known = self.known
+        n = 0
         for k, value in enumerate(refs):
             places = known.get(value, _NEW)
             if places is _NEW:
@@ -87,6 +96,11 @@ class WholeSet:
             if places is None or places is _LOCAL:
                 continue  # absolute or urn: not checked across NDJSON files; contained: resolved by the caller
             places.append(at + k if k < _LINE else at + _LINE - 1)
+            n += 1
+        if n:
+            self.spilled.counted(n)
+            if not self.spilled.pending:
+                self.known.clear()
 
     def add_references(self, ctx: FhirContext, meta: RuleMeta) -> Iterator[Finding]:
         """MSC-FHIR-008 on a chunk of resources the rule functions check: contained references now, the others
@@ -108,49 +122,84 @@ class WholeSet:
             self.add(at, [value for _, value in refs])
         return iter(())
 
+    def merge(self, labels: list[str], places: array, pending: dict[str, array], types: set[str],
+              local: list[tuple[int, Finding]]) -> None:
+        """What another WholeSet read (a Dask partition, after those before it), as if read here."""
+        self.types |= types
+        spilled = self.spilled
+        spilled.labels += labels
+        spilled.places.extend(places)
+        n = 0
+        for value, ats in pending.items():
+            spilled.places_of(value).extend(ats)
+            n += len(ats)
+        spilled.refs += n
+        self.local += local
+        if spilled.full():
+            spilled.spill()
+        self.known.clear()
+
     def _kind(self, value: str) -> array | object | None:
         """What a reference is: a contained one (_LOCAL), a relative one (its places), or neither."""
         if value.startswith("#"):
             return _LOCAL
         if _RELATIVE.match(value):
-            return self.pending.setdefault(value, array("q"))
+            return self.spilled.places_of(value)
         return None
+
+    def _judge(self) -> tuple[dict[str, list[int]], list[tuple[int, str]]]:
+        """Repeated ids and broken references, bucket by bucket (once; the index is then closed)."""
+        if self._judged is None:
+            repeated: dict[str, list[int]] = {}
+            broken: list[tuple[int, str]] = []
+            try:
+                for bucket in self.spilled.buckets_read():
+                    again, wrong = bucket.judged(self.types)
+                    repeated.update(again)
+                    broken += wrong
+            finally:
+                self.close()
+            self._judged = repeated, broken
+        return self._judged
+
+    def close(self) -> None:
+        """The spilled index removed (also when reading stopped on an error)."""
+        self.spilled.close()
+        self.known.clear()
 
     def reference_findings(self, meta: RuleMeta) -> list[Finding]:
         """MSC-FHIR-008 over the set: in the order of the places (file, line, reference)."""
-        broken: list[tuple[int, str]] = []
-        for value, places in self.pending.items():
-            m = _RELATIVE.match(value)
-            assert m is not None
-            rtype = m.group(1)
-            if rtype not in self.types or f"{rtype}/{m.group(2)}" in self.first:
-                continue
-            broken += [(at, value) for at in places]
-        self.pending.clear()
-        self.known.clear()
+        broken = sorted(set(self._judge()[1]))
         items = self._reread({at // _LINE for at, _ in broken})
         out = list(self.local)
-        for at, value in broken:
+        for at, path, value in self._located(broken, items):
             item = items[at // _LINE]
-            path = self._path(item, at % _LINE, value)
             out.append((at, meta.finding(file=item.file, dataset=item.label, row=item.entry, variable=path,
                                          value=value, path=path, container=self.container.label)))
         out.sort(key=lambda x: x[0])
         return [f for _, f in out]
 
     @staticmethod
-    def _path(item: FhirItem, k: int, value: str) -> str:
-        """The element holding the resource's k-th reference (from the last kept number on, the first with
-        this text)."""
-        refs = scan(item).references
-        if k < _LINE - 1 and k < len(refs) and refs[k][1] == value:
-            return refs[k][0]
-        return next(path for path, v in refs[k:] if v == value)
+    def _located(broken: list[tuple[int, str]], items: dict[int, FhirItem]) -> Iterator[tuple[int, str, str]]:
+        """(place, element, text) of each broken reference, in the resource's order. A place holds one reference,
+        but from a resource's 4095th reference on they share the last number: those are found again in the
+        resource, every reference there with a broken text, in its order (as the rule functions give them)."""
+        last = -1
+        for n, (at, value) in enumerate(broken):
+            k = at % _LINE
+            refs = scan(items[at // _LINE]).references
+            if k < _LINE - 1:
+                yield at, refs[k][0] if k < len(refs) and refs[k][1] == value else next(
+                    path for path, v in refs[k:] if v == value), value
+            elif at != last:  # the first text at this shared place: every broken reference from here on
+                last = at
+                texts = {v for x, v in itertools.takewhile(lambda x, at=at: x[0] == at, broken[n:])}
+                yield from ((at, path, v) for path, v in refs[k:] if v in texts)
 
     def id_findings(self, meta: RuleMeta) -> list[Finding]:
         """MSC-FHIR-009 over the set: per repeated Type/id (sorted), each place holding it."""
         out = []
-        for label, places in sorted(self.repeated.items()):
+        for label, places in sorted(self._judge()[0].items()):
             where = f"{self.container.label}: " + ", ".join(f"line {at % _FILE // _LINE}" for at in places)
             for at in places:
                 out.append(meta.finding(file=self.files[at // _FILE], dataset=label, row=at % _FILE // _LINE,
@@ -202,9 +251,12 @@ def _stream(paths: list[Path], whole: FhirContext, problems: list[Finding], by_r
             ) -> None:
     container = ndjson_container(paths)
     index = WholeSet(container)
-    check_lines(_lines(paths, problems, index), Clean(whole.version, whole.deep), whole, index, by_rule)
-    by_rule["MSC-FHIR-008"] += index.reference_findings(get_rule("MSC-FHIR-008"))
-    by_rule["MSC-FHIR-009"] += index.id_findings(get_rule("MSC-FHIR-009"))
+    try:
+        check_lines(_lines(paths, problems, index), Clean(whole.version, whole.deep), whole, index, by_rule)
+        by_rule["MSC-FHIR-008"] += index.reference_findings(get_rule("MSC-FHIR-008"))
+        by_rule["MSC-FHIR-009"] += index.id_findings(get_rule("MSC-FHIR-009"))
+    finally:
+        index.close()
 
 
 def ndjson_container(paths: Sequence[Path | str]) -> Container:
