@@ -481,7 +481,9 @@ def to_fhir(
         study, rejects = _load_decoded(input_path, odm_map, encoding)
     if input_kind(input_path) == InputKind.SDTM:  # records were checked by their reader; SDTM comes as it is
         from msc_interop.fhir.admit import admit_sdtm
+        from msc_interop.inputs.load import whole_domains
 
+        study, rejects = whole_domains(study, rejects)
         study = admit_sdtm(study, rejects)
     with _report_even_if_writing_fails(rejects, outdir), _lab_map(lab_map):
         result = write_fhir(study, outdir, version=fhir_version, bundle=bundle, ndjson=ndjson, timezone=timezone,

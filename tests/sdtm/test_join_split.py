@@ -1,0 +1,75 @@
+"""A package whose LB was split by --max-file-size (LBCH, LBHE, LBTM) reads as the whole package in the commands
+that need a domain whole: summary, to-adam, to-fhir (a fresh-eyes run found they saw no lab data at all)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from msc_interop import api
+from msc_interop.inputs.load import read_any
+from msc_interop.sdtm.formats import read_sdtm
+from msc_interop.sdtm.join_split import join_split_pieces
+
+CREATED = "2026-01-01T00:00:00"
+EXAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "example_study"
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(whole XPT folder, the same with LB split in three) of the bundled study."""
+    root = tmp_path_factory.mktemp("join")
+    api.to_sdtm(EXAMPLE, root / "whole", formats=["xpt"], created=CREATED, validate=False)
+    api.to_sdtm(EXAMPLE, root / "split", formats=["xpt"], created=CREATED, validate=False,
+                max_file_size=100_000)
+    split = root / "split" / "xpt"
+    assert sorted(p.name for p in split.glob("lb*.xpt")) == ["lbch.xpt", "lbhe.xpt", "lbtm.xpt"]
+    return root / "whole" / "xpt", split
+
+
+def test_pieces_put_together_are_the_whole_dataset(packages: tuple[Path, Path]) -> None:
+    whole, split = packages
+    joined, notes = join_split_pieces(read_sdtm(split))
+    assert "LBCH" not in joined and "LB" in joined
+    assert notes == ["LB: read from its split datasets LBCH, LBHE, LBTM (lbch.xpt, lbhe.xpt, lbtm.xpt; SDTMIG 4.1.7)"]
+    pd.testing.assert_frame_equal(joined["LB"], read_sdtm(whole)["LB"])
+    assert joined.names == read_sdtm(whole).names
+
+
+def test_summary_of_a_split_package_is_the_whole_package_summary(packages: tuple[Path, Path],
+                                                                  tmp_path: Path) -> None:
+    whole, split = packages
+    a, _ = api.summarize([whole], tmp_path / "a", formats=["csv"])
+    b, rejects = api.summarize([split], tmp_path / "b", formats=["csv"])
+    assert len(a.tables["lab_stats"]) > 0  # the split run had none before
+    for name, table in a.tables.items():
+        pd.testing.assert_frame_equal(b.tables[name], table, obj=name)
+    assert any(n.startswith("LB: read from its split datasets") for n in rejects.notes)
+
+
+def test_to_adam_and_to_fhir_of_a_split_package_equal_the_whole_package(packages: tuple[Path, Path],
+                                                                        tmp_path: Path) -> None:
+    whole, split = packages
+    for name, folder in (("a", whole), ("b", split)):
+        api.to_adam([folder], tmp_path / f"adam_{name}", formats=["json"], created=CREATED, validate=False)
+        api.to_fhir(folder, tmp_path / f"fhir_{name}", ndjson=True, bundle="none", validate=False)
+    adlb = sorted((tmp_path / "adam_a").rglob("adlb.json"))
+    assert adlb and adlb[0].read_bytes() == (tmp_path / "adam_b" / adlb[0].relative_to(tmp_path / "adam_a")
+                                            ).read_bytes()
+    files_a = sorted(p.relative_to(tmp_path / "fhir_a") for p in (tmp_path / "fhir_a").rglob("*.ndjson"))
+    assert Path("Observation.ndjson") in {Path(p.name) for p in files_a}
+    for rel in files_a:
+        assert (tmp_path / "fhir_b" / rel).read_bytes() == (tmp_path / "fhir_a" / rel).read_bytes(), rel
+
+
+def test_a_dataset_both_whole_and_split_is_not_joined(packages: tuple[Path, Path], tmp_path: Path) -> None:
+    whole, split = packages
+    both = tmp_path / "both"
+    shutil.copytree(split, both)
+    shutil.copy(whole / "lb.xpt", both / "lb.xpt")
+    study, rejects = read_any([both])
+    assert {"LB", "LBCH", "LBHE", "LBTM"} <= set(study.names)
+    assert "LB is both whole and split (LBCH, LBHE, LBTM): read as separate datasets; keep one" in rejects.notes
