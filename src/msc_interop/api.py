@@ -242,7 +242,7 @@ def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool,
     Dataset-JSON, NDJSON and CSV are written whole (FDA's limit is on XPT transport files)."""
     from msc_interop.sdtm.define import write_define
     from msc_interop.sdtm.formats import check_fits, text_encoding_of, write_study
-    from msc_interop.sdtm.split import DEFAULT_MAX_FILE_SIZE, split_study
+    from msc_interop.sdtm.split import DEFAULT_MAX_FILE_SIZE, remove_stale_pieces, split_study
 
     said = check_fits(study, formats, xpt_encoding)  # all formats checked before any is written
     split = None
@@ -262,6 +262,7 @@ def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool,
                                         split=split if fmt == "xpt" else None)
             said += [n for n in define_notes if n not in said]
             written.append(folder / "define.xml")
+    said += remove_stale_pieces(written)
     if notes is not None:
         notes.extend(said)
     return written

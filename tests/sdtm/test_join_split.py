@@ -73,3 +73,23 @@ def test_a_dataset_both_whole_and_split_is_not_joined(packages: tuple[Path, Path
     study, rejects = read_any([both])
     assert {"LB", "LBCH", "LBHE", "LBTM"} <= set(study.names)
     assert "LB is both whole and split (LBCH, LBHE, LBTM): read as separate datasets; keep one" in rejects.notes
+
+
+@pytest.mark.parametrize("partition", ["off", 3])
+def test_a_rerun_split_another_way_removes_the_earlier_pieces(tmp_path: Path, partition: object) -> None:
+    """The same output folder written split, then whole, then split again: only this run's files stay (the
+    earlier pieces read as a second LB: LBSEQ twice per subject, thousands of errors), and a note says so."""
+    out = tmp_path / "out"
+    runs = [(100_000, ["lbch.xpt", "lbhe.xpt", "lbtm.xpt"]), (None, ["lb.xpt"]),
+            (100_000, ["lbch.xpt", "lbhe.xpt", "lbtm.xpt"])]
+    for i, (limit, expected) in enumerate(runs):
+        result = api.to_sdtm(EXAMPLE, out, formats=["xpt"], created=CREATED, max_file_size=limit,
+                             partition_subjects=partition)
+        assert sorted(p.name for p in (out / "xpt").glob("lb*.xpt")) == expected
+        removed = [n for n in result.rejects.notes if "left by an earlier run" in n]
+        if i == 0:
+            assert not removed
+        else:
+            gone = "lbch.xpt, lbhe.xpt, lbtm.xpt" if limit is None else "lb.xpt"
+            assert len(removed) == 1 and f"removed {gone}, left by an earlier run" in removed[0]
+        assert result.validation is not None and result.validation.counts_by_severity().get("error", 0) == 0

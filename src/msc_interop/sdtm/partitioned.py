@@ -248,7 +248,7 @@ def write_partitioned(ps: PartitionedStudy, outdir: Path, formats: Sequence[str]
     (sdtm/split_stream.py; the records of each piece added to `rows`). Every file appears only when all are
     written (atomic renames at the end)."""
     from msc_interop.sdtm.define import write_define
-    from msc_interop.sdtm.split import DEFAULT_MAX_FILE_SIZE
+    from msc_interop.sdtm.split import DEFAULT_MAX_FILE_SIZE, remove_stale_pieces
     from msc_interop.sdtm.split_stream import plan, write_split_xpt
 
     proxy = ps.proxy_study()
@@ -286,6 +286,7 @@ def write_partitioned(ps: PartitionedStudy, outdir: Path, formats: Sequence[str]
                                     split=stream.split if fmt == "xpt" and stream is not None else None)
                 ps.notes += [n for n in said if n not in ps.notes]
                 written.append(folder / "define.xml")
+    ps.notes += remove_stale_pieces(written)  # once every file is in place
     return written
 
 
