@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,18 @@ from msc_interop.errors import MscInteropError
 from msc_interop.outcome import EXIT_ERROR, EXIT_INTERNAL, EXIT_OK, exit_status
 
 
+def _end_cleanly_on_sigterm() -> None:
+    """SIGTERM (`kill`, a batch scheduler's time limit) ends the run as Ctrl-C does: through its cleanup, so that
+    no temporary file or scratch folder (as big as the input in a partitioned run) is left. Python's default
+    would end the process at once."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminated)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 class _Guarded(click.Group):
     """Any exception a command did not turn into a message becomes exit 3, naming the command line, so that
     exit 1 always means "records rejected" and a cron job can tell a bug from bad data."""
@@ -39,6 +53,7 @@ class _Guarded(click.Group):
 
     def invoke(self, ctx: click.Context) -> object:
         command_line = ctx.meta.get("msc_interop.command_line", "")
+        _end_cleanly_on_sigterm()
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):

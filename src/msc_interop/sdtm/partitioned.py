@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from msc_interop.atomic import atomic_path
+from msc_interop.atomic import SCRATCH_PREFIX, atomic_path
 from msc_interop.errors import OutputLimitError
 from msc_interop.partition import SUBJECT, StudyPartition
 from msc_interop.records.reader import FORMS, _find_definition, _forms, read_records
@@ -304,9 +305,10 @@ def _write_spilled(ds: SpilledDataset, fmt: str, path: Path, meta: StudyMeta, st
 @contextlib.contextmanager
 def scratch_folder(outdir: Path) -> Iterator[Path]:
     """An empty scratch folder beside the output (same disk: the spilled data is about the output's size),
-    removed at the end whatever happens."""
+    removed at the end whatever happens; named with the process id, so that the next run into the folder removes
+    it if this process was killed outright (atomic.remove_stale_parts)."""
     outdir.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix=".msc-partitions.", dir=outdir))
+    path = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}.", dir=outdir))
     try:
         yield path
     finally:
