@@ -93,3 +93,24 @@ def test_a_rerun_split_another_way_removes_the_earlier_pieces(tmp_path: Path, pa
             gone = "lbch.xpt, lbhe.xpt, lbtm.xpt" if limit is None else "lb.xpt"
             assert len(removed) == 1 and f"removed {gone}, left by an earlier run" in removed[0]
         assert result.validation is not None and result.validation.counts_by_severity().get("error", 0) == 0
+
+
+def test_from_fhir_splits_by_max_file_size_as_to_sdtm(tmp_path: Path) -> None:
+    """from-fhir (and pull, through it) writes XPT too: --max-file-size splits LB there as to-sdtm does."""
+    from click.testing import CliRunner
+
+    from msc_interop.cli import main
+
+    api.to_fhir(EXAMPLE, tmp_path / "fhir", ndjson=True, bundle="none", validate=False)
+    runner = CliRunner()
+    for part in ("off", "3"):
+        out = tmp_path / f"sdtm_{part}"
+        got = runner.invoke(main, ["from-fhir", str(tmp_path / "fhir"), "-o", str(out), "--format", "xpt",
+                                   "--created", CREATED, "--max-file-size", "100KB", "--partition-subjects", part])
+        assert got.exit_code == 0, got.output
+        assert sorted(p.name for p in (out / "xpt").glob("lb*.xpt")) == ["lbch.xpt", "lbhe.xpt", "lbtm.xpt"]
+    assert (tmp_path / "sdtm_off" / "xpt" / "lbhe.xpt").read_bytes() == \
+        (tmp_path / "sdtm_3" / "xpt" / "lbhe.xpt").read_bytes()
+    bad = runner.invoke(main, ["from-fhir", str(tmp_path / "fhir"), "-o", str(tmp_path / "x"),
+                               "--max-file-size", "5XB"])
+    assert bad.exit_code == 2 and "--max-file-size '5XB': give a number of bytes" in bad.output

@@ -118,26 +118,31 @@ def subjects_per_partition(folder: Path, n_subjects: int, files: dict[str, str])
 
 def load_partitioned(folder: Path, scratch: Path, per_partition: int | None = None, *,
                      hold_rows: int | None = None, check_xpt: bool = True,
-                     xpt_encoding: str | None = None) -> PartitionedStudy | None:
+                     xpt_encoding: str | None = None, why: list[str] | None = None) -> PartitionedStudy | None:
     """Read and build a records folder a subject partition at a time (None: one partition would hold the
-    whole study, or the folder cannot be cut exactly; read it whole). `scratch` must be an empty folder.
+    whole study, or the folder cannot be cut exactly; read it whole, `why` is given the reason). `scratch` must
+    be an empty folder.
     `check_xpt`: check each partition against the XPT v5 limits (OutputLimitError) and gather the notes about
     non-ASCII text, as write_sdtm's check_fits does for a whole study written as XPT in `xpt_encoding`."""
     definition = _find_definition(folder)
     files = {form: spec["file"] for form, spec in _forms().items() if (folder / spec["file"]).is_file()}
+    why = [] if why is None else why
     if "subjects" not in files or "exposures" not in files:
-        return None  # the whole read reports the missing form
+        why.append("the folder has no subjects or exposures form")  # the whole read reports it
+        return None
     usubjid = _usubjid_of_subjects(folder, scratch / "subjects", definition, files)
     per_partition = per_partition or subjects_per_partition(folder, len(usubjid), files)
     ordered = sorted(set(usubjid.values()))
     n_parts = math.ceil(len(ordered) / per_partition) if ordered else 1
     if n_parts <= 1:
+        why.append(f"its {len(ordered)} subject(s) make one partition of {per_partition}")
         return None
     rank = {u: i // per_partition for i, u in enumerate(ordered)}
     partition_of = {s: rank[u] for s, u in usubjid.items()}
     try:
         parts = split_folder(folder, scratch / "parts", files, definition, partition_of, n_parts)
-    except NotSplittable:
+    except NotSplittable as exc:
+        why.append(str(exc))
         return None
     hold = HOLD_ROWS if hold_rows is None else hold_rows
     return _build(parts.folders, scratch / "spill", hold, check_xpt, xpt_encoding)
