@@ -137,8 +137,10 @@ def plan_split(name: str, columns: list[str], n_rows: int, widths: dict[str, int
         return [], []
     cat = category_column(name)
     if len(name) != 2 or cat not in columns or "DOMAIN" not in columns:
+        lacks = ("it is not a two-letter domain" if len(name) != 2 else
+                 f"it has no {cat} to split by" if cat not in columns else "it has no DOMAIN variable")
         return [], [f"{name}: the XPT file is {size:,} bytes, over --max-file-size {limit:,}, and cannot be split "
-                    f"the SDTMIG way (it needs a two-letter domain with {cat} and DOMAIN); written whole"]
+                    f"the SDTMIG way (by --CAT; {lacks}); written whole"]
     rows = counts()
     names = suffixes(sorted(rows))
     pieces = [Piece(name + names[c], name, c, _piece_label(parent_label, c), rows[c])
