@@ -114,3 +114,20 @@ def test_from_fhir_splits_by_max_file_size_as_to_sdtm(tmp_path: Path) -> None:
     bad = runner.invoke(main, ["from-fhir", str(tmp_path / "fhir"), "-o", str(tmp_path / "x"),
                                "--max-file-size", "5XB"])
     assert bad.exit_code == 2 and "--max-file-size '5XB': give a number of bytes" in bad.output
+
+
+def test_a_missing_piece_is_an_error(tmp_path: Path) -> None:
+    """A package whose define.xml describes LBCH, LBHE, LBTM with lbhe.xpt gone (a transfer lost the hematology
+    results): an error naming the piece and the pieces that are here, not the notice of a dataset not shipped."""
+    from msc_interop.validate import validate_paths
+
+    api.to_sdtm(EXAMPLE, tmp_path / "out", formats=["xpt"], created=CREATED, validate=False, max_file_size=100_000)
+    folder = tmp_path / "out" / "xpt"
+    assert not [f for f in validate_paths([folder]).findings if f.rule_id in ("MSC-DEF-008", "MSC-DEF-012")]
+    (folder / "lbhe.xpt").unlink()
+    report = validate_paths([folder])
+    (lost,) = [f for f in report.findings if f.rule_id == "MSC-DEF-012"]
+    assert (lost.severity, lost.dataset_or_resource) == ("error", "LBHE")
+    assert lost.message == ("define.xml describes LBHE (lbhe.xpt) as a piece of LB, but there is no LBHE file while "
+                            "LBCH, LBTM are here: part of LB is missing")
+    assert not [f for f in report.findings if f.rule_id == "MSC-DEF-008"] and not report.valid
