@@ -347,7 +347,9 @@ def _fhir_partitioning(paths: Sequence[Path], per_partition: int | str, why: lis
     files, _ = fhir_files(paths)
     other = next((f for f in files if f.suffix.lower() != ".ndjson"), None)
     if not files or other is not None:
-        why.append(f"{other.name} is not NDJSON: only NDJSON is cut by subject" if other else "no FHIR files")
+        why.append(f"{other.name} is not NDJSON: only NDJSON is cut by subject; give the .ndjson files alone (a "
+                   "folder of to-fhir --ndjson also holds bundle.json: --bundle none leaves it out)" if other
+                   else "no FHIR files")
         return False
     return per_partition != "auto" or sum(f.stat().st_size for f in files) > PARTITION_BYTES
 
