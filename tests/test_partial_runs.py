@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,53 @@ def test_a_killed_run_leaves_a_part_file_the_next_run_removes(tmp_path: Path) ->
     note = f"removed 1 unfinished temporary file(s) an interrupted run left in {out}: {left}"
     assert result.rejects.notes == [note]
     assert json.loads((out / "rejects.json").read_text())["notes"] == [note]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process ids are checked with kill(pid, 0)")
+def test_a_killed_partitioned_runs_scratch_folder_is_removed_by_the_next_run(tmp_path: Path) -> None:
+    """A scratch folder (as big as the input) of a process killed outright: the next run into the folder removes
+    it and says so; a running process's and an unrelated hidden folder stay."""
+    out = tmp_path / "out"
+    gone, alive = _gone_pid(), subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        names = {f".msc-partitions.{gone}.abcd_123": True, ".msc-partitions.k2j4h6g8": True,
+                 f".msc-partitions.{alive.pid}.abcd_123": False, ".msc-partitionsX": False, ".cache": False}
+        for name in names:
+            (out / name / "spill").mkdir(parents=True)
+            (out / name / "spill" / "0000.pkl").write_bytes(b"x" * 100)
+        result = api.to_sdtm(EXAMPLE, out, formats=["csv"], validate=False, partition_subjects=3)
+        assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == sorted(
+            n for n, stale in names.items() if not stale)
+        assert result.partitions > 1
+        (note,) = [n for n in result.rejects.notes if n.startswith("removed ")]
+        assert note.startswith(f"removed 2 unfinished temporary file(s) an interrupted run left in {out}: "
+                               f".msc-partitions.{gone}.abcd_123, .msc-partitions.k2j4h6g8")
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGTERM")
+def test_sigterm_ends_a_partitioned_run_through_its_cleanup(tmp_path: Path) -> None:
+    """`kill` (SIGTERM, also a batch scheduler's time limit) mid-run: exit 143 and no scratch folder or temporary
+    file left (Python's default would end the process without its cleanup)."""
+    records, out = tmp_path / "records", tmp_path / "out"
+    assert api.synth(records, 120, 3, "scale")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "msc_interop.cli", "to-sdtm", str(records), "-o", str(out),
+                             "--partition-subjects", "5", "--no-validate"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(3000):  # until the run is inside its partitions (its scratch folder has a spill)
+            if list(out.glob(".msc-partitions.*/spill/*")) or proc.poll() is not None:
+                break
+            time.sleep(0.01)
+        assert proc.poll() is None, "the run ended before it could be stopped"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        proc.kill()
+    assert not list(out.glob(".msc-partitions.*")) and _parts(out) == []
 
 
 def test_an_output_that_cannot_be_written_is_an_error_naming_it(tmp_path: Path) -> None:

@@ -101,16 +101,19 @@ def to_sdtm(
         from msc_interop.sdtm.text_encoding import check_encoding
 
         xpt_encoding = check_encoding(xpt_encoding)
-    if _partitioning(input_path, odm_map, partition_subjects):
+    why: list[str] = []  # why an input asked to be cut (on, N) was read whole
+    if _partitioning(input_path, odm_map, partition_subjects, why):
         from msc_interop.sdtm.partitioned import scratch_folder
 
         with scratch_folder(outdir) as scratch:
             result = _to_sdtm_partitioned(Path(input_path), outdir, scratch, formats, define, stamp, validate,
-                                          xpt_encoding, lab_map, max_file_size, partition_subjects)
+                                          xpt_encoding, lab_map, max_file_size, partition_subjects, why)
         if result is not None:
             return result
     with _lab_map(lab_map):  # a site's lab map: its codes are test names the records may use
         study, rejects = _load_decoded(input_path, odm_map, encoding)
+    if why and partition_subjects not in ("auto", 0, "off"):
+        rejects.notes.append(f"--partition-subjects {partition_subjects}: read whole ({why[0]})")
     rows: dict[str, int] = {}
     with _report_even_if_writing_fails(rejects, outdir):
         written = write_sdtm(study, outdir, formats, define, stamp, xpt_encoding=xpt_encoding, notes=rejects.notes,
@@ -123,12 +126,16 @@ def to_sdtm(
 
 
 
-def _partitioning(input_path: str | Path, odm_map: str | Path | None, per_partition: int | str) -> bool:
+def _partitioning(input_path: str | Path, odm_map: str | Path | None, per_partition: int | str,
+                  why: list[str]) -> bool:
     """Whether to-sdtm reads this input a subject partition at a time: a records folder (study.yaml + CSV)
-    asked to (a number, "on") or big enough ("auto")."""
+    asked to (a number, "on") or big enough ("auto"); `why` hears why another input is read whole."""
     path = Path(input_path)
-    if per_partition in (0, "off") or odm_map is not None or not path.is_dir() or \
-            not any((path / n).is_file() for n in RECORDS_DEFINITIONS):
+    if per_partition in (0, "off"):
+        return False
+    if odm_map is not None or not path.is_dir() or not any((path / n).is_file() for n in RECORDS_DEFINITIONS):
+        why.append(f"{path.name} is not a study-records folder (study.yaml with CSV files): only those are cut "
+                   "by subject")
         return False
     if per_partition == "auto":
         return sum(p.stat().st_size for p in path.glob("*.csv")) > PARTITION_BYTES
@@ -139,13 +146,15 @@ def _partitioning(input_path: str | Path, odm_map: str | Path | None, per_partit
 
 def _to_sdtm_partitioned(folder: Path, outdir: Path, scratch: Path, formats: Sequence[str], define: bool,
                          stamp: str, validate: bool, xpt_encoding: str | None, lab_map: str | Path | None,
-                         max_file_size: int | None, per_partition: int | str) -> ConversionResult | None:
-    """to-sdtm a subject partition at a time (None: the folder is one partition, or cannot be cut: whole)."""
+                         max_file_size: int | None, per_partition: int | str, why: list[str]
+                         ) -> ConversionResult | None:
+    """to-sdtm a subject partition at a time (None: the folder is one partition, or cannot be cut: whole; `why`
+    hears which)."""
     from msc_interop.sdtm.partitioned import load_partitioned, write_partitioned
 
     with _lab_map(lab_map):
         ps = load_partitioned(folder, scratch, per_partition if isinstance(per_partition, int) else None,
-                              check_xpt="xpt" in formats, xpt_encoding=xpt_encoding)
+                              check_xpt="xpt" in formats, xpt_encoding=xpt_encoding, why=why)
     if ps is None:
         return None
     rejects = ps.rejects
@@ -242,7 +251,7 @@ def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool,
     Dataset-JSON, NDJSON and CSV are written whole (FDA's limit is on XPT transport files)."""
     from msc_interop.sdtm.define import write_define
     from msc_interop.sdtm.formats import check_fits, text_encoding_of, write_study
-    from msc_interop.sdtm.split import DEFAULT_MAX_FILE_SIZE, split_study
+    from msc_interop.sdtm.split import DEFAULT_MAX_FILE_SIZE, remove_stale_pieces, split_study
 
     said = check_fits(study, formats, xpt_encoding)  # all formats checked before any is written
     split = None
@@ -262,6 +271,7 @@ def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool,
                                         split=split if fmt == "xpt" else None)
             said += [n for n in define_notes if n not in said]
             written.append(folder / "define.xml")
+    said += remove_stale_pieces(written)
     if notes is not None:
         notes.extend(said)
     return written
@@ -282,6 +292,7 @@ def from_fhir(
     timezone: str | None = None,
     strict: bool = False,
     partition_subjects: int | str = "auto",
+    max_file_size: int | None = None,
 ) -> ConversionResult:
     """Read FHIR Bundles / NDJSON into a Study and write SDTM as `to_sdtm` does (plus the reject report).
 
@@ -311,7 +322,7 @@ def from_fhir(
         options = ReadOptions(fhir_version, meta, timezone, strict, enrolment)
         with _lab_map(lab_map), scratch_folder(outdir) as scratch:
             result = _from_fhir_partitioned(paths, outdir, scratch, options, formats, define, creation_time(created),
-                                            partition_subjects, why)
+                                            partition_subjects, why, max_file_size)
         if result is not None:
             return result
     with _lab_map(lab_map):
@@ -320,7 +331,7 @@ def from_fhir(
     if why and partition_subjects not in ("auto", 0, "off"):
         rejects.notes.append(f"--partition-subjects {partition_subjects}: read whole ({why[0]})")
     with _report_even_if_writing_fails(rejects, outdir):
-        written = write_sdtm(study_, outdir, formats, define, creation_time(created))
+        written = write_sdtm(study_, outdir, formats, define, creation_time(created), max_file_size=max_file_size)
     return ConversionResult(study_, rejects, [*written, *rejects.write(outdir)])
 
 
@@ -336,14 +347,16 @@ def _fhir_partitioning(paths: Sequence[Path], per_partition: int | str, why: lis
     files, _ = fhir_files(paths)
     other = next((f for f in files if f.suffix.lower() != ".ndjson"), None)
     if not files or other is not None:
-        why.append(f"{other.name} is not NDJSON: only NDJSON is cut by subject" if other else "no FHIR files")
+        why.append(f"{other.name} is not NDJSON: only NDJSON is cut by subject; give the .ndjson files alone (a "
+                   "folder of to-fhir --ndjson also holds bundle.json: --bundle none leaves it out)" if other
+                   else "no FHIR files")
         return False
     return per_partition != "auto" or sum(f.stat().st_size for f in files) > PARTITION_BYTES
 
 
 def _from_fhir_partitioned(paths: list[Path], outdir: Path, scratch: Path, options: Any, formats: Sequence[str],
-                           define: bool, stamp: str, per_partition: int | str, why: list[str]
-                           ) -> ConversionResult | None:
+                           define: bool, stamp: str, per_partition: int | str, why: list[str],
+                           max_file_size: int | None) -> ConversionResult | None:
     """from-fhir a subject partition at a time (None: one partition, or the input cannot be cut: whole; `why`
     says which)."""
     from msc_interop.fhir.read_partitioned import read_fhir_partitioned
@@ -355,7 +368,7 @@ def _from_fhir_partitioned(paths: list[Path], outdir: Path, scratch: Path, optio
         return None
     ps, rejects = got
     with _report_even_if_writing_fails(rejects, outdir):
-        written = write_partitioned(ps, outdir, formats, define, stamp)
+        written = write_partitioned(ps, outdir, formats, define, stamp, max_file_size=max_file_size)
     return ConversionResult(ps.proxy_study(), rejects, [*written, *rejects.write(outdir)], partitions=ps.partitions,
                             rows=ps.rows())
 
@@ -456,7 +469,8 @@ def to_fhir(
     from msc_interop.fhir.unwritten import describe as describe_unwritten
 
     outdir = Path(outdir)
-    if _partitioning(input_path, odm_map, partition_subjects):
+    why: list[str] = []  # why an input asked to be cut (on, N) was read whole
+    if _partitioning(input_path, odm_map, partition_subjects, why):
         from msc_interop.fhir.partitioned import write_fhir_partitioned
         from msc_interop.sdtm.partitioned import load_partitioned, scratch_folder
 
@@ -464,7 +478,7 @@ def to_fhir(
             with _lab_map(lab_map):
                 ps = load_partitioned(Path(input_path), scratch / "study",
                                       partition_subjects if isinstance(partition_subjects, int) else None,
-                                      check_xpt=False)
+                                      check_xpt=False, why=why)
             if ps is not None:
                 rejects = ps.rejects
                 with _report_even_if_writing_fails(rejects, outdir), _lab_map(lab_map):
@@ -479,9 +493,13 @@ def to_fhir(
             return result, rejects
     with _lab_map(lab_map):
         study, rejects = _load_decoded(input_path, odm_map, encoding)
+    if why and partition_subjects not in ("auto", 0, "off"):
+        rejects.notes.append(f"--partition-subjects {partition_subjects}: read whole ({why[0]})")
     if input_kind(input_path) == InputKind.SDTM:  # records were checked by their reader; SDTM comes as it is
         from msc_interop.fhir.admit import admit_sdtm
+        from msc_interop.inputs.load import whole_domains
 
+        study, rejects = whole_domains(study, rejects)
         study = admit_sdtm(study, rejects)
     with _report_even_if_writing_fails(rejects, outdir), _lab_map(lab_map):
         result = write_fhir(study, outdir, version=fhir_version, bundle=bundle, ndjson=ndjson, timezone=timezone,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,10 @@ from msc_interop.errors import MscInteropError
 # Our temporary names: mkstemp's 8 random characters after the target's name and our process id (names made
 # before the process id was added have none; they count as stale).
 _PART = re.compile(r"^\.(?P<target>.+?)\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.part$")
+# the scratch folder of a run that works a subject partition at a time (sdtm/partitioned.py scratch_folder): as big
+# as its input; left behind only when the process was killed outright
+SCRATCH_PREFIX = ".msc-partitions."
+_SCRATCH = re.compile(r"^\.msc-partitions\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}$")
 
 
 @contextlib.contextmanager
@@ -62,7 +67,8 @@ def _cannot_write(target: Path, exc: OSError) -> MscInteropError:
 
 def remove_stale_parts(folder: str | os.PathLike[str], depth: int = 1) -> list[Path]:
     """Remove the temporary files an interrupted run left in `folder` (and its subfolders `depth` levels
-    down): only names of our pattern (`_PART`) whose process is no longer running. Returns what it removed.
+    down), and its scratch folders (`_SCRATCH`): only names of our patterns whose process is no longer running.
+    Returns what it removed.
 
     A temporary file of a run still writing into the same folder (its process alive) is kept."""
     folder = Path(folder)
@@ -74,6 +80,11 @@ def remove_stale_parts(folder: str | os.PathLike[str], depth: int = 1) -> list[P
     except OSError as exc:
         raise _cannot_write(folder, exc) from exc
     for entry in sorted(entries, key=lambda e: e.name):
+        scratch = _SCRATCH.match(entry.name)
+        if scratch and entry.is_dir(follow_symlinks=False) and not _running(scratch.group("pid")):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(Path(entry.path))
+            continue
         if entry.is_dir(follow_symlinks=False):
             if depth > 0 and not entry.name.startswith("."):
                 removed += remove_stale_parts(entry.path, depth - 1)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from msc_interop import api
 from msc_interop.cli_adam import to_adam_command
 from msc_interop.cli_common import fail as _fail
 from msc_interop.cli_common import fhir_partition_option as _fhir_partition_option
+from msc_interop.cli_common import max_file_size_of, max_file_size_option
 from msc_interop.cli_common import partition_choice as _partition_choice
 from msc_interop.cli_common import print_rejects as _print_rejects
 from msc_interop.cli_common import sdtm_output_options as _sdtm_output_options
@@ -27,6 +30,18 @@ from msc_interop.cli_fhir import HOSPITAL_HELP, hospital_options
 from msc_interop.cli_server import pull_command, push_command
 from msc_interop.errors import MscInteropError
 from msc_interop.outcome import EXIT_ERROR, EXIT_INTERNAL, EXIT_OK, exit_status
+
+
+def _end_cleanly_on_sigterm() -> None:
+    """SIGTERM (`kill`, a batch scheduler's time limit) ends the run as Ctrl-C does: through its cleanup, so that
+    no temporary file or scratch folder (as big as the input in a partitioned run) is left. Python's default
+    would end the process at once."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminated)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 class _Guarded(click.Group):
@@ -39,6 +54,7 @@ class _Guarded(click.Group):
 
     def invoke(self, ctx: click.Context) -> object:
         command_line = ctx.meta.get("msc_interop.command_line", "")
+        _end_cleanly_on_sigterm()
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
@@ -134,23 +150,16 @@ Exit status: 0 all converted, 1 some records rejected, 2 input unusable.""")
                    "in Windows-1252 is written back so), else UTF-8. Each variable holding such text is named "
                    "in a note.")
 @_lab_map_option
-@click.option("--max-file-size", metavar="SIZE", default="5GB", show_default=True,
-              help="Largest XPT file to write (5GB, 500MB, 1MB; KB/MB/GB decimal, KiB/MiB/GiB binary). A larger "
-                   "dataset is split the SDTMIG 4.1.7 way by its --CAT (LB -> LBCH, LBHE, ...; DOMAIN stays LB; "
-                   "SUPP-- alongside; mappings/split_datasets.yaml) and define.xml describes each piece. "
-                   "Dataset-JSON/NDJSON/CSV are written whole. A run by --partition-subjects splits the same way, "
-                   "streamed (the same files). E.g. --max-file-size 500MB")
+@max_file_size_option
 @_partition_option
 def to_sdtm(input_path: Path, outdir: Path, formats: list[str], define: bool, created: str | None,
             validate: bool, odm_map: Path | None, encoding: str | None, xpt_encoding: str | None,
             lab_map: Path | None, max_file_size: str, partition_subjects: str) -> None:
     """Convert study records to SDTM DM, EX, AE, LB (+ SUPP--, TS, TV) with Define-XML 2.1."""
-    from msc_interop.sdtm.split import parse_size
-
     try:
         result = api.to_sdtm(input_path, outdir, formats=formats, define=define, created=created, validate=validate,
                              odm_map=odm_map, encoding=encoding, xpt_encoding=xpt_encoding, lab_map=lab_map,
-                             max_file_size=parse_size(max_file_size),
+                             max_file_size=max_file_size_of(max_file_size),
                              partition_subjects=_partition_choice(partition_subjects))
     except MscInteropError as exc:
         _fail(exc)
@@ -269,13 +278,16 @@ Bad input:
 @click.option("--fhir-version", type=click.Choice(["R4", "R5"]), help="Refuse resources of the other version.")
 @_lab_map_option
 @hospital_options
+@max_file_size_option
 @_fhir_partition_option
 def from_fhir(inputs: tuple[Path, ...], outdir: Path, formats: list[str], define: bool, created: str | None,
-              fhir_version: str | None, lab_map: Path | None, partition_subjects: str, **hospital: Any) -> None:
+              fhir_version: str | None, lab_map: Path | None, max_file_size: str, partition_subjects: str,
+              **hospital: Any) -> None:
     """Read FHIR into SDTM DM, EX, AE, LB as to-sdtm writes them."""
     try:
         result = api.from_fhir(list(inputs), outdir, formats=formats, define=define, created=created,
                                fhir_version=fhir_version, lab_map=lab_map,
+                               max_file_size=max_file_size_of(max_file_size),
                                partition_subjects=_partition_choice(partition_subjects), **hospital)
     except MscInteropError as exc:
         _fail(exc)

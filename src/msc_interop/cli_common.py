@@ -68,6 +68,22 @@ def place_word(rejects: RejectReport, file: str, row: int) -> str:
     return "line" if rejects.row_unit == "row" and file.lower().endswith(".xml") else rejects.row_unit
 
 
+max_file_size_option = click.option(
+    "--max-file-size", metavar="SIZE", default="5GB", show_default=True,
+    help="Largest XPT file to write (5GB, 500MB, 1MB; KB/MB/GB decimal, KiB/MiB/GiB binary; no space). A larger "
+         "dataset is split the SDTMIG 4.1.7 way by its --CAT (LB -> LBCH, LBHE, ...; DOMAIN stays LB; SUPP-- "
+         "alongside; mappings/split_datasets.yaml) and define.xml describes each piece. Dataset-JSON/NDJSON/CSV "
+         "are written whole. A run by --partition-subjects splits the same way, streamed (the same files). "
+         "summary, to-adam and to-fhir read the pieces back as one dataset. E.g. --max-file-size 500MB")
+
+
+def max_file_size_of(text: str) -> int:
+    """The --max-file-size option's bytes (MscInteropError naming the option when it is not a size)."""
+    from msc_interop.sdtm.split import parse_size
+
+    return parse_size(text)
+
+
 fhir_partition_option = click.option(
     "--partition-subjects", metavar="auto|on|off|N", default="auto", show_default=True,
     help="Read FHIR NDJSON N subjects at a time (the files are cut by subject in a scratch folder in OUTDIR), so "

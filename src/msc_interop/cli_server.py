@@ -10,6 +10,7 @@ import click
 
 from msc_interop.cli_common import fail as _fail
 from msc_interop.cli_common import fhir_partition_option as _fhir_partition_option
+from msc_interop.cli_common import max_file_size_of, max_file_size_option
 from msc_interop.cli_common import partition_choice as _partition_choice
 from msc_interop.cli_common import print_rejects as _print_rejects
 from msc_interop.cli_common import sdtm_output_options as _sdtm_output_options
@@ -154,13 +155,15 @@ Exit status: 0 all converted, 1 records rejected, 2 server or input unusable. do
               help="Seconds to wait for each answer.")
 @click.option("--page-size", type=click.IntRange(min=1), default=500, show_default=True,
               help="Resources per search page (_count).")
+@max_file_size_option
 @_fhir_partition_option
 def pull_command(server: str, outdir: Path, formats: list[str], define: bool, study: str | None,
                  patients_file: Path | None, since: str | None, since_last_run: bool, fhir_version: str | None,
                  bulk: bool, bulk_timeout: float, bulk_type_filter: bool, token_file: Path | None,
                  smart_client_id: str | None, smart_key: Path | None, smart_scope: str,
                  smart_token_url: str | None, smart_kid: str | None, ca_bundle: Path | None,
-                 state_dir: Path | None, timeout: float, page_size: int, partition_subjects: str) -> None:
+                 state_dir: Path | None, timeout: float, page_size: int, max_file_size: str,
+                 partition_subjects: str) -> None:
     """Search a FHIR server for a study's resources and convert them to SDTM."""
     from msc_interop.server import commands
     from msc_interop.server.client import FhirClient
@@ -178,6 +181,7 @@ def pull_command(server: str, outdir: Path, formats: list[str], define: bool, st
                           since=commands.since_instant(since), since_last_run=since_last_run,
                           fhir_version=fhir_version, page_size=page_size, formats=formats, define=define,
                           partition_subjects=_partition_choice(partition_subjects),
+                          max_file_size=max_file_size_of(max_file_size),
                           bulk=BulkOptions(bulk_timeout, bulk_type_filter,
                                            lambda text: click.echo(f"$export: {text}", err=True)) if bulk else None)
     except MscInteropError as exc:

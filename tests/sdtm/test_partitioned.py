@@ -9,6 +9,7 @@ streamed from disk (hold_rows=0) and with the default of holding the small ones.
 from __future__ import annotations
 
 import filecmp
+import re
 import shutil
 from pathlib import Path
 
@@ -117,17 +118,41 @@ def test_value_spanning_lines_is_read_whole(tmp_path):
                          partition_subjects=2)
     assert result.partitions == 0
     assert any(r.row == 6 and r.code == "REJ-REC-011" for r in result.rejects.rejects)
+    (note,) = [n for n in result.rejects.notes if n.startswith("--partition-subjects 2: read whole (")]
+    assert re.fullmatch(r"--partition-subjects 2: read whole \(labs\.csv, somewhere in lines 2-(\d+): a quoted "
+                        r"value spans lines\)", note) and int(note.split("-")[-1].split(":")[0]) >= 6
 
 
 def test_auto_partitions_only_big_records_folders(tmp_path, monkeypatch):
     from msc_interop.api import _partitioning
 
-    assert not _partitioning(EXAMPLE, None, "auto")  # 0.2 MB of CSV
-    assert _partitioning(EXAMPLE, None, "on") and _partitioning(EXAMPLE, None, 3)
-    assert not _partitioning(EXAMPLE, None, 0) and not _partitioning(EXAMPLE, None, "off")
-    assert not _partitioning(EXAMPLE, "map.yaml", "on")  # an ODM export is read whole
+    why: list[str] = []
+    assert not _partitioning(EXAMPLE, None, "auto", why)  # 0.2 MB of CSV
+    assert _partitioning(EXAMPLE, None, "on", why) and _partitioning(EXAMPLE, None, 3, why)
+    assert not _partitioning(EXAMPLE, None, 0, why) and not _partitioning(EXAMPLE, None, "off", why)
+    assert why == []
+    assert not _partitioning(EXAMPLE, "map.yaml", "on", why)  # an ODM export is read whole
+    assert why == ["example_study is not a study-records folder (study.yaml with CSV files): only those are cut "
+                   "by subject"]
     monkeypatch.setattr(api, "PARTITION_BYTES", 1000)
-    assert _partitioning(EXAMPLE, None, "auto")
+    assert _partitioning(EXAMPLE, None, "auto", [])
+
+
+def test_a_cut_asked_for_but_not_made_says_why(tmp_path):
+    """--partition-subjects on / N that is not honoured says so (a fresh-eyes run saw silence): an SDTM package,
+    a folder whose subjects make one partition, a value spanning lines."""
+    whole = api.to_sdtm(EXAMPLE, tmp_path / "sdtm", formats=("json",), created=STAMP, validate=False)
+    assert whole.partitions == 0
+    package = api.to_sdtm(tmp_path / "sdtm" / "json", tmp_path / "again", formats=("csv",), created=STAMP,
+                          validate=False, partition_subjects=10)
+    assert "--partition-subjects 10: read whole (json is not a study-records folder (study.yaml with CSV files): " \
+           "only those are cut by subject)" in package.rejects.notes
+    one = api.to_sdtm(EXAMPLE, tmp_path / "one", formats=("csv",), created=STAMP, validate=False,
+                      partition_subjects=50)
+    assert one.partitions == 0
+    assert "--partition-subjects 50: read whole (its 9 subject(s) make one partition of 50)" in one.rejects.notes
+    auto = api.to_sdtm(EXAMPLE, tmp_path / "auto", formats=("csv",), created=STAMP, validate=False)
+    assert not [n for n in auto.rejects.notes if n.startswith("--partition-subjects")]  # auto: small is whole
 
 
 @pytest.mark.parametrize("records", ["example", "defects"])

@@ -46,6 +46,19 @@ def _study(**kw) -> Check:
     return lambda study, _out, _tmp: validate_study(mutate(study, **kw)).findings
 
 
+def _split_package(lose: str | None) -> Check:
+    """The bundled records to XPT with LB split by LBCAT (--max-file-size 100KB), one piece file removed."""
+    def run(_study: Study, _out: Path, tmp: Path) -> list[Finding]:
+        from msc_interop import api
+
+        api.to_sdtm(EXAMPLE, tmp / "split", formats=["xpt"], validate=False, max_file_size=100_000,
+                    created="2026-01-01T00:00:00")
+        if lose:
+            (tmp / "split" / "xpt" / lose).unlink()
+        return validate_paths([tmp / "split" / "xpt"]).findings
+    return run
+
+
 def _new(check: Check) -> Check:
     """The check's findings other than the judged ones of the clean output (conftest.KNOWN_OWN_FINDINGS)."""
     return lambda study, out, tmp: unexpected(check(study, out, tmp))
@@ -189,6 +202,8 @@ CASES: list[tuple[str, str, Check, bool]] = [
      lambda s, out, tmp: validate_paths([_package(out, tmp, "2.0")]).findings, True),
     ("MSC-DEF-010", "a Define-XML 2.1 document", lambda s, out, tmp: validate_paths([out / "xpt"]).findings, False),
     ("MSC-DEF-011", "AE declared a Findings dataset in define.xml", _def_class_case(), True),
+    ("MSC-DEF-012", "LB split in three, lbhe.xpt gone", _split_package(lose="lbhe.xpt"), True),
+    ("MSC-DEF-012", "LB split in three, every piece here", _split_package(lose=None), False),
     ("MSC-SDTM-025", "TS says SDTMIG 3.2 (no define.xml)", _ts_case(define=False), True),
     ("MSC-SDTM-026", "define.xml says 3.4, TS says 3.2", _ts_case(define=True), True),
     ("MSC-IO-003", "a byte Windows-1252 leaves undefined", _xpt_bytes(b"odd \x81 byte"), True),

@@ -63,4 +63,15 @@ def read_any(paths: Sequence[str | Path], fhir_version: str | None = None,
         return read_fhir(paths, version=fhir_version)
     if len(paths) != 1:
         raise InputError("give one study-records folder or SDTM folder, or one or more FHIR files")
-    return load_study(paths[0], odm_map)
+    study, rejects = load_study(paths[0], odm_map)
+    return whole_domains(study, rejects)
+
+
+def whole_domains(study: Study, rejects: RejectReport) -> tuple[Study, RejectReport]:
+    """The study with datasets split by --CAT put back together (LBCH, LBHE -> LB), saying so in the notes:
+    what summary, to-adam and to-fhir read (validate keeps the pieces, and names them)."""
+    from msc_interop.sdtm.join_split import join_split_pieces
+
+    study, notes = join_split_pieces(study)
+    rejects.notes += [n for n in notes if n not in rejects.notes]
+    return study, rejects

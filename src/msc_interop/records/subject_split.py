@@ -130,7 +130,8 @@ def _route(part: bytes, first_line: int, header: bytes, subject_col: int, name: 
     except (pd.errors.ParserError, ValueError) as exc:
         raise NotSplittable(f"{name} near line {first_line}: {exc}") from None
     if len(parsed) != len(nonblank):
-        raise NotSplittable(f"{name} near line {first_line}: a value spans lines")
+        last = first_line + part.rstrip(b"\n").count(b"\n")
+        raise NotSplittable(f"{name}, somewhere in lines {first_line}-{last}: a quoted value spans lines")
     subjects = parsed.iloc[:, 0].str.strip()
     target = subjects.map(partition_of).fillna(0).to_numpy(dtype=np.int64)
     original = (first_line + nonblank).astype(np.int64)

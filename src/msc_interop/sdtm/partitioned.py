@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from msc_interop.atomic import atomic_path
+from msc_interop.atomic import SCRATCH_PREFIX, atomic_path
 from msc_interop.errors import OutputLimitError
 from msc_interop.partition import SUBJECT, StudyPartition
 from msc_interop.records.reader import FORMS, _find_definition, _forms, read_records
@@ -117,26 +118,31 @@ def subjects_per_partition(folder: Path, n_subjects: int, files: dict[str, str])
 
 def load_partitioned(folder: Path, scratch: Path, per_partition: int | None = None, *,
                      hold_rows: int | None = None, check_xpt: bool = True,
-                     xpt_encoding: str | None = None) -> PartitionedStudy | None:
+                     xpt_encoding: str | None = None, why: list[str] | None = None) -> PartitionedStudy | None:
     """Read and build a records folder a subject partition at a time (None: one partition would hold the
-    whole study, or the folder cannot be cut exactly; read it whole). `scratch` must be an empty folder.
+    whole study, or the folder cannot be cut exactly; read it whole, `why` is given the reason). `scratch` must
+    be an empty folder.
     `check_xpt`: check each partition against the XPT v5 limits (OutputLimitError) and gather the notes about
     non-ASCII text, as write_sdtm's check_fits does for a whole study written as XPT in `xpt_encoding`."""
     definition = _find_definition(folder)
     files = {form: spec["file"] for form, spec in _forms().items() if (folder / spec["file"]).is_file()}
+    why = [] if why is None else why
     if "subjects" not in files or "exposures" not in files:
-        return None  # the whole read reports the missing form
+        why.append("the folder has no subjects or exposures form")  # the whole read reports it
+        return None
     usubjid = _usubjid_of_subjects(folder, scratch / "subjects", definition, files)
     per_partition = per_partition or subjects_per_partition(folder, len(usubjid), files)
     ordered = sorted(set(usubjid.values()))
     n_parts = math.ceil(len(ordered) / per_partition) if ordered else 1
     if n_parts <= 1:
+        why.append(f"its {len(ordered)} subject(s) make one partition of {per_partition}")
         return None
     rank = {u: i // per_partition for i, u in enumerate(ordered)}
     partition_of = {s: rank[u] for s, u in usubjid.items()}
     try:
         parts = split_folder(folder, scratch / "parts", files, definition, partition_of, n_parts)
-    except NotSplittable:
+    except NotSplittable as exc:
+        why.append(str(exc))
         return None
     hold = HOLD_ROWS if hold_rows is None else hold_rows
     return _build(parts.folders, scratch / "spill", hold, check_xpt, xpt_encoding)
@@ -248,7 +254,7 @@ def write_partitioned(ps: PartitionedStudy, outdir: Path, formats: Sequence[str]
     (sdtm/split_stream.py; the records of each piece added to `rows`). Every file appears only when all are
     written (atomic renames at the end)."""
     from msc_interop.sdtm.define import write_define
-    from msc_interop.sdtm.split import DEFAULT_MAX_FILE_SIZE
+    from msc_interop.sdtm.split import DEFAULT_MAX_FILE_SIZE, remove_stale_pieces
     from msc_interop.sdtm.split_stream import plan, write_split_xpt
 
     proxy = ps.proxy_study()
@@ -286,6 +292,7 @@ def write_partitioned(ps: PartitionedStudy, outdir: Path, formats: Sequence[str]
                                     split=stream.split if fmt == "xpt" and stream is not None else None)
                 ps.notes += [n for n in said if n not in ps.notes]
                 written.append(folder / "define.xml")
+    ps.notes += remove_stale_pieces(written)  # once every file is in place
     return written
 
 
@@ -303,9 +310,10 @@ def _write_spilled(ds: SpilledDataset, fmt: str, path: Path, meta: StudyMeta, st
 @contextlib.contextmanager
 def scratch_folder(outdir: Path) -> Iterator[Path]:
     """An empty scratch folder beside the output (same disk: the spilled data is about the output's size),
-    removed at the end whatever happens."""
+    removed at the end whatever happens; named with the process id, so that the next run into the folder removes
+    it if this process was killed outright (atomic.remove_stale_parts)."""
     outdir.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix=".msc-partitions.", dir=outdir))
+    path = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}.", dir=outdir))
     try:
         yield path
     finally:

@@ -19,6 +19,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -136,8 +137,10 @@ def plan_split(name: str, columns: list[str], n_rows: int, widths: dict[str, int
         return [], []
     cat = category_column(name)
     if len(name) != 2 or cat not in columns or "DOMAIN" not in columns:
+        lacks = ("it is not a two-letter domain" if len(name) != 2 else
+                 f"it has no {cat} to split by" if cat not in columns else "it has no DOMAIN variable")
         return [], [f"{name}: the XPT file is {size:,} bytes, over --max-file-size {limit:,}, and cannot be split "
-                    f"the SDTMIG way (it needs a two-letter domain with {cat} and DOMAIN); written whole"]
+                    f"the SDTMIG way (by --CAT; {lacks}); written whole"]
     rows = counts()
     names = suffixes(sorted(rows))
     pieces = [Piece(name + names[c], name, c, _piece_label(parent_label, c), rows[c])
@@ -298,3 +301,37 @@ def parent_of(ds: str, df: pd.DataFrame) -> str:
     if not isinstance(dom, str) or not re.fullmatch(r"[A-Z]{2}", dom) or not code.startswith(dom):
         return ds
     return f"SUPP{dom}" if supp else dom
+
+
+def remove_stale_pieces(written: list[Path]) -> list[str]:
+    """Remove, from each XPT folder just written, the split pieces (or the whole file) of a dataset that this run
+    wrote the other way: LBCH/LBHE/LBTM left by an earlier run at a lower --max-file-size beside today's lb.xpt
+    (or lb.xpt beside today's pieces) would be read as a second LB (6,603 findings of LBSEQ occurring twice on a
+    60-subject study). One note per folder names what was removed."""
+    notes = []
+    by_folder: dict[Path, set[str]] = {}
+    for path in written:
+        if path.suffix.lower() == ".xpt":
+            by_folder.setdefault(path.parent, set()).add(path.stem.upper())
+    for folder, now in sorted(by_folder.items()):
+        domains = {_domain_code(name) for name in now}
+        stale = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".xpt" and p.stem.upper() not in now
+                       and _is_piece_or_parent(p.stem.upper()) and _domain_code(p.stem.upper()) in domains)
+        for path in stale:
+            path.unlink()
+        if stale:
+            touched = {_domain_code(p.stem.upper()) for p in stale}
+            instead = ", ".join(sorted(f"{n.lower()}.xpt" for n in now if _domain_code(n) in touched))
+            notes.append(f"{folder}: removed {', '.join(p.name for p in stale)}, left by an earlier run: the same "
+                         f"data, split another way, as this run's {instead}")
+    return notes
+
+
+def _domain_code(name: str) -> str:
+    """LBCH -> LB, SUPPLBCH -> SUPPLB: the domain a dataset name is (or is a piece of), by its name."""
+    return f"SUPP{name[4:6]}" if name.startswith("SUPP") else name[:2]
+
+
+def _is_piece_or_parent(name: str) -> bool:
+    base = name[4:] if name.startswith("SUPP") else name
+    return 2 <= len(base) <= 4 and bool(re.fullmatch(r"[A-Z]{2}[A-Z0-9]{0,2}", base))

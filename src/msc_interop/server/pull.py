@@ -61,7 +61,8 @@ class PullResult:
 def pull(client: FhirClient, outdir: Path, state_dir: Path, study: str | None = None,
          patients: list[str] | None = None, since: str | None = None, since_last_run: bool = False,
          fhir_version: str | None = None, page_size: int = 500, formats: list[str] | None = None,
-         define: bool = True, bulk: BulkOptions | None = None, partition_subjects: int | str = "auto"
+         define: bool = True, bulk: BulkOptions | None = None, partition_subjects: int | str = "auto",
+         max_file_size: int | None = None
          ) -> PullResult:
     """Fetch (REST search, or a Bulk $export when `bulk` is given), merge into OUT/fhir, convert into OUT/sdtm; remember
     the server's time (a Bulk manifest's transactionTime) for --since-last-run. `partition_subjects`: as from-fhir's
@@ -103,7 +104,7 @@ def pull(client: FhirClient, outdir: Path, state_dir: Path, study: str | None = 
         raise InputError(f"{client.base}: no resources of {'study ' + study if study else 'those patients'} "
                          "on the server")
     result.conversion = api.from_fhir(result.files, outdir / "sdtm", fhir_version=fhir_version, define=define,
-                                      partition_subjects=partition_subjects,
+                                      partition_subjects=partition_subjects, max_file_size=max_file_size,
                                       **({"formats": formats} if formats else {}))
     result.state = write_pull_state(state_dir, client.base, key, {"server_time": started, "study": key})
     result.notes += client.notes

@@ -57,6 +57,7 @@ class GroupInfo:
     name: str
     items: tuple[ItemInfo, ...]
     href: str | None
+    domain: str = ""  # ItemGroupDef/@Domain (Define-XML 2.0, 2.1): LB for a split dataset LBCH
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,8 @@ def index_define(tree: etree._ElementTree, version: DefineVersion | None = None)
         refs = tuple(items[r.get("ItemOID", "")] for r in g.iter(f"{ODM}ItemRef") if r.get("ItemOID", "") in items)
         leaf = g.find(f"{DEF}leaf")
         groups[g.get("Name", "")] = GroupInfo(g.get("OID", ""), g.get("Name", ""), refs,
-                                              leaf.get(f"{XLINK}href") if leaf is not None else None)
+                                              leaf.get(f"{XLINK}href") if leaf is not None else None,
+                                              g.get("Domain", ""))
     # an ExternalCodeList (MedDRA, ISO 3166, ...) lists no values here: it cannot be checked against the data
     codelists = {
         c.get("OID", ""): frozenset(i.get("CodedValue", "") for i in c
@@ -345,9 +347,35 @@ def described_dataset_has_file(ctx: DefineContext, meta: RuleMeta) -> Iterable[F
     if not ctx.document_level or not ctx.with_datasets:
         return
     present = ctx.folder_datasets | frozenset(ctx.datasets)
+    missing_pieces = _missing_pieces(ctx.index, present)
     for name, group in ctx.index.groups.items():
-        if group.href and name not in present:
+        if group.href and name not in present and name not in missing_pieces:  # those: MSC-DEF-012
             yield meta.finding(file=str(ctx.path), dataset=name, href=group.href)
+
+
+@rule("MSC-DEF-012")
+def split_dataset_has_every_piece(ctx: DefineContext, meta: RuleMeta) -> Iterable[Finding]:
+    if not ctx.document_level or not ctx.with_datasets:
+        return
+    present = ctx.folder_datasets | frozenset(ctx.datasets)
+    for name, (domain, here) in _missing_pieces(ctx.index, present).items():
+        yield meta.finding(file=str(ctx.path), dataset=name, href=ctx.index.groups[name].href, domain=domain,
+                           present=", ".join(here))
+
+
+def _missing_pieces(index: DefineIndex, present: frozenset[str]) -> dict[str, tuple[str, list[str]]]:
+    """Split datasets (SDTMIG 4.1.7: Name LBCH, Domain LB) described with a file that is not here while another
+    piece of the same domain is: name -> (domain, the pieces that are here)."""
+    pieces: dict[str, list[str]] = {}
+    for name, group in index.groups.items():
+        if group.href and group.domain and name != group.domain and name.startswith(group.domain):
+            pieces.setdefault(group.domain, []).append(name)
+    out = {}
+    for domain, names in pieces.items():
+        here = sorted(n for n in names if n in present)
+        if here:
+            out.update({n: (domain, here) for n in sorted(names) if n not in present})
+    return out
 
 
 @rule("MSC-DEF-010")
