@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from proc_memory import wait_with_peak_kb
+
 PREFIX = b"MSC-SLE-2009-01-"
 ONCE = {"ResearchStudy.ndjson", "Organization.ndjson"}
 
@@ -40,15 +42,7 @@ def run(folder: Path, src: Path) -> dict:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-        peak = 0
-        while proc.poll() is None:
-            try:
-                for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        peak = max(peak, int(line.split()[1]))
-            except OSError:
-                pass
-            time.sleep(0.2)
+        peak = wait_with_peak_kb(proc)
         wall = time.perf_counter() - t
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = proc.stdout.read().decode() if proc.stdout else ""

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from proc_memory import wait_with_peak_kb
 
 LAB_ROWS_PER_SUBJECT = 55
 
@@ -59,15 +60,7 @@ def run(records: Path, out: Path, partition: str, validate: bool, command: str =
             else ["--ndjson", "--bundle", "none"])
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak = 0
-    while proc.poll() is None:
-        try:
-            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]))
-        except OSError:
-            pass
-        time.sleep(0.2)
+    peak = wait_with_peak_kb(proc)
     seconds = time.perf_counter() - t0
     tail = proc.stdout.read().strip().splitlines()[-3:] if proc.stdout else []
     return {"seconds": round(seconds, 1), "peak_mb": round(peak / 1024, 1), "exit": proc.returncode, "tail": tail}
