@@ -155,7 +155,7 @@ Exit status: 0 all converted, 1 some records rejected, 2 input unusable.""")
 def to_sdtm(input_path: Path, outdir: Path, formats: list[str], define: bool, created: str | None,
             validate: bool, odm_map: Path | None, encoding: str | None, xpt_encoding: str | None,
             lab_map: Path | None, max_file_size: str, partition_subjects: str) -> None:
-    """Convert study records to SDTM DM, EX, AE, LB (+ SUPP--, TS, TV) with Define-XML 2.1."""
+    """Convert study records to SDTM (DM, EX, AE, LB, VS, EG, CM, MH, ... + SUPP--, TS, TV) with Define-XML 2.1."""
     try:
         result = api.to_sdtm(input_path, outdir, formats=formats, define=define, created=created, validate=validate,
                              odm_map=odm_map, encoding=encoding, xpt_encoding=xpt_encoding, lab_map=lab_map,
@@ -283,7 +283,7 @@ Bad input:
 def from_fhir(inputs: tuple[Path, ...], outdir: Path, formats: list[str], define: bool, created: str | None,
               fhir_version: str | None, lab_map: Path | None, max_file_size: str, partition_subjects: str,
               **hospital: Any) -> None:
-    """Read FHIR into SDTM DM, EX, AE, LB as to-sdtm writes them."""
+    """Read FHIR into SDTM (DM, EX, AE, LB, VS, EG, CM, MH, ...) as to-sdtm writes them."""
     try:
         result = api.from_fhir(list(inputs), outdir, formats=formats, define=define, created=created,
                                fhir_version=fhir_version, lab_map=lab_map,
