@@ -150,7 +150,8 @@ def _to_sdtm_partitioned(folder: Path, outdir: Path, scratch: Path, formats: Seq
                          ) -> ConversionResult | None:
     """to-sdtm a subject partition at a time (None: the folder is one partition, or cannot be cut: whole; `why`
     hears which)."""
-    from msc_interop.sdtm.partitioned import load_partitioned, write_partitioned
+    from msc_interop.sdtm.partitioned import load_partitioned
+    from msc_interop.sdtm.partitioned_write import write_partitioned
 
     with _lab_map(lab_map):
         ps = load_partitioned(folder, scratch, per_partition if isinstance(per_partition, int) else None,
@@ -360,7 +361,7 @@ def _from_fhir_partitioned(paths: list[Path], outdir: Path, scratch: Path, optio
     """from-fhir a subject partition at a time (None: one partition, or the input cannot be cut: whole; `why`
     says which)."""
     from msc_interop.fhir.read_partitioned import read_fhir_partitioned
-    from msc_interop.sdtm.partitioned import write_partitioned
+    from msc_interop.sdtm.partitioned_write import write_partitioned
 
     got = read_fhir_partitioned(paths, scratch, options, per_partition if isinstance(per_partition, int) else None,
                                 why=why)

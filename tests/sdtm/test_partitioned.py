@@ -17,7 +17,8 @@ import pytest
 
 from msc_interop import api
 from msc_interop.records import subject_split
-from msc_interop.sdtm.partitioned import load_partitioned, scratch_folder, write_partitioned
+from msc_interop.sdtm.partitioned import load_partitioned, scratch_folder
+from msc_interop.sdtm.partitioned_write import write_partitioned
 
 FORMATS = ("xpt", "json", "ndjson", "csv")
 STAMP = "2026-01-01T00:00:00"

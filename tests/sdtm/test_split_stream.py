@@ -21,7 +21,8 @@ from msc_interop.records.reader import read_records
 from msc_interop.rejects import RejectReport
 from msc_interop.sdtm import partitioned
 from msc_interop.sdtm.build import build_study
-from msc_interop.sdtm.partitioned import PartitionedStudy, load_partitioned, scratch_folder, write_partitioned
+from msc_interop.sdtm.partitioned import PartitionedStudy, load_partitioned, scratch_folder
+from msc_interop.sdtm.partitioned_write import write_partitioned
 from msc_interop.sdtm.spill import SpilledDataset
 from msc_interop.study import Study
 

@@ -3,7 +3,7 @@
 The files are cut by subject (fhir/subject_cut.py); a small read of the subject and study-level resources
 decides each subject's USUBJID, so that partitions are ranges of sorted USUBJIDs; each partition is read and built
 by the unchanged reader (fhir/read.py `build_study`) and its datasets spilled to disk (sdtm/spill.py), then written
-as to-sdtm's partitioned run writes (sdtm/partitioned.py `write_partitioned`). Memory: one partition, plus the
+as to-sdtm's partitioned run writes (sdtm/partitioned_write.py `write_partitioned`). Memory: one partition, plus the
 study-level resources every partition reads, plus the datasets small enough to hold.
 
 Same datasets, rejects and counts as a whole read (tests/fhir/test_fhir_read_partitioned.py): FHIR of others is
