@@ -131,3 +131,18 @@ def test_a_missing_piece_is_an_error(tmp_path: Path) -> None:
     assert lost.message == ("define.xml describes LBHE (lbhe.xpt) as a piece of LB, but there is no LBHE file while "
                             "LBCH, LBTM are here: part of LB is missing")
     assert not [f for f in report.findings if f.rule_id == "MSC-DEF-008"] and not report.valid
+
+
+def test_a_dataset_that_only_looks_like_a_piece_is_kept(tmp_path: Path) -> None:
+    """lbx.xpt whose DOMAIN is not LB (a sponsor's own dataset someone put in the folder) is not removed by a run
+    that writes LB, though its name could be a piece's."""
+    import pyreadstat
+
+    out = tmp_path / "out"
+    api.to_sdtm(EXAMPLE, out, formats=["xpt"], created=CREATED, validate=False)
+    frame = pd.DataFrame({"STUDYID": ["S"], "DOMAIN": ["LX"], "USUBJID": ["S-1"], "LXSEQ": [1.0]})
+    pyreadstat.write_xport(frame, str(out / "xpt" / "lbx.xpt"), table_name="LBX", file_format_version=5)
+    result = api.to_sdtm(EXAMPLE, out, formats=["xpt"], created=CREATED, validate=False, max_file_size=100_000)
+    assert (out / "xpt" / "lbx.xpt").is_file() and not (out / "xpt" / "lb.xpt").exists()
+    (note,) = [n for n in result.rejects.notes if "left by an earlier run" in n]
+    assert "removed lb.xpt, left by an earlier run" in note

@@ -316,7 +316,8 @@ def remove_stale_pieces(written: list[Path]) -> list[str]:
     for folder, now in sorted(by_folder.items()):
         domains = {_domain_code(name) for name in now}
         stale = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".xpt" and p.stem.upper() not in now
-                       and _is_piece_or_parent(p.stem.upper()) and _domain_code(p.stem.upper()) in domains)
+                       and _is_piece_or_parent(p.stem.upper()) and _domain_code(p.stem.upper()) in domains
+                       and _says_its_domain(p))
         for path in stale:
             path.unlink()
         if stale:
@@ -330,6 +331,18 @@ def remove_stale_pieces(written: list[Path]) -> list[str]:
 def _domain_code(name: str) -> str:
     """LBCH -> LB, SUPPLBCH -> SUPPLB: the domain a dataset name is (or is a piece of), by its name."""
     return f"SUPP{name[4:6]}" if name.startswith("SUPP") else name[:2]
+
+
+def _says_its_domain(path: Path) -> bool:
+    """Whether the file's first record names the domain its name gives (DOMAIN LB in lbch.xpt and lb.xpt, RDOMAIN
+    LB in supplbch.xpt), as SDTMIG 4.1.7 pieces do: a sponsor's own dataset that only looks like one is kept."""
+    from msc_interop.sdtm.xpt_read import read_xport_columns
+
+    try:
+        first, _ = read_xport_columns(path, rows=(0, 1))
+    except Exception:  # not a file this tool reads: not ours to remove
+        return False
+    return parent_of(path.stem.upper(), first) == _domain_code(path.stem.upper())
 
 
 def _is_piece_or_parent(name: str) -> bool:
