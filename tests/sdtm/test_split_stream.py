@@ -10,7 +10,6 @@ with the small ones held. The bundled study's LB (494 rows: 180 CHEMISTRY 50,720
 
 from __future__ import annotations
 
-import filecmp
 from pathlib import Path
 
 import pandas as pd
@@ -26,17 +25,12 @@ from msc_interop.sdtm.partitioned_write import write_partitioned
 from msc_interop.sdtm.spill import SpilledDataset
 from msc_interop.study import Study
 
+from .test_partitioned import _differences
+
 FORMATS = ("xpt", "json", "ndjson", "csv")
 STAMP = "2026-01-01T00:00:00"
 EXAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "example_study"
 LIMIT = 20_000
-
-
-def _differences(a: Path, b: Path) -> list[str]:
-    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
-    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
-    assert files_a == files_b
-    return [str(f) for f in files_a if not filecmp.cmp(a / f, b / f, shallow=False)]
 
 
 @pytest.fixture(scope="module")
