@@ -410,8 +410,9 @@ def summarize(
     `options`: arms ("actual"/"planned"), te_window (days or None), ae_groups (file): summary.Options.
     """
     from msc_interop.summary import summarize as _summarize
+    from msc_interop.summary.load import read_for_summary
 
-    study, rejects = read_any(inputs, fhir_version=fhir_version, odm_map=odm_map)
+    study, rejects = read_for_summary(inputs, fhir_version=fhir_version, odm_map=odm_map)
     return _summarize(study, Path(outdir), formats=formats, by_visit=by_visit, baseline=baseline, **options), rejects
 
 

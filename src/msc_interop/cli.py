@@ -30,6 +30,7 @@ from msc_interop.cli_fhir import HOSPITAL_HELP, hospital_options
 from msc_interop.cli_server import pull_command, push_command
 from msc_interop.errors import MscInteropError
 from msc_interop.outcome import EXIT_ERROR, EXIT_INTERNAL, EXIT_OK, exit_status
+from msc_interop.runtime import return_freed_memory
 
 
 def _end_cleanly_on_sigterm() -> None:
@@ -439,6 +440,7 @@ def summary(inputs: tuple[Path, ...], outdir: Path, formats: str, by_visit: bool
     window = None if te_window.strip().lower() in ("none", "") else te_window.strip()
     if window is not None and not window.isdigit():
         _fail(MscInteropError(f"--te-window {te_window!r}: give a whole number of days (0 or more) or 'none'"))
+    return_freed_memory()  # big LB/VS/EG files are read a range at a time (summary/load.py)
     try:
         result, rejects = api.summarize(list(inputs), outdir, formats=formats.split(","), by_visit=by_visit,
                                         baseline=baseline, fhir_version=fhir_version, odm_map=odm_map, arms=arms,

@@ -157,19 +157,29 @@ def check_fits(study: Study, formats: Sequence[str], xpt_encoding: str | None = 
     return notes
 
 
-def read_sdtm(path: Path, *, meta: StudyMeta | None = None) -> Study:
+class DatasetFacts(NamedTuple):
+    """What the study metadata needs of a dataset that is not held (read a range at a time by its user)."""
+
+    studyids: set[str]
+    visit_counts: list[pd.DataFrame]  # count_visits of its rows (of each range)
+
+
+def read_sdtm(path: Path, *, meta: StudyMeta | None = None, not_read: Mapping[str, DatasetFacts] | None = None
+              ) -> Study:
     """Read a folder of SDTM datasets (or one dataset file) into a Study.
 
     In a folder, each dataset is read from one file, the first found of .json, .ndjson, .xpt, .csv. Without
     `meta`, the study metadata is rebuilt from the data: STUDYID, the visits (VISITNUM, VISIT, EPOCH) and,
-    when a TS dataset has it, the title.
+    when a TS dataset has it, the title. `not_read`: datasets of the folder left out of the Study (their files
+    are not read), with what the metadata needs of them.
 
         >>> study = read_sdtm(Path("out/sdtm/json"))
     """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
-    files = [path] if path.is_file() else _choose_files(path)
+    not_read = dict(not_read or {})
+    files = [path] if path.is_file() else [f for f in _choose_files(path) if f.stem.upper() not in not_read]
     datasets: dict[str, pd.DataFrame] = {}
     source: dict[str, Path] = {}
     for file in files:
@@ -183,7 +193,12 @@ def read_sdtm(path: Path, *, meta: StudyMeta | None = None) -> Study:
         datasets[name] = df
         source[name] = file
     pkg = package_of(datasets, source, path if path.is_dir() else path.parent)
-    if meta is None:
+    if meta is None and not_read:
+        stand_ins = {n: pd.DataFrame({"STUDYID": sorted(f.studyids)}) for n, f in not_read.items()}
+        visits = [c for c in map(count_visits, datasets.values()) if c is not None]
+        visits += [c for f in not_read.values() for c in f.visit_counts]
+        meta = study_meta_from_data({**datasets, **stand_ins}, source, visit_counts=visits)
+    elif meta is None:
         meta = study_meta_from_data(datasets, source)
     meta.package = pkg
     meta.sdtmig_version = pkg.sdtmig or meta.sdtmig_version

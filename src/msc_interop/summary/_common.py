@@ -163,9 +163,20 @@ def visitnum_text(v: float) -> str:
 
 def visit_labels(df: pd.DataFrame) -> dict[float, str]:
     """VISITNUM -> VISIT text (the most frequent, ties alphabetical) for labelling; {} without VISITNUM."""
-    if "VISITNUM" not in df:
+    return labels_of([visit_counts(df)]) if "VISITNUM" in df else {}
+
+
+def visit_counts(df: pd.DataFrame) -> pd.Series:
+    """Records per (VISITNUM, VISIT): what visit_labels decides from (ranges of rows add up)."""
+    return df[["VISITNUM", "VISIT"]].value_counts(dropna=True)
+
+
+def labels_of(counts: Sequence[pd.Series]) -> dict[float, str]:
+    """visit_labels from the visit_counts of one or more ranges of rows."""
+    if not counts:
         return {}
-    vv = df[["VISITNUM", "VISIT"]].value_counts(dropna=True).reset_index(name="k")
+    total = counts[0] if len(counts) == 1 else pd.concat(counts).groupby(level=[0, 1]).sum()
+    vv = total.reset_index(name="k")
     vv = vv.sort_values(["VISITNUM", "k", "VISIT"], ascending=[True, False, True])
     return {float(v): str(t) for v, t in vv.drop_duplicates("VISITNUM")[["VISITNUM", "VISIT"]].itertuples(
         index=False, name=None)}

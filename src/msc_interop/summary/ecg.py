@@ -18,18 +18,37 @@ from msc_interop import mappings
 from msc_interop.study import Study
 from msc_interop.summary._common import Population, Section, num_col, text_col
 from msc_interop.summary.ard_tables import cell
+from msc_interop.summary.dataset_rows import DatasetRows, rows_of
 
 QTC_TABLE, ABN_TABLE = "ecg_qtc", "ecg_abnormal"
 
 
+EG_COLUMNS = ("USUBJID", "EGTESTCD", "EGSTRESC", "EGSTRESN", "VISITNUM", "EGDTC", "EGLOBXFL", "EGBLFL")
+
+
 def summarize_ecg(study: Study, pop: Population, sec: Section) -> None:
     """Add ecg_qtc and ecg_abnormal to `sec` (nothing when the study has no EG)."""
-    eg = study.datasets.get("EG")
-    if eg is None or eg.empty or "EGTESTCD" not in eg.columns:
+    rows = rows_of(study, "EG")
+    if rows is None or not len(rows) or "EGTESTCD" not in rows.columns:
         return
-    eg = pop.within(_timed(eg))
+    eg = pop.within(_timed(_used_records(rows)))
     _qtc_table(eg, pop, sec)
     _abnormal_table(eg, pop, sec)
+
+
+def _used_records(rows: DatasetRows) -> pd.DataFrame:
+    """The EG records the tables read, range by range: QTcF and INTP, finding records (a text result without a
+    number), and the baseline-flagged records (each test's baseline visit and date). At 5M EG rows that is a few
+    of every subject's records, not all of them."""
+    qtc = mappings.load("ecg")["summary"]["test"]
+    flag = "EGLOBXFL" if "EGLOBXFL" in rows.columns else "EGBLFL"
+    parts = []
+    for chunk in rows.chunks(EG_COLUMNS):
+        test = text_col(chunk, "EGTESTCD")
+        finding = num_col(chunk, "EGSTRESN").isna() & text_col(chunk, "EGSTRESC").fillna("").ne("")
+        keep = test.eq(qtc) | test.eq("INTP") | finding | text_col(chunk, flag).fillna("").eq("Y")
+        parts.append(chunk[keep.to_numpy()])
+    return pd.concat(parts) if len(parts) > 1 else parts[0]
 
 
 def _timed(eg: pd.DataFrame) -> pd.DataFrame:

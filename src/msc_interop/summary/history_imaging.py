@@ -15,6 +15,7 @@ import pandas as pd
 from msc_interop.study import Study
 from msc_interop.summary._common import Population, Section, text_col
 from msc_interop.summary.ard_tables import cell
+from msc_interop.summary.dataset_rows import frame_of
 
 NOT_CODED = "Not coded"
 MH_TITLE = "Medical history by MedDRA system organ class and preferred term"
@@ -23,10 +24,12 @@ CXR_TITLE = "Chest X-ray readings by visit: normal, abnormal, new abnormality af
 
 def summarize_history_imaging(study: Study, pop: Population, sec: Section) -> None:
     """Add the mh_soc_pt and cxr_visits tables (each only when the study has the domain)."""
-    if "MH" in study.datasets:
-        _mh(study.datasets["MH"], pop, sec)
-    if "RE" in study.datasets:
-        _cxr(study.datasets["RE"], pop, sec)
+    mh = frame_of(study, "MH", ("USUBJID", "MHBODSYS", "MHDECOD", "MHTERM"))
+    if mh is not None:
+        _mh(mh, pop, sec)
+    re_ = frame_of(study, "RE", ("USUBJID", "VISIT", "VISITNUM", "RESTRESC", "RELOBXFL", "RETESTCD"))
+    if re_ is not None:
+        _cxr(re_, pop, sec)
 
 
 def _subjects(df: pd.DataFrame, pop: Population, keys: list[str]) -> pd.Series:

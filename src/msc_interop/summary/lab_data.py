@@ -26,7 +26,8 @@ import pandas as pd
 from msc_interop import mappings
 from msc_interop.errors import MscInteropError
 from msc_interop.sdtm.reference_range import reference_indicator
-from msc_interop.summary._common import decimals_of, visit_labels, visitnum_text
+from msc_interop.summary._common import decimals_of, is_partial, labels_of, visit_counts, visitnum_text
+from msc_interop.summary.dataset_rows import DatasetRows, FrameRows
 
 NR = ("", "NORMAL", "LOW", "HIGH", "ABNORMAL")  # classification codes 0..4
 N_NORMAL, N_LOW, N_HIGH, N_ABN = 1, 2, 3, 4
@@ -54,6 +55,16 @@ class LabData:
         self.base: pd.DataFrame
         self.rule: str
         self.counts: dict[str, int] = {}
+        self.rowid: np.ndarray | None = None  # each record's row in LB where records were left out (else the same)
+        self.has_text: np.ndarray  # LBSTRESC not empty, per record
+        self.partial: list[pd.DataFrame] = []  # USUBJID, VISIT, LBDTC of records with a partial LBDTC
+        self.n_partial = 0
+        self.outside_records = 0  # records of subjects outside the population, and those subjects
+        self.outside: set[str] = set()
+
+    def rows_at(self, pos: np.ndarray) -> np.ndarray:
+        """The LB rows of records at positions `pos` (of `a`)."""
+        return np.asarray(pos, dtype=np.int64) if self.rowid is None else self.rowid[pos]
 
     def period_label(self, period: float) -> str:
         """Row label of an analysis period: Baseline, a visit, or Last post-baseline."""
@@ -81,32 +92,149 @@ class LabData:
         return dict(self._cells[int(p)])
 
 
-def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    return codes, pd.Index(uniques)
+# the LB variables the lab tables read (a big LB is read a range of rows at a time, these columns only)
+LB_COLUMNS = ("USUBJID", "LBTESTCD", "LBTEST", "LBCAT", "LBSTRESC", "LBSTRESN", "LBSTRESU", "LBSTNRLO", "LBSTNRHI",
+              "LBNRIND", "LBBLFL", "LBLOBXFL", "VISITNUM", "VISIT", "LBSEQ", "LBDY", "LBDTC")
 
 
-def prepare(lb: pd.DataFrame, baseline: str | None) -> LabData:
-    """LB as codes, with the baseline and post-baseline flags of every record."""
+class _Codes:
+    """Codes of values in the order they first appear, over consecutive ranges: those pd.factorize gives the whole."""
+
+    def __init__(self) -> None:
+        self.index: dict[object, int] = {}
+
+    def add(self, values: pd.Series | np.ndarray) -> np.ndarray:
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        lut = np.fromiter((self.index.setdefault(u, len(self.index)) for u in uniques), dtype=np.int64,
+                          count=len(uniques))
+        return lut[codes] if len(codes) else np.zeros(0, dtype=np.int64)
+
+    def values(self) -> np.ndarray:
+        return np.array(list(self.index), dtype=object)
+
+
+class _Gathered:
+    """Every kept LB record reduced to numbers, in one pass over the ranges (see `gather`)."""
+
+    def __init__(self) -> None:
+        self.subj, self.test, self.unit, self.pair = _Codes(), _Codes(), _Codes(), _Codes()
+        self.cols: dict[str, list[np.ndarray]] = {}
+        self.first_text: list[tuple[str, str]] = []  # LBTEST, LBCAT of each (test, unit) pair's first record
+        self.ranges: list[pd.Series] = []  # records per (pair, LBSTNRLO, LBSTNRHI)
+        self.nr_derived = 0
+        self.kept: list[tuple[int, int, np.ndarray | None]] = []  # per range: first row, rows, which were kept
+        self.visits: list[pd.Series] = []
+        self.resc_pairs: list[pd.DataFrame] = []  # (pair, LBSTRESC) of tests the mapping does not know
+        self.partial: list[pd.DataFrame] = []  # USUBJID, VISIT, LBDTC of records with a partial LBDTC
+        self.n_partial = 0
+        self.outside_records = 0
+        self.outside: set[str] = set()
+
+    def put(self, name: str, values: np.ndarray) -> None:
+        self.cols.setdefault(name, []).append(values)
+
+    def whole(self, name: str, dtype: str) -> np.ndarray:
+        parts = self.cols.pop(name, [])
+        return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
+
+
+def _float(df: pd.DataFrame, name: str, coerce: bool = False) -> np.ndarray:
+    if name not in df:
+        return np.full(len(df), np.nan)
+    return (pd.to_numeric(df[name], errors="coerce") if coerce else df[name]).to_numpy(dtype="float64")
+
+
+def gather(rows: DatasetRows, subjects: pd.Series | None) -> tuple[_Gathered, int]:
+    """One pass over LB's ranges: the records of `subjects` (all when None) as codes and numbers; the others
+    counted. Returns what was gathered and the number of records kept."""
+    g = _Gathered()
+    known = mappings.lab_tests()
+    keep_set = None if subjects is None else pd.Index(subjects)
+    n = 0
+    for chunk in rows.chunks(LB_COLUMNS):
+        first, length, inside = int(chunk.index[0]) if len(chunk) else 0, len(chunk), None
+        if keep_set is not None:
+            inside = chunk["USUBJID"].isin(keep_set).to_numpy()
+            if not inside.all():
+                g.outside_records += int((~inside).sum())
+                g.outside.update(chunk["USUBJID"].to_numpy()[~inside])
+                chunk = chunk[inside]
+            else:
+                inside = None
+        g.kept.append((first, length, inside))
+        g.put("subj", g.subj.add(chunk["USUBJID"]).astype(np.int32))
+        test = g.test.add(chunk["LBTESTCD"])
+        unit = g.unit.add(chunk["LBSTRESU"] if "LBSTRESU" in chunk else np.full(len(chunk), "", dtype=object))
+        before = len(g.pair.index)
+        pair = g.pair.add(test * (1 << 32) + unit)
+        g.put("pair", pair.astype(np.int32))
+        new, at = np.unique(pair, return_index=True)
+        for code, i in zip(new, at, strict=True):
+            if code >= before:
+                g.first_text.append((chunk["LBTEST"].iat[i] if "LBTEST" in chunk else "",
+                                     chunk["LBCAT"].iat[i] if "LBCAT" in chunk else ""))
+        tests = g.test.values()
+        unknown = np.array([t not in known for t in tests], dtype=bool)[test] if len(test) else np.zeros(0, bool)
+        if unknown.any() and "LBSTRESC" in chunk:
+            g.resc_pairs.append(pd.DataFrame({"p": pair[unknown], "c": chunk["LBSTRESC"].to_numpy()[unknown]})
+                                .drop_duplicates())
+        value, lo, hi = _float(chunk, "LBSTRESN", coerce=True), _float(chunk, "LBSTNRLO"), _float(chunk, "LBSTNRHI")
+        g.put("value", value)
+        rng = pd.DataFrame({"pair": pair, "lo": lo, "hi": hi}).dropna(how="all", subset=["lo", "hi"])
+        g.ranges.append(rng.groupby(["pair", "lo", "hi"], dropna=False).size())
+        # reference range classification: LBNRIND, derived from the range where empty (the builders' derivation).
+        # A result with a comparator ("<2") has no LBSTRESN in SDTM, so only exact results can be derived.
+        nr = _nr_codes(chunk["LBNRIND"] if "LBNRIND" in chunk else pd.Series("", index=chunk.index, dtype=object))
+        todo = np.flatnonzero((nr == 0) & ~np.isnan(value) & (~np.isnan(lo) | ~np.isnan(hi)))
+        derived = _nr_codes(reference_indicator(pd.Series(value[todo]), pd.Series("", index=range(len(todo))),
+                                                pd.Series(lo[todo]), pd.Series(hi[todo])))
+        nr[todo] = derived
+        g.nr_derived += int(np.count_nonzero(derived))
+        g.put("nr", nr)
+        g.put("vn", _float(chunk, "VISITNUM"))
+        g.put("seq", _float(chunk, "LBSEQ", coerce=True) if "LBSEQ" in chunk
+              else np.arange(n, n + len(chunk), dtype="float64"))
+        with np.errstate(invalid="ignore"):
+            g.put("before_dose", _float(chunk, "LBDY", coerce=True) < 1)  # LBDY < 1: not post-baseline
+        for flag in ("LBBLFL", "LBLOBXFL"):
+            if flag in chunk:
+                g.put(flag, chunk[flag].eq("Y").to_numpy())
+        g.put("has_text", chunk["LBSTRESC"].ne("").to_numpy() if "LBSTRESC" in chunk
+              else np.zeros(len(chunk), dtype=bool))
+        if "VISITNUM" in chunk:
+            g.visits.append(visit_counts(chunk))
+        if "LBDTC" in chunk:
+            partial = is_partial(chunk["LBDTC"]).to_numpy()
+            if partial.any():
+                g.n_partial += int(partial.sum())
+                g.partial.append(chunk.loc[partial, ["USUBJID", "VISIT", "LBDTC"]].drop_duplicates())
+        n += len(chunk)
+    return g, n
+
+
+def prepare(lb: pd.DataFrame | DatasetRows, baseline: str | None, subjects: pd.Series | None = None) -> LabData:
+    """LB as codes, with the baseline and post-baseline flags of every record; `subjects`: only theirs."""
+    rows = lb if isinstance(lb, DatasetRows) else FrameRows("LB", lb)
+    has = set(rows.columns)
+    g, n = gather(rows, subjects)
     d = LabData()
-    n = len(lb)
-    subj, subj_u = _codes(lb["USUBJID"])
-    test, test_u = _codes(lb["LBTESTCD"])
-    unit_col = lb["LBSTRESU"] if "LBSTRESU" in lb else pd.Series("", index=lb.index, dtype=object)
-    unit, unit_u = _codes(unit_col)
-    raw = test.astype(np.int64) * len(unit_u) + unit
-    praw, praw_u = pd.factorize(raw)
-    value = pd.to_numeric(lb["LBSTRESN"], errors="coerce").to_numpy(dtype="float64") if "LBSTRESN" in lb \
-        else np.full(n, np.nan)
-    lo = lb["LBSTNRLO"].to_numpy(dtype="float64") if "LBSTNRLO" in lb else np.full(n, np.nan)
-    hi = lb["LBSTNRHI"].to_numpy(dtype="float64") if "LBSTNRHI" in lb else np.full(n, np.nan)
+    d.outside_records, d.outside = g.outside_records, g.outside
+    if g.outside_records:
+        d.rowid = np.concatenate([np.arange(a, a + k, dtype=np.int64)[m] if m is not None
+                                  else np.arange(a, a + k, dtype=np.int64) for a, k, m in g.kept])
+    subj = g.whole("subj", "int32")
+    subj_u = g.subj.values()
+    test_u, unit_u = g.test.values(), g.unit.values()
+    pair_keys = np.array(list(g.pair.index), dtype=np.int64)
+    praw = g.whole("pair", "int64")
+    value = g.whole("value", "float64")
 
     # parameter table, sorted for display (category, test code, unit); codes renumbered in that order
-    first = pd.Series(np.arange(n)).groupby(praw).min().to_numpy()
     params = pd.DataFrame({
-        "LBTESTCD": np.asarray(test_u)[praw_u // len(unit_u)], "LBSTRESU": np.asarray(unit_u)[praw_u % len(unit_u)],
-        "LBTEST": lb["LBTEST"].to_numpy()[first] if "LBTEST" in lb else "",
-        "LBCAT": lb["LBCAT"].to_numpy()[first] if "LBCAT" in lb else "",
+        "LBTESTCD": test_u[pair_keys >> 32] if len(pair_keys) else np.zeros(0, dtype=object),
+        "LBSTRESU": unit_u[pair_keys & 0xFFFFFFFF] if len(pair_keys) else np.zeros(0, dtype=object),
+        "LBTEST": [t for t, _ in g.first_text] if "LBTEST" in has else "",
+        "LBCAT": [c for _, c in g.first_text] if "LBCAT" in has else "",
     })
     # tests the mapping knows keep its order (blood counts WBC, RBC, PLAT as the seed paper lists them)
     known = {t: i for i, t in enumerate(mappings.lab_tests())}
@@ -117,54 +245,52 @@ def prepare(lb: pd.DataFrame, baseline: str | None) -> LabData:
     remap = np.empty(len(order), dtype=np.int64)
     remap[order] = np.arange(len(order))
     param = remap[praw]
+    del praw
     params = params.iloc[order].reset_index(drop=True)
-    numeric = pd.Series(~np.isnan(value)).groupby(param).any()
-    params["numeric"] = numeric.reindex(range(len(params)), fill_value=False).to_numpy()
-    params["decimals"] = _decimals(lb, param, params)
-    rng = pd.DataFrame({"param": param, "lo": lo, "hi": hi}).dropna(how="all", subset=["lo", "hi"])
-    rc = rng.groupby(["param", "lo", "hi"], dropna=False).size().reset_index(name="k")
+    params["numeric"] = np.bincount(param[~np.isnan(value)], minlength=len(params)) > 0
+    params["decimals"] = _decimals(g, remap, params)
+    rc = pd.concat(g.ranges).groupby(level=[0, 1, 2], dropna=False).sum().reset_index(name="k")
+    rc["param"] = remap[rc.pop("pair").to_numpy()] if len(rc) else np.zeros(0, dtype=np.int64)
     rc = rc.sort_values(["param", "k", "lo", "hi"], ascending=[True, False, True, True])
     modal = rc.drop_duplicates("param").set_index("param")
     params["lo"] = modal["lo"].reindex(range(len(params))).to_numpy()
     params["hi"] = modal["hi"].reindex(range(len(params))).to_numpy()
     params["n_ranges"] = rc.groupby("param").size().reindex(range(len(params)), fill_value=0).to_numpy()
 
-    # reference range classification: LBNRIND, derived from the range where empty (the builders' derivation). A
-    # result with a comparator ("<2") has no LBSTRESN in SDTM, so only exact results (comparator "") can be derived.
-    nr = _nr_codes(lb["LBNRIND"] if "LBNRIND" in lb else pd.Series("", index=lb.index, dtype=object))
-    todo = np.flatnonzero((nr == 0) & ~np.isnan(value) & (~np.isnan(lo) | ~np.isnan(hi)))
-    derived = _nr_codes(reference_indicator(pd.Series(value[todo]), pd.Series("", index=range(len(todo))),
-                                            pd.Series(lo[todo]), pd.Series(hi[todo])))
-    nr[todo] = derived
-    d.counts["nr_derived"] = int(np.count_nonzero(derived))
+    nr = g.whole("nr", "int8")
+    d.counts["nr_derived"] = g.nr_derived
 
-    vn = lb["VISITNUM"].to_numpy(dtype="float64") if "VISITNUM" in lb else np.full(n, np.nan)
-    seq = pd.to_numeric(lb["LBSEQ"], errors="coerce").to_numpy(dtype="float64") if "LBSEQ" in lb \
-        else np.arange(n, dtype="float64")
+    vn = g.whole("vn", "float64")
+    seq = g.whole("seq", "float64")
     seq = np.where(np.isnan(seq), -1.0, seq)
-    dy = pd.to_numeric(lb["LBDY"], errors="coerce").to_numpy(dtype="float64") if "LBDY" in lb \
-        else np.full(n, np.nan)
+    before_dose = g.whole("before_dose", "bool")
     key = subj.astype(np.int64) * len(params) + param
-    a = pd.DataFrame({"key": key, "subj": subj.astype(np.int32), "param": param.astype(np.int32), "vn": vn,
-                      "seq": seq, "value": value, "nr": nr, "pos": np.arange(n)})
-    d.visit_label = visit_labels(lb)
+    a = pd.DataFrame({"key": key, "subj": subj, "param": param.astype(np.int32), "vn": vn,  # arrays of its own:
+                      "seq": seq, "value": value, "nr": nr, "pos": np.arange(n)}, copy=False)  # not copied
+    del subj, seq, nr
+    d.visit_label = labels_of(g.visits)
+    d.has_text = g.whole("has_text", "bool")
+    d.partial, d.n_partial = g.partial, g.n_partial
 
     # baseline
+    blfl = g.whole("LBBLFL", "bool") if "LBBLFL" in has else None
+    lobx = g.whole("LBLOBXFL", "bool") if "LBLOBXFL" in has else None
     if baseline is not None:
         vns = _resolve_visit(baseline, d.visit_label)
         cand = np.isin(vn, vns)
         d.rule = (f"baseline = the record at visit {baseline!r} (VISITNUM {', '.join(visitnum_text(v) for v in vns)})"
                   ", as requested")
-    elif "LBBLFL" in lb and lb["LBBLFL"].eq("Y").any():
-        cand = lb["LBBLFL"].eq("Y").to_numpy()
+    elif blfl is not None and blfl.any():
+        cand = blfl
         d.rule = "baseline = the record flagged LBBLFL = 'Y' (the study's baseline flag)"
-    elif "LBLOBXFL" in lb and lb["LBLOBXFL"].eq("Y").any():
-        cand = lb["LBLOBXFL"].eq("Y").to_numpy()
+    elif lobx is not None and lobx.any():
+        cand = lobx
         d.rule = "baseline = the record flagged LBLOBXFL = 'Y' (last observation before exposure)"
     else:
         first_vn = a.groupby("key")["vn"].transform("min").to_numpy()
         cand = (vn == first_vn) & ~np.isnan(vn)
         d.rule = ("baseline = the subject's first visit for the test (the study has no LBLOBXFL baseline flag)")
+    del blfl, lobx
     c = a.loc[cand, ["key", "seq", "pos", "vn", "value", "nr"]].sort_values(["key", "seq", "pos"])
     d.counts["baseline_duplicates"] = int(len(c) - c["key"].nunique())
     c = c.drop_duplicates("key", keep="last")
@@ -175,7 +301,7 @@ def prepare(lb: pd.DataFrame, baseline: str | None) -> LabData:
     where = pd.Index(d.base.index).get_indexer(key)
     rvn = np.where(where >= 0, d.base["vn"].to_numpy()[np.maximum(where, 0)], modal_vn)
     with np.errstate(invalid="ignore"):
-        post = (vn > rvn) & ~np.isnan(vn) & ~(dy < 1)
+        post = (vn > rvn) & ~np.isnan(vn) & ~before_dose
     a["is_base"] = is_base
     a["post"] = post & ~is_base
     a["sched"] = ~np.isnan(vn) & (np.floor(vn) == vn)
@@ -188,19 +314,15 @@ def prepare(lb: pd.DataFrame, baseline: str | None) -> LabData:
     return d
 
 
-def _decimals(lb: pd.DataFrame, param: np.ndarray, params: pd.DataFrame) -> list[int]:
+def _decimals(g: _Gathered, remap: np.ndarray, params: pd.DataFrame) -> list[int]:
     """Decimals of each parameter: the lab-test mapping's, else those printed in LBSTRESC (at most 4)."""
     known = mappings.lab_tests()
-    out: list[int] = []
-    unknown = [i for i, t in enumerate(params["LBTESTCD"]) if t not in known]
     inferred: dict[int, int] = {}
-    if unknown and "LBSTRESC" in lb:
-        sel = np.isin(param, unknown)
-        pairs = pd.DataFrame({"p": param[sel], "c": lb["LBSTRESC"].to_numpy()[sel]}).drop_duplicates()
-        inferred = {int(p): decimals_of(g["c"]) for p, g in pairs.groupby("p")}
-    for i, t in enumerate(params["LBTESTCD"]):
-        out.append(known[t].decimals if t in known else inferred.get(i, 2))
-    return out
+    if g.resc_pairs:
+        pairs = pd.concat(g.resc_pairs, ignore_index=True)
+        pairs["p"] = remap[pairs["p"].to_numpy()]
+        inferred = {int(p): decimals_of(grp["c"]) for p, grp in pairs.drop_duplicates().groupby("p")}
+    return [known[t].decimals if t in known else inferred.get(i, 2) for i, t in enumerate(params["LBTESTCD"])]
 
 
 def _nr_codes(nrind: pd.Series) -> np.ndarray:
@@ -262,7 +384,7 @@ def analysis_rows(d: LabData, *, by_visit: bool) -> pd.DataFrame:
         post_idx = srt[np.r_[k[1:] != k[:-1], True]] if len(srt) else srt
         period = np.full(len(post_idx), LAST_PERIOD)
     idx = np.concatenate([base_idx, post_idx])
-    out = pd.DataFrame({c: a[c].to_numpy()[idx] for c in ("key", "subj", "param", "vn", "value", "nr")})
+    out = pd.DataFrame({c: a[c].to_numpy()[idx] for c in ("key", "subj", "param", "vn", "value", "nr")}, copy=False)
     out["period"] = np.concatenate([np.full(len(base_idx), BASELINE_PERIOD), period])
     out["change"] = np.where(out["period"].to_numpy() == BASELINE_PERIOD, np.nan,
                              out["value"].to_numpy() - a["base_value"].to_numpy()[idx])

@@ -6,19 +6,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from msc_interop.summary._common import Section, is_partial, visitnum_text
+from msc_interop.summary._common import Section, visitnum_text
+from msc_interop.summary.dataset_rows import DatasetRows
 from msc_interop.summary.lab_data import LabData
 
 
-def record_issues(d: LabData, lb: pd.DataFrame, sec: Section) -> None:
+def record_issues(d: LabData, lb: DatasetRows, sec: Section) -> None:
     """Footnotes and data issues of the LB tables (every record accounted for)."""
     a = d.a
-    stresc = lb["LBSTRESC"] if "LBSTRESC" in lb else pd.Series("", index=lb.index, dtype=object)
     numeric_param = d.params["numeric"].to_numpy()[a["param"].to_numpy()]
-    has_text = stresc.ne("").to_numpy()
-    nonnum = numeric_param & np.isnan(a["value"].to_numpy()) & has_text
+    nonnum = numeric_param & np.isnan(a["value"].to_numpy()) & d.has_text
     if nonnum.any():
-        rows = lb.iloc[np.flatnonzero(nonnum)].sort_values(["USUBJID", "LBTESTCD", "VISITNUM"], kind="stable")
+        rows = lb.take(d.rows_at(np.flatnonzero(nonnum)), ("USUBJID", "LBTESTCD", "VISIT", "VISITNUM", "LBSTRESC",
+                                                          "LBNRIND"))
+        rows = rows.sort_values(["USUBJID", "LBTESTCD", "VISITNUM"], kind="stable")
         detail = "; ".join(f"{r.USUBJID} {r.LBTESTCD} {r.VISIT}: '{r.LBSTRESC}' ({r.LBNRIND or 'no LBNRIND'})"
                            for r in rows.head(10).itertuples())
         if len(rows) > 10:
@@ -29,24 +30,22 @@ def record_issues(d: LabData, lb: pd.DataFrame, sec: Section) -> None:
             sec.note(t, text)
         sec.issue("Non-numeric result (e.g. below the limit of quantitation)", "LB", len(rows),
                   rows["USUBJID"].nunique(), detail, "excluded from statistics; LBNRIND kept")
-    no_result = numeric_param & np.isnan(a["value"].to_numpy()) & ~has_text
+    no_result = numeric_param & np.isnan(a["value"].to_numpy()) & ~d.has_text
     if no_result.any():
         k = int(no_result.sum())
         sec.note("lab_stats", f"{k} LB record(s) carry no result (LBSTRESC empty, e.g. not done).")
         sec.issue("LB record without a result", "LB", k, int(a.loc[no_result, "subj"].nunique()), "",
                   "excluded from statistics")
-    if "LBDTC" in lb:
-        partial = is_partial(lb["LBDTC"]).to_numpy()
-        if partial.any():
-            rows = lb.loc[partial, ["USUBJID", "VISIT", "LBDTC"]].drop_duplicates().sort_values(
-                ["USUBJID", "LBDTC", "VISIT"], kind="stable")
-            detail = "; ".join(f"{r.USUBJID} {r.VISIT}: {r.LBDTC}" for r in rows.head(10).itertuples())
-            text = (f"{int(partial.sum())} LB record(s) of {rows['USUBJID'].nunique()} subject(s) have a partial "
-                    f"collection date ({detail}): no study day is derived (SDTMIG 4.4.4); they are summarised "
-                    "by their VISITNUM.")
-            sec.note("lab_stats", text)
-            sec.issue("Partial LBDTC", "LB", int(partial.sum()), rows["USUBJID"].nunique(), detail,
-                      "no LBDY; summarised by VISITNUM")
+    if d.n_partial:
+        rows = pd.concat(d.partial, ignore_index=True).drop_duplicates().sort_values(
+            ["USUBJID", "LBDTC", "VISIT"], kind="stable")
+        detail = "; ".join(f"{r.USUBJID} {r.VISIT}: {r.LBDTC}" for r in rows.head(10).itertuples())
+        text = (f"{d.n_partial} LB record(s) of {rows['USUBJID'].nunique()} subject(s) have a partial "
+                f"collection date ({detail}): no study day is derived (SDTMIG 4.4.4); they are summarised "
+                "by their VISITNUM.")
+        sec.note("lab_stats", text)
+        sec.issue("Partial LBDTC", "LB", d.n_partial, rows["USUBJID"].nunique(), detail,
+                  "no LBDY; summarised by VISITNUM")
     _missing_results(d, sec)
     if d.counts["no_visitnum"]:
         k = d.counts["no_visitnum"]

@@ -8,6 +8,7 @@ import pandas as pd
 
 from msc_interop.summary._common import MISSING, Section, num, visitnum_text
 from msc_interop.summary.ard_tables import cell
+from msc_interop.summary.dataset_rows import DatasetRows
 from msc_interop.summary.lab_data import N_ABN, N_HIGH, N_LOW, N_NORMAL, NR, TITLES, LabData
 
 
@@ -78,12 +79,15 @@ def shift_table(d: LabData, sec: Section) -> None:
     sec.add("lab_shift", TITLES["lab_shift"], pd.DataFrame(rows), notes)
 
 
-def abnormal_listing(d: LabData, lb: pd.DataFrame, sec: Section) -> None:
+LISTED = ("USUBJID", "LBTESTCD", "LBTEST", "VISIT", "LBDTC", "LBDY", "LBSTRESC", "LBSTRESU", "LBSTNRLO", "LBSTNRHI",
+          "LBNRIND")
+
+
+def abnormal_listing(d: LabData, lb: DatasetRows, sec: Section) -> None:
     """lab_abnormal_listing: every result outside the range, any visit, with its LB record's values."""
     a = d.a
     sel = a[a["nr"] >= N_LOW]
-    pos = sel["pos"].to_numpy()
-    rows = lb.iloc[pos]
+    rows = lb.take(d.rows_at(sel["pos"].to_numpy()), LISTED)
 
     def col(name: str) -> np.ndarray:
         return rows[name].to_numpy() if name in rows else np.full(len(rows), "", dtype=object)

@@ -15,6 +15,7 @@ import pandas as pd
 from msc_interop.study import Study
 from msc_interop.summary._common import Population, Section, n_pct, subjects_text
 from msc_interop.summary.ard_tables import shift_cells
+from msc_interop.summary.dataset_rows import rows_of
 from msc_interop.summary.lab_data import N_LOW, NR, TITLES, LabData, analysis_rows, prepare
 from msc_interop.summary.lab_issues import record_issues
 from msc_interop.summary.lab_ranges import abnormal_listing, range_table, shift_table
@@ -58,22 +59,19 @@ class LabResult:
 def summarize_labs(study: Study, pop: Population, sec: Section, *, baseline: str | None = None,
                    by_visit: bool = True) -> LabResult:
     """Add the lab tables to `sec`; return what the figures and the highlights need."""
-    lb = study.datasets.get("LB")
-    if lb is None or lb.empty:
+    lb = rows_of(study, "LB")
+    if lb is None or not len(lb) or not lb.columns:
         for name, title in TITLES.items():
             sec.add(name, title, pd.DataFrame(), ["The study has no LB dataset."])
         return LabResult()
-    inside = lb["USUBJID"].isin(pop.subjects["USUBJID"]).to_numpy()
-    if not inside.all():
-        out = lb[~inside]
-        sec.issue("LB records of subjects outside the safety population", "LB", len(out), out["USUBJID"].nunique(),
-                  subjects_text(out["USUBJID"]), "not in the lab tables (no treatment column)")
-        lb = lb[inside].reset_index(drop=True)
-    if lb.empty:
+    d = prepare(lb, baseline, pop.subjects["USUBJID"])
+    if d.outside_records:
+        sec.issue("LB records of subjects outside the safety population", "LB", d.outside_records, len(d.outside),
+                  subjects_text(d.outside), "not in the lab tables (no treatment column)")
+    if not len(d.a):
         for name, title in TITLES.items():
             sec.add(name, title, pd.DataFrame(), ["No LB record of a subject in the safety population."])
         return LabResult()
-    d = prepare(lb, baseline)
     an_visit = analysis_rows(d, by_visit=True)
     an = an_visit if by_visit else analysis_rows(d, by_visit=False)
     period_word = "Visit" if by_visit else "Period"

@@ -9,6 +9,7 @@ import pandas as pd
 from msc_interop.study import Study
 from msc_interop.summary._common import Population, Section
 from msc_interop.summary.ard_tables import cell
+from msc_interop.summary.dataset_rows import frame_of
 
 UNCODED = "UNCODED"
 
@@ -26,10 +27,12 @@ def _subjects_by_arm(pop: Population, usubjids: pd.Series) -> dict[str, int]:
 
 def summarize_medications(study: Study, pop: Population, sec: Section) -> None:
     """Tables cm_by_class (CM) and ds_disposition (DS) when the study has those datasets."""
-    if "CM" in study.datasets and len(study["CM"]):
-        _cm(study["CM"], pop, sec)
-    if "DS" in study.datasets and len(study["DS"]):
-        _ds(study["DS"], pop, sec)
+    cm = frame_of(study, "CM", ("USUBJID", "CMCLAS", "CMDECOD", "CMTRT"))
+    if cm is not None and len(cm):
+        _cm(cm, pop, sec)
+    ds = frame_of(study, "DS", ("USUBJID", "DSCAT", "DSDECOD", "DSSTDTC", "DSSEQ"))
+    if ds is not None and len(ds):
+        _ds(ds, pop, sec)
 
 
 def _text(df: pd.DataFrame, col: str) -> pd.Series:

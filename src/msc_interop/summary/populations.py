@@ -18,6 +18,7 @@ import pandas as pd
 from msc_interop import dates, mappings
 from msc_interop.study import Study
 from msc_interop.summary._common import NOT_ASSIGNED, Population, text_col
+from msc_interop.summary.dataset_rows import rows_of
 
 
 def _upper(values: pd.Series) -> pd.Series:
@@ -26,9 +27,10 @@ def _upper(values: pd.Series) -> pd.Series:
 
 def _all_subjects(study: Study) -> list[str]:
     out: set[str] = set()
-    for name, df in study.datasets.items():
-        if not name.startswith("SUPP") and "USUBJID" in df:
-            out.update(df["USUBJID"].unique())
+    for name in study.names:
+        rows = rows_of(study, name)
+        if not name.startswith("SUPP") and rows is not None and "USUBJID" in rows.columns:
+            out.update(rows.subjects())
     return sorted(out)
 
 

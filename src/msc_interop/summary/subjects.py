@@ -17,6 +17,7 @@ from msc_interop.summary._common import (
     visitnum_text,
 )
 from msc_interop.summary.ard_tables import cell, continuous_cells
+from msc_interop.summary.dataset_rows import row_count, rows_of
 
 SEX_LABELS = {"F": "Female", "M": "Male", "U": "Unknown", "INTERSEX": "Intersex"}
 
@@ -54,14 +55,18 @@ def planned_days(study: Study) -> tuple[pd.DataFrame, str]:
         v["window_after"] = np.nan
         return v, "TV VISITDY"
     for name in ("TV", "SV"):
-        df = study.datasets.get(name)
-        if df is None or "VISITDY" not in df or "VISITNUM" not in df:
+        rows = rows_of(study, name)
+        if rows is None or "VISITDY" not in rows.columns or "VISITNUM" not in rows.columns:
             continue
-        v = pd.DataFrame({"VISITNUM": pd.to_numeric(df["VISITNUM"], errors="coerce"),
-                          "planned_dy": pd.to_numeric(df["VISITDY"], errors="coerce")}).dropna()
-        if v.empty:
+        counts = [pd.DataFrame({"VISITNUM": pd.to_numeric(df["VISITNUM"], errors="coerce"),
+                                "planned_dy": pd.to_numeric(df["VISITDY"], errors="coerce")}).dropna().value_counts()
+                  for df in rows.chunks(["VISITNUM", "VISITDY"])]
+        k = pd.concat(counts).groupby(level=[0, 1]).sum().rename("k").reset_index() if counts else None
+        if k is None or k.empty:
             continue
-        v = v.groupby("VISITNUM", as_index=False)["planned_dy"].agg(lambda x: x.mode().min())
+        # each visit's most frequent VISITDY (ties: the smallest), from counts that ranges of rows add up to
+        k = k.sort_values(["VISITNUM", "k", "planned_dy"], ascending=[True, False, True]).drop_duplicates("VISITNUM")
+        v = k[["VISITNUM", "planned_dy"]].reset_index(drop=True)
         v["window_before"] = np.nan
         v["window_after"] = np.nan
         return v, f"{name} VISITDY"
@@ -96,7 +101,7 @@ def study_table(study: Study, pop: Population) -> tuple[pd.DataFrame, list[str]]
         ("Safety population (treatment columns)", str(pop.n)),
         ("Planned visit schedule", f"from {plan_src}" if known else
          "not in the input (no study definition, no TV/SV VISITDY): administration timing is 'schedule unknown'"),
-        ("Datasets read", ", ".join(f"{n} ({len(study.datasets[n])})" for n in study.names)),
+        ("Datasets read", ", ".join(f"{n} ({row_count(study, n)})" for n in study.names)),
     ]
     notes = []
     if not known:
@@ -160,11 +165,12 @@ def disposition(study: Study, pop: Population, sec: Section) -> None:
     parts = []
     domains = []
     for name in study.names:
-        df = study.datasets[name]
-        if name.startswith("SUPP") or name == "SV" or "VISITNUM" not in df or "USUBJID" not in df or df.empty:
+        rows = rows_of(study, name)
+        if name.startswith("SUPP") or name == "SV" or rows is None or not len(rows) or not len(rows.columns):
             continue
-        d = df[["USUBJID", "VISITNUM", "VISIT"]].drop_duplicates(["USUBJID", "VISITNUM"])
-        d = d[d["VISITNUM"].notna()]
+        d = rows.visits()
+        if d is None:
+            continue
         d = d.assign(DOMAIN=name)
         parts.append(d)
         domains.append(name)

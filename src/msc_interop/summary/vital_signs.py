@@ -9,6 +9,8 @@ baseline's. Mean and SD from exact sums (the same numbers from records, SDTM and
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 
@@ -18,12 +20,15 @@ from msc_interop.summary._common import (
     Population,
     Section,
     decimals_of,
+    labels_of,
     num_col,
     text_col,
-    visit_labels,
+    visit_counts,
 )
 from msc_interop.summary.ard import exact_mean_sd
 from msc_interop.summary.ard_tables import cell
+from msc_interop.summary.dataset_rows import rows_of
+from msc_interop.summary.lab_data import _Codes
 
 TITLES = {"vs_stats": "Vital signs by visit", "vs_change": "Vital signs: change from baseline by visit"}
 
@@ -33,7 +38,7 @@ def summarize_vital_signs(study: Study, pop: Population, sec: Section) -> None:
     data = _analysis(study, pop)
     if data is None:
         return
-    an, labels = data
+    an, params, labels = data
     notes = [f"Values are VSSTRESN in standard units (VSSTRESU); one row per parameter, visit and treatment column "
              f"({'arms and Total' if pop.with_total else 'one arm'}). Mean and median carry one decimal more than "
              "the data, SD two more.",
@@ -42,13 +47,12 @@ def summarize_vital_signs(study: Study, pop: Population, sec: Section) -> None:
              "last by VSDTC)."]
     for table, column, variable in (("vs_stats", "value", "AVAL"), ("vs_change", "change", "CHG")):
         rows = []
-        part = an[an[column].notna()]
-        if column == "change":
-            part = part[part["after"]]
-        for (param, visit, arm), grp in part.groupby(["param", "VISITNUM", "ARMCD"], sort=False):
-            x = grp[column].to_numpy(dtype="float64")
+        x_all = an[column]
+        used = ~np.isnan(x_all) & (an["after"] if column == "change" else True)
+        for p, visit, arm, at in _groups(an, np.flatnonzero(used), pop.with_total):
+            x = x_all[at]
             mean, sd = exact_mean_sd(x)
-            testcd, pos, unit, dec = param
+            testcd, pos, unit, dec = params[p]
             stats = {"N": len(x), "mean": mean, "sd": sd, "median": float(np.median(x)), "min": float(x.min()),
                      "max": float(x.max())}
             ref = sec.ard.add(table, pop.label(arm), variable, None, stats, context="continuous",
@@ -62,43 +66,127 @@ def summarize_vital_signs(study: Study, pop: Population, sec: Section) -> None:
         sec.add(table, TITLES[table], pd.DataFrame(rows).drop(columns="_order", errors="ignore"), notes)
 
 
+def _groups(an: dict[str, np.ndarray], rows: np.ndarray, with_total: bool
+            ) -> Iterator[tuple[int, float, str, np.ndarray]]:
+    """(parameter, visit, arm, the rows) of each group in the order the rows first show it: the arms' groups, then
+    (with more than one arm) the Total column's, as a groupby of the rows once per arm and once under Total would."""
+    visit_code, visits = pd.factorize(an["VISITNUM"][rows])
+    arm_code, arms = pd.factorize(an["ARMCD"][rows])
+    param = an["param"][rows].astype(np.int64)
+    n_v, n_a = max(len(visits), 1), max(len(arms), 1)
+    keyed = [("arm", (param * n_v + visit_code) * n_a + arm_code)]
+    if with_total:
+        keyed.append(("Total", param * n_v + visit_code))
+    for arm_of, key in keyed:
+        code, firsts = pd.factorize(key)
+        order = np.argsort(code, kind="stable")
+        bounds = np.searchsorted(code[order], np.arange(len(firsts) + 1))
+        for g, k in enumerate(firsts):
+            at = rows[order[bounds[g]:bounds[g + 1]]]
+            arm = str(arms[int(k) % n_a]) if arm_of == "arm" else "Total"
+            k = int(k) // n_a if arm_of == "arm" else int(k)
+            yield k // n_v, float(visits[k % n_v]), arm, at
+
+
 def _test_order(testcd: str) -> str:
     order = list(vital_signs.tests())
     return f"{order.index(testcd):03d}" if testcd in order else f"999{testcd}"
 
 
-def _analysis(study: Study, pop: Population) -> tuple[pd.DataFrame, dict[float, str]] | None:
-    vs = study.datasets.get("VS")
-    if vs is None or vs.empty or "VSSTRESN" not in vs.columns or "VSTESTCD" not in vs.columns:
+VS_COLUMNS = ("USUBJID", "VSTESTCD", "VSPOS", "VSSTRESU", "VSSTRESN", "VSSTRESC", "VISITNUM", "VISIT", "VSDTC",
+              "VSLOBXFL", "VSBLFL")
+
+
+def _analysis(study: Study, pop: Population) -> tuple[dict[str, np.ndarray], list[tuple], dict[float, str]] | None:
+    """One row per subject, parameter and scheduled visit (the last by VSDTC) with its change from baseline, as
+    arrays (param, VISITNUM, ARMCD, value, change, after) in table order; `param` indexes the parameter list
+    (VSTESTCD, VSPOS, VSSTRESU, decimals).
+
+    VS is read a range of rows at a time and reduced to codes (subject, parameter, VSDTC), so that 9M VS rows take
+    their numbers' memory; text is ordered by the rank of each code's text, which orders rows as the text does."""
+    rows = rows_of(study, "VS")
+    if rows is None or not len(rows) or "VSSTRESN" not in rows.columns or "VSTESTCD" not in rows.columns:
         return None
-    vs = pop.within(vs)
-    value = num_col(vs, "VSSTRESN")
-    keep = value.notna().to_numpy() & ("VISITNUM" in vs.columns)
-    if not keep.any():
+    if "VISITNUM" not in rows.columns:
         return None
-    vs = vs[keep]
-    df = pd.DataFrame({
-        "USUBJID": text_col(vs, "USUBJID").to_numpy(), "VSTESTCD": text_col(vs, "VSTESTCD").to_numpy(),
-        "VSPOS": text_col(vs, "VSPOS").fillna("").to_numpy(),
-        "VSSTRESU": text_col(vs, "VSSTRESU").fillna("").to_numpy(),
-        "VISITNUM": num_col(vs, "VISITNUM").to_numpy(), "VSDTC": text_col(vs, "VSDTC").fillna("").to_numpy(),
-        "value": value[keep].to_numpy(dtype="float64"), "VSSTRESC": text_col(vs, "VSSTRESC").fillna("").to_numpy(),
-        "flag": _flag(vs).to_numpy()})
-    labels = visit_labels(vs.assign(VISIT=text_col(vs, "VISIT").fillna("")))
+    subj, test, pos, unit, dtc, param = _Codes(), _Codes(), _Codes(), _Codes(), _Codes(), _Codes()
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("subj", "param", "dtc", "vn", "value", "flag")}
+    counts, resc = [], []
+    inside = pd.Index(pop.subjects["USUBJID"])
+    flag_col = next((c for c in ("VSLOBXFL", "VSBLFL") if c in rows.columns), None)
+    for chunk in rows.chunks(VS_COLUMNS):
+        value = num_col(chunk, "VSSTRESN")
+        keep = chunk["USUBJID"].isin(inside).to_numpy() & value.notna().to_numpy()
+        chunk, value = chunk[keep], value[keep]
+        t, p, u = (_codes_of(c, chunk, k) for c, k in ((test, "VSTESTCD"), (pos, "VSPOS"), (unit, "VSSTRESU")))
+        pk = param.add(t << 42 | p << 21 | u).astype(np.int32)
+        cols["subj"].append(subj.add(chunk["USUBJID"]).astype(np.int32))
+        cols["param"].append(pk)
+        cols["dtc"].append(_codes_of(dtc, chunk, "VSDTC").astype(np.int32))
+        cols["vn"].append(num_col(chunk, "VISITNUM").to_numpy())
+        cols["value"].append(value.to_numpy(dtype="float64"))
+        cols["flag"].append(text_col(chunk, flag_col).fillna("").eq("Y").to_numpy() if flag_col
+                            else np.zeros(len(chunk), dtype=bool))
+        counts.append(visit_counts(chunk.assign(VISIT=text_col(chunk, "VISIT").fillna(""))))
+        resc.append(pd.DataFrame({"p": pk, "c": text_col(chunk, "VSSTRESC").fillna("").to_numpy()}).drop_duplicates())
+    a = {k: np.concatenate(v) for k, v in cols.items()}
+    del cols
+    if not len(a["value"]):
+        return None
+    labels = labels_of(counts)
+    keys = np.array(list(param.index), dtype=np.int64)  # each parameter code's (test, pos, unit) codes
+    texts = {"test": test.values(), "pos": pos.values(), "unit": unit.values()}
+    parts = {"test": keys >> 42, "pos": (keys >> 21) & ((1 << 21) - 1), "unit": keys & ((1 << 21) - 1)}
     decimals = {k: t.decimals for k, t in vital_signs.tests().items()}
-    key = ["USUBJID", "VSTESTCD", "VSPOS", "VSSTRESU"]
-    dec = df.groupby(["VSTESTCD", "VSPOS", "VSSTRESU"], sort=False)["VSSTRESC"].agg(decimals_of)
-    base = df[df["flag"]].sort_values("VSDTC", kind="stable").drop_duplicates(key, keep="last")
-    base = base.set_index(key)[["value", "VISITNUM"]].rename(columns={"value": "base", "VISITNUM": "base_visit"})
-    sched = df[df["VISITNUM"].notna() & (df["VISITNUM"] % 1 == 0)]
-    sched = sched.sort_values("VSDTC", kind="stable").drop_duplicates([*key, "VISITNUM"], keep="last")
-    an = sched.join(base, on=key)
-    an["change"] = an["value"] - an["base"]
-    an["after"] = an["VISITNUM"] > an["base_visit"]
-    an["param"] = [(t, p, u, decimals.get(t, int(dec.get((t, p, u), 0))))
-                   for t, p, u in zip(an["VSTESTCD"], an["VSPOS"], an["VSSTRESU"], strict=True)]
-    an = pop.expand(an.sort_values(["VSTESTCD", "VSPOS", "VSSTRESU", "VISITNUM", "USUBJID"], kind="stable"))
-    return an, labels
+    dec = {int(p): decimals_of(g["c"]) for p, g in pd.concat(resc, ignore_index=True).groupby("p", sort=False)}
+    dtc_rank = _ranks(dtc.values()).astype(np.int32)[a.pop("dtc")]
+    key = a["subj"].astype(np.int64) * len(keys) + a["param"]
+    vn, value = a["vn"], a["value"]
+    # baseline: per subject and parameter the flagged record with the last VSDTC (then the later row)
+    b = np.flatnonzero(a.pop("flag"))
+    b = b[np.lexsort((b, dtc_rank[b], key[b]))]
+    b = b[np.r_[key[b][1:] != key[b][:-1], True]] if len(b) else b
+    base_key, base_value, base_visit = key[b], value[b], vn[b]
+    # scheduled visits (whole VISITNUM): per subject, parameter and visit the record with the last VSDTC
+    with np.errstate(invalid="ignore"):
+        s = np.flatnonzero(~np.isnan(vn) & (vn % 1 == 0))
+    s = s[np.lexsort((s, dtc_rank[s], vn[s], key[s]))]
+    if len(s):
+        s = s[np.r_[(key[s][1:] != key[s][:-1]) | (vn[s][1:] != vn[s][:-1]), True]]
+    del dtc_rank
+    at = np.searchsorted(base_key, key[s])
+    found = at < len(base_key)
+    found[found] = base_key[at[found]] == key[s][found]
+    base = np.where(found, base_value[np.minimum(at, max(len(b) - 1, 0))] if len(b) else np.nan, np.nan)
+    bvisit = np.where(found, base_visit[np.minimum(at, max(len(b) - 1, 0))] if len(b) else np.nan, np.nan)
+    # table order: VSTESTCD, VSPOS, VSSTRESU, VISITNUM, USUBJID (as text)
+    rank = {k: _ranks(v) for k, v in texts.items()}
+    pk = a["param"][s]
+    order = np.lexsort((_ranks(subj.values())[a["subj"][s]], vn[s], rank["unit"][parts["unit"]][pk],
+                        rank["pos"][parts["pos"]][pk], rank["test"][parts["test"]][pk]))
+    s, base, bvisit = s[order], base[order], bvisit[order]
+    code, firsts = pd.factorize(a["param"][s])
+    params = []
+    for p in firsts:
+        t, q, u = (int(parts[k][p]) for k in ("test", "pos", "unit"))
+        name = texts["test"][t]
+        params.append((name, texts["pos"][q], texts["unit"][u], decimals.get(name, int(dec.get(int(p), 0)))))
+    arm = pop.subjects.set_index("USUBJID")["ARMCD"].reindex(subj.values()).to_numpy(dtype=object)
+    with np.errstate(invalid="ignore"):
+        out = {"param": code.astype(np.int32), "VISITNUM": vn[s], "ARMCD": arm[a["subj"][s]], "value": value[s],
+               "change": value[s] - base, "after": vn[s] > bvisit}
+    return out, params, labels
+
+
+def _codes_of(codes: _Codes, chunk: pd.DataFrame, name: str) -> np.ndarray:
+    return codes.add(text_col(chunk, name).fillna("").to_numpy(dtype=object))
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Each code's place when its text is sorted (equal text, equal rank: codes are of distinct values)."""
+    rank = np.empty(len(values), dtype=np.int64)
+    rank[np.argsort(values.astype(str), kind="stable")] = np.arange(len(values))
+    return rank
 
 
 def _flag(vs: pd.DataFrame) -> pd.Series:

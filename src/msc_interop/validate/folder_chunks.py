@@ -45,8 +45,10 @@ class Declined(Exception):
 class ChunkedFile:
     """A dataset file given as consecutive row ranges (`chunks`); `findings` are complete once they are read."""
 
-    def __init__(self, fmt: str, path: Path, chunk_rows: int | None = None):
+    def __init__(self, fmt: str, path: Path, chunk_rows: int | None = None, *, check: bool = True):
+        """`check=False`: the rows only, no XPT rule run on them (a reader that is not validating, e.g. summary)."""
         self.fmt, self.path, self.chunk_rows = fmt, Path(path), chunk_rows or CHUNK_ROWS[fmt]
+        self.check = check
         self.findings: list[Finding] = []
         self.header: dict[str, Any] | None = None
         self.name = ""
@@ -100,10 +102,12 @@ class ChunkedFile:
                 raise Declined(f"{self.path.name}: {exc}") from None
             frame = pd.DataFrame({c: df[c] if pd.api.types.is_numeric_dtype(df[c]) else as_text(df[c])
                                   for c in df.columns}, index=pd.RangeIndex(len(df)))
-            xpt = XptFile(self.path, meta.table_name or "", meta.file_label or "",
-                          dict(meta.column_names_to_labels or {}), frame)
-            got = run(Scope.XPT, xpt, file=str(self.path), dataset=self.name)
-            found += [replace(f, row=f.row + a) if f.row is not None else f for f in got if f.row is not None or a == 0]
+            if self.check:
+                xpt = XptFile(self.path, meta.table_name or "", meta.file_label or "",
+                              dict(meta.column_names_to_labels or {}), frame)
+                got = run(Scope.XPT, xpt, file=str(self.path), dataset=self.name)
+                found += [replace(f, row=f.row + a) if f.row is not None else f
+                          for f in got if f.row is not None or a == 0]
             yield a, frame
         # as one run over the whole rows gives them: rule by rule, variable by variable, row by row
         order = {r.id: i for i, r in enumerate(list_rules())}

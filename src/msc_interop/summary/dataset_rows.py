@@ -1,0 +1,220 @@
+"""A dataset the summary reads a range of rows at a time: held in memory (`FrameRows`), or a file too big to hold
+(`FileRows`: LB, VS, EG of a large study), so that the summary's memory does not grow with those datasets' text.
+
+Both give the same rows: `chunks(columns)` yields frames of consecutive rows, indexed by their row in the whole
+dataset, with only the asked columns the dataset has; `take(rows, columns)` the rows at those positions. A held
+dataset is one chunk. A file is read by validate's range reader (validate/folder_chunks.py, each range as the
+whole read gives it) and each range conformed as a Study conforms a dataset (study.conform works row by row).
+What the summary needs of every row of the whole (the subjects, the subject-visits of the disposition table, the
+row count, STUDYID and visit counts for the study metadata) is gathered in one pass when the file is opened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from msc_interop.sdtm.formats import count_visits
+from msc_interop.study import Study, conform
+from msc_interop.validate.folder_chunks import ChunkedFile
+
+# rows a range holds: each range of LB is read whole (every variable) before its columns are picked; at 50k rows
+# that is ~60 MB at a time
+CHUNK_ROWS = 50_000
+
+__all__ = ["DatasetRows", "FileRows", "FrameRows", "LargeStudy", "frame_of", "row_count", "rows_of", "visit_pairs"]
+
+
+def visit_pairs(df: pd.DataFrame) -> pd.DataFrame:
+    """USUBJID, VISITNUM, VISIT of each subject-visit (the first record's VISIT), visits with a VISITNUM only:
+    of consecutive row ranges, the result of the whole is that of the ranges' results put together, again."""
+    d = df[["USUBJID", "VISITNUM", "VISIT"]].drop_duplicates(["USUBJID", "VISITNUM"])
+    return d[d["VISITNUM"].notna()]
+
+
+class DatasetRows:
+    """What every dataset gives the summary (see the module docstring)."""
+
+    name: str
+    columns: list[str]
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def chunks(self, columns: Sequence[str]) -> Iterator[pd.DataFrame]:
+        raise NotImplementedError
+
+    def subjects(self) -> set[str]:
+        """Every USUBJID of the dataset."""
+        raise NotImplementedError
+
+    def visits(self) -> pd.DataFrame | None:
+        """visit_pairs of the whole dataset; None without USUBJID, VISITNUM or VISIT."""
+        raise NotImplementedError
+
+    def take(self, rows: np.ndarray, columns: Sequence[str]) -> pd.DataFrame:
+        """The rows at positions `rows` (in that order), indexed 0..; a pass over the chunks that hold them."""
+        rows = np.asarray(rows, dtype=np.int64)
+        wanted = np.unique(rows)
+        parts = []
+        for chunk in self.chunks(columns):
+            if not len(wanted):
+                break
+            a, b = int(chunk.index[0]) if len(chunk) else 0, int(chunk.index[-1]) + 1 if len(chunk) else 0
+            here = wanted[(wanted >= a) & (wanted < b)]
+            if len(here):
+                parts.append(chunk.iloc[here - a])
+        got = pd.concat(parts) if parts else pd.DataFrame(columns=[c for c in columns if c in self.columns])
+        return got.loc[rows].reset_index(drop=True) if len(rows) else got.iloc[:0].reset_index(drop=True)
+
+
+class FrameRows(DatasetRows):
+    """A dataset held in memory: one chunk."""
+
+    def __init__(self, name: str, df: pd.DataFrame):
+        self.name, self.df = name, df
+        self.columns = list(df.columns)
+
+    def __len__(self) -> int:
+        return len(self.df)
+
+    def chunks(self, columns: Sequence[str]) -> Iterator[pd.DataFrame]:
+        """The whole frame, every variable (`columns` is what a file's ranges keep: see frame_of)."""
+        yield self.df
+
+    def subjects(self) -> set[str]:
+        return set(self.df["USUBJID"].unique()) if "USUBJID" in self.df.columns else set()
+
+    def visits(self) -> pd.DataFrame | None:
+        if not {"USUBJID", "VISITNUM", "VISIT"} <= set(self.df.columns):
+            return None
+        return visit_pairs(self.df)
+
+
+class FileRows(DatasetRows):
+    """A dataset file read a range of rows at a time (`chunk_rows` each; the reader's default when None).
+
+    Raises validate.folder_chunks.Declined when the file cannot be read so (text not in UTF-8, a row of the wrong
+    type, ...): the caller reads it whole."""
+
+    def __init__(self, name: str, fmt: str, path: Path, chunk_rows: int | None = None):
+        self.name, self.fmt, self.path, self.chunk_rows = name, fmt, Path(path), chunk_rows or CHUNK_ROWS
+        self.columns: list[str] = []
+        self.studyids: set[str] = set()
+        self.visit_counts: list[pd.DataFrame] = []
+        self._subjects: set[str] = set()
+        self._visits: list[pd.DataFrame] = []
+        self._rows = 0
+        self._first_pass()
+
+    def _read(self) -> Iterator[pd.DataFrame]:
+        for a, frame in ChunkedFile(self.fmt, self.path, self.chunk_rows, check=False).chunks():
+            df = conform(self.name, frame)
+            df.index = pd.RangeIndex(a, a + len(df))
+            yield df
+
+    def _first_pass(self) -> None:
+        has_visits = None
+        for df in self._read():
+            self.columns = self.columns or list(df.columns)
+            self._rows += len(df)
+            if "USUBJID" in df.columns:
+                self._subjects.update(df["USUBJID"].unique())
+            if has_visits is None:
+                has_visits = {"USUBJID", "VISITNUM", "VISIT"} <= set(df.columns)
+            if has_visits:
+                self._visits.append(visit_pairs(df))
+            if "STUDYID" in df.columns:
+                ids = df["STUDYID"].astype(object).where(df["STUDYID"].notna(), "").astype(str).str.strip()
+                self.studyids |= set(pd.unique(ids)) - {""}
+            counted = count_visits(df)
+            if counted is not None:
+                self.visit_counts.append(counted)
+        self._has_visits = bool(has_visits)
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def chunks(self, columns: Sequence[str]) -> Iterator[pd.DataFrame]:
+        for df in self._read():
+            yield df[[c for c in columns if c in df.columns]]
+
+    def subjects(self) -> set[str]:
+        return self._subjects
+
+    def visits(self) -> pd.DataFrame | None:
+        if not self._has_visits:
+            return None
+        parts = self._visits
+        if len(parts) > 1:
+            self._visits = parts = [visit_pairs(pd.concat(parts, ignore_index=True))]
+        return parts[0] if parts else None
+
+
+class LargeStudy(Study):
+    """A Study whose biggest datasets stay in their files (`on_disk`, read a range at a time): what `summary`
+    reads from a folder too big to hold. `names` lists them with the held ones; `datasets` holds the others."""
+
+    def __init__(self, study: Study, on_disk: dict[str, DatasetRows]):
+        self.__dict__.update(study.__dict__)
+        self.on_disk = dict(on_disk)
+        self.datasets = _Held(study.datasets, self.on_disk)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted([*self.datasets, *self.on_disk], key=lambda n: (n.startswith("SUPP"), n))
+
+
+def rows_of(study: Study, name: str) -> DatasetRows | None:
+    """Dataset `name` of the study as rows (None when the study has none)."""
+    on_disk = getattr(study, "on_disk", {})
+    if name in on_disk:
+        return on_disk[name]
+    df = study.datasets.get(name)
+    return None if df is None else FrameRows(name, df)
+
+
+def row_count(study: Study, name: str) -> int:
+    rows = rows_of(study, name)
+    return 0 if rows is None else len(rows)
+
+
+class _Held(dict):
+    """The held datasets; asking for one that stays on disk is a mistake of the code (it must use rows_of), not
+    of the input: raised, never answered "absent"."""
+
+    def __init__(self, held: dict[str, pd.DataFrame], on_disk: dict[str, DatasetRows]):
+        super().__init__(held)
+        self._on_disk = on_disk
+
+    def _refuse(self, name: object) -> None:
+        if name in self._on_disk:
+            raise AssertionError(f"dataset {name} is read a range of rows at a time: use rows_of(study, {name!r})")
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        self._refuse(name)
+        return super().__getitem__(name)
+
+    def get(self, name: str, default: object = None) -> object:  # type: ignore[override]
+        self._refuse(name)
+        return super().get(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        self._refuse(name)
+        return super().__contains__(name)
+
+
+def frame_of(study: Study, name: str, columns: Sequence[str]) -> pd.DataFrame | None:
+    """Dataset `name` as one frame for a table that reads all its rows but few of its variables: a held
+    dataset as it is (every variable: the proof tests then catch a variable the table uses but does not name),
+    a dataset on disk with `columns` only (those it has), read range by range. None when the study has none."""
+    rows = rows_of(study, name)
+    if rows is None:
+        return None
+    if isinstance(rows, FrameRows):
+        return rows.df
+    parts = list(rows.chunks(columns))
+    return pd.concat(parts) if len(parts) > 1 else parts[0]
