@@ -25,7 +25,25 @@ from msc_interop.validate.folder_chunks import ChunkedFile
 # that is ~60 MB at a time
 CHUNK_ROWS = 50_000
 
-__all__ = ["DatasetRows", "FileRows", "FrameRows", "LargeStudy", "frame_of", "row_count", "rows_of", "visit_pairs"]
+__all__ = ["Codes", "DatasetRows", "FileRows", "FrameRows", "LargeStudy", "frame_of", "row_count", "rows_of",
+           "visit_pairs"]
+
+
+class Codes:
+    """Codes of values in the order they first appear, over consecutive ranges: those pd.factorize gives the whole
+    (so that tables reduced range by range decide as the whole would); one copy of each distinct value."""
+
+    def __init__(self) -> None:
+        self.index: dict[object, int] = {}
+
+    def add(self, values: pd.Series | np.ndarray) -> np.ndarray:
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        lut = np.fromiter((self.index.setdefault(u, len(self.index)) for u in uniques), dtype=np.int64,
+                          count=len(uniques))
+        return lut[codes] if len(codes) else np.zeros(0, dtype=np.int64)
+
+    def values(self) -> np.ndarray:
+        return np.array(list(self.index), dtype=object)
 
 
 def visit_pairs(df: pd.DataFrame) -> pd.DataFrame:
@@ -100,13 +118,15 @@ class FileRows(DatasetRows):
     Raises validate.folder_chunks.Declined when the file cannot be read so (text not in UTF-8, a row of the wrong
     type, ...): the caller reads it whole."""
 
-    def __init__(self, name: str, fmt: str, path: Path, chunk_rows: int | None = None):
+    def __init__(self, name: str, fmt: str, path: Path, chunk_rows: int | None = None, texts: Codes | None = None):
+        """`texts`: codes of USUBJID and VISIT values shared by the files of one study (each value held once)."""
         self.name, self.fmt, self.path, self.chunk_rows = name, fmt, Path(path), chunk_rows or CHUNK_ROWS
         self.columns: list[str] = []
         self.studyids: set[str] = set()
         self.visit_counts: list[pd.DataFrame] = []
-        self._subjects: set[str] = set()
-        self._visits: list[pd.DataFrame] = []
+        self._texts = texts if texts is not None else Codes()
+        self._subjects: set[int] = set()
+        self._visits: dict[str, list[np.ndarray]] = {"s": [], "vn": [], "v": []}  # visit_pairs as codes
         self._rows = 0
         self._first_pass()
 
@@ -122,11 +142,14 @@ class FileRows(DatasetRows):
             self.columns = self.columns or list(df.columns)
             self._rows += len(df)
             if "USUBJID" in df.columns:
-                self._subjects.update(df["USUBJID"].unique())
+                self._subjects.update(np.unique(self._texts.add(df["USUBJID"])).tolist())
             if has_visits is None:
                 has_visits = {"USUBJID", "VISITNUM", "VISIT"} <= set(df.columns)
             if has_visits:
-                self._visits.append(visit_pairs(df))
+                pairs = visit_pairs(df)
+                self._visits["s"].append(self._texts.add(pairs["USUBJID"]).astype(np.int32))
+                self._visits["vn"].append(pairs["VISITNUM"].to_numpy(dtype="float64"))
+                self._visits["v"].append(self._texts.add(pairs["VISIT"]).astype(np.int32))
             if "STUDYID" in df.columns:
                 ids = df["STUDYID"].astype(object).where(df["STUDYID"].notna(), "").astype(str).str.strip()
                 self.studyids |= set(pd.unique(ids)) - {""}
@@ -134,6 +157,10 @@ class FileRows(DatasetRows):
             if counted is not None:
                 self.visit_counts.append(counted)
         self._has_visits = bool(has_visits)
+        if self._has_visits:  # the first VISIT of each subject-visit over the whole file
+            got = pd.DataFrame({k: np.concatenate(v) for k, v in self._visits.items()}, copy=False)
+            got = got.drop_duplicates(["s", "vn"]).reset_index(drop=True)
+            self._visits = {k: got[k].to_numpy() for k in got.columns}
 
     def __len__(self) -> int:
         return self._rows
@@ -143,15 +170,15 @@ class FileRows(DatasetRows):
             yield df[[c for c in columns if c in df.columns]]
 
     def subjects(self) -> set[str]:
-        return self._subjects
+        text = self._texts.values()
+        return {text[c] for c in self._subjects}
 
     def visits(self) -> pd.DataFrame | None:
         if not self._has_visits:
             return None
-        parts = self._visits
-        if len(parts) > 1:
-            self._visits = parts = [visit_pairs(pd.concat(parts, ignore_index=True))]
-        return parts[0] if parts else None
+        text = self._texts.values()
+        v = self._visits
+        return pd.DataFrame({"USUBJID": text[v["s"]], "VISITNUM": v["vn"], "VISIT": text[v["v"]]})
 
 
 class LargeStudy(Study):

@@ -27,7 +27,7 @@ from msc_interop import mappings
 from msc_interop.errors import MscInteropError
 from msc_interop.sdtm.reference_range import reference_indicator
 from msc_interop.summary._common import decimals_of, is_partial, labels_of, visit_counts, visitnum_text
-from msc_interop.summary.dataset_rows import DatasetRows, FrameRows
+from msc_interop.summary.dataset_rows import Codes, DatasetRows, FrameRows
 
 NR = ("", "NORMAL", "LOW", "HIGH", "ABNORMAL")  # classification codes 0..4
 N_NORMAL, N_LOW, N_HIGH, N_ABN = 1, 2, 3, 4
@@ -97,27 +97,11 @@ LB_COLUMNS = ("USUBJID", "LBTESTCD", "LBTEST", "LBCAT", "LBSTRESC", "LBSTRESN", 
               "LBNRIND", "LBBLFL", "LBLOBXFL", "VISITNUM", "VISIT", "LBSEQ", "LBDY", "LBDTC")
 
 
-class _Codes:
-    """Codes of values in the order they first appear, over consecutive ranges: those pd.factorize gives the whole."""
-
-    def __init__(self) -> None:
-        self.index: dict[object, int] = {}
-
-    def add(self, values: pd.Series | np.ndarray) -> np.ndarray:
-        codes, uniques = pd.factorize(values, use_na_sentinel=False)
-        lut = np.fromiter((self.index.setdefault(u, len(self.index)) for u in uniques), dtype=np.int64,
-                          count=len(uniques))
-        return lut[codes] if len(codes) else np.zeros(0, dtype=np.int64)
-
-    def values(self) -> np.ndarray:
-        return np.array(list(self.index), dtype=object)
-
-
 class _Gathered:
     """Every kept LB record reduced to numbers, in one pass over the ranges (see `gather`)."""
 
     def __init__(self) -> None:
-        self.subj, self.test, self.unit, self.pair = _Codes(), _Codes(), _Codes(), _Codes()
+        self.subj, self.test, self.unit, self.pair = Codes(), Codes(), Codes(), Codes()
         self.cols: dict[str, list[np.ndarray]] = {}
         self.first_text: list[tuple[str, str]] = []  # LBTEST, LBCAT of each (test, unit) pair's first record
         self.ranges: list[pd.Series] = []  # records per (pair, LBSTNRLO, LBSTNRHI)
@@ -226,7 +210,7 @@ def prepare(lb: pd.DataFrame | DatasetRows, baseline: str | None, subjects: pd.S
     subj_u = g.subj.values()
     test_u, unit_u = g.test.values(), g.unit.values()
     pair_keys = np.array(list(g.pair.index), dtype=np.int64)
-    praw = g.whole("pair", "int64")
+    praw = g.whole("pair", "int32")
     value = g.whole("value", "float64")
 
     # parameter table, sorted for display (category, test code, unit); codes renumbered in that order
@@ -242,8 +226,8 @@ def prepare(lb: pd.DataFrame | DatasetRows, baseline: str | None, subjects: pd.S
     params["_cat"] = params.groupby("LBCAT")["_rank"].transform("min")  # categories in the order of their tests
     order = params.sort_values(["_cat", "LBCAT", "_rank", "LBTESTCD", "LBSTRESU"], kind="stable").index.to_numpy()
     params = params.drop(columns=["_rank", "_cat"])
-    remap = np.empty(len(order), dtype=np.int64)
-    remap[order] = np.arange(len(order))
+    remap = np.empty(len(order), dtype=np.int32)
+    remap[order] = np.arange(len(order), dtype=np.int32)
     param = remap[praw]
     del praw
     params = params.iloc[order].reset_index(drop=True)
@@ -265,8 +249,9 @@ def prepare(lb: pd.DataFrame | DatasetRows, baseline: str | None, subjects: pd.S
     seq = np.where(np.isnan(seq), -1.0, seq)
     before_dose = g.whole("before_dose", "bool")
     key = subj.astype(np.int64) * len(params) + param
-    a = pd.DataFrame({"key": key, "subj": subj, "param": param.astype(np.int32), "vn": vn,  # arrays of its own:
-                      "seq": seq, "value": value, "nr": nr, "pos": np.arange(n)}, copy=False)  # not copied
+    # one row per record, in LB order (the index is the record's position); arrays of its own: not copied
+    a = pd.DataFrame({"key": key, "subj": subj, "param": param, "vn": vn, "seq": seq, "value": value, "nr": nr},
+                     copy=False)
     del subj, seq, nr
     d.visit_label = labels_of(g.visits)
     d.has_text = g.whole("has_text", "bool")
@@ -291,14 +276,18 @@ def prepare(lb: pd.DataFrame | DatasetRows, baseline: str | None, subjects: pd.S
         cand = (vn == first_vn) & ~np.isnan(vn)
         d.rule = ("baseline = the subject's first visit for the test (the study has no LBLOBXFL baseline flag)")
     del blfl, lobx
-    c = a.loc[cand, ["key", "seq", "pos", "vn", "value", "nr"]].sort_values(["key", "seq", "pos"])
+    c = a.loc[cand, ["key", "seq", "vn", "value", "nr"]]
+    c = c.assign(pos=c.index.to_numpy()).sort_values(["key", "seq", "pos"])
     d.counts["baseline_duplicates"] = int(len(c) - c["key"].nunique())
     c = c.drop_duplicates("key", keep="last")
     is_base = np.zeros(n, dtype=bool)
     is_base[c["pos"].to_numpy()] = True
     d.base = c.set_index("key")[["vn", "value", "nr"]]
     modal_vn = float(c["vn"].mode().min()) if len(c) and c["vn"].notna().any() else -np.inf
-    where = pd.Index(d.base.index).get_indexer(key)
+    at_key = np.full(int(key.max()) + 1 if n else 0, -1, dtype=np.int32)  # keys are dense (subject x parameter)
+    at_key[d.base.index.to_numpy()] = np.arange(len(d.base), dtype=np.int32)
+    where = at_key[key]
+    del at_key
     rvn = np.where(where >= 0, d.base["vn"].to_numpy()[np.maximum(where, 0)], modal_vn)
     with np.errstate(invalid="ignore"):
         post = (vn > rvn) & ~np.isnan(vn) & ~before_dose
@@ -306,7 +295,7 @@ def prepare(lb: pd.DataFrame | DatasetRows, baseline: str | None, subjects: pd.S
     a["post"] = post & ~is_base
     a["sched"] = ~np.isnan(vn) & (np.floor(vn) == vn)
     a["base_value"] = np.where(where >= 0, d.base["value"].to_numpy()[np.maximum(where, 0)], np.nan)
-    d.counts["no_baseline_keys"] = int(a["key"].nunique() - len(d.base))
+    d.counts["no_baseline_keys"] = int(np.count_nonzero(np.bincount(key)) - len(d.base))
     d.counts["pre_not_base"] = int((~a["post"] & ~a["is_base"] & ~np.isnan(vn)).sum())
     d.counts["no_visitnum"] = int(np.isnan(vn).sum())
     d.counts["unscheduled"] = int((~np.isnan(vn) & ~a["sched"]).sum())
@@ -364,17 +353,14 @@ def analysis_rows(d: LabData, *, by_visit: bool) -> pd.DataFrame:
         post_idx = np.flatnonzero((a["post"] & a["sched"]).to_numpy())
         vcode, _ = pd.factorize(vn[post_idx])
         pair = key[post_idx] * (int(vcode.max(initial=0)) + 1) + vcode
-        dup = pd.Series(pair).duplicated(keep=False).to_numpy()
-        d.counts["visit_duplicates"] = 0
-        d.counts["visit_duplicate_subjects"] = 0
-        if dup.any():  # repeats of a test at a visit: keep the highest LBSEQ (then the later row)
-            rep = post_idx[dup]
-            order = np.lexsort((rep, seq[rep], pair[dup]))
-            rep, rpair = rep[order], pair[dup][order]
-            last = np.r_[rpair[1:] != rpair[:-1], True]
-            d.counts["visit_duplicates"] = int((~last).sum())
-            d.counts["visit_duplicate_subjects"] = int(pd.unique(a["subj"].to_numpy()[rep[~last]]).size)
-            post_idx = np.sort(np.concatenate([post_idx[~dup], rep[last]]))
+        # repeats of a test at a visit: keep the highest LBSEQ (then the later row)
+        order = np.lexsort((seq[post_idx], pair))  # stable: rows of equal LBSEQ stay in LB order
+        sp = pair[order]
+        last = np.r_[sp[1:] != sp[:-1], True] if len(sp) else np.zeros(0, dtype=bool)
+        del pair, sp
+        d.counts["visit_duplicates"] = int((~last).sum())
+        d.counts["visit_duplicate_subjects"] = int(pd.unique(a["subj"].to_numpy()[post_idx[order[~last]]]).size)
+        post_idx = np.sort(post_idx[order[last]])
         period = vn[post_idx]
     else:  # each subject's last post-baseline record (highest VISITNUM, then LBSEQ)
         post_idx = np.flatnonzero(a["post"].to_numpy())
@@ -384,7 +370,7 @@ def analysis_rows(d: LabData, *, by_visit: bool) -> pd.DataFrame:
         post_idx = srt[np.r_[k[1:] != k[:-1], True]] if len(srt) else srt
         period = np.full(len(post_idx), LAST_PERIOD)
     idx = np.concatenate([base_idx, post_idx])
-    out = pd.DataFrame({c: a[c].to_numpy()[idx] for c in ("key", "subj", "param", "vn", "value", "nr")}, copy=False)
+    out = pd.DataFrame({c: a[c].to_numpy()[idx] for c in ("subj", "param", "value", "nr")}, copy=False)
     out["period"] = np.concatenate([np.full(len(base_idx), BASELINE_PERIOD), period])
     out["change"] = np.where(out["period"].to_numpy() == BASELINE_PERIOD, np.nan,
                              out["value"].to_numpy() - a["base_value"].to_numpy()[idx])

@@ -86,22 +86,29 @@ def record_issues(d: LabData, lb: DatasetRows, sec: Section) -> None:
 
 def _missing_results(d: LabData, sec: Section) -> None:
     """Results absent from a visit where the subject has other LB results and other subjects have this test."""
-    a = d.a.loc[d.a["sched"], ["subj", "param", "vn"]]
-    if a.empty:
+    a = d.a
+    sched = a["sched"].to_numpy()
+    if not sched.any():
         return
-    present = a.drop_duplicates(["subj", "param", "vn"])
-    per_sv = present.groupby(["subj", "vn"]).size()
-    tests_at = present.groupby("vn")["param"].nunique()
-    expected = tests_at.reindex(per_sv.index.get_level_values("vn")).to_numpy()
-    gap = expected - per_sv.to_numpy()
-    total = int(gap.sum())
+    subj, param, vn = a["subj"].to_numpy(), a["param"].to_numpy(), a["vn"].to_numpy()
+    n_params = max(1, len(d.params))
+    gaps = []  # per scheduled visit: the subjects with a result there, and how many of its tests each lacks
+    for v in np.unique(vn[sched]).tolist():
+        at = np.flatnonzero(sched & (vn == v))
+        present = np.unique(subj[at].astype(np.int64) * n_params + param[at])  # subject-tests with a result
+        tests = len(np.unique(present % n_params))
+        subjects, k = np.unique(present // n_params, return_counts=True)
+        gaps.append((v, subjects[k < tests], tests - k[k < tests]))
+    total = int(sum(int(g.sum()) for _, _, g in gaps))
     if total == 0:
         return
-    incomplete = sorted(per_sv[gap > 0].index, key=lambda sv: (str(d.subjects[sv[0]]), sv[1]))
+    incomplete = sorted(((int(s), v) for v, ss, _ in gaps for s in ss.tolist()),
+                        key=lambda sv: (str(d.subjects[sv[0]]), sv[1]))
     detail_rows = []
     for s, v in incomplete[:10]:
-        have = set(present.loc[(present["subj"] == s) & (present["vn"] == v), "param"])
-        want = set(present.loc[present["vn"] == v, "param"])
+        at_v = sched & (vn == v)
+        have = set(param[at_v & (subj == s)].tolist())
+        want = set(param[at_v].tolist())
         for p in sorted(want - have):
             detail_rows.append(f"{d.subjects[s]} {d.visit_label.get(v, visitnum_text(v))} {d.params.at[p, 'LBTESTCD']}")
     detail = "; ".join(detail_rows[:10]) + (f"; and {total - 10} more" if total > 10 else "")

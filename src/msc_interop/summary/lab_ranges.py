@@ -14,11 +14,7 @@ from msc_interop.summary.lab_data import N_ABN, N_HIGH, N_LOW, N_NORMAL, NR, TIT
 
 def range_table(d: LabData, an: pd.DataFrame, sec: Section, period_word: str) -> None:
     """lab_range: results below, above or outside the reference range by parameter and period."""
-    x = an[an["nr"] > 0]
-    counts = pd.crosstab([x["param"], x["period"]], x["nr"])
-    for c in (N_NORMAL, N_LOW, N_HIGH, N_ABN):
-        if c not in counts:
-            counts[c] = 0
+    counts = _range_counts(an["param"].to_numpy(), an["period"].to_numpy(), an["nr"].to_numpy())
     show_abn = bool((d.a["nr"] == N_ABN).any())
     rows = []
     for (p, per), r in counts.iterrows():
@@ -40,19 +36,38 @@ def range_table(d: LabData, an: pd.DataFrame, sec: Section, period_word: str) ->
     sec.add("lab_range", TITLES["lab_range"], pd.DataFrame(rows), notes)
 
 
+def _range_counts(param: np.ndarray, period: np.ndarray, nr: np.ndarray) -> pd.DataFrame:
+    """Results per (param, period) (rows, sorted) and classification NORMAL / LOW / HIGH / ABNORMAL (columns 1-4),
+    of the classified results; one parameter at a time."""
+    out = []
+    classified = nr > 0
+    for p in np.unique(param[classified]).tolist():
+        at = np.flatnonzero(classified & (param == p))
+        periods, q = np.unique(period[at], return_inverse=True)
+        k = np.bincount(q * 5 + nr[at], minlength=len(periods) * 5).reshape(len(periods), 5)
+        out.append(pd.DataFrame(k[:, 1:], columns=[N_NORMAL, N_LOW, N_HIGH, N_ABN],
+                                index=pd.MultiIndex.from_arrays([np.full(len(periods), p), periods])))
+    cols = [N_NORMAL, N_LOW, N_HIGH, N_ABN]
+    return pd.concat(out) if out else pd.DataFrame(columns=cols, index=pd.MultiIndex.from_arrays([[], []]))
+
+
 def shift_table(d: LabData, sec: Section) -> None:
     """lab_shift: subjects by baseline class and worst post-baseline class."""
-    a = d.a
-    keys = a[["key", "param"]].drop_duplicates("key").set_index("key")
-    post = a.loc[a["post"] & (a["nr"] > 0), ["key", "nr"]]
-    flags = pd.DataFrame({"key": post["key"], "L": post["nr"] == N_LOW, "H": post["nr"] == N_HIGH,
-                          "A": post["nr"] == N_ABN, "N": post["nr"] == N_NORMAL}).groupby("key").max()
-    flags = flags.reindex(keys.index, fill_value=False).astype(bool)
-    worst = np.select([flags["L"] & flags["H"], flags["L"], flags["H"], flags["A"], flags["N"]],
+    # per subject-parameter (key = subject code x parameters + parameter: dense), counted with bincount
+    key, nr = d.a["key"].to_numpy(), d.a["nr"].to_numpy()
+    post = d.a["post"].to_numpy() & (nr > 0)
+    size = int(key.max()) + 1 if len(key) else 0
+
+    def seen(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(key[mask], minlength=size)[keys] > 0
+
+    keys = np.flatnonzero(np.bincount(key, minlength=size))
+    low, high = seen(post & (nr == N_LOW)), seen(post & (nr == N_HIGH))
+    worst = np.select([low & high, low, high, seen(post & (nr == N_ABN)), seen(post & (nr == N_NORMAL))],
                       ["LOW and HIGH", "LOW", "HIGH", "ABNORMAL", "NORMAL"], default="No post-baseline value")
-    bnr = d.base["nr"].reindex(keys.index).fillna(0).astype(int).to_numpy()
+    bnr = d.base["nr"].reindex(keys).fillna(0).astype(int).to_numpy()
     bcat = np.array([NR[i] if i > 0 else MISSING for i in bnr], dtype=object)
-    t = pd.DataFrame({"param": keys["param"].to_numpy(), "base": bcat, "worst": worst})
+    t = pd.DataFrame({"param": keys % len(d.params), "base": bcat, "worst": worst})
     ct = pd.crosstab([t["param"], t["base"]], t["worst"])
     post_cols = ["LOW", "NORMAL", "HIGH", "LOW and HIGH", "ABNORMAL", "No post-baseline value"]
     post_cols = [c for c in post_cols if c in ("LOW", "NORMAL", "HIGH") or (c in ct and ct[c].sum() > 0)]
@@ -87,7 +102,7 @@ def abnormal_listing(d: LabData, lb: DatasetRows, sec: Section) -> None:
     """lab_abnormal_listing: every result outside the range, any visit, with its LB record's values."""
     a = d.a
     sel = a[a["nr"] >= N_LOW]
-    rows = lb.take(d.rows_at(sel["pos"].to_numpy()), LISTED)
+    rows = lb.take(d.rows_at(sel.index.to_numpy()), LISTED)
 
     def col(name: str) -> np.ndarray:
         return rows[name].to_numpy() if name in rows else np.full(len(rows), "", dtype=object)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -21,21 +22,21 @@ def group_stats(values: np.ndarray, param: np.ndarray, period: np.ndarray) -> pd
     """n, mean, SD, median, min, max of `values` (NaN dropped) by (param, period), indexed by those two.
 
     Sums are exact (exact_mean_sd), so the mean and SD do not depend on the order the rows came in: the summary of
-    a Study read from SDTM, FHIR or records is the same to the last bit.
+    a Study read from SDTM, FHIR or records is the same to the last bit. One parameter at a time, so that what is
+    sorted is one parameter's rows (10M lab rows: a tenth of them), in (param, period) order.
     """
     ok = ~np.isnan(values)
-    v, p, q = values[ok], param[ok], period[ok]
-    qcode, quniq = pd.factorize(q, sort=True)
-    g = p.astype(np.int64) * max(1, len(quniq)) + qcode
-    order = np.argsort(g, kind="stable")
-    v, g = v[order], g[order]
-    groups, start, count = np.unique(g, return_index=True, return_counts=True)
     rows = []
-    for code, s0, n in zip(groups.tolist(), start.tolist(), count.tolist(), strict=True):
-        x = v[s0:s0 + n]
-        mean, sd = exact_mean_sd(x)
-        rows.append((code // max(1, len(quniq)), float(quniq[code % max(1, len(quniq))]), n, mean, sd,
-                     float(np.median(x)), float(x.min()), float(x.max())))
+    for p in np.unique(param[ok]).tolist():
+        at = np.flatnonzero(ok & (param == p))
+        v, q = values[at], period[at]
+        order = np.argsort(q, kind="stable")
+        v, q = v[order], q[order]
+        periods, start, count = np.unique(q, return_index=True, return_counts=True)
+        for per, s0, n in zip(periods.tolist(), start.tolist(), count.tolist(), strict=True):
+            x = v[s0:s0 + n]
+            mean, sd = exact_mean_sd(x)
+            rows.append((p, float(per), n, mean, sd, float(np.median(x)), float(x.min()), float(x.max())))
     out = pd.DataFrame(rows, columns=["param", "period", "count", "mean", "std", "median", "min", "max"])
     return out.set_index(["param", "period"])
 
@@ -89,15 +90,12 @@ def _cont(r: pd.Series) -> dict[str, float]:
 
 def change_table(d: LabData, an: pd.DataFrame, sec: Section, period_word: str) -> None:
     """lab_change: change from baseline by parameter and period, with its signed-rank p-value."""
-    change = an["change"].to_numpy()
-    sel = ~np.isnan(change) & d.params["numeric"].to_numpy()[an["param"].to_numpy()]
-    x = pd.DataFrame({"param": an["param"].to_numpy()[sel], "period": an["period"].to_numpy()[sel],
-                      "change": change[sel]})
-    s = group_stats(x["change"].to_numpy(), x["param"].to_numpy(), x["period"].to_numpy())
+    change, param, period = an["change"].to_numpy(), an["param"].to_numpy(), an["period"].to_numpy()
+    sel = ~np.isnan(change) & d.params["numeric"].to_numpy()[param]
+    s = group_stats(np.where(sel, change, np.nan), param, period)
     tests = {}
     pnum: dict[tuple, float] = {}
-    for k, idx in x.groupby(["param", "period"]).indices.items():
-        diff = x["change"].to_numpy()[idx]
+    for k, diff in _by_group(change, param, period, sel):
         nz = int(np.count_nonzero(diff))
         if nz == 0:
             tests[k] = ("-", "no change (all differences 0)")
@@ -124,6 +122,18 @@ def change_table(d: LabData, an: pd.DataFrame, sec: Section, period_word: str) -
              f"{MIN_WILCOXON} pairs differ (fewer cannot give p < 0.05). p-values are descriptive, not adjusted "
              "for multiplicity."]
     sec.add("lab_change", TITLES["lab_change"], pd.DataFrame(rows), notes)
+
+
+def _by_group(values: np.ndarray, param: np.ndarray, period: np.ndarray, sel: np.ndarray
+              ) -> Iterator[tuple[tuple[int, float], np.ndarray]]:
+    """((param, period), its selected values in row order) of each group, one parameter at a time."""
+    for p in np.unique(param[sel]).tolist():
+        at = np.flatnonzero(sel & (param == p))
+        q = period[at]
+        order = np.argsort(q, kind="stable")
+        periods, start, count = np.unique(q[order], return_index=True, return_counts=True)
+        for per, s0, n in zip(periods.tolist(), start.tolist(), count.tolist(), strict=True):
+            yield (p, float(per)), values[at[order[s0:s0 + n]]]
 
 
 def signed_rank_test(diff: np.ndarray) -> tuple[float, str]:

@@ -18,7 +18,7 @@ from msc_interop.inputs.load import read_any, whole_domains
 from msc_interop.rejects import RejectReport
 from msc_interop.sdtm.formats import _BY_SUFFIX, DatasetFacts, _choose_files, read_sdtm
 from msc_interop.study import Study
-from msc_interop.summary.dataset_rows import FileRows, LargeStudy
+from msc_interop.summary.dataset_rows import Codes, FileRows, LargeStudy
 from msc_interop.validate.folder_chunks import Declined
 
 __all__ = ["HOLD_BYTES", "READ_WHOLE", "read_for_summary"]
@@ -42,11 +42,12 @@ def read_for_summary(paths: Sequence[str | Path], fhir_version: str | None = Non
     if folder is None:
         return read_any(paths, fhir_version=fhir_version, odm_map=odm_map)
     on_disk: dict[str, FileRows] = {}
+    texts = Codes()  # USUBJID and VISIT values, held once for every file
     for f in _choose_files(folder):
         name = f.stem.upper()
         if name not in READ_WHOLE and f.stat().st_size > hold_bytes:
             try:
-                on_disk[name] = FileRows(name, _BY_SUFFIX[f.suffix.lower()], f, chunk_rows)
+                on_disk[name] = FileRows(name, _BY_SUFFIX[f.suffix.lower()], f, chunk_rows, texts)
             except Declined:  # read whole, as every other dataset (what cannot be read by range, the whole read says)
                 continue
     if not on_disk:

@@ -27,8 +27,7 @@ from msc_interop.summary._common import (
 )
 from msc_interop.summary.ard import exact_mean_sd
 from msc_interop.summary.ard_tables import cell
-from msc_interop.summary.dataset_rows import rows_of
-from msc_interop.summary.lab_data import _Codes
+from msc_interop.summary.dataset_rows import Codes, rows_of
 
 TITLES = {"vs_stats": "Vital signs by visit", "vs_change": "Vital signs: change from baseline by visit"}
 
@@ -109,7 +108,7 @@ def _analysis(study: Study, pop: Population) -> tuple[dict[str, np.ndarray], lis
         return None
     if "VISITNUM" not in rows.columns:
         return None
-    subj, test, pos, unit, dtc, param = _Codes(), _Codes(), _Codes(), _Codes(), _Codes(), _Codes()
+    subj, test, pos, unit, dtc, param = Codes(), Codes(), Codes(), Codes(), Codes(), Codes()
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("subj", "param", "dtc", "vn", "value", "flag")}
     counts, resc = [], []
     inside = pd.Index(pop.subjects["USUBJID"])
@@ -142,29 +141,41 @@ def _analysis(study: Study, pop: Population) -> tuple[dict[str, np.ndarray], lis
     dtc_rank = _ranks(dtc.values()).astype(np.int32)[a.pop("dtc")]
     key = a["subj"].astype(np.int64) * len(keys) + a["param"]
     vn, value = a["vn"], a["value"]
-    # baseline: per subject and parameter the flagged record with the last VSDTC (then the later row)
+    # baseline: per subject and parameter the flagged record with the last VSDTC (then the later row: lexsort is
+    # stable and the rows are in file order)
     b = np.flatnonzero(a.pop("flag"))
-    b = b[np.lexsort((b, dtc_rank[b], key[b]))]
-    b = b[np.r_[key[b][1:] != key[b][:-1], True]] if len(b) else b
+    b = b[np.lexsort((dtc_rank[b], key[b]))]
+    kb = key[b]
+    b = b[np.r_[kb[1:] != kb[:-1], True]] if len(b) else b
     base_key, base_value, base_visit = key[b], value[b], vn[b]
+    del kb
     # scheduled visits (whole VISITNUM): per subject, parameter and visit the record with the last VSDTC
     with np.errstate(invalid="ignore"):
         s = np.flatnonzero(~np.isnan(vn) & (vn % 1 == 0))
-    s = s[np.lexsort((s, dtc_rank[s], vn[s], key[s]))]
-    if len(s):
-        s = s[np.r_[(key[s][1:] != key[s][:-1]) | (vn[s][1:] != vn[s][:-1]), True]]
+    s = s[np.lexsort((dtc_rank[s], vn[s], key[s]))]
     del dtc_rank
-    at = np.searchsorted(base_key, key[s])
+    if len(s):
+        ks, vs_ = key[s], vn[s]
+        s = s[np.r_[(ks[1:] != ks[:-1]) | (vs_[1:] != vs_[:-1]), True]]
+        del ks, vs_
+    ks = key[s]
+    del key
+    at = np.searchsorted(base_key, ks)
     found = at < len(base_key)
-    found[found] = base_key[at[found]] == key[s][found]
+    found[found] = base_key[at[found]] == ks[found]
+    del ks
     base = np.where(found, base_value[np.minimum(at, max(len(b) - 1, 0))] if len(b) else np.nan, np.nan)
     bvisit = np.where(found, base_visit[np.minimum(at, max(len(b) - 1, 0))] if len(b) else np.nan, np.nan)
-    # table order: VSTESTCD, VSPOS, VSSTRESU, VISITNUM, USUBJID (as text)
+    del at, found
+    # table order: VSTESTCD, VSPOS, VSSTRESU (one rank per parameter), VISITNUM, USUBJID (as text)
     rank = {k: _ranks(v) for k, v in texts.items()}
-    pk = a["param"][s]
-    order = np.lexsort((_ranks(subj.values())[a["subj"][s]], vn[s], rank["unit"][parts["unit"]][pk],
-                        rank["pos"][parts["pos"]][pk], rank["test"][parts["test"]][pk]))
+    by_text = np.lexsort((rank["unit"][parts["unit"]], rank["pos"][parts["pos"]], rank["test"][parts["test"]]))
+    param_rank = np.empty(len(keys), dtype=np.int32)
+    param_rank[by_text] = np.arange(len(keys), dtype=np.int32)
+    subject_rank = _ranks(subj.values()).astype(np.int32)
+    order = np.lexsort((subject_rank[a["subj"][s]], vn[s], param_rank[a["param"][s]]))
     s, base, bvisit = s[order], base[order], bvisit[order]
+    del order
     code, firsts = pd.factorize(a["param"][s])
     params = []
     for p in firsts:
@@ -178,7 +189,7 @@ def _analysis(study: Study, pop: Population) -> tuple[dict[str, np.ndarray], lis
     return out, params, labels
 
 
-def _codes_of(codes: _Codes, chunk: pd.DataFrame, name: str) -> np.ndarray:
+def _codes_of(codes: Codes, chunk: pd.DataFrame, name: str) -> np.ndarray:
     return codes.add(text_col(chunk, name).fillna("").to_numpy(dtype=object))
 
 
