@@ -34,7 +34,7 @@ def build_adlb(study: Study, adsl: pd.DataFrame) -> pd.DataFrame:
     out["AVAL"] = aval
     out["AVALC"] = lb["LBSTRESC"].to_numpy(dtype=object) if "LBSTRESC" in lb else ""
     is_base = a["is_base"].to_numpy()
-    base = a["base_value"].to_numpy()
+    base = d.base_values(np.arange(len(a)))
     out["BASE"] = base
     post = a["post"].to_numpy()
     chg = np.where(post, aval - base, np.nan)

@@ -55,12 +55,18 @@ class LabData:
         self.base: pd.DataFrame
         self.rule: str
         self.counts: dict[str, int] = {}
+        self.base_at: np.ndarray  # per subject-test key: its row in `base`, -1 without a baseline
         self.rowid: np.ndarray | None = None  # each record's row in LB where records were left out (else the same)
         self.has_text: np.ndarray  # LBSTRESC not empty, per record
         self.partial: list[pd.DataFrame] = []  # USUBJID, VISIT, LBDTC of records with a partial LBDTC
         self.n_partial = 0
         self.outside_records = 0  # records of subjects outside the population, and those subjects
         self.outside: set[str] = set()
+
+    def base_values(self, rows: np.ndarray) -> np.ndarray:
+        """The baseline value of the subject and test of each record at positions `rows` of `a` (NaN: none)."""
+        at = self.base_at[self.a["key"].to_numpy()[rows]]
+        return np.where(at >= 0, self.base["value"].to_numpy()[np.maximum(at, 0)], np.nan)
 
     def rows_at(self, pos: np.ndarray) -> np.ndarray:
         """The LB rows of records at positions `pos` (of `a`)."""
@@ -100,9 +106,10 @@ LB_COLUMNS = ("USUBJID", "LBTESTCD", "LBTEST", "LBCAT", "LBSTRESC", "LBSTRESN", 
 class _Gathered:
     """Every kept LB record reduced to numbers, in one pass over the ranges (see `gather`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: int) -> None:
         self.subj, self.test, self.unit, self.pair = Codes(), Codes(), Codes(), Codes()
-        self.cols: dict[str, list[np.ndarray]] = {}
+        self.size, self.n = size, 0  # rows the arrays can hold (the dataset's), rows kept so far
+        self.cols: dict[str, np.ndarray] = {}
         self.first_text: list[tuple[str, str]] = []  # LBTEST, LBCAT of each (test, unit) pair's first record
         self.ranges: list[pd.Series] = []  # records per (pair, LBSTNRLO, LBSTNRHI)
         self.nr_derived = 0
@@ -115,11 +122,16 @@ class _Gathered:
         self.outside: set[str] = set()
 
     def put(self, name: str, values: np.ndarray) -> None:
-        self.cols.setdefault(name, []).append(values)
+        """The range's values of `name`, after those of the ranges before (arrays made once, at the dataset's
+        size: no copies while growing, no heap left in pieces)."""
+        arr = self.cols.get(name)
+        if arr is None:
+            arr = self.cols[name] = np.empty(self.size, dtype=values.dtype)
+        arr[self.n:self.n + len(values)] = values
 
     def whole(self, name: str, dtype: str) -> np.ndarray:
-        parts = self.cols.pop(name, [])
-        return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
+        arr = self.cols.pop(name, None)
+        return arr[:self.n].astype(dtype, copy=False) if arr is not None else np.zeros(0, dtype=dtype)
 
 
 def _float(df: pd.DataFrame, name: str, coerce: bool = False) -> np.ndarray:
@@ -131,7 +143,7 @@ def _float(df: pd.DataFrame, name: str, coerce: bool = False) -> np.ndarray:
 def gather(rows: DatasetRows, subjects: pd.Series | None) -> tuple[_Gathered, int]:
     """One pass over LB's ranges: the records of `subjects` (all when None) as codes and numbers; the others
     counted. Returns what was gathered and the number of records kept."""
-    g = _Gathered()
+    g = _Gathered(len(rows))
     known = mappings.lab_tests()
     keep_set = None if subjects is None else pd.Index(subjects)
     n = 0
@@ -193,6 +205,7 @@ def gather(rows: DatasetRows, subjects: pd.Series | None) -> tuple[_Gathered, in
                 g.n_partial += int(partial.sum())
                 g.partial.append(chunk.loc[partial, ["USUBJID", "VISIT", "LBDTC"]].drop_duplicates())
         n += len(chunk)
+        g.n = n
     return g, n
 
 
@@ -246,7 +259,7 @@ def prepare(lb: pd.DataFrame | DatasetRows, baseline: str | None, subjects: pd.S
 
     vn = g.whole("vn", "float64")
     seq = g.whole("seq", "float64")
-    seq = np.where(np.isnan(seq), -1.0, seq)
+    seq[np.isnan(seq)] = -1.0
     before_dose = g.whole("before_dose", "bool")
     key = subj.astype(np.int64) * len(params) + param
     # one row per record, in LB order (the index is the record's position); arrays of its own: not copied
@@ -284,17 +297,15 @@ def prepare(lb: pd.DataFrame | DatasetRows, baseline: str | None, subjects: pd.S
     is_base[c["pos"].to_numpy()] = True
     d.base = c.set_index("key")[["vn", "value", "nr"]]
     modal_vn = float(c["vn"].mode().min()) if len(c) and c["vn"].notna().any() else -np.inf
-    at_key = np.full(int(key.max()) + 1 if n else 0, -1, dtype=np.int32)  # keys are dense (subject x parameter)
-    at_key[d.base.index.to_numpy()] = np.arange(len(d.base), dtype=np.int32)
-    where = at_key[key]
-    del at_key
+    d.base_at = np.full(int(key.max()) + 1 if n else 0, -1, dtype=np.int32)  # keys are dense (subject x test)
+    d.base_at[d.base.index.to_numpy()] = np.arange(len(d.base), dtype=np.int32)
+    where = d.base_at[key]
     rvn = np.where(where >= 0, d.base["vn"].to_numpy()[np.maximum(where, 0)], modal_vn)
     with np.errstate(invalid="ignore"):
         post = (vn > rvn) & ~np.isnan(vn) & ~before_dose
     a["is_base"] = is_base
     a["post"] = post & ~is_base
     a["sched"] = ~np.isnan(vn) & (np.floor(vn) == vn)
-    a["base_value"] = np.where(where >= 0, d.base["value"].to_numpy()[np.maximum(where, 0)], np.nan)
     d.counts["no_baseline_keys"] = int(np.count_nonzero(np.bincount(key)) - len(d.base))
     d.counts["pre_not_base"] = int((~a["post"] & ~a["is_base"] & ~np.isnan(vn)).sum())
     d.counts["no_visitnum"] = int(np.isnan(vn).sum())
@@ -350,17 +361,21 @@ def analysis_rows(d: LabData, *, by_visit: bool) -> pd.DataFrame:
     key, vn, seq = a["key"].to_numpy(), a["vn"].to_numpy(), a["seq"].to_numpy()
     base_idx = np.flatnonzero(a["is_base"].to_numpy())
     if by_visit:
-        post_idx = np.flatnonzero((a["post"] & a["sched"]).to_numpy())
-        vcode, _ = pd.factorize(vn[post_idx])
-        pair = key[post_idx] * (int(vcode.max(initial=0)) + 1) + vcode
-        # repeats of a test at a visit: keep the highest LBSEQ (then the later row)
-        order = np.lexsort((seq[post_idx], pair))  # stable: rows of equal LBSEQ stay in LB order
-        sp = pair[order]
-        last = np.r_[sp[1:] != sp[:-1], True] if len(sp) else np.zeros(0, dtype=bool)
-        del pair, sp
-        d.counts["visit_duplicates"] = int((~last).sum())
-        d.counts["visit_duplicate_subjects"] = int(pd.unique(a["subj"].to_numpy()[post_idx[order[~last]]]).size)
-        post_idx = np.sort(post_idx[order[last]])
+        post, param, subj = (a["post"] & a["sched"]).to_numpy(), a["param"].to_numpy(), a["subj"].to_numpy()
+        kept, repeated = [], []
+        for p in np.unique(param[post]).tolist():  # one test at a time (a tenth of 10M rows sorted at once)
+            at = np.flatnonzero(post & (param == p))
+            vcode, _ = pd.factorize(vn[at])
+            pair = key[at] * (int(vcode.max(initial=0)) + 1) + vcode
+            # repeats of a test at a visit: keep the highest LBSEQ (then the later row: lexsort is stable)
+            order = np.lexsort((seq[at], pair))
+            sp = pair[order]
+            last = np.r_[sp[1:] != sp[:-1], True]
+            kept.append(at[order[last]])
+            repeated.append(subj[at[order[~last]]])
+        d.counts["visit_duplicates"] = int(sum(len(r) for r in repeated))
+        d.counts["visit_duplicate_subjects"] = int(pd.unique(np.concatenate(repeated)).size) if repeated else 0
+        post_idx = np.sort(np.concatenate(kept)) if kept else np.zeros(0, dtype=np.int64)
         period = vn[post_idx]
     else:  # each subject's last post-baseline record (highest VISITNUM, then LBSEQ)
         post_idx = np.flatnonzero(a["post"].to_numpy())
@@ -373,5 +388,5 @@ def analysis_rows(d: LabData, *, by_visit: bool) -> pd.DataFrame:
     out = pd.DataFrame({c: a[c].to_numpy()[idx] for c in ("subj", "param", "value", "nr")}, copy=False)
     out["period"] = np.concatenate([np.full(len(base_idx), BASELINE_PERIOD), period])
     out["change"] = np.where(out["period"].to_numpy() == BASELINE_PERIOD, np.nan,
-                             out["value"].to_numpy() - a["base_value"].to_numpy()[idx])
+                             out["value"].to_numpy() - d.base_values(idx))
     return out

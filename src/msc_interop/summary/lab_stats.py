@@ -57,9 +57,9 @@ def general_notes(d: LabData, pop: Population, by_visit: bool) -> list[str]:
 
 def value_stats(d: LabData, an: pd.DataFrame) -> pd.DataFrame:
     """group_stats of the numeric parameters' values by (param, period)."""
-    numeric = d.params["numeric"].to_numpy()[an["param"].to_numpy()]
-    return group_stats(an["value"].to_numpy()[numeric], an["param"].to_numpy()[numeric],
-                       an["period"].to_numpy()[numeric])
+    param = an["param"].to_numpy()
+    numeric = d.params["numeric"].to_numpy()[param]
+    return group_stats(np.where(numeric, an["value"].to_numpy(), np.nan), param, an["period"].to_numpy())
 
 
 def stats_table(d: LabData, s: pd.DataFrame, sec: Section, period_word: str, notes: list[str]) -> None:
