@@ -54,6 +54,7 @@ class OnDask:
         self.cluster, self.progress = cluster, progress
         self.site_map = mappings.site_map()
         self.done = self.submitted = 0
+        self.log: list[str] = []  # what a command did again or otherwise than planned (tests and benchmarks read it)
 
     def threads(self) -> int:
         return self.cluster.threads()
