@@ -25,6 +25,9 @@ class Here:
 
     distributed = False
 
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}  # wall seconds per step of the command (its own to fill)
+
     def map(self, fn: Callable[..., Any], args: Iterable[tuple]) -> list[Any]:
         return [fn(*a) for a in args]
 
@@ -55,6 +58,7 @@ class OnDask:
         self.site_map = mappings.site_map()
         self.done = self.submitted = 0
         self.log: list[str] = []  # what a command did again or otherwise than planned (tests and benchmarks read it)
+        self.times: dict[str, float] = {}  # wall seconds per step of the command (its own to fill)
 
     def threads(self) -> int:
         return self.cluster.threads()

@@ -41,8 +41,10 @@ def fhir_engine(paths: Sequence[Path], engine: str, scheduler: str | None, worke
 def engine_tasks(engine: str, scheduler: str | None, workers: int | None,
                  progress: Callable[[int, int], None] | None) -> Iterator[Any]:
     """Where from-fhir's partitioned steps run (engine/tasks.py): this process, or a Dask cluster for the block."""
+    from msc_interop.engine.tasks import Here
+
     if engine != "dask":
-        yield None
+        yield Here()
         return
     from msc_interop.engine.cluster import Cluster
     from msc_interop.engine.tasks import OnDask

@@ -20,6 +20,7 @@ import copy
 import math
 import re
 import shutil
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -83,13 +84,17 @@ def read_fhir_partitioned(paths: Sequence[Path | str], scratch: Path, options: R
     enrolment = options.enrolment or Enrolment(studyid=options.study_meta.studyid if options.study_meta else "")
     options = copy.copy(options)
     options.enrolment = enrolment
+    clock = _Clock(tasks)
     try:
         found = _scan(files, scratch / "scan", tasks)
+        clock("scan")
         partition_of_code, n_parts = _partitions(found, options, per_partition, tasks)
         found.release_subjects()
+        clock("subjects")
         if n_parts <= 1:
             raise NotSplittable("the subjects make one partition")
         check_cut(found, partition_of_code)
+        clock("check")
     except NotSplittable as exc:
         if why is not None:
             why.append(str(exc))
@@ -98,15 +103,16 @@ def read_fhir_partitioned(paths: Sequence[Path | str], scratch: Path, options: R
     for rs in found.ranges:  # the scan's per-line numbers: the cut was their last use
         rs.codes.unlink(missing_ok=True)
         shutil.rmtree(rs.codes.parent / "hashes", ignore_errors=True)
+    clock("cut")
     wide = ReadWide(enrolment, SponsorTests(), RoutesForms())
     merged = _Merged(options, n_parts, wide)
     spill_dir = scratch / "spill"
     spill_dir.mkdir()
     shared = {p: found.origins[p] for p in found.shared_files}
 
-    def args(seed: Any = None) -> Iterator[tuple]:
+    def args() -> Iterator[tuple]:
         for index, part_files in enumerate(parts):
-            given = wide if not tasks.distributed else ReadWide(enrolment, seed or SponsorTests())
+            given = wide if not tasks.distributed else ReadWide(enrolment, SponsorTests())
             origins = {**shared, **{p: found.origins[p] for p in part_files}}
             yield index, [*found.shared_files, *part_files], origins, options, given, spill_dir
 
@@ -120,8 +126,24 @@ def read_fhir_partitioned(paths: Sequence[Path | str], scratch: Path, options: R
             if isinstance(lines, Path):
                 lines.unlink()
     shutil.rmtree(scratch / "scan", ignore_errors=True)
+    clock("read")
     refuse_when_nothing_read(merged.total.located, merged.total.report, paths)
-    return merged.finish(skipped, hold_rows if hold_rows is not None else HOLD_ROWS), merged.total.report
+    study = merged.finish(skipped, hold_rows if hold_rows is not None else HOLD_ROWS)
+    clock("finish")
+    return study, merged.total.report
+
+
+class _Clock:
+    """Wall seconds of each step, into tasks.times (what a benchmark shows of where the time goes)."""
+
+    def __init__(self, tasks: Any):
+        self.times: dict[str, float] = tasks.times
+        self.at = time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        now = time.perf_counter()
+        self.times[step] = self.times.get(step, 0.0) + now - self.at
+        self.at = now
 
 
 def _settled(out: PartOut, merged: _Merged, tasks: Any, parts: list[list[Path]], found: Scan, options: ReadOptions,
