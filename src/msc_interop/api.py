@@ -381,7 +381,8 @@ def _from_fhir_partitioned(paths: list[Path], outdir: Path, scratch: Path, optio
         return None
     ps, rejects = got
     with _report_even_if_writing_fails(rejects, outdir):
-        written = write_partitioned(ps, outdir, formats, define, stamp, max_file_size=max_file_size)
+        written = write_partitioned(ps, outdir, formats, define, stamp, max_file_size=max_file_size,
+                                    tasks=tasks if tasks is not None and tasks.distributed else None)
     return ConversionResult(ps.proxy_study(), rejects, [*written, *rejects.write(outdir)], partitions=ps.partitions,
                             rows=ps.rows())
 
