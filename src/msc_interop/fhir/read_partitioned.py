@@ -12,6 +12,12 @@ sponsor-defined test's code, who the subjects are) is one object for every parti
 the notes are said once, from the sums (fhir/read.py `finish_read`). Study-level resources are read in every
 partition and counted once. What differs by design: the rows of msc-interop's own FHIR come in USUBJID order
 (stable: a subject's rows keep their order), where a whole read keeps the order the dataset had.
+
+Where the steps run (engine/tasks.py; from-fhir --engine): here, one after another (`Here`), or on Dask workers
+(`OnDask`): the scan and the cut a byte range each, the subject buckets' reads, each partition's read
+(fhir/read_part.py), each spilled dataset's files. What is global is decided here between the steps (the token
+numbering, the partitions, check_cut) or merged here in partition order (`_Merged`); the same code for both, so
+the files are the same (tests/fhir/test_fhir_from_fhir_dask.py).
 """
 
 from __future__ import annotations
