@@ -294,6 +294,10 @@ def from_fhir(
     strict: bool = False,
     partition_subjects: int | str = "auto",
     max_file_size: int | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ConversionResult:
     """Read FHIR Bundles / NDJSON into a Study and write SDTM as `to_sdtm` does (plus the reject report).
 
@@ -304,8 +308,12 @@ def from_fhir(
     `lab_map`: a site's lab map (msc_interop.lab_map), whose codes win over the built-in lab table.
     `partition_subjects`: FHIR NDJSON is read and written this many subjects at a time
     (fhir/read_partitioned.py: the same files, the memory of one partition); "on": ~100k resources a partition;
-    "auto": "on" when the NDJSON files exceed PARTITION_BYTES; 0: never."""
+    "auto": "on" when the NDJSON files exceed PARTITION_BYTES; 0: never. `engine` "dask": the NDJSON cut by subject
+    as "on" does ("auto" is "on"), the scan, the cut and each partition's read on a Dask cluster (a local one of
+    `workers` processes, or the one at `scheduler`, whose workers must reach the input and `outdir` at the same
+    paths), the same files as `engine` "local"; `progress` hears (tasks done, tasks submitted)."""
     from msc_interop.fhir import read_fhir
+    from msc_interop.fhir.engines import engine_tasks, fhir_engine
     from msc_interop.fhir.resources.enrolment import load_enrolment
 
     outdir = Path(outdir)
@@ -315,21 +323,25 @@ def from_fhir(
     if timezone is not None:
         _check_timezone(timezone)
     enrolment = load_enrolment(meta.studyid if meta else "", subjects, pseudonym_key_file)
+    partition_subjects = fhir_engine(paths, engine, scheduler, workers, partition_subjects)
     why: list[str] = []  # why an input asked to be cut (on, N) was read whole
     if _fhir_partitioning(paths, partition_subjects, why):
         from msc_interop.fhir.read_partitioned import ReadOptions
         from msc_interop.sdtm.partitioned import scratch_folder
 
         options = ReadOptions(fhir_version, meta, timezone, strict, enrolment)
-        with _lab_map(lab_map), scratch_folder(outdir) as scratch:
+        with _lab_map(lab_map), scratch_folder(outdir) as scratch, \
+                engine_tasks(engine, scheduler, workers, progress) as tasks:
             result = _from_fhir_partitioned(paths, outdir, scratch, options, formats, define, creation_time(created),
-                                            partition_subjects, why, max_file_size)
+                                            partition_subjects, why, max_file_size, tasks)
         if result is not None:
             return result
     with _lab_map(lab_map):
         study_, rejects = read_fhir(paths, version=fhir_version, study_meta=meta, timezone=timezone,
                                     strict=strict, enrolment=enrolment)
-    if why and partition_subjects not in ("auto", 0, "off"):
+    if why and engine == "dask":
+        rejects.notes.append(f"--engine dask: read whole in this process ({why[0]})")
+    elif why and partition_subjects not in ("auto", 0, "off"):
         rejects.notes.append(f"--partition-subjects {partition_subjects}: read whole ({why[0]})")
     with _report_even_if_writing_fails(rejects, outdir):
         written = write_sdtm(study_, outdir, formats, define, creation_time(created), max_file_size=max_file_size)
@@ -357,19 +369,20 @@ def _fhir_partitioning(paths: Sequence[Path], per_partition: int | str, why: lis
 
 def _from_fhir_partitioned(paths: list[Path], outdir: Path, scratch: Path, options: Any, formats: Sequence[str],
                            define: bool, stamp: str, per_partition: int | str, why: list[str],
-                           max_file_size: int | None) -> ConversionResult | None:
+                           max_file_size: int | None, tasks: Any = None) -> ConversionResult | None:
     """from-fhir a subject partition at a time (None: one partition, or the input cannot be cut: whole; `why`
     says which)."""
     from msc_interop.fhir.read_partitioned import read_fhir_partitioned
     from msc_interop.sdtm.partitioned_write import write_partitioned
 
     got = read_fhir_partitioned(paths, scratch, options, per_partition if isinstance(per_partition, int) else None,
-                                why=why)
+                                why=why, tasks=tasks)
     if got is None:
         return None
     ps, rejects = got
     with _report_even_if_writing_fails(rejects, outdir):
-        written = write_partitioned(ps, outdir, formats, define, stamp, max_file_size=max_file_size)
+        written = write_partitioned(ps, outdir, formats, define, stamp, max_file_size=max_file_size,
+                                    tasks=tasks if tasks is not None and tasks.distributed else None)
     return ConversionResult(ps.proxy_study(), rejects, [*written, *rejects.write(outdir)], partitions=ps.partitions,
                             rows=ps.rows())
 

@@ -26,7 +26,7 @@ from msc_interop.cli_common import max_file_size_of, max_file_size_option
 from msc_interop.cli_common import partition_choice as _partition_choice
 from msc_interop.cli_common import print_rejects as _print_rejects
 from msc_interop.cli_common import sdtm_output_options as _sdtm_output_options
-from msc_interop.cli_fhir import HOSPITAL_HELP, hospital_options
+from msc_interop.cli_fhir import ENGINE_HELP, HOSPITAL_HELP, engine_options, hospital_options
 from msc_interop.cli_server import pull_command, push_command
 from msc_interop.errors import MscInteropError
 from msc_interop.outcome import EXIT_ERROR, EXIT_INTERNAL, EXIT_OK, exit_status
@@ -248,6 +248,8 @@ def to_fhir(input_path: Path, outdir: Path, fhir_version: str, bundle: str, ndjs
 Examples:
   msc-interop from-fhir out/fhir/bundle.json -o out/sdtm-from-fhir
   msc-interop from-fhir export/*.ndjson -o out/sdtm --format json --fhir-version R4
+  msc-interop from-fhir export/ -o out/sdtm --engine dask --workers 2
+  msc-interop from-fhir /shared/export -o /shared/sdtm --engine dask --scheduler tcp://10.0.0.5:8786
 
 \b
 INPUT: FHIR Bundles (collection, transaction, searchset), single resources, NDJSON files, or folders of
@@ -272,7 +274,7 @@ Bad input:
   apart from the rejected records. Exit status: 0 all converted, 1 anything listed in the reject report,
   2 input unusable.
 
-""" + HOSPITAL_HELP)
+""" + HOSPITAL_HELP + "\n\n" + ENGINE_HELP)
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @_sdtm_output_options
 @click.option("--created", metavar="ISO-DATETIME", help="Pin the creation timestamp for byte-identical output.")
@@ -281,15 +283,21 @@ Bad input:
 @hospital_options
 @max_file_size_option
 @_fhir_partition_option
+@engine_options
 def from_fhir(inputs: tuple[Path, ...], outdir: Path, formats: list[str], define: bool, created: str | None,
               fhir_version: str | None, lab_map: Path | None, max_file_size: str, partition_subjects: str,
-              **hospital: Any) -> None:
+              engine: str, scheduler: str | None, workers: int | None, **hospital: Any) -> None:
     """Read FHIR into SDTM (DM, EX, AE, LB, VS, EG, CM, MH, ...) as to-sdtm writes them."""
+    from msc_interop.server.commands import progress_bar
+
     try:
-        result = api.from_fhir(list(inputs), outdir, formats=formats, define=define, created=created,
-                               fhir_version=fhir_version, lab_map=lab_map,
-                               max_file_size=max_file_size_of(max_file_size),
-                               partition_subjects=_partition_choice(partition_subjects), **hospital)
+        bar = progress_bar("from-fhir: Dask tasks") if engine == "dask" else contextlib.nullcontext()
+        with bar as progress:
+            result = api.from_fhir(list(inputs), outdir, formats=formats, define=define, created=created,
+                                   fhir_version=fhir_version, lab_map=lab_map,
+                                   max_file_size=max_file_size_of(max_file_size),
+                                   partition_subjects=_partition_choice(partition_subjects), engine=engine,
+                                   scheduler=scheduler, workers=workers, progress=progress, **hospital)
     except MscInteropError as exc:
         _fail(exc)
     for path in result.written:

@@ -41,3 +41,32 @@ def hospital_options(f: Callable[..., Any]) -> Callable[..., Any]:
     ]):
         f = option(f)
     return f
+
+
+ENGINE_HELP = """\b
+--engine dask (FHIR NDJSON only): the files are cut by subject as --partition-subjects on cuts them (auto
+  means on), and the scan, the cut and each partition's read run as tasks on Dask workers (one core each);
+  the files written, the reject report, the notes and the exit status are those of --engine local with the
+  same --partition-subjects. Without --scheduler a local cluster of --workers processes is started for the
+  run and stopped after it. With --scheduler (a scheduler from `dask scheduler`, workers from `dask worker
+  ADDRESS`) every worker must read INPUT and write OUTDIR at the same paths as this machine (a shared file
+  system: the partitions are cut into, and spilled to, a scratch folder in OUTDIR); the enrolment table or
+  pseudonym key goes to the workers with the tasks. Input that cannot be cut exactly (one partition, a
+  resource under two subjects, ...) is read whole in this process, and a note says why."""
+
+
+def engine_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--engine, --scheduler, --workers (as validate has them)."""
+    for option in reversed([
+        click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+                     help="local: this process. dask: FHIR NDJSON read in subject partitions on a Dask cluster (the "
+                          "same files)."),
+        click.option("--scheduler", metavar="ADDRESS",
+                     help="--engine dask: an existing cluster's scheduler (tcp://HOST:PORT); its workers must read "
+                          "INPUT and write OUTDIR at the same paths. Default: a local cluster for this run."),
+        click.option("--workers", type=int, metavar="N",
+                     help="--engine dask without --scheduler: worker processes of the local cluster (default: CPU "
+                          "count)."),
+    ]):
+        f = option(f)
+    return f

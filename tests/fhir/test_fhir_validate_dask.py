@@ -22,7 +22,7 @@ from fhir_fixtures import _written
 
 from conftest import EXAMPLE, shared_path
 from msc_interop.cli import main
-from msc_interop.engine.cluster import Cluster
+from msc_interop.engine.cluster import Cluster, completed
 from msc_interop.engine.partitions import Partition, count_newlines, cut, numbered_lines
 from msc_interop.errors import MscInteropError
 from msc_interop.validate import fhir_dask, fhir_index
@@ -223,4 +223,4 @@ def test_a_file_a_worker_cannot_read_is_a_clear_error(cluster: Cluster) -> None:
     futures = {client.submit(fhir_dask._check, part, [part.name], "R4", False, pure=False): 0}
     with pytest.raises(MscInteropError, match=r"a Dask worker could not read /nonexistent/Observation.ndjson: "
                                               r"No such file or directory \(with --scheduler, every worker must"):
-        list(fhir_dask._completed(client, futures))
+        list(completed(client, futures))

@@ -106,6 +106,23 @@ class Cluster:
         return client
 
 
+def completed(client: Any, futures: dict[Any, int]) -> Any:
+    """(future, result) as the workers finish; a file a worker cannot read is a clear error."""
+    from distributed import as_completed
+
+    for future in as_completed(list(futures), loop=client.loop):
+        try:
+            result = future.result()
+        except OSError as exc:
+            for f in futures:
+                f.cancel()
+            raise MscInteropError(f"a Dask worker could not read {exc.filename or 'an input file'}: "
+                                  f"{exc.strerror or exc} (with --scheduler, every worker must reach the paths "
+                                  "this machine gives, the input and from-fhir's output folder, at the same place: a "
+                                  "shared file system)") from None
+        yield future, result
+
+
 def _probe(address: str, wait: float) -> None:
     """Something at `address` answers as a Dask scheduler (its `identity`), asked on a connection of our own:
     a distributed.Client that fails to connect leaves a background loop that complains at exit."""

@@ -219,9 +219,11 @@ class ReadContext:
 
     def share_read_wide(self, first: ReadContext) -> None:
         """Use `first`'s read-wide objects (the first subject partition's reader): one read, many partitions."""
-        self.enrolment = first.enrolment
-        self._sponsor = first.sponsor_tests()
-        self._routes = first.routes_forms()
+        self.use_read_wide(first.enrolment, first.sponsor_tests(), first.routes_forms())
+
+    def use_read_wide(self, enrolment: Enrolment, sponsor: Any, routes: Any) -> None:
+        """Use these read-wide objects (routes None: made when first needed)."""
+        self.enrolment, self._sponsor, self._routes = enrolment, sponsor, routes
 
     def skip(self, form: str, why: str) -> None:
         """A resource a reader leaves out on purpose (not a record of its domain): counted per type and reason."""

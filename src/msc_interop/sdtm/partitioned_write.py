@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from msc_interop.atomic import atomic_path
 from msc_interop.sdtm import csvio, datasetjson, xpt
@@ -21,11 +22,12 @@ from msc_interop.study import StudyMeta
 
 def write_partitioned(ps: PartitionedStudy, outdir: Path, formats: Sequence[str], define: bool, stamp: str, *,
                       xpt_encoding: str | None = None, max_file_size: int | None = None,
-                      rows: dict[str, int] | None = None) -> list[Path]:
+                      rows: dict[str, int] | None = None, tasks: Any = None) -> list[Path]:
     """write_sdtm for a partitioned study: held datasets as usual, spilled ones streamed; define.xml from the
     proxies. An XPT dataset over `max_file_size` (default 5 GB) is split by --CAT as a whole run splits it
     (sdtm/split_stream.py; the records of each piece added to `rows`). Every file appears only when all are
-    written (atomic renames at the end)."""
+    written (atomic renames at the end). `tasks` (engine/tasks.py OnDask): the spilled datasets' files written
+    on Dask workers, each file one task (the same bytes: the same writer, from the same spill)."""
     from msc_interop.sdtm.define import write_define
     from msc_interop.sdtm.split import DEFAULT_MAX_FILE_SIZE, remove_stale_pieces
     from msc_interop.sdtm.split_stream import plan, write_split_xpt
@@ -39,6 +41,7 @@ def write_partitioned(ps: PartitionedStudy, outdir: Path, formats: Sequence[str]
         if rows is not None:
             rows.update(stream.rows)
     written: list[Path] = []
+    jobs: list[tuple] = []
     with contextlib.ExitStack() as stack:
         def atomic(target: Path) -> Path:
             return stack.enter_context(atomic_path(target))
@@ -53,7 +56,9 @@ def write_partitioned(ps: PartitionedStudy, outdir: Path, formats: Sequence[str]
                     continue
                 target = folder / dataset_file_name(name, fmt)
                 tmp = atomic(target)
-                if name in ps.spilled:
+                if name in ps.spilled and tasks is not None:
+                    jobs.append((ps.spilled[name], fmt, tmp, proxy.meta, stamp, enc))
+                elif name in ps.spilled:
                     _write_spilled(ps.spilled[name], fmt, tmp, proxy.meta, stamp, enc)
                 else:
                     f.writer(proxy[name], name, tmp, proxy.meta, stamp,
@@ -65,6 +70,8 @@ def write_partitioned(ps: PartitionedStudy, outdir: Path, formats: Sequence[str]
                                     split=stream.split if fmt == "xpt" and stream is not None else None)
                 ps.notes += [n for n in said if n not in ps.notes]
                 written.append(folder / "define.xml")
+        if jobs:  # the biggest first, so that no worker is left with a big one at the end
+            tasks.map(_write_spilled, sorted(jobs, key=lambda job: -len(job[0])))
     ps.notes += remove_stale_pieces(written)  # once every file is in place
     return written
 

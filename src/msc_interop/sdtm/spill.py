@@ -14,6 +14,7 @@ from __future__ import annotations
 import pickle
 import re
 from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,36 @@ from msc_interop import mappings
 # per QNAM); a variable's distinct values are kept within each of these groups
 _GROUP_SUFFIXES = ("TESTCD", "PARMCD")
 _GROUP_NAMES = ("QNAM",)
+
+
+@dataclass
+class SpilledPart:
+    """One partition's rows of a dataset pickled to `path`, with what a SpilledDataset keeps of them in memory."""
+
+    path: Path
+    rows: int
+    columns: list[str]
+    picked: pd.DataFrame  # representative_rows of the rows
+    categories: list[tuple[str, int]]  # category_counts of the rows
+
+
+def spill_part(df: pd.DataFrame, name: str, path: Path) -> SpilledPart:
+    """`df` (rows of dataset `name`) pickled to `path`, and what SpilledDataset.adopt needs of it."""
+    with open(path, "wb") as fh:
+        pickle.dump(df, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return SpilledPart(path, len(df), [str(c) for c in df.columns], representative_rows(df, name),
+                       category_counts(name, df))
+
+
+def category_counts(name: str, df: pd.DataFrame) -> list[tuple[str, int]]:
+    """Rows of each --CAT value (LBCAT of LB; "" for none): what a split by --max-file-size asks before writing
+    (sdtm/split_stream.py), counted as the rows come so that it costs no pass over them."""
+    from msc_interop.sdtm.split import category_column, category_values
+
+    cat = category_column(name)
+    if cat in df.columns:
+        return [(value, int(n)) for value, n in category_values(df, cat).value_counts().items()]
+    return [("", len(df))] if len(df) else []  # read back with the variable, these rows have it empty (conform)
 
 
 class SpilledDataset:
@@ -46,15 +77,18 @@ class SpilledDataset:
 
     def append(self, df: pd.DataFrame, partition: int) -> None:
         """Add partition `partition`'s rows (partitions come in order) after those already held."""
-        self.ranges[partition] = (self.rows, self.rows + len(df))
-        path = self.folder / f"{self.name}.{len(self.parts):05d}.pkl"
-        with open(path, "wb") as fh:
-            pickle.dump(df, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        self.parts.append(path)
-        self._columns_of[path] = [str(c) for c in df.columns]
-        self.rows += len(df)
-        self._count(df)
-        picked = representative_rows(df, self.name)
+        self.adopt(spill_part(df, self.name, self.folder / f"{self.name}.{len(self.parts):05d}.pkl"), partition)
+
+    def adopt(self, part: SpilledPart, partition: int) -> None:
+        """Add rows spilled elsewhere (spill_part: on a Dask worker, to a folder this process reads) as `append`
+        adds them."""
+        self.ranges[partition] = (self.rows, self.rows + part.rows)
+        self.parts.append(part.path)
+        self._columns_of[part.path] = part.columns
+        self.rows += part.rows
+        for value, n in part.categories:
+            self.categories[value] = self.categories.get(value, 0) + n
+        picked = part.picked
         self._proxy = picked if self._proxy is None else _concat([self._proxy, picked])
         if len(self._proxy) > 4 * len(picked) + 1024:
             self._proxy = representative_rows(self._proxy, self.name)  # the proxy of a proxy is the same
@@ -74,15 +108,8 @@ class SpilledDataset:
         self._proxy = picked if self._proxy is None else _concat([picked, self._proxy])
 
     def _count(self, df: pd.DataFrame) -> None:
-        from msc_interop.sdtm.split import category_column, category_values
-
-        cat = category_column(self.name)
-        if cat in df.columns:
-            counts = category_values(df, cat).value_counts().items()
-        else:  # read back with the variable, these rows have it empty (conform)
-            counts = [("", len(df))] if len(df) else []
-        for value, n in counts:
-            self.categories[value] = self.categories.get(value, 0) + int(n)
+        for value, n in category_counts(self.name, df):
+            self.categories[value] = self.categories.get(value, 0) + n
 
     def conform(self, columns: list[str]) -> None:
         """Read every frame back with `columns`, in that order: partitions of FHIR written by others may lack a

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from msc_interop.engine.cluster import Cluster
+from msc_interop.engine.cluster import Cluster, completed
 from msc_interop.engine.partitions import Partition, count_newlines, cut, default_size, numbered_lines
 from msc_interop.errors import MscInteropError
 from msc_interop.runtime import gc_paused
@@ -149,7 +149,7 @@ class DaskNdjson:
         merged = 0
         line_problems: list[list[Finding]] = [[] for _ in plan.parts]
         try:
-            for n, (future, result) in enumerate(_completed(client, futures), start=1):
+            for n, (future, result) in enumerate(completed(client, futures), start=1):
                 done[futures[future]] = result
                 while merged in done:  # in order, each as soon as those before it are in
                     line_problems[merged] = _merge(done.pop(merged), index, by_rule)
@@ -187,7 +187,7 @@ class DaskNdjson:
         futures = {client.submit(_count, p, versions, pure=False): k for k, p in enumerate(parts)
                    if versions or last[p.number] != k}
         counts = [0] * len(parts)
-        for future, (newlines, seen) in _completed(client, futures):
+        for future, (newlines, seen) in completed(client, futures):
             counts[futures[future]] = newlines
             plan.versions |= seen
         line = {}
@@ -196,22 +196,6 @@ class DaskNdjson:
             plan.parts.append(replace(part, first_line=first))
             line[part.number] = first + counts[k]
         return plan
-
-
-def _completed(client: Any, futures: dict[Any, int]) -> Any:
-    """(future, result) as the workers finish; a file a worker cannot read is a clear error."""
-    from distributed import as_completed
-
-    for future in as_completed(list(futures), loop=client.loop):
-        try:
-            result = future.result()
-        except OSError as exc:
-            for f in futures:
-                f.cancel()
-            raise MscInteropError(f"a Dask worker could not read {exc.filename or 'an input file'}: "
-                                  f"{exc.strerror or exc} (with --scheduler, every worker must read the input "
-                                  "paths where this machine does: a shared file system)") from None
-        yield future, result
 
 
 def _merge(r: PartResult, index: WholeSet, by_rule: dict[str, list[Finding]]) -> list[Finding]:

@@ -116,11 +116,15 @@ class SponsorTests:
         found = self.by_key.get(key)
         if found is None:
             # no name sent: the code itself (a local "system|code" key named by its code, not its system's URL)
-            name = (component(text(rec.code_display)) or loinc or key.rsplit("|", 1)[-1])[:40]
-            code = self.by_name.get(name.upper()) or self._unique(base_code(name), name)
-            self.by_name[name.upper()] = code
-            found = self.by_key[key] = (code, name)
+            found = self.assign(key, (component(text(rec.code_display)) or loinc or key.rsplit("|", 1)[-1])[:40])
         return (*found, key)
+
+    def assign(self, key: str, name: str) -> tuple[str, str]:
+        """(LBTESTCD, LBTEST) of a test met for the first time in the read: its name's code, unless taken."""
+        code = self.by_name.get(name.upper()) or self._unique(base_code(name), name)
+        self.by_name[name.upper()] = code
+        found = self.by_key[key] = (code, name)
+        return found
 
     def counted(self, rec: Any) -> None:
         """Count one converted result of a carried test (by its code)."""
