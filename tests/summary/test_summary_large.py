@@ -148,7 +148,7 @@ def test_cdisc_dataset_json_example_in_ranges(shared_dir, tmp_path):
 
 
 def test_files_up_to_the_hold_size_are_read_whole(example_sdtm):
-    study, _ = read_for_summary([example_sdtm / "xpt"])  # the bundled study's files are far below 64 MB
+    study, _ = read_for_summary([example_sdtm / "xpt"])  # the bundled study's files are far below 16 MB
     assert not isinstance(study, LargeStudy) and {"LB", "VS", "EG"} <= set(study.datasets)
 
 

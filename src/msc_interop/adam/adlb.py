@@ -18,7 +18,7 @@ def build_adlb(study: Study, adsl: pd.DataFrame) -> pd.DataFrame:
     the records the by-visit tables use."""
     lb = study["LB"].reset_index(drop=True)
     d = prepare(lb, None)
-    a = d.a  # one row per LB record, in LB order
+    a = d.a.assign(key=d.keys())  # one row per LB record, in LB order
     out = supp.merge(study, "LB", lb.drop(columns=[c for c in ("DOMAIN",) if c in lb.columns]))
     qualifiers = out.attrs["supp"]
     trt = treatment_of(adsl)
@@ -94,6 +94,6 @@ def _chosen(d: LabData) -> np.ndarray:
     a = d.a
     base = np.flatnonzero(a["is_base"].to_numpy())
     post = np.flatnonzero((a["post"] & a["sched"]).to_numpy())
-    cand = a.iloc[post].assign(_i=post).sort_values(["key", "vn", "seq", "_i"])
+    cand = a.iloc[post].assign(_i=post, key=d.keys(post)).sort_values(["key", "vn", "seq", "_i"])
     last = cand.drop_duplicates(["key", "vn"], keep="last")["_i"].to_numpy()
     return np.concatenate([base, last])

@@ -63,10 +63,22 @@ class LabData:
         self.outside_records = 0  # records of subjects outside the population, and those subjects
         self.outside: set[str] = set()
 
+    def keys(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """The subject-test key (subject code x parameters + parameter) of the records at `rows` (all: None); made
+        when asked, not held (80 MB at 10M records)."""
+        subj, param = self.a["subj"].to_numpy(), self.a["param"].to_numpy()
+        if rows is not None:
+            subj, param = subj[rows], param[rows]
+        return subj.astype(np.int64) * len(self.params) + param
+
     def base_values(self, rows: np.ndarray) -> np.ndarray:
         """The baseline value of the subject and test of each record at positions `rows` of `a` (NaN: none)."""
-        at = self.base_at[self.a["key"].to_numpy()[rows]]
-        return np.where(at >= 0, self.base["value"].to_numpy()[np.maximum(at, 0)], np.nan)
+        out = np.empty(len(rows), dtype="float64")
+        value = self.base["value"].to_numpy()
+        for r in _slices(len(rows)):
+            at = self.base_at[self.keys(rows[r])]
+            out[r] = np.where(at >= 0, value[np.maximum(at, 0)], np.nan)
+        return out
 
     def rows_at(self, pos: np.ndarray) -> np.ndarray:
         """The LB rows of records at positions `pos` (of `a`)."""
@@ -101,6 +113,11 @@ class LabData:
 # the LB variables the lab tables read (a big LB is read a range of rows at a time, these columns only)
 LB_COLUMNS = ("USUBJID", "LBTESTCD", "LBTEST", "LBCAT", "LBSTRESC", "LBSTRESN", "LBSTRESU", "LBSTNRLO", "LBSTNRHI",
               "LBNRIND", "LBBLFL", "LBLOBXFL", "VISITNUM", "VISIT", "LBSEQ", "LBDY", "LBDTC")
+
+
+def _slices(n: int, step: int = 1 << 20) -> list[slice]:
+    """Consecutive slices of `step` rows covering 0..n (per-row arithmetic a slice at a time)."""
+    return [slice(a, min(a + step, n)) for a in range(0, n, step)]
 
 
 class _Gathered:
@@ -263,8 +280,7 @@ def prepare(lb: pd.DataFrame | DatasetRows, baseline: str | None, subjects: pd.S
     before_dose = g.whole("before_dose", "bool")
     key = subj.astype(np.int64) * len(params) + param
     # one row per record, in LB order (the index is the record's position); arrays of its own: not copied
-    a = pd.DataFrame({"key": key, "subj": subj, "param": param, "vn": vn, "seq": seq, "value": value, "nr": nr},
-                     copy=False)
+    a = pd.DataFrame({"subj": subj, "param": param, "vn": vn, "seq": seq, "value": value, "nr": nr}, copy=False)
     del subj, seq, nr
     d.visit_label = labels_of(g.visits)
     d.has_text = g.whole("has_text", "bool")
@@ -285,12 +301,12 @@ def prepare(lb: pd.DataFrame | DatasetRows, baseline: str | None, subjects: pd.S
         cand = lobx
         d.rule = "baseline = the record flagged LBLOBXFL = 'Y' (last observation before exposure)"
     else:
-        first_vn = a.groupby("key")["vn"].transform("min").to_numpy()
+        first_vn = pd.Series(vn).groupby(key).transform("min").to_numpy()
         cand = (vn == first_vn) & ~np.isnan(vn)
         d.rule = ("baseline = the subject's first visit for the test (the study has no LBLOBXFL baseline flag)")
     del blfl, lobx
-    c = a.loc[cand, ["key", "seq", "vn", "value", "nr"]]
-    c = c.assign(pos=c.index.to_numpy()).sort_values(["key", "seq", "pos"])
+    c = a.loc[cand, ["seq", "vn", "value", "nr"]]
+    c = c.assign(key=key[cand], pos=c.index.to_numpy()).sort_values(["key", "seq", "pos"])
     d.counts["baseline_duplicates"] = int(len(c) - c["key"].nunique())
     c = c.drop_duplicates("key", keep="last")
     is_base = np.zeros(n, dtype=bool)
@@ -299,10 +315,13 @@ def prepare(lb: pd.DataFrame | DatasetRows, baseline: str | None, subjects: pd.S
     modal_vn = float(c["vn"].mode().min()) if len(c) and c["vn"].notna().any() else -np.inf
     d.base_at = np.full(int(key.max()) + 1 if n else 0, -1, dtype=np.int32)  # keys are dense (subject x test)
     d.base_at[d.base.index.to_numpy()] = np.arange(len(d.base), dtype=np.int32)
-    where = d.base_at[key]
-    rvn = np.where(where >= 0, d.base["vn"].to_numpy()[np.maximum(where, 0)], modal_vn)
-    with np.errstate(invalid="ignore"):
-        post = (vn > rvn) & ~np.isnan(vn) & ~before_dose
+    post = np.empty(n, dtype=bool)
+    base_vn = d.base["vn"].to_numpy()
+    for r in _slices(n):  # a million records at a time: no 10M-row temporaries
+        where = d.base_at[key[r]]
+        rvn = np.where(where >= 0, base_vn[np.maximum(where, 0)], modal_vn)
+        with np.errstate(invalid="ignore"):
+            post[r] = (vn[r] > rvn) & ~np.isnan(vn[r]) & ~before_dose[r]
     a["is_base"] = is_base
     a["post"] = post & ~is_base
     a["sched"] = ~np.isnan(vn) & (np.floor(vn) == vn)
@@ -358,7 +377,7 @@ def analysis_rows(d: LabData, *, by_visit: bool) -> pd.DataFrame:
     of the full frame costs a second and hundreds of MB.
     """
     a = d.a
-    key, vn, seq = a["key"].to_numpy(), a["vn"].to_numpy(), a["seq"].to_numpy()
+    vn, seq = a["vn"].to_numpy(), a["seq"].to_numpy()
     base_idx = np.flatnonzero(a["is_base"].to_numpy())
     if by_visit:
         post, param, subj = (a["post"] & a["sched"]).to_numpy(), a["param"].to_numpy(), a["subj"].to_numpy()
@@ -366,7 +385,7 @@ def analysis_rows(d: LabData, *, by_visit: bool) -> pd.DataFrame:
         for p in np.unique(param[post]).tolist():  # one test at a time (a tenth of 10M rows sorted at once)
             at = np.flatnonzero(post & (param == p))
             vcode, _ = pd.factorize(vn[at])
-            pair = key[at] * (int(vcode.max(initial=0)) + 1) + vcode
+            pair = d.keys(at) * (int(vcode.max(initial=0)) + 1) + vcode
             # repeats of a test at a visit: keep the highest LBSEQ (then the later row: lexsort is stable)
             order = np.lexsort((seq[at], pair))
             sp = pair[order]
@@ -379,14 +398,16 @@ def analysis_rows(d: LabData, *, by_visit: bool) -> pd.DataFrame:
         period = vn[post_idx]
     else:  # each subject's last post-baseline record (highest VISITNUM, then LBSEQ)
         post_idx = np.flatnonzero(a["post"].to_numpy())
-        order = np.lexsort((post_idx, seq[post_idx], vn[post_idx], key[post_idx]))
+        key = d.keys(post_idx)
+        order = np.lexsort((post_idx, seq[post_idx], vn[post_idx], key))
         srt = post_idx[order]
-        k = key[srt]
+        k = key[order]
         post_idx = srt[np.r_[k[1:] != k[:-1], True]] if len(srt) else srt
         period = np.full(len(post_idx), LAST_PERIOD)
     idx = np.concatenate([base_idx, post_idx])
     out = pd.DataFrame({c: a[c].to_numpy()[idx] for c in ("subj", "param", "value", "nr")}, copy=False)
     out["period"] = np.concatenate([np.full(len(base_idx), BASELINE_PERIOD), period])
-    out["change"] = np.where(out["period"].to_numpy() == BASELINE_PERIOD, np.nan,
-                             out["value"].to_numpy() - d.base_values(idx))
+    change = np.full(len(idx), np.nan)
+    change[len(base_idx):] = a["value"].to_numpy()[post_idx] - d.base_values(post_idx)
+    out["change"] = change
     return out

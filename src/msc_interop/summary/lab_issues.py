@@ -79,7 +79,7 @@ def record_issues(d: LabData, lb: DatasetRows, sec: Section) -> None:
         k = d.counts["no_baseline_keys"]
         sec.note("lab_change", f"{k} subject-test combination(s) have no baseline value: no change from baseline; "
                                "baseline 'Missing' in the shift table.")
-        without = ~a["key"].isin(d.base.index)
+        without = d.base_at[d.keys()] < 0
         sec.issue("No baseline value", "LB", k, int(a.loc[without, "subj"].nunique()),
                   f"{k} subject-test combinations", "no change from baseline; shift baseline 'Missing'")
 

@@ -41,8 +41,10 @@ def _range_counts(param: np.ndarray, period: np.ndarray, nr: np.ndarray) -> pd.D
     of the classified results; one parameter at a time."""
     out = []
     classified = nr > 0
-    for p in np.unique(param[classified]).tolist():
+    for p in range(int(param.max()) + 1 if len(param) else 0):
         at = np.flatnonzero(classified & (param == p))
+        if not len(at):
+            continue
         periods, q = np.unique(period[at], return_inverse=True)
         k = np.bincount(q * 5 + nr[at], minlength=len(periods) * 5).reshape(len(periods), 5)
         out.append(pd.DataFrame(k[:, 1:], columns=[N_NORMAL, N_LOW, N_HIGH, N_ABN],
@@ -53,21 +55,28 @@ def _range_counts(param: np.ndarray, period: np.ndarray, nr: np.ndarray) -> pd.D
 
 def shift_table(d: LabData, sec: Section) -> None:
     """lab_shift: subjects by baseline class and worst post-baseline class."""
-    # per subject-parameter (key = subject code x parameters + parameter: dense), counted with bincount
-    key, nr = d.a["key"].to_numpy(), d.a["nr"].to_numpy()
+    # per subject and parameter (one parameter at a time; subject codes are dense), counted with bincount
+    subj, param, nr = d.a["subj"].to_numpy(), d.a["param"].to_numpy(), d.a["nr"].to_numpy()
     post = d.a["post"].to_numpy() & (nr > 0)
-    size = int(key.max()) + 1 if len(key) else 0
+    n_subj = int(subj.max()) + 1 if len(subj) else 0
+    parts = []
+    for p in range(len(d.params)):
+        at = np.flatnonzero(param == p)
+        if not len(at):
+            continue
+        s, q, c = subj[at], post[at], nr[at]
+        subjects = np.flatnonzero(np.bincount(s, minlength=n_subj))
 
-    def seen(mask: np.ndarray) -> np.ndarray:
-        return np.bincount(key[mask], minlength=size)[keys] > 0
+        def seen(mask: np.ndarray, s: np.ndarray = s, subjects: np.ndarray = subjects) -> np.ndarray:
+            return np.bincount(s[mask], minlength=n_subj)[subjects] > 0
 
-    keys = np.flatnonzero(np.bincount(key, minlength=size))
-    low, high = seen(post & (nr == N_LOW)), seen(post & (nr == N_HIGH))
-    worst = np.select([low & high, low, high, seen(post & (nr == N_ABN)), seen(post & (nr == N_NORMAL))],
-                      ["LOW and HIGH", "LOW", "HIGH", "ABNORMAL", "NORMAL"], default="No post-baseline value")
-    bnr = d.base["nr"].reindex(keys).fillna(0).astype(int).to_numpy()
-    bcat = np.array([NR[i] if i > 0 else MISSING for i in bnr], dtype=object)
-    t = pd.DataFrame({"param": keys % len(d.params), "base": bcat, "worst": worst})
+        low, high = seen(q & (c == N_LOW)), seen(q & (c == N_HIGH))
+        worst = np.select([low & high, low, high, seen(q & (c == N_ABN)), seen(q & (c == N_NORMAL))],
+                          ["LOW and HIGH", "LOW", "HIGH", "ABNORMAL", "NORMAL"], default="No post-baseline value")
+        bnr = d.base["nr"].reindex(subjects.astype(np.int64) * len(d.params) + p).fillna(0).astype(int).to_numpy()
+        bcat = np.array([NR[i] if i > 0 else MISSING for i in bnr], dtype=object)
+        parts.append(pd.DataFrame({"param": np.full(len(subjects), p), "base": bcat, "worst": worst}))
+    t = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["param", "base", "worst"])
     ct = pd.crosstab([t["param"], t["base"]], t["worst"])
     post_cols = ["LOW", "NORMAL", "HIGH", "LOW and HIGH", "ABNORMAL", "No post-baseline value"]
     post_cols = [c for c in post_cols if c in ("LOW", "NORMAL", "HIGH") or (c in ct and ct[c].sum() > 0)]

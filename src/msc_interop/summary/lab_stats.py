@@ -27,8 +27,10 @@ def group_stats(values: np.ndarray, param: np.ndarray, period: np.ndarray) -> pd
     """
     ok = ~np.isnan(values)
     rows = []
-    for p in np.unique(param[ok]).tolist():
+    for p in range(int(param.max()) + 1 if len(param) else 0):
         at = np.flatnonzero(ok & (param == p))
+        if not len(at):
+            continue
         v, q = values[at], period[at]
         order = np.argsort(q, kind="stable")
         v, q = v[order], q[order]
@@ -127,8 +129,10 @@ def change_table(d: LabData, an: pd.DataFrame, sec: Section, period_word: str) -
 def _by_group(values: np.ndarray, param: np.ndarray, period: np.ndarray, sel: np.ndarray
               ) -> Iterator[tuple[tuple[int, float], np.ndarray]]:
     """((param, period), its selected values in row order) of each group, one parameter at a time."""
-    for p in np.unique(param[sel]).tolist():
+    for p in range(int(param.max()) + 1 if len(param) else 0):
         at = np.flatnonzero(sel & (param == p))
+        if not len(at):
+            continue
         q = period[at]
         order = np.argsort(q, kind="stable")
         periods, start, count = np.unique(q[order], return_index=True, return_counts=True)

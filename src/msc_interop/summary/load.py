@@ -28,7 +28,7 @@ __all__ = ["HOLD_BYTES", "READ_WHOLE", "read_for_summary"]
 # range at a time), CM, DS, MH, RE (their tables read a few variables: frame_of), SV, PR, QS, ... (only counted by
 # the disposition and study tables).
 READ_WHOLE = frozenset({"DM", "EX", "SUPPEX", "AE", "TS", "TV", "TA"})
-HOLD_BYTES = 64 << 20  # files up to this size are read whole ($MSC_INTEROP_SUMMARY_HOLD_MB sets another size)
+HOLD_BYTES = 16 << 20  # files up to this size are read whole ($MSC_INTEROP_SUMMARY_HOLD_MB sets another size)
 HOLD_ENV = "MSC_INTEROP_SUMMARY_HOLD_MB"
 
 
