@@ -18,14 +18,16 @@ EXACT_MAX = 50  # up to this many non-zero pairs the signed-rank p-value is exac
 MIN_WILCOXON = 6  # non-zero differences needed: with 5, the smallest two-sided exact p is 0.0625
 
 
-def group_stats(values: np.ndarray, param: np.ndarray, period: np.ndarray) -> pd.DataFrame:
-    """n, mean, SD, median, min, max of `values` (NaN dropped) by (param, period), indexed by those two.
+def group_stats(values: np.ndarray, param: np.ndarray, period: np.ndarray, sel: np.ndarray | None = None
+                ) -> pd.DataFrame:
+    """n, mean, SD, median, min, max of `values` (NaN dropped; only rows where `sel`, when given) by (param,
+    period), indexed by those two.
 
     Sums are exact (exact_mean_sd), so the mean and SD do not depend on the order the rows came in: the summary of
     a Study read from SDTM, FHIR or records is the same to the last bit. One parameter at a time, so that what is
     sorted is one parameter's rows (10M lab rows: a tenth of them), in (param, period) order.
     """
-    ok = ~np.isnan(values)
+    ok = ~np.isnan(values) if sel is None else sel & ~np.isnan(values)
     rows = []
     for p in range(int(param.max()) + 1 if len(param) else 0):
         at = np.flatnonzero(ok & (param == p))
@@ -61,7 +63,7 @@ def value_stats(d: LabData, an: pd.DataFrame) -> pd.DataFrame:
     """group_stats of the numeric parameters' values by (param, period)."""
     param = an["param"].to_numpy()
     numeric = d.params["numeric"].to_numpy()[param]
-    return group_stats(np.where(numeric, an["value"].to_numpy(), np.nan), param, an["period"].to_numpy())
+    return group_stats(an["value"].to_numpy(), param, an["period"].to_numpy(), numeric)
 
 
 def stats_table(d: LabData, s: pd.DataFrame, sec: Section, period_word: str, notes: list[str]) -> None:
@@ -94,7 +96,7 @@ def change_table(d: LabData, an: pd.DataFrame, sec: Section, period_word: str) -
     """lab_change: change from baseline by parameter and period, with its signed-rank p-value."""
     change, param, period = an["change"].to_numpy(), an["param"].to_numpy(), an["period"].to_numpy()
     sel = ~np.isnan(change) & d.params["numeric"].to_numpy()[param]
-    s = group_stats(np.where(sel, change, np.nan), param, period)
+    s = group_stats(change, param, period, sel)
     tests = {}
     pnum: dict[tuple, float] = {}
     for k, diff in _by_group(change, param, period, sel):
