@@ -264,7 +264,8 @@ def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool,
     for fmt in formats:
         folder = outdir / fmt
         as_written = split.study if fmt == "xpt" and split is not None else study
-        written += write_study(as_written, folder, [fmt], created=stamp, xpt_encoding=xpt_encoding)
+        written += write_study(as_written, folder, [fmt], created=stamp, xpt_encoding=xpt_encoding,
+                               checked=as_written is study)
         if rows is not None:
             rows.update({name: len(df) for name, df in as_written.datasets.items()})
         if define and fmt in ("xpt", "json"):

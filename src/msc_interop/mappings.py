@@ -69,12 +69,23 @@ def load(name: str) -> dict[str, Any]:
         raise MappingDataError(f"missing mapping file {base / name}.yaml (or .json)")
     text = path.read_text(encoding="utf-8")
     data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_YamlLoader)
+    if _fast_validator(name).is_valid(data):
+        return data
+    # only a file that fails is checked again by jsonschema, whose errors name the place of each problem
     validator = jsonschema.Draft202012Validator(schema(name))
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         lines = [f"  at {'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors[:10]]
         raise MappingDataError(f"{path} does not match its schema {name}.schema.json:\n" + "\n".join(lines))
     return data
+
+
+def _fast_validator(name: str) -> Any:
+    """jsonschema-rs for the schema: the check of every mapping file at start-up took ~0.7 s per process in
+    jsonschema (0.43 s for codelists.json alone), ~0.01 s in jsonschema-rs (same Draft 2020-12)."""
+    import jsonschema_rs
+
+    return jsonschema_rs.validator_for(schema(name))
 
 
 # --- CDISC Controlled Terminology -------------------------------------------------------------------------

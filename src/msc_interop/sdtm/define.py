@@ -402,7 +402,9 @@ class _Builder:
         tests = nonempty_text(lb["LBTESTCD"])
         if not tests:
             return
-        by_test = {str(t): rows for t, rows in lb.groupby("LBTESTCD", sort=True) if t != ""}
+        read = [c for c in lb.columns if c in {"LBTESTCD", "LBTEST", "LBLOINC", "LBSTRESU", "LBORRESU", *_LB_VLM}]
+        # the groups of a million rows: of the columns read here only, not copies of every column
+        by_test = {str(t): rows for t, rows in lb[read].groupby("LBTESTCD", sort=True) if t != ""}
         lab = mappings.lab_tests()
         for var in (v for v in _LB_VLM if v in lb.columns):
             vdef = known.get(var)

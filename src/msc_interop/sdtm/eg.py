@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import dates, mappings
+from msc_interop.columns_frame import frame_of_columns
 from msc_interop.records.reader import RawRecords
 from msc_interop.sdtm import ecg_terms
 from msc_interop.sdtm.common import last_before_first_dose, map_terms, map_visits, normalize_dates, subject_keys
@@ -44,12 +45,12 @@ def _timing(records: RawRecords, form: str, meta, dm: pd.DataFrame) -> tuple[pd.
     dtc = normalize_dates(records, form, "date")
     idx = records.forms[form].index
     ref = keys.loc[idx]
-    out = pd.DataFrame({
+    out = frame_of_columns({
         "STUDYID": ref["STUDYID"], "DOMAIN": "EG", "USUBJID": ref["USUBJID"],
         "VISITNUM": visits.loc[idx, "VISITNUM"], "VISIT": visits.loc[idx, "VISIT"],
         "EPOCH": visits.loc[idx, "EPOCH"], "EGDTC": dtc[idx],
         "EGDY": dates.study_day(dtc[idx], ref["RFSTDTC"]), "_first_dose": ref["RFXSTDTC"],
-    }, index=idx)
+    }, idx)
     return out, idx
 
 

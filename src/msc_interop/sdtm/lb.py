@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import dates, mappings
+from msc_interop.columns_frame import frame_of_columns
 from msc_interop.distinct import per_distinct
 from msc_interop.records.reader import RawRecords
 from msc_interop.sdtm.common import (
@@ -60,7 +61,7 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     st_lo, st_hi = _round(lo * f, decimals, f), _round(hi * f, decimals, f)
 
     ref = keys.loc[idx]
-    lb = pd.DataFrame({
+    lb = frame_of_columns({
         "STUDYID": ref["STUDYID"], "DOMAIN": "LB", "USUBJID": ref["USUBJID"],
         "LBTESTCD": tcd, "LBTEST": tcd.map(tests["LBTEST"]), "LBCAT": tcd.map(tests["LBCAT"]),
         "LBORRES": df["result"], "LBORRESU": factor.loc[idx, "unit"],
@@ -79,7 +80,7 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
         "LBDTC": lbdtc[idx],
         "LBDY": dates.study_day(lbdtc[idx], ref["RFSTDTC"]),
         "_first_dose": ref["RFXSTDTC"],
-    }, index=idx)
+    }, idx)
     lb["LBLOBXFL"] = last_before_exposure(lb)
     lb = lb.drop(columns="_first_dose")
     return assign_seq(lb, "LBSEQ", mappings.seq_order("LB"))

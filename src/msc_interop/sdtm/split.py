@@ -25,9 +25,10 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import mappings
+from msc_interop.columns_frame import frame_of_columns
 from msc_interop.errors import MscInteropError
 from msc_interop.sdtm.package import DatasetLayout, Package, as_package_states
-from msc_interop.sdtm.xpt import variable_labels
+from msc_interop.sdtm.xpt import MAX_VALUE_BYTES, variable_labels
 from msc_interop.sdtm.xpt_layout import RECORD
 from msc_interop.sdtm.xpt_rows import storage_widths
 from msc_interop.study import Study
@@ -77,6 +78,7 @@ def parse_size(text: str) -> int:
     return size
 
 
+
 def xpt_size(n_rows: int, widths: dict[str, int]) -> int:
     """Bytes of an XPT v5 file with these record widths: header, NAMESTR records, rows (80-byte padded)."""
     namestr = math.ceil(_NAMESTR * len(widths) / RECORD) * RECORD
@@ -86,8 +88,8 @@ def xpt_size(n_rows: int, widths: dict[str, int]) -> int:
 def frame_widths(df: pd.DataFrame, lay: DatasetLayout | None, encoding: str) -> dict[str, int]:
     """Storage widths as the XPT writer computes them (numbers 8, text its longest encoded value)."""
     frame = as_package_states(df, lay)
-    typed = pd.DataFrame({c: (frame[c].astype("float64") if pd.api.types.is_numeric_dtype(frame[c])
-                              else frame[c].astype(object)) for c in frame.columns}, index=frame.index)
+    typed = frame_of_columns({c: (frame[c].astype("float64") if pd.api.types.is_numeric_dtype(frame[c])
+                                  else frame[c].astype(object)) for c in frame.columns}, frame.index)
     return storage_widths(typed, encoding, lay.lengths if lay else None)
 
 
@@ -168,6 +170,8 @@ def split_study(study: Study, limit: int, encoding_of: Callable[[str], str]) -> 
             continue
         df = study[name]
         lay = layouts.get(name)
+        if not may_exceed(df, lay, limit):
+            continue
         widths = frame_widths(df, lay, encoding_of(name))
         cat = category_column(name)
         values = functools.cache(lambda df=df, cat=cat: category_values(df, cat))
@@ -205,7 +209,18 @@ def _oversize_supp(datasets: dict[str, pd.DataFrame], layouts: dict[str, Dataset
                    encoding_of: Callable[[str], str]) -> list[str]:
     """A SUPP-- dataset (whole or a piece) still over the limit: it is split only with its parent, so say so."""
     return oversize_supp_notes({n: xpt_size(len(df), frame_widths(df, layouts.get(n), encoding_of(n)))
-                                for n, df in datasets.items() if n.startswith("SUPP")}, limit)
+                                for n, df in datasets.items()
+                                if n.startswith("SUPP") and may_exceed(df, layouts.get(n), limit)}, limit)
+
+
+def may_exceed(df: pd.DataFrame, lay: DatasetLayout | None, limit: int) -> bool:
+    """Whether the dataset's XPT file could be over `limit` bytes: with every text variable at XPT v5's 200
+    bytes (check_fits refused longer values), it is not, and measuring its values (a pass over every one) is
+    not needed."""
+    least = lay.lengths if lay else {}
+    widest = {str(c): 8 if pd.api.types.is_numeric_dtype(df[c]) else max(MAX_VALUE_BYTES, int(least.get(str(c), 0)))
+              for c in df.columns}
+    return xpt_size(len(df), widest) > limit
 
 
 def oversize_supp_notes(sizes: dict[str, int], limit: int) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from msc_interop import dates, mappings, vital_signs
+from msc_interop.columns_frame import frame_of_columns
 from msc_interop.distinct import per_distinct, row_codes
 from msc_interop.records.reader import RawRecords
 from msc_interop.sdtm.common import (
@@ -61,7 +62,7 @@ def build_vs(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     names = pd.Series({t.testcd: t.test for t in vital_signs.tests().values()})
     orres = result["orres"][idx].astype(object)
     std = vital_signs.standardize(tcd, orres, unit[idx])
-    vs = pd.DataFrame({
+    vs = frame_of_columns({
         "STUDYID": ref["STUDYID"], "DOMAIN": "VS", "USUBJID": ref["USUBJID"],
         "VSTESTCD": tcd, "VSTEST": tcd.map(names),
         **({"VSPOS": position[idx]} if "position" in df.columns else {}),
@@ -69,7 +70,7 @@ def build_vs(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
         "VSSTRESC": std["VSSTRESC"], "VSSTRESN": std["VSSTRESN"], "VSSTRESU": std["VSSTRESU"],
         "VISITNUM": visits.loc[idx, "VISITNUM"], "VISIT": visits.loc[idx, "VISIT"], "EPOCH": visits.loc[idx, "EPOCH"],
         "VSDTC": vsdtc[idx], "VSDY": dates.study_day(vsdtc[idx], ref["RFSTDTC"]),
-    }, index=idx)
+    }, idx)
     flag = baseline_flag(vs, ref["RFXSTDTC"])
     vs.insert(vs.columns.get_loc("VISITNUM"), baseline_flag_name(), flag)
     return assign_seq(vs, "VSSEQ", mappings.seq_order("VS"))

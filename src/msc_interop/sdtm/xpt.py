@@ -28,6 +28,7 @@ import pyreadstat
 
 from msc_interop import iso8601, mappings
 from msc_interop.atomic import atomic_path
+from msc_interop.columns_frame import frame_of_columns
 from msc_interop.errors import InputError, MscInteropError, OutputLimitError
 from msc_interop.sdtm import text_encoding, xpt_rows, xpt_text
 from msc_interop.sdtm.package import XPT_ATTRS
@@ -153,7 +154,8 @@ def frames_writer(shape: pd.DataFrame, name: str, path: Path, *, labels: Mapping
 
                 def write(part: pd.DataFrame) -> None:
                     nonlocal written
-                    written += xpt_rows.write_records(fh, _as_stored(part), widths, encoding)
+                    stored = frame if part is shape else _as_stored(part)  # write_conformed: the shape is the rows
+                    written += xpt_rows.write_records(fh, stored, widths, encoding)
 
                 yield write
                 xpt_rows.pad_records(fh, written)
@@ -178,7 +180,7 @@ def _as_stored(data: pd.DataFrame) -> pd.DataFrame:
         s = data[col]
         # pyreadstat is ~3x slower on pandas 3 string columns than on object (LIBRARIES.md)
         out[col] = s.astype("float64") if pd.api.types.is_numeric_dtype(s) else s.astype(object)
-    return pd.DataFrame(out, index=data.index).reset_index(drop=True)  # rows as given, whatever their index
+    return frame_of_columns(out, data.index).reset_index(drop=True)  # rows as given, whatever their index
 
 
 _OBS_HEADER = b"HEADER RECORD*******OBS     HEADER RECORD!!!!!!!"

@@ -147,8 +147,12 @@ class DefineContext:
         if key not in self._texts:
             _codes, uniques = self.columns.distinct(ds, col)
             first = self.columns.first_rows(ds, col)
-            pairs = sorted((row, v if isinstance(v, str) else as_text(v))
-                           for row, v in zip(first.tolist(), uniques.tolist(), strict=True))
+            text = [v if isinstance(v, str) else as_text(v) for v in uniques.tolist()]
+            if len(np.unique(first)) == len(first):  # each value's own first row: their order is the rows'
+                order = np.argsort(first)
+                pairs = zip(first[order].tolist(), [text[i] for i in order.tolist()], strict=True)
+            else:  # values seen in no row (-1) go first, by value
+                pairs = sorted(zip(first.tolist(), text, strict=True))
             pairs = [(row, v) for row, v in pairs if v != ""]
             self._texts[key] = pd.Series([v for _, v in pairs], index=[r for r, _ in pairs], dtype=object)
         return self._texts[key]

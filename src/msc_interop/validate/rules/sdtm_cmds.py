@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 from msc_interop import dates
+from msc_interop.distinct import row_codes
 from msc_interop.validate.model import Finding, Reach, RuleMeta
 from msc_interop.validate.registry import rule
 from msc_interop.validate.rules.sdtm_context import SdtmContext, text_of
@@ -81,13 +83,30 @@ def one_disposition_per_epoch(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Find
 
 
 def _sv_spans(ctx: SdtmContext) -> pd.DataFrame | None:
-    sv = next((df for ds, df in ctx.frames() if ctx.domain_of(ds) == "SV"), None)
-    if sv is None or "VISITNUM" not in sv.columns:
-        return None
-    return pd.DataFrame({
-        "USUBJID": _text(sv, "USUBJID"), "VISITNUM": pd.to_numeric(sv["VISITNUM"], errors="coerce"),
-        "start": dates.date_part(_text(sv, "SVSTDTC")), "end": dates.date_part(_text(sv, "SVENDTC")),
-    }).drop_duplicates(["USUBJID", "VISITNUM"])
+    """Each subject visit of SV with its first and last date (one row per USUBJID and VISITNUM)."""
+    def make() -> pd.DataFrame | None:
+        sv = next((df for ds, df in ctx.frames() if ctx.domain_of(ds) == "SV"), None)
+        if sv is None or "VISITNUM" not in sv.columns:
+            return None
+        return pd.DataFrame({
+            "USUBJID": _text(sv, "USUBJID"), "VISITNUM": pd.to_numeric(sv["VISITNUM"], errors="coerce"),
+            "start": dates.date_part(_text(sv, "SVSTDTC")), "end": dates.date_part(_text(sv, "SVENDTC")),
+        }).drop_duplicates(["USUBJID", "VISITNUM"]).reset_index(drop=True)
+    return ctx.cached("sv_spans", make)
+
+
+def _sv_row(ctx: SdtmContext, ds: str, df: pd.DataFrame, spans: pd.DataFrame) -> np.ndarray:
+    """For each row of a dataset, the row of `spans` holding its USUBJID and VISITNUM (-1: SV has none), as a
+    left merge on the two would match them (a null VISITNUM matches a null)."""
+    def make() -> np.ndarray:
+        keys = pd.DataFrame({"USUBJID": ctx.text(ds, "USUBJID"),
+                             "VISITNUM": pd.to_numeric(df["VISITNUM"], errors="coerce")})
+        both = pd.concat([spans[["USUBJID", "VISITNUM"]], keys], ignore_index=True)
+        codes, _ = row_codes(both)
+        lookup = np.full(int(codes.max()) + 1 if len(codes) else 0, -1, dtype=np.int64)
+        lookup[codes[:len(spans)]] = np.arange(len(spans))
+        return lookup[codes[len(spans):]]
+    return ctx.cached(("sv_row", ds), make)
 
 
 @rule("MSC-SDTM-164", reach=Reach.SUBJECTS)
@@ -95,13 +114,11 @@ def visit_not_in_sv(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     spans = _sv_spans(ctx)
     if spans is None:
         return
-    held = set(zip(spans["USUBJID"], spans["VISITNUM"], strict=True))
     for ds, df in ctx.frames():
         if ctx.domain_of(ds) in _SKIP_VISITS or ds.startswith("SUPP") or "VISITNUM" not in df.columns:
             continue
         num = pd.to_numeric(df["VISITNUM"], errors="coerce")
-        pairs = pd.Series(list(zip(_text(df, "USUBJID"), num, strict=True)), index=df.index)
-        bad = num.notna() & ~pairs.isin(held)
+        bad = num.notna() & (_sv_row(ctx, ds, df, spans) < 0)
         yield from ctx.at(meta, ds, bad, "VISITNUM")
 
 
@@ -115,10 +132,11 @@ def date_outside_sv_visit(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]
         col = f"{p}DTC"
         if ctx.domain_of(ds) in _SKIP_VISITS or "VISITNUM" not in df.columns or col not in df.columns:
             continue
-        left = pd.DataFrame({"USUBJID": _text(df, "USUBJID"), "VISITNUM": pd.to_numeric(df["VISITNUM"],
-                                                                                         errors="coerce")})
-        span = left.merge(spans, on=["USUBJID", "VISITNUM"], how="left").set_index(df.index)
-        d = dates.date_part(_text(df, col))
+        at = _sv_row(ctx, ds, df, spans)
+        span = pd.DataFrame({edge: pd.Series(np.append(spans[edge].to_numpy(), np.datetime64("NaT"))[at],
+                                             index=df.index) for edge in ("start", "end")})
+        d = ctx.spread(ds, col, lambda u: dates.date_part(text_of(u).fillna("").astype(str).str.strip()))
+        d = pd.Series(pd.to_datetime(d.to_numpy()), index=df.index)
         bad = d.notna() & span["start"].notna() & span["end"].notna() & ((d < span["start"]) | (d > span["end"]))
         yield from ctx.at(meta, ds, bad, col, svstdtc=span["start"].dt.strftime("%Y-%m-%d"),
                           svendtc=span["end"].dt.strftime("%Y-%m-%d"))

@@ -182,6 +182,18 @@ class SdtmContext:
         """`fn` applied to the distinct values of a column, spread back to every row."""
         return self.columns.spread(ds, col, fn)
 
+    def text(self, ds: str, col: str) -> pd.Series:
+        """A column as stripped text ("" for null; all "" when the dataset has no such column), made once per
+        distinct value for all rules (they ask some 80 times per run; a per-row strip of a million LB rows was a
+        quarter of the SDTM rules' time, and a factorization per ask most of the rest)."""
+        df = self.study[ds]
+        if col not in df.columns:
+            return pd.Series("", index=df.index, dtype=object)
+        codes, uniques = ColumnCache.distinct(self.columns, ds, col)  # the rows' own codes
+        text = self.cached(("text", ds, col), lambda: text_of(uniques).fillna("").astype(str).str.strip()
+                           .to_numpy(dtype=object))
+        return pd.Series(text[codes], index=df.index, dtype=object)
+
     @functools.cached_property
     def dm_rfstdtc(self) -> pd.Series | None:
         """RFSTDTC by USUBJID (None when there is no DM with USUBJID)."""

@@ -13,16 +13,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from msc_interop.distinct import per_distinct
 from msc_interop.validate.model import Finding, Reach, RuleMeta
 from msc_interop.validate.registry import params, rule
 from msc_interop.validate.rules.sdtm_context import SdtmContext, fact, text_of
 
 
 def _text(df: pd.DataFrame, col: str) -> pd.Series:
-    """A column as stripped text ("" for null); an all-"" Series when the column is absent.
+    """A column as stripped text ("" for null); an all-"" Series when the column is absent (for a frame outside
+    the context's datasets; a rule on a dataset of the context asks `ctx.text`, which factorizes once per run).
 
-    Converted on the distinct values and spread back (a million LB rows hold a few thousand): the rules call
-    this some 80 times per run, and a per-row strip was a quarter of the SDTM rules' time at that size."""
+    Converted on the distinct values and spread back (a million LB rows hold a few thousand)."""
     if col not in df.columns:
         return pd.Series("", index=df.index, dtype=object)
     s = df[col]
@@ -36,6 +37,10 @@ def _filled(df: pd.DataFrame, col: str) -> pd.Series:
     return _text(df, col).ne("")
 
 
+def _has_text(ctx: SdtmContext, ds: str, col: str) -> pd.Series:
+    return ctx.text(ds, col).ne("")
+
+
 @rule("MSC-SDTM-028", reach=Reach.SUBJECTS)
 def end_time_point(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     classes = set(params(meta, "classes"))
@@ -43,8 +48,8 @@ def end_time_point(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
         p = ctx.prefix(ds)
         if ctx.spec(ds).sdtm_class not in classes or f"{p}ENDTC" not in df.columns or f"{p}STDTC" not in df.columns:
             continue
-        ok = (_filled(df, f"{p}ENDTC") | _filled(df, f"{p}ENRTPT") | _filled(df, f"{p}ENRF")
-              | _filled(df, f"{p}DUR") | _filled(df, f"{p}STAT") | _text(df, f"{p}OCCUR").eq("N"))
+        ok = (_has_text(ctx, ds, f"{p}ENDTC") | _has_text(ctx, ds, f"{p}ENRTPT") | _has_text(ctx, ds, f"{p}ENRF")
+              | _has_text(ctx, ds, f"{p}DUR") | _has_text(ctx, ds, f"{p}STAT") | ctx.text(ds, f"{p}OCCUR").eq("N"))
         yield from ctx.at(meta, ds, ~ok, f"{p}ENDTC", prefix=p)
 
 
@@ -63,18 +68,18 @@ def unit_with_result(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
         p = ctx.prefix(ds)
         if f"{p}TESTCD" not in df.columns:
             continue
-        test = _text(df, f"{p}TEST")
-        exempt = (_text(df, f"{p}TESTCD").isin(unitless_codes) | test.str.fullmatch(unitless_names).astype(bool)
-                  | _text(df, f"{p}STAT").eq("NOT DONE"))
+        unitless_name = per_distinct(lambda u: u.str.fullmatch(unitless_names).astype(bool), ctx.text(ds, f"{p}TEST"))
+        exempt = (ctx.text(ds, f"{p}TESTCD").isin(unitless_codes) | unitless_name
+                  | ctx.text(ds, f"{p}STAT").eq("NOT DONE"))
         for res, unit, variant in ((f"{p}ORRES", f"{p}ORRESU", None), (f"{p}STRESC", f"{p}STRESU", "std")):
             if res not in df.columns or unit not in df.columns:
                 continue
-            value = _text(df, res)
+            value = ctx.text(ds, res)
             zero = value.eq("0") if variant is None else pd.to_numeric(df.get(f"{p}STRESN"), errors="coerce").eq(0)
-            has_unit = _filled(df, unit)
+            has_unit = _has_text(ctx, ds, unit)
             # a test without a unit on any record has none by nature here (grades 1+, fractions): not a gap
             with_units = ctx.fact(TESTS_WITH_UNITS).get((ds, f"{p}TESTCD", unit), set())
-            bad = _numeric(value) & ~zero & ~exempt & ~has_unit & _text(df, f"{p}TESTCD").isin(with_units)
+            bad = _numeric(value) & ~zero & ~exempt & ~has_unit & ctx.text(ds, f"{p}TESTCD").isin(with_units)
             yield from ctx.at(meta, ds, bad, unit, values=df[res], variant=variant, result_var=res)
 
 
@@ -123,10 +128,10 @@ def serious_when_a_criterion_is(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Fi
         present = [c for c in _CRITERIA if c in df.columns]
         if not present:
             continue
-        yes = pd.concat([_text(df, c).str.upper().eq("Y") for c in present], axis=1)
+        yes = pd.concat([ctx.text(ds, c).str.upper().eq("Y") for c in present], axis=1)
         named = pd.Series([", ".join(c for c, v in zip(present, row, strict=True) if v)
                            for row in yes.itertuples(index=False)], index=df.index, dtype=object)
-        bad = yes.any(axis=1) & _text(df, "AESER").ne("Y")
+        bad = yes.any(axis=1) & ctx.text(ds, "AESER").ne("Y")
         yield from ctx.at(meta, ds, bad, "AESER", criteria=named)
 
 
@@ -135,9 +140,9 @@ def outcome_and_end_date(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df in ctx.frames():
         if ctx.domain_of(ds) != "AE" or "AEOUT" not in df.columns or "AEENDTC" not in df.columns:
             continue
-        out, end = _text(df, "AEOUT"), _filled(df, "AEENDTC")
+        out, end = ctx.text(ds, "AEOUT"), _has_text(ctx, ds, "AEENDTC")
         yield from ctx.at(meta, ds, out.eq("NOT RECOVERED/NOT RESOLVED") & end, "AEOUT", end=df["AEENDTC"])
-        no_end = out.eq("RECOVERED/RESOLVED") & ~end & ~_filled(df, "AEDUR")
+        no_end = out.eq("RECOVERED/RESOLVED") & ~end & ~_has_text(ctx, ds, "AEDUR")
         yield from ctx.at(meta, ds, no_end, "AEOUT", variant="recovered_no_end")
 
 
@@ -147,9 +152,9 @@ def _unit_keys(df: pd.DataFrame, p: str, testcd: str) -> list[str]:
                        if f"{p}{s}" in df.columns]
 
 
-def _units_of(df: pd.DataFrame, keys: list[str], stresu: str) -> pd.DataFrame:
-    unit = _text(df, stresu)
-    return pd.DataFrame({k: _text(df, k) for k in keys}).assign(_u=unit)[unit.ne("")]
+def _units_of(ctx: SdtmContext, ds: str, keys: list[str], stresu: str) -> pd.DataFrame:
+    unit = ctx.text(ds, stresu)
+    return pd.DataFrame({k: ctx.text(ds, k) for k in keys}).assign(_u=unit)[unit.ne("")]
 
 
 def _unit_counts(ctx: SdtmContext) -> dict[tuple[str, str], pd.Series]:
@@ -190,7 +195,7 @@ def one_unit_per_test(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
         counts = ctx.fact(UNIT_COUNTS).get((ds, testcd))
         if counts is None:
             continue  # no standard unit anywhere in the dataset
-        frame = _units_of(df, keys, stresu)
+        frame = _units_of(ctx, ds, keys, stresu)
         counts = counts.rename("n").reset_index()
         counts = counts.sort_values([*keys, "n", "_u"], ascending=[True] * len(keys) + [False, True])
         usual = counts.drop_duplicates(keys).set_index(keys)["_u"]
