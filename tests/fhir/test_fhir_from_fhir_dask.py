@@ -7,6 +7,7 @@ again), scanned in byte ranges of a few KB; and msc-interop's own NDJSON.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from test_fhir_read_partitioned import _convert, _same_files, hospital  # noqa: F401 - a fixture
 
-from msc_interop import api
+from msc_interop import api, mappings
 from msc_interop.cli import main
 from msc_interop.engine.cluster import Cluster
 from msc_interop.engine.tasks import OnDask
@@ -92,6 +93,47 @@ def test_hospital_export_reads_as_the_local_engine(sponsors: Path, tmp_path: Pat
     not_json = (sponsors / "Observation.ndjson").read_bytes().splitlines().index(b"{not json") + 1
     assert ("Observation.ndjson", not_json) in {(r.file, r.row) for r in local.rejects.rejects}
     assert (sponsors / "Observation.ndjson").stat().st_size > 20 * RANGE  # scanned and cut in many ranges
+
+
+def _site_files(export: Path, folder: Path) -> dict[str, Path]:
+    """An enrolment table of every Patient of the export but the last, a key of keyed pseudonyms, and a site's lab
+    map placing the sponsor-defined code ZZ-42 under the CDISC test of the LOINC-coded result it copies."""
+    folder.mkdir()
+    patients = [p["id"] for p in _objects(export / "Patient.ndjson")]
+    subjects = folder / "subjects.csv"
+    subjects.write_text("patient_id,subjid\n" + "".join(f"{p},{100 + i}\n" for i, p in enumerate(patients[:-1])),
+                        encoding="utf-8")
+    key = folder / "pseudonym.key"
+    key.write_text("a long random secret only the sponsor has", encoding="utf-8")
+    obs = _objects(export / "Observation.ndjson")
+    sponsor = next(o for o in obs if o.get("id") == "sponsor-1")
+    copied = next(o for o in obs if o.get("id") != "sponsor-1" and o.get("valueQuantity") == sponsor["valueQuantity"]
+                  and o.get("effectiveDateTime") == sponsor.get("effectiveDateTime")
+                  and o["code"]["coding"][0]["system"] == "http://loinc.org")
+    loinc = copied["code"]["coding"][0]["code"]
+    testcd = next(t.testcd for t in mappings.lab_tests().values() if loinc in {c.code for c in t.loincs} | {t.loinc})
+    lab_map = folder / "lab-map.csv"
+    lab_map.write_text(f"code,system,testcd\nZZ-42,http://example.org/local-lab,{testcd}\n", encoding="utf-8")
+    return {"subjects": subjects, "key": key, "lab_map": lab_map, "last": Path(patients[-1])}
+
+
+def test_enrolment_table_pseudonym_key_and_lab_map_reach_the_workers(hospital: Path, tmp_path: Path,  # noqa: F811
+                                                                       address: str) -> None:
+    """What a worker must be given besides the NDJSON: the enrolment table, the pseudonym key, the site's lab map.
+    Each run is byte-identical to the in-process engine, and each option visibly took effect."""
+    site = _site_files(hospital, tmp_path / "site")
+    local, _ = _both(hospital, tmp_path / "table", 3, address, subjects=site["subjects"], lab_map=site["lab_map"])
+    reasons = [r.reason for r in local.rejects.rejects if r.code == "REJ-FHIR-003"]
+    last = [r for r in reasons if site["last"].name in r]  # the Patient left out of the table, with its records
+    assert len(last) > 1 and all("not in the enrolment table" in r for r in last)
+    assert sum(f"Patient '{site['last'].name}' is not in the enrolment table subjects.csv" in r for r in last) == 1
+    assert set(local.study["DM"]["SUBJID"]) <= {str(100 + i) for i in range(8)}
+    assert not any("ZZ-42" in n for n in local.rejects.notes)  # placed by the lab map, not sponsor-defined
+    local, _ = _both(hospital, tmp_path / "keyed", 3, address, pseudonym_key_file=site["key"])
+    usubjids = list(local.study["DM"]["USUBJID"])
+    assert usubjids and all(re.fullmatch(r".*[0-9A-F]{16}", u) for u in usubjids), usubjids
+    everything = b"".join(p.read_bytes() for p in (tmp_path / "keyed" / "dask").rglob("*") if p.is_file())
+    assert b"a long random secret" not in everything and site["last"].name.encode() not in everything
 
 
 def test_a_partition_that_guessed_a_sponsor_code_is_read_again(sponsors: Path, tmp_path: Path,

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop.atomic import atomic_path
+from msc_interop.distinct import per_distinct
 from msc_interop.errors import InputError, MscInteropError, OutputLimitError, UnknownFormatError
 from msc_interop.inputs.kinds import SDTM_FORMAT_PREFERENCE, listed_files
 from msc_interop.sdtm import csvio, datasetjson, xpt
@@ -165,6 +166,25 @@ class DatasetFacts(NamedTuple):
     studyids: set[str]
     visit_counts: list[pd.DataFrame]  # count_visits of its rows (of each range)
 
+    def add(self, df: pd.DataFrame) -> None:
+        """Take in the facts of one more range of the dataset's rows."""
+        self.studyids.update(studyids_in(df))
+        counted = count_visits(df)
+        if counted is not None:
+            self.visit_counts.append(counted)
+
+
+def studyid_text(values: pd.Series) -> pd.Series:
+    """STUDYID as the study metadata reads it: trimmed text, "" for a null (worked out on the distinct values)."""
+    return per_distinct(lambda u: u.where(u.notna(), "").astype(str).str.strip(), values.astype(object))
+
+
+def studyids_in(df: pd.DataFrame) -> set[str]:
+    """The non-blank STUDYID values of a frame (none without the variable)."""
+    if "STUDYID" not in df.columns:
+        return set()
+    return set(pd.unique(studyid_text(df["STUDYID"]))) - {""}
+
 
 def read_sdtm(path: Path, *, meta: StudyMeta | None = None, not_read: Mapping[str, DatasetFacts] | None = None
               ) -> Study:
@@ -245,8 +265,7 @@ def _studyids(datasets: dict[str, pd.DataFrame]) -> dict[str, list[tuple[str, in
         df = datasets[name]
         if "STUDYID" not in df.columns:
             continue
-        text = df["STUDYID"].astype(object).where(df["STUDYID"].notna(), "").astype(str).str.strip()
-        codes, values = pd.factorize(text)
+        codes, values = pd.factorize(studyid_text(df["STUDYID"]))
         counts = np.bincount(codes, minlength=len(values))
         firsts = pd.Series(np.arange(len(codes))).groupby(codes).min()
         for i, value in enumerate(values):

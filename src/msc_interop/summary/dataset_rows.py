@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from msc_interop.sdtm.formats import count_visits
+from msc_interop.sdtm.formats import DatasetFacts
 from msc_interop.study import Study, conform
 from msc_interop.validate.folder_chunks import ChunkedFile
 
@@ -122,8 +122,7 @@ class FileRows(DatasetRows):
         """`texts`: codes of USUBJID and VISIT values shared by the files of one study (each value held once)."""
         self.name, self.fmt, self.path, self.chunk_rows = name, fmt, Path(path), chunk_rows or CHUNK_ROWS
         self.columns: list[str] = []
-        self.studyids: set[str] = set()
-        self.visit_counts: list[pd.DataFrame] = []
+        self.facts = DatasetFacts(set(), [])  # what the study metadata needs of the file (STUDYID, visits)
         self._texts = texts if texts is not None else Codes()
         self._subjects: set[int] = set()
         self._visits: dict[str, list[np.ndarray]] = {"s": [], "vn": [], "v": []}  # visit_pairs as codes
@@ -150,12 +149,7 @@ class FileRows(DatasetRows):
                 self._visits["s"].append(self._texts.add(pairs["USUBJID"]).astype(np.int32))
                 self._visits["vn"].append(pairs["VISITNUM"].to_numpy(dtype="float64"))
                 self._visits["v"].append(self._texts.add(pairs["VISIT"]).astype(np.int32))
-            if "STUDYID" in df.columns:
-                ids = df["STUDYID"].astype(object).where(df["STUDYID"].notna(), "").astype(str).str.strip()
-                self.studyids |= set(pd.unique(ids)) - {""}
-            counted = count_visits(df)
-            if counted is not None:
-                self.visit_counts.append(counted)
+            self.facts.add(df)
         self._has_visits = bool(has_visits)
         if self._has_visits:  # the first VISIT of each subject-visit over the whole file
             got = pd.DataFrame({k: np.concatenate(v) for k, v in self._visits.items()}, copy=False)

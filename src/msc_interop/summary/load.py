@@ -16,7 +16,7 @@ from msc_interop.errors import InputError
 from msc_interop.inputs.kinds import SDTM_SUFFIXES, InputKind, input_kind, is_fhir, listed_files, sdtm_folder
 from msc_interop.inputs.load import read_any, whole_domains
 from msc_interop.rejects import RejectReport
-from msc_interop.sdtm.formats import _BY_SUFFIX, DatasetFacts, _choose_files, read_sdtm
+from msc_interop.sdtm.formats import _BY_SUFFIX, _choose_files, read_sdtm
 from msc_interop.study import Study
 from msc_interop.summary.dataset_rows import Codes, FileRows, LargeStudy
 from msc_interop.validate.folder_chunks import Declined
@@ -52,7 +52,7 @@ def read_for_summary(paths: Sequence[str | Path], fhir_version: str | None = Non
                 continue
     if not on_disk:
         return read_any(paths, fhir_version=fhir_version, odm_map=odm_map)
-    facts = {n: DatasetFacts(r.studyids, r.visit_counts) for n, r in on_disk.items()}
+    facts = {n: r.facts for n, r in on_disk.items()}
     study = read_sdtm(folder, not_read=facts)
     study.sources.update({n: r.path.name for n, r in on_disk.items()})
     study, rejects = whole_domains(study, RejectReport(notes=listed_files(folder, SDTM_SUFFIXES)[1]))

@@ -34,7 +34,7 @@ import pandas as pd
 
 from msc_interop.errors import InputError, MscInteropError
 from msc_interop.partition import PARTITION_BYTES, SUBJECT, StudyPartition, _group_of, subject_ranges
-from msc_interop.sdtm.formats import count_visits, study_meta_from_data
+from msc_interop.sdtm.formats import DatasetFacts, count_visits, study_meta_from_data, studyids_in
 from msc_interop.sdtm.spill import representative_mask
 from msc_interop.study import Study, StudyMeta, conform
 from msc_interop.validate.columns import ColumnCache
@@ -112,8 +112,7 @@ class _Big:
         self.codes: list[np.ndarray] = []  # per chunk: each row's subject, as an index into self.subjects
         self.subjects: dict[str, int] = {}
         self.proxy: pd.DataFrame | None = None
-        self.studyids: set[str] = set()
-        self.visits: list[pd.DataFrame] = []
+        self.facts = DatasetFacts(set(), [])  # what the study metadata needs of the dataset (STUDYID, visits)
         self.rows = 0
         self.header: dict[str, Any] | None = None  # Dataset-JSON metadata
         self.held: list[pd.DataFrame] = []  # the chunks of a dataset without USUBJID
@@ -139,12 +138,7 @@ class _Big:
             got = df[col].value_counts(dropna=False)
             self.counted[col] = got if self.counted[col] is None else \
                 pd.concat([self.counted[col], got]).groupby(level=0, dropna=False).sum()
-        if "STUDYID" in df.columns:
-            ids = df["STUDYID"].astype(object).where(df["STUDYID"].notna(), "").astype(str).str.strip()
-            self.studyids |= set(pd.unique(ids)) - {""}
-        counted = count_visits(df)
-        if counted is not None:
-            self.visits.append(counted)
+        self.facts.add(df)
 
     def _pick(self, df: pd.DataFrame, rows: np.ndarray) -> None:
         """Keep df's representative rows (and their whole rows) with those already kept, reduced again."""
@@ -307,15 +301,12 @@ class _Run:
 
     def _meta(self, held: dict[str, pd.DataFrame], big: dict[str, _Big]) -> StudyMeta:
         """study_meta_from_data of the whole folder, from the held datasets and the big ones' facts."""
-        stand_ins = {n: pd.DataFrame({"STUDYID": sorted(b.studyids)}) for n, b in big.items()}
-        ids = set().union(*(b.studyids for b in big.values())) if big else set()
-        for df in held.values():
-            if "STUDYID" in df.columns:
-                ids |= set(df["STUDYID"].astype(object).where(df["STUDYID"].notna(), "").astype(str).str.strip())
-        if len(ids - {""}) > 1:
+        stand_ins = {n: pd.DataFrame({"STUDYID": sorted(b.facts.studyids)}) for n, b in big.items()}
+        ids = set().union(*(b.facts.studyids for b in big.values()), *map(studyids_in, held.values()))
+        if len(ids) > 1:
             raise Declined("more than one STUDYID (the whole read names each file and row)")
         visits = [c for c in map(count_visits, held.values()) if c is not None]
-        visits += [c for b in big.values() for c in b.visits]
+        visits += [c for b in big.values() for c in b.facts.visit_counts]
         try:
             return study_meta_from_data({**held, **stand_ins}, visit_counts=visits)
         except MscInteropError as exc:

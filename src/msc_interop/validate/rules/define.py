@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from lxml import etree
 
-from msc_interop.sdtm.define_model import ISO8601_COVER, ISO8601_KIND_PATTERNS, iso8601_kind
+from msc_interop.sdtm.define_model import ISO8601_COVER, iso8601_kinds
 from msc_interop.validate.columns import ColumnCache
 from msc_interop.validate.define_versions import (
     DefineVersion,
@@ -219,26 +219,6 @@ def described_variable_present(ctx: DefineContext, meta: RuleMeta) -> Iterable[F
         for item in group.items:
             if item.name not in df.columns:
                 yield meta.finding(file=str(ctx.path), dataset=ds, variable=item.name)
-
-
-def iso8601_kinds(values: pd.Series) -> pd.Series:
-    """The ODM ISO 8601 kind of each value (date, datetime, partialDate, partialDatetime, ... or text).
-
-    sdtm.define_model.iso8601_kind, the classification define.xml's DataTypes were chosen by; on many values the
-    kinds that have a pattern are matched column-wise first, the rest (durations, intervals, text) one by one.
-    """
-    if len(values) < 256:  # a Python loop beats the fixed cost of pandas string passes
-        return pd.Series([iso8601_kind(str(v)) for v in values], index=values.index, dtype=object)
-    text = values.astype(str)
-    kinds = np.full(len(text), None, dtype=object)
-    todo = np.arange(len(text))  # positions not classified yet: each pattern tries only those
-    for kind, pattern in ISO8601_KIND_PATTERNS.items():
-        hit = text.iloc[todo].str.fullmatch(pattern).to_numpy(dtype=bool)
-        kinds[todo[hit]] = kind
-        todo = todo[~hit]
-    for i in todo.tolist():
-        kinds[i] = iso8601_kind(text.iloc[i])
-    return pd.Series(kinds, index=values.index, dtype=object)
 
 
 def _is_number(v: str, integer: bool) -> bool:
