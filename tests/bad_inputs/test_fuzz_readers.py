@@ -27,7 +27,7 @@ from .sources import copy_of, run_cli
 
 KEEP = 12  # records kept in the fuzzed file
 
-FUZZ = settings(max_examples=int(os.environ.get("MSC_FUZZ_EXAMPLES", "20")), deadline=None,
+FUZZ = settings(max_examples=int(os.environ.get("MSC_FUZZ_EXAMPLES", "15")), deadline=None,
                 derandomize=not os.environ.get("MSC_FUZZ_EXAMPLES"),
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
