@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -50,3 +50,14 @@ def records_copy(tmp_path: Path) -> Callable[..., Path]:
         return target
 
     return make
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[object]:
+    """A 2-worker Dask LocalCluster (processes) for the `--engine dask` tests: started once per test process, as
+    the tests of validate's and from-fhir's Dask engines share it (a start costs seconds)."""
+    from msc_interop.engine.cluster import Cluster
+
+    with Cluster(workers=2) as c:
+        c.client()
+        yield c

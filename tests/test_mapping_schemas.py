@@ -47,3 +47,20 @@ def test_broken_file_is_refused_naming_the_place(tmp_path: Path, monkeypatch: py
     finally:
         mappings.load.cache_clear()
         mappings.schema.cache_clear()
+
+
+def test_what_json_has_not_is_refused_as_a_schema_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unquoted YAML date is no JSON string: jsonschema-rs cannot take it; jsonschema names it."""
+    shutil.copytree(MAPPINGS, tmp_path / "mappings")
+    path = tmp_path / "mappings" / "split_datasets.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("split_by: CAT", "split_by: 2026-01-01"),
+                    encoding="utf-8")
+    monkeypatch.setattr(mappings, "mappings_dir", lambda: tmp_path / "mappings")
+    mappings.load.cache_clear()
+    mappings.schema.cache_clear()
+    try:
+        with pytest.raises(MappingDataError, match=r"(?s)does not match its schema.*at split_by: "):
+            mappings.load("split_datasets")
+    finally:
+        mappings.load.cache_clear()
+        mappings.schema.cache_clear()

@@ -24,7 +24,7 @@ def frame_of_columns(columns: Mapping[str, Any], index: pd.Index) -> pd.DataFram
             s = value if value.index.equals(index) else value.reindex(index)
             parts.append(s.set_axis(index).rename(name))
         else:
-            parts.append(pd.Series(value, index=index, name=name))
+            parts.append(pd.Series(value, index=index, name=name, dtype=object if value is None else None))
     if not parts:
         return pd.DataFrame(index=index)
     return pd.concat(parts, axis=1)

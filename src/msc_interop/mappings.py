@@ -69,8 +69,11 @@ def load(name: str) -> dict[str, Any]:
         raise MappingDataError(f"missing mapping file {base / name}.yaml (or .json)")
     text = path.read_text(encoding="utf-8")
     data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_YamlLoader)
-    if _fast_validator(name).is_valid(data):
-        return data
+    try:
+        if _fast_validator(name).is_valid(data):
+            return data
+    except (ValueError, TypeError):  # what JSON has not (a YAML date, a number as a key): jsonschema says
+        pass
     # only a file that fails is checked again by jsonschema, whose errors name the place of each problem
     validator = jsonschema.Draft202012Validator(schema(name))
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))

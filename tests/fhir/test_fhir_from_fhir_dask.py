@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -39,13 +38,6 @@ def _objects(path: Path) -> list[dict]:
         if isinstance(obj, dict):
             out.append(obj)
     return out
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    with Cluster(workers=2) as c:
-        c.client()
-        yield c
 
 
 @pytest.fixture(scope="module")

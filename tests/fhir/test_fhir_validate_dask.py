@@ -55,13 +55,6 @@ def _cases() -> dict[str, tuple[list[Path], str | None]]:
     return out
 
 
-@pytest.fixture(scope="session")
-def cluster() -> Iterator[Cluster]:
-    with Cluster(workers=2) as c:
-        c.client()
-        yield c
-
-
 def _line_partition(path: Path, size: int) -> dict[int, int]:
     """Line number -> number of the partition that holds it, for files cut at `size` bytes."""
     out, first = {}, 1

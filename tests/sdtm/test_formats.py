@@ -168,3 +168,14 @@ def test_data_that_does_not_fit_sdtm_names_the_file(study: Study, tmp_path: Path
     (tmp_path / "lb.csv").write_text(text.replace("LBNAM", "lbnam", 1), encoding="utf-8")
     with pytest.raises(InputError, match=r"^lb\.csv: dataset LB: variable names \['lbnam'\]"):
         read_sdtm(tmp_path)
+
+
+def test_studyids_of_text_and_of_mixed_values():
+    """STUDYID as the study metadata reads it: trimmed text; values of mixed types each their own text (a
+    factorization of 1, 1.0 and True would make them one)."""
+    from msc_interop.sdtm.formats import studyids_in
+
+    assert studyids_in(pd.DataFrame({"STUDYID": [" MSC-1 ", "MSC-1", None, ""]})) == {"MSC-1"}
+    assert studyids_in(pd.DataFrame({"STUDYID": pd.Series([1, 1.0, True, None], dtype=object)})) == \
+        {"1", "1.0", "True"}
+    assert studyids_in(pd.DataFrame({"USUBJID": ["a"]})) == set()

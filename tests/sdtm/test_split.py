@@ -219,3 +219,22 @@ def test_wrote_lines_count_the_records_of_each_piece(tmp_path):
     assert f"wrote {tmp_path / 'xpt' / 'lbch.xpt'} (180 records)" in out
     assert f"wrote {tmp_path / 'xpt' / 'lbhe.xpt'} (135 records)" in out
     assert f"wrote {tmp_path / 'xpt' / 'lbtm.xpt'} (179 records)" in out
+
+
+@pytest.mark.parametrize("declared", [{}, {"AELLTCD": "text"}])
+def test_the_size_bound_never_skips_a_dataset_over_the_limit(declared):
+    """split.may_exceed lets the split skip measuring a dataset that cannot reach the limit; a package that holds a
+    number as $200 text (AELLTCD) makes the file larger than numbers at 8 bytes would: the bound must know it."""
+    from msc_interop.sdtm.package import DatasetLayout
+    from msc_interop.sdtm.split import frame_widths, may_exceed, xpt_size
+
+    n = 1000
+    df = pd.DataFrame({"STUDYID": ["S"] * n, "AESEQ": range(n), "AELLTCD": [10019211.0] * n})
+    lay = DatasetLayout(source="ae.xpt", columns=tuple(df.columns), labels={}, label=None,
+                        lengths={"STUDYID": 200, **({"AELLTCD": 200} if declared else {})}, types=declared)
+    size = xpt_size(n, frame_widths(df, lay, "utf-8"))
+    if declared:  # the number stored as 200 bytes of text
+        assert size > xpt_size(n, {"STUDYID": 200, "AESEQ": 8, "AELLTCD": 8})
+    for limit in (size - 1, size, size + 1):
+        assert may_exceed(df, lay, limit) or size <= limit  # never "cannot exceed" for a file over the limit
+    assert not may_exceed(df, lay, 10 * size)  # far under the limit: not measured

@@ -175,8 +175,15 @@ class DatasetFacts(NamedTuple):
 
 
 def studyid_text(values: pd.Series) -> pd.Series:
-    """STUDYID as the study metadata reads it: trimmed text, "" for a null (worked out on the distinct values)."""
-    return per_distinct(lambda u: u.where(u.notna(), "").astype(str).str.strip(), values.astype(object))
+    """STUDYID as the study metadata reads it: trimmed text, "" for a null (worked out on the distinct values when
+    all are text: factorizing mixed values would make 1, 1.0 and True one value)."""
+    def text(u: pd.Series) -> pd.Series:
+        return u.where(u.notna(), "").astype(str).str.strip()
+
+    values = values.astype(object)
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        return per_distinct(text, values)
+    return text(values)
 
 
 def studyids_in(df: pd.DataFrame) -> set[str]:

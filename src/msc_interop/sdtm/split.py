@@ -215,11 +215,12 @@ def _oversize_supp(datasets: dict[str, pd.DataFrame], layouts: dict[str, Dataset
 
 def may_exceed(df: pd.DataFrame, lay: DatasetLayout | None, limit: int) -> bool:
     """Whether the dataset's XPT file could be over `limit` bytes: with every text variable at XPT v5's 200
-    bytes (check_fits refused longer values), it is not, and measuring its values (a pass over every one) is
-    not needed."""
+    bytes (check_fits refused longer values) or its package's own length, numbers the package holds as text
+    among them (as_package_states), it is not, and measuring its values (a pass over every one) is not needed."""
     least = lay.lengths if lay else {}
-    widest = {str(c): 8 if pd.api.types.is_numeric_dtype(df[c]) else max(MAX_VALUE_BYTES, int(least.get(str(c), 0)))
-              for c in df.columns}
+    as_text = {c for c, kind in lay.types.items() if kind == "text"} if lay else set()
+    widest = {str(c): 8 if pd.api.types.is_numeric_dtype(df[c]) and str(c) not in as_text
+              else max(MAX_VALUE_BYTES, int(least.get(str(c), 0))) for c in df.columns}
     return xpt_size(len(df), widest) > limit
 
 
