@@ -25,10 +25,9 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import mappings
-from msc_interop.columns_frame import frame_of_columns
 from msc_interop.errors import MscInteropError
 from msc_interop.sdtm.package import DatasetLayout, Package, as_package_states
-from msc_interop.sdtm.xpt import MAX_VALUE_BYTES, variable_labels
+from msc_interop.sdtm.xpt import MAX_VALUE_BYTES, as_stored, variable_labels
 from msc_interop.sdtm.xpt_layout import RECORD
 from msc_interop.sdtm.xpt_rows import storage_widths
 from msc_interop.study import Study
@@ -88,9 +87,7 @@ def xpt_size(n_rows: int, widths: dict[str, int]) -> int:
 def frame_widths(df: pd.DataFrame, lay: DatasetLayout | None, encoding: str) -> dict[str, int]:
     """Storage widths as the XPT writer computes them (numbers 8, text its longest encoded value)."""
     frame = as_package_states(df, lay)
-    typed = frame_of_columns({c: (frame[c].astype("float64") if pd.api.types.is_numeric_dtype(frame[c])
-                                  else frame[c].astype(object)) for c in frame.columns}, frame.index)
-    return storage_widths(typed, encoding, lay.lengths if lay else None)
+    return storage_widths(as_stored(frame), encoding, lay.lengths if lay else None)
 
 
 @functools.cache

@@ -136,7 +136,7 @@ def frames_writer(shape: pd.DataFrame, name: str, path: Path, *, labels: Mapping
     var_labels = variable_labels(name, [str(c) for c in shape.columns])
     if labels:
         var_labels.update({k: v for k, v in labels.items() if k in var_labels})
-    frame = _as_stored(shape)
+    frame = as_stored(shape)
     header = {"file_format_version": 5, "table_name": name,
               "file_label": mappings.dataset_label(name) if label is None else label,
               "column_labels": [var_labels[c] for c in frame.columns]}
@@ -154,7 +154,7 @@ def frames_writer(shape: pd.DataFrame, name: str, path: Path, *, labels: Mapping
 
                 def write(part: pd.DataFrame) -> None:
                     nonlocal written
-                    stored = frame if part is shape else _as_stored(part)  # write_conformed: the shape is the rows
+                    stored = frame if part is shape else as_stored(part)  # write_conformed: the shape is the rows
                     written += xpt_rows.write_records(fh, stored, widths, encoding)
 
                 yield write
@@ -173,7 +173,7 @@ def _no_rows(name: str) -> Callable[[pd.DataFrame], None]:
     return write
 
 
-def _as_stored(data: pd.DataFrame) -> pd.DataFrame:
+def as_stored(data: pd.DataFrame) -> pd.DataFrame:
     """Numbers as doubles (Int64 with NA becomes float with NaN: a SAS missing value), text as object."""
     out = {}
     for col in data.columns:
