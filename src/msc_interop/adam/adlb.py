@@ -10,7 +10,7 @@ from msc_interop import dates
 from msc_interop.adam import metadata, supp
 from msc_interop.adam.adsl import treatment_of
 from msc_interop.study import Study
-from msc_interop.summary.lab_data import NR, LabData, prepare
+from msc_interop.summary.lab_data import NR, LabData, param_data, prepare
 
 
 def build_adlb(study: Study, adsl: pd.DataFrame) -> pd.DataFrame:
@@ -18,7 +18,10 @@ def build_adlb(study: Study, adsl: pd.DataFrame) -> pd.DataFrame:
     the records the by-visit tables use."""
     lb = study["LB"].reset_index(drop=True)
     d = prepare(lb, None)
-    a = d.a.assign(key=d.keys())  # one row per LB record, in LB order
+    try:
+        a = _records(d, len(lb))
+    finally:
+        d.close()
     out = supp.merge(study, "LB", lb.drop(columns=[c for c in ("DOMAIN",) if c in lb.columns]))
     qualifiers = out.attrs["supp"]
     trt = treatment_of(adsl)
@@ -34,7 +37,7 @@ def build_adlb(study: Study, adsl: pd.DataFrame) -> pd.DataFrame:
     out["AVAL"] = aval
     out["AVALC"] = lb["LBSTRESC"].to_numpy(dtype=object) if "LBSTRESC" in lb else ""
     is_base = a["is_base"].to_numpy()
-    base = d.base_values(np.arange(len(a)))
+    base = a["base"].to_numpy()
     out["BASE"] = base
     post = a["post"].to_numpy()
     chg = np.where(post, aval - base, np.nan)
@@ -46,8 +49,7 @@ def build_adlb(study: Study, adsl: pd.DataFrame) -> pd.DataFrame:
     out["ANRHI"] = lb["LBSTNRHI"].to_numpy(dtype="float64") if "LBSTNRHI" in lb else np.nan
     nr = np.asarray(NR, dtype=object)
     out["ANRIND"] = nr[a["nr"].to_numpy()]
-    base_nr = d.base["nr"].reindex(a["key"].to_numpy())
-    out["BNRIND"] = [NR[int(x)] if x == x else "" for x in base_nr.to_numpy(dtype="float64")]
+    out["BNRIND"] = [NR[int(x)] if x == x else "" for x in a["base_nr"].to_numpy(dtype="float64")]
     visit = lb["VISIT"].to_numpy(dtype=object) if "VISIT" in lb else np.full(len(lb), "", dtype=object)
     out["AVISIT"] = np.where(is_base, "Baseline", visit)
     out["AVISITN"] = a["vn"].to_numpy()
@@ -56,9 +58,7 @@ def build_adlb(study: Study, adsl: pd.DataFrame) -> pd.DataFrame:
     trtsdt = metadata.from_sas_date(out["USUBJID"].map(trt["TRTSDT"]).astype("float64"))
     diff = (pd.to_datetime(adt) - trtsdt).dt.days.astype("float64")
     out["ADY"] = diff.where(diff < 0, diff + 1)
-    used = np.zeros(len(lb), dtype=bool)
-    used[_chosen(d)] = True
-    out["ANL01FL"] = np.where(used, "Y", "")
+    out["ANL01FL"] = np.where(a["used"].to_numpy(), "Y", "")
     result = metadata.order("ADLB", out).reset_index(drop=True)
     result.attrs["supp"] = qualifiers
     return result
@@ -88,12 +88,32 @@ def paramcds(testcd: pd.Series) -> np.ndarray:
     return np.asarray(out, dtype=object)
 
 
-def _chosen(d: LabData) -> np.ndarray:
-    """LB row positions the by-visit tables use (summary/lab_data.analysis_rows): the baseline records and, per
-    subject, parameter and scheduled post-baseline visit, the record of the highest LBSEQ (then the later row)."""
-    a = d.a
+def _records(d: LabData, n: int) -> pd.DataFrame:
+    """One row per LB record (in LB order): param, value, vn, nr, is_base, post, the subject's baseline value and
+    class (base, base_nr: NaN without), and `used`: the records the by-visit tables use (the baseline records and,
+    per subject, parameter and scheduled post-baseline visit, the record of the highest LBSEQ, then the later row:
+    summary/lab_data.analysis_rows)."""
+    out = {"param": np.zeros(n, dtype=np.int32), "value": np.full(n, np.nan), "vn": np.full(n, np.nan),
+           "nr": np.zeros(n, dtype=np.int8), "is_base": np.zeros(n, dtype=bool), "post": np.zeros(n, dtype=bool),
+           "base": np.full(n, np.nan), "base_nr": np.full(n, np.nan), "used": np.zeros(n, dtype=bool)}
+    for p in range(len(d.params)):
+        lp = param_data(d, p)
+        a = lp.a
+        row, subj = a["row"].to_numpy(), a["subj"].to_numpy()
+        for c in ("param", "value", "vn", "nr", "is_base", "post"):
+            out[c][row] = a[c].to_numpy()
+        at = lp.base_at[subj]
+        has = at >= 0
+        out["base"][row] = lp.base_values(subj)
+        out["base_nr"][row[has]] = lp.base["nr"].to_numpy()[at[has]]
+        out["used"][row[_chosen(a)]] = True
+    return pd.DataFrame(out, copy=False)
+
+
+def _chosen(a: pd.DataFrame) -> np.ndarray:
+    """Positions in `a` (one parameter's records) of the records the by-visit tables use."""
     base = np.flatnonzero(a["is_base"].to_numpy())
     post = np.flatnonzero((a["post"] & a["sched"]).to_numpy())
-    cand = a.iloc[post].assign(_i=post, key=d.keys(post)).sort_values(["key", "vn", "seq", "_i"])
-    last = cand.drop_duplicates(["key", "vn"], keep="last")["_i"].to_numpy()
+    cand = a.iloc[post].assign(_i=post).sort_values(["subj", "vn", "seq", "_i"])
+    last = cand.drop_duplicates(["subj", "vn"], keep="last")["_i"].to_numpy()
     return np.concatenate([base, last])

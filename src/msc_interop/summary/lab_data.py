@@ -20,6 +20,8 @@ rows take seconds. Definitions:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -28,6 +30,7 @@ from msc_interop.errors import MscInteropError
 from msc_interop.sdtm.reference_range import reference_indicator
 from msc_interop.summary._common import decimals_of, is_partial, labels_of, visit_counts, visitnum_text
 from msc_interop.summary.dataset_rows import Codes, DatasetRows, FrameRows
+from msc_interop.summary.grouped_spill import GroupedSpill
 
 NR = ("", "NORMAL", "LOW", "HIGH", "ABNORMAL")  # classification codes 0..4
 N_NORMAL, N_LOW, N_HIGH, N_ABN = 1, 2, 3, 4
@@ -44,45 +47,35 @@ TITLES = {
 
 
 class LabData:
-    """LB reduced to integer codes (subject, parameter, visit number); see the module docstring for the definitions."""
+    """LB reduced to integer codes: the parameter table, the decisions every parameter shares (baseline rule, visit
+    labels, the modal baseline visit) and each parameter's records, spilled to a temporary file and read back one
+    parameter at a time (`param_data`); see the module docstring for the definitions. Close it when done."""
 
     def __init__(self) -> None:
         self._cells: list[dict[str, str]] = []
         self.params: pd.DataFrame
-        self.a: pd.DataFrame
-        self.subjects: np.ndarray
+        self.subjects: np.ndarray  # USUBJID of each subject code
         self.visit_label: dict[float, str]
-        self.base: pd.DataFrame
         self.rule: str
         self.counts: dict[str, int] = {}
-        self.base_at: np.ndarray  # per subject-test key: its row in `base`, -1 without a baseline
-        self.rowid: np.ndarray | None = None  # each record's row in LB where records were left out (else the same)
-        self.has_text: np.ndarray  # LBSTRESC not empty, per record
+        self.n_records = 0  # records kept (of subjects in the population)
         self.partial: list[pd.DataFrame] = []  # USUBJID, VISIT, LBDTC of records with a partial LBDTC
         self.n_partial = 0
         self.outside_records = 0  # records of subjects outside the population, and those subjects
         self.outside: set[str] = set()
+        self.spill: GroupedSpill | None = None  # the records, by (test, unit) pair code
+        self.pair_of: np.ndarray = np.zeros(0, dtype=np.int64)  # parameter -> its pair code in the spill
+        self.candidates: tuple[str, list[float]] = ("first", [])  # the baseline rule: kind, visits
+        self.modal_vn = -np.inf  # the most common baseline visit: the baseline visit of keys without one
 
-    def keys(self, rows: np.ndarray | None = None) -> np.ndarray:
-        """The subject-test key (subject code x parameters + parameter) of the records at `rows` (all: None); made
-        when asked, not held (80 MB at 10M records)."""
-        subj, param = self.a["subj"].to_numpy(), self.a["param"].to_numpy()
-        if rows is not None:
-            subj, param = subj[rows], param[rows]
-        return subj.astype(np.int64) * len(self.params) + param
+    def records(self, p: int) -> np.ndarray:
+        """The records (RECORD) of parameter `p`, in LB order."""
+        assert self.spill is not None
+        return self.spill.get(int(self.pair_of[p]))
 
-    def base_values(self, rows: np.ndarray) -> np.ndarray:
-        """The baseline value of the subject and test of each record at positions `rows` of `a` (NaN: none)."""
-        out = np.empty(len(rows), dtype="float64")
-        value = self.base["value"].to_numpy()
-        for r in _slices(len(rows)):
-            at = self.base_at[self.keys(rows[r])]
-            out[r] = np.where(at >= 0, value[np.maximum(at, 0)], np.nan)
-        return out
-
-    def rows_at(self, pos: np.ndarray) -> np.ndarray:
-        """The LB rows of records at positions `pos` (of `a`)."""
-        return np.asarray(pos, dtype=np.int64) if self.rowid is None else self.rowid[pos]
+    def close(self) -> None:
+        if self.spill is not None:
+            self.spill.close()
 
     def period_label(self, period: float) -> str:
         """Row label of an analysis period: Baseline, a visit, or Last post-baseline."""
@@ -110,45 +103,54 @@ class LabData:
         return dict(self._cells[int(p)])
 
 
+@dataclass
+class LabParam:
+    """One parameter's records with their baseline and post-baseline flags (`a`: subj, param, vn, seq, value, nr,
+    row (the record's row in LB), is_base, post, sched; in LB order) and the subjects' baseline records."""
+
+    p: int
+    a: pd.DataFrame
+    has_text: np.ndarray  # LBSTRESC not empty, per record
+    base: pd.DataFrame  # vn, value, nr of each subject's baseline record, indexed by subject code
+    base_at: np.ndarray  # per subject code: its row in `base`, -1 without a baseline
+
+    def base_values(self, subj: np.ndarray) -> np.ndarray:
+        """The baseline value of each subject code in `subj` (NaN: none)."""
+        at = self.base_at[subj]
+        out = np.full(len(at), np.nan)
+        has = at >= 0
+        out[has] = self.base["value"].to_numpy()[at[has]]
+        return out
+
+
 # the LB variables the lab tables read (a big LB is read a range of rows at a time, these columns only)
 LB_COLUMNS = ("USUBJID", "LBTESTCD", "LBTEST", "LBCAT", "LBSTRESC", "LBSTRESN", "LBSTRESU", "LBSTNRLO", "LBSTNRHI",
               "LBNRIND", "LBBLFL", "LBLOBXFL", "VISITNUM", "VISIT", "LBSEQ", "LBDY", "LBDTC")
 
-
-def _slices(n: int, step: int = 1 << 20) -> list[slice]:
-    """Consecutive slices of `step` rows covering 0..n (per-row arithmetic a slice at a time)."""
-    return [slice(a, min(a + step, n)) for a in range(0, n, step)]
+# one kept LB record as numbers (41 bytes); `flags` bits:
+RECORD = np.dtype([("subj", "<i4"), ("value", "<f8"), ("vn", "<f8"), ("seq", "<f8"), ("row", "<i8"),
+                   ("nr", "i1"), ("flags", "u1")])
+BEFORE_DOSE, BLFL, LOBXFL, HAS_TEXT = 1, 2, 4, 8  # LBDY < 1, LBBLFL = Y, LBLOBXFL = Y, LBSTRESC not empty
 
 
 class _Gathered:
     """Every kept LB record reduced to numbers, in one pass over the ranges (see `gather`)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self) -> None:
         self.subj, self.test, self.unit, self.pair = Codes(), Codes(), Codes(), Codes()
-        self.size, self.n = size, 0  # rows the arrays can hold (the dataset's), rows kept so far
-        self.cols: dict[str, np.ndarray] = {}
+        self.n = 0  # rows kept so far
+        self.spill = GroupedSpill(RECORD)
+        self.numeric: set[int] = set()  # pair codes with a numeric result
+        self.flagged = {"LBBLFL": False, "LBLOBXFL": False}  # any record flagged so
         self.first_text: list[tuple[str, str]] = []  # LBTEST, LBCAT of each (test, unit) pair's first record
         self.ranges: list[pd.Series] = []  # records per (pair, LBSTNRLO, LBSTNRHI)
         self.nr_derived = 0
-        self.kept: list[tuple[int, int, np.ndarray | None]] = []  # per range: first row, rows, which were kept
         self.visits: list[pd.Series] = []
         self.resc_pairs: list[pd.DataFrame] = []  # (pair, LBSTRESC) of tests the mapping does not know
         self.partial: list[pd.DataFrame] = []  # USUBJID, VISIT, LBDTC of records with a partial LBDTC
         self.n_partial = 0
         self.outside_records = 0
         self.outside: set[str] = set()
-
-    def put(self, name: str, values: np.ndarray) -> None:
-        """The range's values of `name`, after those of the ranges before (arrays made once, at the dataset's
-        size: no copies while growing, no heap left in pieces)."""
-        arr = self.cols.get(name)
-        if arr is None:
-            arr = self.cols[name] = np.empty(self.size, dtype=values.dtype)
-        arr[self.n:self.n + len(values)] = values
-
-    def whole(self, name: str, dtype: str) -> np.ndarray:
-        arr = self.cols.pop(name, None)
-        return arr[:self.n].astype(dtype, copy=False) if arr is not None else np.zeros(0, dtype=dtype)
 
 
 def _float(df: pd.DataFrame, name: str, coerce: bool = False) -> np.ndarray:
@@ -157,30 +159,28 @@ def _float(df: pd.DataFrame, name: str, coerce: bool = False) -> np.ndarray:
     return (pd.to_numeric(df[name], errors="coerce") if coerce else df[name]).to_numpy(dtype="float64")
 
 
-def gather(rows: DatasetRows, subjects: pd.Series | None) -> tuple[_Gathered, int]:
-    """One pass over LB's ranges: the records of `subjects` (all when None) as codes and numbers; the others
-    counted. Returns what was gathered and the number of records kept."""
-    g = _Gathered(len(rows))
+def gather(rows: DatasetRows, subjects: pd.Series | None) -> _Gathered:
+    """One pass over LB's ranges: the records of `subjects` (all when None) as numbers, spilled by (test, unit)
+    pair; the others counted."""
+    g = _Gathered()
     known = mappings.lab_tests()
     keep_set = None if subjects is None else pd.Index(subjects)
-    n = 0
     for chunk in rows.chunks(LB_COLUMNS):
-        first, length, inside = int(chunk.index[0]) if len(chunk) else 0, len(chunk), None
+        first = int(chunk.index[0]) if len(chunk) else 0
+        row = np.arange(first, first + len(chunk), dtype=np.int64)
         if keep_set is not None:
             inside = chunk["USUBJID"].isin(keep_set).to_numpy()
             if not inside.all():
                 g.outside_records += int((~inside).sum())
                 g.outside.update(chunk["USUBJID"].to_numpy()[~inside])
-                chunk = chunk[inside]
-            else:
-                inside = None
-        g.kept.append((first, length, inside))
-        g.put("subj", g.subj.add(chunk["USUBJID"]).astype(np.int32))
+                chunk, row = chunk[inside], row[inside]
+        rec = np.empty(len(chunk), dtype=RECORD)
+        rec["row"] = row
+        rec["subj"] = g.subj.add(chunk["USUBJID"])
         test = g.test.add(chunk["LBTESTCD"])
         unit = g.unit.add(chunk["LBSTRESU"] if "LBSTRESU" in chunk else np.full(len(chunk), "", dtype=object))
         before = len(g.pair.index)
         pair = g.pair.add(test * (1 << 32) + unit)
-        g.put("pair", pair.astype(np.int32))
         new, at = np.unique(pair, return_index=True)
         for code, i in zip(new, at, strict=True):
             if code >= before:
@@ -192,7 +192,8 @@ def gather(rows: DatasetRows, subjects: pd.Series | None) -> tuple[_Gathered, in
             g.resc_pairs.append(pd.DataFrame({"p": pair[unknown], "c": chunk["LBSTRESC"].to_numpy()[unknown]})
                                 .drop_duplicates())
         value, lo, hi = _float(chunk, "LBSTRESN", coerce=True), _float(chunk, "LBSTNRLO"), _float(chunk, "LBSTNRHI")
-        g.put("value", value)
+        rec["value"] = value
+        g.numeric.update(np.unique(pair[~np.isnan(value)]).tolist())
         rng = pd.DataFrame({"pair": pair, "lo": lo, "hi": hi}).dropna(how="all", subset=["lo", "hi"])
         g.ranges.append(rng.groupby(["pair", "lo", "hi"], dropna=False).size())
         # reference range classification: LBNRIND, derived from the range where empty (the builders' derivation).
@@ -203,17 +204,23 @@ def gather(rows: DatasetRows, subjects: pd.Series | None) -> tuple[_Gathered, in
                                                 pd.Series(lo[todo]), pd.Series(hi[todo])))
         nr[todo] = derived
         g.nr_derived += int(np.count_nonzero(derived))
-        g.put("nr", nr)
-        g.put("vn", _float(chunk, "VISITNUM"))
-        g.put("seq", _float(chunk, "LBSEQ", coerce=True) if "LBSEQ" in chunk
-              else np.arange(n, n + len(chunk), dtype="float64"))
+        rec["nr"] = nr
+        rec["vn"] = _float(chunk, "VISITNUM")
+        seq = (_float(chunk, "LBSEQ", coerce=True) if "LBSEQ" in chunk
+               else np.arange(g.n, g.n + len(chunk), dtype="float64"))
+        rec["seq"] = np.where(np.isnan(seq), -1.0, seq)
+        flags = np.zeros(len(chunk), dtype=np.uint8)
         with np.errstate(invalid="ignore"):
-            g.put("before_dose", _float(chunk, "LBDY", coerce=True) < 1)  # LBDY < 1: not post-baseline
-        for flag in ("LBBLFL", "LBLOBXFL"):
+            flags[_float(chunk, "LBDY", coerce=True) < 1] |= BEFORE_DOSE  # LBDY < 1: not post-baseline
+        for flag, bit in (("LBBLFL", BLFL), ("LBLOBXFL", LOBXFL)):
             if flag in chunk:
-                g.put(flag, chunk[flag].eq("Y").to_numpy())
-        g.put("has_text", chunk["LBSTRESC"].ne("").to_numpy() if "LBSTRESC" in chunk
-              else np.zeros(len(chunk), dtype=bool))
+                yes = chunk[flag].eq("Y").to_numpy()
+                flags[yes] |= bit
+                g.flagged[flag] = g.flagged[flag] or bool(yes.any())
+        if "LBSTRESC" in chunk:
+            flags[chunk["LBSTRESC"].ne("").to_numpy()] |= HAS_TEXT
+        rec["flags"] = flags
+        g.spill.add(pair, rec)
         if "VISITNUM" in chunk:
             g.visits.append(visit_counts(chunk))
         if "LBDTC" in chunk:
@@ -221,27 +228,21 @@ def gather(rows: DatasetRows, subjects: pd.Series | None) -> tuple[_Gathered, in
             if partial.any():
                 g.n_partial += int(partial.sum())
                 g.partial.append(chunk.loc[partial, ["USUBJID", "VISIT", "LBDTC"]].drop_duplicates())
-        n += len(chunk)
-        g.n = n
-    return g, n
+        g.n += len(chunk)
+    return g
 
 
 def prepare(lb: pd.DataFrame | DatasetRows, baseline: str | None, subjects: pd.Series | None = None) -> LabData:
-    """LB as codes, with the baseline and post-baseline flags of every record; `subjects`: only theirs."""
+    """LB as codes, its records spilled by parameter, with the decisions every parameter shares (the baseline
+    rule and the modal baseline visit); `subjects`: only theirs. Each parameter's records: `param_data`."""
     rows = lb if isinstance(lb, DatasetRows) else FrameRows("LB", lb)
     has = set(rows.columns)
-    g, n = gather(rows, subjects)
+    g = gather(rows, subjects)
     d = LabData()
-    d.outside_records, d.outside = g.outside_records, g.outside
-    if g.outside_records:
-        d.rowid = np.concatenate([np.arange(a, a + k, dtype=np.int64)[m] if m is not None
-                                  else np.arange(a, a + k, dtype=np.int64) for a, k, m in g.kept])
-    subj = g.whole("subj", "int32")
-    subj_u = g.subj.values()
+    d.spill = g.spill
+    d.outside_records, d.outside, d.n_records = g.outside_records, g.outside, g.n
     test_u, unit_u = g.test.values(), g.unit.values()
     pair_keys = np.array(list(g.pair.index), dtype=np.int64)
-    praw = g.whole("pair", "int32")
-    value = g.whole("value", "float64")
 
     # parameter table, sorted for display (category, test code, unit); codes renumbered in that order
     params = pd.DataFrame({
@@ -258,10 +259,9 @@ def prepare(lb: pd.DataFrame | DatasetRows, baseline: str | None, subjects: pd.S
     params = params.drop(columns=["_rank", "_cat"])
     remap = np.empty(len(order), dtype=np.int32)
     remap[order] = np.arange(len(order), dtype=np.int32)
-    param = remap[praw]
-    del praw
+    d.pair_of = order.astype(np.int64)
     params = params.iloc[order].reset_index(drop=True)
-    params["numeric"] = np.bincount(param[~np.isnan(value)], minlength=len(params)) > 0
+    params["numeric"] = np.array([int(c) in g.numeric for c in order], dtype=bool)
     params["decimals"] = _decimals(g, remap, params)
     rc = pd.concat(g.ranges).groupby(level=[0, 1, 2], dropna=False).sum().reset_index(name="k")
     rc["param"] = remap[rc.pop("pair").to_numpy()] if len(rc) else np.zeros(0, dtype=np.int64)
@@ -270,67 +270,79 @@ def prepare(lb: pd.DataFrame | DatasetRows, baseline: str | None, subjects: pd.S
     params["lo"] = modal["lo"].reindex(range(len(params))).to_numpy()
     params["hi"] = modal["hi"].reindex(range(len(params))).to_numpy()
     params["n_ranges"] = rc.groupby("param").size().reindex(range(len(params)), fill_value=0).to_numpy()
-
-    nr = g.whole("nr", "int8")
+    d.params, d.subjects = params, np.asarray(g.subj.values(), dtype=object)
     d.counts["nr_derived"] = g.nr_derived
-
-    vn = g.whole("vn", "float64")
-    seq = g.whole("seq", "float64")
-    seq[np.isnan(seq)] = -1.0
-    before_dose = g.whole("before_dose", "bool")
-    key = subj.astype(np.int64) * len(params) + param
-    # one row per record, in LB order (the index is the record's position); arrays of its own: not copied
-    a = pd.DataFrame({"subj": subj, "param": param, "vn": vn, "seq": seq, "value": value, "nr": nr}, copy=False)
-    del subj, seq, nr
     d.visit_label = labels_of(g.visits)
-    d.has_text = g.whole("has_text", "bool")
     d.partial, d.n_partial = g.partial, g.n_partial
 
-    # baseline
-    blfl = g.whole("LBBLFL", "bool") if "LBBLFL" in has else None
-    lobx = g.whole("LBLOBXFL", "bool") if "LBLOBXFL" in has else None
+    # baseline rule
     if baseline is not None:
         vns = _resolve_visit(baseline, d.visit_label)
-        cand = np.isin(vn, vns)
+        d.candidates = ("visit", vns)
         d.rule = (f"baseline = the record at visit {baseline!r} (VISITNUM {', '.join(visitnum_text(v) for v in vns)})"
                   ", as requested")
-    elif blfl is not None and blfl.any():
-        cand = blfl
+    elif g.flagged["LBBLFL"]:
+        d.candidates = ("flag", [BLFL])
         d.rule = "baseline = the record flagged LBBLFL = 'Y' (the study's baseline flag)"
-    elif lobx is not None and lobx.any():
-        cand = lobx
+    elif g.flagged["LBLOBXFL"]:
+        d.candidates = ("flag", [LOBXFL])
         d.rule = "baseline = the record flagged LBLOBXFL = 'Y' (last observation before exposure)"
     else:
-        first_vn = pd.Series(vn).groupby(key).transform("min").to_numpy()
-        cand = (vn == first_vn) & ~np.isnan(vn)
         d.rule = ("baseline = the subject's first visit for the test (the study has no LBLOBXFL baseline flag)")
-    del blfl, lobx
-    c = a.loc[cand, ["seq", "vn", "value", "nr"]]
-    c = c.assign(key=key[cand], pos=c.index.to_numpy()).sort_values(["key", "seq", "pos"])
-    d.counts["baseline_duplicates"] = int(len(c) - c["key"].nunique())
-    c = c.drop_duplicates("key", keep="last")
-    is_base = np.zeros(n, dtype=bool)
-    is_base[c["pos"].to_numpy()] = True
-    d.base = c.set_index("key")[["vn", "value", "nr"]]
-    modal_vn = float(c["vn"].mode().min()) if len(c) and c["vn"].notna().any() else -np.inf
-    d.base_at = np.full(int(key.max()) + 1 if n else 0, -1, dtype=np.int32)  # keys are dense (subject x test)
-    d.base_at[d.base.index.to_numpy()] = np.arange(len(d.base), dtype=np.int32)
-    post = np.empty(n, dtype=bool)
-    base_vn = d.base["vn"].to_numpy()
-    for r in _slices(n):  # a million records at a time: no 10M-row temporaries
-        where = d.base_at[key[r]]
-        rvn = np.where(where >= 0, base_vn[np.maximum(where, 0)], modal_vn)
-        with np.errstate(invalid="ignore"):
-            post[r] = (vn[r] > rvn) & ~np.isnan(vn[r]) & ~before_dose[r]
-    a["is_base"] = is_base
-    a["post"] = post & ~is_base
-    a["sched"] = ~np.isnan(vn) & (np.floor(vn) == vn)
-    d.counts["no_baseline_keys"] = int(np.count_nonzero(np.bincount(key)) - len(d.base))
-    d.counts["pre_not_base"] = int((~a["post"] & ~a["is_base"] & ~np.isnan(vn)).sum())
-    d.counts["no_visitnum"] = int(np.isnan(vn).sum())
-    d.counts["unscheduled"] = int((~np.isnan(vn) & ~a["sched"]).sum())
-    d.params, d.a, d.subjects = params, a, np.asarray(subj_u, dtype=object)
+    # the modal baseline visit over every parameter's baseline records (keys without a baseline are post-baseline
+    # after it): one pass over the parameters before any table
+    visits: list[pd.Series] = []
+    d.counts["baseline_duplicates"] = 0
+    for p in range(len(params)):
+        rec = d.records(p)
+        at, duplicates = _baseline_rows(d, rec)
+        d.counts["baseline_duplicates"] += duplicates
+        visits.append(pd.Series(rec["vn"][at]).value_counts())
+    counts = pd.concat(visits).groupby(level=0).sum() if visits else pd.Series(dtype="int64")
+    if len(counts):
+        d.modal_vn = float(counts.index[counts.to_numpy() == counts.max()].min())
     return d
+
+
+def _baseline_rows(d: LabData, rec: np.ndarray) -> tuple[np.ndarray, int]:
+    """Positions (in `rec`, one parameter's records) of each subject's baseline record, in subject-code order,
+    and the number of other candidates (the highest LBSEQ wins, then the later record)."""
+    subj, vn = rec["subj"], rec["vn"]
+    kind, what = d.candidates
+    if kind == "visit":
+        cand = np.isin(vn, what)
+    elif kind == "flag":
+        cand = (rec["flags"] & what[0]) > 0
+    else:
+        first_vn = pd.Series(vn).groupby(subj).transform("min").to_numpy()
+        cand = (vn == first_vn) & ~np.isnan(vn)
+    at = np.flatnonzero(cand)
+    at = at[np.lexsort((at, rec["seq"][at], subj[at]))]
+    s = subj[at]
+    last = np.r_[s[1:] != s[:-1], True] if len(at) else np.zeros(0, dtype=bool)
+    return at[last], int(len(at) - np.count_nonzero(last))
+
+
+def param_data(d: LabData, p: int) -> LabParam:
+    """Parameter `p`'s records with baseline and post-baseline flags (see the module docstring)."""
+    rec = d.records(p)
+    n = len(rec)
+    subj = rec["subj"].copy()
+    vn, seq, value, nr, flags = (rec[k].copy() for k in ("vn", "seq", "value", "nr", "flags"))
+    at, _ = _baseline_rows(d, rec)
+    base = pd.DataFrame({"vn": vn[at], "value": value[at], "nr": nr[at]}, index=subj[at])
+    base_at = np.full(len(d.subjects), -1, dtype=np.int32)
+    base_at[subj[at]] = np.arange(len(at), dtype=np.int32)
+    is_base = np.zeros(n, dtype=bool)
+    is_base[at] = True
+    where = base_at[subj]
+    rvn = np.where(where >= 0, vn[at][np.maximum(where, 0)] if len(at) else np.nan, d.modal_vn)
+    with np.errstate(invalid="ignore"):
+        post = (vn > rvn) & ~np.isnan(vn) & ((flags & BEFORE_DOSE) == 0)
+    a = pd.DataFrame({"subj": subj, "param": np.full(n, p, dtype=np.int32), "vn": vn, "seq": seq, "value": value,
+                      "nr": nr, "row": rec["row"], "is_base": is_base, "post": post & ~is_base,
+                      "sched": ~np.isnan(vn) & (np.floor(vn) == vn)}, copy=False)
+    return LabParam(p, a, (flags & HAS_TEXT) > 0, base, base_at)
 
 
 def _decimals(g: _Gathered, remap: np.ndarray, params: pd.DataFrame) -> list[int]:
@@ -370,58 +382,38 @@ def _resolve_visit(baseline: str, labels: dict[float, str]) -> list[float]:
     return hits
 
 
-def analysis_rows(d: LabData, *, by_visit: bool) -> pd.DataFrame:
-    """Rows the tables summarise: the baseline record, then one record per post-baseline period.
-
-    Works on positions (numpy) and copies only the columns the tables use: at 5.5 M rows every DataFrame filter
-    of the full frame costs a second and hundreds of MB.
-    """
-    a = d.a
-    vn, seq = a["vn"].to_numpy(), a["seq"].to_numpy()
+def analysis_rows(lp: LabParam, *, by_visit: bool) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows one parameter's tables summarise: the baseline records, then one record per subject and post-baseline
+    period (columns subj, param, value, nr, period, change). With `by_visit`, also the subject codes of the
+    records left out as repeats of a test at a visit (one per repeat; else empty)."""
+    a = lp.a
+    vn, seq, subj = a["vn"].to_numpy(), a["seq"].to_numpy(), a["subj"].to_numpy()
     base_idx = np.flatnonzero(a["is_base"].to_numpy())
+    repeated = np.zeros(0, dtype=np.int32)
     if by_visit:
-        post, param, subj = (a["post"] & a["sched"]).to_numpy(), a["param"].to_numpy(), a["subj"].to_numpy()
-        kept, repeated = [], []
-        for p in np.unique(param[post]).tolist():  # one test at a time (a tenth of 10M rows sorted at once)
-            at = np.flatnonzero(post & (param == p))
-            vcode, _ = pd.factorize(vn[at])
-            pair = d.keys(at) * (int(vcode.max(initial=0)) + 1) + vcode
-            # repeats of a test at a visit: keep the highest LBSEQ (then the later row: lexsort is stable)
-            order = np.lexsort((seq[at], pair))
-            sp = pair[order]
-            last = np.r_[sp[1:] != sp[:-1], True]
-            kept.append(at[order[last]])
-            repeated.append(subj[at[order[~last]]])
-        d.counts["visit_duplicates"] = int(sum(len(r) for r in repeated))
-        d.counts["visit_duplicate_subjects"] = int(pd.unique(np.concatenate(repeated)).size) if repeated else 0
-        del post
-        post_idx = np.concatenate(kept) if kept else np.zeros(0, dtype=np.int64)
-        del kept
-        post_idx.sort()
-        period = None  # the visit (VISITNUM)
+        at = np.flatnonzero((a["post"] & a["sched"]).to_numpy())
+        vcode, _ = pd.factorize(vn[at])
+        pair = subj[at].astype(np.int64) * (int(vcode.max(initial=0)) + 1) + vcode
+        # repeats of a test at a visit: keep the highest LBSEQ (then the later row: lexsort is stable)
+        order = np.lexsort((seq[at], pair))
+        sp = pair[order]
+        last = np.r_[sp[1:] != sp[:-1], True] if len(sp) else np.zeros(0, dtype=bool)
+        post_idx = np.sort(at[order[last]])
+        repeated = subj[at[order[~last]]]
+        period = vn[post_idx]  # the visit (VISITNUM)
     else:  # each subject's last post-baseline record (highest VISITNUM, then LBSEQ)
-        post_idx = np.flatnonzero(a["post"].to_numpy())
-        key = d.keys(post_idx)
-        order = np.lexsort((post_idx, seq[post_idx], vn[post_idx], key))
-        srt = post_idx[order]
-        k = key[order]
+        at = np.flatnonzero(a["post"].to_numpy())
+        order = np.lexsort((at, seq[at], vn[at], subj[at]))
+        srt = at[order]
+        k = subj[srt]
         post_idx = srt[np.r_[k[1:] != k[:-1], True]] if len(srt) else srt
         period = np.full(len(post_idx), LAST_PERIOD)
-    # the columns filled a million rows at a time (at 10M records each whole temporary is 80 MB)
-    nb, n = len(base_idx), len(base_idx) + len(post_idx)
-    cols = {"subj": np.empty(n, np.int32), "param": np.empty(n, np.int32), "value": np.empty(n),
-            "nr": np.empty(n, np.int8), "period": np.empty(n), "change": np.empty(n)}
-    for c in ("subj", "param", "value", "nr"):
-        src = a[c].to_numpy()
-        cols[c][:nb] = src[base_idx]
-        for r in _slices(len(post_idx)):
-            cols[c][nb + r.start:nb + r.stop] = src[post_idx[r]]
-    cols["period"][:nb] = BASELINE_PERIOD
-    cols["change"][:nb] = np.nan
+    rows = np.concatenate([base_idx, post_idx])
     value = a["value"].to_numpy()
-    for r in _slices(len(post_idx)):
-        rows = post_idx[r]
-        cols["period"][nb + r.start:nb + r.stop] = vn[rows] if period is None else period[r]
-        cols["change"][nb + r.start:nb + r.stop] = value[rows] - d.base_values(rows)
-    out = pd.DataFrame(cols, copy=False)
-    return out
+    out = pd.DataFrame({
+        "subj": subj[rows], "param": a["param"].to_numpy()[rows], "value": value[rows],
+        "nr": a["nr"].to_numpy()[rows],
+        "period": np.concatenate([np.full(len(base_idx), BASELINE_PERIOD), period]),
+        "change": np.concatenate([np.full(len(base_idx), np.nan),
+                                  value[post_idx] - lp.base_values(subj[post_idx])])}, copy=False)
+    return out, repeated

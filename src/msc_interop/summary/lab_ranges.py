@@ -9,13 +9,19 @@ import pandas as pd
 from msc_interop.summary._common import MISSING, Section, num, visitnum_text
 from msc_interop.summary.ard_tables import cell
 from msc_interop.summary.dataset_rows import DatasetRows
-from msc_interop.summary.lab_data import N_ABN, N_HIGH, N_LOW, N_NORMAL, NR, TITLES, LabData
+from msc_interop.summary.lab_data import N_ABN, N_HIGH, N_LOW, N_NORMAL, NR, TITLES, LabData, LabParam
 
 
-def range_table(d: LabData, an: pd.DataFrame, sec: Section, period_word: str) -> None:
-    """lab_range: results below, above or outside the reference range by parameter and period."""
-    counts = _range_counts(an["param"].to_numpy(), an["period"].to_numpy(), an["nr"].to_numpy())
-    show_abn = bool((d.a["nr"] == N_ABN).any())
+def range_counts(an: pd.DataFrame) -> pd.DataFrame:
+    """What lab_range counts of analysis rows `an`: see _range_counts."""
+    return _range_counts(an["param"].to_numpy(), an["period"].to_numpy(), an["nr"].to_numpy())
+
+
+def range_table(d: LabData, parts: list[pd.DataFrame], show_abn: bool, sec: Section, period_word: str) -> None:
+    """lab_range: results below, above or outside the reference range by parameter and period, from the
+    range_counts of consecutive parameters; `show_abn`: a column for ABNORMAL (some record of the column is)."""
+    parts = [c for c in parts if len(c)]
+    counts = pd.concat(parts) if parts else _range_counts(*(np.zeros(0, dtype=int),) * 3)
     rows = []
     for (p, per), r in counts.iterrows():
         n = int(r.sum())
@@ -41,10 +47,8 @@ def _range_counts(param: np.ndarray, period: np.ndarray, nr: np.ndarray) -> pd.D
     of the classified results; one parameter at a time."""
     out = []
     classified = nr > 0
-    for p in range(int(param.max()) + 1 if len(param) else 0):
+    for p in np.unique(param[classified]).tolist():
         at = np.flatnonzero(classified & (param == p))
-        if not len(at):
-            continue
         periods, q = np.unique(period[at], return_inverse=True)
         k = np.bincount(q * 5 + nr[at], minlength=len(periods) * 5).reshape(len(periods), 5)
         out.append(pd.DataFrame(k[:, 1:], columns=[N_NORMAL, N_LOW, N_HIGH, N_ABN],
@@ -53,40 +57,43 @@ def _range_counts(param: np.ndarray, period: np.ndarray, nr: np.ndarray) -> pd.D
     return pd.concat(out) if out else pd.DataFrame(columns=cols, index=pd.MultiIndex.from_arrays([[], []]))
 
 
-def shift_table(d: LabData, sec: Section) -> None:
-    """lab_shift: subjects by baseline class and worst post-baseline class."""
-    # per subject and parameter (one parameter at a time; subject codes are dense), counted with bincount
-    subj, param, nr = d.a["subj"].to_numpy(), d.a["param"].to_numpy(), d.a["nr"].to_numpy()
-    post = d.a["post"].to_numpy() & (nr > 0)
-    n_subj = int(subj.max()) + 1 if len(subj) else 0
-    parts = []
-    for p in range(len(d.params)):
-        at = np.flatnonzero(param == p)
-        if not len(at):
-            continue
-        s, q, c = subj[at], post[at], nr[at]
-        subjects = np.flatnonzero(np.bincount(s, minlength=n_subj))
+def shift_counts(lp: LabParam, a: pd.DataFrame) -> pd.DataFrame:
+    """Subjects of records `a` (of parameter lp.p) by baseline class (rows) and worst post-baseline class
+    (columns), counted with bincount over the dense subject codes."""
+    s, nr = a["subj"].to_numpy(), a["nr"].to_numpy()
+    q = a["post"].to_numpy() & (nr > 0)
+    n_subj = len(lp.base_at)
+    subjects = np.flatnonzero(np.bincount(s, minlength=n_subj))
 
-        def seen(mask: np.ndarray, s: np.ndarray = s, subjects: np.ndarray = subjects) -> np.ndarray:
-            return np.bincount(s[mask], minlength=n_subj)[subjects] > 0
+    def seen(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(s[mask], minlength=n_subj)[subjects] > 0
 
-        low, high = seen(q & (c == N_LOW)), seen(q & (c == N_HIGH))
-        worst = np.select([low & high, low, high, seen(q & (c == N_ABN)), seen(q & (c == N_NORMAL))],
-                          ["LOW and HIGH", "LOW", "HIGH", "ABNORMAL", "NORMAL"], default="No post-baseline value")
-        bnr = d.base["nr"].reindex(subjects.astype(np.int64) * len(d.params) + p).fillna(0).astype(int).to_numpy()
-        bcat = np.array([NR[i] if i > 0 else MISSING for i in bnr], dtype=object)
-        parts.append(pd.DataFrame({"param": np.full(len(subjects), p), "base": bcat, "worst": worst}))
-    t = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["param", "base", "worst"])
-    ct = pd.crosstab([t["param"], t["base"]], t["worst"])
+    low, high = seen(q & (nr == N_LOW)), seen(q & (nr == N_HIGH))
+    worst = np.select([low & high, low, high, seen(q & (nr == N_ABN)), seen(q & (nr == N_NORMAL))],
+                      ["LOW and HIGH", "LOW", "HIGH", "ABNORMAL", "NORMAL"], default="No post-baseline value")
+    at = lp.base_at[subjects]
+    bnr = np.where(at >= 0, lp.base["nr"].to_numpy()[np.maximum(at, 0)], 0) if len(lp.base) else np.zeros(
+        len(subjects), dtype=int)
+    bcat = np.array([NR[i] if i > 0 else MISSING for i in bnr.tolist()], dtype=object)
+    return pd.crosstab(pd.Series(bcat, name="base"), pd.Series(worst, name="worst")) if len(subjects) else (
+        pd.DataFrame())
+
+
+def shift_table(d: LabData, parts: dict[int, pd.DataFrame], sec: Section) -> None:
+    """lab_shift: subjects by baseline class and worst post-baseline class, from the shift_counts of each
+    parameter (parts: parameter -> counts)."""
+    parts = {p: c for p, c in parts.items() if len(c)}
+    totals = pd.concat(parts.values()).sum() if parts else pd.Series(dtype="int64")
     post_cols = ["LOW", "NORMAL", "HIGH", "LOW and HIGH", "ABNORMAL", "No post-baseline value"]
-    post_cols = [c for c in post_cols if c in ("LOW", "NORMAL", "HIGH") or (c in ct and ct[c].sum() > 0)]
+    post_cols = [c for c in post_cols if c in ("LOW", "NORMAL", "HIGH") or (c in totals and totals[c] > 0)]
     rows = []
-    for p in sorted(t["param"].unique()):
-        present = set(ct.loc[p].index) if p in ct.index.get_level_values(0) else set()
+    for p in sorted(parts):
+        ct = parts[p]
+        present = set(ct.index)
         for b in ["LOW", "NORMAL", "HIGH", "ABNORMAL", MISSING]:
             if b not in present and b not in ("LOW", "NORMAL", "HIGH"):
                 continue
-            r = ct.loc[(p, b)] if b in present else pd.Series(dtype=int)
+            r = ct.loc[b] if b in present else pd.Series(dtype=int)
             groups = (("PARAMCD", d.paramcd(p)), ("BNRIND", b))
             base = sec.ard.add("lab_shift", "", "BNRIND", b, {"N": int(r.sum()) if len(r) else 0},
                                groups=groups[:1], context="shift")
@@ -107,11 +114,17 @@ LISTED = ("USUBJID", "LBTESTCD", "LBTEST", "VISIT", "LBDTC", "LBDY", "LBSTRESC",
           "LBNRIND")
 
 
-def abnormal_listing(d: LabData, lb: DatasetRows, sec: Section) -> None:
-    """lab_abnormal_listing: every result outside the range, any visit, with its LB record's values."""
-    a = d.a
-    sel = a[a["nr"] >= N_LOW]
-    rows = lb.take(d.rows_at(sel.index.to_numpy()), LISTED)
+def outside(lp: LabParam) -> pd.DataFrame:
+    """The records of one parameter outside the range (LOW, HIGH or ABNORMAL): what abnormal_listing lists."""
+    a = lp.a
+    return a[a["nr"].to_numpy() >= N_LOW]
+
+
+def abnormal_listing(d: LabData, parts: list[pd.DataFrame], lb: DatasetRows, sec: Section) -> None:
+    """lab_abnormal_listing: every result outside the range, any visit, with its LB record's values; `parts`: the
+    `outside` records of each parameter."""
+    sel = pd.concat(parts, ignore_index=True)
+    rows = lb.take(sel["row"].to_numpy(), LISTED)
 
     def col(name: str) -> np.ndarray:
         return rows[name].to_numpy() if name in rows else np.full(len(rows), "", dtype=object)

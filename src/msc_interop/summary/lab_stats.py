@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -29,10 +30,8 @@ def group_stats(values: np.ndarray, param: np.ndarray, period: np.ndarray, sel: 
     """
     ok = ~np.isnan(values) if sel is None else sel & ~np.isnan(values)
     rows = []
-    for p in range(int(param.max()) + 1 if len(param) else 0):
+    for p in np.unique(param[ok]).tolist():
         at = np.flatnonzero(ok & (param == p))
-        if not len(at):
-            continue
         v, q = values[at], period[at]
         order = np.argsort(q, kind="stable")
         v, q = v[order], q[order]
@@ -92,23 +91,41 @@ def _cont(r: pd.Series) -> dict[str, float]:
             "min": float(r["min"]), "max": float(r["max"])}
 
 
-def change_table(d: LabData, an: pd.DataFrame, sec: Section, period_word: str) -> None:
+@dataclass
+class ChangeStats:
+    """What lab_change shows, gathered one parameter at a time: group_stats of the changes, and per (param,
+    period) the signed-rank test's cell and method (`tests`) and p-value (`pnum`, where a test ran)."""
+
+    stats: list[pd.DataFrame] = field(default_factory=list)
+    tests: dict[tuple, tuple[str, str]] = field(default_factory=dict)
+    pnum: dict[tuple, float] = field(default_factory=dict)
+
+    def add(self, d: LabData, an: pd.DataFrame) -> None:
+        """The changes of analysis rows `an` (of one or more parameters)."""
+        change, param, period = an["change"].to_numpy(), an["param"].to_numpy(), an["period"].to_numpy()
+        sel = ~np.isnan(change) & d.params["numeric"].to_numpy()[param]
+        self.stats.append(group_stats(change, param, period, sel))
+        for k, diff in _by_group(change, param, period, sel):
+            nz = int(np.count_nonzero(diff))
+            if nz == 0:
+                self.tests[k] = ("-", "no change (all differences 0)")
+            elif nz < MIN_WILCOXON:
+                self.tests[k] = ("-", f"not tested: {nz} non-zero difference(s), fewer than {MIN_WILCOXON}")
+            else:
+                pv, method = signed_rank_test(diff)
+                self.pnum[k] = pv
+                self.tests[k] = (p_value(pv), f"Wilcoxon signed-rank ({method}), {nz} non-zero pairs")
+
+
+def stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """group_stats frames of consecutive parameters as one (an empty one when there are none)."""
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames) if frames else group_stats(np.zeros(0), np.zeros(0, dtype=int), np.zeros(0))
+
+
+def change_table(d: LabData, ch: ChangeStats, sec: Section, period_word: str) -> None:
     """lab_change: change from baseline by parameter and period, with its signed-rank p-value."""
-    change, param, period = an["change"].to_numpy(), an["param"].to_numpy(), an["period"].to_numpy()
-    sel = ~np.isnan(change) & d.params["numeric"].to_numpy()[param]
-    s = group_stats(change, param, period, sel)
-    tests = {}
-    pnum: dict[tuple, float] = {}
-    for k, diff in _by_group(change, param, period, sel):
-        nz = int(np.count_nonzero(diff))
-        if nz == 0:
-            tests[k] = ("-", "no change (all differences 0)")
-        elif nz < MIN_WILCOXON:
-            tests[k] = ("-", f"not tested: {nz} non-zero difference(s), fewer than {MIN_WILCOXON}")
-        else:
-            pv, method = signed_rank_test(diff)
-            pnum[k] = pv
-            tests[k] = (p_value(pv), f"Wilcoxon signed-rank ({method}), {nz} non-zero pairs")
+    s, tests, pnum = stacked(ch.stats), ch.tests, ch.pnum
     rows = []  # the cells are the ARD's numbers, formatted
     for (p, per), r in s.iterrows():
         ref = sec.ard.add("lab_change", "", "CHG", None, {**_cont(r), "p.value": pnum.get((p, per))},
@@ -131,10 +148,8 @@ def change_table(d: LabData, an: pd.DataFrame, sec: Section, period_word: str) -
 def _by_group(values: np.ndarray, param: np.ndarray, period: np.ndarray, sel: np.ndarray
               ) -> Iterator[tuple[tuple[int, float], np.ndarray]]:
     """((param, period), its selected values in row order) of each group, one parameter at a time."""
-    for p in range(int(param.max()) + 1 if len(param) else 0):
+    for p in np.unique(param[sel]).tolist():
         at = np.flatnonzero(sel & (param == p))
-        if not len(at):
-            continue
         q = period[at]
         order = np.argsort(q, kind="stable")
         periods, start, count = np.unique(q[order], return_index=True, return_counts=True)

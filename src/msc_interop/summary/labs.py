@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,11 +13,25 @@ import pandas as pd
 from msc_interop.study import Study
 from msc_interop.summary._common import Population, Section, n_pct, subjects_text
 from msc_interop.summary.ard_tables import shift_cells
-from msc_interop.summary.dataset_rows import rows_of
-from msc_interop.summary.lab_data import N_LOW, NR, TITLES, LabData, analysis_rows, prepare
-from msc_interop.summary.lab_issues import record_issues
-from msc_interop.summary.lab_ranges import abnormal_listing, range_table, shift_table
-from msc_interop.summary.lab_stats import change_table, general_notes, stats_table, value_stats
+from msc_interop.summary.dataset_rows import DatasetRows, rows_of
+from msc_interop.summary.lab_data import N_ABN, NR, TITLES, LabData, LabParam, analysis_rows, param_data, prepare
+from msc_interop.summary.lab_issues import LabTally, record_issues
+from msc_interop.summary.lab_ranges import (
+    abnormal_listing,
+    outside,
+    range_counts,
+    range_table,
+    shift_counts,
+    shift_table,
+)
+from msc_interop.summary.lab_stats import (
+    ChangeStats,
+    change_table,
+    general_notes,
+    stacked,
+    stats_table,
+    value_stats,
+)
 
 __all__ = ["ARM_COL", "SPAGHETTI_CAP", "LabResult", "Panel", "summarize_labs"]
 
@@ -65,52 +77,88 @@ def summarize_labs(study: Study, pop: Population, sec: Section, *, baseline: str
             sec.add(name, title, pd.DataFrame(), ["The study has no LB dataset."])
         return LabResult()
     d = prepare(lb, baseline, pop.subjects["USUBJID"])
+    try:
+        return _summarize(d, lb, pop, sec, by_visit)
+    finally:
+        d.close()
+
+
+def _summarize(d: LabData, lb: DatasetRows, pop: Population, sec: Section, by_visit: bool) -> LabResult:
     if d.outside_records:
         sec.issue("LB records of subjects outside the safety population", "LB", d.outside_records, len(d.outside),
                   subjects_text(d.outside), "not in the lab tables (no treatment column)")
-    if not len(d.a):
+    if not d.n_records:
         for name, title in TITLES.items():
             sec.add(name, title, pd.DataFrame(), ["No LB record of a subject in the safety population."])
         return LabResult()
-    an_visit = analysis_rows(d, by_visit=True)
-    an = an_visit if by_visit else analysis_rows(d, by_visit=False)
     period_word = "Visit" if by_visit else "Period"
     notes = general_notes(d, pop, by_visit)
     arm_of = pd.Series(d.subjects).map(pop.subjects.set_index("USUBJID")["ARMCD"]).fillna("").to_numpy(dtype=object)
-
-    def make(dd: LabData, a_an: pd.DataFrame, s: Section) -> None:
-        stats_table(dd, value_stats(dd, a_an), s, period_word, notes)
-        change_table(dd, a_an, s, period_word)
-        range_table(dd, a_an, s, period_word)
-        shift_table(dd, s)
-
-    _by_arm(pop, d, an, arm_of, make, sec, period_word)
-    abnormal_listing(d, lb, sec)
+    columns = {c: _Column() for c in pop.columns()}
+    tally, listed, res = LabTally(d), [], LabResult()
+    shown = _shown_subjects(d, res)
+    for p in range(len(d.params)):  # one parameter's records in memory at a time
+        lp = param_data(d, p)
+        an_visit, repeated = analysis_rows(lp, by_visit=True)
+        an = an_visit if by_visit else analysis_rows(lp, by_visit=False)[0]
+        for c, col in columns.items():
+            a, a_an = lp.a, an
+            if c != "Total" and pop.with_total:
+                a = a[arm_of[a["subj"].to_numpy()] == c]
+                a_an = an[arm_of[an["subj"].to_numpy()] == c]
+            col.add(d, lp, a, a_an)
+        tally.add(d, lp, repeated)
+        listed.append(outside(lp))
+        panel = _panel(d, p, an_visit, pop, arm_of, shown)
+        if panel is not None:
+            res.panels.append(panel)
+    _by_arm(pop, d, columns, sec, period_word, notes)
+    abnormal_listing(d, listed, lb, sec)
     listing = sec.tables["lab_abnormal_listing"]
     arm_by_subject = pop.subjects.set_index("USUBJID")["ARMCD"].map(pop.label)
     listing.insert(1, ARM_COL, listing["Subject"].map(arm_by_subject).fillna(""))
-    record_issues(d, lb, sec)
-    res = _panels(d, an_visit, value_stats(d, an_visit), pop, arm_of)
-    res.facts = _facts(d)
+    record_issues(d, tally, lb, sec)
+    res.facts = _facts(d, tally)
     return res
 
 
 ARM_COL = "Treatment"
 
 
-def _by_arm(pop: Population, d: LabData, an: pd.DataFrame, arm_of: np.ndarray,
-            make: Callable[[LabData, pd.DataFrame, Section], None], sec: Section, period_word: str) -> None:
+@dataclass
+class _Column:
+    """What the lab tables of one treatment column (an arm, or Total) show, gathered one parameter at a time."""
+
+    stats: list[pd.DataFrame] = field(default_factory=list)
+    change: ChangeStats = field(default_factory=ChangeStats)
+    ranges: list[pd.DataFrame] = field(default_factory=list)
+    show_abn: bool = False
+    shift: dict[int, pd.DataFrame] = field(default_factory=dict)
+
+    def add(self, d: LabData, lp: LabParam, a: pd.DataFrame, an: pd.DataFrame) -> None:
+        """Parameter lp.p's records `a` and analysis rows `an` of this column's subjects."""
+        self.stats.append(value_stats(d, an))
+        self.change.add(d, an)
+        self.ranges.append(range_counts(an))
+        self.show_abn = self.show_abn or bool((a["nr"].to_numpy() == N_ABN).any())
+        if len(a):
+            self.shift[lp.p] = shift_counts(lp, a)
+
+    def tables(self, d: LabData, s: Section, period_word: str, notes: list[str]) -> None:
+        stats_table(d, stacked(self.stats), s, period_word, notes)
+        change_table(d, self.change, s, period_word)
+        range_table(d, self.ranges, self.show_abn, s, period_word)
+        shift_table(d, self.shift, s)
+
+
+def _by_arm(pop: Population, d: LabData, columns: dict[str, _Column], sec: Section, period_word: str,
+            notes: list[str]) -> None:
     """The lab tables once per treatment column (arms, then Total), rows of the arms side by side per test/visit."""
     parts: dict[str, list[pd.DataFrame]] = {}
     first: Section | None = None
-    for i, c in enumerate(pop.columns()):
-        dd, a_an = d, an
-        if c != "Total" and pop.with_total:
-            dd = copy.copy(d)
-            dd.a = d.a[arm_of[d.a["subj"].to_numpy()] == c]
-            a_an = an[arm_of[an["subj"].to_numpy()] == c]
+    for i, (c, col) in enumerate(columns.items()):
         s = Section()
-        make(dd, a_an, s)
+        col.tables(d, s, period_word, notes)
         trta = pop.label(c)
         offset = len(sec.ard.rows)  # the arm's ARD rows go after the summary's: its cells point there
         sec.ard.rows.extend((r[0], r[1], trta, *r[3:]) for r in s.ard.rows)
@@ -140,69 +188,66 @@ def _by_arm(pop: Population, d: LabData, an: pd.DataFrame, arm_of: np.ndarray,
         sec.add(name, first.titles[name], t, first.footnotes[name])
 
 
-def _panels(d: LabData, an: pd.DataFrame, s: pd.DataFrame, pop: Population, arm_of: np.ndarray) -> LabResult:
-    res = LabResult()
+def _shown_subjects(d: LabData, res: LabResult) -> np.ndarray:
+    """The subject codes drawn as lines in the figure panels: all, or SPAGHETTI_CAP spread over USUBJID order."""
     subjects = np.argsort(d.subjects.astype(str), kind="stable")  # subject codes in USUBJID order
     res.n_subjects = len(subjects)
     if len(subjects) > SPAGHETTI_CAP:
         pick = np.unique(np.linspace(0, len(subjects) - 1, SPAGHETTI_CAP).round().astype(int))
-        shown = subjects[pick]
         res.sampled = True
-    else:
-        shown = subjects
-    numeric = np.flatnonzero(d.params["numeric"].to_numpy())
-    rows_arm = arm_of[an["subj"].to_numpy()]
-    per_arm = {a: value_stats(d, an[rows_arm == a]) for a in pop.arms} if pop.with_total else {}
+        return subjects[pick]
+    return subjects
+
+
+def _panel(d: LabData, p: int, an: pd.DataFrame, pop: Population, arm_of: np.ndarray, shown: np.ndarray
+           ) -> Panel | None:
+    """The figure panel of parameter `p` (numeric ones with a value), from its by-visit analysis rows `an`."""
+    if not d.params.at[p, "numeric"]:
+        return None
+    s = value_stats(d, an)
+    if p not in s.index.get_level_values(0):
+        return None
+    sp = s.loc[p]
+    periods = list(sp.index)
     keep = np.isin(an["subj"].to_numpy(), shown) & ~np.isnan(an["value"].to_numpy())
-    lines_src = pd.DataFrame({c: an[c].to_numpy()[keep] for c in ("subj", "param", "period", "value")})
-    for p in numeric:
-        if p not in s.index.get_level_values(0):
-            continue
-        sp = s.loc[p]
-        periods = list(sp.index)
-        ln = lines_src[lines_src["param"] == p].pivot_table(index="subj", columns="period", values="value",
-                                                             aggfunc="first")
-        ln = ln.reindex(index=[q for q in shown if q in ln.index], columns=periods)  # USUBJID order
-        r = d.params.iloc[p]
-        arms = []
-        if pop.with_total:  # one mean +/- SD line per arm, on the periods of the whole table
-            for a in pop.arms:
-                sa = per_arm[a]
-                sa = sa.loc[p].reindex(periods) if p in sa.index.get_level_values(0) else None
-                if sa is not None:
-                    arms.append((pop.label(a), sa["mean"].to_numpy(), sa["std"].to_numpy()))
-        line_arm = np.array([pop.arms.index(arm_of[q]) if arm_of[q] in pop.arms else 0 for q in ln.index], dtype=int)
-        res.panels.append(Panel(
-            testcd=r["LBTESTCD"], test=r["LBTEST"], unit=r["LBSTRESU"], category=r["LBCAT"] or "LABORATORY",
-            labels=[d.period_label(q) for q in periods], mean=sp["mean"].to_numpy(), sd=sp["std"].to_numpy(),
-            n=sp["count"].to_numpy(), lines=ln.to_numpy(dtype=float),
-            lo=float(r["lo"]), hi=float(r["hi"]), other_ranges=int(max(0, r["n_ranges"] - 1)), arms=arms,
-            line_arm=line_arm))
-    return res
+    lines_src = pd.DataFrame({c: an[c].to_numpy()[keep] for c in ("subj", "period", "value")})
+    ln = lines_src.pivot_table(index="subj", columns="period", values="value", aggfunc="first")
+    ln = ln.reindex(index=[q for q in shown if q in ln.index], columns=periods)  # USUBJID order
+    r = d.params.iloc[p]
+    arms = []
+    if pop.with_total:  # one mean +/- SD line per arm, on the periods of the whole table
+        rows_arm = arm_of[an["subj"].to_numpy()]
+        for a in pop.arms:
+            sa = value_stats(d, an[rows_arm == a])
+            sa = sa.loc[p].reindex(periods) if p in sa.index.get_level_values(0) else None
+            if sa is not None:
+                arms.append((pop.label(a), sa["mean"].to_numpy(), sa["std"].to_numpy()))
+    line_arm = np.array([pop.arms.index(arm_of[q]) if arm_of[q] in pop.arms else 0 for q in ln.index], dtype=int)
+    return Panel(
+        testcd=r["LBTESTCD"], test=r["LBTEST"], unit=r["LBSTRESU"], category=r["LBCAT"] or "LABORATORY",
+        labels=[d.period_label(q) for q in periods], mean=sp["mean"].to_numpy(), sd=sp["std"].to_numpy(),
+        n=sp["count"].to_numpy(), lines=ln.to_numpy(dtype=float),
+        lo=float(r["lo"]), hi=float(r["hi"]), other_ranges=int(max(0, r["n_ranges"] - 1)), arms=arms,
+        line_arm=line_arm)
 
 
-def _facts(d: LabData) -> list[str]:
-    a = d.a
+def _facts(d: LabData, t: LabTally) -> list[str]:
     tests = d.params["LBTESTCD"].unique()
-    out = [f"Laboratory: {len(tests)} tests, {len(a)} results of {a['subj'].nunique()} subjects."]
-    base_out = a[a["is_base"] & (a["nr"] >= N_LOW)]
+    out = [f"Laboratory: {len(tests)} tests, {t.all.records} results of {t.all.subjects} subjects."]
+    base_out = pd.concat(t.base_out, ignore_index=True) if t.base_out else pd.DataFrame()
     if len(base_out):
         items = [f"{d.subjects[s]} {d.params.at[p, 'LBTESTCD']} {NR[c]}"
                  for s, p, c in sorted(zip(base_out["subj"], base_out["param"], base_out["nr"], strict=True),
-                                       key=lambda t: (str(d.subjects[t[0]]), t[1]))[:10]]
+                                       key=lambda x: (str(d.subjects[x[0]]), x[1]))[:10]]
         more = f" and {len(base_out) - 10} more" if len(base_out) > 10 else ""
         out.append(f"Baseline results outside the reference range: {len(base_out)} ({'; '.join(items)}{more}).")
-    nr = a["nr"].to_numpy()
-    classified = a["post"].to_numpy() & (nr > 0)
-    outside = classified & (nr >= N_LOW)
-    post = np.flatnonzero(classified)
-    k = int(outside.sum())
+    k = sum(t.post_outside.values())
     if k:
-        by_test = pd.Series(a["param"].to_numpy()[outside]).value_counts().sort_index()
-        by_test = by_test.sort_values(ascending=False, kind="stable")
+        by_test = pd.Series(t.post_outside).sort_index().sort_values(ascending=False, kind="stable")
         top = ", ".join(f"{d.params.at[p, 'LBTESTCD']} {n}" for p, n in by_test.head(8).items())
-        out.append(f"Post-baseline results outside the reference range: {n_pct(k, len(post))} of {len(post)} "
-                   f"classified results (by test: {top}).")
+        out.append(f"Post-baseline results outside the reference range: {n_pct(k, t.classified_post)} of "
+                   f"{t.classified_post} classified results (by test: {top}).")
     else:
-        out.append(f"Post-baseline results outside the reference range: none of {len(post)} classified results.")
+        out.append(f"Post-baseline results outside the reference range: none of {t.classified_post} classified "
+                   "results.")
     return out

@@ -28,32 +28,30 @@ from msc_interop.summary._common import (
 from msc_interop.summary.ard import exact_mean_sd
 from msc_interop.summary.ard_tables import cell
 from msc_interop.summary.dataset_rows import Codes, rows_of
+from msc_interop.summary.grouped_spill import GroupedSpill
 
 TITLES = {"vs_stats": "Vital signs by visit", "vs_change": "Vital signs: change from baseline by visit"}
 
 
 def summarize_vital_signs(study: Study, pop: Population, sec: Section) -> None:
     """Add vs_stats and vs_change (and their ARD rows) when the study has VS with numeric results."""
-    data = _analysis(study, pop)
+    data = _gather(study, pop)
     if data is None:
         return
-    an, params, labels = data
+    try:
+        groups, params, labels = _group_stats(data, pop)
+    finally:
+        data.spill.close()
     notes = [f"Values are VSSTRESN in standard units (VSSTRESU); one row per parameter, visit and treatment column "
              f"({'arms and Total' if pop.with_total else 'one arm'}). Mean and median carry one decimal more than "
              "the data, SD two more.",
              "Baseline: the record flagged VSLOBXFL (or VSBLFL) = Y per subject and parameter; change from baseline "
              "at the scheduled visits (whole VISITNUM) after it. A subject contributes one value per visit (the "
              "last by VSDTC)."]
-    for table, column, variable in (("vs_stats", "value", "AVAL"), ("vs_change", "change", "CHG")):
+    for table, variable in (("vs_stats", "AVAL"), ("vs_change", "CHG")):
         rows = []
-        x_all = an[column]
-        used = ~np.isnan(x_all) & (an["after"] if column == "change" else True)
-        for p, visit, arm, at in _groups(an, np.flatnonzero(used), pop.with_total):
-            x = x_all[at]
-            mean, sd = exact_mean_sd(x)
+        for p, visit, arm, stats in groups[table]:
             testcd, pos, unit, dec = params[p]
-            stats = {"N": len(x), "mean": mean, "sd": sd, "median": float(np.median(x)), "min": float(x.min()),
-                     "max": float(x.max())}
             ref = sec.ard.add(table, pop.label(arm), variable, None, stats, context="continuous",
                               groups=(("PARAMCD", testcd + (f" {pos}" if pos else "")), ("AVISIT", labels[visit])))
             rows.append({"_order": (_test_order(testcd), pos, unit, visit, pop.columns().index(arm)),
@@ -65,26 +63,51 @@ def summarize_vital_signs(study: Study, pop: Population, sec: Section) -> None:
         sec.add(table, TITLES[table], pd.DataFrame(rows).drop(columns="_order", errors="ignore"), notes)
 
 
+def _group_stats(data: _Gathered, pop: Population
+                 ) -> tuple[dict[str, list[tuple[int, float, str, dict[str, float]]]], list[tuple], dict[float, str]]:
+    """Per table (vs_stats of the values, vs_change of the changes after baseline) the statistics of each
+    (parameter, visit, treatment column) group, in the order the ARD lists them: every arm's groups (parameters in
+    table order), then every Total group. One parameter's records in memory at a time."""
+    groups: dict[str, dict[bool, list]] = {t: {False: [], True: []} for t in ("vs_stats", "vs_change")}
+    params: list[tuple] = []
+    for code in data.table_order():
+        an = data.analysis(code, pop)
+        if an is None:
+            continue
+        for table, column in (("vs_stats", "value"), ("vs_change", "change")):
+            x_all = an[column]
+            used = ~np.isnan(x_all) & (an["after"] if column == "change" else True)
+            for total, visit, arm, at in _groups(an, np.flatnonzero(used), pop.with_total):
+                x = x_all[at]
+                mean, sd = exact_mean_sd(x)
+                stats = {"N": len(x), "mean": mean, "sd": sd, "median": float(np.median(x)),
+                         "min": float(x.min()), "max": float(x.max())}
+                groups[table][total].append((len(params), visit, arm, stats))
+        params.append(data.param_row(code))
+    ordered = {t: g[False] + g[True] for t, g in groups.items()}
+    return ordered, params, data.labels
+
+
 def _groups(an: dict[str, np.ndarray], rows: np.ndarray, with_total: bool
-            ) -> Iterator[tuple[int, float, str, np.ndarray]]:
-    """(parameter, visit, arm, the rows) of each group in the order the rows first show it: the arms' groups, then
-    (with more than one arm) the Total column's, as a groupby of the rows once per arm and once under Total would."""
+            ) -> Iterator[tuple[bool, float, str, np.ndarray]]:
+    """(Total or not, visit, arm, the rows) of each group of one parameter's rows in the order the rows first show
+    it: the arms' groups, then (with more than one arm) the Total column's, as a groupby of the rows once per arm
+    and once under Total would."""
     visit_code, visits = pd.factorize(an["VISITNUM"][rows])
     arm_code, arms = pd.factorize(an["ARMCD"][rows])
-    param = an["param"][rows].astype(np.int64)
-    n_v, n_a = max(len(visits), 1), max(len(arms), 1)
-    keyed = [("arm", (param * n_v + visit_code) * n_a + arm_code)]
+    n_a = max(len(arms), 1)
+    keyed = [(False, visit_code.astype(np.int64) * n_a + arm_code)]
     if with_total:
-        keyed.append(("Total", param * n_v + visit_code))
-    for arm_of, key in keyed:
+        keyed.append((True, visit_code.astype(np.int64)))
+    for total, key in keyed:
         code, firsts = pd.factorize(key)
         order = np.argsort(code, kind="stable")
         bounds = np.searchsorted(code[order], np.arange(len(firsts) + 1))
         for g, k in enumerate(firsts):
             at = rows[order[bounds[g]:bounds[g + 1]]]
-            arm = str(arms[int(k) % n_a]) if arm_of == "arm" else "Total"
-            k = int(k) // n_a if arm_of == "arm" else int(k)
-            yield k // n_v, float(visits[k % n_v]), arm, at
+            arm = "Total" if total else str(arms[int(k) % n_a])
+            visit = int(k) if total else int(k) // n_a
+            yield total, float(visits[visit]), arm, at
 
 
 def _test_order(testcd: str) -> str:
@@ -95,98 +118,118 @@ def _test_order(testcd: str) -> str:
 VS_COLUMNS = ("USUBJID", "VSTESTCD", "VSPOS", "VSSTRESU", "VSSTRESN", "VSSTRESC", "VISITNUM", "VISIT", "VSDTC",
               "VSLOBXFL", "VSBLFL")
 
+# one kept VS record as numbers: subject code, VSDTC code, VISITNUM, VSSTRESN, baseline flag
+RECORD = np.dtype([("subj", "<i4"), ("dtc", "<i4"), ("vn", "<f8"), ("value", "<f8"), ("flag", "u1")])
 
-def _analysis(study: Study, pop: Population) -> tuple[dict[str, np.ndarray], list[tuple], dict[float, str]] | None:
-    """One row per subject, parameter and scheduled visit (the last by VSDTC) with its change from baseline, as
-    arrays (param, VISITNUM, ARMCD, value, change, after) in table order; `param` indexes the parameter list
-    (VSTESTCD, VSPOS, VSSTRESU, decimals).
 
-    VS is read a range of rows at a time and reduced to codes (subject, parameter, VSDTC), so that 9M VS rows take
-    their numbers' memory; text is ordered by the rank of each code's text, which orders rows as the text does."""
+class _Gathered:
+    """VS reduced to codes, its records spilled by parameter (test, position, unit code); see _gather."""
+
+    def __init__(self) -> None:
+        self.subj, self.test, self.pos, self.unit, self.dtc, self.param = (Codes() for _ in range(6))
+        self.spill = GroupedSpill(RECORD)
+        self.counts: list[pd.Series] = []
+        self.resc: list[pd.DataFrame] = []
+        self.n = 0
+        self.labels: dict[float, str] = {}
+
+    def finish(self, pop: Population) -> None:
+        """What every parameter shares: visit labels, the text ranks of subjects, dates and parameters, decimals."""
+        self.labels = labels_of(self.counts)
+        keys = np.array(list(self.param.index), dtype=np.int64)  # each parameter code's (test, pos, unit) codes
+        self.texts = {"test": self.test.values(), "pos": self.pos.values(), "unit": self.unit.values()}
+        self.parts = {"test": keys >> 42, "pos": (keys >> 21) & ((1 << 21) - 1), "unit": keys & ((1 << 21) - 1)}
+        self.decimals = {k: t.decimals for k, t in vital_signs.tests().items()}
+        self.dec = {int(p): decimals_of(g["c"]) for p, g in pd.concat(self.resc, ignore_index=True).groupby(
+            "p", sort=False)}
+        self.dtc_rank = _ranks(self.dtc.values()).astype(np.int32)
+        self.subject_rank = _ranks(self.subj.values()).astype(np.int32)
+        self.arm = pop.subjects.set_index("USUBJID")["ARMCD"].reindex(self.subj.values()).to_numpy(dtype=object)
+
+    def table_order(self) -> list[int]:
+        """Parameter codes in table order: VSTESTCD, VSPOS, VSSTRESU (as text)."""
+        rank = {k: _ranks(v) for k, v in self.texts.items()}
+        parts = self.parts
+        return np.lexsort((rank["unit"][parts["unit"]], rank["pos"][parts["pos"]],
+                           rank["test"][parts["test"]])).tolist()
+
+    def param_row(self, code: int) -> tuple[str, str, str, int]:
+        """VSTESTCD, VSPOS, VSSTRESU and decimals of parameter `code`."""
+        t, q, u = (int(self.parts[k][code]) for k in ("test", "pos", "unit"))
+        name = self.texts["test"][t]
+        return name, self.texts["pos"][q], self.texts["unit"][u], self.decimals.get(name, int(self.dec.get(code, 0)))
+
+    def analysis(self, code: int, pop: Population) -> dict[str, np.ndarray] | None:
+        """One row per subject and scheduled visit of parameter `code` (the last by VSDTC) with its change from
+        baseline, as arrays (VISITNUM, ARMCD, value, change, after) in table order (VISITNUM, USUBJID as text);
+        None when the parameter has no scheduled visit."""
+        rec = self.spill.get(code)
+        subj, vn, value = rec["subj"], rec["vn"], rec["value"]
+        dtc_rank = self.dtc_rank[rec["dtc"]]
+        # baseline: per subject the flagged record with the last VSDTC (then the later row: lexsort is stable and
+        # the records are in file order)
+        b = np.flatnonzero(rec["flag"])
+        b = b[np.lexsort((dtc_rank[b], subj[b]))]
+        kb = subj[b]
+        b = b[np.r_[kb[1:] != kb[:-1], True]] if len(b) else b
+        base_subj, base_value, base_visit = subj[b], value[b], vn[b]
+        # scheduled visits (whole VISITNUM): per subject and visit the record with the last VSDTC
+        with np.errstate(invalid="ignore"):
+            s = np.flatnonzero(~np.isnan(vn) & (vn % 1 == 0))
+        if not len(s):
+            return None
+        s = s[np.lexsort((dtc_rank[s], vn[s], subj[s]))]
+        ks, vs_ = subj[s], vn[s]
+        s = s[np.r_[(ks[1:] != ks[:-1]) | (vs_[1:] != vs_[:-1]), True]]
+        ks = subj[s]
+        at = np.searchsorted(base_subj, ks)
+        found = at < len(base_subj)
+        found[found] = base_subj[at[found]] == ks[found]
+        last = max(len(b) - 1, 0)
+        base = np.where(found, base_value[np.minimum(at, last)] if len(b) else np.nan, np.nan)
+        bvisit = np.where(found, base_visit[np.minimum(at, last)] if len(b) else np.nan, np.nan)
+        order = np.lexsort((self.subject_rank[subj[s]], vn[s]))
+        s, base, bvisit = s[order], base[order], bvisit[order]
+        with np.errstate(invalid="ignore"):
+            return {"VISITNUM": vn[s], "ARMCD": self.arm[subj[s]], "value": value[s], "change": value[s] - base,
+                    "after": vn[s] > bvisit}
+
+
+def _gather(study: Study, pop: Population) -> _Gathered | None:
+    """VS read a range of rows at a time and reduced to codes (subject, parameter, VSDTC), its records spilled by
+    parameter, so that 9M VS rows take one parameter's numbers in memory; text is ordered by the rank of each
+    code's text, which orders rows as the text does. None without numeric VS results."""
     rows = rows_of(study, "VS")
     if rows is None or not len(rows) or "VSSTRESN" not in rows.columns or "VSTESTCD" not in rows.columns:
         return None
     if "VISITNUM" not in rows.columns:
         return None
-    subj, test, pos, unit, dtc, param = Codes(), Codes(), Codes(), Codes(), Codes(), Codes()
-    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("subj", "param", "dtc", "vn", "value", "flag")}
-    counts, resc = [], []
+    g = _Gathered()
     inside = pd.Index(pop.subjects["USUBJID"])
     flag_col = next((c for c in ("VSLOBXFL", "VSBLFL") if c in rows.columns), None)
     for chunk in rows.chunks(VS_COLUMNS):
         value = num_col(chunk, "VSSTRESN")
         keep = chunk["USUBJID"].isin(inside).to_numpy() & value.notna().to_numpy()
         chunk, value = chunk[keep], value[keep]
-        t, p, u = (_codes_of(c, chunk, k) for c, k in ((test, "VSTESTCD"), (pos, "VSPOS"), (unit, "VSSTRESU")))
-        pk = param.add(t << 42 | p << 21 | u).astype(np.int32)
-        cols["subj"].append(subj.add(chunk["USUBJID"]).astype(np.int32))
-        cols["param"].append(pk)
-        cols["dtc"].append(_codes_of(dtc, chunk, "VSDTC").astype(np.int32))
-        cols["vn"].append(num_col(chunk, "VISITNUM").to_numpy())
-        cols["value"].append(value.to_numpy(dtype="float64"))
-        cols["flag"].append(text_col(chunk, flag_col).fillna("").eq("Y").to_numpy() if flag_col
-                            else np.zeros(len(chunk), dtype=bool))
-        counts.append(visit_counts(chunk.assign(VISIT=text_col(chunk, "VISIT").fillna(""))))
-        resc.append(pd.DataFrame({"p": pk, "c": text_col(chunk, "VSSTRESC").fillna("").to_numpy()}).drop_duplicates())
-    a = {k: np.concatenate(v) for k, v in cols.items()}
-    del cols
-    if not len(a["value"]):
+        t, p, u = (_codes_of(c, chunk, k) for c, k in ((g.test, "VSTESTCD"), (g.pos, "VSPOS"), (g.unit, "VSSTRESU")))
+        pk = g.param.add(t << 42 | p << 21 | u)
+        rec = np.empty(len(chunk), dtype=RECORD)
+        rec["subj"] = g.subj.add(chunk["USUBJID"])
+        rec["dtc"] = _codes_of(g.dtc, chunk, "VSDTC")
+        rec["vn"] = num_col(chunk, "VISITNUM").to_numpy()
+        rec["value"] = value.to_numpy(dtype="float64")
+        rec["flag"] = (text_col(chunk, flag_col).fillna("").eq("Y").to_numpy() if flag_col
+                       else np.zeros(len(chunk), dtype=bool))
+        g.spill.add(pk, rec)
+        g.n += len(chunk)
+        g.counts.append(visit_counts(chunk.assign(VISIT=text_col(chunk, "VISIT").fillna(""))))
+        g.resc.append(pd.DataFrame({"p": pk, "c": text_col(chunk, "VSSTRESC").fillna("").to_numpy()})
+                      .drop_duplicates())
+    if not g.n:
+        g.spill.close()
         return None
-    labels = labels_of(counts)
-    keys = np.array(list(param.index), dtype=np.int64)  # each parameter code's (test, pos, unit) codes
-    texts = {"test": test.values(), "pos": pos.values(), "unit": unit.values()}
-    parts = {"test": keys >> 42, "pos": (keys >> 21) & ((1 << 21) - 1), "unit": keys & ((1 << 21) - 1)}
-    decimals = {k: t.decimals for k, t in vital_signs.tests().items()}
-    dec = {int(p): decimals_of(g["c"]) for p, g in pd.concat(resc, ignore_index=True).groupby("p", sort=False)}
-    dtc_rank = _ranks(dtc.values()).astype(np.int32)[a.pop("dtc")]
-    key = a["subj"].astype(np.int64) * len(keys) + a["param"]
-    vn, value = a["vn"], a["value"]
-    # baseline: per subject and parameter the flagged record with the last VSDTC (then the later row: lexsort is
-    # stable and the rows are in file order)
-    b = np.flatnonzero(a.pop("flag"))
-    b = b[np.lexsort((dtc_rank[b], key[b]))]
-    kb = key[b]
-    b = b[np.r_[kb[1:] != kb[:-1], True]] if len(b) else b
-    base_key, base_value, base_visit = key[b], value[b], vn[b]
-    del kb
-    # scheduled visits (whole VISITNUM): per subject, parameter and visit the record with the last VSDTC
-    with np.errstate(invalid="ignore"):
-        s = np.flatnonzero(~np.isnan(vn) & (vn % 1 == 0))
-    s = s[np.lexsort((dtc_rank[s], vn[s], key[s]))]
-    del dtc_rank
-    if len(s):
-        ks, vs_ = key[s], vn[s]
-        s = s[np.r_[(ks[1:] != ks[:-1]) | (vs_[1:] != vs_[:-1]), True]]
-        del ks, vs_
-    ks = key[s]
-    del key
-    at = np.searchsorted(base_key, ks)
-    found = at < len(base_key)
-    found[found] = base_key[at[found]] == ks[found]
-    del ks
-    base = np.where(found, base_value[np.minimum(at, max(len(b) - 1, 0))] if len(b) else np.nan, np.nan)
-    bvisit = np.where(found, base_visit[np.minimum(at, max(len(b) - 1, 0))] if len(b) else np.nan, np.nan)
-    del at, found
-    # table order: VSTESTCD, VSPOS, VSSTRESU (one rank per parameter), VISITNUM, USUBJID (as text)
-    rank = {k: _ranks(v) for k, v in texts.items()}
-    by_text = np.lexsort((rank["unit"][parts["unit"]], rank["pos"][parts["pos"]], rank["test"][parts["test"]]))
-    param_rank = np.empty(len(keys), dtype=np.int32)
-    param_rank[by_text] = np.arange(len(keys), dtype=np.int32)
-    subject_rank = _ranks(subj.values()).astype(np.int32)
-    order = np.lexsort((subject_rank[a["subj"][s]], vn[s], param_rank[a["param"][s]]))
-    s, base, bvisit = s[order], base[order], bvisit[order]
-    del order
-    code, firsts = pd.factorize(a["param"][s])
-    params = []
-    for p in firsts:
-        t, q, u = (int(parts[k][p]) for k in ("test", "pos", "unit"))
-        name = texts["test"][t]
-        params.append((name, texts["pos"][q], texts["unit"][u], decimals.get(name, int(dec.get(int(p), 0)))))
-    arm = pop.subjects.set_index("USUBJID")["ARMCD"].reindex(subj.values()).to_numpy(dtype=object)
-    with np.errstate(invalid="ignore"):
-        out = {"param": code.astype(np.int32), "VISITNUM": vn[s], "ARMCD": arm[a["subj"][s]], "value": value[s],
-               "change": value[s] - base, "after": vn[s] > bvisit}
-    return out, params, labels
+    g.finish(pop)
+    return g
 
 
 def _codes_of(codes: Codes, chunk: pd.DataFrame, name: str) -> np.ndarray:
