@@ -161,18 +161,14 @@ def visitnum_text(v: float) -> str:
     return f"{float(v):g}"
 
 
-def visit_labels(df: pd.DataFrame) -> dict[float, str]:
-    """VISITNUM -> VISIT text (the most frequent, ties alphabetical) for labelling; {} without VISITNUM."""
-    return labels_of([visit_counts(df)]) if "VISITNUM" in df else {}
-
-
 def visit_counts(df: pd.DataFrame) -> pd.Series:
-    """Records per (VISITNUM, VISIT): what visit_labels decides from (ranges of rows add up)."""
+    """Records per (VISITNUM, VISIT): what labels_of decides from (ranges of rows add up)."""
     return df[["VISITNUM", "VISIT"]].value_counts(dropna=True)
 
 
 def labels_of(counts: Sequence[pd.Series]) -> dict[float, str]:
-    """visit_labels from the visit_counts of one or more ranges of rows."""
+    """VISITNUM -> VISIT text (the most frequent, ties alphabetical) for labelling, from the visit_counts of one
+    or more ranges of rows."""
     if not counts:
         return {}
     total = counts[0] if len(counts) == 1 else pd.concat(counts).groupby(level=[0, 1]).sum()

@@ -69,8 +69,9 @@ class DatasetRows:
         """Every USUBJID of the dataset."""
         raise NotImplementedError
 
-    def visits(self) -> pd.DataFrame | None:
-        """visit_pairs of the whole dataset; None without USUBJID, VISITNUM or VISIT."""
+    def visit_codes(self, texts: Codes) -> dict[str, np.ndarray] | None:
+        """visit_pairs of the whole dataset as arrays: s (USUBJID) and v (VISIT) as codes of `texts`, vn
+        (VISITNUM); None without USUBJID, VISITNUM or VISIT."""
         raise NotImplementedError
 
     def take(self, rows: np.ndarray, columns: Sequence[str]) -> pd.DataFrame:
@@ -106,10 +107,12 @@ class FrameRows(DatasetRows):
     def subjects(self) -> set[str]:
         return set(self.df["USUBJID"].unique()) if "USUBJID" in self.df.columns else set()
 
-    def visits(self) -> pd.DataFrame | None:
+    def visit_codes(self, texts: Codes) -> dict[str, np.ndarray] | None:
         if not {"USUBJID", "VISITNUM", "VISIT"} <= set(self.df.columns):
             return None
-        return visit_pairs(self.df)
+        pairs = visit_pairs(self.df)
+        return {"s": texts.add(pairs["USUBJID"]), "vn": pairs["VISITNUM"].to_numpy(dtype="float64"),
+                "v": texts.add(pairs["VISIT"])}
 
 
 class FileRows(DatasetRows):
@@ -167,12 +170,12 @@ class FileRows(DatasetRows):
         text = self._texts.values()
         return {text[c] for c in self._subjects}
 
-    def visits(self) -> pd.DataFrame | None:
+    def visit_codes(self, texts: Codes) -> dict[str, np.ndarray] | None:
         if not self._has_visits:
             return None
-        text = self._texts.values()
+        lut = texts.add(self._texts.values())  # this file's codes -> those of `texts`
         v = self._visits
-        return pd.DataFrame({"USUBJID": text[v["s"]], "VISITNUM": v["vn"], "VISIT": text[v["v"]]})
+        return {"s": lut[v["s"]], "vn": v["vn"], "v": lut[v["v"]]}
 
 
 class LargeStudy(Study):

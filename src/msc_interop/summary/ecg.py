@@ -11,6 +11,8 @@ later date when the visit is missing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 
@@ -18,7 +20,7 @@ from msc_interop import mappings
 from msc_interop.study import Study
 from msc_interop.summary._common import Population, Section, num_col, text_col
 from msc_interop.summary.ard_tables import cell
-from msc_interop.summary.dataset_rows import DatasetRows, rows_of
+from msc_interop.summary.dataset_rows import Codes, DatasetRows, rows_of
 
 QTC_TABLE, ABN_TABLE = "ecg_qtc", "ecg_abnormal"
 
@@ -31,56 +33,104 @@ def summarize_ecg(study: Study, pop: Population, sec: Section) -> None:
     rows = rows_of(study, "EG")
     if rows is None or not len(rows) or "EGTESTCD" not in rows.columns:
         return
-    eg = pop.within(_timed(_used_records(rows)))
+    eg = _used_records(rows)
+    _timed(eg, pop)
     _qtc_table(eg, pop, sec)
     _abnormal_table(eg, pop, sec)
 
 
-def _used_records(rows: DatasetRows) -> pd.DataFrame:
+@dataclass
+class _Records:
+    """The EG records the tables read, as codes and numbers (one array per field, one row per record)."""
+
+    subj: Codes = field(default_factory=Codes)  # USUBJID
+    test: Codes = field(default_factory=Codes)  # EGTESTCD
+    text: Codes = field(default_factory=Codes)  # EGSTRESC upper-cased
+    dtc: Codes = field(default_factory=Codes)  # EGDTC of records without VISITNUM or flagged as baseline ("" else)
+    cols: dict[str, np.ndarray] = field(default_factory=dict)  # subj, test, text, dtc, value, vn, base (+ post)
+
+    def code(self, codes: Codes, value: str) -> int:
+        return codes.index.get(value, -1)
+
+    def subjects(self, mask: np.ndarray) -> list[str]:
+        """USUBJID of the records at `mask`, each once, sorted."""
+        return sorted(self.subj.values()[np.unique(self.cols["subj"][mask])].tolist())
+
+
+def _used_records(rows: DatasetRows) -> _Records:
     """The EG records the tables read, range by range: QTcF and INTP, finding records (a text result without a
-    number), and the baseline-flagged records (each test's baseline visit and date). At 5M EG rows that is a few
-    of every subject's records, not all of them."""
+    number), and the baseline-flagged records (each test's baseline visit and date); as codes, so that at 5M EG
+    rows they take a few numbers of a few of every subject's records."""
     qtc = mappings.load("ecg")["summary"]["test"]
     flag = "EGLOBXFL" if "EGLOBXFL" in rows.columns else "EGBLFL"
-    parts = []
+    eg = _Records()
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("subj", "test", "text", "dtc", "value", "vn", "base")}
     for chunk in rows.chunks(EG_COLUMNS):
         test = text_col(chunk, "EGTESTCD")
-        finding = num_col(chunk, "EGSTRESN").isna() & text_col(chunk, "EGSTRESC").fillna("").ne("")
-        keep = test.eq(qtc) | test.eq("INTP") | finding | text_col(chunk, flag).fillna("").eq("Y")
-        parts.append(chunk[keep.to_numpy()])
-    return pd.concat(parts) if len(parts) > 1 else parts[0]
+        value = num_col(chunk, "EGSTRESN")
+        finding = value.isna() & text_col(chunk, "EGSTRESC").fillna("").ne("")
+        base = text_col(chunk, flag).fillna("").eq("Y")
+        keep = (test.eq(qtc) | test.eq("INTP") | finding | base).to_numpy()
+        chunk, value, base = chunk[keep], value[keep].to_numpy(dtype="float64"), base[keep].to_numpy()
+        vn = num_col(chunk, "VISITNUM").to_numpy(dtype="float64")
+        dtc = text_col(chunk, "EGDTC").fillna("").to_numpy(dtype=object, copy=True)
+        dtc[~(np.isnan(vn) | base)] = ""  # a date is compared only where the visit is missing, or is a baseline's
+        parts["subj"].append(eg.subj.add(text_col(chunk, "USUBJID").to_numpy(dtype=object)))
+        parts["test"].append(eg.test.add(text_col(chunk, "EGTESTCD").fillna("").to_numpy(dtype=object)))
+        parts["text"].append(eg.text.add(text_col(chunk, "EGSTRESC").fillna("").str.upper().to_numpy(dtype=object)))
+        parts["dtc"].append(eg.dtc.add(dtc))
+        parts["value"].append(value)
+        parts["vn"].append(vn)
+        parts["base"].append(base)
+    eg.cols = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
+    return eg
 
 
-def _timed(eg: pd.DataFrame) -> pd.DataFrame:
-    """EG with `base` (the baseline record) and `post` (after the subject's baseline of the same test)."""
-    df = pd.DataFrame({
-        "USUBJID": text_col(eg, "USUBJID"), "EGTESTCD": text_col(eg, "EGTESTCD"),
-        "EGSTRESC": text_col(eg, "EGSTRESC").fillna("").str.upper(), "EGSTRESN": num_col(eg, "EGSTRESN"),
-        "VISITNUM": num_col(eg, "VISITNUM"), "EGDTC": text_col(eg, "EGDTC").fillna("")})
-    flag = text_col(eg, "EGLOBXFL") if "EGLOBXFL" in eg.columns else text_col(eg, "EGBLFL")
-    df["base"] = flag.fillna("").eq("Y").to_numpy()
-    ref = df[df["base"]].drop_duplicates(["USUBJID", "EGTESTCD"]).set_index(["USUBJID", "EGTESTCD"])
-    key = pd.MultiIndex.from_frame(df[["USUBJID", "EGTESTCD"]])
-    base_visit = ref["VISITNUM"].reindex(key).to_numpy()
-    base_dtc = ref["EGDTC"].reindex(key).fillna("").to_numpy(dtype=object)
-    later_visit = df["VISITNUM"].to_numpy() > base_visit
-    later_date = np.isnan(df["VISITNUM"].to_numpy()) & (df["EGDTC"].to_numpy(dtype=object) > base_dtc) & (
-        base_dtc != "")
-    df["post"] = later_visit | later_date
-    return df
+def _timed(eg: _Records, pop: Population) -> None:
+    """`post` of each record (after the subject's baseline of the same test: a later VISITNUM, or a later date
+    when the visit is missing) and `inside` (the subject is in the safety population)."""
+    f = eg.cols
+    key = f["subj"].astype(np.int64) * max(len(eg.test.index), 1) + f["test"]
+    b = np.flatnonzero(f["base"])
+    base_key, first = np.unique(key[b], return_index=True)  # each subject-test's first flagged record
+    b = b[first]
+    at = np.searchsorted(base_key, key)
+    found = at < len(base_key)
+    found[found] = base_key[at[found]] == key[found]
+    where = np.where(found, b[np.minimum(at, max(len(b) - 1, 0))] if len(b) else 0, -1)
+    base_visit = np.where(where >= 0, f["vn"][np.maximum(where, 0)] if len(b) else np.nan, np.nan)
+    rank = _ranks(eg.dtc.values())
+    empty = eg.code(eg.dtc, "")
+    base_dtc = np.where(where >= 0, f["dtc"][np.maximum(where, 0)] if len(b) else empty, empty)
+    with np.errstate(invalid="ignore"):
+        later_visit = f["vn"] > base_visit
+    later_date = np.isnan(f["vn"]) & (rank[f["dtc"]] > rank[base_dtc]) & (base_dtc != empty)
+    f["post"] = later_visit | later_date
+    inside = np.isin(eg.subj.values(), pop.subjects["USUBJID"].to_numpy(dtype=object))
+    f["inside"] = inside[f["subj"]] if len(f["subj"]) else np.zeros(0, dtype=bool)
 
 
-def _qtc_table(eg: pd.DataFrame, pop: Population, sec: Section) -> None:
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Each code's place when its text is sorted."""
+    rank = np.empty(len(values), dtype=np.int64)
+    rank[np.argsort(values.astype(str), kind="stable")] = np.arange(len(values))
+    return rank
+
+
+def _qtc_table(eg: _Records, pop: Population, sec: Section) -> None:
     conf = mappings.load("ecg")["summary"]
-    q = eg[eg["EGTESTCD"].eq(conf["test"]) & eg["EGSTRESN"].notna()]
-    if q.empty:
+    f = eg.cols
+    q = f["inside"] & (f["test"] == eg.code(eg.test, conf["test"])) & ~np.isnan(f["value"])
+    if not q.any():
         return
-    base = q[q["base"]].drop_duplicates("USUBJID").set_index("USUBJID")["EGSTRESN"]
-    post = q[q["post"]]
-    per = post.groupby("USUBJID")["EGSTRESN"].max().rename("max").to_frame()
-    per["base"] = base.reindex(per.index)
-    change = (post.assign(chg=post["EGSTRESN"] - post["USUBJID"].map(base)).groupby("USUBJID")["chg"].max())
-    per["change"] = change.reindex(per.index)
+    b = np.flatnonzero(q & f["base"])
+    _, first = np.unique(f["subj"][b], return_index=True)  # each subject's first flagged QTcF record
+    base = pd.Series(f["value"][b[first]], index=f["subj"][b[first]])
+    post = pd.DataFrame({"s": f["subj"][q & f["post"]], "v": f["value"][q & f["post"]]})
+    post["chg"] = post["v"] - base.reindex(post["s"].to_numpy()).to_numpy()
+    per = post.groupby("s").agg(max=("v", "max"), change=("chg", "max"))
+    per.index = eg.subj.values()[per.index.to_numpy()]
+    per.index.name = "USUBJID"
     per = pop.expand(per.reset_index())
     rows = []
     cols = pop.columns()
@@ -105,23 +155,26 @@ def _qtc_table(eg: pd.DataFrame, pop: Population, sec: Section) -> None:
         "increase)."])
 
 
-def _abnormal_table(eg: pd.DataFrame, pop: Population, sec: Section) -> None:
-    intp = eg[eg["EGTESTCD"].eq("INTP")]
-    found = eg[eg["EGSTRESN"].isna() & ~eg["EGTESTCD"].eq("INTP") & eg["EGSTRESC"].ne("")]
-    if intp.empty and found.empty:
+def _abnormal_table(eg: _Records, pop: Population, sec: Section) -> None:
+    f = eg.cols
+    intp = f["inside"] & (f["test"] == eg.code(eg.test, "INTP"))
+    found = (f["inside"] & np.isnan(f["value"]) & (f["test"] != eg.code(eg.test, "INTP"))
+             & (f["text"] != eg.code(eg.text, "")))
+    if not intp.any() and not found.any():
         return
     cols = pop.columns()
-    assessed = pop.expand(intp.drop_duplicates("USUBJID")[["USUBJID"]])
+    assessed = pop.expand(pd.DataFrame({"USUBJID": eg.subjects(intp)}))
     big_n = {c: int(assessed["ARMCD"].eq(c).sum()) for c in cols}
     rows: list[dict[str, object]] = [{"Finding": "Subjects with an ECG interpretation", "Timing": "", **{
         pop.header(c): cell(sec.ard.add(ABN_TABLE, pop.label(c), "INTP", "assessed", {"N": big_n[c]}), "text",
                             stat="N") for c in cols}}]
+    terms = eg.text.values()
     groups = [("ABNORMAL interpretation", intp, "ABNORMAL")] + [
-        (term, found, term) for term in sorted(found["EGSTRESC"].unique())]
-    for label, df, value in groups:
-        hit = df[df["EGSTRESC"].eq(value)]
-        at_base = set(hit.loc[hit["base"], "USUBJID"])
-        after = set(hit.loc[hit["post"], "USUBJID"])
+        (term, found, term) for term in sorted(terms[np.unique(eg.cols["text"][found])].tolist())]
+    for label, mask, value in groups:
+        hit = mask & (eg.cols["text"] == eg.code(eg.text, value))
+        at_base = set(eg.subjects(hit & eg.cols["base"]))
+        after = set(eg.subjects(hit & eg.cols["post"]))
         for timing, subjects in (("at baseline", at_base), ("after baseline, new", after - at_base),
                                  ("after baseline, present at baseline", after & at_base)):
             ex = pop.expand(pd.DataFrame({"USUBJID": sorted(subjects)}))

@@ -12,12 +12,12 @@ from msc_interop.summary._common import (
     Population,
     Section,
     category_order,
+    labels_of,
     subjects_text,
-    visit_labels,
     visitnum_text,
 )
 from msc_interop.summary.ard_tables import cell, continuous_cells
-from msc_interop.summary.dataset_rows import row_count, rows_of
+from msc_interop.summary.dataset_rows import Codes, row_count, rows_of
 
 SEX_LABELS = {"F": "Female", "M": "Male", "U": "Unknown", "INTERSEX": "Intersex"}
 
@@ -162,29 +162,37 @@ def demographics(study: Study, pop: Population, sec: Section) -> None:
 
 def disposition(study: Study, pop: Population, sec: Section) -> None:
     """Subjects with any record at each visit, by dataset (the follow-up as the data show it)."""
-    parts = []
+    texts = Codes()  # USUBJID and VISIT as codes: a large study's subject-visits of every dataset as numbers
+    parts: dict[str, list[np.ndarray]] = {"s": [], "vn": [], "v": [], "dom": []}
     domains = []
     for name in study.names:
         rows = rows_of(study, name)
         if name.startswith("SUPP") or name == "SV" or rows is None or not len(rows) or not len(rows.columns):
             continue
-        d = rows.visits()
+        d = rows.visit_codes(texts)
         if d is None:
             continue
-        d = d.assign(DOMAIN=name)
-        parts.append(d)
+        for k in ("s", "vn", "v"):
+            parts[k].append(d[k])
+        parts["dom"].append(np.full(len(d["s"]), len(domains), dtype=np.int16))
         domains.append(name)
     cols = ["Visit number", "Visit", "Type", "Subjects with data", *[f"{d} subjects" for d in domains],
             "Subjects without data"]
-    if not parts:
+    if not domains:
         sec.add("disposition", "Disposition: subjects with data at each visit", pd.DataFrame(columns=cols),
                 ["No dataset with VISITNUM: disposition by visit cannot be shown."])
         return
-    allv = pd.concat(parts, ignore_index=True)
-    allv = allv[allv["USUBJID"].isin(pop.subjects["USUBJID"])]
-    labels = visit_labels(allv)
-    any_subj = allv.drop_duplicates(["USUBJID", "VISITNUM"]).groupby("VISITNUM").size()
-    by_dom = allv.groupby(["VISITNUM", "DOMAIN"]).size().unstack(fill_value=0)
+    text = texts.values()
+    inside = np.isin(text, pop.subjects["USUBJID"].to_numpy(dtype=object))
+    allv = pd.DataFrame({k: np.concatenate(v) for k, v in parts.items()}, copy=False)
+    allv = allv[inside[allv["s"].to_numpy()]]
+    counts = allv.groupby(["vn", "v"]).size()
+    visit = pd.Series(text[counts.index.get_level_values("v")], dtype=object)
+    counts.index = pd.MultiIndex.from_arrays([counts.index.get_level_values("vn"), visit],
+                                             names=["VISITNUM", "VISIT"])
+    labels = labels_of([counts[visit.notna().to_numpy()]])  # the pairs' most frequent VISIT per VISITNUM
+    any_subj = allv.drop_duplicates(["s", "vn"]).groupby("vn").size()
+    by_dom = allv.groupby(["vn", "dom"]).size()
     rows = []
     n = pop.n
     trta = pop.label(pop.columns()[-1])  # all subjects of the safety population (Total, or the one arm)
@@ -194,8 +202,8 @@ def disposition(study: Study, pop: Population, sec: Section) -> None:
         row: dict[str, object] = {"Visit number": visitnum_text(v), "Visit": labels.get(v, ""),
                                   "Type": "scheduled" if float(v).is_integer() else "unscheduled",
                                   "Subjects with data": cell(ref, "n_pct")}
-        for d in domains:
-            k = int(by_dom.at[v, d]) if d in by_dom else 0
+        for i, d in enumerate(domains):
+            k = int(by_dom.get((v, i), 0))
             row[f"{d} subjects"] = cell(sec.ard.counts("disposition", trta, "DOMAIN", d, k, n, groups=vis), "n_pct")
         row["Subjects without data"] = cell(ref, "rest")
         rows.append(row)
@@ -205,9 +213,10 @@ def disposition(study: Study, pop: Population, sec: Section) -> None:
              "dataset carries that VISITNUM; visits with a decimal VISITNUM are unscheduled (SDTM convention)."]
     sched = sorted(v for v in any_subj.index if float(v).is_integer())
     missing = []
+    everyone = set(pop.subjects["USUBJID"])
     for v in sched:
-        have = set(allv.loc[allv["VISITNUM"].eq(v), "USUBJID"])
-        lacking = sorted(set(pop.subjects["USUBJID"]) - have)
+        have = set(text[np.unique(allv["s"].to_numpy()[allv["vn"].to_numpy() == v])].tolist())
+        lacking = sorted(everyone - have)
         if lacking and len(lacking) < n:
             missing.append((v, lacking))
     for v, lacking in missing:
