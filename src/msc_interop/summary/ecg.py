@@ -106,7 +106,7 @@ def _timed(eg: _Records, pop: Population) -> None:
         later_visit = f["vn"] > base_visit
     later_date = np.isnan(f["vn"]) & (rank[f["dtc"]] > rank[base_dtc]) & (base_dtc != empty)
     f["post"] = later_visit | later_date
-    inside = np.isin(eg.subj.values(), pop.subjects["USUBJID"].to_numpy(dtype=object))
+    inside = pd.Index(eg.subj.values()).isin(pop.subjects["USUBJID"])  # hashed: np.isin of text is n x m
     f["inside"] = inside[f["subj"]] if len(f["subj"]) else np.zeros(0, dtype=bool)
 
 

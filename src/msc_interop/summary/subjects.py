@@ -183,7 +183,7 @@ def disposition(study: Study, pop: Population, sec: Section) -> None:
                 ["No dataset with VISITNUM: disposition by visit cannot be shown."])
         return
     text = texts.values()
-    inside = np.isin(text, pop.subjects["USUBJID"].to_numpy(dtype=object))
+    inside = pd.Index(text).isin(pop.subjects["USUBJID"])  # hashed: np.isin of text is n x m
     allv = pd.DataFrame({k: np.concatenate(v) for k, v in parts.items()}, copy=False)
     allv = allv[inside[allv["s"].to_numpy()]]
     counts = allv.groupby(["vn", "v"]).size()
