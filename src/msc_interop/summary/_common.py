@@ -20,10 +20,12 @@ import pandas as pd
 from msc_interop import iso8601
 from msc_interop.distinct import per_distinct
 from msc_interop.summary.ard import Ard
+from msc_interop.summary.codes import shared_text
 
 MISSING = "Missing"
 NOT_ASSIGNED = "Not assigned"
 LISTING_ROWS_SHOWN = 200  # listings longer than this are cut in the Markdown/HTML report (the CSV is complete)
+LONG_TABLE = 10_000  # rows from which a table's text is held as shared strings (codes.shared_text)
 
 
 @dataclass
@@ -37,7 +39,10 @@ class Section:
     ard: Ard = field(default_factory=Ard)  # every number of the tables, as the tables compute it
 
     def add(self, name: str, title: str, table: pd.DataFrame, notes: Iterable[str] = ()) -> None:
-        self.tables[name] = table.reset_index(drop=True)
+        table = table.reset_index(drop=True)
+        # a listing (every administration of a large study) is held until the report is written: its equal cells
+        # as one string each
+        self.tables[name] = shared_text(table) if len(table) > LONG_TABLE else table
         self.titles[name] = title
         self.footnotes[name] = [n for n in notes if n]
 

@@ -19,31 +19,14 @@ import pandas as pd
 
 from msc_interop.sdtm.formats import DatasetFacts
 from msc_interop.study import Study, conform
+from msc_interop.summary.codes import Codes, shared_text
 from msc_interop.validate.folder_chunks import ChunkedFile
 
 # rows a range holds: each range of LB is read whole (every variable) before its columns are picked; at 50k rows
 # that is ~60 MB at a time
 CHUNK_ROWS = 50_000
 
-__all__ = ["Codes", "DatasetRows", "FileRows", "FrameRows", "LargeStudy", "frame_of", "row_count", "rows_of",
-           "visit_pairs"]
-
-
-class Codes:
-    """Codes of values in the order they first appear, over consecutive ranges: those pd.factorize gives the whole
-    (so that tables reduced range by range decide as the whole would); one copy of each distinct value."""
-
-    def __init__(self) -> None:
-        self.index: dict[object, int] = {}
-
-    def add(self, values: pd.Series | np.ndarray) -> np.ndarray:
-        codes, uniques = pd.factorize(values, use_na_sentinel=False)
-        lut = np.fromiter((self.index.setdefault(u, len(self.index)) for u in uniques), dtype=np.int64,
-                          count=len(uniques))
-        return lut[codes] if len(codes) else np.zeros(0, dtype=np.int64)
-
-    def values(self) -> np.ndarray:
-        return np.array(list(self.index), dtype=object)
+__all__ = ["DatasetRows", "FileRows", "FrameRows", "LargeStudy", "frame_of", "row_count", "rows_of", "visit_pairs"]
 
 
 def visit_pairs(df: pd.DataFrame) -> pd.DataFrame:
@@ -127,7 +110,8 @@ class FileRows(DatasetRows):
         self.columns: list[str] = []
         self.facts = DatasetFacts(set(), [])  # what the study metadata needs of the file (STUDYID, visits)
         self._texts = texts if texts is not None else Codes()
-        self._subjects: set[int] = set()
+        self._subjects = np.zeros(0, dtype=np.int32)  # codes of the file's USUBJID values (an array: a set of
+        # 180k Python ints takes 10 MB)
         self._visits: dict[str, list[np.ndarray]] = {"s": [], "vn": [], "v": []}  # visit_pairs as codes
         self._rows = 0
         self._first_pass()
@@ -144,7 +128,7 @@ class FileRows(DatasetRows):
             self.columns = self.columns or list(df.columns)
             self._rows += len(df)
             if "USUBJID" in df.columns:
-                self._subjects.update(np.unique(self._texts.add(df["USUBJID"])).tolist())
+                self._subjects = np.union1d(self._subjects, self._texts.add(df["USUBJID"]).astype(np.int32))
             if has_visits is None:
                 has_visits = {"USUBJID", "VISITNUM", "VISIT"} <= set(df.columns)
             if has_visits:
@@ -168,7 +152,7 @@ class FileRows(DatasetRows):
 
     def subjects(self) -> set[str]:
         text = self._texts.values()
-        return {text[c] for c in self._subjects}
+        return set(text[self._subjects].tolist())
 
     def visit_codes(self, texts: Codes) -> dict[str, np.ndarray] | None:
         if not self._has_visits:
@@ -240,5 +224,6 @@ def frame_of(study: Study, name: str, columns: Sequence[str]) -> pd.DataFrame | 
         return None
     if isinstance(rows, FrameRows):
         return rows.df
-    parts = list(rows.chunks(columns))
+    codes: dict[str, Codes] = {}
+    parts = [shared_text(chunk, codes) for chunk in rows.chunks(columns)]
     return pd.concat(parts) if len(parts) > 1 else parts[0]

@@ -20,7 +20,8 @@ from msc_interop import mappings
 from msc_interop.study import Study
 from msc_interop.summary._common import Population, Section, num_col, text_col
 from msc_interop.summary.ard_tables import cell
-from msc_interop.summary.dataset_rows import Codes, DatasetRows, rows_of
+from msc_interop.summary.codes import Codes
+from msc_interop.summary.dataset_rows import DatasetRows, rows_of
 
 QTC_TABLE, ABN_TABLE = "ecg_qtc", "ecg_abnormal"
 
@@ -75,10 +76,11 @@ def _used_records(rows: DatasetRows) -> _Records:
         vn = num_col(chunk, "VISITNUM").to_numpy(dtype="float64")
         dtc = text_col(chunk, "EGDTC").fillna("").to_numpy(dtype=object, copy=True)
         dtc[~(np.isnan(vn) | base)] = ""  # a date is compared only where the visit is missing, or is a baseline's
-        parts["subj"].append(eg.subj.add(text_col(chunk, "USUBJID").to_numpy(dtype=object)))
-        parts["test"].append(eg.test.add(text_col(chunk, "EGTESTCD").fillna("").to_numpy(dtype=object)))
-        parts["text"].append(eg.text.add(text_col(chunk, "EGSTRESC").fillna("").str.upper().to_numpy(dtype=object)))
-        parts["dtc"].append(eg.dtc.add(dtc))
+        for k, codes, text in (("subj", eg.subj, text_col(chunk, "USUBJID")),
+                               ("test", eg.test, text_col(chunk, "EGTESTCD").fillna("")),
+                               ("text", eg.text, text_col(chunk, "EGSTRESC").fillna("").str.upper()),
+                               ("dtc", eg.dtc, pd.Series(dtc, dtype=object))):
+            parts[k].append(codes.add(text.to_numpy(dtype=object)).astype(np.int32))
         parts["value"].append(value)
         parts["vn"].append(vn)
         parts["base"].append(base)

@@ -29,7 +29,8 @@ from msc_interop import mappings
 from msc_interop.errors import MscInteropError
 from msc_interop.sdtm.reference_range import reference_indicator
 from msc_interop.summary._common import decimals_of, is_partial, labels_of, visit_counts, visitnum_text
-from msc_interop.summary.dataset_rows import Codes, DatasetRows, FrameRows
+from msc_interop.summary.codes import Codes
+from msc_interop.summary.dataset_rows import DatasetRows, FrameRows
 from msc_interop.summary.grouped_spill import GroupedSpill
 
 NR = ("", "NORMAL", "LOW", "HIGH", "ABNORMAL")  # classification codes 0..4

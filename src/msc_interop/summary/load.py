@@ -18,7 +18,8 @@ from msc_interop.inputs.load import read_any, whole_domains
 from msc_interop.rejects import RejectReport
 from msc_interop.sdtm.formats import _BY_SUFFIX, _choose_files, read_sdtm
 from msc_interop.study import Study
-from msc_interop.summary.dataset_rows import Codes, FileRows, LargeStudy
+from msc_interop.summary.codes import Codes
+from msc_interop.summary.dataset_rows import FileRows, LargeStudy
 from msc_interop.validate.folder_chunks import Declined
 
 __all__ = ["HOLD_BYTES", "READ_WHOLE", "read_for_summary"]

@@ -17,7 +17,8 @@ from msc_interop.summary._common import (
     visitnum_text,
 )
 from msc_interop.summary.ard_tables import cell, continuous_cells
-from msc_interop.summary.dataset_rows import Codes, row_count, rows_of
+from msc_interop.summary.codes import Codes
+from msc_interop.summary.dataset_rows import row_count, rows_of
 
 SEX_LABELS = {"F": "Female", "M": "Male", "U": "Unknown", "INTERSEX": "Intersex"}
 
@@ -162,9 +163,11 @@ def demographics(study: Study, pop: Population, sec: Section) -> None:
 
 def disposition(study: Study, pop: Population, sec: Section) -> None:
     """Subjects with any record at each visit, by dataset (the follow-up as the data show it)."""
-    texts = Codes()  # USUBJID and VISIT as codes: a large study's subject-visits of every dataset as numbers
-    parts: dict[str, list[np.ndarray]] = {"s": [], "vn": [], "v": [], "dom": []}
-    domains = []
+    texts, visits = Codes(), Codes()  # USUBJID and VISIT, VISITNUM as codes
+    counts: list[pd.Series] = []  # subject-visits per (VISITNUM, VISIT code): the visit labels
+    by_dom: dict[str, pd.Series] = {}  # subject-visits per VISITNUM, per dataset
+    keys = np.zeros(0, dtype=np.int64)  # every subject-visit (subject code << 20 | VISITNUM code), once
+    everyone = pop.subjects["USUBJID"]
     for name in study.names:
         rows = rows_of(study, name)
         if name.startswith("SUPP") or name == "SV" or rows is None or not len(rows) or not len(rows.columns):
@@ -172,27 +175,25 @@ def disposition(study: Study, pop: Population, sec: Section) -> None:
         d = rows.visit_codes(texts)
         if d is None:
             continue
-        for k in ("s", "vn", "v"):
-            parts[k].append(d[k])
-        parts["dom"].append(np.full(len(d["s"]), len(domains), dtype=np.int16))
-        domains.append(name)
-    cols = ["Visit number", "Visit", "Type", "Subjects with data", *[f"{d} subjects" for d in domains],
+        inside = pd.Index(texts.values()).isin(everyone)[d["s"]]  # hashed: np.isin of text is n x m
+        subj, vn, visit = d["s"][inside], d["vn"][inside], d["v"][inside]
+        counts.append(pd.DataFrame({"vn": vn, "v": visit}).value_counts())
+        by_dom[name] = pd.Series(vn).value_counts()  # a dataset's subject-visits are distinct
+        keys = np.union1d(keys, subj.astype(np.int64) << 20 | visits.add(vn))
+    cols = ["Visit number", "Visit", "Type", "Subjects with data", *[f"{d} subjects" for d in by_dom],
             "Subjects without data"]
-    if not domains:
+    if not by_dom:
         sec.add("disposition", "Disposition: subjects with data at each visit", pd.DataFrame(columns=cols),
                 ["No dataset with VISITNUM: disposition by visit cannot be shown."])
         return
-    text = texts.values()
-    inside = pd.Index(text).isin(pop.subjects["USUBJID"])  # hashed: np.isin of text is n x m
-    allv = pd.DataFrame({k: np.concatenate(v) for k, v in parts.items()}, copy=False)
-    allv = allv[inside[allv["s"].to_numpy()]]
-    counts = allv.groupby(["vn", "v"]).size()
-    visit = pd.Series(text[counts.index.get_level_values("v")], dtype=object)
-    counts.index = pd.MultiIndex.from_arrays([counts.index.get_level_values("vn"), visit],
-                                             names=["VISITNUM", "VISIT"])
-    labels = labels_of([counts[visit.notna().to_numpy()]])  # the pairs' most frequent VISIT per VISITNUM
-    any_subj = allv.drop_duplicates(["s", "vn"]).groupby("vn").size()
-    by_dom = allv.groupby(["vn", "dom"]).size()
+    text, vn_of = texts.values(), visits.values().astype("float64")
+    total = pd.concat(counts).groupby(level=[0, 1]).sum() if counts else pd.Series(dtype="int64")
+    visit = pd.Series(text[total.index.get_level_values("v").to_numpy()], dtype=object)
+    total.index = pd.MultiIndex.from_arrays([total.index.get_level_values("vn"), visit], names=["VISITNUM", "VISIT"])
+    labels = labels_of([total[visit.notna().to_numpy()]])  # the pairs' most frequent VISIT per VISITNUM
+    visit_code = keys & ((1 << 20) - 1)
+    any_subj = pd.Series(np.bincount(visit_code, minlength=len(vn_of)), index=vn_of)
+    any_subj = any_subj[any_subj > 0]
     rows = []
     n = pop.n
     trta = pop.label(pop.columns()[-1])  # all subjects of the safety population (Total, or the one arm)
@@ -202,8 +203,8 @@ def disposition(study: Study, pop: Population, sec: Section) -> None:
         row: dict[str, object] = {"Visit number": visitnum_text(v), "Visit": labels.get(v, ""),
                                   "Type": "scheduled" if float(v).is_integer() else "unscheduled",
                                   "Subjects with data": cell(ref, "n_pct")}
-        for i, d in enumerate(domains):
-            k = int(by_dom.get((v, i), 0))
+        for d, per_visit in by_dom.items():
+            k = int(per_visit.get(v, 0))
             row[f"{d} subjects"] = cell(sec.ard.counts("disposition", trta, "DOMAIN", d, k, n, groups=vis), "n_pct")
         row["Subjects without data"] = cell(ref, "rest")
         rows.append(row)
@@ -213,10 +214,11 @@ def disposition(study: Study, pop: Population, sec: Section) -> None:
              "dataset carries that VISITNUM; visits with a decimal VISITNUM are unscheduled (SDTM convention)."]
     sched = sorted(v for v in any_subj.index if float(v).is_integer())
     missing = []
-    everyone = set(pop.subjects["USUBJID"])
+    code_of = {float(v): i for i, v in enumerate(vn_of)}
+    population = set(everyone)
     for v in sched:
-        have = set(text[np.unique(allv["s"].to_numpy()[allv["vn"].to_numpy() == v])].tolist())
-        lacking = sorted(everyone - have)
+        have = set(text[keys[visit_code == code_of[float(v)]] >> 20].tolist())
+        lacking = sorted(population - have)
         if lacking and len(lacking) < n:
             missing.append((v, lacking))
     for v, lacking in missing:

@@ -27,7 +27,8 @@ from msc_interop.summary._common import (
 )
 from msc_interop.summary.ard import exact_mean_sd
 from msc_interop.summary.ard_tables import cell
-from msc_interop.summary.dataset_rows import Codes, rows_of
+from msc_interop.summary.codes import Codes
+from msc_interop.summary.dataset_rows import rows_of
 from msc_interop.summary.grouped_spill import GroupedSpill
 
 TITLES = {"vs_stats": "Vital signs by visit", "vs_change": "Vital signs: change from baseline by visit"}
