@@ -101,8 +101,9 @@ def _summarize(d: LabData, lb: DatasetRows, pop: Population, sec: Section, by_vi
         lp = param_data(d, p)
         an_visit, repeated = analysis_rows(lp, by_visit=True)
         an = an_visit if by_visit else analysis_rows(lp, by_visit=False)[0]
+        records = lp.a[["subj", "nr", "post"]]  # what the columns read of the records (a copy per arm)
         for c, col in columns.items():
-            a, a_an = lp.a, an
+            a, a_an = records, an
             if c != "Total" and pop.with_total:
                 a = a[arm_of[a["subj"].to_numpy()] == c]
                 a_an = an[arm_of[an["subj"].to_numpy()] == c]
@@ -136,7 +137,7 @@ class _Column:
     shift: dict[int, pd.DataFrame] = field(default_factory=dict)
 
     def add(self, d: LabData, lp: LabParam, a: pd.DataFrame, an: pd.DataFrame) -> None:
-        """Parameter lp.p's records `a` and analysis rows `an` of this column's subjects."""
+        """Parameter lp.p's records `a` (subj, nr, post) and analysis rows `an` of this column's subjects."""
         self.stats.append(value_stats(d, an))
         self.change.add(d, an)
         self.ranges.append(range_counts(an))
