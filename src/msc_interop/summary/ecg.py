@@ -84,7 +84,9 @@ def _used_records(rows: DatasetRows) -> _Records:
         parts["value"].append(value)
         parts["vn"].append(vn)
         parts["base"].append(base)
-    eg.cols = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
+    for k in list(parts):  # one field at a time, its ranges freed as it is joined: never two copies of all
+        v = parts.pop(k)
+        eg.cols[k] = np.concatenate(v) if v else np.zeros(0)
     return eg
 
 
