@@ -112,7 +112,9 @@ class FileRows(DatasetRows):
         self._texts = texts if texts is not None else Codes()
         self._subjects = np.zeros(0, dtype=np.int32)  # codes of the file's USUBJID values (an array: a set of
         # 180k Python ints takes 10 MB)
-        self._visits: dict[str, list[np.ndarray]] = {"s": [], "vn": [], "v": []}  # visit_pairs as codes
+        # visit_pairs as codes: the subject, and the (VISITNUM, VISIT) pair (8 bytes a subject-visit)
+        self._visits: dict[str, list[np.ndarray]] = {"s": [], "p": []}
+        self._pairs = Codes()
         self._rows = 0
         self._first_pass()
 
@@ -133,15 +135,19 @@ class FileRows(DatasetRows):
                 has_visits = {"USUBJID", "VISITNUM", "VISIT"} <= set(df.columns)
             if has_visits:
                 pairs = visit_pairs(df)
+                visit = pd.MultiIndex.from_arrays([pairs["VISITNUM"].to_numpy(dtype="float64"),
+                                                   self._texts.add(pairs["VISIT"])])
                 self._visits["s"].append(self._texts.add(pairs["USUBJID"]).astype(np.int32))
-                self._visits["vn"].append(pairs["VISITNUM"].to_numpy(dtype="float64"))
-                self._visits["v"].append(self._texts.add(pairs["VISIT"]).astype(np.int32))
+                self._visits["p"].append(self._pairs.add(visit).astype(np.int32))
             self.facts.add(df)
         self._has_visits = bool(has_visits)
+        keys = list(self._pairs.index)
+        self._vn = np.array([k[0] for k in keys], dtype="float64")  # of each pair code
+        self._v = np.array([k[1] for k in keys], dtype=np.int64)
         if self._has_visits:  # the first VISIT of each subject-visit over the whole file
-            got = pd.DataFrame({k: np.concatenate(v) for k, v in self._visits.items()}, copy=False)
-            got = got.drop_duplicates(["s", "vn"]).reset_index(drop=True)
-            self._visits = {k: got[k].to_numpy() for k in got.columns}
+            s, p = (np.concatenate(self._visits[k]) for k in ("s", "p"))
+            first = pd.DataFrame({"s": s, "vn": self._vn[p]}, copy=False).duplicated(["s", "vn"]).to_numpy()
+            self._visits = {"s": s[~first], "p": p[~first]}
 
     def __len__(self) -> int:
         return self._rows
@@ -158,8 +164,8 @@ class FileRows(DatasetRows):
         if not self._has_visits:
             return None
         lut = texts.add(self._texts.values())  # this file's codes -> those of `texts`
-        v = self._visits
-        return {"s": lut[v["s"]], "vn": v["vn"], "v": lut[v["v"]]}
+        s, p = self._visits["s"], self._visits["p"]
+        return {"s": lut[s], "vn": self._vn[p], "v": lut[self._v[p]]}
 
 
 class LargeStudy(Study):
