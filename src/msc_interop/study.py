@@ -137,6 +137,8 @@ def conform(name: str, df: pd.DataFrame) -> pd.DataFrame:
                               "(upper case A-Z, 0-9, _; at most 8 characters; letter first)")
     if len(set(df.columns)) != len(df.columns):
         raise MscInteropError(f"dataset {name}: duplicate variable names")
+    if not isinstance(df.index, pd.RangeIndex) or df.index.start != 0 or df.index.step != 1:
+        df = df.reset_index(drop=True)  # rows by position: a filtered frame's labels would misalign (rows lost)
     meta = mappings.sdtm_domain(name)
     known = meta.by_name if meta else {}
     order = [v.name for v in meta.variables if v.name in df.columns] if meta else []

@@ -179,3 +179,16 @@ def test_studyids_of_text_and_of_mixed_values():
     assert studyids_in(pd.DataFrame({"STUDYID": pd.Series([1, 1.0, True, None], dtype=object)})) == \
         {"1", "1.0", "True"}
     assert studyids_in(pd.DataFrame({"USUBJID": ["a"]})) == set()
+
+
+def test_a_filtered_dataset_with_gaps_in_its_index_loses_no_row(study, tmp_path):
+    """A dataset handed over filtered (its index 0, 1, 3, ...) is taken by row position: before, the rows whose
+    label was past the new length were lost and as many blank rows written in their place."""
+    ex = study.datasets["EX"]
+    kept = ex[ex["USUBJID"].ne(ex["USUBJID"].iloc[0])]  # every subject's infusions but the first subject's
+    assert not kept.index.equals(pd.RangeIndex(len(kept)))
+    d = {n: (kept if n == "EX" else df) for n, df in study.datasets.items()}
+    write_study(Study(study.meta, d), tmp_path, ["xpt"], created="2026-01-01T00:00:00")
+    back = read_sdtm(tmp_path)["EX"]
+    assert len(back) == len(kept) and back["USUBJID"].ne("").all()
+    assert back["EXSTDTC"].tolist() == kept["EXSTDTC"].tolist()

@@ -33,4 +33,12 @@ def test_ranges_of_one_dataset_share_their_strings():
     assert list(b.index) == list(range(10, 20)) and list(b["T"]) == list(_cells(10, 3))
     first = {x: id(x) for x in a["T"]}
     assert all(id(x) == first[x] for x in b["T"])  # the second range reuses the first range's strings
-    assert list(codes["T"].values_of(np.array([2, 0]))) == [a["T"].iloc[2], a["T"].iloc[0]]
+    (held,) = codes.values()  # one Codes for the one text column
+    assert list(held.values_of(np.array([2, 0]))) == [a["T"].iloc[2], a["T"].iloc[0]]
+
+
+def test_a_table_that_repeats_a_column_name_keeps_both_columns():
+    df = pd.DataFrame([[a, b] for a, b in zip(_cells(20), _cells(20, 1), strict=True)], columns=["X", "X"])
+    df = df.astype(object)
+    out = shared_text(df)
+    assert list(out.columns) == ["X", "X"] and out.values.tolist() == df.values.tolist()

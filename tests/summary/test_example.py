@@ -193,3 +193,16 @@ def test_baseline_option_and_last_value_mode(example_study):
 def test_unknown_baseline_visit_is_an_error_naming_the_visits(example_study):
     with pytest.raises(MscInteropError, match=r"baseline visit 'WEEK 2' is not a visit.*BASELINE \(1\)"):
         compute_tables(example_study, baseline="WEEK 2")
+
+
+def test_an_administration_without_a_study_day_is_not_assessable_against_the_schedule():
+    """EXSTDY empty on one of the 18 infusions: that one counts as not assessable (it stopped the summary before)."""
+    from msc_interop.api import load_study
+
+    study, _ = load_study("fixtures/example_study")
+    ex = study.datasets["EX"]
+    ex.loc[ex.index[0], "EXSTDY"] = None
+    t = compute_tables(study)["exposure_schedule"]
+    first = t.iloc[0]
+    assert first["Administrations"] == "9" or first["Administrations"] == 9
+    assert str(first["On schedule"]).startswith("8 ") and str(first["Not assessable"]) == "1"

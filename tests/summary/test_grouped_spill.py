@@ -45,3 +45,26 @@ def test_a_block_larger_than_one_read_comes_back_whole():
     with GroupedSpill(RECORD) as spill:
         spill.add(np.zeros(len(rec), dtype=np.int64), rec)
         assert spill.get(0).tobytes() == rec.tobytes()
+
+
+def test_the_lab_spill_file_is_closed_when_preparing_fails(monkeypatch):
+    """A --baseline visit the data lacks stops the lab tables after LB was gathered: the file is closed."""
+    import pytest
+
+    from msc_interop.api import load_study
+    from msc_interop.errors import MscInteropError
+    from msc_interop.summary import grouped_spill, lab_data
+
+    made: list[GroupedSpill] = []
+
+    class Tracked(GroupedSpill):
+        def __init__(self, dtype: np.dtype) -> None:
+            super().__init__(dtype)
+            made.append(self)
+
+    monkeypatch.setattr(grouped_spill, "GroupedSpill", Tracked)
+    monkeypatch.setattr(lab_data, "GroupedSpill", Tracked)
+    study, _ = load_study("fixtures/example_study")
+    with pytest.raises(MscInteropError, match="not a visit of the LB data"):
+        lab_data.prepare(study["LB"], "NO SUCH VISIT")
+    assert len(made) == 1 and made[0]._file.closed

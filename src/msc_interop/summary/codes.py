@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-__all__ = ["Codes", "shared_text"]
+__all__ = ["Codes", "shared_text", "text_ranks"]
 
 
 class Codes:
@@ -43,13 +43,22 @@ def shared_text(df: pd.DataFrame, codes: dict[str, Codes] | None = None) -> pd.D
     900k rows x 6 variables take ~300 MB so, their distinct values a few MB). `codes` (column -> Codes) carries the
     strings over consecutive ranges of one dataset. Values and order unchanged."""
     codes = {} if codes is None else codes
-    out = {}
-    for name in df.columns:
-        col = df[name]
+    out = []
+    for i, name in enumerate(df.columns):  # by position: a table may repeat a column name
+        col = df.iloc[:, i]
         python_str = isinstance(col.dtype, pd.StringDtype) and col.dtype.storage == "python"
         if python_str or (col.dtype == object and pd.api.types.infer_dtype(col, skipna=False) == "string"):
-            c = codes.setdefault(str(name), Codes())
-            out[name] = pd.Series(c.values_of(c.add(col.to_numpy(dtype=object))), index=df.index, dtype=col.dtype)
-        else:
-            out[name] = col
-    return pd.DataFrame(out, index=df.index, columns=df.columns)
+            c = codes.setdefault(f"{i}:{name}", Codes())
+            col = pd.Series(c.values_of(c.add(col.to_numpy(dtype=object))), index=df.index, dtype=col.dtype)
+        out.append(col)
+    shared = pd.concat(out, axis=1, keys=range(len(out))) if out else df.copy()
+    shared.columns = df.columns
+    return shared
+
+
+def text_ranks(values: np.ndarray) -> np.ndarray:
+    """Each code's place when the texts `values` (of codes 0..n-1) are sorted: comparing ranks of codes orders rows
+    as their text does (equal text, equal rank: codes are of distinct values)."""
+    rank = np.empty(len(values), dtype=np.int64)
+    rank[np.argsort(values.astype(str), kind="stable")] = np.arange(len(values))
+    return rank

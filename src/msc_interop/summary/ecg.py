@@ -20,7 +20,7 @@ from msc_interop import mappings
 from msc_interop.study import Study
 from msc_interop.summary._common import Population, Section, num_col, text_col
 from msc_interop.summary.ard_tables import cell
-from msc_interop.summary.codes import Codes
+from msc_interop.summary.codes import Codes, text_ranks
 from msc_interop.summary.dataset_rows import DatasetRows, rows_of
 
 QTC_TABLE, ABN_TABLE = "ecg_qtc", "ecg_abnormal"
@@ -103,7 +103,7 @@ def _timed(eg: _Records, pop: Population) -> None:
     found[found] = base_key[at[found]] == key[found]
     where = np.where(found, b[np.minimum(at, max(len(b) - 1, 0))] if len(b) else 0, -1)
     base_visit = np.where(where >= 0, f["vn"][np.maximum(where, 0)] if len(b) else np.nan, np.nan)
-    rank = _ranks(eg.dtc.values())
+    rank = text_ranks(eg.dtc.values())
     empty = eg.code(eg.dtc, "")
     base_dtc = np.where(where >= 0, f["dtc"][np.maximum(where, 0)] if len(b) else empty, empty)
     with np.errstate(invalid="ignore"):
@@ -112,13 +112,6 @@ def _timed(eg: _Records, pop: Population) -> None:
     f["post"] = later_visit | later_date
     inside = pd.Index(eg.subj.values()).isin(pop.subjects["USUBJID"])  # hashed: np.isin of text is n x m
     f["inside"] = inside[f["subj"]] if len(f["subj"]) else np.zeros(0, dtype=bool)
-
-
-def _ranks(values: np.ndarray) -> np.ndarray:
-    """Each code's place when its text is sorted."""
-    rank = np.empty(len(values), dtype=np.int64)
-    rank[np.argsort(values.astype(str), kind="stable")] = np.arange(len(values))
-    return rank
 
 
 def _qtc_table(eg: _Records, pop: Population, sec: Section) -> None:

@@ -200,9 +200,9 @@ def _schedule(study: Study, ex: pd.DataFrame, pop: Population, sec: Section) -> 
         planned = pd.to_numeric(e["planned_dy"], errors="coerce")
         lo = planned - pd.to_numeric(e["window_before"], errors="coerce").fillna(0)
         hi = planned + pd.to_numeric(e["window_after"], errors="coerce").fillna(0)
-        assessable = day.notna() & planned.notna()
-        e["status"] = np.where(~assessable, "not assessable",
-                               np.where((day >= lo) & (day <= hi), "on schedule", "outside window"))
+        assessable = (day.notna() & planned.notna()).to_numpy(dtype=bool)
+        within = ((day >= lo) & (day <= hi)).astype("boolean").fillna(False).to_numpy(dtype=bool)  # EXSTDY may be NA
+        e["status"] = np.where(~assessable, "not assessable", np.where(within, "on schedule", "outside window"))
         e["dev"] = day - planned
     else:
         e["status"] = SCHEDULE_UNKNOWN

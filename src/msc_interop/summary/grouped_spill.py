@@ -10,7 +10,6 @@ A key's records come back in the order they were added (ranges in order, rows in
 
 from __future__ import annotations
 
-import os
 import tempfile
 from types import TracebackType
 
@@ -53,16 +52,16 @@ class GroupedSpill:
         """The records of `key`, in the order they were added (none: an empty array)."""
         blocks = self._blocks.get(int(key), [])
         out = np.empty(sum(n for _, n in blocks), dtype=self.dtype)
-        view = out.view(np.uint8)
-        size, at, fd = self.dtype.itemsize, 0, self._file.fileno()
-        self._file.flush()
+        view = memoryview(out.view(np.uint8))
+        size, at = self.dtype.itemsize, 0
         for offset, n in blocks:
+            self._file.seek(offset)
             stop = at + n * size
-            while at < stop:  # a read may return less than asked (large blocks)
-                got = os.preadv(fd, [memoryview(view[at:stop])], offset)
-                if got <= 0:
+            while at < stop:  # a read may return less than asked
+                got = self._file.readinto(view[at:stop])
+                if not got:
                     raise OSError(f"spill file ended at byte {offset}, {stop - at} bytes short")
-                at, offset = at + got, offset + got
+                at += got
         return out
 
     def close(self) -> None:

@@ -160,10 +160,11 @@ def _float(df: pd.DataFrame, name: str, coerce: bool = False) -> np.ndarray:
     return (pd.to_numeric(df[name], errors="coerce") if coerce else df[name]).to_numpy(dtype="float64")
 
 
-def gather(rows: DatasetRows, subjects: pd.Series | None) -> _Gathered:
+def gather(rows: DatasetRows, subjects: pd.Series | None, d: LabData) -> _Gathered:
     """One pass over LB's ranges: the records of `subjects` (all when None) as numbers, spilled by (test, unit)
-    pair; the others counted."""
+    pair into d.spill (made here: `d` closes it, whatever happens); the others counted."""
     g = _Gathered()
+    d.spill = g.spill
     known = mappings.lab_tests()
     keep_set = None if subjects is None else pd.Index(subjects)
     for chunk in rows.chunks(LB_COLUMNS):
@@ -237,10 +238,18 @@ def prepare(lb: pd.DataFrame | DatasetRows, baseline: str | None, subjects: pd.S
     """LB as codes, its records spilled by parameter, with the decisions every parameter shares (the baseline
     rule and the modal baseline visit); `subjects`: only theirs. Each parameter's records: `param_data`."""
     rows = lb if isinstance(lb, DatasetRows) else FrameRows("LB", lb)
-    has = set(rows.columns)
-    g = gather(rows, subjects)
     d = LabData()
-    d.spill = g.spill
+    try:
+        _prepare(d, rows, baseline, subjects)
+    except BaseException:
+        d.close()
+        raise
+    return d
+
+
+def _prepare(d: LabData, rows: DatasetRows, baseline: str | None, subjects: pd.Series | None) -> None:
+    has = set(rows.columns)
+    g = gather(rows, subjects, d)
     d.outside_records, d.outside, d.n_records = g.outside_records, g.outside, g.n
     test_u, unit_u = g.test.values(), g.unit.values()
     pair_keys = np.array(list(g.pair.index), dtype=np.int64)
@@ -302,7 +311,6 @@ def prepare(lb: pd.DataFrame | DatasetRows, baseline: str | None, subjects: pd.S
     counts = pd.concat(visits).groupby(level=0).sum() if visits else pd.Series(dtype="int64")
     if len(counts):
         d.modal_vn = float(counts.index[counts.to_numpy() == counts.max()].min())
-    return d
 
 
 def _baseline_rows(d: LabData, rec: np.ndarray) -> tuple[np.ndarray, int]:

@@ -76,7 +76,7 @@ def summarize_labs(study: Study, pop: Population, sec: Section, *, baseline: str
         for name, title in TITLES.items():
             sec.add(name, title, pd.DataFrame(), ["The study has no LB dataset."])
         return LabResult()
-    d = prepare(lb, baseline, pop.subjects["USUBJID"])
+    d = prepare(lb, baseline, pop.subjects["USUBJID"])  # closes its spill file itself when it fails
     try:
         return _summarize(d, lb, pop, sec, by_visit)
     finally:

@@ -27,8 +27,8 @@ from msc_interop.summary._common import (
 )
 from msc_interop.summary.ard import exact_mean_sd
 from msc_interop.summary.ard_tables import cell
-from msc_interop.summary.codes import Codes
-from msc_interop.summary.dataset_rows import rows_of
+from msc_interop.summary.codes import Codes, text_ranks
+from msc_interop.summary.dataset_rows import DatasetRows, rows_of
 from msc_interop.summary.grouped_spill import GroupedSpill
 
 TITLES = {"vs_stats": "Vital signs by visit", "vs_change": "Vital signs: change from baseline by visit"}
@@ -143,13 +143,13 @@ class _Gathered:
         self.decimals = {k: t.decimals for k, t in vital_signs.tests().items()}
         self.dec = {int(p): decimals_of(g["c"]) for p, g in pd.concat(self.resc, ignore_index=True).groupby(
             "p", sort=False)}
-        self.dtc_rank = _ranks(self.dtc.values()).astype(np.int32)
-        self.subject_rank = _ranks(self.subj.values()).astype(np.int32)
+        self.dtc_rank = text_ranks(self.dtc.values()).astype(np.int32)
+        self.subject_rank = text_ranks(self.subj.values()).astype(np.int32)
         self.arm = pop.subjects.set_index("USUBJID")["ARMCD"].reindex(self.subj.values()).to_numpy(dtype=object)
 
     def table_order(self) -> list[int]:
         """Parameter codes in table order: VSTESTCD, VSPOS, VSSTRESU (as text)."""
-        rank = {k: _ranks(v) for k, v in self.texts.items()}
+        rank = {k: text_ranks(v) for k, v in self.texts.items()}
         parts = self.parts
         return np.lexsort((rank["unit"][parts["unit"]], rank["pos"][parts["pos"]],
                            rank["test"][parts["test"]])).tolist()
@@ -206,6 +206,18 @@ def _gather(study: Study, pop: Population) -> _Gathered | None:
     if "VISITNUM" not in rows.columns:
         return None
     g = _Gathered()
+    try:
+        _fill(g, rows, pop)
+    except BaseException:
+        g.spill.close()
+        raise
+    if not g.n:
+        g.spill.close()
+        return None
+    return g
+
+
+def _fill(g: _Gathered, rows: DatasetRows, pop: Population) -> None:
     inside = pd.Index(pop.subjects["USUBJID"])
     flag_col = next((c for c in ("VSLOBXFL", "VSBLFL") if c in rows.columns), None)
     for chunk in rows.chunks(VS_COLUMNS):
@@ -226,26 +238,9 @@ def _gather(study: Study, pop: Population) -> _Gathered | None:
         g.counts.append(visit_counts(chunk.assign(VISIT=text_col(chunk, "VISIT").fillna(""))))
         g.resc.append(pd.DataFrame({"p": pk, "c": text_col(chunk, "VSSTRESC").fillna("").to_numpy()})
                       .drop_duplicates())
-    if not g.n:
-        g.spill.close()
-        return None
-    g.finish(pop)
-    return g
+    if g.n:
+        g.finish(pop)
 
 
 def _codes_of(codes: Codes, chunk: pd.DataFrame, name: str) -> np.ndarray:
     return codes.add(text_col(chunk, name).fillna("").to_numpy(dtype=object))
-
-
-def _ranks(values: np.ndarray) -> np.ndarray:
-    """Each code's place when its text is sorted (equal text, equal rank: codes are of distinct values)."""
-    rank = np.empty(len(values), dtype=np.int64)
-    rank[np.argsort(values.astype(str), kind="stable")] = np.arange(len(values))
-    return rank
-
-
-def _flag(vs: pd.DataFrame) -> pd.Series:
-    for name in ("VSLOBXFL", "VSBLFL"):
-        if name in vs.columns:
-            return text_col(vs, name).fillna("").eq("Y")
-    return pd.Series(False, index=vs.index)
