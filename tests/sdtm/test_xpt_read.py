@@ -110,3 +110,26 @@ def test_short_numbers_and_short_rows(tmp_path: Path) -> None:
     path.write_bytes(bytes(raw))
     got = _assert_same(path)
     assert got["VISITNUM"].iloc[:2].tolist() == [1.0, 2.5]
+
+
+def test_some_columns_of_a_range_as_the_whole_read_gives_them(tmp_path: Path) -> None:
+    """`columns` reads only those variables (in the file's order), each value as the whole read gives it; a
+    value that is not text in the encoding fails the read even in a variable not asked for (as a whole read
+    would: the caller then reads the file another way)."""
+    frame = pd.DataFrame({"USUBJID": pd.Series(["S-1", "S-2", "S-3", "S-4"], dtype=object),
+                          "LBTEST": pd.Series(["Hemoglobin", "Leukocytes", "", "Platelets"], dtype=object),
+                          "LBSTRESN": [13.2, np.nan, 4.5, 250.0],
+                          "VISIT": pd.Series(["WEEK 1", "WEEK 1", "WEEK 2", ""], dtype=object)})
+    path = _written(tmp_path, frame)
+    whole, _ = read_xport_columns(path)
+    got, meta = read_xport_columns(path, rows=(1, 3), columns=["VISIT", "LBSTRESN", "NOSUCH"])
+    assert list(got.columns) == ["LBSTRESN", "VISIT"] and meta.column_names == list(whole.columns)
+    assert got["VISIT"].tolist() == ["WEEK 1", "WEEK 2"]
+    np.testing.assert_array_equal(got["LBSTRESN"].to_numpy(), [np.nan, 4.5])
+    raw = bytearray(path.read_bytes())
+    at = raw.index(b"Leukocytes", _data_at(bytes(raw)))
+    raw[at + 1] = 0xE9  # "L\xe9ukocytes": Windows-1252, not UTF-8
+    path.write_bytes(bytes(raw))
+    with pytest.raises(UnicodeDecodeError):
+        read_xport_columns(path, columns=["USUBJID"])
+    assert read_xport_columns(path, "cp1252", columns=["USUBJID"])[0]["USUBJID"].tolist() == frame["USUBJID"].tolist()

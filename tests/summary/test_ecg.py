@@ -55,3 +55,26 @@ def test_qtcf_categories_and_new_abnormality_hand_checked(example_study):
     a = tables["ecg_abnormal"]
     assert _cell(a, "Finding", "ABNORMAL interpretation", "after baseline, new") == "1 (11.1%)"
     assert _cell(a, "Finding", "ABNORMAL interpretation", "after baseline, present at baseline") == "1 (11.1%)"
+
+
+def test_baselines_looked_up_a_slice_at_a_time_give_the_same_tables(example_study, monkeypatch):
+    """_timed looks up each record's baseline a slice of records at a time: slices of 4 records, with records
+    placed by date (no VISITNUM) and a subject without a flagged baseline, give the tables of one slice."""
+    import numpy as np
+    import pandas as pd
+
+    from msc_interop.summary import ecg
+
+    eg = example_study["EG"].copy()
+    eg["VISITNUM"] = eg["VISITNUM"].astype("float64")
+    s03 = eg["USUBJID"].eq("MSC-SLE-2009-01-03")
+    eg.loc[s03 & eg["VISIT"].ne("BASELINE"), "VISITNUM"] = np.nan  # placed by EGDTC against the baseline's date
+    eg.loc[s03 & eg["EGTESTCD"].eq("INTP") & eg["VISIT"].eq("YEAR 2"), "EGSTRESC"] = "ABNORMAL"
+    eg.loc[eg["USUBJID"].eq("MSC-SLE-2009-01-04"), "EGLOBXFL"] = ""
+    study = Study(example_study.meta, {**example_study.datasets, "EG": eg})
+    whole = compute_tables(study)
+    monkeypatch.setattr(ecg, "_SLICE", 4)
+    sliced = compute_tables(study)
+    for name in (ecg.QTC_TABLE, ecg.ABN_TABLE):
+        pd.testing.assert_frame_equal(sliced[name], whole[name])
+    assert _cell(whole[ecg.ABN_TABLE], "Finding", "ABNORMAL interpretation", "after baseline, new") == "1 (11.1%)"

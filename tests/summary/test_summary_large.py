@@ -187,3 +187,48 @@ def test_asking_the_held_datasets_for_one_on_disk_is_refused(example_sdtm):
     with pytest.raises(AssertionError, match="rows_of"):
         _ = "VS" in large.datasets
     assert "DM" in large.datasets and "LB" in large.names
+
+
+def test_held_datasets_of_a_large_study_keep_the_variables_the_tables_read(example_sdtm):
+    """A large study holds DM, EX, SUPPEX and AE with HELD_VARIABLES only; every variable of those domains that
+    the summary's code names is among them (a table reading a variable left out would see it absent)."""
+    import re
+
+    from msc_interop import mappings
+    from msc_interop.summary.load import HELD_VARIABLES
+
+    code = "".join(p.read_text() for p in (REPO / "src" / "msc_interop" / "summary").glob("*.py")
+                   if p.name != "load.py")
+    named = set(re.findall(r"\b[A-Z][A-Z0-9_]{1,7}\b", code))
+    for name, keep in HELD_VARIABLES.items():
+        meta = mappings.sdtm_domain(name)
+        assert meta is not None
+        assert {v.name for v in meta.variables} & named <= set(keep), name
+    whole, _ = read_any([example_sdtm / "xpt"])
+    large, _ = read_for_summary([example_sdtm / "xpt"], hold_bytes=0)
+    assert isinstance(large, LargeStudy)
+    for name, keep in HELD_VARIABLES.items():
+        held = dict(large.datasets)[name]
+        assert list(held.columns) == [c for c in whole.datasets[name].columns if c in keep], name
+        assert len(held) == len(whole.datasets[name])
+    assert "BRTHDTC" in whole.datasets["DM"] and "BRTHDTC" not in dict(large.datasets)["DM"]
+
+
+def test_visit_codes_asked_twice_are_the_same(example_sdtm):
+    """The first pass's subject-visits are handed over (not kept); asked again, a new pass gives the same."""
+    from msc_interop.summary.codes import Codes
+
+    large, _ = read_for_summary([example_sdtm / "xpt"], hold_bytes=0, chunk_rows=7)
+    whole, _ = read_any([example_sdtm / "xpt"])
+    for name in ("LB", "VS", "EG"):
+        rows = large.on_disk[name]
+        texts = Codes()
+        first, again = rows.visit_codes(texts), rows.visit_codes(texts)
+        assert first is not None and again is not None and len(first["s"]) > 0
+        for k in ("s", "vn", "v"):
+            np.testing.assert_array_equal(first[k], again[k])
+        held = whole.datasets[name].drop_duplicates(["USUBJID", "VISITNUM"])
+        held = held[held["VISITNUM"].notna()]
+        got = pd.DataFrame({"USUBJID": texts.values()[first["s"]], "VISITNUM": first["vn"],
+                            "VISIT": texts.values()[first["v"]]})
+        assert got.to_dict("records") == held[["USUBJID", "VISITNUM", "VISIT"]].to_dict("records"), name

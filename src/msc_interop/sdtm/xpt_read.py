@@ -18,6 +18,7 @@ numeric variable with a SAS date, time or datetime format (pyreadstat turns thos
 from __future__ import annotations
 
 import mmap
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,11 +61,13 @@ class _Variable:
 
 
 def read_xport_columns(path: Path, encoding: str = "utf-8", metadataonly: bool = False,
-                       rows: tuple[int, int] | None = None) -> tuple[pd.DataFrame, XptMeta]:
+                       rows: tuple[int, int] | None = None, columns: Collection[str] | None = None
+                       ) -> tuple[pd.DataFrame, XptMeta]:
     """(data, metadata) of a one-dataset XPT v5 file; text decoded with `encoding` (UnicodeDecodeError as
     pyreadstat raises it when the bytes are not text in it). Raises NotHandled for what pyreadstat must read.
     `rows` (start, stop): only those records (fixed width: no other is read), as the whole read gives them,
-    indexed from 0; meta.number_rows stays the file's."""
+    indexed from 0; meta.number_rows stays the file's. `columns`: only those variables (in the file's order);
+    the text of the others is still checked to be `encoding` (the same error as a whole read), not decoded."""
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as raw:
         if not raw[:RECORD].startswith(_V5_LIBRARY):
             raise NotHandled("not the V5 layout")
@@ -90,23 +93,28 @@ def read_xport_columns(path: Path, encoding: str = "utf-8", metadataonly: bool =
             return pd.DataFrame(columns=meta.column_names), meta
         a, b = (0, n_rows) if rows is None else (max(0, min(rows[0], n_rows)), max(0, min(rows[1], n_rows)))
         b = max(a, b)
-        columns, failed = _columns(raw, obs_at + a * row_len, b - a, row_len, variables, encoding)
+        wanted = None if columns is None else set(columns)
+        data, failed = _columns(raw, obs_at + a * row_len, b - a, row_len, variables, encoding, wanted)
     if failed is not None:  # raised here, once the map is closed (its traceback held views of the map)
         raise failed
-    frame = pd.DataFrame(columns, index=pd.RangeIndex(b - a))
+    frame = pd.DataFrame(data, index=pd.RangeIndex(b - a))
     return frame, meta
 
 
-def _columns(raw: mmap.mmap, obs_at: int, n_rows: int, row_len: int, variables: list[_Variable], encoding: str
-             ) -> tuple[dict[str, np.ndarray], UnicodeDecodeError | None]:
-    """Every column as a new array; text that is not `encoding` is returned as an error without traceback."""
+def _columns(raw: mmap.mmap, obs_at: int, n_rows: int, row_len: int, variables: list[_Variable], encoding: str,
+             wanted: set[str] | None = None) -> tuple[dict[str, np.ndarray], UnicodeDecodeError | None]:
+    """Every column (those `wanted`) as a new array; text that is not `encoding` is returned as an error without
+    traceback, of a column not wanted too."""
     # a view of the mapped file (no copy), gone when this returns: the map can then close
     rows = np.frombuffer(raw, dtype=np.uint8, count=n_rows * row_len, offset=obs_at).reshape(n_rows, row_len)
     columns: dict[str, np.ndarray] = {}
     try:
         for v in variables:
             cells = rows[:, v.position:v.position + v.length]
-            columns[v.name] = _numbers(cells) if v.numeric else _texts(cells, encoding)
+            if wanted is None or v.name in wanted:
+                columns[v.name] = _numbers(cells) if v.numeric else _texts(cells, encoding)
+            elif not v.numeric and n_rows and cells.max() >= 0x80:  # ASCII is text in every encoding read here
+                _texts(cells, encoding)
     except UnicodeDecodeError as exc:
         return {}, UnicodeDecodeError(*exc.args)
     return columns, None

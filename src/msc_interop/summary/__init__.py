@@ -117,6 +117,8 @@ def _build(study: Study, opts: Options) -> _Summary:
              if len(safety) else dose_dates(study))
     infusion = is_infusion(study)
     ae = summarize_ae(study, pop, ex, sec, groups=groups, doses=doses, te_window=opts.te_window, infusion=infusion)
+    given = (len(ex), ex.groupby("USUBJID").size() if len(ex) else pd.Series(dtype="int64"))
+    del ex  # the administrations with their derived columns: only their counts are needed from here on
     labs = summarize_labs(study, pop, sec, baseline=opts.baseline, by_visit=opts.by_visit)
     summarize_vital_signs(study, pop, sec)
     summarize_ecg(study, pop, sec)
@@ -128,7 +130,7 @@ def _build(study: Study, opts: Options) -> _Summary:
              "Records: the records concerned, or for absent data the number of absent items (subject-visits, "
              "subject-tests)."] if len(issues) else
             ["No partial dates, missing values or non-numeric results found."])
-    highlights = _highlights(study, pop, ex, sec, labs, ae, infusion)
+    highlights = _highlights(study, pop, given, sec, labs, ae, infusion)
     title = sec.tables["study"].set_index("Item")["Value"].get("Title", "")
     frame = sec.ard.frame()
     # every table's numbers are the ARD's, formatted (summary/ard_tables.py): one source of truth
@@ -137,8 +139,9 @@ def _build(study: Study, opts: Options) -> _Summary:
                     sec.footnotes, highlights, labs=labs, ard=frame, layouts=sec.tables)
 
 
-def _highlights(study: Study, pop: Population, ex: pd.DataFrame, sec: Section, labs: LabResult, ae_all: pd.DataFrame,
-                infusion: bool) -> list[str]:
+def _highlights(study: Study, pop: Population, given: tuple[int, pd.Series], sec: Section, labs: LabResult,
+                ae_all: pd.DataFrame, infusion: bool) -> list[str]:
+    """The report's opening lines; `given`: the administrations (EX records) and their number per subject."""
     out = []
     dm = study.datasets.get("DM")
     sex = ""
@@ -149,10 +152,10 @@ def _highlights(study: Study, pop: Population, ex: pd.DataFrame, sec: Section, l
         f", of {len(pop.all)} in DM." if len(pop.all) and len(pop.all) != pop.n else "."))
     if pop.with_total:
         out.append("Treatment columns: " + "; ".join(f"{pop.label(a)} {pop.arm_n()[a]}" for a in pop.arms) + ".")
-    if len(ex):
-        per = ex.groupby("USUBJID").size()
+    n_given, per = given
+    if n_given:
         k = f"{per.min()}" if per.min() == per.max() else f"{per.min()} to {per.max()}"
-        out.append(f"{len(ex)} administrations in {len(per)} subjects ({k} per subject).")
+        out.append(f"{n_given} administrations in {len(per)} subjects ({k} per subject).")
     ae = pop.within(ae_all[ae_all["TEAE"].eq("Y").to_numpy()]) if len(ae_all) else ae_all
     if len(ae):
         k = ae["USUBJID"].nunique()

@@ -11,7 +11,7 @@ row count, STUDYID and visit counts for the study metadata) is gathered in one p
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +22,10 @@ from msc_interop.study import Study, conform
 from msc_interop.summary.codes import Codes, shared_text
 from msc_interop.validate.folder_chunks import ChunkedFile
 
-# rows a range holds: each range of LB is read whole (every variable) before its columns are picked; at 50k rows
-# that is ~60 MB at a time
+# rows a range holds (~60 MB of LB at 50k rows with every variable; a table reads a few)
 CHUNK_ROWS = 50_000
+# what the pass over a whole file at its opening reads: subjects, subject-visits, DatasetFacts (STUDYID, visits)
+_FIRST_PASS = ("STUDYID", "USUBJID", "VISITNUM", "VISIT", "EPOCH")
 
 __all__ = ["DatasetRows", "FileRows", "FrameRows", "LargeStudy", "frame_of", "row_count", "rows_of", "visit_pairs"]
 
@@ -112,48 +113,37 @@ class FileRows(DatasetRows):
         self._texts = texts if texts is not None else Codes()
         self._subjects = np.zeros(0, dtype=np.int32)  # codes of the file's USUBJID values (an array: a set of
         # 180k Python ints takes 10 MB)
-        # visit_pairs as codes: the subject, and the (VISITNUM, VISIT) pair (8 bytes a subject-visit)
-        self._visits: dict[str, list[np.ndarray]] = {"s": [], "p": []}
-        self._pairs = Codes()
+        self._visits: _VisitPairs | None = None  # gathered by the first pass, handed over by visit_codes
         self._rows = 0
         self._first_pass()
 
-    def _read(self) -> Iterator[pd.DataFrame]:
-        for a, frame in ChunkedFile(self.fmt, self.path, self.chunk_rows, check=False).chunks():
+    def _read(self, columns: Collection[str]) -> Iterator[pd.DataFrame]:
+        """The ranges with `columns` only (a range of every variable makes a string per cell of each)."""
+        for a, frame in ChunkedFile(self.fmt, self.path, self.chunk_rows, check=False).chunks(columns):
             df = conform(self.name, frame)
             df.index = pd.RangeIndex(a, a + len(df))
             yield df
 
     def _first_pass(self) -> None:
-        has_visits = None
-        for df in self._read():
-            self.columns = self.columns or list(df.columns)
+        # the variables in the order a Study holds them (study.conform: the SDTM metadata's, then the others)
+        names = ChunkedFile(self.fmt, self.path, self.chunk_rows, check=False).column_names
+        self.columns = list(conform(self.name, pd.DataFrame(columns=names)).columns)
+        self._has_visits = {"USUBJID", "VISITNUM", "VISIT"} <= set(self.columns)
+        visits = _VisitPairs(self._texts) if self._has_visits else None
+        for df in self._read(_FIRST_PASS):
             self._rows += len(df)
             if "USUBJID" in df.columns:
                 self._subjects = np.union1d(self._subjects, self._texts.add(df["USUBJID"]).astype(np.int32))
-            if has_visits is None:
-                has_visits = {"USUBJID", "VISITNUM", "VISIT"} <= set(df.columns)
-            if has_visits:
-                pairs = visit_pairs(df)
-                visit = pd.MultiIndex.from_arrays([pairs["VISITNUM"].to_numpy(dtype="float64"),
-                                                   self._texts.add(pairs["VISIT"])])
-                self._visits["s"].append(self._texts.add(pairs["USUBJID"]).astype(np.int32))
-                self._visits["p"].append(self._pairs.add(visit).astype(np.int32))
+            if visits is not None:
+                visits.add(df)
             self.facts.add(df)
-        self._has_visits = bool(has_visits)
-        keys = list(self._pairs.index)
-        self._vn = np.array([k[0] for k in keys], dtype="float64")  # of each pair code
-        self._v = np.array([k[1] for k in keys], dtype=np.int64)
-        if self._has_visits:  # the first VISIT of each subject-visit over the whole file
-            s, p = (np.concatenate(self._visits[k]) for k in ("s", "p"))
-            first = pd.DataFrame({"s": s, "vn": self._vn[p]}, copy=False).duplicated(["s", "vn"]).to_numpy()
-            self._visits = {"s": s[~first], "p": p[~first]}
+        self._visits = visits
 
     def __len__(self) -> int:
         return self._rows
 
     def chunks(self, columns: Sequence[str]) -> Iterator[pd.DataFrame]:
-        for df in self._read():
+        for df in self._read(columns):
             yield df[[c for c in columns if c in df.columns]]
 
     def subjects(self) -> set[str]:
@@ -161,11 +151,46 @@ class FileRows(DatasetRows):
         return set(text[self._subjects].tolist())
 
     def visit_codes(self, texts: Codes) -> dict[str, np.ndarray] | None:
+        """As DatasetRows'; those the first pass gathered are handed over, not kept (the disposition table is their
+        one reader: ~8 MB a million subject-visits); asked again, a pass over the file gathers them anew."""
         if not self._has_visits:
             return None
-        lut = texts.add(self._texts.values())  # this file's codes -> those of `texts`
-        s, p = self._visits["s"], self._visits["p"]
-        return {"s": lut[s], "vn": self._vn[p], "v": lut[self._v[p]]}
+        visits, self._visits = self._visits, None
+        if visits is None:
+            visits = _VisitPairs(self._texts)
+            for df in self._read(("USUBJID", "VISITNUM", "VISIT")):
+                visits.add(df)
+        return visits.codes(texts)
+
+
+class _VisitPairs:
+    """visit_pairs of a file's ranges as codes: the subject (codes of the file's `texts`) and the (VISITNUM, VISIT)
+    pair of each subject-visit, 8 bytes each; the first VISIT of a subject-visit over the whole file."""
+
+    def __init__(self, texts: Codes):
+        self._texts, self._pairs = texts, Codes()
+        self._s: list[np.ndarray] = []
+        self._p: list[np.ndarray] = []
+
+    def add(self, df: pd.DataFrame) -> None:
+        pairs = visit_pairs(df)
+        visit = pd.MultiIndex.from_arrays([pairs["VISITNUM"].to_numpy(dtype="float64"),
+                                           self._texts.add(pairs["VISIT"])])
+        self._s.append(self._texts.add(pairs["USUBJID"]).astype(np.int32))
+        self._p.append(self._pairs.add(visit).astype(np.int32))
+
+    def codes(self, texts: Codes) -> dict[str, np.ndarray]:
+        """s (USUBJID) and v (VISIT) as codes of `texts`, vn (VISITNUM), of each subject-visit."""
+        keys = list(self._pairs.index)
+        vn_of = np.array([k[0] for k in keys], dtype="float64")  # of each pair code
+        v_of = np.array([k[1] for k in keys], dtype=np.int64)
+        s = np.concatenate(self._s) if self._s else np.zeros(0, dtype=np.int32)
+        p = np.concatenate(self._p) if self._p else np.zeros(0, dtype=np.int32)
+        self._s, self._p = [], []
+        first = ~pd.DataFrame({"s": s, "vn": vn_of[p]}, copy=False).duplicated(["s", "vn"]).to_numpy()
+        s, p = s[first], p[first]
+        lut = texts.add(self._texts.values())  # the file's codes -> those of `texts`
+        return {"s": lut[s], "vn": vn_of[p], "v": lut[v_of[p]]}
 
 
 class LargeStudy(Study):

@@ -26,6 +26,7 @@ from msc_interop.summary.dataset_rows import DatasetRows, rows_of
 QTC_TABLE, ABN_TABLE = "ecg_qtc", "ecg_abnormal"
 
 
+_SLICE = 1 << 20  # records whose baseline _timed looks up at a time
 EG_COLUMNS = ("USUBJID", "EGTESTCD", "EGSTRESC", "EGSTRESN", "VISITNUM", "EGDTC", "EGLOBXFL", "EGBLFL")
 
 
@@ -94,22 +95,27 @@ def _timed(eg: _Records, pop: Population) -> None:
     """`post` of each record (after the subject's baseline of the same test: a later VISITNUM, or a later date
     when the visit is missing) and `inside` (the subject is in the safety population)."""
     f = eg.cols
-    key = f["subj"].astype(np.int64) * max(len(eg.test.index), 1) + f["test"]
+    n_test = max(len(eg.test.index), 1)
     b = np.flatnonzero(f["base"])
-    base_key, first = np.unique(key[b], return_index=True)  # each subject-test's first flagged record
-    b = b[first]
-    at = np.searchsorted(base_key, key)
-    found = at < len(base_key)
-    found[found] = base_key[at[found]] == key[found]
-    where = np.where(found, b[np.minimum(at, max(len(b) - 1, 0))] if len(b) else 0, -1)
-    base_visit = np.where(where >= 0, f["vn"][np.maximum(where, 0)] if len(b) else np.nan, np.nan)
+    base_key, first = np.unique(f["subj"][b].astype(np.int64) * n_test + f["test"][b], return_index=True)
+    base_vn, base_dtc = f["vn"][b[first]], f["dtc"][b[first]]  # each subject-test's first flagged record's
     rank = text_ranks(eg.dtc.values())
     empty = eg.code(eg.dtc, "")
-    base_dtc = np.where(where >= 0, f["dtc"][np.maximum(where, 0)] if len(b) else empty, empty)
-    with np.errstate(invalid="ignore"):
-        later_visit = f["vn"] > base_visit
-    later_date = np.isnan(f["vn"]) & (rank[f["dtc"]] > rank[base_dtc]) & (base_dtc != empty)
-    f["post"] = later_visit | later_date
+    post = np.zeros(len(f["subj"]), dtype=bool)
+    for a in range(0, len(post), _SLICE):  # a slice at a time: the lookups' temporaries are ~50 B a record
+        z = slice(a, a + _SLICE)
+        key = f["subj"][z].astype(np.int64) * n_test + f["test"][z]
+        if len(base_key):
+            at = np.minimum(np.searchsorted(base_key, key), len(base_key) - 1)
+            found = base_key[at] == key
+            vn_b, dtc_b = np.where(found, base_vn[at], np.nan), np.where(found, base_dtc[at], empty)
+        else:
+            vn_b, dtc_b = np.full(len(key), np.nan), np.full(len(key), empty)
+        vn = f["vn"][z]
+        with np.errstate(invalid="ignore"):
+            later_visit = vn > vn_b
+        post[z] = later_visit | (np.isnan(vn) & (rank[f["dtc"][z]] > rank[dtc_b]) & (dtc_b != empty))
+    f["post"] = post
     inside = pd.Index(eg.subj.values()).isin(pop.subjects["USUBJID"])  # hashed: np.isin of text is n x m
     f["inside"] = inside[f["subj"]] if len(f["subj"]) else np.zeros(0, dtype=bool)
 

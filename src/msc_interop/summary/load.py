@@ -22,13 +22,25 @@ from msc_interop.summary.codes import Codes
 from msc_interop.summary.dataset_rows import FileRows, LargeStudy
 from msc_interop.validate.folder_chunks import Declined
 
-__all__ = ["HOLD_BYTES", "READ_WHOLE", "read_for_summary"]
+__all__ = ["HELD_VARIABLES", "HOLD_BYTES", "READ_WHOLE", "read_for_summary"]
 
 # the datasets some table reads whole, every variable (summary/*.py `study.datasets`): held whatever their size.
 # Every other dataset stays in its file when it is bigger than the hold size: LB, VS, EG (their tables reduce them a
 # range at a time), CM, DS, MH, RE (their tables read a few variables: frame_of), SV, PR, QS, ... (only counted by
 # the disposition and study tables).
 READ_WHOLE = frozenset({"DM", "EX", "SUPPEX", "AE", "TS", "TV", "TA"})
+# what the tables read of the datasets held whole, when a study is large (read_for_summary): held without their
+# other variables (DM's unused dates and identifiers, one string per subject each, are ~70 MB at 180k subjects).
+# tests/summary/test_summary_large.py proves every table the same as with every variable held.
+HELD_VARIABLES = {
+    "DM": ("STUDYID", "DOMAIN", "USUBJID", "RFXSTDTC", "RFXENDTC", "DTHFL", "AGE", "AGEU", "SEX", "RACE", "ETHNIC",
+           "ARMCD", "ARM", "ACTARMCD", "ACTARM", "ARMNRS", "COUNTRY"),
+    "EX": ("STUDYID", "DOMAIN", "USUBJID", "EXSEQ", "EXTRT", "EXDOSE", "EXDOSU", "EXDOSFRM", "EXROUTE", "VISITNUM",
+           "VISIT", "EPOCH", "EXSTDTC", "EXENDTC", "EXSTDY"),
+    "SUPPEX": ("STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "QVAL"),
+    "AE": ("STUDYID", "DOMAIN", "USUBJID", "AESEQ", "AETERM", "AEDECOD", "AEBODSYS", "AESOC", "AESEV", "AESER",
+           "AEACN", "AEREL", "AEOUT", "EPOCH", "AESTDTC", "AEENDTC", "AESTDY"),
+}
 HOLD_BYTES = 16 << 20  # files up to this size are read whole ($MSC_INTEROP_SUMMARY_HOLD_MB sets another size)
 HOLD_ENV = "MSC_INTEROP_SUMMARY_HOLD_MB"
 
@@ -57,6 +69,10 @@ def read_for_summary(paths: Sequence[str | Path], fhir_version: str | None = Non
     study = read_sdtm(folder, not_read=facts)
     study.sources.update({n: r.path.name for n, r in on_disk.items()})
     study, rejects = whole_domains(study, RejectReport(notes=listed_files(folder, SDTM_SUFFIXES)[1]))
+    for name, keep in HELD_VARIABLES.items():
+        df = study.datasets.get(name)
+        if df is not None and not set(df.columns) <= set(keep):
+            study.datasets[name] = df[[c for c in df.columns if c in keep]]
     return LargeStudy(study, dict(on_disk)), rejects
 
 

@@ -16,7 +16,7 @@ Declined: the caller reads the folder whole, which reports it exactly.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -80,24 +80,38 @@ class ChunkedFile:
             self.name = self.path.stem.upper()
             self._numeric = self._csv_numeric()
 
-    def chunks(self) -> Iterator[tuple[int, pd.DataFrame]]:
-        """(first row, frame) of each range, in order; the file's findings are in `findings` at the end."""
+    @property
+    def column_names(self) -> list[str]:
+        """The file's variables, in its order."""
         if self.fmt == "xpt":
-            yield from self._xpt()
-        elif self.fmt in ("json", "ndjson"):
-            yield from self._json()
-        else:
-            yield from self._csv()
+            return list(self._meta.column_names or [])
+        if self.fmt in ("json", "ndjson"):
+            return [str(c.get("name")) for c in (self.header or {}).get("columns") or []
+                    if isinstance(c, dict)]
+        return list(self._header)
+
+    def chunks(self, columns: Collection[str] | None = None) -> Iterator[tuple[int, pd.DataFrame]]:
+        """(first row, frame) of each range, in order; the file's findings are in `findings` at the end.
+        `columns`: only those variables in each frame (an XPT range then decodes no other text; every range is
+        refused, Declined, as it would be with them all). Not with `check`: the XPT rules look at every variable."""
+        if columns is not None and self.check:
+            raise ValueError("a range of some variables cannot be checked: open the file with check=False")
+        if self.fmt == "xpt":
+            yield from self._xpt(columns)
+            return
+        keep = None if columns is None else set(columns)
+        for a, frame in self._json() if self.fmt in ("json", "ndjson") else self._csv():
+            yield a, frame if keep is None else frame[[c for c in frame.columns if c in keep]]
 
     # --- XPT --------------------------------------------------------------------------------------------
 
-    def _xpt(self) -> Iterator[tuple[int, pd.DataFrame]]:
+    def _xpt(self, columns: Collection[str] | None) -> Iterator[tuple[int, pd.DataFrame]]:
         meta = self._meta
         n = int(meta.number_rows or 0)
         found: list[Finding] = []
         for a in range(0, max(n, 1), self.chunk_rows):
             try:
-                df, _ = read_xport_columns(self.path, "utf-8", rows=(a, a + self.chunk_rows))
+                df, _ = read_xport_columns(self.path, "utf-8", rows=(a, a + self.chunk_rows), columns=columns)
             except (UnicodeDecodeError, NotHandled) as exc:  # not UTF-8: decoded per file by the whole read
                 raise Declined(f"{self.path.name}: {exc}") from None
             frame = pd.DataFrame({c: df[c] if pd.api.types.is_numeric_dtype(df[c]) else as_text(df[c])
@@ -162,6 +176,7 @@ class ChunkedFile:
             raise Declined(f"{self.path.name}: {exc}") from None
         if len(set(header)) != len(header):
             raise Declined(f"{self.path.name}: repeated column names")
+        self._header = header
         cols = csvio.numbers_if_all_columns(self.path, header)
         out = dict.fromkeys(cols, True)
         if cols:
