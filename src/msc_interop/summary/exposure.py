@@ -12,6 +12,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from msc_interop.distinct import per_distinct
 from msc_interop.study import Study
 from msc_interop.summary._common import (
     Population,
@@ -55,7 +56,8 @@ def prepare(study: Study) -> pd.DataFrame:
     per_kg = out["EXDOSU"].str.endswith("/kg")
     out["TOTAL"] = out["EXDOSE"].where(~per_kg, out["EXDOSE"] * out["WEIGHT"])
     out["TOTALU"] = out["EXDOSU"].where(~per_kg, out["EXDOSU"].str.slice(0, -3))
-    out["TOTALU"] = out["TOTALU"].map(lambda u: f"{u} cells" if re.fullmatch(r"10\^\d+", u or "") else u)
+    out["TOTALU"] = per_distinct(lambda units: units.map(lambda u: f"{u} cells" if re.fullmatch(r"10\^\d+", u or "")
+                                                        else u), out["TOTALU"])  # one string per unit, not per row
     return out.sort_values(["USUBJID", "EXSEQ"], kind="stable").reset_index(drop=True)
 
 
@@ -193,7 +195,7 @@ def _schedule(study: Study, ex: pd.DataFrame, pop: Population, sec: Section) -> 
     v, plan_src = planned_days(study)
     known = bool(plan_src)
     windowed = known and v["window_before"].notna().any()
-    e = ex.copy()
+    e = ex[["USUBJID", "EXSEQ", "VISITNUM", "VISIT", "EXSTDY"]].copy()  # what the schedule reads of it
     if known:
         e = e.merge(v, on="VISITNUM", how="left")
         day = pd.to_numeric(e["EXSTDY"], errors="coerce")

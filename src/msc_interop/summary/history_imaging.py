@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from msc_interop.distinct import per_distinct
 from msc_interop.study import Study
 from msc_interop.summary._common import Population, Section, text_col
 from msc_interop.summary.ard_tables import cell
@@ -81,7 +82,8 @@ def _ard(sec: Section, table: str, pop: Population, counts: pd.Series, key: tupl
 def _cxr(re_: pd.DataFrame, pop: Population, sec: Section) -> None:
     cols = ["Visit", "Reading"]
     df = pd.DataFrame({"USUBJID": text_col(re_, "USUBJID"), "VISIT": text_col(re_, "VISIT"),
-                       "RESULT": text_col(re_, "RESTRESC").str.upper(), "BASE": text_col(re_, "RELOBXFL"),
+                       "RESULT": per_distinct(lambda u: u.str.upper(), text_col(re_, "RESTRESC")),
+                       "BASE": text_col(re_, "RELOBXFL"),
                        "VISITNUM": pd.to_numeric(re_["VISITNUM"], errors="coerce") if "VISITNUM" in re_ else pd.NA})
     if "RETESTCD" in re_.columns:
         df = df[text_col(re_, "RETESTCD").eq("INTP").to_numpy()]

@@ -165,7 +165,7 @@ class _Gathered:
         baseline, as arrays (VISITNUM, ARMCD, value, change, after) in table order (VISITNUM, USUBJID as text);
         None when the parameter has no scheduled visit."""
         rec = self.spill.get(code)
-        subj, vn, value = rec["subj"], rec["vn"], rec["value"]
+        subj, vn = rec["subj"], rec["vn"]
         dtc_rank = self.dtc_rank[rec["dtc"]]
         # baseline: per subject the flagged record with the last VSDTC (then the later row: lexsort is stable and
         # the records are in file order)
@@ -173,27 +173,30 @@ class _Gathered:
         b = b[np.lexsort((dtc_rank[b], subj[b]))]
         kb = subj[b]
         b = b[np.r_[kb[1:] != kb[:-1], True]] if len(b) else b
-        base_subj, base_value, base_visit = subj[b], value[b], vn[b]
+        base_subj, base_value, base_visit = subj[b], rec["value"][b], vn[b]
         # scheduled visits (whole VISITNUM): per subject and visit the record with the last VSDTC
         with np.errstate(invalid="ignore"):
             s = np.flatnonzero(~np.isnan(vn) & (vn % 1 == 0))
         if not len(s):
             return None
         s = s[np.lexsort((dtc_rank[s], vn[s], subj[s]))]
+        del dtc_rank  # (the temporaries of one parameter's records are what this stage's memory peaks on)
         ks, vs_ = subj[s], vn[s]
         s = s[np.r_[(ks[1:] != ks[:-1]) | (vs_[1:] != vs_[:-1]), True]]
+        del vs_
         ks = subj[s]
-        at = np.searchsorted(base_subj, ks)
-        found = at < len(base_subj)
-        found[found] = base_subj[at[found]] == ks[found]
+        s = s[np.lexsort((self.subject_rank[ks], vn[s]))]  # table order: VISITNUM, then USUBJID as text
+        ks = subj[s]
         last = max(len(b) - 1, 0)
-        base = np.where(found, base_value[np.minimum(at, last)] if len(b) else np.nan, np.nan)
-        bvisit = np.where(found, base_visit[np.minimum(at, last)] if len(b) else np.nan, np.nan)
-        order = np.lexsort((self.subject_rank[subj[s]], vn[s]))
-        s, base, bvisit = s[order], base[order], bvisit[order]
+        at = np.minimum(np.searchsorted(base_subj, ks), last)
+        found = base_subj[at] == ks if len(b) else np.zeros(len(ks), dtype=bool)
+        base = np.where(found, base_value[at], np.nan) if len(b) else np.full(len(ks), np.nan)
+        bvisit = np.where(found, base_visit[at], np.nan) if len(b) else np.full(len(ks), np.nan)
+        del at, found
+        value, visit = rec["value"][s], vn[s]
         with np.errstate(invalid="ignore"):
-            return {"VISITNUM": vn[s], "ARMCD": self.arm[subj[s]], "value": value[s], "change": value[s] - base,
-                    "after": vn[s] > bvisit}
+            return {"VISITNUM": visit, "ARMCD": self.arm[ks], "value": value, "change": value - base,
+                    "after": visit > bvisit}
 
 
 def _gather(study: Study, pop: Population) -> _Gathered | None:
