@@ -336,8 +336,8 @@ def param_data(d: LabData, p: int) -> LabParam:
     """Parameter `p`'s records with baseline and post-baseline flags (see the module docstring)."""
     rec = d.records(p)
     n = len(rec)
-    # the fields as views of the records read back (copies would hold the parameter's records twice)
-    subj, vn, seq, value, nr, flags = (rec[k] for k in ("subj", "vn", "seq", "value", "nr", "flags"))
+    subj = rec["subj"].copy()
+    vn, seq, value, nr, flags = (rec[k].copy() for k in ("vn", "seq", "value", "nr", "flags"))
     at, _ = _baseline_rows(d, rec)
     base = pd.DataFrame({"vn": vn[at], "value": value[at], "nr": nr[at]}, index=subj[at])
     base_at = np.full(len(d.subjects), -1, dtype=np.int32)
