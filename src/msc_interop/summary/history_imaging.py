@@ -35,7 +35,7 @@ def summarize_history_imaging(study: Study, pop: Population, sec: Section) -> No
 
 def _subjects(df: pd.DataFrame, pop: Population, keys: list[str]) -> pd.Series:
     """Distinct subjects per (keys..., ARMCD) with the Total column."""
-    e = pop.expand(df)
+    e = pop.expand(df[["USUBJID", *keys]])  # the variables counted: each row is copied once per column
     return e.drop_duplicates([*keys, "ARMCD", "USUBJID"]).groupby([*keys, "ARMCD"]).size()
 
 
@@ -44,7 +44,7 @@ def _mh(mh: pd.DataFrame, pop: Population, sec: Section) -> None:
     soc = text_col(mh, "MHBODSYS")
     df["SOC"] = soc.where(soc.ne(""), NOT_CODED)
     pt = text_col(mh, "MHDECOD")
-    df["PT"] = pt.where(pt.ne(""), text_col(mh, "MHTERM") + " (uncoded)")
+    df["PT"] = pt.where(pt.ne(""), per_distinct(lambda u: u + " (uncoded)", text_col(mh, "MHTERM")))
     df["SOC"] = df["SOC"].where(pt.ne("") | soc.ne(""), NOT_CODED)
     df = pop.within(df)
     n_by = pop.arm_n()
