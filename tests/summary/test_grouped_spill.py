@@ -37,6 +37,13 @@ def test_each_key_returns_its_records_in_the_order_added():
             assert spill.count(k) == len(want) > 0
             assert got.tobytes() == want.tobytes()  # every field, NaN included, in the order added
         assert len(spill.get(1)) == 0 and spill.get(1).dtype == RECORD  # a key never added
+        for k in [*spill.stored_keys(), 1]:  # the same records a field at a time, each a contiguous array
+            fields = spill.get_fields(k)
+            want = every[key == k]
+            assert list(fields) == list(RECORD.names)
+            for name, column in fields.items():
+                assert column.flags.c_contiguous and column.dtype == RECORD.fields[name][0]
+                assert column.tobytes() == np.ascontiguousarray(want[name]).tobytes(), (k, name)
 
 
 def test_a_block_larger_than_one_read_comes_back_whole():

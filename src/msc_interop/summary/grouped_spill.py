@@ -50,7 +50,9 @@ class GroupedSpill:
 
     def get(self, key: int) -> np.ndarray:
         """The records of `key`, in the order they were added (none: an empty array)."""
-        blocks = self._blocks.get(int(key), [])
+        return self._read(self._blocks.get(int(key), []))
+
+    def _read(self, blocks: list[tuple[int, int]]) -> np.ndarray:
         out = np.empty(sum(n for _, n in blocks), dtype=self.dtype)
         view = memoryview(out.view(np.uint8))
         size, at = self.dtype.itemsize, 0
@@ -62,6 +64,20 @@ class GroupedSpill:
                 if not got:
                     raise OSError(f"spill file ended at byte {offset}, {stop - at} bytes short")
                 at += got
+        return out
+
+    def get_fields(self, key: int) -> dict[str, np.ndarray]:
+        """The records of `key` as one contiguous array per field (as get(key)[name].copy() each), read a block at
+        a time: never the records and their fields in memory together."""
+        blocks = self._blocks.get(int(key), [])
+        n = sum(k for _, k in blocks)
+        out = {name: np.empty(n, dtype=self.dtype.fields[name][0]) for name in self.dtype.names or ()}
+        at = 0
+        for block in blocks:
+            rec = self._read([block])
+            for name, column in out.items():
+                column[at:at + len(rec)] = rec[name]
+            at += len(rec)
         return out
 
     def close(self) -> None:

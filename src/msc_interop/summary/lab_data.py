@@ -74,6 +74,11 @@ class LabData:
         assert self.spill is not None
         return self.spill.get(int(self.pair_of[p]))
 
+    def fields(self, p: int) -> dict[str, np.ndarray]:
+        """The records of parameter `p` as one array per field (RECORD's names), in LB order."""
+        assert self.spill is not None
+        return self.spill.get_fields(int(self.pair_of[p]))
+
     def close(self) -> None:
         if self.spill is not None:
             self.spill.close()
@@ -313,7 +318,7 @@ def _prepare(d: LabData, rows: DatasetRows, baseline: str | None, subjects: pd.S
         d.modal_vn = float(counts.index[counts.to_numpy() == counts.max()].min())
 
 
-def _baseline_rows(d: LabData, rec: np.ndarray) -> tuple[np.ndarray, int]:
+def _baseline_rows(d: LabData, rec: np.ndarray | dict[str, np.ndarray]) -> tuple[np.ndarray, int]:
     """Positions (in `rec`, one parameter's records) of each subject's baseline record, in subject-code order,
     and the number of other candidates (the highest LBSEQ wins, then the later record)."""
     subj, vn = rec["subj"], rec["vn"]
@@ -334,10 +339,9 @@ def _baseline_rows(d: LabData, rec: np.ndarray) -> tuple[np.ndarray, int]:
 
 def param_data(d: LabData, p: int) -> LabParam:
     """Parameter `p`'s records with baseline and post-baseline flags (see the module docstring)."""
-    rec = d.records(p)
-    n = len(rec)
-    subj = rec["subj"].copy()
-    vn, seq, value, nr, flags = (rec[k].copy() for k in ("vn", "seq", "value", "nr", "flags"))
+    rec = d.fields(p)
+    n = len(rec["subj"])
+    subj, vn, seq, value, nr, flags = (rec[k] for k in ("subj", "vn", "seq", "value", "nr", "flags"))
     at, _ = _baseline_rows(d, rec)
     base = pd.DataFrame({"vn": vn[at], "value": value[at], "nr": nr[at]}, index=subj[at])
     base_at = np.full(len(d.subjects), -1, dtype=np.int32)
