@@ -102,6 +102,12 @@ def _seeded(study: Study) -> Study:
     for flag in ("EGBLFL", "EGLOBXFL"):
         if flag in eg:
             eg.loc[eg["USUBJID"].eq(first), flag] = ""
+    # a subject dosed in no administration (EXOCCUR N, no RFXSTDTC): outside the safety population
+    undosed = dm["USUBJID"].iloc[2]
+    d["EX"]["EXOCCUR"] = np.where(d["EX"]["USUBJID"].eq(undosed), "N", "Y")
+    dm.loc[dm["USUBJID"].eq(undosed), ["RFXSTDTC", "RFXENDTC"]] = ""
+    ae = d["AE"]  # AE with the visit of its onset (permissible): the disposition table counts it
+    ae["VISITNUM"], ae["VISIT"] = 2.0, "WEEK 1"
     return Study(study.meta, d)
 
 
@@ -129,6 +135,10 @@ def test_seeded_defects_two_arms_in_ranges_give_the_same_files(seeded_sdtm, tmp_
     stats = pd.read_csv(tmp_path / "large" / "csv" / "lab_stats.csv", dtype=str, keep_default_na=False)
     assert "ZZTEST" in set(stats["Test code"])
     assert stats["Treatment"].str.startswith("Placebo").any() and stats["Treatment"].str.startswith("Total").any()
+    populations = pd.read_csv(tmp_path / "large" / "csv" / "populations.csv", dtype=str, keep_default_na=False)
+    assert "23" in populations.to_csv()  # 24 subjects, one never dosed (EXOCCUR N)
+    disposition = pd.read_csv(tmp_path / "large" / "csv" / "disposition.csv", dtype=str, keep_default_na=False)
+    assert "AE subjects" in disposition.columns
 
 
 def test_one_row_ranges_on_a_slice_give_the_same_files(seeded_sdtm, tmp_path):
@@ -200,10 +210,14 @@ def test_held_datasets_of_a_large_study_keep_the_variables_the_tables_read(examp
     code = "".join(p.read_text() for p in (REPO / "src" / "msc_interop" / "summary").glob("*.py")
                    if p.name != "load.py")
     named = set(re.findall(r"\b[A-Z][A-Z0-9_]{1,7}\b", code))
+    sdtmig = mappings.load("sdtmig_domains")["domains"]  # every variable SDTMIG 3.4 lists for the domain
     for name, keep in HELD_VARIABLES.items():
-        meta = mappings.sdtm_domain(name)
-        assert meta is not None
-        assert {v.name for v in meta.variables} & named <= set(keep), name
+        domain = sdtmig.get(name, {"variables": []})  # SUPPEX: SUPPQUAL's, in sdtm_variables.yaml
+        variables = {v["name"] for v in domain["variables"]} | {v.name for v in mappings.sdtm_domain(name).variables}
+        assert "EXOCCUR" in variables or name != "EX"
+        assert variables & named <= set(keep), (name, sorted(variables & named - set(keep)))
+        if name != "SUPPEX":  # the disposition table counts the subject-visits of every dataset with these
+            assert {"USUBJID", "VISITNUM", "VISIT"} <= set(keep), name
     whole, _ = read_any([example_sdtm / "xpt"])
     large, _ = read_for_summary([example_sdtm / "xpt"], hold_bytes=0)
     assert isinstance(large, LargeStudy)
@@ -232,3 +246,39 @@ def test_visit_codes_asked_twice_are_the_same(example_sdtm):
         got = pd.DataFrame({"USUBJID": texts.values()[first["s"]], "VISITNUM": first["vn"],
                             "VISIT": texts.values()[first["v"]]})
         assert got.to_dict("records") == held[["USUBJID", "VISITNUM", "VISIT"]].to_dict("records"), name
+
+
+def test_a_value_the_whole_read_refuses_is_refused_by_the_range_read(example_sdtm, tmp_path):
+    """A non-integer EGSEQ in a variable no table reads: the range read's first pass conforms every variable
+    conform could refuse, so the large path refuses the dataset as the whole read does (not a summary without it)."""
+    from msc_interop.errors import MscInteropError
+
+    study, _ = read_any([example_sdtm / "xpt"])
+    eg = study.datasets["EG"].copy()
+    eg["EGSEQ"] = eg["EGSEQ"].astype("float64")
+    eg.loc[3, "EGSEQ"] += 0.5
+    study.datasets["EG"] = eg  # as a package may hold it (past conform)
+    write_study(study, tmp_path / "xpt", ["xpt"], created="2026-01-01T00:00:00")
+    with pytest.raises(MscInteropError, match="EGSEQ: non-integer value"):
+        read_any([tmp_path / "xpt"])
+    with pytest.raises(MscInteropError, match="EGSEQ: non-integer value"):
+        read_for_summary([tmp_path / "xpt"], hold_bytes=0, chunk_rows=5)
+
+
+def test_a_dataset_json_header_the_whole_read_refuses_is_read_whole(example_sdtm, tmp_path):
+    """A Dataset-JSON column without a name: the range reader declines the file, the whole read names the fault."""
+    import json
+    import shutil
+
+    from msc_interop.errors import MscInteropError
+
+    folder = tmp_path / "json"
+    shutil.copytree(example_sdtm / "json", folder)
+    doc = json.loads((folder / "eg.json").read_text())
+    del doc["columns"][5]["name"]
+    (folder / "eg.json").write_text(json.dumps(doc))
+    with pytest.raises(MscInteropError) as whole:
+        read_any([folder])
+    with pytest.raises(MscInteropError) as large:
+        read_for_summary([folder], hold_bytes=0, chunk_rows=5)
+    assert str(large.value) == str(whole.value) and "name" in str(whole.value)

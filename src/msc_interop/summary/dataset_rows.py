@@ -17,10 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from msc_interop import mappings
+from msc_interop.columns_frame import frame_of_columns
+from msc_interop.errors import MscInteropError
 from msc_interop.sdtm.formats import DatasetFacts
 from msc_interop.study import Study, conform
 from msc_interop.summary.codes import Codes, shared_text
-from msc_interop.validate.folder_chunks import ChunkedFile
+from msc_interop.validate.folder_chunks import ChunkedFile, Declined
 
 # rows a range holds (~60 MB of LB at 50k rows with every variable; a table reads a few)
 CHUNK_ROWS = 50_000
@@ -117,20 +120,26 @@ class FileRows(DatasetRows):
         self._rows = 0
         self._first_pass()
 
-    def _read(self, columns: Collection[str]) -> Iterator[pd.DataFrame]:
+    def _read(self, columns: Collection[str], file: ChunkedFile | None = None) -> Iterator[pd.DataFrame]:
         """The ranges with `columns` only (a range of every variable makes a string per cell of each)."""
-        for a, frame in ChunkedFile(self.fmt, self.path, self.chunk_rows, check=False).chunks(columns):
+        file = file or ChunkedFile(self.fmt, self.path, self.chunk_rows, check=False)
+        for a, frame in file.chunks(columns):
             df = conform(self.name, frame)
             df.index = pd.RangeIndex(a, a + len(df))
             yield df
 
     def _first_pass(self) -> None:
-        # the variables in the order a Study holds them (study.conform: the SDTM metadata's, then the others)
-        names = ChunkedFile(self.fmt, self.path, self.chunk_rows, check=False).column_names
-        self.columns = list(conform(self.name, pd.DataFrame(columns=names)).columns)
+        file = ChunkedFile(self.fmt, self.path, self.chunk_rows, check=False)
+        try:  # the variables in the order a Study holds them (study.conform: the SDTM metadata's, then the others)
+            self.columns = list(conform(self.name, pd.DataFrame(columns=file.column_names)).columns)
+        except MscInteropError as exc:  # names the whole read refuses: it says where
+            raise Declined(f"{self.path.name}: {exc}") from None
         self._has_visits = {"USUBJID", "VISITNUM", "VISIT"} <= set(self.columns)
         visits = _VisitPairs(self._texts) if self._has_visits else None
-        for df in self._read(_FIRST_PASS):
+        # the first pass conforms every variable conform could refuse (a number that is not one: the whole read
+        # refuses the dataset, and so does this), not only those it gathers
+        checked = [c for c in self.columns if c in _FIRST_PASS or _may_refuse(self.name, c)]
+        for df in self._read(checked, file):
             self._rows += len(df)
             if "USUBJID" in df.columns:
                 self._subjects = np.union1d(self._subjects, self._texts.add(df["USUBJID"]).astype(np.int32))
@@ -161,6 +170,13 @@ class FileRows(DatasetRows):
             for df in self._read(("USUBJID", "VISITNUM", "VISIT")):
                 visits.add(df)
         return visits.codes(texts)
+
+
+def _may_refuse(dataset: str, variable: str) -> bool:
+    """Whether study.conform may refuse a value of the variable: one the SDTM metadata types as a number."""
+    meta = mappings.sdtm_domain(dataset)
+    v = meta.by_name.get(variable) if meta else None
+    return v is not None and v.type != "Char"
 
 
 class _VisitPairs:
@@ -256,5 +272,17 @@ def frame_of(study: Study, name: str, columns: Sequence[str]) -> pd.DataFrame | 
     if isinstance(rows, FrameRows):
         return rows.df
     codes: dict[str, Codes] = {}
-    parts = [shared_text(chunk, codes) for chunk in rows.chunks(columns)]
-    return pd.concat(parts) if len(parts) > 1 else parts[0]
+    parts: dict[str, list[pd.Series]] = {}  # each column's ranges
+    n = 0
+    for chunk in rows.chunks(columns):
+        n += len(chunk)
+        for name, col in shared_text(chunk, codes).items():
+            parts.setdefault(name, []).append(col)
+    joined = []
+    for name in list(parts):  # a column at a time, its ranges freed as it is joined: never two copies of all
+        pieces = parts.pop(name)
+        joined.append(pd.concat(pieces) if len(pieces) > 1 else pieces[0])
+        del pieces
+    if not joined:  # none of `columns` in the file
+        return pd.DataFrame(index=pd.RangeIndex(n))
+    return frame_of_columns({c.name: c for c in joined}, joined[0].index)

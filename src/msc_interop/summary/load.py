@@ -31,15 +31,18 @@ __all__ = ["HELD_VARIABLES", "HOLD_BYTES", "READ_WHOLE", "read_for_summary"]
 READ_WHOLE = frozenset({"DM", "EX", "SUPPEX", "AE", "TS", "TV", "TA"})
 # what the tables read of the datasets held whole, when a study is large (read_for_summary): held without their
 # other variables (DM's unused dates and identifiers, one string per subject each, are ~70 MB at 180k subjects).
-# tests/summary/test_summary_large.py proves every table the same as with every variable held.
+# VISITNUM and VISIT of every one: the disposition table counts the subject-visits of any dataset that has them.
+# tests/summary/test_summary_large.py proves every table the same as with every variable held, and fails when the
+# summary's code names a variable of these domains (SDTMIG 3.4's lists) that is not here.
 HELD_VARIABLES = {
     "DM": ("STUDYID", "DOMAIN", "USUBJID", "RFXSTDTC", "RFXENDTC", "DTHFL", "AGE", "AGEU", "SEX", "RACE", "ETHNIC",
-           "ARMCD", "ARM", "ACTARMCD", "ACTARM", "ARMNRS", "COUNTRY"),
-    "EX": ("STUDYID", "DOMAIN", "USUBJID", "EXSEQ", "EXTRT", "EXDOSE", "EXDOSU", "EXDOSFRM", "EXROUTE", "VISITNUM",
-           "VISIT", "EPOCH", "EXSTDTC", "EXENDTC", "EXSTDY"),
+           "ARMCD", "ARM", "ACTARMCD", "ACTARM", "ARMNRS", "COUNTRY", "VISITNUM", "VISIT", "VISITDY",
+           "EPOCH"),
+    "EX": ("STUDYID", "DOMAIN", "USUBJID", "EXSEQ", "EXTRT", "EXDOSE", "EXDOSU", "EXDOSFRM", "EXROUTE", "EXOCCUR",
+           "VISITNUM", "VISIT", "VISITDY", "EPOCH", "EXSTDTC", "EXENDTC", "EXSTDY"),
     "SUPPEX": ("STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "QVAL"),
     "AE": ("STUDYID", "DOMAIN", "USUBJID", "AESEQ", "AETERM", "AEDECOD", "AEBODSYS", "AESOC", "AESEV", "AESER",
-           "AEACN", "AEREL", "AEOUT", "EPOCH", "AESTDTC", "AEENDTC", "AESTDY"),
+           "AEACN", "AEREL", "AEOUT", "EPOCH", "AESTDTC", "AEENDTC", "AESTDY", "VISITNUM", "VISIT", "VISITDY"),
 }
 HOLD_BYTES = 16 << 20  # files up to this size are read whole ($MSC_INTEROP_SUMMARY_HOLD_MB sets another size)
 HOLD_ENV = "MSC_INTEROP_SUMMARY_HOLD_MB"
