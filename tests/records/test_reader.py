@@ -101,9 +101,10 @@ def test_non_utf8_file_names_line(records_copy):
         read_records(path)
 
 
-def test_empty_file_is_an_error(records_copy):
+@pytest.mark.parametrize("content", ["", " \r\n\t\n", "\ufeff\n\u00a0\u3000\n"])  # nothing, or blanks only
+def test_empty_file_is_an_error(records_copy, content):
     path = records_copy()
-    (path / "adverse_events.csv").write_bytes(b"")
+    (path / "adverse_events.csv").write_bytes(content.encode("utf-8"))
     with pytest.raises(InputError, match=r"adverse_events\.csv: the file is empty"):
         read_records(path)
 
