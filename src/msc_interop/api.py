@@ -20,6 +20,7 @@ from typing import Any
 
 from msc_interop import mappings
 from msc_interop.atomic import remove_stale_parts
+from msc_interop.distinct import shared_columns
 from msc_interop.errors import InputError
 from msc_interop.inputs.kinds import RECORDS_DEFINITIONS, InputKind, input_kind, refuse_own_outputs
 from msc_interop.inputs.load import load_study, read_any
@@ -115,13 +116,13 @@ def to_sdtm(
     if why and partition_subjects not in ("auto", 0, "off"):
         rejects.notes.append(f"--partition-subjects {partition_subjects}: read whole ({why[0]})")
     rows: dict[str, int] = {}
-    with _report_even_if_writing_fails(rejects, outdir):
-        written = write_sdtm(study, outdir, formats, define, stamp, xpt_encoding=xpt_encoding, notes=rejects.notes,
-                             max_file_size=max_file_size, rows=rows)
-    written += rejects.write(outdir)
-    return ConversionResult(study, rejects, written,
-                            validation=validate_written_sdtm(study, outdir, written) if validate else None,
-                            rows=rows)
+    with shared_columns():  # the writers, define.xml and the rules factorize each column once between them
+        with _report_even_if_writing_fails(rejects, outdir):
+            written = write_sdtm(study, outdir, formats, define, stamp, xpt_encoding=xpt_encoding,
+                                 notes=rejects.notes, max_file_size=max_file_size, rows=rows)
+        written += rejects.write(outdir)
+        validation = validate_written_sdtm(study, outdir, written) if validate else None
+    return ConversionResult(study, rejects, written, validation=validation, rows=rows)
 
 
 

@@ -123,3 +123,38 @@ def test_saturates_where_readstat_does() -> None:
     got = xpt_rows.ibm_doubles(np.array([16.0**62 * 1.5, 16.0**62 * 2, -(16.0**62 * 2), 7.2e75]))
     assert [f"{int(b):016X}" for b in got] == [
         "7F18000000000000", "7FFFFFFFFFFFFFFF", "FFFFFFFFFFFFFFFF", "7FFFFFFFFFFFFFFF"]
+
+
+@pytest.mark.parametrize("table_bytes", [xpt_rows.TABLE_BYTES, 0])
+def test_records_encoded_per_column_as_per_chunk(monkeypatch: pytest.MonkeyPatch, table_bytes: int) -> None:
+    """A frame of many chunks encodes each text column's distinct values once (or, over TABLE_BYTES, a chunk at
+    a time): the records equal those of one chunk (the path pyreadstat is held to above), for text with trailing
+    blanks, an inner NUL, non-ASCII characters and missing values, inside shared_columns() and outside it."""
+    from msc_interop.distinct import shared_columns
+
+    monkeypatch.setattr(xpt_rows, "TABLE_BYTES", table_bytes)
+    rng = np.random.default_rng(7)
+    pool = np.array(["A", "b ", "x\x00y", "μmol/L", "", None, np.nan, "long value " * 3], dtype=object)
+    frame = pd.DataFrame({"T": pool[rng.integers(0, len(pool), 103)],
+                          "N": rng.normal(size=103), "U": [f"S{i:03d}" for i in range(103)]})
+    widths = xpt_rows.storage_widths(frame, "utf-8")
+    assert widths == {"T": 33, "N": 8, "U": 4}  # "long value " * 3 is 33 bytes, "μmol/L" 7
+    whole = b"".join(xpt_rows.record_chunks(frame, widths, "utf-8", chunk_rows=10**6))
+    assert len(whole) == 103 * 45
+    assert whole == b"".join(frame_row_bytes(row, widths) for _, row in frame.iterrows())
+    assert b"".join(xpt_rows.record_chunks(frame, widths, "utf-8", chunk_rows=10)) == whole
+    with shared_columns():
+        assert xpt_rows.storage_widths(frame, "utf-8") == widths
+        assert b"".join(xpt_rows.record_chunks(frame, widths, "utf-8", chunk_rows=10)) == whole
+
+
+def frame_row_bytes(row: pd.Series, widths: dict[str, int]) -> bytes:
+    """One record by hand: text encoded and blank-padded (missing: blanks), numbers as IBM doubles."""
+    out = b""
+    for col, w in widths.items():
+        v = row[col]
+        if col == "N":
+            out += int(xpt_rows.ibm_doubles(np.array([v]))[0]).to_bytes(8, "big")
+        else:
+            out += (v.encode("utf-8") if isinstance(v, str) else b"").ljust(w, b" ")
+    return out

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import iso8601, mappings
+from msc_interop.distinct import column_answer, column_codes
 from msc_interop.sdtm.split import parent_of
 from msc_interop.study import Study
 
@@ -88,7 +89,11 @@ def iso8601_datatype(values: Iterable[str], empty: str = EMPTY_ISO_DATATYPE) -> 
     >>> iso8601_datatype(["2009-03-28", "2009-03"])
     'partialDate'
     """
-    kinds = set(iso8601_kinds(pd.Series([v for v in set(values) if v != ""], dtype=object)))
+    return narrowest_datatype(set(iso8601_kinds(pd.Series([v for v in set(values) if v != ""], dtype=object))), empty)
+
+
+def narrowest_datatype(kinds: set[str], empty: str = EMPTY_ISO_DATATYPE) -> str:
+    """The narrowest ISO 8601 DataType covering every kind of value (`empty` when there is none)."""
     if not kinds:
         return empty
     for datatype, cover in ISO8601_COVER.items():
@@ -110,7 +115,23 @@ class Shape:
 
 
 def nonempty_text(s: pd.Series) -> list[str]:
-    return sorted(v for v in pd.unique(s.astype(object)) if isinstance(v, str) and v != "")
+    """The distinct non-empty text values of a column, sorted (once per column within shared_columns())."""
+    return column_answer(s, "nonempty_text",
+                         lambda: sorted(v for v in column_codes(s)[1] if isinstance(v, str) and v != ""))
+
+
+def column_iso8601_kinds(s: pd.Series) -> dict[str, str]:
+    """The ISO 8601 kind of each distinct non-empty text value of a column (once per column within
+    shared_columns(): define.xml states the DataType and MSC-DEF-005 checks it, from the same kinds)."""
+    def kinds() -> dict[str, str]:
+        values = nonempty_text(s)
+        return dict(zip(values, iso8601_kinds(pd.Series(values, dtype=object)).tolist(), strict=True))
+    return column_answer(s, "iso8601_kinds", kinds)
+
+
+def _column_datatype(s: pd.Series, empty: str) -> str:
+    """iso8601_datatype of a column's values, from its shared kinds."""
+    return narrowest_datatype(set(column_iso8601_kinds(s).values()), empty)
 
 
 def _text_length(values: list[str]) -> int:
@@ -164,7 +185,7 @@ def _column_shape(name: str, s: pd.Series, vdef: mappings.VariableDef | None) ->
         return numeric_shape(s, "integer" if integer else "float")
     values = nonempty_text(s)
     if name.endswith(("DTC", "DUR")):
-        datatype = iso8601_datatype(values, empty="durationDatetime" if name.endswith("DUR") else EMPTY_ISO_DATATYPE)
+        datatype = _column_datatype(s, "durationDatetime" if name.endswith("DUR") else EMPTY_ISO_DATATYPE)
         if datatype != "text":
             return Shape(datatype, None, None, bool(values))
     return Shape("text", _text_length(values), None, bool(values))

@@ -29,6 +29,7 @@ import pyreadstat
 from msc_interop import iso8601, mappings
 from msc_interop.atomic import atomic_path
 from msc_interop.columns_frame import frame_of_columns
+from msc_interop.distinct import column_codes
 from msc_interop.errors import InputError, MscInteropError, OutputLimitError
 from msc_interop.sdtm import text_encoding, xpt_rows, xpt_text
 from msc_interop.sdtm.package import XPT_ATTRS
@@ -80,6 +81,8 @@ def xpt_problems(df: pd.DataFrame, name: str, *, labels: Mapping[str, str] | Non
         seen.add(col)
         s = df.iloc[:, i]
         if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            continue
+        if _fits_plainly(s):
             continue
         problems += _value_problems(as_text(s), f"{where}, variable {col}", encoding, origins, row_offset)
     return problems
@@ -277,6 +280,13 @@ def _label_problems(label: str, where: str, encoding: str | None = None) -> list
     if not label.isascii() and (encoding is None or not xpt_text.is_utf8(encoding)):
         out.append(f"{where} {label!r} is not ASCII (XPT v5 holds ASCII text only)")
     return out
+
+
+def _fits_plainly(s: pd.Series) -> bool:
+    """Whether a character variable's distinct values are all ASCII and at most MAX_VALUE_BYTES long, so no
+    value can break a limit (two C-level passes over the distinct values; the rows only when one might)."""
+    values = as_text(pd.Series(column_codes(s)[1], dtype=object)).tolist()
+    return not values or ("".join(values).isascii() and max(map(len, values)) <= MAX_VALUE_BYTES)
 
 
 def _value_problems(text: pd.Series, where: str, encoding: str | None = None,

@@ -22,9 +22,11 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
+from msc_interop.distinct import column_codes
 from msc_interop.sdtm.xpt_layout import RECORD
 
 CHUNK_ROWS = 65_536  # rows encoded at once: bounds the memory of a write to a few tens of MB
+TABLE_BYTES = 16 << 20  # a column whose distinct values encode in at most this many bytes is encoded once
 _MISSING = np.uint64(0x2E << 56)
 IBM_SATURATES = 2.0 ** 249  # from here on ReadStat (the reference writer) writes the largest IBM pattern
 
@@ -38,7 +40,7 @@ def storage_widths(frame: pd.DataFrame, encoding: str, least: Mapping[str, int] 
         if pd.api.types.is_numeric_dtype(s):
             out[str(col)] = 8
             continue
-        uniques = pd.unique(s.to_numpy(dtype=object))
+        uniques = column_codes(s)[1]
         longest = max((len(v.encode(encoding)) for v in uniques if isinstance(v, str)), default=0)
         out[str(col)] = max(1, longest, int((least or {}).get(str(col), 0)))
     return out
@@ -80,14 +82,38 @@ def ibm_doubles(values: np.ndarray) -> np.ndarray:
     return np.where(missing, _MISSING, bits).astype(np.uint64)
 
 
+def _value_table(uniques: object, width: int, encoding: str) -> np.ndarray:
+    """(distinct values + 1, width) uint8: each value's encoded bytes, blank-padded; the last row (and a value
+    that is not text) blank, for a missing value."""
+    encoded = [v.encode(encoding) if isinstance(v, str) else b"" for v in list(uniques)] + [b""]
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    table = np.array(encoded, dtype=f"S{max(width, 1)}").view(np.uint8).reshape(len(encoded), -1)[:, :width].copy()
+    table[np.arange(width)[None, :] >= lengths[:, None]] = 0x20  # numpy pads with NUL: blanks, after the value only
+    return table
+
+
 def _text_bytes(s: pd.Series, width: int, encoding: str) -> np.ndarray:
     """(n, width) uint8: each value's encoded bytes, blank-padded (distinct values encoded once)."""
     codes, uniques = pd.factorize(s.to_numpy(dtype=object), use_na_sentinel=True)
-    encoded = [v.encode(encoding) if isinstance(v, str) else b"" for v in uniques.tolist()]
-    table = np.full((len(encoded) + 1, width), 0x20, dtype=np.uint8)  # the last row: a missing value (blank)
-    for i, raw in enumerate(encoded):
-        table[i, :len(raw)] = np.frombuffer(raw, dtype=np.uint8)
-    return table[np.where(codes < 0, len(encoded), codes)]
+    return _value_table(uniques, width, encoding)[codes]  # a missing value's code -1 is the last (blank) row
+
+
+class _TextColumn:
+    """The encoded records of one character variable: its distinct values encoded once for the whole column
+    (shared with the storage widths and the checks: distinct.column_codes) when their table is small, else a
+    chunk at a time (a column of a million distinct values)."""
+
+    def __init__(self, s: pd.Series, width: int, encoding: str):
+        self.width, self.encoding = width, encoding
+        codes, uniques = column_codes(s)
+        self.codes, self.table = None, None
+        if (len(uniques) + 1) * width <= TABLE_BYTES:
+            self.codes, self.table = codes, _value_table(uniques, width, encoding)
+
+    def chunk(self, part: pd.Series, start: int) -> np.ndarray:
+        if self.table is None:
+            return _text_bytes(part, self.width, self.encoding)
+        return self.table[self.codes[start:start + len(part)]]
 
 
 def _number_bytes(s: pd.Series) -> np.ndarray:
@@ -101,6 +127,8 @@ def record_chunks(frame: pd.DataFrame, widths: Mapping[str, int], encoding: str,
     cols = [str(c) for c in frame.columns]
     row_len = sum(widths[c] for c in cols)
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+    text = {c: _TextColumn(frame[c], widths[c], encoding) for c, is_number in zip(cols, numeric, strict=True)
+            if not is_number and len(frame) > chunk_rows}  # one chunk: encoded as it comes
     for start in range(0, len(frame), chunk_rows):
         part = frame.iloc[start:start + chunk_rows]
         out = np.empty((len(part), row_len), dtype=np.uint8)
@@ -108,7 +136,10 @@ def record_chunks(frame: pd.DataFrame, widths: Mapping[str, int], encoding: str,
         for col, is_number in zip(cols, numeric, strict=True):
             s = part[col]
             w = widths[col]
-            out[:, at:at + w] = _number_bytes(s) if is_number else _text_bytes(s, w, encoding)
+            if is_number:
+                out[:, at:at + w] = _number_bytes(s)
+            else:
+                out[:, at:at + w] = text[col].chunk(s, start) if col in text else _text_bytes(s, w, encoding)
             at += w
         yield out.tobytes()
 

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from msc_interop.distinct import column_codes
+
 
 class ColumnCache:
     """Codes and distinct values per (dataset, column) of a set of DataFrames that do not change."""
@@ -27,7 +29,7 @@ class ColumnCache:
         key = (ds, col)
         if key not in self._distinct:
             s = self.datasets[ds][col]
-            codes, uniques = pd.factorize(s, use_na_sentinel=False)
+            codes, uniques = column_codes(s)
             self._distinct[key] = (codes, pd.Series(uniques, dtype=object if s.dtype == object else s.dtype))
         return self._distinct[key]
 

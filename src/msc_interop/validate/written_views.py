@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import mappings
+from msc_interop.distinct import column_codes
 from msc_interop.sdtm.datasetjson import NUMERIC_TYPES
 from msc_interop.sdtm.formats import layout
 from msc_interop.sdtm.package import as_package_states
@@ -46,7 +47,8 @@ def as_written(study: Study, name: str) -> pd.DataFrame | None:
 
 def _texts(df: pd.DataFrame) -> dict[str, str]:
     """Each character column's values joined with \\x01 (one C-level pass), for the checks below."""
-    return {str(c): "\x01".join(df[c].tolist()) for c in df.columns if df[c].dtype == object and len(df)}
+    return {str(c): "\x01".join(column_codes(df[c])[1].tolist()) for c in df.columns
+            if df[c].dtype == object and len(df)}
 
 
 def xpt_view(study: Study, name: str) -> pd.DataFrame | None:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from lxml import etree
 
-from msc_interop.sdtm.define_model import ISO8601_COVER, iso8601_kinds
+from msc_interop.sdtm.define_model import ISO8601_COVER, column_iso8601_kinds, iso8601_kinds
 from msc_interop.validate.columns import ColumnCache
 from msc_interop.validate.define_versions import (
     DefineVersion,
@@ -257,7 +257,10 @@ def _type_problem(ctx: DefineContext, ds: str, col: str, declared: str) -> tuple
     covers = ISO8601_COVER if ctx.version is None or ctx.version.iso8601_cover is None else ctx.version.iso8601_cover
     if declared in covers:
         cover = covers[declared]
-        kinds = iso8601_kinds(values)
+        kinds = values.map(column_iso8601_kinds(s))  # the kinds define.xml was written from, shared
+        unknown = kinds.isna()
+        if unknown.any():  # a value that is not text in the data (a number in a character column)
+            kinds[unknown] = iso8601_kinds(values[unknown]).to_numpy()
         bad = values[~kinds.isin(cover)]
         if not bad.empty:
             kind = kinds[bad.index[0]]

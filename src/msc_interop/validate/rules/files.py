@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from msc_interop.distinct import column_codes
 from msc_interop.validate.model import Finding, RuleMeta
 from msc_interop.validate.registry import bulk, rule
 from msc_interop.validate.schemas import dataset_json_validator
@@ -72,7 +73,7 @@ def _suspect_columns(ctx: XptFile) -> list[tuple[str, np.ndarray]]:
             if pd.api.types.is_numeric_dtype(s) or not len(s):
                 continue
             values = s.to_numpy(dtype=object)
-            distinct = [v if isinstance(v, str) else str(v) for v in pd.unique(values)]
+            distinct = [v if isinstance(v, str) else str(v) for v in column_codes(s)[1]]
             if "".join(distinct).isascii() and max(map(len, distinct)) <= MAX_VALUE_BYTES:
                 continue
             ctx.suspects.append((str(col), values))

@@ -1,0 +1,74 @@
+"""distinct.shared_columns: a column's codes found once for every caller within the scope, never stale.
+
+to-sdtm writes and validates one Study inside shared_columns(); a wrong sharing would hand one column's codes
+to another, or a replaced column's old values to its new ones.
+"""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pandas as pd
+
+from msc_interop import distinct
+from msc_interop.distinct import column_answer, column_codes, shared_columns
+
+
+def _frame() -> pd.DataFrame:
+    return pd.DataFrame({"A": pd.Series(["x", "y", None, "x"], dtype=object),
+                         "B": pd.Series(["p", "q", "p", "p"], dtype=object),
+                         "N": [1.0, np.nan, 1.0, 2.0]})
+
+
+def test_codes_as_pandas_factorizes_them_na_a_value() -> None:
+    df = _frame()
+    for col in df.columns:
+        codes, uniques = column_codes(df[col])
+        expected_codes, expected_uniques = pd.factorize(df[col].to_numpy(), use_na_sentinel=False)
+        assert codes.tolist() == expected_codes.tolist()
+        assert pd.Series(uniques).equals(pd.Series(expected_uniques))
+    codes, uniques = column_codes(df["A"])
+    assert codes.tolist() == [0, 1, 2, 0] and uniques[0] == "x" and pd.isna(uniques[2])
+
+
+def test_shared_within_the_scope_only() -> None:
+    df = _frame()
+    calls = []
+    with shared_columns():
+        first = column_codes(df["A"])
+        assert column_codes(df["A"]) is first  # another Series of the same column: the same codes
+        assert column_codes(df["B"]) is not first
+        assert column_codes(df["B"])[1].tolist() == ["p", "q"]
+        for _ in range(3):
+            assert column_answer(df["A"], "n", lambda: calls.append(1) or 7) == 7
+        assert calls == [1]
+        assert column_answer(df["B"], "n", lambda: 8) == 8  # another column: its own answer
+    assert column_codes(df["A"]) is not first
+    column_answer(df["A"], "n", lambda: calls.append(1))
+    assert calls == [1, 1]  # outside: every call computes
+
+
+def test_a_replaced_column_is_not_stale_and_freed_columns_leave() -> None:
+    df = _frame()
+    with shared_columns():
+        assert column_codes(df["A"])[1][0] == "x"
+        df["A"] = pd.Series(["z", "z", "w", "z"], dtype=object)
+        assert column_codes(df["A"])[1].tolist() == ["z", "w"]
+        other = _frame()
+        other["A"] = pd.Series(["k"] * 4, dtype=object)
+        column_codes(other["A"])
+        held = len(distinct._SHARED.get())
+        del other
+        gc.collect()
+        assert len(distinct._SHARED.get()) < held  # the freed column's entry went with its memory
+        assert column_codes(df["A"])[1].tolist() == ["z", "w"]
+
+
+def test_a_slice_is_its_own_column() -> None:
+    s = pd.Series(["a", "b", "c", "a"], dtype=object)
+    with shared_columns():
+        whole = column_codes(s)
+        part = column_codes(s.iloc[1:])
+        assert part is not whole and part[1].tolist() == ["b", "c", "a"]
+        assert column_codes(s.iloc[:2])[1].tolist() == ["a", "b"]  # same start, another length
