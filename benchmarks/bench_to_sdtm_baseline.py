@@ -90,8 +90,11 @@ def main() -> None:
     args = ap.parse_args()
 
     from msc_interop import api
+    from msc_interop.runtime import small_pages
     from msc_interop.synth import generate
     from msc_interop.validate import validate_paths
+
+    small_pages()  # as every CLI command runs (runtime.small_pages); the baselines run with it too
 
     work = args.work or Path(tempfile.mkdtemp(prefix="msc-bench-"))
     records = work / "records"

@@ -30,7 +30,7 @@ from msc_interop.cli_fhir import ENGINE_HELP, HOSPITAL_HELP, engine_options, hos
 from msc_interop.cli_server import pull_command, push_command
 from msc_interop.errors import MscInteropError
 from msc_interop.outcome import EXIT_ERROR, EXIT_INTERNAL, EXIT_OK, exit_status
-from msc_interop.runtime import return_freed_memory
+from msc_interop.runtime import return_freed_memory, small_pages
 
 
 def _end_cleanly_on_sigterm() -> None:
@@ -84,6 +84,7 @@ def main() -> None:
     Start with the bundled example study:
       msc-interop to-sdtm fixtures/example_study -o out/sdtm
     """
+    small_pages()  # new memory in 4 KiB pages: see runtime.small_pages
 
 
 def _odm_map_option(f: Callable[..., None]) -> Callable[..., None]:
