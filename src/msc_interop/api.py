@@ -111,12 +111,12 @@ def to_sdtm(
                                           xpt_encoding, lab_map, max_file_size, partition_subjects, why)
         if result is not None:
             return result
-    with _lab_map(lab_map):  # a site's lab map: its codes are test names the records may use
-        study, rejects = _load_decoded(input_path, odm_map, encoding)
-    if why and partition_subjects not in ("auto", 0, "off"):
-        rejects.notes.append(f"--partition-subjects {partition_subjects}: read whole ({why[0]})")
-    rows: dict[str, int] = {}
-    with shared_columns():  # the writers, define.xml and the rules factorize each column once between them
+    with shared_columns():  # the builders, writers, define.xml and rules factorize each column once between them
+        with _lab_map(lab_map):  # a site's lab map: its codes are test names the records may use
+            study, rejects = _load_decoded(input_path, odm_map, encoding)
+        if why and partition_subjects not in ("auto", 0, "off"):
+            rejects.notes.append(f"--partition-subjects {partition_subjects}: read whole ({why[0]})")
+        rows: dict[str, int] = {}
         with _report_even_if_writing_fails(rejects, outdir):
             written = write_sdtm(study, outdir, formats, define, stamp, xpt_encoding=xpt_encoding,
                                  notes=rejects.notes, max_file_size=max_file_size, rows=rows)

@@ -62,15 +62,21 @@ def _entry(arr: np.ndarray) -> dict[str, Any] | None:
 
 def column_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, Any]:
     """(codes, distinct values) of a column, NA one of the values (pd.factorize, use_na_sentinel=False): the
-    distinct values (array-like) in order of appearance, values[codes] the column. Shared within
-    shared_columns()."""
+    distinct values (array-like) in order of appearance, values[codes] the column (codes int32 where they fit).
+    Shared within shared_columns()."""
     arr = _plain(values)
     entry = _entry(arr) if arr is not None else None
     if entry is None:
-        return pd.factorize(values if arr is None else arr, use_na_sentinel=False)
+        return _compact(*pd.factorize(values if arr is None else arr, use_na_sentinel=False))
     if "codes" not in entry:
-        entry["codes"] = pd.factorize(arr, use_na_sentinel=False)
+        entry["codes"] = _compact(*pd.factorize(arr, use_na_sentinel=False))
     return entry["codes"]
+
+
+def _compact(codes: np.ndarray, uniques: Any) -> tuple[np.ndarray, Any]:
+    """Codes as int32 (half the memory of pandas' int64; a shared column keeps its codes while it lives); a
+    caller that multiplies codes widens them first."""
+    return (codes.astype(np.int32) if len(uniques) < 2**31 - 1 else codes), uniques
 
 
 def column_answer(values: pd.Series | np.ndarray, what: str, fn: Callable[[], T]) -> T:
@@ -96,7 +102,22 @@ def per_distinct(fn: Callable[[pd.Series], pd.Series | pd.DataFrame], values: pd
         out = answer.iloc[codes]
         out.index = values.index
         return out
-    return pd.Series(answer.to_numpy()[codes], index=values.index, dtype=answer.dtype)
+    spread = answer.to_numpy()[codes]
+    _spread_codes(spread, answer, codes)
+    return pd.Series(spread, index=values.index, dtype=answer.dtype, copy=False)  # spread is this Series' own
+
+
+def _spread_codes(spread: np.ndarray, answer: pd.Series, codes: np.ndarray) -> None:
+    """Within shared_columns(): the codes of a column spread from answers on distinct values are known without
+    a pass over its rows: the answers factorized (a few thousand values), their codes taken through the rows'
+    codes. Equal to factorizing the spread column: the distinct values are in order of first appearance, so an
+    answer's first row is the first row of the first distinct value that gave it."""
+    if _SHARED.get() is None or spread.ndim != 1 or not isinstance(answer.dtype, np.dtype):
+        return
+    entry = _entry(spread)
+    if entry is not None and "codes" not in entry:
+        answer_codes, answer_uniques = _compact(*pd.factorize(answer.to_numpy(), use_na_sentinel=False))
+        entry["codes"] = (answer_codes[codes], answer_uniques)
 
 
 def row_codes(frame: pd.DataFrame, sort: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -106,7 +127,8 @@ def row_codes(frame: pd.DataFrame, sort: bool = False) -> tuple[np.ndarray, np.n
     combined = np.zeros(len(frame), dtype=np.int64)
     span = 1
     for col in frame.columns:
-        codes, uniques = pd.factorize(frame[col], sort=sort, use_na_sentinel=False)
+        codes, uniques = pd.factorize(frame[col], sort=True, use_na_sentinel=False) if sort \
+            else column_codes(frame[col])
         width = max(len(uniques), 1)
         if span > np.iinfo(np.int64).max // width:  # too many combinations for one int64: renumber so far
             combined = pd.factorize(combined, sort=sort)[0].astype(np.int64)

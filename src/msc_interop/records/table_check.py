@@ -55,7 +55,7 @@ def check_rows(df: pd.DataFrame, row_schema: dict[str, Any], schema_root: dict[s
     unknown = set(row_schema) - _SUPPORTED_ROW_KEYS
     if unknown:
         raise MappingDataError(f"records schema: row keyword(s) {sorted(unknown)} not supported by the table checker")
-    present = {c: df[c].ne("") for c in df.columns}
+    present = {c: per_distinct(lambda u: u.ne(""), df[c]) for c in df.columns}
     for col in row_schema.get("required", []):
         if col in df.columns:
             yield CellProblem(col, ~present[col], f"required field '{col}' is empty", "REJ-REC-001")
@@ -76,7 +76,7 @@ def check_rows(df: pd.DataFrame, row_schema: dict[str, Any], schema_root: dict[s
                 ok = per_distinct(lambda u, p=pattern: u.str.contains(p, regex=True).astype(bool), values)
             yield CellProblem(col, has & ~ok, _describe(col, prop, "does not have the expected form"))
         if "enum" in prop:
-            yield CellProblem(col, has & ~values.isin(prop["enum"]),
+            yield CellProblem(col, has & ~per_distinct(lambda u, e=prop["enum"]: u.isin(e), values),
                               f"'{col}' must be one of {', '.join(map(str, prop['enum']))}")
         lengths = per_distinct(lambda u: u.str.len(), values) if {"minLength", "maxLength"} & set(prop) else None
         if "minLength" in prop:

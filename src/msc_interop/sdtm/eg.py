@@ -60,7 +60,9 @@ def _intervals(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     df = records.forms[FORM]
     if "time" in df.columns:  # a clock time of its own column joins a date written without one
         join = df["time"].ne("") & df["date"].str.len().eq(10)
-        df.loc[join, "date"] = df.loc[join, "date"] + "T" + df.loc[join, "time"]
+        date = df["date"].copy()  # a new column, not the old one changed in place (distinct.shared_columns)
+        date[join] = df.loc[join, "date"] + "T" + df.loc[join, "time"]
+        df["date"] = date
     testcd = map_terms(records, FORM, "test", ecg_terms.test_alias_map(), "an ECG test of mappings/ecg.yaml",
                        required=True, hint=" (use the CDISC EGTESTCD, e.g. QTCFAG, or an alias: HR, PR, QRS, QT, "
                                            "QTcF, QTcB)")

@@ -1,0 +1,34 @@
+"""The records reader finds repeated rows from the columns' codes: the same rows pandas' duplicated finds."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from msc_interop.distinct import shared_columns
+from msc_interop.records.reader import _repeats
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("shared", [False, True])
+def test_repeats_are_pandas_duplicated(seed: int, shared: bool) -> None:
+    rng = np.random.default_rng(seed)
+    pool = np.array(["a", "b", "", " a", None, np.nan, "ä"], dtype=object)
+    n = int(rng.integers(0, 300))
+    frame = pd.DataFrame({f"c{i}": pool[rng.integers(0, 2 + seed % 5, n)] for i in range(1 + seed % 4)},
+                         index=pd.RangeIndex(5, 5 + n))
+    with shared_columns() if shared else contextlib.nullcontext():
+        for keep_first, keep in ((True, "first"), (False, False)):
+            got = _repeats(frame, keep_first=keep_first)
+            assert got.index.equals(frame.index)
+            assert got.tolist() == frame.duplicated(keep=keep).tolist()
+
+
+def test_repeats_by_hand() -> None:
+    frame = pd.DataFrame({"s": ["1", "1", "2", "1"], "v": ["x", "x", "x", "y"]}, dtype=object)
+    assert _repeats(frame, keep_first=True).tolist() == [False, True, False, False]
+    assert _repeats(frame[["s"]], keep_first=False).tolist() == [True, True, False, True]
+
