@@ -27,6 +27,7 @@ from msc_interop.inputs.load import load_study, read_any
 from msc_interop.outcome import EXIT_OK, exit_status
 from msc_interop.partition import PARTITION_BYTES
 from msc_interop.rejects import RejectReport
+from msc_interop.runtime import trim_freed_memory
 from msc_interop.study import Study
 
 __all__ = ["ConversionResult", "creation_time", "from_fhir", "load_study", "read_any", "summarize", "synth",
@@ -114,6 +115,7 @@ def to_sdtm(
     with shared_columns():  # the builders, writers, define.xml and rules factorize each column once between them
         with _lab_map(lab_map):  # a site's lab map: its codes are test names the records may use
             study, rejects = _load_decoded(input_path, odm_map, encoding)
+        trim_freed_memory()  # what reading the records took, given back before writing (runtime.py)
         if why and partition_subjects not in ("auto", 0, "off"):
             rejects.notes.append(f"--partition-subjects {partition_subjects}: read whole ({why[0]})")
         rows: dict[str, int] = {}

@@ -73,6 +73,28 @@ def column_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, Any]:
     return entry["codes"]
 
 
+def known_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, Any] | None:
+    """column_codes of a column when they are known already (shared_columns), else None: no pass is made."""
+    arr = _plain(values)
+    entry = _entry(arr) if arr is not None and _SHARED.get() is not None else None
+    return None if entry is None else entry.get("codes")
+
+
+def first_rows(codes: np.ndarray, n_distinct: int) -> np.ndarray:
+    """Row of the first occurrence of each code (-1: none). pd.factorize numbers values in order of appearance,
+    so a first occurrence is where a code passes every code before it: one pass, no sort of a million codes."""
+    first = np.full(n_distinct, -1, dtype=np.int64)
+    if not len(codes):
+        return first
+    passes = np.flatnonzero(np.r_[True, codes[1:] > np.maximum.accumulate(codes)[:-1]])
+    if np.array_equal(codes[passes], np.arange(len(passes))):
+        first[:len(passes)] = passes
+        return first
+    found, at = np.unique(codes, return_index=True)  # codes in another order
+    first[found] = at
+    return first
+
+
 def _compact(codes: np.ndarray, uniques: Any) -> tuple[np.ndarray, Any]:
     """Codes as int32 (half the memory of pandas' int64; a shared column keeps its codes while it lives); a
     caller that multiplies codes widens them first."""

@@ -92,3 +92,22 @@ def small_pages() -> bool:
         return bool(np._core.multiarray._set_madvise_hugepage(False))
     except AttributeError:  # a numpy without the switch
         return False
+
+
+def trim_freed_memory() -> bool:
+    """Give the memory freed so far back to the system (glibc malloc_trim); False where there is no glibc.
+
+    Why: building a study frees most of what reading the records took, but glibc keeps freed heap memory below
+    the newest live block: after to-sdtm had built 1M lab rows the process held 910 MB of which 350 MB was in
+    use, and writing and validating then peaked on top of that. A trim costs milliseconds.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        return bool(ctypes.CDLL(name).malloc_trim(0))
+    except (OSError, AttributeError):
+        return False

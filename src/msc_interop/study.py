@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import mappings
+from msc_interop.columns_frame import frame_of_columns
+from msc_interop.distinct import known_codes
 from msc_interop.errors import MscInteropError
 
 _NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,7}$")
@@ -158,7 +160,7 @@ def conform(name: str, df: pd.DataFrame) -> pd.DataFrame:
             out[col] = s.astype("float64")
         else:
             out[col] = as_text(s)
-    return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
+    return frame_of_columns(out, pd.RangeIndex(len(df)))  # no copy into 2-D blocks (columns_frame.py)
 
 
 def missing_identifiers(name: str, columns: Any) -> list[str]:
@@ -183,10 +185,21 @@ def as_text(s: pd.Series) -> pd.Series:
         # numbers stored as text: integral values without ".0" (e.g. CSV read of a char column)
         txt = s.map(lambda x: "" if pd.isna(x) else (str(int(x)) if float(x).is_integer() else repr(float(x))))
         return txt.astype(object)
+    if s.dtype == object and _all_text(s):
+        return s.copy(deep=False)  # text already: the same values, not a copy of a million of them
     out = s.astype(object).where(s.notna(), "")
     if len(out) and pd.api.types.infer_dtype(out, skipna=False) != "string":
         out = out.map(lambda x: x if isinstance(x, str) else str(x)).astype(object)
     return out
+
+
+def _all_text(s: pd.Series) -> bool:
+    """Whether every value of an object column is a str (no null): from its distinct values when their codes
+    are known already (distinct.shared_columns), else by a pass over the rows."""
+    known = known_codes(s)
+    if known is not None:
+        return all(isinstance(v, str) for v in known[1])
+    return bool(len(s)) and pd.api.types.infer_dtype(s, skipna=False) == "string"
 
 
 def as_integer(s: pd.Series, dataset: str, col: str) -> pd.Series:

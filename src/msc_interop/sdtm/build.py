@@ -6,8 +6,10 @@ then DM reference dates and age, then everything that needs study days (EX --DY,
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from msc_interop.distinct import column_codes, first_rows
 from msc_interop.records.reader import ROW, RawRecords
 from msc_interop.rejects import RejectReport
 from msc_interop.sdtm.ae import build_ae
@@ -91,10 +93,13 @@ def _text_origins(records: RawRecords) -> dict[str, tuple[str, int, str]]:
         for col in df.columns:
             if col == ROW or pd.api.types.is_numeric_dtype(df[col]):
                 continue
-            values = df[col].to_numpy(dtype=object)
-            if all_ascii(values):
+            codes, uniques = column_codes(df[col])  # each distinct value once, its first row from the codes
+            distinct = np.asarray(uniques, dtype=object)
+            if all_ascii(distinct):
                 continue
-            for row, v in zip(df[ROW].tolist(), values.tolist(), strict=True):
+            first = first_rows(codes, len(distinct))
+            rows = df[ROW].to_numpy()
+            for k, v in enumerate(distinct.tolist()):
                 if isinstance(v, str) and not v.isascii():
-                    out.setdefault(v, (records.files.get(form, form), int(row), str(col)))
+                    out.setdefault(v, (records.files.get(form, form), int(rows[first[k]]), str(col)))
     return out

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import dates, iso8601
+from msc_interop.distinct import per_distinct
 from msc_interop.study import StudyMeta
 
 _SKIP = ("DM", "SV", "TS", "TV", "TA", "TE", "TI")
@@ -33,11 +34,12 @@ def build_sv(datasets: dict[str, pd.DataFrame], meta: StudyMeta, dm: pd.DataFram
     if not parts:
         return pd.DataFrame()
     allv = pd.concat(parts, ignore_index=True)
-    allv["DTC"] = allv["DTC"].fillna("").astype(str)
-    allv = allv[allv["DTC"].ne("") & allv["VISITNUM"].notna()]
+    # each date's text, presence and completeness found on its distinct values (a million LB rows hold ~70k)
+    allv["DTC"] = per_distinct(lambda u: u.fillna("").astype(str).astype(object), allv["DTC"])
+    allv = allv[per_distinct(lambda u: u.ne(""), allv["DTC"]) & allv["VISITNUM"].notna()]
     if allv.empty:
         return pd.DataFrame()
-    complete = allv["DTC"].str.match(iso8601.COMPLETE_DATE)
+    complete = per_distinct(lambda u: u.str.match(iso8601.COMPLETE_DATE).astype(bool), allv["DTC"])
     keys = ["USUBJID", "VISITNUM"]
     # the earliest / latest date as the rank of its text (ISO 8601 sorts as text): pandas reduces integers in C,
     # where min / max of str columns run a Python loop per group (17 of 27 s of a 1M-row LB's build)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from msc_interop.distinct import column_codes
+from msc_interop.distinct import column_codes, first_rows
 
 
 class ColumnCache:
@@ -38,7 +38,7 @@ class ColumnCache:
         key = (ds, col)
         if key not in self._first:
             codes, uniques = ColumnCache.distinct(self, ds, col)  # the rows' own codes, whatever a subclass counts
-            self._first[key] = _first_rows(np.asarray(codes), len(uniques))
+            self._first[key] = first_rows(np.asarray(codes), len(uniques))
         return self._first[key]
 
     def spread(self, ds: str, col: str, fn: Callable[[pd.Series], Any]) -> pd.Series:
@@ -47,17 +47,3 @@ class ColumnCache:
         answer = np.asarray(fn(uniques))
         return pd.Series(answer[codes] if len(answer) else answer, index=self.datasets[ds].index)
 
-
-def _first_rows(codes: np.ndarray, n_distinct: int) -> np.ndarray:
-    """Row of the first occurrence of each code (-1: none). pd.factorize numbers values in order of appearance,
-    so a first occurrence is where a code passes every code before it: one pass, no sort of a million codes."""
-    first = np.full(n_distinct, -1, dtype=np.int64)
-    if not len(codes):
-        return first
-    passes = np.flatnonzero(np.r_[True, codes[1:] > np.maximum.accumulate(codes)[:-1]])
-    if np.array_equal(codes[passes], np.arange(len(passes))):
-        first[:len(passes)] = passes
-        return first
-    found, at = np.unique(codes, return_index=True)  # codes in another order
-    first[found] = at
-    return first
