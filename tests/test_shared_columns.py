@@ -72,3 +72,22 @@ def test_a_slice_is_its_own_column() -> None:
         part = column_codes(s.iloc[1:])
         assert part is not whole and part[1].tolist() == ["b", "c", "a"]
         assert column_codes(s.iloc[:2])[1].tolist() == ["a", "b"]  # same start, another length
+
+
+def test_taken_rows_keep_their_codes() -> None:
+    """take_rows carries a column's known codes through the take; they equal factorizing the taken column."""
+    df = _frame()
+    order = np.array([3, 1, 0, 2])
+    with shared_columns():
+        known = column_codes(df["A"])
+        out = distinct.take_rows(df, order)
+        assert out.index.equals(pd.RangeIndex(4))
+        assert out["A"].tolist()[:2] == ["x", "y"] and pd.isna(out["A"].iloc[3])
+        carried = distinct.known_codes(out["A"])
+        assert carried is not None and carried[0].tolist() == known[0][order].tolist()
+        assert distinct.known_codes(out["B"]) is None  # not known before: not made up
+        # what the carried codes say is what the taken column holds
+        codes, uniques = carried
+        assert [uniques[k] for k in codes][:3] == out["A"].tolist()[:3]
+    plain = distinct.take_rows(df, order)
+    assert plain.equals(df.take(order).reset_index(drop=True))

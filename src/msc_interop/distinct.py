@@ -95,6 +95,21 @@ def first_rows(codes: np.ndarray, n_distinct: int) -> np.ndarray:
     return first
 
 
+def take_rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+    """frame.take(positions) with a fresh RangeIndex; within shared_columns() each column whose codes are known
+    keeps them (its codes taken the same way): a sorted dataset is not factorized again by its writers."""
+    out = frame.take(positions).reset_index(drop=True)
+    if _SHARED.get() is None:
+        return out
+    for col in frame.columns:
+        known = known_codes(frame[col])
+        arr = _plain(out[col]) if known is not None else None
+        entry = _entry(arr) if arr is not None else None
+        if entry is not None and "codes" not in entry:
+            entry["codes"] = (known[0][positions], known[1])
+    return out
+
+
 def _compact(codes: np.ndarray, uniques: Any) -> tuple[np.ndarray, Any]:
     """Codes as int32 (half the memory of pandas' int64; a shared column keeps its codes while it lives); a
     caller that multiplies codes widens them first."""

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import dates, mappings
-from msc_interop.distinct import per_distinct, row_codes
+from msc_interop.distinct import per_distinct, row_codes, take_rows
 from msc_interop.records.reader import RawRecords
 from msc_interop.study import StudyMeta
 
@@ -114,7 +114,9 @@ def reject_bad_dates(records: RawRecords, form: str, column: str, dtc: pd.Series
 
 def assign_seq(df: pd.DataFrame, seq_var: str, order: list[str]) -> pd.DataFrame:
     """--SEQ: 1..n per USUBJID in the order of `order` (deterministic; stable sort)."""
-    df = df.sort_values(["USUBJID", *order], kind="stable").reset_index(drop=True)
+    by = list(dict.fromkeys(["USUBJID", *order]))
+    keys = df[by].reset_index(drop=True)  # sorted alone: the other variables are taken once, in that order
+    df = take_rows(df, keys.sort_values(by, kind="stable").index.to_numpy())
     df[seq_var] = df.groupby("USUBJID", sort=False).cumcount() + 1
     return df
 

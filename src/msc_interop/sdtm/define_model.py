@@ -58,24 +58,21 @@ def iso8601_kind(value: str) -> str:
     return "text"
 
 
+# every ASCII digit written as 0: a value's kind depends on where its digits are, not which they are (the
+# patterns, DURATION and the interval split match \d, never a particular digit)
+_DIGIT_SHAPE = str.maketrans("123456789", "000000000")
+
+
 def iso8601_kinds(values: pd.Series) -> pd.Series:
     """The ODM ISO 8601 kind of each value (date, datetime, partialDate, partialDatetime, ... or text).
 
-    iso8601_kind, the classification define.xml's DataTypes were chosen by; on many values the
-    kinds that have a pattern are matched column-wise first, the rest (durations, intervals, text) one by one.
+    iso8601_kind, the classification define.xml's DataTypes were chosen by, run once per distinct shape of the
+    values (digits written as 0): the ~70k distinct LBDTC of a million lab rows have a handful of shapes.
     """
-    if len(values) < 256:  # a Python loop beats the fixed cost of pandas string passes
-        return pd.Series([iso8601_kind(str(v)) for v in values], index=values.index, dtype=object)
-    text = values.astype(str)
-    kinds = np.full(len(text), None, dtype=object)
-    todo = np.arange(len(text))  # positions not classified yet: each pattern tries only those
-    for kind, pattern in ISO8601_KIND_PATTERNS.items():
-        hit = text.iloc[todo].str.fullmatch(pattern).to_numpy(dtype=bool)
-        kinds[todo[hit]] = kind
-        todo = todo[~hit]
-    for i in todo.tolist():
-        kinds[i] = iso8601_kind(text.iloc[i])
-    return pd.Series(kinds, index=values.index, dtype=object)
+    shapes = [str(v).translate(_DIGIT_SHAPE) for v in values.tolist()]
+    codes, distinct = pd.factorize(np.array(shapes, dtype=object))
+    kinds = np.array([iso8601_kind(shape) for shape in distinct.tolist()] + [""], dtype=object)
+    return pd.Series(kinds[codes] if len(codes) else kinds[:0], index=values.index, dtype=object)
 
 
 def iso8601_datatype(values: Iterable[str], empty: str = EMPTY_ISO_DATATYPE) -> str:

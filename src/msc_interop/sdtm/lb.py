@@ -61,20 +61,24 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     st_lo, st_hi = _round(lo * f, decimals, f), _round(hi * f, decimals, f)
 
     ref = keys.loc[idx]
+
+    def of_test(var: str) -> pd.Series:  # a variable the lab test table gives, looked up per distinct test
+        return per_distinct(lambda u: u.map(tests[var]).astype(object), tcd)
+
     lb = frame_of_columns({
         "STUDYID": ref["STUDYID"], "DOMAIN": "LB", "USUBJID": ref["USUBJID"],
-        "LBTESTCD": tcd, "LBTEST": tcd.map(tests["LBTEST"]), "LBCAT": tcd.map(tests["LBCAT"]),
+        "LBTESTCD": tcd, "LBTEST": of_test("LBTEST"), "LBCAT": of_test("LBCAT"),
         "LBORRES": df["result"], "LBORRESU": factor.loc[idx, "unit"],
         "LBORNRLO": df["ref_low"] if "ref_low" in df.columns else "",
         "LBORNRHI": df["ref_high"] if "ref_high" in df.columns else "",
         "LBSTRESC": cmp + _format(std),
         "LBSTRESN": std.where(cmp.eq("")),
-        "LBSTRESU": tcd.map(tests["LBSTRESU"]),
+        "LBSTRESU": of_test("LBSTRESU"),
         "LBSTNRLO": st_lo, "LBSTNRHI": st_hi,
         "LBNRIND": reference_indicator(std, cmp, st_lo, st_hi),
         "LBNAM": df["lab_name"] if "lab_name" in df.columns else "",
         "LBLOINC": factor.loc[idx, "LBLOINC"],
-        "LBSPEC": tcd.map(tests["LBSPEC"]),
+        "LBSPEC": of_test("LBSPEC"),
         "VISITNUM": visits.loc[idx, "VISITNUM"], "VISIT": visits.loc[idx, "VISIT"],
         "EPOCH": visits.loc[idx, "EPOCH"],
         "LBDTC": lbdtc[idx],

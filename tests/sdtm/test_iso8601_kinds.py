@@ -1,0 +1,31 @@
+"""iso8601_kinds classifies a column by the shape of its values (digits written as 0): it must give every value
+the kind iso8601_kind gives it alone (the classification define.xml's ISO 8601 DataTypes are chosen by)."""
+
+from __future__ import annotations
+
+import hypothesis.strategies as st
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+
+from msc_interop.sdtm.define_model import iso8601_datatype, iso8601_kind, iso8601_kinds
+
+_PIECES = ["2009", "2009-03", "2009-03-21", "T08", ":38", ":05", ".25", "Z", "+08:00", "-", "--", "/", "P", "1Y",
+           "2M", "T3H", "4W", "٣", "x", " ", "0", "9"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_PIECES), max_size=5).map("".join), max_size=30))
+def test_kinds_of_shapes_are_the_kinds_of_values(values: list[str]) -> None:
+    kinds = iso8601_kinds(pd.Series(values, dtype=object, index=pd.RangeIndex(3, 3 + len(values))))
+    assert kinds.index.equals(pd.RangeIndex(3, 3 + len(values)))
+    assert kinds.tolist() == [iso8601_kind(v) for v in values]
+
+
+def test_kinds_by_hand() -> None:
+    values = ["2009-03-21", "2009-03-21T08:38:05", "2009-03", "2009-03-21T08:38", "2009---21", "P1Y2M",
+              "2009-03-21/2009-04", "21 March", np.nan, "2009-13-45"]
+    assert iso8601_kinds(pd.Series(values, dtype=object)).tolist() == [
+        "date", "datetime", "partialDate", "partialDatetime", "incompleteDatetime", "durationDatetime",
+        "intervalDatetime", "text", "text", "date"]  # the DataType patterns check form, not the calendar
+    assert iso8601_datatype(["2009-03-28", "2009-03"]) == "partialDate"
