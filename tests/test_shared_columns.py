@@ -10,6 +10,7 @@ import gc
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from msc_interop import distinct
 from msc_interop.distinct import column_answer, column_codes, shared_columns
@@ -84,10 +85,34 @@ def test_taken_rows_keep_their_codes() -> None:
         assert out.index.equals(pd.RangeIndex(4))
         assert out["A"].tolist()[:2] == ["x", "y"] and pd.isna(out["A"].iloc[3])
         carried = distinct.known_codes(out["A"])
-        assert carried is not None and carried[0].tolist() == known[0][order].tolist()
+        assert known[0].tolist() == [0, 1, 2, 0]
+        assert carried is not None and carried[0].tolist() == [0, 1, 0, 2]  # renumbered: first appearance
         assert distinct.known_codes(out["B"]) is None  # not known before: not made up
         # what the carried codes say is what the taken column holds
         codes, uniques = carried
         assert [uniques[k] for k in codes][:3] == out["A"].tolist()[:3]
     plain = distinct.take_rows(df, order)
     assert plain.equals(df.take(order).reset_index(drop=True))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_known_codes_are_what_pandas_factorize_gives(seed: int) -> None:
+    """Every code the scope holds, however found (factorized, taken, spread from answers), is exactly
+    pd.factorize(column, use_na_sentinel=False): the same numbers, values in order of first appearance."""
+    rng = np.random.default_rng(seed)
+    pool = np.array(["b", "a", "c ", " c", None, np.nan, "d", "e"], dtype=object)
+    n = int(rng.integers(1, 200))
+    df = pd.DataFrame({"V": pd.Series(pool[rng.integers(0, len(pool), n)], dtype=object),
+                       "K": rng.integers(0, 5, n).astype(float)})
+    with shared_columns():
+        column_codes(df["V"])
+        column_codes(df["K"])
+        positions = rng.permutation(n)[: int(rng.integers(1, n + 1))]  # a sort, or fewer rows
+        out = distinct.take_rows(df, positions)
+        stripped = distinct.per_distinct(lambda u: u.fillna("").str.strip().astype(object), out["V"])
+        flags = distinct.per_distinct(lambda u: u.fillna("").eq("c"), stripped)
+        for s in (out["V"], out["K"], stripped, flags):
+            codes, uniques = distinct.known_codes(s)
+            expected_codes, expected_uniques = pd.factorize(s.to_numpy(), use_na_sentinel=False)
+            assert codes.tolist() == expected_codes.tolist()
+            assert pd.Series(uniques).equals(pd.Series(expected_uniques))

@@ -106,8 +106,21 @@ def take_rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
         arr = _plain(out[col]) if known is not None else None
         entry = _entry(arr) if arr is not None else None
         if entry is not None and "codes" not in entry:
-            entry["codes"] = (known[0][positions], known[1])
+            entry["codes"] = in_order_of_appearance(known[0][positions], known[1])
     return out
+
+
+def in_order_of_appearance(codes: np.ndarray, uniques: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The codes and distinct values pd.factorize gives the column uniques[codes]: values numbered in order of
+    first appearance, values that do not occur dropped (codes taken or derived are valid, not in that order)."""
+    first = first_rows(codes, len(uniques))
+    present = np.flatnonzero(first >= 0)
+    order = present[np.argsort(first[present], kind="stable")]
+    if len(order) == len(uniques) and np.array_equal(order, np.arange(len(order))):
+        return codes, uniques
+    renumber = np.full(len(uniques), -1, dtype=codes.dtype)
+    renumber[order] = np.arange(len(order), dtype=codes.dtype)
+    return renumber[codes], np.asarray(uniques)[order]
 
 
 def _compact(codes: np.ndarray, uniques: Any) -> tuple[np.ndarray, Any]:
@@ -147,14 +160,14 @@ def per_distinct(fn: Callable[[pd.Series], pd.Series | pd.DataFrame], values: pd
 def _spread_codes(spread: np.ndarray, answer: pd.Series, codes: np.ndarray) -> None:
     """Within shared_columns(): the codes of a column spread from answers on distinct values are known without
     a pass over its rows: the answers factorized (a few thousand values), their codes taken through the rows'
-    codes. Equal to factorizing the spread column: the distinct values are in order of first appearance, so an
-    answer's first row is the first row of the first distinct value that gave it."""
+    codes, put in order of first appearance (equal to factorizing the spread column; already so when the
+    values' own codes are, as a factorization gives them)."""
     if _SHARED.get() is None or spread.ndim != 1 or not isinstance(answer.dtype, np.dtype):
         return
     entry = _entry(spread)
     if entry is not None and "codes" not in entry:
         answer_codes, answer_uniques = _compact(*pd.factorize(answer.to_numpy(), use_na_sentinel=False))
-        entry["codes"] = (answer_codes[codes], answer_uniques)
+        entry["codes"] = in_order_of_appearance(answer_codes[codes], answer_uniques)
 
 
 def row_codes(frame: pd.DataFrame, sort: bool = False) -> tuple[np.ndarray, np.ndarray]:
