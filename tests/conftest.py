@@ -10,6 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+# every shared column code is checked against a fresh factorization in the tests (distinct._checked), in
+# this process and in the CLI processes the tests start
+os.environ["MSC_INTEROP_CHECK_SHARED"] = "1"
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "fixtures" / "example_study"
 

@@ -116,3 +116,29 @@ def test_known_codes_are_what_pandas_factorize_gives(seed: int) -> None:
             expected_codes, expected_uniques = pd.factorize(s.to_numpy(), use_na_sentinel=False)
             assert codes.tolist() == expected_codes.tolist()
             assert pd.Series(uniques).equals(pd.Series(expected_uniques))
+
+
+def test_a_column_changed_in_place_fails_loudly_in_the_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite runs with MSC_INTEROP_CHECK_SHARED=1 (tests/conftest.py): codes that no longer match their
+    column (changed in place inside the scope, which no code may do) raise instead of answering wrongly."""
+    monkeypatch.setattr(distinct, "_CHECK", True)
+    df = pd.DataFrame({"A": pd.Series(["x", "y", "x"], dtype=object)})
+    with shared_columns():
+        column_codes(df["A"])
+        before = df["A"].to_numpy().__array_interface__["data"][0]
+        df.loc[0, "A"] = "NEW"
+        if df["A"].to_numpy().__array_interface__["data"][0] != before:  # not the case this guards
+            pytest.skip("this pandas copied the column instead of writing in place")
+        with pytest.raises(AssertionError, match="no longer match"):
+            distinct.known_codes(df["A"])
+        with pytest.raises(AssertionError, match="no longer match"):
+            column_codes(df["A"])
+
+
+def test_the_scope_keeps_nothing_after_it_closes() -> None:
+    df = _frame()
+    with shared_columns():
+        column_codes(df["A"])
+        held = distinct._SHARED.get()
+        assert held
+    assert held == {} and not distinct.sharing()

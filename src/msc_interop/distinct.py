@@ -6,6 +6,7 @@ on object columns loop in Python, so every such step runs on the distinct values
 
 from __future__ import annotations
 
+import os
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ T = TypeVar("T")
 # the column}; an entry goes when the memory it describes is freed (so an address is never mistaken for another
 # column's); None outside shared_columns()
 _SHARED: ContextVar[dict[tuple, dict[str, Any]] | None] = ContextVar("msc_interop_shared_columns", default=None)
+_CHECK = os.environ.get("MSC_INTEROP_CHECK_SHARED") == "1"
 
 
 @contextmanager
@@ -29,11 +31,18 @@ def shared_columns() -> Iterator[None]:
     widths and records, define.xml's shapes, the XPT limit checks) and the rules run on the written Study each
     factorized every text column again: 1M LB rows, some 25 columns, ten passes. Columns must not be changed
     in place within (none is: a column is replaced, which is another array)."""
-    token = _SHARED.set({})
+    shared: dict[tuple, dict[str, Any]] = {}
+    token = _SHARED.set(shared)
     try:
         yield
     finally:
         _SHARED.reset(token)
+        shared.clear()  # the finalizers hold the dict: its codes must not outlive the scope
+
+
+def sharing() -> bool:
+    """Whether a shared_columns() scope is open (a first factorization then serves every later caller)."""
+    return _SHARED.get() is not None
 
 
 def _plain(values: pd.Series | np.ndarray) -> np.ndarray | None:
@@ -70,14 +79,27 @@ def column_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, Any]:
         return _compact(*pd.factorize(values if arr is None else arr, use_na_sentinel=False))
     if "codes" not in entry:
         entry["codes"] = _compact(*pd.factorize(arr, use_na_sentinel=False))
-    return entry["codes"]
+    return _checked(arr, entry["codes"])
+
+
+def _checked(arr: np.ndarray, codes: tuple[np.ndarray, Any]) -> tuple[np.ndarray, Any]:
+    """With MSC_INTEROP_CHECK_SHARED=1 (the test suite sets it), every shared answer is compared with a fresh
+    factorization of the column: a column changed in place within the scope fails loudly, not silently."""
+    if _CHECK:
+        fresh = _compact(*pd.factorize(arr, use_na_sentinel=False))
+        if not (np.array_equal(fresh[0], codes[0])
+                and pd.Series(fresh[1], dtype=object).equals(pd.Series(codes[1], dtype=object))):
+            raise AssertionError("distinct.shared_columns: a column's shared codes no longer match it (a column "
+                                 "changed in place inside the scope?)")
+    return codes
 
 
 def known_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, Any] | None:
     """column_codes of a column when they are known already (shared_columns), else None: no pass is made."""
     arr = _plain(values)
     entry = _entry(arr) if arr is not None and _SHARED.get() is not None else None
-    return None if entry is None else entry.get("codes")
+    codes = None if entry is None else entry.get("codes")
+    return None if codes is None else _checked(arr, codes)
 
 
 def first_rows(codes: np.ndarray, n_distinct: int) -> np.ndarray:
@@ -112,15 +134,12 @@ def take_rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
 
 def in_order_of_appearance(codes: np.ndarray, uniques: Any) -> tuple[np.ndarray, np.ndarray]:
     """The codes and distinct values pd.factorize gives the column uniques[codes]: values numbered in order of
-    first appearance, values that do not occur dropped (codes taken or derived are valid, not in that order)."""
-    first = first_rows(codes, len(uniques))
-    present = np.flatnonzero(first >= 0)
-    order = present[np.argsort(first[present], kind="stable")]
+    first appearance, values that do not occur dropped (codes taken or derived are valid, not in that order).
+    The integer codes factorized: O(n), no sort."""
+    renumbered, order = pd.factorize(codes)
     if len(order) == len(uniques) and np.array_equal(order, np.arange(len(order))):
         return codes, uniques
-    renumber = np.full(len(uniques), -1, dtype=codes.dtype)
-    renumber[order] = np.arange(len(order), dtype=codes.dtype)
-    return renumber[codes], np.asarray(uniques)[order]
+    return renumbered.astype(codes.dtype), np.asarray(uniques)[order]
 
 
 def _compact(codes: np.ndarray, uniques: Any) -> tuple[np.ndarray, Any]:

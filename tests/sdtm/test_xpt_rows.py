@@ -158,3 +158,12 @@ def frame_row_bytes(row: pd.Series, widths: dict[str, int]) -> bytes:
         else:
             out += (v.encode("utf-8") if isinstance(v, str) else b"").ljust(w, b" ")
     return out
+
+
+def test_a_value_longer_than_its_variable_is_refused_not_cut() -> None:
+    """numpy's fixed-width bytes would cut "abcdef" to "abc" (or a character in half): the encoder refuses."""
+    with pytest.raises(ValueError, match="6 bytes does not fit the variable's 3 bytes"):
+        xpt_rows._text_bytes(pd.Series(["abcdef", "xy"], dtype=object), 3, "utf-8")
+    with pytest.raises(ValueError, match="does not fit"):
+        xpt_rows._text_bytes(pd.Series(["μ"], dtype=object), 1, "utf-8")  # 2 bytes in UTF-8
+    assert xpt_rows._text_bytes(pd.Series(["ab", None], dtype=object), 3, "utf-8").tobytes() == b"ab    "

@@ -29,7 +29,7 @@ import pyreadstat
 from msc_interop import iso8601, mappings
 from msc_interop.atomic import atomic_path
 from msc_interop.columns_frame import frame_of_columns
-from msc_interop.distinct import column_codes
+from msc_interop.distinct import column_codes, sharing
 from msc_interop.errors import InputError, MscInteropError, OutputLimitError
 from msc_interop.sdtm import text_encoding, xpt_rows, xpt_text
 from msc_interop.sdtm.package import XPT_ATTRS
@@ -284,7 +284,10 @@ def _label_problems(label: str, where: str, encoding: str | None = None) -> list
 
 def _fits_plainly(s: pd.Series) -> bool:
     """Whether a character variable's distinct values are all ASCII and at most MAX_VALUE_BYTES long, so no
-    value can break a limit (two C-level passes over the distinct values; the rows only when one might)."""
+    value can break a limit (two C-level passes over the distinct values; the rows only when one might). Only
+    where the codes are shared (to-sdtm of a whole study); False sends the caller to the pass over the rows."""
+    if not sharing():  # alone, a factorization costs more than the row pass it would save
+        return False
     values = as_text(pd.Series(column_codes(s)[1], dtype=object)).tolist()
     return not values or ("".join(values).isascii() and max(map(len, values)) <= MAX_VALUE_BYTES)
 

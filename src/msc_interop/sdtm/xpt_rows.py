@@ -87,6 +87,8 @@ def _value_table(uniques: object, width: int, encoding: str) -> np.ndarray:
     that is not text) blank, for a missing value."""
     encoded = [v.encode(encoding) if isinstance(v, str) else b"" for v in list(uniques)] + [b""]
     lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    if len(lengths) and int(lengths.max()) > width:  # numpy would cut it silently (a character in half)
+        raise ValueError(f"a value of {int(lengths.max())} bytes does not fit the variable's {width} bytes")
     table = np.array(encoded, dtype=f"S{max(width, 1)}").view(np.uint8).reshape(len(encoded), -1)[:, :width].copy()
     table[np.arange(width)[None, :] >= lengths[:, None]] = 0x20  # numpy pads with NUL: blanks, after the value only
     return table
