@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from msc_interop.distinct import per_distinct
+from msc_interop.distinct import column_codes, per_distinct
 from msc_interop.validate.model import Finding, Reach, RuleMeta
 from msc_interop.validate.registry import params, rule
 from msc_interop.validate.rules.sdtm_context import SdtmContext, fact, text_of
@@ -94,10 +94,10 @@ def _test_columns(df: pd.DataFrame, *suffixes: str) -> Iterable[tuple[str, str, 
 
 
 def _texts(ctx: SdtmContext, ds: str, col: str) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, distinct values as _text makes them), without a text per row; factorized here, not kept in
-    ctx.distinct (a whole-study fact needs them once)."""
+    """(codes, distinct values as _text makes them), without a text per row; not kept in ctx.distinct (a
+    whole-study fact needs them once), shared where to-sdtm found them already (distinct.column_codes)."""
     s = ctx.study[ds][col]
-    codes, uniques = pd.factorize(s, use_na_sentinel=False)
+    codes, uniques = column_codes(s)
     distinct = pd.Series(uniques, dtype=object if s.dtype == object else s.dtype)
     return codes, text_of(distinct).fillna("").astype(str).str.strip().to_numpy(dtype=object)
 
