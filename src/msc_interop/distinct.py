@@ -179,14 +179,15 @@ def per_distinct(fn: Callable[[pd.Series], pd.Series | pd.DataFrame], values: pd
 def _spread_codes(spread: np.ndarray, answer: pd.Series, codes: np.ndarray) -> None:
     """Within shared_columns(): the codes of a column spread from answers on distinct values are known without
     a pass over its rows: the answers factorized (a few thousand values), their codes taken through the rows'
-    codes, put in order of first appearance (equal to factorizing the spread column; already so when the
-    values' own codes are, as a factorization gives them)."""
+    codes. Equal to factorizing the spread column, with no renumbering: the rows' codes are in order of first
+    appearance (column_codes keeps every code so), so an answer's first row is that of the first distinct value
+    that gave it."""
     if _SHARED.get() is None or spread.ndim != 1 or not isinstance(answer.dtype, np.dtype):
         return
     entry = _entry(spread)
     if entry is not None and "codes" not in entry:
         answer_codes, answer_uniques = _compact(*pd.factorize(answer.to_numpy(), use_na_sentinel=False))
-        entry["codes"] = in_order_of_appearance(answer_codes[codes], answer_uniques)
+        entry["codes"] = (answer_codes[codes], answer_uniques)
 
 
 def row_codes(frame: pd.DataFrame, sort: bool = False) -> tuple[np.ndarray, np.ndarray]:
