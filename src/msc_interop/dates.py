@@ -18,9 +18,18 @@ import pandas as pd
 from msc_interop import iso8601
 from msc_interop.distinct import per_distinct
 
+_SMALL = 256  # below this many distinct values, a Python loop beats the fixed cost of pandas string methods
+
 
 def _text(s: pd.Series) -> pd.Series:
-    return per_distinct(lambda u: u.where(u.notna(), "").map(str).str.strip().astype(object), s)
+    return per_distinct(_stripped, s)
+
+
+def _stripped(u: pd.Series) -> pd.Series:
+    """Values (distinct already) as stripped text, "" for null."""
+    if pd.api.types.infer_dtype(u, skipna=False) != "string":  # all str (one C pass): nothing to convert
+        u = u.where(u.notna(), "").map(str)
+    return u.str.strip().astype(object)
 
 
 def normalize_collected(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -122,7 +131,33 @@ def _parse_text(text: pd.Series, form: str, width: int, fmt: str) -> pd.Series:
 
 
 def _date_text(text: pd.Series) -> pd.Series:
-    return _parse_text(text, iso8601.COMPLETE_DATE, 10, "%Y-%m-%d")
+    """_parse_text(text, COMPLETE_DATE, 10, "%Y-%m-%d") with the common case in numpy: a value whose first 11
+    characters are ASCII either has the shape "dddd-dd-dd" (ending there or at "T") or does not match; its date
+    is then checked against the calendar column-wise. Other values (a non-ASCII digit matches \\d) are parsed as
+    before. Same values and dtype as the pattern and pandas give (tests/test_dates_fast.py)."""
+    arr = text.to_numpy(dtype=object)
+    if len(arr) < _SMALL or pd.api.types.infer_dtype(arr, skipna=False) != "string":
+        return _parse_text(text, iso8601.COMPLETE_DATE, 10, "%Y-%m-%d")
+    head = arr.astype("U11").view(np.uint32).reshape(len(arr), 11)  # the first 11 characters as code points
+    ascii_head = (head < 128).all(axis=1)
+    n = head[:, [0, 1, 2, 3, 5, 6, 8, 9]].astype(np.int64) - 48
+    shaped = (n >= 0).all(axis=1) & (n <= 9).all(axis=1) & (head[:, 4] == 45) & (head[:, 7] == 45)
+    ended = shaped & (head[:, 10] == 0)  # ten characters, or a NUL after them (numpy pads with NUL): count
+    ended[ended] = np.fromiter(map(len, arr[ended]), dtype=np.int64, count=int(ended.sum())) == 10
+    shaped &= (head[:, 10] == 84) | ended
+    year = n[:, 0] * 1000 + n[:, 1] * 100 + n[:, 2] * 10 + n[:, 3]
+    month, day = n[:, 4] * 10 + n[:, 5], n[:, 6] * 10 + n[:, 7]
+    real = shaped & (month >= 1) & (month <= 12) & (day >= 1)
+    first = np.where(real, (year - 1970) * 12 + month - 1, 0).astype("datetime64[M]")
+    month_days = ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(np.int64)
+    real &= day <= month_days
+    out = np.full(len(arr), np.datetime64("NaT"), dtype="datetime64[us]")
+    out[real] = (first.astype("datetime64[D]") + (day - 1))[real]
+    other = ~ascii_head
+    if other.any():
+        out[other] = _parse_text(text[other], iso8601.COMPLETE_DATE, 10, "%Y-%m-%d").to_numpy(dtype="datetime64[us]")
+    parsed = pd.Series(out, index=text.index, copy=False)
+    return parsed if parsed.notna().any() else parsed.astype("datetime64[s]")  # pandas' unit when none parsed
 
 
 def _instant_text(text: pd.Series) -> pd.Series:
@@ -131,7 +166,7 @@ def _instant_text(text: pd.Series) -> pd.Series:
 
 def date_part(values: pd.Series) -> pd.Series:
     """datetime64 of the date part of complete dates; NaT for partial or empty values."""
-    return per_distinct(lambda u: _date_text(_text(u)), values)
+    return per_distinct(lambda u: _date_text(_stripped(u)), values)
 
 
 def _instant(values: pd.Series) -> pd.Series:
@@ -269,9 +304,6 @@ def dtc_problem(value: str) -> str:
     return ""
 
 
-_SMALL = 256  # below this many distinct values, a Python loop beats the fixed cost of pandas string methods
-
-
 def dtc_hints(u: pd.Series) -> np.ndarray:
     """dtc_problem of each of `u` (distinct values): the common valid forms are checked column-wise first."""
     if len(u) < _SMALL:
@@ -286,3 +318,35 @@ def dtc_hints(u: pd.Series) -> np.ndarray:
     for i in np.flatnonzero(~plain.to_numpy()):
         hints[i] = dtc_problem(text.iloc[i])
     return hints
+
+
+# --- order of partial dates --------------------------------------------------------------------------------
+
+def certainly_before(a: pd.Series | np.ndarray, b: pd.Series | np.ndarray) -> np.ndarray:
+    """Per pair: True where date/time text `a` is certainly before `b`, compared at the precision both share
+    (both right-truncated ISO 8601, as text to the shorter's length: "2020-03" is before "2020-04-01", not
+    before "2020-03-15"). Anything else (empty, not text, a missing middle part) is never before.
+
+    Vectorised (the rules compared pairs one by one in Python: a third of a second per dataset of EX, SV or
+    MH pairs): the pattern is matched on the distinct values, the prefixes compared per shared length."""
+    a_text, a_len = _truncated_lengths(a)
+    b_text, b_len = _truncated_lengths(b)
+    shared = np.minimum(a_len, b_len)  # 0 where either is not right-truncated text
+    out = np.zeros(len(shared), dtype=bool)
+    for k in np.unique(shared[shared > 0]).tolist():
+        at = np.flatnonzero(shared == k)
+        left = a_text[at] if a_len[at].max() == k else np.array([v[:k] for v in a_text[at].tolist()], dtype=object)
+        right = b_text[at] if b_len[at].max() == k else np.array([v[:k] for v in b_text[at].tolist()], dtype=object)
+        out[at] = left < right
+    return out
+
+
+def _truncated_lengths(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the values as an object array, each one's length where it is right-truncated ISO 8601 text, else 0)."""
+    arr = np.asarray(values, dtype=object)
+    codes, uniques = pd.factorize(arr, use_na_sentinel=False)
+    u = pd.Series(uniques, dtype=object)
+    is_text = u.map(lambda v: isinstance(v, str)).astype(bool)
+    ok = is_text & u.where(is_text, "").str.match(iso8601.RIGHT_TRUNCATED).astype(bool)
+    lengths = np.where(ok.to_numpy(), u.where(ok, "").str.len().to_numpy(dtype=np.int64), 0)
+    return arr, lengths[codes] if len(codes) else np.zeros(0, dtype=np.int64)

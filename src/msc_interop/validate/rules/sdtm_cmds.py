@@ -85,27 +85,40 @@ def one_disposition_per_epoch(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Find
 def _sv_spans(ctx: SdtmContext) -> pd.DataFrame | None:
     """Each subject visit of SV with its first and last date (one row per USUBJID and VISITNUM)."""
     def make() -> pd.DataFrame | None:
-        sv = next((df for ds, df in ctx.frames() if ctx.domain_of(ds) == "SV"), None)
-        if sv is None or "VISITNUM" not in sv.columns:
+        sv = next((ds for ds, _df in ctx.frames() if ctx.domain_of(ds) == "SV"), None)
+        if sv is None or "VISITNUM" not in ctx.study[sv].columns:
             return None
         return pd.DataFrame({
-            "USUBJID": _text(sv, "USUBJID"), "VISITNUM": pd.to_numeric(sv["VISITNUM"], errors="coerce"),
-            "start": dates.date_part(_text(sv, "SVSTDTC")), "end": dates.date_part(_text(sv, "SVENDTC")),
+            "USUBJID": ctx.text(sv, "USUBJID"), "VISITNUM": pd.to_numeric(ctx.study[sv]["VISITNUM"], errors="coerce"),
+            "start": _dates(ctx, sv, "SVSTDTC"), "end": _dates(ctx, sv, "SVENDTC"),
         }).drop_duplicates(["USUBJID", "VISITNUM"]).reset_index(drop=True)
     return ctx.cached("sv_spans", make)
+
+
+def _dates(ctx: SdtmContext, ds: str, col: str) -> pd.Series:
+    """datetime64 of the complete dates of a --DTC column (NaT otherwise; ctx.complete_dates)."""
+    df = ctx.study[ds]
+    if col not in df.columns:
+        return pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
+    codes, parsed = ctx.complete_dates(ds, col)
+    return pd.Series(parsed[codes], index=df.index)
 
 
 def _sv_row(ctx: SdtmContext, ds: str, df: pd.DataFrame, spans: pd.DataFrame) -> np.ndarray:
     """For each row of a dataset, the row of `spans` holding its USUBJID and VISITNUM (-1: SV has none), as a
     left merge on the two would match them (a null VISITNUM matches a null)."""
     def make() -> np.ndarray:
-        keys = pd.DataFrame({"USUBJID": ctx.text(ds, "USUBJID"),
-                             "VISITNUM": pd.to_numeric(df["VISITNUM"], errors="coerce")})
+        # the rows' distinct (USUBJID, VISITNUM) pairs from the columns' codes, matched to SV on those only
+        subject_codes, subjects = ctx.distinct_text(ds, "USUBJID")
+        visit_codes, visits = ctx.distinct(ds, "VISITNUM")
+        pair, first = row_codes(pd.DataFrame({"u": subject_codes, "v": visit_codes}, copy=False))
+        keys = pd.DataFrame({"USUBJID": subjects[subject_codes[first]],
+                             "VISITNUM": pd.to_numeric(visits, errors="coerce").to_numpy()[visit_codes[first]]})
         both = pd.concat([spans[["USUBJID", "VISITNUM"]], keys], ignore_index=True)
         codes, _ = row_codes(both)
         lookup = np.full(int(codes.max()) + 1 if len(codes) else 0, -1, dtype=np.int64)
         lookup[codes[:len(spans)]] = np.arange(len(spans))
-        return lookup[codes[len(spans):]]
+        return lookup[codes[len(spans):]][pair]
     return ctx.cached(("sv_row", ds), make)
 
 
@@ -135,8 +148,8 @@ def date_outside_sv_visit(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]
         at = _sv_row(ctx, ds, df, spans)
         span = pd.DataFrame({edge: pd.Series(np.append(spans[edge].to_numpy(), np.datetime64("NaT"))[at],
                                              index=df.index) for edge in ("start", "end")})
-        d = ctx.spread(ds, col, lambda u: dates.date_part(text_of(u).fillna("").astype(str).str.strip()))
-        d = pd.Series(pd.to_datetime(d.to_numpy()), index=df.index)
+        d = _dates(ctx, ds, col)
         bad = d.notna() & span["start"].notna() & span["end"].notna() & ((d < span["start"]) | (d > span["end"]))
-        yield from ctx.at(meta, ds, bad, col, svstdtc=span["start"].dt.strftime("%Y-%m-%d"),
-                          svendtc=span["end"].dt.strftime("%Y-%m-%d"))
+        flagged = span[bad.to_numpy(dtype=bool)]  # the dates as text only where a finding shows them
+        yield from ctx.at(meta, ds, bad, col, svstdtc=flagged["start"].dt.strftime("%Y-%m-%d"),
+                          svendtc=flagged["end"].dt.strftime("%Y-%m-%d"))

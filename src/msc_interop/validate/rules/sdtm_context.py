@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from msc_interop import dates
 from msc_interop.study import Study
 from msc_interop.validate.columns import ColumnCache
 from msc_interop.validate.model import Finding, RuleMeta, as_text
@@ -189,10 +190,33 @@ class SdtmContext:
         df = self.study[ds]
         if col not in df.columns:
             return pd.Series("", index=df.index, dtype=object)
+        codes, text = self.distinct_text(ds, col)
+        return pd.Series(text[codes], index=df.index, dtype=object)
+
+    def distinct_text(self, ds: str, col: str) -> tuple[np.ndarray, np.ndarray]:
+        """(the rows' codes, each distinct value as stripped text): `ctx.text` before it is spread to the rows."""
         codes, uniques = ColumnCache.distinct(self.columns, ds, col)  # the rows' own codes
         text = self.cached(("text", ds, col), lambda: text_of(uniques).fillna("").astype(str).str.strip()
                            .to_numpy(dtype=object))
-        return pd.Series(text[codes], index=df.index, dtype=object)
+        return codes, text
+
+    def complete_dates(self, ds: str, col: str) -> tuple[np.ndarray, np.ndarray]:
+        """(the rows' codes, datetime64[ns] of each distinct value that is a complete date (with or without a
+        time), NaT otherwise): a --DTC column parsed once for every rule that compares its dates."""
+        codes, text = self.distinct_text(ds, col)
+        parsed = self.cached(("dates", ds, col), lambda: dates.date_part(pd.Series(text, dtype=object))
+                             .to_numpy(dtype="datetime64[ns]"))
+        return codes, parsed
+
+    def text_is(self, ds: str, col: str, test: Callable[[pd.Series], Any]) -> np.ndarray:
+        """`test` (text -> booleans) of `ctx.text(ds, col)` as a boolean array, tested on the distinct values only:
+        a comparison of a million object values costs ~30 ms, a million booleans taken ~1 ms."""
+        df = self.study[ds]
+        if col not in df.columns:
+            return np.full(len(df), bool(np.asarray(test(pd.Series([""], dtype=object)), dtype=bool)[0]))
+        codes, text = self.distinct_text(ds, col)
+        answer = np.asarray(test(pd.Series(text, dtype=object)), dtype=bool)
+        return answer[codes] if len(answer) else np.zeros(len(df), dtype=bool)
 
     @functools.cached_property
     def dm_rfstdtc(self) -> pd.Series | None:

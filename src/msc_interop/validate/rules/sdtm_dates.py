@@ -89,7 +89,8 @@ def _compute_study_days(ctx: SdtmContext) -> Iterator[tuple[str, str, str, _Stud
         rf_day = rf_day_u[subj_codes]
         rf_complete = pd.Series(~np.isnan(rf_day_u)[subj_codes], index=df.index)
         for dy_var, dtc_var in pairs:
-            dtc_day = ctx.spread(ds, dtc_var, _day_numbers).to_numpy(dtype="float64")
+            dtc_codes, dtc_dates = ctx.complete_dates(ds, dtc_var)
+            dtc_day = ((dtc_dates - np.datetime64("1970-01-01", "ns")) / np.timedelta64(1, "D"))[dtc_codes]
             days = dtc_day - rf_day  # NaN where either date is partial or missing
             expected = pd.Series(np.where(days >= 0, days + 1, days), index=df.index).astype("Int64")
             dy = pd.to_numeric(df[dy_var], errors="coerce")
@@ -135,12 +136,9 @@ def _start_end_pairs(df: pd.DataFrame, prefix: str) -> list[tuple[str, str]]:
     return [(a, b) for a, b in pairs if a in df.columns and b in df.columns]
 
 
-def _after(start: str, end: str) -> bool:
-    """True when start is certainly after end, compared at the precision both share (truncated forms only)."""
-    if not start or not end or not iso8601.RIGHT_TRUNCATED.match(start) or not iso8601.RIGHT_TRUNCATED.match(end):
-        return False
-    k = min(len(start), len(end))
-    return start[:k] > end[:k]
+def _as_str(values: pd.Series) -> np.ndarray:
+    """Each value as str() makes it (the rules compare a number of a year-only column as its text)."""
+    return np.array([str(v) for v in values.tolist()], dtype=object)
 
 
 @rule("MSC-SDTM-012", reach=Reach.SUBJECTS)
@@ -151,9 +149,8 @@ def start_not_after_end(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
             c2, u2 = ctx.distinct(ds, en)
             pair = c1.astype(np.int64) * (len(u2) + 1) + c2
             pair_codes, inverse = np.unique(pair, return_inverse=True)
-            a, b = u1.tolist(), u2.tolist()  # Python lists: .iloc per pair was most of this rule's time
-            flags = np.array([_after(str(a[k // (len(b) + 1)]), str(b[k % (len(b) + 1)]))
-                              for k in pair_codes.tolist()], dtype=bool)
+            starts, ends = _as_str(u1), _as_str(u2)  # distinct values; a pair's start after its end: end before it
+            flags = dates.certainly_before(ends[pair_codes % (len(u2) + 1)], starts[pair_codes // (len(u2) + 1)])
             bad = flags[inverse.ravel()] if len(flags) else np.zeros(len(df), dtype=bool)
             yield from ctx.at(meta, ds, bad, st, end_var=en, end=df[en])
 
@@ -168,8 +165,7 @@ def born_before(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     dm = ctx.study["DM"]
     found = np.zeros(len(dm), dtype=bool)
     for other in (c for c in _AFTER_BIRTH if c in dm.columns):  # one finding per subject: the first date
-        bad = ~found & np.array([_after(str(b), str(o)) for b, o in zip(dm["BRTHDTC"], dm[other], strict=True)],
-                                dtype=bool)
+        bad = ~found & dates.certainly_before(_as_str(dm[other]), _as_str(dm["BRTHDTC"]))
         found |= bad
         yield from ctx.at(meta, "DM", bad, "BRTHDTC", other_var=other, other=dm[other])
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from msc_interop.distinct import column_codes, per_distinct
+from msc_interop.distinct import column_codes
 from msc_interop.validate.model import Finding, Reach, RuleMeta
 from msc_interop.validate.registry import params, rule
 from msc_interop.validate.rules.sdtm_context import SdtmContext, fact, text_of
@@ -37,8 +37,8 @@ def _filled(df: pd.DataFrame, col: str) -> pd.Series:
     return _text(df, col).ne("")
 
 
-def _has_text(ctx: SdtmContext, ds: str, col: str) -> pd.Series:
-    return ctx.text(ds, col).ne("")
+def _has_text(ctx: SdtmContext, ds: str, col: str) -> np.ndarray:
+    return ctx.text_is(ds, col, lambda t: t.ne(""))
 
 
 @rule("MSC-SDTM-028", reach=Reach.SUBJECTS)
@@ -68,18 +68,22 @@ def unit_with_result(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
         p = ctx.prefix(ds)
         if f"{p}TESTCD" not in df.columns:
             continue
-        unitless_name = per_distinct(lambda u: u.str.fullmatch(unitless_names).astype(bool), ctx.text(ds, f"{p}TEST"))
-        exempt = (ctx.text(ds, f"{p}TESTCD").isin(unitless_codes) | unitless_name
-                  | ctx.text(ds, f"{p}STAT").eq("NOT DONE"))
+        exempt = (ctx.text_is(ds, f"{p}TESTCD", lambda t: t.isin(unitless_codes))
+                  | ctx.text_is(ds, f"{p}TEST", lambda t: t.str.fullmatch(unitless_names).astype(bool))
+                  | ctx.text_is(ds, f"{p}STAT", lambda t: t.eq("NOT DONE")))
         for res, unit, variant in ((f"{p}ORRES", f"{p}ORRESU", None), (f"{p}STRESC", f"{p}STRESU", "std")):
             if res not in df.columns or unit not in df.columns:
                 continue
-            value = ctx.text(ds, res)
-            zero = value.eq("0") if variant is None else pd.to_numeric(df.get(f"{p}STRESN"), errors="coerce").eq(0)
+            if variant is None:  # a plain decimal number, not zero
+                number = ctx.text_is(ds, res, lambda t: _numeric(t).to_numpy() & t.ne("0").to_numpy())
+            else:
+                stresn = (pd.to_numeric(df[f"{p}STRESN"], errors="coerce").to_numpy(dtype="float64")
+                          if f"{p}STRESN" in df.columns else np.full(len(df), np.nan))
+                number = ctx.text_is(ds, res, _numeric) & ~(stresn == 0)
             has_unit = _has_text(ctx, ds, unit)
             # a test without a unit on any record has none by nature here (grades 1+, fractions): not a gap
             with_units = ctx.fact(TESTS_WITH_UNITS).get((ds, f"{p}TESTCD", unit), set())
-            bad = _numeric(value) & ~zero & ~exempt & ~has_unit & ctx.text(ds, f"{p}TESTCD").isin(with_units)
+            bad = number & ~exempt & ~has_unit & ctx.text_is(ds, f"{p}TESTCD", lambda t, w=with_units: t.isin(w))
             yield from ctx.at(meta, ds, bad, unit, values=df[res], variant=variant, result_var=res)
 
 
@@ -195,7 +199,6 @@ def one_unit_per_test(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
         counts = ctx.fact(UNIT_COUNTS).get((ds, testcd))
         if counts is None:
             continue  # no standard unit anywhere in the dataset
-        frame = _units_of(ctx, ds, keys, stresu)
         counts = counts.rename("n").reset_index()
         counts = counts.sort_values([*keys, "n", "_u"], ascending=[True] * len(keys) + [False, True])
         usual = counts.drop_duplicates(keys).set_index(keys)["_u"]
@@ -203,6 +206,7 @@ def one_unit_per_test(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
         mixed = n_units[n_units.gt(1)].index
         if not len(mixed):
             continue
+        frame = _units_of(ctx, ds, keys, stresu)  # the rows' texts only when a test has more than one unit
         if frame.empty:
             yield from ctx.at(meta, ds, np.zeros(len(df), dtype=bool), stresu)
             continue

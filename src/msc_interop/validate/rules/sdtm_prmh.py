@@ -11,11 +11,12 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from msc_interop.dates import certainly_before
 from msc_interop.validate.model import Finding, Reach, RuleMeta
 from msc_interop.validate.registry import rule
 from msc_interop.validate.rules.sdtm_context import SdtmContext
 from msc_interop.validate.rules.sdtm_events import _filled, _text
-from msc_interop.validate.rules.sdtm_subjects import _before, _dm
+from msc_interop.validate.rules.sdtm_subjects import _dm
 
 _ONGOING = {"ENRTPT": {"ONGOING"}, "ENRF": {"ONGOING", "DURING/AFTER", "AFTER"}}
 
@@ -89,5 +90,5 @@ def history_after_first_dose(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Findi
     for ds, df in _of(ctx, "MH"):
         ref = df["USUBJID"].astype(str).map(first).astype(object).fillna("")
         start = _text(df, "MHSTDTC")
-        after = pd.Series([_before(r, s) for s, r in zip(start, ref, strict=True)], index=df.index, dtype=bool)
+        after = pd.Series(certainly_before(ref, start), index=df.index, dtype=bool)
         yield from ctx.at(meta, ds, after, "MHSTDTC", first=ref)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from msc_interop import iso8601
+from msc_interop.dates import certainly_before
 from msc_interop.validate.model import Finding, Reach, RuleMeta, as_text
 from msc_interop.validate.registry import bulk, params, rule
 from msc_interop.validate.rules.sdtm_context import SdtmContext
@@ -33,14 +33,6 @@ def actual_arm_is_planned(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]
     yield from ctx.at(meta, "DM", act.ne("") & act.ne(_text(dm, "ARMCD")), "ACTARMCD", armcd=dm["ARMCD"])
 
 
-def _before(a: str, b: str) -> bool:
-    """True when date/time a is certainly before b, compared at the precision both share."""
-    if not a or not b or not iso8601.RIGHT_TRUNCATED.match(a) or not iso8601.RIGHT_TRUNCATED.match(b):
-        return False
-    k = min(len(a), len(b))
-    return a[:k] < b[:k]
-
-
 @rule("MSC-SDTM-034", reach=Reach.SUBJECTS)
 def exposure_within_reference(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     dm = _dm(ctx)
@@ -53,14 +45,13 @@ def exposure_within_reference(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Find
             continue
         subj = df["USUBJID"].astype(str)
         rfx_st, rfx_en = subj.map(first).astype(object).fillna(""), subj.map(last).astype(object).fillna("")
-        checks = (("EXSTDTC", rfx_st, "RFXSTDTC", "before", lambda v, r: _before(v, r)),
-                  ("EXSTDTC", rfx_en, "RFXENDTC", "after", lambda v, r: _before(r, v)),
-                  ("EXENDTC", rfx_en, "RFXENDTC", "after", lambda v, r: _before(r, v)))
-        for var, ref, ref_var, side, out in checks:
+        checks = (("EXSTDTC", rfx_st, "RFXSTDTC", "before"), ("EXSTDTC", rfx_en, "RFXENDTC", "after"),
+                  ("EXENDTC", rfx_en, "RFXENDTC", "after"))
+        for var, ref, ref_var, side in checks:
             if var not in df.columns:
                 continue
             values = _text(df, var)
-            bad = np.array([out(v, r) for v, r in zip(values, ref, strict=True)], dtype=bool)
+            bad = certainly_before(values, ref) if side == "before" else certainly_before(ref, values)
             yield from ctx.at(meta, ds, bad, var, ref_var=ref_var, ref=ref, side=side)
 
 
@@ -91,10 +82,11 @@ def baseline_per_subject(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
             df = ctx.study[ds]
             if "USUBJID" not in df.columns:
                 continue
-            y = pd.Series(False, index=df.index)
+            y = np.zeros(len(df), dtype=bool)
             for flag in (f"{domain}BLFL", f"{domain}LOBXFL"):
-                y |= _text(df, flag).eq("Y")
-            flagged |= set(df.loc[y, "USUBJID"].astype(str))
+                y |= ctx.text_is(ds, flag, lambda t: t.eq("Y"))
+            codes, subjects = ctx.distinct(ds, "USUBJID")  # the subjects of the flagged rows, found on codes
+            flagged |= set(subjects.iloc[np.unique(codes[y])].astype(str))
         gone = [i for i, s in enumerate(expected) if s not in flagged]
         missing = [expected[i] for i in gone]
         found = bulk(meta, len(missing), file=ctx.file(names[0]), dataset=", ".join(names), usubjid=missing,
