@@ -48,10 +48,13 @@ def test_pairs_worked_by_hand(a: object, b: object, before: bool) -> None:
 def test_random_mix_matches_the_one_pair_definition() -> None:
     pool = ["", "2020", "2020-03", "2020-03-15", "2020-03-15T08", "2020-03-15T08:30", "2020-03-15T08:30:01",
             "2020-03-15T08:30:01.5", "2019-12-31", "2020-04", "2020---15", "2020-03-15 ", None, float("nan"),
-            "2020-03-14T23:59", "abc", "2021", "2020-03-15T08:29:59.999"]
+            "2020-03-14T23:59", "abc", "2021", "2020-03-15T08:29:59.999", "2020-03\n", "２０２０-03", "2020-03-1x"]
     rng = random.Random(7)
     a = [rng.choice(pool) for _ in range(5000)]
     b = [rng.choice(pool) for _ in range(5000)]
+    a += [f"{rng.randint(1990, 2030)}-{rng.randint(0, 13):02d}-{rng.randint(0, 32):02d}"[:rng.choice([4, 7, 10])]
+          for _ in range(5000)]  # all text: the column-wise shapes
+    b += [f"{rng.randint(1990, 2030)}-{rng.randint(1, 12):02d}" for _ in range(5000)]
     got = certainly_before(np.array(a, dtype=object), np.array(b, dtype=object))
     assert got.tolist() == [_one_pair(x, y) for x, y in zip(a, b, strict=True)]
     assert 0 < got.sum() < len(a)
@@ -59,3 +62,22 @@ def test_random_mix_matches_the_one_pair_definition() -> None:
 
 def test_empty_input() -> None:
     assert certainly_before(np.array([], dtype=object), np.array([], dtype=object)).tolist() == []
+
+
+def test_all_text_takes_the_column_wise_shapes_and_matches_the_definition() -> None:
+    rng = random.Random(11)
+    odd = ["", "2020-03\n", "２０２０-03", "2020-03-1x", "2020-03-15T08:30:01.25", "2020-03-15 ", "2020---15",
+           "2020-03-15T08:30:01.", "2020-03-15T8:30", "20200315"]
+
+    def one() -> str:
+        if rng.random() < 0.2:
+            return rng.choice(odd)
+        full = f"{rng.randint(1990, 2030)}-{rng.randint(0, 13):02d}-{rng.randint(0, 32):02d}T{rng.randint(0, 24):02d}" \
+               f":{rng.randint(0, 60):02d}:{rng.randint(0, 60):02d}"
+        return full[:rng.choice([4, 7, 10, 13, 16, 19])]
+
+    a = [one() for _ in range(8000)]
+    b = [one() for _ in range(8000)]
+    got = certainly_before(np.array(a, dtype=object), np.array(b, dtype=object))
+    assert got.tolist() == [_one_pair(x, y) for x, y in zip(a, b, strict=True)]
+    assert 0 < got.sum() < len(a)

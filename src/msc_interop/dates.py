@@ -345,8 +345,35 @@ def _truncated_lengths(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.n
     """(the values as an object array, each one's length where it is right-truncated ISO 8601 text, else 0)."""
     arr = np.asarray(values, dtype=object)
     codes, uniques = pd.factorize(arr, use_na_sentinel=False)
-    u = pd.Series(uniques, dtype=object)
-    is_text = u.map(lambda v: isinstance(v, str)).astype(bool)
-    ok = is_text & u.where(is_text, "").str.match(iso8601.RIGHT_TRUNCATED).astype(bool)
-    lengths = np.where(ok.to_numpy(), u.where(ok, "").str.len().to_numpy(dtype=np.int64), 0)
+    u = np.asarray(uniques, dtype=object)
+    lengths = np.zeros(len(u), dtype=np.int64)
+    if pd.api.types.infer_dtype(u, skipna=False) == "string":  # all text: the common shapes column-wise
+        lengths, unsure = _truncated_shapes(u)
+    else:
+        unsure = np.array([isinstance(v, str) for v in u.tolist()], dtype=bool)
+    for i in np.flatnonzero(unsure).tolist():  # by the pattern itself (a fraction of a second, a non-ASCII digit)
+        lengths[i] = len(u[i]) if iso8601.RIGHT_TRUNCATED.match(u[i]) else 0
     return arr, lengths[codes] if len(codes) else np.zeros(0, dtype=np.int64)
+
+
+_TRUNCATED_SHAPE = "dddd-dd-ddTdd:dd:dd"  # right-truncated ISO 8601 to the second: cut after 4, 7, 10, 13, 16, 19
+
+
+def _truncated_shapes(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(length of each ASCII value of a right-truncated shape to the second, else 0; the values left for the
+    pattern to decide: non-ASCII in the first 19 characters, longer than 19, or ending in a newline)."""
+    lengths = np.fromiter(map(len, u.tolist()), dtype=np.int64, count=len(u))
+    head = u.astype("U19").view(np.uint32).reshape(len(u), 19)
+    last = head[np.arange(len(u)), np.clip(lengths - 1, 0, 18)]
+    unsure = (lengths > 19) | (head >= 128).any(axis=1) | ((lengths > 0) & (last == 10))  # "$" passes a final \n
+    out = np.zeros(len(u), dtype=np.int64)
+    for n in (4, 7, 10, 13, 16, 19):
+        rows = np.flatnonzero((lengths == n) & ~unsure)
+        if not len(rows):
+            continue
+        part = head[rows, :n]
+        ok = np.ones(len(rows), dtype=bool)
+        for i, want in enumerate(_TRUNCATED_SHAPE[:n]):
+            ok &= ((part[:, i] >= 48) & (part[:, i] <= 57)) if want == "d" else (part[:, i] == ord(want))
+        out[rows[ok]] = n
+    return out, unsure

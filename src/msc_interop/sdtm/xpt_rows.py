@@ -112,10 +112,13 @@ class _TextColumn:
         if (len(uniques) + 1) * width <= TABLE_BYTES:
             self.codes, self.table = codes, _value_table(uniques, width, encoding)
 
-    def chunk(self, part: pd.Series, start: int) -> np.ndarray:
+    def chunk_into(self, out: np.ndarray, part: pd.Series, start: int) -> None:
+        """The encoded values of rows start.. (`part`) written straight into their place in the records (`out`, a
+        view of the chunk's columns of this variable): no array in between."""
         if self.table is None:
-            return _text_bytes(part, self.width, self.encoding)
-        return self.table[self.codes[start:start + len(part)]]
+            out[:] = _text_bytes(part, self.width, self.encoding)
+        else:  # codes are never negative here (NA is a value of column_codes); "wrap" needs no bounds buffer
+            np.take(self.table, self.codes[start:start + len(part)], axis=0, out=out, mode="wrap")
 
 
 def _number_bytes(s: pd.Series) -> np.ndarray:
@@ -124,8 +127,9 @@ def _number_bytes(s: pd.Series) -> np.ndarray:
 
 
 def record_chunks(frame: pd.DataFrame, widths: Mapping[str, int], encoding: str,
-                  chunk_rows: int = CHUNK_ROWS) -> Iterator[bytes]:
-    """The observation records, `chunk_rows` rows at a time, in column order."""
+                  chunk_rows: int = CHUNK_ROWS) -> Iterator[np.ndarray]:
+    """The observation records, `chunk_rows` rows at a time, in column order: (rows, record length) uint8 arrays
+    (written as they are: a file's write takes any buffer, so no bytes copy is made)."""
     cols = [str(c) for c in frame.columns]
     row_len = sum(widths[c] for c in cols)
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
@@ -140,10 +144,12 @@ def record_chunks(frame: pd.DataFrame, widths: Mapping[str, int], encoding: str,
             w = widths[col]
             if is_number:
                 out[:, at:at + w] = _number_bytes(s)
+            elif col in text:
+                text[col].chunk_into(out[:, at:at + w], s, start)
             else:
-                out[:, at:at + w] = text[col].chunk(s, start) if col in text else _text_bytes(s, w, encoding)
+                out[:, at:at + w] = _text_bytes(s, w, encoding)
             at += w
-        yield out.tobytes()
+        yield out
 
 
 def append_records(fh: BinaryIO, frame: pd.DataFrame, widths: Mapping[str, int], encoding: str) -> None:
@@ -155,8 +161,8 @@ def write_records(fh: BinaryIO, frame: pd.DataFrame, widths: Mapping[str, int], 
     """Write the frame's records (no padding: more may follow); return the bytes written."""
     written = 0
     for chunk in record_chunks(frame, widths, encoding):
-        fh.write(chunk)
-        written += len(chunk)
+        fh.write(chunk.data)
+        written += chunk.nbytes
     return written
 
 
