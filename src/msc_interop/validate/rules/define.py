@@ -147,14 +147,18 @@ class DefineContext:
         if key not in self._texts:
             _codes, uniques = self.columns.distinct(ds, col)
             first = self.columns.first_rows(ds, col)
-            text = [v if isinstance(v, str) else as_text(v) for v in uniques.tolist()]
+            text = np.asarray(uniques.tolist(), dtype=object)
+            if pd.api.types.infer_dtype(text, skipna=False) != "string":  # numbers, nulls: as the report shows them
+                text = np.array([v if isinstance(v, str) else as_text(v) for v in text.tolist()], dtype=object)
             if len(np.unique(first)) == len(first):  # each value's own first row: their order is the rows'
                 order = np.argsort(first)
-                pairs = zip(first[order].tolist(), [text[i] for i in order.tolist()], strict=True)
+                rows, text = first[order], text[order]
             else:  # values seen in no row (-1) go first, by value
-                pairs = sorted(zip(first.tolist(), text, strict=True))
-            pairs = [(row, v) for row, v in pairs if v != ""]
-            self._texts[key] = pd.Series([v for _, v in pairs], index=[r for r, _ in pairs], dtype=object)
+                pairs = sorted(zip(first.tolist(), text.tolist(), strict=True))
+                rows = np.array([r for r, _ in pairs], dtype=np.int64)
+                text = np.array([v for _, v in pairs], dtype=object)
+            filled = text != ""
+            self._texts[key] = pd.Series(text[filled], index=rows[filled], dtype=object)
         return self._texts[key]
 
     def file(self, ds: str) -> str:
@@ -245,6 +249,9 @@ def _type_problem(ctx: DefineContext, ds: str, col: str, declared: str) -> tuple
         if first is None:
             return "", None, None
         return "the data are numbers", s.loc[first], int(first) + 1
+    covers = ISO8601_COVER if ctx.version is None or ctx.version.iso8601_cover is None else ctx.version.iso8601_cover
+    if declared not in _NUMERIC_TYPES and declared not in covers:
+        return "", None, None  # text of any kind fits a text DataType: its values need not be looked at
     values = ctx.distinct_text(ds, col)
     if values.empty:
         return "", None, None
@@ -254,7 +261,6 @@ def _type_problem(ctx: DefineContext, ds: str, col: str, declared: str) -> tuple
             return "", None, None  # CSV carries no types: numbers as text fit a numeric DataType
         example = bad if not bad.empty else values
         return "the data are character", example.iloc[0], int(example.index[0]) + 1
-    covers = ISO8601_COVER if ctx.version is None or ctx.version.iso8601_cover is None else ctx.version.iso8601_cover
     if declared in covers:
         cover = covers[declared]
         kinds = values.map(column_iso8601_kinds(s))  # the kinds define.xml was written from, shared
@@ -294,8 +300,10 @@ def length_fits(ctx: DefineContext, meta: RuleMeta) -> Iterable[Finding]:
                 values = values[values.map(lambda v: _is_number(v, True))]
             if values.empty:
                 continue
-            if item.datatype == "text":
-                sizes = values.map(lambda v: len(v.encode("utf-8")))
+            if item.datatype == "text":  # bytes in UTF-8: characters where all are ASCII (one C-level check)
+                ascii_only = "".join(values.tolist()).isascii()
+                sizes = pd.Series(np.fromiter(map(len, values.tolist()), dtype=np.int64, count=len(values)),
+                                  index=values.index) if ascii_only else values.map(lambda v: len(v.encode("utf-8")))
                 unit = "bytes"
             else:
                 sizes = values.map(lambda v: len(str(int(float(v)))))
