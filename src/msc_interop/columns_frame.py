@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
+
+from msc_interop.distinct import coded
 
 
 def frame_of_columns(columns: Mapping[str, Any], index: pd.Index) -> pd.DataFrame:
@@ -23,6 +26,8 @@ def frame_of_columns(columns: Mapping[str, Any], index: pd.Index) -> pd.DataFram
         if isinstance(value, pd.Series):
             s = value if value.index.equals(index) else value.reindex(index)
             parts.append(s.set_axis(index).rename(name))
+        elif isinstance(value, str):  # a constant (DOMAIN): text, its one code known to the writers
+            parts.append(coded(np.zeros(len(index), dtype=np.int8), [value], index).rename(name))
         else:
             parts.append(pd.Series(value, index=index, name=name, dtype=object if value is None else None))
     if not parts:

@@ -171,9 +171,7 @@ def per_distinct(fn: Callable[[pd.Series], pd.Series | pd.DataFrame], values: pd
         out = answer.iloc[codes]
         out.index = values.index
         return out
-    spread = answer.to_numpy()[codes]
-    _spread_codes(spread, answer, codes)
-    return pd.Series(spread, index=values.index, dtype=answer.dtype, copy=False)  # spread is this Series' own
+    return spread_answer(answer, codes, values.index)  # the spread array is this Series' own
 
 
 def _spread_codes(spread: np.ndarray, answer: pd.Series, codes: np.ndarray) -> None:
@@ -219,5 +217,25 @@ def row_codes(frame: pd.DataFrame, sort: bool = False) -> tuple[np.ndarray, np.n
 def per_distinct_rows(fn: Callable[[pd.DataFrame], pd.Series], frame: pd.DataFrame) -> pd.Series:
     """per_distinct for a combination of columns (a date and a time, say): `fn` sees each distinct row once."""
     codes, first = row_codes(frame)
-    answer = fn(frame.iloc[first].reset_index(drop=True))
-    return pd.Series(answer.to_numpy()[codes], index=frame.index, dtype=answer.dtype)
+    return spread_answer(fn(frame.iloc[first].reset_index(drop=True)), codes, frame.index)
+
+
+def spread_answer(answer: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """answer[codes] as a column on `index`: answers found per distinct value (or combination, row_codes) spread
+    to the rows, its codes known within shared_columns() (`codes` must number the rows' values in order of
+    appearance, as column_codes and row_codes do)."""
+    spread = answer.to_numpy()[codes]
+    _spread_codes(spread, answer, codes)
+    return pd.Series(spread, index=index, dtype=answer.dtype, copy=False)
+
+
+def coded(codes: np.ndarray, choices: list[Any], index: pd.Index) -> pd.Series:
+    """The text column choices[codes] (`choices` distinct), its codes known within shared_columns(): a builder that
+    derives a column as one of a few values per row (LOW/NORMAL/HIGH, a flag, a constant) states them instead of
+    having every writer factorize a million strings again."""
+    values = np.asarray(choices, dtype=object)[codes]
+    if _SHARED.get() is not None:
+        entry = _entry(values)
+        if entry is not None and "codes" not in entry:
+            entry["codes"] = _compact(*in_order_of_appearance(codes, np.asarray(choices, dtype=object)))
+    return pd.Series(values, index=index, dtype=object, copy=False)

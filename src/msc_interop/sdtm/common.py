@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import dates, mappings
-from msc_interop.distinct import per_distinct, row_codes, take_rows
+from msc_interop.columns_frame import frame_of_columns
+from msc_interop.distinct import coded, per_distinct, row_codes, take_rows
 from msc_interop.records.reader import RawRecords
 from msc_interop.study import StudyMeta
 
@@ -75,11 +76,12 @@ def map_visits(records: RawRecords, form: str, meta: StudyMeta, column: str = "v
                     hint=f" (visits: {names}; aliases in study.yaml)")
     visitnum = pd.to_numeric(num.replace("", np.nan))
     sched = meta.visits.set_index("VISITNUM")
-    return pd.DataFrame({
-        "VISITNUM": visitnum,
-        "VISIT": visitnum.map(sched["VISIT"]).fillna("").astype(object),
-        "EPOCH": visitnum.map(sched["EPOCH"]).fillna("").astype(object),
-    }, index=num.index)
+
+    def of_visit(var: str) -> pd.Series:  # looked up per distinct visit, spread with its codes
+        return per_distinct(lambda u: u.astype("float64").map(sched[var]).fillna("").astype(object), visitnum)
+
+    return frame_of_columns({"VISITNUM": visitnum, "VISIT": of_visit("VISIT"), "EPOCH": of_visit("EPOCH")},
+                            num.index)
 
 
 def epoch_by_date(dtc: pd.Series, first_dose: pd.Series, last_dose: pd.Series) -> pd.Series:
@@ -149,7 +151,9 @@ def subject_keys(records: RawRecords, form: str, dm: pd.DataFrame) -> pd.DataFra
                                  "subject is not in subjects.csv (or its subject row was rejected)", code="REJ-REC-008")
     cols = [c for c in ("STUDYID", "USUBJID", "RFSTDTC", "RFXSTDTC", "RFXENDTC") if c in dm.columns]
     ref = dm.set_index("SUBJID")[cols]
-    return ref.reindex(df["subject_id"]).set_index(df.index)
+    # per distinct subject: a million lab rows hold a few thousand subjects, and the columns come with their codes
+    return frame_of_columns({c: per_distinct(lambda u, c=c: ref[c].reindex(u.to_numpy()).astype(object),
+                                             df["subject_id"]) for c in cols}, df.index)
 
 
 def last_before_first_dose(df: pd.DataFrame, first_dose: pd.Series, *, dtc: str, result: str,
@@ -159,13 +163,14 @@ def last_before_first_dose(df: pd.DataFrame, first_dose: pd.Series, *, dtc: str,
     first dose is parsed once (dates.on_or_before), the rows compare datetime64 values, and the ordering runs on
     integer codes, not on a million strings."""
     before = dates.on_or_before(df[dtc], first_dose.reindex(df.index)).astype(bool)
-    eligible = df[result].ne("") & before
-    flag = pd.Series("", index=df.index, dtype=object)
+    eligible = (df[result].ne("") & before).to_numpy(dtype=bool)
+    flag = np.zeros(len(df), dtype=np.int8)  # an index into ["", "Y"]
     if eligible.any():
-        cand = df.loc[eligible, [*by, dtc, "VISITNUM"]]
+        at = np.flatnonzero(eligible)
+        cand = df[[*by, dtc, "VISITNUM"]].iloc[at]
         group, _ = row_codes(cand[by])
         when, _ = row_codes(cand[[dtc, "VISITNUM"]], sort=True)
         order = np.lexsort((np.arange(len(cand)), when, group))
         ends = np.r_[np.flatnonzero(np.diff(group[order])), len(order) - 1]
-        flag[cand.index[order[ends]]] = "Y"
-    return flag
+        flag[at[order[ends]]] = 1
+    return coded(flag, ["", "Y"], df.index)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from msc_interop import dates, mappings
 from msc_interop.columns_frame import frame_of_columns
-from msc_interop.distinct import per_distinct
+from msc_interop.distinct import per_distinct, per_distinct_rows, row_codes, spread_answer
 from msc_interop.records.reader import RawRecords
 from msc_interop.sdtm.common import (
     assign_seq,
@@ -49,18 +49,21 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
 
     df = records.forms[FORM]
     idx = df.index
-    tcd = testcd[idx]
+    tcd = _rows(testcd, idx)
     tests = mappings.lab_test_table().set_index("LBTESTCD")
     decimals = tcd.map(tests["decimals"]).astype("int64")
-    cmp = result.loc[idx, "cmp"].fillna("")
-    num = per_distinct(lambda u: pd.to_numeric(u), result.loc[idx, "num"])
-    f = factor.loc[idx, "factor"]
+    result = _rows(result, idx)
+    cmp = result["cmp"].fillna("")
+    num = per_distinct(lambda u: pd.to_numeric(u), result["num"])
+    factor, visits, ref = _rows(factor, idx), _rows(visits, idx), _rows(keys, idx)
+    f = factor["factor"]
     std = _round(num * f, decimals, f)
     lo, hi = (per_distinct(lambda u: pd.to_numeric(u, errors="coerce"), df[c]) if c in df.columns
               else pd.Series(np.nan, index=idx) for c in ("ref_low", "ref_high"))
     st_lo, st_hi = _round(lo * f, decimals, f), _round(hi * f, decimals, f)
-
-    ref = keys.loc[idx]
+    text = _format(std)
+    stresc = text if not cmp.ne("").any() else per_distinct_rows(  # "<" + "2.0" once per distinct pair
+        lambda u: u["cmp"] + u["text"], pd.DataFrame({"cmp": cmp, "text": text}))
 
     def of_test(var: str) -> pd.Series:  # a variable the lab test table gives, looked up per distinct test
         return per_distinct(lambda u: u.map(tests[var]).astype(object), tcd)
@@ -68,21 +71,20 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     lb = frame_of_columns({
         "STUDYID": ref["STUDYID"], "DOMAIN": "LB", "USUBJID": ref["USUBJID"],
         "LBTESTCD": tcd, "LBTEST": of_test("LBTEST"), "LBCAT": of_test("LBCAT"),
-        "LBORRES": df["result"], "LBORRESU": factor.loc[idx, "unit"],
+        "LBORRES": df["result"], "LBORRESU": factor["unit"],
         "LBORNRLO": df["ref_low"] if "ref_low" in df.columns else "",
         "LBORNRHI": df["ref_high"] if "ref_high" in df.columns else "",
-        "LBSTRESC": cmp + _format(std),
+        "LBSTRESC": stresc,
         "LBSTRESN": std.where(cmp.eq("")),
         "LBSTRESU": of_test("LBSTRESU"),
         "LBSTNRLO": st_lo, "LBSTNRHI": st_hi,
         "LBNRIND": reference_indicator(std, cmp, st_lo, st_hi),
         "LBNAM": df["lab_name"] if "lab_name" in df.columns else "",
-        "LBLOINC": factor.loc[idx, "LBLOINC"],
+        "LBLOINC": factor["LBLOINC"],
         "LBSPEC": of_test("LBSPEC"),
-        "VISITNUM": visits.loc[idx, "VISITNUM"], "VISIT": visits.loc[idx, "VISIT"],
-        "EPOCH": visits.loc[idx, "EPOCH"],
-        "LBDTC": lbdtc[idx],
-        "LBDY": dates.study_day(lbdtc[idx], ref["RFSTDTC"]),
+        "VISITNUM": visits["VISITNUM"], "VISIT": visits["VISIT"], "EPOCH": visits["EPOCH"],
+        "LBDTC": _rows(lbdtc, idx),
+        "LBDY": dates.study_day(_rows(lbdtc, idx), ref["RFSTDTC"]),
         "_first_dose": ref["RFXSTDTC"],
     }, idx)
     lb["LBLOBXFL"] = last_before_exposure(lb)
@@ -90,13 +92,26 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     return assign_seq(lb, "LBSEQ", mappings.seq_order("LB"))
 
 
+def _rows(values: pd.Series | pd.DataFrame, idx: pd.Index) -> pd.Series | pd.DataFrame:
+    """`values` at the rows `idx` (the rows left after later rejects): as they are when none was rejected, so
+    their columns keep the codes the builders found (distinct.shared_columns) instead of being copied."""
+    return values if values.index.equals(idx) else values.loc[idx]
+
+
 def _conversion(records: RawRecords, testcd: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Normalise unit spellings to CDISC units, then join the test's factor to its standard unit."""
+    """Normalise unit spellings to CDISC units, then join the test's factor to its standard unit (the join on
+    the distinct test-and-unit pairs, spread back to the rows)."""
     df = records.forms[FORM]
     unit = mappings.normalize_unit(df["unit"]) if "unit" in df.columns else pd.Series(np.nan, index=df.index)
-    key = pd.DataFrame({"LBTESTCD": testcd[df.index], "unit": unit.fillna("")}, index=df.index)
-    joined = key.reset_index().merge(mappings.lab_unit_factors(), how="left", on=["LBTESTCD", "unit"])
-    joined = joined.set_index(joined.columns[0])
+    key = pd.DataFrame({"LBTESTCD": _rows(testcd, df.index), "unit": unit.fillna("")}, index=df.index)
+    codes, first = row_codes(key)
+    pairs = key.iloc[first].reset_index(drop=True)
+    table = pairs.merge(mappings.lab_unit_factors(), how="left", on=["LBTESTCD", "unit"])
+    if len(table) != len(pairs):  # pragma: no cover (the factor table has one row per test and unit)
+        raise AssertionError("mappings/lab_tests.yaml: a test and unit with more than one factor")
+    text = {c: table[c].astype(object) for c in table.columns if isinstance(table[c].dtype, pd.StringDtype)}
+    joined = frame_of_columns({c: spread_answer(text.get(c, table[c]), codes, df.index) for c in table.columns},
+                              df.index)
     missing = joined["factor"].isna()
     if missing.any():
         known = mappings.lab_unit_factors().groupby("LBTESTCD")["unit"].agg(", ".join)

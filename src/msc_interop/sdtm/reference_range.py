@@ -3,7 +3,10 @@ the summary share, so that the three can never disagree on what LOW, NORMAL and 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+
+from msc_interop.distinct import coded
 
 
 def reference_indicator(std: pd.Series, cmp: pd.Series, lo: pd.Series, hi: pd.Series) -> pd.Series:
@@ -12,18 +15,25 @@ def reference_indicator(std: pd.Series, cmp: pd.Series, lo: pd.Series, hi: pd.Se
     For "<x" and ">x" results only what is certain is stated: "<2" with a range 0-37 is NORMAL, "<2" with a
     range 3-10 is LOW, ">1000" with an upper limit of 40 is HIGH; otherwise the indicator is left empty.
     """
-    has_range = lo.notna() | hi.notna()
-    exact = cmp.eq("")
-    below = std.lt(lo)
-    above = std.gt(hi)
-    out = pd.Series("", index=std.index, dtype=object)
-    out[exact & has_range & std.notna()] = "NORMAL"
-    out[exact & below] = "LOW"
-    out[exact & above] = "HIGH"
-    less = cmp.isin(["<", "<="])
-    more = cmp.isin([">", ">="])
-    out[less & std.le(lo)] = "LOW"
-    out[less & (lo.isna() | lo.le(0)) & std.le(hi) & hi.notna()] = "NORMAL"
-    out[more & std.ge(hi)] = "HIGH"
-    out[more & hi.isna() & std.ge(lo)] = "NORMAL"
-    return out
+    has_range = _mask(lo.notna() | hi.notna())
+    exact = _mask(cmp.eq(""))
+    below, above = _mask(std.lt(lo)), _mask(std.gt(hi))
+    out = np.zeros(len(std), dtype=np.int8)  # an index into _INDICATORS; later statements win, as written
+    out[exact & has_range & _mask(std.notna())] = _NORMAL
+    out[exact & below] = _LOW
+    out[exact & above] = _HIGH
+    less, more = _mask(cmp.isin(["<", "<="])), _mask(cmp.isin([">", ">="]))
+    out[less & _mask(std.le(lo))] = _LOW
+    out[less & _mask(lo.isna() | lo.le(0)) & _mask(std.le(hi)) & _mask(hi.notna())] = _NORMAL
+    out[more & _mask(std.ge(hi))] = _HIGH
+    out[more & _mask(hi.isna()) & _mask(std.ge(lo))] = _NORMAL
+    return coded(out, _INDICATORS, std.index)
+
+
+_INDICATORS = ["", "NORMAL", "LOW", "HIGH"]
+_NORMAL, _LOW, _HIGH = 1, 2, 3
+
+
+def _mask(s: pd.Series) -> np.ndarray:
+    """A comparison as booleans, NA (a nullable column's missing value) false, as pandas' setitem reads it."""
+    return s.to_numpy(dtype=bool, na_value=False)
