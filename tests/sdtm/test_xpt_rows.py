@@ -135,12 +135,15 @@ def test_records_encoded_per_column_as_per_chunk(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(xpt_rows, "TABLE_BYTES", table_bytes)
     rng = np.random.default_rng(7)
     pool = np.array(["A", "b ", "x\x00y", "μmol/L", "", None, np.nan, "long value " * 3], dtype=object)
+    short = np.array(["", "a", "bc d", "ü", None, "x\x00", "abcdefghijk", "7 bytes"], dtype=object)
     frame = pd.DataFrame({"T": pool[rng.integers(0, len(pool), 103)],
-                          "N": rng.normal(size=103), "U": [f"S{i:03d}" for i in range(103)]})
+                          "N": rng.normal(size=103), "U": [f"S{i:03d}" for i in range(103)],
+                          "W": short[rng.integers(0, len(short), 103)],  # 11 bytes: pieces of 8, 2 and 1
+                          "V": short[rng.integers(0, 4, 103)]})  # 4 bytes
     widths = xpt_rows.storage_widths(frame, "utf-8")
-    assert widths == {"T": 33, "N": 8, "U": 4}  # "long value " * 3 is 33 bytes, "μmol/L" 7
+    assert widths == {"T": 33, "N": 8, "U": 4, "W": 11, "V": 4}  # "long value " * 3 is 33 bytes, "μmol/L" 7
     whole = b"".join(xpt_rows.record_chunks(frame, widths, "utf-8", chunk_rows=10**6))
-    assert len(whole) == 103 * 45
+    assert len(whole) == 103 * 60
     assert whole == b"".join(frame_row_bytes(row, widths) for _, row in frame.iterrows())
     assert b"".join(xpt_rows.record_chunks(frame, widths, "utf-8", chunk_rows=10)) == whole
     with shared_columns():

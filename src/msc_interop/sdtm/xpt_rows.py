@@ -103,52 +103,77 @@ def _text_bytes(s: pd.Series, width: int, encoding: str) -> np.ndarray:
 class _TextColumn:
     """The encoded records of one character variable: its distinct values encoded once for the whole column
     (shared with the storage widths and the checks: distinct.column_codes) when their table is small, else a
-    chunk at a time (a column of a million distinct values)."""
+    chunk at a time (a column of a million distinct values).
 
-    def __init__(self, s: pd.Series, width: int, encoding: str):
-        self.width, self.encoding = width, encoding
+    A table's rows are copied into the records in pieces of 8, 4, 2 and 1 bytes, each piece an unsigned integer
+    per value: numpy gathers integers column-wise, where a row of, say, 10 bytes is copied one row at a time
+    (1M LB rows: ~1 s of the write, ~0.4 s in pieces)."""
+
+    def __init__(self, s: pd.Series, width: int, encoding: str, whole: bool):
+        self.series, self.width, self.encoding = s, width, encoding
+        self.codes, self.pieces = None, None
+        if not whole:
+            return  # one chunk: encoded as it comes
         codes, uniques = column_codes(s)
-        self.codes, self.table = None, None
         if (len(uniques) + 1) * width <= TABLE_BYTES:
-            self.codes, self.table = codes, _value_table(uniques, width, encoding)
+            table = _value_table(uniques, width, encoding)
+            self.codes, self.pieces = codes, _pieces(table) if width <= _PIECES_UP_TO else [(0, width, table)]
 
-    def chunk_into(self, out: np.ndarray, part: pd.Series, start: int) -> None:
-        """The encoded values of rows start.. (`part`) written straight into their place in the records (`out`, a
-        view of the chunk's columns of this variable): no array in between."""
-        if self.table is None:
-            out[:] = _text_bytes(part, self.width, self.encoding)
-        else:  # codes are never negative here (NA is a value of column_codes); "wrap" needs no bounds buffer
-            np.take(self.table, self.codes[start:start + len(part)], axis=0, out=out, mode="wrap")
+    def write(self, out: np.ndarray, start: int, stop: int) -> None:
+        """The encoded values of rows start:stop into their place in the records (`out`: that chunk's bytes of this
+        variable, a view)."""
+        if self.pieces is None:
+            out[:] = _text_bytes(self.series.iloc[start:stop], self.width, self.encoding)
+            return
+        codes = self.codes[start:stop]  # never negative: NA is a value of column_codes
+        for at, size, piece in self.pieces:
+            if piece.ndim == 2:  # a wide variable: whole rows
+                np.take(piece, codes, axis=0, out=out, mode="wrap")
+            else:
+                out[:, at:at + size].view(piece.dtype)[:, 0] = piece[codes]
 
 
-def _number_bytes(s: pd.Series) -> np.ndarray:
-    bits = ibm_doubles(pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan))
-    return bits.astype(">u8").view(np.uint8).reshape(-1, 8)
+_PIECES_UP_TO = 32  # wider variables (text of 200 bytes, say) are copied a row at a time: fewer passes
+_UINT = {8: np.uint64, 4: np.uint32, 2: np.uint16, 1: np.uint8}
+
+
+def _pieces(table: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
+    """(offset, bytes, the table's bytes there as one unsigned integer per value) covering each row."""
+    out, at, width = [], 0, table.shape[1]
+    for size in (8, 4, 2, 1):
+        while width - at >= size:
+            out.append((at, size, np.ascontiguousarray(table[:, at:at + size]).view(_UINT[size])[:, 0]))
+            at += size
+    return out
+
+
+class _NumberColumn:
+    """The records' bytes of one numeric variable: IBM doubles, big-endian, converted a chunk at a time."""
+
+    def __init__(self, s: pd.Series):
+        self.values = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+    def write(self, out: np.ndarray, start: int, stop: int) -> None:
+        out.view(">u8")[:, 0] = ibm_doubles(self.values[start:stop])
 
 
 def record_chunks(frame: pd.DataFrame, widths: Mapping[str, int], encoding: str,
                   chunk_rows: int = CHUNK_ROWS) -> Iterator[np.ndarray]:
     """The observation records, `chunk_rows` rows at a time, in column order: (rows, record length) uint8 arrays
-    (written as they are: a file's write takes any buffer, so no bytes copy is made)."""
+    (written as they are: a file's write takes any buffer, so no bytes copy is made). Columns are read as
+    arrays, never sliced as a frame per chunk."""
     cols = [str(c) for c in frame.columns]
     row_len = sum(widths[c] for c in cols)
-    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
-    text = {c: _TextColumn(frame[c], widths[c], encoding) for c, is_number in zip(cols, numeric, strict=True)
-            if not is_number and len(frame) > chunk_rows}  # one chunk: encoded as it comes
+    whole = len(frame) > chunk_rows
+    columns = [_NumberColumn(frame[c]) if pd.api.types.is_numeric_dtype(frame[c])
+               else _TextColumn(frame[c], widths[c], encoding, whole) for c in cols]
     for start in range(0, len(frame), chunk_rows):
-        part = frame.iloc[start:start + chunk_rows]
-        out = np.empty((len(part), row_len), dtype=np.uint8)
+        stop = min(start + chunk_rows, len(frame))
+        out = np.empty((stop - start, row_len), dtype=np.uint8)
         at = 0
-        for col, is_number in zip(cols, numeric, strict=True):
-            s = part[col]
-            w = widths[col]
-            if is_number:
-                out[:, at:at + w] = _number_bytes(s)
-            elif col in text:
-                text[col].chunk_into(out[:, at:at + w], s, start)
-            else:
-                out[:, at:at + w] = _text_bytes(s, w, encoding)
-            at += w
+        for col, column in zip(cols, columns, strict=True):
+            column.write(out[:, at:at + widths[col]], start, stop)
+            at += widths[col]
         yield out
 
 
