@@ -104,15 +104,16 @@ class _Lines:
         return self.raw[self.starts[i]:self.ends[i]].decode("utf-8", errors="replace").removeprefix("\ufeff")
 
 
-def read_csv_text(raw: bytes, text: str, name: str) -> CsvTable:
-    """Parse a records CSV (`text` is `raw` decoded) into text cells, with the line each record starts on.
+def read_csv_text(raw: bytes, text: str | None, name: str) -> CsvTable:
+    """Parse a records CSV (`text` is `raw` decoded; None: `raw` is ASCII, decoded only for an error message)
+    into text cells, with the line each record starts on.
     Raises InputError naming the line for a quote never closed or a row with more values than the header."""
     try:  # from the bytes (already checked to be UTF-8): pandas' C parser reads them without a copy as str
         df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
     except pd.errors.ParserError as exc:
-        raise _unparsable(text, name, exc) from None
+        raise _unparsable(raw.decode("ascii") if text is None else text, name, exc) from None
     if not isinstance(df.index, pd.RangeIndex):  # pandas made the first columns an index: the first row is long
-        raise _unparsable(text, name, None)
+        raise _unparsable(raw.decode("ascii") if text is None else text, name, None)
     header_breaks = [c for c in df.columns if "\n" in str(c) or "\r" in str(c)]
     if header_breaks:
         raise InputError(f"{name} line 1: the header cell {header_breaks[0]!r} spans lines (a stray '\"'?); "
