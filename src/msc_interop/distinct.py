@@ -132,6 +132,21 @@ def take_rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
     return out
 
 
+def sorted_positions(frame: pd.DataFrame, by: list[str]) -> np.ndarray:
+    """The row positions that sort `frame` by the columns `by` as frame.sort_values(by, kind="stable") does
+    (each column's values in pandas' sort order, NaN last, ties in row order), from the columns' codes: the
+    distinct values are sorted, not a million strings (within shared_columns() the codes are known already)."""
+    if not len(frame):
+        return np.zeros(0, dtype=np.int64)
+    keys = []
+    for col in by:
+        codes, uniques = column_codes(frame[col])
+        ranks, _ = pd.factorize(uniques, sort=True, use_na_sentinel=True)  # NaN: -1, placed last below
+        ranks = np.where(ranks < 0, len(uniques), ranks)
+        keys.append(ranks[codes])
+    return np.lexsort(keys[::-1])
+
+
 def in_order_of_appearance(codes: np.ndarray, uniques: Any) -> tuple[np.ndarray, np.ndarray]:
     """The codes and distinct values pd.factorize gives the column uniques[codes]: values numbered in order of
     first appearance, values that do not occur dropped (codes taken or derived are valid, not in that order).

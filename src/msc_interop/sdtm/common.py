@@ -14,7 +14,7 @@ import pandas as pd
 
 from msc_interop import dates, mappings
 from msc_interop.columns_frame import frame_of_columns
-from msc_interop.distinct import coded, per_distinct, row_codes, take_rows
+from msc_interop.distinct import coded, per_distinct, row_codes, sorted_positions, take_rows
 from msc_interop.records.reader import RawRecords
 from msc_interop.study import StudyMeta
 
@@ -117,8 +117,7 @@ def reject_bad_dates(records: RawRecords, form: str, column: str, dtc: pd.Series
 def assign_seq(df: pd.DataFrame, seq_var: str, order: list[str]) -> pd.DataFrame:
     """--SEQ: 1..n per USUBJID in the order of `order` (deterministic; stable sort)."""
     by = list(dict.fromkeys(["USUBJID", *order]))
-    keys = df[by].reset_index(drop=True)  # sorted alone: the other variables are taken once, in that order
-    df = take_rows(df, keys.sort_values(by, kind="stable").index.to_numpy())
+    df = take_rows(df, sorted_positions(df, by))  # the keys sorted alone, the variables taken once in that order
     df[seq_var] = df.groupby("USUBJID", sort=False).cumcount() + 1
     return df
 

@@ -1,0 +1,42 @@
+"""distinct.sorted_positions orders rows as DataFrame.sort_values(by, kind="stable") does (the --SEQ order of
+every builder, common.assign_seq): values in pandas' order, NaN/NA last, ties in row order; with and without the
+codes of shared_columns()."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from msc_interop.distinct import column_codes, shared_columns, sorted_positions
+
+
+def _frame(seed: int, n: int = 2000) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    subjects = np.array([f"S-{i:03d}" for i in range(40)] + [None], dtype=object)
+    dates = np.array(["2020-01-02", "2020-01-02T08:00", "2019-12", "", None, "2021"], dtype=object)
+    return pd.DataFrame({
+        "USUBJID": subjects[rng.integers(0, len(subjects), n)],
+        "VISITNUM": np.where(rng.random(n) < 0.1, np.nan, rng.integers(1, 6, n).astype(float)),
+        "DTC": dates[rng.integers(0, len(dates), n)],
+        "N": pd.array(np.where(rng.random(n) < 0.1, None, rng.integers(-3, 3, n)), dtype="Int64"),
+        "TEST": np.array(["WBC", "RBC", "ALT", "alt"], dtype=object)[rng.integers(0, 4, n)],
+    })
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("by", [["USUBJID"], ["USUBJID", "VISITNUM", "DTC", "TEST"], ["N", "DTC"], ["TEST", "N"]])
+def test_same_order_as_sort_values(seed: int, by: list[str]) -> None:
+    df = _frame(seed)
+    want = df.sort_values(by, kind="stable").index.to_numpy()
+    assert sorted_positions(df, by).tolist() == want.tolist()
+    with shared_columns():
+        for col in df.columns:
+            column_codes(df[col])  # known codes, as the builders leave them
+        assert sorted_positions(df, by).tolist() == want.tolist()
+
+
+def test_ties_keep_row_order_and_empty_frame() -> None:
+    df = pd.DataFrame({"USUBJID": ["B", "A", "B", "A"], "X": ["1", "1", "1", "0"]})
+    assert sorted_positions(df, ["USUBJID", "X"]).tolist() == [3, 1, 0, 2]
+    assert sorted_positions(df.iloc[:0], ["USUBJID"]).tolist() == []
