@@ -10,6 +10,11 @@ from msc_interop.distinct import coded
 
 
 def reference_indicator(std: pd.Series, cmp: pd.Series, lo: pd.Series, hi: pd.Series) -> pd.Series:
+    """LBNRIND (CDISC NRIND) of each result: indicator_codes as text ("" where none is certain)."""
+    return coded(indicator_codes(std, cmp, lo, hi), INDICATORS, std.index)
+
+
+def indicator_codes(std: pd.Series, cmp: pd.Series, lo: pd.Series, hi: pd.Series) -> np.ndarray:
     """LBNRIND (CDISC NRIND): LOW below the range, HIGH above it, NORMAL within it (limits inclusive).
 
     For "<x" and ">x" results only what is certain is stated: "<2" with a range 0-37 is NORMAL, "<2" with a
@@ -18,7 +23,7 @@ def reference_indicator(std: pd.Series, cmp: pd.Series, lo: pd.Series, hi: pd.Se
     has_range = _mask(lo.notna() | hi.notna())
     exact = _mask(cmp.eq(""))
     below, above = _mask(std.lt(lo)), _mask(std.gt(hi))
-    out = np.zeros(len(std), dtype=np.int8)  # an index into _INDICATORS; later statements win, as written
+    out = np.zeros(len(std), dtype=np.int8)  # an index into INDICATORS; later statements win, as written
     out[exact & has_range & _mask(std.notna())] = _NORMAL
     out[exact & below] = _LOW
     out[exact & above] = _HIGH
@@ -27,10 +32,10 @@ def reference_indicator(std: pd.Series, cmp: pd.Series, lo: pd.Series, hi: pd.Se
     out[less & _mask(lo.isna() | lo.le(0)) & _mask(std.le(hi)) & _mask(hi.notna())] = _NORMAL
     out[more & _mask(std.ge(hi))] = _HIGH
     out[more & _mask(hi.isna()) & _mask(std.ge(lo))] = _NORMAL
-    return coded(out, _INDICATORS, std.index)
+    return out
 
 
-_INDICATORS = ["", "NORMAL", "LOW", "HIGH"]
+INDICATORS = ["", "NORMAL", "LOW", "HIGH"]  # what indicator_codes' 0, 1, 2 and 3 stand for
 _NORMAL, _LOW, _HIGH = 1, 2, 3
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from msc_interop.sdtm.reference_range import reference_indicator
+from msc_interop.sdtm.reference_range import INDICATORS, indicator_codes
 from msc_interop.validate.model import Finding, Reach, RuleMeta
 from msc_interop.validate.registry import rule
 from msc_interop.validate.rules.sdtm_context import SdtmContext, text_of
@@ -55,8 +55,9 @@ def nrind_consistent(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
         is_low = ctx.spread(ds, nr, lambda u: u.eq("LOW")).astype(bool)
         is_high = ctx.spread(ds, nr, lambda u: u.eq("HIGH")).astype(bool)
         # the builders' own derivation; --STRESN holds only results without a "<" or ">" qualifier
-        expected = reference_indicator(x, pd.Series("", index=df.index, dtype=object), lo, hi)
-        exp_normal, exp_low, exp_high = expected.eq("NORMAL"), expected.eq("LOW"), expected.eq("HIGH")
+        codes = indicator_codes(x, pd.Series("", index=df.index, dtype=object), lo, hi)
+        exp_normal, exp_low, exp_high = (codes == INDICATORS.index(v) for v in ("NORMAL", "LOW", "HIGH"))
+        expected = pd.Series(np.asarray(INDICATORS, dtype=object)[codes], index=df.index)  # shown in a finding
         contradict = ((is_normal & (exp_low | exp_high)) | (is_low & (exp_normal | exp_high))
                       | (is_high & (exp_normal | exp_low)))
         yield from ctx.at(meta, ds, contradict, nr, stresn_var=sn, stresn=x, lo=lo, hi=hi, expected=expected)

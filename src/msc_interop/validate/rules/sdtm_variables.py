@@ -125,6 +125,9 @@ def _codelist_breaches(ctx: SdtmContext, meta: RuleMeta, extensible: bool) -> It
             if cl.extensible != extensible:
                 continue
             text, bad = _bad_values(ctx, ds, var, allowed)
+            if not bad:  # every value in the codelist: nothing to spread over the rows
+                yield from ctx.at(meta, ds, np.zeros(len(_df), dtype=bool), var)
+                continue
             suggest = ctx.fact(SUGGESTED).get((domain, ds, var), frozenset())
             hints = {x: _codelist_hint(cl.name, x, x in suggest) for x in text.iloc[bad]}
             per_value = text.map(lambda x, h=hints: h.get(x))
