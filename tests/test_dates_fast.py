@@ -64,3 +64,32 @@ def test_nothing_parsed_keeps_pandas_unit() -> None:
     got = dates.date_part(pd.Series(values, dtype=object))
     assert got.isna().all()
     assert got.dtype == _by_definition(values).dtype
+
+
+def _hints_by_pattern(values: list[str]) -> list[str]:
+    """dtc_hints' definition: the plain form by its pattern, complete dates by pandas' calendar, else the hint."""
+    text = pd.Series(values, dtype=object)
+    plain = text.str.fullmatch(iso8601.PLAIN_DTC).astype(bool) | text.eq("")
+    full = plain & text.str.len().ge(10)
+    plain[full] = pd.to_datetime(text[full].str.slice(0, 10), format="%Y-%m-%d", errors="coerce").notna().to_numpy()
+    return [("" if ok else dates.dtc_problem(v)) for v, ok in zip(values, plain, strict=True)]
+
+
+def test_dtc_hints_column_wise_as_the_pattern_gives() -> None:
+    rng = random.Random(5)
+    odd = ["", "2020-02-30", "2020-13-01", "2021-02-29T10:00", "2020-01-01T24:00", "2020-01-01T23:60",
+           "2020-01-01T10:00:60", "2020-01-01T10:00:00.5", "2020-01-01T10:00:00.", "２０２０-01-01", "2020---01",
+           "2020-01-01 10:00", "20200101", "2020-1-01", " 2020", "2020-01-01T10", "0000-02-29", "1900-02-29"]
+
+    def one() -> str:
+        if rng.random() < 0.3:
+            return rng.choice(odd)
+        full = f"{rng.randint(1890, 2030)}-{rng.randint(0, 13):02d}-{rng.randint(0, 32):02d}T{rng.randint(0, 25):02d}" \
+               f":{rng.randint(0, 61):02d}:{rng.randint(0, 61):02d}"
+        return full[:rng.choice([4, 7, 10, 13, 16, 19])]
+
+    values = list(dict.fromkeys(one() for _ in range(6000)))  # distinct, as the rules give them
+    assert len(values) > 256  # the column-wise path (smaller sets loop in Python)
+    got = dates.dtc_hints(pd.Series(values, dtype=object)).tolist()
+    assert got == _hints_by_pattern(values)
+    assert got.count("") > 100 and len(values) - got.count("") > 100
