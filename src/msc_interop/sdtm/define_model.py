@@ -113,15 +113,20 @@ class Shape:
 
 def nonempty_text(s: pd.Series) -> list[str]:
     """The distinct non-empty text values of a column, sorted (once per column within shared_columns())."""
-    return column_answer(s, "nonempty_text",
-                         lambda: sorted(v for v in column_codes(s)[1] if isinstance(v, str) and v != ""))
+    return column_answer(s, "nonempty_text", lambda: sorted(_nonempty_values(s)))
+
+
+def _nonempty_values(s: pd.Series) -> list[str]:
+    """nonempty_text in order of appearance: what a measure of the values needs (sorting 70k dates is not)."""
+    return column_answer(s, "nonempty_values",
+                         lambda: [v for v in column_codes(s)[1] if isinstance(v, str) and v != ""])
 
 
 def column_iso8601_kinds(s: pd.Series) -> dict[str, str]:
     """The ISO 8601 kind of each distinct non-empty text value of a column (once per column within
     shared_columns(): define.xml states the DataType and MSC-DEF-005 checks it, from the same kinds)."""
     def kinds() -> dict[str, str]:
-        values = nonempty_text(s)
+        values = _nonempty_values(s)
         return dict(zip(values, iso8601_kinds(pd.Series(values, dtype=object)).tolist(), strict=True))
     return column_answer(s, "iso8601_kinds", kinds)
 
@@ -133,6 +138,8 @@ def _column_datatype(s: pd.Series, empty: str) -> str:
 
 def _text_length(values: list[str]) -> int:
     # UTF-8 bytes: what XPT stores and never fewer than the characters (xportr's bytes-vs-characters lesson)
+    if "".join(values).isascii():  # (one C-level pass) a character is a byte
+        return max([1, *map(len, values)])
     return max([1, *(len(v.encode("utf-8")) for v in values)])
 
 
@@ -180,7 +187,7 @@ def _column_shape(name: str, s: pd.Series, vdef: mappings.VariableDef | None) ->
     if numeric:
         integer = (vdef.datatype == "integer") if vdef else pd.api.types.is_integer_dtype(s)
         return numeric_shape(s, "integer" if integer else "float")
-    values = nonempty_text(s)
+    values = _nonempty_values(s)
     if name.endswith(("DTC", "DUR")):
         datatype = _column_datatype(s, "durationDatetime" if name.endswith("DUR") else EMPTY_ISO_DATATYPE)
         if datatype != "text":
