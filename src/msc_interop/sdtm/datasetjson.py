@@ -31,6 +31,7 @@ import pandas as pd
 
 from msc_interop import iso8601, mappings
 from msc_interop.atomic import atomic_open
+from msc_interop.distinct import column_codes
 from msc_interop.errors import InputError, MscInteropError
 from msc_interop.runtime import gc_paused
 from msc_interop.study import StudyMeta, as_text, conform
@@ -278,10 +279,12 @@ class _Encoder:
             self.values = s.to_numpy("float64", na_value=np.nan)
         else:
             self.values = s.to_numpy(dtype=object)
+        self.series = s
 
     def max_bytes(self) -> int:
-        vals = self.values
-        if not len(vals):
+        """The longest text value's UTF-8 bytes (at least 1), measured on the distinct values."""
+        vals = [v for v in column_codes(self.series)[1] if isinstance(v, str)]
+        if not vals:
             return 1
         if "".join(vals).isascii():
             return max(1, max(map(len, vals)))
