@@ -25,16 +25,18 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from lxml import etree
 
 from msc_interop import mappings
 from msc_interop.atomic import write_bytes_atomic
+from msc_interop.distinct import column_codes
 from msc_interop.errors import MscInteropError, UnknownFormatError
 from msc_interop.sdtm.define_methods import lab_result_method, method_text
 from msc_interop.sdtm.define_model import (
@@ -402,9 +404,8 @@ class _Builder:
         tests = nonempty_text(lb["LBTESTCD"])
         if not tests:
             return
-        read = [c for c in lb.columns if c in {"LBTESTCD", "LBTEST", "LBLOINC", "LBSTRESU", "LBORRESU", *_LB_VLM}]
-        # the groups of a million rows: of the columns read here only, not copies of every column
-        by_test = {str(t): rows for t, rows in lb[read].groupby("LBTESTCD", sort=True) if t != ""}
+        read = [c for c in lb.columns if c in {"LBTEST", "LBLOINC", "LBSTRESU", "LBORRESU", *_LB_VLM}]
+        by_test = _distinct_per_test(lb, read)
         lab = mappings.lab_tests()
         for var in (v for v in _LB_VLM if v in lb.columns):
             vdef = known.get(var)
@@ -474,11 +475,34 @@ def _dataset_order(names: Iterable[str]) -> list[str]:
     return sorted(names, key=key)
 
 
-def _first(df: pd.DataFrame, col: str) -> str:
-    if col not in df.columns:
+def _first(df: pd.DataFrame | Mapping[str, pd.Series], col: str) -> str:
+    """The first (smallest) non-empty text value of a column ("" when none or no such column)."""
+    if col not in df:
         return ""
     values = nonempty_text(df[col])
     return values[0] if values else ""
+
+
+def _distinct_per_test(lb: pd.DataFrame, columns: list[str]) -> dict[str, dict[str, pd.Series]]:
+    """Per LBTESTCD: the distinct values each of `columns` takes on that test's rows (what the value-level
+    metadata measures), from the columns' codes: the distinct (test, value) pairs, not a copy of each test's
+    rows (a million LB rows: ~0.4 s of define.xml's build)."""
+    test_codes, tests = column_codes(lb["LBTESTCD"])
+    tests = np.asarray(tests, dtype=object)
+    out: dict[str, dict[str, pd.Series]] = {str(t): {} for t in tests if isinstance(t, str) and t != ""}
+    for col in columns:
+        codes, values = column_codes(lb[col])
+        width = max(len(values), 1)
+        pairs = pd.unique(test_codes.astype(np.int64) * width + codes)  # in order of appearance
+        of_test, of_value = pairs // width, pairs % width
+        order = np.argsort(of_test, kind="stable")
+        bounds = np.flatnonzero(np.diff(of_test[order])) + 1
+        for part in np.split(order, bounds) if len(order) else []:
+            test = tests[of_test[part[0]]]
+            if isinstance(test, str) and test != "":
+                out[str(test)][col] = pd.Series(pd.Series(values).to_numpy()[of_value[part]],
+                                                dtype=lb[col].dtype, name=col)
+    return out
 
 
 # --- public API -------------------------------------------------------------------------------------------
