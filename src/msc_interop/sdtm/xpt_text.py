@@ -14,6 +14,8 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
+from msc_interop.distinct import known_codes
+
 
 def encoded_length(value: str, encoding: str) -> int:
     return len(value.encode(encoding))
@@ -43,14 +45,15 @@ def display_name(encoding: str) -> str:
 
 
 def non_ascii_columns(frame: pd.DataFrame) -> Iterator[tuple[str, np.ndarray]]:
-    """The text columns holding at least one non-ASCII value, with their values (one join per column, so an
-    ASCII column costs one pass)."""
+    """The text columns holding at least one non-ASCII value, with their values (one join per column: of its
+    distinct values where their codes are known, distinct.known_codes, else of its rows)."""
     for col in frame.columns:
         s = frame[col]
         if pd.api.types.is_numeric_dtype(s):
             continue
+        known = known_codes(s)
         values = s.to_numpy(dtype=object)
-        if not all_ascii(values):
+        if not all_ascii(values if known is None else np.asarray(known[1], dtype=object)):
             yield col, values
 
 
