@@ -138,13 +138,19 @@ def sorted_positions(frame: pd.DataFrame, by: list[str]) -> np.ndarray:
     distinct values are sorted, not a million strings (within shared_columns() the codes are known already)."""
     if not len(frame):
         return np.zeros(0, dtype=np.int64)
-    keys = []
+    keys, span = [], 1
     for col in by:
         codes, uniques = column_codes(frame[col])
         ranks, _ = pd.factorize(uniques, sort=True, use_na_sentinel=True)  # NaN: -1, placed last below
         ranks = np.where(ranks < 0, len(uniques), ranks)
-        keys.append(ranks[codes])
-    return np.lexsort(keys[::-1])
+        keys.append((ranks[codes], len(uniques) + 1))
+        span *= len(uniques) + 1
+    if span >= 2**62:  # too many combinations for one integer: a sort per key
+        return np.lexsort([k for k, _ in keys][::-1])
+    combined = np.zeros(len(frame), dtype=np.int64)
+    for key, width in keys:  # one integer per row, ordered as the keys are
+        combined = combined * width + key
+    return np.argsort(combined, kind="stable")  # rows often come near their order: a merge sort's short work
 
 
 def in_order_of_appearance(codes: np.ndarray, uniques: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -74,7 +74,7 @@ def map_visits(records: RawRecords, form: str, meta: StudyMeta, column: str = "v
     lookup = {k: f"{v:g}" for k, v in visit_lookup(meta).items()}
     num = map_terms(records, form, column, lookup, "a visit of the study schedule",
                     hint=f" (visits: {names}; aliases in study.yaml)")
-    visitnum = pd.to_numeric(num.replace("", np.nan))
+    visitnum = per_distinct(lambda u: pd.to_numeric(u.replace("", np.nan)), num)  # (the dtype the rows give)
     sched = meta.visits.set_index("VISITNUM")
 
     def of_visit(var: str) -> pd.Series:  # looked up per distinct visit, spread with its codes
