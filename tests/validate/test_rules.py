@@ -230,6 +230,8 @@ CASES: list[tuple[str, str, Check, bool]] = [
                          ("DM", 3, "BRTHDTC", "1958---30"), ("DM", 4, "RFICDTC", "2009-03-20T08"))), False),
     ("MSC-SDTM-007", "the day before RFSTDTC is -1",
      _study(cells=_cells(("LB", 6, "LBDTC", "2009-10-03T08:00"), ("LB", 6, "LBDY", -1))), False),
+    ("MSC-SDTM-007", "a date past 2262 (a year typo) is a date like any other, not a crash",
+     _study(cells=_cells(("AE", 1, "AESTDTC", "2309-04-07"), ("AE", 1, "AESTDY", None))), False),
     ("MSC-SDTM-008", "days -1 and 1",
      _study(cells=_cells(("LB", 6, "LBDTC", "2009-10-03T08:00"), ("LB", 6, "LBDY", -1),
                          ("LB", 7, "LBDTC", "2009-10-04T08:00"), ("LB", 7, "LBDY", 1))), False),
@@ -347,6 +349,8 @@ CASES: list[tuple[str, str, Check, bool]] = [
     ("MSC-SDTM-165", "BASELINE labs before the SV visit",
      _study(cells=_cells(("SV", 1, "SVSTDTC", "2009-10-01"), ("SV", 1, "SVENDTC", "2009-10-01"))), True),
     ("MSC-SDTM-165", "records within their SV visits", _study(), False),
+    ("MSC-SDTM-165", "an SV start in year 1010 (a typo) read as 1010: the labs are within the visit",
+     _study(cells=_cells(("SV", 1, "SVSTDTC", "1010-04-17"))), False),
     # SDTMIG 3.4 tables (mappings/sdtmig_domains.yaml); Cores checked by hand in P21's SDTM-IG 3.4 configuration
     ("MSC-SDTM-040", "AETPT (Model Permissible in AE) added", _study(cells=_cells(("AE", 1, "AETPT", "PRE-DOSE"))),
      True),

@@ -483,6 +483,15 @@ def _first(df: pd.DataFrame | Mapping[str, pd.Series], col: str) -> str:
     return values[0] if values else ""
 
 
+def _signed_zeros(s: pd.Series) -> bool:
+    """Whether a float column holds -0.0 beside another zero (a value's sign counts in its define.xml Length)."""
+    if not pd.api.types.is_float_dtype(s):
+        return False
+    x = s.to_numpy(dtype="float64", na_value=np.nan)
+    zero = x == 0
+    return bool((zero & np.signbit(x)).any() and (zero & ~np.signbit(x)).any())
+
+
 def _distinct_per_test(lb: pd.DataFrame, columns: list[str]) -> dict[str, dict[str, pd.Series]]:
     """Per LBTESTCD: the distinct values each of `columns` takes on that test's rows (what the value-level
     metadata measures), from the columns' codes: the distinct (test, value) pairs, not a copy of each test's
@@ -491,6 +500,11 @@ def _distinct_per_test(lb: pd.DataFrame, columns: list[str]) -> dict[str, dict[s
     tests = np.asarray(tests, dtype=object)
     out: dict[str, dict[str, pd.Series]] = {str(t): {} for t in tests if isinstance(t, str) and t != ""}
     for col in columns:
+        if _signed_zeros(lb[col]):  # -0.0 and 0.0 are one value to the codes, not to a test's own rows
+            for test, rows in lb[["LBTESTCD", col]].groupby("LBTESTCD", sort=True):
+                if isinstance(test, str) and test != "":
+                    out[test][col] = rows[col]
+            continue
         codes, values = column_codes(lb[col])
         width = max(len(values), 1)
         pairs = pd.unique(test_codes.astype(np.int64) * width + codes)  # in order of appearance

@@ -99,7 +99,7 @@ def _dates(ctx: SdtmContext, ds: str, col: str) -> pd.Series:
     """datetime64 of the complete dates of a --DTC column (NaT otherwise; ctx.complete_dates)."""
     df = ctx.study[ds]
     if col not in df.columns:
-        return pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
+        return pd.Series(pd.NaT, index=df.index, dtype="datetime64[us]")
     codes, parsed = ctx.complete_dates(ds, col)
     return pd.Series(parsed[codes], index=df.index)
 

@@ -201,11 +201,11 @@ class SdtmContext:
         return codes, text
 
     def complete_dates(self, ds: str, col: str) -> tuple[np.ndarray, np.ndarray]:
-        """(the rows' codes, datetime64[ns] of each distinct value that is a complete date (with or without a
+        """(the rows' codes, datetime64[us] of each distinct value that is a complete date (with or without a
         time), NaT otherwise): a --DTC column parsed once for every rule that compares its dates."""
         codes, text = self.distinct_text(ds, col)
         parsed = self.cached(("dates", ds, col), lambda: dates.date_part(pd.Series(text, dtype=object))
-                             .to_numpy(dtype="datetime64[ns]"))
+                             .to_numpy(dtype="datetime64[us]"))  # (ns would wrap past 2262 and before 1677)
         return codes, parsed
 
     def text_is(self, ds: str, col: str, test: Callable[[pd.Series], Any]) -> np.ndarray:

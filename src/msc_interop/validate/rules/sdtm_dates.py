@@ -42,8 +42,8 @@ def _dy_pairs(df: pd.DataFrame) -> list[tuple[str, str]]:
 def _day_numbers(u: pd.Series) -> np.ndarray:
     """Days since 1970-01-01 of the complete dates (YYYY-MM-DD, with or without a time); NaN otherwise."""
     if len(u) >= _SMALL:
-        parsed = dates.date_part(u).to_numpy(dtype="datetime64[ns]")
-        return (parsed - np.datetime64("1970-01-01", "ns")) / np.timedelta64(1, "D")
+        parsed = dates.date_part(u).to_numpy(dtype="datetime64[us]")  # (ns wraps past 2262: a year typo)
+        return (parsed - np.datetime64("1970-01-01", "us")) / np.timedelta64(1, "D")
     out = np.full(len(u), np.nan)
     for i, v in enumerate(u):
         m = iso8601.COMPLETE_DATE_PARTS.match(v) if isinstance(v, str) else None
@@ -90,7 +90,7 @@ def _compute_study_days(ctx: SdtmContext) -> Iterator[tuple[str, str, str, _Stud
         rf_complete = pd.Series(~np.isnan(rf_day_u)[subj_codes], index=df.index)
         for dy_var, dtc_var in pairs:
             dtc_codes, dtc_dates = ctx.complete_dates(ds, dtc_var)
-            dtc_day = ((dtc_dates - np.datetime64("1970-01-01", "ns")) / np.timedelta64(1, "D"))[dtc_codes]
+            dtc_day = ((dtc_dates - np.datetime64("1970-01-01", "us")) / np.timedelta64(1, "D"))[dtc_codes]
             days = dtc_day - rf_day  # NaN where either date is partial or missing
             expected = pd.Series(np.where(days >= 0, days + 1, days), index=df.index).astype("Int64")
             dy = pd.to_numeric(df[dy_var], errors="coerce")
