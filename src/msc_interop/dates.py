@@ -16,20 +16,15 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import iso8601
-from msc_interop.distinct import per_distinct
+from msc_interop.distinct import per_distinct, stripped_text
 
 _SMALL = 256  # below this many distinct values, a Python loop beats the fixed cost of pandas string methods
 
 
 def _text(s: pd.Series) -> pd.Series:
-    return per_distinct(_stripped, s)
+    return per_distinct(stripped_text, s)
 
 
-def _stripped(u: pd.Series) -> pd.Series:
-    """Values (distinct already) as stripped text, "" for null."""
-    if pd.api.types.infer_dtype(u, skipna=False) != "string":  # all str (one C pass): nothing to convert
-        u = u.where(u.notna(), "").map(str)
-    return u.str.strip().astype(object)
 
 
 def normalize_collected(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -174,7 +169,7 @@ def _instant_text(text: pd.Series) -> pd.Series:
 
 def date_part(values: pd.Series) -> pd.Series:
     """datetime64 of the date part of complete dates; NaT for partial or empty values."""
-    return per_distinct(lambda u: _date_text(_stripped(u)), values)
+    return per_distinct(lambda u: _date_text(stripped_text(u)), values)
 
 
 def _instant(values: pd.Series) -> pd.Series:
@@ -336,20 +331,12 @@ _PLAIN_LIMITS = {5: (1, 12), 8: (1, 31), 11: (0, 23), 14: (0, 59), 17: (0, 59)} 
 
 def _plain_dtc_shapes(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(whether each value is "" or a plain --DTC to the second (iso8601.PLAIN_DTC, with a calendar date), the
-    values left for the pattern: non-ASCII in the first 19 characters or longer than 19), column-wise: the
-    ~70k distinct LBDTC of a million lab rows had the pattern run on each."""
-    lengths = np.fromiter(map(len, arr.tolist()), dtype=np.int64, count=len(arr))
-    head = arr.astype("U19").view(np.uint32).reshape(len(arr), 19)
-    unsure = (lengths > 19) | (head >= 128).any(axis=1)
+    values left for the pattern: _truncated_forms' unsure ones), column-wise: the ~70k distinct LBDTC of a
+    million lab rows had the pattern run on each."""
+    lengths, unsure, forms = _truncated_forms(arr)
     plain = lengths == 0
-    for n in (4, 7, 10, 13, 16, 19):
-        rows = np.flatnonzero((lengths == n) & ~unsure)
-        if not len(rows):
-            continue
-        part = head[rows, :n].astype(np.int64)
+    for n, rows, part in forms:
         ok = np.ones(len(rows), dtype=bool)
-        for i, want in enumerate(_TRUNCATED_SHAPE[:n]):
-            ok &= ((part[:, i] >= 48) & (part[:, i] <= 57)) if want == "d" else (part[:, i] == ord(want))
         for at, (low, high) in _PLAIN_LIMITS.items():
             if at < n:
                 two = (part[:, at] - 48) * 10 + part[:, at + 1] - 48
@@ -403,19 +390,30 @@ _TRUNCATED_SHAPE = "dddd-dd-ddTdd:dd:dd"  # right-truncated ISO 8601 to the seco
 
 def _truncated_shapes(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(length of each ASCII value of a right-truncated shape to the second, else 0; the values left for the
-    pattern to decide: non-ASCII in the first 19 characters, longer than 19, or ending in a newline)."""
+    pattern to decide: _truncated_forms' unsure ones)."""
+    _lengths, unsure, forms = _truncated_forms(u)
+    out = np.zeros(len(u), dtype=np.int64)
+    for n, rows, _part in forms:
+        out[rows] = n
+    return out, unsure
+
+
+def _truncated_forms(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[tuple[int, np.ndarray, np.ndarray]]]:
+    """The right-truncated ISO 8601 shapes to the second, column-wise over text values: (each value's length; the
+    values left for a pattern: non-ASCII in the first 19 characters (\\d matches other digits), longer than 19 (a
+    fraction of a second) or ending in a newline ("$" passes one); per shape length n, (n, the rows of that
+    length whose characters have the shape, their first n code points as integers))."""
     lengths = np.fromiter(map(len, u.tolist()), dtype=np.int64, count=len(u))
     head = u.astype("U19").view(np.uint32).reshape(len(u), 19)
     last = head[np.arange(len(u)), np.clip(lengths - 1, 0, 18)]
-    unsure = (lengths > 19) | (head >= 128).any(axis=1) | ((lengths > 0) & (last == 10))  # "$" passes a final \n
-    out = np.zeros(len(u), dtype=np.int64)
+    unsure = (lengths > 19) | (head >= 128).any(axis=1) | ((lengths > 0) & (last == 10))
+    forms = []
     for n in (4, 7, 10, 13, 16, 19):
         rows = np.flatnonzero((lengths == n) & ~unsure)
-        if not len(rows):
-            continue
-        part = head[rows, :n]
+        part = head[rows, :n].astype(np.int64)
         ok = np.ones(len(rows), dtype=bool)
         for i, want in enumerate(_TRUNCATED_SHAPE[:n]):
             ok &= ((part[:, i] >= 48) & (part[:, i] <= 57)) if want == "d" else (part[:, i] == ord(want))
-        out[rows[ok]] = n
-    return out, unsure
+        if ok.any():
+            forms.append((n, rows[ok], part[ok]))
+    return lengths, unsure, forms

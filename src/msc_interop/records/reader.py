@@ -25,7 +25,7 @@ import pandas as pd
 import yaml
 
 from msc_interop import dates, mappings
-from msc_interop.distinct import per_distinct, row_codes
+from msc_interop.distinct import per_distinct, row_codes, stripped_text
 from msc_interop.errors import InputError, StudyDefinitionError
 from msc_interop.records.csv_text import read_csv_text
 from msc_interop.records.table_check import check_rows
@@ -277,17 +277,10 @@ def as_form_frame(df: pd.DataFrame, name: str, rows: Any = None) -> pd.DataFrame
         s = df[c]
         if not pd.api.types.is_string_dtype(s):
             s = s.astype(object).where(s.notna(), "").map(str)
-        df[c] = per_distinct(_cell_text, s)  # text's empty cells on the distinct values (no pass over the rows)
+        df[c] = per_distinct(stripped_text, s)  # text's empty cells on the distinct values (no pass over the rows)
     # header is row 1; a CSV gives the line each record starts on (blank lines count, as a spreadsheet shows them)
     df.insert(0, ROW, pd.RangeIndex(2, len(df) + 2) if rows is None else rows)
     return df
-
-
-def _cell_text(u: pd.Series) -> pd.Series:
-    """Distinct cell values as stripped text, "" for an empty (null) cell."""
-    if pd.api.types.infer_dtype(u, skipna=False) != "string":
-        u = u.where(u.notna(), "").map(str)
-    return u.str.strip().astype(object)
 
 
 def _read_csv_folder(folder: Path, spans: RejectReport | None = None, clean: set[str] | None = None,
