@@ -142,3 +142,28 @@ def test_the_scope_keeps_nothing_after_it_closes() -> None:
         held = distinct._SHARED.get()
         assert held
     assert held == {} and not distinct.sharing()
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint16])
+def test_numbered_in_order_is_pandas_numbering(dtype: type) -> None:
+    """numbered_in_order(codes, n) says whether pd.factorize(codes) would keep them as they are (values 0..n-1
+    all occurring, each first seen after the ones below it), checked against pd.factorize on random code runs
+    (in order, renumbered, missing one value, starting above 0, wrapping past int8's 127)."""
+    rng = np.random.default_rng(7)
+    cases = [np.array([], dtype=dtype), np.array([0, 0, 1, 0, 2, 1], dtype=dtype), np.array([0, 2, 1], dtype=dtype),
+             np.array([1, 0], dtype=dtype), np.array([0, 1, 3], dtype=dtype), np.arange(130).astype(dtype)]
+    for i in range(200):
+        n = int(rng.integers(1, 40 if i % 4 else 9000))  # (some longer than the 4096 codes looked at first)
+        codes = pd.factorize(rng.integers(0, n, int(rng.integers(1, 60 if i % 4 else 20000))))[0]
+        if rng.random() < 0.5:  # renumber some: another order, or a gap
+            codes = np.where(codes == codes.max(), codes + int(rng.integers(0, 2)), codes)
+            codes = rng.permutation(codes.max() + 1)[codes] if rng.random() < 0.5 else codes
+        cases.append(codes.astype(dtype))
+    for codes in cases:
+        order = pd.factorize(codes)[1]  # (int8: np.arange(130) wrapped past 127 to negative codes)
+        n = len(order) if len(codes) else 0
+        expected = bool(np.array_equal(order, np.arange(n)))
+        assert distinct.numbered_in_order(codes, n) == expected, codes
+        assert not distinct.numbered_in_order(codes, n + 1)  # a value that never occurs
+    assert not distinct.numbered_in_order(np.array([0, -1, 1], dtype=np.int64), 2)  # a sentinel is not a value
+    assert distinct.numbered_in_order(np.r_[np.arange(127), 127, 127].astype(np.int8), 128)

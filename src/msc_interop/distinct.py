@@ -156,11 +156,28 @@ def sorted_positions(frame: pd.DataFrame, by: list[str]) -> np.ndarray:
 def in_order_of_appearance(codes: np.ndarray, uniques: Any) -> tuple[np.ndarray, np.ndarray]:
     """The codes and distinct values pd.factorize gives the column uniques[codes]: values numbered in order of
     first appearance, values that do not occur dropped (codes taken or derived are valid, not in that order).
-    The integer codes factorized: O(n), no sort."""
+    The integer codes factorized: O(n), no sort; none when they are numbered so already (one numpy pass)."""
+    if numbered_in_order(codes, len(uniques)):
+        return codes, uniques
     renumbered, order = pd.factorize(codes)
     if len(order) == len(uniques) and np.array_equal(order, np.arange(len(order))):
         return codes, uniques
     return renumbered.astype(codes.dtype), np.asarray(uniques)[order]
+
+
+def numbered_in_order(codes: np.ndarray, n_distinct: int) -> bool:
+    """Whether `codes` number `n_distinct` values in order of first appearance, each occurring (pd.factorize's
+    numbering): the first code is 0 and each code is at most one above every code before it, up to n_distinct - 1
+    (the running maximum steps through 0, 1, ... at the first appearances, so every code at or below it was seen)."""
+    if not len(codes):
+        return n_distinct == 0
+    if codes.dtype.itemsize < 4:  # (a running maximum of 127 plus one wraps in int8)
+        codes = codes.astype(np.int32)
+    if len(codes) > 4096 and not numbered_in_order(codes[:4096], int(codes[:4096].max()) + 1):
+        return False  # (rows taken in another order show it in their first rows: no pass over them all)
+    running = np.maximum.accumulate(codes)
+    return (codes[0] == 0 and running[-1] == n_distinct - 1 and bool((codes[1:] <= running[:-1] + 1).all())
+            and (codes.dtype.kind == "u" or codes.min() >= 0))
 
 
 def _compact(codes: np.ndarray, uniques: Any) -> tuple[np.ndarray, Any]:

@@ -111,3 +111,21 @@ def trim_freed_memory() -> bool:
         return bool(ctypes.CDLL(name).malloc_trim(0))
     except (OSError, AttributeError):
         return False
+
+
+def keep_python_strings() -> None:
+    """Keep pandas' inferred text ("str" columns) in Python objects, as pandas does without pyarrow.
+
+    Why: pandas 3 stores inferred text in Arrow when pyarrow is installed (mode.string_storage "auto"), and
+    msc-interop needs pyarrow (records/csv_arrow.py). Its columns are object arrays worked on their distinct
+    values (distinct.py); in Arrow storage every frame made of them converts each column (seen: from-fhir's memory
+    per Observation 2150 bytes, over its 2000-byte bound; equal strings no longer one object in summary). Set on
+    import where the option is at its default; a user's explicit choice is kept.
+    """
+    import pandas as pd
+
+    try:
+        if pd.get_option("mode.string_storage") == "auto":
+            pd.set_option("mode.string_storage", "python")
+    except (KeyError, ValueError):  # pragma: no cover - a pandas without the option or the value
+        pass

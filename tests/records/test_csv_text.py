@@ -25,11 +25,11 @@ def _quoted(cell: str) -> str:
 
 
 def _read(text: str):
-    return read_csv_text(text.encode("utf-8"), text, "labs.csv")
+    return read_csv_text(text.encode("utf-8"), lambda: text, "labs.csv")
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(BLANKS, RECORD), min_size=1, max_size=12), st.sampled_from(["\n", "\r\n"]))
+@given(st.lists(st.tuples(BLANKS, RECORD), min_size=1, max_size=12), st.sampled_from(["\n", "\r\n", "\r"]))
 def test_every_record_is_placed_on_its_line(records, end):
     """Written as CSV quotes (RFC 4180: a value holding a comma, quote or line end in quotes); the line of
     each record counted from the text before it; records holding a line break come back as spans (first and
@@ -61,7 +61,7 @@ def test_stray_quotes_make_a_span_named_by_its_lines_and_column():
 
 def test_lone_cr_line_ends_and_a_bom_keep_the_count():
     text = "\ufeffa,b\r1,2\r\r3,4\r"
-    table = read_csv_text(text.encode("utf-8"), text.removeprefix("\ufeff"), "labs.csv")
+    table = read_csv_text(text.encode("utf-8"), lambda: text.removeprefix("\ufeff"), "labs.csv")
     assert table.rows.tolist() == [2, 4]
 
 
@@ -87,3 +87,13 @@ def test_quote_never_closed_names_its_line():
 def test_a_row_with_more_values_than_the_header_names_its_line(lines, line):
     with pytest.raises(InputError, match=rf"labs\.csv line {line}: 3 values but the header has 2 columns"):
         _read("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("cell", ['"1"', "1\x01"])  # a quote or a control character: read by pandas' C parser
+def test_lone_cr_line_ends_around_a_blank_line_keep_each_cell_in_its_column(cell):
+    """pandas' C parser, given 'a,b\\r\\r,1\\r' (classic Mac OS line ends, a blank line, an empty first
+    cell), read the record as ['1', '']: the file is read with its lone \\r written as \\n (the same lines)."""
+    text = f"a,b\r\r,{cell}\r\r2,3\r"
+    table = _read(text)
+    assert table.frame.values.tolist() == [["", cell.strip('"')], ["2", "3"]]
+    assert table.rows.tolist() == [3, 5]

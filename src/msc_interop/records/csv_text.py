@@ -19,7 +19,7 @@ import csv
 import io
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +27,7 @@ import pandas as pd
 
 from msc_interop.distinct import per_distinct
 from msc_interop.errors import InputError
+from msc_interop.records.csv_arrow import read_plain_csv
 
 _BOM = b"\xef\xbb\xbf"
 _BREAK = r"\r\n|\r|\n"  # a line break inside a value, counted once however it is written (as pandas splits lines)
@@ -77,13 +78,14 @@ class _Lines:
         self.raw = raw
         arr = np.frombuffer(raw, dtype=np.uint8)
         ends = _positions(arr, 10)
-        crlf = np.zeros(0, dtype=np.int64)
+        crlf = lone = np.zeros(0, dtype=np.int64)
         if b"\r" in raw:
             cr = _positions(arr, 13)
             follow = np.minimum(cr + 1, len(arr) - 1)
             lone = cr[(cr + 1 >= len(arr)) | (arr[follow] != 10)]
             crlf = cr[(cr + 1 < len(arr)) & (arr[follow] == 10)]
             ends = np.union1d(ends, lone)
+        self.lone_cr = bool(len(lone))  # a line ended by \r alone (classic Mac OS)
         self.starts = np.concatenate(([0], ends + 1)).astype(np.int64)
         self.ends = np.concatenate((ends, [len(arr)])).astype(np.int64)
         if len(crlf):  # the \r of \r\n is part of the line end, not of the line
@@ -104,21 +106,29 @@ class _Lines:
         return self.raw[self.starts[i]:self.ends[i]].decode("utf-8", errors="replace").removeprefix("\ufeff")
 
 
-def read_csv_text(raw: bytes, text: str | None, name: str) -> CsvTable:
-    """Parse a records CSV (`text` is `raw` decoded; None: `raw` is ASCII, decoded only for an error message)
-    into text cells, with the line each record starts on.
+def read_csv_text(raw: bytes, decode: Callable[[], str], name: str) -> CsvTable:
+    """Parse a records CSV into text cells, with the line each record starts on. `decode()`: `raw` as text, or
+    InputError naming the line of a byte that is not UTF-8; called only where pandas reads the file (Arrow checks
+    a plain file's UTF-8 itself) or an error message needs the text: a 100 MB file is not copied as text.
     Raises InputError naming the line for a quote never closed or a row with more values than the header."""
+    lines = _Lines(raw)
+    if not lines.control and len(lines.nonblank):  # a plain file: Arrow's reader, its distinct values known
+        frame = read_plain_csv(raw, _header_cells(lines), len(lines.nonblank) - 1)
+        if frame is not None:
+            return CsvTable(frame, lines.nonblank[1:].copy(), control=False)
+    text = decode()  # UTF-8 checked (InputError naming the line) before pandas reads the bytes
+    if lines.lone_cr:  # pandas' C parser shifts the cells of a record after a blank line ended by a lone \r
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")  # ('a,b\r\r,1' gave ['1', '']): the same lines
     try:  # from the bytes (already checked to be UTF-8): pandas' C parser reads them without a copy as str
         df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
     except pd.errors.ParserError as exc:
-        raise _unparsable(raw.decode("ascii") if text is None else text, name, exc) from None
+        raise _unparsable(text, name, exc) from None
     if not isinstance(df.index, pd.RangeIndex):  # pandas made the first columns an index: the first row is long
-        raise _unparsable(raw.decode("ascii") if text is None else text, name, None)
+        raise _unparsable(text, name, None)
     header_breaks = [c for c in df.columns if "\n" in str(c) or "\r" in str(c)]
     if header_breaks:
         raise InputError(f"{name} line 1: the header cell {header_breaks[0]!r} spans lines (a stray '\"'?); "
                          "write each column name on the header line")
-    lines = _Lines(raw)
     if len(lines.nonblank) == len(df) + 1:  # one record per non-blank line: the common case
         return CsvTable(df, lines.nonblank[1:].copy(), control=lines.control)
     breaks = _breaks_per_record(df)
@@ -132,6 +142,16 @@ def read_csv_text(raw: bytes, text: str | None, name: str) -> CsvTable:
         spans.append(Span(first, last, str(column), tuple((n, lines.text(n)) for n in inside)))
     keep = breaks == 0
     return CsvTable(df[keep].reset_index(drop=True), starts[keep], spans, lines.control)
+
+
+def _header_cells(lines: _Lines) -> list[str]:
+    """The first non-blank line split at commas (what a file without quotes names its columns); [] where it is
+    not UTF-8 (the file is then pandas', whose reading reports the byte)."""
+    i = int(lines.nonblank[0]) - 1
+    try:
+        return lines.raw[lines.starts[i]:lines.ends[i]].decode("utf-8").removeprefix("\ufeff").split(",")
+    except UnicodeDecodeError:
+        return []
 
 
 def _has_break(value: object) -> bool:

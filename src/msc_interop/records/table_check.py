@@ -55,7 +55,9 @@ def check_rows(df: pd.DataFrame, row_schema: dict[str, Any], schema_root: dict[s
     unknown = set(row_schema) - _SUPPORTED_ROW_KEYS
     if unknown:
         raise MappingDataError(f"records schema: row keyword(s) {sorted(unknown)} not supported by the table checker")
-    present = {c: per_distinct(lambda u: u.ne(""), df[c]) for c in df.columns}
+    named = set(row_schema.get("required", [])) | set(row_schema.get("properties", {}))
+    present = {c: per_distinct(lambda u: u.ne(""), df[c]) for c in df.columns if c in named}  # (not the others:
+    # a reader's row numbers, a column outside the form: a million distinct values for nothing)
     for col in row_schema.get("required", []):
         if col in df.columns:
             yield CellProblem(col, ~present[col], f"required field '{col}' is empty", "REJ-REC-001")

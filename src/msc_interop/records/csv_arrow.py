@@ -1,0 +1,59 @@
+"""A plain records CSV read by Arrow's CSV reader into text columns whose distinct values are found by the reader.
+
+Why: pandas' C parser makes one Python string per cell (1M lab rows x 9 columns: 9M objects, ~600 MB touched,
+~1.3 s), and the reader then factorizes every column again to strip its values. Arrow parses the bytes in C++ and
+dictionary-encodes each column as it goes: only the distinct values (a few tens of thousands) become Python
+strings, each column is an array of references to them, and its codes are handed to `distinct` (known to every
+later step within shared_columns()).
+
+Only a file whose meaning both parsers agree on is read here: no '"' at all (quoting rules differ at the edges:
+a stray quote, a quoted value spanning lines), no control character, a header of named columns, and one record
+per non-blank line with as many values as the header. Anything else (and any file Arrow refuses) returns None
+and pandas reads it as before, with its line-numbered errors (csv_text.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from msc_interop.columns_frame import frame_of_columns
+from msc_interop.distinct import coded
+
+_BLOCK = 1 << 24  # bytes Arrow parses at a time; a line longer than this is refused (pandas reads the file)
+
+
+def read_plain_csv(raw: bytes, header: list[str], records: int) -> pd.DataFrame | None:
+    """The text table of `raw` (UTF-8, already checked), columns named `header` (the first non-blank line split
+    at commas), or None when the file is not plain (see the module docstring) or does not hold `records`
+    records (the non-blank lines after the header): the caller then reads it with pandas."""
+    if not header or "" in header or b'"' in raw:
+        return None
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+    except ImportError:  # pragma: no cover - a dependency; without it every file is read by pandas
+        return None
+    text = pa.dictionary(pa.int32(), pa.string())
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(raw),
+            read_options=pacsv.ReadOptions(block_size=_BLOCK),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, text), null_values=[],
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a row of other length, a line over _BLOCK, ...
+        return None
+    if table.column_names != header or table.num_rows != records or records == 0:
+        return None
+    table = table.unify_dictionaries()  # one dictionary per column, values in order of first appearance
+    index = pd.RangeIndex(records)
+    columns = {}
+    for name in header:
+        chunks = table.column(name).chunks
+        if any(chunk.null_count for chunk in chunks):  # pragma: no cover - nulls are off above
+            return None
+        codes = np.concatenate([chunk.indices.to_numpy(zero_copy_only=False) for chunk in chunks])
+        uniques = chunks[0].dictionary.to_numpy(zero_copy_only=False).astype(object)
+        columns[name] = coded(codes, list(uniques), index)
+    return frame_of_columns(columns, index)
