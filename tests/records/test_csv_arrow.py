@@ -69,6 +69,7 @@ def test_a_plain_file_reads_as_pandas_reads_it(table, end, blank_lines, bom):
 @pytest.mark.parametrize(("raw", "why"), [
     (b'a,b\n1,"x, y"\n', "a quote: quoting edges differ between the parsers"),
     (b"a,\n1,2\n", "an unnamed column (pandas names it 'Unnamed: 1')"),
+    (b"a,a\n1,2\n", "a column named twice (pandas renames the second 'a.1'; the reader refuses it first)"),
     (b"a,b\n1\n2,3\n", "a short row"),
     (b"a,b\n1,2,3\n", "a long row"),
     (b"a,b\n", "no records"),
