@@ -95,6 +95,24 @@ def test_taken_rows_keep_their_codes() -> None:
     assert plain.equals(df.take(order).reset_index(drop=True))
 
 
+def test_taken_rows_are_what_dataframe_take_gives() -> None:
+    """take_rows takes a column at a time: the frame equals DataFrame.take's (values, dtypes, extension arrays,
+    column names, attrs), with a fresh RangeIndex, also for a frame whose names repeat."""
+    df = pd.DataFrame({"T": pd.Series(["a", None, "c", "a"], dtype=object), "I": pd.array([1, None, 3, 4], "Int64"),
+                       "S": pd.array(["x", "y", None, "x"], dtype="str"), "B": [True, False, True, False],
+                       "D": pd.to_datetime(["2020-01-01", "2021-02-03", None, "2020-01-01"]),
+                       "C": pd.Categorical(["p", "q", "p", None]), "F": [0.5, np.nan, -0.0, 2.0]},
+                      index=[10, 11, 12, 13])
+    df.attrs["msc_xpt"] = {"labels": {"T": "Text"}}
+    order = np.array([2, 0, 3, 1, 0])
+    for frame in (df, df.set_axis(["T", "I", "S", "B", "D", "C", "T"], axis=1)):
+        expected = frame.take(order).reset_index(drop=True)
+        got = distinct.take_rows(frame, order)
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+        assert got.columns.equals(frame.columns) and got.attrs == frame.attrs
+        assert got.attrs is not frame.attrs
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_known_codes_are_what_pandas_factorize_gives(seed: int) -> None:
     """Every code the scope holds, however found (factorized, taken, spread from answers), is exactly

@@ -119,11 +119,12 @@ def to_sdtm(
         if why and partition_subjects not in ("auto", 0, "off"):
             rejects.notes.append(f"--partition-subjects {partition_subjects}: read whole ({why[0]})")
         rows: dict[str, int] = {}
+        ahead = checks_ahead(study) if validate else None
         with _report_even_if_writing_fails(rejects, outdir):
             written = write_sdtm(study, outdir, formats, define, stamp, xpt_encoding=xpt_encoding,
-                                 notes=rejects.notes, max_file_size=max_file_size, rows=rows)
+                                 notes=rejects.notes, max_file_size=max_file_size, rows=rows, ahead=ahead)
         written += rejects.write(outdir)
-        validation = validate_written_sdtm(study, outdir, written) if validate else None
+        validation = validate_written_sdtm(study, outdir, written, ahead) if validate else None
     return ConversionResult(study, rejects, written, validation=validation, rows=rows)
 
 
@@ -227,15 +228,26 @@ def validate_written(outdir: Path, fhir_version: str | None = None):
     return validate_paths([outdir], fhir_version=fhir_version)
 
 
-def validate_written_sdtm(study: Study, outdir: Path, written: list[Path]):
+CONCURRENT_ROWS = 50_000  # records of a study from which write_sdtm writes its files in a forked process
+
+
+def checks_ahead(study: Study) -> Any:
+    """What write_sdtm needs to run the SDTM rules while its files are written (validate/written.py)."""
+    from msc_interop.validate.written import ChecksAhead
+
+    return ChecksAhead(study)
+
+
+def validate_written_sdtm(study: Study, outdir: Path, written: list[Path], ahead: Any = None):
     """What `validate_written(outdir)` finds in a to-sdtm output, from the Study that was written instead of
-    the files read back (validate/written.py; file-level checks still read what they need of each file)."""
+    the files read back (validate/written.py; file-level checks still read what they need of each file);
+    `ahead`: the ChecksAhead given to write_sdtm."""
     from msc_interop.validate import validate_paths
     from msc_interop.validate.written import validate_written_study
 
     if any(p.suffix == ".xpt" and p.stem.upper() not in study.datasets for p in written):
         return validate_paths([outdir])  # split datasets (LBCH, ...): checked as validate reads them
-    return validate_written_study(study, outdir, written)
+    return validate_written_study(study, outdir, written, ahead)
 
 
 def synth(outdir: str | Path, subjects: int = 9, seed: int = 2009, profile: str = "scale") -> list[Path]:
@@ -247,14 +259,20 @@ def synth(outdir: str | Path, subjects: int = 9, seed: int = 2009, profile: str 
 
 def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool, stamp: str, *,
                xpt_encoding: str | None = None, notes: list[str] | None = None,
-               max_file_size: int | None = None, rows: dict[str, int] | None = None) -> list[Path]:
+               max_file_size: int | None = None, rows: dict[str, int] | None = None,
+               ahead: Any = None) -> list[Path]:
     """SDTM files, one folder per format, with define.xml beside XPT and Dataset-JSON; what a reader of them
     must know (non-ASCII text in XPT, what define.xml could not state as the data are) is added to `notes`;
     the records of each dataset written (split pieces too: LBCH ...) to `rows`.
     `max_file_size` (bytes; default 5 GB): an XPT dataset larger is written split by --CAT (sdtm/split.py);
-    Dataset-JSON, NDJSON and CSV are written whole (FDA's limit is on XPT transport files)."""
-    from msc_interop.sdtm.define import write_define
-    from msc_interop.sdtm.formats import check_fits, text_encoding_of, write_study
+    Dataset-JSON, NDJSON and CSV are written whole (FDA's limit is on XPT transport files).
+    `ahead` (validate/written.py ChecksAhead): the SDTM rules of what is written run on it while a forked
+    process writes the dataset files, on a study of CONCURRENT_ROWS records or more where forked.can_fork();
+    the files are the same either way."""
+    from msc_interop.atomic import write_bytes_atomic
+    from msc_interop.forked import Forked, ForkedFailure, can_fork
+    from msc_interop.sdtm.define import define_document
+    from msc_interop.sdtm.formats import check_fits, dataset_file_name, text_encoding_of, write_study
     from msc_interop.sdtm.split import DEFAULT_MAX_FILE_SIZE, remove_stale_pieces, split_study
 
     said = check_fits(study, formats, xpt_encoding)  # all formats checked before any is written
@@ -263,19 +281,38 @@ def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool,
         split = split_study(study, max_file_size or DEFAULT_MAX_FILE_SIZE,
                             lambda name: text_encoding_of(study, name, xpt_encoding))
         said += split.notes
+    as_written = {fmt: split.study if fmt == "xpt" and split is not None else study for fmt in formats}
+
+    def dataset_files(fmt: str) -> list[Path]:
+        return write_study(as_written[fmt], outdir / fmt, [fmt], created=stamp, xpt_encoding=xpt_encoding,
+                           checked=as_written[fmt] is study)
+
+    forked = ahead is not None and can_fork() and sum(map(len, study.datasets.values())) >= CONCURRENT_ROWS
     written: list[Path] = []
-    for fmt in formats:
-        folder = outdir / fmt
-        as_written = split.study if fmt == "xpt" and split is not None else study
-        written += write_study(as_written, folder, [fmt], created=stamp, xpt_encoding=xpt_encoding,
-                               checked=as_written is study)
-        if rows is not None:
-            rows.update({name: len(df) for name, df in as_written.datasets.items()})
-        if define and fmt in ("xpt", "json"):
-            define_notes = write_define(study, folder / "define.xml", dataset_format=fmt, created=stamp,
-                                        split=split if fmt == "xpt" else None)
-            said += [n for n in define_notes if n not in said]
-            written.append(folder / "define.xml")
+    with Forked(lambda: {fmt: dataset_files(fmt) for fmt in formats}) if forked else contextlib.nullcontext() as child:
+        documents = {fmt: define_document(study, dataset_format=fmt, created=stamp,
+                                          split=split if fmt == "xpt" else None)
+                     for fmt in formats if define and fmt in ("xpt", "json")}
+        files_of = None
+        if child is not None:
+            for fmt in formats:
+                if as_written[fmt] is study:  # (split pieces are checked as validate reads them)
+                    document = documents.get(fmt)
+                    ahead.run_ahead(fmt, {n: outdir / fmt / dataset_file_name(n, fmt) for n in study.names},
+                                    outdir / fmt / "define.xml" if document else None,
+                                    document[0] if document else None)
+            try:
+                files_of = child.result()
+            except ForkedFailure:  # written here instead: the same files, or the error with its own message
+                files_of = None
+        for fmt in formats:
+            written += files_of[fmt] if files_of is not None else dataset_files(fmt)
+            if rows is not None:
+                rows.update({name: len(df) for name, df in as_written[fmt].datasets.items()})
+            if fmt in documents:
+                write_bytes_atomic(outdir / fmt / "define.xml", documents[fmt][0])
+                said += [n for n in documents[fmt][1] if n not in said]
+                written.append(outdir / fmt / "define.xml")
     said += remove_stale_pieces(written)
     if notes is not None:
         notes.extend(said)

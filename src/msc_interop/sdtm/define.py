@@ -556,12 +556,19 @@ def write_define(study: Study, path: Path, *, dataset_format: str = "xpt", creat
 
     >>> write_define(study, Path("out/define.xml"), created="2025-03-25T00:00:00")  # doctest: +SKIP
     """
+    document, notes = define_document(study, dataset_format=dataset_format, created=created, split=split)
+    write_bytes_atomic(path, document)
+    return notes
+
+
+def define_document(study: Study, *, dataset_format: str = "xpt", created: str | None = None,
+                    split: Split | None = None) -> tuple[bytes, list[str]]:
+    """The bytes write_define writes, and its notes (api.write_sdtm checks the document before writing it)."""
     notes: list[str] = []
     tree = build_define(study, dataset_format=dataset_format, created=created, notes=notes)
     if split is not None and split.pieces:
         describe_pieces(tree, split.pieces, DATASET_FORMATS[dataset_format], split.supp_labels)
-    write_bytes_atomic(path, to_bytes(tree))
-    return notes
+    return to_bytes(tree), notes
 
 
 def xsd_errors(document: etree._ElementTree | str | Path, schema: str | Path) -> list[str]:

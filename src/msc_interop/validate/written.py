@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 import pandas as pd
+from lxml import etree
 
 from msc_interop.errors import MscInteropError
 from msc_interop.inputs.kinds import RECORDS_DEFINITIONS, own_output
@@ -60,9 +61,44 @@ _HEADER_LIMIT = 16 << 20  # Dataset-JSON metadata larger than this is read with 
 _SCHEMA_ROWS = 10  # the rows MSC-DJSON-001 gives the schema (rules/files.py)
 
 
-def validate_written_study(study: Study, outdir: Path, written: Sequence[Path]) -> Report:
+class ChecksAhead:
+    """The SDTM rules of format folders run before their dataset files are written (api.write_sdtm runs them
+    while a forked process writes the files: forked.py): the views come from the Study as the files will hold
+    it, the standard from the define.xml document about to be written. validate_written_study, given this,
+    finds each such run where the files give those same views (the same objects) and that standard; where they
+    do not (a file read back), the rules run again there: the findings are those of a run after the writing."""
+
+    def __init__(self, study: Study):
+        self.runs = _Runs(study, Options())
+
+    def run_ahead(self, fmt: str, files: dict[str, Path], define_path: Path | None, define: bytes | None) -> None:
+        """The SDTM rules of the folder that will hold `files` (dataset -> path) and, if given, the define.xml
+        document `define` at `define_path`."""
+        runs = self.runs
+        tree = None
+        if define is not None:
+            try:
+                tree = etree.ElementTree(etree.fromstring(define, etree.XMLParser(resolve_entities=False,
+                                                                                     no_network=True)))
+            except etree.XMLSyntaxError:  # pragma: no cover - our own document; the folder's check reports it
+                return
+        frames: dict[str, pd.DataFrame] = {}
+        for name in files:
+            view = runs.view(fmt, name)
+            if view is None:  # read back after the writing: nothing to run ahead
+                return
+            frames[name] = view
+        columns, view_study, _ = runs._view(frames)
+        standard, conflicts = _standard(runs.options.sdtmig, tree, view_study, runs.options.ct)
+        source = str(define_path if define_path is not None else next(iter(files.values())).parent)
+        runs._sdtm(frames, columns, view_study, standard, tuple(conflicts), {k: str(v) for k, v in files.items()},
+                   source)
+
+
+def validate_written_study(study: Study, outdir: Path, written: Sequence[Path],
+                           ahead: ChecksAhead | None = None) -> Report:
     """The findings `validate_paths([outdir])` gives on a to-sdtm output, from the Study that was written
-    (`written`: the files write_sdtm returned)."""
+    (`written`: the files write_sdtm returned; `ahead`: the SDTM rules it ran while the files were written)."""
     outdir = Path(outdir)
     root = _classify(outdir) if outdir.is_dir() else None
     if root is None or own_output(outdir) is not None or any((outdir / n).is_file() for n in RECORDS_DEFINITIONS) \
@@ -70,7 +106,7 @@ def validate_written_study(study: Study, outdir: Path, written: Sequence[Path]) 
         return validate_paths([outdir])  # not the layout to-sdtm writes: as validate reads it
     options = Options()
     plans = _plans(outdir, written)
-    runs = _Runs(study, options)
+    runs = ahead.runs if ahead is not None and ahead.runs.study is study else _Runs(study, options)
     findings: list[Finding] = []
     found_any = False
     for sub in (p for p in sorted(outdir.iterdir()) if p.is_dir() and not p.name.startswith(".")):
@@ -138,6 +174,17 @@ class _Runs:
         self.options = options
         self.done: list[_Run] = []
         self.caches: list[tuple[dict[str, pd.DataFrame], ColumnCache, Study, StudyMeta | None]] = []
+        self._views: dict[tuple[str, str], pd.DataFrame | None] = {}
+
+    def view(self, fmt: str, name: str) -> pd.DataFrame | None:
+        """What a reader of the dataset's file in `fmt` would see (written_views.py), made once: a view that is
+        not the Study's own dataset (CSV's numbers as text, say) is then the same object for every caller, so
+        that a run made on it is found again (_sdtm, ChecksAhead)."""
+        key = ("json" if fmt == "ndjson" else fmt, name)
+        if key not in self._views:
+            view_of = {"xpt": xpt_view, "json": json_view, "csv": csv_view}[key[0]]
+            self._views[key] = view_of(self.study, name)
+        return self._views[key]
 
     def folder(self, plan: _Plan) -> list[Finding] | None:
         """The findings of one format folder (None: read it back as validate does)."""
@@ -146,7 +193,7 @@ class _Runs:
         frames: dict[str, pd.DataFrame] = {}
         headers: dict[str, dict[str, Any]] = {}
         for name, path in sorted(plan.files.items(), key=lambda kv: kv[1]):
-            view = _file(self.study, plan.fmt, name, path, findings, headers, self.options)
+            view = _file(self.view(plan.fmt, name), plan.fmt, name, path, findings, headers, self.options)
             if view is None:
                 return None
             frames[name] = view
@@ -222,15 +269,15 @@ def _studyid_finding(frames: dict[str, pd.DataFrame], files: dict[str, Path]) ->
     raise AssertionError("study_meta_from_data accepted the datasets it refused")  # pragma: no cover
 
 
-def _file(study: Study, fmt: str, name: str, path: Path, findings: list[Finding],
+def _file(view: pd.DataFrame | None, fmt: str, name: str, path: Path, findings: list[Finding],
           headers: dict[str, dict[str, Any]], options: Options) -> pd.DataFrame | None:
-    """The view of one written file and its file-level findings (appended); None: read the folder back."""
+    """The view of one written file (`view`: _Runs.view's) and its file-level findings (appended); None: read the
+    folder back."""
     if fmt == "xpt":
-        view = _xpt_file(study, name, path, findings, options)
+        view = _xpt_file(view, name, path, findings, options)
     elif fmt in ("json", "ndjson"):
-        view = _json_file(study, name, path, fmt == "ndjson", findings, headers)
-    else:
-        view = csv_view(study, name)
+        view = _json_file(view, name, path, fmt == "ndjson", findings, headers)
+    # (CSV: the view as it is; no file-level check)
     if view is not None:
         return view
     return _read_back(fmt, name, path, findings, headers, options)
@@ -249,9 +296,8 @@ def _read_back(fmt: str, name: str, path: Path, findings: list[Finding], headers
         return None
 
 
-def _xpt_file(study: Study, name: str, path: Path, findings: list[Finding], options: Options
+def _xpt_file(view: pd.DataFrame | None, name: str, path: Path, findings: list[Finding], options: Options
               ) -> pd.DataFrame | None:
-    view = xpt_view(study, name)
     if view is None:
         return None
     with reading(options.encoding) as log:
@@ -283,9 +329,8 @@ class _HeadRows(list):
                         f"{super().__len__()} and the count (validate/written.py)")
 
 
-def _json_file(study: Study, name: str, path: Path, ndjson: bool, findings: list[Finding],
+def _json_file(view: pd.DataFrame | None, name: str, path: Path, ndjson: bool, findings: list[Finding],
                headers: dict[str, dict[str, Any]]) -> pd.DataFrame | None:
-    view = json_view(study, name)
     if view is None:
         return None
     header = _json_header(path, ndjson)

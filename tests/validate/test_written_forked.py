@@ -1,0 +1,119 @@
+"""to-sdtm on two cores (api.write_sdtm with forked.Forked): a forked process writes the dataset files while
+this one writes define.xml and runs the SDTM rules on the Study (validate/written.py ChecksAhead). The files
+must be the bytes one process writes, the findings those of one process and of `validate PATH`, and each SDTM
+run made ahead must be the one the validation uses (not run twice)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import shared_path
+from msc_interop import api, forked
+from msc_interop.validate import validate_paths
+from msc_interop.validate import written as written_module
+from msc_interop.validate.model import Scope
+
+from .written_cases import CREATED, cases
+
+CASES = {name: (make, kw) for name, make, kw in cases(shared_path())}
+pytestmark = pytest.mark.skipif(not forked.can_fork(), reason="fork is used on Linux with two cores or more only")
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _sdtm_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The sources of the SDTM rule runs validate/written.py makes from now on."""
+    seen: list[str] = []
+    real = written_module.run
+
+    def counting(scope, ctx, **kw):
+        if scope == Scope.SDTM:
+            seen.append(ctx.source)
+        return real(scope, ctx, **kw)
+
+    monkeypatch.setattr(written_module, "run", counting)
+    return seen
+
+
+def _convert(name: str, tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch, two_cores: bool):
+    make, kw = CASES[name]
+    monkeypatch.setattr(api, "CONCURRENT_ROWS", 0 if two_cores else 10**12)
+    return api.to_sdtm(make(tmp_path), out, created=CREATED, **kw)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_two_cores_write_the_same_files_and_find_the_same(name: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    one_runs = _sdtm_runs(monkeypatch)
+    one = _convert(name, tmp_path, out, monkeypatch, two_cores=False)
+    one_files, one_runs_seen = _files(out), list(one_runs)
+    shutil.rmtree(out)
+    monkeypatch.undo()
+    forked_runs = _sdtm_runs(monkeypatch)
+    calls: list[bool] = []
+    real_fork = forked.Forked.__init__
+
+    def spy(self, fn):
+        calls.append(True)
+        real_fork(self, fn)
+
+    monkeypatch.setattr(forked.Forked, "__init__", spy)
+    two = _convert(name, tmp_path, out, monkeypatch, two_cores=True)
+    assert calls == [True], "the dataset files were not written by a forked process"
+    assert _files(out) == one_files
+    assert [f.as_dict() for f in two.validation.findings] == [f.as_dict() for f in one.validation.findings]
+    assert [f.as_dict() for f in two.validation.findings] == [f.as_dict() for f in validate_paths([out]).findings]
+    # each SDTM run made while the files were written is the one the validation used: no more runs than in one
+    # process (a format whose files were read back runs its own, in both)
+    assert len(forked_runs) == len(one_runs_seen)
+    assert two.rows == one.rows and two.rejects.notes == one.rejects.notes
+
+
+def test_a_failed_forked_write_is_done_again_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever ends the forked process (here: its function raises), this process writes the files itself:
+    the same files, the same findings."""
+    monkeypatch.setattr(api, "CONCURRENT_ROWS", 0)
+    make, kw = CASES["example"]
+    one = api.to_sdtm(make(tmp_path), tmp_path / "one", created=CREATED, **kw)
+    real_fork = forked.Forked.__init__
+
+    def failing(self, fn):
+        def boom():
+            raise OSError("disk on fire")
+        real_fork(self, boom)
+
+    monkeypatch.setattr(forked.Forked, "__init__", failing)
+    two = api.to_sdtm(make(tmp_path), tmp_path / "two", created=CREATED, **kw)
+    assert _files(tmp_path / "two") == _files(tmp_path / "one")
+    assert len(two.validation.findings) == len(one.validation.findings)
+
+
+def test_forked_returns_what_the_function_returns_or_says_why_not() -> None:
+    with forked.Forked(lambda: {"rows": [1, 2, 3]}) as child:
+        assert child.result() == {"rows": [1, 2, 3]}
+
+    def raises():
+        raise ValueError("no such dataset")
+
+    with forked.Forked(raises) as child, pytest.raises(forked.ForkedFailure, match="ValueError: no such dataset"):
+        child.result()
+
+    import os
+
+    with forked.Forked(lambda: os._exit(3)) as child, pytest.raises(forked.ForkedFailure, match="without a result"):
+        child.result()
+    with forked.Forked(lambda: 1) as child:  # not asked: waited for on leaving, no zombie left
+        pid = child._pid
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def test_one_process_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MSC_INTEROP_ONE_PROCESS", "1")
+    assert not forked.can_fork()
