@@ -275,21 +275,24 @@ def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool,
     from msc_interop.sdtm.formats import check_fits, dataset_file_name, text_encoding_of, write_study
     from msc_interop.sdtm.split import DEFAULT_MAX_FILE_SIZE, remove_stale_pieces, split_study
 
-    said = check_fits(study, formats, xpt_encoding)  # all formats checked before any is written
+    forked = ahead is not None and can_fork() and sum(map(len, study.datasets.values())) >= CONCURRENT_ROWS
+    # all formats checked before any is written (forked: by the process that writes them, first)
+    said = [] if forked else check_fits(study, formats, xpt_encoding)
     split = None
     if "xpt" in formats:
         split = split_study(study, max_file_size or DEFAULT_MAX_FILE_SIZE,
                             lambda name: text_encoding_of(study, name, xpt_encoding))
-        said += split.notes
     as_written = {fmt: split.study if fmt == "xpt" and split is not None else study for fmt in formats}
 
     def dataset_files(fmt: str) -> list[Path]:
         return write_study(as_written[fmt], outdir / fmt, [fmt], created=stamp, xpt_encoding=xpt_encoding,
                            checked=as_written[fmt] is study)
 
-    forked = ahead is not None and can_fork() and sum(map(len, study.datasets.values())) >= CONCURRENT_ROWS
+    def checked_and_written() -> tuple[list[str], dict[str, list[Path]]]:
+        return check_fits(study, formats, xpt_encoding), {fmt: dataset_files(fmt) for fmt in formats}
+
     written: list[Path] = []
-    with Forked(lambda: {fmt: dataset_files(fmt) for fmt in formats}) if forked else contextlib.nullcontext() as child:
+    with Forked(checked_and_written) if forked else contextlib.nullcontext() as child:
         documents = {fmt: define_document(study, dataset_format=fmt, created=stamp,
                                           split=split if fmt == "xpt" else None)
                      for fmt in formats if define and fmt in ("xpt", "json")}
@@ -302,9 +305,11 @@ def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool,
                                     outdir / fmt / "define.xml" if document else None,
                                     document[0] if document else None)
             try:
-                files_of = child.result()
-            except ForkedFailure:  # written here instead: the same files, or the error with its own message
-                files_of = None
+                fits, files_of = child.result()
+                said = fits
+            except ForkedFailure:  # checked and written here instead: the same files, or the error with its own
+                said, files_of = check_fits(study, formats, xpt_encoding), None  # message
+        said += split.notes if split is not None else []
         for fmt in formats:
             written += files_of[fmt] if files_of is not None else dataset_files(fmt)
             if rows is not None:

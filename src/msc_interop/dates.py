@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import iso8601
-from msc_interop.distinct import per_distinct, stripped_text
+from msc_interop.distinct import column_codes, per_distinct, stripped_text
 
 _SMALL = 256  # below this many distinct values, a Python loop beats the fixed cost of pandas string methods
 
@@ -188,8 +188,27 @@ def date_and_instant(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return parsed["date"], parsed["instant"]
 
 
+_PAIRS_FROM = 4096  # rows from which study_day works on the distinct (date, reference) pairs
+
+
 def study_day(dtc: pd.Series, reference: pd.Series) -> pd.Series:
-    """--DY from --DTC and RFSTDTC (SDTMIG 4.4.4): on/after: days + 1; before: days; NA if either is partial."""
+    """--DY from --DTC and RFSTDTC (SDTMIG 4.4.4): on/after: days + 1; before: days; NA if either is partial.
+    A long column is worked on its distinct (date, reference) pairs (a million lab rows hold ~70k: their codes
+    are known, distinct.column_codes), the days spread back to the rows."""
+    if len(dtc) < _PAIRS_FROM or not dtc.index.equals(reference.index):
+        return _study_day(dtc, reference)
+    date_codes, date_values = column_codes(dtc)
+    ref_codes, ref_values = column_codes(reference)
+    width = max(len(ref_values), 1)
+    pair, pairs = pd.factorize(date_codes.astype(np.int64) * width + ref_codes)
+    days = _study_day(pd.Series(np.asarray(date_values, dtype=object)[pairs // width], dtype=object),
+                      pd.Series(np.asarray(ref_values, dtype=object)[pairs % width], dtype=object))
+    values = days.to_numpy(dtype="int64", na_value=0)[pair]
+    return pd.Series(pd.arrays.IntegerArray(values, days.isna().to_numpy()[pair]), index=dtc.index, copy=False)
+
+
+def _study_day(dtc: pd.Series, reference: pd.Series) -> pd.Series:
+    """study_day row by row (column-wise)."""
     delta = (date_part(dtc) - date_part(reference)).dt.days
     day = delta + (delta >= 0).astype("int64")
     return day.astype("Int64")

@@ -28,6 +28,19 @@ def can_fork() -> bool:
         return False
 
 
+def _die_with_parent(parent: int) -> None:
+    """Linux prctl(PR_SET_PDEATHSIG, SIGKILL): a child whose parent was killed stops too, instead of finishing
+    files the parent will never describe (its temporary files are removed by the next run: atomic.py)."""
+    import contextlib
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):  # (not Linux's libc: nothing to ask)
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent went before the request was made
+        os._exit(1)
+
+
 class ForkedFailure(Exception):
     """The forked function raised (its traceback, as text, is the message) or the child died."""
 
@@ -41,11 +54,13 @@ class Forked:
         read_end, write_end = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child
             status = 1
             try:
                 os.close(read_end)
+                _die_with_parent(parent)
                 gc.disable()  # short-lived: a collection would walk (so write, so copy) the pages of every object
                 try:
                     payload = pickle.dumps(("ok", fn()), protocol=pickle.HIGHEST_PROTOCOL)

@@ -70,6 +70,22 @@ class CsvTable:
     control: bool = True
 
 
+def _has_control(raw: bytes) -> bool:
+    """Whether the file holds a control character: a C0 byte other than a line end, DEL, or C1 (UTF-8 C2 80..C2
+    9F); two C-level passes."""
+    return bool(raw.translate(None, _NOT_CONTROL)) or (b"\xc2" in raw and
+                                                       re.search(rb"\xc2[\x80-\x9f]", raw) is not None)
+
+
+def _lines_if_all_filled(raw: bytes) -> int | None:
+    """The number of lines when every line ends at \n and none is empty (the common export), found with C-level
+    byte searches instead of _Lines' scan: the records are then lines 2..n; None otherwise. (A line of spaces
+    is not found here: in a file of two columns or more it has too few values, and Arrow refuses the file.)"""
+    if not raw or b"\r" in raw or b"\n\n" in raw or raw.startswith((b"\n", _BOM + b"\n")):
+        return None
+    return raw.count(b"\n") + (not raw.endswith(b"\n"))
+
+
 class _Lines:
     """Where each line of the file starts and ends (bytes), and which lines are not blank; lines end at
     \\n, \\r\\n or \\r, as pandas reads them; a blank line holds nothing but spaces and tabs (pandas skips it)."""
@@ -97,9 +113,7 @@ class _Lines:
         for i in np.flatnonzero(~blank & ((first == 32) | (first == 9))).tolist():  # few: look at each
             blank[i] = raw[self.starts[i]:self.ends[i]].strip(b" \t") == b""
         self.nonblank = np.flatnonzero(~blank) + 1  # 1-based line numbers
-        # a control character: a C0 byte other than a line end, DEL, or C1 (UTF-8 C2 80..C2 9F)
-        self.control = bool(raw.translate(None, _NOT_CONTROL)) or (b"\xc2" in raw and
-                                                                  re.search(rb"\xc2[\x80-\x9f]", raw) is not None)
+        self.control = _has_control(raw)
 
     def text(self, line: int) -> str:
         i = line - 1
@@ -111,8 +125,15 @@ def read_csv_text(raw: bytes, decode: Callable[[], str], name: str) -> CsvTable:
     InputError naming the line of a byte that is not UTF-8; called only where pandas reads the file (Arrow checks
     a plain file's UTF-8 itself) or an error message needs the text: a 100 MB file is not copied as text.
     Raises InputError naming the line for a quote never closed or a row with more values than the header."""
+    filled = _lines_if_all_filled(raw)
+    header = _first_line(raw).split(",") if filled is not None else []
+    if len(header) > 1 and not _has_control(raw):  # a plain file: Arrow's reader, its distinct values known
+        frame = read_plain_csv(raw, header, filled - 1)
+        if frame is not None:
+            return CsvTable(frame, np.arange(2, filled + 1, dtype=np.int64), control=False)
     lines = _Lines(raw)
-    if not lines.control and len(lines.nonblank):  # a plain file: Arrow's reader, its distinct values known
+    if len(header) <= 1 and not lines.control and len(lines.nonblank):  # (blank lines, \r line ends, one column:
+        # the records counted on _Lines' non-blank lines)
         frame = read_plain_csv(raw, _header_cells(lines), len(lines.nonblank) - 1)
         if frame is not None:
             return CsvTable(frame, lines.nonblank[1:].copy(), control=False)
@@ -142,6 +163,15 @@ def read_csv_text(raw: bytes, decode: Callable[[], str], name: str) -> CsvTable:
         spans.append(Span(first, last, str(column), tuple((n, lines.text(n)) for n in inside)))
     keep = breaks == 0
     return CsvTable(df[keep].reset_index(drop=True), starts[keep], spans, lines.control)
+
+
+def _first_line(raw: bytes) -> str:
+    """The first line of a file whose lines end at \n ("" where it is not UTF-8: the file is then pandas')."""
+    end = raw.find(b"\n")
+    try:
+        return raw[:end if end >= 0 else len(raw)].decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        return ""
 
 
 def _header_cells(lines: _Lines) -> list[str]:

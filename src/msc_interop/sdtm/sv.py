@@ -8,14 +8,94 @@ and EPOCH from the records for a visit the schedule does not hold.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from msc_interop import dates, iso8601
-from msc_interop.distinct import per_distinct
+from msc_interop.distinct import column_codes
 from msc_interop.study import StudyMeta
 
 _SKIP = ("DM", "SV", "TS", "TV", "TA", "TE", "TI")
+
+
+class _Dated:
+    """One dated column of a dataset with VISITNUM, as codes of its subjects, visits, epochs and dates (shared
+    with the builders: distinct.column_codes), not a copy of its rows."""
+
+    def __init__(self, df: pd.DataFrame, dtc: str):
+        self.subject = column_codes(df["USUBJID"])
+        self.visitnum = column_codes(df["VISITNUM"])
+        n = len(df)
+        blank = (np.zeros(n, dtype=np.int32), np.array([""], dtype=object))  # (a dataset without VISIT / EPOCH)
+        self.visit = column_codes(df["VISIT"]) if "VISIT" in df.columns else blank
+        self.epoch = column_codes(df["EPOCH"]) if "EPOCH" in df.columns else blank
+        self.dtc = column_codes(df[dtc])
+
+
+def _global(parts: list[tuple[np.ndarray, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """The rows' codes of several columns in one numbering: (codes of all rows, one after another; the distinct
+    values), each part's distinct values factorized together (a few thousand, not a million rows)."""
+    values = pd.Series(np.concatenate([np.asarray(u, dtype=object) for _, u in parts]), dtype=object)
+    numbering, uniques = pd.factorize(values, use_na_sentinel=False)
+    codes, start = [], 0
+    for c, u in parts:
+        codes.append(numbering[start:start + len(u)][c])
+        start += len(u)
+    return (np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64)), np.asarray(uniques, dtype=object)
+
+
+def visit_spans(parts: list[_Dated]) -> pd.DataFrame | None:
+    """One row per subject and visit number with a dated record (sorted by both): the first VISIT and EPOCH
+    given (in the order of the parts and their rows), the latest date (PARTIAL), the earliest and latest
+    complete dates (SVSTDTC, SVENDTC; None without one). As pandas' groupby of the rows would give it (first,
+    max, min), on integer codes: the rows' text is never copied or compared (1M LB rows: ~0.6 s -> ~0.1 s)."""
+    if not parts:
+        return None
+    subject, subjects = _global([p.subject for p in parts])
+    dtc, texts = _global([p.dtc for p in parts])
+    visitnum = np.concatenate([np.asarray(p.visitnum[1], dtype="float64")[p.visitnum[0]] for p in parts])
+    visit, visits = _global([p.visit for p in parts])
+    epoch, epochs = _global([p.epoch for p in parts])
+    text = pd.Series(texts, dtype=object).fillna("").astype(str)
+    present_u = text.ne("").to_numpy()
+    complete_u = text.str.match(iso8601.COMPLETE_DATE).astype(bool).to_numpy()
+    rank_u, sorted_texts = pd.factorize(text, sort=True)  # ISO 8601 sorts as text: the rank orders the dates
+    keep = present_u[dtc] & ~np.isnan(visitnum)
+    if not keep.any():
+        return None
+    keep &= pd.notna(subjects)[subject]  # (a record without a subject is in no group: SV is empty, not absent)
+    subject, dtc, visitnum, visit, epoch = subject[keep], dtc[keep], visitnum[keep], visit[keep], epoch[keep]
+    subject_rank, subject_order = pd.factorize(subjects[subject], sort=True)
+    visit_rank, visit_order = pd.factorize(visitnum, sort=True)
+    key = subject_rank.astype(np.int64) * len(visit_order) + visit_rank
+    rank = rank_u[dtc].astype("float64")
+
+    def nullable(codes: np.ndarray, values: np.ndarray) -> np.ndarray:  # NaN where the value is null ("first"
+        return np.where(pd.isna(values)[codes], np.nan, codes)  # skips nulls)
+
+    frame = pd.DataFrame({"key": key, "visit": nullable(visit, visits), "epoch": nullable(epoch, epochs),
+                          "rank": rank, "complete": np.where(complete_u[dtc], rank, np.nan)})
+    g = frame.groupby("key", sort=True).agg(visit=("visit", "first"), epoch=("epoch", "first"),
+                                            partial=("rank", "max"), start=("complete", "min"),
+                                            end=("complete", "max"))
+    keys = g.index.to_numpy()
+    sorted_texts = np.asarray(sorted_texts, dtype=object)
+
+    def text_of(values: np.ndarray, of: np.ndarray) -> np.ndarray:  # None where NaN (no value / no date)
+        missing = np.isnan(values)
+        return np.where(missing, None, of[np.nan_to_num(values).astype(np.int64)])
+
+    return pd.DataFrame({
+        "USUBJID": pd.Series(np.asarray(subject_order, dtype=object)[keys // len(visit_order)], dtype=object),
+        "VISITNUM": np.asarray(visit_order, dtype="float64")[keys % len(visit_order)],
+        "VISIT": pd.Series(text_of(g["visit"].to_numpy(), visits), dtype=object),
+        "EPOCH": pd.Series(text_of(g["epoch"].to_numpy(), epochs), dtype=object),
+        "PARTIAL": pd.Series(sorted_texts[g["partial"].to_numpy().astype(np.int64)], dtype=object),
+        "SVSTDTC": pd.Series(text_of(g["start"].to_numpy(), sorted_texts), dtype=object),
+        "SVENDTC": pd.Series(text_of(g["end"].to_numpy(), sorted_texts), dtype=object),
+    })
 
 
 def build_sv(datasets: dict[str, pd.DataFrame], meta: StudyMeta, dm: pd.DataFrame) -> pd.DataFrame:
@@ -26,34 +106,10 @@ def build_sv(datasets: dict[str, pd.DataFrame], meta: StudyMeta, dm: pd.DataFram
             continue
         for col in (f"{name}DTC", f"{name}STDTC", f"{name}ENDTC"):
             if col in df.columns:
-                parts.append(pd.DataFrame({
-                    "USUBJID": df["USUBJID"].astype(object), "VISITNUM": df["VISITNUM"],
-                    "VISIT": df["VISIT"].astype(object) if "VISIT" in df.columns else "",
-                    "EPOCH": df["EPOCH"].astype(object) if "EPOCH" in df.columns else "",
-                    "DTC": df[col].astype(object)}))
-    if not parts:
+                parts.append(_Dated(df, col))
+    sv = visit_spans(parts)
+    if sv is None:
         return pd.DataFrame()
-    allv = pd.concat(parts, ignore_index=True)
-    # each date's text, presence and completeness found on its distinct values (a million LB rows hold ~70k)
-    allv["DTC"] = per_distinct(lambda u: u.fillna("").astype(str).astype(object), allv["DTC"])
-    allv = allv[per_distinct(lambda u: u.ne(""), allv["DTC"]) & allv["VISITNUM"].notna()]
-    if allv.empty:
-        return pd.DataFrame()
-    complete = per_distinct(lambda u: u.str.match(iso8601.COMPLETE_DATE).astype(bool), allv["DTC"])
-    keys = ["USUBJID", "VISITNUM"]
-    # the earliest / latest date as the rank of its text (ISO 8601 sorts as text): pandas reduces integers in C,
-    # where min / max of str columns run a Python loop per group (17 of 27 s of a 1M-row LB's build)
-    rank, texts = pd.factorize(allv["DTC"], sort=True)
-    allv = allv.assign(DTC=rank)
-    sv = allv.groupby(keys, sort=True).agg(VISIT=("VISIT", "first"), EPOCH=("EPOCH", "first"),
-                                           PARTIAL=("DTC", "max")).reset_index()
-    span = allv[complete].groupby(keys, sort=True).agg(SVSTDTC=("DTC", "min"), SVENDTC=("DTC", "max")).reset_index()
-    sv = sv.merge(span, on=keys, how="left")
-    texts = np.asarray(texts, dtype=object)
-    sv["PARTIAL"] = texts[sv["PARTIAL"].to_numpy()]
-    for col in ("SVSTDTC", "SVENDTC"):
-        at = sv[col].to_numpy(dtype="float64")
-        sv[col] = pd.Series(np.where(np.isnan(at), None, texts[np.nan_to_num(at).astype(np.int64)]), dtype=object)
     # a visit known only to the month or year: that partial date is its start (and no end is claimed)
     sv["SVSTDTC"] = sv["SVSTDTC"].where(sv["SVSTDTC"].notna(), sv["PARTIAL"]).astype(object)
     sv["SVENDTC"] = sv["SVENDTC"].fillna("").astype(object)
