@@ -169,7 +169,12 @@ def _instant_text(text: pd.Series) -> pd.Series:
 
 def date_part(values: pd.Series) -> pd.Series:
     """datetime64 of the date part of complete dates; NaT for partial or empty values."""
-    return per_distinct(lambda u: _date_text(stripped_text(u)), values)
+    return per_distinct(each_date_part, values)
+
+
+def each_date_part(values: pd.Series) -> pd.Series:
+    """date_part value by value, for values that are a column's distinct ones already (no factorization)."""
+    return _date_text(stripped_text(values))
 
 
 def _instant(values: pd.Series) -> pd.Series:

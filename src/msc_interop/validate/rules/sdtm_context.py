@@ -204,7 +204,7 @@ class SdtmContext:
         """(the rows' codes, datetime64[us] of each distinct value that is a complete date (with or without a
         time), NaT otherwise): a --DTC column parsed once for every rule that compares its dates."""
         codes, text = self.distinct_text(ds, col)
-        parsed = self.cached(("dates", ds, col), lambda: dates.date_part(pd.Series(text, dtype=object))
+        parsed = self.cached(("dates", ds, col), lambda: dates.each_date_part(pd.Series(text, dtype=object))
                              .to_numpy(dtype="datetime64[us]"))  # (ns would wrap past 2262 and before 1677)
         return codes, parsed
 

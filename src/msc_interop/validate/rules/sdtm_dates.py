@@ -42,7 +42,7 @@ def _dy_pairs(df: pd.DataFrame) -> list[tuple[str, str]]:
 def _day_numbers(u: pd.Series) -> np.ndarray:
     """Days since 1970-01-01 of the complete dates (YYYY-MM-DD, with or without a time); NaN otherwise."""
     if len(u) >= _SMALL:
-        parsed = dates.date_part(u).to_numpy(dtype="datetime64[us]")  # (ns wraps past 2262: a year typo)
+        parsed = dates.each_date_part(u).to_numpy(dtype="datetime64[us]")  # (ns wraps past 2262: a year typo)
         return (parsed - np.datetime64("1970-01-01", "us")) / np.timedelta64(1, "D")
     out = np.full(len(u), np.nan)
     for i, v in enumerate(u):
