@@ -28,6 +28,7 @@ from msc_interop.outcome import EXIT_OK, exit_status
 from msc_interop.partition import PARTITION_BYTES
 from msc_interop.rejects import RejectReport
 from msc_interop.runtime import trim_freed_memory
+from msc_interop.sdtm_output import checks_ahead, validate_written_sdtm, write_sdtm
 from msc_interop.study import Study
 
 __all__ = ["ConversionResult", "creation_time", "from_fhir", "load_study", "read_any", "summarize", "synth",
@@ -228,100 +229,11 @@ def validate_written(outdir: Path, fhir_version: str | None = None):
     return validate_paths([outdir], fhir_version=fhir_version)
 
 
-CONCURRENT_ROWS = 50_000  # records of a study from which write_sdtm writes its files in a forked process
-
-
-def checks_ahead(study: Study) -> Any:
-    """What write_sdtm needs to run the SDTM rules while its files are written (validate/written.py)."""
-    from msc_interop.validate.written import ChecksAhead
-
-    return ChecksAhead(study)
-
-
-def validate_written_sdtm(study: Study, outdir: Path, written: list[Path], ahead: Any = None):
-    """What `validate_written(outdir)` finds in a to-sdtm output, from the Study that was written instead of
-    the files read back (validate/written.py; file-level checks still read what they need of each file);
-    `ahead`: the ChecksAhead given to write_sdtm."""
-    from msc_interop.validate import validate_paths
-    from msc_interop.validate.written import validate_written_study
-
-    if any(p.suffix == ".xpt" and p.stem.upper() not in study.datasets for p in written):
-        return validate_paths([outdir])  # split datasets (LBCH, ...): checked as validate reads them
-    return validate_written_study(study, outdir, written, ahead)
-
-
 def synth(outdir: str | Path, subjects: int = 9, seed: int = 2009, profile: str = "scale") -> list[Path]:
     """Write synthetic study records (the shape of the bundled study) for `subjects` subjects."""
     from msc_interop.synth import generate
 
     return generate(subjects, seed, profile).write(outdir)
-
-
-def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool, stamp: str, *,
-               xpt_encoding: str | None = None, notes: list[str] | None = None,
-               max_file_size: int | None = None, rows: dict[str, int] | None = None,
-               ahead: Any = None) -> list[Path]:
-    """SDTM files, one folder per format, with define.xml beside XPT and Dataset-JSON; what a reader of them
-    must know (non-ASCII text in XPT, what define.xml could not state as the data are) is added to `notes`;
-    the records of each dataset written (split pieces too: LBCH ...) to `rows`.
-    `max_file_size` (bytes; default 5 GB): an XPT dataset larger is written split by --CAT (sdtm/split.py);
-    Dataset-JSON, NDJSON and CSV are written whole (FDA's limit is on XPT transport files).
-    `ahead` (validate/written.py ChecksAhead): the SDTM rules of what is written run on it while a forked
-    process writes the dataset files, on a study of CONCURRENT_ROWS records or more where forked.can_fork();
-    the files are the same either way."""
-    from msc_interop.atomic import write_bytes_atomic
-    from msc_interop.forked import Forked, ForkedFailure, can_fork
-    from msc_interop.sdtm.define import define_document
-    from msc_interop.sdtm.formats import check_fits, dataset_file_name, text_encoding_of, write_study
-    from msc_interop.sdtm.split import DEFAULT_MAX_FILE_SIZE, remove_stale_pieces, split_study
-
-    forked = ahead is not None and can_fork() and sum(map(len, study.datasets.values())) >= CONCURRENT_ROWS
-    # all formats checked before any is written (forked: by the process that writes them, first)
-    said = [] if forked else check_fits(study, formats, xpt_encoding)
-    split = None
-    if "xpt" in formats:
-        split = split_study(study, max_file_size or DEFAULT_MAX_FILE_SIZE,
-                            lambda name: text_encoding_of(study, name, xpt_encoding))
-    as_written = {fmt: split.study if fmt == "xpt" and split is not None else study for fmt in formats}
-
-    def dataset_files(fmt: str) -> list[Path]:
-        return write_study(as_written[fmt], outdir / fmt, [fmt], created=stamp, xpt_encoding=xpt_encoding,
-                           checked=as_written[fmt] is study)
-
-    def checked_and_written() -> tuple[list[str], dict[str, list[Path]]]:
-        return check_fits(study, formats, xpt_encoding), {fmt: dataset_files(fmt) for fmt in formats}
-
-    written: list[Path] = []
-    with Forked(checked_and_written) if forked else contextlib.nullcontext() as child:
-        documents = {fmt: define_document(study, dataset_format=fmt, created=stamp,
-                                          split=split if fmt == "xpt" else None)
-                     for fmt in formats if define and fmt in ("xpt", "json")}
-        files_of = None
-        if child is not None:
-            for fmt in formats:
-                if as_written[fmt] is study:  # (split pieces are checked as validate reads them)
-                    document = documents.get(fmt)
-                    ahead.run_ahead(fmt, {n: outdir / fmt / dataset_file_name(n, fmt) for n in study.names},
-                                    outdir / fmt / "define.xml" if document else None,
-                                    document[0] if document else None)
-            try:
-                fits, files_of = child.result()
-                said = fits
-            except ForkedFailure:  # checked and written here instead: the same files, or the error with its own
-                said, files_of = check_fits(study, formats, xpt_encoding), None  # message
-        said += split.notes if split is not None else []
-        for fmt in formats:
-            written += files_of[fmt] if files_of is not None else dataset_files(fmt)
-            if rows is not None:
-                rows.update({name: len(df) for name, df in as_written[fmt].datasets.items()})
-            if fmt in documents:
-                write_bytes_atomic(outdir / fmt / "define.xml", documents[fmt][0])
-                said += [n for n in documents[fmt][1] if n not in said]
-                written.append(outdir / fmt / "define.xml")
-    said += remove_stale_pieces(written)
-    if notes is not None:
-        notes.extend(said)
-    return written
 
 
 def from_fhir(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import shared_path
-from msc_interop import api, forked
+from msc_interop import api, forked, sdtm_output
 from msc_interop.validate import validate_paths
 from msc_interop.validate import written as written_module
 from msc_interop.validate.model import Scope
@@ -42,7 +42,7 @@ def _sdtm_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def _convert(name: str, tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch, two_cores: bool):
     make, kw = CASES[name]
-    monkeypatch.setattr(api, "CONCURRENT_ROWS", 0 if two_cores else 10**12)
+    monkeypatch.setattr(sdtm_output, "CONCURRENT_ROWS", 0 if two_cores else 10**12)
     return api.to_sdtm(make(tmp_path), out, created=CREATED, **kw)
 
 
@@ -78,7 +78,7 @@ def test_two_cores_write_the_same_files_and_find_the_same(name: str, tmp_path: P
 def test_a_failed_forked_write_is_done_again_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Whatever ends the forked process (here: its function raises), this process writes the files itself:
     the same files, the same findings."""
-    monkeypatch.setattr(api, "CONCURRENT_ROWS", 0)
+    monkeypatch.setattr(sdtm_output, "CONCURRENT_ROWS", 0)
     make, kw = CASES["example"]
     one = api.to_sdtm(make(tmp_path), tmp_path / "one", created=CREATED, **kw)
     real_fork = forked.Forked.__init__

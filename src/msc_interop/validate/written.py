@@ -182,8 +182,7 @@ class _Runs:
         that a run made on it is found again (_sdtm, ChecksAhead)."""
         key = ("json" if fmt == "ndjson" else fmt, name)
         if key not in self._views:
-            view_of = {"xpt": xpt_view, "json": json_view, "csv": csv_view}[key[0]]
-            self._views[key] = view_of(self.study, name)
+            self._views[key] = view_of(self.study, fmt, name)
         return self._views[key]
 
     def folder(self, plan: _Plan) -> list[Finding] | None:
@@ -267,6 +266,11 @@ def _studyid_finding(frames: dict[str, pd.DataFrame], files: dict[str, Path]) ->
         where = str(folders.pop()) if len(folders) == 1 else ", ".join(str(p) for p in files.values())
         return get_rule("MSC-IO-001").finding(file=where, kind="one study", error=exc)
     raise AssertionError("study_meta_from_data accepted the datasets it refused")  # pragma: no cover
+
+
+def view_of(study: Study, fmt: str, name: str) -> pd.DataFrame | None:
+    """What a reader of the dataset's file in `fmt` would see (written_views.py; None: read the file back)."""
+    return {"xpt": xpt_view, "json": json_view, "ndjson": json_view, "csv": csv_view}[fmt](study, name)
 
 
 def _file(view: pd.DataFrame | None, fmt: str, name: str, path: Path, findings: list[Finding],

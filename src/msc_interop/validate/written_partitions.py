@@ -50,6 +50,7 @@ from msc_interop.validate.written import (
     _plans,
     _studyid_columns,
     _studyid_finding,
+    view_of,
 )
 from msc_interop.validate.written_views import csv_view, json_rows_checked, json_view, xpt_view
 
@@ -104,7 +105,7 @@ def _folder(ps: PartitionedStudy, plan: _Plan, options: Options, runs: _SdtmRuns
             own_rows &= _spilled_file(ps, name, plan.fmt, path, findings, headers, options)
             frames[name] = proxy[name]
             continue
-        view = _file(proxy, plan.fmt, name, path, findings, headers, options)
+        view = _file(view_of(proxy, plan.fmt, name), plan.fmt, name, path, findings, headers, options)
         if view is None:
             return None
         own_rows &= view is proxy[name]
