@@ -9,13 +9,15 @@ system libraries are not fork-safe; Windows has no fork), with two cores or more
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import pickle
+import signal
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, BinaryIO
 
 
 def can_fork() -> bool:
@@ -31,9 +33,7 @@ def can_fork() -> bool:
 def _die_with_parent(parent: int) -> None:
     """Linux prctl(PR_SET_PDEATHSIG, SIGKILL): a child whose parent was killed stops too, instead of finishing
     files the parent will never describe (its temporary files are removed by the next run: atomic.py)."""
-    import contextlib
     import ctypes
-    import signal
 
     with contextlib.suppress(OSError, AttributeError):  # (not Linux's libc: nothing to ask)
         ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
@@ -51,11 +51,17 @@ class Forked:
     of this process is run or written twice."""
 
     def __init__(self, fn: Callable[[], Any]):
+        """Raises OSError where the system cannot fork now (memory, a process limit): the caller works alone."""
         read_end, write_end = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
         parent = os.getpid()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            raise
         if pid == 0:  # the child
             status = 1
             try:
@@ -73,31 +79,50 @@ class Forked:
                 os._exit(status)
         os.close(write_end)
         self._pid: int | None = pid
-        self._read_end = read_end
+        self._pipe: BinaryIO | None = os.fdopen(read_end, "rb")
 
     def __enter__(self) -> Forked:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        """Wait for a child whose result was not asked for (this process failed meanwhile): no zombie, no pipe
-        left open."""
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        """The child waited for when its result was not asked (no zombie, no pipe left open); stopped first when
+        this process is failing (an exception, Ctrl-C): its files are not wanted then."""
         if self._pid is not None:
-            with os.fdopen(self._read_end, "rb") as pipe:
-                pipe.read()
-            os.waitpid(self._pid, 0)
-            self._pid = None
+            self._finish(stop=exc_type is not None)
 
     def result(self) -> Any:
         """What fn() returned in the child (waits for it)."""
         if self._pid is None:
             raise RuntimeError("Forked.result() asked twice")
-        with os.fdopen(self._read_end, "rb") as pipe:
-            payload = pipe.read()  # (to the end: the child may block on a full pipe until it is read)
-        _, status = os.waitpid(self._pid, 0)
-        self._pid = None
+        payload, status = self._finish(stop=False)
         if not payload:
             raise ForkedFailure(f"the forked process ended without a result (wait status {status})")
         kind, value = pickle.loads(payload)
         if kind != "ok":
             raise ForkedFailure(value)
         return value
+
+    def _finish(self, stop: bool) -> tuple[bytes, int]:
+        """(what the child sent, its wait status); the child reaped and the pipe closed whatever happens here
+        (an interrupt while reading stops the child rather than wait for it)."""
+        assert self._pid is not None and self._pipe is not None
+        pid, pipe = self._pid, self._pipe
+        payload, status = b"", 0
+        try:
+            if stop:
+                _stop(pid)
+            else:
+                payload = pipe.read()  # (to the end: the child may block on a full pipe until it is read)
+        except BaseException:
+            _stop(pid)
+            raise
+        finally:
+            self._pid = self._pipe = None
+            pipe.close()
+            _, status = os.waitpid(pid, 0)
+        return payload, status
+
+
+def _stop(pid: int) -> None:
+    with contextlib.suppress(OSError):  # (gone already)
+        os.kill(pid, signal.SIGKILL)

@@ -70,8 +70,14 @@ def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool,
     def checked_and_written() -> tuple[list[str], dict[str, list[Path]]]:
         return check_fits(study, formats, xpt_encoding), {fmt: dataset_files(fmt) for fmt in formats}
 
+    child = None
+    if forked:
+        try:
+            child = Forked(checked_and_written)
+        except OSError:  # no fork now (memory, a process limit): all in this process
+            said = check_fits(study, formats, xpt_encoding)
     written: list[Path] = []
-    with Forked(checked_and_written) if forked else contextlib.nullcontext() as child:
+    with child if child is not None else contextlib.nullcontext():
         documents = {fmt: define_document(study, dataset_format=fmt, created=stamp,
                                           split=split if fmt == "xpt" else None)
                      for fmt in formats if define and fmt in ("xpt", "json")}

@@ -70,12 +70,14 @@ def test_a_plain_file_reads_as_pandas_reads_it(table, end, blank_lines, bom):
     (b'a,b\n1,"x, y"\n', "a quote: quoting edges differ between the parsers"),
     (b"a,\n1,2\n", "an unnamed column (pandas names it 'Unnamed: 1')"),
     (b"a,a\n1,2\n", "a column named twice (pandas renames the second 'a.1'; the reader refuses it first)"),
+    (b"a, \n1,2\n", "a blank column name"),
+    ("\ufeffa,b\n1,2\n".encode(), "a second BOM (pandas' utf-8-sig strips two, Arrow one)"),
     (b"a,b\n1\n2,3\n", "a short row"),
     (b"a,b\n1,2,3\n", "a long row"),
     (b"a,b\n", "no records"),
 ])
 def test_files_that_are_not_plain_are_left_to_pandas(raw, why):
-    header = raw.split(b"\n")[0].decode().split(",")
+    header = raw.split(b"\n")[0].decode().split(",")  # (as the caller splits it, after the first BOM)
     records = sum(1 for line in raw.split(b"\n")[1:] if line.strip())
     assert read_plain_csv(raw, header, records) is None, why
 
@@ -132,3 +134,9 @@ def test_a_plain_file_that_is_not_utf8_is_named_by_line(tmp_path):
         read_csv_text(raw, decode, "labs.csv")
     good = b"a,b\n1,caf\xc3\xa9\n"
     assert read_csv_text(good, decode, "labs.csv").frame["b"].tolist() == ["caf\u00e9"] and len(called) == 1
+
+
+def test_two_boms_name_the_first_column_as_pandas_does() -> None:
+    raw = b"\xef\xbb\xbf\xef\xbb\xbfsubject_id,visit\nS1,V1\n"
+    table = read_csv_text(raw, lambda: raw.decode("utf-8-sig"), "labs.csv")
+    assert table.frame.columns.tolist() == ["subject_id", "visit"] and table.frame.values.tolist() == [["S1", "V1"]]

@@ -117,3 +117,44 @@ def test_forked_returns_what_the_function_returns_or_says_why_not() -> None:
 def test_one_process_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MSC_INTEROP_ONE_PROCESS", "1")
     assert not forked.can_fork()
+
+
+def test_no_fork_now_means_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fork refused (ENOMEM, a process limit): the files are written here, the pipe closed."""
+    import errno
+    import os
+
+    monkeypatch.setattr(sdtm_output, "CONCURRENT_ROWS", 0)
+    make, kw = CASES["example"]
+    one = api.to_sdtm(make(tmp_path), tmp_path / "one", created=CREATED, **kw)
+
+    def no_fork():
+        raise OSError(errno.ENOMEM, "Cannot allocate memory")
+
+    monkeypatch.setattr(forked.os, "fork", no_fork)
+    fds = len(os.listdir("/proc/self/fd"))
+    two = api.to_sdtm(make(tmp_path), tmp_path / "two", created=CREATED, **kw)
+    assert len(os.listdir("/proc/self/fd")) == fds
+    assert _files(tmp_path / "two") == _files(tmp_path / "one")
+    assert two.rejects.notes == one.rejects.notes
+
+
+def test_an_interrupt_while_waiting_stops_and_reaps_the_child() -> None:
+    import os
+    import signal
+    import time
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt), forked.Forked(lambda: time.sleep(30)) as child:
+            pid = child._pid
+            signal.setitimer(signal.ITIMER_REAL, 0.3)
+            child.result()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    with pytest.raises(ChildProcessError):  # reaped: no zombie
+        os.waitpid(pid, os.WNOHANG)

@@ -27,8 +27,9 @@ def read_plain_csv(raw: bytes, header: list[str], records: int) -> pd.DataFrame 
     """The text table of `raw` (UTF-8, already checked), columns named `header` (the first non-blank line split
     at commas), or None when the file is not plain (see the module docstring) or does not hold `records`
     records (the non-blank lines after the header): the caller then reads it with pandas."""
-    if not header or "" in header or len(set(header)) < len(header) or b'"' in raw:
-        return None
+    if not header or any(not c.strip(" \t") for c in header) or header[0].startswith("\ufeff") \
+            or len(set(header)) < len(header) or b'"' in raw:
+        return None  # (an empty or blank column name, a second BOM, a name twice: pandas' reading differs)
     try:
         import pyarrow as pa
         import pyarrow.csv as pacsv
