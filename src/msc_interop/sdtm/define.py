@@ -563,7 +563,7 @@ def write_define(study: Study, path: Path, *, dataset_format: str = "xpt", creat
 
 def define_document(study: Study, *, dataset_format: str = "xpt", created: str | None = None,
                     split: Split | None = None) -> tuple[bytes, list[str]]:
-    """The bytes write_define writes, and its notes (api.write_sdtm checks the document before writing it)."""
+    """The bytes write_define writes, and its notes (sdtm_output.write_sdtm builds the document before writing it)."""
     notes: list[str] = []
     tree = build_define(study, dataset_format=dataset_format, created=created, notes=notes)
     if split is not None and split.pieces:

@@ -62,7 +62,7 @@ _SCHEMA_ROWS = 10  # the rows MSC-DJSON-001 gives the schema (rules/files.py)
 
 
 class ChecksAhead:
-    """The SDTM rules of format folders run before their dataset files are written (api.write_sdtm runs them
+    """The SDTM rules of format folders run before their dataset files are written (sdtm_output.write_sdtm runs them
     while a forked process writes the files: forked.py): the views come from the Study as the files will hold
     it, the standard from the define.xml document about to be written. validate_written_study, given this,
     finds each such run where the files give those same views (the same objects) and that standard; where they
