@@ -43,7 +43,12 @@ class ColumnCache:
 
     def spread(self, ds: str, col: str, fn: Callable[[pd.Series], Any]) -> pd.Series:
         """`fn` applied to the distinct values of a column, spread back to every row."""
-        codes, uniques = self.distinct(ds, col)
-        answer = np.asarray(fn(uniques))
+        codes, answer = self.answer(ds, col, fn)
         return pd.Series(answer[codes] if len(answer) else answer, index=self.datasets[ds].index)
+
+    def answer(self, ds: str, col: str, fn: Callable[[pd.Series], Any]) -> tuple[np.ndarray, np.ndarray]:
+        """(the rows' codes, `fn` of each distinct value): spread's answer before it is spread, for a rule that
+        can tell from the distinct answers alone that no row is flagged."""
+        codes, uniques = self.distinct(ds, col)
+        return codes, np.asarray(fn(uniques))
 

@@ -30,8 +30,12 @@ def _dtc_columns(df: pd.DataFrame) -> list[str]:
 def iso8601_extended(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df in ctx.frames():
         for col in _dtc_columns(df):
-            hint = ctx.spread(ds, col, dates.dtc_hints)
-            yield from ctx.at(meta, ds, hint.ne(""), col, hint=hint)
+            codes, hints = ctx.columns.answer(ds, col, dates.dtc_hints)  # per distinct value
+            flagged = hints != ""
+            if not flagged.any():  # (the common case: no row's value to spread)
+                yield from ctx.at(meta, ds, np.zeros(len(df), dtype=bool), col)
+                continue
+            yield from ctx.at(meta, ds, flagged[codes], col, hint=pd.Series(hints[codes], index=df.index))
 
 
 def _dy_pairs(df: pd.DataFrame) -> list[tuple[str, str]]:
