@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import iso8601
-from msc_interop.distinct import column_codes, per_distinct, stripped_text
+from msc_interop.columns_frame import frame_of_columns
+from msc_interop.distinct import per_distinct, row_codes, stripped_text
 
 _SMALL = 256  # below this many distinct values, a Python loop beats the fixed cost of pandas string methods
 
@@ -199,15 +200,11 @@ _PAIRS_FROM = 4096  # rows from which study_day works on the distinct (date, ref
 def study_day(dtc: pd.Series, reference: pd.Series) -> pd.Series:
     """--DY from --DTC and RFSTDTC (SDTMIG 4.4.4): on/after: days + 1; before: days; NA if either is partial.
     A long column is worked on its distinct (date, reference) pairs (a million lab rows hold ~70k: their codes
-    are known, distinct.column_codes), the days spread back to the rows."""
+    are known: distinct.row_codes), the days spread back to the rows."""
     if len(dtc) < _PAIRS_FROM or not dtc.index.equals(reference.index):
         return _study_day(dtc, reference)
-    date_codes, date_values = column_codes(dtc)
-    ref_codes, ref_values = column_codes(reference)
-    width = max(len(ref_values), 1)
-    pair, pairs = pd.factorize(date_codes.astype(np.int64) * width + ref_codes)
-    days = _study_day(pd.Series(np.asarray(date_values, dtype=object)[pairs // width], dtype=object),
-                      pd.Series(np.asarray(ref_values, dtype=object)[pairs % width], dtype=object))
+    pair, first = row_codes(frame_of_columns({"dtc": dtc, "reference": reference}, dtc.index))
+    days = _study_day(dtc.iloc[first].reset_index(drop=True), reference.iloc[first].reset_index(drop=True))
     values = days.to_numpy(dtype="int64", na_value=0)[pair]
     return pd.Series(pd.arrays.IntegerArray(values, days.isna().to_numpy()[pair]), index=dtc.index, copy=False)
 
