@@ -259,26 +259,28 @@ def collected_problem(value: str) -> str:
 
 def check_collected(values: pd.Series, earliest: str, latest: str) -> tuple[pd.Series, pd.Series]:
     """(bad, outside) of collected date text: not a real date (as normalize_collected says), and a real date
-    wholly before `earliest` or after `latest` (YYYY-MM-DD). Complete dates, most of any file, are checked
-    with numpy on their distinct values; the rest (partial, UN, invalid) through normalize_collected."""
-    def check(u: pd.Series) -> pd.DataFrame:
-        text = u.astype(str)
-        plain = text.str.match(iso8601.COLLECTED_COMPLETE).astype(bool).to_numpy()
-        bad = np.zeros(len(u), dtype=bool)
-        out = np.zeros(len(u), dtype=bool)
-        day = text[plain].str.slice(0, 10).to_numpy(dtype="U10")
-        if len(day):
-            bad[plain] = ~real_days(day)
-            out[plain] = ~bad[plain] & ((day < earliest) | (day > latest))
-        rest = ~plain
-        if rest.any():
-            dtc, wrong = normalize_collected(u[rest].reset_index(drop=True))
-            bad[rest] = wrong.to_numpy()
-            out[rest] = (outside(dtc, earliest, latest) & ~wrong).to_numpy()
-        return pd.DataFrame({"bad": bad, "outside": out})
-
-    both = per_distinct(check, values)
+    wholly before `earliest` or after `latest` (YYYY-MM-DD), per row (check_distinct_collected, spread)."""
+    both = per_distinct(lambda u: check_distinct_collected(u, earliest, latest), values)
     return both["bad"].astype(bool), both["outside"].astype(bool)
+
+
+def check_distinct_collected(u: pd.Series, earliest: str, latest: str) -> pd.DataFrame:
+    """check_collected of distinct values (columns "bad" and "outside", bool). Complete dates, most of any file,
+    are checked with numpy; the rest (partial, UN, invalid) through normalize_collected."""
+    text = u.astype(str)
+    plain = text.str.match(iso8601.COLLECTED_COMPLETE).astype(bool).to_numpy()
+    bad = np.zeros(len(u), dtype=bool)
+    out = np.zeros(len(u), dtype=bool)
+    day = text[plain].str.slice(0, 10).to_numpy(dtype="U10")
+    if len(day):
+        bad[plain] = ~real_days(day)
+        out[plain] = ~bad[plain] & ((day < earliest) | (day > latest))
+    rest = ~plain
+    if rest.any():
+        dtc, wrong = normalize_collected(u[rest].reset_index(drop=True))
+        bad[rest] = wrong.to_numpy()
+        out[rest] = (outside(dtc, earliest, latest) & ~wrong).to_numpy()
+    return pd.DataFrame({"bad": bad, "outside": out})
 
 
 def outside(dtc: pd.Series, earliest: str, latest: str) -> pd.Series:

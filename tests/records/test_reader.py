@@ -188,3 +188,7 @@ def test_column_checker_agrees_with_jsonschema(form, example_dir):
         flagged |= problem.mask
     assert flagged.tolist() == expected
     assert any(expected)  # the breakers did break something in every form
+    assert all(p.mask.any() for p in check_rows(df, row_schema, root))  # a problem is yielded only with rows
+    clean = pd.read_csv(example_dir / f"{form}.csv", dtype=str, keep_default_na=False)  # the example: valid rows
+    assert all(validator.is_valid({k: v for k, v in row.items() if v != ""}) for row in clean.to_dict("records"))
+    assert list(check_rows(clean, row_schema, root)) == []

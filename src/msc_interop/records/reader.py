@@ -435,6 +435,8 @@ def _reject_duplicates(records: RawRecords, form: str, key: list[str]) -> None:
     key = [k for k in key if k in df.columns]
     if not key or df.empty:
         return
+    if len(row_codes(df[key])[1]) == len(df):  # every key once (the common case): no row repeats another
+        return  # either, and the million-row combination of every column is not made
     data_cols = [c for c in df.columns if c != ROW]
     exact = _repeats(df[data_cols], keep_first=True)
     if exact.any():

@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from msc_interop.distinct import per_distinct
+from msc_interop.distinct import column_codes
 from msc_interop.errors import MappingDataError
 
 _SUPPORTED_ROW_KEYS = {"type", "required", "properties", "additionalProperties", "description"}
@@ -51,48 +52,72 @@ def resolve(schema_root: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]
 
 
 def check_rows(df: pd.DataFrame, row_schema: dict[str, Any], schema_root: dict[str, Any]) -> Iterator[CellProblem]:
-    """Yield the cell problems of `df` (all text, "" for an empty cell) under `row_schema`."""
+    """Yield the cell problems of `df` (all text, "" for an empty cell) under `row_schema`: each keyword decided on
+    the column's distinct values, and a problem yielded (its rows spread from the codes) only where a value
+    breaks it: a clean million-row form spreads nothing."""
     unknown = set(row_schema) - _SUPPORTED_ROW_KEYS
     if unknown:
         raise MappingDataError(f"records schema: row keyword(s) {sorted(unknown)} not supported by the table checker")
-    named = set(row_schema.get("required", [])) | set(row_schema.get("properties", {}))
-    present = {c: per_distinct(lambda u: u.ne(""), df[c]) for c in df.columns if c in named}  # (not the others:
-    # a reader's row numbers, a column outside the form: a million distinct values for nothing)
+    properties = row_schema.get("properties", {})
+    columns: dict[str, DistinctColumn] = {}
+
+    def distinct(col: str) -> DistinctColumn:  # (only the form's columns: not a reader's row numbers, not a column
+        if col not in columns:  # outside the form: a million distinct values for nothing)
+            columns[col] = DistinctColumn(df[col])
+        return columns[col]
+
     for col in row_schema.get("required", []):
-        if col in df.columns:
-            yield CellProblem(col, ~present[col], f"required field '{col}' is empty", "REJ-REC-001")
-    for col, raw in row_schema.get("properties", {}).items():
+        if col in df.columns and (rows := distinct(col).rows(~distinct(col).filled)) is not None:
+            yield CellProblem(col, rows, f"required field '{col}' is empty", "REJ-REC-001")
+    for col, raw in properties.items():
         if col not in df.columns:
             continue
         prop = resolve(schema_root, raw)
         unknown = set(prop) - _SUPPORTED_PROP_KEYS
         if unknown:
             raise MappingDataError(f"records schema: keyword(s) {sorted(unknown)} on '{col}' not supported")
-        values = df[col]
-        has = present[col]
+        column = distinct(col)
+        values, has = column.values, column.filled
+        found: list[tuple[np.ndarray, str]] = []
         if "pattern" in prop:
             # JSON Schema patterns are unanchored (search), like Python's re.search
             with warnings.catch_warnings():  # pandas warns about groups in the pattern; we only test a match
                 warnings.simplefilter("ignore", UserWarning)
-                pattern = prop["pattern"]
-                ok = per_distinct(lambda u, p=pattern: u.str.contains(p, regex=True).astype(bool), values)
-            yield CellProblem(col, has & ~ok, _describe(col, prop, "does not have the expected form"))
+                ok = values.str.contains(prop["pattern"], regex=True).astype(bool).to_numpy()
+            found.append((~ok, _describe(col, prop, "does not have the expected form")))
         if "enum" in prop:
-            yield CellProblem(col, has & ~per_distinct(lambda u, e=prop["enum"]: u.isin(e), values),
-                              f"'{col}' must be one of {', '.join(map(str, prop['enum']))}")
-        lengths = per_distinct(lambda u: u.str.len(), values) if {"minLength", "maxLength"} & set(prop) else None
+            found.append((~values.isin(prop["enum"]).to_numpy(dtype=bool),
+                          f"'{col}' must be one of {', '.join(map(str, prop['enum']))}"))
+        lengths = values.str.len().to_numpy() if {"minLength", "maxLength"} & set(prop) else None
         if "minLength" in prop:
-            yield CellProblem(col, has & (lengths < prop["minLength"]),
-                              f"'{col}' is shorter than {prop['minLength']} characters")
+            found.append((lengths < prop["minLength"], f"'{col}' is shorter than {prop['minLength']} characters"))
         if "maxLength" in prop:
-            yield CellProblem(col, has & (lengths > prop["maxLength"]),
-                              f"'{col}' is longer than {prop['maxLength']} characters")
+            found.append((lengths > prop["maxLength"], f"'{col}' is longer than {prop['maxLength']} characters"))
         if "maxBytes" in prop:  # rows already too long in characters are not listed twice
-            nbytes = per_distinct(lambda u: u.str.encode("utf-8").str.len(), values)
+            nbytes = values.str.encode("utf-8").str.len().to_numpy()
             longer = lengths > prop["maxLength"] if "maxLength" in prop else False
-            yield CellProblem(col, has & (nbytes > prop["maxBytes"]) & ~longer,
-                              f"'{col}' is longer than {prop['maxBytes']} bytes in UTF-8 (a character that is not "
-                              "ASCII takes 2-4 bytes)")
+            found.append(((nbytes > prop["maxBytes"]) & ~longer,
+                          f"'{col}' is longer than {prop['maxBytes']} bytes in UTF-8 (a character that is not ASCII "
+                          "takes 2-4 bytes)"))
+        for bad, reason in found:
+            if (rows := column.rows(has & bad)) is not None:
+                yield CellProblem(col, rows, reason)
+
+
+class DistinctColumn:
+    """A column's distinct values (distinct.column_codes: shared with the reader and the builders) and the rows
+    holding those a check flags."""
+
+    def __init__(self, values: pd.Series):
+        self.codes, uniques = column_codes(values)
+        self.values = pd.Series(uniques, dtype=object)
+        self.filled = self.values.ne("").to_numpy(dtype=bool)
+        self.index = values.index
+
+    def rows(self, flagged: np.ndarray) -> pd.Series | None:
+        """The rows' mask of the flagged distinct values; None when none is flagged."""
+        flagged = np.asarray(flagged, dtype=bool)
+        return pd.Series(flagged[self.codes], index=self.index) if flagged.any() else None
 
 
 def _describe(col: str, prop: dict[str, Any], fallback: str) -> str:

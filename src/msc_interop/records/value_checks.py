@@ -16,7 +16,7 @@ import pandas as pd
 
 from msc_interop import dates
 from msc_interop.distinct import per_distinct
-from msc_interop.records.table_check import CellProblem
+from msc_interop.records.table_check import CellProblem, DistinctColumn
 
 DATE_DEFS = ("#/$defs/partial_date", "#/$defs/partial_datetime")
 CONTROL = r"[\x00-\x1f\x7f-\x9f]"  # C0 (tab, line breaks, ...), DEL and C1: invisible, and SDTM cannot hold them
@@ -54,12 +54,13 @@ def date_problems(df: pd.DataFrame, row_schema: Mapping[str, Any], bounds: tuple
     for col, prop in row_schema.get("properties", {}).items():
         if col not in df.columns or prop.get("$ref") not in DATE_DEFS:
             continue
-        bad, out = dates.check_collected(df[col], earliest, latest)
-        if bad.any():
+        column = DistinctColumn(df[col])  # decided on the distinct values; rows spread only where one fails
+        found = dates.check_distinct_collected(column.values, earliest, latest)
+        if (bad := column.rows(found["bad"].to_numpy())) is not None:
             why = per_distinct(lambda u, c=col: u.map(lambda v: _date_reason(c, v)).astype(object),
                                df[col].where(bad, ""))
             yield CellProblem(col, bad, why, "REJ-REC-007")
-        if out.any():
+        if (out := column.rows(found["outside"].to_numpy())) is not None:
             yield CellProblem(col, out, f"'{col}' is outside the plausible dates of the study, {earliest} to "
                               f"{latest} (plausible_dates in study.yaml): a typing error?", "REJ-REC-012")
 
