@@ -1,4 +1,4 @@
-"""dates.study_day on a long column works on the distinct (date, reference) pairs: the same study days as the
+"""dates.study_day on a long column works on each column's distinct dates: the same study days as the
 row-by-row computation (dates._study_day), on dates complete, partial, empty, missing, with times, before and
 after the reference; and a study day by hand (SDTMIG 4.4.4: no day 0)."""
 

@@ -55,21 +55,23 @@ def visit_spans(parts: list[_Dated]) -> pd.DataFrame | None:
         return None
     subject, subjects = _global([p.subject for p in parts])
     dtc, texts = _global([p.dtc for p in parts])
-    visitnum = np.concatenate([np.asarray(p.visitnum[1], dtype="float64")[p.visitnum[0]] for p in parts])
+    visitnum, visitnums = _global([(c, np.asarray(u, dtype="float64")) for c, u in (p.visitnum for p in parts)])
     visit, visits = _global([p.visit for p in parts])
     epoch, epochs = _global([p.epoch for p in parts])
     text = pd.Series(texts, dtype=object).fillna("").astype(str)
     present_u = text.ne("").to_numpy()
     complete_u = text.str.match(iso8601.COMPLETE_DATE).astype(bool).to_numpy()
     rank_u, sorted_texts = pd.factorize(text, sort=True)  # ISO 8601 sorts as text: the rank orders the dates
-    keep = present_u[dtc] & ~np.isnan(visitnum)
+    visitnums = visitnums.astype("float64")
+    keep = present_u[dtc] & ~np.isnan(visitnums)[visitnum]
     if not keep.any():
         return None
     keep &= pd.notna(subjects)[subject]  # (a record without a subject is in no group: SV is empty, not absent)
     subject, dtc, visitnum, visit, epoch = subject[keep], dtc[keep], visitnum[keep], visit[keep], epoch[keep]
-    subject_rank, subject_order = pd.factorize(subjects[subject], sort=True)
-    visit_rank, visit_order = pd.factorize(visitnum, sort=True)
-    key = subject_rank.astype(np.int64) * len(visit_order) + visit_rank
+    # each row's rank among the subjects and visit numbers, from the ranks of the distinct values (sorted once)
+    subject_rank_u, subject_order = pd.factorize(subjects, sort=True)
+    visit_rank_u, visit_order = pd.factorize(visitnums, sort=True)
+    key = subject_rank_u.astype(np.int64)[subject] * len(visit_order) + visit_rank_u[visitnum]
     rank = rank_u[dtc].astype("float64")
 
     def nullable(codes: np.ndarray, values: np.ndarray) -> np.ndarray:  # NaN where the value is null ("first"
