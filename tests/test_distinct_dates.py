@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from msc_interop import dates
 from msc_interop.distinct import row_codes
@@ -27,6 +28,28 @@ def test_on_or_before_by_time_when_both_have_one_else_by_day() -> None:
                      "2020-01-05T10:00"], dtype=object)
     dose = pd.Series(["2020-01-05T09:00"] * 6 + ["2020-01-05"], dtype=object)
     assert dates.on_or_before(dtc, dose).tolist() == [True, False, True, False, False, False, True]
+
+
+def _on_or_before_row_by_row(dtc: pd.Series, reference: pd.Series) -> pd.Series:
+    """on_or_before as pandas computes it on whole columns (aligned by index): the reference for the numpy one."""
+    (da, ta), (db, tb) = dates.date_and_instant(dtc), dates.date_and_instant(reference)
+    both_time = ta.notna() & tb.notna()
+    return (da.notna() & db.notna()) & ta.le(tb).where(both_time, da.le(db))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_on_or_before_is_the_pandas_comparison(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    pool = np.array(["2020-01-05T08:00", "2020-01-05T08:00:30", "2020-01-05", "2020-01-04T23:59", "2020-01",
+                     "", None, " 2020-01-05 ", "2020-02-30", "2020-01-06T00:00"], dtype=object)
+    n = 500
+    dtc = pd.Series(pool[rng.integers(0, len(pool), n)], dtype=object, index=np.arange(7, 7 + n))
+    ref = pd.Series(pool[rng.integers(0, len(pool), n)], dtype=object, index=dtc.index)
+    got = dates.on_or_before(dtc, ref)
+    assert got.dtype == bool and got.index.equals(dtc.index)
+    assert got.tolist() == _on_or_before_row_by_row(dtc, ref).tolist()
+    other = ref.iloc[::2].set_axis(dtc.index[::2] + 1)  # rows matched by index, some with none: not before
+    assert dates.on_or_before(dtc, other).tolist() == _on_or_before_row_by_row(dtc, other).fillna(False).tolist()
 
 
 def test_date_and_instant_are_date_part_and_instant() -> None:

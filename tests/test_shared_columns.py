@@ -129,7 +129,10 @@ def test_known_codes_are_what_pandas_factorize_gives(seed: int) -> None:
         out = distinct.take_rows(df, positions)
         stripped = distinct.per_distinct(lambda u: u.fillna("").str.strip().astype(object), out["V"])
         flags = distinct.per_distinct(lambda u: u.fillna("").eq("c"), stripped)
-        for s in (out["V"], out["K"], stripped, flags):
+        both = distinct.per_distinct(lambda u: pd.DataFrame({"t": u.fillna("").astype(str).str.upper().astype(object),
+                                                             "n": u.isna()}), out["V"])  # a frame of answers
+        assert both.index.equals(out.index) and list(both.columns) == ["t", "n"]
+        for s in (out["V"], out["K"], stripped, flags, both["t"], both["n"]):
             codes, uniques = distinct.known_codes(s)
             expected_codes, expected_uniques = pd.factorize(s.to_numpy(), use_na_sentinel=False)
             assert codes.tolist() == expected_codes.tolist()
@@ -185,3 +188,18 @@ def test_numbered_in_order_is_pandas_numbering(dtype: type) -> None:
         assert not distinct.numbered_in_order(codes, n + 1)  # a value that never occurs
     assert not distinct.numbered_in_order(np.array([0, -1, 1], dtype=np.int64), 2)  # a sentinel is not a value
     assert distinct.numbered_in_order(np.r_[np.arange(127), 127, 127].astype(np.int8), 128)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_value_ranks_order_rows_as_sort_values(seed: int) -> None:
+    """value_ranks: equal values one rank, ranks in pandas' sort order, NaN after every value."""
+    rng = np.random.default_rng(seed)
+    pool = np.array(["b", "a", "c", None, "aa"], dtype=object)
+    values = pd.Series(pool[rng.integers(0, len(pool), 300)], dtype=object)
+    for col in (values, pd.Series(rng.integers(0, 4, 300).astype(float)).where(rng.random(300) > 0.2)):
+        ranks = distinct.value_ranks(col)
+        order = np.argsort(ranks, kind="stable")
+        assert order.tolist() == col.sort_values(kind="stable", na_position="last").index.tolist()
+        same = col.to_numpy()[:, None] == col.to_numpy()[None, :]
+        both_na = col.isna().to_numpy()[:, None] & col.isna().to_numpy()[None, :]
+        assert ((ranks[:, None] == ranks[None, :]) == (same | both_na)).all()

@@ -185,12 +185,17 @@ def _instant(values: pd.Series) -> pd.Series:
 def date_and_instant(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(date_part, _instant) of the same values with one pass over the distinct values: a --DTC with a clock
     time per record (vital signs) has as many distinct values as the dates and times it holds."""
-    def both(u: pd.Series) -> pd.DataFrame:
-        text = _text(u)
-        return pd.DataFrame({"date": _date_text(text), "instant": _instant_text(text)})
+    date, instant = _distinct_date_and_instant(values)
+    return (pd.Series(date[0][date[1]], index=values.index, copy=False),
+            pd.Series(instant[0][date[1]], index=values.index, copy=False))
 
-    parsed = per_distinct(both, values)
-    return parsed["date"], parsed["instant"]
+
+def _distinct_date_and_instant(values: pd.Series) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, None]]:
+    """((datetime64 of each distinct value's date part, the rows' codes), (of its instant, None)): parsed once per
+    distinct value, spread by the caller (numpy gathers, not a pandas frame per row)."""
+    codes, uniques = column_codes(values)
+    text = _text(pd.Series(uniques, dtype=object))
+    return (_date_text(text).to_numpy(), codes), (_instant_text(text).to_numpy(), None)
 
 
 _PAIRS_FROM = 4096  # rows from which study_day works on each column's distinct dates
@@ -224,17 +229,21 @@ def _study_day(dtc: pd.Series, reference: pd.Series) -> pd.Series:
 
 
 def on_or_before(dtc: pd.Series, reference: pd.Series) -> pd.Series:
-    """True where `dtc` is known to be on or before `reference`.
+    """True where `dtc` is known to be on or before `reference` (rows matched by index, as pandas aligns them).
 
     Both need a complete date; when both carry a time the times are compared, otherwise a date on the
     reference day counts as on or before (a pre-dose sample drawn the morning of the first infusion).
+    Each column's distinct values are parsed once; the rows compare datetime64 values in numpy.
     """
-    (da, ta), (db, tb) = date_and_instant(dtc), date_and_instant(reference)
-    both_time = ta.notna() & tb.notna()
-    by_date = da.le(db)
-    by_time = ta.le(tb)
-    known = da.notna() & db.notna()
-    return known & by_time.where(both_time, by_date)
+    if not dtc.index.equals(reference.index):
+        index = dtc.index.union(reference.index)
+        dtc, reference = dtc.reindex(index), reference.reindex(index)
+    (da_u, ca), (ta_u, _) = _distinct_date_and_instant(dtc)
+    (db_u, cb), (tb_u, _) = _distinct_date_and_instant(reference)
+    da, db, ta, tb = da_u[ca], db_u[cb], ta_u[ca], tb_u[cb]
+    both_time = ~np.isnat(ta) & ~np.isnat(tb)
+    known = ~np.isnat(da) & ~np.isnat(db)
+    return pd.Series(known & np.where(both_time, ta <= tb, da <= db), index=dtc.index, copy=False)
 
 
 # --- why a date is not valid, and whether it is plausible ----------------------------------------------------

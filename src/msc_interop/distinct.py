@@ -155,17 +155,24 @@ def sorted_positions(frame: pd.DataFrame, by: list[str]) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     keys, span = [], 1
     for col in by:
-        codes, uniques = column_codes(frame[col])
-        ranks, _ = pd.factorize(uniques, sort=True, use_na_sentinel=True)  # NaN: -1, placed last below
-        ranks = np.where(ranks < 0, len(uniques), ranks)
-        keys.append((ranks[codes], len(uniques) + 1))
-        span *= len(uniques) + 1
+        ranks = value_ranks(frame[col])
+        width = int(ranks.max()) + 1
+        keys.append((ranks, width))
+        span *= width
     if span >= 2**62:  # too many combinations for one integer: a sort per key
         return np.lexsort([k for k, _ in keys][::-1])
     combined = np.zeros(len(frame), dtype=np.int64)
     for key, width in keys:  # one integer per row, ordered as the keys are
         combined = combined * width + key
     return np.argsort(combined, kind="stable")  # rows often come near their order: a merge sort's short work
+
+
+def value_ranks(values: pd.Series) -> np.ndarray:
+    """Each row's rank in pandas' sort order of the column's values (equal values one rank, NaN after every value):
+    from the column's codes, the distinct values sorted, not a million rows."""
+    codes, uniques = column_codes(values)
+    ranks, _ = pd.factorize(uniques, sort=True, use_na_sentinel=True)  # NaN: -1, placed last
+    return np.where(ranks < 0, len(uniques), ranks)[codes]
 
 
 def in_order_of_appearance(codes: np.ndarray, uniques: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -229,8 +236,14 @@ def per_distinct(fn: Callable[[pd.Series], pd.Series | pd.DataFrame], values: pd
     codes, uniques = column_codes(values)
     answer = fn(pd.Series(uniques, dtype=object))
     if isinstance(answer, pd.DataFrame):
-        out = answer.iloc[codes]
-        out.index = values.index
+        if answer.columns.has_duplicates or not len(answer.columns) \
+                or not all(isinstance(t, np.dtype) for t in answer.dtypes):
+            out = answer.iloc[codes]
+            out.index = values.index
+            return out
+        # a column at a time, as spread_answer does (its codes known too), each its own block (no 2-D copy)
+        out = pd.concat([spread_answer(answer[c], codes, values.index).rename(c) for c in answer.columns], axis=1)
+        out.columns = answer.columns
         return out
     return spread_answer(answer, codes, values.index)  # the spread array is this Series' own
 

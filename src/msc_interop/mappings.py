@@ -25,6 +25,7 @@ import jsonschema
 import pandas as pd
 import yaml
 
+from msc_interop.distinct import per_distinct
 from msc_interop.errors import MappingDataError
 
 try:  # the C loader is ~10x faster on the CT extract; fall back where libyaml is missing
@@ -376,8 +377,7 @@ def normalize_unit(text: pd.Series) -> pd.Series:
     def lookup(u: pd.Series) -> pd.Series:
         return pd.Series([m.get(s, folded.get(_fold(s))) for s in u.fillna("").map(str).str.strip()], dtype=object)
 
-    codes, uniques = pd.factorize(text, use_na_sentinel=False)
-    return pd.Series(lookup(pd.Series(uniques, dtype=object)).to_numpy()[codes], index=text.index, dtype=object)
+    return per_distinct(lookup, text)  # (the column's codes shared: distinct.py)
 
 
 # --- Adverse event dictionary, exposure, SDTM metadata ------------------------------------------------------

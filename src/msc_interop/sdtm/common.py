@@ -14,7 +14,7 @@ import pandas as pd
 
 from msc_interop import dates, mappings
 from msc_interop.columns_frame import frame_of_columns
-from msc_interop.distinct import coded, per_distinct, row_codes, sorted_positions, take_rows
+from msc_interop.distinct import coded, per_distinct, row_codes, sorted_positions, take_rows, value_ranks
 from msc_interop.records.reader import RawRecords
 from msc_interop.study import StudyMeta
 
@@ -166,10 +166,8 @@ def last_before_first_dose(df: pd.DataFrame, first_dose: pd.Series, *, dtc: str,
     flag = np.zeros(len(df), dtype=np.int8)  # an index into ["", "Y"]
     if eligible.any():
         at = np.flatnonzero(eligible)
-        cand = df[[*by, dtc, "VISITNUM"]].iloc[at]
-        group, _ = row_codes(cand[by])
-        when, _ = row_codes(cand[[dtc, "VISITNUM"]], sort=True)
-        order = np.lexsort((np.arange(len(cand)), when, group))
+        group = row_codes(df[by])[0][at]  # (the whole columns' codes are known: distinct.shared_columns)
+        order = np.lexsort((at, *(value_ranks(df[c])[at] for c in ("VISITNUM", dtc)), group))
         ends = np.r_[np.flatnonzero(np.diff(group[order])), len(order) - 1]
         flag[at[order[ends]]] = 1
     return coded(flag, ["", "Y"], df.index)

@@ -102,8 +102,9 @@ def _conversion(records: RawRecords, testcd: pd.Series) -> tuple[pd.DataFrame, p
     """Normalise unit spellings to CDISC units, then join the test's factor to its standard unit (the join on
     the distinct test-and-unit pairs, spread back to the rows)."""
     df = records.forms[FORM]
-    unit = mappings.normalize_unit(df["unit"]) if "unit" in df.columns else pd.Series(np.nan, index=df.index)
-    key = pd.DataFrame({"LBTESTCD": _rows(testcd, df.index), "unit": unit.fillna("")}, index=df.index)
+    unit = (per_distinct(lambda u: mappings.normalize_unit(u).fillna(""), df["unit"]) if "unit" in df.columns
+            else pd.Series("", index=df.index, dtype=object))  # (per distinct spelling: its codes known)
+    key = pd.DataFrame({"LBTESTCD": _rows(testcd, df.index), "unit": unit}, index=df.index)
     codes, first = row_codes(key)
     pairs = key.iloc[first].reset_index(drop=True)
     table = pairs.merge(mappings.lab_unit_factors(), how="left", on=["LBTESTCD", "unit"])
