@@ -40,3 +40,21 @@ def test_ties_keep_row_order_and_empty_frame() -> None:
     df = pd.DataFrame({"USUBJID": ["B", "A", "B", "A"], "X": ["1", "1", "1", "0"]})
     assert sorted_positions(df, ["USUBJID", "X"]).tolist() == [3, 1, 0, 2]
     assert sorted_positions(df.iloc[:0], ["USUBJID"]).tolist() == []
+
+
+def test_seq_numbers_within_each_subject_as_cumcount() -> None:
+    """assign_seq numbers a subject's sorted rows 1..n (numbered_within_runs) as groupby().cumcount() + 1 does;
+    rows without a subject get none (pandas' answer)."""
+    from msc_interop.sdtm.common import assign_seq, numbered_within_runs
+
+    rng = np.random.default_rng(3)
+    subjects = np.array(["S-02", "S-01", "S-10", "S-03"], dtype=object)
+    df = pd.DataFrame({"USUBJID": subjects[rng.integers(0, 4, 200)], "LBTESTCD": rng.choice(["B", "A"], 200)})
+    got = assign_seq(df, "LBSEQ", ["LBTESTCD"])
+    expected = df.sort_values(["USUBJID", "LBTESTCD"], kind="stable").reset_index(drop=True)
+    assert got["LBSEQ"].tolist() == (expected.groupby("USUBJID").cumcount() + 1).tolist()
+    assert got["LBSEQ"].dtype == np.int64 and got["LBSEQ"].max() == expected["USUBJID"].value_counts().max()
+    assert numbered_within_runs(np.array([4, 4, 1, 4, 4, 4], dtype=np.int32)).tolist() == [1, 2, 1, 1, 2, 3]
+    assert numbered_within_runs(np.zeros(0, dtype=np.int32)).tolist() == []
+    df.loc[[3, 7], "USUBJID"] = None
+    assert assign_seq(df, "LBSEQ", ["LBTESTCD"])["LBSEQ"].isna().sum() == 2

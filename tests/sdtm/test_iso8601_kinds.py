@@ -6,8 +6,10 @@ from __future__ import annotations
 import hypothesis.strategies as st
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 
+from msc_interop.sdtm import define_model
 from msc_interop.sdtm.define_model import iso8601_datatype, iso8601_kind, iso8601_kinds
 
 _PIECES = ["2009", "2009-03", "2009-03-21", "T08", ":38", ":05", ".25", "Z", "+08:00", "-", "--", "/", "P", "1Y",
@@ -29,3 +31,15 @@ def test_kinds_by_hand() -> None:
         "date", "datetime", "partialDate", "partialDatetime", "incompleteDatetime", "durationDatetime",
         "intervalDatetime", "text", "text", "date"]  # the DataType patterns check form, not the calendar
     assert iso8601_datatype(["2009-03-28", "2009-03"]) == "partialDate"
+
+
+@pytest.mark.parametrize("extra", [[], ["2009-03-21\x00"], ["2009-03-21" * 10], [3.5, None]])
+def test_many_values_shaped_at_once_give_each_value_its_kind(extra: list) -> None:
+    """From _SHAPES_IN_NUMPY values on, the shapes are written as one array of code points: the same kinds as
+    value by value (and the per-value way where a value holds NUL, is long, or is not text)."""
+    rng = np.random.default_rng(11)
+    pieces = np.array(_PIECES, dtype=object)
+    values = ["".join(pieces[rng.integers(0, len(pieces), rng.integers(0, 7))]) for _ in range(3000)] + extra
+    kinds = iso8601_kinds(pd.Series(values, dtype=object))
+    assert kinds.tolist() == [iso8601_kind(v if isinstance(v, str) else str(v)) for v in values]
+    assert len(values) >= define_model._SHAPES_IN_NUMPY and "date" in kinds.tolist() and "text" in kinds.tolist()

@@ -14,7 +14,15 @@ import pandas as pd
 
 from msc_interop import dates, mappings
 from msc_interop.columns_frame import frame_of_columns
-from msc_interop.distinct import coded, per_distinct, row_codes, sorted_positions, take_rows, value_ranks
+from msc_interop.distinct import (
+    coded,
+    column_codes,
+    per_distinct,
+    row_codes,
+    sorted_positions,
+    take_rows,
+    value_ranks,
+)
 from msc_interop.records.reader import RawRecords
 from msc_interop.study import StudyMeta
 
@@ -118,8 +126,22 @@ def assign_seq(df: pd.DataFrame, seq_var: str, order: list[str]) -> pd.DataFrame
     """--SEQ: 1..n per USUBJID in the order of `order` (deterministic; stable sort)."""
     by = list(dict.fromkeys(["USUBJID", *order]))
     df = take_rows(df, sorted_positions(df, by))  # the keys sorted alone, the variables taken once in that order
-    df[seq_var] = df.groupby("USUBJID", sort=False).cumcount() + 1
+    codes, subjects = column_codes(df["USUBJID"])
+    if pd.isna(np.asarray(subjects, dtype=object)).any():  # (rows without a subject get none, as pandas gives)
+        df[seq_var] = df.groupby("USUBJID", sort=False).cumcount() + 1
+    else:
+        df[seq_var] = numbered_within_runs(codes)  # (sorted: a subject's rows are together)
     return df
+
+
+def numbered_within_runs(codes: np.ndarray) -> np.ndarray:
+    """1, 2, ... along each run of equal codes (a subject's rows, once sorted by subject): groupby().cumcount() + 1
+    of sorted keys, in numpy."""
+    n = len(codes)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if n else np.zeros(0, dtype=np.int64)
+    run_start = np.zeros(n, dtype=np.int64)
+    run_start[starts] = starts
+    return np.arange(1, n + 1, dtype=np.int64) - np.maximum.accumulate(run_start) if n else run_start
 
 
 def make_supp(rdomain: str, parent: pd.DataFrame, seq_var: str, qnam: str, qlabel: str, values: pd.Series,

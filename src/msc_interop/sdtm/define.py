@@ -36,7 +36,7 @@ from lxml import etree
 
 from msc_interop import mappings
 from msc_interop.atomic import write_bytes_atomic
-from msc_interop.distinct import column_codes
+from msc_interop.distinct import column_codes, row_codes
 from msc_interop.errors import MscInteropError, UnknownFormatError
 from msc_interop.sdtm.define_methods import lab_result_method, method_text
 from msc_interop.sdtm.define_model import (
@@ -156,7 +156,8 @@ class _Builder:
                     self.codelist_values.setdefault(v.codelist, set()).update(nonempty_text(df[v.name]))
                 # --TESTCD decodes: the paired --TEST of the same record (covers sponsor-extended codes too)
                 if v.codelist and v.name.endswith("TESTCD") and v.name[:-2] in df.columns:
-                    pairs = df[[v.name, v.name[:-2]]].drop_duplicates().sort_values([v.name, v.name[:-2]])
+                    pairs = df[[v.name, v.name[:-2]]]  # each distinct pair once (from the columns' codes)
+                    pairs = pairs.iloc[row_codes(pairs)[1]].sort_values([v.name, v.name[:-2]])
                     dec = self.decodes.setdefault(v.codelist, {})
                     for code, name in pairs.itertuples(index=False):
                         if code and name:

@@ -69,10 +69,31 @@ def iso8601_kinds(values: pd.Series) -> pd.Series:
     iso8601_kind, the classification define.xml's DataTypes were chosen by, run once per distinct shape of the
     values (digits written as 0): the ~70k distinct LBDTC of a million lab rows have a handful of shapes.
     """
-    shapes = [str(v).translate(_DIGIT_SHAPE) for v in values.tolist()]
-    codes, distinct = pd.factorize(np.array(shapes, dtype=object))
-    kinds = np.array([iso8601_kind(shape) for shape in distinct.tolist()] + [""], dtype=object)
+    codes, distinct = _digit_shapes(values)
+    kinds = np.array([iso8601_kind(shape) for shape in distinct] + [""], dtype=object)
     return pd.Series(kinds[codes] if len(codes) else kinds[:0], index=values.index, dtype=object)
+
+
+_SHAPES_IN_NUMPY = 1024  # values from which their shapes are written in numpy (a fixed-width array of code points)
+_SHAPE_WIDTH = 64  # ... when none is longer (an ISO 8601 value is at most ~40 characters; longer text: per value)
+
+
+def _digit_shapes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """(each value's code, the distinct shapes): str(value) with every ASCII digit 1-9 written as 0. Many text
+    values at once as one array of code points (no Python work per value); a value holding NUL (numpy's padding)
+    or one longer than _SHAPE_WIDTH sends them all the per-value way."""
+    items = values.tolist()
+    if len(items) >= _SHAPES_IN_NUMPY and pd.api.types.infer_dtype(items, skipna=False) == "string":
+        joined = "".join(items)
+        if "\x00" not in joined and max(map(len, items)) <= _SHAPE_WIDTH:
+            points = np.array(items, dtype=str)
+            width = points.dtype
+            points = points.view(np.uint32).copy()
+            points[(points >= ord("1")) & (points <= ord("9"))] = ord("0")
+            distinct, codes = np.unique(points.view(width), return_inverse=True)
+            return codes.reshape(-1), distinct.tolist()
+    codes, distinct = pd.factorize(np.array([str(v).translate(_DIGIT_SHAPE) for v in items], dtype=object))
+    return codes, list(distinct)
 
 
 def iso8601_datatype(values: Iterable[str], empty: str = EMPTY_ISO_DATATYPE) -> str:
@@ -118,8 +139,13 @@ def nonempty_text(s: pd.Series) -> list[str]:
 
 def _nonempty_values(s: pd.Series) -> list[str]:
     """nonempty_text in order of appearance: what a measure of the values needs (sorting 70k dates is not)."""
-    return column_answer(s, "nonempty_values",
-                         lambda: [v for v in column_codes(s)[1] if isinstance(v, str) and v != ""])
+    def values() -> list[str]:
+        distinct = np.asarray(column_codes(s)[1], dtype=object)
+        if pd.api.types.infer_dtype(distinct, skipna=False) == "string":  # (all text: one comparison in C)
+            return distinct[distinct != ""].tolist()
+        return [v for v in distinct.tolist() if isinstance(v, str) and v != ""]
+
+    return column_answer(s, "nonempty_values", values)
 
 
 def column_iso8601_kinds(s: pd.Series) -> dict[str, str]:
@@ -162,12 +188,12 @@ def _decimal_shape(numbers: Iterable[float]) -> tuple[int, int]:
 
 
 def numeric_shape(s: pd.Series, datatype: str) -> Shape:
-    num = pd.to_numeric(s, errors="coerce").dropna()
+    """The shape of a numeric variable, measured on its distinct values (the column's codes: distinct.py)."""
+    num = pd.unique(pd.to_numeric(pd.Series(column_codes(s)[1]), errors="coerce").dropna())
     if datatype == "integer":
-        values = [int(v) for v in pd.unique(num)]
-        length = max([1, *(len(str(v)) for v in values)])
+        length = max([1, *(len(str(int(v))) for v in num)])
         return Shape("integer", length, None, bool(len(num)))
-    whole, decimals = _decimal_shape(float(v) for v in pd.unique(num))
+    whole, decimals = _decimal_shape(float(v) for v in num)
     return Shape("float", whole + decimals, decimals, bool(len(num)))
 
 
