@@ -263,7 +263,8 @@ def _type_problem(ctx: DefineContext, ds: str, col: str, declared: str) -> tuple
         return "the data are character", example.iloc[0], int(example.index[0]) + 1
     if declared in covers:
         cover = covers[declared]
-        kinds = values.map(column_iso8601_kinds(s))  # the kinds define.xml was written from, shared
+        known = column_iso8601_kinds(s)  # the kinds define.xml was written from, shared (looked up in the dict:
+        kinds = pd.Series([known.get(v) for v in values.tolist()], index=values.index, dtype=object)  # no index)
         unknown = kinds.isna()
         if unknown.any():  # a value that is not text in the data (a number in a character column)
             kinds[unknown] = iso8601_kinds(values[unknown]).to_numpy()
