@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -192,3 +193,19 @@ def test_a_filtered_dataset_with_gaps_in_its_index_loses_no_row(study, tmp_path)
     back = read_sdtm(tmp_path)["EX"]
     assert len(back) == len(kept) and back["USUBJID"].ne("").all()
     assert back["EXSTDTC"].tolist() == kept["EXSTDTC"].tolist()
+
+
+def test_studyid_values_from_distinct_values_are_the_rows_own() -> None:
+    """_studyid_values (each row's STUDYID text, its first row) worked out on the distinct values gives what a
+    factorization of every row's stripped text gives; mixed values (1, 1.0, True) are kept apart."""
+    from msc_interop.sdtm.formats import _studyid_values, studyid_text
+
+    rng = np.random.default_rng(2)
+    pool = np.array(["S1", " S1", "S2 ", None, "", "S3"], dtype=object)
+    for column in (pd.Series(pool[rng.integers(0, len(pool), 400)], dtype=object),
+                   pd.Series([1, 1.0, "A", True, None, "A "], dtype=object)):
+        codes, values, firsts = _studyid_values(column)
+        text = studyid_text(column).tolist()
+        assert [values[c] for c in codes] == text
+        assert sorted(values) == sorted(set(text)) and len(values) == len(set(text))
+        assert firsts.tolist() == [text.index(v) for v in values]

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop.atomic import atomic_path
-from msc_interop.distinct import per_distinct
+from msc_interop.distinct import column_codes, first_rows, per_distinct
 from msc_interop.errors import InputError, MscInteropError, OutputLimitError, UnknownFormatError
 from msc_interop.inputs.kinds import SDTM_FORMAT_PREFERENCE, listed_files
 from msc_interop.sdtm import csvio, datasetjson, xpt
@@ -272,13 +272,26 @@ def _studyids(datasets: dict[str, pd.DataFrame]) -> dict[str, list[tuple[str, in
         df = datasets[name]
         if "STUDYID" not in df.columns:
             continue
-        codes, values = pd.factorize(studyid_text(df["STUDYID"]))
+        codes, values, firsts = _studyid_values(df["STUDYID"])
         counts = np.bincount(codes, minlength=len(values))
-        firsts = pd.Series(np.arange(len(codes))).groupby(codes).min()
         for i, value in enumerate(values):
             if value:
                 found.setdefault(value, []).append((name, int(counts[i]), int(firsts[i]) + 1))
     return dict(sorted(found.items()))
+
+
+def _studyid_values(column: pd.Series) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """(each row's code, the distinct STUDYID texts, the first row of each): for a text column from its
+    distinct values (distinct.column_codes), not a million strings factorized again."""
+    raw_codes, raw_values = column_codes(column)
+    if pd.api.types.infer_dtype(np.asarray(raw_values, dtype=object), skipna=True) not in ("string", "empty"):
+        codes, values = pd.factorize(studyid_text(column))  # (not only text: 1, 1.0 and True are one hash value)
+        firsts = pd.Series(np.arange(len(codes))).groupby(codes).min().to_numpy()
+        return codes, list(values), firsts
+    text_codes, values = pd.factorize(studyid_text(pd.Series(raw_values, dtype=object)).to_numpy(dtype=object))
+    firsts = np.full(len(values), len(column), dtype=np.int64)
+    np.minimum.at(firsts, text_codes, first_rows(np.asarray(raw_codes), len(raw_values)))
+    return text_codes[raw_codes], list(values), firsts
 
 
 def _choose_files(folder: Path) -> list[Path]:
