@@ -97,3 +97,14 @@ def test_lone_cr_line_ends_around_a_blank_line_keep_each_cell_in_its_column(cell
     table = _read(text)
     assert table.frame.values.tolist() == [["", cell.strip('"')], ["2", "3"]]
     assert table.rows.tolist() == [3, 5]
+
+
+@pytest.mark.parametrize("text, rows", [
+    ("a,b\n1,2\n\n3,4\n", [2, 4]),  # a blank line inside: Arrow's count is short, the lines are counted again
+    ("a,b\n1,2\n3,4\n\n", [2, 3]),  # a blank line at the end
+    ("a,b\n1,2\n \n3,4\n", [2, 4]),  # a line of spaces (Arrow refuses it; pandas skips it)
+    ("a,b\n1,2\n3,4", [2, 3]),  # no line end after the last record
+])
+def test_plain_files_with_blank_lines_keep_each_record_on_its_line(text, rows):
+    table = _read(text)
+    assert table.rows.tolist() == rows and table.frame.values.tolist() == [["1", "2"], ["3", "4"]]

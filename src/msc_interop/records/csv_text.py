@@ -77,13 +77,12 @@ def _has_control(raw: bytes) -> bool:
                                                        re.search(rb"\xc2[\x80-\x9f]", raw) is not None)
 
 
-def _lines_if_all_filled(raw: bytes) -> int | None:
-    """The number of lines when every line ends at \n and none is empty (the common export), found with C-level
-    byte searches instead of _Lines' scan: the records are then lines 2..n; None otherwise. (A line of spaces
-    is not found here: in a file of two columns or more it has too few values, and Arrow refuses the file.)"""
-    if not raw or b"\r" in raw or b"\n\n" in raw or raw.startswith((b"\n", _BOM + b"\n")):
-        return None
-    return raw.count(b"\n") + (not raw.endswith(b"\n"))
+def _lines_end_at_newline(raw: bytes) -> bool:
+    """Whether every line ends at \n (no \r) and the first is not blank: then, with Arrow's count of the records
+    equal to the lines after the header, every line is a record (Arrow skips a blank line: its count is then
+    short, and the file is _Lines'). (A line of spaces is not a record for pandas either: in a file of two columns
+    or more it has too few values, and Arrow refuses it.)"""
+    return bool(raw) and b"\r" not in raw and not raw.startswith((b"\n", _BOM + b"\n"))
 
 
 class _Lines:
@@ -125,12 +124,12 @@ def read_csv_text(raw: bytes, decode: Callable[[], str], name: str) -> CsvTable:
     InputError naming the line of a byte that is not UTF-8; called only where pandas reads the file (Arrow checks
     a plain file's UTF-8 itself) or an error message needs the text: a 100 MB file is not copied as text.
     Raises InputError naming the line for a quote never closed or a row with more values than the header."""
-    filled = _lines_if_all_filled(raw)
-    header = _first_line(raw).split(",") if filled is not None else []
+    header = _first_line(raw).split(",") if _lines_end_at_newline(raw) else []
     if len(header) > 1 and not _has_control(raw):  # a plain file: Arrow's reader, its distinct values known
-        frame = read_plain_csv(raw, header, filled - 1)
+        n_lines = raw.count(b"\n") + (not raw.endswith(b"\n"))  # every line a record? (Arrow skips a blank
+        frame = read_plain_csv(raw, header, n_lines - 1)  # line: its count is then short; _Lines' reading below)
         if frame is not None:
-            return CsvTable(frame, np.arange(2, filled + 1, dtype=np.int64), control=False)
+            return CsvTable(frame, np.arange(2, n_lines + 1, dtype=np.int64), control=False)
     lines = _Lines(raw)
     if len(header) <= 1 and not lines.control and len(lines.nonblank):  # (blank lines, \r line ends, one column:
         # the records counted on _Lines' non-blank lines)

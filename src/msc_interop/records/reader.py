@@ -25,7 +25,7 @@ import pandas as pd
 import yaml
 
 from msc_interop import dates, mappings
-from msc_interop.distinct import per_distinct, row_codes, stripped_text
+from msc_interop.distinct import column_codes, per_distinct, row_codes, stripped_text
 from msc_interop.errors import InputError, StudyDefinitionError
 from msc_interop.records.csv_text import read_csv_text
 from msc_interop.records.table_check import check_rows
@@ -285,10 +285,20 @@ def as_form_frame(df: pd.DataFrame, name: str, rows: Any = None) -> pd.DataFrame
         s = df[c]
         if not pd.api.types.is_string_dtype(s):
             s = s.astype(object).where(s.notna(), "").map(str)
-        df[c] = per_distinct(stripped_text, s)  # text's empty cells on the distinct values (no pass over the rows)
+        df[c] = _stripped(s)  # text's empty cells on the distinct values (no pass over the rows)
     # header is row 1; a CSV gives the line each record starts on (blank lines count, as a spreadsheet shows them)
     df.insert(0, ROW, pd.RangeIndex(2, len(df) + 2) if rows is None else rows)
     return df
+
+
+def _stripped(column: pd.Series) -> pd.Series:
+    """The column as stripped text ("" for null): the column itself (its codes known) when every distinct value is
+    text already stripped, as a clean export's are (no million-row copy of what it holds)."""
+    _codes, uniques = column_codes(column)
+    distinct = pd.Series(uniques, dtype=object)
+    if isinstance(column.dtype, np.dtype) and column.dtype == object and stripped_text(distinct).equals(distinct):
+        return column
+    return per_distinct(stripped_text, column)
 
 
 def _read_csv_folder(folder: Path, spans: RejectReport | None = None, clean: set[str] | None = None,
