@@ -146,6 +146,9 @@ def test_records_encoded_per_column_as_per_chunk(monkeypatch: pytest.MonkeyPatch
     assert len(whole) == 103 * 60
     assert whole == b"".join(frame_row_bytes(row, widths) for _, row in frame.iterrows())
     assert b"".join(xpt_rows.record_chunks(frame, widths, "utf-8", chunk_rows=10)) == whole
+    monkeypatch.setattr(xpt_rows, "CHUNK_BYTES", 7 * 60)  # records assembled 7 at a time (blocks of CHUNK_BYTES)
+    blocks = list(xpt_rows.record_chunks(frame, widths, "utf-8", chunk_rows=50))
+    assert [len(b) for b in blocks] == [7] * 14 + [5] and b"".join(blocks) == whole
     with shared_columns():
         assert xpt_rows.storage_widths(frame, "utf-8") == widths
         assert b"".join(xpt_rows.record_chunks(frame, widths, "utf-8", chunk_rows=10)) == whole

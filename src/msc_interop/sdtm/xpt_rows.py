@@ -25,7 +25,10 @@ import pandas as pd
 from msc_interop.distinct import column_codes
 from msc_interop.sdtm.xpt_layout import RECORD
 
-CHUNK_ROWS = 65_536  # rows encoded at once: bounds the memory of a write to a few tens of MB
+CHUNK_ROWS = 65_536  # rows encoded at once at most: bounds the memory of a write to a few tens of MB
+CHUNK_BYTES = 1 << 20  # records assembled at once: each variable's bytes are copied into rows of a block this
+# size, which stays in the processor's cache while every variable is written into it (17 MB blocks of 1M LB rows:
+# each 8-byte piece of each variable went to memory and back; XPT write 1.3 -> 0.85 s)
 TABLE_BYTES = 16 << 20  # a column whose distinct values encode in at most this many bytes is encoded once
 _MISSING = np.uint64(0x2E << 56)
 IBM_SATURATES = 2.0 ** 249  # from here on ReadStat (the reference writer) writes the largest IBM pattern
@@ -165,6 +168,7 @@ def record_chunks(frame: pd.DataFrame, widths: Mapping[str, int], encoding: str,
     cols = [str(c) for c in frame.columns]
     row_len = sum(widths[c] for c in cols)
     whole = len(frame) > chunk_rows
+    chunk_rows = max(1, min(chunk_rows, CHUNK_BYTES // max(row_len, 1)))
     columns = [_NumberColumn(frame[c]) if pd.api.types.is_numeric_dtype(frame[c])
                else _TextColumn(frame[c], widths[c], encoding, whole) for c in cols]
     for start in range(0, len(frame), chunk_rows):
