@@ -350,12 +350,13 @@ def dtc_hints(u: pd.Series) -> np.ndarray:
     """dtc_problem of each of `u` (distinct values): the common valid forms are checked column-wise first."""
     if len(u) < _SMALL:
         return np.array([dtc_problem(str(v)) for v in u], dtype=object)
-    text = u.astype(str)
+    text = u if pd.api.types.infer_dtype(u, skipna=False) == "string" else u.astype(str)  # (text: as it is)
     arr = text.to_numpy(dtype=object)
     plain, unsure = _plain_dtc_shapes(arr)
+    full = np.zeros(len(u), dtype=bool)
     if unsure.any():  # fractions of a second, non-ASCII digits: by the pattern
         plain[unsure] = text[unsure].str.fullmatch(iso8601.PLAIN_DTC).astype(bool).to_numpy()
-    full = plain & unsure & (text.str.len().to_numpy() >= 10)
+        full[unsure] = plain[unsure] & (text[unsure].str.len().to_numpy() >= 10)
     if full.any():  # 31 February passes the pattern: check the calendar (the shapes' own dates are checked)
         ok = pd.to_datetime(text[full].str.slice(0, 10), format="%Y-%m-%d", errors="coerce").notna()
         plain[full] = ok.to_numpy()
