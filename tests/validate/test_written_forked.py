@@ -6,6 +6,8 @@ run made ahead must be the one the validation uses (not run twice)."""
 from __future__ import annotations
 
 import shutil
+import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -132,9 +134,24 @@ def test_no_fork_now_means_one_process(tmp_path: Path, monkeypatch: pytest.Monke
         raise OSError(errno.ENOMEM, "Cannot allocate memory")
 
     monkeypatch.setattr(forked.os, "fork", no_fork)
-    fds = len(os.listdir("/proc/self/fd"))
+    pipes: list[tuple[int, int]] = []  # (fd, inode) of each pipe end this thread opened during the run
+    real_pipe, me = os.pipe, threading.get_ident()
+
+    def pipe():
+        ends = real_pipe()
+        if threading.get_ident() == me:  # (not another test's server or cluster threads in this worker)
+            pipes.extend((fd, os.fstat(fd).st_ino) for fd in ends)
+        return ends
+
+    monkeypatch.setattr(forked.os, "pipe", pipe)
     two = api.to_sdtm(make(tmp_path), tmp_path / "two", created=CREATED, **kw)
-    assert len(os.listdir("/proc/self/fd")) == fds
+    assert pipes, "Forked made no pipe"
+    for fd, inode in pipes:  # each end closed (or its number reused by something else since)
+        try:
+            info = os.fstat(fd)
+        except OSError:
+            continue
+        assert not (stat.S_ISFIFO(info.st_mode) and info.st_ino == inode), f"the pipe's fd {fd} is still open"
     assert _files(tmp_path / "two") == _files(tmp_path / "one")
     assert two.rejects.notes == one.rejects.notes
 
