@@ -67,8 +67,27 @@ def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool,
         return write_study(as_written[fmt], outdir / fmt, [fmt], created=stamp, xpt_encoding=xpt_encoding,
                            checked=as_written[fmt] is study)
 
-    def checked_and_written() -> tuple[list[str], dict[str, list[Path]]]:
-        return check_fits(study, formats, xpt_encoding), {fmt: dataset_files(fmt) for fmt in formats}
+    def folder_files(fmt: str) -> dict[str, Path]:
+        return {n: outdir / fmt / dataset_file_name(n, fmt) for n in study.names}
+
+    def define_of(fmt: str) -> tuple[bytes, list[str]] | None:
+        return define_document(study, dataset_format=fmt, created=stamp,
+                               split=split if fmt == "xpt" else None) if define and fmt in ("xpt", "json") else None
+
+    def checked_and_written() -> tuple[list[str], dict[str, list[Path]], dict[str, Any]]:
+        """(the limits' notes, each format's files, what the files and define.xml are found to hold: the checks
+        after the writing run here, on the core the rules leave free; define.xml built again for them)."""
+        fits, files_of = check_fits(study, formats, xpt_encoding), {fmt: dataset_files(fmt) for fmt in formats}
+        checks = {}
+        for fmt in formats:
+            if as_written[fmt] is study:  # (split pieces are checked as validate reads them)
+                try:
+                    document = define_of(fmt)
+                    checks[fmt] = ahead.checks_after_writing(fmt, folder_files(fmt), outdir / fmt / "define.xml"
+                                                             if document else None, document[0] if document else None)
+                except Exception:  # the files are written: the validation checks the folder itself
+                    checks[fmt] = None  # (and meets the same problem with its own message)
+        return fits, files_of, checks
 
     child = None
     if forked:
@@ -78,20 +97,18 @@ def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool,
             said = check_fits(study, formats, xpt_encoding)
     written: list[Path] = []
     with child if child is not None else contextlib.nullcontext():
-        documents = {fmt: define_document(study, dataset_format=fmt, created=stamp,
-                                          split=split if fmt == "xpt" else None)
-                     for fmt in formats if define and fmt in ("xpt", "json")}
+        documents = {fmt: document for fmt in formats if (document := define_of(fmt)) is not None}
         files_of = None
         if child is not None:
             for fmt in formats:
                 if as_written[fmt] is study:  # (split pieces are checked as validate reads them)
                     document = documents.get(fmt)
-                    ahead.run_ahead(fmt, {n: outdir / fmt / dataset_file_name(n, fmt) for n in study.names},
-                                    outdir / fmt / "define.xml" if document else None,
+                    ahead.run_ahead(fmt, folder_files(fmt), outdir / fmt / "define.xml" if document else None,
                                     document[0] if document else None)
             try:
-                fits, files_of = child.result()
+                fits, files_of, checks = child.result()
                 said = fits
+                ahead.runs.after_writing.update({fmt: found for fmt, found in checks.items() if found is not None})
             except ForkedFailure:  # checked and written here instead: the same files, or the error with its own
                 said, files_of = check_fits(study, formats, xpt_encoding), None  # message
         said += split.notes if split is not None else []

@@ -28,18 +28,34 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def _sdtm_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The sources of the SDTM rule runs validate/written.py makes from now on."""
+def _sdtm_runs(monkeypatch: pytest.MonkeyPatch, scope: Scope = Scope.SDTM) -> list[str]:
+    """The sources (files) of the rule runs of `scope` validate/written.py makes in this process from now on."""
     seen: list[str] = []
     real = written_module.run
 
-    def counting(scope, ctx, **kw):
-        if scope == Scope.SDTM:
+    def counting(run_scope, ctx, **kw):
+        if run_scope == Scope.SDTM == scope:
             seen.append(ctx.source)
-        return real(scope, ctx, **kw)
+        elif run_scope == scope:
+            seen.append(kw.get("file", ""))
+        return real(run_scope, ctx, **kw)
 
     monkeypatch.setattr(written_module, "run", counting)
     return seen
+
+
+def _checked_where_written(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The format folders whose file and define.xml checks the writing process made (and the validation used)."""
+    used: list[str] = []
+    real = written_module.FolderChecks.describes
+
+    def describes(self, plan):
+        ok = real(self, plan)
+        used.extend([plan.fmt] if ok else [])
+        return ok
+
+    monkeypatch.setattr(written_module.FolderChecks, "describes", describes)
+    return used
 
 
 def _convert(name: str, tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch, two_cores: bool):
@@ -57,7 +73,14 @@ def test_two_cores_write_the_same_files_and_find_the_same(name: str, tmp_path: P
     one_files, one_runs_seen = _files(out), list(one_runs)
     shutil.rmtree(out)
     monkeypatch.undo()
+    one_define = _sdtm_runs(monkeypatch, Scope.DEFINE)
+    _convert(name, tmp_path, out, monkeypatch, two_cores=False)
+    one_define_seen = list(one_define)
+    shutil.rmtree(out)
+    monkeypatch.undo()
     forked_runs = _sdtm_runs(monkeypatch)
+    forked_define = _sdtm_runs(monkeypatch, Scope.DEFINE)
+    where_written = _checked_where_written(monkeypatch)
     calls: list[bool] = []
     real_fork = forked.Forked.__init__
 
@@ -74,6 +97,11 @@ def test_two_cores_write_the_same_files_and_find_the_same(name: str, tmp_path: P
     # each SDTM run made while the files were written is the one the validation used: no more runs than in one
     # process (a format whose files were read back runs its own, in both)
     assert len(forked_runs) == len(one_runs_seen)
+    # define.xml's rules of a folder checked where its files were written are not run here again
+    defined = [f for f in where_written if (out / f / "define.xml").is_file()]
+    assert len(forked_define) == len(one_define_seen) - len(defined)
+    if name == "example":  # (xpt, json, ndjson, csv: each folder checked where it was written)
+        assert sorted(where_written) == sorted(p.name for p in out.iterdir() if p.is_dir()) and defined
     assert two.rows == one.rows and two.rejects.notes == one.rejects.notes
 
 

@@ -22,6 +22,7 @@ compares both on the bundled study, the CDISC examples and pilot, and a study wi
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -93,6 +94,52 @@ class ChecksAhead:
         source = str(define_path if define_path is not None else next(iter(files.values())).parent)
         runs._sdtm(frames, columns, view_study, standard, tuple(conflicts), {k: str(v) for k, v in files.items()},
                    source)
+
+    def checks_after_writing(self, fmt: str, files: dict[str, Path], define_path: Path | None,
+                             define: bytes | None) -> FolderChecks | None:
+        """The file-level and define.xml findings of the folder just written (`files`: dataset -> path; `define`:
+        the define.xml document to be written at `define_path`), as _Runs.folder finds them: run by the process
+        that wrote the files, after them (sdtm_output.write_sdtm's fork), and handed back (picklable). None where a
+        file would be read back (validate_written_study then reads it)."""
+        runs = self.runs
+        findings: list[Finding] = []
+        tree = None
+        if define is not None:
+            try:
+                tree = etree.ElementTree(etree.fromstring(define, etree.XMLParser(resolve_entities=False,
+                                                                                     no_network=True)))
+            except etree.XMLSyntaxError:  # pragma: no cover - our own document
+                return None
+        headers: dict[str, dict[str, Any]] = {}
+        frames = runs.files_checked(fmt, files, findings, headers)
+        if frames is None or any(view is not runs.view(fmt, name) for name, view in frames.items()):
+            return None  # (a file read back: the validation reads it again itself)
+        after = (runs.define_checked(fmt, define_path, tree, frames, dict(files), headers, frozenset(files))
+                 if tree is not None and define_path is not None else [])
+        return FolderChecks({k: str(v) for k, v in files.items()}, str(define_path) if define_path else None,
+                            _digest(define), findings, after)
+
+
+@dataclass
+class FolderChecks:
+    """What ChecksAhead.checks_after_writing found in one format folder: used by validate_written_study where the
+    folder holds exactly these files and this define.xml (the same bytes: its digest)."""
+
+    files: dict[str, str]
+    define: str | None
+    digest: str | None
+    before: list[Finding]  # the files' findings, in the folder's order (before the SDTM rules' findings)
+    after: list[Finding]  # define.xml's rules' findings (after them)
+
+    def describes(self, plan: _Plan) -> bool:
+        define = plan.define
+        return (self.files == {k: str(v) for k, v in plan.files.items()}
+                and self.define == (str(define) if define is not None else None)
+                and self.digest == (_digest(define.read_bytes()) if define is not None and define.is_file() else None))
+
+
+def _digest(document: bytes | None) -> str | None:
+    return hashlib.sha256(document).hexdigest() if document is not None else None
 
 
 def validate_written_study(study: Study, outdir: Path, written: Sequence[Path],
@@ -175,6 +222,7 @@ class _Runs:
         self.done: list[_Run] = []
         self.caches: list[tuple[dict[str, pd.DataFrame], ColumnCache, Study, StudyMeta | None]] = []
         self._views: dict[tuple[str, str], pd.DataFrame | None] = {}
+        self.after_writing: dict[str, FolderChecks] = {}  # format -> what the writing process found (write_sdtm)
 
     def view(self, fmt: str, name: str) -> pd.DataFrame | None:
         """What a reader of the dataset's file in `fmt` would see (written_views.py), made once: a view that is
@@ -191,11 +239,16 @@ class _Runs:
         tree = _parse_define(plan.define, findings) if plan.define is not None else None
         frames: dict[str, pd.DataFrame] = {}
         headers: dict[str, dict[str, Any]] = {}
-        for name, path in sorted(plan.files.items(), key=lambda kv: kv[1]):
-            view = _file(self.view(plan.fmt, name), plan.fmt, name, path, findings, headers, self.options)
-            if view is None:
+        found = self.after_writing.get(plan.fmt)
+        if found is not None and not findings and found.describes(plan):  # the files checked where written
+            findings = list(found.before)
+            frames = {name: self.view(plan.fmt, name) for name, _ in sorted(plan.files.items(), key=lambda kv: kv[1])}
+        else:
+            found = None
+            got = self.files_checked(plan.fmt, plan.files, findings, headers)
+            if got is None:
                 return None
-            frames[name] = view
+            frames = got
         files = {name: plan.files[name] for name in frames}
         columns, view_study, meta_error = self._view(frames)
         if meta_error is not None:
@@ -204,11 +257,31 @@ class _Runs:
         source = str(plan.define if plan.define is not None else plan.folder)
         findings += self._sdtm(frames, columns, view_study, standard, tuple(conflicts),
                                {k: str(v) for k, v in files.items()}, source)
-        if tree is not None and plan.define is not None:
-            ctx = DefineContext(plan.define, tree, view_study.datasets, files, plan.fmt, headers, document_level=True,
-                                folder_datasets=frozenset(plan.files), column_cache=columns)
-            findings += run(Scope.DEFINE, ctx, file=str(plan.define))
+        if found is not None:
+            findings += found.after
+        elif tree is not None and plan.define is not None:
+            findings += self.define_checked(plan.fmt, plan.define, tree, frames, files, headers, frozenset(plan.files))
         return findings
+
+    def files_checked(self, fmt: str, files: dict[str, Path], findings: list[Finding],
+                      headers: dict[str, dict[str, Any]]) -> dict[str, pd.DataFrame] | None:
+        """Each file's view (in the files' order) with its file-level findings appended; None: read back."""
+        frames: dict[str, pd.DataFrame] = {}
+        for name, path in sorted(files.items(), key=lambda kv: kv[1]):
+            view = _file(self.view(fmt, name), fmt, name, path, findings, headers, self.options)
+            if view is None:
+                return None
+            frames[name] = view
+        return frames
+
+    def define_checked(self, fmt: str, define: Path, tree: Any, frames: dict[str, pd.DataFrame],
+                       files: dict[str, Path], headers: dict[str, dict[str, Any]],
+                       folder: frozenset[str]) -> list[Finding]:
+        """define.xml's rules on the views `frames` of `files` (their column cache shared with the SDTM rules)."""
+        columns, view_study, _ = self._view(frames)
+        ctx = DefineContext(define, tree, view_study.datasets, files, fmt, headers, document_level=True,
+                            folder_datasets=folder, column_cache=columns)
+        return run(Scope.DEFINE, ctx, file=str(define))
 
     def _view(self, frames: dict[str, pd.DataFrame]) -> tuple[ColumnCache, Study, MscInteropError | None]:
         """The column cache and Study of a view (shared by the formats with the same view)."""
