@@ -15,6 +15,7 @@ import os
 import pickle
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any, BinaryIO
@@ -50,26 +51,33 @@ class Forked:
     (picklable), or raises ForkedFailure. The child leaves with os._exit: no atexit handler, no buffered output
     of this process is run or written twice."""
 
-    def __init__(self, fn: Callable[[], Any]):
-        """Raises OSError where the system cannot fork now (memory, a process limit): the caller works alone."""
+    def __init__(self, fn: Callable[..., Any], *, inbox: bool = False):
+        """Raises OSError where the system cannot fork now (memory, a process limit): the caller works alone.
+        `inbox`: fn(received) is called with a function that waits for what this process `send`s it (once): what
+        this process makes meanwhile (to-sdtm: define.xml) is handed over instead of being made twice."""
         read_end, write_end = os.pipe()
+        in_read, in_write = os.pipe() if inbox else (-1, -1)
         sys.stdout.flush()
         sys.stderr.flush()
         parent = os.getpid()
         try:
             pid = os.fork()
         except OSError:
-            os.close(read_end)
-            os.close(write_end)
+            for fd in (read_end, write_end, in_read, in_write):
+                if fd >= 0:
+                    os.close(fd)
             raise
         if pid == 0:  # the child
             status = 1
             try:
                 os.close(read_end)
+                if inbox:
+                    os.close(in_write)
                 _die_with_parent(parent)
                 gc.disable()  # short-lived: a collection would walk (so write, so copy) the pages of every object
                 try:
-                    payload = pickle.dumps(("ok", fn()), protocol=pickle.HIGHEST_PROTOCOL)
+                    result = fn(lambda: _received(in_read)) if inbox else fn()
+                    payload = pickle.dumps(("ok", result), protocol=pickle.HIGHEST_PROTOCOL)
                 except BaseException:  # (everything goes back to the parent, which decides)
                     payload = pickle.dumps(("error", traceback.format_exc()), protocol=pickle.HIGHEST_PROTOCOL)
                 with os.fdopen(write_end, "wb") as out:
@@ -78,8 +86,27 @@ class Forked:
             finally:
                 os._exit(status)
         os.close(write_end)
+        if inbox:
+            os.close(in_read)
         self._pid: int | None = pid
         self._pipe: BinaryIO | None = os.fdopen(read_end, "rb")
+        self._inbox = in_write  # (-1: none, or sent)
+        self._sender: threading.Thread | None = None
+
+    def send(self, value: Any) -> None:
+        """Hand `value` (picklable) to the child's `received()`, once; written by a thread, so that this process
+        goes on while the child is still busy (a pipe holds 64 KB until it is read)."""
+        if self._inbox < 0:
+            raise RuntimeError("Forked.send: no inbox, or sent already")
+        fd, self._inbox = self._inbox, -1
+        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+        def write() -> None:
+            with contextlib.suppress(OSError), os.fdopen(fd, "wb") as out:  # (the child gone: nobody to tell)
+                out.write(payload)
+
+        self._sender = threading.Thread(target=write, name="msc-interop-send", daemon=True)
+        self._sender.start()
 
     def __enter__(self) -> Forked:
         return self
@@ -108,6 +135,9 @@ class Forked:
         assert self._pid is not None and self._pipe is not None
         pid, pipe = self._pid, self._pipe
         payload, status = b"", 0
+        if self._inbox >= 0:  # never sent, and nothing will be now: the child's received() sees the end
+            os.close(self._inbox)
+            self._inbox = -1
         try:
             if stop:
                 _stop(pid)
@@ -120,7 +150,19 @@ class Forked:
             self._pid = self._pipe = None
             pipe.close()
             _, status = os.waitpid(pid, 0)
+            if self._sender is not None:  # (done, or stopped by the child's end)
+                self._sender.join()
+                self._sender = None
         return payload, status
+
+
+def _received(fd: int) -> Any:
+    """What the parent sent (Forked.send): read to the end of the inbox pipe."""
+    with os.fdopen(fd, "rb") as inbox:
+        payload = inbox.read()
+    if not payload:
+        raise EOFError("the parent sent nothing")
+    return pickle.loads(payload)
 
 
 def _stop(pid: int) -> None:

@@ -8,7 +8,7 @@ write a range at a time (sdtm/partitioned_write.py).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,25 +74,27 @@ def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool,
         return define_document(study, dataset_format=fmt, created=stamp,
                                split=split if fmt == "xpt" else None) if define and fmt in ("xpt", "json") else None
 
-    def checked_and_written() -> tuple[list[str], dict[str, list[Path]], dict[str, Any]]:
-        """(the limits' notes, each format's files, what the files and define.xml are found to hold: the checks
-        after the writing run here, on the core the rules leave free; define.xml built again for them)."""
+    def checked_and_written(received: Callable[[], dict[str, bytes]]
+                            ) -> tuple[list[str], dict[str, list[Path]], dict[str, Any]]:
+        """(the limits' notes, each format's files, what the files and define.xml are found to hold: checked here
+        after the writing, on the core the rules leave free, with the define.xml documents this process `received`
+        from the parent)."""
         fits, files_of = check_fits(study, formats, xpt_encoding), {fmt: dataset_files(fmt) for fmt in formats}
         checks = {}
-        for fmt in formats:
-            if as_written[fmt] is study:  # (split pieces are checked as validate reads them)
-                try:
-                    document = define_of(fmt)
+        try:
+            defines = received()
+            for fmt in formats:
+                if as_written[fmt] is study:  # (split pieces are checked as validate reads them)
                     checks[fmt] = ahead.checks_after_writing(fmt, folder_files(fmt), outdir / fmt / "define.xml"
-                                                             if document else None, document[0] if document else None)
-                except Exception:  # the files are written: the validation checks the folder itself
-                    checks[fmt] = None  # (and meets the same problem with its own message)
+                                                             if fmt in defines else None, defines.get(fmt))
+        except Exception:  # the files are written: the validation checks the folders itself (and meets the same
+            checks = {}  # problem, with its own message)
         return fits, files_of, checks
 
     child = None
     if forked:
         try:
-            child = Forked(checked_and_written)
+            child = Forked(checked_and_written, inbox=True)
         except OSError:  # no fork now (memory, a process limit): all in this process
             said = check_fits(study, formats, xpt_encoding)
     written: list[Path] = []
@@ -100,6 +102,7 @@ def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool,
         documents = {fmt: document for fmt in formats if (document := define_of(fmt)) is not None}
         files_of = None
         if child is not None:
+            child.send({fmt: document[0] for fmt, document in documents.items()})
             for fmt in formats:
                 if as_written[fmt] is study:  # (split pieces are checked as validate reads them)
                     document = documents.get(fmt)

@@ -84,9 +84,9 @@ def test_two_cores_write_the_same_files_and_find_the_same(name: str, tmp_path: P
     calls: list[bool] = []
     real_fork = forked.Forked.__init__
 
-    def spy(self, fn):
+    def spy(self, fn, **kw):
         calls.append(True)
-        real_fork(self, fn)
+        real_fork(self, fn, **kw)
 
     monkeypatch.setattr(forked.Forked, "__init__", spy)
     two = _convert(name, tmp_path, out, monkeypatch, two_cores=True)
@@ -113,10 +113,10 @@ def test_a_failed_forked_write_is_done_again_here(tmp_path: Path, monkeypatch: p
     one = api.to_sdtm(make(tmp_path), tmp_path / "one", created=CREATED, **kw)
     real_fork = forked.Forked.__init__
 
-    def failing(self, fn):
-        def boom():
+    def failing(self, fn, **kw):
+        def boom(*_received):
             raise OSError("disk on fire")
-        real_fork(self, boom)
+        real_fork(self, boom, **kw)
 
     monkeypatch.setattr(forked.Forked, "__init__", failing)
     two = api.to_sdtm(make(tmp_path), tmp_path / "two", created=CREATED, **kw)
@@ -142,6 +142,18 @@ def test_forked_returns_what_the_function_returns_or_says_why_not() -> None:
         pid = child._pid
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def test_forked_receives_what_this_process_sends() -> None:
+    """Forked(inbox=True): the child gets what is sent after the fork (a large value: the pipe holds 64 KB, the
+    sending does not wait for the child to read); nothing sent: the child's received() raises."""
+    big = {"define": b"x" * (1 << 20)}
+    with forked.Forked(lambda received: len(received()["define"]), inbox=True) as child:
+        child.send(big)
+        assert child.result() == 1 << 20
+    with forked.Forked(lambda received: received(), inbox=True) as child, \
+            pytest.raises(forked.ForkedFailure, match="EOFError: the parent sent nothing"):
+        child.result()
 
 
 def test_one_process_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
