@@ -5,6 +5,8 @@ nothing) and two independent jobs on it (to-sdtm writing its dataset files, and 
 memory) use two cores instead of one. Only where fork is safe with numpy and friends loaded: Linux (macOS's
 system libraries are not fork-safe; Windows has no fork), with two cores or more for this process.
 `MSC_INTEROP_ONE_PROCESS=1` turns it off (everything in one process, as on other systems).
+With `inbox=True` the parent can send the child one value after the fork (to-sdtm: the define.xml documents the
+child checks after writing the files), so that neither makes what the other has.
 """
 
 from __future__ import annotations
