@@ -58,7 +58,12 @@ class Forked:
         `inbox`: fn(received) is called with a function that waits for what this process `send`s it (once): what
         this process makes meanwhile (to-sdtm: define.xml) is handed over instead of being made twice."""
         read_end, write_end = os.pipe()
-        in_read, in_write = os.pipe() if inbox else (-1, -1)
+        try:
+            in_read, in_write = os.pipe() if inbox else (-1, -1)
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            raise
         sys.stdout.flush()
         sys.stderr.flush()
         parent = os.getpid()
@@ -78,7 +83,7 @@ class Forked:
                 _die_with_parent(parent)
                 gc.disable()  # short-lived: a collection would walk (so write, so copy) the pages of every object
                 try:
-                    result = fn(lambda: _received(in_read)) if inbox else fn()
+                    result = fn(_receiver(in_read)) if inbox else fn()
                     payload = pickle.dumps(("ok", result), protocol=pickle.HIGHEST_PROTOCOL)
                 except BaseException:  # (everything goes back to the parent, which decides)
                     payload = pickle.dumps(("error", traceback.format_exc()), protocol=pickle.HIGHEST_PROTOCOL)
@@ -100,15 +105,21 @@ class Forked:
         goes on while the child is still busy (a pipe holds 64 KB until it is read)."""
         if self._inbox < 0:
             raise RuntimeError("Forked.send: no inbox, or sent already")
-        fd, self._inbox = self._inbox, -1
-        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)  # (first: a value that does not pickle
+        out = os.fdopen(self._inbox, "wb")  # leaves the inbox open, closed by _finish)
+        self._inbox = -1
 
         def write() -> None:
-            with contextlib.suppress(OSError), os.fdopen(fd, "wb") as out:  # (the child gone: nobody to tell)
+            with contextlib.suppress(OSError), out:  # (the child gone: nobody to tell)
                 out.write(payload)
 
-        self._sender = threading.Thread(target=write, name="msc-interop-send", daemon=True)
-        self._sender.start()
+        sender = threading.Thread(target=write, name="msc-interop-send", daemon=True)
+        try:
+            sender.start()
+        except BaseException:  # (no thread now: the child sees the end of its inbox)
+            out.close()
+            raise
+        self._sender = sender
 
     def __enter__(self) -> Forked:
         return self
@@ -158,8 +169,19 @@ class Forked:
         return payload, status
 
 
+def _receiver(fd: int) -> Callable[[], Any]:
+    """The child's received(): what the parent sent (Forked.send), read to the end of the inbox pipe, once."""
+    got: list[Any] = []
+
+    def received() -> Any:
+        if not got:
+            got.append(_received(fd))
+        return got[0]
+
+    return received
+
+
 def _received(fd: int) -> Any:
-    """What the parent sent (Forked.send): read to the end of the inbox pipe."""
     with os.fdopen(fd, "rb") as inbox:
         payload = inbox.read()
     if not payload:

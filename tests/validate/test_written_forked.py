@@ -156,6 +156,50 @@ def test_forked_receives_what_this_process_sends() -> None:
         child.result()
 
 
+def test_a_value_that_does_not_pickle_is_not_sent_and_nothing_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """send() pickles first: a value that cannot be sent raises here, the inbox is closed when the result is
+    asked (the child's received() sees its end), and no pipe is left open."""
+    pipes = _pipes_opened(monkeypatch)
+    with forked.Forked(lambda received: received(), inbox=True) as child:
+        with pytest.raises(Exception, match="pickle"):
+            child.send(lambda: 1)
+        with pytest.raises(forked.ForkedFailure, match="EOFError"):
+            child.result()
+    assert len(pipes) == 4
+    _assert_closed(pipes)
+
+
+def _pipes_opened(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """(fd, inode) of each pipe end this thread opens from now on (not another test's server or cluster threads
+    in the same worker: counting every fd of the process failed that way)."""
+    import os
+
+    pipes: list[tuple[int, int]] = []
+    real_pipe, me = os.pipe, threading.get_ident()
+
+    def pipe():
+        ends = real_pipe()
+        if threading.get_ident() == me:
+            pipes.extend((fd, os.fstat(fd).st_ino) for fd in ends)
+        return ends
+
+    monkeypatch.setattr(forked.os, "pipe", pipe)
+    return pipes
+
+
+def _assert_closed(pipes: list[tuple[int, int]]) -> None:
+    """Each pipe end closed (or its number since reused by something else)."""
+    import os
+
+    assert pipes, "no pipe was made"
+    for fd, inode in pipes:
+        try:
+            info = os.fstat(fd)
+        except OSError:
+            continue
+        assert not (stat.S_ISFIFO(info.st_mode) and info.st_ino == inode), f"the pipe's fd {fd} is still open"
+
+
 def test_one_process_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MSC_INTEROP_ONE_PROCESS", "1")
     assert not forked.can_fork()
@@ -164,7 +208,6 @@ def test_one_process_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_no_fork_now_means_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """fork refused (ENOMEM, a process limit): the files are written here, the pipe closed."""
     import errno
-    import os
 
     monkeypatch.setattr(sdtm_output, "CONCURRENT_ROWS", 0)
     make, kw = CASES["example"]
@@ -174,24 +217,9 @@ def test_no_fork_now_means_one_process(tmp_path: Path, monkeypatch: pytest.Monke
         raise OSError(errno.ENOMEM, "Cannot allocate memory")
 
     monkeypatch.setattr(forked.os, "fork", no_fork)
-    pipes: list[tuple[int, int]] = []  # (fd, inode) of each pipe end this thread opened during the run
-    real_pipe, me = os.pipe, threading.get_ident()
-
-    def pipe():
-        ends = real_pipe()
-        if threading.get_ident() == me:  # (not another test's server or cluster threads in this worker)
-            pipes.extend((fd, os.fstat(fd).st_ino) for fd in ends)
-        return ends
-
-    monkeypatch.setattr(forked.os, "pipe", pipe)
+    pipes = _pipes_opened(monkeypatch)
     two = api.to_sdtm(make(tmp_path), tmp_path / "two", created=CREATED, **kw)
-    assert pipes, "Forked made no pipe"
-    for fd, inode in pipes:  # each end closed (or its number reused by something else since)
-        try:
-            info = os.fstat(fd)
-        except OSError:
-            continue
-        assert not (stat.S_ISFIFO(info.st_mode) and info.st_ino == inode), f"the pipe's fd {fd} is still open"
+    _assert_closed(pipes)
     assert _files(tmp_path / "two") == _files(tmp_path / "one")
     assert two.rejects.notes == one.rejects.notes
 

@@ -125,14 +125,17 @@ def read_csv_text(raw: bytes, decode: Callable[[], str], name: str) -> CsvTable:
     a plain file's UTF-8 itself) or an error message needs the text: a 100 MB file is not copied as text.
     Raises InputError naming the line for a quote never closed or a row with more values than the header."""
     header = _first_line(raw).split(",") if _lines_end_at_newline(raw) else []
+    short = False  # Arrow read the file but counted fewer records than lines after the header: blank lines
     if len(header) > 1 and not _has_control(raw):  # a plain file: Arrow's reader, its distinct values known
         n_lines = raw.count(b"\n") + (not raw.endswith(b"\n"))  # every line a record? (Arrow skips a blank
         frame = read_plain_csv(raw, header, n_lines - 1)  # line: its count is then short; _Lines' reading below)
         if frame is not None:
             return CsvTable(frame, np.arange(2, n_lines + 1, dtype=np.int64), control=False)
+        short = True
     lines = _Lines(raw)
-    if len(header) <= 1 and not lines.control and len(lines.nonblank):  # (blank lines, \r line ends, one column:
-        # the records counted on _Lines' non-blank lines)
+    if (len(header) <= 1 or (short and len(lines.nonblank) < len(lines.starts))) and not lines.control \
+            and len(lines.nonblank):  # (blank lines, \r line ends, one column: the records counted on _Lines'
+        # non-blank lines)
         frame = read_plain_csv(raw, _header_cells(lines), len(lines.nonblank) - 1)
         if frame is not None:
             return CsvTable(frame, lines.nonblank[1:].copy(), control=False)

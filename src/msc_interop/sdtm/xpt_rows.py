@@ -167,8 +167,8 @@ def record_chunks(frame: pd.DataFrame, widths: Mapping[str, int], encoding: str,
     arrays, never sliced as a frame per chunk."""
     cols = [str(c) for c in frame.columns]
     row_len = sum(widths[c] for c in cols)
-    whole = len(frame) > chunk_rows
     chunk_rows = max(1, min(chunk_rows, CHUNK_BYTES // max(row_len, 1)))
+    whole = len(frame) > chunk_rows  # (more than one block: each text column's values encoded once)
     columns = [_NumberColumn(frame[c]) if pd.api.types.is_numeric_dtype(frame[c])
                else _TextColumn(frame[c], widths[c], encoding, whole) for c in cols]
     for start in range(0, len(frame), chunk_rows):
