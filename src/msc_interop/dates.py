@@ -185,17 +185,17 @@ def _instant(values: pd.Series) -> pd.Series:
 def date_and_instant(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(date_part, _instant) of the same values with one pass over the distinct values: a --DTC with a clock
     time per record (vital signs) has as many distinct values as the dates and times it holds."""
-    date, instant = _distinct_date_and_instant(values)
-    return (pd.Series(date[0][date[1]], index=values.index, copy=False),
-            pd.Series(instant[0][date[1]], index=values.index, copy=False))
+    codes, dates_u, instants_u = _distinct_date_and_instant(values)
+    return (pd.Series(dates_u[codes], index=values.index, copy=False),
+            pd.Series(instants_u[codes], index=values.index, copy=False))
 
 
-def _distinct_date_and_instant(values: pd.Series) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, None]]:
-    """((datetime64 of each distinct value's date part, the rows' codes), (of its instant, None)): parsed once per
-    distinct value, spread by the caller (numpy gathers, not a pandas frame per row)."""
+def _distinct_date_and_instant(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the rows' codes, datetime64 of each distinct value's date part, of its instant): parsed once per distinct
+    value, spread by the caller (numpy gathers, not a pandas frame per row)."""
     codes, uniques = column_codes(values)
     text = _text(pd.Series(uniques, dtype=object))
-    return (_date_text(text).to_numpy(), codes), (_instant_text(text).to_numpy(), None)
+    return codes, _date_text(text).to_numpy(), _instant_text(text).to_numpy()
 
 
 _PAIRS_FROM = 4096  # rows from which study_day works on each column's distinct dates
@@ -238,8 +238,8 @@ def on_or_before(dtc: pd.Series, reference: pd.Series) -> pd.Series:
     if not dtc.index.equals(reference.index):
         index = dtc.index.union(reference.index)
         dtc, reference = dtc.reindex(index), reference.reindex(index)
-    (da_u, ca), (ta_u, _) = _distinct_date_and_instant(dtc)
-    (db_u, cb), (tb_u, _) = _distinct_date_and_instant(reference)
+    ca, da_u, ta_u = _distinct_date_and_instant(dtc)
+    cb, db_u, tb_u = _distinct_date_and_instant(reference)
     da, db, ta, tb = da_u[ca], db_u[cb], ta_u[ca], tb_u[cb]
     both_time = ~np.isnat(ta) & ~np.isnat(tb)
     known = ~np.isnat(da) & ~np.isnat(db)
