@@ -190,6 +190,39 @@ def test_numbered_in_order_is_pandas_numbering(dtype: type) -> None:
     assert distinct.numbered_in_order(np.r_[np.arange(127), 127, 127].astype(np.int8), 128)
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint16])
+def test_in_order_of_appearance_is_a_factorization_of_the_values(dtype: type) -> None:
+    """in_order_of_appearance(codes, uniques): the codes and values pd.factorize gives uniques[codes] (values
+    that never occur dropped), on codes taken in another order, with gaps, and already in order."""
+    rng = np.random.default_rng(11)
+    for i in range(120):
+        k = int(rng.integers(1, 100 if dtype == np.int8 else (30 if i % 3 else 5000)))
+        uniques = np.array([f"v{j}" for j in range(k)], dtype=object)
+        codes = rng.integers(0, k, int(rng.integers(1, 50 if i % 3 else 20000))).astype(dtype)
+        if i % 5 == 0:
+            codes = pd.factorize(codes)[0].astype(dtype)  # in order already (or nearly: a value left out)
+        got_codes, got_values = distinct.in_order_of_appearance(codes, uniques)
+        want_codes, want_values = pd.factorize(uniques[codes])
+        assert np.array_equal(got_codes, want_codes) and list(got_values) == list(want_values)
+        assert got_codes.dtype == codes.dtype
+
+
+@pytest.mark.parametrize("sort", [False, True])
+def test_factorize_small_ints_is_pd_factorize(sort: bool) -> None:
+    """factorize_small_ints(values, span, sort): pd.factorize's codes and values, through the lookup table where
+    the values lie in 0..span-1 and by pd.factorize elsewhere (negative values, a span far above the rows)."""
+    rng = np.random.default_rng(5)
+    cases = [(np.array([], dtype=np.int64), 4), (np.array([3, 3, 0, 2], dtype=np.int64), 4),
+             (np.array([5, -1, 5, 2], dtype=np.int64), 6), (np.array([1 << 40, 7, 1 << 40], dtype=np.int64), 1 << 41)]
+    for i in range(60):
+        span = int(rng.integers(1, 50 if i % 2 else 200_000))
+        cases.append((rng.integers(0, span, int(rng.integers(1, 3000))).astype(np.int64), span))
+    for values, span in cases:
+        codes, order = distinct.factorize_small_ints(values, span, sort)
+        want_codes, want_order = pd.factorize(values, sort=sort)
+        assert np.array_equal(codes, want_codes) and np.array_equal(order, want_order), (values, span)
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_value_ranks_order_rows_as_sort_values(seed: int) -> None:
     """value_ranks: equal values one rank, ranks in pandas' sort order, NaN after every value."""

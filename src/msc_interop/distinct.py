@@ -181,10 +181,25 @@ def in_order_of_appearance(codes: np.ndarray, uniques: Any) -> tuple[np.ndarray,
     The integer codes factorized: O(n), no sort; none when they are numbered so already (one numpy pass)."""
     if numbered_in_order(codes, len(uniques)):
         return codes, uniques
-    renumbered, order = pd.factorize(codes)
+    renumbered, order = factorize_small_ints(codes, len(uniques))
     if len(order) == len(uniques) and np.array_equal(order, np.arange(len(order))):
         return codes, uniques
-    return renumbered.astype(codes.dtype), np.asarray(uniques)[order]
+    return renumbered.astype(codes.dtype, copy=False), np.asarray(uniques)[order]
+
+
+def factorize_small_ints(values: np.ndarray, span: int, sort: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """pd.factorize(values, sort=sort) of integers (codes, combinations of codes) that are all in 0..span-1,
+    through pd.unique and a lookup table of `span` entries: pd.factorize of a million int32 codes of 11 values
+    took ~34 ms, pd.unique ~3 ms and the lookup ~4 ms. Other integers (negative, a sparse span) are factorized."""
+    if not len(values) or span > max(1 << 16, 2 * len(values)) or values.min() < 0 or values.max() >= span:
+        codes, order = pd.factorize(values, sort=sort)
+        return codes.astype(np.int64, copy=False), np.asarray(order)
+    order = pd.unique(values)  # in order of first appearance
+    if sort:
+        order = np.sort(order)
+    number = np.zeros(span, dtype=np.int64)
+    number[order] = np.arange(len(order), dtype=np.int64)
+    return number[values], order
 
 
 def numbered_in_order(codes: np.ndarray, n_distinct: int) -> bool:
@@ -273,11 +288,11 @@ def row_codes(frame: pd.DataFrame, sort: bool = False) -> tuple[np.ndarray, np.n
             else column_codes(frame[col])
         width = max(len(uniques), 1)
         if span > np.iinfo(np.int64).max // width:  # too many combinations for one int64: renumber so far
-            combined = pd.factorize(combined, sort=sort)[0].astype(np.int64)
+            combined = factorize_small_ints(combined, span, sort)[0]
             span = int(combined.max()) + 1 if len(combined) else 1
         combined = combined * width + codes
         span *= width
-    codes, uniques = pd.factorize(combined, sort=sort)
+    codes, uniques = factorize_small_ints(combined, span, sort)
     if not len(codes):
         return codes.astype(np.int64), np.array([], dtype=np.int64)
     if not sort:  # codes number the combinations in order of appearance: a first row is where a new code shows

@@ -50,6 +50,7 @@ def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool,
     the files are the same either way."""
     from msc_interop.atomic import write_bytes_atomic
     from msc_interop.forked import Forked, ForkedFailure, can_fork
+    from msc_interop.runtime import gc_frozen
     from msc_interop.sdtm.define import define_document
     from msc_interop.sdtm.formats import check_fits, dataset_file_name, text_encoding_of, write_study
     from msc_interop.sdtm.split import DEFAULT_MAX_FILE_SIZE, remove_stale_pieces, split_study
@@ -91,38 +92,39 @@ def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool,
             checks = {}  # problem, with its own message)
         return fits, files_of, checks
 
-    child = None
-    if forked:
-        try:
-            child = Forked(checked_and_written, inbox=True)
-        except OSError:  # no fork now (memory, a process limit): all in this process
-            said = check_fits(study, formats, xpt_encoding)
     written: list[Path] = []
-    with child if child is not None else contextlib.nullcontext():
-        documents = {fmt: document for fmt in formats if (document := define_of(fmt)) is not None}
-        files_of = None
-        if child is not None:
-            child.send({fmt: document[0] for fmt, document in documents.items()})
-            for fmt in formats:
-                if as_written[fmt] is study:  # (split pieces are checked as validate reads them)
-                    document = documents.get(fmt)
-                    ahead.run_ahead(fmt, folder_files(fmt), outdir / fmt / "define.xml" if document else None,
-                                    document[0] if document else None)
+    with gc_frozen():  # from before the fork: neither process walks (nor, in the child, copies) the study's objects
+        child = None
+        if forked:
             try:
-                fits, files_of, checks = child.result()
-                said = fits
-                ahead.runs.after_writing.update({fmt: found for fmt, found in checks.items() if found is not None})
-            except ForkedFailure:  # checked and written here instead: the same files, or the error with its own
-                said, files_of = check_fits(study, formats, xpt_encoding), None  # message
-        said += split.notes if split is not None else []
-        for fmt in formats:
-            written += files_of[fmt] if files_of is not None else dataset_files(fmt)
-            if rows is not None:
-                rows.update({name: len(df) for name, df in as_written[fmt].datasets.items()})
-            if fmt in documents:
-                write_bytes_atomic(outdir / fmt / "define.xml", documents[fmt][0])
-                said += [n for n in documents[fmt][1] if n not in said]
-                written.append(outdir / fmt / "define.xml")
+                child = Forked(checked_and_written, inbox=True)
+            except OSError:  # no fork now (memory, a process limit): all in this process
+                said = check_fits(study, formats, xpt_encoding)
+        with child if child is not None else contextlib.nullcontext():
+            documents = {fmt: document for fmt in formats if (document := define_of(fmt)) is not None}
+            files_of = None
+            if child is not None:
+                child.send({fmt: document[0] for fmt, document in documents.items()})
+                for fmt in formats:
+                    if as_written[fmt] is study:  # (split pieces are checked as validate reads them)
+                        document = documents.get(fmt)
+                        ahead.run_ahead(fmt, folder_files(fmt), outdir / fmt / "define.xml" if document else None,
+                                        document[0] if document else None)
+                try:
+                    fits, files_of, checks = child.result()
+                    said = fits
+                    ahead.runs.after_writing.update({fmt: found for fmt, found in checks.items() if found is not None})
+                except ForkedFailure:  # checked and written here instead: the same files, or the error with its own
+                    said, files_of = check_fits(study, formats, xpt_encoding), None  # message
+            said += split.notes if split is not None else []
+            for fmt in formats:
+                written += files_of[fmt] if files_of is not None else dataset_files(fmt)
+                if rows is not None:
+                    rows.update({name: len(df) for name, df in as_written[fmt].datasets.items()})
+                if fmt in documents:
+                    write_bytes_atomic(outdir / fmt / "define.xml", documents[fmt][0])
+                    said += [n for n in documents[fmt][1] if n not in said]
+                    written.append(outdir / fmt / "define.xml")
     said += remove_stale_pieces(written)
     if notes is not None:
         notes.extend(said)
