@@ -93,3 +93,48 @@ def test_dtc_hints_column_wise_as_the_pattern_gives() -> None:
     got = dates.dtc_hints(pd.Series(values, dtype=object)).tolist()
     assert got == _hints_by_pattern(values)
     assert got.count("") > 100 and len(values) - got.count("") > 100
+
+
+def _instants_by_definition(values: list[str]) -> pd.Series:
+    text = pd.Series(values, dtype=object)
+    ok = text.str.match(iso8601.COMPLETE_DATETIME).astype(bool)
+    return pd.to_datetime(text.str.slice(0, 19).where(ok), format="ISO8601", errors="coerce")
+
+
+def _random_instant(rng: random.Random) -> str:
+    return (f"{rng.randint(1900, 2030):04d}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+            f"T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}" + rng.choice(["", f":{rng.randint(0, 59):02d}"]))
+
+
+@pytest.mark.parametrize("odd", [None, "2020-03-15T08:30:00.5", "2020-03-15T08:30 ", "2020-03-15T24:00",
+                                 "2020-02-30T08:30", "２０２０-03-15T08:30", "2020-03-15T08:30\n",
+                                 "2020-03-15T08:30:6"])
+def test_instants_column_wise_as_the_pattern_and_pandas_give(odd: str | None) -> None:
+    """dates._instant_text (a --DTC's instant, to the minute or second): where every value is plain (exactly
+    dddd-dd-ddTdd:dd[:dd], a real date and time, or not that shape at all) numpy reads them; one value of
+    another kind (`odd`) sends the column to the pattern and pandas. Either way: the definition's values and
+    dtype."""
+    rng = random.Random(3)
+    values = [_random_instant(rng) for _ in range(600)]
+    values += ["", "2020-03-15", "2020-03", "not done", "2020-03-15T08", "2020-03-15 08:30", "20200315T0830",
+               "2020-03-15T08:3x", "2020-03-15T8:30"] * 5
+    if odd is not None:
+        values.append(odd)
+    text = pd.Series(values, dtype=object)
+    assert (dates._plain_instants(text.to_numpy()) is None) == (odd is not None)
+    got, want = dates._instant_text(text), _instants_by_definition(values)
+    assert got.dtype == want.dtype
+    assert got.isna().tolist() == want.isna().tolist()
+    assert (got[got.notna()] == want[want.notna()]).all()
+    assert got.notna().sum() >= 600
+
+
+def test_instants_with_an_offset_are_left_to_pandas() -> None:
+    values = [f"2020-03-{d:02d}T08:30" for d in range(1, 29)] * 10 + ["2020-03-15T08:30+01:00"]
+    assert dates._plain_instants(pd.Series(values, dtype=object).to_numpy()) is None
+
+
+def test_instants_none_parsed_keep_pandas_unit() -> None:
+    values = ["2020-03-15", "2020-03", ""] * 100
+    got = dates._instant_text(pd.Series(values, dtype=object))
+    assert got.isna().all() and got.dtype == _instants_by_definition(values).dtype

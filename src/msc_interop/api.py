@@ -27,7 +27,7 @@ from msc_interop.inputs.load import load_study, read_any
 from msc_interop.outcome import EXIT_OK, exit_status
 from msc_interop.partition import PARTITION_BYTES
 from msc_interop.rejects import RejectReport
-from msc_interop.runtime import trim_freed_memory
+from msc_interop.runtime import gc_frozen, trim_freed_memory
 from msc_interop.sdtm_output import checks_ahead, validate_written_sdtm, write_sdtm
 from msc_interop.study import Study
 
@@ -114,8 +114,8 @@ def to_sdtm(
         if result is not None:
             return result
     with shared_columns():  # the builders, writers, define.xml and rules factorize each column once between them
-        with _lab_map(lab_map):  # a site's lab map: its codes are test names the records may use
-            study, rejects = _load_decoded(input_path, odm_map, encoding)
+        with _lab_map(lab_map), gc_frozen():  # (lab_map: a site's codes are test names the records may use; the
+            study, rejects = _load_decoded(input_path, odm_map, encoding)  # modules: not walked by the collector)
         trim_freed_memory()  # what reading the records took, given back before writing (runtime.py)
         if why and partition_subjects not in ("auto", 0, "off"):
             rejects.notes.append(f"--partition-subjects {partition_subjects}: read whole ({why[0]})")

@@ -164,7 +164,49 @@ def _calendar_days(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> tupl
 
 
 def _instant_text(text: pd.Series) -> pd.Series:
-    return _parse_text(text, iso8601.COMPLETE_DATETIME, 19, "ISO8601")
+    """_parse_text(text, COMPLETE_DATETIME, 19, "ISO8601"), in numpy where every value is plainly decided
+    (_plain_instants): the pattern and pandas' parser took ~0.1 s on the 70k distinct LBDTC of 1M lab rows."""
+    arr = text.to_numpy(dtype=object)
+    plain = _plain_instants(arr) if len(arr) >= _SMALL else None
+    if plain is None:
+        return _parse_text(text, iso8601.COMPLETE_DATETIME, 19, "ISO8601")
+    parsed = pd.Series(plain, index=text.index, copy=False)
+    return parsed if parsed.notna().any() else parsed.astype("datetime64[s]")  # pandas' unit when none parsed
+
+
+_INSTANT_SHAPE = "dddd-dd-ddTdd:dd:dd"
+
+
+def _plain_instants(arr: np.ndarray) -> np.ndarray | None:
+    """datetime64[us] of each value where all are plain: ASCII text that either is "dddd-dd-ddTdd:dd" or
+    "dddd-dd-ddTdd:dd:dd" exactly, a calendar date and a clock time (its instant), or has not that shape in its
+    first 16 characters (NaT: COMPLETE_DATETIME does not match). None where any value is neither (a fraction
+    of a second, an offset, a non-ASCII digit, hour 24, 30 February, not text): pandas parses the column."""
+    if pd.api.types.infer_dtype(arr, skipna=False) != "string":
+        return None
+    lengths = np.fromiter(map(len, arr.tolist()), dtype=np.int64, count=len(arr))
+    head = arr.astype("U19").view(np.uint32).reshape(len(arr), 19)
+    if (head[:, :16] >= 128).any():
+        return None  # (\d matches other digits)
+    shaped = np.ones(len(arr), dtype=bool)
+    for i, want in enumerate(_INSTANT_SHAPE[:16]):
+        shaped &= ((head[:, i] >= 48) & (head[:, i] <= 57)) if want == "d" else (head[:, i] == ord(want))
+    seconds = (lengths == 19) & (head[:, 16] == 58) & (head[:, 17] >= 48) & (head[:, 17] <= 57) \
+        & (head[:, 18] >= 48) & (head[:, 18] <= 57)
+    if (shaped & (lengths != 16) & ~seconds).any():
+        return None  # the pattern matches a prefix of a longer value: its first 19 characters are pandas' to read
+    n = head[:, [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]].astype(np.int64) - 48
+    year = n[:, 0] * 1000 + n[:, 1] * 100 + n[:, 2] * 10 + n[:, 3]
+    real, days = _calendar_days(year, n[:, 4] * 10 + n[:, 5], n[:, 6] * 10 + n[:, 7])
+    hour, minute = n[:, 8] * 10 + n[:, 9], n[:, 10] * 10 + n[:, 11]
+    second = np.where(seconds, n[:, 12] * 10 + n[:, 13], 0)
+    if (shaped & ~(real & (hour <= 23) & (minute <= 59) & (second <= 59))).any():
+        return None
+    out = np.full(len(arr), np.datetime64("NaT"), dtype="datetime64[us]")
+    at = np.flatnonzero(shaped)
+    out[at] = (days[at].astype("datetime64[us]")
+               + ((hour[at] * 60 + minute[at]) * 60 + second[at]) * np.timedelta64(1_000_000, "us"))
+    return out
 
 
 def date_part(values: pd.Series) -> pd.Series:
