@@ -43,3 +43,24 @@ def test_many_values_shaped_at_once_give_each_value_its_kind(extra: list) -> Non
     kinds = iso8601_kinds(pd.Series(values, dtype=object))
     assert kinds.tolist() == [iso8601_kind(v if isinstance(v, str) else str(v)) for v in values]
     assert len(values) >= define_model._SHAPES_IN_NUMPY and "date" in kinds.tolist() and "text" in kinds.tolist()
+
+
+@pytest.mark.parametrize("forms", [1, 3, define_model._FEW_SHAPES, define_model._FEW_SHAPES + 1])
+def test_few_shapes_found_by_comparison_give_each_value_its_kind(forms: int) -> None:
+    """Many values of a few shapes (a column of dates): the shapes found by comparing rows (up to _FEW_SHAPES,
+    else sorted as before) give every value the kind it has alone, and the rows of one shape one code."""
+    rng = np.random.default_rng(forms)
+    shapes = ["dddd-dd-dd", "dddd-dd-ddTdd:dd", "dddd-dd", "dddd", "dddd-dd-ddTdd:dd:dd", "dddd---dd", "Pdd",
+              "ddd", "dddd-dd-ddTdd", "dddd-dd-ddTdd:dd:dd.d", "dddd/dd/dd", "--dd-dd", "ddddW", "x", "dd:dd",
+              "dddd-dd-dd/dddd-dd-dd", "dd-dd-dddd"][:forms]
+    values = ["".join(str(rng.integers(0, 10)) if ch == "d" else ch for ch in shapes[i % forms])
+              for i in range(2000)]
+    kinds = iso8601_kinds(pd.Series(values, dtype=object))
+    assert kinds.tolist() == [iso8601_kind(v) for v in values]
+    rows = np.array([v.translate(define_model._DIGIT_SHAPE) for v in values], dtype=str)
+    codes, first = define_model._few_distinct_rows(rows.view(np.uint32).reshape(len(values), -1))
+    if forms > define_model._FEW_SHAPES:
+        assert codes is None
+    else:
+        assert len(first) == forms and [values[i] for i in first] == values[:forms]
+        assert pd.factorize(rows)[0].tolist() == codes.tolist()

@@ -263,8 +263,13 @@ def _type_problem(ctx: DefineContext, ds: str, col: str, declared: str) -> tuple
         return "the data are character", example.iloc[0], int(example.index[0]) + 1
     if declared in covers:
         cover = covers[declared]
-        known = column_iso8601_kinds(s)  # the kinds define.xml was written from, shared (looked up in the dict:
-        kinds = pd.Series([known.get(v) for v in values.tolist()], index=values.index, dtype=object)  # no index)
+        known_values, known_kinds = column_iso8601_kinds(s)  # the kinds define.xml was written from, shared
+        listed = values.tolist()
+        if listed == known_values:  # (the same values in the same order: the common case, one pass of identities)
+            kinds = pd.Series(known_kinds, index=values.index, dtype=object)
+        else:
+            known = dict(zip(known_values, known_kinds, strict=True))
+            kinds = pd.Series([known.get(v) for v in listed], index=values.index, dtype=object)
         unknown = kinds.isna()
         if unknown.any():  # a value that is not text in the data (a number in a character column)
             kinds[unknown] = iso8601_kinds(values[unknown]).to_numpy()
