@@ -281,6 +281,29 @@ def row_codes(frame: pd.DataFrame, sort: bool = False) -> tuple[np.ndarray, np.n
     """One integer per row naming its combination of the frame's values (NA a value like any other), and the
     position of the first row of each combination. With sort=True the codes follow the lexicographic order of
     the columns' values (each column factorized sorted), so sorting by the codes sorts by the values."""
+    combined, span = _combinations(frame, sort)
+    codes, _uniques = factorize_small_ints(combined, span, sort)
+    if not len(codes):
+        return codes.astype(np.int64), np.array([], dtype=np.int64)
+    if not sort:  # codes number the combinations in order of appearance: a first row is where a new code shows
+        seen = np.maximum.accumulate(codes)
+        return codes.astype(np.int64), np.flatnonzero(np.r_[True, codes[1:] > seen[:-1]])
+    order = np.argsort(codes, kind="stable")
+    first = order[np.r_[0, np.flatnonzero(np.diff(codes[order])) + 1]]
+    return codes.astype(np.int64), first
+
+
+def rows_all_distinct(frame: pd.DataFrame) -> bool:
+    """Whether no two rows of `frame` hold the same combination of values (NA a value like any other): the rows'
+    combinations of the columns' codes sorted and compared with their neighbours (a million distinct
+    combinations: pd.factorize ~0.2 s, the sort ~0.05 s)."""
+    combined, _span = _combinations(frame, False)
+    ordered = np.sort(combined)
+    return not bool((ordered[1:] == ordered[:-1]).any())
+
+
+def _combinations(frame: pd.DataFrame, sort: bool) -> tuple[np.ndarray, int]:
+    """(one int64 per row for its combination of the columns' codes, the number of values they can take)."""
     combined = np.zeros(len(frame), dtype=np.int64)
     span = 1
     for col in frame.columns:
@@ -292,15 +315,7 @@ def row_codes(frame: pd.DataFrame, sort: bool = False) -> tuple[np.ndarray, np.n
             span = int(combined.max()) + 1 if len(combined) else 1
         combined = combined * width + codes
         span *= width
-    codes, uniques = factorize_small_ints(combined, span, sort)
-    if not len(codes):
-        return codes.astype(np.int64), np.array([], dtype=np.int64)
-    if not sort:  # codes number the combinations in order of appearance: a first row is where a new code shows
-        seen = np.maximum.accumulate(codes)
-        return codes.astype(np.int64), np.flatnonzero(np.r_[True, codes[1:] > seen[:-1]])
-    order = np.argsort(codes, kind="stable")
-    first = order[np.r_[0, np.flatnonzero(np.diff(codes[order])) + 1]]
-    return codes.astype(np.int64), first
+    return combined, span
 
 
 def per_distinct_rows(fn: Callable[[pd.DataFrame], pd.Series], frame: pd.DataFrame) -> pd.Series:

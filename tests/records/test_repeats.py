@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from msc_interop.distinct import shared_columns
+from msc_interop.distinct import rows_all_distinct, shared_columns
 from msc_interop.records.reader import _repeats
 
 
@@ -32,3 +32,18 @@ def test_repeats_by_hand() -> None:
     assert _repeats(frame, keep_first=True).tolist() == [False, True, False, False]
     assert _repeats(frame[["s"]], keep_first=False).tolist() == [True, True, False, True]
 
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_rows_all_distinct_is_no_pandas_duplicate(seed: int) -> None:
+    """rows_all_distinct (the reader's first look for repeated keys): True exactly where pandas' duplicated finds
+    no row, on frames of few values (repeats likely), many values (repeats rare) and none."""
+    rng = np.random.default_rng(seed)
+    pool = np.array(["a", "b", "", " a", None, np.nan, "ä"] + [f"v{i}" for i in range(400)], dtype=object)
+    n = int(rng.integers(0, 60))
+    frame = pd.DataFrame({f"c{i}": pool[rng.integers(0, 3 if seed % 2 else len(pool), n)]
+                          for i in range(1 + seed % 3)})
+    with shared_columns() if seed % 4 < 2 else contextlib.nullcontext():
+        assert rows_all_distinct(frame) == (not frame.duplicated().any())
+    assert rows_all_distinct(pd.DataFrame({"s": ["1", "2", "1"], "v": ["x", "x", "y"]}, dtype=object))
+    assert not rows_all_distinct(pd.DataFrame({"s": ["1", "2", "1"], "v": ["x", None, "x"]}, dtype=object))

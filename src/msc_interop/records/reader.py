@@ -25,7 +25,7 @@ import pandas as pd
 import yaml
 
 from msc_interop import dates, mappings
-from msc_interop.distinct import column_codes, per_distinct, row_codes, stripped_text
+from msc_interop.distinct import column_codes, per_distinct, row_codes, rows_all_distinct, stripped_text
 from msc_interop.errors import InputError, StudyDefinitionError
 from msc_interop.records.csv_text import read_csv_text
 from msc_interop.records.table_check import check_rows
@@ -445,7 +445,7 @@ def _reject_duplicates(records: RawRecords, form: str, key: list[str]) -> None:
     key = [k for k in key if k in df.columns]
     if not key or df.empty:
         return
-    if len(row_codes(df[key])[1]) == len(df):  # every key once (the common case): no row repeats another
+    if rows_all_distinct(df[key]):  # every key once (the common case): no row repeats another
         return  # either, and the million-row combination of every column is not made
     data_cols = [c for c in df.columns if c != ROW]
     exact = _repeats(df[data_cols], keep_first=True)

@@ -42,7 +42,8 @@ def map_terms(records: RawRecords, form: str, column: str, lookup: Mapping[str, 
     def look_up(u: pd.Series) -> pd.DataFrame:
         text = u.str.upper()
         mapped = text.map(lookup)
-        return pd.DataFrame({"mapped": mapped, "unknown": mapped.isna() & (text.ne("") | required)})
+        return pd.DataFrame({"mapped": mapped.fillna("").astype(object),  # (filled per distinct value: the
+                             "unknown": mapped.isna() & (text.ne("") | required)})  # rows keep their codes)
 
     both = per_distinct(look_up, df[column])  # one pass over the distinct values for both answers
     mapped, unknown = both["mapped"], both["unknown"]
@@ -51,7 +52,7 @@ def map_terms(records: RawRecords, form: str, column: str, lookup: Mapping[str, 
         reasons = {v: unknown_reason(v, column, what, lookup, hint) for v in bad_values}
         df = records.reject_rows(form, unknown, column, df[column].map(reasons), code="REJ-REC-006")
         mapped = mapped[~unknown]
-    return mapped.fillna("").astype(object)
+    return mapped
 
 
 def unknown_reason(value: str, column: str, what: str, lookup: Mapping[str, str], hint: str) -> str:

@@ -104,7 +104,8 @@ def _conversion(records: RawRecords, testcd: pd.Series) -> tuple[pd.DataFrame, p
     df = records.forms[FORM]
     unit = (per_distinct(lambda u: mappings.normalize_unit(u).fillna(""), df["unit"]) if "unit" in df.columns
             else pd.Series("", index=df.index, dtype=object))  # (per distinct spelling: its codes known)
-    key = pd.DataFrame({"LBTESTCD": _rows(testcd, df.index), "unit": unit}, index=df.index)
+    key = frame_of_columns({"LBTESTCD": _rows(testcd, df.index), "unit": unit}, df.index)  # (not copied: the
+    # columns' codes stay known to row_codes)
     codes, first = row_codes(key)
     pairs = key.iloc[first].reset_index(drop=True)
     table = pairs.merge(mappings.lab_unit_factors(), how="left", on=["LBTESTCD", "unit"])
