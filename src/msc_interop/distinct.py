@@ -175,6 +175,14 @@ def value_ranks(values: pd.Series) -> np.ndarray:
     return np.where(ranks < 0, len(uniques), ranks)[codes]
 
 
+def is_in(values: pd.Series, choices: list[Any]) -> np.ndarray:
+    """values.isin(choices) as booleans, decided per distinct value and spread through the column's codes (known
+    within shared_columns(): no pass over a million objects per question)."""
+    codes, uniques = column_codes(values)
+    answer = pd.Series(np.asarray(uniques, dtype=object), dtype=object).isin(choices).to_numpy(dtype=bool)
+    return answer[codes] if len(answer) else np.zeros(len(values), dtype=bool)
+
+
 def in_order_of_appearance(codes: np.ndarray, uniques: Any) -> tuple[np.ndarray, np.ndarray]:
     """The codes and distinct values pd.factorize gives the column uniques[codes]: values numbered in order of
     first appearance, values that do not occur dropped (codes taken or derived are valid, not in that order).

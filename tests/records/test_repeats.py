@@ -47,3 +47,15 @@ def test_rows_all_distinct_is_no_pandas_duplicate(seed: int) -> None:
         assert rows_all_distinct(frame) == (not frame.duplicated().any())
     assert rows_all_distinct(pd.DataFrame({"s": ["1", "2", "1"], "v": ["x", "x", "y"]}, dtype=object))
     assert not rows_all_distinct(pd.DataFrame({"s": ["1", "2", "1"], "v": ["x", None, "x"]}, dtype=object))
+
+
+def test_is_in_is_pandas_isin() -> None:
+    """distinct.is_in: values.isin(choices) decided per distinct value (text, empty, null), as booleans."""
+    from msc_interop.distinct import is_in
+
+    values = pd.Series(["<", "", None, ">=", "<=", np.nan, "", ">"] * 3, dtype=object)
+    for choices in ([""], ["<", "<="], [">", ">="], []):
+        with shared_columns():
+            assert is_in(values, choices).tolist() == values.isin(choices).tolist()
+        assert is_in(values, choices).tolist() == values.isin(choices).tolist()
+    assert is_in(pd.Series([], dtype=object), [""]).tolist() == []

@@ -14,7 +14,7 @@ import pandas as pd
 
 from msc_interop import dates, mappings
 from msc_interop.columns_frame import frame_of_columns
-from msc_interop.distinct import per_distinct, per_distinct_rows, row_codes, spread_answer
+from msc_interop.distinct import is_in, per_distinct, per_distinct_rows, row_codes, spread_answer
 from msc_interop.records.reader import RawRecords
 from msc_interop.sdtm.common import (
     assign_seq,
@@ -37,7 +37,7 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     testcd = map_terms(records, FORM, "test", mappings.lab_alias_map(), "a lab test of mappings/lab_tests.yaml",
                        required=True, hint=" (use the CDISC LBTESTCD or add an alias)")
     df = records.forms[FORM]
-    result = per_distinct(lambda u: u.str.extract(_RESULT), df["result"])
+    result = per_distinct(_comparator_and_number, df["result"])
     not_number = result["num"].isna()
     if not_number.any():
         df = records.reject_rows(FORM, not_number, "result",
@@ -51,9 +51,10 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     idx = df.index
     tcd = _rows(testcd, idx)
     tests = mappings.lab_test_table().set_index("LBTESTCD")
-    decimals = tcd.map(tests["decimals"]).astype("int64")
+    decimals = per_distinct(lambda u: u.map(tests["decimals"]).astype("int64"), tcd)
     result = _rows(result, idx)
-    cmp = result["cmp"].fillna("")
+    cmp = result["cmp"]
+    exact = is_in(cmp, [""])  # (per distinct comparator, not per row)
     num = per_distinct(lambda u: pd.to_numeric(u), result["num"])
     factor, visits, ref = _rows(factor, idx), _rows(visits, idx), _rows(keys, idx)
     f = factor["factor"]
@@ -62,8 +63,8 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
               else pd.Series(np.nan, index=idx) for c in ("ref_low", "ref_high"))
     st_lo, st_hi = _round(lo * f, decimals, f), _round(hi * f, decimals, f)
     text = _format(std)
-    stresc = text if not cmp.ne("").any() else per_distinct_rows(  # "<" + "2.0" once per distinct pair
-        lambda u: u["cmp"] + u["text"], pd.DataFrame({"cmp": cmp, "text": text}))
+    stresc = text if exact.all() else per_distinct_rows(  # "<" + "2.0" once per distinct pair
+        lambda u: u["cmp"] + u["text"], frame_of_columns({"cmp": cmp, "text": text}, idx))
 
     def of_test(var: str) -> pd.Series:  # a variable the lab test table gives, looked up per distinct test
         return per_distinct(lambda u: u.map(tests[var]).astype(object), tcd)
@@ -75,7 +76,7 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
         "LBORNRLO": df["ref_low"] if "ref_low" in df.columns else "",
         "LBORNRHI": df["ref_high"] if "ref_high" in df.columns else "",
         "LBSTRESC": stresc,
-        "LBSTRESN": std.where(cmp.eq("")),
+        "LBSTRESN": std.where(exact),
         "LBSTRESU": of_test("LBSTRESU"),
         "LBSTNRLO": st_lo, "LBSTNRHI": st_hi,
         "LBNRIND": reference_indicator(std, cmp, st_lo, st_hi),
@@ -90,6 +91,14 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     lb["LBLOBXFL"] = last_before_exposure(lb)
     lb = lb.drop(columns="_first_dose")
     return assign_seq(lb, "LBSEQ", mappings.seq_order("LB"))
+
+
+def _comparator_and_number(u: pd.Series) -> pd.DataFrame:
+    """The comparator ("" for none, "<", "<=", ">", ">=") and the number of each distinct result text (NaN: not a
+    number)."""
+    parts = u.str.extract(_RESULT)
+    return pd.DataFrame({"cmp": parts["cmp"].fillna("").astype(object), "num": parts["num"].astype(object)},
+                        index=parts.index)
 
 
 def _rows(values: pd.Series | pd.DataFrame, idx: pd.Index) -> pd.Series | pd.DataFrame:

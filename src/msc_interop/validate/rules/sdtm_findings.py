@@ -55,7 +55,7 @@ def nrind_consistent(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
         is_low = ctx.spread(ds, nr, lambda u: u.eq("LOW")).astype(bool)
         is_high = ctx.spread(ds, nr, lambda u: u.eq("HIGH")).astype(bool)
         # the builders' own derivation; --STRESN holds only results without a "<" or ">" qualifier
-        codes = indicator_codes(x, pd.Series("", index=df.index, dtype=object), lo, hi)
+        codes = indicator_codes(x, None, lo, hi)  # (every --STRESN an exact result)
         exp_normal, exp_low, exp_high = (codes == INDICATORS.index(v) for v in ("NORMAL", "LOW", "HIGH"))
         expected = pd.Series(np.asarray(INDICATORS, dtype=object)[codes], index=df.index)  # shown in a finding
         contradict = ((is_normal & (exp_low | exp_high)) | (is_low & (exp_normal | exp_high))
