@@ -236,3 +236,15 @@ def test_value_ranks_order_rows_as_sort_values(seed: int) -> None:
         same = col.to_numpy()[:, None] == col.to_numpy()[None, :]
         both_na = col.isna().to_numpy()[:, None] & col.isna().to_numpy()[None, :]
         assert ((ranks[:, None] == ranks[None, :]) == (same | both_na)).all()
+
+
+def test_stripped_text_is_pandas_strip_of_the_text() -> None:
+    """stripped_text (every per-distinct text step starts with it): str(value).strip(), "" for null, as
+    Series.str.strip gives it; index and object dtype kept."""
+    values = [" a ", "b", "", None, 3, np.nan, "\tc\n", "\u00a0d\u2003", "e  f", 2.5]
+    u = pd.Series(values, index=range(10, 20), dtype=object)
+    want = u.where(u.notna(), "").map(str).str.strip()
+    got = distinct.stripped_text(u)
+    assert got.tolist() == want.tolist() and got.index.equals(u.index) and got.dtype == object
+    text = pd.Series([v for v in values if isinstance(v, str)], dtype=object)
+    assert distinct.stripped_text(text).tolist() == text.str.strip().tolist()

@@ -247,7 +247,14 @@ def stripped_text(u: pd.Series) -> pd.Series:
     conversion when all are str already."""
     if pd.api.types.infer_dtype(u, skipna=False) != "string":
         u = u.where(u.notna(), "").map(str)
-    return u.str.strip().astype(object)
+    return pd.Series(strip_each(u.tolist()), index=u.index, dtype=object)
+
+
+def strip_each(values: list[str]) -> np.ndarray:
+    """str.strip of each text value, as an object array: Series.str.strip calls a lambda per value (~2x the time)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(map(str.strip, values))
+    return out
 
 
 def per_distinct(fn: Callable[[pd.Series], pd.Series | pd.DataFrame], values: pd.Series) -> pd.Series | pd.DataFrame:

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import dates
+from msc_interop.distinct import strip_each
 from msc_interop.study import Study
 from msc_interop.validate.columns import ColumnCache
 from msc_interop.validate.model import Finding, RuleMeta, as_text
@@ -196,8 +197,7 @@ class SdtmContext:
     def distinct_text(self, ds: str, col: str) -> tuple[np.ndarray, np.ndarray]:
         """(the rows' codes, each distinct value as stripped text): `ctx.text` before it is spread to the rows."""
         codes, uniques = ColumnCache.distinct(self.columns, ds, col)  # the rows' own codes
-        text = self.cached(("text", ds, col), lambda: text_of(uniques).fillna("").astype(str).str.strip()
-                           .to_numpy(dtype=object))
+        text = self.cached(("text", ds, col), lambda: strip_each(text_of(uniques).fillna("").astype(str).tolist()))
         return codes, text
 
     def complete_dates(self, ds: str, col: str) -> tuple[np.ndarray, np.ndarray]:

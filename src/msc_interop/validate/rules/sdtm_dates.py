@@ -60,13 +60,23 @@ def _day_numbers(u: pd.Series) -> np.ndarray:
 
 @dataclass
 class _StudyDays:
-    dy: pd.Series
+    """One --DY and its --DTC, as numbers per row (what the rules flag from); the text a finding shows is made
+    only for a rule that flags a row (dtc, rf, expected)."""
+
+    index: pd.Index
+    dy: np.ndarray  # float64, NaN: no number
+    expected: np.ndarray  # float64: the study day of --DTC; NaN where either date is partial or missing
+    in_dm: np.ndarray  # bool: the subject is in DM
+    dtc_complete: np.ndarray  # bool: --DTC is a complete date
     dtc: pd.Series
-    rf: pd.Series
-    expected: pd.Series
-    in_dm: pd.Series
-    dtc_complete: pd.Series
-    rf_complete: pd.Series
+    rf_u: np.ndarray  # each distinct subject's RFSTDTC ("" where none)
+    subject_codes: np.ndarray
+
+    def rf(self) -> pd.Series:
+        return pd.Series(self.rf_u[self.subject_codes], index=self.index, dtype=object)
+
+    def expected_days(self) -> pd.Series:
+        return pd.Series(self.expected, index=self.index).astype("Int64")
 
 
 def _study_days(ctx: SdtmContext) -> list[tuple[str, str, str, _StudyDays]]:
@@ -75,7 +85,7 @@ def _study_days(ctx: SdtmContext) -> list[tuple[str, str, str, _StudyDays]]:
 
 def _compute_study_days(ctx: SdtmContext) -> Iterator[tuple[str, str, str, _StudyDays]]:
     """--DY against the study day of its --DTC (SDTMIG 4.4.4), all on distinct values: dates per distinct --DTC,
-    RFSTDTC per distinct subject."""
+    RFSTDTC per distinct subject; the rows compare float64 day numbers in numpy."""
     ref = ctx.dm_rfstdtc
     if ref is None:
         return
@@ -86,28 +96,29 @@ def _compute_study_days(ctx: SdtmContext) -> Iterator[tuple[str, str, str, _Stud
         if not pairs:
             continue
         subj_codes, subjects = ctx.distinct(ds, "USUBJID")
-        rf_u = subjects.map(ref).astype(object).fillna("")
-        rf = pd.Series(rf_u.to_numpy()[subj_codes], index=df.index, dtype=object)
-        in_dm = pd.Series(subjects.isin(ref.index).to_numpy()[subj_codes], index=df.index)
-        rf_day_u = _day_numbers(rf_u)
-        rf_day = rf_day_u[subj_codes]
-        rf_complete = pd.Series(~np.isnan(rf_day_u)[subj_codes], index=df.index)
+        rf_u = subjects.map(ref).astype(object).fillna("").to_numpy(dtype=object)
+        in_dm = subjects.isin(ref.index).to_numpy()[subj_codes]
+        rf_day = _day_numbers(pd.Series(rf_u, dtype=object))[subj_codes]
         for dy_var, dtc_var in pairs:
             dtc_codes, dtc_dates = ctx.complete_dates(ds, dtc_var)
             dtc_day = ((dtc_dates - np.datetime64("1970-01-01", "us")) / np.timedelta64(1, "D"))[dtc_codes]
             days = dtc_day - rf_day  # NaN where either date is partial or missing
-            expected = pd.Series(np.where(days >= 0, days + 1, days), index=df.index).astype("Int64")
-            dy = pd.to_numeric(df[dy_var], errors="coerce")
-            complete = pd.Series(~np.isnan(dtc_day), index=df.index)
-            yield ds, dy_var, dtc_var, _StudyDays(dy, df[dtc_var], rf, expected, in_dm, complete, rf_complete)
+            expected = np.where(days >= 0, days + 1, days)
+            dy = pd.to_numeric(df[dy_var], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            yield ds, dy_var, dtc_var, _StudyDays(df.index, dy, expected, in_dm, ~np.isnan(dtc_day), df[dtc_var],
+                                                  rf_u, subj_codes)
 
 
 @rule("MSC-SDTM-007", reach=Reach.SUBJECTS)
 def study_day_matches(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, dy_var, dtc_var, s in _study_days(ctx):
-        bad = s.dy.notna() & s.expected.notna() & s.dy.ne(0) & s.dy.ne(s.expected.astype("float64"))
-        yield from ctx.at(meta, ds, bad.fillna(False), dy_var, dtc_var=dtc_var, dtc=s.dtc, rfstdtc=s.rf,
-                          expected=s.expected)
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isnan(s.dy) & ~np.isnan(s.expected) & (s.dy != 0) & (s.dy != s.expected)
+        if not bad.any():
+            yield from ctx.at(meta, ds, bad, dy_var)
+            continue
+        yield from ctx.at(meta, ds, bad, dy_var, dtc_var=dtc_var, dtc=s.dtc, rfstdtc=s.rf(),
+                          expected=s.expected_days())
 
 
 @rule("MSC-SDTM-008", reach=Reach.SUBJECTS)
@@ -120,12 +131,13 @@ def no_day_zero(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
 @rule("MSC-SDTM-009", reach=Reach.SUBJECTS)
 def no_day_from_partial_date(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, dy_var, dtc_var, s in _study_days(ctx):
-        bad = (s.dy.notna() & s.expected.isna() & s.in_dm).to_numpy(dtype=bool)
+        bad = ~np.isnan(s.dy) & np.isnan(s.expected) & s.in_dm
         if not bad.any():
             yield from ctx.at(meta, ds, bad, dy_var)
             continue
         rows = s.dtc.index[bad]
-        dtc, rf, complete = s.dtc[rows], s.rf[rows], s.dtc_complete[rows]
+        dtc, rf = s.dtc[rows], s.rf()[rows]
+        complete = pd.Series(s.dtc_complete, index=s.index)[rows]
         reason = (dtc_var + " '" + dtc.astype(str) + "' is not a complete date").where(dtc.ne(""),
                                                                                          f"{dtc_var} is missing")
         rf_reason = ("the subject's RFSTDTC '" + rf.astype(str) + "' is partial").where(
