@@ -248,3 +248,20 @@ def test_stripped_text_is_pandas_strip_of_the_text() -> None:
     assert got.tolist() == want.tolist() and got.index.equals(u.index) and got.dtype == object
     text = pd.Series([v for v in values if isinstance(v, str)], dtype=object)
     assert distinct.stripped_text(text).tolist() == text.str.strip().tolist()
+
+
+def test_coded_by_key_is_the_column_factorized() -> None:
+    """coded_by_key(values, key, span): the column as given, its codes those pd.factorize gives it, where keys
+    determine the values (two keys may give one value; None is a value)."""
+    rng = np.random.default_rng(9)
+    names = np.array(["Baseline", "Year 1", None, "Year 1", "Day 7"], dtype=object)  # key 1 and 3: one value
+    key = rng.integers(0, len(names), 400)
+    values = names[key]
+    with shared_columns():
+        col = distinct.coded_by_key(values, key, len(names), pd.RangeIndex(400))
+        assert col.tolist() == values.tolist()
+        codes, uniques = distinct.known_codes(col)
+        want_codes, want_uniques = pd.factorize(values, use_na_sentinel=False)
+        assert codes.tolist() == want_codes.tolist()
+        assert pd.Series(uniques, dtype=object).equals(pd.Series(want_uniques, dtype=object))  # (None: NA)
+        assert None in list(uniques)  # the column's own object (pandas' uniques say NaN)

@@ -348,6 +348,23 @@ def spread_answer(answer: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.S
     return pd.Series(spread, index=index, dtype=answer.dtype, copy=False)
 
 
+def coded_by_key(values: np.ndarray, key: np.ndarray, span: int, index: pd.Index) -> pd.Series:
+    """The column `values` (objects) with its codes known within shared_columns(), where the integer `key` (each in
+    0..span-1) determines each row's value (a subject and a visit number, say): the keys numbered (no hashing of
+    objects), the values of their first rows factorized (a few), and equal values merged."""
+    if not len(values):
+        return pd.Series(values, index=index, dtype=object)
+    key_codes, _order = factorize_small_ints(key, span)
+    at_first = np.asarray(values, dtype=object)[_first_of_each(key_codes)]
+    value_codes, _distinct = pd.factorize(at_first, use_na_sentinel=False)
+    return coded(value_codes[key_codes], at_first[_first_of_each(value_codes)].tolist(), index)  # (the values'
+
+
+def _first_of_each(codes: np.ndarray) -> np.ndarray:  # own objects: None stays None, pandas would give NaN)
+    """The position of the first occurrence of each code, for codes numbered in order of appearance."""
+    return np.flatnonzero(np.r_[True, codes[1:] > np.maximum.accumulate(codes)[:-1]]) if len(codes) else codes
+
+
 def coded(codes: np.ndarray, choices: list[Any], index: pd.Index) -> pd.Series:
     """The text column choices[codes] (`choices` distinct), its codes known within shared_columns(): a builder that
     derives a column as one of a few values per row (LOW/NORMAL/HIGH, a flag, a constant) states them instead of

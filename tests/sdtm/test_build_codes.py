@@ -46,3 +46,6 @@ def test_no_text_column_of_the_lab_rows_is_factorized_anew(records_folder: Path,
         assert anew == []
         text = [c for c in lb.columns if lb[c].dtype == object]
         assert [c for c in text if known_codes(lb[c]) is None] == []
+        sv = study["SV"]  # composed from the visit spans' codes (sdtm/sv.py)
+        assert len(sv) > 100
+        assert [c for c in sv.columns if sv[c].dtype == object and known_codes(sv[c]) is None] == []

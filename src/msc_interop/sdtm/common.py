@@ -150,7 +150,7 @@ def make_supp(rdomain: str, parent: pd.DataFrame, seq_var: str, qnam: str, qlabe
     """SUPP-- rows (SDTMIG 8.4) for one non-standard variable; empty values produce no row."""
     keep = values.ne("") & values.notna()
     p = parent.loc[keep]
-    return pd.DataFrame({
+    return frame_of_columns({  # (the constants coded once: distinct.coded)
         "STUDYID": p["STUDYID"].values,
         "RDOMAIN": rdomain,
         "USUBJID": p["USUBJID"].values,
@@ -161,7 +161,13 @@ def make_supp(rdomain: str, parent: pd.DataFrame, seq_var: str, qnam: str, qlabe
         "QVAL": values[keep].astype(str).values,
         "QORIG": qorig,
         "QEVAL": "",
-    })
+    }, pd.RangeIndex(len(p)))
+
+
+def rows_at(values: pd.Series | pd.DataFrame, idx: pd.Index) -> pd.Series | pd.DataFrame:
+    """`values` at the rows `idx` (the rows left after later rejects): as they are when none was rejected, so
+    their columns keep the codes the builders found (distinct.shared_columns) instead of being copied."""
+    return values if values.index.equals(idx) else values.loc[idx]
 
 
 def subject_keys(records: RawRecords, form: str, dm: pd.DataFrame) -> pd.DataFrame:

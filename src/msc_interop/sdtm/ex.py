@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import dates, mappings
+from msc_interop.columns_frame import frame_of_columns
 from msc_interop.records.reader import RawRecords
 from msc_interop.sdtm.common import (
     assign_seq,
@@ -19,6 +20,7 @@ from msc_interop.sdtm.common import (
     map_terms,
     map_visits,
     normalize_dates,
+    rows_at,
     subject_keys,
 )
 from msc_interop.study import StudyMeta
@@ -67,24 +69,25 @@ def build_ex(records: RawRecords, meta: StudyMeta, dm: pd.DataFrame) -> tuple[pd
     df = records.forms[FORM]
     idx = df.index
     prod = product[idx].map(by_name)
-    ex = pd.DataFrame({
-        "STUDYID": keys.loc[idx, "STUDYID"],
+    keys = rows_at(keys, idx)
+    ex = frame_of_columns({  # (each column as it is: the codes the steps found stay known to the writers)
+        "STUDYID": keys["STUDYID"],
         "DOMAIN": "EX",
-        "USUBJID": keys.loc[idx, "USUBJID"],
+        "USUBJID": keys["USUBJID"],
         "EXTRT": prod.map(lambda p: p["extrt"]),
-        "EXDOSE": dose[idx],
-        "EXDOSU": unit[idx],
+        "EXDOSE": rows_at(dose, idx),
+        "EXDOSU": rows_at(unit, idx),
         "EXDOSFRM": prod.map(lambda p: p.get("dose_form", "")),
         "EXDOSFRQ": "ONCE",
-        "EXROUTE": route[idx],
+        "EXROUTE": rows_at(route, idx),
         "EXLOT": df["lot_number"] if "lot_number" in df.columns else "",
-        "VISITNUM": visits.loc[idx, "VISITNUM"] if visits is not None else np.nan,
-        "VISIT": visits.loc[idx, "VISIT"] if visits is not None else "",
-        "EPOCH": visits.loc[idx, "EPOCH"] if visits is not None else "",
-        "EXSTDTC": start[idx],
-        "EXENDTC": end[idx] if end is not None else "",
+        "VISITNUM": rows_at(visits["VISITNUM"], idx) if visits is not None else np.nan,
+        "VISIT": rows_at(visits["VISIT"], idx) if visits is not None else "",
+        "EPOCH": rows_at(visits["EPOCH"], idx) if visits is not None else "",
+        "EXSTDTC": rows_at(start, idx),
+        "EXENDTC": rows_at(end, idx) if end is not None else "",
         "_weight": df["body_weight_kg"] if "body_weight_kg" in df.columns else "",
-    }, index=idx)
+    }, idx)
     ex = assign_seq(ex, "EXSEQ", mappings.seq_order("EX"))
     weight = ex.pop("_weight")
     supp = make_supp("EX", ex, "EXSEQ", "WEIGHT", "Body Weight at Dosing (kg)", weight)
@@ -95,7 +98,7 @@ def add_study_days(ex: pd.DataFrame, dm: pd.DataFrame) -> pd.DataFrame:
     if ex.empty:
         return ex
     ref = ex["USUBJID"].map(dm.set_index("USUBJID")["RFSTDTC"])
-    ex = ex.copy()
+    ex = ex.copy(deep=False)  # (its columns as they are: their codes stay known)
     ex["EXSTDY"] = dates.study_day(ex["EXSTDTC"], ref)
     ex["EXENDY"] = dates.study_day(ex["EXENDTC"], ref)
     return ex

@@ -22,6 +22,7 @@ from msc_interop.sdtm.common import (
     map_terms,
     map_visits,
     normalize_dates,
+    rows_at,
     subject_keys,
 )
 from msc_interop.sdtm.reference_range import reference_indicator
@@ -40,7 +41,7 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     result = per_distinct(_comparator_and_number, df["result"])
     not_number = result["num"].isna()
     if not_number.any():
-        df = records.reject_rows(FORM, not_number, "result",
+        df = records.rejectrows_at(FORM, not_number, "result",
                                  "result is not a number (write e.g. 5.2, or <2.0 / >1000 for a value beyond "
                                  "the assay limit; use '.' as the decimal mark)", code="REJ-REC-009")
     df, factor = _conversion(records, testcd)
@@ -49,14 +50,14 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
 
     df = records.forms[FORM]
     idx = df.index
-    tcd = _rows(testcd, idx)
+    tcd = rows_at(testcd, idx)
     tests = mappings.lab_test_table().set_index("LBTESTCD")
     decimals = per_distinct(lambda u: u.map(tests["decimals"]).astype("int64"), tcd)
-    result = _rows(result, idx)
+    result = rows_at(result, idx)
     cmp = result["cmp"]
     exact = is_in(cmp, [""])  # (per distinct comparator, not per row)
     num = per_distinct(lambda u: pd.to_numeric(u), result["num"])
-    factor, visits, ref = _rows(factor, idx), _rows(visits, idx), _rows(keys, idx)
+    factor, visits, ref = rows_at(factor, idx), rows_at(visits, idx), rows_at(keys, idx)
     f = factor["factor"]
     std = _round(num * f, decimals, f)
     lo, hi = (per_distinct(lambda u: pd.to_numeric(u, errors="coerce"), df[c]) if c in df.columns
@@ -84,8 +85,8 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
         "LBLOINC": factor["LBLOINC"],
         "LBSPEC": of_test("LBSPEC"),
         "VISITNUM": visits["VISITNUM"], "VISIT": visits["VISIT"], "EPOCH": visits["EPOCH"],
-        "LBDTC": _rows(lbdtc, idx),
-        "LBDY": dates.study_day(_rows(lbdtc, idx), ref["RFSTDTC"]),
+        "LBDTC": rows_at(lbdtc, idx),
+        "LBDY": dates.study_day(rows_at(lbdtc, idx), ref["RFSTDTC"]),
         "_first_dose": ref["RFXSTDTC"],
     }, idx)
     lb["LBLOBXFL"] = last_before_exposure(lb)
@@ -101,19 +102,13 @@ def _comparator_and_number(u: pd.Series) -> pd.DataFrame:
                         index=parts.index)
 
 
-def _rows(values: pd.Series | pd.DataFrame, idx: pd.Index) -> pd.Series | pd.DataFrame:
-    """`values` at the rows `idx` (the rows left after later rejects): as they are when none was rejected, so
-    their columns keep the codes the builders found (distinct.shared_columns) instead of being copied."""
-    return values if values.index.equals(idx) else values.loc[idx]
-
-
 def _conversion(records: RawRecords, testcd: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Normalise unit spellings to CDISC units, then join the test's factor to its standard unit (the join on
     the distinct test-and-unit pairs, spread back to the rows)."""
     df = records.forms[FORM]
     unit = (per_distinct(lambda u: mappings.normalize_unit(u).fillna(""), df["unit"]) if "unit" in df.columns
             else pd.Series("", index=df.index, dtype=object))  # (per distinct spelling: its codes known)
-    key = frame_of_columns({"LBTESTCD": _rows(testcd, df.index), "unit": unit}, df.index)  # (not copied: the
+    key = frame_of_columns({"LBTESTCD": rows_at(testcd, df.index), "unit": unit}, df.index)  # (not copied: the
     # columns' codes stay known to row_codes)
     codes, first = row_codes(key)
     pairs = key.iloc[first].reset_index(drop=True)
@@ -129,7 +124,7 @@ def _conversion(records: RawRecords, testcd: pd.Series) -> tuple[pd.DataFrame, p
         shown = df["unit"] if "unit" in df.columns else pd.Series("", index=df.index)
         why = ("unit '" + shown + "' cannot be converted for test " + key["LBTESTCD"] + " (known units: "
                + key["LBTESTCD"].map(known).fillna("") + "; add a factor in mappings/lab_tests.yaml)")
-        df = records.reject_rows(FORM, missing, "unit", why.where(shown.ne(""), "unit is empty; a numeric "
+        df = records.rejectrows_at(FORM, missing, "unit", why.where(shown.ne(""), "unit is empty; a numeric "
                                  "result needs its unit (known units: " + key["LBTESTCD"].map(known).fillna("") + ")"),
                                  code="REJ-REC-010")
         joined = joined.loc[df.index]
