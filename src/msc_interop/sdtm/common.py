@@ -17,6 +17,7 @@ from msc_interop.columns_frame import frame_of_columns
 from msc_interop.distinct import (
     coded,
     column_codes,
+    is_in,
     per_distinct,
     row_codes,
     sorted_positions,
@@ -170,14 +171,16 @@ def rows_at(values: pd.Series | pd.DataFrame, idx: pd.Index) -> pd.Series | pd.D
     return values if values.index.equals(idx) else values.loc[idx]
 
 
-def subject_keys(records: RawRecords, form: str, dm: pd.DataFrame) -> pd.DataFrame:
-    """Attach STUDYID/USUBJID and the reference dates of DM to a form's rows; reject unknown subjects."""
+def subject_keys(records: RawRecords, form: str, dm: pd.DataFrame,
+                 wanted: tuple[str, ...] = ("STUDYID", "USUBJID", "RFSTDTC", "RFXSTDTC", "RFXENDTC")) -> pd.DataFrame:
+    """Attach STUDYID/USUBJID and the reference dates of DM (those `wanted` that DM has) to a form's rows; reject
+    unknown subjects."""
     df = records.forms[form]
-    known = df["subject_id"].isin(dm["SUBJID"])
+    known = pd.Series(is_in(df["subject_id"], dm["SUBJID"].tolist()), index=df.index)  # (per distinct subject)
     if (~known).any():
         df = records.reject_rows(form, ~known, "subject_id",
                                  "subject is not in subjects.csv (or its subject row was rejected)", code="REJ-REC-008")
-    cols = [c for c in ("STUDYID", "USUBJID", "RFSTDTC", "RFXSTDTC", "RFXENDTC") if c in dm.columns]
+    cols = [c for c in wanted if c in dm.columns]
     ref = dm.set_index("SUBJID")[cols]
     # per distinct subject: a million lab rows hold a few thousand subjects, and the columns come with their codes
     return frame_of_columns({c: per_distinct(lambda u, c=c: ref[c].reindex(u.to_numpy()).astype(object),

@@ -34,14 +34,14 @@ _RESULT = r"^(?P<cmp><=|>=|<|>)?\s*(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))$"
 def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     if FORM not in records.forms:
         return pd.DataFrame()
-    keys = subject_keys(records, FORM, dm)
+    keys = subject_keys(records, FORM, dm, ("STUDYID", "USUBJID", "RFSTDTC", "RFXSTDTC"))
     testcd = map_terms(records, FORM, "test", mappings.lab_alias_map(), "a lab test of mappings/lab_tests.yaml",
                        required=True, hint=" (use the CDISC LBTESTCD or add an alias)")
     df = records.forms[FORM]
     result = per_distinct(_comparator_and_number, df["result"])
     not_number = result["num"].isna()
     if not_number.any():
-        df = records.rejectrows_at(FORM, not_number, "result",
+        df = records.reject_rows(FORM, not_number, "result",
                                  "result is not a number (write e.g. 5.2, or <2.0 / >1000 for a value beyond "
                                  "the assay limit; use '.' as the decimal mark)", code="REJ-REC-009")
     df, factor = _conversion(records, testcd)
@@ -124,7 +124,7 @@ def _conversion(records: RawRecords, testcd: pd.Series) -> tuple[pd.DataFrame, p
         shown = df["unit"] if "unit" in df.columns else pd.Series("", index=df.index)
         why = ("unit '" + shown + "' cannot be converted for test " + key["LBTESTCD"] + " (known units: "
                + key["LBTESTCD"].map(known).fillna("") + "; add a factor in mappings/lab_tests.yaml)")
-        df = records.rejectrows_at(FORM, missing, "unit", why.where(shown.ne(""), "unit is empty; a numeric "
+        df = records.reject_rows(FORM, missing, "unit", why.where(shown.ne(""), "unit is empty; a numeric "
                                  "result needs its unit (known units: " + key["LBTESTCD"].map(known).fillna("") + ")"),
                                  code="REJ-REC-010")
         joined = joined.loc[df.index]
