@@ -248,6 +248,8 @@ def test_stripped_text_is_pandas_strip_of_the_text() -> None:
     assert got.tolist() == want.tolist() and got.index.equals(u.index) and got.dtype == object
     text = pd.Series([v for v in values if isinstance(v, str)], dtype=object)
     assert distinct.stripped_text(text).tolist() == text.str.strip().tolist()
+    held = pd.Series([" a", None, "b "], dtype="str")  # a pandas string column with NA: as pandas strips it
+    assert distinct.stripped_text(held).tolist() == held.str.strip().astype(object).tolist()
 
 
 def test_coded_by_key_is_the_column_factorized() -> None:

@@ -179,7 +179,10 @@ def is_in(values: pd.Series, choices: list[Any]) -> np.ndarray:
     """values.isin(choices) as booleans, decided per distinct value and spread through the column's codes (known
     within shared_columns(): no pass over a million objects per question)."""
     codes, uniques = column_codes(values)
-    answer = pd.Series(np.asarray(uniques, dtype=object), dtype=object).isin(choices).to_numpy(dtype=bool)
+    distinct = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+    if distinct.isna().any():  # (one code for None and NaN, which isin tells apart: the rows decide)
+        return values.isin(choices).to_numpy(dtype=bool)
+    answer = distinct.isin(choices).to_numpy(dtype=bool)
     return answer[codes] if len(answer) else np.zeros(len(values), dtype=bool)
 
 
@@ -247,6 +250,8 @@ def stripped_text(u: pd.Series) -> pd.Series:
     conversion when all are str already."""
     if pd.api.types.infer_dtype(u, skipna=False) != "string":
         u = u.where(u.notna(), "").map(str)
+    if u.dtype != object:  # (a pandas string column, whose NA infer_dtype does not see: stripped as pandas does)
+        return u.str.strip().astype(object)
     return pd.Series(strip_each(u.tolist()), index=u.index, dtype=object)
 
 

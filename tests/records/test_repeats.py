@@ -59,3 +59,7 @@ def test_is_in_is_pandas_isin() -> None:
             assert is_in(values, choices).tolist() == values.isin(choices).tolist()
         assert is_in(values, choices).tolist() == values.isin(choices).tolist()
     assert is_in(pd.Series([], dtype=object), [""]).tolist() == []
+    nulls = pd.Series([None, "a", np.nan, ""], dtype=object)  # one code for None and NaN; isin tells them apart
+    for choices in ([np.nan], [None], ["a"]):
+        with shared_columns():
+            assert is_in(nulls, choices).tolist() == nulls.isin(choices).tolist()

@@ -96,3 +96,28 @@ def test_a_visit_by_hand() -> None:
          "SVSTDTC": "2020-01-02T08:00", "SVENDTC": "2020-01-03"},
         {"USUBJID": "S1", "VISITNUM": 3.0, "VISIT": "WEEK 2", "EPOCH": "", "PARTIAL": "2020-02",
          "SVSTDTC": None, "SVENDTC": None}]
+
+
+def _meta(visits: pd.DataFrame):  # type: ignore[no-untyped-def]
+    import types
+
+    return types.SimpleNamespace(studyid="ST", visits=visits)
+
+
+def test_build_sv_edges_as_before() -> None:
+    """build_sv from the spans' codes keeps the edges of the frame it made before: no subject -> an empty SV of its
+    11 columns; a visit the schedule does not hold keeps the records' VISIT/EPOCH, None where they give none."""
+    from msc_interop.sdtm.sv import build_sv
+
+    schedule = pd.DataFrame({"VISITNUM": [1.0], "VISIT": ["BASELINE"], "EPOCH": ["SCREENING"], "planned_dy": [1]})
+    dm = pd.DataFrame({"STUDYID": ["ST"], "USUBJID": ["S1"], "RFSTDTC": ["2020-01-01"]}, dtype=object)
+    nobody = pd.DataFrame({"USUBJID": pd.Series([None], dtype=object), "VISITNUM": [1.0], "LBDTC": ["2020-01-02"]})
+    assert build_sv({"LB": nobody}, _meta(schedule), dm).shape == (0, 11)
+    lb = pd.DataFrame({"USUBJID": pd.Series(["S1", "S1"], dtype=object), "VISITNUM": [1.0, 9.0],
+                       "LBDTC": ["2020-01-02", "2020-01-09"], "VISIT": pd.Series(["V1", None], dtype=object),
+                       "EPOCH": pd.Series(["E", None], dtype=object)})
+    none = pd.DataFrame({"VISITNUM": pd.Series([], dtype=float), "VISIT": pd.Series([], dtype=object),
+                         "EPOCH": pd.Series([], dtype=object), "planned_dy": pd.Series([], dtype=float)})
+    sv = build_sv({"LB": lb}, _meta(none), dm)
+    assert sv["VISIT"].tolist() == ["V1", None] and sv["EPOCH"].tolist() == ["E", None]
+    assert sv["SVSTDY"].tolist() == [2, 9] and sv["VISITNUM"].tolist() == [1.0, 9.0]

@@ -164,10 +164,11 @@ def build_sv(datasets: dict[str, pd.DataFrame], meta: StudyMeta, dm: pd.DataFram
     def planned_or_given(var: str, codes: np.ndarray, given: np.ndarray) -> pd.Series:
         """The schedule's value for the visit number, else the records' first (None: none)."""
         planned = visitnum.map(sched[var]) if len(sched) else pd.Series(np.nan, index=index)
-        values = planned.where(planned.notna(), pd.Series(_text_of(codes, given), index=index)).astype(object)
+        given_text = pd.Series(_text_of(codes, given), index=index, dtype=object)  # (None kept: not str's NaN)
+        values = planned.where(planned.notna(), given_text).astype(object)
         given_code = np.where(np.isnan(codes), len(given), np.nan_to_num(codes)).astype(np.int64)
         key = visit_key * (len(given) + 1) + given_code
-        return coded_by_key(values.to_numpy(), key, (int(visit_key.max()) + 1) * (len(given) + 1), index)
+        return coded_by_key(values.to_numpy(), key, (int(visit_key.max(initial=-1)) + 1) * (len(given) + 1), index)
 
     visitdy = visitnum.map(sched["planned_dy"]) if len(sched) else pd.Series(np.nan, index=index)
     rf_of_subject = dm.set_index("USUBJID")["RFSTDTC"]
