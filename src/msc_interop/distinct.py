@@ -306,8 +306,7 @@ def row_codes(frame: pd.DataFrame, sort: bool = False) -> tuple[np.ndarray, np.n
     if not len(codes):
         return codes.astype(np.int64), np.array([], dtype=np.int64)
     if not sort:  # codes number the combinations in order of appearance: a first row is where a new code shows
-        seen = np.maximum.accumulate(codes)
-        return codes.astype(np.int64), np.flatnonzero(np.r_[True, codes[1:] > seen[:-1]])
+        return codes.astype(np.int64), _first_of_each(codes)
     order = np.argsort(codes, kind="stable")
     first = order[np.r_[0, np.flatnonzero(np.diff(codes[order])) + 1]]
     return codes.astype(np.int64), first
@@ -362,11 +361,13 @@ def coded_by_key(values: np.ndarray, key: np.ndarray, span: int, index: pd.Index
     key_codes, _order = factorize_small_ints(key, span)
     at_first = np.asarray(values, dtype=object)[_first_of_each(key_codes)]
     value_codes, _distinct = pd.factorize(at_first, use_na_sentinel=False)
-    return coded(value_codes[key_codes], at_first[_first_of_each(value_codes)].tolist(), index)  # (the values'
+    # the values' own objects as the choices (pandas' uniques would turn None into NaN)
+    return coded(value_codes[key_codes], at_first[_first_of_each(value_codes)].tolist(), index)
 
 
-def _first_of_each(codes: np.ndarray) -> np.ndarray:  # own objects: None stays None, pandas would give NaN)
-    """The position of the first occurrence of each code, for codes numbered in order of appearance."""
+def _first_of_each(codes: np.ndarray) -> np.ndarray:
+    """The position of the first occurrence of each code, for codes numbered in order of appearance (where a code
+    passes every code before it)."""
     return np.flatnonzero(np.r_[True, codes[1:] > np.maximum.accumulate(codes)[:-1]]) if len(codes) else codes
 
 
