@@ -6,9 +6,11 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from msc_interop.atomic import atomic_open, atomic_path
+from msc_interop import atomic
+from msc_interop.atomic import WRITE_PIECE, atomic_open, atomic_path, paced_open
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -50,3 +52,35 @@ def test_a_bad_mode_closes_the_descriptor(tmp_path: Path) -> None:
         pass
     assert len(os.listdir("/proc/self/fd")) == before
     assert leftovers(tmp_path) == []
+
+
+def test_big_writes_reach_the_kernel_in_small_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PacedFileIO: a write of megabytes goes to the kernel WRITE_PIECE bytes a call (Linux then caches the file
+    in small pages, the ones freed lately), and every byte arrives, in binary, text and read-write modes."""
+    calls: list[int] = []
+
+    class Counted(atomic.PacedFileIO):
+        def write(self, data) -> int:  # type: ignore[override]
+            written = super().write(data)  # one write call of the kernel's
+            calls.append(written)
+            return written
+
+    monkeypatch.setattr(atomic, "PacedFileIO", Counted)
+    blob = os.urandom(3 * WRITE_PIECE + 123)
+    target = tmp_path / "big.bin"
+    with atomic_open(target, "wb") as fh:
+        fh.write(blob)
+        fh.write(memoryview(np.arange(WRITE_PIECE, dtype=np.int32)))  # a non-byte buffer: its bytes
+    assert target.read_bytes() == blob + np.arange(WRITE_PIECE, dtype=np.int32).tobytes()
+    assert max(calls) == WRITE_PIECE and sum(calls) == len(blob) + 4 * WRITE_PIECE
+    calls.clear()
+    text = "é,\"x\"\r\n" * WRITE_PIECE
+    with atomic_open(tmp_path / "t.csv", "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+    assert (tmp_path / "t.csv").read_bytes() == text.encode("utf-8") and max(calls) <= WRITE_PIECE
+    calls.clear()
+    with paced_open(target, "r+b") as fh:
+        fh.seek(10)
+        fh.write(b"\0" * (2 * WRITE_PIECE))
+    assert target.read_bytes()[:10 + 2 * WRITE_PIECE] == blob[:10] + b"\0" * (2 * WRITE_PIECE)
+    assert max(calls) <= WRITE_PIECE and len(target.read_bytes()) == len(blob) + 4 * WRITE_PIECE

@@ -27,7 +27,7 @@ import pandas as pd
 import pyreadstat
 
 from msc_interop import iso8601, mappings
-from msc_interop.atomic import atomic_path
+from msc_interop.atomic import atomic_path, paced_open
 from msc_interop.columns_frame import frame_of_columns
 from msc_interop.distinct import column_codes, sharing
 from msc_interop.errors import InputError, MscInteropError, OutputLimitError
@@ -150,7 +150,7 @@ def frames_writer(shape: pd.DataFrame, name: str, path: Path, *, labels: Mapping
             # header from pyreadstat (a one-row template of the right lengths), records column-wise
             widths = xpt_rows.storage_widths(frame, encoding, lengths)
             pyreadstat.write_xport(xpt_rows.template_row(frame, widths), str(tmp), **header)
-            with open(tmp, "r+b") as fh:
+            with paced_open(tmp, "r+b") as fh:
                 fh.seek(_records_start(fh.read(), path))
                 fh.truncate()
                 written = 0
