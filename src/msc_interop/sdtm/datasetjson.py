@@ -279,7 +279,9 @@ class _Encoder:
 
     def max_bytes(self) -> int:
         """The longest text value's UTF-8 bytes (at least 1), measured on the distinct values."""
-        vals = [v for v in column_codes(self.series)[1] if isinstance(v, str)]
+        uniques = np.asarray(column_codes(self.series)[1], dtype=object)
+        vals = uniques.tolist() if pd.api.types.infer_dtype(uniques, skipna=False) == "string" else \
+            [v for v in uniques.tolist() if isinstance(v, str)]
         if not vals:
             return 1
         if "".join(vals).isascii():
