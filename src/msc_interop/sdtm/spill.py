@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import mappings
+from msc_interop.atomic import paced_open
 
 # variables whose values group a dataset's rows for value-level metadata (define.py: LB per LBTESTCD, SUPP--
 # per QNAM); a variable's distinct values are kept within each of these groups
@@ -41,7 +42,7 @@ class SpilledPart:
 
 def spill_part(df: pd.DataFrame, name: str, path: Path) -> SpilledPart:
     """`df` (rows of dataset `name`) pickled to `path`, and what SpilledDataset.adopt needs of it."""
-    with open(path, "wb") as fh:
+    with paced_open(path, "wb") as fh:
         pickle.dump(df, fh, protocol=pickle.HIGHEST_PROTOCOL)
     return SpilledPart(path, len(df), [str(c) for c in df.columns], representative_rows(df, name),
                        category_counts(name, df))
@@ -97,7 +98,7 @@ class SpilledDataset:
         """Rows that come before every partition's (rows about the study, not a subject: USUBJID ""); they
         count as the first partition's."""
         path = self.folder / f"{self.name}.lead.pkl"
-        with open(path, "wb") as fh:
+        with paced_open(path, "wb") as fh:
             pickle.dump(df, fh, protocol=pickle.HIGHEST_PROTOCOL)
         n = len(df)
         self.ranges = {p: (a + n if i else 0, b + n) for i, (p, (a, b)) in enumerate(sorted(self.ranges.items()))}

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from msc_interop.atomic import paced_open
 from msc_interop.errors import InputError, MscInteropError
 from msc_interop.partition import PARTITION_BYTES, SUBJECT, StudyPartition, _group_of, subject_ranges
 from msc_interop.sdtm.formats import DatasetFacts, count_visits, study_meta_from_data, studyids_in
@@ -129,7 +130,7 @@ class _Big:
         known = np.array([self.subjects.setdefault(u, len(self.subjects)) for u in uniques], dtype=np.int64)
         self.codes.append(known[codes].astype(np.int32))
         path = self.folder / f"{self.name}.chunk{len(self.chunks):05d}.pkl"
-        with open(path, "wb") as fh:
+        with paced_open(path, "wb") as fh:
             pickle.dump(df, fh, protocol=pickle.HIGHEST_PROTOCOL)
         self.chunks.append(path)
         self.rows += len(df)
