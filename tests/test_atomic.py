@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -84,3 +85,22 @@ def test_big_writes_reach_the_kernel_in_small_pieces(tmp_path: Path, monkeypatch
         fh.write(b"\0" * (2 * WRITE_PIECE))
     assert target.read_bytes()[:10 + 2 * WRITE_PIECE] == blob[:10] + b"\0" * (2 * WRITE_PIECE)
     assert max(calls) <= WRITE_PIECE and len(target.read_bytes()) == len(blob) + 4 * WRITE_PIECE
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="open descriptors listed in /proc")
+def test_a_failure_after_the_file_object_owns_the_descriptor_closes_it_once(tmp_path: Path) -> None:
+    """A text argument the wrapper refuses: the descriptor is closed by its file object, once (closing it again
+    later would close whatever file got the number meanwhile)."""
+    before = len(os.listdir("/proc/self/fd"))
+    try:
+        with atomic_open(tmp_path / "x.csv", "w", encoding="no-such-codec"):
+            pass
+    except LookupError as exc:
+        kept = exc  # (its traceback keeps the frames, and so any file object in them, alive)
+    assert len(os.listdir("/proc/self/fd")) == before
+    other = open(tmp_path / "other.bin", "wb", buffering=0)  # noqa: SIM115 - closed below
+    del kept
+    gc.collect()
+    other.write(b"x")  # EBADF if a file object had closed this number again
+    other.close()
+    assert (tmp_path / "other.bin").read_bytes() == b"x" and leftovers(tmp_path) == []

@@ -132,11 +132,11 @@ def atomic_open(target: str | os.PathLike[str], mode: str = "wb", **kwargs) -> I
     """
     with _temporary(target) as (fd, _):
         try:
-            fh = _file_object(fd, mode, **kwargs)
+            raw = PacedFileIO(fd, _raw_mode(mode))
         except BaseException:
-            os.close(fd)
+            os.close(fd)  # (the file object never owned it)
             raise
-        with fh:
+        with _wrapped(raw, mode, **kwargs) as fh:
             yield fh
 
 
@@ -156,18 +156,32 @@ class PacedFileIO(io.FileIO):
         return super().write(view[:WRITE_PIECE]) if len(view) > WRITE_PIECE else super().write(view)
 
 
-def paced_open(path: str | os.PathLike[str] | int, mode: str = "wb", **kwargs) -> IO:
+def paced_open(path: str | os.PathLike[str], mode: str = "wb", **kwargs) -> IO:
     """open() for writing, through PacedFileIO: "wb", "r+b" (binary) or "w" (text, with open's text
     arguments: encoding, newline, errors)."""
-    return _file_object(path, mode, **kwargs)
+    return _wrapped(PacedFileIO(path, _raw_mode(mode)), mode, **kwargs)
 
 
-def _file_object(fd: str | os.PathLike[str] | int, mode: str, **kwargs) -> IO:
-    raw = PacedFileIO(fd, mode.replace("b", "").replace("t", ""))
-    buffered = io.BufferedRandom(raw) if "+" in mode else io.BufferedWriter(raw)
-    if "b" in mode:
-        return buffered
-    return io.TextIOWrapper(buffered, **kwargs)
+def _raw_mode(mode: str) -> str:
+    if mode not in ("wb", "r+b", "w", "wt"):
+        raise ValueError(f"invalid mode for writing an output: {mode!r} (wb, r+b or w)")
+    return mode.replace("b", "").replace("t", "")
+
+
+def _wrapped(raw: PacedFileIO, mode: str, **kwargs) -> IO:
+    """The buffered (binary) or text file object over `raw`, as open() would make it; `raw` closed if that fails."""
+    try:
+        if "b" in mode and kwargs:
+            raise ValueError(f"binary mode takes no text arguments ({', '.join(kwargs)})")
+        buffered = io.BufferedRandom(raw) if "+" in mode else io.BufferedWriter(raw)
+        if "b" in mode:
+            return buffered
+        text = io.TextIOWrapper(buffered, **kwargs)
+        text.mode = mode
+        return text
+    except BaseException:
+        raw.close()
+        raise
 
 
 def write_bytes_atomic(target: str | os.PathLike[str], data: bytes) -> None:

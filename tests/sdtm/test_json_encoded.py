@@ -7,6 +7,8 @@ what equality says (0.0 / -0.0, NaN, inf, 1 / 1.0 / True in a text column, quote
 
 from __future__ import annotations
 
+import itertools
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,10 @@ from hypothesis import strategies as st
 from msc_interop.sdtm import datasetjson, json_encoded
 from msc_interop.sdtm.datasetjson import write_dataset_json
 
-TEXT = st.sampled_from(["", "a", "é\\", 'q"uote', "],[", '","', "\n", "S-01", "💊", "a,b"])
+# text built from the characters JSON's quoting turns on (a quote, a comma, a backslash, NUL, a bracket), and
+# values written plainly: every text a value can be, where it matters ('x",' ends in an escaped quote and a comma)
+TEXT = st.one_of(st.text(alphabet='",\\\x00[]aé\n', max_size=6),
+                 st.sampled_from(["", ",", 'x",', '","', "],[", "S-01", "💊", "a,b"]))
 FLOATS = st.sampled_from([0.0, -0.0, 1.5, -2.25, 1e16, 1.5e-7, float("nan"), float("inf"), 123456789.125])
 INTS = st.one_of(st.none(), st.integers(-50, 50), st.integers(-2**52, 2**52))
 KINDS = ("string", "integer", "float", "decimal", "mixed")
@@ -70,6 +75,33 @@ def test_rows_are_orjsons_rows_byte_for_byte(frame: tuple[pd.DataFrame, list[str
     expected = b"".join(orjson.dumps(row) + row_end for row in reference_rows(df, types))
     assert b"".join(chunks) == expected
     assert all(chunks)  # no empty chunk
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frames(), st.lists(st.integers(0, 120), max_size=4), st.booleans())
+def test_a_dataset_given_as_frames_is_the_dataset_written_whole(frame: tuple[pd.DataFrame, list[str]],
+                                                                 cuts: list[int], ndjson: bool) -> None:
+    """write_frames (a partitioned run's consecutive frames, empty ones too, each with its own distinct values)
+    writes the bytes write_conformed writes of the whole."""
+    df, _types = frame
+    bounds = sorted({0, len(df), *(min(c, len(df)) for c in cuts)})
+    parts = [df.iloc[a:b] for a, b in itertools.pairwise(bounds)] + [df.iloc[0:0]]
+    with tempfile.TemporaryDirectory() as tmp:
+        whole, framed = Path(tmp) / "whole", Path(tmp) / "framed"
+        datasetjson.write_conformed(df, "XX", whole, ndjson=ndjson, created="2026-01-01T00:00:00")
+        datasetjson.write_frames(df, lambda: iter(parts), len(df), "XX", framed, ndjson=ndjson,
+                                 created="2026-01-01T00:00:00")
+        assert framed.read_bytes() == whole.read_bytes()
+        if not ndjson:
+            assert len(orjson.loads(whole.read_bytes())["rows"]) == len(df)
+
+
+def test_text_ending_in_a_quote_and_a_comma_is_one_value() -> None:
+    """The one-call encoding of a column's distinct texts splits at '","': the text "," and a text ending in '",'
+    hold it too, and are encoded on their own."""
+    for values in ([",", "b"], ['said "fine",', "ok"], ["ok", 'x",'], [","]):
+        codes, encoded = json_encoded.encoded_text(pd.Series(values, dtype=object))
+        assert [orjson.loads(e) for e in encoded[codes]] == values
 
 
 def test_a_chunk_is_about_the_bytes_asked_for() -> None:

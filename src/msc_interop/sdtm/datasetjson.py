@@ -319,7 +319,7 @@ def _whole(s: pd.Series) -> bool:
     """True when the column has at least one value and every value is a whole number held exactly."""
     x = s.to_numpy("float64", na_value=np.nan)
     x = x[~np.isnan(x)]
-    return bool(len(x)) and bool(np.all((x % 1 == 0) & (np.abs(x) < _MAX_EXACT_INT)))
+    return bool(len(x)) and bool(np.isfinite(x).all()) and bool(np.all((x % 1 == 0) & (np.abs(x) < _MAX_EXACT_INT)))
 
 
 def _first_value(data: pd.DataFrame, col: str) -> str:

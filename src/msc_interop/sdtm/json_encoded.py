@@ -34,7 +34,11 @@ def encoded_text(series: pd.Series) -> Piece | None:
     codes, uniques = column_codes(series)
     values = np.asarray(uniques, dtype=object)
     if pd.api.types.infer_dtype(values, skipna=False) == "string":
-        return codes, _each_of(values.tolist(), b'","', b'"\0"')
+        texts = values.tolist()
+        joined = "\0" + "\0".join(texts) + "\0"
+        if '",\0' not in joined and "\0,\0" not in joined:  # (see _each_of)
+            return codes, _each_of(texts, b'","', b'"\0"')
+        return codes, _object_array([orjson.dumps(v) for v in texts])
     values = values.tolist()
     if not all(type(v) is str or v is None or (type(v) is float and v != v) for v in values):
         return None
@@ -75,8 +79,11 @@ def encoded_floats(values: np.ndarray, as_text: bool = False) -> Piece:
 def _each_of(values: list[Any], between: bytes, cut: bytes) -> np.ndarray:
     """orjson's encoding of each value, from one orjson call on the list: its items are split where `between`
     stands (replaced by `cut`, which holds a NUL: JSON escapes every NUL in a string, so the byte appears
-    nowhere else). `between` must occur only between items: "," between numbers; '","' between strings (inside
-    a JSON string every quote is escaped, so a quote, a comma and a quote in a row are two strings' edges)."""
+    nowhere else). `between` must occur only between items. Numbers: "," (no number holds a comma). Strings:
+    '","', which stands inside an item in two cases only, both excluded by the caller: the string "," itself
+    (`","`) and a string ending in a quote and a comma (`"..\\","`: an escaped quote, the comma, the closing
+    quote). Elsewhere inside a string every quote is escaped, so it follows a backslash, never a comma, and the
+    opening quote is followed by the string's first character, a comma only when the next quote is escaped."""
     if not values:
         return _object_array([])
     items = orjson.dumps(values)[1:-1].replace(between, cut).split(b"\0")
