@@ -208,6 +208,25 @@ def test_pieces_are_written_in_order_with_writev_or_joined(tmp_path: Path, monke
     assert (tmp_path / "b").read_bytes() == expected
 
 
+def test_pieces_reach_the_kernel_in_calls_of_at_most_a_write_piece(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """writev calls carry about atomic.WRITE_PIECE bytes (as PacedFileIO's writes: its docstring says why); a
+    piece bigger than that is written in slices; the bytes arrive in order."""
+    from msc_interop.atomic import WRITE_PIECE
+
+    sizes: list[int] = []
+    real_writev, real_write = os.writev, os.write
+    monkeypatch.setattr(os, "writev", lambda fd, bufs: sizes.append(sum(map(len, bufs))) or real_writev(fd, bufs))
+    monkeypatch.setattr(os, "write", lambda fd, b: sizes.append(len(b)) or real_write(fd, b))
+    pieces = [bytes([65 + i % 26]) * (i * 97 % 5000) for i in range(400)]
+    pieces.insert(200, b"z" * (3 * WRITE_PIECE + 5))  # one piece over three write pieces
+    with open(tmp_path / "a", "wb") as fh:
+        write_parts(fh, pieces)
+    assert (tmp_path / "a").read_bytes() == b"".join(pieces)
+    assert max(sizes) <= WRITE_PIECE and sum(sizes) == sum(map(len, pieces))
+    assert len(sizes) < 2 * sum(map(len, pieces)) / WRITE_PIECE + 4  # full calls, not a piece a call
+
+
 def test_gc_frozen_freezes_only_when_nothing_else_has() -> None:
     assert gc.get_freeze_count() == 0
     thresholds = gc.get_threshold()

@@ -28,6 +28,7 @@ from typing import IO, Any
 import numpy as np
 import orjson
 
+from msc_interop import atomic
 from msc_interop.atomic import atomic_open
 from msc_interop.errors import InputError
 from msc_interop.fhir import ids
@@ -88,7 +89,8 @@ def write_parts(fh: IO[bytes], data: bytes | list[bytes]) -> None:
     Why writev: a chunk of NDJSON arrives as many small pieces (each row's fragments, fhir/columns.py).
     Joining them costs a copy under the GIL; `os.writev` hands them to the kernel as they are, and the copy
     happens in the system call with the GIL released (on the background writer thread, beside the building
-    of the next chunk). Files without a descriptor, and systems without writev, get the pieces joined.
+    of the next chunk), about atomic.WRITE_PIECE bytes a call. Files without a descriptor, and systems without
+    writev, get the pieces joined.
     """
     if isinstance(data, bytes):
         fh.write(data)
@@ -102,13 +104,25 @@ def write_parts(fh: IO[bytes], data: bytes | list[bytes]) -> None:
             fh.write(b"".join(data[i:i + IOV_MAX]))
         return
     fh.flush()  # what was written through the buffer goes first
-    for i in range(0, len(data), IOV_MAX):
-        pieces = data[i:i + IOV_MAX]
-        written = os.writev(fd, pieces)
-        if written < sum(map(len, pieces)):  # a short write (rare on files): the rest the plain way
-            rest = memoryview(b"".join(pieces))[written:]
-            while rest:
-                rest = rest[os.write(fd, rest):]
+    ends = np.cumsum(np.fromiter(map(len, data), dtype=np.int64, count=len(data)))
+    i, done = 0, 0
+    while i < len(data):
+        # pieces of about WRITE_PIECE bytes a call, as atomic.PacedFileIO writes (its docstring says why)
+        j = min(int(np.searchsorted(ends, done + atomic.WRITE_PIECE, side="right")), i + IOV_MAX, len(data))
+        if j <= i:  # one piece bigger than a call: written in slices
+            _write_all(fd, memoryview(data[i]))
+            j = i + 1
+        else:
+            pieces = data[i:j]
+            written = os.writev(fd, pieces)
+            if written < int(ends[j - 1]) - done:  # a short write (rare on files): the rest the plain way
+                _write_all(fd, memoryview(b"".join(pieces))[written:])
+        i, done = j, int(ends[j - 1])
+
+
+def _write_all(fd: int, rest: memoryview) -> None:
+    while rest:
+        rest = rest[os.write(fd, rest[:atomic.WRITE_PIECE]):]
 
 
 Sink = Callable[[IO[bytes], bytes | list[bytes]], None]
