@@ -7,8 +7,10 @@ what equality says (0.0 / -0.0, NaN, inf, 1 / 1.0 / True in a text column, quote
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -65,28 +67,40 @@ def reference_rows(df: pd.DataFrame, types: list[str]) -> list[list]:
     return [[s[i] for s in slices] for i in range(len(df))]
 
 
+@contextlib.contextmanager
+def many_distinct(n: int) -> Iterator[None]:
+    """json_encoded.MANY set to `n`: columns of more distinct values are Deferred (encoded a chunk at a time)."""
+    was = json_encoded.MANY
+    json_encoded.MANY = n
+    try:
+        yield
+    finally:
+        json_encoded.MANY = was
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(frames(), st.integers(1, 300), st.sampled_from([b"\n", b","]))
+@given(frames(), st.integers(1, 300), st.sampled_from([b"\n", b","]), st.sampled_from([json_encoded.MANY, 0, 2]))
 def test_rows_are_orjsons_rows_byte_for_byte(frame: tuple[pd.DataFrame, list[str]], chunk_bytes: int,
-                                             row_end: bytes) -> None:
+                                             row_end: bytes, many: int) -> None:
     df, types = frame
-    pieces = [e.piece() for e in _encoders(df, types)]
-    chunks = list(json_encoded.row_chunks(pieces, len(df), row_end, chunk_bytes))
+    with many_distinct(many):
+        pieces = [e.piece() for e in _encoders(df, types)]
+        chunks = list(json_encoded.row_chunks(pieces, len(df), row_end, chunk_bytes))
     expected = b"".join(orjson.dumps(row) + row_end for row in reference_rows(df, types))
     assert b"".join(chunks) == expected
     assert all(chunks)  # no empty chunk
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(frames(), st.lists(st.integers(0, 120), max_size=4), st.booleans())
+@given(frames(), st.lists(st.integers(0, 120), max_size=4), st.booleans(), st.sampled_from([json_encoded.MANY, 1]))
 def test_a_dataset_given_as_frames_is_the_dataset_written_whole(frame: tuple[pd.DataFrame, list[str]],
-                                                                 cuts: list[int], ndjson: bool) -> None:
+                                                                 cuts: list[int], ndjson: bool, many: int) -> None:
     """write_frames (a partitioned run's consecutive frames, empty ones too, each with its own distinct values)
     writes the bytes write_conformed writes of the whole."""
     df, _types = frame
     bounds = sorted({0, len(df), *(min(c, len(df)) for c in cuts)})
     parts = [df.iloc[a:b] for a, b in itertools.pairwise(bounds)] + [df.iloc[0:0]]
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, many_distinct(many):
         whole, framed = Path(tmp) / "whole", Path(tmp) / "framed"
         datasetjson.write_conformed(df, "XX", whole, ndjson=ndjson, created="2026-01-01T00:00:00")
         datasetjson.write_frames(df, lambda: iter(parts), len(df), "XX", framed, ndjson=ndjson,
@@ -102,6 +116,16 @@ def test_text_ending_in_a_quote_and_a_comma_is_one_value() -> None:
     for values in ([",", "b"], ['said "fine",', "ok"], ["ok", 'x",'], [","]):
         codes, encoded = json_encoded.encoded_text(pd.Series(values, dtype=object))
         assert [orjson.loads(e) for e in encoded[codes]] == values
+
+
+def test_a_column_of_many_distinct_values_is_encoded_a_chunk_at_a_time() -> None:
+    """An identifier a row: Deferred (its million encodings never held at once), the rows as orjson's."""
+    n = json_encoded.MANY + 100
+    df = pd.DataFrame({"STUDYID": ["S1"] * n, "ID": [f"R{i}" for i in range(n)], "N": np.arange(n) * 0.5})
+    pieces = [e.piece() for e in _encoders(df, ["string", "string", "float"])]
+    assert [isinstance(p, json_encoded.Deferred) for p in pieces] == [False, True, True]
+    blob = b"".join(json_encoded.row_chunks(pieces, n, b"\n", 1 << 16))
+    assert blob == b"".join(orjson.dumps(row) + b"\n" for row in reference_rows(df, ["string", "string", "float"]))
 
 
 def test_a_chunk_is_about_the_bytes_asked_for() -> None:

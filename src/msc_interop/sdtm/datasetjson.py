@@ -19,6 +19,7 @@ megabytes of rows at a time), so memory stays flat and a million rows take about
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ import pandas as pd
 
 from msc_interop import iso8601, mappings
 from msc_interop.atomic import atomic_open
-from msc_interop.distinct import column_codes
+from msc_interop.distinct import column_codes, shared_columns, sharing
 from msc_interop.errors import InputError, MscInteropError
 from msc_interop.runtime import gc_paused
 from msc_interop.sdtm import json_encoded
@@ -91,6 +92,15 @@ def write_frames(shape: pd.DataFrame, frames: Callable[[], Iterable[pd.DataFrame
     """`write_conformed` for a dataset given as consecutive frames (a partitioned run: sdtm/spill.py) of
     `n_rows` rows in all: `shape` holds every distinct value of each variable (column lengths and data types
     come from it), `frames()` the rows in order. The bytes are those of write_conformed on the whole."""
+    # a text column's codes serve both its length (max_bytes) and its rows' encoding: found once
+    with contextlib.nullcontext() if sharing() else shared_columns():
+        _write_frames(shape, frames, n_rows, name, path, ndjson, study_meta, created, column_attrs, header_attrs)
+
+
+def _write_frames(shape: pd.DataFrame, frames: Callable[[], Iterable[pd.DataFrame]], n_rows: int, name: str,
+                  path: Path, ndjson: bool, study_meta: StudyMeta | None, created: str | None,
+                  column_attrs: Mapping[str, Mapping[str, Any]] | None, header_attrs: Mapping[str, Any] | None
+                  ) -> None:
     stamp = creation_datetime(created)
     pkg = getattr(study_meta, "package", None)
     lay = pkg.layouts.get(name) if pkg is not None else None

@@ -6,6 +6,10 @@ writer's time. Here each column becomes (codes, encoded distinct values); neighb
 combinations are few are merged into one piece (their combinations encoded once, `"a","b"` together), and a row
 is the join of a few pieces taken by code: the per-row work is a NumPy take per piece and one `bytes.join`.
 
+A column of many distinct values (more than MANY: an identifier a row) is not encoded whole up front
+(a million encodings at once would hold hundreds of megabytes): it stays a `Deferred` piece, whose values in each
+chunk of rows are encoded as the chunk is assembled. Memory stays bounded by the chunk and MANY.
+
 The bytes are those of `orjson.dumps` of the rows (the reference in tests): every piece is orjson's encoding of
 the Python value the row-wise writer would hand it (sdtm/datasetjson.py `_Encoder.slice`), and distinct values
 are told apart as orjson would tell them apart (floats by their bits: 0.0 and -0.0 are written differently).
@@ -13,7 +17,8 @@ are told apart as orjson would tell them apart (floats by their bits: 0.0 and -0
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,10 +27,30 @@ import pandas as pd
 
 from msc_interop.distinct import column_codes, factorize_small_ints
 
-Piece = tuple[np.ndarray, np.ndarray]  # (row codes, encoded distinct values: an object array of bytes)
+Encoded = tuple[np.ndarray, np.ndarray]  # (row codes, encoded distinct values: an object array of bytes)
+MANY = 1 << 18  # a column with more distinct values than this is encoded a chunk of rows at a time (Deferred)
 _NULL = b"null"
 _TABLE = 1 << 22  # combinations of two pieces tried with a table of at most this many entries (or 4 per row)
 _MERGE_SHARE = 8  # merge two pieces while their combinations number at most rows / _MERGE_SHARE
+
+
+@dataclass
+class Deferred:
+    """A column of many distinct values: its rows (`rows(a, b)`: the values of rows a..b-1) and how to encode a
+    list of them (orjson's bytes, in order). Each chunk's rows are encoded as it is assembled."""
+
+    rows: Callable[[int, int], list[Any]]
+    encode: Callable[[list[Any]], np.ndarray]
+
+
+Piece = Encoded | Deferred
+
+
+def _piece(codes: np.ndarray, values: np.ndarray, encode: Callable[[list[Any]], np.ndarray]) -> Piece:
+    """Encoded whole when the column has at most MANY distinct values, else Deferred (the rows values[codes])."""
+    if len(values) > MANY:
+        return Deferred(lambda a, b: values[codes[a:b]].tolist(), encode)
+    return codes, encode(values.tolist())
 
 
 def encoded_text(series: pd.Series) -> Piece | None:
@@ -34,20 +59,37 @@ def encoded_text(series: pd.Series) -> Piece | None:
     codes, uniques = column_codes(series)
     values = np.asarray(uniques, dtype=object)
     if pd.api.types.infer_dtype(values, skipna=False) == "string":
-        texts = values.tolist()
-        joined = "\0" + "\0".join(texts) + "\0"
-        if '",\0' not in joined and "\0,\0" not in joined:  # (see _each_of)
-            return codes, _each_of(texts, b'","', b'"\0"')
-        return codes, _object_array([orjson.dumps(v) for v in texts])
-    values = values.tolist()
-    if not all(type(v) is str or v is None or (type(v) is float and v != v) for v in values):
+        return _piece(codes, values, _texts)
+    if not all(type(v) is str or v is None or (type(v) is float and v != v) for v in values.tolist()):
         return None
-    return codes, _object_array([orjson.dumps(v) for v in values])
+    return _piece(codes, values, _one_by_one)
+
+
+def _texts(texts: list[str]) -> np.ndarray:
+    """JSON strings of texts: by one orjson call where no text holds '","' in its encoding (see _each_of)."""
+    joined = "\0" + "\0".join(texts) + "\0"
+    if '",\0' not in joined and "\0,\0" not in joined:
+        return _each_of(texts, b'","', b'"\0"')
+    return _one_by_one(texts)
+
+
+def _one_by_one(values: list[Any]) -> np.ndarray:
+    return _object_array([orjson.dumps(v) for v in values])
+
+
+def _numbers(values: list[Any]) -> np.ndarray:
+    """JSON numbers (None and NaN: null) by one orjson call."""
+    return _each_of(values, b",", b"\0")
+
+
+def _decimals(values: list[float]) -> np.ndarray:
+    """Numbers as the JSON strings of their repr (dataType decimal); NaN: null."""
+    return _object_array([_NULL if x != x else orjson.dumps(repr(x)) for x in values])
 
 
 def encoded_rows(values: list[Any]) -> Piece:
     """Any column, each row encoded on its own (the fallback for a column of mixed kinds)."""
-    return np.arange(len(values), dtype=np.int64), _object_array([orjson.dumps(v) for v in values])
+    return _piece(np.arange(len(values), dtype=np.int64), _object_array(values), _one_by_one)
 
 
 def encoded_integers(values: np.ndarray, missing: np.ndarray | None) -> Piece:
@@ -58,11 +100,11 @@ def encoded_integers(values: np.ndarray, missing: np.ndarray | None) -> Piece:
         _factorized(values)
     if low and span <= 2 * len(values):
         distinct = distinct + low
-    encoded = _each_of(distinct.tolist(), b",", b"\0")
+    distinct = distinct.astype(object)
     if missing is not None and missing.any():
-        codes = np.where(missing, len(encoded), codes)
-        encoded = np.append(encoded, _object_array([_NULL]))
-    return codes, encoded
+        codes = np.where(missing, len(distinct), codes)
+        distinct = np.append(distinct, None)
+    return _piece(codes, distinct, _numbers)
 
 
 def encoded_floats(values: np.ndarray, as_text: bool = False) -> Piece:
@@ -70,10 +112,7 @@ def encoded_floats(values: np.ndarray, as_text: bool = False) -> Piece:
     nan = np.isnan(values)
     bits = np.where(nan, np.float64(np.nan), values).view(np.int64)  # one NaN; 0.0 and -0.0 kept apart
     codes, distinct = _factorized(bits)
-    numbers = distinct.view(np.float64).tolist()
-    if as_text:
-        return codes, _object_array([_NULL if x != x else orjson.dumps(repr(x)) for x in numbers])
-    return codes, _each_of(numbers, b",", b"\0")  # orjson writes NaN as null
+    return _piece(codes, distinct.view(np.float64), _decimals if as_text else _numbers)
 
 
 def _each_of(values: list[Any], between: bytes, cut: bytes) -> np.ndarray:
@@ -93,25 +132,43 @@ def _each_of(values: list[Any], between: bytes, cut: bytes) -> np.ndarray:
 
 
 def row_chunks(pieces: list[Piece], n_rows: int, row_end: bytes, chunk_bytes: int) -> Iterator[bytes]:
-    """The `n_rows` rows `[v1,...,vk]` + `row_end`, about `chunk_bytes` a bytes object (at most: by the longest
-    encoding of each piece). Small chunks: their memory is reused, where fresh memory costs page faults."""
+    """The `n_rows` rows `[v1,...,vk]` + `row_end`, about `chunk_bytes` a bytes object (by the longest encoding of
+    each piece; a Deferred piece's by its first chunk). Small chunks: their memory is reused, where fresh memory
+    costs page faults."""
     merged = merged_pieces(pieces, n_rows)
-    framed = _framed(merged, row_end) if merged else [(np.zeros(n_rows, np.int8), _object_array([b"[]" + row_end]))]
-    widest = sum(max(map(len, encoded.tolist()), default=0) for _, encoded in framed)
-    step = max(1, min(n_rows, chunk_bytes // max(1, widest)))
+    if not merged:
+        merged = [(np.zeros(n_rows, np.int8), _object_array([b"[]"]))]
+        heads, tails = [b""], [row_end]
+    else:
+        heads = [b"[" if j == 0 else b"" for j in range(len(merged))]
+        tails = [b"]" + row_end if j == len(merged) - 1 else b"," for j in range(len(merged))]
+    framed = [p if isinstance(p, Deferred) else (p[0], _framed(p[1], h, t))
+              for p, h, t in zip(merged, heads, tails, strict=True)]
+    widest = sum(_widest(p, n_rows) for p in framed) + len(row_end) + 2
+    step = max(1, min(n_rows, chunk_bytes // widest))
     for a in range(0, n_rows, step):
         b = min(a + step, n_rows)
         cells = np.empty((b - a, len(framed)), dtype=object)
-        for j, (codes, encoded) in enumerate(framed):
-            cells[:, j] = encoded[codes[a:b]]
+        for j, p in enumerate(framed):
+            if isinstance(p, Deferred):  # the chunk's values, encoded now
+                cells[:, j] = _framed(p.encode(p.rows(a, b)), heads[j], tails[j])
+            else:
+                cells[:, j] = p[1][p[0][a:b]]
         yield b"".join(cells.ravel().tolist())
 
 
+def _widest(piece: Piece, n_rows: int) -> int:
+    """The longest encoding of a piece (a Deferred one: of the values of its first rows)."""
+    if isinstance(piece, Deferred):
+        return max(map(len, piece.encode(piece.rows(0, min(n_rows, 256))).tolist()), default=0) + 2
+    return max(map(len, piece[1].tolist()), default=0)
+
+
 def merged_pieces(pieces: list[Piece], n_rows: int) -> list[Piece]:
-    """Neighbouring pieces merged while their combinations stay few (at most n_rows / 8): each merge saves a
+    """Neighbouring pieces merged while their combinations stay few (at most n_rows / 8 and MANY): each merge saves a
     take and a join item per row and costs a pass over the codes plus the encoding of the combinations."""
     out: list[Piece] = []
-    limit = max(1, n_rows // _MERGE_SHARE)
+    limit = max(1, min(n_rows // _MERGE_SHARE, MANY))
     for piece in pieces:
         if out:
             joined = _merged(out[-1], piece, limit)
@@ -124,7 +181,10 @@ def merged_pieces(pieces: list[Piece], n_rows: int) -> list[Piece]:
 
 def _merged(left: Piece, right: Piece, limit: int) -> Piece | None:
     """The two pieces as one (their encodings joined by a comma), or None when they have more than `limit`
-    combinations or so many possible ones that finding out would cost more than it saves."""
+    combinations or so many possible ones that finding out would cost more than it saves (a Deferred piece:
+    never)."""
+    if isinstance(left, Deferred) or isinstance(right, Deferred):
+        return None
     (lc, le), (rc, re) = left, right
     if len(re) == 1:  # a constant: nothing to combine
         return lc, _object_array([x + b"," + re[0] for x in le.tolist()])
@@ -147,16 +207,10 @@ def _merged(left: Piece, right: Piece, limit: int) -> Piece | None:
     return number[combined], _object_array([x + b"," + y for x, y in zip(left_enc, right_enc, strict=True)])
 
 
-def _framed(pieces: list[Piece], row_end: bytes) -> list[Piece]:
-    """The pieces with the row's punctuation in their encodings: `[` before the first, `,` after every piece
-    but the last, `]` and the row's end after the last."""
-    out = []
-    last = len(pieces) - 1
-    for j, (codes, encoded) in enumerate(pieces):
-        head = b"[" if j == 0 else b""
-        tail = b"]" + row_end if j == last else b","
-        out.append((codes, _object_array([head + e + tail for e in encoded.tolist()])))
-    return out
+def _framed(encoded: np.ndarray, head: bytes, tail: bytes) -> np.ndarray:
+    """Encodings with the row's punctuation around them: `[` before the first piece, `,` after every piece but the
+    last, `]` and the row's end after the last."""
+    return _object_array([head + e + tail for e in encoded.tolist()])
 
 
 def _factorized(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
