@@ -146,9 +146,10 @@ class PacedFileIO(io.FileIO):
 
     Why: Linux (6.x, ext4) caches a file written in big calls in large folios, and a large folio needs free
     memory in one contiguous block: on a virtual machine whose memory the host backs on first touch
-    (Firecracker here) that is memory never touched before, ~10 ms a megabyte. Written in 64 KiB calls the
-    pages are the ones freed lately. 270 MB of Dataset-JSON: 2.5-3.7 s in 4 MB calls, 0.06-0.09 s in 64 KiB
-    calls (benchmarks/README.md, eighth round). Elsewhere the calls cost a few microseconds a megabyte.
+    (Firecracker here) that is often memory never touched before, ~12 ms a megabyte. Written in 64 KiB calls
+    the pages are the ones freed lately. benchmarks/page_cache_writes.py, 270 MB to new files: 3.3-3.7 s in 4 MB
+    calls, 0.06-0.07 s in 64 KiB calls; to-sdtm of 1M lab rows, whole run: json 7.3-8.1 -> 5.2-5.5 s, xpt
+    8.3-9.6 -> 5.3-6.7 s (benchmarks/README.md, eighth round). Elsewhere the calls cost microseconds a megabyte.
     """
 
     def write(self, data) -> int:  # type: ignore[override]

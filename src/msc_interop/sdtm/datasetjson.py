@@ -299,7 +299,8 @@ class _Encoder:
         return max(1, max(len(v.encode("utf-8")) for v in vals))
 
     def piece(self) -> json_encoded.Piece:
-        """The column as codes and its distinct values JSON-encoded (the bytes `slice`'s values give)."""
+        """The column for json_encoded.row_chunks: its codes and its distinct values JSON-encoded, or Deferred
+        (many distinct values); the bytes orjson gives the values `slice` gives."""
         if self.kind == "text":
             return json_encoded.encoded_text(self.series) or json_encoded.encoded_rows(self.values.tolist())
         if self.kind == "int":
