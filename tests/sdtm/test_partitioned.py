@@ -172,3 +172,26 @@ def test_validation_of_a_partitioned_run_equals_the_whole_runs(records, defects,
     a = [str(f).replace(str(tmp_path / "w"), "OUT") for f in whole.validation.findings]
     b = [str(f).replace(str(tmp_path / "p"), "OUT") for f in parts.validation.findings]
     assert a == b and len(a) >= 12  # the example's 12 judged MSC-SDTM-040 warnings at least
+
+
+def test_rows_in_any_order_same_files_and_dm_in_key_order(tmp_path):
+    """Every form's rows shuffled (subjects.csv not in USUBJID order): the partitioned run still writes the whole
+    run's files, DM included, whose rows follow its key USUBJID (before, DM kept subjects.csv's order whole and
+    USUBJID's partitioned)."""
+    import random
+
+    records = tmp_path / "records"
+    api.synth(records, subjects=30, seed=5)
+    rng = random.Random(1)
+    for path in sorted(records.glob("*.csv")):
+        header, *body = path.read_text(encoding="utf-8").splitlines()
+        rng.shuffle(body)
+        path.write_text("\n".join([header, *body]) + "\n", encoding="utf-8")
+    whole = api.to_sdtm(records, tmp_path / "whole", formats=("csv", "json"), created=STAMP, validate=False,
+                        partition_subjects=0)
+    parts = api.to_sdtm(records, tmp_path / "parts", formats=("csv", "json"), created=STAMP, validate=False,
+                        partition_subjects=7)
+    assert parts.partitions == 5
+    assert _differences(tmp_path / "whole", tmp_path / "parts") == []
+    usubjid = whole.study["DM"]["USUBJID"].tolist()
+    assert usubjid == sorted(usubjid) and len(set(usubjid)) == 30

@@ -70,7 +70,7 @@ def _dates(records: RawRecords, column: str) -> pd.Series:
 
 
 def complete_dm(dm: pd.DataFrame, ex: pd.DataFrame) -> pd.DataFrame:
-    """Add reference dates from EX and derive AGE.
+    """Add reference dates from EX and derive AGE; the rows sorted by USUBJID.
 
     RFXSTDTC/RFXENDTC: first EXSTDTC and last EXENDTC (else EXSTDTC). RFSTDTC = RFXSTDTC (the reference start
     is the first infusion, so protocol day 0 is study day 1). RFENDTC = RFXENDTC (end of treatment; the
@@ -101,4 +101,6 @@ def complete_dm(dm: pd.DataFrame, ex: pd.DataFrame) -> pd.DataFrame:
     age = years.astype("Float64").where(years.notna(), dm.pop("_age_given"))
     dm["AGE"] = age.astype("Float64").round().astype("Int64")
     dm["AGEU"] = np.where(dm["AGE"].notna(), "YEARS", "")
-    return dm
+    # in the order of DM's key (STUDYID, USUBJID), as every other dataset is sorted by USUBJID first: not the order
+    # of subjects.csv, which a partitioned run (sdtm/partitioned.py) cannot keep when it is not USUBJID's
+    return dm.sort_values("USUBJID", kind="stable", ignore_index=True)
