@@ -371,13 +371,15 @@ def _first_of_each(codes: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.r_[True, codes[1:] > np.maximum.accumulate(codes)[:-1]]) if len(codes) else codes
 
 
-def coded(codes: np.ndarray, choices: list[Any], index: pd.Index) -> pd.Series:
+def coded(codes: np.ndarray, choices: list[Any] | np.ndarray, index: pd.Index, *, in_order: bool = False) -> pd.Series:
     """The text column choices[codes] (`choices` distinct), its codes known within shared_columns(): a builder that
     derives a column as one of a few values per row (LOW/NORMAL/HIGH, a flag, a constant) states them instead of
-    having every writer factorize a million strings again."""
-    values = np.asarray(choices, dtype=object)[codes]
+    having every writer factorize a million strings again. `in_order`: the codes number every choice in order of
+    first appearance already (pd.factorize's numbering; not checked again)."""
+    choices = np.asarray(choices, dtype=object)
+    values = choices[codes]
     if _SHARED.get() is not None:
         entry = _entry(values)
         if entry is not None and "codes" not in entry:
-            entry["codes"] = _compact(*in_order_of_appearance(codes, np.asarray(choices, dtype=object)))
+            entry["codes"] = _compact(*((codes, choices) if in_order else in_order_of_appearance(codes, choices)))
     return pd.Series(values, index=index, dtype=object, copy=False)

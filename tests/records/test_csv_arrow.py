@@ -49,8 +49,10 @@ def test_a_plain_file_reads_as_pandas_reads_it(table, end, blank_lines, bom):
         reference = _pandas(raw)
         if len(header) == 1 and any(not r[0].strip(" \t") for r in rows):
             return  # a one-column row of blanks is a blank line to pandas: not plain, pandas read it (below)
-        frame = read_plain_csv(raw.removeprefix(b"\xef\xbb\xbf"), header, len(rows))
-        assert frame is not None, "a plain file was left to pandas"
+        read = read_plain_csv(raw.removeprefix(b"\xef\xbb\xbf"), header, len(rows))
+        assert read is not None, "a plain file was left to pandas"
+        frame, kept = read
+        assert kept is None
         assert frame.columns.tolist() == reference.columns.tolist() == header
         assert frame.values.tolist() == rows
         assert got.frame.values.tolist() == rows  # (a tab is a control character: such a file is read by pandas)
@@ -109,11 +111,37 @@ def test_blocks_with_dictionaries_of_their_own_make_one_column(monkeypatch):
     rows = [[f"S{i % 7}", ["WBC", "RBC", "HGB", "PLT"][i % 4 if i < 30 else 3 - i % 4], str(i % 5)] for i in range(60)]
     raw = ("subject,test,value\n" + "".join(",".join(r) + "\n" for r in rows)).encode()
     with shared_columns():
-        frame = read_plain_csv(raw, ["subject", "test", "value"], len(rows))
-        assert frame is not None and frame.values.tolist() == rows
+        frame, kept = read_plain_csv(raw, ["subject", "test", "value"], len(rows))
+        assert kept is None and frame.values.tolist() == rows
         for j, name in enumerate(frame.columns):
             codes, uniques = known_codes(frame[name])
             ref_codes, ref_uniques = pd.factorize(np.array([r[j] for r in rows], dtype=object))
+            assert np.array_equal(codes, ref_codes) and list(uniques) == list(ref_uniques)
+
+
+def test_wanted_records_only_their_codes_in_order(monkeypatch):
+    """`wanted` (the rows of some subjects: records/subject_share.py) keeps those records, in file order, and each
+    column's known codes are those of the kept rows (numbered in their order of appearance, values that only
+    the other rows hold gone), whatever blocks Arrow parsed."""
+    from msc_interop.records import csv_arrow
+
+    monkeypatch.setattr(csv_arrow, "_BLOCK", 48)
+    rows = [[f"S{i % 7}", ["WBC", "RBC", "HGB", "PLT"][i % 4 if i < 30 else 3 - i % 4], str(i % 5)] for i in range(60)]
+    raw = ("subject,test,value\n" + "".join(",".join(r) + "\n" for r in rows)).encode()
+
+    def wanted(columns):
+        codes, distinct = columns["subject"]
+        return np.isin(distinct[codes], ["S2", "S5"])
+
+    with shared_columns():
+        frame, kept = read_plain_csv(raw, ["subject", "test", "value"], len(rows), wanted)
+        expected = [r for r in rows if r[0] in ("S2", "S5")]
+        assert frame.values.tolist() == expected
+        assert kept.tolist() == [i for i, r in enumerate(rows) if r[0] in ("S2", "S5")]
+        assert frame.index.equals(pd.RangeIndex(len(expected)))
+        for j, name in enumerate(frame.columns):
+            codes, uniques = known_codes(frame[name])
+            ref_codes, ref_uniques = pd.factorize(np.array([r[j] for r in expected], dtype=object))
             assert np.array_equal(codes, ref_codes) and list(uniques) == list(ref_uniques)
 
 

@@ -30,6 +30,12 @@ def load_study(path: str | Path, odm_map: str | Path | None = None) -> tuple[Stu
         from msc_interop.records import read_records
         from msc_interop.sdtm.build import build_study
 
+        if Path(path).is_dir():  # a big folder on two cores, its halves of the subjects joined (same study)
+            from msc_interop.sdtm.load_in_two import load_in_two, worth_splitting
+
+            loaded = load_in_two(Path(path)) if worth_splitting(Path(path)) else None
+            if loaded is not None:
+                return loaded
         return build_study(read_records(path))
     if kind == InputKind.ODM:
         from msc_interop.odm import read_odm

@@ -14,6 +14,8 @@ and pandas reads it as before, with its line-numbered errors (csv_text.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -23,10 +25,17 @@ from msc_interop.distinct import coded
 _BLOCK = 1 << 24  # bytes Arrow parses at a time; a line longer than this is refused (pandas reads the file)
 
 
-def read_plain_csv(raw: bytes, header: list[str], records: int) -> pd.DataFrame | None:
+RowsWanted = Callable[[dict[str, tuple[np.ndarray, np.ndarray]]], np.ndarray]
+
+
+def read_plain_csv(raw: bytes, header: list[str], records: int, wanted: RowsWanted | None = None
+                   ) -> tuple[pd.DataFrame, np.ndarray | None] | None:
     """The text table of `raw` (UTF-8, already checked), columns named `header` (the first non-blank line split
     at commas), or None when the file is not plain (see the module docstring) or does not hold `records`
-    records (the non-blank lines after the header): the caller then reads it with pandas."""
+    records (the non-blank lines after the header): the caller then reads it with pandas. `wanted(columns)`
+    (each column's codes and distinct values, by header name): a mask of the records to keep (the rows of some
+    subjects: records/subject_share.py), applied to the codes before any column is made. Returns the table and
+    the positions of the records kept (None: all)."""
     if not header or any(not c.strip(" \t") for c in header) or header[0].startswith("\ufeff") \
             or len(set(header)) < len(header) or b'"' in raw:
         return None  # (an empty or blank column name, a second BOM, a name twice: pandas' reading differs)
@@ -53,13 +62,15 @@ def read_plain_csv(raw: bytes, header: list[str], records: int) -> pd.DataFrame 
     if table.column_names != header or table.num_rows != records or records == 0:
         return None
     table = table.unify_dictionaries(memory_pool=pool)  # one dictionary per column, values in order of first appearance
-    index = pd.RangeIndex(records)
-    columns = {}
+    parsed = {}
     for name in header:
         chunks = table.column(name).chunks
         if any(chunk.null_count for chunk in chunks):  # pragma: no cover - nulls are off above
             return None
         codes = np.concatenate([chunk.indices.to_numpy(zero_copy_only=False) for chunk in chunks])
-        uniques = chunks[0].dictionary.to_numpy(zero_copy_only=False).astype(object)
-        columns[name] = coded(codes, list(uniques), index)
-    return frame_of_columns(columns, index)
+        parsed[name] = (codes, chunks[0].dictionary.to_numpy(zero_copy_only=False).astype(object))
+    kept = None if wanted is None else np.flatnonzero(wanted(parsed))
+    index = pd.RangeIndex(records if kept is None else len(kept))
+    columns = {name: coded(codes if kept is None else codes[kept], uniques, index, in_order=kept is None)
+               for name, (codes, uniques) in parsed.items()}
+    return frame_of_columns(columns, index), kept

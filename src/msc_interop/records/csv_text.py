@@ -27,7 +27,7 @@ import pandas as pd
 
 from msc_interop.distinct import per_distinct
 from msc_interop.errors import InputError
-from msc_interop.records.csv_arrow import read_plain_csv
+from msc_interop.records.csv_arrow import RowsWanted, read_plain_csv
 
 _BOM = b"\xef\xbb\xbf"
 _BREAK = r"\r\n|\r|\n"  # a line break inside a value, counted once however it is written (as pandas splits lines)
@@ -68,6 +68,7 @@ class CsvTable:
     rows: np.ndarray
     spans: list[Span] = field(default_factory=list)
     control: bool = True
+    kept_wanted: bool = False  # only the records `wanted` asked for (read_csv_text); else all of them
 
 
 def _has_control(raw: bytes) -> bool:
@@ -119,26 +120,27 @@ class _Lines:
         return self.raw[self.starts[i]:self.ends[i]].decode("utf-8", errors="replace").removeprefix("\ufeff")
 
 
-def read_csv_text(raw: bytes, decode: Callable[[], str], name: str) -> CsvTable:
+def read_csv_text(raw: bytes, decode: Callable[[], str], name: str, wanted: RowsWanted | None = None) -> CsvTable:
     """Parse a records CSV into text cells, with the line each record starts on. `decode()`: `raw` as text, or
     InputError naming the line of a byte that is not UTF-8; called only where pandas reads the file (Arrow checks
     a plain file's UTF-8 itself) or an error message needs the text: a 100 MB file is not copied as text.
-    Raises InputError naming the line for a quote never closed or a row with more values than the header."""
+    Raises InputError naming the line for a quote never closed or a row with more values than the header.
+    `wanted`: the records to keep, where Arrow reads the file (csv_arrow.read_plain_csv; `kept_wanted` says so)."""
     header = _first_line(raw).split(",") if _lines_end_at_newline(raw) else []
     short = False  # Arrow read the file but counted fewer records than lines after the header: blank lines
     if len(header) > 1 and not _has_control(raw):  # a plain file: Arrow's reader, its distinct values known
         n_lines = raw.count(b"\n") + (not raw.endswith(b"\n"))  # every line a record? (Arrow skips a blank
-        frame = read_plain_csv(raw, header, n_lines - 1)  # line: its count is then short; _Lines' reading below)
-        if frame is not None:
-            return CsvTable(frame, np.arange(2, n_lines + 1, dtype=np.int64), control=False)
+        read = read_plain_csv(raw, header, n_lines - 1, wanted)  # line: its count is then short; _Lines' reading
+        if read is not None:  # below)
+            return _plain_table(*read, np.arange(2, n_lines + 1, dtype=np.int64))
         short = True
     lines = _Lines(raw)
     if (len(header) <= 1 or (short and len(lines.nonblank) < len(lines.starts))) and not lines.control \
             and len(lines.nonblank):  # (blank lines, \r line ends, one column: the records counted on _Lines'
         # non-blank lines)
-        frame = read_plain_csv(raw, _header_cells(lines), len(lines.nonblank) - 1)
-        if frame is not None:
-            return CsvTable(frame, lines.nonblank[1:].copy(), control=False)
+        read = read_plain_csv(raw, _header_cells(lines), len(lines.nonblank) - 1, wanted)
+        if read is not None:
+            return _plain_table(*read, lines.nonblank[1:].copy())
     text = decode()  # UTF-8 checked (InputError naming the line) before pandas reads the bytes
     if lines.lone_cr:  # pandas' C parser shifts the cells of a record after a blank line ended by a lone \r
         raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")  # ('a,b\r\r,1' gave ['1', '']): the same lines
@@ -165,6 +167,11 @@ def read_csv_text(raw: bytes, decode: Callable[[], str], name: str) -> CsvTable:
         spans.append(Span(first, last, str(column), tuple((n, lines.text(n)) for n in inside)))
     keep = breaks == 0
     return CsvTable(df[keep].reset_index(drop=True), starts[keep], spans, lines.control)
+
+
+def _plain_table(frame: pd.DataFrame, kept: np.ndarray | None, lines: np.ndarray) -> CsvTable:
+    """The CsvTable of a file Arrow read (no control character), `lines` those of all its records."""
+    return CsvTable(frame, lines if kept is None else lines[kept], control=False, kept_wanted=kept is not None)
 
 
 def _first_line(raw: bytes) -> str:

@@ -13,7 +13,7 @@ import datetime
 import io
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from msc_interop import dates, mappings
 from msc_interop.distinct import column_codes, per_distinct, row_codes, rows_all_distinct, stripped_text
 from msc_interop.errors import InputError, StudyDefinitionError
 from msc_interop.records.csv_text import read_csv_text
+from msc_interop.records.subject_share import SubjectShare
 from msc_interop.records.table_check import check_rows
 from msc_interop.records.value_checks import control_problems, date_problems, plausible_bounds
 from msc_interop.rejects import RejectReport
@@ -76,17 +77,21 @@ class RawRecords:
         return df
 
 
-def read_records(path: str | Path, line_maps: Mapping[str, np.ndarray] | None = None) -> RawRecords:
+def read_records(path: str | Path, line_maps: Mapping[str, np.ndarray] | None = None, *,
+                 share: SubjectShare | None = None, only: Collection[str] | None = None) -> RawRecords:
     """Read a study-records folder or XLSX workbook, check it against the records schema, return RawRecords.
     `line_maps` (file name -> line of each row in the file it was cut from; records/subject_split.py): the
-    rows are named by those lines."""
+    rows are named by those lines. `share` (a folder only): the rows of some subjects only (subject_share.py).
+    `only`: these forms only (the others, required or not, are not read)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     spans, clean = RejectReport(), set()
     if path.is_dir():
         definition = read_definition(_find_definition(path))
-        tables, files = _read_csv_folder(path, spans, clean, line_maps)
+        tables, files = _read_csv_folder(path, spans, clean, line_maps, share, only)
+        if share is not None and not share.reports_files:
+            spans.rejects.clear()  # (the other share reports the lines of a value spanning lines)
     elif path.suffix.lower() in (".xlsx", ".xlsm"):
         tables, files, sheet_def = _read_workbook(path)
         side = _find_definition(path.parent, required=False)
@@ -99,15 +104,17 @@ def read_records(path: str | Path, line_maps: Mapping[str, np.ndarray] | None = 
                              "'study', 'sites', 'arms' and 'visits'")
     else:
         raise InputError(f"{path}: study records are a folder of CSV files or an .xlsx workbook")
+    if share is not None and not path.is_dir():
+        raise ValueError("read_records: a share of the subjects is read from a folder only")
     read_before = Counter(r.form for r in spans.rejects)
     return check_forms(tables, files, definition, source=str(path), rejects=spans, read_before=read_before,
-                       clean=frozenset(clean))
+                       clean=frozenset(clean), only=only)
 
 
 def check_forms(tables: dict[str, pd.DataFrame], files: dict[str, str], definition: dict[str, Any],
                 source: str, first_checks: Callable[[str, pd.DataFrame], Iterable[Any]] | None = None,
                 rejects: RejectReport | None = None, read_before: Mapping[str, int] | None = None,
-                clean: frozenset[str] = frozenset()) -> RawRecords:
+                clean: frozenset[str] = frozenset(), only: Collection[str] | None = None) -> RawRecords:
     """The checks every kind of study records goes through (CSV, XLSX, ODM): required forms and columns,
     control characters, row schemas, real and plausible dates, duplicates. `tables` are text DataFrames with
     the `_row` column already in place. `first_checks(form, df)` yields source-specific problems (mask,
@@ -119,6 +126,8 @@ def check_forms(tables: dict[str, pd.DataFrame], files: dict[str, str], definiti
     root = mappings.schema("records")
     bounds = plausible_bounds(definition)
     for form, spec in _forms().items():
+        if only is not None and form not in only:
+            continue
         if form not in tables:
             if spec["required"]:
                 where = (f"a sheet named '{form}'" if str(source).lower().endswith((".xlsx", ".xlsm"))
@@ -302,13 +311,16 @@ def _stripped(column: pd.Series) -> pd.Series:
 
 
 def _read_csv_folder(folder: Path, spans: RejectReport | None = None, clean: set[str] | None = None,
-                     line_maps: Mapping[str, np.ndarray] | None = None
-                     ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
-    """The text table of each form's CSV file, `_row` the line each record starts on. Lines of a value that
-    spans lines (csv_text.Span) go to `spans`, one reject per line; without `spans` they stop the read.
-    `clean` receives the forms whose file holds no control character at all."""
+                     line_maps: Mapping[str, np.ndarray] | None = None, share: SubjectShare | None = None,
+                     only: Collection[str] | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """The text table of each form's CSV file (of the forms `only` names), `_row` the line each record starts on,
+    the rows of the subjects of `share` only. Lines of a value that spans lines (csv_text.Span) go to `spans`, one
+    reject per line; without `spans` they stop the read. `clean` receives the forms whose file holds no control
+    character at all."""
     tables, files = {}, {}
     for form, spec in _forms().items():
+        if only is not None and form not in only:
+            continue
         path = folder / spec["file"]
         if not path.exists():
             continue
@@ -330,7 +342,7 @@ def _read_csv_folder(folder: Path, spans: RejectReport | None = None, clean: set
             raise InputError(f"{path.name}: the file is empty (not even a header row); "
                              f"delete it or write the header of the '{form}' form")
         _check_csv_header(raw[:1 << 20].decode("utf-8-sig", errors="replace"), path.name)
-        table = read_csv_text(raw, text, path.name)
+        table = read_csv_text(raw, text, path.name, None if share is None else share.wanted(_normalize_header))
         for span in table.spans:
             if spans is None:
                 raise InputError(f"{path.name} line {span.first}: {span.reason(span.first)}")
@@ -338,6 +350,8 @@ def _read_csv_folder(folder: Path, spans: RejectReport | None = None, clean: set
                 spans.add(form, path.name, line, span.column, content, span.reason(line), code="REJ-REC-011")
         rows = table.rows if line_maps is None or path.name not in line_maps else line_maps[path.name][table.rows - 2]
         tables[form] = as_form_frame(table.frame, path.name, rows=rows)
+        if share is not None and not table.kept_wanted:
+            tables[form] = share.rows_of(tables[form])
         if clean is not None and not table.control:
             clean.add(form)
         files[form] = path.name

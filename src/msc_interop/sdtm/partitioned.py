@@ -30,13 +30,14 @@ import pandas as pd
 from msc_interop.atomic import SCRATCH_PREFIX
 from msc_interop.errors import OutputLimitError
 from msc_interop.partition import SUBJECT, StudyPartition
-from msc_interop.records.reader import FORMS, _find_definition, _forms, read_records
+from msc_interop.records.reader import _find_definition, _forms, read_records
 from msc_interop.records.subject_split import NotSplittable, line_maps, split_folder
-from msc_interop.rejects import FormCount, RejectReport
+from msc_interop.rejects import RejectReport
 from msc_interop.sdtm import xpt
 from msc_interop.sdtm.build import build_study, study_level_datasets
 from msc_interop.sdtm.dm import build_dm_base
 from msc_interop.sdtm.formats import text_encoding_of
+from msc_interop.sdtm.merge_parts import form_order, merge_origins, merge_report
 from msc_interop.sdtm.spill import SpilledDataset, representative_rows
 from msc_interop.sdtm.xpt import non_ascii_seen
 from msc_interop.study import Study, StudyMeta
@@ -172,16 +173,15 @@ def _build(folders: list[Path], spill_dir: Path, hold_rows: int, check_xpt: bool
     meta: StudyMeta | None = None
     for index, folder in enumerate(folders):
         records = read_records(folder, line_maps(folder))
-        order = {form: (FORMS.index(form) if form in FORMS else len(FORMS), list(df.columns))
-                 for form, df in records.forms.items()}
+        order = form_order({form: list(df.columns) for form, df in records.forms.items()})
         study, report = build_study(records)
         meta = study.meta
         if check_xpt:
             problems += _xpt_problems(study, spilled, xpt_encoding)
             if problems:  # stop at the first partition with one: the run writes nothing
                 raise OutputLimitError([f"XPT v5: {p}" for p in problems])
-        _merge_report(rejects, report)
-        _merge_origins(origins, study.text_origins, order, records.files)
+        merge_report(rejects, report)
+        merge_origins(origins, study.text_origins, order, records.files)
         for name, df in study.datasets.items():
             if SUBJECT not in df.columns:
                 continue  # study-level: built once from the whole below
@@ -223,27 +223,6 @@ def _xpt_problems(study: Study, spilled: dict[str, SpilledDataset], xpt_encoding
         out += xpt.xpt_problems(study[name], name, encoding=text_encoding_of(study, name, xpt_encoding),
                                 origins=study.text_origins, row_offset=offset)
     return out
-
-
-def _merge_report(into: RejectReport, part: RejectReport) -> None:
-    into.rejects += part.rejects
-    for form, c in part.counts.items():
-        had = into.counts.get(form)
-        into.counts[form] = FormCount(form, c.read + (had.read if had else 0),
-                                      c.converted + (had.converted if had else 0))
-    into.notes += [n for n in part.notes if n not in into.notes]
-    into.carried |= part.carried
-
-
-def _merge_origins(into: dict, found: dict[str, tuple[str, int, str]], order: dict, files: dict[str, str]) -> None:
-    """Keep, for each non-ASCII value, the occurrence a whole read finds first: form order, column order, row."""
-    form_of_file = {f: form for form, f in files.items()}
-    for value, (file, row, col) in found.items():
-        form = form_of_file.get(file, file)
-        rank, cols = order.get(form, (len(FORMS), []))
-        key = (rank, cols.index(col) if col in cols else len(cols), row)
-        if value not in into or key < into[value][0]:
-            into[value] = (key, (file, row, col))
 
 
 @contextlib.contextmanager

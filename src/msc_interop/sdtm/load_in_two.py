@@ -1,0 +1,156 @@
+"""A records folder read and built on two cores: each half of the subjects by its own process, then joined.
+
+Why: to-sdtm of a million lab rows spent ~3.4 s reading and building the study on one core before writing on
+two (benchmarks/split_load_costs.py measured what a split saves and costs). Here the subjects are ranked by
+USUBJID (from a small read of the subjects form: the partitioned run's cut, sdtm/partitioned.py) and the
+second half goes to a forked process; each process parses every form file whole and keeps its subjects' rows
+(records/subject_share.py: every row checked, and rejected if it must be, by one process, naming its line),
+builds its half with the same builders as a whole build (sdtm/build.py), and the other's datasets are joined
+after this one's by their columns' codes (sdtm/halves_join.py). Every builder sorts by USUBJID first, so the
+joined datasets are the whole build's; the study-level datasets (TS, TV) are built from the joined EX; the
+reject reports and the first record of each non-ASCII value merge as a partitioned run's do
+(sdtm/merge_parts.py). The outputs are byte-identical to a one-process load (tests/sdtm/test_load_in_two.py).
+
+Only where it pays: a fork is possible (forked.can_fork), and the folder's CSV files hold at least SPLIT_BYTES.
+Anything the halves cannot be joined by (the other process failed, the halves' datasets differ in shape)
+makes the caller load the folder whole, as before; a problem that stops a load stops it either way.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from msc_interop.distinct import column_codes
+from msc_interop.forked import Forked, ForkedFailure, can_fork
+from msc_interop.partition import SUBJECT
+from msc_interop.records.reader import read_records
+from msc_interop.records.subject_share import SubjectShare
+from msc_interop.rejects import RejectReport
+from msc_interop.sdtm.build import build_study, study_level_datasets
+from msc_interop.sdtm.dm import build_dm_base
+from msc_interop.sdtm.halves_join import ShippedFrame, joined, shipped
+from msc_interop.sdtm.merge_parts import Origins, form_order, merge_origins, merge_report
+from msc_interop.study import Study, StudyMeta
+
+SPLIT_BYTES = 24 << 20  # CSV bytes from which a load is split (~250k lab rows; a smaller one loads in < 1 s)
+
+
+@dataclass
+class Half:
+    """What one process built of its subjects: the datasets (shipped from the other process), the reject
+    report, the first record of each non-ASCII value, and the order a whole read meets the forms' columns in."""
+
+    datasets: dict[str, pd.DataFrame] | dict[str, ShippedFrame]
+    meta: StudyMeta
+    report: RejectReport
+    text_origins: dict[str, tuple[str, int, str]]
+    order: dict[str, tuple[int, list[str]]]
+    files: dict[str, str]
+
+
+def worth_splitting(folder: Path) -> bool:
+    """Whether a load of `folder` (a records folder) on two cores pays here."""
+    return can_fork() and sum(p.stat().st_size for p in folder.glob("*.csv")) >= SPLIT_BYTES
+
+
+def load_in_two(folder: Path) -> tuple[Study, RejectReport] | None:
+    """The Study and reject report a whole load of `folder` gives, made by two processes; None: not split (fewer
+    than two subjects, or the halves could not be joined): load it whole."""
+    try:
+        child = Forked(functools.partial(_shipped_half, folder))
+    except OSError:  # no fork now (memory, a process limit)
+        return None
+    with child:
+        mine = built_half(folder, inside=False)
+        if mine is None:
+            return None
+        try:
+            theirs = child.result()
+        except ForkedFailure:
+            return None
+    return None if theirs is None else join_halves(mine, theirs)
+
+
+def second_half_subjects(folder: Path) -> frozenset[str]:
+    """The subject_id of the subjects of the second half by USUBJID (of those the subjects form accepts): each
+    process finds them (a small read, the same answer), so neither waits for the other to start."""
+    records = read_records(folder, only=("subjects",))
+    dm = build_dm_base(records, StudyMeta.from_definition(records.definition))
+    ranked = dm.sort_values(SUBJECT, kind="stable")["SUBJID"].tolist()
+    return frozenset(ranked[len(ranked) // 2:]) if len(ranked) > 1 else frozenset()
+
+
+def built_half(folder: Path, inside: bool) -> Half | None:
+    """The subjects of the second half (`inside`) or the others read and built (None: fewer than two subjects)."""
+    second = second_half_subjects(folder)
+    if not second:
+        return None
+    records = read_records(folder, share=SubjectShare(second, inside))
+    study, report = build_study(records)
+    order = form_order({form: list(df.columns) for form, df in records.forms.items()})
+    return Half(study.datasets, study.meta, report, study.text_origins, order, dict(records.files))
+
+
+def _shipped_half(folder: Path) -> Half | None:
+    """built_half of the second half, in the other process, its datasets as codes (halves_join.shipped)."""
+    half = built_half(folder, inside=True)
+    if half is not None:
+        half.datasets = {name: shipped(df) for name, df in half.datasets.items()}
+    return half
+
+
+def join_halves(mine: Half, theirs: Half) -> tuple[Study, RejectReport] | None:
+    """One study of the halves (None: their datasets cannot be joined)."""
+    study_level = set(study_level_datasets(mine.meta, None))
+    datasets: dict[str, pd.DataFrame] = {}
+    for name in sorted(set(mine.datasets) | set(theirs.datasets)):
+        if name in study_level:
+            continue
+        own, other = mine.datasets.get(name), theirs.datasets.get(name)
+        if other is None or own is None:
+            datasets[name] = own if other is None else other.frame()
+            continue
+        if SUBJECT not in own.columns or _has_leads(own) or _has_leads(other):
+            joined_rows = _joined_plainly(own, other.frame())
+            if joined_rows is None:
+                return None
+            datasets[name] = joined_rows
+            continue
+        try:
+            datasets[name] = joined(own, other)
+        except ValueError:
+            return None
+    about_study = Study(mine.meta, {n: df for n, df in study_level_datasets(mine.meta, datasets.get("EX")).items()
+                                    if len(df.columns)})
+    study = Study.of_conformed(mine.meta, {**datasets, **about_study.datasets})  # (the halves' conform already)
+    origins: Origins = {}
+    for half in (mine, theirs):
+        merge_origins(origins, half.text_origins, half.order, half.files)
+    study.text_origins = {value: where for value, (_, where) in origins.items()}
+    report = mine.report
+    merge_report(report, theirs.report, drop_repeats=True)
+    return study, report
+
+
+def _has_leads(rows: pd.DataFrame | ShippedFrame) -> bool:
+    """Whether a dataset has rows about the study, not a subject (USUBJID ""; RELREC's dataset-level ones)."""
+    if isinstance(rows, ShippedFrame):
+        part = rows.parts.get(SUBJECT)
+        subjects = part[1] if isinstance(part, tuple) else part
+    else:
+        subjects = column_codes(rows[SUBJECT])[1] if SUBJECT in rows.columns else None  # (known: no pass)
+    return subjects is not None and bool((pd.Series(subjects, dtype=object) == "").any())
+
+
+def _joined_plainly(own: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame | None:
+    """A small dataset with rows about the study: those once and first (each half built them alike, and "" sorts
+    first), then each half's rows. A dataset without USUBJID must be the same in both halves (None: it is not)."""
+    if SUBJECT not in own.columns:
+        return own if own.equals(other) else None
+    lead = pd.concat([own[own[SUBJECT].eq("")], other[other[SUBJECT].eq("")]], ignore_index=True)
+    parts = [lead.drop_duplicates(ignore_index=True), own[own[SUBJECT].ne("")], other[other[SUBJECT].ne("")]]
+    return pd.concat([p for p in parts if len(p)] or [own.iloc[:0]], ignore_index=True)

@@ -1,0 +1,151 @@
+"""A records folder loaded by two processes (sdtm/load_in_two.py) gives the study a one-process load gives.
+
+The oracle is the one-process load of the same folder: every file to-sdtm writes (XPT, Dataset-JSON, CSV,
+define.xml, the reject report) byte for byte, the validation findings, the notes and the per-form counts; on
+the bundled study and on synthetic records whose rows are shuffled and seeded with defects each half must
+report once (an exact duplicate, a subject not in subjects.csv, a blank line, a value spanning lines, a column
+not of the form, non-ASCII text in both halves).
+"""
+
+from __future__ import annotations
+
+import filecmp
+import random
+from pathlib import Path
+
+import pytest
+
+from msc_interop import api
+from msc_interop.inputs.load import load_study
+from msc_interop.sdtm import load_in_two
+
+FORMATS = ("xpt", "json", "csv")
+STAMP = "2026-01-01T00:00:00"
+EXAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "example_study"
+
+
+@pytest.fixture
+def split_always(monkeypatch):
+    """Every records folder loaded in two (even on one core, and small)."""
+    monkeypatch.setattr(load_in_two, "SPLIT_BYTES", 0)
+    monkeypatch.setattr(load_in_two, "can_fork", lambda: True)
+
+
+def _never_split(monkeypatch) -> None:
+    monkeypatch.setattr(load_in_two, "SPLIT_BYTES", 1 << 62)
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+
+
+def _same_outputs(records: Path, tmp_path: Path, monkeypatch) -> tuple[api.ConversionResult, api.ConversionResult]:
+    """to-sdtm of `records` loaded in two and in one process: the same files, findings, notes and counts."""
+    two = api.to_sdtm(records, tmp_path / "two", formats=FORMATS, created=STAMP, partition_subjects=0)
+    _never_split(monkeypatch)
+    one = api.to_sdtm(records, tmp_path / "one", formats=FORMATS, created=STAMP, partition_subjects=0)
+    assert _files(tmp_path / "two") == _files(tmp_path / "one")
+    assert [str(f) for f in _files(tmp_path / "one")
+            if not filecmp.cmp(tmp_path / "one" / f, tmp_path / "two" / f, shallow=False)] == []
+
+    def findings(result: api.ConversionResult, side: str) -> list[str]:
+        return [repr(f).replace(str(tmp_path / side), "OUT") for f in result.validation.findings]
+
+    assert findings(two, "two") == findings(one, "one")
+    assert two.rejects.notes == one.rejects.notes
+    assert two.rejects.reconciliation() == one.rejects.reconciliation()
+    assert sorted(two.rejects.rejects) == sorted(one.rejects.rejects)
+    return two, one
+
+
+@pytest.fixture(scope="module")
+def defects(tmp_path_factory) -> Path:
+    """40 synthetic subjects, every form's rows shuffled, labs.csv with seeded defects."""
+    folder = tmp_path_factory.mktemp("records")
+    api.synth(folder, subjects=40, seed=17)
+    rng = random.Random(4)
+    for path in sorted(folder.glob("*.csv")):
+        header, *body = path.read_text(encoding="utf-8").splitlines()
+        rng.shuffle(body)
+        path.write_text("\n".join([header, *body]) + "\n", encoding="utf-8")
+    labs = folder / "labs.csv"
+    header, *rows = labs.read_text(encoding="utf-8").splitlines()
+    rows.insert(30, rows[5])  # an exact duplicate
+    unknown = rows[40].split(",")
+    unknown[0] = "NOPE-999"
+    rows.insert(41, ",".join(unknown))  # a subject not in subjects.csv
+    rows.insert(50, "")  # a blank line
+    for at in (3, len(rows) - 3):  # non-ASCII text in rows of (most likely) both halves
+        cells = rows[at].split(",")
+        cells[-1] = "Hôpital Nord"
+        rows[at] = ",".join(cells)
+    spanning = rows[60].split(",")
+    spanning[-1] = '"Central\nLab"'  # a value spanning two lines
+    rows[60] = ",".join(spanning)
+    rows = [f"{r},x" if r else r for r in rows]  # a column not of the form
+    labs.write_text("\n".join([f"{header},extra_column", *rows]) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_example_study_same_outputs(split_always, tmp_path, monkeypatch):
+    _same_outputs(EXAMPLE, tmp_path, monkeypatch)
+
+
+def test_shuffled_records_with_defects_same_outputs_each_reject_once(split_always, defects, tmp_path, monkeypatch):
+    two, _one = _same_outputs(defects, tmp_path, monkeypatch)
+    rejects = two.rejects.rejects
+    assert len(rejects) == len(set(rejects))  # (the column not of the form: reported by one half only)
+    assert sum(r.code == "REJ-REC-003" for r in rejects) == 1
+    assert any(r.value == "NOPE-999" for r in rejects)
+    assert any("spanning" in r.reason or "span" in r.reason for r in rejects)
+    assert any("exact duplicate" in r.reason for r in rejects)
+
+
+def test_the_halves_hold_disjoint_subjects_in_usubjid_order(defects):
+    """Each process keeps its own subjects' rows; the second half's USUBJIDs all sort after the first's."""
+    second = load_in_two.second_half_subjects(defects)
+    first_half = load_in_two.built_half(defects, inside=False)
+    second_half = load_in_two.built_half(defects, inside=True)
+    mine, theirs = first_half.datasets["LB"], second_half.datasets["LB"]
+    assert set(theirs["USUBJID"].str.rsplit("-", n=1).str[-1]) <= second
+    assert not set(mine["USUBJID"]) & set(theirs["USUBJID"])
+    assert mine["USUBJID"].max() < theirs["USUBJID"].min()
+    assert len(second) == 20
+
+
+def test_the_loaded_study_equals_the_one_process_study(split_always, defects, monkeypatch):
+    two, _ = load_study(defects)
+    _never_split(monkeypatch)
+    one, _ = load_study(defects)
+    assert two.names == one.names
+    for name in one.names:
+        assert two[name].dtypes.to_dict() == one[name].dtypes.to_dict(), name
+        assert two[name].equals(one[name]), name
+    assert two.text_origins == one.text_origins and "Hôpital Nord" in one.text_origins
+
+
+def test_a_failed_half_is_loaded_whole(split_always, tmp_path, monkeypatch):
+    """The other process failing (here: always) is no error: the folder is loaded in one process."""
+    def fail(folder):
+        raise RuntimeError("this half fails")
+
+    monkeypatch.setattr(load_in_two, "_shipped_half", fail)
+    assert load_in_two.load_in_two(EXAMPLE) is None
+    study, _ = load_study(EXAMPLE)
+    assert len(study["DM"]) == 9
+
+
+def test_one_subject_is_not_split(tmp_path):
+    records = tmp_path / "records"
+    api.synth(records, subjects=1, seed=3)
+    assert load_in_two.second_half_subjects(records) == frozenset()
+    assert load_in_two.load_in_two(records) is None
+
+
+def test_only_big_folders_on_two_cores_are_split(tmp_path, monkeypatch):
+    monkeypatch.setattr(load_in_two, "can_fork", lambda: True)
+    assert not load_in_two.worth_splitting(EXAMPLE)  # a few KB
+    monkeypatch.setattr(load_in_two, "SPLIT_BYTES", 1)
+    assert load_in_two.worth_splitting(EXAMPLE)
+    monkeypatch.setattr(load_in_two, "can_fork", lambda: False)
+    assert not load_in_two.worth_splitting(EXAMPLE)
