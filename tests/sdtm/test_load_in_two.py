@@ -149,3 +149,12 @@ def test_only_big_folders_on_two_cores_are_split(tmp_path, monkeypatch):
     assert load_in_two.worth_splitting(EXAMPLE)
     monkeypatch.setattr(load_in_two, "can_fork", lambda: False)
     assert not load_in_two.worth_splitting(EXAMPLE)
+
+
+def test_halves_out_of_usubjid_order_are_not_joined(split_always, defects, monkeypatch):
+    """A wrong cut (here the first subjects by USUBJID sent to the second process) is caught by the DM order
+    check: the folder is then loaded whole, never joined in the wrong order."""
+    right = load_in_two.second_half_subjects(defects)
+    subjects = {line.split(",")[0] for line in (defects / "subjects.csv").read_text().splitlines()[1:]}
+    monkeypatch.setattr(load_in_two, "second_half_subjects", lambda folder: frozenset(subjects - right))
+    assert load_in_two.load_in_two(defects) is None

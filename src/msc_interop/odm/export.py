@@ -324,11 +324,11 @@ def _repeating_groups(mapping: OdmMapping) -> set[str]:
 
 def records_tables(folder: str | Path) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """The raw text tables and study definition of a CSV records folder (no checks: the reader checks)."""
-    from msc_interop.records.reader import _find_definition, _read_csv_folder, read_definition
+    from msc_interop.records.reader import _read_csv_folder, find_definition, read_definition
 
     folder = Path(folder)
     tables, _files = _read_csv_folder(folder)
-    return {k: v.drop(columns="_row") for k, v in tables.items()}, read_definition(_find_definition(folder))
+    return {k: v.drop(columns="_row") for k, v in tables.items()}, read_definition(find_definition(folder))
 
 
 def export_study(records_folder: str | Path, out_xml: str | Path, mapping_out: str | Path | None = None,

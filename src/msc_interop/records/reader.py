@@ -88,13 +88,13 @@ def read_records(path: str | Path, line_maps: Mapping[str, np.ndarray] | None = 
         raise InputError(f"{path}: no such file or folder")
     spans, clean = RejectReport(), set()
     if path.is_dir():
-        definition = read_definition(_find_definition(path))
+        definition = read_definition(find_definition(path))
         tables, files = _read_csv_folder(path, spans, clean, line_maps, share, only)
         if share is not None and not share.reports_files:
             spans.rejects.clear()  # (the other share reports the lines of a value spanning lines)
     elif path.suffix.lower() in (".xlsx", ".xlsm"):
         tables, files, sheet_def = _read_workbook(path)
-        side = _find_definition(path.parent, required=False)
+        side = find_definition(path.parent, required=False)
         if side is not None:
             definition = read_definition(side)
         elif sheet_def is not None:
@@ -150,7 +150,7 @@ def check_forms(tables: dict[str, pd.DataFrame], files: dict[str, str], definiti
     return records
 
 
-def _find_definition(folder: Path, required: bool = True) -> Path | None:
+def find_definition(folder: Path, required: bool = True) -> Path | None:
     for name in ("study.yaml", "study.yml", "study.json"):
         if (folder / name).exists():
             return folder / name
@@ -308,6 +308,13 @@ def _stripped(column: pd.Series) -> pd.Series:
     if isinstance(column.dtype, np.dtype) and column.dtype == object and stripped_text(distinct).equals(distinct):
         return column
     return per_distinct(stripped_text, column)
+
+
+def read_form_table(folder: Path, form: str) -> pd.DataFrame | None:
+    """The text table of one form's CSV file in `folder` as the reader makes it (stripped, headers normalised,
+    `_row`), unchecked (None: no such file): a glance at the subjects before the study is read (a value
+    spanning lines is left out here; the read reports it)."""
+    return _read_csv_folder(folder, RejectReport(), only=(form,))[0].get(form)
 
 
 def _read_csv_folder(folder: Path, spans: RejectReport | None = None, clean: set[str] | None = None,

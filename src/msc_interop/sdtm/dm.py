@@ -37,7 +37,7 @@ def build_dm_base(records: RawRecords, meta: StudyMeta) -> pd.DataFrame:
 
     df = records.forms[FORM]
     idx = df.index
-    usubjid = meta.studyid + "-" + siteid[idx] + "-" + df["subject_id"]
+    usubjid = usubjid_of(meta.studyid, siteid[idx], df["subject_id"])
     age_given = pd.to_numeric(df["age"], errors="coerce") if "age" in df.columns else pd.Series(np.nan, index=idx)
     return pd.DataFrame({
         "STUDYID": meta.studyid,
@@ -60,6 +60,12 @@ def build_dm_base(records: RawRecords, meta: StudyMeta) -> pd.DataFrame:
         "ACTARM": actarmcd[idx].map(arm_names).fillna(""),
         "COUNTRY": siteid[idx].map({k: s["country"] for k, s in sites.items()}),
     }, index=idx).reset_index(drop=True)
+
+
+def usubjid_of(studyid: str, siteid: pd.Series, subject_id: pd.Series) -> pd.Series:
+    """USUBJID: STUDYID-SITEID-SUBJID (SDTMIG: unique across all of the sponsor's studies); sdtm/load_in_two.py
+    ranks the subjects by it before they are read."""
+    return studyid + "-" + siteid + "-" + subject_id
 
 
 def _dates(records: RawRecords, column: str) -> pd.Series:

@@ -24,14 +24,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from msc_interop.distinct import column_codes
+from msc_interop.distinct import column_codes, per_distinct
 from msc_interop.forked import Forked, ForkedFailure, can_fork
 from msc_interop.partition import SUBJECT
-from msc_interop.records.reader import read_records
+from msc_interop.records.reader import find_definition, read_definition, read_form_table, read_records
 from msc_interop.records.subject_share import SubjectShare
 from msc_interop.rejects import RejectReport
 from msc_interop.sdtm.build import build_study, study_level_datasets
-from msc_interop.sdtm.dm import build_dm_base
+from msc_interop.sdtm.dm import usubjid_of
 from msc_interop.sdtm.halves_join import ShippedFrame, joined, shipped
 from msc_interop.sdtm.merge_parts import Origins, form_order, merge_origins, merge_report
 from msc_interop.study import Study, StudyMeta
@@ -76,12 +76,22 @@ def load_in_two(folder: Path) -> tuple[Study, RejectReport] | None:
 
 
 def second_half_subjects(folder: Path) -> frozenset[str]:
-    """The subject_id of the subjects of the second half by USUBJID (of those the subjects form accepts): each
-    process finds them (a small read, the same answer), so neither waits for the other to start."""
-    records = read_records(folder, only=("subjects",))
-    dm = build_dm_base(records, StudyMeta.from_definition(records.definition))
-    ranked = dm.sort_values(SUBJECT, kind="stable")["SUBJID"].tolist()
-    return frozenset(ranked[len(ranked) // 2:]) if len(ranked) > 1 else frozenset()
+    """The subject_id of the second half of the subjects by USUBJID (of the subjects form's rows whose site is a
+    site of the study): each process finds them (a small read, the same answer), so neither waits for the other
+    to start. A subject_id of both halves (given twice, with two sites) stays in the first. join_halves checks
+    the order the halves' DM have (the builders' USUBJID, not this one), so an error here cannot reorder rows."""
+    table = read_form_table(folder, "subjects")
+    if table is None or not {"subject_id", "site_id"} <= set(table.columns):
+        return frozenset()
+    meta = StudyMeta.from_definition(read_definition(find_definition(folder)))
+    sites = {str(s["siteid"]).upper(): s["siteid"] for s in meta.sites}
+    site = per_distinct(lambda u: u.str.upper().map(sites).astype(object), table["site_id"])
+    known = site.notna() & table["subject_id"].ne("")
+    pairs = pd.DataFrame({SUBJECT: usubjid_of(meta.studyid, site[known], table["subject_id"][known]),
+                          "subject_id": table["subject_id"][known]}).drop_duplicates()
+    ranked = pairs.sort_values(SUBJECT, kind="stable")["subject_id"].tolist()
+    half = len(ranked) // 2
+    return frozenset(ranked[half:]) - frozenset(ranked[:half]) if half else frozenset()
 
 
 def built_half(folder: Path, inside: bool) -> Half | None:
@@ -104,7 +114,10 @@ def _shipped_half(folder: Path) -> Half | None:
 
 
 def join_halves(mine: Half, theirs: Half) -> tuple[Study, RejectReport] | None:
-    """One study of the halves (None: their datasets cannot be joined)."""
+    """One study of the halves (None: their datasets cannot be joined, or the second half's subjects do not all
+    sort after the first's: their rows joined would not be in a whole build's order)."""
+    if not _in_order(mine.datasets.get("DM"), theirs.datasets.get("DM")):
+        return None
     study_level = set(study_level_datasets(mine.meta, None))
     datasets: dict[str, pd.DataFrame] = {}
     for name in sorted(set(mine.datasets) | set(theirs.datasets)):
@@ -134,6 +147,16 @@ def join_halves(mine: Half, theirs: Half) -> tuple[Study, RejectReport] | None:
     report = mine.report
     merge_report(report, theirs.report, drop_repeats=True)
     return study, report
+
+
+def _in_order(own: pd.DataFrame | None, other: ShippedFrame | None) -> bool:
+    """Whether every subject of the second half's DM sorts after every subject of the first's (every other
+    dataset holds rows of DM's subjects only, and rows about the study, USUBJID "", which join_halves puts first)."""
+    if own is None or other is None or not len(own) or not other.rows:
+        return True
+    part = other.parts[SUBJECT]
+    theirs = part[1] if isinstance(part, tuple) else part.to_numpy(dtype=object)
+    return max(column_codes(own[SUBJECT])[1]) < min(theirs)
 
 
 def _has_leads(rows: pd.DataFrame | ShippedFrame) -> bool:

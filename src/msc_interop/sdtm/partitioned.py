@@ -30,7 +30,7 @@ import pandas as pd
 from msc_interop.atomic import SCRATCH_PREFIX
 from msc_interop.errors import OutputLimitError
 from msc_interop.partition import SUBJECT, StudyPartition
-from msc_interop.records.reader import _find_definition, _forms, read_records
+from msc_interop.records.reader import _forms, find_definition, read_records
 from msc_interop.records.subject_split import NotSplittable, line_maps, split_folder
 from msc_interop.rejects import RejectReport
 from msc_interop.sdtm import xpt
@@ -125,7 +125,7 @@ def load_partitioned(folder: Path, scratch: Path, per_partition: int | None = No
     be an empty folder.
     `check_xpt`: check each partition against the XPT v5 limits (OutputLimitError) and gather the notes about
     non-ASCII text, as write_sdtm's check_fits does for a whole study written as XPT in `xpt_encoding`."""
-    definition = _find_definition(folder)
+    definition = find_definition(folder)
     files = {form: spec["file"] for form, spec in _forms().items() if (folder / spec["file"]).is_file()}
     why = [] if why is None else why
     if "subjects" not in files or "exposures" not in files:
