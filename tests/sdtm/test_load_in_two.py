@@ -110,7 +110,7 @@ def test_the_halves_hold_disjoint_subjects_in_usubjid_order(defects):
     assert set(theirs["USUBJID"].str.rsplit("-", n=1).str[-1]) <= second
     assert not set(mine["USUBJID"]) & set(theirs["USUBJID"])
     assert mine["USUBJID"].max() < theirs["USUBJID"].min()
-    assert len(second) == 20
+    assert len(second) == 40 - round(40 * (1 - load_in_two.OTHER_SHARE))
 
 
 def test_the_loaded_study_equals_the_one_process_study(split_always, defects, monkeypatch):
@@ -126,7 +126,7 @@ def test_the_loaded_study_equals_the_one_process_study(split_always, defects, mo
 
 def test_a_failed_half_is_loaded_whole(split_always, tmp_path, monkeypatch):
     """The other process failing (here: always) is no error: the folder is loaded in one process."""
-    def fail(folder):
+    def fail(folder, preparsed):
         raise RuntimeError("this half fails")
 
     monkeypatch.setattr(load_in_two, "_shipped_half", fail)

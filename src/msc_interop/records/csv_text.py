@@ -27,7 +27,7 @@ import pandas as pd
 
 from msc_interop.distinct import per_distinct
 from msc_interop.errors import InputError
-from msc_interop.records.csv_arrow import RowsWanted, read_plain_csv
+from msc_interop.records.csv_arrow import Parsed, RowsWanted, parse_plain_csv, plain_frame, read_plain_csv
 
 _BOM = b"\xef\xbb\xbf"
 _BREAK = r"\r\n|\r|\n"  # a line break inside a value, counted once however it is written (as pandas splits lines)
@@ -120,20 +120,52 @@ class _Lines:
         return self.raw[self.starts[i]:self.ends[i]].decode("utf-8", errors="replace").removeprefix("\ufeff")
 
 
-def read_csv_text(raw: bytes, decode: Callable[[], str], name: str, wanted: RowsWanted | None = None) -> CsvTable:
+@dataclass(frozen=True)
+class PlainParse:
+    """A plain file's records as read_csv_text's first way parses them (csv_arrow.parse_plain_csv), and the line
+    each starts on."""
+
+    parsed: Parsed
+    lines: np.ndarray
+
+
+@dataclass(frozen=True)
+class PreparsedFile:
+    """A form file's bytes and its plain parse, made once before a load forks (sdtm/load_in_two.py), so that
+    neither process reads or parses it again."""
+
+    raw: bytes
+    plain: PlainParse
+
+
+def parse_plain_file(raw: bytes, threads: bool = False) -> tuple[PlainParse | None, bool]:
+    """read_csv_text's first way: a file with a header of several columns, no control character and one record
+    a line, parsed by Arrow (`threads`: on every core). Returns the parse (None: not read so) and whether the file
+    looked plain but Arrow refused it or counted fewer records than lines (blank lines)."""
+    header = _first_line(raw).split(",") if _lines_end_at_newline(raw) else []
+    if len(header) <= 1 or _has_control(raw):
+        return None, False
+    n_lines = raw.count(b"\n") + (not raw.endswith(b"\n"))  # every line a record? (Arrow skips a blank line:
+    parsed = parse_plain_csv(raw, header, n_lines - 1, threads)  # its count is then short)
+    if parsed is None:
+        return None, True
+    return PlainParse(parsed, np.arange(2, n_lines + 1, dtype=np.int64)), False
+
+
+def read_csv_text(raw: bytes, decode: Callable[[], str], name: str, wanted: RowsWanted | None = None,
+                  plain: PlainParse | None = None) -> CsvTable:
     """Parse a records CSV into text cells, with the line each record starts on. `decode()`: `raw` as text, or
     InputError naming the line of a byte that is not UTF-8; called only where pandas reads the file (Arrow checks
     a plain file's UTF-8 itself) or an error message needs the text: a 100 MB file is not copied as text.
     Raises InputError naming the line for a quote never closed or a row with more values than the header.
-    `wanted`: the records to keep, where Arrow reads the file (csv_arrow.read_plain_csv; `kept_wanted` says so)."""
-    header = _first_line(raw).split(",") if _lines_end_at_newline(raw) else []
+    `wanted`: the records to keep, where Arrow reads the file (csv_arrow.read_plain_csv; `kept_wanted` says so).
+    `plain`: the file's plain parse made already (parse_plain_file)."""
     short = False  # Arrow read the file but counted fewer records than lines after the header: blank lines
-    if len(header) > 1 and not _has_control(raw):  # a plain file: Arrow's reader, its distinct values known
-        n_lines = raw.count(b"\n") + (not raw.endswith(b"\n"))  # every line a record? (Arrow skips a blank
-        read = read_plain_csv(raw, header, n_lines - 1, wanted)  # line: its count is then short; _Lines' reading
-        if read is not None:  # below)
-            return _plain_table(*read, np.arange(2, n_lines + 1, dtype=np.int64))
-        short = True
+    if plain is None:  # a plain file: Arrow's reader, its distinct values known
+        plain, short = parse_plain_file(raw)
+    if plain is not None:
+        return _plain_table(*plain_frame(plain.parsed, wanted), plain.lines)
+    header = _first_line(raw).split(",") if _lines_end_at_newline(raw) else []
     lines = _Lines(raw)
     if (len(header) <= 1 or (short and len(lines.nonblank) < len(lines.starts))) and not lines.control \
             and len(lines.nonblank):  # (blank lines, \r line ends, one column: the records counted on _Lines'

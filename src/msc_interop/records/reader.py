@@ -27,7 +27,7 @@ import yaml
 from msc_interop import dates, mappings
 from msc_interop.distinct import column_codes, per_distinct, row_codes, rows_all_distinct, stripped_text
 from msc_interop.errors import InputError, StudyDefinitionError
-from msc_interop.records.csv_text import read_csv_text
+from msc_interop.records.csv_text import PreparsedFile, read_csv_text
 from msc_interop.records.subject_share import SubjectShare
 from msc_interop.records.table_check import check_rows
 from msc_interop.records.value_checks import control_problems, date_problems, plausible_bounds
@@ -78,18 +78,20 @@ class RawRecords:
 
 
 def read_records(path: str | Path, line_maps: Mapping[str, np.ndarray] | None = None, *,
-                 share: SubjectShare | None = None, only: Collection[str] | None = None) -> RawRecords:
+                 share: SubjectShare | None = None, only: Collection[str] | None = None,
+                 preparsed: Mapping[str, PreparsedFile] | None = None) -> RawRecords:
     """Read a study-records folder or XLSX workbook, check it against the records schema, return RawRecords.
     `line_maps` (file name -> line of each row in the file it was cut from; records/subject_split.py): the
     rows are named by those lines. `share` (a folder only): the rows of some subjects only (subject_share.py).
-    `only`: these forms only (the others, required or not, are not read)."""
+    `only`: these forms only (the others, required or not, are not read). `preparsed` (file name -> its bytes and
+    plain parse, made before a load forked: sdtm/load_in_two.py): those files are not read or parsed again."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     spans, clean = RejectReport(), set()
     if path.is_dir():
         definition = read_definition(find_definition(path))
-        tables, files = _read_csv_folder(path, spans, clean, line_maps, share, only)
+        tables, files = _read_csv_folder(path, spans, clean, line_maps, share, only, preparsed)
         if share is not None and not share.reports_files:
             spans.rejects.clear()  # (the other share reports the lines of a value spanning lines)
     elif path.suffix.lower() in (".xlsx", ".xlsm"):
@@ -319,7 +321,8 @@ def read_form_table(folder: Path, form: str) -> pd.DataFrame | None:
 
 def _read_csv_folder(folder: Path, spans: RejectReport | None = None, clean: set[str] | None = None,
                      line_maps: Mapping[str, np.ndarray] | None = None, share: SubjectShare | None = None,
-                     only: Collection[str] | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+                     only: Collection[str] | None = None, preparsed: Mapping[str, PreparsedFile] | None = None
+                     ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """The text table of each form's CSV file (of the forms `only` names), `_row` the line each record starts on,
     the rows of the subjects of `share` only. Lines of a value that spans lines (csv_text.Span) go to `spans`, one
     reject per line; without `spans` they stop the read. `clean` receives the forms whose file holds no control
@@ -334,8 +337,9 @@ def _read_csv_folder(folder: Path, spans: RejectReport | None = None, clean: set
         if not path.is_file():
             raise InputError(f"{path}: the '{form}' form must be a CSV file; this is a folder or another "
                              "kind of file")
+        made = (preparsed or {}).get(path.name)
         try:
-            raw = path.read_bytes()
+            raw = made.raw if made is not None else path.read_bytes()
         except OSError as exc:
             raise InputError(f"{path}: cannot read the '{form}' form: {exc.strerror or exc}") from None
         # the file is not copied as text (100 MB at 1M lab rows: 0.2 s, twice as much memory if not ASCII): the
@@ -349,7 +353,8 @@ def _read_csv_folder(folder: Path, spans: RejectReport | None = None, clean: set
             raise InputError(f"{path.name}: the file is empty (not even a header row); "
                              f"delete it or write the header of the '{form}' form")
         _check_csv_header(raw[:1 << 20].decode("utf-8-sig", errors="replace"), path.name)
-        table = read_csv_text(raw, text, path.name, None if share is None else share.wanted(_normalize_header))
+        table = read_csv_text(raw, text, path.name, None if share is None else share.wanted(_normalize_header),
+                              made.plain if made is not None else None)
         for span in table.spans:
             if spans is None:
                 raise InputError(f"{path.name} line {span.first}: {span.reason(span.first)}")

@@ -27,7 +27,8 @@ import pandas as pd
 from msc_interop.distinct import column_codes, per_distinct
 from msc_interop.forked import Forked, ForkedFailure, can_fork
 from msc_interop.partition import SUBJECT
-from msc_interop.records.reader import find_definition, read_definition, read_form_table, read_records
+from msc_interop.records.csv_text import PreparsedFile, parse_plain_file
+from msc_interop.records.reader import _forms, find_definition, read_definition, read_form_table, read_records
 from msc_interop.records.subject_share import SubjectShare
 from msc_interop.rejects import RejectReport
 from msc_interop.sdtm.build import build_study, study_level_datasets
@@ -36,6 +37,9 @@ from msc_interop.sdtm.halves_join import ShippedFrame, joined, shipped
 from msc_interop.sdtm.merge_parts import Origins, form_order, merge_origins, merge_report
 from msc_interop.study import Study, StudyMeta
 
+# the share of the subjects the other process builds: less than half, as it also sends its datasets over and
+# starts slower (the pages it writes are copied from this process's first); benchmarks/bench_load_in_two.py
+OTHER_SHARE = 0.46
 SPLIT_BYTES = 24 << 20  # CSV bytes from which a load is split (~250k lab rows; a smaller one loads in < 1 s)
 
 
@@ -60,12 +64,14 @@ def worth_splitting(folder: Path) -> bool:
 def load_in_two(folder: Path) -> tuple[Study, RejectReport] | None:
     """The Study and reject report a whole load of `folder` gives, made by two processes; None: not split (fewer
     than two subjects, or the halves could not be joined): load it whole."""
+    preparsed = preparse(folder)
     try:
-        child = Forked(functools.partial(_shipped_half, folder))
+        child = Forked(functools.partial(_shipped_half, folder, preparsed))
     except OSError:  # no fork now (memory, a process limit)
         return None
     with child:
-        mine = built_half(folder, inside=False)
+        mine = built_half(folder, inside=False, preparsed=preparsed)
+        del preparsed  # (this half's records are read: the bytes and parses go)
         if mine is None:
             return None
         try:
@@ -90,24 +96,42 @@ def second_half_subjects(folder: Path) -> frozenset[str]:
     pairs = pd.DataFrame({SUBJECT: usubjid_of(meta.studyid, site[known], table["subject_id"][known]),
                           "subject_id": table["subject_id"][known]}).drop_duplicates()
     ranked = pairs.sort_values(SUBJECT, kind="stable")["subject_id"].tolist()
-    half = len(ranked) // 2
-    return frozenset(ranked[half:]) - frozenset(ranked[:half]) if half else frozenset()
+    cut = max(1, round(len(ranked) * (1 - OTHER_SHARE))) if len(ranked) > 1 else 0
+    return frozenset(ranked[cut:]) - frozenset(ranked[:cut]) if cut else frozenset()
 
 
-def built_half(folder: Path, inside: bool) -> Half | None:
+def preparse(folder: Path) -> dict[str, PreparsedFile]:
+    """Each plain form file of `folder` read and parsed once, on every core (Arrow's threads), before the fork:
+    each process then keeps its subjects' rows of the same parse (a 96 MB labs.csv: 0.17 s, where each process
+    parsing it on its own core took 0.43 s). A file that is not plain (quotes, blank lines, ...) is read by each
+    process as a whole read reads it, and so is one that cannot be read (its error is the read's)."""
+    out = {}
+    for spec in _forms().values():
+        path = folder / spec["file"]
+        try:
+            raw = path.read_bytes() if path.is_file() else None
+        except OSError:
+            continue
+        plain = parse_plain_file(raw, threads=True)[0] if raw else None
+        if plain is not None:
+            out[path.name] = PreparsedFile(raw, plain)
+    return out
+
+
+def built_half(folder: Path, inside: bool, preparsed: dict[str, PreparsedFile] | None = None) -> Half | None:
     """The subjects of the second half (`inside`) or the others read and built (None: fewer than two subjects)."""
     second = second_half_subjects(folder)
     if not second:
         return None
-    records = read_records(folder, share=SubjectShare(second, inside))
+    records = read_records(folder, share=SubjectShare(second, inside), preparsed=preparsed)
     study, report = build_study(records)
     order = form_order({form: list(df.columns) for form, df in records.forms.items()})
     return Half(study.datasets, study.meta, report, study.text_origins, order, dict(records.files))
 
 
-def _shipped_half(folder: Path) -> Half | None:
+def _shipped_half(folder: Path, preparsed: dict[str, PreparsedFile]) -> Half | None:
     """built_half of the second half, in the other process, its datasets as codes (halves_join.shipped)."""
-    half = built_half(folder, inside=True)
+    half = built_half(folder, inside=True, preparsed=preparsed)
     if half is not None:
         half.datasets = {name: shipped(df) for name, df in half.datasets.items()}
     return half
