@@ -82,8 +82,12 @@ def _joined_text(mine: pd.Series, theirs: Coded, index: pd.Index) -> pd.Series:
     my_codes, my_distinct = column_codes(mine)
     my_distinct = np.asarray(my_distinct, dtype=object)
     their_codes, their_distinct = theirs
-    union_codes, union = pd.factorize(np.concatenate([my_distinct, their_distinct]), use_na_sentinel=False)
-    renumbered = union_codes[len(my_distinct):].astype(np.int32)[their_codes]
+    if len(their_distinct) <= len(my_distinct) and (my_distinct[:len(their_distinct)] == their_distinct).all():
+        union, renumbered = my_distinct, their_codes.astype(np.int32, copy=False)  # (the other half met the same
+        # values in the same order, or some of them first: a code, a unit, a visit)
+    else:
+        union_codes, union = pd.factorize(np.concatenate([my_distinct, their_distinct]), use_na_sentinel=False)
+        renumbered = union_codes[len(my_distinct):].astype(np.int32)[their_codes]
     return coded(np.concatenate([my_codes.astype(np.int32, copy=False), renumbered]), union, index, in_order=True)
 
 
