@@ -110,3 +110,29 @@ def test_plain_files_with_blank_lines_keep_each_record_on_its_line(text, rows):
     assert table.rows.tolist() == rows and table.frame.values.tolist() == [["1", "2"], ["3", "4"]]
     if " \n" not in text:  # (blank lines: read by Arrow on _Lines' count, not by pandas: text as object)
         assert all(table.frame[c].dtype == object for c in table.frame.columns)
+
+
+@pytest.mark.parametrize("raw", [
+    b"a,b\n1,x\n2,y\n",  # plain
+    b"a,b\n1,x\n\n2,y\n",  # a blank line: Arrow's count is short
+    b"a,b\n1,x\x07\n2,y\n",  # a control character: not read by Arrow
+    b"a,b\n1,x\n2,y",  # no line end at the end
+    b"a\n1\n2\n",  # one column
+    b'a,b\n1,"x"\n',  # a quote
+    b"a,b\n",  # a header only
+])
+def test_parse_plain_file_with_threads_is_the_one_thread_parse(raw):
+    """The parse made before a load forks (Arrow's threads, the control and line scans beside it) decides and
+    parses every file as read_csv_text's own first way does."""
+    from msc_interop.records.csv_text import parse_plain_file
+
+    one, short_one = parse_plain_file(raw)
+    many, short_many = parse_plain_file(raw, threads=True)
+    assert short_one == short_many
+    assert (one is None) == (many is None)
+    if one is not None:
+        assert one.lines.tolist() == many.lines.tolist()
+        assert list(one.parsed) == list(many.parsed)
+        for name in one.parsed:
+            assert one.parsed[name][0].tolist() == many.parsed[name][0].tolist()
+            assert one.parsed[name][1].tolist() == many.parsed[name][1].tolist()

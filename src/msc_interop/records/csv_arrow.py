@@ -42,10 +42,10 @@ def read_plain_csv(raw: bytes, header: list[str], records: int, wanted: RowsWant
     return None if parsed is None else plain_frame(parsed, wanted)
 
 
-def parse_plain_csv(raw: bytes, header: list[str], records: int, threads: bool = False) -> Parsed | None:
+def parse_plain_csv(raw: bytes, header: list[str], records: int | None, threads: bool = False) -> Parsed | None:
     """read_plain_csv's parse, each column as its codes and distinct values (in order of first appearance), before
     any column is made. `threads`: Arrow parses blocks on every core (a load about to fork: sdtm/load_in_two.py;
-    elsewhere one thread, see below)."""
+    elsewhere one thread, see below). `records` None: not checked here (the caller counts the lines meanwhile)."""
     if not header or any(not c.strip(" \t") for c in header) or header[0].startswith("\ufeff") \
             or len(set(header)) < len(header) or b'"' in raw:
         return None  # (an empty or blank column name, a second BOM, a name twice: pandas' reading differs)
@@ -69,7 +69,8 @@ def parse_plain_csv(raw: bytes, header: list[str], records: int, threads: bool =
             memory_pool=pool)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a row of other length, a line over _BLOCK, ...
         return None
-    if table.column_names != header or table.num_rows != records or records == 0:
+    if table.column_names != header or table.num_rows != (table.num_rows if records is None else records) \
+            or table.num_rows == 0:
         return None
     table = table.unify_dictionaries(memory_pool=pool)  # one dictionary per column, values in order of first appearance
     parsed = {}
