@@ -29,6 +29,7 @@ def split_always(monkeypatch):
     """Every records folder loaded in two (even on one core, and small)."""
     monkeypatch.setattr(load_in_two, "SPLIT_BYTES", 0)
     monkeypatch.setattr(load_in_two, "can_fork", lambda: True)
+    monkeypatch.setattr(load_in_two, "core_free", lambda: True)  # (the suite's other worker may be running)
 
 
 def _never_split(monkeypatch) -> None:
@@ -142,13 +143,29 @@ def test_one_subject_is_not_split(tmp_path):
     assert load_in_two.load_in_two(records) is None
 
 
-def test_only_big_folders_on_two_cores_are_split(tmp_path, monkeypatch):
+def test_only_big_folders_on_two_free_cores_are_split(tmp_path, monkeypatch):
     monkeypatch.setattr(load_in_two, "can_fork", lambda: True)
+    monkeypatch.setattr(load_in_two, "core_free", lambda: True)
     assert not load_in_two.worth_splitting(EXAMPLE)  # a few KB
     monkeypatch.setattr(load_in_two, "SPLIT_BYTES", 1)
     assert load_in_two.worth_splitting(EXAMPLE)
+    monkeypatch.setattr(load_in_two, "core_free", lambda: False)  # another job busy on the other core
+    assert not load_in_two.worth_splitting(EXAMPLE)
+    monkeypatch.setattr(load_in_two, "core_free", lambda: True)
     monkeypatch.setattr(load_in_two, "can_fork", lambda: False)
     assert not load_in_two.worth_splitting(EXAMPLE)
+
+
+def test_a_core_is_free_when_this_process_runs_alone(monkeypatch):
+    """core_free counts the runnable tasks /proc/loadavg gives against this process's cores."""
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    real = Path.read_text
+    for running, free in (("1", True), ("2", False), ("5", False)):
+        monkeypatch.setattr(Path, "read_text", lambda self, *a, running=running, **k: (
+            f"0.50 0.40 0.30 {running}/250 4242\n" if str(self) == "/proc/loadavg" else real(self, *a, **k)))
+        assert load_in_two.core_free() is free
 
 
 def test_halves_out_of_usubjid_order_are_not_joined(split_always, defects, monkeypatch):

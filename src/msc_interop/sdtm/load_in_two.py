@@ -19,6 +19,7 @@ makes the caller load the folder whole, as before; a problem that stops a load s
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,8 +58,20 @@ class Half:
 
 
 def worth_splitting(folder: Path) -> bool:
-    """Whether a load of `folder` (a records folder) on two cores pays here."""
-    return can_fork() and sum(p.stat().st_size for p in folder.glob("*.csv")) >= SPLIT_BYTES
+    """Whether a load of `folder` (a records folder) on two cores pays here: big enough, and a core is free now."""
+    return can_fork() and sum(p.stat().st_size for p in folder.glob("*.csv")) >= SPLIT_BYTES and core_free()
+
+
+def core_free() -> bool:
+    """Whether another core is idle now: fewer runnable tasks (/proc/loadavg's fourth field, this process's one
+    included) than the cores this process may run on. A split load does more work in all than a whole one (the
+    parse, the join); with another job busy on the other core it took 1.39x the whole load instead of 0.83x
+    (benchmarks/README.md, ninth round). Unknown (not Linux): free."""
+    try:
+        running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+        return running < len(os.sched_getaffinity(0))
+    except (OSError, ValueError, IndexError, AttributeError):
+        return True
 
 
 def load_in_two(folder: Path) -> tuple[Study, RejectReport] | None:
