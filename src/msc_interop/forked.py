@@ -58,6 +58,8 @@ class Forked:
         """Raises OSError where the system cannot fork now (memory, a process limit): the caller works alone.
         `inbox`: fn(received) is called with a function that waits for what this process `send`s it (once): what
         this process makes meanwhile (to-sdtm: define.xml) is handed over instead of being made twice."""
+        sys.stdout.flush()  # (before any descriptor is opened: a failing flush leaves none behind)
+        sys.stderr.flush()
         read_end, write_end = os.pipe()
         try:
             in_read, in_write = os.pipe() if inbox else (-1, -1)
@@ -66,8 +68,6 @@ class Forked:
             os.close(write_end)
             raise
         outbox = _memory_file()
-        sys.stdout.flush()
-        sys.stderr.flush()
         parent = os.getpid()
         try:
             pid = os.fork()

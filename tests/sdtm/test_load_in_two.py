@@ -175,3 +175,23 @@ def test_halves_out_of_usubjid_order_are_not_joined(split_always, defects, monke
     subjects = {line.split(",")[0] for line in (defects / "subjects.csv").read_text().splitlines()[1:]}
     monkeypatch.setattr(load_in_two, "second_half_subjects", lambda folder: frozenset(subjects - right))
     assert load_in_two.load_in_two(defects) is None
+
+
+def test_with_two_files_broken_the_error_is_the_whole_loads(split_always, tmp_path, monkeypatch):
+    """The subjects are ranked before the read, but the study definition is still read first: a broken study.yaml
+    and a broken subjects.csv give the error a one-process load gives (study.yaml's)."""
+    from msc_interop.errors import MscInteropError
+
+    records = tmp_path / "records"
+    api.synth(records, subjects=6, seed=2)
+    (records / "study.yaml").write_text("studyid: [\n", encoding="utf-8")
+    header, *rows = (records / "subjects.csv").read_text(encoding="utf-8").splitlines()
+    (records / "subjects.csv").write_text("\n".join([header + ",sex", *[r + ",F" for r in rows]]) + "\n",
+                                          encoding="utf-8")
+    with pytest.raises(MscInteropError) as two:
+        load_study(records)
+    _never_split(monkeypatch)
+    with pytest.raises(MscInteropError) as one:
+        load_study(records)
+    assert type(two.value) is type(one.value) and str(two.value) == str(one.value)
+    assert "study.yaml" in str(one.value)

@@ -144,6 +144,33 @@ def test_forked_returns_what_the_function_returns_or_says_why_not() -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
+def test_a_big_result_comes_through_the_memory_file_and_no_descriptor_is_left(monkeypatch) -> None:
+    """A result of tens of MB comes back whole (forked.py: the child writes it to a memory file, not the pipe);
+    and a flush that fails before the fork (stdout a closed pipe) leaves no descriptor open behind it."""
+    import os
+
+    def open_descriptors() -> set[str]:
+        return set(os.listdir("/proc/self/fd"))
+
+    before = open_descriptors()
+    big = bytes(range(256)) * (1 << 17)  # 32 MB
+    with forked.Forked(lambda: big) as child:
+        assert child.result() == big
+    assert open_descriptors() == before
+
+    class BrokenPipe:
+        def write(self, text):
+            return len(text)
+
+        def flush(self):
+            raise BrokenPipeError("stdout is a closed pipe")
+
+    monkeypatch.setattr("sys.stdout", BrokenPipe())
+    with pytest.raises(OSError):
+        forked.Forked(lambda: 1)
+    assert open_descriptors() == before
+
+
 def test_forked_receives_what_this_process_sends() -> None:
     """Forked(inbox=True): the child gets what is sent after the fork (a large value: the pipe holds 64 KB, the
     sending does not wait for the child to read); nothing sent: the child's received() raises."""

@@ -78,20 +78,20 @@ class RawRecords:
 
 
 def read_records(path: str | Path, line_maps: Mapping[str, np.ndarray] | None = None, *,
-                 share: SubjectShare | None = None, only: Collection[str] | None = None,
-                 preparsed: Mapping[str, PreparsedFile] | None = None) -> RawRecords:
+                 share: SubjectShare | None = None, preparsed: Mapping[str, PreparsedFile] | None = None
+                 ) -> RawRecords:
     """Read a study-records folder or XLSX workbook, check it against the records schema, return RawRecords.
     `line_maps` (file name -> line of each row in the file it was cut from; records/subject_split.py): the
     rows are named by those lines. `share` (a folder only): the rows of some subjects only (subject_share.py).
-    `only`: these forms only (the others, required or not, are not read). `preparsed` (file name -> its bytes and
-    plain parse, made before a load forked: sdtm/load_in_two.py): those files are not read or parsed again."""
+    `preparsed` (file name -> its bytes and plain parse, made before a load forked: sdtm/load_in_two.py): those
+    files are not read or parsed again."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     spans, clean = RejectReport(), set()
     if path.is_dir():
         definition = read_definition(find_definition(path))
-        tables, files = _read_csv_folder(path, spans, clean, line_maps, share, only, preparsed)
+        tables, files = _read_csv_folder(path, spans, clean, line_maps, share, preparsed=preparsed)
         if share is not None and not share.reports_files:
             spans.rejects.clear()  # (the other share reports the lines of a value spanning lines)
     elif path.suffix.lower() in (".xlsx", ".xlsm"):
@@ -110,13 +110,13 @@ def read_records(path: str | Path, line_maps: Mapping[str, np.ndarray] | None = 
         raise ValueError("read_records: a share of the subjects is read from a folder only")
     read_before = Counter(r.form for r in spans.rejects)
     return check_forms(tables, files, definition, source=str(path), rejects=spans, read_before=read_before,
-                       clean=frozenset(clean), only=only)
+                       clean=frozenset(clean))
 
 
 def check_forms(tables: dict[str, pd.DataFrame], files: dict[str, str], definition: dict[str, Any],
                 source: str, first_checks: Callable[[str, pd.DataFrame], Iterable[Any]] | None = None,
                 rejects: RejectReport | None = None, read_before: Mapping[str, int] | None = None,
-                clean: frozenset[str] = frozenset(), only: Collection[str] | None = None) -> RawRecords:
+                clean: frozenset[str] = frozenset()) -> RawRecords:
     """The checks every kind of study records goes through (CSV, XLSX, ODM): required forms and columns,
     control characters, row schemas, real and plausible dates, duplicates. `tables` are text DataFrames with
     the `_row` column already in place. `first_checks(form, df)` yields source-specific problems (mask,
@@ -128,8 +128,6 @@ def check_forms(tables: dict[str, pd.DataFrame], files: dict[str, str], definiti
     root = mappings.schema("records")
     bounds = plausible_bounds(definition)
     for form, spec in _forms().items():
-        if only is not None and form not in only:
-            continue
         if form not in tables:
             if spec["required"]:
                 where = (f"a sheet named '{form}'" if str(source).lower().endswith((".xlsx", ".xlsm"))

@@ -84,7 +84,6 @@ def load_in_two(folder: Path) -> tuple[Study, RejectReport] | None:
         return None
     with child:
         mine = built_half(folder, inside=False, preparsed=preparsed)
-        del preparsed  # (this half's records are read: the bytes and parses go)
         if mine is None:
             return None
         try:
@@ -99,10 +98,10 @@ def second_half_subjects(folder: Path) -> frozenset[str]:
     site of the study): each process finds them (a small read, the same answer), so neither waits for the other
     to start. A subject_id of both halves (given twice, with two sites) stays in the first. join_halves checks
     the order the halves' DM have (the builders' USUBJID, not this one), so an error here cannot reorder rows."""
+    meta = StudyMeta.from_definition(read_definition(find_definition(folder)))  # (first, as a whole read)
     table = read_form_table(folder, "subjects")
     if table is None or not {"subject_id", "site_id"} <= set(table.columns):
         return frozenset()
-    meta = StudyMeta.from_definition(read_definition(find_definition(folder)))
     sites = {str(s["siteid"]).upper(): s["siteid"] for s in meta.sites}
     site = per_distinct(lambda u: u.str.upper().map(sites).astype(object), table["site_id"])
     known = site.notna() & table["subject_id"].ne("")
@@ -132,11 +131,14 @@ def preparse(folder: Path) -> dict[str, PreparsedFile]:
 
 
 def built_half(folder: Path, inside: bool, preparsed: dict[str, PreparsedFile] | None = None) -> Half | None:
-    """The subjects of the second half (`inside`) or the others read and built (None: fewer than two subjects)."""
+    """The subjects of the second half (`inside`) or the others read and built (None: fewer than two subjects).
+    `preparsed` (preparse) is emptied once the records are read."""
     second = second_half_subjects(folder)
     if not second:
         return None
     records = read_records(folder, share=SubjectShare(second, inside), preparsed=preparsed)
+    if preparsed:
+        preparsed.clear()  # (read: the bytes and parses, ~130 MB at 1M lab rows, go before the build)
     study, report = build_study(records)
     order = form_order({form: list(df.columns) for form, df in records.forms.items()})
     return Half(study.datasets, study.meta, report, study.text_origins, order, dict(records.files))
