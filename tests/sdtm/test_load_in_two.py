@@ -10,7 +10,6 @@ not of the form, non-ASCII text in both halves).
 from __future__ import annotations
 
 import filecmp
-import random
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,8 @@ import pytest
 from msc_interop import api
 from msc_interop.inputs.load import load_study
 from msc_interop.sdtm import load_in_two
+
+from .shuffled_records import shuffled_records
 
 FORMATS = ("xpt", "json", "csv")
 STAMP = "2026-01-01T00:00:00"
@@ -62,13 +63,7 @@ def _same_outputs(records: Path, tmp_path: Path, monkeypatch) -> tuple[api.Conve
 @pytest.fixture(scope="module")
 def defects(tmp_path_factory) -> Path:
     """40 synthetic subjects, every form's rows shuffled, labs.csv with seeded defects."""
-    folder = tmp_path_factory.mktemp("records")
-    api.synth(folder, subjects=40, seed=17)
-    rng = random.Random(4)
-    for path in sorted(folder.glob("*.csv")):
-        header, *body = path.read_text(encoding="utf-8").splitlines()
-        rng.shuffle(body)
-        path.write_text("\n".join([header, *body]) + "\n", encoding="utf-8")
+    folder = shuffled_records(tmp_path_factory.mktemp("records"), subjects=40, seed=17)
     labs = folder / "labs.csv"
     header, *rows = labs.read_text(encoding="utf-8").splitlines()
     rows.insert(30, rows[5])  # an exact duplicate

@@ -20,6 +20,8 @@ from msc_interop.records import subject_split
 from msc_interop.sdtm.partitioned import load_partitioned, scratch_folder
 from msc_interop.sdtm.partitioned_write import write_partitioned
 
+from .shuffled_records import shuffled_records
+
 FORMATS = ("xpt", "json", "ndjson", "csv")
 STAMP = "2026-01-01T00:00:00"
 EXAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "example_study"
@@ -178,15 +180,7 @@ def test_rows_in_any_order_same_files_and_dm_in_key_order(tmp_path):
     """Every form's rows shuffled (subjects.csv not in USUBJID order): the partitioned run still writes the whole
     run's files, DM included, whose rows follow its key USUBJID (before, DM kept subjects.csv's order whole and
     USUBJID's partitioned)."""
-    import random
-
-    records = tmp_path / "records"
-    api.synth(records, subjects=30, seed=5)
-    rng = random.Random(1)
-    for path in sorted(records.glob("*.csv")):
-        header, *body = path.read_text(encoding="utf-8").splitlines()
-        rng.shuffle(body)
-        path.write_text("\n".join([header, *body]) + "\n", encoding="utf-8")
+    records = shuffled_records(tmp_path / "records", subjects=30, seed=5)
     whole = api.to_sdtm(records, tmp_path / "whole", formats=("csv", "json"), created=STAMP, validate=False,
                         partition_subjects=0)
     parts = api.to_sdtm(records, tmp_path / "parts", formats=("csv", "json"), created=STAMP, validate=False,
