@@ -1,19 +1,21 @@
-"""A records folder read and built on two cores: each half of the subjects by its own process, then joined.
+"""A records folder read and built on two cores: each share of the subjects by its own process, then joined.
 
-Why: to-sdtm of a million lab rows spent ~3.4 s reading and building the study on one core before writing on
-two (benchmarks/split_load_costs.py measured what a split saves and costs). Here the subjects are ranked by
-USUBJID (from a small read of the subjects form: the partitioned run's cut, sdtm/partitioned.py) and the
-second half goes to a forked process; each process parses every form file whole and keeps its subjects' rows
-(records/subject_share.py: every row checked, and rejected if it must be, by one process, naming its line),
-builds its half with the same builders as a whole build (sdtm/build.py), and the other's datasets are joined
-after this one's by their columns' codes (sdtm/halves_join.py). Every builder sorts by USUBJID first, so the
-joined datasets are the whole build's; the study-level datasets (TS, TV) are built from the joined EX; the
-reject reports and the first record of each non-ASCII value merge as a partitioned run's do
-(sdtm/merge_parts.py). The outputs are byte-identical to a one-process load (tests/sdtm/test_load_in_two.py).
+Why: to-sdtm of a million lab rows spent ~3.3 s reading and building the study on one core before writing on
+two (benchmarks/split_load_costs.py measured what a split saves and costs; benchmarks/bench_load_in_two.py what
+this one does: 0.81-0.85x the one-process load). The form files are read and parsed once, on every core, before
+the fork (preparse); the subjects are ranked by USUBJID (a glance at the subjects form) and the last OTHER_SHARE
+of them go to the forked process; each process keeps its subjects' rows of the parse (records/subject_share.py:
+every row checked, and rejected if it must be, by one process, naming its line), builds them with the same
+builders as a whole build (sdtm/build.py), and the other's datasets come back as codes and are joined after this
+one's (sdtm/halves_join.py). Every builder sorts by USUBJID first, so the joined datasets are the whole build's
+(join_halves checks DM's order); the study-level datasets (TS, TV) are built from the joined EX; the reject
+reports and the first record of each non-ASCII value merge as a partitioned run's do (sdtm/merge_parts.py). The
+study is the one a one-process load gives (tests/sdtm/test_load_in_two.py).
 
-Only where it pays: a fork is possible (forked.can_fork), and the folder's CSV files hold at least SPLIT_BYTES.
-Anything the halves cannot be joined by (the other process failed, the halves' datasets differ in shape)
-makes the caller load the folder whole, as before; a problem that stops a load stops it either way.
+Only where it pays: a fork is possible (forked.can_fork), the folder's CSV files hold at least SPLIT_BYTES, and
+another core is free now (core_free). Anything the halves cannot be joined by (the other process failed, the
+halves' datasets differ in shape, a cut out of order) makes the caller load the folder whole, as before; a
+problem that stops a load stops it either way, with the error a whole load gives.
 """
 
 from __future__ import annotations
