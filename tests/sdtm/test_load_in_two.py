@@ -26,11 +26,22 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "example_study"
 
 
 @pytest.fixture
-def split_always(monkeypatch):
-    """Every records folder loaded in two (even on one core, and small)."""
+def split_always(monkeypatch) -> list[int]:
+    """Every records folder loaded in two (even on one core, and small); the list counts the halves joined (so a
+    test can tell that the split load ran, not the one-process load it is compared with)."""
     monkeypatch.setattr(load_in_two, "SPLIT_BYTES", 0)
     monkeypatch.setattr(load_in_two, "can_fork", lambda: True)
     monkeypatch.setattr(load_in_two, "core_free", lambda: True)  # (the suite's other worker may be running)
+    joins: list[int] = []
+    join = load_in_two.join_halves
+
+    def counted(mine, theirs):
+        joined = join(mine, theirs)
+        joins.append(joined is not None)
+        return joined
+
+    monkeypatch.setattr(load_in_two, "join_halves", counted)
+    return joins
 
 
 def _never_split(monkeypatch) -> None:
@@ -84,11 +95,14 @@ def defects(tmp_path_factory) -> Path:
 
 
 def test_example_study_same_outputs(split_always, tmp_path, monkeypatch):
-    _same_outputs(EXAMPLE, tmp_path, monkeypatch)
+    two, one = _same_outputs(EXAMPLE, tmp_path, monkeypatch)
+    assert split_always == [True]  # loaded in two, joined once (the one-process run: not split)
+    assert len(two.study["DM"]) == len(one.study["DM"]) == 9
 
 
 def test_shuffled_records_with_defects_same_outputs_each_reject_once(split_always, defects, tmp_path, monkeypatch):
     two, _one = _same_outputs(defects, tmp_path, monkeypatch)
+    assert split_always == [True]
     rejects = two.rejects.rejects
     assert len(rejects) == len(set(rejects))  # (the column not of the form: reported by one half only)
     assert sum(r.code == "REJ-REC-003" for r in rejects) == 1
@@ -111,6 +125,7 @@ def test_the_halves_hold_disjoint_subjects_in_usubjid_order(defects):
 
 def test_the_loaded_study_equals_the_one_process_study(split_always, defects, monkeypatch):
     two, _ = load_study(defects)
+    assert split_always == [True]
     _never_split(monkeypatch)
     one, _ = load_study(defects)
     assert two.names == one.names
