@@ -69,8 +69,7 @@ def parse_plain_csv(raw: bytes, header: list[str], records: int | None, threads:
             memory_pool=pool)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a row of other length, a line over _BLOCK, ...
         return None
-    if table.column_names != header or table.num_rows != (table.num_rows if records is None else records) \
-            or table.num_rows == 0:
+    if table.column_names != header or (records is not None and table.num_rows != records) or table.num_rows == 0:
         return None
     table = table.unify_dictionaries(memory_pool=pool)  # one dictionary per column, values in order of first appearance
     parsed = {}
