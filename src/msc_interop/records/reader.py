@@ -88,6 +88,8 @@ def read_records(path: str | Path, line_maps: Mapping[str, np.ndarray] | None = 
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
+    if share is not None and not path.is_dir():
+        raise ValueError("read_records: a share of the subjects is read from a folder only")
     spans, clean = RejectReport(), set()
     if path.is_dir():
         definition = read_definition(find_definition(path))
@@ -106,8 +108,6 @@ def read_records(path: str | Path, line_maps: Mapping[str, np.ndarray] | None = 
                              "'study', 'sites', 'arms' and 'visits'")
     else:
         raise InputError(f"{path}: study records are a folder of CSV files or an .xlsx workbook")
-    if share is not None and not path.is_dir():
-        raise ValueError("read_records: a share of the subjects is read from a folder only")
     read_before = Counter(r.form for r in spans.rejects)
     return check_forms(tables, files, definition, source=str(path), rejects=spans, read_before=read_before,
                        clean=frozenset(clean))

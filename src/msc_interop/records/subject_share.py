@@ -1,13 +1,13 @@
 """The rows of some subjects only: what each process of a load on two cores reads (sdtm/load_in_two.py).
 
-Each process parses every form file whole (Arrow: ~0.35 s for a million lab rows) and keeps the rows of its
-subjects, by the distinct values of the subject column, before any check runs: so each row is checked, and
-rejected if it must be, by exactly one process, and names the line of the file it is on. The share that is
-not `inside` keeps every other row (a subject not in the subjects form, or rejected there, included: there its
-rows are rejected with the reason a whole read gives), and is the one that reports what is about a file, not
-a row (a value spanning lines, a column not of the form).
+Each process keeps the rows of its subjects of a form file, by the distinct values of the subject column, before
+any check runs: from the codes of the parse made once before the fork (csv_arrow.plain_frame: no column of the
+other rows is made), or from the read table where pandas read the file. So each row is checked, and rejected if
+it must be, by exactly one process, and names the line of the file it is on. The share that is not `inside`
+keeps every other row (a subject not in the subjects form, or rejected there, included: there its rows are
+rejected with the reason a whole read gives), and is the one that reports what is about a file, not a row (a
+value spanning lines).
 """
-
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from msc_interop.distinct import column_codes, stripped_text, take_rows
+from msc_interop.records.csv_arrow import Parsed, RowsWanted
 
 SUBJECT_COLUMN = "subject_id"
-Coded = tuple[np.ndarray, np.ndarray]  # a parsed column's codes and distinct values
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,10 @@ class SubjectShare:
         """Whether this share reports the findings about a whole file (one share must, the other must not)."""
         return not self.inside
 
-    def wanted(self, normalized: Callable[[list[str]], list[str]]) -> Callable[[dict[str, Coded]], np.ndarray]:
+    def wanted(self, normalized: Callable[[list[str]], list[str]]) -> RowsWanted:
         """The mask of a parsed file's records that are this share's, from its columns' codes and distinct values
         (csv_arrow.read_plain_csv); `normalized` names the header's columns as the reader does."""
-        def mask(columns: dict[str, Coded]) -> np.ndarray:
+        def mask(columns: Parsed) -> np.ndarray:
             names = normalized(list(columns))
             if SUBJECT_COLUMN not in names:
                 return np.full(len(next(iter(columns.values()))[0]) if columns else 0, not self.inside)
