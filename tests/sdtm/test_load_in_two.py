@@ -114,8 +114,8 @@ def test_shuffled_records_with_defects_same_outputs_each_reject_once(split_alway
 def test_the_halves_hold_disjoint_subjects_in_usubjid_order(defects):
     """Each process keeps its own subjects' rows; the second half's USUBJIDs all sort after the first's."""
     second = load_in_two.second_half_subjects(defects)
-    first_half = load_in_two.built_half(defects, inside=False)
-    second_half = load_in_two.built_half(defects, inside=True)
+    first_half = load_in_two.built_half(defects, second, inside=False)
+    second_half = load_in_two.built_half(defects, second, inside=True)
     mine, theirs = first_half.datasets["LB"], second_half.datasets["LB"]
     assert set(theirs["USUBJID"].str.rsplit("-", n=1).str[-1]) <= second
     assert not set(mine["USUBJID"]) & set(theirs["USUBJID"])
@@ -137,7 +137,7 @@ def test_the_loaded_study_equals_the_one_process_study(split_always, defects, mo
 
 def test_a_failed_half_is_loaded_whole(split_always, tmp_path, monkeypatch):
     """The other process failing (here: always) is no error: the folder is loaded in one process."""
-    def fail(folder, preparsed):
+    def fail(folder, second, preparsed):
         raise RuntimeError("this half fails")
 
     monkeypatch.setattr(load_in_two, "_shipped_half", fail)
@@ -167,15 +167,20 @@ def test_only_big_folders_on_two_free_cores_are_split(tmp_path, monkeypatch):
 
 
 def test_a_core_is_free_when_this_process_runs_alone(monkeypatch):
-    """core_free counts the runnable tasks /proc/loadavg gives against this process's cores."""
+    """core_free counts the runnable tasks /proc/loadavg gives against this process's cores, in most of several
+    readings: one reading of a task runnable for a moment does not keep a load on one core, a busy core does."""
     import os
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
     real = Path.read_text
-    for running, free in (("1", True), ("2", False), ("5", False)):
-        monkeypatch.setattr(Path, "read_text", lambda self, *a, running=running, **k: (
-            f"0.50 0.40 0.30 {running}/250 4242\n" if str(self) == "/proc/loadavg" else real(self, *a, **k)))
-        assert load_in_two.core_free() is free
+    for readings, free in ((["1"] * 5, True), (["2"] * 5, False), (["5"] * 5, False),
+                           (["1", "3", "1", "1", "1"], True), (["2", "2", "1", "2", "2"], False),
+                           (["1", "2", "1", "2", "2"], False), (["2", "1", "2", "1", "1"], True)):
+        seen = iter(readings)
+        monkeypatch.setattr(Path, "read_text", lambda self, *a, seen=seen, **k: (
+            f"0.50 0.40 0.30 {next(seen)}/250 4242\n" if str(self) == "/proc/loadavg" else real(self, *a, **k)))
+        assert load_in_two.core_free(gap=0) is free, readings
+        assert next(seen, None) is None  # every reading taken
 
 
 def test_halves_out_of_usubjid_order_are_not_joined(split_always, defects, monkeypatch):

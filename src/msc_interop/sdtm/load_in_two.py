@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import functools
 import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,14 +66,21 @@ def worth_splitting(folder: Path) -> bool:
     return can_fork() and sum(p.stat().st_size for p in folder.glob("*.csv")) >= SPLIT_BYTES and core_free()
 
 
-def core_free() -> bool:
-    """Whether another core is idle now: fewer runnable tasks (/proc/loadavg's fourth field, this process's one
-    included) than the cores this process may run on. A split load does more work in all than a whole one (the
-    parse, the join); with another job busy on the other core it took 1.39x the whole load instead of 0.83x
-    (benchmarks/README.md, ninth round). Unknown (not Linux): free."""
+def core_free(samples: int = 5, gap: float = 0.001) -> bool:
+    """Whether another core is idle now: in most of `samples` readings `gap` seconds apart, fewer runnable tasks
+    (/proc/loadavg's fourth field, this process's one included) than the cores this process may run on. A split
+    load does more work in all than a whole one (the parse, the join); with another job busy on the other core it
+    took 1.39x the whole load instead of 0.83x (benchmarks/README.md, ninth round). Several readings: a kernel
+    thread runnable for a moment (~1% of single readings on an idle machine here) must not make a big load run
+    on one core (a whole load: ~0.6 s longer at 1M lab rows). Unknown (not Linux): free."""
     try:
-        running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
-        return running < len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
+        free = 0
+        for i in range(samples):
+            if i:
+                time.sleep(gap)
+            free += int(Path("/proc/loadavg").read_text().split()[3].split("/")[0]) < cores
+        return 2 * free > samples
     except (OSError, ValueError, IndexError, AttributeError):
         return True
 
@@ -79,27 +88,30 @@ def core_free() -> bool:
 def load_in_two(folder: Path) -> tuple[Study, RejectReport] | None:
     """The Study and reject report a whole load of `folder` gives, made by two processes; None: not split (fewer
     than two subjects, or the halves could not be joined): load it whole."""
-    preparsed = preparse(folder)
+    with ThreadPoolExecutor(1, thread_name_prefix="msc-interop-rank") as pool:
+        ranking = pool.submit(second_half_subjects, folder)  # (beside the parse: its threads leave a core idle
+        preparsed = preparse(folder)  # for a while, and both processes need the ranking)
+        second = ranking.result()  # (a broken study.yaml or subjects form: the whole load's error, as it gives it)
+    if not second:
+        return None
     try:
-        child = Forked(functools.partial(_shipped_half, folder, preparsed))
+        child = Forked(functools.partial(_shipped_half, folder, second, preparsed))
     except OSError:  # no fork now (memory, a process limit)
         return None
     with child:
-        mine = built_half(folder, inside=False, preparsed=preparsed)
-        if mine is None:
-            return None
+        mine = built_half(folder, second, inside=False, preparsed=preparsed)
         try:
             theirs = child.result()
         except ForkedFailure:
             return None
-    return None if theirs is None else join_halves(mine, theirs)
+    return join_halves(mine, theirs)
 
 
 def second_half_subjects(folder: Path) -> frozenset[str]:
     """The subject_id of the second half of the subjects by USUBJID (of the subjects form's rows whose site is a
-    site of the study): each process finds them (a small read, the same answer), so neither waits for the other
-    to start. A subject_id of both halves (given twice, with two sites) stays in the first. join_halves checks
-    the order the halves' DM have (the builders' USUBJID, not this one), so an error here cannot reorder rows."""
+    site of the study), found once before the fork (empty: fewer than two subjects). A subject_id of both halves
+    (given twice, with two sites) stays in the first. join_halves checks the order the halves' DM have (the
+    builders' USUBJID, not this one), so an error here cannot reorder rows."""
     meta = StudyMeta.from_definition(read_definition(find_definition(folder)))  # (first, as a whole read)
     table = read_form_table(folder, "subjects")
     if table is None or not {"subject_id", "site_id"} <= set(table.columns):
@@ -132,12 +144,10 @@ def preparse(folder: Path) -> dict[str, PreparsedFile]:
     return out
 
 
-def built_half(folder: Path, inside: bool, preparsed: dict[str, PreparsedFile] | None = None) -> Half | None:
-    """The subjects of the second half (`inside`) or the others read and built (None: fewer than two subjects).
-    `preparsed` (preparse) is emptied once the records are read."""
-    second = second_half_subjects(folder)
-    if not second:
-        return None
+def built_half(folder: Path, second: frozenset[str], inside: bool,
+               preparsed: dict[str, PreparsedFile] | None = None) -> Half:
+    """The subjects `second` (`inside`; second_half_subjects) or the others read and built. `preparsed`
+    (preparse) is emptied once the records are read."""
     records = read_records(folder, share=SubjectShare(second, inside), preparsed=preparsed)
     if preparsed:
         preparsed.clear()  # (read: the bytes and parses, ~130 MB at 1M lab rows, go before the build)
@@ -146,11 +156,10 @@ def built_half(folder: Path, inside: bool, preparsed: dict[str, PreparsedFile] |
     return Half(study.datasets, study.meta, report, study.text_origins, order, dict(records.files))
 
 
-def _shipped_half(folder: Path, preparsed: dict[str, PreparsedFile]) -> Half | None:
+def _shipped_half(folder: Path, second: frozenset[str], preparsed: dict[str, PreparsedFile]) -> Half:
     """built_half of the second half, in the other process, its datasets as codes (halves_join.shipped)."""
-    half = built_half(folder, inside=True, preparsed=preparsed)
-    if half is not None:
-        half.datasets = {name: shipped(df) for name, df in half.datasets.items()}
+    half = built_half(folder, second, inside=True, preparsed=preparsed)
+    half.datasets = {name: shipped(df) for name, df in half.datasets.items()}
     return half
 
 
