@@ -160,3 +160,20 @@ def test_validate_deep_gives_the_findings_of_the_fast_path_on_fhir(tmp_path):
                                  for f in json.loads(report.read_text(encoding="utf-8"))["findings"])
     assert runs[0] == runs[1]
     assert {path for _, path in runs[0]} >= {"Observation.foo", "Observation.valueQuantity.value"}, runs[0]
+
+
+def test_validate_fail_on_warning_prints_and_writes_the_verdict_it_exits_with(tmp_path):
+    """A folder with warnings and no error: at --fail-on warning the verdict printed, the one in the report file and
+    the exit status all say not valid (the printed verdict said 'valid (fail on error)' with exit 1)."""
+    out = tmp_path / "sdtm"
+    made = CliRunner().invoke(main, ["to-sdtm", str(EXAMPLE), "-o", str(out), "--format", "csv", "--no-validate"])
+    assert made.exit_code == 0, made.output
+    plain = CliRunner().invoke(main, ["validate", str(out / "csv")])
+    assert plain.exit_code == 0 and "Validation: valid (fail on error): 0 error(s)" in plain.output, plain.output
+    assert " 0 warning(s)" not in plain.output  # (the folder has warnings: the test needs them)
+    report = tmp_path / "report.json"
+    strict = CliRunner().invoke(main, ["validate", str(out / "csv"), "--fail-on", "warning", "--report", str(report)])
+    assert strict.exit_code == 1, strict.output
+    assert "Validation: not valid (fail on warning)" in strict.output, strict.output
+    written = json.loads(report.read_text(encoding="utf-8"))
+    assert (written["fail_on"], written["valid"]) == ("warning", False)

@@ -460,7 +460,7 @@ def to_fhir(
                                                     validate=validate)
                 result.partitions = ps.partitions
         if ps is not None:
-            rejects.notes.extend(describe_unwritten(result.not_written))
+            rejects.notes.extend(describe_unwritten(result.not_written) + _fhir_not_written_here(outdir, result))
             rejects.write(outdir)
             result.validation = validate_written(outdir, fhir_version) if validate else None
             return result, rejects
@@ -477,12 +477,19 @@ def to_fhir(
     with _report_even_if_writing_fails(rejects, outdir), _lab_map(lab_map):
         result = write_fhir(study, outdir, version=fhir_version, bundle=bundle, ndjson=ndjson, timezone=timezone,
                             validate=validate)
-    rejects.notes.extend(describe_unwritten(result.not_written))
+    rejects.notes.extend(describe_unwritten(result.not_written) + _fhir_not_written_here(outdir, result))
     rejects.write(outdir)
     # every rule of `msc-interop validate` on everything written, whatever its size: NDJSON is validated as a
     # stream (validate/fhir_stream.py), so the exit code never depends on the study's size
     result.validation = validate_written(outdir, fhir_version) if validate else None
     return result, rejects
+
+
+def _fhir_not_written_here(outdir: Path, result: Any) -> list[str]:
+    """The note naming FHIR files of OUTDIR that this run did not write (stale_outputs.py)."""
+    from msc_interop.stale_outputs import FHIR_SUFFIXES, not_written_here
+
+    return not_written_here(Path(outdir), result.paths, FHIR_SUFFIXES, "from-fhir (and any reader of the folder)")
 
 
 def validate(paths: Sequence[str | Path], fhir_version: str | None = None, odm_map: str | Path | None = None,

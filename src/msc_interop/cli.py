@@ -394,6 +394,7 @@ def validate(paths: tuple[Path, ...], fhir_version: str | None, report_path: Pat
                                   sdtmig=sdtmig, deep=deep, ct=ct, engine=engine, scheduler=scheduler,
                                   workers=workers, partition_size=partition_size, note=notes.append,
                                   progress=progress, partition_subjects=_partition_choice(partition_subjects))
+        report.fail_on = fail_on  # (the verdict printed and written is the one the exit status gives)
         for line in notes:
             click.echo(f"note: {line}", err=True)
         if report_path is not None:

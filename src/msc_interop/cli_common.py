@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from msc_interop.outcome import EXIT_ERROR
+from msc_interop.records.unread import WHOLE_FILE_FIELDS
 from msc_interop.rejects import RejectReport
 
 
@@ -53,6 +54,9 @@ def print_rejects(rejects: RejectReport) -> None:
         shown = rejects.sorted()[:10]
         click.echo(f"{len(rejects)} problem(s); first {len(shown)}:", err=True)
         for r in shown:
+            if r.field in WHOLE_FILE_FIELDS:  # (a file or sheet not read at all: no row to name)
+                click.echo(f"  {r.file}: {r.reason}", err=True)
+                continue
             where = place_word(rejects, r.file, r.row)
             click.echo(f"  {r.file} {where} {r.row}, {r.field}={r.value!r}: {r.reason}", err=True)
         if header and rejects.row_unit == "row":

@@ -16,8 +16,9 @@ HOSPITAL_HELP = f"""\b
 Hospital data (FHIR written by others):
   lab Observations (category laboratory, or a LOINC code) whose test is not in the mapping are carried into
     LB with a sponsor-defined LBTESTCD derived from the LOINC name (a warning and the notes name each),
-    or rejected with --strict; Observations of other categories (vital-signs, survey, ...) and resource
-    types with no SDTM domain (Claim, Immunization, ...) are skipped and counted (exit 0).
+    or rejected with --strict; vital signs (category vital-signs or a vital-sign LOINC) go to VS;
+    Observations of other categories (survey, social-history, ...) and resource types with no SDTM
+    domain (Claim, Immunization, ...) are skipped and counted (exit 0).
   --study gives STUDYID, sites, country, arms and the time zone; USUBJID/SUBJID come from --subjects
     (CSV: patient_id, subjid[, usubjid, siteid, armcd, actarmcd]) or a keyed pseudonym (HMAC-SHA256,
     key from --pseudonym-key-file or {KEY_ENV}; never printed), else the Patient id (warned).

@@ -54,6 +54,7 @@ def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool,
     from msc_interop.sdtm.define import define_document
     from msc_interop.sdtm.formats import check_fits, dataset_file_name, text_encoding_of, write_study
     from msc_interop.sdtm.split import DEFAULT_MAX_FILE_SIZE, remove_stale_pieces, split_study
+    from msc_interop.stale_outputs import sdtm_not_written_here
 
     forked = ahead is not None and can_fork() and sum(map(len, study.datasets.values())) >= CONCURRENT_ROWS
     # all formats checked before any is written (forked: by the process that writes them, first)
@@ -126,6 +127,7 @@ def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool,
                     said += [n for n in documents[fmt][1] if n not in said]
                     written.append(outdir / fmt / "define.xml")
     said += remove_stale_pieces(written)
+    said += sdtm_not_written_here(outdir, formats, written)
     if notes is not None:
         notes.extend(said)
     return written

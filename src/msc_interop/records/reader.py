@@ -30,6 +30,7 @@ from msc_interop.errors import InputError, StudyDefinitionError
 from msc_interop.records.csv_text import PreparsedFile, read_csv_text
 from msc_interop.records.subject_share import SubjectShare
 from msc_interop.records.table_check import check_rows
+from msc_interop.records.unread import UNREAD, report_unread_files, report_unread_sheets
 from msc_interop.records.value_checks import control_problems, date_problems, plausible_bounds
 from msc_interop.rejects import RejectReport
 
@@ -95,9 +96,11 @@ def read_records(path: str | Path, line_maps: Mapping[str, np.ndarray] | None = 
         definition = read_definition(find_definition(path))
         tables, files = _read_csv_folder(path, spans, clean, line_maps, share, preparsed=preparsed)
         if share is not None and not share.reports_files:
-            spans.rejects.clear()  # (the other share reports the lines of a value spanning lines)
+            spans.rejects.clear()  # (the other share reports the lines of a value spanning lines, and the files)
+        elif line_maps is None:  # (a partition cut from a folder: load_partitioned reports the folder's files)
+            report_unread_files(path, {form: spec["file"] for form, spec in _forms().items()}, spans)
     elif path.suffix.lower() in (".xlsx", ".xlsm"):
-        tables, files, sheet_def = _read_workbook(path)
+        tables, files, sheet_def = _read_workbook(path, spans)
         side = find_definition(path.parent, required=False)
         if side is not None:
             definition = read_definition(side)
@@ -108,7 +111,7 @@ def read_records(path: str | Path, line_maps: Mapping[str, np.ndarray] | None = 
                              "'study', 'sites', 'arms' and 'visits'")
     else:
         raise InputError(f"{path}: study records are a folder of CSV files or an .xlsx workbook")
-    read_before = Counter(r.form for r in spans.rejects)
+    read_before = Counter(r.form for r in spans.rejects if r.code != UNREAD)  # (a file not read: no record counted)
     return check_forms(tables, files, definition, source=str(path), rejects=spans, read_before=read_before,
                        clean=frozenset(clean))
 
@@ -368,11 +371,13 @@ def _read_csv_folder(folder: Path, spans: RejectReport | None = None, clean: set
     return tables, files
 
 
-def _read_workbook(path: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str], dict[str, Any] | None]:
+def _read_workbook(path: Path, rejects: RejectReport
+                   ) -> tuple[dict[str, pd.DataFrame], dict[str, str], dict[str, Any] | None]:
     try:
         raw_sheets = pd.read_excel(path, sheet_name=None, dtype=object, engine="openpyxl", header=None)
     except Exception as exc:  # openpyxl raises several types for a corrupt workbook
         raise InputError(f"{path.name}: cannot read as an XLSX workbook: {exc}") from None
+    report_unread_sheets(path.name, list(raw_sheets), _forms(), rejects)
     sheets = {k.strip().lower(): _with_header(v, f"{path.name}[{k.strip()}]") for k, v in raw_sheets.items()}
     tables, files = {}, {}
     for form in _forms():

@@ -32,6 +32,7 @@ from msc_interop.errors import OutputLimitError
 from msc_interop.partition import SUBJECT, StudyPartition
 from msc_interop.records.reader import _forms, find_definition, read_records
 from msc_interop.records.subject_split import NotSplittable, line_maps, split_folder
+from msc_interop.records.unread import report_unread_files
 from msc_interop.rejects import RejectReport
 from msc_interop.sdtm import xpt
 from msc_interop.sdtm.build import build_study, study_level_datasets
@@ -146,7 +147,9 @@ def load_partitioned(folder: Path, scratch: Path, per_partition: int | None = No
         why.append(str(exc))
         return None
     hold = HOLD_ROWS if hold_rows is None else hold_rows
-    return _build(parts.folders, scratch / "spill", hold, check_xpt, xpt_encoding)
+    ps = _build(parts.folders, scratch / "spill", hold, check_xpt, xpt_encoding)
+    report_unread_files(folder, {form: spec["file"] for form, spec in _forms().items()}, ps.rejects)
+    return ps  # (the files no form reads: of the folder, as a whole read reports them; the parts hold none)
 
 
 def _usubjid_of_subjects(folder: Path, where: Path, definition: Path, files: dict[str, str]) -> dict[str, str]:

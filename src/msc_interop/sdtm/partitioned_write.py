@@ -31,6 +31,7 @@ def write_partitioned(ps: PartitionedStudy, outdir: Path, formats: Sequence[str]
     from msc_interop.sdtm.define import write_define
     from msc_interop.sdtm.split import DEFAULT_MAX_FILE_SIZE, remove_stale_pieces
     from msc_interop.sdtm.split_stream import plan, write_split_xpt
+    from msc_interop.stale_outputs import sdtm_not_written_here
 
     proxy = ps.proxy_study()
     stream = None
@@ -73,6 +74,7 @@ def write_partitioned(ps: PartitionedStudy, outdir: Path, formats: Sequence[str]
         if jobs:  # the biggest first, so that no worker is left with a big one at the end
             tasks.map(_write_spilled, sorted(jobs, key=lambda job: -len(job[0])))
     ps.notes += remove_stale_pieces(written)  # once every file is in place
+    ps.notes += sdtm_not_written_here(outdir, dict.fromkeys(formats), written)
     return written
 
 
