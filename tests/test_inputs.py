@@ -146,3 +146,46 @@ def test_one_sniffer_for_json(tmp_path, outputs):
     assert sniff_json(late) == "fhir" and is_fhir(late) and is_fhir(tmp_path)
     assert input_kind(outputs["to-sdtm"]) == InputKind.SDTM
     assert input_kind(EXAMPLE) == InputKind.RECORDS
+
+
+def test_forms_without_their_study_definition_are_named_as_records(tmp_path):
+    """Study-records forms without study.yaml, or one form file given alone, are refused as records needing their
+    definition (they were read as SDTM datasets: "dataset name 'ADVERSE_EVENTS' is not a valid SDTM name")."""
+    folder = tmp_path / "records"
+    folder.mkdir()
+    for name in ("subjects.csv", "labs.csv"):
+        (folder / name).write_bytes((EXAMPLE / name).read_bytes())
+    for path, expected in ((folder, "holds study-records forms (labs.csv, subjects.csv) but no study definition: "
+                                    "put study.yaml beside them"),
+                           (folder / "labs.csv", "the file of the 'labs' form of study records, not an SDTM dataset")):
+        with pytest.raises(Exception, match=expected.replace("(", r"\(").replace(")", r"\)")):
+            input_kind(path)
+        run = _run("to-sdtm", path, "-o", tmp_path / "out")
+        assert run.exit_code == 2 and expected in run.output and "not a valid SDTM name" not in run.output
+    (folder / "study.yaml").write_bytes((EXAMPLE / "study.yaml").read_bytes())
+    assert input_kind(folder) == InputKind.RECORDS
+
+
+@pytest.mark.parametrize("command", ["to-sdtm", "to-fhir"])
+def test_encoding_of_sdtm_input_is_refused_for_study_records(tmp_path, command):
+    """--encoding names the codec of SDTM XPT/CSV input; with study records it was ignored without a word (and a
+    Windows-1252 CSV then failed as not UTF-8, as if the option had not been given)."""
+    run = _run(command, EXAMPLE, "-o", tmp_path / "out", "--encoding", "cp1252")
+    assert run.exit_code == 2, run.output
+    assert "--encoding cp1252 applies to SDTM XPT/CSV input only: study records are read as UTF-8" in run.output
+    assert not (tmp_path / "out").exists()  # (refused before anything is read or written)
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["to-sdtm", EXAMPLE, "--created", "yesterday"], "--created 'yesterday': not an ISO 8601 date-time with seconds"),
+    (["to-sdtm", EXAMPLE, "--format", "csv", "--created", "2026-01-01"], "--created '2026-01-01': not an ISO 8601"),
+    (["to-fhir", EXAMPLE, "--timezone", "Mars/Olympus"], "--timezone 'Mars/Olympus': not an IANA time zone name"),
+    (["to-adam", EXAMPLE, "--created", "today"], "--created 'today': not an ISO 8601 date-time"),
+])
+def test_a_bad_option_value_stops_the_run_before_anything_is_read(tmp_path, args, expected):
+    """They failed only after the whole input was read, left an output folder holding the reject report alone, and
+    --created was called "ODM CreationDateTime" (a CSV-only run took a date without its time)."""
+    run = _run(args[0], args[1], "-o", tmp_path / "out", *args[2:])
+    assert run.exit_code == 2, run.output
+    assert expected in run.output and "CreationDateTime" not in run.output
+    assert not (tmp_path / "out").exists()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -61,6 +62,11 @@ def creation_time(created: str | None = None) -> str:
     Pin it (an option or SOURCE_DATE_EPOCH) and two runs on the same input give byte-identical files.
     """
     if created:
+        from msc_interop.sdtm.define_model import ISO8601_KIND_PATTERNS
+
+        if not re.fullmatch(ISO8601_KIND_PATTERNS["datetime"], created):  # (checked before any input is read)
+            raise InputError(f"--created {created!r}: not an ISO 8601 date-time with seconds (e.g. 2026-01-01T00:00:00 "
+                             "or 2026-01-01T00:00:00+00:00): the creation time define.xml and Dataset-JSON state")
         return created
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
@@ -104,6 +110,7 @@ def to_sdtm(
         from msc_interop.sdtm.text_encoding import check_encoding
 
         xpt_encoding = check_encoding(xpt_encoding)
+    _check_encoding_applies(input_path, encoding)
     why: list[str] = []  # why an input asked to be cut (on, N) was read whole
     if _partitioning(input_path, odm_map, partition_subjects, why):
         from msc_interop.sdtm.partitioned import scratch_folder
@@ -210,6 +217,23 @@ def _report_even_if_writing_fails(rejects: RejectReport, outdir: Path) -> Iterat
         raise
 
 
+def _check_encoding_applies(input_path: str | Path, encoding: str | None) -> None:
+    """--encoding other than UTF-8 with study records or an ODM export: an error (it was silently ignored, and a
+    Windows-1252 CSV then failed as not UTF-8 as if the option had not been given)."""
+    import codecs
+
+    if encoding is None:
+        return
+    try:
+        utf8 = codecs.lookup(encoding).name == "utf-8"
+    except LookupError:  # (the readers name an unknown codec themselves)
+        return
+    if not utf8 and input_kind(input_path) in (InputKind.RECORDS, InputKind.ODM):
+        raise InputError(f"{input_path}: --encoding {encoding} applies to SDTM XPT/CSV input only: study records are "
+                         "read as UTF-8 (save the CSV files as 'CSV UTF-8'), an ODM export in the encoding its XML "
+                         "declaration names")
+
+
 def _load_decoded(input_path: str | Path, odm_map: str | Path | None, encoding: str | None
                   ) -> tuple[Study, RejectReport]:
     """load_study, with what the SDTM readers decoded (files not in UTF-8, values in no encoding) as notes."""
@@ -277,9 +301,10 @@ def from_fhir(
     outdir = Path(outdir)
     paths = [Path(p) for p in inputs]
     refuse_own_outputs(paths)
-    meta = _study_meta(study) if study is not None else None
+    stamp = creation_time(created)  # (a bad --created or --timezone stops the run before anything is read)
     if timezone is not None:
         _check_timezone(timezone)
+    meta = _study_meta(study) if study is not None else None
     enrolment = load_enrolment(meta.studyid if meta else "", subjects, pseudonym_key_file)
     partition_subjects = fhir_engine(paths, engine, scheduler, workers, partition_subjects)
     why: list[str] = []  # why an input asked to be cut (on, N) was read whole
@@ -290,7 +315,7 @@ def from_fhir(
         options = ReadOptions(fhir_version, meta, timezone, strict, enrolment)
         with _lab_map(lab_map), scratch_folder(outdir) as scratch, \
                 engine_tasks(engine, scheduler, workers, progress) as tasks:
-            result = _from_fhir_partitioned(paths, outdir, scratch, options, formats, define, creation_time(created),
+            result = _from_fhir_partitioned(paths, outdir, scratch, options, formats, define, stamp,
                                             partition_subjects, why, max_file_size, tasks)
         if result is not None:
             return result
@@ -302,7 +327,7 @@ def from_fhir(
     elif why and partition_subjects not in ("auto", 0, "off"):
         rejects.notes.append(f"--partition-subjects {partition_subjects}: read whole ({why[0]})")
     with _report_even_if_writing_fails(rejects, outdir):
-        written = write_sdtm(study_, outdir, formats, define, creation_time(created), max_file_size=max_file_size)
+        written = write_sdtm(study_, outdir, formats, define, stamp, max_file_size=max_file_size)
     return ConversionResult(study_, rejects, [*written, *rejects.write(outdir)])
 
 
@@ -403,12 +428,12 @@ def to_adam(inputs: Sequence[str | Path], outdir: str | Path, formats: Sequence[
     if unknown or not formats:
         raise UnknownFormatError(f"ADaM format(s) {unknown or formats} unknown; choose from {', '.join(SUFFIX)}")
     outdir = Path(outdir)
+    stamp = creation_time(created)  # (checked before anything is read)
     study, rejects = read_any(inputs, fhir_version=fhir_version, odm_map=odm_map)
     try:
         adam = build_adam(study, te_window=te_window)  # all derived before anything is written
     except InputError as exc:
         raise InputError(f"{', '.join(str(p) for p in inputs)}: {exc}") from exc
-    stamp = creation_time(created)
     written: list[Path] = []
     with _report_even_if_writing_fails(rejects, outdir):
         for fmt in formats:
@@ -442,6 +467,9 @@ def to_fhir(
     from msc_interop.fhir.unwritten import describe as describe_unwritten
 
     outdir = Path(outdir)
+    _check_encoding_applies(input_path, encoding)
+    if timezone is not None:
+        _check_timezone(timezone)  # (before anything is read)
     why: list[str] = []  # why an input asked to be cut (on, N) was read whole
     if _partitioning(input_path, odm_map, partition_subjects, why):
         from msc_interop.fhir.partitioned import write_fhir_partitioned

@@ -192,3 +192,15 @@ def test_column_checker_agrees_with_jsonschema(form, example_dir):
     clean = pd.read_csv(example_dir / f"{form}.csv", dtype=str, keep_default_na=False)  # the example: valid rows
     assert all(validator.is_valid({k: v for k, v in row.items() if v != ""}) for row in clean.to_dict("records"))
     assert list(check_rows(clean, row_schema, root)) == []
+
+
+@pytest.mark.parametrize(("sep", "called"), [(";", "semicolons"), ("\t", "tabs")])
+def test_a_file_separated_by_another_character_says_so(records_copy, sep, called):
+    """Excel in many locales saves 'CSV' with semicolons: the error names the separator it found, not only the
+    columns it misses."""
+    folder = records_copy()
+    labs = folder / "labs.csv"
+    labs.write_text(labs.read_text(encoding="utf-8").replace(",", sep), encoding="utf-8")
+    with pytest.raises(InputError, match=f"labs.csv: required column.* the file is separated by {called}, not by "
+                                         "commas"):
+        read_records(folder)

@@ -170,6 +170,13 @@ def sdtm_folder(path: Path) -> Path | None:
     return None
 
 
+def _records_form_files() -> dict[str, str]:
+    """The file name (lower case) of each study-records form -> the form (mappings/schema/records.schema.json)."""
+    from msc_interop.mappings import schema
+
+    return {spec["file"].lower(): form for form, spec in schema("records")["x-forms"].items()}
+
+
 def input_kind(path: str | Path) -> InputKind:
     """Study records, an ODM export or SDTM datasets (the single-path inputs of to-sdtm / to-fhir); refuses,
     naming what it is, anything else, the tool's own reports and summaries included."""
@@ -190,12 +197,21 @@ def input_kind(path: str | Path) -> InputKind:
             return InputKind.ODM
         if suffix in FHIR_SUFFIXES and sniff_json(path) == "fhir":
             raise InputError(_FHIR_HINT.format(path=path))
+        form = _records_form_files().get(path.name.lower())
+        if form is not None:
+            raise InputError(f"{path}: the file of the '{form}' form of study records, not an SDTM dataset: give "
+                             "the records folder (study.yaml beside the form files) as the input")
         if suffix in SDTM_SUFFIXES:
             return InputKind.SDTM
         raise InputError(f"{path}: not a study-records workbook (.xlsx), a CDISC ODM export (.xml) or an SDTM "
                          f"dataset ({', '.join(SDTM_SUFFIXES)})")
     if any((path / n).exists() for n in RECORDS_DEFINITIONS):
         return InputKind.RECORDS
+    forms = sorted(p.name for p in path.iterdir() if p.name.lower() in _records_form_files() and p.is_file())
+    if forms:
+        raise InputError(f"{path}: holds study-records forms ({', '.join(forms)}) but no study definition: put "
+                         f"{RECORDS_DEFINITIONS[0]} beside them (the study, its sites, arms and visits; README: 'Study "
+                         "records: the data manager's side')")
     if sdtm_folder(path) is not None:
         return InputKind.SDTM
     if is_fhir(path):

@@ -34,6 +34,7 @@ from msc_interop.records.unread import UNREAD, report_unread_files, report_unrea
 from msc_interop.records.value_checks import control_problems, date_problems, plausible_bounds
 from msc_interop.rejects import RejectReport
 
+SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}  # what a CSV export sometimes uses
 ROW = "_row"  # where each record is (CSV line it starts on, sheet row; header = 1), carried to the reject report
 
 
@@ -447,8 +448,11 @@ def _check_columns(df: pd.DataFrame, row_schema: dict[str, Any], form: str, file
     cols = [c for c in df.columns if c != ROW]
     missing = [c for c in row_schema.get("required", []) if c not in cols]
     if missing:
+        sep = next((d for d in (";", "\t", "|") if len(cols) == 1 and d in cols[0]), None)
+        hint = (f"; the header is one column holding '{sep}': the file is separated by {SEPARATORS[sep]}, not by "
+                "commas (save it as 'CSV UTF-8 (Comma delimited)')") if sep else ""
         raise InputError(f"{file}: required column(s) {', '.join(missing)} missing from the header row "
-                         f"(found: {', '.join(cols)}); see the '{form}' form in the README")
+                         f"(found: {', '.join(cols)}){hint}; see the '{form}' form in the README")
     for c in cols:
         if c not in row_schema.get("properties", {}):
             records.rejects.add(form, file, 1, c, "", f"column '{c}' is not part of the '{form}' form, so its "

@@ -124,6 +124,24 @@ def reject_bad_dates(records: RawRecords, form: str, column: str, dtc: pd.Series
     return dtc
 
 
+def reject_ending_before_start(records: RawRecords, form: str, start: pd.Series | None, end: pd.Series | None,
+                               columns: tuple[str, str]) -> None:
+    """Reject the rows whose end date (`columns[1]`) is certainly before their start (`columns[0]`), compared at the
+    precision both give (2020-03 is not before 2020-03-15): written as they are, the SDTM files held an event
+    ending before it began, and only a validation finding named the output row, not the record."""
+    if start is None or end is None:
+        return
+    idx = records.forms[form].index
+    first, last = start.reindex(idx), end.reindex(idx)
+    backwards = pd.Series(dates.certainly_before(last.to_numpy(dtype=object), first.to_numpy(dtype=object)),
+                          index=idx)
+    if backwards.any():
+        df = records.forms[form]
+        records.reject_rows(form, backwards, columns[1], f"{columns[1]} '" + df[columns[1]].astype(str)
+                            + f"' is before {columns[0]} '" + df[columns[0]].astype(str)
+                            + "': correct whichever date is wrong", code="REJ-REC-130")
+
+
 def assign_seq(df: pd.DataFrame, seq_var: str, order: list[str]) -> pd.DataFrame:
     """--SEQ: 1..n per USUBJID in the order of `order` (deterministic; stable sort)."""
     by = list(dict.fromkeys(["USUBJID", *order]))

@@ -36,7 +36,8 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     keys = subject_keys(records, FORM, dm, ("STUDYID", "USUBJID", "RFSTDTC", "RFXSTDTC"))
     testcd = map_terms(records, FORM, "test", mappings.lab_alias_map(), "a lab test of mappings/lab_tests.yaml",
-                       required=True, hint=" (use the CDISC LBTESTCD or add an alias)")
+                       required=True, hint=" (use the CDISC LBTESTCD, or map the site's own code to it in a lab map: "
+                                           "--lab-map FILE, docs/lab-map.md)")
     df = records.forms[FORM]
     result = per_distinct(_comparator_and_number, df["result"])
     not_number = result["num"].isna()
@@ -44,6 +45,8 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
         df = records.reject_rows(FORM, not_number, "result",
                                  "result is not a number (write e.g. 5.2, or <2.0 / >1000 for a value beyond "
                                  "the assay limit; use '.' as the decimal mark)", code="REJ-REC-009")
+    if {"ref_low", "ref_high"} <= set(df.columns):
+        _reject_inverted_ranges(records, df)
     df, factor = _conversion(records, testcd)
     visits = map_visits(records, FORM, meta)
     lbdtc = normalize_dates(records, FORM, "collection_datetime")
@@ -100,6 +103,17 @@ def _comparator_and_number(u: pd.Series) -> pd.DataFrame:
     parts = u.str.extract(_RESULT)
     return pd.DataFrame({"cmp": parts["cmp"].fillna("").astype(object), "num": parts["num"].astype(object)},
                         index=parts.index)
+
+
+def _reject_inverted_ranges(records: RawRecords, df: pd.DataFrame) -> None:
+    """A record whose ref_low is above its ref_high: its reference range cannot be right, and LBNRIND derived from
+    it would be (a result of 4.15 against 10 - 1 was HIGH)."""
+    lo, hi = (per_distinct(lambda u: pd.to_numeric(u, errors="coerce"), df[c]) for c in ("ref_low", "ref_high"))
+    inverted = lo > hi  # (False where a bound is missing: NaN compares False; not a number is the schema's reject)
+    if inverted.any():
+        records.reject_rows(FORM, inverted, "ref_low", "ref_low '" + df["ref_low"] + "' is above ref_high '"
+                            + df["ref_high"] + "': the reference range is inverted (swap or correct the bounds)",
+                            code="REJ-REC-130")
 
 
 def _conversion(records: RawRecords, testcd: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
