@@ -177,3 +177,19 @@ def test_validate_fail_on_warning_prints_and_writes_the_verdict_it_exits_with(tm
     assert "Validation: not valid (fail on warning)" in strict.output, strict.output
     written = json.loads(report.read_text(encoding="utf-8"))
     assert (written["fail_on"], written["valid"]) == ("warning", False)
+
+
+def test_help_names_every_form_read_and_every_resource_type_written(tmp_path):
+    """to-sdtm's help lists each study-records form file (mappings/schema/records.schema.json), to-fhir's each
+    resource type it writes for the example study (they had fallen behind: 5 of 10 forms, 8 of 11 types)."""
+    from msc_interop import mappings
+
+    sdtm_help = " ".join(CliRunner().invoke(main, ["to-sdtm", "--help"]).output.split())
+    for spec in mappings.schema("records")["x-forms"].values():
+        assert spec["file"] in sdtm_help, spec["file"]
+    out = tmp_path / "fhir"
+    assert CliRunner().invoke(main, ["to-fhir", str(EXAMPLE), "-o", str(out), "--ndjson", "--bundle", "none",
+                                     "--no-validate"]).exit_code == 0
+    fhir_help = " ".join(CliRunner().invoke(main, ["to-fhir", "--help"]).output.split())
+    written = sorted(p.stem for p in out.glob("*.ndjson"))
+    assert len(written) >= 10 and [t for t in written if t not in fhir_help] == []

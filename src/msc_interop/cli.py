@@ -127,9 +127,11 @@ Examples:
   msc-interop to-sdtm big_study/ -o out/sdtm --format xpt --max-file-size 5GB   (LB over 5 GB -> LBCH, LBHE, ...)
 
 \b
-INPUT is a study-records folder (study.yaml + subjects.csv, exposures.csv, adverse_events.csv,
-labs.csv, findings.csv), the same forms as sheets of one .xlsx workbook, a CDISC ODM 1.3 export (.xml,
-with its mapping file: --odm-map), or a folder of SDTM datasets.
+INPUT is a study-records folder (study.yaml + subjects.csv and exposures.csv, and any of
+adverse_events.csv, labs.csv, vital_signs.csv, ecg.csv, findings.csv, medical_history.csv,
+medications.csv, disposition.csv), the same forms as sheets of one .xlsx workbook, a CDISC ODM 1.3
+export (.xml, with its mapping file: --odm-map), or a folder of SDTM datasets. A CSV file or sheet
+that is no form's is a reject (it is not read).
 Output: OUTDIR/<format>/dm.xpt ..., define.xml beside XPT and Dataset-JSON, and the reject report
 OUTDIR/rejects.csv / rejects.json listing every record not converted (file, row, field, value, reason,
 code: mappings/reject_codes.yaml).
@@ -198,8 +200,9 @@ Examples:
 INPUT: study records (CSV folder, .xlsx, ODM export) or SDTM datasets. Writes OUT/bundle.json (one Bundle
 for the study; transaction entries are PUT Type/id so loading twice updates) and/or
 OUT/<ResourceType>.ndjson (Bulk Data): Patient, ResearchStudy, ResearchSubject, Organization (the
-laboratories, LBNAM: the Observations' performer), Encounter, Observation, AdverseEvent,
-MedicationAdministration; and the reject report
+laboratories, LBNAM: the Observations' performer), Encounter, Observation (LB, VS, EG, RE),
+AdverseEvent, MedicationAdministration (EX), MedicationStatement (CM), Condition (MH), Procedure (PR);
+and the reject report
 OUT/rejects.csv / rejects.json (SDTM input: records FHIR cannot hold as they are, e.g. an invalid --DTC, a
 USUBJID not in DM, an unknown unit, with dataset, row, variable and code). Mapping: docs/fhir-mapping.md.
 Exit status: 0 all written and valid, 1 records rejected or resources invalid, 2 input unusable.""")

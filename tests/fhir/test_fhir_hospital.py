@@ -365,3 +365,21 @@ def test_conditions_land_in_mh_and_procedures_in_pr(converted: dict[str, Any]) -
     assert set(pr["PRLOC"]) == {"CHEST"}
     # 10:30 at -05:00 is 10:30 New York time (the study's time zone)
     assert set(pr["PRSTDTC"]) == {"2021-01-11T10:30"}
+
+
+def test_without_a_study_identifier_a_note_says_studyid_is_empty(ehr: dict[str, Any], tmp_path: Path) -> None:
+    """A hospital export has no ResearchStudy: without --study, every dataset's STUDYID is empty (SDTM requires
+    it), and a note says so and what to give; with --study (the converted fixture) there is no such note."""
+    out = tmp_path / "out"
+    res = _run("from-fhir", ehr["in"], "-o", out, "--format", "csv", "--subjects", ehr["subjects"])
+    notes = orjson.loads((out / "rejects.json").read_bytes())["notes"]
+    assert [n for n in notes if n.startswith("no study identifier")] == [
+        "no study identifier: the input has no ResearchStudy with one and no --study was given, so STUDYID is "
+        "empty in every dataset (SDTM requires it): give --study study.yaml"], res.output
+    dm = pd.read_csv(out / "csv" / "dm.csv", dtype=str, keep_default_na=False)
+    assert set(dm["STUDYID"]) == {""}
+
+
+def test_with_a_study_definition_there_is_no_such_note(converted: dict[str, Any]) -> None:
+    assert not [n for n in converted["report"]["notes"] if n.startswith("no study identifier")]
+    assert set(converted["data"]["DM"]["STUDYID"]) == {"HOSP-01"}

@@ -403,6 +403,9 @@ def build_study(r: _Reader) -> Study:
     meta = r.study_meta
     r.tz = r.forced_tz or info.get("timezone") or (meta.timezone if meta else None)
     studyid = info.get("studyid") or (meta.studyid if meta else "") or ""
+    if not studyid:
+        r.report.notes.append("no study identifier: the input has no ResearchStudy with one and no --study was given, "
+                              "so STUDYID is empty in every dataset (SDTM requires it): give --study study.yaml")
     sites = read_sites(r)
     own = bool(info.get("own"))
 
