@@ -164,6 +164,9 @@ def test_forms_without_their_study_definition_are_named_as_records(tmp_path):
         assert run.exit_code == 2 and expected in run.output and "not a valid SDTM name" not in run.output
     (folder / "study.yaml").write_bytes((EXAMPLE / "study.yaml").read_bytes())
     assert input_kind(folder) == InputKind.RECORDS
+    table = tmp_path / "disposition.csv"  # (a form's name, not a form's header: e.g. a summary's table)
+    table.write_text("DSDECOD,n\nCOMPLETED,9\n", encoding="utf-8")
+    assert input_kind(table) == InputKind.SDTM
 
 
 @pytest.mark.parametrize("command", ["to-sdtm", "to-fhir"])
@@ -174,11 +177,15 @@ def test_encoding_of_sdtm_input_is_refused_for_study_records(tmp_path, command):
     assert run.exit_code == 2, run.output
     assert "--encoding cp1252 applies to SDTM XPT/CSV input only: study records are read as UTF-8" in run.output
     assert not (tmp_path / "out").exists()  # (refused before anything is read or written)
+    for same in ("utf-8-sig", "ascii"):  # (how records are read: no reason to refuse)
+        from msc_interop.api import _check_encoding_applies
+        _check_encoding_applies(EXAMPLE, same)
 
 
 @pytest.mark.parametrize(("args", "expected"), [
     (["to-sdtm", EXAMPLE, "--created", "yesterday"], "--created 'yesterday': not an ISO 8601 date-time with seconds"),
     (["to-sdtm", EXAMPLE, "--format", "csv", "--created", "2026-01-01"], "--created '2026-01-01': not an ISO 8601"),
+    (["to-sdtm", EXAMPLE, "--created", "2026-13-45T25:61:61"], "--created '2026-13-45T25:61:61': not an ISO 8601"),
     (["to-fhir", EXAMPLE, "--timezone", "Mars/Olympus"], "--timezone 'Mars/Olympus': not an IANA time zone name"),
     (["to-adam", EXAMPLE, "--created", "today"], "--created 'today': not an ISO 8601 date-time"),
 ])

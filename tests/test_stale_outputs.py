@@ -67,3 +67,12 @@ def test_to_fhir_names_the_ndjson_files_an_earlier_run_left(records, tmp_path):
     assert not second.counts.get("Procedure")
     [note] = _stale_notes(rejects.notes)
     assert note.startswith(f"{out}: Procedure.ndjson not written by this run") and "from-fhir" in note
+
+
+def test_a_define_xml_left_by_an_earlier_run_is_named(records, tmp_path):
+    out = tmp_path / "out"
+    api.to_sdtm(records, out, formats=["xpt"], created=STAMP, partition_subjects=0, validate=False)
+    again = api.to_sdtm(records, out, formats=["xpt"], created=STAMP, partition_subjects=0, validate=False,
+                        define=False)
+    [note] = _stale_notes(again.rejects.notes)
+    assert note.startswith(f"{out / 'xpt'}: define.xml not written by this run")

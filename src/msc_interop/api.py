@@ -61,16 +61,25 @@ def creation_time(created: str | None = None) -> str:
 
     Pin it (an option or SOURCE_DATE_EPOCH) and two runs on the same input give byte-identical files.
     """
-    if created:
+    if created:  # (checked here, before any input is read)
         from msc_interop.sdtm.define_model import ISO8601_KIND_PATTERNS
 
-        if not re.fullmatch(ISO8601_KIND_PATTERNS["datetime"], created):  # (checked before any input is read)
+        if not re.fullmatch(ISO8601_KIND_PATTERNS["datetime"], created) or not _real_moment(created):
             raise InputError(f"--created {created!r}: not an ISO 8601 date-time with seconds (e.g. 2026-01-01T00:00:00 "
                              "or 2026-01-01T00:00:00+00:00): the creation time define.xml and Dataset-JSON state")
         return created
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _real_moment(text: str) -> bool:
+    """Whether an ISO 8601 date-time names a real moment (no month 13, no hour 25)."""
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
 
 
 def to_sdtm(
@@ -225,7 +234,7 @@ def _check_encoding_applies(input_path: str | Path, encoding: str | None) -> Non
     if encoding is None:
         return
     try:
-        utf8 = codecs.lookup(encoding).name == "utf-8"
+        utf8 = codecs.lookup(encoding).name in ("utf-8", "utf-8-sig", "ascii")  # (how records are read, BOM or not)
     except LookupError:  # (the readers name an unknown codec themselves)
         return
     if not utf8 and input_kind(input_path) in (InputKind.RECORDS, InputKind.ODM):

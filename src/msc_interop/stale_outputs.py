@@ -14,7 +14,7 @@ from pathlib import Path
 
 from msc_interop.rejects import REJECT_REPORT_NAMES
 
-SDTM_SUFFIXES = {"xpt": (".xpt",), "json": (".json", ".ndjson"), "csv": (".csv",)}
+SDTM_SUFFIXES = {"xpt": (".xpt", ".xml"), "json": (".json", ".ndjson", ".xml"), "csv": (".csv",)}  # (define.xml)
 FHIR_SUFFIXES = (".ndjson", ".json")  # NDJSON files and bundle.json (the reject reports are not output)
 
 
@@ -23,10 +23,10 @@ def not_written_here(folder: Path, written: Iterable[Path], suffixes: tuple[str,
     no note); `reader`: who would take them as part of the output."""
     if not folder.is_dir():
         return []
-    ours = {Path(p).resolve() for p in written}
-    left = sorted(p.name for p in folder.iterdir()
+    ours = {_identity(Path(p)) for p in written} - {None}  # (the same file: where names ignore case, DM.XPT of an
+    left = sorted(p.name for p in folder.iterdir()  # earlier run is the dm.xpt this one wrote)
                   if p.suffix.lower() in suffixes and p.name not in REJECT_REPORT_NAMES and p.is_file()
-                  and p.resolve() not in ours)
+                  and _identity(p) not in ours)
     if not left:
         return []
     return [f"{folder}: {', '.join(left)} not written by this run (left by an earlier one?): {reader} takes "
@@ -39,3 +39,12 @@ def sdtm_not_written_here(outdir: Path, formats: Iterable[str], written: Iterabl
     return [note for fmt in formats if fmt in SDTM_SUFFIXES
             for note in not_written_here(outdir / fmt, written, SDTM_SUFFIXES[fmt],
                                          "validate (and any reader of the folder)")]
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of a file, None if it is not there."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino

@@ -1,5 +1,6 @@
-"""Values no record can hold are rejects naming the field, not converted into impossible SDTM (a dose of -1 became
-EXDOSE -1.0; a reference range of 10 - 1 made a result of 4.15 HIGH), and the checks' words say what is expected."""
+"""A value no record can hold is a reject naming the field (a dose of -1 became EXDOSE -1.0); a reference range upside
+down is converted as collected but gives no LBNRIND (a result of 4.15 in 10 - 1 was HIGH), and a note names its
+rows; the checks' words say what is expected."""
 
 from __future__ import annotations
 
@@ -22,15 +23,17 @@ def test_a_negative_dose_is_rejected_with_what_a_dose_must_be(records_copy):
     assert "a number not below 0" in reject.reason and "pattern" not in reject.reason
 
 
-def test_a_reference_range_upside_down_is_rejected_and_the_others_kept(records_copy):
+def test_a_reference_range_upside_down_is_kept_with_no_indicator_and_a_note(records_copy):
     folder = _edited(records_copy, "labs", 0, ref_low="10", ref_high="1")
     study, report = build_study(read_records(folder))
-    [reject] = [r for r in report.rejects if r.form == "labs"]
-    assert (reject.row, reject.field, reject.value, reject.code) == (2, "ref_low", "10", "REJ-REC-130")
-    assert "ref_low '10' is above ref_high '1'" in reject.reason
-    count = report.counts["labs"]
-    assert count.read == count.converted + 1 == len(study["LB"]) + 1
-    assert not ((study["LB"]["LBORNRLO"] == "10") & (study["LB"]["LBORNRHI"] == "1")).any()
+    assert not [r for r in report.rejects if r.form == "labs"]
+    assert report.counts["labs"].read == report.counts["labs"].converted == len(study["LB"])
+    lb = study["LB"]
+    upside_down = lb[(lb["LBORNRLO"] == "10") & (lb["LBORNRHI"] == "1")]
+    assert len(upside_down) == 1 and upside_down["LBNRIND"].tolist() == [""]
+    assert lb["LBNRIND"].ne("").sum() == len(lb) - 1  # (every other result of the example has its indicator)
+    [note] = [n for n in report.notes if "ref_low is above ref_high" in n]
+    assert note.startswith("labs.csv row(s) 2 (1 record(s)): ref_low is above ref_high (the first: '10' and '1')")
 
 
 def test_equal_bounds_and_a_missing_bound_are_not_inverted(records_copy):

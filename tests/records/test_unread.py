@@ -62,17 +62,25 @@ def test_the_command_exits_1_and_prints_the_file(records, tmp_path):
     assert ok.exit_code == 0, ok.output  # (the same folder with its files named right)
 
 
-def test_other_files_and_the_tools_own_reports_are_not_records(records, tmp_path):
+def test_files_that_hold_no_records_are_not_rejects(records, tmp_path):
+    """What holds records names subject_id in its header, as every form does: a lab map, notes, a run's reject
+    report, Excel's lock file and macOS's ._ file beside a form are not records; a file below the folder is not
+    looked at."""
     folder = _copy(records, tmp_path / "in", {})
     (folder / "README.txt").write_text("notes\n", encoding="utf-8")
-    (folder / "rejects.csv").write_text("form,file\n", encoding="utf-8")  # (a run written into the folder)
-    (folder / "old").mkdir()
-    (folder / "old" / "labs_v1.csv").write_text("a,b\n1,2\n", encoding="utf-8")  # (below the folder: not looked at)
-    assert _unread(read_records(folder).rejects) == []
+    (folder / "rejects.csv").write_text("form,file\n", encoding="utf-8")
+    (folder / "lab-map.csv").write_text("code,system,testcd\nHGB-X,local,HGB\n", encoding="utf-8")
     (folder / "notes.csv").write_text("what,when\nlock,2026\n", encoding="utf-8")
+    (folder / "~$labs.csv").write_bytes(b"\x00owner")
+    (folder / "._labs.csv").write_bytes(b"\x00\x05\x16\x07subject_id")
+    (folder / "old").mkdir()
+    (folder / "old" / "labs_v1.csv").write_text("subject_id,b\n1,2\n", encoding="utf-8")
+    assert _unread(read_records(folder).rejects) == []
+    (folder / "extra labs.csv").write_text("Subject ID,visit\n01,Day 0\n02,Day 0\n", encoding="utf-8")
     [reject] = _unread(read_records(folder).rejects)
-    assert (reject.form, reject.file) == ("", "notes.csv")
-    assert "1 line(s)" in reject.reason and "rename it to its form's file name" in reject.reason
+    assert (reject.form, reject.file) == ("labs", "extra labs.csv")
+    assert "its 2 line(s) after the header" in reject.reason
+    assert "labs.csv is there too: put its records in that file" in reject.reason
 
 
 def test_a_sheet_no_form_reads_is_a_reject(records, tmp_path):
@@ -82,6 +90,8 @@ def test_a_sheet_no_form_reads_is_a_reject(records, tmp_path):
         for form, sheet in sheets.items():
             pd.read_csv(records / f"{form}.csv", dtype=str, keep_default_na=False).to_excel(
                 xl, sheet_name=sheet, index=False)
+        pd.DataFrame().to_excel(xl, sheet_name="Sheet1", index=False)  # (empty: Excel's default sheet)
+        pd.DataFrame({"severity": ["MILD", "SEVERE"]}).to_excel(xl, sheet_name="Lists", index=False)  # (drop-downs)
     (tmp_path / "study.yaml").write_bytes((records / "study.yaml").read_bytes())
     [reject] = _unread(read_records(book).rejects)
     assert (reject.form, reject.file, reject.field, reject.value) == ("labs", "records.xlsx[Lab Results]",

@@ -170,6 +170,14 @@ def sdtm_folder(path: Path) -> Path | None:
     return None
 
 
+def _names_subject_id(path: Path) -> bool:
+    """Whether the file's header row names subject_id, as every study-records form does (a summary's
+    disposition.csv does not)."""
+    from msc_interop.records.unread import holds_records
+
+    return holds_records(_head(path, 1 << 16).split(b"\n", 1)[0].decode("utf-8", errors="replace"))
+
+
 def _records_form_files() -> dict[str, str]:
     """The file name (lower case) of each study-records form -> the form (mappings/schema/records.schema.json)."""
     from msc_interop.mappings import schema
@@ -198,7 +206,7 @@ def input_kind(path: str | Path) -> InputKind:
         if suffix in FHIR_SUFFIXES and sniff_json(path) == "fhir":
             raise InputError(_FHIR_HINT.format(path=path))
         form = _records_form_files().get(path.name.lower())
-        if form is not None:
+        if form is not None and _names_subject_id(path):
             raise InputError(f"{path}: the file of the '{form}' form of study records, not an SDTM dataset: give "
                              "the records folder (study.yaml beside the form files) as the input")
         if suffix in SDTM_SUFFIXES:

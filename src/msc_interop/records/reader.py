@@ -267,8 +267,15 @@ def _blank(raw: bytes, text: Callable[[], str]) -> bool:
 
 def _check_csv_header(text: str, name: str) -> None:
     """A column named twice in a CSV header is exit 2 naming it (pandas would rename the second 'result.1' and
-    the second column's values would be reported as an unknown column, then dropped)."""
-    _check_header(next(csv.reader(io.StringIO(text[:1 << 20])), []), name)  # the header, not the file
+    the second column's values would be reported as an unknown column, then dropped); so is a header separated by
+    semicolons, tabs or bars (Excel's 'CSV' in many locales), which would otherwise be reported as missing columns
+    or rows of the wrong length (their decimal commas)."""
+    header = next(csv.reader(io.StringIO(text[:1 << 20])), [])  # the header, not the file
+    sep = next((d for d in SEPARATORS if len(header) == 1 and d in header[0]), None)
+    if sep is not None:
+        raise InputError(f"{name}: the header row is separated by {SEPARATORS[sep]} ({header[0][:60]!r}), not by "
+                         "commas: save the file as 'CSV UTF-8 (Comma delimited)' (with '.' as the decimal mark)")
+    _check_header(header, name)
 
 
 def _check_header(names: list[Any], name: str) -> None:
@@ -378,7 +385,8 @@ def _read_workbook(path: Path, rejects: RejectReport
         raw_sheets = pd.read_excel(path, sheet_name=None, dtype=object, engine="openpyxl", header=None)
     except Exception as exc:  # openpyxl raises several types for a corrupt workbook
         raise InputError(f"{path.name}: cannot read as an XLSX workbook: {exc}") from None
-    report_unread_sheets(path.name, list(raw_sheets), _forms(), rejects)
+    report_unread_sheets(path.name, {k: [] if v.empty else v.iloc[0].tolist() for k, v in raw_sheets.items()},
+                         _forms(), rejects)
     sheets = {k.strip().lower(): _with_header(v, f"{path.name}[{k.strip()}]") for k, v in raw_sheets.items()}
     tables, files = {}, {}
     for form in _forms():
@@ -448,11 +456,8 @@ def _check_columns(df: pd.DataFrame, row_schema: dict[str, Any], form: str, file
     cols = [c for c in df.columns if c != ROW]
     missing = [c for c in row_schema.get("required", []) if c not in cols]
     if missing:
-        sep = next((d for d in (";", "\t", "|") if len(cols) == 1 and d in cols[0]), None)
-        hint = (f"; the header is one column holding '{sep}': the file is separated by {SEPARATORS[sep]}, not by "
-                "commas (save it as 'CSV UTF-8 (Comma delimited)')") if sep else ""
         raise InputError(f"{file}: required column(s) {', '.join(missing)} missing from the header row "
-                         f"(found: {', '.join(cols)}){hint}; see the '{form}' form in the README")
+                         f"(found: {', '.join(cols)}); see the '{form}' form in the README")
     for c in cols:
         if c not in row_schema.get("properties", {}):
             records.rejects.add(form, file, 1, c, "", f"column '{c}' is not part of the '{form}' form, so its "

@@ -19,7 +19,7 @@ from msc_interop.sdtm.common import (
     epoch_by_date,
     map_terms,
     normalize_dates,
-    reject_ending_before_start,
+    note_ending_before_start,
     subject_keys,
     unknown_reason,
 )
@@ -63,7 +63,7 @@ def build_ae(records: RawRecords, dm: pd.DataFrame) -> pd.DataFrame:
     out = map_terms(records, FORM, "outcome", codelist_lookup("OUT"), "a CDISC OUT term")
     start = normalize_dates(records, FORM, "start_datetime")
     end = normalize_dates(records, FORM, "end_datetime")
-    reject_ending_before_start(records, FORM, start, end, ("start_datetime", "end_datetime"))
+    note_ending_before_start(records, FORM, start, end, ("start_datetime", "end_datetime"))
 
     df = records.forms[FORM]
     idx = df.index

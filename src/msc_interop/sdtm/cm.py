@@ -21,7 +21,7 @@ from msc_interop.sdtm.common import (
     epoch_by_date,
     map_terms,
     normalize_dates,
-    reject_ending_before_start,
+    note_ending_before_start,
     subject_keys,
 )
 
@@ -52,7 +52,7 @@ def build_cm(records: RawRecords, dm: pd.DataFrame) -> pd.DataFrame:
     route = map_terms(records, FORM, "route", codelist_lookup("ROUTE"), "a CDISC ROUTE term (e.g. ORAL, INTRAVENOUS)")
     start = normalize_dates(records, FORM, "start")
     end = normalize_dates(records, FORM, "end") if "end" in records.forms[FORM].columns else None
-    reject_ending_before_start(records, FORM, start, end, ("start", "end"))
+    note_ending_before_start(records, FORM, start, end, ("start", "end"))
 
     df = records.forms[FORM]
     idx = df.index

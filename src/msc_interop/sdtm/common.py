@@ -124,22 +124,33 @@ def reject_bad_dates(records: RawRecords, form: str, column: str, dtc: pd.Series
     return dtc
 
 
-def reject_ending_before_start(records: RawRecords, form: str, start: pd.Series | None, end: pd.Series | None,
-                               columns: tuple[str, str]) -> None:
-    """Reject the rows whose end date (`columns[1]`) is certainly before their start (`columns[0]`), compared at the
-    precision both give (2020-03 is not before 2020-03-15): written as they are, the SDTM files held an event
-    ending before it began, and only a validation finding named the output row, not the record."""
+def note_ending_before_start(records: RawRecords, form: str, start: pd.Series | None, end: pd.Series | None,
+                             columns: tuple[str, str]) -> None:
+    """A note naming the records whose end date (`columns[1]`) is certainly before their start (`columns[0]`),
+    compared at the precision both give (2020-03 is not before 2020-03-15). They are converted as collected (SDTM
+    submits data as collected: an adverse event dropped for a wrong date would be missing from the safety tables);
+    the validation flags them in the output (MSC-SDTM-012), and the note says which records they are."""
     if start is None or end is None:
         return
-    idx = records.forms[form].index
-    first, last = start.reindex(idx), end.reindex(idx)
-    backwards = pd.Series(dates.certainly_before(last.to_numpy(dtype=object), first.to_numpy(dtype=object)),
-                          index=idx)
+    df = records.forms[form]
+    first, last = start.reindex(df.index), end.reindex(df.index)
+    backwards = dates.certainly_before(last.to_numpy(dtype=object), first.to_numpy(dtype=object))
     if backwards.any():
-        df = records.forms[form]
-        records.reject_rows(form, backwards, columns[1], f"{columns[1]} '" + df[columns[1]].astype(str)
-                            + f"' is before {columns[0]} '" + df[columns[0]].astype(str)
-                            + "': correct whichever date is wrong", code="REJ-REC-130")
+        note_records(records, form, backwards, f"{columns[1]} is before {columns[0]}",
+                     (df[columns[1]], df[columns[0]]), "converted as collected (validate flags them: MSC-SDTM-012); "
+                     "correct whichever date is wrong at the source")
+
+
+def note_records(records: RawRecords, form: str, mask: np.ndarray, what: str, shown: tuple[pd.Series, pd.Series],
+                 then: str, most: int = 5) -> None:
+    """One note for the records of `form` at `mask`: their file and rows (the first `most`), what is wrong, the
+    first one's two values (`shown`), and what was done (`then`)."""
+    rows = records.forms[form]["_row"].to_numpy()[mask]
+    at = np.flatnonzero(mask)[0]
+    listed = ", ".join(str(int(r)) for r in rows[:most]) + (f" and {len(rows) - most} more" if len(rows) > most else "")
+    records.rejects.notes.append(
+        f"{records.files.get(form, form)} row(s) {listed} ({len(rows)} record(s)): {what} (the first: "
+        f"{shown[0].iloc[at]!r} and {shown[1].iloc[at]!r}): {then}")
 
 
 def assign_seq(df: pd.DataFrame, seq_var: str, order: list[str]) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from msc_interop.sdtm.common import (
     map_terms,
     map_visits,
     normalize_dates,
-    reject_ending_before_start,
+    note_ending_before_start,
     rows_at,
     subject_keys,
 )
@@ -64,7 +64,7 @@ def build_ex(records: RawRecords, meta: StudyMeta, dm: pd.DataFrame) -> tuple[pd
     dose = pd.to_numeric(df["dose"], errors="coerce")
     start = normalize_dates(records, FORM, "start_datetime")
     end = normalize_dates(records, FORM, "end_datetime") if "end_datetime" in df.columns else None
-    reject_ending_before_start(records, FORM, start, end, ("start_datetime", "end_datetime"))
+    note_ending_before_start(records, FORM, start, end, ("start_datetime", "end_datetime"))
     has_visit = "visit" in records.forms[FORM].columns
     visits = map_visits(records, FORM, meta) if has_visit else None
 

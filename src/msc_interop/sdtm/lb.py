@@ -22,6 +22,7 @@ from msc_interop.sdtm.common import (
     map_terms,
     map_visits,
     normalize_dates,
+    note_records,
     rows_at,
     subject_keys,
 )
@@ -45,8 +46,6 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
         df = records.reject_rows(FORM, not_number, "result",
                                  "result is not a number (write e.g. 5.2, or <2.0 / >1000 for a value beyond "
                                  "the assay limit; use '.' as the decimal mark)", code="REJ-REC-009")
-    if {"ref_low", "ref_high"} <= set(df.columns):
-        _reject_inverted_ranges(records, df)
     df, factor = _conversion(records, testcd)
     visits = map_visits(records, FORM, meta)
     lbdtc = normalize_dates(records, FORM, "collection_datetime")
@@ -66,6 +65,10 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     lo, hi = (per_distinct(lambda u: pd.to_numeric(u, errors="coerce"), df[c]) if c in df.columns
               else pd.Series(np.nan, index=idx) for c in ("ref_low", "ref_high"))
     st_lo, st_hi = _round(lo * f, decimals, f), _round(hi * f, decimals, f)
+    inverted = (lo > hi).to_numpy()  # (False where a bound is missing: NaN compares False)
+    if inverted.any():  # converted as collected; no LBNRIND from a range upside down (4.15 in 10 - 1 was HIGH)
+        note_records(records, FORM, inverted, "ref_low is above ref_high", (df["ref_low"], df["ref_high"]),
+                     "converted as collected, LBNRIND left empty; correct the range at the source")
     text = _format(std)
     stresc = text if exact.all() else per_distinct_rows(  # "<" + "2.0" once per distinct pair
         lambda u: u["cmp"] + u["text"], frame_of_columns({"cmp": cmp, "text": text}, idx))
@@ -83,7 +86,8 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
         "LBSTRESN": std.where(exact),
         "LBSTRESU": of_test("LBSTRESU"),
         "LBSTNRLO": st_lo, "LBSTNRHI": st_hi,
-        "LBNRIND": reference_indicator(std, cmp, st_lo, st_hi),
+        "LBNRIND": reference_indicator(std, cmp, *((st_lo, st_hi) if not inverted.any()
+                                                   else (st_lo.where(~inverted), st_hi.where(~inverted)))),
         "LBNAM": df["lab_name"] if "lab_name" in df.columns else "",
         "LBLOINC": factor["LBLOINC"],
         "LBSPEC": of_test("LBSPEC"),
@@ -103,17 +107,6 @@ def _comparator_and_number(u: pd.Series) -> pd.DataFrame:
     parts = u.str.extract(_RESULT)
     return pd.DataFrame({"cmp": parts["cmp"].fillna("").astype(object), "num": parts["num"].astype(object)},
                         index=parts.index)
-
-
-def _reject_inverted_ranges(records: RawRecords, df: pd.DataFrame) -> None:
-    """A record whose ref_low is above its ref_high: its reference range cannot be right, and LBNRIND derived from
-    it would be (a result of 4.15 against 10 - 1 was HIGH)."""
-    lo, hi = (per_distinct(lambda u: pd.to_numeric(u, errors="coerce"), df[c]) for c in ("ref_low", "ref_high"))
-    inverted = lo > hi  # (False where a bound is missing: NaN compares False; not a number is the schema's reject)
-    if inverted.any():
-        records.reject_rows(FORM, inverted, "ref_low", "ref_low '" + df["ref_low"] + "' is above ref_high '"
-                            + df["ref_high"] + "': the reference range is inverted (swap or correct the bounds)",
-                            code="REJ-REC-130")
 
 
 def _conversion(records: RawRecords, testcd: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -22,7 +22,7 @@ from msc_interop.sdtm.common import (
     codelist_lookup,
     map_terms,
     normalize_dates,
-    reject_ending_before_start,
+    note_ending_before_start,
     subject_keys,
 )
 from msc_interop.study import StudyMeta
@@ -53,7 +53,7 @@ def build_mh(records: RawRecords, meta: StudyMeta, dm: pd.DataFrame) -> pd.DataF
     ongoing = map_terms(records, FORM, "ongoing", yn, "Y, N or U (unknown)")
     start = normalize_dates(records, FORM, "start_date") if "start_date" in records.forms[FORM] else None
     end = normalize_dates(records, FORM, "end_date") if "end_date" in records.forms[FORM] else None
-    reject_ending_before_start(records, FORM, start, end, ("start_date", "end_date"))
+    note_ending_before_start(records, FORM, start, end, ("start_date", "end_date"))
     df = records.forms[FORM]
     idx = df.index
 
