@@ -57,6 +57,16 @@ def records_copy(tmp_path: Path) -> Callable[..., Path]:
 
 
 @pytest.fixture(scope="session")
+def synth_records(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Synthetic study records of 20 subjects, every form (made once per session; copy it before changing it)."""
+    from msc_interop import api
+
+    folder = tmp_path_factory.mktemp("synth20") / "records"
+    api.synth(folder, subjects=20, seed=5)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def cluster() -> Iterator[object]:
     """A 2-worker Dask LocalCluster (processes) for the `--engine dask` tests: started once per test process, as
     the tests of validate's and from-fhir's Dask engines share it (a start costs seconds)."""

@@ -17,11 +17,9 @@ from msc_interop import api
 STAMP = "2026-01-01T00:00:00"
 
 
-@pytest.fixture(scope="module")
-def records(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("stale") / "records"
-    api.synth(folder, subjects=20, seed=7)
-    return folder
+@pytest.fixture
+def records(synth_records: Path) -> Path:
+    return synth_records  # (tests/conftest.py: read, never changed; the tests change copies)
 
 
 def _without_findings(records: Path, to: Path) -> Path:

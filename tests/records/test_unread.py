@@ -21,11 +21,9 @@ from msc_interop.sdtm import load_in_two
 STAMP = "2026-01-01T00:00:00"
 
 
-@pytest.fixture(scope="module")
-def records(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("unread") / "records"
-    api.synth(folder, subjects=20, seed=5)
-    return folder
+@pytest.fixture
+def records(synth_records: Path) -> Path:
+    return synth_records  # (tests/conftest.py: read, never changed; the tests change copies)
 
 
 def _copy(records: Path, to: Path, rename: dict[str, str]) -> Path:
