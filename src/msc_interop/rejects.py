@@ -40,6 +40,17 @@ class Reject:
     code: str  # stable reason code from mappings/reject_codes.yaml (REJ-REC-006, ...)
 
 
+@dataclass(frozen=True)
+class Kept:
+    """A record converted as collected though something in it is wrong (an end before its start): named in a note."""
+
+    file: str
+    row: int
+    what: str
+    values: str  # the values that show it, as the note quotes them
+    then: str  # what was done, what to do
+
+
 @dataclass
 class FormCount:
     """read = converted + rejected, per input form."""
@@ -63,6 +74,21 @@ class RejectReport:
     counts: dict[str, FormCount] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what a reader read but skipped on purpose (audit trails, ...)
     carried: set[str] = field(default_factory=set)  # forms kept in the Study as read, not mapped to SDTM yet
+    kept: list[Kept] = field(default_factory=list)  # records converted as collected though wrong (settle_kept)
+
+    def settle_kept(self, most: int = 5) -> None:
+        """The records converted as collected though wrong (`kept`), as one note per file and problem: its rows
+        (the first `most`), the first one's values, and what was done. Made once the whole study is read, so that
+        a load in two processes or by partitions gives the note a whole load gives."""
+        groups: dict[tuple[str, str, str], list[Kept]] = {}
+        for k in sorted(self.kept, key=lambda k: (k.file, k.what, k.row)):
+            groups.setdefault((k.file, k.what, k.then), []).append(k)
+        for (file, what, then), ks in groups.items():
+            listed = ", ".join(str(k.row) for k in ks[:most])
+            listed += f" and {len(ks) - most} more" if len(ks) > most else ""
+            self.notes.append(f"{file} row(s) {listed} ({len(ks)} record(s)): {what} (the first: {ks[0].values}): "
+                              f"{then}")
+        self.kept = []
 
     def add(self, form: str, file: str, row: int, field: str, value: object, reason: str, *, code: str) -> None:
         self.rejects.append(Reject(form, file, int(row), field, _text(value), reason, known_code(code)))

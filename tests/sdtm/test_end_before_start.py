@@ -63,3 +63,40 @@ def test_the_validation_of_what_is_written_flags_it_as_the_note_says(records_cop
     flagged = [f for f in result.validation.findings
                if f.rule_id == "MSC-SDTM-012" and f.dataset_or_resource == dataset]
     assert len(flagged) == 1, [f.message for f in result.validation.findings if f.rule_id == "MSC-SDTM-012"]
+
+
+def test_the_note_is_the_same_from_a_whole_a_split_and_a_partitioned_load(synth_records, tmp_path, monkeypatch):
+    """Records kept as collected in several subjects (the first and last of the files: both halves of a load on
+    two cores, several partitions) give one note listing them all, as a whole load gives it."""
+    import shutil
+
+    from msc_interop import api
+    from msc_interop.sdtm import load_in_two
+
+    folder = tmp_path / "records"
+    shutil.copytree(synth_records, folder)
+    for form, cells in (("labs", {"ref_low": "10", "ref_high": "1"}),
+                        ("exposures", {"start_datetime": "2009-06-20", "end_datetime": "2009-06-19"})):
+        df = pd.read_csv(folder / f"{form}.csv", dtype=str, keep_default_na=False)
+        for row in (0, len(df) - 1):
+            for col, value in cells.items():
+                df.loc[row, col] = value
+        df.to_csv(folder / f"{form}.csv", index=False, lineterminator="\n")
+    stamp = "2026-01-01T00:00:00"
+    whole = api.to_sdtm(folder, tmp_path / "whole", formats=["csv"], created=stamp, partition_subjects=0)
+    parts = api.to_sdtm(folder, tmp_path / "parts", formats=["csv"], created=stamp, partition_subjects=6)
+    monkeypatch.setattr(load_in_two, "SPLIT_BYTES", 0)
+    monkeypatch.setattr(load_in_two, "can_fork", lambda: True)
+    monkeypatch.setattr(load_in_two, "core_free", lambda *a, **k: True)
+    joins = []
+    join = load_in_two.join_halves
+    monkeypatch.setattr(load_in_two, "join_halves", lambda mine, theirs: joins.append(1) or join(mine, theirs))
+    two = api.to_sdtm(folder, tmp_path / "two", formats=["csv"], created=stamp, partition_subjects=0)
+    assert joins == [1] and parts.partitions > 1
+    assert two.rejects.notes == parts.rejects.notes == whole.rejects.notes
+    kept = [n for n in whole.rejects.notes if "(the first:" in n]
+    assert len(kept) == 2 and kept[0].startswith("exposures.csv row(s) 2, 41 (2 record(s)): end_datetime is before")
+    assert kept[1].startswith("labs.csv row(s) 2, 1101 (2 record(s)): ref_low is above ref_high")
+    for run in ("parts", "two"):
+        for name in ("rejects.json", "csv/lb.csv", "csv/ex.csv"):
+            assert (tmp_path / run / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), (run, name)

@@ -32,8 +32,10 @@ from msc_interop.trial_design import build_ts, build_tv
 CARRIED_FORMS: tuple[str, ...] = ()
 
 
-def build_study(records: RawRecords) -> tuple[Study, RejectReport]:
-    """Map checked study records to SDTM DM, EX, AE, LB (+ SUPPEX); return the Study and the reject report."""
+def build_study(records: RawRecords, settle: bool = True) -> tuple[Study, RejectReport]:
+    """Map checked study records to SDTM DM, EX, AE, LB (+ SUPPEX); return the Study and the reject report.
+    `settle` False: the records converted as collected though wrong stay in report.kept (a share of the subjects:
+    the caller settles them once the shares are merged, RejectReport.settle_kept), instead of becoming its notes."""
     meta = StudyMeta.from_definition(records.definition)
     dm_base = build_dm_base(records, meta)
     _cascade_subjects(records, dm_base)
@@ -61,6 +63,8 @@ def build_study(records: RawRecords) -> tuple[Study, RejectReport]:
     report.carried.update(f for f in CARRIED_FORMS if f in records.forms)
     for form, read in records.read_counts.items():
         report.count(form, read, len(records.forms[form]))
+    if settle:
+        report.settle_kept()
     return study, report
 
 

@@ -25,6 +25,7 @@ from msc_interop.distinct import (
     value_ranks,
 )
 from msc_interop.records.reader import RawRecords
+from msc_interop.rejects import Kept
 from msc_interop.study import StudyMeta
 
 
@@ -142,15 +143,15 @@ def note_ending_before_start(records: RawRecords, form: str, start: pd.Series | 
 
 
 def note_records(records: RawRecords, form: str, mask: np.ndarray, what: str, shown: tuple[pd.Series, pd.Series],
-                 then: str, most: int = 5) -> None:
-    """One note for the records of `form` at `mask`: their file and rows (the first `most`), what is wrong, the
-    first one's two values (`shown`), and what was done (`then`)."""
+                 then: str) -> None:
+    """The records of `form` at `mask`, converted as collected though `what` is wrong with them: kept for the note
+    RejectReport.settle_kept makes of them once the study is read (their rows, the first one's two values `shown`,
+    and `then`: what was done)."""
     rows = records.forms[form]["_row"].to_numpy()[mask]
-    at = np.flatnonzero(mask)[0]
-    listed = ", ".join(str(int(r)) for r in rows[:most]) + (f" and {len(rows) - most} more" if len(rows) > most else "")
-    records.rejects.notes.append(
-        f"{records.files.get(form, form)} row(s) {listed} ({len(rows)} record(s)): {what} (the first: "
-        f"{shown[0].iloc[at]!r} and {shown[1].iloc[at]!r}): {then}")
+    first, second = (values.to_numpy(dtype=object)[mask] for values in shown)
+    file = records.files.get(form, form)
+    records.rejects.kept += [Kept(file, int(r), what, f"{a!r} and {b!r}", then)
+                             for r, a, b in zip(rows.tolist(), first.tolist(), second.tolist(), strict=True)]
 
 
 def assign_seq(df: pd.DataFrame, seq_var: str, order: list[str]) -> pd.DataFrame:

@@ -151,7 +151,7 @@ def built_half(folder: Path, second: frozenset[str], inside: bool,
     records = read_records(folder, share=SubjectShare(second, inside), preparsed=preparsed)
     if preparsed:
         preparsed.clear()  # (read: the bytes and parses, ~130 MB at 1M lab rows, go before the build)
-    study, report = build_study(records)
+    study, report = build_study(records, settle=False)  # (settled once joined: join_halves)
     order = form_order({form: list(df.columns) for form, df in records.forms.items()})
     return Half(study.datasets, study.meta, report, study.text_origins, order, dict(records.files))
 
@@ -196,6 +196,7 @@ def join_halves(mine: Half, theirs: Half) -> tuple[Study, RejectReport] | None:
     study.text_origins = {value: where for value, (_, where) in origins.items()}
     report = mine.report
     merge_report(report, theirs.report, drop_repeats=True)
+    report.settle_kept()
     return study, report
 
 

@@ -22,6 +22,7 @@ def merge_report(into: RejectReport, part: RejectReport, *, drop_repeats: bool =
                                       c.converted + (had.converted if had else 0))
     into.notes += [n for n in part.notes if n not in into.notes]
     into.carried |= part.carried
+    into.kept += part.kept
 
 
 def form_order(forms: Mapping[str, list[str]]) -> dict[str, tuple[int, list[str]]]:

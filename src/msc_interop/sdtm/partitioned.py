@@ -148,6 +148,7 @@ def load_partitioned(folder: Path, scratch: Path, per_partition: int | None = No
         return None
     hold = HOLD_ROWS if hold_rows is None else hold_rows
     ps = _build(parts.folders, scratch / "spill", hold, check_xpt, xpt_encoding)
+    ps.rejects.settle_kept()
     report_unread_files(folder, {form: spec["file"] for form, spec in _forms().items()}, ps.rejects)
     return ps  # (the files no form reads: of the folder, as a whole read reports them; the parts hold none)
 
@@ -177,7 +178,7 @@ def _build(folders: list[Path], spill_dir: Path, hold_rows: int, check_xpt: bool
     for index, folder in enumerate(folders):
         records = read_records(folder, line_maps(folder))
         order = form_order({form: list(df.columns) for form, df in records.forms.items()})
-        study, report = build_study(records)
+        study, report = build_study(records, settle=False)  # (settled once merged, below)
         meta = study.meta
         if check_xpt:
             problems += _xpt_problems(study, spilled, xpt_encoding)
