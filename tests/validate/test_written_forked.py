@@ -147,16 +147,13 @@ def test_forked_returns_what_the_function_returns_or_says_why_not() -> None:
 def test_a_big_result_comes_through_the_memory_file_and_no_descriptor_is_left(monkeypatch) -> None:
     """A result of tens of MB comes back whole (forked.py: the child writes it to a memory file, not the pipe);
     and a flush that fails before the fork (stdout a closed pipe) leaves no descriptor open behind it."""
-    import os
-
-    def open_descriptors() -> set[str]:
-        return set(os.listdir("/proc/self/fd"))
-
-    before = open_descriptors()
+    opened = _pipes_opened(monkeypatch, memory_files=True)
     big = bytes(range(256)) * (1 << 17)  # 32 MB
     with forked.Forked(lambda: big) as child:
         assert child.result() == big
-    assert open_descriptors() == before
+    assert len(opened) == 3  # (the result's pipe, both ends, and the memory file)
+    _assert_closed(opened)
+    opened.clear()
 
     class BrokenPipe:
         def write(self, text):
@@ -168,7 +165,7 @@ def test_a_big_result_comes_through_the_memory_file_and_no_descriptor_is_left(mo
     monkeypatch.setattr("sys.stdout", BrokenPipe())
     with pytest.raises(OSError):
         forked.Forked(lambda: 1)
-    assert open_descriptors() == before
+    assert opened == []  # (the flush comes first: nothing was opened to be left behind)
 
 
 def test_forked_receives_what_this_process_sends() -> None:
@@ -196,13 +193,14 @@ def test_a_value_that_does_not_pickle_is_not_sent_and_nothing_hangs(monkeypatch:
     _assert_closed(pipes)
 
 
-def _pipes_opened(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
-    """(fd, inode) of each pipe end this thread opens from now on (not another test's server or cluster threads
-    in the same worker: counting every fd of the process failed that way)."""
+def _pipes_opened(monkeypatch: pytest.MonkeyPatch, memory_files: bool = False) -> list[tuple[int, int]]:
+    """(fd, inode) of each pipe end (and, with `memory_files`, each memfd) this thread opens from now on (not
+    another test's server or cluster threads in the same worker: counting every fd of the process failed that way,
+    twice: a Dask cluster's connection opened and another closed while a test counted)."""
     import os
 
     pipes: list[tuple[int, int]] = []
-    real_pipe, me = os.pipe, threading.get_ident()
+    real_pipe, real_memfd, me = os.pipe, os.memfd_create, threading.get_ident()
 
     def pipe():
         ends = real_pipe()
@@ -210,12 +208,20 @@ def _pipes_opened(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
             pipes.extend((fd, os.fstat(fd).st_ino) for fd in ends)
         return ends
 
+    def memfd_create(*args, **kwargs):
+        fd = real_memfd(*args, **kwargs)
+        if threading.get_ident() == me:
+            pipes.append((fd, os.fstat(fd).st_ino))
+        return fd
+
     monkeypatch.setattr(forked.os, "pipe", pipe)
+    if memory_files:
+        monkeypatch.setattr(forked.os, "memfd_create", memfd_create)
     return pipes
 
 
 def _assert_closed(pipes: list[tuple[int, int]]) -> None:
-    """Each pipe end closed (or its number since reused by something else)."""
+    """Each pipe end (or memory file) closed (or its number since reused by something else)."""
     import os
 
     assert pipes, "no pipe was made"
@@ -224,7 +230,8 @@ def _assert_closed(pipes: list[tuple[int, int]]) -> None:
             info = os.fstat(fd)
         except OSError:
             continue
-        assert not (stat.S_ISFIFO(info.st_mode) and info.st_ino == inode), f"the pipe's fd {fd} is still open"
+        assert not ((stat.S_ISFIFO(info.st_mode) or stat.S_ISREG(info.st_mode)) and info.st_ino == inode), \
+            f"the fd {fd} is still open"
 
 
 def test_one_process_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
