@@ -80,9 +80,11 @@ class RejectReport:
         """The records converted as collected though wrong (`kept`), as one note per file and problem: its rows
         (the first `most`), the first one's values, and what was done. Made once the whole study is read, so that
         a load in two processes or by partitions gives the note a whole load gives."""
+        rejected = {(r.file, r.row) for r in self.rejects}  # (a record a later check rejected was not converted)
         groups: dict[tuple[str, str, str], list[Kept]] = {}
         for k in sorted(self.kept, key=lambda k: (k.file, k.what, k.row)):
-            groups.setdefault((k.file, k.what, k.then), []).append(k)
+            if (k.file, k.row) not in rejected:
+                groups.setdefault((k.file, k.what, k.then), []).append(k)
         for (file, what, then), ks in groups.items():
             listed = ", ".join(str(k.row) for k in ks[:most])
             listed += f" and {len(ks) - most} more" if len(ks) > most else ""

@@ -100,3 +100,14 @@ def test_the_note_is_the_same_from_a_whole_a_split_and_a_partitioned_load(synth_
     for run in ("parts", "two"):
         for name in ("rejects.json", "csv/lb.csv", "csv/ex.csv"):
             assert (tmp_path / run / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), (run, name)
+
+
+def test_a_record_rejected_later_for_another_reason_is_not_said_to_be_converted(records_copy):
+    """An exposure ending before it starts whose visit is unknown: rejected for its visit (a later check), so the
+    note does not name it as converted."""
+    def edit(df):
+        df.loc[0, ["start_datetime", "end_datetime", "visit"]] = ["2009-06-20", "2009-06-19", "Day 99"]
+        return df
+    _study, report = build_study(read_records(records_copy(exposures=edit)))
+    assert [(r.form, r.row, r.field) for r in report.rejects if r.form == "exposures"] == [("exposures", 2, "visit")]
+    assert not [n for n in report.notes if "end_datetime is before start_datetime" in n]
