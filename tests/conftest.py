@@ -56,6 +56,27 @@ def records_copy(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
+def force_split_load(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """From now on every records folder is loaded in two processes (even on one core, and small:
+    sdtm/load_in_two.py); the list returned hears whether each load's halves were joined (so a test can tell that
+    the split load ran, not the one-process load it is compared with)."""
+    from msc_interop.sdtm import load_in_two
+
+    monkeypatch.setattr(load_in_two, "SPLIT_BYTES", 0)
+    monkeypatch.setattr(load_in_two, "can_fork", lambda: True)
+    monkeypatch.setattr(load_in_two, "core_free", lambda *a, **k: True)  # (the suite's other worker may be running)
+    joins: list[bool] = []
+    join = load_in_two.join_halves
+
+    def counted(mine, theirs):  # type: ignore[no-untyped-def]
+        joined = join(mine, theirs)
+        joins.append(joined is not None)
+        return joined
+
+    monkeypatch.setattr(load_in_two, "join_halves", counted)
+    return joins
+
+
 @pytest.fixture(scope="session")
 def synth_records(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Synthetic study records of 20 subjects, every form (made once per session; copy it before changing it)."""

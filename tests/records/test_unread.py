@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from conftest import force_split_load
 from msc_interop import api
 from msc_interop.cli import main
 from msc_interop.records.reader import read_records
-from msc_interop.sdtm import load_in_two
 
 STAMP = "2026-01-01T00:00:00"
 
@@ -104,14 +104,9 @@ def test_partitioned_and_two_process_runs_report_it_as_a_whole_run_does(records,
     whole = api.to_sdtm(folder, tmp_path / "whole", formats=["csv"], created=STAMP, partition_subjects=0)
     parts = api.to_sdtm(folder, tmp_path / "parts", formats=["csv"], created=STAMP, partition_subjects=6)
     assert parts.partitions > 1
-    monkeypatch.setattr(load_in_two, "SPLIT_BYTES", 0)
-    monkeypatch.setattr(load_in_two, "can_fork", lambda: True)
-    monkeypatch.setattr(load_in_two, "core_free", lambda *a, **k: True)
-    joins = []
-    join = load_in_two.join_halves
-    monkeypatch.setattr(load_in_two, "join_halves", lambda mine, theirs: joins.append(1) or join(mine, theirs))
+    joins = force_split_load(monkeypatch)
     two = api.to_sdtm(folder, tmp_path / "two", formats=["csv"], created=STAMP, partition_subjects=0)
-    assert joins == [1]
+    assert joins == [True]
     assert len(_unread(whole.rejects)) == len(_unread(parts.rejects)) == len(_unread(two.rejects)) == 1
     for run in ("parts", "two"):
         for name in ("rejects.csv", "rejects.json"):

@@ -70,8 +70,8 @@ def test_the_note_is_the_same_from_a_whole_a_split_and_a_partitioned_load(synth_
     two cores, several partitions) give one note listing them all, as a whole load gives it."""
     import shutil
 
+    from conftest import force_split_load
     from msc_interop import api
-    from msc_interop.sdtm import load_in_two
 
     folder = tmp_path / "records"
     shutil.copytree(synth_records, folder)
@@ -85,14 +85,9 @@ def test_the_note_is_the_same_from_a_whole_a_split_and_a_partitioned_load(synth_
     stamp = "2026-01-01T00:00:00"
     whole = api.to_sdtm(folder, tmp_path / "whole", formats=["csv"], created=stamp, partition_subjects=0)
     parts = api.to_sdtm(folder, tmp_path / "parts", formats=["csv"], created=stamp, partition_subjects=6)
-    monkeypatch.setattr(load_in_two, "SPLIT_BYTES", 0)
-    monkeypatch.setattr(load_in_two, "can_fork", lambda: True)
-    monkeypatch.setattr(load_in_two, "core_free", lambda *a, **k: True)
-    joins = []
-    join = load_in_two.join_halves
-    monkeypatch.setattr(load_in_two, "join_halves", lambda mine, theirs: joins.append(1) or join(mine, theirs))
+    joins = force_split_load(monkeypatch)
     two = api.to_sdtm(folder, tmp_path / "two", formats=["csv"], created=stamp, partition_subjects=0)
-    assert joins == [1] and parts.partitions > 1
+    assert joins == [True] and parts.partitions > 1
     assert two.rejects.notes == parts.rejects.notes == whole.rejects.notes
     kept = [n for n in whole.rejects.notes if "(the first:" in n]
     assert len(kept) == 2 and kept[0].startswith("exposures.csv row(s) 2, 41 (2 record(s)): end_datetime is before")

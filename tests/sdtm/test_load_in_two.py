@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import force_split_load
 from msc_interop import api
 from msc_interop.inputs.load import load_study
 from msc_interop.sdtm import load_in_two
@@ -26,22 +27,9 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "example_study"
 
 
 @pytest.fixture
-def split_always(monkeypatch) -> list[int]:
-    """Every records folder loaded in two (even on one core, and small); the list counts the halves joined (so a
-    test can tell that the split load ran, not the one-process load it is compared with)."""
-    monkeypatch.setattr(load_in_two, "SPLIT_BYTES", 0)
-    monkeypatch.setattr(load_in_two, "can_fork", lambda: True)
-    monkeypatch.setattr(load_in_two, "core_free", lambda: True)  # (the suite's other worker may be running)
-    joins: list[int] = []
-    join = load_in_two.join_halves
-
-    def counted(mine, theirs):
-        joined = join(mine, theirs)
-        joins.append(joined is not None)
-        return joined
-
-    monkeypatch.setattr(load_in_two, "join_halves", counted)
-    return joins
+def split_always(monkeypatch) -> list[bool]:
+    """Every records folder loaded in two (conftest.force_split_load): the list counts the halves joined."""
+    return force_split_load(monkeypatch)
 
 
 def _never_split(monkeypatch) -> None:
