@@ -6,15 +6,16 @@ runs after gc.collect() with its peak RSS (VmHWM) reset, so its peak is its own:
 - base xpt (pyreadstat): pandas.read_csv of the lab records + pyreadstat.write_xport of that table (the
   issue's baseline);
 - base xpt (ours): pandas.read_csv + msc-interop's column-wise XPT writer (sdtm/xpt.py) of the same table;
-- base json: pandas.read_csv + orjson of {"columns", "rows"} of the same table;
+- base json: pandas.read_csv + orjson of {"columns", "rows"} of the same table, its bytes written 64 KiB a call
+  as msc-interop writes (one 115 MB call was slow in some rounds on this VM: page_cache_writes.py);
 - to-sdtm xpt / to-sdtm json: api.to_sdtm(records, formats=[fmt]) as the CLI runs it (define.xml, reject
   report, validation of what was written: validate/written.py, on the Study in memory);
 - to-sdtm xpt/json --no-validate, and `validate` of that output folder (what the validation cost when it read
   the files back: no-validate + validate is the former to-sdtm).
 
 Ratios are to-sdtm / base of the same round (the machine's speed drifts; the median over rounds is reported),
-and the median to-sdtm against the baseline's fastest round (its one big write call is slow in some rounds on this
-VM, which flatters the per-round ratio: benchmarks/page_cache_writes.py).
+and the median to-sdtm against the baseline's fastest round (pyreadstat's own write calls, which cannot be paced, are
+slow in some rounds on this VM, which flatters the per-round ratio: benchmarks/page_cache_writes.py).
 `--lab-only`: the records are the study definition, subjects, exposures and labs only (the baseline's table and
 what LB needs), so that to-sdtm does the work the baseline does plus the mapping, not 16 other domains.
 
@@ -78,7 +79,20 @@ def base_json(labs: Path, out: Path) -> None:
     df = pd.read_csv(labs)
     doc = {"columns": [{"name": c, "dataType": str(t)} for c, t in df.dtypes.items()],
            "rows": df.to_numpy(dtype=object).tolist()}
-    out.write_bytes(orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY))
+    _write_paced(out, orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY))
+
+
+def _write_paced(out: Path, blob: bytes) -> None:
+    """`blob` written in calls of atomic.WRITE_PIECE bytes, as every msc-interop writer writes: one big write call
+    is slow in some rounds on this VM (large page-cache folios of never-touched memory: page_cache_writes.py), a
+    cost of the call's size, not of the work, which made the baseline bimodal (2.0 / 2.6 s) and flattered the
+    per-round ratio."""
+    from msc_interop.atomic import WRITE_PIECE
+
+    view = memoryview(blob)
+    with open(out, "wb", buffering=0) as fh:
+        for at in range(0, len(view), WRITE_PIECE):
+            fh.write(view[at:at + WRITE_PIECE])
 
 
 def main() -> None:
