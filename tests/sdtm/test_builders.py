@@ -144,3 +144,32 @@ def test_unit_conversion_and_loinc_follow_the_original_unit(records_copy):
     assert pytest.approx(8.6) == row.LBSTRESN and row.LBSTRESU == "umol/L"
     assert (pytest.approx(3.4), pytest.approx(20.5)) == (row.LBSTNRLO, row.LBSTNRHI)
     assert row.LBLOINC == "1975-2"  # the mass-concentration LOINC for a result reported in mg/dL
+
+
+def test_lbnrind_in_the_labs_own_units_when_rounding_puts_a_result_on_a_limit(records_copy):
+    """A converted result rounded to the test's decimals can land on a limit it was beyond: ANC 1496/uL against
+    1500-7000/uL is 1.5 against 1.5-7.0 10^9/L, and GGT 0.672 ukat/L against an upper limit of 0.67 is 40 against
+    40 U/L. LBNRIND says where the result falls against the lab's range (SDTMIG LB: against LBORNRLO/LBORNRHI or
+    the standard range): LOW and HIGH, as the lab reported them, not NORMAL; the same result in 10^9/L (no
+    conversion) gives the same answer."""
+    def edit(df):
+        rows = df.index[df.test == "WBC"][:4]
+        df.loc[rows, ["test", "result", "unit", "ref_low", "ref_high"]] = [
+            ["ANC", "1496", "/uL", "1500", "7000"], ["ANC", "7004", "/uL", "1500", "7000"],
+            ["ANC", "1.496", "10^9/L", "1.5", "7.0"], ["GGT", "0.672", "ukat/L", "0.12", "0.67"]]
+        return df
+
+    study, report = build_study(read_records(records_copy(labs=edit)))
+    assert len(report) == 0
+    lb = study["LB"]
+    rows = {(r.LBTESTCD, r.LBORRES): r for r in lb[lb.LBORRES.isin(["1496", "7004", "1.496", "0.672"])].itertuples()}
+    assert (rows["NEUT", "1496"].LBSTRESN, rows["NEUT", "1496"].LBSTNRLO) == (1.5, 1.5)  # rounded: on the limit
+    assert rows["NEUT", "1496"].LBNRIND == "LOW"
+    assert rows["NEUT", "7004"].LBNRIND == "HIGH"
+    assert rows["NEUT", "1.496"].LBNRIND == "LOW"
+    assert (rows["GGT", "0.672"].LBSTRESN, rows["GGT", "0.672"].LBSTNRHI) == (40, 40)
+    assert rows["GGT", "0.672"].LBNRIND == "HIGH"
+    # and the validation of the output does not call them contradictions (MSC-SDTM-016 allows LOW / HIGH on a limit)
+    from msc_interop.validate import validate_study
+
+    assert not [f for f in validate_study(study).findings if f.rule_id == "MSC-SDTM-016"]

@@ -86,8 +86,10 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
         "LBSTRESN": std.where(exact),
         "LBSTRESU": of_test("LBSTRESU"),
         "LBSTNRLO": st_lo, "LBSTNRHI": st_hi,
-        "LBNRIND": reference_indicator(std, cmp, *((st_lo, st_hi) if not inverted.any()
-                                                   else (st_lo.where(~inverted), st_hi.where(~inverted)))),
+        # in the lab's own units: the standard values are rounded to the test's decimals, which can put a result
+        # just beyond a limit on it (ANC 1496/uL against 1500-7000: 1.5 in 10^9/L, NORMAL, where the lab said LOW)
+        "LBNRIND": reference_indicator(num, cmp, *((lo, hi) if not inverted.any()
+                                                   else (lo.where(~inverted), hi.where(~inverted)))),
         "LBNAM": df["lab_name"] if "lab_name" in df.columns else "",
         "LBLOINC": factor["LBLOINC"],
         "LBSPEC": of_test("LBSPEC"),

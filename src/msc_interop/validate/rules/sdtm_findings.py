@@ -58,8 +58,11 @@ def nrind_consistent(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
         codes = indicator_codes(x, None, lo, hi)  # (every --STRESN an exact result)
         exp_normal, exp_low, exp_high = (codes == INDICATORS.index(v) for v in ("NORMAL", "LOW", "HIGH"))
         expected = pd.Series(np.asarray(INDICATORS, dtype=object)[codes], index=df.index)  # shown in a finding
-        contradict = ((is_normal & (exp_low | exp_high)) | (is_low & (exp_normal | exp_high))
-                      | (is_high & (exp_normal | exp_low)))
+        # a result on a limit in standard units may have been beyond it in the original units (rounding to the
+        # standard precision is monotone: it can make a result equal to a limit, never cross it): LOW or HIGH there
+        on_lo, on_hi = x.eq(lo).to_numpy(dtype=bool, na_value=False), x.eq(hi).to_numpy(dtype=bool, na_value=False)
+        contradict = ((is_normal & (exp_low | exp_high)) | (is_low & (exp_normal & ~on_lo | exp_high))
+                      | (is_high & (exp_normal & ~on_hi | exp_low)))
         yield from ctx.at(meta, ds, contradict, nr, stresn_var=sn, stresn=x, lo=lo, hi=hi, expected=expected)
         if sc in df.columns:
             no_result = (ctx.spread(ds, nr, lambda u: u.ne("")).astype(bool) & x.isna()
