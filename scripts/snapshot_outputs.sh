@@ -30,9 +30,11 @@ declare -A inputs=(
 cd "$out"  # output paths are relative, so that two snapshot folders compare
 for name in $(printf '%s\n' "${!inputs[@]}" | sort); do
   src=${inputs[$name]}
+  zone=""  # CDISC's SDTM packages do not say their times' zone: to-fhir needs one (UTC, as it used to assume)
+  case $name in cdisc_*) zone="--timezone UTC";; esac
   run "$name.to-sdtm" to-sdtm "$src" -o "$name/sdtm" --format xpt,json,ndjson,csv
-  run "$name.to-fhir-r4" to-fhir "$src" -o "$name/fhir-r4" --bundle transaction --ndjson
-  run "$name.to-fhir-r5" to-fhir "$src" -o "$name/fhir-r5" --fhir-version R5 --ndjson
+  run "$name.to-fhir-r4" to-fhir "$src" -o "$name/fhir-r4" --bundle transaction --ndjson $zone
+  run "$name.to-fhir-r5" to-fhir "$src" -o "$name/fhir-r5" --fhir-version R5 --ndjson $zone
   run "$name.from-fhir-r4" from-fhir "$name/fhir-r4/bundle.json" -o "$name/from-fhir-r4"
   run "$name.from-fhir-r5" from-fhir "$name"/fhir-r5/*.ndjson -o "$name/from-fhir-r5" --format json,csv
   run "$name.validate-input" validate "$src" --report "$name/validate-input.json"

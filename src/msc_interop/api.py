@@ -474,6 +474,7 @@ def to_fhir(
     `partition_subjects`: as for to_sdtm (a big records folder is converted a range of subjects at a time)."""
     from msc_interop.fhir import write_fhir
     from msc_interop.fhir.unwritten import describe as describe_unwritten
+    from msc_interop.fhir.write import check_zone_known
 
     outdir = Path(outdir)
     _check_encoding_applies(input_path, encoding)
@@ -511,6 +512,7 @@ def to_fhir(
 
         study, rejects = whole_domains(study, rejects)
         study = admit_sdtm(study, rejects)
+    check_zone_known(study, timezone)  # (before anything is written)
     with _report_even_if_writing_fails(rejects, outdir), _lab_map(lab_map):
         result = write_fhir(study, outdir, version=fhir_version, bundle=bundle, ndjson=ndjson, timezone=timezone,
                             validate=validate)

@@ -75,6 +75,8 @@ server unusable (the checkpoint keeps what was sent).""")
 @click.option("--dry-run", is_flag=True, help="Compare with the server and report; send nothing.")
 @_auth_options("system/*.cruds")
 @click.option("--study", help="STUDYID for the study tag when INPUT has no ResearchStudy saying it.")
+@click.option("--timezone", metavar="ZONE", help="IANA time zone of an SDTM INPUT's local date-times (e.g. "
+              "Asia/Shanghai; FHIR states each time's UTC offset); records and ODM: the study definition's.")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where the checkpoint is kept (default: $XDG_STATE_HOME/msc-interop).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -86,7 +88,7 @@ server unusable (the checkpoint keeps what was sent).""")
 def push_command(input_path: Path, server: str, fhir_version: str, batch_size: int, mode: str, prune: bool,
                  dry_run: bool, token_file: Path | None, smart_client_id: str | None, smart_key: Path | None,
                  smart_scope: str, smart_token_url: str | None, smart_kid: str | None, ca_bundle: Path | None,
-                 study: str | None,
+                 study: str | None, timezone: str | None,
                  state_dir: Path | None, report_path: Path | None, retries: int, timeout: float) -> None:
     """Load study records, SDTM or FHIR into a FHIR server, safely again and again."""
     from msc_interop.server import commands
@@ -100,7 +102,8 @@ def push_command(input_path: Path, server: str, fhir_version: str, batch_size: i
                            mode=mode, prune=prune, dry_run=dry_run, token=commands.bearer_token(token_file),
                            smart=commands.smart_backend(smart_client_id, smart_key, smart_scope, smart_token_url,
                                                         smart_kid),
-                           ca_bundle=ca_bundle, study=study, retries=retries, timeout=timeout)
+                           ca_bundle=ca_bundle, study=study, retries=retries, timeout=timeout,
+                           timezone=timezone)
         with commands.progress_bar("push") as progress:
             report = push(input_path, opts, progress)
     except MscInteropError as exc:

@@ -202,7 +202,7 @@ def test_own_rows_in_another_order_come_in_usubjid_order_when_cut(example_dir: P
     sdtm = tmp_path / "sdtm"
     write_study(shuffled, sdtm / "csv", ["csv"])
     fhir = tmp_path / "fhir"
-    api.to_fhir(sdtm / "csv", fhir, bundle="none", ndjson=True, validate=False)
+    api.to_fhir(sdtm / "csv", fhir, bundle="none", ndjson=True, validate=False, timezone="Asia/Shanghai")
     whole, cut = _convert(fhir, tmp_path / "whole", "off"), _convert(fhir, tmp_path / "cut", 2)
     assert whole.partitions == 0 and cut.partitions == 5
     got_whole = pd.read_csv(tmp_path / "whole" / "csv" / "lb.csv", dtype=str, keep_default_na=False)

@@ -55,7 +55,8 @@ def test_to_adam_and_to_fhir_of_a_split_package_equal_the_whole_package(packages
     whole, split = packages
     for name, folder in (("a", whole), ("b", split)):
         api.to_adam([folder], tmp_path / f"adam_{name}", formats=["json"], created=CREATED, validate=False)
-        api.to_fhir(folder, tmp_path / f"fhir_{name}", ndjson=True, bundle="none", validate=False)
+        api.to_fhir(folder, tmp_path / f"fhir_{name}", ndjson=True, bundle="none", validate=False,
+                    timezone="Asia/Shanghai")
     adlb = sorted((tmp_path / "adam_a").rglob("adlb.json"))
     assert adlb and adlb[0].read_bytes() == (tmp_path / "adam_b" / adlb[0].relative_to(tmp_path / "adam_a")
                                             ).read_bytes()

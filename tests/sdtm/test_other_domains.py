@@ -82,7 +82,7 @@ def test_qs_and_custom_domain_go_json_to_xpt_to_json_with_every_attribute(packag
 
 
 def test_to_fhir_lists_what_it_cannot_carry_with_counts(package: Path, tmp_path: Path) -> None:
-    result, _ = api.to_fhir(package, tmp_path, validate=False)
+    result, _ = api.to_fhir(package, tmp_path, validate=False, timezone="Asia/Shanghai")
     assert result.not_written == {"QS": 2, "XX": 2}
     assert "not written to FHIR (counted in rejects.json notes): QS 2 record(s), XX 2 record(s)" in result.warnings
     notes = orjson.loads((tmp_path / "rejects.json").read_bytes())["notes"]

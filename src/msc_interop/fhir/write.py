@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from msc_interop.atomic import atomic_open
+from msc_interop.distinct import column_codes
 from msc_interop.errors import InputError
 from msc_interop.fhir import ids, unwritten
 from msc_interop.fhir.columns import CHUNK_ROWS, ResourceColumns
@@ -192,6 +196,30 @@ def setup(study_tz: str, version: str, bundle: str, ndjson: bool, timezone: str 
     elif validate == "models":
         validator = ModelValidator(spec)
     return spec, tz, result, validator, outputs
+
+
+def check_zone_known(study_: Study, timezone: str | None) -> None:
+    """InputError when the study's date-times need a UTC offset that nothing gives: SDTM --DTC values are local
+    clock times without a zone, a FHIR dateTime with a time must state its offset (R4/R5 datatypes), and SDTM
+    datasets do not say where they were collected; assuming UTC moved every instant of a study in Shanghai by
+    8 hours, silently. A study definition (study.yaml: timezone) or --timezone says it; a study without any time
+    of day needs neither."""
+    if timezone or study_.meta.timezone:
+        return
+    for name in study_.names:
+        df = study_[name]
+        for col in (c for c in df.columns if str(c).endswith("DTC") and df[c].dtype == object):
+            values = pd.Series(column_codes(df[col])[1], dtype=object)
+            timed = values[values.map(lambda v: isinstance(v, str) and _TIME_OF_DAY.search(v) is not None)]
+            if len(timed):
+                raise InputError(
+                    f"{name}.{col} holds times of day ('{timed.iloc[0]}') but the input does not say their time "
+                    "zone (SDTM date-times are local clock times), and a FHIR dateTime with a time must state its "
+                    "UTC offset: give --timezone with the IANA zone of the study's sites (e.g. Asia/Shanghai, "
+                    "Europe/Berlin), or --timezone UTC if the times are UTC")
+
+
+_TIME_OF_DAY = re.compile(r"T\d")
 
 
 def describe_not_written(result: FhirWriteResult) -> None:

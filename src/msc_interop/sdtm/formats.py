@@ -261,7 +261,7 @@ def study_meta_from_data(datasets: dict[str, pd.DataFrame], sources: Mapping[str
     studyid = next(iter(ids), "")
     if visit_counts is None:
         visit_counts = [c for c in map(count_visits, datasets.values()) if c is not None]
-    meta = StudyMeta(studyid=studyid, visits=_visits(visit_counts))
+    meta = StudyMeta(studyid=studyid, visits=_visits(visit_counts), timezone="")  # (SDTM does not say where)
     return apply_trial_design(meta, datasets)
 
 

@@ -54,6 +54,7 @@ class PushOptions:
     timeout: float = 60.0
     odm_map: Path | None = None
     encoding: str | None = None
+    timezone: str | None = None  # of SDTM input's local date-times (records and ODM: the study definition's)
 
 
 @dataclass
@@ -76,7 +77,7 @@ def push(path: Path, opts: PushOptions, progress: Progress | None = None) -> Pus
             tempfile.TemporaryDirectory(prefix="msc-interop-push-") as work:
         try:
             _check_server(client, opts, report)
-            src = load_source(path, Path(work), opts.fhir_version, opts.odm_map, opts.encoding)
+            src = load_source(path, Path(work), opts.fhir_version, opts.odm_map, opts.encoding, opts.timezone)
             _push_source(client, src, opts, report, progress)
         except ServerError as exc:
             report.interrupted = str(exc)

@@ -69,7 +69,7 @@ def type_rank(rtype: str) -> tuple[int, str]:
 
 
 def load_source(path: Path, workdir: Path, fhir_version: str, odm_map: Path | None = None,
-                encoding: str | None = None) -> Source:
+                encoding: str | None = None, timezone: str | None = None) -> Source:
     """The resources of `path` in `workdir/scratch` (a records / SDTM input is converted into `workdir` first)."""
     src = Source(scratch=workdir / "scratch", files=input_hashes(path))
     src.input_sha256 = hashlib.sha256("".join(f"{n}\0{h}\n" for n, h in src.files).encode()).hexdigest()
@@ -79,7 +79,8 @@ def load_source(path: Path, workdir: Path, fhir_version: str, odm_map: Path | No
         from msc_interop import api
 
         result, rejects = api.to_fhir(path, workdir / "converted", fhir_version=fhir_version, bundle="none",
-                                      ndjson=True, validate=False, odm_map=odm_map, encoding=encoding)
+                                      ndjson=True, validate=False, odm_map=odm_map, encoding=encoding,
+                                      timezone=timezone)
         src.rejects, src.kind = rejects, "records or SDTM"
         files = [p for p in result.paths if p.suffix == ".ndjson"]
     _read(src, files)
