@@ -295,8 +295,9 @@ def read_adverse_events(r: ReadContext, subjects: dict[str, str], encounters: di
             continue
         row["AECAT"] = next((text(c.get("text")) for c in res.get("category") or []
                              if isinstance(c, dict) and not c.get("coding") and c.get("text")), "")
-        # dates (an impossible one rejects the record, naming the element)
+        # dates (an impossible one rejects the record, naming the element); no start date: AESTDTC empty
         element = ""
+        row["AESTDTC"] = ""
         try:
             if "date" in res or "_date" in res:
                 element = "date"
