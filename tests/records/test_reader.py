@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
+
 import jsonschema
+import openpyxl
 import pandas as pd
 import pytest
 
 from msc_interop import mappings
 from msc_interop.errors import InputError, StudyDefinitionError
 from msc_interop.records import read_records
+from msc_interop.records.reader import _excel_cell
 from msc_interop.records.table_check import check_rows
 from msc_interop.sdtm.build import build_study
 
@@ -164,6 +168,61 @@ def test_xlsx_workbook_gives_the_same_study(tmp_path, example_dir):
     assert len(report) == 0
     for name in from_csv.names:
         pd.testing.assert_frame_equal(from_csv[name], from_xlsx[name], check_dtype=True)
+
+
+def test_xlsx_time_cells_and_seconds_read_as_a_csv_holds_them(tmp_path, records_copy):
+    """An Excel time cell (the vital_signs time typed 08:58, formatted hh:mm) is a datetime.time, not a date: it
+    reads as "08:58" ("08:58:07" with seconds); a date-time cell keeps its seconds (2009-03-28T09:52:30), as the
+    same text in a CSV does."""
+    def with_seconds(df):
+        df.loc[0, "start_datetime"] = "2009-03-28T09:52:30"
+        return df
+
+    def with_seconds_time(df):
+        df.loc[0, "time"] = "08:58:07"
+        return df
+
+    folder = records_copy(adverse_events=with_seconds, vital_signs=with_seconds_time)
+    book = tmp_path / "records.xlsx"
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for form in ("subjects", "exposures", "adverse_events", "vital_signs"):
+        df = pd.read_csv(folder / f"{form}.csv", dtype=str, keep_default_na=False).astype(object)
+        if form == "vital_signs":  # Excel cells holding a time only (pandas' to_excel would write text)
+            df["time"] = [datetime.time(*map(int, t.split(":"))) for t in df["time"]]
+        if form == "adverse_events":  # Excel date-time cells
+            for col in ("start_datetime", "end_datetime"):
+                df[col] = [datetime.datetime.fromisoformat(t) for t in df[col]]
+        ws = wb.create_sheet(form)
+        ws.append(list(df.columns))
+        for row in df.itertuples(index=False):
+            ws.append(list(row))
+    for cell in (c for c in wb["vital_signs"]["D"][1:]):
+        assert isinstance(cell.value, datetime.time)
+        cell.number_format = "hh:mm"
+    wb.save(book)
+    (tmp_path / "study.yaml").write_bytes((folder / "study.yaml").read_bytes())
+    from_xlsx, report = build_study(read_records(book))
+    assert len(report) == 0
+    vs = from_xlsx["VS"]
+    baseline = vs[vs["USUBJID"].eq("MSC-SLE-2009-01-01") & vs["VSDTC"].str.startswith("2009-09-30")]
+    # subject 01's baseline vital signs, all 2009-09-30 08:58 in vital_signs.csv; its first row (SYSBP) at 08:58:07
+    at = baseline.set_index("VSTESTCD")["VSDTC"]
+    assert at["SYSBP"] == "2009-09-30T08:58:07" and at["DIABP"] == "2009-09-30T08:58"
+    ae = from_xlsx["AE"]
+    assert ae["AESTDTC"].tolist() == ["2009-03-28T09:52:30"] and ae["AEENDTC"].tolist() == ["2009-03-28T10:32"]
+    for name in ("VS", "AE"):  # the same study as the CSV folder's
+        pd.testing.assert_frame_equal(build_study(read_records(folder))[0][name], from_xlsx[name])
+
+
+@pytest.mark.parametrize(("cell", "text"), [
+    (datetime.time(0, 0), "00:00"),  # a time cell at midnight is a time collected (a date-time's is a date)
+    (datetime.time(8, 58, 0, 500000), "08:58:00.5"),  # shown as it is: the time check rejects it as in a CSV
+    (datetime.datetime(2009, 3, 28, 0, 0), "2009-03-28"),
+    (datetime.datetime(2009, 3, 28, 9, 52, 30), "2009-03-28T09:52:30"),
+])
+def test_excel_cell_text(cell, text):
+    assert _excel_cell(cell) == text
 
 
 @pytest.mark.parametrize("form", ["subjects", "exposures", "adverse_events", "labs", "findings", "ecg",

@@ -417,15 +417,26 @@ def _with_header(raw: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 def _excel_cell(x: Any) -> str:
-    """Excel stores dates as datetimes: a midnight datetime is a date, not 00:00 (a time nobody collected)."""
+    """Excel stores dates as datetimes: a midnight datetime is a date, not 00:00 (a time nobody collected). A cell
+    holding a time only (a datetime.time) is that clock time. Both read as a CSV would hold them: hh:mm, with :ss
+    (and a fraction, which the records' checks then reject as a CSV's) when the cell has seconds."""
     if x is None or (isinstance(x, float) and pd.isna(x)):
         return ""
+    if isinstance(x, datetime.time):
+        return _clock(x)
     if isinstance(x, pd.Timestamp) or hasattr(x, "isoformat"):
         ts = pd.Timestamp(x)
-        return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.strftime("%Y-%m-%dT%H:%M")
+        return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.strftime("%Y-%m-%dT") + _clock(ts.time())
     if isinstance(x, float) and x.is_integer():
         return str(int(x))
     return str(x)
+
+
+def _clock(t: datetime.time) -> str:
+    """hh:mm, hh:mm:ss when the time has seconds, hh:mm:ss.fff... when it has a fraction of one."""
+    if t.microsecond:
+        return t.strftime("%H:%M:%S.%f").rstrip("0")
+    return t.strftime("%H:%M:%S") if t.second else t.strftime("%H:%M")
 
 
 def _definition_from_sheets(sheets: dict[str, pd.DataFrame]) -> dict[str, Any]:
