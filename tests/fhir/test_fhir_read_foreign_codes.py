@@ -44,3 +44,44 @@ def test_adverse_events_without_a_start_date_convert_with_aestdtc_empty(tmp_path
     study, report = _read(tmp_path, [r5])
     assert list(study["AE"]["AESTDTC"]) == [""] and not report.rejects
     assert "AdverseEvent: read 1 = converted 1 + rejected 0 + skipped 0" in report.reconciliation()
+
+
+# --- AESER and the seriousness criteria ---------------------------------------------------------------------
+
+SERIOUSNESS = "http://terminology.hl7.org/CodeSystem/adverse-event-seriousness"
+
+
+def _serious(rid: str, code: str) -> dict[str, Any]:
+    return _ae(rid, f"event {rid}", date="2021-07-02", seriousness={"coding": [{"system": SERIOUSNESS, "code": code}]})
+
+
+def test_r4_seriousness_criteria_codes_give_aeser_y_and_their_criterion(tmp_path: Path) -> None:
+    # FHIR R4 4.0.1 AdverseEventSeriousness: the six codes under Serious (level 2), each an SDTMIG criterion
+    criteria = {"SeriousResultsInDeath": "AESDTH", "SeriousIsLifeThreatening": "AESLIFE",
+                "SeriousResultsInHospitalization": "AESHOSP", "SeriousResultsInDisability": "AESDISAB",
+                "SeriousIsBirthDefect": "AESCONG", "SeriousRequiresPreventImpairment": "AESMIE"}
+    aes = [_serious(f"c{i}", code) for i, code in enumerate(criteria)]
+    aes += [_serious("s", "Serious"), _serious("n", "Non-serious"), _serious("t", "non-serious")]
+    study, report = _read(tmp_path, aes)
+    ae = study["AE"].set_index("AETERM")
+    for i, (_code, var) in enumerate(criteria.items()):
+        row = ae.loc[f"event c{i}"]
+        assert row["AESER"] == "Y" and row[var] == "Y", (var, row.to_dict())
+        assert all(row[other] == "" for other in criteria.values() if other != var)
+    assert list(ae.loc[["event s", "event n", "event t"], "AESER"]) == ["Y", "N", "N"]
+    assert (ae.loc[["event s", "event n"], list(criteria.values())] == "").all().all()
+    assert not report.rejects
+
+
+def test_an_unknown_seriousness_code_is_listed_not_dropped(tmp_path: Path) -> None:
+    odd = _ae("x1", "Rash", date="2021-07-02",
+              seriousness={"coding": [{"system": "http://example.org/sev", "code": "grave"}]})
+    study, report = _read(tmp_path, [odd, _serious("s", "Serious")])
+    ae = study["AE"].set_index("AETERM")
+    assert ae.loc["Rash", "AESER"] == "" and ae.loc["event s", "AESER"] == "Y"
+    (note,) = report.rejects
+    assert (note.field, note.code, note.value) == ("AdverseEvent.seriousness", "REJ-FHIR-006",
+                                                   "http://example.org/sev|grave")
+    assert note.reason.startswith("Bundle entry 1: converted without AESER")
+    assert "AdverseEvent: read 2 = converted 2 + rejected 0 + skipped 0 (1 of the converted without a field: " \
+           "listed in the reject report)" in report.reconciliation()

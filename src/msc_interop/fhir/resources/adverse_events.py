@@ -319,7 +319,12 @@ def read_adverse_events(r: ReadContext, subjects: dict[str, str], encounters: di
             r.reject(loc, "AdverseEvent", f"AdverseEvent.{element}", str(exc), exc.value, code="REJ-FHIR-006")
             continue
         # codes
-        row["AESER"] = _cdisc_of(res.get("seriousness"), maps["AESER"])
+        row["AESER"], criteria, unknown = _seriousness(res.get("seriousness"), maps["AESER"])
+        row.update(dict.fromkeys(criteria, "Y"))
+        if unknown:
+            r.note_field(loc, "AdverseEvent", "AdverseEvent.seriousness", "converted without AESER: the seriousness "
+                         "is not a code of adverse-event-seriousness (serious, non-serious or a seriousness "
+                         "criterion)", unknown, code="REJ-FHIR-006")
         sev = res.get("severity")
         for e in _extensions(res):
             if e.get("url") == terms.ext_url("ae_severity_r5"):
@@ -382,6 +387,29 @@ def _cdisc_of(cc: Any, cmap: terms.CodeMap) -> str:
             if v:
                 return v
     return ""
+
+
+def _seriousness(cc: Any, aeser: terms.CodeMap) -> tuple[str, list[str], str]:
+    """AESER, the criteria variables a code under Serious names (R4: SeriousResultsInDeath -> AESDTH; each also
+    means AESER Y), and what was given when nothing maps (so that the report says why AESER is empty)."""
+    if not isinstance(cc, dict):
+        return "", [], ""
+    criteria = terms.code_map("ae_seriousness_criteria")
+    value, flags, given = "", [], []
+    for c in cc.get("coding") or []:
+        if not isinstance(c, dict) or not c.get("code"):
+            continue
+        flag = criteria.cdisc(c["code"])
+        found = "Y" if flag else aeser.cdisc(c["code"])
+        if flag:
+            flags.append(flag)
+        if found:
+            value = value or found
+        else:
+            given.append(f"{c.get('system') or ''}|{c['code']}")
+    if value:
+        return value, flags, ""
+    return "", [], "; ".join(given) or text(cc.get("text"))
 
 
 def _relatedness(res: dict[str, Any]) -> str:
