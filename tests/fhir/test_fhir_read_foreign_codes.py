@@ -85,3 +85,50 @@ def test_an_unknown_seriousness_code_is_listed_not_dropped(tmp_path: Path) -> No
     assert note.reason.startswith("Bundle entry 1: converted without AESER")
     assert "AdverseEvent: read 2 = converted 2 + rejected 0 + skipped 0 (1 of the converted without a field: " \
            "listed in the reject report)" in report.reconciliation()
+
+
+# --- LBNRIND from Observation.interpretation ----------------------------------------------------------------
+
+V3 = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+
+
+def _potassium(day: int, interpretation: dict[str, Any]) -> dict[str, Any]:
+    """A serum potassium result of p1 on 2021-07-<day> (range 3.5-5.1 mmol/L) with this interpretation."""
+    mmol = {"unit": "mmol/L", "system": "http://unitsofmeasure.org", "code": "mmol/L"}
+    return {"resourceType": "Observation", "id": f"k{day}", "status": "final",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                      "code": "laboratory"}]}],
+            "code": {"coding": [{"system": "http://loinc.org", "code": "2823-3"}]},
+            "subject": {"reference": "Patient/p1"}, "effectiveDateTime": f"2021-07-{day:02d}",
+            "valueQuantity": {"value": 4.0, **mmol}, "interpretation": [interpretation],
+            "referenceRange": [{"low": {"value": 3.5, **mmol}, "high": {"value": 5.1, **mmol}}]}
+
+
+def test_lbnrind_comes_from_the_interpretation_coding_and_a_ct_text_only(tmp_path: Path) -> None:
+    cases = [  # (interpretation, LBNRIND): v3 codes under H, L and A (THO value sets NormalityHigh/Low/Abnormal)
+        ({"coding": [{"system": V3, "code": "H", "display": "High"}], "text": "High"}, "HIGH"),
+        ({"coding": [{"system": V3, "code": "HH", "display": "Critical high"}]}, "HIGH"),
+        ({"coding": [{"system": V3, "code": "HU"}]}, "HIGH"),
+        ({"coding": [{"system": V3, "code": "LL", "display": "Critical low"}]}, "LOW"),
+        ({"coding": [{"system": V3, "code": "L", "display": "Low"}], "text": "Below low normal"}, "LOW"),
+        ({"coding": [{"system": V3, "code": "LU"}]}, "LOW"),
+        ({"coding": [{"system": V3, "code": "N"}], "text": "within range"}, "NORMAL"),
+        ({"coding": [{"system": V3, "code": "A"}]}, "ABNORMAL"),
+        ({"coding": [{"system": V3, "code": "AA"}]}, "ABNORMAL"),
+        ({"text": "low"}, "LOW"),                                # text alone: an NRIND term in another case
+        ({"text": "Critical"}, ""),                              # free text: not CT
+        ({"coding": [{"system": V3, "code": "POS"}]}, ""),       # a v3 code with no NRIND
+        ({"coding": [{"system": "http://hl7.org/fhir/v2/0078", "code": "H"}]}, ""),  # not the v3 system
+    ]
+    study, report = _read(tmp_path, [_potassium(day, interp) for day, (interp, _) in enumerate(cases, 1)])
+    lb = study["LB"].set_index("LBDTC")
+    assert len(lb) == len(cases)
+    got = [lb.loc[f"2021-07-{day:02d}", "LBNRIND"] for day in range(1, len(cases) + 1)]
+    assert got == [want for _, want in cases]
+    notes = sorted((n.value, n.field, n.code) for n in report.rejects)
+    assert notes == [("'Critical'", "Observation.interpretation", "REJ-FHIR-006"),
+                     ("http://hl7.org/fhir/v2/0078|H", "Observation.interpretation", "REJ-FHIR-006"),
+                     (f"{V3}|POS", "Observation.interpretation", "REJ-FHIR-006")]
+    assert all("converted without LBNRIND" in n.reason for n in report.rejects)
+    assert f"Observation: read {len(cases)} = converted {len(cases)} + rejected 0 + skipped 0 (3 of the converted " \
+           "without a field: listed in the reject report)" in report.reconciliation()

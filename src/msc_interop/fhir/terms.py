@@ -65,6 +65,12 @@ def code_map(name: str) -> CodeMap:
 
 
 @functools.cache
+def reading_map(name: str) -> dict[str, str]:
+    """A reading-only map of fhir_mapping.yaml (FHIR code -> CDISC value): several codes may give one value."""
+    return dict(data()["codes"][name]["map"])
+
+
+@functools.cache
 def element_map(domain: str) -> dict[str, dict[str, str]]:
     return data()["element_map"].get(domain, {})
 

@@ -31,6 +31,28 @@ def _loinc_index() -> dict[str, str]:
     return {code: c.testcd for code, c in mappings.lab_loinc_index().items()}
 
 
+@functools.cache
+def _nrind_terms() -> dict[str, str]:
+    """Upper-cased NRIND term -> the term (CDISC CT C78736)."""
+    return {v.upper(): v for v in mappings.codelist("NRIND").values}
+
+
+def foreign_nrind(interp_text: Any, codes: list[tuple[Any, Any]]) -> tuple[str, str]:
+    """LBNRIND of an Observation written by others, and what was given when it gives none (for the report).
+
+    The v3-ObservationInterpretation coding decides (fhir_mapping.yaml interpretation_to_nrind: HH is HIGH);
+    the text only when it is itself an NRIND term, any case: free text ("Below low normal", "Critical") is not
+    CT, and a display-like text ("High") must not win over the code."""
+    v3, table = terms.system("interpretation"), terms.reading_map("interpretation_to_nrind")
+    found = next((table[c] for s, c in codes if s == v3 and c in table), None)
+    if found:
+        return found, ""
+    t = text(interp_text).strip()
+    if t.upper() in _nrind_terms():
+        return _nrind_terms()[t.upper()], ""
+    return "", "; ".join([f"{s or ''}|{c}" for s, c in codes] + ([repr(t)] if t else []))
+
+
 class ForeignLookups:
     """The LOINC and NCI look-ups for Observations written by others, made when the first one needs them."""
 

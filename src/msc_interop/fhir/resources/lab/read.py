@@ -33,6 +33,7 @@ from msc_interop.fhir.read_common import (
 from msc_interop.fhir.resources.lab.foreign import (
     ForeignLookups,
     foreign_lab,
+    foreign_nrind,
     mapped_test,
     own_test,
     own_unit_problem,
@@ -263,7 +264,7 @@ class Flattener:
     def _interpretation(self, interpretation: Any) -> tuple[Any, list[Any]]:
         it = (interpretation or [None])[0]
         text_ = it.get("text") if isinstance(it, dict) else None
-        return text_, [c.get("code") for c in _codings(it) if c.get("system") == self.sys_interp]
+        return text_, [(c.get("system"), c["code"]) for c in _codings(it) if c.get("code") is not None]
 
     def _range(self, reference_range: Any) -> tuple:
         rr = (reference_range or [None])[0] or {}
@@ -362,7 +363,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
     over: list[dict[str, Any]] = []
     own_rows: list[int] = []
     foreign = ForeignLookups()
-    imap = terms.code_map("nrind_to_interpretation")
+    imap, imap_system = terms.code_map("nrind_to_interpretation"), terms.system("interpretation")
     derived_subject = 0
     memo = _LbMemo(r, encounters, orgs, tz)
     sponsor = None if r.strict else r.sponsor_tests()
@@ -399,9 +400,11 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
                 r.reject(loc, "Observation", f"Observation.{rec.effective_el}", memo.dtc_reason(rec.effective),
                          rec.effective, code="REJ-FHIR-006")
                 continue
-        nrind = text(rec.interpretation_text)
-        if not nrind and rec.interpretation_codes:
-            nrind = imap.cdisc(rec.interpretation_codes[0]) or ""
+        if own:  # the text is the LBNRIND msc-interop wrote
+            nrind, nrind_given = text(rec.interpretation_text) or next(
+                (imap.cdisc(c) or "" for s, c in rec.interpretation_codes if s == imap_system), ""), ""
+        else:
+            nrind, nrind_given = foreign_nrind(rec.interpretation_text, rec.interpretation_codes)
         if own:  # written by msc-interop: exact decoding
             test = (rec.cdisc_code, rec.cdisc_display_text) if type(rec.cdisc_code) is str and rec.cdisc_code else \
                 own_test(rec, foreign)
@@ -446,6 +449,10 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
         if rec.problem is not None:
             fld, reason, value, code, _ = rec.problem
             r.note_field(loc, "Observation", fld, reason, value, code=code)
+        if nrind_given:
+            r.note_field(loc, "Observation", "Observation.interpretation", "converted without LBNRIND: the "
+                         "interpretation is no v3-ObservationInterpretation code mapped to NRIND and its text no "
+                         "NRIND term", nrind_given, code="REJ-FHIR-006")
         if rec.supp:
             r.obs_supp += rec.supp
         if problem == "derived":
