@@ -100,3 +100,19 @@ def test_lbblfl_is_the_baseline_before_lblobxfl(example_study):
     want = lb.loc[chosen, "LBSTRESN"]
     got = cell(t["lab_stats"], {"Test code": "ALT", "Visit": "Baseline"}, "Mean (SD)")
     assert got.startswith(f"{want.mean():.1f} (")
+
+
+def test_demographics_arm_row_is_the_planned_arm(arms_study):
+    """Columns are the treatment received (ACTARM); the "Arm" row counts the planned arm (DM ARM). Subject 04,
+    planned low dose, received the high dose: High dose column N = 5 + 1 = 6, Low dose N = 3."""
+    ds = {n: df.copy() for n, df in arms_study.datasets.items()}
+    dm = ds["DM"]
+    moved = dm["USUBJID"].eq("MSC-SLE-2009-01-04")
+    dm.loc[moved, "ACTARMCD"], dm.loc[moved, "ACTARM"] = "HIGH", HIGH
+    t = compute_tables(Study(arms_study.meta, ds))["demographics"]
+    assert [c for c in t.columns if "(N=" in c] == [f"{HIGH} (N=6)", f"{LOW} (N=3)", "Total (N=9)"]
+    arm = t[t["Characteristic"].eq("Arm")].set_index("Category")
+    # planned high dose: subjects 05-09, all in the High dose column: 5/6 = 83.3%, 5/9 = 55.6%
+    assert arm.loc[HIGH].tolist()[1:] == ["5 (83.3%)", "0", "5 (55.6%)"]
+    # planned low dose: 01-04; 04 is in the High dose column: 1/6 = 16.7%, 3/3 = 100.0%, 4/9 = 44.4%
+    assert arm.loc[LOW].tolist()[1:] == ["1 (16.7%)", "3 (100.0%)", "4 (44.4%)"]

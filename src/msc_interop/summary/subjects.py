@@ -113,8 +113,10 @@ def study_table(study: Study, pop: Population) -> tuple[pd.DataFrame, list[str]]
 
 def demographics(study: Study, pop: Population, sec: Section) -> None:
     dm = study.datasets.get("DM", pd.DataFrame(columns=["USUBJID"]))
-    subj = pop.subjects.merge(dm.drop(columns=["ARMCD", "ARM"], errors="ignore").drop_duplicates("USUBJID"),
-                              on="USUBJID", how="left")
+    # the columns are pop.subjects' ARMCD (the treatment received by default); the "Arm" row is DM's ARM, the
+    # planned arm, not the column's label (a subject planned for one arm who received another is counted there)
+    subj = pop.subjects[["USUBJID", "ARMCD"]].merge(dm.drop(columns=["ARMCD"], errors="ignore")
+                                                    .drop_duplicates("USUBJID"), on="USUBJID", how="left")
     subj = pop.expand(subj.drop(columns=["ARMCD"]))
     cols = pop.columns()
     rows: list[dict[str, object]] = []
