@@ -132,3 +132,57 @@ def test_lbnrind_comes_from_the_interpretation_coding_and_a_ct_text_only(tmp_pat
     assert all("converted without LBNRIND" in n.reason for n in report.rejects)
     assert f"Observation: read {len(cases)} = converted {len(cases)} + rejected 0 + skipped 0 (3 of the converted " \
            "without a field: listed in the reject report)" in report.reconciliation()
+
+
+# --- AEREL from the R4 causality assessment, AEOUT from the R5 SNOMED CT outcome -------------------------------
+
+CAUSALITY = "http://terminology.hl7.org/CodeSystem/adverse-event-causality-assess"
+
+
+def _assessed(rid: str, assessment: dict[str, Any]) -> dict[str, Any]:
+    return _ae(rid, f"event {rid}", date="2021-07-05",
+               suspectEntity=[{"instance": {"reference": "Medication/m1"}, "causality": [{"assessment": assessment}]}])
+
+
+def test_r4_causality_assessment_gives_aerel_as_r5_entity_relatedness_does(tmp_path: Path) -> None:
+    study, report = _read(tmp_path, [
+        _assessed("a", {"coding": [{"system": CAUSALITY, "code": "Certain", "display": "Certain"}]}),
+        _assessed("b", {"coding": [{"system": CAUSALITY, "code": "Probably-Likely"}]}),   # R4 4.0.1 code, no display
+        _assessed("c", {"coding": [{"system": CAUSALITY, "code": "unlikely"}]}),          # THO's lower-case code
+        _assessed("d", {"text": "Possible"}),
+        _assessed("e", {"coding": [{"system": CAUSALITY, "code": "Unassessable-Unclassifiable"}]})])
+    ae = study["AE"].set_index("AETERM")
+    assert dict(ae["AEREL"]) == {"event a": "Certain", "event b": "Probably/Likely", "event c": "Unlikely",
+                                 "event d": "Possible", "event e": "Unassessable/Unclassifiable"}
+    assert not report.rejects
+    # the same concept as R5 entityRelatedness gives the same AEREL
+    r5 = {"resourceType": "AdverseEvent", "id": "r5", "status": "completed", "actuality": "actual",
+          "code": {**MEDDRA, "text": "event r5"}, "subject": {"reference": "Patient/p1"},
+          "occurrenceDateTime": "2021-07-05",
+          "suspectEntity": [{"instanceReference": {"reference": "Medication/m1"}, "causality": {
+              "entityRelatedness": {"coding": [{"system": CAUSALITY, "code": "Probably-Likely"}]}}}]}
+    study, _ = _read(tmp_path, [r5])
+    assert list(study["AE"]["AEREL"]) == ["Probably/Likely"]
+
+
+def _r5_outcome(rid: str, code: str, system: str = "http://snomed.info/sct") -> dict[str, Any]:
+    return {"resourceType": "AdverseEvent", "id": rid, "status": "completed", "actuality": "actual",
+            "code": {**MEDDRA, "text": f"event {rid}"}, "subject": {"reference": "Patient/p1"},
+            "occurrenceDateTime": "2021-07-01", "outcome": [{"coding": [{"system": system, "code": code}]}]}
+
+
+def test_r5_snomed_outcomes_give_aeout_and_an_unmapped_one_is_listed(tmp_path: Path) -> None:
+    # R5 ValueSet adverse-event-outcome (SNOMED CT descendants of 405533003) -> CDISC OUT (C66768)
+    study, report = _read(tmp_path, [
+        _r5_outcome("full", "398056004"),       # Transient abnormality with full recovery
+        _r5_outcome("unnoticed", "397882007"),  # Transient abnormality unnoticed by the patient
+        _r5_outcome("death", "405535005"),      # Adverse incident resulting in death
+        _r5_outcome("r4code", "recovering", "http://terminology.hl7.org/CodeSystem/adverse-event-outcome"),
+        _r5_outcome("damage", "405532008")])    # potentially permanent disabling damage: not over, not ongoing
+    ae = study["AE"].set_index("AETERM")
+    assert dict(ae["AEOUT"]) == {"event full": "RECOVERED/RESOLVED", "event unnoticed": "RECOVERED/RESOLVED",
+                                 "event death": "FATAL", "event r4code": "RECOVERING/RESOLVING", "event damage": ""}
+    (note,) = report.rejects
+    assert (note.field, note.code, note.value) == ("AdverseEvent.outcome", "REJ-FHIR-006",
+                                                   "http://snomed.info/sct|405532008")
+    assert "converted without AEOUT" in note.reason

@@ -236,6 +236,7 @@ ADVERSE_EVENT = Shape("AdverseEvent", [
     "extension.valueCodeableConcept.coding.code",
     "seriousness.coding.code", "severity.coding.code", "outcome.coding.code",
     "suspectEntity.causality.productRelatedness", *_concept("suspectEntity.causality.entityRelatedness"),
+    *_concept("suspectEntity.causality.assessment"),
     "encounter.reference", *EXTENSION_PATHS,
 ], kept={"encounter": "a visit"})
 
@@ -330,8 +331,11 @@ def read_adverse_events(r: ReadContext, subjects: dict[str, str], encounters: di
             if e.get("url") == terms.ext_url("ae_severity_r5"):
                 sev = e.get("valueCodeableConcept")
         row["AESEV"] = _cdisc_of(sev, maps["AESEV"])
-        outcome = res.get("outcome")
-        row["AEOUT"] = _cdisc_of(outcome[0] if isinstance(outcome, list) and outcome else outcome, maps["AEOUT"])
+        row["AEOUT"], unknown = _outcome(res.get("outcome"), maps["AEOUT"])
+        if unknown:
+            r.note_field(loc, "AdverseEvent", "AdverseEvent.outcome", "converted without AEOUT: the outcome is no "
+                         "adverse-event-outcome code and no SNOMED CT code mapped to OUT", unknown,
+                         code="REJ-FHIR-006")
         row["AEREL"] = _relatedness(res)
         enc = r.visit(loc, "AdverseEvent", "AdverseEvent.encounter", (res.get("encounter") or {}).get("reference"),
                       encounters)
@@ -412,14 +416,43 @@ def _seriousness(cc: Any, aeser: terms.CodeMap) -> tuple[str, list[str], str]:
     return "", [], "; ".join(given) or text(cc.get("text"))
 
 
+def _outcome(outcome: Any, aeout: terms.CodeMap) -> tuple[str, str]:
+    """AEOUT from the first outcome that maps (R4 one, R5 a list): an adverse-event-outcome code, or a SNOMED CT
+    code of the R5 value set (fhir_mapping.yaml snomed_to_out); else "" and what was given, for the report."""
+    snomed, by_snomed = terms.system("snomed"), terms.reading_map("snomed_to_out")
+    given = []
+    for cc in outcome if isinstance(outcome, list) else [outcome]:
+        if not isinstance(cc, dict):
+            continue
+        for c in cc.get("coding") or []:
+            if not isinstance(c, dict) or not c.get("code"):
+                continue
+            found = by_snomed.get(c["code"]) if c.get("system") == snomed else aeout.cdisc(c["code"])
+            if found:
+                return found, ""
+            given.append(f"{c.get('system') or ''}|{c['code']}")
+        if not cc.get("coding") and text(cc.get("text")):
+            given.append(repr(text(cc["text"])))
+    return "", "; ".join(given)
+
+
 def _relatedness(res: dict[str, Any]) -> str:
+    """AEREL: R4 productRelatedness, else the causality concept (R5 entityRelatedness, R4 assessment) read alike:
+    its text, else a coding's display, else the display of its WHO-UMC code, else the code (AEREL has no CT)."""
+    system = terms.system("ae_causality_assess")
+    displays = {k.lower(): v for k, v in terms.reading_map("causality_assessment_display").items()}
     for s in res.get("suspectEntity") or []:
         caus = s.get("causality")
         for c in (caus if isinstance(caus, list) else [caus] if isinstance(caus, dict) else []):
             if c.get("productRelatedness"):
                 return text(c["productRelatedness"])
-            er = c.get("entityRelatedness")
-            if isinstance(er, dict):
-                return text(er.get("text")) or next((text(x.get("display") or x.get("code"))
-                                                     for x in er.get("coding") or []), "")
+            for concept in (c.get("entityRelatedness"), c.get("assessment")):
+                if not isinstance(concept, dict):
+                    continue
+                found = text(concept.get("text")) or next(
+                    (text(x.get("display") or (displays.get(text(x.get("code")).lower()) if x.get("system") == system
+                                               else None) or x.get("code"))
+                     for x in concept.get("coding") or [] if isinstance(x, dict)), "")
+                if found:
+                    return found
     return ""
