@@ -186,3 +186,30 @@ def test_r5_snomed_outcomes_give_aeout_and_an_unmapped_one_is_listed(tmp_path: P
     assert (note.field, note.code, note.value) == ("AdverseEvent.outcome", "REJ-FHIR-006",
                                                    "http://snomed.info/sct|405532008")
     assert "converted without AEOUT" in note.reason
+
+
+# --- the sponsor-defined tests note --------------------------------------------------------------------------
+
+def test_the_sponsor_test_note_counts_the_tests_of_converted_results_only(tmp_path: Path) -> None:
+    def lab(rid: str, loinc: str, display: str, value: Any) -> dict[str, Any]:
+        return {"resourceType": "Observation", "id": rid, "status": "final",
+                "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                          "code": "laboratory"}]}],
+                "code": {"coding": [{"system": "http://loinc.org", "code": loinc, "display": display}]},
+                "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2021-07-01", **value}
+
+    quantity = {"valueQuantity": {"value": 1.2, "unit": "ng/mL", "system": "http://unitsofmeasure.org",
+                                  "code": "ng/mL"}}
+    study, report = _read(tmp_path, [
+        lab("lead", "5671-3", "Lead [Mass/volume] in Blood", quantity),                     # carried
+        lab("hcg", "2106-3", "Choriogonadotropin (pregnancy test) [Presence] in Urine",     # carried
+            {"valueString": "negative"}),
+        lab("nov", "2857-1", "Prostate specific Ag [Mass/volume] in Serum or Plasma", {}),  # rejected: no value
+        lab("int", "5778-6", "Color of Urine", {"valueInteger": 3}),                        # rejected: no LB form
+        lab("cut", "1234-5", "Something [Mass/volume] in Serum", {                         # rejected: no number
+            "valueQuantity": {"unit": "ng/mL", "system": "http://unitsofmeasure.org", "code": "ng/mL"}})])
+    assert sorted(study["LB"]["LBTESTCD"]) == ["CHORIOPT", "LEAD"] and len(report.rejects) == 3
+    note = next(n for n in report.notes if "SPONSOR-DEFINED" in n)
+    assert note.startswith("2 lab result(s) of 2 test(s) not in mappings/lab_tests.yaml")
+    assert "LOINC 5671-3 -> LEAD (Lead): 1; LOINC 2106-3 -> CHORIOPT" in note and "2857-1" not in note
+    assert "2 lab result(s) of 2 test(s) not in the mapping" in " ".join(report.warnings)

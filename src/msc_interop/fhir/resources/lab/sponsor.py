@@ -149,9 +149,10 @@ class SponsorTests:
         if not self.count:
             return None
         n = sum(self.count.values())
-        shown = "; ".join(f"{key} -> {cd} ({test}): {self.count[key]}" for key, (cd, test) in self.by_key.items()
-                          if key in self.count)
-        return (f"{n} lab result(s) of {len(self.by_key)} test(s) not in mappings/lab_tests.yaml were carried into LB "
+        # the tests of converted results only: a record rejected after its test got a code is not carried
+        tests = [(key, cd, test) for key, (cd, test) in self.by_key.items() if key in self.count]
+        shown = "; ".join(f"{key} -> {cd} ({test}): {self.count[key]}" for key, cd, test in tests)
+        return (f"{n} lab result(s) of {len(tests)} test(s) not in mappings/lab_tests.yaml were carried into LB "
                 f"with SPONSOR-DEFINED test codes (LBTESTCD/LBTEST from the code's name; LBLOINC kept; not CDISC "
                 f"CT; results not converted to a standard unit): {shown}. Add them to the mapping (or --lab-map) to "
                 "place them, or use --strict to reject them")
