@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
+from msc_interop.errors import InputError
 from msc_interop.fhir import read_fhir
 
 PATIENT = {"resourceType": "Patient", "id": "p1", "gender": "female"}
@@ -213,3 +215,26 @@ def test_the_sponsor_test_note_counts_the_tests_of_converted_results_only(tmp_pa
     assert note.startswith("2 lab result(s) of 2 test(s) not in mappings/lab_tests.yaml")
     assert "LOINC 5671-3 -> LEAD (Lead): 1; LOINC 2106-3 -> CHORIOPT" in note and "2857-1" not in note
     assert "2 lab result(s) of 2 test(s) not in the mapping" in " ".join(report.warnings)
+
+
+# --- a Bulk Data export folder ---------------------------------------------------------------------------------
+
+def test_a_bulk_data_manifest_is_skipped_with_a_note_not_rejected(tmp_path: Path) -> None:
+    # FHIR Bulk Data Access: the $export complete-status body (transactionTime, request, output[], error[])
+    export = tmp_path / "export"
+    export.mkdir()
+    manifest = {"transactionTime": "2021-08-01T00:00:00Z", "request": "https://ehr/fhir/$export",
+                "requiresAccessToken": True, "output": [{"type": "Patient", "url": "Patient.ndjson"},
+                                                        {"type": "AdverseEvent", "url": "AdverseEvent.ndjson"}],
+                "error": []}
+    (export / "manifest.json").write_bytes(orjson.dumps(manifest))
+    (export / "Patient.ndjson").write_bytes(orjson.dumps(PATIENT) + b"\n")
+    (export / "AdverseEvent.ndjson").write_bytes(orjson.dumps(_ae("a1", "Rash", date="2021-07-02")) + b"\n")
+    study, report = read_fhir([export])
+    assert list(study["AE"]["AETERM"]) == ["Rash"] and not report.rejects
+    assert not any(line.startswith("(unreadable)") for line in report.reconciliation())
+    (note,) = [n for n in report.notes if "manifest" in n]
+    assert note == f"{export / 'manifest.json'}: skipped, it is a FHIR Bulk Data export manifest (not a resource; " \
+                   "its output lists 2 NDJSON file(s))"
+    with pytest.raises(InputError, match="Bulk Data export manifest, not FHIR resources"):
+        read_fhir([export / "manifest.json"])

@@ -6,6 +6,7 @@ This module imports no reader, so any reader may ask it (the FHIR reader lists a
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from pathlib import Path
 
@@ -121,14 +122,44 @@ def is_fhir(path: str | Path) -> bool:
     return path.is_file() and path.suffix.lower() in FHIR_SUFFIXES and sniff_json(path) == "fhir"
 
 
+def bulk_manifest(path: Path) -> int | None:
+    """How many files the `output` of a FHIR Bulk Data export manifest lists, when `path` is one (a JSON object
+    with transactionTime and output, no resourceType: the $export status response saved beside the NDJSON);
+    None otherwise. It is no resource, so it must not be read (or rejected) as one."""
+    if path.suffix.lower() != ".json" or sniff_json(path) != "other":
+        return None
+    head = _head(path)
+    if b'"transactionTime"' not in head or b'"output"' not in head:
+        return None
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if isinstance(doc, dict) and "resourceType" not in doc and "transactionTime" in doc and \
+            isinstance(doc.get("output"), list):
+        return len(doc["output"])
+    return None
+
+
+def _manifest_note(path: Path, listed: int) -> str:
+    return (f"{path}: skipped, it is a FHIR Bulk Data export manifest (not a resource; its output lists {listed} "
+            "NDJSON file(s))")
+
+
 def fhir_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
     """The files to read for FHIR input: files given as they are, folders' .json / .ndjson files without the
-    tool's own reports; plus a note per report skipped."""
+    tool's own reports and Bulk Data manifests; plus a note per file skipped."""
     out: list[Path] = []
     notes: list[str] = []
+    manifests: list[Path] = []
     for p in paths:
         if not p.exists():
             raise InputError(f"{p}: no such file or folder")
+        listed = bulk_manifest(p) if p.is_file() else None
+        if listed is not None:
+            notes.append(_manifest_note(p, listed))
+            manifests.append(p)
+            continue
         if not p.is_dir():
             if p.suffix.lower() not in FHIR_SUFFIXES:
                 raise InputError(f"{p}: not a FHIR file: FHIR comes as .json (a Bundle or one resource) or .ndjson "
@@ -140,10 +171,19 @@ def fhir_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
             continue
         found, skipped = listed_files(p, FHIR_SUFFIXES)
         notes += skipped
+        for f in list(found):
+            listed = bulk_manifest(f)
+            if listed is not None:
+                notes.append(_manifest_note(f, listed))
+                found.remove(f)
         if not found:
             raise InputError(f"{p}: no .json or .ndjson files in this folder"
-                             + (" other than msc-interop's own reports" if skipped else ""))
+                             + (" other than msc-interop's own reports" if skipped else "")
+                             + (" and a Bulk Data export manifest" if len(notes) > len(skipped) else ""))
         out += found
+    if not out and manifests:
+        raise InputError(f"{manifests[0]}: a FHIR Bulk Data export manifest, not FHIR resources: give the folder "
+                         "(or the NDJSON files) its output lists")
     return out, notes
 
 
