@@ -55,8 +55,11 @@ class Sdtm:
         dm = self.d["DM"]
         ex = self.d.get("EX", pd.DataFrame(columns=["USUBJID", "EXSTDTC"]))
         given = ex[ex["EXSTDTC"].ne("") & (ex["EXOCCUR"].ne("N") if "EXOCCUR" in ex else True)]
-        first_ex = given.groupby("USUBJID")["EXSTDTC"].min().str.slice(0, 10)
-        rfx = dm.set_index("USUBJID")["RFXSTDTC"].str.slice(0, 10) if "RFXSTDTC" in dm else pd.Series(dtype=str)
+        first_ex_dtc = given.groupby("USUBJID")["EXSTDTC"].min()  # on the first day, a date without time first
+        rfx_dtc = dm.set_index("USUBJID")["RFXSTDTC"] if "RFXSTDTC" in dm else pd.Series(dtype=str)
+        self.first_dtc = rfx_dtc[rfx_dtc.ne("")].combine_first(first_ex_dtc)
+        first_ex = first_ex_dtc.str.slice(0, 10)
+        rfx = rfx_dtc.str.slice(0, 10)
         first = rfx[rfx.ne("")].combine_first(first_ex)
         treated = dm["USUBJID"].isin(first.index) & ~dm["ACTARMCD"].str.upper().isin(["NOTTRT", "SCRNFAIL",
                                                                                       "NOTASSGN"])
@@ -81,12 +84,26 @@ class Sdtm:
 
     def teae(self) -> pd.DataFrame:
         """AE records that are treatment-emergent: analysis start on/after the first dose (partial dates compared
-        at their precision; an empty start counts unless a complete AEENDTC is before the first dose)."""
+        at their precision; on the first dose day the times when both have one to the minute; an empty start counts
+        unless a complete AEENDTC is before the first dose)."""
         ae = self.within(self.d["AE"], "Total")
         first = ae["USUBJID"].map(self.first).fillna("")
+        first_dtc = ae["USUBJID"].map(self.first_dtc).fillna("")
         st, en = ae["AESTDTC"].str.slice(0, 10), ae["AEENDTC"].str.slice(0, 10)
-        keep = [(s >= f[:len(s)]) if s else not (len(e) == 10 and e < f)
-                for s, e, f in zip(st, en, first, strict=True)]
+
+        def timed(v: str) -> bool:
+            return len(v) >= 16 and v[10] == "T"
+
+        def emergent(a: str, s: str, e: str, f: str, fd: str) -> bool:
+            if not s:
+                return not (len(e) == 10 and e < f)
+            if s == f and timed(a) and timed(fd):
+                k = min(len(a), len(fd))
+                return a[:k] >= fd[:k]
+            return s >= f[:len(s)]
+
+        keep = [emergent(a, s, e, f, fd)
+                for a, s, e, f, fd in zip(ae["AESTDTC"], st, en, first, first_dtc, strict=True)]
         return ae[keep]
 
 

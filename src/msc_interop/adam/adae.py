@@ -69,6 +69,8 @@ def build_adae(study: Study, adsl: pd.DataFrame, te_window: int | None = None) -
     doses = summary_doses(adsl)
     if doses.empty:  # nobody known treated: the summary then shows every subject, with the data's dose dates
         doses = dose_dates(study)
+    else:  # the first dose as written (its clock time decides an AE on that day, as in the summary)
+        doses["first_dtc"] = doses["USUBJID"].map(dose_dates(study).set_index("USUBJID")["first_dtc"]).fillna("")
     flagged = teae.flag(out[["USUBJID", "AESTDTC", "AEENDTC"]], doses, te_window)
     out["ASTDT"] = metadata.to_sas_date(flagged["ASTDT"])
     out["ASTDTF"] = flagged["ASTDTF"].to_numpy()

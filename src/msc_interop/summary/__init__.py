@@ -113,7 +113,8 @@ def _build(study: Study, opts: Options) -> _Summary:
     disposition(study, pop, sec)
     ex = summarize_exposure(study, pop, sec)
     safety = pop.all[pop.all["SAFFL"].eq("Y")] if len(pop.all) else pd.DataFrame()
-    doses = (safety.rename(columns={"TRTSDT": "first", "TRTEDT": "last"})[["USUBJID", "first", "last"]]
+    doses = (safety.rename(columns={"TRTSDT": "first", "TRTEDT": "last", "TRTSDTC": "first_dtc"})
+             [["USUBJID", "first", "last", "first_dtc"]]
              if len(safety) else dose_dates(study))
     infusion = is_infusion(study)
     ae = summarize_ae(study, pop, ex, sec, groups=groups, doses=doses, te_window=opts.te_window, infusion=infusion)

@@ -46,29 +46,39 @@ def _arm_order(study: Study, codes: list[str]) -> list[str]:
 
 
 def dose_dates(study: Study) -> pd.DataFrame:
-    """USUBJID, first and last dose date (datetime64 days) from RFXSTDTC/RFXENDTC, else EX start/end dates."""
+    """USUBJID, first and last dose date (datetime64 days) from RFXSTDTC/RFXENDTC, else EX start/end dates, and
+    first_dtc: the first dose as written (RFXSTDTC, else the earliest EXSTDTC on the first date: a date-only one
+    sorts first), whose clock time, when it has one, the TEAE rule compares on the day of the first dose."""
     frames = []
     dm = study.datasets.get("DM")
     if dm is not None and "RFXSTDTC" in dm:
+        rfx = text_col(dm, "RFXSTDTC").fillna("").astype(str).str.strip()
         frames.append(pd.DataFrame({"USUBJID": dm["USUBJID"], "first": dates.date_part(dm["RFXSTDTC"]),
-                                    "last": dates.date_part(text_col(dm, "RFXENDTC"))}))
+                                    "last": dates.date_part(text_col(dm, "RFXENDTC")), "first_dtc": rfx}))
     ex = study.datasets.get("EX")
     if ex is not None and len(ex):
         given = _upper(text_col(ex, "EXOCCUR")).ne("N")
         e = ex[given.to_numpy()]
         st = dates.date_part(text_col(e, "EXSTDTC"))
         en = dates.date_part(text_col(e, "EXENDTC")).fillna(st)
-        g = pd.DataFrame({"USUBJID": e["USUBJID"], "first": st, "last": en.where(en >= st, st)})
-        frames.append(g.groupby("USUBJID", as_index=False).agg(first=("first", "min"), last=("last", "max")))
+        g = pd.DataFrame({"USUBJID": e["USUBJID"], "first": st, "last": en.where(en >= st, st),
+                          "first_dtc": text_col(e, "EXSTDTC").fillna("").astype(str).str.strip()})
+        agg = g.groupby("USUBJID", as_index=False).agg(first=("first", "min"), last=("last", "max"))
+        on_first = g[g["first"].eq(g["USUBJID"].map(agg.set_index("USUBJID")["first"]))]
+        agg["first_dtc"] = agg["USUBJID"].map(on_first.groupby("USUBJID")["first_dtc"].min())
+        frames.append(agg)
     if not frames:
         return pd.DataFrame({"USUBJID": pd.Series(dtype=object), "first": pd.Series(dtype="datetime64[ns]"),
-                             "last": pd.Series(dtype="datetime64[ns]")})
+                             "last": pd.Series(dtype="datetime64[ns]"), "first_dtc": pd.Series(dtype=object)})
     out = frames[0].drop_duplicates("USUBJID").set_index("USUBJID")
     for f in frames[1:]:  # DM's RFX dates first; EX fills where DM has none
         f = f.set_index("USUBJID")
         out = out.reindex(out.index.union(f.index))
+        ex_first = out["first"].isna()  # the first dose text comes with the first dose date
         out["first"] = out["first"].fillna(f["first"].reindex(out.index))
+        out["first_dtc"] = out["first_dtc"].where(~ex_first, f["first_dtc"].reindex(out.index))
         out["last"] = out["last"].fillna(f["last"].reindex(out.index))
+    out["first_dtc"] = out["first_dtc"].where(out["first"].notna(), "").fillna("")
     return out.reset_index(names="USUBJID")
 
 
@@ -127,6 +137,7 @@ def population(study: Study, arms: str = "actual") -> Population:
                            "ACTARM": act, "ITTFL": itt.map({True: "Y", False: "N"}),
                            "SAFFL": treated.map({True: "Y", False: "N"}), "REASON": reason,
                            "TRTSDT": dd["first"].reindex(dm["USUBJID"]).to_numpy(),
+                           "TRTSDTC": dd["first_dtc"].reindex(dm["USUBJID"]).fillna("").to_numpy(),
                            "TRTEDT": dd["last"].reindex(dm["USUBJID"]).to_numpy()})
     sel = treated.to_numpy()
     if not sel.any():  # nobody known to be treated: show every DM subject rather than empty columns

@@ -1,11 +1,16 @@
 """Treatment-emergent adverse events, with partial start dates imputed.
 
-TEAE: analysis start date (ASTDT) on or after the first dose date (RFXSTDTC, else the first EXSTDTC) and, when a
-window is set, no later than the last dose date (RFXENDTC, else the last EXENDTC/EXSTDTC) + window days. The
-default window is None (no upper limit: until the end of the study), the default of pharmaverse admiral's
-``derive_var_trtemfl(end_window = NULL)`` and the rule of the CDISC pilot's ADAE (TRTEMFL = ASTDT >= TRTSDT); SAPs
-often use 30 days (``summary --te-window 30``). In SDTM each AE record is one event at one severity: a worsening
-is recorded as a new AE record with its own AESTDTC (SDTMIG AE assumptions), so the onset rule catches it.
+TEAE: analysis start on or after the first dose (RFXSTDTC, else the first EXSTDTC) and, when a window is set, no
+later than the last dose date (RFXENDTC, else the last EXENDTC/EXSTDTC) + window days. The start is compared as
+admiral's ``derive_var_trtemfl(start_date = ASTDTM, trt_start_date = TRTSDTM)`` does (ASTDTM >= TRTSDTM) when both
+carry a clock time: an AESTDTC with a complete date and a time to the minute (or second), and a first dose with one,
+are compared as date-times, at the precision both have (an AE at 09:26:30 is not before a dose at 09:26; one at
+09:25 is). When either has no clock time (a date only, an hour only, a partial or imputed start) the dates are
+compared (ASTDT >= TRTSDT): the same day counts as emergent, the conservative choice. The default window is None (no
+upper limit: until the end of the study), the default of ``derive_var_trtemfl(end_window = NULL)`` and the rule of
+the CDISC pilot's ADAE (TRTEMFL = ASTDT >= TRTSDT, dates only there); SAPs often use 30 days (``summary --te-window
+30``). In SDTM each AE record is one event at one severity: a worsening is recorded as a new AE record with its own
+AESTDTC (SDTMIG AE assumptions), so the onset rule catches it.
 
 Partial AESTDTC imputation (ADaM-style: the PhUSE "partial dates" white paper and admiral's ``derive_vars_dt``
 with ``date_imputation = "first"`` and ``min_dates = TRTSDT``), flagged like ASTDTF:
@@ -72,6 +77,14 @@ def flag(ae: pd.DataFrame, doses: pd.DataFrame, window: int | None) -> pd.DataFr
     unknown = in_safety & first.isna()
     reason[reason.eq("") & ~unknown & out["ASTDT"].isna()] = "start date unknown"
     reason[reason.eq("") & (out["ASTDT"] < first)] = "before first dose"
+    if "first_dtc" in d and len(ae):
+        # on the day of the first dose: before the dose when both carry a clock time (to the minute at least) and
+        # the AE's is earlier, compared at the precision both have (09:26:30 is not before a dose at 09:26)
+        first_dtc = ae["USUBJID"].map(d["first_dtc"]).fillna("").astype(str)
+        start = ae["AESTDTC"].fillna("").astype(str).str.strip()
+        timed = start.str.match(iso8601.COMPLETE_DATETIME) & first_dtc.str.match(iso8601.COMPLETE_DATETIME)
+        earlier = timed & pd.Series(dates.certainly_before(start, first_dtc), index=ae.index)
+        reason[reason.eq("") & out["ASTDTF"].eq("") & earlier] = "before first dose"
     if window is not None:
         late = reason.eq("") & last.notna() & (out["ASTDT"] > last + pd.Timedelta(days=int(window)))
         reason[late] = f"more than {window} days after last dose"
@@ -84,6 +97,7 @@ def rule_text(window: int | None) -> str:
     end = ("no later than the end of the study (no window after the last dose)" if window is None else
            f"no later than {window} days after the last dose date (RFXENDTC, else the last EX date)")
     return ("Treatment-emergent (TEAE): analysis start date on or after the first dose date (RFXSTDTC, else the "
-            f"first EXSTDTC) and {end}. Partial AESTDTC imputed ADaM-style: missing day -> first of the month, "
-            "missing month -> 1 January, in both cases the first dose date when in the same month/year; missing "
+            "first EXSTDTC), on that day on or after the first dose's time when the AE start and the first dose "
+            f"both have a clock time, and {end}. Partial AESTDTC imputed ADaM-style: missing day -> first of the "
+            "month, missing month -> 1 January, in both cases the first dose date when in the same month/year; missing "
             "start -> the first dose date (unless the AE ended before it).")
