@@ -28,8 +28,9 @@ def _param(code: str) -> str:
     return next((t.value for t in mappings.codelist("TSPARM").terms if t.nci_code == term.nci_code), "")
 
 
-def build_ts(meta: StudyMeta, ex: pd.DataFrame | None = None) -> pd.DataFrame:
-    """TS rows for the parameters the study definition holds (TITLE, SPREFID, SPONSOR, INDIC, SDTIGVER, TRT)."""
+def build_ts(meta: StudyMeta, ex: pd.DataFrame | None = None, dm: pd.DataFrame | None = None) -> pd.DataFrame:
+    """TS rows for the parameters the study definition holds (TITLE, SPREFID, SPONSOR, INDIC, SDTIGVER, TRT), and
+    SSTDTC, the study start date, from DM (FDA's technical rejection criterion 1734 asks for it in TS)."""
     rows: list[tuple[str, str, str, str]] = []  # (TSPARMCD, TSVAL, TSVALCD, TSVCDREF)
     if meta.title:
         rows.append(("TITLE", meta.title, "", ""))
@@ -40,6 +41,9 @@ def build_ts(meta: StudyMeta, ex: pd.DataFrame | None = None) -> pd.DataFrame:
     if meta.indication.get("name"):
         code = meta.indication.get("snomed", "")
         rows.append(("INDIC", meta.indication["name"], code, "SNOMED" if code else ""))
+    start = study_start_date(dm)
+    if start:
+        rows.append(("SSTDTC", start, "", ""))
     rows.append(("SDTIGVER", meta.sdtmig_version, "", ""))
     if ex is not None and len(ex):
         for trt in sorted(pd.unique(ex["EXTRT"])):
@@ -51,6 +55,21 @@ def build_ts(meta: StudyMeta, ex: pd.DataFrame | None = None) -> pd.DataFrame:
     df["TSPARM"] = df["TSPARMCD"].map(_param)
     df["TSVCDVER"] = ""
     return df
+
+
+def study_start_date(dm: pd.DataFrame | None) -> str:
+    """SSTDTC (CDISC CT C69208): "the earliest date of informed consent among any subject (RFICDTC) that enrolled in
+    the study ... Dates for subjects who were screen failures are not included": the earliest complete RFICDTC date
+    of the subjects not failed at screening ("" when DM has none)."""
+    if dm is None or "RFICDTC" not in dm.columns or not len(dm):
+        return ""
+    enrolled = pd.Series(True, index=dm.index)
+    for col, failed in (("ARMCD", "SCRNFAIL"), ("ARMNRS", "SCREEN FAILURE")):
+        if col in dm.columns:
+            enrolled &= dm[col].astype(str).str.upper().ne(failed)
+    consent = dm.loc[enrolled, "RFICDTC"].astype(str).str[:10]
+    complete = consent[consent.str.fullmatch(r"\d{4}-\d{2}-\d{2}")]
+    return str(complete.min()) if len(complete) else ""
 
 
 def build_tv(meta: StudyMeta) -> pd.DataFrame:

@@ -18,6 +18,21 @@ def test_ts_parameters_and_ct_names():
     assert ts.loc["SDTIGVER", "TSVAL"] == "3.4"
     assert ts.loc["TRT", "TSVAL"] == "UMBILICAL CORD MESENCHYMAL STEM CELLS"
     assert (ts.TSVAL.str.len() <= 200).all()
+    # FDA technical rejection criterion 1734: TS with the study start date; CDISC CT SSTDTC (C69208): the earliest
+    # informed consent (RFICDTC) of the enrolled subjects: subject 07's 2009-01-29 in subjects.csv
+    assert (ts.loc["SSTDTC", "TSPARM"], ts.loc["SSTDTC", "TSVAL"]) == ("Study Start Date", "2009-01-29")
+    dm = study["DM"]
+    assert ts.loc["SSTDTC", "TSVAL"] == min(dm.RFICDTC.str[:10])
+
+
+def test_study_start_date_leaves_out_screen_failures_and_partial_consent_dates():
+    from msc_interop.trial_design import study_start_date
+
+    dm = pd.DataFrame({"RFICDTC": ["2009-01-29", "2008-12-01", "2008", "2009-02-03T10:00", ""],
+                       "ARMCD": ["A", "SCRNFAIL", "A", "A", "A"]})
+    assert study_start_date(dm) == "2009-01-29"
+    assert study_start_date(dm.assign(ARMCD="A")) == "2008-12-01"
+    assert study_start_date(dm.drop(columns="RFICDTC")) == "" and study_start_date(None) == ""
 
 
 def test_tv_has_the_planned_study_days():

@@ -47,7 +47,7 @@ def build_study(records: RawRecords, settle: bool = True) -> tuple[Study, Reject
     mh = build_mh(records, meta, dm)
     pr, re_, relrec = build_pr_re(records, meta, dm)
 
-    datasets = {"DM": dm, "EX": ex, "AE": ae, "LB": lb, **study_level_datasets(meta, ex)}
+    datasets = {"DM": dm, "EX": ex, "AE": ae, "LB": lb, **study_level_datasets(meta, ex, dm)}
     datasets["VS"] = build_vs(records, meta, dm)
     datasets["EG"] = build_eg(records, meta, dm)
     datasets |= {"MH": mh, "PR": pr, "RE": re_, "RELREC": relrec}
@@ -68,10 +68,12 @@ def build_study(records: RawRecords, settle: bool = True) -> tuple[Study, Reject
     return study, report
 
 
-def study_level_datasets(meta: StudyMeta, ex: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
-    """The datasets about the study, not its subjects (TS names every treatment of the whole EX, TV the
-    schedule): a partitioned run builds them once from the whole (sdtm/partitioned.py)."""
-    return {"TS": build_ts(meta, ex), "TV": build_tv(meta)}
+def study_level_datasets(meta: StudyMeta, ex: pd.DataFrame | None, dm: pd.DataFrame | None = None
+                         ) -> dict[str, pd.DataFrame]:
+    """The datasets about the study, not its subjects (TS names every treatment of the whole EX and the study start
+    date of the whole DM, TV the schedule): a partitioned run builds them once from the whole
+    (sdtm/partitioned.py)."""
+    return {"TS": build_ts(meta, ex, dm), "TV": build_tv(meta)}
 
 
 def _cascade_subjects(records: RawRecords, dm: pd.DataFrame) -> None:

@@ -187,7 +187,8 @@ def join_halves(mine: Half, theirs: Half) -> tuple[Study, RejectReport] | None:
             datasets[name] = joined(own, other)
         except ValueError:
             return None
-    about_study = Study(mine.meta, {n: df for n, df in study_level_datasets(mine.meta, datasets.get("EX")).items()
+    about_study = Study(mine.meta, {n: df for n, df in study_level_datasets(mine.meta, datasets.get("EX"),
+                                                                             datasets.get("DM")).items()
                                     if len(df.columns)})
     study = Study.of_conformed(mine.meta, {**datasets, **about_study.datasets})  # (the halves' conform already)
     origins: Origins = {}

@@ -208,7 +208,8 @@ def _build(folders: list[Path], spill_dir: Path, hold_rows: int, check_xpt: bool
     ranges = {n: s.ranges for n, s in spilled.items()}
     held = {n: s.whole() for n, s in spilled.items() if len(s) <= hold_rows}
     ex = held["EX"] if "EX" in held else spilled["EX"].whole() if "EX" in spilled else None
-    held |= study_level_datasets(meta, ex)
+    dm = held["DM"] if "DM" in held else spilled["DM"].whole() if "DM" in spilled else None
+    held |= study_level_datasets(meta, ex, dm)
     big = {n: s for n, s in spilled.items() if n not in held}
     if check_xpt:  # in dataset order, as check_fits gives them
         origins_now = {v: o for v, (_, o) in origins.items()}
