@@ -215,6 +215,11 @@ class _Builder:
             mdv.append(self.where_clauses[oid])
         for ds in names:
             self.item_group(mdv, ds, variables[ds])
+        if blank := [ds for ds in names if self.package is not None and ds in self.package.layouts
+                     and self.package.layouts[ds].label == ""]:  # (None: the file states none, as CSV)
+            self.notes.append(f"define.xml: the package gives {len(blank)} dataset(s) a blank label "
+                              f"({', '.join(blank)}); define.xml describes each by its SDTM label; the dataset files "
+                              "keep it blank")
         for e in self.item_defs:
             mdv.append(e)
         for oid in sorted(self.vlm_item_defs):
@@ -251,6 +256,12 @@ class _Builder:
         by_name = {v.name: v for v in variables}
         order = [by_name[c] for c in lay.columns if c in by_name] + [v for v in variables if v.name not in lay.columns]
         out = []
+        blank = [v for v in order if lay.labels.get(v.name) == ""]
+        if blank:  # XPT v5 allows a blank label; Define-XML describes every variable (the files keep it blank)
+            said = ", ".join(f"{ds}.{v.name} as {v.label!r}" for v in blank)
+            self.notes.append(f"define.xml: {lay.source} gives {len(blank)} variable(s) a blank label; define.xml "
+                              f"describes {said} (the SDTM metadata's label, else the variable's name); the "
+                              "dataset files keep the blank label as the package has it")
         for v in order:
             shape = v.shape
             if shape.datatype == "text" and v.name in lay.lengths:
@@ -261,7 +272,7 @@ class _Builder:
                 shape = dataclasses.replace(shape, datatype=stated,
                                             digits=shape.digits if stated == "float" else None)
             # no def:Origin: msc-interop's metadata says how msc-interop fills a variable, not how the sponsor did
-            out.append(dataclasses.replace(v, label=lay.labels.get(v.name, v.label), shape=shape, origin=None))
+            out.append(dataclasses.replace(v, label=lay.labels.get(v.name) or v.label, shape=shape, origin=None))
         return out
 
     def add_method(self, ds: str, var: str, label: str, *, test: str = "", text: str = "") -> str | None:

@@ -63,12 +63,15 @@ def layout_from_frame(name: str, df: pd.DataFrame, source: Path) -> DatasetLayou
     xpt = df.attrs.get(XPT_ATTRS)
     if xpt:
         types = {c: "float" if pd.api.types.is_numeric_dtype(df[c]) else "text" for c in columns}
-        return DatasetLayout(source.name, columns, dict(xpt.get("labels") or {}), xpt.get("label") or "",
+        labels = {k: v or "" for k, v in (xpt.get("labels") or {}).items()}  # blank: "", never None
+        return DatasetLayout(source.name, columns, labels, xpt.get("label") or "",
                              {k: int(v) for k, v in (xpt.get("lengths") or {}).items() if types.get(k) == "text"},
                              xpt.get("encoding"), types=types)
     js = df.attrs.get(JSON_ATTRS)
     if js:
-        cols = {str(c.get("name")): dict(c) for c in js.get("columns") or [] if isinstance(c, dict)}
+        # a null or absent column label (the schema wants text) is a blank label: ""
+        cols = {str(c.get("name")): {**c, "label": c.get("label") if c.get("label") is not None else ""}
+                for c in js.get("columns") or [] if isinstance(c, dict)}
         types = {k: "integer" if c.get("dataType") == "integer" else "float"
                  if c.get("dataType") in ("float", "double", "decimal") else "text" for k, c in cols.items()}
         return DatasetLayout(source.name, columns,

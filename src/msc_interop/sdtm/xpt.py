@@ -223,7 +223,9 @@ def read_xpt(path: Path) -> tuple[str, pd.DataFrame]:
         out[col] = s if pd.api.types.is_numeric_dtype(s) else as_text(s)
     frame = pd.DataFrame(out, index=pd.RangeIndex(len(df)))
     # what the file states, for a conversion that must keep it (sdtm/package.py)
-    frame.attrs[XPT_ATTRS] = {"labels": dict(meta.column_names_to_labels or {}), "label": meta.file_label,
+    # a blank label (XPT v5 allows it; pyreadstat gives None) is "": the package's label, empty
+    labels = {k: v or "" for k, v in (meta.column_names_to_labels or {}).items()}
+    frame.attrs[XPT_ATTRS] = {"labels": labels, "label": meta.file_label or "",
                               "lengths": dict(meta.variable_storage_width or {}),
                               "encoding": text_encoding.encoding_of(path, frame)}
     return name, frame

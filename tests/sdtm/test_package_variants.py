@@ -1,0 +1,88 @@
+"""A sponsor's SDTM package that is legal but unusual is converted as it is, with a note, never a crash: a blank
+XPT variable label. Each package is made here, small, with pyreadstat (the XPT writer SAS users meet)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pandas as pd
+import pyreadstat
+from lxml import etree
+
+from msc_interop import api
+
+CREATED = "2026-01-01T00:00:00"
+ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA = REPO / "mappings" / "schema" / "external" / "dataset-json-1.1" / "dataset.schema.json"
+
+DM_LABELS = {"STUDYID": "Study Identifier", "DOMAIN": "Domain Abbreviation", "USUBJID": "Unique Subject Identifier",
+             "SUBJID": "Subject Identifier for the Study", "RFSTDTC": "Subject Reference Start Date/Time",
+             "SEX": "Sex"}
+AE_LABELS = {"STUDYID": "Study Identifier", "DOMAIN": "Domain Abbreviation", "USUBJID": "Unique Subject Identifier",
+             "AESEQ": "Sequence Number", "AETERM": "Reported Term for the Adverse Event",
+             "AEDECOD": "Dictionary-Derived Term", "AESTDTC": "Start Date/Time of Adverse Event"}
+
+
+def _dm() -> pd.DataFrame:
+    return pd.DataFrame({"STUDYID": ["S1", "S1"], "DOMAIN": ["DM", "DM"], "USUBJID": ["S1-01", "S1-02"],
+                         "SUBJID": ["01", "02"], "RFSTDTC": ["2014-01-02", "2014-01-05"], "SEX": ["F", "M"]})
+
+
+def _ae() -> pd.DataFrame:
+    return pd.DataFrame({"STUDYID": ["S1", "S1"], "DOMAIN": ["AE", "AE"], "USUBJID": ["S1-01", "S1-02"],
+                         "AESEQ": [1.0, 1.0], "AETERM": ["HEADACHE", "NAUSEA"], "AEDECOD": ["Headache", "Nausea"],
+                         "AESTDTC": ["2014-01-03", "2014-01-06"]})
+
+
+def _xpt(path: Path, name: str, df: pd.DataFrame, labels: dict[str, str], label: str = "", **kwargs) -> None:
+    pyreadstat.write_xport(df, str(path), table_name=name, file_label=label,
+                           column_labels=[labels.get(c, "") for c in df.columns], **kwargs)
+
+
+def _package(folder: Path, ae_labels: dict[str, str] | None = None) -> Path:
+    folder.mkdir(parents=True)
+    _xpt(folder / "dm.xpt", "DM", _dm(), DM_LABELS, "Demographics")
+    _xpt(folder / "ae.xpt", "AE", _ae(), AE_LABELS if ae_labels is None else ae_labels, "Adverse Events")
+    return folder
+
+
+def _item_label(define: Path, oid: str) -> str | None:
+    item = next(i for i in etree.parse(str(define)).iter(f"{ODM}ItemDef") if i.get("OID") == oid)
+    return item.findtext(f"{ODM}Description/{ODM}TranslatedText")
+
+
+def test_blank_xpt_variable_label_is_kept_blank_and_described_in_define(tmp_path: Path) -> None:
+    package = _package(tmp_path / "in", {**AE_LABELS, "AETERM": ""})  # XPT v5 allows a blank label
+    result = api.to_sdtm(package, tmp_path / "out", formats=["xpt", "json"], created=CREATED, validate=False)
+    # XPT: the package's blank label, as it is (pyreadstat reads a blank label as None)
+    _, meta = pyreadstat.read_xport(str(tmp_path / "out" / "xpt" / "ae.xpt"), metadataonly=True)
+    assert meta.column_names_to_labels["AETERM"] is None
+    assert meta.column_names_to_labels["AEDECOD"] == "Dictionary-Derived Term"
+    # Dataset-JSON: "" (the schema wants text: null failed it)
+    doc = json.loads((tmp_path / "out" / "json" / "ae.json").read_text(encoding="utf-8"))
+    assert {c["name"]: c["label"] for c in doc["columns"]}["AETERM"] == ""
+    jsonschema.Draft201909Validator(json.loads(SCHEMA.read_text(encoding="utf-8"))).validate(doc)
+    # define.xml describes every variable: the SDTMIG 3.4 AE label of AETERM, as for a blank dataset label
+    for fmt in ("xpt", "json"):
+        assert _item_label(tmp_path / "out" / fmt / "define.xml", "IT.AE.AETERM") == \
+            "Reported Term for the Adverse Event"
+    [note] = [n for n in result.rejects.notes if "blank label" in n]
+    assert note.startswith("define.xml: ae.xpt gives 1 variable(s) a blank label")
+    assert "AE.AETERM as 'Reported Term for the Adverse Event'" in note
+
+
+def test_null_dataset_json_column_label_reads_as_blank(tmp_path: Path) -> None:
+    api.to_sdtm(_package(tmp_path / "in"), tmp_path / "a", formats=["json"], created=CREATED, validate=False)
+    path = tmp_path / "a" / "json" / "ae.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    for column in doc["columns"]:
+        if column["name"] == "AETERM":
+            column["label"] = None  # what a blank XPT label used to become
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    api.to_sdtm(tmp_path / "a" / "json", tmp_path / "b", formats=["json"], created=CREATED, validate=False)
+    again = json.loads((tmp_path / "b" / "json" / "ae.json").read_text(encoding="utf-8"))
+    assert {c["name"]: c["label"] for c in again["columns"]}["AETERM"] == ""
+    assert _item_label(tmp_path / "b" / "json" / "define.xml", "IT.AE.AETERM") == "Reported Term for the Adverse Event"
