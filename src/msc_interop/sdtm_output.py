@@ -73,8 +73,9 @@ def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool,
         return {n: outdir / fmt / dataset_file_name(n, fmt) for n in study.names}
 
     def define_of(fmt: str) -> tuple[bytes, list[str]] | None:
-        return define_document(study, dataset_format=fmt, created=stamp,
-                               split=split if fmt == "xpt" else None) if define and fmt in ("xpt", "json") else None
+        return define_document(study, dataset_format=fmt, created=stamp, split=split if fmt == "xpt" else None,
+                               xpt_encoding=lambda name: text_encoding_of(study, name, xpt_encoding)
+                               ) if define and fmt in ("xpt", "json") else None
 
     def checked_and_written(received: Callable[[], dict[str, bytes]]
                             ) -> tuple[list[str], dict[str, list[Path]], dict[str, Any]]:

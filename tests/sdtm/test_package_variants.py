@@ -86,3 +86,36 @@ def test_null_dataset_json_column_label_reads_as_blank(tmp_path: Path) -> None:
     again = json.loads((tmp_path / "b" / "json" / "ae.json").read_text(encoding="utf-8"))
     assert {c["name"]: c["label"] for c in again["columns"]}["AETERM"] == ""
     assert _item_label(tmp_path / "b" / "json" / "define.xml", "IT.AE.AETERM") == "Reported Term for the Adverse Event"
+
+
+def _cp1252_package(folder: Path) -> Path:
+    """AETERM 'RÉACTION CUTANÉE' in Windows-1252: 16 bytes stored (AETERM's storage length 16), 18 in UTF-8."""
+    ae = _ae().assign(AETERM=["HEADACHE", "REACTION CUTANEE"])
+    _package(folder)
+    _xpt(folder / "ae.xpt", "AE", ae, AE_LABELS, "Adverse Events")
+    raw = (folder / "ae.xpt").read_bytes()
+    assert raw.count(b"REACTION CUTANEE") == 1
+    (folder / "ae.xpt").write_bytes(raw.replace(b"REACTION CUTANEE", "RÉACTION CUTANÉE".encode("cp1252")))
+    return folder
+
+
+def _define_length(define: Path, oid: str) -> int:
+    item = next(i for i in etree.parse(str(define)).iter(f"{ODM}ItemDef") if i.get("OID") == oid)
+    return int(item.get("Length"))
+
+
+def test_define_length_is_what_the_files_beside_it_hold(tmp_path: Path) -> None:
+    package = _cp1252_package(tmp_path / "in")
+    for run, xpt_encoding, xpt_width in (("utf8", "utf-8", 18), ("as_read", None, 16)):
+        out = tmp_path / run
+        api.to_sdtm(package, out, formats=["xpt", "json"], created=CREATED, validate=False,
+                    xpt_encoding=xpt_encoding)
+        _, meta = pyreadstat.read_xport(str(out / "xpt" / "ae.xpt"), metadataonly=True)
+        assert meta.variable_storage_width["AETERM"] == xpt_width  # UTF-8: two bytes for each É
+        assert _define_length(out / "xpt" / "define.xml", "IT.AE.AETERM") == xpt_width
+        doc = json.loads((out / "json" / "ae.json").read_text(encoding="utf-8"))
+        assert {c["name"]: c.get("length") for c in doc["columns"]}["AETERM"] == 18  # Dataset-JSON is UTF-8
+        assert _define_length(out / "json" / "define.xml", "IT.AE.AETERM") == 18
+        assert _define_length(out / "json" / "define.xml", "IT.AE.AEDECOD") == 8  # ASCII: the package's length
+    validation = api.to_sdtm(package, tmp_path / "checked", formats=["json"], created=CREATED).validation
+    assert not [f for f in validation.findings if f.rule_id == "MSC-DEF-006"]

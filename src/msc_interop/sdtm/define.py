@@ -23,9 +23,8 @@ Output is deterministic: the same Study and the same `created` give a byte-ident
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -48,6 +47,7 @@ from msc_interop.sdtm.define_model import (
     numeric_shape,
     text_shape,
 )
+from msc_interop.sdtm.define_package import as_package_states, blank_dataset_labels, package_versions
 from msc_interop.sdtm.define_split import describe_pieces
 from msc_interop.sdtm.split import Split, parent_of
 from msc_interop.study import Study
@@ -132,8 +132,10 @@ def _package_version() -> str:
 # --- the document -----------------------------------------------------------------------------------------
 
 class _Builder:
-    def __init__(self, study: Study, dataset_format: str, created: str):
+    def __init__(self, study: Study, dataset_format: str, created: str,
+                 xpt_encoding: Callable[[str], str] | None = None):
         self.study = study
+        self.xpt_encoding = xpt_encoding  # dataset -> encoding of its XPT text as written
         self.suffix = DATASET_FORMATS[dataset_format]
         self.created = created
         self.item_defs: list[etree._Element] = []
@@ -181,7 +183,7 @@ class _Builder:
         ig_version = meta.sdtmig_version or mappings.sdtmig_version()
         ct_version = meta.ct_package or mappings.ct_source().get("package_date", "")
         if self.package is not None:
-            ig_version, ct_version = self.package_versions(ig_version)
+            ig_version, ct_version = package_versions(self.package, ig_version, self.notes)
         elif not ct_version:
             raise MscInteropError("the study has no CDISC CT package date (StudyMeta.ct_package); Define-XML 2.1 "
                                   "must name the CT version: re-run scripts/extract_ct.py or set ct_package")
@@ -215,11 +217,8 @@ class _Builder:
             mdv.append(self.where_clauses[oid])
         for ds in names:
             self.item_group(mdv, ds, variables[ds])
-        if blank := [ds for ds in names if self.package is not None and ds in self.package.layouts
-                     and self.package.layouts[ds].label == ""]:  # (None: the file states none, as CSV)
-            self.notes.append(f"define.xml: the package gives {len(blank)} dataset(s) a blank label "
-                              f"({', '.join(blank)}); define.xml describes each by its SDTM label; the dataset files "
-                              "keep it blank")
+        if self.package is not None:
+            blank_dataset_labels(self.package, names, self.notes)
         for e in self.item_defs:
             mdv.append(e)
         for oid in sorted(self.vlm_item_defs):
@@ -233,47 +232,14 @@ class _Builder:
             _description(m, text)
         return etree.ElementTree(root)
 
-    def package_versions(self, ig_default: str) -> tuple[str, str]:
-        """(SDTMIG, CT) versions of an existing package; a note for each it does not state."""
-        pkg = self.package
-        if pkg.sdtmig:
-            ig = pkg.sdtmig
-        else:
-            ig = ig_default
-            self.notes.append(f"define.xml: the package states no SDTMIG version (no define.xml beside it saying one, "
-                              f"no TS SDTIGVER); define.xml says {ig}, msc-interop's default")
-        if not pkg.ct:
-            self.notes.append("define.xml: the package states no SDTM CT version (its define.xml names none); "
-                              "define.xml names none either, and its codelists list the values present")
-        return ig, pkg.ct or ""
-
     def as_package_states(self, ds: str, variables: list[Variable]) -> list[Variable]:
-        """The variables in the package's order, with its labels and character lengths (as they are, if no package)."""
-        pkg = self.package
-        lay = pkg.layouts.get(ds) if pkg is not None else None
+        """The variables as the package states them and the files beside this define.xml hold them (as they are,
+        if no package): sdtm/define_package.py."""
+        lay = self.package.layouts.get(ds) if self.package is not None else None
         if lay is None:
             return variables
-        by_name = {v.name: v for v in variables}
-        order = [by_name[c] for c in lay.columns if c in by_name] + [v for v in variables if v.name not in lay.columns]
-        out = []
-        blank = [v for v in order if lay.labels.get(v.name) == ""]
-        if blank:  # XPT v5 allows a blank label; Define-XML describes every variable (the files keep it blank)
-            said = ", ".join(f"{ds}.{v.name} as {v.label!r}" for v in blank)
-            self.notes.append(f"define.xml: {lay.source} gives {len(blank)} variable(s) a blank label; define.xml "
-                              f"describes {said} (the SDTM metadata's label, else the variable's name); the "
-                              "dataset files keep the blank label as the package has it")
-        for v in order:
-            shape = v.shape
-            if shape.datatype == "text" and v.name in lay.lengths:
-                shape = dataclasses.replace(shape, length=lay.lengths[v.name])
-            stated = lay.types.get(v.name) if lay.json_columns else lay.define_types.get(v.name)
-            if shape.datatype in ("integer", "float") and stated in ("integer", "float") and stated != shape.datatype:
-                # the package's own numeric type (XPT has one; Dataset-JSON or define.xml said which)
-                shape = dataclasses.replace(shape, datatype=stated,
-                                            digits=shape.digits if stated == "float" else None)
-            # no def:Origin: msc-interop's metadata says how msc-interop fills a variable, not how the sponsor did
-            out.append(dataclasses.replace(v, label=lay.labels.get(v.name) or v.label, shape=shape, origin=None))
-        return out
+        encoding = self.xpt_encoding(ds) if self.suffix == ".xpt" and self.xpt_encoding else "utf-8"
+        return as_package_states(ds, variables, lay, self.study[ds], self.notes, encoding)
 
     def add_method(self, ds: str, var: str, label: str, *, test: str = "", text: str = "") -> str | None:
         """MethodDef MT.<DS>.<VAR> (MT.<DS>.<VAR>.<TEST> for a value-level derivation); returns its OID.
@@ -534,11 +500,13 @@ def _distinct_per_test(lb: pd.DataFrame, columns: list[str]) -> dict[str, dict[s
 # --- public API -------------------------------------------------------------------------------------------
 
 def build_define(study: Study, *, dataset_format: str = "xpt", created: str | None = None,
-                 notes: list[str] | None = None) -> etree._ElementTree:
+                 notes: list[str] | None = None, xpt_encoding: Callable[[str], str] | None = None
+                 ) -> etree._ElementTree:
     """The Define-XML 2.1 document describing the study's SDTM datasets (pure: reads only the Study and mappings).
 
     `dataset_format` is the format of the dataset files the document points to ("xpt" or "json");
-    `created` pins ODM CreationDateTime (ISO 8601 with seconds) for reproducible output, else now (UTC).
+    `created` pins ODM CreationDateTime (ISO 8601 with seconds) for reproducible output, else now (UTC);
+    `xpt_encoding`: dataset -> encoding of its XPT text (a package's lengths as the XPT files hold them).
 
     >>> tree = build_define(study, created="2025-03-25T00:00:00")          # doctest: +SKIP
     >>> tree.getroot().get("{http://www.cdisc.org/ns/def/v2.1}Context")    # doctest: +SKIP
@@ -547,7 +515,7 @@ def build_define(study: Study, *, dataset_format: str = "xpt", created: str | No
     if dataset_format not in DATASET_FORMATS:
         raise UnknownFormatError(f"dataset format {dataset_format!r} is not known for Define-XML def:leaf; "
                                  f"use one of: {', '.join(DATASET_FORMATS)}")
-    builder = _Builder(study, dataset_format, _check_created(created))
+    builder = _Builder(study, dataset_format, _check_created(created), xpt_encoding)
     tree = builder.build()
     if notes is not None:
         notes.extend(builder.notes)
@@ -574,10 +542,11 @@ def write_define(study: Study, path: Path, *, dataset_format: str = "xpt", creat
 
 
 def define_document(study: Study, *, dataset_format: str = "xpt", created: str | None = None,
-                    split: Split | None = None) -> tuple[bytes, list[str]]:
+                    split: Split | None = None, xpt_encoding: Callable[[str], str] | None = None
+                    ) -> tuple[bytes, list[str]]:
     """The bytes write_define writes, and its notes (sdtm_output.write_sdtm builds the document before writing it)."""
     notes: list[str] = []
-    tree = build_define(study, dataset_format=dataset_format, created=created, notes=notes)
+    tree = build_define(study, dataset_format=dataset_format, created=created, notes=notes, xpt_encoding=xpt_encoding)
     if split is not None and split.pieces:
         describe_pieces(tree, split.pieces, DATASET_FORMATS[dataset_format], split.supp_labels)
     return to_bytes(tree), notes

@@ -1,0 +1,74 @@
+"""What define.xml states of an existing SDTM package converted between formats (sdtm/package.py): its SDTMIG
+and CT versions, its variable order, labels and lengths, each as the files written beside the define.xml hold
+them, and a note for what the package does not state.
+
+Lengths: a text variable's Length is the package's own length, or more where the written file needs more (a
+value of Windows-1252 text written to UTF-8 takes more bytes: `--xpt-encoding utf-8`; Dataset-JSON is UTF-8),
+as the XPT writer (sdtm/xpt_rows.storage_widths) and the Dataset-JSON writer size them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+
+from msc_interop.distinct import column_codes
+from msc_interop.sdtm.define_model import Variable
+from msc_interop.sdtm.package import DatasetLayout, Package
+from msc_interop.sdtm.xpt_text import is_utf8
+
+
+def package_versions(pkg: Package, ig_default: str, notes: list[str]) -> tuple[str, str]:
+    """(SDTMIG, CT) versions of an existing package; a note for each it does not state."""
+    if pkg.sdtmig:
+        ig = pkg.sdtmig
+    else:
+        ig = ig_default
+        notes.append(f"define.xml: the package states no SDTMIG version (no define.xml beside it saying one, "
+                     f"no TS SDTIGVER); define.xml says {ig}, msc-interop's default")
+    if not pkg.ct:
+        notes.append("define.xml: the package states no SDTM CT version (its define.xml names none); "
+                     "define.xml names none either, and its codelists list the values present")
+    return ig, pkg.ct or ""
+
+
+def as_package_states(ds: str, variables: list[Variable], lay: DatasetLayout, data: pd.DataFrame,
+                      notes: list[str], encoding: str = "utf-8") -> list[Variable]:
+    """The variables in the package's order, with its labels and character lengths. `encoding`: of the text in
+    the dataset files described (XPT: as written, --xpt-encoding; Dataset-JSON: UTF-8)."""
+    by_name = {v.name: v for v in variables}
+    order = [by_name[c] for c in lay.columns if c in by_name] + [v for v in variables if v.name not in lay.columns]
+    blank = [v for v in order if lay.labels.get(v.name) == ""]
+    if blank:  # XPT v5 allows a blank label; Define-XML describes every variable (the files keep it blank)
+        said = ", ".join(f"{ds}.{v.name} as {v.label!r}" for v in blank)
+        notes.append(f"define.xml: {lay.source} gives {len(blank)} variable(s) a blank label; define.xml "
+                     f"describes {said} (the SDTM metadata's label, else the variable's name); the "
+                     "dataset files keep the blank label as the package has it")
+    out = []
+    for v in order:
+        shape = v.shape
+        if shape.datatype == "text" and v.name in lay.lengths:
+            shape = dataclasses.replace(shape, length=max(lay.lengths[v.name], _bytes(data, v, encoding)))
+        stated = lay.types.get(v.name) if lay.json_columns else lay.define_types.get(v.name)
+        if shape.datatype in ("integer", "float") and stated in ("integer", "float") and stated != shape.datatype:
+            # the package's own numeric type (XPT has one; Dataset-JSON or define.xml said which)
+            shape = dataclasses.replace(shape, datatype=stated, digits=shape.digits if stated == "float" else None)
+        # no def:Origin: msc-interop's metadata says how msc-interop fills a variable, not how the sponsor did
+        out.append(dataclasses.replace(v, label=lay.labels.get(v.name) or v.label, shape=shape, origin=None))
+    return out
+
+
+def _bytes(data: pd.DataFrame, v: Variable, encoding: str) -> int:
+    """The longest value of a text variable in bytes of `encoding` (UTF-8: as measured for its shape)."""
+    if is_utf8(encoding) or v.name not in data.columns:
+        return v.shape.length or 0
+    return max((len(u.encode(encoding)) for u in column_codes(data[v.name])[1] if isinstance(u, str)), default=0)
+
+
+def blank_dataset_labels(pkg: Package, names: list[str], notes: list[str]) -> None:
+    """A note naming the datasets whose label the package leaves blank (define.xml gives the SDTM label)."""
+    blank = [ds for ds in names if ds in pkg.layouts and pkg.layouts[ds].label == ""]  # (None: states none, as CSV)
+    if blank:
+        notes.append(f"define.xml: the package gives {len(blank)} dataset(s) a blank label ({', '.join(blank)}); "
+                     "define.xml describes each by its SDTM label; the dataset files keep it blank")
