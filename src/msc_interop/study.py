@@ -51,6 +51,14 @@ class StudyMeta:
     # msc-interop built the datasets
     package: Any = None
 
+    def metadata_version_oid(self) -> str:
+        """The OID of the MetaDataVersion of the define.xml msc-interop writes (Dataset-JSON metaDataVersionOID
+        names it too): MDV.<STUDYID>.SDTMIG.<version>; an existing package that states no SDTMIG version gets
+        UNSTATED there, not a version it did not claim."""
+        unstated = self.package is not None and not getattr(self.package, "sdtmig", None)
+        version = "UNSTATED" if unstated else self.sdtmig_version or mappings.sdtmig_version()
+        return f"MDV.{self.studyid}.SDTMIG.{version}"
+
     @classmethod
     def from_definition(cls, d: dict[str, Any]) -> StudyMeta:
         """Build from a study definition (study.yaml content, already schema-checked)."""

@@ -12,6 +12,7 @@ import pyreadstat
 from lxml import etree
 
 from msc_interop import api
+from msc_interop.sdtm.define import xsd_errors
 
 CREATED = "2026-01-01T00:00:00"
 ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
@@ -119,3 +120,44 @@ def test_define_length_is_what_the_files_beside_it_hold(tmp_path: Path) -> None:
         assert _define_length(out / "json" / "define.xml", "IT.AE.AEDECOD") == 8  # ASCII: the package's length
     validation = api.to_sdtm(package, tmp_path / "checked", formats=["json"], created=CREATED).validation
     assert not [f for f in validation.findings if f.rule_id == "MSC-DEF-006"]
+
+
+DEF = "{http://www.cdisc.org/ns/def/v2.1}"
+DEFINE_XSD = REPO / "mappings" / "schema" / "external" / "define-xml-2.1" / "cdisc-definexml-2.1.0" / "define2-1-0.xsd"
+
+
+def test_package_that_states_no_sdtmig_version_is_not_given_one(tmp_path: Path) -> None:
+    package = _package(tmp_path / "in")  # no define.xml, no TS: no SDTMIG version stated anywhere
+    result = api.to_sdtm(package, tmp_path / "a", formats=["xpt", "json"], created=CREATED, validate=False)
+    for fmt in ("xpt", "json"):
+        define = etree.parse(str(tmp_path / "a" / fmt / "define.xml"))
+        assert xsd_errors(define, DEFINE_XSD) == []
+        mdv = next(define.iter(f"{ODM}MetaDataVersion"))
+        assert mdv.get("OID") == "MDV.S1.SDTMIG.UNSTATED"
+        assert "SDTMIG not stated by the package" in mdv.get("Description")
+        [ig] = [s for s in define.iter(f"{DEF}Standard") if s.get("Type") == "IG"]
+        # Define-XML 2.1 requires a Version: the one the data were checked against, said to be no statement
+        assert ig.get("Version") == "3.4" and ig.get(f"{DEF}CommentOID") == "COM.SDTMIG.NOT-STATED"
+        [comment] = [c for c in define.iter(f"{DEF}CommentDef") if c.get("OID") == "COM.SDTMIG.NOT-STATED"]
+        assert "states no SDTMIG version" in comment.findtext(f"{ODM}Description/{ODM}TranslatedText")
+        assert not [s for s in define.iter(f"{DEF}Standard") if s.get("Type") == "CT"]
+    doc = json.loads((tmp_path / "a" / "json" / "ae.json").read_text(encoding="utf-8"))
+    assert doc["metaDataVersionOID"] == "MDV.S1.SDTMIG.UNSTATED"
+    assert any(n.startswith("define.xml: the package states no SDTMIG version") and "UNSTATED" in n
+               for n in result.rejects.notes)
+    # the define.xml written is no statement either when the output is converted again
+    api.to_sdtm(tmp_path / "a" / "json", tmp_path / "b", formats=["json"], created=CREATED, validate=False)
+    again = json.loads((tmp_path / "b" / "json" / "ae.json").read_text(encoding="utf-8"))
+    assert again["metaDataVersionOID"] == "MDV.S1.SDTMIG.UNSTATED"
+
+
+def test_package_stating_its_version_in_ts_keeps_it(tmp_path: Path) -> None:
+    package = _package(tmp_path / "in")
+    ts = pd.DataFrame({"STUDYID": ["S1"], "DOMAIN": ["TS"], "TSSEQ": [1.0], "TSPARMCD": ["SDTIGVER"],
+                       "TSPARM": ["SDTM IG Version"], "TSVAL": ["3.2"]})
+    _xpt(package / "ts.xpt", "TS", ts, {}, "Trial Summary")
+    api.to_sdtm(package, tmp_path / "a", formats=["json"], created=CREATED, validate=False)
+    define = etree.parse(str(tmp_path / "a" / "json" / "define.xml"))
+    [ig] = [s for s in define.iter(f"{DEF}Standard") if s.get("Type") == "IG"]
+    assert ig.get("Version") == "3.2" and ig.get(f"{DEF}CommentOID") is None
+    assert json.loads((tmp_path / "a" / "json" / "ae.json").read_text())["metaDataVersionOID"] == "MDV.S1.SDTMIG.3.2"

@@ -242,7 +242,6 @@ def _as_package_states(item: dict[str, Any], lay: Any, col: str, numeric: bool, 
 def _header(name: str, data: pd.DataFrame, columns: list[dict[str, Any]], study_meta: StudyMeta | None,
             stamp: str) -> dict[str, Any]:
     studyid = study_meta.studyid if study_meta is not None else _first_value(data, "STUDYID")
-    version = (study_meta.sdtmig_version if study_meta is not None else "") or mappings.sdtmig_version()
     head: dict[str, Any] = {"datasetJSONCreationDateTime": stamp, "datasetJSONVersion": DATASET_JSON_VERSION}
     if studyid:
         head["fileOID"] = f"{studyid}.SDTM.{name}"
@@ -251,7 +250,8 @@ def _header(name: str, data: pd.DataFrame, columns: list[dict[str, Any]], study_
     if studyid:
         # the OIDs of the Study and MetaDataVersion in the define.xml msc-interop writes (sdtm/define.py)
         head["studyOID"] = f"STDY.{studyid}"
-        head["metaDataVersionOID"] = f"MDV.{studyid}.SDTMIG.{version}"
+        head["metaDataVersionOID"] = (study_meta.metadata_version_oid() if study_meta is not None else
+                                      f"MDV.{studyid}.SDTMIG.{mappings.sdtmig_version()}")
     head["itemGroupOID"] = f"IG.{name}"
     head["records"] = len(data)
     head["name"] = name

@@ -47,10 +47,16 @@ from msc_interop.sdtm.define_model import (
     numeric_shape,
     text_shape,
 )
-from msc_interop.sdtm.define_package import as_package_states, blank_dataset_labels, package_versions
+from msc_interop.sdtm.define_package import (
+    as_package_states,
+    blank_dataset_labels,
+    package_versions,
+    unstated_ig_comment,
+)
 from msc_interop.sdtm.define_split import describe_pieces
 from msc_interop.sdtm.split import Split, parent_of
 from msc_interop.study import Study
+from msc_interop.validate.define_versions import IG_NOT_STATED
 
 __all__ = ["DATASET_FORMATS", "build_define", "to_bytes", "write_define", "xsd_errors"]
 
@@ -187,19 +193,21 @@ class _Builder:
         elif not ct_version:
             raise MscInteropError("the study has no CDISC CT package date (StudyMeta.ct_package); Define-XML 2.1 "
                                   "must name the CT version: re-run scripts/extract_ct.py or set ct_package")
+        ig_unstated = self.package is not None and not self.package.sdtmig  # stated as what it was checked against
         mdv = _el(st, _odm("MetaDataVersion"), {
-            "OID": f"MDV.{meta.studyid}.SDTMIG.{ig_version}",
+            "OID": meta.metadata_version_oid(),
             "Name": f"{meta.studyid} SDTM metadata",
             "Description": f"Data definitions for the SDTM datasets of {meta.studyid} (SDTMIG {ig_version}, "
                            f"CDISC CT {ct_version}), written by msc-interop" if self.package is None else
                            f"Data definitions of the SDTM package of {meta.studyid} as its datasets state them "
-                           f"(SDTMIG {ig_version}, CDISC CT {ct_version or 'not stated by the package'}), written "
+                           f"(SDTMIG {'not stated by the package, named as ' if ig_unstated else ''}{ig_version}, "
+                           f"CDISC CT {ct_version or 'not stated by the package'}), written "
                            "by msc-interop converting its files; derivations are the sponsor's and not described",
             _def("DefineVersion"): DEFINE_VERSION,
         })
         stds = _el(mdv, _def("Standards"))
         _el(stds, _def("Standard"), {"OID": STD_IG, "Name": "SDTMIG", "Type": "IG", "Version": ig_version,
-                                     "Status": "Final"})
+                                     "Status": "Final", _def("CommentOID"): IG_NOT_STATED if ig_unstated else None})
         if ct_version:
             _el(stds, _def("Standard"), {"OID": STD_CT, "Name": "CDISC/NCI", "Type": "CT", "PublishingSet": "SDTM",
                                          "Version": ct_version, "Status": "Final"})
@@ -230,6 +238,8 @@ class _Builder:
             name, text = self.methods[oid]
             m = _el(mdv, _odm("MethodDef"), {"OID": oid, "Name": name, "Type": "Computation"})
             _description(m, text)
+        if ig_unstated:
+            _description(_el(mdv, _def("CommentDef"), {"OID": IG_NOT_STATED}), unstated_ig_comment(ig_version))
         return etree.ElementTree(root)
 
     def as_package_states(self, ds: str, variables: list[Variable]) -> list[Variable]:

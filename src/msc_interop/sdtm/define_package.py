@@ -20,17 +20,30 @@ from msc_interop.sdtm.xpt_text import is_utf8
 
 
 def package_versions(pkg: Package, ig_default: str, notes: list[str]) -> tuple[str, str]:
-    """(SDTMIG, CT) versions of an existing package; a note for each it does not state."""
+    """(SDTMIG, CT) versions of an existing package; a note for each it does not state.
+
+    A version the package does not state is not claimed for it: CT, which Define-XML may leave out, is not named;
+    the SDTMIG, which Define-XML 2.1 must name (def:Standard Version is required), is the version msc-interop
+    checks the datasets against, with a def:CommentDef on it saying the package does not state one, and the
+    MetaDataVersion OID (Dataset-JSON's metaDataVersionOID) says UNSTATED (StudyMeta.metadata_version_oid)."""
     if pkg.sdtmig:
         ig = pkg.sdtmig
     else:
         ig = ig_default
-        notes.append(f"define.xml: the package states no SDTMIG version (no define.xml beside it saying one, "
-                     f"no TS SDTIGVER); define.xml says {ig}, msc-interop's default")
+        notes.append(f"define.xml: the package states no SDTMIG version (no define.xml beside it saying one, no TS "
+                     f"SDTIGVER); Define-XML 2.1 must name one: define.xml names SDTMIG {ig}, the version msc-interop "
+                     f"checks against, with a comment that the package does not state it, and its MetaDataVersion "
+                     f"(Dataset-JSON metaDataVersionOID) is UNSTATED")
     if not pkg.ct:
-        notes.append("define.xml: the package states no SDTM CT version (its define.xml names none); "
+        notes.append("define.xml: the package states no SDTM CT version (no define.xml beside it names one); "
                      "define.xml names none either, and its codelists list the values present")
     return ig, pkg.ct or ""
+
+
+def unstated_ig_comment(ig: str) -> str:
+    """The def:CommentDef text of the SDTMIG def:Standard of a package that states no SDTMIG version."""
+    return (f"The SDTM package converted states no SDTMIG version (no define.xml, no TS SDTIGVER). SDTMIG {ig} "
+            "is the version msc-interop checked the datasets against, not the sponsor's statement.")
 
 
 def as_package_states(ds: str, variables: list[Variable], lay: DatasetLayout, data: pd.DataFrame,

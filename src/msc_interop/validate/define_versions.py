@@ -77,8 +77,14 @@ def root_namespaces(tree: etree._ElementTree) -> str:
 _IG_NAME = re.compile(r"^[A-Z]*IG$")  # SDTMIG (and CDISC's own example's typo STDTMIG); not SDTMIG-MD, SDTMIG-AP
 
 
+# def:CommentOID msc-interop puts on the SDTMIG def:Standard of a converted package that states no version
+# (sdtm/define_package.py): that Version is not the sponsor's statement and is not read as one
+IG_NOT_STATED = "COM.SDTMIG.NOT-STATED"
+
+
 def stated_standard(tree: etree._ElementTree, v: DefineVersion) -> tuple[str, str] | None:
-    """(SDTMIG version as written, where it is written) or None when the document does not say."""
+    """(SDTMIG version as written, where it is written) or None when the document does not say (nor does a
+    def:Standard marked IG_NOT_STATED, which names the version msc-interop checked a package against)."""
     root = tree.getroot()
     mdv = next(root.iter(v.odm_tag("MetaDataVersion")), None)
     if mdv is None:
@@ -86,7 +92,8 @@ def stated_standard(tree: etree._ElementTree, v: DefineVersion) -> tuple[str, st
     if v.standard_elements:
         for std in mdv.iter(v.def_tag("Standard")):
             name = (std.get("Name") or "").upper().replace("-", "")
-            if std.get("Type") == "IG" and _IG_NAME.match(name) and std.get("Version"):
+            if std.get("Type") == "IG" and _IG_NAME.match(name) and std.get("Version") and \
+                    std.get(v.def_tag("CommentOID")) != IG_NOT_STATED:
                 return std.get("Version", ""), (f"define.xml def:Standard Name=\"{std.get('Name')}\" "
                                                 f"Version=\"{std.get('Version')}\" (line {std.sourceline})")
         return None
