@@ -9,9 +9,11 @@ from pathlib import Path
 import jsonschema
 import pandas as pd
 import pyreadstat
+from click.testing import CliRunner
 from lxml import etree
 
 from msc_interop import api
+from msc_interop.cli import main
 from msc_interop.sdtm.define import xsd_errors
 
 CREATED = "2026-01-01T00:00:00"
@@ -161,3 +163,41 @@ def test_package_stating_its_version_in_ts_keeps_it(tmp_path: Path) -> None:
     [ig] = [s for s in define.iter(f"{DEF}Standard") if s.get("Type") == "IG"]
     assert ig.get("Version") == "3.2" and ig.get(f"{DEF}CommentOID") is None
     assert json.loads((tmp_path / "a" / "json" / "ae.json").read_text())["metaDataVersionOID"] == "MDV.S1.SDTMIG.3.2"
+
+
+CM_LABELS = {"STUDYID": "Study Identifier", "DOMAIN": "Domain Abbreviation", "USUBJID": "Unique Subject Identifier",
+             "CMSEQ": "Sequence Number", "CMTRT": "Reported Name of Drug, Med, or Therapy"}
+
+
+def _cm_parts(folder: Path, members: tuple[str, str]) -> Path:
+    """CM in two files, cm1.xpt (2 rows, subject 01) and cm2.xpt (1 row, subject 02), XPT members `members`."""
+    package = _package(folder)
+    one = pd.DataFrame({"STUDYID": ["S1"] * 2, "DOMAIN": ["CM"] * 2, "USUBJID": ["S1-01"] * 2, "CMSEQ": [1.0, 2.0],
+                        "CMTRT": ["ASPIRIN", "IBUPROFEN"]})
+    two = pd.DataFrame({"STUDYID": ["S1"], "DOMAIN": ["CM"], "USUBJID": ["S1-02"], "CMSEQ": [1.0],
+                        "CMTRT": ["PARACETAMOL"]})
+    _xpt(package / "cm1.xpt", members[0], one, CM_LABELS, "Concomitant Medications")
+    _xpt(package / "cm2.xpt", members[1], two, CM_LABELS, "Concomitant Medications")
+    return package
+
+
+def test_two_files_of_one_dataset_are_refused_without_telling_to_drop_one(tmp_path: Path) -> None:
+    package = _cm_parts(tmp_path / "in", ("CM", "CM"))
+    run = CliRunner().invoke(main, ["to-sdtm", str(package), "-o", str(tmp_path / "out"), "--created", CREATED])
+    assert run.exit_code == 2, run.output
+    assert "cm1.xpt (2 rows) and cm2.xpt (1 row) both hold dataset CM" in run.output
+    assert "keep one" not in run.output and "combine the files into one CM" in run.output
+    assert "split dataset (CM and up to two more characters" in run.output
+    # validate does not pass over the second file in silence
+    findings = api.validate([package]).findings
+    [second] = [f for f in findings if f.rule_id == "MSC-IO-001"]
+    assert second.file.endswith("cm2.xpt") and second.dataset_or_resource == "CM" and second.severity == "error"
+    assert "as cm1.xpt does, and its rows are not checked" in second.message and "keep one" not in second.message
+
+
+def test_the_advice_works_two_files_named_as_split_datasets_are_read_whole(tmp_path: Path) -> None:
+    package = _cm_parts(tmp_path / "in", ("CM1", "CM2"))  # what the refusal asks for
+    result = api.to_sdtm(package, tmp_path / "out", formats=["json"], created=CREATED, validate=False)
+    assert sorted(p.name for p in (tmp_path / "out" / "json").glob("cm*.json")) == ["cm1.json", "cm2.json"]
+    assert result.study["CM1"]["CMTRT"].tolist() == ["ASPIRIN", "IBUPROFEN"]
+    assert result.study["CM2"]["CMTRT"].tolist() == ["PARACETAMOL"]

@@ -218,7 +218,9 @@ def read_sdtm(path: Path, *, meta: StudyMeta | None = None, not_read: Mapping[st
                              f"{', '.join(f.suffix for f in FORMATS.values())}")
         name, df = FORMATS[fmt].reader(file)
         if name in datasets:
-            raise InputError(f"{file.name} and {source[name].name} both hold dataset {name}; keep one")
+            rows = [f"{n} row{'' if n == 1 else 's'}" for n in (len(datasets[name]), len(df))]
+            raise InputError(f"{source[name].name} ({rows[0]}) and {file.name} ({rows[1]}) both hold dataset {name}: "
+                             f"{one_file_per_dataset(name)}")
         datasets[name] = df
         source[name] = file
     pkg = package_of(datasets, source, path if path.is_dir() else path.parent)
@@ -240,6 +242,14 @@ def read_sdtm(path: Path, *, meta: StudyMeta | None = None, not_read: Mapping[st
         raise InputError(f"{', '.join(files_named) or path}: {exc}") from exc
     study.sources = {name: f.name for name, f in source.items()}
     return study
+
+
+def one_file_per_dataset(name: str) -> str:
+    """What to do with two files that hold the same dataset (neither is dropped: both may be part of it)."""
+    return (f"an SDTM dataset is one file, or split datasets as SDTMIG 4.1.7 names them; combine the files into one "
+            f"{name}, or name each part a split dataset ({name} and up to two more characters, e.g. {name}1, in a "
+            f"file named after it, each with DOMAIN {name[4:] if name.startswith('SUPP') else name}) so that every "
+            "row is read")
 
 
 def study_meta_from_data(datasets: dict[str, pd.DataFrame], sources: Mapping[str, Path] | None = None,

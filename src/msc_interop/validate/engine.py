@@ -301,8 +301,12 @@ def _read_group(fmt: str, paths: list[Path], findings: list[Finding], encoding: 
 def _first_of(name: str, path: Path, fmt: str, files: dict[str, Path], findings: list[Finding]) -> bool:
     """Whether `path` is the first file of dataset `name` in its format folder (else a finding)."""
     if name in files:
-        findings.append(_unreadable(path, f"an SDTM {fmt} dataset",
-                                    f"{files[name].name} already holds dataset {name}; keep one"))
+        from msc_interop.sdtm.formats import one_file_per_dataset
+
+        findings.append(get_rule("MSC-IO-001").finding(
+            file=str(path), dataset=name, kind=f"an SDTM {fmt} dataset",
+            error=f"it holds dataset {name}, as {files[name].name} does, and its rows are not checked: "
+                  f"{one_file_per_dataset(name)}"))
         return False
     return True
 
