@@ -41,7 +41,7 @@ def _ae() -> pd.DataFrame:
 
 
 def _xpt(path: Path, name: str, df: pd.DataFrame, labels: dict[str, str], label: str = "", **kwargs) -> None:
-    pyreadstat.write_xport(df, str(path), table_name=name, file_label=label,
+    pyreadstat.write_xport(df, str(path), table_name=name, file_label=label, file_format_version=5,
                            column_labels=[labels.get(c, "") for c in df.columns], **kwargs)
 
 
@@ -201,3 +201,54 @@ def test_the_advice_works_two_files_named_as_split_datasets_are_read_whole(tmp_p
     assert sorted(p.name for p in (tmp_path / "out" / "json").glob("cm*.json")) == ["cm1.json", "cm2.json"]
     assert result.study["CM1"]["CMTRT"].tolist() == ["ASPIRIN", "IBUPROFEN"]
     assert result.study["CM2"]["CMTRT"].tolist() == ["PARACETAMOL"]
+
+
+def _sas_dates_package(folder: Path) -> Path:
+    """AESTDTC a SAS date-time (DATETIME20.), AEENDTC a number with no format, ASTDT (not SDTM) a SAS date."""
+    package = _package(folder)
+    # SAS counts seconds (date-times) and days (dates) from 1960-01-01: hand-checked,
+    # 2014-01-03T13:45:30 = 19726 days * 86400 + 49530 s = 1704375930 s; 2014-01-11 = 19734 days
+    ae = _ae().drop(columns=["AESTDTC"]).assign(AESTDTC=[1704375930.0, float("nan")], AEENDTC=[19734.0, float("nan")],
+                                                ASTDT=[19726.0, 19729.0])
+    _xpt(package / "ae.xpt", "AE", ae, {**AE_LABELS, "AEENDTC": "End Date/Time of Adverse Event",
+                                        "ASTDT": "Analysis Start Date"}, "Adverse Events",
+         variable_format={"AESTDTC": "DATETIME20", "ASTDT": "DATE9"})
+    return package
+
+
+def test_sas_numeric_dates_are_written_as_iso_8601_text_alike_in_every_file(tmp_path: Path) -> None:
+    package = _sas_dates_package(tmp_path / "in")
+    result = api.to_sdtm(package, tmp_path / "out", formats=["xpt", "json"], created=CREATED, validate=False)
+    data, meta = pyreadstat.read_xport(str(tmp_path / "out" / "xpt" / "ae.xpt"))
+    assert data["AESTDTC"].tolist() == ["2014-01-03T13:45:30", ""]  # a T, not a space: ISO 8601 as SDTM has it
+    assert data["ASTDT"].tolist() == ["2014-01-03", "2014-01-06"]
+    assert data["AEENDTC"].tolist() == ["19734", ""]  # no date format: the number as text, not a guessed date
+    types = meta.readstat_variable_types
+    assert {types[c] for c in ("AESTDTC", "AEENDTC", "ASTDT")} == {"string"}
+    widths = meta.variable_storage_width
+    assert (widths["AESTDTC"], widths["AEENDTC"], widths["ASTDT"]) == (19, 5, 10)
+    doc = json.loads((tmp_path / "out" / "json" / "ae.json").read_text(encoding="utf-8"))
+    columns = {c["name"]: c for c in doc["columns"]}
+    assert [(columns[c]["dataType"], columns[c]["length"]) for c in ("AESTDTC", "AEENDTC", "ASTDT")] == \
+        [("string", 19), ("string", 5), ("string", 10)]
+    for fmt in ("xpt", "json"):
+        items = {i.get("Name"): i for i in etree.parse(str(tmp_path / "out" / fmt / "define.xml")).iter(f"{ODM}ItemDef")
+                 if i.get("OID", "").startswith("IT.AE.")}
+        assert items["AESTDTC"].get("DataType") == "datetime"
+        assert (items["AEENDTC"].get("DataType"), items["AEENDTC"].get("Length")) == ("text", "5")
+        assert (items["ASTDT"].get("DataType"), items["ASTDT"].get("Length")) == ("text", "10")
+    notes = [n for n in result.rejects.notes if n.startswith("ae.xpt: AE.")]
+    assert notes[0] == ("ae.xpt: AE.AESTDTC is a SAS numeric date/time (format DATETIME20.); read and written as "
+                        "ISO 8601 text (e.g. '2014-01-03T13:45:30'), as SDTM has dates")
+    assert any(n.startswith("ae.xpt: AE.AEENDTC is numeric with no SAS date format") for n in notes)
+    assert any(n.startswith("ae.xpt: AE.ASTDT is a SAS numeric date/time (format DATE9.)") for n in notes)
+
+
+def test_validate_reports_a_numeric_dtc_variable_with_its_sas_format(tmp_path: Path) -> None:
+    found = [f for f in api.validate([_sas_dates_package(tmp_path / "in")]).findings if f.rule_id == "MSC-XPT-006"]
+    assert [(f.dataset_or_resource, f.variable_or_path, f.value, f.severity) for f in found] == [
+        ("AE", "AESTDTC", "DATETIME20.", "error"), ("AE", "AEENDTC", "", "error")]  # ASTDT is no --DTC
+    assert "AE.AESTDTC is numeric in the XPT file (SAS format DATETIME20.)" in found[0].message
+    assert "(SAS format none)" in found[1].message
+    clean = _package(tmp_path / "clean")  # character --DTC: no finding
+    assert not [f for f in api.validate([clean]).findings if f.rule_id == "MSC-XPT-006"]

@@ -116,6 +116,21 @@ def _xpt_bytes(*texts: bytes) -> Check:
     return run
 
 
+def _numeric_ae_dates(variable_format: dict[str, str]) -> Check:
+    """The to-sdtm AE alone, its AESTDTC as SAS numbers (days from 1960-01-01) with these formats."""
+    def run(_study: Study, out: Path, tmp: Path) -> list[Finding]:
+        import pyreadstat
+
+        df, meta = pyreadstat.read_xport(str(out / "xpt" / "ae.xpt"))
+        days = pd.to_datetime(df["AESTDTC"].str[:10], errors="coerce") - pd.Timestamp("1960-01-01")
+        df["AESTDTC"] = days.dt.days.astype("float64")
+        pyreadstat.write_xport(df, str(tmp / "ae.xpt"), table_name="AE", file_label=meta.file_label or "",
+                               column_labels=meta.column_labels, file_format_version=5,
+                               variable_format=variable_format)
+        return validate_paths([tmp / "ae.xpt"]).findings
+    return run
+
+
 def _ts_case(define: bool) -> Check:
     """The to-sdtm XPT output whose TS states SDTMIG 3.2 (with or without its define.xml, which states 3.4)."""
     def run(_study: Study, out: Path, tmp: Path) -> list[Finding]:
@@ -210,6 +225,10 @@ CASES: list[tuple[str, str, Check, bool]] = [
     ("MSC-IO-003", "a Windows-1252 apostrophe", _xpt_bytes(b"Alzheimer\x92s"), False),
     ("MSC-IO-004", "an XPT file in Windows-1252", _xpt_bytes(b"Alzheimer\x92s"), True),
     ("MSC-IO-004", "an XPT file in UTF-8", _xpt_bytes("caf\u00e9".encode()), False),
+    ("MSC-XPT-006", "AE.AESTDTC a SAS date (DATE9.)", _numeric_ae_dates({"AESTDTC": "DATE9"}), True),
+    ("MSC-XPT-006", "AE.AESTDTC numbers with no format", _numeric_ae_dates({}), True),
+    ("MSC-XPT-006", "the to-sdtm XPT output (character --DTC)",
+     lambda s, out, tmp: validate_paths([out / "xpt"]).findings, False),
     ("MSC-IO-002", "a path that does not exist",
      lambda s, out, tmp: validate_paths([tmp / "missing"]).findings, True),
     ("MSC-IO-002", "a .txt file", _write("notes.txt", b"hello"), True),

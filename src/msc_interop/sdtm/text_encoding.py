@@ -75,6 +75,7 @@ class DecodeLog:
     encoding: str | None = None
     files: list[FileEncoding] = field(default_factory=list)
     undecodable: list[Undecodable] = field(default_factory=list)
+    dates: list[str] = field(default_factory=list)  # SAS numeric dates read as ISO 8601 text, numeric --DTC
 
     def notes(self) -> list[str]:
         """One line per file read in a non-UTF-8 encoding and per value in no encoding (for reject reports)."""
@@ -85,10 +86,29 @@ class DecodeLog:
         out += [f"{Path(u.file).name} {'row ' + str(u.row) if u.row else 'label'}, {u.variable}: the bytes are text "
                 f"in no encoding tried ({u.tried}); kept as {u.value!r} with the odd bytes written \\xNN"
                 for u in self.undecodable]
-        return out
+        return out + self.dates
 
 
 _LOG: ContextVar[DecodeLog | None] = ContextVar("msc_interop_text_encoding", default=None)
+
+
+def sas_dates_read(file: str, name: str, frame: pd.DataFrame, texts: Mapping[str, str]) -> None:
+    """Say, in the notes of the reads in progress, which numeric variables of an XPT file were read as text
+    (`texts`: variable -> SAS format, "" for none): a SAS date/time (its format says so) as ISO 8601 text, a
+    numeric --DTC with no date format as the text of its numbers (what they count is not stated). SDTM dates are
+    ISO 8601 character values (SDTMIG 3.4 section 4.4.1); `validate` reports the numeric --DTC (MSC-XPT-006)."""
+    log = _LOG.get()
+    if log is None:
+        return
+    for col, fmt in texts.items():
+        first = next((v for v in frame[col] if v), "")
+        if fmt:
+            log.dates.append(f"{file}: {name}.{col} is a SAS numeric date/time (format {fmt}); read and written as "
+                             f"ISO 8601 text (e.g. {first!r}), as SDTM has dates")
+        else:
+            log.dates.append(f"{file}: {name}.{col} is numeric with no SAS date format, so what its numbers count is "
+                             f"not stated; SDTM --DTC is text: written as the text of each number (e.g. {first!r}), "
+                             "not an ISO 8601 date")
 
 
 def check_encoding(name: str | None) -> str | None:

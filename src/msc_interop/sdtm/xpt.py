@@ -34,6 +34,7 @@ from msc_interop.errors import InputError, MscInteropError, OutputLimitError
 from msc_interop.sdtm import text_encoding, xpt_rows, xpt_text
 from msc_interop.sdtm.package import XPT_ATTRS
 from msc_interop.sdtm.xpt_layout import check_xpt_layout
+from msc_interop.sdtm.xpt_read import is_date_format, numeric_formats
 from msc_interop.study import as_text, conform
 
 MAX_NAME = 8
@@ -217,18 +218,38 @@ def read_xpt(path: Path) -> tuple[str, pd.DataFrame]:
     except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, OSError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{path.name}: not a readable SAS XPORT (XPT) file: {exc}") from exc
     name = (meta.table_name or path.stem).upper()
+    # SAS numeric dates as ISO 8601 text, and a numeric --DTC as text too: SDTM --DTC is character (a note each)
+    numeric = {c: f for c, f in numeric_formats(path).items() if c in df.columns}
+    dates = {c: f for c, f in numeric.items() if is_date_format(f)}
+    texts = dates | {c: f for c, f in numeric.items() if c.endswith("DTC")}
     out = {}
     for col in df.columns:
         s = df[col]
-        out[col] = s if pd.api.types.is_numeric_dtype(s) else as_text(s)
+        out[col] = iso_text(s) if col in dates else s if col not in texts and pd.api.types.is_numeric_dtype(s) \
+            else as_text(s)
     frame = pd.DataFrame(out, index=pd.RangeIndex(len(df)))
+    text_encoding.sas_dates_read(path.name, name, frame, texts)
     # what the file states, for a conversion that must keep it (sdtm/package.py)
     # a blank label (XPT v5 allows it; pyreadstat gives None) is "": the package's label, empty
     labels = {k: v or "" for k, v in (meta.column_names_to_labels or {}).items()}
     frame.attrs[XPT_ATTRS] = {"labels": labels, "label": meta.file_label or "",
-                              "lengths": dict(meta.variable_storage_width or {}),
+                              "lengths": {k: w for k, w in (meta.variable_storage_width or {}).items()
+                                          if k not in texts},  # (a number's 8 bytes are no text length)
                               "encoding": text_encoding.encoding_of(path, frame)}
     return name, frame
+
+
+def iso_text(s: pd.Series) -> pd.Series:
+    """A SAS numeric date, date-time or time variable as pyreadstat reads it (date, Timestamp, time objects) as
+    ISO 8601 text: 2014-01-03, 2014-01-03T13:45:30 (SDTMIG --DTC: a T between date and time), 13:45:30;
+    "" for a missing value."""
+    def one(v: object) -> str:
+        if v is None or v is pd.NaT or (isinstance(v, float) and np.isnan(v)):
+            return ""
+        if hasattr(v, "hour") and hasattr(v, "year"):  # a date-time
+            return v.isoformat(timespec="seconds" if not v.microsecond else "milliseconds")  # type: ignore[attr-defined]
+        return v.isoformat() if hasattr(v, "isoformat") else str(v)  # a date, a time
+    return s.astype(object).map(one).astype(object)
 
 
 def _conformed(name: str, df: pd.DataFrame) -> pd.DataFrame:

@@ -18,7 +18,7 @@ numeric variable with a SAS date, time or datetime format (pyreadstat turns thos
 from __future__ import annotations
 
 import mmap
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,7 +75,7 @@ def read_xport_columns(path: Path, encoding: str = "utf-8", metadataonly: bool =
         if any(not v.numeric and v.length < 1 for v in variables) or any(
                 v.numeric and not 2 <= v.length <= 8 for v in variables):
             raise NotHandled("a variable length outside what TS-140 allows")
-        if any(v.numeric and _is_date_format(v.format_name) for v in variables):
+        if any(v.numeric and is_date_format(v.format_name) for v in variables):
             raise NotHandled("a date/time format (pyreadstat converts those to dates)")
         descriptor = raw[_DESCRIPTOR_AT:_DESCRIPTOR_AT + 2 * RECORD]
         row_len = sum(v.length for v in variables)
@@ -141,6 +141,39 @@ def _variables(raw: mmap.mmap) -> tuple[list[_Variable], int]:
     return variables, obs_at
 
 
+def numeric_formats(path: Path) -> dict[str, str]:
+    """Each numeric variable of a one-dataset XPT v5 file -> its SAS format as SAS writes it ("DATETIME20.",
+    "DATE9.", "" for none), from the header alone (a V8 file: as pyreadstat reads its header); {} for a file
+    that cannot be read."""
+    try:
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as raw:
+            if not raw[:RECORD].startswith(_V5_LIBRARY):
+                return _pyreadstat_formats(path)
+            variables, _ = _variables(raw)
+            widths = {k: (int.from_bytes(raw[at + 64:at + 66], "big"), int.from_bytes(raw[at + 66:at + 68], "big"))
+                      for k, at in _namestr_offsets(raw, len(variables))}
+    except (OSError, ValueError, NotHandled):
+        return {}
+    return {v.name: f"{v.format_name}{widths[k][0] or ''}.{widths[k][1] or ''}" if v.format_name else ""
+            for k, v in enumerate(variables) if v.numeric}
+
+
+def _pyreadstat_formats(path: Path) -> dict[str, str]:
+    import pyreadstat
+
+    try:
+        _, meta = pyreadstat.read_xport(str(path), metadataonly=True, encoding="latin1")
+    except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, OSError, ValueError):
+        return {}
+    formats = meta.original_variable_types or {}
+    return {c: formats.get(c) or "" for c, t in (meta.readstat_variable_types or {}).items() if t == "double"}
+
+
+def _namestr_offsets(raw: mmap.mmap, n_vars: int) -> Iterator[tuple[int, int]]:
+    namestr_size = int(raw[_MEMBER_AT + 74:_MEMBER_AT + 78])
+    return ((k, _NAMESTRS_AT + k * namestr_size) for k in range(n_vars))
+
+
 def _row_count(raw: mmap.mmap, obs_at: int, row_len: int) -> int:
     """Whole rows before the blank padding (xpt_layout.check_xpt_layout has already refused a cut file): the
     padding is fewer than 80 blanks, so a trailing all-blank "row" that starts inside it is padding."""
@@ -159,7 +192,8 @@ _DATE_FORMATS = ("DATE", "DDMMYY", "MMDDYY", "YYMMDD", "E8601DA", "B8601DA", "IS
                  "NLDATE", "MINGUO", "JULIAN", "YYQ", "WORDDATE", "DTDATE", "DOWNAME", "YEAR", "QTR", "MONTH")
 
 
-def _is_date_format(name: str) -> bool:
+def is_date_format(name: str) -> bool:
+    """Whether a SAS format (DATE9., DATETIME20., E8601DA., TIME8., ...) shows a number as a date or time."""
     return bool(name) and name.rstrip("0123456789.").startswith(_DATE_FORMATS)
 
 

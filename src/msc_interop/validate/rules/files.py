@@ -111,6 +111,16 @@ def xpt_ascii(ctx: XptFile, meta: RuleMeta) -> Iterable[Finding]:
             yield meta.finding(**where, variable=col, value=label, what=f"the label of {col}")
 
 
+@rule("MSC-XPT-006")
+def xpt_numeric_dtc(ctx: XptFile, meta: RuleMeta) -> Iterable[Finding]:
+    from msc_interop.sdtm.xpt_read import numeric_formats
+
+    for col, fmt in numeric_formats(Path(ctx.path)).items():
+        if col.endswith("DTC"):
+            yield meta.finding(file=str(ctx.path), dataset=ctx.dataset, variable=col, value=fmt,
+                               sas_format=fmt or "none")
+
+
 @rule("MSC-XPT-005")
 def xpt_ascii_values(ctx: XptFile, meta: RuleMeta) -> Iterable[Finding]:
     where = {"file": str(ctx.path), "dataset": ctx.dataset}
