@@ -14,7 +14,7 @@ import re
 
 import pandas as pd
 
-from msc_interop import mappings
+from msc_interop import iso8601, mappings
 from msc_interop.study import VISIT_COLUMNS, StudyMeta
 
 _RULE = re.compile(r"^Study day (?P<dy>-?\d+) \(protocol day (?P<pd>-?\d+)\), window -(?P<b>\d+)/\+(?P<a>\d+) days$")
@@ -67,8 +67,8 @@ def study_start_date(dm: pd.DataFrame | None) -> str:
     for col, failed in (("ARMCD", "SCRNFAIL"), ("ARMNRS", "SCREEN FAILURE")):
         if col in dm.columns:
             enrolled &= dm[col].astype(str).str.upper().ne(failed)
-    consent = dm.loc[enrolled, "RFICDTC"].astype(str).str[:10]
-    complete = consent[consent.str.fullmatch(r"\d{4}-\d{2}-\d{2}")]
+    consent = dm.loc[enrolled, "RFICDTC"].astype(str)
+    complete = consent[consent.str.match(iso8601.COMPLETE_DATE)].str[:10]
     return str(complete.min()) if len(complete) else ""
 
 
