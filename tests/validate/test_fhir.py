@@ -72,8 +72,9 @@ def test_fhir_date_forms_that_fail(value: str, kind: str, why: str) -> None:
 # --- the HL7 examples ------------------------------------------------------------------------------------------
 
 # Judged: the HL7 examples Observation-f203/f204 give valueQuantity a SNOMED CT unit code (258813002 for mmol/L)
-# and reference ranges without units. FHIR allows that; our rule MSC-FHIR-004 requires UCUM (lab results must be
-# computable), so these six findings are expected. Nothing else is reported in the R4 or R5 examples.
+# and reference ranges without units. FHIR allows that (qty-3 asks a system only of a unit code; UCUM is not
+# mandatory), so these six are warnings of MSC-FHIR-011 (UCUM makes lab results computable), never errors.
+# Nothing else is reported in the R4, R4B or R5 examples.
 HL7_EXPECTED = {
     (f"Observation-{ex}.json", path) for ex in ("f203", "f204")
     for path in ("Observation.valueQuantity", "Observation.referenceRange[0].low", "Observation.referenceRange[0].high")
@@ -85,8 +86,26 @@ def test_hl7_examples(shared_dir: Path, version: str) -> None:
     files = sorted((shared_dir / "external" / "fhir-examples" / version).glob("*.json"))
     assert len(files) >= 10
     report = validate_paths(files, fhir_version="R5" if version == "r5" else "R4")
-    assert rule_ids(report.findings) <= {"MSC-FHIR-004"}
+    assert rule_ids(report.findings) <= {"MSC-FHIR-011"}
+    assert {f.severity for f in report.findings} == {"warning"}
     assert {(Path(f.file).name, f.variable_or_path) for f in report.findings} == HL7_EXPECTED
+
+
+@pytest.mark.parametrize(("quantity", "rule", "severity"), [
+    ({"value": 5.4, "unit": "mmol/L", "code": "mmol/L"}, "MSC-FHIR-004", "error"),  # a code without its system
+    ({"value": 5.4, "unit": "mmol/L", "system": "http://snomed.info/sct", "code": "258813002"}, "MSC-FHIR-011",
+     "warning"),
+    ({"value": 5.4, "unit": "mmol/L"}, "MSC-FHIR-011", "warning"),
+    ({"value": 5.4}, "MSC-FHIR-011", "warning"),
+    ({"value": 5.4, "unit": "mmol/L", "system": "http://unitsofmeasure.org", "code": "mmol/L"}, None, None),
+])
+def test_quantity_unit_code_needs_a_system_and_ucum_is_a_warning(
+        tmp_path: Path, quantity: dict[str, object], rule: str | None, severity: str | None) -> None:
+    obs = {"resourceType": "Observation", "id": "q", "status": "final",
+           "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]}, "valueQuantity": quantity}
+    (tmp_path / "q.json").write_text(json.dumps(obs), encoding="utf-8")
+    found = [(f.rule_id, f.severity, f.variable_or_path) for f in fhir_rules([tmp_path / "q.json"], "R4")]
+    assert found == ([] if rule is None else [(rule, severity, "Observation.valueQuantity")])
 
 
 def test_hl7_examples_as_one_bundle_resolve_their_own_references(shared_dir: Path, tmp_path: Path) -> None:

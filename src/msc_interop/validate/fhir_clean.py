@@ -3,7 +3,7 @@
 `validate` on a big NDJSON set spends its time on resources no rule reports. `Clean.check` tells those apart in
 one pass over the parsed dict: a resource is clean when the schema finds it valid (MSC-FHIR-001), its bound codes
 are in their value sets (-002), every Coding has a system and a code and a LOINC one is well formed (-003, -006),
-its quantities are UCUM codes that parse (-004, -005), its interpretation agrees with its value and range (-007),
+its quantities are UCUM codes that parse (-004, -005, -011), its interpretation agrees with its value and range (-007),
 its contained references resolve (-008) and its dates are valid FHIR dates (-010). The walk sees the nodes the
 rules' walk sees (validate/fhir_scan.py: narrative `text` left out, array members that are objects), and each
 test is the rule's own or the helper it calls, so a clean resource is one the rules would not report. Any other

@@ -195,20 +195,27 @@ def coding_system_and_code(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding
 
 
 def _quantities(ctx: FhirContext, meta: RuleMeta) -> list[tuple[FhirItem, str, dict[str, Any]]]:
-    """The quantities with a value at the paths of MSC-FHIR-004 that MSC-FHIR-004 or -005 may report (the scan
-    keeps only those), computed once for both."""
+    """The quantities with a value at the paths of MSC-FHIR-004 that MSC-FHIR-004, -005 or -011 may report (the
+    scan keeps only those), computed once for the three."""
     if ctx.quantities is None:
         ctx.quantities = [(item, path, q) for item in ctx.items for _, path, q in scan(item).quantities]
     return ctx.quantities
 
 
 @rule("MSC-FHIR-004")
+def quantity_code_has_system(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
+    for item, path, q in _quantities(ctx, meta):
+        if q.get("code") and not q.get("system"):
+            yield meta.finding(**ctx.where(item), variable=path, value=q["code"], path=path)
+
+
+@rule("MSC-FHIR-011")
 def quantity_has_ucum(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
     ucum = terms.system("ucum")
     for item, path, q in _quantities(ctx, meta):
         system, code = q.get("system"), q.get("code")
-        if system == ucum and code:
-            continue
+        if (system == ucum and code) or (code and not system):
+            continue  # UCUM, or a code without its system: MSC-FHIR-004 reports that
         if not system:
             problem = f"it has no system (unit '{q.get('unit', '')}')" if q.get("unit") else "it has no unit at all"
         elif system != ucum:

@@ -11,7 +11,7 @@ first one's Coding objects, which are equal in content (the rules only read them
 
 Only what a rule could report is kept: the Codings with no system or no code (MSC-FHIR-003) or a LOINC code
 that is not well formed (MSC-FHIR-006); the quantities (at the paths of MSC-FHIR-004) not in UCUM or whose UCUM
-code does not parse (MSC-FHIR-004, -005); the dates that are not valid FHIR dates (MSC-FHIR-010). Each rule
+code does not parse (MSC-FHIR-004, -005, -011); the dates that are not valid FHIR dates (MSC-FHIR-010). Each rule
 still applies its own test to what is kept, and finds nothing in what is not, so its findings are the same;
 on a clean set the lists are empty and the rules pass over each resource in one test. References are all
 kept: whether one resolves depends on the rest of the set.
@@ -84,7 +84,7 @@ def _ucum_bad(code: str) -> bool:
 
 
 def _quantity_needs_look(q: Any) -> bool:
-    """A quantity that MSC-FHIR-004 or MSC-FHIR-005 may report: with a value, and not a UCUM code that parses."""
+    """A quantity that MSC-FHIR-004, -005 or -011 may report: with a value, and not a UCUM code that parses."""
     if not isinstance(q, dict) or "value" not in q:
         return False
     code = q.get("code")
