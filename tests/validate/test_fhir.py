@@ -121,6 +121,33 @@ def test_hl7_examples_as_one_bundle_resolve_their_own_references(shared_dir: Pat
     assert not any(f.value.startswith("#") for f in unresolved), "contained references resolve"
 
 
+# --- Bundles of other systems: searchset, history, transaction ------------------------------------------------
+
+def _obs(rid: str, **extra: object) -> dict[str, object]:
+    return {"resourceType": "Observation", "id": rid, "status": "final", "subject": {"reference": "Patient/p1"},
+            "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]}, **extra}
+
+
+def _bundle(tmp_path: Path, btype: str, entries: list[dict[str, object]]) -> Path:
+    path = tmp_path / f"{btype}.json"
+    path.write_text(json.dumps({"resourceType": "Bundle", "type": btype, "entry": entries}), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("btype", "reported"), [("searchset", False), ("history", False), ("collection", True)])
+def test_searchset_and_history_bundles_need_not_hold_what_they_reference(
+        tmp_path: Path, btype: str, reported: bool) -> None:
+    entries = [{"fullUrl": "http://h.example/fhir/Observation/o1", "resource": _obs("o1"),
+                **({"search": {"mode": "match"}} if btype == "searchset" else {}),
+                **({"request": {"method": "PUT", "url": "Observation/o1"}} if btype == "history" else {})},
+               {"fullUrl": "http://h.example/fhir/Observation/o2",
+                "resource": _obs("o2", hasMember=[{"reference": "#nowhere"}])}]
+    found = [(f.rule_id, f.value) for f in fhir_rules([_bundle(tmp_path, btype, entries)], "R4")
+             if f.rule_id == "MSC-FHIR-008"]
+    patients = [("MSC-FHIR-008", "Patient/p1")] * 2 if reported else []
+    assert sorted(found) == sorted([*patients, ("MSC-FHIR-008", "#nowhere")])  # contained: checked in any Bundle
+
+
 # --- reading, NDJSON, versions, hooks ------------------------------------------------------------------------------
 
 def test_ndjson_lines_are_located_and_bad_lines_reported(tmp_path: Path) -> None:

@@ -42,6 +42,7 @@ class Container:
     kind: str  # "Bundle" | "NDJSON" | "resource"
     file: str
     label: str
+    bundle_type: str = ""  # Bundle.type of a Bundle (searchset, history, transaction...)
 
 
 @dataclass(slots=True)
@@ -142,7 +143,8 @@ def _detected_version(items: Sequence[FhirItem]) -> str:
 
 def _add_bundle(ctx: FhirContext, path: Path, doc: dict[str, Any]) -> None:
     c = len(ctx.containers)
-    ctx.containers.append(Container("Bundle", str(path), f"the Bundle ({path.name})"))
+    btype = doc.get("type") if isinstance(doc.get("type"), str) else ""
+    ctx.containers.append(Container("Bundle", str(path), f"the Bundle ({path.name})", btype))
     bundle = FhirItem(doc, str(path), None, c, is_bundle=True)
     ctx.items.append(bundle)
     entries = doc.get("entry", [])

@@ -311,10 +311,15 @@ def references_resolve(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
         contained = {c.get("id") for c in item.resource.get("contained", []) if isinstance(c, dict)} \
             if isinstance(item.resource.get("contained"), list) else set()
         base = _base(item.full_url)
+        # search results and versions: the resources they reference need not be in the Bundle
+        kind = "resource" if container.bundle_type in _OPEN_BUNDLES else container.kind
         for path, value in scan(item).references:
-            if _resolves(value, container.kind, idx, contained, base):
+            if _resolves(value, kind, idx, contained, base):
                 continue
             yield meta.finding(**ctx.where(item), variable=path, value=value, path=path, container=container.label)
+
+
+_OPEN_BUNDLES = frozenset({"searchset", "history"})
 
 
 def _resolves(ref: str, kind: str, idx: _Index, contained: set[Any], base: str) -> bool:
