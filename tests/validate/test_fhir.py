@@ -148,6 +148,30 @@ def test_searchset_and_history_bundles_need_not_hold_what_they_reference(
     assert sorted(found) == sorted([*patients, ("MSC-FHIR-008", "#nowhere")])  # contained: checked in any Bundle
 
 
+@pytest.mark.parametrize("btype", ["transaction", "batch", "history"])
+def test_an_entry_with_a_request_or_response_needs_no_resource(tmp_path: Path, btype: str) -> None:
+    """bdl-5: a DELETE (transaction, batch) or a deleted version (history) has no resource; an entry with neither
+    a resource nor a request or response is still reported."""
+    delete = {"request": {"method": "DELETE", "url": "Observation/x"}, **(
+        {"response": {"status": "204"}} if btype == "history" else {})}
+    entries = [{"fullUrl": "urn:uuid:00000000-0000-0000-0000-000000000001", "resource": _obs("o1"),
+                "request": {"method": "PUT", "url": "Observation/o1"}}, delete, {"fullUrl": "urn:uuid:1"}]
+    found = [(f.rule_id, f.row_or_entry) for f in fhir_rules([_bundle(tmp_path, btype, entries)], "R4")
+             if f.rule_id == "MSC-FHIR-001"]
+    assert found == [("MSC-FHIR-001", 2)]
+
+
+@pytest.mark.parametrize(("btype", "versions", "reported"), [
+    ("history", ("1", "1"), False), ("history", (None, None), False),  # bdl-7: except in history bundles
+    ("collection", ("1", "2"), False), ("collection", ("1", "1"), True), ("collection", (None, None), True)])
+def test_versions_of_a_resource_in_a_bundle(tmp_path: Path, btype: str, versions: tuple[str | None, ...],
+                                            reported: bool) -> None:
+    entries = [{"fullUrl": "http://h.example/fhir/Observation/o1",
+                "resource": _obs("o1", **({"meta": {"versionId": v}} if v else {}))} for v in versions]
+    found = [f for f in fhir_rules([_bundle(tmp_path, btype, entries)], "R4") if f.rule_id == "MSC-FHIR-009"]
+    assert [f.row_or_entry for f in found] == ([0, 1] if reported else [])
+
+
 # --- reading, NDJSON, versions, hooks ------------------------------------------------------------------------------
 
 def test_ndjson_lines_are_located_and_bad_lines_reported(tmp_path: Path) -> None:

@@ -153,6 +153,8 @@ def _add_bundle(ctx: FhirContext, path: Path, doc: dict[str, Any]) -> None:
         return
     for i, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, dict) else None
+        if resource is None and isinstance(entry, dict) and (entry.get("request") or entry.get("response")):
+            continue  # bdl-5: a DELETE in a transaction or batch, a deleted version in a history
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             ctx.shape_problems.append((bundle, f"Bundle.entry[{i}].resource", "", i,
                                        "the entry has no resource with a resourceType"))

@@ -346,15 +346,21 @@ def ids_unique(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
     if ctx.index is not None:
         ctx.index.add_ids(ctx)
         return
-    seen: dict[tuple[int, str], list[FhirItem]] = defaultdict(list)
+    seen: dict[tuple[int, str, str], list[FhirItem]] = defaultdict(list)
     for item in ctx.items:
         rid = item.resource.get("id")
-        if item.is_bundle or ctx.containers[item.container].kind == "resource" or not isinstance(rid, str) or not rid:
+        container = ctx.containers[item.container]
+        if item.is_bundle or container.kind == "resource" or not isinstance(rid, str) or not rid:
             continue
-        seen[(item.container, item.label)].append(item)
+        if container.bundle_type == "history":
+            continue  # bdl-7: a history Bundle holds the versions of a resource
+        # bdl-7: entries of one resource with different meta.versionId are its versions
+        meta_ = item.resource.get("meta")
+        version = meta_.get("versionId") if isinstance(meta_, dict) else None
+        seen[(item.container, item.label, version if isinstance(version, str) else "")].append(item)
     counts = Counter({k: len(v) for k, v in seen.items() if len(v) > 1})
-    for (c, label), n in sorted(counts.items()):
-        items = seen[(c, label)]
+    for (c, label, version), n in sorted(counts.items()):
+        items = seen[(c, label, version)]
         kind = ctx.containers[c].kind
         places = ", ".join(f"{'entry' if kind == 'Bundle' else 'line'} {i.entry}" for i in items)
         for item in items:
