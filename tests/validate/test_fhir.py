@@ -172,6 +172,22 @@ def test_versions_of_a_resource_in_a_bundle(tmp_path: Path, btype: str, versions
     assert [f.row_or_entry for f in found] == ([0, 1] if reported else [])
 
 
+def test_findings_in_a_bundles_entries_are_reported_once_at_the_resource(tmp_path: Path) -> None:
+    obs = _obs("o1", effectiveDateTime="2021-02-30", category=[{"coding": [{"code": "laboratory"}]}])
+    obs["code"]["coding"][0]["code"] = "2345-8"  # type: ignore[index]
+    path = _bundle(tmp_path, "collection", [{"fullUrl": "http://h.example/fhir/Patient/p1",
+                                             "resource": {"resourceType": "Patient", "id": "p1"}},
+                                            {"fullUrl": "http://h.example/fhir/Observation/o1", "resource": obs}])
+    data = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps({**data, "timestamp": "2021-02-30T00:00:00Z"}), encoding="utf-8")
+    found = sorted((f.rule_id, f.dataset_or_resource, f.row_or_entry, f.variable_or_path)
+                   for f in fhir_rules([path], "R4"))
+    assert found == [("MSC-FHIR-003", "Observation/o1", 1, "Observation.category[0].coding[0]"),
+                     ("MSC-FHIR-006", "Observation/o1", 1, "Observation.code.coding[0].code"),
+                     ("MSC-FHIR-010", "Bundle", None, "Bundle.timestamp"),
+                     ("MSC-FHIR-010", "Observation/o1", 1, "Observation.effectiveDateTime")]
+
+
 # --- reading, NDJSON, versions, hooks ------------------------------------------------------------------------------
 
 def test_ndjson_lines_are_located_and_bad_lines_reported(tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ from msc_interop.validate.fhir_read import (  # noqa: F401 -- read_fhir, normali
     normalize_version,
     read_fhir,
 )
-from msc_interop.validate.fhir_scan import _date_elements, date_problem, scan
+from msc_interop.validate.fhir_scan import _date_elements, bundle_shell, date_problem, scan
 from msc_interop.validate.model import Finding, RuleMeta
 from msc_interop.validate.registry import crashed, get_rule, params, rule
 from msc_interop.validate.terminology import fhir_date_problem, loinc_problem, ucum_problem
@@ -142,11 +142,8 @@ def structure(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
             yield meta.finding(**ctx.where(item), variable=item.type, value=item.type, path=item.type,
                                error=f"'{item.type}' is not a {ctx.version} resource type ({models} models)")
             continue
-        data = item.resource
-        if item.is_bundle and isinstance(data.get("entry"), list):
-            # the entries' resources are validated one by one (their own locations); the shell here
-            data = {**data, "entry": [{k: v for k, v in e.items() if k != "resource"} if isinstance(e, dict) else e
-                                      for e in data["entry"]]}
+        # the entries' resources are validated one by one (their own locations); the shell here
+        data = bundle_shell(item.resource) if item.is_bundle else item.resource
         try:
             cls.model_validate(data)
         except pydantic.ValidationError as exc:

@@ -167,8 +167,18 @@ def _date_elements() -> dict[str, str]:
     return out
 
 
+def bundle_shell(bundle: dict[str, Any]) -> dict[str, Any]:
+    """A Bundle without its entries' resources: those are items of their own, checked and located there."""
+    entries = bundle.get("entry")
+    if not isinstance(entries, list):
+        return bundle
+    return {**bundle, "entry": [{k: v for k, v in e.items() if k != "resource"} if isinstance(e, dict) else e
+                                for e in entries]}
+
+
 def scan(item: Any) -> _Scan:
-    """One walk over the resource (narrative text.div left out), cached on the item; paths are FHIRPath."""
+    """One walk over the resource (narrative text.div left out; for a Bundle read whole, its shell only, each
+    entry's resource being an item of its own), cached on the item; paths are FHIRPath."""
     if item._scan is None:
         kinds = _date_elements()
         rtype = item.type
@@ -178,7 +188,8 @@ def scan(item: Any) -> _Scan:
         if memo is None:
             memo = _MEMO[rtype] = {}
         dumps, quantity_keys = orjson.dumps, _quantity_steps().get(rtype, {})
-        for key, value in item.resource.items():
+        resource = bundle_shell(item.resource) if item.is_bundle else item.resource
+        for key, value in resource.items():
             kind = type(value)
             if kind is dict or kind is list:
                 per = memo.get(key, _NEW)
