@@ -188,6 +188,23 @@ def test_findings_in_a_bundles_entries_are_reported_once_at_the_resource(tmp_pat
                      ("MSC-FHIR-010", "Observation/o1", 1, "Observation.effectiveDateTime")]
 
 
+@pytest.mark.parametrize("deep", [False, True])
+@pytest.mark.parametrize("form", ["json", "ndjson"])
+def test_a_decimal_written_as_a_json_string_is_an_error(tmp_path: Path, form: str, deep: bool) -> None:
+    """FHIR JSON decimals are JSON numbers; the models take "5.4" (lax), the schema and from-fhir do not."""
+    ucum = {"unit": "mmol/L", "system": "http://unitsofmeasure.org", "code": "mmol/L"}
+    good, bad = _obs("o1", valueQuantity={"value": 5.4, **ucum}), _obs("o2", valueQuantity={"value": "5.4", **ucum})
+    if form == "json":
+        path = _bundle(tmp_path, "collection", [{"fullUrl": f"urn:uuid:{n}", "resource": r}
+                                                for n, r in enumerate([good, bad])])
+    else:
+        path = tmp_path / "Observation.ndjson"
+        path.write_text(f"{json.dumps(good)}\n{json.dumps(bad)}\n", encoding="utf-8")
+    found = [(f.rule_id, f.severity, f.dataset_or_resource, f.variable_or_path, f.value)
+             for f in fhir_rules([path], "R4", deep=deep) if f.rule_id != "MSC-FHIR-008"]
+    assert found == [("MSC-FHIR-001", "error", "Observation/o2", "Observation.valueQuantity.value", "5.4")]
+
+
 # --- reading, NDJSON, versions, hooks ------------------------------------------------------------------------------
 
 def test_ndjson_lines_are_located_and_bad_lines_reported(tmp_path: Path) -> None:

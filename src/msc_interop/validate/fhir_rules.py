@@ -48,6 +48,7 @@ from msc_interop.validate.terminology import fhir_date_problem, loinc_problem, u
 loinc_problem, ucum_problem = functools.lru_cache(4096)(loinc_problem), functools.lru_cache(4096)(ucum_problem)
 
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DECIMAL = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")  # what the models take as a decimal
 
 FhirHook = Callable[[Sequence[Path], str], Iterable[Finding]]
 FHIR_HOOKS: dict[str, FhirHook] = {}
@@ -134,6 +135,11 @@ def structure(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
         yield meta.finding(**where, variable=path, value=value, path=path, error=message)
     dates = _date_elements()
     passed = _schema_passed(ctx)
+    strings: dict[int, list[tuple[str, str]]] = defaultdict(list)  # "5.4": the models take it, FHIR JSON does not
+    for item, path, q in _quantities(ctx, meta):
+        value = q.get("value")
+        if type(value) is str and _DECIMAL.match(value):
+            strings[id(item)].append((path, value))
     for n, item in enumerate(ctx.items):
         if n in passed:
             continue  # a type the schema holds, valid by it
@@ -158,6 +164,9 @@ def structure(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
                 shown = value if isinstance(value, str | int | float | bool) else ""
                 yield meta.finding(**ctx.where(item), variable=path, value=shown, path=path,
                                    error=f"{err.get('msg', '')} ({models} models)")
+        for path, value in strings.get(id(item), ()):
+            yield meta.finding(**ctx.where(item), variable=f"{path}.value", value=value, path=f"{path}.value",
+                               error=f"a decimal is a JSON number in FHIR JSON, not a string: {value}, not \"{value}\"")
 
 
 @rule("MSC-FHIR-002")

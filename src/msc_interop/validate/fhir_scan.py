@@ -84,9 +84,12 @@ def _ucum_bad(code: str) -> bool:
 
 
 def _quantity_needs_look(q: Any) -> bool:
-    """A quantity that MSC-FHIR-004, -005 or -011 may report: with a value, and not a UCUM code that parses."""
+    """A quantity that MSC-FHIR-004, -005 or -011 may report: with a value, and not a UCUM code that parses; or
+    MSC-FHIR-001: a value written as a JSON string."""
     if not isinstance(q, dict) or "value" not in q:
         return False
+    if type(q["value"]) is str:
+        return True
     code = q.get("code")
     if q.get("system") != _system("ucum") or not code:
         return True
