@@ -51,3 +51,41 @@ def test_hospital_ecg_report_with_components_lands_in_eg(tmp_path: Path) -> None
     assert counts["Observation"]["read"] == 3
     assert counts["Observation"]["skipped"] == 0  # the vital sign (8867-4): not EG, not a lab result, but VS
     assert study["VS"][["VSTESTCD", "VSORRES", "VSORRESU"]].values.tolist() == [["HR", "80", "beats/min"]]
+
+
+def test_ecg_8xxx_loincs_are_read_as_the_aggregate_tests(tmp_path: Path) -> None:
+    """US Core's clinical-test LOINCs 8625-6 / 8633-0 / 8634-8 / 8636-3 (category procedure, alone or as components
+    of a 12-lead report) land in EG as PRAG / QRSAG / QTAG / QTCUNSAG (QTc with no method: not QTcF); the writer
+    keeps writing ecg.yaml's own LOINCs."""
+    from msc_interop.fhir.resources.ecg import _loinc_of
+
+    proc = [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                         "code": "procedure"}]}]
+
+    def obs(oid: str, code: str, value: float, unit: str) -> dict:
+        return {"resourceType": "Observation", "id": oid, "status": "final", "category": proc,
+                "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2021-07-02T10:00:00",
+                **_q(code, value, unit)}
+
+    report = {"resourceType": "Observation", "id": "r1", "status": "final", "category": proc,
+              "code": {"coding": [{"system": LOINC, "code": "11524-6"}]}, "subject": {"reference": "Patient/p1"},
+              "effectiveDateTime": "2021-07-01T10:00:00",
+              "component": [_q("8625-6", 0.16, "s"), _q("8633-0", 90, "ms"), _q("8634-8", 400, "ms")]}
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "p1"}}, {"resource": report},
+        {"resource": obs("e1", "8625-6", 170, "ms")}, {"resource": obs("e2", "8633-0", 95, "ms")},
+        {"resource": obs("e3", "8634-8", 410, "ms")}, {"resource": obs("e4", "8636-3", 430, "ms")}]}
+    path = tmp_path / "ecg.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    study, report_ = read_fhir([path])
+    eg = study["EG"]
+    got = sorted(zip(eg["EGDTC"].str[:10], eg["EGTESTCD"], eg["EGORRES"], strict=True))
+    assert got == [("2021-07-01", "PRAG", "160"), ("2021-07-01", "QRSAG", "90"), ("2021-07-01", "QTAG", "400"),
+                   ("2021-07-02", "PRAG", "170"), ("2021-07-02", "QRSAG", "95"), ("2021-07-02", "QTAG", "410"),
+                   ("2021-07-02", "QTCUNSAG", "430")]
+    assert set(eg.loc[eg["EGTESTCD"] == "QTCUNSAG", "EGTEST"]) == {"QTc Corr Method Unspecified, Aggregate"}
+    counts = {c["form"]: c for c in report_.form_counts()}
+    assert counts["Observation"]["converted"] == 5 and counts["Observation"]["skipped"] == 0
+    # read-only alternatives: the writer's LOINC per test is unchanged
+    assert {t: _loinc_of()[t][0] for t in ("PRAG", "QRSAG", "QTAG")} == {
+        "PRAG": "44976-9", "QRSAG": "44973-6", "QTAG": "44975-1"}

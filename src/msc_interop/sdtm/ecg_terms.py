@@ -71,7 +71,7 @@ def loinc_index() -> dict[str, str]:
     """LOINC -> EGTESTCD (the interval tests and the interpretation)."""
     out = {t["loinc"]: t["testcd"] for t in _data()["tests"]}
     for t in _data()["tests"]:
-        out.update({c: t["testcd"] for c in t.get("other_loinc", ())})
+        out.update({o["code"]: t["testcd"] for o in t.get("other_loinc", ())})
     out[interpretation()["loinc"]] = interpretation()["testcd"]
     return out
 
