@@ -50,3 +50,40 @@ def test_hospital_vital_signs_land_in_vs(tmp_path: Path, version: str) -> None:
     assert set(vs["VSDTC"]) == {"2021-03-04T08:15"} and list(study["LB"]["LBTESTCD"]) == ["HGB"]
     counts = {c["form"]: c for c in report.form_counts()}
     assert (counts["Observation"]["read"], counts["Observation"]["converted"]) == (4, 4)  # the panel is one
+
+
+def test_vital_signs_not_done_as_lb(tmp_path: Path) -> None:
+    """SDTMIG 4.5.1.2, as LB: a dataAbsentReason (of the Observation or of a panel's component) gives VSSTAT NOT DONE
+    and VSREASND; a panel with both components absent gives two such records; a vital sign with no value and no
+    dataAbsentReason (status registered) is rejected; a component with neither is named in the report."""
+    dar = {"dataAbsentReason": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
+                                            "code": "not-performed", "display": "Not Performed"}]}}
+    sys_, dia = ({"coding": [{"system": LOINC, "code": c}]} for c in ("8480-6", "8462-4"))
+    resources = [
+        {"resourceType": "Patient", "id": "p1"},
+        _obs("hr", "8867-4", dataAbsentReason={"text": "Patient refused"}),
+        _obs("bp1", "85354-9", component=[{"code": sys_, "valueQuantity": _q(130, "mm[Hg]")}, {"code": dia, **dar}]),
+        _obs("bp2", "85354-9", effectiveDateTime="2021-03-05", component=[{"code": sys_, **dar}, {"code": dia, **dar}]),
+        _obs("bp3", "85354-9", effectiveDateTime="2021-03-06",
+             component=[{"code": sys_, "valueQuantity": _q(120, "mm[Hg]")}, {"code": dia}]),
+        {**_obs("reg", "8867-4"), "status": "registered"},
+    ]
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps({"resourceType": "Bundle", "type": "collection",
+                                "entry": [{"resource": r} for r in resources]}), encoding="utf-8")
+    study, report = read_fhir([path])
+    vs = study["VS"].sort_values(["VSDTC", "VSTESTCD"])
+    got = vs[["VSDTC", "VSTESTCD", "VSORRES", "VSSTAT", "VSREASND"]].values.tolist()
+    assert got == [
+        ["2021-03-04T08:15", "DIABP", "", "NOT DONE", "Not Performed"],
+        ["2021-03-04T08:15", "HR", "", "NOT DONE", "Patient refused"],
+        ["2021-03-04T08:15", "SYSBP", "130", "", ""],
+        ["2021-03-05", "DIABP", "", "NOT DONE", "Not Performed"],
+        ["2021-03-05", "SYSBP", "", "NOT DONE", "Not Performed"],
+        ["2021-03-06", "SYSBP", "120", "", ""],
+    ]
+    lines = [(x.field, x.reason) for x in report.sorted()]
+    assert ("Observation.value[x]", "Bundle entry 5: no value and no dataAbsentReason") in lines
+    assert any(f == "Observation.component.value[x]" and "converted without DIABP" in why for f, why in lines)
+    counts = {c["form"]: c for c in report.form_counts()}["Observation"]
+    assert (counts["converted"], counts["rejected"], counts["skipped"]) == (4, 1, 0)

@@ -12,6 +12,9 @@ Hospital Observations: category vital-signs, or a LOINC of mappings/vital_signs.
 called from the lab reader); the test comes from the LOINC, the unit from the Quantity's UCUM code per test
 ("/min": beats/min for a heart rate, breaths/min for a respiratory rate); a blood-pressure panel (85354-9) becomes
 one VS record per component. A vital sign the mapping has no test for is skipped and counted (exit 0).
+Not done (SDTMIG 4.5.1.2, as LB): a dataAbsentReason, of the Observation or of a panel's component, gives a record
+with VSORRES empty, VSSTAT NOT DONE and VSREASND its text; a vital sign with neither value nor dataAbsentReason is
+rejected ("no value"), and a panel component with neither is named in the report (converted without it).
 """
 
 from __future__ import annotations
@@ -162,8 +165,9 @@ def _differs_num(a: pd.Series, b: pd.Series) -> np.ndarray:
 
 # --- reading -------------------------------------------------------------------------------------------------
 
-_ROW = ["STUDYID", "DOMAIN", "USUBJID", "VSTESTCD", "VSTEST", "VSORRES", "VSORRESU", "VSDTC", "VSSEQ", "VISITNUM",
-        "VISIT", "EPOCH"]
+_ROW = ["STUDYID", "DOMAIN", "USUBJID", "VSTESTCD", "VSTEST", "VSORRES", "VSORRESU", "VSSTAT", "VSREASND", "VSDTC",
+        "VSSEQ", "VISITNUM", "VISIT", "EPOCH"]
+_NOT_DONE = "NOT DONE"
 
 
 def read_vital_signs(r: ReadContext, rfstdtc: dict[str, str], studyid: str) -> pd.DataFrame | None:
@@ -184,8 +188,7 @@ def read_vital_signs(r: ReadContext, rfstdtc: dict[str, str], studyid: str) -> p
         own = own_test(rec)
         parts = _parts(rec, own)
         if not parts:
-            r.skip("Observation", "category vital-signs: a vital sign mappings/vital_signs.yaml has no test for "
-                   "(its LOINC is not there)")
+            r.skip("Observation", _no_parts_reason(rec))
             continue
         if rec.effective_orig is not None:
             vsdtc = rec.effective_orig
@@ -195,22 +198,33 @@ def read_vital_signs(r: ReadContext, rfstdtc: dict[str, str], studyid: str) -> p
                 r.reject(loc, "Observation", f"Observation.{rec.effective_el}", memo.dtc_reason(rec.effective),
                          rec.effective, code="REJ-FHIR-006")
                 continue
-        made, bad = [], None
-        for testcd, name, value in parts:
+        made, bad, missing = [], None, []
+        for testcd, name, value, absent in parts:
+            if own is None and not _has_value(value):
+                if absent is not None:  # not done (SDTMIG 4.5.1.2): no result, the status and the reason
+                    made.append((testcd, name, "", "", _NOT_DONE, text(absent)))
+                else:
+                    missing.append(testcd)
+                continue
             orres, unit, why = _result(testcd, value, own is not None)
             if why:
                 bad = why
                 break
-            made.append((testcd, name, orres, unit))
+            made.append((testcd, name, orres, unit, "", ""))
+        if bad is None and not made:
+            bad = ("Observation.value[x]", "no value and no dataAbsentReason", "", "REJ-FHIR-006")
         if bad is not None:
             r.reject(loc, "Observation", bad[0], bad[1], bad[2], code=bad[3])
             continue
+        for testcd in missing:  # a panel's component with nothing: the record converted without it, said
+            r.note_field(loc, "Observation", "Observation.component.value[x]", f"converted without {testcd}: its "
+                         "component has no value and no dataAbsentReason", testcd, code="REJ-FHIR-006")
         enc = memo.encounter(loc, rec.encounter)
         seq = text(rec.seq).rsplit("/", 1)[-1] if rec.seq is not None else ""
         vsseq = int(seq) if seq.lstrip("-").isdigit() and len(made) == 1 else None
         visit = (vsseq, enc.get("VISITNUM"), enc.get("VISIT", ""), enc.get("EPOCH", ""))
-        for testcd, name, orres, unit in made:  # a tuple per row (_ROW): a million dicts cost more than their data
-            rows.append((studyid, DOMAIN, usubjid, testcd, name, orres, unit, vsdtc, *visit))
+        for made_row in made:  # a tuple per row (_ROW): a million dicts cost more than their data
+            rows.append((studyid, DOMAIN, usubjid, *made_row, vsdtc, *visit))
             over.append(rec.carried or {})
         if rec.supp:
             r.obs_supp += rec.supp
@@ -220,6 +234,8 @@ def read_vital_signs(r: ReadContext, rfstdtc: dict[str, str], studyid: str) -> p
         return pd.DataFrame(columns=["STUDYID", "DOMAIN", "USUBJID", "VSSEQ", "VSTESTCD", "VSTEST"])
     frame = pd.DataFrame(rows, columns=_ROW)
     del rows
+    if not frame["VSSTAT"].astype(bool).any():  # no record not done: no VSSTAT / VSREASND columns
+        frame = frame.drop(columns=["VSSTAT", "VSREASND"])
     df = apply_overrides(frame, over)
     std = vital_signs.standardize(df["VSTESTCD"], df["VSORRES"], df["VSORRESU"])
     for c in ("VSSTRESC", "VSSTRESN", "VSSTRESU"):  # derived where the record does not carry its own
@@ -229,29 +245,67 @@ def read_vital_signs(r: ReadContext, rfstdtc: dict[str, str], studyid: str) -> p
     return seq_where_missing(df, DOMAIN)
 
 
-def _parts(rec: Any, own: str | None) -> list[tuple[str, str, tuple]]:
-    """(VSTESTCD, VSTEST, value fields) per VS record the Observation holds: one, or one per component of a panel."""
+def _parts(rec: Any, own: str | None) -> list[tuple[str, str, tuple, Any]]:
+    """(VSTESTCD, VSTEST, value fields, dataAbsentReason text or None) per VS record the Observation holds: one, or
+    one per component of a panel (a component with a vital-sign code, whatever its value)."""
     value = (rec.vkind, rec.qvalue, rec.qorig, rec.qcomp, rec.vtext, rec.qunit, rec.qcode, rec.qunit_text)
     if own:
-        return [(own, text(rec.cdisc_display_text) or _own_display(rec, own), value)]
+        return [(own, text(rec.cdisc_display_text) or _own_display(rec, own), value, rec.absent)]
     index = vital_signs.loinc_index()
     for code in rec.loinc_codes or ():
         if code in index:
             t = vital_signs.test(index[code])
-            return [(t.testcd, t.test, value)]
+            return [(t.testcd, t.test, value, rec.absent)]
     out = []
     for comp in rec.components or ():
         if not isinstance(comp, dict):
             continue
         codes = [c.get("code") for c in (comp.get("code") or {}).get("coding") or () if isinstance(c, dict)]
         testcd = next((index[c] for c in codes if c in index), None)
-        q = comp.get("valueQuantity")
-        if testcd is None or not isinstance(q, dict):
+        if testcd is None:
             continue
         t = vital_signs.test(testcd)
-        out.append((t.testcd, t.test, ("q", q.get("value"), None, q.get("comparator"), None, q.get("unit"),
-                                       q.get("code"), text(q.get("unit")))))
+        out.append((t.testcd, t.test, _component_value(comp), _absent(comp.get("dataAbsentReason"))))
     return out
+
+
+def _component_value(comp: dict[str, Any]) -> tuple:
+    """The value fields (as _parts gives them) of a panel's component."""
+    q = comp.get("valueQuantity")
+    if isinstance(q, dict):
+        return ("q", q.get("value"), None, q.get("comparator"), None, q.get("unit"), q.get("code"), text(q.get("unit")))
+    cc = comp.get("valueCodeableConcept")
+    if isinstance(cc, dict):
+        shown = cc.get("text") or next((c.get("display") or c.get("code") for c in cc.get("coding") or ()
+                                        if isinstance(c, dict)), None)
+        return ("cc", None, None, None, shown, None, None, "")
+    if isinstance(comp.get("valueString"), str):
+        return ("s", None, None, None, comp["valueString"], None, None, "")
+    other = next((k for k in comp if k.startswith("value")), None)
+    return ("other:" + other if other else None, None, None, None, None, None, None, "")
+
+
+def _absent(dar: Any) -> str | None:
+    """The text of a dataAbsentReason (as the lab Flattener reads it), None without one."""
+    if not isinstance(dar, dict):
+        return None
+    return dar.get("text") or next((c.get("display") or c.get("code") for c in dar.get("coding") or ()
+                                    if isinstance(c, dict)), "unknown")
+
+
+def _has_value(value: tuple) -> bool:
+    """Whether value fields hold a result (a number, a coded or string result, or another value[x] kind)."""
+    vkind, qvalue, qorig = value[0], value[1], value[2]
+    return (vkind == "q" and (qvalue is not None or qorig is not None)) or (vkind is not None and vkind != "q")
+
+
+def _no_parts_reason(rec: Any) -> str:
+    """Why a vital sign gives no VS record (its code is no test of mappings/vital_signs.yaml, nor a panel with one)."""
+    panel = next((c for c in rec.loinc_codes or () if c in vital_signs.panels()), None)
+    if panel is not None:
+        return (f"category vital-signs: a panel ({panel}) none of whose components has a vital-sign code "
+                "mappings/vital_signs.yaml knows")
+    return "category vital-signs: a vital sign mappings/vital_signs.yaml has no test for (its LOINC is not there)"
 
 
 def _own_display(rec: Any, testcd: str) -> str:
@@ -263,6 +317,8 @@ def _result(testcd: str, value: tuple, own: bool) -> tuple[str, str, tuple | Non
     """(VSORRES, VSORRESU, None) of one value, or ("", "", (field, reason, value, code)) when it cannot be read."""
     vkind, qvalue, qorig, qcomp, vtext, qunit, qcode, qunit_text = value
     orres = result_text(vkind, qvalue, qorig, qcomp, vtext)
+    if isinstance(vkind, str) and vkind.startswith("other:"):
+        return "", "", ("Observation.value[x]", f"a {vkind[6:]} result has no VS form here", vkind[6:], "REJ-FHIR-006")
     if vkind != "q":
         return orres, "", None
     if own:  # msc-interop wrote the CDISC unit as valueQuantity.unit
