@@ -106,13 +106,12 @@ OBSERVATION_USED = [
     ("valueQuantity._value.extension[0].valueString", "string"), ("interpretation", "list"),
     ("interpretation[0].text", "string"), ("specimen", "object"), ("specimen.reference", "string"),
     ("contained[0].type", "object"), ("referenceRange", "list"), ("referenceRange[0].low", "object"),
-    ("referenceRange[0].high.value", "number"), ("extension", "list"),
+    ("referenceRange[0].high.value", "number"), ("referenceRange[0].low.unit", "string"), ("extension", "list"),
     ("extension[1].extension[0].valueString", "string"), ("dataAbsentReason", "object"),
 ]
 OBSERVATION_KEPT = [("encounter", "object"), ("encounter.reference", "string")]  # converted without a visit
 OBSERVATION_IGNORED = [("note", "list"), ("issued", "string"), ("method", "object"),
-                       ("code.coding[1].userSelected", "boolean"), ("referenceRange[0].low.unit", "string"),
-                       ("meta.source", "string")]
+                       ("code.coding[1].userSelected", "boolean"), ("meta.source", "string")]
 
 PATIENT_USED = [("id", "string"), ("identifier", "list"), ("identifier[0]", "object"),
                 ("identifier[0].value", "string"), ("identifier[0].system", "string")]

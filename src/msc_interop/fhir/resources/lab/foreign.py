@@ -13,6 +13,7 @@ from msc_interop import mappings
 from msc_interop.fhir import terms
 from msc_interop.fhir.common import float_text, number_back, text
 from msc_interop.fhir.read_common import cdisc_unit, unitless_ucum
+from msc_interop.fhir.resources.lab import ranges
 from msc_interop.fhir.resources.lab.sponsor import SponsorTests, specimen
 
 
@@ -117,9 +118,10 @@ def foreign_lab(rec: Any, row: dict[str, Any], testcd: str | None, sponsor: Spon
         row["LBSTRESC"] = float_text(stresn) if not rec.qcomp else text(rec.qcomp) + float_text(
             round(value * factor, decimals))
         row["LBSTRESU"] = std_unit
-        for name, val in (("LO", rec.rr_low), ("HI", rec.rr_high)):
-            row[f"LBORNR{name}"] = number_back(val) if val is not None else ""
-            row[f"LBSTNR{name}"] = round(float(val) * factor, decimals) if val is not None else np.nan
+        if not ranges.in_value_unit(rec, row, testcd if test else None, unit, standard_conversion, decimals):
+            for name, val in (("LO", rec.rr_low), ("HI", rec.rr_high)):
+                row[f"LBORNR{name}"] = number_back(val) if val is not None else ""
+                row[f"LBSTNR{name}"] = round(float(val) * factor, decimals) if val is not None else np.nan
     elif rec.vkind in ("cc", "s"):
         row["LBORRES"] = text(rec.vtext)
         row["LBSTRESC"] = text(rec.vtext)

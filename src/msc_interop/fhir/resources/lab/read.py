@@ -30,6 +30,7 @@ from msc_interop.fhir.read_common import (
     study_days,
     subject_of,
 )
+from msc_interop.fhir.resources.lab import ranges
 from msc_interop.fhir.resources.lab.foreign import (
     ForeignLookups,
     foreign_lab,
@@ -55,7 +56,7 @@ FLAT_COLUMNS = (
     "lab_category", "categories", "category_codes", "cdisc_code", "ncit_code", "loinc_codes", "code_text",
     "other_codes",
     "cdisc_code_text", "cdisc_display_text", "loinc_code_text", "code_display", "performer", "interpretation_text",
-    "interpretation_codes", "specimen_text", "rr_low", "rr_high", "rr_low_text", "rr_high_text",
+    "interpretation_codes", "specimen_text", "rr_low", "rr_high", "rr_low_text", "rr_high_text", "rr_unit", "rr_note",
     # whether the Observation has a code element; the first of these elements without its FHIR shape, or None
     "has_code", "static_problem",
     # value[x] (valueQuantity once per distinct value); for a valueQuantity, result_text() and text() of the unit
@@ -267,12 +268,13 @@ class Flattener:
         return text_, [(c.get("system"), c["code"]) for c in _codings(it) if c.get("code") is not None]
 
     def _range(self, reference_range: Any) -> tuple:
-        rr = (reference_range or [None])[0] or {}
+        rr, note = ranges.pick(reference_range)  # the normal range (lab/ranges.py), and what to say about the others
         low, high = rr.get("low") or {}, rr.get("high") or {}
         low_value, high_value = low.get("value"), high.get("value")
         low_orig = self._kept(low.get("_value"), self.url_orig) if low else None
         high_orig = self._kept(high.get("_value"), self.url_orig) if high else None
-        return low_value, high_value, range_text(low_value, low_orig), range_text(high_value, high_orig)
+        return (low_value, high_value, range_text(low_value, low_orig), range_text(high_value, high_orig),
+                ranges.limit_unit(rr), note)
 
     def _carried(self, extension: Any) -> tuple[dict[str, Any], bool, ShapeProblem | None]:
         """The carried SDTM variables (read_carried), whether there are SUPP-- records (read_supplemental), and
@@ -405,6 +407,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
                 (imap.cdisc(c) or "" for s, c in rec.interpretation_codes if s == imap_system), ""), ""
         else:
             nrind, nrind_given = foreign_nrind(rec.interpretation_text, rec.interpretation_codes)
+        range_note = rec.rr_note
         if own:  # written by msc-interop: exact decoding
             test = (rec.cdisc_code, rec.cdisc_display_text) if type(rec.cdisc_code) is str and rec.cdisc_code else \
                 own_test(rec, foreign)
@@ -431,6 +434,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
             row: dict[str, Any] = {"STUDYID": studyid, "DOMAIN": "LB", "USUBJID": usubjid,
                                    "LBNAM": memo.lab_name(rec.performer), "LBDTC": lbdtc, "LBNRIND": nrind}
             bad = foreign_lab(rec, row, mapped, sponsor)
+            range_note = row.pop(ranges.NOTE_KEY, None) or range_note
             if bad:
                 r.reject(loc, "Observation", bad[0], bad[1], bad[2], code=bad[3])
                 continue
@@ -449,6 +453,8 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
         if rec.problem is not None:
             fld, reason, value, code, _ = rec.problem
             r.note_field(loc, "Observation", fld, reason, value, code=code)
+        if range_note:
+            r.note_field(loc, "Observation", "Observation.referenceRange", range_note, code="REJ-FHIR-006")
         if nrind_given:
             r.note_field(loc, "Observation", "Observation.interpretation", "converted without LBNRIND: the "
                          "interpretation is no v3-ObservationInterpretation code mapped to NRIND and its text no "

@@ -26,7 +26,10 @@ OBSERVATION = Shape("Observation", [
     "interpretation.text", "interpretation.coding.system", "interpretation.coding.code",
     "specimen.reference", "contained(Specimen).id", "contained(Specimen).type.text",
     "contained(Specimen).type.coding.display",
-    *_quantity("referenceRange.low"), *_quantity("referenceRange.high"),
+    *_quantity("referenceRange.low"), *_quantity("referenceRange.high"), "referenceRange.low.unit",
+    "referenceRange.low.system", "referenceRange.low.code", "referenceRange.high.unit", "referenceRange.high.system",
+    "referenceRange.high.code", "referenceRange.type.coding.system", "referenceRange.type.coding.code",
+    "referenceRange.type.text",
     *EXTENSION_PATHS,
 ], kept={"encounter": "a visit"})
 

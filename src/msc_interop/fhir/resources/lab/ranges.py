@@ -1,0 +1,103 @@
+"""Which Observation.referenceRange gives LBORNRLO/HI, and in which unit (lab/read.py and lab/foreign.py).
+
+LB holds the normal range (SDTMIG LBORNRLO/HI: "normal range"), so of several ranges the one typed `normal`
+(referencerange-meaning) is taken, else one with no type; a range of another type (treatment, therapeutic...)
+only when it is the only one, said in a note. Ranges not taken are said in a note too (never dropped silently).
+
+A range whose limits carry a unit other than the value's is converted to the value's unit with the test's unit
+factors of lab_tests.yaml (rounded to the significant digits the limit was written with, at least 2), else left empty
+with a note: a range is never labelled with a unit it was not given in.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from msc_interop.fhir import terms
+from msc_interop.fhir.common import number_back, text
+from msc_interop.fhir.read_common import cdisc_unit, unitless_ucum
+
+NOTE_KEY = "_range_note"  # an LB row's note about its range (foreign_lab sets it, read_observations says it)
+
+
+@functools.cache
+def _meaning_system() -> str:
+    return terms.system("referencerange_meaning")
+
+
+def _type_codes(rr: dict[str, Any]) -> list[str]:
+    typ = rr.get("type")
+    codings = typ.get("coding") if isinstance(typ, dict) else None
+    return [text(c.get("code")) for c in codings or () if isinstance(c, dict) and c.get("system") == _meaning_system()]
+
+
+def _type_shown(rr: dict[str, Any]) -> str:
+    typ = rr.get("type") if isinstance(rr.get("type"), dict) else {}
+    codes = [text(c.get("code")) for c in typ.get("coding") or () if isinstance(c, dict) and c.get("code")]
+    return ", ".join(codes) or text(typ.get("text")) or "untyped"
+
+
+def pick(reference_range: Any) -> tuple[dict[str, Any], str | None]:
+    """The range LB takes (an empty dict: none) and a note (None: nothing to say)."""
+    ranges = [r for r in reference_range or () if isinstance(r, dict)]
+    if not ranges:
+        return {}, None
+    normal = [r for r in ranges if "normal" in _type_codes(r)]
+    untyped = [r for r in ranges if r.get("type") is None]
+    chosen = (normal or untyped or [None])[0]
+    if chosen is None and len(ranges) == 1:
+        return ranges[0], (f"converted with a referenceRange of type {_type_shown(ranges[0])} as LBORNRLO/LBORNRHI: "
+                           "the only range given, not a normal one")
+    others = [_type_shown(r) for r in ranges if r is not chosen]
+    if chosen is None:
+        return {}, (f"converted without LBORNRLO/LBORNRHI: no referenceRange of type normal or without a type "
+                    f"(given: {', '.join(others)})")
+    return chosen, (f"converted without the referenceRange(s) of type {', '.join(others)}: LB holds the normal "
+                    "range" if others else None)
+
+
+def limit_unit(rr: dict[str, Any]) -> tuple[Any, Any, Any] | None:
+    """(system, code, unit) of the range's limits (the low one's, else the high one's); None when they carry none."""
+    for q in (rr.get("low"), rr.get("high")):
+        if isinstance(q, dict) and (q.get("code") or q.get("unit")):
+            return q.get("system"), q.get("code"), q.get("unit")
+    return None
+
+
+def _significant(limit_text: str) -> int:
+    digits = limit_text.lstrip("+-").replace(".", "").lstrip("0")
+    return max(len(digits.split("e")[0].split("E")[0]), 2)
+
+
+def in_value_unit(rec: Any, row: dict[str, Any], testcd: str | None, value_unit: str, conversion: Any,
+                  decimals: int) -> bool:
+    """Put the range of `rec` in the value's unit when its limits carry another one (True: the row's LBORNR/LBSTNR
+    were set here). `conversion(testcd, unit)`: (factor to the standard unit, standard unit) or None; without one
+    for the range's unit the range is left empty and the row gets a note."""
+    if rec.rr_unit is None or (rec.rr_low is None and rec.rr_high is None):
+        return False
+    system, code, unit_text = rec.rr_unit
+    if (code is not None and code == rec.qcode) or (code is None and unit_text == rec.qunit):
+        return False  # written as the value's unit
+    unit = cdisc_unit(system, code, unit_text)
+    if unit == value_unit or (value_unit == "" and unitless_ucum(system, code)):
+        return False
+    shown = text(rec.rr_unit[1]) or text(rec.rr_unit[2])
+    to_std = conversion(testcd, unit) if testcd is not None and unit is not None else None
+    of_value = conversion(testcd, value_unit) if testcd is not None else None
+    for name in ("LO", "HI"):
+        row[f"LBORNR{name}"] = ""
+        row[f"LBSTNR{name}"] = float("nan")
+    if to_std is None or of_value is None:
+        row[NOTE_KEY] = (f"converted without LBORNRLO/LBORNRHI: the range is in {shown!r}, the value in "
+                         f"{value_unit!r}, and no unit factor of the test converts one to the other")
+        return True
+    for name, val, orig in (("LO", rec.rr_low, rec.rr_low_text), ("HI", rec.rr_high, rec.rr_high_text)):
+        if val is None:
+            continue
+        std = float(val) * to_std[0]
+        row[f"LBSTNR{name}"] = round(std, decimals)
+        limit = float(f"{std / of_value[0]:.{_significant(text(orig))}g}")
+        row[f"LBORNR{name}"] = number_back(int(limit) if limit.is_integer() else limit)
+    return True
