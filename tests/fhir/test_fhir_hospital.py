@@ -328,6 +328,29 @@ def test_routes_map_to_cdisc_ct_through_snomed_and_edqm_codes_else_are_flagged(t
     assert "EXROUTE 'via PEG tube' (http://example.org/routes|XYZ): 1" in note and note in report.warnings
 
 
+def test_dose_units_map_to_cdisc_unit_else_are_flagged(tmp_path: Path, shared_dir: Path) -> None:
+    """EXDOSU through units.yaml (the table LB uses): UCUM meq -> mEq, [iU] -> IU, text tablet -> TABLET; a unit
+    with no CT term is kept as sent and flagged NOT CT, as routes and forms are."""
+    def with_dose(rid: str, dose: dict[str, Any]) -> dict[str, Any]:
+        return _admin("completed", id=rid, dosage={"dose": {"value": 2, **dose}})
+
+    ucum = "http://unitsofmeasure.org"
+    study, report = _read(tmp_path, [
+        with_dose("a", {"unit": "meq", "system": ucum, "code": "meq"}),
+        with_dose("b", {"unit": "[iU]", "system": ucum, "code": "[iU]"}),
+        with_dose("c", {"unit": "tablet"}),
+        with_dose("d", {"unit": "scoop", "system": ucum, "code": "{scoop}"})])
+    assert list(study["EX"]["EXDOSU"]) == ["mEq", "IU", "TABLET", "scoop"]
+    assert all(mappings.codelist("UNIT").term(u) is not None for u in ("mEq", "IU", "TABLET"))
+    note = next(n for n in report.notes if "not CDISC CT" in n)
+    assert "EXDOSU 'scoop' (http://unitsofmeasure.org|{scoop}): 1" in note and note in report.warnings
+    # the HL7 R4 example: potassium chloride 20 meq
+    ex = tmp_path / "hl7"
+    example = shared_dir / "external" / "fhir-examples" / "r4" / "MedicationAdministration-medadmin0302.json"
+    res = _run("from-fhir", example, "-o", ex, "--format", "csv")
+    assert pd.read_csv(ex / "csv" / "ex.csv", dtype=str)["EXDOSU"].tolist() == ["mEq"], res.output
+
+
 @pytest.mark.parametrize(("name", "key", "codelist"), [("routes_forms", "routes", "ROUTE"),
                                                        ("loinc_systems", "systems", "SPECTYPE")])
 def test_mapped_terms_are_cdisc_ct(name: str, key: str, codelist: str) -> None:

@@ -227,8 +227,7 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
         if own:
             row["EXDOSU"] = text(dose.get("unit"))
         else:
-            row["EXDOSU"] = (cdisc_unit(dose.get("system"), dose.get("code"), dose.get("unit"))
-                             or text(dose.get("unit") or dose.get("code"))) if dose else ""
+            row["EXDOSU"] = codes.unit(dose, cdisc_unit(dose.get("system"), dose.get("code"), dose.get("unit")))
         route = dosage.get("route") or {}
         row["EXROUTE"] = text(route.get("text")) if own else codes.route(route)
         period = res.get("effectivePeriod") or res.get("occurencePeriod")

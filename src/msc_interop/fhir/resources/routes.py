@@ -1,7 +1,8 @@
 """EXROUTE / EXDOSFRM of a MedicationAdministration written by others: CDISC CT through the codes in the data (NCI
 Thesaurus; SNOMED CT and EDQM Standard Terms through mappings/routes_forms.yaml and exposure.yaml), or a text that
 is a CT term or a known spelling; anything else is kept as sent and FLAGGED (a note and a warning), never passed
-off as CT."""
+off as CT. EXDOSU likewise: the dose's UCUM code or unit text through mappings/units.yaml (the table LB uses), else
+kept as sent and flagged."""
 
 from __future__ import annotations
 
@@ -44,6 +45,18 @@ class RoutesForms:
         """EXDOSFRM of Medication.form / doseForm."""
         return self._term("EXDOSFRM", concept, self.form_by_nci, {}, self.form_text)
 
+    def unit(self, dose: Any, found: str | None) -> str:
+        """EXDOSU of dosage.dose: `found`, the CDISC UNIT of its UCUM code or unit text (read_common.cdisc_unit:
+        units.yaml), else the unit as sent, flagged."""
+        if not isinstance(dose, dict) or not (dose.get("code") or dose.get("unit")):
+            return ""
+        if found:
+            return found
+        raw = text(dose.get("unit") or dose.get("code"))
+        code = f" ({dose.get('system')}|{dose.get('code')})" if dose.get("code") else ""
+        self.flagged[("EXDOSU", f"{raw!r}{code}")] += 1
+        return raw
+
     def _term(self, var: str, concept: Any, by_nci: dict[str, str], by_code: dict[tuple[str, str], str],
               spelled: dict[str, str]) -> str:
         if not isinstance(concept, dict) or not concept:
@@ -69,9 +82,9 @@ class RoutesForms:
         if not self.flagged:
             return None
         shown = "; ".join(f"{var} {what}: {n}" for (var, what), n in sorted(self.flagged.items()))
-        return (f"{sum(self.flagged.values())} route(s) / dose form(s) are not CDISC CT (no NCI, SNOMED CT or EDQM "
-                f"code in mappings/routes_forms.yaml or exposure.yaml, and no CT term text): kept as sent, NOT CT: "
-                f"{shown}")
+        return (f"{sum(self.flagged.values())} route(s) / dose form(s) / dose unit(s) are not CDISC CT (no NCI, "
+                f"SNOMED CT or EDQM code in mappings/routes_forms.yaml or exposure.yaml, no UCUM code or spelling in "
+                f"units.yaml, and no CT term text): kept as sent, NOT CT: {shown}")
 
 
 def _spellings(codelist: str, entries: list[dict[str, Any]]) -> dict[str, str]:
