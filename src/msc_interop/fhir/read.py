@@ -45,6 +45,7 @@ from msc_interop.fhir.resources.encounters import ENCOUNTER, read_encounter, rea
 from msc_interop.fhir.resources.enrolment import Enrolment
 from msc_interop.fhir.resources.exposure import MEDICATION, MEDICATION_ADMINISTRATION, read_medication_administrations
 from msc_interop.fhir.resources.lab import Flattener, read_observations
+from msc_interop.fhir.resources.lab.undated import ISSUED_ONLY, issued_note
 from msc_interop.fhir.resources.medication_statements import MEDICATION_STATEMENT, read_medication_statements
 from msc_interop.fhir.resources.procedures import (
     IMAGING,
@@ -360,6 +361,8 @@ def finish_read(r: _Reader, skipped: list[str], facts: ReadFacts) -> None:
         whose = "that Patient's id" if r.enrolment.kind == "hospital id" else f"from the {r.enrolment.kind}"
         rep.notes.append(f"{r.tallies['derived subject Observation']} Observation(s) name their subject by a reference "
                          f"to a Patient that is not in the input: USUBJID is {whose}")
+    if r.tallies[ISSUED_ONLY]:
+        rep.notes.append(issued_note(r.tallies[ISSUED_ONLY]))
     sponsor = r.sponsor_tests().note() if not r.strict else None
     if sponsor:
         rep.notes.append(sponsor)

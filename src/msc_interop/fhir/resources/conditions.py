@@ -24,7 +24,15 @@ from msc_interop.fhir import terms
 from msc_interop.fhir.common import Carrier, coding, read_carried, text
 from msc_interop.fhir.context import WriteContext, column, record_frame
 from msc_interop.fhir.datetimes import FhirDateError
-from msc_interop.fhir.read_common import ReadContext, domain_frame, prim_dtc, shown_subject, strict_bundle, subject_of
+from msc_interop.fhir.read_common import (
+    ReadContext,
+    domain_frame,
+    prim_dtc,
+    shown,
+    shown_subject,
+    strict_bundle,
+    subject_of,
+)
 from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape, kept_text
 
 LEVELS = (("PT", "MHDECOD", "MHPTCD"), ("BODSYS", "MHBODSYS", "MHBDSYCD"))
@@ -118,8 +126,8 @@ CONDITION = Shape("Condition", [
     "subject.identifier.value", "code.text", "code.coding.system", "code.coding.code", "code.coding.display",
     "code.coding.extension.url", "code.coding.extension.valueCode", "category.text", "category.coding.system",
     "category.coding.code", "clinicalStatus.coding.code", "verificationStatus.coding.code",
-    "onsetDateTime", *kept_text("_onsetDateTime"), "abatementDateTime", *kept_text("_abatementDateTime"),
-    *EXTENSION_PATHS,
+    "onsetDateTime", *kept_text("_onsetDateTime"), "onsetPeriod.start", "onsetPeriod.end", "abatementDateTime",
+    *kept_text("_abatementDateTime"), *EXTENSION_PATHS,
 ])
 
 
@@ -168,12 +176,16 @@ def read_conditions(r: ReadContext, subjects: dict[str, str], rfstdtc: dict[str,
         row["MHCAT"] = next((text(c.get("text")) for c in res.get("category") or []
                              if isinstance(c, dict) and not c.get("coding") and c.get("text")), "")
         try:
-            row["MHSTDTC"] = prim_dtc(res, "onsetDateTime", r.tz)
+            onset = res.get("onsetPeriod")
+            row["MHSTDTC"] = prim_dtc(onset, "start", r.tz) if isinstance(onset, dict) else \
+                prim_dtc(res, "onsetDateTime", r.tz)
             row["MHENDTC"] = prim_dtc(res, "abatementDateTime", r.tz)
         except FhirDateError as exc:
-            r.reject(loc, "Condition", "Condition.onsetDateTime / abatementDateTime", str(exc), exc.value,
+            r.reject(loc, "Condition", "Condition.onset[x] / abatementDateTime", str(exc), exc.value,
                      code="REJ-FHIR-006")
             continue
+        for fld, why in _undated(res):
+            r.note_field(loc, "Condition", f"Condition.{fld}", why, shown(res[fld.split(".")[0]]), code="REJ-FHIR-006")
         clinical = _codes(res.get("clinicalStatus"))
         row["MHENRTPT"] = enrtpt_of(clinical[0]) if clinical else ""
         if row["MHENRTPT"]:  # --ENRTPT needs its reference point (SDTMIG 4.4.7): when the source said so
@@ -184,6 +196,21 @@ def read_conditions(r: ReadContext, subjects: dict[str, str], rfstdtc: dict[str,
     if not rows:
         return None
     return domain_frame("MH", "MHTERM", rows, over, rfstdtc)
+
+
+def _undated(res: dict[str, Any]) -> list[tuple[str, str]]:
+    """(element, reason) for each onset[x] / abatement[x] that gives no MHSTDTC / MHENDTC: an Age, Range or string
+    is no ISO 8601 date; onsetPeriod.end (the onset happened by then) has no MH variable, its start is MHSTDTC."""
+    out = []
+    for k in res:
+        if k.startswith("onset") and k not in ("onsetDateTime", "onsetPeriod"):
+            out.append((k, f"converted without MHSTDTC: {k} is not a date"))
+        elif k.startswith("abatement") and k != "abatementDateTime":
+            out.append((k, f"converted without MHENDTC: {k} is not a date"))
+    onset = res.get("onsetPeriod")
+    if isinstance(onset, dict) and onset.get("end"):
+        out.append(("onsetPeriod.end", "converted without the end of onsetPeriod: MHSTDTC is its start"))
+    return out
 
 
 def _meddra(code: dict[str, Any]) -> dict[str, Any]:

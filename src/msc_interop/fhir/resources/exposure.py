@@ -25,6 +25,7 @@ from msc_interop.fhir.read_common import (
     cdisc_unit,
     domain_frame,
     prim_dtc,
+    shown,
     shown_subject,
     strict_bundle,
     subject_of,
@@ -228,6 +229,11 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
             row["EXDOSU"] = text(dose.get("unit"))
         else:
             row["EXDOSU"] = codes.unit(dose, cdisc_unit(dose.get("system"), dose.get("code"), dose.get("unit")))
+        rate = next((k for k in dosage if k.startswith("rate")), None)
+        if rate:  # rateQuantity / rateRatio / rateRange: how fast, not how much
+            r.note_field(loc, "MedicationAdministration", f"MedicationAdministration.dosage.{rate}",
+                         "converted without the rate: EXDOSE is the dose given, not a rate", shown(dosage[rate]),
+                         code="REJ-FHIR-006")
         route = dosage.get("route") or {}
         row["EXROUTE"] = text(route.get("text")) if own else codes.route(route)
         period = res.get("effectivePeriod") or res.get("occurencePeriod")

@@ -27,6 +27,7 @@ from msc_interop.fhir.read_common import (
     apply_overrides,
     prim_dtc,
     seq_where_missing,
+    shown,
     shown_subject,
     strict_bundle,
     study_days,
@@ -192,8 +193,9 @@ _COMMON = ["id", "identifier.system", "identifier.value", "status", "subject.ref
            "subject.identifier.system", "subject.identifier.value", *_concept("code"), "encounter.reference",
            *EXTENSION_PATHS]
 PROCEDURE = Shape("Procedure", [*_COMMON, *_concept("bodySite"), "performedDateTime",
-                                *kept_text("_performedDateTime"), "performedPeriod.start", "occurrenceDateTime",
-                                *kept_text("_occurrenceDateTime"), "occurrencePeriod.start"])
+                                *kept_text("_performedDateTime"), "performedPeriod.start", "performedPeriod.end",
+                                "occurrenceDateTime", *kept_text("_occurrenceDateTime"), "occurrencePeriod.start",
+                                "occurrencePeriod.end"])
 IMAGING_OBSERVATION = Shape("Observation", [*_COMMON, *_concept("category"), *_concept("valueCodeableConcept"),
                                             *_concept("bodySite"), "method.text", "effectiveDateTime",
                                             *kept_text("_effectiveDateTime"), "partOf.reference",
@@ -223,14 +225,17 @@ def _seq(res: dict[str, Any]) -> int | None:
     return None
 
 
-def _start(r: ReadContext, res: dict[str, Any]) -> str:
+def _dates(r: ReadContext, res: dict[str, Any]) -> tuple[str, str, str | None]:
+    """(PRSTDTC, PRENDTC, the performed[x] / occurrence[x] element that gives no date, if any): a dateTime is the
+    start; a Period its start and end."""
     for name in ("performedDateTime", "occurrenceDateTime"):
         if name in res or "_" + name in res:
-            return prim_dtc(res, name, r.tz)
+            return prim_dtc(res, name, r.tz), "", None
     for name in ("performedPeriod", "occurrencePeriod"):
         if isinstance(res.get(name), dict):
-            return prim_dtc(res[name], "start", r.tz)
-    return ""
+            return prim_dtc(res[name], "start", r.tz), prim_dtc(res[name], "end", r.tz), None
+    other = next((k for k in res if k.startswith(("performed", "occurrence"))), None)
+    return "", "", other
 
 
 def read_procedures(r: ReadContext, subjects: dict[str, str], rfstdtc: dict[str, str], studyid: str
@@ -270,15 +275,21 @@ def read_procedures(r: ReadContext, subjects: dict[str, str], rfstdtc: dict[str,
         if not row["PRLOC"] and known:
             row["PRLOC"] = known["loc"]
         try:
-            row["PRSTDTC"] = _start(r, res)
+            row["PRSTDTC"], end, other = _dates(r, res)
         except FhirDateError as exc:
             r.reject(loc, "Procedure", "Procedure.performed[x] / occurrence[x]", str(exc), exc.value,
                      code="REJ-FHIR-006")
             continue
+        if end:
+            row["PRENDTC"] = end
+        if other:  # performedString / Age / Range (R5 occurrenceAge, Range, Timing): no ISO 8601 date
+            r.note_field(loc, "Procedure", f"Procedure.{other}", f"converted without PRSTDTC: {other} is not a "
+                         "date", shown(res[other]), code="REJ-FHIR-006")
         rows.append(row)
         over.append(read_carried(res, r.tz))
         r.converted["Procedure"] += 1
-    return _frame("PR", rows, over, rfstdtc, "PRSTDTC", "PRSTDY")
+    df = _frame("PR", rows, over, rfstdtc, "PRSTDTC", "PRSTDY")
+    return study_days(df, "PRENDTC", "PRENDY", over, rfstdtc) if df is not None and "PRENDTC" in df else df
 
 
 def _frame(domain: str, rows: list[dict[str, Any]], over: list[dict[str, Any]], rfstdtc: dict[str, str],

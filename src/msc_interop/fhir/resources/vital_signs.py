@@ -40,6 +40,7 @@ from msc_interop.fhir.read_common import (
     study_days,
 )
 from msc_interop.fhir.resources.lab.read import expand, result_text
+from msc_interop.fhir.resources.lab.undated import say_undated
 from msc_interop.fhir.resources.lab.write import result_value
 from msc_interop.fhir.resources.vital_kind import own_test
 
@@ -216,6 +217,7 @@ def read_vital_signs(r: ReadContext, rfstdtc: dict[str, str], studyid: str) -> p
         if bad is not None:
             r.reject(loc, "Observation", bad[0], bad[1], bad[2], code=bad[3])
             continue
+        say_undated(r, loc, rec, "VSDTC")
         for testcd in missing:  # a panel's component with nothing: the record converted without it, said
             r.note_field(loc, "Observation", "Observation.component.value[x]", f"converted without {testcd}: its "
                          "component has no value and no dataAbsentReason", testcd, code="REJ-FHIR-006")

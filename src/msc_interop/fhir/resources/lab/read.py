@@ -42,6 +42,7 @@ from msc_interop.fhir.resources.lab.foreign import (
 from msc_interop.fhir.resources.lab.shape import OBSERVATION, PER_ROW, STATIC
 from msc_interop.fhir.resources.lab.sponsor import code_display, lab_kind
 from msc_interop.fhir.resources.lab.standard import derive_standard
+from msc_interop.fhir.resources.lab.undated import INSTEAD, say_undated
 from msc_interop.fhir.resources.supp import read_supplemental
 from msc_interop.fhir.resources.vital_kind import is_vital_sign
 from msc_interop.fhir.shapes import ShapeProblem
@@ -164,6 +165,8 @@ class Flattener:
             effective_end = res["effectivePeriod"].get("end")
         if effective is None and res.get("effectiveInstant"):
             effective, effective_el = res["effectiveInstant"], "effectiveInstant"
+        if effective is None:  # no date: what it has instead, for the report (lab/undated.py)
+            effective_el = next((k for k in INSTEAD if k in res), effective_el)
         absent = None
         dar = res.get("dataAbsentReason")
         if dar is not None:
@@ -455,6 +458,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
             r.note_field(loc, "Observation", fld, reason, value, code=code)
         if range_note:
             r.note_field(loc, "Observation", "Observation.referenceRange", range_note, code="REJ-FHIR-006")
+        say_undated(r, loc, rec, "LBDTC")
         if nrind_given:
             r.note_field(loc, "Observation", "Observation.interpretation", "converted without LBNRIND: the "
                          "interpretation is no v3-ObservationInterpretation code mapped to NRIND and its text no "
