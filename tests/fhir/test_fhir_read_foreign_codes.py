@@ -190,6 +190,27 @@ def test_r5_snomed_outcomes_give_aeout_and_an_unmapped_one_is_listed(tmp_path: P
     assert "converted without AEOUT" in note.reason
 
 
+def test_an_unknown_severity_is_listed_not_dropped(tmp_path: Path) -> None:
+    """AESEV as AESER / AEOUT: a code of adverse-event-severity maps; a text that is an AESEV term is taken; anything
+    else leaves AESEV empty with a line in the report (REJ-FHIR-006, "converted without AESEV")."""
+    sev_system = "http://terminology.hl7.org/CodeSystem/adverse-event-severity"
+
+    def with_severity(rid: str, severity: dict[str, Any]) -> dict[str, Any]:
+        return {**_ae(rid, f"event {rid}"), "severity": severity}
+
+    study, report = _read(tmp_path, [
+        with_severity("a", {"coding": [{"system": sev_system, "code": "severe"}]}),
+        with_severity("b", {"text": "Moderate"}),
+        with_severity("c", {"coding": [{"system": "http://example.org/ctcae-grade", "code": "3"}], "text": "Grade 3"}),
+    ])
+    ae = study["AE"].set_index("AETERM")
+    assert dict(ae["AESEV"]) == {"event a": "SEVERE", "event b": "MODERATE", "event c": ""}
+    (note,) = report.rejects
+    assert (note.field, note.code, note.value) == ("AdverseEvent.severity", "REJ-FHIR-006",
+                                                   "http://example.org/ctcae-grade|3; 'Grade 3'")
+    assert note.reason.startswith("Bundle entry 3: converted without AESEV")
+
+
 # --- the sponsor-defined tests note --------------------------------------------------------------------------
 
 def test_the_sponsor_test_note_counts_the_tests_of_converted_results_only(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from msc_interop import mappings
 from msc_interop.fhir import terms
 from msc_interop.fhir.common import Carrier, coding, is_blank, read_carried, text
 from msc_interop.fhir.context import WriteContext, column, record_frame
@@ -330,7 +331,11 @@ def read_adverse_events(r: ReadContext, subjects: dict[str, str], encounters: di
         for e in _extensions(res):
             if e.get("url") == terms.ext_url("ae_severity_r5"):
                 sev = e.get("valueCodeableConcept")
-        row["AESEV"] = _cdisc_of(sev, maps["AESEV"])
+        row["AESEV"], unknown = _severity(sev, maps["AESEV"])
+        if unknown:
+            r.note_field(loc, "AdverseEvent", "AdverseEvent.severity", "converted without AESEV: the severity is no "
+                         "adverse-event-severity code (mild, moderate, severe) and its text no AESEV term", unknown,
+                         code="REJ-FHIR-006")
         row["AEOUT"], unknown = _outcome(res.get("outcome"), maps["AEOUT"])
         if unknown:
             r.note_field(loc, "AdverseEvent", "AdverseEvent.outcome", "converted without AEOUT: the outcome is no "
@@ -391,6 +396,20 @@ def _cdisc_of(cc: Any, cmap: terms.CodeMap) -> str:
             if v:
                 return v
     return ""
+
+
+def _severity(cc: Any, aesev: terms.CodeMap) -> tuple[str, str]:
+    """AESEV from a severity code (fhir_mapping.yaml aesev_to_severity), else from a text that is an AESEV term
+    (any case); else "" and what was given, for the report."""
+    found = _cdisc_of(cc, aesev)
+    if found or not isinstance(cc, dict):
+        return found, ""
+    shown = text(cc.get("text")).strip()
+    if shown.upper() in mappings.codelist("AESEV").values:
+        return shown.upper(), ""
+    given = [f"{c.get('system') or ''}|{c['code']}" for c in cc.get("coding") or [] if isinstance(c, dict)
+             and c.get("code")]
+    return "", "; ".join(given + ([repr(shown)] if shown else []))
 
 
 def _seriousness(cc: Any, aeser: terms.CodeMap) -> tuple[str, list[str], str]:
