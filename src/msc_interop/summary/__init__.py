@@ -118,7 +118,8 @@ def _build(study: Study, opts: Options) -> _Summary:
              if len(safety) else dose_dates(study))
     infusion = is_infusion(study)
     ae = summarize_ae(study, pop, ex, sec, groups=groups, doses=doses, te_window=opts.te_window, infusion=infusion)
-    given = (len(ex), ex.groupby("USUBJID").size() if len(ex) else pd.Series(dtype="int64"))
+    given = (len(ex), ex.groupby("USUBJID").size() if len(ex) else pd.Series(dtype="int64"),
+             bool(len(ex)) and bool(ex["INTERVAL"].astype(bool).any()))
     del ex  # the administrations with their derived columns: only their counts are needed from here on
     labs = summarize_labs(study, pop, sec, baseline=opts.baseline, by_visit=opts.by_visit)
     summarize_vital_signs(study, pop, sec)
@@ -140,7 +141,7 @@ def _build(study: Study, opts: Options) -> _Summary:
                     sec.footnotes, highlights, labs=labs, ard=frame, layouts=sec.tables)
 
 
-def _highlights(study: Study, pop: Population, given: tuple[int, pd.Series], sec: Section, labs: LabResult,
+def _highlights(study: Study, pop: Population, given: tuple[int, pd.Series, bool], sec: Section, labs: LabResult,
                 ae_all: pd.DataFrame, infusion: bool) -> list[str]:
     """The report's opening lines; `given`: the administrations (EX records) and their number per subject."""
     out = []
@@ -153,10 +154,11 @@ def _highlights(study: Study, pop: Population, given: tuple[int, pd.Series], sec
         f", of {len(pop.all)} in DM." if len(pop.all) and len(pop.all) != pop.n else "."))
     if pop.with_total:
         out.append("Treatment columns: " + "; ".join(f"{pop.label(a)} {pop.arm_n()[a]}" for a in pop.arms) + ".")
-    n_given, per = given
+    n_given, per, ex_intervals = given
     if n_given:
         k = f"{per.min()}" if per.min() == per.max() else f"{per.min()} to {per.max()}"
-        out.append(f"{n_given} administrations in {len(per)} subjects ({k} per subject).")
+        what = "EX records (dosing intervals)" if ex_intervals else "administrations"
+        out.append(f"{n_given} {what} in {len(per)} subjects ({k} per subject).")
     ae = pop.within(ae_all[ae_all["TEAE"].eq("Y").to_numpy()]) if len(ae_all) else ae_all
     if len(ae):
         k = ae["USUBJID"].nunique()

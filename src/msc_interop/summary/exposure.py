@@ -1,7 +1,8 @@
 """Exposure: administrations per subject, dose, body weight and total given, dates, timing against the schedule.
 
-Total given per administration: EXDOSE x body weight when EXDOSU is per kilogram (``10^6/kg`` -> ``10^6`` cells),
-else EXDOSE itself. The weight is the one recorded at dosing, SUPPEX QNAM WEIGHT with IDVAR EXSEQ.
+Total given per EX record: EXDOSE x body weight when EXDOSU is per kilogram (``10^6/kg`` -> ``10^6`` cells),
+else EXDOSE itself, times the doses of the record (1 for a single administration; doses per day x days for a
+dosing interval: summary/dosing.py). The weight is the one recorded at dosing, SUPPEX QNAM WEIGHT with IDVAR EXSEQ.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from msc_interop.summary._common import (
     visitnum_text,
 )
 from msc_interop.summary.ard_tables import SAS_EPOCH, Cell, cell, continuous_cells
+from msc_interop.summary.dosing import doses
 from msc_interop.summary.subjects import planned_days
 
 SCHEDULE_UNKNOWN = "schedule unknown"
 COLUMNS = ["USUBJID", "EXSEQ", "EXTRT", "EXDOSE", "EXDOSU", "VISITNUM", "VISIT", "EXSTDTC", "EXENDTC", "EXSTDY",
-           "WEIGHT", "TOTAL", "TOTALU"]
+           "WEIGHT", "TOTAL", "TOTALU", "EXDOSFRQ", "DOSES", "NODOSES", "INTERVAL"]
 
 
 def prepare(study: Study) -> pd.DataFrame:
@@ -44,6 +46,8 @@ def prepare(study: Study) -> pd.DataFrame:
         "EXSTDTC": text_col(ex, "EXSTDTC"), "EXENDTC": text_col(ex, "EXENDTC"),
         "EXSTDY": ex["EXSTDY"].astype("Int64") if "EXSTDY" in ex else pd.array([pd.NA] * len(ex), dtype="Int64"),
     })
+    out["EXDOSFRQ"] = text_col(ex, "EXDOSFRQ").fillna("").astype(str).to_numpy()
+    out["DOSES"], out["NODOSES"], out["INTERVAL"] = doses(out["EXDOSFRQ"], out["EXSTDTC"], out["EXENDTC"])
     out["WEIGHT"] = np.nan
     supp = study.datasets.get("SUPPEX")
     if supp is not None and not supp.empty:
@@ -54,7 +58,7 @@ def prepare(study: Study) -> pd.DataFrame:
         out = out.merge(w, on=["USUBJID", "EXSEQ"], how="left")
         out["WEIGHT"] = out.pop("W")
     per_kg = out["EXDOSU"].str.endswith("/kg")
-    out["TOTAL"] = out["EXDOSE"].where(~per_kg, out["EXDOSE"] * out["WEIGHT"])
+    out["TOTAL"] = out["EXDOSE"].where(~per_kg, out["EXDOSE"] * out["WEIGHT"]) * out["DOSES"]
     out["TOTALU"] = out["EXDOSU"].where(~per_kg, out["EXDOSU"].str.slice(0, -3))
     out["TOTALU"] = per_distinct(lambda units: units.map(lambda u: f"{u} cells" if re.fullmatch(r"10\^\d+", u or "")
                                                         else u), out["TOTALU"])  # one string per unit, not per row
@@ -91,9 +95,16 @@ def _summary_table(ex: pd.DataFrame, pop: Population, sec: Section) -> None:
     add("Subjects with at least one administration", "n (%)",
         {c: cell(sec.ard.counts(t, pop.label(c), "EXPOSED", "Y", int(subj_n.get(c, 0)), n_by[c]), "n_pct")
          for c in cols})
-    add("Administrations (EX records)", "n",
+    intervals = bool(len(ex)) and bool(ex["INTERVAL"].astype(bool).any())  # records are dosing intervals
+    records, per_record = (("EX records (dosing intervals)", "EX records per subject") if intervals else
+                           ("Administrations (EX records)", "Administrations per subject"))
+    add(records, "n",
         {c: cell(sec.ard.add(t, pop.label(c), "EXSEQ", None, {"n": int((exa["ARMCD"] == c).sum())}), "text")
          for c in cols})
+    if intervals:
+        add("Doses (doses per day x days of each interval)", "n",
+            {c: cell(sec.ard.add(t, pop.label(c), "DOSES", None, {
+                "n": int(exa.loc[exa["ARMCD"].eq(c), "DOSES"].astype(float).sum())}), "text") for c in cols})
 
     def arm_slice(c):
         return per_subj.xs(c, level="ARMCD") if c in subj_n.index else per_subj.iloc[0:0]
@@ -101,12 +112,12 @@ def _summary_table(ex: pd.DataFrame, pop: Population, sec: Section) -> None:
     decimals = 0
     stats = values("ADMIN_PER_SUBJECT", lambda c: arm_slice(c)["k"])
     for s in ("Mean (SD)", "Median", "Min, Max"):
-        add("Administrations per subject", s, {c: stats[c][s] for c in cols})
+        add(per_record, s, {c: stats[c][s] for c in cols})
     dist = per_subj["k"].groupby(level="ARMCD").value_counts() if len(per_subj) else pd.Series(dtype=int)
     ks = sorted({int(k) for k in per_subj["k"]}) if len(per_subj) else []
     if 0 < len(ks) <= 5:
         for k in ks:
-            add("Administrations per subject", f"{k}: n (%)",
+            add(per_record, f"{k}: n (%)",
                 {c: cell(sec.ard.counts(t, pop.label(c), "ADMIN_PER_SUBJECT", k, int(dist.get((c, k), 0)), n_by[c]),
                          "n_pct") for c in cols})
     for unit in sorted(ex["EXDOSU"].unique()) if len(ex) else []:
@@ -125,8 +136,11 @@ def _summary_table(ex: pd.DataFrame, pop: Population, sec: Section) -> None:
         per_unit = (("TOTALU", unit),)
         stats = values("TOTAL", lambda c, sub=sub: sub.loc[sub["ARMCD"].eq(c), "TOTAL"], per_unit)
         for s in ("n", "Mean (SD)", "Min, Max"):
-            add(f"Total given per administration ({unit})", s, {c: stats[c][s] for c in cols})
-        subj_tot = sub.groupby(["ARMCD", "USUBJID"])["TOTAL"].agg(lambda x: math.fsum(x.tolist()))
+            add(f"Total given per {'EX record' if intervals else 'administration'} ({unit})", s,
+                {c: stats[c][s] for c in cols})
+        partly = exa.loc[exa["DOSES"].isna(), "USUBJID"]  # a subject's total needs every record's doses
+        subj_tot = sub[~sub["USUBJID"].isin(partly)].groupby(["ARMCD", "USUBJID"])["TOTAL"].agg(
+            lambda x: math.fsum(x.tolist()))
         stats = values("TOTAL_PER_SUBJECT", lambda c, st=subj_tot: st.xs(c, level="ARMCD")
                        if c in st.index.get_level_values(0) else pd.Series(dtype=float), per_unit)
         for s in ("n", "Mean (SD)", "Min, Max"):
@@ -152,7 +166,13 @@ def _summary_table(ex: pd.DataFrame, pop: Population, sec: Section) -> None:
             add("Administration dates", "first to last", total)
     notes = ["Total given = EXDOSE x body weight at dosing (SUPPEX QNAM WEIGHT) when the dose unit is per kg "
              "(10^6/kg: 10^6 cells), else EXDOSE."]
+    if intervals:
+        notes = ["Each EX record is one administration or one constant dosing interval (SDTMIG EX). Total given per "
+                 "record = EXDOSE (x body weight at dosing, SUPPEX QNAM WEIGHT, when the dose unit is per kg) x "
+                 "doses; doses = 1 for EXDOSFRQ ONCE, else doses per day of EXDOSFRQ (CDISC CT FREQ: QD 1, BID 2, "
+                 "TID 3, QID 4, Q8H 3, ...) x days from EXSTDTC to EXENDTC, both counted."]
     if len(ex):
+        _no_doses(ex, notes, sec)
         per_kg = ex["EXDOSU"].str.endswith("/kg")
         no_w = int((per_kg & ex["WEIGHT"].isna()).sum())
         if no_w:
@@ -170,6 +190,20 @@ def _summary_table(ex: pd.DataFrame, pop: Population, sec: Section) -> None:
     sec.add("exposure_summary", "Exposure summary", pd.DataFrame(rows), notes)
 
 
+def _no_doses(ex: pd.DataFrame, notes: list[str], sec: Section) -> None:
+    """Records whose number of doses cannot be derived: left out of the totals, in a note and data_issues."""
+    bad = ex["DOSES"].isna()
+    if not bad.any():
+        return
+    why = "; ".join(f"{r}: {k}" for r, k in ex.loc[bad, "NODOSES"].value_counts().sort_index().items())
+    k, subjects = int(bad.sum()), ex.loc[bad, "USUBJID"].nunique()
+    notes.append(f"{k} EX record(s) of {subjects} subject(s) have no derivable number of doses ({why}): total given "
+                 "not computed for them; they are left out of 'Total given, all subjects' and their subjects out of "
+                 "'Total given per subject'.")
+    sec.issue("EX record with no derivable number of doses", "EX", k, subjects, why,
+              "total given not computed; excluded from the exposure totals")
+
+
 def _listing(ex: pd.DataFrame, sec: Section) -> None:
     d_dose = max(2, decimals_of(ex["EXDOSE"].dropna().map(repr))) if len(ex) else 2
     table = pd.DataFrame({
@@ -179,6 +213,8 @@ def _listing(ex: pd.DataFrame, sec: Section) -> None:
         "Body weight (kg)": num_column(ex["WEIGHT"], 1),
         "Total given": num_column(ex["TOTAL"], 1), "Total unit": ex["TOTALU"],
         "Start": ex["EXSTDTC"], "End": ex["EXENDTC"],
+        **({"Frequency": ex["EXDOSFRQ"], "Doses": num_column(ex["DOSES"], 0)}
+           if len(ex) and ex["INTERVAL"].astype(bool).any() else {}),
         "Study day": ex["EXSTDY"].astype(str).replace("<NA>", "-") if len(ex) else pd.Series(dtype=object),
     })
     sec.add("exposure_listing", "Listing of administrations", table,
