@@ -167,19 +167,27 @@ def _overview(study: Study, ae: pd.DataFrame, pop: Population, sec: Section, ext
         "Serious TEAE (AESER = Y)": ae["AESER"].eq("Y"),
         "Related TEAE (see note)": ae["RELGR"].eq("related"),
         "Severe TEAE (AESEV = SEVERE)": ae["AESEV"].str.upper().eq("SEVERE"),
-        "TEAE leading to withdrawal (AEACN = DRUG WITHDRAWN)": ae["AEACN"].eq("DRUG WITHDRAWN"),
+        WITHDRAWN: ae["AEACN"].eq("DRUG WITHDRAWN"),
         "TEAE with fatal outcome (AEOUT = FATAL)": ae["AEOUT"].eq("FATAL"),
     }
     if infusion:
         flags["TEAE with onset on the day of / within 24 h after an administration"] = ae["status"].eq("yes")
+    ae_all = study.datasets.get("AE")
+    acn_collected = ae_all is not None and "AEACN" in ae_all and bool(
+        ae_all["AEACN"].fillna("").astype(str).str.strip().ne("").any())
+    n_by = pop.arm_n()
     for label, mask in flags.items():
+        if label == WITHDRAWN and not acn_collected:  # no AEACN anywhere: unknown, not 0 (n null in the ARD)
+            for c in pop.columns():
+                sec.ard.add("ae_overview", pop.label(c), "TEAE_CATEGORY", label,
+                            {"n": None, "N": n_by[c], "p": None, "events": None})
+            continue
         sub = ae[mask.to_numpy(dtype=bool)].assign(ROW=label)
         subjects, events = _count_table(sub, pop, ["ROW"]) if len(sub) else (pd.Series(dtype=int),) * 2
         _ard(sec, "ae_overview", pop, subjects, events, label, "TEAE_CATEGORY", label)
     dm = study.datasets.get("DM")
     if dm is not None and "DTHFL" in dm:
         died = pop.attach_arm(pop.within(dm[dm["DTHFL"].eq("Y")][["USUBJID"]]))
-        n_by = pop.arm_n()
         for c in pop.columns():
             k = len(died) if c == "Total" else int(died["ARMCD"].eq(c).sum())
             sec.ard.counts("ae_overview", pop.label(c), "DTHFL", "Y", k, n_by[c])
@@ -189,10 +197,16 @@ def _overview(study: Study, ae: pd.DataFrame, pop: Population, sec: Section, ext
     # the note names the common not-related values only; the full list is mappings/adverse_events.yaml's
     notes = ["n (%): subjects of the safety population with at least one such TEAE (percent of N); events: number "
              "of TEAE records.", *extra]
+    if not acn_collected:
+        rows = [{k: Cell("n_pct_nc", v.at) if isinstance(v, Cell) and v.fmt == "n_pct" else v for k, v in r.items()}
+                if r["Category"] == WITHDRAWN else r for r in rows]
+        notes.append("TEAE leading to withdrawal: not collected (AEACN is empty on every AE record), so not counted "
+                     "(not 0).")
     sec.add("ae_overview", "Treatment-emergent adverse events (TEAE): overview", pd.DataFrame(rows), notes)
 
 
 _DEATHS = "Subjects who died (DM DTHFL = Y)"
+WITHDRAWN = "TEAE leading to withdrawal (AEACN = DRUG WITHDRAWN)"
 
 
 def _soc_pt_lead(key: tuple[str, str, str]) -> dict[str, str]:

@@ -64,6 +64,8 @@ def _date(days: object) -> str:
 
 FORMATS: dict[str, tuple[tuple[str, ...], Callable[[dict, int], object]]] = {
     "n_pct": (("n", "N"), lambda v, d: n_pct(int(v["n"] or 0), int(v["N"] or 0))),
+    # a count of a variable not collected (every record empty): n is null in the ARD, the cell says so, not 0
+    "n_pct_nc": (("n", "N"), lambda v, d: "not collected" if v["n"] is None else n_pct(int(v["n"]), int(v["N"] or 0))),
     "int": (("n",), lambda v, d: int(next(iter(v.values())) or 0)),
     "text": (("n",), lambda v, d: _text(v)),
     "num": (("sum",), lambda v, d: num(next(iter(v.values())), d)),
