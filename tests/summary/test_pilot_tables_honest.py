@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from msc_interop.api import load_study
-from msc_interop.summary import compute_tables
+from msc_interop.summary import summarize
 
 from .conftest import cell
 
@@ -24,9 +24,14 @@ def folder(shared_dir):
 
 
 @pytest.fixture(scope="module")
-def tables(folder):
+def result(folder, tmp_path_factory):
     study, _ = load_study(folder)
-    return compute_tables(study)
+    return summarize(study, tmp_path_factory.mktemp("pilot-honest"), formats=["csv"])
+
+
+@pytest.fixture(scope="module")
+def tables(result):
+    return result.tables
 
 
 def test_withdrawal_is_not_collected_when_aeacn_is_empty_everywhere(tables, folder):
@@ -44,3 +49,19 @@ def test_withdrawal_is_counted_when_aeacn_is_collected(example_tables):
     ov = example_tables["ae_overview"]
     col = next(c for c in ov.columns if c.endswith("(N=9) n (%)"))
     assert cell(ov, {"Category": WITHDRAWN}, col) == "0"
+
+
+def test_no_window_means_nothing_is_outside_it(tables, result, folder):
+    tv = pd.read_sas(folder / "tv.xpt", encoding="cp1252")
+    assert tv.loc[tv["VISITNUM"].eq(4), "VISITDY"].tolist() == [14]  # WEEK 2: planned day 14, no window
+    ex = pd.read_sas(folder / "ex.xpt", encoding="utf-8")
+    week2 = ex[ex["VISITNUM"].eq(4)]
+    on_day = int(week2["EXSTDY"].eq(14).sum())
+    assert (len(week2), on_day) == (226, 8)
+    sched = tables["exposure_schedule"]
+    assert "Outside window" not in sched.columns and "On schedule" not in sched.columns
+    row = sched.set_index("Visit").loc["WEEK 2"]
+    assert (row["On the planned day"], row["Another day (no window in the data)"]) == ("8 (3.5%)", "218 (96.5%)")
+    notes = " ".join(result.footnotes["exposure_schedule"])
+    assert "no administration is judged on schedule or outside a window" in notes
+    assert "carries no planned visit days" not in notes  # it has them (TV VISITDY)

@@ -231,6 +231,10 @@ def _schedule(study: Study, ex: pd.DataFrame, pop: Population, sec: Section) -> 
     v, plan_src = planned_days(study)
     known = bool(plan_src)
     windowed = known and v["window_before"].notna().any()
+    # without a window nothing is inside or outside one: the day is on the planned day or on another day
+    on, off = ("on schedule", "outside window") if windowed else ("on planned day", "other day")
+    if known and not windowed:
+        cols = [*cols[:4], "On the planned day", "Another day (no window in the data)", "Not assessable"]
     e = ex[["USUBJID", "EXSEQ", "VISITNUM", "VISIT", "EXSTDY"]].copy()  # what the schedule reads of it
     if known:
         e = e.merge(v, on="VISITNUM", how="left")
@@ -240,7 +244,7 @@ def _schedule(study: Study, ex: pd.DataFrame, pop: Population, sec: Section) -> 
         hi = planned + pd.to_numeric(e["window_after"], errors="coerce").fillna(0)
         assessable = (day.notna() & planned.notna()).to_numpy(dtype=bool)
         within = ((day >= lo) & (day <= hi)).astype("boolean").fillna(False).to_numpy(dtype=bool)  # EXSTDY may be NA
-        e["status"] = np.where(~assessable, "not assessable", np.where(within, "on schedule", "outside window"))
+        e["status"] = np.where(~assessable, "not assessable", np.where(within, on, off))
         e["dev"] = day - planned
     else:
         e["status"] = SCHEDULE_UNKNOWN
@@ -269,17 +273,17 @@ def _schedule(study: Study, ex: pd.DataFrame, pop: Population, sec: Section) -> 
         counts = g["status"].value_counts()
         ref = {status: sec.ard.counts("exposure_schedule", trta, "SCHEDULE", status, int(counts.get(status, 0)), n,
                                       groups=vis)
-               for status in (("on schedule", "outside window", "not assessable") if known else (SCHEDULE_UNKNOWN,))}
+               for status in ((on, off, "not assessable") if known else (SCHEDULE_UNKNOWN,))}
         last = ref["not assessable" if known else SCHEDULE_UNKNOWN]
-        rows.append({"Visit number": visitnum_text(vn) if vn >= 0 else "", "Visit": label,
-                     "Planned study day (window)": plan, "Administrations": cell(last, "text", stat="N"),
-                     "On schedule": cell(ref["on schedule"], "n_pct") if known else SCHEDULE_UNKNOWN,
-                     "Outside window": cell(ref["outside window"], "n_pct") if known else SCHEDULE_UNKNOWN,
-                     "Not assessable": cell(last, "text")})
+        rows.append(dict(zip(cols, [visitnum_text(vn) if vn >= 0 else "", label, plan, cell(last, "text", stat="N"),
+                                    cell(ref[on], "n_pct") if known else SCHEDULE_UNKNOWN,
+                                    cell(ref[off], "n_pct") if known else SCHEDULE_UNKNOWN,
+                                    cell(last, "text")], strict=True)))
     notes = []
     if known and not windowed:
-        notes.append(f"Planned study day from {plan_src}; the data give no visit window, so 'on schedule' means "
-                     "on the planned day exactly: the median deviation (EXSTDY - planned day) is shown per visit.")
+        notes.append(f"Planned study day from {plan_src}; the data give no visit window, so no administration is "
+                     "judged on schedule or outside a window: each is on the planned day (EXSTDY = planned day) or "
+                     "on another day, and the median deviation (EXSTDY - planned day) is shown per visit.")
     if windowed:
         notes.append("Planned study day = protocol day + 1 for days on/after day 0 (SDTMIG 4.4.4: no day 0); "
                      "on schedule when EXSTDY lies in [planned - window before, planned + window after].")
@@ -290,7 +294,7 @@ def _schedule(study: Study, ex: pd.DataFrame, pop: Population, sec: Section) -> 
         na = int(e["status"].eq("not assessable").sum())
         if na:
             notes.append(f"{na} administration(s) not assessable (partial start date or visit not in the schedule).")
-    else:
+    elif not known:
         notes.append("The input carries no planned visit days (SDTM datasets without the study definition): "
                      "timing is 'schedule unknown' rather than guessed.")
     sec.add("exposure_schedule", "Administrations against the planned schedule", pd.DataFrame(rows, columns=cols),
