@@ -71,6 +71,10 @@ class ClinicalCollector:
         self.snapshot = snapshot
         self.subjects: dict[str, dict[GroupKey, GroupRecord]] = {}
         self.sites: dict[str, str] = {}
+        self.site_lines: dict[str, int] = {}  # SubjectKey -> line of the SiteRef that set its site
+        # SubjectData under another site than the subject's: (SubjectKey, first LocationOID, its line, this
+        # LocationOID, this line, ItemData not read); never merged into the subject nor moved
+        self.site_conflicts: list[tuple[str, str, int, str, int, int]] = []
         self.tally = Tally()
         self.vendor = _vendor_namespaces()
         self._mapped: dict[tuple[str, str], frozenset[str] | None] = {}
@@ -99,17 +103,35 @@ class ClinicalCollector:
         key = subj.get("SubjectKey", "")
         if subj.get("TransactionType") == "Remove":
             self.subjects.pop(key, None)
+            self.sites.pop(key, None)
+            self.site_lines.pop(key, None)
             self.tally.removed["SubjectData"] += 1
+            return
+        site_ref = subj.find(_SITE)
+        if site_ref is not None and not self._site(key, site_ref, subj):
             return
         groups = self.subjects.setdefault(key, {})
         for child in subj:
             tag = child.tag
             if tag == _SE:
                 self._add_event(key, groups, child)
-            elif tag == _SITE:
-                self.sites[key] = child.get("LocationOID", "")
-            else:
+            elif tag != _SITE:
                 self._skip(child)
+
+    def _site(self, key: str, site_ref: etree._Element, subj: etree._Element) -> bool:
+        """Record the subject's site; False (the SubjectData is not read) when the subject already has another:
+        a subject belongs to one site, so its data are neither merged across sites nor moved to the last one."""
+        loc, line = site_ref.get("LocationOID", ""), site_ref.sourceline or subj.sourceline or 0
+        first = self.sites.get(key, "")
+        if first and loc and loc != first:
+            n = sum(1 for e in subj.iter() if isinstance(e.tag, str) and e.tag.startswith(_ITEM))
+            self.tally.item_data += n
+            self.site_conflicts.append((key, first, self.site_lines.get(key, 0), loc, line, n))
+            return False
+        if loc and not first:
+            self.sites[key] = loc
+            self.site_lines[key] = line
+        return True
 
     def _add_event(self, subject: str, groups: dict[GroupKey, GroupRecord], se: etree._Element) -> None:
         se_oid, se_rk = se.get("StudyEventOID", ""), se.get("StudyEventRepeatKey", "")

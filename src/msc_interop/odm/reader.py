@@ -106,6 +106,7 @@ def read_odm(path: str | Path, mapping_path: str | Path | None = None) -> RawRec
     rejects = RejectReport()
     rejects.notes.extend(_notes(path, meta, collector))
     _reject_uncovered(path, meta, collector.tally, rejects)
+    _reject_site_conflicts(path, collector, rejects)
     tables, where, problems = _tables(path, meta, mapping, collector)
     files = {form: path.name for form in tables}
 
@@ -192,6 +193,9 @@ def _resolve(src: FieldSource, rec: GroupRecord, subject: str, site: str, key: t
         if src.context == "SubjectKey":
             return subject, None
         if src.context == "SiteRef":
+            if site and mapping.sites and site not in mapping.sites:
+                return site, (f"LocationOID {site} is not in the map's sites ({', '.join(mapping.sites)}); add it "
+                              "there with its SITEID")
             return mapping.sites.get(site, site), None
         if src.context == "StudyEvent":
             if se_oid not in mapping.study_events:
@@ -397,6 +401,16 @@ def _reject_uncovered(path: Path, meta: Metadata, t: Tally, rejects: RejectRepor
                     f"ClinicalData of Study {study} / MetaDataVersion {version or '(none)'} is not what the mapping "
                     f"reads (Study {meta.study_oid} / {meta.version_oid}): {n} ItemData not converted",
                     code="REJ-ODM-004")
+
+
+def _reject_site_conflicts(path: Path, collector: ClinicalCollector, rejects: RejectReport) -> None:
+    """A SubjectKey met under two different SiteRefs: the later SubjectData is not read (one reject each)."""
+    for subject, first, first_line, loc, line, n in collector.site_conflicts:
+        rejects.add("odm", path.name, line, "SiteRef", loc,
+                    f"SubjectKey {subject!r} is under SiteRef LocationOID {loc} here (line {line}) but under "
+                    f"{first} at line {first_line}: a subject belongs to one site, so this SubjectData's {n} "
+                    f"ItemData were not converted (neither merged into subject {subject} of {first} nor moved to "
+                    f"{loc}); fix the export, or give the two subjects distinct SubjectKeys", code="REJ-ODM-006")
 
 
 def _notes(path: Path, meta: Metadata, collector: ClinicalCollector) -> list[str]:
