@@ -167,10 +167,10 @@ def demographics(s: Sdtm) -> list[Check]:
 
 def disposition(s: Sdtm) -> list[Check]:
     parts = [df[["USUBJID", "VISITNUM"]].assign(DOMAIN=name) for name, df in s.d.items()
-             if not name.startswith("SUPP") and name != "SV" and {"USUBJID", "VISITNUM"} <= set(df.columns)]
-    v = s.within(pd.concat(parts).dropna(subset=["VISITNUM"]), "Total")
+             if not name.startswith("SUPP") and {"USUBJID", "VISITNUM"} <= set(df.columns)]
+    v = s.within(pd.concat(parts).dropna(subset=["VISITNUM"]), "Total")  # SV counts: the visit took place
     first, last = sorted(v["VISITNUM"].unique())[0], sorted(v["VISITNUM"].unique())[-1]
-    dom = v["DOMAIN"].iloc[0]
+    dom = v.loc[v["DOMAIN"].ne("SV"), "DOMAIN"].iloc[0]  # SV has no dataset column of its own
 
     def txt(x: float) -> str:
         return f"{x:g}"

@@ -2,7 +2,8 @@
 
 How the expected values were checked: ae.xpt and tv.xpt read with pandas.read_sas (no msc-interop code): AEACN is
 empty on all 1191 AE records (action taken was not collected), so "TEAE leading to withdrawal" cannot be 0; TV has
-VISITDY but TVSTRL is free text (no window), so no administration can be "outside window".
+VISITDY but TVSTRL is free text (no window), so no administration can be "outside window"; SV records every
+safety subject at SCREENING 1 (VISITNUM 1), and TV plans VISITNUM 3.5 and 8.1 (not 1.1).
 """
 
 from __future__ import annotations
@@ -65,3 +66,21 @@ def test_no_window_means_nothing_is_outside_it(tables, result, folder):
     notes = " ".join(result.footnotes["exposure_schedule"])
     assert "no administration is judged on schedule or outside a window" in notes
     assert "carries no planned visit days" not in notes  # it has them (TV VISITDY)
+
+
+def test_a_visit_in_sv_is_attended_and_a_visitnum_in_tv_is_planned(tables, folder):
+    sv = pd.read_sas(folder / "sv.xpt", encoding="utf-8")
+    tv = pd.read_sas(folder / "tv.xpt", encoding="cp1252")
+    dm = pd.read_sas(folder / "dm.xpt", encoding="utf-8")
+    safety = set(dm.loc[~dm["ARMCD"].isin(["Scrnfail"]), "USUBJID"])  # the 254 of the treatment columns
+    assert len(safety) == 254
+    assert safety <= set(sv.loc[sv["VISITNUM"].eq(1), "USUBJID"])  # every one attended SCREENING 1
+    assert {3.5, 8.1} <= set(tv["VISITNUM"]) and 1.1 not in set(tv["VISITNUM"])
+    disp = tables["disposition"].set_index("Visit number")
+    assert (disp.at["1", "Subjects with data"], disp.at["1", "Subjects without data"]) == ("254 (100.0%)", "0")
+    week10 = len(safety & set(sv.loc[sv["VISITNUM"].eq(8.1), "USUBJID"]))  # WEEK 10 (T): only SV has it
+    assert (disp.at["8.1", "Type"], disp.at["8.1", "Subjects with data"]) == (
+        "scheduled", f"{week10} ({100 * week10 / 254:.1f}%)")
+    assert disp.at["3.5", "Type"] == "scheduled" and disp.at["1.1", "Type"] == "unscheduled"
+    issues = tables["data_issues"].set_index("Issue")
+    assert "SCREENING 1" not in issues.at["Scheduled visit without any data", "Detail"]

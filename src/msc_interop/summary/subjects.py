@@ -111,6 +111,22 @@ def study_table(study: Study, pop: Population) -> tuple[pd.DataFrame, list[str]]
     return pd.DataFrame(rows, columns=["Item", "Value"]), notes
 
 
+def planned_visits(study: Study) -> tuple[set[float] | None, str]:
+    """The planned VISITNUMs (TV's, else the study definition's) and where they come from; None when the input
+    lists no planned visits (then a decimal VISITNUM is what marks an unscheduled visit)."""
+    tv = rows_of(study, "TV")
+    if tv is not None and "VISITNUM" in tv.columns and len(tv):
+        found: set[float] = set()
+        for df in tv.chunks(["VISITNUM"]):
+            found |= set(pd.to_numeric(df["VISITNUM"], errors="coerce").dropna().astype(float).tolist())
+        if found:
+            return found, "TV"
+    if schedule_known(study):
+        return set(pd.to_numeric(study.meta.visits["VISITNUM"], errors="coerce").dropna().astype(float)), \
+            "the study definition"
+    return None, ""
+
+
 def demographics(study: Study, pop: Population, sec: Section) -> None:
     dm = study.datasets.get("DM", pd.DataFrame(columns=["USUBJID"]))
     # the columns are pop.subjects' ARMCD (the treatment received by default); the "Arm" row is DM's ARM, the
@@ -172,7 +188,7 @@ def disposition(study: Study, pop: Population, sec: Section) -> None:
     everyone = pop.subjects["USUBJID"]
     for name in study.names:
         rows = rows_of(study, name)
-        if name.startswith("SUPP") or name == "SV" or rows is None or not len(rows) or not len(rows.columns):
+        if name.startswith("SUPP") or rows is None or not len(rows) or not len(rows.columns):
             continue
         d = rows.visit_codes(texts)
         if d is None:
@@ -180,7 +196,8 @@ def disposition(study: Study, pop: Population, sec: Section) -> None:
         inside = pd.Index(texts.values()).isin(everyone)[d["s"]]  # hashed: np.isin of text is n x m
         subj, vn, visit = d["s"][inside], d["vn"][inside], d["v"][inside]
         counts.append(pd.DataFrame({"vn": vn, "v": visit}).value_counts())
-        by_dom[name] = pd.Series(vn).value_counts()  # a dataset's subject-visits are distinct
+        if name != "SV":  # SV (the visit took place) counts in "with data", not as a dataset column of its own
+            by_dom[name] = pd.Series(vn).value_counts()  # a dataset's subject-visits are distinct
         keys = np.union1d(keys, subj.astype(np.int64) << 20 | visits.add(vn))
     cols = ["Visit number", "Visit", "Type", "Subjects with data", *[f"{d} subjects" for d in by_dom],
             "Subjects without data"]
@@ -199,11 +216,16 @@ def disposition(study: Study, pop: Population, sec: Section) -> None:
     rows = []
     n = pop.n
     trta = pop.label(pop.columns()[-1])  # all subjects of the safety population (Total, or the one arm)
+    planned, plan_src = planned_visits(study)
+
+    def is_planned(v: float) -> bool:
+        return float(v) in planned if planned is not None else float(v).is_integer()
+
     for v in sorted(any_subj.index):
         vis = (("VISITNUM", visitnum_text(v)),)
         ref = sec.ard.counts("disposition", trta, "ANY_DATASET", "Y", int(any_subj[v]), n, groups=vis)
         row: dict[str, object] = {"Visit number": visitnum_text(v), "Visit": labels.get(v, ""),
-                                  "Type": "scheduled" if float(v).is_integer() else "unscheduled",
+                                  "Type": "scheduled" if is_planned(v) else "unscheduled",
                                   "Subjects with data": cell(ref, "n_pct")}
         for d, per_visit in by_dom.items():
             k = int(per_visit.get(v, 0))
@@ -212,9 +234,12 @@ def disposition(study: Study, pop: Population, sec: Section) -> None:
         rows.append(row)
     table = pd.DataFrame(rows, columns=cols)
     notes = [f"Percentages of the {n} subjects of the safety population. A subject 'has data' at a visit when "
-             "any record of the "
-             "dataset carries that VISITNUM; visits with a decimal VISITNUM are unscheduled (SDTM convention)."]
-    sched = sorted(v for v in any_subj.index if float(v).is_integer())
+             "any record of any dataset carries that VISITNUM, a visit record in SV (the visit took place) "
+             "included; " + (f"a visit is scheduled when its VISITNUM is planned in {plan_src}, else unscheduled."
+                             if planned is not None else
+                             "with no planned visits in the input, visits with a decimal VISITNUM are unscheduled "
+                             "(SDTM convention).")]
+    sched = sorted(v for v in any_subj.index if is_planned(v))
     missing = []
     code_of = {float(v): i for i, v in enumerate(vn_of)}
     population = set(everyone)
