@@ -131,6 +131,18 @@ def _numeric_ae_dates(variable_format: dict[str, str]) -> Check:
     return run
 
 
+def _transport_version(version: int) -> Check:
+    """The to-sdtm AE alone, written by pyreadstat as a SAS transport file of this version (5 or 8)."""
+    def run(_study: Study, out: Path, tmp: Path) -> list[Finding]:
+        import pyreadstat
+
+        df, meta = pyreadstat.read_xport(str(out / "xpt" / "ae.xpt"))
+        pyreadstat.write_xport(df, str(tmp / "ae.xpt"), table_name="AE", file_label=meta.file_label or "",
+                               column_labels=meta.column_labels, file_format_version=version)
+        return validate_paths([tmp / "ae.xpt"]).findings
+    return run
+
+
 def _ts_case(define: bool) -> Check:
     """The to-sdtm XPT output whose TS states SDTMIG 3.2 (with or without its define.xml, which states 3.4)."""
     def run(_study: Study, out: Path, tmp: Path) -> list[Finding]:
@@ -229,6 +241,9 @@ CASES: list[tuple[str, str, Check, bool]] = [
     ("MSC-XPT-006", "AE.AESTDTC numbers with no format", _numeric_ae_dates({}), True),
     ("MSC-XPT-006", "the to-sdtm XPT output (character --DTC)",
      lambda s, out, tmp: validate_paths([out / "xpt"]).findings, False),
+    ("MSC-XPT-007", "a SAS transport version 8 file (LIBV8 header)", _transport_version(8), True),
+    ("MSC-XPT-007", "a SAS transport version 5 file (pyreadstat)", _transport_version(5), False),
+    ("MSC-XPT-007", "the to-sdtm XPT output", lambda s, out, tmp: validate_paths([out / "xpt"]).findings, False),
     ("MSC-IO-002", "a path that does not exist",
      lambda s, out, tmp: validate_paths([tmp / "missing"]).findings, True),
     ("MSC-IO-002", "a .txt file", _write("notes.txt", b"hello"), True),

@@ -121,6 +121,21 @@ def xpt_numeric_dtc(ctx: XptFile, meta: RuleMeta) -> Iterable[Finding]:
                                sas_format=fmt or "none")
 
 
+_V5_LIBRARY = b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!"  # SAS TS-140: the first record of a v5 file
+
+
+@rule("MSC-XPT-007")
+def xpt_version_5(ctx: XptFile, meta: RuleMeta) -> Iterable[Finding]:
+    try:
+        with open(ctx.path, "rb") as fh:
+            first = fh.read(80)
+    except OSError:  # (read already, or its reader's finding says why not)
+        return
+    if not first.startswith(_V5_LIBRARY):
+        yield meta.finding(file=str(ctx.path), dataset=ctx.dataset,
+                           value=first[20:28].decode("ascii", "replace").strip())
+
+
 @rule("MSC-XPT-005")
 def xpt_ascii_values(ctx: XptFile, meta: RuleMeta) -> Iterable[Finding]:
     where = {"file": str(ctx.path), "dataset": ctx.dataset}
