@@ -65,6 +65,8 @@ def test_pilot_total_is_dose_times_days_of_each_interval(pilot):
     ("ONCE", "2014-01-02", "2014-01-09", 1, ""),  # one dose, whatever the dates
     ("", "2009-09-23T09:26", "2009-09-23T10:26", 1, ""),  # the bundled study's infusion without EXDOSFRQ
     ("", "2009-09-23", "", 1, ""),
+    ("", "2014-01-02T23:00", "2014-01-03T01:00", 1, ""),  # one infusion past midnight
+    ("", "2014-01-02T23:00", "2014-01-03T23:00", None, NO_FREQUENCY),  # a day or more: not one administration
     ("", "2014-01-02", "2014-01-09", None, NO_FREQUENCY),
     ("QOD", "2014-01-02", "2014-01-09", None, UNKNOWN_FREQUENCY),  # no fixed number per day
     ("PRN", "2014-01-02", "2014-01-02", None, UNKNOWN_FREQUENCY),

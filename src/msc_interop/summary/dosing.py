@@ -32,6 +32,17 @@ def _date(dtc: pd.Series) -> pd.Series:
     return pd.to_datetime(text.str.slice(0, 10).where(complete), format="%Y-%m-%d", errors="coerce")
 
 
+def _within_a_day(start: pd.Series, end: pd.Series) -> pd.Series:
+    """Both date-times to the minute and the end less than 24 hours after the start: one administration that ran
+    past midnight (an infusion from 23:00 to 01:00), not an interval of days."""
+    def clock(text: pd.Series) -> pd.Series:
+        timed = text.str.match(iso8601.COMPLETE_DATETIME).astype(bool)
+        return pd.to_datetime(text.str.slice(0, 16).where(timed), format="%Y-%m-%dT%H:%M", errors="coerce")
+
+    gap = clock(end) - clock(start)
+    return (gap >= pd.Timedelta(0)) & (gap < pd.Timedelta(days=1))
+
+
 def doses(freq: pd.Series, start: pd.Series, end: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(doses per record, NaN when not derivable; why not, "" when derivable; is a dosing interval: a per-day
     frequency)."""
@@ -42,7 +53,8 @@ def doses(freq: pd.Series, start: pd.Series, end: pd.Series) -> tuple[pd.Series,
     days = (d1 - d0).dt.days + 1
     n = pd.Series(float("nan"), index=f.index, dtype="float64")
     why = pd.Series("", index=f.index, dtype=object)
-    single = f.eq(ONCE) | (f.eq("") & (en.eq("") | en.str.slice(0, 10).eq(st.str.slice(0, 10))))
+    single = f.eq(ONCE) | (f.eq("") & (en.eq("") | en.str.slice(0, 10).eq(st.str.slice(0, 10))
+                                         | _within_a_day(st, en)))
     n[single] = 1.0
     interval = per_day.notna()
     ok = interval & days.ge(1)
