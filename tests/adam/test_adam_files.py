@@ -51,6 +51,18 @@ def test_xpt_dates_are_sas_dates_with_date9(adam_example):
     assert meta.column_names_to_labels["TRTSDT"] == "Date of First Exposure to Treatment"
 
 
+def test_reading_adam_xpt_dates_makes_no_note(adam_example):
+    """ADaM's TRTSDT, ASTDT ... are SAS numeric dates by design (DATE9.), unlike an SDTM --DTC: reading them back
+    (summary, to-fhir, to-adam of an ADaM folder) must not note them as dates turned into text."""
+    from msc_interop.sdtm.text_encoding import reading
+
+    out, _ = adam_example
+    with reading(None) as log:
+        name, df = files.read_dataset(out / "xpt" / "adsl.xpt")
+    assert name == "ADSL" and pd.api.types.is_numeric_dtype(df["TRTSDT"])
+    assert not [n for n in log.notes() if "SAS numeric date" in n]
+
+
 def test_dataset_json_date_columns(adam_example):
     out, _ = adam_example
     doc = json.loads((out / "json" / "adsl.json").read_text())

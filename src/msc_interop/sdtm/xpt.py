@@ -29,7 +29,7 @@ import pyreadstat
 from msc_interop import iso8601, mappings
 from msc_interop.atomic import atomic_path, paced_open
 from msc_interop.columns_frame import frame_of_columns
-from msc_interop.distinct import column_codes, sharing
+from msc_interop.distinct import column_codes, per_distinct, sharing
 from msc_interop.errors import InputError, MscInteropError, OutputLimitError
 from msc_interop.sdtm import text_encoding, xpt_rows, xpt_text
 from msc_interop.sdtm.package import XPT_ATTRS
@@ -198,8 +198,10 @@ def _records_start(head: bytes, path: Path) -> int:
     return at + xpt_rows.RECORD
 
 
-def read_xpt(path: Path) -> tuple[str, pd.DataFrame]:
+def read_xpt(path: Path, *, note_dates: bool = True) -> tuple[str, pd.DataFrame]:
     """Read an XPT file: (dataset name, data). Character variables as str ("" for missing), numbers float64.
+    SAS numeric dates come back as ISO 8601 text, each such variable named in a note (`note_dates`: an SDTM
+    package's are not as SDTM has them; ADaM's TRTSDT, ASTDT ... are numeric dates by design: no note).
 
     Integer variables come back as float64 (XPT has only doubles); `conform()` (the Study) restores them.
     A cut file, or one holding more than one dataset, is refused (InputError) before its rows are read:
@@ -228,7 +230,8 @@ def read_xpt(path: Path) -> tuple[str, pd.DataFrame]:
         out[col] = iso_text(s) if col in dates else s if col not in texts and pd.api.types.is_numeric_dtype(s) \
             else as_text(s)
     frame = pd.DataFrame(out, index=pd.RangeIndex(len(df)))
-    text_encoding.sas_dates_read(path.name, name, frame, texts)
+    if note_dates:
+        text_encoding.sas_dates_read(path.name, name, frame, texts)
     # what the file states, for a conversion that must keep it (sdtm/package.py)
     # a blank label (XPT v5 allows it; pyreadstat gives None) is "": the package's label, empty
     labels = {k: v or "" for k, v in (meta.column_names_to_labels or {}).items()}
@@ -249,7 +252,7 @@ def iso_text(s: pd.Series) -> pd.Series:
         if hasattr(v, "hour") and hasattr(v, "year"):  # a date-time
             return v.isoformat(timespec="seconds" if not v.microsecond else "milliseconds")  # type: ignore[attr-defined]
         return v.isoformat() if hasattr(v, "isoformat") else str(v)  # a date, a time
-    return s.astype(object).map(one).astype(object)
+    return per_distinct(lambda u: u.map(one).astype(object), s.astype(object)).astype(object)  # (per date, not row)
 
 
 def _conformed(name: str, df: pd.DataFrame) -> pd.DataFrame:

@@ -35,7 +35,7 @@ import numpy as np
 from msc_interop.errors import InputError
 
 RECORD = 80
-_V5_LIBRARY = b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!"
+V5_LIBRARY = b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!"  # SAS TS-140: the first record of a v5 file
 _V8_LIBRARY = b"HEADER RECORD*******LIBV8   HEADER RECORD!!!!!!!"
 _MEMBER = b"HEADER RECORD*******MEMBER  HEADER RECORD!!!!!!!"
 _NAMESTR = b"HEADER RECORD*******NAMESTR HEADER RECORD!!!!!!!"
@@ -56,13 +56,13 @@ def check_xpt_layout(path: Path) -> None:
         raise InputError(f"{path.name}: empty file; expected a SAS XPORT (XPT) dataset")
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as raw:
         head = raw[:RECORD]
-        if size < len(_V5_LIBRARY) and (_V5_LIBRARY.startswith(head) or _V8_LIBRARY.startswith(head)):
+        if size < len(V5_LIBRARY) and (V5_LIBRARY.startswith(head) or _V8_LIBRARY.startswith(head)):
             raise _cut_in_header(path, size, "the library header")
         if head.startswith(_V8_LIBRARY):
             if size % RECORD:
                 raise InputError(f"{path.name}: {_not_whole(size)}: truncated? Get the complete file")
             return
-        if not head.startswith(_V5_LIBRARY):
+        if not head.startswith(V5_LIBRARY):
             raise InputError(f"{path.name}: not a SAS XPORT (XPT) file: it does not begin with the XPORT library "
                              "header record (SAS TS-140)")
         data_at, row_bytes = _data_start(path, raw, size)

@@ -25,9 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from msc_interop.sdtm.xpt_layout import RECORD
+from msc_interop.sdtm.xpt_layout import RECORD, V5_LIBRARY
 
-_V5_LIBRARY = b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!"
 _MEMBER_AT, _DESCRIPTOR_AT, _NAMESTR_AT, _NAMESTRS_AT = 3 * RECORD, 5 * RECORD, 7 * RECORD, 8 * RECORD
 _MISSING_FIRST = np.array([0x2E, 0x5F, *range(0x41, 0x5B)], dtype=np.uint8)
 
@@ -69,7 +68,7 @@ def read_xport_columns(path: Path, encoding: str = "utf-8", metadataonly: bool =
     indexed from 0; meta.number_rows stays the file's. `columns`: only those variables (in the file's order);
     the text of the others is still checked to be `encoding` (the same error as a whole read), not decoded."""
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as raw:
-        if not raw[:RECORD].startswith(_V5_LIBRARY):
+        if not raw[:RECORD].startswith(V5_LIBRARY):
             raise NotHandled("not the V5 layout")
         variables, obs_at = _variables(raw)
         if any(not v.numeric and v.length < 1 for v in variables) or any(
@@ -147,7 +146,7 @@ def numeric_formats(path: Path) -> dict[str, str]:
     that cannot be read."""
     try:
         with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as raw:
-            if not raw[:RECORD].startswith(_V5_LIBRARY):
+            if not raw[:RECORD].startswith(V5_LIBRARY):
                 return _pyreadstat_formats(path)
             variables, _ = _variables(raw)
             widths = {k: (int.from_bytes(raw[at + 64:at + 66], "big"), int.from_bytes(raw[at + 66:at + 68], "big"))

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop.distinct import column_codes
+from msc_interop.sdtm.xpt_layout import V5_LIBRARY
 from msc_interop.validate.model import Finding, RuleMeta
 from msc_interop.validate.registry import bulk, rule
 from msc_interop.validate.schemas import dataset_json_validator
@@ -121,9 +122,6 @@ def xpt_numeric_dtc(ctx: XptFile, meta: RuleMeta) -> Iterable[Finding]:
                                sas_format=fmt or "none")
 
 
-_V5_LIBRARY = b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!"  # SAS TS-140: the first record of a v5 file
-
-
 @rule("MSC-XPT-007")
 def xpt_version_5(ctx: XptFile, meta: RuleMeta) -> Iterable[Finding]:
     try:
@@ -131,7 +129,7 @@ def xpt_version_5(ctx: XptFile, meta: RuleMeta) -> Iterable[Finding]:
             first = fh.read(80)
     except OSError:  # (read already, or its reader's finding says why not)
         return
-    if not first.startswith(_V5_LIBRARY):
+    if not first.startswith(V5_LIBRARY):
         yield meta.finding(file=str(ctx.path), dataset=ctx.dataset,
                            value=first[20:28].decode("ascii", "replace").strip())
 
