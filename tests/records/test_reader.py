@@ -12,8 +12,8 @@ import pytest
 from msc_interop import mappings
 from msc_interop.errors import InputError, StudyDefinitionError
 from msc_interop.records import read_records
-from msc_interop.records.reader import _excel_cell
 from msc_interop.records.table_check import check_rows
+from msc_interop.records.workbook import cell_text
 from msc_interop.sdtm.build import build_study
 
 
@@ -222,7 +222,7 @@ def test_xlsx_time_cells_and_seconds_read_as_a_csv_holds_them(tmp_path, records_
     (datetime.datetime(2009, 3, 28, 9, 52, 30), "2009-03-28T09:52:30"),
 ])
 def test_excel_cell_text(cell, text):
-    assert _excel_cell(cell) == text
+    assert cell_text(cell, "General") == text
 
 
 @pytest.mark.parametrize("form", ["subjects", "exposures", "adverse_events", "labs", "findings", "ecg",

@@ -32,6 +32,7 @@ from msc_interop.records.subject_share import SubjectShare
 from msc_interop.records.table_check import check_rows
 from msc_interop.records.unread import UNREAD, report_unread_files, report_unread_sheets
 from msc_interop.records.value_checks import control_problems, date_problems, plausible_bounds
+from msc_interop.records.workbook import check_merged, percent_cells, percent_units, read_sheets, shown_text
 from msc_interop.rejects import RejectReport
 
 SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}  # what a CSV export sometimes uses
@@ -92,7 +93,7 @@ def read_records(path: str | Path, line_maps: Mapping[str, np.ndarray] | None = 
         raise InputError(f"{path}: no such file or folder")
     if share is not None and not path.is_dir():
         raise ValueError("read_records: a share of the subjects is read from a folder only")
-    spans, clean = RejectReport(), set()
+    spans, clean, found = RejectReport(), set(), {}
     if path.is_dir():
         definition = read_definition(find_definition(path))
         tables, files = _read_csv_folder(path, spans, clean, line_maps, share, preparsed=preparsed)
@@ -101,7 +102,7 @@ def read_records(path: str | Path, line_maps: Mapping[str, np.ndarray] | None = 
         elif line_maps is None:  # (a partition cut from a folder: load_partitioned reports the folder's files)
             report_unread_files(path, {form: spec["file"] for form, spec in _forms().items()}, spans)
     elif path.suffix.lower() in (".xlsx", ".xlsm"):
-        tables, files, sheet_def = _read_workbook(path, spans)
+        tables, files, sheet_def, found = _read_workbook(path, spans)
         side = find_definition(path.parent, required=False)
         if side is not None:
             definition = read_definition(side)
@@ -114,7 +115,7 @@ def read_records(path: str | Path, line_maps: Mapping[str, np.ndarray] | None = 
         raise InputError(f"{path}: study records are a folder of CSV files or an .xlsx workbook")
     read_before = Counter(r.form for r in spans.rejects if r.code != UNREAD)  # (a file not read: no record counted)
     return check_forms(tables, files, definition, source=str(path), rejects=spans, read_before=read_before,
-                       clean=frozenset(clean))
+                       clean=frozenset(clean), first_checks=(lambda form, _df: found.get(form, ())) if found else None)
 
 
 def check_forms(tables: dict[str, pd.DataFrame], files: dict[str, str], definition: dict[str, Any],
@@ -379,64 +380,66 @@ def _read_csv_folder(folder: Path, spans: RejectReport | None = None, clean: set
     return tables, files
 
 
-def _read_workbook(path: Path, rejects: RejectReport
-                   ) -> tuple[dict[str, pd.DataFrame], dict[str, str], dict[str, Any] | None]:
-    try:
-        raw_sheets = pd.read_excel(path, sheet_name=None, dtype=object, engine="openpyxl", header=None)
-    except Exception as exc:  # openpyxl raises several types for a corrupt workbook
-        raise InputError(f"{path.name}: cannot read as an XLSX workbook: {exc}") from None
-    report_unread_sheets(path.name, {k: [] if v.empty else v.iloc[0].tolist() for k, v in raw_sheets.items()},
-                         _forms(), rejects)
-    sheets = {k.strip().lower(): _with_header(v, f"{path.name}[{k.strip()}]") for k, v in raw_sheets.items()}
-    tables, files = {}, {}
+def _read_workbook(path: Path, rejects: RejectReport) -> tuple[dict[str, pd.DataFrame], dict[str, str],
+                                                                   dict[str, Any] | None, dict[str, list[Any]]]:
+    """The forms' sheets as text tables (each cell the text it shows: records/workbook.py), the study definition
+    of the sheets study/sites/arms/visits if there, and per form the problems found in reading it (a percent
+    result whose unit cell says another unit)."""
+    raw_sheets = read_sheets(path)
+    report_unread_sheets(path.name, {k: [] if v.values.empty else v.values.iloc[0].tolist()
+                                     for k, v in raw_sheets.items()}, _forms(), rejects)
+    sheets = {k.strip().lower(): (k.strip(), v) for k, v in raw_sheets.items()}
+    tables, files, problems = {}, {}, {}
     for form in _forms():
-        if form in sheets:
-            df = sheets[form].map(_excel_cell)
-            # a wholly empty row holds no record (a CSV's blank line, which pandas skips): drop it, keep the
-            # sheet row numbers of the others (header = row 1)
-            filled = df.ne("").any(axis=1).to_numpy() if len(df.columns) else np.zeros(len(df), dtype=bool)
-            rows = np.arange(2, len(df) + 2)[filled]
-            tables[form] = as_form_frame(df[filled].reset_index(drop=True), f"{path.name}[{form}]", rows=rows)
-            files[form] = f"{path.name}[{form}]"
+        if form not in sheets:
+            continue
+        name, sheet = sheets[form]
+        where = f"{path.name}[{name}]"
+        check_merged(sheet, where)
+        if sheet.values.empty:
+            df, percent = pd.DataFrame(), pd.DataFrame()
+        else:
+            names = _header_names(sheet.values.iloc[0].tolist(), where)
+            body, formats = sheet.values.iloc[1:].reset_index(drop=True), sheet.formats.iloc[1:].reset_index(drop=True)
+            df = pd.DataFrame({n: shown_text(body[c], formats[c]) for n, c in zip(names, body.columns, strict=True)})
+            percent = pd.DataFrame({n: percent_cells(body[c], formats[c])
+                                    for n, c in zip(_normalize_header(names), body.columns, strict=True)})
+        # a wholly empty row holds no record (a CSV's blank line, which pandas skips): drop it, keep the
+        # sheet row numbers of the others (header = row 1)
+        filled = df.ne("").any(axis=1).to_numpy() if len(df.columns) else np.zeros(len(df), dtype=bool)
+        rows = np.arange(2, len(df) + 2)[filled]
+        files[form] = f"{path.name}[{form}]"
+        table = as_form_frame(df[filled].reset_index(drop=True), files[form], rows=rows)
+        table, problems[form], notes = percent_units(table, percent[filled].reset_index(drop=True), files[form])
+        rejects.notes.extend(notes)
+        tables[form] = table
     definition = None
     if {"study", "sites", "arms", "visits"} <= set(sheets):
-        definition = _definition_from_sheets(sheets)
-    return tables, files, definition
+        definition = _definition_from_sheets({k: _with_header(sheets[k][1].values.map(lambda x: np.nan if x is None
+                                                                                        else x),
+                                                              f"{path.name}[{sheets[k][0]}]")
+                                              for k in ("study", "sites", "arms", "visits")})
+    return tables, files, definition, problems
+
+
+def _header_names(first_row: list[Any], name: str) -> list[str]:
+    """A sheet's first row as its column names (as pandas names them: an empty cell is 'Unnamed: i'), checked for
+    a name given twice (pandas would rename it 'result.1' and the values would then be dropped as an unknown
+    column)."""
+    names = [f"Unnamed: {i}" if x is None or (isinstance(x, float) and pd.isna(x)) else str(x)
+             for i, x in enumerate(first_row)]
+    _check_header(names, name)
+    return names
 
 
 def _with_header(raw: pd.DataFrame, name: str) -> pd.DataFrame:
-    """A sheet read without a header: its first row names the columns (checked for a name given twice, which
-    pandas would rename 'result.1' and the values would then be dropped as an unknown column)."""
+    """A sheet read without a header: its first row names the columns (_header_names)."""
     if raw.empty:
         return pd.DataFrame()
-    names = [f"Unnamed: {i}" if pd.isna(x) else str(x) for i, x in enumerate(raw.iloc[0].tolist())]  # as pandas
-    _check_header(names, name)
+    names = _header_names(raw.iloc[0].tolist(), name)
     body = raw.iloc[1:].reset_index(drop=True)
     body.columns = names
     return body
-
-
-def _excel_cell(x: Any) -> str:
-    """Excel stores dates as datetimes: a midnight datetime is a date, not 00:00 (a time nobody collected). A cell
-    holding a time only (a datetime.time) is that clock time. Both read as a CSV would hold them: hh:mm, with :ss
-    (and a fraction, which the records' checks then reject as a CSV's) when the cell has seconds."""
-    if x is None or (isinstance(x, float) and pd.isna(x)):
-        return ""
-    if isinstance(x, datetime.time):
-        return _clock(x)
-    if isinstance(x, pd.Timestamp) or hasattr(x, "isoformat"):
-        ts = pd.Timestamp(x)
-        return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.strftime("%Y-%m-%dT") + _clock(ts.time())
-    if isinstance(x, float) and x.is_integer():
-        return str(int(x))
-    return str(x)
-
-
-def _clock(t: datetime.time) -> str:
-    """hh:mm, hh:mm:ss when the time has seconds, hh:mm:ss.fff... when it has a fraction of one."""
-    if t.microsecond:
-        return t.strftime("%H:%M:%S.%f").rstrip("0")
-    return t.strftime("%H:%M:%S") if t.second else t.strftime("%H:%M")
 
 
 def _definition_from_sheets(sheets: dict[str, pd.DataFrame]) -> dict[str, Any]:

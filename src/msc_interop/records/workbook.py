@@ -1,0 +1,246 @@
+"""Read the sheets of an XLSX workbook as the data manager sees them. pandas' read_excel gives a cell's stored value
+only: 65% is 0.65, a month typed Oct-04 is the date 2004-10-01, 1.50 is 1.5. Here each cell's number format is
+read too and the text is what the cell shows where it matters (docs: README, "Study records"): a percent is the
+number shown, a date shown without its day is a partial date, a fixed-decimal number keeps its decimals. A merged
+range in a form's sheet stops the read (its cells but the first read empty: a column, or values, would be lost).
+
+openpyxl's read-only sheet parser is used directly: one pass gives the values, the style of each cell and the
+merged ranges (which a read-only worksheet does not expose); the text is made per distinct (value, format).
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from openpyxl import load_workbook
+from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
+from openpyxl.utils.cell import range_boundaries
+from openpyxl.worksheet._reader import WorkSheetParser
+
+from msc_interop.distinct import per_distinct_rows
+from msc_interop.errors import InputError
+from msc_interop.records.table_check import CellProblem
+
+PERCENT = "%"  # the CDISC UNIT term (C25613) a percent-formatted result is given when its unit cell is blank
+
+
+@dataclass
+class Sheet:
+    """A sheet as read: `values` the stored values (None: empty; the rows and columns up to the last value, as
+    pandas' read_excel(header=None) gives them), `formats` the number format of each (same shape), `merged` the
+    merged ranges ("B1:C1")."""
+
+    values: pd.DataFrame
+    formats: pd.DataFrame
+    merged: list[str] = field(default_factory=list)
+
+
+def read_sheets(path: Path) -> dict[str, Sheet]:
+    """Every sheet of the workbook (name as the workbook has it -> Sheet); InputError if it cannot be read."""
+    try:
+        book = load_workbook(path, read_only=True, data_only=True, keep_links=False)
+    except Exception as exc:  # openpyxl raises several types for a corrupt workbook
+        raise InputError(f"{path.name}: cannot read as an XLSX workbook: {exc}") from None
+    try:
+        return {ws.title: _read_sheet(book, ws) for ws in book.worksheets}
+    except Exception as exc:
+        raise InputError(f"{path.name}: cannot read as an XLSX workbook: {exc}") from None
+    finally:
+        book.close()
+
+
+def _read_sheet(book: Any, ws: Any) -> Sheet:
+    rows, cols, values, styles = [], [], [], []
+    with ws._get_source() as src:
+        parser = WorkSheetParser(src, ws._shared_strings, data_only=True, epoch=book.epoch,
+                                 date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
+        for _, cells in parser.parse():
+            for cell in cells:
+                value = cell["value"]
+                if value is None or cell["data_type"] == "e":  # an error (#N/A) reads empty, as in pandas
+                    continue
+                rows.append(cell["row"])
+                cols.append(cell["column"])
+                # a boolean as its text: True would otherwise be one distinct value with the number 1
+                values.append(str(value) if cell["data_type"] == "b" else value)
+                styles.append(cell["style_id"] or 0)
+    merged = [str(m.ref) for m in parser.merged_cells.mergeCell] if parser.merged_cells else []
+    if not rows:
+        return Sheet(pd.DataFrame(), pd.DataFrame(), merged)
+    r, c = np.asarray(rows) - 1, np.asarray(cols) - 1
+    grid = np.full((r.max() + 1, c.max() + 1), None, dtype=object)
+    grid[r, c] = values
+    style_grid = np.zeros(grid.shape, dtype=np.int64)
+    style_grid[r, c] = styles
+    names = {s: _number_format(book, s) for s in np.unique(style_grid).tolist()}
+    formats = pd.DataFrame(style_grid).apply(lambda col: col.map(names))
+    return Sheet(pd.DataFrame(grid), formats, merged)
+
+
+def _number_format(book: Any, style_id: int) -> str:
+    """The number format of a style (as openpyxl's ReadOnlyCell.number_format finds it)."""
+    fmt_id = book._cell_styles[style_id].numFmtId
+    if fmt_id < BUILTIN_FORMATS_MAX_SIZE:
+        return BUILTIN_FORMATS.get(fmt_id, "General")
+    return book._number_formats[fmt_id - BUILTIN_FORMATS_MAX_SIZE]
+
+
+def check_merged(sheet: Sheet, where: str) -> None:
+    """A merged range in a form's sheet is exit 2: Excel keeps the value of its first cell only, so a header
+    merged across columns leaves the others without a name (their values would be dropped as an unknown column)
+    and values merged down rows leave the rows below empty."""
+    if not sheet.merged:
+        return
+    listed = ", ".join(sheet.merged[:5]) + (f" and {len(sheet.merged) - 5} more" if len(sheet.merged) > 5 else "")
+    bounds = [(ref, range_boundaries(ref)) for ref in sheet.merged]
+    across = [(ref, b) for ref, b in bounds if b[1] == 1 and b[2] > b[0]]  # (min_col, min_row, max_col, max_row)
+    ref, (col, row, *_rest) = (across or bounds)[0]
+    text = _cell_value(sheet, row, col)
+    if across:
+        raise InputError(f"{where}: header cells {ref} are merged ({text!r} across {_rest[0] - col + 1} columns), "
+                         "so only the first of those columns has a name and the values of the others would be lost; "
+                         "unmerge the cells and give each column its own header (the form's column names; merged "
+                         f"cells of the sheet: {listed})")
+    raise InputError(f"{where}: cells {ref} are merged: only the first holds the value ({text!r}), the others read "
+                     f"empty; unmerge them and type the value in each cell (merged cells of the sheet: {listed})")
+
+
+def _cell_value(sheet: Sheet, row: int, col: int) -> Any:
+    """The value at a 1-based (row, column) of the sheet (None outside the cells read)."""
+    inside = row <= sheet.values.shape[0] and col <= sheet.values.shape[1]
+    return sheet.values.iat[row - 1, col - 1] if inside else None
+
+
+def shown_text(values: pd.Series, formats: pd.Series) -> pd.Series:
+    """A column's cells as the text they show (cell_text), made once per distinct (value, format)."""
+    both = pd.DataFrame({"value": values.to_numpy(), "format": formats.to_numpy()}, index=values.index)
+    return per_distinct_rows(lambda d: pd.Series([cell_text(v, f) for v, f in zip(d["value"], d["format"],
+                                                                                   strict=True)], dtype=object),
+                             both)
+
+
+def percent_cells(values: pd.Series, formats: pd.Series) -> pd.Series:
+    """Which cells of a column hold a number shown as a percent."""
+    both = pd.DataFrame({"value": values.to_numpy(), "format": formats.to_numpy()}, index=values.index)
+    return per_distinct_rows(lambda d: pd.Series([_is_number(v) and _section(f, v < 0).percent
+                                                  for v, f in zip(d["value"], d["format"], strict=True)],
+                                                 dtype=bool), both)
+
+
+def cell_text(value: Any, fmt: str) -> str:
+    """A cell's text: a number shown as a percent is the number shown (0.65 in 0% is 65); a number in a
+    fixed-decimal format has at least those decimals (1.5 in 0.00 is 1.50; digits typed beyond them are kept, not
+    rounded away); a date shown without its day is a partial date (Oct-04: 2004-10; a year only: 2004). Else as a
+    CSV would hold it: a midnight date-time is a date, a time cell a clock time (hh:mm, :ss when it has seconds)."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, datetime.time):
+        return _clock(value)
+    if isinstance(value, datetime.date):
+        ts = pd.Timestamp(value)
+        shows = _date_shows(fmt)
+        if shows == "year":
+            return f"{ts.year:04d}"
+        if shows == "month":
+            return f"{ts.year:04d}-{ts.month:02d}"
+        return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.strftime("%Y-%m-%dT") + _clock(ts.time())
+    if _is_number(value):
+        section = _section(fmt, value < 0)
+        if section.percent:
+            return _decimal_text(Decimal(repr(value)) * 100, section.decimals)
+        if section.decimals:
+            return _decimal_text(Decimal(repr(value)), section.decimals)
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+    return str(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _clock(t: datetime.time) -> str:
+    """hh:mm, hh:mm:ss when the time has seconds, hh:mm:ss.fff... when it has a fraction of one."""
+    if t.microsecond:
+        return t.strftime("%H:%M:%S.%f").rstrip("0")
+    return t.strftime("%H:%M:%S") if t.second else t.strftime("%H:%M")
+
+
+def _decimal_text(number: Decimal, places: int) -> str:
+    """The number with at least `places` decimals, and every digit it has beyond them."""
+    exponent = number.normalize().as_tuple().exponent
+    digits = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    return f"{number:.{max(places, digits)}f}"
+
+
+# what a format shows literally: "text", \x, _x (a space as wide as x), *x (fill), [Red] / [$-409] / [>100]
+_LITERAL = re.compile(r'"[^"]*"|\\.|_.|\*.|\[[^\]]*\]')
+
+
+@dataclass(frozen=True)
+class _Section:
+    percent: bool
+    decimals: int  # the decimals always shown (the 0s after the point; a # shows a digit only when there is one)
+
+
+@functools.lru_cache(maxsize=256)
+def _sections(fmt: str) -> tuple[str, ...]:
+    return tuple(_LITERAL.sub("", part) for part in fmt.split(";"))
+
+
+@functools.lru_cache(maxsize=1024)
+def _section(fmt: str, negative: bool) -> _Section:
+    """How a number format shows a number (its section for the sign: positive;negative;zero;text). Scientific
+    and fraction formats are left as the stored number."""
+    parts = _sections(fmt)
+    part = parts[1] if negative and len(parts) > 1 else parts[0]
+    if re.search(r"[eE][+-]|/|@", part) or part.strip().lower() == "general":
+        return _Section(False, 0)
+    decimals = re.search(r"\.([0#?]*)", part)
+    return _Section("%" in part, decimals.group(1).count("0") if decimals else 0)
+
+
+@functools.lru_cache(maxsize=256)
+def _date_shows(fmt: str) -> str:
+    """The finest part of a date a date format shows: "day" (a day or a time of day is shown), "month" (mmm-yy,
+    mm/yyyy) or "year" (yyyy)."""
+    part = _sections(fmt)[0].lower()
+    if any(c in part for c in "dhs"):
+        return "day"
+    if "m" in part:
+        return "month"
+    return "year" if "y" in part else "day"
+
+
+def percent_units(frame: pd.DataFrame, percent: pd.DataFrame, where: str
+                  ) -> tuple[pd.DataFrame, list[CellProblem], list[str]]:
+    """What a percent cell means for its row: a `result` shown as 65% in a form with a `unit` column is 65 with
+    the unit % (a blank unit cell becomes %; a unit cell holding another unit contradicts it: the row is
+    rejected). Any column's percent cells are named in a note (the number read is the number shown)."""
+    problems, notes = [], []
+    for column in percent.columns:
+        mask = percent[column]
+        if not mask.any():
+            continue
+        n = int(mask.sum())
+        note = f"{where} column '{column}': {n} cell(s) formatted as a percent read as the number shown (65% reads 65)"
+        if column == "result" and "unit" in frame.columns:
+            unit = frame["unit"]
+            frame["unit"] = unit.where(~(mask & unit.eq("")), PERCENT)
+            clash = mask & ~frame["unit"].eq(PERCENT)
+            if clash.any():
+                reason = ("the result cell is formatted as a percent (" + frame["result"] + "%) but the unit is '"
+                          + frame["unit"] + "': which is right? give the number in the result cell and its unit in "
+                          "the unit cell")
+                problems.append(CellProblem("result", clash, reason.where(clash, ""), "REJ-REC-130"))
+            note += f", with the unit '{PERCENT}' where the unit cell is blank"
+        notes.append(note)
+    return frame, problems, notes
