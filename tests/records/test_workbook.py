@@ -126,3 +126,13 @@ def test_merged_data_cells_name_the_range(tmp_path):
     with pytest.raises(InputError, match=r"records\.xlsx\[labs\]: cells A2:A4 are merged: only the first holds the "
                                          r"value \('01'\).*unmerge them"):
         read_records(_book(tmp_path, edit))
+
+
+def test_text_na_reads_as_typed(tmp_path):
+    """A cell holding the text NA reads NA, as the same cell of a CSV file does (pandas' read_excel made it empty,
+    losing a value typed on purpose)."""
+    def edit(wb):
+        _cell(wb["medical_history"], 2, "category", "NA", "General")
+
+    records = read_records(_book(tmp_path, edit))
+    assert records.forms["medical_history"]["category"].tolist()[0] == "NA"
