@@ -46,6 +46,8 @@ def mutate(folder: Path) -> None:
     for r in rows[14:40]:
         if isinstance(r.get("interpretation"), list) and isinstance(r.get("referenceRange"), list):
             r["interpretation"][0]["coding"][0]["code"] = "H"            # MSC-FHIR-007 (where the value is not high)
+    rows[41]["code"]["coding"][0]["system"] = "http://loinc.org/"      # MSC-FHIR-012 non-canonical URI
+    rows[42]["code"]["coding"][0]["system"] = "urn:oid:2.16.840.1.113883.6.1"  # MSC-FHIR-012 (LOINC's OID)
     out = [orjson.dumps(r) for r in rows]
     out[20:20] = [b"", b"{not json", b"[1, 2]", orjson.dumps({"resourceType": "Nope", "id": "n1"})]
     obs.write_bytes(b"\n".join(out) + b"\n")

@@ -108,6 +108,60 @@ def test_quantity_unit_code_needs_a_system_and_ucum_is_a_warning(
     assert found == ([] if rule is None else [(rule, severity, "Observation.valueQuantity")])
 
 
+# the canonical URIs: HL7 Terminology (THO) 5.2.0 External Code Systems (LOINC http://loinc.org, OID
+# 2.16.840.1.113883.6.1; SNOMED CT http://snomed.info/sct); THO CodeSystem v2-0203, v3-ObservationInterpretation
+# (STU3: http://hl7.org/fhir/v2/0203, http://hl7.org/fhir/v3/ObservationInterpretation)
+@pytest.mark.parametrize(("element", "system", "name", "canonical"), [
+    ("code", "http://loinc.org/", "LOINC", "http://loinc.org"),
+    ("code", "urn:oid:2.16.840.1.113883.6.1", "LOINC", "http://loinc.org"),
+    ("code", "http://snomed.info/sct/", "SNOMED CT", "http://snomed.info/sct"),
+    ("category", "http://hl7.org/fhir/v2/0203", "HL7 v2 table 0203 (Identifier Type)",
+     "http://terminology.hl7.org/CodeSystem/v2-0203"),
+    ("category", "http://hl7.org/fhir/v2/0074", "HL7 v2 table 0074", "http://terminology.hl7.org/CodeSystem/v2-0074"),
+    ("interpretation", "http://hl7.org/fhir/v3/ObservationInterpretation", "HL7 v3 ObservationInterpretation",
+     "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"),
+])
+def test_a_non_canonical_code_system_uri_is_a_warning_naming_the_canonical_one(
+        tmp_path: Path, element: str, system: str, name: str, canonical: str) -> None:
+    coding = {"coding": [{"system": system, "code": "X"}]}
+    obs = {"resourceType": "Observation", "id": "u", "status": "final",
+           "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]}, "valueString": "x"}
+    obs[element] = coding if element == "code" else [coding]
+    (tmp_path / "u.json").write_text(json.dumps(obs), encoding="utf-8")
+    found = [f for f in fhir_rules([tmp_path / "u.json"], "R4") if f.rule_id == "MSC-FHIR-012"]
+    path = f"Observation.{element}{'' if element == 'code' else '[0]'}.coding[0].system"
+    assert [(f.severity, f.variable_or_path, f.dataset_or_resource, f.value) for f in found] == [
+        ("warning", path, "Observation/u", system)]
+    assert found[0].message == (f"{path} '{system}' is not the canonical URI of {name}: use {canonical} "
+                                "(systems are matched by exact URI)")
+
+
+@pytest.mark.parametrize("system", ["http://loinc.org", "http://snomed.info/sct", "http://terminology.hl7.org/"
+                                    "CodeSystem/v2-0203", "http://snomed.info/sct/900000000000207008",
+                                    "http://hl7.org/fhir/v2/0360/2.7", "https://example.org/codes"])
+def test_canonical_and_unknown_code_system_uris_pass(tmp_path: Path, system: str) -> None:
+    """Canonical URIs, a SNOMED CT edition URI (a version, not a system: never listed), a versioned STU3 URI
+    (no one R4 URI to name) and a system of someone's own give no MSC-FHIR-012."""
+    obs = {"resourceType": "Observation", "id": "u", "status": "final",
+           "code": {"coding": [{"system": system, "code": "2345-7"}]}, "valueString": "x"}
+    (tmp_path / "u.json").write_text(json.dumps(obs), encoding="utf-8")
+    assert [f for f in fhir_rules([tmp_path / "u.json"], "R4") if f.rule_id == "MSC-FHIR-012"] == []
+
+
+def test_a_non_canonical_system_is_found_on_the_ndjson_fast_path(tmp_path: Path) -> None:
+    """In NDJSON most resources are judged clean in one pass (fhir_clean.py) and their elements memoised: the
+    resource with LOINC's OID among 300 clean ones (same elements otherwise) is still reported, at its line."""
+    def obs(n: int, system: str = "http://loinc.org") -> str:
+        return json.dumps({"resourceType": "Observation", "id": f"o{n}", "status": "final",
+                           "code": {"coding": [{"system": system, "code": "2345-7"}]}, "valueString": "x"})
+    lines = [obs(n) for n in range(300)]
+    lines[250] = obs(250, "urn:oid:2.16.840.1.113883.6.1")
+    (tmp_path / "Observation.ndjson").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    found = [(f.rule_id, f.row_or_entry, f.variable_or_path) for f in fhir_rules([tmp_path / "Observation.ndjson"],
+                                                                                 "R4")]
+    assert found == [("MSC-FHIR-012", 251, "Observation.code.coding[0].system")]
+
+
 def test_hl7_examples_as_one_bundle_resolve_their_own_references(shared_dir: Path, tmp_path: Path) -> None:
     files = sorted((shared_dir / "external" / "fhir-examples" / "r4").glob("*.json"))
     entries = [{"fullUrl": f"http://hl7.org/fhir/{d['resourceType']}/{d['id']}", "resource": d}

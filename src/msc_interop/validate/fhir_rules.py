@@ -42,7 +42,7 @@ from msc_interop.validate.fhir_read import (  # noqa: F401 -- read_fhir, normali
 from msc_interop.validate.fhir_scan import _date_elements, bundle_shell, date_problem, scan
 from msc_interop.validate.model import Finding, RuleMeta
 from msc_interop.validate.registry import crashed, get_rule, params, rule
-from msc_interop.validate.terminology import fhir_date_problem, loinc_problem, ucum_problem
+from msc_interop.validate.terminology import fhir_date_problem, loinc_problem, noncanonical_system, ucum_problem
 
 # the same few codes in every resource: each checked once
 loinc_problem, ucum_problem = functools.lru_cache(4096)(loinc_problem), functools.lru_cache(4096)(ucum_problem)
@@ -255,6 +255,18 @@ def loinc_form(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
                 if reason:
                     yield meta.finding(**ctx.where(item), variable=f"{path}.code", value=code, path=f"{path}.code",
                                        reason=reason)
+
+
+@rule("MSC-FHIR-012")
+def system_canonical(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
+    for item in ctx.items:
+        for path, coding in _codings(item):  # the scan keeps these Codings (fhir_scan._needs_look)
+            system = coding.get("system")
+            found = noncanonical_system(system) if type(system) is str else None
+            if found:
+                name, canonical = found
+                yield meta.finding(**ctx.where(item), variable=f"{path}.system", value=system,
+                                   path=f"{path}.system", name=name, canonical=canonical)
 
 
 @rule("MSC-FHIR-007")
