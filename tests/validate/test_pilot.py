@@ -10,6 +10,9 @@ Judgement of what remains:
     SDTM-030  36 AEs with AESER = N and a seriousness criterion Y (25 AESHOSP, 3 AESCAN, ...): real, P21 SD1132.
     SDTM-034  4 EX records start one day after the subject's RFXENDTC (e.g. 01-704-1233 EXSTDTC 2013-04-05,
               RFXENDTC 2013-04-04): real, DM.RFXENDTC is not the last exposure (P21 SD1206).
+    SDTM-021  SV rows 2555 and 2556: subject 01-711-1143 has two visits numbered 9.2 (UNSCHEDULED 9.2, on
+              2013-06-22 and on 2013-09-22): real, SV has one record per visit per subject (keys STUDYID,
+              USUBJID, VISITNUM; SDTMIG 3.4 section 5.4), two different visits need two VISITNUMs.
   warnings:
     SDTM-005  TS: TSPARMCD AGESPAN, TSPARM 'Age Group', 'Trial Indication', 'Trial Indication Type' are not in
               CDISC CT 2025-03-25 (the only CT msc-interop ships); they are terms of the study's 2012-era CT, so
@@ -62,6 +65,7 @@ PILOT_JUDGED = {
     ("MSC-SDTM-028", "ex.xpt", "EXENDTC"): 6, ("MSC-SDTM-031", "ae.xpt", "AEOUT"): 250,
     ("MSC-SDTM-030", "ae.xpt", "AESER"): 36, ("MSC-SDTM-033", "dm.xpt", "ACTARMCD"): 12,
     ("MSC-SDTM-034", "ex.xpt", "EXSTDTC"): 4,
+    ("MSC-SDTM-021", "sv.xpt", "VISITNUM"): 2,
     ("MSC-SDTM-040", "ae.xpt", "AEDTC"): 1, ("MSC-SDTM-040", "cm.xpt", "CMDTC"): 1,
     ("MSC-SDTM-040", "cm.xpt", "VISITNUM"): 1, ("MSC-SDTM-040", "cm.xpt", "VISIT"): 1,
     ("MSC-SDTM-040", "ex.xpt", "VISITNUM"): 1, ("MSC-SDTM-040", "ex.xpt", "VISIT"): 1,
@@ -83,7 +87,9 @@ def test_pilot_errors_are_the_real_defects(pilot_report) -> None:
               for f in pilot_report.findings if f.severity == "error" and f.rule_id not in ("MSC-SDTM-030",
                                                                                             "MSC-SDTM-034")]
     assert sorted(errors) == [("MSC-DEF-005", "CM", 41, "01-701-1015", "CMDOSE", "0.625"),
-                              ("MSC-SDTM-007", "AE", 971, "01-716-1063", "AESTDY", "366")]
+                              ("MSC-SDTM-007", "AE", 971, "01-716-1063", "AESTDY", "366"),
+                              ("MSC-SDTM-021", "SV", 2555, "01-711-1143", "VISITNUM", "9.2"),
+                              ("MSC-SDTM-021", "SV", 2556, "01-711-1143", "VISITNUM", "9.2")]
     ex = sorted((f.usubjid, f.value) for f in pilot_report.findings if f.rule_id == "MSC-SDTM-034")
     assert ex[0] == ("01-704-1233", "2013-04-05")
-    assert pilot_report.counts_by_severity() == {"error": 42, "warning": 7818, "notice": 16}
+    assert pilot_report.counts_by_severity() == {"error": 44, "warning": 7818, "notice": 16}

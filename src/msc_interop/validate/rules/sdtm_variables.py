@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import mappings
-from msc_interop.distinct import per_distinct
+from msc_interop.distinct import per_distinct, row_codes
 from msc_interop.errors import MappingDataError
 from msc_interop.validate.model import Finding, Reach, RuleMeta, as_text
 from msc_interop.validate.registry import get_rule, rule
@@ -272,12 +272,31 @@ def domain_matches(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
 
 
 @rule("MSC-SDTM-021", reach=Reach.SUBJECTS)
-def one_dm_record_per_subject(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
-    if "DM" not in ctx.study or "USUBJID" not in ctx.study["DM"].columns:
-        return
-    subj = ctx.study["DM"]["USUBJID"]
-    dup = subj.duplicated(keep=False) & subj.ne("")
-    yield from ctx.at(meta, "DM", dup, "USUBJID", count=subj.map(subj.value_counts()))
+def one_record_per_key(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
+    """A dataset whose structure is one record per key (params: DM per subject, SV per subject and visit): rows
+    sharing a key. Each key column is coded once per distinct value and the codes combined (distinct.row_codes);
+    a row with a null key part is not compared (MSC-SDTM-002 reports the null)."""
+    for ds, keys in meta.params.get("keys", {}).items():
+        if ds not in ctx.study or not set(keys) <= set(ctx.study[ds].columns):
+            continue
+        df = ctx.study[ds]
+        texts = {k: ctx.text(ds, k) for k in keys}
+        present = np.logical_and.reduce([t.ne("").to_numpy() for t in texts.values()])
+        codes, _ = row_codes(pd.DataFrame({k: ctx.distinct(ds, k)[0] for k in keys}, copy=False))
+        counts = np.bincount(codes) if len(codes) else np.zeros(0, dtype=np.int64)
+        dup = present & (counts[codes] > 1)
+        count = pd.Series(counts[codes], index=df.index)
+        if len(keys) == 1:
+            yield from ctx.at(meta, ds, dup, keys[0], count=count)
+            continue
+        shown = pd.Series("", index=df.index, dtype=object)  # "USUBJID '01-711-1143', VISITNUM 9.2": dup rows only
+        if dup.any():
+            shown[dup] = [", ".join(f"{k} '{v}'" if k == SUBJECT else f"{k} {v}"
+                                    for k, v in zip(keys, row, strict=True))
+                          for row in zip(*(texts[k][dup] for k in keys), strict=True)]
+        domain = mappings.sdtm_domain(ds)
+        yield from ctx.at(meta, ds, dup, keys[-1], variant="keys", key=shown, count=count, keys=", ".join(keys),
+                          structure=domain.structure if domain else "one record per key")
 
 
 def _supp_groups(ctx: SdtmContext) -> dict[str, set[tuple[Any, Any]]]:
