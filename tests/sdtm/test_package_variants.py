@@ -124,6 +124,26 @@ def test_define_length_is_what_the_files_beside_it_hold(tmp_path: Path) -> None:
     assert not [f for f in validation.findings if f.rule_id == "MSC-DEF-006"]
 
 
+def test_validate_measures_define_length_in_the_encoding_the_xpt_is_in(tmp_path: Path) -> None:
+    """MSC-DEF-006 on a package: 'RÉACTION CUTANÉE' is 16 bytes in the Windows-1252 XPT (to-sdtm writes it as
+    it came, define.xml Length 16), 18 in UTF-8; the rule measures in the encoding the reader decided."""
+    from msc_interop.validate import validate_paths
+
+    api.to_sdtm(_cp1252_package(tmp_path / "in"), tmp_path / "out", formats=["xpt"], created=CREATED, validate=False)
+    folder = tmp_path / "out" / "xpt"
+    assert not [f for f in validate_paths([folder]).findings if f.rule_id == "MSC-DEF-006"]
+    define = folder / "define.xml"
+    tree = etree.parse(str(define))
+    item = next(i for i in tree.iter(f"{ODM}ItemDef") if i.get("OID") == "IT.AE.AETERM")
+    assert item.get("Length") == "16"
+    item.set("Length", "15")  # one byte short: still found, in Windows-1252 bytes
+    tree.write(str(define), xml_declaration=True, encoding="UTF-8")
+    found = [(f.dataset_or_resource, f.row_or_entry, f.variable_or_path, f.message)
+             for f in validate_paths([folder]).findings if f.rule_id == "MSC-DEF-006"]
+    assert found == [("AE", 2, "AETERM", "AE.AETERM: define.xml Length 15 is shorter than the longest value "
+                                         "(16 bytes in cp1252, first at row 2)")]
+
+
 DEF = "{http://www.cdisc.org/ns/def/v2.1}"
 DEFINE_XSD = REPO / "mappings" / "schema" / "external" / "define-xml-2.1" / "cdisc-definexml-2.1.0" / "define2-1-0.xsd"
 

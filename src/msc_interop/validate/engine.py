@@ -238,7 +238,8 @@ class SdtmGroup:
 def _validate_group(fmt: str, paths: list[Path], group: SdtmGroup) -> list[Finding]:
     findings: list[Finding] = []
     options, tree, define = group.options, group.tree, group.define
-    frames, files, headers = _read_group(fmt, paths, findings, options.encoding)
+    encodings: dict[str, str] = {}
+    frames, files, headers = _read_group(fmt, paths, findings, options.encoding, encodings)
     study = _study(frames, files, findings)
     columns = ColumnCache(study.datasets)  # distinct values per column, shared by the SDTM and define rules
     standard, conflicts = _standard(options.sdtmig, tree, study, options.ct)
@@ -247,7 +248,7 @@ def _validate_group(fmt: str, paths: list[Path], group: SdtmGroup) -> list[Findi
                                             standard=standard, standard_conflicts=tuple(conflicts)))
     if tree is not None and define is not None:
         ctx = DefineContext(define, tree, study.datasets, files, fmt, headers, document_level=group.document_level,
-                            folder_datasets=group.folder_datasets, column_cache=columns)
+                            folder_datasets=group.folder_datasets, column_cache=columns, encodings=encodings)
         findings += run(Scope.DEFINE, ctx, file=str(define))
     return findings
 
@@ -279,13 +280,15 @@ def check_ct(ct: str | None) -> str | None:
     return ct.strip()
 
 
-def _read_group(fmt: str, paths: list[Path], findings: list[Finding], encoding: str | None = None
+def _read_group(fmt: str, paths: list[Path], findings: list[Finding], encoding: str | None = None,
+                encodings: dict[str, str] | None = None
                 ) -> tuple[dict[str, pd.DataFrame], dict[str, Path], dict[str, dict[str, Any]]]:
+    """The datasets of one format folder; `encodings` (when given) gets each XPT/CSV dataset's text encoding."""
     frames: dict[str, pd.DataFrame] = {}
     files: dict[str, Path] = {}
     headers: dict[str, dict[str, Any]] = {}
     for path in paths:
-        got = read_dataset_file(fmt, path, findings, encoding)
+        got = read_dataset_file(fmt, path, findings, encoding, encodings)
         if got is None:
             continue
         name, df, header = got
@@ -311,10 +314,12 @@ def _first_of(name: str, path: Path, fmt: str, files: dict[str, Path], findings:
     return True
 
 
-def read_dataset_file(fmt: str, path: Path, findings: list[Finding], encoding: str | None = None
+def read_dataset_file(fmt: str, path: Path, findings: list[Finding], encoding: str | None = None,
+                      encodings: dict[str, str] | None = None
                       ) -> tuple[str, pd.DataFrame, dict[str, Any] | None] | None:
     """One dataset file read whole with its file-level findings: (name, data, Dataset-JSON metadata or None);
-    None when it cannot be read (a finding says why)."""
+    None when it cannot be read (a finding says why). `encodings`, when given, gets name -> the codec the reader
+    decoded an XPT/CSV file's text with (detected, or --encoding): the bytes MSC-DEF-006 measures."""
     from msc_interop.sdtm.formats import FORMATS
 
     header = None
@@ -323,6 +328,7 @@ def read_dataset_file(fmt: str, path: Path, findings: list[Finding], encoding: s
             with reading(encoding) as log:
                 name, df = FORMATS["xpt"].reader(path)
             findings += decode_findings(log)
+            _decided(log, encoding, name, encodings)
             df = _shared_text(df)
             with reading(encoding):  # the labels again: already reported with the data above
                 _, meta = read_xport(path, metadataonly=True)
@@ -344,11 +350,19 @@ def read_dataset_file(fmt: str, path: Path, findings: list[Finding], encoding: s
             with reading(encoding) as log:
                 name, df = FORMATS[fmt].reader(path)
             findings += decode_findings(log)
+            _decided(log, encoding, name, encodings)
             df = _shared_text(df)
     except (InputError, pyreadstat.ReadstatError, pyreadstat.PyreadstatError, OSError) as exc:
         findings.append(_unreadable(path, f"an SDTM {fmt} dataset", exc))
         return None
     return name, df, header
+
+
+def _decided(log: Any, given: str | None, name: str, encodings: dict[str, str] | None) -> None:
+    """The codec of one file's text: what the reader decided (its log lists a file not read as UTF-8), else
+    --encoding, else UTF-8 (a file whose text is ASCII or valid UTF-8)."""
+    if encodings is not None:
+        encodings[name] = log.files[0].encoding if log.files else (given or "utf-8")
 
 
 def _shared_text(df: pd.DataFrame) -> pd.DataFrame:

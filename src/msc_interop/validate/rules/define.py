@@ -123,6 +123,8 @@ class DefineContext:
     document_level: bool = True  # run the checks of the document itself (XSD, described datasets without files)
     folder_datasets: frozenset[str] = frozenset()  # every dataset in the folder, in any format
     with_datasets: bool = True  # False: a define.xml given alone (only the XSD check applies)
+    # dataset -> the codec its XPT/CSV text was read in (validate/engine.py): Length is bytes in it; absent: UTF-8
+    encodings: Mapping[str, str] = field(default_factory=dict)
 
     column_cache: ColumnCache | None = None
     _texts: dict[tuple[str, str], pd.Series] = field(default_factory=dict, repr=False)
@@ -306,11 +308,13 @@ def length_fits(ctx: DefineContext, meta: RuleMeta) -> Iterable[Finding]:
                 values = values[values.map(lambda v: _is_number(v, True))]
             if values.empty:
                 continue
-            if item.datatype == "text":  # bytes in UTF-8: characters where all are ASCII (one C-level check)
+            if item.datatype == "text":  # bytes in the file's encoding: characters where all are ASCII (one C check)
                 ascii_only = "".join(values.tolist()).isascii()
+                codec = ctx.encodings.get(ds, "utf-8")
                 sizes = pd.Series(np.fromiter(map(len, values.tolist()), dtype=np.int64, count=len(values)),
-                                  index=values.index) if ascii_only else values.map(lambda v: len(v.encode("utf-8")))
-                unit = "bytes"
+                                  index=values.index) if ascii_only else values.map(
+                    lambda v, c=codec: len(v.encode(c, errors="replace")))
+                unit = "bytes" if ascii_only or codec == "utf-8" else f"bytes in {codec}"
             else:
                 sizes = values.map(lambda v: len(str(int(float(v)))))
                 unit = "digits"
