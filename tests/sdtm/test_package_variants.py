@@ -144,6 +144,13 @@ def test_validate_measures_define_length_in_the_encoding_the_xpt_is_in(tmp_path:
                                          "(16 bytes in cp1252, first at row 2)")]
 
 
+def test_to_sdtm_checks_define_length_in_the_encoding_it_wrote(tmp_path: Path) -> None:
+    """to-sdtm's own validation of the Windows-1252 XPT it wrote (read back: its text is not ASCII) measures
+    AETERM in cp1252 bytes as `validate` does: no MSC-DEF-006 at the define.xml Length 16 it wrote."""
+    result = api.to_sdtm(_cp1252_package(tmp_path / "in"), tmp_path / "out", formats=["xpt"], created=CREATED)
+    assert not [f.message for f in result.validation.findings if f.rule_id == "MSC-DEF-006"]
+
+
 DEF = "{http://www.cdisc.org/ns/def/v2.1}"
 DEFINE_XSD = REPO / "mappings" / "schema" / "external" / "define-xml-2.1" / "cdisc-definexml-2.1.0" / "define2-1-0.xsd"
 

@@ -197,6 +197,7 @@ class _Run:
 
     def __init__(self, options: FolderPartitions, fmt: str, paths: list[Path], group: SdtmGroup, scratch: Path):
         self.options, self.fmt, self.paths, self.group, self.scratch = options, fmt, paths, group, scratch
+        self.encodings: dict[str, str] = {}  # dataset -> the codec its held file's text was read in (MSC-DEF-006)
 
     def findings(self) -> tuple[list[Finding], int]:
         findings: list[Finding] = []
@@ -239,7 +240,7 @@ class _Run:
         if tree is not None and define is not None:
             ctx = _ProxyDefine(define, tree, proxies, files, self.fmt, headers,
                                document_level=self.group.document_level, folder_datasets=self.group.folder_datasets,
-                               column_cache=_ProxyColumns(proxies, big), big=big)
+                               column_cache=_ProxyColumns(proxies, big), big=big, encodings=self.encodings)
             findings += [_numeric_row(f, big) for f in run(Scope.DEFINE, ctx, file=str(define))]
         return findings, len(groups)
 
@@ -255,7 +256,7 @@ class _Run:
             ds = None
             hold = HOLD_BYTES if self.options.hold_bytes is None else self.options.hold_bytes
             if path.stat().st_size <= hold:
-                got = read_dataset_file(self.fmt, path, findings, encoding)
+                got = read_dataset_file(self.fmt, path, findings, encoding, self.encodings)
                 if got is None:
                     continue
                 name, df, header = got

@@ -223,6 +223,7 @@ class _Runs:
         self.caches: list[tuple[dict[str, pd.DataFrame], ColumnCache, Study, StudyMeta | None]] = []
         self._views: dict[tuple[str, str], pd.DataFrame | None] = {}
         self.after_writing: dict[str, FolderChecks] = {}  # format -> what the writing process found (write_sdtm)
+        self.encodings: dict[tuple[str, str], str] = {}  # (format, dataset) -> the codec a file read back was in
 
     def view(self, fmt: str, name: str) -> pd.DataFrame | None:
         """What a reader of the dataset's file in `fmt` would see (written_views.py), made once: a view that is
@@ -268,7 +269,7 @@ class _Runs:
         """Each file's view (in the files' order) with its file-level findings appended; None: read back."""
         frames: dict[str, pd.DataFrame] = {}
         for name, path in sorted(files.items(), key=lambda kv: kv[1]):
-            view = _file(self.view(fmt, name), fmt, name, path, findings, headers, self.options)
+            view = _file(self.view(fmt, name), fmt, name, path, findings, headers, self.options, self.encodings)
             if view is None:
                 return None
             frames[name] = view
@@ -279,8 +280,9 @@ class _Runs:
                        folder: frozenset[str]) -> list[Finding]:
         """define.xml's rules on the views `frames` of `files` (their column cache shared with the SDTM rules)."""
         columns, view_study, _ = self._view(frames)
+        encodings = {name: codec for (of, name), codec in self.encodings.items() if of == fmt}
         ctx = DefineContext(define, tree, view_study.datasets, files, fmt, headers, document_level=True,
-                            folder_datasets=folder, column_cache=columns)
+                            folder_datasets=folder, column_cache=columns, encodings=encodings)
         return run(Scope.DEFINE, ctx, file=str(define))
 
     def _view(self, frames: dict[str, pd.DataFrame]) -> tuple[ColumnCache, Study, MscInteropError | None]:
@@ -347,9 +349,11 @@ def view_of(study: Study, fmt: str, name: str) -> pd.DataFrame | None:
 
 
 def _file(view: pd.DataFrame | None, fmt: str, name: str, path: Path, findings: list[Finding],
-          headers: dict[str, dict[str, Any]], options: Options) -> pd.DataFrame | None:
+          headers: dict[str, dict[str, Any]], options: Options, encodings: dict[tuple[str, str], str]
+          ) -> pd.DataFrame | None:
     """The view of one written file (`view`: _Runs.view's) and its file-level findings (appended); None: read the
-    folder back."""
+    folder back. A file read back notes in `encodings` the codec its text was decoded with (MSC-DEF-006 measures
+    Length in it: a Windows-1252 XPT's 'é' is one byte); a view's text is ASCII or UTF-8 as written."""
     if fmt == "xpt":
         view = _xpt_file(view, name, path, findings, options)
     elif fmt in ("json", "ndjson"):
@@ -357,13 +361,18 @@ def _file(view: pd.DataFrame | None, fmt: str, name: str, path: Path, findings: 
     # (CSV: the view as it is; no file-level check)
     if view is not None:
         return view
-    return _read_back(fmt, name, path, findings, headers, options)
+    read_in: dict[str, str] = {}
+    frame = _read_back(fmt, name, path, findings, headers, options, read_in)
+    if name in read_in:
+        encodings[(fmt, name)] = read_in[name]
+    return frame
 
 
 def _read_back(fmt: str, name: str, path: Path, findings: list[Finding], headers: dict[str, dict[str, Any]],
-               options: Options) -> pd.DataFrame | None:
-    """One file read as validate reads it (with its file-level findings), conformed."""
-    frames, _files, read_headers = _read_group(fmt, [path], findings, options.encoding)
+               options: Options, encodings: dict[str, str]) -> pd.DataFrame | None:
+    """One file read as validate reads it (with its file-level findings), conformed; `encodings` gets the codec
+    of its text (validate/engine.py read_dataset_file)."""
+    frames, _files, read_headers = _read_group(fmt, [path], findings, options.encoding, encodings)
     if list(frames) != [name]:
         return None
     headers.update(read_headers)

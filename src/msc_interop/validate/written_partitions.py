@@ -100,12 +100,13 @@ def _folder(ps: PartitionedStudy, plan: _Plan, options: Options, runs: _SdtmRuns
     frames: dict[str, pd.DataFrame] = {}
     headers: dict[str, dict[str, Any]] = {}
     own_rows = True  # every view is the Study's own rows: the SDTM run is shared with the other formats
+    encodings: dict[tuple[str, str], str] = {}  # the codec of each file read back (MSC-DEF-006)
     for name, path in sorted(plan.files.items(), key=lambda kv: kv[1]):
         if name in ps.spilled:
             own_rows &= _spilled_file(ps, name, plan.fmt, path, findings, headers, options)
             frames[name] = proxy[name]
             continue
-        view = _file(view_of(proxy, plan.fmt, name), plan.fmt, name, path, findings, headers, options)
+        view = _file(view_of(proxy, plan.fmt, name), plan.fmt, name, path, findings, headers, options, encodings)
         if view is None:
             return None
         own_rows &= view is proxy[name]
@@ -122,7 +123,8 @@ def _folder(ps: PartitionedStudy, plan: _Plan, options: Options, runs: _SdtmRuns
     findings += runs.sdtm(None if own_rows else plan.fmt, standard, tuple(conflicts), files, source)
     if tree is not None and plan.define is not None:
         ctx = DefineContext(plan.define, tree, view_study.datasets, files, plan.fmt, headers, document_level=True,
-                            folder_datasets=frozenset(plan.files), column_cache=ColumnCache(view_study.datasets))
+                            folder_datasets=frozenset(plan.files), column_cache=ColumnCache(view_study.datasets),
+                            encodings={name: codec for (_, name), codec in encodings.items()})
         findings += run(Scope.DEFINE, ctx, file=str(plan.define))
     return findings
 
