@@ -218,11 +218,16 @@ def _check_timezone(tz: str, where: str) -> None:
 
 
 def _check_visit_names(visits: list[dict[str, Any]], where: str) -> None:
-    """Each visit name or alias (case and spaces aside, as records are matched) names one visit only."""
+    """Each visit name or alias (case and spaces aside, as records are matched) names one visit only, and none
+    starts with "unscheduled" (the records' mark of an unplanned visit: sdtm/common.map_visits)."""
     owner: dict[str, Any] = {}
     for v in visits:
         for key in (v["visit"], *v.get("aliases", [])):
             folded = str(key).strip().upper()
+            if folded.startswith("UNSCHEDULED"):
+                raise StudyDefinitionError(f"{where}: visits: {key!r} names a planned visit, but a visit name "
+                                           "starting with 'unscheduled' marks a record of an unplanned visit "
+                                           "(numbered from its date, not in the schedule); rename it")
             if folded in owner and owner[folded] != v["visitnum"]:
                 raise StudyDefinitionError(f"{where}: visits: {key!r} names visit {owner[folded]:g} and visit "
                                            f"{v['visitnum']:g}; a visit name or alias must name one visit")

@@ -22,6 +22,7 @@ from msc_interop.sdtm.lb import build_lb
 from msc_interop.sdtm.mh import build_mh
 from msc_interop.sdtm.pr import build_pr_re
 from msc_interop.sdtm.sv import build_sv
+from msc_interop.sdtm.unscheduled import number_unscheduled
 from msc_interop.sdtm.vs import build_vs
 from msc_interop.sdtm.xpt_text import all_ascii
 from msc_interop.study import Study, StudyMeta
@@ -54,6 +55,7 @@ def build_study(records: RawRecords, settle: bool = True) -> tuple[Study, Reject
     datasets.update(DS=build_ds(records, dm), CM=build_cm(records, dm))
     if len(suppex):
         datasets["SUPPEX"] = suppex
+    datasets = number_unscheduled(datasets, meta, dm)  # the unplanned visits, from every form's planned ones
     datasets["SV"] = build_sv(datasets, meta, dm)  # last: the visits held, from every dated record
     datasets = {k: v for k, v in datasets.items() if len(v.columns)}
     carried = {f: records.forms[f].drop(columns=ROW) for f in CARRIED_FORMS if f in records.forms}

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from msc_interop import dates, mappings
+from msc_interop import dates, iso8601, mappings
 from msc_interop.columns_frame import frame_of_columns
 from msc_interop.distinct import (
     coded,
@@ -27,6 +27,10 @@ from msc_interop.distinct import (
 from msc_interop.records.reader import RawRecords
 from msc_interop.rejects import Kept
 from msc_interop.study import StudyMeta
+
+# The VISIT of a record at an unplanned visit until sdtm/unscheduled.py numbers it (VISITNUM empty), and the word a
+# records visit name starts with to mark one (SDTMIG 3.4 section 4.4.5; the CDISC pilot's SV: "UNSCHEDULED 5.1").
+UNSCHEDULED = "UNSCHEDULED"
 
 
 def map_terms(records: RawRecords, form: str, column: str, lookup: Mapping[str, str], what: str,
@@ -79,20 +83,55 @@ def visit_lookup(meta: StudyMeta) -> dict[str, float]:
     return out
 
 
-def map_visits(records: RawRecords, form: str, meta: StudyMeta, column: str = "visit") -> pd.DataFrame:
-    """VISITNUM, VISIT and EPOCH of each row from the study's visit schedule; unknown visit names rejected."""
+def map_visits(records: RawRecords, form: str, meta: StudyMeta, column: str = "visit",
+               date: str | None = None) -> pd.DataFrame:
+    """VISITNUM, VISIT and EPOCH of each row from the study's visit schedule; unknown visit names rejected.
+
+    A visit not in the schedule whose name starts with "unscheduled" (any case: "Unscheduled", "UNSCHEDULED 2")
+    is an unplanned visit (SDTMIG 3.4 section 4.4.5): VISITNUM empty and VISIT UNSCHEDULED until
+    sdtm/unscheduled.py numbers it from its date once every form is built; its record needs a complete `date`
+    (the form's date column), else it is rejected (REJ-REC-014)."""
     names = ", ".join(meta.visits["VISIT"])
     lookup = {k: f"{v:g}" for k, v in visit_lookup(meta).items()}
+    df = records.forms[form]
+    if column in df.columns:  # the unplanned visits' spellings (a handful of distinct values) map to "U"
+        distinct = pd.Series(pd.unique(df[column]), dtype=object).fillna("").astype(str)
+        lookup |= {v.upper(): "U" for v in distinct[is_unscheduled(distinct)]}
+        unplanned = per_distinct(lambda u: pd.Series(is_unscheduled(u), index=u.index), df[column]).astype(bool)
+        if unplanned.any():
+            _reject_undated(records, form, unplanned, column, date)
     num = map_terms(records, form, column, lookup, "a visit of the study schedule",
-                    hint=f" (visits: {names}; aliases in study.yaml)")
-    visitnum = per_distinct(lambda u: pd.to_numeric(u.replace("", np.nan)), num)  # (the dtype the rows give)
+                    hint=f" (visits: {names}; aliases in study.yaml; 'Unscheduled' for a visit off the schedule)")
+    visitnum = per_distinct(lambda u: pd.to_numeric(u.replace(["", "U"], np.nan)), num)  # (the dtype the rows give)
     sched = meta.visits.set_index("VISITNUM")
+    names_of = {f"{v:g}": name for v, name in sched["VISIT"].items()} | {"U": UNSCHEDULED}
 
     def of_visit(var: str) -> pd.Series:  # looked up per distinct visit, spread with its codes
         return per_distinct(lambda u: u.astype("float64").map(sched[var]).fillna("").astype(object), visitnum)
 
-    return frame_of_columns({"VISITNUM": visitnum, "VISIT": of_visit("VISIT"), "EPOCH": of_visit("EPOCH")},
-                            num.index)
+    visit = per_distinct(lambda u: u.map(names_of).fillna("").astype(object), num)
+    return frame_of_columns({"VISITNUM": visitnum, "VISIT": visit, "EPOCH": of_visit("EPOCH")}, num.index)
+
+
+def is_unscheduled(names: pd.Series) -> np.ndarray:
+    """Whether each visit name marks an unplanned visit: it starts with "unscheduled", case and spaces aside."""
+    return names.fillna("").astype(str).str.strip().str.upper().str.startswith(UNSCHEDULED).to_numpy(dtype=bool)
+
+
+def _reject_undated(records: RawRecords, form: str, unplanned: pd.Series, column: str, date: str | None) -> None:
+    """Reject the unplanned-visit rows without a complete date: the date is what numbers the visit. A date that is
+    not valid at all is left to the form's date check (one reject, with that reason)."""
+    df = records.forms[form]
+    undated = unplanned.copy()
+    if date is not None and date in df.columns:  # (only the unplanned visits' rows: a few)
+        dtc, bad = dates.normalize_collected(df.loc[unplanned, date])
+        undated[unplanned] = ~(dtc.str.match(iso8601.COMPLETE_DATE).astype(bool) | bad.astype(bool))
+    if undated.any():
+        field = date if date is not None else column
+        records.reject_rows(form, undated, field,
+                            f"'{field}' must be a complete date (YYYY-MM-DD) for a record of an unscheduled visit: "
+                            "the visit is numbered from its date (VISITNUM after the last planned visit before it)",
+                            code="REJ-REC-014")
 
 
 def epoch_by_date(dtc: pd.Series, first_dose: pd.Series, last_dose: pd.Series) -> pd.Series:

@@ -28,9 +28,14 @@ _METHODS = {
     "AGE": "Age in completed years at RFSTDTC from a complete BRTHDTC; the age collected on the CRF when the "
            "birth date is partial or missing.",
     "VISITNUM": "Visit number from the visit schedule of the study definition, matched by the collected visit "
-                "name or one of its aliases.",
-    "VISIT": "Visit name of VISITNUM in the visit schedule of the study definition.",
-    "EPOCH": "Epoch of the visit (VISITNUM) in the visit schedule of the study definition.",
+                "name or one of its aliases. An unscheduled visit (collected visit name starting with "
+                "'Unscheduled'; one visit per subject and date): the VISITNUM of the last planned visit the "
+                "subject had on or before its date plus .01, .02, ... in date order.",
+    "VISIT": "Visit name of VISITNUM in the visit schedule of the study definition; 'UNSCHEDULED' and the "
+             "VISITNUM (e.g. UNSCHEDULED 3.01) for an unscheduled visit.",
+    "EPOCH": "Epoch of the visit (VISITNUM) in the visit schedule of the study definition; for an unscheduled "
+             "visit, from its date: before the first dose SCREENING, to the last dose day TREATMENT, then "
+             "FOLLOW-UP.",
     "LBSTRESC": "LBORRES in the standard unit LBSTRESU: its number x the conversion factor for LBORRESU "
                 "(msc-interop lab test table), converted values rounded to the test's decimals, written as the "
                 "shortest text; a '<', '>', '<=' or '>=' prefix of LBORRES is kept.",

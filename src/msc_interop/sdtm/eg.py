@@ -41,7 +41,7 @@ def build_eg(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
 def _timing(records: RawRecords, form: str, meta, dm: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     """Subject keys + visits + EGDTC of a form's remaining rows (rows that fail are rejected)."""
     keys = subject_keys(records, form, dm)
-    visits = map_visits(records, form, meta)
+    visits = map_visits(records, form, meta, date="date")
     dtc = normalize_dates(records, form, "date")
     idx = records.forms[form].index
     ref = keys.loc[idx]

@@ -66,7 +66,7 @@ def build_ex(records: RawRecords, meta: StudyMeta, dm: pd.DataFrame) -> tuple[pd
     end = normalize_dates(records, FORM, "end_datetime") if "end_datetime" in df.columns else None
     note_ending_before_start(records, FORM, start, end, ("start_datetime", "end_datetime"))
     has_visit = "visit" in records.forms[FORM].columns
-    visits = map_visits(records, FORM, meta) if has_visit else None
+    visits = map_visits(records, FORM, meta, date="start_datetime") if has_visit else None
 
     df = records.forms[FORM]
     idx = df.index

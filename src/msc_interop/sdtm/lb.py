@@ -47,7 +47,7 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
                                  "result is not a number (write e.g. 5.2, or <2.0 / >1000 for a value beyond "
                                  "the assay limit; use '.' as the decimal mark)", code="REJ-REC-009")
     df, factor = _conversion(records, testcd)
-    visits = map_visits(records, FORM, meta)
+    visits = map_visits(records, FORM, meta, date="collection_datetime")
     lbdtc = normalize_dates(records, FORM, "collection_datetime")
 
     df = records.forms[FORM]

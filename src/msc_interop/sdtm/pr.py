@@ -64,7 +64,7 @@ def build_pr_re(records: RawRecords, meta: StudyMeta, dm: pd.DataFrame
     if not mine().any():
         return empty
     keys = _on_own_rows(records, mine(), lambda: subject_keys(records, FORM, dm))
-    visits = _on_own_rows(records, mine(), lambda: map_visits(records, FORM, meta))
+    visits = _on_own_rows(records, mine(), lambda: map_visits(records, FORM, meta, date="date"))
     has_date = "date" in records.forms[FORM].columns
     dtc = _on_own_rows(records, mine(), lambda: normalize_dates(records, FORM, "date")) if has_date else None
     df = records.forms[FORM][mine()]

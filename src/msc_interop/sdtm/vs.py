@@ -53,7 +53,7 @@ def build_vs(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
                             "the decimal mark)", code="REJ-REC-009")
     unit = _units(records, testcd)
     vsdtc = _collected_dtc(records)
-    visits = map_visits(records, FORM, meta)
+    visits = map_visits(records, FORM, meta, date="date")
 
     df = records.forms[FORM]
     idx = df.index
