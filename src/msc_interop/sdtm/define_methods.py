@@ -25,7 +25,8 @@ _METHODS = {
                "study day 1.",
     "RFENDTC": "Equal to RFXENDTC (end of the last study treatment); the end of follow-up is RFPENDTC.",
     "DTHFL": "Y when DTHDTC is populated, otherwise null.",
-    "AGE": "Age in completed years at RFSTDTC from a complete BRTHDTC; the age collected on the CRF when the "
+    "AGE": "Age in completed years at RFSTDTC from a complete BRTHDTC (at RFICDTC, the date of informed "
+           "consent, for a subject never dosed, e.g. a screen failure); the age collected on the CRF when the "
            "birth date is partial or missing.",
     "VISITNUM": "Visit number from the visit schedule of the study definition, matched by the collected visit "
                 "name or one of its aliases. An unscheduled visit (collected visit name starting with "

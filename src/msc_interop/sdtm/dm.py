@@ -11,6 +11,7 @@ from msc_interop.sdtm.common import codelist_lookup, map_terms, normalize_dates
 from msc_interop.study import StudyMeta
 
 FORM = "subjects"
+SCREEN_FAILURE = "SCREEN FAILURE"  # ARMNRS of a screen failure (SDTMIG 3.3+: ARMCD, ARM, ACTARMCD, ACTARM null)
 
 
 def build_dm_base(records: RawRecords, meta: StudyMeta) -> pd.DataFrame:
@@ -25,11 +26,14 @@ def build_dm_base(records: RawRecords, meta: StudyMeta) -> pd.DataFrame:
                     required=True)
     race = map_terms(records, FORM, "race", codelist_lookup("RACE"), "a CDISC RACE term")
     ethnic = map_terms(records, FORM, "ethnicity", codelist_lookup("ETHNIC"), "a CDISC ETHNIC term")
-    armcd = map_terms(records, FORM, "arm_code", arms, "an arm code of study.yaml", required=True)
+    failed = screen_failure_spellings()
+    armcd = map_terms(records, FORM, "arm_code", arms | dict.fromkeys(failed, ""),
+                      "an arm code of study.yaml or SCREEN FAILURE", required=True)
     df = records.forms[FORM]
     actual = df["actual_arm_code"] if "actual_arm_code" in df.columns else pd.Series("", index=df.index)
     records.forms[FORM] = df.assign(actual_arm_code=actual.where(actual.ne(""), df["arm_code"]))
-    actarmcd = map_terms(records, FORM, "actual_arm_code", arms, "an arm code of study.yaml")
+    actarmcd = map_terms(records, FORM, "actual_arm_code", arms | dict.fromkeys(failed, ""),
+                         "an arm code of study.yaml")
     brthdtc = _dates(records, "birth_date")
     rficdtc = _dates(records, "consent_date")
     rfpendtc = _dates(records, "end_of_participation_date")
@@ -39,6 +43,7 @@ def build_dm_base(records: RawRecords, meta: StudyMeta) -> pd.DataFrame:
     idx = df.index
     usubjid = usubjid_of(meta.studyid, siteid[idx], df["subject_id"])
     age_given = pd.to_numeric(df["age"], errors="coerce") if "age" in df.columns else pd.Series(np.nan, index=idx)
+    screen_failure = df["arm_code"].str.strip().str.upper().isin(failed)
     return pd.DataFrame({
         "STUDYID": meta.studyid,
         "DOMAIN": "DM",
@@ -51,6 +56,7 @@ def build_dm_base(records: RawRecords, meta: StudyMeta) -> pd.DataFrame:
         "SITEID": siteid[idx],
         "BRTHDTC": brthdtc[idx],
         "_age_given": age_given,
+        "_screen_failure": screen_failure,
         "SEX": sex[idx],
         "RACE": race[idx],
         "ETHNIC": ethnic[idx],
@@ -60,6 +66,12 @@ def build_dm_base(records: RawRecords, meta: StudyMeta) -> pd.DataFrame:
         "ACTARM": actarmcd[idx].map(arm_names).fillna(""),
         "COUNTRY": siteid[idx].map({k: s["country"] for k, s in sites.items()}),
     }, index=idx).reset_index(drop=True)
+
+
+def screen_failure_spellings() -> set[str]:
+    """The arm_code values that say the subject failed screening (never assigned nor treated): the upper-cased
+    spellings of CDISC CT Arm Null Reason (ARMNULRS, C142179) SCREEN FAILURE (C49628)."""
+    return {k for k, v in codelist_lookup("ARMNULRS").items() if v == SCREEN_FAILURE}
 
 
 def usubjid_of(studyid: str, siteid: pd.Series, subject_id: pd.Series) -> pd.Series:
@@ -81,7 +93,9 @@ def complete_dm(dm: pd.DataFrame, ex: pd.DataFrame) -> pd.DataFrame:
     RFXSTDTC/RFXENDTC: first EXSTDTC and last EXENDTC (else EXSTDTC). RFSTDTC = RFXSTDTC (the reference start
     is the first infusion, so protocol day 0 is study day 1). RFENDTC = RFXENDTC (end of treatment; the
     follow-up end is RFPENDTC). Subjects never dosed keep empty reference dates and ARMNRS
-    "ASSIGNED, NOT TREATED" with empty ACTARMCD/ACTARM (SDTMIG 3.4 5.2).
+    "ASSIGNED, NOT TREATED" with empty ACTARMCD/ACTARM (SDTMIG 3.4 5.2); a screen failure (arm_code SCREEN
+    FAILURE) ARMNRS "SCREEN FAILURE" with ARMCD, ARM, ACTARMCD and ACTARM empty (SDTMIG 3.4 DM assumption 4).
+    AGE is at RFSTDTC, or at RFICDTC (informed consent) for a subject never dosed.
     """
     dm = dm.copy()
     if len(ex):
@@ -96,11 +110,15 @@ def complete_dm(dm: pd.DataFrame, ex: pd.DataFrame) -> pd.DataFrame:
     dm["RFSTDTC"] = dm["RFXSTDTC"]
     dm["RFENDTC"] = dm["RFXENDTC"]
     treated = dm["RFXSTDTC"].ne("")
-    dm["ARMNRS"] = np.where(treated, "", "ASSIGNED, NOT TREATED")
-    dm.loc[~treated, ["ACTARMCD", "ACTARM"]] = ""
+    failed = dm.pop("_screen_failure").astype(bool)
+    dm["ARMNRS"] = np.where(failed, SCREEN_FAILURE, np.where(treated, "", "ASSIGNED, NOT TREATED"))
+    dm.loc[~treated | failed, ["ACTARMCD", "ACTARM"]] = ""
+    dm.loc[failed, ["ARMCD", "ARM"]] = ""
     dm["ACTARMUD"] = ""
-    # AGE in completed years at RFSTDTC from a complete birth date; else the collected age
-    birth, ref = dates.date_part(dm["BRTHDTC"]), dates.date_part(dm["RFSTDTC"])
+    # AGE in completed years at RFSTDTC (at RFICDTC, informed consent, for a subject never dosed: SDTMIG 3.4 DM
+    # AGE may be at another reference, said in define.xml) from a complete birth date; else the collected age
+    birth = dates.date_part(dm["BRTHDTC"])
+    ref = dates.date_part(dm["RFSTDTC"].where(treated, dm["RFICDTC"]))
     years = ref.dt.year - birth.dt.year - (
         (ref.dt.month < birth.dt.month) | ((ref.dt.month == birth.dt.month) & (ref.dt.day < birth.dt.day))
     ).astype("Int64")

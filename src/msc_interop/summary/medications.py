@@ -12,6 +12,7 @@ from msc_interop.summary.ard_tables import cell
 from msc_interop.summary.dataset_rows import frame_of
 
 UNCODED = "UNCODED"
+NOT_TREATED = "Not treated (screen failure / not dosed)"
 
 
 def _subjects_by_arm(pop: Population, usubjids: pd.Series) -> dict[str, int]:
@@ -65,21 +66,44 @@ def _cm(cm: pd.DataFrame, pop: Population, sec: Section) -> None:
 
 
 def _ds(ds: pd.DataFrame, pop: Population, sec: Section) -> None:
+    """The last disposition event per subject, per treatment column; the DM subjects outside the safety population
+    (screen failures, subjects never treated) in a column of their own: every screened subject is counted."""
     cols, n_by = pop.columns(), pop.arm_n()
+    outside = _outside(pop)
     events = ds[_text(ds, "DSCAT").isin(["DISPOSITION EVENT", ""])] if "DSCAT" in ds.columns else ds
     order = events.sort_values([c for c in ("USUBJID", "DSSTDTC", "DSSEQ") if c in events.columns], kind="stable")
     last = order.drop_duplicates("USUBJID", keep="last")  # the subject's final status
     decod = _text(last, "DSDECOD")
     rows = []
+
+    def outside_cell(variable: str, level: str, k: int) -> dict[str, object]:
+        if not len(outside):
+            return {}
+        return {f"{NOT_TREATED} (N={len(outside)})": cell(sec.ard.counts(
+            "ds_disposition", NOT_TREATED, variable, level, k, len(outside)), "n_pct")}
+
     levels = sorted(decod.unique(), key=lambda v: (v != "COMPLETED", v))
     for level in levels:
-        k = _subjects_by_arm(pop, last.loc[decod.eq(level), "USUBJID"].astype(object))
+        who = last.loc[decod.eq(level), "USUBJID"].astype(object)
+        k = _subjects_by_arm(pop, who)
         rows.append({"Disposition": level, **{pop.header(c): cell(sec.ard.counts(
-            "ds_disposition", pop.label(c), "DSDECOD", level, k.get(c, 0), n_by[c]), "n_pct") for c in cols}})
+            "ds_disposition", pop.label(c), "DSDECOD", level, k.get(c, 0), n_by[c]), "n_pct") for c in cols},
+            **outside_cell("DSDECOD", level, int(who.isin(outside).sum()))})
     k_any = _subjects_by_arm(pop, last["USUBJID"].astype(object))
     rows.append({"Disposition": "No disposition record", **{pop.header(c): cell(sec.ard.counts(
         "ds_disposition", pop.label(c), "DS_RECORD", "N", n_by[c] - k_any.get(c, 0), n_by[c]), "n_pct")
-        for c in cols}})
-    sec.add("ds_disposition", "Disposition at the end of the study", pd.DataFrame(rows), [
-        "Each subject's last disposition event (DSCAT DISPOSITION EVENT, latest DSSTDTC), n (%) of the safety "
-        "population: COMPLETED, or the CDISC NCOMPLT reason for not completing (DSDECOD)."])
+        for c in cols}, **outside_cell("DS_RECORD", "N", int((~outside.isin(last["USUBJID"])).sum()))})
+    notes = ["Each subject's last disposition event (DSCAT DISPOSITION EVENT, latest DSSTDTC), n (%) of the safety "
+             "population: COMPLETED, or the CDISC NCOMPLT reason for not completing (DSDECOD)."]
+    if len(outside):
+        notes.append(f"{NOT_TREATED}: the DM subjects outside the safety population (screen failures, subjects "
+                     "never treated), n (%) of them, so that every screened subject is counted.")
+    sec.add("ds_disposition", "Disposition at the end of the study", pd.DataFrame(rows), notes)
+
+
+def _outside(pop: Population) -> pd.Series:
+    """USUBJID of the DM subjects not in the treatment columns (ARMNRS SCREEN FAILURE, never dosed)."""
+    if pop.all.empty or "USUBJID" not in pop.all.columns:
+        return pd.Series([], dtype=object)
+    subjects = pop.all["USUBJID"].astype(object)
+    return subjects[~subjects.isin(pop.subjects["USUBJID"])].reset_index(drop=True)

@@ -1,0 +1,64 @@
+"""A subject who signed consent but failed screening (subjects.csv arm_code SCREEN FAILURE): SDTMIG 3.4 DM
+assumption 4 (ARMCD, ARM, ACTARMCD, ACTARM null; ARMNRS SCREEN FAILURE, CDISC CT ARMNULRS C49628), no reference
+start (never dosed), AGE at informed consent (RFICDTC); out of the safety population, in the disposition table."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from conftest import EXAMPLE
+from msc_interop import api
+from msc_interop.summary import compute_tables
+
+SF = "MSC-SLE-2009-01-10"
+ADDED = {
+    "subjects": ["10", "01", "Female", "1980-05-15", "", "ASIAN", "NOT HISPANIC OR LATINO", "Screen Failure", "",
+                 "2009-08-01", "2009-08-10"],
+    "disposition": ["10", "SCREEN FAILURE", "2009-08-10", "Did not meet inclusion criterion 3"],
+    "labs": ["10", "Baseline", "2009-08-03T08:30", "ALT", "85", "U/L", "7", "40", "Nanjing Drum Tower Hospital"],
+    "adverse_events": ["10", "1", "Dizziness", "2009-08-05", "2009-08-06", "Mild", "N", "Not related",
+                       "Not applicable", "Recovered/Resolved"],
+}
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("screenfail") / "records"
+    shutil.copytree(EXAMPLE, folder)
+    for form, row in ADDED.items():
+        path = folder / f"{form}.csv"
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        pd.concat([df, pd.DataFrame([row], columns=df.columns)]).to_csv(path, index=False, lineterminator="\n")
+    return api.to_sdtm(folder, folder.parent / "out", formats=["xpt"], validate=True)
+
+
+def test_dm_of_a_screen_failure(converted):
+    assert not converted.rejects.sorted()
+    dm = converted.study["DM"].set_index("USUBJID")
+    row = dm.loc[SF]
+    assert [row[c] for c in ("ARMCD", "ARM", "ACTARMCD", "ACTARM", "ARMNRS")] == ["", "", "", "", "SCREEN FAILURE"]
+    assert [row[c] for c in ("RFSTDTC", "RFENDTC", "RFXSTDTC", "RFXENDTC")] == ["", "", "", ""]
+    assert row["RFICDTC"] == "2009-08-01" and row["RFPENDTC"] == "2009-08-10"
+    # never dosed: AGE at informed consent, 1980-05-15 -> 2009-08-01 = 29 completed years
+    assert row["AGE"] == 29 and row["AGEU"] == "YEARS"
+    # the dosed subjects keep AGE at RFSTDTC and their arm (01: 1961-11-24 -> 2009-10-04 = 47)
+    assert dm.loc["MSC-SLE-2009-01-01", "AGE"] == 47 and dm.loc["MSC-SLE-2009-01-01", "ARMNRS"] == ""
+
+
+def test_validation_does_not_flag_the_screen_failure(converted):
+    # the example study's only findings are MSC-SDTM-040 (Model Permissible variables); none about the null arm,
+    # the missing RFSTDTC, the missing EX, the baseline flags or the AE of the screen failure
+    assert {f.rule_id for f in converted.validation.findings} == {"MSC-SDTM-040"}
+    assert not [f for f in converted.validation.findings if f.usubjid == SF]
+
+
+def test_the_summary_counts_the_screen_failure_in_disposition_not_in_the_safety_population(converted):
+    tables = compute_tables(converted.study)
+    arm = "UC-MSC 1x10^6 cells/kg IV on Days 0 and 7 (N=9)"
+    other = "Not treated (screen failure / not dosed) (N=1)"
+    ds = tables["ds_disposition"].set_index("Disposition")
+    assert ds.loc["COMPLETED", arm] == "9 (100.0%)" and ds.loc["SCREEN FAILURE", arm] == "0"
+    assert ds.loc["SCREEN FAILURE", other] == "1 (100.0%)" and ds.loc["COMPLETED", other] == "0"
