@@ -47,25 +47,27 @@ def number_unscheduled(datasets: dict[str, pd.DataFrame], meta: StudyMeta, dm: p
                        ) -> dict[str, pd.DataFrame]:
     """The datasets with their unplanned visits numbered (unchanged when there is none); the --SEQ of a dataset
     ordered by VISITNUM is numbered again (the builder numbered it before the visit had its number)."""
-    found: dict[str, tuple[str, np.ndarray]] = {}
-    planned, unplanned = [], []
+    dated: dict[str, str] = {}
+    found: dict[str, np.ndarray] = {}
     for name, df in datasets.items():
         if name in _SKIP or name.startswith("SUPP") or not {"VISITNUM", "VISIT"} <= set(df.columns) or df.empty:
             continue
         dtc = _date_column(name, df)
         if dtc is None:
             continue
-        mask = is_in(df["VISIT"], [UNSCHEDULED]) & df["VISITNUM"].isna().to_numpy()
+        dated[name] = dtc
+        mask = is_in(df["VISIT"], [UNSCHEDULED])  # (per distinct VISIT: no pass over the rows' text)
         if mask.any():
-            found[name] = (dtc, mask)
-            unplanned.append(_distinct_dates(df, dtc, mask))
-        planned.append(_distinct_dates(df, dtc))
-    if not found:
+            found[name] = mask & datasets[name]["VISITNUM"].isna().to_numpy()
+    if not found:  # (the planned visits' dates are gathered only when there is an unplanned visit to number)
         return datasets
-    visits = _numbered(pd.concat(planned, ignore_index=True), pd.concat(unplanned, ignore_index=True), meta, dm)
+    planned = pd.concat([_distinct_dates(datasets[name], dtc) for name, dtc in dated.items()], ignore_index=True)
+    unplanned = pd.concat([_distinct_dates(datasets[name], dated[name], mask) for name, mask in found.items()],
+                          ignore_index=True)
+    visits = _numbered(planned, unplanned, meta, dm)
     out = dict(datasets)
-    for name, (dtc, mask) in found.items():
-        out[name] = _renumbered(name, datasets[name], dtc, mask, visits)
+    for name, mask in found.items():
+        out[name] = _renumbered(name, datasets[name], dated[name], mask, visits)
     return out
 
 
