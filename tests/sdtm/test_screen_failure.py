@@ -62,3 +62,16 @@ def test_the_summary_counts_the_screen_failure_in_disposition_not_in_the_safety_
     ds = tables["ds_disposition"].set_index("Disposition")
     assert ds.loc["COMPLETED", arm] == "9 (100.0%)" and ds.loc["SCREEN FAILURE", arm] == "0"
     assert ds.loc["SCREEN FAILURE", other] == "1 (100.0%)" and ds.loc["COMPLETED", other] == "0"
+
+
+def test_an_exposure_of_a_screen_failure_is_rejected(tmp_path, records_copy):
+    def subjects(df: pd.DataFrame) -> pd.DataFrame:
+        df.loc[df["subject_id"].eq("02"), "arm_code"] = "SCREEN FAILURE"  # subject 02 has two infusions
+        return df
+
+    result = api.to_sdtm(records_copy(subjects=subjects), tmp_path / "out", formats=["csv"], validate=False)
+    rejects = [r for r in result.rejects.sorted() if r.form == "exposures"]
+    assert [(r.row, r.field, r.code) for r in rejects] == [(4, "subject_id", "REJ-REC-015"),
+                                                            (5, "subject_id", "REJ-REC-015")]
+    dm = result.study["DM"].set_index("USUBJID").loc["MSC-SLE-2009-01-02"]
+    assert dm["ARMNRS"] == "SCREEN FAILURE" and dm["RFXSTDTC"] == "" and dm["ACTARMCD"] == ""

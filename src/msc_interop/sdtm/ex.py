@@ -12,6 +12,7 @@ import pandas as pd
 
 from msc_interop import dates, mappings
 from msc_interop.columns_frame import frame_of_columns
+from msc_interop.distinct import is_in
 from msc_interop.records.reader import RawRecords
 from msc_interop.sdtm.common import (
     assign_seq,
@@ -51,6 +52,8 @@ def build_ex(records: RawRecords, meta: StudyMeta, dm: pd.DataFrame) -> tuple[pd
     if FORM not in records.forms:
         return pd.DataFrame(), pd.DataFrame()
     keys = subject_keys(records, FORM, dm)
+    if "_screen_failure" in dm.columns and dm["_screen_failure"].any():
+        keys = _reject_screen_failures(records, dm, keys)
     products, by_name = _product_lookup()
     product = map_terms(records, FORM, "product", products, "a study product of mappings/exposure.yaml")
     route = map_terms(records, FORM, "route", _route_lookup(), "a CDISC ROUTE term", required=True)
@@ -94,6 +97,18 @@ def build_ex(records: RawRecords, meta: StudyMeta, dm: pd.DataFrame) -> tuple[pd
     weight = ex.pop("_weight")
     supp = make_supp("EX", ex, "EXSEQ", "WEIGHT", "Body Weight at Dosing (kg)", weight)
     return ex, supp
+
+
+def _reject_screen_failures(records: RawRecords, dm: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
+    """An exposure of a subject given as a screen failure (subjects.csv arm_code SCREEN FAILURE) contradicts it: a
+    screen failure is never treated. Rejected (REJ-REC-015), not converted into a treated screen failure."""
+    failed = dm.loc[dm["_screen_failure"].astype(bool), "USUBJID"].tolist()
+    hit = pd.Series(is_in(keys["USUBJID"], failed), index=keys.index)
+    if hit.any():
+        records.reject_rows(FORM, hit, "subject_id", "the subject is a screen failure (arm_code SCREEN FAILURE in "
+                            "the subjects form), so it received no study treatment; correct arm_code or this "
+                            "exposure", code="REJ-REC-015")
+    return keys[~hit]
 
 
 def add_study_days(ex: pd.DataFrame, dm: pd.DataFrame) -> pd.DataFrame:
