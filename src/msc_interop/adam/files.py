@@ -78,7 +78,8 @@ def write_datasets(datasets: Mapping[str, pd.DataFrame], folder: Path, fmt: str,
 def read_dataset(path: Path) -> tuple[str, pd.DataFrame]:
     """One ADaM file back as written: numeric dates as SAS date numbers, every number float64, text str."""
     if path.suffix.lower() == ".xpt":
-        name, df = xpt.read_xpt(path, note_dates=False)  # (ADaM dates are numeric by design: no note)
+        # (ADaM dates are numeric by design: no note; derived numbers read back bit for bit)
+        name, df = xpt.read_xpt(path, note_dates=False, decimals=False)
         df = df.copy()
         known = metadata.datasets()[name].by_name if name in metadata.datasets() else {}
         for c in df.columns:  # pyreadstat hands DATE9. numbers back as dates (read_xpt: ISO 8601 text)

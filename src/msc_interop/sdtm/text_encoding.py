@@ -163,14 +163,36 @@ def read_xport(path: str | Path, **kwargs: Any) -> tuple[pd.DataFrame, Any]:
 def _read_xport(path: str | Path, encoding: str, **kwargs: Any) -> tuple[pd.DataFrame, Any]:
     import pyreadstat
 
+    decimals = bool(kwargs.pop("decimals", False))
     if set(kwargs) <= {"metadataonly"}:
         try:
-            return read_xport_columns(Path(path), encoding, metadataonly=bool(kwargs.get("metadataonly")))
+            return read_xport_columns(Path(path), encoding, metadataonly=bool(kwargs.get("metadataonly")),
+                                      decimals=decimals)
         except NotHandled:
             pass
     if encoding == "utf-8":
-        return pyreadstat.read_xport(str(path), **kwargs)
-    return pyreadstat.read_xport(str(path), encoding="latin1", **kwargs)
+        df, meta = pyreadstat.read_xport(str(path), **kwargs)
+    else:
+        df, meta = pyreadstat.read_xport(str(path), encoding="latin1", **kwargs)
+    return (_with_decimals(Path(path), df) if decimals else df), meta
+
+
+def _with_decimals(path: Path, df: pd.DataFrame) -> pd.DataFrame:
+    """pyreadstat's frame (a V5 file with SAS date formats) with its other numbers read as the writer meant them
+    (xpt_read `decimals`); a file the column reader cannot read (V8) keeps pyreadstat's numbers."""
+    numbers = [c for c in df.columns if pd.api.types.is_float_dtype(df[c])]
+    if not numbers or df.empty:
+        return df
+    try:
+        fixed, _ = read_xport_columns(path, "latin-1", columns=numbers, decimals=True)
+    except NotHandled:
+        return df
+    if len(fixed) != len(df):  # pragma: no cover - both read the same rows
+        return df
+    out = df.copy()
+    for c in fixed.columns:
+        out[c] = fixed[c].to_numpy()
+    return out
 
 
 def read_csv(path: str | Path, **kwargs: Any) -> pd.DataFrame:

@@ -198,12 +198,15 @@ def _records_start(head: bytes, path: Path) -> int:
     return at + xpt_rows.RECORD
 
 
-def read_xpt(path: Path, *, note_dates: bool = True) -> tuple[str, pd.DataFrame]:
+def read_xpt(path: Path, *, note_dates: bool = True, decimals: bool = True) -> tuple[str, pd.DataFrame]:
     """Read an XPT file: (dataset name, data). Character variables as str ("" for missing), numbers float64.
     SAS numeric dates come back as ISO 8601 text, each such variable named in a note (`note_dates`: an SDTM
     package's are not as SDTM has them; ADaM's TRTSDT, ASTDT ... are numeric dates by design: no note).
 
     Integer variables come back as float64 (XPT has only doubles); `conform()` (the Study) restores them.
+    A number whose IBM double held more digits than a double keeps is rounded to SAS's 15 significant digits
+    (8.55, not 8.549999999999999: xpt_read.py says why); whole numbers stay exact. `decimals=False`: every bit
+    as stored (ADaM files msc-interop derived: a CHG of 0.6999999999999997 reads back as derived).
     A cut file, or one holding more than one dataset, is refused (InputError) before its rows are read:
     XPT has no row count, so what the bytes can tell is checked (xpt_layout; a cut on a row boundary that
     is also an 80-byte boundary cannot be told and reads as a shorter dataset).
@@ -216,7 +219,8 @@ def read_xpt(path: Path, *, note_dates: bool = True) -> tuple[str, pd.DataFrame]
     except OSError as exc:
         raise InputError(f"{path.name}: cannot be read: {exc}") from exc
     try:
-        df, meta = text_encoding.read_xport(path)  # text decoded per file: UTF-8, else Windows-1252
+        # text decoded per file (UTF-8, else Windows-1252); numbers as the writer meant them (xpt_read decimals)
+        df, meta = text_encoding.read_xport(path, decimals=decimals)
     except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, OSError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{path.name}: not a readable SAS XPORT (XPT) file: {exc}") from exc
     name = (meta.table_name or path.stem).upper()

@@ -10,6 +10,16 @@ column is one strided slice of the bytes:
   missing value (".", ".A"-".Z", "._": the first byte 0x2E, 0x41-0x5A or 0x5F and the rest zero) -> NaN;
 - text: each distinct value's bytes decoded once, trailing blanks stripped (leading ones kept), as pyreadstat.
 
+`decimals=True` (read_xpt) gives the value the writer meant instead: SAS states 15 significant digits for an
+8-byte number ("Significant Digits and Largest Integer by Length for SAS Variables", SAS 9.4 Companion for
+Windows / UNIX: length 8, 15 digits) and shows no more, but the IBM format holds a decimal inexactly: 8.55
+written as the nearest IBM double reads back, truncated to 53 bits, as 8.549999999999999, and the pilot's CMDOSE
+0.4 is stored as the IBM pattern of 0.39999999999999997. Every number with a fraction is therefore rounded to 15
+significant digits. 15 are enough and never too few for such values: the IBM rounding plus the truncation move
+a value by under 2**-51 of itself, less than half the step between 15-digit decimals (at least 5e-16 of it),
+so every decimal of up to 15 digits comes back exactly as written. Whole numbers (integers, SAS dates, counts:
+exact in both formats below 2**53) are kept bit for bit.
+
 Only what this reader does exactly as pyreadstat is taken here (tests/sdtm/test_xpt_read.py holds the two equal
 on every XPT in ../shared/external and on generated files); the rest goes to pyreadstat: the V8/V9 layout, a
 numeric variable with a SAS date, time or datetime format (pyreadstat turns those into dates), and options.
@@ -60,13 +70,15 @@ class _Variable:
 
 
 def read_xport_columns(path: Path, encoding: str = "utf-8", metadataonly: bool = False,
-                       rows: tuple[int, int] | None = None, columns: Collection[str] | None = None
-                       ) -> tuple[pd.DataFrame, XptMeta]:
+                       rows: tuple[int, int] | None = None, columns: Collection[str] | None = None,
+                       decimals: bool = False) -> tuple[pd.DataFrame, XptMeta]:
     """(data, metadata) of a one-dataset XPT v5 file; text decoded with `encoding` (UnicodeDecodeError as
     pyreadstat raises it when the bytes are not text in it). Raises NotHandled for what pyreadstat must read.
     `rows` (start, stop): only those records (fixed width: no other is read), as the whole read gives them,
     indexed from 0; meta.number_rows stays the file's. `columns`: only those variables (in the file's order);
-    the text of the others is still checked to be `encoding` (the same error as a whole read), not decoded."""
+    the text of the others is still checked to be `encoding` (the same error as a whole read), not decoded; a
+    date-formatted number among the others is no reason for NotHandled. `decimals`: numbers as the writer meant
+    them (see the module docstring), not as pyreadstat gives them."""
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as raw:
         if not raw[:RECORD].startswith(V5_LIBRARY):
             raise NotHandled("not the V5 layout")
@@ -74,7 +86,8 @@ def read_xport_columns(path: Path, encoding: str = "utf-8", metadataonly: bool =
         if any(not v.numeric and v.length < 1 for v in variables) or any(
                 v.numeric and not 2 <= v.length <= 8 for v in variables):
             raise NotHandled("a variable length outside what TS-140 allows")
-        if any(v.numeric and is_date_format(v.format_name) for v in variables):
+        if any(v.numeric and is_date_format(v.format_name) and (columns is None or metadataonly or v.name in columns)
+               for v in variables):
             raise NotHandled("a date/time format (pyreadstat converts those to dates)")
         descriptor = raw[_DESCRIPTOR_AT:_DESCRIPTOR_AT + 2 * RECORD]
         row_len = sum(v.length for v in variables)
@@ -93,7 +106,7 @@ def read_xport_columns(path: Path, encoding: str = "utf-8", metadataonly: bool =
         a, b = (0, n_rows) if rows is None else (max(0, min(rows[0], n_rows)), max(0, min(rows[1], n_rows)))
         b = max(a, b)
         wanted = None if columns is None else set(columns)
-        data, failed = _columns(raw, obs_at + a * row_len, b - a, row_len, variables, encoding, wanted)
+        data, failed = _columns(raw, obs_at + a * row_len, b - a, row_len, variables, encoding, wanted, decimals)
     if failed is not None:  # raised here, once the map is closed (its traceback held views of the map)
         raise failed
     frame = pd.DataFrame(data, index=pd.RangeIndex(b - a))
@@ -101,7 +114,8 @@ def read_xport_columns(path: Path, encoding: str = "utf-8", metadataonly: bool =
 
 
 def _columns(raw: mmap.mmap, obs_at: int, n_rows: int, row_len: int, variables: list[_Variable], encoding: str,
-             wanted: set[str] | None = None) -> tuple[dict[str, np.ndarray], UnicodeDecodeError | None]:
+             wanted: set[str] | None = None, decimals: bool = False
+             ) -> tuple[dict[str, np.ndarray], UnicodeDecodeError | None]:
     """Every column (those `wanted`) as a new array; text that is not `encoding` is returned as an error without
     traceback, of a column not wanted too."""
     # a view of the mapped file (no copy), gone when this returns: the map can then close
@@ -111,7 +125,7 @@ def _columns(raw: mmap.mmap, obs_at: int, n_rows: int, row_len: int, variables: 
         for v in variables:
             cells = rows[:, v.position:v.position + v.length]
             if wanted is None or v.name in wanted:
-                columns[v.name] = _numbers(cells) if v.numeric else _texts(cells, encoding)
+                columns[v.name] = _numbers(cells, decimals) if v.numeric else _texts(cells, encoding)
             elif not v.numeric and n_rows and cells.max() >= 0x80:  # ASCII is text in every encoding read here
                 _texts(cells, encoding)
     except UnicodeDecodeError as exc:
@@ -196,8 +210,9 @@ def is_date_format(name: str) -> bool:
     return bool(name) and name.rstrip("0123456789.").startswith(_DATE_FORMATS)
 
 
-def _numbers(cells: np.ndarray) -> np.ndarray:
-    """(n, length) bytes of IBM doubles -> float64, SAS missing values as NaN."""
+def _numbers(cells: np.ndarray, decimals: bool = False) -> np.ndarray:
+    """(n, length) bytes of IBM doubles -> float64, SAS missing values as NaN; `decimals`: a number with a
+    fraction rounded to 15 significant digits (the module docstring says why)."""
     n, length = cells.shape
     full = np.zeros((n, 8), dtype=np.uint8)
     full[:, :length] = cells
@@ -214,7 +229,39 @@ def _numbers(cells: np.ndarray) -> np.ndarray:
     value = np.ldexp(fraction, exponent)
     value = np.where(first & 0x80, -value, value)
     value[missing] = np.nan
+    if decimals:
+        fractional = ~missing & (value != np.trunc(value))
+        if fractional.any():
+            value[fractional] = significant_15(value[fractional])
     return value
+
+
+_POW10 = np.array([float(10 ** k) for k in range(23)])  # exact doubles: 10**22 is the largest power held exactly
+_DIGITS = 15
+
+
+def significant_15(x: np.ndarray) -> np.ndarray:
+    """Each finite value rounded to 15 significant digits (the double nearest that decimal); 1e15 and larger
+    (no fraction left at 15 digits) kept. Vectorised: |x| * 10**k rounded to an integer n of 15 digits, then
+    n / 10**k, correctly rounded as both are exact doubles; a value too small for an exact 10**k, or within 0.1
+    of a rounding tie (where the product's own rounding could decide), is formatted by Python instead."""
+    x = np.asarray(x, dtype="float64")
+    out = x.copy()
+    a = np.abs(x)
+    todo = np.isfinite(a) & (a > 0) & (a < 1e15)
+    if not todo.any():
+        return out
+    idx = np.flatnonzero(todo)
+    k = (_DIGITS - 1) - np.floor(np.log10(a[idx])).astype(np.int64)
+    exact = (k >= 0) & (k <= 22)
+    y = a[idx] * _POW10[np.clip(k, 0, 22)]
+    n = np.rint(y)
+    fine = exact & (n >= 1e14) & (n < 1e15) & (np.abs(y - n) < 0.4)  # (log10 one off near a power of ten: Python)
+    fast = idx[fine]
+    out[fast] = np.copysign(n[fine] / _POW10[k[fine]], x[fast])
+    for i in idx[~fine]:
+        out[i] = float(f"{x[i]:.{_DIGITS}g}")
+    return out
 
 
 def _texts(cells: np.ndarray, encoding: str) -> np.ndarray:
