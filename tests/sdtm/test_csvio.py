@@ -109,3 +109,20 @@ def test_unreadable_files(tmp_path: Path) -> None:
     assert read_csv(tmp_path / "ae.csv")[1]["STUDYID"].tolist() == ["Ä"]
     with pytest.raises(InputError, match="no such file"):
         read_csv(tmp_path / "lb.csv")
+
+
+def test_whole_numbers_of_a_float_variable_have_no_trailing_zero(study: Study, tmp_path: Path) -> None:
+    """A package's float variables (VISITNUM beside 1.5, LBSTRESN, a SAS date number) hold whole numbers as
+    1.0: CSV writes them as a reader expects them (1, 19734), the fractions as they are, and they read back as
+    the same floats."""
+    lb = study["LB"].head(4).copy()
+    lb["VISITNUM"] = [1.0, 1.5, -2.0, float("nan")]
+    lb["LBSTRESN"] = [19734.0, 8.55, 0.0, 1e16 + 0.5]  # (1e16: no longer an exact integer, kept as a float)
+    write_csv(lb, "LB", tmp_path / "lb.csv")
+    rows = _rows(tmp_path / "lb.csv")
+    visit, stresn = rows[0].index("VISITNUM"), rows[0].index("LBSTRESN")
+    assert [r[visit] for r in rows[1:]] == ["1", "1.5", "-2", ""]
+    assert [r[stresn] for r in rows[1:]] == ["19734", "8.55", "0", "1e+16"]
+    _, back = read_csv(tmp_path / "lb.csv")
+    assert back["VISITNUM"].iloc[:3].tolist() == [1.0, 1.5, -2.0] and back["VISITNUM"].dtype == "float64"
+    assert back["LBSTRESN"].tolist() == [19734.0, 8.55, 0.0, 1e16]

@@ -1,14 +1,14 @@
 """SDTM datasets as CSV: `write_csv` / `read_csv`.
 
 A plain, reviewable form (spreadsheets, diffs): UTF-8 without BOM, one header row of variable names,
-"\\n" line ends, "" for a missing value, integer variables (and unknown ones holding only whole numbers)
-without a trailing ".0", other numbers in Python's shortest round-trip form, so a float reads back as the
-same float. CSV carries no types: the reader reads every cell as text and turns the variables the SDTM
-metadata types as Num back into numbers. A variable msc-interop's metadata does not know (a sponsor's DMDY)
-becomes numbers when the folder's define.xml gives it DataType integer or float, or, without a define.xml
-DataType, when the SDTM model types it Num (mappings/sdtm_model.yaml numeric_variables: --DY, VISITNUM, ...),
-and in both cases only when every value in the column is a number; else it stays text. The dataset name is the
-file name (lb.csv -> LB).
+"\\n" line ends, "" for a missing value, every whole number without a trailing ".0" (19734, VISITNUM 1 beside
+1.5: as a spreadsheet, SAS or R writes it and reads it back), other numbers in Python's shortest round-trip
+form, so a float reads back as the same float. CSV carries no types: the reader reads every cell as text and
+turns the variables the SDTM metadata types as Num back into numbers. A variable msc-interop's metadata does
+not know (a sponsor's DMDY) becomes numbers when the folder's define.xml gives it DataType integer or float,
+or, without a define.xml DataType, when the SDTM model types it Num (mappings/sdtm_model.yaml
+numeric_variables: --DY, VISITNUM, ...), and in both cases only when every value in the column is a number;
+else it stays text. The dataset name is the file name (lb.csv -> LB).
 
     >>> write_csv(study["LB"], "LB", Path("out/lb.csv"))
     >>> name, df = read_csv(Path("out/lb.csv"))
@@ -50,41 +50,30 @@ def write_conformed(data: pd.DataFrame, name: str, path: Path) -> None:
 
 def write_frames(shape: pd.DataFrame, frames: Callable[[], Iterable[pd.DataFrame]], name: str, path: Path) -> None:
     """`write_conformed` for a dataset given as consecutive frames (a partitioned run: sdtm/spill.py): `shape`
-    holds every distinct value of each variable (whether a number column holds only whole numbers comes from
-    it), `frames()` the rows in order. The bytes are those of write_conformed on the whole."""
-    domain = mappings.sdtm_domain(name)
-    known = domain.by_name if domain else {}
-    # integer variables, and unknown ones holding only whole numbers (Dataset-JSON calls those "integer"
-    # too), are written without ".0"
-    whole = {c: c not in known and _all_whole(shape[c]) for c in shape.columns}
+    gives the variables, `frames()` the rows in order. The bytes are those of write_conformed on the whole (each
+    cell is written on its own)."""
     with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
         out = csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
         out.writerow(list(shape.columns))
         for data in frames():
-            cells = [_cells(data[c], whole=whole[c]) for c in shape.columns]
+            cells = [_cells(data[c]) for c in shape.columns]
             for a in range(0, len(data), CHUNK_ROWS):
                 out.writerows(zip(*(c[a:a + CHUNK_ROWS].tolist() for c in cells), strict=True))
 
 
-def _all_whole(s: pd.Series) -> bool:
-    """A float column with at least one value, every value a whole number held exactly."""
-    if not pd.api.types.is_float_dtype(s):
-        return False
-    x = s.to_numpy(dtype="float64")
-    x = x[~np.isnan(x)]
-    return bool(len(x)) and bool(np.all((x % 1 == 0) & (np.abs(x) < 2**53)))
-
-
-def _cells(s: pd.Series, whole: bool = False) -> np.ndarray:
-    """Column as an object array csv.writer prints right: None (written "") for missing, ints without ".0",
-    floats by repr() (the shortest text that reads back as the same float). `whole`: the column (of which `s`
-    may be a part) holds only whole numbers: written as integers."""
+def _cells(s: pd.Series) -> np.ndarray:
+    """Column as an object array csv.writer prints right: None (written "") for missing, ints and whole floats
+    without ".0" (a float column of a package, VISITNUM 1.0 or a SAS date 19734.0, reads as 1 and 19734 in any
+    reader; CSV has no types to keep), other floats by repr() (the shortest text that reads back as the same
+    float). Whole numbers from 2**53 on keep repr(): no longer exact integers."""
     if pd.api.types.is_integer_dtype(s):
         return s.to_numpy(dtype=object, na_value=None)
     if pd.api.types.is_float_dtype(s):
         x = s.to_numpy(dtype="float64")
         missing = np.isnan(x)
-        cells = np.where(missing, 0, x).astype(np.int64).astype(object) if whole else x.astype(object)
+        cells = x.astype(object)
+        whole = ~missing & (np.abs(x) < 2**53) & (x == np.trunc(x))
+        cells[whole] = x[whole].astype(np.int64).astype(object)
         cells[missing] = None
         return cells
     return s.to_numpy(dtype=object)
