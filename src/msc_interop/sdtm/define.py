@@ -268,7 +268,9 @@ class _Builder:
         has_rows = len(self.study[ds]) > 0
         domain = own[4:] if supp else own
         ig = _el(mdv, _odm("ItemGroupDef"), {
-            "OID": f"IG.{ds}", "Name": ds, "Repeating": "No" if ds == "DM" else "Yes", "IsReferenceData": "No",
+            "OID": f"IG.{ds}", "Name": ds, "Repeating": "No" if ds == "DM" else "Yes",
+            # trial design datasets describe the study, not subjects: reference data (CDISC's MSG v2.0 define.xml)
+            "IsReferenceData": "Yes" if meta is not None and meta.cls == "TRIAL DESIGN" else "No",
             "SASDatasetName": ds, "Domain": domain, "Purpose": "Tabulation",
             _def("Structure"): meta.structure if meta else "Not described by the msc-interop SDTM metadata",
             _def("StandardOID"): STD_IG if meta else None,

@@ -48,8 +48,9 @@ def unstated_ig_comment(ig: str) -> str:
 
 def as_package_states(ds: str, variables: list[Variable], lay: DatasetLayout, data: pd.DataFrame,
                       notes: list[str], encoding: str = "utf-8") -> list[Variable]:
-    """The variables in the package's order, with its labels and character lengths. `encoding`: of the text in
-    the dataset files described (XPT: as written, --xpt-encoding; Dataset-JSON: UTF-8)."""
+    """The variables in the package's order, with its labels, character lengths and keys (KeySequence: its
+    define.xml's, else the SDTMIG's). `encoding`: of the text in the dataset files described (XPT: as written,
+    --xpt-encoding; Dataset-JSON: UTF-8)."""
     by_name = {v.name: v for v in variables}
     order = [by_name[c] for c in lay.columns if c in by_name] + [v for v in variables if v.name not in lay.columns]
     blank = [v for v in order if lay.labels.get(v.name) == ""]
@@ -58,8 +59,11 @@ def as_package_states(ds: str, variables: list[Variable], lay: DatasetLayout, da
         notes.append(f"define.xml: {lay.source} gives {len(blank)} variable(s) a blank label; define.xml "
                      f"describes {said} (the SDTM metadata's label, else the variable's name); the "
                      "dataset files keep the blank label as the package has it")
+    keys = [k for k in lay.define_keys if k in by_name]  # the package's own keys, when its define.xml states them
     out = []
     for v in order:
+        if keys:
+            v = dataclasses.replace(v, key_seq=keys.index(v.name) + 1 if v.name in keys else None)
         shape = v.shape
         if shape.datatype == "text" and v.name in lay.lengths:
             shape = dataclasses.replace(shape, length=max(lay.lengths[v.name], _bytes(data, v, encoding)))

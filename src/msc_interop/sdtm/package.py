@@ -40,6 +40,7 @@ class DatasetLayout:
     types: Mapping[str, str] = field(default_factory=dict)  # variable -> "text", "integer" or "float" as read
     db_modified: str | None = None  # Dataset-JSON dbLastModifiedDateTime: when the source data last changed
     define_types: dict[str, str] = field(default_factory=dict)  # variable -> define.xml DataType (XPT has none)
+    define_keys: list[str] = field(default_factory=list)  # the package define.xml's keys, in KeySequence order
 
 
 @dataclass
@@ -94,6 +95,9 @@ def package_of(datasets: Mapping[str, pd.DataFrame], sources: Mapping[str, Path]
         for name, types in datatypes_from_define(define).items():
             if name in pkg.layouts and not pkg.layouts[name].json_columns:
                 pkg.layouts[name].define_types.update(types)
+        for name, keys in keys_from_define(define).items():
+            if name in pkg.layouts:
+                pkg.layouts[name].define_keys[:] = keys
     if pkg.sdtmig is None:
         from msc_interop.validate.standard import normalise_version, ts_version
 
@@ -131,6 +135,30 @@ def _datatypes_from_define(path: str, _mtime_ns: int, _size: int) -> dict[str, d
             var, dtype = items.get(ref.get("ItemOID"), (None, None))
             if var and dtype:
                 out.setdefault(name.upper(), {})[var] = dtype
+    return out
+
+
+def keys_from_define(path: Path) -> dict[str, list[str]]:
+    """Dataset -> its key variables as the package's define.xml states them: ItemRef KeySequence (Define-XML
+    2.0 / 2.1), else the ItemGroupDef's def:DomainKeys list (Define-XML 1.0: the CDISC pilot's "STUDYID,
+    USUBJID, AETERM, AESTDTC, AESEQ"). {} without a readable define.xml."""
+    from lxml import etree
+
+    try:
+        root = etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True)).getroot()
+    except (etree.XMLSyntaxError, OSError):
+        return {}
+    names = {e.get("OID"): e.get("Name") for e in root.iter("{*}ItemDef")}
+    out: dict[str, list[str]] = {}
+    for group in root.iter("{*}ItemGroupDef"):
+        ranked = sorted((int(ref.get("KeySequence")), names.get(ref.get("ItemOID")) or "")
+                        for ref in group.iter("{*}ItemRef") if (ref.get("KeySequence") or "").isdigit())
+        keys = [n for _, n in ranked if n]
+        if not keys:
+            listed = next((v for k, v in group.attrib.items() if k.endswith("}DomainKeys")), "")
+            keys = [k.strip().upper() for k in listed.split(",") if k.strip()]
+        if keys:
+            out[(group.get("Name") or "").upper()] = keys
     return out
 
 
