@@ -41,10 +41,12 @@ def test_pilot_xpt_csv_xpt_keeps_every_cell_and_type(pilot: Path, tmp_path: Path
     assert len(originals) == 12
     for original in originals:
         _assert_same_cells(original, tmp_path / "p2" / "xpt" / original.name)
-    # the four variables msc-interop's metadata does not type came back as numbers, not text
-    for dataset, col in (("dm", "DMDY"), ("ex", "VISITDY"), ("cm", "VISITNUM"), ("ta", "TAETORD")):
+    # the three variables msc-interop's metadata does not type came back as numbers, not text
+    for dataset, col in (("dm", "DMDY"), ("ex", "VISITDY"), ("cm", "VISITNUM")):
         _, df = read_csv(csv_dir / f"{dataset}.csv")
         assert df[col].dtype == "float64", (dataset, col)
+    _, ta = read_csv(csv_dir / "ta.csv")  # TA is in mappings/sdtm_variables.yaml: TAETORD an integer variable
+    assert ta["TAETORD"].dtype == "Int64"
 
 
 def _write(path: Path, text: str) -> Path:
