@@ -216,7 +216,7 @@ def decode_expectations(ctx: WriteContext, dm: pd.DataFrame) -> dict[str, pd.Ser
     for cd, name in (("ARMCD", "ARM"), ("ACTARMCD", "ACTARM")):
         exp[name] = each(cd, lambda c: arms.get(c, "") if c else "")
     exp["COUNTRY"] = each("SITEID", lambda s: countries.get(s, "") if s in ctx.site_rids else "")
-    exp["SEX"] = each("SEX", lambda s: s if gmap.code(s) and gmap.cdisc(gmap.code(s)[0]) == s else "")
+    exp["SEX"] = each("SEX", lambda s: s if gmap.code(s) and sex_of(gmap.code(s)[0]) == s else "")
     death = ~is_blank(_col(dm, "DTHDTC")) | (texts(_col(dm, "DTHFL")) == "Y")
     exp["DTHFL"] = pd.Series(np.where(death, "Y", ""), index=dm.index, dtype=object)
     return exp
@@ -270,7 +270,6 @@ def read_dm(r: ReadContext, info: dict[str, Any], sites: dict[str, dict[str, str
     """DM from the ResearchSubjects (else one record per Patient), and "Patient/id" -> USUBJID for the records'
     subject references. A ResearchSubject whose Patient was rejected is rejected too, and a Patient whose
     ResearchSubject was rejected places no record (each says why)."""
-    gmap = terms.code_map("sex_to_gender")
     tz = r.tz
     rows: list[dict[str, Any]] = []
     overrides: list[dict[str, Any]] = []
@@ -317,7 +316,7 @@ def read_dm(r: ReadContext, info: dict[str, Any], sites: dict[str, dict[str, str
             row[var] = text(cd)
             row[var[:-2] if var == "ARMCD" else "ACTARM"] = info.get("arms", {}).get(text(cd), "") if cd else ""
         found = patients.get(pkey or "", {})
-        row.update(_patient_fields(r, found.get("loc"), found.get("res", {}), gmap, tz))
+        row.update(_patient_fields(r, found.get("loc"), found.get("res", {}), tz))
         rows.append(row)
         overrides.append(read_carried(res, tz))
         r.converted["ResearchSubject"] += 1
@@ -326,7 +325,7 @@ def read_dm(r: ReadContext, info: dict[str, Any], sites: dict[str, dict[str, str
             enrolled = r.enrolment.by_usubjid.get(p["USUBJID"], {})
             row = {"STUDYID": studyid, "DOMAIN": "DM", "USUBJID": p["USUBJID"],
                    "SUBJID": enrolled.get("subjid", p["USUBJID"])}
-            row.update(_patient_fields(r, p["loc"], p["res"], gmap, tz))
+            row.update(_patient_fields(r, p["loc"], p["res"], tz))
             rows.append(row)
             overrides.append({})
     r.converted["Patient"] += len(patients)
@@ -362,12 +361,16 @@ def _withdraw_patients_of_rejected_subjects(r: ReadContext, patients: dict[str, 
         r.withdraw(pkey, found["loc"], why)
 
 
-def _patient_fields(r: ReadContext, loc: Located | None, patient: dict[str, Any], gmap: terms.CodeMap,
+def sex_of(gender: Any) -> str:
+    """CDISC SEX of a FHIR AdministrativeGender code (gender_to_sex: "other" is U, not INTERSEX); else ""."""
+    return terms.reading_map("gender_to_sex").get(str(gender).lower(), "") if gender else ""
+
+
+def _patient_fields(r: ReadContext, loc: Located | None, patient: dict[str, Any],
                     tz: str | None) -> dict[str, Any]:
     """SEX, BRTHDTC, DTHDTC, DTHFL of a Patient (never its names or other identifiers)."""
     out: dict[str, Any] = {}
-    g = patient.get("gender")
-    out["SEX"] = gmap.cdisc(g) or "" if g else ""
+    out["SEX"] = sex_of(patient.get("gender"))
     if loc is None:  # no Patient
         out["BRTHDTC"] = out["DTHDTC"] = ""
     else:
