@@ -44,3 +44,21 @@ def test_intersex_written_by_msc_interop_comes_back_intersex(example: Study, tmp
     back, _ = read_fhir([tmp_path / "bundle.json"])
     pd.testing.assert_series_equal(back["DM"]["SEX"].reset_index(drop=True), dm["SEX"].reset_index(drop=True),
                                    check_dtype=False)
+
+
+# --- 5. TS variable order -----------------------------------------------------------------------------------
+
+def test_ts_keeps_the_sdtmig_variable_order_through_fhir(example: Study, tmp_path: Path) -> None:  # noqa: F811
+    # SDTMIG 3.4 TS (and CDISC's Dataset-JSON 1.1 ts.json): TSGRPID after TSSEQ, TSVALNF after TSVAL
+    order = ["STUDYID", "DOMAIN", "TSSEQ", "TSGRPID", "TSPARMCD", "TSPARM", "TSVAL", "TSVALNF", "TSVALCD",
+             "TSVCDREF", "TSVCDVER"]
+    ts = pd.DataFrame({"STUDYID": example.meta.studyid, "DOMAIN": "TS", "TSSEQ": [1, 1], "TSGRPID": ["", "G1"],
+                       "TSPARMCD": ["TITLE", "SPONSOR"], "TSPARM": ["Trial Title", "Clinical Study Sponsor"],
+                       "TSVAL": ["A title", ""], "TSVALNF": ["", "NI"], "TSVALCD": "", "TSVCDREF": "",
+                       "TSVCDVER": ""})
+    study = Study(example.meta, {"DM": example["DM"], "TS": ts})
+    assert list(study["TS"].columns) == order
+    write_fhir(study, tmp_path, version="R4", bundle="collection")
+    back, _ = read_fhir([tmp_path / "bundle.json"])
+    assert list(back["TS"].columns) == order
+    assert list(back["TS"]["TSGRPID"]) == ["", "G1"] and list(back["TS"]["TSVALNF"]) == ["", "NI"]
