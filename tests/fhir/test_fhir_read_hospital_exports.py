@@ -62,3 +62,46 @@ def test_ts_keeps_the_sdtmig_variable_order_through_fhir(example: Study, tmp_pat
     back, _ = read_fhir([tmp_path / "bundle.json"])
     assert list(back["TS"].columns) == order
     assert list(back["TS"]["TSGRPID"]) == ["", "G1"] and list(back["TS"]["TSVALNF"]) == ["", "NI"]
+
+
+# --- 3. the 12-lead ECG report's heart rate ---------------------------------------------------------------------
+
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+
+
+def _component(loinc: str, display: str, value: float, unit: str) -> dict[str, Any]:
+    return {"code": {"coding": [{"system": LOINC, "code": loinc, "display": display}]},
+            "valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit}}
+
+
+def test_the_ecg_reports_heart_rate_component_is_eghrmn_and_an_unknown_component_is_listed(tmp_path: Path) -> None:
+    # CDISC CT EGTESTCD C71153: EGHRMN (C119259) "ECG Mean Heart Rate", "usually the mean ventricular rate";
+    # PRAG / QTAG the aggregate PR and QT (ecg.yaml: LOINC 8625-6, 8634-8); 8626-4 (P wave axis) is no EG test here
+    ecg = {"resourceType": "Observation", "id": "ecg1", "status": "final",
+           "code": {"coding": [{"system": LOINC, "code": "11524-6", "display": "EKG study"}]},
+           "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2021-03-04T08:30:15",
+           "component": [_component("8867-4", "Heart rate", 72, "/min"),
+                         _component("8625-6", "P-R interval", 160, "ms"),
+                         _component("8634-8", "Q-T interval", 380, "ms"),
+                         _component("8626-4", "P wave axis", 50, "deg")]}
+    study, report = read_fhir([_bundle(tmp_path, [{"resourceType": "Patient", "id": "p1"}, ecg])])
+    eg = study["EG"].set_index("EGTESTCD")
+    assert sorted(eg.index) == ["EGHRMN", "PRAG", "QTAG"]
+    assert eg.loc["EGHRMN", ["EGTEST", "EGORRES", "EGORRESU", "EGSTRESN", "EGSTRESU", "EGDTC"]].tolist() == [
+        "ECG Mean Heart Rate", "72", "beats/min", 72.0, "beats/min", "2021-03-04T08:30:15"]
+    [listed] = report.rejects
+    assert listed.value == "http://loinc.org|8626-4" and listed.code == "REJ-FHIR-005"
+    assert "converted without" in listed.reason
+    assert "Observation: read 1 = converted 1 + rejected 0 + skipped 0" in report.reconciliation()[0]
+
+
+def test_a_heart_rate_observation_alone_stays_a_vital_sign(tmp_path: Path) -> None:
+    hr = {"resourceType": "Observation", "id": "hr1", "status": "final",
+          "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                    "code": "vital-signs"}]}],
+          "code": {"coding": [{"system": LOINC, "code": "8867-4", "display": "Heart rate"}]},
+          "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2021-03-04",
+          "valueQuantity": {"value": 72, "unit": "/min", "system": UCUM, "code": "/min"}}
+    study, _ = read_fhir([_bundle(tmp_path, [{"resourceType": "Patient", "id": "p1"}, hr])])
+    assert "EG" not in study.datasets and list(study["VS"]["VSTESTCD"]) == ["HR"]

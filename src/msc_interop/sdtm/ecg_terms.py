@@ -77,6 +77,12 @@ def loinc_index() -> dict[str, str]:
 
 
 @functools.cache
+def component_loinc_index() -> dict[str, str]:
+    """LOINC -> EGTESTCD of the codes read as an ECG test only as a component of an ECG Observation."""
+    return {o["code"]: t["testcd"] for t in _data()["tests"] for o in t.get("component_loinc", ())}
+
+
+@functools.cache
 def result_codes() -> dict[str, str]:
     """EGSTRESC of the interpretation and finding records -> its NCI code (NORMABNM, ECG Result C71150)."""
     out = {t.value: t.nci_code for t in mappings.codelist(interpretation()["codelist"]).terms}

@@ -8,7 +8,9 @@ EGSTRESC/N/U and EGDY are derived on reading and carried only where the record d
 
 Reading FHIR written by others (is_ecg): an Observation whose code is an EGTESTCD of the cdisc-egtestcd system
 or an ECG LOINC of ecg.yaml lands in EG; one with `component`s of ECG codes (a 12-lead ECG report grouping its
-intervals) gives one EG record per such component. A value in seconds becomes ms (ecg.yaml unit_factors).
+intervals) gives one EG record per such component, its heart rate (LOINC 8867-4, ecg.yaml component_loinc)
+EGHRMN; a component with a value and no ECG code is listed in the report (converted without it). A value in
+seconds becomes ms (ecg.yaml unit_factors).
 """
 
 from __future__ import annotations
@@ -234,6 +236,28 @@ def ecg_test(code: Any) -> str | None:
     return found
 
 
+def component_test(code: Any) -> str | None:
+    """The EGTESTCD of a component of an ECG Observation: ecg_test, else a component_loinc of ecg.yaml (8867-4
+    heart rate: EGHRMN, the rate the ECG measured); None if neither."""
+    found = ecg_test(code)
+    if found is not None or not isinstance(code, dict) or not isinstance(code.get("coding"), list):
+        return found
+    loinc, only = _systems()[1], ecg_terms.component_loinc_index()
+    return next((only[c["code"]] for c in code["coding"] if isinstance(c, dict) and c.get("system") == loinc
+                 and c.get("code") in only), None)
+
+
+def _unplaced(res: dict[str, Any]) -> tuple[str, ...]:
+    """The codes of the components with a value that are no ECG test (said in the report, not dropped silently)."""
+    out = []
+    for c in res.get("component") or ():
+        if isinstance(c, dict) and _has_value(c) and component_test(c.get("code")) is None:
+            cc = c.get("code")
+            named = text(cc.get("text")) if isinstance(cc, dict) else ""
+            out.append(next((f"{text(x.get('system'))}|{text(x.get('code'))}" for x in _codings(cc)), named))
+    return tuple(out)
+
+
 def is_ecg(res: dict[str, Any]) -> bool:
     """Whether an Observation belongs to EG: its code, or one of its components' codes, is an ECG test."""
     if ecg_test(res.get("code")) is not None:
@@ -274,12 +298,13 @@ class EcgFlattener:
         return (strict, share("Observation.subject", subject_of(res.get("subject"))),
                 share("Observation.status", res.get("status")), dates or None, self._parts(res), seq,
                 share("Observation.encounter", (res.get("encounter") or {}).get("reference")),
-                share("Observation.extension", res.get("extension")))
+                share("Observation.extension", res.get("extension")), _unplaced(res))
 
     def _parts(self, res: dict[str, Any]) -> tuple:
-        """_record of the Observation (when it has an ECG code and a value) and of each component with an ECG code."""
+        """_record of the Observation (when it has an ECG code and a value) and of each component with an ECG code
+        (component_test: its heart rate too)."""
         parts = [res] if ecg_test(res.get("code")) and _has_value(res) else []
-        parts += [c for c in res.get("component") or () if isinstance(c, dict) and ecg_test(c.get("code"))]
+        parts += [c for c in res.get("component") or () if isinstance(c, dict) and component_test(c.get("code"))]
         views = [{k: p[k] for k in self._PART if k in p} for p in parts]
         try:
             key = orjson.dumps(views)
@@ -302,7 +327,7 @@ def read_ecg_observations(r: ReadContext, subjects: dict[str, str], encounters: 
         return None
     rows, over, coded = [], [], []
     carried_of: dict[int, dict[str, Any]] = {}  # read_carried per distinct (shared) extension
-    for strict, subject, status, dates, parts, seq, encounter, extension, loc in items:
+    for strict, subject, status, dates, parts, seq, encounter, extension, unplaced, loc in items:
         usubjid, problem = r.subject(subject, strict, subjects)
         if usubjid is None:
             r.reject(loc, "Observation", "Observation.subject", problem, shown_subject(subject), code="REJ-FHIR-003")
@@ -335,6 +360,9 @@ def read_ecg_observations(r: ReadContext, subjects: dict[str, str], encounters: 
                          "EPOCH": enc.get("EPOCH", ""), "EGDTC": dtc})
             coded.append(rec["coded"])
             over.append(carried)
+        for code in unplaced:
+            r.note_field(loc, "Observation", "Observation.component.code", "converted without this component: its "
+                         "code is no ECG test of mappings/ecg.yaml", code, code="REJ-FHIR-005")
         r.converted["Observation"] += 1
     del items
     if not rows:
@@ -358,7 +386,7 @@ def _has_value(part: dict[str, Any]) -> bool:
 def _record(part: dict[str, Any]) -> dict[str, Any] | tuple[str, str, Any]:
     """The EG fields of an Observation or component with an ECG code; (field, reason, value) if unusable."""
     code = part.get("code")
-    testcd = ecg_test(code)
+    testcd = component_test(code)  # the Observation's own code is an ECG test (_parts): ecg_test gives the same
     name = next((text(c.get("display")) for c in _codings(code) if c.get("system") == _system()), "")
     rec: dict[str, Any] = {"EGTESTCD": testcd, "EGTEST": name or ecg_terms.test_names().get(testcd, testcd),
                            "EGORRESU": "", "coded": ""}
