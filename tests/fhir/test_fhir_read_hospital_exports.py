@@ -105,3 +105,59 @@ def test_a_heart_rate_observation_alone_stays_a_vital_sign(tmp_path: Path) -> No
           "valueQuantity": {"value": 72, "unit": "/min", "system": UCUM, "code": "/min"}}
     study, _ = read_fhir([_bundle(tmp_path, [{"resourceType": "Patient", "id": "p1"}, hr])])
     assert "EG" not in study.datasets and list(study["VS"]["VSTESTCD"]) == ["HR"]
+
+
+# --- 1. a transaction Bundle of POST entries --------------------------------------------------------------------
+
+def _transaction(tmp_path: Path, patient_uuid: str, patient: dict[str, Any], *more: dict[str, Any],
+                 name: str = "tx.json") -> Path:
+    """A transaction Bundle as a hospital posts it: resources without id, each entry a POST with a urn:uuid
+    fullUrl, the Observation's subject the Patient's fullUrl."""
+    glucose = {"resourceType": "Observation", "status": "final",
+               "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                         "code": "laboratory"}]}],
+               "code": {"coding": [{"system": LOINC, "code": "2345-7"}]},
+               "subject": {"reference": f"urn:uuid:{patient_uuid}"}, "effectiveDateTime": "2021-03-04",
+               "valueQuantity": {"value": 95, "unit": "mg/dL", "system": UCUM, "code": "mg/dL"}}
+    entries = [{"fullUrl": f"urn:uuid:{patient_uuid}", "resource": patient,
+                "request": {"method": "POST", "url": "Patient"}},
+               *({"fullUrl": f"urn:uuid:{i:08d}-0000-4000-8000-000000000000", "resource": r,
+                  "request": {"method": "POST", "url": r["resourceType"]}} for i, r in enumerate([glucose, *more]))]
+    path = tmp_path / name
+    path.write_bytes(orjson.dumps({"resourceType": "Bundle", "type": "transaction", "entry": entries}))
+    return path
+
+
+def test_a_posted_patient_is_its_identifier_never_its_urn_uuid(tmp_path: Path) -> None:
+    # FHIR R4 Bundle: a reference equal to an entry's fullUrl points to that entry; the urn:uuid names the entry
+    # in this Bundle only, so two exports of one patient give one subject
+    patient = {"resourceType": "Patient", "identifier": [{"system": "http://hospital.example.org/mrn",
+                                                          "value": "MRN-778"}], "gender": "male"}
+    for i, uuid in enumerate(("61ebe359-bfdc-4613-8bf2-c5e300945f0a", "0b6b2a4e-3f1d-4c55-9d5e-2f8e8c0c1a77")):
+        study, report = read_fhir([_transaction(tmp_path, uuid, patient, name=f"tx{i}.json")])
+        assert list(study["DM"]["USUBJID"]) == ["MRN-778"] and list(study["LB"]["USUBJID"]) == ["MRN-778"]
+        assert not report.rejects
+        assert any("never by the Bundle-local urn:uuid" in n for n in report.notes)
+
+
+def test_a_posted_patient_takes_the_study_subject_identifier_of_its_research_subject(tmp_path: Path) -> None:
+    uuid = "61ebe359-bfdc-4613-8bf2-c5e300945f0a"
+    subject = {"resourceType": "ResearchSubject", "status": "on-study",
+               "identifier": [{"system": "https://msc-interop.github.io/fhir/sid/usubjid", "value": "STUDY1-001"}],
+               "individual": {"reference": f"urn:uuid:{uuid}"}, "study": {"reference": "ResearchStudy/s1"}}
+    study, report = read_fhir([_transaction(tmp_path, uuid, {"resourceType": "Patient", "gender": "female"},
+                                            subject)])
+    assert list(study["DM"]["USUBJID"]) == ["STUDY1-001"] and list(study["LB"]["USUBJID"]) == ["STUDY1-001"]
+    assert not report.rejects
+
+
+def test_a_posted_patient_with_nothing_but_its_urn_uuid_is_rejected_with_its_records(tmp_path: Path) -> None:
+    uuid = "61ebe359-bfdc-4613-8bf2-c5e300945f0a"
+    study, report = read_fhir([_transaction(tmp_path, uuid, {"resourceType": "Patient", "gender": "female"})])
+    assert "LB" not in study.datasets or study["LB"].empty
+    assert not any("urn:uuid" in u for name in study.datasets if "USUBJID" in study[name].columns
+                   for u in study[name]["USUBJID"])
+    by_form = {x.form: x for x in report.rejects}
+    assert by_form["Patient"].code == "REJ-FHIR-003" and "Bundle-local fullUrl" in by_form["Patient"].reason
+    assert by_form["Observation"].code == "REJ-FHIR-003"
+    assert "Patient: read 1 = converted 0 + rejected 1 + skipped 0" in report.reconciliation()

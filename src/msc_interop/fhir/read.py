@@ -357,6 +357,10 @@ def finish_read(r: _Reader, skipped: list[str], facts: ReadFacts) -> None:
     if r.tallies["Patient by hospital id"]:
         rep.notes.append(f"{r.tallies['Patient by hospital id']} Patient(s) without a study subject identifier: "
                          "USUBJID is the Patient's id (names and other identifiers are never read)")
+    if r.tallies["Patient by identifier"]:
+        rep.notes.append(f"{r.tallies['Patient by identifier']} Patient(s) without an id (a Bundle entry known by its "
+                         "fullUrl only): the subject is found by the Patient's first identifier, never by the "
+                         "Bundle-local urn:uuid")
     if r.tallies["derived subject Observation"]:
         whose = "that Patient's id" if r.enrolment.kind == "hospital id" else f"from the {r.enrolment.kind}"
         rep.notes.append(f"{r.tallies['derived subject Observation']} Observation(s) name their subject by a reference "

@@ -243,25 +243,54 @@ RESEARCH_SUBJECT = Shape("ResearchSubject", [
 
 
 def read_patients(r: ReadContext) -> dict[str, dict[str, Any]]:
-    """"Patient/id" -> USUBJID and the DM details of the Patient."""
+    """"Patient/id" -> USUBJID and the DM details of the Patient. A Patient without an id (a transaction's POST
+    entry) is never named by its Bundle-local urn:uuid: its (or its ResearchSubject's) usubjid identifier, else its
+    first identifier stands for the id; with none it is rejected, and with it the records that refer to it."""
     out: dict[str, dict[str, Any]] = {}
     derived = 0
     enrolment = r.enrolment
+    by_subject: dict[str | None, str] | None = None
     for key, loc in r.typed("Patient").items():
         res = loc.resource
         usubjid = identifier_value(res, "usubjid")
+        transient = not isinstance(res.get("id"), str)  # known only by its Bundle-local fullUrl (a POST entry)
+        if usubjid is None and transient:
+            if by_subject is None:
+                by_subject = _research_subject_usubjids(r)
+            usubjid = by_subject.get(key)
         if usubjid is None:  # a hospital's Patient: its study subject from the enrolment (enrolment.py)
-            pid = text(res.get("id")) or key
-            found = enrolment.subject(pid, patient_identifiers(res))
+            idents = patient_identifiers(res)
+            pid = text(res.get("id")) or (idents[0] if idents else "")
+            if not pid:
+                r.reject(loc, "Patient", "Patient.identifier", f"the Patient has no id and no identifier: only the "
+                         f"Bundle-local fullUrl {loc.full_url or '(none)'}, which names it in this Bundle only, so "
+                         "it is no study subject identity; give it an identifier (or a ResearchSubject with the "
+                         "study subject identifier)", loc.full_url or "", code="REJ-FHIR-003")
+                r.withdraw(key, loc, "the Patient has no identity but its Bundle-local fullUrl")
+                continue
+            r.tallies["Patient by identifier"] += transient
+            found = enrolment.subject(pid, idents)
             if found is None:
                 why = enrolment.missing(pid)
                 r.reject(loc, "Patient", "Patient.id", why, pid, code="REJ-FHIR-003")
                 r.withdraw(key, loc, "not in the enrolment table")
                 continue
             usubjid = found["usubjid"]
-            derived += 1
+            derived += not transient  # (one without an id: its own note, read.py)
         out[key] = {"USUBJID": usubjid, "res": res, "loc": loc}
     r.tallies["Patient by hospital id"] += derived if enrolment.kind == "hospital id" else 0
+    return out
+
+
+def _research_subject_usubjids(r: ReadContext) -> dict[str | None, str]:
+    """"Patient/..." -> the study subject identifier (USUBJID) of the ResearchSubject that points to it."""
+    out: dict[str | None, str] = {}
+    for loc in r.by_type.get("ResearchSubject", []):
+        res = loc.resource
+        usubjid = identifier_value(res, "usubjid")
+        element = res.get("individual") or res.get("subject")
+        if usubjid is not None and isinstance(element, dict):
+            out.setdefault(r.resolve(element.get("reference")), usubjid)
     return out
 
 
