@@ -161,3 +161,52 @@ def test_a_posted_patient_with_nothing_but_its_urn_uuid_is_rejected_with_its_rec
     assert by_form["Patient"].code == "REJ-FHIR-003" and "Bundle-local fullUrl" in by_form["Patient"].reason
     assert by_form["Observation"].code == "REJ-FHIR-003"
     assert "Patient: read 1 = converted 0 + rejected 1 + skipped 0" in report.reconciliation()
+
+
+# --- 2. lab panels whose results are components -----------------------------------------------------------------
+
+def _urinalysis(*components: dict[str, Any]) -> dict[str, Any]:
+    """A urinalysis dipstick panel (LOINC 24357-6) with its results as components, no value of its own."""
+    return {"resourceType": "Observation", "id": "ua1", "status": "final",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                      "code": "laboratory"}]}],
+            "code": {"coding": [{"system": LOINC, "code": "24357-6",
+                                 "display": "Urinalysis macro (dipstick) panel - Urine"}]},
+            "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2021-03-04T08:30:15",
+            "component": list(components)}
+
+
+PH = {"code": {"coding": [{"system": LOINC, "code": "5803-2", "display": "pH of Urine by Test strip"}]},
+      "valueQuantity": {"value": 6.5, "unit": "[pH]", "system": UCUM, "code": "[pH]"}}
+SG = {"code": {"coding": [{"system": LOINC, "code": "5811-5", "display": "Specific gravity of Urine by Test strip"}]},
+      "valueQuantity": {"value": 1.015}}
+ODD = {"code": {"coding": [{"system": LOINC, "code": "5778-6", "display": "Color of Urine"}]}, "valueString": "Yellow"}
+
+
+def test_each_component_of_a_lab_panel_is_an_lb_record_with_the_panels_date_and_subject(tmp_path: Path) -> None:
+    # lab_tests.yaml: 5803-2 -> PH (CDISC CT C45997), 5811-5 -> SPGRAV (C64832), both LBSPEC URINE (SPECTYPE C13283)
+    path = _bundle(tmp_path, [{"resourceType": "Patient", "id": "p1"}, _urinalysis(PH, SG)])
+    study, report = read_fhir([path], strict=True)
+    lb = study["LB"].set_index("LBTESTCD")
+    assert sorted(lb.index) == ["PH", "SPGRAV"]
+    assert lb.loc["PH", ["USUBJID", "LBORRES", "LBSPEC", "LBLOINC", "LBDTC"]].tolist() == [
+        "p1", "6.5", "URINE", "5803-2", "2021-03-04T08:30:15"]
+    assert lb.loc["SPGRAV", ["LBORRES", "LBLOINC"]].tolist() == ["1.015", "5811-5"]
+    assert not report.rejects
+    assert "Observation: read 1 = converted 1 + rejected 0 + skipped 0" in report.reconciliation()
+
+
+def test_a_panel_component_the_lab_map_does_not_know_is_listed_as_an_unmapped_test(tmp_path: Path) -> None:
+    path = _bundle(tmp_path, [{"resourceType": "Patient", "id": "p1"}, _urinalysis(PH, ODD)])
+    study, report = read_fhir([path], strict=True)  # --strict: an unmapped test is rejected, not carried
+    assert list(study["LB"]["LBTESTCD"]) == ["PH"]
+    [listed] = report.rejects
+    assert listed.code == "REJ-FHIR-005" and "5778-6" in listed.value
+    assert "converted without one of its components" in listed.reason
+    assert report.reconciliation()[0].startswith("Observation: read 1 = converted 1 + rejected 0 + skipped 0")
+    study, report = read_fhir([path])  # without --strict it is carried with a sponsor test code, as a lone result
+    assert len(study["LB"]) == 2 and "5778-6" in set(study["LB"]["LBLOINC"]) and not report.rejects
+    path = _bundle(tmp_path, [{"resourceType": "Patient", "id": "p1"}, _urinalysis(ODD)], name="odd.json")
+    study, report = read_fhir([path], strict=True)
+    assert "Observation: read 1 = converted 0 + rejected 1 + skipped 0" in report.reconciliation()
+    assert [x.field for x in report.rejects] == ["Observation.component.code"]

@@ -39,6 +39,7 @@ from msc_interop.fhir.resources.lab.foreign import (
     own_test,
     own_unit_problem,
 )
+from msc_interop.fhir.resources.lab.panels import expand_panels, panel_components, settle_panels
 from msc_interop.fhir.resources.lab.shape import OBSERVATION, PER_ROW, STATIC
 from msc_interop.fhir.resources.lab.sponsor import code_display, lab_kind
 from msc_interop.fhir.resources.lab.standard import derive_standard
@@ -178,7 +179,8 @@ class Flattener:
         return (in_bundle, share("Observation.status", res.get("status")), share("Observation.subject", subject),
                 share("Observation.encounter", encounter), seq, static, value,
                 share("Observation.effective", effective), effective_orig, effective_end, absent, carried,
-                self.read_supplemental(res) if has_supp else (), res.get("component"), effective_el, problem)
+                self.read_supplemental(res) if has_supp else (), panel_components(self, res, in_bundle), effective_el,
+                problem)
 
     def _static(self, elements: tuple) -> tuple:
         """The FLAT_COLUMNS fields from lab_category to static_problem (the first element of these without its
@@ -357,7 +359,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
     Observations. msc-interop's own records decode exactly, others through the mapping data (foreign.foreign_lab)."""
     if not r.flat_obs:
         return None
-    flat_obs, r.flat_obs = r.flat_obs, []
+    (flat_obs, panels), r.flat_obs = expand_panels(r.flat_obs), []  # a lab panel: a record per component
     tz = r.tz
     patients = {k: v for k, v in subjects.items()}
     # subjects, per distinct reference (or identifier)
@@ -470,6 +472,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
         over.append(rec.carried or {})
     del flat_obs  # the records are rows now (the vital signs' are in `vital`): not held while LB is made
     r.converted["Observation"] += len(rows_out)
+    settle_panels(r, panels)  # a panel is one Observation: counted once, its components' problems said as its own
     r.vs_found = (vital, lambda rec: subj_of[(rec.subject, rec.strict)], memo)  # read by vital_signs.py
     r.tallies["derived subject Observation"] += derived_subject
     if not rows_out:
