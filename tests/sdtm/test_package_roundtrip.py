@@ -97,7 +97,8 @@ def test_pilot_define_states_the_packages_version_and_no_msc_interop_derivation(
     stds = {s.get("Type"): s.get("Version") for s in define.iter(f"{DEF}Standard")}
     assert stds == {"IG": "3.1.2"}  # Define-XML 1.0 of the pilot: SDTM 3.1.2; it names no CT version
     text = etree.tostring(define, encoding="unicode")
-    assert list(define.iter(f"{ODM}MethodDef")) == [] and "MethodOID" not in text
+    # the only methods are the pilot's own (its Define-XML 1.0 def:ComputationMethod), none of msc-interop's
+    assert [m.get("OID") for m in define.iter(f"{ODM}MethodDef")] == ["COMPMETHOD.STUDY_DAY"]
     assert "STUDYID-SITEID-SUBJID" not in text
     # the pilot's own labels (the SDTMIG 3.1.2 EX.EXTRT label, not msc-interop's)
     ex_trt = next(i for i in define.iter(f"{ODM}ItemDef") if i.get("OID") == "IT.EX.EXTRT")

@@ -13,10 +13,10 @@ The document describes the data actually present, not just the standard:
 
 For an existing SDTM package converted between formats (StudyMeta.package, sdtm/package.py) the document
 states what the package states and nothing msc-interop would claim of data it built: the package's SDTMIG and
-CT versions (no CT def:Standard when the package names none), its variable order, labels and lengths; no
-MethodDef or def:Origin from msc-interop's own derivations (a USUBJID of 01-701-1015 is not
-STUDYID-SITEID-SUBJID); a value outside a non-extensible codelist is listed without an NCI code and reported in
-`notes` instead of refusing the document.
+CT versions (no CT def:Standard when the package names none), its variable order, labels and lengths, the
+origins, methods and comments of its own define.xml (sdtm/package_origins.py); no MethodDef or def:Origin from
+msc-interop's own derivations (a USUBJID of 01-701-1015 is not STUDYID-SITEID-SUBJID); a value outside a
+non-extensible codelist is listed without an NCI code and reported in `notes` instead of refusing the document.
 
 Output is deterministic: the same Study and the same `created` give a byte-identical file.
 """
@@ -54,6 +54,7 @@ from msc_interop.sdtm.define_package import (
     unstated_ig_comment,
 )
 from msc_interop.sdtm.define_split import describe_pieces
+from msc_interop.sdtm.package_origins import SponsorWriter
 from msc_interop.sdtm.split import Split, parent_of
 from msc_interop.study import Study
 from msc_interop.validate.define_versions import IG_NOT_STATED
@@ -155,6 +156,8 @@ class _Builder:
         self.package = getattr(study.meta, "package", None)  # an existing package: state only what it states
         self.notes: list[str] = []
         self.ct_standard = True
+        self.sponsor = SponsorWriter(self.package.leaves if self.package else {},
+                                     (f"LF.{ds}" for ds in study.names), self.notes)
 
     def collect_codelists(self, variables: dict[str, list[Variable]]) -> None:
         for ds, vs in variables.items():
@@ -202,7 +205,8 @@ class _Builder:
                            f"Data definitions of the SDTM package of {meta.studyid} as its datasets state them "
                            f"(SDTMIG {'not stated by the package, named as ' if ig_unstated else ''}{ig_version}, "
                            f"CDISC CT {ct_version or 'not stated by the package'}), written "
-                           "by msc-interop converting its files; derivations are the sponsor's and not described",
+                           "by msc-interop converting its files; origins, derivations and comments as the "
+                           "package's define.xml states them",
             _def("DefineVersion"): DEFINE_VERSION,
         })
         stds = _el(mdv, _def("Standards"))
@@ -238,8 +242,10 @@ class _Builder:
             name, text = self.methods[oid]
             m = _el(mdv, _odm("MethodDef"), {"OID": oid, "Name": name, "Type": "Computation"})
             _description(m, text)
+        self.sponsor.write_methods(mdv, (ODM_NS, DEF_NS))
         if ig_unstated:
             _description(_el(mdv, _def("CommentDef"), {"OID": IG_NOT_STATED}), unstated_ig_comment(ig_version))
+        self.sponsor.write_comments_and_leaves(mdv, (ODM_NS, DEF_NS))
         return etree.ElementTree(root)
 
     def as_package_states(self, ds: str, variables: list[Variable]) -> list[Variable]:
@@ -286,6 +292,7 @@ class _Builder:
             method = None
             if v.origin == "Derived":
                 method = self.add_method(ds, v.name, v.label)
+            method = method or self.sponsor.method_oid(v.sponsor)
             _el(ig, _odm("ItemRef"), {
                 "ItemOID": f"IT.{ds}.{v.name}", "OrderNumber": str(order), "Mandatory": "Yes" if v.mandatory else "No",
                 "KeySequence": str(v.key_seq) if v.key_seq else None, "MethodOID": method, "Role": v.role,
@@ -314,6 +321,7 @@ class _Builder:
             _el(e, _odm("CodeListRef"), {"CodeListOID": f"CL.{v.codelist}"})
         if v.origin:
             _origin(e, v.origin, _ORIGIN_SOURCE.get(v.origin))
+        self.sponsor.item_def(e, v.sponsor, (ODM_NS, DEF_NS))
         vl = self.value_list_of.get(f"IT.{v.ds}.{v.name}")
         if vl:
             _el(e, _def("ValueListRef"), {"ValueListOID": vl})

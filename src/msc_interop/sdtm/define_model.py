@@ -23,6 +23,7 @@ import pandas as pd
 
 from msc_interop import iso8601, mappings
 from msc_interop.distinct import column_answer, column_codes
+from msc_interop.sdtm.package_origins import SponsorItem
 from msc_interop.sdtm.split import parent_of
 from msc_interop.study import Study
 
@@ -261,6 +262,7 @@ class Variable:
     origin: str | None
     codelist: str
     standard: bool
+    sponsor: SponsorItem | None = None  # an existing package's own origins, method, comment (its define.xml)
 
 
 def dataset_variables(study: Study, ds: str) -> list[Variable]:

@@ -48,9 +48,9 @@ def unstated_ig_comment(ig: str) -> str:
 
 def as_package_states(ds: str, variables: list[Variable], lay: DatasetLayout, data: pd.DataFrame,
                       notes: list[str], encoding: str = "utf-8") -> list[Variable]:
-    """The variables in the package's order, with its labels, character lengths and keys (KeySequence: its
-    define.xml's, else the SDTMIG's). `encoding`: of the text in the dataset files described (XPT: as written,
-    --xpt-encoding; Dataset-JSON: UTF-8)."""
+    """The variables in the package's order, with its labels, character lengths, keys (KeySequence: its
+    define.xml's, else the SDTMIG's) and its define.xml's origins, methods and comments. `encoding`: of the
+    text in the dataset files described (XPT: as written, --xpt-encoding; Dataset-JSON: UTF-8)."""
     by_name = {v.name: v for v in variables}
     order = [by_name[c] for c in lay.columns if c in by_name] + [v for v in variables if v.name not in lay.columns]
     blank = [v for v in order if lay.labels.get(v.name) == ""]
@@ -71,8 +71,9 @@ def as_package_states(ds: str, variables: list[Variable], lay: DatasetLayout, da
         if shape.datatype in ("integer", "float") and stated in ("integer", "float") and stated != shape.datatype:
             # the package's own numeric type (XPT has one; Dataset-JSON or define.xml said which)
             shape = dataclasses.replace(shape, datatype=stated, digits=shape.digits if stated == "float" else None)
-        # no def:Origin: msc-interop's metadata says how msc-interop fills a variable, not how the sponsor did
-        out.append(dataclasses.replace(v, label=lay.labels.get(v.name) or v.label, shape=shape, origin=None))
+        # not msc-interop's def:Origin (it says how msc-interop fills a variable), the sponsor's own, if stated
+        out.append(dataclasses.replace(v, label=lay.labels.get(v.name) or v.label, shape=shape, origin=None,
+                                       sponsor=lay.sponsor.get(v.name)))
     return out
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from msc_interop.sdtm.package_origins import SponsorItem, read_sponsor_define
 from msc_interop.study import as_text
 
 XPT_ATTRS = "msc_xpt"  # DataFrame.attrs key read_xpt fills: labels, label, lengths, encoding
@@ -41,6 +42,7 @@ class DatasetLayout:
     db_modified: str | None = None  # Dataset-JSON dbLastModifiedDateTime: when the source data last changed
     define_types: dict[str, str] = field(default_factory=dict)  # variable -> define.xml DataType (XPT has none)
     define_keys: list[str] = field(default_factory=list)  # the package define.xml's keys, in KeySequence order
+    sponsor: dict[str, SponsorItem] = field(default_factory=dict)  # its define.xml's origins, methods, comments
 
 
 @dataclass
@@ -52,6 +54,7 @@ class Package:
     sdtmig_source: str = ""
     ct: str | None = None
     ct_source: str = ""
+    leaves: dict[str, tuple[str, str]] = field(default_factory=dict)  # documents its origins cite: ID -> href, title
 
     def encodings(self) -> set[str]:
         """Text encodings of the files read that held non-ASCII text."""
@@ -98,6 +101,11 @@ def package_of(datasets: Mapping[str, pd.DataFrame], sources: Mapping[str, Path]
         for name, keys in keys_from_define(define).items():
             if name in pkg.layouts:
                 pkg.layouts[name].define_keys[:] = keys
+        sponsor = read_sponsor_define(define)
+        pkg.leaves.update(sponsor.leaves)
+        for name, items in sponsor.items.items():
+            if name in pkg.layouts:
+                pkg.layouts[name].sponsor.update(items)
     if pkg.sdtmig is None:
         from msc_interop.validate.standard import normalise_version, ts_version
 

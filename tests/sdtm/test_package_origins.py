@@ -1,0 +1,167 @@
+"""define.xml written for an existing SDTM package keeps the sponsor's origins, methods and comments from the
+package's own define.xml (Define-XML 2.x as they are; 1.0 Origin text mapped to a 2.1 Origin Type and Source),
+and stays valid Define-XML 2.1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lxml import etree
+
+from msc_interop import api
+from msc_interop.sdtm.define import xsd_errors
+
+CREATED = "2026-01-01T00:00:00"
+DEF = "{http://www.cdisc.org/ns/def/v2.1}"
+ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
+XSD = (Path(__file__).parents[2] / "mappings" / "schema" / "external" / "define-xml-2.1" / "cdisc-definexml-2.1.0"
+       / "define2-1-0.xsd")
+TEXT = f"{ODM}Description/{ODM}TranslatedText"
+
+_AE_CSV = ("STUDYID,DOMAIN,USUBJID,AESEQ,AETERM,AEDECOD,AESTDTC,AESTDY\n"
+           "S1,AE,S1-1,1,HEADACHE,Headache,2024-01-05,5\n")
+_DM_CSV = ("STUDYID,DOMAIN,USUBJID,SUBJID,SITEID,RFSTDTC,SEX,ARMCD,ARM,COUNTRY\n"
+           "S1,DM,S1-1,1,01,2024-01-01,F,A,Arm A,USA\n")
+
+_DEFINE_21 = """<?xml version="1.0" encoding="UTF-8"?>
+<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" xmlns:def="http://www.cdisc.org/ns/def/v2.1"
+     xmlns:xlink="http://www.w3.org/1999/xlink" ODMVersion="1.3.2">
+ <Study OID="S"><MetaDataVersion OID="M" Name="M" def:DefineVersion="2.1.0">
+  <def:Standards><def:Standard OID="STD.1" Name="SDTMIG" Type="IG" Version="3.4" Status="Final"/></def:Standards>
+  <ItemGroupDef OID="IG.AE" Name="AE" Repeating="Yes">
+   <ItemRef ItemOID="IT.AE.AETERM" Mandatory="Yes"/>
+   <ItemRef ItemOID="IT.AE.AEDECOD" Mandatory="Yes"/>
+   <ItemRef ItemOID="IT.AE.AESTDY" Mandatory="No" MethodOID="MT.DAYCALC"/>
+  </ItemGroupDef>
+  <ItemDef OID="IT.AE.AETERM" Name="AETERM" DataType="text">
+   <def:Origin Type="Collected" Source="Investigator">
+    <def:DocumentRef leafID="LF.acrf"><def:PDFPageRef PageRefs="22 23" Type="PhysicalRef"/></def:DocumentRef>
+   </def:Origin>
+  </ItemDef>
+  <ItemDef OID="IT.AE.AEDECOD" Name="AEDECOD" DataType="text" def:CommentOID="COM.AEDECOD">
+   <def:Origin Type="Assigned" Source="Sponsor"/>
+  </ItemDef>
+  <ItemDef OID="IT.AE.AESTDY" Name="AESTDY" DataType="integer"><def:Origin Type="Derived" Source="Sponsor"/></ItemDef>
+  <MethodDef OID="MT.DAYCALC" Name="Algorithm to derive DAYCALC" Type="Computation">
+   <Description><TranslatedText xml:lang="en">Date - RFSTDTC + 1 if on or after RFSTDTC.</TranslatedText></Description>
+  </MethodDef>
+  <def:CommentDef OID="COM.AEDECOD">
+   <Description><TranslatedText xml:lang="en">Coded with MedDRA 26.0.</TranslatedText></Description>
+  </def:CommentDef>
+  <def:leaf ID="LF.acrf" xlink:href="acrf.pdf"><def:title>Annotated CRF</def:title></def:leaf>
+ </MetaDataVersion></Study>
+</ODM>
+"""
+
+_DEFINE_10 = """<?xml version="1.0" encoding="UTF-8"?>
+<ODM xmlns="http://www.cdisc.org/ns/odm/v1.2" xmlns:def="http://www.cdisc.org/ns/def/v1.0" ODMVersion="1.2">
+ <Study OID="S"><MetaDataVersion OID="M" Name="M" def:DefineVersion="1.0.0" def:StandardName="CDISC SDTM"
+   def:StandardVersion="3.1.2">
+  <def:ComputationMethod OID="COMPMETHOD.STUDY_DAY">(date of --DTC) minus (date of RFSTDTC), add 1
+  </def:ComputationMethod>
+  <ItemGroupDef OID="AE" Name="AE" Repeating="Yes" def:DomainKeys="STUDYID, USUBJID, AESEQ">
+   <ItemRef ItemOID="AE.USUBJID" Mandatory="Yes"/>
+   <ItemRef ItemOID="AE.AETERM" Mandatory="Yes"/>
+   <ItemRef ItemOID="AE.AEDECOD" Mandatory="Yes"/>
+   <ItemRef ItemOID="AE.AESTDTC" Mandatory="No"/>
+   <ItemRef ItemOID="AE.AESTDY" Mandatory="No"/>
+  </ItemGroupDef>
+  <ItemDef OID="AE.USUBJID" Name="USUBJID" DataType="text" Origin="Derived"
+   Comment="Concatenation of STUDYID and SUBJID"/>
+  <ItemDef OID="AE.AETERM" Name="AETERM" DataType="text" Origin="CRF Page 121, 122, 123" Comment=" "/>
+  <ItemDef OID="AE.AEDECOD" Name="AEDECOD" DataType="text" Origin="eDT"/>
+  <ItemDef OID="AE.AESTDTC" Name="AESTDTC" DataType="date" Origin="Sponsor lookup table"/>
+  <ItemDef OID="AE.AESTDY" Name="AESTDY" DataType="integer" Origin="Derived"
+   def:ComputationMethodOID="COMPMETHOD.STUDY_DAY"/>
+ </MetaDataVersion></Study>
+</ODM>
+"""
+
+
+def _package(tmp_path: Path, define: str) -> etree._Element:
+    folder = tmp_path / "pkg"
+    folder.mkdir()
+    (folder / "ae.csv").write_text(_AE_CSV, encoding="utf-8")
+    (folder / "dm.csv").write_text(_DM_CSV, encoding="utf-8")
+    (folder / "define.xml").write_text(define, encoding="utf-8")
+    api.to_sdtm(folder, tmp_path / "out", formats=["json"], created=CREATED, validate=False)
+    written = tmp_path / "out" / "json" / "define.xml"
+    assert xsd_errors(written, XSD) == []
+    return etree.parse(str(written)).getroot()
+
+
+def _item(root: etree._Element, oid: str) -> etree._Element:
+    return next(e for e in root.iter(f"{ODM}ItemDef") if e.get("OID") == oid)
+
+
+def _ref(root: etree._Element, ds: str, var: str) -> etree._Element:
+    return next(r for r in root.iter(f"{ODM}ItemRef") if r.get("ItemOID") == f"IT.{ds}.{var}")
+
+
+def _by_oid(root: etree._Element, tag: str, oid: str | None) -> etree._Element:
+    return next(e for e in root.iter(tag) if e.get("OID") == oid)
+
+
+def test_define_21_origins_methods_comments_are_kept(tmp_path: Path) -> None:
+    root = _package(tmp_path, _DEFINE_21)
+    origin = _item(root, "IT.AE.AETERM").find(f"{DEF}Origin")
+    assert (origin.get("Type"), origin.get("Source")) == ("Collected", "Investigator")
+    doc = origin.find(f"{DEF}DocumentRef")
+    assert doc.get("leafID") == "LF.acrf"
+    assert doc.find(f"{DEF}PDFPageRef").attrib == {"PageRefs": "22 23", "Type": "PhysicalRef"}
+    leaf = next(e for e in root.iter(f"{DEF}leaf") if e.get("ID") == "LF.acrf")
+    assert leaf.get("{http://www.w3.org/1999/xlink}href") == "acrf.pdf"
+    decod = _item(root, "IT.AE.AEDECOD")
+    assert decod.find(f"{DEF}Origin").attrib == {"Type": "Assigned", "Source": "Sponsor"}
+    comment = _by_oid(root, f"{DEF}CommentDef", decod.get(f"{DEF}CommentOID"))
+    assert comment.findtext(TEXT) == "Coded with MedDRA 26.0."
+    method = _by_oid(root, f"{ODM}MethodDef", _ref(root, "AE", "AESTDY").get("MethodOID"))
+    assert (method.get("Name"), method.get("Type")) == ("Algorithm to derive DAYCALC", "Computation")
+    assert method.findtext(TEXT) == "Date - RFSTDTC + 1 if on or after RFSTDTC."
+    # a variable the package's define.xml does not describe gets no origin msc-interop would claim for it
+    assert _item(root, "IT.DM.SEX").find(f"{DEF}Origin") is None
+
+
+def test_define_10_origin_text_becomes_21_origin(tmp_path: Path) -> None:
+    """Define-XML 2.1 has no CRF or eDT type: CRF pages are Collected by the Investigator, eDT Collected from a
+    Vendor (CDISC's 2.1 example: its central lab LB.LBORRES); the page text is kept as the description."""
+    root = _package(tmp_path, _DEFINE_10)
+    term = _item(root, "IT.AE.AETERM")
+    origin = term.find(f"{DEF}Origin")
+    assert (origin.get("Type"), origin.get("Source")) == ("Collected", "Investigator")
+    assert origin.findtext(TEXT) == "CRF Page 121, 122, 123"
+    assert term.get(f"{DEF}CommentOID") is None  # Comment=" " says nothing
+    assert _item(root, "IT.AE.AEDECOD").find(f"{DEF}Origin").attrib == {"Type": "Collected", "Source": "Vendor"}
+    usubjid = _item(root, "IT.AE.USUBJID")
+    assert usubjid.find(f"{DEF}Origin").attrib == {"Type": "Derived", "Source": "Sponsor"}
+    comment = _by_oid(root, f"{DEF}CommentDef", usubjid.get(f"{DEF}CommentOID"))
+    assert comment.findtext(TEXT) == "Concatenation of STUDYID and SUBJID"
+    method = _by_oid(root, f"{ODM}MethodDef", _ref(root, "AE", "AESTDY").get("MethodOID"))
+    assert method.get("Type") == "Computation"
+    assert method.findtext(TEXT) == "(date of --DTC) minus (date of RFSTDTC), add 1"
+    # an Origin text naming no Define-XML type is not guessed at: no def:Origin, the text kept as a comment
+    stdtc = _item(root, "IT.AE.AESTDTC")
+    assert stdtc.find(f"{DEF}Origin") is None
+    assert _by_oid(root, f"{DEF}CommentDef", stdtc.get(f"{DEF}CommentOID")).findtext(TEXT) == (
+        "Origin in the package's Define-XML 1.0: Sponsor lookup table")
+
+
+def test_pilot_define_10_metadata_is_kept(pilot: Path, tmp_path: Path) -> None:
+    """The pilot's define.xml: AE.AETERM Origin="CRF Page 121, 122, 123"; AE.USUBJID Origin="Derived"
+    Comment="Concatenation of STUDYID, DM.SITEID and DM.SUBJID"; AE.AESTDY def:ComputationMethodOID
+    COMPMETHOD.STUDY_DAY; TS items Origin="Protocol"."""
+    api.to_sdtm(pilot, tmp_path, formats=["xpt"], created=CREATED, validate=False)
+    written = tmp_path / "xpt" / "define.xml"
+    assert xsd_errors(written, XSD) == []
+    root = etree.parse(str(written)).getroot()
+    origin = _item(root, "IT.AE.AETERM").find(f"{DEF}Origin")
+    assert (origin.get("Type"), origin.get("Source"), origin.findtext(TEXT)) == (
+        "Collected", "Investigator", "CRF Page 121, 122, 123")
+    usubjid = _item(root, "IT.AE.USUBJID")
+    assert usubjid.find(f"{DEF}Origin").get("Type") == "Derived"
+    assert _by_oid(root, f"{DEF}CommentDef", usubjid.get(f"{DEF}CommentOID")).findtext(TEXT) == (
+        "Concatenation of STUDYID, DM.SITEID and DM.SUBJID")
+    assert _ref(root, "AE", "AESTDY").get("MethodOID") == "COMPMETHOD.STUDY_DAY"
+    assert _by_oid(root, f"{ODM}MethodDef", "COMPMETHOD.STUDY_DAY").findtext(TEXT).startswith(
+        "(date portion of --DTC) minus (date portion of RFSTDTC)")
+    assert _item(root, "IT.TS.TSVAL").find(f"{DEF}Origin").get("Type") == "Protocol"
