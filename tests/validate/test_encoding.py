@@ -125,3 +125,30 @@ def test_pilot_ts_is_read_as_windows_1252(shared_dir: Path) -> None:
     [notice] = [f for f in report.findings if f.rule_id == "MSC-IO-004"]
     assert (notice.row_or_entry, notice.variable_or_path) == (9, "TSVAL")
     assert notice.value == "Patients with Probable Mild to Moderate Alzheimer\u2019s Disease"
+
+
+def test_mixed_encodings_are_named_at_the_first_doubtful_record(tmp_path: Path) -> None:
+    """Row 1 is Windows-1252 (0x92, its apostrophe: not UTF-8), so the file is read as Windows-1252; rows 2-3 are
+    UTF-8 ("É" is C3 89), which Windows-1252 reads as "Ã‰" (0xC3 Ã, 0x89 ‰): doubtful, named at row 2."""
+    folder = tmp_path / "pkg"
+    folder.mkdir()
+    _xpt(folder / "ts.xpt", [b"Alzheimer\x92s", "R\u00c9ACTION".encode(), "\u00c9T\u00c9".encode()])
+    report = validate_paths([folder])
+    [mixed] = [f for f in report.findings if f.rule_id == "MSC-IO-005"]
+    assert (Path(mixed.file).name, mixed.row_or_entry, mixed.variable_or_path, mixed.severity) == (
+        "ts.xpt", 2, "TSVAL", "warning")
+    assert mixed.value == "R\u00c3\u2030ACTION" and "'R\u00c9ACTION'" in mixed.message and "(TS)" in mixed.message
+    assert "2 distinct value(s)" in mixed.message
+    with reading() as log:
+        read_xpt(folder / "ts.xpt")
+    assert any(n.startswith("ts.xpt (TS) row 2, TSVAL: the file mixes encodings") for n in log.notes())
+
+
+def test_one_encoding_per_file_is_not_doubtful(tmp_path: Path) -> None:
+    _xpt(tmp_path / "ts.xpt", [b"Alzheimer\x92s", "R\u00c9ACTION".encode("cp1252")])
+    with reading() as log:
+        read_xpt(tmp_path / "ts.xpt")
+    assert log.files[0].encoding == "cp1252" and log.doubtful == []
+    with reading("cp1252") as log:  # the encoding given: nothing is guessed, nothing doubtful
+        read_xpt(tmp_path / "ts.xpt")
+    assert log.doubtful == []

@@ -7,6 +7,10 @@ every byte except 0x80-0x9F, where Latin-1 has only control characters, so a Lat
 Windows-1252 (the note says so). A value that is text in no candidate (not UTF-8, and holding one of the five
 bytes Windows-1252 leaves undefined) is kept with those bytes written \\xNN and listed, with its file, row and
 variable: nothing is dropped and the folder stays readable. `--encoding` names the encoding instead.
+A file read as Windows-1252 that also holds values valid as UTF-8 (a sponsor's file put together from two
+sources: "RÉACTION" as UTF-8 bytes beside "Alzheimer\x92s") mixes encodings: those values read as
+Windows-1252 are most likely mojibake ("RÃ‰ACTION"); each variable's first such record is logged (`Doubtful`)
+so that to-sdtm notes it and validate warns (MSC-IO-005), naming the file, variable and row.
 
 Readers call `read_xport` / `read_csv` here; a caller that wants to know what was decoded (validate, to-sdtm)
 wraps the reading in `reading(encoding)` and gets the log:
@@ -68,6 +72,18 @@ class Undecodable:
     tried: str
 
 
+@dataclass(frozen=True)
+class Doubtful:
+    """The first value of a variable that is valid UTF-8 in a file read as Windows-1252 (mixed encodings)."""
+
+    file: str
+    row: int | None  # 1-based data row; None for a label
+    variable: str
+    value: str  # as read (Windows-1252)
+    as_utf8: str  # the same bytes read as UTF-8
+    count: int  # distinct such values of the variable
+
+
 @dataclass
 class DecodeLog:
     """What the reads inside one `reading()` decoded: files not in UTF-8/ASCII, values in no encoding."""
@@ -75,6 +91,7 @@ class DecodeLog:
     encoding: str | None = None
     files: list[FileEncoding] = field(default_factory=list)
     undecodable: list[Undecodable] = field(default_factory=list)
+    doubtful: list[Doubtful] = field(default_factory=list)  # values valid UTF-8 in a file read as Windows-1252
     dates: list[str] = field(default_factory=list)  # SAS numeric dates read as ISO 8601 text, numeric --DTC
 
     def notes(self) -> list[str]:
@@ -86,6 +103,11 @@ class DecodeLog:
         out += [f"{Path(u.file).name} {'row ' + str(u.row) if u.row else 'label'}, {u.variable}: the bytes are text "
                 f"in no encoding tried ({u.tried}); kept as {u.value!r} with the odd bytes written \\xNN"
                 for u in self.undecodable]
+        out += [f"{Path(d.file).name} ({Path(d.file).stem.upper()}) {'row ' + str(d.row) if d.row else 'label'}, "
+                f"{d.variable}: the file mixes encodings: read as Windows-1252 as the file's other text, this value "
+                f"is {d.value!r}, but its bytes are valid UTF-8 ({d.as_utf8!r}), as are {d.count} distinct value(s) "
+                "of the variable: the decoding is doubtful; check the source, or give --encoding"
+                for d in self.doubtful]
         return out + self.dates
 
 
@@ -255,10 +277,37 @@ def decode_frame(df: pd.DataFrame, file: str, texts: Mapping[str, str] | None = 
                 for row in np.flatnonzero(values == v).tolist():
                     log.undecodable.append(Undecodable(file, row + 1, col, table[v], _tried(given)))
     decoded_texts = {k: table.get(v, v) for k, v in texts.items()}
+    if log is not None and given is None and encoding != "utf-8":
+        log.doubtful += _doubtful(file, columns, texts, table)
     if log is not None:
         log.undecodable += [Undecodable(file, None, k, decoded_texts[k], _tried(given))
                             for k, v in texts.items() if v in bad]
     return out, decoded_texts
+
+
+def _doubtful(file: str, columns: Mapping[str, np.ndarray], texts: Mapping[str, str], table: Mapping[str, str]
+              ) -> list[Doubtful]:
+    """Per variable (and label) of a file read as Windows-1252, its first value whose bytes are valid UTF-8."""
+    utf8 = {v: u for v in table if (u := _as_utf8(v)) is not None}
+    if not utf8:
+        return []
+    out = []
+    for col, values in columns.items():
+        hits = np.flatnonzero(pd.Series(values).isin(list(utf8)).to_numpy())
+        if len(hits):
+            v = values[hits[0]]
+            count = len({x for x in values[hits].tolist()})
+            out.append(Doubtful(file, int(hits[0]) + 1, col, table[v], utf8[v], count))
+    out += [Doubtful(file, None, k, table[v], utf8[v], 1) for k, v in texts.items() if v in utf8]
+    return out
+
+
+def _as_utf8(latin1: str) -> str | None:
+    """A value read byte for byte (Latin-1) as UTF-8 text; None when its bytes are not UTF-8."""
+    try:
+        return latin1.encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _all_ascii(values: np.ndarray) -> bool:
