@@ -151,6 +151,22 @@ def test_to_sdtm_checks_define_length_in_the_encoding_it_wrote(tmp_path: Path) -
     assert not [f.message for f in result.validation.findings if f.rule_id == "MSC-DEF-006"]
 
 
+def test_define_length_of_a_unicode_file_is_counted_in_utf8_without_a_byte_order_mark(tmp_path: Path) -> None:
+    """validate --encoding utf-8-sig of a CSV folder: AETERM 'RÉACTION CUTANÉE' is 18 UTF-8 bytes, the Length
+    define.xml states when the XPT is written in UTF-8; the BOM the codec would put before every value is no byte
+    of the value (the old count gave 21 and a false MSC-DEF-006)."""
+    out = tmp_path / "out"
+    api.to_sdtm(_cp1252_package(tmp_path / "in"), out, formats=["xpt", "csv"], created=CREATED, validate=False,
+                xpt_encoding="utf-8")
+    (out / "csv" / "define.xml").write_bytes((out / "xpt" / "define.xml").read_bytes())
+    result = CliRunner().invoke(main, ["validate", str(out / "csv"), "--encoding", "utf-8-sig", "--report",
+                                       str(tmp_path / "report.json")])
+    assert result.exit_code in (0, 1), result.output  # (the small package's own errors: not the point here)
+    found = json.loads((tmp_path / "report.json").read_text())["findings"]
+    assert [f for f in found if f["rule_id"] == "MSC-SDTM-003"]  # the report holds the folder's findings
+    assert not [f for f in found if f["rule_id"] == "MSC-DEF-006"]
+
+
 DEF = "{http://www.cdisc.org/ns/def/v2.1}"
 DEFINE_XSD = REPO / "mappings" / "schema" / "external" / "define-xml-2.1" / "cdisc-definexml-2.1.0" / "define2-1-0.xsd"
 

@@ -12,6 +12,7 @@ format, the document-level checks (XSD, datasets without files) once per define.
 
 from __future__ import annotations
 
+import codecs
 import functools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -295,6 +296,17 @@ def datatype_fits(ctx: DefineContext, meta: RuleMeta) -> Iterable[Finding]:
                                    variable=item.name, value=value, declared=item.datatype, observed=problem)
 
 
+def _length_codec(codec: str) -> str:
+    """The codec define.xml's Length of a text value is counted in: a legacy one (Windows-1252, Latin-1: one byte
+    a character) as the file is in; any Unicode one (utf-8-sig, UTF-16 of a CSV) as UTF-8, the bytes an XPT or
+    a SAS session holds the text in (and no byte-order mark counted in every value)."""
+    try:
+        name = codecs.lookup(codec).name
+    except LookupError:
+        return "utf-8"
+    return "utf-8" if name.startswith("utf") else name
+
+
 @rule("MSC-DEF-006")
 def length_fits(ctx: DefineContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df, group in ctx.described():
@@ -310,7 +322,7 @@ def length_fits(ctx: DefineContext, meta: RuleMeta) -> Iterable[Finding]:
                 continue
             if item.datatype == "text":  # bytes in the file's encoding: characters where all are ASCII (one C check)
                 ascii_only = "".join(values.tolist()).isascii()
-                codec = ctx.encodings.get(ds, "utf-8")
+                codec = _length_codec(ctx.encodings.get(ds, "utf-8"))
                 sizes = pd.Series(np.fromiter(map(len, values.tolist()), dtype=np.int64, count=len(values)),
                                   index=values.index) if ascii_only else values.map(
                     lambda v, c=codec: len(v.encode(c, errors="replace")))
