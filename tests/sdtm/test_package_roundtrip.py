@@ -129,3 +129,29 @@ def test_cdisc_example_package_converts_whole_and_its_json_equals_cdiscs(cdisc_j
     race = next(c for c in define.iter(f"{ODM}CodeList") if c.get("OID") == "CL.RACE")
     multiple = next(i for i in race if i.get("CodedValue") == "MULTIPLE")
     assert multiple.find(f"{ODM}Alias") is None and multiple.get(f"{DEF}ExtendedValue") is None
+
+
+def test_a_decimal_column_of_a_dataset_json_package_is_written_back_as_decimal(cdisc_json: Path,
+                                                                               tmp_path: Path) -> None:
+    """Dataset-JSON 1.1 carries a "decimal" variable as JSON strings (its digits kept from any float rounding):
+    a package stating LBSTRESN decimal is written back decimal, each value a string of the same number (it was
+    written as a float column before)."""
+    package = tmp_path / "in"
+    package.mkdir()
+    for name in ("dm.json", "lb.json"):
+        (package / name).write_bytes((cdisc_json / name).read_bytes())
+    lb = orjson.loads((package / "lb.json").read_bytes())
+    at = [c["name"] for c in lb["columns"]].index("LBSTRESN")
+    lb["columns"][at].update({"dataType": "decimal", "targetDataType": "decimal"})
+    numbers = [row[at] for row in lb["rows"]]
+    for row in lb["rows"]:
+        row[at] = None if row[at] is None else repr(float(row[at]))
+    (package / "lb.json").write_bytes(orjson.dumps(lb))
+    api.to_sdtm(package, tmp_path / "out", formats=["json"], created=CREATED, validate=False)
+    written = orjson.loads((tmp_path / "out" / "json" / "lb.json").read_bytes())
+    column = next(c for c in written["columns"] if c["name"] == "LBSTRESN")
+    assert (column["dataType"], column.get("targetDataType")) == ("decimal", "decimal")
+    values = [row[at] for row in written["rows"]]
+    assert all(v is None or isinstance(v, str) for v in values)
+    assert [None if v is None else float(v) for v in values] == numbers
+    assert any(v is not None for v in values)

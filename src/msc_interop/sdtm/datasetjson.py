@@ -225,8 +225,7 @@ def _as_package_states(item: dict[str, Any], lay: Any, col: str, numeric: bool, 
     """A column's metadata as the package states it: its Dataset-JSON column (when read from Dataset-JSON and
     its dataType fits the data), else its label and length (from XPT: the storage length)."""
     source = lay.json_columns.get(col)
-    if source and source.get("dataType") in DATA_TYPES and (source["dataType"] in NUMERIC_TYPES) == numeric \
-            and source["dataType"] != "decimal":
+    if source and source.get("dataType") in DATA_TYPES and (source["dataType"] in NUMERIC_TYPES) == numeric:
         out = dict(source)
         if not numeric and isinstance(out.get("length"), int):
             out["length"] = max(out["length"], enc.max_bytes())
