@@ -96,8 +96,11 @@ def foreign_lab(rec: Any, row: dict[str, Any], testcd: str | None, sponsor: Spon
         if rec.qvalue is None:
             return ("Observation.valueQuantity", "no value: valueQuantity has no number", "", "REJ-FHIR-006")
         unit = cdisc_unit(rec.qsystem, rec.qcode, rec.qunit) if (rec.qcode or rec.qunit) else (hit.unit if hit else "")
-        if unit is None and test is not None and not test.standard_unit and unitless_ucum(rec.qsystem, rec.qcode):
-            unit = ""  # a test without unit (INR, pH, specific gravity) sent as {INR}, [pH], {SG} or 1
+        if test is not None and not test.standard_unit and unitless_ucum(rec.qsystem, rec.qcode) and (
+                unit is None or standard_conversion(testcd, unit) is None):
+            # a test without unit (pH, specific gravity, INR) sent as [pH], {SG}, {INR} or UCUM's unity 1: no unit.
+            # 1 is also the UCUM code of CDISC RATIO, kept where the test takes RATIO (INR: lab_tests.yaml units)
+            unit = ""
         if unit is None and carried:  # carried: the unit as sent (its UCUM code when it has one), said in the note
             unit = (text(rec.qcode) if rec.qsystem == terms.system("ucum") else "") or text(rec.qunit) or \
                 text(rec.qcode)
