@@ -11,6 +11,8 @@ import pytest
 
 from conftest import EXAMPLE
 from msc_interop import api
+from msc_interop.sdtm.epochs import first_epoch, screen_failure_epochs
+from msc_interop.study import StudyMeta
 from msc_interop.summary import compute_tables
 
 SF = "MSC-SLE-2009-01-10"
@@ -75,3 +77,30 @@ def test_an_exposure_of_a_screen_failure_is_rejected(tmp_path, records_copy):
                                                             (5, "subject_id", "REJ-REC-015")]
     dm = result.study["DM"].set_index("USUBJID").loc["MSC-SLE-2009-01-02"]
     assert dm["ARMNRS"] == "SCREEN FAILURE" and dm["RFXSTDTC"] == "" and dm["ACTARMCD"] == ""
+
+
+def test_the_records_of_a_screen_failure_are_in_the_first_epoch(converted):
+    # SDTMIG 3.4 SE: a subject is in one element at a time until the next begins; a screen failure never begins
+    # treatment, so its AE (2009-08-05), DS (2009-08-10) and LB (BASELINE) are in the study's first epoch: the
+    # example's first visit is in SCREENING (CDISC CT EPOCH C99079, term C202487)
+    epochs = {name: set(converted.study[name].loc[converted.study[name]["USUBJID"].eq(SF), "EPOCH"])
+              for name in ("AE", "DS", "LB", "SV")}
+    assert epochs == {"AE": {"SCREENING"}, "DS": {"SCREENING"}, "LB": {"SCREENING"}, "SV": {"SCREENING"}}
+    # a dosed subject's epochs still come from the first and last dose (the AEs of the example are on treatment
+    # or after it)
+    ae = converted.study["AE"]
+    assert "" not in set(ae["EPOCH"]) and set(ae.loc[ae["USUBJID"].ne(SF), "EPOCH"]) <= {"TREATMENT", "FOLLOW-UP"}
+
+
+def test_the_first_epoch_is_the_schedules_and_a_given_epoch_is_kept():
+    # the visit schedule is the trial design here: the first epoch is its first visit's (VISITNUM order, not the
+    # order of the rows); PRE-SCREENING is CDISC CT EPOCH C199844
+    visits = pd.DataFrame({"VISITNUM": [2.0, 1.0], "VISIT": ["DAY 1", "PRE"], "EPOCH": ["TREATMENT", "PRE-SCREENING"]})
+    meta = StudyMeta("S", visits=visits)
+    assert first_epoch(meta) == "PRE-SCREENING"
+    assert first_epoch(StudyMeta("S")) == "SCREENING"  # no schedule: CDISC CT EPOCH SCREENING (C202487)
+    dm = pd.DataFrame({"USUBJID": [SF, "OTHER"], "ARMNRS": ["SCREEN FAILURE", "ASSIGNED, NOT TREATED"]})
+    ae = pd.DataFrame({"USUBJID": [SF, SF, "OTHER"], "EPOCH": ["", "TREATMENT", ""]})
+    out = screen_failure_epochs({"AE": ae, "DM": dm}, meta, dm)
+    assert list(out["AE"]["EPOCH"]) == ["PRE-SCREENING", "TREATMENT", ""]
+    assert list(ae["EPOCH"]) == ["", "TREATMENT", ""]  # the input frame is not changed

@@ -17,6 +17,7 @@ from msc_interop.sdtm.cm import build_cm
 from msc_interop.sdtm.dm import build_dm_base, complete_dm
 from msc_interop.sdtm.ds import build_ds
 from msc_interop.sdtm.eg import build_eg
+from msc_interop.sdtm.epochs import screen_failure_epochs
 from msc_interop.sdtm.ex import add_study_days, build_ex
 from msc_interop.sdtm.lb import build_lb
 from msc_interop.sdtm.mh import build_mh
@@ -56,6 +57,7 @@ def build_study(records: RawRecords, settle: bool = True) -> tuple[Study, Reject
     if len(suppex):
         datasets["SUPPEX"] = suppex
     datasets = number_unscheduled(datasets, meta, dm)  # the unplanned visits, from every form's planned ones
+    datasets = screen_failure_epochs(datasets, meta, dm)  # before SV, which takes an unplanned visit's EPOCH
     datasets["SV"] = build_sv(datasets, meta, dm)  # last: the visits held, from every dated record
     datasets = {k: v for k, v in datasets.items() if len(v.columns)}
     carried = {f: records.forms[f].drop(columns=ROW) for f in CARRIED_FORMS if f in records.forms}

@@ -36,7 +36,8 @@ _METHODS = {
              "VISITNUM (e.g. UNSCHEDULED 3.01) for an unscheduled visit.",
     "EPOCH": "Epoch of the visit (VISITNUM) in the visit schedule of the study definition; for an unscheduled "
              "visit, from its date: before the first dose SCREENING, to the last dose day TREATMENT, then "
-             "FOLLOW-UP.",
+             "FOLLOW-UP; for a screen failure (DM.ARMNRS SCREEN FAILURE) without one, the epoch of the first "
+             "planned visit.",
     "LBSTRESC": "LBORRES in the standard unit LBSTRESU: its number x the conversion factor for LBORRESU "
                 "(msc-interop lab test table), converted values rounded to the test's decimals, written as the "
                 "shortest text; a '<', '>', '<=' or '>=' prefix of LBORRES is kept.",
@@ -53,7 +54,9 @@ _METHODS = {
 }
 _DATASET_METHODS = {
     ("AE", "EPOCH"): "From AESTDTC: SCREENING before the first dose (DM.RFXSTDTC), TREATMENT from it to the day "
-                     "of the last dose (DM.RFXENDTC), FOLLOW-UP after that; null when AESTDTC is partial.",
+                     "of the last dose (DM.RFXENDTC), FOLLOW-UP after that; null when AESTDTC is partial; "
+                     "for a screen failure (DM.ARMNRS SCREEN FAILURE), never dosed, the epoch of the first planned "
+                     "visit.",
 }
 
 
