@@ -162,6 +162,33 @@ def test_a_non_canonical_system_is_found_on_the_ndjson_fast_path(tmp_path: Path)
     assert found == [("MSC-FHIR-012", 251, "Observation.code.coding[0].system")]
 
 
+# UCUM's canonical URI and OID: HL7 Terminology (THO) 5.2.0 External Code Systems (http://unitsofmeasure.org,
+# 2.16.840.1.113883.6.8); SNOMED CT's: http://snomed.info/sct
+@pytest.mark.parametrize(("system", "named"), [
+    ("http://unitsofmeasure.org/", ", a non-canonical URI of UCUM: use http://unitsofmeasure.org"),
+    ("https://unitsofmeasure.org", ", a non-canonical URI of UCUM: use http://unitsofmeasure.org"),
+    ("urn:oid:2.16.840.1.113883.6.8", ", a non-canonical URI of UCUM: use http://unitsofmeasure.org"),
+    ("http://snomed.info/sct/", ", a non-canonical URI of SNOMED CT: use http://snomed.info/sct"),
+    ("https://example.org/units", ""),  # a system of someone's own: no canonical URI to name
+])
+def test_a_quantity_with_a_non_canonical_system_names_the_canonical_uri(
+        tmp_path: Path, system: str, named: str) -> None:
+    def obs(n: int, quantity_system: str = "http://unitsofmeasure.org") -> str:
+        return json.dumps({"resourceType": "Observation", "id": f"o{n}", "status": "final",
+                           "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]},
+                           "valueQuantity": {"value": 5.4, "unit": "mmol/L", "system": quantity_system,
+                                             "code": "mmol/L"}})
+    lines = [obs(n) for n in range(300)]  # NDJSON: the others judged clean on the fast path (fhir_clean.py)
+    lines[250] = obs(250, system)
+    (tmp_path / "Observation.ndjson").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    found = fhir_rules([tmp_path / "Observation.ndjson"], "R4")
+    assert [(f.rule_id, f.row_or_entry, f.variable_or_path) for f in found] == [
+        ("MSC-FHIR-011", 251, "Observation.valueQuantity")]
+    assert found[0].message == ("Observation.valueQuantity: a Quantity with a value should have a UCUM unit (system "
+                                f"http://unitsofmeasure.org and code); its system is {system}{named}"
+                                + (" (systems are matched by exact URI)" if named else ""))
+
+
 def test_hl7_examples_as_one_bundle_resolve_their_own_references(shared_dir: Path, tmp_path: Path) -> None:
     files = sorted((shared_dir / "external" / "fhir-examples" / "r4").glob("*.json"))
     entries = [{"fullUrl": f"http://hl7.org/fhir/{d['resourceType']}/{d['id']}", "resource": d}
