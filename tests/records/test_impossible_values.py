@@ -47,7 +47,14 @@ def test_equal_bounds_and_a_missing_bound_are_not_inverted(records_copy):
 
 
 def test_a_number_that_is_not_one_says_what_a_number_is(records_copy):
-    records = read_records(_edited(records_copy, "labs", 0, ref_low="3,5"))
+    records = read_records(_edited(records_copy, "labs", 0, ref_low="3.5 g"))
     [reject] = [r for r in records.rejects.rejects if r.form == "labs"]
     assert reject.reason == ("'ref_low' does not have the expected form (expected: a number such as 5.2 or -0.5, "
                              "with '.' as the decimal mark and no thousands separator)")
+
+
+def test_a_number_with_a_decimal_comma_says_so(records_copy):
+    records = read_records(_edited(records_copy, "labs", 0, ref_low="3,5"))
+    [reject] = [r for r in records.rejects.rejects if r.form == "labs"]
+    assert reject.reason == "'ref_low' is not a number as written ('3,5'): a decimal comma? write 3.5 ('.' is the " \
+                            "decimal mark)"

@@ -29,7 +29,7 @@ from msc_interop.distinct import column_codes, per_distinct, row_codes, rows_all
 from msc_interop.errors import InputError, StudyDefinitionError
 from msc_interop.records.csv_text import PreparsedFile, read_csv_text
 from msc_interop.records.subject_share import SubjectShare
-from msc_interop.records.table_check import check_rows
+from msc_interop.records.table_check import CellProblem, check_rows
 from msc_interop.records.unread import UNREAD, report_unread_files, report_unread_sheets
 from msc_interop.records.value_checks import control_problems, date_problems, plausible_bounds
 from msc_interop.records.workbook import check_merged, percent_cells, percent_units, read_sheets, shown_text
@@ -67,17 +67,42 @@ class RawRecords:
         df = self.forms[form]
         mask = mask.reindex(df.index, fill_value=False).astype(bool)
         if mask.any():
-            bad = df[mask]
-            values = bad[field_name] if field_name in bad.columns else pd.Series("", index=bad.index)
-            if isinstance(reason, pd.Series):
-                reason = reason.reindex(df.index, fill_value="")
-                for r, v, why in zip(bad[ROW].tolist(), values.tolist(), reason[mask].tolist(), strict=True):
-                    self.rejects.add(form, self.files[form], r, field_name, v, why, code=code)
-            else:
-                self.rejects.add_frame(form, self.files[form], bad[ROW], field_name, values, reason, code=code)
+            self._list(form, df, mask, field_name, reason, code)
             df = df[~mask]
             self.forms[form] = df
         return df
+
+    def reject_problems(self, form: str, problems: Iterable[CellProblem]) -> pd.DataFrame:
+        """reject_rows for several problems found on the same rows: every problem of a row is listed (a row with
+        a bad date and a bad number names both, so that one correction round fixes both), and the row is removed
+        once (one record rejected: read = converted + rejected). A field is named once, with its first problem (a
+        date of the wrong form is not also listed as no calendar date). Return what remains."""
+        df = self.forms[form]
+        bad = np.zeros(len(df), dtype=bool)
+        named: dict[str, np.ndarray] = {}  # field -> the rows already listed with a problem of it
+        for problem in problems:
+            before = named.setdefault(problem.column, np.zeros(len(df), dtype=bool))
+            mask = problem.mask.reindex(df.index, fill_value=False).astype(bool).to_numpy() & ~before
+            if mask.any():
+                self._list(form, df, pd.Series(mask, index=df.index), problem.column, problem.reason, problem.code)
+                before |= mask
+                bad |= mask
+        if bad.any():
+            df = df[~bad]
+            self.forms[form] = df
+        return df
+
+    def _list(self, form: str, df: pd.DataFrame, mask: pd.Series, field_name: str, reason: str | pd.Series,
+              code: str) -> None:
+        """The rows of `df` where `mask` is True, in the reject report (not removed from the form)."""
+        bad = df[mask]
+        values = bad[field_name] if field_name in bad.columns else pd.Series("", index=bad.index)
+        if isinstance(reason, pd.Series):
+            reason = reason.reindex(df.index, fill_value="")
+            for r, v, why in zip(bad[ROW].tolist(), values.tolist(), reason[mask].tolist(), strict=True):
+                self.rejects.add(form, self.files[form], r, field_name, v, why, code=code)
+        else:
+            self.rejects.add_frame(form, self.files[form], bad[ROW], field_name, values, reason, code=code)
 
 
 def read_records(path: str | Path, line_maps: Mapping[str, np.ndarray] | None = None, *,
@@ -149,8 +174,7 @@ def check_forms(tables: dict[str, pd.DataFrame], files: dict[str, str], definiti
         problems = [*(first_checks(form, df) if first_checks else ()),
                     *(control_problems(df) if form not in clean else ()),
                     *check_rows(df, row_schema, root), *date_problems(df, row_schema, bounds)]
-        for problem in problems:
-            records.reject_rows(form, problem.mask, problem.column, problem.reason, code=problem.code)
+        records.reject_problems(form, problems)  # (every bad field of a row named, the row counted once)
         _reject_duplicates(records, form, spec["key"])
     return records
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from msc_interop.distinct import column_codes
 from msc_interop.errors import MappingDataError
+from msc_interop.records.decimal_comma import decimal_comma_hints
 
 _SUPPORTED_ROW_KEYS = {"type", "required", "properties", "additionalProperties", "description"}
 _SUPPORTED_PROP_KEYS = {"type", "pattern", "enum", "minLength", "maxLength", "maxBytes", "description", "$ref"}
@@ -78,13 +79,13 @@ def check_rows(df: pd.DataFrame, row_schema: dict[str, Any], schema_root: dict[s
             raise MappingDataError(f"records schema: keyword(s) {sorted(unknown)} on '{col}' not supported")
         column = distinct(col)
         values, has = column.values, column.filled
-        found: list[tuple[np.ndarray, str]] = []
+        found: list[tuple[np.ndarray, str | np.ndarray]] = []
         if "pattern" in prop:
             # JSON Schema patterns are unanchored (search), like Python's re.search
             with warnings.catch_warnings():  # pandas warns about groups in the pattern; we only test a match
                 warnings.simplefilter("ignore", UserWarning)
                 ok = values.str.contains(prop["pattern"], regex=True).astype(bool).to_numpy()
-            found.append((~ok, _describe(col, prop, "does not have the expected form")))
+            found.append((~ok, _pattern_reason(col, prop, values, ok)))
         if "enum" in prop:
             found.append((~values.isin(prop["enum"]).to_numpy(dtype=bool),
                           f"'{col}' must be one of {', '.join(map(str, prop['enum']))}"))
@@ -101,7 +102,8 @@ def check_rows(df: pd.DataFrame, row_schema: dict[str, Any], schema_root: dict[s
                           "takes 2-4 bytes)"))
         for bad, reason in found:
             if (rows := column.rows(has & bad)) is not None:
-                yield CellProblem(col, rows, reason)
+                yield CellProblem(col, rows, reason if isinstance(reason, str) else
+                                  pd.Series(reason[column.codes], index=column.index).where(rows, ""))
 
 
 class DistinctColumn:
@@ -118,6 +120,23 @@ class DistinctColumn:
         """The rows' mask of the flagged distinct values; None when none is flagged."""
         flagged = np.asarray(flagged, dtype=bool)
         return pd.Series(flagged[self.codes], index=self.index) if flagged.any() else None
+
+
+def _pattern_reason(col: str, prop: dict[str, Any], values: pd.Series, ok: np.ndarray) -> str | np.ndarray:
+    """Why the distinct values not matching the pattern fail: one reason, or one per distinct value when some is a
+    number written with a decimal comma that the pattern takes with a '.' (59,8 for 59.8): that is named."""
+    reason = _describe(col, prop, "does not have the expected form")
+    failing = values[~ok]
+    hints = decimal_comma_hints(col, failing)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        hints = hints.where(failing.str.replace(",", ".", regex=False).str.contains(prop["pattern"], regex=True)
+                            .astype(bool), "")
+    if not hints.ne("").any():
+        return reason
+    out = np.full(len(values), reason, dtype=object)
+    out[np.flatnonzero(~ok)] = hints.where(hints.ne(""), reason).to_numpy(dtype=object)
+    return out
 
 
 def _describe(col: str, prop: dict[str, Any], fallback: str) -> str:

@@ -15,6 +15,7 @@ import pandas as pd
 from msc_interop import dates, mappings
 from msc_interop.columns_frame import frame_of_columns
 from msc_interop.distinct import is_in, per_distinct, per_distinct_rows, row_codes, spread_answer
+from msc_interop.records.decimal_comma import decimal_comma_hints
 from msc_interop.records.reader import RawRecords
 from msc_interop.sdtm.common import (
     assign_seq,
@@ -43,9 +44,11 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     result = per_distinct(_comparator_and_number, df["result"])
     not_number = result["num"].isna()
     if not_number.any():
+        why = per_distinct(lambda u: decimal_comma_hints("result", u), df["result"].where(not_number, ""))
         df = records.reject_rows(FORM, not_number, "result",
-                                 "result is not a number (write e.g. 5.2, or <2.0 / >1000 for a value beyond "
-                                 "the assay limit; use '.' as the decimal mark)", code="REJ-REC-009")
+                                 why.where(why.ne(""), "result is not a number (write e.g. 5.2, or <2.0 / >1000 for "
+                                           "a value beyond the assay limit; use '.' as the decimal mark)"),
+                                 code="REJ-REC-009")
     df, factor = _conversion(records, testcd)
     visits = map_visits(records, FORM, meta, date="collection_datetime")
     lbdtc = normalize_dates(records, FORM, "collection_datetime")

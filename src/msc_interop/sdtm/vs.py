@@ -14,6 +14,7 @@ import pandas as pd
 from msc_interop import dates, mappings, vital_signs
 from msc_interop.columns_frame import frame_of_columns
 from msc_interop.distinct import per_distinct, row_codes
+from msc_interop.records.decimal_comma import decimal_comma_hints
 from msc_interop.records.reader import RawRecords
 from msc_interop.sdtm.common import (
     assign_seq,
@@ -49,8 +50,10 @@ def build_vs(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
                           df["result"])  # the check and VSORRES in one pass over the distinct results
     number = result["number"].astype(bool)
     if (~number).any():
-        records.reject_rows(FORM, ~number, "result", "result is not a number (write e.g. 120 or 36.8; use '.' as "
-                            "the decimal mark)", code="REJ-REC-009")
+        why = per_distinct(lambda u: decimal_comma_hints("result", u), df["result"].where(~number, ""))
+        records.reject_rows(FORM, ~number, "result", why.where(why.ne(""), "result is not a number (write e.g. 120 "
+                                                                           "or 36.8; use '.' as the decimal mark)"),
+                            code="REJ-REC-009")
     unit = _units(records, testcd)
     vsdtc = _collected_dtc(records)
     visits = map_visits(records, FORM, meta, date="date")
