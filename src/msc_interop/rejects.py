@@ -51,6 +51,17 @@ class Kept:
     then: str  # what was done, what to do
 
 
+@dataclass(frozen=True, order=True)
+class Unsourced:
+    """A rejected record of a subject that a derivation about the subject reads (an infusion: the reference dates),
+    named in a note once the whole study is read (derived_without.py)."""
+
+    subject: str  # subject_id as the records give it
+    form: str
+    file: str
+    row: int
+
+
 @dataclass
 class FormCount:
     """read = converted + rejected, per input form."""
@@ -75,6 +86,8 @@ class RejectReport:
     notes: list[str] = field(default_factory=list)  # what a reader read but skipped on purpose (audit trails, ...)
     carried: set[str] = field(default_factory=set)  # forms kept in the Study as read, not mapped to SDTM yet
     kept: list[Kept] = field(default_factory=list)  # records converted as collected though wrong (settle_kept)
+    unsourced: list[Unsourced] = field(default_factory=list)  # rejected records a subject's derivations read
+    treated: dict[str, bool] = field(default_factory=dict)  # subject_id in DM -> whether it has reference dates
 
     def settle_kept(self, most: int = 5) -> None:
         """The records converted as collected though wrong (`kept`), as one note per file and problem: its rows

@@ -25,6 +25,7 @@ import pandas as pd
 import yaml
 
 from msc_interop import dates, mappings
+from msc_interop.derived_without import FEEDS
 from msc_interop.distinct import column_codes, per_distinct, row_codes, rows_all_distinct, stripped_text
 from msc_interop.errors import InputError, StudyDefinitionError
 from msc_interop.records.csv_text import PreparsedFile, read_csv_text
@@ -33,7 +34,7 @@ from msc_interop.records.table_check import CellProblem, check_rows
 from msc_interop.records.unread import UNREAD, report_unread_files, report_unread_sheets
 from msc_interop.records.value_checks import control_problems, date_problems, plausible_bounds
 from msc_interop.records.workbook import check_merged, percent_cells, percent_units, read_sheets, shown_text
-from msc_interop.rejects import RejectReport
+from msc_interop.rejects import RejectReport, Unsourced
 
 SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}  # what a CSV export sometimes uses
 ROW = "_row"  # where each record is (CSV line it starts on, sheet row; header = 1), carried to the reject report
@@ -94,8 +95,12 @@ class RawRecords:
 
     def _list(self, form: str, df: pd.DataFrame, mask: pd.Series, field_name: str, reason: str | pd.Series,
               code: str) -> None:
-        """The rows of `df` where `mask` is True, in the reject report (not removed from the form)."""
+        """The rows of `df` where `mask` is True, in the reject report (not removed from the form); those of a form
+        a subject's derivations read, in report.unsourced too (derived_without.py)."""
         bad = df[mask]
+        if form in FEEDS and "subject_id" in bad.columns:
+            self.rejects.unsourced += [Unsourced(s, form, self.files[form], int(r))
+                                       for s, r in zip(bad["subject_id"].tolist(), bad[ROW].tolist(), strict=True)]
         values = bad[field_name] if field_name in bad.columns else pd.Series("", index=bad.index)
         if isinstance(reason, pd.Series):
             reason = reason.reindex(df.index, fill_value="")

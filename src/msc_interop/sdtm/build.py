@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from msc_interop.derived_without import settle_derivations
 from msc_interop.distinct import column_codes, first_rows
 from msc_interop.records.reader import ROW, RawRecords
 from msc_interop.rejects import RejectReport
@@ -37,7 +38,8 @@ CARRIED_FORMS: tuple[str, ...] = ()
 def build_study(records: RawRecords, settle: bool = True) -> tuple[Study, RejectReport]:
     """Map checked study records to SDTM DM, EX, AE, LB (+ SUPPEX); return the Study and the reject report.
     `settle` False: the records converted as collected though wrong stay in report.kept (a share of the subjects:
-    the caller settles them once the shares are merged, RejectReport.settle_kept), instead of becoming its notes."""
+    the caller settles them once the shares are merged, RejectReport.settle_kept), instead of becoming its notes;
+    so do the rejected records its subjects' derivations would have read (derived_without.settle_derivations)."""
     meta = StudyMeta.from_definition(records.definition)
     dm_base = build_dm_base(records, meta)
     _cascade_subjects(records, dm_base)
@@ -67,8 +69,10 @@ def build_study(records: RawRecords, settle: bool = True) -> tuple[Study, Reject
     report.carried.update(f for f in CARRIED_FORMS if f in records.forms)
     for form, read in records.read_counts.items():
         report.count(form, read, len(records.forms[form]))
+    report.treated.update(zip(dm["SUBJID"].tolist(), dm["RFXSTDTC"].ne("").tolist(), strict=True))
     if settle:
         report.settle_kept()
+        settle_derivations(report)
     return study, report
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from msc_interop.derived_without import settle_derivations
 from msc_interop.distinct import column_codes, per_distinct
 from msc_interop.forked import Forked, ForkedFailure, can_fork
 from msc_interop.partition import SUBJECT
@@ -198,6 +199,7 @@ def join_halves(mine: Half, theirs: Half) -> tuple[Study, RejectReport] | None:
     report = mine.report
     merge_report(report, theirs.report, drop_repeats=True)
     report.settle_kept()
+    settle_derivations(report)
     return study, report
 
 

@@ -23,6 +23,8 @@ def merge_report(into: RejectReport, part: RejectReport, *, drop_repeats: bool =
     into.notes += [n for n in part.notes if n not in into.notes]
     into.carried |= part.carried
     into.kept += part.kept
+    into.unsourced += part.unsourced
+    into.treated |= part.treated
 
 
 def form_order(forms: Mapping[str, list[str]]) -> dict[str, tuple[int, list[str]]]:

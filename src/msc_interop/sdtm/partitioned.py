@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop.atomic import SCRATCH_PREFIX
+from msc_interop.derived_without import settle_derivations
 from msc_interop.errors import OutputLimitError
 from msc_interop.partition import SUBJECT, StudyPartition
 from msc_interop.records.reader import _forms, find_definition, read_records
@@ -149,6 +150,7 @@ def load_partitioned(folder: Path, scratch: Path, per_partition: int | None = No
     hold = HOLD_ROWS if hold_rows is None else hold_rows
     ps = _build(parts.folders, scratch / "spill", hold, check_xpt, xpt_encoding)
     ps.rejects.settle_kept()
+    settle_derivations(ps.rejects)
     report_unread_files(folder, {form: spec["file"] for form, spec in _forms().items()}, ps.rejects)
     return ps  # (the files no form reads: of the folder, as a whole read reports them; the parts hold none)
 

@@ -1,0 +1,63 @@
+"""A subject whose infusion is rejected is still converted, its reference dates (and every study day, EPOCH and
+baseline flag) from its other infusions: one note per subject says so, naming the file and row of the rejected
+record, whichever path loads the folder (whole, in two processes, by partitions)."""
+
+from __future__ import annotations
+
+from conftest import force_split_load
+from msc_interop import api
+from msc_interop.records import read_records
+from msc_interop.sdtm.build import build_study
+
+STAMP = "2026-01-01T00:00:00"
+
+
+def _edit(df):
+    df.loc[0, "body_weight_kg"] = "59,8"  # subject 01's Day 0 infusion (line 2) rejected: its Day 7 one is left
+    df.loc[16, "route"] = "ORAL-ISH"  # subject 09's two infusions (lines 18, 19) rejected: none is left
+    df.loc[17, "dose_unit"] = "cells"
+    return df
+
+
+def _notes(report) -> list[str]:
+    return [n for n in report.notes if n.startswith("subject ")]
+
+
+def test_a_rejected_infusion_is_named_with_what_was_derived_without_it(records_copy):
+    study, report = build_study(read_records(records_copy(exposures=_edit)))
+    dm = study["DM"].set_index("SUBJID")
+    # SDTMIG 3.4 DM: RFXSTDTC is the first study treatment: subject 01's is now its Day 7 infusion
+    assert dm.loc["01", "RFXSTDTC"] == "2009-10-11T09:19" and dm.loc["09", "ARMNRS"] == "ASSIGNED, NOT TREATED"
+    one, nine = _notes(report)  # one note per subject, not one per rejected row or per derived record
+    assert one.startswith("subject 01: 1 exposure record(s) rejected (exposures.csv row(s) 2), so its DM RFSTDTC")
+    for derived in ("RFXSTDTC", "RFXENDTC", "AGE", "(--DY)", "EPOCH", "--LOBXFL", "other exposure record(s) only",
+                    "fix the record(s) and convert again"):
+        assert derived in one
+    assert nine.startswith("subject 09: 2 exposure record(s) rejected (exposures.csv row(s) 18, 19), so no exposure "
+                           "record of it is left: it is ASSIGNED, NOT TREATED (ARMNRS)")
+    assert report.counts["exposures"].rejected == 3
+
+
+def test_a_subject_rejected_itself_has_no_derivation_note(records_copy):
+    def subjects(df):
+        df.loc[0, "sex"] = "X"  # subject 01 rejected: its infusions are rejected with that reason, no DM row
+        return df
+
+    _study, report = build_study(read_records(records_copy(exposures=_edit, subjects=subjects)))
+    assert [n[:11] for n in _notes(report)] == ["subject 09:"]
+
+
+def test_the_notes_are_the_same_in_two_processes_and_by_partitions(records_copy, tmp_path, monkeypatch):
+    records = records_copy(exposures=_edit)
+    whole = api.to_sdtm(records, tmp_path / "whole", formats=("csv",), created=STAMP, validate=False,
+                        partition_subjects=0)
+    parts = api.to_sdtm(records, tmp_path / "parts", formats=("csv",), created=STAMP, validate=False,
+                        partition_subjects=4)
+    joins = force_split_load(monkeypatch)
+    two = api.to_sdtm(records, tmp_path / "two", formats=("csv",), created=STAMP, validate=False,
+                      partition_subjects=0)
+    assert joins == [True] and parts.partitions == 3  # (each path did run: subject 01 in the first half and
+    # partition, 09 in the second half and the last partition)
+    assert [n[:11] for n in _notes(whole.rejects)] == ["subject 01:", "subject 09:"]
+    assert _notes(two.rejects) == _notes(whole.rejects) == _notes(parts.rejects)
+    assert two.rejects.notes == whole.rejects.notes == parts.rejects.notes
