@@ -48,3 +48,19 @@ def test_a_decimal_comma_is_named_with_the_number_to_write(records_copy):
     assert "a decimal comma? write 59.8" in rows[("exposures.csv", 2)]
     assert "write 1.234 or 1234" in rows[("exposures.csv", 3)]
     assert "a decimal comma? write 5.2" in rows[("labs.csv", 2)]
+
+
+def test_a_term_not_of_its_codelist_is_named_on_a_row_rejected_for_another_field(records_copy):
+    def edit(df):
+        df.loc[0, "end_datetime"] = "2009-10-34T09:49"  # rejected by the records check ...
+        df.loc[0, "route"] = "IVX"  # ... and by the EX builder's ROUTE look-up (not a CDISC ROUTE term)
+        df.loc[1, "product"] = "UC-MSCX"  # two terms of the builder on one row
+        df.loc[1, "route"] = "ORALX"
+        return df
+
+    report = _report(records_copy(exposures=edit))
+    assert report.to_frame()[["row", "field", "code"]].values.tolist() == [
+        [2, "end_datetime", "REJ-REC-007"], [2, "route", "REJ-REC-006"],
+        [3, "product", "REJ-REC-006"], [3, "route", "REJ-REC-006"]]
+    counts = report.counts["exposures"]
+    assert (counts.read, counts.converted, counts.rejected) == (18, 16, 2)

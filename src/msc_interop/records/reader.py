@@ -60,6 +60,9 @@ class RawRecords:
     source: str = ""
     subjects_read: frozenset[str] = frozenset()  # every subject_id in subjects.csv, rejected or not
     where: Mapping[tuple[str, int], str] = field(default_factory=dict)  # (form, row) -> location: ODM OID path
+    # the rows rejected so far (not exact duplicates), kept so that a later check of a value (sdtm.common.map_terms)
+    # names their bad fields too: one correction round fixes a row
+    held: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def reject_rows(self, form: str, mask: pd.Series, field_name: str, reason: str | pd.Series, *,
                     code: str) -> pd.DataFrame:
@@ -69,9 +72,23 @@ class RawRecords:
         mask = mask.reindex(df.index, fill_value=False).astype(bool)
         if mask.any():
             self._list(form, df, mask, field_name, reason, code)
+            if code != "REJ-REC-004":  # (an exact duplicate is deleted, not corrected)
+                self._hold(form, df[mask])
             df = df[~mask]
             self.forms[form] = df
         return df
+
+    def list_held(self, form: str, mask: pd.Series, field_name: str, reason: str | pd.Series, *, code: str) -> None:
+        """Name in the reject report a bad field of rows already rejected (`mask` on held[form]) that the report
+        does not name yet; the records stay counted once."""
+        held = self.held[form]
+        named = {r.row for r in self.rejects.rejects if r.form == form and r.field == field_name}
+        mask = mask.reindex(held.index, fill_value=False).astype(bool) & ~held[ROW].isin(named)
+        if mask.any():
+            self._list(form, held, mask, field_name, reason, code)
+
+    def _hold(self, form: str, rows: pd.DataFrame) -> None:
+        self.held[form] = pd.concat([self.held[form], rows]) if form in self.held else rows
 
     def reject_problems(self, form: str, problems: Iterable[CellProblem]) -> pd.DataFrame:
         """reject_rows for several problems found on the same rows: every problem of a row is listed (a row with
@@ -89,6 +106,7 @@ class RawRecords:
                 before |= mask
                 bad |= mask
         if bad.any():
+            self._hold(form, df[bad])
             df = df[~bad]
             self.forms[form] = df
         return df
