@@ -33,7 +33,8 @@ def settle_derivations(report: RejectReport, most: int = 5) -> None:
     for (subject, form), files in sorted(rows.items()):
         kind, derived = FEEDS[form]
         n = sum(len(r) for r in files.values())
-        where = "; ".join(f"{file} row(s) {_listed(sorted(r), most)}" for file, r in sorted(files.items()))
+        where = "; ".join(f"{file} {'line' if file.lower().endswith('.xml') else 'row'}(s) {_listed(sorted(r), most)}"
+                          for file, r in sorted(files.items()))  # (an ODM record is named by its XML line)
         if report.treated[subject]:
             made = f"its {derived} were derived from its other {kind} record(s) only"
         else:

@@ -64,3 +64,21 @@ def test_a_term_not_of_its_codelist_is_named_on_a_row_rejected_for_another_field
         [3, "product", "REJ-REC-006"], [3, "route", "REJ-REC-006"]]
     counts = report.counts["exposures"]
     assert (counts.read, counts.converted, counts.rejected) == (18, 16, 2)
+
+
+def test_a_result_that_is_not_a_number_is_named_on_a_row_rejected_for_another_field(records_copy):
+    def labs(df):
+        df.loc[0, "collection_datetime"] = "2009-02-30"  # no 30 February ...
+        df.loc[0, "result"] = "5,2"  # ... and a decimal comma in LB's numeric result
+        return df
+
+    def vital_signs(df):
+        df.loc[0, "visit"] = "Day 99"  # not a visit of the schedule ...
+        df.loc[0, "result"] = "high"  # ... and not a number
+        return df
+
+    rows = _report(records_copy(labs=labs, vital_signs=vital_signs)).to_frame()
+    got = rows[["file", "row", "field", "code"]].values.tolist()
+    assert got == [["labs.csv", 2, "collection_datetime", "REJ-REC-007"], ["labs.csv", 2, "result", "REJ-REC-009"],
+                   ["vital_signs.csv", 2, "result", "REJ-REC-009"], ["vital_signs.csv", 2, "visit", "REJ-REC-006"]]
+    assert "a decimal comma? write 5.2" in rows.reason[1] and "result is not a number" in rows.reason[2]

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from conftest import force_split_load
 from msc_interop import api
+from msc_interop.derived_without import settle_derivations
 from msc_interop.records import read_records
+from msc_interop.rejects import RejectReport, Unsourced
 from msc_interop.sdtm.build import build_study
 
 STAMP = "2026-01-01T00:00:00"
@@ -61,3 +63,14 @@ def test_the_notes_are_the_same_in_two_processes_and_by_partitions(records_copy,
     assert [n[:11] for n in _notes(whole.rejects)] == ["subject 01:", "subject 09:"]
     assert _notes(two.rejects) == _notes(whole.rejects) == _notes(parts.rejects)
     assert two.rejects.notes == whole.rejects.notes == parts.rejects.notes
+
+
+def test_an_odm_record_is_named_by_its_line_and_many_rows_are_cut_short():
+    report = RejectReport(treated={"01": True, "02": True})
+    report.unsourced = [Unsourced("01", "exposures", "export.odm.xml", 120),
+                        *(Unsourced("02", "exposures", "exposures.csv", row) for row in (9, 3, 5, 7, 11, 13, 3))]
+    settle_derivations(report)
+    assert [n.split(", so ")[0] for n in report.notes] == [
+        "subject 01: 1 exposure record(s) rejected (export.odm.xml line(s) 120)",
+        "subject 02: 6 exposure record(s) rejected (exposures.csv row(s) 3, 5, 7, 9, 11 and 1 more)"]
+    assert report.unsourced == []

@@ -78,14 +78,21 @@ class RawRecords:
             self.forms[form] = df
         return df
 
-    def list_held(self, form: str, mask: pd.Series, field_name: str, reason: str | pd.Series, *, code: str) -> None:
-        """Name in the reject report a bad field of rows already rejected (`mask` on held[form]) that the report
-        does not name yet; the records stay counted once."""
-        held = self.held[form]
+    def check_held(self, form: str, field_name: str, flag: Callable[[pd.Series], pd.Series],
+                   reason: Callable[[pd.Series], pd.Series], *, code: str) -> None:
+        """A builder's check of `field_name` on the rows already rejected for another field (held): `flag` marks
+        the bad distinct values, `reason` says why per distinct value. Those the report does not name yet are
+        named; the records stay counted once."""
+        held = self.held.get(form)
+        if held is None or field_name not in held.columns:
+            return
+        mask = per_distinct(lambda u: flag(u).astype(bool), held[field_name]).astype(bool)
+        if not mask.any():
+            return
         named = {r.row for r in self.rejects.rejects if r.form == form and r.field == field_name}
-        mask = mask.reindex(held.index, fill_value=False).astype(bool) & ~held[ROW].isin(named)
+        mask &= ~held[ROW].isin(named)
         if mask.any():
-            self._list(form, held, mask, field_name, reason, code)
+            self._list(form, held, mask, field_name, per_distinct(reason, held[field_name].where(mask, "")), code)
 
     def _hold(self, form: str, rows: pd.DataFrame) -> None:
         self.held[form] = pd.concat([self.held[form], rows]) if form in self.held else rows

@@ -58,12 +58,9 @@ def map_terms(records: RawRecords, form: str, column: str, lookup: Mapping[str, 
         reasons = {v: unknown_reason(v, column, what, lookup, hint) for v in bad_values}
         df = records.reject_rows(form, unknown, column, df[column].map(reasons), code="REJ-REC-006")
         mapped = mapped[~unknown]
-    held = records.held.get(form)
-    if held is not None and column in held.columns:  # rows rejected for another field: this one named too
-        wrong = per_distinct(look_up, held[column])["unknown"].astype(bool)
-        if wrong.any():
-            reasons = {v: unknown_reason(v, column, what, lookup, hint) for v in pd.unique(held.loc[wrong, column])}
-            records.list_held(form, wrong, column, held[column].map(reasons), code="REJ-REC-006")
+    records.check_held(form, column, lambda u: look_up(u)["unknown"],  # (rows rejected for another field)
+                       lambda u: u.map(lambda v: unknown_reason(v, column, what, lookup, hint)),
+                       code="REJ-REC-006")
     return mapped
 
 

@@ -45,10 +45,10 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     not_number = result["num"].isna()
     if not_number.any():
         why = per_distinct(lambda u: decimal_comma_hints("result", u), df["result"].where(not_number, ""))
-        df = records.reject_rows(FORM, not_number, "result",
-                                 why.where(why.ne(""), "result is not a number (write e.g. 5.2, or <2.0 / >1000 for "
-                                           "a value beyond the assay limit; use '.' as the decimal mark)"),
-                                 code="REJ-REC-009")
+        df = records.reject_rows(FORM, not_number, "result", why.where(why.ne(""), _NOT_A_NUMBER), code="REJ-REC-009")
+    records.check_held(FORM, "result", lambda u: _comparator_and_number(u)["num"].isna() & u.ne(""),
+                       lambda u: decimal_comma_hints("result", u).where(lambda h: h.ne(""), _NOT_A_NUMBER),
+                       code="REJ-REC-009")
     df, factor = _conversion(records, testcd)
     visits = map_visits(records, FORM, meta, date="collection_datetime")
     lbdtc = normalize_dates(records, FORM, "collection_datetime")
@@ -104,6 +104,10 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     lb["LBLOBXFL"] = last_before_exposure(lb)
     lb = lb.drop(columns="_first_dose")
     return assign_seq(lb, "LBSEQ", mappings.seq_order("LB"))
+
+
+_NOT_A_NUMBER = ("result is not a number (write e.g. 5.2, or <2.0 / >1000 for a value beyond the assay limit; use "
+                 "'.' as the decimal mark)")
 
 
 def _comparator_and_number(u: pd.Series) -> pd.DataFrame:

@@ -29,6 +29,7 @@ from msc_interop.sdtm.common import (
 
 FORM = "vital_signs"
 _NUMBER = r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)\s*$"
+_NOT_A_NUMBER = "result is not a number (write e.g. 120 or 36.8; use '.' as the decimal mark)"
 
 
 def baseline_flag_name() -> str:
@@ -51,9 +52,10 @@ def build_vs(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     number = result["number"].astype(bool)
     if (~number).any():
         why = per_distinct(lambda u: decimal_comma_hints("result", u), df["result"].where(~number, ""))
-        records.reject_rows(FORM, ~number, "result", why.where(why.ne(""), "result is not a number (write e.g. 120 "
-                                                                           "or 36.8; use '.' as the decimal mark)"),
-                            code="REJ-REC-009")
+        records.reject_rows(FORM, ~number, "result", why.where(why.ne(""), _NOT_A_NUMBER), code="REJ-REC-009")
+    records.check_held(FORM, "result", lambda u: ~u.str.match(_NUMBER).astype(bool) & u.ne(""),
+                       lambda u: decimal_comma_hints("result", u).where(lambda h: h.ne(""), _NOT_A_NUMBER),
+                       code="REJ-REC-009")
     unit = _units(records, testcd)
     vsdtc = _collected_dtc(records)
     visits = map_visits(records, FORM, meta, date="date")
