@@ -33,7 +33,15 @@ from msc_interop.records.subject_share import SubjectShare
 from msc_interop.records.table_check import CellProblem, check_rows
 from msc_interop.records.unread import UNREAD, report_unread_files, report_unread_sheets
 from msc_interop.records.value_checks import control_problems, date_problems, plausible_bounds
-from msc_interop.records.workbook import check_merged, percent_cells, percent_units, read_sheets, shown_text
+from msc_interop.records.workbook import (
+    check_merged,
+    hidden_date_notes,
+    padded_values,
+    percent_cells,
+    percent_units,
+    read_sheets,
+    shown_text,
+)
 from msc_interop.rejects import RejectReport, Unsourced
 
 SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}  # what a CSV export sometimes uses
@@ -456,13 +464,14 @@ def _read_workbook(path: Path, rejects: RejectReport) -> tuple[dict[str, pd.Data
         where = f"{path.name}[{name}]"
         check_merged(sheet, where)
         if sheet.values.empty:
-            df, percent = pd.DataFrame(), pd.DataFrame()
+            df, percent, hidden = pd.DataFrame(), pd.DataFrame(), []
         else:
             names = _header_names(sheet.values.iloc[0].tolist(), where)
             body, formats = sheet.values.iloc[1:].reset_index(drop=True), sheet.formats.iloc[1:].reset_index(drop=True)
             df = pd.DataFrame({n: shown_text(body[c], formats[c]) for n, c in zip(names, body.columns, strict=True)})
             percent = pd.DataFrame({n: percent_cells(body[c], formats[c])
                                     for n, c in zip(_normalize_header(names), body.columns, strict=True)})
+            hidden = hidden_date_notes(body, formats, _normalize_header(names), where)
         # a wholly empty row holds no record (a CSV's blank line, which pandas skips): drop it, keep the
         # sheet row numbers of the others (header = row 1)
         filled = df.ne("").any(axis=1).to_numpy() if len(df.columns) else np.zeros(len(df), dtype=bool)
@@ -470,14 +479,16 @@ def _read_workbook(path: Path, rejects: RejectReport) -> tuple[dict[str, pd.Data
         files[form] = f"{path.name}[{form}]"
         table = as_form_frame(df[filled].reset_index(drop=True), files[form], rows=rows)
         table, problems[form], notes = percent_units(table, percent[filled].reset_index(drop=True), files[form])
-        rejects.notes.extend(notes)
+        rejects.notes.extend(notes + hidden)
         tables[form] = table
     definition = None
     if {"study", "sites", "arms", "visits"} <= set(sheets):
-        definition = _definition_from_sheets({k: _with_header(sheets[k][1].values.map(lambda x: np.nan if x is None
-                                                                                        else x),
+        # a site 01 (1 formatted 00) as shown, as its subjects' site_id reads; visits' numbers stay numbers
+        shown = {k: padded_values(sheets[k][1]) if k != "visits" else sheets[k][1].values
+                 for k in ("study", "sites", "arms", "visits")}
+        definition = _definition_from_sheets({k: _with_header(v.map(lambda x: np.nan if x is None else x),
                                                               f"{path.name}[{sheets[k][0]}]")
-                                              for k in ("study", "sites", "arms", "visits")})
+                                              for k, v in shown.items()})
     return tables, files, definition, problems
 
 

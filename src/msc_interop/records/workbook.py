@@ -1,8 +1,9 @@
 """Read the sheets of an XLSX workbook as the data manager sees them. pandas' read_excel gives a cell's stored value
 only: 65% is 0.65, a month typed Oct-04 is the date 2004-10-01, 1.50 is 1.5. Here each cell's number format is
 read too and the text is what the cell shows where it matters (docs: README, "Study records"): a percent is the
-number shown, a date shown without its day is a partial date, a fixed-decimal number keeps its decimals. A merged
-range in a form's sheet stops the read (its cells but the first read empty: a column, or values, would be lost).
+number shown, a date typed without its day is a partial date (one that holds a day keeps it, noted), a
+fixed-decimal number keeps its decimals, a zero-padded whole number its leading zeros (a site 01). A merged range
+in a form's sheet stops the read (its cells but the first read empty: a column, or values, would be lost).
 
 openpyxl's read-only sheet parser is used directly: one pass gives the values, the style of each cell and the
 merged ranges (which a read-only worksheet does not expose); the text is made per distinct (value, format).
@@ -22,7 +23,7 @@ import numpy as np
 import pandas as pd
 from openpyxl import load_workbook
 from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
-from openpyxl.utils.cell import range_boundaries
+from openpyxl.utils.cell import get_column_letter, range_boundaries
 from openpyxl.worksheet._reader import WorkSheetParser
 
 from msc_interop.distinct import per_distinct_rows
@@ -119,6 +120,17 @@ def _cell_value(sheet: Sheet, row: int, col: int) -> Any:
     return sheet.values.iat[row - 1, col - 1] if inside else None
 
 
+def padded_values(sheet: Sheet) -> pd.DataFrame:
+    """The sheet's values with each whole number in a zero-padded format as the text shown (1 in 00 is 01), the
+    others as stored: a site 01 in a sites sheet matches its subjects' site_id 01 (a small sheet: cell by cell)."""
+    out = sheet.values.copy()
+    for column in out.columns:
+        out[column] = pd.Series([cell_text(v, f) if _is_number(v) and _section(f, v < 0).width > 1 else v
+                                 for v, f in zip(sheet.values[column], sheet.formats[column], strict=True)],
+                                index=out.index, dtype=object)
+    return out
+
+
 def shown_text(values: pd.Series, formats: pd.Series) -> pd.Series:
     """A column's cells as the text they show (cell_text), made once per distinct (value, format)."""
     both = pd.DataFrame({"value": values.to_numpy(), "format": formats.to_numpy()}, index=values.index)
@@ -138,8 +150,11 @@ def percent_cells(values: pd.Series, formats: pd.Series) -> pd.Series:
 def cell_text(value: Any, fmt: str) -> str:
     """A cell's text: a number shown as a percent is the number shown (0.65 in 0% is 65); a number in a
     fixed-decimal format has at least those decimals (1.5 in 0.00 is 1.50; digits typed beyond them are kept, not
-    rounded away); a date shown without its day is a partial date (Oct-04: 2004-10; a year only: 2004). Else as a
-    CSV would hold it: a midnight date-time is a date, a time cell a clock time (hh:mm, :ss when it has seconds)."""
+    rounded away); a whole number in a zero-padded format (00, 000) has its leading zeros (1 in 00 is 01); a date
+    typed without its day is a partial date (Oct-04: 2004-10; a year only: 2004), but a date holding more than
+    typing the shown text stores (a day, a time: hidden_date_cells) reads in full, as nothing may be lost. Else as
+    a CSV would hold it: a midnight date-time is a date, a time cell a clock time (hh:mm, :ss when it has
+    seconds)."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     if isinstance(value, datetime.time):
@@ -147,9 +162,9 @@ def cell_text(value: Any, fmt: str) -> str:
     if isinstance(value, datetime.date):
         ts = pd.Timestamp(value)
         shows = _date_shows(fmt)
-        if shows == "year":
+        if shows == "year" and not _hides_more(ts, shows):
             return f"{ts.year:04d}"
-        if shows == "month":
+        if shows == "month" and not _hides_more(ts, shows):
             return f"{ts.year:04d}-{ts.month:02d}"
         return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.strftime("%Y-%m-%dT") + _clock(ts.time())
     if _is_number(value):
@@ -158,9 +173,51 @@ def cell_text(value: Any, fmt: str) -> str:
             return _decimal_text(Decimal(repr(value)) * 100, section.decimals)
         if section.decimals:
             return _decimal_text(Decimal(repr(value)), section.decimals)
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
+        if float(value).is_integer():
+            return ("-" if value < 0 else "") + str(abs(int(value))).zfill(section.width)
     return str(value)
+
+
+def _hides_more(ts: pd.Timestamp, shows: str) -> bool:
+    """Whether a date holds more than typing its shown text stores: Oct-04 typed stores 2004-10-01 at midnight, a
+    year 1 January at midnight; any other day or time was typed (or computed) and is not the partial date shown."""
+    first = pd.Timestamp(ts.year, 1 if shows == "year" else ts.month, 1)
+    return ts != first
+
+
+def hidden_date_cells(values: pd.Series, formats: pd.Series) -> pd.Series:
+    """Which cells of a column hold a date whose format shows no day though it holds one (or a time): cell_text
+    reads them in full."""
+    both = pd.DataFrame({"value": values.to_numpy(), "format": formats.to_numpy()}, index=values.index)
+    return per_distinct_rows(lambda d: pd.Series([_hidden(v, f) for v, f in zip(d["value"], d["format"], strict=True)],
+                                                 dtype=bool), both)
+
+
+def _hidden(value: Any, fmt: str) -> bool:
+    if not isinstance(value, datetime.date):
+        return False
+    shows = _date_shows(fmt)
+    return shows != "day" and _hides_more(pd.Timestamp(value), shows)
+
+
+def hidden_date_notes(body: pd.DataFrame, formats: pd.DataFrame, names: list[str], where: str) -> list[str]:
+    """A note per column of `body` (the sheet's cells below the header, columns in sheet order) with dates read in
+    full though their format shows no day, naming the column and the first such cell: the data manager sees a
+    month (Mar-09) where the file gets a day and time (2009-03-28T09:52)."""
+    notes = []
+    for name, column in zip(names, body.columns, strict=True):
+        if all(_date_shows(f) == "day" for f in pd.unique(formats[column])):
+            continue  # (no format of the column hides a day: nothing to look at)
+        mask = hidden_date_cells(body[column], formats[column]).to_numpy()
+        if not mask.any():
+            continue
+        first = int(np.flatnonzero(mask)[0])
+        value, fmt = body[column].iat[first], formats[column].iat[first]
+        notes.append(f"{where} column '{name}': {int(mask.sum())} date cell(s) formatted to show no day hold a day or "
+                     f"time, read in full, not as the partial date shown (first: cell {get_column_letter(column + 1)}"
+                     f"{first + 2}, format '{fmt}', reads {cell_text(value, fmt)}); if only the month or year is "
+                     "known, type it as text (2009-03)")
+    return notes
 
 
 def _is_number(value: Any) -> bool:
@@ -189,6 +246,7 @@ _LITERAL = re.compile(r'"[^"]*"|\\.|_.|\*.|\[[^\]]*\]')
 class _Section:
     percent: bool
     decimals: int  # the decimals always shown (the 0s after the point; a # shows a digit only when there is one)
+    width: int = 0  # the digits always shown by a zero-padded whole-number format (00: 2), else 0
 
 
 @functools.lru_cache(maxsize=256)
@@ -205,7 +263,9 @@ def _section(fmt: str, negative: bool) -> _Section:
     if re.search(r"[eE][+-]|/|@", part) or part.strip().lower() == "general":
         return _Section(False, 0)
     decimals = re.search(r"\.([0#?]*)", part)
-    return _Section("%" in part, decimals.group(1).count("0") if decimals else 0)
+    padded = re.fullmatch(r"\s*(0+)\s*", part)
+    return _Section("%" in part, decimals.group(1).count("0") if decimals else 0,
+                    len(padded.group(1)) if padded else 0)
 
 
 @functools.lru_cache(maxsize=256)
