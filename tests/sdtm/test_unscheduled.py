@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import EXAMPLE
-from msc_interop import api
+from conftest import EXAMPLE, force_split_load
+from msc_interop import api, mappings
 from msc_interop.errors import MscInteropError
+from msc_interop.sdtm.common import assign_seq
 
 LAB = "Nanjing Drum Tower Hospital Clinical Laboratory"
 S01 = "MSC-SLE-2009-01-01"  # subject 01: Baseline 2009-09-30, doses 2009-10-04 and 2009-10-11, Year 1 2010-09-17
@@ -103,3 +104,104 @@ def test_a_planned_visit_named_unscheduled_is_refused(tmp_path: Path, records_co
     with pytest.raises(MscInteropError, match="unscheduled"):
         api.to_sdtm(folder, tmp_path / "out", formats=["csv"], validate=False)
 
+
+
+def _schedule(folder: Path, visitnums: dict[str, float]) -> None:
+    """study.yaml with the visits named (by their visit name) renumbered."""
+    definition = yaml.safe_load((folder / "study.yaml").read_text(encoding="utf-8"))
+    for v in definition["visits"]:
+        v["visitnum"] = visitnums.get(v["visit"], v["visitnum"])
+    (folder / "study.yaml").write_text(yaml.safe_dump(definition, sort_keys=False), encoding="utf-8")
+
+
+def _unscheduled(result) -> list[list]:
+    lb = result.study["LB"]
+    un = lb[lb["VISIT"].str.startswith("UNSCHEDULED")].sort_values(["LBDTC", "LBTESTCD"])
+    return un[["LBDTC", "VISITNUM", "VISIT"]].values.tolist()
+
+
+def test_before_a_first_visit_below_1_the_number_stays_non_negative(tmp_path: Path, records_copy):
+    folder = records_copy(labs=_labs([["01", "Unscheduled", "2009-09-20T09:00", "ALT", "20", "U/L"]]))
+    _schedule(folder, {"BASELINE": 0.5})  # 0.5 rounded down is 0: numbered from 0 up, below 0.5 (0.001 to 0.099)
+    result = api.to_sdtm(folder, tmp_path / "out", formats=["csv"], validate=False)
+    assert _unscheduled(result) == [["2009-09-20T09:00", 0.001, "UNSCHEDULED 0.001"]]
+
+
+def test_before_a_first_visit_numbered_0_the_records_are_rejected_the_rest_converted(tmp_path: Path, records_copy):
+    folder = records_copy(labs=_labs([["01", "Unscheduled", "2009-09-20T09:00", "ALT", "20", "U/L"],
+                                      ["01", "Unscheduled", "2010-03-05T09:00", "ALT", "55", "U/L"]]))
+    _schedule(folder, {"BASELINE": 0})  # no non-negative VISITNUM is below visit 0
+    result = api.to_sdtm(folder, tmp_path / "out", formats=["csv"], validate=False)
+    rejects = result.rejects.sorted()
+    assert [(r.row, r.field, r.code) for r in rejects] == [(496, "collection_datetime", "REJ-REC-016")]
+    assert "before the subject's first planned visit" in rejects[0].reason and "visit 0 (BASELINE)" in rejects[0].reason
+    assert _unscheduled(result) == [["2010-03-05T09:00", 3.01, "UNSCHEDULED 3.01"]]
+    assert result.rejects.reconciliation()  # read = converted + rejected for every form
+    assert (result.study["LB"]["VISITNUM"] >= 0).all()
+
+
+def test_a_small_gap_between_planned_visits_takes_more_decimal_places(tmp_path: Path, records_copy):
+    folder = records_copy(labs=_labs([["01", "Unscheduled", "2009-10-02T09:00", "ALT", "20", "U/L"],
+                                      ["01", "Unscheduled", "2009-10-01T09:00", "ALT", "21", "U/L"],
+                                      ["02", "Unscheduled", "2010-03-05T09:00", "ALT", "22", "U/L"]]))
+    _schedule(folder, {"DAY 0 INFUSION": 1.02})  # after Baseline (1) before 1.02: 1.0001 ... 1.0099
+    result = api.to_sdtm(folder, tmp_path / "out", formats=["csv"], validate=False)
+    assert not result.rejects.sorted()
+    assert _unscheduled(result) == [["2009-10-01T09:00", 1.0001, "UNSCHEDULED 1.0001"],
+                                    ["2009-10-02T09:00", 1.0002, "UNSCHEDULED 1.0002"],
+                                    ["2010-03-05T09:00", 3.01, "UNSCHEDULED 3.01"]]
+
+
+def test_past_the_99th_unscheduled_visit_between_two_planned_visits_the_records_are_rejected(tmp_path: Path,
+                                                                                             records_copy):
+    days = pd.date_range("2010-01-01", periods=100, freq="D").strftime("%Y-%m-%dT09:00")
+    folder = records_copy(labs=_labs([["01", "Unscheduled", d, "ALT", "20", "U/L"] for d in days]))
+    result = api.to_sdtm(folder, tmp_path / "out", formats=["csv"], validate=False)
+    rejects = result.rejects.sorted()
+    assert [(r.row, r.value, r.code) for r in rejects] == [(595, "2010-04-10T09:00", "REJ-REC-016")]
+    assert ("no. 100 between visit 3 (DAY 7 INFUSION) and visit 4 (YEAR 1): at most 99" in rejects[0].reason)
+    numbers = [n for _, n, _ in _unscheduled(result)]
+    assert numbers[0] == 3.01 and numbers[-1] == 3.99 and len(numbers) == 99
+
+
+def test_an_unscheduled_record_before_the_dose_on_its_day_is_in_screening(tmp_path: Path, records_copy):
+    # subject 01's first dose: 2009-10-04T09:19 (exposures.csv); a sample at 07:00 that day is before it (its
+    # LBLOBXFL says so), one at 11:00 after it: EPOCH from the record's date and time, as for an event (both after
+    # Day 0 infusion, VISITNUM 2, that day: 2.01)
+    folder = records_copy(labs=_labs([["01", "Unscheduled", "2009-10-04T07:00", "ALT", "20", "U/L"],
+                                      ["01", "Unscheduled", "2009-10-04T11:00", "WBC", "5.0", "10^9/L"]]))
+    result = api.to_sdtm(folder, tmp_path / "out", formats=["csv"], validate=False)
+    lb = result.study["LB"]
+    un = lb[lb["VISIT"].str.startswith("UNSCHEDULED")].sort_values("LBDTC")
+    assert un[["LBDTC", "VISITNUM", "EPOCH", "LBLOBXFL"]].values.tolist() == [
+        ["2009-10-04T07:00", 2.01, "SCREENING", "Y"], ["2009-10-04T11:00", 2.01, "TREATMENT", ""]]
+
+
+def test_a_misspelt_or_abbreviated_unscheduled_is_rejected_proposing_unscheduled(tmp_path: Path, records_copy):
+    folder = records_copy(labs=_labs([["01", "Unschedueled", "2010-03-05T09:00", "ALT", "20", "U/L"],
+                                      ["01", "UNS", "2010-03-06T09:00", "ALT", "20", "U/L"]]))
+    result = api.to_sdtm(folder, tmp_path / "out", formats=["csv"], validate=False)
+    reasons = [r.reason for r in result.rejects.sorted()]
+    assert len(reasons) == 2 and all("; did you mean Unscheduled?" in r for r in reasons), reasons
+
+
+def test_lbseq_renumbered_within_the_subjects_with_an_unplanned_visit_is_the_whole_sort(converted):
+    lb = converted[0].study["LB"]
+    again = assign_seq(lb.drop(columns="LBSEQ"), "LBSEQ", mappings.seq_order("LB"))[list(lb.columns)]
+    pd.testing.assert_frame_equal(lb.reset_index(drop=True), again.reset_index(drop=True), check_dtype=False)
+
+
+def test_partitioned_and_two_process_runs_number_the_same(tmp_path: Path, records_copy, monkeypatch):
+    folder = records_copy(labs=_labs([["01", "Unscheduled", "2009-10-04T07:00", "ALT", "20", "U/L"],
+                                      ["05", "Unscheduled", "2010-03-05T09:00", "ALT", "55", "U/L"]]))
+    _schedule(folder, {"BASELINE": 0})
+    stamp = "2026-01-01T00:00:00"
+    whole = api.to_sdtm(folder, tmp_path / "whole", formats=["csv"], created=stamp, partition_subjects=0)
+    parts = api.to_sdtm(folder, tmp_path / "parts", formats=["csv"], created=stamp, partition_subjects=3)
+    joins = force_split_load(monkeypatch)
+    api.to_sdtm(folder, tmp_path / "two", formats=["csv"], created=stamp, partition_subjects=0)
+    assert joins == [True] and parts.partitions > 1
+    assert any(r.code == "REJ-REC-016" for r in whole.rejects.rejects) or _unscheduled(whole)
+    for run in ("parts", "two"):
+        for name in ("rejects.json", "csv/lb.csv", "csv/sv.csv"):
+            assert (tmp_path / run / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), (run, name)

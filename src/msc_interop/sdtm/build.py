@@ -58,7 +58,7 @@ def build_study(records: RawRecords, settle: bool = True) -> tuple[Study, Reject
     datasets.update(DS=build_ds(records, dm), CM=build_cm(records, dm))
     if len(suppex):
         datasets["SUPPEX"] = suppex
-    datasets = number_unscheduled(datasets, meta, dm)  # the unplanned visits, from every form's planned ones
+    datasets = number_unscheduled(datasets, meta, dm, records)  # the unplanned visits, from every form's planned ones
     datasets = screen_failure_epochs(datasets, meta, dm)  # before SV, which takes an unplanned visit's EPOCH
     datasets["SV"] = build_sv(datasets, meta, dm)  # last: the visits held, from every dated record
     datasets = {k: v for k, v in datasets.items() if len(v.columns)}

@@ -31,13 +31,18 @@ from msc_interop.study import StudyMeta
 # The VISIT of a record at an unplanned visit until sdtm/unscheduled.py numbers it (VISITNUM empty), and the word a
 # records visit name starts with to mark one (SDTMIG 3.4 section 4.4.5; the CDISC pilot's SV: "UNSCHEDULED 5.1").
 UNSCHEDULED = "UNSCHEDULED"
+# Spellings that are not the mark but mean it (abbreviations): a reject proposes "Unscheduled" for them, as for a
+# misspelling close to it; they are not taken as the mark, since a site's own code could mean something else.
+UNSCHEDULED_LOOKALIKES = ("UNSCHEDULED", "UNSCHED", "UNSCH", "UNS", "UNSCHEDULED VISIT", "UNPLANNED")
 
 
 def map_terms(records: RawRecords, form: str, column: str, lookup: Mapping[str, str], what: str,
-              required: bool = False, hint: str = "") -> pd.Series:
+              required: bool = False, hint: str = "", suggest: Mapping[str, str] | None = None) -> pd.Series:
     """Map a text column through an upper-cased look-up table; reject rows whose value is not in it.
 
-    Empty cells map to "" unless `required`. Returns the mapped column for the rows that remain.
+    Empty cells map to "" unless `required`. `suggest` (upper-cased spelling -> the term to propose): where the
+    reason's "did you mean" looks, when the look-up's own values are not what a person writes. Returns the mapped
+    column for the rows that remain.
     """
     df = records.forms[form]
     if column not in df.columns:
@@ -55,7 +60,8 @@ def map_terms(records: RawRecords, form: str, column: str, lookup: Mapping[str, 
     mapped, unknown = both["mapped"], both["unknown"]
     if unknown.any():
         bad_values = pd.unique(df.loc[unknown, column])
-        reasons = {v: unknown_reason(v, column, what, lookup, hint) for v in bad_values}
+        reasons = {v: unknown_reason(v, column, what, lookup if suggest is None else suggest, hint)
+                   for v in bad_values}
         df = records.reject_rows(form, unknown, column, df[column].map(reasons), code="REJ-REC-006")
         mapped = mapped[~unknown]
     records.check_held(form, column, lambda u: look_up(u)["unknown"],  # (rows rejected for another field)
@@ -77,6 +83,12 @@ def codelist_lookup(name: str) -> dict[str, str]:
     return mappings.codelist(name).synonym_map
 
 
+def visit_names(meta: StudyMeta) -> dict[str, str]:
+    """Upper-cased visit name, alias or number -> the visit's name (what a reject proposes for a misspelling)."""
+    return {str(key).strip().upper(): str(v.VISIT) for v in meta.visits.itertuples(index=False)
+            for key in (v.VISIT, *v.aliases, f"{v.VISITNUM:g}")}
+
+
 def visit_lookup(meta: StudyMeta) -> dict[str, float]:
     """Upper-cased visit name, alias or number -> VISITNUM."""
     out: dict[str, float] = {}
@@ -96,14 +108,16 @@ def map_visits(records: RawRecords, form: str, meta: StudyMeta, column: str = "v
     (the form's date column), else it is rejected (REJ-REC-014)."""
     names = ", ".join(meta.visits["VISIT"])
     lookup = {k: f"{v:g}" for k, v in visit_lookup(meta).items()}
+    suggest = visit_names(meta) | dict.fromkeys(UNSCHEDULED_LOOKALIKES, "Unscheduled")
     df = records.forms[form]
     if column in df.columns:  # the unplanned visits' spellings (a handful of distinct values) map to "U"
-        distinct = pd.Series(pd.unique(df[column]), dtype=object).fillna("").astype(str)
-        lookup |= {v.upper(): "U" for v in distinct[is_unscheduled(distinct)]}
-        unplanned = per_distinct(lambda u: pd.Series(is_unscheduled(u), index=u.index), df[column]).astype(bool)
-        if unplanned.any():
-            _reject_undated(records, form, unplanned, column, date)
-    num = map_terms(records, form, column, lookup, "a visit of the study schedule",
+        codes, uniques = column_codes(df[column])  # (known already: no pass over the rows for a study without one)
+        distinct = pd.Series(np.asarray(uniques, dtype=object), dtype=object).fillna("").astype(str)
+        marked = is_unscheduled(distinct)
+        if marked.any():
+            lookup |= {v.upper(): "U" for v in distinct[marked]}
+            _reject_undated(records, form, pd.Series(marked[codes], index=df.index), column, date)
+    num = map_terms(records, form, column, lookup, "a visit of the study schedule", suggest=suggest,
                     hint=f" (visits: {names}; aliases in study.yaml; 'Unscheduled' for a visit off the schedule)")
     visitnum = per_distinct(lambda u: pd.to_numeric(u.replace(["", "U"], np.nan)), num)  # (the dtype the rows give)
     sched = meta.visits.set_index("VISITNUM")

@@ -31,13 +31,14 @@ _METHODS = {
     "VISITNUM": "Visit number from the visit schedule of the study definition, matched by the collected visit "
                 "name or one of its aliases. An unscheduled visit (collected visit name starting with "
                 "'Unscheduled'; one visit per subject and date): the VISITNUM of the last planned visit the "
-                "subject had on or before its date plus .01, .02, ... in date order.",
+                "subject had on or before its date plus .01, .02, ... in date order (more decimal places when the "
+                "next planned visit is nearer: after 1 before 1.1, 1.001, 1.002, ...; never negative).",
     "VISIT": "Visit name of VISITNUM in the visit schedule of the study definition; 'UNSCHEDULED' and the "
              "VISITNUM (e.g. UNSCHEDULED 3.01) for an unscheduled visit.",
     "EPOCH": "Epoch of the visit (VISITNUM) in the visit schedule of the study definition; for an unscheduled "
-             "visit, from its date: before the first dose SCREENING, to the last dose day TREATMENT, then "
-             "FOLLOW-UP; for a screen failure (DM.ARMNRS SCREEN FAILURE) without one, the epoch of the first "
-             "planned visit.",
+             "visit, from the record's date and time: before the first dose SCREENING, to the last dose day "
+             "TREATMENT, then FOLLOW-UP; for a screen failure (DM.ARMNRS SCREEN FAILURE) without one, the epoch "
+             "of the first planned visit.",
     "LBSTRESC": "LBORRES in the standard unit LBSTRESU: its number x the conversion factor for LBORRESU "
                 "(msc-interop lab test table), converted values rounded to the test's decimals, written as the "
                 "shortest text; a '<', '>', '<=' or '>=' prefix of LBORRES is kept.",
