@@ -189,3 +189,42 @@ def test_rows_in_any_order_same_files_and_dm_in_key_order(tmp_path):
     assert _differences(tmp_path / "whole", tmp_path / "parts") == []
     usubjid = whole.study["DM"]["USUBJID"].tolist()
     assert usubjid == sorted(usubjid) and len(set(usubjid)) == 30
+
+
+@pytest.fixture(scope="module")
+def screen_failure(tmp_path_factory) -> Path:
+    """The example study plus subject 10, a screen failure (arm_code SCREEN FAILURE, CDISC CT ARMNULRS C49628)
+    with a lab and a disposition record but no EX, EG, VS, CM, MH, PR, RE or SUPPEX rows."""
+    folder = tmp_path_factory.mktemp("screenfail") / "records"
+    shutil.copytree(EXAMPLE, folder)
+    added = {
+        "subjects": "10,01,Female,1980-05-15,,ASIAN,NOT HISPANIC OR LATINO,SCREEN FAILURE,,2009-08-01,2009-08-10",
+        "disposition": "10,SCREEN FAILURE,2009-08-10,Did not meet inclusion criterion 3",
+        "labs": "10,Baseline,2009-08-03T08:30,ALT,30,U/L,7,40,Nanjing Drum Tower Hospital Clinical Laboratory",
+    }
+    for form, row in added.items():
+        path = folder / f"{form}.csv"
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text + ("" if text.endswith("\n") else "\n") + row + "\n", encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("hold_rows", [None, 0])
+def test_a_partition_without_ex_eg_vs_validates_as_the_whole_run(screen_failure, tmp_path, monkeypatch, hold_rows):
+    """--partition-subjects 3 leaves the screen failure alone in the last partition, which builds no EG, PR, RE,
+    SUPPEX and no rows of EX, VS, ...: its validation still checks what the others check (the datasets it lacks
+    given empty, as a whole run's), so the findings are the whole run's, not 'rule could not run: over
+    partitions' for every rule (54 errors before), and the files are the same."""
+    from msc_interop.sdtm import partitioned
+
+    whole = api.to_sdtm(screen_failure, tmp_path / "w", formats=FORMATS, created=STAMP, partition_subjects=0)
+    if hold_rows is not None:
+        monkeypatch.setattr(partitioned, "HOLD_ROWS", hold_rows)
+    parts = api.to_sdtm(screen_failure, tmp_path / "p", formats=FORMATS, created=STAMP, partition_subjects=3)
+    assert parts.partitions == 4  # subjects 01-03, 04-06, 07-09, and 10 alone
+    assert _differences(tmp_path / "w", tmp_path / "p") == []
+    # the whole run judges the screen failure valid: only the example's MSC-SDTM-040 warnings
+    assert {(f.rule_id, f.severity) for f in whole.validation.findings} == {("MSC-SDTM-040", "warning")}
+    a = [str(f).replace(str(tmp_path / "w"), "OUT") for f in whole.validation.findings]
+    b = [str(f).replace(str(tmp_path / "p"), "OUT") for f in parts.validation.findings]
+    assert b == a

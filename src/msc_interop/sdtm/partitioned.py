@@ -42,7 +42,7 @@ from msc_interop.sdtm.formats import text_encoding_of
 from msc_interop.sdtm.merge_parts import form_order, merge_origins, merge_report
 from msc_interop.sdtm.spill import SpilledDataset, representative_rows
 from msc_interop.sdtm.xpt import non_ascii_seen
-from msc_interop.study import Study, StudyMeta
+from msc_interop.study import Study, StudyMeta, conform
 
 HOLD_ROWS = 500_000  # a dataset up to this many rows is held whole and written as in a whole run
 TARGET_ROWS = 250_000  # records per partition the default partition size aims at
@@ -78,7 +78,11 @@ class PartitionedStudy:
 
     def partitions_of(self) -> Iterator[StudyPartition]:
         """The study again a partition at a time (held datasets sliced, spilled ones read back), each row
-        placed in its whole dataset: what validation runs over (validate/partitioned.py)."""
+        placed in its whole dataset: what validation runs over (validate/partitioned.py).
+
+        Every partition holds every dataset, as partition.py promises: one whose subjects have no rows of it
+        (screen failures without EX, EG, VS; a partition that built no EG or SUPPEX) gets it empty, with the
+        whole dataset's columns and dtypes, so that the rules check the same things in every partition."""
         proxy = self.proxy_study()
         for i in range(self.partitions):
             datasets, rows = {}, {}
@@ -87,7 +91,8 @@ class PartitionedStudy:
                 if name not in self.ranges:  # study-level: whole in each
                     datasets[name], rows[name] = proxy[name], np.arange(len(proxy[name]))
                     continue
-                if got is None:
+                if got is None:  # none of its subjects' rows: the whole dataset's shape, no rows
+                    datasets[name], rows[name] = proxy[name].iloc[:0], np.arange(0)
                     continue
                 a, b = got
                 df = self.spilled[name].partition(i) if name in self.spilled else self.held[name].iloc[a:b]
@@ -207,6 +212,8 @@ def _build(folders: list[Path], spill_dir: Path, hold_rows: int, check_xpt: bool
         spilled[name].lead(lead)
         seen[name] = {**{c: (n, v, r + len(lead)) for c, (n, v, r) in seen.get(name, {}).items()},
                       **non_ascii_seen(lead)}
+    for name, ds in spilled.items():  # a partition may build a dataset without some variables (an EX of no rows
+        ds.conform(list(conform(name, ds.proxy.iloc[:0]).columns))  # has no EXSTDY): read back with all of them
     ranges = {n: s.ranges for n, s in spilled.items()}
     held = {n: s.whole() for n, s in spilled.items() if len(s) <= hold_rows}
     ex = held["EX"] if "EX" in held else spilled["EX"].whole() if "EX" in spilled else None
