@@ -34,7 +34,9 @@ def is_study_level(df: pd.DataFrame) -> bool:
 
 @dataclass
 class StudyPartition:
-    """The datasets of one range of subjects (`study`), and where each row sits in the whole dataset."""
+    """The datasets of one range of subjects (`study`), and where each row sits in the whole dataset. Every
+    partition holds every dataset of the study with the whole dataset's variables, empty where its subjects have
+    no rows of it (the SDTM rules must check the same things in each: validate/partitioned.py)."""
 
     study: Study
     rows: dict[str, np.ndarray] = field(default_factory=dict)  # dataset -> 0-based rows in the whole dataset

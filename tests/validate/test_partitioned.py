@@ -155,3 +155,16 @@ def test_a_rule_whose_checks_follow_the_rows_is_reported(example_study: Study,
 def test_partitions_are_read_twice_so_an_iterator_is_refused(example_study: Study) -> None:
     with pytest.raises(TypeError, match="one-shot iterator"):
         validate_partitions(partition_study(example_study, 3))
+
+
+def test_a_partition_without_a_dataset_is_refused(example_study: Study) -> None:
+    """Every partition holds every dataset (empty where its subjects have no rows): one that lacks a dataset, or
+    holds it with other variables, would make every rule check other things there, so the run says which."""
+    parts = list(partition_study(example_study, 3))
+    del parts[1].study.datasets["EX"]
+    with pytest.raises(ValueError, match=r"^partition 1 has no EX dataset but the first has"):
+        validate_partitions(parts)
+    parts = list(partition_study(example_study, 3))
+    parts[2].study.datasets["EX"] = parts[2].study.datasets["EX"].drop(columns=["EXSTDY", "EXENDY"])
+    with pytest.raises(ValueError, match=r"^partition 2's EX has the variables .*; the first's .*EXSTDY"):
+        validate_partitions(parts)

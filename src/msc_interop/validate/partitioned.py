@@ -13,7 +13,10 @@ Two passes over the partitions:
 A rule's findings come in blocks (its calls of SdtmContext.at, in the order it makes them, rows ascending in
 each); a rule calls the same blocks in every partition (what it checks follows from the columns and the facts,
 never from the rows), so the whole rule's output is each block's findings from all partitions by whole row.
-A rule that breaks this is a finding ("rule could not run"), not a silently different report.
+A rule that breaks this is a finding ("rule could not run"), not a silently different report. So every partition
+must hold the same datasets with the same variables, empty where its subjects have no rows (screen failures
+without EX): partitions that do not are refused (ValueError naming the partition and dataset), as the blocks a
+rule calls follow from them.
 """
 
 from __future__ import annotations
@@ -73,7 +76,9 @@ def _facts(partitions: Iterator[StudyPartition], source: str, context: dict[str,
     facts = registered_facts()
     parts: dict[str, Any] = {}
     count = 0
+    shape: dict[str, list[str]] | None = None
     for part in partitions:
+        shape = _same_shape(part, shape)
         ctx = SdtmContext(part.study, source, rows=part.rows, once=part.first, **context)
         for f in facts:
             mine = f.collect(ctx)
@@ -83,6 +88,25 @@ def _facts(partitions: Iterator[StudyPartition], source: str, context: dict[str,
         raise ValueError("validate_partitions needs at least one partition (partition_study gives one even for "
                          "an empty study)")
     return {f.name: f.finish(parts[f.name]) for f in facts}, count
+
+
+def _same_shape(part: StudyPartition, first: dict[str, list[str]] | None) -> dict[str, list[str]]:
+    """Each dataset's columns in `part`; ValueError unless they are the first partition's (`first`): a partition
+    whose subjects have no rows of a dataset must hold it empty, or every rule would check other things there
+    and be reported as one that could not run."""
+    mine = {name: [str(c) for c in df.columns] for name, df in part.study.datasets.items()}
+    if first is None or mine == first:
+        return mine
+    for name in sorted(first.keys() | mine.keys()):
+        if name not in mine or name not in first:
+            has, lacks = ("the first", f"partition {part.index}") if name in first else \
+                (f"partition {part.index}", "the first")
+            raise ValueError(f"{lacks} has no {name} dataset but {has} has: every partition must hold every "
+                             "dataset, empty where its subjects have no rows (partition.py)")
+        if mine[name] != first[name]:
+            raise ValueError(f"partition {part.index}'s {name} has the variables {', '.join(mine[name])}; the "
+                             f"first's {', '.join(first[name])}: every partition must hold the same")
+    return mine
 
 
 _Entry = tuple[tuple[int, int, int, int, int], Finding]  # (sort key, finding)
