@@ -5,7 +5,8 @@ from the subject's other infusions (or from none), and every study day, EPOCH an
 silently. One note per subject names the rejected records (file and row) and what was derived without them, so
 that the data manager fixes the record and converts again. The notes are made once the whole study is read
 (RejectReport.unsourced and .treated merge from the halves of a load in two and from partitions), so each load
-path gives the same notes.
+path gives the same notes. Only rejects that lose a record count: an exact duplicate (its first copy converted) is
+not listed in unsourced, and a screen failure (never treated, whatever its exposures) is not in report.treated.
 """
 
 from __future__ import annotations

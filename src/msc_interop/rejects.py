@@ -87,7 +87,8 @@ class RejectReport:
     carried: set[str] = field(default_factory=set)  # forms kept in the Study as read, not mapped to SDTM yet
     kept: list[Kept] = field(default_factory=list)  # records converted as collected though wrong (settle_kept)
     unsourced: list[Unsourced] = field(default_factory=list)  # rejected records a subject's derivations read
-    treated: dict[str, bool] = field(default_factory=dict)  # subject_id in DM -> whether it has reference dates
+    # subject_id in DM, not a screen failure -> whether it has reference dates (derived_without.py)
+    treated: dict[str, bool] = field(default_factory=dict)
 
     def settle_kept(self, most: int = 5) -> None:
         """The records converted as collected though wrong (`kept`), as one note per file and problem: its rows

@@ -4,6 +4,8 @@ record, whichever path loads the folder (whole, in two processes, by partitions)
 
 from __future__ import annotations
 
+import pandas as pd
+
 from conftest import force_split_load
 from msc_interop import api
 from msc_interop.derived_without import settle_derivations
@@ -74,3 +76,43 @@ def test_an_odm_record_is_named_by_its_line_and_many_rows_are_cut_short():
         "subject 01: 1 exposure record(s) rejected (export.odm.xml line(s) 120)",
         "subject 02: 6 exposure record(s) rejected (exposures.csv row(s) 3, 5, 7, 9, 11 and 1 more)"]
     assert report.unsourced == []
+
+
+def test_a_screen_failures_rejected_exposures_change_no_derivation(records_copy):
+    def subjects(df):
+        df.loc[df["subject_id"].eq("03"), ["arm_code", "actual_arm_code"]] = ["SCREEN FAILURE", ""]
+        return df
+
+    def exposures(df):
+        df.loc[4, "start_datetime"] = "2009-13-45T09:58"  # subject 03's Day 0 infusion (line 6): not a date
+        return df
+
+    study, report = build_study(read_records(records_copy(subjects=subjects, exposures=exposures)))
+    # SDTMIG 3.4 DM assumption 4: a screen failure's ARMNRS is SCREEN FAILURE whatever its exposures; its rejected
+    # exposures (one not a date, one as a screen failure's) are named by their rejects, and no note says it became
+    # ASSIGNED, NOT TREATED or was derived without them
+    assert study["DM"].set_index("SUBJID").loc["03", "ARMNRS"] == "SCREEN FAILURE"
+    assert sorted((r.row, r.code) for r in report.rejects if r.form == "exposures") == [
+        (6, "REJ-REC-007"), (7, "REJ-REC-015")]
+    assert _notes(report) == []
+
+
+def test_an_exact_duplicate_infusion_changes_no_derivation(records_copy):
+    def exposures(df):
+        return pd.concat([df, df.iloc[[0]]], ignore_index=True)  # line 20: subject 01's Day 0 infusion again
+
+    _study, report = build_study(read_records(records_copy(exposures=exposures)))
+    assert [(r.row, r.code) for r in report.rejects] == [(20, "REJ-REC-004")]  # the first copy (line 2) is kept
+    assert _notes(report) == []
+
+
+def test_conflicting_infusions_are_named_as_derived_without(records_copy):
+    def conflicting(df):
+        other = df.iloc[[0]].copy()
+        other["lot_number"] = "UC09-099"  # same subject, start and product, another lot: which one is right?
+        return pd.concat([df, other], ignore_index=True)
+
+    _study, report = build_study(read_records(records_copy(exposures=conflicting)))
+    assert sorted((r.row, r.code) for r in report.rejects) == [(2, "REJ-REC-005"), (20, "REJ-REC-005")]
+    assert [n.split(", so ")[0] for n in _notes(report)] == [
+        "subject 01: 2 exposure record(s) rejected (exposures.csv row(s) 2, 20)"]

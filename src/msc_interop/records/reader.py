@@ -46,6 +46,8 @@ from msc_interop.rejects import RejectReport, Unsourced
 
 SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}  # what a CSV export sometimes uses
 ROW = "_row"  # where each record is (CSV line it starts on, sheet row; header = 1), carried to the reject report
+# an exact duplicate (the first copy kept): deleted, not corrected, and nothing of it is lost to a derivation
+DUPLICATE = "REJ-REC-004"
 
 
 def _forms() -> dict[str, dict[str, Any]]:
@@ -80,7 +82,7 @@ class RawRecords:
         mask = mask.reindex(df.index, fill_value=False).astype(bool)
         if mask.any():
             self._list(form, df, mask, field_name, reason, code)
-            if code != "REJ-REC-004":  # (an exact duplicate is deleted, not corrected)
+            if code != DUPLICATE:
                 self._hold(form, df[mask])
             df = df[~mask]
             self.forms[form] = df
@@ -129,9 +131,9 @@ class RawRecords:
     def _list(self, form: str, df: pd.DataFrame, mask: pd.Series, field_name: str, reason: str | pd.Series,
               code: str) -> None:
         """The rows of `df` where `mask` is True, in the reject report (not removed from the form); those of a form
-        a subject's derivations read, in report.unsourced too (derived_without.py)."""
+        a subject's derivations read, in report.unsourced too (derived_without.py), unless its copy was kept."""
         bad = df[mask]
-        if form in FEEDS and "subject_id" in bad.columns:
+        if form in FEEDS and code != DUPLICATE and "subject_id" in bad.columns:
             self.rejects.unsourced += [Unsourced(s, form, self.files[form], int(r))
                                        for s, r in zip(bad["subject_id"].tolist(), bad[ROW].tolist(), strict=True)]
         values = bad[field_name] if field_name in bad.columns else pd.Series("", index=bad.index)
@@ -574,7 +576,7 @@ def _reject_duplicates(records: RawRecords, form: str, key: list[str]) -> None:
     if exact.any():
         first_row = df.groupby(data_cols, sort=False)[ROW].transform("min")
         reason = "exact duplicate of row " + first_row.astype(str)
-        df = records.reject_rows(form, exact, key[-1], reason, code="REJ-REC-004")
+        df = records.reject_rows(form, exact, key[-1], reason, code=DUPLICATE)
     clash = _repeats(df[key], keep_first=False)
     if clash.any():
         rows_of = df[clash].groupby(key, sort=False)[ROW].transform(lambda r: ", ".join(map(str, r)))

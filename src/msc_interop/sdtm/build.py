@@ -15,7 +15,7 @@ from msc_interop.records.reader import ROW, RawRecords
 from msc_interop.rejects import RejectReport
 from msc_interop.sdtm.ae import build_ae
 from msc_interop.sdtm.cm import build_cm
-from msc_interop.sdtm.dm import build_dm_base, complete_dm
+from msc_interop.sdtm.dm import SCREEN_FAILURE, build_dm_base, complete_dm
 from msc_interop.sdtm.ds import build_ds
 from msc_interop.sdtm.eg import build_eg
 from msc_interop.sdtm.epochs import screen_failure_epochs
@@ -69,7 +69,10 @@ def build_study(records: RawRecords, settle: bool = True) -> tuple[Study, Reject
     report.carried.update(f for f in CARRIED_FORMS if f in records.forms)
     for form, read in records.read_counts.items():
         report.count(form, read, len(records.forms[form]))
-    report.treated.update(zip(dm["SUBJID"].tolist(), dm["RFXSTDTC"].ne("").tolist(), strict=True))
+    # (not a screen failure: never treated whatever its records say, so a rejected exposure of it, REJ-REC-015 or
+    # another reason, changes no derivation about it)
+    dosable = dm[dm["ARMNRS"].ne(SCREEN_FAILURE)]
+    report.treated.update(zip(dosable["SUBJID"].tolist(), dosable["RFXSTDTC"].ne("").tolist(), strict=True))
     if settle:
         report.settle_kept()
         settle_derivations(report)
