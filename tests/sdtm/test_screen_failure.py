@@ -11,6 +11,7 @@ import pytest
 
 from conftest import EXAMPLE
 from msc_interop import api
+from msc_interop.sdtm.define_methods import method_text
 from msc_interop.sdtm.epochs import first_epoch, screen_failure_epochs
 from msc_interop.study import StudyMeta
 from msc_interop.summary import compute_tables
@@ -24,16 +25,22 @@ ADDED = {
     "adverse_events": ["10", "1", "Dizziness", "2009-08-05", "2009-08-06", "Mild", "N", "Not related",
                        "Not applicable", "Recovered/Resolved"],
 }
+# medications before consent (2009-08-01), one with a partial date, and one from the day of consent
+MEDICATIONS = [["10", "Prednisone", "40", "mg", "QD", "ORAL", "2006-04", "2009-06-16", "N",
+                "Systemic lupus erythematosus"],
+               ["10", "Prednisone", "20", "mg", "QD", "ORAL", "2009-06-17", "2009-07-31", "N",
+                "Systemic lupus erythematosus"],
+               ["10", "Prednisone", "10", "mg", "QD", "ORAL", "2009-08-01", "", "Y", "Systemic lupus erythematosus"]]
 
 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("screenfail") / "records"
     shutil.copytree(EXAMPLE, folder)
-    for form, row in ADDED.items():
+    for form, rows in [*((form, [row]) for form, row in ADDED.items()), ("medications", MEDICATIONS)]:
         path = folder / f"{form}.csv"
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
-        pd.concat([df, pd.DataFrame([row], columns=df.columns)]).to_csv(path, index=False, lineterminator="\n")
+        pd.concat([df, pd.DataFrame(rows, columns=df.columns)]).to_csv(path, index=False, lineterminator="\n")
     return api.to_sdtm(folder, folder.parent / "out", formats=["xpt"], validate=True)
 
 
@@ -92,6 +99,19 @@ def test_the_records_of_a_screen_failure_are_in_the_first_epoch(converted):
     assert "" not in set(ae["EPOCH"]) and set(ae.loc[ae["USUBJID"].ne(SF), "EPOCH"]) <= {"TREATMENT", "FOLLOW-UP"}
 
 
+def test_a_screen_failures_record_before_consent_or_with_a_partial_date_has_no_epoch(converted):
+    # the screen failure entered the study at informed consent (RFICDTC 2009-08-01): a medication it took before is
+    # in no epoch of the study, and a partial start cannot be placed after consent (null, as for a treated
+    # subject's partial date); the one started on the day of consent is in the first epoch (SCREENING)
+    cm = converted.study["CM"]
+    cm = cm[cm["USUBJID"].eq(SF)]
+    assert dict(zip(cm["CMSTDTC"], cm["EPOCH"], strict=True)) == {
+        "2006-04": "", "2009-06-17": "", "2009-08-01": "SCREENING"}
+    # define.xml says so (the method of CM's EPOCH names its date and the consent)
+    assert "CMSTDTC is complete and on or after informed consent (DM.RFICDTC), else null" in method_text(
+        "CM", "EPOCH", "Epoch")
+
+
 def test_the_first_epoch_is_the_schedules_and_a_given_epoch_is_kept():
     # the visit schedule is the trial design here: the first epoch is its first visit's (VISITNUM order, not the
     # order of the rows); PRE-SCREENING is CDISC CT EPOCH C199844
@@ -99,8 +119,15 @@ def test_the_first_epoch_is_the_schedules_and_a_given_epoch_is_kept():
     meta = StudyMeta("S", visits=visits)
     assert first_epoch(meta) == "PRE-SCREENING"
     assert first_epoch(StudyMeta("S")) == "SCREENING"  # no schedule: CDISC CT EPOCH SCREENING (C202487)
-    dm = pd.DataFrame({"USUBJID": [SF, "OTHER"], "ARMNRS": ["SCREEN FAILURE", "ASSIGNED, NOT TREATED"]})
-    ae = pd.DataFrame({"USUBJID": [SF, SF, "OTHER"], "EPOCH": ["", "TREATMENT", ""]})
-    out = screen_failure_epochs({"AE": ae, "DM": dm}, meta, dm)
+    dm = pd.DataFrame({"USUBJID": [SF, "OTHER"], "ARMNRS": ["SCREEN FAILURE", "ASSIGNED, NOT TREATED"],
+                       "RFICDTC": ["2009-08-01", "2009-08-01"]})
+    ae = pd.DataFrame({"USUBJID": [SF, SF, "OTHER"], "EPOCH": ["", "TREATMENT", ""],
+                       "AESTDTC": ["2009-08-05", "2009-07-01", "2009-08-05"]})
+    # a finding by its --DTC: the morning of the consent day is on it (RFICDTC has no time), the day before is not,
+    # nor is a date without its day
+    lb = pd.DataFrame({"USUBJID": [SF, SF, SF], "EPOCH": ["", "", ""],
+                       "LBDTC": ["2009-08-01T07:30", "2009-07-31T23:00", "2009-08"]}, index=[5, 3, 9])
+    out = screen_failure_epochs({"AE": ae, "LB": lb, "DM": dm}, meta, dm)
     assert list(out["AE"]["EPOCH"]) == ["PRE-SCREENING", "TREATMENT", ""]
+    assert list(out["LB"]["EPOCH"]) == ["PRE-SCREENING", "", ""]
     assert list(ae["EPOCH"]) == ["", "TREATMENT", ""]  # the input frame is not changed

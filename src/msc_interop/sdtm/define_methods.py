@@ -38,7 +38,8 @@ _METHODS = {
     "EPOCH": "Epoch of the visit (VISITNUM) in the visit schedule of the study definition; for an unscheduled "
              "visit, from the record's date and time: before the first dose SCREENING, to the last dose day "
              "TREATMENT, then FOLLOW-UP; for a screen failure (DM.ARMNRS SCREEN FAILURE) without one, the epoch "
-             "of the first planned visit.",
+             "of the first planned visit when the record's complete date is on or after informed consent "
+             "(DM.RFICDTC), else null.",
     "LBSTRESC": "LBORRES in the standard unit LBSTRESU: its number x the conversion factor for LBORRESU "
                 "(msc-interop lab test table), converted values rounded to the test's decimals, written as the "
                 "shortest text; a '<', '>', '<=' or '>=' prefix of LBORRES is kept.",
@@ -53,12 +54,17 @@ _METHODS = {
                 "before the first dose (DM.RFXSTDTC); null otherwise.",
     "IDVARVAL": "Value, as text, of the variable named in IDVAR (the --SEQ) on the related parent record.",
 }
-_DATASET_METHODS = {
-    ("AE", "EPOCH"): "From AESTDTC: SCREENING before the first dose (DM.RFXSTDTC), TREATMENT from it to the day "
-                     "of the last dose (DM.RFXENDTC), FOLLOW-UP after that; null when AESTDTC is partial; "
-                     "for a screen failure (DM.ARMNRS SCREEN FAILURE), never dosed, the epoch of the first planned "
-                     "visit.",
-}
+
+
+def _epoch_by_date(dtc: str) -> str:
+    """EPOCH of a dataset whose records are placed by their date (sdtm/common.epoch_by_date, sdtm/epochs.py)."""
+    return (f"From {dtc}: SCREENING before the first dose (DM.RFXSTDTC), TREATMENT from it to the day of the last "
+            f"dose (DM.RFXENDTC), FOLLOW-UP after that; null when {dtc} is partial; for a screen failure (DM.ARMNRS "
+            f"SCREEN FAILURE), never dosed, the epoch of the first planned visit when {dtc} is complete and on or "
+            "after informed consent (DM.RFICDTC), else null.")
+
+
+_DATASET_METHODS = {(ds, "EPOCH"): _epoch_by_date(f"{ds}STDTC") for ds in ("AE", "CM", "DS")}
 
 
 def method_text(ds: str, var: str, label: str) -> str:
