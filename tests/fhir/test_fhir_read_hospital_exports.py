@@ -3,6 +3,8 @@ whose results are components, the 12-lead ECG report's heart rate, Patient.gende
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import pandas as pd
 from fhir_fixtures import example  # noqa: F401
 
 from msc_interop.fhir import read_fhir, write_fhir
+from msc_interop.fhir.resources.enrolment import load_enrolment
 from msc_interop.study import Study
 
 
@@ -128,16 +131,55 @@ def _transaction(tmp_path: Path, patient_uuid: str, patient: dict[str, Any], *mo
     return path
 
 
-def test_a_posted_patient_is_its_identifier_never_its_urn_uuid(tmp_path: Path) -> None:
+MRN = "http://hospital.example.org/mrn"
+SSN = "http://hl7.org/fhir/sid/us-ssn"  # FHIR NamingSystem registry: United States Social Security Number
+
+
+def test_a_posted_patient_is_found_by_its_hospital_identifier_never_its_urn_uuid(tmp_path: Path) -> None:
     # FHIR R4 Bundle: a reference equal to an entry's fullUrl points to that entry; the urn:uuid names the entry
-    # in this Bundle only, so two exports of one patient give one subject
-    patient = {"resourceType": "Patient", "identifier": [{"system": "http://hospital.example.org/mrn",
-                                                          "value": "MRN-778"}], "gender": "male"}
+    # in this Bundle only, so two exports of one patient give one subject (the enrolment table's)
+    table = tmp_path / "subjects.csv"
+    table.write_text("patient_id,subjid\nMRN-778,101\n")
+    patient = {"resourceType": "Patient", "identifier": [{"system": MRN, "value": "MRN-778"}], "gender": "male"}
     for i, uuid in enumerate(("61ebe359-bfdc-4613-8bf2-c5e300945f0a", "0b6b2a4e-3f1d-4c55-9d5e-2f8e8c0c1a77")):
-        study, report = read_fhir([_transaction(tmp_path, uuid, patient, name=f"tx{i}.json")])
-        assert list(study["DM"]["USUBJID"]) == ["MRN-778"] and list(study["LB"]["USUBJID"]) == ["MRN-778"]
+        study, report = read_fhir([_transaction(tmp_path, uuid, patient, name=f"tx{i}.json")],
+                                  enrolment=load_enrolment("S1", subjects=table))
+        assert list(study["DM"]["USUBJID"]) == ["S1-101"] and list(study["LB"]["USUBJID"]) == ["S1-101"]
         assert not report.rejects
-        assert any("never by the Bundle-local urn:uuid" in n for n in report.notes)
+        assert any("never by the Bundle-local urn:uuid" in n and f"system {MRN}: 1" in n for n in report.notes)
+
+
+def test_a_posted_patients_national_identifier_is_never_its_subject(tmp_path: Path) -> None:
+    # review: identifier[0] a US SSN became USUBJID = SUBJID = 123-45-6789 without a table or key
+    uuid = "11111111-1111-4111-8111-111111111111"
+    patient = {"resourceType": "Patient", "identifier": [{"system": SSN, "value": "123-45-6789"},
+                                                         {"system": MRN, "value": "MRN-42"}]}
+    study, report = read_fhir([_transaction(tmp_path, uuid, patient)], enrolment=load_enrolment("S1", environ={}))
+    assert "DM" not in study.datasets or study["DM"].empty
+    by_form = {x.form: x for x in report.rejects}
+    assert by_form["Patient"].code == "REJ-FHIR-003" and by_form["Observation"].code == "REJ-FHIR-003"
+    reason = by_form["Patient"].reason
+    assert f"{SSN} (a national identifier: never used)" in reason and MRN in reason and "--subjects" in reason
+    assert "123-45-6789" not in reason and "123-45-6789" not in by_form["Patient"].value
+    # a pseudonym key: the hospital's MRN is pseudonymised, never the SSN (HMAC-SHA256 of the MRN, enrolment.py)
+    key = "a secret of at least sixteen bytes"
+    keyed = load_enrolment("S1", environ={"MSC_PSEUDONYM_KEY": key})
+    study, report = read_fhir([_transaction(tmp_path, uuid, patient)], enrolment=keyed)
+    subjid = hmac.new(key.encode(), b"MRN-42", hashlib.sha256).hexdigest()[:16].upper()
+    assert list(study["DM"]["USUBJID"]) == [f"S1-{subjid}"] and not report.rejects
+
+
+def test_a_posted_patient_with_only_a_national_identifier_is_refused_even_with_a_key(tmp_path: Path) -> None:
+    # HL7 v2 table 0203 NI "National unique individual identifier" as the identifier's type
+    patient = {"resourceType": "Patient", "identifier": [{
+        "system": "urn:oid:9.9.9", "value": "X1", "type": {"coding": [
+            {"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "NI"}]}}]}
+    keyed = load_enrolment("S1", environ={"MSC_PSEUDONYM_KEY": "a secret of at least sixteen bytes"})
+    study, report = read_fhir([_transaction(tmp_path, "11111111-1111-4111-8111-111111111111", patient)],
+                              enrolment=keyed)
+    assert "DM" not in study.datasets or study["DM"].empty
+    [reason] = [x.reason for x in report.rejects if x.form == "Patient"]
+    assert "urn:oid:9.9.9 (a national identifier: never used)" in reason
 
 
 def test_a_posted_patient_takes_the_study_subject_identifier_of_its_research_subject(tmp_path: Path) -> None:

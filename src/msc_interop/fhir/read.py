@@ -42,7 +42,7 @@ from msc_interop.fhir.resources.conditions import CONDITION, read_conditions
 from msc_interop.fhir.resources.disposition import read_ds
 from msc_interop.fhir.resources.ecg import EcgFlattener, is_ecg, read_ecg_observations
 from msc_interop.fhir.resources.encounters import ENCOUNTER, read_encounter, read_sv
-from msc_interop.fhir.resources.enrolment import Enrolment
+from msc_interop.fhir.resources.enrolment import BY_IDENTIFIER, Enrolment
 from msc_interop.fhir.resources.exposure import MEDICATION, MEDICATION_ADMINISTRATION, read_medication_administrations
 from msc_interop.fhir.resources.lab import Flattener, read_observations
 from msc_interop.fhir.resources.lab.undated import ISSUED_ONLY, issued_note
@@ -341,6 +341,9 @@ class ReadFacts:
         self.clock_times = self.clock_times or other.clock_times
 
 
+_THROUGH = {"table": "enrolment table (--subjects)", "pseudonym": "pseudonym key", "hospital id": "Patient id"}
+
+
 def finish_read(r: _Reader, skipped: list[str], facts: ReadFacts) -> None:
     """The report's version, notes, warnings and counts: said once, from what the whole read found."""
     rep = r.report
@@ -357,9 +360,12 @@ def finish_read(r: _Reader, skipped: list[str], facts: ReadFacts) -> None:
     if r.tallies["Patient by hospital id"]:
         rep.notes.append(f"{r.tallies['Patient by hospital id']} Patient(s) without a study subject identifier: "
                          "USUBJID is the Patient's id (names and other identifiers are never read)")
-    if r.tallies["Patient by identifier"]:
-        rep.notes.append(f"{r.tallies['Patient by identifier']} Patient(s) without an id (a Bundle entry known by its "
-                         "fullUrl only): the subject is found by the Patient's first identifier, never by the "
+    by_identifier = {k[len(BY_IDENTIFIER):]: n for k, n in sorted(r.tallies.items()) if k.startswith(BY_IDENTIFIER)}
+    if by_identifier:
+        through = _THROUGH[r.enrolment.kind]
+        rep.notes.append(f"{sum(by_identifier.values())} Patient(s) without an id (a Bundle entry known by its fullUrl "
+                         f"only): the subject is found by a hospital identifier through the {through} "
+                         f"({', '.join(f'system {s}: {n}' for s, n in by_identifier.items())}), never by the "
                          "Bundle-local urn:uuid")
     if r.tallies["derived subject Observation"]:
         whose = "that Patient's id" if r.enrolment.kind == "hospital id" else f"from the {r.enrolment.kind}"

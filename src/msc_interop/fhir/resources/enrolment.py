@@ -11,6 +11,10 @@ must not carry them. In order of preference:
                    USUBJID = STUDYID-SUBJID. Same key, same pseudonym; without the key nobody can go back. The
                    key is never printed, logged or written.
   neither          the Patient's id is used (as before), with a warning saying so.
+A Patient posted without an id (a transaction's entry, known by its Bundle-local urn:uuid only) is found by its
+identifiers instead: in the table, else pseudonymised, by the first one that is no national identifier (SSN, NHS
+number, ...: mappings/fhir_identity.yaml national_identifiers, never used); with neither it is refused, since its
+identifiers are all the hospital's (`by_identifier`, `unplaced`).
 With the study definition (--study), DM gets STUDYID, SITEID (the table's, else the study's only site), COUNTRY
 (the site's) and ARM/ACTARM (the arm of ARMCD/ACTARMCD in the definition).
 """
@@ -28,11 +32,14 @@ from typing import Any
 
 import pandas as pd
 
+from msc_interop import mappings
 from msc_interop.cli_fhir import KEY_ENV
 from msc_interop.errors import InputError
+from msc_interop.fhir import terms
 from msc_interop.fhir.common import text
 from msc_interop.study import StudyMeta
 
+BY_IDENTIFIER = "Patient by identifier of "  # + the system: tallies of Patients without an id placed by one
 _COLUMNS = ("patient_id", "subjid", "usubjid", "siteid", "armcd", "actarmcd")
 
 
@@ -67,6 +74,33 @@ class Enrolment:
             row = {"usubjid": pid, "subjid": pid}
         self.by_usubjid.setdefault(row["usubjid"], row)
         return row
+
+    def by_identifier(self, idents: list[PatientIdentifier]) -> tuple[dict[str, str] | None, PatientIdentifier | None]:
+        """The subject of a Patient without an id, and the identifier that found it: the table's row of one of its
+        hospital identifiers, else the pseudonym of the first; (None, None) without either or with none usable."""
+        usable = [i for i in idents if i.usable]
+        if self.table is not None:
+            return next(((self.table[i.value], i) for i in usable if i.value in self.table), (None, None))
+        if self.key is not None and usable:
+            return self.subject(usable[0].value), usable[0]
+        return None, None
+
+    def unplaced(self, idents: list[PatientIdentifier]) -> str:
+        """Why a Patient without an id has no subject: the identifier systems it has, and what to give."""
+        seen = "; ".join(sorted({i.described for i in idents})) or "none"
+        usable = [i for i in idents if i.usable]
+        if self.table is not None and usable:
+            return (f"the Patient has no id and none of its hospital identifiers ({seen}) is a patient_id of the "
+                    f"enrolment table {self.source}: not a study subject, so neither it nor its records are "
+                    "converted")
+        give = ("give an enrolment table (--subjects FILE, patient_id = the value of its identifier) or a pseudonym "
+                f"key (--pseudonym-key-file FILE or {KEY_ENV})") if usable else (
+                "give it a hospital identifier (MRN, ...) with its system and an enrolment table (--subjects FILE) "
+                "or a pseudonym key")
+        return (f"the Patient has no id (a POSTed entry known by its Bundle-local fullUrl only) and no study subject "
+                f"identifier (system {terms.id_system('usubjid')}, on it or on a ResearchSubject pointing to it); its "
+                f"identifier systems: {seen}; a hospital's identifier never becomes USUBJID, a national one is never "
+                f"used: {give}, or send the study subject identifier")
 
     def missing(self, pid: str) -> str:
         """Why a Patient has no subject (a table that does not list it)."""
@@ -172,6 +206,44 @@ def _read_table(path: Path, studyid: str) -> tuple[dict[str, dict[str, str]], di
             raise InputError(f"{path} line {line}: USUBJID {row['usubjid']!r} is given to two patients")
         table[row["patient_id"]] = by_usubjid[row["usubjid"]] = row
     return table, by_usubjid
+
+
+@dataclass(frozen=True)
+class PatientIdentifier:
+    """One of a Patient's identifiers: its system ("" without one), value, and whether it is a national one."""
+
+    system: str
+    value: str
+    national: bool
+
+    @property
+    def usable(self) -> bool:
+        """May stand for a Patient without an id: a hospital's (it has a system, and is no national identifier)."""
+        return bool(self.system) and not self.national
+
+    @property
+    def described(self) -> str:
+        return (self.system or "(no system: cannot be told from a national identifier)") + (
+            " (a national identifier: never used)" if self.national else "")
+
+
+def identifiers_of(res: dict[str, Any]) -> list[PatientIdentifier]:
+    """A Patient's identifiers with a value, in order, each marked national by its system or its type (v2-0203)."""
+    idents = res.get("identifier")
+    if isinstance(idents, dict):
+        idents = [idents]
+    conf = mappings.fhir_identity()["national_identifiers"]
+    national_systems, type_system, type_codes = set(conf["systems"]), conf["type_system"], set(conf["type_codes"])
+    out = []
+    for i in idents if isinstance(idents, list) else ():
+        if not isinstance(i, dict) or not isinstance(i.get("value"), str) or not i["value"]:
+            continue
+        system = i.get("system") if isinstance(i.get("system"), str) else ""
+        codings = (i.get("type") or {}).get("coding") if isinstance(i.get("type"), dict) else None
+        typed = any(isinstance(c, dict) and c.get("system") == type_system and c.get("code") in type_codes
+                    for c in codings or ()) if isinstance(codings, list) else False
+        out.append(PatientIdentifier(system, i["value"], system in national_systems or typed))
+    return out
 
 
 def patient_identifiers(res: dict[str, Any]) -> list[str]:

@@ -34,7 +34,7 @@ from msc_interop.fhir.datetimes import dtc_to_fhir
 from msc_interop.fhir.io import Located
 from msc_interop.fhir.read_common import ReadContext, apply_overrides, identifier_value, kept_dtc
 from msc_interop.fhir.resources.disposition import DS_PATHS, placed_dispositions, progress_entry
-from msc_interop.fhir.resources.enrolment import patient_identifiers
+from msc_interop.fhir.resources.enrolment import BY_IDENTIFIER, identifiers_of, patient_identifiers
 from msc_interop.fhir.resources.race import race_ethnicity
 from msc_interop.fhir.resources.study import arm_table, link_id, site_countries
 from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape, kept_text
@@ -244,8 +244,9 @@ RESEARCH_SUBJECT = Shape("ResearchSubject", [
 
 def read_patients(r: ReadContext) -> dict[str, dict[str, Any]]:
     """"Patient/id" -> USUBJID and the DM details of the Patient. A Patient without an id (a transaction's POST
-    entry) is never named by its Bundle-local urn:uuid: its (or its ResearchSubject's) usubjid identifier, else its
-    first identifier stands for the id; with none it is rejected, and with it the records that refer to it."""
+    entry) is never named by its Bundle-local urn:uuid: its (or its ResearchSubject's) usubjid identifier, else a
+    hospital identifier through the enrolment table or pseudonym key (never a national one, never as is); else it
+    is rejected, and with it the records that refer to it."""
     out: dict[str, dict[str, Any]] = {}
     derived = 0
     enrolment = r.enrolment
@@ -258,25 +259,26 @@ def read_patients(r: ReadContext) -> dict[str, dict[str, Any]]:
             if by_subject is None:
                 by_subject = _research_subject_usubjids(r)
             usubjid = by_subject.get(key)
-        if usubjid is None:  # a hospital's Patient: its study subject from the enrolment (enrolment.py)
-            idents = patient_identifiers(res)
-            pid = text(res.get("id")) or (idents[0] if idents else "")
-            if not pid:
-                r.reject(loc, "Patient", "Patient.identifier", f"the Patient has no id and no identifier: only the "
-                         f"Bundle-local fullUrl {loc.full_url or '(none)'}, which names it in this Bundle only, so "
-                         "it is no study subject identity; give it an identifier (or a ResearchSubject with the "
-                         "study subject identifier)", loc.full_url or "", code="REJ-FHIR-003")
-                r.withdraw(key, loc, "the Patient has no identity but its Bundle-local fullUrl")
+        if usubjid is None and transient:  # a hospital's identifiers only: mapped by the enrolment, or refused
+            idents = identifiers_of(res)
+            found, used = enrolment.by_identifier(idents)
+            if found is None or used is None:
+                r.reject(loc, "Patient", "Patient.identifier", enrolment.unplaced(idents), loc.full_url or "",
+                         code="REJ-FHIR-003")
+                r.withdraw(key, loc, "the Patient has no id and no identifier that places it in the study")
                 continue
-            r.tallies["Patient by identifier"] += transient
-            found = enrolment.subject(pid, idents)
+            r.tallies[f"{BY_IDENTIFIER}{used.system}"] += 1
+            usubjid = found["usubjid"]
+        elif usubjid is None:  # a hospital's Patient: its study subject from the enrolment (enrolment.py)
+            pid = text(res.get("id"))
+            found = enrolment.subject(pid, patient_identifiers(res))
             if found is None:
                 why = enrolment.missing(pid)
                 r.reject(loc, "Patient", "Patient.id", why, pid, code="REJ-FHIR-003")
                 r.withdraw(key, loc, "not in the enrolment table")
                 continue
             usubjid = found["usubjid"]
-            derived += not transient  # (one without an id: its own note, read.py)
+            derived += 1
         out[key] = {"USUBJID": usubjid, "res": res, "loc": loc}
     r.tallies["Patient by hospital id"] += derived if enrolment.kind == "hospital id" else 0
     return out
