@@ -168,7 +168,8 @@ def test_a_non_canonical_system_is_found_on_the_ndjson_fast_path(tmp_path: Path)
     ("http://unitsofmeasure.org/", ", a non-canonical URI of UCUM: use http://unitsofmeasure.org"),
     ("https://unitsofmeasure.org", ", a non-canonical URI of UCUM: use http://unitsofmeasure.org"),
     ("urn:oid:2.16.840.1.113883.6.8", ", a non-canonical URI of UCUM: use http://unitsofmeasure.org"),
-    ("http://snomed.info/sct/", ", a non-canonical URI of SNOMED CT: use http://snomed.info/sct"),
+    # review: SNOMED CT's canonical URI is no UCUM either, so naming it would not clear the warning
+    ("http://snomed.info/sct/", ""),
     ("https://example.org/units", ""),  # a system of someone's own: no canonical URI to name
 ])
 def test_a_quantity_with_a_non_canonical_system_names_the_canonical_uri(

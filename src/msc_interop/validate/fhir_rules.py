@@ -226,9 +226,10 @@ def quantity_has_ucum(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
             problem = f"it has no system (unit '{q.get('unit', '')}')" if q.get("unit") else "it has no unit at all"
         elif system != ucum:
             known = noncanonical_system(system) if type(system) is str else None  # as MSC-FHIR-012 for a Coding
+            # only UCUM's own variants: another code system's canonical URI would still fail this rule
             problem = f"its system is {system}" + (
                 f", a non-canonical URI of {known[0]}: use {known[1]} (systems are matched by exact URI)"
-                if known else "")
+                if known and known[1] == ucum else "")
         else:
             problem = "it has no code"
         yield meta.finding(**ctx.where(item), variable=path, value=code or q.get("unit", ""), path=path,
