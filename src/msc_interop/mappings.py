@@ -176,6 +176,11 @@ class LabTest:
     loinc_by_unit: tuple[tuple[str, str], ...] = ()  # original unit -> LOINC when it differs (mg/dL bilirubin)
     loincs: tuple[LoincCode, ...] = ()  # every LOINC that means this test (the main one first)
     method: str = ""  # LBMETHOD when the site's lab map gives one
+    specimen_decimals: tuple[tuple[str, int], ...] = ()  # LBSPEC -> decimals, where they differ (urine protein)
+
+    def decimals_for(self, specimen: str) -> int:
+        """Decimals of LBSTRESN for a result on `specimen` (LBSPEC): the specimen's, else the test's."""
+        return dict(self.specimen_decimals).get(specimen, self.decimals)
 
 
 @dataclass(frozen=True)
@@ -206,6 +211,7 @@ def lab_tests() -> dict[str, LabTest]:
             units=tuple((u, float(f)) for u, f in t["units"].items()),
             loinc_by_unit=tuple((u, o["code"]) for o in t.get("other_loinc", []) for u in o["for_units"]),
             loincs=_loinc_codes(t),
+            specimen_decimals=tuple((k, int(v)) for k, v in sorted(t.get("specimen_decimals", {}).items())),
         )
     return out
 

@@ -14,6 +14,7 @@ from fhir_fixtures import example  # noqa: F401
 
 from msc_interop.fhir import read_fhir, write_fhir
 from msc_interop.fhir.resources.enrolment import load_enrolment
+from msc_interop.lab_precision import kept_round, resolution_decimals
 from msc_interop.study import Study
 
 
@@ -236,6 +237,27 @@ def test_each_component_of_a_lab_panel_is_an_lb_record_with_the_panels_date_and_
     assert lb.loc["SPGRAV", ["LBORRES", "LBLOINC"]].tolist() == ["1.015", "5811-5"]
     assert not report.rejects
     assert "Observation: read 1 = converted 1 + rejected 0 + skipped 0" in report.reconciliation()
+
+
+def test_urine_protein_of_a_panel_keeps_its_precision_in_g_per_l(tmp_path: Path) -> None:
+    # review: 5804-0 (Protein [Mass/volume] in Urine by Test strip) at 30 mg/dL gave LBSTRESN 0 g/L, serum PROT's
+    # 0 decimals. CDISC CT: PROT C64858 with LBSPEC URINE C13283; UCUM: 30 mg/dL = 0.30 g/L (1 mg/dL = 0.01 g/L)
+    protein = {"code": {"coding": [{"system": LOINC, "code": "5804-0"}]},
+               "valueQuantity": {"value": 30, "unit": "mg/dL", "system": UCUM, "code": "mg/dL"},
+               "referenceRange": [{"high": {"value": 15, "unit": "mg/dL", "system": UCUM, "code": "mg/dL"}}]}
+    path = _bundle(tmp_path, [{"resourceType": "Patient", "id": "p1"}, _urinalysis(PH, protein)])
+    study, report = read_fhir([path], strict=True)
+    prot = study["LB"].set_index("LBTESTCD").loc["PROT"]
+    assert prot[["LBORRES", "LBORRESU", "LBSTRESC", "LBSTRESN", "LBSTRESU", "LBSTNRHI", "LBSPEC"]].tolist() == [
+        "30", "mg/dL", "0.3", 0.3, "g/L", 0.15, "URINE"]
+    assert not report.rejects
+
+
+def test_lab_precision_keeps_the_originals_last_digit() -> None:
+    # 1 mg/dL = 0.01 g/L (2 decimals); 0.5 mg/dL = 0.005 g/L (3); 1 mg/dL glucose = 0.0555 mmol/L (2)
+    assert [resolution_decimals(o, f) for o, f in (("30", 0.01), ("0.5", 0.01), ("90", 0.0555), ("<30", 0.01))] \
+        == [2, 3, 2, 2]
+    assert kept_round(0.3, 0, "30", 0.01) == 0.3 and kept_round(1.49, 0, "149", 0.01) == 1.0
 
 
 def test_a_panel_component_the_lab_map_does_not_know_is_listed_as_an_unmapped_test(tmp_path: Path) -> None:

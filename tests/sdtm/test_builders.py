@@ -146,6 +146,21 @@ def test_unit_conversion_and_loinc_follow_the_original_unit(records_copy):
     assert row.LBLOINC == "1975-2"  # the mass-concentration LOINC for a result reported in mg/dL
 
 
+def test_a_converted_lab_result_is_never_rounded_to_zero(records_copy):
+    """PROT keeps 0 decimals in g/L (serum: 60-80 g/L), but a protein of 30 mg/dL is 0.30 g/L (UCUM: 1 mg/dL =
+    0.01 g/L exactly), not 0: a non-zero result keeps the decimals its original's precision needs, its range too."""
+    def edit(df):
+        row = df.index[df.test == "WBC"][0]
+        df.loc[row, ["test", "result", "unit", "ref_low", "ref_high"]] = ["PROT", "30", "mg/dL", "0", "15"]
+        return df
+
+    study, report = build_study(read_records(records_copy(labs=edit)))
+    assert len(report) == 0
+    [prot] = study["LB"][(study["LB"].LBTESTCD == "PROT") & (study["LB"].LBORRES == "30")].itertuples()
+    assert (prot.LBSTRESN, prot.LBSTRESC, prot.LBSTRESU) == (0.3, "0.3", "g/L")
+    assert (prot.LBSTNRLO, prot.LBSTNRHI) == (0, 0.15)
+
+
 def test_lbnrind_in_the_labs_own_units_when_rounding_puts_a_result_on_a_limit(records_copy):
     """A converted result rounded to the test's decimals can land on a limit it was beyond: ANC 1496/uL against
     1500-7000/uL is 1.5 against 1.5-7.0 10^9/L, and GGT 0.672 ukat/L against an upper limit of 0.67 is 40 against

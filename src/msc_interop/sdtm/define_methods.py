@@ -90,7 +90,9 @@ def lab_result_method(test: str, units: list[str]) -> str | None:
     factors = dict(lab.units)
     parts = [f"x {factors[u]:g} when LBORRESU is {u}" if u in factors else f"no conversion factor is known "
              f"for LBORRESU {u}" for u in units]
-    rounding = (f"; converted values (factor other than 1) are rounded to {lab.decimals} decimal place(s)"
+    by_spec = "".join(f" ({d} for LBSPEC {s})" for s, d in lab.specimen_decimals)
+    rounding = (f"; converted values (factor other than 1) are rounded to {lab.decimals} decimal place(s){by_spec}, "
+                "a non-zero value never to 0 (it keeps the decimals its LBORRES precision needs)"
                 if any(factors.get(u, 1.0) != 1.0 for u in units) else "; values in the standard unit are kept "
                 "as collected")
     return (f"LBSTRESN for {test} in {lab.standard_unit}: the number in LBORRES "

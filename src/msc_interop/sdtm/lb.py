@@ -15,6 +15,7 @@ import pandas as pd
 from msc_interop import dates, mappings
 from msc_interop.columns_frame import frame_of_columns
 from msc_interop.distinct import is_in, per_distinct, per_distinct_rows, row_codes, spread_answer
+from msc_interop.lab_precision import resolution_decimals
 from msc_interop.records.decimal_comma import decimal_comma_hints
 from msc_interop.records.reader import RawRecords
 from msc_interop.sdtm.common import (
@@ -64,10 +65,11 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     num = per_distinct(lambda u: pd.to_numeric(u), result["num"])
     factor, visits, ref = rows_at(factor, idx), rows_at(visits, idx), rows_at(keys, idx)
     f = factor["factor"]
-    std = _round(num * f, decimals, f)
+    std = _round(num * f, decimals, f, result["num"])
     lo, hi = (per_distinct(lambda u: pd.to_numeric(u, errors="coerce"), df[c]) if c in df.columns
               else pd.Series(np.nan, index=idx) for c in ("ref_low", "ref_high"))
-    st_lo, st_hi = _round(lo * f, decimals, f), _round(hi * f, decimals, f)
+    st_lo, st_hi = (_round(lim * f, decimals, f, df[c] if c in df.columns else pd.Series("", index=idx))
+                    for lim, c in ((lo, "ref_low"), (hi, "ref_high")))
     inverted = (lo > hi).to_numpy()  # (False where a bound is missing: NaN compares False)
     if inverted.any():  # converted as collected; no LBNRIND from a range upside down (4.15 in 10 - 1 was HIGH)
         note_records(records, FORM, inverted, "ref_low is above ref_high", (df["ref_low"], df["ref_high"]),
@@ -147,13 +149,19 @@ def _conversion(records: RawRecords, testcd: pd.Series) -> tuple[pd.DataFrame, p
     return df, joined
 
 
-def _round(values: pd.Series, decimals: pd.Series, factor: pd.Series) -> pd.Series:
-    """Round converted values to the test's decimals; values not converted (factor 1) keep their precision."""
+def _round(values: pd.Series, decimals: pd.Series, factor: pd.Series, original: pd.Series) -> pd.Series:
+    """Round converted values to the test's decimals; values not converted (factor 1) keep their precision, and a
+    non-zero value the decimals would make 0 keeps its `original` text's precision (lab_precision.py)."""
     out = values.copy()
     conv = factor.ne(1.0) & values.notna()
     for d in pd.unique(decimals[conv]):
         m = conv & decimals.eq(d)
         out[m] = values[m].round(int(d))
+    zeroed = conv & out.eq(0) & values.ne(0)
+    if zeroed.any():  # rare: once per distinct (original, factor, decimals)
+        parts = pd.DataFrame({"o": original[zeroed].astype(str), "f": factor[zeroed], "d": decimals[zeroed]})
+        for (o, f, d), rows in parts.groupby(["o", "f", "d"], sort=False).groups.items():
+            out[rows] = values[rows].round(max(int(d), resolution_decimals(o, float(f))))
     return out
 
 

@@ -15,6 +15,7 @@ from msc_interop.fhir.common import float_text, number_back, text
 from msc_interop.fhir.read_common import cdisc_unit, unitless_ucum
 from msc_interop.fhir.resources.lab import ranges
 from msc_interop.fhir.resources.lab.sponsor import SponsorTests, specimen
+from msc_interop.lab_precision import kept_round
 
 
 def standard_conversion(testcd: str, unit: str) -> tuple[float, str] | None:
@@ -115,16 +116,17 @@ def foreign_lab(rec: Any, row: dict[str, Any], testcd: str | None, sponsor: Spon
             return ("Observation.valueQuantity.unit", f"unit {unit!r} cannot be converted to the standard unit "
                     f"{test.standard_unit!r} of {testcd} (mappings/lab_tests.yaml)", unit, "REJ-FHIR-006")
         factor, std_unit = conv
-        decimals = test.decimals if test else 6
-        stresn = round(value * factor, decimals) if not rec.qcomp else np.nan
+        decimals = test.decimals_for(text(row.get("LBSPEC"))) if test else 6
+        std = kept_round(value * factor, decimals, number_back(rec.qvalue), factor)  # never a non-zero made 0
+        stresn = std if not rec.qcomp else np.nan
         row["LBSTRESN"] = stresn
-        row["LBSTRESC"] = float_text(stresn) if not rec.qcomp else text(rec.qcomp) + float_text(
-            round(value * factor, decimals))
+        row["LBSTRESC"] = float_text(stresn) if not rec.qcomp else text(rec.qcomp) + float_text(std)
         row["LBSTRESU"] = std_unit
         if not ranges.in_value_unit(rec, row, testcd if test else None, unit, standard_conversion, decimals):
             for name, val in (("LO", rec.rr_low), ("HI", rec.rr_high)):
                 row[f"LBORNR{name}"] = number_back(val) if val is not None else ""
-                row[f"LBSTNR{name}"] = round(float(val) * factor, decimals) if val is not None else np.nan
+                row[f"LBSTNR{name}"] = kept_round(float(val) * factor, decimals, number_back(val), factor) \
+                    if val is not None else np.nan
     elif rec.vkind in ("cc", "s"):
         row["LBORRES"] = text(rec.vtext)
         row["LBSTRESC"] = text(rec.vtext)

@@ -17,6 +17,7 @@ from typing import Any
 from msc_interop.fhir import terms
 from msc_interop.fhir.common import number_back, text
 from msc_interop.fhir.read_common import cdisc_unit, unitless_ucum
+from msc_interop.lab_precision import kept_round
 
 NOTE_KEY = "_range_note"  # an LB row's note about its range (foreign_lab sets it, read_observations says it)
 
@@ -97,7 +98,7 @@ def in_value_unit(rec: Any, row: dict[str, Any], testcd: str | None, value_unit:
         if val is None:
             continue
         std = float(val) * to_std[0]
-        row[f"LBSTNR{name}"] = round(std, decimals)
+        row[f"LBSTNR{name}"] = kept_round(std, decimals, text(orig) or repr(float(val)), to_std[0])
         limit = float(f"{std / of_value[0]:.{_significant(text(orig))}g}")
         row[f"LBORNR{name}"] = number_back(int(limit) if limit.is_integer() else limit)
     return True
