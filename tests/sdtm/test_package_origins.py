@@ -165,3 +165,47 @@ def test_pilot_define_10_metadata_is_kept(pilot: Path, tmp_path: Path) -> None:
     assert _by_oid(root, f"{ODM}MethodDef", "COMPMETHOD.STUDY_DAY").findtext(TEXT).startswith(
         "(date portion of --DTC) minus (date portion of RFSTDTC)")
     assert _item(root, "IT.TS.TSVAL").find(f"{DEF}Origin").get("Type") == "Protocol"
+
+
+_DEFINE_20 = """<?xml version="1.0" encoding="UTF-8"?>
+<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" xmlns:def="http://www.cdisc.org/ns/def/v2.0"
+     xmlns:xlink="http://www.w3.org/1999/xlink" ODMVersion="1.3.2">
+ <Study OID="S"><MetaDataVersion OID="M" Name="M" def:DefineVersion="2.0.0" def:StandardName="SDTM-IG"
+   def:StandardVersion="3.2">
+  <ItemGroupDef OID="IG.AE" Name="AE" Repeating="Yes">
+   <ItemRef ItemOID="IT.AE.AETERM" Mandatory="Yes"/>
+   <ItemRef ItemOID="IT.AE.AEDECOD" Mandatory="Yes"/>
+   <ItemRef ItemOID="IT.AE.AESTDY" Mandatory="No"/>
+   <ItemRef ItemOID="IT.AE.AESTDTC" Mandatory="No"/>
+  </ItemGroupDef>
+  <ItemDef OID="IT.AE.AETERM" Name="AETERM" DataType="text">
+   <def:Origin Type="CRF">
+    <def:DocumentRef leafID="LF.blankcrf"><def:PDFPageRef PageRefs="22 23" Type="PhysicalRef"/></def:DocumentRef>
+   </def:Origin>
+  </ItemDef>
+  <ItemDef OID="IT.AE.AEDECOD" Name="AEDECOD" DataType="text"><def:Origin Type="eDT"/></ItemDef>
+  <ItemDef OID="IT.AE.AESTDY" Name="AESTDY" DataType="integer"><def:Origin Type="Derived"/></ItemDef>
+  <ItemDef OID="IT.AE.AESTDTC" Name="AESTDTC" DataType="date"><def:Origin Type="Lookup"/></ItemDef>
+  <def:leaf ID="LF.blankcrf" xlink:href="blankcrf.pdf"><def:title>Annotated CRF</def:title></def:leaf>
+ </MetaDataVersion></Study>
+</ODM>
+"""
+
+
+def test_define_20_origin_types_become_21_types(tmp_path: Path) -> None:
+    """Define-XML 2.0's Origin Types CRF and eDT are not in 2.1's OriginType enumeration (define-enumerations.xsd:
+    Assigned, Collected, Derived, Not Available, Other, Predecessor, Protocol): CRF is Collected by the
+    Investigator (pages kept), eDT Collected from a Vendor; a 2.1 Type (Derived) is kept as it is; a Type
+    neither version has is not guessed at. `_package` checks the result against the 2.1 XSD."""
+    root = _package(tmp_path, _DEFINE_20)
+    origin = _item(root, "IT.AE.AETERM").find(f"{DEF}Origin")
+    assert (origin.get("Type"), origin.get("Source")) == ("Collected", "Investigator")
+    doc = origin.find(f"{DEF}DocumentRef")
+    assert doc.get("leafID") == "LF.blankcrf"
+    assert doc.find(f"{DEF}PDFPageRef").attrib == {"PageRefs": "22 23", "Type": "PhysicalRef"}
+    assert _item(root, "IT.AE.AEDECOD").find(f"{DEF}Origin").attrib == {"Type": "Collected", "Source": "Vendor"}
+    assert _item(root, "IT.AE.AESTDY").find(f"{DEF}Origin").attrib == {"Type": "Derived"}
+    stdtc = _item(root, "IT.AE.AESTDTC")
+    assert stdtc.find(f"{DEF}Origin") is None
+    assert _by_oid(root, f"{DEF}CommentDef", stdtc.get(f"{DEF}CommentOID")).findtext(TEXT) == (
+        "Origin Type in the package's define.xml: Lookup")

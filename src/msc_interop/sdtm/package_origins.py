@@ -7,7 +7,8 @@ neither drop that nor replace it with its own derivations. Read from either shap
 
 - Define-XML 2.0 / 2.1: the ItemDef's def:Origin elements (Type, Source, Description, def:DocumentRef with
   def:PDFPageRef), ItemRef MethodOID -> MethodDef, ItemDef def:CommentOID -> def:CommentDef; the def:leaf of
-  each referenced document is carried along.
+  each referenced document is carried along. A 2.0 Type that 2.1 does not have (CRF, eDT) is mapped as the
+  1.0 text of that name is (`origin_types_2_1`, `origins_1_0`), so the 2.1 written passes its XSD.
 - Define-XML 1.0: the ItemDef's Origin text ("CRF Page 121, 122, 123", "Derived", "eDT"), mapped to a 2.1 Type
   and Source by mappings/define_xml.yaml `origins_1_0` (the text itself kept as the Origin's Description
   where it says more than the type); the Comment attribute as a def:CommentDef; def:ComputationMethodOID ->
@@ -82,6 +83,10 @@ def _origins_1_0() -> list[tuple[re.Pattern[str], str, str | None]]:
             for o in mappings.load("define_xml")["origins_1_0"]]
 
 
+def _types_2_1() -> frozenset[str]:
+    return frozenset(mappings.load("define_xml")["origin_types_2_1"])
+
+
 def origin_of_1_0(text: str) -> Origin | None:
     """A Define-XML 1.0 Origin text as a 2.1 def:Origin (None: it names no type msc-interop knows)."""
     text = " ".join(text.split())
@@ -126,12 +131,20 @@ def read_sponsor_define(path: Path) -> SponsorDefine:
 def _item(ds: str, item: etree._Element, ref: etree._Element, methods: dict[str | None, Method],
           comments: dict[str | None, str]) -> SponsorItem:
     attrs = {etree.QName(k).localname: v for k, v in item.attrib.items()}
-    origins = [Origin(o.get("Type") or "", o.get("Source"), _text(o),
-                      tuple((d.get("leafID") or "", tuple(tuple(sorted(p.attrib.items()))
-                                                          for p in d.iterfind("{*}PDFPageRef")))
-                            for d in o.iterfind("{*}DocumentRef")))
-               for o in item.iterfind("{*}Origin")]
     notes = [c for c in [comments.get(attrs.get("CommentOID"), ""), (attrs.get("Comment") or "").strip()] if c]
+    origins: list[Origin] = []
+    for o in item.iterfind("{*}Origin"):
+        docs = tuple((d.get("leafID") or "", tuple(tuple(sorted(p.attrib.items()))
+                                                   for p in d.iterfind("{*}PDFPageRef")))
+                     for d in o.iterfind("{*}DocumentRef"))
+        otype, source = o.get("Type") or "", o.get("Source")
+        if otype not in _types_2_1():  # a 2.0 Type 2.1 dropped (CRF, eDT): mapped as a 1.0 Origin text is
+            mapped = origin_of_1_0(otype)
+            if mapped is None:
+                notes.append(f"Origin Type in the package's define.xml: {otype}")
+                continue
+            otype, source = mapped.type, source or mapped.source
+        origins.append(Origin(otype, source, _text(o), docs))
     if not origins and (attrs.get("Origin") or "").strip():  # Define-XML 1.0
         mapped = origin_of_1_0(attrs["Origin"])
         if mapped is None:
