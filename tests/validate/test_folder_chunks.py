@@ -39,3 +39,17 @@ def test_ranges_of_some_variables_are_those_of_every_variable(example_sdtm, fmt,
 def test_a_checked_range_reads_every_variable(example_sdtm):
     with pytest.raises(ValueError, match="check=False"):
         next(ChunkedFile("xpt", example_sdtm / "xpt" / "lb.xpt", 7).chunks(["USUBJID"]))
+
+
+def test_xpt_ranges_read_numbers_as_the_whole_read(shared_dir: Path):
+    """CDISC's lb.xpt read by ranges (validate of a big folder, summary) gives each number as read_xpt gives the
+    whole file: rounded to SAS's 15 significant digits (LBSTRESN 8.55, not the IBM double's 8.549999999999999)."""
+    from msc_interop.sdtm.xpt import read_xpt
+
+    path = shared_dir / "external" / "dataset-json" / "examples-v1.1" / "sdtm" / "lb.xpt"
+    _, whole = read_xpt(path, note_dates=False)
+    ranges = [frame for _, frame in ChunkedFile("xpt", path, 1000, check=False).chunks(["LBSTRESN", "LBSEQ"])]
+    assert len(ranges) > 1
+    read = pd.concat(ranges, ignore_index=True)
+    assert 8.55 in set(read["LBSTRESN"]) and 8.549999999999999 not in set(read["LBSTRESN"])
+    pd.testing.assert_frame_equal(read, whole[["LBSEQ", "LBSTRESN"]].reset_index(drop=True), check_exact=True)

@@ -1,8 +1,9 @@
 """One big SDTM dataset file read a range of rows at a time, each range as the whole read gives those rows,
 with the file-level findings a whole read makes (validate/engine.py `_read_group`), placed at whole rows.
 
-- XPT: the records are fixed width, so a range is read straight from the file (sdtm/xpt_read.py); the XPT
-  rules run on each range, their row findings placed at whole rows and put in the whole run's order.
+- XPT: the records are fixed width, so a range is read straight from the file (sdtm/xpt_read.py), its numbers
+  rounded to SAS's 15 significant digits as read_xpt rounds the whole file's; the XPT rules run on each range,
+  their row findings placed at whole rows and put in the whole run's order.
 - Dataset-JSON / NDJSON: the rows are located without parsing the file (sdtm/json_rows.py) and parsed a range
   at a time by the reader's own frame builder; the metadata rules run once on the metadata with the first rows
   and the row count (as validate/written.py checks a file just written); the row-type rule on every range.
@@ -111,7 +112,9 @@ class ChunkedFile:
         found: list[Finding] = []
         for a in range(0, max(n, 1), self.chunk_rows):
             try:
-                df, _ = read_xport_columns(self.path, "utf-8", rows=(a, a + self.chunk_rows), columns=columns)
+                # numbers as read_xpt gives the whole file: as their writer meant them (xpt_read `decimals`)
+                df, _ = read_xport_columns(self.path, "utf-8", rows=(a, a + self.chunk_rows), columns=columns,
+                                           decimals=True)
             except (UnicodeDecodeError, NotHandled) as exc:  # not UTF-8: decoded per file by the whole read
                 raise Declined(f"{self.path.name}: {exc}") from None
             frame = pd.DataFrame({c: df[c] if pd.api.types.is_numeric_dtype(df[c]) else as_text(df[c])
