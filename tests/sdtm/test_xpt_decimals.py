@@ -67,6 +67,34 @@ def test_significant_15_is_pythons_15_digit_rounding() -> None:
     np.testing.assert_array_equal(xpt_read.significant_15(x), expected)
 
 
+def _near_ties(rng: np.random.Generator, count: int) -> np.ndarray:
+    """Doubles at and beside the halfway points between 15-digit decimals: the nearest double of a 16-digit
+    decimal ending in 5 (a tie in decimal, a hair off it in binary), its neighbours, and the exact binary ties
+    (m + 0.5 from 1e14 to 1e15, where k = 0 so the tie is a double itself: Python rounds those half to even)."""
+    digits = rng.integers(10**14, 10**15, count)
+    exponents = rng.integers(-8, 15, count)
+    decimal_ties = np.array([float(f"{d}5e{x - 15}") for d, x in zip(digits.tolist(), exponents.tolist(),
+                                                                            strict=True)])
+    exact_ties = rng.integers(10**14 + 2, 10**15 - 2, count).astype(np.float64) + 0.5
+    both = np.concatenate([decimal_ties, exact_ties])
+    return np.concatenate([both, np.nextafter(both, np.inf), np.nextafter(both, 0), -both])
+
+
+def test_significant_15_near_ties_is_pythons_rounding_without_a_python_loop(monkeypatch) -> None:
+    """The halfway cases, where the double product |x| * 10**k may round across the tie, are decided exactly
+    and vectorised: Python's per-value formatting is left only for values below 1e-8 or at 15 digits' bounds."""
+    x = _near_ties(np.random.default_rng(11), 25_000)
+    expected = np.array([float(f"{v:.15g}") for v in x])
+    formatted: list[int] = []
+    python_rounding = xpt_read._formatted
+    monkeypatch.setattr(xpt_read, "_formatted", lambda v: (formatted.append(len(v)), python_rounding(v))[1])
+    np.testing.assert_array_equal(xpt_read.significant_15(x), expected)
+    assert sum(formatted) == 0
+    # the exact binary ties go half to even, as Python does
+    assert xpt_read.significant_15(np.array([123456789012344.5, 123456789012345.5])).tolist() == [
+        123456789012344.0, 123456789012346.0]
+
+
 def test_cdisc_lb_xpt_reads_as_its_dataset_json_twin(shared_dir: Path) -> None:
     """CDISC's Dataset-JSON example LB is given as .json and .xpt with identical content: LBSTRESN 8.55 ..."""
     base = shared_dir / "external" / "dataset-json" / "examples-v1.1" / "sdtm"

@@ -241,10 +241,13 @@ _DIGITS = 15
 
 
 def significant_15(x: np.ndarray) -> np.ndarray:
-    """Each finite value rounded to 15 significant digits (the double nearest that decimal); 1e15 and larger
-    (no fraction left at 15 digits) kept. Vectorised: |x| * 10**k rounded to an integer n of 15 digits, then
-    n / 10**k, correctly rounded as both are exact doubles; a value too small for an exact 10**k, or within 0.1
-    of a rounding tie (where the product's own rounding could decide), is formatted by Python instead."""
+    """Each finite value rounded to 15 significant digits (the double nearest that decimal, as
+    float(f"{v:.15g}")); 1e15 and larger (no fraction left at 15 digits) kept. Vectorised and exact: the real
+    product |x| * 10**k is p + e exactly (p the double product, e its error, Dekker's two-product: 10**k is an
+    exact double for k <= 22), so which integer n of 15 digits it rounds to, half to even as Python's
+    formatting, is decided on p + e, not on p; n / 10**k is then correctly rounded as both are exact doubles.
+    Only a value below 1e-8 (no exact 10**k) or within 1 of 15 digits' bounds (log10 may be one off there) is
+    formatted by Python."""
     x = np.asarray(x, dtype="float64")
     out = x.copy()
     a = np.abs(x)
@@ -252,16 +255,39 @@ def significant_15(x: np.ndarray) -> np.ndarray:
     if not todo.any():
         return out
     idx = np.flatnonzero(todo)
-    k = (_DIGITS - 1) - np.floor(np.log10(a[idx])).astype(np.int64)
-    exact = (k >= 0) & (k <= 22)
-    y = a[idx] * _POW10[np.clip(k, 0, 22)]
-    n = np.rint(y)
-    fine = exact & (n >= 1e14) & (n < 1e15) & (np.abs(y - n) < 0.4)  # (log10 one off near a power of ten: Python)
+    a = a[idx]
+    k = (_DIGITS - 1) - np.floor(np.log10(a)).astype(np.int64)
+    p, e = _two_product(a, _POW10[np.clip(k, 0, 22)])
+    n = np.rint(p)  # p's nearest integer, half to even; the exact p + e may lie past n +- 0.5
+    t = p - n  # exact: |t| <= 0.5 and p has no bit below 2**-6 from 1e14 on, so 0.5 - t and -0.5 - t are exact
+    # past the halfway point on either side: the neighbour. Exactly halfway only when k = 0 (a * 10**k, k > 0, is
+    # never a half-integer: 5**k divides no power of two), so p is exact, e = 0 and rint already went to even
+    n = n + (e > 0.5 - t) - (e < -0.5 - t)
+    fine = (k >= 0) & (k <= 22) & (p >= 1e14 + 1) & (p < 1e15 - 1)
     fast = idx[fine]
     out[fast] = np.copysign(n[fine] / _POW10[k[fine]], x[fast])
-    for i in idx[~fine]:
-        out[i] = float(f"{x[i]:.{_DIGITS}g}")
+    rest = idx[~fine]
+    out[rest] = _formatted(x[rest])
     return out
+
+
+def _two_product(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(p, e): p = a * b as a double and e its rounding error, a * b == p + e exactly (Dekker 1971, the split at
+    2**27 + 1; no overflow or underflow for the magnitudes here: 1e-8 to 1e22)."""
+    def split(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        c = 134217729.0 * v
+        hi = c - (c - v)
+        return hi, v - hi
+
+    p = a * b
+    ah, al = split(a)
+    bh, bl = split(b)
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def _formatted(v: np.ndarray) -> np.ndarray:
+    """Python's own 15-digit rounding, per value: for the few values the vectorised path leaves."""
+    return np.array([float(f"{f:.{_DIGITS}g}") for f in v.tolist()], dtype="float64")
 
 
 def _texts(cells: np.ndarray, encoding: str) -> np.ndarray:
