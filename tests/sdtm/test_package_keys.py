@@ -29,6 +29,12 @@ def _keys(define: Path) -> dict[str, list[str]]:
     return out
 
 
+def _json_keys(path: Path) -> list[str]:
+    """A Dataset-JSON's variables in keySequence order."""
+    columns = json.loads(path.read_bytes())["columns"]
+    return [c["name"] for c in sorted((c for c in columns if "keySequence" in c), key=lambda c: c["keySequence"])]
+
+
 _DEFINE_21 = """<?xml version="1.0" encoding="UTF-8"?>
 <ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" xmlns:def="http://www.cdisc.org/ns/def/v2.1" ODMVersion="1.3.2">
  <Study OID="S"><MetaDataVersion OID="M" Name="M">
@@ -65,6 +71,8 @@ def test_pilot_define_10_domain_keys_are_kept(pilot: Path, tmp_path: Path) -> No
     written = _keys(tmp_path / "json" / "define.xml")
     for ds in ("TA", "TE", "TI", "TS", "TV", "DM", "SV", "CM", "EX", "AE", "SUPPAE", "SUPPDM"):
         assert written[ds] == stated[ds], ds
+    for ds in written:  # one source: each Dataset-JSON's keySequence is define.xml's KeySequence
+        assert _json_keys(tmp_path / "json" / f"{ds.lower()}.json") == written[ds], ds
     ae = json.loads((tmp_path / "json" / "ae.json").read_bytes())
     rows = pd.DataFrame(ae["rows"], columns=[c["name"] for c in ae["columns"]])
     assert not rows.duplicated(stated["AE"]).any()
@@ -97,3 +105,25 @@ def test_trial_design_datasets_are_standard_with_sdtmig_keys(tmp_path: Path) -> 
             assert group.get("IsReferenceData") == "Yes"
             assert group.find(f"{DEF}Class").get("Name") == "TRIAL DESIGN"
             assert not [r for r in group.iter(f"{ODM}ItemRef") if r.get(f"{DEF}IsNonStandard")]
+
+
+def test_dataset_json_package_keys_are_its_own_in_both(tmp_path: Path) -> None:
+    """A Dataset-JSON package without define.xml that states AE's keys as STUDYID, USUBJID, AETERM, AESEQ
+    (keySequence 1-4): written again, ae.json and define.xml both state those keys, not the SDTMIG's."""
+    folder = tmp_path / "pkg"
+    folder.mkdir()
+    names = [("STUDYID", "string", 1), ("DOMAIN", "string", None), ("USUBJID", "string", 2),
+             ("AESEQ", "integer", 4), ("AETERM", "string", 3), ("AEDECOD", "string", None),
+             ("AESTDTC", "date", None)]
+    ae = {"datasetJSONCreationDateTime": CREATED, "datasetJSONVersion": "1.1.0", "itemGroupOID": "IG.AE",
+          "records": 1, "name": "AE", "label": "Adverse Events",
+          "columns": [{"itemOID": f"IT.AE.{n}", "name": n, "label": n, "dataType": t,
+                       **({"keySequence": k} if k else {})} for n, t, k in names],
+          "rows": [["S1", "AE", "S1-1", 1, "HEADACHE", "Headache", "2024-01-05"]]}
+    (folder / "ae.json").write_text(json.dumps(ae), encoding="utf-8")
+    (folder / "dm.csv").write_text("STUDYID,DOMAIN,USUBJID,SUBJID,SITEID,SEX,ARMCD,ARM,COUNTRY\n"
+                                   "S1,DM,S1-1,1,01,F,A,Arm A,USA\n", encoding="utf-8")
+    api.to_sdtm(folder, tmp_path / "out", formats=["json"], created=CREATED, validate=False)
+    want = ["STUDYID", "USUBJID", "AETERM", "AESEQ"]
+    assert _keys(tmp_path / "out" / "json" / "define.xml")["AE"] == want
+    assert _json_keys(tmp_path / "out" / "json" / "ae.json") == want

@@ -37,6 +37,7 @@ from msc_interop.distinct import column_codes, shared_columns, sharing
 from msc_interop.errors import InputError, MscInteropError
 from msc_interop.runtime import gc_paused
 from msc_interop.sdtm import json_encoded
+from msc_interop.sdtm.package import package_keys
 from msc_interop.study import StudyMeta, as_text, conform
 
 DATASET_JSON_VERSION = "1.1.0"
@@ -185,7 +186,7 @@ def _columns(name: str, data: pd.DataFrame, lay: Any = None) -> tuple[list[dict[
     (itemOID, dataType, length, displayFormat, keySequence) kept as it was where it fits the data."""
     domain = mappings.sdtm_domain(name)
     known = domain.by_name if domain else {}
-    keys = [k for k in (domain.keys if domain else ()) if k in data.columns]
+    keys = package_keys(lay, data.columns) or [k for k in (domain.keys if domain else ()) if k in data.columns]
     columns: list[dict[str, Any]] = []
     encoders: list[_Encoder] = []
     for col in data.columns:
@@ -211,6 +212,8 @@ def _columns(name: str, data: pd.DataFrame, lay: Any = None) -> tuple[list[dict[
             item["keySequence"] = keys.index(col) + 1
         if lay is not None:
             item = _as_package_states(item, lay, col, numeric, enc)
+            item.pop("keySequence", None)  # the keys define.xml gets too (package_keys), not the source's as is
+            item.update({"keySequence": keys.index(col) + 1} if col in keys else {})
             stated = lay.define_types.get(col)
             if numeric and v is None and stated in ("integer", "float", "double") and (
                     stated != "integer" or _whole(s)):

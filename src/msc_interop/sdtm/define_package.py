@@ -15,7 +15,7 @@ import pandas as pd
 
 from msc_interop.distinct import column_codes
 from msc_interop.sdtm.define_model import Variable
-from msc_interop.sdtm.package import DatasetLayout, Package
+from msc_interop.sdtm.package import DatasetLayout, Package, package_keys
 from msc_interop.sdtm.xpt_text import is_utf8
 
 
@@ -59,7 +59,7 @@ def as_package_states(ds: str, variables: list[Variable], lay: DatasetLayout, da
         notes.append(f"define.xml: {lay.source} gives {len(blank)} variable(s) a blank label; define.xml "
                      f"describes {said} (the SDTM metadata's label, else the variable's name); the "
                      "dataset files keep the blank label as the package has it")
-    keys = [k for k in lay.define_keys if k in by_name]  # the package's own keys, when its define.xml states them
+    keys = package_keys(lay, by_name)  # the package's own keys, when it states them (as its Dataset-JSON gets)
     out = []
     for v in order:
         if keys:

@@ -45,6 +45,22 @@ class DatasetLayout:
     sponsor: dict[str, SponsorItem] = field(default_factory=dict)  # its define.xml's origins, methods, comments
 
 
+def package_keys(lay: DatasetLayout | None, columns: Any) -> list[str]:
+    """The keys the package states for a dataset, those among `columns`, in order: its define.xml's
+    (KeySequence, 1.0 def:DomainKeys), else its Dataset-JSON columns' keySequence; [] when it states none
+    (msc-interop's SDTM metadata gives them then). The one source of both the define.xml's KeySequence and
+    the Dataset-JSON keySequence written for the package, so the two never disagree."""
+    if lay is None:
+        return []
+    present = {str(c) for c in columns}
+    keys = [k for k in lay.define_keys if k in present]
+    if not keys:
+        ranked = sorted((int(c["keySequence"]), k) for k, c in lay.json_columns.items()
+                        if isinstance(c.get("keySequence"), int) and k in present)
+        keys = [k for _, k in ranked]
+    return keys
+
+
 @dataclass
 class Package:
     """The datasets' layouts and the standard versions the package states (None: it does not say)."""
