@@ -33,8 +33,10 @@ def places(base: np.ndarray, upper: np.ndarray) -> np.ndarray:
 
 
 def visit_text(number: float) -> str:
-    """VISIT of an unscheduled VISITNUM: "UNSCHEDULED 3.01", "UNSCHEDULED 1.001" (at least two decimals)."""
-    whole, _, fraction = f"{number:.{_PLACES[-1] + 6}f}".partition(".")
+    """VISIT of an unscheduled VISITNUM: "UNSCHEDULED 3.01", "UNSCHEDULED 1.001" (at least two decimals). The
+    number's shortest text (as repr: 300.01, never a fixed 15 decimals, which past 100 show the double's noise:
+    300.009999999999991)."""
+    whole, _, fraction = np.format_float_positional(number, unique=True, trim="-").partition(".")
     return f"{UNSCHEDULED} {whole}.{fraction.rstrip('0').ljust(2, '0')}"
 
 
