@@ -183,6 +183,28 @@ def test_a_posted_patient_with_only_a_national_identifier_is_refused_even_with_a
     assert "urn:oid:9.9.9 (a national identifier: never used)" in reason
 
 
+def test_a_posted_patients_bsn_or_country_typed_national_id_is_never_pseudonymised_and_mr_is_taken_first(
+        tmp_path: Path) -> None:
+    """Final review: a Dutch BSN (urn:oid:2.16.840.1.113883.2.4.6.3) and a v2-0203 NNxxx national person identifier
+    (NNCHN: a Chinese resident ID) listed before the MRN were pseudonymised; and the identifier pseudonymised was
+    the export's first, so the same patient's subject changed with the order. Now only the MRN (typed MR) is."""
+    v2 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+    bsn = {"system": "urn:oid:2.16.840.1.113883.2.4.6.3", "value": "999999990"}
+    nn = {"system": "urn:oid:9.9.9", "value": "11010519491231002X", "type": {"coding": [{"system": v2,
+                                                                                          "code": "NNCHN"}]}}
+    visit = {"system": "https://hospital.example/visit", "value": "V-7"}
+    mr = {"system": "https://hospital.example/zz-mrn", "value": "MRN-42", "type": {"coding": [{"system": v2,
+                                                                                              "code": "MR"}]}}
+    key = "a secret of at least sixteen bytes"
+    subjid = hmac.new(key.encode(), b"MRN-42", hashlib.sha256).hexdigest()[:16].upper()
+    for order in ([bsn, nn, visit, mr], [mr, visit, nn, bsn]):
+        keyed = load_enrolment("S1", environ={"MSC_PSEUDONYM_KEY": key})
+        patient = {"resourceType": "Patient", "identifier": order}
+        study, report = read_fhir([_transaction(tmp_path, "11111111-1111-4111-8111-111111111111", patient)],
+                                  enrolment=keyed)
+        assert list(study["DM"]["USUBJID"]) == [f"S1-{subjid}"] and not report.rejects
+
+
 def test_a_posted_patient_takes_the_study_subject_identifier_of_its_research_subject(tmp_path: Path) -> None:
     uuid = "61ebe359-bfdc-4613-8bf2-c5e300945f0a"
     subject = {"resourceType": "ResearchSubject", "status": "on-study",

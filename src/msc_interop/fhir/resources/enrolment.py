@@ -12,8 +12,9 @@ must not carry them. In order of preference:
                    key is never printed, logged or written.
   neither          the Patient's id is used (as before), with a warning saying so.
 A Patient posted without an id (a transaction's entry, known by its Bundle-local urn:uuid only) is found by its
-identifiers instead: in the table, else pseudonymised, by the first one that is no national identifier (SSN, NHS
-number, ...: mappings/fhir_identity.yaml national_identifiers, never used); with neither it is refused, since its
+identifiers instead: in the table, else pseudonymised, by one that is no national identifier (SSN, NHS number,
+BSN, NNxxx, ...: mappings/fhir_identity.yaml national_identifiers, never used), the medical record number (MR)
+first, then by system and value (not by the export's order); with neither it is refused, since its
 identifiers are all the hospital's (`by_identifier`, `unplaced`).
 With the study definition (--study), DM gets STUDYID, SITEID (the table's, else the study's only site), COUNTRY
 (the site's) and ARM/ACTARM (the arm of ARMCD/ACTARMCD in the definition).
@@ -78,7 +79,7 @@ class Enrolment:
     def by_identifier(self, idents: list[PatientIdentifier]) -> tuple[dict[str, str] | None, PatientIdentifier | None]:
         """The subject of a Patient without an id, and the identifier that found it: the table's row of one of its
         hospital identifiers, else the pseudonym of the first; (None, None) without either or with none usable."""
-        usable = [i for i in idents if i.usable]
+        usable = sorted((i for i in idents if i.usable), key=lambda i: (not i.preferred, i.system, i.value))
         if self.table is not None:
             return next(((self.table[i.value], i) for i in usable if i.value in self.table), (None, None))
         if self.key is not None and usable:
@@ -215,6 +216,7 @@ class PatientIdentifier:
     system: str
     value: str
     national: bool
+    preferred: bool = False  # typed a medical record number (v2-0203 MR): the first to stand for the Patient
 
     @property
     def usable(self) -> bool:
@@ -234,15 +236,18 @@ def identifiers_of(res: dict[str, Any]) -> list[PatientIdentifier]:
         idents = [idents]
     conf = mappings.fhir_identity()["national_identifiers"]
     national_systems, type_system, type_codes = set(conf["systems"]), conf["type_system"], set(conf["type_codes"])
+    prefixes, preferred_codes = tuple(conf.get("type_code_prefixes", ())), set(conf.get("preferred_type_codes", ()))
     out = []
     for i in idents if isinstance(idents, list) else ():
         if not isinstance(i, dict) or not isinstance(i.get("value"), str) or not i["value"]:
             continue
         system = i.get("system") if isinstance(i.get("system"), str) else ""
         codings = (i.get("type") or {}).get("coding") if isinstance(i.get("type"), dict) else None
-        typed = any(isinstance(c, dict) and c.get("system") == type_system and c.get("code") in type_codes
-                    for c in codings or ()) if isinstance(codings, list) else False
-        out.append(PatientIdentifier(system, i["value"], system in national_systems or typed))
+        types = {c.get("code") for c in codings if isinstance(c, dict) and c.get("system") == type_system
+                 and isinstance(c.get("code"), str)} if isinstance(codings, list) else set()
+        typed = bool(types & type_codes) or any(t.startswith(prefixes) for t in types)  # (NNCHN, NNDNK ...)
+        out.append(PatientIdentifier(system, i["value"], system in national_systems or typed,
+                                     bool(types & preferred_codes)))
     return out
 
 
