@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import pandas as pd
+import pytest
 from fhir_fixtures import example  # noqa: F401
 
 from msc_interop.fhir import read_fhir, write_fhir
@@ -203,6 +204,34 @@ def test_a_posted_patients_bsn_or_country_typed_national_id_is_never_pseudonymis
         study, report = read_fhir([_transaction(tmp_path, "11111111-1111-4111-8111-111111111111", patient)],
                                   enrolment=keyed)
         assert list(study["DM"]["USUBJID"]) == [f"S1-{subjid}"] and not report.rejects
+
+
+@pytest.mark.parametrize(("type_system", "code"), [
+    ("http://hl7.org/fhir/v2/0203", "SS"),  # an STU3-era export: table 0203 under its STU3 URI
+    ("http://terminology.hl7.org/CodeSystem/v2-0203", "VS"),  # a VISA number
+    ("http://terminology.hl7.org/CodeSystem/v2-0203", "BCT"),  # a birth certificate
+])
+def test_a_posted_patients_state_issued_identifier_is_never_pseudonymised(tmp_path: Path, type_system: str,
+                                                                          code: str) -> None:
+    """Review (session 29): identifier types were recognised under the THO URI of table 0203 only, so an SSN typed
+    with the STU3 URI http://hl7.org/fhir/v2/0203 was pseudonymised; and the table's other documents a state
+    issues to a person (VISA, birth certificate, ...) were not listed. The MRN is taken, whatever the order."""
+    key = "a secret of at least sixteen bytes"
+    state = {"system": "urn:oid:9.9.9", "value": "078-05-1120", "type": {"coding": [{"system": type_system,
+                                                                                    "code": code}]}}
+    mr = {"system": "https://hospital.example/mrn", "value": "MRN-42"}
+    subjid = hmac.new(key.encode(), b"MRN-42", hashlib.sha256).hexdigest()[:16].upper()
+    for order in ([state, mr], [mr, state]):
+        keyed = load_enrolment("S1", environ={"MSC_PSEUDONYM_KEY": key})
+        study, report = read_fhir([_transaction(tmp_path, "11111111-1111-4111-8111-111111111111",
+                                                {"resourceType": "Patient", "identifier": order})], enrolment=keyed)
+        assert list(study["DM"]["USUBJID"]) == [f"S1-{subjid}"] and not report.rejects
+    alone = load_enrolment("S1", environ={"MSC_PSEUDONYM_KEY": key})
+    study, report = read_fhir([_transaction(tmp_path, "11111111-1111-4111-8111-111111111111",
+                                            {"resourceType": "Patient", "identifier": [state]})], enrolment=alone)
+    assert "DM" not in study.datasets or study["DM"].empty
+    [reason] = [x.reason for x in report.rejects if x.form == "Patient"]
+    assert "urn:oid:9.9.9 (a national identifier: never used)" in reason and "078-05-1120" not in reason
 
 
 def test_a_posted_patient_takes_the_study_subject_identifier_of_its_research_subject(tmp_path: Path) -> None:

@@ -235,7 +235,8 @@ def identifiers_of(res: dict[str, Any]) -> list[PatientIdentifier]:
     if isinstance(idents, dict):
         idents = [idents]
     conf = mappings.fhir_identity()["national_identifiers"]
-    national_systems, type_system, type_codes = set(conf["systems"]), conf["type_system"], set(conf["type_codes"])
+    national_systems, type_codes = set(conf["systems"]), set(conf["type_codes"])
+    type_systems = set(conf["type_systems"])  # (table 0203's THO URI and its STU3 one)
     prefixes, preferred_codes = tuple(conf.get("type_code_prefixes", ())), set(conf.get("preferred_type_codes", ()))
     out = []
     for i in idents if isinstance(idents, list) else ():
@@ -243,7 +244,7 @@ def identifiers_of(res: dict[str, Any]) -> list[PatientIdentifier]:
             continue
         system = i.get("system") if isinstance(i.get("system"), str) else ""
         codings = (i.get("type") or {}).get("coding") if isinstance(i.get("type"), dict) else None
-        types = {c.get("code") for c in codings if isinstance(c, dict) and c.get("system") == type_system
+        types = {c.get("code") for c in codings if isinstance(c, dict) and c.get("system") in type_systems
                  and isinstance(c.get("code"), str)} if isinstance(codings, list) else set()
         typed = bool(types & type_codes) or any(t.startswith(prefixes) for t in types)  # (NNCHN, NNDNK ...)
         out.append(PatientIdentifier(system, i["value"], system in national_systems or typed,
