@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from conftest import EXAMPLE
-from msc_interop.errors import InputError
+from msc_interop.errors import InputError, StudyDefinitionError
 from msc_interop.records import read_records
 from msc_interop.records.workbook import cell_text
 from msc_interop.sdtm.build import build_study
@@ -109,6 +109,9 @@ def test_formatted_cells_read_as_shown(tmp_path):
     (datetime.datetime(2004, 10, 1), "d-mmm-yy", "2004-10-01"),
     (datetime.datetime(2004, 10, 1, 8, 30), "yyyy-mm-dd hh:mm", "2004-10-01T08:30"),
     (datetime.time(8, 30), "h:mm", "08:30"),
+    # a date-time formatted to show only its time reads in full (a note names it: hidden_date_notes)
+    (datetime.datetime(2009, 9, 30, 8, 38), "hh:mm", "2009-09-30T08:38"),
+    (datetime.datetime(2009, 9, 30, 20, 38), "h:mm AM/PM", "2009-09-30T20:38"),
     ("1.5", "0.00", "1.5"),  # text stays as typed
     (1, "00", "01"),  # a zero-padded whole number shows its leading zeros: site 01
     (7, "000", "007"),
@@ -121,6 +124,56 @@ def test_formatted_cells_read_as_shown(tmp_path):
 ])
 def test_cell_text_follows_the_number_format(value, fmt, text):
     assert cell_text(value, fmt) == text
+
+
+@pytest.mark.parametrize(("value", "fmt", "text"), [
+    (datetime.datetime(2009, 9, 30, 8, 38), "hh:mm", "08:38"),
+    (datetime.datetime(2009, 9, 30, 20, 38), "h:mm AM/PM", "20:38"),
+    (datetime.datetime(2009, 9, 30, 20, 38), '[$-409]h:mm AM/PM;@', "20:38"),
+    (datetime.datetime(2009, 9, 30, 8, 38, 15), "hh:mm:ss", "08:38:15"),
+    (datetime.datetime(2009, 9, 30, 8, 38, 15), "mm:ss", "08:38:15"),
+    (datetime.datetime(2009, 9, 30, 0, 0), "hh:mm", "00:00"),
+    (datetime.time(8, 38), "hh:mm", "08:38"),
+    # a format that shows a date shows it: the date-time reads in full (and is no clock time)
+    (datetime.datetime(2009, 9, 30, 8, 38), "yyyy-mm-dd hh:mm", "2009-09-30T08:38"),
+    (datetime.datetime(2009, 9, 30, 8, 38), "d-mmm hh:mm", "2009-09-30T08:38"),
+    (datetime.datetime(2009, 9, 30, 8, 38), "m/d h:mm", "2009-09-30T08:38"),
+    (datetime.datetime(2009, 9, 1), "mmm", "2009-09"),  # mmm alone: a month, not minutes
+    ("08:38", "@", "08:38"),
+])
+def test_time_field_takes_the_time_shown(value, fmt, text):
+    """In a time field (a vital sign's or ECG's `time`), a date-time formatted to show only its time (hh:mm,
+    h:mm AM/PM) reads as the time shown (24-hour, as a CSV holds it)."""
+    assert cell_text(value, fmt, time_field=True) == text
+
+
+def test_time_only_format(tmp_path):
+    """labs: WBC's collection_datetime holds 2009-09-30 08:38 but is formatted hh:mm (Excel shows 08:38): read in
+    full (nothing lost, as a date whose format hides its day), with a note naming the sheet, column and cell; RBC's
+    holds only the time 08:38 (no date typed): not a date, the row is rejected naming the sheet row and column.
+    vital_signs: a `time` cell holding the date and time 2009-09-30 08:58 formatted h:mm AM/PM or hh:mm (Excel
+    shows 8:58 AM, 08:58) takes the time shown, joined to the row's date as from a CSV (the row was rejected:
+    the date-time is no hh:mm), and a note names the cells whose date is not read."""
+    def edit(wb):
+        _cell(wb["labs"], 2, "collection_datetime", datetime.datetime(2009, 9, 30, 8, 38), "hh:mm")
+        _cell(wb["labs"], 3, "collection_datetime", datetime.time(8, 38), "hh:mm")
+        _cell(wb["vital_signs"], 2, "time", datetime.datetime(2009, 9, 30, 8, 58), "h:mm AM/PM")
+        _cell(wb["vital_signs"], 3, "time", datetime.datetime(2009, 9, 30, 8, 58), "hh:mm")
+
+    study, report = build_study(read_records(_book(tmp_path, edit, forms=("subjects", "exposures", "labs",
+                                                                           "vital_signs"))))
+    lb = study["LB"].set_index("LBTESTCD")["LBDTC"]
+    assert lb.to_dict() == {"WBC": "2009-09-30T08:38", "PLAT": "2009-09-30T08:38"}
+    assert [(r.file, r.row, r.field, r.value) for r in report.sorted()] == [
+        ("records.xlsx[labs]", 3, "collection_datetime", "08:38")]
+    vs = study["VS"].set_index("VSTESTCD")["VSDTC"]
+    assert vs.to_dict() == {"SYSBP": "2009-09-30T08:58", "DIABP": "2009-09-30T08:58", "PULSE": "2009-09-30T08:58"}
+    lab_notes = [n for n in report.notes if n.startswith("records.xlsx[labs] column 'collection_datetime': ")]
+    assert len(lab_notes) == 1 and "1 date cell(s) formatted to show only a time" in lab_notes[0]
+    assert "cell C2, format 'hh:mm', shows 08:38, reads 2009-09-30T08:38" in lab_notes[0]
+    vs_notes = [n for n in report.notes if n.startswith("records.xlsx[vital_signs] column 'time': ")]
+    assert len(vs_notes) == 1 and "2 time cell(s)" in vs_notes[0] and "(D2, D3; first: cell D2" in vs_notes[0]
+    assert "holds 2009-09-30T08:58, reads 08:58" in vs_notes[0]
 
 
 def test_merged_header_names_the_sheet_and_cells(tmp_path):
@@ -192,35 +245,90 @@ def test_zero_padded_site_reads_as_shown(tmp_path):
     assert not report.rejects
 
 
+def _definition_sheets(wb: openpyxl.Workbook) -> None:
+    """study.yaml of the example as sheets study, sites, arms and visits."""
+    definition = yaml.safe_load((EXAMPLE / "study.yaml").read_text())
+    study = wb.create_sheet("study")
+    study.append(["field", "value"])
+    for key in ("studyid", "title", "protocol", "sponsor", "timezone"):
+        study.append([key, definition[key]])
+    sites = wb.create_sheet("sites")
+    sites.append(["siteid", "name", "city", "country"])
+    for site in definition["sites"]:
+        sites.append([site["siteid"], site["name"], site["city"], site["country"]])
+    arms = wb.create_sheet("arms")
+    arms.append(["armcd", "arm"])
+    for arm in definition["arms"]:
+        arms.append([arm["armcd"], arm["arm"]])
+    visits = wb.create_sheet("visits")
+    columns = ["visitnum", "visit", "protocol_day", "window_before", "window_after", "epoch"]
+    visits.append([*columns, "aliases"])
+    for visit in definition["visits"]:
+        visits.append([visit.get(c) for c in columns] + ["; ".join(visit.get("aliases", []))])
+
+
+def _sheets_only(tmp_path: Path, edit: Callable[[openpyxl.Workbook], None]) -> Path:
+    """The workbook of _book with the study definition as sheets (edited by `edit`), no study.yaml beside it."""
+    def with_definition(wb):
+        _definition_sheets(wb)
+        edit(wb)
+
+    book = _book(tmp_path, with_definition)
+    (tmp_path / "study.yaml").unlink()
+    return book
+
+
 def test_zero_padded_site_in_a_sites_sheet(tmp_path):
     """The study definition given as sheets: a site 1 formatted 00 in the sites sheet is site 01, as the
     subjects' site_id 01 of the same format."""
     def edit(wb):
-        definition = yaml.safe_load((EXAMPLE / "study.yaml").read_text())
-        study = wb.create_sheet("study")
-        study.append(["field", "value"])
-        for key in ("studyid", "title", "protocol", "sponsor", "timezone"):
-            study.append([key, definition[key]])
-        sites = wb.create_sheet("sites")
-        sites.append(["siteid", "name", "city", "country"])
-        sites.append([1, "Nanjing Drum Tower Hospital", "Nanjing", "CHN"])
-        sites.cell(2, 1).number_format = "00"
-        arms = wb.create_sheet("arms")
-        arms.append(["armcd", "arm"])
-        for arm in definition["arms"]:
-            arms.append([arm["armcd"], arm["arm"]])
-        visits = wb.create_sheet("visits")
-        columns = ["visitnum", "visit", "protocol_day", "window_before", "window_after", "epoch"]
-        visits.append([*columns, "aliases"])
-        for visit in definition["visits"]:
-            visits.append([visit.get(c) for c in columns] + ["; ".join(visit.get("aliases", []))])
+        wb["sites"].cell(2, 1).value = 1
+        wb["sites"].cell(2, 1).number_format = "00"
         _cell(wb["subjects"], 2, "site_id", 1, "00")
 
-    book = _book(tmp_path, edit)
-    (tmp_path / "study.yaml").unlink()
-    study, report = build_study(read_records(book))
+    study, report = build_study(read_records(_sheets_only(tmp_path, edit)))
     assert study["DM"]["SITEID"].tolist() == ["01"]
     assert not report.rejects
+
+
+def test_definition_sheets_read_dates_as_shown(tmp_path):
+    """A date in a definition sheet reads as a form's date cell does, ISO 8601 as shown, not the stored
+    date-time's str() (2020-01-05 00:00:00): the protocol typed 2020-01-05, a site name that Excel turned into a
+    date-time, a visit alias typed Jan-20 (mmm-yy: the partial date 2020-01). An arm typed 50% (0.5, format 0%)
+    is 50% (these are texts: no unit cell takes the %). The visits' numbers stay numbers (visitnum 7 formatted
+    0.0 is 7, not the text 7.0)."""
+    def edit(wb):
+        wb["arms"].cell(2, 2).value = 0.5
+        wb["arms"].cell(2, 2).number_format = "0%"
+        wb["study"].cell(4, 2).value = datetime.datetime(2020, 1, 5)
+        wb["study"].cell(4, 2).number_format = "yyyy-mm-dd"
+        assert wb["study"].cell(4, 1).value == "protocol"
+        wb["sites"].cell(2, 2).value = datetime.datetime(2020, 1, 5, 8, 30)
+        wb["sites"].cell(2, 2).number_format = "d-mmm-yy h:mm"
+        visits = wb["visits"]
+        assert visits.cell(8, 2).value == "YEAR 6"
+        visits.cell(8, 7).value = datetime.datetime(2020, 1, 1)
+        visits.cell(8, 7).number_format = "mmm-yy"
+        visits.cell(8, 1).number_format = "0.0"
+
+    definition = read_records(_sheets_only(tmp_path, edit)).definition
+    assert definition["protocol"] == "2020-01-05"
+    assert definition["sites"][0]["name"] == "2020-01-05T08:30"
+    assert definition["visits"][6]["aliases"] == ["2020-01"]
+    assert definition["arms"][0]["arm"] == "50%"
+    assert definition["visits"][6]["visitnum"] == 7 and not isinstance(definition["visits"][6]["visitnum"], str)
+
+
+@pytest.mark.parametrize("day", [7.5, "abc"])
+def test_definition_sheet_day_not_a_whole_number(tmp_path, day):
+    """A visit's protocol_day of 7.5 (or text) in the visits sheet is refused naming the visit and field (exit 2),
+    not cut to day 7 (nor a Python error)."""
+    def edit(wb):
+        wb["visits"].cell(3, 3).value = day
+
+    with pytest.raises(StudyDefinitionError, match=r"(?s)records\.xlsx \(sheets study/sites/arms/visits\).*"
+                                                   r"visits/1/protocol_day: .* is not of type 'integer'"):
+        read_records(_sheets_only(tmp_path, edit))
 
 
 def test_text_na_in_a_date_rejects_the_row(tmp_path):

@@ -32,11 +32,11 @@ from msc_interop.records.csv_text import PreparsedFile, read_csv_text
 from msc_interop.records.subject_share import SubjectShare
 from msc_interop.records.table_check import CellProblem, check_rows
 from msc_interop.records.unread import UNREAD, report_unread_files, report_unread_sheets
-from msc_interop.records.value_checks import control_problems, date_problems, plausible_bounds
+from msc_interop.records.value_checks import control_problems, date_problems, plausible_bounds, time_fields
 from msc_interop.records.workbook import (
     check_merged,
+    definition_values,
     hidden_date_notes,
-    padded_values,
     percent_cells,
     percent_units,
     read_sheets,
@@ -459,6 +459,7 @@ def _read_workbook(path: Path, rejects: RejectReport) -> tuple[dict[str, pd.Data
                                      for k, v in raw_sheets.items()}, _forms(), rejects)
     sheets = {k.strip().lower(): (k.strip(), v) for k, v in raw_sheets.items()}
     tables, files, problems = {}, {}, {}
+    root = mappings.schema("records")
     for form in _forms():
         if form not in sheets:
             continue
@@ -469,11 +470,13 @@ def _read_workbook(path: Path, rejects: RejectReport) -> tuple[dict[str, pd.Data
             df, percent, hidden = pd.DataFrame(), pd.DataFrame(), []
         else:
             names = _header_names(sheet.values.iloc[0].tolist(), where)
+            normal, times = _normalize_header(names), time_fields(root["$defs"][form])
             body, formats = sheet.values.iloc[1:].reset_index(drop=True), sheet.formats.iloc[1:].reset_index(drop=True)
-            df = pd.DataFrame({n: shown_text(body[c], formats[c]) for n, c in zip(names, body.columns, strict=True)})
+            df = pd.DataFrame({n: shown_text(body[c], formats[c], k in times)
+                               for n, k, c in zip(names, normal, body.columns, strict=True)})
             percent = pd.DataFrame({n: percent_cells(body[c], formats[c])
-                                    for n, c in zip(_normalize_header(names), body.columns, strict=True)})
-            hidden = hidden_date_notes(body, formats, _normalize_header(names), where)
+                                    for n, c in zip(normal, body.columns, strict=True)})
+            hidden = hidden_date_notes(body, formats, normal, where, times)
         # a wholly empty row holds no record (a CSV's blank line, which pandas skips): drop it, keep the
         # sheet row numbers of the others (header = row 1)
         filled = df.ne("").any(axis=1).to_numpy() if len(df.columns) else np.zeros(len(df), dtype=bool)
@@ -485,8 +488,13 @@ def _read_workbook(path: Path, rejects: RejectReport) -> tuple[dict[str, pd.Data
         tables[form] = table
     definition = None
     if {"study", "sites", "arms", "visits"} <= set(sheets):
-        # a site 01 (1 formatted 00) as shown, as its subjects' site_id reads; visits' numbers stay numbers
-        shown = {k: padded_values(sheets[k][1]) if k != "visits" else sheets[k][1].values
+        # each cell as shown, as a form's cells read (a site 1 formatted 00 is 01, as its subjects' site_id; a date
+        # 2020-01-05); the visits' numbers and days stay numbers
+        visit_props = mappings.schema("study_definition")["properties"]["visits"]["items"]["properties"]
+        header = [] if sheets["visits"][1].values.empty else _normalize_header(
+            sheets["visits"][1].values.iloc[0].tolist())
+        numbers = [i for i, n in enumerate(header) if visit_props.get(n, {}).get("type") in ("number", "integer")]
+        shown = {k: definition_values(sheets[k][1], numbers if k == "visits" else ())
                  for k in ("study", "sites", "arms", "visits")}
         definition = _definition_from_sheets({k: _with_header(v.map(lambda x: np.nan if x is None else x),
                                                               f"{path.name}[{sheets[k][0]}]")
@@ -526,8 +534,8 @@ def _definition_from_sheets(sheets: dict[str, pd.DataFrame]) -> dict[str, Any]:
     for v in rows("visits"):
         v = dict(v)
         for k in ("protocol_day", "window_before", "window_after"):
-            if k in v:
-                v[k] = int(v[k])
+            if isinstance(v.get(k), float) and v[k].is_integer():  # (a column with an empty cell reads as floats)
+                v[k] = int(v[k])  # others (7.5, text) are left for the schema to refuse, not cut to a whole day
         if "aliases" in v:
             v["aliases"] = [a.strip() for a in str(v["aliases"]).split(";") if a.strip()]
         visits.append(v)

@@ -19,6 +19,7 @@ from msc_interop.distinct import per_distinct
 from msc_interop.records.table_check import CellProblem, DistinctColumn
 
 DATE_DEFS = ("#/$defs/partial_date", "#/$defs/partial_datetime")
+TIME_DEF = "#/$defs/clock_time"  # a clock time of its own (a vital sign's or ECG's `time`), joined to a date
 CONTROL = r"[\x00-\x1f\x7f-\x9f]"  # C0 (tab, line breaks, ...), DEL and C1: invisible, and SDTM cannot hold them
 EARLIEST = "1900-01-01"
 _DATE_FORMS = ("ISO 8601 YYYY-MM-DD, optionally Thh:mm; partial YYYY-MM or YYYY; UN for an unknown day or "
@@ -69,6 +70,12 @@ def _date_reason(col: str, value: str) -> str:
     if value == "":
         return ""
     return f"'{col}' is not a valid date: {dates.collected_problem(value) or 'not a date'} ({_DATE_FORMS})"
+
+
+def time_fields(row_schema: Mapping[str, Any]) -> frozenset[str]:
+    """The columns of a row schema that hold a clock time of their own (a `$ref` to the records schema's
+    clock_time)."""
+    return frozenset(c for c, prop in row_schema.get("properties", {}).items() if prop.get("$ref") == TIME_DEF)
 
 
 def plausible_bounds(definition: Mapping[str, Any], today: dt.date | None = None) -> tuple[str, str]:

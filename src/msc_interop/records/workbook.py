@@ -1,9 +1,11 @@
 """Read the sheets of an XLSX workbook as the data manager sees them. pandas' read_excel gives a cell's stored value
 only: 65% is 0.65, a month typed Oct-04 is the date 2004-10-01, 1.50 is 1.5. Here each cell's number format is
 read too and the text is what the cell shows where it matters (docs: README, "Study records"): a percent is the
-number shown, a date typed without its day is a partial date (one that holds a day keeps it, noted), a
-fixed-decimal number keeps its decimals, a zero-padded whole number its leading zeros (a site 01). A merged range
-in a form's sheet stops the read (its cells but the first read empty: a column, or values, would be lost).
+number shown, a date typed without its day is a partial date (one that holds a day keeps it, noted), a date-time
+shown as a time only reads in full (noted) but in a time field (the time shown, its date noted), a
+fixed-decimal number keeps its decimals, a zero-padded whole number its leading zeros (a site 01). The study
+definition's sheets read so too (a date as ISO 8601). A merged range in a form's sheet stops the read (its cells
+but the first read empty: a column, or values, would be lost).
 
 openpyxl's read-only sheet parser is used directly: one pass gives the values, the style of each cell and the
 merged ranges (which a read-only worksheet does not expose); the text is made per distinct (value, format).
@@ -14,6 +16,7 @@ from __future__ import annotations
 import datetime
 import functools
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -120,23 +123,29 @@ def _cell_value(sheet: Sheet, row: int, col: int) -> Any:
     return sheet.values.iat[row - 1, col - 1] if inside else None
 
 
-def padded_values(sheet: Sheet) -> pd.DataFrame:
-    """The sheet's values with each whole number in a zero-padded format as the text shown (1 in 00 is 01), the
-    others as stored: a site 01 in a sites sheet matches its subjects' site_id 01 (a small sheet: cell by cell)."""
+def shown_text(values: pd.Series, formats: pd.Series, time_field: bool = False) -> pd.Series:
+    """A column's cells as the text they show (cell_text), made once per distinct (value, format)."""
+    both = pd.DataFrame({"value": values.to_numpy(), "format": formats.to_numpy()}, index=values.index)
+    return per_distinct_rows(lambda d: pd.Series([cell_text(v, f, time_field) for v, f in
+                                                  zip(d["value"], d["format"], strict=True)], dtype=object), both)
+
+
+def definition_values(sheet: Sheet, keep_numbers: Collection[int] = ()) -> pd.DataFrame:
+    """A definition sheet's (study, sites, arms, visits) cells as the text they show, as a form's cells read (a
+    site 1 formatted 00 is 01, a date 2020-01-05, not the stored 2020-01-05 00:00:00; a percent with its %, as
+    these are texts with no unit cell), empty cells None; the numbers of the columns `keep_numbers` (a visit's
+    number and days) stay numbers (a small sheet: cell by cell)."""
+    def shown(v: Any, f: str, keep: bool) -> Any:
+        if v is None or (keep and _is_number(v)):
+            return v
+        return cell_text(v, f) + ("%" if _is_number(v) and _section(f, v < 0).percent else "")
+
     out = sheet.values.copy()
     for column in out.columns:
-        out[column] = pd.Series([cell_text(v, f) if _is_number(v) and _section(f, v < 0).width > 1 else v
+        out[column] = pd.Series([shown(v, f, column in keep_numbers)
                                  for v, f in zip(sheet.values[column], sheet.formats[column], strict=True)],
                                 index=out.index, dtype=object)
     return out
-
-
-def shown_text(values: pd.Series, formats: pd.Series) -> pd.Series:
-    """A column's cells as the text they show (cell_text), made once per distinct (value, format)."""
-    both = pd.DataFrame({"value": values.to_numpy(), "format": formats.to_numpy()}, index=values.index)
-    return per_distinct_rows(lambda d: pd.Series([cell_text(v, f) for v, f in zip(d["value"], d["format"],
-                                                                                   strict=True)], dtype=object),
-                             both)
 
 
 def percent_cells(values: pd.Series, formats: pd.Series) -> pd.Series:
@@ -147,20 +156,23 @@ def percent_cells(values: pd.Series, formats: pd.Series) -> pd.Series:
                                                  dtype=bool), both)
 
 
-def cell_text(value: Any, fmt: str) -> str:
+def cell_text(value: Any, fmt: str, time_field: bool = False) -> str:
     """A cell's text: a number shown as a percent is the number shown (0.65 in 0% is 65); a number in a
     fixed-decimal format has at least those decimals (1.5 in 0.00 is 1.50; digits typed beyond them are kept, not
     rounded away); a whole number in a zero-padded format (00, 000) has its leading zeros (1 in 00 is 01); a date
     typed without its day is a partial date (Oct-04: 2004-10; a year only: 2004), but a date holding more than
-    typing the shown text stores (a day, a time: hidden_date_cells) reads in full, as nothing may be lost. Else as
-    a CSV would hold it: a midnight date-time is a date, a time cell a clock time (hh:mm, :ss when it has
-    seconds)."""
+    typing the shown text stores (a day, a time: hidden_date_notes) reads in full, as nothing may be lost; so does
+    a date-time formatted to show only its time (hh:mm), except in a `time_field` (a clock time of its own), which
+    takes the time shown. Else as a CSV would hold it: a midnight date-time is a date, a time cell a clock time
+    (hh:mm, :ss when it has seconds)."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     if isinstance(value, datetime.time):
         return _clock(value)
     if isinstance(value, datetime.date):
         ts = pd.Timestamp(value)
+        if time_field and _time_only(fmt):
+            return _clock(ts.time())
         shows = _date_shows(fmt)
         if shows == "year" and not _hides_more(ts, shows):
             return f"{ts.year:04d}"
@@ -185,38 +197,54 @@ def _hides_more(ts: pd.Timestamp, shows: str) -> bool:
     return ts != first
 
 
-def hidden_date_cells(values: pd.Series, formats: pd.Series) -> pd.Series:
-    """Which cells of a column hold a date whose format shows no day though it holds one (or a time): cell_text
-    reads them in full."""
-    both = pd.DataFrame({"value": values.to_numpy(), "format": formats.to_numpy()}, index=values.index)
-    return per_distinct_rows(lambda d: pd.Series([_hidden(v, f) for v, f in zip(d["value"], d["format"], strict=True)],
-                                                 dtype=bool), both)
-
-
-def _hidden(value: Any, fmt: str) -> bool:
+def _hidden(value: Any, fmt: str, time_field: bool) -> str:
+    """What a date cell's format hides of its value: "day" (a format showing no day, a date holding a day or time
+    read in full), "date" (a format showing only a time, a date-time read in full) or "dropped" (the same in a
+    time field: the time shown is read, not the date); "" when it hides nothing."""
     if not isinstance(value, datetime.date):
-        return False
+        return ""
+    if _time_only(fmt):  # (openpyxl gives a time, not a date, for a value with no date: below 1)
+        return "dropped" if time_field else "date"
     shows = _date_shows(fmt)
-    return shows != "day" and _hides_more(pd.Timestamp(value), shows)
+    return "day" if shows != "day" and _hides_more(pd.Timestamp(value), shows) else ""
 
 
-def hidden_date_notes(body: pd.DataFrame, formats: pd.DataFrame, names: list[str], where: str) -> list[str]:
-    """A note per column of `body` (the sheet's cells below the header, columns in sheet order) with dates read in
-    full though their format shows no day, naming the column and the first such cell: the data manager sees a
-    month (Mar-09) where the file gets a day and time (2009-03-28T09:52)."""
+_HIDDEN_NOTES = {
+    "day": ("date cell(s) formatted to show no day hold a day or time, read in full, not as the partial date "
+            "shown", "if only the month or year is known, type it as text (2009-03)"),
+    "date": ("date cell(s) formatted to show only a time hold a date as well, read in full, not as the time shown",
+             "check the date and give the cells a format that shows it (yyyy-mm-dd hh:mm)"),
+    "dropped": ("time cell(s) formatted to show only a time hold a date as well: the time shown is read, not the "
+                "date, which is the row's date cell", "check that the row's date is the one meant"),
+}
+
+
+def hidden_date_notes(body: pd.DataFrame, formats: pd.DataFrame, names: list[str], where: str,
+                      time_fields: Collection[str] = ()) -> list[str]:
+    """A note per column of `body` (the sheet's cells below the header, columns in sheet order) and kind of what
+    the format of its date cells hides (_hidden), naming the column, the cells and the first one: the data manager
+    sees a month (Mar-09) or a time (09:52) where the file gets a day and time (2009-03-28T09:52); in a time field
+    (`time_fields`) sees a time that is read where the cell also holds a date that is not."""
     notes = []
     for name, column in zip(names, body.columns, strict=True):
-        if all(_date_shows(f) == "day" for f in pd.unique(formats[column])):
-            continue  # (no format of the column hides a day: nothing to look at)
-        mask = hidden_date_cells(body[column], formats[column]).to_numpy()
-        if not mask.any():
-            continue
-        first = int(np.flatnonzero(mask)[0])
-        value, fmt = body[column].iat[first], formats[column].iat[first]
-        notes.append(f"{where} column '{name}': {int(mask.sum())} date cell(s) formatted to show no day hold a day or "
-                     f"time, read in full, not as the partial date shown (first: cell {get_column_letter(column + 1)}"
-                     f"{first + 2}, format '{fmt}', reads {cell_text(value, fmt)}); if only the month or year is "
-                     "known, type it as text (2009-03)")
+        if all(_date_shows(f) == "day" and not _time_only(f) for f in pd.unique(formats[column])):
+            continue  # (no format of the column hides a day or a date: nothing to look at)
+        time_field = name in time_fields
+        both = pd.DataFrame({"value": body[column].to_numpy(), "format": formats[column].to_numpy()})
+        kinds = per_distinct_rows(lambda d, t=time_field: pd.Series(
+            [_hidden(v, f, t) for v, f in zip(d["value"], d["format"], strict=True)], dtype=object), both).to_numpy()
+        for kind, (what, advice) in _HIDDEN_NOTES.items():
+            rows = np.flatnonzero(kinds == kind)
+            if not len(rows):
+                continue
+            letter = get_column_letter(column + 1)
+            cells = ", ".join(f"{letter}{r + 2}" for r in rows[:5]) + (f" and {len(rows) - 5} more"
+                                                                       if len(rows) > 5 else "")
+            value, fmt = body[column].iat[rows[0]], formats[column].iat[rows[0]]
+            shown = "" if kind == "day" else f"shows {_clock(pd.Timestamp(value).time())}, "
+            held = f"holds {cell_text(value, fmt)}, " if kind == "dropped" else ""
+            notes.append(f"{where} column '{name}': {len(rows)} {what} ({cells}; first: cell {letter}{rows[0] + 2}, "
+                         f"format '{fmt}', {shown}{held}reads {cell_text(value, fmt, time_field)}); {advice}")
     return notes
 
 
@@ -266,6 +294,18 @@ def _section(fmt: str, negative: bool) -> _Section:
     padded = re.fullmatch(r"\s*(0+)\s*", part)
     return _Section("%" in part, decimals.group(1).count("0") if decimals else 0,
                     len(padded.group(1)) if padded else 0)
+
+
+@functools.lru_cache(maxsize=256)
+def _time_only(fmt: str) -> bool:
+    """Whether a date format shows a time of day and no part of the date (hh:mm, h:mm AM/PM, mm:ss): an m is
+    a minute after an h or before an s, else a month."""
+    part = re.sub(r"am/pm|a/p", "", _sections(fmt)[0].lower())
+    if any(c in part for c in "dye") or not any(c in part for c in "hs"):
+        return False
+    units = [u[0] for u in re.findall(r"h+|m+|s+", part)]
+    return all(u != "m" or (i > 0 and units[i - 1] == "h") or (i + 1 < len(units) and units[i + 1] == "s")
+               for i, u in enumerate(units))
 
 
 @functools.lru_cache(maxsize=256)
