@@ -52,6 +52,7 @@ def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool,
     from msc_interop.forked import Forked, ForkedFailure, can_fork
     from msc_interop.runtime import gc_frozen
     from msc_interop.sdtm.define import define_document
+    from msc_interop.sdtm.define_documents import place_documents
     from msc_interop.sdtm.formats import check_fits, dataset_file_name, text_encoding_of, write_study
     from msc_interop.sdtm.split import DEFAULT_MAX_FILE_SIZE, remove_stale_pieces, split_study
     from msc_interop.stale_outputs import sdtm_not_written_here
@@ -72,7 +73,7 @@ def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool,
     def folder_files(fmt: str) -> dict[str, Path]:
         return {n: outdir / fmt / dataset_file_name(n, fmt) for n in study.names}
 
-    def define_of(fmt: str) -> tuple[bytes, list[str]] | None:
+    def define_of(fmt: str) -> tuple[bytes, list[str], list[tuple[str, str, str]]] | None:
         return define_document(study, dataset_format=fmt, created=stamp, split=split if fmt == "xpt" else None,
                                xpt_encoding=lambda name: text_encoding_of(study, name, xpt_encoding)
                                ) if define and fmt in ("xpt", "json") else None
@@ -127,6 +128,9 @@ def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool,
                     write_bytes_atomic(outdir / fmt / "define.xml", documents[fmt][0])
                     said += [n for n in documents[fmt][1] if n not in said]
                     written.append(outdir / fmt / "define.xml")
+                    placed, placing = place_documents(study, documents[fmt][2], outdir / fmt, written)
+                    written += placed  # the package's aCRF beside the define.xml that cites it
+                    said += placing
     said += remove_stale_pieces(written)
     said += sdtm_not_written_here(outdir, formats, written)
     if notes is not None:

@@ -1,5 +1,5 @@
 """define.xml's LB value-level metadata reads each test's distinct values from the columns' codes
-(define._distinct_per_test); what it measures must be what each test's own rows give (the former groupby)."""
+(define_model.distinct_per_test); what it measures must be what each test's own rows give (the former groupby)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from msc_interop.distinct import shared_columns
-from msc_interop.sdtm.define import _distinct_per_test
+from msc_interop.sdtm.define_model import distinct_per_test as _distinct_per_test
 from msc_interop.sdtm.define_model import nonempty_text, numeric_shape
 
 

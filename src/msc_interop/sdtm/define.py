@@ -14,9 +14,11 @@ The document describes the data actually present, not just the standard:
 For an existing SDTM package converted between formats (StudyMeta.package, sdtm/package.py) the document
 states what the package states and nothing msc-interop would claim of data it built: the package's SDTMIG and
 CT versions (no CT def:Standard when the package names none), its variable order, labels and lengths, the
-origins, methods and comments of its own define.xml (sdtm/package_origins.py); no MethodDef or def:Origin from
-msc-interop's own derivations (a USUBJID of 01-701-1015 is not STUDYID-SITEID-SUBJID); a value outside a
-non-extensible codelist is listed without an NCI code and reported in `notes` instead of refusing the document.
+origins, methods and comments of its own define.xml (sdtm/package_origins.py: of its variables, datasets and
+value-level items; its def:AnnotatedCRF, whose document is copied beside the define.xml written:
+sdtm/define_documents.py); no MethodDef or def:Origin from msc-interop's own derivations (a USUBJID of
+01-701-1015 is not STUDYID-SITEID-SUBJID); a value outside a non-extensible codelist is listed without an NCI
+code and reported in `notes` instead of refusing the document.
 
 Output is deterministic: the same Study and the same `created` give a byte-identical file.
 """
@@ -29,20 +31,21 @@ from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from lxml import etree
 
 from msc_interop import mappings
 from msc_interop.atomic import write_bytes_atomic
-from msc_interop.distinct import column_codes, row_codes
+from msc_interop.distinct import row_codes
 from msc_interop.errors import MscInteropError, UnknownFormatError
+from msc_interop.sdtm.define_documents import place_documents
 from msc_interop.sdtm.define_methods import lab_result_method, method_text
 from msc_interop.sdtm.define_model import (
     ISO8601_KIND_PATTERNS,
     Shape,
     Variable,
     dataset_variables,
+    distinct_per_test,
     nonempty_text,
     numeric_shape,
     text_shape,
@@ -54,7 +57,7 @@ from msc_interop.sdtm.define_package import (
     unstated_ig_comment,
 )
 from msc_interop.sdtm.define_split import describe_pieces
-from msc_interop.sdtm.package_origins import SponsorWriter
+from msc_interop.sdtm.package_origins import SponsorDefine, SponsorItem, SponsorWriter
 from msc_interop.sdtm.split import Split, parent_of
 from msc_interop.study import Study
 from msc_interop.validate.define_versions import IG_NOT_STATED
@@ -156,7 +159,7 @@ class _Builder:
         self.package = getattr(study.meta, "package", None)  # an existing package: state only what it states
         self.notes: list[str] = []
         self.ct_standard = True
-        self.sponsor = SponsorWriter(self.package.leaves if self.package else {},
+        self.sponsor = SponsorWriter(self.package.define if self.package else SponsorDefine(),
                                      (f"LF.{ds}" for ds in study.names), self.notes)
 
     def collect_codelists(self, variables: dict[str, list[Variable]]) -> None:
@@ -216,12 +219,14 @@ class _Builder:
             _el(stds, _def("Standard"), {"OID": STD_CT, "Name": "CDISC/NCI", "Type": "CT", "PublishingSet": "SDTM",
                                          "Version": ct_version, "Status": "Final"})
         self.ct_standard = bool(ct_version)
+        self.sponsor.write_documents(mdv, (ODM_NS, DEF_NS))  # the package's aCRF (def:AnnotatedCRF) and others
 
         names = _dataset_order(study.names)
         variables = {ds: self.as_package_states(ds, dataset_variables(self.study, ds)) for ds in names}
         self.collect_codelists(variables)
         self.lab_value_level()
         self.supp_value_level()
+        self.sponsor.note_values_not_carried(names)
         # value lists and where clauses come before the item groups (Define-XML 2.1 element order)
         for oid in sorted(self.value_lists):
             mdv.append(self.value_lists[oid])
@@ -283,6 +288,7 @@ class _Builder:
             _def("IsNonStandard"): None if meta else "Yes",
             _def("HasNoData"): None if has_rows else "Yes",
             _def("ArchiveLocationID"): f"LF.{ds}" if has_rows else None,
+            _def("CommentOID"): self.sponsor.dataset_comment(ds),
         })
         parent = mappings.sdtm_domain(domain) if supp else None
         lay = self.package.layouts.get(ds) if self.package is not None else None
@@ -376,15 +382,17 @@ class _Builder:
         return ", ".join(used) or f"a variable of codelist {codelist}"
 
     def vlm_item(self, oid: str, name: str, shape: Shape, description: str, origin: tuple[str, str | None],
-                 ours: bool = True) -> None:
+                 ours: bool = True, sponsor: SponsorItem | None = None) -> None:
+        """A value-level ItemDef; `sponsor`: what the package's define.xml says of it (its origins win)."""
         e = etree.Element(_odm("ItemDef"), {"OID": oid, "Name": name})
         for k, val in _shape_attrs(shape).items():
             if val is not None:
                 e.set(k, val)
         e.set("SASFieldName", name)
         _description(e, description)
-        if self.package is None or not ours:  # a package's SUPP-- QORIG is its own; the LB origins are msc-interop's
-            _origin(e, *origin)
+        if (self.package is None or not ours) and not (sponsor and sponsor.origins):  # a package's SUPP-- QORIG is
+            _origin(e, *origin)  # its own, unless its define.xml says more; the LB origins are msc-interop's
+        self.sponsor.item_def(e, sponsor, (ODM_NS, DEF_NS))
         self.vlm_item_defs[oid] = e
 
     def value_list(self, ds: str, var: str) -> etree._Element:
@@ -403,7 +411,7 @@ class _Builder:
         if not tests:
             return
         read = [c for c in lb.columns if c in {"LBTEST", "LBLOINC", "LBSTRESU", "LBORRESU", *_LB_VLM}]
-        by_test = _distinct_per_test(lb, read)
+        by_test = distinct_per_test(lb, read)
         lab = mappings.lab_tests()
         for var in (v for v in _LB_VLM if v in lb.columns):
             vdef = known.get(var)
@@ -426,9 +434,11 @@ class _Builder:
                     description = f"{name} ({test}): result as collected, in {units or 'no unit'}{loinc_text}"
                     method = None
                 item_oid = f"IT.LB.{var}.{test}"
-                self.vlm_item(item_oid, var, shape, description, (origin, _ORIGIN_SOURCE.get(origin)))
+                sponsor = self.sponsor.value_item("LB", var, "LBTESTCD", test) if self.package else None
+                self.vlm_item(item_oid, var, shape, description, (origin, _ORIGIN_SOURCE.get(origin)), sponsor=sponsor)
                 ref = _el(vl, _odm("ItemRef"), {
-                    "ItemOID": item_oid, "OrderNumber": str(order), "Mandatory": "No", "MethodOID": method,
+                    "ItemOID": item_oid, "OrderNumber": str(order), "Mandatory": "No",
+                    "MethodOID": method or self.sponsor.method_oid(sponsor),
                     _def("HasNoData"): None if shape.has_data else "Yes",
                 })
                 _el(ref, _def("WhereClauseRef"), {"WhereClauseOID": self.where_clause("LB", "LBTESTCD", test)})
@@ -452,8 +462,11 @@ class _Builder:
                 origin = _QORIG.get(qorig, ("Collected", "Investigator"))
                 item_oid = f"IT.{ds}.QVAL.{qnam}"
                 label = _first(rows, "QLABEL") or qnam
-                self.vlm_item(item_oid, qnam, text_shape(nonempty_text(rows["QVAL"])), label, origin, ours=False)
+                sponsor = self.sponsor.value_item(ds, "QVAL", "QNAM", qnam) if self.package else None
+                self.vlm_item(item_oid, qnam, text_shape(nonempty_text(rows["QVAL"])), label, origin, ours=False,
+                              sponsor=sponsor)
                 method = self.add_method(ds, qnam, label) if origin[0] == "Derived" else None
+                method = method or self.sponsor.method_oid(sponsor)
                 ref = _el(vl, _odm("ItemRef"), {"ItemOID": item_oid, "OrderNumber": str(order), "Mandatory": "Yes",
                                                 "MethodOID": method})
                 _el(ref, _def("WhereClauseRef"), {"WhereClauseOID": self.where_clause(ds, "QNAM", qnam)})
@@ -481,52 +494,17 @@ def _first(df: pd.DataFrame | Mapping[str, pd.Series], col: str) -> str:
     return values[0] if values else ""
 
 
-def _signed_zeros(s: pd.Series) -> bool:
-    """Whether a float column holds -0.0 beside another zero (a value's sign counts in its define.xml Length)."""
-    if not pd.api.types.is_float_dtype(s):
-        return False
-    x = s.to_numpy(dtype="float64", na_value=np.nan)
-    zero = x == 0
-    return bool((zero & np.signbit(x)).any() and (zero & ~np.signbit(x)).any())
-
-
-def _distinct_per_test(lb: pd.DataFrame, columns: list[str]) -> dict[str, dict[str, pd.Series]]:
-    """Per LBTESTCD: the distinct values each of `columns` takes on that test's rows (what the value-level
-    metadata measures), from the columns' codes: the distinct (test, value) pairs, not a copy of each test's
-    rows (a million LB rows: ~0.4 s of define.xml's build)."""
-    test_codes, tests = column_codes(lb["LBTESTCD"])
-    tests = np.asarray(tests, dtype=object)
-    out: dict[str, dict[str, pd.Series]] = {str(t): {} for t in tests if isinstance(t, str) and t != ""}
-    for col in columns:
-        if _signed_zeros(lb[col]):  # -0.0 and 0.0 are one value to the codes, not to a test's own rows
-            for test, rows in lb[["LBTESTCD", col]].groupby("LBTESTCD", sort=True):
-                if isinstance(test, str) and test != "":
-                    out[test][col] = rows[col]
-            continue
-        codes, values = column_codes(lb[col])
-        width = max(len(values), 1)
-        pairs = pd.unique(test_codes.astype(np.int64) * width + codes)  # in order of appearance
-        of_test, of_value = pairs // width, pairs % width
-        order = np.argsort(of_test, kind="stable")
-        bounds = np.flatnonzero(np.diff(of_test[order])) + 1
-        for part in np.split(order, bounds) if len(order) else []:
-            test = tests[of_test[part[0]]]
-            if isinstance(test, str) and test != "":
-                out[str(test)][col] = pd.Series(pd.Series(values).to_numpy()[of_value[part]],
-                                                dtype=lb[col].dtype, name=col)
-    return out
-
-
 # --- public API -------------------------------------------------------------------------------------------
 
 def build_define(study: Study, *, dataset_format: str = "xpt", created: str | None = None,
-                 notes: list[str] | None = None, xpt_encoding: Callable[[str], str] | None = None
-                 ) -> etree._ElementTree:
+                 notes: list[str] | None = None, xpt_encoding: Callable[[str], str] | None = None,
+                 documents: list[tuple[str, str, str]] | None = None) -> etree._ElementTree:
     """The Define-XML 2.1 document describing the study's SDTM datasets (pure: reads only the Study and mappings).
 
     `dataset_format` is the format of the dataset files the document points to ("xpt" or "json");
     `created` pins ODM CreationDateTime (ISO 8601 with seconds) for reproducible output, else now (UTC);
-    `xpt_encoding`: dataset -> encoding of its XPT text (a package's lengths as the XPT files hold them).
+    `xpt_encoding`: dataset -> encoding of its XPT text (a package's lengths as the XPT files hold them);
+    `documents` is given the (def:leaf ID, href, title) of each document of the package's define.xml it cites.
 
     >>> tree = build_define(study, created="2025-03-25T00:00:00")          # doctest: +SKIP
     >>> tree.getroot().get("{http://www.cdisc.org/ns/def/v2.1}Context")    # doctest: +SKIP
@@ -539,6 +517,8 @@ def build_define(study: Study, *, dataset_format: str = "xpt", created: str | No
     tree = builder.build()
     if notes is not None:
         notes.extend(builder.notes)
+    if documents is not None:
+        documents.extend(builder.sponsor.documents())
     return tree
 
 
@@ -556,20 +536,24 @@ def write_define(study: Study, path: Path, *, dataset_format: str = "xpt", creat
 
     >>> write_define(study, Path("out/define.xml"), created="2025-03-25T00:00:00")  # doctest: +SKIP
     """
-    document, notes = define_document(study, dataset_format=dataset_format, created=created, split=split)
+    document, notes, documents = define_document(study, dataset_format=dataset_format, created=created, split=split)
     write_bytes_atomic(path, document)
-    return notes
+    return notes + place_documents(study, documents, path.parent, [path])[1]
 
 
 def define_document(study: Study, *, dataset_format: str = "xpt", created: str | None = None,
                     split: Split | None = None, xpt_encoding: Callable[[str], str] | None = None
-                    ) -> tuple[bytes, list[str]]:
-    """The bytes write_define writes, and its notes (sdtm_output.write_sdtm builds the document before writing it)."""
+                    ) -> tuple[bytes, list[str], list[tuple[str, str, str]]]:
+    """The bytes write_define writes, its notes, and the package's documents it cites (def:leaf ID, href, title:
+    sdtm/define_documents.place_documents puts them beside it); sdtm_output.write_sdtm builds the document before
+    writing it."""
     notes: list[str] = []
-    tree = build_define(study, dataset_format=dataset_format, created=created, notes=notes, xpt_encoding=xpt_encoding)
+    documents: list[tuple[str, str, str]] = []
+    tree = build_define(study, dataset_format=dataset_format, created=created, notes=notes, xpt_encoding=xpt_encoding,
+                        documents=documents)
     if split is not None and split.pieces:
         describe_pieces(tree, split.pieces, DATASET_FORMATS[dataset_format], split.supp_labels)
-    return to_bytes(tree), notes
+    return to_bytes(tree), notes, documents
 
 
 def xsd_errors(document: etree._ElementTree | str | Path, schema: str | Path) -> list[str]:

@@ -283,3 +283,41 @@ def dataset_variables(study: Study, ds: str) -> list[Variable]:
             codelist=vdef.codelist if vdef else "", standard=vdef is not None,
         ))
     return out
+
+
+# --- value-level measures -----------------------------------------------------------------------------------
+
+def _signed_zeros(s: pd.Series) -> bool:
+    """Whether a float column holds -0.0 beside another zero (a value's sign counts in its define.xml Length)."""
+    if not pd.api.types.is_float_dtype(s):
+        return False
+    x = s.to_numpy(dtype="float64", na_value=np.nan)
+    zero = x == 0
+    return bool((zero & np.signbit(x)).any() and (zero & ~np.signbit(x)).any())
+
+
+def distinct_per_test(lb: pd.DataFrame, columns: list[str]) -> dict[str, dict[str, pd.Series]]:
+    """Per LBTESTCD: the distinct values each of `columns` takes on that test's rows (what the value-level
+    metadata measures), from the columns' codes: the distinct (test, value) pairs, not a copy of each test's
+    rows (a million LB rows: ~0.4 s of define.xml's build)."""
+    test_codes, tests = column_codes(lb["LBTESTCD"])
+    tests = np.asarray(tests, dtype=object)
+    out: dict[str, dict[str, pd.Series]] = {str(t): {} for t in tests if isinstance(t, str) and t != ""}
+    for col in columns:
+        if _signed_zeros(lb[col]):  # -0.0 and 0.0 are one value to the codes, not to a test's own rows
+            for test, rows in lb[["LBTESTCD", col]].groupby("LBTESTCD", sort=True):
+                if isinstance(test, str) and test != "":
+                    out[test][col] = rows[col]
+            continue
+        codes, values = column_codes(lb[col])
+        width = max(len(values), 1)
+        pairs = pd.unique(test_codes.astype(np.int64) * width + codes)  # in order of appearance
+        of_test, of_value = pairs // width, pairs % width
+        order = np.argsort(of_test, kind="stable")
+        bounds = np.flatnonzero(np.diff(of_test[order])) + 1
+        for part in np.split(order, bounds) if len(order) else []:
+            test = tests[of_test[part[0]]]
+            if isinstance(test, str) and test != "":
+                out[str(test)][col] = pd.Series(pd.Series(values).to_numpy()[of_value[part]],
+                                                dtype=lb[col].dtype, name=col)
+    return out

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from msc_interop.sdtm.package_origins import SponsorItem, read_sponsor_define
+from msc_interop.sdtm.package_origins import SponsorDefine, SponsorItem, read_sponsor_define
 from msc_interop.study import as_text
 
 XPT_ATTRS = "msc_xpt"  # DataFrame.attrs key read_xpt fills: labels, label, lengths, encoding
@@ -70,7 +70,9 @@ class Package:
     sdtmig_source: str = ""
     ct: str | None = None
     ct_source: str = ""
-    leaves: dict[str, tuple[str, str]] = field(default_factory=dict)  # documents its origins cite: ID -> href, title
+    # its define.xml's documents (aCRF, def:leaf), dataset comments, value-level metadata (sdtm/package_origins.py)
+    define: SponsorDefine = field(default_factory=SponsorDefine)
+    define_folder: Path | None = None  # the folder of that define.xml: its def:leaf hrefs are relative to it
 
     def encodings(self) -> set[str]:
         """Text encodings of the files read that held non-ASCII text."""
@@ -117,8 +119,8 @@ def package_of(datasets: Mapping[str, pd.DataFrame], sources: Mapping[str, Path]
         for name, keys in keys_from_define(define).items():
             if name in pkg.layouts:
                 pkg.layouts[name].define_keys[:] = keys
-        sponsor = read_sponsor_define(define)
-        pkg.leaves.update(sponsor.leaves)
+        sponsor = pkg.define = read_sponsor_define(define)
+        pkg.define_folder = define.parent
         for name, items in sponsor.items.items():
             if name in pkg.layouts:
                 pkg.layouts[name].sponsor.update(items)

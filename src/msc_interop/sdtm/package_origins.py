@@ -13,7 +13,14 @@ neither drop that nor replace it with its own derivations. Read from either shap
   and Source by mappings/define_xml.yaml `origins_1_0` (the text itself kept as the Origin's Description
   where it says more than the type); the Comment attribute as a def:CommentDef; def:ComputationMethodOID ->
   def:ComputationMethod as a MethodDef of Type Computation. An Origin text that names no known type is not
-  guessed at: it is kept in the variable's comment.
+  guessed at: it is kept in the variable's comment. "CRF Page(s) N, ..." of a package with one annotated CRF
+  becomes a def:DocumentRef to it with a def:PDFPageRef of exactly those pages (`crf_pages_1_0`).
+
+Beside the variables: the def:AnnotatedCRF and def:SupplementalDoc documents (and their def:leaf), a dataset's
+comment (2.x ItemGroupDef def:CommentOID, 1.0 ItemGroupDef Comment), and the value-level items of each
+def:ValueListDef with the conditions that select them (2.x def:WhereClauseDef range checks; 1.0: the item's Name
+is the value of the variable the list hangs from, `value_lists_1_0` naming the variable described) as
+`SponsorValue`s. The writer puts them on the value-level items it writes and names in a note those it has none for.
 """
 
 from __future__ import annotations
@@ -61,12 +68,30 @@ class SponsorItem:
     comment: tuple[str, str] | None = None  # (def:CommentDef OID, text)
 
 
+Where = tuple[tuple[str, str, tuple[str, ...]], ...]  # (variable, Comparator, CheckValues) of one where clause
+
+
+@dataclass(frozen=True)
+class SponsorValue:
+    """One value-level item of the package's define.xml: the def:ValueListDef it is in, the variable it describes
+    ("": Define-XML 1.0 does not say), the conditions that select it, and what it says."""
+
+    list_oid: str
+    variable: str
+    where: Where
+    item: SponsorItem
+
+
 @dataclass
 class SponsorDefine:
-    """Per dataset and variable, the sponsor's metadata; the def:leaf (href, title) of each document cited."""
+    """Per dataset and variable, the sponsor's metadata; the def:leaf (href, title) of each document cited; the
+    leaf IDs of its def:AnnotatedCRF and def:SupplementalDoc; each dataset's comment; its value-level items."""
 
     items: dict[str, dict[str, SponsorItem]] = field(default_factory=dict)
     leaves: dict[str, tuple[str, str]] = field(default_factory=dict)
+    documents: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    datasets: dict[str, tuple[str, str]] = field(default_factory=dict)  # dataset -> (def:CommentDef OID, text)
+    values: dict[str, list[SponsorValue]] = field(default_factory=dict)
 
 
 def _text(el: etree._Element | None) -> str:
@@ -78,8 +103,8 @@ def _text(el: etree._Element | None) -> str:
     return (chosen.text or "").strip() if chosen is not None else ""
 
 
-def _origins_1_0() -> list[tuple[re.Pattern[str], str, str | None]]:
-    return [(re.compile(rf"(?i){re.escape(o['text'])}\b"), o["type"], o.get("source"))
+def _origins_1_0() -> list[tuple[re.Pattern[str], str, str | None, bool]]:
+    return [(re.compile(rf"(?i){re.escape(o['text'])}\b"), o["type"], o.get("source"), bool(o.get("pages")))
             for o in mappings.load("define_xml")["origins_1_0"]]
 
 
@@ -87,14 +112,63 @@ def _types_2_1() -> frozenset[str]:
     return frozenset(mappings.load("define_xml")["origin_types_2_1"])
 
 
-def origin_of_1_0(text: str) -> Origin | None:
-    """A Define-XML 1.0 Origin text as a 2.1 def:Origin (None: it names no type msc-interop knows)."""
+def crf_pages(rest: str) -> tuple[tuple[tuple[str, str], ...], ...] | None:
+    """The def:PDFPageRef attributes of the page list after "CRF" in a Define-XML 1.0 Origin (" Pages 25, 36,
+    42": PageRefs "25 36 42"; "12-14": FirstPage 12, LastPage 14); None when the text says anything else."""
+    config = mappings.load("define_xml")["crf_pages_1_0"]
+    words = "|".join(re.escape(w) for w in config["words"])
+    m = re.fullmatch(rf"(?is)\s*(?:(?:{words})\b)?\s*(.*?)\s*", rest)
+    tokens = [t for t in re.split(r"\s*[,;]\s*|\s+and\s+|\s+", re.sub(r"\s*-\s*", "-", m.group(1) if m else ""))
+              if t]
+    singles: list[str] = []
+    ranges: list[tuple[str, str]] = []
+    for token in tokens:
+        pages = re.fullmatch(r"([1-9][0-9]*)(?:-([1-9][0-9]*))?", token)
+        if pages is None or (pages.group(2) and int(pages.group(2)) < int(pages.group(1))):
+            return None
+        if pages.group(2):
+            ranges.append((pages.group(1), pages.group(2)))
+        elif pages.group(1) not in singles:
+            singles.append(pages.group(1))
+    if not tokens:
+        return None
+    kind = ("Type", config["pdf_page_type"])
+    refs = [(("PageRefs", " ".join(singles)), kind)] if singles else []
+    return tuple(refs + [(("FirstPage", a), ("LastPage", b), kind) for a, b in ranges])
+
+
+def origin_of_1_0(text: str, acrf: str | None = None) -> Origin | None:
+    """A Define-XML 1.0 Origin text as a 2.1 def:Origin (None: it names no type msc-interop knows). `acrf`: the
+    def:leaf ID of the package's annotated CRF, which a "CRF Page(s) N, ..." text cites by page."""
     text = " ".join(text.split())
-    for pattern, otype, source in _origins_1_0():
+    for pattern, otype, source, pages in _origins_1_0():
         m = pattern.match(text)
         if m:
+            refs = crf_pages(text[m.end():]) if pages and acrf and m.end() < len(text) else None
+            if refs:
+                return Origin(otype, source, "", ((acrf, refs),))
             return Origin(otype, source, "" if m.end() == len(text) else text)
     return None
+
+
+class _Read:
+    """What the items of a define.xml refer to: its methods, comments, ItemDefs, and the one annotated CRF."""
+
+    def __init__(self, root: etree._Element) -> None:
+        self.methods = {m.get("OID"): Method(m.get("OID") or "", m.get("Name") or m.get("OID") or "",
+                                             m.get("Type") or "Computation", _text(m))
+                        for m in root.iter("{*}MethodDef")}
+        for m in root.iter("{*}ComputationMethod"):  # Define-XML 1.0: the text is the method
+            oid = m.get("OID") or ""
+            self.methods[oid] = Method(oid, oid, "Computation", " ".join((m.text or "").split()))
+        self.comments = {c.get("OID"): _text(c) for c in root.iter("{*}CommentDef")}
+        self.defs = {d.get("OID"): d for d in root.iter("{*}ItemDef")}
+        self.leaf_ids = {leaf.get("ID") for leaf in root.iter("{*}leaf")}
+        self.documents = {kind: ids for kind in ("AnnotatedCRF", "SupplementalDoc")
+                          if (ids := tuple(dict.fromkeys(d.get("leafID") or "" for el in root.iter(f"{{*}}{kind}")
+                                                         for d in el.iterfind("{*}DocumentRef"))))}
+        acrf = [leaf for leaf in self.documents.get("AnnotatedCRF", ()) if leaf in self.leaf_ids]
+        self.acrf = acrf[0] if len(acrf) == 1 else None  # pages of which document, if it had two: not guessed
 
 
 def read_sponsor_define(path: Path) -> SponsorDefine:
@@ -102,36 +176,95 @@ def read_sponsor_define(path: Path) -> SponsorDefine:
     try:
         root = etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True)).getroot()
     except (etree.XMLSyntaxError, OSError):
-        return SponsorDefine()  # validate reports an unreadable define.xml
-    out = SponsorDefine()
-    methods = {m.get("OID"): Method(m.get("OID") or "", m.get("Name") or m.get("OID") or "",
-                                    m.get("Type") or "Computation", _text(m)) for m in root.iter("{*}MethodDef")}
-    for m in root.iter("{*}ComputationMethod"):  # Define-XML 1.0: the text is the method
-        oid = m.get("OID") or ""
-        methods[oid] = Method(oid, oid, "Computation", " ".join((m.text or "").split()))
-    comments = {c.get("OID"): _text(c) for c in root.iter("{*}CommentDef")}
-    defs = {d.get("OID"): d for d in root.iter("{*}ItemDef")}
-    cited: set[str] = set()
+        return SponsorDefine()  # validate reads an unreadable define.xml
+    read = _Read(root)
+    out = SponsorDefine(documents=read.documents)
+    owner: dict[str | None, tuple[str, str]] = {}  # ItemDef OID -> (dataset, variable)
     for group in root.iter("{*}ItemGroupDef"):
         ds = (group.get("Name") or "").upper()
+        comment = _comment(group, read, [], f"COM.{ds}")
+        if comment:
+            out.datasets[ds] = comment
         for ref in group.iterfind("{*}ItemRef"):
-            item = defs.get(ref.get("ItemOID"))
+            item = read.defs.get(ref.get("ItemOID"))
             if item is None or not item.get("Name"):
                 continue
-            found = _item(ds, item, ref, methods, comments)
+            owner[item.get("OID")] = (ds, item.get("Name") or "")
+            found = _item(item, ref, read, f"COM.{ds}.{item.get('Name')}")
             if found != SponsorItem():
                 out.items.setdefault(ds, {})[item.get("Name") or ""] = found
-                cited.update(leaf for o in found.origins for leaf, _ in o.documents)
+    lists = {vl.get("OID"): vl for vl in root.iter("{*}ValueListDef")}
+    clauses = {wc.get("OID"): wc for wc in root.iter("{*}WhereClauseDef")}
+    for oid, (ds, var) in owner.items():
+        ref = read.defs[oid].find("{*}ValueListRef")
+        if ref is not None and ref.get("ValueListOID") in lists:
+            _values(ds, var, (), lists[ref.get("ValueListOID")], lists, clauses, owner, read, out, set())
+    cited = {leaf for ids in out.documents.values() for leaf in ids}
+    cited.update(leaf for items in out.items.values() for found in items.values()
+                 for o in found.origins for leaf, _ in o.documents)
+    cited.update(leaf for values in out.values.values() for v in values
+                 for o in v.item.origins for leaf, _ in o.documents)
     for leaf in root.iter("{*}leaf"):
         if leaf.get("ID") in cited:
             out.leaves[leaf.get("ID") or ""] = (leaf.get(_XLINK_HREF) or "", (leaf.findtext("{*}title") or "").strip())
     return out
 
 
-def _item(ds: str, item: etree._Element, ref: etree._Element, methods: dict[str | None, Method],
-          comments: dict[str | None, str]) -> SponsorItem:
+def _values(ds: str, var: str, where: Where, vl: etree._Element, lists: dict, clauses: dict,
+            owner: dict[str | None, tuple[str, str]], read: _Read, out: SponsorDefine, seen: set[str | None]) -> None:
+    """The items of one def:ValueListDef hanging from `var` of `ds` (`where`: the conditions of the item it hangs
+    from, in a Define-XML 1.0 list of lists)."""
+    seen = seen | {vl.get("OID")}
+    v1 = etree.QName(vl).namespace == "http://www.cdisc.org/ns/def/v1.0"
+    for ref in vl.iterfind("{*}ItemRef"):
+        item = read.defs.get(ref.get("ItemOID"))
+        if item is None or not item.get("Name"):
+            continue
+        found = _item(item, ref, read, f"COM.{item.get('OID')}")
+        if v1:  # the item's Name is the value of `var` that selects it (a list of lists: of a variable 1.0 does
+            selects = [(*where, (var, "EQ", (item.get("Name") or "",)))]  # not name, "")
+            described = "" if where else mappings.load("define_xml")["value_lists_1_0"].get(var, "")
+        else:
+            selects = [_where(clauses.get(c.get("WhereClauseOID")), ds, owner, read)
+                       for c in ref.iterfind("{*}WhereClauseRef")]
+            described = var
+        if found != SponsorItem():
+            out.values.setdefault(ds, []).extend(SponsorValue(vl.get("OID") or "", described, w, found)
+                                                 for w in selects or [()])
+        nested = item.find("{*}ValueListRef")
+        if v1 and nested is not None and nested.get("ValueListOID") in lists and nested.get("ValueListOID") not in seen:
+            _values(ds, "", selects[0], lists[nested.get("ValueListOID")], lists, clauses, owner, read, out, seen)
+
+
+def _where(clause: etree._Element | None, ds: str, owner: dict[str | None, tuple[str, str]], read: _Read) -> Where:
+    """The range checks of a def:WhereClauseDef as (variable, Comparator, CheckValues); a variable of another
+    dataset is named DS.VAR."""
+    if clause is None:
+        return ()
+    checks = []
+    for rc in clause.iterfind("{*}RangeCheck"):
+        oid = next((v for k, v in rc.attrib.items() if etree.QName(k).localname == "ItemOID"), None)
+        of_ds, name = owner.get(oid) or (ds, (read.defs[oid].get("Name") or "") if oid in read.defs else "")
+        checks.append((name if of_ds == ds else f"{of_ds}.{name}", rc.get("Comparator") or "",
+                       tuple((c.text or "").strip() for c in rc.iterfind("{*}CheckValue"))))
+    return tuple(checks)
+
+
+def _comment(el: etree._Element, read: _Read, notes: list[str], own_oid: str) -> tuple[str, str] | None:
+    """(OID, text) of the def:CommentDef an element points to (def:CommentOID) and of its 1.0 Comment attribute
+    and `notes`, joined; its OID the sponsor's when that says all, else `own_oid`."""
+    attrs = {etree.QName(k).localname: v for k, v in el.attrib.items()}
+    stated = read.comments.get(attrs.get("CommentOID"), "")
+    texts = [c for c in [stated, (attrs.get("Comment") or "").strip(), *notes] if c]
+    if not texts:
+        return None
+    text = " ".join(texts)
+    return (attrs["CommentOID"] if stated and text == stated else own_oid), text
+
+
+def _item(item: etree._Element, ref: etree._Element, read: _Read, comment_oid: str) -> SponsorItem:
     attrs = {etree.QName(k).localname: v for k, v in item.attrib.items()}
-    notes = [c for c in [comments.get(attrs.get("CommentOID"), ""), (attrs.get("Comment") or "").strip()] if c]
+    notes: list[str] = []
     origins: list[Origin] = []
     for o in item.iterfind("{*}Origin"):
         docs = tuple((d.get("leafID") or "", tuple(tuple(sorted(p.attrib.items()))
@@ -146,35 +279,107 @@ def _item(ds: str, item: etree._Element, ref: etree._Element, methods: dict[str 
             otype, source = mapped.type, source or mapped.source
         origins.append(Origin(otype, source, _text(o), docs))
     if not origins and (attrs.get("Origin") or "").strip():  # Define-XML 1.0
-        mapped = origin_of_1_0(attrs["Origin"])
+        mapped = origin_of_1_0(attrs["Origin"], read.acrf)
         if mapped is None:
             notes.append(f"Origin in the package's Define-XML 1.0: {attrs['Origin'].strip()}")
         else:
             origins.append(mapped)
-    method = methods.get(ref.get("MethodOID") or attrs.get("ComputationMethodOID"))
-    oid = attrs.get("CommentOID") if comments.get(attrs.get("CommentOID")) else f"COM.{ds}.{attrs['Name']}"
-    return SponsorItem(tuple(origins), method, (oid, " ".join(notes)) if notes else None)
+    method = read.methods.get(ref.get("MethodOID") or attrs.get("ComputationMethodOID"))
+    return SponsorItem(tuple(origins), method, _comment(item, read, notes, comment_oid))
 
 
 # --- writing -------------------------------------------------------------------------------------------------
 
 class SponsorWriter:
-    """Writes the sponsor's origins into ItemDefs, and its MethodDefs, def:CommentDefs and cited def:leaf
-    elements at their places in MetaDataVersion. `taken`: def:leaf IDs the document gives its datasets (a
-    sponsor document leaf of the same ID is not cited, and the note says so)."""
+    """Writes the sponsor's origins into ItemDefs, its def:AnnotatedCRF / def:SupplementalDoc, MethodDefs,
+    def:CommentDefs and cited def:leaf elements at their places in MetaDataVersion. `taken`: def:leaf IDs the
+    document gives its datasets (a sponsor document leaf of the same ID is not cited, and the note says so)."""
 
-    def __init__(self, leaves: dict[str, tuple[str, str]], taken: Iterable[str], notes: list[str]) -> None:
-        self.leaves = {k: v for k, v in leaves.items() if k not in set(taken)}
+    def __init__(self, sponsor: SponsorDefine, taken: Iterable[str], notes: list[str]) -> None:
+        self.leaves = {k: v for k, v in sponsor.leaves.items() if k not in set(taken)}
+        self.sponsor = sponsor
         self.notes = notes
         self.methods: dict[str, Method] = {}
         self.comments: dict[str, str] = {}
         self.cited: set[str] = set()
+        self.used: set[int] = set()  # id() of the SponsorValues carried
+        self.lists: set[tuple[str, str, str]] = set()  # (dataset, variable, where variable) given value-level items
+        # (dataset, variable, where variable, value) -> the value-level item a single EQ / IN check selects
+        self.by_value: dict[tuple[str, str, str, str], SponsorValue] = {}
+        for ds, values in sponsor.values.items():
+            for v in values:
+                if len(v.where) == 1 and v.where[0][1] in ("EQ", "IN"):
+                    for value in v.where[0][2]:
+                        self.by_value.setdefault((ds, v.variable, v.where[0][0], value), v)
 
     def method_oid(self, item: SponsorItem | None) -> str | None:
         if item is None or item.method is None:
             return None
         self.methods[item.method.oid] = item.method
         return item.method.oid
+
+    def dataset_comment(self, ds: str) -> str | None:
+        """The def:CommentOID of a dataset the package's define.xml comments on."""
+        comment = self.sponsor.datasets.get(ds)
+        if comment is None:
+            return None
+        self.comments[comment[0]] = comment[1]
+        return comment[0]
+
+    def value_item(self, ds: str, var: str, where_var: str, value: str) -> SponsorItem | None:
+        """What the package's define.xml says of `var` of `ds` where `where_var` is `value` (None: nothing)."""
+        self.lists.add((ds, var, where_var))
+        found = self.by_value.get((ds, var, where_var, value))
+        if found is None:
+            return None
+        self.used.add(id(found))
+        return found.item
+
+    def note_values_not_carried(self, names: Iterable[str]) -> None:
+        """A note naming the value-level items of the package's define.xml, for datasets written, that define.xml
+        does not carry: of value lists msc-interop does not write, and of values no record holds."""
+        unwritten: dict[tuple[str, str], int] = {}
+        absent: dict[tuple[str, str], list[str]] = {}
+        for ds in names:
+            for v in self.sponsor.values.get(ds, []):
+                if id(v) in self.used:
+                    continue
+                listed = len(v.where) == 1 and (ds, v.variable, v.where[0][0]) in self.lists
+                if listed:
+                    absent.setdefault((ds, f"{v.variable} where {v.where[0][0]} is"), []).extend(v.where[0][2])
+                else:
+                    key = (v.list_oid, f"{ds}.{v.variable}" if v.variable else ds)
+                    unwritten[key] = unwritten.get(key, 0) + 1
+        if unwritten:
+            said = "; ".join(f"{oid} ({of}: {n} item{'' if n == 1 else 's'})"
+                             for (oid, of), n in sorted(unwritten.items()))
+            self.notes.append(f"define.xml: the package's define.xml gives origins, methods or comments of "
+                              f"value-level items that define.xml does not carry: {said}; msc-interop writes "
+                              "value-level metadata of a package only for SUPP-- QVAL by QNAM and LB LBORRES, "
+                              "LBSTRESN by LBTESTCD")
+        if absent:
+            said = "; ".join(f"{ds}.{of} {', '.join(sorted(set(values)))}"
+                             for (ds, of), values in sorted(absent.items()))
+            self.notes.append(f"define.xml: the package's define.xml describes value-level items of values no "
+                              f"record holds, not carried: {said}")
+
+    def write_documents(self, mdv: etree._Element, ns: tuple[str, str]) -> None:
+        """def:AnnotatedCRF and def:SupplementalDoc of the package's define.xml (after def:Standards)."""
+        for kind in ("AnnotatedCRF", "SupplementalDoc"):
+            ids = self.sponsor.documents.get(kind, ())
+            lost = [leaf for leaf in ids if leaf not in self.leaves]
+            if lost:
+                self.notes.append(f"define.xml: the package's def:{kind} cites document(s) {', '.join(lost)}, which "
+                                  "its define.xml does not list (def:leaf) or whose ID names a dataset here: not cited")
+            if len(lost) < len(ids):
+                el = etree.SubElement(mdv, f"{{{ns[1]}}}{kind}")
+                for leaf in (leaf for leaf in ids if leaf in self.leaves):
+                    etree.SubElement(el, f"{{{ns[1]}}}DocumentRef", {"leafID": leaf})
+                    self.cited.add(leaf)
+
+    def documents(self) -> list[tuple[str, str, str]]:
+        """(def:leaf ID, href, title) of each sponsor document the written define.xml cites."""
+        return [(leaf, *self.leaves[leaf]) for leaf in sorted(self.cited)]
 
     def item_def(self, e: etree._Element, item: SponsorItem | None, ns: tuple[str, str]) -> None:
         """def:CommentOID and def:Origin elements of an ItemDef (`ns`: the ODM and def namespaces)."""
