@@ -265,11 +265,21 @@ class Variable:
     sponsor: SponsorItem | None = None  # an existing package's own origins, method, comment (its define.xml)
 
 
+def _standard_in_ig(domain: str) -> frozenset[str]:
+    """The variables the domain's SDTMIG 3.4 table gives a standard place (mappings/define_xml.yaml
+    standard_variable_cores of mappings/sdtmig_domains.yaml): its own and the Model Permissible ones."""
+    table = mappings.load("sdtmig_domains")["domains"].get(domain)
+    cores = set(mappings.load("define_xml")["standard_variable_cores"])
+    return frozenset(v["name"] for v in table["variables"] if v["core"] in cores) if table else frozenset()
+
+
 def dataset_variables(study: Study, ds: str) -> list[Variable]:
-    """The variables of one dataset with their measured shape and standard metadata."""
+    """The variables of one dataset with their measured shape and standard metadata; `standard`: in
+    msc-interop's metadata of the domain or given a place by its SDTMIG table (`_standard_in_ig`)."""
     df = study[ds]
     meta = mappings.sdtm_domain(parent_of(ds, df))
     known = meta.by_name if meta else {}
+    in_ig = _standard_in_ig(parent_of(ds, df))
     keys = [k for k in (meta.keys if meta else ()) if k in df.columns]
     out = []
     for col in df.columns:
@@ -280,7 +290,7 @@ def dataset_variables(study: Study, ds: str) -> list[Variable]:
             mandatory=bool(vdef and vdef.core == "Req"),
             key_seq=keys.index(col) + 1 if col in keys else None,
             role=vdef.role if vdef else None, origin=vdef.origin if vdef else None,
-            codelist=vdef.codelist if vdef else "", standard=vdef is not None,
+            codelist=vdef.codelist if vdef else "", standard=vdef is not None or col in in_ig,
         ))
     return out
 
