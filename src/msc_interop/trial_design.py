@@ -102,21 +102,23 @@ def apply_trial_design(meta: StudyMeta, datasets: dict[str, pd.DataFrame]) -> St
             meta.indication = indication
         meta.sdtmig_version = value.get("SDTIGVER", meta.sdtmig_version)
     tv = datasets.get("TV")
-    if tv is not None and len(tv):
+    if tv is not None and len(tv) and "VISITNUM" in tv.columns:  # (without it, Req: validate says so)
         meta.visits = _visits_from_tv(tv, meta.visits)
     return meta
 
 
 def _visits_from_tv(tv: pd.DataFrame, known: pd.DataFrame) -> pd.DataFrame:
-    parts = tv["TVSTRL"].astype(str).str.extract(_RULE)
+    """The visits TV plans; VISIT and VISITDY are Perm (SDTMIG 3.4 TV), a TV without them plans no name or day."""
+    absent = pd.Series([None] * len(tv), index=tv.index, dtype=object)
+    parts = tv.get("TVSTRL", absent).astype(str).str.extract(_RULE)
     epochs = dict(zip(known["VISITNUM"], known["EPOCH"], strict=True)) if len(known) else {}
-    dy = pd.to_numeric(tv["VISITDY"], errors="coerce").astype("float64")  # Int64 with NA from Dataset-JSON
+    dy = pd.to_numeric(tv.get("VISITDY", absent), errors="coerce").astype("float64")  # Int64 with NA: Dataset-JSON
     protocol_day = pd.to_numeric(parts["pd"], errors="coerce")
     # without this tool's rule text: protocol day from VISITDY (no day 0: day 1 is protocol day 0)
     protocol_day = protocol_day.fillna(dy - (dy > 0).astype(int))
     out = pd.DataFrame({
         "VISITNUM": pd.to_numeric(tv["VISITNUM"]).astype(float),
-        "VISIT": tv["VISIT"].astype(object),
+        "VISIT": tv["VISIT"].astype(object) if "VISIT" in tv.columns else "",
         "protocol_day": protocol_day.fillna(0).astype(int),
         "planned_dy": dy.fillna(0).astype(int),
         "window_before": pd.to_numeric(parts["b"], errors="coerce").fillna(0).astype(int),

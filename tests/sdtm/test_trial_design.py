@@ -53,3 +53,33 @@ def test_study_definition_round_trips_through_sdtm(tmp_path):
         assert m.indication == {"name": o.indication["name"], "snomed": o.indication["snomed"]}
         cols = ["VISITNUM", "VISIT", "protocol_day", "planned_dy", "window_before", "window_after", "EPOCH"]
         pd.testing.assert_frame_equal(m.visits[cols], o.visits[cols], check_dtype=False)
+
+
+def test_sdtm_package_tv_without_its_permissible_variables(tmp_path):
+    """TV's VISIT, VISITDY and TVENRL are Perm (SDTMIG 3.4 TV table: mappings/sdtmig_domains.yaml): a package
+    whose TV has only STUDYID, DOMAIN, VISITNUM, ARMCD, TVSTRL converts (it stopped with KeyError 'VISITDY'), the
+    visits planned without a day."""
+    from msc_interop.api import to_sdtm as convert
+    from msc_interop.sdtm.formats import read_sdtm
+
+    folder = tmp_path / "pkg"
+    folder.mkdir()
+    (folder / "dm.csv").write_text("STUDYID,DOMAIN,USUBJID,SUBJID,SITEID,SEX,ARMCD,ARM,COUNTRY\n"
+                                   "S1,DM,S1-1,1,01,F,A,Arm A,USA\n", encoding="utf-8")
+    (folder / "tv.csv").write_text("STUDYID,DOMAIN,VISITNUM,ARMCD,TVSTRL\nS1,TV,1,A,Start of screening\n"
+                                   "S1,TV,2,A,Day 1\n", encoding="utf-8")
+    visits = read_sdtm(folder).meta.visits
+    assert visits["VISITNUM"].tolist() == [1.0, 2.0]
+    assert visits["VISIT"].tolist() == ["", ""] and visits["planned_dy"].tolist() == [0, 0]
+    result = convert(folder, tmp_path / "out", formats=["csv"], validate=False)
+    assert (tmp_path / "out" / "csv" / "tv.csv").is_file() and result.rejects.rejects == []
+
+
+def test_sdtm_package_tv_without_visitnum_is_read(tmp_path):
+    """TV without its Required VISITNUM plans no visit (validate names the missing variable): no KeyError."""
+    from msc_interop.sdtm.formats import read_sdtm
+
+    folder = tmp_path / "pkg"
+    folder.mkdir()
+    (folder / "tv.csv").write_text("STUDYID,DOMAIN,ARMCD,TVSTRL\nS1,TV,A,Start of screening\n", encoding="utf-8")
+    assert len(read_sdtm(folder).meta.visits) == 0
