@@ -17,6 +17,7 @@ import jsonschema
 import yaml
 
 from msc_interop import mappings
+from msc_interop.code_systems import canonical_system
 from msc_interop.errors import InputError
 
 LOINC_SYSTEM = "http://loinc.org"
@@ -38,7 +39,7 @@ def load_lab_map(path: str | Path) -> tuple[mappings.LoincCode, ...]:
     problems = [p for i, r in enumerate(data) for p in _check(r, where(i), path)]
     seen: dict[tuple[str, str], str] = {}
     for i, r in enumerate(data):
-        key = (r.get("system", ""), r["code"])
+        key = (_system(r), r["code"])
         if key in seen:
             problems.append(f"{path} {where(i)} field code: {r['code']!r} is mapped twice (also {seen[key]})")
         seen.setdefault(key, where(i))
@@ -91,6 +92,13 @@ def _entry(r: dict[str, Any]) -> mappings.LoincCode:
     t = mappings.lab_tests().get(r["testcd"])
     return mappings.LoincCode(code=r["code"], testcd=r["testcd"],
                               specimen=r.get("specimen") or (t.specimen if t else ""),
-                              display=r.get("note", ""), system=r.get("system", ""),
+                              display=r.get("note", ""), system=_system(r),
                               method=r.get("method", ""), loinc=r.get("loinc", ""),
                               unit=mappings.unit_spelling_map().get(r.get("unit", ""), ""))  # g/dl -> g/dL
+
+
+def _system(r: dict[str, Any]) -> str:
+    """A row's system: a known non-canonical URI of a code system (http://loinc.org/, LOINC's OID) as its canonical
+    URI, as from-fhir reads the data's (msc_interop/code_systems.py); "" for none."""
+    system = r.get("system", "")
+    return canonical_system(system) if isinstance(system, str) and system else ""

@@ -60,6 +60,7 @@ from msc_interop.fhir.resources.subjects import PATIENT, RESEARCH_SUBJECT, read_
 from msc_interop.fhir.resources.supp import merge_rows, read_supp_datasets
 from msc_interop.fhir.resources.vital_signs import read_vital_signs
 from msc_interop.fhir.shapes import Shape, ShapeProblem
+from msc_interop.fhir.systems import variant_notes
 from msc_interop.fhir.versions import evident_version, get_version
 from msc_interop.inputs.kinds import fhir_files
 from msc_interop.runtime import gc_paused
@@ -104,8 +105,8 @@ class _Reader(ReadContext):
         self.forced_tz: str | None = None
         self.read: Counter[str] = Counter()
         self.compactor = Compactor()  # the resources held until the datasets are built, equal values shared
-        self.flattener = Flattener(self.compactor)
-        self.ecg = EcgFlattener(self.compactor.text)
+        self.flattener = Flattener(self.compactor, self.tallies)  # code system variants met: tallied (systems.py)
+        self.ecg = EcgFlattener(self.compactor.text, self.tallies)
         self.evidence: Counter[str] = Counter()
         self.evidence_forms: Counter[tuple[str, str]] = Counter()  # (version, resource type): what showed it
         self.support_kept: Counter[str] = Counter()  # resources of SUPPORT_TYPES read (build_study)
@@ -373,6 +374,7 @@ def finish_read(r: _Reader, skipped: list[str], facts: ReadFacts) -> None:
                          f"to a Patient that is not in the input: USUBJID is {whose}")
     if r.tallies[ISSUED_ONLY]:
         rep.notes.append(issued_note(r.tallies[ISSUED_ONLY]))
+    rep.notes += variant_notes(r.tallies)  # codings read by a non-canonical URI of their code system
     sponsor = r.sponsor_tests().note() if not r.strict else None
     if sponsor:
         rep.notes.append(sponsor)

@@ -24,6 +24,7 @@ from typing import Any
 
 from orjson import dumps
 
+from msc_interop.code_systems import noncanonical_system
 from msc_interop.validate.fhir_interpretation import interpretation_wrong
 from msc_interop.validate.fhir_read import _steps
 from msc_interop.validate.fhir_scan import (
@@ -35,7 +36,6 @@ from msc_interop.validate.fhir_scan import (
     date_problem,
 )
 from msc_interop.validate.registry import get_rule, params
-from msc_interop.validate.terminology import noncanonical_system
 
 _NONE = object()
 _MEMO_MAX = 50_000  # verdicts kept at most (all cleared when full): memory stays flat on a stream

@@ -27,6 +27,7 @@ from typing import Any
 
 import pydantic
 
+from msc_interop.code_systems import noncanonical_system
 from msc_interop.fhir import terms
 from msc_interop.validate.fhir_interpretation import interpretation_wrong
 from msc_interop.validate.fhir_read import (  # noqa: F401 -- read_fhir, normalize_version: used from here too
@@ -42,7 +43,7 @@ from msc_interop.validate.fhir_read import (  # noqa: F401 -- read_fhir, normali
 from msc_interop.validate.fhir_scan import _date_elements, bundle_shell, date_problem, scan
 from msc_interop.validate.model import Finding, RuleMeta
 from msc_interop.validate.registry import crashed, get_rule, params, rule
-from msc_interop.validate.terminology import fhir_date_problem, loinc_problem, noncanonical_system, ucum_problem
+from msc_interop.validate.terminology import fhir_date_problem, loinc_problem, ucum_problem
 
 # the same few codes in every resource: each checked once
 loinc_problem, ucum_problem = functools.lru_cache(4096)(loinc_problem), functools.lru_cache(4096)(ucum_problem)

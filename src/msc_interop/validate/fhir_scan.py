@@ -27,8 +27,9 @@ from typing import Any
 
 import orjson
 
+from msc_interop.code_systems import noncanonical_system
 from msc_interop.validate.registry import get_rule
-from msc_interop.validate.terminology import fhir_date_problem, loinc_problem, noncanonical_system, ucum_problem
+from msc_interop.validate.terminology import fhir_date_problem, loinc_problem, ucum_problem
 
 # resource type -> element name -> {JSON text: finds}; None for an element that hardly ever repeats
 # (identifier, valueQuantity): walked directly, without the memo's dumps

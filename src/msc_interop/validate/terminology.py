@@ -1,5 +1,5 @@
-"""Code forms validate checks without a terminology server: LOINC check digits, UCUM syntax, FHIR date forms,
-code system URIs that are not the canonical one (listed as data in mappings/code_system_uris.yaml).
+"""Code forms validate checks without a terminology server: LOINC check digits, UCUM syntax, FHIR date forms.
+(Code system URIs that are not the canonical one: msc_interop/code_systems.py, shared with from-fhir.)
 
 LOINC (Users' Guide, "the LOINC code and its check digit"): the part before the hyphen is a number whose
 mod-10 check digit follows the hyphen: from the right, double every other digit starting with the last one,
@@ -15,7 +15,6 @@ here: whether an atom such as 'cells' is a UCUM unit needs the UCUM atom table, 
 from __future__ import annotations
 
 import calendar
-import functools
 import re
 
 from msc_interop import iso8601
@@ -207,32 +206,3 @@ def _calendar(y: str, mo: str | None, d: str | None) -> str:
     if d is not None and not 1 <= int(d) <= calendar.monthrange(int(y), int(mo))[1]:
         return f"{y}-{mo}-{d} is not a calendar date"
     return ""
-
-
-@functools.cache
-def _code_system_uris() -> tuple[dict[str, tuple[str, str]], tuple[tuple[str, str, str], ...]]:
-    """(variant -> (name, canonical URI)) with each OID as "urn:oid:<oid>", and the STU3 (prefix, R4 prefix, name)
-    rules, from mappings/code_system_uris.yaml."""
-    from msc_interop import mappings
-
-    data = mappings.load("code_system_uris")
-    out: dict[str, tuple[str, str]] = {}
-    for s in data["systems"]:
-        for variant in [*s["variants"], *([f"urn:oid:{s['oid']}"] if s.get("oid") else [])]:
-            out[variant] = (s["name"], s["uri"])
-    return out, tuple((p["stu3"], p["r4"], p["name"]) for p in data["stu3_prefixes"])
-
-
-@functools.lru_cache(4096)
-def noncanonical_system(system: str) -> tuple[str, str] | None:
-    """(code system name, canonical URI) when `system` is a known non-canonical URI of it, else None: a listed
-    variant or OID, or an STU3 URI of an HL7 v2 table / v3 code system (one path segment after the prefix). Cached:
-    the rules ask once per distinct system."""
-    variants, prefixes = _code_system_uris()
-    found = variants.get(system)
-    if found is None and system.startswith("http://hl7.org/fhir/v"):
-        for old, new, name in prefixes:
-            rest = system[len(old):]
-            if system.startswith(old) and rest and "/" not in rest:
-                return f"{name} {rest}", new + rest
-    return found

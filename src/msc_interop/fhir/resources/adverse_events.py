@@ -14,6 +14,7 @@ AESEQ is carried in sdtm-variables there.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ from msc_interop.fhir.read_common import (
     subject_of,
 )
 from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape, kept_text
+from msc_interop.fhir.systems import read_system
 
 # MedDRA level tag -> (term variable, code variable)
 MEDDRA_LEVELS = (("LLT", "AELLT", "AELLTCD"), ("PT", "AEDECOD", "AEPTCD"), ("HLT", "AEHLT", "AEHLTCD"),
@@ -290,7 +292,7 @@ def read_adverse_events(r: ReadContext, subjects: dict[str, str], encounters: di
                 if cond is not None and isinstance(cond.resource.get("code"), dict):
                     event = cond.resource.get("code")
                     break
-        row.update(_meddra(event or {}))
+        row.update(_meddra(event or {}, r.tallies))
         if not row.get("AETERM"):
             r.reject(loc, "AdverseEvent", "AdverseEvent.event", "no event term (event/code has no text or coding)",
                      "", code="REJ-FHIR-005")
@@ -336,12 +338,12 @@ def read_adverse_events(r: ReadContext, subjects: dict[str, str], encounters: di
             r.note_field(loc, "AdverseEvent", "AdverseEvent.severity", "converted without AESEV: the severity is no "
                          "adverse-event-severity code (mild, moderate, severe) and its text no AESEV term", unknown,
                          code="REJ-FHIR-006")
-        row["AEOUT"], unknown = _outcome(res.get("outcome"), maps["AEOUT"])
+        row["AEOUT"], unknown = _outcome(res.get("outcome"), maps["AEOUT"], r.tallies)
         if unknown:
             r.note_field(loc, "AdverseEvent", "AdverseEvent.outcome", "converted without AEOUT: the outcome is no "
                          "adverse-event-outcome code and no SNOMED CT code mapped to OUT", unknown,
                          code="REJ-FHIR-006")
-        row["AEREL"] = _relatedness(res)
+        row["AEREL"] = _relatedness(res, r.tallies)
         enc = r.visit(loc, "AdverseEvent", "AdverseEvent.encounter", (res.get("encounter") or {}).get("reference"),
                       encounters)
         if enc:
@@ -358,26 +360,30 @@ def _extensions(res: dict[str, Any]) -> list[dict[str, Any]]:
     return [e for e in ext if isinstance(e, dict)] if isinstance(ext, list) else []
 
 
-def _meddra(event: dict[str, Any]) -> dict[str, Any]:
+def _meddra(event: dict[str, Any], seen: Counter[str]) -> dict[str, Any]:
+    """AETERM and the MedDRA levels of the codings (their system as read_system reads it; `seen`: the read's
+    tallies)."""
     out: dict[str, Any] = {"AETERM": text(event.get("text"))}
+    meddra = terms.system("meddra")
     level_url = terms.ext_url("meddra_level")
     by_level = {lv: (t, c) for lv, t, c in MEDDRA_LEVELS}
     untagged = []
     for c in event.get("coding") or []:
         if not isinstance(c, dict):
             continue
+        system = read_system(c.get("system"), seen)
         exts = c.get("extension")
         level = next((e.get("valueCode") for e in exts if isinstance(e, dict) and e.get("url") == level_url),
                      None) if isinstance(exts, list) else None
-        if level in by_level and c.get("system") in (terms.system("meddra"), None):  # no system: term, no code
+        if level in by_level and system in (meddra, None):  # no system: term, no code
             term_var, code_var = by_level[level]
             out[term_var] = text(c.get("display"))
             code = text(c.get("code"))
             out[code_var] = int(code) if code.isdigit() else None
         else:
-            untagged.append(c)
-    for c in untagged:
-        if c.get("system") == terms.system("meddra") and "AEDECOD" not in out:
+            untagged.append((c, system))
+    for c, system in untagged:
+        if system == meddra and "AEDECOD" not in out:
             out["AEDECOD"] = text(c.get("display"))
             code = text(c.get("code"))
             out["AEPTCD"] = int(code) if code.isdigit() else None
@@ -435,9 +441,10 @@ def _seriousness(cc: Any, aeser: terms.CodeMap) -> tuple[str, list[str], str]:
     return "", [], "; ".join(given) or text(cc.get("text"))
 
 
-def _outcome(outcome: Any, aeout: terms.CodeMap) -> tuple[str, str]:
+def _outcome(outcome: Any, aeout: terms.CodeMap, seen: Counter[str]) -> tuple[str, str]:
     """AEOUT from the first outcome that maps (R4 one, R5 a list): an adverse-event-outcome code, or a SNOMED CT
-    code of the R5 value set (fhir_mapping.yaml snomed_to_out); else "" and what was given, for the report."""
+    code of the R5 value set (fhir_mapping.yaml snomed_to_out); else "" and what was given, for the report. `seen`:
+    the read's tallies (read_system)."""
     snomed, by_snomed = terms.system("snomed"), terms.reading_map("snomed_to_out")
     given = []
     for cc in outcome if isinstance(outcome, list) else [outcome]:
@@ -446,7 +453,7 @@ def _outcome(outcome: Any, aeout: terms.CodeMap) -> tuple[str, str]:
         for c in cc.get("coding") or []:
             if not isinstance(c, dict) or not c.get("code"):
                 continue
-            found = by_snomed.get(c["code"]) if c.get("system") == snomed else aeout.cdisc(c["code"])
+            found = by_snomed.get(c["code"]) if read_system(c.get("system"), seen) == snomed else aeout.cdisc(c["code"])
             if found:
                 return found, ""
             given.append(f"{c.get('system') or ''}|{c['code']}")
@@ -455,7 +462,7 @@ def _outcome(outcome: Any, aeout: terms.CodeMap) -> tuple[str, str]:
     return "", "; ".join(given)
 
 
-def _relatedness(res: dict[str, Any]) -> str:
+def _relatedness(res: dict[str, Any], seen: Counter[str]) -> str:
     """AEREL: R4 productRelatedness, else the causality concept (R5 entityRelatedness, R4 assessment) read alike:
     its text, else a coding's display, else the display of its WHO-UMC code, else the code (AEREL has no CT)."""
     system = terms.system("ae_causality_assess")
@@ -469,8 +476,9 @@ def _relatedness(res: dict[str, Any]) -> str:
                 if not isinstance(concept, dict):
                     continue
                 found = text(concept.get("text")) or next(
-                    (text(x.get("display") or (displays.get(text(x.get("code")).lower()) if x.get("system") == system
-                                               else None) or x.get("code"))
+                    (text(x.get("display") or (displays.get(text(x.get("code")).lower())
+                                               if read_system(x.get("system"), seen) == system else None)
+                          or x.get("code"))
                      for x in concept.get("coding") or [] if isinstance(x, dict)), "")
                 if found:
                     return found

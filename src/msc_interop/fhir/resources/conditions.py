@@ -15,6 +15,7 @@ rejected (REJ-FHIR-004), one without a code (REJ-FHIR-005).
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,7 @@ from msc_interop.fhir.read_common import (
     subject_of,
 )
 from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape, kept_text
+from msc_interop.fhir.systems import read_system
 
 LEVELS = (("PT", "MHDECOD", "MHPTCD"), ("BODSYS", "MHBODSYS", "MHBDSYCD"))
 
@@ -168,7 +170,7 @@ def read_conditions(r: ReadContext, subjects: dict[str, str], rfstdtc: dict[str,
                 seq = text(ident.get("value")).rsplit("/", 1)[-1]
                 row["MHSEQ"] = int(seq) if seq.lstrip("-").isdigit() else None
         code = res.get("code") if isinstance(res.get("code"), dict) else {}
-        row.update(_meddra(code))
+        row.update(_meddra(code, r.tallies))
         if not row["MHTERM"]:
             r.reject(loc, "Condition", "Condition.code", "no condition term (code has no text or coding display)",
                      "", code="REJ-FHIR-005")
@@ -213,13 +215,14 @@ def _undated(res: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def _meddra(code: dict[str, Any]) -> dict[str, Any]:
-    """MHTERM (code.text, else the first coding's display) and the MedDRA levels of the codings."""
+def _meddra(code: dict[str, Any], seen: Counter[str]) -> dict[str, Any]:
+    """MHTERM (code.text, else the first coding's display) and the MedDRA levels of the codings (their system as
+    read_system reads it, `seen` the read's tallies)."""
     out: dict[str, Any] = {"MHTERM": text(code.get("text"))}
     level_url = terms.ext_url("meddra_level")
     by_level = {lv: (t, c) for lv, t, c in LEVELS}
     for c in code.get("coding") or ():
-        if not isinstance(c, dict) or c.get("system") != terms.system("meddra"):
+        if not isinstance(c, dict) or read_system(c.get("system"), seen) != terms.system("meddra"):
             continue
         exts = c.get("extension") if isinstance(c.get("extension"), list) else []
         level = next((e.get("valueCode") for e in exts if isinstance(e, dict) and e.get("url") == level_url), "PT")

@@ -11,6 +11,7 @@ reason becomes a DS record (DSDECOD by its NCI code or its text when that is an 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ from msc_interop.fhir.read_common import (
     study_days,
 )
 from msc_interop.fhir.resources.encounters import differs, record_row
+from msc_interop.fhir.systems import read_system
 
 
 @dataclass
@@ -159,7 +161,7 @@ def _own(r: ReadContext, loc: Any, res: dict[str, Any]) -> tuple[dict[str, Any],
     for entry in res.get("progress") or ():
         row = record_row(entry, "DS")
         if row is not None:
-            decod, term = _reason(entry.get("reason") or {})
+            decod, term = _reason(entry.get("reason") or {}, r.tallies)
             start = kept_dtc(r, loc, "ResearchSubject", entry, "startDate", "ResearchSubject.progress.startDate", r.tz)
             return _values(row, term, decod, start), read_carried(entry, r.tz)
     return None
@@ -169,7 +171,7 @@ def _others(r: ReadContext, loc: Any, res: dict[str, Any]) -> tuple[dict[str, An
     """A DS record from an R5 progress entry with a reason written by others (the first such entry)."""
     for entry in res.get("progress") or ():
         if find_ext(entry, "sdtm_record") is None and isinstance(entry.get("reason"), dict):
-            decod, term = _reason(entry["reason"])
+            decod, term = _reason(entry["reason"], r.tallies)
             name = "startDate" if entry.get("startDate") or entry.get("_startDate") else "endDate"
             dtc = kept_dtc(r, loc, "ResearchSubject", entry, name, f"ResearchSubject.progress.{name}", r.tz)
             row = _values(None, term or decod, decod, dtc)
@@ -186,9 +188,10 @@ def _values(row: int | None, term: str, decod: str, dtc: str) -> dict[str, Any]:
     return out
 
 
-def _reason(reason: dict[str, Any]) -> tuple[str, str]:
+def _reason(reason: dict[str, Any], seen: Counter[str]) -> tuple[str, str]:
     """(DSDECOD, DSTERM) of a progress reason: the NCOMPLT term of its NCI Thesaurus code, else of its text or
-    display when that is an NCOMPLT term ("" otherwise); DSTERM is the text, else the display."""
+    display when that is an NCOMPLT term ("" otherwise); DSTERM is the text, else the display. `seen`: the read's
+    tallies (read_system)."""
     codelist = terms.fixed("disposition")["codelist"]
     by_code = terms.ct_by_nci(codelist)
     values = mappings.codelist(codelist).values
@@ -197,7 +200,7 @@ def _reason(reason: dict[str, Any]) -> tuple[str, str]:
         if not isinstance(c, dict):
             continue
         display = display or text(c.get("display"))
-        if c.get("system") == terms.system("ncit") and text(c.get("code")) in by_code:
+        if read_system(c.get("system"), seen) == terms.system("ncit") and text(c.get("code")) in by_code:
             decod = by_code[text(c.get("code"))]
             break
     term = text(reason.get("text")) or display

@@ -16,6 +16,7 @@ seconds becomes ms (ecg.yaml unit_factors).
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,7 @@ from msc_interop.fhir.read_common import (
     study_days,
     subject_of,
 )
+from msc_interop.fhir.systems import read_system
 from msc_interop.sdtm import ecg_terms
 from msc_interop.sdtm.eg import format_number
 
@@ -215,8 +217,11 @@ def _systems() -> tuple[str, str]:
     return _system(), terms.system("loinc")
 
 
-def ecg_test(code: Any) -> str | None:
-    """The EGTESTCD a code names (cdisc-egtestcd coding, else an ECG LOINC of ecg.yaml); None if not ECG."""
+def ecg_test(code: Any, seen: Counter[str] | None = None) -> str | None:
+    """The EGTESTCD a code names (cdisc-egtestcd coding, else an ECG LOINC of ecg.yaml); None if not ECG. The
+    system of a coding whose code is an ECG LOINC is read by read_system (a known non-canonical URI of LOINC is
+    LOINC; only such codings are looked up: is_ecg asks for every Observation), tallied in `seen` when given (the
+    EcgFlattener's, once per distinct code)."""
     if not isinstance(code, dict):
         return None
     codings = code.get("coding")
@@ -229,22 +234,25 @@ def ecg_test(code: Any) -> str | None:
         if not isinstance(c, dict):
             continue
         system, value = c.get("system"), c.get("code")
-        if system == own and isinstance(value, str) and value:
+        if not isinstance(value, str) or not value:
+            continue
+        if system == own:  # msc-interop's own code system: no other URI
             return value
-        if found is None and system == loinc and value in loincs:
+        if found is None and value in loincs and (system == loinc or read_system(system, seen) == loinc):
             found = loincs[value]
     return found
 
 
-def component_test(code: Any) -> str | None:
+def component_test(code: Any, seen: Counter[str] | None = None) -> str | None:
     """The EGTESTCD of a component of an ECG Observation: ecg_test, else a component_loinc of ecg.yaml (8867-4
     heart rate: EGHRMN, the rate the ECG measured); None if neither."""
-    found = ecg_test(code)
+    found = ecg_test(code, seen)
     if found is not None or not isinstance(code, dict) or not isinstance(code.get("coding"), list):
         return found
     loinc, only = _systems()[1], ecg_terms.component_loinc_index()
-    return next((only[c["code"]] for c in code["coding"] if isinstance(c, dict) and c.get("system") == loinc
-                 and c.get("code") in only), None)
+    return next((only[c["code"]] for c in code["coding"] if isinstance(c, dict) and isinstance(c.get("code"), str)
+                 and c["code"] in only and (c.get("system") == loinc or read_system(c.get("system"), seen) == loinc)),
+                None)
 
 
 def _unplaced(res: dict[str, Any]) -> tuple[str, ...]:
@@ -280,13 +288,15 @@ class EcgFlattener:
     """One compact record per ECG Observation while the files are read (fhir/read.py), so that the resource is not
     held until EG is made: (strict, subject, status, date elements, EG fields of its parts, seq, encounter
     reference, extension). What repeats between Observations is shared: strings and elements through `share`
-    (fhir/compact.py), the EG fields of the parts once per distinct JSON of what _record reads."""
+    (fhir/compact.py), the EG fields of the parts once per distinct JSON of what _record reads (where a known
+    non-canonical code system URI met is tallied in `seen`, the read's tallies: fhir/systems.py)."""
 
     _PART = ("code", "valueQuantity", "valueCodeableConcept", "valueString")
 
-    def __init__(self, share: Any) -> None:
+    def __init__(self, share: Any, seen: Counter[str] | None = None) -> None:
         self.share = share
         self.parts: dict[bytes, tuple] = {}
+        self.seen: Counter[str] = seen if seen is not None else Counter()
 
     def flatten(self, res: dict[str, Any], strict: bool) -> tuple:
         share = self.share
@@ -309,10 +319,10 @@ class EcgFlattener:
         try:
             key = orjson.dumps(views)
         except orjson.JSONEncodeError:  # an integer beyond 64 bits: not remembered
-            return tuple(_record(v) for v in views)
+            return tuple(_record(v, self.seen) for v in views)
         found = self.parts.get(key)
         if found is None:
-            found = tuple(_record(v) for v in views)
+            found = tuple(_record(v, self.seen) for v in views)
             if len(self.parts) < 100_000:
                 self.parts[bytes(memoryview(key))] = found  # a copy: orjson's bytes keep ~4 KB spare room
         return found
@@ -383,11 +393,12 @@ def _has_value(part: dict[str, Any]) -> bool:
     return any(k.startswith("value") for k in part)
 
 
-def _record(part: dict[str, Any]) -> dict[str, Any] | tuple[str, str, Any]:
+def _record(part: dict[str, Any], seen: Counter[str]) -> dict[str, Any] | tuple[str, str, Any]:
     """The EG fields of an Observation or component with an ECG code; (field, reason, value) if unusable."""
     code = part.get("code")
-    testcd = component_test(code)  # the Observation's own code is an ECG test (_parts): ecg_test gives the same
-    name = next((text(c.get("display")) for c in _codings(code) if c.get("system") == _system()), "")
+    testcd = component_test(code, seen)  # the Observation's own code is an ECG test (_parts): ecg_test gives the same
+    name = next((text(c.get("display")) for c in _codings(code) if read_system(c.get("system"), seen) == _system()),
+                "")
     rec: dict[str, Any] = {"EGTESTCD": testcd, "EGTEST": name or ecg_terms.test_names().get(testcd, testcd),
                            "EGORRESU": "", "coded": ""}
     q = part.get("valueQuantity")
@@ -412,7 +423,8 @@ def _record(part: dict[str, Any]) -> dict[str, Any] | tuple[str, str, Any]:
     cc = part.get("valueCodeableConcept")
     if isinstance(cc, dict):
         term = next((_term_by_nci().get(c.get("code")) for c in _codings(cc)
-                     if c.get("system") == terms.system("ncit") and _term_by_nci().get(c.get("code"))), "")
+                     if read_system(c.get("system"), seen) == terms.system("ncit")
+                     and _term_by_nci().get(c.get("code"))), "")
         rec["EGORRES"] = text(cc.get("text")) or next((text(c.get("display")) for c in _codings(cc)), "")
         rec["coded"] = term or (rec["EGORRES"].upper() if rec["EGORRES"].upper() in ecg_terms.result_codes()
                                 else "")

@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import io
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from msc_interop.cli_fhir import KEY_ENV
 from msc_interop.errors import InputError
 from msc_interop.fhir import terms
 from msc_interop.fhir.common import text
+from msc_interop.fhir.systems import read_system
 from msc_interop.study import StudyMeta
 
 BY_IDENTIFIER = "Patient by identifier of "  # + the system: tallies of Patients without an id placed by one
@@ -229,14 +231,16 @@ class PatientIdentifier:
             " (a national identifier: never used)" if self.national else "")
 
 
-def identifiers_of(res: dict[str, Any]) -> list[PatientIdentifier]:
-    """A Patient's identifiers with a value, in order, each marked national by its system or its type (v2-0203)."""
+def identifiers_of(res: dict[str, Any], seen: Counter[str]) -> list[PatientIdentifier]:
+    """A Patient's identifiers with a value, in order, each marked national by its system or its type (v2-0203).
+    The type is a Coding: its system as fhir/systems.py read_system reads it (STU3's http://hl7.org/fhir/v2/0203
+    is v2-0203, tallied in `seen`); Identifier.system is no code system and is compared as given."""
     idents = res.get("identifier")
     if isinstance(idents, dict):
         idents = [idents]
     conf = mappings.fhir_identity()["national_identifiers"]
     national_systems, type_codes = set(conf["systems"]), set(conf["type_codes"])
-    type_systems = set(conf["type_systems"])  # (table 0203's THO URI and its STU3 one)
+    type_systems = set(conf["type_systems"])  # (table 0203's THO URI and its STU3 one, which read_system also maps)
     prefixes, preferred_codes = tuple(conf.get("type_code_prefixes", ())), set(conf.get("preferred_type_codes", ()))
     out = []
     for i in idents if isinstance(idents, list) else ():
@@ -244,8 +248,8 @@ def identifiers_of(res: dict[str, Any]) -> list[PatientIdentifier]:
             continue
         system = i.get("system") if isinstance(i.get("system"), str) else ""
         codings = (i.get("type") or {}).get("coding") if isinstance(i.get("type"), dict) else None
-        types = {c.get("code") for c in codings if isinstance(c, dict) and c.get("system") in type_systems
-                 and isinstance(c.get("code"), str)} if isinstance(codings, list) else set()
+        types = {c.get("code") for c in codings if isinstance(c, dict) and isinstance(c.get("code"), str)
+                 and read_system(c.get("system"), seen) in type_systems} if isinstance(codings, list) else set()
         typed = bool(types & type_codes) or any(t.startswith(prefixes) for t in types)  # (NNCHN, NNDNK ...)
         out.append(PatientIdentifier(system, i["value"], system in national_systems or typed,
                                      bool(types & preferred_codes)))

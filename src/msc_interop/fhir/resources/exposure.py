@@ -31,6 +31,7 @@ from msc_interop.fhir.read_common import (
     subject_of,
 )
 from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape, kept_text
+from msc_interop.fhir.systems import QUANTITIES, read_system
 
 
 def route_concept(route: str) -> dict[str, Any]:
@@ -220,7 +221,7 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
             continue
         row["EXTRT"] = treatment_name(r, med)
         form = med.get("form") or med.get("doseForm") or {}
-        row["EXDOSFRM"] = text(form.get("text")) if own else codes.form(form)
+        row["EXDOSFRM"] = text(form.get("text")) if own else codes.form(form, r.tallies)
         row["EXLOT"] = text((med.get("batch") or {}).get("lotNumber"))
         dosage = res.get("dosage") or {}
         dose = dosage.get("dose") or {}
@@ -228,14 +229,15 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
         if own:
             row["EXDOSU"] = text(dose.get("unit"))
         else:
-            row["EXDOSU"] = codes.unit(dose, cdisc_unit(dose.get("system"), dose.get("code"), dose.get("unit")))
+            system = read_system(dose.get("system"), r.tallies, QUANTITIES)
+            row["EXDOSU"] = codes.unit(dose, cdisc_unit(system, dose.get("code"), dose.get("unit")))
         rate = next((k for k in dosage if k.startswith("rate")), None)
         if rate:  # rateQuantity / rateRatio / rateRange: how fast, not how much
             r.note_field(loc, "MedicationAdministration", f"MedicationAdministration.dosage.{rate}",
                          "converted without the rate: EXDOSE is the dose given, not a rate", shown(dosage[rate]),
                          code="REJ-FHIR-006")
         route = dosage.get("route") or {}
-        row["EXROUTE"] = text(route.get("text")) if own else codes.route(route)
+        row["EXROUTE"] = text(route.get("text")) if own else codes.route(route, r.tallies)
         period = res.get("effectivePeriod") or res.get("occurencePeriod")
         point_key = next((k for k in ("effectiveDateTime", "occurenceDateTime", "_effectiveDateTime",
                                       "_occurenceDateTime") if k in res), None)

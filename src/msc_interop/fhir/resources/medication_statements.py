@@ -25,6 +25,7 @@ from msc_interop.fhir.datetimes import FhirDateError
 from msc_interop.fhir.read_common import ReadContext, domain_frame, prim_dtc, shown_subject, strict_bundle, subject_of
 from msc_interop.fhir.resources.exposure import dose_quantity, route_concept
 from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape, kept_text
+from msc_interop.fhir.systems import read_system
 
 _ATC_SUBSTANCE, _ATC_CLASS = 7, 5  # code lengths of the ATC 5th (substance) and 4th (chemical subgroup) levels
 
@@ -181,9 +182,10 @@ def read_medication_statements(r: ReadContext, subjects: dict[str, str], rfstdtc
             continue
         row["CMDECOD"] = row["CMCLAS"] = row["CMCLASCD"] = ""
         for c in codings:
-            if c.get("system") == terms.system("atc") and len(text(c.get("code"))) == _ATC_SUBSTANCE:
+            atc = read_system(c.get("system"), r.tallies) == terms.system("atc")
+            if atc and len(text(c.get("code"))) == _ATC_SUBSTANCE:
                 row["CMDECOD"] = text(c.get("display")).upper()
-            elif c.get("system") == terms.system("atc") and len(text(c.get("code"))) == _ATC_CLASS:
+            elif atc and len(text(c.get("code"))) == _ATC_CLASS:
                 row["CMCLAS"], row["CMCLASCD"] = text(c.get("display")).upper(), text(c.get("code"))
         reasons = res.get("reasonCode") or [x.get("concept") for x in res.get("reason") or [] if isinstance(x, dict)]
         row["CMINDC"] = next((text(x.get("text")) for x in reasons if isinstance(x, dict) and x.get("text")), "")

@@ -34,6 +34,7 @@ from msc_interop.fhir.read_common import (
     subject_of,
 )
 from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape, kept_text
+from msc_interop.fhir.systems import read_system
 from msc_interop.sdtm.pr import procedure_by_prtrt, procedures
 
 IMAGING = "Observation.imaging"  # the reader's bucket for imaging Observations (fhir/read.py)
@@ -266,10 +267,12 @@ def read_procedures(r: ReadContext, subjects: dict[str, str], rfstdtc: dict[str,
             r.reject(loc, "Procedure", "Procedure.code", "no procedure name (code has no text or coding display)",
                      "", code="REJ-FHIR-005")
             continue
-        known = next((snomed[text(c.get("code"))] for c in codings if c.get("system") == terms.system("snomed")
-                      and text(c.get("code")) in snomed), None)
-        row["PRDECOD"] = next((nci[text(c.get("code"))] for c in codings if c.get("system") == terms.system("ncit")
-                               and text(c.get("code")) in nci), known["prdecod"] if known else "")
+        systems = [read_system(c.get("system"), r.tallies) for c in codings]
+        known = next((snomed[text(c.get("code"))] for c, s in zip(codings, systems, strict=True)
+                      if s == terms.system("snomed") and text(c.get("code")) in snomed), None)
+        row["PRDECOD"] = next((nci[text(c.get("code"))] for c, s in zip(codings, systems, strict=True)
+                               if s == terms.system("ncit") and text(c.get("code")) in nci),
+                              known["prdecod"] if known else "")
         sites = [s for s in res.get("bodySite") or () if isinstance(s, dict)]
         row["PRLOC"] = text(sites[0].get("text")) if sites else ""
         if not row["PRLOC"] and known:
@@ -325,8 +328,9 @@ def read_imaging(r: ReadContext, subjects: dict[str, str], rfstdtc: dict[str, st
         codings = [c for c in code.get("coding") or () if isinstance(c, dict)]
         p = next((by_loinc[text(c.get("code"))] for c in codings if text(c.get("code")) in by_loinc), None)
         row: dict[str, Any] = {"STUDYID": studyid, "DOMAIN": "RE", "USUBJID": usubjid, "RESEQ": _seq(res)}
-        row["RETESTCD"] = next((nci_test[text(c.get("code"))] for c in codings if c.get("system") ==
-                                terms.system("ncit") and text(c.get("code")) in nci_test),
+        ncit = terms.system("ncit")
+        row["RETESTCD"] = next((nci_test[text(c.get("code"))] for c in codings
+                                if read_system(c.get("system"), r.tallies) == ncit and text(c.get("code")) in nci_test),
                                p["finding"]["testcd"] if p else "")
         row["RETEST"] = text(code.get("text")) or (p["finding"]["test"] if p else "")
         value = res.get("valueCodeableConcept") if isinstance(res.get("valueCodeableConcept"), dict) else {}

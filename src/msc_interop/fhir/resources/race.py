@@ -4,9 +4,11 @@ mappings/race_ethnicity.yaml: never a code copied as if it were CDISC CT."""
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from typing import Any
 
 from msc_interop import mappings
+from msc_interop.fhir.systems import read_system
 
 
 @functools.cache
@@ -18,9 +20,10 @@ def _table() -> tuple[dict[str, str], dict[str, dict[tuple[str, str], str]]]:
     return urls, codes
 
 
-def race_ethnicity(patient: dict[str, Any]) -> dict[str, str]:
+def race_ethnicity(patient: dict[str, Any], seen: Counter[str]) -> dict[str, str]:
     """RACE and ETHNIC of a Patient (only the variables its extensions give): the OMB categories mapped; several
-    races give MULTIPLE (SDTMIG DM); an OMB code not in the mapping gives nothing (the variable is left empty)."""
+    races give MULTIPLE (SDTMIG DM); an OMB code not in the mapping gives nothing (the variable is left empty).
+    `seen`: the read's tallies (a coding's system as fhir/systems.py read_system reads it)."""
     urls, codes = _table()
     found: dict[str, list[str]] = {}
     extensions = patient.get("extension")
@@ -32,7 +35,7 @@ def race_ethnicity(patient: dict[str, Any]) -> dict[str, str]:
         for sub in ext.get("extension") or []:
             coding = sub.get("valueCoding") if isinstance(sub, dict) and sub.get("url") == "ombCategory" else None
             if isinstance(coding, dict):
-                term = codes.get(var, {}).get((coding.get("system"), coding.get("code")))
+                term = codes.get(var, {}).get((read_system(coding.get("system"), seen), coding.get("code")))
                 if term and term not in values:
                     values.append(term)
     out = {}

@@ -12,6 +12,7 @@ from typing import Any
 from msc_interop import mappings
 from msc_interop.fhir import terms
 from msc_interop.fhir.common import text
+from msc_interop.fhir.systems import read_system
 
 EDQM = "http://standardterms.edqm.eu"
 
@@ -37,13 +38,13 @@ class RoutesForms:
         self.form_text = _spellings("FRM", expo.get("dose_forms", []))
         self.flagged: Counter[tuple[str, str]] = Counter()
 
-    def route(self, concept: Any) -> str:
-        """EXROUTE of dosage.route."""
-        return self._term("EXROUTE", concept, self.route_by_nci, self.route_by_code, self.route_text)
+    def route(self, concept: Any, seen: Counter[str]) -> str:
+        """EXROUTE of dosage.route (`seen`: the read's tallies, for read_system)."""
+        return self._term("EXROUTE", concept, self.route_by_nci, self.route_by_code, self.route_text, seen)
 
-    def form(self, concept: Any) -> str:
-        """EXDOSFRM of Medication.form / doseForm."""
-        return self._term("EXDOSFRM", concept, self.form_by_nci, {}, self.form_text)
+    def form(self, concept: Any, seen: Counter[str]) -> str:
+        """EXDOSFRM of Medication.form / doseForm (`seen`: as route)."""
+        return self._term("EXDOSFRM", concept, self.form_by_nci, {}, self.form_text, seen)
 
     def unit(self, dose: Any, found: str | None) -> str:
         """EXDOSU of dosage.dose: `found`, the CDISC UNIT of its UCUM code or unit text (read_common.cdisc_unit:
@@ -58,16 +59,16 @@ class RoutesForms:
         return raw
 
     def _term(self, var: str, concept: Any, by_nci: dict[str, str], by_code: dict[tuple[str, str], str],
-              spelled: dict[str, str]) -> str:
+              spelled: dict[str, str], seen: Counter[str]) -> str:
         if not isinstance(concept, dict) or not concept:
             return ""
         codings = [c for c in concept.get("coding") or [] if isinstance(c, dict)]
         for c in codings:
-            code = text(c.get("code"))
-            if c.get("system") == self.sys_ncit and code in by_nci:
+            code, system = text(c.get("code")), read_system(c.get("system"), seen)
+            if system == self.sys_ncit and code in by_nci:
                 return by_nci[code]
-            if (c.get("system"), code) in by_code:
-                return by_code[(c.get("system"), code)]
+            if (system, code) in by_code:
+                return by_code[(system, code)]
         for candidate in (text(concept.get("text")), *(text(c.get("display")) for c in codings)):
             if candidate and candidate.strip().upper() in spelled:
                 return spelled[candidate.strip().upper()]

@@ -20,6 +20,7 @@ from msc_interop.fhir.common import coding, ext, text
 from msc_interop.fhir.context import CARRIED_ON_SUBJECT, WRITTEN_DOMAINS, WriteContext
 from msc_interop.fhir.read_common import ReadContext, identifier_value
 from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape
+from msc_interop.fhir.systems import read_system
 from msc_interop.study import VISIT_COLUMNS, Study, StudyMeta
 
 
@@ -173,8 +174,9 @@ RESEARCH_STUDY = Shape("ResearchStudy", [
 ORGANIZATION = Shape("Organization", ["id", "name"])
 
 
-def read_study_info(res: dict[str, Any]) -> dict[str, Any]:
-    """What a study-level ResearchStudy written by msc-interop says: id, title, tz, datasets, arms."""
+def read_study_info(res: dict[str, Any], seen: Counter[str]) -> dict[str, Any]:
+    """What a study-level ResearchStudy written by msc-interop says: id, title, tz, datasets, arms (`seen`: the
+    read's tallies, for fhir/systems.py read_system)."""
     info: dict[str, Any] = {"studyid": identifier_value(res, "studyid"), "title": res.get("title", ""),
                             "timezone": None, "datasets": {}, "arms": {}, "armcd_by_link": {},
                             "trial_design": {}}
@@ -206,17 +208,17 @@ def read_study_info(res: dict[str, Any]) -> dict[str, Any]:
     if cond:
         info["indication"] = {"name": cond.get("text", ""),
                               "snomed": next((c.get("code", "") for c in cond.get("coding") or ()
-                                              if c.get("system") == terms.system("snomed")), "")}
+                                              if read_system(c.get("system"), seen) == terms.system("snomed")), "")}
     return info
 
 
-def read_site_info(res: dict[str, Any]) -> dict[str, str]:
-    """SITEID and COUNTRY (ISO 3166 from R4 location / R5 region) of a ResearchStudy."""
+def read_site_info(res: dict[str, Any], seen: Counter[str]) -> dict[str, str]:
+    """SITEID and COUNTRY (ISO 3166 from R4 location / R5 region) of a ResearchStudy (`seen`: as read_study_info)."""
     country = ""
     for key in ("location", "region"):
         for cc in res.get(key) or ():
             for c in cc.get("coding") or ():
-                if c.get("system") == terms.system("iso3166") and c.get("code"):
+                if read_system(c.get("system"), seen) == terms.system("iso3166") and c.get("code"):
                     country = country or c["code"]
     return {"siteid": identifier_value(res, "siteid") or "", "country": country}
 
@@ -232,7 +234,7 @@ def read_study(r: ReadContext) -> dict[str, Any]:
             break
     info: dict[str, Any] = {"own": False, "datasets": {}, "arms": {}, "armcd_by_link": {}}
     if main is not None:
-        info.update(read_study_info(main.resource))
+        info.update(read_study_info(main.resource, r.tallies))
         info["own"] = True
         info["main_key"] = f"ResearchStudy/{main.resource.get('id')}"
     r.converted["ResearchStudy"] += len(r.by_type.get("ResearchStudy", []))
@@ -241,7 +243,7 @@ def read_study(r: ReadContext) -> dict[str, Any]:
 
 def read_sites(r: ReadContext) -> dict[str, dict[str, str]]:
     """"ResearchStudy/id" -> SITEID and COUNTRY of each site-level ResearchStudy."""
-    return {k: read_site_info(loc.resource) for k, loc in r.typed("ResearchStudy").items()
+    return {k: read_site_info(loc.resource, r.tallies) for k, loc in r.typed("ResearchStudy").items()
             if identifier_value(loc.resource, "siteid") is not None}
 
 
@@ -271,7 +273,7 @@ def read_study_meta(r: ReadContext, info: dict[str, Any], studyid: str,
     arms = [{"armcd": k, "arm": v} for k, v in info.get("arms", {}).items()]
     sites = []
     for loc in r.by_type.get("ResearchStudy", []):
-        s = read_site_info(loc.resource)
+        s = read_site_info(loc.resource, r.tallies)
         if s["siteid"]:
             sites.append({"siteid": s["siteid"], "name": text(loc.resource.get("title")), "country": s["country"]})
     return StudyMeta(studyid=studyid, title=text(info.get("title")), timezone=r.tz or "UTC",

@@ -260,7 +260,7 @@ def read_patients(r: ReadContext) -> dict[str, dict[str, Any]]:
                 by_subject = _research_subject_usubjids(r)
             usubjid = by_subject.get(key)
         if usubjid is None and transient:  # a hospital's identifiers only: mapped by the enrolment, or refused
-            idents = identifiers_of(res)
+            idents = identifiers_of(res, r.tallies)
             found, used = enrolment.by_identifier(idents)
             if found is None or used is None:
                 r.reject(loc, "Patient", "Patient.identifier", enrolment.unplaced(idents), loc.full_url or "",
@@ -409,5 +409,5 @@ def _patient_fields(r: ReadContext, loc: Located | None, patient: dict[str, Any]
         out["DTHDTC"] = kept_dtc(r, loc, "Patient", patient, "deceasedDateTime", "Patient.deceasedDateTime", tz)
     dead = "deceasedDateTime" in patient or "_deceasedDateTime" in patient or patient.get("deceasedBoolean") is True
     out["DTHFL"] = "Y" if dead else ""
-    out.update(race_ethnicity(patient))  # US Core race / ethnicity extensions (mappings/race_ethnicity.yaml)
+    out.update(race_ethnicity(patient, r.tallies))  # US Core race / ethnicity extensions (mappings/race_ethnicity.yaml)
     return out

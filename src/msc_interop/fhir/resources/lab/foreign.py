@@ -39,20 +39,21 @@ def _nrind_terms() -> dict[str, str]:
     return {v.upper(): v for v in mappings.codelist("NRIND").values}
 
 
-def foreign_nrind(interp_text: Any, codes: list[tuple[Any, Any]]) -> tuple[str, str]:
+def foreign_nrind(interp_text: Any, codes: list[tuple[Any, Any, Any]]) -> tuple[str, str]:
     """LBNRIND of an Observation written by others, and what was given when it gives none (for the report).
+    `codes`: (system as read_system reads it, code, system as sent) of the interpretation's codings.
 
     The v3-ObservationInterpretation coding decides (fhir_mapping.yaml interpretation_to_nrind: HH is HIGH);
     the text only when it is itself an NRIND term, any case: free text ("Below low normal", "Critical") is not
     CT, and a display-like text ("High") must not win over the code."""
     v3, table = terms.system("interpretation"), terms.reading_map("interpretation_to_nrind")
-    found = next((table[c] for s, c in codes if s == v3 and c in table), None)
+    found = next((table[c] for s, c, _ in codes if s == v3 and c in table), None)
     if found:
         return found, ""
     t = text(interp_text).strip()
     if t.upper() in _nrind_terms():
         return _nrind_terms()[t.upper()], ""
-    return "", "; ".join([f"{s or ''}|{c}" for s, c in codes] + ([repr(t)] if t else []))
+    return "", "; ".join([f"{sent or ''}|{c}" for _, c, sent in codes] + ([repr(t)] if t else []))
 
 
 class ForeignLookups:

@@ -18,6 +18,7 @@ from typing import Any
 from msc_interop import vital_signs
 from msc_interop.fhir import terms
 from msc_interop.fhir.io import Located
+from msc_interop.fhir.systems import read_system
 
 _OWN = ("code", "interpretation", "referenceRange", "dataAbsentReason")  # what a component has of its own
 _PANEL_ONLY = frozenset(("component", "hasMember", *_OWN))
@@ -114,14 +115,20 @@ def _has_value(res: dict[str, Any]) -> bool:
 
 def _lab_panel_kind(res: dict[str, Any], own: list[dict[str, Any]]) -> bool:
     """Category laboratory, or no observation-category at all, and neither the code nor a component a vital sign
-    (those are the vital-sign reader's: a blood pressure's components)."""
+    (those are the vital-sign reader's: a blood pressure's components). Systems compared as read_system reads them
+    (a known non-canonical URI as its code system; the flattener tallies the ones met)."""
     system = terms.system(terms.fixed("lab_category")["system"])
     codes = [c.get("code") for cat in res.get("category") or () if isinstance(cat, dict)
-             for c in cat.get("coding") or () if isinstance(c, dict) and c.get("system") == system]
+             for c in cat.get("coding") or () if isinstance(c, dict) and _is(c.get("system"), system)]
     if codes and terms.fixed("lab_category")["code"] not in codes:
         return False
     loinc, known = terms.system("loinc"), vital_signs.loinc_index()
-    return not any(isinstance(c, dict) and c.get("system") == loinc and (c.get("code") in known
-                                                                          or c.get("code") in vital_signs.panels())
+    return not any(isinstance(c, dict) and isinstance(c.get("code"), str) and (
+        c["code"] in known or c["code"] in vital_signs.panels()) and _is(c.get("system"), loinc)
                    for cc in (res.get("code"), *(x["code"] for x in own)) if isinstance(cc, dict)
                    for c in cc.get("coding") or ())
+
+
+def _is(system: Any, uri: str) -> bool:
+    """`system` names the code system `uri` (the canonical URI compared first: no look-up for it)."""
+    return system == uri or read_system(system, None) == uri

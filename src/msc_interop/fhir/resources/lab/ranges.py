@@ -12,11 +12,13 @@ with a note: a range is never labelled with a unit it was not given in.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from typing import Any
 
 from msc_interop.fhir import terms
 from msc_interop.fhir.common import number_back, text
 from msc_interop.fhir.read_common import cdisc_unit, unitless_ucum
+from msc_interop.fhir.systems import QUANTITIES, read_system
 from msc_interop.lab_precision import kept_round
 
 NOTE_KEY = "_range_note"  # an LB row's note about its range (foreign_lab sets it, read_observations says it)
@@ -27,10 +29,11 @@ def _meaning_system() -> str:
     return terms.system("referencerange_meaning")
 
 
-def _type_codes(rr: dict[str, Any]) -> list[str]:
+def _type_codes(rr: dict[str, Any], seen: Counter[str]) -> list[str]:
     typ = rr.get("type")
     codings = typ.get("coding") if isinstance(typ, dict) else None
-    return [text(c.get("code")) for c in codings or () if isinstance(c, dict) and c.get("system") == _meaning_system()]
+    return [text(c.get("code")) for c in codings or ()
+            if isinstance(c, dict) and read_system(c.get("system"), seen) == _meaning_system()]
 
 
 def _type_shown(rr: dict[str, Any]) -> str:
@@ -39,12 +42,13 @@ def _type_shown(rr: dict[str, Any]) -> str:
     return ", ".join(codes) or text(typ.get("text")) or "untyped"
 
 
-def pick(reference_range: Any) -> tuple[dict[str, Any], str | None]:
-    """The range LB takes (an empty dict: none) and a note (None: nothing to say)."""
+def pick(reference_range: Any, seen: Counter[str]) -> tuple[dict[str, Any], str | None]:
+    """The range LB takes (an empty dict: none) and a note (None: nothing to say). `seen`: the read's tallies
+    (fhir/systems.py read_system)."""
     ranges = [r for r in reference_range or () if isinstance(r, dict)]
     if not ranges:
         return {}, None
-    normal = [r for r in ranges if "normal" in _type_codes(r)]
+    normal = [r for r in ranges if "normal" in _type_codes(r, seen)]
     untyped = [r for r in ranges if r.get("type") is None]
     chosen = (normal or untyped or [None])[0]
     if chosen is None and len(ranges) == 1:
@@ -58,11 +62,12 @@ def pick(reference_range: Any) -> tuple[dict[str, Any], str | None]:
                     "range" if others else None)
 
 
-def limit_unit(rr: dict[str, Any]) -> tuple[Any, Any, Any] | None:
-    """(system, code, unit) of the range's limits (the low one's, else the high one's); None when they carry none."""
+def limit_unit(rr: dict[str, Any], seen: Counter[str]) -> tuple[Any, Any, Any] | None:
+    """(system, code, unit) of the range's limits (the low one's, else the high one's; the system as read_system
+    reads it); None when they carry none."""
     for q in (rr.get("low"), rr.get("high")):
         if isinstance(q, dict) and (q.get("code") or q.get("unit")):
-            return q.get("system"), q.get("code"), q.get("unit")
+            return read_system(q.get("system"), seen, QUANTITIES), q.get("code"), q.get("unit")
     return None
 
 

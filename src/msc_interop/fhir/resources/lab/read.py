@@ -8,7 +8,7 @@ written by others are placed through the mapping data (foreign.foreign_lab): the
 
 from __future__ import annotations
 
-from collections import namedtuple
+from collections import Counter, namedtuple
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,7 @@ from msc_interop.fhir.resources.lab.undated import INSTEAD, say_undated
 from msc_interop.fhir.resources.supp import read_supplemental
 from msc_interop.fhir.resources.vital_kind import is_vital_sign
 from msc_interop.fhir.shapes import ShapeProblem
+from msc_interop.fhir.systems import QUANTITIES, read_system
 
 # --- reading: one flat record per Observation --------------------------------------------------------------
 
@@ -88,10 +89,12 @@ class Flattener:
     fields are shared between rows (read only). Mapping URLs are looked up once. A record is held in a compact
     form until LB is built (`expand` gives the FLAT_COLUMNS back): the fields parsed once per distinct value as
     one shared tuple each, the strings that repeat between rows (subject, encounter, date) shared (`texts`).
+    Code systems are compared through read_system in these parsers (tallied in `seen`: fhir/systems.py).
     """
 
-    def __init__(self, texts: Any = None) -> None:
+    def __init__(self, texts: Any = None, seen: Counter[str] | None = None) -> None:
         self.texts = texts if texts is not None else Compactor()
+        self.seen: Counter[str] = seen if seen is not None else Counter()
         self.read_supplemental = read_supplemental
         self.sys_cd, self.sys_loinc = terms.system("cdisc_lbtestcd"), terms.system("loinc")
         self.sys_ncit, self.sys_interp = terms.system("ncit"), terms.system("interpretation")
@@ -214,12 +217,12 @@ class Flattener:
         lab_category = None
         categories = []
         codes = []
-        lab_sys, lab_code = self.sys_category, self.code_lab
+        lab_sys, lab_code, seen = self.sys_category, self.code_lab, self.seen
         for cc in category or ():
-            cods = _codings(cc)
-            codes += [text(c.get("code")) for c in cods if c.get("system") == lab_sys]
-            if any(c.get("system") == lab_sys for c in cods):
-                if any(c.get("system") == lab_sys and c.get("code") == lab_code for c in cods):
+            cods = [c for c in _codings(cc) if read_system(c.get("system"), seen) == lab_sys]
+            codes += [text(c.get("code")) for c in cods]
+            if cods:
+                if any(c.get("code") == lab_code for c in cods):
                     lab_category = True
                 elif lab_category is None:
                     lab_category = False
@@ -232,7 +235,7 @@ class Flattener:
         loinc_codes = []
         other = []
         for c in _codings(code):
-            s = c.get("system")
+            s = read_system(c.get("system"), self.seen)
             if s == self.sys_cd and cdisc_code is None:
                 cdisc_code, cdisc_display = c.get("code"), c.get("display")
             elif s == self.sys_ncit and ncit_code is None:
@@ -252,7 +255,8 @@ class Flattener:
             return _NO_VALUE, found
         value, comparator, unit = q.get("value"), q.get("comparator"), q.get("unit")
         original = self._kept(q.get("_value"), self.url_orig)
-        return ("q", value, original, comparator, unit, q.get("system"), q.get("code"), None,
+        system = read_system(q.get("system"), self.seen, QUANTITIES)
+        return ("q", value, original, comparator, unit, system, q.get("code"), None,
                 _result_text_or_none(value, original, comparator), text(unit)), None
 
     @staticmethod
@@ -270,16 +274,17 @@ class Flattener:
     def _interpretation(self, interpretation: Any) -> tuple[Any, list[Any]]:
         it = (interpretation or [None])[0]
         text_ = it.get("text") if isinstance(it, dict) else None
-        return text_, [(c.get("system"), c["code"]) for c in _codings(it) if c.get("code") is not None]
+        return text_, [(read_system(c.get("system"), self.seen), c["code"], c.get("system")) for c in _codings(it)
+                       if c.get("code") is not None]
 
     def _range(self, reference_range: Any) -> tuple:
-        rr, note = ranges.pick(reference_range)  # the normal range (lab/ranges.py), and what to say about the others
+        rr, note = ranges.pick(reference_range, self.seen)  # the normal range (lab/ranges.py), a note on others
         low, high = rr.get("low") or {}, rr.get("high") or {}
         low_value, high_value = low.get("value"), high.get("value")
         low_orig = self._kept(low.get("_value"), self.url_orig) if low else None
         high_orig = self._kept(high.get("_value"), self.url_orig) if high else None
         return (low_value, high_value, range_text(low_value, low_orig), range_text(high_value, high_orig),
-                ranges.limit_unit(rr), note)
+                ranges.limit_unit(rr, self.seen), note)
 
     def _carried(self, extension: Any) -> tuple[dict[str, Any], bool, ShapeProblem | None]:
         """The carried SDTM variables (read_carried), whether there are SUPP-- records (read_supplemental), and
@@ -409,7 +414,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
                 continue
         if own:  # the text is the LBNRIND msc-interop wrote
             nrind, nrind_given = text(rec.interpretation_text) or next(
-                (imap.cdisc(c) or "" for s, c in rec.interpretation_codes if s == imap_system), ""), ""
+                (imap.cdisc(c) or "" for s, c, _ in rec.interpretation_codes if s == imap_system), ""), ""
         else:
             nrind, nrind_given = foreign_nrind(rec.interpretation_text, rec.interpretation_codes)
         range_note = rec.rr_note
