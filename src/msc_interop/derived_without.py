@@ -2,48 +2,103 @@
 
 A rejected infusion is listed in the reject report, yet its subject is still converted: DM's reference dates come
 from the subject's other infusions (or from none), and every study day, EPOCH and baseline flag moves with them,
-silently. One note per subject names the rejected records (file and row) and what was derived without them, so
-that the data manager fixes the record and converts again. The notes are made once the whole study is read
-(RejectReport.unsourced and .treated merge from the halves of a load in two and from partitions), so each load
-path gives the same notes. Only rejects that lose a record count: an exact duplicate (its first copy converted) is
-not listed in unsourced, and a screen failure (never treated, whatever its exposures) is not in report.treated.
+silently. A rejected lab, vital sign, ECG or findings record dated on or before the first dose (or whose date
+cannot be read) may have been the baseline of its test: the flag moves to an earlier record, or to none. A
+rejected record of a visit the subject has no other dated record of leaves the visit out of SV. One note per
+subject and form (per subject and visit for SV) names the rejected records (file and row) and what was derived
+without them, so that the data manager fixes the record and converts again; a file not read at all (REJ-REC-013)
+that looks like such a form gets one note about the study, as no subject of it is known.
+
+The rejected records are found by sdtm/lost_records.py once each share of the subjects is built, and the notes
+made here once the whole study is read (RejectReport.unsourced, .unvisited and .treated merge from the halves of
+a load in two and from partitions), so each load path gives the same notes. Only rejects that lose a record
+count: an exact duplicate (its first copy converted) is not one, and a screen failure (never treated, whatever
+its exposures) is not in report.treated, so its rejected records change no derivation named here.
 """
 
 from __future__ import annotations
 
-from msc_interop.rejects import RejectReport
+from msc_interop.rejects import RejectReport, Unsourced, Unvisited
+from msc_interop.vital_signs import baseline_flag_name
 
-# form -> (what its records are, what a subject's derivations read from them). Only EX feeds a derivation about
-# the subject in sdtm/dm.py (complete_dm: RFXSTDTC/RFXENDTC, RFSTDTC = RFXSTDTC, RFENDTC = RFXENDTC, AGE at
-# RFSTDTC, ARMNRS) and, through them, the builders' --DY, EPOCH, --LOBXFL/--BLFL, CMENRF and the summary's TEAE.
-# The disposition form feeds none (RFENDTC is the end of treatment; RFPENDTC is the subjects form's own date).
-FEEDS: dict[str, tuple[str, str]] = {
-    "exposures": ("exposure", "DM RFSTDTC, RFENDTC, RFXSTDTC, RFXENDTC and AGE, and the study days (--DY), EPOCH, "
-                              "baseline flags (--LOBXFL/--BLFL), CMENRF and treatment-emergence (TEAE) of its records"),
-}
+EXPOSURES = "exposures"
+UNREAD_CODE = "REJ-REC-013"
+
+
+def feeds() -> dict[str, tuple[str, str]]:
+    """Form -> (what its records are, what a subject's derivations read from them), in the order the notes follow.
+    EX feeds sdtm/dm.py's complete_dm (RFXSTDTC/RFXENDTC, RFSTDTC = RFXSTDTC, RFENDTC = RFXENDTC, AGE at RFSTDTC,
+    ARMNRS) and, through them, the builders' --DY, EPOCH, --LOBXFL/--BLFL, CMENRF and the summary's TEAE. The
+    findings forms feed their domains' baseline flags (sdtm/common.last_before_first_dose): LB, VS, EG (ecg.csv and
+    findings.csv's ECG rows) and RE (findings.csv's chest X-rays). The disposition form feeds none (RFENDTC is the
+    end of treatment; RFPENDTC is the subjects form's own date)."""
+    return {
+        EXPOSURES: ("exposure", "DM RFSTDTC, RFENDTC, RFXSTDTC, RFXENDTC and AGE, and the study days (--DY), EPOCH, "
+                                "baseline flags (--LOBXFL/--BLFL), CMENRF and treatment-emergence (TEAE) of its "
+                                "records"),
+        "labs": ("lab", "baseline flags (LBLOBXFL)"),
+        "vital_signs": ("vital-sign", f"baseline flags ({baseline_flag_name()})"),
+        "ecg": ("ECG", "baseline flags (EGLOBXFL)"),
+        "findings": ("findings", "baseline flags (EGLOBXFL, RELOBXFL)"),
+    }
 
 
 def settle_derivations(report: RejectReport, most: int = 5) -> None:
-    """One note per subject of DM (report.treated) with a rejected record of a form in FEEDS: its rows (the first
-    `most` per file), and what was derived without them. A subject not in DM (its own record rejected) has no
-    derivation to name: its records are rejected with that reason."""
-    rows: dict[tuple[str, str], dict[str, set[int]]] = {}
+    """The notes of report.unsourced and .unvisited (then emptied): one per file not read that looks like a form
+    of feeds(); one per subject of DM (report.treated) and form of feeds() with rejected records (the first `most`
+    rows per file), saying what was derived without them; one per subject and visit SV does not hold. A subject
+    not in DM (its own record rejected) has no derivation to name: its records are rejected with that reason."""
+    forms = feeds()
+    order = {form: i for i, form in enumerate(forms)}
+    unread: dict[tuple[str, str], None] = {}
+    rows: dict[tuple[str, str], list[Unsourced]] = {}
     for u in report.unsourced:
-        if u.subject in report.treated and u.form in FEEDS:
-            rows.setdefault((u.subject, u.form), {}).setdefault(u.file, set()).add(u.row)
-    for (subject, form), files in sorted(rows.items()):
-        kind, derived = FEEDS[form]
-        n = sum(len(r) for r in files.values())
-        where = "; ".join(f"{file} {'line' if file.lower().endswith('.xml') else 'row'}(s) {_listed(sorted(r), most)}"
-                          for file, r in sorted(files.items()))  # (an ODM record is named by its XML line)
-        if report.treated[subject]:
+        if u.form not in forms:
+            continue
+        if not u.subject:
+            unread[(u.file, u.form)] = None
+        elif u.subject in report.treated and (u.form == EXPOSURES or report.treated[u.subject]):
+            rows.setdefault((u.subject, u.form), []).append(u)  # (a finding needs a first dose to be a baseline)
+    notes: list[tuple[str, int, float, str]] = []
+    for (subject, form), lost in rows.items():
+        kind, derived = forms[form]
+        where, n = _where(lost, most)
+        if form != EXPOSURES:
+            made = (f"its {derived} were derived from its other {kind} record(s) only: the rejected one(s) are dated "
+                    "on or before its first dose (RFXSTDTC) or their date cannot be read, so a test's flag may now be "
+                    "on another record, or on none")
+        elif report.treated[subject]:
             made = f"its {derived} were derived from its other {kind} record(s) only"
         else:
             made = (f"no {kind} record of it is left: it is ASSIGNED, NOT TREATED (ARMNRS), and its {derived} were "
                     "derived without any")
-        report.notes.append(f"subject {subject}: {n} {kind} record(s) rejected ({where}), so {made}; fix the "
-                            "record(s) and convert again")
-    report.unsourced = []
+        notes.append((subject, order[form], 0.0, f"subject {subject}: {n} {kind} record(s) rejected ({where}), so "
+                                                 f"{made}; fix the record(s) and convert again"))
+    visits: dict[tuple[str, float, str], list[Unvisited]] = {}
+    for v in report.unvisited:
+        visits.setdefault((v.subject, v.visitnum, v.visit), []).append(v)
+    for (subject, visitnum, visit), lost in visits.items():
+        where, _n = _where(lost, most)
+        notes.append((subject, len(order), visitnum, f"subject {subject}: SV holds no visit {visit} (VISITNUM "
+                                                     f"{visitnum:g}), yet record(s) of it were rejected ({where}), so "
+                                                     "SV was built without them; fix the record(s) and convert again"))
+    for file, form in sorted(unread):
+        kind, derived = forms[form]
+        report.notes.append(f"{file}: not read ({UNREAD_CODE}; it looks like the '{form}' form), so if it holds "
+                            f"{kind} records, every subject's {derived} were derived without them: see its reject")
+    report.notes += [text for *_key, text in sorted(notes)]
+    report.unsourced, report.unvisited = [], []
+
+
+def _where(lost: list[Unsourced] | list[Unvisited], most: int) -> tuple[str, int]:
+    """The files and rows of `lost` ("exposures.csv row(s) 2, 3; export.xml line(s) 120": an ODM record is named by
+    its XML line), the first `most` of each file, and how many records they are."""
+    files: dict[str, set[int]] = {}
+    for u in lost:
+        files.setdefault(u.file, set()).add(u.row)
+    where = "; ".join(f"{file} {'line' if file.lower().endswith('.xml') else 'row'}(s) {_listed(sorted(r), most)}"
+                      for file, r in sorted(files.items()))
+    return where, sum(len(r) for r in files.values())
 
 
 def _listed(rows: list[int], most: int) -> str:

@@ -53,11 +53,24 @@ class Kept:
 
 @dataclass(frozen=True, order=True)
 class Unsourced:
-    """A rejected record of a subject that a derivation about the subject reads (an infusion: the reference dates),
-    named in a note once the whole study is read (derived_without.py)."""
+    """A rejected record of a subject that a derivation about the subject reads (an infusion: the reference dates;
+    a finding on or before the first dose: a baseline flag), named in a note once the whole study is read
+    (derived_without.py). Subject "": a whole file of the form not read (no subject known, row 0)."""
 
     subject: str  # subject_id as the records give it
     form: str
+    file: str
+    row: int
+
+
+@dataclass(frozen=True, order=True)
+class Unvisited:
+    """A rejected record of a subject at a planned visit that SV does not hold for the subject (SV was built
+    without it), named in a note once the whole study is read (derived_without.py)."""
+
+    subject: str  # subject_id as the records give it
+    visitnum: float
+    visit: str  # VISIT of the schedule
     file: str
     row: int
 
@@ -87,6 +100,7 @@ class RejectReport:
     carried: set[str] = field(default_factory=set)  # forms kept in the Study as read, not mapped to SDTM yet
     kept: list[Kept] = field(default_factory=list)  # records converted as collected though wrong (settle_kept)
     unsourced: list[Unsourced] = field(default_factory=list)  # rejected records a subject's derivations read
+    unvisited: list[Unvisited] = field(default_factory=list)  # rejected records of a visit SV does not hold
     # subject_id in DM, not a screen failure -> whether it has reference dates (derived_without.py)
     treated: dict[str, bool] = field(default_factory=dict)
 

@@ -33,6 +33,12 @@ class VitalSignTest:
     plausible: tuple[float, float]
 
 
+def baseline_flag_name() -> str:
+    """VS's baseline flag: VSLOBXFL from SDTMIG 3.4 on (it replaced --BLFL in the Findings domains), VSBLFL before."""
+    major, minor = (int(x) for x in mappings.sdtmig_version().split(".")[:2])
+    return "VSLOBXFL" if (major, minor) >= (3, 4) else "VSBLFL"
+
+
 @functools.cache
 def tests() -> dict[str, VitalSignTest]:
     """Every vital-sign test the mapping knows, by VSTESTCD."""

@@ -52,7 +52,19 @@ def test_a_subject_rejected_itself_has_no_derivation_note(records_copy):
 
 
 def test_the_notes_are_the_same_in_two_processes_and_by_partitions(records_copy, tmp_path, monkeypatch):
-    records = records_copy(exposures=_edit)
+    def exposures(df):
+        df.loc[11, "dose"] = "one"  # subject 06's Day 7 infusion (line 13)
+        return _edit(df)
+
+    def labs(df):
+        df.loc[df["subject_id"].eq("06") & df["visit"].eq("Baseline") & df["test"].eq("WBC"), "result"] = "6,1"
+        return df
+
+    def vital_signs(df):  # subject 06's other Day 7 records: SV holds no DAY 7 INFUSION for it
+        df.loc[df["subject_id"].eq("06") & df["visit"].eq("Day 7"), "unit"] = "parsecs"
+        return df
+
+    records = records_copy(exposures=exposures, labs=labs, vital_signs=vital_signs)
     whole = api.to_sdtm(records, tmp_path / "whole", formats=("csv",), created=STAMP, validate=False,
                         partition_subjects=0)
     parts = api.to_sdtm(records, tmp_path / "parts", formats=("csv",), created=STAMP, validate=False,
@@ -61,8 +73,11 @@ def test_the_notes_are_the_same_in_two_processes_and_by_partitions(records_copy,
     two = api.to_sdtm(records, tmp_path / "two", formats=("csv",), created=STAMP, validate=False,
                       partition_subjects=0)
     assert joins == [True] and parts.partitions == 3  # (each path did run: subject 01 in the first half and
-    # partition, 09 in the second half and the last partition)
-    assert [n[:11] for n in _notes(whole.rejects)] == ["subject 01:", "subject 09:"]
+    # partition, 06 in the second half and partition, 09 in the second half and the last partition)
+    assert [n.split(" rejected")[0] for n in _notes(whole.rejects)] == [
+        "subject 01: 1 exposure record(s)", "subject 06: 1 exposure record(s)", "subject 06: 1 lab record(s)",
+        "subject 06: SV holds no visit DAY 7 INFUSION (VISITNUM 3), yet record(s) of it were",
+        "subject 09: 2 exposure record(s)"]
     assert _notes(two.rejects) == _notes(whole.rejects) == _notes(parts.rejects)
     assert two.rejects.notes == whole.rejects.notes == parts.rejects.notes
 

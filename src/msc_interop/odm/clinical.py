@@ -75,6 +75,9 @@ class ClinicalCollector:
         # SubjectData under another site than the subject's: (SubjectKey, first LocationOID, its line, this
         # LocationOID, this line, ItemData not read); never merged into the subject nor moved
         self.site_conflicts: list[tuple[str, str, int, str, int, int]] = []
+        # the item groups the mapping reads of each such SubjectData (SubjectKey, [(key, values and line)]): what
+        # the notes on the derivations made without them read (sdtm/lost_records.py)
+        self.unread: list[tuple[str, list[tuple[GroupKey, GroupRecord]]]] = []
         self.tally = Tally()
         self.vendor = _vendor_namespaces()
         self._mapped: dict[tuple[str, str], frozenset[str] | None] = {}
@@ -127,11 +130,29 @@ class ClinicalCollector:
             n = sum(1 for e in subj.iter() if isinstance(e.tag, str) and e.tag.startswith(_ITEM))
             self.tally.item_data += n
             self.site_conflicts.append((key, first, self.site_lines.get(key, 0), loc, line, n))
+            self.unread.append((key, self._unread_groups(subj)))
             return False
         if loc and not first:
             self.sites[key] = loc
             self.site_lines[key] = line
         return True
+
+    def _unread_groups(self, subj: etree._Element) -> list[tuple[GroupKey, GroupRecord]]:
+        """The ItemGroupData of a SubjectData not read that the mapping reads, each with its values as given (no
+        transaction applied: they are not converted) and its line."""
+        out: list[tuple[GroupKey, GroupRecord]] = []
+        for se in subj.iterchildren(_SE):
+            for fd in se.iterchildren(_FD):
+                for ig in fd.iterchildren(_IG):
+                    key: GroupKey = (se.get("StudyEventOID", ""), se.get("StudyEventRepeatKey", ""),
+                                     fd.get("FormOID", ""), fd.get("FormRepeatKey", ""),
+                                     ig.get("ItemGroupOID", ""), ig.get("ItemGroupRepeatKey", ""))
+                    if self.mapped_items(key[4], key[2]) is None:
+                        continue
+                    items = {it.get("ItemOID", ""): it.get("Value", "") if it.tag == _ITEM else it.text or ""
+                             for it in ig if isinstance(it.tag, str) and it.tag.startswith(_ITEM)}
+                    out.append((key, GroupRecord(items, ig.sourceline or 0)))
+        return out
 
     def _add_event(self, subject: str, groups: dict[GroupKey, GroupRecord], se: etree._Element) -> None:
         se_oid, se_rk = se.get("StudyEventOID", ""), se.get("StudyEventRepeatKey", "")

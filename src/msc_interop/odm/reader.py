@@ -117,6 +117,7 @@ def read_odm(path: str | Path, mapping_path: str | Path | None = None) -> RawRec
     records = check_forms(tables, files, mapping.definition, source=str(path), first_checks=first_checks,
                           rejects=rejects)
     records.where = where
+    records.unparsed = _unread_records(path, meta, mapping, collector)
     return records
 
 
@@ -411,6 +412,24 @@ def _reject_site_conflicts(path: Path, collector: ClinicalCollector, rejects: Re
                     f"{first} at line {first_line}: a subject belongs to one site, so this SubjectData's {n} "
                     f"ItemData were not converted (neither merged into subject {subject} of {first} nor moved to "
                     f"{loc}); fix the export, or give the two subjects distinct SubjectKeys", code="REJ-ODM-006")
+
+
+def _unread_records(path: Path, meta: Metadata, mapping: OdmMapping, collector: ClinicalCollector
+                    ) -> dict[str, pd.DataFrame]:
+    """The records each SubjectData not read (REJ-ODM-006) holds, per form, as the form's rows would hold them, by
+    the line of their ItemGroupData: what the notes on the derivations made without them read (their subject,
+    visit and dates: sdtm/lost_records.py)."""
+    rows: dict[str, list[dict[str, str]]] = {}
+    lines: dict[str, list[int]] = {}
+    for subject, groups in collector.unread:
+        for key, rec in groups:
+            for g in _groups_for(mapping, key):
+                rows.setdefault(g.form, []).append({name: _resolve(src, rec, subject, "", key, meta, mapping)[0]
+                                                    for name, src in g.fields.items()})
+                lines.setdefault(g.form, []).append(rec.line)
+    return {form: as_form_frame(pd.DataFrame(found, dtype=object).fillna(""), f"{path.name}[{form}]",
+                                rows=pd.Series(lines[form], dtype="int64"))
+            for form, found in rows.items()}
 
 
 def _notes(path: Path, meta: Metadata, collector: ClinicalCollector) -> list[str]:

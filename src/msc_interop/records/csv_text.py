@@ -221,6 +221,22 @@ def read_csv_text(raw: bytes, decode: Callable[[], str], name: str, wanted: Rows
     return CsvTable(df[keep].reset_index(drop=True), starts[keep], spans, lines.control)
 
 
+def span_records(spans: list[Span], header: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """Each line of `spans` read as the record it would be on its own, and its line: its cells by the header's
+    columns ("" for a cell it does not hold, a cell holding a quote, and the rest of a line an unclosed quote runs
+    to). What a rejected line's subject, visit and date can be told from (sdtm/lost_records.py)."""
+    rows, lines = [], []
+    for span in spans:
+        for line, text in span.lines:
+            cells = next(csv.reader([text]), [])
+            if text.count('"') % 2 and cells:
+                cells[-1] = ""
+            cells = [c if '"' not in c else "" for c in cells[:len(header)]]
+            rows.append(cells + [""] * (len(header) - len(cells)))
+            lines.append(line)
+    return pd.DataFrame(rows, columns=header, dtype=object), np.asarray(lines, dtype=np.int64)
+
+
 def _plain_table(frame: pd.DataFrame, kept: np.ndarray | None, lines: np.ndarray) -> CsvTable:
     """The CsvTable of a file Arrow read (no control character), `lines` those of all its records."""
     return CsvTable(frame, lines if kept is None else lines[kept], control=False, kept_wanted=kept is not None)

@@ -25,10 +25,9 @@ import pandas as pd
 import yaml
 
 from msc_interop import dates, mappings
-from msc_interop.derived_without import FEEDS
 from msc_interop.distinct import column_codes, per_distinct, row_codes, rows_all_distinct, stripped_text
 from msc_interop.errors import InputError, StudyDefinitionError
-from msc_interop.records.csv_text import PreparsedFile, read_csv_text
+from msc_interop.records.csv_text import PreparsedFile, read_csv_text, span_records
 from msc_interop.records.subject_share import SubjectShare
 from msc_interop.records.table_check import CellProblem, check_rows
 from msc_interop.records.unread import UNREAD, report_unread_files, report_unread_sheets
@@ -42,7 +41,7 @@ from msc_interop.records.workbook import (
     read_sheets,
     shown_text,
 )
-from msc_interop.rejects import RejectReport, Unsourced
+from msc_interop.rejects import RejectReport
 
 SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}  # what a CSV export sometimes uses
 ROW = "_row"  # where each record is (CSV line it starts on, sheet row; header = 1), carried to the reject report
@@ -71,8 +70,12 @@ class RawRecords:
     subjects_read: frozenset[str] = frozenset()  # every subject_id in subjects.csv, rejected or not
     where: Mapping[tuple[str, int], str] = field(default_factory=dict)  # (form, row) -> location: ODM OID path
     # the rows rejected so far (not exact duplicates), kept so that a later check of a value (sdtm.common.map_terms)
-    # names their bad fields too: one correction round fixes a row
+    # names their bad fields too: one correction round fixes a row; sdtm/lost_records.py names the derivations
+    # made without them
     held: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # records rejected before they became a row (a line of a value spanning lines, an ODM SubjectData not read), as
+    # far as they could be read, with `_row`: sdtm/lost_records.py names the derivations made without them
+    unparsed: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def reject_rows(self, form: str, mask: pd.Series, field_name: str, reason: str | pd.Series, *,
                     code: str) -> pd.DataFrame:
@@ -130,12 +133,8 @@ class RawRecords:
 
     def _list(self, form: str, df: pd.DataFrame, mask: pd.Series, field_name: str, reason: str | pd.Series,
               code: str) -> None:
-        """The rows of `df` where `mask` is True, in the reject report (not removed from the form); those of a form
-        a subject's derivations read, in report.unsourced too (derived_without.py), unless its copy was kept."""
+        """The rows of `df` where `mask` is True, in the reject report (not removed from the form)."""
         bad = df[mask]
-        if form in FEEDS and code != DUPLICATE and "subject_id" in bad.columns:
-            self.rejects.unsourced += [Unsourced(s, form, self.files[form], int(r))
-                                       for s, r in zip(bad["subject_id"].tolist(), bad[ROW].tolist(), strict=True)]
         values = bad[field_name] if field_name in bad.columns else pd.Series("", index=bad.index)
         if isinstance(reason, pd.Series):
             reason = reason.reindex(df.index, fill_value="")
@@ -158,10 +157,10 @@ def read_records(path: str | Path, line_maps: Mapping[str, np.ndarray] | None = 
         raise InputError(f"{path}: no such file or folder")
     if share is not None and not path.is_dir():
         raise ValueError("read_records: a share of the subjects is read from a folder only")
-    spans, clean, found = RejectReport(), set(), {}
+    spans, clean, found, unparsed = RejectReport(), set(), {}, {}
     if path.is_dir():
         definition = read_definition(find_definition(path))
-        tables, files = _read_csv_folder(path, spans, clean, line_maps, share, preparsed=preparsed)
+        tables, files = _read_csv_folder(path, spans, clean, line_maps, share, preparsed=preparsed, unparsed=unparsed)
         if share is not None and not share.reports_files:
             spans.rejects.clear()  # (the other share reports the lines of a value spanning lines, and the files)
         elif line_maps is None:  # (a partition cut from a folder: load_partitioned reports the folder's files)
@@ -179,8 +178,11 @@ def read_records(path: str | Path, line_maps: Mapping[str, np.ndarray] | None = 
     else:
         raise InputError(f"{path}: study records are a folder of CSV files or an .xlsx workbook")
     read_before = Counter(r.form for r in spans.rejects if r.code != UNREAD)  # (a file not read: no record counted)
-    return check_forms(tables, files, definition, source=str(path), rejects=spans, read_before=read_before,
-                       clean=frozenset(clean), first_checks=(lambda form, _df: found.get(form, ())) if found else None)
+    first_checks = (lambda form, _df: found.get(form, ())) if found else None
+    records = check_forms(tables, files, definition, source=str(path), rejects=spans, read_before=read_before,
+                          clean=frozenset(clean), first_checks=first_checks)
+    records.unparsed = unparsed  # (each share keeps the lines of every subject: its DM keeps its own)
+    return records
 
 
 def check_forms(tables: dict[str, pd.DataFrame], files: dict[str, str], definition: dict[str, Any],
@@ -400,12 +402,12 @@ def read_form_table(folder: Path, form: str) -> pd.DataFrame | None:
 
 def _read_csv_folder(folder: Path, spans: RejectReport | None = None, clean: set[str] | None = None,
                      line_maps: Mapping[str, np.ndarray] | None = None, share: SubjectShare | None = None,
-                     only: Collection[str] | None = None, preparsed: Mapping[str, PreparsedFile] | None = None
-                     ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+                     only: Collection[str] | None = None, preparsed: Mapping[str, PreparsedFile] | None = None,
+                     unparsed: dict[str, pd.DataFrame] | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """The text table of each form's CSV file (of the forms `only` names), `_row` the line each record starts on,
     the rows of the subjects of `share` only. Lines of a value that spans lines (csv_text.Span) go to `spans`, one
-    reject per line; without `spans` they stop the read. `clean` receives the forms whose file holds no control
-    character at all."""
+    reject per line; without `spans` they stop the read; `unparsed` receives those lines as far as each reads as a
+    record. `clean` receives the forms whose file holds no control character at all."""
     tables, files = {}, {}
     for form, spec in _forms().items():
         if only is not None and form not in only:
@@ -439,6 +441,9 @@ def _read_csv_folder(folder: Path, spans: RejectReport | None = None, clean: set
                 raise InputError(f"{path.name} line {span.first}: {span.reason(span.first)}")
             for line, content in span.lines:
                 spans.add(form, path.name, line, span.column, content, span.reason(line), code="REJ-REC-011")
+        if table.spans and unparsed is not None:
+            frame, lines = span_records(table.spans, list(table.frame.columns))
+            unparsed[form] = as_form_frame(frame, path.name, rows=lines)
         rows = table.rows if line_maps is None or path.name not in line_maps else line_maps[path.name][table.rows - 2]
         tables[form] = as_form_frame(table.frame, path.name, rows=rows)
         if share is not None and not table.kept_wanted:

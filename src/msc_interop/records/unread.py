@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from msc_interop.rejects import REJECT_REPORT_NAMES, RejectReport
+from msc_interop.rejects import REJECT_REPORT_NAMES, RejectReport, Unsourced
 
 RECORD_SUFFIXES = (".csv", ".xlsx", ".xlsm", ".xls")  # what could hold a form's records
 UNREAD = "REJ-REC-013"
@@ -56,6 +56,7 @@ def report_unread_files(folder: Path, form_files: dict[str, str], rejects: Rejec
                     f"not read: '{path.name}' is not the file of a form, so {held} not converted; {advice} "
                     f"(the forms' files: {', '.join(sorted(form_files.values()))}), or move it out of the folder",
                     code=UNREAD)
+        _unsourced(rejects, form, path.name)
 
 
 def report_unread_sheets(workbook: str, headers: dict[str, list[str]], forms: Iterable[str],
@@ -73,6 +74,14 @@ def report_unread_sheets(workbook: str, headers: dict[str, list[str]], forms: It
         rejects.add(form, f"{workbook}[{sheet}]", 0, WHOLE_FILE_FIELDS[1], sheet,
                     f"not read: sheet '{sheet}' is not a form's sheet, so its records were not converted; {advice} "
                     f"(the forms' sheets: {', '.join(sorted(names))})", code=UNREAD)
+        _unsourced(rejects, form, f"{workbook}[{sheet}]")
+
+
+def _unsourced(rejects: RejectReport, form: str, file: str) -> None:
+    """A file (or sheet) not read that looks like `form`: if that form feeds a derivation about the subjects, every
+    subject's was made without it (no subject of it is known: subject ""; derived_without.py says so once)."""
+    if form:
+        rejects.unsourced.append(Unsourced("", form, file, 0))
 
 
 def _among(path: Path, read: list[Path]) -> bool:

@@ -21,6 +21,7 @@ from msc_interop.sdtm.eg import build_eg
 from msc_interop.sdtm.epochs import screen_failure_epochs
 from msc_interop.sdtm.ex import add_study_days, build_ex
 from msc_interop.sdtm.lb import build_lb
+from msc_interop.sdtm.lost_records import find_lost
 from msc_interop.sdtm.mh import build_mh
 from msc_interop.sdtm.pr import build_pr_re
 from msc_interop.sdtm.sv import build_sv
@@ -39,7 +40,7 @@ def build_study(records: RawRecords, settle: bool = True) -> tuple[Study, Reject
     """Map checked study records to SDTM DM, EX, AE, LB (+ SUPPEX); return the Study and the reject report.
     `settle` False: the records converted as collected though wrong stay in report.kept (a share of the subjects:
     the caller settles them once the shares are merged, RejectReport.settle_kept), instead of becoming its notes;
-    so do the rejected records its subjects' derivations would have read (derived_without.settle_derivations)."""
+    so do the rejected records its subjects' derivations and SV would have read (derived_without.settle_derivations)."""
     meta = StudyMeta.from_definition(records.definition)
     dm_base = build_dm_base(records, meta)
     _cascade_subjects(records, dm_base)
@@ -61,6 +62,7 @@ def build_study(records: RawRecords, settle: bool = True) -> tuple[Study, Reject
     datasets = number_unscheduled(datasets, meta, dm, records)  # the unplanned visits, from every form's planned ones
     datasets = screen_failure_epochs(datasets, meta, dm)  # before SV, which takes an unplanned visit's EPOCH
     datasets["SV"] = build_sv(datasets, meta, dm)  # last: the visits held, from every dated record
+    find_lost(records, meta, dm, datasets["SV"])  # the rejected records its derivations and SV were made without
     datasets = {k: v for k, v in datasets.items() if len(v.columns)}
     carried = {f: records.forms[f].drop(columns=ROW) for f in CARRIED_FORMS if f in records.forms}
     study = Study(meta, datasets, carried)

@@ -24,6 +24,7 @@ def merge_report(into: RejectReport, part: RejectReport, *, drop_repeats: bool =
     into.carried |= part.carried
     into.kept += part.kept
     into.unsourced += part.unsourced
+    into.unvisited += part.unvisited
     into.treated |= part.treated
 
 

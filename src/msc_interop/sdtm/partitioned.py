@@ -154,10 +154,11 @@ def load_partitioned(folder: Path, scratch: Path, per_partition: int | None = No
         return None
     hold = HOLD_ROWS if hold_rows is None else hold_rows
     ps = _build(parts.folders, scratch / "spill", hold, check_xpt, xpt_encoding)
+    # the files no form reads: of the folder, as a whole read reports them (the parts hold none), before the notes
+    report_unread_files(folder, {form: spec["file"] for form, spec in _forms().items()}, ps.rejects)
     ps.rejects.settle_kept()
     settle_derivations(ps.rejects)
-    report_unread_files(folder, {form: spec["file"] for form, spec in _forms().items()}, ps.rejects)
-    return ps  # (the files no form reads: of the folder, as a whole read reports them; the parts hold none)
+    return ps
 
 
 def _usubjid_of_subjects(folder: Path, where: Path, definition: Path, files: dict[str, str]) -> dict[str, str]:

@@ -28,14 +28,9 @@ from msc_interop.sdtm.common import (
 )
 
 FORM = "vital_signs"
+baseline_flag_name = vital_signs.baseline_flag_name  # (the derived-without notes name it too: derived_without.py)
 _NUMBER = r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)\s*$"
 _NOT_A_NUMBER = "result is not a number (write e.g. 120 or 36.8; use '.' as the decimal mark)"
-
-
-def baseline_flag_name() -> str:
-    """VSLOBXFL from SDTMIG 3.4 on (it replaced --BLFL in the Findings domains), VSBLFL before."""
-    major, minor = (int(x) for x in mappings.sdtmig_version().split(".")[:2])
-    return "VSLOBXFL" if (major, minor) >= (3, 4) else "VSBLFL"
 
 
 def build_vs(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
