@@ -16,19 +16,11 @@ from msc_interop import api
 from msc_interop.sdtm.define import xsd_errors
 from msc_interop.sdtm.package_origins import crf_pages
 
-CREATED = "2026-01-01T00:00:00"
-DEF = "{http://www.cdisc.org/ns/def/v2.1}"
-ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
+from .package_define import AE_CSV, CREATED, DEF, DM_CSV, ODM, TEXT, XSD
+
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
-XSD = (Path(__file__).parents[2] / "mappings" / "schema" / "external" / "define-xml-2.1" / "cdisc-definexml-2.1.0"
-       / "define2-1-0.xsd")
-TEXT = f"{ODM}Description/{ODM}TranslatedText"
 PDF = b"%PDF-1.4\n% the sponsor's annotated CRF\n%%EOF\n"
 
-_AE_CSV = ("STUDYID,DOMAIN,USUBJID,AESEQ,AETERM,AEDECOD,AESTDTC,AESTDY\n"
-           "S1,AE,S1-1,1,HEADACHE,Headache,2024-01-05,5\n")
-_DM_CSV = ("STUDYID,DOMAIN,USUBJID,SUBJID,SITEID,RFSTDTC,SEX,ARMCD,ARM,COUNTRY\n"
-           "S1,DM,S1-1,1,01,2024-01-01,F,A,Arm A,USA\n")
 
 _DEFINE_10 = """<?xml version="1.0" encoding="UTF-8"?>
 <ODM xmlns="http://www.cdisc.org/ns/odm/v1.2" xmlns:def="http://www.cdisc.org/ns/def/v1.0"
@@ -60,8 +52,8 @@ def _convert(tmp_path: Path, define: str, pdf: bytes | None, href: str = "blankc
              ) -> tuple[api.ConversionResult, Path]:
     folder = tmp_path / "pkg"
     folder.mkdir(exist_ok=True)
-    (folder / "ae.csv").write_text(_AE_CSV, encoding="utf-8")
-    (folder / "dm.csv").write_text(_DM_CSV, encoding="utf-8")
+    (folder / "ae.csv").write_text(AE_CSV, encoding="utf-8")
+    (folder / "dm.csv").write_text(DM_CSV, encoding="utf-8")
     (folder / "define.xml").write_text(define.replace("HREF", href), encoding="utf-8")
     if pdf is not None:
         (folder / "blankcrf.pdf").write_bytes(pdf)

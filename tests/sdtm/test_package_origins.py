@@ -11,17 +11,7 @@ from lxml import etree
 from msc_interop import api
 from msc_interop.sdtm.define import xsd_errors
 
-CREATED = "2026-01-01T00:00:00"
-DEF = "{http://www.cdisc.org/ns/def/v2.1}"
-ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
-XSD = (Path(__file__).parents[2] / "mappings" / "schema" / "external" / "define-xml-2.1" / "cdisc-definexml-2.1.0"
-       / "define2-1-0.xsd")
-TEXT = f"{ODM}Description/{ODM}TranslatedText"
-
-_AE_CSV = ("STUDYID,DOMAIN,USUBJID,AESEQ,AETERM,AEDECOD,AESTDTC,AESTDY\n"
-           "S1,AE,S1-1,1,HEADACHE,Headache,2024-01-05,5\n")
-_DM_CSV = ("STUDYID,DOMAIN,USUBJID,SUBJID,SITEID,RFSTDTC,SEX,ARMCD,ARM,COUNTRY\n"
-           "S1,DM,S1-1,1,01,2024-01-01,F,A,Arm A,USA\n")
+from .package_define import AE_CSV, CREATED, DEF, DM_CSV, ODM, TEXT, XSD
 
 _DEFINE_21 = """<?xml version="1.0" encoding="UTF-8"?>
 <ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" xmlns:def="http://www.cdisc.org/ns/def/v2.1"
@@ -81,8 +71,8 @@ _DEFINE_10 = """<?xml version="1.0" encoding="UTF-8"?>
 def _package(tmp_path: Path, define: str) -> etree._Element:
     folder = tmp_path / "pkg"
     folder.mkdir()
-    (folder / "ae.csv").write_text(_AE_CSV, encoding="utf-8")
-    (folder / "dm.csv").write_text(_DM_CSV, encoding="utf-8")
+    (folder / "ae.csv").write_text(AE_CSV, encoding="utf-8")
+    (folder / "dm.csv").write_text(DM_CSV, encoding="utf-8")
     (folder / "define.xml").write_text(define, encoding="utf-8")
     api.to_sdtm(folder, tmp_path / "out", formats=["json"], created=CREATED, validate=False)
     written = tmp_path / "out" / "json" / "define.xml"

@@ -12,12 +12,7 @@ from lxml import etree
 from msc_interop import api
 from msc_interop.sdtm.define import xsd_errors
 
-CREATED = "2026-01-01T00:00:00"
-DEF = "{http://www.cdisc.org/ns/def/v2.1}"
-ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
-XSD = (Path(__file__).parents[2] / "mappings" / "schema" / "external" / "define-xml-2.1" / "cdisc-definexml-2.1.0"
-       / "define2-1-0.xsd")
-TEXT = f"{ODM}Description/{ODM}TranslatedText"
+from .package_define import CREATED, DEF, ODM, TEXT, XSD
 
 _FILES = {
     "ae.csv": "STUDYID,DOMAIN,USUBJID,AESEQ,AETERM,AEDECOD,AESTDTC\nS1,AE,S1-1,1,HEADACHE,Headache,2024-01-05\n",

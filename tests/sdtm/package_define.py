@@ -1,0 +1,18 @@
+"""What the tests of a converted SDTM package's define.xml share: the namespaces, the Define-XML 2.1 schema and a
+one-subject package's AE and DM (test_package_origins, test_package_acrf, test_package_values)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CREATED = "2026-01-01T00:00:00"
+DEF = "{http://www.cdisc.org/ns/def/v2.1}"
+ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
+XSD = (Path(__file__).parents[2] / "mappings" / "schema" / "external" / "define-xml-2.1" / "cdisc-definexml-2.1.0"
+       / "define2-1-0.xsd")
+TEXT = f"{ODM}Description/{ODM}TranslatedText"
+
+AE_CSV = ("STUDYID,DOMAIN,USUBJID,AESEQ,AETERM,AEDECOD,AESTDTC,AESTDY\n"
+          "S1,AE,S1-1,1,HEADACHE,Headache,2024-01-05,5\n")
+DM_CSV = ("STUDYID,DOMAIN,USUBJID,SUBJID,SITEID,RFSTDTC,SEX,ARMCD,ARM,COUNTRY\n"
+          "S1,DM,S1-1,1,01,2024-01-01,F,A,Arm A,USA\n")
