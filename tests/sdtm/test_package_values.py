@@ -102,10 +102,10 @@ _DEFINE_21 = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def _convert(tmp_path: Path, define: str) -> tuple[etree._Element, list[str]]:
+def _convert(tmp_path: Path, define: str, extra: dict[str, str] | None = None) -> tuple[etree._Element, list[str]]:
     folder = tmp_path / "pkg"
     folder.mkdir()
-    for name, text in _FILES.items():
+    for name, text in {**_FILES, **(extra or {})}.items():
         (folder / name).write_text(text, encoding="utf-8")
     (folder / "define.xml").write_text(define, encoding="utf-8")
     result = api.to_sdtm(folder, tmp_path / "out", formats=["json"], created=CREATED, validate=False)
@@ -149,6 +149,64 @@ def test_define_21_value_level_origins_methods_comments_are_kept(tmp_path: Path)
     assert _by_oid(root, f"{DEF}CommentDef", ae.get(f"{DEF}CommentOID")).findtext(TEXT) == (
         "AEs of screening failures are not included.")
     assert _by_oid(root, f"{ODM}ItemGroupDef", "IG.DM").get(f"{DEF}CommentOID") is None
+
+
+def test_item_def_shared_by_datasets_keeps_value_level_metadata(tmp_path: Path) -> None:
+    """ODM lets ItemGroupDefs share an ItemDef: one QNAM ItemDef referenced by SUPPAE and, after it, SUPPDM. The
+    where clauses on it still select SUPPAE's QVAL items by QNAM."""
+    shared = _DEFINE_21.replace("IT.SUPPAE.QNAM", "IT.QNAM").replace(
+        '<ItemGroupDef OID="IG.LB"', '<ItemGroupDef OID="IG.SUPPDM" Name="SUPPDM" Repeating="Yes">'
+        '<ItemRef ItemOID="IT.QNAM" Mandatory="Yes"/></ItemGroupDef>\n  <ItemGroupDef OID="IG.LB"')
+    suppdm = ("STUDYID,RDOMAIN,USUBJID,IDVAR,IDVARVAL,QNAM,QLABEL,QVAL,QORIG,QEVAL\n"
+              "S1,DM,S1-1,,,RACEOTH,Race Other,X,CRF,\n")
+    root, notes = _convert(tmp_path, shared, {"suppdm.csv": suppdm})
+    trtem = _by_oid(root, f"{ODM}ItemDef", "IT.SUPPAE.QVAL.AETRTEM")
+    assert trtem.get(f"{DEF}CommentOID") == "COM.AETRTEM"
+    assert _by_oid(root, f"{DEF}CommentDef", trtem.get(f"{DEF}CommentOID")).findtext(TEXT) == "See SAP section 9."
+    assert _vlm_ref(root, "IT.SUPPAE.QVAL.AETRTEM").get("MethodOID") == "MT.AETRTEM"
+    sosp = _by_oid(root, f"{ODM}ItemDef", "IT.SUPPAE.QVAL.AESOSP").find(f"{DEF}Origin")
+    assert (sosp.get("Source"), sosp.find(f"{DEF}DocumentRef").get("leafID")) == ("Investigator", "LF.acrf")
+    assert not [n for n in notes if "VL.SUPPAE.QVAL" in n]
+    assert [n for n in notes if "SUPPAE.QVAL where QNAM is GONE" in n]
+
+
+def test_comment_and_method_document_refs_are_kept(tmp_path: Path) -> None:
+    """def:DocumentRef (def:PDFPageRef) of a def:CommentDef and of a MethodDef are written after their Description
+    (Define-XML 2.1) and their def:leaf is cited: copied beside define.xml, or a note says where to put it."""
+    doc = '<def:DocumentRef leafID="{}"><def:PDFPageRef {}/></def:DocumentRef>'
+    define = _DEFINE_21.replace(
+        "not included.</TranslatedText></Description>",
+        "not included.</TranslatedText></Description>" + doc.format("LF.sdrg", 'PageRefs="12" Type="PhysicalRef"'),
+    ).replace(
+        "first dose.</TranslatedText></Description>",
+        "first dose.</TranslatedText></Description>"
+        + doc.format("LF.sap", 'FirstPage="3" LastPage="5" Type="PhysicalRef"'),
+    ).replace(
+        "SAP section 9.</TranslatedText></Description>",
+        "SAP section 9.</TranslatedText></Description>" + doc.format("LF.sap", 'PageRefs="9" Type="PhysicalRef"'),
+    ).replace(
+        '<def:leaf ID="LF.acrf"',
+        '<def:leaf ID="LF.sdrg" xlink:href="csdrg.pdf"><def:title>Reviewers Guide</def:title></def:leaf>'
+        '<def:leaf ID="LF.sap" xlink:href="sap.pdf"><def:title>SAP</def:title></def:leaf><def:leaf ID="LF.acrf"')
+    root, notes = _convert(tmp_path, define, {"csdrg.pdf": "%PDF-1.4 guide"})
+
+    def refs(el: etree._Element) -> list[tuple[str, str | None, dict[str, str]]]:
+        return [(etree.QName(c).localname, c.get("leafID"), {k: v for p in c.iterfind(f"{DEF}PDFPageRef")
+                                                                      for k, v in p.attrib.items()})
+                for c in el]
+
+    assert refs(_by_oid(root, f"{DEF}CommentDef", "COM.AE")) == [
+        ("Description", None, {}), ("DocumentRef", "LF.sdrg", {"PageRefs": "12", "Type": "PhysicalRef"})]
+    assert refs(_by_oid(root, f"{DEF}CommentDef", "COM.AETRTEM"))[1:] == [
+        ("DocumentRef", "LF.sap", {"PageRefs": "9", "Type": "PhysicalRef"})]
+    assert refs(_by_oid(root, f"{ODM}MethodDef", "MT.AETRTEM")) == [
+        ("Description", None, {}),
+        ("DocumentRef", "LF.sap", {"FirstPage": "3", "LastPage": "5", "Type": "PhysicalRef"})]
+    leaves = {e.get("ID"): e.get("{http://www.w3.org/1999/xlink}href") for e in root.iter(f"{DEF}leaf")}
+    assert (leaves.get("LF.sdrg"), leaves.get("LF.sap")) == ("csdrg.pdf", "sap.pdf")
+    assert (tmp_path / "out" / "json" / "csdrg.pdf").read_text(encoding="utf-8") == "%PDF-1.4 guide"
+    assert [n for n in notes if "'sap.pdf'" in n and "place the document at" in n]
+    assert not [n for n in notes if "csdrg.pdf" in n or "not cited" in n]
 
 
 _DEFINE_10 = """<?xml version="1.0" encoding="UTF-8"?>

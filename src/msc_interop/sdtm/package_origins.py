@@ -6,8 +6,9 @@ a derived one was computed and what it wanted to say of it: msc-interop, which d
 neither drop that nor replace it with its own derivations. Read from either shape:
 
 - Define-XML 2.0 / 2.1: the ItemDef's def:Origin elements (Type, Source, Description, def:DocumentRef with
-  def:PDFPageRef), ItemRef MethodOID -> MethodDef, ItemDef def:CommentOID -> def:CommentDef; the def:leaf of
-  each referenced document is carried along. A 2.0 Type that 2.1 does not have (CRF, eDT) is mapped as the
+  def:PDFPageRef), ItemRef MethodOID -> MethodDef, ItemDef def:CommentOID -> def:CommentDef (each with its own
+  def:DocumentRef pages); the def:leaf of each referenced document is carried along. An ItemDef several
+  ItemGroupDefs share (ODM allows it) is read for each. A 2.0 Type that 2.1 does not have (CRF, eDT) is mapped as the
   1.0 text of that name is (`origin_types_2_1`, `origins_1_0`), so the 2.1 written passes its XSD.
 - Define-XML 1.0: the ItemDef's Origin text ("CRF Page 121, 122, 123", "Derived", "eDT"), mapped to a 2.1 Type
   and Source by mappings/define_xml.yaml `origins_1_0` (the text itself kept as the Origin's Description
@@ -38,6 +39,9 @@ _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 
 
+Documents = tuple[tuple[str, tuple[tuple[tuple[str, str], ...], ...]], ...]  # (leaf ID, PDFPageRef attributes)
+
+
 @dataclass(frozen=True)
 class Origin:
     """One def:Origin: Type, Source, its description, and the document pages it cites (leaf ID, PDFPageRef
@@ -46,17 +50,21 @@ class Origin:
     type: str
     source: str | None = None
     text: str = ""
-    documents: tuple[tuple[str, tuple[tuple[tuple[str, str], ...], ...]], ...] = ()
+    documents: Documents = ()
 
 
 @dataclass(frozen=True)
 class Method:
-    """A MethodDef of the package: OID, Name, Type and its description."""
+    """A MethodDef of the package: OID, Name, Type, its description and the document pages it cites."""
 
     oid: str
     name: str
     type: str
     text: str
+    documents: Documents = ()
+
+
+Comment = tuple[str, str, Documents]  # a def:CommentDef: OID, text, the document pages it cites
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,7 @@ class SponsorItem:
 
     origins: tuple[Origin, ...] = ()
     method: Method | None = None
-    comment: tuple[str, str] | None = None  # (def:CommentDef OID, text)
+    comment: Comment | None = None
 
 
 Where = tuple[tuple[str, str, tuple[str, ...]], ...]  # (variable, Comparator, CheckValues) of one where clause
@@ -90,7 +98,7 @@ class SponsorDefine:
     items: dict[str, dict[str, SponsorItem]] = field(default_factory=dict)
     leaves: dict[str, tuple[str, str]] = field(default_factory=dict)
     documents: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    datasets: dict[str, tuple[str, str]] = field(default_factory=dict)  # dataset -> (def:CommentDef OID, text)
+    datasets: dict[str, Comment] = field(default_factory=dict)  # dataset -> its def:CommentDef
     values: dict[str, list[SponsorValue]] = field(default_factory=dict)
 
 
@@ -101,6 +109,12 @@ def _text(el: etree._Element | None) -> str:
     texts = list(el.iterfind("{*}Description/{*}TranslatedText"))
     chosen = next((t for t in texts if t.get(_XML_LANG, "en") == "en"), texts[0] if texts else None)
     return (chosen.text or "").strip() if chosen is not None else ""
+
+
+def _documents(el: etree._Element) -> Documents:
+    """The def:DocumentRef children of an element: leaf ID and the attributes of each def:PDFPageRef."""
+    return tuple((d.get("leafID") or "", tuple(tuple(sorted(p.attrib.items())) for p in d.iterfind("{*}PDFPageRef")))
+                 for d in el.iterfind("{*}DocumentRef"))
 
 
 def _origins_1_0() -> list[tuple[re.Pattern[str], str, str | None, bool]]:
@@ -156,12 +170,12 @@ class _Read:
 
     def __init__(self, root: etree._Element) -> None:
         self.methods = {m.get("OID"): Method(m.get("OID") or "", m.get("Name") or m.get("OID") or "",
-                                             m.get("Type") or "Computation", _text(m))
+                                             m.get("Type") or "Computation", _text(m), _documents(m))
                         for m in root.iter("{*}MethodDef")}
         for m in root.iter("{*}ComputationMethod"):  # Define-XML 1.0: the text is the method
             oid = m.get("OID") or ""
             self.methods[oid] = Method(oid, oid, "Computation", " ".join((m.text or "").split()))
-        self.comments = {c.get("OID"): _text(c) for c in root.iter("{*}CommentDef")}
+        self.comments = {c.get("OID"): (_text(c), _documents(c)) for c in root.iter("{*}CommentDef")}
         self.defs = {d.get("OID"): d for d in root.iter("{*}ItemDef")}
         self.leaf_ids = {leaf.get("ID") for leaf in root.iter("{*}leaf")}
         self.documents = {kind: ids for kind in ("AnnotatedCRF", "SupplementalDoc")
@@ -179,7 +193,7 @@ def read_sponsor_define(path: Path) -> SponsorDefine:
         return SponsorDefine()  # validate reads an unreadable define.xml
     read = _Read(root)
     out = SponsorDefine(documents=read.documents)
-    owner: dict[str | None, tuple[str, str]] = {}  # ItemDef OID -> (dataset, variable)
+    owner: dict[str | None, list[str]] = {}  # ItemDef OID -> the datasets referencing it (ODM lets them share it)
     for group in root.iter("{*}ItemGroupDef"):
         ds = (group.get("Name") or "").upper()
         comment = _comment(group, read, [], f"COM.{ds}")
@@ -189,21 +203,26 @@ def read_sponsor_define(path: Path) -> SponsorDefine:
             item = read.defs.get(ref.get("ItemOID"))
             if item is None or not item.get("Name"):
                 continue
-            owner[item.get("OID")] = (ds, item.get("Name") or "")
+            if ds not in owner.setdefault(item.get("OID"), []):
+                owner[item.get("OID")].append(ds)
             found = _item(item, ref, read, f"COM.{ds}.{item.get('Name')}")
             if found != SponsorItem():
                 out.items.setdefault(ds, {})[item.get("Name") or ""] = found
     lists = {vl.get("OID"): vl for vl in root.iter("{*}ValueListDef")}
     clauses = {wc.get("OID"): wc for wc in root.iter("{*}WhereClauseDef")}
-    for oid, (ds, var) in owner.items():
+    for oid, datasets in owner.items():
         ref = read.defs[oid].find("{*}ValueListRef")
         if ref is not None and ref.get("ValueListOID") in lists:
-            _values(ds, var, (), lists[ref.get("ValueListOID")], lists, clauses, owner, read, out, set())
+            for ds in datasets:
+                _values(ds, read.defs[oid].get("Name") or "", (), lists[ref.get("ValueListOID")], lists, clauses,
+                        owner, read, out, set())
     cited = {leaf for ids in out.documents.values() for leaf in ids}
-    cited.update(leaf for items in out.items.values() for found in items.values()
-                 for o in found.origins for leaf, _ in o.documents)
-    cited.update(leaf for values in out.values.values() for v in values
-                 for o in v.item.origins for leaf, _ in o.documents)
+    cited.update(leaf for comment in out.datasets.values() for leaf, _ in comment[2])
+    found = [*(f for items in out.items.values() for f in items.values()),
+             *(v.item for values in out.values.values() for v in values)]
+    cited.update(leaf for f in found for leaf, _ in (*(d for o in f.origins for d in o.documents),
+                                                      *(f.method.documents if f.method else ()),
+                                                      *(f.comment[2] if f.comment else ())))
     for leaf in root.iter("{*}leaf"):
         if leaf.get("ID") in cited:
             out.leaves[leaf.get("ID") or ""] = (leaf.get(_XLINK_HREF) or "", (leaf.findtext("{*}title") or "").strip())
@@ -211,7 +230,7 @@ def read_sponsor_define(path: Path) -> SponsorDefine:
 
 
 def _values(ds: str, var: str, where: Where, vl: etree._Element, lists: dict, clauses: dict,
-            owner: dict[str | None, tuple[str, str]], read: _Read, out: SponsorDefine, seen: set[str | None]) -> None:
+            owner: dict[str | None, list[str]], read: _Read, out: SponsorDefine, seen: set[str | None]) -> None:
     """The items of one def:ValueListDef hanging from `var` of `ds` (`where`: the conditions of the item it hangs
     from, in a Define-XML 1.0 list of lists)."""
     seen = seen | {vl.get("OID")}
@@ -236,30 +255,31 @@ def _values(ds: str, var: str, where: Where, vl: etree._Element, lists: dict, cl
             _values(ds, "", selects[0], lists[nested.get("ValueListOID")], lists, clauses, owner, read, out, seen)
 
 
-def _where(clause: etree._Element | None, ds: str, owner: dict[str | None, tuple[str, str]], read: _Read) -> Where:
+def _where(clause: etree._Element | None, ds: str, owner: dict[str | None, list[str]], read: _Read) -> Where:
     """The range checks of a def:WhereClauseDef as (variable, Comparator, CheckValues); a variable of another
-    dataset is named DS.VAR."""
+    dataset (an ItemDef `ds` does not reference; of several, the first) is named DS.VAR."""
     if clause is None:
         return ()
     checks = []
     for rc in clause.iterfind("{*}RangeCheck"):
         oid = next((v for k, v in rc.attrib.items() if etree.QName(k).localname == "ItemOID"), None)
-        of_ds, name = owner.get(oid) or (ds, (read.defs[oid].get("Name") or "") if oid in read.defs else "")
-        checks.append((name if of_ds == ds else f"{of_ds}.{name}", rc.get("Comparator") or "",
+        of = owner.get(oid) or [ds]
+        name = (read.defs[oid].get("Name") or "") if oid in read.defs else ""
+        checks.append((name if ds in of else f"{of[0]}.{name}", rc.get("Comparator") or "",
                        tuple((c.text or "").strip() for c in rc.iterfind("{*}CheckValue"))))
     return tuple(checks)
 
 
-def _comment(el: etree._Element, read: _Read, notes: list[str], own_oid: str) -> tuple[str, str] | None:
-    """(OID, text) of the def:CommentDef an element points to (def:CommentOID) and of its 1.0 Comment attribute
-    and `notes`, joined; its OID the sponsor's when that says all, else `own_oid`."""
+def _comment(el: etree._Element, read: _Read, notes: list[str], own_oid: str) -> Comment | None:
+    """(OID, text, documents) of the def:CommentDef an element points to (def:CommentOID) and of its 1.0 Comment
+    attribute and `notes`, joined; its OID the sponsor's when that says all, else `own_oid`."""
     attrs = {etree.QName(k).localname: v for k, v in el.attrib.items()}
-    stated = read.comments.get(attrs.get("CommentOID"), "")
+    stated, documents = read.comments.get(attrs.get("CommentOID"), ("", ()))
     texts = [c for c in [stated, (attrs.get("Comment") or "").strip(), *notes] if c]
-    if not texts:
+    if not texts and not documents:
         return None
     text = " ".join(texts)
-    return (attrs["CommentOID"] if stated and text == stated else own_oid), text
+    return (attrs["CommentOID"] if text == stated else own_oid), text, documents
 
 
 def _item(item: etree._Element, ref: etree._Element, read: _Read, comment_oid: str) -> SponsorItem:
@@ -267,9 +287,7 @@ def _item(item: etree._Element, ref: etree._Element, read: _Read, comment_oid: s
     notes: list[str] = []
     origins: list[Origin] = []
     for o in item.iterfind("{*}Origin"):
-        docs = tuple((d.get("leafID") or "", tuple(tuple(sorted(p.attrib.items()))
-                                                   for p in d.iterfind("{*}PDFPageRef")))
-                     for d in o.iterfind("{*}DocumentRef"))
+        docs = _documents(o)
         otype, source = o.get("Type") or "", o.get("Source")
         if otype not in _types_2_1():  # a 2.0 Type 2.1 dropped (CRF, eDT): mapped as a 1.0 Origin text is
             mapped = origin_of_1_0(otype)
@@ -300,7 +318,7 @@ class SponsorWriter:
         self.sponsor = sponsor
         self.notes = notes
         self.methods: dict[str, Method] = {}
-        self.comments: dict[str, str] = {}
+        self.comments: dict[str, tuple[str, Documents]] = {}
         self.cited: set[str] = set()
         self.used: set[int] = set()  # id() of the SponsorValues carried
         self.lists: set[tuple[str, str, str]] = set()  # (dataset, variable, where variable) given value-level items
@@ -323,7 +341,7 @@ class SponsorWriter:
         comment = self.sponsor.datasets.get(ds)
         if comment is None:
             return None
-        self.comments[comment[0]] = comment[1]
+        self.comments[comment[0]] = comment[1:]
         return comment[0]
 
     def value_item(self, ds: str, var: str, where_var: str, value: str) -> SponsorItem | None:
@@ -387,31 +405,42 @@ class SponsorWriter:
             return
         odm, dns = ns
         if item.comment:
-            self.comments[item.comment[0]] = item.comment[1]
+            self.comments[item.comment[0]] = item.comment[1:]
             e.set(f"{{{dns}}}CommentOID", item.comment[0])
         for o in item.origins:
             el = etree.SubElement(e, f"{{{dns}}}Origin", {"Type": o.type, **({"Source": o.source} if o.source else {})})
             if o.text:
                 _describe(el, o.text, odm)
-            for leaf, pages in o.documents:
-                if leaf not in self.leaves:
-                    self.notes.append(f"define.xml: {e.get('OID')} cites document {leaf!r}, which the package's "
-                                      "define.xml does not list or whose ID names a dataset here: not cited")
-                    continue
-                self.cited.add(leaf)
-                doc = etree.SubElement(el, f"{{{dns}}}DocumentRef", {"leafID": leaf})
-                for attrs in pages:
-                    etree.SubElement(doc, f"{{{dns}}}PDFPageRef", dict(attrs))
+            self._document_refs(el, o.documents, str(e.get("OID")), dns)
+
+    def _document_refs(self, el: etree._Element, documents: Documents, who: str, dns: str) -> None:
+        """def:DocumentRef (with its def:PDFPageRef) children of `el`, each citing its def:leaf; one whose leaf the
+        package's define.xml does not list is named in a note."""
+        for leaf, pages in documents:
+            if leaf not in self.leaves:
+                self.notes.append(f"define.xml: {who} cites document {leaf!r}, which the package's "
+                                  "define.xml does not list or whose ID names a dataset here: not cited")
+                continue
+            self.cited.add(leaf)
+            doc = etree.SubElement(el, f"{{{dns}}}DocumentRef", {"leafID": leaf})
+            for attrs in pages:
+                etree.SubElement(doc, f"{{{dns}}}PDFPageRef", dict(attrs))
 
     def write_methods(self, mdv: etree._Element, ns: tuple[str, str]) -> None:
+        """MethodDefs: Description, then def:DocumentRef (Define-XML 2.1 order)."""
         for oid in sorted(self.methods):
             m = self.methods[oid]
             el = etree.SubElement(mdv, f"{{{ns[0]}}}MethodDef", {"OID": oid, "Name": m.name, "Type": m.type})
             _describe(el, m.text or m.name, ns[0])
+            self._document_refs(el, m.documents, oid, ns[1])
 
     def write_comments_and_leaves(self, mdv: etree._Element, ns: tuple[str, str]) -> None:
+        """def:CommentDefs (Description, def:DocumentRef), then the def:leaf of each document cited."""
         for oid in sorted(self.comments):
-            _describe(etree.SubElement(mdv, f"{{{ns[1]}}}CommentDef", {"OID": oid}), self.comments[oid], ns[0])
+            text, documents = self.comments[oid]
+            el = etree.SubElement(mdv, f"{{{ns[1]}}}CommentDef", {"OID": oid})
+            _describe(el, text, ns[0])
+            self._document_refs(el, documents, oid, ns[1])
         for leaf in sorted(self.cited):
             href, title = self.leaves[leaf]
             el = etree.SubElement(mdv, f"{{{ns[1]}}}leaf", {"ID": leaf, _XLINK_HREF: href})
