@@ -18,7 +18,7 @@ its exposures) is not in report.treated, so its rejected records change no deriv
 
 from __future__ import annotations
 
-from msc_interop.rejects import RejectReport, Unsourced, Unvisited
+from msc_interop.rejects import LostRows, RejectReport
 from msc_interop.vital_signs import baseline_flag_name
 
 EXPOSURES = "exposures"
@@ -43,26 +43,26 @@ def feeds() -> dict[str, tuple[str, str]]:
     }
 
 
-def settle_derivations(report: RejectReport, most: int = 5) -> None:
+def settle_derivations(report: RejectReport) -> None:
     """The notes of report.unsourced and .unvisited (then emptied): one per file not read that looks like a form
-    of feeds(); one per subject of DM (report.treated) and form of feeds() with rejected records (the first `most`
+    of feeds(); one per subject of DM (report.treated) and form of feeds() with rejected records (the first LISTED
     rows per file), saying what was derived without them; one per subject and visit SV does not hold. A subject
     not in DM (its own record rejected) has no derivation to name: its records are rejected with that reason."""
     forms = feeds()
     order = {form: i for i, form in enumerate(forms)}
     unread: dict[tuple[str, str], None] = {}
-    rows: dict[tuple[str, str], list[Unsourced]] = {}
-    for u in report.unsourced:
-        if u.form not in forms:
+    rows: dict[tuple[str, str], dict[str, LostRows]] = {}
+    for (subject, form, file), lost in report.unsourced.items():
+        if form not in forms:
             continue
-        if not u.subject:
-            unread[(u.file, u.form)] = None
-        elif u.subject in report.treated and (u.form == EXPOSURES or report.treated[u.subject]):
-            rows.setdefault((u.subject, u.form), []).append(u)  # (a finding needs a first dose to be a baseline)
+        if not subject:
+            unread[(file, form)] = None
+        elif subject in report.treated and (form == EXPOSURES or report.treated[subject]):
+            rows.setdefault((subject, form), {})[file] = lost  # (a finding needs a first dose to be a baseline)
     notes: list[tuple[str, int, float, str]] = []
-    for (subject, form), lost in rows.items():
+    for (subject, form), files in rows.items():
         kind, derived = forms[form]
-        where, n = _where(lost, most)
+        where, n = _where(files)
         if form != EXPOSURES:
             made = (f"its {derived} were derived from its other {kind} record(s) only: the rejected one(s) are dated "
                     "on or before its first dose (RFXSTDTC) or their date cannot be read, so a test's flag may now be "
@@ -74,11 +74,11 @@ def settle_derivations(report: RejectReport, most: int = 5) -> None:
                     "derived without any")
         notes.append((subject, order[form], 0.0, f"subject {subject}: {n} {kind} record(s) rejected ({where}), so "
                                                  f"{made}; fix the record(s) and convert again"))
-    visits: dict[tuple[str, float, str], list[Unvisited]] = {}
-    for v in report.unvisited:
-        visits.setdefault((v.subject, v.visitnum, v.visit), []).append(v)
-    for (subject, visitnum, visit), lost in visits.items():
-        where, _n = _where(lost, most)
+    visits: dict[tuple[str, float, str], dict[str, LostRows]] = {}
+    for (subject, visitnum, visit, file), lost in report.unvisited.items():
+        visits.setdefault((subject, visitnum, visit), {})[file] = lost
+    for (subject, visitnum, visit), files in visits.items():
+        where, _n = _where(files)
         notes.append((subject, len(order), visitnum, f"subject {subject}: SV holds no visit {visit} (VISITNUM "
                                                      f"{visitnum:g}), yet record(s) of it were rejected ({where}), so "
                                                      "SV was built without them; fix the record(s) and convert again"))
@@ -87,19 +87,17 @@ def settle_derivations(report: RejectReport, most: int = 5) -> None:
         report.notes.append(f"{file}: not read ({UNREAD_CODE}; it looks like the '{form}' form), so if it holds "
                             f"{kind} records, every subject's {derived} were derived without them: see its reject")
     report.notes += [text for *_key, text in sorted(notes)]
-    report.unsourced, report.unvisited = [], []
+    report.unsourced, report.unvisited = {}, {}
 
 
-def _where(lost: list[Unsourced] | list[Unvisited], most: int) -> tuple[str, int]:
-    """The files and rows of `lost` ("exposures.csv row(s) 2, 3; export.xml line(s) 120": an ODM record is named by
-    its XML line), the first `most` of each file, and how many records they are."""
-    files: dict[str, set[int]] = {}
-    for u in lost:
-        files.setdefault(u.file, set()).add(u.row)
-    where = "; ".join(f"{file} {'line' if file.lower().endswith('.xml') else 'row'}(s) {_listed(sorted(r), most)}"
-                      for file, r in sorted(files.items()))
-    return where, sum(len(r) for r in files.values())
+def _where(files: dict[str, LostRows]) -> tuple[str, int]:
+    """The files and rows of `files` ("exposures.csv row(s) 2, 3; export.xml line(s) 120": an ODM record is named
+    by its XML line), the first LISTED of each file, and how many records they are."""
+    where = "; ".join(f"{file} {'line' if file.lower().endswith('.xml') else 'row'}(s) {_listed(lost)}"
+                      for file, lost in sorted(files.items()))
+    return where, sum(lost.count for lost in files.values())
 
 
-def _listed(rows: list[int], most: int) -> str:
-    return ", ".join(map(str, rows[:most])) + (f" and {len(rows) - most} more" if len(rows) > most else "")
+def _listed(lost: LostRows) -> str:
+    more = lost.count - len(lost.first)
+    return ", ".join(map(str, lost.first)) + (f" and {more} more" if more > 0 else "")

@@ -13,7 +13,7 @@ import io
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import orjson
 import pandas as pd
@@ -51,28 +51,34 @@ class Kept:
     then: str  # what was done, what to do
 
 
-@dataclass(frozen=True, order=True)
-class Unsourced:
-    """A rejected record of a subject that a derivation about the subject reads (an infusion: the reference dates;
-    a finding on or before the first dose: a baseline flag), named in a note once the whole study is read
-    (derived_without.py). Subject "": a whole file of the form not read (no subject known, row 0)."""
+LISTED = 5  # the rows a note on a derivation made without rejected records lists per file (derived_without.py)
 
-    subject: str  # subject_id as the records give it
-    form: str
-    file: str
-    row: int
+# (subject_id as the records give it, form, file): the rejected records of a form that a derivation about the
+# subject reads (an infusion: the reference dates; a finding on or before the first dose: a baseline flag).
+# Subject "": a whole file of the form not read (no subject known, no row).
+UnsourcedKey = tuple[str, str, str]
+# (subject_id, VISITNUM, VISIT of the schedule, file): the rejected records of a subject at a planned visit that SV
+# does not hold for the subject (SV was built without them).
+UnvisitedKey = tuple[str, float, str, str]
+K = TypeVar("K", UnsourcedKey, UnvisitedKey)
 
 
-@dataclass(frozen=True, order=True)
-class Unvisited:
-    """A rejected record of a subject at a planned visit that SV does not hold for the subject (SV was built
-    without it), named in a note once the whole study is read (derived_without.py)."""
+@dataclass(frozen=True)
+class LostRows:
+    """Rejected records of one file that a note names once the whole study is read (derived_without.py): how many
+    they are, and the first LISTED of their rows (ascending), all the note lists. A summary, not a row each: a form
+    whose every row is rejected (a wrong date format) keeps a few numbers per subject, however many rows it has."""
 
-    subject: str  # subject_id as the records give it
-    visitnum: float
-    visit: str  # VISIT of the schedule
-    file: str
-    row: int
+    count: int
+    first: tuple[int, ...]
+
+
+def add_lost(into: dict[K, LostRows], key: K, lost: LostRows) -> None:
+    """`lost` added to into[key]: the counts add and the first rows are the smallest LISTED of both (the parts of a
+    load hold the records of distinct subjects: sdtm/merge_parts.py)."""
+    had = into.get(key)
+    into[key] = lost if had is None else LostRows(had.count + lost.count,
+                                                  tuple(sorted({*had.first, *lost.first}))[:LISTED])
 
 
 @dataclass
@@ -99,8 +105,8 @@ class RejectReport:
     notes: list[str] = field(default_factory=list)  # what a reader read but skipped on purpose (audit trails, ...)
     carried: set[str] = field(default_factory=set)  # forms kept in the Study as read, not mapped to SDTM yet
     kept: list[Kept] = field(default_factory=list)  # records converted as collected though wrong (settle_kept)
-    unsourced: list[Unsourced] = field(default_factory=list)  # rejected records a subject's derivations read
-    unvisited: list[Unvisited] = field(default_factory=list)  # rejected records of a visit SV does not hold
+    unsourced: dict[UnsourcedKey, LostRows] = field(default_factory=dict)  # rejected records a derivation read
+    unvisited: dict[UnvisitedKey, LostRows] = field(default_factory=dict)  # rejected records of a visit not in SV
     # subject_id in DM, not a screen failure -> whether it has reference dates (derived_without.py)
     treated: dict[str, bool] = field(default_factory=dict)
 

@@ -10,7 +10,7 @@ from conftest import force_split_load
 from msc_interop import api
 from msc_interop.derived_without import settle_derivations
 from msc_interop.records import read_records
-from msc_interop.rejects import RejectReport, Unsourced
+from msc_interop.rejects import LostRows, RejectReport
 from msc_interop.sdtm.build import build_study
 
 STAMP = "2026-01-01T00:00:00"
@@ -84,13 +84,13 @@ def test_the_notes_are_the_same_in_two_processes_and_by_partitions(records_copy,
 
 def test_an_odm_record_is_named_by_its_line_and_many_rows_are_cut_short():
     report = RejectReport(treated={"01": True, "02": True})
-    report.unsourced = [Unsourced("01", "exposures", "export.odm.xml", 120),
-                        *(Unsourced("02", "exposures", "exposures.csv", row) for row in (9, 3, 5, 7, 11, 13, 3))]
+    report.unsourced = {("01", "exposures", "export.odm.xml"): LostRows(1, (120,)),
+                        ("02", "exposures", "exposures.csv"): LostRows(6, (3, 5, 7, 9, 11))}
     settle_derivations(report)
     assert [n.split(", so ")[0] for n in report.notes] == [
         "subject 01: 1 exposure record(s) rejected (export.odm.xml line(s) 120)",
         "subject 02: 6 exposure record(s) rejected (exposures.csv row(s) 3, 5, 7, 9, 11 and 1 more)"]
-    assert report.unsourced == []
+    assert report.unsourced == {}
 
 
 def test_a_screen_failures_rejected_exposures_change_no_derivation(records_copy):

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from msc_interop.rejects import REJECT_REPORT_NAMES, RejectReport, Unsourced
+from msc_interop.rejects import REJECT_REPORT_NAMES, LostRows, RejectReport, add_lost
 
 RECORD_SUFFIXES = (".csv", ".xlsx", ".xlsm", ".xls")  # what could hold a form's records
 UNREAD = "REJ-REC-013"
@@ -81,7 +81,7 @@ def _unsourced(rejects: RejectReport, form: str, file: str) -> None:
     """A file (or sheet) not read that looks like `form`: if that form feeds a derivation about the subjects, every
     subject's was made without it (no subject of it is known: subject ""; derived_without.py says so once)."""
     if form:
-        rejects.unsourced.append(Unsourced("", form, file, 0))
+        add_lost(rejects.unsourced, ("", form, file), LostRows(0, ()))
 
 
 def _among(path: Path, read: list[Path]) -> bool:

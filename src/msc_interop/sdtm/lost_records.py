@@ -5,11 +5,13 @@ is converted) and the records rejected before they became a row (RawRecords.unpa
 spans lines, the item groups of an ODM SubjectData not read). Of those, for the subjects of this build's DM: every
 infusion (the reference dates), every lab, vital-sign, ECG and findings record not certainly after the subject's
 first dose (a baseline flag: dated on or before it, or a date that cannot be read), and every record of a planned
-visit that SV does not hold for the subject. They go to the reject report (RejectReport.unsourced / .unvisited),
-whose notes are made once the whole study is read (derived_without.settle_derivations): each share of a load in
-two and each partition finds those of its own subjects, as each builds their DM and SV.
+visit that SV does not hold for the subject. They go to the reject report (RejectReport.unsourced / .unvisited)
+as summaries per subject and file (per subject, visit and file), how many they are and their first rows
+(rejects.LostRows), whose notes are made once the whole study is read (derived_without.settle_derivations): each
+share of a load in two and each partition finds those of its own subjects, as each builds their DM and SV.
 
-Column-wise, on the rejected records only: nothing to do (not a pass over any form) when none was rejected.
+Column-wise, on the rejected records only: nothing to do (not a pass over any form) when none was rejected, and no
+object per rejected record (a labs export whose every row is rejected gives a few numbers per subject).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from msc_interop import dates
 from msc_interop.derived_without import EXPOSURES
 from msc_interop.distinct import is_in, per_distinct, per_distinct_rows
 from msc_interop.records.reader import ROW, RawRecords
-from msc_interop.rejects import Unsourced, Unvisited
+from msc_interop.rejects import LISTED, LostRows, add_lost
 from msc_interop.sdtm.common import visit_lookup
 from msc_interop.study import StudyMeta
 
@@ -40,6 +42,7 @@ def find_lost(records: RawRecords, meta: StudyMeta, dm: pd.DataFrame, sv: pd.Dat
         return
     ref = dm.drop_duplicates("SUBJID").set_index("SUBJID")
     report = records.rejects
+    unvisited: list[pd.DataFrame] = []
     for form in forms:
         lost = _lost(records, form)
         if lost is None:
@@ -51,10 +54,40 @@ def find_lost(records: RawRecords, meta: StudyMeta, dm: pd.DataFrame, sv: pd.Dat
             first = per_distinct(lambda u: u.map(ref["RFXSTDTC"]).fillna("").astype(object), subject).to_numpy()
             known = known & (first != "") & ~dates.certainly_before(first, _when(lost, *BASELINE_DATES[form]))
         if form == EXPOSURES or form in BASELINE_DATES:
-            report.unsourced += [Unsourced(s, form, file, int(r)) for s, r in
-                                 zip(subject[known].tolist(), lost[ROW][known].tolist(), strict=True)]
+            found = pd.DataFrame({SUBJECT: subject[known], ROW: lost[ROW][known]})
+            for (s,), summary in _summaries(found, [SUBJECT]):
+                add_lost(report.unsourced, (str(s), form, file), summary)
         if VISIT in lost.columns:
-            _unvisited(records, lost, file, ref, meta, sv)
+            at = _unvisited(lost, file, ref, meta, sv)
+            if at is not None:
+                unvisited.append(at)
+    if unvisited:  # (one summary of the forms' records: two forms of one ODM file may name one line)
+        keys = [SUBJECT, "VISITNUM", "VISIT", "file"]
+        for (s, n, v, f), summary in _summaries(pd.concat(unvisited, ignore_index=True), keys):
+            add_lost(report.unvisited, (str(s), float(n), str(v), str(f)), summary)
+
+
+def _summaries(found: pd.DataFrame, keys: list[str]) -> list[tuple[tuple, LostRows]]:
+    """Per distinct `keys` of `found` (in order), how many distinct rows (ROW) it has and the first LISTED of them:
+    each key column factorized once, the records sorted by their codes and row, a Python object per group only."""
+    if not len(found):
+        return []
+    codes, uniques = zip(*(pd.factorize(found[k], sort=True) for k in keys), strict=True)
+    rows = found[ROW].to_numpy(dtype="int64")
+    order = np.lexsort([rows, *reversed(codes)])  # (by the first key, then the next, ..., then the row)
+    codes, rows = [c[order] for c in codes], rows[order]
+    start = np.zeros(len(rows), dtype=bool)
+    start[0] = True
+    for c in codes:
+        start[1:] |= c[1:] != c[:-1]
+    kept = start.copy()  # (a row counted once per group: held and unparsed may both name it)
+    kept[1:] |= rows[1:] != rows[:-1]
+    codes, rows, start = [c[kept] for c in codes], rows[kept], start[kept]
+    begins = np.flatnonzero(start)
+    ends = np.append(begins[1:], len(rows))
+    return [(tuple(u[c[b]] for u, c in zip(uniques, codes, strict=True)),
+             LostRows(int(e - b), tuple(rows[b:min(e, b + LISTED)].tolist())))
+            for b, e in zip(begins.tolist(), ends.tolist(), strict=True)]
 
 
 def _lost(records: RawRecords, form: str) -> pd.DataFrame | None:
@@ -82,25 +115,25 @@ def _when(lost: pd.DataFrame, date: str, time: str) -> np.ndarray:
     return per_distinct_rows(joined, lost[[date, time]]).to_numpy(dtype=object)
 
 
-def _unvisited(records: RawRecords, lost: pd.DataFrame, file: str, ref: pd.DataFrame, meta: StudyMeta,
-               sv: pd.DataFrame | None) -> None:
+def _unvisited(lost: pd.DataFrame, file: str, ref: pd.DataFrame, meta: StudyMeta,
+               sv: pd.DataFrame | None) -> pd.DataFrame | None:
     """The rejected records of a subject of DM at a planned visit (unscheduled ones have no number before they are
-    built) that `sv` does not hold for the subject."""
+    built) that `sv` does not hold for the subject: their subject, VISITNUM, VISIT, file and row (None: none)."""
     lookup = visit_lookup(meta)
     visitnum = per_distinct(lambda u: u.fillna("").astype(str).str.strip().str.upper().map(lookup).astype("float64"),
                             lost[VISIT])
     at = pd.Series(is_in(lost[SUBJECT], ref.index.tolist()), index=lost.index) & visitnum.notna()
     if not at.any():
-        return
+        return None
     pairs = pd.MultiIndex.from_arrays([lost.loc[at, SUBJECT].map(ref["USUBJID"]), visitnum[at].astype("float64")])
     held = (pd.MultiIndex.from_arrays([sv["USUBJID"], sv["VISITNUM"].astype("float64")])
             if sv is not None and {"USUBJID", "VISITNUM"} <= set(sv.columns) else pairs[:0])
     missing = ~pairs.isin(held)
     if not missing.any():
-        return
+        return None
     names = meta.visits.set_index("VISITNUM")["VISIT"]
     names.index = names.index.astype("float64")
     rows = lost.loc[at][missing]
-    records.rejects.unvisited += [Unvisited(s, float(n), str(names[n]), file, int(r)) for s, n, r in
-                                  zip(rows[SUBJECT].tolist(), visitnum[at][missing].tolist(), rows[ROW].tolist(),
-                                      strict=True)]
+    number = visitnum[at][missing]
+    return pd.DataFrame({SUBJECT: rows[SUBJECT].to_numpy(), "VISITNUM": number.to_numpy(),
+                         "VISIT": number.map(names).astype(str).to_numpy(), "file": file, ROW: rows[ROW].to_numpy()})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from msc_interop.records.reader import FORMS
-from msc_interop.rejects import FormCount, RejectReport
+from msc_interop.rejects import FormCount, RejectReport, add_lost
 
 Origins = dict[str, tuple[tuple[int, int, int], tuple[str, int, str]]]  # value -> (its rank, (file, row, field))
 
@@ -23,8 +23,10 @@ def merge_report(into: RejectReport, part: RejectReport, *, drop_repeats: bool =
     into.notes += [n for n in part.notes if n not in into.notes]
     into.carried |= part.carried
     into.kept += part.kept
-    into.unsourced += part.unsourced
-    into.unvisited += part.unvisited
+    for key, lost in part.unsourced.items():
+        add_lost(into.unsourced, key, lost)
+    for visit, lost in part.unvisited.items():
+        add_lost(into.unvisited, visit, lost)
     into.treated |= part.treated
 
 
