@@ -240,7 +240,7 @@ def identifiers_of(res: dict[str, Any], seen: Counter[str]) -> list[PatientIdent
         idents = [idents]
     conf = mappings.fhir_identity()["national_identifiers"]
     national_systems, type_codes = set(conf["systems"]), set(conf["type_codes"])
-    type_systems = set(conf["type_systems"])  # (table 0203's THO URI and its STU3 one, which read_system also maps)
+    type_system = conf["type_system"]  # (table 0203's THO URI; read_system reads its STU3 URI as it)
     prefixes, preferred_codes = tuple(conf.get("type_code_prefixes", ())), set(conf.get("preferred_type_codes", ()))
     out = []
     for i in idents if isinstance(idents, list) else ():
@@ -249,7 +249,7 @@ def identifiers_of(res: dict[str, Any], seen: Counter[str]) -> list[PatientIdent
         system = i.get("system") if isinstance(i.get("system"), str) else ""
         codings = (i.get("type") or {}).get("coding") if isinstance(i.get("type"), dict) else None
         types = {c.get("code") for c in codings if isinstance(c, dict) and isinstance(c.get("code"), str)
-                 and read_system(c.get("system"), seen) in type_systems} if isinstance(codings, list) else set()
+                 and read_system(c.get("system"), seen) == type_system} if isinstance(codings, list) else set()
         typed = bool(types & type_codes) or any(t.startswith(prefixes) for t in types)  # (NNCHN, NNDNK ...)
         out.append(PatientIdentifier(system, i["value"], system in national_systems or typed,
                                      bool(types & preferred_codes)))
