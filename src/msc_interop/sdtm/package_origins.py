@@ -6,8 +6,9 @@ a derived one was computed and what it wanted to say of it: msc-interop, which d
 neither drop that nor replace it with its own derivations. Read from either shape:
 
 - Define-XML 2.0 / 2.1: the ItemDef's def:Origin elements (Type, Source, Description, def:DocumentRef with
-  def:PDFPageRef), ItemRef MethodOID -> MethodDef, ItemDef def:CommentOID -> def:CommentDef (each with its own
-  def:DocumentRef pages); the def:leaf of each referenced document is carried along. An ItemDef several
+  def:PDFPageRef), ItemRef MethodOID -> MethodDef (with its FormalExpression and Alias children; what else it
+  holds is named in a note), ItemDef def:CommentOID -> def:CommentDef (each with its own def:DocumentRef pages);
+  the def:leaf of each referenced document is carried along. An ItemDef several
   ItemGroupDefs share (ODM allows it) is read for each. A 2.0 Type that 2.1 does not have (CRF, eDT) is mapped as the
   1.0 text of that name is (`origin_types_2_1`, `origins_1_0`), so the 2.1 written passes its XSD.
 - Define-XML 1.0: the ItemDef's Origin text ("CRF Page 121, 122, 123", "Derived", "eDT"), mapped to a 2.1 Type
@@ -55,13 +56,18 @@ class Origin:
 
 @dataclass(frozen=True)
 class Method:
-    """A MethodDef of the package: OID, Name, Type, its description and the document pages it cites."""
+    """A MethodDef of the package: OID, Name, Type, its description, the document pages it cites, its
+    FormalExpressions (Context, None when it states none; the text as written) and Alias (Context, Name) in their
+    order, and what of it define.xml cannot carry (`unread`: named in a note where the method is written)."""
 
     oid: str
     name: str
     type: str
     text: str
     documents: Documents = ()
+    expressions: tuple[tuple[str | None, str], ...] = ()
+    aliases: tuple[tuple[str, str], ...] = ()
+    unread: tuple[str, ...] = ()
 
 
 Comment = tuple[str, str, Documents]  # a def:CommentDef: OID, text, the document pages it cites
@@ -102,12 +108,15 @@ class SponsorDefine:
     values: dict[str, list[SponsorValue]] = field(default_factory=dict)
 
 
+def _translations(el: etree._Element) -> tuple[list[etree._Element], etree._Element | None]:
+    """The TranslatedTexts of an element's Description, and the one read: English, else the first."""
+    texts = list(el.iterfind("{*}Description/{*}TranslatedText"))
+    return texts, next((t for t in texts if t.get(_XML_LANG, "en") == "en"), texts[0] if texts else None)
+
+
 def _text(el: etree._Element | None) -> str:
     """The (English, else first) TranslatedText of an element's Description."""
-    if el is None:
-        return ""
-    texts = list(el.iterfind("{*}Description/{*}TranslatedText"))
-    chosen = next((t for t in texts if t.get(_XML_LANG, "en") == "en"), texts[0] if texts else None)
+    chosen = _translations(el)[1] if el is not None else None
     return (chosen.text or "").strip() if chosen is not None else ""
 
 
@@ -115,6 +124,32 @@ def _documents(el: etree._Element) -> Documents:
     """The def:DocumentRef children of an element: leaf ID and the attributes of each def:PDFPageRef."""
     return tuple((d.get("leafID") or "", tuple(tuple(sorted(p.attrib.items())) for p in d.iterfind("{*}PDFPageRef")))
                  for d in el.iterfind("{*}DocumentRef"))
+
+
+_METHOD_PARTS = frozenset({"Description", "FormalExpression", "Alias", "DocumentRef"})  # what a MethodDef carries
+
+
+def _method(m: etree._Element) -> Method:
+    """A Define-XML 2.x MethodDef; what define.xml does not write of it (a Description in another language than
+    the one `_text` reads, an element or attribute Define-XML does not define there) is listed in `unread`."""
+    oid = m.get("OID") or ""
+    texts, chosen = _translations(m)
+    unread = [f"Description (xml:lang {t.get(_XML_LANG, 'unstated')})" for t in texts if t is not chosen]
+    unread += [f"element {c.tag}" for c in m
+               if isinstance(c.tag, str) and etree.QName(c).localname not in _METHOD_PARTS]
+    unread += [f"attribute {k}" for k in m.attrib if k not in ("OID", "Name", "Type")]
+    aliases: dict[str, str] = {}  # Context -> Name: ODM requires both, and one Alias per Context (UC-ME-1)
+    for a in m.iterfind("{*}Alias"):
+        context, name = a.get("Context"), a.get("Name")
+        if context is None or name is None or context in aliases:
+            why = "a second one of that Context" if context in aliases else "Context and Name are required"
+            said = " ".join(f"{k}={v!r}" for k, v in a.attrib.items()) or "without attributes"
+            unread.append(f"Alias {said} ({why})")
+        else:
+            aliases[context] = name
+    return Method(oid, m.get("Name") or oid, m.get("Type") or "Computation", _text(m), _documents(m),
+                  tuple((f.get("Context"), f.text or "") for f in m.iterfind("{*}FormalExpression")),
+                  tuple(aliases.items()), tuple(unread))
 
 
 def _origins_1_0() -> list[tuple[re.Pattern[str], str, str | None, bool]]:
@@ -169,9 +204,7 @@ class _Read:
     """What the items of a define.xml refer to: its methods, comments, ItemDefs, and the one annotated CRF."""
 
     def __init__(self, root: etree._Element) -> None:
-        self.methods = {m.get("OID"): Method(m.get("OID") or "", m.get("Name") or m.get("OID") or "",
-                                             m.get("Type") or "Computation", _text(m), _documents(m))
-                        for m in root.iter("{*}MethodDef")}
+        self.methods = {m.get("OID"): _method(m) for m in root.iter("{*}MethodDef")}
         for m in root.iter("{*}ComputationMethod"):  # Define-XML 1.0: the text is the method
             oid = m.get("OID") or ""
             self.methods[oid] = Method(oid, oid, "Computation", " ".join((m.text or "").split()))
@@ -427,12 +460,24 @@ class SponsorWriter:
                 etree.SubElement(doc, f"{{{dns}}}PDFPageRef", dict(attrs))
 
     def write_methods(self, mdv: etree._Element, ns: tuple[str, str]) -> None:
-        """MethodDefs: Description, then def:DocumentRef (Define-XML 2.1 order)."""
+        """MethodDefs: Description, FormalExpression, Alias, then def:DocumentRef (the Define-XML 2.1 XSD's order:
+        ODM's sequence, the def: extension after it); a note names what of one is not carried."""
+        odm = ns[0]
         for oid in sorted(self.methods):
             m = self.methods[oid]
-            el = etree.SubElement(mdv, f"{{{ns[0]}}}MethodDef", {"OID": oid, "Name": m.name, "Type": m.type})
-            _describe(el, m.text or m.name, ns[0])
+            el = etree.SubElement(mdv, f"{{{odm}}}MethodDef", {"OID": oid, "Name": m.name, "Type": m.type})
+            _describe(el, m.text or m.name, odm)
+            for context, code in m.expressions:
+                etree.SubElement(el, f"{{{odm}}}FormalExpression", {"Context": context} if context is not None
+                                 else {}).text = code
+            for context, name in m.aliases:
+                etree.SubElement(el, f"{{{odm}}}Alias", {"Context": context, "Name": name})
             self._document_refs(el, m.documents, oid, ns[1])
+            if m.unread:
+                self.notes.append(f"define.xml: MethodDef {oid} of the package's define.xml has "
+                                  f"{'; '.join(m.unread)}, which define.xml does not carry (it writes the "
+                                  "method's Description in one language, its FormalExpression, Alias and "
+                                  "def:DocumentRef)")
 
     def write_comments_and_leaves(self, mdv: etree._Element, ns: tuple[str, str]) -> None:
         """def:CommentDefs (Description, def:DocumentRef), then the def:leaf of each document cited."""
