@@ -104,3 +104,37 @@ def test_a_failure_after_the_file_object_owns_the_descriptor_closes_it_once(tmp_
     other.write(b"x")  # EBADF if a file object had closed this number again
     other.close()
     assert (tmp_path / "other.bin").read_bytes() == b"x" and leftovers(tmp_path) == []
+
+
+def test_atomic_path_leaves_the_name_free_for_the_writer(tmp_path: Path) -> None:
+    """The path atomic_path yields has no file yet: a writer that writes through its own temporary file renames
+    onto nothing, and the block's file is what reaches the target."""
+    target = tmp_path / "lb.json"
+    with atomic_path(target) as tmp:
+        assert not tmp.exists()
+        with atomic_open(tmp, "wb") as fh:
+            fh.write(b"rows")
+    assert target.read_bytes() == b"rows"
+    assert leftovers(tmp_path) == []
+
+
+def test_a_first_to_sdtm_run_renames_no_file_over_another(example_dir: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """ext4 writes a file out before renaming it over an existing one, even an empty one (its guard for
+    replace-by-rename: 0.14 s for a 270 MB Dataset-JSON): writing into a new folder, no rename of a to-sdtm run
+    (every format, define.xml, reports) lands on an existing file."""
+    from msc_interop import api
+
+    onto_existing: list[str] = []
+    real_replace = os.replace
+
+    def spy(src, dst, *args, **kwargs):
+        if os.path.exists(dst):
+            onto_existing.append(os.path.basename(dst))
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", spy)
+    out = tmp_path / "out"
+    api.to_sdtm(example_dir, out, formats=["xpt", "json", "ndjson", "csv"], created="2026-01-01T00:00:00")
+    assert (out / "json" / "lb.json").is_file() and (out / "xpt" / "lb.xpt").is_file()
+    assert onto_existing == []
