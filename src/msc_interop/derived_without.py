@@ -47,7 +47,9 @@ def settle_derivations(report: RejectReport) -> None:
     """The notes of report.unsourced and .unvisited (then emptied): one per file not read that looks like a form
     of feeds(); one per subject of DM (report.treated) and form of feeds() with rejected records (the first LISTED
     rows per file), saying what was derived without them; one per subject and visit SV does not hold. A subject
-    not in DM (its own record rejected) has no derivation to name: its records are rejected with that reason."""
+    not in DM (its own record rejected) has no derivation to name: its records are rejected with that reason.
+    SV's notes on a visit whose EPOCH was a choice (report.visit_notes, sdtm/sv.py) join them in the same order
+    (subject, then visit), so each load path gives them alike."""
     forms = feeds()
     order = {form: i for i, form in enumerate(forms)}
     unread: dict[tuple[str, str], None] = {}
@@ -82,12 +84,13 @@ def settle_derivations(report: RejectReport) -> None:
         notes.append((subject, len(order), visitnum, f"subject {subject}: SV holds no visit {visit} (VISITNUM "
                                                      f"{visitnum:g}), yet record(s) of it were rejected ({where}), so "
                                                      "SV was built without them; fix the record(s) and convert again"))
+    notes += [(subject, len(order), visitnum, text) for (subject, visitnum), text in report.visit_notes.items()]
     for file, form in sorted(unread):
         kind, derived = forms[form]
         report.notes.append(f"{file}: not read ({UNREAD_CODE}; it looks like the '{form}' form), so if it holds "
                             f"{kind} records, every subject's {derived} were derived without them: see its reject")
     report.notes += [text for *_key, text in sorted(notes)]
-    report.unsourced, report.unvisited = {}, {}
+    report.unsourced, report.unvisited, report.visit_notes = {}, {}, {}
 
 
 def _where(files: dict[str, LostRows]) -> tuple[str, int]:

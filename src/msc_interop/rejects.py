@@ -107,6 +107,9 @@ class RejectReport:
     kept: list[Kept] = field(default_factory=list)  # records converted as collected though wrong (settle_kept)
     unsourced: dict[UnsourcedKey, LostRows] = field(default_factory=dict)  # rejected records a derivation read
     unvisited: dict[UnvisitedKey, LostRows] = field(default_factory=dict)  # rejected records of a visit not in SV
+    # (subject_id, VISITNUM) -> the note on an SV visit whose EPOCH was a choice (sdtm/sv.py), made a note with the
+    # other per-subject notes once the whole study is read (derived_without.settle_derivations)
+    visit_notes: dict[tuple[str, float], str] = field(default_factory=dict)
     # subject_id in DM, not a screen failure -> whether it has reference dates (derived_without.py)
     treated: dict[str, bool] = field(default_factory=dict)
 

@@ -1,7 +1,7 @@
 """sdtm/sv.py visit_spans: SV's per-visit dates and names on integer codes, as pandas' groupby of the rows gives
-them (first VISIT / EPOCH given, the latest date, the earliest and latest complete dates), on random parts
-with missing subjects, visits, names and dates, partial dates and datasets without VISIT or EPOCH; and a
-hand-worked visit."""
+them (first VISIT given, the EPOCH at the visit's start, the latest date, the earliest and latest complete dates),
+on random parts with missing subjects, visits, names and dates, partial dates and datasets without VISIT or
+EPOCH; and hand-worked visits."""
 
 from __future__ import annotations
 
@@ -11,10 +11,33 @@ import pytest
 
 from msc_interop import iso8601
 from msc_interop.distinct import per_distinct
-from msc_interop.sdtm.sv import _Dated, visit_spans
+from msc_interop.sdtm.sv import _Dated, _span_codes, visit_spans
 
 
-def _by_groupby(frames):
+def _epoch_at_start(allv: pd.DataFrame, complete: pd.Series, order: list[str]) -> pd.DataFrame:
+    """Per subject and visit, by sorting the rows: EPOCH, the one at the start (SDTMIG 3.4 SV assumption 15a; the
+    rows with an EPOCH sorted by: empty EPOCH last, complete dates first and earliest first, partial ones latest
+    first, then the epoch's place in `order`, then the others by text); LAST, the last epoch in that order among
+    the rows at the same place as the first (EPOCH itself when it is empty: there was no choice); FROM, the first
+    row's date where it is not SVSTDTC's (None: it is, or EPOCH is empty)."""
+    rows = allv[allv["EPOCH"].notna()].assign(complete=complete)
+    text = rows["EPOCH"].astype(str).str.strip()
+    rows = rows.assign(empty=text.eq(""), known=text.map({e: i for i, e in enumerate(order)}).fillna(len(order)),
+                       text=text, raw=rows["EPOCH"].astype(str),
+                       when=np.where(rows["complete"], rows["DTC"], -rows["DTC"]))
+    keys = ["USUBJID", "VISITNUM"]
+    by = [*keys, "empty", "complete", "when", "known", "text", "raw"]  # (raw: " " and "" in a set order)
+    first = rows.sort_values(by, ascending=[True, True, True, False, True, True, True, True]).groupby(keys).head(1)
+    last = rows.sort_values(by, ascending=[True, True, True, False, True, False, False, False]).groupby(keys).head(1)
+    first, last = first.set_index(keys).sort_index(), last.set_index(keys).sort_index()
+    ends = allv.assign(c=allv["DTC"].where(complete)).groupby(keys).agg(c=("c", "min"), p=("DTC", "max"))
+    starts = ends["c"].fillna(ends["p"])  # (SVSTDTC: the earliest complete date, else the latest partial one)
+    moved = ~first["empty"] & first["DTC"].ne(starts.reindex(first.index))
+    return pd.DataFrame({"EPOCH": first["EPOCH"], "LAST": last["EPOCH"].where(~first["empty"], first["EPOCH"]),
+                         "FROM": first["DTC"].where(moved).astype(object)})
+
+
+def _by_groupby(frames, order: list[str] | None = None):
     """The rows copied and grouped by pandas (build_sv before it ran on codes)."""
     parts = []
     for df, col in frames:
@@ -32,16 +55,19 @@ def _by_groupby(frames):
     keys = ["USUBJID", "VISITNUM"]
     rank, texts = pd.factorize(allv["DTC"], sort=True)
     allv = allv.assign(DTC=rank)
-    sv = allv.groupby(keys, sort=True).agg(VISIT=("VISIT", "first"), EPOCH=("EPOCH", "first"),
-                                           PARTIAL=("DTC", "max")).reset_index()
+    sv = allv.groupby(keys, sort=True).agg(VISIT=("VISIT", "first"), PARTIAL=("DTC", "max")).reset_index()
+    epoch = _epoch_at_start(allv, complete, order or []).reset_index()
+    sv = sv.merge(epoch, on=keys, how="left")
     span = allv[complete].groupby(keys, sort=True).agg(SVSTDTC=("DTC", "min"), SVENDTC=("DTC", "max")).reset_index()
     sv = sv.merge(span, on=keys, how="left")
     texts = np.asarray(texts, dtype=object)
     sv["PARTIAL"] = texts[sv["PARTIAL"].to_numpy()]
-    for col in ("SVSTDTC", "SVENDTC"):
+    for col in ("SVSTDTC", "SVENDTC", "FROM"):
         at = sv[col].to_numpy(dtype="float64")
         sv[col] = pd.Series(np.where(np.isnan(at), None, texts[np.nan_to_num(at).astype(np.int64)]), dtype=object)
-    return sv
+    for col in ("EPOCH", "LAST"):  # (no row with an EPOCH: None, as visit_spans gives it)
+        sv[col] = sv[col].astype(object).where(sv[col].notna(), None)
+    return sv[[*keys, "VISIT", "EPOCH", "PARTIAL", "SVSTDTC", "SVENDTC", "LAST", "FROM"]]
 
 
 
@@ -53,7 +79,8 @@ def _parts(rng: np.random.Generator) -> list[tuple[pd.DataFrame, str]]:
         subj = np.array(["S1", "S2", "S10", None, "S3"], dtype=object)[rng.integers(0, pool, n)]
         vn = np.array([1.0, 2.0, 10.0, np.nan, 1.5])[rng.integers(0, 5, n)]
         vis = np.array(["V1", "V2", None, "", "Unsched"], dtype=object)[rng.integers(0, 5, n)]
-        ep = np.array(["SCREENING", "TREATMENT", None, np.nan], dtype=object)[rng.integers(0, 4, n)]
+        ep = np.array(["SCREENING", "TREATMENT", None, np.nan, "", "FOLLOW-UP", " "],
+                      dtype=object)[rng.integers(0, 7, n)]
         dt = np.array(["2020-01-02", "2020-01", "2019-12-31T10:00", "", None, "2020", "2020-01-02T08:00",
                        "2021-05-06"], dtype=object)[rng.integers(0, 8, n)]
         df = pd.DataFrame({"USUBJID": pd.Series(subj, dtype=object), "VISITNUM": vn,
@@ -69,17 +96,24 @@ def _parts(rng: np.random.Generator) -> list[tuple[pd.DataFrame, str]]:
 @pytest.mark.parametrize("seed", range(4))
 def test_visit_spans_are_the_groupby_of_the_rows(seed: int) -> None:
     rng = np.random.default_rng(seed)
-    for _ in range(100):
+    orders = [[], ["SCREENING", "TREATMENT", "FOLLOW-UP"], ["TREATMENT", "SCREENING"]]
+    for i in range(100):
         frames = _parts(rng)
-        expected = _by_groupby(frames)
-        got = visit_spans([_Dated(df, c) for df, c in frames if not df.empty])
+        order = orders[i % 3]
+        expected = _by_groupby(frames, order)
+        parts = [_Dated(df, c) for df, c in frames if not df.empty]
+        got = visit_spans(parts, order)
         if expected is None or got is None:
             assert expected is None and got is None
             continue
         expected = expected.reset_index(drop=True)
         for c in ("USUBJID", "PARTIAL", "VISIT", "EPOCH"):  # (pandas infers str for these; SV holds objects)
             expected[c] = expected[c].astype(object)
-        pd.testing.assert_frame_equal(got, expected, check_index_type=False)
+        pd.testing.assert_frame_equal(got, expected.drop(columns=["LAST", "FROM"]), check_index_type=False)
+        spans = _span_codes(parts, order)  # what the notes of build_sv read: the tie's other end, the date moved to
+        last = [None if np.isnan(c) else spans.epochs[int(c)] for c in spans.epoch_last]
+        moved = [None if np.isnan(c) else spans.texts[int(c)] for c in spans.epoch_from]
+        assert last == expected["LAST"].tolist() and moved == expected["FROM"].tolist()
 
 
 def test_a_visit_by_hand() -> None:
@@ -121,3 +155,83 @@ def test_build_sv_edges_as_before() -> None:
     sv = build_sv({"LB": lb}, _meta(none), dm)
     assert sv["VISIT"].tolist() == ["V1", None] and sv["EPOCH"].tolist() == ["E", None]
     assert sv["SVSTDY"].tolist() == [2, 9] and sv["VISITNUM"].tolist() == [1.0, 9.0]
+
+
+def _rows(rows: list[tuple[str, float, str, str | None]], dtc: str) -> pd.DataFrame:
+    return pd.DataFrame({"USUBJID": pd.Series([r[0] for r in rows], dtype=object), "VISITNUM": [r[1] for r in rows],
+                         dtc: pd.Series([r[2] for r in rows], dtype=object),
+                         "EPOCH": pd.Series([r[3] for r in rows], dtype=object)})
+
+
+# S1's visits, the datasets' rows not in date order: 2.01 straddles the first dose (08:00 SCREENING, 10:00
+# TREATMENT, LB meets the later first); 3.01 starts with an LB and a VS record of one date/time in different
+# epochs; 4.01's record at the start gives no epoch (""), a later one does; 5.01 is dated to the month only (its
+# SVSTDTC the latest partial date, 2020-04); 6.01 gives only empty epochs
+_LB = _rows([("S1", 2.01, "2020-01-02T10:00", "TREATMENT"), ("S1", 2.01, "2020-01-02T08:00", "SCREENING"),
+             ("S1", 2.01, "2020-01-02T07:00", None),
+             ("S1", 3.01, "2020-02-01T08:00", "TREATMENT"),
+             ("S1", 4.01, "2020-03-01T09:00", "FOLLOW-UP"), ("S1", 4.01, "2020-03-01T08:00", ""),
+             ("S1", 5.01, "2020", "TREATMENT"), ("S1", 5.01, "2020-04", "SCREENING"),
+             ("S1", 6.01, "2020-05-01", "")], "LBDTC")
+_VS = _rows([("S1", 3.01, "2020-02-01T08:00", "SCREENING")], "VSDTC")
+
+
+@pytest.mark.parametrize("order, tie", [(["SCREENING", "TREATMENT", "FOLLOW-UP"], "SCREENING"),
+                                        (["TREATMENT", "SCREENING"], "TREATMENT")])
+def test_the_epoch_of_a_visit_is_the_one_at_its_start_by_hand(order: list[str], tie: str) -> None:
+    """SDTMIG 3.4 SV assumption 15a: the EPOCH at the start of the visit, whatever the datasets' order; a tie at
+    the start goes to the epoch earlier in the study's order (not the first met, nor the first by name)."""
+    for parts in ([_Dated(_LB, "LBDTC"), _Dated(_VS, "VSDTC")], [_Dated(_VS, "VSDTC"), _Dated(_LB, "LBDTC")]):
+        got = visit_spans(parts, order)
+        assert got[["VISITNUM", "EPOCH", "SVSTDTC"]].values.tolist() == [
+            [2.01, "SCREENING", "2020-01-02T07:00"],  # (07:00 gives no epoch; its null EPOCH is not "empty")
+            [3.01, tie, "2020-02-01T08:00"],
+            [4.01, "FOLLOW-UP", "2020-03-01T08:00"],
+            [5.01, "SCREENING", None],
+            [6.01, "", "2020-05-01"]]
+        spans = _span_codes(parts, order)
+        assert [None if np.isnan(c) else spans.epochs[int(c)] for c in spans.epoch_last] == [
+            "SCREENING", "TREATMENT" if tie == "SCREENING" else "SCREENING", "FOLLOW-UP", "SCREENING", ""]
+        assert [None if np.isnan(c) else spans.texts[int(c)] for c in spans.epoch_from] == [
+            "2020-01-02T08:00", None, "2020-03-01T09:00", None, None]
+
+
+def test_build_sv_names_the_visits_whose_epoch_was_a_choice_and_keeps_the_schedules() -> None:
+    """Visit 2 is planned (TREATMENT in the schedule): its records at the start disagree, yet SV takes the
+    schedule's EPOCH and says nothing. S1's unplanned 3.01 (a tie at the start) and 4.01 (no epoch at the start)
+    get a note each, keyed by SUBJID and VISITNUM; the others none."""
+    from msc_interop.derived_without import settle_derivations
+    from msc_interop.rejects import RejectReport
+    from msc_interop.sdtm.merge_parts import merge_report
+    from msc_interop.sdtm.sv import build_sv
+
+    schedule = pd.DataFrame({"VISITNUM": [1.0, 2.0], "VISIT": ["SCREEN", "DAY 1"], "EPOCH": ["SCREENING", "TREATMENT"],
+                             "planned_dy": [-7, 1]})
+    dm = pd.DataFrame({"STUDYID": ["ST", "ST"], "USUBJID": ["S1", "S2"], "SUBJID": ["01", "02"],
+                       "RFSTDTC": ["2020-01-01", "2020-01-01"]}, dtype=object)
+    lb = pd.concat([_LB, _rows([("S1", 2.0, "2019-12-31T08:00", "TREATMENT"),
+                                ("S2", 3.01, "2020-02-01T08:00", "TREATMENT")], "LBDTC")], ignore_index=True)
+    vs = pd.concat([_VS, _rows([("S1", 2.0, "2019-12-31T08:00", "SCREENING")], "VSDTC")], ignore_index=True)
+    lb["VISIT"] = lb["VISITNUM"].map(lambda v: f"UNSCHEDULED {v:g}")
+    vs["VISIT"] = vs["VISITNUM"].map(lambda v: f"UNSCHEDULED {v:g}")
+    notes: dict[tuple[str, float], str] = {}
+    sv = build_sv({"LB": lb, "VS": vs}, _meta(schedule), dm, notes)
+    s1 = sv[sv["USUBJID"].eq("S1")]
+    assert s1[["VISITNUM", "VISIT", "EPOCH"]].values.tolist() == [
+        [2.0, "DAY 1", "TREATMENT"], [2.01, "UNSCHEDULED 2.01", "SCREENING"], [3.01, "UNSCHEDULED 3.01", "SCREENING"],
+        [4.01, "UNSCHEDULED 4.01", "FOLLOW-UP"], [5.01, "UNSCHEDULED 5.01", "SCREENING"],
+        [6.01, "UNSCHEDULED 6.01", ""]]
+    assert sorted(notes) == [("01", 2.01), ("01", 3.01), ("01", 4.01)]
+    assert notes[("01", 3.01)].startswith("subject 01: visit UNSCHEDULED 3.01 (VISITNUM 3.01) starting "
+                                          "2020-02-01T08:00: its records at the start are in different epochs "
+                                          "(SCREENING, TREATMENT): SV's EPOCH is SCREENING")
+    assert ("no record of it at the start gives an EPOCH: SV's EPOCH is FOLLOW-UP, that of its earliest record that "
+            "gives one (2020-03-01T09:00)") in notes[("01", 4.01)]
+    # the notes of two parts of a load (two shares of the subjects) merge and settle in subject and visit order
+    parts = [RejectReport(visit_notes={("02", 1.5): "subject 02: b"}),
+             RejectReport(visit_notes={("01", 4.01): "subject 01: 4.01", ("01", 3.01): "subject 01: 3.01"})]
+    whole = RejectReport()
+    for part in parts:
+        merge_report(whole, part)
+    settle_derivations(whole)
+    assert whole.notes == ["subject 01: 3.01", "subject 01: 4.01", "subject 02: b"] and not whole.visit_notes

@@ -218,3 +218,32 @@ def test_partitioned_and_two_process_runs_number_the_same(tmp_path: Path, record
     for run in ("parts", "two"):
         for name in ("rejects.json", "csv/lb.csv", "csv/sv.csv"):
             assert (tmp_path / run / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), (run, name)
+
+
+def test_sv_epoch_of_an_unscheduled_visit_across_the_first_dose_is_the_epoch_at_its_start(tmp_path: Path,
+                                                                                          records_copy):
+    """SDTMIG 3.4 SV assumption 15a: SV's EPOCH is the one at the start of the visit (SVSTDTC), not that of the
+    record the builder met first. Subject 01 (first dose 2009-10-04T09:19): a WBC sample at 07:00 (SCREENING) and
+    an ALT one at 11:00 (TREATMENT) that day; LB is sorted by LBTESTCD, so the later ALT comes first. Subject 02
+    (first dose 2009-06-22T09:47): a vital sign at 07:30 (SCREENING; VS comes after LB) and an ALT at 11:00."""
+    def vs(df: pd.DataFrame) -> pd.DataFrame:
+        extra = pd.DataFrame([["02", "Unscheduled", "2009-06-22", "07:30", "SYSBP", "131", "mmHg", "SITTING"]],
+                             columns=df.columns)
+        return pd.concat([df, extra], ignore_index=True)
+
+    folder = records_copy(labs=_labs([["01", "Unscheduled", "2009-10-04T11:00", "ALT", "20", "U/L"],
+                                      ["01", "Unscheduled", "2009-10-04T07:00", "WBC", "5.0", "10^9/L"],
+                                      ["02", "Unscheduled", "2009-06-22T11:00", "ALT", "22", "U/L"]]),
+                          vital_signs=vs)
+    result = api.to_sdtm(folder, tmp_path / "out", formats=["csv"], validate=False)
+    assert not result.rejects.sorted()
+    lb = result.study["LB"]
+    un = lb[lb["VISIT"].str.startswith("UNSCHEDULED")]
+    assert un[["USUBJID", "LBDTC", "EPOCH"]].values.tolist() == [  # (each record's own epoch, in LB's order)
+        [S01, "2009-10-04T11:00", "TREATMENT"], [S01, "2009-10-04T07:00", "SCREENING"],
+        ["MSC-SLE-2009-01-02", "2009-06-22T11:00", "TREATMENT"]]
+    sv = result.study["SV"]
+    un = sv[sv["VISIT"].str.startswith("UNSCHEDULED")]
+    assert un[["USUBJID", "VISITNUM", "EPOCH", "SVSTDTC", "SVENDTC"]].values.tolist() == [
+        [S01, 2.01, "SCREENING", "2009-10-04T07:00", "2009-10-04T11:00"],
+        ["MSC-SLE-2009-01-02", 2.01, "SCREENING", "2009-06-22T07:30", "2009-06-22T11:00"]]

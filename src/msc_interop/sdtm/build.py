@@ -61,7 +61,7 @@ def build_study(records: RawRecords, settle: bool = True) -> tuple[Study, Reject
         datasets["SUPPEX"] = suppex
     datasets = number_unscheduled(datasets, meta, dm, records)  # the unplanned visits, from every form's planned ones
     datasets = screen_failure_epochs(datasets, meta, dm)  # before SV, which takes an unplanned visit's EPOCH
-    datasets["SV"] = build_sv(datasets, meta, dm)  # last: the visits held, from every dated record
+    datasets["SV"] = build_sv(datasets, meta, dm, records.rejects.visit_notes)  # last: from every dated record
     find_lost(records, meta, dm, datasets["SV"])  # the rejected records its derivations and SV were made without
     datasets = {k: v for k, v in datasets.items() if len(v.columns)}
     carried = {f: records.forms[f].drop(columns=ROW) for f in CARRIED_FORMS if f in records.forms}

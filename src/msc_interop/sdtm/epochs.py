@@ -29,12 +29,17 @@ DEFAULT_FIRST_EPOCH = "SCREENING"
 _DESIGN = ("DM", "TS", "TV", "TA", "TE", "TI")
 
 
-def first_epoch(meta: StudyMeta) -> str:
-    """The epoch of the study's first planned visit (lowest VISITNUM) that names one, else SCREENING."""
+def study_epochs(meta: StudyMeta) -> list[str]:
+    """The epochs the schedule names, in the order of their first planned visit (lowest VISITNUM first)."""
     visits = meta.visits.sort_values("VISITNUM", kind="stable")
     named = visits["EPOCH"].fillna("").astype(str).str.strip()
-    named = named[named.ne("")]
-    return str(named.iloc[0]) if len(named) else DEFAULT_FIRST_EPOCH
+    return list(dict.fromkeys(named[named.ne("")].tolist()))
+
+
+def first_epoch(meta: StudyMeta) -> str:
+    """The epoch of the study's first planned visit (lowest VISITNUM) that names one, else SCREENING."""
+    named = study_epochs(meta)
+    return named[0] if named else DEFAULT_FIRST_EPOCH
 
 
 def screen_failure_epochs(datasets: dict[str, pd.DataFrame], meta: StudyMeta, dm: pd.DataFrame

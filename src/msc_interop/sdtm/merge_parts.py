@@ -28,6 +28,7 @@ def merge_report(into: RejectReport, part: RejectReport, *, drop_repeats: bool =
     for visit, lost in part.unvisited.items():
         add_lost(into.unvisited, visit, lost)
     into.treated |= part.treated
+    into.visit_notes |= part.visit_notes
 
 
 def form_order(forms: Mapping[str, list[str]]) -> dict[str, tuple[int, list[str]]]:

@@ -1,9 +1,20 @@
-"""SV (Subject Visits, SDTMIG 3.4 section 5.4): one record per visit a subject actually had.
+"""SV (Subject Visits, SDTMIG 3.4 section 5.5): one record per visit a subject actually had.
 
 SV has no form of its own: a visit was held when a dated record of any domain carries its VISITNUM. SVSTDTC
 is the earliest and SVENDTC the latest complete date of the visit's records (--DTC, --STDTC, --ENDTC);
 VISIT, EPOCH and VISITDY (the planned study day) come from the study's visit schedule (study.yaml), VISIT
-and EPOCH from the records for a visit the schedule does not hold.
+and EPOCH from the records for a visit the schedule does not hold (an unscheduled visit: sdtm/unscheduled.py).
+
+EPOCH of such a visit: SDTMIG 3.4 section 5.5, SV assumption 15a: "If TAETORD and/or EPOCH are added, then the
+values must be those at the start of the visit". So it is the EPOCH of the visit's records at SVSTDTC (its
+earliest complete date/time; without one, the latest partial date SVSTDTC takes), whatever order the datasets
+and their rows come in: an unscheduled visit whose pre-dose sample at 08:00 is SCREENING and whose infusion at
+10:00 is TREATMENT started in SCREENING. Two cases need a choice, each named in a note of the run (subject and
+visit): records at the start in different epochs (a date/time on the boundary itself) give the earlier epoch in
+the study's order (the schedule's epochs by their first visit, then the others by name), as the visit began before
+it crossed into the next one; no record at the start giving an EPOCH (an empty one: its epoch unknown) gives the
+EPOCH of the visit's earliest record that has one, rather than none. Records with an empty EPOCH are used only
+when no record of the visit gives one (SV's EPOCH then empty too).
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ import pandas as pd
 from msc_interop import dates, iso8601
 from msc_interop.columns_frame import frame_of_columns
 from msc_interop.distinct import coded, coded_by_key, column_codes
+from msc_interop.sdtm.epochs import study_epochs
 from msc_interop.study import StudyMeta
 
 _SKIP = ("DM", "SV", "TS", "TV", "TA", "TE", "TI")
@@ -51,8 +63,11 @@ def _global(parts: list[tuple[np.ndarray, Any]]) -> tuple[np.ndarray, np.ndarray
 @dataclass
 class _Spans:
     """visit_spans as integer codes: per subject and visit number (sorted by both), the subject (into `subjects`),
-    the visit number, the first VISIT and EPOCH given (into `visits` / `epochs`; NaN: none), and the latest,
-    earliest complete and latest complete date (into the sorted `texts`; NaN: none)."""
+    the visit number, the first VISIT given and the EPOCH at the visit's start (into `visits` / `epochs`; NaN:
+    none), and the latest, earliest complete and latest complete date (into the sorted `texts`; NaN: none).
+    `epoch_last`: the last, in the epochs' order, of the EPOCHs of the records at the start (another than `epoch`
+    when they disagree; `epoch` when only empty ones were given); `epoch_from`: the date (into `texts`) of the
+    record `epoch` was taken from, when no record at the start gave one (NaN otherwise)."""
 
     subject: np.ndarray
     subjects: np.ndarray
@@ -65,10 +80,30 @@ class _Spans:
     start: np.ndarray
     end: np.ndarray
     texts: np.ndarray
+    epoch_last: np.ndarray
+    epoch_from: np.ndarray
 
 
-def _span_codes(parts: list[_Dated]) -> _Spans | None:
-    """visit_spans' groups, on integer codes (the text is never copied or compared)."""
+_NONE = np.iinfo(np.int64).max  # the score of a row without an EPOCH (min skips it unless every row is one)
+
+
+def _epoch_ranks(epochs: np.ndarray, order: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each distinct EPOCH's place (0, 1, ...: `order` first, then the others by text), whether it is null, and
+    whether it is empty (null or blank); a handful of values, not the rows."""
+    values = pd.Series(epochs, dtype=object)
+    raw = values.fillna("").astype(str)
+    text = raw.str.strip()
+    known = {e: i for i, e in enumerate(order)}
+    place = pd.DataFrame({"known": text.map(known).fillna(len(known)).to_numpy(), "text": text.to_numpy(),
+                          "raw": raw.to_numpy()})
+    ranks = np.empty(len(values), dtype=np.int64)
+    ranks[place.sort_values(["known", "text", "raw"], kind="stable").index.to_numpy()] = np.arange(len(values))
+    return ranks, values.isna().to_numpy(), text.eq("").to_numpy()
+
+
+def _span_codes(parts: list[_Dated], epoch_order: list[str] | None = None) -> _Spans | None:
+    """visit_spans' groups, on integer codes (the text is never copied or compared). `epoch_order`: the study's
+    epochs in order (study_epochs), which breaks a tie between records at a visit's start."""
     if not parts:
         return None
     subject, subjects = _global([p.subject for p in parts])
@@ -90,22 +125,46 @@ def _span_codes(parts: list[_Dated]) -> _Spans | None:
     subject_rank_u, subject_order = pd.factorize(subjects, sort=True)
     visit_rank_u, visit_order = pd.factorize(visitnums, sort=True)
     key = subject_rank_u.astype(np.int64)[subject] * len(visit_order) + visit_rank_u[visitnum]
-    rank = rank_u[dtc].astype("float64")
+    row_rank = rank_u[dtc].astype(np.int64)
+    rank = row_rank.astype("float64")
+    # the EPOCH at the start as the min of one integer per row, no sort of the rows: its date's place (complete
+    # dates earliest first, then partial ones latest first, as SVSTDTC takes them; an empty EPOCH after every
+    # given one), then the epoch's place in the study's order (reversed in `last`: the other end of a tie)
+    n_texts, n_epochs = len(sorted_texts), len(epochs)
+    epoch_rank_u, null_u, empty_u = _epoch_ranks(np.asarray(epochs, dtype=object), epoch_order or [])
+    place = np.where(complete_u[dtc], row_rank, 2 * n_texts - 1 - row_rank) + np.where(empty_u[epoch], 2 * n_texts, 0)
+    first = np.where(null_u[epoch], _NONE, place * n_epochs + epoch_rank_u[epoch])
+    last = np.where(null_u[epoch], _NONE, place * n_epochs + (n_epochs - 1 - epoch_rank_u[epoch]))
 
     def nullable(codes: np.ndarray, values: np.ndarray) -> np.ndarray:  # NaN where the value is null ("first"
         return np.where(pd.isna(values)[codes], np.nan, codes)  # skips nulls)
 
-    frame = pd.DataFrame({"key": key, "visit": nullable(visit, visits), "epoch": nullable(epoch, epochs),
+    frame = pd.DataFrame({"key": key, "visit": nullable(visit, visits), "first": first, "last": last,
                           "rank": rank, "complete": np.where(complete_u[dtc], rank, np.nan)})
-    g = frame.groupby("key", sort=True).agg(visit=("visit", "first"), epoch=("epoch", "first"),
+    g = frame.groupby("key", sort=True).agg(visit=("visit", "first"), first=("first", "min"), last=("last", "min"),
                                             partial=("rank", "max"), start=("complete", "min"),
                                             end=("complete", "max"))
     keys = g.index.to_numpy()
+    code_of_rank = np.empty(n_epochs, dtype=np.int64)
+    code_of_rank[epoch_rank_u] = np.arange(n_epochs)
+    first_g, last_g = g["first"].to_numpy(), g["last"].to_numpy()
+    given = first_g != _NONE
+    at = np.where(given, first_g, 0)
+    epoch_g = np.where(given, code_of_rank[at % n_epochs], np.nan)
+    where = at // n_epochs  # (2 * n_texts and above: only empty EPOCHs given, none to choose between)
+    epoch_last = np.where(given & (where < 2 * n_texts),
+                          code_of_rank[n_epochs - 1 - np.where(given, last_g, 0) % n_epochs], epoch_g)
+    # the date the EPOCH was taken from, where it is not the start's (SVSTDTC: the earliest complete date, else
+    # the latest partial one); none when only empty EPOCHs were given
+    taken = np.where(where < n_texts, where, 2 * n_texts - 1 - where)
+    start_g, partial_g = g["start"].to_numpy(), g["partial"].to_numpy()
+    starts = np.where(np.isnan(start_g), partial_g, np.nan_to_num(start_g))
+    epoch_from = np.where(given & (where < 2 * n_texts) & (taken != starts), taken, np.nan)
     return _Spans(keys // len(visit_order), np.asarray(subject_order, dtype=object),
                   np.asarray(visit_order, dtype="float64")[keys % len(visit_order)],
-                  g["visit"].to_numpy(), np.asarray(visits, dtype=object), g["epoch"].to_numpy(),
-                  np.asarray(epochs, dtype=object), g["partial"].to_numpy().astype(np.int64), g["start"].to_numpy(),
-                  g["end"].to_numpy(), np.asarray(sorted_texts, dtype=object))
+                  g["visit"].to_numpy(), np.asarray(visits, dtype=object), epoch_g,
+                  np.asarray(epochs, dtype=object), partial_g.astype(np.int64), start_g,
+                  g["end"].to_numpy(), np.asarray(sorted_texts, dtype=object), epoch_last, epoch_from)
 
 
 def _text_of(values: np.ndarray, of: np.ndarray) -> np.ndarray:
@@ -114,14 +173,15 @@ def _text_of(values: np.ndarray, of: np.ndarray) -> np.ndarray:
     return np.where(missing, None, of[np.nan_to_num(values).astype(np.int64)])
 
 
-def visit_spans(parts: list[_Dated]) -> pd.DataFrame | None:
-    """One row per subject and visit number with a dated record (sorted by both): the first VISIT and EPOCH
-    given (in the order of the parts and their rows), the latest date (PARTIAL), the earliest and latest
-    complete dates (SVSTDTC, SVENDTC; None without one). As pandas' groupby of the rows would give it (first,
-    max, min), on integer codes: the rows' text is never copied or compared (1M LB rows: ~0.6 s -> ~0.1 s).
-    build_sv composes SV from the same codes (_span_codes); this frame of them is what the tests compare with
-    pandas' groupby (tests/sdtm/test_sv_spans.py)."""
-    spans = _span_codes(parts)
+def visit_spans(parts: list[_Dated], epoch_order: list[str] | None = None) -> pd.DataFrame | None:
+    """One row per subject and visit number with a dated record (sorted by both): the first VISIT given (in the
+    order of the parts and their rows), the EPOCH at the start (the module's docstring says which), the latest
+    date (PARTIAL), the earliest and latest complete dates (SVSTDTC, SVENDTC; None without one). As pandas'
+    groupby of the rows would give it (first, max, min; the EPOCH as the first of the rows sorted by date), on
+    integer codes: the rows' text is never copied or compared (1M LB rows: ~0.6 s -> ~0.1 s). build_sv composes
+    SV from the same codes (_span_codes); this frame of them is what the tests compare with pandas' groupby
+    (tests/sdtm/test_sv_spans.py)."""
+    spans = _span_codes(parts, epoch_order)
     if spans is None:
         return None
     return pd.DataFrame({
@@ -135,8 +195,10 @@ def visit_spans(parts: list[_Dated]) -> pd.DataFrame | None:
     })
 
 
-def build_sv(datasets: dict[str, pd.DataFrame], meta: StudyMeta, dm: pd.DataFrame) -> pd.DataFrame:
-    """SV from every dataset with VISITNUM and a date; empty when no record is dated at a visit."""
+def build_sv(datasets: dict[str, pd.DataFrame], meta: StudyMeta, dm: pd.DataFrame,
+             notes: dict[tuple[str, float], str] | None = None) -> pd.DataFrame:
+    """SV from every dataset with VISITNUM and a date; empty when no record is dated at a visit. `notes`: given,
+    (SUBJID, VISITNUM) -> a note for each visit off the schedule whose EPOCH was a choice (_epoch_notes)."""
     parts = []
     for name, df in datasets.items():
         if name in _SKIP or name.startswith("SUPP") or "VISITNUM" not in df.columns or df.empty:
@@ -144,7 +206,7 @@ def build_sv(datasets: dict[str, pd.DataFrame], meta: StudyMeta, dm: pd.DataFram
         for col in (f"{name}DTC", f"{name}STDTC", f"{name}ENDTC"):
             if col in df.columns:
                 parts.append(_Dated(df, col))
-    spans = _span_codes(parts)
+    spans = _span_codes(parts, study_epochs(meta))
     if spans is None:
         return pd.DataFrame()
     # the columns composed from the spans' codes (distinct.coded): their codes known to define.xml, the writers
@@ -177,10 +239,40 @@ def build_sv(datasets: dict[str, pd.DataFrame], meta: StudyMeta, dm: pd.DataFram
     rf = coded_by_key(rf_of_subject.reindex(spans.subjects).to_numpy(dtype=object)[spans.subject], spans.subject,
                       len(spans.subjects), index)
     studyid = dm["STUDYID"].iloc[0] if len(dm) else meta.studyid
-    return frame_of_columns({
+    sv = frame_of_columns({
         "STUDYID": studyid, "DOMAIN": "SV", "USUBJID": usubjid, "VISITNUM": visitnum,
         "VISIT": planned_or_given("VISIT", spans.visit, spans.visits), "VISITDY": visitdy.astype("Int64"),
         "EPOCH": planned_or_given("EPOCH", spans.epoch, spans.epochs),
         "SVSTDTC": svstdtc, "SVENDTC": svendtc,
         "SVSTDY": dates.study_day(svstdtc, rf), "SVENDY": dates.study_day(svendtc, rf),
     }, index)
+    if notes is not None:
+        unplanned = ~visitnum.isin(sched.index).to_numpy()
+        notes.update(_epoch_notes(spans, sv, unplanned, dm))
+    return sv
+
+
+def _epoch_notes(spans: _Spans, sv: pd.DataFrame, unplanned: np.ndarray, dm: pd.DataFrame
+                 ) -> dict[tuple[str, float], str]:
+    """(SUBJID, VISITNUM) -> a note for each visit off the schedule (`unplanned`) whose EPOCH was a choice: its
+    records at the start in different epochs, or none of them giving one (a few visits: a loop over them)."""
+    tie = ~np.isnan(spans.epoch) & (spans.epoch_last != spans.epoch)
+    later = ~np.isnan(spans.epoch_from)
+    subjid = dm.set_index("USUBJID")["SUBJID"] if "SUBJID" in dm.columns else pd.Series(dtype=object)
+    out: dict[tuple[str, float], str] = {}
+    for i in np.flatnonzero(unplanned & (tie | later)):
+        row = sv.iloc[i]
+        subject = str(subjid.get(row["USUBJID"], row["USUBJID"]))
+        name = f"{row['VISIT']} " if isinstance(row["VISIT"], str) and row["VISIT"] else ""
+        visit = f"visit {name}(VISITNUM {row['VISITNUM']:g}) starting {row['SVSTDTC']}"
+        if tie[i]:
+            other = spans.epochs[int(spans.epoch_last[i])]
+            why = (f"its records at the start are in different epochs ({row['EPOCH']}, {other}): SV's EPOCH is "
+                   f"{row['EPOCH']}, the earlier in the study's epoch order")
+        else:
+            why = (f"no record of it at the start gives an EPOCH: SV's EPOCH is {row['EPOCH']}, that of its "
+                   f"earliest record that gives one ({spans.texts[int(spans.epoch_from[i])]})")
+        out[(subject, float(row["VISITNUM"]))] = (f"subject {subject}: {visit}: {why} (SDTMIG 3.4 SV assumption "
+                                                  "15a: the epoch at the start of the visit); check the records' "
+                                                  "dates, times and EPOCH")
+    return out

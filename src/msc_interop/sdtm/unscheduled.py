@@ -7,7 +7,8 @@ that date (the visit's first complete date in any dataset), in date order (visit
 "UNSCHEDULED " and that number (the CDISC pilot writes "UNSCHEDULED 5.1"), a function of VISITNUM, so the two
 stay one to one across subjects. EPOCH is each record's own, from its date and time as an event's
 (common.epoch_by_date). A visit that cannot be numbered is rejected with its records (REJ-REC-016). TV and VISITDY
-stay the planned visits' only: SV takes VISIT and EPOCH from these records and leaves VISITDY empty (sdtm/sv.py).
+stay the planned visits' only: SV takes VISIT from these records, EPOCH from those at the visit's start (SVSTDTC:
+a visit straddling the first dose starts in SCREENING), and leaves VISITDY empty (sdtm/sv.py says how).
 """
 
 from __future__ import annotations
