@@ -144,25 +144,29 @@ class DefineContext:
         return self.column_cache if self.column_cache is not None else ColumnCache(self.datasets)
 
     def distinct_text(self, ds: str, col: str) -> pd.Series:
-        """Distinct non-empty values as text, indexed by the 0-based row of their first occurrence, in row order
-        (computed once per column for all the define.xml rules)."""
+        """Distinct non-empty values as text, in the order of their first rows, indexed by their position among
+        the column's distinct values (`row` gives a value's first row; computed once per column for all the
+        define.xml rules). A column's codes number its values in order of first appearance (distinct.column_codes),
+        so their first rows are found only for a value a finding names: a pass over a million codes per column,
+        ~100 columns in all, was most of the define.xml checks' time."""
         key = (ds, col)
         if key not in self._texts:
             _codes, uniques = self.columns.distinct(ds, col)
-            first = self.columns.first_rows(ds, col)
             text = np.asarray(uniques.tolist(), dtype=object)
             if pd.api.types.infer_dtype(text, skipna=False) != "string":  # numbers, nulls: as the report shows them
                 text = np.array([v if isinstance(v, str) else as_text(v) for v in text.tolist()], dtype=object)
-            if len(np.unique(first)) == len(first):  # each value's own first row: their order is the rows'
-                order = np.argsort(first)
-                rows, text = first[order], text[order]
-            else:  # values seen in no row (-1) go first, by value
-                pairs = sorted(zip(first.tolist(), text.tolist(), strict=True))
-                rows = np.array([r for r, _ in pairs], dtype=np.int64)
-                text = np.array([v for _, v in pairs], dtype=object)
+            positions = np.arange(len(text))
+            if type(self.columns) is not ColumnCache:  # (a cache whose values need not all occur: their rows
+                first = self.columns.first_rows(ds, col)  # decide; values seen in no row (-1) go first, by value)
+                positions = np.array(sorted(positions.tolist(), key=lambda p: (first[p], text[p])), dtype=np.int64)
+                text = text[positions]
             filled = text != ""
-            self._texts[key] = pd.Series(text[filled], index=rows[filled], dtype=object)
+            self._texts[key] = pd.Series(text[filled], index=positions[filled], dtype=object)
         return self._texts[key]
+
+    def row(self, ds: str, col: str, position: int) -> int:
+        """The 0-based first row of the distinct value at `position` of distinct_text's index (-1: in no row)."""
+        return int(self.columns.first_rows(ds, col)[position])
 
     def file(self, ds: str) -> str:
         return str(self.files.get(ds, self.path))
@@ -263,7 +267,7 @@ def _type_problem(ctx: DefineContext, ds: str, col: str, declared: str) -> tuple
         if ctx.fmt == "csv" and bad.empty:
             return "", None, None  # CSV carries no types: numbers as text fit a numeric DataType
         example = bad if not bad.empty else values
-        return "the data are character", example.iloc[0], int(example.index[0]) + 1
+        return "the data are character", example.iloc[0], ctx.row(ds, col, example.index[0]) + 1
     if declared in covers:
         cover = covers[declared]
         known_values, known_kinds = column_iso8601_kinds(s)  # the kinds define.xml was written from, shared
@@ -280,7 +284,8 @@ def _type_problem(ctx: DefineContext, ds: str, col: str, declared: str) -> tuple
         if not bad.empty:
             kind = kinds[bad.index[0]]
             what = "is not an ISO 8601 value" if kind == "text" else f"is {kind}"
-            return (f"values do not all fit it: '{bad.iloc[0]}' {what}", bad.iloc[0], int(bad.index[0]) + 1)
+            return (f"values do not all fit it: '{bad.iloc[0]}' {what}", bad.iloc[0],
+                    ctx.row(ds, col, bad.index[0]) + 1)
     return "", None, None
 
 
@@ -333,7 +338,8 @@ def length_fits(ctx: DefineContext, meta: RuleMeta) -> Iterable[Finding]:
             longest = int(sizes.max())
             if longest > item.length:
                 at = sizes.idxmax()
-                yield meta.finding(file=ctx.file(ds), dataset=ds, row=int(at) + 1, usubjid=ctx.subject(ds, int(at) + 1),
+                row = ctx.row(ds, item.name, at) + 1
+                yield meta.finding(file=ctx.file(ds), dataset=ds, row=row, usubjid=ctx.subject(ds, row),
                                    variable=item.name, value=values[at], declared=item.length,
                                    observed=f"{longest} {unit}")
 
@@ -351,12 +357,10 @@ def codelist_holds_values(ctx: DefineContext, meta: RuleMeta) -> Iterable[Findin
                 continue
             codes, uniques = ctx.columns.distinct(ds, item.name)
             counts = np.bincount(codes, minlength=len(uniques))
-            first = ctx.columns.first_rows(ds, item.name)
-            count_of = dict(zip(first.tolist(), counts.tolist(), strict=True))
             for pos, value in bad.items():
-                yield meta.finding(file=ctx.file(ds), dataset=ds, row=int(pos) + 1,
-                                   usubjid=ctx.subject(ds, int(pos) + 1), variable=item.name, value=value,
-                                   codelist=item.codelist, count=count_of[pos])
+                row = ctx.row(ds, item.name, pos) + 1
+                yield meta.finding(file=ctx.file(ds), dataset=ds, row=row, usubjid=ctx.subject(ds, row),
+                                   variable=item.name, value=value, codelist=item.codelist, count=int(counts[pos]))
 
 
 @rule("MSC-DEF-008")
