@@ -381,7 +381,7 @@ def _from_fhir_partitioned(paths: list[Path], outdir: Path, scratch: Path, optio
 
 def _study_meta(path: str | Path):
     """StudyMeta of a study definition file (study.yaml), checked against its schema as to-sdtm checks it."""
-    from msc_interop.records.reader import read_definition
+    from msc_interop.records.definition import read_definition
     from msc_interop.study import StudyMeta
 
     p = Path(path)

@@ -17,7 +17,8 @@ import pytest
 from msc_interop.errors import InputError, MscInteropError
 from msc_interop.records import read_records
 from msc_interop.sdtm.build import build_study
-from msc_interop.sdtm.datasetjson import creation_datetime, read_dataset_json, write_dataset_json
+from msc_interop.sdtm.datasetjson import creation_datetime, write_dataset_json
+from msc_interop.sdtm.datasetjson_read import read_dataset_json
 from msc_interop.sdtm.xpt import read_xpt
 from msc_interop.study import Study, conform
 

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from msc_interop.errors import InputError
-from msc_interop.sdtm import datasetjson
-from msc_interop.sdtm.datasetjson import read_dataset_json, write_dataset_json
+from msc_interop.sdtm import datasetjson_read
+from msc_interop.sdtm.datasetjson import write_dataset_json
+from msc_interop.sdtm.datasetjson_read import read_dataset_json
 
 CREATED = "2026-01-01T00:00:00"
 
@@ -41,7 +42,7 @@ def test_a_bad_line_is_named_by_line_and_row_in_any_block(ndjson: Path, monkeypa
                                                           block: int) -> None:
     """Parsed a block of lines at a time, the error of one orjson call on the block says "line 1 column 13234";
     the message must name the file's own line (and row = line - 1)."""
-    monkeypatch.setattr(datasetjson, "NDJSON_BLOCK", block)
+    monkeypatch.setattr(datasetjson_read, "NDJSON_BLOCK", block)
     lines = _lines(ndjson)
     lines[250] = lines[250][:-1]  # line 251 (row 250) loses its closing bracket
     ndjson.write_bytes(b"\n".join(lines))

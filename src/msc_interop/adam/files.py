@@ -16,6 +16,7 @@ from msc_interop.adam import metadata
 from msc_interop.errors import InputError, OutputLimitError
 from msc_interop.inputs.kinds import own_output
 from msc_interop.sdtm import datasetjson, xpt
+from msc_interop.sdtm.datasetjson_read import read_dataset_json
 from msc_interop.study import as_text
 
 SUFFIX = {"xpt": ".xpt", "json": ".json"}
@@ -86,7 +87,7 @@ def read_dataset(path: Path) -> tuple[str, pd.DataFrame]:
             if c in known and known[c].is_date and not pd.api.types.is_numeric_dtype(df[c]):
                 df[c] = metadata.to_sas_date(metadata.from_sas_date(df[c].astype(object)))
         return name, canonical(name, df)
-    name, df, meta = datasetjson.read_dataset_json(path)
+    name, df, meta = read_dataset_json(path)
     df = df.copy()
     for col in meta["columns"]:
         if col.get("dataType") == "date" and col.get("targetDataType") == "integer":

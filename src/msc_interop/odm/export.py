@@ -324,7 +324,8 @@ def _repeating_groups(mapping: OdmMapping) -> set[str]:
 
 def records_tables(folder: str | Path) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """The raw text tables and study definition of a CSV records folder (no checks: the reader checks)."""
-    from msc_interop.records.reader import _read_csv_folder, find_definition, read_definition
+    from msc_interop.records.definition import find_definition, read_definition
+    from msc_interop.records.reader import _read_csv_folder
 
     folder = Path(folder)
     tables, _files = _read_csv_folder(folder)

@@ -19,7 +19,7 @@ import yaml
 from msc_interop import mappings
 from msc_interop.errors import InputError
 from msc_interop.odm.metadata import Metadata
-from msc_interop.records.reader import check_definition, read_definition
+from msc_interop.records.definition import check_definition, read_definition
 
 CONTEXTS = ("SubjectKey", "SiteRef", "StudyEvent", "StudyEventRepeatKey", "FormRepeatKey", "ItemGroupRepeatKey")
 _UNIT = re.compile(r"^@Unit\((?P<item>[^()]+)\)$")

@@ -172,6 +172,18 @@ def _control_and_lines(raw: bytes) -> tuple[bool, int]:
     return control, 0 if control else _line_count(raw)
 
 
+def utf8_text(raw: bytes, name: str) -> str:
+    """UTF-8 (with or without BOM) only; name the line of the first bad byte so the user can fix the export."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{name}: not UTF-8 text (line {line}, byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "save the file as UTF-8 (Excel: 'CSV UTF-8 (Comma delimited)')"
+        ) from None
+
+
 def read_csv_text(raw: bytes, decode: Callable[[], str], name: str, wanted: RowsWanted | None = None,
                   plain: PlainParse | None = None) -> CsvTable:
     """Parse a records CSV into text cells, with the line each record starts on. `decode()`: `raw` as text, or

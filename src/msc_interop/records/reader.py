@@ -1,33 +1,29 @@
 """Read study records: a folder of CSV files (one per form) or an XLSX workbook (one sheet per form), plus the
-study definition (study.yaml). Every cell is read as text; each form is checked against its JSON Schema row
-schema (and for control characters, real and plausible dates) before any mapping. Rows that fail go to the
-reject report (file, row, field, value, reason): the row is the line of a CSV file the record starts on
-(csv_text.py; header = 1, blank lines count), the sheet row of a workbook. Problems that make a whole file
-unreadable raise InputError naming the file and line.
+study definition (study.yaml, read and checked by definition.py). Every cell is read as text; each form is
+checked against its JSON Schema row schema (and for control characters, real and plausible dates) before any
+mapping. Rows that fail go to the reject report (file, row, field, value, reason): the row is the line of a CSV
+file the record starts on (csv_text.py; header = 1, blank lines count), the sheet row of a workbook. Problems
+that make a whole file unreadable raise InputError naming the file and line.
 """
 
 from __future__ import annotations
 
 import csv
-import datetime
 import io
-import math
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import jsonschema
 import numpy as np
 import pandas as pd
-import yaml
 
-from msc_interop import dates, mappings
+from msc_interop import mappings
 from msc_interop.distinct import column_codes, per_distinct, row_codes, rows_all_distinct, stripped_text
-from msc_interop.errors import InputError, StudyDefinitionError
-from msc_interop.records.csv_text import PreparsedFile, read_csv_text, span_records
+from msc_interop.errors import InputError
+from msc_interop.records.csv_text import PreparsedFile, read_csv_text, span_records, utf8_text
+from msc_interop.records.definition import check_definition, find_definition, read_definition
 from msc_interop.records.subject_share import SubjectShare
 from msc_interop.records.table_check import CellProblem, check_rows
 from msc_interop.records.unread import UNREAD, report_unread_files, report_unread_sheets
@@ -221,106 +217,6 @@ def check_forms(tables: dict[str, pd.DataFrame], files: dict[str, str], definiti
     return records
 
 
-def find_definition(folder: Path, required: bool = True) -> Path | None:
-    for name in ("study.yaml", "study.yml", "study.json"):
-        if (folder / name).exists():
-            return folder / name
-    if required:
-        raise InputError(f"{folder}: no study definition (study.yaml) in the records folder")
-    return None
-
-
-def read_definition(path: Path) -> dict[str, Any]:
-    text = _decode(path.read_bytes(), path.name)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise StudyDefinitionError(f"{path.name}: not valid YAML: {exc}") from exc
-    return check_definition(data, path.name)
-
-
-def check_definition(data: Any, where: str) -> dict[str, Any]:
-    if isinstance(data, dict) and isinstance(data.get("plausible_dates"), dict):  # YAML reads 2030-12-31 as a date
-        data["plausible_dates"] = {k: v.isoformat() if isinstance(v, datetime.date) else v
-                                   for k, v in data["plausible_dates"].items()}
-    validator = jsonschema.Draft202012Validator(mappings.schema("study_definition"))
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = [f"  {'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors[:10]]
-        raise StudyDefinitionError(f"{where}: the study definition does not match its schema "
-                                   f"(mappings/schema/study_definition.schema.json):\n" + "\n".join(lines))
-    not_finite = [f"{'/'.join(map(str, at))}: {value!r}" for at, value in _numbers(data)
-                  if isinstance(value, float) and not math.isfinite(value)]
-    if not_finite:
-        raise StudyDefinitionError(f"{where}: a number must be finite (YAML .nan / .inf are not values): "
-                                   + "; ".join(not_finite))
-    visitnums = [v["visitnum"] for v in data["visits"]]
-    if len(set(visitnums)) != len(visitnums):
-        raise StudyDefinitionError(f"{where}: visits: VISITNUM values repeat ({visitnums})")
-    _check_visit_names(data["visits"], where)
-    _check_timezone(data["timezone"], where)
-    _check_plausible_dates(data, where)
-    return data
-
-
-def _check_plausible_dates(data: dict[str, Any], where: str) -> None:
-    """plausible_dates: real calendar dates, earliest not after latest (a YAML date is read as text)."""
-    earliest, latest = plausible_bounds(data)
-    for name, value in (("earliest", earliest), ("latest", latest)):
-        if dates.collected_problem(value):
-            raise StudyDefinitionError(f"{where}: plausible_dates/{name}: {value!r} is not a calendar date "
-                                       f"({dates.collected_problem(value)})")
-    if earliest > latest:
-        raise StudyDefinitionError(f"{where}: plausible_dates: earliest {earliest} is after latest {latest}")
-
-
-def _check_timezone(tz: str, where: str) -> None:
-    """The study's time zone must be an IANA name: '' would silently mean UTC, 'UTC+8' is no zone at all."""
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise StudyDefinitionError(f"{where}: timezone {tz!r} is not an IANA time zone name (e.g. Asia/Shanghai, "
-                                   "Europe/Paris, America/New_York, UTC)") from None
-
-
-def _check_visit_names(visits: list[dict[str, Any]], where: str) -> None:
-    """Each visit name or alias (case and spaces aside, as records are matched) names one visit only, and none
-    starts with "unscheduled" (the records' mark of an unplanned visit: sdtm/common.map_visits)."""
-    owner: dict[str, Any] = {}
-    for v in visits:
-        for key in (v["visit"], *v.get("aliases", [])):
-            folded = str(key).strip().upper()
-            if folded.startswith("UNSCHEDULED"):
-                raise StudyDefinitionError(f"{where}: visits: {key!r} names a planned visit, but a visit name "
-                                           "starting with 'unscheduled' marks a record of an unplanned visit "
-                                           "(numbered from its date, not in the schedule); rename it")
-            if folded in owner and owner[folded] != v["visitnum"]:
-                raise StudyDefinitionError(f"{where}: visits: {key!r} names visit {owner[folded]:g} and visit "
-                                           f"{v['visitnum']:g}; a visit name or alias must name one visit")
-            owner[folded] = v["visitnum"]
-
-
-def _numbers(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], Any]]:
-    """(path, value) of every number in a parsed YAML/JSON document."""
-    if isinstance(node, dict):
-        return [item for k, v in node.items() for item in _numbers(v, (*at, k))]
-    if isinstance(node, list):
-        return [item for i, v in enumerate(node) for item in _numbers(v, (*at, i))]
-    return [(at, node)] if isinstance(node, int | float) and not isinstance(node, bool) else []
-
-
-def _decode(raw: bytes, name: str) -> str:
-    """UTF-8 (with or without BOM) only; name the line of the first bad byte so the user can fix the export."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"{name}: not UTF-8 text (line {line}, byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
-            "save the file as UTF-8 (Excel: 'CSV UTF-8 (Comma delimited)')"
-        ) from None
-
-
 _BOM = b"\xef\xbb\xbf"
 _ASCII_SPACE = frozenset(c for c in range(128) if chr(c).isspace())  # str.isspace's, incl. \x1c-\x1f
 
@@ -428,7 +324,7 @@ def _read_csv_folder(folder: Path, spans: RejectReport | None = None, clean: set
         ascii_only = raw.isascii()
 
         def text(raw: bytes = raw, name: str = path.name, ascii_only: bool = ascii_only) -> str:
-            return raw.decode("ascii") if ascii_only else _decode(raw, name)
+            return raw.decode("ascii") if ascii_only else utf8_text(raw, name)
 
         if _blank(raw, text):
             raise InputError(f"{path.name}: the file is empty (not even a header row); "

@@ -1,7 +1,8 @@
 """The SDTM file formats behind one registry: Study -> files (`write_study`) and files -> Study (`read_sdtm`).
 
-Each format is a mirror pair in its own module (xpt, datasetjson, csvio); `FORMATS` maps the format name
-to (suffix, writer, reader), so adding a format is one entry and an unknown name lists the valid ones.
+Each format is a mirror pair in its own module (xpt, csvio; Dataset-JSON's in datasetjson + datasetjson_read);
+`FORMATS` maps the format name to (suffix, writer, reader), so adding a format is one entry and an unknown name
+lists the valid ones.
 
     >>> paths = write_study(study, Path("out/sdtm"), ["xpt", "json"], created="2026-01-01T00:00:00")
     >>> again = read_sdtm(Path("out/sdtm"))          # one format per dataset: json > ndjson > xpt > csv
@@ -24,7 +25,8 @@ from msc_interop.errors import InputError, MscInteropError, OutputLimitError, Un
 from msc_interop.inputs.kinds import SDTM_FORMAT_PREFERENCE, listed_files
 from msc_interop.sdtm import csvio, datasetjson, xpt
 from msc_interop.sdtm.csvio import read_csv
-from msc_interop.sdtm.datasetjson import creation_datetime, read_dataset_json
+from msc_interop.sdtm.datasetjson import creation_datetime
+from msc_interop.sdtm.datasetjson_read import read_dataset_json
 from msc_interop.sdtm.package import JSON_ATTRS, DatasetLayout, Package, as_package_states, package_of
 from msc_interop.sdtm.xpt import read_xpt, xpt_problems
 from msc_interop.study import VISIT_COLUMNS, Study, StudyMeta

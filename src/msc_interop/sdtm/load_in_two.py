@@ -34,7 +34,8 @@ from msc_interop.distinct import column_codes, per_distinct
 from msc_interop.forked import Forked, ForkedFailure, can_fork
 from msc_interop.partition import SUBJECT
 from msc_interop.records.csv_text import PreparsedFile, parse_plain_file
-from msc_interop.records.reader import _forms, find_definition, read_definition, read_form_table, read_records
+from msc_interop.records.definition import find_definition, read_definition
+from msc_interop.records.reader import _forms, read_form_table, read_records
 from msc_interop.records.subject_share import SubjectShare
 from msc_interop.rejects import RejectReport
 from msc_interop.sdtm.build import build_study, study_level_datasets

@@ -31,7 +31,8 @@ from msc_interop.atomic import SCRATCH_PREFIX
 from msc_interop.derived_without import settle_derivations
 from msc_interop.errors import OutputLimitError
 from msc_interop.partition import SUBJECT, StudyPartition
-from msc_interop.records.reader import _forms, find_definition, read_records
+from msc_interop.records.definition import find_definition
+from msc_interop.records.reader import _forms, read_records
 from msc_interop.records.subject_split import NotSplittable, line_maps, split_folder
 from msc_interop.records.unread import report_unread_files
 from msc_interop.rejects import RejectReport

@@ -34,6 +34,7 @@ from msc_interop.errors import InputError, MscInteropError
 from msc_interop.inputs.kinds import RECORDS_DEFINITIONS, own_output, sniff_json
 from msc_interop.inputs.load import load_study
 from msc_interop.runtime import gc_paused
+from msc_interop.sdtm.datasetjson_read import frame_of_rows
 from msc_interop.sdtm.text_encoding import check_encoding, read_xport, reading
 from msc_interop.study import Study, StudyMeta, conform
 from msc_interop.validate.columns import ColumnCache
@@ -343,7 +344,7 @@ def read_dataset_file(fmt: str, path: Path, findings: list[Finding], encoding: s
                 if parsed is None:
                     return None
                 findings += run(Scope.DATASETJSON, parsed, file=str(path), dataset=parsed.dataset)
-                name, df = _dataset_from_parsed(parsed, fmt)
+                name, df = _dataset_from_parsed(parsed)
                 header = parsed.header
                 del parsed
         else:
@@ -384,17 +385,10 @@ def _shared_text(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=df.index)
 
 
-def _dataset_from_parsed(parsed: JsonFile, fmt: str) -> tuple[str, pd.DataFrame]:
+def _dataset_from_parsed(parsed: JsonFile) -> tuple[str, pd.DataFrame]:
     """The dataset of a Dataset-JSON file whose rows are already parsed, converted exactly as the SDTM reader
-    converts them (its frame builder over the parsed rows), so a million-row file is parsed once, not twice.
-    Falls back to reading the file again if the reader no longer offers that builder."""
-    from msc_interop.sdtm import datasetjson
-    from msc_interop.sdtm.formats import FORMATS
-
-    build = getattr(datasetjson, "_frame", None)
-    if build is None:
-        return FORMATS[fmt].reader(parsed.path)
-    name, df, _meta = build(parsed.path, dict(parsed.header), [parsed.rows])
+    converts them (its frame builder over the parsed rows), so a million-row file is parsed once, not twice."""
+    name, df, _meta = frame_of_rows(parsed.path, dict(parsed.header), [parsed.rows])
     return name, df
 
 

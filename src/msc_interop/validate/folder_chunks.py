@@ -25,7 +25,8 @@ from typing import Any
 import pandas as pd
 
 from msc_interop.errors import InputError
-from msc_interop.sdtm import csvio, datasetjson
+from msc_interop.sdtm import csvio
+from msc_interop.sdtm.datasetjson_read import frame_of_rows, stated_records
 from msc_interop.sdtm.json_rows import NotIndexable, index_rows
 from msc_interop.sdtm.xpt_layout import check_xpt_layout
 from msc_interop.sdtm.xpt_read import NotHandled, read_xport_columns
@@ -72,7 +73,7 @@ class ChunkedFile:
             name = self.header.get("name")
             self.name = str(name) if isinstance(name, str) else ""
             try:
-                records = datasetjson._records(self.path, self.header)
+                records = stated_records(self.path, self.header)
             except InputError as exc:
                 raise Declined(str(exc)) from None
             if records is not None and records != len(self._index):
@@ -152,7 +153,7 @@ class ChunkedFile:
             if len(first) < _SCHEMA_ROWS:
                 first += rows[:_SCHEMA_ROWS - len(first)]
             try:
-                name, frame, _ = datasetjson._frame(self.path, header, [rows])
+                name, frame, _ = frame_of_rows(self.path, header, [rows])
             except InputError as exc:
                 raise Declined(str(exc)) from None
             del rows

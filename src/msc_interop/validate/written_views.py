@@ -28,7 +28,7 @@ import pandas as pd
 
 from msc_interop import mappings
 from msc_interop.distinct import column_codes
-from msc_interop.sdtm.datasetjson import NUMERIC_TYPES
+from msc_interop.sdtm.datasetjson_read import NUMERIC_TYPES
 from msc_interop.sdtm.formats import layout
 from msc_interop.sdtm.package import as_package_states
 from msc_interop.sdtm.xpt_rows import IBM_SATURATES

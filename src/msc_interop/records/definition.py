@@ -1,0 +1,118 @@
+"""The study definition (study.yaml / .yml / .json beside the records, or the sheets study/sites/arms/visits of a
+workbook, or an ODM mapping's study_definition): found, read and checked against its schema
+(mappings/schema/study_definition.schema.json) and the rules a schema cannot state (visit numbers and names
+unique, an IANA time zone, plausible dates that are calendar dates in order).
+
+Its own module because it is one document read once per study, by every kind of records (CSV folder, workbook,
+ODM export) and by commands that need only the study's metadata (api.py, a partitioned load), apart from the
+reading and checking of the forms' rows (reader.py). A definition that fails its checks is StudyDefinitionError
+naming the file and the place in it: nothing can be converted without it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import jsonschema
+import yaml
+
+from msc_interop import dates, mappings
+from msc_interop.errors import InputError, StudyDefinitionError
+from msc_interop.records.csv_text import utf8_text
+from msc_interop.records.value_checks import plausible_bounds
+
+
+def find_definition(folder: Path, required: bool = True) -> Path | None:
+    """The study definition file in `folder` (study.yaml, .yml, then .json); InputError when `required` and none."""
+    for name in ("study.yaml", "study.yml", "study.json"):
+        if (folder / name).exists():
+            return folder / name
+    if required:
+        raise InputError(f"{folder}: no study definition (study.yaml) in the records folder")
+    return None
+
+
+def read_definition(path: Path) -> dict[str, Any]:
+    """The study definition file at `path` (UTF-8 YAML or JSON), read and checked (check_definition)."""
+    text = utf8_text(path.read_bytes(), path.name)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise StudyDefinitionError(f"{path.name}: not valid YAML: {exc}") from exc
+    return check_definition(data, path.name)
+
+
+def check_definition(data: Any, where: str) -> dict[str, Any]:
+    """`data` (a parsed study definition) checked against its schema and rules; StudyDefinitionError naming
+    `where` and the place otherwise. YAML dates of plausible_dates are turned into text."""
+    if isinstance(data, dict) and isinstance(data.get("plausible_dates"), dict):  # YAML reads 2030-12-31 as a date
+        data["plausible_dates"] = {k: v.isoformat() if isinstance(v, datetime.date) else v
+                                   for k, v in data["plausible_dates"].items()}
+    validator = jsonschema.Draft202012Validator(mappings.schema("study_definition"))
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"  {'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors[:10]]
+        raise StudyDefinitionError(f"{where}: the study definition does not match its schema "
+                                   f"(mappings/schema/study_definition.schema.json):\n" + "\n".join(lines))
+    not_finite = [f"{'/'.join(map(str, at))}: {value!r}" for at, value in _numbers(data)
+                  if isinstance(value, float) and not math.isfinite(value)]
+    if not_finite:
+        raise StudyDefinitionError(f"{where}: a number must be finite (YAML .nan / .inf are not values): "
+                                   + "; ".join(not_finite))
+    visitnums = [v["visitnum"] for v in data["visits"]]
+    if len(set(visitnums)) != len(visitnums):
+        raise StudyDefinitionError(f"{where}: visits: VISITNUM values repeat ({visitnums})")
+    _check_visit_names(data["visits"], where)
+    _check_timezone(data["timezone"], where)
+    _check_plausible_dates(data, where)
+    return data
+
+
+def _check_plausible_dates(data: dict[str, Any], where: str) -> None:
+    """plausible_dates: real calendar dates, earliest not after latest (a YAML date is read as text)."""
+    earliest, latest = plausible_bounds(data)
+    for name, value in (("earliest", earliest), ("latest", latest)):
+        if dates.collected_problem(value):
+            raise StudyDefinitionError(f"{where}: plausible_dates/{name}: {value!r} is not a calendar date "
+                                       f"({dates.collected_problem(value)})")
+    if earliest > latest:
+        raise StudyDefinitionError(f"{where}: plausible_dates: earliest {earliest} is after latest {latest}")
+
+
+def _check_timezone(tz: str, where: str) -> None:
+    """The study's time zone must be an IANA name: '' would silently mean UTC, 'UTC+8' is no zone at all."""
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise StudyDefinitionError(f"{where}: timezone {tz!r} is not an IANA time zone name (e.g. Asia/Shanghai, "
+                                   "Europe/Paris, America/New_York, UTC)") from None
+
+
+def _check_visit_names(visits: list[dict[str, Any]], where: str) -> None:
+    """Each visit name or alias (case and spaces aside, as records are matched) names one visit only, and none
+    starts with "unscheduled" (the records' mark of an unplanned visit: sdtm/common.map_visits)."""
+    owner: dict[str, Any] = {}
+    for v in visits:
+        for key in (v["visit"], *v.get("aliases", [])):
+            folded = str(key).strip().upper()
+            if folded.startswith("UNSCHEDULED"):
+                raise StudyDefinitionError(f"{where}: visits: {key!r} names a planned visit, but a visit name "
+                                           "starting with 'unscheduled' marks a record of an unplanned visit "
+                                           "(numbered from its date, not in the schedule); rename it")
+            if folded in owner and owner[folded] != v["visitnum"]:
+                raise StudyDefinitionError(f"{where}: visits: {key!r} names visit {owner[folded]:g} and visit "
+                                           f"{v['visitnum']:g}; a visit name or alias must name one visit")
+            owner[folded] = v["visitnum"]
+
+
+def _numbers(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], Any]]:
+    """(path, value) of every number in a parsed YAML/JSON document."""
+    if isinstance(node, dict):
+        return [item for k, v in node.items() for item in _numbers(v, (*at, k))]
+    if isinstance(node, list):
+        return [item for i, v in enumerate(node) for item in _numbers(v, (*at, i))]
+    return [(at, node)] if isinstance(node, int | float) and not isinstance(node, bool) else []
