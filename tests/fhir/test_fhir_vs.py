@@ -87,3 +87,42 @@ def test_vital_signs_not_done_as_lb(tmp_path: Path) -> None:
     assert any(f == "Observation.component.value[x]" and "converted without DIABP" in why for f, why in lines)
     counts = {c["form"]: c for c in report.form_counts()}["Observation"]
     assert (counts["converted"], counts["rejected"], counts["skipped"]) == (4, 1, 0)
+
+
+def test_a_panel_component_is_matched_by_system_and_code(tmp_path: Path) -> None:
+    """A component coded 8480-6 under a local code system is not LOINC's systolic pressure: the panel is converted
+    without it (listed, REJ-FHIR-005, with its index and coding), and a panel none of whose components is coded
+    under LOINC is skipped, not read as SYSBP/DIABP. LOINC under a known non-canonical URI (its OID) is LOINC, and
+    the read says so in its notes."""
+    local = "http://hospital.example.org/CodeSystem/vitals"
+    loinc_oid = "urn:oid:2.16.840.1.113883.6.1"
+    sys_local, dia_local = ({"coding": [{"system": local, "code": c}]} for c in ("8480-6", "8462-4"))
+    sys_oid = {"coding": [{"system": loinc_oid, "code": "8480-6"}]}
+    dia = {"coding": [{"system": LOINC, "code": "8462-4"}]}
+    resources = [
+        {"resourceType": "Patient", "id": "p1"},
+        _obs("bp1", "85354-9", component=[{"code": sys_local, "valueQuantity": _q(140, "mm[Hg]")},
+                                          {"code": dia, "valueQuantity": _q(90, "mm[Hg]")}]),
+        _obs("bp2", "85354-9", effectiveDateTime="2021-03-05",
+             component=[{"code": sys_local, "valueQuantity": _q(141, "mm[Hg]")},
+                        {"code": dia_local, "valueQuantity": _q(91, "mm[Hg]")}]),
+        _obs("bp3", "85354-9", effectiveDateTime="2021-03-06",
+             component=[{"code": sys_oid, "valueQuantity": _q(142, "mm[Hg]")},
+                        {"code": dia, "valueQuantity": _q(92, "mm[Hg]")}]),
+    ]
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps({"resourceType": "Bundle", "type": "collection",
+                                "entry": [{"resource": r} for r in resources]}), encoding="utf-8")
+    study, report = read_fhir([path])
+    got = study["VS"].sort_values(["VSDTC", "VSTESTCD"])[["VSDTC", "VSTESTCD", "VSORRES"]].values.tolist()
+    assert got == [["2021-03-04T08:15", "DIABP", "90"],
+                   ["2021-03-06", "DIABP", "92"], ["2021-03-06", "SYSBP", "142"]]
+    [listed] = report.rejects  # bp1 (entry 1) converted without its local component 0
+    assert (listed.row, listed.field, listed.value, listed.code) == (
+        1, "Observation.component.code", f"{local}|8480-6", "REJ-FHIR-005")
+    assert listed.reason.startswith("Bundle entry 1: converted without component[0]: ")
+    assert "http://loinc.org" in listed.reason
+    counts = {c["form"]: c for c in report.form_counts()}["Observation"]
+    assert (counts["read"], counts["converted"], counts["rejected"], counts["skipped"]) == (3, 2, 0, 1)
+    assert any("85354-9" in line and "http://loinc.org" in line for line in report.skipped_lines())
+    assert any(loinc_oid in note and "LOINC" in note for note in report.notes)

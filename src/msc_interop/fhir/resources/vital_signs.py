@@ -11,7 +11,8 @@ other variable are carried in sdtm-variables.
 Hospital Observations: category vital-signs, or a LOINC of mappings/vital_signs.yaml, is a vital sign (is_vital_sign,
 called from the lab reader); the test comes from the LOINC, the unit from the Quantity's UCUM code per test
 ("/min": beats/min for a heart rate, breaths/min for a respiratory rate); a blood-pressure panel (85354-9) becomes
-one VS record per component. A vital sign the mapping has no test for is skipped and counted (exit 0).
+one VS record per component whose coding is a LOINC (system and code) of the mapping, and a component with none is
+listed (converted without it, REJ-FHIR-005). A vital sign the mapping has no test for is skipped and counted (exit 0).
 Not done (SDTMIG 4.5.1.2, as LB): a dataAbsentReason, of the Observation or of a panel's component, gives a record
 with VSORRES empty, VSSTAT NOT DONE and VSREASND its text; a vital sign with neither value nor dataAbsentReason is
 rejected ("no value"), and a panel component with neither is named in the report (converted without it).
@@ -19,10 +20,12 @@ rejected ("no value"), and a panel component with neither is named in the report
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from msc_interop import vital_signs
@@ -43,6 +46,7 @@ from msc_interop.fhir.resources.lab.read import expand, result_text
 from msc_interop.fhir.resources.lab.undated import say_undated
 from msc_interop.fhir.resources.lab.write import result_value
 from msc_interop.fhir.resources.vital_kind import own_test
+from msc_interop.fhir.systems import read_system
 
 DOMAIN = "VS"
 _CATEGORY = "vital-signs"
@@ -178,6 +182,7 @@ def read_vital_signs(r: ReadContext, rfstdtc: dict[str, str], studyid: str) -> p
         return None
     found, subj_of, memo = r.vs_found
     r.vs_found = None
+    component_test = _ComponentTests(r.tallies)
     rows: list[tuple[Any, ...]] = []
     over: list[dict[str, Any]] = []
     for held in found:
@@ -187,7 +192,7 @@ def read_vital_signs(r: ReadContext, rfstdtc: dict[str, str], studyid: str) -> p
         if not observation_admitted(r, loc, rec, usubjid, problem):
             continue
         own = own_test(rec)
-        parts = _parts(rec, own)
+        parts, unplaced = _parts(rec, own, component_test)
         if not parts:
             r.skip("Observation", _no_parts_reason(rec))
             continue
@@ -221,6 +226,10 @@ def read_vital_signs(r: ReadContext, rfstdtc: dict[str, str], studyid: str) -> p
         for testcd in missing:  # a panel's component with nothing: the record converted without it, said
             r.note_field(loc, "Observation", "Observation.component.value[x]", f"converted without {testcd}: its "
                          "component has no value and no dataAbsentReason", testcd, code="REJ-FHIR-006")
+        for index, shown in unplaced:  # a component with no vital-sign code: the record converted without it, said
+            r.note_field(loc, "Observation", "Observation.component.code", f"converted without component[{index}]: "
+                         f"its code is no vital-sign test of mappings/vital_signs.yaml (a LOINC there, system "
+                         f"{component_test.loinc})", shown, code="REJ-FHIR-005")
         enc = memo.encounter(loc, rec.encounter)
         seq = text(rec.seq).rsplit("/", 1)[-1] if rec.seq is not None else ""
         vsseq = int(seq) if seq.lstrip("-").isdigit() and len(made) == 1 else None
@@ -247,28 +256,64 @@ def read_vital_signs(r: ReadContext, rfstdtc: dict[str, str], studyid: str) -> p
     return seq_where_missing(df, DOMAIN)
 
 
-def _parts(rec: Any, own: str | None) -> list[tuple[str, str, tuple, Any]]:
+class _ComponentTests:
+    """The VSTESTCD of a panel component's code: a coding whose system reads as LOINC (fhir/systems.py read_system:
+    a known non-canonical URI of LOINC is LOINC, tallied for the read's notes) and whose code is a test of
+    mappings/vital_signs.yaml; 8480-6 under a local code system is not LOINC's systolic pressure. Worked out once
+    per distinct code element (keyed by its JSON, as the lab Flattener's memos), with the codings as the report
+    shows them (system|code) for a component that has none."""
+
+    def __init__(self, seen: Counter[str]) -> None:
+        self.seen = seen
+        self.loinc = terms.system("loinc")
+        self.memo: dict[bytes, tuple[str | None, str]] = {}
+
+    def __call__(self, code: Any) -> tuple[str | None, str]:
+        """(VSTESTCD or None, the codings shown) of a component's `code` element."""
+        try:
+            key = orjson.dumps(code)
+        except orjson.JSONEncodeError:  # an integer beyond 64 bits: not remembered
+            return self._test(code)
+        found = self.memo.get(key)
+        if found is None:
+            found = self._test(code)
+            if len(self.memo) < 100_000:
+                self.memo[bytes(memoryview(key))] = found
+        return found
+
+    def _test(self, code: Any) -> tuple[str | None, str]:
+        codings = [c for c in code.get("coding") or () if isinstance(c, dict)] if isinstance(code, dict) else []
+        index, loinc = vital_signs.loinc_index(), self.loinc
+        testcd = next((index[c["code"]] for c in codings if isinstance(c.get("code"), str) and c["code"] in index
+                       and read_system(c.get("system"), self.seen) == loinc), None)
+        shown = "; ".join(f"{text(c.get('system'))}|{text(c.get('code'))}" for c in codings)
+        return testcd, shown or (text(code.get("text")) if isinstance(code, dict) else "")
+
+
+def _parts(rec: Any, own: str | None, component_test: _ComponentTests
+           ) -> tuple[list[tuple[str, str, tuple, Any]], list[tuple[int, str]]]:
     """(VSTESTCD, VSTEST, value fields, dataAbsentReason text or None) per VS record the Observation holds: one, or
-    one per component of a panel (a component with a vital-sign code, whatever its value)."""
+    one per component of a panel (a component with a vital-sign code, whatever its value); and (index, codings
+    shown) of each component with no vital-sign code, which gives no record."""
     value = (rec.vkind, rec.qvalue, rec.qorig, rec.qcomp, rec.vtext, rec.qunit, rec.qcode, rec.qunit_text)
     if own:
-        return [(own, text(rec.cdisc_display_text) or _own_display(rec, own), value, rec.absent)]
+        return [(own, text(rec.cdisc_display_text) or _own_display(rec, own), value, rec.absent)], []
     index = vital_signs.loinc_index()
     for code in rec.loinc_codes or ():
         if code in index:
             t = vital_signs.test(index[code])
-            return [(t.testcd, t.test, value, rec.absent)]
-    out = []
-    for comp in rec.components or ():
+            return [(t.testcd, t.test, value, rec.absent)], []
+    out, unplaced = [], []
+    for i, comp in enumerate(rec.components or ()):
         if not isinstance(comp, dict):
             continue
-        codes = [c.get("code") for c in (comp.get("code") or {}).get("coding") or () if isinstance(c, dict)]
-        testcd = next((index[c] for c in codes if c in index), None)
+        testcd, shown = component_test(comp.get("code"))
         if testcd is None:
+            unplaced.append((i, shown))
             continue
         t = vital_signs.test(testcd)
         out.append((t.testcd, t.test, _component_value(comp), _absent(comp.get("dataAbsentReason"))))
-    return out
+    return out, unplaced
 
 
 def _component_value(comp: dict[str, Any]) -> tuple:
@@ -306,7 +351,7 @@ def _no_parts_reason(rec: Any) -> str:
     panel = next((c for c in rec.loinc_codes or () if c in vital_signs.panels()), None)
     if panel is not None:
         return (f"category vital-signs: a panel ({panel}) none of whose components has a vital-sign code "
-                "mappings/vital_signs.yaml knows")
+                f"mappings/vital_signs.yaml knows (a LOINC there, system {terms.system('loinc')})")
     return "category vital-signs: a vital sign mappings/vital_signs.yaml has no test for (its LOINC is not there)"
 
 
