@@ -25,6 +25,7 @@ import jsonschema
 import pandas as pd
 import yaml
 
+from msc_interop import mapping_cache
 from msc_interop.distinct import per_distinct
 from msc_interop.errors import MappingDataError
 
@@ -69,7 +70,8 @@ def load(name: str) -> dict[str, Any]:
     else:
         raise MappingDataError(f"missing mapping file {base / name}.yaml (or .json)")
     text = path.read_text(encoding="utf-8")
-    data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_YamlLoader)
+    data = (json.loads(text) if path.suffix == ".json"  # YAML: parsed once per edit (mapping_cache.py)
+            else mapping_cache.parsed(name, text, lambda t: yaml.load(t, Loader=_YamlLoader)))
     try:
         if _fast_validator(name).is_valid(data):
             return data
