@@ -108,3 +108,15 @@ def test_what_a_method_def_cannot_carry_is_noted(tmp_path: Path) -> None:
     assert len(said) == 1
     for part in ("Description (xml:lang fr)", "{urn:vendor}Code", "Context='SPONSOR' Name='DY02'", "Name='DY03'"):
         assert part in said[0]
+
+
+def test_a_formal_expression_split_by_a_comment_is_kept_whole(tmp_path: Path) -> None:
+    """An XML comment inside a FormalExpression splits its text in two text nodes (lxml's .text is the first):
+    the code written is all of it, without the comment; an element inside one is named in the note."""
+    extra = ('   <FormalExpression Context="SAS 9.4 step">data x; <!-- step 1 --> set y;\n run;</FormalExpression>\n'
+             '   <FormalExpression Context="R">a &lt;- 1<b xmlns="urn:vendor">bold</b> + 2</FormalExpression>\n')
+    root, notes = _convert(tmp_path, _define("2.1", extra))
+    written = [(f.get("Context"), f.text) for f in _method(root).iterfind(f"{ODM}FormalExpression")]
+    assert written[2:] == [("SAS 9.4 step", "data x;  set y;\n run;"), ("R", "a <- 1 + 2")]
+    said = [n for n in notes if "MT.AESTDY" in n]
+    assert len(said) == 1 and "{urn:vendor}b inside FormalExpression Context='R'" in said[0]

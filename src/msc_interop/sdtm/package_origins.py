@@ -147,9 +147,13 @@ def _method(m: etree._Element) -> Method:
             unread.append(f"Alias {said} ({why})")
         else:
             aliases[context] = name
+    expressions = []
+    for f in m.iterfind("{*}FormalExpression"):  # its text whole: an XML comment inside splits it (f.text: the
+        expressions.append((f.get("Context"), "".join(f.xpath("text()"))))  # part before the comment only)
+        unread += [f"element {c.tag} inside FormalExpression Context={f.get('Context')!r}" for c in f
+                   if isinstance(c.tag, str)]
     return Method(oid, m.get("Name") or oid, m.get("Type") or "Computation", _text(m), _documents(m),
-                  tuple((f.get("Context"), f.text or "") for f in m.iterfind("{*}FormalExpression")),
-                  tuple(aliases.items()), tuple(unread))
+                  tuple(expressions), tuple(aliases.items()), tuple(unread))
 
 
 def _origins_1_0() -> list[tuple[re.Pattern[str], str, str | None, bool]]:
