@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,51 @@ def test_every_mapping_file_loads_the_same_from_its_entry(cache: Path) -> None:
         assert mapping_cache.parsed(name, text, parse) == expected, name
         assert calls == [], name  # (read from its entry: every mapping file is data JSON holds)
     assert (cache / "mappings").is_dir() and any((cache / "mappings").glob("sdtmig_domains-*.json"))
+
+
+def test_an_entry_another_loader_or_version_wrote_is_not_read(cache: Path) -> None:
+    calls, parse = counting_parse()
+    mapping_cache.parsed("tables", "a: 1\n", parse, loader="libyaml 0.2.5")
+    mapping_cache.parsed("tables", "a: 1\n", parse, loader="pure python")
+    assert len(calls) == 2  # (another loader: another entry)
+    assert mapping_cache.parsed("tables", "a: 1\n", parse, loader="pure python") == {"a": 1}
+    assert len(calls) == 2
+
+
+def test_an_entry_the_caller_finds_invalid_is_parsed_again_and_replaced(cache: Path) -> None:
+    calls, parse = counting_parse()
+    valid = lambda data: isinstance(data, dict) and "tests" in data  # noqa: E731
+    mapping_cache.parsed("vital_signs", "tests: [1]\n", parse, valid=valid)
+    entry = next((cache / "mappings").glob("vital_signs-*.json"))
+    entry.write_text('{"format": 2, "data": {}}')  # (what a later version might write there)
+    assert mapping_cache.parsed("vital_signs", "tests: [1]\n", parse, valid=valid) == {"tests": [1]}
+    assert len(calls) == 2 and entry.read_text() == '{"tests": [1]}'
+    assert mapping_cache.parsed("vital_signs", "tests: [1]\n", parse, valid=valid) == {"tests": [1]}
+    assert len(calls) == 2
+
+
+def test_a_mapping_load_survives_an_entry_that_fails_its_schema(cache: Path) -> None:
+    """mappings.load: an entry that does not match the file's schema is not an error of the mapping file (the YAML
+    is parsed again and the entry replaced)."""
+    mappings.load.cache_clear()
+    try:
+        expected = mappings.load("vital_signs")
+        for entry in (cache / "mappings").glob("vital_signs-*.json"):
+            entry.write_text('{"format": 2, "data": {}}')
+        mappings.load.cache_clear()
+        assert mappings.load("vital_signs") == expected
+    finally:
+        mappings.load.cache_clear()
+
+
+def test_a_temporary_entry_a_killed_process_left_is_removed(cache: Path) -> None:
+    _calls, parse = counting_parse()
+    (cache / "mappings").mkdir(parents=True)
+    left = cache / "mappings" / ".tables-0123.json.abcd1234.part"
+    left.write_text("{")
+    fresh = cache / "mappings" / ".other-0123.json.efgh5678.part"
+    fresh.write_text("{")
+    old = time.time() - 3600
+    os.utime(left, (old, old))
+    mapping_cache.parsed("tables", "a: 1\n", parse)
+    assert not left.exists() and fresh.exists()  # (one being written now stays)

@@ -3,9 +3,11 @@
 Why: LibYAML parses mappings/*.yaml at ~1-2 MB/s. sdtmig_domains.yaml (112 KB) took 0.044-0.096 s to parse, on the
 critical path of to-sdtm's write (define.xml) and again in its forked writer (the define.xml checks), and every
 command parses what it uses again; the same data load from JSON in ~1 ms. An entry is named by the file's name and
-a digest of its text, so an edited file is parsed again (and its older entries removed). Data JSON cannot hold
-exactly (a YAML date, a number as a key, NaN) is never cached. The cache only saves time: where its folder cannot
-be written or read (a read-only home), or an entry is damaged, the YAML is parsed as before.
+a digest of its text, of this cache's format, of the YAML loader and of msc-interop's version, so an edited file, or
+another version of the tool or of the loader, parses again (and the file's older entries are removed). Data JSON
+cannot hold exactly (a YAML date, a number as a key, NaN) is never cached. The cache only saves time: where its
+folder cannot be written or read (a read-only home), or an entry is damaged or fails the caller's check (`valid`),
+the YAML is parsed as before (and a damaged entry replaced).
 
 Folder: $MSC_INTEROP_CACHE (the value `off`: no cache), else $XDG_CACHE_HOME/msc-interop, else
 ~/.cache/msc-interop; entries under its `mappings/` folder. Deleting the folder is always safe.
@@ -14,11 +16,14 @@ Folder: $MSC_INTEROP_CACHE (the value `off`: no cache), else $XDG_CACHE_HOME/msc
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable
+from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +42,24 @@ def cache_folder() -> Path | None:
         return None
 
 
-def parsed(name: str, text: str, parse: Callable[[str], Any]) -> Any:
-    """parse(text), the data of mapping file `name`: from the cache when an entry for this text is there, else
-    parsed and (when JSON holds the data exactly) stored for the next process."""
+FORMAT = 1  # of an entry: a change of what an entry holds numbers it anew (old entries are then never read)
+_STALE_PART_SECONDS = 600  # a temporary entry this old was left by a killed process (writing one takes ms)
+
+
+def parsed(name: str, text: str, parse: Callable[[str], Any], *, loader: str = "",
+           valid: Callable[[Any], bool] | None = None) -> Any:
+    """parse(text), the data of mapping file `name`: from the cache when an entry for this text (and `loader`, the
+    parser's identity) is there and `valid` accepts it, else parsed and (when JSON holds the data exactly) stored
+    for the next process."""
     folder = cache_folder()
     entry = None
     if folder is not None:
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-        entry = folder / "mappings" / f"{name}-{digest}.json"
+        key = "\0".join((str(FORMAT), _version(), loader, text))
+        entry = folder / "mappings" / f"{name}-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:32]}.json"
         with contextlib.suppress(OSError, ValueError):
-            return json.loads(entry.read_bytes())
+            data = json.loads(entry.read_bytes())
+            if valid is None or valid(data):
+                return data
     data = parse(text)
     if entry is not None:
         _store(entry, name, data)
@@ -77,5 +90,19 @@ def _store(entry: Path, name: str, data: Any) -> None:
             if old != entry and old.name[len(name) + 1:-5].isalnum():
                 with contextlib.suppress(OSError):
                     old.unlink()
+        now = time.time()
+        for part in entry.parent.glob(".*.part"):  # (a killed process's)
+            with contextlib.suppress(OSError):
+                if now - part.stat().st_mtime > _STALE_PART_SECONDS:
+                    part.unlink()
     except OSError:
         return
+
+
+@functools.cache
+def _version() -> str:
+    """msc-interop's installed version (an entry of another version is not read: its loader may differ)."""
+    try:
+        return importlib_metadata.version("msc-interop")
+    except importlib_metadata.PackageNotFoundError:  # (an unpacked tree on the path)
+        return "unknown"

@@ -71,7 +71,9 @@ def load(name: str) -> dict[str, Any]:
         raise MappingDataError(f"missing mapping file {base / name}.yaml (or .json)")
     text = path.read_text(encoding="utf-8")
     data = (json.loads(text) if path.suffix == ".json"  # YAML: parsed once per edit (mapping_cache.py)
-            else mapping_cache.parsed(name, text, lambda t: yaml.load(t, Loader=_YamlLoader)))
+            else mapping_cache.parsed(name, text, lambda t: yaml.load(t, Loader=_YamlLoader),
+                                      loader=f"{yaml.__version__} {_YamlLoader.__name__}",
+                                      valid=lambda cached: _valid(name, cached)))
     try:
         if _fast_validator(name).is_valid(data):
             return data
@@ -84,6 +86,14 @@ def load(name: str) -> dict[str, Any]:
         lines = [f"  at {'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors[:10]]
         raise MappingDataError(f"{path} does not match its schema {name}.schema.json:\n" + "\n".join(lines))
     return data
+
+
+def _valid(name: str, data: Any) -> bool:
+    """Whether `data` match mapping file `name`'s schema (an entry of the cache that does not is parsed again)."""
+    try:
+        return bool(_fast_validator(name).is_valid(data))
+    except (ValueError, TypeError):
+        return False
 
 
 def _fast_validator(name: str) -> Any:
