@@ -107,15 +107,28 @@ def test_a_failure_after_the_file_object_owns_the_descriptor_closes_it_once(tmp_
 
 
 def test_atomic_path_leaves_the_name_free_for_the_writer(tmp_path: Path) -> None:
-    """The path atomic_path yields has no file yet: a writer that writes through its own temporary file renames
-    onto nothing, and the block's file is what reaches the target."""
+    """The path atomic_path yields has no file yet, in a folder only this user can write (no one else can put a
+    file or link at the name): a writer that writes through its own temporary file renames onto nothing, and the
+    block's file is what reaches the target, as an ordinary file; the folder goes."""
     target = tmp_path / "lb.json"
     with atomic_path(target) as tmp:
-        assert not tmp.exists()
+        assert not tmp.exists() and tmp.name == "lb.json"
+        assert tmp.parent.parent == tmp_path and tmp.parent.stat().st_mode & 0o777 == 0o700
         with atomic_open(tmp, "wb") as fh:
             fh.write(b"rows")
     assert target.read_bytes() == b"rows"
-    assert leftovers(tmp_path) == []
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert leftovers(tmp_path) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["lb.json"]
+
+
+def test_a_block_that_writes_nothing_is_an_error_naming_the_target(tmp_path: Path) -> None:
+    from msc_interop.errors import MscInteropError
+
+    with pytest.raises(MscInteropError, match=r"cannot write .*lb\.json"), atomic_path(tmp_path / "lb.json"):
+        pass
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_first_to_sdtm_run_renames_no_file_over_another(example_dir: Path, tmp_path: Path,

@@ -50,9 +50,15 @@ def test_only_our_names_of_gone_processes_are_removed(tmp_path: Path) -> None:
             f".lb.csv.{gone}.abc.part": False,
             f"csv/deeper/.lb.csv.{gone}.abcd_123.part": False,  # below the depth asked for
         }
+        folders = {f"csv/.lb.json.{gone}.qw_12345.part": True,  # atomic_path's private folder, a killed run's
+                   f"csv/.dm.json.{alive.pid}.qw_12345.part": False}  # (a run still writing here)
         for name in names:
             (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
             (tmp_path / name).write_text("half")
+        for name in folders:
+            (tmp_path / name).mkdir(parents=True)
+            (tmp_path / name / "lb.json").write_text("half")
+        names.update(folders)
         removed = remove_stale_parts(tmp_path, depth=1)
         assert sorted(str(p.relative_to(tmp_path)) for p in removed) == sorted(n for n, gone in names.items() if gone)
         assert _parts(tmp_path) == sorted(n for n, gone in names.items() if not gone)

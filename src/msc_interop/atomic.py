@@ -1,8 +1,8 @@
 """Write files all-or-nothing: write to a temporary file beside the target, then rename.
 
 A reader of the output folder never sees a half-written dataset, even if the process is killed. A killed
-process leaves its temporary files behind (`.<target name>.<pid>.<random>.part`); `remove_stale_parts`, run
-by each command on its output folder before writing, removes those whose process is gone.
+process leaves its temporary files (or atomic_path's private folders) behind (`.<target name>.<pid>.<random>.part`);
+`remove_stale_parts`, run by each command on its output folder before writing, removes those whose process is gone.
 """
 
 from __future__ import annotations
@@ -31,17 +31,29 @@ _SCRATCH = re.compile(r"^\.msc-partitions\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}$")
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path in the target's folder, no file there yet; what the block writes at it is renamed
-    onto the target if the block succeeds.
+    """Yield a path with no file there yet, inside a private temporary folder beside the target; what the block
+    writes at it is renamed onto the target if the block succeeds (the folder is removed either way).
 
-    No file yet (mkstemp reserves the name, which is then freed): a writer that itself writes through a temporary
-    file (atomic_open) renames onto nothing, and one that opens the path creates it. On ext4 a rename over an
-    existing file, even an empty one, starts the writeback of the renamed file first (its guard for
-    replace-by-rename): 0.14 s for a 270 MB Dataset-JSON, on the critical path of to-sdtm."""
-    with _temporary(target) as (fd, tmp_path):
-        os.close(fd)
-        tmp_path.unlink()
+    No file yet: a writer that itself writes through a temporary file (atomic_open) renames onto nothing, and one
+    that opens the path creates it. On ext4 a rename over an existing file, even an empty one, starts the writeback
+    of the renamed file first (its guard for replace-by-rename): 0.14 s for a 270 MB Dataset-JSON, on the critical
+    path of to-sdtm. A private folder (mkdtemp: mode 0700) so that no other user can put a file or a link at the
+    path before the writer opens it, as a freed name in a shared folder would let them."""
+    target = Path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".part", dir=target.parent))
+    except OSError as exc:
+        raise _cannot_write(target, exc) from exc
+    tmp_path = folder / target.name
+    try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())  # (as an ordinary file, whoever created it)
+        os.replace(tmp_path, target)
+    except OSError as exc:
+        raise _cannot_write(target, exc) from exc
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -91,6 +103,11 @@ def remove_stale_parts(folder: str | os.PathLike[str], depth: int = 1) -> list[P
     for entry in sorted(entries, key=lambda e: e.name):
         scratch = _SCRATCH.match(entry.name)
         if scratch and entry.is_dir(follow_symlinks=False) and not _running(scratch.group("pid")):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(Path(entry.path))
+            continue
+        part = _PART.match(entry.name)
+        if part and entry.is_dir(follow_symlinks=False) and not _running(part.group("pid")):  # (atomic_path's)
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(Path(entry.path))
             continue
