@@ -14,27 +14,34 @@ from msc_interop.distinct import per_distinct
 from msc_interop.sdtm.sv import _Dated, _span_codes, visit_spans
 
 
-def _epoch_at_start(allv: pd.DataFrame, complete: pd.Series, order: list[str]) -> pd.DataFrame:
+def _epoch_at_start(allv: pd.DataFrame, complete: pd.Series, order: list[str], texts: np.ndarray) -> pd.DataFrame:
     """Per subject and visit, by sorting the rows: EPOCH, the one at the start (SDTMIG 3.4 SV assumption 15a; the
-    rows with an EPOCH sorted by: empty EPOCH last, complete dates first and earliest first, partial ones latest
-    first, then the epoch's place in `order`, then the others by text); LAST, the last epoch in that order among
-    the rows at the same place as the first (EPOCH itself when it is empty: there was no choice); FROM, the first
-    row's date where it is not SVSTDTC's (None: it is, or EPOCH is empty)."""
-    rows = allv[allv["EPOCH"].notna()].assign(complete=complete)
+    rows with an EPOCH sorted by: empty EPOCH last, complete dates first and earliest first, a timed date of a day
+    the visit also has a date-only record of counting as that date, partial ones latest first, then the epoch's
+    place in `order`, then the others by text); LAST, the last epoch in that order among the rows at the same place
+    as the first (EPOCH itself when it is empty: there was no choice); FROM, the first row's date (the day's date
+    for a day so counted) where it is not SVSTDTC's (None: it is, or EPOCH is empty)."""
+    keys = ["USUBJID", "VISITNUM"]
+    text_of = pd.Series(texts[allv["DTC"].to_numpy()], index=allv.index, dtype=object)
+    day = text_of.str[:10].where(complete)
+    date_only = complete & text_of.str.len().eq(10)
+    undated_time = allv[keys].assign(day=day, d=date_only).groupby([*keys, "day"])["d"].transform("any")
+    rank_of = {t: i for i, t in enumerate(texts)}
+    at = allv["DTC"].where(~(complete & undated_time.reindex(allv.index, fill_value=False)), day.map(rank_of))
+    rows = allv.assign(at=at.astype(np.int64))[allv["EPOCH"].notna()].assign(complete=complete)
     text = rows["EPOCH"].astype(str).str.strip()
     rows = rows.assign(empty=text.eq(""), known=text.map({e: i for i, e in enumerate(order)}).fillna(len(order)),
                        text=text, raw=rows["EPOCH"].astype(str),
-                       when=np.where(rows["complete"], rows["DTC"], -rows["DTC"]))
-    keys = ["USUBJID", "VISITNUM"]
+                       when=np.where(rows["complete"], rows["at"], -rows["at"]))
     by = [*keys, "empty", "complete", "when", "known", "text", "raw"]  # (raw: " " and "" in a set order)
     first = rows.sort_values(by, ascending=[True, True, True, False, True, True, True, True]).groupby(keys).head(1)
     last = rows.sort_values(by, ascending=[True, True, True, False, True, False, False, False]).groupby(keys).head(1)
     first, last = first.set_index(keys).sort_index(), last.set_index(keys).sort_index()
     ends = allv.assign(c=allv["DTC"].where(complete)).groupby(keys).agg(c=("c", "min"), p=("DTC", "max"))
     starts = ends["c"].fillna(ends["p"])  # (SVSTDTC: the earliest complete date, else the latest partial one)
-    moved = ~first["empty"] & first["DTC"].ne(starts.reindex(first.index))
+    moved = ~first["empty"] & first["at"].ne(starts.reindex(first.index))
     return pd.DataFrame({"EPOCH": first["EPOCH"], "LAST": last["EPOCH"].where(~first["empty"], first["EPOCH"]),
-                         "FROM": first["DTC"].where(moved).astype(object)})
+                         "FROM": first["at"].where(moved).astype(object)})
 
 
 def _by_groupby(frames, order: list[str] | None = None):
@@ -56,7 +63,7 @@ def _by_groupby(frames, order: list[str] | None = None):
     rank, texts = pd.factorize(allv["DTC"], sort=True)
     allv = allv.assign(DTC=rank)
     sv = allv.groupby(keys, sort=True).agg(VISIT=("VISIT", "first"), PARTIAL=("DTC", "max")).reset_index()
-    epoch = _epoch_at_start(allv, complete, order or []).reset_index()
+    epoch = _epoch_at_start(allv, complete, order or [], np.asarray(texts, dtype=object)).reset_index()
     sv = sv.merge(epoch, on=keys, how="left")
     span = allv[complete].groupby(keys, sort=True).agg(SVSTDTC=("DTC", "min"), SVENDTC=("DTC", "max")).reset_index()
     sv = sv.merge(span, on=keys, how="left")
@@ -82,7 +89,7 @@ def _parts(rng: np.random.Generator) -> list[tuple[pd.DataFrame, str]]:
         ep = np.array(["SCREENING", "TREATMENT", None, np.nan, "", "FOLLOW-UP", " "],
                       dtype=object)[rng.integers(0, 7, n)]
         dt = np.array(["2020-01-02", "2020-01", "2019-12-31T10:00", "", None, "2020", "2020-01-02T08:00",
-                       "2021-05-06"], dtype=object)[rng.integers(0, 8, n)]
+                       "2021-05-06", "2020-01-02T07:30", "2021-05-06T09:00"], dtype=object)[rng.integers(0, 10, n)]
         df = pd.DataFrame({"USUBJID": pd.Series(subj, dtype=object), "VISITNUM": vn,
                            "XXDTC": pd.Series(dt, dtype=object)})
         if rng.random() < 0.8:
@@ -235,3 +242,110 @@ def test_build_sv_names_the_visits_whose_epoch_was_a_choice_and_keeps_the_schedu
         merge_report(whole, part)
     settle_derivations(whole)
     assert whole.notes == ["subject 01: 3.01", "subject 01: 4.01", "subject 02: b"] and not whole.visit_notes
+
+
+def _visit(rows: list[tuple[str, str | None]], dtc: str, visitnum: float = 1.1) -> pd.DataFrame:
+    """One subject's (S1) records of one unscheduled visit: (date, EPOCH) each."""
+    df = _rows([("S1", visitnum, d, e) for d, e in rows], dtc)
+    df["VISIT"] = f"UNSCHEDULED {visitnum:g}"
+    return df
+
+
+_ORDER = ["SCREENING", "TREATMENT", "FOLLOW-UP"]
+
+
+def test_a_record_without_a_time_is_with_the_timed_records_of_its_day() -> None:
+    """The infusion recorded without a time (EXSTDTC 2020-01-05, TREATMENT) sorts as text before the pre-dose
+    samples at 08:00 (SCREENING) of that day, yet cannot be placed before or after them: the start day's records
+    are all at the start, a tie the earlier epoch wins (with a note), whatever the order of the parts. SVSTDTC
+    stays the earliest complete date. A day with no date-only record keeps its times' order (S2: 07:00 is first);
+    a date-only record with an empty EPOCH of the start day leaves the 08:00 one at the start (S3: no note)."""
+    lb = _visit([("2020-01-05T08:00", "SCREENING"), ("2020-01-05T08:00", "SCREENING")], "LBDTC")
+    ex = _visit([("2020-01-05", "TREATMENT")], "EXSTDTC").assign(EXENDTC="2020-01-05T10:30")
+    s2 = _rows([("S2", 1.1, "2020-01-06T07:00", "SCREENING"), ("S2", 1.1, "2020-01-06T09:00", "TREATMENT"),
+                ("S2", 1.1, "2020-01-07", "FOLLOW-UP")], "LBDTC")
+    s3 = _rows([("S3", 1.1, "2020-01-06", ""), ("S3", 1.1, "2020-01-06T08:00", "SCREENING")], "LBDTC")
+    lb = pd.concat([lb, s2, s3], ignore_index=True)
+    parts = [_Dated(lb, "LBDTC"), _Dated(ex, "EXSTDTC"), _Dated(ex, "EXENDTC")]
+    for order in (parts, parts[::-1]):
+        got = visit_spans(order, _ORDER)
+        assert got[["USUBJID", "EPOCH", "SVSTDTC", "SVENDTC"]].values.tolist() == [
+            ["S1", "SCREENING", "2020-01-05", "2020-01-05T10:30"],
+            ["S2", "SCREENING", "2020-01-06T07:00", "2020-01-07"],
+            ["S3", "SCREENING", "2020-01-06", "2020-01-06T08:00"]]
+        spans = _span_codes(order, _ORDER)
+        assert [spans.epochs[int(c)] for c in spans.epoch_last] == ["TREATMENT", "SCREENING", "SCREENING"]
+        assert np.isnan(spans.epoch_from).all()
+    from msc_interop.sdtm.sv import build_sv
+
+    dm = pd.DataFrame({"STUDYID": "ST", "USUBJID": ["S1", "S2", "S3"], "SUBJID": ["01", "02", "03"],
+                       "RFSTDTC": "2020-01-05"}, dtype=object)
+    notes: dict[tuple[str, float], str] = {}
+    build_sv({"LB": lb, "EX": ex}, _meta(_SCHEDULE), dm, notes)  # (EX: EXSTDTC and EXENDTC)
+    assert list(notes) == [("01", 1.1)]
+    assert notes[("01", 1.1)].startswith(
+        "subject 01: visit UNSCHEDULED 1.1 (VISITNUM 1.1) starting 2020-01-05: its records of the start day, one of "
+        "them dated without a time (so it cannot be put before or after the others: all are at the start), are in "
+        "different epochs (SCREENING, TREATMENT): SV's EPOCH is SCREENING, the earlier in study.yaml's visit "
+        "schedule (each epoch's place: its first planned visit) (SDTMIG 3.4 SV assumption 15a")
+
+
+def test_a_later_day_with_a_record_without_a_time_is_one_moment_too() -> None:
+    """No record at the start (07:00, no EPOCH) gives one; the next day's records, one of them without a time, are
+    in different epochs: the earliest records that give one are that day's, a tie (the date named: the day's)."""
+    lb = _visit([("2020-01-05T07:00", None), ("2020-01-06T08:00", "TREATMENT")], "LBDTC")
+    ex = _visit([("2020-01-06", "SCREENING")], "EXSTDTC")
+    spans = _span_codes([_Dated(lb, "LBDTC"), _Dated(ex, "EXSTDTC")], _ORDER)
+    assert [spans.epochs[int(spans.epoch[0])], spans.epochs[int(spans.epoch_last[0])]] == ["SCREENING", "TREATMENT"]
+    assert spans.texts[int(spans.epoch_from[0])] == "2020-01-06"
+    from msc_interop.sdtm.sv import build_sv
+
+    dm = pd.DataFrame({"STUDYID": ["ST"], "USUBJID": ["S1"], "SUBJID": ["01"], "RFSTDTC": ["2020-01-05"]})
+    notes: dict[tuple[str, float], str] = {}
+    build_sv({"LB": lb, "EX": ex}, _meta(_SCHEDULE), dm, notes)
+    assert ("starting 2020-01-05T07:00: no record of it at the start gives an EPOCH, and its earliest records that "
+            "give one (2020-01-06) are in different epochs (SCREENING, TREATMENT): SV's EPOCH is SCREENING, the "
+            "earlier in study.yaml's visit schedule") in notes[("01", 1.1)]
+
+
+_SCHEDULE = pd.DataFrame({"VISITNUM": [1.0, 2.0], "VISIT": ["SCREEN", "DAY 1"], "EPOCH": ["SCREENING", "TREATMENT"],
+                          "planned_dy": [-7, 1]})
+
+
+@pytest.mark.parametrize("epochs, rule", [
+    (("TREATMENT", "SCREENING"), "(SCREENING, TREATMENT): SV's EPOCH is SCREENING, the earlier in study.yaml's visit "
+                                 "schedule (each epoch's place: its first planned visit)"),
+    (("RUN-IN", "SCREENING"), "(SCREENING, RUN-IN): SV's EPOCH is SCREENING, the one study.yaml's visit schedule "
+                              "names (RUN-IN is not among its epochs)"),
+    (("WASHOUT", "RUN-IN"), "(RUN-IN, WASHOUT): SV's EPOCH is RUN-IN, the first by name, as neither is an epoch of "
+                            "study.yaml's visit schedule")])
+def test_a_tie_note_names_the_order_it_used(epochs: tuple[str, str], rule: str) -> None:
+    """The schedule's epochs (SCREENING, TREATMENT) come first, in its order; the others after them by name: the
+    note says which of the two decided."""
+    from msc_interop.sdtm.sv import build_sv
+
+    lb = _visit([("2020-01-05T08:00", epochs[0]), ("2020-01-05T08:00", epochs[1])], "LBDTC")
+    dm = pd.DataFrame({"STUDYID": ["ST"], "USUBJID": ["S1"], "SUBJID": ["01"], "RFSTDTC": ["2020-01-05"]})
+    notes: dict[tuple[str, float], str] = {}
+    build_sv({"LB": lb}, _meta(_SCHEDULE), dm, notes)
+    assert f"its records at the start are in different epochs {rule} (SDTMIG" in notes[("01", 1.1)]
+
+
+def test_a_note_on_a_partly_dated_visit_says_the_latest_partial_date_was_taken() -> None:
+    """SVSTDTC of a visit without a complete date is its latest partial date: the EPOCH of the records at it, else
+    of the records of the next latest partial date that give one (not the earliest); with a complete date that
+    gives no EPOCH, the partly dated records come after it, the latest first (S2)."""
+    from msc_interop.sdtm.sv import build_sv
+
+    lb = pd.concat([_visit([("2020", "SCREENING"), ("2020-03", "TREATMENT"), ("2020-04", "")], "LBDTC"),
+                    _rows([("S2", 1.1, "2020-05-02", None), ("S2", 1.1, "2020", "SCREENING"),
+                           ("S2", 1.1, "2020-03", "TREATMENT")], "LBDTC").assign(VISIT="UNSCHEDULED 1.1")],
+                   ignore_index=True)
+    dm = pd.DataFrame({"STUDYID": "ST", "USUBJID": ["S1", "S2"], "SUBJID": ["01", "02"], "RFSTDTC": "2020-01-05"})
+    notes: dict[tuple[str, float], str] = {}
+    sv = build_sv({"LB": lb}, _meta(_SCHEDULE), dm, notes)
+    assert sv[["EPOCH", "SVSTDTC"]].values.tolist() == [["TREATMENT", "2020-04"], ["TREATMENT", "2020-05-02"]]
+    assert ("starting 2020-04: no record of it at the start gives an EPOCH: SV's EPOCH is TREATMENT, that of its "
+            "record of the latest partial date among those that gives one (2020-03) (SDTMIG") in notes[("01", 1.1)]
+    assert ("starting 2020-05-02: no record of it with a complete date gives an EPOCH: SV's EPOCH is TREATMENT, "
+            "that of its record of the latest partial date among those that gives one (2020-03)") in notes[("02", 1.1)]

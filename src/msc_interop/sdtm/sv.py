@@ -9,16 +9,21 @@ EPOCH of such a visit: SDTMIG 3.4 section 5.5, SV assumption 15a: "If TAETORD an
 values must be those at the start of the visit". So it is the EPOCH of the visit's records at SVSTDTC (its
 earliest complete date/time; without one, the latest partial date SVSTDTC takes), whatever order the datasets
 and their rows come in: an unscheduled visit whose pre-dose sample at 08:00 is SCREENING and whose infusion at
-10:00 is TREATMENT started in SCREENING. Two cases need a choice, each named in a note of the run (subject and
-visit): records at the start in different epochs (a date/time on the boundary itself) give the earlier epoch in
-the study's order (the schedule's epochs by their first visit, then the others by name), as the visit began before
-it crossed into the next one; no record at the start giving an EPOCH (an empty one: its epoch unknown) gives the
-EPOCH of the visit's earliest record that has one, rather than none. Records with an empty EPOCH are used only
-when no record of the visit gives one (SV's EPOCH then empty too).
+10:00 is TREATMENT started in SCREENING. A record dated without a time cannot be put before or after the timed
+ones of its day (an infusion's EXSTDTC 2020-01-05 sorts before a pre-dose sample's 2020-01-05T08:00 as text only),
+so a visit's records of a day one of them is dated without a time are all at one moment: the start, when it is
+the start day (SVSTDTC is still that date). Two cases need a choice, each named in a note of the run (subject and
+visit) worded by the rule applied: records at the start in different epochs (a date/time on the boundary itself,
+or a day with a record without a time) give the earlier epoch in the study's order (the schedule's epochs by
+their first visit, then the others by name), as the visit began before it crossed into the next one; no record
+at the start giving an EPOCH (an empty one: its epoch unknown) gives the EPOCH of the next records that give one
+in the order SVSTDTC is taken by (complete dates earliest first, then partial ones latest first), rather than
+none. Records with an empty EPOCH are used only when no record of the visit gives one (SV's EPOCH then empty too).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,7 +72,8 @@ class _Spans:
     none), and the latest, earliest complete and latest complete date (into the sorted `texts`; NaN: none).
     `epoch_last`: the last, in the epochs' order, of the EPOCHs of the records at the start (another than `epoch`
     when they disagree; `epoch` when only empty ones were given); `epoch_from`: the date (into `texts`) of the
-    record `epoch` was taken from, when no record at the start gave one (NaN otherwise)."""
+    record `epoch` was taken from (of a day with a record without a time: that date), when no record at the start
+    gave one (NaN otherwise)."""
 
     subject: np.ndarray
     subjects: np.ndarray
@@ -101,6 +107,22 @@ def _epoch_ranks(epochs: np.ndarray, order: list[str]) -> tuple[np.ndarray, np.n
     return ranks, values.isna().to_numpy(), text.eq("").to_numpy()
 
 
+def _moments(key: np.ndarray, rank: np.ndarray, day: np.ndarray, date_only: np.ndarray, n_texts: int
+             ) -> np.ndarray:
+    """Each row's moment within its visit (`key`), as a rank among the texts: its date's (`rank`), except that a
+    timed date of a day the visit has a record of without a time (`date_only`) is that date's (`day`): such a
+    record cannot be put before or after the day's timed ones, so they are all at one moment. Column-wise: the
+    (visit, day) pairs of the records without a time, looked up for the timed rows whose day is one of the texts."""
+    timed = np.flatnonzero(day >= 0)
+    if not len(timed) or not date_only.any():
+        return rank
+    days = np.unique(key[date_only] * n_texts + rank[date_only])
+    hit = timed[np.isin(key[timed] * n_texts + day[timed], days)]
+    moment = rank.copy()
+    moment[hit] = day[hit]
+    return moment
+
+
 def _span_codes(parts: list[_Dated], epoch_order: list[str] | None = None) -> _Spans | None:
     """visit_spans' groups, on integer codes (the text is never copied or compared). `epoch_order`: the study's
     epochs in order (study_epochs), which breaks a tie between records at a visit's start."""
@@ -115,6 +137,9 @@ def _span_codes(parts: list[_Dated], epoch_order: list[str] | None = None) -> _S
     present_u = text.ne("").to_numpy()
     complete_u = text.str.match(iso8601.COMPLETE_DATE).astype(bool).to_numpy()
     rank_u, sorted_texts = pd.factorize(text, sort=True)  # ISO 8601 sorts as text: the rank orders the dates
+    date_only_u = complete_u & text.str.len().eq(10).to_numpy()
+    # a timed date's day, as a rank among the texts (-1: no record is dated that day without a time)
+    day_u = np.where(complete_u & ~date_only_u, pd.Index(sorted_texts).get_indexer(text.str[:10]), -1)
     visitnums = visitnums.astype("float64")
     keep = present_u[dtc] & ~np.isnan(visitnums)[visitnum]
     if not keep.any():
@@ -127,12 +152,14 @@ def _span_codes(parts: list[_Dated], epoch_order: list[str] | None = None) -> _S
     key = subject_rank_u.astype(np.int64)[subject] * len(visit_order) + visit_rank_u[visitnum]
     row_rank = rank_u[dtc].astype(np.int64)
     rank = row_rank.astype("float64")
+    moment = _moments(key, row_rank, day_u[dtc], date_only_u[dtc], len(sorted_texts))
     # the EPOCH at the start as the min of one integer per row, no sort of the rows: its date's place (complete
-    # dates earliest first, then partial ones latest first, as SVSTDTC takes them; an empty EPOCH after every
-    # given one), then the epoch's place in the study's order (reversed in `last`: the other end of a tie)
+    # dates earliest first, a day with a record dated without a time as one moment; then partial ones latest
+    # first, as SVSTDTC takes them; an empty EPOCH after every given one), then the epoch's place in the study's
+    # order (reversed in `last`: the other end of a tie)
     n_texts, n_epochs = len(sorted_texts), len(epochs)
     epoch_rank_u, null_u, empty_u = _epoch_ranks(np.asarray(epochs, dtype=object), epoch_order or [])
-    place = np.where(complete_u[dtc], row_rank, 2 * n_texts - 1 - row_rank) + np.where(empty_u[epoch], 2 * n_texts, 0)
+    place = np.where(complete_u[dtc], moment, 2 * n_texts - 1 - row_rank) + np.where(empty_u[epoch], 2 * n_texts, 0)
     first = np.where(null_u[epoch], _NONE, place * n_epochs + epoch_rank_u[epoch])
     last = np.where(null_u[epoch], _NONE, place * n_epochs + (n_epochs - 1 - epoch_rank_u[epoch]))
 
@@ -155,7 +182,8 @@ def _span_codes(parts: list[_Dated], epoch_order: list[str] | None = None) -> _S
     epoch_last = np.where(given & (where < 2 * n_texts),
                           code_of_rank[n_epochs - 1 - np.where(given, last_g, 0) % n_epochs], epoch_g)
     # the date the EPOCH was taken from, where it is not the start's (SVSTDTC: the earliest complete date, else
-    # the latest partial one); none when only empty EPOCHs were given
+    # the latest partial one; a day with a record without a time: that date, so the day's records are at it);
+    # none when only empty EPOCHs were given
     taken = np.where(where < n_texts, where, 2 * n_texts - 1 - where)
     start_g, partial_g = g["start"].to_numpy(), g["partial"].to_numpy()
     starts = np.where(np.isnan(start_g), partial_g, np.nan_to_num(start_g))
@@ -206,7 +234,8 @@ def build_sv(datasets: dict[str, pd.DataFrame], meta: StudyMeta, dm: pd.DataFram
         for col in (f"{name}DTC", f"{name}STDTC", f"{name}ENDTC"):
             if col in df.columns:
                 parts.append(_Dated(df, col))
-    spans = _span_codes(parts, study_epochs(meta))
+    order = study_epochs(meta)
+    spans = _span_codes(parts, order)
     if spans is None:
         return pd.DataFrame()
     # the columns composed from the spans' codes (distinct.coded): their codes known to define.xml, the writers
@@ -248,14 +277,15 @@ def build_sv(datasets: dict[str, pd.DataFrame], meta: StudyMeta, dm: pd.DataFram
     }, index)
     if notes is not None:
         unplanned = ~visitnum.isin(sched.index).to_numpy()
-        notes.update(_epoch_notes(spans, sv, unplanned, dm))
+        notes.update(_epoch_notes(spans, sv, unplanned, dm, order))
     return sv
 
 
-def _epoch_notes(spans: _Spans, sv: pd.DataFrame, unplanned: np.ndarray, dm: pd.DataFrame
+def _epoch_notes(spans: _Spans, sv: pd.DataFrame, unplanned: np.ndarray, dm: pd.DataFrame, order: list[str]
                  ) -> dict[tuple[str, float], str]:
     """(SUBJID, VISITNUM) -> a note for each visit off the schedule (`unplanned`) whose EPOCH was a choice: its
-    records at the start in different epochs, or none of them giving one (a few visits: a loop over them)."""
+    records at the start in different epochs, or none of them giving one; each worded by the rule that applied
+    (a few visits: a loop over them)."""
     tie = ~np.isnan(spans.epoch) & (spans.epoch_last != spans.epoch)
     later = ~np.isnan(spans.epoch_from)
     subjid = dm.set_index("USUBJID")["SUBJID"] if "SUBJID" in dm.columns else pd.Series(dtype=object)
@@ -265,14 +295,43 @@ def _epoch_notes(spans: _Spans, sv: pd.DataFrame, unplanned: np.ndarray, dm: pd.
         subject = str(subjid.get(row["USUBJID"], row["USUBJID"]))
         name = f"{row['VISIT']} " if isinstance(row["VISIT"], str) and row["VISIT"] else ""
         visit = f"visit {name}(VISITNUM {row['VISITNUM']:g}) starting {row['SVSTDTC']}"
-        if tie[i]:
-            other = spans.epochs[int(spans.epoch_last[i])]
-            why = (f"its records at the start are in different epochs ({row['EPOCH']}, {other}): SV's EPOCH is "
-                   f"{row['EPOCH']}, the earlier in the study's epoch order")
+        epoch = str(row["EPOCH"])
+        other = str(spans.epochs[int(spans.epoch_last[i])]) if tie[i] else ""
+        differ = f"in different epochs ({epoch}, {other}): SV's EPOCH is {epoch}, {_tie_rule(epoch, other, order)}"
+        if later[i]:
+            taken = str(spans.texts[int(spans.epoch_from[i])])
+            if _complete(taken):
+                none, which = "at the start", f"its earliest record{{}} that give{{}} one ({taken})"
+            else:  # (a partial date is placed as SVSTDTC takes one: the latest first, after every complete date)
+                none = "at the start" if np.isnan(spans.start[i]) else "with a complete date"
+                which = f"its record{{}} of the latest partial date among those that give{{}} one ({taken})"
+            none = f"no record of it {none} gives an EPOCH"
+            why = (f"{none}, and {which.format('s', '')} are {differ}" if tie[i]
+                   else f"{none}: SV's EPOCH is {epoch}, that of {which.format('', 's')}")
+        elif _date_only(str(row["SVSTDTC"])):
+            why = ("its records of the start day, one of them dated without a time (so it cannot be put before or "
+                   f"after the others: all are at the start), are {differ}")
         else:
-            why = (f"no record of it at the start gives an EPOCH: SV's EPOCH is {row['EPOCH']}, that of its "
-                   f"earliest record that gives one ({spans.texts[int(spans.epoch_from[i])]})")
+            why = f"its records at the start are {differ}"
         out[(subject, float(row["VISITNUM"]))] = (f"subject {subject}: {visit}: {why} (SDTMIG 3.4 SV assumption "
                                                   "15a: the epoch at the start of the visit); check the records' "
                                                   "dates, times and EPOCH")
     return out
+
+
+def _tie_rule(chosen: str, other: str, order: list[str]) -> str:
+    """Why `chosen` beat `other` at a visit's start: _epoch_ranks' order, as it applied to these two."""
+    known = set(order)
+    if chosen.strip() in known and other.strip() in known:
+        return "the earlier in study.yaml's visit schedule (each epoch's place: its first planned visit)"
+    if chosen.strip() in known:
+        return f"the one study.yaml's visit schedule names ({other} is not among its epochs)"
+    return "the first by name, as neither is an epoch of study.yaml's visit schedule"
+
+
+def _complete(text: str) -> bool:
+    return re.match(iso8601.COMPLETE_DATE, text) is not None
+
+
+def _date_only(text: str) -> bool:
+    return _complete(text) and len(text) == 10
