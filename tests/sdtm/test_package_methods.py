@@ -120,3 +120,16 @@ def test_a_formal_expression_split_by_a_comment_is_kept_whole(tmp_path: Path) ->
     assert written[2:] == [("SAS 9.4 step", "data x;  set y;\n run;"), ("R", "a <- 1 + 2")]
     said = [n for n in notes if "MT.AESTDY" in n]
     assert len(said) == 1 and "{urn:vendor}b inside FormalExpression Context='R'" in said[0]
+
+
+def test_descriptions_split_by_a_comment_are_kept_whole(tmp_path: Path) -> None:
+    """A MethodDef's Description (as every description read from the package's define.xml) split by an XML comment
+    is written whole; a processing instruction inside a FormalExpression is named in the note."""
+    define = _define("2.1", '   <FormalExpression Context="R">a <?pi x?> + 2</FormalExpression>\n').replace(
+        "AESTDTC - RFSTDTC + 1", "AESTDTC - RFSTDTC <!-- c --> + 1")
+    root, notes = _convert(tmp_path, define)
+    method = _method(root)
+    assert method.findtext(TEXT) == "AESTDTC - RFSTDTC  + 1 if on or after RFSTDTC."
+    assert [(f.get("Context"), f.text) for f in method.iterfind(f"{ODM}FormalExpression")][2:] == [("R", "a  + 2")]
+    said = [n for n in notes if "MT.AESTDY" in n]
+    assert len(said) == 1 and "processing instruction <?pi x?> inside FormalExpression Context='R'" in said[0]

@@ -117,7 +117,13 @@ def _translations(el: etree._Element) -> tuple[list[etree._Element], etree._Elem
 def _text(el: etree._Element | None) -> str:
     """The (English, else first) TranslatedText of an element's Description."""
     chosen = _translations(el)[1] if el is not None else None
-    return (chosen.text or "").strip() if chosen is not None else ""
+    return _all_text(chosen).strip() if chosen is not None else ""
+
+
+def _all_text(el: etree._Element) -> str:
+    """An element's text whole: an XML comment or processing instruction inside splits it in several text nodes
+    (lxml's .text is the first only)."""
+    return "".join(el.xpath("text()"))
 
 
 def _documents(el: etree._Element) -> Documents:
@@ -148,10 +154,12 @@ def _method(m: etree._Element) -> Method:
         else:
             aliases[context] = name
     expressions = []
-    for f in m.iterfind("{*}FormalExpression"):  # its text whole: an XML comment inside splits it (f.text: the
-        expressions.append((f.get("Context"), "".join(f.xpath("text()"))))  # part before the comment only)
+    for f in m.iterfind("{*}FormalExpression"):
+        expressions.append((f.get("Context"), _all_text(f)))
         unread += [f"element {c.tag} inside FormalExpression Context={f.get('Context')!r}" for c in f
                    if isinstance(c.tag, str)]
+        unread += [f"processing instruction <?{c.target} {c.text or ''}?> inside FormalExpression Context="
+                   f"{f.get('Context')!r}" for c in f if isinstance(c, etree._ProcessingInstruction)]
     return Method(oid, m.get("Name") or oid, m.get("Type") or "Computation", _text(m), _documents(m),
                   tuple(expressions), tuple(aliases.items()), tuple(unread))
 
@@ -211,7 +219,7 @@ class _Read:
         self.methods = {m.get("OID"): _method(m) for m in root.iter("{*}MethodDef")}
         for m in root.iter("{*}ComputationMethod"):  # Define-XML 1.0: the text is the method
             oid = m.get("OID") or ""
-            self.methods[oid] = Method(oid, oid, "Computation", " ".join((m.text or "").split()))
+            self.methods[oid] = Method(oid, oid, "Computation", " ".join(_all_text(m).split()))
         self.comments = {c.get("OID"): (_text(c), _documents(c)) for c in root.iter("{*}CommentDef")}
         self.defs = {d.get("OID"): d for d in root.iter("{*}ItemDef")}
         self.leaf_ids = {leaf.get("ID") for leaf in root.iter("{*}leaf")}
@@ -303,7 +311,7 @@ def _where(clause: etree._Element | None, ds: str, owner: dict[str | None, list[
         of = owner.get(oid) or [ds]
         name = (read.defs[oid].get("Name") or "") if oid in read.defs else ""
         checks.append((name if ds in of else f"{of[0]}.{name}", rc.get("Comparator") or "",
-                       tuple((c.text or "").strip() for c in rc.iterfind("{*}CheckValue"))))
+                       tuple(_all_text(c).strip() for c in rc.iterfind("{*}CheckValue"))))
     return tuple(checks)
 
 
