@@ -200,3 +200,20 @@ def test_records_to_xpt_a_300_byte_utf8_value_is_a_row_reject(tmp_path: Path) ->
                              formats=["xpt"], validate=False)
         assert [(r.file, r.row, r.field) for r in result.rejects.rejects] == [("labs.csv", 101, "lab_name")]
         assert len(result.study["LB"]) == 493 and (out / "xpt" / "lb.xpt").exists()
+
+
+def test_a_folder_that_could_not_be_removed_is_not_said_removed(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stale temporary folder rmtree cannot remove (another user's, immutable) stays out of what the run says it
+    removed."""
+    from msc_interop import atomic
+
+    gone = _gone_pid()
+    kept = tmp_path / f".lb.json.{gone}.abcd_123.part"
+    kept.mkdir()
+    (kept / "lb.json").write_text("half")
+    scratch = tmp_path / f".msc-partitions.{gone}.abcd_123"
+    scratch.mkdir()
+    monkeypatch.setattr(atomic.shutil, "rmtree", lambda *args, **kwargs: None)  # (removes nothing)
+    assert remove_stale_parts(tmp_path) == []
+    assert kept.is_dir() and scratch.is_dir()

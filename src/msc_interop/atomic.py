@@ -103,13 +103,11 @@ def remove_stale_parts(folder: str | os.PathLike[str], depth: int = 1) -> list[P
     for entry in sorted(entries, key=lambda e: e.name):
         scratch = _SCRATCH.match(entry.name)
         if scratch and entry.is_dir(follow_symlinks=False) and not _running(scratch.group("pid")):
-            shutil.rmtree(entry.path, ignore_errors=True)
-            removed.append(Path(entry.path))
+            removed += _removed_folder(entry.path)
             continue
         part = _PART.match(entry.name)
         if part and entry.is_dir(follow_symlinks=False) and not _running(part.group("pid")):  # (atomic_path's)
-            shutil.rmtree(entry.path, ignore_errors=True)
-            removed.append(Path(entry.path))
+            removed += _removed_folder(entry.path)
             continue
         if entry.is_dir(follow_symlinks=False):
             if depth > 0 and not entry.name.startswith("."):
@@ -121,6 +119,13 @@ def remove_stale_parts(folder: str | os.PathLike[str], depth: int = 1) -> list[P
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))
     return removed
+
+
+def _removed_folder(path: str) -> list[Path]:
+    """[path] once the folder and what it holds are gone; [] when it could not be removed (not ours to remove, in
+    use): a run says it removed only what it did."""
+    shutil.rmtree(path, ignore_errors=True)
+    return [] if os.path.lexists(path) else [Path(path)]
 
 
 def _running(pid: str | None) -> bool:
