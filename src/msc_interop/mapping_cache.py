@@ -101,7 +101,9 @@ def _store(entry: Path, name: str, data: Any) -> None:
 
 @functools.cache
 def _version() -> str:
-    """msc-interop's installed version (an entry of another version is not read: its loader may differ)."""
+    """The installed msc-interop distribution's version (an entry another version wrote is not read: its loader may
+    differ). Code run from another tree on PYTHONPATH shares the installed one's entries; FORMAT and the loader's
+    identity in the key still keep an entry of another shape or parser apart."""
     try:
         return importlib_metadata.version("msc-interop")
     except importlib_metadata.PackageNotFoundError:  # (an unpacked tree on the path)

@@ -70,15 +70,17 @@ def load(name: str) -> dict[str, Any]:
     else:
         raise MappingDataError(f"missing mapping file {base / name}.yaml (or .json)")
     text = path.read_text(encoding="utf-8")
+    cached_valid: list[bool] = []  # (the verdict on an entry of the cache, which is what parsed returns if true)
+
+    def valid(cached: Any) -> bool:
+        cached_valid.append(_valid(name, cached))
+        return cached_valid[-1]
+
     data = (json.loads(text) if path.suffix == ".json"  # YAML: parsed once per edit (mapping_cache.py)
             else mapping_cache.parsed(name, text, lambda t: yaml.load(t, Loader=_YamlLoader),
-                                      loader=f"{yaml.__version__} {_YamlLoader.__name__}",
-                                      valid=lambda cached: _valid(name, cached)))
-    try:
-        if _fast_validator(name).is_valid(data):
-            return data
-    except (ValueError, TypeError):  # what JSON has not (a YAML date, a number as a key): jsonschema says
-        pass
+                                      loader=f"{yaml.__version__} {_YamlLoader.__name__}", valid=valid))
+    if cached_valid == [True] or _valid(name, data):  # (what JSON has not, a YAML date, a number as a key: invalid
+        return data  # to jsonschema-rs; jsonschema says)
     # only a file that fails is checked again by jsonschema, whose errors name the place of each problem
     validator = jsonschema.Draft202012Validator(schema(name))
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
@@ -96,6 +98,7 @@ def _valid(name: str, data: Any) -> bool:
         return False
 
 
+@functools.cache
 def _fast_validator(name: str) -> Any:
     """jsonschema-rs for the schema: the check of every mapping file at start-up took ~0.7 s per process in
     jsonschema (0.43 s for codelists.json alone), ~0.01 s in jsonschema-rs (same Draft 2020-12)."""
