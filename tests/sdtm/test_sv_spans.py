@@ -17,14 +17,15 @@ from msc_interop.sdtm.sv import _Dated, _span_codes, visit_spans
 def _epoch_at_start(allv: pd.DataFrame, complete: pd.Series, order: list[str], texts: np.ndarray) -> pd.DataFrame:
     """Per subject and visit, by sorting the rows: EPOCH, the one at the start (SDTMIG 3.4 SV assumption 15a; the
     rows with an EPOCH sorted by: empty EPOCH last, complete dates first and earliest first, a timed date of a day
-    the visit also has a date-only record of counting as that date, partial ones latest first, then the epoch's
-    place in `order`, then the others by text); LAST, the last epoch in that order among the rows at the same place
-    as the first (EPOCH itself when it is empty: there was no choice); FROM, the first row's date (the day's date
-    for a day so counted) where it is not SVSTDTC's (None: it is, or EPOCH is empty)."""
+    the visit also has a date-only record of with a non-empty EPOCH counting as that date, partial ones latest
+    first, then the epoch's place in `order`, then the others by text); LAST, the last epoch in that order among
+    the rows at the same place as the first (EPOCH itself when it is empty: there was no choice); FROM, the first
+    row's date (the day's date for a day so counted) where it is not SVSTDTC's (None: it is, or EPOCH is empty)."""
     keys = ["USUBJID", "VISITNUM"]
     text_of = pd.Series(texts[allv["DTC"].to_numpy()], index=allv.index, dtype=object)
     day = text_of.str[:10].where(complete)
-    date_only = complete & text_of.str.len().eq(10)
+    given = allv["EPOCH"].notna() & allv["EPOCH"].astype(str).str.strip().ne("")  # (a day of no epoch: no moment)
+    date_only = complete & text_of.str.len().eq(10) & given
     undated_time = allv[keys].assign(day=day, d=date_only).groupby([*keys, "day"])["d"].transform("any")
     rank_of = {t: i for i, t in enumerate(texts)}
     at = allv["DTC"].where(~(complete & undated_time.reindex(allv.index, fill_value=False)), day.map(rank_of))
@@ -259,7 +260,9 @@ def test_a_record_without_a_time_is_with_the_timed_records_of_its_day() -> None:
     samples at 08:00 (SCREENING) of that day, yet cannot be placed before or after them: the start day's records
     are all at the start, a tie the earlier epoch wins (with a note), whatever the order of the parts. SVSTDTC
     stays the earliest complete date. A day with no date-only record keeps its times' order (S2: 07:00 is first);
-    a date-only record with an empty EPOCH of the start day leaves the 08:00 one at the start (S3: no note)."""
+    a date-only record with an empty EPOCH gives the day no such moment (it could only make a tie of the day's
+    timed records, so their times would no longer decide): S3's start is its date-only 2020-01-06, whose record
+    gives no EPOCH, so SV's EPOCH is that of its earliest record that gives one, 08:00's (SCREENING; a note)."""
     lb = _visit([("2020-01-05T08:00", "SCREENING"), ("2020-01-05T08:00", "SCREENING")], "LBDTC")
     ex = _visit([("2020-01-05", "TREATMENT")], "EXSTDTC").assign(EXENDTC="2020-01-05T10:30")
     s2 = _rows([("S2", 1.1, "2020-01-06T07:00", "SCREENING"), ("S2", 1.1, "2020-01-06T09:00", "TREATMENT"),
@@ -275,14 +278,17 @@ def test_a_record_without_a_time_is_with_the_timed_records_of_its_day() -> None:
             ["S3", "SCREENING", "2020-01-06", "2020-01-06T08:00"]]
         spans = _span_codes(order, _ORDER)
         assert [spans.epochs[int(c)] for c in spans.epoch_last] == ["TREATMENT", "SCREENING", "SCREENING"]
-        assert np.isnan(spans.epoch_from).all()
+        assert np.isnan(spans.epoch_from[:2]).all() and spans.texts[int(spans.epoch_from[2])] == "2020-01-06T08:00"
     from msc_interop.sdtm.sv import build_sv
 
     dm = pd.DataFrame({"STUDYID": "ST", "USUBJID": ["S1", "S2", "S3"], "SUBJID": ["01", "02", "03"],
                        "RFSTDTC": "2020-01-05"}, dtype=object)
     notes: dict[tuple[str, float], str] = {}
     build_sv({"LB": lb, "EX": ex}, _meta(_SCHEDULE), dm, notes)  # (EX: EXSTDTC and EXENDTC)
-    assert list(notes) == [("01", 1.1)]
+    assert list(notes) == [("01", 1.1), ("03", 1.1)]
+    assert notes[("03", 1.1)].startswith(
+        "subject 03: visit (VISITNUM 1.1) starting 2020-01-06: no record of it at the start gives an EPOCH: SV's "
+        "EPOCH is SCREENING, that of its earliest record that gives one (2020-01-06T08:00) (SDTMIG 3.4 SV")
     assert notes[("01", 1.1)].startswith(
         "subject 01: visit UNSCHEDULED 1.1 (VISITNUM 1.1) starting 2020-01-05: its records of the start day, one of "
         "them dated without a time (so it cannot be put before or after the others: all are at the start), are in "
@@ -306,6 +312,38 @@ def test_a_later_day_with_a_record_without_a_time_is_one_moment_too() -> None:
     assert ("starting 2020-01-05T07:00: no record of it at the start gives an EPOCH, and its earliest records that "
             "give one (2020-01-06) are in different epochs (SCREENING, TREATMENT): SV's EPOCH is SCREENING, the "
             "earlier in study.yaml's visit schedule") in notes[("01", 1.1)]
+
+
+def test_a_record_without_a_time_that_gives_no_epoch_leaves_the_times_to_decide() -> None:
+    """A date-only record whose EPOCH is empty (S1, S2) or null (S3) says nothing of the epoch, so it does not make
+    its day's timed records one moment: the times order them. S1 and S3: 08:00 RUN-IN is before 10:00 SCREENING,
+    so RUN-IN, though SCREENING is the schedule's (a tie would give SCREENING). S2: 08:00 SCREENING is the earliest
+    record that gives one, after the start (the date-only 2020-01-05, no EPOCH): SCREENING, and the note says so,
+    not a tie (10:00 TREATMENT is later). S3's null EPOCH gives no EPOCH either: the same note as S2's."""
+    from msc_interop.sdtm.sv import build_sv
+
+    lb = pd.concat([
+        _rows([("S1", 1.1, "2020-01-05", ""), ("S1", 1.1, "2020-01-05T08:00", "RUN-IN"),
+               ("S1", 1.1, "2020-01-05T10:00", "SCREENING")], "LBDTC"),
+        _rows([("S2", 1.1, "2020-01-05", " "), ("S2", 1.1, "2020-01-05T08:00", "SCREENING"),
+               ("S2", 1.1, "2020-01-05T10:00", "TREATMENT")], "LBDTC"),
+        _rows([("S3", 1.1, "2020-01-05", None), ("S3", 1.1, "2020-01-05T08:00", "RUN-IN"),
+               ("S3", 1.1, "2020-01-05T10:00", "SCREENING")], "LBDTC")], ignore_index=True)
+    spans = _span_codes([_Dated(lb, "LBDTC")], ["SCREENING", "TREATMENT"])
+    assert [spans.epochs[int(c)] for c in spans.epoch] == ["RUN-IN", "SCREENING", "RUN-IN"]
+    assert [spans.epochs[int(c)] for c in spans.epoch_last] == ["RUN-IN", "SCREENING", "RUN-IN"]  # (no tie)
+    assert [spans.texts[int(c)] for c in spans.epoch_from] == ["2020-01-05T08:00"] * 3
+    dm = pd.DataFrame({"STUDYID": "ST", "USUBJID": ["S1", "S2", "S3"], "SUBJID": ["01", "02", "03"],
+                       "RFSTDTC": "2020-01-05"}, dtype=object)
+    notes: dict[tuple[str, float], str] = {}
+    sv = build_sv({"LB": lb}, _meta(_SCHEDULE), dm, notes)
+    assert sv[["EPOCH", "SVSTDTC"]].values.tolist() == [["RUN-IN", "2020-01-05"], ["SCREENING", "2020-01-05"],
+                                                        ["RUN-IN", "2020-01-05"]]
+    assert list(notes) == [("01", 1.1), ("02", 1.1), ("03", 1.1)]
+    for subject, epoch in (("01", "RUN-IN"), ("02", "SCREENING"), ("03", "RUN-IN")):
+        assert (f"starting 2020-01-05: no record of it at the start gives an EPOCH: SV's EPOCH is {epoch}, that of "
+                "its earliest record that gives one (2020-01-05T08:00) (SDTMIG") in notes[(subject, 1.1)]
+        assert "different epochs" not in notes[(subject, 1.1)]
 
 
 _SCHEDULE = pd.DataFrame({"VISITNUM": [1.0, 2.0], "VISIT": ["SCREEN", "DAY 1"], "EPOCH": ["SCREENING", "TREATMENT"],
@@ -346,6 +384,53 @@ def test_a_note_on_a_partly_dated_visit_says_the_latest_partial_date_was_taken()
     sv = build_sv({"LB": lb}, _meta(_SCHEDULE), dm, notes)
     assert sv[["EPOCH", "SVSTDTC"]].values.tolist() == [["TREATMENT", "2020-04"], ["TREATMENT", "2020-05-02"]]
     assert ("starting 2020-04: no record of it at the start gives an EPOCH: SV's EPOCH is TREATMENT, that of its "
-            "record of the latest partial date among those that gives one (2020-03) (SDTMIG") in notes[("01", 1.1)]
+            "record of the latest partial date among those that give one (2020-03) (SDTMIG") in notes[("01", 1.1)]
     assert ("starting 2020-05-02: no record of it with a complete date gives an EPOCH: SV's EPOCH is TREATMENT, "
-            "that of its record of the latest partial date among those that gives one (2020-03)") in notes[("02", 1.1)]
+            "that of its record of the latest partial date among those that give one (2020-03)") in notes[("02", 1.1)]
+
+
+def test_moments_look_up_only_the_timed_rows_of_a_date_only_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    """_moments by hand, texts 0 2020-01-05, 1 2020-01-05T08:00, 2 2020-01-07, 3 2020-01-07T09:00, 4 2020-01-08,
+    5 2020-01-08T10:00. Visit 0 has 2020-01-05 without a time: its 08:00 is at that date (0). Visit 1's 08:00 of
+    2020-01-05 stays (1: visit 1 has no date-only record that day); its 09:00 of 2020-01-07 is at 2020-01-07 (2).
+    Visit 2's 2020-01-08 is not given as date-only (its EPOCH empty): its 10:00 stays (5), and np.isin is asked
+    only about the 3 timed rows whose day is a date-only text, not about that one too."""
+    from msc_interop.sdtm import sv
+
+    key = np.array([0, 0, 1, 1, 1, 2, 2], dtype=np.int64)
+    rank = np.array([0, 1, 1, 3, 2, 4, 5], dtype=np.int64)
+    day = np.array([-1, 0, 0, 2, -1, -1, 4], dtype=np.int64)
+    date_only = np.array([True, False, False, False, True, False, False])
+    asked: list[int] = []
+    isin = np.isin
+
+    def spy(element: np.ndarray, test_elements: np.ndarray) -> np.ndarray:
+        asked.append(len(element))
+        return isin(element, test_elements)
+
+    monkeypatch.setattr(np, "isin", spy)
+    assert sv._moments(key, rank, day, date_only, 6).tolist() == [0, 0, 1, 2, 2, 4, 5]
+    assert asked == [3]
+    assert sv._moments(key, rank, day, np.zeros(7, dtype=bool), 6).tolist() == rank.tolist() and asked == [3]
+
+
+def test_no_date_only_text_skips_the_days_of_the_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The day of each timed text (its first 10 characters looked up among the texts) is needed only when some
+    text is a date without a time: with none, no text is cut (1M rows, up to a million distinct texts)."""
+    from pandas.core.strings.accessor import StringMethods
+
+    cut: list[int] = []
+    getitem = StringMethods.__getitem__
+
+    def spy(self: StringMethods, key: slice) -> pd.Series:
+        cut.append(1)
+        return getitem(self, key)
+
+    monkeypatch.setattr(StringMethods, "__getitem__", spy)
+    lb = _visit([("2020-01-05T08:00", "SCREENING"), ("2020-01-05T10:00", "TREATMENT"), ("2020-01", "")], "LBDTC")
+    got = visit_spans([_Dated(lb, "LBDTC")], _ORDER)
+    assert got[["EPOCH", "SVSTDTC", "SVENDTC"]].values.tolist() == [["SCREENING", "2020-01-05T08:00",
+                                                                      "2020-01-05T10:00"]]
+    assert not cut
+    visit_spans([_Dated(_visit([("2020-01-05", "SCREENING"), ("2020-01-05T08:00", "")], "LBDTC"), "LBDTC")], _ORDER)
+    assert cut  # (the spy sees the cut where a date-only text exists)

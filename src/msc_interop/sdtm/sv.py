@@ -11,8 +11,10 @@ earliest complete date/time; without one, the latest partial date SVSTDTC takes)
 and their rows come in: an unscheduled visit whose pre-dose sample at 08:00 is SCREENING and whose infusion at
 10:00 is TREATMENT started in SCREENING. A record dated without a time cannot be put before or after the timed
 ones of its day (an infusion's EXSTDTC 2020-01-05 sorts before a pre-dose sample's 2020-01-05T08:00 as text only),
-so a visit's records of a day one of them is dated without a time are all at one moment: the start, when it is
-the start day (SVSTDTC is still that date). Two cases need a choice, each named in a note of the run (subject and
+so a visit's records of a day one of them is dated without a time, with an EPOCH, are all at one moment: the
+start, when it is the start day (SVSTDTC is still that date). One with an empty EPOCH tells nothing of the epoch:
+it leaves the times of the day's records to order them (else it would make a tie of them, the epochs' order
+deciding instead of the times). Two cases need a choice, each named in a note of the run (subject and
 visit) worded by the rule applied: records at the start in different epochs (a date/time on the boundary itself,
 or a day with a record without a time) give the earlier epoch in the study's order (the schedule's epochs by
 their first visit, then the others by name), as the visit began before it crossed into the next one; no record
@@ -110,11 +112,17 @@ def _epoch_ranks(epochs: np.ndarray, order: list[str]) -> tuple[np.ndarray, np.n
 def _moments(key: np.ndarray, rank: np.ndarray, day: np.ndarray, date_only: np.ndarray, n_texts: int
              ) -> np.ndarray:
     """Each row's moment within its visit (`key`), as a rank among the texts: its date's (`rank`), except that a
-    timed date of a day the visit has a record of without a time (`date_only`) is that date's (`day`): such a
-    record cannot be put before or after the day's timed ones, so they are all at one moment. Column-wise: the
-    (visit, day) pairs of the records without a time, looked up for the timed rows whose day is one of the texts."""
-    timed = np.flatnonzero(day >= 0)
-    if not len(timed) or not date_only.any():
+    timed date of a day the visit has a record of without a time that gives an EPOCH (`date_only`: the caller
+    leaves out those with an empty one, which could only make the day's timed records a tie of no use) is that
+    date's (`day`): such a record cannot be put before or after the day's timed ones, so they are all at one
+    moment. Column-wise: the timed rows whose day is one of the date-only texts (a boolean per text), then the
+    (visit, day) pairs of the records without a time looked up for those (np.isin)."""
+    if not date_only.any():
+        return rank
+    is_day = np.zeros(n_texts + 1, dtype=bool)  # (the last one stays False: a `day` of -1, no such day, reads it)
+    is_day[rank[date_only]] = True
+    timed = np.flatnonzero(is_day[day])
+    if not len(timed):
         return rank
     days = np.unique(key[date_only] * n_texts + rank[date_only])
     hit = timed[np.isin(key[timed] * n_texts + day[timed], days)]
@@ -138,8 +146,9 @@ def _span_codes(parts: list[_Dated], epoch_order: list[str] | None = None) -> _S
     complete_u = text.str.match(iso8601.COMPLETE_DATE).astype(bool).to_numpy()
     rank_u, sorted_texts = pd.factorize(text, sort=True)  # ISO 8601 sorts as text: the rank orders the dates
     date_only_u = complete_u & text.str.len().eq(10).to_numpy()
-    # a timed date's day, as a rank among the texts (-1: no record is dated that day without a time)
-    day_u = np.where(complete_u & ~date_only_u, pd.Index(sorted_texts).get_indexer(text.str[:10]), -1)
+    # a timed date's day, as a rank among the texts (-1: no text is that day's date alone; all -1 without one)
+    day_u = (np.where(complete_u & ~date_only_u, pd.Index(sorted_texts).get_indexer(text.str[:10]), -1)
+             if date_only_u.any() else np.full(len(text), -1, dtype=np.int64))
     visitnums = visitnums.astype("float64")
     keep = present_u[dtc] & ~np.isnan(visitnums)[visitnum]
     if not keep.any():
@@ -152,13 +161,13 @@ def _span_codes(parts: list[_Dated], epoch_order: list[str] | None = None) -> _S
     key = subject_rank_u.astype(np.int64)[subject] * len(visit_order) + visit_rank_u[visitnum]
     row_rank = rank_u[dtc].astype(np.int64)
     rank = row_rank.astype("float64")
-    moment = _moments(key, row_rank, day_u[dtc], date_only_u[dtc], len(sorted_texts))
     # the EPOCH at the start as the min of one integer per row, no sort of the rows: its date's place (complete
-    # dates earliest first, a day with a record dated without a time as one moment; then partial ones latest
-    # first, as SVSTDTC takes them; an empty EPOCH after every given one), then the epoch's place in the study's
-    # order (reversed in `last`: the other end of a tie)
+    # dates earliest first, a day with a record dated without a time that gives an EPOCH as one moment; then
+    # partial ones latest first, as SVSTDTC takes them; an empty EPOCH after every given one), then the epoch's
+    # place in the study's order (reversed in `last`: the other end of a tie)
     n_texts, n_epochs = len(sorted_texts), len(epochs)
     epoch_rank_u, null_u, empty_u = _epoch_ranks(np.asarray(epochs, dtype=object), epoch_order or [])
+    moment = _moments(key, row_rank, day_u[dtc], date_only_u[dtc] & ~empty_u[epoch], n_texts)
     place = np.where(complete_u[dtc], moment, 2 * n_texts - 1 - row_rank) + np.where(empty_u[epoch], 2 * n_texts, 0)
     first = np.where(null_u[epoch], _NONE, place * n_epochs + epoch_rank_u[epoch])
     last = np.where(null_u[epoch], _NONE, place * n_epochs + (n_epochs - 1 - epoch_rank_u[epoch]))
@@ -304,7 +313,7 @@ def _epoch_notes(spans: _Spans, sv: pd.DataFrame, unplanned: np.ndarray, dm: pd.
                 none, which = "at the start", f"its earliest record{{}} that give{{}} one ({taken})"
             else:  # (a partial date is placed as SVSTDTC takes one: the latest first, after every complete date)
                 none = "at the start" if np.isnan(spans.start[i]) else "with a complete date"
-                which = f"its record{{}} of the latest partial date among those that give{{}} one ({taken})"
+                which = f"its record{{}} of the latest partial date among those that give one ({taken})"
             none = f"no record of it {none} gives an EPOCH"
             why = (f"{none}, and {which.format('s', '')} are {differ}" if tie[i]
                    else f"{none}: SV's EPOCH is {epoch}, that of {which.format('', 's')}")
