@@ -417,16 +417,15 @@ def test_moments_look_up_only_the_timed_rows_of_a_date_only_day(monkeypatch: pyt
 def test_no_date_only_text_skips_the_days_of_the_texts(monkeypatch: pytest.MonkeyPatch) -> None:
     """The day of each timed text (its first 10 characters looked up among the texts) is needed only when some
     text is a date without a time: with none, no text is cut (1M rows, up to a million distinct texts)."""
-    from pandas.core.strings.accessor import StringMethods
-
+    string_methods = type(pd.Series(["a"], dtype=object).str)  # (pandas' .str accessor, wherever it lives)
     cut: list[int] = []
-    getitem = StringMethods.__getitem__
+    getitem = string_methods.__getitem__
 
-    def spy(self: StringMethods, key: slice) -> pd.Series:
+    def spy(self: object, key: slice) -> pd.Series:
         cut.append(1)
         return getitem(self, key)
 
-    monkeypatch.setattr(StringMethods, "__getitem__", spy)
+    monkeypatch.setattr(string_methods, "__getitem__", spy)
     lb = _visit([("2020-01-05T08:00", "SCREENING"), ("2020-01-05T10:00", "TREATMENT"), ("2020-01", "")], "LBDTC")
     got = visit_spans([_Dated(lb, "LBDTC")], _ORDER)
     assert got[["EPOCH", "SVSTDTC", "SVENDTC"]].values.tolist() == [["SCREENING", "2020-01-05T08:00",
