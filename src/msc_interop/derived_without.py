@@ -4,10 +4,11 @@ A rejected infusion is listed in the reject report, yet its subject is still con
 from the subject's other infusions (or from none), and every study day, EPOCH and baseline flag moves with them,
 silently. A rejected lab, vital sign, ECG or findings record dated on or before the first dose (or whose date
 cannot be read) may have been the baseline of its test: the flag moves to an earlier record, or to none. A
-rejected record of a visit the subject has no other dated record of leaves the visit out of SV. One note per
-subject and form (per subject and visit for SV) names the rejected records (file and row) and what was derived
-without them, so that the data manager fixes the record and converts again; a file not read at all (REJ-REC-013)
-that looks like such a form gets one note about the study, as no subject of it is known.
+rejected record of a visit the subject has no other dated record of leaves the visit out of SV (an unscheduled
+visit: one of that subject and date). One note per subject and form (per subject and visit for SV) names the
+rejected records (file and row) and what was derived without them, so that the data manager fixes the record and
+converts again; a file not read at all (REJ-REC-013) that looks like such a form gets one note about the study, as
+no subject of it is known.
 
 The rejected records are found by sdtm/lost_records.py once each share of the subjects is built, and the notes
 made here once the whole study is read (RejectReport.unsourced, .unvisited and .treated merge from the halves of
@@ -17,6 +18,8 @@ its exposures) is not in report.treated, so its rejected records change no deriv
 """
 
 from __future__ import annotations
+
+import math
 
 from msc_interop.rejects import LostRows, RejectReport
 from msc_interop.vital_signs import baseline_flag_name
@@ -76,14 +79,16 @@ def settle_derivations(report: RejectReport) -> None:
                     "derived without any")
         notes.append((subject, order[form], 0.0, f"subject {subject}: {n} {kind} record(s) rejected ({where}), so "
                                                  f"{made}; fix the record(s) and convert again"))
-    visits: dict[tuple[str, float, str], dict[str, LostRows]] = {}
+    visits: dict[tuple[str, float | None, str], dict[str, LostRows]] = {}
     for (subject, visitnum, visit, file), lost in report.unvisited.items():
         visits.setdefault((subject, visitnum, visit), {})[file] = lost
     for (subject, visitnum, visit), files in visits.items():
         where, _n = _where(files)
-        notes.append((subject, len(order), visitnum, f"subject {subject}: SV holds no visit {visit} (VISITNUM "
-                                                     f"{visitnum:g}), yet record(s) of it were rejected ({where}), so "
-                                                     "SV was built without them; fix the record(s) and convert again"))
+        # an unscheduled visit (no VISITNUM, named by its date) after the subject's planned ones, in date order
+        which = f"visit {visit} (VISITNUM {visitnum:g})" if visitnum is not None else f"unscheduled visit on {visit}"
+        notes.append((subject, len(order), math.inf if visitnum is None else visitnum,
+                      f"subject {subject}: SV holds no {which}, yet record(s) of it were rejected ({where}), so SV "
+                      "was built without them; fix the record(s) and convert again"))
     notes += [(subject, len(order), visitnum, text) for (subject, visitnum), text in report.visit_notes.items()]
     for file, form in sorted(unread):
         kind, derived = forms[form]

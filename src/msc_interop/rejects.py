@@ -58,8 +58,9 @@ LISTED = 5  # the rows a note on a derivation made without rejected records list
 # Subject "": a whole file of the form not read (no subject known, no row).
 UnsourcedKey = tuple[str, str, str]
 # (subject_id, VISITNUM, VISIT of the schedule, file): the rejected records of a subject at a planned visit that SV
-# does not hold for the subject (SV was built without them).
-UnvisitedKey = tuple[str, float, str, str]
+# does not hold for the subject (SV was built without them); (subject_id, None, date YYYY-MM-DD, file): those of
+# an unscheduled visit on that date (one per subject and date) that SV does not hold.
+UnvisitedKey = tuple[str, float | None, str, str]
 K = TypeVar("K", UnsourcedKey, UnvisitedKey)
 
 

@@ -4,9 +4,12 @@ What was rejected: the rows a check took out of a form (RawRecords.held: not an 
 is converted) and the records rejected before they became a row (RawRecords.unparsed: each line of a value that
 spans lines, the item groups of an ODM SubjectData not read). Of those, for the subjects of this build's DM: every
 infusion (the reference dates), every lab, vital-sign, ECG and findings record not certainly after the subject's
-first dose (a baseline flag: dated on or before it, or a date that cannot be read), and every record of a planned
-visit that SV does not hold for the subject. They go to the reject report (RejectReport.unsourced / .unvisited)
-as summaries per subject and file (per subject, visit and file), how many they are and their first rows
+first dose (a baseline flag: dated on or before it, or a date that cannot be read), every record of a planned
+visit that SV does not hold for the subject, and every record of an unscheduled visit with a complete date when SV
+holds no unscheduled visit of the subject on that date (one per subject and date: sdtm/unscheduled.py; one
+without a complete date could not be numbered anyway, its reject says so). They go to the reject report
+(RejectReport.unsourced / .unvisited) as summaries per subject and file (per subject, visit or date, and file),
+how many they are and their first rows
 (rejects.LostRows), whose notes are made once the whole study is read (derived_without.settle_derivations): each
 share of a load in two and each partition finds those of its own subjects, as each builds their DM and SV.
 
@@ -19,12 +22,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from msc_interop import dates
+from msc_interop import dates, iso8601
 from msc_interop.derived_without import EXPOSURES
 from msc_interop.distinct import is_in, per_distinct, per_distinct_rows
 from msc_interop.records.reader import ROW, RawRecords
 from msc_interop.rejects import LISTED, LostRows, add_lost
-from msc_interop.sdtm.common import visit_lookup
+from msc_interop.sdtm.common import is_unscheduled, visit_lookup
+from msc_interop.sdtm.unscheduled import FORM_DATES
 from msc_interop.study import StudyMeta
 
 # the forms whose records feed a baseline flag -> their date column and clock-time column ("": none), as the
@@ -43,6 +47,7 @@ def find_lost(records: RawRecords, meta: StudyMeta, dm: pd.DataFrame, sv: pd.Dat
     ref = dm.drop_duplicates("SUBJID").set_index("SUBJID")
     report = records.rejects
     unvisited: list[pd.DataFrame] = []
+    unscheduled: list[pd.DataFrame] = []
     for form in forms:
         lost = _lost(records, form)
         if lost is None:
@@ -61,10 +66,16 @@ def find_lost(records: RawRecords, meta: StudyMeta, dm: pd.DataFrame, sv: pd.Dat
             at = _unvisited(lost, file, ref, meta, sv)
             if at is not None:
                 unvisited.append(at)
+            off = _unscheduled(lost, FORM_DATES.get(form, ""), file, ref, sv)
+            if off is not None:
+                unscheduled.append(off)
     if unvisited:  # (one summary of the forms' records: two forms of one ODM file may name one line)
         keys = [SUBJECT, "VISITNUM", "VISIT", "file"]
         for (s, n, v, f), summary in _summaries(pd.concat(unvisited, ignore_index=True), keys):
             add_lost(report.unvisited, (str(s), float(n), str(v), str(f)), summary)
+    if unscheduled:  # (no VISITNUM: the key names the visit by its date)
+        for (s, d, f), summary in _summaries(pd.concat(unscheduled, ignore_index=True), [SUBJECT, "date", "file"]):
+            add_lost(report.unvisited, (str(s), None, str(d), str(f)), summary)
 
 
 def _summaries(found: pd.DataFrame, keys: list[str]) -> list[tuple[tuple, LostRows]]:
@@ -95,7 +106,7 @@ def _lost(records: RawRecords, form: str) -> pd.DataFrame | None:
     parts = [p for p in (records.held.get(form), records.unparsed.get(form)) if p is not None and len(p)]
     if not parts or any(SUBJECT not in p.columns for p in parts):
         return None
-    wanted = [ROW, SUBJECT, VISIT, *BASELINE_DATES.get(form, ())]
+    wanted = list(dict.fromkeys([ROW, SUBJECT, VISIT, *BASELINE_DATES.get(form, ()), FORM_DATES.get(form, "")]))
     lost = pd.concat([p[[c for c in wanted if c in p.columns]] for p in parts], ignore_index=True)
     return lost[lost[SUBJECT].ne("")].reset_index(drop=True)
 
@@ -137,3 +148,41 @@ def _unvisited(lost: pd.DataFrame, file: str, ref: pd.DataFrame, meta: StudyMeta
     number = visitnum[at][missing]
     return pd.DataFrame({SUBJECT: rows[SUBJECT].to_numpy(), "VISITNUM": number.to_numpy(),
                          "VISIT": number.map(names).astype(str).to_numpy(), "file": file, ROW: rows[ROW].to_numpy()})
+
+
+def _unscheduled(lost: pd.DataFrame, date: str, file: str, ref: pd.DataFrame,
+                 sv: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The rejected records of a subject of DM at an unscheduled visit with a complete `date` (the form's date
+    column, the one that numbers the visit) when `sv` holds no unscheduled visit of the subject whose SVSTDTC is
+    on that date: their subject, date (YYYY-MM-DD), file and row (None: none)."""
+    if date not in lost.columns:
+        return None
+    marked = per_distinct(lambda u: pd.Series(is_unscheduled(u), index=u.index), lost[VISIT]).astype(bool)
+    at = marked.to_numpy(dtype=bool) & is_in(lost[SUBJECT], ref.index.tolist())
+    if not at.any():
+        return None
+    rows = lost[at]
+    dtc, _bad = dates.normalize_collected(rows[date].fillna("").astype(str))
+    day = per_distinct(lambda u: u.astype(str).where(u.astype(str).str.match(iso8601.COMPLETE_DATE).astype(bool), "")
+                       .str.slice(0, 10).astype(object), dtc)
+    dated = day.ne("").to_numpy(dtype=bool)
+    if not dated.any():
+        return None
+    rows, day = rows[dated], day[dated]
+    pairs = pd.MultiIndex.from_arrays([rows[SUBJECT].map(ref["USUBJID"]).to_numpy(dtype=object),
+                                       day.to_numpy(dtype=object)])
+    missing = ~pairs.isin(_sv_unscheduled(sv, pairs))
+    if not missing.any():
+        return None
+    return pd.DataFrame({SUBJECT: rows[SUBJECT].to_numpy()[missing], "date": day.to_numpy(dtype=object)[missing],
+                         "file": file, ROW: rows[ROW].to_numpy()[missing]})
+
+
+def _sv_unscheduled(sv: pd.DataFrame | None, none: pd.MultiIndex) -> pd.MultiIndex:
+    """(USUBJID, SVSTDTC's date) of SV's unscheduled visits (`none`'s empty slice when SV has none)."""
+    if sv is None or not {"USUBJID", "VISIT", "SVSTDTC"} <= set(sv.columns) or not len(sv):
+        return none[:0]
+    mine = per_distinct(lambda u: pd.Series(is_unscheduled(u), index=u.index), sv["VISIT"]).astype(bool)
+    visits = sv[mine.to_numpy(dtype=bool)]
+    return pd.MultiIndex.from_arrays([visits["USUBJID"].to_numpy(dtype=object),
+                                      visits["SVSTDTC"].fillna("").astype(str).str.slice(0, 10).to_numpy(dtype=object)])

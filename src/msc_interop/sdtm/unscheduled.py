@@ -25,7 +25,7 @@ from msc_interop.study import StudyMeta
 
 _SKIP = ("DM", "SV", "TS", "TV", "TA", "TE", "TI")
 # the date column of each form that the builders give map_visits (the date that numbers an unplanned visit)
-_FORM_DATES = {"labs": "collection_datetime", "vital_signs": "date", "ecg": "date", "findings": "date",
+FORM_DATES = {"labs": "collection_datetime", "vital_signs": "date", "ecg": "date", "findings": "date",
                "exposures": "start_datetime"}
 
 
@@ -166,7 +166,7 @@ def _reject(records: RawRecords, refused: pd.DataFrame, dm: pd.DataFrame) -> Non
     why = pd.Series(refused["reason"].to_numpy(dtype=object),
                     index=pd.MultiIndex.from_arrays([subjid.reindex(refused["USUBJID"]).to_numpy(dtype=object),
                                                      refused["date"].dt.strftime("%Y-%m-%d").to_numpy(dtype=object)]))
-    for form, column in _FORM_DATES.items():
+    for form, column in FORM_DATES.items():
         df = records.forms.get(form)
         if df is None or "visit" not in df.columns or column not in df.columns:
             continue
