@@ -96,6 +96,18 @@ def test_an_unscheduled_record_without_a_complete_date_is_rejected(tmp_path: Pat
     assert not result.study["LB"]["VISIT"].str.startswith("UNSCHEDULED").any()
 
 
+def test_an_unscheduled_record_rejected_for_another_field_is_not_also_an_unknown_visit(tmp_path: Path,
+                                                                                       records_copy):
+    """A record of an unscheduled visit rejected for its unit (the only one so spelled) is listed for its unit
+    only: the visit check of the rejected rows knew the unscheduled spellings of the rows left alone, and called
+    'Unscheduled' not a visit of the schedule while suggesting 'Unscheduled'."""
+    folder = records_copy(labs=_labs([["02", "UNSCHEDULED visit", "2010-03-05T07:00", "ALT", "31", "furlongs"]]))
+    result = api.to_sdtm(folder, tmp_path / "out", formats=["csv"], validate=False)
+    rejects = result.rejects.sorted()
+    assert [(r.field, r.code) for r in rejects] == [("unit", "REJ-REC-010")]
+    assert "furlongs" in rejects[0].reason
+
+
 def test_a_planned_visit_named_unscheduled_is_refused(tmp_path: Path, records_copy):
     folder = records_copy()
     definition = yaml.safe_load((folder / "study.yaml").read_text(encoding="utf-8"))

@@ -117,6 +117,10 @@ def map_visits(records: RawRecords, form: str, meta: StudyMeta, column: str = "v
         if marked.any():
             lookup |= {v.upper(): "U" for v in distinct[marked]}
             _reject_undated(records, form, pd.Series(marked[codes], index=df.index), column, date)
+    held = records.held.get(form)
+    if held is not None and column in held.columns:  # (rows rejected for another field, which map_terms checks too:
+        spelled = pd.Series(pd.unique(held[column].fillna("").astype(str)), dtype=object)  # their unscheduled
+        lookup |= {v.upper(): "U" for v in spelled[is_unscheduled(spelled)]}  # visit is no unknown visit name)
     num = map_terms(records, form, column, lookup, "a visit of the study schedule", suggest=suggest,
                     hint=f" (visits: {names}; aliases in study.yaml; 'Unscheduled' for a visit off the schedule)")
     visitnum = per_distinct(lambda u: pd.to_numeric(u.replace(["", "U"], np.nan)), num)  # (the dtype the rows give)
