@@ -77,6 +77,25 @@ def force_split_load(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return joins
 
 
+def converted_three_ways(records: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple:
+    """to-sdtm (CSV, no validation) of `records` whole, by subject partitions (4 subjects each: the example study's
+    nine give 3) and in two processes (force_split_load), each into its own folder under `tmp_path`: the three
+    results, after checking that each path did run (the halves joined, three partitions). For the notes and
+    reports that must be the same however a study is loaded."""
+    from msc_interop import api
+
+    stamp = "2026-01-01T00:00:00"
+    whole = api.to_sdtm(records, tmp_path / "whole", formats=("csv",), created=stamp, validate=False,
+                        partition_subjects=0)
+    parts = api.to_sdtm(records, tmp_path / "parts", formats=("csv",), created=stamp, validate=False,
+                        partition_subjects=4)
+    joins = force_split_load(monkeypatch)
+    two = api.to_sdtm(records, tmp_path / "two", formats=("csv",), created=stamp, validate=False,
+                      partition_subjects=0)
+    assert joins == [True] and parts.partitions == 3
+    return whole, parts, two
+
+
 @pytest.fixture(scope="session")
 def synth_records(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Synthetic study records of 20 subjects, every form (made once per session; copy it before changing it)."""

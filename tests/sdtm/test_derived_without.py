@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from conftest import force_split_load
-from msc_interop import api
+from conftest import converted_three_ways
 from msc_interop.derived_without import settle_derivations
 from msc_interop.records import read_records
 from msc_interop.rejects import LostRows, RejectReport
@@ -65,15 +64,9 @@ def test_the_notes_are_the_same_in_two_processes_and_by_partitions(records_copy,
         return df
 
     records = records_copy(exposures=exposures, labs=labs, vital_signs=vital_signs)
-    whole = api.to_sdtm(records, tmp_path / "whole", formats=("csv",), created=STAMP, validate=False,
-                        partition_subjects=0)
-    parts = api.to_sdtm(records, tmp_path / "parts", formats=("csv",), created=STAMP, validate=False,
-                        partition_subjects=4)
-    joins = force_split_load(monkeypatch)
-    two = api.to_sdtm(records, tmp_path / "two", formats=("csv",), created=STAMP, validate=False,
-                      partition_subjects=0)
-    assert joins == [True] and parts.partitions == 3  # (each path did run: subject 01 in the first half and
-    # partition, 06 in the second half and partition, 09 in the second half and the last partition)
+    # (subject 01 in the first half and partition, 06 in the second half and partition, 09 in the second half and
+    # the last partition: each path meets its rejected records)
+    whole, parts, two = converted_three_ways(records, tmp_path, monkeypatch)
     assert [n.split(" rejected")[0] for n in _notes(whole.rejects)] == [
         "subject 01: 1 exposure record(s)", "subject 06: 1 exposure record(s)", "subject 06: 1 lab record(s)",
         "subject 06: SV holds no visit DAY 7 INFUSION (VISITNUM 3), yet record(s) of it were",

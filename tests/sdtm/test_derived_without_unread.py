@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from conftest import force_split_load
+from conftest import converted_three_ways, force_split_load
 from msc_interop import api
 from msc_interop.records import read_records
 from msc_interop.sdtm.build import build_study
@@ -74,14 +74,7 @@ def test_an_unread_file_like_the_exposures_form_gives_one_study_note(records_cop
 def test_an_unread_file_is_named_alike_in_two_processes_and_by_partitions(records_copy, tmp_path, monkeypatch):
     records = records_copy()
     (records / "Exposures_old.csv").write_text("subject_id,visit\n01,Day 0\n", encoding="utf-8")
-    whole = api.to_sdtm(records, tmp_path / "whole", formats=("csv",), created=STAMP, validate=False,
-                        partition_subjects=0)
-    parts = api.to_sdtm(records, tmp_path / "parts", formats=("csv",), created=STAMP, validate=False,
-                        partition_subjects=4)
-    joins = force_split_load(monkeypatch)
-    two = api.to_sdtm(records, tmp_path / "two", formats=("csv",), created=STAMP, validate=False,
-                      partition_subjects=0)
-    assert joins == [True] and parts.partitions == 3
+    whole, parts, two = converted_three_ways(records, tmp_path, monkeypatch)
     assert [n[:18] for n in whole.rejects.notes if "REJ-REC-013" in n] == ["Exposures_old.csv:"]
     assert two.rejects.notes == whole.rejects.notes == parts.rejects.notes
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from conftest import force_split_load
-from msc_interop import api
+from conftest import converted_three_ways
 from msc_interop.records import read_records
 from msc_interop.sdtm.build import build_study
 
@@ -84,14 +83,7 @@ def test_the_notes_are_the_same_in_two_processes_and_by_partitions(records_copy,
                  ("09", "unscheduled", "2010-05-02T10:00", "parsecs"),
                  ("09", "Unscheduled", "2010-06-01T09:00", "furlongs"))
     records = records_copy(labs=labs)
-    whole = api.to_sdtm(records, tmp_path / "whole", formats=("csv",), created=STAMP, validate=False,
-                        partition_subjects=0)
-    parts = api.to_sdtm(records, tmp_path / "parts", formats=("csv",), created=STAMP, validate=False,
-                        partition_subjects=4)
-    joins = force_split_load(monkeypatch)
-    two = api.to_sdtm(records, tmp_path / "two", formats=("csv",), created=STAMP, validate=False,
-                      partition_subjects=0)
-    assert joins == [True] and parts.partitions == 3
+    whole, parts, two = converted_three_ways(records, tmp_path, monkeypatch)
     notes = [n for n in whole.rejects.notes if n.startswith("subject ")]
     assert [n.split(", so ")[0] for n in notes] == [
         "subject 01: 1 lab record(s) rejected (labs.csv row(s) 496)",
