@@ -53,6 +53,7 @@ from msc_interop.sdtm.define_model import (
 from msc_interop.sdtm.define_package import (
     as_package_states,
     blank_dataset_labels,
+    group_description,
     package_versions,
     unstated_ig_comment,
 )
@@ -158,6 +159,7 @@ class _Builder:
         self.decodes: dict[str, dict[str, str]] = {}
         self.package = getattr(study.meta, "package", None)  # an existing package: state only what it states
         self.notes: list[str] = []
+        self.label_from: dict[str, str] = {}  # dataset -> where its define.xml label comes from (a blank one's note)
         self.ct_standard = True
         self.sponsor = SponsorWriter(self.package.define if self.package else SponsorDefine(),
                                      (f"LF.{ds}" for ds in study.names), self.notes)
@@ -235,7 +237,7 @@ class _Builder:
         for ds in names:
             self.item_group(mdv, ds, variables[ds])
         if self.package is not None:
-            blank_dataset_labels(self.package, names, self.notes)
+            blank_dataset_labels(self.package, names, self.label_from, self.notes)
         for e in self.item_defs:
             mdv.append(e)
         for oid in sorted(self.vlm_item_defs):
@@ -278,21 +280,26 @@ class _Builder:
         supp = ds.startswith("SUPP")
         has_rows = len(self.study[ds]) > 0
         domain = own[4:] if supp else own
+        stated = self.package.stated if self.package is not None else {}
+        about = group_description(ds, own, meta.structure if meta else None,
+                                  mappings.dataset_label(ds) if meta else None, stated.get(ds) or stated.get(own))
+        cls = meta.cls if meta is not None and not supp else about.cls
         ig = _el(mdv, _odm("ItemGroupDef"), {
             "OID": f"IG.{ds}", "Name": ds, "Repeating": "No" if ds == "DM" else "Yes",
             # trial design datasets describe the study, not subjects: reference data (CDISC's MSG v2.0 define.xml)
-            "IsReferenceData": "Yes" if meta is not None and meta.cls == "TRIAL DESIGN" else "No",
+            "IsReferenceData": "Yes" if cls == "TRIAL DESIGN" else "No",
             "SASDatasetName": ds, "Domain": domain, "Purpose": "Tabulation",
-            _def("Structure"): meta.structure if meta else "Not described by the msc-interop SDTM metadata",
-            _def("StandardOID"): STD_IG if meta else None,
-            _def("IsNonStandard"): None if meta else "Yes",
+            _def("Structure"): about.structure,
+            _def("StandardOID"): STD_IG if about.standard else None,
+            _def("IsNonStandard"): None if about.standard else "Yes",
             _def("HasNoData"): None if has_rows else "Yes",
             _def("ArchiveLocationID"): f"LF.{ds}" if has_rows else None,
             _def("CommentOID"): self.sponsor.dataset_comment(ds),
         })
         parent = mappings.sdtm_domain(domain) if supp else None
         lay = self.package.layouts.get(ds) if self.package is not None else None
-        label = lay.label if lay is not None and lay.label else mappings.dataset_label(ds)
+        label = lay.label if lay is not None and lay.label else about.label
+        self.label_from[ds] = about.label_from
         _description(ig, label)
         for order, v in enumerate(variables, start=1):
             method = None
@@ -308,7 +315,6 @@ class _Builder:
             self.item_defs.append(self.item_def(v))
         if supp and parent is not None:
             _el(ig, _odm("Alias"), {"Context": "DomainDescription", "Name": parent.label})
-        cls = "RELATIONSHIP" if supp else (meta.cls if meta else None)
         if cls:
             _el(ig, _def("Class"), {"Name": cls})
         if has_rows:

@@ -273,6 +273,18 @@ def _standard_in_ig(domain: str) -> frozenset[str]:
     return frozenset(v["name"] for v in table["variables"] if v["core"] in cores) if table else frozenset()
 
 
+def _required_without_metadata(study: Study, domain: str) -> frozenset[str]:
+    """The Required variables of a domain msc-interop has no metadata of (QS, SC, SE, ...): its SDTMIG table's Req
+    (mappings/sdtm_model.yaml), else its SDTM class's, for the study's SDTMIG version (validate.standard.domain_spec,
+    what MSC-SDTM-040 checks them against): define.xml's Mandatory="Yes"."""
+    from msc_interop.validate.standard import Standard, domain_spec, normalise_version
+
+    pkg = getattr(study.meta, "package", None)
+    stated = normalise_version(pkg.sdtmig)[0] if pkg is not None and pkg.sdtmig else None
+    version = stated or mappings.sdtmig_version()
+    return frozenset(domain_spec(domain, Standard(version)).required)
+
+
 def dataset_variables(study: Study, ds: str) -> list[Variable]:
     """The variables of one dataset with their measured shape and standard metadata; `standard`: in
     msc-interop's metadata of the domain or given a place by its SDTMIG table (`_standard_in_ig`)."""
@@ -281,13 +293,14 @@ def dataset_variables(study: Study, ds: str) -> list[Variable]:
     known = meta.by_name if meta else {}
     in_ig = _standard_in_ig(parent_of(ds, df))
     keys = [k for k in (meta.keys if meta else ()) if k in df.columns]
+    required = _required_without_metadata(study, parent_of(ds, df)) if meta is None else frozenset()
     out = []
     for col in df.columns:
         vdef = known.get(col)
         out.append(Variable(
             ds=ds, name=col, label=vdef.label if vdef else col,
             shape=_column_shape(col, df[col], vdef),
-            mandatory=bool(vdef and vdef.core == "Req"),
+            mandatory=bool(vdef and vdef.core == "Req") or col in required,
             key_seq=keys.index(col) + 1 if col in keys else None,
             role=vdef.role if vdef else None, origin=vdef.origin if vdef else None,
             codelist=vdef.codelist if vdef else "", standard=vdef is not None or col in in_ig,

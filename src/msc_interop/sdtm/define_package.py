@@ -15,8 +15,46 @@ import pandas as pd
 
 from msc_interop.distinct import column_codes
 from msc_interop.sdtm.define_model import Variable
-from msc_interop.sdtm.package import DatasetLayout, Package, package_keys
+from msc_interop.sdtm.package import DatasetLayout, DatasetStated, Package, package_keys
 from msc_interop.sdtm.xpt_text import is_utf8
+from msc_interop.validate.standard import class_name, sdtm_class, sdtm_classes
+
+UNDESCRIBED = "Not described by the msc-interop SDTM metadata"
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupDescription:
+    """What an ItemGroupDef says of its dataset beyond its variables: def:Structure, def:Class (None: unknown),
+    whether the domain is an SDTMIG one (def:StandardOID, no def:IsNonStandard), and its label when the dataset
+    file has none."""
+
+    structure: str
+    cls: str | None
+    standard: bool
+    label: str
+    label_from: str  # where `label` comes from, as a note says it
+
+
+def group_description(ds: str, domain: str, meta_structure: str | None, meta_label: str | None,
+                      stated: DatasetStated | None) -> GroupDescription:
+    """How define.xml describes dataset `ds` of `domain` (a split piece: its domain; SUPP--: itself), from
+    msc-interop's metadata of the domain (`meta_*`, None where it has none) and what the package's own
+    define.xml states of it (`stated`).
+
+    Why: an SDTMIG domain msc-interop does not build (QS, SC, IE, SE, ...) is still a standard domain with an SDTM
+    class (mappings/sdtm_model.yaml's SDTMIG domain list): written as a non-standard dataset "not described", a
+    regulator's define.xml viewer and validator would take QS for a sponsor's own. The package's Structure is its
+    own description of its rows and its label there the sponsor's name of the dataset (kept as the files' labels
+    are; the file's own label, where it has one, comes first: define.py); a sponsor domain keeps the class its
+    define.xml states where that is an SDTM class."""
+    stated = stated or DatasetStated()
+    known, _ = sdtm_class(domain)
+    cls = known or (class_name(stated.cls) if stated.cls and class_name(stated.cls) in sdtm_classes() else None)
+    structure = stated.structure or meta_structure or UNDESCRIBED
+    label, label_from = ((stated.label, "the label the package's define.xml gives it") if stated.label else
+                         (meta_label, "its SDTM label") if meta_label else
+                         (ds, "its name (neither msc-interop's metadata nor the package's define.xml gives a label)"))
+    return GroupDescription(structure, cls, meta_structure is not None or known is not None, label, label_from)
 
 
 def package_versions(pkg: Package, ig_default: str, notes: list[str]) -> tuple[str, str]:
@@ -84,9 +122,15 @@ def _bytes(data: pd.DataFrame, v: Variable, encoding: str) -> int:
     return max((len(u.encode(encoding)) for u in column_codes(data[v.name])[1] if isinstance(u, str)), default=0)
 
 
-def blank_dataset_labels(pkg: Package, names: list[str], notes: list[str]) -> None:
-    """A note naming the datasets whose label the package leaves blank (define.xml gives the SDTM label)."""
+def blank_dataset_labels(pkg: Package, names: list[str], label_from: dict[str, str], notes: list[str]) -> None:
+    """A note naming the datasets whose label the package leaves blank, by what define.xml describes them with
+    instead (`label_from`: dataset -> GroupDescription.label_from)."""
     blank = [ds for ds in names if ds in pkg.layouts and pkg.layouts[ds].label == ""]  # (None: states none, as CSV)
+    by_source: dict[str, list[str]] = {}
+    for ds in blank:
+        by_source.setdefault(label_from.get(ds, "its SDTM label"), []).append(ds)
     if blank:
+        said = "; ".join(f"{', '.join(sets)} by {source}" if len(by_source) > 1 else f"each by {source}"
+                         for source, sets in by_source.items())
         notes.append(f"define.xml: the package gives {len(blank)} dataset(s) a blank label ({', '.join(blank)}); "
-                     "define.xml describes each by its SDTM label; the dataset files keep it blank")
+                     f"define.xml describes {said}; the dataset files keep it blank")

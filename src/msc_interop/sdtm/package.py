@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from msc_interop.sdtm.package_origins import SponsorDefine, SponsorItem, read_sponsor_define
+from msc_interop.sdtm.package_origins import SponsorDefine, SponsorItem, description_text, read_sponsor_define
 from msc_interop.study import as_text
 
 XPT_ATTRS = "msc_xpt"  # DataFrame.attrs key read_xpt fills: labels, label, lengths, encoding
@@ -61,6 +61,16 @@ def package_keys(lay: DatasetLayout | None, columns: Any) -> list[str]:
     return keys
 
 
+@dataclass(frozen=True)
+class DatasetStated:
+    """What a package's define.xml says of one dataset (ItemGroupDef), "" where it says nothing: its label
+    (1.0 def:Label, 2.x Description), def:Structure and class (def:Class, an attribute to 2.0, an element in 2.1)."""
+
+    label: str = ""
+    structure: str = ""
+    cls: str = ""
+
+
 @dataclass
 class Package:
     """The datasets' layouts and the standard versions the package states (None: it does not say)."""
@@ -73,6 +83,7 @@ class Package:
     # its define.xml's documents (aCRF, def:leaf), dataset comments, value-level metadata (sdtm/package_origins.py)
     define: SponsorDefine = field(default_factory=SponsorDefine)
     define_folder: Path | None = None  # the folder of that define.xml: its def:leaf hrefs are relative to it
+    stated: dict[str, DatasetStated] = field(default_factory=dict)  # dataset -> its define.xml's ItemGroupDef
 
     def encodings(self) -> set[str]:
         """Text encodings of the files read that held non-ASCII text."""
@@ -189,7 +200,8 @@ def keys_from_define(path: Path) -> dict[str, list[str]]:
 
 
 def _versions_from_define(pkg: Package, path: Path) -> None:
-    """SDTMIG and SDTM CT versions as the package's define.xml (1.0, 2.0 or 2.1) states them."""
+    """SDTMIG and SDTM CT versions as the package's define.xml (1.0, 2.0 or 2.1) states them, and what it says of
+    each dataset (datasets_stated)."""
     from lxml import etree
 
     from msc_interop.validate.define_versions import detect, stated_standard
@@ -202,6 +214,7 @@ def _versions_from_define(pkg: Package, path: Path) -> None:
     version = detect(tree)
     if version is None:
         return
+    pkg.stated = datasets_stated(tree, version)
     stated = stated_standard(tree, version)
     if stated:
         pkg.sdtmig = normalise_version(stated[0])[0] or stated[0]
@@ -239,4 +252,24 @@ def as_package_states(df: pd.DataFrame, lay: DatasetLayout | None) -> pd.DataFra
         out[col] = new
     if set(lay.columns) == set(out.columns) and list(lay.columns) != list(out.columns):
         out = out[list(lay.columns)]
+    return out
+
+
+def datasets_stated(tree: Any, version: Any) -> dict[str, DatasetStated]:
+    """Dataset (ItemGroupDef Name, upper case) -> its label, structure and class as a define.xml (`tree`, of the
+    validate.define_versions `version` detected) states them. Why: a domain msc-interop has no metadata of (QS, SC,
+    IE, a sponsor's own) is described in the define.xml written for the package by what the package says of it."""
+    from msc_interop.validate.define_versions import stated_classes
+
+    classes = {name.upper(): cls for name, cls in stated_classes(tree, version).items()}
+    out = {}
+    for group in tree.getroot().iter(version.odm_tag("ItemGroupDef")):
+        name = (group.get("Name") or "").upper()
+        if not name:
+            continue
+        label = (group.get(version.def_tag("Label")) or description_text(group)).strip()
+        found = DatasetStated(label, (group.get(version.def_tag("Structure")) or "").strip(),
+                              classes.get(name, "").strip())
+        if found != DatasetStated():
+            out[name] = found
     return out

@@ -114,7 +114,7 @@ def _translations(el: etree._Element) -> tuple[list[etree._Element], etree._Elem
     return texts, next((t for t in texts if t.get(_XML_LANG, "en") == "en"), texts[0] if texts else None)
 
 
-def _text(el: etree._Element | None) -> str:
+def description_text(el: etree._Element | None) -> str:
     """The (English, else first) TranslatedText of an element's Description."""
     chosen = _translations(el)[1] if el is not None else None
     return _all_text(chosen).strip() if chosen is not None else ""
@@ -160,7 +160,7 @@ def _method(m: etree._Element) -> Method:
                    if isinstance(c.tag, str)]
         unread += [f"processing instruction <?{c.target} {c.text or ''}?> inside FormalExpression Context="
                    f"{f.get('Context')!r}" for c in f if isinstance(c, etree._ProcessingInstruction)]
-    return Method(oid, m.get("Name") or oid, m.get("Type") or "Computation", _text(m), _documents(m),
+    return Method(oid, m.get("Name") or oid, m.get("Type") or "Computation", description_text(m), _documents(m),
                   tuple(expressions), tuple(aliases.items()), tuple(unread))
 
 
@@ -220,7 +220,7 @@ class _Read:
         for m in root.iter("{*}ComputationMethod"):  # Define-XML 1.0: the text is the method
             oid = m.get("OID") or ""
             self.methods[oid] = Method(oid, oid, "Computation", " ".join(_all_text(m).split()))
-        self.comments = {c.get("OID"): (_text(c), _documents(c)) for c in root.iter("{*}CommentDef")}
+        self.comments = {c.get("OID"): (description_text(c), _documents(c)) for c in root.iter("{*}CommentDef")}
         self.defs = {d.get("OID"): d for d in root.iter("{*}ItemDef")}
         self.leaf_ids = {leaf.get("ID") for leaf in root.iter("{*}leaf")}
         self.documents = {kind: ids for kind in ("AnnotatedCRF", "SupplementalDoc")
@@ -340,7 +340,7 @@ def _item(item: etree._Element, ref: etree._Element, read: _Read, comment_oid: s
                 notes.append(f"Origin Type in the package's define.xml: {otype}")
                 continue
             otype, source = mapped.type, source or mapped.source
-        origins.append(Origin(otype, source, _text(o), docs))
+        origins.append(Origin(otype, source, description_text(o), docs))
     if not origins and (attrs.get("Origin") or "").strip():  # Define-XML 1.0
         mapped = origin_of_1_0(attrs["Origin"], read.acrf)
         if mapped is None:
