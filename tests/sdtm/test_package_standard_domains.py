@@ -98,7 +98,9 @@ def test_qs_of_a_define_10_package_is_a_standard_findings_domain(tmp_path: Path)
     assert xq.find(f"{DEF}Class").get("Name") == "FINDINGS"
     assert xq.get(f"{DEF}Structure") == "One record per sponsor question per subject"
     assert xq.findtext(TEXT) == "Sponsor Questions"
-    assert set(_mandatory(xq).values()) == {"No"}  # (no SDTMIG table: its class's Required are not claimed)
+    # (no SDTMIG table: the Required variables of the class the package states, as validate reads them)
+    assert {v for v, m in _mandatory(xq).items() if m == "Yes"} == {
+        "STUDYID", "DOMAIN", "USUBJID", "XQSEQ", "XQTESTCD", "XQTEST"}
 
 
 def test_qs_of_a_define_21_package_takes_its_description(tmp_path: Path) -> None:
@@ -145,3 +147,82 @@ def test_pilot_with_its_qs_is_described_by_the_pilot_define(pilot: Path, tmp_pat
     sv = _group(root, "SV")
     assert sv.get(f"{DEF}Structure") == "One record per actual visit per subject"
     assert sv.findtext(TEXT) == "Subject Visits"
+
+
+_DEFINE_21_STATED = """<?xml version="1.0" encoding="UTF-8"?>
+<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" xmlns:def="http://www.cdisc.org/ns/def/v2.1" ODMVersion="1.3.2">
+ <Study OID="S"><MetaDataVersion OID="M" Name="M" def:DefineVersion="2.1.0">
+  <def:Standards><def:Standard OID="STD.1" Name="SDTMIG" Type="IG" Version="3.4" Status="Final"/></def:Standards>
+  <ItemGroupDef OID="IG.CP" Name="CP" Repeating="Yes" def:Structure="One record per panel item" def:IsNonStandard="Yes">
+   <Description><TranslatedText xml:lang="en">Custom Panel (sponsor domain)</TranslatedText></Description>
+   <ItemRef ItemOID="IT.CP.CPTESTCD" Mandatory="Yes"/><def:Class Name="FINDINGS"/>
+  </ItemGroupDef>
+  <ItemGroupDef OID="IG.OI" Name="OI" Repeating="Yes" IsReferenceData="Yes" def:StandardOID="STD.1"
+   def:Structure="One record per taxon per non-host organism">
+   <Description><TranslatedText xml:lang="en-US">Non-host Organism Identifiers</TranslatedText></Description>
+   <ItemRef ItemOID="IT.OI.NHOID" Mandatory="Yes"/><def:Class Name="STUDY REFERENCE"/>
+  </ItemGroupDef>
+  <ItemGroupDef OID="IG.QS" Name="QS" Repeating="Yes" def:Structure="One record per question per subject">
+   <Description><TranslatedText xml:lang="fr">Questionnaires (fr)</TranslatedText></Description>
+   <ItemRef ItemOID="IT.QS.QSTESTCD" Mandatory="Yes"/><def:Class Name="EVENTS"/>
+  </ItemGroupDef>
+  <ItemDef OID="IT.CP.CPTESTCD" Name="CPTESTCD" DataType="text"/>
+  <ItemDef OID="IT.OI.NHOID" Name="NHOID" DataType="text"/>
+  <ItemDef OID="IT.QS.QSTESTCD" Name="QSTESTCD" DataType="text"/>
+ </MetaDataVersion></Study>
+</ODM>
+"""
+
+
+def test_what_a_define_21_package_states_of_its_datasets_is_honoured(tmp_path: Path) -> None:
+    """A domain code of the SDTMIG list the package declares its own (def:IsNonStandard) stays non-standard; one
+    the list lacks that the package declares standard (OI, class STUDY REFERENCE, reference data) is standard with
+    its class; a label in French only is not written as English (QS: its name); a class that is not the SDTM class
+    of an SDTMIG domain is written as the SDTM one, with a note. SE, whose SDTMIG table msc-interop holds, marks
+    its sponsor variable SEFOO non-standard; QS, whose table it does not hold, marks none and a note says so."""
+    cp = "STUDYID,DOMAIN,USUBJID,CPSEQ,CPTESTCD,CPTEST,CPORRES\nS1,CP,S1-1,1,P1,Panel item,3\n"
+    oi = "STUDYID,DOMAIN,NHOID,OISEQ,OIPARMCD,OIPARM,OIVAL\nS1,OI,ORG1,1,GENUS,Genus,Escherichia\n"
+    se = ("STUDYID,DOMAIN,USUBJID,SESEQ,ETCD,ELEMENT,SESTDTC,SEENDTC,SEFOO\n"
+          "S1,SE,S1-1,1,SCRN,Screening,2024-01-01,2024-01-02,x\n")
+    qs = QS_CSV.replace("QSDTC\n", "QSDTC,QSFOO\n").replace("2024-01-02\n", "2024-01-02,y\n")
+    folder = tmp_path / "pkg"
+    folder.mkdir()
+    for name, text in {"dm.csv": DM_CSV, "cp.csv": cp, "oi.csv": oi, "se.csv": se, "qs.csv": qs,
+                       "define.xml": _DEFINE_21_STATED}.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    result = api.to_sdtm(folder, tmp_path / "out", formats=["json"], created=CREATED, validate=False)
+    written = tmp_path / "out" / "json" / "define.xml"
+    assert xsd_errors(written, XSD) == []
+    root = etree.parse(str(written)).getroot()
+    group = _group(root, "CP")
+    assert group.get(f"{DEF}IsNonStandard") == "Yes" and group.get(f"{DEF}StandardOID") is None
+    group = _group(root, "OI")
+    assert group.get(f"{DEF}IsNonStandard") is None and group.get(f"{DEF}StandardOID")
+    assert group.find(f"{DEF}Class").get("Name") == "STUDY REFERENCE" and group.get("IsReferenceData") == "Yes"
+    assert group.findtext(TEXT) == "Non-host Organism Identifiers"
+    group = _group(root, "QS")
+    _standard_described(group)
+    assert group.findtext(TEXT) == "QS"
+    assert not [r for r in group.iter(f"{ODM}ItemRef") if r.get(f"{DEF}IsNonStandard")]
+    flagged = [r.get("ItemOID") for r in _group(root, "SE").iter(f"{ODM}ItemRef") if r.get(f"{DEF}IsNonStandard")]
+    assert flagged == ["IT.SE.SEFOO"]
+    notes = result.rejects.notes
+    assert ("define.xml: the package's define.xml gives QS def:Class \"EVENTS\"; written as the SDTM class of QS, "
+            "FINDINGS (SDTMIG domain list, mappings/sdtm_model.yaml)") in notes
+    assert any(n.startswith("define.xml: msc-interop holds no SDTMIG variable table of OI, QS: no variable of them")
+               for n in notes)
+
+
+def test_a_split_piece_is_named_apart_from_its_domain(tmp_path: Path) -> None:
+    """QSCG, a piece of QS (DOMAIN QS, SDTMIG 4.1.7), that the package's define.xml does not describe: its label is
+    its domain's with its name (not the domain's own label, which would not tell the two apart)."""
+    folder = tmp_path / "pkg"
+    folder.mkdir()
+    for name, text in {"dm.csv": DM_CSV, "qscg.csv": QS_CSV, "define.xml": _DEFINE_10}.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    api.to_sdtm(folder, tmp_path / "out", formats=["json"], created=CREATED, validate=False)
+    root = etree.parse(str(tmp_path / "out" / "json" / "define.xml")).getroot()
+    group = _group(root, "QSCG")
+    _standard_described(group)
+    assert group.findtext(TEXT) == "Questionnaires (QSCG)"
+    assert group.get(f"{DEF}Structure") == "One record per question per visit per subject"

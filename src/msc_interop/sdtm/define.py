@@ -53,6 +53,7 @@ from msc_interop.sdtm.define_model import (
 from msc_interop.sdtm.define_package import (
     as_package_states,
     blank_dataset_labels,
+    define_variables_unchecked,
     group_description,
     package_versions,
     unstated_ig_comment,
@@ -62,6 +63,7 @@ from msc_interop.sdtm.package_origins import SponsorDefine, SponsorItem, Sponsor
 from msc_interop.sdtm.split import Split, parent_of
 from msc_interop.study import Study
 from msc_interop.validate.define_versions import IG_NOT_STATED
+from msc_interop.validate.standard import ig_table
 
 __all__ = ["DATASET_FORMATS", "build_define", "to_bytes", "write_define", "xsd_errors"]
 
@@ -160,6 +162,7 @@ class _Builder:
         self.package = getattr(study.meta, "package", None)  # an existing package: state only what it states
         self.notes: list[str] = []
         self.label_from: dict[str, str] = {}  # dataset -> where its define.xml label comes from (a blank one's note)
+        self.unchecked: list[str] = []  # standard datasets whose variables msc-interop cannot tell standard or not
         self.ct_standard = True
         self.sponsor = SponsorWriter(self.package.define if self.package else SponsorDefine(),
                                      (f"LF.{ds}" for ds in study.names), self.notes)
@@ -238,6 +241,8 @@ class _Builder:
             self.item_group(mdv, ds, variables[ds])
         if self.package is not None:
             blank_dataset_labels(self.package, names, self.label_from, self.notes)
+        if self.unchecked:
+            self.notes.append(define_variables_unchecked(self.unchecked))
         for e in self.item_defs:
             mdv.append(e)
         for oid in sorted(self.vlm_item_defs):
@@ -280,14 +285,20 @@ class _Builder:
         supp = ds.startswith("SUPP")
         has_rows = len(self.study[ds]) > 0
         domain = own[4:] if supp else own
-        stated = self.package.stated if self.package is not None else {}
         about = group_description(ds, own, meta.structure if meta else None,
-                                  mappings.dataset_label(ds) if meta else None, stated.get(ds) or stated.get(own))
+                                  mappings.dataset_label(ds) if meta else None,
+                                  self.package.stated if self.package is not None else {})
+        self.notes += [n for n in about.notes if n not in self.notes]
         cls = meta.cls if meta is not None and not supp else about.cls
+        # a variable the standard does not define is marked where the domain's variables are known: msc-interop's
+        # metadata or its SDTMIG table (QS, SC have neither here: define_variables_unchecked says so)
+        checked = about.standard and (meta is not None or ig_table(own) is not None)
+        if about.standard and not checked:
+            self.unchecked.append(ds)
         ig = _el(mdv, _odm("ItemGroupDef"), {
             "OID": f"IG.{ds}", "Name": ds, "Repeating": "No" if ds == "DM" else "Yes",
             # trial design datasets describe the study, not subjects: reference data (CDISC's MSG v2.0 define.xml)
-            "IsReferenceData": "Yes" if cls == "TRIAL DESIGN" else "No",
+            "IsReferenceData": "Yes" if meta is not None and cls == "TRIAL DESIGN" else about.reference,
             "SASDatasetName": ds, "Domain": domain, "Purpose": "Tabulation",
             _def("Structure"): about.structure,
             _def("StandardOID"): STD_IG if about.standard else None,
@@ -309,7 +320,7 @@ class _Builder:
             _el(ig, _odm("ItemRef"), {
                 "ItemOID": f"IT.{ds}.{v.name}", "OrderNumber": str(order), "Mandatory": "Yes" if v.mandatory else "No",
                 "KeySequence": str(v.key_seq) if v.key_seq else None, "MethodOID": method, "Role": v.role,
-                _def("IsNonStandard"): None if v.standard or not meta else "Yes",
+                _def("IsNonStandard"): "Yes" if checked and not v.standard else None,
                 _def("HasNoData"): None if v.shape.has_data or not has_rows else "Yes",
             })
             self.item_defs.append(self.item_def(v))

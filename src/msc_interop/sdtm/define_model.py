@@ -274,15 +274,18 @@ def _standard_in_ig(domain: str) -> frozenset[str]:
 
 
 def _required_without_metadata(study: Study, domain: str) -> frozenset[str]:
-    """The Required variables of a domain msc-interop has no metadata of (QS, SC, SE, ...): its SDTMIG table's Req
-    (mappings/sdtm_model.yaml), else its SDTM class's, for the study's SDTMIG version (validate.standard.domain_spec,
-    what MSC-SDTM-040 checks them against): define.xml's Mandatory="Yes"."""
+    """The Required variables of a domain msc-interop has no metadata of (QS, SC, SE, a sponsor's): its SDTMIG
+    table's Req (mappings/sdtm_model.yaml), else its SDTM class's (a sponsor domain's: the class its package's
+    define.xml states), for the study's SDTMIG version (validate.standard.domain_spec, what MSC-SDTM-002/040 check
+    them against): define.xml's Mandatory="Yes"."""
     from msc_interop.validate.standard import Standard, domain_spec, normalise_version
 
     pkg = getattr(study.meta, "package", None)
     stated = normalise_version(pkg.sdtmig)[0] if pkg is not None and pkg.sdtmig else None
     version = stated or mappings.sdtmig_version()
-    return frozenset(domain_spec(domain, Standard(version)).required)
+    said = pkg.stated.get(domain) if pkg is not None else None  # (a sponsor domain: the class its define.xml states)
+    classes = {domain: said.cls} if said is not None and said.cls else {}
+    return frozenset(domain_spec(domain, Standard(version, define_classes=classes)).required)
 
 
 def dataset_variables(study: Study, ds: str) -> list[Variable]:

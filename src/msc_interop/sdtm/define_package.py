@@ -13,11 +13,12 @@ import dataclasses
 
 import pandas as pd
 
+from msc_interop import mappings
 from msc_interop.distinct import column_codes
 from msc_interop.sdtm.define_model import Variable
 from msc_interop.sdtm.package import DatasetLayout, DatasetStated, Package, package_keys
 from msc_interop.sdtm.xpt_text import is_utf8
-from msc_interop.validate.standard import class_name, sdtm_class, sdtm_classes
+from msc_interop.validate.standard import class_name, sdtm_class
 
 UNDESCRIBED = "Not described by the msc-interop SDTM metadata"
 
@@ -25,36 +26,71 @@ UNDESCRIBED = "Not described by the msc-interop SDTM metadata"
 @dataclasses.dataclass(frozen=True)
 class GroupDescription:
     """What an ItemGroupDef says of its dataset beyond its variables: def:Structure, def:Class (None: unknown),
-    whether the domain is an SDTMIG one (def:StandardOID, no def:IsNonStandard), and its label when the dataset
-    file has none."""
+    IsReferenceData, whether it is a standard dataset (def:StandardOID, no def:IsNonStandard), its label when the
+    dataset file has none (and where that comes from, as a note says it), and notes of what differs from the
+    package's define.xml."""
 
     structure: str
     cls: str | None
+    reference: str
     standard: bool
     label: str
-    label_from: str  # where `label` comes from, as a note says it
+    label_from: str
+    notes: tuple[str, ...] = ()
 
 
 def group_description(ds: str, domain: str, meta_structure: str | None, meta_label: str | None,
-                      stated: DatasetStated | None) -> GroupDescription:
+                      stated: dict[str, DatasetStated]) -> GroupDescription:
     """How define.xml describes dataset `ds` of `domain` (a split piece: its domain; SUPP--: itself), from
-    msc-interop's metadata of the domain (`meta_*`, None where it has none) and what the package's own
-    define.xml states of it (`stated`).
+    msc-interop's metadata of the domain (`meta_*`, None where it has none) and what the package's own define.xml
+    states (`stated`: dataset -> DatasetStated; {} without one).
 
     Why: an SDTMIG domain msc-interop does not build (QS, SC, IE, SE, ...) is still a standard domain with an SDTM
     class (mappings/sdtm_model.yaml's SDTMIG domain list): written as a non-standard dataset "not described", a
-    regulator's define.xml viewer and validator would take QS for a sponsor's own. The package's Structure is its
-    own description of its rows and its label there the sponsor's name of the dataset (kept as the files' labels
-    are; the file's own label, where it has one, comes first: define.py); a sponsor domain keeps the class its
-    define.xml states where that is an SDTM class."""
-    stated = stated or DatasetStated()
+    define.xml viewer and validator would take QS for a sponsor's own. What the package states is kept as its
+    file labels are: its Structure; its label (the file's own, where it has one, comes first: define.py); a
+    Define-XML 2.1 package's def:StandardOID / def:IsNonStandard (a domain code the SDTMIG list lacks, BS, OI, or
+    a sponsor's own domain coded like an SDTMIG one); its class where msc-interop knows none (a sponsor domain,
+    STUDY REFERENCE). The SDTMIG list holds no versions: without such a statement a domain on it is called
+    standard for a study of any SDTMIG version."""
+    mine, of_domain = stated.get(ds), stated.get(domain) if domain != ds else None
+    said = mine or of_domain or DatasetStated()
     known, _ = sdtm_class(domain)
-    cls = known or (class_name(stated.cls) if stated.cls and class_name(stated.cls) in sdtm_classes() else None)
-    structure = stated.structure or meta_structure or UNDESCRIBED
-    label, label_from = ((stated.label, "the label the package's define.xml gives it") if stated.label else
-                         (meta_label, "its SDTM label") if meta_label else
-                         (ds, "its name (neither msc-interop's metadata nor the package's define.xml gives a label)"))
-    return GroupDescription(structure, cls, meta_structure is not None or known is not None, label, label_from)
+    claimed = class_name(said.cls) if said.cls else ""
+    cls = known or (claimed if claimed in _tabulation_classes() else None)
+    notes = ()
+    if known and claimed and claimed != known:
+        notes = (f"define.xml: the package's define.xml gives {ds} def:Class \"{said.cls}\"; written as the SDTM "
+                 f"class of {domain}, {known} (SDTMIG domain list, mappings/sdtm_model.yaml)",)
+    standard = meta_structure is not None or (said.standard if said.standard is not None else known is not None)
+    if cls in ("TRIAL DESIGN", "STUDY REFERENCE"):
+        reference = "Yes"
+    else:
+        reference = said.reference if meta_structure is None and said.reference in ("Yes", "No") else "No"
+    if mine is not None and mine.label:
+        label, label_from = mine.label, "the label the package's define.xml gives it"
+    elif meta_label:
+        label, label_from = meta_label, "its SDTM label"
+    elif of_domain is not None and of_domain.label:
+        label = f"{of_domain.label} ({ds})"
+        label_from = f"the label the package's define.xml gives its domain {domain}, with its name"
+    else:
+        label, label_from = ds, "its name (neither msc-interop's metadata nor the package's define.xml gives a label)"
+    return GroupDescription(said.structure or meta_structure or UNDESCRIBED, cls, reference, standard, label,
+                            label_from, notes)
+
+
+def define_variables_unchecked(datasets: list[str]) -> str:
+    """The note for standard datasets whose variables are not marked def:IsNonStandard because msc-interop holds
+    no SDTMIG variable table of their domain (mappings/sdtmig_domains.yaml)."""
+    return (f"define.xml: msc-interop holds no SDTMIG variable table of {', '.join(datasets)}: no variable of "
+            f"{'it' if len(datasets) == 1 else 'them'} is marked def:IsNonStandard (a sponsor variable among them is "
+            f"not told apart; SUPP-- is where SDTMIG 8.4 puts one)")
+
+
+def _tabulation_classes() -> frozenset[str]:
+    """The def:Class names of an SDTM dataset (mappings/define_xml.yaml tabulation_classes)."""
+    return frozenset(mappings.load("define_xml")["tabulation_classes"])
 
 
 def package_versions(pkg: Package, ig_default: str, notes: list[str]) -> tuple[str, str]:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from msc_interop.sdtm.package_origins import SponsorDefine, SponsorItem, description_text, read_sponsor_define
+from msc_interop.sdtm.package_origins import SponsorDefine, SponsorItem, english_description, read_sponsor_define
 from msc_interop.study import as_text
 
 XPT_ATTRS = "msc_xpt"  # DataFrame.attrs key read_xpt fills: labels, label, lengths, encoding
@@ -63,12 +63,15 @@ def package_keys(lay: DatasetLayout | None, columns: Any) -> list[str]:
 
 @dataclass(frozen=True)
 class DatasetStated:
-    """What a package's define.xml says of one dataset (ItemGroupDef), "" where it says nothing: its label
-    (1.0 def:Label, 2.x Description), def:Structure and class (def:Class, an attribute to 2.0, an element in 2.1)."""
+    """What a package's define.xml says of one dataset (ItemGroupDef), "" / None where it says nothing: its label
+    (1.0 def:Label, 2.x Description in English), def:Structure, class (def:Class, an attribute to 2.0, an element
+    in 2.1), IsReferenceData, and whether it is a standard dataset (2.1: def:StandardOID, def:IsNonStandard)."""
 
     label: str = ""
     structure: str = ""
     cls: str = ""
+    reference: str = ""
+    standard: bool | None = None
 
 
 @dataclass
@@ -256,9 +259,10 @@ def as_package_states(df: pd.DataFrame, lay: DatasetLayout | None) -> pd.DataFra
 
 
 def datasets_stated(tree: Any, version: Any) -> dict[str, DatasetStated]:
-    """Dataset (ItemGroupDef Name, upper case) -> its label, structure and class as a define.xml (`tree`, of the
-    validate.define_versions `version` detected) states them. Why: a domain msc-interop has no metadata of (QS, SC,
-    IE, a sponsor's own) is described in the define.xml written for the package by what the package says of it."""
+    """Dataset (ItemGroupDef Name, upper case) -> its label, structure, class and standing as a define.xml (`tree`,
+    of the validate.define_versions `version` detected) states them. Why: a domain msc-interop has no metadata of
+    (QS, SC, IE, a sponsor's own) is described in the define.xml written for the package by what the package says
+    of it. A label in another language only is not taken (define.xml writes its labels as English)."""
     from msc_interop.validate.define_versions import stated_classes
 
     classes = {name.upper(): cls for name, cls in stated_classes(tree, version).items()}
@@ -267,9 +271,12 @@ def datasets_stated(tree: Any, version: Any) -> dict[str, DatasetStated]:
         name = (group.get("Name") or "").upper()
         if not name:
             continue
-        label = (group.get(version.def_tag("Label")) or description_text(group)).strip()
-        found = DatasetStated(label, (group.get(version.def_tag("Structure")) or "").strip(),
-                              classes.get(name, "").strip())
+        label = group.get(version.def_tag("Label")) or english_description(group)
+        standard = (False if group.get(version.def_tag("IsNonStandard")) == "Yes" else
+                    True if group.get(version.def_tag("StandardOID")) else None)
+        structure = " ".join((group.get(version.def_tag("Structure")) or "").split())
+        found = DatasetStated(" ".join(label.split()), structure, classes.get(name, "").strip(),
+                              group.get("IsReferenceData") or "", standard)
         if found != DatasetStated():
             out[name] = found
     return out

@@ -108,10 +108,22 @@ class SponsorDefine:
     values: dict[str, list[SponsorValue]] = field(default_factory=dict)
 
 
+def _english(text: etree._Element) -> bool:
+    """A TranslatedText in English: xml:lang absent (ODM: the default language), "en" or "en-..." (en-US)."""
+    lang = text.get(_XML_LANG, "en").strip().lower()
+    return lang == "en" or lang.startswith("en-")
+
+
 def _translations(el: etree._Element) -> tuple[list[etree._Element], etree._Element | None]:
     """The TranslatedTexts of an element's Description, and the one read: English, else the first."""
     texts = list(el.iterfind("{*}Description/{*}TranslatedText"))
-    return texts, next((t for t in texts if t.get(_XML_LANG, "en") == "en"), texts[0] if texts else None)
+    return texts, next((t for t in texts if _english(t)), texts[0] if texts else None)
+
+
+def english_description(el: etree._Element) -> str:
+    """The English TranslatedText of an element's Description, whole; "" when it has none in English."""
+    chosen = next((t for t in el.iterfind("{*}Description/{*}TranslatedText") if _english(t)), None)
+    return _all_text(chosen).strip() if chosen is not None else ""
 
 
 def description_text(el: etree._Element | None) -> str:

@@ -148,11 +148,6 @@ def class_name(text: str) -> str:
     return re.sub(r"[\s_-]+", " ", text.strip().upper())
 
 
-def sdtm_classes() -> frozenset[str]:
-    """The SDTM class names (mappings/sdtm_model.yaml), as class_name spells them."""
-    return frozenset(_model()["classes"])
-
-
 @functools.cache
 def _class_of_domain() -> dict[str, str]:
     return {d: cls for cls, domains in _model()["domains"].items() for d in domains}
