@@ -94,3 +94,25 @@ def test_the_notes_are_the_same_in_two_processes_and_by_partitions(records_copy,
         "subject 09: SV holds no unscheduled visit on 2010-06-01, yet record(s) of it were rejected (labs.csv "
         "row(s) 499)"]
     assert two.rejects.notes == whole.rejects.notes == parts.rejects.notes
+
+
+def test_a_record_whose_unscheduled_visit_could_not_be_numbered_gets_no_sv_note(records_copy, tmp_path,
+                                                                                monkeypatch):
+    """Subject 01's 100th unscheduled visit between Day 7 (3) and Year 1 (4), 2010-04-10 (labs.csv row 595), cannot
+    be numbered: its record is rejected with REJ-REC-016, which says why SV lacks that visit; no note repeats it.
+    Its ALT of 2010-04-11 (row 596, a unit not known) and subject 09's of 2010-05-02 (row 597) are rejected for
+    their unit: SV lacks their visits too, and a note says so for each."""
+    days = pd.date_range("2010-01-01", periods=100, freq="D").strftime("%Y-%m-%dT09:00")
+    labs = _labs(*[("01", "Unscheduled", d, "U/L") for d in days],
+                 ("01", "Unscheduled", "2010-04-11T09:00", "furlongs"),
+                 ("09", "Unscheduled", "2010-05-02T09:00", "furlongs"))
+    whole, parts, two = converted_three_ways(records_copy(labs=labs), tmp_path, monkeypatch)
+    rejected = _lab_rejects(whole.rejects)
+    assert rejected == {595: {"REJ-REC-016"}, 596: {"REJ-REC-010"}, 597: {"REJ-REC-010"}}
+    assert len(_unscheduled_dates(whole.study["SV"], "01")) == 99  # (2010-01-01 to 2010-04-09)
+    assert _sv_notes(whole.rejects) == [
+        "subject 01: SV holds no unscheduled visit on 2010-04-11, yet record(s) of it were rejected (labs.csv "
+        "row(s) 596), so SV was built without them; fix the record(s) and convert again",
+        "subject 09: SV holds no unscheduled visit on 2010-05-02, yet record(s) of it were rejected (labs.csv "
+        "row(s) 597), so SV was built without them; fix the record(s) and convert again"]
+    assert two.rejects.notes == whole.rejects.notes == parts.rejects.notes

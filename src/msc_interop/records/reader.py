@@ -72,6 +72,9 @@ class RawRecords:
     # records rejected before they became a row (a line of a value spanning lines, an ODM SubjectData not read), as
     # far as they could be read, with `_row`: sdtm/lost_records.py names the derivations made without them
     unparsed: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # the rows (`_row`) of each form rejected because their unscheduled visit cannot be numbered (REJ-REC-016,
+    # sdtm/unscheduled.py): that reject says why SV lacks the visit, so sdtm/lost_records.py does not say it again
+    unnumbered: dict[str, np.ndarray] = field(default_factory=dict)
 
     def reject_rows(self, form: str, mask: pd.Series, field_name: str, reason: str | pd.Series, *,
                     code: str) -> pd.DataFrame:

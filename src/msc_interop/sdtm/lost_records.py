@@ -7,7 +7,8 @@ infusion (the reference dates), every lab, vital-sign, ECG and findings record n
 first dose (a baseline flag: dated on or before it, or a date that cannot be read), every record of a planned
 visit that SV does not hold for the subject, and every record of an unscheduled visit with a complete date when SV
 holds no unscheduled visit of the subject on that date (one per subject and date: sdtm/unscheduled.py; one
-without a complete date could not be numbered anyway, its reject says so). They go to the reject report
+without a complete date could not be numbered anyway, and one rejected because its visit cannot be numbered,
+REJ-REC-016, is not named again: their rejects say so). They go to the reject report
 (RejectReport.unsourced / .unvisited) as summaries per subject and file (per subject, visit or date, and file),
 how many they are and their first rows
 (rejects.LostRows), whose notes are made once the whole study is read (derived_without.settle_derivations): each
@@ -66,7 +67,7 @@ def find_lost(records: RawRecords, meta: StudyMeta, dm: pd.DataFrame, sv: pd.Dat
             at = _unvisited(lost, file, ref, meta, sv)
             if at is not None:
                 unvisited.append(at)
-            off = _unscheduled(lost, FORM_DATES.get(form, ""), file, ref, sv)
+            off = _unscheduled(lost, FORM_DATES.get(form, ""), file, ref, sv, records.unnumbered.get(form))
             if off is not None:
                 unscheduled.append(off)
     if unvisited:  # (one summary of the forms' records: two forms of one ODM file may name one line)
@@ -150,15 +151,18 @@ def _unvisited(lost: pd.DataFrame, file: str, ref: pd.DataFrame, meta: StudyMeta
                          "VISIT": number.map(names).astype(str).to_numpy(), "file": file, ROW: rows[ROW].to_numpy()})
 
 
-def _unscheduled(lost: pd.DataFrame, date: str, file: str, ref: pd.DataFrame,
-                 sv: pd.DataFrame | None) -> pd.DataFrame | None:
+def _unscheduled(lost: pd.DataFrame, date: str, file: str, ref: pd.DataFrame, sv: pd.DataFrame | None,
+                 unnumbered: np.ndarray | None = None) -> pd.DataFrame | None:
     """The rejected records of a subject of DM at an unscheduled visit with a complete `date` (the form's date
     column, the one that numbers the visit) when `sv` holds no unscheduled visit of the subject whose SVSTDTC is
-    on that date: their subject, date (YYYY-MM-DD), file and row (None: none)."""
+    on that date: their subject, date (YYYY-MM-DD), file and row (None: none). Not those whose visit could not be
+    numbered (rows `unnumbered`, REJ-REC-016): their reject already says why SV lacks it."""
     if date not in lost.columns:
         return None
     marked = per_distinct(lambda u: pd.Series(is_unscheduled(u), index=u.index), lost[VISIT]).astype(bool)
     at = marked.to_numpy(dtype=bool) & is_in(lost[SUBJECT], ref.index.tolist())
+    if unnumbered is not None and len(unnumbered):
+        at &= ~np.isin(lost[ROW].to_numpy(), unnumbered)
     if not at.any():
         return None
     rows = lost[at]

@@ -18,7 +18,7 @@ import pandas as pd
 
 from msc_interop import dates, iso8601, mappings
 from msc_interop.distinct import column_codes, is_in, per_distinct, row_codes, sorted_positions, take_rows
-from msc_interop.records.reader import RawRecords
+from msc_interop.records.reader import ROW, RawRecords
 from msc_interop.sdtm.common import UNSCHEDULED, epoch_by_date, is_unscheduled, numbered_within_runs
 from msc_interop.sdtm.unscheduled_numbers import visit_numbers
 from msc_interop.study import StudyMeta
@@ -161,7 +161,8 @@ def _supp_renumbered(supp: pd.DataFrame, before: pd.DataFrame, after: pd.DataFra
 
 
 def _reject(records: RawRecords, refused: pd.DataFrame, dm: pd.DataFrame) -> None:
-    """Reject the records of each refused visit (a subject and date) from the forms they came from, with why."""
+    """Reject the records of each refused visit (a subject and date) from the forms they came from, with why; their
+    rows are kept in records.unnumbered (no note on SV's lack of the visit repeats the reject: lost_records.py)."""
     subjid = dm.set_index("USUBJID")["SUBJID"]
     why = pd.Series(refused["reason"].to_numpy(dtype=object),
                     index=pd.MultiIndex.from_arrays([subjid.reindex(refused["USUBJID"]).to_numpy(dtype=object),
@@ -179,4 +180,7 @@ def _reject(records: RawRecords, refused: pd.DataFrame, dm: pd.DataFrame) -> Non
         reason = pd.Series(why.reindex(pairs).to_numpy(dtype=object), index=dtc.index)
         hit = reason.notna().reindex(df.index, fill_value=False)
         if hit.any():
+            rows = df[ROW].to_numpy()[hit.to_numpy(dtype=bool)]
             records.reject_rows(form, hit, column, reason.reindex(df.index), code="REJ-REC-016")
+            had = records.unnumbered.get(form)
+            records.unnumbered[form] = rows if had is None else np.concatenate([had, rows])
