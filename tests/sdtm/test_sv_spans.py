@@ -16,33 +16,44 @@ from msc_interop.sdtm.sv import _Dated, _span_codes, visit_spans
 
 def _epoch_at_start(allv: pd.DataFrame, complete: pd.Series, order: list[str], texts: np.ndarray) -> pd.DataFrame:
     """Per subject and visit, by sorting the rows: EPOCH, the one at the start (SDTMIG 3.4 SV assumption 15a; the
-    rows with an EPOCH sorted by: empty EPOCH last, complete dates first and earliest first, a timed date of a day
-    the visit also has a date-only record of with a non-empty EPOCH counting as that date, partial ones latest
-    first, then the epoch's place in `order`, then the others by text); LAST, the last epoch in that order among
-    the rows at the same place as the first (EPOCH itself when it is empty: there was no choice); FROM, the first
-    row's date (the day's date for a day so counted) where it is not SVSTDTC's (None: it is, or EPOCH is empty)."""
+    rows with an EPOCH sorted by: empty EPOCH last, complete dates first and earliest first, a complete date/time
+    that begins with the (shorter) complete date/time of a row of its visit with a non-empty EPOCH counting as the
+    shortest such (a day holds its hours, an hour its minutes), partial ones latest first, then the epoch's place
+    in `order`, then the others by text); LAST, the last epoch in that order among the rows at the same place as
+    the first (EPOCH itself when it is empty: there was no choice); FROM, the first row's date (the containing
+    one's for a row so counted) where it is not SVSTDTC's (None: it is, or EPOCH is empty); TIE, where LAST is
+    another: every epoch at that place in that order, and whether a row there was so counted (FINER)."""
     keys = ["USUBJID", "VISITNUM"]
     text_of = pd.Series(texts[allv["DTC"].to_numpy()], index=allv.index, dtype=object)
-    day = text_of.str[:10].where(complete)
-    given = allv["EPOCH"].notna() & allv["EPOCH"].astype(str).str.strip().ne("")  # (a day of no epoch: no moment)
-    date_only = complete & text_of.str.len().eq(10) & given
-    undated_time = allv[keys].assign(day=day, d=date_only).groupby([*keys, "day"])["d"].transform("any")
+    given = allv["EPOCH"].notna() & allv["EPOCH"].astype(str).str.strip().ne("")  # (no epoch: contains nothing)
+    anchors = allv.loc[complete & given, keys].assign(a=text_of).drop_duplicates()
+    pairs = allv.loc[complete, keys].assign(t=text_of, i=lambda d: d.index).merge(anchors, on=keys)
+    pairs = pairs[np.array([t.startswith(a) for t, a in zip(pairs["t"], pairs["a"], strict=True)], dtype=bool)]
+    shortest = pairs.assign(n=pairs["a"].str.len()).sort_values(["i", "n"]).groupby("i").head(1).set_index("i")["a"]
     rank_of = {t: i for i, t in enumerate(texts)}
-    at = allv["DTC"].where(~(complete & undated_time.reindex(allv.index, fill_value=False)), day.map(rank_of))
+    at = allv["DTC"].copy()
+    at.loc[shortest.index] = shortest.map(rank_of).to_numpy()
     rows = allv.assign(at=at.astype(np.int64))[allv["EPOCH"].notna()].assign(complete=complete)
     text = rows["EPOCH"].astype(str).str.strip()
     rows = rows.assign(empty=text.eq(""), known=text.map({e: i for i, e in enumerate(order)}).fillna(len(order)),
                        text=text, raw=rows["EPOCH"].astype(str),
-                       when=np.where(rows["complete"], rows["at"], -rows["at"]))
+                       when=np.where(rows["complete"], rows["at"], -rows["at"]),
+                       contained=rows["complete"] & rows["at"].ne(rows["DTC"]))
     by = [*keys, "empty", "complete", "when", "known", "text", "raw"]  # (raw: " " and "" in a set order)
-    first = rows.sort_values(by, ascending=[True, True, True, False, True, True, True, True]).groupby(keys).head(1)
+    ordered = rows.sort_values(by, ascending=[True, True, True, False, True, True, True, True])
+    first = ordered.groupby(keys).head(1)
     last = rows.sort_values(by, ascending=[True, True, True, False, True, False, False, False]).groupby(keys).head(1)
     first, last = first.set_index(keys).sort_index(), last.set_index(keys).sort_index()
     ends = allv.assign(c=allv["DTC"].where(complete)).groupby(keys).agg(c=("c", "min"), p=("DTC", "max"))
     starts = ends["c"].fillna(ends["p"])  # (SVSTDTC: the earliest complete date, else the latest partial one)
     moved = ~first["empty"] & first["at"].ne(starts.reindex(first.index))
+    place = ["empty", "complete", "when"]
+    at_start = ordered.merge(first[place].reset_index(), on=[*keys, *place])
+    tie = at_start.groupby(keys, sort=True).agg(TIE=("raw", lambda e: list(dict.fromkeys(e))),
+                                                FINER=("contained", "any"))
+    tie = tie[~first["empty"] & (tie["TIE"].str.len() > 1)]
     return pd.DataFrame({"EPOCH": first["EPOCH"], "LAST": last["EPOCH"].where(~first["empty"], first["EPOCH"]),
-                         "FROM": first["at"].where(moved).astype(object)})
+                         "FROM": first["at"].where(moved).astype(object)}).join(tie)
 
 
 def _by_groupby(frames, order: list[str] | None = None):
@@ -75,7 +86,7 @@ def _by_groupby(frames, order: list[str] | None = None):
         sv[col] = pd.Series(np.where(np.isnan(at), None, texts[np.nan_to_num(at).astype(np.int64)]), dtype=object)
     for col in ("EPOCH", "LAST"):  # (no row with an EPOCH: None, as visit_spans gives it)
         sv[col] = sv[col].astype(object).where(sv[col].notna(), None)
-    return sv[[*keys, "VISIT", "EPOCH", "PARTIAL", "SVSTDTC", "SVENDTC", "LAST", "FROM"]]
+    return sv[[*keys, "VISIT", "EPOCH", "PARTIAL", "SVSTDTC", "SVENDTC", "LAST", "FROM", "TIE", "FINER"]]
 
 
 
@@ -89,8 +100,10 @@ def _parts(rng: np.random.Generator) -> list[tuple[pd.DataFrame, str]]:
         vis = np.array(["V1", "V2", None, "", "Unsched"], dtype=object)[rng.integers(0, 5, n)]
         ep = np.array(["SCREENING", "TREATMENT", None, np.nan, "", "FOLLOW-UP", " "],
                       dtype=object)[rng.integers(0, 7, n)]
+        # (times to the hour, minute and second: a less precise one contains the more precise ones it begins)
         dt = np.array(["2020-01-02", "2020-01", "2019-12-31T10:00", "", None, "2020", "2020-01-02T08:00",
-                       "2021-05-06", "2020-01-02T07:30", "2021-05-06T09:00"], dtype=object)[rng.integers(0, 10, n)]
+                       "2021-05-06", "2020-01-02T07:30", "2021-05-06T09:00", "2020-01-02T08", "2020-01-02T08:00:30",
+                       "2020-01-02T07:30:15", "2021-05-06T09:00:00"], dtype=object)[rng.integers(0, 14, n)]
         df = pd.DataFrame({"USUBJID": pd.Series(subj, dtype=object), "VISITNUM": vn,
                            "XXDTC": pd.Series(dt, dtype=object)})
         if rng.random() < 0.8:
@@ -117,11 +130,16 @@ def test_visit_spans_are_the_groupby_of_the_rows(seed: int) -> None:
         expected = expected.reset_index(drop=True)
         for c in ("USUBJID", "PARTIAL", "VISIT", "EPOCH"):  # (pandas infers str for these; SV holds objects)
             expected[c] = expected[c].astype(object)
-        pd.testing.assert_frame_equal(got, expected.drop(columns=["LAST", "FROM"]), check_index_type=False)
+        pd.testing.assert_frame_equal(got, expected.drop(columns=["LAST", "FROM", "TIE", "FINER"]),
+                                      check_index_type=False)
         spans = _span_codes(parts, order)  # what the notes of build_sv read: the tie's other end, the date moved to
         last = [None if np.isnan(c) else spans.epochs[int(c)] for c in spans.epoch_last]
         moved = [None if np.isnan(c) else spans.texts[int(c)] for c in spans.epoch_from]
         assert last == expected["LAST"].tolist() and moved == expected["FROM"].tolist()
+        ties = {v: [spans.epochs[c] for c in spans.tie_epoch[spans.tie_visit == v]] for v in set(spans.tie_visit)}
+        tied = expected["TIE"].notna()
+        assert ties == dict(zip(np.flatnonzero(tied).tolist(), expected["TIE"][tied], strict=True))
+        assert np.flatnonzero(spans.finer).tolist() == np.flatnonzero(tied & expected["FINER"].eq(True)).tolist()
 
 
 def test_a_visit_by_hand() -> None:
@@ -399,7 +417,6 @@ def test_moments_look_up_only_the_timed_rows_of_a_date_only_day(monkeypatch: pyt
 
     key = np.array([0, 0, 1, 1, 1, 2, 2], dtype=np.int64)
     rank = np.array([0, 1, 1, 3, 2, 4, 5], dtype=np.int64)
-    day = np.array([-1, 0, 0, 2, -1, -1, 4], dtype=np.int64)
     date_only = np.array([True, False, False, False, True, False, False])
     asked: list[int] = []
     isin = np.isin
@@ -409,9 +426,11 @@ def test_moments_look_up_only_the_timed_rows_of_a_date_only_day(monkeypatch: pyt
         return isin(element, test_elements)
 
     monkeypatch.setattr(np, "isin", spy)
-    assert sv._moments(key, rank, day, date_only, 6).tolist() == [0, 0, 1, 2, 2, 4, 5]
+    within = [np.array([-1, 0, -1, 2, -1, 4], dtype=np.int64)]  # (each text's day; the rows' codes: their ranks)
+    assert sv._moments(key, rank, rank, within, date_only, 6).tolist() == [0, 0, 1, 2, 2, 4, 5]
     assert asked == [3]
-    assert sv._moments(key, rank, day, np.zeros(7, dtype=bool), 6).tolist() == rank.tolist() and asked == [3]
+    assert sv._moments(key, rank, rank, within, np.zeros(7, dtype=bool), 6).tolist() == rank.tolist()
+    assert asked == [3]
 
 
 def test_no_date_only_text_skips_the_days_of_the_texts(monkeypatch: pytest.MonkeyPatch) -> None:

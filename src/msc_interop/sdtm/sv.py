@@ -9,18 +9,24 @@ EPOCH of such a visit: SDTMIG 3.4 section 5.5, SV assumption 15a: "If TAETORD an
 values must be those at the start of the visit". So it is the EPOCH of the visit's records at SVSTDTC (its
 earliest complete date/time; without one, the latest partial date SVSTDTC takes), whatever order the datasets
 and their rows come in: an unscheduled visit whose pre-dose sample at 08:00 is SCREENING and whose infusion at
-10:00 is TREATMENT started in SCREENING. A record dated without a time cannot be put before or after the timed
-ones of its day (an infusion's EXSTDTC 2020-01-05 sorts before a pre-dose sample's 2020-01-05T08:00 as text only),
-so a visit's records of a day one of them is dated without a time, with an EPOCH, are all at one moment: the
-start, when it is the start day (SVSTDTC is still that date). One with an empty EPOCH tells nothing of the epoch:
-it leaves the times of the day's records to order them (else it would make a tie of them, the epochs' order
-deciding instead of the times). Two cases need a choice, each named in a note of the run (subject and
-visit) worded by the rule applied: records at the start in different epochs (a date/time on the boundary itself,
-or a day with a record without a time) give the earlier epoch in the study's order (the schedule's epochs by
-their first visit, then the others by name), as the visit began before it crossed into the next one; no record
-at the start giving an EPOCH (an empty one: its epoch unknown) gives the EPOCH of the next records that give one
-in the order SVSTDTC is taken by (complete dates earliest first, then partial ones latest first), rather than
-none. Records with an empty EPOCH are used only when no record of the visit gives one (SV's EPOCH then empty too).
+10:00 is TREATMENT started in SCREENING. A date or time less precise than another contains it: a record dated
+without a time cannot be put before or after the timed ones of its day (an infusion's EXSTDTC 2020-01-05 sorts
+before a pre-dose sample's 2020-01-05T08:00 as text only), nor one timed to the hour (2020-01-05T08: any minute of
+it) before or after 2020-01-05T08:30, nor 08:30 before or after 08:30:15. So the records of a visit that the
+date/time of one of its records with an EPOCH contains (right-truncated ISO 8601: it begins theirs) are at that
+record's moment, the least precise such record's (a day holds its hours): the start, when it is the start
+(SVSTDTC is still the earliest as text, that less precise date or time, which holds the start: 2020-01-05 for a
+day's records, 2020-01-05T08 for records at 08 and 08:30). Times that can be ordered still are (09 is after
+08:30, 08:15 before 08:30). One with an empty EPOCH tells nothing of the epoch: it leaves the times of the records
+it contains to order them (else it would make a tie of them, the epochs' order deciding instead of the times). Two
+cases need a choice, each named in a note of the run (subject and visit) worded by the rule applied: records at
+the start in different epochs (a date/time on the boundary itself, or a record less precise than the others) give
+the earliest epoch in the study's order (the schedule's epochs by their first visit, then the others by name), as
+the visit began before it crossed into the next one, the note naming every epoch at the start in that order; no
+record at the start giving an EPOCH (an empty one: its epoch unknown) gives the EPOCH of the next records that
+give one in the order SVSTDTC is taken by (complete dates earliest first, then partial ones latest first), rather
+than none. Records with an empty EPOCH are used only when no record of the visit gives one (SV's EPOCH then empty
+too).
 """
 
 from __future__ import annotations
@@ -74,8 +80,11 @@ class _Spans:
     none), and the latest, earliest complete and latest complete date (into the sorted `texts`; NaN: none).
     `epoch_last`: the last, in the epochs' order, of the EPOCHs of the records at the start (another than `epoch`
     when they disagree; `epoch` when only empty ones were given); `epoch_from`: the date (into `texts`) of the
-    record `epoch` was taken from (of a day with a record without a time: that date), when no record at the start
-    gave one (NaN otherwise)."""
+    record `epoch` was taken from (of records a less precise one contains: that one's), when no record at the start
+    gave one (NaN otherwise). Of the visits whose EPOCH was a tie (`epoch_last` another): `tie_visit` and
+    `tie_epoch`, every epoch (into `epochs`) of the records it was taken from, sorted by visit (an index of the
+    spans) and the epochs' order; `finer`, per visit, whether those records hold one more precise than their
+    moment's date/time (so they are at one moment because a less precise one contains it)."""
 
     subject: np.ndarray
     subjects: np.ndarray
@@ -90,6 +99,9 @@ class _Spans:
     texts: np.ndarray
     epoch_last: np.ndarray
     epoch_from: np.ndarray
+    tie_visit: np.ndarray
+    tie_epoch: np.ndarray
+    finer: np.ndarray
 
 
 _NONE = np.iinfo(np.int64).max  # the score of a row without an EPOCH (min skips it unless every row is one)
@@ -109,25 +121,49 @@ def _epoch_ranks(epochs: np.ndarray, order: list[str]) -> tuple[np.ndarray, np.n
     return ranks, values.isna().to_numpy(), text.eq("").to_numpy()
 
 
-def _moments(key: np.ndarray, rank: np.ndarray, day: np.ndarray, date_only: np.ndarray, n_texts: int
-             ) -> np.ndarray:
+def _containers(text: pd.Series, complete: np.ndarray, sorted_texts: Any) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Per distinct text (`text`; `complete`: a complete date), whether it may contain others (a date/time less
+    precise than another: its length is that of a complete text while a longer one exists), and, per such length
+    from the shortest, each text's beginning of that length as a rank among `sorted_texts` (-1: no text is that
+    beginning, or the text is not longer). Right-truncated ISO 8601: 2020-01-05 begins the times of its day,
+    2020-01-05T08 the minutes of that hour, 08:30 its seconds. Complete texts of one length (a study timed to the
+    minute throughout): none, and no text is cut (a million distinct times)."""
+    length = text.str.len().to_numpy()
+    lengths = np.unique(length[complete])[:-1]
+    coarse = complete & np.isin(length, lengths)
+    index = pd.Index(sorted_texts)
+    within = []
+    for n in lengths.tolist():
+        longer = np.flatnonzero(complete & (length > n))
+        at = np.full(len(text), -1, dtype=np.int64)
+        at[longer] = index.get_indexer(text.iloc[longer].str[:n])
+        within.append(at)
+    return coarse, within
+
+
+def _moments(key: np.ndarray, rank: np.ndarray, dtc: np.ndarray, within: list[np.ndarray], anchor: np.ndarray,
+             n_texts: int) -> np.ndarray:
     """Each row's moment within its visit (`key`), as a rank among the texts: its date's (`rank`), except that a
-    timed date of a day the visit has a record of without a time that gives an EPOCH (`date_only`: the caller
-    leaves out those with an empty one, which could only make the day's timed records a tie of no use) is that
-    date's (`day`): such a record cannot be put before or after the day's timed ones, so they are all at one
-    moment. Column-wise: the timed rows whose day is one of the date-only texts (a boolean per text), then the
-    (visit, day) pairs of the records without a time looked up for those (np.isin)."""
-    if not date_only.any():
+    date/time a less precise one of a record of its visit that gives an EPOCH (`anchor`: the caller leaves out
+    those with an empty one, which could only make the records it contains a tie of no use) contains is that
+    one's, the least precise such (`within`: _containers' beginnings of each distinct text, `dtc` the rows' codes
+    into them): it cannot be put before or after the records it contains, so they are all at one moment.
+    Column-wise: per length, the rows whose beginning is the text of an anchor (a boolean per text), then the
+    (visit, beginning) pairs of the anchors looked up for those (np.isin); the shortest length last, so it wins."""
+    if not within or not anchor.any():
         return rank
-    is_day = np.zeros(n_texts + 1, dtype=bool)  # (the last one stays False: a `day` of -1, no such day, reads it)
-    is_day[rank[date_only]] = True
-    timed = np.flatnonzero(is_day[day])
-    if not len(timed):
-        return rank
-    days = np.unique(key[date_only] * n_texts + rank[date_only])
-    hit = timed[np.isin(key[timed] * n_texts + day[timed], days)]
-    moment = rank.copy()
-    moment[hit] = day[hit]
+    is_anchor = np.zeros(n_texts + 1, dtype=bool)  # (the last one stays False: a beginning of -1, none, reads it)
+    is_anchor[rank[anchor]] = True
+    pairs = np.unique(key[anchor] * n_texts + rank[anchor])
+    moment = rank
+    for at in reversed(within):
+        rows = np.flatnonzero(is_anchor[at][dtc])
+        if not len(rows):
+            continue
+        begins = at[dtc[rows]]
+        hit = np.isin(key[rows] * n_texts + begins, pairs)
+        moment = moment.copy() if moment is rank else moment
+        moment[rows[hit]] = begins[hit]
     return moment
 
 
@@ -145,10 +181,7 @@ def _span_codes(parts: list[_Dated], epoch_order: list[str] | None = None) -> _S
     present_u = text.ne("").to_numpy()
     complete_u = text.str.match(iso8601.COMPLETE_DATE).astype(bool).to_numpy()
     rank_u, sorted_texts = pd.factorize(text, sort=True)  # ISO 8601 sorts as text: the rank orders the dates
-    date_only_u = complete_u & text.str.len().eq(10).to_numpy()
-    # a timed date's day, as a rank among the texts (-1: no text is that day's date alone; all -1 without one)
-    day_u = (np.where(complete_u & ~date_only_u, pd.Index(sorted_texts).get_indexer(text.str[:10]), -1)
-             if date_only_u.any() else np.full(len(text), -1, dtype=np.int64))
+    coarse_u, within_u = _containers(text, complete_u, sorted_texts)  # (a less precise date/time contains others)
     visitnums = visitnums.astype("float64")
     keep = present_u[dtc] & ~np.isnan(visitnums)[visitnum]
     if not keep.any():
@@ -162,12 +195,13 @@ def _span_codes(parts: list[_Dated], epoch_order: list[str] | None = None) -> _S
     row_rank = rank_u[dtc].astype(np.int64)
     rank = row_rank.astype("float64")
     # the EPOCH at the start as the min of one integer per row, no sort of the rows: its date's place (complete
-    # dates earliest first, a day with a record dated without a time that gives an EPOCH as one moment; then
-    # partial ones latest first, as SVSTDTC takes them; an empty EPOCH after every given one), then the epoch's
-    # place in the study's order (reversed in `last`: the other end of a tie)
+    # dates earliest first, the records a less precise date/time of one that gives an EPOCH contains at its
+    # moment; then partial ones latest first, as SVSTDTC takes them; an empty EPOCH after every given one), then
+    # the epoch's place in the study's order (reversed in `last`: the other end of a tie)
     n_texts, n_epochs = len(sorted_texts), len(epochs)
     epoch_rank_u, null_u, empty_u = _epoch_ranks(np.asarray(epochs, dtype=object), epoch_order or [])
-    moment = _moments(key, row_rank, day_u[dtc], date_only_u[dtc] & ~empty_u[epoch], n_texts)
+    moment = (_moments(key, row_rank, dtc, within_u, coarse_u[dtc] & ~empty_u[epoch], n_texts) if within_u
+              else row_rank)
     place = np.where(complete_u[dtc], moment, 2 * n_texts - 1 - row_rank) + np.where(empty_u[epoch], 2 * n_texts, 0)
     first = np.where(null_u[epoch], _NONE, place * n_epochs + epoch_rank_u[epoch])
     last = np.where(null_u[epoch], _NONE, place * n_epochs + (n_epochs - 1 - epoch_rank_u[epoch]))
@@ -191,17 +225,40 @@ def _span_codes(parts: list[_Dated], epoch_order: list[str] | None = None) -> _S
     epoch_last = np.where(given & (where < 2 * n_texts),
                           code_of_rank[n_epochs - 1 - np.where(given, last_g, 0) % n_epochs], epoch_g)
     # the date the EPOCH was taken from, where it is not the start's (SVSTDTC: the earliest complete date, else
-    # the latest partial one; a day with a record without a time: that date, so the day's records are at it);
+    # the latest partial one; records a less precise date/time contains: that one's, so they are at it);
     # none when only empty EPOCHs were given
     taken = np.where(where < n_texts, where, 2 * n_texts - 1 - where)
     start_g, partial_g = g["start"].to_numpy(), g["partial"].to_numpy()
     starts = np.where(np.isnan(start_g), partial_g, np.nan_to_num(start_g))
     epoch_from = np.where(given & (where < 2 * n_texts) & (taken != starts), taken, np.nan)
+    tie = given & (where < 2 * n_texts) & (at % n_epochs != n_epochs - 1 - np.where(given, last_g, 0) % n_epochs)
+    ties = _ties(tie, where, keys, key, first, n_epochs, (moment, row_rank, complete_u, dtc))
     return _Spans(keys // len(visit_order), np.asarray(subject_order, dtype=object),
                   np.asarray(visit_order, dtype="float64")[keys % len(visit_order)],
                   g["visit"].to_numpy(), np.asarray(visits, dtype=object), epoch_g,
                   np.asarray(epochs, dtype=object), partial_g.astype(np.int64), start_g,
-                  g["end"].to_numpy(), np.asarray(sorted_texts, dtype=object), epoch_last, epoch_from)
+                  g["end"].to_numpy(), np.asarray(sorted_texts, dtype=object), epoch_last, epoch_from,
+                  ties[0], code_of_rank[ties[1]], ties[2])
+
+
+def _ties(tie: np.ndarray, where: np.ndarray, keys: np.ndarray, key: np.ndarray, first: np.ndarray, n_epochs: int,
+          moments: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Of the visits whose EPOCH was a tie (`tie`, per visit; `where`: the place of the records it was taken from;
+    `keys`: the visits' keys, sorted), every epoch of those records (each row's `first`: its place and epoch rank)
+    as (visit, epoch rank) pairs sorted by both, and per visit whether one of them is at a less precise one's
+    moment (`moments`: each row's moment and its date's rank, whether each text is complete, each row's text).
+    The rows of those visits only (np.isin on a few keys): none without a tie."""
+    finer = np.zeros(len(tie), dtype=bool)
+    if not tie.any():
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), finer
+    rows = np.flatnonzero(np.isin(key, keys[tie]))
+    visit = np.searchsorted(keys, key[rows])
+    at = first[rows] // n_epochs == where[visit]  # (a row without an EPOCH: _NONE, at no place a tie is)
+    rows, visit = rows[at], visit[at]
+    pairs = np.unique(visit * n_epochs + first[rows] % n_epochs)
+    moment, rank, complete, dtc = moments
+    finer[visit[complete[dtc[rows]] & (moment[rows] != rank[rows])]] = True
+    return pairs // n_epochs, pairs % n_epochs, finer
 
 
 def _text_of(values: np.ndarray, of: np.ndarray) -> np.ndarray:
@@ -305,8 +362,10 @@ def _epoch_notes(spans: _Spans, sv: pd.DataFrame, unplanned: np.ndarray, dm: pd.
         name = f"{row['VISIT']} " if isinstance(row["VISIT"], str) and row["VISIT"] else ""
         visit = f"visit {name}(VISITNUM {row['VISITNUM']:g}) starting {row['SVSTDTC']}"
         epoch = str(row["EPOCH"])
-        other = str(spans.epochs[int(spans.epoch_last[i])]) if tie[i] else ""
-        differ = f"in different epochs ({epoch}, {other}): SV's EPOCH is {epoch}, {_tie_rule(epoch, other, order)}"
+        lo, hi = np.searchsorted(spans.tie_visit, [i, i + 1])  # (every epoch of the tie, in the rule's order)
+        others = [str(spans.epochs[c]) for c in spans.tie_epoch[lo:hi]][1:]
+        differ = (f"in different epochs ({', '.join([epoch, *others])}): SV's EPOCH is {epoch}, "
+                  f"{_tie_rule(epoch, others, order)}")
         if later[i]:
             taken = str(spans.texts[int(spans.epoch_from[i])])
             if _complete(taken):
@@ -320,6 +379,10 @@ def _epoch_notes(spans: _Spans, sv: pd.DataFrame, unplanned: np.ndarray, dm: pd.
         elif _date_only(str(row["SVSTDTC"])):
             why = ("its records of the start day, one of them dated without a time (so it cannot be put before or "
                    f"after the others: all are at the start), are {differ}")
+        elif spans.finer[i]:
+            unit = _unit(str(row["SVSTDTC"]))
+            why = (f"its records of the start {unit}, one of them timed to the {unit} only (so it cannot be put "
+                   f"before or after the others: all are at the start), are {differ}")
         else:
             why = f"its records at the start are {differ}"
         out[(subject, float(row["VISITNUM"]))] = (f"subject {subject}: {visit}: {why} (SDTMIG 3.4 SV assumption "
@@ -328,14 +391,25 @@ def _epoch_notes(spans: _Spans, sv: pd.DataFrame, unplanned: np.ndarray, dm: pd.
     return out
 
 
-def _tie_rule(chosen: str, other: str, order: list[str]) -> str:
-    """Why `chosen` beat `other` at a visit's start: _epoch_ranks' order, as it applied to these two."""
+def _tie_rule(chosen: str, others: list[str], order: list[str]) -> str:
+    """Why `chosen` beat `others` at a visit's start: _epoch_ranks' order, as it applied to these."""
     known = set(order)
-    if chosen.strip() in known and other.strip() in known:
-        return "the earlier in study.yaml's visit schedule (each epoch's place: its first planned visit)"
-    if chosen.strip() in known:
-        return f"the one study.yaml's visit schedule names ({other} is not among its epochs)"
-    return "the first by name, as neither is an epoch of study.yaml's visit schedule"
+    if chosen.strip() not in known:  # (the schedule's epochs rank first: none of the others is one either)
+        which = "neither" if len(others) == 1 else "none"
+        return f"the first by name, as {which} is an epoch of study.yaml's visit schedule"
+    unknown = [o for o in others if o.strip() not in known]
+    not_among = f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not among its epochs"
+    if len(unknown) == len(others):
+        return f"the one study.yaml's visit schedule names ({not_among})"
+    place = "each epoch's place: its first planned visit" + (f"; {not_among}" if unknown else "")
+    return f"the {'earlier' if len(others) == 1 else 'earliest'} in study.yaml's visit schedule ({place})"
+
+
+def _unit(text: str) -> str:
+    """What a date/time with a time is known to (2020-01-05T08: the hour; 08:30:15.5: the 0.1 second)."""
+    if len(text) > 20:
+        return f"{10.0 ** (20 - len(text)):g} second"
+    return {13: "hour", 16: "minute", 19: "second"}.get(len(text), "time given")
 
 
 def _complete(text: str) -> bool:
