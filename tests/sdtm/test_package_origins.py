@@ -199,3 +199,28 @@ def test_define_20_origin_types_become_21_types(tmp_path: Path) -> None:
     assert stdtc.find(f"{DEF}Origin") is None
     assert _by_oid(root, f"{DEF}CommentDef", stdtc.get(f"{DEF}CommentOID")).findtext(TEXT) == (
         "Origin Type in the package's define.xml: Lookup")
+
+
+def test_a_description_given_only_in_another_language_keeps_that_language(tmp_path: Path) -> None:
+    """ODM 1.3.2 TranslatedText xml:lang states the text's language: a comment the package gives only in French
+    and a method only in German are written under their own language, not as English; an English one of several
+    (en-US beside ja) is the one taken."""
+    define = (_DEFINE_21
+              .replace('<TranslatedText xml:lang="en">Coded with MedDRA 26.0.</TranslatedText>',
+                       '<TranslatedText xml:lang="fr">Codé avec MedDRA 26.0.</TranslatedText>')
+              .replace('<TranslatedText xml:lang="en">Date - RFSTDTC + 1 if on or after RFSTDTC.</TranslatedText>',
+                       '<TranslatedText xml:lang="de">Datum - RFSTDTC + 1.</TranslatedText>')
+              .replace('<def:Origin Type="Assigned" Source="Sponsor"/>',
+                       '<def:Origin Type="Assigned" Source="Sponsor"><Description>'
+                       '<TranslatedText xml:lang="ja">スポンサー</TranslatedText>'
+                       '<TranslatedText xml:lang="en-US">Assigned by the sponsor</TranslatedText>'
+                       '</Description></def:Origin>'))
+    root = _package(tmp_path, define)
+    lang = "{http://www.w3.org/XML/1998/namespace}lang"
+    comment = _by_oid(root, f"{DEF}CommentDef", _item(root, "IT.AE.AEDECOD").get(f"{DEF}CommentOID"))
+    text = comment.find(TEXT)
+    assert (text.text, text.get(lang)) == ("Codé avec MedDRA 26.0.", "fr")
+    method = _by_oid(root, f"{ODM}MethodDef", _ref(root, "AE", "AESTDY").get("MethodOID"))
+    assert (method.findtext(TEXT), method.find(TEXT).get(lang)) == ("Datum - RFSTDTC + 1.", "de")
+    origin = _item(root, "IT.AE.AEDECOD").find(f"{DEF}Origin").find(TEXT)
+    assert (origin.text, origin.get(lang)) == ("Assigned by the sponsor", "en-US")

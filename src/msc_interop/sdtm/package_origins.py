@@ -126,10 +126,25 @@ def english_description(el: etree._Element) -> str:
     return _all_text(chosen).strip() if chosen is not None else ""
 
 
+class Translated(str):
+    """A description's text read from a package's define.xml, with the language its TranslatedText states
+    (`lang`; "en" when it states none): written back under that language (_describe), so that a description the
+    package gives only in another language is not passed off as English."""
+
+    lang: str = "en"
+
+    def __new__(cls, text: str, lang: str = "en") -> Translated:
+        out = super().__new__(cls, text)
+        out.lang = lang
+        return out
+
+
 def description_text(el: etree._Element | None) -> str:
-    """The (English, else first) TranslatedText of an element's Description."""
+    """The (English, else first) TranslatedText of an element's Description, as Translated (its language kept)."""
     chosen = _translations(el)[1] if el is not None else None
-    return _all_text(chosen).strip() if chosen is not None else ""
+    if chosen is None:
+        return ""
+    return Translated(_all_text(chosen).strip(), (chosen.get(_XML_LANG) or "en").strip() or "en")
 
 
 def _all_text(el: etree._Element) -> str:
@@ -335,7 +350,7 @@ def _comment(el: etree._Element, read: _Read, notes: list[str], own_oid: str) ->
     texts = [c for c in [stated, (attrs.get("Comment") or "").strip(), *notes] if c]
     if not texts and not documents:
         return None
-    text = " ".join(texts)
+    text = texts[0] if len(texts) == 1 else " ".join(texts)  # (one: as read, its language kept: Translated)
     return (attrs["CommentOID"] if text == stated else own_oid), text, documents
 
 
@@ -517,5 +532,6 @@ class SponsorWriter:
 
 
 def _describe(parent: etree._Element, text: str, odm: str) -> None:
+    """A Description of `text` in its language (Translated: the package's; any other text: English)."""
     d = etree.SubElement(parent, f"{{{odm}}}Description")
-    etree.SubElement(d, f"{{{odm}}}TranslatedText", {_XML_LANG: "en"}).text = text
+    etree.SubElement(d, f"{{{odm}}}TranslatedText", {_XML_LANG: getattr(text, "lang", "en")}).text = str(text)
