@@ -4,6 +4,7 @@ and stays valid Define-XML 2.1."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from lxml import etree
@@ -224,3 +225,24 @@ def test_a_description_given_only_in_another_language_keeps_that_language(tmp_pa
     assert (method.findtext(TEXT), method.find(TEXT).get(lang)) == ("Datum - RFSTDTC + 1.", "de")
     origin = _item(root, "IT.AE.AEDECOD").find(f"{DEF}Origin").find(TEXT)
     assert (origin.text, origin.get(lang)) == ("Assigned by the sponsor", "en-US")
+
+
+def test_a_method_type_define_xml_21_does_not_have_is_mended_and_noted(tmp_path: Path) -> None:
+    """MethodDef Type is required (Define-XML 2.0, 2.1) and one of Computation, Imputation, Transpose, Other in 2.1
+    (define-enumerations.xsd MethodType): a package's method without one is written as Computation, one in other
+    case as the 2.1 spelling, an unknown one as Other, each named in a note; the define.xml passes the XSD."""
+    define = _DEFINE_21.replace('<MethodDef OID="MT.DAYCALC" Name="Algorithm to derive DAYCALC" Type="Computation">',
+                                '<MethodDef OID="MT.DAYCALC" Name="Algorithm to derive DAYCALC">')
+    (tmp_path / "none").mkdir()
+    root = _package(tmp_path / "none", define)
+    assert _by_oid(root, f"{ODM}MethodDef", "MT.DAYCALC").get("Type") == "Computation"
+    for stated, written in (("imputation", "Imputation"), ("Algorithm", "Other")):
+        folder = tmp_path / stated
+        folder.mkdir()
+        root = _package(folder, _DEFINE_21.replace('Type="Computation">', f'Type="{stated}">'))
+        assert _by_oid(root, f"{ODM}MethodDef", "MT.DAYCALC").get("Type") == written
+    notes = json.loads((tmp_path / "none" / "out" / "rejects.json").read_text())["notes"]
+    assert ("define.xml: MethodDef MT.DAYCALC of the package's define.xml has no Type (Define-XML requires one): "
+            "written as Computation") in notes
+    notes = json.loads((tmp_path / "Algorithm" / "out" / "rejects.json").read_text())["notes"]
+    assert any("has Type 'Algorithm', which Define-XML 2.1 does not have" in n for n in notes)

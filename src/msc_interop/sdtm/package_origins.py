@@ -63,6 +63,7 @@ class Method:
     oid: str
     name: str
     type: str
+    type_said: str  # "" or what a note says of the Type written (none stated, another spelling)
     text: str
     documents: Documents = ()
     expressions: tuple[tuple[str | None, str], ...] = ()
@@ -187,8 +188,23 @@ def _method(m: etree._Element) -> Method:
                    if isinstance(c.tag, str)]
         unread += [f"processing instruction <?{c.target} {c.text or ''}?> inside FormalExpression Context="
                    f"{f.get('Context')!r}" for c in f if isinstance(c, etree._ProcessingInstruction)]
-    return Method(oid, m.get("Name") or oid, m.get("Type") or "Computation", description_text(m), _documents(m),
+    return Method(oid, m.get("Name") or oid, *_method_type(m.get("Type")), description_text(m), _documents(m),
                   tuple(expressions), tuple(aliases.items()), tuple(unread))
+
+
+def _method_type(stated: str | None) -> tuple[str, str]:
+    """(the Define-XML 2.1 Type written, "" or what a note says of it) of a MethodDef Type as stated: a Type the
+    2.1 enumeration does not hold would make the define.xml fail its XSD (mappings/define_xml.yaml
+    method_types_2_1)."""
+    types = mappings.load("define_xml")["method_types_2_1"]
+    if stated is None or not stated.strip():
+        return "Computation", "no Type (Define-XML requires one): written as Computation"
+    same = next((t for t in types if t.lower() == stated.strip().lower()), None)
+    if same == stated:
+        return same, ""
+    if same is not None:
+        return same, f"Type {stated!r}: written as {same}"
+    return "Other", f"Type {stated!r}, which Define-XML 2.1 does not have ({', '.join(types)}): written as Other"
 
 
 def _origins_1_0() -> list[tuple[re.Pattern[str], str, str | None, bool]]:
@@ -246,7 +262,7 @@ class _Read:
         self.methods = {m.get("OID"): _method(m) for m in root.iter("{*}MethodDef")}
         for m in root.iter("{*}ComputationMethod"):  # Define-XML 1.0: the text is the method
             oid = m.get("OID") or ""
-            self.methods[oid] = Method(oid, oid, "Computation", " ".join(_all_text(m).split()))
+            self.methods[oid] = Method(oid, oid, "Computation", "", " ".join(_all_text(m).split()))
         self.comments = {c.get("OID"): (description_text(c), _documents(c)) for c in root.iter("{*}CommentDef")}
         self.defs = {d.get("OID"): d for d in root.iter("{*}ItemDef")}
         self.leaf_ids = {leaf.get("ID") for leaf in root.iter("{*}leaf")}
@@ -512,6 +528,8 @@ class SponsorWriter:
             for context, name in m.aliases:
                 etree.SubElement(el, f"{{{odm}}}Alias", {"Context": context, "Name": name})
             self._document_refs(el, m.documents, oid, ns[1])
+            if m.type_said:
+                self.notes.append(f"define.xml: MethodDef {oid} of the package's define.xml has {m.type_said}")
             if m.unread:
                 self.notes.append(f"define.xml: MethodDef {oid} of the package's define.xml has "
                                   f"{'; '.join(m.unread)}, which define.xml does not carry (it writes the "
