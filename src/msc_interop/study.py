@@ -106,6 +106,7 @@ class Study:
             self.datasets[name] = conform(name, datasets[name])
         self.carried = dict(carried or {})
         self.sources: dict[str, str] = {}  # dataset -> the file it was read from (SDTM input), for messages
+        self.reading_notes: list[str] = []  # what reading the input found worth saying (a dataset in two formats)
         # non-ASCII text value -> (file, row, field) of the study record it came from (records input), so that
         # a writer's note about the value names the record, not only the dataset row
         self.text_origins: dict[str, tuple[str, int, str]] = {}

@@ -78,11 +78,16 @@ def test_same_study_same_bytes_in_every_format(study: Study, tmp_path: Path) -> 
 
 def test_folder_reader_prefers_json_then_ndjson_then_xpt_then_csv(study: Study, tmp_path: Path) -> None:
     write_study(study, tmp_path, list(FORMATS), created=CREATED)
-    # spoil every lower-preference file: the reader must not touch them
-    for suffix in (".ndjson", ".xpt", ".csv"):
+    # spoil every lower-preference file: the data are read from the JSON, the others only counted (a copy that
+    # cannot be read is named, not fatal: test_dataset_in_two_formats.py for copies that differ)
+    for suffix in (".ndjson", ".xpt"):
         for p in tmp_path.glob(f"*{suffix}"):
             p.write_bytes(b"spoiled")
-    _assert_same_data(study, read_sdtm(tmp_path))
+    for p in tmp_path.glob("*.csv"):  # ("spoiled" is a CSV of no records: copies that differ, refused)
+        p.unlink()
+    again = read_sdtm(tmp_path)
+    _assert_same_data(study, again)
+    assert "AE from ae.json; ae.ndjson could not be read to count its records" in again.reading_notes[0]
     for p in tmp_path.glob("*.json"):
         p.unlink()
     with pytest.raises(InputError, match=r"\.ndjson"):

@@ -55,7 +55,8 @@ def load_study(path: str | Path, odm_map: str | Path | None = None) -> tuple[Stu
 
     if folder is not None and is_adam_folder(folder):  # ADaM (to-adam output): its SDTM predecessors
         return study_from_adam(folder), RejectReport(notes=read_notes(folder))
-    return read_sdtm(folder), RejectReport(notes=listed_files(folder, SDTM_SUFFIXES)[1])
+    study = read_sdtm(folder)
+    return study, RejectReport(notes=listed_files(folder, SDTM_SUFFIXES)[1] + study.reading_notes)
 
 
 def read_any(paths: Sequence[str | Path], fhir_version: str | None = None,

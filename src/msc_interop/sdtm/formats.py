@@ -88,6 +88,7 @@ FORMATS: dict[str, Format] = {
     "csv": Format(".csv", _write_csv, read_csv),
 }
 READ_PREFERENCE = SDTM_FORMAT_PREFERENCE
+_READ_ORDER = ", ".join(f".{f}" for f in READ_PREFERENCE)
 _BY_SUFFIX = {f.suffix: name for name, f in FORMATS.items()}
 
 
@@ -199,7 +200,8 @@ def read_sdtm(path: Path, *, meta: StudyMeta | None = None, not_read: Mapping[st
               ) -> Study:
     """Read a folder of SDTM datasets (or one dataset file) into a Study.
 
-    In a folder, each dataset is read from one file, the first found of .json, .ndjson, .xpt, .csv. Without
+    In a folder, each dataset is read from one file, the first found of .json, .ndjson, .xpt, .csv; the copies in
+    other formats are counted, refused when they differ, and named in `study.reading_notes`. Without
     `meta`, the study metadata is rebuilt from the data: STUDYID, the visits (VISITNUM, VISIT, EPOCH) and,
     when a TS dataset has it, the title. `not_read`: datasets of the folder left out of the Study (their files
     are not read), with what the metadata needs of them.
@@ -210,7 +212,8 @@ def read_sdtm(path: Path, *, meta: StudyMeta | None = None, not_read: Mapping[st
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     not_read = dict(not_read or {})
-    files = [path] if path.is_file() else [f for f in _choose_files(path) if f.stem.upper() not in not_read]
+    files, copies = ([path], {}) if path.is_file() else _choose_files(path)
+    files = [f for f in files if f.stem.upper() not in not_read]
     datasets: dict[str, pd.DataFrame] = {}
     source: dict[str, Path] = {}
     for file in files:
@@ -243,6 +246,8 @@ def read_sdtm(path: Path, *, meta: StudyMeta | None = None, not_read: Mapping[st
                        if re.search(rf"\bdataset (name )?'?{re.escape(name)}\b", str(exc))]
         raise InputError(f"{', '.join(files_named) or path}: {exc}") from exc
     study.sources = {name: f.name for name, f in source.items()}
+    study.reading_notes = _copies_note([_checked_copies(name, source[name], len(datasets[name]), copies[name])
+                                        for name in sorted(copies) if name in source])
     return study
 
 
@@ -306,14 +311,16 @@ def _studyid_values(column: pd.Series) -> tuple[np.ndarray, list[str], np.ndarra
     return text_codes[raw_codes], list(values), firsts
 
 
-def _choose_files(folder: Path) -> list[Path]:
+def _choose_files(folder: Path) -> tuple[list[Path], dict[str, list[Path]]]:
+    """The file each dataset of `folder` is read from (READ_PREFERENCE), and per dataset in more than one
+    format the files of the other formats (_checked_copies)."""
     by_name: dict[str, dict[str, list[Path]]] = {}
     for p in listed_files(folder, tuple(_BY_SUFFIX))[0]:  # the tool's own reports are not datasets
         fmt = _BY_SUFFIX[p.suffix.lower()]
         by_name.setdefault(p.stem.upper(), {}).setdefault(fmt, []).append(p)
     if not by_name:
         raise InputError(f"{folder}: no SDTM dataset files here ({', '.join(f.suffix for f in FORMATS.values())})")
-    chosen = []
+    chosen, copies = [], {}
     for name in sorted(by_name):
         fmt = next(f for f in READ_PREFERENCE if f in by_name[name])
         candidates = by_name[name][fmt]
@@ -321,7 +328,43 @@ def _choose_files(folder: Path) -> list[Path]:
             raise InputError(f"{folder}: dataset {name} is in {len(candidates)} {fmt} files "
                              f"({', '.join(c.name for c in candidates)}); keep one")
         chosen.append(candidates[0])
-    return chosen
+        others = [p for f in READ_PREFERENCE if f != fmt for p in by_name[name].get(f, [])]
+        if others:
+            copies[name] = others
+    return chosen, copies
+
+
+def _checked_copies(name: str, read: Path, rows: int, others: list[Path]) -> str:
+    """What a note says of dataset `name` read from `read` (`rows` records) while the folder holds it in other
+    formats too (`others`: CDISC's Dataset-JSON examples ship ae.json, ae.ndjson and ae.xpt); refused (InputError)
+    when a copy holds another number of records: which of them is the data to convert is the user's call, and
+    reading one would drop or invent records without a word. Each copy is read to count its records (only for a
+    dataset a folder holds twice)."""
+    counts, unread = {}, []
+    for p in others:
+        try:
+            counts[p] = len(FORMATS[_BY_SUFFIX[p.suffix.lower()]].reader(p)[1])
+        except MscInteropError as exc:  # (a copy that cannot be read is not the one read: said, not fatal)
+            unread.append(f"{p.name} could not be read to count its records: {exc}")
+    differ = {p: n for p, n in counts.items() if n != rows}
+    if differ:
+        said = ", ".join(f"{p.name} ({n} record(s))" for p, n in differ.items())
+        raise InputError(f"dataset {name} is in {read.name} ({rows} record(s)) and also in {said}: the copies "
+                         f"differ; keep the one to convert in the folder (a dataset in several formats is read "
+                         f"from the first of {_READ_ORDER})")
+    if counts:
+        said = f"{name} from {read.name} (also in {', '.join(p.name for p in counts)}; {rows} record(s) each)"
+    else:
+        said = f"{name} from {read.name}"
+    return "; ".join([said, *unread])
+
+
+def _copies_note(said: list[str]) -> list[str]:
+    """The one note of a folder's datasets read from one of several formats (_checked_copies)."""
+    if not said:
+        return []
+    return [f"datasets in more than one format, each read from the first of {_READ_ORDER} (the other copies only "
+            f"counted, the same number of records): {'; '.join(said)}"]
 
 
 def count_visits(df: pd.DataFrame) -> pd.DataFrame | None:

@@ -59,7 +59,7 @@ def read_for_summary(paths: Sequence[str | Path], fhir_version: str | None = Non
         return read_any(paths, fhir_version=fhir_version, odm_map=odm_map)
     on_disk: dict[str, FileRows] = {}
     texts = Codes()  # USUBJID and VISIT values, held once for every file
-    for f in _choose_files(folder):
+    for f in _choose_files(folder)[0]:
         name = f.stem.upper()
         if name not in READ_WHOLE and f.stat().st_size > hold_bytes:
             try:
@@ -71,7 +71,8 @@ def read_for_summary(paths: Sequence[str | Path], fhir_version: str | None = Non
     facts = {n: r.facts for n, r in on_disk.items()}
     study = read_sdtm(folder, not_read=facts)
     study.sources.update({n: r.path.name for n, r in on_disk.items()})
-    study, rejects = whole_domains(study, RejectReport(notes=listed_files(folder, SDTM_SUFFIXES)[1]))
+    notes = listed_files(folder, SDTM_SUFFIXES)[1] + study.reading_notes
+    study, rejects = whole_domains(study, RejectReport(notes=notes))
     for name, keep in HELD_VARIABLES.items():
         df = study.datasets.get(name)
         if df is not None and not set(df.columns) <= set(keep):
