@@ -295,10 +295,14 @@ def test_a_bad_enrolment_table_is_refused_naming_the_line(tmp_path: Path, ehr: d
 def test_hl7_example_observations(shared_dir: Path, release: str, tmp_path: Path) -> None:
     files = sorted((shared_dir / "external" / "fhir-examples" / release).glob("Observation-*.json"))
     res = _run("from-fhir", *files, "-o", tmp_path, "--format", "csv")
-    assert res.exit_code == 0, res.output
+    # exit 1: f004's referenceRange (text only) is listed as converted without LBORNRLO/HI (tests/fhir/test_fhir_read)
+    assert res.exit_code == 1, res.output
     report = orjson.loads((tmp_path / "rejects.json").read_bytes())
     (obs,) = [c for c in report["counts"] if c["form"] == "Observation"]
     assert (obs["read"], obs["converted"], obs["rejected"], obs["skipped"]) == (9, 8, 0, 1)  # body weight: VS
+    assert obs["converted_without_a_field"] == 1
+    assert [(x["file"], x["field"]) for x in report["rejects"]] == [("Observation-f004.json",
+                                                                     "Observation.referenceRange")]
     lb = pd.read_csv(tmp_path / "csv" / "lb.csv", dtype=str, keep_default_na=False)
     # every one placed under its catalogue test (values checked by hand in tests/fhir/test_fhir_read.py)
     assert sorted(zip(lb["LBLOINC"], lb["LBTESTCD"], strict=True)) == [

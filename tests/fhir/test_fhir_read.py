@@ -43,7 +43,7 @@ def test_hl7_examples(shared_dir: Path, release: str) -> None:
             # f003: pCO2 6.2 kPa (11557-6), reference 4.8-6.0 -> HIGH
             {"USUBJID": "f001", "LBTESTCD": "PCO2", "LBORRES": "6.2", "LBORRESU": "kPa", "LBSTRESN": 6.2,
              "LBSTRESU": "kPa", "LBLOINC": "11557-6", "LBNRIND": "HIGH"},
-            # f004: erythrocytes 4.12 10*12/L (789-8), reference 4.4-5.6 -> LOW
+            # f004: erythrocytes 4.12 10*12/L (789-8), interpretation L -> LOW (its range is text only: below)
             {"USUBJID": "f001", "LBTESTCD": "RBC", "LBORRES": "4.12", "LBORRESU": "10^12/L",
              "LBSTRESN": 4.12, "LBSTRESU": "10^12/L", "LBLOINC": "789-8", "LBNRIND": "LOW"},
             # f203: bicarbonate 28 mmol/L in serum (1963-8; its unit coded in SNOMED CT, text mmol/L)
@@ -67,7 +67,16 @@ def test_hl7_examples(shared_dir: Path, release: str) -> None:
     reasons = {r.file: r.reason for r in report.rejects}
     assert "status entered-in-error" in reasons["MedicationAdministration-medadmin0303.json"]
     # f204 is creatinine under the hospital's own code only: placed with a lab map (tests/test_lab_map.py)
-    assert not [r for r in report.rejects if r.form == "Observation"]
+    # f004's referenceRange is a text table by age and sex, no low/high: LBORNRLO/HI empty, listed as converted
+    # without them (a field of a converted record, not a reject)
+    assert lb[["LBORNRLO", "LBORNRHI"]].iloc[4].tolist() == ["", ""]
+    obs_lines = [r for r in report.rejects if r.form == "Observation"]
+    assert [(r.file, r.field, r.code) for r in obs_lines] == [
+        ("Observation-f004.json", "Observation.referenceRange", "REJ-FHIR-006")]
+    assert "converted without LBORNRLO/LBORNRHI" in obs_lines[0].reason and "text only" in obs_lines[0].reason
+    assert "12-14 y Male: 4.4 - 5.2" in obs_lines[0].value
+    counts = {c["form"]: c for c in report.form_counts()}["Observation"]
+    assert (counts["rejected"], counts["converted_without_a_field"]) == (0, 1)
     # f203 gives only `issued` (not a collection time): converted with LBDTC empty, and a note says so
     assert any(n.startswith("1 Observation(s) have no effective[x], only `issued`") for n in report.notes)
     if release != "r5":  # the R5 example package has no AdverseEvent

@@ -65,3 +65,97 @@ def test_the_normal_range_in_the_value_unit(tmp_path: Path) -> None:
     assert set(notes) == {1, 2, 3, 4, 6}
     counts = {c["form"]: c for c in report.form_counts()}["Observation"]
     assert (counts["converted"], counts["rejected"]) == (7, 0)
+
+
+def _with(obs: dict, **changes: object) -> dict:
+    out = {**obs, **changes}
+    return {k: v for k, v in out.items() if v is not None}
+
+
+_TABLE = " 12-14 y Male: 4.4 - 5.2  x  10^12/L ; 12-14 y Female: 4.2 - 4.8  x  10^12/L "
+
+
+def test_a_range_not_converted_is_listed(tmp_path: Path) -> None:
+    """A referenceRange LB cannot hold (text only; several normal ranges for different populations; low and high
+    in different units; the range of a result that is no number) leaves LBORNRLO/HI empty and is listed, the
+    record counted among those converted without a field; one range for one population is converted."""
+    male = {"appliesTo": [{"text": "Male"}]}
+    female = {"appliesTo": [{"text": "Female"}]}
+    obs = [
+        _glucose("t1", 1, [{"text": _TABLE}]),  # text only (HL7's Observation-f004): nothing to put in LBORNRLO/HI
+        _glucose("t2", 2, [{**_rr(70, 99), **male}, {**_rr(60, 90), **female}]),  # which is the subject's? not said
+        _glucose("t3", 3, [{**_rr(70, 99, typ="normal"), "age": {"low": {"value": 18}}},
+                           {**_rr(65, 95, typ="normal"), "age": {"low": {"value": 65}}}]),
+        _glucose("t4", 4, [{"low": _q(3.9, "mmol/L"), "high": _q(99, "mg/dL")}]),  # two units: not one range
+        _with(_glucose("t5", 5, [_rr(70, 99)]), valueQuantity=None, valueString="see comment"),  # no number
+        _glucose("t6", 6, [{**_rr(70, 99), **male}]),  # one range, for one population: the range given
+        _glucose("t7", 7, [{**_rr(70, 99), **male}, {**_rr(70, 99), **female}]),  # the same limits for both
+        _glucose("t8", 8, [_rr(70, 99, typ="normal"), {"text": "fasting: 70-99"}]),  # the other range: listed
+    ]
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"resource": {"resourceType": "Patient", "id": "p1"}}] + [{"resource": o} for o in obs]}
+    path = tmp_path / "lb.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    study, report = read_fhir([path])
+    lb = study["LB"].sort_values("LBDTC")
+    assert lb[["LBORNRLO", "LBORNRHI"]].fillna("").values.tolist() == [
+        ["", ""], ["", ""], ["", ""], ["", ""], ["", ""], ["70", "99"], ["70", "99"], ["70", "99"]]
+    assert lb["LBSTNRLO"].isna().tolist() == [True] * 5 + [False] * 3
+    lines = [(x.row, x.reason, x.value, x.code) for x in report.sorted() if x.field == "Observation.referenceRange"]
+    by_row: dict[int, list[str]] = {}
+    for row, reason, _value, code in lines:
+        assert code == "REJ-FHIR-006"
+        by_row.setdefault(row, []).append(reason)
+    assert sorted(by_row) == [1, 2, 3, 4, 5, 8]
+    assert all(len(v) == 1 for v in by_row.values()), by_row
+    assert "converted without LBORNRLO/LBORNRHI" in by_row[1][0] and "text only" in by_row[1][0]
+    assert "LBSTNRC" in by_row[1][0]  # why the text is not put there either
+    assert "12-14 y Male" in next(v for r, _, v, _ in lines if r == 1)  # the text itself is in the report
+    assert "converted without LBORNRLO/LBORNRHI" in by_row[2][0] and "Male" in by_row[2][0] \
+        and "Female" in by_row[2][0]
+    assert "converted without LBORNRLO/LBORNRHI" in by_row[3][0] and "age" in by_row[3][0]
+    assert "converted without LBORNRLO/LBORNRHI" in by_row[4][0] and "'mmol/L'" in by_row[4][0] \
+        and "'mg/dL'" in by_row[4][0]
+    assert "converted without LBORNRLO/LBORNRHI" in by_row[5][0] and "no number" in by_row[5][0]
+    assert "converted without the referenceRange(s) of type untyped" in by_row[8][0]
+    counts = {c["form"]: c for c in report.form_counts()}["Observation"]
+    assert (counts["read"], counts["converted"], counts["rejected"], counts["skipped"]) == (8, 8, 0, 0)
+    assert counts["converted_without_a_field"] == 6
+
+
+def _vital(oid: str, extra: dict) -> dict:
+    return {"resourceType": "Observation", "id": oid, "status": "final",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                      "code": "vital-signs"}]}],
+            "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2021-07-01T08:00:00", **extra}
+
+
+def test_a_vital_sign_range_is_listed(tmp_path: Path) -> None:
+    """VS has no normal-range variables (SDTMIG 3.4 VS): a vital sign's referenceRange, its own or a panel
+    component's, is listed as converted without, the record converted."""
+    pulse = _vital("v1", {"code": {"coding": [{"system": LOINC, "code": "8867-4"}]},
+                          "valueQuantity": {"value": 72, "unit": "/min", "system": UCUM, "code": "/min"},
+                          "referenceRange": [{"low": {"value": 60}, "high": {"value": 100}}]})
+    bp = _vital("v2", {"code": {"coding": [{"system": LOINC, "code": "85354-9"}]}, "component": [
+        {"code": {"coding": [{"system": LOINC, "code": "8480-6"}]},
+         "valueQuantity": {"value": 120, "unit": "mmHg", "system": UCUM, "code": "mm[Hg]"},
+         "referenceRange": [{"high": {"value": 140, "unit": "mmHg", "system": UCUM, "code": "mm[Hg]"}}]},
+        {"code": {"coding": [{"system": LOINC, "code": "8462-4"}]},
+         "valueQuantity": {"value": 80, "unit": "mmHg", "system": UCUM, "code": "mm[Hg]"}}]})
+    plain = _vital("v3", {"code": {"coding": [{"system": LOINC, "code": "8867-4"}]},
+                          "valueQuantity": {"value": 70, "unit": "/min", "system": UCUM, "code": "/min"}})
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"resource": {"resourceType": "Patient", "id": "p1"}}] + [{"resource": o}
+                                                                                  for o in (pulse, bp, plain)]}
+    path = tmp_path / "vs.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    study, report = read_fhir([path])
+    assert sorted(study["VS"]["VSTESTCD"]) == ["DIABP", "HR", "HR", "SYSBP"]
+    lines = {(x.row, x.field): x for x in report.sorted() if "referenceRange" in x.field}
+    assert set(lines) == {(1, "Observation.referenceRange"), (2, "Observation.component.referenceRange")}
+    for x in lines.values():
+        assert "converted without" in x.reason and "VS" in x.reason and x.code == "REJ-FHIR-006"
+    assert "SYSBP" in lines[(2, "Observation.component.referenceRange")].reason
+    counts = {c["form"]: c for c in report.form_counts()}["Observation"]
+    assert (counts["read"], counts["converted"], counts["rejected"]) == (3, 3, 0)
+    assert counts["converted_without_a_field"] == 2

@@ -42,6 +42,7 @@ from msc_interop.fhir.read_common import (
     seq_where_missing,
     study_days,
 )
+from msc_interop.fhir.read_common import shown as json_shown
 from msc_interop.fhir.resources.lab.read import expand, result_text
 from msc_interop.fhir.resources.lab.undated import say_undated
 from msc_interop.fhir.resources.lab.write import result_value
@@ -223,6 +224,8 @@ def read_vital_signs(r: ReadContext, rfstdtc: dict[str, str], studyid: str) -> p
             r.reject(loc, "Observation", bad[0], bad[1], bad[2], code=bad[3])
             continue
         say_undated(r, loc, rec, "VSDTC")
+        if rec.rr_shown is not None or rec.components:
+            _say_ranges(r, loc, rec, component_test)
         for testcd in missing:  # a panel's component with nothing: the record converted without it, said
             r.note_field(loc, "Observation", "Observation.component.value[x]", f"converted without {testcd}: its "
                          "component has no value and no dataAbsentReason", testcd, code="REJ-FHIR-006")
@@ -254,6 +257,23 @@ def read_vital_signs(r: ReadContext, rfstdtc: dict[str, str], studyid: str) -> p
         df[c] = std[c].where(~carried, df[c]) if c in df.columns else std[c]
     df = study_days(df, "VSDTC", "VSDY", over, rfstdtc)
     return seq_where_missing(df, DOMAIN)
+
+
+_NO_RANGE = ("SDTMIG VS has no normal-range variables (VSORNRLO/VSORNRHI are SDTM model variables msc-interop does "
+             "not add to VS)")
+
+
+def _say_ranges(r: ReadContext, loc: Any, rec: Any, component_test: _ComponentTests) -> None:
+    """A vital sign converted without its referenceRange, or a panel component's: said (VS holds no range)."""
+    if rec.rr_shown is not None:
+        r.note_field(loc, "Observation", "Observation.referenceRange", f"converted without the referenceRange: "
+                     f"{_NO_RANGE}", rec.rr_shown, code="REJ-FHIR-006")
+    for i, comp in enumerate(rec.components or ()):
+        if isinstance(comp, dict) and comp.get("referenceRange"):
+            testcd = component_test(comp.get("code"))[0] or f"component[{i}]"
+            r.note_field(loc, "Observation", "Observation.component.referenceRange", f"converted without the "
+                         f"referenceRange of {testcd}: {_NO_RANGE}", json_shown(comp["referenceRange"], 200),
+                         code="REJ-FHIR-006")
 
 
 class _ComponentTests:

@@ -132,10 +132,12 @@ def foreign_lab(rec: Any, row: dict[str, Any], testcd: str | None, sponsor: Spon
         row["LBORRES"] = text(rec.vtext)
         row["LBSTRESC"] = text(rec.vtext)
         row["LBORRESU"] = row["LBSTRESU"] = ""
+        ranges.without_number(rec, row, "valueCodeableConcept" if rec.vkind == "cc" else "valueString")
     elif rec.absent:
         row["LBORRES"] = ""
         row["LBSTAT"] = "NOT DONE"
         row["LBREASND"] = text(rec.absent)
+        ranges.without_number(rec, row, "dataAbsentReason")
     elif rec.vkind:
         return ("Observation.value[x]", f"a {rec.vkind[6:]} result has no LB form here", rec.vkind[6:],
                 "REJ-FHIR-006")

@@ -42,6 +42,41 @@ def _type_shown(rr: dict[str, Any]) -> str:
     return ", ".join(codes) or text(typ.get("text")) or "untyped"
 
 
+def _limit(q: Any) -> Any:
+    """The value of a range limit (None: no limit)."""
+    return q.get("value") if isinstance(q, dict) else None
+
+
+def _limits(rr: dict[str, Any]) -> tuple:
+    """What a range puts in LBORNRLO/HI: each limit's value and unit, and the text of a range without limits."""
+    low, high = rr.get("low"), rr.get("high")
+    unit = [(q.get("code"), q.get("unit")) if isinstance(q, dict) else (None, None) for q in (low, high)]
+    if _limit(low) is None and _limit(high) is None:
+        return None, None, None, None, text(rr.get("text")).strip()
+    return _limit(low), unit[0], _limit(high), unit[1], None
+
+
+def _other_units(low: tuple[Any, Any], high: tuple[Any, Any]) -> bool:
+    """Whether a range's low and high carry different units: (code, unit text) each; codes compared when both have
+    one, else the texts when neither has a code (a limit without a unit is in the other's)."""
+    if low[0] and high[0]:
+        return bool(low[0] != high[0])
+    return not low[0] and not high[0] and bool(low[1]) and bool(high[1]) and low[1] != high[1]
+
+
+def _population(rr: dict[str, Any]) -> str:
+    """Whom a range is for, as its appliesTo and age say ("" when it says nothing)."""
+    said = []
+    for cc in rr.get("appliesTo") or ():
+        if isinstance(cc, dict):
+            said.append(text(cc.get("text")) or "/".join(text(c.get("display") or c.get("code"))
+                                                          for c in cc.get("coding") or () if isinstance(c, dict)))
+    age = rr.get("age")
+    if isinstance(age, dict):
+        said.append(f"age {text(_limit(age.get('low')))}-{text(_limit(age.get('high')))}")
+    return ", ".join(s for s in said if s)
+
+
 def pick(reference_range: Any, seen: Counter[str]) -> tuple[dict[str, Any], str | None]:
     """The range LB takes (an empty dict: none) and a note (None: nothing to say). `seen`: the read's tallies
     (fhir/systems.py read_system)."""
@@ -50,16 +85,36 @@ def pick(reference_range: Any, seen: Counter[str]) -> tuple[dict[str, Any], str 
         return {}, None
     normal = [r for r in ranges if "normal" in _type_codes(r, seen)]
     untyped = [r for r in ranges if r.get("type") is None]
-    chosen = (normal or untyped or [None])[0]
-    if chosen is None and len(ranges) == 1:
-        return ranges[0], (f"converted with a referenceRange of type {_type_shown(ranges[0])} as LBORNRLO/LBORNRHI: "
-                           "the only range given, not a normal one")
-    others = [_type_shown(r) for r in ranges if r is not chosen]
-    if chosen is None:
+    tier = normal or untyped
+    if not tier and len(ranges) > 1:
         return {}, (f"converted without LBORNRLO/LBORNRHI: no referenceRange of type normal or without a type "
-                    f"(given: {', '.join(others)})")
-    return chosen, (f"converted without the referenceRange(s) of type {', '.join(others)}: LB holds the normal "
-                    "range" if others else None)
+                    f"(given: {', '.join(_type_shown(r) for r in ranges)})")
+    chosen = (tier or ranges)[0]
+    others = [_type_shown(r) for r in ranges if r not in tier and r is not chosen]
+    notes = [f"converted without the referenceRange(s) of type {', '.join(others)}: LB holds the normal range"] \
+        if others else []
+    if len({_limits(r) for r in tier}) > 1:  # ranges for different populations: which is the subject's is not known
+        kind = "normal" if normal else "untyped"
+        populations = "; ".join(_population(r) or "no appliesTo or age" for r in tier)
+        return {}, "; ".join([f"converted without LBORNRLO/LBORNRHI: {len(tier)} {kind} referenceRanges with "
+                              f"different limits (for: {populations}); LB holds one range per record and which one "
+                              "is the subject's is not decided here", *notes])
+    low, low_unit, high, high_unit, range_text = _limits(chosen)
+    if low is None and high is None:
+        if not range_text:
+            return {}, "; ".join(notes) or None
+        return {}, "; ".join([
+            "converted without LBORNRLO/LBORNRHI: the referenceRange is text only (no low/high), and the text is not "
+            "read: LBORNRLO/HI take a limit each, and LBSTNRC a character range in standard units for a "
+            "character result, which free text (often a table of ranges by age and sex) is not known to be",
+            *notes])
+    if low is not None and high is not None and _other_units(low_unit, high_unit):
+        return {}, "; ".join([f"converted without LBORNRLO/LBORNRHI: its low is in {text(low_unit[0] or low_unit[1])!r}"
+                              f", its high in {text(high_unit[0] or high_unit[1])!r}: not one range", *notes])
+    if not tier:
+        notes.append(f"converted with a referenceRange of type {_type_shown(chosen)} as LBORNRLO/LBORNRHI: the "
+                     "only range given, not a normal one")
+    return chosen, "; ".join(notes) or None
 
 
 def limit_unit(rr: dict[str, Any], seen: Counter[str]) -> tuple[Any, Any, Any] | None:
@@ -69,6 +124,14 @@ def limit_unit(rr: dict[str, Any], seen: Counter[str]) -> tuple[Any, Any, Any] |
         if isinstance(q, dict) and (q.get("code") or q.get("unit")):
             return read_system(q.get("system"), seen, QUANTITIES), q.get("code"), q.get("unit")
     return None
+
+
+def without_number(rec: Any, row: dict[str, Any], given: str) -> None:
+    """The note of a result that is no number (`given`: the element it has instead) with a range with limits: the
+    limits are not put in LBORNRLO/HI, which are in the result's original unit (LBORRESU), and it has none."""
+    if rec.rr_low is not None or rec.rr_high is not None:
+        row[NOTE_KEY] = (f"converted without LBORNRLO/LBORNRHI: the result is no number ({given}), so there is no "
+                         "original unit (LBORRESU) for the range's low/high to be in")
 
 
 def _significant(limit_text: str) -> int:

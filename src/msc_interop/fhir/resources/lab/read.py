@@ -55,11 +55,12 @@ FLAT_COLUMNS = (
     # per row
     "strict", "status", "subject", "encounter", "seq",
     # from category, code, performer, interpretation, the contained specimen and referenceRange (worked out once
-    # per distinct combination); *_text: text() of the code's codes, range_text() of the limits
+    # per distinct combination); *_text: text() of the code's codes, range_text() of the limits; rr_note: what the
+    # range LB takes leaves out (None: nothing), rr_shown: the referenceRange as the report shows it (None: none)
     "lab_category", "categories", "category_codes", "cdisc_code", "ncit_code", "loinc_codes", "code_text",
-    "other_codes",
-    "cdisc_code_text", "cdisc_display_text", "loinc_code_text", "code_display", "performer", "interpretation_text",
-    "interpretation_codes", "specimen_text", "rr_low", "rr_high", "rr_low_text", "rr_high_text", "rr_unit", "rr_note",
+    "other_codes", "cdisc_code_text", "cdisc_display_text", "loinc_code_text", "code_display", "performer",
+    "interpretation_text", "interpretation_codes", "specimen_text", "rr_low", "rr_high", "rr_low_text",
+    "rr_high_text", "rr_unit", "rr_note", "rr_shown",
     # whether the Observation has a code element; the first of these elements without its FHIR shape, or None
     "has_code", "static_problem",
     # value[x] (valueQuantity once per distinct value); for a valueQuantity, result_text() and text() of the unit
@@ -284,7 +285,7 @@ class Flattener:
         low_orig = self._kept(low.get("_value"), self.url_orig) if low else None
         high_orig = self._kept(high.get("_value"), self.url_orig) if high else None
         return (low_value, high_value, range_text(low_value, low_orig), range_text(high_value, high_orig),
-                ranges.limit_unit(rr, self.seen), note)
+                ranges.limit_unit(rr, self.seen), note, shown(reference_range, 200) if reference_range else None)
 
     def _carried(self, extension: Any) -> tuple[dict[str, Any], bool, ShapeProblem | None]:
         """The carried SDTM variables (read_carried), whether there are SUPP-- records (read_supplemental), and
@@ -444,7 +445,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
             row: dict[str, Any] = {"STUDYID": studyid, "DOMAIN": "LB", "USUBJID": usubjid,
                                    "LBNAM": memo.lab_name(rec.performer), "LBDTC": lbdtc, "LBNRIND": nrind}
             bad = foreign_lab(rec, row, mapped, sponsor)
-            range_note = row.pop(ranges.NOTE_KEY, None) or range_note
+            range_note = "; ".join(n for n in (range_note, row.pop(ranges.NOTE_KEY, None)) if n)
             if bad:
                 r.reject(loc, "Observation", bad[0], bad[1], bad[2], code=bad[3])
                 continue
@@ -464,7 +465,8 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
             fld, reason, value, code, _ = rec.problem
             r.note_field(loc, "Observation", fld, reason, value, code=code)
         if range_note:
-            r.note_field(loc, "Observation", "Observation.referenceRange", range_note, code="REJ-FHIR-006")
+            r.note_field(loc, "Observation", "Observation.referenceRange", range_note, rec.rr_shown,
+                         code="REJ-FHIR-006")
         say_undated(r, loc, rec, "LBDTC")
         if nrind_given:
             r.note_field(loc, "Observation", "Observation.interpretation", "converted without LBNRIND: the "

@@ -29,7 +29,7 @@ OBSERVATION = Shape("Observation", [
     *_quantity("referenceRange.low"), *_quantity("referenceRange.high"), "referenceRange.low.unit",
     "referenceRange.low.system", "referenceRange.low.code", "referenceRange.high.unit", "referenceRange.high.system",
     "referenceRange.high.code", "referenceRange.type.coding.system", "referenceRange.type.coding.code",
-    "referenceRange.type.text",
+    "referenceRange.type.text", "referenceRange.text",
     *EXTENSION_PATHS,
 ], kept={"encounter": "a visit"})
 
