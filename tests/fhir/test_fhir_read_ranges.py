@@ -91,6 +91,7 @@ def test_a_range_not_converted_is_listed(tmp_path: Path) -> None:
         _glucose("t6", 6, [{**_rr(70, 99), **male}]),  # one range, for one population: the range given
         _glucose("t7", 7, [{**_rr(70, 99), **male}, {**_rr(70, 99), **female}]),  # the same limits for both
         _glucose("t8", 8, [_rr(70, 99, typ="normal"), {"text": "fasting: 70-99"}]),  # the other range: listed
+        _glucose("t9", 9, [_rr(80, 130, typ="treatment"), _rr(3.9, 5.5, "furlong", typ="normal")]),  # both said
     ]
     bundle = {"resourceType": "Bundle", "type": "collection",
               "entry": [{"resource": {"resourceType": "Patient", "id": "p1"}}] + [{"resource": o} for o in obs]}
@@ -99,14 +100,14 @@ def test_a_range_not_converted_is_listed(tmp_path: Path) -> None:
     study, report = read_fhir([path])
     lb = study["LB"].sort_values("LBDTC")
     assert lb[["LBORNRLO", "LBORNRHI"]].fillna("").values.tolist() == [
-        ["", ""], ["", ""], ["", ""], ["", ""], ["", ""], ["70", "99"], ["70", "99"], ["70", "99"]]
-    assert lb["LBSTNRLO"].isna().tolist() == [True] * 5 + [False] * 3
+        ["", ""], ["", ""], ["", ""], ["", ""], ["", ""], ["70", "99"], ["70", "99"], ["70", "99"], ["", ""]]
+    assert lb["LBSTNRLO"].isna().tolist() == [True] * 5 + [False] * 3 + [True]
     lines = [(x.row, x.reason, x.value, x.code) for x in report.sorted() if x.field == "Observation.referenceRange"]
     by_row: dict[int, list[str]] = {}
     for row, reason, _value, code in lines:
         assert code == "REJ-FHIR-006"
         by_row.setdefault(row, []).append(reason)
-    assert sorted(by_row) == [1, 2, 3, 4, 5, 8]
+    assert sorted(by_row) == [1, 2, 3, 4, 5, 8, 9]
     assert all(len(v) == 1 for v in by_row.values()), by_row
     assert "converted without LBORNRLO/LBORNRHI" in by_row[1][0] and "text only" in by_row[1][0]
     assert "LBSTNRC" in by_row[1][0]  # why the text is not put there either
@@ -118,9 +119,10 @@ def test_a_range_not_converted_is_listed(tmp_path: Path) -> None:
         and "'mg/dL'" in by_row[4][0]
     assert "converted without LBORNRLO/LBORNRHI" in by_row[5][0] and "no number" in by_row[5][0]
     assert "converted without the referenceRange(s) of type untyped" in by_row[8][0]
+    assert "of type treatment" in by_row[9][0] and "'furlong'" in by_row[9][0]  # one line, both reasons
     counts = {c["form"]: c for c in report.form_counts()}["Observation"]
-    assert (counts["read"], counts["converted"], counts["rejected"], counts["skipped"]) == (8, 8, 0, 0)
-    assert counts["converted_without_a_field"] == 6
+    assert (counts["read"], counts["converted"], counts["rejected"], counts["skipped"]) == (9, 9, 0, 0)
+    assert counts["converted_without_a_field"] == 7
 
 
 def _vital(oid: str, extra: dict) -> dict:

@@ -6,7 +6,9 @@ only when it is the only one, said in a note. Ranges not taken are said in a not
 
 A range whose limits carry a unit other than the value's is converted to the value's unit with the test's unit
 factors of lab_tests.yaml (rounded to the significant digits the limit was written with, at least 2), else left empty
-with a note: a range is never labelled with a unit it was not given in.
+with a note: a range is never labelled with a unit it was not given in. A range LB cannot hold is left empty with a
+note too: text only (not parsed), several candidates with different limits (e.g. by appliesTo / age: which one is
+the subject's is not decided), low and high in different units, limits beside a result that is no number.
 """
 
 from __future__ import annotations
@@ -124,6 +126,11 @@ def limit_unit(rr: dict[str, Any], seen: Counter[str]) -> tuple[Any, Any, Any] |
         if isinstance(q, dict) and (q.get("code") or q.get("unit")):
             return read_system(q.get("system"), seen, QUANTITIES), q.get("code"), q.get("unit")
     return None
+
+
+def joined(note: str | None, more: str | None) -> str | None:
+    """A record's range notes as one line: the note on the ranges given (pick) and the one on its row (NOTE_KEY)."""
+    return f"{note}; {more}" if note and more else note or more
 
 
 def without_number(rec: Any, row: dict[str, Any], given: str) -> None:

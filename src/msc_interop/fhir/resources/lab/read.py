@@ -445,7 +445,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
             row: dict[str, Any] = {"STUDYID": studyid, "DOMAIN": "LB", "USUBJID": usubjid,
                                    "LBNAM": memo.lab_name(rec.performer), "LBDTC": lbdtc, "LBNRIND": nrind}
             bad = foreign_lab(rec, row, mapped, sponsor)
-            range_note = "; ".join(n for n in (range_note, row.pop(ranges.NOTE_KEY, None)) if n)
+            range_note = ranges.joined(range_note, row.pop(ranges.NOTE_KEY, None))
             if bad:
                 r.reject(loc, "Observation", bad[0], bad[1], bad[2], code=bad[3])
                 continue
