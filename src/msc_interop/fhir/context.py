@@ -137,7 +137,7 @@ def make_context(study: Study, version: FhirVersion, tz: str, in_bundle: bool,
                  row_base: dict[str, int] | None = None) -> WriteContext:
     """What every builder shares for one write: ids, references, encounters, SUPP-- placement. `row_base`:
     rows of each dataset before `study`'s when it is a subject partition (fhir/partitioned.py)."""
-    studyid = study.meta.studyid or _studyid_from_data(study)
+    studyid = studyid_of(study)
     ctx = WriteContext(study=study, version=version, tz=tz, refs=ids.Refs(in_bundle), studyid=studyid,
                        study_rid=ids.simple_id("rs", studyid), row_base=dict(row_base or {}))
     dm = study.datasets.get("DM")
@@ -169,7 +169,10 @@ def make_context(study: Study, version: FhirVersion, tz: str, in_bundle: bool,
     return ctx
 
 
-def _studyid_from_data(study: Study) -> str:
+def studyid_of(study: Study) -> str:
+    """The STUDYID the resources are named by: the study definition's, else the first dataset's."""
+    if study.meta.studyid:
+        return study.meta.studyid
     for df in study.datasets.values():
         if "STUDYID" in df.columns and len(df):
             return text(df["STUDYID"].iloc[0])
