@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
+from pathlib import Path
 
 import click
 import pandas as pd
@@ -80,6 +83,33 @@ def test_help_teaches_with_examples():
     assert res.exit_code == 0
     assert "msc-interop to-sdtm fixtures/example_study -o out/sdtm" in res.output
     assert "Exit status" in res.output
+
+
+def _examples(command: str) -> list[list[str]]:
+    text = CliRunner().invoke(main, [command, "--help"], terminal_width=200).output
+    return [shlex.split(line.strip())[1:] for line in text.splitlines()
+            if line.strip().startswith(f"msc-interop {command} ")]
+
+
+def test_to_fhir_help_examples_run_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each example, run in a folder holding fixtures/example_study and out/sdtm (to-sdtm's output, which an
+    example reads), exits 0. The SDTM one failed: its dates have times of day and it gave no --timezone."""
+    (tmp_path / "fixtures").mkdir()
+    shutil.copytree(EXAMPLE, tmp_path / "fixtures" / "example_study")
+    monkeypatch.chdir(tmp_path)
+    assert _run("to-sdtm", "fixtures/example_study", "-o", "out/sdtm", "--format", "json").exit_code == 0
+    examples = _examples("to-fhir")
+    assert len(examples) == 3 and any(a[1] == "out/sdtm" for a in examples)
+    for args in examples:
+        res = _run(*args)
+        assert res.exit_code == 0, (args, res.output)
+    assert (tmp_path / "out" / "fhir-r5" / "Encounter.ndjson").is_file()
+
+
+def test_to_fhir_timezone_help_says_what_each_input_defaults_to() -> None:
+    text = " ".join(CliRunner().invoke(main, ["to-fhir", "--help"]).output.split())
+    option = text[text.index("--timezone"):text.index("--validate")]
+    assert "study definition" in option and "SDTM" in option and "UTC" in option
 
 
 def test_cli_files_equal_the_api_result(tmp_path):

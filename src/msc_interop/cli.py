@@ -193,7 +193,7 @@ def _print_validation(report) -> None:
 @main.command("to-fhir", epilog="""\b
 Examples:
   msc-interop to-fhir fixtures/example_study -o out/fhir
-  msc-interop to-fhir out/sdtm -o out/fhir-r5 --fhir-version R5 --bundle transaction --ndjson
+  msc-interop to-fhir out/sdtm -o out/fhir-r5 --fhir-version R5 --bundle transaction --ndjson --timezone Asia/Shanghai
   msc-interop to-fhir fixtures/example_study -o out/bulk --bundle none --ndjson
 
 \b
@@ -214,7 +214,10 @@ Exit status: 0 all written and valid, 1 records rejected or resources invalid, 2
 @click.option("--bundle", type=click.Choice(["collection", "transaction", "none"]), default="collection",
               show_default=True, help="Bundle type of OUT/bundle.json, or none.")
 @click.option("--ndjson/--no-ndjson", default=False, show_default=True, help="Also write Bulk-Data NDJSON files.")
-@click.option("--timezone", help="IANA time zone for SDTM local date-times (default: the study definition's).")
+@click.option("--timezone", metavar="ZONE", help="IANA time zone of the input's local date-times (e.g. "
+              "Asia/Shanghai; FHIR states each time's UTC offset). Study records and ODM: default the study "
+              "definition's. SDTM states none: needed when its --DTC hold times of day (--timezone UTC if they "
+              "are UTC), else to-fhir stops (exit 2).")
 @click.option("--validate/--no-validate", default=True, show_default=True,
               help="Check every resource written (fast JSON Schema validator, equivalent to fhir.resources).")
 @_odm_map_option

@@ -125,9 +125,10 @@ def write_fhir(study_: Study, out: Path, *, version: str = "R4", bundle: str = "
     `bundle`: "collection" or "transaction" writes one Bundle for the whole study to out/bundle.json
     (transaction entries are PUT Type/id, so loading twice updates instead of duplicating), "none" writes
     none. `ndjson` writes out/<ResourceType>.ndjson (Bulk Data). `timezone` (IANA) gives SDTM local date-times
-    their UTC offset (default: the study definition's). `validate`: True or "fast" checks every resource with
-    the fast JSON Schema validator, "models" with fhir.resources, False not at all; problems are returned as
-    findings (the files are written all the same).
+    their UTC offset (default: the study definition's, else UTC; SDTM datasets state none, and api.to_fhir stops
+    before writing when their --DTC hold times of day and no zone is given: check_zone_known). `validate`: True
+    or "fast" checks every resource with the fast JSON Schema validator, "models" with fhir.resources, False not
+    at all; problems are returned as findings (the files are written all the same).
 
         >>> result = write_fhir(study, Path("out/fhir"), version="R5", ndjson=True)
         >>> result.counts["Observation"], result.valid
