@@ -106,6 +106,17 @@ def test_to_fhir_help_examples_run_as_written(tmp_path: Path, monkeypatch: pytes
     assert (tmp_path / "out" / "fhir-r5" / "Encounter.ndjson").is_file()
 
 
+@pytest.mark.parametrize("command", ["to-fhir", "push"])
+def test_help_examples_of_sdtm_input_give_its_time_zone(command: str) -> None:
+    """to-sdtm's out/sdtm (the example study) has times of day and SDTM states no zone: without --timezone an
+    example on it stops with exit 2 (check_zone_known). Each example parses as the command's options."""
+    examples = _examples(command)
+    on_sdtm = [a for a in examples if a[1] == "out/sdtm"]
+    assert on_sdtm and all("--timezone" in a for a in on_sdtm)
+    for args in examples:
+        main.commands[command].make_context(command, args[1:], resilient_parsing=True)
+
+
 def test_to_fhir_timezone_help_says_what_each_input_defaults_to() -> None:
     text = " ".join(CliRunner().invoke(main, ["to-fhir", "--help"]).output.split())
     option = text[text.index("--timezone"):text.index("--validate")]

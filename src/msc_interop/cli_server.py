@@ -51,7 +51,7 @@ def _auth_options(default_scope: str) -> Callable[[Callable[..., None]], Callabl
 Examples:
   msc-interop push fixtures/example_study --server http://127.0.0.1:8080/fhir
   msc-interop push out/fhir/bundle.json --server https://fhir.example.org/R4 --prune --token-file token.txt
-  msc-interop push out/sdtm --server URL --dry-run
+  msc-interop push out/sdtm --server URL --dry-run --timezone Asia/Shanghai
 
 \b
 INPUT as for to-fhir (study records, ODM, SDTM) or FHIR (Bundle / NDJSON files or a folder). Every resource is
