@@ -246,3 +246,15 @@ def test_a_method_type_define_xml_21_does_not_have_is_mended_and_noted(tmp_path:
             "written as Computation") in notes
     notes = json.loads((tmp_path / "Algorithm" / "out" / "rejects.json").read_text())["notes"]
     assert any("has Type 'Algorithm', which Define-XML 2.1 does not have" in n for n in notes)
+
+
+def test_a_stated_integer_type_with_fractions_in_the_data_is_written_as_float(pilot: Path, tmp_path: Path) -> None:
+    """The pilot's CMDOSE is "integer" in its define.xml but holds 0.625: Define-XML 2.1's integer holds whole
+    numbers only, and the Dataset-JSON beside the define.xml says float; so does the define.xml now, with a note
+    (the output failed its own MSC-DEF-005 check)."""
+    result = api.to_sdtm(pilot, tmp_path, formats=["json"], created=CREATED)
+    root = etree.parse(str(tmp_path / "json" / "define.xml")).getroot()
+    assert _item(root, "IT.CM.CMDOSE").get("DataType") == "float"
+    assert ("define.xml: CM.CMDOSE: the package's define.xml gives DataType integer, but the data hold numbers with "
+            "a fraction (3 decimal place(s)); written as float, as the dataset files state it") in result.rejects.notes
+    assert not [f for f in result.validation.findings if f.rule_id == "MSC-DEF-005"]

@@ -142,6 +142,13 @@ def as_package_states(ds: str, variables: list[Variable], lay: DatasetLayout, da
         if shape.datatype == "text" and v.name in lay.lengths:
             shape = dataclasses.replace(shape, length=max(lay.lengths[v.name], _bytes(data, v, encoding)))
         stated = lay.types.get(v.name) if lay.json_columns else lay.define_types.get(v.name)
+        if stated == "integer" and shape.datatype == "float" and shape.digits:
+            # values with a fraction (the pilot's CMDOSE 0.625, "integer" in its define.xml): Define-XML 2.1's
+            # integer holds whole numbers only, and the Dataset-JSON beside it says float (datasetjson.py)
+            notes.append(f"define.xml: {ds}.{v.name}: the package's define.xml gives DataType integer, but the data "
+                         f"hold numbers with a fraction ({shape.digits} decimal place(s)); written as float, as the "
+                         "dataset files state it")
+            stated = "float"
         if shape.datatype in ("integer", "float") and stated in ("integer", "float") and stated != shape.datatype:
             # the package's own numeric type (XPT has one; Dataset-JSON or define.xml said which)
             shape = dataclasses.replace(shape, datatype=stated, digits=shape.digits if stated == "float" else None)
