@@ -24,6 +24,7 @@ from msc_interop.distinct import column_codes, per_distinct, row_codes, rows_all
 from msc_interop.errors import InputError
 from msc_interop.records.csv_text import PreparsedFile, read_csv_text, span_records, utf8_text
 from msc_interop.records.definition import check_definition, find_definition, read_definition
+from msc_interop.records.empty_rows import without_empty_rows
 from msc_interop.records.subject_share import SubjectShare
 from msc_interop.records.table_check import CellProblem, check_rows
 from msc_interop.records.unread import UNREAD, report_unread_files, report_unread_sheets
@@ -347,6 +348,9 @@ def _read_csv_folder(folder: Path, spans: RejectReport | None = None, clean: set
         tables[form] = as_form_frame(table.frame, path.name, rows=rows)
         if share is not None and not table.kept_wanted:
             tables[form] = share.rows_of(tables[form])
+        tables[form], _kept, note = without_empty_rows(tables[form], path.name, ROW)  # (`,,,,`: a blank line)
+        if note is not None and spans is not None:
+            spans.notes.append(note)
         if clean is not None and not table.control:
             clean.add(form)
         files[form] = path.name
@@ -381,13 +385,16 @@ def _read_workbook(path: Path, rejects: RejectReport) -> tuple[dict[str, pd.Data
             percent = pd.DataFrame({n: percent_cells(body[c], formats[c])
                                     for n, c in zip(normal, body.columns, strict=True)})
             hidden = hidden_date_notes(body, formats, normal, where, times)
-        # a wholly empty row holds no record (a CSV's blank line, which pandas skips): drop it, keep the
-        # sheet row numbers of the others (header = row 1)
+        # a row of no cell holds no record (a CSV's blank line, which pandas skips): drop it, keep the sheet row
+        # numbers of the others (header = row 1); one whose cells hold only spaces is dropped too, named in a note
         filled = df.ne("").any(axis=1).to_numpy() if len(df.columns) else np.zeros(len(df), dtype=bool)
         rows = np.arange(2, len(df) + 2)[filled]
         files[form] = f"{path.name}[{form}]"
         table = as_form_frame(df[filled].reset_index(drop=True), files[form], rows=rows)
-        table, problems[form], notes = percent_units(table, percent[filled].reset_index(drop=True), files[form])
+        table, kept, note = without_empty_rows(table, files[form], ROW)
+        rejects.notes.extend([note] if note is not None else [])
+        percent = percent[filled].reset_index(drop=True)[kept].reset_index(drop=True)
+        table, problems[form], notes = percent_units(table, percent, files[form])
         rejects.notes.extend(notes + hidden)
         tables[form] = table
     definition = None
