@@ -1,6 +1,6 @@
 """The `msc-interop` command: parse options, call msc_interop.api, print, set the exit status.
 
-Exit status: 0 all records converted; 1 some records rejected (see the reject report); 2 the input or the
+Exit status: 0 all records converted; 1 some (or all) records rejected (see the reject report); 2 the input or the
 options could not be used at all (nothing, or nothing more, was written); 3 an internal error (a bug: please
 report it). outcome.py decides 0 and 1.
 """
@@ -138,7 +138,7 @@ code: mappings/reject_codes.yaml).
 An SDTM package is converted as it is: variable order, labels and lengths kept; a content problem (a value
 outside a codelist) is a note, never a refused dataset; its define.xml states the
 package's own SDTMIG/CT versions and no msc-interop derivations.
-Exit status: 0 all converted, 1 some records rejected, 2 input unusable.""")
+Exit status: 0 all converted, 1 some (or all) records rejected, 2 input unusable.""")
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
 @_sdtm_output_options
 @click.option("--created", metavar="ISO-DATETIME",

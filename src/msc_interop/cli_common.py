@@ -62,6 +62,12 @@ def print_rejects(rejects: RejectReport) -> None:
         if header and rejects.row_unit == "row":
             click.echo(f"  ({len(header)} column(s) not part of their form were not converted)", err=True)
         click.echo("full list: rejects.csv / rejects.json in the output folder", err=True)
+    rejected = rejects.n_rejected_records
+    if rejected and not any(c.converted for c in rejects.counts.values()):  # (exit 1 still: the input was read, and
+        # the reject report, the one output that helps, is written; 2 is for input not read at all: outcome.py)
+        click.echo(f"nothing converted: every one of the {rejected} record(s) read was rejected, so what was written "
+                   "holds none of them (exit status 1, as for any reject: the reject report says why for each)",
+                   err=True)
 
 
 def place_word(rejects: RejectReport, file: str, row: int) -> str:

@@ -2,7 +2,8 @@
 
 0  every input record was converted (or carried) and what was written or checked passes;
 1  some records were rejected (the rest was written; see the reject report), or checks found problems at or
-   above --fail-on;
+   above --fail-on; every record rejected too (the input was read and the reject report written: not 2; the
+   commands print "nothing converted", cli_common.print_rejects);
 2  the input or the options could not be used at all (an MscInteropError; nothing, or nothing more, written);
 3  an internal error: an exception no reader turned into a reject or a message (a bug to report; cli.py).
 """

@@ -64,7 +64,9 @@ class RawRecords:
     read_counts: dict[str, int]
     rejects: RejectReport = field(default_factory=RejectReport)
     source: str = ""
-    subjects_read: frozenset[str] = frozenset()  # every subject_id in subjects.csv, rejected or not
+    # every subject_id in subjects.csv, rejected or not (a share or partition of the subjects: and those of the
+    # others, so that a row of a subject not in it is named alike however the study is loaded)
+    subjects_read: frozenset[str] = frozenset()
     where: Mapping[tuple[str, int], str] = field(default_factory=dict)  # (form, row) -> location: ODM OID path
     # the rows rejected so far (not exact duplicates), kept so that a later check of a value (sdtm.common.map_terms)
     # names their bad fields too: one correction round fixes a row; sdtm/lost_records.py names the derivations
@@ -182,6 +184,8 @@ def read_records(path: str | Path, line_maps: Mapping[str, np.ndarray] | None = 
     records = check_forms(tables, files, definition, source=str(path), rejects=spans, read_before=read_before,
                           clean=frozenset(clean), first_checks=first_checks)
     records.unparsed = unparsed  # (each share keeps the lines of every subject: its DM keeps its own)
+    if share is not None and not share.inside:  # (the rows of a subject not in the subjects form are its own: the
+        records.subjects_read |= share.subjects  # reject names the other share's subject it is but for zeros)
     return records
 
 

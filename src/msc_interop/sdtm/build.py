@@ -15,6 +15,7 @@ from msc_interop.records.reader import ROW, RawRecords
 from msc_interop.rejects import RejectReport
 from msc_interop.sdtm.ae import build_ae
 from msc_interop.sdtm.cm import build_cm
+from msc_interop.sdtm.common import LEADING_ZEROS, zero_padded_matches
 from msc_interop.sdtm.dm import SCREEN_FAILURE, build_dm_base, complete_dm
 from msc_interop.sdtm.ds import build_ds
 from msc_interop.sdtm.eg import build_eg
@@ -102,7 +103,24 @@ def _cascade_subjects(records: RawRecords, dm: pd.DataFrame) -> None:
             source = source if source.endswith(".csv") else f"the subjects form of {source}"
             why = pd.Series(f"subject is not in {source}", index=df.index).where(
                 ~was_read, f"the subject's row in {source} was rejected (see that reject)")
+            hints = _leading_zero_hints(pd.unique(df.loc[unknown & ~was_read, "subject_id"]), records.subjects_read,
+                                        source)
+            if hints:
+                why = why.mask(df["subject_id"].isin(list(hints)), df["subject_id"].map(hints))
             records.reject_rows(form, unknown, "subject_id", why, code="REJ-REC-008")
+
+
+def _leading_zero_hints(values: np.ndarray, subjects: frozenset[str], source: str) -> dict[str, str]:
+    """The reason of each of `values` (subject ids the subjects form lacks; distinct) that is a subject id of it
+    but for leading zeros ('1' for '01', or '01' for its '1'), one dropped by a spreadsheet."""
+    hints = {}
+    for value, known in zero_padded_matches(values.tolist(), subjects, shorter_only=False).items():
+        if len(known) > len(value):
+            hints[value] = f"subject is not in {source}; did you mean '{known}'? {LEADING_ZEROS}"
+        else:
+            hints[value] = (f"subject is not in {source}, which has '{known}' (a spreadsheet drops leading zeros: "
+                            f"keep the subject_id column of {source} as text)")
+    return hints
 
 
 def _text_origins(records: RawRecords) -> dict[str, tuple[str, int, str]]:

@@ -7,7 +7,7 @@ RawRecords.reject_rows, with the field and a reason a data manager can act on.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -71,12 +71,38 @@ def map_terms(records: RawRecords, form: str, column: str, lookup: Mapping[str, 
 
 
 def unknown_reason(value: str, column: str, what: str, lookup: Mapping[str, str], hint: str) -> str:
-    """Why `value` of `column` is not in `lookup`, with the closest term as a suggestion."""
+    """Why `value` of `column` is not in `lookup`, with the closest term as a suggestion: the term it is once
+    zero-padded ('1' for a site '01': a spreadsheet dropped the zeros), else the closest spelling."""
     if value == "":
         return f"'{column}' is empty; it must be {what}"
+    padded = zero_padded_matches([value], lookup).get(value)
+    if padded is not None:
+        return f"'{value}' is not {what}; did you mean '{lookup[padded]}'? {LEADING_ZEROS}{hint}"
     close = difflib.get_close_matches(value.upper(), list(lookup), n=1, cutoff=0.75)
     suggestion = f"; did you mean {lookup[close[0]]}?" if close else ""
     return f"'{value}' is not {what}{suggestion}{hint}"
+
+
+LEADING_ZEROS = "(a spreadsheet drops leading zeros: keep the column as text)"
+
+
+def zero_padded_matches(values: Iterable[str], known: Iterable[str], shorter_only: bool = True) -> dict[str, str]:
+    """Each of `values` (distinct values, all digits) that is one of `known` once zero-padded to that one's width
+    ('1' -> '01', '001') -> that known value (the shortest, then the first in sorted order, where several are).
+    `shorter_only` False: also a value that is a known one with leading zeros added ('01' -> '1': the known one
+    lost them). Values and known values not all digits, or equal, never match."""
+    wanted = {v for v in values if v.isdigit()}
+    if not wanted:
+        return {}
+    by_digits: dict[str, str] = {}  # the value without its leading zeros -> the known value (shortest, first)
+    for k in sorted((k for k in known if k.isdigit()), key=lambda k: (len(k), k)):
+        by_digits.setdefault(k.lstrip("0"), k)
+    out = {}
+    for v in sorted(wanted):
+        k = by_digits.get(v.lstrip("0"))
+        if k is not None and k != v and (len(k) > len(v) or not shorter_only):
+            out[v] = k
+    return out
 
 
 def codelist_lookup(name: str) -> dict[str, str]:

@@ -154,7 +154,7 @@ def load_partitioned(folder: Path, scratch: Path, per_partition: int | None = No
         why.append(str(exc))
         return None
     hold = HOLD_ROWS if hold_rows is None else hold_rows
-    ps = _build(parts.folders, scratch / "spill", hold, check_xpt, xpt_encoding)
+    ps = _build(parts.folders, scratch / "spill", hold, check_xpt, xpt_encoding, frozenset(usubjid))
     # the files no form reads: of the folder, as a whole read reports them (the parts hold none), before the notes
     report_unread_files(folder, {form: spec["file"] for form, spec in _forms().items()}, ps.rejects)
     ps.rejects.settle_kept()
@@ -174,7 +174,9 @@ def _usubjid_of_subjects(folder: Path, where: Path, definition: Path, files: dic
 
 
 def _build(folders: list[Path], spill_dir: Path, hold_rows: int, check_xpt: bool,
-           xpt_encoding: str | None) -> PartitionedStudy:
+           xpt_encoding: str | None, subjects: frozenset[str] = frozenset()) -> PartitionedStudy:
+    """Each partition read and built; `subjects`: the subject ids the subjects form accepts, of every partition
+    (a reject of a subject not in it names the one it is but for leading zeros, wherever that one is)."""
     spill_dir.mkdir(parents=True)
     spilled: dict[str, SpilledDataset] = {}
     rejects = RejectReport()
@@ -186,6 +188,7 @@ def _build(folders: list[Path], spill_dir: Path, hold_rows: int, check_xpt: bool
     meta: StudyMeta | None = None
     for index, folder in enumerate(folders):
         records = read_records(folder, line_maps(folder))
+        records.subjects_read |= subjects  # (the rows of an unknown subject are the first partition's)
         order = form_order({form: list(df.columns) for form, df in records.forms.items()})
         study, report = build_study(records, settle=False)  # (settled once merged, below)
         meta = study.meta
