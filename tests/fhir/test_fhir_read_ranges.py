@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 from msc_interop.fhir.read import read_fhir
 
@@ -44,11 +45,7 @@ def test_the_normal_range_in_the_value_unit(tmp_path: Path) -> None:
         _glucose("g6", 6, [_rr(3.9, 5.5, "furlong")]),  # no factor: empty, note
         _glucose("g7", 7, [_rr(70, 99)]),  # same unit: as it was
     ]
-    bundle = {"resourceType": "Bundle", "type": "collection",
-              "entry": [{"resource": {"resourceType": "Patient", "id": "p1"}}] + [{"resource": o} for o in obs]}
-    path = tmp_path / "lb.json"
-    path.write_text(json.dumps(bundle), encoding="utf-8")
-    study, report = read_fhir([path])
+    study, report = _read(tmp_path, obs)
     lb = study["LB"].sort_values("LBDTC")
     assert lb[["LBORNRLO", "LBORNRHI"]].values.tolist() == [
         ["70", "99"], ["65", "100"], ["80", "130"], ["", ""], ["70", "99"], ["", ""], ["70", "99"]]
@@ -65,6 +62,15 @@ def test_the_normal_range_in_the_value_unit(tmp_path: Path) -> None:
     assert set(notes) == {1, 2, 3, 4, 6}
     counts = {c["form"]: c for c in report.form_counts()}["Observation"]
     assert (counts["converted"], counts["rejected"]) == (7, 0)
+
+
+def _read(tmp_path: Path, obs: list[dict]) -> tuple[Any, Any]:
+    """read_fhir of one Bundle holding Patient p1 and the Observations `obs`."""
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"resource": {"resourceType": "Patient", "id": "p1"}}] + [{"resource": o} for o in obs]}
+    path = tmp_path / "lb.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    return read_fhir([path])
 
 
 def _with(obs: dict, **changes: object) -> dict:
@@ -93,11 +99,7 @@ def test_a_range_not_converted_is_listed(tmp_path: Path) -> None:
         _glucose("t8", 8, [_rr(70, 99, typ="normal"), {"text": "fasting: 70-99"}]),  # the other range: listed
         _glucose("t9", 9, [_rr(80, 130, typ="treatment"), _rr(3.9, 5.5, "furlong", typ="normal")]),  # both said
     ]
-    bundle = {"resourceType": "Bundle", "type": "collection",
-              "entry": [{"resource": {"resourceType": "Patient", "id": "p1"}}] + [{"resource": o} for o in obs]}
-    path = tmp_path / "lb.json"
-    path.write_text(json.dumps(bundle), encoding="utf-8")
-    study, report = read_fhir([path])
+    study, report = _read(tmp_path, obs)
     lb = study["LB"].sort_values("LBDTC")
     assert lb[["LBORNRLO", "LBORNRHI"]].fillna("").values.tolist() == [
         ["", ""], ["", ""], ["", ""], ["", ""], ["", ""], ["70", "99"], ["70", "99"], ["70", "99"], ["", ""]]
