@@ -89,3 +89,33 @@ def test_ecg_8xxx_loincs_are_read_as_the_aggregate_tests(tmp_path: Path) -> None
     # read-only alternatives: the writer's LOINC per test is unchanged
     assert {t: _loinc_of()[t][0] for t in ("PRAG", "QRSAG", "QTAG")} == {
         "PRAG": "44976-9", "QRSAG": "44973-6", "QTAG": "44975-1"}
+
+
+def test_an_ecg_reference_range_is_listed_not_dropped(tmp_path: Path) -> None:
+    """EG as msc-interop writes it holds no normal range: an ECG Observation's referenceRange, or an ECG
+    component's, is listed as converted without it (REJ-FHIR-006, the range shown), no longer dropped silently;
+    the values still land in EG and the counts reconcile."""
+    qt = {**_q("44975-1", 0.4, "s"), "referenceRange": [{"low": {"value": 0.35, "unit": "s"},
+                                                         "high": {"value": 0.44, "unit": "s"}}]}
+    panel = {"resourceType": "Observation", "id": "ecg1", "status": "final",
+             "code": {"coding": [{"system": LOINC, "code": "11524-6", "display": "EKG study"}]},
+             "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2021-11-10",
+             "component": [_q("76282-3", 72, "/min"), qt]}
+    hr = {"resourceType": "Observation", "id": "ecg2", "status": "final", **_q("76282-3", 70, "/min"),
+          "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2021-11-11",
+          "referenceRange": [{"text": "60-100 /min"}]}
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "p1"}}, {"resource": panel}, {"resource": hr}]}
+    path = tmp_path / "ecg.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    study, report = read_fhir([path], timezone="UTC")
+    assert len(study["EG"]) == 3
+    lines = sorted((x.row, x.field, x.reason, x.value, x.code) for x in report.sorted()
+                   if x.field.endswith("referenceRange"))
+    assert [(row, field, code) for row, field, _, _, code in lines] == [
+        (1, "Observation.component.referenceRange", "REJ-FHIR-006"), (2, "Observation.referenceRange", "REJ-FHIR-006")]
+    assert lines[0][2].startswith("Bundle entry 1: converted without the referenceRange of QTAG: EG as msc-interop "
+                                  "writes it holds no normal range")
+    assert lines[1][3] == '[{"text":"60-100 /min"}]'
+    counts = {c["form"]: c for c in report.form_counts()}["Observation"]
+    assert (counts["read"], counts["converted"], counts["rejected"]) == (2, 2, 0)

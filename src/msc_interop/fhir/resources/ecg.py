@@ -33,6 +33,7 @@ from msc_interop.fhir.read_common import (
     apply_overrides,
     prim_dtc,
     seq_where_missing,
+    shown,
     shown_subject,
     study_days,
     subject_of,
@@ -266,6 +267,23 @@ def _unplaced(res: dict[str, Any]) -> tuple[str, ...]:
     return tuple(out)
 
 
+_NO_RANGE = ("EG as msc-interop writes it holds no normal range (EGORNRLO/EGORNRHI are SDTM model variables it does "
+             "not add to EG)")
+
+
+def _ranges(res: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    """(path, " of <test>" or "", the range as shown) of each referenceRange of an ECG Observation and of its ECG
+    components: said in the report (REJ-FHIR-006), not dropped silently, as EG holds no range."""
+    out = []
+    if res.get("referenceRange"):
+        out.append(("Observation.referenceRange", "", shown(res["referenceRange"], 200)))
+    for i, c in enumerate(res.get("component") or ()):
+        if isinstance(c, dict) and c.get("referenceRange") and component_test(c.get("code")):
+            out.append(("Observation.component.referenceRange", f" of {component_test(c.get('code')) or i}",
+                        shown(c["referenceRange"], 200)))
+    return tuple(out)
+
+
 def is_ecg(res: dict[str, Any]) -> bool:
     """Whether an Observation belongs to EG: its code, or one of its components' codes, is an ECG test."""
     if ecg_test(res.get("code")) is not None:
@@ -308,7 +326,7 @@ class EcgFlattener:
         return (strict, share("Observation.subject", subject_of(res.get("subject"))),
                 share("Observation.status", res.get("status")), dates or None, self._parts(res), seq,
                 share("Observation.encounter", (res.get("encounter") or {}).get("reference")),
-                share("Observation.extension", res.get("extension")), _unplaced(res))
+                share("Observation.extension", res.get("extension")), _unplaced(res), _ranges(res))
 
     def _parts(self, res: dict[str, Any]) -> tuple:
         """_record of the Observation (when it has an ECG code and a value) and of each component with an ECG code
@@ -337,7 +355,7 @@ def read_ecg_observations(r: ReadContext, subjects: dict[str, str], encounters: 
         return None
     rows, over, coded = [], [], []
     carried_of: dict[int, dict[str, Any]] = {}  # read_carried per distinct (shared) extension
-    for strict, subject, status, dates, parts, seq, encounter, extension, unplaced, loc in items:
+    for strict, subject, status, dates, parts, seq, encounter, extension, unplaced, ranges, loc in items:
         usubjid, problem = r.subject(subject, strict, subjects)
         if usubjid is None:
             r.reject(loc, "Observation", "Observation.subject", problem, shown_subject(subject), code="REJ-FHIR-003")
@@ -373,6 +391,9 @@ def read_ecg_observations(r: ReadContext, subjects: dict[str, str], encounters: 
         for code in unplaced:
             r.note_field(loc, "Observation", "Observation.component.code", "converted without this component: its "
                          "code is no ECG test of mappings/ecg.yaml", code, code="REJ-FHIR-005")
+        for path, of, range_shown in ranges:
+            r.note_field(loc, "Observation", path, f"converted without the referenceRange{of}: {_NO_RANGE}",
+                         range_shown, code="REJ-FHIR-006")
         r.converted["Observation"] += 1
     del items
     if not rows:
