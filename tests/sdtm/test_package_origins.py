@@ -12,7 +12,7 @@ from lxml import etree
 from msc_interop import api
 from msc_interop.sdtm.define import xsd_errors
 
-from .package_define import AE_CSV, CREATED, DEF, DM_CSV, ODM, TEXT, XSD
+from .package_define import AE_CSV, CREATED, DEF, ODM, TEXT, XSD, converted_define
 
 _DEFINE_21 = """<?xml version="1.0" encoding="UTF-8"?>
 <ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" xmlns:def="http://www.cdisc.org/ns/def/v2.1"
@@ -70,15 +70,7 @@ _DEFINE_10 = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 def _package(tmp_path: Path, define: str) -> etree._Element:
-    folder = tmp_path / "pkg"
-    folder.mkdir()
-    (folder / "ae.csv").write_text(AE_CSV, encoding="utf-8")
-    (folder / "dm.csv").write_text(DM_CSV, encoding="utf-8")
-    (folder / "define.xml").write_text(define, encoding="utf-8")
-    api.to_sdtm(folder, tmp_path / "out", formats=["json"], created=CREATED, validate=False)
-    written = tmp_path / "out" / "json" / "define.xml"
-    assert xsd_errors(written, XSD) == []
-    return etree.parse(str(written)).getroot()
+    return converted_define(tmp_path, {"ae.csv": AE_CSV, "define.xml": define})
 
 
 def _item(root: etree._Element, oid: str) -> etree._Element:

@@ -16,7 +16,7 @@ from msc_interop import api
 from msc_interop.sdtm.define import xsd_errors
 from msc_interop.sdtm.xpt import write_xpt
 
-from .package_define import CREATED, DEF, DM_CSV, ODM, TEXT, XSD
+from .package_define import CREATED, DEF, DM_CSV, ODM, TEXT, XSD, converted_define
 
 QS_CSV = ("STUDYID,DOMAIN,USUBJID,QSSEQ,QSTESTCD,QSTEST,QSCAT,QSORRES,QSSTRESC,VISITNUM,QSDTC\n"
           "S1,QS,S1-1,1,ACITM01,Word Recall Task,ADAS-COG,4,4,1,2024-01-02\n")
@@ -55,17 +55,6 @@ _DEFINE_21 = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def _converted(tmp_path: Path, files: dict[str, str]) -> etree._Element:
-    folder = tmp_path / "pkg"
-    folder.mkdir()
-    for name, text in {"dm.csv": DM_CSV, **files}.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    api.to_sdtm(folder, tmp_path / "out", formats=["json"], created=CREATED, validate=False)
-    written = tmp_path / "out" / "json" / "define.xml"
-    assert xsd_errors(written, XSD) == []
-    return etree.parse(str(written)).getroot()
-
-
 def _group(root: etree._Element, name: str) -> etree._Element:
     return next(g for g in root.iter(f"{ODM}ItemGroupDef") if g.get("Name") == name)
 
@@ -84,7 +73,7 @@ def test_qs_of_a_define_10_package_is_a_standard_findings_domain(tmp_path: Path)
     """QS is in the SDTMIG (section 6.3, Findings); its Structure and label are the package's own; its Required
     variables (SDTMIG QS table: STUDYID, DOMAIN, USUBJID, QSSEQ, QSTESTCD, QSTEST, QSCAT) Mandatory. XQ, a sponsor
     domain, stays non-standard and keeps the class the package states."""
-    root = _converted(tmp_path, {"qs.csv": QS_CSV, "xq.csv": XQ_CSV, "define.xml": _DEFINE_10})
+    root = converted_define(tmp_path, {"qs.csv": QS_CSV, "xq.csv": XQ_CSV, "define.xml": _DEFINE_10})
     qs = _group(root, "QS")
     _standard_described(qs)
     assert qs.get(f"{DEF}Structure") == "One record per question per visit per subject"
@@ -105,7 +94,7 @@ def test_qs_of_a_define_10_package_is_a_standard_findings_domain(tmp_path: Path)
 
 def test_qs_of_a_define_21_package_takes_its_description(tmp_path: Path) -> None:
     """Define-XML 2.1 states the class as an element and the label as the Description."""
-    qs = _group(_converted(tmp_path, {"qs.csv": QS_CSV, "define.xml": _DEFINE_21}), "QS")
+    qs = _group(converted_define(tmp_path, {"qs.csv": QS_CSV, "define.xml": _DEFINE_21}), "QS")
     _standard_described(qs)
     assert qs.get(f"{DEF}Structure") == "One record per question per subject"
     assert qs.findtext(TEXT) == "Questionnaires (sponsor's words)"
@@ -114,7 +103,7 @@ def test_qs_of_a_define_21_package_takes_its_description(tmp_path: Path) -> None
 def test_without_a_define_the_sdtmig_list_gives_the_class(tmp_path: Path) -> None:
     """No define.xml beside the package: QS is still standard and FINDINGS, its Structure not described (nothing
     says it); the sponsor domain XQ is non-standard with no class (nothing says it either)."""
-    root = _converted(tmp_path, {"qs.csv": QS_CSV, "xq.csv": XQ_CSV})
+    root = converted_define(tmp_path, {"qs.csv": QS_CSV, "xq.csv": XQ_CSV})
     qs = _group(root, "QS")
     _standard_described(qs)
     assert qs.get(f"{DEF}Structure") == "Not described by the msc-interop SDTM metadata"
