@@ -156,3 +156,48 @@ def test_cdisc_pilot_every_sv_record_is_an_encounter_or_a_reject(shared_dir: Pat
     assert "USUBJID '01-711-1143', VISITNUM 9.2" in rej["reason"]
     encounters = [r for r in _resources(tmp_path / "fhir" / "bundle.json") if r["resourceType"] == "Encounter"]
     assert len(encounters) == 3558 == len({e["id"] for e in encounters})
+
+
+# --- SV and DS admitted as every other dataset: a subject DM has, dates FHIR can hold --------------------------
+
+@pytest.mark.parametrize("name", ["SV", "DS"])
+def test_a_record_of_a_subject_not_in_dm_is_rejected_not_carried_on_the_study(sdtm: Path, tmp_path: Path,
+                                                                              name: str) -> None:
+    """Before: carried on the ResearchStudy in sdtm-supplemental and counted as converted, where an LB or AE record
+    of the same subject is rejected (REJ-SDTM-001); no FHIR reader looks for a visit or a disposition there."""
+    folder = _copy(sdtm, tmp_path / "sdtm")
+    path = folder / f"{name.lower()}.csv"
+    df = _repeat_row(path, 0, USUBJID="MSC-SLE-2009-99-99")
+    res = run_cli("to-fhir", folder, "-o", tmp_path / "fhir", "--timezone", "Asia/Shanghai", "--no-validate")
+    assert res.exit_code == 1, res.output
+    n = len(df)
+    assert f"{name}: read {n} = converted {n - 1} + rejected 1" in res.output
+    rejects = _csv(tmp_path / "fhir" / "rejects.csv")
+    (rej,) = rejects.to_dict("records")
+    assert (rej["form"], rej["file"], rej["row"], rej["field"], rej["value"], rej["code"]) == (
+        name, path.name, str(n), "USUBJID", "MSC-SLE-2009-99-99", "REJ-SDTM-001")
+    assert "not a subject in DM (dm.csv)" in rej["reason"]
+    assert b"MSC-SLE-2009-99-99" not in (tmp_path / "fhir" / "bundle.json").read_bytes()
+
+
+@pytest.mark.parametrize(("name", "variable"), [("SV", "SVSTDTC"), ("SV", "SVENDTC"), ("DS", "DSSTDTC")])
+def test_a_date_fhir_cannot_hold_is_rejected_as_in_other_datasets(sdtm: Path, tmp_path: Path, name: str,
+                                                                  variable: str) -> None:
+    """2009-13-45 (no month 13): FHIR could hold only its year (the Encounter's period.start "2009" before, the
+    text in an extension); LBDTC and AESTDTC so are rejected with REJ-SDTM-002, and now SV's and DS's dates too.
+    A partial date SDTM allows (2010---17: the month unknown) is not rejected (test_fhir_ds_sv.py)."""
+    folder = _copy(sdtm, tmp_path / "sdtm")
+    path = folder / f"{name.lower()}.csv"
+    df = _csv(path)
+    row = int(df.index[(df.USUBJID == SUBJECT) & df[variable].ne("")][0])
+    df.loc[row, variable] = "2009-13-45"
+    df.to_csv(path, index=False)
+    res = run_cli("to-fhir", folder, "-o", tmp_path / "fhir", "--timezone", "Asia/Shanghai", "--no-validate")
+    assert res.exit_code == 1, res.output
+    n = len(df)
+    assert f"{name}: read {n} = converted {n - 1} + rejected 1" in res.output
+    rejects = _csv(tmp_path / "fhir" / "rejects.csv")
+    (rej,) = rejects.to_dict("records")
+    assert (rej["form"], rej["row"], rej["field"], rej["value"], rej["code"]) == (
+        name, str(row + 1), variable, "2009-13-45", "REJ-SDTM-002")
+    assert b"2009-13-45" not in (tmp_path / "fhir" / "bundle.json").read_bytes()

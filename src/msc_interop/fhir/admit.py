@@ -6,7 +6,9 @@ are. Left alone, FHIR would get a date cut to what it can hold (LBDTC 2009-13-45
 for a USUBJID that DM does not have, a Quantity with a unit nobody can read. Each such record goes to the
 reject report (dataset, file, row as the SDTM readers count it: 1 = first record, field, value, reason, code),
 with the records that hang on it (a subject's records when its DM record goes, SUPP-- records of a rejected
-parent); the rest is written, and read = converted + rejected per dataset.
+parent); the rest is written, and read = converted + rejected per dataset. SV and DS, placed on Encounters and
+ResearchSubjects rather than resources of their own, are admitted the same way: a visit or a disposition of a
+subject DM does not have would have no ResearchSubject to ride on.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def admit_sdtm(study: Study, rejects: RejectReport) -> Study:
     """The study without the records FHIR cannot take as they are; each one (and what hangs on it) added to
     `rejects`, with read/converted counts for every dataset."""
     keep: dict[str, np.ndarray] = {}
-    for name in (n for n in WRITTEN_DOMAINS if n in study.datasets):
+    for name in (n for n in WRITTEN_DOMAINS + CARRIED_ON_SUBJECT if n in study.datasets):
         df = study[name]
         ok = np.ones(len(df), dtype=bool)
         for col in (c for c in df.columns if c.endswith("DTC") and df[c].dtype == object):
@@ -49,8 +51,6 @@ def admit_sdtm(study: Study, rejects: RejectReport) -> Study:
                     "there", "REJ-SDTM-003")
             ok &= ~bad
         keep[name] = ok
-    for name in (n for n in CARRIED_ON_SUBJECT if n in study.datasets):
-        keep[name] = np.ones(len(study[name]), dtype=bool)
     _one_per_key(study, rejects, keep)
     _subjects(study, rejects, keep)
     _supp(study, rejects, keep)
@@ -71,7 +71,8 @@ def _known_unit(values: pd.Series) -> pd.Series:
 
 def _subjects(study: Study, rejects: RejectReport, keep: dict[str, np.ndarray]) -> None:
     """Records of a subject that DM does not have (or whose DM record was rejected) are rejected too."""
-    subject_domains = [n for n in WRITTEN_DOMAINS if n != "DM" and n in study.datasets and len(study[n])]
+    subject_domains = [n for n in WRITTEN_DOMAINS + CARRIED_ON_SUBJECT
+                       if n != "DM" and n in study.datasets and len(study[n]) and "USUBJID" in study[n].columns]
     if "DM" not in study.datasets:
         if subject_domains:
             raise InputError(f"{', '.join(_file(study, n) for n in subject_domains)}: the input has no DM dataset; "

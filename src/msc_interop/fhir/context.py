@@ -27,8 +27,10 @@ WRITTEN_DOMAINS = ("DM", "EX", "AE", "LB", "VS", "EG", "MH", "PR", "RE", "CM")
 # record would have no resource of its parent to ride on; those stay "not written" (fhir/unwritten.py), as before.
 # Subject-level datasets placed on elements record by record: SV on its visit's Encounter (period), a subject's
 # disposition event on its ResearchSubject (status / progress). Their records no element holds (a second record of
-# a visit, a DS record that is not the subject's one disposition event, a subject not in DM) ride on the subject's
-# ResearchSubject in the sdtm-supplemental extension, so nothing is lost (docs/fhir-mapping.md, "DS" and "SV")
+# a visit, a DS record that is not the subject's one disposition event) ride on the subject's ResearchSubject in
+# the sdtm-supplemental extension, so nothing is lost (docs/fhir-mapping.md, "DS" and "SV"). to-fhir rejects, as
+# in every other dataset, a record of a subject not in DM or with a date FHIR cannot hold (fhir/admit.py); a Study
+# given to write_fhir directly is not checked so, and such a subject's records ride on the ResearchStudy
 CARRIED_ON_SUBJECT = ("DS", "SV")
 
 
@@ -380,7 +382,8 @@ def _attach_supp(study: Study, ctx: WriteContext) -> None:
 
 def _carry_on_subject(study: Study, ctx: WriteContext) -> None:
     """Each record of CARRIED_ON_SUBJECT that no element holds on its subject's ResearchSubject (a subject not in
-    DM: on the study); its `row` is its place in the dataset, as the placed records' sdtm-record says theirs."""
+    DM, which to-fhir rejects before (fhir/admit.py) but a Study given to write_fhir directly may hold: on the
+    study); its `row` is its place in the dataset, as the placed records' sdtm-record says theirs."""
     placed = {"SV": set(ctx.encounter_sv_rows[ctx.encounter_sv_rows >= 0].tolist()), "DS": set(ctx.ds_rows.values())}
     for name in CARRIED_ON_SUBJECT:
         df = study.datasets.get(name)
