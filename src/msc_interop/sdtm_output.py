@@ -68,7 +68,7 @@ def write_sdtm(study: Study, outdir: Path, formats: Sequence[str], define: bool,
 
     def dataset_files(fmt: str) -> list[Path]:
         return write_study(as_written[fmt], outdir / fmt, [fmt], created=stamp, xpt_encoding=xpt_encoding,
-                           checked=as_written[fmt] is study)
+                           checked=as_written[fmt] is study, define_beside=define and fmt in ("xpt", "json"))
 
     def folder_files(fmt: str) -> dict[str, Path]:
         return {n: outdir / fmt / dataset_file_name(n, fmt) for n in study.names}

@@ -317,3 +317,32 @@ def test_ndjson_rows_with_brackets_in_text_stay_one_per_line(study: Study, tmp_p
     assert [json.loads(line)[col] for line in lines[1:]] == lb["LBORRES"].tolist()
     _, back, _ = read_dataset_json(tmp_path / "lb.ndjson")
     pd.testing.assert_frame_equal(conform("LB", back), lb.reset_index(drop=True))
+
+
+# --- metaDataRef: the define.xml written beside the files ------------------------------------------------------
+
+@pytest.mark.parametrize("partition_subjects", [0, 4])
+def test_to_sdtm_json_names_the_define_xml_beside_it(schema, examples: Path, tmp_path: Path,
+                                                     partition_subjects: int) -> None:
+    """Dataset-JSON 1.1 metaDataRef ("URL for a metadata file describing the data"): CDISC's examples give
+    "define.xml", after metaDataVersionOID. A to-sdtm json folder holds its define.xml: each file names it, whole
+    or partitioned alike; an NDJSON folder (no define.xml is written there) and --no-define name none."""
+    from msc_interop.api import to_sdtm
+
+    cdisc_keys = list(json.loads((examples / "dm.json").read_text(encoding="utf-8")))
+    for define in (True, False):
+        out = tmp_path / f"define-{define}"
+        to_sdtm(REPO / "fixtures" / "example_study", out, formats=["json", "ndjson"], define=define,
+                created=CREATED, validate=False, partition_subjects=partition_subjects)
+        assert (out / "json" / "define.xml").is_file() is define
+        for path in sorted((out / "json").glob("*.json")):
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            assert _errors(schema, doc) == [], path.name
+            if define:
+                assert doc["metaDataRef"] == "define.xml" and (path.parent / doc["metaDataRef"]).is_file()
+                keys = [k for k in doc if k in cdisc_keys]
+                assert keys == [k for k in cdisc_keys if k in doc], path.name  # CDISC's order
+            else:
+                assert "metaDataRef" not in doc, path.name
+        for path in sorted((out / "ndjson").glob("*.ndjson")):
+            assert "metaDataRef" not in json.loads(path.read_text(encoding="utf-8").splitlines()[0]), path.name

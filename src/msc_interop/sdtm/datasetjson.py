@@ -73,29 +73,31 @@ def write_dataset_json(df: pd.DataFrame, name: str, path: Path, *, ndjson: bool 
 def write_conformed(data: pd.DataFrame, name: str, path: Path, *, ndjson: bool = False,
                     study_meta: StudyMeta | None = None, created: str | None = None,
                     column_attrs: Mapping[str, Mapping[str, Any]] | None = None,
-                    header_attrs: Mapping[str, Any] | None = None) -> None:
+                    header_attrs: Mapping[str, Any] | None = None, metadata_ref: str | None = None) -> None:
     """`write_dataset_json` for a frame already in the Study's canonical form (a `Study` dataset).
-    `column_attrs` (by column) and `header_attrs` replace what the SDTM metadata would state (ADaM's writer)."""
+    `column_attrs` (by column) and `header_attrs` replace what the SDTM metadata would state (ADaM's writer).
+    `metadata_ref`: the file's metaDataRef (to-sdtm: "define.xml", written beside it)."""
     write_frames(data, lambda: iter([data]), len(data), name, path, ndjson=ndjson, study_meta=study_meta,
-                 created=created, column_attrs=column_attrs, header_attrs=header_attrs)
+                 created=created, column_attrs=column_attrs, header_attrs=header_attrs, metadata_ref=metadata_ref)
 
 
 def write_frames(shape: pd.DataFrame, frames: Callable[[], Iterable[pd.DataFrame]], n_rows: int, name: str,
                  path: Path, *, ndjson: bool = False, study_meta: StudyMeta | None = None,
                  created: str | None = None, column_attrs: Mapping[str, Mapping[str, Any]] | None = None,
-                 header_attrs: Mapping[str, Any] | None = None) -> None:
+                 header_attrs: Mapping[str, Any] | None = None, metadata_ref: str | None = None) -> None:
     """`write_conformed` for a dataset given as consecutive frames (a partitioned run: sdtm/spill.py) of
     `n_rows` rows in all: `shape` holds every distinct value of each variable (column lengths and data types
     come from it), `frames()` the rows in order. The bytes are those of write_conformed on the whole."""
     # a text column's codes serve both its length (max_bytes) and its rows' encoding: found once
     with contextlib.nullcontext() if sharing() else shared_columns():
-        _write_frames(shape, frames, n_rows, name, path, ndjson, study_meta, created, column_attrs, header_attrs)
+        _write_frames(shape, frames, n_rows, name, path, ndjson, study_meta, created, column_attrs, header_attrs,
+                      metadata_ref)
 
 
 def _write_frames(shape: pd.DataFrame, frames: Callable[[], Iterable[pd.DataFrame]], n_rows: int, name: str,
                   path: Path, ndjson: bool, study_meta: StudyMeta | None, created: str | None,
-                  column_attrs: Mapping[str, Mapping[str, Any]] | None, header_attrs: Mapping[str, Any] | None
-                  ) -> None:
+                  column_attrs: Mapping[str, Mapping[str, Any]] | None, header_attrs: Mapping[str, Any] | None,
+                  metadata_ref: str | None = None) -> None:
     stamp = creation_datetime(created)
     pkg = getattr(study_meta, "package", None)
     lay = pkg.layouts.get(name) if pkg is not None else None
@@ -103,7 +105,7 @@ def _write_frames(shape: pd.DataFrame, frames: Callable[[], Iterable[pd.DataFram
     types = [c["dataType"] for c in columns]  # the values are encoded as these (before column_attrs)
     for item in columns:
         item.update((column_attrs or {}).get(item["name"], {}))
-    header = _header(name, shape, columns, study_meta, stamp)
+    header = _header(name, shape, columns, study_meta, stamp, metadata_ref)
     header["records"] = n_rows
     header.update(header_attrs or {})
     if lay is not None and lay.label is not None:
@@ -203,7 +205,7 @@ def _as_package_states(item: dict[str, Any], lay: Any, col: str, numeric: bool, 
 
 
 def _header(name: str, data: pd.DataFrame, columns: list[dict[str, Any]], study_meta: StudyMeta | None,
-            stamp: str) -> dict[str, Any]:
+            stamp: str, metadata_ref: str | None = None) -> dict[str, Any]:
     studyid = study_meta.studyid if study_meta is not None else _first_value(data, "STUDYID")
     head: dict[str, Any] = {"datasetJSONCreationDateTime": stamp, "datasetJSONVersion": DATASET_JSON_VERSION}
     if studyid:
@@ -215,6 +217,8 @@ def _header(name: str, data: pd.DataFrame, columns: list[dict[str, Any]], study_
         head["studyOID"] = f"STDY.{studyid}"
         head["metaDataVersionOID"] = (study_meta.metadata_version_oid() if study_meta is not None else
                                       f"MDV.{studyid}.SDTMIG.{mappings.sdtmig_version()}")
+    if metadata_ref:  # (where Dataset-JSON 1.1's examples put it: after metaDataVersionOID)
+        head["metaDataRef"] = metadata_ref
     head["itemGroupOID"] = f"IG.{name}"
     head["records"] = len(data)
     head["name"] = name

@@ -32,7 +32,9 @@ from msc_interop.sdtm.xpt import read_xpt, xpt_problems
 from msc_interop.study import VISIT_COLUMNS, Study, StudyMeta
 from msc_interop.trial_design import apply_trial_design
 
-Writer = Callable[..., None]  # (df, name, path, meta, created); the XPT writer also takes encoding=
+DEFINE_FILE = "define.xml"  # the define.xml to-sdtm writes beside the XPT and Dataset-JSON files
+Writer = Callable[..., None]  # (df, name, path, meta, created); the XPT writer also takes encoding=, the
+# Dataset-JSON one metadata_ref= (its header's metaDataRef)
 Reader = Callable[[Path], tuple[str, pd.DataFrame]]
 
 
@@ -61,9 +63,10 @@ def _write_xpt(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, 
                         lengths=lay.lengths if lay else None)
 
 
-def _write_json(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, created: str | None) -> None:
+def _write_json(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, created: str | None,
+                metadata_ref: str | None = None) -> None:
     datasetjson.write_conformed(as_package_states(df, layout(meta, name)), name, path, study_meta=meta,
-                                created=created)
+                                created=created, metadata_ref=metadata_ref)
 
 
 def _write_ndjson(df: pd.DataFrame, name: str, path: Path, meta: StudyMeta | None, created: str | None) -> None:
@@ -106,13 +109,14 @@ def dataset_file_name(name: str, fmt: str) -> str:
 
 
 def write_study(study: Study, outdir: Path, formats: Sequence[str], *, created: str | None = None,
-                xpt_encoding: str | None = None, checked: bool = False) -> list[Path]:
+                xpt_encoding: str | None = None, checked: bool = False, define_beside: bool = False) -> list[Path]:
     """Write every dataset of the study in every format into `outdir`; return the paths written.
 
     All checks run first (format names, the creation time, the XPT v5 limits of every dataset together),
     so a refused study leaves no file behind; each file is written to a temporary name and all are renamed
     into place only after every one was written. `checked`: the caller ran `check_fits` on these formats already
-    (a second pass over every text value of a million-row dataset is ~1 s).
+    (a second pass over every text value of a million-row dataset is ~1 s). `define_beside`: a define.xml is
+    written in `outdir` too: each Dataset-JSON file's metaDataRef names it (as CDISC's Dataset-JSON examples do).
 
         >>> write_study(study, Path("out/sdtm"), ["xpt", "json", "csv"], created="2026-01-01T00:00:00")
         [PosixPath('out/sdtm/ae.xpt'), PosixPath('out/sdtm/dm.xpt'), ...]
@@ -127,9 +131,17 @@ def write_study(study: Study, outdir: Path, formats: Sequence[str], *, created: 
         # atomic_path renames each temporary file onto its target when the stack closes without error
         for name, fmt, f, target in targets:
             tmp = stack.enter_context(atomic_path(target))
-            extra = {"encoding": text_encoding_of(study, name, xpt_encoding)} if fmt == "xpt" else {}
-            f.writer(study[name], name, tmp, study.meta, stamp, **extra)
+            f.writer(study[name], name, tmp, study.meta, stamp,
+                     **writer_options(fmt, text_encoding_of(study, name, xpt_encoding), define_beside))
     return [t[3] for t in targets]
+
+
+def writer_options(fmt: str, encoding: str, define_beside: bool) -> dict[str, str]:
+    """The format's own writer arguments: XPT's text encoding, Dataset-JSON's metaDataRef (the define.xml beside
+    it, if one is written: Dataset-JSON 1.1 `metaDataRef`, "define.xml" in CDISC's examples)."""
+    if fmt == "xpt":
+        return {"encoding": encoding}
+    return {"metadata_ref": DEFINE_FILE} if fmt == "json" and define_beside else {}
 
 
 def text_encoding_of(study: Study, name: str, given: str | None = None) -> str:

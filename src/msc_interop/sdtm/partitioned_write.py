@@ -14,7 +14,7 @@ from typing import Any
 
 from msc_interop.atomic import atomic_path
 from msc_interop.sdtm import csvio, datasetjson, xpt
-from msc_interop.sdtm.formats import dataset_file_name, get_format, text_encoding_of
+from msc_interop.sdtm.formats import dataset_file_name, get_format, text_encoding_of, writer_options
 from msc_interop.sdtm.partitioned import PartitionedStudy
 from msc_interop.sdtm.spill import SpilledDataset
 from msc_interop.study import StudyMeta
@@ -57,13 +57,13 @@ def write_partitioned(ps: PartitionedStudy, outdir: Path, formats: Sequence[str]
                     continue
                 target = folder / dataset_file_name(name, fmt)
                 tmp = atomic(target)
+                options = writer_options(fmt, enc, define and fmt in ("xpt", "json"))
                 if name in ps.spilled and tasks is not None:
-                    jobs.append((ps.spilled[name], fmt, tmp, proxy.meta, stamp, enc))
+                    jobs.append((ps.spilled[name], fmt, tmp, proxy.meta, stamp, options))
                 elif name in ps.spilled:
-                    _write_spilled(ps.spilled[name], fmt, tmp, proxy.meta, stamp, enc)
+                    _write_spilled(ps.spilled[name], fmt, tmp, proxy.meta, stamp, options)
                 else:
-                    f.writer(proxy[name], name, tmp, proxy.meta, stamp,
-                             **({"encoding": enc} if fmt == "xpt" else {}))
+                    f.writer(proxy[name], name, tmp, proxy.meta, stamp, **options)
                 written.append(target)
             if define and fmt in ("xpt", "json"):
                 tmp_define = atomic(folder / "define.xml")
@@ -78,12 +78,14 @@ def write_partitioned(ps: PartitionedStudy, outdir: Path, formats: Sequence[str]
     return written
 
 
-def _write_spilled(ds: SpilledDataset, fmt: str, path: Path, meta: StudyMeta, stamp: str, encoding: str) -> None:
+def _write_spilled(ds: SpilledDataset, fmt: str, path: Path, meta: StudyMeta, stamp: str,
+                   options: dict[str, str]) -> None:
+    """`options`: the format writer's own (formats.writer_options)."""
     shape = ds.proxy
     if fmt == "xpt":
-        xpt.write_frames(shape, ds.chunks, ds.name, path, created=stamp, encoding=encoding)
+        xpt.write_frames(shape, ds.chunks, ds.name, path, created=stamp, **options)
     elif fmt in ("json", "ndjson"):
         datasetjson.write_frames(shape, ds.chunks, len(ds), ds.name, path, ndjson=fmt == "ndjson",
-                                 study_meta=meta, created=stamp)
+                                 study_meta=meta, created=stamp, **options)
     else:
         csvio.write_frames(shape, ds.chunks, ds.name, path)
