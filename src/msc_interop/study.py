@@ -45,6 +45,8 @@ class StudyMeta:
     arms: list[dict[str, str]] = field(default_factory=list)
     visits: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=VISIT_COLUMNS))
     planned_exposure: dict[str, Any] = field(default_factory=dict)
+    # the study's own treatments (study.yaml products); empty: mappings/exposure.yaml's (sdtm/ex.py)
+    products: list[dict[str, Any]] = field(default_factory=list)
     sdtmig_version: str = "3.4"
     ct_package: str = ""
     # an SDTM package read from files: its own layouts and standard versions (sdtm/package.py); None when
@@ -85,6 +87,7 @@ class StudyMeta:
             indication=dict(d.get("indication", {})), sites=[dict(s) for s in d["sites"]],
             arms=[dict(a) for a in d["arms"]], visits=visits,
             planned_exposure=dict(d.get("planned_exposure", {})),
+            products=[dict(p) for p in d.get("products", [])],
             ct_package=mappings.ct_source().get("package_date", ""),
         )
 

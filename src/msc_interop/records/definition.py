@@ -69,7 +69,27 @@ def check_definition(data: Any, where: str) -> dict[str, Any]:
     _check_visit_names(data["visits"], where)
     _check_timezone(data["timezone"], where)
     _check_plausible_dates(data, where)
+    _check_products(data.get("products", []), where)
     return data
+
+
+def _check_products(products: list[dict[str, Any]], where: str) -> None:
+    """Each product's dose form is a CDISC FRM term (EXDOSFRM; FHIR gives its NCI code), and each name, EXTRT or
+    alias (case and spaces aside, as records are matched) names one product only."""
+    forms = set(mappings.codelist("FRM").values)
+    owner: dict[str, str] = {}
+    for i, p in enumerate(products):
+        form = p.get("dose_form", "")
+        if form and form not in forms:
+            raise StudyDefinitionError(f"{where}: products/{i}/dose_form: {form!r} is not a CDISC Pharmaceutical "
+                                       "Dosage Form (FRM) submission value (e.g. 'INJECTION, SUSPENSION', "
+                                       "'TABLET'); see mappings/codelists.json FRM")
+        for key in (p["name"], p["extrt"], *p.get("aliases", [])):
+            folded = str(key).strip().upper()
+            if folded in owner and owner[folded] != p["name"]:
+                raise StudyDefinitionError(f"{where}: products: {key!r} names product {owner[folded]!r} and "
+                                           f"product {p['name']!r}; a name, extrt or alias must name one product")
+            owner[folded] = p["name"]
 
 
 def _check_plausible_dates(data: dict[str, Any], where: str) -> None:

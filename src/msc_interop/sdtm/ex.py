@@ -1,6 +1,7 @@
 """EX (Exposure, SDTMIG 3.4 section 6.1.4): one record per infusion.
 
-The product, route and dose form come from mappings/exposure.yaml; the study weight-based dose stays as
+The product and dose form come from the study's `products` (study.yaml: each arm's treatment, a placebo), else
+from mappings/exposure.yaml, and the route from CDISC ROUTE (with exposure.yaml's spellings); the dose stays as
 collected (EXDOSE 1, EXDOSU 10^6/kg) and the body weight measured for the dose goes to SUPPEX (QNAM WEIGHT),
 since EX has no variable for it and the total cells given (dose x weight) need it.
 """
@@ -30,9 +31,11 @@ from msc_interop.study import StudyMeta
 FORM = "exposures"
 
 
-def _product_lookup() -> tuple[dict[str, str], dict[str, dict]]:
+def _product_lookup(meta: StudyMeta) -> tuple[dict[str, str], dict[str, dict]]:
+    """What names each product (name, EXTRT, aliases, upper-cased) and the products by name: the study's own
+    (study.yaml `products`), else mappings/exposure.yaml's."""
     lookup, by_name = {}, {}
-    for p in mappings.exposure()["products"]:
+    for p in meta.products or mappings.exposure()["products"]:
         by_name[p["name"]] = p
         for alias in (p["name"], p["extrt"], *p.get("aliases", [])):
             lookup[alias.strip().upper()] = p["name"]
@@ -54,8 +57,10 @@ def build_ex(records: RawRecords, meta: StudyMeta, dm: pd.DataFrame) -> tuple[pd
     keys = subject_keys(records, FORM, dm)
     if "_screen_failure" in dm.columns and dm["_screen_failure"].any():
         keys = _reject_screen_failures(records, dm, keys)
-    products, by_name = _product_lookup()
-    product = map_terms(records, FORM, "product", products, "a study product of mappings/exposure.yaml")
+    products, by_name = _product_lookup(meta)
+    product = map_terms(records, FORM, "product", products, "a product of the study's products (study.yaml)"
+                        if meta.products else "a study product of mappings/exposure.yaml (or give the study's "
+                        "products in study.yaml)")
     route = map_terms(records, FORM, "route", _route_lookup(), "a CDISC ROUTE term", required=True)
     df = records.forms[FORM]
     unit = mappings.normalize_unit(df["dose_unit"])
