@@ -262,11 +262,13 @@ def validate_written(outdir: Path, fhir_version: str | None = None):
     return validate_paths([outdir], fhir_version=fhir_version)
 
 
-def synth(outdir: str | Path, subjects: int = 9, seed: int = 2009, profile: str = "scale") -> list[Path]:
-    """Write synthetic study records (the shape of the bundled study) for `subjects` subjects."""
+def synth(outdir: str | Path, subjects: int = 9, seed: int = 2009, profile: str = "scale",
+          placebo: bool = False) -> list[Path]:
+    """Write synthetic study records (the shape of the bundled study) for `subjects` subjects; `placebo`: every
+    second subject in a placebo arm (two arms, the study's products in study.yaml)."""
     from msc_interop.synth import generate
 
-    return generate(subjects, seed, profile).write(outdir)
+    return generate(subjects, seed, profile, placebo).write(outdir)
 
 
 def from_fhir(

@@ -479,6 +479,7 @@ def summary(inputs: tuple[Path, ...], outdir: Path, formats: str, by_visit: bool
 Examples:
   msc-interop synth --subjects 9 --seed 2009 --profile seed -o my_example   (the bundled study)
   msc-interop synth --subjects 18200 --seed 1 -o big_study                  (about 1M lab rows)
+  msc-interop synth --subjects 40 --placebo -o two_arms                     (UC-MSC and placebo arms)
 
 \b
 Exit status: 0 written, 2 the output folder cannot be written.""")
@@ -492,10 +493,13 @@ Exit status: 0 written, 2 the output folder cannot be written.""")
 @click.option("--odm/--no-odm", default=False, show_default=True,
               help="Also write the records as a CDISC ODM 1.3.2 export (OUTDIR/study.odm.xml) with the mapping "
                    "that reads it (OUTDIR/odm-map.yaml).")
-def synth(n_subjects: int, seed: int, profile: str, outdir: Path, odm: bool) -> None:
+@click.option("--placebo/--no-placebo", default=False, show_default=True,
+              help="Two arms: every second subject (02, 04, ...) in a PLACEBO arm given saline (dose 0) on the same "
+                   "days; study.yaml then lists the study's products. Without it, one arm (UC-MSC).")
+def synth(n_subjects: int, seed: int, profile: str, outdir: Path, odm: bool, placebo: bool) -> None:
     """Write synthetic study records shaped like the bundled study (for tests and benchmarks)."""
     try:
-        paths = api.synth(outdir, n_subjects, seed, profile)
+        paths = api.synth(outdir, n_subjects, seed, profile, placebo)
         if odm:
             from msc_interop.odm.export import export_study
 

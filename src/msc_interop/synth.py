@@ -119,8 +119,19 @@ class StudyRecords:
         return written
 
 
-def generate(n_subjects: int = 9, seed: int = 2009, profile: str = "seed") -> StudyRecords:
-    """Build study records for `n_subjects` subjects; `profile` is "seed" (the bundled study) or "scale"."""
+# a placebo arm (generate(placebo=True)): the study's two products, as study.yaml `products` states them
+PRODUCTS = [
+    {"name": "UC-MSC", "extrt": "UMBILICAL CORD MESENCHYMAL STEM CELLS", "aliases": ["UC-MSC", "UCMSC"],
+     "dose_form": "INJECTION, SUSPENSION"},
+    {"name": "Placebo", "extrt": "PLACEBO", "aliases": ["saline placebo"], "dose_form": "INJECTION, SOLUTION"},
+]
+PLACEBO_ARM = {"armcd": "PLACEBO", "arm": "Placebo (saline) IV on Days 0 and 7"}
+
+
+def generate(n_subjects: int = 9, seed: int = 2009, profile: str = "seed", placebo: bool = False) -> StudyRecords:
+    """Build study records for `n_subjects` subjects; `profile` is "seed" (the bundled study) or "scale".
+    `placebo`: every second subject (02, 04, ...) is in a PLACEBO arm given saline (EXDOSE 0) on the same days,
+    the study's products stated in study.yaml; everything else is drawn as without it (same seed, same values)."""
     if profile not in ("seed", "scale"):
         raise ValueError(f"profile must be 'seed' or 'scale', not {profile!r}")
     if n_subjects < 1:
@@ -178,10 +189,24 @@ def generate(n_subjects: int = 9, seed: int = 2009, profile: str = "seed") -> St
     vs = synth_vs.vital_signs(profile, seed, subjects, exposures, labs)
     mh = medical_history(profile, seed, subj, day0)
     end = subjects["end_of_participation_date"]
-    return StudyRecords(study_definition(), subjects, exposures, adverse_events, labs, findings, vs,
+    definition = study_definition()
+    if placebo:
+        _with_placebo_arm(definition, subjects, exposures)
+    return StudyRecords(definition, subjects, exposures, adverse_events, labs, findings, vs,
                         ecg=ecg_form(profile, seed, findings, labs), medical_history=mh,
                         medications=synth_cmds.medications(seed, subj, day0),
                         disposition=synth_cmds.disposition(seed, profile, subj, end))
+
+
+def _with_placebo_arm(definition: dict, subjects: pd.DataFrame, exposures: pd.DataFrame) -> None:
+    """Every second subject to the placebo arm (planned and actual), its infusions saline: product Placebo, no
+    cells (dose 0); the definition gains the arm and the products (in place)."""
+    on_placebo = subjects["subject_id"].iloc[1::2]
+    subjects.loc[on_placebo.index, ["arm_code", "actual_arm_code"]] = PLACEBO_ARM["armcd"]
+    given = exposures["subject_id"].isin(set(on_placebo))
+    exposures.loc[given, ["product", "dose"]] = ["Placebo", "0"]
+    definition["arms"] = [*definition["arms"], dict(PLACEBO_ARM)]
+    definition["products"] = [dict(p) for p in PRODUCTS]
 
 
 def _adverse_events(profile: str, rng: np.random.Generator, subj: np.ndarray, start0: pd.DatetimeIndex) -> pd.DataFrame:
