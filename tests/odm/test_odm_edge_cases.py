@@ -47,9 +47,13 @@ def test_snapshot_duplicate_item_group_is_rejected_naming_both_lines(tmp_path: P
                                                         LB.format(rk="", test="PLT", value="210")))
     study, rejects = api.load_study(write(tmp_path, body))
     assert len(study["LB"]) == 0
-    labs = [r for r in rejects.rejects if r.form == "labs"]
-    assert len(labs) == 1 and "same OIDs and repeat keys as the one at line" in labs[0].reason
-    assert rejects.counts["labs"].read == 1 and rejects.counts["labs"].rejected == 1
+    labs = sorted((r for r in rejects.rejects if r.form == "labs"), key=lambda r: r.row)
+    # each ItemGroupData is a record of its own, rejected at its line naming the other's: none mixed, none chosen
+    assert len(labs) == 2 and labs[0].row < labs[1].row
+    assert f"the ItemGroupData at line {labs[1].row} has the same OIDs and repeat keys" in labs[0].reason
+    assert f"same OIDs and repeat keys as the one at line {labs[0].row}" in labs[1].reason
+    assert all("a missing or repeated ItemGroupRepeatKey?" in r.reason for r in labs)  # IG.LB is Repeating
+    assert rejects.counts["labs"].read == 2 and rejects.counts["labs"].rejected == 2
 
 
 def test_transactional_file_merges_the_same_key(tmp_path: Path) -> None:

@@ -73,6 +73,10 @@ def counts(rejects) -> dict[str, tuple[int, int]]:
     return {c.form: (c.read, c.converted) for c in rejects.counts.values()}
 
 
+def update_notes(rejects) -> list[str]:
+    return [n for n in rejects.notes if "TransactionType=Update/Upsert applied" in n]
+
+
 def removal_note(rejects) -> str:
     found = [n for n in rejects.notes if "TransactionType=Remove" in n]
     assert len(found) == 1, rejects.notes
@@ -117,6 +121,10 @@ def test_newest_value_wins_over_several_updates(tmp_path) -> None:
     records = read_odm(path)
     assert lab_records(records, "05", "YEAR 1").loc["PLT", "result"] == "171"
     assert record_counts(records)["labs"] == (494, 494)
+    # the three updates applied are counted, as removals are
+    assert update_notes(records.rejects) == [
+        "  TransactionType=Update/Upsert applied: 3 ItemGroupData merged item by item into the record of their OIDs "
+        "and repeat keys (the newest value wins)"]
 
 
 def test_remove_item_group_removes_that_record_and_is_noted(tmp_path, baseline) -> None:
@@ -204,6 +212,7 @@ def test_insert_or_upsert_adds_a_record(tmp_path, transaction) -> None:
         "ALT", "33", "U/L", "40")
     assert record_counts(records)["labs"] == (495, 495) and len(records.rejects) == 0
     assert not any("Remove" in n for n in records.rejects.notes)
+    assert update_notes(records.rejects) == []  # a new record: nothing was updated
 
 
 def test_upsert_of_an_existing_record_updates_it(tmp_path) -> None:
@@ -212,6 +221,8 @@ def test_upsert_of_an_existing_record_updates_it(tmp_path) -> None:
     records = read_odm(path)
     assert lab_records(records, "04", "BASELINE").loc["WBC", "result"] == "5.55"
     assert record_counts(records)["labs"] == (494, 494)
+    (note,) = update_notes(records.rejects)
+    assert note.startswith("  TransactionType=Update/Upsert applied: 1 ItemGroupData ")
 
 
 def test_removed_subject_can_be_inserted_again_with_only_the_new_data(tmp_path) -> None:

@@ -1,10 +1,13 @@
 """Stream ODM ClinicalData into item-group records, applying TransactionType as the file goes.
 
 Each ItemGroupData is keyed by its OID path (subject, study event + repeat key, form + repeat key, item group
-+ repeat key). In a Transactional file a later occurrence of the same key updates it item by item (the newest
-value wins: ODM files are in time order) and `Remove` at any level deletes what it names; in a Snapshot file
-each key occurs once, so a second occurrence is a duplicate and its record is rejected naming both lines. Only
-item groups the mapping uses are kept; everything else is counted, so the report can say what was not
++ repeat key). TransactionType is the element's own or, without one, its nearest ancestor's (ODM 1.3.2). A later
+occurrence of a key read before is a change of that item group only when its TransactionType says so: Update or
+Upsert updates it item by item (the newest value wins: ODM files are in time order), Context (data resent for
+context only) is read but not applied, and `Remove` at any level deletes what it names. Any other repeat (no
+TransactionType, as in a Snapshot file, or Insert of a group that exists) is two records under one key: each
+occurrence is kept as its own record and all are rejected, naming the other's line, none merged nor guessed.
+Only item groups the mapping uses are kept; everything else is counted, so the report can say what was not
 converted and why.
 """
 
@@ -37,6 +40,11 @@ class GroupRecord:
     line: int
     units: dict[str, str] | None = None
     problems: list[tuple[str, str, str]] | None = None  # (ItemOID, value, reason)
+    twins: list[GroupRecord] | None = None  # later ItemGroupData of the same key not merged: each rejected
+
+    def occurrences(self) -> tuple[GroupRecord, ...]:
+        """This record and its twins: one form row each."""
+        return (self, *self.twins) if self.twins else (self,)
 
     def problem(self, oid: str, value: str, reason: str) -> None:
         if self.problems is None:
@@ -54,6 +62,10 @@ class Tally:
     unknown_oids: Counter = field(default_factory=Counter)  # (kind, OID) -> count
     first_line: dict[object, int] = field(default_factory=dict)
     removed: Counter = field(default_factory=Counter)  # level -> count of Remove transactions applied
+    updated: int = 0  # ItemGroupData merged into the record of their key (Update, or Upsert of one that exists)
+    context: int = 0  # ItemGroupData with TransactionType Context of a key read before: not applied
+    context_differs: int = 0  # of those, the ones whose values differ from the record's
+    context_differs_line: int = 0  # the line of the first of them
     other_data: Counter = field(default_factory=Counter)  # (StudyOID, MetaDataVersionOID) -> ItemData not read
     item_data: int = 0
 
@@ -114,10 +126,11 @@ class ClinicalCollector:
         if site_ref is not None and not self._site(key, site_ref, subj):
             return
         groups = self.subjects.setdefault(key, {})
+        transaction = subj.get("TransactionType")
         for child in subj:
             tag = child.tag
             if tag == _SE:
-                self._add_event(key, groups, child)
+                self._add_event(key, groups, child, transaction)
             elif tag != _SITE:
                 self._skip(child)
 
@@ -154,8 +167,11 @@ class ClinicalCollector:
                     out.append((key, GroupRecord(items, ig.sourceline or 0)))
         return out
 
-    def _add_event(self, subject: str, groups: dict[GroupKey, GroupRecord], se: etree._Element) -> None:
+    def _add_event(self, subject: str, groups: dict[GroupKey, GroupRecord], se: etree._Element,
+                   transaction: str | None) -> None:
+        """One StudyEventData; `transaction` is its SubjectData's TransactionType (inherited where not given)."""
         se_oid, se_rk = se.get("StudyEventOID", ""), se.get("StudyEventRepeatKey", "")
+        se_transaction = se.get("TransactionType") or transaction
         if se_oid not in self.meta.study_events:
             self.tally.note(self.tally.unknown_oids, ("StudyEventOID", se_oid), se.sourceline or 0)
         if se.get("TransactionType") == "Remove":
@@ -171,11 +187,12 @@ class ClinicalCollector:
             if fd.get("TransactionType") == "Remove":
                 self._remove(groups, (se_oid, se_rk, fd_oid, fd_rk), "FormData")
                 continue
+            fd_transaction = fd.get("TransactionType") or se_transaction
             for ig in fd:
                 if ig.tag != _IG:
                     self._skip(ig)
                     continue
-                self._add_group(subject, groups, (se_oid, se_rk, fd_oid, fd_rk), ig)
+                self._add_group(subject, groups, (se_oid, se_rk, fd_oid, fd_rk), ig, fd_transaction)
 
     def _remove(self, groups: dict[GroupKey, GroupRecord], prefix: tuple[str, ...], level: str) -> None:
         for k in [k for k in groups if k[: len(prefix)] == prefix]:
@@ -183,10 +200,12 @@ class ClinicalCollector:
         self.tally.removed[level] += 1
 
     def _add_group(self, subject: str, groups: dict[GroupKey, GroupRecord], outer: tuple[str, str, str, str],
-                   ig: etree._Element) -> None:
-        """Merge one ItemGroupData. The hot loop (one pass per ItemData) touches only what it must: source
-        lines are looked up only for problems, units only when the ItemData has children."""
+                   ig: etree._Element, inherited: str | None = None) -> None:
+        """Merge one ItemGroupData (`inherited`: its FormData's TransactionType, itself inherited). The hot loop
+        (one pass per ItemData) touches only what it must: source lines are looked up only for problems, units
+        only when the ItemData has children."""
         ig_oid, ig_rk = ig.get("ItemGroupOID", ""), ig.get("ItemGroupRepeatKey", "")
+        transaction = ig.get("TransactionType") or inherited
         key: GroupKey = (*outer, ig_oid, ig_rk)
         line = ig.sourceline or 0
         if ig_oid not in self.meta.item_groups:
@@ -211,14 +230,17 @@ class ClinicalCollector:
                 self.tally.note(self.tally.unmapped_groups, unmapped_key, line, n)
             return
         record = groups.get(key)
+        context: GroupRecord | None = None
         if record is None:
             record = groups[tuple(map(intern, key))] = GroupRecord({}, line)
-        else:
-            if self.snapshot and ig.get("TransactionType") is None:
-                record.problem(ig_oid, "", (f"this ItemGroupData has the same OIDs and repeat keys as the one at line "
-                                        f"{record.line} (a Snapshot file holds each once: a missing or repeated "
-                                        "ItemGroupRepeatKey?); both are rejected, neither is guessed"))
+        elif transaction in ("Update", "Upsert"):
             record.line = line
+            self.tally.updated += 1
+        elif transaction == "Context":  # read like the others (counts, unknown OIDs), compared, not applied
+            context = record
+            record = GroupRecord({}, line)
+        else:
+            record = self._twin(record, ig_oid, line, transaction)
         items = record.items
         known = self.meta.items
         seen: set[str] = set()
@@ -276,6 +298,38 @@ class ClinicalCollector:
                 elif record.units:
                     record.units.pop(oid, None)
         self.tally.item_data += n
+        if context is not None:
+            self.tally.context += 1
+            if any(context.items.get(oid) != value for oid, value in items.items()):
+                self.tally.context_differs += 1
+                self.tally.context_differs_line = self.tally.context_differs_line or line
+
+    def _twin(self, record: GroupRecord, ig_oid: str, line: int, transaction: str | None) -> GroupRecord:
+        """A new record for an ItemGroupData whose key was read before and that may not change it: both are
+        rejected (each names the other's line), so neither is merged into the other nor chosen over it."""
+        group = self.meta.item_groups.get(ig_oid)
+        hint = (f"ItemGroupDef {self.meta.describe(ig_oid)} is not Repeating: one per FormData"
+                if group is not None and not group.repeating else "a missing or repeated ItemGroupRepeatKey?")
+        if transaction is None and self.snapshot:
+            why = "a Snapshot file holds each ItemGroupData once"
+        elif transaction is None:
+            why = ("it has no TransactionType (nor have its FormData, StudyEventData and SubjectData), and only "
+                   "Update or Upsert may change an ItemGroupData that exists")
+        elif transaction == "Insert":
+            why = "TransactionType Insert of an ItemGroupData that already exists is an error in ODM 1.3.2"
+        else:
+            why = (f"its TransactionType {transaction!r} is not one of ODM 1.3.2's (Insert, Update, Remove, Upsert, "
+                   "Context)")
+        twin = GroupRecord({}, line)
+        twin.problem(ig_oid, "", f"this ItemGroupData has the same OIDs and repeat keys as the one at line "
+                                 f"{record.line} ({hint}); {why}: each is rejected, none merged nor guessed")
+        if not record.twins:
+            record.problems = [(ig_oid, "", f"the ItemGroupData at line {line} has the same OIDs and repeat keys "
+                                            f"as this one ({hint}); {why}: each is rejected, none merged nor guessed"),
+                               *(record.problems or ())]
+            record.twins = []
+        record.twins.append(twin)
+        return twin
 
 
 def oid_path(subject: str, key: GroupKey) -> str:

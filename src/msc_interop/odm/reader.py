@@ -296,7 +296,7 @@ def _tables(path: Path, meta: Metadata, mapping: OdmMapping, collector: Clinical
     for subject in list(collector.subjects):
         groups = collector.subjects.pop(subject)  # freed as it becomes rows: the peak holds one copy
         site = collector.sites.get(subject, "")
-        for key, rec in groups.items():
+        for key, rec in ((k, r) for k, first in groups.items() for r in first.occurrences()):
             for g in _groups_for(mapping, key):
                 row: dict[str, Any] = {}
                 problem = None
@@ -439,8 +439,16 @@ def _notes(path: Path, meta: Metadata, collector: ClinicalCollector) -> list[str
              f"{t.item_data} ItemData read"]
     if t.skipped:
         notes.append("  skipped on purpose: " + ", ".join(f"{n} {k}" for k, n in sorted(t.skipped.items())))
+    if t.updated:
+        notes.append(f"  TransactionType=Update/Upsert applied: {t.updated} ItemGroupData merged item by item into the "
+                     "record of their OIDs and repeat keys (the newest value wins)")
     if t.removed:
         notes.append("  TransactionType=Remove applied: " + ", ".join(f"{n} {k}" for k, n in sorted(t.removed.items())))
+    if t.context:
+        differs = (f", {t.context_differs} of them with values other than the record's (first at line "
+                   f"{t.context_differs_line})" if t.context_differs else "")
+        notes.append(f"  TransactionType=Context not applied (data resent for context only): {t.context} "
+                     f"ItemGroupData{differs}")
     return notes
 
 
