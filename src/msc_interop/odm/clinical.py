@@ -1,14 +1,16 @@
 """Stream ODM ClinicalData into item-group records, applying TransactionType as the file goes.
 
 Each ItemGroupData is keyed by its OID path (subject, study event + repeat key, form + repeat key, item group
-+ repeat key). TransactionType is the element's own or, without one, its nearest ancestor's (ODM 1.3.2). A later
++ repeat key). TransactionType is the element's own or, without one, its nearest ancestor's (ODM 1.3.2); in a
+Snapshot file (the current state, not its history) none is inherited, only an element's own counts. A later
 occurrence of a key read before is a change of that item group only when its TransactionType says so: Update or
-Upsert updates it item by item (the newest value wins: ODM files are in time order), Context (data resent for
-context only) is read but not applied, and `Remove` at any level deletes what it names. Any other repeat (no
-TransactionType, as in a Snapshot file, or Insert of a group that exists) is two records under one key: each
-occurrence is kept as its own record and all are rejected, naming the other's line, none merged nor guessed.
-Only item groups the mapping uses are kept; everything else is counted, so the report can say what was not
-converted and why.
+Upsert updates it item by item (the newest value wins: ODM files are in time order), and `Remove` at any level
+deletes what it names. Context (data resent for context only) changes and creates nothing, except that an ItemData
+stating a TransactionType of its own is applied to the existing record. Any other repeat (no TransactionType, or
+Insert of a group that exists), and any two ItemGroupData of one key in the same FormData whatever their types (not
+a sequence of transactions), are records of their own, all rejected, naming the others' lines, none merged nor
+guessed. Only item groups the mapping uses are kept; everything else is counted, so the report can say what was
+not converted and why.
 """
 
 from __future__ import annotations
@@ -63,9 +65,12 @@ class Tally:
     first_line: dict[object, int] = field(default_factory=dict)
     removed: Counter = field(default_factory=Counter)  # level -> count of Remove transactions applied
     updated: int = 0  # ItemGroupData merged into the record of their key (Update, or Upsert of one that exists)
-    context: int = 0  # ItemGroupData with TransactionType Context of a key read before: not applied
+    context: int = 0  # ItemGroupData with TransactionType Context: not applied
     context_differs: int = 0  # of those, the ones whose values differ from the record's
     context_differs_line: int = 0  # the line of the first of them
+    context_missing: int = 0  # of those, the ones of a key with no record (never sent, or removed): none created
+    context_missing_line: int = 0  # the line of the first of them
+    context_items: int = 0  # ItemData under them stating a TransactionType of their own: applied to the record
     other_data: Counter = field(default_factory=Counter)  # (StudyOID, MetaDataVersionOID) -> ItemData not read
     item_data: int = 0
 
@@ -90,6 +95,9 @@ class ClinicalCollector:
         # the item groups the mapping reads of each such SubjectData (SubjectKey, [(key, values and line)]): what
         # the notes on the derivations made without them read (sdtm/lost_records.py)
         self.unread: list[tuple[str, list[tuple[GroupKey, GroupRecord]]]] = []
+        # rejected records that hold no key (SubjectKey -> [(key, record)]): ItemGroupData repeating a key in one
+        # FormData, and a Context one of a key with no record whose ItemData state a TransactionType of their own
+        self.detached: dict[str, list[tuple[GroupKey, GroupRecord]]] = {}
         self.tally = Tally()
         self.vendor = _vendor_namespaces()
         self._mapped: dict[tuple[str, str], frozenset[str] | None] = {}
@@ -126,7 +134,7 @@ class ClinicalCollector:
         if site_ref is not None and not self._site(key, site_ref, subj):
             return
         groups = self.subjects.setdefault(key, {})
-        transaction = subj.get("TransactionType")
+        transaction = None if self.snapshot else subj.get("TransactionType")
         for child in subj:
             tag = child.tag
             if tag == _SE:
@@ -169,9 +177,10 @@ class ClinicalCollector:
 
     def _add_event(self, subject: str, groups: dict[GroupKey, GroupRecord], se: etree._Element,
                    transaction: str | None) -> None:
-        """One StudyEventData; `transaction` is its SubjectData's TransactionType (inherited where not given)."""
+        """One StudyEventData; `transaction` is its SubjectData's TransactionType (inherited where not given; a
+        Snapshot file inherits none)."""
         se_oid, se_rk = se.get("StudyEventOID", ""), se.get("StudyEventRepeatKey", "")
-        se_transaction = se.get("TransactionType") or transaction
+        se_transaction = None if self.snapshot else se.get("TransactionType") or transaction
         if se_oid not in self.meta.study_events:
             self.tally.note(self.tally.unknown_oids, ("StudyEventOID", se_oid), se.sourceline or 0)
         if se.get("TransactionType") == "Remove":
@@ -187,12 +196,13 @@ class ClinicalCollector:
             if fd.get("TransactionType") == "Remove":
                 self._remove(groups, (se_oid, se_rk, fd_oid, fd_rk), "FormData")
                 continue
-            fd_transaction = fd.get("TransactionType") or se_transaction
+            fd_transaction = None if self.snapshot else fd.get("TransactionType") or se_transaction
+            repeats = _repeats(fd) if len(fd) > 1 else None
             for ig in fd:
                 if ig.tag != _IG:
                     self._skip(ig)
                     continue
-                self._add_group(subject, groups, (se_oid, se_rk, fd_oid, fd_rk), ig, fd_transaction)
+                self._add_group(subject, groups, (se_oid, se_rk, fd_oid, fd_rk), ig, fd_transaction, repeats)
 
     def _remove(self, groups: dict[GroupKey, GroupRecord], prefix: tuple[str, ...], level: str) -> None:
         for k in [k for k in groups if k[: len(prefix)] == prefix]:
@@ -200,17 +210,21 @@ class ClinicalCollector:
         self.tally.removed[level] += 1
 
     def _add_group(self, subject: str, groups: dict[GroupKey, GroupRecord], outer: tuple[str, str, str, str],
-                   ig: etree._Element, inherited: str | None = None) -> None:
-        """Merge one ItemGroupData (`inherited`: its FormData's TransactionType, itself inherited). The hot loop
-        (one pass per ItemData) touches only what it must: source lines are looked up only for problems, units
-        only when the ItemData has children."""
+                   ig: etree._Element, inherited: str | None = None,
+                   repeats: dict[tuple[str, str], list[etree._Element]] | None = None) -> None:
+        """Merge one ItemGroupData (`inherited`: its FormData's TransactionType, itself inherited; `repeats`: the
+        ItemGroupData of its FormData sharing OIDs and repeat keys). The hot loop (one pass per ItemData) touches
+        only what it must: source lines are looked up only for problems, units only when the ItemData has
+        children."""
         ig_oid, ig_rk = ig.get("ItemGroupOID", ""), ig.get("ItemGroupRepeatKey", "")
-        transaction = ig.get("TransactionType") or inherited
+        own = ig.get("TransactionType")
+        transaction = own or inherited
         key: GroupKey = (*outer, ig_oid, ig_rk)
         line = ig.sourceline or 0
         if ig_oid not in self.meta.item_groups:
             self.tally.note(self.tally.unknown_oids, ("ItemGroupOID", ig_oid), line)
-        if ig.get("TransactionType") == "Remove":
+        siblings = repeats.get((ig_oid, ig_rk)) if repeats else None
+        if own == "Remove" and siblings is None:
             self.tally.item_data += sum(1 for c in ig if c.tag.startswith(_ITEM))
             self._remove(groups, key, "ItemGroupData")
             return
@@ -230,15 +244,22 @@ class ClinicalCollector:
                 self.tally.note(self.tally.unmapped_groups, unmapped_key, line, n)
             return
         record = groups.get(key)
-        context: GroupRecord | None = None
-        if record is None:
+        # Context: ItemData stating no TransactionType of their own are compared, not applied; `missing`: the key has
+        # no record, so nothing is created (those stating one go to a record of their own, rejected)
+        context = missing = differs = False
+        applied = 0
+        if siblings is not None:
+            record = self._sibling(subject, key, ig, siblings)
+        elif transaction == "Context":
+            context = True
+            if record is None:
+                missing = True
+                record = GroupRecord({}, line)
+        elif record is None:
             record = groups[tuple(map(intern, key))] = GroupRecord({}, line)
         elif transaction in ("Update", "Upsert"):
             record.line = line
             self.tally.updated += 1
-        elif transaction == "Context":  # read like the others (counts, unknown OIDs), compared, not applied
-            context = record
-            record = GroupRecord({}, line)
         else:
             record = self._twin(record, ig_oid, line, transaction)
         items = record.items
@@ -276,6 +297,10 @@ class ClinicalCollector:
                 else:
                     self.tally.note(self.tally.unmapped_items, (ig_oid, oid), it.sourceline or line)
                 continue
+            item_transaction = it.get("TransactionType")
+            if context and item_transaction is None:  # resent for context only
+                differs = differs or (not missing and items.get(oid) != value)
+                continue
             if oid in seen:
                 first = next(c for c in ig if c.get("ItemOID") == oid)
                 record.problem(oid, value, (f"ItemData {oid} appears twice in this ItemGroupData (lines "
@@ -283,11 +308,15 @@ class ClinicalCollector:
                                         f" and {value!r}); ODM allows one value per item"))
                 continue
             seen.add(oid)
-            if it.get("TransactionType") == "Remove":
-                items.pop(oid, None)
+            if context:
+                applied += 1
+            if item_transaction == "Remove":
+                if items.pop(oid, None) is not None:  # counted only when it removed a value
+                    self.tally.removed["ItemData"] += 1
+                elif context:
+                    applied -= 1
                 if record.units:
                     record.units.pop(oid, None)
-                self.tally.removed["ItemData"] += 1
             else:
                 oid = intern(oid)
                 items[oid] = value
@@ -298,20 +327,71 @@ class ClinicalCollector:
                 elif record.units:
                     record.units.pop(oid, None)
         self.tally.item_data += n
-        if context is not None:
-            self.tally.context += 1
-            if any(context.items.get(oid) != value for oid, value in items.items()):
-                self.tally.context_differs += 1
-                self.tally.context_differs_line = self.tally.context_differs_line or line
+        if context:
+            self._context(subject, key, ig, record, missing, differs, applied)
+
+    def _context(self, subject: str, key: GroupKey, ig: etree._Element, record: GroupRecord, missing: bool,
+                 differs: bool, applied: int) -> None:
+        """Count a Context ItemGroupData; one of a key with no record whose ItemData state a TransactionType of
+        their own (now in `record`) is rejected: Context creates nothing for them to change."""
+        t, line = self.tally, ig.sourceline or 0
+        t.context += 1
+        if differs:
+            t.context_differs += 1
+            t.context_differs_line = t.context_differs_line or line
+        if not missing:
+            t.context_items += applied
+            if applied:
+                record.line = line
+            return
+        t.context_missing += 1
+        t.context_missing_line = t.context_missing_line or line
+        if record.items:
+            oid, value = next(iter(record.items.items()))
+            said = next(c.get("TransactionType") for c in ig if c.get("ItemOID") == oid)
+            inherited = "" if ig.get("TransactionType") else ", inherited from its parent"
+            record.problem(oid, value, f"ItemData {oid} states TransactionType {said} but its ItemGroupData is resent "
+                                       f"for context only (TransactionType Context{inherited}) and no ItemGroupData "
+                                       "of these OIDs and repeat keys exists (never sent, or removed): Context "
+                                       "creates nothing, so its values are rejected, not made a record")
+            self.detached.setdefault(subject, []).append((key, record))
+
+    def _hint(self, ig_oid: str) -> str:
+        group = self.meta.item_groups.get(ig_oid)
+        return (f"ItemGroupDef {self.meta.describe(ig_oid)} is not Repeating: one per FormData"
+                if group is not None and not group.repeating else "a missing or repeated ItemGroupRepeatKey?")
+
+    def _sibling(self, subject: str, key: GroupKey, ig: etree._Element, siblings: list[etree._Element]
+                 ) -> GroupRecord:
+        """A record of its own, rejected, for an ItemGroupData whose FormData holds another of its key: one
+        FormData holds each once, so whatever their TransactionTypes they are not a sequence of transactions and
+        none is applied (the record read before, if any, stands)."""
+        lines = [e.sourceline or 0 for e in siblings]
+        at = siblings.index(ig)
+        others = [str(n) for i, n in enumerate(lines) if i != at]
+        if at == 0:
+            who = (f"the ItemGroupData at line{'s' if len(others) > 1 else ''} {', '.join(others)} "
+                   f"{'have' if len(others) > 1 else 'has'} the same OIDs and repeat keys as this one")
+        else:
+            more = others[1:]
+            who = (f"this ItemGroupData has the same OIDs and repeat keys as the one at line {others[0]}"
+                   + (f" (and {'those at lines' if len(more) > 1 else 'the one at line'} {', '.join(more)})"
+                      if more else ""))
+        record = GroupRecord({}, lines[at])
+        record.problem(key[4], "", f"{who} in the same FormData ({self._hint(key[4])}); one FormData holds each "
+                                   "ItemGroupData once, so they are not a sequence of transactions whatever their "
+                                   "TransactionType: each is rejected, none applied nor guessed")
+        self.detached.setdefault(subject, []).append((key, record))
+        return record
 
     def _twin(self, record: GroupRecord, ig_oid: str, line: int, transaction: str | None) -> GroupRecord:
         """A new record for an ItemGroupData whose key was read before and that may not change it: both are
         rejected (each names the other's line), so neither is merged into the other nor chosen over it."""
-        group = self.meta.item_groups.get(ig_oid)
-        hint = (f"ItemGroupDef {self.meta.describe(ig_oid)} is not Repeating: one per FormData"
-                if group is not None and not group.repeating else "a missing or repeated ItemGroupRepeatKey?")
+        hint = self._hint(ig_oid)
         if transaction is None and self.snapshot:
-            why = "a Snapshot file holds each ItemGroupData once"
+            why = ("a Snapshot file holds each ItemGroupData once (it shows the current state, not its history: only "
+                   "a TransactionType stated on the ItemGroupData itself makes it a change; its SubjectData's, "
+                   "StudyEventData's or FormData's is not inherited)")
         elif transaction is None:
             why = ("it has no TransactionType (nor have its FormData, StudyEventData and SubjectData), and only "
                    "Update or Upsert may change an ItemGroupData that exists")
@@ -330,6 +410,23 @@ class ClinicalCollector:
             record.twins = []
         record.twins.append(twin)
         return twin
+
+
+def _repeats(fd: etree._Element) -> dict[tuple[str, str], list[etree._Element]] | None:
+    """The ItemGroupData of a FormData sharing OIDs and repeat keys, by (ItemGroupOID, repeat key); None if none."""
+    seen: set[tuple[str, str]] = set()
+    repeated: set[tuple[str, str]] = set()
+    for ig in fd.iterchildren(_IG):
+        k = (ig.get("ItemGroupOID", ""), ig.get("ItemGroupRepeatKey", ""))
+        (repeated if k in seen else seen).add(k)
+    if not repeated:
+        return None
+    out: dict[tuple[str, str], list[etree._Element]] = {}
+    for ig in fd.iterchildren(_IG):
+        k = (ig.get("ItemGroupOID", ""), ig.get("ItemGroupRepeatKey", ""))
+        if k in repeated:
+            out.setdefault(k, []).append(ig)
+    return out
 
 
 def oid_path(subject: str, key: GroupKey) -> str:

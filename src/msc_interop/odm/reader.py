@@ -19,7 +19,7 @@ from lxml import etree
 
 from msc_interop import mappings
 from msc_interop.errors import InputError
-from msc_interop.odm.clinical import _ITEM, ClinicalCollector, GroupRecord, Tally, oid_path
+from msc_interop.odm.clinical import _ITEM, ClinicalCollector, GroupKey, GroupRecord, Tally, oid_path
 from msc_interop.odm.mapping import FieldSource, GroupMapping, OdmMapping, check_against_metadata, load_mapping
 from msc_interop.odm.metadata import NS, Metadata, MetadataCollector, merge, q
 from msc_interop.odm.safe_xml import check_size, first_elements, iter_elements, release
@@ -293,28 +293,26 @@ def _tables(path: Path, meta: Metadata, mapping: OdmMapping, collector: Clinical
     rows: dict[str, list[dict[str, str]]] = {g.form: [] for g in mapping.groups}
     lines: dict[str, list[int]] = {form: [] for form in rows}
     paths = OidPaths()
-    for subject in list(collector.subjects):
-        groups = collector.subjects.pop(subject)  # freed as it becomes rows: the peak holds one copy
+    for subject, key, rec in _records(collector):
         site = collector.sites.get(subject, "")
-        for key, rec in ((k, r) for k, first in groups.items() for r in first.occurrences()):
-            for g in _groups_for(mapping, key):
-                row: dict[str, Any] = {}
-                problem = None
-                if rec.problems:
-                    oid, value, reason = rec.problems[0]
-                    problem = (_field_of(g, oid), value, reason)
-                for name, src in g.fields.items():
-                    row[name], why = _resolve(src, rec, subject, site, key, meta, mapping)
-                    if why and problem is None:
-                        problem = (name, row[name], why)
-                if problem is None and rec.units:
-                    unread = _unread_units(g, rec, meta)
-                    if unread is not None:
-                        problem = (_field_of(g, unread[0]), unread[1], unread[2])
-                row[_PROBLEM] = problem
-                rows[g.form].append(row)
-                lines[g.form].append(rec.line)
-                paths.add(g.form, rec.line, subject, key)
+        for g in _groups_for(mapping, key):
+            row: dict[str, Any] = {}
+            problem = None
+            if rec.problems:
+                oid, value, reason = rec.problems[0]
+                problem = (_field_of(g, oid), value, reason)
+            for name, src in g.fields.items():
+                row[name], why = _resolve(src, rec, subject, site, key, meta, mapping)
+                if why and problem is None:
+                    problem = (name, row[name], why)
+            if problem is None and rec.units:
+                unread = _unread_units(g, rec, meta)
+                if unread is not None:
+                    problem = (_field_of(g, unread[0]), unread[1], unread[2])
+            row[_PROBLEM] = problem
+            rows[g.form].append(row)
+            lines[g.form].append(rec.line)
+            paths.add(g.form, rec.line, subject, key)
     tables, problems = {}, {}
     for form, form_rows in rows.items():
         fields = list(mappings.schema("records")["$defs"][form]["properties"])
@@ -326,6 +324,21 @@ def _tables(path: Path, meta: Metadata, mapping: OdmMapping, collector: Clinical
         tables[form] = df
         problems[form] = _problem_cells(flagged)
     return tables, paths, problems
+
+
+def _records(collector: ClinicalCollector) -> Iterator[tuple[str, GroupKey, GroupRecord]]:
+    """Each record by subject (the records of its keys, then its rejected ones that hold no key), each subject's
+    freed as it becomes rows: the peak holds one copy."""
+    for subject in list(collector.subjects):
+        groups = collector.subjects.pop(subject)
+        for key, first in groups.items():
+            for rec in first.occurrences():
+                yield subject, key, rec
+        for key, rec in collector.detached.pop(subject, ()):
+            yield subject, key, rec
+    for subject, detached in list(collector.detached.items()):  # of a subject removed later: still rejected
+        for key, rec in detached:
+            yield subject, key, rec
 
 
 def _groups_for(mapping: OdmMapping, key: tuple[str, ...]) -> list[GroupMapping]:
@@ -447,8 +460,12 @@ def _notes(path: Path, meta: Metadata, collector: ClinicalCollector) -> list[str
     if t.context:
         differs = (f", {t.context_differs} of them with values other than the record's (first at line "
                    f"{t.context_differs_line})" if t.context_differs else "")
+        missing = (f", {t.context_missing} of them of a record that does not exist (never sent, or removed; first at "
+                   f"line {t.context_missing_line}): none created" if t.context_missing else "")
+        own = (f"; {t.context_items} ItemData under them stating a TransactionType of its own applied to the record"
+               if t.context_items else "")
         notes.append(f"  TransactionType=Context not applied (data resent for context only): {t.context} "
-                     f"ItemGroupData{differs}")
+                     f"ItemGroupData{differs}{missing}{own}")
     return notes
 
 
