@@ -31,12 +31,15 @@ from msc_interop.records.unread import UNREAD, report_unread_files, report_unrea
 from msc_interop.records.value_checks import control_problems, date_problems, plausible_bounds, time_fields
 from msc_interop.records.workbook import (
     check_merged,
+    check_unsaved,
     definition_values,
     hidden_date_notes,
+    hidden_sheet_note,
     percent_cells,
     percent_units,
     read_sheets,
     shown_text,
+    unsaved_problems,
 )
 from msc_interop.rejects import RejectReport
 
@@ -168,8 +171,8 @@ def read_records(path: str | Path, line_maps: Mapping[str, np.ndarray] | None = 
         elif line_maps is None:  # (a partition cut from a folder: load_partitioned reports the folder's files)
             report_unread_files(path, {form: spec["file"] for form, spec in _forms().items()}, spans)
     elif path.suffix.lower() in (".xlsx", ".xlsm"):
-        tables, files, sheet_def, found = _read_workbook(path, spans)
         side = find_definition(path.parent, required=False)
+        tables, files, sheet_def, found = _read_workbook(path, spans, definition_sheets=side is None)
         if side is not None:
             definition = read_definition(side)
         elif sheet_def is not None:
@@ -361,11 +364,12 @@ def _read_csv_folder(folder: Path, spans: RejectReport | None = None, clean: set
     return tables, files
 
 
-def _read_workbook(path: Path, rejects: RejectReport) -> tuple[dict[str, pd.DataFrame], dict[str, str],
-                                                                   dict[str, Any] | None, dict[str, list[Any]]]:
+def _read_workbook(path: Path, rejects: RejectReport, definition_sheets: bool = True
+                   ) -> tuple[dict[str, pd.DataFrame], dict[str, str], dict[str, Any] | None, dict[str, list[Any]]]:
     """The forms' sheets as text tables (each cell the text it shows: records/workbook.py), the study definition
-    of the sheets study/sites/arms/visits if there, and per form the problems found in reading it (a percent
-    result whose unit cell says another unit)."""
+    of the sheets study/sites/arms/visits if there (and `definition_sheets`: no study.yaml is read instead), and
+    per form the problems found in reading it (a formula with no saved result, a percent result whose unit cell
+    says another unit). A hidden sheet read is named in a note."""
     raw_sheets = read_sheets(path)
     report_unread_sheets(path.name, {k: [] if v.values.empty else v.values.iloc[0].tolist()
                                      for k, v in raw_sheets.items()}, _forms(), rejects)
@@ -378,6 +382,7 @@ def _read_workbook(path: Path, rejects: RejectReport) -> tuple[dict[str, pd.Data
         name, sheet = sheets[form]
         where = f"{path.name}[{name}]"
         check_merged(sheet, where)
+        names: list[str] = []
         if sheet.values.empty:
             df, percent, hidden = pd.DataFrame(), pd.DataFrame(), []
         else:
@@ -398,11 +403,20 @@ def _read_workbook(path: Path, rejects: RejectReport) -> tuple[dict[str, pd.Data
         table, kept, note = without_empty_rows(table, files[form], ROW)
         rejects.notes.extend([note] if note is not None else [])
         percent = percent[filled].reset_index(drop=True)[kept].reset_index(drop=True)
-        table, problems[form], notes = percent_units(table, percent, files[form])
+        table, percent_problems, notes = percent_units(table, percent, files[form])
+        problems[form] = [*unsaved_problems(sheet, table, _normalize_header(names),
+                                            root["$defs"][form]["properties"], where, ROW), *percent_problems]
         rejects.notes.extend(notes + hidden)
+        if sheet.hidden:
+            rejects.notes.append(hidden_sheet_note(where, f"the '{form}' form ({len(table)} record(s))"))
         tables[form] = table
     definition = None
-    if {"study", "sites", "arms", "visits"} <= set(sheets):
+    if definition_sheets and {"study", "sites", "arms", "visits"} <= set(sheets):
+        for k in ("study", "sites", "arms", "visits"):
+            check_unsaved(sheets[k][1], f"{path.name}[{sheets[k][0]}]")
+            if sheets[k][1].hidden:
+                rejects.notes.append(hidden_sheet_note(f"{path.name}[{sheets[k][0]}]",
+                                                       "a sheet of the study definition"))
         # each cell as shown, as a form's cells read (a site 1 formatted 00 is 01, as its subjects' site_id; a date
         # 2020-01-05); the visits' numbers and days stay numbers
         visit_props = mappings.schema("study_definition")["properties"]["visits"]["items"]["properties"]

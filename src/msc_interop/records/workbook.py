@@ -5,7 +5,9 @@ number shown, a date typed without its day is a partial date (one that holds a d
 shown as a time only reads in full (noted) but in a time field (the time shown, its date noted), a
 fixed-decimal number keeps its decimals, a zero-padded whole number its leading zeros (a site 01). The study
 definition's sheets read so too (a date as ISO 8601). A merged range in a form's sheet stops the read (its cells
-but the first read empty: a column, or values, would be lost).
+but the first read empty: a column, or values, would be lost). An empty cell reads empty whatever its format (as
+in a CSV); a formula with no saved result (a workbook written by a script: openpyxl, pandas) is not empty: its
+value is unknown, and the reader rejects its record (Sheet.unsaved).
 
 openpyxl's read-only sheet parser is used directly: one pass gives the values, the style of each cell and the
 merged ranges (which a read-only worksheet does not expose); the text is made per distinct (value, format).
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import math
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -27,7 +30,7 @@ import pandas as pd
 from openpyxl import load_workbook
 from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
 from openpyxl.utils.cell import get_column_letter, range_boundaries
-from openpyxl.worksheet._reader import WorkSheetParser
+from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
 
 from msc_interop.distinct import per_distinct_rows
 from msc_interop.errors import InputError
@@ -39,12 +42,46 @@ PERCENT = "%"  # the CDISC UNIT term (C25613) a percent-formatted result is give
 @dataclass
 class Sheet:
     """A sheet as read: `values` the stored values (None: empty; the rows and columns up to the last value, as
-    pandas' read_excel(header=None) gives them), `formats` the number format of each (same shape), `merged` the
-    merged ranges ("B1:C1")."""
+    pandas' read_excel(header=None) gives them; each column of dtype object, the values as openpyxl gives them),
+    `formats` the number format of each (same shape), `merged` the merged ranges ("B1:C1"). `unsaved`: the cells
+    holding a formula with no saved result, (row, column, formula), 1-based; `values` holds the formula there
+    (=6.14*1), not a value. `hidden`: the workbook hides the sheet (hidden or very hidden)."""
 
     values: pd.DataFrame
     formats: pd.DataFrame
     merged: list[str] = field(default_factory=list)
+    unsaved: list[tuple[int, int, str]] = field(default_factory=list)
+    hidden: bool = False
+
+
+UNSAVED_ADVICE = "open and save the workbook in Excel (or LibreOffice) so the value is stored"
+
+
+class _Parser(WorkSheetParser):
+    """openpyxl's sheet parser, which with data_only reads a formula's saved result and, for a formula with none
+    (<f> with no <v>, or an empty <v> as openpyxl writes: a workbook written by openpyxl, pandas or a script, never
+    saved by Excel), nothing: such a cell is noted in `unsaved` and reads as its formula. A saved empty text
+    (t="str", <v></v>: =IF(A2="","",A2) as Excel saves it) is a value, empty."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.unsaved: list[tuple[int, int, str]] = []
+
+    def parse_cell(self, element: Any) -> dict[str, Any]:
+        cell = super().parse_cell(element)
+        if cell["value"] is not None and len(element) < 2:  # (a value alone: no formula beside it)
+            return cell
+        formula = element.find(FORMULA_TAG)
+        if formula is None:
+            return cell
+        saved = element.findtext(VALUE_TAG)
+        if cell["value"] is None and (saved is None or (saved == "" and element.get("t") != "str")):
+            text = self.parse_formula(element)  # (a formula shared with another cell: as this cell has it)
+            cell.update(value=str(getattr(text, "text", text)), data_type="f")
+            self.unsaved.append((cell["row"], cell["column"], cell["value"]))
+        elif formula.get("t") == "shared" and formula.text:
+            self.parse_formula(element)  # (the formula others share: one of them may have no saved result)
+        return cell
 
 
 def read_sheets(path: Path) -> dict[str, Sheet]:
@@ -63,9 +100,10 @@ def read_sheets(path: Path) -> dict[str, Sheet]:
 
 def _read_sheet(book: Any, ws: Any) -> Sheet:
     rows, cols, values, styles = [], [], [], []
+    hidden = ws.sheet_state != "visible"
     with ws._get_source() as src:
-        parser = WorkSheetParser(src, ws._shared_strings, data_only=True, epoch=book.epoch,
-                                 date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
+        parser = _Parser(src, ws._shared_strings, data_only=True, epoch=book.epoch,
+                         date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
         for _, cells in parser.parse():
             for cell in cells:
                 value = cell["value"]
@@ -78,7 +116,7 @@ def _read_sheet(book: Any, ws: Any) -> Sheet:
                 styles.append(cell["style_id"] or 0)
     merged = [str(m.ref) for m in parser.merged_cells.mergeCell] if parser.merged_cells else []
     if not rows:
-        return Sheet(pd.DataFrame(), pd.DataFrame(), merged)
+        return Sheet(pd.DataFrame(), pd.DataFrame(), merged, hidden=hidden)
     r, c = np.asarray(rows) - 1, np.asarray(cols) - 1
     grid = np.full((r.max() + 1, c.max() + 1), None, dtype=object)
     grid[r, c] = values
@@ -86,7 +124,8 @@ def _read_sheet(book: Any, ws: Any) -> Sheet:
     style_grid[r, c] = styles
     names = {s: _number_format(book, s) for s in np.unique(style_grid).tolist()}
     formats = pd.DataFrame(style_grid).apply(lambda col: col.map(names))
-    return Sheet(pd.DataFrame(grid), formats, merged)
+    # dtype object: pandas would make a column of dates and empty cells datetime64, an empty cell NaT
+    return Sheet(pd.DataFrame(grid, dtype=object), formats, merged, parser.unsaved, hidden)
 
 
 def _number_format(book: Any, style_id: int) -> str:
@@ -117,6 +156,55 @@ def check_merged(sheet: Sheet, where: str) -> None:
                      f"empty; unmerge them and type the value in each cell (merged cells of the sheet: {listed})")
 
 
+UNSAVED = "REJ-REC-017"  # a formula with no saved result: the record's value is unknown
+
+
+def unsaved_problems(sheet: Sheet, table: pd.DataFrame, names: list[str], known: Collection[str], where: str,
+                     row_column: str) -> list[CellProblem]:
+    """A problem per column of a form's sheet (`names`: its normalised header, in sheet order) for the records
+    (`table`, whose `row_column` is the sheet row) with a cell holding a formula with no saved result: its value is
+    unknown, so the record is rejected naming the cell and the formula (it read as an empty cell: "required field
+    is empty", or converted without the value). A column not of the form (`known`) is not converted anyway
+    (REJ-REC-003). Such a formula in the header row stops the read: the column has no name."""
+    header = [(c, f) for r, c, f in sheet.unsaved if r == 1]
+    if header:
+        refs = ", ".join(f"{get_column_letter(c)}1 ({f})" for c, f in header[:5])
+        raise InputError(f"{where}: header cell(s) {refs} hold a formula with no saved result, so the column has no "
+                         f"name; {UNSAVED_ADVICE} (or type the column's name)")
+    by_column: dict[int, dict[int, str]] = {}
+    for r, c, f in sheet.unsaved:
+        by_column.setdefault(c, {})[r] = (f"cell {get_column_letter(c)}{r} holds a formula with no saved result "
+                                          f"({f}), so its value is unknown; {UNSAVED_ADVICE}")
+    problems = []
+    rows = table[row_column]
+    for c, reasons in sorted(by_column.items()):
+        if names[c - 1] not in known:
+            continue
+        mask = rows.isin(list(reasons))
+        if mask.any():
+            reason = pd.Series("", index=table.index, dtype=object)
+            reason[mask] = rows[mask].map(reasons)
+            problems.append(CellProblem(names[c - 1], mask, reason, UNSAVED))
+    return problems
+
+
+def check_unsaved(sheet: Sheet, where: str) -> None:
+    """A formula with no saved result in a sheet of the study definition stops the read (exit 2), naming the
+    cells: the definition is not a record that can be rejected, and its value is unknown."""
+    if sheet.unsaved:
+        refs = ", ".join(f"{get_column_letter(c)}{r} ({f})" for r, c, f in sheet.unsaved[:5])
+        more = f" and {len(sheet.unsaved) - 5} more" if len(sheet.unsaved) > 5 else ""
+        raise InputError(f"{where}: cell(s) {refs}{more} hold a formula with no saved result, so the value is "
+                         f"unknown; {UNSAVED_ADVICE}")
+
+
+def hidden_sheet_note(where: str, what: str) -> str:
+    """The note for a sheet the workbook hides that was read as `what` (the 'labs' form, say): a data manager
+    who hid it may not have meant it as data."""
+    return (f"{where}: the sheet is hidden in the workbook, but it was read as {what}, as a visible sheet is; if "
+            "it is not meant as data (an old copy, a draft), delete it or move it out of the workbook")
+
+
 def _cell_value(sheet: Sheet, row: int, col: int) -> Any:
     """The value at a 1-based (row, column) of the sheet (None outside the cells read)."""
     inside = row <= sheet.values.shape[0] and col <= sheet.values.shape[1]
@@ -136,7 +224,9 @@ def definition_values(sheet: Sheet, keep_numbers: Collection[int] = ()) -> pd.Da
     these are texts with no unit cell), empty cells None; the numbers of the columns `keep_numbers` (a visit's
     number and days) stay numbers (a small sheet: cell by cell)."""
     def shown(v: Any, f: str, keep: bool) -> Any:
-        if v is None or (keep and _is_number(v)):
+        if _empty(v):
+            return None
+        if keep and _is_number(v):
             return v
         return cell_text(v, f) + ("%" if _is_number(v) and _section(f, v < 0).percent else "")
 
@@ -165,7 +255,7 @@ def cell_text(value: Any, fmt: str, time_field: bool = False) -> str:
     a date-time formatted to show only its time (hh:mm), except in a `time_field` (a clock time of its own), which
     takes the time shown. Else as a CSV would hold it: a midnight date-time is a date, a time cell a clock time
     (hh:mm, :ss when it has seconds)."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if _empty(value):
         return ""
     if isinstance(value, datetime.time):
         return _clock(value)
@@ -201,7 +291,7 @@ def _hidden(value: Any, fmt: str, time_field: bool) -> str:
     """What a date cell's format hides of its value: "day" (a format showing no day, a date holding a day or time
     read in full), "date" (a format showing only a time, a date-time read in full) or "dropped" (the same in a
     time field: the time shown is read, not the date); "" when it hides nothing."""
-    if not isinstance(value, datetime.date):
+    if not isinstance(value, datetime.date) or _empty(value):
         return ""
     if _time_only(fmt):  # (openpyxl gives a time, not a date, for a value with no date: below 1)
         return "dropped" if time_field else "date"
@@ -248,8 +338,14 @@ def hidden_date_notes(body: pd.DataFrame, formats: pd.DataFrame, names: list[str
     return notes
 
 
+def _empty(value: Any) -> bool:
+    """Whether a value read from a cell is an empty cell: None as openpyxl gives it, or what pandas makes of one in a
+    column it infers a type for (NaT among dates, NaN among numbers; NaT is a datetime.date to isinstance)."""
+    return value is None or value is pd.NaT or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, int | float) and not isinstance(value, bool) and not _empty(value)
 
 
 def _clock(t: datetime.time) -> str:
