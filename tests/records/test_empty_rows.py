@@ -7,11 +7,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 
 from conftest import EXAMPLE, converted_three_ways
 from msc_interop.records import read_records
+from msc_interop.records.empty_rows import empty_rows_note
 from msc_interop.sdtm.build import build_study
 
 
@@ -118,3 +120,15 @@ def test_sheet_rows_of_spaces_are_blank_rows_named_in_a_note(tmp_path):
     assert (report.counts["labs"].read, report.counts["labs"].converted) == (4, 4)
     assert report.notes == ["records.xlsx[labs] rows 4, 6 (2 rows): every field empty, read as blank lines (not "
                             "records: not counted in read)"]
+
+
+def test_rows_of_unknown_values_are_named_as_ranges():
+    """The rows of a workbook skipped as holding only formulas with no saved result are named as ranges of
+    consecutive rows (20-69), five ranges at most, in the same note as the rows of nothing of that file."""
+    unread = (np.array([*range(20, 70), 75, 80, 81, 90, 95, 99, 100]), "no value, only formulas", "save it")
+    assert empty_rows_note("records.xlsx[labs]", np.array([], dtype=np.int64), unread) == (
+        "records.xlsx[labs] rows 20-69, 75, 80-81, 90, 95 and 2 more rows (57 rows): no value, only formulas, read as "
+        "blank lines (not records: not counted in read); if one is a record, save it")
+    assert empty_rows_note("records.xlsx[labs]", np.array([7]), (np.array([9]), "no value", "save it")) == (
+        "records.xlsx[labs] row 7: every field empty, read as a blank line (not a record: not counted in read); row 9: "
+        "no value, read as a blank line (not a record: not counted in read); if it is one, save it")

@@ -31,7 +31,6 @@ from msc_interop.records.unread import UNREAD, report_unread_files, report_unrea
 from msc_interop.records.value_checks import control_problems, date_problems, plausible_bounds, time_fields
 from msc_interop.records.workbook import (
     check_merged,
-    check_unsaved,
     definition_values,
     hidden_date_notes,
     hidden_sheet_note,
@@ -39,8 +38,8 @@ from msc_interop.records.workbook import (
     percent_units,
     read_sheets,
     shown_text,
-    unsaved_problems,
 )
+from msc_interop.records.workbook_cells import check_unknown, unknown_only_rows, unknown_problems, unknown_rows_what
 from msc_interop.rejects import RejectReport
 
 SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}  # what a CSV export sometimes uses
@@ -368,8 +367,8 @@ def _read_workbook(path: Path, rejects: RejectReport, definition_sheets: bool = 
                    ) -> tuple[dict[str, pd.DataFrame], dict[str, str], dict[str, Any] | None, dict[str, list[Any]]]:
     """The forms' sheets as text tables (each cell the text it shows: records/workbook.py), the study definition
     of the sheets study/sites/arms/visits if there (and `definition_sheets`: no study.yaml is read instead), and
-    per form the problems found in reading it (a formula with no saved result, a percent result whose unit cell
-    says another unit). A hidden sheet read is named in a note."""
+    per form the problems found in reading it (a cell whose value is unknown: a formula with no saved result, an
+    error; a percent result whose unit cell says another unit). A hidden sheet read is named in a note."""
     raw_sheets = read_sheets(path)
     report_unread_sheets(path.name, {k: [] if v.values.empty else v.values.iloc[0].tolist()
                                      for k, v in raw_sheets.items()}, _forms(), rejects)
@@ -395,16 +394,21 @@ def _read_workbook(path: Path, rejects: RejectReport, definition_sheets: bool = 
                                     for n, c in zip(normal, body.columns, strict=True)})
             hidden = hidden_date_notes(body, formats, normal, where, times)
         # a row of no cell holds no record (a CSV's blank line, which pandas skips): drop it, keep the sheet row
-        # numbers of the others (header = row 1); one whose cells hold only spaces is dropped too, named in a note
+        # numbers of the others (header = row 1); one whose cells hold only spaces, or only cells whose value is
+        # unknown (formulas filled down below the data), is dropped too, named in a note
         filled = df.ne("").any(axis=1).to_numpy() if len(df.columns) else np.zeros(len(df), dtype=bool)
+        unknown_only = unknown_only_rows(sheet.unknown, df)
+        unread = np.arange(2, len(df) + 2)[unknown_only]
+        filled = filled & ~unknown_only
         rows = np.arange(2, len(df) + 2)[filled]
         files[form] = f"{path.name}[{form}]"
         table = as_form_frame(df[filled].reset_index(drop=True), files[form], rows=rows)
-        table, kept, note = without_empty_rows(table, files[form], ROW)
+        what, then = unknown_rows_what(sheet.unknown, int(unread[0])) if len(unread) else ("", "")
+        table, kept, note = without_empty_rows(table, files[form], ROW, (unread, what, then))
         rejects.notes.extend([note] if note is not None else [])
         percent = percent[filled].reset_index(drop=True)[kept].reset_index(drop=True)
         table, percent_problems, notes = percent_units(table, percent, files[form])
-        problems[form] = [*unsaved_problems(sheet, table, _normalize_header(names),
+        problems[form] = [*unknown_problems(sheet.unknown, table, _normalize_header(names),
                                             root["$defs"][form]["properties"], where, ROW), *percent_problems]
         rejects.notes.extend(notes + hidden)
         if sheet.hidden:
@@ -413,7 +417,7 @@ def _read_workbook(path: Path, rejects: RejectReport, definition_sheets: bool = 
     definition = None
     if definition_sheets and {"study", "sites", "arms", "visits"} <= set(sheets):
         for k in ("study", "sites", "arms", "visits"):
-            check_unsaved(sheets[k][1], f"{path.name}[{sheets[k][0]}]")
+            check_unknown(sheets[k][1].unknown, f"{path.name}[{sheets[k][0]}]")
             if sheets[k][1].hidden:
                 rejects.notes.append(hidden_sheet_note(f"{path.name}[{sheets[k][0]}]",
                                                        "a sheet of the study definition"))

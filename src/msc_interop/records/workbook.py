@@ -6,8 +6,8 @@ shown as a time only reads in full (noted) but in a time field (the time shown, 
 fixed-decimal number keeps its decimals, a zero-padded whole number its leading zeros (a site 01). The study
 definition's sheets read so too (a date as ISO 8601). A merged range in a form's sheet stops the read (its cells
 but the first read empty: a column, or values, would be lost). An empty cell reads empty whatever its format (as
-in a CSV); a formula with no saved result (a workbook written by a script: openpyxl, pandas) is not empty: its
-value is unknown, and the reader rejects its record (Sheet.unsaved).
+in a CSV); a formula with no saved result (a workbook written by a script: openpyxl, pandas) or an error (#N/A) is
+not empty: its value is unknown, and the reader rejects its record (Sheet.unknown: records/workbook_cells.py).
 
 openpyxl's read-only sheet parser is used directly: one pass gives the values, the style of each cell and the
 merged ranges (which a read-only worksheet does not expose); the text is made per distinct (value, format).
@@ -30,11 +30,11 @@ import pandas as pd
 from openpyxl import load_workbook
 from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
 from openpyxl.utils.cell import get_column_letter, range_boundaries
-from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
 
 from msc_interop.distinct import per_distinct_rows
 from msc_interop.errors import InputError
 from msc_interop.records.table_check import CellProblem
+from msc_interop.records.workbook_cells import CellParser, UnknownCell, recalculated_on_open
 
 PERCENT = "%"  # the CDISC UNIT term (C25613) a percent-formatted result is given when its unit cell is blank
 
@@ -43,45 +43,15 @@ PERCENT = "%"  # the CDISC UNIT term (C25613) a percent-formatted result is give
 class Sheet:
     """A sheet as read: `values` the stored values (None: empty; the rows and columns up to the last value, as
     pandas' read_excel(header=None) gives them; each column of dtype object, the values as openpyxl gives them),
-    `formats` the number format of each (same shape), `merged` the merged ranges ("B1:C1"). `unsaved`: the cells
-    holding a formula with no saved result, (row, column, formula), 1-based; `values` holds the formula there
-    (=6.14*1), not a value. `hidden`: the workbook hides the sheet (hidden or very hidden)."""
+    `formats` the number format of each (same shape), `merged` the merged ranges ("B1:C1"). `unknown`: the cells whose
+    value is unknown (a formula with no saved result, an error); `values` holds the formula (=6.14*1) or the error
+    (#N/A) there, not a value. `hidden`: the workbook hides the sheet (hidden or very hidden)."""
 
     values: pd.DataFrame
     formats: pd.DataFrame
     merged: list[str] = field(default_factory=list)
-    unsaved: list[tuple[int, int, str]] = field(default_factory=list)
+    unknown: list[UnknownCell] = field(default_factory=list)
     hidden: bool = False
-
-
-UNSAVED_ADVICE = "open and save the workbook in Excel (or LibreOffice) so the value is stored"
-
-
-class _Parser(WorkSheetParser):
-    """openpyxl's sheet parser, which with data_only reads a formula's saved result and, for a formula with none
-    (<f> with no <v>, or an empty <v> as openpyxl writes: a workbook written by openpyxl, pandas or a script, never
-    saved by Excel), nothing: such a cell is noted in `unsaved` and reads as its formula. A saved empty text
-    (t="str", <v></v>: =IF(A2="","",A2) as Excel saves it) is a value, empty."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.unsaved: list[tuple[int, int, str]] = []
-
-    def parse_cell(self, element: Any) -> dict[str, Any]:
-        cell = super().parse_cell(element)
-        if cell["value"] is not None and len(element) < 2:  # (a value alone: no formula beside it)
-            return cell
-        formula = element.find(FORMULA_TAG)
-        if formula is None:
-            return cell
-        saved = element.findtext(VALUE_TAG)
-        if cell["value"] is None and (saved is None or (saved == "" and element.get("t") != "str")):
-            text = self.parse_formula(element)  # (a formula shared with another cell: as this cell has it)
-            cell.update(value=str(getattr(text, "text", text)), data_type="f")
-            self.unsaved.append((cell["row"], cell["column"], cell["value"]))
-        elif formula.get("t") == "shared" and formula.text:
-            self.parse_formula(element)  # (the formula others share: one of them may have no saved result)
-        return cell
 
 
 def read_sheets(path: Path) -> dict[str, Sheet]:
@@ -91,29 +61,35 @@ def read_sheets(path: Path) -> dict[str, Sheet]:
     except Exception as exc:  # openpyxl raises several types for a corrupt workbook
         raise InputError(f"{path.name}: cannot read as an XLSX workbook: {exc}") from None
     try:
-        return {ws.title: _read_sheet(book, ws) for ws in book.worksheets}
+        recalculate = recalculated_on_open(book._archive)
+        return {ws.title: _read_sheet(book, ws, recalculate) for ws in book.worksheets}
     except Exception as exc:
         raise InputError(f"{path.name}: cannot read as an XLSX workbook: {exc}") from None
     finally:
         book.close()
 
 
-def _read_sheet(book: Any, ws: Any) -> Sheet:
+def _read_sheet(book: Any, ws: Any, recalculate: bool) -> Sheet:
     rows, cols, values, styles = [], [], [], []
     hidden = ws.sheet_state != "visible"
     with ws._get_source() as src:
-        parser = _Parser(src, ws._shared_strings, data_only=True, epoch=book.epoch,
-                         date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
+        parser = CellParser(src, ws._shared_strings, data_only=True, epoch=book.epoch, recalculate=recalculate,
+                            date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
         for _, cells in parser.parse():
             for cell in cells:
                 value = cell["value"]
-                if value is None or cell["data_type"] == "e":  # an error (#N/A) reads empty, as in pandas
+                if value is None:  # (an error, #N/A, reads its text: it is in parser.unknown)
                     continue
                 rows.append(cell["row"])
                 cols.append(cell["column"])
                 # a boolean as its text: True would otherwise be one distinct value with the number 1
                 values.append(str(value) if cell["data_type"] == "b" else value)
                 styles.append(cell["style_id"] or 0)
+    for u in parser.missing():  # (the cells of an array formula with no saved result that the sheet does not hold)
+        rows.append(u.row)
+        cols.append(u.column)
+        values.append(u.value)
+        styles.append(0)
     merged = [str(m.ref) for m in parser.merged_cells.mergeCell] if parser.merged_cells else []
     if not rows:
         return Sheet(pd.DataFrame(), pd.DataFrame(), merged, hidden=hidden)
@@ -125,7 +101,7 @@ def _read_sheet(book: Any, ws: Any) -> Sheet:
     names = {s: _number_format(book, s) for s in np.unique(style_grid).tolist()}
     formats = pd.DataFrame(style_grid).apply(lambda col: col.map(names))
     # dtype object: pandas would make a column of dates and empty cells datetime64, an empty cell NaT
-    return Sheet(pd.DataFrame(grid, dtype=object), formats, merged, parser.unsaved, hidden)
+    return Sheet(pd.DataFrame(grid, dtype=object), formats, merged, parser.unknown, hidden)
 
 
 def _number_format(book: Any, style_id: int) -> str:
@@ -154,48 +130,6 @@ def check_merged(sheet: Sheet, where: str) -> None:
                          f"cells of the sheet: {listed})")
     raise InputError(f"{where}: cells {ref} are merged: only the first holds the value ({text!r}), the others read "
                      f"empty; unmerge them and type the value in each cell (merged cells of the sheet: {listed})")
-
-
-UNSAVED = "REJ-REC-017"  # a formula with no saved result: the record's value is unknown
-
-
-def unsaved_problems(sheet: Sheet, table: pd.DataFrame, names: list[str], known: Collection[str], where: str,
-                     row_column: str) -> list[CellProblem]:
-    """A problem per column of a form's sheet (`names`: its normalised header, in sheet order) for the records
-    (`table`, whose `row_column` is the sheet row) with a cell holding a formula with no saved result: its value is
-    unknown, so the record is rejected naming the cell and the formula (it read as an empty cell: "required field
-    is empty", or converted without the value). A column not of the form (`known`) is not converted anyway
-    (REJ-REC-003). Such a formula in the header row stops the read: the column has no name."""
-    header = [(c, f) for r, c, f in sheet.unsaved if r == 1]
-    if header:
-        refs = ", ".join(f"{get_column_letter(c)}1 ({f})" for c, f in header[:5])
-        raise InputError(f"{where}: header cell(s) {refs} hold a formula with no saved result, so the column has no "
-                         f"name; {UNSAVED_ADVICE} (or type the column's name)")
-    by_column: dict[int, dict[int, str]] = {}
-    for r, c, f in sheet.unsaved:
-        by_column.setdefault(c, {})[r] = (f"cell {get_column_letter(c)}{r} holds a formula with no saved result "
-                                          f"({f}), so its value is unknown; {UNSAVED_ADVICE}")
-    problems = []
-    rows = table[row_column]
-    for c, reasons in sorted(by_column.items()):
-        if names[c - 1] not in known:
-            continue
-        mask = rows.isin(list(reasons))
-        if mask.any():
-            reason = pd.Series("", index=table.index, dtype=object)
-            reason[mask] = rows[mask].map(reasons)
-            problems.append(CellProblem(names[c - 1], mask, reason, UNSAVED))
-    return problems
-
-
-def check_unsaved(sheet: Sheet, where: str) -> None:
-    """A formula with no saved result in a sheet of the study definition stops the read (exit 2), naming the
-    cells: the definition is not a record that can be rejected, and its value is unknown."""
-    if sheet.unsaved:
-        refs = ", ".join(f"{get_column_letter(c)}{r} ({f})" for r, c, f in sheet.unsaved[:5])
-        more = f" and {len(sheet.unsaved) - 5} more" if len(sheet.unsaved) > 5 else ""
-        raise InputError(f"{where}: cell(s) {refs}{more} hold a formula with no saved result, so the value is "
-                         f"unknown; {UNSAVED_ADVICE}")
 
 
 def hidden_sheet_note(where: str, what: str) -> str:
