@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -182,11 +183,14 @@ class RejectReport:
         return [csv_path, json_path]
 
     def write_csv(self, path: str | Path) -> None:
+        """The report as CSV, each text that a spreadsheet would run as a formula escaped (csv_cell); rejects.json
+        keeps the texts as they are."""
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(REJECT_COLUMNS)
         for r in self.sorted():
-            w.writerow([r.form, r.file, r.row, r.field, r.value, r.reason, r.code])
+            w.writerow([csv_cell(r.form), csv_cell(r.file), r.row, csv_cell(r.field), csv_cell(r.value),
+                        csv_cell(r.reason), r.code])
         write_bytes_atomic(path, buf.getvalue().encode("utf-8"))
 
     def write_json(self, path: str | Path) -> None:
@@ -200,6 +204,20 @@ class RejectReport:
         if self.notes:
             doc["notes"] = list(self.notes)
         write_bytes_atomic(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+
+
+# a signed number (-5, +3.2, -.5, -1e3): a spreadsheet reads it as a number, not as a formula
+_SIGNED_NUMBER = re.compile(r"[+-](?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def csv_cell(text: str) -> str:
+    """`text` for a cell of a CSV report that people open in Excel or LibreOffice: one that the spreadsheet would
+    run as a formula (starting with =, @, a tab or a carriage return, or with + or - but not as a signed number:
+    the formula =129.58/2.2 of a rejected workbook cell, a payload such as =HYPERLINK(...) or -2+3+cmd|...) gets a
+    leading ' so that it shows as text (OWASP, CSV injection); -5 and +3.2 stay as they are."""
+    if text and (text[0] in "=@\t\r" or (text[0] in "+-" and not _SIGNED_NUMBER.fullmatch(text))):
+        return "'" + text
+    return text
 
 
 def known_code(code: str) -> str:
