@@ -48,6 +48,9 @@ def mutate(folder: Path) -> None:
             r["interpretation"][0]["coding"][0]["code"] = "H"            # MSC-FHIR-007 (where the value is not high)
     rows[41]["code"]["coding"][0]["system"] = "http://loinc.org/"      # MSC-FHIR-012 non-canonical URI
     rows[42]["code"]["coding"][0]["system"] = "urn:oid:2.16.840.1.113883.6.1"  # MSC-FHIR-012 (LOINC's OID)
+    rows[43]["code"]["coding"][0]["display"] = "Hemoglobin [Mass/volume] in Blood"  # MSC-FHIR-014 another test's
+    shout = rows[44]["code"]["coding"][0]
+    shout["display"] = f" {shout['display'].upper()}  "                # case and spaces: no MSC-FHIR-014
     out = [orjson.dumps(r) for r in rows]
     out[20:20] = [b"", b"{not json", b"[1, 2]", orjson.dumps({"resourceType": "Nope", "id": "n1"})]
     obs.write_bytes(b"\n".join(out) + b"\n")

@@ -78,6 +78,14 @@ def test_fhir_date_forms_that_fail(value: str, kind: str, why: str) -> None:
 HL7_EXPECTED = {
     (f"Observation-{ex}.json", path) for ex in ("f203", "f204")
     for path in ("Observation.valueQuantity", "Observation.referenceRange[0].low", "Observation.referenceRange[0].high")
+} | {
+    # Judged: two examples display a LOINC code by another text than its long common name, which
+    # mappings/lab_tests.yaml cites: 11557-6 "Carbon dioxide in blood" (LOINC: "Carbon dioxide [Partial pressure]
+    # in Blood", the name the example's own narrative gives) and 1963-8 "Bicarbonate [Moles/?volume] in Serum"
+    # (LOINC: "Bicarbonate [Moles/volume] in Serum or Plasma"). Warnings of MSC-FHIR-014, as the HL7 validator's
+    # "Wrong Display Name"; neither display is another code's name.
+    ("Observation-f003.json", "Observation.code.coding[0].display"),
+    ("Observation-f203.json", "Observation.code.coding[0].display"),
 }
 
 
@@ -86,8 +94,9 @@ def test_hl7_examples(shared_dir: Path, version: str) -> None:
     files = sorted((shared_dir / "external" / "fhir-examples" / version).glob("*.json"))
     assert len(files) >= 10
     report = validate_paths(files, fhir_version="R5" if version == "r5" else "R4")
-    assert rule_ids(report.findings) <= {"MSC-FHIR-011"}
+    assert rule_ids(report.findings) <= {"MSC-FHIR-011", "MSC-FHIR-014"}
     assert {f.severity for f in report.findings} == {"warning"}
+    assert not any("the display is the name of" in f.message for f in report.findings)
     assert {(Path(f.file).name, f.variable_or_path) for f in report.findings} == HL7_EXPECTED
 
 
@@ -376,3 +385,61 @@ def test_reference_check_is_linear_by_construction(tmp_path: Path, monkeypatch) 
     ctx, _ = read_fhir([tmp_path / "big.json"], "R4")
     assert list(module.references_resolve(ctx, get_rule("MSC-FHIR-008"))) == []
     assert calls == {"index": 1, "resolve": 20_000 - 400}  # each Observation has one subject reference
+
+
+# --- MSC-FHIR-013: one page of a search result; MSC-FHIR-014: a LOINC display of another test --------------------
+
+def _page(path: Path, n: int, total: int, self_url: str, next_url: str | None) -> Path:
+    links = [{"relation": "self", "url": self_url}] + ([{"relation": "next", "url": next_url}] if next_url else [])
+    entries = [{"fullUrl": f"{self_url}#{i}", "search": {"mode": "match"}, "resource": {
+        "resourceType": "Observation", "id": f"{path.stem}-{i}", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "6690-2"}]}}} for i in range(n)]
+    path.write_text(json.dumps({"resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
+                                "entry": entries}), encoding="utf-8")
+    return path
+
+
+def test_pages_of_a_search_result_are_judged_together(tmp_path: Path) -> None:
+    url = "http://h.example/fhir/Observation?code=6690-2"
+    one = _page(tmp_path / "one.json", 2, 3, url, url + "&page=2")
+    two = _page(tmp_path / "two.json", 1, 3, url + "&page=2", None)
+
+    def found(paths: list[Path]) -> list[tuple[str, str]]:
+        return [(Path(f.file).name, f.message) for f in fhir_rules(paths, "R4") if f.rule_id == "MSC-FHIR-013"]
+
+    assert found([one, two]) == []  # every page given
+    alone = found([one])
+    assert [x[0] for x in alone] == ["one.json"]
+    assert "the page given holds 2: 1 were not given" in alone[0][1] and f"({url}&page=2) was not followed" in \
+        alone[0][1]
+    assert "msc-interop pull --server http://h.example/fhir" in alone[0][1]
+    later = found([two])  # the last page alone: fewer matches than the total, no next link
+    assert [x[0] for x in later] == ["two.json"] and "holds 1: 2 were not given" in later[0][1]
+
+
+@pytest.mark.parametrize(("display", "fires", "other"), [
+    ("Hemoglobin [Mass/volume] in Blood", True, "718-7"),  # another code's long common name
+    ("Glucose [Moles/volume] in Serum or Plasma", True, "14749-6"),  # the same test in substance units
+    ("Glucose, fasting", True, None),  # not a name held for the code (the HL7 validator would say so too)
+    ("glucose [mass/VOLUME] in serum or plasma ", False, None),  # its long common name: case and spaces aside
+    ("Glucose", False, None),  # the catalogue's own name of its test (LBTEST)
+    ("Blood sugar", False, None),  # an alias of the test (lab_tests.yaml aliases)
+])
+def test_a_loinc_display_is_one_of_the_names_the_mapping_holds(tmp_path: Path, display: str, fires: bool,
+                                                                other: str | None) -> None:
+    obs = {"resourceType": "Observation", "id": "g", "status": "final",
+           "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7", "display": display}]}}
+    (tmp_path / "g.json").write_text(json.dumps(obs), encoding="utf-8")
+    found = [f for f in fhir_rules([tmp_path / "g.json"], "R4") if f.rule_id == "MSC-FHIR-014"]
+    assert [(f.severity, f.variable_or_path, f.value) for f in found] == (
+        [("warning", "Observation.code.coding[0].display", display)] if fires else [])
+    if fires:
+        assert "LOINC 2345-7 is 'Glucose [Mass/volume] in Serum or Plasma'" in found[0].message
+        assert (f"the display is the name of LOINC {other}" in found[0].message) == (other is not None)
+
+
+def test_a_loinc_code_the_mapping_holds_no_names_for_is_not_judged(tmp_path: Path) -> None:
+    obs = {"resourceType": "Observation", "id": "x", "status": "final",
+           "code": {"coding": [{"system": "http://loinc.org", "code": "99999-9", "display": "Anything at all"}]}}
+    (tmp_path / "x.json").write_text(json.dumps(obs), encoding="utf-8")
+    assert not [f for f in fhir_rules([tmp_path / "x.json"], "R4") if f.rule_id == "MSC-FHIR-014"]

@@ -33,6 +33,7 @@ from msc_interop.atomic import atomic_open
 from msc_interop.errors import InputError
 from msc_interop.fhir import ids
 from msc_interop.fhir.columns import ResourceColumns, constant_column, per_row_column, row_parts
+from msc_interop.fhir.paging import BundlePage, page_of
 from msc_interop.fhir.shapes import json_kind
 
 OPTS = orjson.OPT_APPEND_NEWLINE
@@ -265,13 +266,14 @@ class ReadProblem:
     lost: str = ""
 
 
-def iter_resources(files: Sequence[Path]) -> Iterator[Located | ReadProblem]:
-    """Every resource of the files (as inputs.kinds.fhir_files lists them from the paths a user gave)."""
+def iter_resources(files: Sequence[Path], pages: list[BundlePage] | None = None) -> Iterator[Located | ReadProblem]:
+    """Every resource of the files (as inputs.kinds.fhir_files lists them from the paths a user gave). `pages`:
+    where to add what each searchset / history Bundle says of the search result it is a page of (fhir/paging.py)."""
     for path in files:
         if path.suffix.lower() == ".ndjson":
-            yield from _read_ndjson(path)
+            yield from _read_ndjson(path, pages)
         else:
-            yield from _read_json(path)
+            yield from _read_json(path, pages)
 
 
 _BOM = b"\xef\xbb\xbf"
@@ -315,7 +317,7 @@ def cut_origins(origins: dict[Path, tuple[str, Any]]) -> Iterator[None]:
             _ORIGINS.pop(path, None)
 
 
-def _read_ndjson(path: Path) -> Iterator[Located | ReadProblem]:
+def _read_ndjson(path: Path, pages: list[BundlePage] | None = None) -> Iterator[Located | ReadProblem]:
     name, original = _ORIGINS.get(path, (path.name, None))
     if original is not None:
         yield from _read_cut(path, name, original)
@@ -332,7 +334,7 @@ def _read_ndjson(path: Path) -> Iterator[Located | ReadProblem]:
             if lineno == 1 and line.startswith(_BOM):
                 line = line[len(_BOM):]
             if line.strip():
-                yield from _ndjson_line(line, lineno, name, path, file_type)
+                yield from _ndjson_line(line, lineno, name, path, file_type, pages)
 
 
 def _read_cut(path: Path, name: str, original: Any) -> Iterator[Located | ReadProblem]:
@@ -345,8 +347,8 @@ def _read_cut(path: Path, name: str, original: Any) -> Iterator[Located | ReadPr
             yield from _ndjson_line(line, lineno, name, path, file_type)
 
 
-def _ndjson_line(line: bytes, lineno: int, name: str, path: Path, file_type: str | None
-                 ) -> Iterator[Located | ReadProblem]:
+def _ndjson_line(line: bytes, lineno: int, name: str, path: Path, file_type: str | None,
+                 pages: list[BundlePage] | None = None) -> Iterator[Located | ReadProblem]:
     """The resource(s) of one non-blank NDJSON line, or the problem with it."""
     try:
         obj = orjson.loads(line)
@@ -359,7 +361,7 @@ def _ndjson_line(line: bytes, lineno: int, name: str, path: Path, file_type: str
                           f"found {json_kind(obj)}", file_type)
         return
     if obj.get("resourceType") == "Bundle":
-        yield from _bundle_entries(obj, name, path)
+        yield from _bundle_entries(obj, f"{name} line {lineno}", path, pages, name)
         return
     yield Located(obj, name, lineno, "line", None, None, path)
 
@@ -369,7 +371,7 @@ def _line_type(line: bytes) -> str | None:
     return m.group(1).decode() if m else None
 
 
-def _read_json(path: Path) -> Iterator[Located | ReadProblem]:
+def _read_json(path: Path, pages: list[BundlePage] | None = None) -> Iterator[Located | ReadProblem]:
     name = path.name
     try:
         data = path.read_bytes()
@@ -390,7 +392,7 @@ def _read_json(path: Path) -> Iterator[Located | ReadProblem]:
                           whole_file=True, lost=_lost(data))
         return
     if obj.get("resourceType") == "Bundle":
-        yield from _bundle_entries(obj, name, path)
+        yield from _bundle_entries(obj, name, path, pages)
     else:
         yield Located(obj, name, 1, "line", source=path)
 
@@ -414,7 +416,15 @@ def _line_of(data: bytes, exc: orjson.JSONDecodeError) -> int:
     return 1
 
 
-def _bundle_entries(bundle: dict[str, Any], name: str, path: Path) -> Iterator[Located | ReadProblem]:
+def _bundle_entries(bundle: dict[str, Any], name: str, path: Path, pages: list[BundlePage] | None = None,
+                    file: str | None = None) -> Iterator[Located | ReadProblem]:
+    """The entries' resources of a Bundle (`name`: where it is, as the reports name it; `file`: the name its
+    entries are placed by when that differs, an NDJSON line's Bundle)."""
+    if pages is not None:
+        page = page_of(bundle, name)
+        if page is not None:
+            pages.append(page)
+    name = file if file is not None else name
     btype = bundle.get("type")
     entries = bundle.get("entry")
     if entries is None:
@@ -441,7 +451,7 @@ def _bundle_entries(bundle: dict[str, Any], name: str, path: Path) -> Iterator[L
                               "object")
             continue
         if res.get("resourceType") == "Bundle":
-            yield from _bundle_entries(res, f"{name} entry {i}", path)
+            yield from _bundle_entries(res, f"{name} entry {i}", path, pages)
             continue
         yield Located(res, name, i, "entry", btype if isinstance(btype, str) else None,
                       full_url if isinstance(full_url, str) else None, path)

@@ -28,6 +28,7 @@ from msc_interop.fhir.common import text
 from msc_interop.fhir.compact import Compactor
 from msc_interop.fhir.duplicates import Copy, copy_of, duplicate_notes, settle
 from msc_interop.fhir.io import Located, ReadProblem, iter_resources
+from msc_interop.fhir.paging import BundlePage, gaps
 from msc_interop.fhir.read_common import (
     FhirReadReport,
     ReadContext,
@@ -37,6 +38,7 @@ from msc_interop.fhir.read_common import (
     shown,
     strict_bundle,
 )
+from msc_interop.fhir.remarks import notes as remark_notes
 from msc_interop.fhir.resources.adverse_events import ADVERSE_EVENT, read_adverse_events
 from msc_interop.fhir.resources.conditions import CONDITION, read_conditions
 from msc_interop.fhir.resources.disposition import read_ds
@@ -115,6 +117,7 @@ class _Reader(ReadContext):
         self.copies: dict[str, list[Copy]] = {}  # "Type/id" -> the later copies of a resource met more than once
         self.dup_skipped: Counter[str] = Counter()
         self.lost_files: list[str] = []  # what whole unreadable files cost (for the notes)
+        self.pages: list[BundlePage] = []  # the searchset / history Bundles read (fhir/paging.py)
         self.located = 0  # resources found (read or not), apart from what could not be read at all
         self._urls_of: dict[str, list[str]] | None = None
         self._positions: dict[int, dict[int, int]] = {}  # id(list) -> id(Located) -> its index (replacements)
@@ -124,7 +127,7 @@ class _Reader(ReadContext):
     def collect(self, files: Sequence[Path]) -> None:
         """Every resource of the files, indexed; Observations kept as flat records (lab.Flattener); resources
         met more than once settled (fhir/duplicates.py)."""
-        for item in iter_resources(files):
+        for item in iter_resources(files, self.pages):
             if isinstance(item, ReadProblem):
                 self.unreadable(item)
                 continue
@@ -350,6 +353,9 @@ def finish_read(r: _Reader, skipped: list[str], facts: ReadFacts) -> None:
     rep = r.report
     rep.version = r.forced or (r.evidence.most_common(1)[0][0] if r.evidence else "")
     rep.notes[:0] = r.lost_files
+    for gap in gaps(r.pages):  # a page of search results given without the other pages
+        rep.warnings.append(gap.message("read"))
+        rep.notes.append(gap.message("read"))
     rep.notes += skipped
     if not r.forced and len(r.evidence) > 1:
         rep.notes.append(f"the input mixes R4 and R5 content ({dict(sorted(r.evidence.items()))}); each resource was "
@@ -375,6 +381,9 @@ def finish_read(r: _Reader, skipped: list[str], facts: ReadFacts) -> None:
     if r.tallies[ISSUED_ONLY]:
         rep.notes.append(issued_note(r.tallies[ISSUED_ONLY]))
     rep.notes += variant_notes(r.tallies)  # codings read by a non-canonical URI of their code system
+    said, warned = remark_notes(r.tallies, r.examples, r.tz)  # statuses, dates without an offset, displays
+    rep.notes += said
+    rep.warnings += warned
     sponsor = r.sponsor_tests().note() if not r.strict else None
     if sponsor:
         rep.notes.append(sponsor)

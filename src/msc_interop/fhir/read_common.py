@@ -24,6 +24,7 @@ from msc_interop.fhir import terms
 from msc_interop.fhir.common import primitive_original
 from msc_interop.fhir.datetimes import FhirDateError, fhir_value_to_dtc
 from msc_interop.fhir.io import Located
+from msc_interop.fhir.remarks import rejected_status
 from msc_interop.fhir.resources.enrolment import Enrolment
 from msc_interop.fhir.shapes import ShapeProblem, json_kind
 from msc_interop.rejects import RejectReport
@@ -153,7 +154,7 @@ def observation_admitted(r: ReadContext, loc: Located, rec: Any, usubjid: str | 
     if usubjid is None:
         r.reject(loc, "Observation", "Observation.subject", problem, shown_subject(rec.subject), code="REJ-FHIR-003")
         return False
-    if rec.status in ("entered-in-error", "cancelled"):
+    if rejected_status(rec.status):  # entered-in-error, cancelled (fhir_mapping.yaml observation_status_reading)
         r.reject(loc, "Observation", "Observation.status", f"status {rec.status}: not a result", rec.status,
                  code="REJ-FHIR-004")
         return False
@@ -194,6 +195,7 @@ class ReadContext:
         # what the notes count, said once at the end of the read (fhir/read.py finish_read): Patients whose
         # USUBJID came from the enrolment, Observations whose subject is only a reference, identical copies
         self.tallies: Counter[str] = Counter()
+        self.examples: dict[str, list[tuple[str, int, str]]] = {}  # tallies key -> first resources (fhir/remarks.py)
         self.identical: Counter[str] = Counter()  # resource type -> identical copies skipped
         self.identical_examples: list[str] = []
         # read-wide: one object for every subject partition of a read (fhir/read_partitioned.py), so that a

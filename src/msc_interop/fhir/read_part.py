@@ -86,6 +86,7 @@ class PartOut:
     counters: dict[str, Counter[str]]
     evidence_forms: Counter[tuple[str, str]]
     tallies: Counter[str]
+    examples: dict[str, list[tuple[str, int, str]]]
     identical_examples: list[str]
     unresolved_encounters: int
     located: int
@@ -130,7 +131,7 @@ def read_part(index: int, files: list[Path], origins: dict[Path, tuple[str, Any]
     with cut_origins(origins), gc_paused():
         r.collect(files)
         study = build_study(r)
-    out = PartOut(index, {name: getattr(r, name) for name in COUNTERS}, r.evidence_forms, r.tallies,
+    out = PartOut(index, {name: getattr(r, name) for name in COUNTERS}, r.evidence_forms, r.tallies, r.examples,
                   r.identical_examples, r.unresolved_encounters, r.located, r.lost_files, r.report,
                   ReadFacts.of(study), r.tz, r.forced, r.built_from, list(r.by_type.get("ResearchStudy", [])))
     out.delta = before.delta(wide, r._routes)

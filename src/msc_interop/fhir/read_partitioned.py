@@ -50,6 +50,7 @@ from msc_interop.fhir.read import (
 )
 from msc_interop.fhir.read_common import FhirReadReport
 from msc_interop.fhir.read_part import VISIT_SOURCES, PartOut, ReadOptions, ReadWide, WideDelta, read_part
+from msc_interop.fhir.remarks import add_examples
 from msc_interop.fhir.resources.enrolment import Enrolment
 from msc_interop.fhir.resources.lab.sponsor import SponsorTests
 from msc_interop.fhir.resources.routes import RoutesForms
@@ -304,6 +305,8 @@ class _Merged:
             getattr(t, name).update({k: v for k, v in counter.items() if keep(k)})
         t.evidence_forms.update({k: v for k, v in r.evidence_forms.items() if keep(k[1])})
         t.tallies.update(r.tallies)
+        for key, found in r.examples.items():  # the first resources of each remark, whatever the partition
+            add_examples(t.examples.setdefault(key, []), found)
         t.identical_examples += r.identical_examples
         t.unresolved_encounters += r.unresolved_encounters
         t.located += r.located

@@ -2,8 +2,8 @@
 
 `validate` on a big NDJSON set spends its time on resources no rule reports. `Clean.check` tells those apart in
 one pass over the parsed dict: a resource is clean when the schema finds it valid (MSC-FHIR-001), its bound codes
-are in their value sets (-002), every Coding has a system and a code, a LOINC one is well formed and its system
-URI is not a known non-canonical one (-003, -006, -012),
+are in their value sets (-002), every Coding has a system and a code, a LOINC one is well formed with a display
+the mapping data holds for it, and its system URI is not a known non-canonical one (-003, -006, -014, -012),
 its quantities are UCUM codes that parse (-004, -005, -011), its interpretation agrees with its value and range (-007),
 its contained references resolve (-008) and its dates are valid FHIR dates (-010). The walk sees the nodes the
 rules' walk sees (validate/fhir_scan.py: narrative `text` left out, array members that are objects), and each
@@ -25,6 +25,7 @@ from typing import Any
 from orjson import dumps
 
 from msc_interop.code_systems import noncanonical_system
+from msc_interop.loinc_names import coding_display_problem
 from msc_interop.validate.fhir_interpretation import interpretation_wrong
 from msc_interop.validate.fhir_read import _steps
 from msc_interop.validate.fhir_scan import (
@@ -255,14 +256,15 @@ class Clean:
         return True
 
     def _coding(self, coding: dict[str, Any]) -> bool:
-        """What MSC-FHIR-003, -006 and -012 accept: a system and a code, a LOINC code well formed, a system URI
-        that is not a known non-canonical one."""
+        """What MSC-FHIR-003, -006, -012 and -014 accept: a system and a code, a LOINC code well formed and its
+        display a name of it, a system URI that is not a known non-canonical one."""
         system, code = coding.get("system"), coding.get("code")
         if not (system and code):
             return False
         if type(system) is str and noncanonical_system(system):
             return False
-        return not (system == self.loinc and type(code) is str and _loinc_bad(code))
+        return not (system == self.loinc and type(code) is str and (
+            _loinc_bad(code) or coding_display_problem(coding, self.loinc) is not None))
 
 
 def _no_parts() -> None:

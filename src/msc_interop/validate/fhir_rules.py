@@ -29,6 +29,8 @@ import pydantic
 
 from msc_interop.code_systems import noncanonical_system
 from msc_interop.fhir import terms
+from msc_interop.fhir.paging import BundlePage, gaps, page_of
+from msc_interop.loinc_names import coding_display_problem
 from msc_interop.validate.fhir_interpretation import interpretation_wrong
 from msc_interop.validate.fhir_read import (  # noqa: F401 -- read_fhir, normalize_version: used from here too
     _RELATIVE,
@@ -272,6 +274,31 @@ def system_canonical(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
                 name, canonical = found
                 yield meta.finding(**ctx.where(item), variable=f"{path}.system", value=system,
                                    path=f"{path}.system", name=name, canonical=canonical)
+
+
+@rule("MSC-FHIR-013")
+def search_pages(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
+    pages: dict[int, tuple[BundlePage, FhirItem]] = {}  # the pages' Bundles (fhir/paging.py)
+    for item in ctx.items:
+        if item.is_bundle:
+            page = page_of(item.resource, Path(item.file).name)
+            if page is not None:
+                pages[id(page)] = (page, item)
+    for gap in gaps([page for page, _ in pages.values()]):
+        item = pages[id(gap.last)][1]
+        yield meta.finding(**ctx.where(item), variable="Bundle.link", value=gap.after or gap.before or gap.total,
+                           problem=gap.message("given"))
+
+
+@rule("MSC-FHIR-014")
+def loinc_display(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
+    loinc = terms.system("loinc")
+    for item in ctx.items:
+        for path, coding in _codings(item):  # the scan keeps these Codings (fhir_scan._needs_look)
+            detail = coding_display_problem(coding, loinc)
+            if detail is not None:
+                yield meta.finding(**ctx.where(item), variable=f"{path}.display", value=coding["display"],
+                                   path=f"{path}.display", code=coding["code"], detail=detail)
 
 
 @rule("MSC-FHIR-007")

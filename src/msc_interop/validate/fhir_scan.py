@@ -10,7 +10,8 @@ acts on (`_trigger`), and it is walked only when one is there. The finds of a re
 first one's Coding objects, which are equal in content (the rules only read them).
 
 Only what a rule could report is kept: the Codings with no system or no code (MSC-FHIR-003), a LOINC code
-that is not well formed (MSC-FHIR-006) or a code system URI that is not the canonical one (MSC-FHIR-012); the
+that is not well formed (MSC-FHIR-006) or whose display is not a name of it (MSC-FHIR-014) or a code system URI
+that is not the canonical one (MSC-FHIR-012); the
 quantities (at the paths of MSC-FHIR-004) not in UCUM or whose UCUM code does not parse (MSC-FHIR-004, -005,
 -011); the dates that are not valid FHIR dates (MSC-FHIR-010). Each rule still applies its own test to what is
 kept, and finds nothing in what is not, so its findings are the same; on a clean set the lists are empty and the
@@ -28,6 +29,7 @@ from typing import Any
 import orjson
 
 from msc_interop.code_systems import noncanonical_system
+from msc_interop.loinc_names import coding_display_problem
 from msc_interop.validate.registry import get_rule
 from msc_interop.validate.terminology import fhir_date_problem, loinc_problem, ucum_problem
 
@@ -73,13 +75,15 @@ def _loinc_bad(code: str) -> bool:
 
 
 def _needs_look(coding: dict[str, Any]) -> bool:
-    """A Coding that MSC-FHIR-003, -006 or -012 may report (each rule still applies its own test)."""
+    """A Coding that MSC-FHIR-003, -006, -012 or -014 may report (each rule still applies its own test)."""
     system, code = coding.get("system"), coding.get("code")
     if not (system and code):
         return True
     if type(system) is str and noncanonical_system(system):
         return True
-    return system == _system("loinc") and isinstance(code, str) and _loinc_bad(code)
+    loinc = _system("loinc")
+    return system == loinc and isinstance(code, str) and (
+        _loinc_bad(code) or coding_display_problem(coding, loinc) is not None)
 
 
 @functools.lru_cache(4096)

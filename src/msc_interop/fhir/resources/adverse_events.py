@@ -33,6 +33,7 @@ from msc_interop.fhir.read_common import (
     strict_bundle,
     subject_of,
 )
+from msc_interop.fhir.remarks import count_resource
 from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape, kept_text
 from msc_interop.fhir.systems import read_system
 
@@ -350,6 +351,7 @@ def read_adverse_events(r: ReadContext, subjects: dict[str, str], encounters: di
             row["VISITNUM"], row["VISIT"] = enc.get("VISITNUM"), enc.get("VISIT", "")
         rows.append(row)
         over.append(read_carried(res, tz))
+        count_resource(r, "AE", loc, res)  # date-times without an offset (fhir/remarks.py)
         r.converted["AdverseEvent"] += 1
     return domain_frame("AE", "AETERM", rows, over, rfstdtc)
 

@@ -34,6 +34,7 @@ from msc_interop.fhir.read_common import (
     strict_bundle,
     subject_of,
 )
+from msc_interop.fhir.remarks import count_resource
 from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape, kept_text
 from msc_interop.fhir.systems import read_system
 
@@ -194,6 +195,7 @@ def read_conditions(r: ReadContext, subjects: dict[str, str], rfstdtc: dict[str,
             row["MHENTPT"] = text(res.get("recordedDate"))[:10] or ONGOING_AS_OF_EXTRACT
         rows.append(row)
         over.append(read_carried(res, r.tz))
+        count_resource(r, "MH", loc, res)  # date-times without an offset (fhir/remarks.py)
         r.converted["Condition"] += 1
     if not rows:
         return None

@@ -38,6 +38,7 @@ from msc_interop.fhir.read_common import (
     study_days,
     subject_of,
 )
+from msc_interop.fhir.remarks import count_flags, display_flags, observation_flags, rejected_status
 from msc_interop.fhir.systems import read_system
 from msc_interop.sdtm import ecg_terms
 from msc_interop.sdtm.eg import format_number
@@ -305,9 +306,10 @@ def _unit_of_ucum() -> dict[str, tuple[str, float]]:
 class EcgFlattener:
     """One compact record per ECG Observation while the files are read (fhir/read.py), so that the resource is not
     held until EG is made: (strict, subject, status, date elements, EG fields of its parts, seq, encounter
-    reference, extension). What repeats between Observations is shared: strings and elements through `share`
-    (fhir/compact.py), the EG fields of the parts once per distinct JSON of what _record reads (where a known
-    non-canonical code system URI met is tallied in `seen`, the read's tallies: fhir/systems.py)."""
+    reference, extension, components not placed, ranges, what to say when converted: fhir/remarks.py). What
+    repeats between Observations is shared: strings and elements through `share` (fhir/compact.py), the EG fields
+    of the parts once per distinct JSON of what _record reads (where a known non-canonical code system URI met is
+    tallied in `seen`, the read's tallies: fhir/systems.py)."""
 
     _PART = ("code", "valueQuantity", "valueCodeableConcept", "valueString")
 
@@ -323,10 +325,15 @@ class EcgFlattener:
         for ident in res.get("identifier") or ():
             if isinstance(ident, dict) and ident.get("system") == terms.id_system("seq"):
                 seq = text(ident.get("value")).rsplit("/", 1)[-1]
+        displays = display_flags(res.get("code"))
+        for c in res.get("component") or ():
+            if isinstance(c, dict):
+                displays += display_flags(c.get("code"))
         return (strict, share("Observation.subject", subject_of(res.get("subject"))),
                 share("Observation.status", res.get("status")), dates or None, self._parts(res), seq,
                 share("Observation.encounter", (res.get("encounter") or {}).get("reference")),
-                share("Observation.extension", res.get("extension")), _unplaced(res), _ranges(res))
+                share("Observation.extension", res.get("extension")), _unplaced(res), _ranges(res),
+                observation_flags(res, displays, (res.get("effectiveDateTime"),)))
 
     def _parts(self, res: dict[str, Any]) -> tuple:
         """_record of the Observation (when it has an ECG code and a value) and of each component with an ECG code
@@ -355,12 +362,12 @@ def read_ecg_observations(r: ReadContext, subjects: dict[str, str], encounters: 
         return None
     rows, over, coded = [], [], []
     carried_of: dict[int, dict[str, Any]] = {}  # read_carried per distinct (shared) extension
-    for strict, subject, status, dates, parts, seq, encounter, extension, unplaced, ranges, loc in items:
+    for strict, subject, status, dates, parts, seq, encounter, extension, unplaced, ranges, flagged, loc in items:
         usubjid, problem = r.subject(subject, strict, subjects)
         if usubjid is None:
             r.reject(loc, "Observation", "Observation.subject", problem, shown_subject(subject), code="REJ-FHIR-003")
             continue
-        if status in ("entered-in-error", "cancelled"):
+        if rejected_status(status):
             r.reject(loc, "Observation", "Observation.status", f"status {status}: not a result",
                      status, code="REJ-FHIR-004")
             continue
@@ -394,6 +401,7 @@ def read_ecg_observations(r: ReadContext, subjects: dict[str, str], encounters: 
         for path, of, range_shown in ranges:
             r.note_field(loc, "Observation", path, f"converted without the referenceRange{of}: {_NO_RANGE}",
                          range_shown, code="REJ-FHIR-006")
+        count_flags(r, "EG", loc, flagged, len(parts))  # status, dates without an offset, LOINC displays
         r.converted["Observation"] += 1
     del items
     if not rows:

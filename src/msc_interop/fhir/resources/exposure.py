@@ -30,6 +30,7 @@ from msc_interop.fhir.read_common import (
     strict_bundle,
     subject_of,
 )
+from msc_interop.fhir.remarks import count_resource
 from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape, kept_text
 from msc_interop.fhir.systems import QUANTITIES, read_system
 
@@ -263,6 +264,7 @@ def read_medication_administrations(r: ReadContext, subjects: dict[str, str],
         row["VISITNUM"], row["VISIT"], row["EPOCH"] = enc.get("VISITNUM"), enc.get("VISIT", ""), enc.get("EPOCH", "")
         rows.append(row)
         over.append(read_carried(res, tz))
+        count_resource(r, "EX", loc, res)  # date-times without an offset (fhir/remarks.py)
         r.converted["MedicationAdministration"] += 1
     return domain_frame("EX", "EXTRT", rows, over, rfstdtc)
 

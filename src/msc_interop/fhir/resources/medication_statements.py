@@ -23,6 +23,7 @@ from msc_interop.fhir.common import Carrier, ct_coding, is_blank, read_carried, 
 from msc_interop.fhir.context import WriteContext, column, record_frame
 from msc_interop.fhir.datetimes import FhirDateError
 from msc_interop.fhir.read_common import ReadContext, domain_frame, prim_dtc, shown_subject, strict_bundle, subject_of
+from msc_interop.fhir.remarks import count_resource
 from msc_interop.fhir.resources.exposure import dose_quantity, route_concept
 from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape, kept_text
 from msc_interop.fhir.systems import read_system
@@ -210,5 +211,6 @@ def read_medication_statements(r: ReadContext, subjects: dict[str, str], rfstdtc
             continue
         rows.append(row)
         over.append(read_carried(res, tz))
+        count_resource(r, "CM", loc, res)  # date-times without an offset (fhir/remarks.py)
         r.converted["MedicationStatement"] += 1
     return domain_frame("CM", "CMTRT", rows, over, rfstdtc)

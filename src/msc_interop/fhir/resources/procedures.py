@@ -33,6 +33,7 @@ from msc_interop.fhir.read_common import (
     study_days,
     subject_of,
 )
+from msc_interop.fhir.remarks import count_resource, rejected_status
 from msc_interop.fhir.shapes import EXTENSION_PATHS, Shape, kept_text
 from msc_interop.fhir.systems import read_system
 from msc_interop.sdtm.pr import procedure_by_prtrt, procedures
@@ -290,6 +291,7 @@ def read_procedures(r: ReadContext, subjects: dict[str, str], rfstdtc: dict[str,
                          "date", shown(res[other]), code="REJ-FHIR-006")
         rows.append(row)
         over.append(read_carried(res, r.tz))
+        count_resource(r, "PR", loc, res)  # date-times without an offset (fhir/remarks.py)
         r.converted["Procedure"] += 1
     df = _frame("PR", rows, over, rfstdtc, "PRSTDTC", "PRSTDY")
     return study_days(df, "PRENDTC", "PRENDY", over, rfstdtc) if df is not None and "PRENDTC" in df else df
@@ -315,8 +317,8 @@ def read_imaging(r: ReadContext, subjects: dict[str, str], rfstdtc: dict[str, st
     interp = terms.code_map("nrind_to_interpretation")
     for loc in items:
         res = loc.resource
-        if res.get("status") == "entered-in-error":
-            r.reject(loc, "Observation", "Observation.status", "entered-in-error", "entered-in-error",
+        if rejected_status(res.get("status")):  # entered-in-error, cancelled: not a result
+            r.reject(loc, "Observation", "Observation.status", str(res["status"]), str(res["status"]),
                      code="REJ-FHIR-004")
             continue
         subject = subject_of(res.get("subject"))
@@ -356,5 +358,6 @@ def read_imaging(r: ReadContext, subjects: dict[str, str], rfstdtc: dict[str, st
             continue
         rows.append(row)
         over.append(read_carried(res, r.tz))
+        count_resource(r, "RE", loc, res, observation=True)  # status, dates without an offset, LOINC displays
         r.converted["Observation"] += 1
     return _frame("RE", rows, over, rfstdtc, "REDTC", "REDY")

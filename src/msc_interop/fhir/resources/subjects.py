@@ -33,6 +33,7 @@ from msc_interop.fhir.context import WriteContext
 from msc_interop.fhir.datetimes import dtc_to_fhir
 from msc_interop.fhir.io import Located
 from msc_interop.fhir.read_common import ReadContext, apply_overrides, identifier_value, kept_dtc
+from msc_interop.fhir.remarks import count_resource
 from msc_interop.fhir.resources.disposition import DS_PATHS, placed_dispositions, progress_entry
 from msc_interop.fhir.resources.enrolment import BY_IDENTIFIER, identifiers_of, patient_identifiers
 from msc_interop.fhir.resources.race import race_ethnicity
@@ -357,6 +358,7 @@ def read_dm(r: ReadContext, info: dict[str, Any], sites: dict[str, dict[str, str
             row = {"STUDYID": studyid, "DOMAIN": "DM", "USUBJID": p["USUBJID"],
                    "SUBJID": enrolled.get("subjid", p["USUBJID"])}
             row.update(_patient_fields(r, p["loc"], p["res"], tz))
+            count_resource(r, "DM", p["loc"], p["res"])  # deceasedDateTime without an offset (fhir/remarks.py)
             rows.append(row)
             overrides.append({})
     r.converted["Patient"] += len(patients)

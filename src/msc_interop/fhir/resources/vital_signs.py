@@ -43,6 +43,7 @@ from msc_interop.fhir.read_common import (
     study_days,
 )
 from msc_interop.fhir.read_common import shown as json_shown
+from msc_interop.fhir.remarks import count_flags
 from msc_interop.fhir.resources.lab.read import expand, result_text
 from msc_interop.fhir.resources.lab.undated import say_undated
 from msc_interop.fhir.resources.lab.write import result_value
@@ -242,6 +243,7 @@ def read_vital_signs(r: ReadContext, rfstdtc: dict[str, str], studyid: str) -> p
             over.append(rec.carried or {})
         if rec.supp:
             r.obs_supp += rec.supp
+        count_flags(r, DOMAIN, loc, rec.flagged, len(made))  # status, dates without an offset, LOINC displays
         r.converted["Observation"] += 1
     del found  # the records are rows now: not held while VS is made
     if not rows:

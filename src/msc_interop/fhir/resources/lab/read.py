@@ -18,18 +18,17 @@ import pandas as pd
 from msc_interop.fhir import terms
 from msc_interop.fhir.common import number_back, read_carried, text
 from msc_interop.fhir.compact import Compactor
-from msc_interop.fhir.datetimes import FhirDateError
 from msc_interop.fhir.io import Located
 from msc_interop.fhir.read_common import (
     ReadContext,
     apply_overrides,
-    dtc,
     observation_admitted,
     seq_where_missing,
     shown,
     study_days,
     subject_of,
 )
+from msc_interop.fhir.remarks import count_flags, display_flags, observation_flags
 from msc_interop.fhir.resources.lab import ranges
 from msc_interop.fhir.resources.lab.foreign import (
     ForeignLookups,
@@ -37,8 +36,8 @@ from msc_interop.fhir.resources.lab.foreign import (
     foreign_nrind,
     mapped_test,
     own_test,
-    own_unit_problem,
 )
+from msc_interop.fhir.resources.lab.memo import LbMemo
 from msc_interop.fhir.resources.lab.panels import expand_panels, panel_components, settle_panels
 from msc_interop.fhir.resources.lab.shape import OBSERVATION, PER_ROW, STATIC
 from msc_interop.fhir.resources.lab.sponsor import code_display, lab_kind
@@ -61,14 +60,17 @@ FLAT_COLUMNS = (
     "other_codes", "cdisc_code_text", "cdisc_display_text", "loinc_code_text", "code_display", "performer",
     "interpretation_text", "interpretation_codes", "specimen_text", "rr_low", "rr_high", "rr_low_text",
     "rr_high_text", "rr_unit", "rr_note", "rr_shown",
-    # whether the Observation has a code element; the first of these elements without its FHIR shape, or None
-    "has_code", "static_problem",
+    # the remarks (fhir/remarks.py) of the code's LOINC displays; whether the Observation has a code element; the
+    # first of these elements without its FHIR shape, or None
+    "display_flags", "has_code", "static_problem",
     # value[x] (valueQuantity once per distinct value); for a valueQuantity, result_text() and text() of the unit
     "vkind", "qvalue", "qorig", "qcomp", "qunit", "qsystem", "qcode", "vtext", "qresult_text", "qunit_text",
-    # per row; effective_el: the element `effective` came from; problem: None, or (element, reason, value, reject
-    # code, whether the record is rejected) for an element without its FHIR shape (the first one found)
-    "effective", "effective_orig", "effective_end", "absent", "carried", "supp", "components", "effective_el",
-    "problem",
+    # per row; flagged: what to say when it is converted (fhir/remarks.py observation_flags: status, dates without
+    # an offset, LOINC displays), else None; effective_el: the element `effective` came from; problem: None, or
+    # (element, reason, value, reject code, whether the record is rejected) for an element without its FHIR shape
+    # (the first one found)
+    "effective", "effective_orig", "effective_end", "absent", "carried", "supp", "flagged", "components",
+    "effective_el", "problem",
 )
 
 
@@ -183,8 +185,9 @@ class Flattener:
         return (in_bundle, share("Observation.status", res.get("status")), share("Observation.subject", subject),
                 share("Observation.encounter", encounter), seq, static, value,
                 share("Observation.effective", effective), effective_orig, effective_end, absent, carried,
-                self.read_supplemental(res) if has_supp else (), panel_components(self, res, in_bundle), effective_el,
-                problem)
+                self.read_supplemental(res) if has_supp else (),
+                observation_flags(res, static[_DISPLAYS], (effective, effective_end)),
+                panel_components(self, res, in_bundle), effective_el, problem)
 
     def _static(self, elements: tuple) -> tuple:
         """The FLAT_COLUMNS fields from lab_category to static_problem (the first element of these without its
@@ -200,7 +203,7 @@ class Flattener:
                 text(cdisc_display), text(loinc_code), code_display(code), _performers(performer),
                 *self._interpretation(interpretation),
                 _contained_specimen(ref, contained) if ref is not None else None, *self._range(reference_range),
-                code is not None, None)
+                display_flags(code), code is not None, None)
 
     @staticmethod
     def _kept(element: Any, url: str) -> str | None:
@@ -299,12 +302,13 @@ class Flattener:
 
 _NO_VALUE = (None,) * 10  # the value[x] fields of an Observation whose value cannot be read
 _NO_STATIC = (None,) * (FLAT_COLUMNS.index("static_problem") - FLAT_COLUMNS.index("lab_category"))
+_DISPLAYS = FLAT_COLUMNS.index("display_flags") - FLAT_COLUMNS.index("lab_category")  # its place in the static tuple
 
 
 def _rejected(in_bundle: bool, problem: ShapeProblem) -> tuple:
     """The flat record of an Observation rejected for an element without its FHIR shape: only where it is rejected
     and why (FLAT_COLUMNS' problem)."""
-    return (in_bundle, None, None, None, None, (*_NO_STATIC, None), _NO_VALUE, *(None,) * 8,
+    return (in_bundle, None, None, None, None, (*_NO_STATIC, None), _NO_VALUE, *(None,) * 9,
             (problem.field, problem.reason(), shown(problem.value), "REJ-FHIR-009", True))
 
 
@@ -378,7 +382,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
     foreign = ForeignLookups()
     imap, imap_system = terms.code_map("nrind_to_interpretation"), terms.system("interpretation")
     derived_subject = 0
-    memo = _LbMemo(r, encounters, orgs, tz)
+    memo = LbMemo(r, encounters, orgs, tz)
     sponsor = None if r.strict else r.sponsor_tests()
     vital: list[tuple] = []  # vital signs (compact records): VS, not LB (fhir/resources/vital_signs.py)
     for held in flat_obs:
@@ -461,6 +465,8 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
             row.update(VISITNUM=enc.get("VISITNUM"), VISIT=enc.get("VISIT", ""), EPOCH=enc.get("EPOCH", ""))
             rows_out.append(row)
         # converted: what it was converted without, its SUPPLB records, whether its subject was derived
+        if rec.flagged is not None:  # its status, dates without an offset, LOINC displays (fhir/remarks.py)
+            count_flags(r, "LB", loc, rec.flagged)
         if rec.problem is not None:
             fld, reason, value, code, _ = rec.problem
             r.note_field(loc, "Observation", fld, reason, value, code=code)
@@ -521,80 +527,3 @@ def _lb_frame(rows: list[tuple | dict[str, Any]]) -> pd.DataFrame:
 
 
 _FlatRecord = namedtuple("_FlatRecord", [*FLAT_COLUMNS, "loc"])  # type: ignore[misc]
-
-
-_UNSEEN = object()
-
-
-class _LbMemo:
-    """Per distinct value, what an LB row takes from references and dates: a big file repeats a few thousand
-    encounters, performers and dates over a million Observations."""
-
-    def __init__(self, r: ReadContext, encounters: dict[str, dict[str, Any]], orgs: dict[str, str], tz: str | None):
-        self.r, self.encounters, self.orgs, self.tz = r, encounters, orgs, tz
-        self.encounter_of: dict[str, dict[str, Any]] = {}
-        self.name_of: dict[tuple, str] = {}
-        self.dtc_of: dict[str, str | None] = {}
-        self.dtc_problem: dict[Any, str] = {}  # why a date has no --DTC (dtc() gave None)
-        self.units: dict[tuple[Any, Any, Any], Any] = {}
-
-    def unit_problem(self, rec: Any) -> tuple[str, str, Any, str] | None:
-        """own_unit_problem, once per distinct (unit, system, code)."""
-        key = (rec.qunit, rec.qsystem, rec.qcode)
-        found = self.units.get(key, _UNSEEN)
-        if found is _UNSEEN:
-            found = self.units[key] = own_unit_problem(rec)
-        return found  # type: ignore[return-value]
-
-    def encounter(self, loc: Located, ref: Any) -> dict[str, Any]:
-        """VISITNUM, VISIT, EPOCH of an encounter reference (ReadContext.visit: one that does not resolve is said
-        for the record at `loc`)."""
-        if ref is None:
-            return {}
-        found = self.encounter_of.get(ref) if isinstance(ref, str) else None
-        if found is None:
-            found = self.encounters.get(self.r.resolve(ref) or "")
-            if found is None:
-                return self.r.visit(loc, "Observation", "Observation.encounter", ref, self.encounters)
-            if isinstance(ref, str):
-                self.encounter_of[ref] = found
-        return found
-
-    def lab_name(self, performers: list[tuple[Any, Any]]) -> str:
-        try:
-            key = tuple(performers)
-            found = self.name_of.get(key)
-        except TypeError:  # a reference or display that is not a string (malformed input): not remembered
-            return _lab_name(self.r, performers, self.orgs)
-        if found is None:
-            found = self.name_of[key] = _lab_name(self.r, performers, self.orgs)
-        return found
-
-    def dtc(self, value: Any) -> str | None:
-        """--DTC of a FHIR date; None when it is impossible (the reason in dtc_problem[value])."""
-        if type(value) is not str:
-            return self._dtc(value)
-        found = self.dtc_of.get(value, _UNSEEN)
-        if found is _UNSEEN:
-            found = self.dtc_of[value] = self._dtc(value)
-        return found
-
-    def _dtc(self, value: Any) -> str | None:
-        try:
-            return dtc(value, self.tz)
-        except FhirDateError as exc:
-            self.dtc_problem[repr(value)] = str(exc)
-            return None
-
-    def dtc_reason(self, value: Any) -> str:
-        """Why dtc(value) gave None."""
-        return self.dtc_problem[repr(value)]
-
-
-def _lab_name(r: ReadContext, performers: list[tuple[Any, Any]], orgs: dict[str, str]) -> str:
-    """LBNAM: the first performer that is an Organization (a practitioner's name is never read)."""
-    for ref, display in performers:
-        key = r.resolve(ref) or (ref if isinstance(ref, str) else "")
-        if key.startswith("Organization/") or "/Organization/" in key:
-            return text(display) or orgs.get(key, "")
-    return ""
