@@ -42,6 +42,12 @@ def noncanonical_system(system: str) -> tuple[str, str] | None:
     return found
 
 
+def variant_systems() -> dict[str, tuple[str, str]]:
+    """Every listed non-canonical URI (variants and OIDs as urn:oid:) -> (code system name, canonical URI); the STU3
+    URIs of HL7 v2 tables and v3 code systems are told by their prefix (noncanonical_system)."""
+    return _code_system_uris()[0]
+
+
 @functools.lru_cache(4096)
 def canonical_system(system: str) -> str:
     """The canonical URI of the code system `system` names: itself unless it is a known non-canonical URI

@@ -1,17 +1,21 @@
-"""The names msc-interop's mapping data gives each LOINC code it maps, to tell a Coding whose display names another
-test (code 2345-7 "Glucose [Mass/volume] in Serum or Plasma" sent with the display "Hemoglobin [Mass/volume] in
-Blood"), as the HL7 validator's "Wrong Display Name" does.
+"""The LOINC names msc-interop's mapping data cites, to tell a Coding whose display is the name of another code
+it holds (code 2345-7 "Glucose [Mass/volume] in Serum or Plasma" sent with the display "Hemoglobin [Mass/volume] in
+Blood", the long common name of 718-7): the Coding names two tests, and which one is meant is for the source to say.
 
-Names accepted for a code, compared case-insensitively with runs of white space as one space: the LOINC long
-common name the catalogue cites for it (`loinc_display`, or `display` of an `other_loinc` / `component_loinc`
-entry), the catalogue's own name of the test it maps to (`test`: LBTEST, VSTEST, EGTEST, RETEST) and that test's
-`aliases` (names a lab or data manager writes for it). Only these, from mappings/lab_tests.yaml, vital_signs.yaml,
-ecg.yaml and procedures.yaml, whose entries cite their sources: no LOINC name is made up, and a code the mapping
-data does not hold is not judged. LOINC short names are not held as data (a few sources quote them in prose), so a
-short name sent as the display is reported too.
+Only such a clear mismatch is judged. FHIR lets a LOINC display be the SHORTNAME or the LONG_COMMON_NAME (HL7
+"Using LOINC with FHIR": "Display: Use either the SHORTNAME or LONG_COMMON_NAME"), servers send older long names
+too ("Bicarbonate [Moles/?volume] in Serum"), and msc-interop does not ship the LOINC table: a display it does not
+hold is not a finding. Names held per code, compared case-insensitively with runs of white space as one space: the
+LOINC long common name the catalogue cites for it (`loinc_display`, or `display` of an `other_loinc` /
+`component_loinc` entry), the catalogue's own name of the test it maps to (`test`: LBTEST, VSTEST, EGTEST, RETEST)
+and that test's `aliases`, from mappings/lab_tests.yaml, vital_signs.yaml, ecg.yaml and procedures.yaml, whose
+entries cite their sources: no LOINC name is made up. A display is another code's name when it is the long common
+name cited for another code and none of the names held for its own code; a code the data holds no names for is
+not judged.
 
-One rule for both sides: validate reports such a display (MSC-FHIR-014), from-fhir converts the code as it is and
-says so in its notes and warnings.
+One rule for both sides, and one test of which Codings are LOINC (`is_loinc`: http://loinc.org or a known variant
+URI of it, "http://loinc.org/", urn:oid:2.16.840.1.113883.6.1, as from-fhir reads them): validate reports such a
+display (MSC-FHIR-014), from-fhir converts the code as it is and warns.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from msc_interop import mappings
+from msc_interop.code_systems import variant_systems
 
 
 def normalized(name: str) -> str:
@@ -70,40 +75,44 @@ def _names() -> tuple[dict[str, frozenset[str]], dict[str, str], dict[str, tuple
             {n: tuple(sorted(c)) for n, c in long_of.items()})
 
 
-def known(code: str) -> bool:
-    """Whether the mapping data holds names for this LOINC code."""
-    return code in _names()[0]
+_URIS: frozenset[str] = frozenset()  # LOINC's URI and its known variants, once loaded (loinc_uris)
 
 
-def long_common_name(code: str) -> str:
-    """The LOINC long common name the mapping data cites for `code` ("" when it holds none)."""
-    return _names()[1].get(code, "")
+def loinc_uris() -> frozenset[str]:
+    """http://loinc.org (mappings/fhir_mapping.yaml) and every URI canonical_system reads as it."""
+    global _URIS
+    if not _URIS:
+        loinc = str(mappings.fhir_mapping()["systems"]["loinc"]["uri"])
+        _URIS = frozenset([loinc, *(uri for uri, (_, canonical) in variant_systems().items() if canonical == loinc)])
+    return _URIS
 
 
-def other_codes(code: str, display: str) -> tuple[str, ...]:
-    """The other codes whose LOINC long common name `display` is (the display names another test)."""
-    return tuple(c for c in _names()[2].get(normalized(display), ()) if c != code)
+def is_loinc(system: Any) -> bool:
+    """Whether a Coding's system names LOINC: http://loinc.org or a known non-canonical URI of it
+    (mappings/code_system_uris.yaml), as from-fhir reads it (fhir/systems.py read_system) and validate judges it."""
+    return type(system) is str and system in (_URIS or loinc_uris())
 
 
 @functools.lru_cache(65536)
 def wrong_display(code: str, display: str) -> str | None:
-    """None when `display` is a name the mapping data accepts for LOINC `code`, or the data holds no names for
-    the code; else what to say about it: the code's long common name, and the codes whose long common name the
-    display is ("it is the name of LOINC 718-7")."""
-    accepted, long_name, _ = _names()
+    """What to say when `display` is the LOINC long common name of another code than `code` the mapping data holds
+    (and no name it holds for `code`): the codes it names and `code`'s own long common name; else None (also for
+    a display the data does not hold, a SHORTNAME or an older name, and for a code it holds no names for)."""
+    accepted, long_name, long_of = _names()
     names = accepted.get(code)
-    if names is None or normalized(display) in names:
+    key = normalized(display)
+    if names is None or key in names:
         return None
-    others = other_codes(code, display)
-    said = f"LOINC {code} is '{long_name[code]}'" if code in long_name else f"LOINC {code} has other names"
-    if others:
-        said += "; the display is the name of LOINC " + ", ".join(others)
-    return said
+    others = tuple(c for c in long_of.get(key, ()) if c != code)
+    if not others:
+        return None
+    said = f"it is the LOINC name of {', '.join(others)}"
+    return said + (f"; LOINC {code} is '{long_name[code]}'" if code in long_name else "")
 
 
-def coding_display_problem(coding: Any, loinc: str) -> str | None:
-    """wrong_display of a Coding of system `loinc` (the canonical LOINC URI) with a code and a display, else None."""
-    if type(coding) is not dict or coding.get("system") != loinc:
+def coding_display_problem(coding: Any) -> str | None:
+    """wrong_display of a LOINC Coding (is_loinc) with a code and a display, else None."""
+    if type(coding) is not dict or not is_loinc(coding.get("system")):
         return None
     code, display = coding.get("code"), coding.get("display")
     if type(code) is not str or type(display) is not str or not display:

@@ -1,7 +1,8 @@
 """NDJSON sets on which the one-pass check of validate/fhir_clean.py must give exactly the findings of the rule
 functions of validate/fhir_rules.py: the FHIR validate test inputs as NDJSON, and seeded-bad NDJSON that breaks
 each rule in the places a single walk could miss (nested elements, components, contained resources, narrative,
-non-dict array members, numbers that are booleans, references of every form, ids repeated across files).
+non-dict array members, numbers that are booleans, references of every form, ids repeated across files, pages of a
+search result on lines far apart).
 
 `cases(root, written, shared)` writes them under `root` and returns {name: (NDJSON paths, version or None)}.
 """
@@ -206,6 +207,27 @@ def _nested() -> list[Any]:
     ]
 
 
+def _page(stem: str, total: int, n: int, self_url: str, **links: str) -> dict[str, Any]:
+    """A searchset Bundle that is a page of a search result (MSC-FHIR-013): `links` next=..., previous=..."""
+    return {"resourceType": "Bundle", "id": stem, "type": "searchset", "total": total,
+            "link": [{"relation": "self", "url": self_url}, *({"relation": r, "url": u} for r, u in links.items())],
+            "entry": [{"fullUrl": f"http://h.example/fhir/Observation/{stem}-{i}", "search": {"mode": "match"},
+                       "resource": _obs(f"{stem}-{i}")} for i in range(n)]}
+
+
+def _with_pages(rows: list[Any]) -> list[Any]:
+    """MSC-FHIR-013 on NDJSON lines: pages 1 and 2 of one result on the first and the last line (in different
+    partitions of a cut set: linked when the set is read), page 2's self its next link written otherwise; a page
+    alone whose next page is not given; one in a batch-response whose next page is not given either."""
+    url = "http://h.example/fhir/Observation?patient=p1&_count=2"
+    alone = _page("q1", 9, 2, "http://h.example/fhir/Observation?code=2345-7", next="http://h.example/fhir/x?page=2")
+    held = _page("r1", 5, 2, "http://h.example/fhir/Observation?subject=p1", next="http://h.example/fhir/y?page=2")
+    response = {"resourceType": "Bundle", "id": "resp", "type": "batch-response",
+                "entry": [{"resource": held, "response": {"status": "200 OK"}}]}
+    return [_page("a1", 3, 2, url, next=url + "&_offset=2"), *rows[:3], alone, *rows[3:], response,
+            _page("a2", 3, 1, "http://h.example/fhir/Observation?_offset=2&_count=2&patient=p1", previous=url)]
+
+
 def cases(root: Path, written: dict[str, Path], shared: Path | None) -> dict[str, tuple[list[Path], str | None]]:
     """The named NDJSON sets (see the module docstring)."""
     out: dict[str, tuple[list[Path], str | None]] = {}
@@ -241,6 +263,7 @@ def cases(root: Path, written: dict[str, Path], shared: Path | None) -> dict[str
                                      "R5" if version == "r5" else "R4")
     out["seeded-interpretation"] = (_write(root / "seeded-interpretation", {"o.ndjson": _interpretation()}), "R4")
     out["seeded-references"] = (_write(root / "seeded-references", _references()), "R4")
-    out["seeded-nested-R4"] = (_write(root / "seeded-nested-R4", {"n.ndjson": _nested()}), "R4")
-    out["seeded-nested-R5"] = (_write(root / "seeded-nested-R5", {"n.ndjson": copy.deepcopy(_nested())}), "R5")
+    out["seeded-nested-R4"] = (_write(root / "seeded-nested-R4", {"n.ndjson": _with_pages(_nested())}), "R4")
+    out["seeded-nested-R5"] = (_write(root / "seeded-nested-R5", {"n.ndjson": _with_pages(copy.deepcopy(_nested()))}),
+                               "R5")
     return out

@@ -133,31 +133,130 @@ def test_a_whole_searchset_and_a_collection_are_no_warning(tmp_path: Path) -> No
     assert _paging(report.warnings) == []
 
 
+def _page(name: str, self_url: str | None, next_url: str | None, total: int | None, matches: int,
+          prev: str | None = None, ids: str | None = None) -> Any:
+    from msc_interop.fhir.paging import page_of
+
+    links = [{"relation": "self", "url": self_url}] if self_url else []
+    links += [{"relation": "next", "url": next_url}] if next_url else []
+    links += [{"relation": "previous", "url": prev}] if prev else []
+    bundle = {"resourceType": "Bundle", "type": "searchset", "link": links, "entry": [
+        {"resource": {"resourceType": "Observation", "id": f"{ids or name}{i}"}} for i in range(matches)]}
+    if total is not None:
+        bundle["total"] = total
+    return page_of(bundle, name)
+
+
 def test_the_chains_of_pages() -> None:
-    from msc_interop.fhir.paging import gaps, page_of
+    from msc_interop.fhir.paging import judge, page_of
 
-    def page(name: str, self_url: str, next_url: str | None, total: int | None, matches: int,
-             prev: str | None = None) -> Any:
-        links = [{"relation": "self", "url": self_url}]
-        links += [{"relation": "next", "url": next_url}] if next_url else []
-        links += [{"relation": "previous", "url": prev}] if prev else []
-        bundle = {"resourceType": "Bundle", "type": "searchset", "link": links,
-                  "entry": [{"resource": {"resourceType": "Observation"}}] * matches}
-        if total is not None:
-            bundle["total"] = total
-        return page_of(bundle, name)
+    def gaps(pages: list[Any]) -> list[Any]:
+        return judge(pages).gaps
 
-    a, b, c = page("a", "u1", "u2", 6, 2), page("b", "u2", "u3", 6, 2), page("c", "u3", None, 6, 2)
+    a, b, c = _page("a", "u1", "u2", 6, 2), _page("b", "u2", "u3", 6, 2), _page("c", "u3", None, 6, 2)
     assert gaps([c, a, b]) == []
     found = gaps([a, c])  # b missing: a's next not given; c's previous page is b (not given) but c has no prev link
     assert [(g.pages[0].file, g.after, g.matches) for g in found] == [("a", "u2", 2), ("c", None, 2)]
     # a later page given alone whose previous page is missing
-    d = page("d", "u3", None, None, 2, prev="u2")
+    d = _page("d", "u3", None, None, 2, prev="u2")
     assert [(g.before, g.total) for g in gaps([d])] == [("u2", None)]
     # a loop of links (a server's error) is judged once, and does not hang
-    e, f = page("e", "v1", "v2", 2, 1), page("f", "v2", "v1", 2, 1)
+    e, f = _page("e", "v1", "v2", 2, 1), _page("f", "v2", "v1", 2, 1)
     assert gaps([e, f]) == []
+    # ... and when it holds fewer matches than its total, it is not said to have no next link: it has one
+    g, h = _page("g", "w1", "w2", 5, 1), _page("h", "w2", "w1", 5, 1)
+    said = [x.message("read") for x in gaps([g, h])]
+    assert len(said) == 1 and "no next link" not in said[0]
+    assert "3 were not read; its links lead back to a page given" in said[0]
     assert page_of({"resourceType": "Bundle", "type": "collection", "entry": []}, "x") is None
+
+
+def test_pages_are_linked_by_previous_links_and_by_urls_written_differently() -> None:
+    from msc_interop.fhir.paging import judge
+
+    # page 2's self is the next link of page 1 with its parameters in another order, percent-encoded, _format added
+    one = _page("one", "https://h.example/fhir/Observation?patient=p%201&_count=2", "https://h.example/fhir/"
+                "Observation?patient=p%201&_count=2&_offset=2", 4, 2)
+    two = _page("two", "HTTPS://H.example/fhir/Observation?_offset=2&_format=json&_count=2&patient=p 1", None, 4, 2)
+    assert judge([two, one]).gaps == []
+    # a server whose next link is an opaque token and whose page 2 says its previous page: linked by previous
+    three = _page("three", "https://h.example/fhir/Observation?patient=p1", "https://h.example/fhir?_getpages=x1", 4, 2)
+    four = _page("four", "https://h.example/fhir/Observation?patient=p1&page=2", None, 4, 2,
+                 prev="https://h.example/fhir/Observation?patient=p1&_pretty=true")
+    assert judge([three, four]).gaps == []
+    left = judge([three])
+    assert [g.after for g in left.gaps] == ["https://h.example/fhir?_getpages=x1"]
+
+
+def test_a_page_given_twice_is_judged_once() -> None:
+    from msc_interop.fhir.paging import judge
+
+    one, two = _page("p1.json", "u1", "u2", 4, 2), _page("p2.json", "u2", None, 4, 2)
+    copy = _page("p1copy.json", "u1", "u2", 4, 2, ids="p1.json")
+    judged = judge([one, copy, two])
+    assert judged.gaps == []
+    assert judged.duplicate_notes() == ["p1copy.json is the same page of a search result as p1.json (the same self "
+                                        "link): counted once when judging whether pages are missing"]
+    # identical entries under another self link (a page saved twice from two requests)
+    again = _page("p1again.json", "u1?x=1", "u2", 4, 2, ids="p1.json")  # the same entries as p1.json's
+    assert [(c.file, f.file, why) for c, f, why in judge([one, again, two]).duplicates] == [
+        ("p1again.json", "p1.json", "identical entries")]
+
+
+def test_a_page_given_twice_is_no_warning_and_never_said_to_have_no_next_link(tmp_path: Path) -> None:
+    one = _searchset(tmp_path / "p1.json", [_patient(), _obs("o1"), _obs("o2")], total=3)
+    copy = tmp_path / "p1copy.json"
+    copy.write_bytes(one.read_bytes())
+    two = _searchset(tmp_path / "p2.json", [_obs("o3")], total=3, page=2, last=True)
+    study, report = read_fhir([one, copy, two])
+    assert len(study["LB"]) == 3
+    assert _paging(report.warnings) == []
+    assert not any("no next link" in n for n in report.notes)
+    assert "p1copy.json is the same page of a search result as p1.json (the same self link)" in "\n".join(
+        report.notes)
+    alone = read_fhir([one, copy])[1]  # page 2 missing: said once, with its next link
+    assert len(_paging(alone.warnings)) == 1
+    assert "&_page=2) was not followed" in _paging(alone.warnings)[0]
+    assert "no next link" not in _paging(alone.warnings)[0]
+
+
+def test_a_last_page_with_a_next_link_and_every_match_is_a_note_not_a_warning(tmp_path: Path) -> None:
+    page = _searchset(tmp_path / "p.json", [_patient(), _obs("o1"), _obs("o2")], total=2)
+    _, report = read_fhir([page])
+    assert _paging(report.warnings) == []
+    said = _paging(report.notes)
+    assert len(said) == 1
+    assert "the server counted 2 match(es) (Bundle.total), the page read holds 2;" in said[0]
+    assert "but the total shows every match read, so no match seems missing" in said[0]
+
+
+@pytest.mark.parametrize("btype", ["collection", "transaction", "batch"])
+def test_a_bundle_that_is_no_search_result_is_no_page_whatever_its_links(tmp_path: Path, btype: str) -> None:
+    bundle = {"resourceType": "Bundle", "type": btype,
+              "link": [{"relation": "self", "url": f"{BASE}/Observation?patient=p1"},
+                       {"relation": "next", "url": f"{BASE}/Observation?patient=p1&_page=2"}],
+              "entry": [{"fullUrl": f"urn:uuid:0000000{i}-0000-4000-8000-000000000000", "resource": r}
+                        | ({"request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
+                           if btype != "collection" else {})
+                        for i, r in enumerate([_patient(), _obs("o1")])]}
+    (tmp_path / "b.json").write_bytes(orjson.dumps(bundle))
+    _, report = read_fhir([tmp_path / "b.json"])
+    assert _paging(report.warnings) == [] and _paging(report.notes) == []
+
+
+def test_entries_without_a_search_mode_are_matches_unless_an_operation_outcome(tmp_path: Path) -> None:
+    page = _searchset(tmp_path / "p.json", [_obs("o1"), _obs("o2")], total=2, last=True, modes=False)
+    doc = orjson.loads(page.read_bytes())
+    doc["entry"].append({"fullUrl": f"{BASE}/Patient/p1", "resource": _patient(), "search": {"mode": "include"}})
+    doc["entry"].append({"resource": {"resourceType": "OperationOutcome", "issue": [
+        {"severity": "information", "code": "informational"}]}})
+    page.write_bytes(orjson.dumps(doc))
+    _, report = read_fhir([page])
+    assert _paging(report.warnings) == [] and _paging(report.notes) == []
+    doc["total"] = 3  # one match more than the 2 given
+    page.write_bytes(orjson.dumps(doc))
+    _, report = read_fhir([page])
+    assert "the page read holds 2: 1 were not read" in _paging(report.warnings)[0]
 
 
 # --- 2. statuses that are not final ------------------------------------------------------------------------------
@@ -236,21 +335,65 @@ def test_a_loinc_display_naming_another_test_is_converted_by_its_code_and_said(t
     obs = [_obs("wrong", code=(GLUCOSE[0], HEMOGLOBIN[1])),
            _obs("case", code=(GLUCOSE[0], "  glucose [MASS/volume] in serum   or plasma")),  # case and spaces
            _obs("test", code=(GLUCOSE[0], "Glucose")),  # the catalogue's own name of the test (LBTEST)
-           _obs("local", code=(GLUCOSE[0], "Glucose, fasting")),  # a lab's own text: said, not warned
-           _obs("unheld", code=("99999-9", "Anything"))]  # a code the mapping data has no names for: not judged
+           _obs("short", code=(GLUCOSE[0], "Glucose SerPl-mCnc")),  # its LOINC SHORTNAME: FHIR allows it
+           _obs("local", code=(GLUCOSE[0], "Glucose, fasting")),  # a lab's own text: not held, not judged
+           _obs("hgb", code=(HEMOGLOBIN[0], "Hgb Bld-mCnc")),  # 718-7's SHORTNAME
+           _obs("unheld", code=("99999-9", HEMOGLOBIN[1]))]  # a code the mapping data has no names for: not judged
     study, report = read_fhir([_collection(tmp_path / "b.json", [_patient(), *obs])], study_meta=_meta())
     lb = study["LB"]
-    assert list(lb.loc[lb["LBLOINC"] == GLUCOSE[0], "LBTESTCD"]) == ["GLUC"] * 4  # as the code says
+    assert list(lb.loc[lb["LBLOINC"] == GLUCOSE[0], "LBTESTCD"]) == ["GLUC"] * 5  # as the code says
     said = [n for n in report.notes if "MSC-FHIR-014" in n]
-    assert len(said) == 1
-    assert said[0].startswith("2 record(s) have a LOINC coding whose display is not a name")
-    assert ("2345-7 'Hemoglobin [Mass/volume] in Blood' (LOINC 2345-7 is 'Glucose [Mass/volume] in Serum or "
-            "Plasma'; the display is the name of LOINC 718-7): 1 LB (Observation/wrong)") in said[0]
-    assert "2345-7 'Glucose, fasting' (LOINC 2345-7 is 'Glucose [Mass/volume] in Serum or Plasma'): 1 LB" in said[0]
-    assert not any(x in said[0] for x in ("Observation/case", "Observation/test", "99999-9"))
-    warned = [w for w in report.warnings if "another LOINC code's name" in w]
-    assert len(warned) == 1 and "2345-7 'Hemoglobin [Mass/volume] in Blood'" in warned[0]
-    assert "Glucose, fasting" not in warned[0]
+    assert said == ["1 record(s) have a LOINC coding whose display is the LOINC name of another code (validate "
+                    "reports MSC-FHIR-014); each was converted as its code says: 2345-7 'Hemoglobin [Mass/volume] in "
+                    "Blood' (it is the LOINC name of 718-7; LOINC 2345-7 is 'Glucose [Mass/volume] in Serum or "
+                    "Plasma'): 1 LB (Observation/wrong)"]
+    warned = [w for w in report.warnings if "LOINC" in w]
+    assert len(warned) == 1 and "(2345-7 'Hemoglobin [Mass/volume] in Blood')" in warned[0]
+
+
+def test_an_ordinary_export_with_loinc_short_names_is_said_nothing(tmp_path: Path) -> None:
+    """HL7's examples and hospitals display LOINC codes by SHORTNAME or an older long name: no note, no warning."""
+    obs = [_obs("a", code=(GLUCOSE[0], "Glucose SerPl-mCnc")), _obs("b", code=(HEMOGLOBIN[0], "Hgb Bld-mCnc")),
+           _obs("c", code=("1963-8", "Bicarbonate [Moles/?volume] in Serum")),
+           _obs("d", code=("11557-6", "Carbon dioxide in blood"))]
+    _, report = read_fhir([_collection(tmp_path / "b.json", [_patient(), *obs])], study_meta=_meta())
+    assert not any("LOINC" in n for n in report.notes + report.warnings)
+
+
+@pytest.mark.parametrize("system", ["http://loinc.org/", "urn:oid:2.16.840.1.113883.6.1"])
+def test_from_fhir_and_validate_judge_the_same_loinc_codings(tmp_path: Path, system: str) -> None:
+    from msc_interop.validate import fhir_rules
+
+    wrong = _obs("o1", code=(GLUCOSE[0], HEMOGLOBIN[1]))
+    wrong["code"]["coding"][0]["system"] = system
+    path = _collection(tmp_path / "b.json", [_patient(), wrong])
+    _, report = read_fhir([path], study_meta=_meta())
+    assert [n.split(":")[0] for n in report.notes if "MSC-FHIR-014" in n] == [
+        "1 record(s) have a LOINC coding whose display is the LOINC name of another code (validate reports "
+        "MSC-FHIR-014); each was converted as its code says"]
+    found = [(f.dataset_or_resource, f.value) for f in fhir_rules([path], "R4") if f.rule_id == "MSC-FHIR-014"]
+    assert found == [("Observation/o1", HEMOGLOBIN[1])]
+
+
+def test_an_ecg_components_wrong_display_counts_only_its_record(tmp_path: Path) -> None:
+    """An ECG Observation of 3 components, only QT's display another code's name: 1 EG record said, not 3."""
+    def comp(code: str, display: str, value: float, unit: str) -> dict[str, Any]:
+        return {"code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
+                "valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit}}
+
+    ecg = _obs("ecg1", code=("11524-6", "EKG study"), category=None, valueQuantity=None, component=[
+        comp("76282-3", "Heart rate.beat-to-beat by EKG", 70, "/min"), comp("44976-9", "P-R interval {EKG lead}", 160,
+                                                                             "ms"),
+        comp("44975-1", GLUCOSE[1], 400, "ms")])
+    again = _obs("ecg2", code=("11524-6", "EKG study"), category=None, valueQuantity=None, component=[
+        comp("76282-3", "Heart rate.beat-to-beat by EKG", 72, "/min"), comp("44975-1", GLUCOSE[1], 410, "ms")],
+        effectiveDateTime="2009-10-11T08:30:00+08:00")
+    study, report = read_fhir([_collection(tmp_path / "b.json", [_patient(), ecg, again])], study_meta=_meta())
+    assert len(study["EG"]) == 5
+    said = [n for n in report.notes if "MSC-FHIR-014" in n]
+    assert len(said) == 1 and said[0].startswith("2 record(s) have a LOINC coding")
+    assert said[0].endswith("44975-1 'Glucose [Mass/volume] in Serum or Plasma' (it is the LOINC name of 2345-7; "
+                            "LOINC 44975-1 is 'Q-T interval {EKG lead}'): 2 EG (Observation/ecg1, Observation/ecg2)")
 
 
 # --- the tester's file and a partitioned read ----------------------------------------------------------------------

@@ -424,7 +424,7 @@ def _bundle_entries(bundle: dict[str, Any], name: str, path: Path, pages: list[B
         page = page_of(bundle, name)
         if page is not None:
             pages.append(page)
-    name = file if file is not None else name
+    label, name = name, file if file is not None else name
     btype = bundle.get("type")
     entries = bundle.get("entry")
     if entries is None:
@@ -451,7 +451,7 @@ def _bundle_entries(bundle: dict[str, Any], name: str, path: Path, pages: list[B
                               "object")
             continue
         if res.get("resourceType") == "Bundle":
-            yield from _bundle_entries(res, f"{name} entry {i}", path, pages)
+            yield from _bundle_entries(res, f"{label} entry {i}", path, pages, f"{name} entry {i}")
             continue
         yield Located(res, name, i, "entry", btype if isinstance(btype, str) else None,
                       full_url if isinstance(full_url, str) else None, path)

@@ -28,7 +28,7 @@ from msc_interop.fhir.common import text
 from msc_interop.fhir.compact import Compactor
 from msc_interop.fhir.duplicates import Copy, copy_of, duplicate_notes, settle
 from msc_interop.fhir.io import Located, ReadProblem, iter_resources
-from msc_interop.fhir.paging import BundlePage, gaps
+from msc_interop.fhir.paging import BundlePage, judge
 from msc_interop.fhir.read_common import (
     FhirReadReport,
     ReadContext,
@@ -353,9 +353,12 @@ def finish_read(r: _Reader, skipped: list[str], facts: ReadFacts) -> None:
     rep = r.report
     rep.version = r.forced or (r.evidence.most_common(1)[0][0] if r.evidence else "")
     rep.notes[:0] = r.lost_files
-    for gap in gaps(r.pages):  # a page of search results given without the other pages
-        rep.warnings.append(gap.message("read"))
+    pages = judge(r.pages)  # a page of search results given without the other pages
+    for gap in pages.gaps:
         rep.notes.append(gap.message("read"))
+        if gap.warn:  # else the total shows every match read
+            rep.warnings.append(gap.message("read"))
+    rep.notes += pages.duplicate_notes()
     rep.notes += skipped
     if not r.forced and len(r.evidence) > 1:
         rep.notes.append(f"the input mixes R4 and R5 content ({dict(sorted(r.evidence.items()))}); each resource was "

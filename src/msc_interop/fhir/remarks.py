@@ -6,9 +6,10 @@
   `observation_status_reading` says which statuses are results, which are rejected and what the others mean);
 - date-times with hours but no UTC offset (FHIR dateTime: "If hours and minutes are specified, a time zone SHALL be
   populated"; validate: MSC-FHIR-010): their clock time is taken as written, that is as the study's time zone;
-- LOINC codings whose display is not a name the mapping data holds for the code (msc_interop/loinc_names.py;
-  validate: MSC-FHIR-014): the code is converted, the display not read. A display that is another code's LOINC
-  name is also a warning: which of the two is right is for the source to say.
+- LOINC codings whose display is the LOINC name of another code the mapping data holds (msc_interop/loinc_names.py;
+  validate: MSC-FHIR-014): the code is converted as it is, and a warning asks to check in the source which of the
+  two is right. A display the data does not hold (a LOINC SHORTNAME, an older long name, a lab's text) is not
+  said: FHIR allows the first two, and msc-interop does not ship the LOINC table to tell them from a lab's text.
 
 Observations (millions) are flagged once each while the files are read, in the flatteners (`observation_flags`:
 a set look-up and a per-distinct-value cache, the display verdict once per distinct code element), and counted by
@@ -27,7 +28,6 @@ from typing import Any
 from msc_interop import loinc_names
 from msc_interop.fhir import terms
 from msc_interop.fhir.io import Located
-from msc_interop.fhir.systems import read_system
 from msc_interop.iso8601 import FHIR_DATETIME_READ
 
 KEY = "remark\t"  # a tallies key: KEY + domain + "\t" + kind + ("\t" + detail ...)
@@ -78,9 +78,9 @@ _SHARED: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 def observation_flags(res: dict[str, Any], displays: tuple[str, ...], dates: tuple[Any, ...]) -> Any:
     """(Type/id, flags) of an Observation with something to say when converted (None: nothing): its status,
-    `dates` (the values of its effective[x] read) without an offset, and `displays` (display flags of its codes,
-    worked out once per distinct code element: display_flags). Per Observation: a set look-up and a cached test per
-    date, nothing more when there is nothing to say."""
+    `dates` (the values of its effective[x] read) without an offset, and `displays` (display flags of the codes of
+    the records it makes, one per record: display_flags, worked out once per distinct code element). Per
+    Observation: a set look-up and a cached test per date, nothing more when there is nothing to say."""
     status = res.get("status")
     flag = None if type(status) is str and status in _results() else status_flag(status)
     flags = ((flag,) if flag is not None else ()) + displays
@@ -102,30 +102,34 @@ def _results() -> frozenset[str]:
 
 
 def display_flags(codeable: Any) -> tuple[str, ...]:
-    """The flags of a CodeableConcept's LOINC codings (the system compared as the readers compare it: a known
-    non-canonical URI of LOINC is LOINC, fhir/systems.py) whose display the mapping data does not hold for the
-    code."""
+    """The flags of a CodeableConcept's LOINC codings (loinc_names.is_loinc: LOINC's URI or a known variant of it,
+    as validate judges them) whose display is the LOINC name of another code (loinc_names.wrong_display), each
+    pair once."""
     if type(codeable) is not dict or type(codeable.get("coding")) is not list:
         return ()
-    loinc = terms.system("loinc")
     out: tuple[str, ...] = ()
+    loinc, wrong = loinc_names.loinc_uris(), loinc_names.wrong_display  # coding_display_problem, inlined
     for c in codeable["coding"]:
         if type(c) is not dict:
             continue
-        code, display = c.get("code"), c.get("display")
-        if type(code) is str and type(display) is str and display and read_system(c.get("system"), None) == loinc \
-                and loinc_names.wrong_display(code, display) is not None:
-            out += (f"{DISPLAY}\t{code}\t{display.replace(chr(9), ' ')}",)  # a tab would cut the tallies key
+        system, code, display = c.get("system"), c.get("code"), c.get("display")
+        if type(system) is str and system in loinc and type(code) is str and type(display) is str and display \
+                and wrong(code, display) is not None:
+            flag = f"{DISPLAY}\t{code}\t{display.replace(chr(9), ' ')}"  # a tab would cut the tallies key
+            if flag not in out:
+                out += (flag,)
     return out
 
 
 def count_flags(r: Any, domain: str, loc: Located, flagged: Any, n: int = 1) -> None:
-    """`n` records of `domain` converted from the Observation at `loc`, flagged (observation_flags) or None."""
+    """`n` records of `domain` converted from the Observation at `loc`, flagged (observation_flags) or None: its
+    status and dates count `n` records, a display flag one record each time it is given (the flatteners give it
+    once per record made with that code: an ECG component's, not the other components' records)."""
     if flagged is None:
         return
     label, flags = flagged
     for flag in flags:
-        _count(r, f"{KEY}{domain}\t{flag}", loc, label, n)
+        _count(r, f"{KEY}{domain}\t{flag}", loc, label, 1 if flag.startswith(DISPLAY) else n)
 
 
 def count_resource(r: Any, domain: str, loc: Located, res: dict[str, Any], *, observation: bool = False) -> None:
@@ -189,8 +193,7 @@ def notes(tallies: Counter[str], examples: dict[str, list[tuple[str, int, str]]]
     if displays:
         note, warning = _display_note(displays, examples)
         out.append(note)
-        if warning:
-            warnings.append(warning)
+        warnings.append(warning)
     return out, warnings
 
 
@@ -216,7 +219,7 @@ def _display_note(displays: list[tuple[str, list[str], int]], examples: dict[str
     for domain, (code, display), n in displays:
         pairs.setdefault((code, display), []).append((domain, n, examples.get(_key(domain, DISPLAY, code, display),
                                                                               [])))
-    said, other = [], []
+    said = []
     for (code, display), found in sorted(pairs.items()):
         why = loinc_names.wrong_display(code, display) or ""
         merged: list[tuple[str, int, str]] = []
@@ -224,16 +227,12 @@ def _display_note(displays: list[tuple[str, list[str], int]], examples: dict[str
             add_examples(merged, ex)
         counts = ", ".join(f"{n} {domain}" for domain, n, _ in found)
         said.append(f"{code} '{display}' ({why}): {counts} ({_named(merged)})")
-        if loinc_names.other_codes(code, display):
-            other.append(f"{code} '{display}'")
     total = sum(n for _, _, n in displays)
     shown = "; ".join(said[:10]) + (f"; and {len(said) - 10} more code/display pair(s)" if len(said) > 10 else "")
-    note = (f"{total} record(s) have a LOINC coding whose display is not a name the mapping data (mappings/) holds "
-            "for its code "
-            f"(validate reports MSC-FHIR-014); each was converted as its code says, the display not read: {shown}")
-    warning = ""
-    if other:
-        warning = (f"{len(other)} LOINC code/display pair(s) whose display is another LOINC code's name were "
-                   f"converted as the code says ({', '.join(other[:5])}{', ...' if len(other) > 5 else ''}): check "
-                   "in the source which of the two is right (the notes name the records)")
+    note = (f"{total} record(s) have a LOINC coding whose display is the LOINC name of another code (validate "
+            f"reports MSC-FHIR-014); each was converted as its code says: {shown}")
+    listed = [f"{code} '{display}'" for code, display in sorted(pairs)]
+    warning = (f"{len(listed)} LOINC code/display pair(s) whose display is another LOINC code's name were "
+               f"converted as the code says ({', '.join(listed[:5])}{', ...' if len(listed) > 5 else ''}): check "
+               "in the source which of the two is right (the notes name the records)")
     return note, warning

@@ -3,7 +3,7 @@
 `validate` on a big NDJSON set spends its time on resources no rule reports. `Clean.check` tells those apart in
 one pass over the parsed dict: a resource is clean when the schema finds it valid (MSC-FHIR-001), its bound codes
 are in their value sets (-002), every Coding has a system and a code, a LOINC one is well formed with a display
-the mapping data holds for it, and its system URI is not a known non-canonical one (-003, -006, -014, -012),
+that is not another code's LOINC name, and its system URI is not a known non-canonical one (-003, -006, -014, -012),
 its quantities are UCUM codes that parse (-004, -005, -011), its interpretation agrees with its value and range (-007),
 its contained references resolve (-008) and its dates are valid FHIR dates (-010). The walk sees the nodes the
 rules' walk sees (validate/fhir_scan.py: narrative `text` left out, array members that are objects), and each
@@ -257,14 +257,14 @@ class Clean:
 
     def _coding(self, coding: dict[str, Any]) -> bool:
         """What MSC-FHIR-003, -006, -012 and -014 accept: a system and a code, a LOINC code well formed and its
-        display a name of it, a system URI that is not a known non-canonical one."""
+        display not another code's name, a system URI that is not a known non-canonical one."""
         system, code = coding.get("system"), coding.get("code")
         if not (system and code):
             return False
         if type(system) is str and noncanonical_system(system):
             return False
         return not (system == self.loinc and type(code) is str and (
-            _loinc_bad(code) or coding_display_problem(coding, self.loinc) is not None))
+            _loinc_bad(code) or coding_display_problem(coding) is not None))
 
 
 def _no_parts() -> None:

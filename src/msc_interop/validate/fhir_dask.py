@@ -14,9 +14,11 @@ in the same order, as in this process (validate/fhir_stream.py).
    then MSC-FHIR-008 and -009 are reported by the in-process WholeSet code (which reads again the few lines
    that hold a broken reference, for the element's path).
 
-The rules that need the whole set are those two (ids unique, references resolve, both on WholeSet); every other
-FHIR rule reads one resource at a time. Anything else `validate` reads (SDTM, FHIR Bundle JSON) runs in this
-process; `notes()` names the input paths of which no part went to the workers.
+The rules that need the whole set are those two (ids unique, references resolve, both on WholeSet) and
+MSC-FHIR-013 (pages of a search result, from the Bundles on lines: each partition's pages come back and are
+judged here with those of the files read whole); every other FHIR rule reads one resource at a time. Anything
+else `validate` reads (SDTM, FHIR Bundle JSON) runs in this process; `notes()` names the input paths of which no
+part went to the workers.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 from msc_interop.engine.cluster import Cluster, completed
 from msc_interop.engine.partitions import Partition, count_newlines, cut, default_size, numbered_lines
 from msc_interop.errors import MscInteropError
+from msc_interop.fhir.paging import BundlePage
 from msc_interop.runtime import gc_paused
 from msc_interop.validate.fhir_clean import Clean
 from msc_interop.validate.fhir_read import FhirContext
@@ -40,6 +43,7 @@ from msc_interop.validate.fhir_stream import (
     add_line_versions,
     check_lines,
     ndjson_container,
+    page_findings_of_set,
     parsed_lines,
     version_verdict,
     whole_versions,
@@ -62,6 +66,7 @@ class PartResult:
     places: array
     pending: dict[str, array]
     local: list[tuple[int, Finding]]
+    pages: list[BundlePage]  # the pages of the Bundles on its lines (MSC-FHIR-013, judged with the whole set)
 
 
 @dataclass
@@ -109,7 +114,8 @@ def _check(part: Partition, files: list[str], version: str, deep: bool) -> PartR
         lines = parsed_lines(numbered_lines(fh, part), part.number, part.name, problems)
         check_lines(lines, _clean(version, deep), whole, index, by_rule)
     held = index.spilled
-    return PartResult(problems, dict(by_rule), index.types, held.labels, held.places, held.pending, index.local)
+    return PartResult(problems, dict(by_rule), index.types, held.labels, held.places, held.pending, index.local,
+                      index.pages)
 
 
 # --- here ----------------------------------------------------------------------------------------------------
@@ -164,6 +170,7 @@ class DaskNdjson:
                 problems += [plan.unreadable[number]] if number in plan.unreadable else by_file.get(number, [])
             by_rule["MSC-FHIR-008"] += index.reference_findings(get_rule("MSC-FHIR-008"))
             by_rule["MSC-FHIR-009"] += index.id_findings(get_rule("MSC-FHIR-009"))
+            page_findings_of_set(whole, index, by_rule)
         finally:
             index.close()
 
@@ -204,6 +211,7 @@ def _merge(r: PartResult, index: WholeSet, by_rule: dict[str, list[Finding]]) ->
     for rule_id, found in r.by_rule.items():
         by_rule[rule_id] += found
     index.merge(r.labels, r.places, r.pending, r.types, r.local)
+    index.pages += r.pages
     return r.problems
 
 

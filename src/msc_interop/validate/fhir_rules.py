@@ -29,9 +29,9 @@ import pydantic
 
 from msc_interop.code_systems import noncanonical_system
 from msc_interop.fhir import terms
-from msc_interop.fhir.paging import BundlePage, gaps, page_of
 from msc_interop.loinc_names import coding_display_problem
 from msc_interop.validate.fhir_interpretation import interpretation_wrong
+from msc_interop.validate.fhir_pages import context_pages, page_findings
 from msc_interop.validate.fhir_read import (  # noqa: F401 -- read_fhir, normalize_version: used from here too
     _RELATIVE,
     Container,
@@ -278,24 +278,16 @@ def system_canonical(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
 
 @rule("MSC-FHIR-013")
 def search_pages(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
-    pages: dict[int, tuple[BundlePage, FhirItem]] = {}  # the pages' Bundles (fhir/paging.py)
-    for item in ctx.items:
-        if item.is_bundle:
-            page = page_of(item.resource, Path(item.file).name)
-            if page is not None:
-                pages[id(page)] = (page, item)
-    for gap in gaps([page for page, _ in pages.values()]):
-        item = pages[id(gap.last)][1]
-        yield meta.finding(**ctx.where(item), variable="Bundle.link", value=gap.after or gap.before or gap.total,
-                           problem=gap.message("given"))
+    if ctx.index is not None:  # a chunk of streamed NDJSON: its lines' pages are judged with the whole set's
+        return                 # (validate/fhir_stream.py check_lines, fhir_pages.py)
+    yield from page_findings(meta, context_pages(ctx))
 
 
 @rule("MSC-FHIR-014")
 def loinc_display(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
-    loinc = terms.system("loinc")
     for item in ctx.items:
         for path, coding in _codings(item):  # the scan keeps these Codings (fhir_scan._needs_look)
-            detail = coding_display_problem(coding, loinc)
+            detail = coding_display_problem(coding)
             if detail is not None:
                 yield meta.finding(**ctx.where(item), variable=f"{path}.display", value=coding["display"],
                                    path=f"{path}.display", code=coding["code"], detail=detail)

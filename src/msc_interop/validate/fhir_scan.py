@@ -9,13 +9,12 @@ type (an identifier, a result value) is not kept from then on: its JSON text is 
 acts on (`_trigger`), and it is walked only when one is there. The finds of a repeated element hold the
 first one's Coding objects, which are equal in content (the rules only read them).
 
-Only what a rule could report is kept: the Codings with no system or no code (MSC-FHIR-003), a LOINC code
-that is not well formed (MSC-FHIR-006) or whose display is not a name of it (MSC-FHIR-014) or a code system URI
-that is not the canonical one (MSC-FHIR-012); the
-quantities (at the paths of MSC-FHIR-004) not in UCUM or whose UCUM code does not parse (MSC-FHIR-004, -005,
--011); the dates that are not valid FHIR dates (MSC-FHIR-010). Each rule still applies its own test to what is
-kept, and finds nothing in what is not, so its findings are the same; on a clean set the lists are empty and the
-rules pass over each resource in one test. References are all
+Only what a rule could report is kept: the Codings with no system or no code (MSC-FHIR-003), a LOINC code that is
+not well formed (MSC-FHIR-006) or whose display is another code's LOINC name (MSC-FHIR-014) or a code system URI
+that is not the canonical one (MSC-FHIR-012); the quantities (at the paths of MSC-FHIR-004) not in UCUM or whose
+UCUM code does not parse (MSC-FHIR-004, -005, -011); the dates that are not valid FHIR dates (MSC-FHIR-010). Each
+rule still applies its own test to what is kept, and finds nothing in what is not, so its findings are the same; on
+a clean set the lists are empty and the rules pass over each resource in one test. References are all
 kept: whether one resolves depends on the rest of the set.
 """
 
@@ -81,9 +80,8 @@ def _needs_look(coding: dict[str, Any]) -> bool:
         return True
     if type(system) is str and noncanonical_system(system):
         return True
-    loinc = _system("loinc")
-    return system == loinc and isinstance(code, str) and (
-        _loinc_bad(code) or coding_display_problem(coding, loinc) is not None)
+    return system == _system("loinc") and isinstance(code, str) and (
+        _loinc_bad(code) or coding_display_problem(coding) is not None)
 
 
 @functools.lru_cache(4096)

@@ -15,6 +15,9 @@ bucket judged alone with exact strings when the set is read):
   set is read, a reference resolves when its `Type/id` was seen (or its type never was, as before); the lines
   holding one that does not are read again (only those) for the resource's label and the element that holds the
   reference.
+- MSC-FHIR-013 (pages of a search result): what each searchset / history Bundle on a line (or in its entries)
+  says of its result (fhir/paging.py BundlePage, a few fields), judged with the pages of the files read whole
+  when the set is read (validate/fhir_pages.py).
 
 Findings are those of reading the whole set at once, in the same order within each rule (tests/fhir/
 test_fhir_validate_clean.py, test_fhir_validate_stream.py). The version, when not given, is detected as before
@@ -34,10 +37,12 @@ from typing import Any
 
 import orjson
 
+from msc_interop.fhir.paging import BundlePage
 from msc_interop.runtime import gc_paused
 from msc_interop.validate import fhir_index
 from msc_interop.validate.fhir_clean import Clean
 from msc_interop.validate.fhir_index import SpillIndex
+from msc_interop.validate.fhir_pages import context_pages, line_pages, page_findings
 from msc_interop.validate.fhir_read import (
     _RELATIVE,
     Container,
@@ -68,6 +73,7 @@ class WholeSet:
         self.spilled = SpillIndex(batch or fhir_index.BATCH, buckets or fhir_index.BUCKETS)
         self.local: list[tuple[int, Finding]] = []  # contained (#x) references that do not resolve
         self.known: dict[str, Any] = {}  # reference text -> what _kind says (this batch)
+        self.pages: list[BundlePage] = []  # MSC-FHIR-013: the pages of the Bundles on lines (validate/fhir_pages.py)
         self._judged: tuple[dict[str, list[int]], list[tuple[int, str]]] | None = None
 
     def add_id(self, rtype: str, rid: Any, at: int) -> None:
@@ -255,8 +261,16 @@ def _stream(paths: list[Path], whole: FhirContext, problems: list[Finding], by_r
         check_lines(_lines(paths, problems, index), Clean(whole.version, whole.deep), whole, index, by_rule)
         by_rule["MSC-FHIR-008"] += index.reference_findings(get_rule("MSC-FHIR-008"))
         by_rule["MSC-FHIR-009"] += index.id_findings(get_rule("MSC-FHIR-009"))
+        page_findings_of_set(whole, index, by_rule)
     finally:
         index.close()
+
+
+def page_findings_of_set(whole: FhirContext, index: WholeSet, by_rule: dict[str, list[Finding]]) -> None:
+    """MSC-FHIR-013 over the files read whole and the NDJSON set together, when Bundles were on its lines (else
+    the rule function's findings on the files read whole stand): pages given in both are linked."""
+    if index.pages:
+        by_rule["MSC-FHIR-013"] = page_findings(get_rule("MSC-FHIR-013"), context_pages(whole) + index.pages)
 
 
 def ndjson_container(paths: Sequence[Path | str]) -> Container:
@@ -273,7 +287,10 @@ def check_lines(lines: Iterable[tuple[int, str, int, dict[str, Any]]], clean: Cl
     items: list[FhirItem] = []
     for number, name, line_no, resource in lines:
         at = number * _FILE + line_no * _LINE
-        add_id(resource["resourceType"], resource.get("id"), at)
+        rtype = resource["resourceType"]
+        add_id(rtype, resource.get("id"), at)
+        if rtype == "Bundle":  # a page of a search result? (MSC-FHIR-013, judged when the set is read)
+            index.pages += line_pages(resource, name, line_no)
         refs = check(resource)
         if refs is None:  # a rule may report it: the rule functions decide
             items.append(FhirItem(resource, name, line_no, 0))

@@ -325,32 +325,34 @@ class EcgFlattener:
         for ident in res.get("identifier") or ():
             if isinstance(ident, dict) and ident.get("system") == terms.id_system("seq"):
                 seq = text(ident.get("value")).rsplit("/", 1)[-1]
-        displays = display_flags(res.get("code"))
-        for c in res.get("component") or ():
-            if isinstance(c, dict):
-                displays += display_flags(c.get("code"))
+        parts, displays = self._parts(res)
         return (strict, share("Observation.subject", subject_of(res.get("subject"))),
-                share("Observation.status", res.get("status")), dates or None, self._parts(res), seq,
+                share("Observation.status", res.get("status")), dates or None, parts, seq,
                 share("Observation.encounter", (res.get("encounter") or {}).get("reference")),
                 share("Observation.extension", res.get("extension")), _unplaced(res), _ranges(res),
                 observation_flags(res, displays, (res.get("effectiveDateTime"),)))
 
-    def _parts(self, res: dict[str, Any]) -> tuple:
+    def _parts(self, res: dict[str, Any]) -> tuple[tuple, tuple[str, ...]]:
         """_record of the Observation (when it has an ECG code and a value) and of each component with an ECG code
-        (component_test: its heart rate too)."""
+        (component_test: its heart rate too); and the display flags of their codes (fhir/remarks.py), one per record
+        made with the code: a component's wrong display is said of its record, not of the others'."""
         parts = [res] if ecg_test(res.get("code")) and _has_value(res) else []
         parts += [c for c in res.get("component") or () if isinstance(c, dict) and component_test(c.get("code"))]
         views = [{k: p[k] for k in self._PART if k in p} for p in parts]
         try:
             key = orjson.dumps(views)
         except orjson.JSONEncodeError:  # an integer beyond 64 bits: not remembered
-            return tuple(_record(v, self.seen) for v in views)
+            return self._made(views)
         found = self.parts.get(key)
         if found is None:
-            found = tuple(_record(v, self.seen) for v in views)
+            found = self._made(views)
             if len(self.parts) < 100_000:
                 self.parts[bytes(memoryview(key))] = found  # a copy: orjson's bytes keep ~4 KB spare room
         return found
+
+    def _made(self, views: list[dict[str, Any]]) -> tuple[tuple, tuple[str, ...]]:
+        return (tuple(_record(v, self.seen) for v in views),
+                tuple(flag for v in views for flag in display_flags(v.get("code"))))
 
 
 def read_ecg_observations(r: ReadContext, subjects: dict[str, str], encounters: dict[str, dict[str, Any]],
