@@ -197,6 +197,21 @@ def _cells(*cells: tuple[str, int, str, object]) -> list[dict[str, object]]:
     return [{"dataset": d, "row": r, "variable": v, "value": x} for d, r, v, x in cells]
 
 
+_ARM = "UC-MSC 1x10^6 cells/kg IV on Days 0 and 7"  # the example study's one arm (ARMCD UCMSC)
+
+
+def _ta(*pairs: tuple[str, str]) -> pd.DataFrame:
+    """A Trial Arms dataset of these (ARMCD, ARM) arms, two elements each."""
+    rows = [(cd, arm, order) for cd, arm in pairs for order in (1, 2)]
+    return pd.DataFrame({"STUDYID": "MSC-SLE-2009", "DOMAIN": "TA", "ARMCD": [r[0] for r in rows],
+                         "ARM": [r[1] for r in rows], "TAETORD": [r[2] for r in rows],
+                         "ETCD": ["SCRN" if r[2] == 1 else "TRT" for r in rows],
+                         "EPOCH": ["SCREENING" if r[2] == 1 else "TREATMENT" for r in rows]})
+
+
+_TA = _ta(("UCMSC", _ARM), ("PBO", "Placebo"))
+
+
 # (rule, case name, check, fires?)
 def _odm_export(old: str = "", new: str = "") -> Check:
     """The bundled ODM export (with its mapping), text `old` replaced by `new`, through validate_paths."""
@@ -359,6 +374,35 @@ CASES: list[tuple[str, str, Check, bool]] = [
     ("MSC-SDTM-038", "DS DEATH, DTHFL Y", _study(add={"DS": _ds(range(1, 10), "DEATH")},
                                                  cells=_cells(*(("DM", i, "DTHFL", "Y") for i in range(1, 10)))),
      False),
+    # DM arms against TA (the example DM: every subject ARMCD/ACTARMCD UCMSC, ARM/ACTARM _ARM); AGE (row 1: 47 YEARS)
+    ("MSC-SDTM-042", "ARM 'Placebo X' for ARMCD UCMSC",
+     _study(add={"TA": _TA}, cells=_cells(("DM", 1, "ARM", "Placebo X"))), True),
+    ("MSC-SDTM-042", "ACTARMCD XYZ, not an arm of TA",
+     _study(add={"TA": _TA}, cells=_cells(("DM", 2, "ACTARMCD", "XYZ"), ("DM", 2, "ACTARM", "XYZ arm"))), True),
+    ("MSC-SDTM-042", "the example's arms, all in TA", _study(add={"TA": _TA}), False),
+    ("MSC-SDTM-042", "ARM 'Placebo X' but no TA dataset: not checked",
+     _study(cells=_cells(("DM", 1, "ARM", "Placebo X"))), False),
+    ("MSC-SDTM-042", "SDTMIG 3.4 screen failure: ARMCD/ARM/ACTARMCD/ACTARM null, ARMNRS SCREEN FAILURE",
+     _study(add={"TA": _TA}, cells=_cells(("DM", 1, "ARMCD", ""), ("DM", 1, "ARM", ""), ("DM", 1, "ACTARMCD", ""),
+                                         ("DM", 1, "ACTARM", ""), ("DM", 1, "ARMNRS", "SCREEN FAILURE"))), False),
+    ("MSC-SDTM-042", "SDTMIG 3.2 codes: Scrnfail/Screen Failure (pilot's case), NOTTRT/Not Treated",
+     _study(add={"TA": _TA}, cells=_cells(("DM", 1, "ARMCD", "Scrnfail"), ("DM", 1, "ARM", "Screen Failure"),
+                                         ("DM", 1, "ACTARMCD", "Scrnfail"), ("DM", 1, "ACTARM", "Screen Failure"),
+                                         ("DM", 2, "ACTARMCD", "NOTTRT"), ("DM", 2, "ACTARM", "Not Treated"))), False),
+    ("MSC-SDTM-043", "TA ARMCD PBO named two ways",
+     _study(add={"TA": _ta(("UCMSC", _ARM), ("PBO", "Placebo"), ("PBO", "Saline"))}), True),
+    ("MSC-SDTM-043", "TA ARM Placebo under two codes",
+     _study(add={"TA": _ta(("UCMSC", _ARM), ("PBO", "Placebo"), ("PLA", "Placebo"))}), True),
+    ("MSC-SDTM-043", "TA one-to-one", _study(add={"TA": _TA}), False),
+    ("MSC-SDTM-044", "AGE -5", _study(cells=_cells(("DM", 2, "AGE", -5))), True),
+    ("MSC-SDTM-044", "AGE 0 DAYS (a newborn)", _study(cells=_cells(("DM", 2, "AGE", 0), ("DM", 2, "AGEU", "DAYS"))),
+     False),
+    ("MSC-SDTM-045", "AGE 131 YEARS", _study(cells=_cells(("DM", 2, "AGE", 131))), True),
+    ("MSC-SDTM-045", "AGE 1600 MONTHS (133 years)",
+     _study(cells=_cells(("DM", 2, "AGE", 1600), ("DM", 2, "AGEU", "MONTHS"))), True),
+    ("MSC-SDTM-045", "AGE 130 YEARS (the limit)", _study(cells=_cells(("DM", 2, "AGE", 130))), False),
+    ("MSC-SDTM-045", "AGE 1500 MONTHS (125 years) in a paediatric unit",
+     _study(cells=_cells(("DM", 2, "AGE", 1500), ("DM", 2, "AGEU", "MONTHS"))), False),
     # VS of the example study: subject 01's TEMP is rows 37-43, WEIGHT rows 44-50 (36.x C, 5x.x kg)
     ("MSC-SDTM-100", "one weight's VSSTRESU in LB", _study(cells=_cells(("VS", 44, "VSSTRESU", "LB"))), True),
     ("MSC-SDTM-101", "a temperature of 36.4 without a unit", _study(cells=_cells(("VS", 37, "VSORRESU", ""))), True),

@@ -8,6 +8,7 @@ registry when the module is imported; the registry itself imports no rule module
   VS domain (units, plausible values, conversions); sdtm_ecg: EG; sdtm_prmh: MH, PR and the chest X-ray readings
   (RE)
 - sdtm_cmds: the CM, DS and SV domain rules
+- sdtm_dm: DM arms against TA (and TA's ARMCD/ARM one-to-one), AGE
 - sdtm_ig_tables: the variables a standard domain may hold (SDTMIG 3.4 tables: Model Permissible added, not in
   the SDTM model)
 - encoding: the findings of how XPT/CSV text was decoded (raised by the engine as it reads)
@@ -26,6 +27,7 @@ from msc_interop.validate.rules import (
     files,
     sdtm_cmds,
     sdtm_dates,
+    sdtm_dm,
     sdtm_ecg,
     sdtm_events,
     sdtm_findings,
@@ -41,5 +43,5 @@ from msc_interop.validate.rules.files import JsonFile, XptFile
 from msc_interop.validate.rules.sdtm_context import SdtmContext
 
 __all__ = ["DefineContext", "JsonFile", "SdtmContext", "XptFile", "adam", "define", "fhir_rules", "files", "sdtm_cmds",
-           "sdtm_dates", "sdtm_ecg", "sdtm_events", "sdtm_findings", "sdtm_ig_tables", "sdtm_prmh", "sdtm_standard",
-           "sdtm_subjects", "sdtm_variables", "sdtm_vs"]
+           "sdtm_dates", "sdtm_dm", "sdtm_ecg", "sdtm_events", "sdtm_findings", "sdtm_ig_tables", "sdtm_prmh",
+           "sdtm_standard", "sdtm_subjects", "sdtm_variables", "sdtm_vs"]
