@@ -160,6 +160,16 @@ def test_cdisc_pilot_every_sv_record_is_an_encounter_or_a_reject(shared_dir: Pat
 
 # --- SV and DS admitted as every other dataset: a subject DM has, dates FHIR can hold --------------------------
 
+def _the_one_reject(folder: Path, out: Path, name: str, n: int) -> dict[str, str]:
+    """to-fhir of `folder`: exit 1, dataset `name`'s count line read n = converted n - 1 + rejected 1, and the one
+    reject of the run."""
+    res = run_cli("to-fhir", folder, "-o", out, "--timezone", "Asia/Shanghai", "--no-validate")
+    assert res.exit_code == 1, res.output
+    assert f"{name}: read {n} = converted {n - 1} + rejected 1" in res.output
+    (rej,) = _csv(out / "rejects.csv").to_dict("records")
+    return rej
+
+
 @pytest.mark.parametrize("name", ["SV", "DS"])
 def test_a_record_of_a_subject_not_in_dm_is_rejected_not_carried_on_the_study(sdtm: Path, tmp_path: Path,
                                                                               name: str) -> None:
@@ -168,14 +178,9 @@ def test_a_record_of_a_subject_not_in_dm_is_rejected_not_carried_on_the_study(sd
     folder = _copy(sdtm, tmp_path / "sdtm")
     path = folder / f"{name.lower()}.csv"
     df = _repeat_row(path, 0, USUBJID="MSC-SLE-2009-99-99")
-    res = run_cli("to-fhir", folder, "-o", tmp_path / "fhir", "--timezone", "Asia/Shanghai", "--no-validate")
-    assert res.exit_code == 1, res.output
-    n = len(df)
-    assert f"{name}: read {n} = converted {n - 1} + rejected 1" in res.output
-    rejects = _csv(tmp_path / "fhir" / "rejects.csv")
-    (rej,) = rejects.to_dict("records")
+    rej = _the_one_reject(folder, tmp_path / "fhir", name, len(df))
     assert (rej["form"], rej["file"], rej["row"], rej["field"], rej["value"], rej["code"]) == (
-        name, path.name, str(n), "USUBJID", "MSC-SLE-2009-99-99", "REJ-SDTM-001")
+        name, path.name, str(len(df)), "USUBJID", "MSC-SLE-2009-99-99", "REJ-SDTM-001")
     assert "not a subject in DM (dm.csv)" in rej["reason"]
     assert b"MSC-SLE-2009-99-99" not in (tmp_path / "fhir" / "bundle.json").read_bytes()
 
@@ -192,12 +197,7 @@ def test_a_date_fhir_cannot_hold_is_rejected_as_in_other_datasets(sdtm: Path, tm
     row = int(df.index[(df.USUBJID == SUBJECT) & df[variable].ne("")][0])
     df.loc[row, variable] = "2009-13-45"
     df.to_csv(path, index=False)
-    res = run_cli("to-fhir", folder, "-o", tmp_path / "fhir", "--timezone", "Asia/Shanghai", "--no-validate")
-    assert res.exit_code == 1, res.output
-    n = len(df)
-    assert f"{name}: read {n} = converted {n - 1} + rejected 1" in res.output
-    rejects = _csv(tmp_path / "fhir" / "rejects.csv")
-    (rej,) = rejects.to_dict("records")
+    rej = _the_one_reject(folder, tmp_path / "fhir", name, len(df))
     assert (rej["form"], rej["row"], rej["field"], rej["value"], rej["code"]) == (
         name, str(row + 1), variable, "2009-13-45", "REJ-SDTM-002")
     assert b"2009-13-45" not in (tmp_path / "fhir" / "bundle.json").read_bytes()
