@@ -33,6 +33,7 @@ Encoded = tuple[np.ndarray, np.ndarray]  # (row codes, encoded distinct values: 
 MANY = 1 << 18  # a column with more distinct values than this is encoded a chunk of rows at a time (Deferred)
 _NULL = b"null"
 _NOTHING = pa.scalar(b"", type=pa.large_binary())  # what the pieces of a row are joined by
+_COMMA = pa.scalar(b",", type=pa.large_binary())  # what two merged pieces' encodings are joined by
 _TABLE = 1 << 22  # combinations of two pieces tried with a table of at most this many entries (or 4 per row)
 _MERGE_SHARE = 8  # merge two pieces while their combinations number at most rows / _MERGE_SHARE
 
@@ -140,11 +141,12 @@ def row_chunks(pieces: list[Piece], n_rows: int, row_end: bytes, chunk_bytes: in
     A chunk is assembled by Arrow (a take of each piece's framed encodings by the rows' codes, then one
     element-wise join of the pieces): no Python object a row. The rows of the to-sdtm LB of a million lab rows
     took 0.30 s as a bytes.join of object takes, 0.16 s so (the whole write: bench_json_writer.py, column/row
-    time 0.70 -> 0.67 on its LB-like frame). Small chunks: their memory is reused, where fresh memory costs
-    page faults."""
+    time 0.70 -> 0.67 on its LB-like frame). The pieces' encodings are merged and framed by Arrow too, a distinct
+    value (or combination) at a time. Small chunks: their memory is reused, where fresh memory costs page
+    faults."""
     merged = merged_pieces(pieces, n_rows)
     if not merged:
-        merged = [(np.zeros(n_rows, np.int8), _object_array([b"[]"]))]
+        merged = [(np.zeros(n_rows, np.int8), _arrow([b"[]"]))]
         heads, tails = [b""], [row_end]
     else:
         heads = [b"[" if j == 0 else b"" for j in range(len(merged))]
@@ -153,35 +155,39 @@ def row_chunks(pieces: list[Piece], n_rows: int, row_end: bytes, chunk_bytes: in
               for p, h, t in zip(merged, heads, tails, strict=True)]
     widest = sum(_widest(p, n_rows) for p in framed) + len(row_end) + 2
     step = max(1, min(n_rows, chunk_bytes // widest))
-    encodings = [p if isinstance(p, Deferred) else (p[0], _arrow(p[1])) for p in framed]
     for a in range(0, n_rows, step):
         b = min(a + step, n_rows)
-        cells = [_arrow(_framed(p.encode(p.rows(a, b)), heads[j], tails[j])) if isinstance(p, Deferred)
-                 else p[1].take(pa.array(p[0][a:b])) for j, p in enumerate(encodings)]
+        cells = [_framed(p.encode(p.rows(a, b)), heads[j], tails[j]) if isinstance(p, Deferred)
+                 else p[1].take(pa.array(p[0][a:b])) for j, p in enumerate(framed)]
         rows = pc.binary_join_element_wise(*cells, _NOTHING)
         _, offsets, data = rows.buffers()
         at = np.frombuffer(offsets, dtype=np.int64, count=len(rows) + 1, offset=8 * rows.offset)
         yield memoryview(data)[int(at[0]):int(at[-1])]
 
 
-def _arrow(encoded: np.ndarray) -> pa.Array:
-    """Encodings (an object array of bytes) as an Arrow array of them (64-bit offsets: no chunk can overflow)."""
-    return pa.array(encoded.tolist(), type=pa.large_binary())
+def _arrow(encoded: np.ndarray | list[bytes] | pa.Array) -> pa.Array:
+    """Encodings (bytes) as an Arrow array of them (64-bit offsets: no chunk can overflow)."""
+    if isinstance(encoded, pa.Array):
+        return encoded
+    return pa.array(encoded.tolist() if isinstance(encoded, np.ndarray) else encoded, type=pa.large_binary())
 
 
 def _widest(piece: Piece, n_rows: int) -> int:
     """The longest encoding of a piece (a Deferred one: of the values of its first rows)."""
     if isinstance(piece, Deferred):
         return max(map(len, piece.encode(piece.rows(0, min(n_rows, 256))).tolist()), default=0) + 2
-    return max(map(len, piece[1].tolist()), default=0)
+    return int(pc.max(pc.binary_length(piece[1])).as_py() or 0) if len(piece[1]) else 0
 
 
 def merged_pieces(pieces: list[Piece], n_rows: int) -> list[Piece]:
     """Neighbouring pieces merged while their combinations stay few (at most n_rows / 8 and MANY): each merge saves a
-    take and a join item per row and costs a pass over the codes plus the encoding of the combinations."""
+    take and a join item per row and costs a pass over the codes plus the encoding of the combinations. The
+    encodings of the pieces returned are Arrow arrays."""
     out: list[Piece] = []
     limit = max(1, min(n_rows // _MERGE_SHARE, MANY))
     for piece in pieces:
+        if not isinstance(piece, Deferred):
+            piece = (piece[0], _arrow(piece[1]))
         if out:
             joined = _merged(out[-1], piece, limit)
             if joined is not None:
@@ -199,9 +205,9 @@ def _merged(left: Piece, right: Piece, limit: int) -> Piece | None:
         return None
     (lc, le), (rc, re) = left, right
     if len(re) == 1:  # a constant: nothing to combine
-        return lc, _object_array([x + b"," + re[0] for x in le.tolist()])
+        return lc, pc.binary_join_element_wise(le, re[0], _COMMA)
     if len(le) == 1:
-        return rc, _object_array([le[0] + b"," + y for y in re.tolist()])
+        return rc, pc.binary_join_element_wise(le[0], re, _COMMA)
     span = len(le) * len(re)
     if span > max(_TABLE, 4 * len(lc)) or len(le) > limit or len(re) > limit:
         return None
@@ -214,15 +220,19 @@ def _merged(left: Piece, right: Piece, limit: int) -> Piece | None:
         return None
     number = np.zeros(span, dtype=np.int32)
     number[order] = np.arange(len(order), dtype=np.int32)
-    left_enc = le[order // len(re)].tolist()
-    right_enc = re[order % len(re)].tolist()
-    return number[combined], _object_array([x + b"," + y for x, y in zip(left_enc, right_enc, strict=True)])
+    pairs = pc.binary_join_element_wise(le.take(pa.array(order // len(re))), re.take(pa.array(order % len(re))),
+                                        _COMMA)
+    return number[combined], pairs
 
 
-def _framed(encoded: np.ndarray, head: bytes, tail: bytes) -> np.ndarray:
+def _framed(encoded: np.ndarray | pa.Array, head: bytes, tail: bytes) -> pa.Array:
     """Encodings with the row's punctuation around them: `[` before the first piece, `,` after every piece but the
     last, `]` and the row's end after the last."""
-    return _object_array([head + e + tail for e in encoded.tolist()])
+    return pc.binary_join_element_wise(_scalar(head), _arrow(encoded), _scalar(tail), _NOTHING)
+
+
+def _scalar(text: bytes) -> pa.Scalar:
+    return pa.scalar(text, type=pa.large_binary())
 
 
 def _factorized(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
