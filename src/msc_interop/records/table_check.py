@@ -22,6 +22,7 @@ import pandas as pd
 
 from msc_interop.distinct import column_codes
 from msc_interop.errors import MappingDataError
+from msc_interop.patterns import search_each
 from msc_interop.records.decimal_comma import decimal_comma_hints
 
 _SUPPORTED_ROW_KEYS = {"type", "required", "properties", "additionalProperties", "description"}
@@ -80,11 +81,8 @@ def check_rows(df: pd.DataFrame, row_schema: dict[str, Any], schema_root: dict[s
         column = distinct(col)
         values, has = column.values, column.filled
         found: list[tuple[np.ndarray, str | np.ndarray]] = []
-        if "pattern" in prop:
-            # JSON Schema patterns are unanchored (search), like Python's re.search
-            with warnings.catch_warnings():  # pandas warns about groups in the pattern; we only test a match
-                warnings.simplefilter("ignore", UserWarning)
-                ok = values.str.contains(prop["pattern"], regex=True).astype(bool).to_numpy()
+        if "pattern" in prop:  # JSON Schema patterns are unanchored (search), like Python's re.search
+            ok = search_each(prop["pattern"], values)  # (once per shape of the distinct values where it can)
             found.append((~ok, _pattern_reason(col, prop, values, ok)))
         if "enum" in prop:
             found.append((~values.isin(prop["enum"]).to_numpy(dtype=bool),
@@ -127,6 +125,8 @@ def _pattern_reason(col: str, prop: dict[str, Any], values: pd.Series, ok: np.nd
     number written with a decimal comma that the pattern takes with a '.' (59,8 for 59.8): that is named."""
     reason = _describe(col, prop, "does not have the expected form")
     failing = values[~ok]
+    if not any("," in str(v) for v in failing.tolist()):  # (no comma: no hint; most failing values are empty
+        return reason  # cells, and the hints' dozen string passes cost more than the pattern)
     hints = decimal_comma_hints(col, failing)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
