@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from msc_interop import dates
@@ -56,14 +57,56 @@ def date_problems(df: pd.DataFrame, row_schema: Mapping[str, Any], bounds: tuple
         if col not in df.columns or prop.get("$ref") not in DATE_DEFS:
             continue
         column = DistinctColumn(df[col])  # decided on the distinct values; rows spread only where one fails
-        found = dates.check_distinct_collected(column.values, earliest, latest)
-        if (bad := column.rows(found["bad"].to_numpy())) is not None:
+        wrong, outside = _check_dates(column.values, earliest, latest)
+        if (bad := column.rows(wrong)) is not None:
             why = per_distinct(lambda u, c=col: u.map(lambda v: _date_reason(c, v)).astype(object),
                                df[col].where(bad, ""))
             yield CellProblem(col, bad, why, "REJ-REC-007")
-        if (out := column.rows(found["outside"].to_numpy())) is not None:
+        if (out := column.rows(outside)) is not None:
             yield CellProblem(col, out, f"'{col}' is outside the plausible dates of the study, {earliest} to "
                               f"{latest} (plausible_dates in study.yaml): a typing error?", "REJ-REC-012")
+
+
+def _check_dates(values: pd.Series, earliest: str, latest: str) -> tuple[np.ndarray, np.ndarray]:
+    """dates.check_distinct_collected's (bad, outside) of distinct values: the complete dates of a plain shape (most
+    of a file's: _complete_shapes) here in numpy, only the others through it (its pattern, then their parts)."""
+    items = values.tolist()
+    plain = _complete_shapes(items) if pd.api.types.infer_dtype(items, skipna=False) == "string" else None
+    if plain is None or not plain.any():
+        found = dates.check_distinct_collected(values, earliest, latest)
+        return found["bad"].to_numpy(dtype=bool), found["outside"].to_numpy(dtype=bool)
+    bad = np.zeros(len(items), dtype=bool)
+    out = np.zeros(len(items), dtype=bool)
+    day = np.asarray(items, dtype=object)[plain].astype("U10")
+    bad[plain] = ~dates.real_days(day)
+    out[plain] = ~bad[plain] & ((day < earliest) | (day > latest))
+    if not plain.all():
+        rest = dates.check_distinct_collected(values[~plain].reset_index(drop=True), earliest, latest)
+        bad[~plain] = rest["bad"].to_numpy(dtype=bool)
+        out[~plain] = rest["outside"].to_numpy(dtype=bool)
+    return bad, out
+
+
+_COMPLETE_SHAPE = "dddd-dd-ddTdd:dd:dd"  # iso8601.COLLECTED_COMPLETE's ASCII forms, cut after 10, 16 or 19
+_COMPLETE_BOUNDS = {5: (1, 12), 8: (1, 31), 11: (0, 23), 14: (0, 59), 17: (0, 59)}  # two digits at each place
+
+
+def _complete_shapes(items: list[str]) -> np.ndarray:
+    """Whether each text is one iso8601.COLLECTED_COMPLETE matches, proven column-wise by its shape: ASCII, 10, 16
+    or 19 characters dddd-dd-dd[Thh:mm[:ss]] (T or a space), month, day, hour, minute and second within bounds.
+    One not proven may match still (a non-ASCII digit, a newline at the end): the pattern decides those."""
+    lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+    grid = np.asarray(items, dtype="U19").view(np.uint32).reshape(len(items), 19).astype(np.int64)
+    ok = (lengths == 10) | (lengths == 16) | (lengths == 19)
+    for at, want in enumerate(_COMPLETE_SHAPE):
+        char = grid[:, at]
+        fits = ((char >= 48) & (char <= 57) if want == "d" else (char == 84) | (char == 32) if want == "T"
+                else char == ord(want))
+        ok &= fits | (lengths <= at)
+    for at, (low, high) in _COMPLETE_BOUNDS.items():
+        two = (grid[:, at] - 48) * 10 + grid[:, at + 1] - 48
+        ok &= ((two >= low) & (two <= high)) | (lengths <= at)
+    return ok
 
 
 def _date_reason(col: str, value: str) -> str:
