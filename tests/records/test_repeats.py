@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from msc_interop.distinct import rows_all_distinct, shared_columns
-from msc_interop.records.reader import _repeats
+from msc_interop.records.reader import _repeats, _rising
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -47,6 +47,22 @@ def test_rows_all_distinct_is_no_pandas_duplicate(seed: int) -> None:
         assert rows_all_distinct(frame) == (not frame.duplicated().any())
     assert rows_all_distinct(pd.DataFrame({"s": ["1", "2", "1"], "v": ["x", "x", "y"]}, dtype=object))
     assert not rows_all_distinct(pd.DataFrame({"s": ["1", "2", "1"], "v": ["x", None, "x"]}, dtype=object))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_rising_rows_hold_no_repeat(seed: int) -> None:
+    """_rising (rows each after the one before, by their codes: no sort) says True only where pandas' duplicated
+    finds no row; rows in order of appearance of every column (a file sorted by its key) say True."""
+    rng = np.random.default_rng(seed)
+    pool = np.array(["a", "b", "", None, "c", "d"], dtype=object)
+    n = int(rng.integers(0, 40))
+    frame = pd.DataFrame({f"c{i}": pool[rng.integers(0, 2 + seed % 4, n)] for i in range(1 + seed % 3)})
+    with shared_columns() if seed % 2 else contextlib.nullcontext():
+        if _rising(frame):
+            assert not frame.duplicated().any()
+    assert _rising(pd.DataFrame({"s": ["1", "1", "2", "3"], "v": ["x", "y", "x", "x"]}, dtype=object))
+    assert not _rising(pd.DataFrame({"s": ["1", "1", "2"], "v": ["x", "x", "y"]}, dtype=object))
+    assert not _rising(pd.DataFrame({"s": ["1", "2", "1"], "v": ["x", "x", "y"]}, dtype=object))  # (sort decides)
 
 
 def test_is_in_is_pandas_isin() -> None:

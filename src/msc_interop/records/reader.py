@@ -504,13 +504,28 @@ def _repeats(frame: pd.DataFrame, keep_first: bool) -> pd.Series:
     return pd.Series(repeat, index=frame.index)
 
 
+def _rising(frame: pd.DataFrame) -> bool:
+    """Whether each row's values come after the row before's, compared column by column on their codes (numbered in
+    order of appearance: distinct.column_codes): then no two rows are alike. A form written in the order of its key
+    (an export sorted by subject, visit, date) is told so in one pass over the codes, without rows_all_distinct's
+    sort (half of 1M lab rows: ~3 ms against ~25 ms); any other answers False (the sort decides)."""
+    undecided = np.ones(max(len(frame) - 1, 0), dtype=bool)  # (rows equal to the row before in every column so far)
+    for col in frame.columns:
+        codes = column_codes(frame[col])[0]
+        step = np.diff(codes.astype(np.int64, copy=False))
+        if (undecided & (step < 0)).any():
+            return False
+        undecided &= step == 0
+    return not undecided.any()
+
+
 def _reject_duplicates(records: RawRecords, form: str, key: list[str]) -> None:
     """Exact repeats: keep the first, reject the rest. Same key, different values: reject all (which is right?)."""
     df = records.forms[form]
     key = [k for k in key if k in df.columns]
     if not key or df.empty:
         return
-    if rows_all_distinct(df[key]):  # every key once (the common case): no row repeats another
+    if _rising(df[key]) or rows_all_distinct(df[key]):  # every key once (the common case): no row repeats another
         return  # either, and the million-row combination of every column is not made
     data_cols = [c for c in df.columns if c != ROW]
     exact = _repeats(df[data_cols], keep_first=True)
