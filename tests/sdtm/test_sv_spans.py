@@ -11,7 +11,7 @@ import pytest
 
 from msc_interop import iso8601
 from msc_interop.distinct import per_distinct
-from msc_interop.sdtm.sv import _Dated, _span_codes, visit_spans
+from msc_interop.sdtm.sv import _Dated, _span_codes, _text_ranks, visit_spans
 
 
 def _epoch_at_start(allv: pd.DataFrame, complete: pd.Series, order: list[str], texts: np.ndarray) -> pd.DataFrame:
@@ -452,3 +452,19 @@ def test_no_date_only_text_skips_the_days_of_the_texts(monkeypatch: pytest.Monke
     assert not cut
     visit_spans([_Dated(_visit([("2020-01-05", "SCREENING"), ("2020-01-05T08:00", "")], "LBDTC"), "LBDTC")], _ORDER)
     assert cut  # (the spy sees the cut where a date-only text exists)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_text_ranks_are_pandas_sorted_factorize(seed: int) -> None:
+    """_text_ranks (ASCII text sorted as big-endian words) ranks and sorts as pd.factorize(sort=True): prefixes,
+    lengths across a word's end, and the text it leaves to pandas (not ASCII, a NUL, a value twice)."""
+    rng = np.random.default_rng(seed)
+    chars = np.array(list("0129-T: a~") + ["\u00e9", "\0"] * (seed % 2))
+    values = list(dict.fromkeys("".join(rng.choice(chars, int(rng.integers(0, 19)))) for _ in range(200)))
+    if seed % 3 == 0:
+        values.append(values[0])
+    text = pd.Series(values, dtype=object)
+    rank, ordered = _text_ranks(text)
+    codes, uniques = pd.factorize(text, sort=True)
+    assert rank.tolist() == codes.tolist()
+    assert list(ordered) == list(uniques)

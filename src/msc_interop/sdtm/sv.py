@@ -41,6 +41,7 @@ import pandas as pd
 from msc_interop import dates, iso8601
 from msc_interop.columns_frame import frame_of_columns
 from msc_interop.distinct import coded, coded_by_key, column_codes
+from msc_interop.patterns import search_each
 from msc_interop.sdtm.epochs import study_epochs
 from msc_interop.study import StudyMeta
 
@@ -167,6 +168,30 @@ def _moments(key: np.ndarray, rank: np.ndarray, dtc: np.ndarray, within: list[np
     return moment
 
 
+def _text_ranks(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """pd.factorize(text, sort=True) of distinct text (each value's rank, the values sorted), for ASCII text as
+    numbers: each value's bytes, padded with NULs, read as big-endian 8-byte words and sorted by them in turn
+    (numpy's lexsort), which orders as Python orders text (62k dates of half of 1M lab rows: ~5 ms against 37 ms).
+    Other text (not ASCII, holding a NUL, long, a value twice): pandas as before."""
+    items = text.tolist()
+    joined = "".join(items)
+    width = max(8, -(-max(map(len, items), default=0) // 8) * 8)
+    if not items or width > 64 or not joined.isascii() or "\0" in joined:
+        return _factorized_sorted(text)
+    words = np.asarray(items, dtype=f"S{width}").view(">u8").reshape(len(items), width // 8)
+    order = np.lexsort(words.T[::-1])
+    if (words[order[1:]] == words[order[:-1]]).all(axis=1).any():  # (a value twice: "" of a null and of a text)
+        return _factorized_sorted(text)
+    rank = np.empty(len(items), dtype=np.intp)
+    rank[order] = np.arange(len(items))
+    return rank, np.asarray(items, dtype=object)[order]
+
+
+def _factorized_sorted(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    codes, uniques = pd.factorize(text, sort=True)
+    return codes, np.asarray(uniques, dtype=object)
+
+
 def _span_codes(parts: list[_Dated], epoch_order: list[str] | None = None) -> _Spans | None:
     """visit_spans' groups, on integer codes (the text is never copied or compared). `epoch_order`: the study's
     epochs in order (study_epochs), which breaks a tie between records at a visit's start."""
@@ -179,8 +204,8 @@ def _span_codes(parts: list[_Dated], epoch_order: list[str] | None = None) -> _S
     epoch, epochs = _global([p.epoch for p in parts])
     text = pd.Series(texts, dtype=object).fillna("").astype(str)
     present_u = text.ne("").to_numpy()
-    complete_u = text.str.match(iso8601.COMPLETE_DATE).astype(bool).to_numpy()
-    rank_u, sorted_texts = pd.factorize(text, sort=True)  # ISO 8601 sorts as text: the rank orders the dates
+    complete_u = search_each(iso8601.COMPLETE_DATE, text)  # (anchored by its ^: a search is a match)
+    rank_u, sorted_texts = _text_ranks(text)  # ISO 8601 sorts as text: the rank orders the dates
     coarse_u, within_u = _containers(text, complete_u, sorted_texts)  # (a less precise date/time contains others)
     visitnums = visitnums.astype("float64")
     keep = present_u[dtc] & ~np.isnan(visitnums)[visitnum]
