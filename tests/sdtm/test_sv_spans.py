@@ -11,7 +11,7 @@ import pytest
 
 from msc_interop import iso8601
 from msc_interop.distinct import per_distinct
-from msc_interop.sdtm.sv import _Dated, _span_codes, _text_ranks, visit_spans
+from msc_interop.sdtm.sv import _Dated, _per_visit, _span_codes, _text_ranks, visit_spans
 
 
 def _epoch_at_start(allv: pd.DataFrame, complete: pd.Series, order: list[str], texts: np.ndarray) -> pd.DataFrame:
@@ -468,3 +468,25 @@ def test_text_ranks_are_pandas_sorted_factorize(seed: int) -> None:
     codes, uniques = pd.factorize(text, sort=True)
     assert rank.tolist() == codes.tolist()
     assert list(ordered) == list(uniques)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_per_visit_is_pandas_groupby(seed: int) -> None:
+    """_per_visit (ufunc.at on the visits' numbers) is pandas' groupby(sort=True).agg, on keys few or spread far
+    apart (numbered by pd.factorize then), NaN VISIT codes and complete dates included."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    key = rng.integers(0, 30, n) * (1 if seed % 2 else 10**7)
+    visit = np.where(rng.random(n) < 0.4, np.nan, rng.integers(0, 5, n).astype(float))
+    first, last = rng.integers(0, 50, n), rng.integers(0, 50, n)
+    rank = rng.integers(0, 80, n).astype(float)
+    complete = np.where(rng.random(n) < 0.5, np.nan, rank)
+    keys, got = _per_visit(key, visit, first, last, rank, complete)
+    want = pd.DataFrame({"key": key, "visit": visit, "first": first, "last": last, "rank": rank,
+                         "complete": complete}).groupby("key", sort=True).agg(
+        visit=("visit", "first"), first=("first", "min"), last=("last", "min"), partial=("rank", "max"),
+        start=("complete", "min"), end=("complete", "max"))
+    assert keys.tolist() == want.index.tolist()
+    for name in want.columns:
+        np.testing.assert_array_equal(got[name], want[name].to_numpy(), err_msg=name)
+        assert got[name].dtype == want[name].dtype, name

@@ -234,15 +234,10 @@ def _span_codes(parts: list[_Dated], epoch_order: list[str] | None = None) -> _S
     def nullable(codes: np.ndarray, values: np.ndarray) -> np.ndarray:  # NaN where the value is null ("first"
         return np.where(pd.isna(values)[codes], np.nan, codes)  # skips nulls)
 
-    frame = pd.DataFrame({"key": key, "visit": nullable(visit, visits), "first": first, "last": last,
-                          "rank": rank, "complete": np.where(complete_u[dtc], rank, np.nan)})
-    g = frame.groupby("key", sort=True).agg(visit=("visit", "first"), first=("first", "min"), last=("last", "min"),
-                                            partial=("rank", "max"), start=("complete", "min"),
-                                            end=("complete", "max"))
-    keys = g.index.to_numpy()
+    keys, g = _per_visit(key, nullable(visit, visits), first, last, rank, np.where(complete_u[dtc], rank, np.nan))
     code_of_rank = np.empty(n_epochs, dtype=np.int64)
     code_of_rank[epoch_rank_u] = np.arange(n_epochs)
-    first_g, last_g = g["first"].to_numpy(), g["last"].to_numpy()
+    first_g, last_g = g["first"], g["last"]
     given = first_g != _NONE
     at = np.where(given, first_g, 0)
     epoch_g = np.where(given, code_of_rank[at % n_epochs], np.nan)
@@ -253,17 +248,44 @@ def _span_codes(parts: list[_Dated], epoch_order: list[str] | None = None) -> _S
     # the latest partial one; records a less precise date/time contains: that one's, so they are at it);
     # none when only empty EPOCHs were given
     taken = np.where(where < n_texts, where, 2 * n_texts - 1 - where)
-    start_g, partial_g = g["start"].to_numpy(), g["partial"].to_numpy()
+    start_g, partial_g = g["start"], g["partial"]
     starts = np.where(np.isnan(start_g), partial_g, np.nan_to_num(start_g))
     epoch_from = np.where(given & (where < 2 * n_texts) & (taken != starts), taken, np.nan)
     tie = given & (where < 2 * n_texts) & (at % n_epochs != n_epochs - 1 - np.where(given, last_g, 0) % n_epochs)
     ties = _ties(tie, where, keys, key, first, n_epochs, (moment, row_rank, complete_u, dtc))
     return _Spans(keys // len(visit_order), np.asarray(subject_order, dtype=object),
                   np.asarray(visit_order, dtype="float64")[keys % len(visit_order)],
-                  g["visit"].to_numpy(), np.asarray(visits, dtype=object), epoch_g,
+                  g["visit"], np.asarray(visits, dtype=object), epoch_g,
                   np.asarray(epochs, dtype=object), partial_g.astype(np.int64), start_g,
-                  g["end"].to_numpy(), np.asarray(sorted_texts, dtype=object), epoch_last, epoch_from,
+                  g["end"], np.asarray(sorted_texts, dtype=object), epoch_last, epoch_from,
                   ties[0], code_of_rank[ties[1]], ties[2])
+
+
+def _per_visit(key: np.ndarray, visit: np.ndarray, first: np.ndarray, last: np.ndarray, rank: np.ndarray,
+               complete: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The visits' keys (sorted) and, per visit, what pandas' groupby(key, sort=True).agg gives of the rows: the
+    first VISIT code not NaN (NaN: none), the min of `first` and of `last`, the max of `rank` (partial), the min and
+    max of `complete` skipping NaN (start, end). By ufunc.at on the visits' numbers, not a hash or sort of the rows
+    (580k rows of half of 1M lab rows: ~5 ms against ~25 ms)."""
+    span = int(key.max()) + 1 if len(key) else 0
+    if span <= 4 * len(key) + 4096:  # (subjects x visit numbers: the visits' numbers from a mark per key)
+        seen = np.zeros(span, dtype=bool)
+        seen[key] = True
+        keys = np.flatnonzero(seen)
+        group = (np.cumsum(seen) - 1)[key]
+    else:
+        group, keys = pd.factorize(key, sort=True)
+    n, rows = len(keys), np.arange(len(key))
+    given = ~np.isnan(visit)
+    at = np.full(n, len(key), dtype=np.int64)
+    np.minimum.at(at, group[given], rows[given])
+    out = {"visit": np.where(at < len(key), np.append(visit, np.nan)[at], np.nan)}
+    for name, values, fold, start in (("first", first, np.minimum, _NONE), ("last", last, np.minimum, _NONE),
+                                      ("partial", rank, np.maximum, -np.inf), ("start", complete, np.fmin, np.nan),
+                                      ("end", complete, np.fmax, np.nan)):
+        out[name] = np.full(n, start, dtype=values.dtype)
+        fold.at(out[name], group, values)
+    return np.asarray(keys, dtype=np.int64), out
 
 
 def _ties(tie: np.ndarray, where: np.ndarray, keys: np.ndarray, key: np.ndarray, first: np.ndarray, n_epochs: int,
