@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from msc_interop.records import read_records
 from msc_interop.sdtm.build import build_study
+from msc_interop.sdtm.dm import _per_subject
 
 
 @pytest.fixture(scope="module")
@@ -188,3 +190,20 @@ def test_lbnrind_in_the_labs_own_units_when_rounding_puts_a_result_on_a_limit(re
     from msc_interop.validate import validate_study
 
     assert not [f for f in validate_study(study).findings if f.rule_id == "MSC-SDTM-016"]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_reference_dates_per_subject_are_the_sorted_first_and_last(seed: int) -> None:
+    """dm._per_subject (ranks of the distinct dates) gives what sorting EX by subject and date and taking each
+    subject's first (last) date gave: nulls skipped, "" a date like any other, subjects without a date NaN."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    ex = pd.DataFrame({"USUBJID": rng.choice(np.array(["A", "B", "C", None], dtype=object), n),
+                       "EXSTDTC": rng.choice(np.array(["2020-01-01", "2020-01-01T10:00", "2019-12-31", "", None,
+                                                       np.nan, "2020-02"], dtype=object), n)})
+    subjects = pd.Series(["A", "B", "C", "D"])
+    ordered = ex.assign(_d=ex["EXSTDTC"]).sort_values(["USUBJID", "_d"], kind="stable").groupby("USUBJID")["_d"]
+    for want, latest in ((ordered.first(), False), (ordered.last(), True)):
+        got = _per_subject(ex["USUBJID"], ex["EXSTDTC"], latest)
+        assert subjects.map(got).astype(object).fillna("").tolist() == \
+            subjects.map(want).astype(object).fillna("").tolist()

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import dates
+from msc_interop.distinct import column_codes
 from msc_interop.records.reader import RawRecords
 from msc_interop.sdtm.common import codelist_lookup, map_terms, normalize_dates
 from msc_interop.study import StudyMeta
@@ -80,6 +81,23 @@ def usubjid_of(studyid: str, siteid: pd.Series, subject_id: pd.Series) -> pd.Ser
     return studyid + "-" + siteid + "-" + subject_id
 
 
+def _per_subject(subject: pd.Series, dtc: pd.Series, latest: bool) -> pd.Series:
+    """Per subject (not null), its earliest (or `latest`) date as text (ISO 8601 sorts so), nulls skipped; a
+    subject with none gets NaN: the rows sorted by subject and date and grouped, first (last) taken, as this was
+    (half of 1M lab rows' 20k EX rows: ~20 ms), from the ranks of the distinct dates instead (a few ms)."""
+    subject_codes, subjects = pd.factorize(subject)  # (null: -1, no subject)
+    codes, uniques = column_codes(dtc)
+    rank_u, ordered = pd.factorize(pd.Series(uniques, dtype=object), sort=True)  # (null: -1, skipped)
+    rank = rank_u[codes]
+    ok = (rank >= 0) & (subject_codes >= 0)
+    best = np.full(len(subjects), -1 if latest else len(ordered), dtype=np.int64)
+    (np.maximum if latest else np.minimum).at(best, subject_codes[ok], rank[ok])
+    found = (best >= 0) & (best < len(ordered))
+    values = np.full(len(subjects), np.nan, dtype=object)
+    values[found] = np.asarray(ordered, dtype=object)[best[found]]
+    return pd.Series(values, index=pd.Index(subjects, name=subject.name), dtype=object)
+
+
 def _dates(records: RawRecords, column: str) -> pd.Series:
     df = records.forms[FORM]
     if column not in df.columns:
@@ -99,10 +117,9 @@ def complete_dm(dm: pd.DataFrame, ex: pd.DataFrame) -> pd.DataFrame:
     """
     dm = dm.copy()
     if len(ex):
-        start = ex.assign(_d=ex["EXSTDTC"]).sort_values(["USUBJID", "_d"], kind="stable")
-        first = start.groupby("USUBJID")["EXSTDTC"].first()
         end_dtc = ex["EXENDTC"].where(ex["EXENDTC"].ne(""), ex["EXSTDTC"])
-        last = ex.assign(_e=end_dtc).sort_values(["USUBJID", "_e"], kind="stable").groupby("USUBJID")["_e"].last()
+        first, last = _per_subject(ex["USUBJID"], ex["EXSTDTC"], latest=False), \
+            _per_subject(ex["USUBJID"], end_dtc, latest=True)
     else:
         first = last = pd.Series(dtype=object)
     dm["RFXSTDTC"] = dm["USUBJID"].map(first).astype(object).fillna("")
