@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import iso8601
-from msc_interop.distinct import column_codes, per_distinct, stripped_text
+from msc_interop.distinct import column_answer, column_codes, per_distinct, stripped_text
 
 _SMALL = 256  # below this many distinct values, a Python loop beats the fixed cost of pandas string methods
 
@@ -415,7 +415,7 @@ def _plain_dtc_shapes(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(whether each value is "" or a plain --DTC to the second (iso8601.PLAIN_DTC, with a calendar date), the
     values left for the pattern: _truncated_forms' unsure ones), column-wise: the ~70k distinct LBDTC of a
     million lab rows had the pattern run on each."""
-    lengths, unsure, forms = _truncated_forms(arr)
+    lengths, unsure, forms = _truncated_forms_of(arr)
     plain = lengths == 0
     for n, rows, part in forms:
         ok = np.ones(len(rows), dtype=bool)
@@ -440,44 +440,81 @@ def certainly_before(a: pd.Series | np.ndarray, b: pd.Series | np.ndarray) -> np
 
     Vectorised (the rules compared pairs one by one in Python: a third of a second per dataset of EX, SV or
     MH pairs): the pattern is matched on the distinct values, the prefixes compared per shared length."""
-    a_text, a_len = _truncated_lengths(a)
-    b_text, b_len = _truncated_lengths(b)
-    shared = np.minimum(a_len, b_len)  # 0 where either is not right-truncated text
+    a_codes, a_u = pd.factorize(np.asarray(a, dtype=object), use_na_sentinel=False)
+    b_codes, b_u = pd.factorize(np.asarray(b, dtype=object), use_na_sentinel=False)
+    return certainly_before_codes(a_codes, np.asarray(a_u, dtype=object), b_codes, np.asarray(b_u, dtype=object),
+                                  cache=False)
+
+
+def certainly_before_codes(a_codes: np.ndarray, a_u: np.ndarray, b_codes: np.ndarray, b_u: np.ndarray, *,
+                           cache: bool = True) -> np.ndarray:
+    """certainly_before(a_u[a_codes], b_u[b_codes]) from distinct values and the rows' codes (a column's, known:
+    no factorization). Values of the common shapes are compared as integers of their digits cut to the shared
+    precision; the rest (a fraction of a second, a non-ASCII digit) as text. `cache`: each distinct array's
+    analysis is kept within distinct.shared_columns() (the rules ask about the same columns several times)."""
+    a_len, a_plain, a_key = _truncated_keys(a_u, cache)
+    b_len, b_plain, b_key = _truncated_keys(b_u, cache)
+    if not len(a_codes):
+        return np.zeros(0, dtype=bool)
+    shared = np.minimum(a_len[a_codes], b_len[b_codes])  # 0 where either is not right-truncated text
+    plain = a_plain[a_codes] & b_plain[b_codes]
     out = np.zeros(len(shared), dtype=bool)
-    for k in np.unique(shared[shared > 0]).tolist():
-        at = np.flatnonzero(shared == k)
-        left = a_text[at] if a_len[at].max() == k else np.array([v[:k] for v in a_text[at].tolist()], dtype=object)
-        right = b_text[at] if b_len[at].max() == k else np.array([v[:k] for v in b_text[at].tolist()], dtype=object)
-        out[at] = left < right
+    if plain.all():
+        scale = _SCALE[shared]
+        return a_key[a_codes] // scale < b_key[b_codes] // scale
+    if plain.any():
+        scale = _SCALE[shared[plain]]
+        out[plain] = a_key[a_codes[plain]] // scale < b_key[b_codes[plain]] // scale
+    rest = np.flatnonzero(~plain & (shared > 0))
+    if len(rest):
+        a_text, b_text, a_n, b_n = a_u[a_codes[rest]], b_u[b_codes[rest]], a_len[a_codes[rest]], b_len[b_codes[rest]]
+        k_rest = shared[rest]
+        for k in np.unique(k_rest).tolist():
+            at = np.flatnonzero(k_rest == k)
+            left = a_text[at] if a_n[at].max() == k else np.array([v[:k] for v in a_text[at].tolist()], dtype=object)
+            right = b_text[at] if b_n[at].max() == k else np.array([v[:k] for v in b_text[at].tolist()], dtype=object)
+            out[rest[at]] = left < right
     return out
 
 
-def _truncated_lengths(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(the values as an object array, each one's length where it is right-truncated ISO 8601 text, else 0)."""
-    arr = np.asarray(values, dtype=object)
-    codes, uniques = pd.factorize(arr, use_na_sentinel=False)
-    u = np.asarray(uniques, dtype=object)
+_TRUNCATED_SHAPE = "dddd-dd-ddTdd:dd:dd"  # right-truncated ISO 8601 to the second: cut after 4, 7, 10, 13, 16, 19
+_DIGITS_AT = [i for i, c in enumerate(_TRUNCATED_SHAPE) if c == "d"]  # the 14 digits' places
+# per shared length (a shape's: 4, 7, ... 19), what divides a 14-digit key to the digits of that prefix
+_SCALE = np.array([10 ** (14 - sum(1 for i in _DIGITS_AT if i < k)) for k in range(20)], dtype=np.int64)
+
+
+def _truncated_keys(u: np.ndarray, cache: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per distinct value: (its length where it is right-truncated ISO 8601 text, else 0; whether it has one of
+    the common shapes (_truncated_forms); its digits as one integer zero-padded to 14 digits: two such values'
+    prefixes of one shape length order as their keys cut to that length do)."""
+    if cache:
+        return column_answer(u, "truncated_keys", lambda: _keys_of(u, True))
+    return _keys_of(u, False)
+
+
+def _keys_of(u: np.ndarray, cache: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lengths = np.zeros(len(u), dtype=np.int64)
+    plain = np.zeros(len(u), dtype=bool)
+    key = np.zeros(len(u), dtype=np.int64)
     if pd.api.types.infer_dtype(u, skipna=False) == "string":  # all text: the common shapes column-wise
-        lengths, unsure = _truncated_shapes(u)
+        _all, unsure, forms = _truncated_forms_of(u, cache)
+        for n, rows, part in forms:
+            lengths[rows] = n
+            plain[rows] = True
+            at = [i for i in _DIGITS_AT if i < n]
+            key[rows] = (part[:, at] - 48) @ (10 ** np.arange(13, 13 - len(at), -1, dtype=np.int64))
     else:
         unsure = np.array([isinstance(v, str) for v in u.tolist()], dtype=bool)
     for i in np.flatnonzero(unsure).tolist():  # by the pattern itself (a fraction of a second, a non-ASCII digit)
         lengths[i] = len(u[i]) if iso8601.RIGHT_TRUNCATED.match(u[i]) else 0
-    return arr, lengths[codes] if len(codes) else np.zeros(0, dtype=np.int64)
+    return lengths, plain, key
 
 
-_TRUNCATED_SHAPE = "dddd-dd-ddTdd:dd:dd"  # right-truncated ISO 8601 to the second: cut after 4, 7, 10, 13, 16, 19
-
-
-def _truncated_shapes(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(length of each ASCII value of a right-truncated shape to the second, else 0; the values left for the
-    pattern to decide: _truncated_forms' unsure ones)."""
-    _lengths, unsure, forms = _truncated_forms(u)
-    out = np.zeros(len(u), dtype=np.int64)
-    for n, rows, _part in forms:
-        out[rows] = n
-    return out, unsure
+def _truncated_forms_of(u: np.ndarray, cache: bool = True
+                        ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, np.ndarray, np.ndarray]]]:
+    """_truncated_forms of distinct values, found once per array within distinct.shared_columns() (MSC-SDTM-006's
+    hints and the date order of MSC-SDTM-012 read the same columns' distinct values)."""
+    return column_answer(u, "truncated_forms", lambda: _truncated_forms(u)) if cache else _truncated_forms(u)
 
 
 def _truncated_forms(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[tuple[int, np.ndarray, np.ndarray]]]:

@@ -157,17 +157,20 @@ def _as_str(values: pd.Series) -> np.ndarray:
     return np.array([str(v) for v in values.tolist()], dtype=object)
 
 
+def _distinct_str(ctx: SdtmContext, ds: str, col: str) -> tuple[np.ndarray, np.ndarray]:
+    """(the rows' codes, each distinct value as _as_str makes it): all text, the distinct values themselves (the
+    array dates.certainly_before_codes keeps its analysis of, shared with MSC-SDTM-006's)."""
+    codes, u = ctx.distinct(ds, col)
+    arr = u.to_numpy(dtype=object)
+    return codes, arr if pd.api.types.infer_dtype(arr, skipna=False) == "string" else _as_str(u)
+
+
 @rule("MSC-SDTM-012", reach=Reach.SUBJECTS)
 def start_not_after_end(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     for ds, df in ctx.frames():
         for st, en in _start_end_pairs(df, ctx.prefix(ds)):
-            c1, u1 = ctx.distinct(ds, st)
-            c2, u2 = ctx.distinct(ds, en)
-            pair = c1.astype(np.int64) * (len(u2) + 1) + c2
-            pair_codes, inverse = np.unique(pair, return_inverse=True)
-            starts, ends = _as_str(u1), _as_str(u2)  # distinct values; a pair's start after its end: end before it
-            flags = dates.certainly_before(ends[pair_codes % (len(u2) + 1)], starts[pair_codes // (len(u2) + 1)])
-            bad = flags[inverse.ravel()] if len(flags) else np.zeros(len(df), dtype=bool)
+            (c1, starts), (c2, ends) = _distinct_str(ctx, ds, st), _distinct_str(ctx, ds, en)
+            bad = dates.certainly_before_codes(c2, ends, c1, starts)  # a start after its end: the end before it
             yield from ctx.at(meta, ds, bad, st, end_var=en, end=df[en])
 
 
@@ -180,8 +183,9 @@ def born_before(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
         return
     dm = ctx.study["DM"]
     found = np.zeros(len(dm), dtype=bool)
+    birth_codes, births = _distinct_str(ctx, "DM", "BRTHDTC")
     for other in (c for c in _AFTER_BIRTH if c in dm.columns):  # one finding per subject: the first date
-        bad = ~found & dates.certainly_before(_as_str(dm[other]), _as_str(dm["BRTHDTC"]))
+        bad = ~found & dates.certainly_before_codes(*_distinct_str(ctx, "DM", other), birth_codes, births)
         found |= bad
         yield from ctx.at(meta, "DM", bad, "BRTHDTC", other_var=other, other=dm[other])
 
