@@ -26,11 +26,16 @@ def _text(df: pd.DataFrame, col: str) -> pd.Series:
     Converted on the distinct values and spread back (a million LB rows hold a few thousand)."""
     if col not in df.columns:
         return pd.Series("", index=df.index, dtype=object)
-    s = df[col]
-    codes, uniques = pd.factorize(s, use_na_sentinel=False)
-    distinct = pd.Series(uniques, dtype=object if s.dtype == object else s.dtype)
-    text = text_of(distinct).fillna("").astype(str).str.strip().to_numpy(dtype=object)
+    codes, text = _distinct_text(df[col])
     return pd.Series(text[codes], index=df.index, dtype=object)
+
+
+def _distinct_text(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(the rows' codes, each distinct value as _text makes it): the codes shared where to-sdtm found them
+    already (distinct.column_codes)."""
+    codes, uniques = column_codes(s)
+    distinct = pd.Series(uniques, dtype=object if s.dtype == object else s.dtype)
+    return codes, text_of(distinct).fillna("").astype(str).str.strip().to_numpy(dtype=object)
 
 
 def _filled(df: pd.DataFrame, col: str) -> pd.Series:

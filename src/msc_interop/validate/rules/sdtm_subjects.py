@@ -11,11 +11,11 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from msc_interop.dates import certainly_before
+from msc_interop.dates import certainly_before_codes
 from msc_interop.validate.model import Finding, Reach, RuleMeta, as_text
 from msc_interop.validate.registry import bulk, params, rule
 from msc_interop.validate.rules.sdtm_context import SdtmContext
-from msc_interop.validate.rules.sdtm_events import _filled, _text
+from msc_interop.validate.rules.sdtm_events import _distinct_text, _filled, _text
 
 
 def _dm(ctx: SdtmContext) -> pd.DataFrame | None:
@@ -43,16 +43,23 @@ def exposure_within_reference(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Find
     for ds, df in ctx.frames():
         if ctx.domain_of(ds) != "EX" or "USUBJID" not in df.columns:
             continue
-        subj = df["USUBJID"].astype(str)
-        rfx_st, rfx_en = subj.map(first).astype(object).fillna(""), subj.map(last).astype(object).fillna("")
-        checks = (("EXSTDTC", rfx_st, "RFXSTDTC", "before"), ("EXSTDTC", rfx_en, "RFXENDTC", "after"),
-                  ("EXENDTC", rfx_en, "RFXENDTC", "after"))
-        for var, ref, ref_var, side in checks:
-            if var not in df.columns:
+        # each row's reference dates are those of its subject: looked up per distinct subject, read through the
+        # subjects' codes, the EX dates through their own (no text or factorization per row)
+        subj_codes, subjects = ctx.distinct(ds, "USUBJID")
+        subj = subjects.astype(str)
+        refs = {"RFXSTDTC": subj.map(first).astype(object).fillna("").to_numpy(dtype=object),
+                "RFXENDTC": subj.map(last).astype(object).fillna("").to_numpy(dtype=object)}
+        checks = (("EXSTDTC", "RFXSTDTC", "before"), ("EXSTDTC", "RFXENDTC", "after"),
+                  ("EXENDTC", "RFXENDTC", "after"))
+        texts = {var: _distinct_text(df[var]) for var in ("EXSTDTC", "EXENDTC") if var in df.columns}
+        for var, ref_var, side in checks:
+            if var not in texts:
                 continue
-            values = _text(df, var)
-            bad = certainly_before(values, ref) if side == "before" else certainly_before(ref, values)
-            yield from ctx.at(meta, ds, bad, var, ref_var=ref_var, ref=ref, side=side)
+            codes, values = texts[var]
+            ref = refs[ref_var]
+            bad = (certainly_before_codes(codes, values, subj_codes, ref) if side == "before"
+                   else certainly_before_codes(subj_codes, ref, codes, values))
+            yield from ctx.at(meta, ds, bad, var, ref_var=ref_var, ref=ref[subj_codes], side=side)
 
 
 def _in_arm(dm: pd.DataFrame) -> pd.Series:
