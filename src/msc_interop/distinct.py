@@ -123,6 +123,11 @@ def take_rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
     them; DataFrame.take cost a third more on 25 columns of a million rows); within shared_columns() each column
     whose codes are known keeps them (its codes taken the same way): a sorted dataset is not factorized again by
     its writers."""
+    if len(positions) == len(frame) and is_identity(positions):  # (rows sorted already: lb.py sorts them early)
+        out = frame.copy(deep=False)  # the same arrays, so their codes stay known (columns are never changed in
+        out.index = pd.RangeIndex(len(frame))  # place within shared_columns)
+        out.attrs = copy.deepcopy(frame.attrs)
+        return out
     if frame.columns.has_duplicates or not isinstance(frame.columns, pd.Index) or frame.columns.nlevels > 1:
         out = frame.take(positions).reset_index(drop=True)  # (names a dict of columns cannot hold)
     else:
@@ -147,10 +152,12 @@ def take_rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
     return out
 
 
-def sorted_positions(frame: pd.DataFrame, by: list[str]) -> np.ndarray:
+def sorted_positions(frame: pd.DataFrame, by: list[str], ties: np.ndarray | None = None) -> np.ndarray:
     """The row positions that sort `frame` by the columns `by` as frame.sort_values(by, kind="stable") does
     (each column's values in pandas' sort order, NaN last, ties in row order), from the columns' codes: the
-    distinct values are sorted, not a million strings (within shared_columns() the codes are known already)."""
+    distinct values are sorted, not a million strings (within shared_columns() the codes are known already).
+    `ties` (distinct integers, one per row): the order of rows whose values are equal, instead of row order (the
+    rows' positions in the file, for rows a builder put in another order: lb.py)."""
     if not len(frame):
         return np.zeros(0, dtype=np.int64)
     keys, span = [], 1
@@ -160,11 +167,23 @@ def sorted_positions(frame: pd.DataFrame, by: list[str]) -> np.ndarray:
         keys.append((ranks, width))
         span *= width
     if span >= 2**62:  # too many combinations for one integer: a sort per key
-        return np.lexsort([k for k, _ in keys][::-1])
+        return np.lexsort(([] if ties is None else [ties]) + [k for k, _ in keys][::-1])
     combined = np.zeros(len(frame), dtype=np.int64)
     for key, width in keys:  # one integer per row, ordered as the keys are
         combined = combined * width + key
-    return np.argsort(combined, kind="stable")  # rows often come near their order: a merge sort's short work
+    step = np.diff(combined)
+    if ties is None:
+        if (step >= 0).all():  # in order already (one pass, no sort)
+            return np.arange(len(frame), dtype=np.int64)
+        return np.argsort(combined, kind="stable")  # rows often come near their order: a merge sort's short work
+    if ((step > 0) | ((step == 0) & (np.diff(ties) > 0))).all():
+        return np.arange(len(frame), dtype=np.int64)
+    return np.lexsort((ties, combined))
+
+
+def is_identity(positions: np.ndarray) -> bool:
+    """Whether `positions` are 0, 1, 2, ...: a take that changes nothing."""
+    return bool(len(positions) == 0 or (positions[0] == 0 and (np.diff(positions) == 1).all()))
 
 
 def value_ranks(values: pd.Series) -> np.ndarray:

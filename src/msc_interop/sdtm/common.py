@@ -240,10 +240,11 @@ def note_records(records: RawRecords, form: str, mask: np.ndarray, what: str, sh
                              for r, a, b in zip(rows.tolist(), first.tolist(), second.tolist(), strict=True)]
 
 
-def assign_seq(df: pd.DataFrame, seq_var: str, order: list[str]) -> pd.DataFrame:
-    """--SEQ: 1..n per USUBJID in the order of `order` (deterministic; stable sort)."""
+def assign_seq(df: pd.DataFrame, seq_var: str, order: list[str], ties: np.ndarray | None = None) -> pd.DataFrame:
+    """--SEQ: 1..n per USUBJID in the order of `order` (deterministic; stable sort). `ties`: the order of rows
+    equal in those (their positions in the file), where the rows are not in file order (lb.py sorts them early)."""
     by = list(dict.fromkeys(["USUBJID", *order]))
-    df = take_rows(df, sorted_positions(df, by))  # the keys sorted alone, the variables taken once in that order
+    df = take_rows(df, sorted_positions(df, by, ties))  # the keys sorted alone, the variables taken once in order
     codes, subjects = column_codes(df["USUBJID"])
     if pd.isna(np.asarray(subjects, dtype=object)).any():  # (rows without a subject get none, as pandas gives)
         df[seq_var] = df.groupby("USUBJID", sort=False).cumcount() + 1
@@ -304,18 +305,20 @@ def subject_keys(records: RawRecords, form: str, dm: pd.DataFrame,
 
 
 def last_before_first_dose(df: pd.DataFrame, first_dose: pd.Series, *, dtc: str, result: str,
-                           by: list[str]) -> pd.Series:
+                           by: list[str], ties: np.ndarray | None = None) -> pd.Series:
     """--LOBXFL (and VS's --BLFL): "Y" on the last record with a result on or before the first dose, per `by`
-    (subject and test), the last by --DTC then VISITNUM (then record order). Column-wise: each distinct --DTC and
-    first dose is parsed once (dates.on_or_before), the rows compare datetime64 values, and the ordering runs on
-    integer codes, not on a million strings."""
+    (subject and test), the last by --DTC then VISITNUM (then record order: `ties`, the records' positions in the
+    file, where the rows are in another order). Column-wise: each distinct --DTC and first dose is parsed once
+    (dates.on_or_before), the rows compare datetime64 values, and the ordering runs on integer codes, not on a
+    million strings."""
     before = dates.on_or_before(df[dtc], first_dose.reindex(df.index)).astype(bool)
     eligible = (df[result].ne("") & before).to_numpy(dtype=bool)
     flag = np.zeros(len(df), dtype=np.int8)  # an index into ["", "Y"]
     if eligible.any():
         at = np.flatnonzero(eligible)
         group = row_codes(df[by])[0][at]  # (the whole columns' codes are known: distinct.shared_columns)
-        order = np.lexsort((at, *(value_ranks(df[c])[at] for c in ("VISITNUM", dtc)), group))
+        order = np.lexsort((at if ties is None else ties[at], *(value_ranks(df[c])[at] for c in ("VISITNUM", dtc)),
+                            group))
         ends = np.r_[np.flatnonzero(np.diff(group[order])), len(order) - 1]
         flag[at[order[ends]]] = 1
     return coded(flag, ["", "Y"], df.index)

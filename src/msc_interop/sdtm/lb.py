@@ -14,7 +14,15 @@ import pandas as pd
 
 from msc_interop import dates, mappings
 from msc_interop.columns_frame import frame_of_columns
-from msc_interop.distinct import is_in, per_distinct, per_distinct_rows, row_codes, spread_answer
+from msc_interop.distinct import (
+    column_codes,
+    is_in,
+    per_distinct,
+    per_distinct_rows,
+    row_codes,
+    spread_answer,
+    take_rows,
+)
 from msc_interop.lab_precision import resolution_decimals
 from msc_interop.records.decimal_comma import decimal_comma_hints
 from msc_interop.records.reader import RawRecords
@@ -27,8 +35,10 @@ from msc_interop.sdtm.common import (
     note_records,
     rows_at,
     subject_keys,
+    visit_lookup,
 )
 from msc_interop.sdtm.reference_range import reference_indicator
+from msc_interop.study import StudyMeta
 
 FORM = "labs"
 _RESULT = r"^(?P<cmp><=|>=|<|>)?\s*(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))$"
@@ -37,6 +47,47 @@ _RESULT = r"^(?P<cmp><=|>=|<|>)?\s*(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))$"
 def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
     if FORM not in records.forms:
         return pd.DataFrame()
+    read = records.forms[FORM]
+    records.forms[FORM] = _in_seq_order(read, meta, dm)  # (the steps list their rejects in this order; the report
+    try:  # is written sorted, RejectReport.sorted, and so are the notes: settle_kept)
+        lb = _lb_rows(records, meta, dm)
+    finally:  # the form left in file order, as the rejects left it
+        left = records.forms[FORM]
+        records.forms[FORM] = read if len(left) == len(read) else read[read.index.isin(left.index)]
+    at = read.index  # each record's position in the file orders records equal in LBSEQ's and LBLOBXFL's keys
+    in_file = lb.index.to_numpy() if at.equals(pd.RangeIndex(len(at))) else at.get_indexer(lb.index)
+    lb["LBLOBXFL"] = last_before_exposure(lb, in_file)
+    return assign_seq(lb.drop(columns="_first_dose"), "LBSEQ", mappings.seq_order("LB"), ties=in_file)
+
+
+def _in_seq_order(df: pd.DataFrame, meta: StudyMeta, dm: pd.DataFrame) -> pd.DataFrame:
+    """The lab rows sorted (stable) by USUBJID, LBTESTCD and VISITNUM as _lb_rows finds them (per distinct value),
+    their index labels kept: the ~20 columns derived from them then come out in LBSEQ's order (a file lists a
+    subject's tests per visit), and assign_seq's take of ~27 columns of a million rows becomes no take. Only the
+    speed depends on these keys: assign_seq still sorts, its ties in file order."""
+    if not {"subject_id", "test", "visit"} <= set(df.columns) or len(df) < 2:
+        return df
+    usubjid = dm.drop_duplicates("SUBJID").set_index("SUBJID")["USUBJID"]
+    aliases, visits = mappings.lab_alias_map(), visit_lookup(meta)
+    combined = np.zeros(len(df), dtype=np.int64)
+    for col, key in (("subject_id", lambda u: u.map(usubjid)),
+                     ("test", lambda u: u.astype(str).str.upper().map(aliases)),
+                     ("visit", lambda u: u.astype(str).str.upper().map(visits))):
+        codes, uniques = column_codes(df[col])
+        ranks, _ = pd.factorize(key(pd.Series(np.asarray(uniques, dtype=object), dtype=object)), sort=True)
+        width = len(uniques) + 1
+        combined = combined * width + np.where(ranks < 0, width - 1, ranks)[codes]  # (unknown: last)
+    if (np.diff(combined) >= 0).all():
+        return df
+    order = np.argsort(combined, kind="stable")
+    out = take_rows(df, order)
+    out.index = df.index[order]
+    return out
+
+
+def _lb_rows(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
+    """The LB variables but LBLOBXFL and LBSEQ, and the first dose (_first_dose), a row per lab record the steps
+    keep (on the form's index)."""
     keys = subject_keys(records, FORM, dm, ("STUDYID", "USUBJID", "RFSTDTC", "RFXSTDTC"))
     testcd = map_terms(records, FORM, "test", mappings.lab_alias_map(), "a lab test of mappings/lab_tests.yaml",
                        required=True, hint=" (use the CDISC LBTESTCD, or map the site's own code to it in a lab map: "
@@ -103,9 +154,7 @@ def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
         "LBDY": dates.study_day(rows_at(lbdtc, idx), ref["RFSTDTC"]),
         "_first_dose": ref["RFXSTDTC"],
     }, idx)
-    lb["LBLOBXFL"] = last_before_exposure(lb)
-    lb = lb.drop(columns="_first_dose")
-    return assign_seq(lb, "LBSEQ", mappings.seq_order("LB"))
+    return lb
 
 
 _NOT_A_NUMBER = ("result is not a number (write e.g. 5.2, or <2.0 / >1000 for a value beyond the assay limit; use "
@@ -174,7 +223,7 @@ def _format(values: pd.Series) -> pd.Series:
     return per_distinct(fmt, values)
 
 
-def last_before_exposure(lb: pd.DataFrame) -> pd.Series:
+def last_before_exposure(lb: pd.DataFrame, ties: np.ndarray | None = None) -> pd.Series:
     """LBLOBXFL: the last result on or before the first dose, per subject and test (common.last_before_first_dose)."""
     return last_before_first_dose(lb, lb["_first_dose"], dtc="LBDTC", result="LBSTRESC",
-                                  by=["USUBJID", "LBTESTCD"])
+                                  by=["USUBJID", "LBTESTCD"], ties=ties)
