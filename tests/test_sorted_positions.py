@@ -58,3 +58,20 @@ def test_seq_numbers_within_each_subject_as_cumcount() -> None:
     assert numbered_within_runs(np.zeros(0, dtype=np.int32)).tolist() == []
     df.loc[[3, 7], "USUBJID"] = None
     assert assign_seq(df, "LBSEQ", ["LBTESTCD"])["LBSEQ"].isna().sum() == 2
+
+
+def test_value_ranks_of_text_as_pandas_sorts_it() -> None:
+    """value_ranks ranks text (all str) by Python's sort: the ranks pd.factorize(sort=True) of the distinct values
+    gives, NaN last."""
+    from msc_interop.distinct import value_ranks
+
+    rng = np.random.default_rng(5)
+    pool = np.array(["b", "B", "a", "", " a", "é", "e", "Ä", "2009-03", "2009-03-01", "z\x00", "z", "日"], dtype=object)
+    for values in (pool[rng.integers(0, len(pool), 300)], np.append(pool[rng.integers(0, 4, 50)], [None, np.nan])):
+        s = pd.Series(values, dtype=object)
+        codes, uniques = pd.factorize(s, use_na_sentinel=False)
+        ranks, _ = pd.factorize(uniques, sort=True, use_na_sentinel=True)
+        want = np.where(ranks < 0, len(uniques), ranks)[codes]
+        assert value_ranks(s).tolist() == want.tolist()
+        with shared_columns():
+            assert value_ranks(s).tolist() == want.tolist() and value_ranks(s).tolist() == want.tolist()

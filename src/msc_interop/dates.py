@@ -235,9 +235,17 @@ def date_and_instant(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 def _distinct_date_and_instant(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(the rows' codes, datetime64 of each distinct value's date part, of its instant): parsed once per distinct
     value, spread by the caller (numpy gathers, not a pandas frame per row)."""
+    codes, parts = _distinct_date_parts(values)
+    uniques = column_codes(values)[1]
+    return codes, parts, _instant_text(stripped_text(pd.Series(uniques, dtype=object))).to_numpy()
+
+
+def _distinct_date_parts(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(the rows' codes, datetime64 of each distinct value's date part), the parse found once per column within
+    shared_columns(): LB's LBDY (study_day) and LBLOBXFL (on_or_before) read the same ~70k distinct LBDTC."""
     codes, uniques = column_codes(values)
-    text = _text(pd.Series(uniques, dtype=object))
-    return codes, _date_text(text).to_numpy(), _instant_text(text).to_numpy()
+    return codes, column_answer(values, "date parts of the distinct values",
+                                lambda: each_date_part(pd.Series(uniques, dtype=object)).to_numpy())
 
 
 _PAIRS_FROM = 4096  # rows from which study_day works on each column's distinct dates
@@ -258,9 +266,8 @@ def study_day(dtc: pd.Series, reference: pd.Series) -> pd.Series:
 
 def _day_numbers(values: pd.Series) -> np.ndarray:
     """The date part of each row as datetime64[D] (NaT: partial, empty, not a date), parsed per distinct value."""
-    codes, uniques = column_codes(values)
-    parsed = each_date_part(pd.Series(uniques, dtype=object)).to_numpy(dtype="datetime64[D]")
-    return parsed[codes]
+    codes, parsed = _distinct_date_parts(values)
+    return parsed.astype("datetime64[D]")[codes]
 
 
 def _study_day(dtc: pd.Series, reference: pd.Series) -> pd.Series:

@@ -190,8 +190,21 @@ def value_ranks(values: pd.Series) -> np.ndarray:
     """Each row's rank in pandas' sort order of the column's values (equal values one rank, NaN after every value):
     from the column's codes, the distinct values sorted, not a million rows."""
     codes, uniques = column_codes(values)
+    return column_answer(values, "value ranks", lambda: _distinct_ranks(uniques))[codes]
+
+
+def _distinct_ranks(uniques: Any) -> np.ndarray:
+    """Each distinct value's rank in pandas' sort order, NaN last (value_ranks; found once per column within
+    shared_columns(): LB's ~70k distinct LBDTC are ranked for LBLOBXFL and again for LBSEQ). Text values (all
+    str, no NA) are ordered by Python's sort, which compares them as numpy's argsort of objects does in
+    pd.factorize(sort=True), in half the time."""
+    distinct = np.asarray(uniques, dtype=object) if not isinstance(uniques, np.ndarray) else uniques
+    if distinct.dtype == object and len(distinct) > 1 and pd.api.types.infer_dtype(distinct, skipna=False) == "string":
+        ranks = np.empty(len(distinct), dtype=np.int64)
+        ranks[sorted(range(len(distinct)), key=distinct.tolist().__getitem__)] = np.arange(len(distinct))
+        return ranks
     ranks, _ = pd.factorize(uniques, sort=True, use_na_sentinel=True)  # NaN: -1, placed last
-    return np.where(ranks < 0, len(uniques), ranks)[codes]
+    return np.where(ranks < 0, len(uniques), ranks)
 
 
 def is_in(values: pd.Series, choices: list[Any]) -> np.ndarray:

@@ -312,7 +312,7 @@ def last_before_first_dose(df: pd.DataFrame, first_dose: pd.Series, *, dtc: str,
     (dates.on_or_before), the rows compare datetime64 values, and the ordering runs on integer codes, not on a
     million strings."""
     before = dates.on_or_before(df[dtc], first_dose.reindex(df.index)).astype(bool)
-    eligible = (df[result].ne("") & before).to_numpy(dtype=bool)
+    eligible = ~is_in(df[result], [""]) & before.to_numpy(dtype=bool)  # (per distinct result)
     flag = np.zeros(len(df), dtype=np.int8)  # an index into ["", "Y"]
     if eligible.any():
         at = np.flatnonzero(eligible)
