@@ -41,7 +41,27 @@ def _normalize_distinct(values: pd.Series) -> pd.DataFrame:
     with a time: vital signs carry one per measurement, so hundreds of thousands of distinct values) is done
     with numpy; the rest by its parts (`_normalize_parts`).
     """
-    text = _text(values)
+    text = stripped_text(values)  # (the values are distinct: per_distinct would factorize them again)
+    fast, spaced = (_plain_collected(text.to_numpy(dtype=object)) if len(text) >= _SMALL
+                    else (np.zeros(len(text), dtype=bool),) * 2)
+    if fast.any():  # the common forms in numpy; the others below, as they were
+        dtc = np.full(len(text), "", dtype=object)
+        bad = np.zeros(len(text), dtype=bool)
+        t = text.to_numpy(dtype=object)[fast]
+        real = real_days(t.astype("U10"))
+        spaced = np.flatnonzero(spaced[fast])
+        t[spaced] = [v[:10] + "T" + v[11:] for v in t[spaced].tolist()]  # "2009-03-02 09:30": T for the space
+        dtc[fast] = np.where(real, t, "")
+        bad[fast] = ~real
+        if not fast.all():
+            rest = _normalize_text(text[~fast])
+            dtc[~fast], bad[~fast] = rest["dtc"].to_numpy(dtype=object), rest["bad"].to_numpy(dtype=bool)
+        return pd.DataFrame({"dtc": pd.Series(dtc, dtype=object), "bad": bad})
+    return _normalize_text(text)
+
+
+def _normalize_text(text: pd.Series) -> pd.DataFrame:
+    """_normalize_distinct of stripped text, by the pattern (complete dates) and by the regex's parts."""
     plain = text.str.match(iso8601.COLLECTED_COMPLETE).astype(bool).to_numpy()
     # years pandas' calendar check (_normalize_parts) holds; others (0000, 1500) keep its answer
     years = text.str.slice(0, 4).to_numpy(dtype="U4")
@@ -62,6 +82,38 @@ def _normalize_distinct(values: pd.Series) -> pd.DataFrame:
         dtc[~plain] = rest["dtc"].to_numpy(dtype=object)
         bad[~plain] = rest["bad"].to_numpy(dtype=bool)
     return pd.DataFrame({"dtc": pd.Series(dtc, dtype=object), "bad": bad})
+
+
+_COLLECTED_SHAPE = "dddd-dd-ddTdd:dd:dd"  # T or a space at 10
+_COLLECTED_LIMITS = {5: (1, 12), 8: (1, 31), 11: (0, 23), 14: (0, 59), 17: (0, 59)}  # two-digit parts by position
+
+
+def _plain_collected(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per stripped text value: ASCII and matching iso8601.COLLECTED_COMPLETE with a year 1700-2200 (the values
+    _normalize_distinct takes plainly), decided column-wise: the pattern and three pandas string steps took
+    ~50 ms on the ~40k distinct collection dates of half a million lab rows. Other values (a non-ASCII digit is
+    one of the pattern's digits) are False: left to the pattern. And whether a space joins date and time."""
+    if pd.api.types.infer_dtype(arr, skipna=False) != "string":
+        return (np.zeros(len(arr), dtype=bool),) * 2
+    lengths = np.fromiter(map(len, arr.tolist()), dtype=np.int64, count=len(arr))
+    head = arr.astype("U19").view(np.uint32).reshape(len(arr), 19).astype(np.int64)
+    ok = ((lengths == 10) | (lengths == 16) | (lengths == 19)) & (head < 128).all(axis=1)
+    for i, want in enumerate(_COLLECTED_SHAPE):
+        wanted = lengths > i
+        if want == "d":
+            good = (head[:, i] >= 48) & (head[:, i] <= 57)
+        elif i == 10:
+            good = (head[:, i] == ord("T")) | (head[:, i] == ord(" "))
+        else:
+            good = head[:, i] == ord(want)
+        ok &= ~wanted | good
+    digit = head - 48
+    for at, (low, high) in _COLLECTED_LIMITS.items():
+        two = digit[:, at] * 10 + digit[:, at + 1]
+        ok &= (lengths <= at) | ((two >= low) & (two <= high))
+    year = digit[:, 0] * 1000 + digit[:, 1] * 100 + digit[:, 2] * 10 + digit[:, 3]
+    ok &= (year >= 1700) & (year <= 2200)
+    return ok, ok & (head[:, 10] == ord(" "))
 
 
 def real_days(day: np.ndarray) -> np.ndarray:
