@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from msc_interop.distinct import column_codes, first_rows
+from msc_interop.distinct import column_codes, factorize_small_ints, first_rows
 
 
 class ColumnCache:
@@ -52,3 +52,21 @@ class ColumnCache:
         codes, uniques = self.distinct(ds, col)
         return codes, np.asarray(fn(uniques))
 
+
+
+def combined_codes(parts: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """distinct.row_codes of columns given as their codes (each part: codes in 0..n-1, n): one code per row for its
+    combination, numbered in order of appearance, and the first row of each; the codes combined as they are (row_codes
+    factorized each column of codes again: ~20 ms per million rows)."""
+    n_rows = len(parts[0][0]) if parts else 0
+    combined = np.zeros(n_rows, dtype=np.int64)
+    span = 1
+    for codes, n in parts:
+        width = max(n, 1)
+        if span > np.iinfo(np.int64).max // width:  # too many combinations for one int64: renumber so far
+            combined = factorize_small_ints(combined, span)[0]
+            span = int(combined.max()) + 1 if len(combined) else 1
+        combined = combined * width + codes
+        span *= width
+    codes, order = factorize_small_ints(combined, span)
+    return codes, first_rows(codes, len(order))

@@ -12,6 +12,7 @@ import pandas as pd
 
 from msc_interop import dates
 from msc_interop.distinct import row_codes
+from msc_interop.validate.columns import combined_codes
 from msc_interop.validate.model import Finding, Reach, RuleMeta
 from msc_interop.validate.registry import rule
 from msc_interop.validate.rules.sdtm_context import SdtmContext, text_of
@@ -83,15 +84,27 @@ def one_disposition_per_epoch(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Find
 
 
 def _sv_spans(ctx: SdtmContext) -> pd.DataFrame | None:
-    """Each subject visit of SV with its first and last date (one row per USUBJID and VISITNUM)."""
-    def make() -> pd.DataFrame | None:
+    """Each subject visit of SV with its first and last date (one row per USUBJID and VISITNUM); "subject": the
+    subject's number among SV's subjects (_sv_subjects), on which the other datasets' rows are matched (_sv_row)."""
+    return _sv_visits(ctx)[0]
+
+
+def _sv_subjects(ctx: SdtmContext) -> pd.Index:
+    """The texts of SV's subjects, in the order _sv_spans numbers them."""
+    return _sv_visits(ctx)[1]
+
+
+def _sv_visits(ctx: SdtmContext) -> tuple[pd.DataFrame | None, pd.Index]:
+    def make() -> tuple[pd.DataFrame | None, pd.Index]:
         sv = next((ds for ds, _df in ctx.frames() if ctx.domain_of(ds) == "SV"), None)
         if sv is None or "VISITNUM" not in ctx.study[sv].columns:
-            return None
+            return None, pd.Index([])
+        codes, text = ctx.distinct_text(sv, "USUBJID")
+        number, subjects = pd.factorize(text)  # (distinct values may strip to one text)
         return pd.DataFrame({
             "USUBJID": ctx.text(sv, "USUBJID"), "VISITNUM": pd.to_numeric(ctx.study[sv]["VISITNUM"], errors="coerce"),
-            "start": _dates(ctx, sv, "SVSTDTC"), "end": _dates(ctx, sv, "SVENDTC"),
-        }).drop_duplicates(["USUBJID", "VISITNUM"]).reset_index(drop=True)
+            "start": _dates(ctx, sv, "SVSTDTC"), "end": _dates(ctx, sv, "SVENDTC"), "subject": number[codes],
+        }).drop_duplicates(["subject", "VISITNUM"]).reset_index(drop=True), pd.Index(subjects)
     return ctx.cached("sv_spans", make)
 
 
@@ -108,13 +121,15 @@ def _sv_row(ctx: SdtmContext, ds: str, df: pd.DataFrame, spans: pd.DataFrame) ->
     """For each row of a dataset, the row of `spans` holding its USUBJID and VISITNUM (-1: SV has none), as a
     left merge on the two would match them (a null VISITNUM matches a null)."""
     def make() -> np.ndarray:
-        # the rows' distinct (USUBJID, VISITNUM) pairs from the columns' codes, matched to SV on those only
+        # the rows' distinct (USUBJID, VISITNUM) pairs from the columns' codes, matched to SV on those only: a
+        # subject by its number in SV (-1: none), a visit by its number
         subject_codes, subjects = ctx.distinct_text(ds, "USUBJID")
         visit_codes, visits = ctx.distinct(ds, "VISITNUM")
-        pair, first = row_codes(pd.DataFrame({"u": subject_codes, "v": visit_codes}, copy=False))
-        keys = pd.DataFrame({"USUBJID": subjects[subject_codes[first]],
+        pair, first = combined_codes([(subject_codes, len(subjects)), (visit_codes, len(visits))])
+        in_sv = _sv_subjects(ctx).get_indexer(subjects)
+        keys = pd.DataFrame({"subject": in_sv[subject_codes[first]],
                              "VISITNUM": pd.to_numeric(visits, errors="coerce").to_numpy()[visit_codes[first]]})
-        both = pd.concat([spans[["USUBJID", "VISITNUM"]], keys], ignore_index=True)
+        both = pd.concat([spans[["subject", "VISITNUM"]], keys], ignore_index=True)
         codes, _ = row_codes(both)
         lookup = np.full(int(codes.max()) + 1 if len(codes) else 0, -1, dtype=np.int64)
         lookup[codes[:len(spans)]] = np.arange(len(spans))

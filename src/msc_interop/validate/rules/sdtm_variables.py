@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import mappings
-from msc_interop.distinct import per_distinct, row_codes
+from msc_interop.distinct import per_distinct
 from msc_interop.errors import MappingDataError
+from msc_interop.validate.columns import combined_codes
 from msc_interop.validate.model import Finding, Reach, RuleMeta, as_text
 from msc_interop.validate.registry import get_rule, rule
 from msc_interop.validate.rules.sdtm_context import SUBJECT, SdtmContext, fact, text_of
@@ -274,7 +275,7 @@ def domain_matches(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
 @rule("MSC-SDTM-021", reach=Reach.SUBJECTS)
 def one_record_per_key(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
     """A dataset whose structure is one record per key (params: DM per subject, SV per subject and visit): rows
-    sharing a key. Each key column is coded once per distinct value and the codes combined (distinct.row_codes);
+    sharing a key. Each key column is coded once per distinct value and the codes combined (columns.combined_codes);
     a row with a null key part is not compared (MSC-SDTM-002 reports the null)."""
     for ds, keys in meta.params.get("keys", {}).items():
         if ds not in ctx.study or not set(keys) <= set(ctx.study[ds].columns):
@@ -282,7 +283,7 @@ def one_record_per_key(ctx: SdtmContext, meta: RuleMeta) -> Iterable[Finding]:
         df = ctx.study[ds]
         texts = {k: ctx.text(ds, k) for k in keys}
         present = np.logical_and.reduce([t.ne("").to_numpy() for t in texts.values()])
-        codes, _ = row_codes(pd.DataFrame({k: ctx.distinct(ds, k)[0] for k in keys}, copy=False))
+        codes, _ = combined_codes([(c, len(u)) for c, u in (ctx.distinct(ds, k) for k in keys)])
         counts = np.bincount(codes) if len(codes) else np.zeros(0, dtype=np.int64)
         dup = present & (counts[codes] > 1)
         count = pd.Series(counts[codes], index=df.index)
