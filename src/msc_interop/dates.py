@@ -571,9 +571,18 @@ def _keys_of(u: np.ndarray, cache: bool) -> tuple[np.ndarray, np.ndarray, np.nda
 
 def _truncated_forms_of(u: np.ndarray, cache: bool = True
                         ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, np.ndarray, np.ndarray]]]:
-    """_truncated_forms of distinct values, found once per array within distinct.shared_columns() (MSC-SDTM-006's
-    hints and the date order of MSC-SDTM-012 read the same columns' distinct values)."""
+    """_truncated_forms of distinct values, found once per array within distinct.shared_columns() (define.xml's
+    DataTypes, MSC-SDTM-006's hints and the date order of MSC-SDTM-012 read the same columns' distinct values)."""
     return column_answer(u, "truncated_forms", lambda: _truncated_forms(u)) if cache else _truncated_forms(u)
+
+
+def truncated_shape_lengths(u: np.ndarray) -> np.ndarray:
+    """Per text value (all str): n where it is exactly "dddd-dd-ddTdd:dd:dd"[:n] (ASCII digits at the d, n one of
+    4, 7, 10, 13, 16, 19), else 0; shared as _truncated_forms_of is."""
+    out = np.zeros(len(u), dtype=np.int64)
+    for n, rows, _part in _truncated_forms_of(u)[2]:
+        out[rows] = n
+    return out
 
 
 def _truncated_forms(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[tuple[int, np.ndarray, np.ndarray]]]:

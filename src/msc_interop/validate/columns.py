@@ -30,7 +30,10 @@ class ColumnCache:
         if key not in self._distinct:
             s = self.datasets[ds][col]
             codes, uniques = column_codes(s)
-            self._distinct[key] = (codes, pd.Series(uniques, dtype=object if s.dtype == object else s.dtype))
+            # (the distinct values' own array, not a copy: what is found about it, dates' analysis of a --DTC
+            # column's values say, is shared with define.xml's within distinct.shared_columns())
+            self._distinct[key] = (codes, pd.Series(uniques, dtype=object if s.dtype == object else s.dtype,
+                                                    copy=False))
         return self._distinct[key]
 
     def first_rows(self, ds: str, col: str) -> np.ndarray:
