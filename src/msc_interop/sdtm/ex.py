@@ -13,7 +13,7 @@ import pandas as pd
 
 from msc_interop import dates, mappings
 from msc_interop.columns_frame import frame_of_columns
-from msc_interop.distinct import is_in
+from msc_interop.distinct import is_in, per_distinct
 from msc_interop.records.reader import RawRecords
 from msc_interop.sdtm.common import (
     assign_seq,
@@ -69,7 +69,7 @@ def build_ex(records: RawRecords, meta: StudyMeta, dm: pd.DataFrame) -> tuple[pd
         df = records.reject_rows(FORM, ~ok_unit, "dose_unit",
                                  "dose unit is not a CDISC UNIT term or known spelling (e.g. 10^6/kg)",
                                  code="REJ-REC-010")
-    dose = pd.to_numeric(df["dose"], errors="coerce")
+    dose = per_distinct(lambda u: pd.to_numeric(u, errors="coerce"), df["dose"])
     start = normalize_dates(records, FORM, "start_datetime")
     end = normalize_dates(records, FORM, "end_datetime") if "end_datetime" in df.columns else None
     note_ending_before_start(records, FORM, start, end, ("start_datetime", "end_datetime"))
@@ -78,16 +78,18 @@ def build_ex(records: RawRecords, meta: StudyMeta, dm: pd.DataFrame) -> tuple[pd
 
     df = records.forms[FORM]
     idx = df.index
-    prod = product[idx].map(by_name)
+    prod = per_distinct(lambda u: pd.DataFrame({  # (a product's names once, not a dict looked up per row)
+        "extrt": u.map(by_name).map(lambda p: p["extrt"]),
+        "form": u.map(by_name).map(lambda p: p.get("dose_form", ""))}), rows_at(product, idx))
     keys = rows_at(keys, idx)
     ex = frame_of_columns({  # (each column as it is: the codes the steps found stay known to the writers)
         "STUDYID": keys["STUDYID"],
         "DOMAIN": "EX",
         "USUBJID": keys["USUBJID"],
-        "EXTRT": prod.map(lambda p: p["extrt"]),
+        "EXTRT": prod["extrt"],
         "EXDOSE": rows_at(dose, idx),
         "EXDOSU": rows_at(unit, idx),
-        "EXDOSFRM": prod.map(lambda p: p.get("dose_form", "")),
+        "EXDOSFRM": prod["form"],
         "EXDOSFRQ": "ONCE",
         "EXROUTE": rows_at(route, idx),
         "EXLOT": df["lot_number"] if "lot_number" in df.columns else "",
