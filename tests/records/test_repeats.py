@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from msc_interop.distinct import rows_all_distinct, shared_columns
-from msc_interop.records.reader import _repeats, _rising
+from msc_interop.distinct import column_codes, rows_all_distinct, shared_columns
+from msc_interop.records.reader import _all_text, _repeats, _rising
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -79,3 +79,13 @@ def test_is_in_is_pandas_isin() -> None:
     for choices in ([np.nan], [None], ["a"]):
         with shared_columns():
             assert is_in(nulls, choices).tolist() == nulls.isin(choices).tolist()
+
+
+@pytest.mark.parametrize("values", [[], ["a", "b", "a"], ["a", None], ["a", np.nan], ["a", 1], [1, 2], [b"x"]])
+def test_all_text_is_is_string_dtype_on_the_distinct_values(values: list) -> None:
+    """reader._all_text (on the distinct values where the codes are known) says what is_string_dtype says."""
+    column = pd.Series(values, dtype=object)
+    with shared_columns():
+        column_codes(column)
+        assert _all_text(column) == pd.api.types.is_string_dtype(column)
+    assert _all_text(column) == pd.api.types.is_string_dtype(column)

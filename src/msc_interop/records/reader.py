@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop import mappings
-from msc_interop.distinct import column_codes, per_distinct, row_codes, rows_all_distinct, stripped_text
+from msc_interop.distinct import column_codes, known_codes, per_distinct, row_codes, rows_all_distinct, stripped_text
 from msc_interop.errors import InputError
 from msc_interop.records.csv_text import PreparsedFile, read_csv_text, span_records, utf8_text
 from msc_interop.records.definition import check_definition, find_definition, read_definition
@@ -281,12 +281,20 @@ def as_form_frame(df: pd.DataFrame, name: str, rows: Any = None) -> pd.DataFrame
         raise InputError(f"{name}: column(s) {dup} appear more than once in the header row")
     for c in df.columns:
         s = df[c]
-        if not pd.api.types.is_string_dtype(s):
+        if not _all_text(s):
             s = s.astype(object).where(s.notna(), "").map(str)
         df[c] = _stripped(s)  # text's empty cells on the distinct values (no pass over the rows)
     # header is row 1; a CSV gives the line each record starts on (blank lines count, as a spreadsheet shows them)
     df.insert(0, ROW, pd.RangeIndex(2, len(df) + 2) if rows is None else rows)
     return df
+
+
+def _all_text(column: pd.Series) -> bool:
+    """pd.api.types.is_string_dtype(column): every value text (a null is not), asked of the distinct values where
+    the column's codes are known (Arrow's read, shared_columns): not a look at each of a million objects (~45 ms
+    for half of 1M lab rows)."""
+    known = known_codes(column) if isinstance(column.dtype, np.dtype) and column.dtype == object else None
+    return pd.api.types.is_string_dtype(column if known is None else pd.Series(known[1], dtype=object))
 
 
 def _stripped(column: pd.Series) -> pd.Series:
