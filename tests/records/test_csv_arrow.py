@@ -168,3 +168,22 @@ def test_two_boms_name_the_first_column_as_pandas_does() -> None:
     raw = b"\xef\xbb\xbf\xef\xbb\xbfsubject_id,visit\nS1,V1\n"
     table = read_csv_text(raw, lambda: raw.decode("utf-8-sig"), "labs.csv")
     assert table.frame.columns.tolist() == ["subject_id", "visit"] and table.frame.values.tolist() == [["S1", "V1"]]
+
+
+@pytest.mark.parametrize("first", [1, 17, 40, 60])
+def test_wanted_first_records_keep_the_first_values(monkeypatch, first):
+    """`wanted` keeping the first records only (a share of the subjects of a file sorted by them): their codes and
+    values as pd.factorize numbers the kept rows, the values only later rows hold gone."""
+    from msc_interop.records import csv_arrow
+
+    monkeypatch.setattr(csv_arrow, "_BLOCK", 48)
+    rows = [[f"S{i // 6}", ["WBC", "RBC", "HGB", "PLT"][i % 4 if i < 30 else 3 - i % 4], str(i % 5)] for i in range(60)]
+    raw = ("subject,test,value\n" + "".join(",".join(r) + "\n" for r in rows)).encode()
+    with shared_columns():
+        frame, kept = read_plain_csv(raw, ["subject", "test", "value"], len(rows),
+                                     lambda columns: np.arange(len(rows)) < first)
+        assert kept.tolist() == list(range(first)) and frame.values.tolist() == rows[:first]
+        for j, name in enumerate(frame.columns):
+            codes, uniques = known_codes(frame[name])
+            ref_codes, ref_uniques = pd.factorize(np.array([r[j] for r in rows[:first]], dtype=object))
+            assert np.array_equal(codes, ref_codes) and list(uniques) == list(ref_uniques)

@@ -87,6 +87,15 @@ def plain_frame(parsed: Parsed, wanted: RowsWanted | None = None) -> tuple[pd.Da
     shared_columns(); and the positions of the records kept (None: all)."""
     kept = None if wanted is None else np.flatnonzero(wanted(parsed))
     index = pd.RangeIndex(len(next(iter(parsed.values()))[0]) if kept is None else len(kept))
-    columns = {name: coded(codes if kept is None else codes[kept], uniques, index)
-               for name, (codes, uniques) in parsed.items()}
+    # the first records only (a share of the subjects in a file sorted by them): their codes number the first of
+    # the distinct values, so those are the choices (no renumbering of half a million codes per column)
+    first = kept is not None and len(kept) > 0 and kept[-1] == len(kept) - 1
+    columns = {}
+    for name, (codes, uniques) in parsed.items():
+        if first:
+            codes = codes[:len(kept)].copy()  # (a copy: the whole parse is freed once read)
+            uniques = uniques[:int(codes.max()) + 1]
+        elif kept is not None:
+            codes = codes[kept]
+        columns[name] = coded(codes, uniques, index)
     return frame_of_columns(columns, index), kept
