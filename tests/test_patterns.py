@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import warnings
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from conftest import REPO
 from msc_interop import iso8601
 from msc_interop.patterns import digit_blind, search_each
+from msc_interop.records.table_check import DistinctColumn
 
 
 def _schema_patterns() -> list[str]:
@@ -75,3 +77,16 @@ def test_values_not_all_text_are_searched_one_by_one():
         warnings.simplefilter("ignore", UserWarning)
         want = s.str.contains(r"^[0-9]{5}$", regex=True).astype(bool).tolist()
     assert search_each(r"^[0-9]{5}$", s).tolist() == want
+
+
+@pytest.mark.parametrize("values", [["abc", "", "\u00e9t\u00e9", "\U0001f600x", "a\nb"], ["x", None, "\u00e9"], [],
+                                    ["a", 1]])
+def test_distinct_lengths_are_pandas_lengths(values):
+    """table_check.DistinctColumn's lengths in characters and in UTF-8 bytes are pandas' str.len() and
+    str.encode("utf-8").str.len() (only the values not ASCII encoded)."""
+    column = DistinctColumn(pd.Series(values, dtype=object))
+    lengths = column.lengths()
+    np.testing.assert_array_equal(lengths, column.values.str.len().to_numpy())
+    if all(isinstance(v, str) for v in values):
+        np.testing.assert_array_equal(column.utf8_lengths(lengths),
+                                      column.values.str.encode("utf-8").str.len().to_numpy())

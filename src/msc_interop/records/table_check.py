@@ -87,13 +87,13 @@ def check_rows(df: pd.DataFrame, row_schema: dict[str, Any], schema_root: dict[s
         if "enum" in prop:
             found.append((~values.isin(prop["enum"]).to_numpy(dtype=bool),
                           f"'{col}' must be one of {', '.join(map(str, prop['enum']))}"))
-        lengths = values.str.len().to_numpy() if {"minLength", "maxLength"} & set(prop) else None
+        lengths = column.lengths() if {"minLength", "maxLength", "maxBytes"} & set(prop) else None
         if "minLength" in prop:
             found.append((lengths < prop["minLength"], f"'{col}' is shorter than {prop['minLength']} characters"))
         if "maxLength" in prop:
             found.append((lengths > prop["maxLength"], f"'{col}' is longer than {prop['maxLength']} characters"))
         if "maxBytes" in prop:  # rows already too long in characters are not listed twice
-            nbytes = values.str.encode("utf-8").str.len().to_numpy()
+            nbytes = column.utf8_lengths(lengths)
             longer = lengths > prop["maxLength"] if "maxLength" in prop else False
             found.append(((nbytes > prop["maxBytes"]) & ~longer,
                           f"'{col}' is longer than {prop['maxBytes']} bytes in UTF-8 (a character that is not ASCII "
@@ -113,6 +113,26 @@ class DistinctColumn:
         self.values = pd.Series(uniques, dtype=object)
         self.filled = self.values.ne("").to_numpy(dtype=bool)
         self.index = values.index
+
+    def lengths(self) -> np.ndarray:
+        """Each distinct value's length in characters: values.str.len(), one len() per value when all are text
+        (not pandas' call per value)."""
+        items = self.values.tolist()
+        if pd.api.types.infer_dtype(items, skipna=False) == "string":
+            return np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+        return self.values.str.len().to_numpy()
+
+    def utf8_lengths(self, lengths: np.ndarray) -> np.ndarray:
+        """Each distinct value's length in UTF-8 bytes (values.str.encode("utf-8").str.len()): its `lengths` in
+        characters where it is ASCII, only the others encoded."""
+        items = self.values.tolist()
+        if pd.api.types.infer_dtype(items, skipna=False) != "string":
+            return self.values.str.encode("utf-8").str.len().to_numpy()
+        wide = np.flatnonzero(~np.fromiter(map(str.isascii, items), dtype=bool, count=len(items)))
+        out = np.array(lengths, dtype=np.int64)
+        if len(wide):
+            out[wide] = self.values.iloc[wide].str.encode("utf-8").str.len().to_numpy()
+        return out
 
     def rows(self, flagged: np.ndarray) -> pd.Series | None:
         """The rows' mask of the flagged distinct values; None when none is flagged."""
