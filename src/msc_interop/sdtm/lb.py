@@ -41,7 +41,8 @@ from msc_interop.sdtm.reference_range import reference_indicator
 from msc_interop.study import StudyMeta
 
 FORM = "labs"
-_RESULT = r"^(?P<cmp><=|>=|<|>)?\s*(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))$"
+# ASCII digits only: \d matches other scripts' digits (Arabic-Indic, fullwidth), which pd.to_numeric refuses
+_RESULT = r"^(?P<cmp><=|>=|<|>)?\s*(?P<num>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))$"
 
 
 def build_lb(records: RawRecords, meta, dm: pd.DataFrame) -> pd.DataFrame:
