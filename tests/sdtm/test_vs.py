@@ -65,6 +65,9 @@ def test_baseline_flag_is_the_last_result_before_the_first_dose(records_copy):
     (("01", "Baseline", "2009-09-30", "", "TEMP", "36.8", "", ""), "unit", "unit is empty"),
     (("01", "Baseline", "2009-09-30", "", "BLOODPR", "120", "mmHg", ""), "test", "not a vital-sign test"),
     (("01", "Baseline", "2009-09-30", "", "SYSBP", "12O", "mmHg", ""), "result", "not a number"),
+    # digits of another script (Arabic-Indic, fullwidth): taken as text, VSSTRESN left empty, no reject
+    (("01", "Baseline", "2009-09-30", "", "SYSBP", "١٢٠", "mmHg", ""), "result", "not a number"),
+    (("01", "Baseline", "2009-09-30", "", "SYSBP", "１２０", "mmHg", ""), "result", "not a number"),
     (("01", "Baseline", "2009-09", "08:00", "SYSBP", "120", "mmHg", ""), "date", "needs a complete date"),
     (("01", "Baseline", "2009-09-30", "", "SYSBP", "120", "mmHg", "LYING"), "position", "POSITION"),
 ])

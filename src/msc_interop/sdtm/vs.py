@@ -29,7 +29,8 @@ from msc_interop.sdtm.common import (
 
 FORM = "vital_signs"
 baseline_flag_name = vital_signs.baseline_flag_name  # (the derived-without notes name it too: derived_without.py)
-_NUMBER = r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)\s*$"
+# ASCII digits only: \d takes other scripts' digits (Arabic-Indic, fullwidth), which no number conversion reads
+_NUMBER = r"^\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*$"
 _NOT_A_NUMBER = "result is not a number (write e.g. 120 or 36.8; use '.' as the decimal mark)"
 
 
