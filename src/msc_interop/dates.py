@@ -92,13 +92,12 @@ _COLLECTED_SHAPE = "dddd-dd-ddTdd:dd:dd"  # T or a space at 10
 _COLLECTED_LIMITS = {5: (1, 12), 8: (1, 31), 11: (0, 23), 14: (0, 59), 17: (0, 59)}  # two-digit parts by position
 
 
-def _plain_collected(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per stripped text value: ASCII and matching iso8601.COLLECTED_COMPLETE with a year 1700-2200 (the values
-    _normalize_distinct takes plainly), decided column-wise: the pattern and three pandas string steps took
-    ~50 ms on the ~40k distinct collection dates of half a million lab rows. Other values (a non-ASCII digit is
-    one of the pattern's digits) are False: left to the pattern. And whether a space joins date and time."""
-    if pd.api.types.infer_dtype(arr, skipna=False) != "string":
-        return (np.zeros(len(arr), dtype=bool),) * 2
+def collected_complete_shapes(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per text value (an object array of str): whether it is one of iso8601.COLLECTED_COMPLETE's ASCII forms,
+    dddd-dd-dd[Thh:mm[:ss]] (T or a space), month, day, hour, minute and second within bounds, proven column-wise
+    (the records' date check and _normalize_distinct both ask it of tens of thousands of distinct dates); and
+    whether a space joins date and time. One not proven may match still (a non-ASCII digit, a newline at the end):
+    the pattern decides those."""
     lengths = np.fromiter(map(len, arr.tolist()), dtype=np.int64, count=len(arr))
     head = arr.astype("U19").view(np.uint32).reshape(len(arr), 19).astype(np.int64)
     ok = ((lengths == 10) | (lengths == 16) | (lengths == 19)) & (head < 128).all(axis=1)
@@ -115,9 +114,20 @@ def _plain_collected(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     for at, (low, high) in _COLLECTED_LIMITS.items():
         two = digit[:, at] * 10 + digit[:, at + 1]
         ok &= (lengths <= at) | ((two >= low) & (two <= high))
-    year = digit[:, 0] * 1000 + digit[:, 1] * 100 + digit[:, 2] * 10 + digit[:, 3]
-    ok &= (year >= 1700) & (year <= 2200)
     return ok, ok & (head[:, 10] == ord(" "))
+
+
+def _plain_collected(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per stripped text value: collected_complete_shapes with a year 1700-2200 (the values _normalize_distinct
+    takes plainly): the pattern and three pandas string steps took ~50 ms on the ~40k distinct collection dates of
+    half a million lab rows. Other values are False: left to the pattern. And whether a space joins date and time."""
+    if pd.api.types.infer_dtype(arr, skipna=False) != "string":
+        return (np.zeros(len(arr), dtype=bool),) * 2
+    ok, spaced = collected_complete_shapes(arr)
+    years = arr.astype("U4").view(np.uint32).reshape(len(arr), 4).astype(np.int64) - 48
+    year = years[:, 0] * 1000 + years[:, 1] * 100 + years[:, 2] * 10 + years[:, 3]
+    ok &= (year >= 1700) & (year <= 2200)
+    return ok, spaced & ok
 
 
 def real_days(day: np.ndarray) -> np.ndarray:

@@ -69,9 +69,11 @@ def date_problems(df: pd.DataFrame, row_schema: Mapping[str, Any], bounds: tuple
 
 def _check_dates(values: pd.Series, earliest: str, latest: str) -> tuple[np.ndarray, np.ndarray]:
     """dates.check_distinct_collected's (bad, outside) of distinct values: the complete dates of a plain shape (most
-    of a file's: _complete_shapes) here in numpy, only the others through it (its pattern, then their parts)."""
+    of a file's: dates.collected_complete_shapes) here in numpy, only the others through it (its pattern, then
+    their parts)."""
     items = values.tolist()
-    plain = _complete_shapes(items) if pd.api.types.infer_dtype(items, skipna=False) == "string" else None
+    plain = (dates.collected_complete_shapes(np.asarray(items, dtype=object))[0]
+             if pd.api.types.infer_dtype(items, skipna=False) == "string" else None)
     if plain is None or not plain.any():
         found = dates.check_distinct_collected(values, earliest, latest)
         return found["bad"].to_numpy(dtype=bool), found["outside"].to_numpy(dtype=bool)
@@ -85,28 +87,6 @@ def _check_dates(values: pd.Series, earliest: str, latest: str) -> tuple[np.ndar
         bad[~plain] = rest["bad"].to_numpy(dtype=bool)
         out[~plain] = rest["outside"].to_numpy(dtype=bool)
     return bad, out
-
-
-_COMPLETE_SHAPE = "dddd-dd-ddTdd:dd:dd"  # iso8601.COLLECTED_COMPLETE's ASCII forms, cut after 10, 16 or 19
-_COMPLETE_BOUNDS = {5: (1, 12), 8: (1, 31), 11: (0, 23), 14: (0, 59), 17: (0, 59)}  # two digits at each place
-
-
-def _complete_shapes(items: list[str]) -> np.ndarray:
-    """Whether each text is one iso8601.COLLECTED_COMPLETE matches, proven column-wise by its shape: ASCII, 10, 16
-    or 19 characters dddd-dd-dd[Thh:mm[:ss]] (T or a space), month, day, hour, minute and second within bounds.
-    One not proven may match still (a non-ASCII digit, a newline at the end): the pattern decides those."""
-    lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
-    grid = np.asarray(items, dtype="U19").view(np.uint32).reshape(len(items), 19).astype(np.int64)
-    ok = (lengths == 10) | (lengths == 16) | (lengths == 19)
-    for at, want in enumerate(_COMPLETE_SHAPE):
-        char = grid[:, at]
-        fits = ((char >= 48) & (char <= 57) if want == "d" else (char == 84) | (char == 32) if want == "T"
-                else char == ord(want))
-        ok &= fits | (lengths <= at)
-    for at, (low, high) in _COMPLETE_BOUNDS.items():
-        two = (grid[:, at] - 48) * 10 + grid[:, at + 1] - 48
-        ok &= ((two >= low) & (two <= high)) | (lengths <= at)
-    return ok
 
 
 def _date_reason(col: str, value: str) -> str:
