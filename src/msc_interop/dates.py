@@ -92,15 +92,16 @@ _COLLECTED_SHAPE = "dddd-dd-ddTdd:dd:dd"  # T or a space at 10
 _COLLECTED_LIMITS = {5: (1, 12), 8: (1, 31), 11: (0, 23), 14: (0, 59), 17: (0, 59)}  # two-digit parts by position
 
 
-def collected_complete_shapes(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per text value (an object array of str): whether it is one of iso8601.COLLECTED_COMPLETE's ASCII forms,
+def collected_complete_shapes(arr: np.ndarray | list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per text value (an object array or a list of str): whether it is one of iso8601.COLLECTED_COMPLETE's ASCII forms,
     dddd-dd-dd[Thh:mm[:ss]] (T or a space), month, day, hour, minute and second within bounds, proven column-wise
     (the records' date check and _normalize_distinct both ask it of tens of thousands of distinct dates); and
     whether a space joins date and time. One not proven may match still (a non-ASCII digit, a newline at the end):
     the pattern decides those."""
-    lengths = np.fromiter(map(len, arr.tolist()), dtype=np.int64, count=len(arr))
-    head = arr.astype("U19").view(np.uint32).reshape(len(arr), 19).astype(np.int64)
-    ok = ((lengths == 10) | (lengths == 16) | (lengths == 19)) & (head < 128).all(axis=1)
+    items = arr.tolist() if isinstance(arr, np.ndarray) else arr
+    lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+    head = np.asarray(items, dtype="U19").view(np.uint32).reshape(len(items), 19).astype(np.int64)
+    ok = (lengths == 10) | (lengths == 16) | (lengths == 19)  # (ASCII follows: each place holds its character)
     for i, want in enumerate(_COLLECTED_SHAPE):
         wanted = lengths > i
         if want == "d":
@@ -110,9 +111,8 @@ def collected_complete_shapes(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         else:
             good = head[:, i] == ord(want)
         ok &= ~wanted | good
-    digit = head - 48
     for at, (low, high) in _COLLECTED_LIMITS.items():
-        two = digit[:, at] * 10 + digit[:, at + 1]
+        two = (head[:, at] - 48) * 10 + head[:, at + 1] - 48
         ok &= (lengths <= at) | ((two >= low) & (two <= high))
     return ok, ok & (head[:, 10] == ord(" "))
 

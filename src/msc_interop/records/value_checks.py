@@ -72,8 +72,8 @@ def _check_dates(values: pd.Series, earliest: str, latest: str) -> tuple[np.ndar
     of a file's: dates.collected_complete_shapes) here in numpy, only the others through it (its pattern, then
     their parts)."""
     items = values.tolist()
-    plain = (dates.collected_complete_shapes(np.asarray(items, dtype=object))[0]
-             if pd.api.types.infer_dtype(items, skipna=False) == "string" else None)
+    plain = (dates.collected_complete_shapes(items)[0] if pd.api.types.infer_dtype(items, skipna=False) == "string"
+             else None)
     if plain is None or not plain.any():
         found = dates.check_distinct_collected(values, earliest, latest)
         return found["bad"].to_numpy(dtype=bool), found["outside"].to_numpy(dtype=bool)
