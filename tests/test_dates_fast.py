@@ -138,3 +138,14 @@ def test_instants_none_parsed_keep_pandas_unit() -> None:
     values = ["2020-03-15", "2020-03", ""] * 100
     got = dates._instant_text(pd.Series(values, dtype=object))
     assert got.isna().all() and got.dtype == _instants_by_definition(values).dtype
+
+
+@pytest.mark.parametrize("size", [3, 300])
+def test_dtc_hints_takes_a_missing_value_as_no_date(size: int) -> None:
+    """A NaN / None / pd.NA among the values is no date and no problem ("" as the readers give), on both paths:
+    the column-wise one (>= 256 values) raised TypeError on a float NaN; the loop hinted the text "nan"."""
+    values = [f"2020-01-{i % 28 + 1:02d}T10:{i % 60:02d}" for i in range(size)] + ["2020-13-01"]
+    got = dates.dtc_hints(pd.Series([*values, float("nan"), None, pd.NA], dtype=object)).tolist()
+    assert got[-3:] == ["", "", ""]
+    assert got[:-3] == dates.dtc_hints(pd.Series(values, dtype=object)).tolist()
+    assert got[-4] != "" and got[-5] == ""  # 2020-13-01 has a problem; a plain datetime none

@@ -462,7 +462,11 @@ def dtc_problem(value: str) -> str:
 
 
 def dtc_hints(u: pd.Series) -> np.ndarray:
-    """dtc_problem of each of `u` (distinct values): the common valid forms are checked column-wise first."""
+    """dtc_problem of each of `u` (distinct values): the common valid forms are checked column-wise first.
+
+    A missing value (None, NaN, pd.NA) is no date and has no problem, as "" (str(nan) would read as the text "nan")."""
+    if u.hasnans:
+        u = u.astype(object).where(u.notna(), "")
     if len(u) < _SMALL:
         return np.array([dtc_problem(str(v)) for v in u], dtype=object)
     text = u if pd.api.types.infer_dtype(u, skipna=False) == "string" else u.astype(str)  # (text: as it is)

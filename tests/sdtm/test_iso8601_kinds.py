@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 
 from msc_interop.sdtm import define_model
-from msc_interop.sdtm.define_model import iso8601_datatype, iso8601_kind, iso8601_kinds
+from msc_interop.sdtm.define_model import iso8601_datatype, iso8601_kind, iso8601_kinds, text_shape
 
 _PIECES = ["2009", "2009-03", "2009-03-21", "T08", ":38", ":05", ".25", "Z", "+08:00", "-", "--", "/", "P", "1Y",
            "2M", "T3H", "4W", "٣", "x", " ", "0", "9"]
@@ -64,3 +64,16 @@ def test_few_shapes_found_by_comparison_give_each_value_its_kind(forms: int) -> 
     else:
         assert len(first) == forms and [values[i] for i in first] == values[:forms]
         assert pd.factorize(rows)[0].tolist() == codes.tolist()
+
+
+@pytest.mark.parametrize("values, kind", [
+    (["12", "-3", "+40"], "integer"),
+    (["1.5", ".25", "3"], "float"),
+    (["١٢", "12"], "text"),  # Arabic-Indic digits: no xs:integer
+    (["１２"], "text"),  # fullwidth
+    (["1.५"], "text"),  # a Devanagari decimal
+])
+def test_text_shape_types_numbers_by_ascii_digits_only(values: list[str], kind: str) -> None:
+    """define.xml integer / float are xs:integer / xs:decimal lexical forms (ASCII digits): a value in other digits
+    keeps the variable text, as a reader of the define would fail to parse it as the number it claims."""
+    assert text_shape(values).datatype == kind

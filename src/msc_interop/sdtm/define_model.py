@@ -239,10 +239,13 @@ def numeric_shape(s: pd.Series, datatype: str) -> Shape:
 
 
 def text_shape(values: list[str]) -> Shape:
-    """Shape of text that may hold numbers (LBORRES, QVAL): integer/float when every value is one, else text."""
-    if values and all(re.fullmatch(r"[+-]?\d+", v) for v in values):
+    """Shape of text that may hold numbers (LBORRES, QVAL): integer/float when every value is one, else text.
+
+    ASCII digits only: define.xml's integer and float are XML Schema's xs:integer / xs:decimal lexical forms (ODM
+    1.3.2 DataType), which take [0-9]; "\\d" would also take Arabic-Indic or fullwidth digits."""
+    if values and all(re.fullmatch(r"[+-]?[0-9]+", v) for v in values):
         return Shape("integer", max(len(v) for v in values), None, True)
-    if values and all(re.fullmatch(r"[+-]?(?:\d+\.?\d*|\.\d+)", v) for v in values):
+    if values and all(re.fullmatch(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)", v) for v in values):
         decimals = max(len(v.split(".")[1]) if "." in v else 0 for v in values)
         whole = max(len(v.split(".")[0].lstrip("+")) or 1 for v in values)
         return Shape("float", whole + decimals, decimals, True)
