@@ -5,8 +5,14 @@ Each ItemGroupData is keyed by its OID path (subject, study event + repeat key, 
 Snapshot file (the current state, not its history) none is inherited, only an element's own counts. A later
 occurrence of a key read before is a change of that item group only when its TransactionType says so: Update or
 Upsert updates it item by item (the newest value wins: ODM files are in time order), and `Remove` at any level
-deletes what it names. Context (data resent for context only) changes and creates nothing, except that an ItemData
-stating a TransactionType of its own is applied to the existing record. Any other repeat (no TransactionType, or
+deletes what it names, except records already rejected as they were read (a repeated Insert, a repeated ItemData):
+they stay listed, so a later Remove never hides a reject. In a Transactional file an Update (the ItemGroupData's own or
+inherited) of a key no earlier transaction inserted (never sent, or removed) creates nothing: ODM 1.3.2 section 2.9
+(Transactions) says "Update means that the data entity already exists ... It is an error if the data entity does not
+exist", and an Update carries only the items that changed, so a record made of it would be partial; it is rejected
+(REJ-ODM-007), as is every later Update of that key until an Insert or Upsert creates it. Context (data resent for
+context only) changes and creates nothing, except that an ItemData stating a TransactionType of its own is applied
+to the existing record. Any other repeat (no TransactionType, or
 Insert of a group that exists), and any two ItemGroupData of one key in the same FormData whatever their types (not
 a sequence of transactions), are records of their own, all rejected, naming the others' lines, none merged nor
 guessed. Only item groups the mapping uses are kept; everything else is counted, so the report can say what was
@@ -41,17 +47,17 @@ class GroupRecord:
     items: dict[str, str]
     line: int
     units: dict[str, str] | None = None
-    problems: list[tuple[str, str, str]] | None = None  # (ItemOID, value, reason)
+    problems: list[tuple[str, str, str, str]] | None = None  # (ItemOID, value, reason, reject code)
     twins: list[GroupRecord] | None = None  # later ItemGroupData of the same key not merged: each rejected
 
     def occurrences(self) -> tuple[GroupRecord, ...]:
         """This record and its twins: one form row each."""
         return (self, *self.twins) if self.twins else (self,)
 
-    def problem(self, oid: str, value: str, reason: str) -> None:
+    def problem(self, oid: str, value: str, reason: str, code: str = "REJ-ODM-005") -> None:
         if self.problems is None:
             self.problems = []
-        self.problems.append((oid, value, reason))
+        self.problems.append((oid, value, reason, code))
 
 
 @dataclass
@@ -64,6 +70,8 @@ class Tally:
     unknown_oids: Counter = field(default_factory=Counter)  # (kind, OID) -> count
     first_line: dict[object, int] = field(default_factory=dict)
     removed: Counter = field(default_factory=Counter)  # level -> count of Remove transactions applied
+    removed_rejected: int = 0  # records rejected as read whose key a later Remove hit: still listed, rejected
+    update_missing: int = 0  # ItemGroupData whose Update found no record (Transactional file): rejected
     updated: int = 0  # ItemGroupData merged into the record of their key (Update, or Upsert of one that exists)
     context: int = 0  # ItemGroupData with TransactionType Context: not applied
     context_differs: int = 0  # of those, the ones whose values differ from the record's
@@ -125,7 +133,7 @@ class ClinicalCollector:
         """Merge one SubjectData (a snapshot or a transaction) into what is collected so far."""
         key = subj.get("SubjectKey", "")
         if subj.get("TransactionType") == "Remove":
-            self.subjects.pop(key, None)
+            self._keep_rejected(key, self.subjects.pop(key, {}), subj.sourceline or 0, "SubjectData")
             self.sites.pop(key, None)
             self.site_lines.pop(key, None)
             self.tally.removed["SubjectData"] += 1
@@ -184,7 +192,7 @@ class ClinicalCollector:
         if se_oid not in self.meta.study_events:
             self.tally.note(self.tally.unknown_oids, ("StudyEventOID", se_oid), se.sourceline or 0)
         if se.get("TransactionType") == "Remove":
-            self._remove(groups, (se_oid, se_rk), "StudyEventData")
+            self._remove(subject, groups, (se_oid, se_rk), "StudyEventData", se.sourceline or 0)
             return
         for fd in se:
             if fd.tag != _FD:
@@ -194,7 +202,7 @@ class ClinicalCollector:
             if fd_oid not in self.meta.forms:
                 self.tally.note(self.tally.unknown_oids, ("FormOID", fd_oid), fd.sourceline or 0)
             if fd.get("TransactionType") == "Remove":
-                self._remove(groups, (se_oid, se_rk, fd_oid, fd_rk), "FormData")
+                self._remove(subject, groups, (se_oid, se_rk, fd_oid, fd_rk), "FormData", fd.sourceline or 0)
                 continue
             fd_transaction = None if self.snapshot else fd.get("TransactionType") or se_transaction
             repeats = _repeats(fd) if len(fd) > 1 else None
@@ -204,10 +212,26 @@ class ClinicalCollector:
                     continue
                 self._add_group(subject, groups, (se_oid, se_rk, fd_oid, fd_rk), ig, fd_transaction, repeats)
 
-    def _remove(self, groups: dict[GroupKey, GroupRecord], prefix: tuple[str, ...], level: str) -> None:
-        for k in [k for k in groups if k[: len(prefix)] == prefix]:
-            del groups[k]
+    def _remove(self, subject: str, groups: dict[GroupKey, GroupRecord], prefix: tuple[str, ...], level: str,
+                line: int) -> None:
+        gone = {k: groups.pop(k) for k in [k for k in groups if k[: len(prefix)] == prefix]}
+        self._keep_rejected(subject, gone, line, level)
         self.tally.removed[level] += 1
+
+    def _keep_rejected(self, subject: str, gone: dict[GroupKey, GroupRecord], line: int, level: str) -> None:
+        """Records a Remove deletes that were rejected as they were read (a repeated Insert and the record it
+        repeats, a repeated ItemData) stay in the reject report, each saying its key was removed: a Remove deletes
+        the data its key holds, it does not undo the rejection of a transaction that was never applied."""
+        for key, first in gone.items():
+            for rec in first.occurrences():
+                if not rec.problems:
+                    continue
+                oid, value, reason, code = rec.problems[0]
+                rec.problems[0] = (oid, value, f"{reason}; a later TransactionType Remove of its {level} (line "
+                                               f"{line}) removed this key, which does not undo the rejection: it "
+                                               "stays listed here, not converted", code)
+                self.detached.setdefault(subject, []).append((key, rec))
+                self.tally.removed_rejected += 1
 
     def _add_group(self, subject: str, groups: dict[GroupKey, GroupRecord], outer: tuple[str, str, str, str],
                    ig: etree._Element, inherited: str | None = None,
@@ -226,7 +250,7 @@ class ClinicalCollector:
         siblings = repeats.get((ig_oid, ig_rk)) if repeats else None
         if own == "Remove" and siblings is None:
             self.tally.item_data += sum(1 for c in ig if c.tag.startswith(_ITEM))
-            self._remove(groups, key, "ItemGroupData")
+            self._remove(subject, groups, key, "ItemGroupData", line)
             return
         mapped = self.mapped_items(ig_oid, outer[2])
         unmapped_key = ig_oid if not self.mapping.groups_for(ig_oid) else f"{ig_oid} in FormData {outer[2]}"
@@ -255,6 +279,8 @@ class ClinicalCollector:
             if record is None:
                 missing = True
                 record = GroupRecord({}, line)
+        elif record is None and transaction == "Update" and not self.snapshot:
+            record = self._update_missing(subject, key, ig, own)
         elif record is None:
             record = groups[tuple(map(intern, key))] = GroupRecord({}, line)
         elif transaction in ("Update", "Upsert"):
@@ -356,6 +382,31 @@ class ClinicalCollector:
                                        "creates nothing, so its values are rejected, not made a record")
             self.detached.setdefault(subject, []).append((key, record))
 
+    def _update_missing(self, subject: str, key: GroupKey, ig: etree._Element, own: str | None) -> GroupRecord:
+        """A record of its own, rejected, for an ItemGroupData of a Transactional file whose TransactionType (own or
+        inherited) is Update and whose key holds no record: ODM 1.3.2 section 2.9 (Transactions): "Update means
+        that the data entity already exists and must be modified to have the new properties provided. Properties
+        not mentioned are not modified. It is an error if the data entity does not exist." Nothing is created (an
+        Update holds only what changed); the key stays free for a later Insert or Upsert."""
+        if own:
+            said = "its own TransactionType Update"
+        else:
+            said = "TransactionType Update inherited from its " + next(
+                e.tag.split("}")[-1] for e in ig.iterancestors() if e.get("TransactionType"))
+        fd_rk, ig_rk = f" FormRepeatKey {key[3]}" if key[3] else "", f" ItemGroupRepeatKey {key[5]}" if key[5] else ""
+        se_rk = f" StudyEventRepeatKey {key[1]}" if key[1] else ""
+        record = GroupRecord({}, ig.sourceline or 0)
+        record.problem(key[4], "", (
+            f"Update of data no earlier transaction inserted: ItemGroupData {key[4]}{ig_rk} of FormData {key[2]}"
+            f"{fd_rk}, StudyEventData {key[0]}{se_rk}, subject {subject} has {said}, but no Insert or Upsert earlier "
+            "in this file created an ItemGroupData of these OIDs and repeat keys (never sent, or removed). ODM 1.3.2 "
+            "(section 2.9, Transactions) makes an Update of data that does not exist an error, and an Update holds "
+            "only the items that changed, so no record is made of it: send it as Insert or Upsert, or give the "
+            "export with the transaction that inserted it"), "REJ-ODM-007")
+        self.detached.setdefault(subject, []).append((key, record))
+        self.tally.update_missing += 1
+        return record
+
     def _hint(self, ig_oid: str) -> str:
         group = self.meta.item_groups.get(ig_oid)
         return (f"ItemGroupDef {self.meta.describe(ig_oid)} is not Repeating: one per FormData"
@@ -405,7 +456,8 @@ class ClinicalCollector:
                                  f"{record.line} ({hint}); {why}: each is rejected, none merged nor guessed")
         if not record.twins:
             record.problems = [(ig_oid, "", f"the ItemGroupData at line {line} has the same OIDs and repeat keys "
-                                            f"as this one ({hint}); {why}: each is rejected, none merged nor guessed"),
+                                            f"as this one ({hint}); {why}: each is rejected, none merged nor guessed",
+                                "REJ-ODM-005"),
                                *(record.problems or ())]
             record.twins = []
         record.twins.append(twin)

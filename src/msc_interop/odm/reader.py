@@ -27,7 +27,7 @@ from msc_interop.records.reader import ROW, RawRecords, as_form_frame, check_for
 from msc_interop.records.table_check import CellProblem
 from msc_interop.rejects import RejectReport
 
-_PROBLEM = "_odm_problem"  # (field, value, reason) of a record that cannot be converted, or None
+_PROBLEM = "_odm_problem"  # (field, value, reason, reject code) of a record that cannot be converted, or None
 
 
 _DEF_NS = "http://www.cdisc.org/ns/def/"
@@ -299,16 +299,16 @@ def _tables(path: Path, meta: Metadata, mapping: OdmMapping, collector: Clinical
             row: dict[str, Any] = {}
             problem = None
             if rec.problems:
-                oid, value, reason = rec.problems[0]
-                problem = (_field_of(g, oid), value, reason)
+                oid, value, reason, code = rec.problems[0]
+                problem = (_field_of(g, oid), value, reason, code)
             for name, src in g.fields.items():
                 row[name], why = _resolve(src, rec, subject, site, key, meta, mapping)
                 if why and problem is None:
-                    problem = (name, row[name], why)
+                    problem = (name, row[name], why, "REJ-ODM-005")
             if problem is None and rec.units:
                 unread = _unread_units(g, rec, meta)
                 if unread is not None:
-                    problem = (_field_of(g, unread[0]), unread[1], unread[2])
+                    problem = (_field_of(g, unread[0]), unread[1], unread[2], "REJ-ODM-005")
             row[_PROBLEM] = problem
             rows[g.form].append(row)
             lines[g.form].append(rec.line)
@@ -350,21 +350,21 @@ def _field_of(g: GroupMapping, oid: str) -> str:
 
 
 def _problem_cells(flagged: pd.Series) -> list[CellProblem]:
-    """Group the per-record ODM problems by field into CellProblems (mask + per-row reason)."""
+    """Group the per-record ODM problems by field and reject code into CellProblems (mask + per-row reason)."""
     out = []
     has = flagged.notna()
     if not has.any():
         return out
     sub = flagged[has]
-    by_field: dict[str, list[int]] = {}
-    for idx, (name, _value, _reason) in sub.items():
-        by_field.setdefault(name, []).append(idx)
-    for name, idx in by_field.items():
+    by_field: dict[tuple[str, str], list[int]] = {}
+    for idx, (name, _value, _reason, code) in sub.items():
+        by_field.setdefault((name, code), []).append(idx)
+    for (name, code), idx in by_field.items():
         mask = pd.Series(False, index=flagged.index)
         mask[idx] = True
         reason = pd.Series("", index=flagged.index, dtype=object)
         reason[idx] = [sub[i][2] for i in idx]
-        out.append(CellProblem(name, mask, reason, "REJ-ODM-005"))
+        out.append(CellProblem(name, mask, reason, code))
     return out
 
 
@@ -456,7 +456,13 @@ def _notes(path: Path, meta: Metadata, collector: ClinicalCollector) -> list[str
         notes.append(f"  TransactionType=Update/Upsert applied: {t.updated} ItemGroupData merged item by item into the "
                      "record of their OIDs and repeat keys (the newest value wins)")
     if t.removed:
-        notes.append("  TransactionType=Remove applied: " + ", ".join(f"{n} {k}" for k, n in sorted(t.removed.items())))
+        kept = (f"; {t.removed_rejected} record(s) under them rejected as read stay listed as rejects (a Remove does "
+                "not undo a rejection)" if t.removed_rejected else "")
+        notes.append("  TransactionType=Remove applied: " + ", ".join(f"{n} {k}" for k, n in sorted(t.removed.items()))
+                     + kept)
+    if t.update_missing:
+        notes.append(f"  TransactionType=Update of no record: {t.update_missing} ItemGroupData rejected, none created "
+                     "(REJ-ODM-007: ODM 1.3.2 makes an Update of data that does not exist an error)")
     if t.context:
         differs = (f", {t.context_differs} of them with values other than the record's (first at line "
                    f"{t.context_differs_line})" if t.context_differs else "")
