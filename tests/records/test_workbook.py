@@ -176,6 +176,44 @@ def test_time_only_format(tmp_path):
     assert "holds 2009-09-30T08:58, reads 08:58" in vs_notes[0]
 
 
+@pytest.mark.parametrize(("value", "fmt", "text"), [
+    (datetime.timedelta(hours=8, minutes=58), "[h]:mm", "08:58"),
+    (pd.Timedelta(hours=8, minutes=58), "[h]:mm", "08:58"),  # (pandas' own; its str() is 0 days 08:58:00)
+    (datetime.timedelta(hours=9, minutes=5, seconds=30), "[h]:mm:ss", "09:05:30"),
+    (datetime.timedelta(minutes=5, seconds=7), "[mm]:ss", "00:05:07"),
+    (datetime.timedelta(0), "[h]:mm", "00:00"),
+    (datetime.timedelta(hours=26, minutes=30), "[h]:mm", "26:30"),  # no time of day: the hours shown
+    (datetime.timedelta(days=-1, hours=21, minutes=30), "[h]:mm", "-2:30"),
+])
+def test_elapsed_time_reads_as_the_time_shown(value, fmt, text):
+    assert cell_text(value, fmt) == text
+    assert cell_text(value, fmt, time_field=True) == text
+
+
+def test_elapsed_time_cells_in_a_time_field(tmp_path):
+    """vital_signs' `time` typed in cells formatted as elapsed times: 8:58 in [h]:mm and 8:58:30 in [h]:mm:ss read
+    as the time of day shown (they read '0 days 08:58:00' and were rejected as no hh:mm); 26:30 in [h]:mm is no
+    time of day: its row is rejected naming the cell (D4), its value and format."""
+    def edit(wb):
+        vs = wb["vital_signs"]
+        _cell(vs, 2, "time", datetime.timedelta(hours=8, minutes=58), "[h]:mm")
+        _cell(vs, 3, "time", datetime.timedelta(hours=8, minutes=58, seconds=30), "[h]:mm:ss")
+        _cell(vs, 4, "time", datetime.timedelta(hours=26, minutes=30), "[h]:mm")
+
+    records = read_records(_book(tmp_path, edit, forms=("subjects", "exposures", "labs", "vital_signs")))
+    vs = records.forms["vital_signs"]
+    assert vs[["_row", "time"]].values.tolist() == [[2, "08:58"], [3, "08:58:30"]]
+    assert records.read_counts["vital_signs"] == 3
+    (reject,) = [r for r in records.rejects.sorted() if r.form == "vital_signs"]
+    assert (reject.file, reject.row, reject.field, reject.value, reject.code) == (
+        "records.xlsx[vital_signs]", 4, "time", "26:30", "REJ-REC-002")
+    assert "cell D4 holds the elapsed time 26:30 (format '[h]:mm'), 24 hours or more: no time of day" in (
+        reject.reason)
+    study, _ = build_study(records)
+    assert study["VS"].set_index("VSTESTCD")["VSDTC"].to_dict() == {"SYSBP": "2009-09-30T08:58",
+                                                                    "DIABP": "2009-09-30T08:58:30"}
+
+
 def test_merged_header_names_the_sheet_and_cells(tmp_path):
     """'result' merged across the result and unit columns (E1:F1 of labs): the unit column has no header, its
     values would be dropped; the read stops naming the sheet, the range and what to do."""

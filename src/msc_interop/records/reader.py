@@ -32,6 +32,7 @@ from msc_interop.records.value_checks import control_problems, date_problems, pl
 from msc_interop.records.workbook import (
     check_merged,
     definition_values,
+    elapsed_problems,
     hidden_date_notes,
     hidden_sheet_note,
     percent_cells,
@@ -418,6 +419,8 @@ def _read_workbook(path: Path, rejects: RejectReport, definition_sheets: bool = 
         table, percent_problems, notes = percent_units(table, percent, files[form])
         problems[form] = [*unknown_problems(sheet.unknown, table, _normalize_header(names),
                                             root["$defs"][form]["properties"], where, ROW), *percent_problems]
+        if names:
+            problems[form] += elapsed_problems(body, formats, _normalize_header(names), times, table, ROW, where)
         rejects.notes.extend(notes + hidden)
         if sheet.hidden:
             rejects.notes.append(hidden_sheet_note(where, f"the '{form}' form ({len(table)} record(s))"))

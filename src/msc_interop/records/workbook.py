@@ -193,6 +193,8 @@ def cell_text(value: Any, fmt: str, time_field: bool = False) -> str:
         return ""
     if isinstance(value, datetime.time):
         return _clock(value)
+    if isinstance(value, datetime.timedelta):  # (an elapsed-time format: [h]:mm, [mm]:ss; pandas' Timedelta too)
+        return _elapsed(value)
     if isinstance(value, datetime.date):
         ts = pd.Timestamp(value)
         if time_field and _time_only(fmt):
@@ -212,6 +214,57 @@ def cell_text(value: Any, fmt: str, time_field: bool = False) -> str:
         if float(value).is_integer():
             return ("-" if value < 0 else "") + str(abs(int(value))).zfill(section.width)
     return str(value)
+
+
+_DAY = datetime.timedelta(days=1)
+
+
+def _elapsed(value: datetime.timedelta) -> str:
+    """An elapsed-time cell ([h]:mm, [mm]:ss, [h]:mm:ss): under 24 hours the time of day it shows (08:58, as a time
+    cell reads), else the hours it shows (26:30, -2:30: no time of day; a time field rejects it, elapsed_problems)."""
+    if datetime.timedelta(0) <= value < _DAY:
+        return _clock((datetime.datetime.min + value).time())
+    seconds = abs(value) // datetime.timedelta(microseconds=1) / 1e6
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{'-' if value < datetime.timedelta(0) else ''}{int(hours)}:{int(minutes):02d}"
+    return text + (f":{secs:09.6f}".rstrip("0").rstrip(".") if secs else "")
+
+
+def elapsed_problems(body: pd.DataFrame, formats: pd.DataFrame, names: list[str], time_fields: Collection[str],
+                     table: pd.DataFrame, row_column: str, where: str) -> list[CellProblem]:
+    """A problem per time field (`time_fields`; `names`: the sheet's normalised header, in sheet order) for the
+    records (`table`, whose `row_column` is the sheet row) whose cell holds an elapsed time ([h]:mm) of 24 hours or
+    more, or below 0: no time of day, so the record is rejected naming the cell (REJ-REC-002). Only columns
+    formatted so are looked at, once per distinct value."""
+    problems = []
+    for name, column in zip(names, body.columns, strict=True):
+        if name not in time_fields or name not in table.columns:
+            continue
+        if not any(_ELAPSED.search(str(f)) for f in pd.unique(formats[column])):
+            continue
+        bad = per_distinct_rows(lambda d: pd.Series([isinstance(v, datetime.timedelta) and not
+                                                     datetime.timedelta(0) <= v < _DAY for v in d["value"]],
+                                                    dtype=bool),
+                                pd.DataFrame({"value": body[column].to_numpy()})).to_numpy()
+        if not bad.any():
+            continue
+        letter = get_column_letter(column + 1)
+        reasons = {int(r) + 2: _elapsed_reason(f"{where} cell {letter}{int(r) + 2}", body[column].iat[r],
+                                               formats[column].iat[r]) for r in np.flatnonzero(bad)}
+        rows = table[row_column]
+        mask = rows.isin(list(reasons))
+        if mask.any():
+            reason = pd.Series("", index=table.index, dtype=object)
+            reason[mask] = rows[mask].map(reasons)
+            problems.append(CellProblem(name, mask, reason, "REJ-REC-002"))
+    return problems
+
+
+def _elapsed_reason(cell: str, value: datetime.timedelta, fmt: str) -> str:
+    size = "below 0" if value < datetime.timedelta(0) else "24 hours or more"
+    return (f"{cell} holds the elapsed time {_elapsed(value)} (format '{fmt}'), {size}: no time of day; type the "
+            "clock time (hh:mm) in a cell formatted as a time (hh:mm), not as an elapsed time ([h]:mm)")
 
 
 def _hides_more(ts: pd.Timestamp, shows: str) -> bool:
@@ -295,6 +348,8 @@ def _decimal_text(number: Decimal, places: int) -> str:
     digits = -exponent if isinstance(exponent, int) and exponent < 0 else 0
     return f"{number:.{max(places, digits)}f}"
 
+
+_ELAPSED = re.compile(r"\[(h+|m+|s+)\]", re.IGNORECASE)  # an elapsed-time format's unit: [h]:mm, [mm]:ss
 
 # what a format shows literally: "text", \x, _x (a space as wide as x), *x (fill), [Red] / [$-409] / [>100]
 _LITERAL = re.compile(r'"[^"]*"|\\.|_.|\*.|\[[^\]]*\]')
