@@ -357,6 +357,50 @@ def test_definition_sheets_read_dates_as_shown(tmp_path):
     assert definition["visits"][6]["visitnum"] == 7 and not isinstance(definition["visits"][6]["visitnum"], str)
 
 
+def _products(wb: openpyxl.Workbook, *rows: list[object], header: tuple[str, ...] = (
+        "name", "extrt", "aliases", "dose_form")) -> None:
+    products = wb.create_sheet("products")
+    products.append(list(header))
+    for row in rows:
+        products.append(row)
+
+
+def test_products_sheet_is_the_studys_products(tmp_path):
+    """A `products` sheet beside study/sites/arms/visits is study.yaml's `products`: aliases split at ';', and the
+    exposures' product (UC-MSC, an alias here) becomes the EXTRT and dose form it gives (before: the sheet was not
+    read, and EX took mappings/exposure.yaml's product)."""
+    def edit(wb):
+        _products(wb, ["Cells", "ALLOGENEIC UC-MSC", "UC-MSC; ucmsc ", "INJECTION, SUSPENSION"],
+                  ["Placebo", "PLACEBO", None, "INJECTION, SUSPENSION"])
+
+    records = read_records(_sheets_only(tmp_path, edit))
+    assert records.definition["products"] == [
+        {"name": "Cells", "extrt": "ALLOGENEIC UC-MSC", "aliases": ["UC-MSC", "ucmsc"],
+         "dose_form": "INJECTION, SUSPENSION"},
+        {"name": "Placebo", "extrt": "PLACEBO", "dose_form": "INJECTION, SUSPENSION"}]
+    study, report = build_study(records)
+    assert set(study["EX"]["EXTRT"]) == {"ALLOGENEIC UC-MSC"}
+    assert set(study["EX"]["EXDOSFRM"]) == {"INJECTION, SUSPENSION"}
+    assert not report.rejects
+
+
+@pytest.mark.parametrize(("rows", "header", "message"), [
+    ([["Cells", "ALLOGENEIC UC-MSC", "", "INJECTABLE"]], ("name", "extrt", "aliases", "dose_form"),
+     r"products/0/dose_form: 'INJECTABLE' is not a CDISC Pharmaceutical Dosage Form"),
+    ([["Cells", None, "", ""]], ("name", "extrt", "aliases", "dose_form"), r"products/0: 'extrt' is a required"),
+    ([["Cells", "X", "2"]], ("name", "extrt", "strength"), r"products/0: Additional properties are not allowed"),
+    ([["Cells", "X", "A"], ["Other", "Y", "a"]], ("name", "extrt", "aliases"),
+     r"products: 'a' names product 'Cells' and product 'Other'"),
+])
+def test_products_sheet_is_checked_as_study_yaml(tmp_path, rows, header, message):
+    """The products sheet goes through study.yaml's schema and rules: a dose form not a CDISC FRM term, a product
+    without its extrt, a column not of products, a name naming two products stop the read naming the sheets and
+    the place (exit 2)."""
+    with pytest.raises(StudyDefinitionError, match=r"(?s)records\.xlsx \(sheets study/sites/arms/visits/products\).*"
+                                                   + message):
+        read_records(_sheets_only(tmp_path, lambda wb: _products(wb, *rows, header=header)))
+
+
 @pytest.mark.parametrize("day", [7.5, "abc"])
 def test_definition_sheet_day_not_a_whole_number(tmp_path, day):
     """A visit's protocol_day of 7.5 (or text) in the visits sheet is refused naming the visit and field (exit 2),

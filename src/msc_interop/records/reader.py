@@ -47,6 +47,10 @@ SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}  # what a C
 ROW = "_row"  # where each record is (CSV line it starts on, sheet row; header = 1), carried to the reject report
 # an exact duplicate (the first copy kept): deleted, not corrected, and nothing of it is lost to a derivation
 DUPLICATE = "REJ-REC-004"
+# a workbook's sheets holding the study definition when no study.yaml is beside it; products is optional, as in
+# study.yaml (its columns: the schema's products items, aliases separated by ';')
+DEFINITION_SHEETS = ("study", "sites", "arms", "visits")
+OPTIONAL_DEFINITION_SHEETS = ("products",)
 
 
 def _forms() -> dict[str, dict[str, Any]]:
@@ -176,10 +180,11 @@ def read_records(path: str | Path, line_maps: Mapping[str, np.ndarray] | None = 
         if side is not None:
             definition = read_definition(side)
         elif sheet_def is not None:
-            definition = check_definition(sheet_def, f"{path.name} (sheets study/sites/arms/visits)")
+            named = "/".join([*DEFINITION_SHEETS, *(k for k in OPTIONAL_DEFINITION_SHEETS if k in sheet_def)])
+            definition = check_definition(sheet_def, f"{path.name} (sheets {named})")
         else:
             raise InputError(f"{path}: no study definition: put study.yaml beside the workbook or add sheets "
-                             "'study', 'sites', 'arms' and 'visits'")
+                             "'study', 'sites', 'arms' and 'visits' (and optionally 'products')")
     else:
         raise InputError(f"{path}: study records are a folder of CSV files or an .xlsx workbook")
     read_before = Counter(r.form for r in spans.rejects if r.code != UNREAD)  # (a file not read: no record counted)
@@ -426,8 +431,9 @@ def _read_workbook(path: Path, rejects: RejectReport, definition_sheets: bool = 
             rejects.notes.append(hidden_sheet_note(where, f"the '{form}' form ({len(table)} record(s))"))
         tables[form] = table
     definition = None
-    if definition_sheets and {"study", "sites", "arms", "visits"} <= set(sheets):
-        for k in ("study", "sites", "arms", "visits"):
+    if definition_sheets and set(DEFINITION_SHEETS) <= set(sheets):
+        kinds = [*DEFINITION_SHEETS, *(k for k in OPTIONAL_DEFINITION_SHEETS if k in sheets)]
+        for k in kinds:
             check_unknown(sheets[k][1].unknown, f"{path.name}[{sheets[k][0]}]")
             if sheets[k][1].hidden:
                 rejects.notes.append(hidden_sheet_note(f"{path.name}[{sheets[k][0]}]",
@@ -438,8 +444,7 @@ def _read_workbook(path: Path, rejects: RejectReport, definition_sheets: bool = 
         header = [] if sheets["visits"][1].values.empty else _normalize_header(
             sheets["visits"][1].values.iloc[0].tolist())
         numbers = [i for i, n in enumerate(header) if visit_props.get(n, {}).get("type") in ("number", "integer")]
-        shown = {k: definition_values(sheets[k][1], numbers if k == "visits" else ())
-                 for k in ("study", "sites", "arms", "visits")}
+        shown = {k: definition_values(sheets[k][1], numbers if k == "visits" else ()) for k in kinds}
         definition = _definition_from_sheets({k: _with_header(v.map(lambda x: np.nan if x is None else x),
                                                               f"{path.name}[{sheets[k][0]}]")
                                               for k, v in shown.items()})
@@ -481,12 +486,20 @@ def _definition_from_sheets(sheets: dict[str, pd.DataFrame]) -> dict[str, Any]:
             if isinstance(v.get(k), float) and v[k].is_integer():  # (a column with an empty cell reads as floats)
                 v[k] = int(v[k])  # others (7.5, text) are left for the schema to refuse, not cut to a whole day
         if "aliases" in v:
-            v["aliases"] = [a.strip() for a in str(v["aliases"]).split(";") if a.strip()]
+            v["aliases"] = _aliases(v["aliases"])
         visits.append(v)
     out = {k: str(v) for k, v in study.items() if v is not None}
     out.update(sites=[{k: str(x) for k, x in s.items()} for s in rows("sites")],
                arms=[{k: str(x) for k, x in a.items()} for a in rows("arms")], visits=visits)
+    if "products" in sheets:  # (optional, as study.yaml's products; checked by the same schema and rules)
+        out["products"] = [{k: _aliases(x) if k == "aliases" else str(x) for k, x in p.items()}
+                           for p in rows("products")]
     return out
+
+
+def _aliases(cell: Any) -> list[str]:
+    """A definition sheet's aliases cell: the names separated by ';'."""
+    return [a.strip() for a in str(cell).split(";") if a.strip()]
 
 
 def _check_columns(df: pd.DataFrame, row_schema: dict[str, Any], form: str, file: str,
