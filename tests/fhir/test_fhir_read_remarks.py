@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from msc_interop import api
+from msc_interop.errors import InputError
 from msc_interop.fhir import read_fhir
 from msc_interop.study import StudyMeta
 
@@ -257,6 +258,29 @@ def test_entries_without_a_search_mode_are_matches_unless_an_operation_outcome(t
     page.write_bytes(orjson.dumps(doc))
     _, report = read_fhir([page])
     assert "the page read holds 2: 1 were not read" in _paging(report.warnings)[0]
+
+
+@pytest.mark.parametrize(("total", "self_url", "count"), [
+    (0, f"{BASE}/Observation?_summary=count", True),  # a count of no matches: still a count answer
+    (5, f"{BASE}/Observation?patient=p1", True),  # a total and no entries: the matches were not asked for
+    (5, None, True),
+    (0, f"{BASE}/Observation?patient=p1", False),  # a search that matched nothing: no count answer
+])
+def test_a_count_answer_is_said_to_be_one(tmp_path: Path, total: int, self_url: str | None, count: bool) -> None:
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total}
+    if self_url:
+        bundle["link"] = [{"relation": "self", "url": self_url}]
+    (tmp_path / "count.json").write_bytes(orjson.dumps(bundle))
+    with pytest.raises(InputError) as err:
+        read_fhir([tmp_path / "count.json"])
+    said = f"count.json: a _summary=count answer: {total} match{'' if total == 1 else 'es'}, no resources; search " \
+        "without _summary to read them"
+    assert (said in str(err.value)) == count and ("no FHIR resources found" in str(err.value)) != count
+    _collection(tmp_path / "b.json", [_patient(), _obs("o1")])
+    study, report = read_fhir([tmp_path / "count.json", tmp_path / "b.json"])
+    assert len(study["LB"]) == 1
+    assert [w for w in report.warnings if "count" in w] == ([said] if count else [])
+    assert not _paging(report.warnings)  # not also said to be a page of a search
 
 
 # --- 2. statuses that are not final ------------------------------------------------------------------------------

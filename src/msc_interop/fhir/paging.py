@@ -17,7 +17,19 @@ page has a next link (servers may link to an empty last page), is a note, not a 
 
 Match entries of a searchset: search.mode "match", and an entry with no search.mode unless it is an
 OperationOutcome (an `_include`d Patient is "include", an OperationOutcome about the search "outcome"); of a
-history: every entry (a version; a deleted one has no resource).
+history: every entry (a version; a deleted one has no resource). Only they are compared with `total`: FHIR R4
+(4.0.1, as R4B 4.3.0) defines Bundle.total "If a set of search matches, this is the total number of entries of
+type 'match' across all pages in the search. It does not include search.mode = 'include' or 'outcome' entries
+and it does not provide a count of the number of entries in the Bundle"; R5 (5.0.0) the same of "the
+(potentially estimated) total"; Bundle.entry.search.mode (R4, R5): "Why this entry is in the result set -
+whether it's included as a match or because of an _include requirement, or to convey information or warning
+information about the search process" (codes match | include | outcome).
+
+A searchset with a `total` and no entries at all, no next or previous link, is the answer of a count search
+(`_summary=count`, or `_count=0`: FHIR search.html, the count of the matches without the matches), not data
+(`count_message`); with a total of 0 it is one only when its self link asks for the count (else it is a search
+that matched nothing).
+`remarks` gives what from-fhir and push say of the pages given together (through `judge`).
 """
 
 from __future__ import annotations
@@ -50,6 +62,14 @@ class BundlePage:
     previous_url: str | None
     entries: bytes = b""  # a digest of the entries, when there are some (the same page given twice)
     where: Any = field(default=None, compare=False)  # the caller's own note of where it is (validate: a finding's)
+    size: int = 0  # entries of any mode
+
+    @property
+    def count_only(self) -> bool:
+        """The answer of a count search (_summary=count, _count=0): a total, no entries, no other page."""
+        if self.type != "searchset" or self.total is None or self.size or self.next_url or self.previous_url:
+            return False
+        return self.total > 0 or _asks_count(self.self_url)
 
 
 def _link(links: Any, *relations: str) -> str | None:
@@ -76,7 +96,31 @@ def page_of(bundle: dict[str, Any], file: str, where: Any = None) -> BundlePage 
     except orjson.JSONEncodeError:  # an integer beyond 64 bits: not compared by content
         digest = b""
     return BundlePage(file, btype, total if type(total) is int and total >= 0 else None, matches,
-                      _link(links, "self"), _link(links, "next"), _link(links, "previous", "prev"), digest, where)
+                      _link(links, "self"), _link(links, "next"), _link(links, "previous", "prev"), digest, where,
+                      len(entries))
+
+
+def _asks_count(url: str | None) -> bool:
+    """Whether a search URL asks for the count only (_summary=count, or _count=0)."""
+    query = url_key(url).partition("?")[2] if url else ""
+    return any(pair in ("_summary=count", "_count=0") for pair in query.split("&"))
+
+
+def count_message(page: BundlePage) -> str:
+    """What a count answer (BundlePage.count_only) is, naming its file."""
+    n = page.total or 0
+    return (f"{page.file}: a _summary=count answer: {n} match{'' if n == 1 else 'es'}, no resources; search without "
+            "_summary to read them")
+
+
+def remarks(pages: list[BundlePage], tool: str) -> tuple[list[str], list[str]]:
+    """(warnings, notes) of the pages given together, `tool` what the command did with them ("read", "pushed"):
+    a warning per count answer and per chain of pages from which matches may be missing (Gap.warn); a note per
+    chain from which pages are missing, whatever their total (the warnings among them), and per page given twice."""
+    counts = [p for p in pages if p.count_only]
+    judged = judge([p for p in pages if not p.count_only])
+    warnings = [count_message(p) for p in counts] + [g.message(tool) for g in judged.gaps if g.warn]
+    return warnings, [g.message(tool) for g in judged.gaps] + judged.duplicate_notes()
 
 
 def _is_match(entry: dict[str, Any]) -> bool:

@@ -28,7 +28,7 @@ from msc_interop.fhir.common import text
 from msc_interop.fhir.compact import Compactor
 from msc_interop.fhir.duplicates import Copy, copy_of, duplicate_notes, settle
 from msc_interop.fhir.io import Located, ReadProblem, iter_resources
-from msc_interop.fhir.paging import BundlePage, judge
+from msc_interop.fhir.paging import BundlePage, count_message, remarks
 from msc_interop.fhir.read_common import (
     FhirReadReport,
     ReadContext,
@@ -307,7 +307,7 @@ def read_fhir(paths: Sequence[Path | str], *, version: str | None = None,
     r = new_reader(version, study_meta, timezone, strict, enrolment)
     with gc_paused():  # parsing makes a dict per resource and element: the collector would rescan them all
         r.collect(files)
-        refuse_when_nothing_read(r.located, r.report, paths)
+        refuse_when_nothing_read(r.located, r.report, paths, r.pages)
         study = build_study(r)
     finish_read(r, skipped, ReadFacts.of(study))
     return study, r.report
@@ -353,12 +353,9 @@ def finish_read(r: _Reader, skipped: list[str], facts: ReadFacts) -> None:
     rep = r.report
     rep.version = r.forced or (r.evidence.most_common(1)[0][0] if r.evidence else "")
     rep.notes[:0] = r.lost_files
-    pages = judge(r.pages)  # a page of search results given without the other pages
-    for gap in pages.gaps:
-        rep.notes.append(gap.message("read"))
-        if gap.warn:  # else the total shows every match read
-            rep.warnings.append(gap.message("read"))
-    rep.notes += pages.duplicate_notes()
+    warnings, notes = remarks(r.pages, "read")  # a page of search results given without the others, a count answer
+    rep.warnings += warnings
+    rep.notes += notes
     rep.notes += skipped
     if not r.forced and len(r.evidence) > 1:
         rep.notes.append(f"the input mixes R4 and R5 content ({dict(sorted(r.evidence.items()))}); each resource was "
@@ -408,10 +405,19 @@ def finish_read(r: _Reader, skipped: list[str], facts: ReadFacts) -> None:
     _finish_counts(r)
 
 
-def refuse_when_nothing_read(located: int, report: FhirReadReport, paths: Sequence[Path | str]) -> None:
-    """Exit 2 (InputError) when not one resource could be read: the problems say why, file by file."""
+def refuse_when_nothing_read(located: int, report: FhirReadReport, paths: Sequence[Path | str],
+                             pages: Sequence[BundlePage] = ()) -> None:
+    """Exit 2 (InputError) when not one resource could be read: the problems say why, file by file (a count
+    answer, `pages`' count_only ones: what it is)."""
     if located:
         return
+    counts = [count_message(p) for p in pages if p.count_only]
+    if counts:
+        problems = report.sorted()
+        shown = "".join(f"\n  {x.file} {x.field}: {x.reason}" for x in problems[:10])
+        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+        raise InputError("; ".join(counts) + (f"\nand no FHIR resource could be read from the other files:{shown}{more}"
+                                              if problems else ""))
     if not report.rejects:
         raise InputError(f"no FHIR resources found in {', '.join(map(str, paths))}")
     problems = report.sorted()

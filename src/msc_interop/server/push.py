@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from msc_interop.errors import InputError
+from msc_interop.fhir.paging import count_message, remarks
 from msc_interop.server import keyset, tags
 from msc_interop.server.client import FhirClient, ServerError, outcome_text
 from msc_interop.server.report import PushReport
@@ -114,12 +115,16 @@ def _check_server(client: FhirClient, opts: PushOptions, report: PushReport) -> 
 
 def _push_source(client: FhirClient, src: Source, opts: PushOptions, report: PushReport,
                  progress: Progress | None) -> None:
+    if not src.total and any(p.count_only for p in src.pages):  # (with --prune: every resource of the study gone)
+        raise InputError("; ".join(count_message(p) for p in src.pages if p.count_only) + ": nothing to push")
     studyid = opts.study or src.studyid
     if not studyid:
         raise InputError("the input holds no ResearchStudy with a STUDYID identifier: name the study with "
                          "--study ID (the tag that tells this study's resources on the server)")
     report.study = studyid
     report.input_problems = list(src.problems)
+    report.warnings, paging = remarks(src.pages, "pushed")  # a page of a search pushed without the other pages
+    report.notes += [n for n in paging if n not in report.warnings]
     report.rejected_records = len(src.rejects) if src.rejects is not None else 0
     report.input_resources = src.total
     types = set(src.counts) | (set(WRITTEN_TYPES) if opts.prune else set())

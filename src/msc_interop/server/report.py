@@ -21,6 +21,7 @@ class PushReport:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     failures: list[dict[str, Any]] = field(default_factory=list)
     input_problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what the input lacks, e.g. the other pages of a search
     rejected_records: int = 0  # records to-fhir could not convert (its reject report)
     notes: list[str] = field(default_factory=list)
     provenance: str | None = None
@@ -66,6 +67,8 @@ class PushReport:
             out.append(f"  ... {len(self.failures) - 20} more failure(s) in the JSON report")
         for p in self.input_problems[:10]:
             out.append(f"  not sent: {p}")
+        for w in self.warnings:
+            out.append(f"  warning: {w}")
         if self.provenance:
             out.append(f"  provenance: {self.provenance}")
         return out

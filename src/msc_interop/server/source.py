@@ -21,6 +21,7 @@ import orjson
 
 from msc_interop.fhir import terms
 from msc_interop.fhir.io import Located, iter_resources
+from msc_interop.fhir.paging import BundlePage
 from msc_interop.inputs.kinds import fhir_files, is_fhir
 from msc_interop.rejects import RejectReport
 from msc_interop.server import keyset, tags
@@ -45,6 +46,7 @@ class Source:
     content_sha256: str = ""  # of every Type/id and content hash, in send order (the same input read otherwise)
     problems: list[str] = field(default_factory=list)  # what could not be read or cannot be PUT
     rejects: RejectReport | None = None  # to-fhir's, for records / SDTM input
+    pages: list[BundlePage] = field(default_factory=list)  # the searchset / history Bundles read (fhir/paging.py)
     kind: str = "fhir"
 
     def ordered_types(self) -> list[str]:
@@ -117,7 +119,7 @@ def _read(src: Source, files: list[Path]) -> None:
     study_system = terms.id_system("studyid")
     first_any = None
     try:
-        for item in iter_resources(files):
+        for item in iter_resources(files, src.pages):
             if not isinstance(item, Located):
                 src.problems.append(f"{item.file} {item.where} {item.position}: {item.message}")
                 continue
