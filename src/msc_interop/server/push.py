@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from msc_interop.errors import InputError
-from msc_interop.fhir.paging import count_message, remarks
+from msc_interop.fhir.paging import count_message, judge, remarks
 from msc_interop.server import keyset, tags
 from msc_interop.server.client import FhirClient, ServerError, outcome_text
 from msc_interop.server.report import PushReport
@@ -117,6 +117,12 @@ def _push_source(client: FhirClient, src: Source, opts: PushOptions, report: Pus
                  progress: Progress | None) -> None:
     if not src.total and any(p.count_only for p in src.pages):  # (with --prune: every resource of the study gone)
         raise InputError("; ".join(count_message(p) for p in src.pages if p.count_only) + ": nothing to push")
+    if opts.prune:  # a page of a search: --prune would delete the other pages' resources from the server
+        missing = [g.message("pushed") for g in judge([p for p in src.pages if not p.count_only]).gaps if g.warn]
+        if missing:
+            raise InputError("--prune deletes the study's resources on the server that the input does not hold, and "
+                             "the input is part of a search result, so it would delete the other pages' resources: "
+                             + " | ".join(missing) + ". Push without --prune, or prune with every page (or a pull)")
     studyid = opts.study or src.studyid
     if not studyid:
         raise InputError("the input holds no ResearchStudy with a STUDYID identifier: name the study with "
