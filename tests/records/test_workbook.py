@@ -391,6 +391,10 @@ def test_products_sheet_is_the_studys_products(tmp_path):
     ([["Cells", "X", "2"]], ("name", "extrt", "strength"), r"products/0: Additional properties are not allowed"),
     ([["Cells", "X", "A"], ["Other", "Y", "a"]], ("name", "extrt", "aliases"),
      r"products: 'a' names product 'Cells' and product 'Other'"),
+    # two products of one name: EX took the last one's EXTRT for an alias of the first (an exposure of UC-MSC read
+    # as OTHER), silently
+    ([["Cells", "ALLOGENEIC UC-MSC", "UC-MSC"], ["Cells", "OTHER", ""]], ("name", "extrt", "aliases"),
+     r"products/1: the name 'Cells' is products/0's too; each product needs a name of its own"),
 ])
 def test_products_sheet_is_checked_as_study_yaml(tmp_path, rows, header, message):
     """The products sheet goes through study.yaml's schema and rules: a dose form not a CDISC FRM term, a product

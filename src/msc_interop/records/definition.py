@@ -74,11 +74,16 @@ def check_definition(data: Any, where: str) -> dict[str, Any]:
 
 
 def _check_products(products: list[dict[str, Any]], where: str) -> None:
-    """Each product's dose form is a CDISC FRM term (EXDOSFRM; FHIR gives its NCI code), and each name, EXTRT or
-    alias (case and spaces aside, as records are matched) names one product only."""
+    """Each product's dose form is a CDISC FRM term (EXDOSFRM; FHIR gives its NCI code), each product has a name of
+    its own, and each name, EXTRT or alias (case and spaces aside, as records are matched) names one product only."""
     forms = set(mappings.codelist("FRM").values)
     owner: dict[str, str] = {}
+    names: dict[str, int] = {}
     for i, p in enumerate(products):
+        first = names.setdefault(str(p["name"]).strip().upper(), i)
+        if first != i:  # (two products of one name: the lookup by name would keep the last, silently)
+            raise StudyDefinitionError(f"{where}: products/{i}: the name {p['name']!r} is products/{first}'s too; "
+                                       "each product needs a name of its own")
         form = p.get("dose_form", "")
         if form and form not in forms:
             raise StudyDefinitionError(f"{where}: products/{i}/dose_form: {form!r} is not a CDISC Pharmaceutical "
