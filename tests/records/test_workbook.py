@@ -405,6 +405,24 @@ def test_products_sheet_is_checked_as_study_yaml(tmp_path, rows, header, message
         read_records(_sheets_only(tmp_path, lambda wb: _products(wb, *rows, header=header)))
 
 
+@pytest.mark.parametrize("sheet", ["study", "visits", "products"])
+def test_a_blank_row_in_a_definition_sheet_holds_nothing(tmp_path, sheet):
+    """A blank row between two rows of a definition sheet is no row, as in a form's sheet: the study sheet's stopped
+    the read with 'internal error: KeyError', the visits' and products' with "visits/1: 'visitnum' is a required
+    property" naming no sheet row."""
+    def products(wb):
+        _products(wb, ["Cells", "ALLOGENEIC UC-MSC", "UC-MSC", "INJECTION, SUSPENSION"], ["Placebo", "PLACEBO"])
+
+    def blank(wb):
+        products(wb)
+        wb[sheet].insert_rows(3)
+
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "blank").mkdir()
+    want = read_records(_sheets_only(tmp_path / "plain", products)).definition
+    assert read_records(_sheets_only(tmp_path / "blank", blank)).definition == want
+
+
 @pytest.mark.parametrize("day", [7.5, "abc"])
 def test_definition_sheet_day_not_a_whole_number(tmp_path, day):
     """A visit's protocol_day of 7.5 (or text) in the visits sheet is refused naming the visit and field (exit 2),

@@ -473,10 +473,12 @@ def _with_header(raw: pd.DataFrame, name: str) -> pd.DataFrame:
 
 def _definition_from_sheets(sheets: dict[str, pd.DataFrame]) -> dict[str, Any]:
     def rows(name: str) -> list[dict[str, Any]]:
+        """The sheet's rows with their filled cells; a row of no cell (a blank line between two) holds nothing."""
         df = sheets[name]
         df.columns = _normalize_header(list(df.columns))
-        return [{k: v for k, v in r.items() if not (isinstance(v, float) and pd.isna(v))}
-                for r in df.to_dict("records")]
+        filled = ({k: v for k, v in r.items() if not (isinstance(v, float) and pd.isna(v))}
+                  for r in df.to_dict("records"))
+        return [r for r in filled if r]
 
     study = {str(r["field"]).strip(): r.get("value") for r in rows("study")}
     visits = []
