@@ -230,28 +230,50 @@ def _calendar_days(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> tupl
 
 
 def _instant_text(text: pd.Series) -> pd.Series:
-    """_offset_instants(text), in numpy where every value is plainly decided (_plain_instants): the pattern and
+    """_clock_instants(text), in numpy where every value is plainly decided (_plain_instants): the pattern and
     pandas' parser took ~0.1 s on the 70k distinct LBDTC of 1M lab rows."""
+    return _instants_and_offsets(text, offsets=False)[0]
+
+
+def _instants_and_offsets(text: pd.Series, offsets: bool = True) -> tuple[pd.Series, np.ndarray | None]:
+    """(_instant_text(text), _offsets(text) if `offsets` and any value states one, else None). Plain values
+    (_plain_instants) state none, so the offsets' patterns run only where pandas parses the column."""
     arr = text.to_numpy(dtype=object)
     plain = _plain_instants(arr) if len(arr) >= _SMALL else None
     if plain is None:
-        return _offset_instants(text)
+        stated = _offsets(text) if offsets else None
+        return _clock_instants(text), (stated if stated is not None and not np.isnat(stated).all() else None)
     parsed = pd.Series(plain, index=text.index, copy=False)
-    return parsed if parsed.notna().any() else parsed.astype("datetime64[s]")  # pandas' unit when none parsed
+    return (parsed if parsed.notna().any() else parsed.astype("datetime64[s]")), None  # (pandas' unit: none parsed)
 
 
-def _offset_instants(text: pd.Series) -> pd.Series:
-    """datetime64 (no zone) of the first 19 characters of each value that matches COMPLETE_DATETIME; NaT otherwise.
-    A value ending in a UTC offset (Z, +08:00, -05:00: iso8601.DATETIME_WITH_OFFSET) is the UTC instant it names;
-    one without keeps its clock time (no zone is known here). A column may mix offsets (FHIR gives each dateTime
-    its own), which pandas refuses to parse together unless it converts them all to UTC: column-wise, no loop."""
+def _clock_instants(text: pd.Series) -> pd.Series:
+    """datetime64 of the clock time (to the minute or second) of each value that matches COMPLETE_DATETIME, a UTC
+    offset left aside (_offsets gives it); NaT otherwise.
+
+    Why the clock time: a --DTC without an offset is the study's local time, and the date part is the date as
+    written; an instant in UTC beside them would compare a sample's UTC time with a dose's local clock. A column may
+    mix offsets (FHIR gives each dateTime its own): pandas refuses mixed offsets in one parse, so they are cut off."""
     ok = text.str.match(iso8601.COMPLETE_DATETIME).astype(bool)
     head = text.str.slice(0, 19)
     parts = text.str.extract(iso8601.DATETIME_WITH_OFFSET)
     offset = parts[1].notna().to_numpy(dtype=bool)
-    if offset.any():  # the offset kept whole (the first 19 characters would cut "+05:30" or drop it)
-        head = head.where(~offset, parts[0].str.slice(0, 19) + parts[1])
-    return pd.to_datetime(head.where(ok), format="ISO8601", errors="coerce", utc=True).dt.tz_localize(None)
+    if offset.any():  # the clock part alone (the first 19 characters of "08:30+05:30" hold "+05")
+        head = head.where(~offset, parts[0].str.slice(0, 19))
+    return pd.to_datetime(head.where(ok), format="ISO8601", errors="coerce")
+
+
+def _offsets(text: pd.Series) -> np.ndarray:
+    """timedelta64[m] of each value's UTC offset (Z: 0, +08:00: 480 minutes), NaT where it states none or is not a
+    complete date-time: the clock time minus it is the UTC instant."""
+    parts = text.str.extract(iso8601.DATETIME_WITH_OFFSET)[1]
+    out = np.full(len(text), np.timedelta64("NaT"), dtype="timedelta64[m]")
+    stated = parts.notna().to_numpy(dtype=bool)
+    if stated.any():
+        sign_hh_mm = parts[stated].str.extract(iso8601.UTC_OFFSET)  # (Z: all three missing)
+        minutes = (sign_hh_mm[1].fillna("0").astype(int) * 60 + sign_hh_mm[2].fillna("0").astype(int)).to_numpy()
+        out[stated] = np.where(sign_hh_mm[0].eq("-").to_numpy(), -minutes, minutes).astype("timedelta64[m]")
+    return out
 
 
 _INSTANT_SHAPE = "dddd-dd-ddTdd:dd:dd"
@@ -300,25 +322,27 @@ def each_date_part(values: pd.Series) -> pd.Series:
 
 
 def _instant(values: pd.Series) -> pd.Series:
-    """datetime64 of complete date-times (to the minute or second; one with a UTC offset: the UTC instant it names,
-    _offset_instants); NaT otherwise."""
+    """datetime64 of complete date-times (to the minute or second; the clock time, a UTC offset left aside:
+    _clock_instants); NaT otherwise."""
     return per_distinct(lambda u: _instant_text(_text(u)), values)
 
 
 def date_and_instant(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(date_part, _instant) of the same values with one pass over the distinct values: a --DTC with a clock
     time per record (vital signs) has as many distinct values as the dates and times it holds."""
-    codes, dates_u, instants_u = _distinct_date_and_instant(values)
+    codes, dates_u, instants_u, _ = _distinct_date_and_instant(values)
     return (pd.Series(dates_u[codes], index=values.index, copy=False),
             pd.Series(instants_u[codes], index=values.index, copy=False))
 
 
-def _distinct_date_and_instant(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(the rows' codes, datetime64 of each distinct value's date part, of its instant): parsed once per distinct
-    value, spread by the caller (numpy gathers, not a pandas frame per row)."""
+def _distinct_date_and_instant(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """(the rows' codes, datetime64 of each distinct value's date part, of its clock time, timedelta64 of its UTC
+    offset or None where no value states one): parsed once per distinct value, spread by the caller (numpy
+    gathers, not a pandas frame per row)."""
     codes, parts = _distinct_date_parts(values)
     uniques = column_codes(values)[1]
-    return codes, parts, _instant_text(stripped_text(pd.Series(uniques, dtype=object))).to_numpy()
+    instants, offsets = _instants_and_offsets(stripped_text(pd.Series(uniques, dtype=object)))
+    return codes, parts, instants.to_numpy(), offsets
 
 
 def _distinct_date_parts(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -362,17 +386,23 @@ def on_or_before(dtc: pd.Series, reference: pd.Series) -> pd.Series:
     """True where `dtc` is known to be on or before `reference` (rows matched by index, as pandas aligns them).
 
     Both need a complete date; when both carry a time the times are compared, otherwise a date on the
-    reference day counts as on or before (a pre-dose sample drawn the morning of the first infusion).
-    Each column's distinct values are parsed once; the rows compare datetime64 values in numpy.
+    reference day counts as on or before (a pre-dose sample drawn the morning of the first infusion). Times are
+    compared as the instants they name where both state a UTC offset (08:30+08:00 is before 01:00Z), else as clock
+    times (a time without an offset is the study's local time: no instant can be told of it). Each column's
+    distinct values are parsed once; the rows compare datetime64 values in numpy.
     """
     if not dtc.index.equals(reference.index):
         index = dtc.index.union(reference.index)
         dtc, reference = dtc.reindex(index), reference.reindex(index)
-    ca, da_u, ta_u = _distinct_date_and_instant(dtc)
-    cb, db_u, tb_u = _distinct_date_and_instant(reference)
+    ca, da_u, ta_u, oa_u = _distinct_date_and_instant(dtc)
+    cb, db_u, tb_u, ob_u = _distinct_date_and_instant(reference)
     da, db, ta, tb = da_u[ca], db_u[cb], ta_u[ca], tb_u[cb]
     both_time = ~np.isnat(ta) & ~np.isnat(tb)
     known = ~np.isnat(da) & ~np.isnat(db)
+    if oa_u is not None and ob_u is not None:  # where both state a UTC offset, the instants they name
+        oa, ob = oa_u[ca], ob_u[cb]
+        both_offset = both_time & ~np.isnat(oa) & ~np.isnat(ob)
+        ta, tb = np.where(both_offset, ta - oa, ta), np.where(both_offset, tb - ob, tb)
     return pd.Series(known & np.where(both_time, ta <= tb, da <= db), index=dtc.index, copy=False)
 
 

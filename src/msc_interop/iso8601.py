@@ -60,6 +60,8 @@ TIME_WITHOUT_SECONDS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})"
 # A date-time to the minute or finer that ends in its UTC offset (a FHIR dateTime, or a --DTC given with one):
 # groups the local date-time, the offset (Z or +hh:mm / -hh:mm).
 DATETIME_WITH_OFFSET = r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:\d{2})$"
+# A UTC offset alone, as DATETIME_WITH_OFFSET captures it: Z, or sign, hours and minutes.
+UTC_OFFSET = r"^(?:Z|([+-])(\d{2}):(\d{2}))$"
 # What the reader accepts of others' FHIR: a date, or a date-time whose offset may be missing.
 # The SDTM date-time to the minute as a clinic writes it (the writer's column-wise path, fhir/datetimes.py).
 DTC_MINUTES = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}"
