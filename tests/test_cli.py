@@ -31,8 +31,8 @@ def test_to_sdtm_example_prints_counts_and_exits_0(tmp_path):
     assert f"wrote {tmp_path / 'xpt' / 'lb.xpt'} (494 records)" in res.output
     for fmt, suffix in (("xpt", "xpt"), ("json", "json"), ("csv", "csv")):
         assert {p.name for p in (tmp_path / fmt).glob(f"*.{suffix}")} == {
-            f"{d}.{suffix}" for d in ("dm", "ex", "ae", "lb", "eg", "suppex", "ts", "tv", "vs", "mh", "pr", "re",
-                                           "relrec", "cm", "ds", "sv")}
+            f"{d}.{suffix}" for d in ("dm", "ex", "ae", "lb", "eg", "suppex", "ta", "te", "ts", "tv", "vs", "mh", "pr",
+                                           "re", "relrec", "cm", "ds", "sv")}
     assert (tmp_path / "xpt" / "define.xml").exists() and (tmp_path / "json" / "define.xml").exists()
     counts = json.loads((tmp_path / "rejects.json").read_text())["counts"]
     assert {c["form"]: c["rejected"] for c in counts} == dict.fromkeys(
@@ -144,7 +144,7 @@ def test_sdtm_output_folder_converts_again_unchanged(tmp_path):
     assert _run("to-sdtm", str(EXAMPLE), "-o", str(tmp_path / "first"), "--format", "json,csv").exit_code == 0
     res = _run("to-sdtm", str(tmp_path / "first"), "-o", str(tmp_path / "second"), "--format", "csv")
     assert res.exit_code == 0, res.output
-    for name in ("dm", "ex", "ae", "lb", "suppex", "ts", "tv"):
+    for name in ("dm", "ex", "ae", "lb", "suppex", "ta", "te", "ts", "tv"):
         a = (tmp_path / "first" / "csv" / f"{name}.csv").read_bytes()
         assert a == (tmp_path / "second" / "csv" / f"{name}.csv").read_bytes(), name
 

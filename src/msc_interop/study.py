@@ -42,7 +42,8 @@ class StudyMeta:
     timezone: str = "UTC"
     indication: dict[str, str] = field(default_factory=dict)
     sites: list[dict[str, str]] = field(default_factory=list)
-    arms: list[dict[str, str]] = field(default_factory=list)
+    arms: list[dict[str, Any]] = field(default_factory=list)  # armcd, arm (and path: the arm's TA, when declared)
+    elements: list[dict[str, str]] = field(default_factory=list)  # TE as study.yaml declares it (trial_arms.py)
     visits: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=VISIT_COLUMNS))
     planned_exposure: dict[str, Any] = field(default_factory=dict)
     # the study's own treatments (study.yaml products); empty: mappings/exposure.yaml's (sdtm/ex.py)
@@ -85,7 +86,7 @@ class StudyMeta:
             studyid=d["studyid"], title=d.get("title", ""), protocol=d.get("protocol", ""),
             sponsor=d.get("sponsor", ""), timezone=d.get("timezone", "UTC"),
             indication=dict(d.get("indication", {})), sites=[dict(s) for s in d["sites"]],
-            arms=[dict(a) for a in d["arms"]], visits=visits,
+            arms=[dict(a) for a in d["arms"]], elements=[dict(e) for e in d.get("elements", [])], visits=visits,
             planned_exposure=dict(d.get("planned_exposure", {})),
             products=[dict(p) for p in d.get("products", [])],
             ct_package=mappings.ct_source().get("package_date", ""),

@@ -1,4 +1,5 @@
-"""TS (Trial Summary) and TV (Trial Visits): the study definition in SDTM form, in both directions.
+"""TS (Trial Summary) and TV (Trial Visits): the study definition in SDTM form, in both directions (TA and TE:
+trial_arms.py; read back here, the arms in TA's order).
 
 Writing TS/TV lets the study's own facts (title, protocol, sponsor, indication, the planned visit schedule)
 travel with the SDTM datasets, so a Study read back from SDTM files (or from FHIR) knows what the study
@@ -16,6 +17,7 @@ import pandas as pd
 
 from msc_interop import iso8601, mappings
 from msc_interop.study import VISIT_COLUMNS, StudyMeta
+from msc_interop.trial_arms import arms_of_ta
 
 _RULE = re.compile(r"^Study day (?P<dy>-?\d+) \(protocol day (?P<pd>-?\d+)\), window -(?P<b>\d+)/\+(?P<a>\d+) days$")
 
@@ -84,7 +86,8 @@ def build_tv(meta: StudyMeta) -> pd.DataFrame:
 
 
 def apply_trial_design(meta: StudyMeta, datasets: dict[str, pd.DataFrame]) -> StudyMeta:
-    """Fill a StudyMeta rebuilt from data with what TS and TV say (title, protocol, indication, schedule)."""
+    """Fill a StudyMeta rebuilt from data with what TS, TA and TV say (title, protocol, indication; the arms in TA's
+    order; the schedule)."""
     ts = datasets.get("TS")
     if ts is not None and len(ts):
         first = ts.drop_duplicates("TSPARMCD").set_index("TSPARMCD")
@@ -101,6 +104,9 @@ def apply_trial_design(meta: StudyMeta, datasets: dict[str, pd.DataFrame]) -> St
                 indication["snomed"] = code
             meta.indication = indication
         meta.sdtmig_version = value.get("SDTIGVER", meta.sdtmig_version)
+    from_ta = arms_of_ta(datasets.get("TA"))
+    if from_ta:  # TA's order (the study definition's), then the arms known otherwise (a FHIR ResearchStudy's)
+        meta.arms = from_ta + [a for a in meta.arms if a.get("armcd") not in {t["armcd"] for t in from_ta}]
     tv = datasets.get("TV")
     if tv is not None and len(tv) and "VISITNUM" in tv.columns:  # (without it, Req: validate says so)
         meta.visits = _visits_from_tv(tv, meta.visits)

@@ -174,13 +174,14 @@ def test_model_validation_option_and_warnings(example: Study, tmp_path: Path) ->
 
 
 def test_trial_design_survives_fhir(example: Study, tmp_path: Path) -> None:  # noqa: F811
-    """TS/TV (title, indication, planned schedule with windows) come back, so the summary matches exactly."""
+    """TS/TV (title, indication, planned schedule with windows) and TA/TE (the arms, in their order) come back, so
+    the summary matches exactly."""
     from msc_interop.fhir import read_fhir
 
     for version in ("R4", "R5"):
         write_fhir(example, tmp_path / version, version=version, bundle="collection")
         back, _ = read_fhir([tmp_path / version / "bundle.json"])
-        for name in ("TS", "TV"):
+        for name in ("TS", "TV", "TA", "TE"):
             pd.testing.assert_frame_equal(back[name], example[name])
         cols = ["VISITNUM", "VISIT", "planned_dy", "window_before", "window_after"]
         pd.testing.assert_frame_equal(back.meta.visits[cols], example.meta.visits[cols], check_dtype=False)

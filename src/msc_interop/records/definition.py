@@ -1,7 +1,8 @@
 """The study definition (study.yaml / .yml / .json beside the records, or the sheets study/sites/arms/visits of a
 workbook, or an ODM mapping's study_definition): found, read and checked against its schema
 (mappings/schema/study_definition.schema.json) and the rules a schema cannot state (visit numbers and names
-unique, an IANA time zone, plausible dates that are calendar dates in order).
+unique, an IANA time zone, plausible dates that are calendar dates in order, declared trial elements and arm paths
+that fit together).
 
 Its own module because it is one document read once per study, by every kind of records (CSV folder, workbook,
 ODM export) and by commands that need only the study's metadata (api.py, a partitioned load), apart from the
@@ -20,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jsonschema
 import yaml
 
-from msc_interop import dates, mappings
+from msc_interop import dates, iso8601, mappings
 from msc_interop.errors import InputError, StudyDefinitionError
 from msc_interop.records.csv_text import utf8_text
 from msc_interop.records.value_checks import plausible_bounds
@@ -70,7 +71,41 @@ def check_definition(data: Any, where: str) -> dict[str, Any]:
     _check_timezone(data["timezone"], where)
     _check_plausible_dates(data, where)
     _check_products(data.get("products", []), where)
+    _check_trial_design(data, where)
     return data
+
+
+def _check_trial_design(data: dict[str, Any], where: str) -> None:
+    """Declared trial elements (`elements`) come with every arm's `path` and the other way round; ETCDs are unique,
+    each step of a path names one of them, its epoch is a CDISC CT EPOCH term, a TEDUR an ISO 8601 duration."""
+    elements, arms = data.get("elements", []), data["arms"]
+    with_path = [i for i, a in enumerate(arms) if "path" in a]
+    if elements and len(with_path) < len(arms):
+        missing = ", ".join(f"arms/{i} ({arms[i]['armcd']})" for i in range(len(arms)) if i not in with_path)
+        raise StudyDefinitionError(f"{where}: `elements` is given but {missing} has no `path`: with declared "
+                                   "elements every arm lists its own (TA: the arm's elements in order)")
+    if with_path and not elements:
+        raise StudyDefinitionError(f"{where}: arms/{with_path[0]}/path is given but no `elements`: declare the "
+                                   "elements (TE) the paths name, or leave both out to have them derived")
+    codes: dict[str, int] = {}
+    for i, e in enumerate(elements):
+        if e["etcd"] in codes:
+            raise StudyDefinitionError(f"{where}: elements/{i}/etcd: {e['etcd']!r} is the ETCD of elements/"
+                                       f"{codes[e['etcd']]} too; each element has its own code")
+        codes[e["etcd"]] = i
+        if e.get("tedur") and not iso8601.DURATION.fullmatch(e["tedur"]):
+            raise StudyDefinitionError(f"{where}: elements/{i}/tedur: {e['tedur']!r} is not an ISO 8601 duration "
+                                       "(e.g. P14D, P2W, P6M)")
+    epochs = set(mappings.codelist("EPOCH").values)
+    for i, a in enumerate(arms):
+        for j, step in enumerate(a.get("path", [])):
+            if step["etcd"] not in codes:
+                raise StudyDefinitionError(f"{where}: arms/{i}/path/{j}/etcd: {step['etcd']!r} is not an ETCD of "
+                                           f"`elements` ({', '.join(codes)})")
+            if step["epoch"] not in epochs:
+                raise StudyDefinitionError(f"{where}: arms/{i}/path/{j}/epoch: {step['epoch']!r} is not a CDISC CT "
+                                           "EPOCH (C99079) submission value (e.g. SCREENING, TREATMENT, FOLLOW-UP); "
+                                           "see mappings/codelists.json EPOCH")
 
 
 def _check_products(products: list[dict[str, Any]], where: str) -> None:

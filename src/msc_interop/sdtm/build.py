@@ -30,6 +30,7 @@ from msc_interop.sdtm.unscheduled import number_unscheduled
 from msc_interop.sdtm.vs import build_vs
 from msc_interop.sdtm.xpt_text import all_ascii
 from msc_interop.study import Study, StudyMeta
+from msc_interop.trial_arms import trial_design
 from msc_interop.trial_design import build_ts, build_tv
 
 # Forms carried in the Study but not yet mapped to an SDTM domain: none since issue 14 (findings.csv's ECG rows
@@ -43,6 +44,9 @@ def build_study(records: RawRecords, settle: bool = True) -> tuple[Study, Reject
     the caller settles them once the shares are merged, RejectReport.settle_kept), instead of becoming its notes;
     so do the rejected records its subjects' derivations and SV would have read (derived_without.settle_derivations)."""
     meta = StudyMeta.from_definition(records.definition)
+    design_note = trial_design(meta).note  # (TA/TE not derivable: said once, a partitioned run's notes merged)
+    if design_note and design_note not in records.rejects.notes:
+        records.rejects.notes.append(design_note)
     dm_base = build_dm_base(records, meta)
     _cascade_subjects(records, dm_base)
     ex, suppex = build_ex(records, meta, dm_base)
@@ -85,9 +89,9 @@ def build_study(records: RawRecords, settle: bool = True) -> tuple[Study, Reject
 def study_level_datasets(meta: StudyMeta, ex: pd.DataFrame | None, dm: pd.DataFrame | None = None
                          ) -> dict[str, pd.DataFrame]:
     """The datasets about the study, not its subjects (TS names every treatment of the whole EX and the study start
-    date of the whole DM, TV the schedule): a partitioned run builds them once from the whole
-    (sdtm/partitioned.py)."""
-    return {"TS": build_ts(meta, ex, dm), "TV": build_tv(meta)}
+    date of the whole DM, TV the schedule, TA/TE the arms and elements: trial_arms.py): a partitioned run builds them
+    once from the whole (sdtm/partitioned.py)."""
+    return {"TS": build_ts(meta, ex, dm), "TV": build_tv(meta), **trial_design(meta).datasets()}
 
 
 def _cascade_subjects(records: RawRecords, dm: pd.DataFrame) -> None:

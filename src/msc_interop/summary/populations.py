@@ -35,10 +35,12 @@ def _all_subjects(study: Study) -> list[str]:
 
 
 def _arm_order(study: Study, codes: list[str]) -> list[str]:
-    """Arms in the trial design's order (TA, then TV/DM order of appearance), codes TA lacks after them."""
+    """Arms in the trial design's order (TA, then the study definition's arms (study.yaml, a FHIR ResearchStudy's),
+    then TV's order of appearance), the codes none of them has after them in alphabetical order."""
     order: list[str] = []
-    for name in ("TA", "TV"):
-        df = study.datasets.get(name)
+    for name in ("TA", "meta", "TV"):
+        df = study.datasets.get(name) if name != "meta" else pd.DataFrame(
+            {"ARMCD": [str(a.get("armcd", "")) for a in study.meta.arms]}, dtype=object)
         if df is not None and "ARMCD" in df:
             order += [a for a in dict.fromkeys(df["ARMCD"].astype(str)) if a and a not in order]
     known = [a for a in order if a in codes]

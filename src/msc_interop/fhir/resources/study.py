@@ -46,13 +46,13 @@ def link_id(armcd: str) -> str:
     return ids.safe_part(armcd)
 
 
-TRIAL_DESIGN = ("TS", "TV", "RELREC")  # study-level datasets, carried as rows on the study's ResearchStudy
+TRIAL_DESIGN = ("TS", "TV", "TA", "TE", "RELREC")  # study-level datasets, carried as rows on the study's ResearchStudy
 # (RELREC: the dataset-level relationships, e.g. PR.PRLNKID = RE.RELNKID; its FHIR form is Observation.partOf)
 
 
 def written_datasets(study: Study) -> list[str]:
-    """The datasets whose columns the study's ResearchStudy records (sdtm-dataset): written domains, TS, TV and
-    the SUPP-- of written domains."""
+    """The datasets whose columns the study's ResearchStudy records (sdtm-dataset): written domains, the trial
+    design (TRIAL_DESIGN) and the SUPP-- of written domains."""
     out = [n for n in study.names if n in WRITTEN_DOMAINS or n in TRIAL_DESIGN or n in CARRIED_ON_SUBJECT]
     for n in study.names:
         if n.startswith("SUPP") and "RDOMAIN" in study[n].columns:
@@ -109,7 +109,8 @@ def build_studies(ctx: WriteContext) -> list[dict[str, Any]]:
 
 
 def _trial_design_rows(study: Study) -> list[dict[str, Any]]:
-    """TS and TV rows as complex extensions: dataset, then each non-empty variable as text (a study has tens)."""
+    """TS, TV, TA, TE and RELREC rows as complex extensions: dataset, then each non-empty variable as text (a study
+    has tens)."""
     out = []
     for name in TRIAL_DESIGN:
         if name not in study:
