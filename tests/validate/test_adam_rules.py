@@ -21,7 +21,8 @@ def _clean() -> dict[str, pd.DataFrame]:
     adae = pd.DataFrame({"STUDYID": "S", "USUBJID": ["S-1", "S-1"], "AESEQ": [1.0, 2.0], "TRTEMFL": ["Y", ""]})
     adlb = pd.DataFrame({"STUDYID": "S", "USUBJID": "S-1", "PARAMCD": ["ALT", "ALT", "ALT"],
                          "PARAM": "Alanine Aminotransferase (U/L)", "AVAL": [10.0, 12.0, 15.0], "LBSTRESU": "U/L",
-                         "BASE": [10.0, 10.0, 10.0], "ABLFL": ["Y", "", ""]})
+                         "BASE": [10.0, 10.0, 10.0], "ABLFL": ["Y", "", ""], "CHG": [np.nan, 2.0, 5.0],
+                         "PCHG": [np.nan, 20.0, 50.0]})
     return {"ADSL": adsl, "ADAE": adae, "ADLB": adlb}
 
 
@@ -44,7 +45,7 @@ MADE = [
      ("MSC-ADAM-001", "ADSL", None, "ADSL has no TRT01P column; TRT01P is Required (Core Req) in ADSL")),
     ("ADSL", lambda d: pd.concat([d, d.iloc[[0]]], ignore_index=True),
      ("MSC-ADAM-002", "ADSL", 3, "ADSL row 3: USUBJID S-1 occurs 2 times; ADSL holds one record per subject")),
-    ("ADLB", lambda d: d.assign(BASE=[10.0, 10.0, 11.0]),
+    ("ADLB", lambda d: d.assign(BASE=[10.0, 10.0, 11.0], CHG=[np.nan, 2.0, 4.0], PCHG=[np.nan, 20.0, 400 / 11]),
      ("MSC-ADAM-003", "ADLB", 3, "ADLB row 3 (S-1, PARAMCD ALT): BASE is 11 but the baseline record (ABLFL = Y) "
                                  "has AVAL 10")),
     ("ADLB", lambda d: d.assign(ABLFL=["", "", ""]),
@@ -65,6 +66,24 @@ MADE = [
      ("MSC-ADAM-009", "ADLB", 3, "ADLB row 3 (S-1): PARAMCD ALT has PARAM 'Alanine Aminotransferase (ukat/L)' here "
                                  "but 'Alanine Aminotransferase (U/L)' on its first record; PARAM and PARAMCD are "
                                  "one-to-one and a parameter has one unit")),
+    ("ADLB", lambda d: d.assign(CHG=[np.nan, 2.0, 4.0]),
+     ("MSC-ADAM-010", "ADLB", 3, "ADLB row 3 (S-1, PARAMCD ALT): CHG is 4 but AVAL - BASE = 15 - 10 = 5")),
+    ("ADLB", lambda d: d.assign(PCHG=[np.nan, 20.0, 5.0]),
+     ("MSC-ADAM-011", "ADLB", 3, "ADLB row 3 (S-1, PARAMCD ALT): PCHG is 5 but (AVAL - BASE) / BASE * 100 = "
+                                 "(15 - 10) / 10 * 100 = 50")),
+    # a zero baseline: CHG is AVAL, PCHG must be null
+    ("ADLB", lambda d: d.assign(AVAL=[0.0, 12.0, 15.0], BASE=0.0, CHG=[np.nan, 12.0, 15.0], PCHG=[np.nan, np.nan, 0.0]),
+     ("MSC-ADAM-011", "ADLB", 3, "ADLB row 3 (S-1, PARAMCD ALT): PCHG is 0 but BASE is 0; PCHG is null where "
+                                 "BASE is 0")),
+    ("ADLB", lambda d: d.assign(PARAMCD="ALT_SERUM"),  # 9 characters
+     ("MSC-ADAM-012", "ADLB", 1, "ADLB row 1 (S-1): PARAMCD 'ALT_SERUM' (9 characters, 3 record(s)) is not a SAS name "
+                                 "of at most 8 characters (a letter or _ first, then letters, digits, _)")),
+    ("ADLB", lambda d: d.assign(PARAMCD="ALT-U"),
+     ("MSC-ADAM-012", "ADLB", 1, "ADLB row 1 (S-1): PARAMCD 'ALT-U' (5 characters, 3 record(s)) is not a SAS name "
+                                 "of at most 8 characters (a letter or _ first, then letters, digits, _)")),
+    ("ADLB", lambda d: d.assign(PARAMCD="1ALT"),
+     ("MSC-ADAM-012", "ADLB", 1, "ADLB row 1 (S-1): PARAMCD '1ALT' (4 characters, 3 record(s)) is not a SAS name "
+                                 "of at most 8 characters (a letter or _ first, then letters, digits, _)")),
 ]
 # the rules these tests make (test_rules.test_every_rule_has_breaking_and_passing_data counts them)
 MADE_IDS = {m[2][0] for m in MADE} | {"MSC-ADAM-004", "MSC-ADAM-008"}
@@ -128,5 +147,25 @@ def test_validate_an_adam_folder(tmp_path):
     files.write_datasets(data, tmp_path / "xpt", "xpt", studyid="S", created="2026-01-01T00:00:00")
     report = validate_paths([tmp_path])
     got = sorted((f.rule_id, f.file.rsplit("/", 1)[-1], f.row_or_entry) for f in report.findings)
-    assert got == [("MSC-ADAM-002", "adsl.xpt", 3), ("MSC-ADAM-003", "adlb.xpt", 3)]
+    # BASE 9 on row 3 is not the baseline AVAL 10, and CHG 5, PCHG 50 (from BASE 10) are not AVAL 15 less BASE 9
+    assert got == [("MSC-ADAM-002", "adsl.xpt", 3), ("MSC-ADAM-003", "adlb.xpt", 3), ("MSC-ADAM-010", "adlb.xpt", 3),
+                   ("MSC-ADAM-011", "adlb.xpt", 3)]
     assert not report.valid
+
+
+def test_derived_numbers_within_stored_precision_make_no_finding():
+    """CHG and PCHG from stored decimals: 0.3 - 0.1 is 0.19999999999999998 in binary, a stored CHG of 0.2 is right;
+    a CHG off in the 9th significant digit is not (the relative tolerance 1e-9, validation_rules.yaml)."""
+    close = _edit("ADLB", lambda d: d.assign(AVAL=[0.1, 0.3, 0.7], BASE=0.1, CHG=[np.nan, 0.2, 0.6],
+                                            PCHG=[np.nan, 200.0, 600.0]))
+    assert _ids(close) == []
+    off = _edit("ADLB", lambda d: d.assign(AVAL=[1000.0, 1234.5678, 15.0], BASE=1000.0,
+                                          CHG=[np.nan, 234.56781, 5.0 - 1000.0], PCHG=np.nan))
+    assert [f[:3] for f in _ids(off)] == [("MSC-ADAM-010", "ADLB", 2), ("MSC-ADAM-010", "ADLB", 3)]
+
+
+def test_null_change_makes_no_finding():
+    """CHG and PCHG are checked only where they and AVAL, BASE are all populated (P21 AD0223, AD0225)."""
+    data = _edit("ADLB", lambda d: d.assign(AVAL=[10.0, np.nan, 15.0], CHG=[np.nan, 3.0, np.nan],
+                                           PCHG=[np.nan, 30.0, np.nan]))
+    assert _ids(data) == []

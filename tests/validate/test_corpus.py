@@ -41,10 +41,12 @@ def test_corpus_size_and_spread() -> None:
             "RELATIONSHIP"} <= classes, classes
     assert sum(1 for c in files if "xml" in c or c["expect"]["rule"].startswith("MSC-DEF")) >= 10
     assert len(fhir) >= 15
+    adam = CORPUS["adam"]  # (run by test_corpus_adam.py)
+    assert len(adam) >= 8 and {"MSC-DEF-004", "MSC-DEF-007", "MSC-ADAM-010"} <= {c["expect"]["rule"] for c in adam}
     referenced = {r.id for r in list_rules() if r.references}
-    assert referenced - {c["expect"]["rule"] for c in study + files + fhir} == set(), \
+    assert referenced - {c["expect"]["rule"] for c in study + files + fhir + adam} == set(), \
         "every rule with a P21 / SDTMIG reference has a seeded defect (its passing data: the clean outputs)"
-    ids = _ids(study) + _ids(files) + _ids(fhir)
+    ids = _ids(study) + _ids(files) + _ids(fhir) + _ids(adam)
     assert len(ids) == len(set(ids)), "case ids are unique"
 
 

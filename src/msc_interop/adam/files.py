@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,6 +79,13 @@ def write_datasets(datasets: Mapping[str, pd.DataFrame], folder: Path, fmt: str,
 
 def read_dataset(path: Path) -> tuple[str, pd.DataFrame]:
     """One ADaM file back as written: numeric dates as SAS date numbers, every number float64, text str."""
+    name, df, _header = read_dataset_with_header(path)
+    return name, df
+
+
+def read_dataset_with_header(path: Path) -> tuple[str, pd.DataFrame, dict[str, Any] | None]:
+    """read_dataset, and a Dataset-JSON file's top-level metadata (without its rows; None for XPT): the OIDs
+    validate checks against define.xml."""
     if path.suffix.lower() == ".xpt":
         # (ADaM dates are numeric by design: no note; derived numbers read back bit for bit)
         name, df = xpt.read_xpt(path, note_dates=False, decimals=False)
@@ -86,13 +94,13 @@ def read_dataset(path: Path) -> tuple[str, pd.DataFrame]:
         for c in df.columns:  # pyreadstat hands DATE9. numbers back as dates (read_xpt: ISO 8601 text)
             if c in known and known[c].is_date and not pd.api.types.is_numeric_dtype(df[c]):
                 df[c] = metadata.to_sas_date(metadata.from_sas_date(df[c].astype(object)))
-        return name, canonical(name, df)
+        return name, canonical(name, df), None
     name, df, meta = read_dataset_json(path)
     df = df.copy()
     for col in meta["columns"]:
         if col.get("dataType") == "date" and col.get("targetDataType") == "integer":
             df[col["name"]] = metadata.to_sas_date(metadata.from_sas_date(df[col["name"]].astype(object)))
-    return name, canonical(name, df)
+    return name, canonical(name, df), meta
 
 
 @dataclass(frozen=True)

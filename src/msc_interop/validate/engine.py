@@ -502,9 +502,12 @@ def _validate_records(path: Path, odm_map: str | Path | None = None) -> list[Fin
 
 
 def _validate_adam(folder: Path, define: Path | None) -> list[Finding]:
+    """An ADaM folder: its datasets, and define.xml (XSD, and the data against it) when there is one."""
     from msc_interop.validate.adam_folder import validate_adam
 
-    return validate_adam(folder) + (_validate_define_alone(define) if define is not None else [])
+    findings: list[Finding] = []
+    tree = _parse_define(define, findings) if define is not None else None
+    return findings + validate_adam(folder, define, tree)
 
 
 def _validate_fhir(paths: Sequence[Path], version: str | None, deep: bool = False, engine: Any = None

@@ -1,6 +1,7 @@
 """ADaM rules (scope "adam") over the datasets of an ADaM folder (to-adam output): required variables, one ADSL
 record per subject, BASE consistent with ABLFL, TRTEMFL Y or null, every subject in ADSL, population flags Y/N,
-the folder's files that are not read, PARAMCD, PARAM and unit one-to-one."""
+the folder's files that are not read, PARAMCD, PARAM and unit one-to-one, CHG and PCHG as computed from AVAL and
+BASE, PARAMCD a SAS name of at most 8 characters."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from msc_interop.validate.model import Finding, RuleMeta
-from msc_interop.validate.registry import bulk, rule
+from msc_interop.validate.registry import bulk, params, rule
 
 
 @dataclass
@@ -22,17 +23,17 @@ class AdamContext:
     files: dict[str, str] = field(default_factory=dict)
     unread: list[tuple[str, str]] = field(default_factory=list)  # (file, why) of the folder's files not read
 
-    def at(self, meta: RuleMeta, ds: str, mask: np.ndarray | pd.Series, variable: str = "", **columns: object
-           ) -> list[Finding]:
-        """Findings at the rows of `ds` where `mask` holds (row 1 = the first record)."""
+    def at(self, meta: RuleMeta, ds: str, mask: np.ndarray | pd.Series, variable: str = "", *,
+           variant: str | None = None, **columns: object) -> list[Finding]:
+        """Findings at the rows of `ds` where `mask` holds (row 1 = the first record), in the message `variant`."""
         df = self.datasets[ds]
         idx = np.flatnonzero(np.asarray(mask, dtype=bool))
         extra = {k: (v.to_numpy()[idx] if isinstance(v, pd.Series) else v[idx] if isinstance(v, np.ndarray) else v)
                  for k, v in columns.items()}
         usubjid = df["USUBJID"].to_numpy(dtype=object)[idx] if "USUBJID" in df else ""
         value = df[variable].to_numpy(dtype=object)[idx] if variable in df else ""
-        return bulk(meta, len(idx), file=self.files.get(ds, ""), dataset=ds, row=idx + 1, usubjid=usubjid,
-                    variable=variable, value=value, **extra)
+        return bulk(meta, len(idx), variant=variant, file=self.files.get(ds, ""), dataset=ds, row=idx + 1,
+                    usubjid=usubjid, variable=variable, value=value, **extra)
 
 
 def _flag_text(s: pd.Series) -> pd.Series:
@@ -148,3 +149,77 @@ def param_one_to_one(ctx: AdamContext, meta: RuleMeta) -> Iterable[Finding]:
             first = pairs.drop_duplicates("k").set_index("k")["v"]
             yield from ctx.at(meta, ds, mask, other, key=key, key_value=_flag_text(df[key]),
                               first=_flag_text(df[key]).map(first))
+
+
+def _numbers(df: pd.DataFrame, col: str) -> np.ndarray:
+    return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype="float64")
+
+
+def _shown(x: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """The computed numbers of the rows `where` holds as a report shows them, 10 significant digits (0.1 + 0.2 is
+    0.3, not 0.30000000000000004); "" elsewhere (only the rows reported are formatted)."""
+    out = np.full(len(x), "", dtype=object)
+    out[where] = [f"{v:.10g}" for v in x[where].tolist()]
+    return out
+
+
+def _off(stored: np.ndarray, expected: np.ndarray, scale: np.ndarray, meta: RuleMeta) -> np.ndarray:
+    """Where a stored derived number differs from its computation by more than the rule's relative tolerance of
+    the magnitude of the numbers it comes from, at least 1 (mappings/validation_rules.yaml: relative_tolerance)."""
+    tolerance = float(params(meta, "relative_tolerance"))
+    return np.abs(stored - expected) > tolerance * np.maximum(scale, 1.0)
+
+
+@rule("MSC-ADAM-010")
+def chg_is_aval_minus_base(ctx: AdamContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df in ctx.datasets.items():
+        if not {"CHG", "AVAL", "BASE"} <= set(df.columns):
+            continue
+        aval, base, chg = _numbers(df, "AVAL"), _numbers(df, "BASE"), _numbers(df, "CHG")
+        filled = ~(np.isnan(aval) | np.isnan(base) | np.isnan(chg))
+        with np.errstate(invalid="ignore"):
+            expected = aval - base
+            scale = np.maximum(np.maximum(np.abs(aval), np.abs(base)), np.abs(chg))
+            bad = filled & _off(chg, expected, scale, meta)
+        paramcd = df.get("PARAMCD", "")
+        yield from ctx.at(meta, ds, bad, "CHG", paramcd=paramcd, aval=df["AVAL"], base=df["BASE"],
+                          expected=_shown(expected, bad))
+
+
+@rule("MSC-ADAM-011")
+def pchg_is_percent_change(ctx: AdamContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df in ctx.datasets.items():
+        if not {"PCHG", "AVAL", "BASE"} <= set(df.columns):
+            continue
+        aval, base, pchg = _numbers(df, "AVAL"), _numbers(df, "BASE"), _numbers(df, "PCHG")
+        paramcd = df.get("PARAMCD", "")
+        zero = (base == 0) & ~np.isnan(pchg)  # no percent change of a zero baseline
+        yield from ctx.at(meta, ds, zero, "PCHG", variant="base_zero", paramcd=paramcd)
+        filled = ~(np.isnan(aval) | np.isnan(base) | np.isnan(pchg)) & (base != 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            expected = (aval - base) / base * 100.0
+            scale = np.maximum(np.abs(pchg), 100.0 * np.maximum(np.abs(aval), np.abs(base)) / np.abs(base))
+            bad = filled & _off(pchg, expected, scale, meta)
+        yield from ctx.at(meta, ds, bad, "PCHG", paramcd=paramcd, aval=df["AVAL"], base=df["BASE"],
+                          expected=_shown(expected, bad))
+
+
+_SAS_NAME = r"[A-Za-z_][A-Za-z0-9_]{0,7}"
+
+
+@rule("MSC-ADAM-012")
+def paramcd_is_a_sas_name(ctx: AdamContext, meta: RuleMeta) -> Iterable[Finding]:
+    for ds, df in ctx.datasets.items():
+        if "PARAMCD" not in df:
+            continue
+        codes, uniques = pd.factorize(_flag_text(df["PARAMCD"]))
+        values = pd.Series(uniques, dtype=object)
+        bad = values.ne("") & ~values.str.fullmatch(_SAS_NAME).fillna(False).astype(bool)
+        if not bad.any():
+            continue
+        first = np.full(len(values), -1, dtype=np.int64)
+        first[codes[::-1]] = np.arange(len(codes))[::-1]  # each value's first row
+        counts = np.bincount(codes, minlength=len(values))
+        mask = np.zeros(len(df), dtype=bool)
+        mask[first[bad.to_numpy()]] = True
+        yield from ctx.at(meta, ds, mask, "PARAMCD", count=counts[codes], length=_flag_text(df["PARAMCD"]).str.len())

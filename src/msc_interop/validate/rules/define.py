@@ -126,6 +126,7 @@ class DefineContext:
     with_datasets: bool = True  # False: a define.xml given alone (only the XSD check applies)
     # dataset -> the codec its XPT/CSV text was read in (validate/engine.py): Length is bytes in it; absent: UTF-8
     encodings: Mapping[str, str] = field(default_factory=dict)
+    model: str = "SDTM"  # the datasets' model: "ADaM" for an ADaM folder (no SDTM class check, MSC-DEF-011)
 
     column_cache: ColumnCache | None = None
     _texts: dict[tuple[str, str], pd.Series] = field(default_factory=dict, repr=False)
@@ -410,8 +411,8 @@ def define_version_without_xsd(ctx: DefineContext, meta: RuleMeta) -> Iterable[F
 @rule("MSC-DEF-011")
 def define_class_is_the_sdtm_class(ctx: DefineContext, meta: RuleMeta) -> Iterable[Finding]:
     """def:Class of each dataset's ItemGroupDef against the SDTM class of its domain (mappings/sdtm_model.yaml)."""
-    if ctx.version is None or not ctx.with_datasets:
-        return
+    if ctx.version is None or not ctx.with_datasets or ctx.model != "SDTM":
+        return  # (ADaM classes are ADaM's: SUBJECT LEVEL ANALYSIS DATASET, BASIC DATA STRUCTURE, ...)
     stated = stated_classes(ctx.tree, ctx.version)
     for ds, df in ctx.datasets.items():
         if ds not in stated:
