@@ -4,12 +4,16 @@ SDTMIG 3.4 section 7.2: TE has one record per planned element (ETCD, ELEMENT, TE
 record per planned element per arm (ARMCD, ARM, TAETORD, ETCD, ELEMENT, TABRANCH, TATRANS, EPOCH). A study.yaml may
 declare them (`elements`, and each arm's `path`: records/definition.py checks them); without them they are derived
 from the arms and the epochs of the planned visits by the rules of mappings/trial_design.yaml (the elements of the
-epochs msc-interop itself gives the records: SCREENING, TREATMENT (one element per arm), FOLLOW-UP). A schedule
-naming another epoch gets no TA/TE and a note saying how to declare them: an element's start and end rules are the
-protocol's, not something to guess.
+epochs msc-interop itself gives the records: SCREENING, TREATMENT (one element per arm), FOLLOW-UP). Each of those
+three is in TA even when no planned visit names it: a record placed by its date (AE, CM, DS, an unscheduled visit:
+sdtm/common.epoch_by_date) gets it whatever the schedule says, and every EPOCH of the data is one of TA's. A
+schedule naming another epoch gets no TA/TE and a note saying how to declare them: an element's start and end rules
+are the protocol's, not something to guess.
 
 Screen failures and subjects not assigned (DM ARMCD SCRNFAIL, NOTASSGN) are not arms of TA (SDTMIG 3.4 DM
-assumption 4); the arms of TA are study.yaml's `arms`, in their order, which TA keeps (first row per ARMCD).
+assumption 4); the arms of TA are study.yaml's `arms`, in their order, which TA keeps (first row per ARMCD), but for
+a study.yaml "arm" of those codes (mappings/trial_design.yaml not_arms: the SDTMIG 3.2 way of coding a screen
+failure), which gets no treatment element.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from msc_interop import mappings
+from msc_interop.sdtm.common import DATE_EPOCHS
 from msc_interop.sdtm.epochs import study_epochs
 from msc_interop.study import StudyMeta
 
@@ -62,22 +67,25 @@ def _derived(meta: StudyMeta) -> TrialDesign:
     rules = mappings.load("trial_design")
     epochs = study_epochs(meta)
     unknown = [e for e in epochs if e not in rules["shared"] and e not in rules["per_arm"]]
-    if not epochs or unknown or not meta.arms:
+    not_arms = {c.upper() for c in rules["not_arms"]}
+    arms = [a for a in meta.arms if str(a["armcd"]).upper() not in not_arms]  # (a SCRNFAIL "arm": no arm of TA)
+    if not epochs or unknown or not arms:
         why = (f"the planned visits name the epoch(s) {', '.join(unknown)}, for which msc-interop has no default "
                "element" if unknown else "the planned visits name no epoch" if not epochs else "study.yaml has no arm")
         return TrialDesign(None, None, (
             f"TA and TE (Trial Arms, Trial Elements) not written: {why} (mappings/trial_design.yaml has "
             f"{', '.join([*rules['shared'], *rules['per_arm']])}); declare the study's elements in study.yaml "
             "(`elements`, and each arm's `path`: README, 'Trial design')"))
+    epochs = _with_date_epochs(epochs)
     shared_codes = {rules["shared"][e]["etcd"] for e in epochs if e in rules["shared"]}
     own = [e for e in epochs if e in rules["per_arm"]]
-    codes = _arm_element_codes(meta, own, shared_codes)
+    codes = _arm_element_codes(arms, own, shared_codes)
     # the branch: at the end of the last shared element before the first arm's own one (none: arms from the start)
-    branch_at = epochs.index(own[0]) - 1 if own and len(meta.arms) > 1 else -1
+    branch_at = epochs.index(own[0]) - 1 if own and len(arms) > 1 else -1
     te: dict[str, dict[str, str]] = {}  # in the epochs' order, an epoch's arm elements in the arms' order
-    steps: list[list[dict[str, object]]] = [[] for _ in meta.arms]
+    steps: list[list[dict[str, object]]] = [[] for _ in arms]
     for i, epoch in enumerate(epochs):
-        for a_index, arm in enumerate(meta.arms):
+        for a_index, arm in enumerate(arms):
             if epoch in rules["shared"]:
                 rule = rules["shared"][epoch]
                 etcd, element = rule["etcd"], rule["element"]
@@ -94,11 +102,25 @@ def _derived(meta: StudyMeta) -> TrialDesign:
                        _frame(meta, "TA", pd.DataFrame(ta), TA_COLUMNS))
 
 
-def _arm_element_codes(meta: StudyMeta, epochs: list[str], taken: set[str]) -> dict[tuple[int, str], str]:
+def _with_date_epochs(epochs: list[str]) -> list[str]:
+    """The schedule's epochs and each EPOCH a record placed by its date may get (common.DATE_EPOCHS: an adverse
+    event before the first dose is in SCREENING, a disposition after the last dose in FOLLOW-UP, whatever epochs
+    the planned visits name), a missing one after the date epoch before it (first when there is none): TA then
+    has every EPOCH of the data."""
+    out = list(epochs)
+    for k, epoch in enumerate(DATE_EPOCHS):
+        if epoch not in out:
+            before = [out.index(e) for e in DATE_EPOCHS[:k] if e in out]
+            out.insert(max(before) + 1 if before else 0, epoch)
+    return out
+
+
+def _arm_element_codes(arms: list[dict[str, str]], epochs: list[str], taken: set[str]
+                       ) -> dict[tuple[int, str], str]:
     """(arm's place, per-arm epoch) -> ETCD: the arm's ARMCD when there is one per-arm epoch and every ARMCD fits
     (at most 8 characters, none a shared element's code, case aside); else ARM1, ARM2, ... (ARM1T1, ARM1T2, ...
     with several per-arm epochs)."""
-    armcds = [a["armcd"] for a in meta.arms]
+    armcds = [a["armcd"] for a in arms]
     folded = {c.upper() for c in taken}
     fits = (len(epochs) == 1 and all(len(c) <= _ETCD_MAX for c in armcds)
             and not {c.upper() for c in armcds} & folded)

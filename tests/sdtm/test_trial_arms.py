@@ -226,3 +226,46 @@ def test_epoch_without_default_element_gets_no_ta_te_and_a_note(records_copy) ->
     assert "TA" not in study and "TE" not in study and "TS" in study
     note = [n for n in report.notes if n.startswith("TA and TE")]
     assert len(note) == 1 and "RUN-IN" in note[0] and "`elements`" in note[0]
+
+
+@pytest.mark.parametrize(("relabel", "missing"), [("FOLLOW-UP", "FOLLOW-UP"), ("SCREENING", "SCREENING")])
+def test_derived_ta_has_every_epoch_the_records_get(records_copy, relabel: str, missing: str) -> None:
+    """A schedule whose visits name no FOLLOW-UP (or no SCREENING) epoch: records placed by their date
+    (common.epoch_by_date: a disposition after the last dose, a medication before the first) still get it, so TA
+    has it too (the EPOCH of the data is an EPOCH of the trial design), in the order SCREENING, TREATMENT,
+    FOLLOW-UP."""
+    def complete_start(df: pd.DataFrame) -> pd.DataFrame:  # subject 01's first medication, started before its
+        df.loc[0, "start"] = "2009-08-01"  # first dose (2009-10-04): CM EPOCH SCREENING by its date
+        return df
+
+    folder = records_copy(medications=complete_start)
+    d = _definition()
+    for visit in d["visits"]:
+        if visit["epoch"] == relabel:
+            visit["epoch"] = "TREATMENT"
+    (folder / "study.yaml").write_text(yaml.safe_dump(d, sort_keys=False), encoding="utf-8")
+    study, report = load_study(folder)
+    assert not [n for n in report.notes if n.startswith("TA and TE")]
+    ta = study["TA"]
+    assert ta["EPOCH"].tolist() == ["SCREENING", "TREATMENT", "FOLLOW-UP"]
+    assert ta["ETCD"].tolist() == ["SCRN", "UCMSC", "FU"]
+    used = {name: set(df["EPOCH"].fillna("").astype(str)) - {""} for name, df in study.datasets.items()
+            if "EPOCH" in df.columns and name != "TA"}
+    assert missing in set().union(*used.values())  # (the case is real: a record has the epoch no visit names)
+    assert {name: e - set(ta["EPOCH"]) for name, e in used.items() if e - set(ta["EPOCH"])} == {}
+
+
+def test_a_screen_failure_arm_of_study_yaml_is_no_arm_of_ta() -> None:
+    """study.yaml listing SCRNFAIL / NOTASSGN as arms (the SDTMIG 3.2 way of coding them in DM): three arms of TA
+    (one code over 8 characters: elements ARM1, ARM2, ARM3), none for the screen failure or the not assigned, no
+    "Screen Failure" treatment element in TE (SDTMIG 3.4 DM assumption 4: they are not arms of TA)."""
+    from msc_interop.records.definition import check_definition
+    from msc_interop.trial_arms import trial_design
+
+    arms = [{"armcd": "UCMSC_HIGH", "arm": "UC-MSC high dose"}, {"armcd": "SCRNFAIL", "arm": "Screen Failure"},
+            {"armcd": "UCMSC", "arm": UCMSC_ARM}, {"armcd": "NotAssgn", "arm": "Not Assigned"},
+            {"armcd": "PLACEBO", "arm": PLACEBO_ARM}]
+    design = trial_design(StudyMeta.from_definition(check_definition(_definition(arms=arms), "study.yaml")))
+    assert list(dict.fromkeys(design.ta["ARMCD"])) == ["UCMSC_HIGH", "UCMSC", "PLACEBO"]
+    assert design.te["ETCD"].tolist() == ["SCRN", "ARM1", "ARM2", "ARM3", "FU"]
+    assert "Screen Failure" not in set(design.te["ELEMENT"]) | set(design.ta["ARM"])

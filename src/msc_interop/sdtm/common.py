@@ -181,16 +181,22 @@ def _reject_undated(records: RawRecords, form: str, unplanned: pd.Series, column
                             code="REJ-REC-014")
 
 
+# The EPOCHs epoch_by_date gives, in the study's order: a record placed by its date can be in any of them whatever
+# epochs the schedule names (trial_arms.py derives TA with each of them, so that TA has every EPOCH of the data)
+DATE_EPOCHS = ("SCREENING", "TREATMENT", "FOLLOW-UP")
+
+
 def epoch_by_date(dtc: pd.Series, first_dose: pd.Series, last_dose: pd.Series) -> pd.Series:
-    """EPOCH of an event from its date: before first dose SCREENING, to the last dose day TREATMENT, then
-    FOLLOW-UP. "" when the date is partial (the epoch cannot be known)."""
+    """EPOCH of an event from its date (DATE_EPOCHS): before first dose SCREENING, to the last dose day TREATMENT,
+    then FOLLOW-UP. "" when the date is partial (the epoch cannot be known)."""
     d, first, last = dates.date_part(dtc), dates.date_part(first_dose), dates.date_part(last_dose)
     before = dates.on_or_before(dtc, first_dose) & ~dates.on_or_before(first_dose, dtc)
     out = pd.Series("", index=dtc.index, dtype=object)
     known = d.notna() & first.notna()
-    out[known & before] = "SCREENING"
-    out[known & ~before & (last.isna() | (d <= last))] = "TREATMENT"
-    out[known & ~before & last.notna() & (d > last)] = "FOLLOW-UP"
+    screening, treatment, follow_up = DATE_EPOCHS
+    out[known & before] = screening
+    out[known & ~before & (last.isna() | (d <= last))] = treatment
+    out[known & ~before & last.notna() & (d > last)] = follow_up
     return out
 
 
