@@ -177,7 +177,8 @@ def _definition(**changes: object) -> dict:
 
 DECLARED = [{"etcd": "SCRN", "element": "Screening", "testrl": "Informed consent", "tedur": "P4W"},
             {"etcd": "INF", "element": "Two infusions", "testrl": "First infusion", "teenrl": "Day 7 infusion"},
-            {"etcd": "LTFU", "element": "Long-term follow-up", "testrl": "Day after the Day 7 infusion"}]
+            {"etcd": "LTFU", "element": "Long-term follow-up", "testrl": "Day after the Day 7 infusion",
+             "teenrl": "Year 6 visit"}]
 PATH = [{"etcd": "SCRN", "epoch": "SCREENING"}, {"etcd": "INF", "epoch": "TREATMENT"},
         {"etcd": "LTFU", "epoch": "LONG-TERM FOLLOW-UP", "tatrans": "Early termination: to end of study"}]
 
@@ -193,7 +194,7 @@ def test_declared_elements_and_path_are_written_as_declared(tmp_path: Path) -> N
     assert design.te[["ETCD", "ELEMENT", "TESTRL", "TEENRL", "TEDUR"]].values.tolist() == [
         ["SCRN", "Screening", "Informed consent", "", "P4W"], ["INF", "Two infusions", "First infusion",
                                                               "Day 7 infusion", ""],
-        ["LTFU", "Long-term follow-up", "Day after the Day 7 infusion", "", ""]]
+        ["LTFU", "Long-term follow-up", "Day after the Day 7 infusion", "Year 6 visit", ""]]
     assert design.ta[["TAETORD", "ETCD", "ELEMENT", "EPOCH", "TATRANS"]].values.tolist() == [
         [1, "SCRN", "Screening", "SCREENING", ""], [2, "INF", "Two infusions", "TREATMENT", ""],
         [3, "LTFU", "Long-term follow-up", "LONG-TERM FOLLOW-UP", "Early termination: to end of study"]]
@@ -207,6 +208,10 @@ def test_declared_elements_and_path_are_written_as_declared(tmp_path: Path) -> N
     ([*DECLARED, DECLARED[0]], PATH, r"elements/3/etcd: 'SCRN' is the ETCD of elements/0 too"),
     ([{**DECLARED[0], "tedur": "4 weeks"}], PATH[:1], r"elements/0/tedur: '4 weeks' is not an ISO 8601 duration"),
     ([{**DECLARED[0], "etcd": "SCREENING"}], PATH[:1], r"elements/0/etcd: 'SCREENING' does not match"),
+    # SDTMIG 3.4 TE TEENRL: "Either TEENRL or TEDUR must be present for each element"
+    ([*DECLARED[:2], {k: v for k, v in DECLARED[2].items() if k != "teenrl"}], PATH,
+     r"elements/2 \(LTFU\) has neither `teenrl` nor `tedur`"),
+    ([{**DECLARED[1], "teenrl": ""}], [PATH[1]], r"elements/0 \(INF\) has neither `teenrl` nor `tedur`"),
 ])
 def test_declared_design_that_does_not_fit_is_refused_naming_the_place(elements, path, message) -> None:
     from msc_interop.records.definition import check_definition

@@ -77,7 +77,8 @@ def check_definition(data: Any, where: str) -> dict[str, Any]:
 
 def _check_trial_design(data: dict[str, Any], where: str) -> None:
     """Declared trial elements (`elements`) come with every arm's `path` and the other way round; ETCDs are unique,
-    each step of a path names one of them, its epoch is a CDISC CT EPOCH term, a TEDUR an ISO 8601 duration."""
+    each step of a path names one of them, its epoch is a CDISC CT EPOCH term, each element has a TEENRL or a TEDUR,
+    a TEDUR an ISO 8601 duration."""
     elements, arms = data.get("elements", []), data["arms"]
     with_path = [i for i, a in enumerate(arms) if "path" in a]
     if elements and len(with_path) < len(arms):
@@ -93,6 +94,10 @@ def _check_trial_design(data: dict[str, Any], where: str) -> None:
             raise StudyDefinitionError(f"{where}: elements/{i}/etcd: {e['etcd']!r} is the ETCD of elements/"
                                        f"{codes[e['etcd']]} too; each element has its own code")
         codes[e["etcd"]] = i
+        if not (e.get("teenrl") or e.get("tedur")):  # SDTMIG 3.4 TE TEENRL: either TEENRL or TEDUR for each element
+            raise StudyDefinitionError(f"{where}: elements/{i} ({e['etcd']}) has neither `teenrl` nor `tedur`: "
+                                       "SDTMIG 3.4 TE asks for one of them for each element (the rule that ends it, "
+                                       "or its planned duration)")
         if e.get("tedur") and not iso8601.DURATION.fullmatch(e["tedur"]):
             raise StudyDefinitionError(f"{where}: elements/{i}/tedur: {e['tedur']!r} is not an ISO 8601 duration "
                                        "(e.g. P14D, P2W, P6M)")
