@@ -47,6 +47,7 @@ from msc_interop.fhir.resources.encounters import ENCOUNTER, read_encounter, rea
 from msc_interop.fhir.resources.enrolment import BY_IDENTIFIER, Enrolment
 from msc_interop.fhir.resources.exposure import MEDICATION, MEDICATION_ADMINISTRATION, read_medication_administrations
 from msc_interop.fhir.resources.lab import Flattener, read_observations
+from msc_interop.fhir.resources.lab.population import range_note
 from msc_interop.fhir.resources.lab.undated import ISSUED_ONLY, issued_note
 from msc_interop.fhir.resources.medication_statements import MEDICATION_STATEMENT, read_medication_statements
 from msc_interop.fhir.resources.procedures import (
@@ -380,6 +381,7 @@ def finish_read(r: _Reader, skipped: list[str], facts: ReadFacts) -> None:
                          f"to a Patient that is not in the input: USUBJID is {whose}")
     if r.tallies[ISSUED_ONLY]:
         rep.notes.append(issued_note(r.tallies[ISSUED_ONLY]))
+    rep.notes += range_note(r.tallies)  # Observations given the range for their subject's sex / age
     rep.notes += variant_notes(r.tallies)  # codings read by a non-canonical URI of their code system
     said, warned = remark_notes(r.tallies, r.examples, r.tz)  # statuses, dates without an offset, displays
     rep.notes += said
@@ -451,7 +453,7 @@ def build_study(r: _Reader) -> Study:
     datasets: dict[str, pd.DataFrame] = {}
     if len(dm) or "DM" in info.get("datasets", {}):
         datasets["DM"] = dm
-    lb = read_observations(r, subjects, encounters, orgs, rfstdtc, studyid)
+    lb = read_observations(r, subjects, encounters, orgs, rfstdtc, studyid, dm)
     vs = read_vital_signs(r, rfstdtc, studyid)
     if lb is not None and (len(lb) or vs is None):
         datasets["LB"] = lb

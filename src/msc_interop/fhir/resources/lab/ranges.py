@@ -7,8 +7,9 @@ only when it is the only one, said in a note. Ranges not taken are said in a not
 A range whose limits carry a unit other than the value's is converted to the value's unit with the test's unit
 factors of lab_tests.yaml (rounded to the significant digits the limit was written with, at least 2), else left empty
 with a note: a range is never labelled with a unit it was not given in. A range LB cannot hold is left empty with a
-note too: text only (not parsed), several candidates with different limits (e.g. by appliesTo / age: which one is
-the subject's is not decided), low and high in different units, limits beside a result that is no number.
+note too: text only (not parsed), low and high in different units, limits beside a result that is no number.
+Several normal (else untyped) ranges with different limits (e.g. by appliesTo sex / age) are a contest that
+lab/population.py decides per Observation from its subject's sex and age (else left empty with a note naming why).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _limit(q: Any) -> Any:
     return q.get("value") if isinstance(q, dict) else None
 
 
-def _limits(rr: dict[str, Any]) -> tuple:
+def limits_of(rr: dict[str, Any]) -> tuple:
     """What a range puts in LBORNRLO/HI: each limit's value and unit, and the text of a range without limits."""
     low, high = rr.get("low"), rr.get("high")
     unit = [(q.get("code"), q.get("unit")) if isinstance(q, dict) else (None, None) for q in (low, high)]
@@ -79,29 +80,38 @@ def _population(rr: dict[str, Any]) -> str:
     return ", ".join(s for s in said if s)
 
 
-def pick(reference_range: Any, seen: Counter[str]) -> tuple[dict[str, Any], str | None]:
-    """The range LB takes (an empty dict: none) and a note (None: nothing to say). `seen`: the read's tallies
-    (fhir/systems.py read_system)."""
+def pick(reference_range: Any, seen: Counter[str]) -> tuple[dict[str, Any], str | None, tuple | None]:
+    """The range LB takes (an empty dict: none), a note (None: nothing to say) and, when several normal (else
+    untyped) ranges with different limits compete, the contest lab/population.py decides per subject: (the note's
+    head, the notes on the ranges of other types, and per competing range (the range, the range LB takes when it
+    is chosen, its note)); else None. `seen`: the read's tallies (fhir/systems.py read_system)."""
     ranges = [r for r in reference_range or () if isinstance(r, dict)]
     if not ranges:
-        return {}, None
+        return {}, None, None
     normal = [r for r in ranges if "normal" in _type_codes(r, seen)]
     untyped = [r for r in ranges if r.get("type") is None]
     tier = normal or untyped
     if not tier and len(ranges) > 1:
         return {}, (f"converted without LBORNRLO/LBORNRHI: no referenceRange of type normal or without a type "
-                    f"(given: {', '.join(_type_shown(r) for r in ranges)})")
+                    f"(given: {', '.join(_type_shown(r) for r in ranges)})"), None
     chosen = (tier or ranges)[0]
     others = [_type_shown(r) for r in ranges if r not in tier and r is not chosen]
     notes = [f"converted without the referenceRange(s) of type {', '.join(others)}: LB holds the normal range"] \
         if others else []
-    if len({_limits(r) for r in tier}) > 1:  # ranges for different populations: which is the subject's is not known
+    if len({limits_of(r) for r in tier}) > 1:  # ranges for different populations: the subject's (lab/population.py)
         kind = "normal" if normal else "untyped"
         populations = "; ".join(_population(r) or "no appliesTo or age" for r in tier)
-        return {}, "; ".join([f"converted without LBORNRLO/LBORNRHI: {len(tier)} {kind} referenceRanges with "
-                              f"different limits (for: {populations}); LB holds one range per record and which one "
-                              "is the subject's is not decided here", *notes])
-    low, low_unit, high, high_unit, range_text = _limits(chosen)
+        head = (f"converted without LBORNRLO/LBORNRHI: {len(tier)} {kind} referenceRanges with different limits "
+                f"(for: {populations}); LB holds one range per record and which one is the subject's is not decided")
+        contest = (head, tuple(notes), tuple((r, *_checked(r, bool(tier), notes)) for r in tier))
+        return {}, "; ".join([f"{head} here", *notes]), contest
+    return (*_checked(chosen, bool(tier), notes), None)
+
+
+def _checked(chosen: dict[str, Any], normal: bool, notes: list[str]) -> tuple[dict[str, Any], str | None]:
+    """The range LB takes of the range `chosen` (an empty dict: none) and its note, `notes` (on the other ranges)
+    first. `normal`: chosen among the normal (else untyped) ranges; False: the only range, of another type."""
+    low, low_unit, high, high_unit, range_text = limits_of(chosen)
     if low is None and high is None:
         if not range_text:
             return {}, "; ".join(notes) or None
@@ -113,9 +123,9 @@ def pick(reference_range: Any, seen: Counter[str]) -> tuple[dict[str, Any], str 
     if low is not None and high is not None and _other_units(low_unit, high_unit):
         return {}, "; ".join([f"converted without LBORNRLO/LBORNRHI: its low is in {text(low_unit[0] or low_unit[1])!r}"
                               f", its high in {text(high_unit[0] or high_unit[1])!r}: not one range", *notes])
-    if not tier:
-        notes.append(f"converted with a referenceRange of type {_type_shown(chosen)} as LBORNRLO/LBORNRHI: the "
-                     "only range given, not a normal one")
+    if not normal:
+        notes = [*notes, f"converted with a referenceRange of type {_type_shown(chosen)} as LBORNRLO/LBORNRHI: the "
+                 "only range given, not a normal one"]
     return chosen, "; ".join(notes) or None
 
 

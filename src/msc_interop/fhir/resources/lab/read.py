@@ -29,7 +29,7 @@ from msc_interop.fhir.read_common import (
     subject_of,
 )
 from msc_interop.fhir.remarks import count_flags, display_flags, observation_flags
-from msc_interop.fhir.resources.lab import ranges
+from msc_interop.fhir.resources.lab import population, ranges
 from msc_interop.fhir.resources.lab.foreign import (
     ForeignLookups,
     foreign_lab,
@@ -55,11 +55,12 @@ FLAT_COLUMNS = (
     "strict", "status", "subject", "encounter", "seq",
     # from category, code, performer, interpretation, the contained specimen and referenceRange (worked out once
     # per distinct combination); *_text: text() of the code's codes, range_text() of the limits; rr_note: what the
-    # range LB takes leaves out (None: nothing), rr_shown: the referenceRange as the report shows it (None: none)
+    # range LB takes leaves out (None: nothing), rr_shown: the referenceRange as the report shows it (None: none),
+    # rr_choices: several ranges for different populations, decided per subject (lab/population.py; else None)
     "lab_category", "categories", "category_codes", "cdisc_code", "ncit_code", "loinc_codes", "code_text",
     "other_codes", "cdisc_code_text", "cdisc_display_text", "loinc_code_text", "code_display", "performer",
     "interpretation_text", "interpretation_codes", "specimen_text", "rr_low", "rr_high", "rr_low_text",
-    "rr_high_text", "rr_unit", "rr_note", "rr_shown",
+    "rr_high_text", "rr_unit", "rr_note", "rr_shown", "rr_choices",
     # the remarks (fhir/remarks.py) of the code's LOINC displays; whether the Observation has a code element; the
     # first of these elements without its FHIR shape, or None
     "display_flags", "has_code", "static_problem",
@@ -282,13 +283,22 @@ class Flattener:
                        if c.get("code") is not None]
 
     def _range(self, reference_range: Any) -> tuple:
-        rr, note = ranges.pick(reference_range, self.seen)  # the normal range (lab/ranges.py), a note on others
+        rr, note, contest = ranges.pick(reference_range, self.seen)  # the normal range (lab/ranges.py), a note
+        choices = None
+        if contest is not None:  # several for different populations: decided per subject (lab/population.py)
+            head, notes, competing = contest
+            choices = (head, notes, tuple(population.candidate(r, ranges.limits_of(r), self._limits(taken, said),
+                                                               self.seen) for r, taken, said in competing))
+        return (*self._limits(rr, note), shown(reference_range, 200) if reference_range else None, choices)
+
+    def _limits(self, rr: dict[str, Any], note: str | None) -> tuple:
+        """The FLAT_COLUMNS fields rr_low to rr_note of the range LB takes (`rr`, an empty dict: none)."""
         low, high = rr.get("low") or {}, rr.get("high") or {}
         low_value, high_value = low.get("value"), high.get("value")
         low_orig = self._kept(low.get("_value"), self.url_orig) if low else None
         high_orig = self._kept(high.get("_value"), self.url_orig) if high else None
         return (low_value, high_value, range_text(low_value, low_orig), range_text(high_value, high_orig),
-                ranges.limit_unit(rr, self.seen), note, shown(reference_range, 200) if reference_range else None)
+                ranges.limit_unit(rr, self.seen), note)
 
     def _carried(self, extension: Any) -> tuple[dict[str, Any], bool, ShapeProblem | None]:
         """The carried SDTM variables (read_carried), whether there are SUPP-- records (read_supplemental), and
@@ -364,9 +374,11 @@ def range_text(value: Any, orig: Any) -> str:
 # --- the LB rows ---------------------------------------------------------------------------------------------
 
 def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict[str, dict[str, Any]],
-                      orgs: dict[str, str], rfstdtc: dict[str, str], studyid: str) -> pd.DataFrame | None:
+                      orgs: dict[str, str], rfstdtc: dict[str, str], studyid: str,
+                      dm: pd.DataFrame | None = None) -> pd.DataFrame | None:
     """LB from the flat records the Flattener made while the files were read; None when there were no
-    Observations. msc-interop's own records decode exactly, others through the mapping data (foreign.foreign_lab)."""
+    Observations. msc-interop's own records decode exactly, others through the mapping data (foreign.foreign_lab).
+    `dm`: the subjects' SEX, BRTHDTC, AGE (lab/population.py: the range for the subject, of several)."""
     if not r.flat_obs:
         return None
     (flat_obs, panels), r.flat_obs = expand_panels(r.flat_obs), []  # a lab panel: a record per component
@@ -383,6 +395,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
     imap, imap_system = terms.code_map("nrind_to_interpretation"), terms.system("interpretation")
     derived_subject = 0
     memo = LbMemo(r, encounters, orgs, tz)
+    people = population.Subjects(dm)
     sponsor = None if r.strict else r.sponsor_tests()
     vital: list[tuple] = []  # vital signs (compact records): VS, not LB (fhir/resources/vital_signs.py)
     for held in flat_obs:
@@ -422,6 +435,8 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
                 (imap.cdisc(c) or "" for s, c, _ in rec.interpretation_codes if s == imap_system), ""), ""
         else:
             nrind, nrind_given = foreign_nrind(rec.interpretation_text, rec.interpretation_codes)
+        if rec.rr_choices is not None:  # several ranges for different populations: the subject's, if one
+            rec = people.choose(rec, usubjid, lbdtc)
         range_note = rec.rr_note
         if own:  # written by msc-interop: exact decoding
             test = (rec.cdisc_code, rec.cdisc_display_text) if type(rec.cdisc_code) is str and rec.cdisc_code else \
@@ -480,6 +495,8 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
                          "NRIND term", nrind_given, code="REJ-FHIR-006")
         if rec.supp:
             r.obs_supp += rec.supp
+        if rec.rr_choices is population.CHOSEN:  # given the range of its subject's sex / age (lab/population.py)
+            r.tallies[population.CHOSEN] += 1
         if problem == "derived":
             derived_subject += 1
         over.append(rec.carried or {})
