@@ -169,3 +169,30 @@ def test_null_change_makes_no_finding():
     data = _edit("ADLB", lambda d: d.assign(AVAL=[10.0, np.nan, 15.0], CHG=[np.nan, 3.0, np.nan],
                                            PCHG=[np.nan, 30.0, np.nan]))
     assert _ids(data) == []
+
+
+def test_derived_numbers_rounded_for_reporting_make_no_finding():
+    """A sponsor's PCHG / CHG rounded to the decimals it reports is right within half a unit of its last decimal:
+    (13.4567 - 12.1) / 12.1 * 100 = 11.21239669..., stored 11.21 (2 decimals, off 0.0024 < 0.005) or 11 (0 decimals,
+    off 0.21 < 0.5); CHG 1.36 of 13.4567 - 12.1 = 1.3567 (off 0.0033 < 0.005). Off by more than half a unit is
+    still found: 11.22 (off 0.0076) and CHG 1.35 (off 0.0067)."""
+    rounded = _edit("ADLB", lambda d: d.assign(AVAL=[12.1, 13.4567, 13.4567], BASE=12.1, CHG=[np.nan, 1.36, 1.36],
+                                              PCHG=[np.nan, 11.21, 11.0]))
+    assert _ids(rounded) == []
+    wrong = _edit("ADLB", lambda d: d.assign(AVAL=[12.1, 13.4567, 13.4567], BASE=12.1, CHG=[np.nan, 1.35, 1.36],
+                                            PCHG=[np.nan, 11.22, 11.0]))
+    assert [f[:3] for f in _ids(wrong)] == [("MSC-ADAM-010", "ADLB", 2), ("MSC-ADAM-011", "ADLB", 2)]
+
+
+def test_an_xpt_date_beyond_any_calendar_is_a_file_not_read(tmp_path):
+    """A number under DATE9. that is no date of the years 1-9999 made pyreadstat raise OverflowError, which validate
+    reported as an internal error: it is the file's problem, MSC-IO-001 naming the file."""
+    import pyreadstat
+
+    adsl = pd.DataFrame({"STUDYID": ["S"], "USUBJID": ["S-1"], "TRTSDT": [1e15]})
+    pyreadstat.write_xport(adsl, str(tmp_path / "adsl.xpt"), table_name="ADSL", file_format_version=5,
+                           variable_format={"TRTSDT": "DATE9."})
+    report = validate_paths([tmp_path])
+    got = [(f.rule_id, f.file) for f in report.findings]
+    assert got == [("MSC-IO-001", str(tmp_path / "adsl.xpt"))]
+    assert "SAS date" in report.findings[0].message

@@ -223,6 +223,9 @@ def read_xpt(path: Path, *, note_dates: bool = True, decimals: bool = True) -> t
         df, meta = text_encoding.read_xport(path, decimals=decimals)
     except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, OSError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{path.name}: not a readable SAS XPORT (XPT) file: {exc}") from exc
+    except OverflowError as exc:  # pyreadstat turning a number under a SAS date format into a Python date
+        raise InputError(f"{path.name}: a number under a SAS date or datetime format (DATE9., DATETIME20., ...) is "
+                         f"no date of the years 1-9999, so the file's dates cannot be read: {exc}") from exc
     name = (meta.table_name or path.stem).upper()
     # SAS numeric dates as ISO 8601 text, and a numeric --DTC as text too: SDTM --DTC is character (a note each)
     numeric = {c: f for c, f in numeric_formats(path).items() if c in df.columns}

@@ -165,9 +165,26 @@ def _shown(x: np.ndarray, where: np.ndarray) -> np.ndarray:
 
 def _off(stored: np.ndarray, expected: np.ndarray, scale: np.ndarray, meta: RuleMeta) -> np.ndarray:
     """Where a stored derived number differs from its computation by more than the rule's relative tolerance of
-    the magnitude of the numbers it comes from, at least 1 (mappings/validation_rules.yaml: relative_tolerance)."""
+    the magnitude of the numbers it comes from, at least 1 (mappings/validation_rules.yaml: relative_tolerance),
+    and by more than half a unit of the stored number's last decimal (a PCHG stored as 12.35 is 12.3456 rounded:
+    sponsors round derived values to the precision they report; params max_rounded_decimals)."""
     tolerance = float(params(meta, "relative_tolerance"))
-    return np.abs(stored - expected) > tolerance * np.maximum(scale, 1.0)
+    off = np.abs(stored - expected)
+    return (off > tolerance * np.maximum(scale, 1.0)) & (off > _half_last_unit(stored, meta) * (1 + 1e-9))
+
+
+def _half_last_unit(stored: np.ndarray, meta: RuleMeta) -> np.ndarray:
+    """Half a unit of each number's last decimal where it has at most max_rounded_decimals of them (12.35: 0.005,
+    40: 0.5), else 0: a number with more decimals than that was not rounded for reporting."""
+    most = int(params(meta, "max_rounded_decimals"))
+    out = np.zeros(len(stored))
+    left = ~np.isnan(stored)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for d in range(most + 1):
+            at = left & (np.abs(np.round(stored, d) - stored) <= 1e-12 * np.maximum(np.abs(stored), 1.0))
+            out[at] = 0.5 * 10.0 ** -d
+            left &= ~at
+    return out
 
 
 @rule("MSC-ADAM-010")
