@@ -200,9 +200,19 @@ def test_declared_elements_and_path_are_written_as_declared(tmp_path: Path) -> N
         [3, "LTFU", "Long-term follow-up", "LONG-TERM FOLLOW-UP", "Early termination: to end of study"]]
 
 
+def test_a_sponsor_epoch_in_a_declared_path_is_allowed() -> None:
+    """EPOCH (C99079) is extensible: a sponsor's own epoch ("SCREENING PERIOD") is declared, not refused (define.xml
+    marks it def:ExtendedValue; validate warns as for any extended term)."""
+    from msc_interop.records.definition import check_definition
+
+    arm = {"armcd": "UCMSC", "arm": UCMSC_ARM, "path": [{**PATH[0], "epoch": "SCREENING PERIOD"}, *PATH[1:]]}
+    check_definition(_definition(arms=[arm], elements=DECLARED), "study.yaml")  # (raises on a refusal)
+
+
 @pytest.mark.parametrize(("elements", "path", "message"), [
     (DECLARED, [{**PATH[0], "etcd": "SCREEN"}], r"arms/0/path/0/etcd: 'SCREEN' is not an ETCD of `elements`"),
-    (DECLARED, [{**PATH[0], "epoch": "SCREENING PERIOD"}], r"arms/0/path/0/epoch: 'SCREENING PERIOD' is not a CDISC"),
+    (DECLARED, [{**PATH[0], "epoch": "Screening"}], r"arms/0/path/0/epoch: 'Screening' is the CDISC CT EPOCH "
+                                                     r"\(C99079\) term 'SCREENING' written otherwise"),
     (DECLARED, None, r"`elements` is given but arms/0 \(UCMSC\) has no `path`"),
     (None, PATH, r"arms/0/path is given but no `elements`"),
     ([*DECLARED, DECLARED[0]], PATH, r"elements/3/etcd: 'SCRN' is the ETCD of elements/0 too"),

@@ -77,7 +77,8 @@ def check_definition(data: Any, where: str) -> dict[str, Any]:
 
 def _check_trial_design(data: dict[str, Any], where: str) -> None:
     """Declared trial elements (`elements`) come with every arm's `path` and the other way round; ETCDs are unique,
-    each step of a path names one of them, its epoch is a CDISC CT EPOCH term, each element has a TEENRL or a TEDUR,
+    each step of a path names one of them, its epoch is no CDISC CT EPOCH term misspelt (the codelist is extensible),
+    each element has a TEENRL or a TEDUR,
     a TEDUR an ISO 8601 duration."""
     elements, arms = data.get("elements", []), data["arms"]
     with_path = [i for i, a in enumerate(arms) if "path" in a]
@@ -101,16 +102,18 @@ def _check_trial_design(data: dict[str, Any], where: str) -> None:
         if e.get("tedur") and not iso8601.DURATION.fullmatch(e["tedur"]):
             raise StudyDefinitionError(f"{where}: elements/{i}/tedur: {e['tedur']!r} is not an ISO 8601 duration "
                                        "(e.g. P14D, P2W, P6M)")
-    epochs = set(mappings.codelist("EPOCH").values)
+    # EPOCH (C99079) is extensible: a sponsor's own epoch is allowed (define.xml marks it def:ExtendedValue, validate
+    # warns as for any extended term); a CT term in another spelling ("Screening") is a mistake, not an extension
+    folded = {v.upper(): v for v in mappings.codelist("EPOCH").values}
     for i, a in enumerate(arms):
         for j, step in enumerate(a.get("path", [])):
             if step["etcd"] not in codes:
                 raise StudyDefinitionError(f"{where}: arms/{i}/path/{j}/etcd: {step['etcd']!r} is not an ETCD of "
                                            f"`elements` ({', '.join(codes)})")
-            if step["epoch"] not in epochs:
-                raise StudyDefinitionError(f"{where}: arms/{i}/path/{j}/epoch: {step['epoch']!r} is not a CDISC CT "
-                                           "EPOCH (C99079) submission value (e.g. SCREENING, TREATMENT, FOLLOW-UP); "
-                                           "see mappings/codelists.json EPOCH")
+            term = folded.get(step["epoch"].strip().upper())
+            if term is not None and term != step["epoch"]:
+                raise StudyDefinitionError(f"{where}: arms/{i}/path/{j}/epoch: {step['epoch']!r} is the CDISC CT "
+                                           f"EPOCH (C99079) term {term!r} written otherwise: write it as CT does")
 
 
 def _check_products(products: list[dict[str, Any]], where: str) -> None:
