@@ -80,9 +80,9 @@ def test_ids_and_references_across_batches_and_buckets(tmp_path: Path, monkeypat
 def test_the_stream_spills_and_removes_its_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """On the mutated set with batches of 4 the index is on disk while the set is read, and gone once the
     findings are made; they name the repeated Patient and Observation ids and the broken reference."""
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    paths, version = _cases()["mutated-given-R4"]  # (before the temporary folder moves: the cases' own folders,
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # made on the first call, are no spill's)
     (tmp_path / "tmp").mkdir()
-    paths, version = _cases()["mutated-given-R4"]
     index = fhir_stream.WholeSet(fhir_stream.ndjson_container(paths), batch=4, buckets=5)
     by_rule: dict[str, list[Any]] = defaultdict(list)
     whole = FhirContext(version or "R4")
