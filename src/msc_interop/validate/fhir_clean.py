@@ -26,7 +26,7 @@ from orjson import dumps
 
 from msc_interop.code_systems import noncanonical_system
 from msc_interop.loinc_names import coding_display_problem
-from msc_interop.validate.fhir_interpretation import interpretation_wrong
+from msc_interop.validate.fhir_interpretation import ANY, interpretation_wrong
 from msc_interop.validate.fhir_read import _steps
 from msc_interop.validate.fhir_scan import (
     _date_elements,
@@ -162,11 +162,11 @@ class Clean:
     def _interpretation_wrong(self, resource: dict[str, Any], parts: dict[str, _Part]) -> bool:
         """MSC-FHIR-007 may report this Observation: once per distinct interpretation, range and value."""
         if len(parts) < 3:
-            return interpretation_wrong(resource, self.interpretation, lambda: parts) is not None
+            return interpretation_wrong(resource, self.interpretation, lambda: parts, ANY) is not None
         key = (parts["interpretation"], parts["referenceRange"], parts["valueQuantity"])
         verdict = self.verdicts.get(key)
         if verdict is None:
-            found = interpretation_wrong(resource, self.interpretation, lambda: parts)
+            found = interpretation_wrong(resource, self.interpretation, lambda: parts, ANY)
             verdict = self.verdicts[key] = found is not None
             self.size += 1
         return verdict

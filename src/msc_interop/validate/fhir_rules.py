@@ -30,7 +30,7 @@ import pydantic
 from msc_interop.code_systems import noncanonical_system
 from msc_interop.fhir import terms
 from msc_interop.loinc_names import coding_display_problem
-from msc_interop.validate.fhir_interpretation import interpretation_wrong
+from msc_interop.validate.fhir_interpretation import Patients, interpretation_wrong
 from msc_interop.validate.fhir_pages import context_pages, page_findings
 from msc_interop.validate.fhir_read import (  # noqa: F401 -- read_fhir, normalize_version: used from here too
     _RELATIVE,
@@ -296,10 +296,13 @@ def loinc_display(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
 @rule("MSC-FHIR-007")
 def interpretation_consistent(ctx: FhirContext, meta: RuleMeta) -> Iterable[Finding]:
     interpretation = terms.system("interpretation")
+    patients = ctx.index.patients if ctx.index is not None else Patients(  # whose range, of several (NDJSON: the
+        ([f"Patient/{i.resource.get('id')}", i.full_url], i.resource) for i in ctx.items  # Patients read before)
+        if i.type == "Patient")
     for item in ctx.items:
         if item.type != "Observation":
             continue
-        found = interpretation_wrong(item.resource, interpretation, lambda item=item: scan(item).elements)
+        found = interpretation_wrong(item.resource, interpretation, lambda item=item: scan(item).elements, patients)
         if found is None:
             continue
         x, low, high, expected, wrong = found

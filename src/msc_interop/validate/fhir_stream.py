@@ -42,6 +42,7 @@ from msc_interop.runtime import gc_paused
 from msc_interop.validate import fhir_index
 from msc_interop.validate.fhir_clean import Clean
 from msc_interop.validate.fhir_index import SpillIndex
+from msc_interop.validate.fhir_interpretation import Patients
 from msc_interop.validate.fhir_pages import context_pages, line_pages, page_findings
 from msc_interop.validate.fhir_read import (
     _RELATIVE,
@@ -74,6 +75,7 @@ class WholeSet:
         self.local: list[tuple[int, Finding]] = []  # contained (#x) references that do not resolve
         self.known: dict[str, Any] = {}  # reference text -> what _kind says (this batch)
         self.pages: list[BundlePage] = []  # MSC-FHIR-013: the pages of the Bundles on lines (validate/fhir_pages.py)
+        self.patients = Patients(())  # MSC-FHIR-007: the sex / birth date of the Patients read so far
         self._judged: tuple[dict[str, list[int]], list[tuple[int, str]]] | None = None
 
     def add_id(self, rtype: str, rid: Any, at: int) -> None:
@@ -291,6 +293,8 @@ def check_lines(lines: Iterable[tuple[int, str, int, dict[str, Any]]], clean: Cl
         add_id(rtype, resource.get("id"), at)
         if rtype == "Bundle":  # a page of a search result? (MSC-FHIR-013, judged when the set is read)
             index.pages += line_pages(resource, name, line_no)
+        elif rtype == "Patient":  # whose range, of several, is an Observation's (MSC-FHIR-007; read before it)
+            index.patients.add((f"Patient/{resource.get('id')}",), resource)
         refs = check(resource)
         if refs is None:  # a rule may report it: the rule functions decide
             items.append(FhirItem(resource, name, line_no, 0))

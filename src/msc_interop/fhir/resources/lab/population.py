@@ -139,9 +139,9 @@ def _back(on: date, n: int, unit: str) -> date:
 class Subjects:
     """The sex and birth-date interval of each subject, from DM (made once per subject, only when asked)."""
 
-    def __init__(self, dm: pd.DataFrame | None) -> None:
-        self.dm = dm
-        self.rows: dict[str, dict[str, Any]] | None = None
+    def __init__(self, dm: pd.DataFrame | None, rows: dict[str, dict[str, Any]] | None = None) -> None:
+        self.dm = dm  # `rows`: instead of DM, USUBJID -> its SEX, BRTHDTC... (validate: from Patient resources)
+        self.rows: dict[str, dict[str, Any]] | None = rows
         self.known: dict[str, tuple[str, tuple[date, date] | None, str]] = {}
 
     def facts(self, usubjid: str) -> tuple[str, tuple[date, date] | None, str]:
@@ -165,12 +165,11 @@ class Subjects:
         """`rec` (a flat record with rr_choices) with the range fields of the subject's range (and rr_choices CHOSEN:
         counted when the record is converted), else its note saying why none is taken."""
         head, notes, candidates = rec.rr_choices
-        sex, birth, whence = self.facts(usubjid)
-        on = _interval(dtc)
-        verdicts = [_verdict(c, sex, birth, on) for c in candidates]
-        left = [(c, v) for c, v in zip(candidates, verdicts, strict=True) if v is not False]
+        left = self._left(candidates, usubjid, dtc)
         if left and len({c.limits for c, _ in left}) == 1:
             return rec._replace(rr_choices=CHOSEN, **dict(zip(_FIELDS, left[0][0].fields, strict=True)))
+        sex, birth, whence = self.facts(usubjid)
+        on = _interval(dtc)
         subject = f"sex {sex or 'not known (DM SEX neither M nor F)'}, age {_age_shown(birth, on, whence, dtc)}"
         if not left:
             why = f"none is for the subject ({subject})"
@@ -180,6 +179,19 @@ class Subjects:
             why = (f"{sure} of them are for the subject ({subject})" if not unsure else
                    f"{len(left)} of them may be for the subject ({subject}): {'; '.join(unsure)}")
         return rec._replace(rr_note="; ".join([f"{head}: {why}", *notes]))
+
+
+    def taken(self, candidates: tuple[Candidate, ...], usubjid: str, dtc: Any) -> Candidate | None:
+        """The subject's range of the competing `candidates` at `dtc` (as `choose` decides it); None: undecided."""
+        left = self._left(candidates, usubjid, dtc)
+        return left[0][0] if left and len({c.limits for c, _ in left}) == 1 else None
+
+    def _left(self, candidates: tuple[Candidate, ...], usubjid: str, dtc: Any) -> list[tuple[Candidate, Any]]:
+        """The candidates not excluded for the subject at `dtc`, with their verdicts (_verdict)."""
+        sex, birth, _ = self.facts(usubjid)
+        on = _interval(dtc)
+        verdicts = [_verdict(c, sex, birth, on) for c in candidates]
+        return [(c, v) for c, v in zip(candidates, verdicts, strict=True) if v is not False]
 
 
 _FIELDS = ("rr_low", "rr_high", "rr_low_text", "rr_high_text", "rr_unit", "rr_note")
