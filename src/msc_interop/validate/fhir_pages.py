@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from msc_interop.fhir.paging import BundlePage, judge, pages_in
+from msc_interop.fhir.paging import BundlePage, count_message, judge, pages_in
 from msc_interop.validate.fhir_read import FhirContext
 from msc_interop.validate.model import Finding, RuleMeta
 
@@ -48,9 +48,11 @@ def context_pages(ctx: FhirContext) -> list[BundlePage]:
 
 def page_findings(meta: RuleMeta, pages: list[BundlePage]) -> list[Finding]:
     """MSC-FHIR-013: one finding per chain of pages from which matches may be missing (fhir/paging.py: a chain
-    whose total shows every match given is no finding), at its last page."""
-    out = []
-    for gap in judge(pages).gaps:
+    whose total shows every match given is no finding), at its last page; one per count answer (a _summary=count
+    searchset: a total, no entries, BundlePage.count_only as from-fhir detects it), which is no page of data."""
+    out = [meta.finding(**p.where, variable="Bundle.total", value=p.total, problem=(
+        f"{count_message(p)} (a count answer, not data: no page of it is missing)")) for p in pages if p.count_only]
+    for gap in judge([p for p in pages if not p.count_only]).gaps:
         if gap.warn:
             out.append(meta.finding(**gap.last.where, variable="Bundle.link",
                                     value=gap.after or gap.before or gap.total, problem=gap.message("given")))
