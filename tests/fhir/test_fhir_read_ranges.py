@@ -163,3 +163,28 @@ def test_a_vital_sign_range_is_listed(tmp_path: Path) -> None:
     counts = {c["form"]: c for c in report.form_counts()}["Observation"]
     assert (counts["read"], counts["converted"], counts["rejected"]) == (3, 3, 0)
     assert counts["converted_without_a_field"] == 2
+
+
+INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+
+
+def test_lbnrind_from_the_range_where_no_interpretation_is_given(tmp_path: Path) -> None:
+    """A hospital's glucose with a range and no interpretation gets LBNRIND as to-sdtm derives it (99 mg/dL
+    against 70-99: NORMAL, the limit included; against 100-140: LOW; against 60-90: HIGH); no range or a result
+    that is no number: none. An interpretation given is kept, even where the range contradicts it (g5: H for 99
+    against 70-99), and a note says so; the derived ones are counted in a note."""
+    def flagged(obs: dict, code: str) -> dict:
+        return {**obs, "interpretation": [{"coding": [{"system": INTERPRETATION, "code": code}]}]}
+
+    no_number = _with(_glucose("g6", 6, [_rr(70, 99)]), valueQuantity=None, valueString="see comment")
+    obs = [_glucose("g1", 1, [_rr(70, 99)]), _glucose("g2", 2, [_rr(100, 140)]), _glucose("g3", 3, [_rr(60, 90)]),
+           _glucose("g4", 4, []), flagged(_glucose("g5", 5, [_rr(70, 99)]), "H"), no_number,
+           flagged(_glucose("g7", 7, [_rr(100, 140)]), "L")]
+    study, report = _read(tmp_path, obs)
+    lb = study["LB"].sort_values("LBDTC")
+    assert lb["LBNRIND"].fillna("").tolist() == ["NORMAL", "LOW", "HIGH", "", "HIGH", "", "LOW"]
+    derived = [n for n in report.notes if "LBNRIND derived from the result and the reference range" in n]
+    assert derived and derived[0].startswith("3 lab record(s)")
+    against = [n for n in report.notes if "interpretation contradicts" in n]
+    assert against and against[0].startswith("1 lab record(s)")
+    assert "HIGH for 99 mg/dL against 70 to 99, NORMAL by the range" in against[0]

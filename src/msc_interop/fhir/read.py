@@ -47,6 +47,7 @@ from msc_interop.fhir.resources.encounters import ENCOUNTER, read_encounter, rea
 from msc_interop.fhir.resources.enrolment import BY_IDENTIFIER, Enrolment
 from msc_interop.fhir.resources.exposure import MEDICATION, MEDICATION_ADMINISTRATION, read_medication_administrations
 from msc_interop.fhir.resources.lab import Flattener, read_observations
+from msc_interop.fhir.resources.lab.indicator import notes as indicator_notes
 from msc_interop.fhir.resources.lab.population import range_note
 from msc_interop.fhir.resources.lab.undated import ISSUED_ONLY, issued_note
 from msc_interop.fhir.resources.medication_statements import MEDICATION_STATEMENT, read_medication_statements
@@ -382,6 +383,7 @@ def finish_read(r: _Reader, skipped: list[str], facts: ReadFacts) -> None:
     if r.tallies[ISSUED_ONLY]:
         rep.notes.append(issued_note(r.tallies[ISSUED_ONLY]))
     rep.notes += range_note(r.tallies)  # Observations given the range for their subject's sex / age
+    rep.notes += indicator_notes(r.tallies, r.examples)  # LBNRIND derived from the range, or contradicting it
     rep.notes += variant_notes(r.tallies)  # codings read by a non-canonical URI of their code system
     said, warned = remark_notes(r.tallies, r.examples, r.tz)  # statuses, dates without an offset, displays
     rep.notes += said

@@ -29,7 +29,7 @@ from msc_interop.fhir.read_common import (
     subject_of,
 )
 from msc_interop.fhir.remarks import count_flags, display_flags, observation_flags
-from msc_interop.fhir.resources.lab import population, ranges
+from msc_interop.fhir.resources.lab import indicator, population, ranges
 from msc_interop.fhir.resources.lab.foreign import (
     ForeignLookups,
     foreign_lab,
@@ -522,6 +522,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
             carried = np.array([c in o for o in over], dtype=bool)
             take = own & ~carried
             df.loc[take, c] = std.loc[take, c]
+    df = indicator.derive_missing(df, own, r.tallies, r.examples)  # others' records without an interpretation
     df = study_days(df, "LBDTC", "LBDY", over, rfstdtc)
     return seq_where_missing(df, "LB")
 
