@@ -86,6 +86,8 @@ DEFAULT_CODELISTS: tuple[str, ...] = (
     "NORMABNM",
     "NCOMPLT",
     "DSCAT",
+    # TS TCNTRL (Control Type, C49647): its value codelist Control Type Response (C66785), PLACEBO C49648
+    "TCNTRL",
 )
 
 #: Codelists with at least this many terms are written without term definitions.

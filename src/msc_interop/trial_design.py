@@ -32,7 +32,10 @@ def _param(code: str) -> str:
 
 def build_ts(meta: StudyMeta, ex: pd.DataFrame | None = None, dm: pd.DataFrame | None = None) -> pd.DataFrame:
     """TS rows for the parameters the study definition holds (TITLE, SPREFID, SPONSOR, INDIC, SDTIGVER, TRT), and
-    SSTDTC, the study start date, from DM (FDA's technical rejection criterion 1734 asks for it in TS)."""
+    SSTDTC, the study start date, from DM (FDA's technical rejection criterion 1734 asks for it in TS).
+
+    TRT (Investigational Therapy or Treatment, C41161) is the treatment under study: a placebo given (EXTRT PLACEBO,
+    or a study.yaml product marked `placebo: true`) is no TRT but the comparator: COMPTRT and TCNTRL PLACEBO."""
     rows: list[tuple[str, str, str, str]] = []  # (TSPARMCD, TSVAL, TSVALCD, TSVCDREF)
     if meta.title:
         rows.append(("TITLE", meta.title, "", ""))
@@ -48,15 +51,38 @@ def build_ts(meta: StudyMeta, ex: pd.DataFrame | None = None, dm: pd.DataFrame |
         rows.append(("SSTDTC", start, "", ""))
     rows.append(("SDTIGVER", meta.sdtmig_version, "", ""))
     if ex is not None and len(ex):
-        for trt in sorted(pd.unique(ex["EXTRT"])):
-            rows.append(("TRT", str(trt), "", ""))
+        placebo = placebo_names(meta)
+        given = sorted(str(t) for t in pd.unique(ex["EXTRT"]))
+        rows += [("TRT", trt, "", "") for trt in given if trt.upper() not in placebo]
+        rows += _comparator_rows([trt for trt in given if trt.upper() in placebo])
     df = pd.DataFrame(rows, columns=["TSPARMCD", "TSVAL", "TSVALCD", "TSVCDREF"])
     df.insert(0, "STUDYID", meta.studyid)
     df.insert(1, "DOMAIN", "TS")
     df["TSSEQ"] = df.groupby("TSPARMCD").cumcount() + 1
     df["TSPARM"] = df["TSPARMCD"].map(_param)
-    df["TSVCDVER"] = ""
+    df["TSVCDVER"] = df["TSVCDREF"].map({"CDISC CT": mappings.ct_source().get("package_date", "")}).fillna("")
     return df
+
+
+def placebo_names(meta: StudyMeta) -> set[str]:
+    """EXTRT values (upper case) of placebo: PLACEBO, and the EXTRT, name and aliases of a study.yaml product marked
+    `placebo: true`."""
+    names = {"PLACEBO"}
+    for product in meta.products:
+        if product.get("placebo"):
+            names |= {str(n).upper() for n in [product.get("extrt"), product.get("name"), *product.get("aliases", [])]
+                      if n}
+    return names
+
+
+def _comparator_rows(placebos: list[str]) -> list[tuple[str, str, str, str]]:
+    """A placebo given: COMPTRT (Comparative Treatment Name, TSPARMCD C68612; free text: the EXTRT) and TCNTRL (Control
+    Type, C49647) PLACEBO, its CDISC CT code from Control Type Response (C66785: PLACEBO C49648)."""
+    if not placebos:
+        return []
+    term = mappings.codelist("TCNTRL").term("PLACEBO")
+    code, ref = (term.nci_code, "CDISC CT") if term is not None else ("", "")
+    return [*(("COMPTRT", p, "", "") for p in placebos), ("TCNTRL", "PLACEBO", code, ref)]
 
 
 def study_start_date(dm: pd.DataFrame | None) -> str:

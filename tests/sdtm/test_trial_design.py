@@ -83,3 +83,27 @@ def test_sdtm_package_tv_without_visitnum_is_read(tmp_path):
     folder.mkdir()
     (folder / "tv.csv").write_text("STUDYID,DOMAIN,ARMCD,TVSTRL\nS1,TV,A,Start of screening\n", encoding="utf-8")
     assert len(read_sdtm(folder).meta.visits) == 0
+
+
+def test_ts_a_placebo_is_the_comparator_not_an_investigational_treatment():
+    """TRT (C41161) is the investigational treatment: a placebo given is COMPTRT (C68612) with TCNTRL (C49647) PLACEBO,
+    its code C49648 in CDISC CT Control Type Response (C66785, SDTM CT 2025-03-25)."""
+    from msc_interop.trial_design import build_ts
+
+    study, _ = load_study(EXAMPLE)
+    meta = study.meta
+    ex = pd.DataFrame({"EXTRT": ["UMBILICAL CORD MESENCHYMAL STEM CELLS", "PLACEBO", "PLACEBO"]})
+    ts = build_ts(meta, ex).set_index("TSPARMCD")
+    assert list(ts.loc[["TRT"], "TSVAL"]) == ["UMBILICAL CORD MESENCHYMAL STEM CELLS"]
+    assert list(ts.loc[["COMPTRT"], "TSVAL"]) == ["PLACEBO"]
+    assert ts.loc["COMPTRT", "TSPARM"] == "Comparative Treatment Name"
+    assert tuple(ts.loc["TCNTRL", ["TSPARM", "TSVAL", "TSVALCD", "TSVCDREF", "TSVCDVER"]]) == (
+        "Control Type", "PLACEBO", "C49648", "CDISC CT", "2025-03-25")
+    # a product study.yaml marks as placebo, under another EXTRT
+    meta.products = [{"name": "Saline", "extrt": "SODIUM CHLORIDE 0.9%", "placebo": True}]
+    ts = build_ts(meta, ex.replace("PLACEBO", "SODIUM CHLORIDE 0.9%")).set_index("TSPARMCD")
+    assert list(ts.loc[["TRT"], "TSVAL"]) == ["UMBILICAL CORD MESENCHYMAL STEM CELLS"]
+    assert list(ts.loc[["COMPTRT"], "TSVAL"]) == ["SODIUM CHLORIDE 0.9%"]
+    # no placebo given: no comparator rows
+    ts = build_ts(meta, ex.iloc[:1])
+    assert not ts.TSPARMCD.isin(["COMPTRT", "TCNTRL"]).any() and ts.TSVCDVER.eq("").all()
