@@ -222,6 +222,12 @@ def test_a_sponsor_epoch_in_a_declared_path_is_allowed() -> None:
     ([*DECLARED[:2], {k: v for k, v in DECLARED[2].items() if k != "teenrl"}], PATH,
      r"elements/2 \(LTFU\) has neither `teenrl` nor `tedur`"),
     ([{**DECLARED[1], "teenrl": ""}], [PATH[1]], r"elements/0 \(INF\) has neither `teenrl` nor `tedur`"),
+    # TA EPOCH, TE ELEMENT and TESTRL are Req (SDTMIG 3.4): empty or spaces only, TA got a null EPOCH
+    (DECLARED, [{**PATH[0], "epoch": ""}], r"arms/0/path/0/epoch: '' should be non-empty"),
+    (DECLARED, [PATH[0], {**PATH[1], "epoch": "  "}], r"arms/0/path/1/epoch: '  ' is empty"),
+    ([{**DECLARED[0], "element": " "}], PATH[:1], r"elements/0/element: ' ' is empty"),
+    ([{**DECLARED[0], "testrl": " "}], PATH[:1], r"elements/0/testrl: ' ' is empty"),
+    ([{**DECLARED[0], "testrl": ""}], PATH[:1], r"elements/0/testrl: '' should be non-empty"),
 ])
 def test_declared_design_that_does_not_fit_is_refused_naming_the_place(elements, path, message) -> None:
     from msc_interop.records.definition import check_definition
@@ -230,6 +236,21 @@ def test_declared_design_that_does_not_fit_is_refused_naming_the_place(elements,
     d = _definition(arms=[arm], **({"elements": elements} if elements is not None else {}))
     with pytest.raises(StudyDefinitionError, match=message):
         check_definition(d, "study.yaml")
+
+
+def test_to_sdtm_refuses_an_empty_epoch_of_a_declared_path_exit_2(records_copy, tmp_path: Path) -> None:
+    """It passed the study-definition check and wrote TA with a null EPOCH (the run then exited 1)."""
+    from click.testing import CliRunner
+
+    from msc_interop.cli import main
+
+    folder = records_copy()
+    arm = {"armcd": "UCMSC", "arm": UCMSC_ARM, "path": [{**PATH[0], "epoch": ""}, *PATH[1:]]}
+    d = _definition(arms=[arm], elements=DECLARED)
+    (folder / "study.yaml").write_text(yaml.safe_dump(d, sort_keys=False), encoding="utf-8")
+    res = CliRunner().invoke(main, ["to-sdtm", str(folder), "-o", str(tmp_path / "out")])
+    assert res.exit_code == 2 and "arms/0/path/0/epoch: '' should be non-empty" in res.output
+    assert not (tmp_path / "out").exists()
 
 
 def test_epoch_without_default_element_gets_no_ta_te_and_a_note(records_copy) -> None:

@@ -89,6 +89,9 @@ def _check_trial_design(data: dict[str, Any], where: str) -> None:
     if with_path and not elements:
         raise StudyDefinitionError(f"{where}: arms/{with_path[0]}/path is given but no `elements`: declare the "
                                    "elements (TE) the paths name, or leave both out to have them derived")
+    _check_not_blank(where, [(f"elements/{i}/{k}", e[k]) for i, e in enumerate(elements) for k in ("element", "testrl")]
+                     + [(f"arms/{i}/path/{j}/epoch", s["epoch"]) for i, a in enumerate(arms)
+                        for j, s in enumerate(a.get("path", []))])
     codes: dict[str, int] = {}
     for i, e in enumerate(elements):
         if e["etcd"] in codes:
@@ -114,6 +117,15 @@ def _check_trial_design(data: dict[str, Any], where: str) -> None:
             if term is not None and term != step["epoch"]:
                 raise StudyDefinitionError(f"{where}: arms/{i}/path/{j}/epoch: {step['epoch']!r} is the CDISC CT "
                                            f"EPOCH (C99079) term {term!r} written otherwise: write it as CT does")
+
+
+def _check_not_blank(where: str, values: list[tuple[str, str]]) -> None:
+    """TA EPOCH and TE ELEMENT / TESTRL are Req (SDTMIG 3.4): spaces only (the schema's minLength lets them by) would
+    be written as an empty value."""
+    for at, value in values:
+        if not value.strip():
+            raise StudyDefinitionError(f"{where}: {at}: {value!r} is empty; SDTMIG 3.4 requires a value "
+                                       "(TA EPOCH, TE ELEMENT, TESTRL)")
 
 
 def _check_products(products: list[dict[str, Any]], where: str) -> None:
