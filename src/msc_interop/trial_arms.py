@@ -150,3 +150,33 @@ def arms_of_ta(ta: pd.DataFrame | None) -> list[dict[str, str]]:
     name = ta["ARM"].fillna("").astype(str).str.strip() if "ARM" in ta.columns else pd.Series("", index=ta.index)
     first = pd.DataFrame({"armcd": code, "arm": name})[code.ne("")].drop_duplicates("armcd")
     return first.to_dict("records")
+
+
+def epochs_not_in_ta(datasets: dict[str, pd.DataFrame]) -> dict[tuple[str, str], int]:
+    """(dataset, EPOCH) -> records of the dataset with an EPOCH that no TA row has ({} without TA): from each EPOCH
+    column's distinct values, the records counted only when one is missing."""
+    ta = datasets.get("TA")
+    if ta is None or "EPOCH" not in ta.columns:
+        return {}
+    planned = set(ta["EPOCH"].dropna().astype(str))
+    out: dict[tuple[str, str], int] = {}
+    for name, df in datasets.items():
+        if name == "TA" or "EPOCH" not in df.columns:
+            continue
+        outside = [v for v in pd.unique(df["EPOCH"]) if isinstance(v, str) and v and v not in planned]
+        if outside:
+            counts = df["EPOCH"][df["EPOCH"].isin(outside)].value_counts()
+            out |= {(name, str(epoch)): int(n) for epoch, n in counts.items() if n}
+    return out
+
+
+def epoch_note(outside: dict[tuple[str, str], int]) -> str:
+    """The warning about records whose EPOCH no TA row has ("" when none): every EPOCH of the data should be one of
+    the trial design's (SDTMIG 3.4 TA, EPOCH: the arms' paths name the study's epochs)."""
+    if not outside:
+        return ""
+    listed = "; ".join(f"{name} {epoch}: {n}" for (name, epoch), n in sorted(outside.items()))
+    return (f"warning: {sum(outside.values())} record(s) have an EPOCH that no TA row has ({listed}): the records "
+            "take their EPOCH from the study.yaml visits' `epoch` (records placed by date: SCREENING, TREATMENT, "
+            "FOLLOW-UP), TA from the arms' `path`; name the visits' epochs as the paths name them (or the paths' "
+            "as the visits'), so that every EPOCH of the data is one of the trial design's")

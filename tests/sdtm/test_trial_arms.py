@@ -305,3 +305,24 @@ def test_a_screen_failure_arm_of_study_yaml_is_no_arm_of_ta() -> None:
     assert list(dict.fromkeys(design.ta["ARMCD"])) == ["UCMSC_HIGH", "UCMSC", "PLACEBO"]
     assert design.te["ETCD"].tolist() == ["SCRN", "ARM1", "ARM2", "ARM3", "FU"]
     assert "Screen Failure" not in set(design.te["ELEMENT"]) | set(design.ta["ARM"])
+
+
+def test_records_with_an_epoch_no_ta_row_has_get_a_warning(records_copy, tmp_path: Path) -> None:
+    """A declared path naming LONG-TERM FOLLOW-UP while the visits say FOLLOW-UP: TA has no FOLLOW-UP row, the
+    records of visits 4-7 have it (labs.csv: Year 1, 2, 4 x 99 rows + Year 6 x 98 = 395 LB records). It was said
+    nowhere; now a warning in to-sdtm's report, the same in a run by subject partitions."""
+    folder = records_copy()
+    arms = [{"armcd": "UCMSC", "arm": UCMSC_ARM, "path": PATH}]
+    d = _definition(arms=arms, elements=DECLARED)
+    (folder / "study.yaml").write_text(yaml.safe_dump(d, sort_keys=False), encoding="utf-8")
+    whole = to_sdtm(folder, tmp_path / "whole", formats=["csv"], define=False)
+    parted = to_sdtm(folder, tmp_path / "parted", formats=["csv"], define=False, partition_subjects=4)
+    assert parted.partitions > 1
+    for result in (whole, parted):
+        notes = [n for n in result.rejects.notes if "have an EPOCH that no TA row has" in n]
+        assert len(notes) == 1 and notes[0].startswith("warning: ") and "LB FOLLOW-UP: 395;" in notes[0]
+        assert "LONG-TERM FOLLOW-UP:" not in notes[0] and "name the visits' epochs as the paths name them" in notes[0]
+    assert whole.rejects.notes == parted.rejects.notes
+    # the bundled study (TA derived from the visits' epochs): none
+    plain = to_sdtm(EXAMPLE, tmp_path / "plain", formats=["csv"], define=False)
+    assert not [n for n in plain.rejects.notes if "no TA row has" in n]

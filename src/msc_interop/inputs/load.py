@@ -35,8 +35,8 @@ def load_study(path: str | Path, odm_map: str | Path | None = None) -> tuple[Stu
 
             loaded = load_in_two(Path(path)) if worth_splitting(Path(path)) else None
             if loaded is not None:
-                return loaded
-        return build_study(read_records(path))
+                return _with_epoch_note(*loaded)
+        return _with_epoch_note(*build_study(read_records(path)))
     if kind == InputKind.ODM:
         from msc_interop.odm import read_odm
         from msc_interop.sdtm.build import build_study
@@ -44,7 +44,7 @@ def load_study(path: str | Path, odm_map: str | Path | None = None) -> tuple[Stu
         records = read_odm(path, odm_map)
         study, rejects = build_study(records)
         rejects.annotate(Path(path).name, records.where)
-        return study, rejects
+        return _with_epoch_note(study, rejects)
     from msc_interop.sdtm.formats import read_sdtm
 
     path = Path(path)
@@ -57,6 +57,16 @@ def load_study(path: str | Path, odm_map: str | Path | None = None) -> tuple[Stu
         return study_from_adam(folder), RejectReport(notes=read_notes(folder))
     study = read_sdtm(folder)
     return study, RejectReport(notes=listed_files(folder, SDTM_SUFFIXES)[1] + study.reading_notes)
+
+
+def _with_epoch_note(study: Study, rejects: RejectReport) -> tuple[Study, RejectReport]:
+    """The study built from records, with the warning about records whose EPOCH no TA row has (trial_arms.py)."""
+    from msc_interop.trial_arms import epoch_note, epochs_not_in_ta
+
+    note = epoch_note(epochs_not_in_ta(study.datasets))
+    if note and note not in rejects.notes:
+        rejects.notes.append(note)
+    return study, rejects
 
 
 def read_any(paths: Sequence[str | Path], fhir_version: str | None = None,

@@ -44,6 +44,7 @@ from msc_interop.sdtm.merge_parts import form_order, merge_origins, merge_report
 from msc_interop.sdtm.spill import SpilledDataset, representative_rows
 from msc_interop.sdtm.xpt import non_ascii_seen
 from msc_interop.study import Study, StudyMeta, conform
+from msc_interop.trial_arms import epoch_note, epochs_not_in_ta
 
 HOLD_ROWS = 500_000  # a dataset up to this many rows is held whole and written as in a whole run
 TARGET_ROWS = 250_000  # records per partition the default partition size aims at
@@ -186,6 +187,7 @@ def _build(folders: list[Path], spill_dir: Path, hold_rows: int, check_xpt: bool
     seen: dict[str, dict[str, tuple[int, str, int]]] = {}  # dataset -> variable -> non-ASCII (count, first, row)
     problems: list[str] = []
     meta: StudyMeta | None = None
+    outside: dict[tuple[str, str], int] = {}  # (dataset, EPOCH) -> records: an EPOCH that no TA row has
     for index, folder in enumerate(folders):
         records = read_records(folder, line_maps(folder))
         records.subjects_read |= subjects  # (the rows of an unknown subject are the first partition's)
@@ -197,6 +199,8 @@ def _build(folders: list[Path], spill_dir: Path, hold_rows: int, check_xpt: bool
             if problems:  # stop at the first partition with one: the run writes nothing
                 raise OutputLimitError([f"XPT v5: {p}" for p in problems])
         merge_report(rejects, report)
+        for key, n in epochs_not_in_ta(study.datasets).items():  # (TA is the meta's: the same in every partition)
+            outside[key] = outside.get(key, 0) + n
         merge_origins(origins, study.text_origins, order, records.files)
         for name, df in study.datasets.items():
             if SUBJECT not in df.columns:
@@ -224,6 +228,8 @@ def _build(folders: list[Path], spill_dir: Path, hold_rows: int, check_xpt: bool
     ex = held["EX"] if "EX" in held else spilled["EX"].whole() if "EX" in spilled else None
     dm = held["DM"] if "DM" in held else spilled["DM"].whole() if "DM" in spilled else None
     held |= study_level_datasets(meta, ex, dm)
+    if epoch_note(outside):
+        rejects.notes.append(epoch_note(outside))
     big = {n: s for n, s in spilled.items() if n not in held}
     if check_xpt:  # in dataset order, as check_fits gives them
         origins_now = {v: o for v, (_, o) in origins.items()}
