@@ -44,6 +44,20 @@ def test_update_of_a_key_never_inserted_is_rejected_not_created(tmp_path, group_
     assert note(records, "Update/Upsert applied") is None
 
 
+def test_an_update_of_no_record_gets_no_field_reasons(tmp_path) -> None:
+    """An Update holds only the items that changed (here MHONGO): rejected as REJ-ODM-007 alone, not also as a
+    record with its term and start empty (REJ-REC-001 at the same line); read = converted + rejected still."""
+    group = ('          <ItemGroupData ItemGroupOID="IG.MH" ItemGroupRepeatKey="3" TransactionType="Update">'
+             '<ItemData ItemOID="IT.MH.MHONGO" Value="N"/></ItemGroupData>')
+    path = export(tmp_path, subject(form("F.MH", group)))
+    records = read_odm(path)
+    (line,) = lines_of(path, 'ItemGroupRepeatKey="3"')
+    assert [(r.row, r.field, r.code) for r in records.rejects.rejects if r.form == "medical_history"] == [
+        (line, "IG.MH", "REJ-ODM-007")]
+    assert counts(records, "medical_history") == (16, 15, 1)
+    assert records.where[("medical_history", line)].endswith("FormData[F.MH]/ItemGroupData[IG.MH@3]")
+
+
 def test_inherited_from_the_form_is_named(tmp_path) -> None:
     body = form("F.MH", mh(3, "Asthma")).replace('FormOID="F.MH">', 'FormOID="F.MH" TransactionType="Update">')
     records = read_odm(export(tmp_path, subject(body)))

@@ -107,7 +107,7 @@ def read_odm(path: str | Path, mapping_path: str | Path | None = None) -> RawRec
     rejects.notes.extend(_notes(path, meta, collector))
     _reject_uncovered(path, meta, collector.tally, rejects)
     _reject_site_conflicts(path, collector, rejects)
-    tables, where, problems = _tables(path, meta, mapping, collector)
+    tables, where, problems, read_before = _tables(path, meta, mapping, collector, rejects)
     files = {form: path.name for form in tables}
 
     def first_checks(form: str, df: pd.DataFrame) -> Iterator[CellProblem]:
@@ -115,7 +115,7 @@ def read_odm(path: str | Path, mapping_path: str | Path | None = None) -> RawRec
         yield from _datatype_problems(meta, mapping, form, df)
 
     records = check_forms(tables, files, mapping.definition, source=str(path), first_checks=first_checks,
-                          rejects=rejects)
+                          rejects=rejects, read_before=read_before)
     records.where = where
     records.unparsed = _unread_records(path, meta, mapping, collector)
     return records
@@ -286,12 +286,19 @@ class OidPaths(Mapping[tuple[str, int], str]):
             self._at.setdefault(where, (subject, key))
 
 
-def _tables(path: Path, meta: Metadata, mapping: OdmMapping, collector: ClinicalCollector
-            ) -> tuple[dict[str, pd.DataFrame], OidPaths, dict[str, list[CellProblem]]]:
+# ODM-level rejections of a record that holds no data of its own (an Update of a key no transaction inserted: only
+# the items that changed): rejected for that alone, never a row the field checks would find empty fields in
+_NO_RECORD_CODES = frozenset({"REJ-ODM-007"})
+
+
+def _tables(path: Path, meta: Metadata, mapping: OdmMapping, collector: ClinicalCollector, rejects: RejectReport
+            ) -> tuple[dict[str, pd.DataFrame], OidPaths, dict[str, list[CellProblem]], dict[str, int]]:
     """One text DataFrame per form (with `_row` = line of the ItemGroupData), the OID path of each
-    (form, line), and the records' ODM-level problems as CellProblems."""
+    (form, line), the records' ODM-level problems as CellProblems, and the records of each form rejected into
+    `rejects` here, not made rows (_NO_RECORD_CODES)."""
     rows: dict[str, list[dict[str, str]]] = {g.form: [] for g in mapping.groups}
     lines: dict[str, list[int]] = {form: [] for form in rows}
+    no_record: dict[str, int] = {}
     paths = OidPaths()
     for subject, key, rec in _records(collector):
         site = collector.sites.get(subject, "")
@@ -309,10 +316,14 @@ def _tables(path: Path, meta: Metadata, mapping: OdmMapping, collector: Clinical
                 unread = _unread_units(g, rec, meta)
                 if unread is not None:
                     problem = (_field_of(g, unread[0]), unread[1], unread[2], "REJ-ODM-005")
+            paths.add(g.form, rec.line, subject, key)
+            if problem is not None and problem[3] in _NO_RECORD_CODES:
+                rejects.add(g.form, path.name, rec.line, problem[0], problem[1], problem[2], code=problem[3])
+                no_record[g.form] = no_record.get(g.form, 0) + 1
+                continue
             row[_PROBLEM] = problem
             rows[g.form].append(row)
             lines[g.form].append(rec.line)
-            paths.add(g.form, rec.line, subject, key)
     tables, problems = {}, {}
     for form, form_rows in rows.items():
         fields = list(mappings.schema("records")["$defs"][form]["properties"])
@@ -323,7 +334,7 @@ def _tables(path: Path, meta: Metadata, mapping: OdmMapping, collector: Clinical
         df = as_form_frame(df, f"{path.name}[{form}]", rows=pd.Series(lines[form], index=df.index, dtype="int64"))
         tables[form] = df
         problems[form] = _problem_cells(flagged)
-    return tables, paths, problems
+    return tables, paths, problems, no_record
 
 
 def _records(collector: ClinicalCollector) -> Iterator[tuple[str, GroupKey, GroupRecord]]:
