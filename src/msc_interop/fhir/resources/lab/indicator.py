@@ -6,7 +6,8 @@ the rules and the summary share), so the same result read from records and from 
 without an interpretation get it the same way, counted in a note. Where the hospital's interpretation (LOW, NORMAL,
 HIGH) contradicts the range the record was given, the hospital's value is kept (it is the source) and a note
 counts them with an example. msc-interop's own Observations are left as they are: their LBNRIND (or its absence)
-is the SDTM they were written from.
+is the SDTM they were written from; so is a record whose interpretation maps to no NRIND term (the reject report
+says it was converted without LBNRIND: the source's judgement, unread, is not replaced by the range's).
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ CONTRADICTS = "LBNRIND contradicts the range"
 _EXAMPLE = "LBNRIND contradiction example"
 
 
-def derive_missing(df: pd.DataFrame, own: np.ndarray, tallies: Counter,
+def derive_missing(df: pd.DataFrame, as_given: np.ndarray, tallies: Counter,
                    examples: dict[str, list[tuple[str, int, str]]]) -> pd.DataFrame:
-    """`df` with LBNRIND derived where another system's record has none, a numeric standard result and a range."""
+    """`df` with LBNRIND derived where another system's record (not `as_given`) has none, a numeric result and a
+    range; `as_given`: the rows left as they are."""
     if "LBNRIND" not in df or not {"LBORRES", "LBORNRLO", "LBORNRHI"} <= set(df.columns):
         return df
     given = df["LBNRIND"].fillna("").astype(str)
-    candidates = ~own & (given.eq("") | given.isin(["LOW", "NORMAL", "HIGH"])).to_numpy()
+    candidates = ~as_given & (given.eq("") | given.isin(["LOW", "NORMAL", "HIGH"])).to_numpy()
     if not candidates.any():
         return df
     sub = df.loc[candidates]

@@ -391,6 +391,7 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
     rows_out: list[tuple | dict[str, Any]] = []  # tuples (_OWN_LB_COLUMNS) for msc-interop's own records
     over: list[dict[str, Any]] = []
     own_rows: list[int] = []
+    unread_interpretation: list[int] = []  # others' rows whose interpretation was given but maps to no NRIND
     foreign = ForeignLookups()
     imap, imap_system = terms.code_map("nrind_to_interpretation"), terms.system("interpretation")
     derived_subject = 0
@@ -478,6 +479,8 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
                 sponsor.counted(rec)
             enc = memo.encounter(loc, rec.encounter)
             row.update(VISITNUM=enc.get("VISITNUM"), VISIT=enc.get("VISIT", ""), EPOCH=enc.get("EPOCH", ""))
+            if nrind_given:
+                unread_interpretation.append(len(rows_out))
             rows_out.append(row)
         # converted: what it was converted without, its SUPPLB records, whether its subject was derived
         if rec.flagged is not None:  # its status, dates without an offset, LOINC displays (fhir/remarks.py)
@@ -522,7 +525,9 @@ def read_observations(r: ReadContext, subjects: dict[str, str], encounters: dict
             carried = np.array([c in o for o in over], dtype=bool)
             take = own & ~carried
             df.loc[take, c] = std.loc[take, c]
-    df = indicator.derive_missing(df, own, r.tallies, r.examples)  # others' records without an interpretation
+    as_given = own.copy()  # (an interpretation given that maps to no NRIND is said so, not replaced by the range's)
+    as_given[unread_interpretation] = True
+    df = indicator.derive_missing(df, as_given, r.tallies, r.examples)  # others' records without an interpretation
     df = study_days(df, "LBDTC", "LBDY", over, rfstdtc)
     return seq_where_missing(df, "LB")
 
