@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_search_pages_server import OBSERVATIONS, PATIENTS, _load, _next, _push, _save
+from test_search_pages_server import OBSERVATIONS, _next, _push, _save, _whole_pushed
 
 from servers.fhir_servers import request, sekmet_server
 
@@ -15,10 +15,7 @@ from servers.fhir_servers import request, sekmet_server
 def test_push_prune_of_one_page_is_refused_and_deletes_nothing(tmp_path: Path) -> None:
     (tmp_path / "server").mkdir()
     with sekmet_server(tmp_path / "server") as base:
-        _load(base)
-        _save(base, "Observation?_count=50&_include=Observation:subject", tmp_path / "all.json")
-        code, out, report = _push(base, tmp_path / "all.json", tmp_path)
-        assert code == 0 and report["input_resources"] == OBSERVATIONS + PATIENTS, out
+        _whole_pushed(base, tmp_path)
         page = _save(base, "Observation?_count=3&_include=Observation:subject", tmp_path / "page1.json")
         assert _next(page)
         code, out, report = _push(base, tmp_path / "page1.json", tmp_path, "--prune")

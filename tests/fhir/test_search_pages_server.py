@@ -59,6 +59,14 @@ def _save(base: str, query: str, path: Path) -> dict[str, Any]:
     return bundle
 
 
+def _whole_pushed(base: str, tmp_path: Path) -> None:
+    """The server loaded, its whole search saved and pushed back as one file (every resource the study's)."""
+    _load(base)
+    _save(base, "Observation?_count=50&_include=Observation:subject", tmp_path / "all.json")
+    code, out, report = _push(base, tmp_path / "all.json", tmp_path)
+    assert code == 0 and report["input_resources"] == OBSERVATIONS + PATIENTS, out
+
+
 def _next(bundle: dict[str, Any]) -> str | None:
     return next((ln["url"] for ln in bundle.get("link") or [] if ln["relation"] == "next"), None)
 
@@ -112,10 +120,7 @@ def test_push_of_a_count_answer_is_refused(tmp_path: Path) -> None:
     own server: before the fix it did)."""
     (tmp_path / "server").mkdir()
     with sekmet_server(tmp_path / "server") as base:
-        _load(base)
-        _save(base, "Observation?_count=50&_include=Observation:subject", tmp_path / "all.json")
-        code, out, report = _push(base, tmp_path / "all.json", tmp_path)
-        assert code == 0 and report["input_resources"] == OBSERVATIONS + PATIENTS, out
+        _whole_pushed(base, tmp_path)
         answer = _save(base, "Observation?_summary=count", tmp_path / "count.json")
         assert answer["total"] == OBSERVATIONS and not answer.get("entry")
         code, out, _ = _push(base, tmp_path / "count.json", tmp_path, "--prune")
